@@ -1,0 +1,74 @@
+# iotkdc: a thin wrapper around CMake. `make run` and `make test` are the
+# two commands a newcomer needs; both install what is missing first.
+#   make deps       apt-get install every Debian package build, tests and runtime need
+#   make build      configure + compile (build/, or build-san/ with SAN=1)
+#   make run        init a data dir (DIR, default ./var) if needed, then serve
+#   make test       build and run every test (CTest); SAN=1 for ASan+UBSan
+#   make bench      benchmarks; writes bench/results.md
+#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
+
+SHELL      := /bin/bash
+SAN        ?= 0
+DIR        ?= $(or $(IOTKDC_DIR),./var)
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 30
+WERROR     ?= $(if $(CI),ON,OFF)
+
+ifeq ($(SAN),1)
+BUILD      := build-san
+CMAKE_OPTS := -DKDC_SAN=ON
+else
+BUILD      := build
+CMAKE_OPTS :=
+endif
+
+# Build: compiler, CMake, pkg-config and the -dev packages we link.
+PKGS_BUILD := gcc make cmake pkg-config libgnutls28-dev libsqlite3-dev \
+	libmicrohttpd-dev libjansson-dev libinih-dev libcmocka-dev
+# Runtime tools: certtool/p11tool for operators.
+PKGS_RUN   := gnutls-bin
+# Tests: independent peers and tools (curl, openssl, sqlite3 CLI,
+# SoftHSM2 token), clang + its runtime for libFuzzer.
+PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps
+PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
+
+.PHONY: all deps build run test bench fuzz clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+		|| { echo "deps: apt-get install failed for:$$missing" >&2; exit 1; }; \
+	fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DKDC_WERROR=$(WERROR) $(CMAKE_OPTS) >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@if [ ! -f "$(DIR)/iotkdc.conf" ]; then ./$(BUILD)/iotkdc init --dir "$(DIR)"; fi
+	exec ./$(BUILD)/iotkdc serve --dir "$(DIR)"
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	./bench/run.sh $(BUILD)
+
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKDC_FUZZ=ON \
+		-DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+	./fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,64 @@
+/*
+ * config.h: iotkdc.conf, parsed once (inih) into a struct that is const
+ * from then on. One table in config.c lists every key with its type,
+ * default and range; an unknown key or an out-of-range value is an error
+ * that names the line.
+ *
+ *   [kdc]      hosts = name[,name...]   extra names for the TLS cert
+ *              log_level = err|warn|info|debug
+ *   [http]     address, port (8443), tls12 (false), client_cert
+ *              (none|optional|required)
+ *   [ca]       key = file | pkcs11:...  ; days (3650); tls_days (825)
+ *   [profile NAME]  cred_type = psk|rpk|x509 ; audience ; lifetime_days
+ */
+#ifndef KDC_CONFIG_H
+#define KDC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/limits.h"
+#include "store/store.h"
+
+#define KDC_CONFIG_PROFILES_MAX	32
+#define KDC_CONFIG_HOSTS_MAX	16
+
+enum kdc_client_cert {
+	KDC_CLIENT_CERT_NONE = 0,
+	KDC_CLIENT_CERT_OPTIONAL,
+	KDC_CLIENT_CERT_REQUIRED,
+};
+
+struct kdc_config {
+	char			hosts[KDC_CONFIG_HOSTS_MAX][KDC_NAME_MAX + 1];
+	size_t			nhosts;
+	int			log_level;
+	char			http_address[KDC_NAME_MAX + 1];
+	int			http_port;
+	int			http_tls12;
+	enum kdc_client_cert	http_client_cert;
+	char			ca_key[512];	/* "file" or a PKCS#11 URL */
+	int			ca_days;
+	int			tls_days;
+	struct kdc_profile	profiles[KDC_CONFIG_PROFILES_MAX];
+	size_t			nprofiles;
+};
+
+/* Fill cfg with the defaults (one "default" profile: psk, audience
+ * "lwm2m", 30 days). */
+void	kdc_config_defaults(struct kdc_config *cfg);
+/* Parse path over the defaults. On error returns KDC_ERR_CONFIG (or IO)
+ * and writes "FILE:LINE: reason" into err (capacity err_len). */
+kdc_err	kdc_config_load(const char *path, struct kdc_config *cfg, char *err,
+	    size_t err_len);
+/* Parse a config held in memory (same rules; used by tests and fuzzing). */
+kdc_err	kdc_config_parse(const char *text, struct kdc_config *cfg, char *err,
+	    size_t err_len);
+/* Write cfg as a commented iotkdc.conf to path (O_EXCL). */
+kdc_err	kdc_config_write(const char *path, const struct kdc_config *cfg);
+/* The profile called name, or NULL. */
+const struct kdc_profile *
+	kdc_config_profile(const struct kdc_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * core.h: device registry and credential lifecycle. No I/O beyond the
+ * store interface: the caller opens the store, keyring and CA and lends
+ * them to the core, which borrows them for its lifetime.
+ *
+ * Every function that grants, changes or refuses something appends an
+ * audit record (core/audit.h) naming `actor` ("cli", "http", "coap", ...).
+ * Refusals are distinct errors: KDC_ERR_UNKNOWN_DEVICE, _REVOKED,
+ * _EXPIRED, _NOT_YET_VALID, _WRONG_TYPE. A failed call changes nothing
+ * but the audit log.
+ */
+#ifndef KDC_CORE_H
+#define KDC_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+struct kdc_core;
+
+/*
+ * Borrow st, kr, ca (may be NULL when no CA operation will be used) and
+ * cfg. Mirrors cfg's profiles into the store and checks that kr is the
+ * key this store was made with (a check value in the store's meta, set on
+ * first use): KDC_ERR_BAD_KEY if not.
+ */
+kdc_err	kdc_core_new(struct kdc_store *st, struct kdc_keyring *kr,
+	    struct kdc_ca *ca, const struct kdc_config *cfg,
+	    struct kdc_core **out);
+void	kdc_core_free(struct kdc_core *core);
+struct kdc_store *kdc_core_store(struct kdc_core *core);
+/* The clock the core uses (time(NULL) unless a test set one). */
+int64_t	kdc_core_now(const struct kdc_core *core);
+void	kdc_core_set_clock(struct kdc_core *core, int64_t (*now)(void));
+
+/* ---- registry ---------------------------------------------------------- */
+
+/* A device and its manufacturer credential. */
+struct kdc_device_spec {
+	char			 dev_id[KDC_DEVID_MAX + 1];
+	char			 profile[KDC_NAME_MAX + 1];	/* "" = "default" */
+	enum kdc_cred_type	 type;
+	char			 psk_identity[KDC_PSK_IDENTITY_MAX + 1];
+	uint8_t			 psk[KDC_PSK_MAX];	/* secret: wipe */
+	size_t			 psk_len;
+	uint8_t			 spki[KDC_SPKI_MAX];	/* RPK: SPKI DER */
+	size_t			 spki_len;
+};
+
+/* Validate a spec without the store: id syntax, PSK length (WEAK_PSK),
+ * identity, SPKI (kdc_spki_check). */
+kdc_err	kdc_device_spec_check(const struct kdc_device_spec *spec);
+
+/* Register a device with its manufacturer credential. EXISTS if the id is
+ * taken; DUPLICATE_PSK if the identity or the PSK is live on another
+ * device; UNKNOWN_PROFILE; WEAK_PSK; UNSUPPORTED_KEY. */
+kdc_err	kdc_core_device_add(struct kdc_core *core, const char *actor,
+	    const struct kdc_device_spec *spec);
+
+/*
+ * Import a JSON Lines manifest (core/manifest.h), all or nothing, in one
+ * transaction. On error *bad_line is the 1-based line at fault (0 when
+ * not a line's fault) and why holds the reason. *count = devices added.
+ */
+kdc_err	kdc_core_device_import(struct kdc_core *core, const char *actor,
+	    const char *buf, size_t len, size_t *count, size_t *bad_line,
+	    char *why, size_t why_len);
+
+kdc_err	kdc_core_device_get(struct kdc_core *core, const char *dev_id,
+	    struct kdc_device **out);
+kdc_err	kdc_core_device_list(struct kdc_core *core, struct kdc_device ***out,
+	    size_t *n);
+/* Revoke the device and every live credential it has. UNKNOWN_DEVICE;
+ * REVOKED if it already was. */
+kdc_err	kdc_core_device_revoke(struct kdc_core *core, const char *actor,
+	    const char *dev_id);
+/* Delete the device and its credentials (the audit log keeps the trace). */
+kdc_err	kdc_core_device_delete(struct kdc_core *core, const char *actor,
+	    const char *dev_id);
+
+/* ---- authentication lookups (faces call these from TLS callbacks) ------ */
+
+/*
+ * Find the live credential with this PSK identity and unwrap its key into
+ * psk (capacity *psk_len; set to the length). Refusals, each audited:
+ * UNKNOWN_DEVICE, REVOKED (credential or device), EXPIRED, NOT_YET_VALID.
+ * *cred (optional, may be NULL) receives the row.
+ */
+kdc_err	kdc_core_auth_psk(struct kdc_core *core, const char *actor,
+	    const char *identity, uint8_t *psk, size_t *psk_len,
+	    struct kdc_cred **cred);
+/* The same for a raw public key (SPKI DER). */
+kdc_err	kdc_core_auth_spki(struct kdc_core *core, const char *actor,
+	    const uint8_t *spki, size_t spki_len, struct kdc_cred **cred);
+
+/* ---- issuance and lifecycle ------------------------------------------- */
+
+/*
+ * Issue an operational X.509 certificate for dev_id from a CSR: the same
+ * path as EST. days = 0 takes the lifetime of the device's profile. The
+ * new credential (audience from the profile) supersedes the live one for
+ * that audience. *cred_id and *cert (DER, heap) on success.
+ */
+kdc_err	kdc_core_cert_sign(struct kdc_core *core, const char *actor,
+	    const char *dev_id, const uint8_t *csr, size_t csr_len,
+	    unsigned days, int64_t *cred_id, uint8_t **cert, size_t *cert_len);
+
+/*
+ * Issue an operational PSK (KDC_PSK_GEN_LEN random bytes, identity
+ * "<dev_id>#<cred id>") for dev_id and the audience of its profile, in
+ * status `status` (KDC_CRED_PENDING or KDC_CRED_ISSUED; issuing supersedes
+ * the live one). psk receives the key (capacity KDC_PSK_GEN_LEN).
+ */
+kdc_err	kdc_core_psk_issue(struct kdc_core *core, const char *actor,
+	    const char *dev_id, enum kdc_cred_status status, int64_t *cred_id,
+	    uint8_t psk[KDC_PSK_GEN_LEN]);
+/* pending -> issued, superseding the live one for the same audience. */
+kdc_err	kdc_core_cred_activate(struct kdc_core *core, const char *actor,
+	    int64_t cred_id);
+/* Revoke one credential. UNKNOWN_DEVICE if no such credential, REVOKED if
+ * it already was. */
+kdc_err	kdc_core_cred_revoke(struct kdc_core *core, const char *actor,
+	    int64_t cred_id);
+kdc_err	kdc_core_cred_list(struct kdc_core *core,
+	    const struct kdc_cred_filter *f, struct kdc_cred ***out, size_t *n);
+/* Mark credentials past not_after as expired, one audit record each. */
+kdc_err	kdc_core_expire(struct kdc_core *core, const char *actor, size_t *n);
+
+/* ---- manufacturer CAs and our CA -------------------------------------- */
+
+kdc_err	kdc_core_mfg_ca_add(struct kdc_core *core, const char *actor,
+	    const char *name, const uint8_t *buf, size_t len);
+/* Our CA certificate in PEM (heap, NUL-terminated). */
+kdc_err	kdc_core_ca_pem(struct kdc_core *core, char **pem, size_t *len);
+/* Store reachable: KDC_OK. */
+kdc_err	kdc_core_health(struct kdc_core *core);
+
+#endif

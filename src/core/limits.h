@@ -1,0 +1,44 @@
+/*
+ * limits.h: every tunable limit of the server, each with why that number.
+ */
+#ifndef KDC_LIMITS_H
+#define KDC_LIMITS_H
+
+/* Device id, e.g. "urn:dev:ops:..." or an LwM2M endpoint name. 255 fits
+ * any URN we have seen and a SAN URI in a certificate comfortably. */
+#define KDC_DEVID_MAX		255
+/* Profile, audience, CA and actor names: short operator-chosen labels. */
+#define KDC_NAME_MAX		64
+/* PSK identity: RFC 4279 allows 2^16-1, but libcoap 4.3.1 treats it as a
+ * C string and RFC 7925 devices use short ids; 128 bytes is plenty. */
+#define KDC_PSK_IDENTITY_MAX	128
+/* PSK: at least 128 bits (DESIGN §6), at most 64 bytes (RFC 4279 bound). */
+#define KDC_PSK_MIN		16
+#define KDC_PSK_MAX		64
+/* Operational PSKs the KDC generates: 256 bits. */
+#define KDC_PSK_GEN_LEN		32
+/* SubjectPublicKeyInfo DER: P-256 is 91 bytes, Ed25519 44; 1 KiB leaves
+ * room without admitting RSA-16384 sized junk. */
+#define KDC_SPKI_MAX		1024
+/* A device certificate or CSR, DER or PEM: 8 KiB is ~10x a P-256 leaf. */
+#define KDC_CERT_MAX		8192
+#define KDC_CSR_MAX		8192
+/* A manufacturer CA file (PEM, may hold a chain). */
+#define KDC_CAFILE_MAX		65536
+/* One manifest line (JSON object). Bounded before jansson sees it. */
+#define KDC_MANIFEST_LINE_MAX	4096
+/* A whole manifest file: 1M devices at ~200 bytes per line. */
+#define KDC_MANIFEST_MAX	(256L * 1024 * 1024)
+/* Serial number of issued certificates: 16 bytes (128 bits, top bit
+ * cleared to stay positive: >= 64 random bits per CA/B BR and the issue). */
+#define KDC_SERIAL_LEN		16
+/* Audit detail text. */
+#define KDC_AUDIT_DETAIL_MAX	512
+/* Wrapping: version(1) + nonce(12) + tag(16). */
+#define KDC_WRAP_OVERHEAD	29
+/* Private key PEM/DER at rest (PKCS#8 of P-256 or Ed25519 is < 256 B). */
+#define KDC_PRIVKEY_MAX		4096
+/* HTTP request body cap before authentication. */
+#define KDC_HTTP_BODY_MAX	(64 * 1024)
+
+#endif

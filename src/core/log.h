@@ -1,0 +1,46 @@
+/*
+ * log.h: operator logs, one line per event, to stderr, fields as key=value.
+ * Never pass a secret; log key ids or fingerprint prefixes instead.
+ * Peer-supplied strings go through kdc_log_escape() first.
+ */
+#ifndef KDC_LOG_H
+#define KDC_LOG_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+enum kdc_log_level {
+	KDC_LOG_ERR = 0,
+	KDC_LOG_WARN,
+	KDC_LOG_INFO,
+	KDC_LOG_DEBUG,
+};
+
+/* Messages above lvl are dropped. Default KDC_LOG_INFO. */
+void	kdc_log_set_level(enum kdc_log_level lvl);
+int	kdc_log_get_level(void);
+/* Parse "err|warn|info|debug"; returns -1 if unknown. */
+int	kdc_log_level_parse(const char *s);
+
+/* with_r: append ": <kdc_err_str(r)>". Use the macros below. */
+void	kdc_log_msg(enum kdc_log_level lvl, const char *func, int with_r,
+	    kdc_err r, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+
+/*
+ * Copy s into out (capacity out_len, always NUL-terminated), replacing
+ * bytes outside printable ASCII, '"' and '\\' with \xNN. Returns out.
+ */
+char	*kdc_log_escape(const void *s, size_t len, char *out, size_t out_len);
+
+#define kdc_log_err(...)	kdc_log_msg(KDC_LOG_ERR, __func__, 0, KDC_OK, __VA_ARGS__)
+#define kdc_log_warn(...)	kdc_log_msg(KDC_LOG_WARN, __func__, 0, KDC_OK, __VA_ARGS__)
+#define kdc_log_info(...)	kdc_log_msg(KDC_LOG_INFO, __func__, 0, KDC_OK, __VA_ARGS__)
+#define kdc_log_debug(...)	kdc_log_msg(KDC_LOG_DEBUG, __func__, 0, KDC_OK, __VA_ARGS__)
+#define kdc_log_err_r(r, ...)	kdc_log_msg(KDC_LOG_ERR, __func__, 1, (r), __VA_ARGS__)
+#define kdc_log_warn_r(r, ...)	kdc_log_msg(KDC_LOG_WARN, __func__, 1, (r), __VA_ARGS__)
+#define kdc_log_info_r(r, ...)	kdc_log_msg(KDC_LOG_INFO, __func__, 1, (r), __VA_ARGS__)
+#define kdc_log_debug_r(r, ...)	kdc_log_msg(KDC_LOG_DEBUG, __func__, 1, (r), __VA_ARGS__)
+
+#endif

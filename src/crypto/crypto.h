@@ -1,0 +1,170 @@
+/*
+ * crypto.h: everything iotkdc does with keys, on GnuTLS only. The wrapping
+ * key and the CA key are reachable only through these calls (never a
+ * global another module can read), so a later split of key custody into
+ * its own process is a move, not a rewrite.
+ *
+ * Conventions: KDC_OK or a negative kdc_err; out-parameters cleared on
+ * entry, set on success only; heap results are owned by the caller.
+ * Secret heap buffers are released with kdc_secret_free(), which wipes.
+ */
+#ifndef KDC_CRYPTO_H
+#define KDC_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/limits.h"
+
+/* ---- primitives -------------------------------------------------------- */
+
+/* gnutls_global_init() once per process; safe to call repeatedly. */
+kdc_err	kdc_crypto_init(void);
+/* Wipe n bytes (gnutls_memset: not optimized out). NULL-safe. */
+void	kdc_wipe(void *p, size_t n);
+/* Constant-time equality of two n-byte buffers (gnutls_memcmp). */
+bool	kdc_ct_equal(const void *a, const void *b, size_t n);
+/* n bytes from the key-grade RNG. */
+kdc_err	kdc_random(void *buf, size_t n);
+/* SHA-256 of len bytes. */
+void	kdc_sha256(const void *data, size_t len, uint8_t out[32]);
+/* HMAC-SHA256. */
+kdc_err	kdc_hmac_sha256(const uint8_t *key, size_t key_len, const void *data,
+	    size_t len, uint8_t out[32]);
+/* Wipe then free. NULL-safe. */
+void	kdc_secret_free(void *p, size_t n);
+/* Lower-case hex of n bytes into out (capacity >= 2n+1). */
+void	kdc_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Decode hex (either case, even length) into out (capacity *out_len);
+ * *out_len set to bytes written. MALFORMED on a non-hex char or odd
+ * length, TOO_LARGE if it does not fit. */
+kdc_err	kdc_hex_decode(const char *in, size_t in_len, uint8_t *out,
+	    size_t *out_len);
+
+/* ---- the wrapping key -------------------------------------------------- */
+
+struct kdc_keyring;
+
+/* Create a new 256-bit wrapping key file at path: mode 0600, O_EXCL
+ * (KDC_ERR_EXISTS if present). */
+kdc_err	kdc_keyring_create(const char *path);
+/* Load the key at path. KDC_ERR_IO if unreadable, KDC_ERR_BAD_KEY if the
+ * file is not a key of ours (wrong size), KDC_ERR_CONFIG if group/other
+ * can read it. */
+kdc_err	kdc_keyring_load(const char *path, struct kdc_keyring **out);
+/* A keyring from 32 raw bytes (tests, benches). */
+kdc_err	kdc_keyring_from_bytes(const uint8_t key[32], struct kdc_keyring **out);
+/* Wipes the key. NULL-safe. */
+void	kdc_keyring_free(struct kdc_keyring *kr);
+
+/*
+ * AES-256-GCM wrap of pt under the keyring, binding aad (e.g. the row id).
+ * Output: 0x01 || nonce(12) || ciphertext || tag(16), pt_len +
+ * KDC_WRAP_OVERHEAD bytes, heap, caller frees (not secret).
+ */
+kdc_err	kdc_wrap(const struct kdc_keyring *kr, const void *aad, size_t aad_len,
+	    const uint8_t *pt, size_t pt_len, uint8_t **out, size_t *out_len);
+/* Inverse; KDC_ERR_BAD_KEY if the tag fails (wrong key, wrong aad, or a
+ * changed byte), MALFORMED if too short or an unknown version. *out is a
+ * secret: release with kdc_secret_free(*out, *out_len). */
+kdc_err	kdc_unwrap(const struct kdc_keyring *kr, const void *aad,
+	    size_t aad_len, const uint8_t *in, size_t in_len, uint8_t **out,
+	    size_t *out_len);
+/* HMAC-SHA256 of data under a subkey derived from the wrapping key for
+ * `label` (HKDF-SHA256, info = label). Used for PSK fingerprints
+ * ("psk-fp") and the audit chain ("audit"). */
+kdc_err	kdc_keyring_mac(const struct kdc_keyring *kr, const char *label,
+	    const void *data, size_t len, uint8_t out[32]);
+
+/* ---- public keys and certificates (parsing untrusted input) ------------ */
+
+enum kdc_key_alg {
+	KDC_KEY_P256 = 1,
+	KDC_KEY_ED25519 = 2,
+};
+
+/* Check that der is a SubjectPublicKeyInfo of an accepted key (P-256 or
+ * Ed25519): MALFORMED if it does not parse, UNSUPPORTED_KEY otherwise. */
+kdc_err	kdc_spki_check(const uint8_t *der, size_t len, enum kdc_key_alg *alg);
+
+/* Parse a CA certificate (PEM or DER, first certificate of a PEM file) for
+ * `mfg-ca add`: MALFORMED if it does not parse, UNTRUSTED if it is not a CA
+ * (basicConstraints CA:TRUE) or its self-signature fails when self-issued.
+ * *der is the DER, heap. */
+kdc_err	kdc_cacert_parse(const uint8_t *buf, size_t len, uint8_t **der,
+	    size_t *der_len);
+
+/* Verify a device certificate chain (DER certs, leaf first) against the
+ * given manufacturer CA DERs at time `now`. On success *dev_id is the SAN
+ * URI of the leaf, else its CN (heap, caller frees); *spki the leaf's SPKI
+ * DER (heap). UNTRUSTED if it does not chain, EXPIRED / NOT_YET_VALID. */
+kdc_err	kdc_cert_verify_chain(const uint8_t *const *certs, const size_t *lens,
+	    size_t ncerts, const uint8_t *const *cas, const size_t *ca_lens,
+	    size_t ncas, int64_t now, char **dev_id, uint8_t **spki,
+	    size_t *spki_len);
+
+/* ---- the iotkdc CA ----------------------------------------------------- */
+
+struct kdc_ca;
+
+/*
+ * Create the CA in dir: an ECDSA P-256 self-signed root, valid `days`,
+ * subject "CN=iotkdc root CA". With key_url == NULL the key is generated
+ * and written wrapped (AAD "ca.key") to dir/ca.key; otherwise key_url is
+ * a PKCS#11 URL of an existing EC P-256 private key in a token
+ * ("pkcs11:token=...;object=...;pin-value=..."), and only the certificate
+ * is written. Writes dir/ca.pem. KDC_ERR_EXISTS if ca.pem exists.
+ */
+kdc_err	kdc_ca_create(const char *dir, const struct kdc_keyring *kr,
+	    const char *key_url, unsigned days);
+/* Load the CA made by kdc_ca_create() (same key_url). BAD_KEY if the
+ * wrapped key does not open; PKCS11 if the token or object is missing. */
+kdc_err	kdc_ca_load(const char *dir, const struct kdc_keyring *kr,
+	    const char *key_url, struct kdc_ca **out);
+void	kdc_ca_free(struct kdc_ca *ca);
+/* The CA certificate, PEM (NUL-terminated, *len without the NUL) or DER;
+ * heap, caller frees. */
+kdc_err	kdc_ca_cert_pem(const struct kdc_ca *ca, char **pem, size_t *len);
+kdc_err	kdc_ca_cert_der(const struct kdc_ca *ca, uint8_t **der, size_t *len);
+
+/*
+ * Create the listeners' TLS certificate: a fresh ECDSA P-256 key, a
+ * certificate signed by the CA with EKU serverAuth, SAN DNS localhost,
+ * IP 127.0.0.1 and ::1, plus each name in hosts (DNS, or IP if it parses
+ * as one), valid `days`. Writes dir/server.pem (leaf then CA) and
+ * dir/server.key (wrapped, AAD "server.key").
+ */
+kdc_err	kdc_tls_cert_create(const char *dir, const struct kdc_keyring *kr,
+	    struct kdc_ca *ca, const char *const *hosts, size_t nhosts,
+	    unsigned days);
+/* Load them: *cert_pem (chain) and *key_pem (PKCS#8 PEM, a secret: free
+ * with kdc_secret_free(*key_pem, *key_len)). NUL-terminated. */
+kdc_err	kdc_tls_cert_load(const char *dir, const struct kdc_keyring *kr,
+	    char **cert_pem, char **key_pem, size_t *key_len);
+
+/* A certificate the CA issued. Heap fields, free with kdc_issued_wipe(). */
+struct kdc_issued {
+	uint8_t	*cert;		/* DER */
+	size_t	 cert_len;
+	uint8_t	*spki;		/* the subject's SubjectPublicKeyInfo DER */
+	size_t	 spki_len;
+	char	 serial[2 * KDC_SERIAL_LEN + 1];	/* lower-case hex */
+};
+void	kdc_issued_wipe(struct kdc_issued *is);
+
+/*
+ * Issue a device certificate from a PKCS#10 CSR (DER or PEM, <=
+ * KDC_CSR_MAX). Checks the CSR's self-signature (BAD_SIGNATURE), its key
+ * (P-256 or Ed25519, else UNSUPPORTED_KEY); MALFORMED if it does not parse.
+ * The certificate: subject CN=dev_id, SAN URI dev_id (when dev_id is a
+ * URI, i.e. has a ':' scheme; always CN), EKU clientAuth, keyUsage
+ * digitalSignature, not CA, random positive serial of KDC_SERIAL_LEN
+ * bytes, validity [not_before, not_after], signed ECDSA-SHA256 by the CA.
+ */
+kdc_err	kdc_ca_sign_csr(struct kdc_ca *ca, const uint8_t *csr, size_t csr_len,
+	    const char *dev_id, int64_t not_before, int64_t not_after,
+	    struct kdc_issued *out);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * store.h: the credential store interface. One implementation per engine
+ * behind it (sqlite.c today; postgres.c later): callers see only these
+ * functions and the plain row structs below, never an engine type.
+ *
+ * Conventions
+ * - Every function returns KDC_OK or a negative kdc_err. Out-parameters
+ *   are cleared on entry and set only on success.
+ * - Rows returned by *_get / lists are owned by the caller and released
+ *   with kdc_device_free() / kdc_cred_free() / kdc_*_list_free().
+ * - Times are Unix seconds (int64_t). Row ids are int64_t > 0.
+ * - Uniqueness violations map to KDC_ERR_EXISTS, except a second live
+ *   operational credential for one device+audience (KDC_ERR_LIVE_CRED) and
+ *   a PSK identity or PSK fingerprint already live (KDC_ERR_DUPLICATE_PSK).
+ * - Transactions: kdc_store_begin() / _commit() / _rollback() nest by
+ *   counting (only the outermost begin/commit touches the engine; a
+ *   rollback at any depth rolls back the outermost transaction and makes
+ *   the enclosing commits fail with KDC_ERR_STORE).
+ * - A kdc_store is used by one thread at a time.
+ */
+#ifndef KDC_STORE_H
+#define KDC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/limits.h"
+
+struct kdc_store;
+
+enum kdc_dev_status {
+	KDC_DEV_ACTIVE = 0,
+	KDC_DEV_REVOKED = 1,
+};
+
+enum kdc_cred_kind {
+	KDC_KIND_MANUFACTURER = 0,
+	KDC_KIND_OWNER = 1,
+	KDC_KIND_OPERATIONAL = 2,
+};
+
+enum kdc_cred_type {
+	KDC_TYPE_PSK = 0,
+	KDC_TYPE_RPK = 1,
+	KDC_TYPE_X509 = 2,
+};
+
+enum kdc_cred_status {
+	KDC_CRED_ISSUED = 0,	/* live */
+	KDC_CRED_PENDING = 1,	/* made, not yet acknowledged by the device */
+	KDC_CRED_REVOKED = 2,
+	KDC_CRED_SUPERSEDED = 3,
+	KDC_CRED_EXPIRED = 4,
+};
+
+/* Text forms used in the schema, JSON and the CLI ("manufacturer", "psk",
+ * "issued", ...). _parse returns -1 for an unknown string. */
+const char	*kdc_cred_kind_str(enum kdc_cred_kind k);
+const char	*kdc_cred_type_str(enum kdc_cred_type t);
+const char	*kdc_cred_status_str(enum kdc_cred_status s);
+const char	*kdc_dev_status_str(enum kdc_dev_status s);
+int		 kdc_cred_kind_parse(const char *s);
+int		 kdc_cred_type_parse(const char *s);
+int		 kdc_cred_status_parse(const char *s);
+
+struct kdc_device {
+	int64_t			 id;		/* row id */
+	char			 dev_id[KDC_DEVID_MAX + 1];
+	char			 profile[KDC_NAME_MAX + 1];
+	enum kdc_dev_status	 status;
+	int64_t			 created;
+	int64_t			 revoked_at;	/* 0 if not revoked */
+};
+
+/*
+ * A credential row. Blobs are heap copies owned by the struct (NULL/0 when
+ * absent); kdc_cred_free() wipes `wrapped` before freeing.
+ *   identity	PSK identity (psk), else empty
+ *   wrapped	PSK or private key, AES-256-GCM wrapped by crypto/ with the
+ *		row id as associated data; NULL for public-only credentials
+ *   secret_fp	keyed fingerprint of the PSK (HMAC, crypto/), for the
+ *		"no two devices share a PSK" rule; NULL if no PSK
+ *   spki	SubjectPublicKeyInfo DER (rpk, x509)
+ *   spki_fp	SHA-256 of spki, for lookup by public key
+ *   cert	certificate DER (x509)
+ *   serial	certificate serial, hex (x509), else empty
+ */
+struct kdc_cred {
+	int64_t			 id;
+	int64_t			 device;	/* kdc_device.id */
+	enum kdc_cred_kind	 kind;
+	enum kdc_cred_type	 type;
+	enum kdc_cred_status	 status;
+	char			 audience[KDC_NAME_MAX + 1];	/* "" for manufacturer */
+	char			 identity[KDC_PSK_IDENTITY_MAX + 1];
+	uint8_t			*wrapped;
+	size_t			 wrapped_len;
+	uint8_t			*secret_fp;
+	size_t			 secret_fp_len;
+	uint8_t			*spki;
+	size_t			 spki_len;
+	uint8_t			*spki_fp;
+	size_t			 spki_fp_len;
+	uint8_t			*cert;
+	size_t			 cert_len;
+	char			 serial[2 * 20 + 1];
+	int64_t			 not_before;	/* 0: no bound */
+	int64_t			 not_after;	/* 0: no bound */
+	int64_t			 created;
+	int64_t			 status_at;	/* when status last changed */
+};
+
+struct kdc_mfg_ca {
+	int64_t		 id;
+	char		 name[KDC_NAME_MAX + 1];
+	uint8_t		*cert;		/* DER of the CA certificate */
+	size_t		 cert_len;
+	int64_t		 created;
+};
+
+struct kdc_profile {
+	char			 name[KDC_NAME_MAX + 1];
+	enum kdc_cred_type	 cred_type;	/* operational credential type */
+	char			 audience[KDC_NAME_MAX + 1];
+	int64_t			 lifetime;	/* seconds */
+};
+
+/*
+ * An audit record. hash = MAC(prev_hash || encoding of the other fields),
+ * computed by core/audit.c; the store only keeps rows in seq order.
+ */
+struct kdc_audit_rec {
+	int64_t		 seq;		/* 1, 2, 3, ... assigned by the store */
+	int64_t		 ts;
+	char		 actor[KDC_NAME_MAX + 1];	/* "cli", "http", "coap", ... */
+	char		 action[KDC_NAME_MAX + 1];	/* "device.add", "cred.revoke", ... */
+	char		 subject[KDC_DEVID_MAX + 1];	/* device id, cred id, ... */
+	char		 outcome[KDC_NAME_MAX + 1];	/* "ok" or a kdc_err_name() */
+	char		 detail[KDC_AUDIT_DETAIL_MAX + 1];
+	uint8_t		 prev_hash[32];
+	uint8_t		 hash[32];
+};
+
+/* Filters for kdc_store_cred_list(); zero/empty fields match everything. */
+struct kdc_cred_filter {
+	int64_t		 device;		/* 0: any */
+	int		 kind;			/* -1: any */
+	int		 status;		/* -1: any */
+	int64_t		 expiring_before;	/* 0: any; else not_after != 0 && not_after < this */
+};
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+/*
+ * Open the store at `path` (SQLite file), creating it if `create` is
+ * non-zero, and run schema migrations. Refuses a file that is not an
+ * iotkdc database (KDC_ERR_STORE_CORRUPT) or has a newer schema version
+ * (KDC_ERR_STORE_VERSION). Without `create`, a missing file is
+ * KDC_ERR_NOT_FOUND.
+ */
+kdc_err	kdc_store_open(const char *path, int create, struct kdc_store **out);
+/* NULL-safe. */
+void	kdc_store_close(struct kdc_store *st);
+/* Cheap liveness check (health endpoint). */
+kdc_err	kdc_store_ping(struct kdc_store *st);
+/* The schema version of the open store. */
+int	kdc_store_schema_version(struct kdc_store *st);
+
+kdc_err	kdc_store_begin(struct kdc_store *st);
+kdc_err	kdc_store_commit(struct kdc_store *st);
+void	kdc_store_rollback(struct kdc_store *st);
+
+/* ---- meta: small key/value settings (e.g. audit head) ------------------ */
+
+kdc_err	kdc_store_meta_get(struct kdc_store *st, const char *key, char **out);
+kdc_err	kdc_store_meta_set(struct kdc_store *st, const char *key, const char *val);
+
+/* ---- devices ----------------------------------------------------------- */
+
+/* Insert; sets dev->id and dev->created (if 0: now). KDC_ERR_EXISTS if
+ * dev_id is taken; KDC_ERR_UNKNOWN_PROFILE if the profile is not in the
+ * profiles table. */
+kdc_err	kdc_store_device_add(struct kdc_store *st, struct kdc_device *dev);
+/* KDC_ERR_NOT_FOUND if absent. */
+kdc_err	kdc_store_device_get(struct kdc_store *st, const char *dev_id,
+	    struct kdc_device **out);
+kdc_err	kdc_store_device_get_by_id(struct kdc_store *st, int64_t id,
+	    struct kdc_device **out);
+/* All devices ordered by dev_id. *out is an array of *n pointers. */
+kdc_err	kdc_store_device_list(struct kdc_store *st, struct kdc_device ***out,
+	    size_t *n);
+/* Set status (and revoked_at = now when revoking). NOT_FOUND if absent. */
+kdc_err	kdc_store_device_set_status(struct kdc_store *st, int64_t id,
+	    enum kdc_dev_status status);
+/* Delete the device and its credentials (ON DELETE CASCADE). */
+kdc_err	kdc_store_device_delete(struct kdc_store *st, int64_t id);
+void	kdc_device_free(struct kdc_device *dev);
+void	kdc_device_list_free(struct kdc_device **v, size_t n);
+
+/* ---- credentials ------------------------------------------------------- */
+
+/* Insert; sets cred->id, created and status_at. Blobs are copied. */
+kdc_err	kdc_store_cred_add(struct kdc_store *st, struct kdc_cred *cred);
+/* Replace the wrapped secret of row id (the AAD needs the id first). */
+kdc_err	kdc_store_cred_set_wrapped(struct kdc_store *st, int64_t id,
+	    const uint8_t *wrapped, size_t len);
+/* Set the certificate DER and serial of row id. */
+kdc_err	kdc_store_cred_set_cert(struct kdc_store *st, int64_t id,
+	    const uint8_t *cert, size_t len, const char *serial);
+kdc_err	kdc_store_cred_get(struct kdc_store *st, int64_t id,
+	    struct kdc_cred **out);
+/* The newest credential with this PSK identity that is issued or pending;
+ * if none, the newest in any status (so callers can tell revoked/expired
+ * from unknown). NOT_FOUND if none at all. */
+kdc_err	kdc_store_cred_get_by_identity(struct kdc_store *st,
+	    const char *identity, struct kdc_cred **out);
+/* Same, by SHA-256 of the SPKI. */
+kdc_err	kdc_store_cred_get_by_spki_fp(struct kdc_store *st,
+	    const uint8_t fp[32], struct kdc_cred **out);
+/* Same, by certificate serial (hex, lower case). */
+kdc_err	kdc_store_cred_get_by_serial(struct kdc_store *st, const char *serial,
+	    struct kdc_cred **out);
+/* KDC_OK if a live (issued or pending) PSK with this fingerprint exists on
+ * a device other than `except_device` (0: any), else KDC_ERR_NOT_FOUND. */
+kdc_err	kdc_store_cred_find_secret_fp(struct kdc_store *st,
+	    const uint8_t *fp, size_t fp_len, int64_t except_device);
+kdc_err	kdc_store_cred_list(struct kdc_store *st,
+	    const struct kdc_cred_filter *f, struct kdc_cred ***out, size_t *n);
+/* Set status and status_at = now. KDC_ERR_LIVE_CRED if that would make two
+ * live operational credentials for one device+audience. */
+kdc_err	kdc_store_cred_set_status(struct kdc_store *st, int64_t id,
+	    enum kdc_cred_status status);
+/* Mark every issued/pending credential with not_after != 0 && not_after <=
+ * now as expired; *n = how many (their ids in *ids, caller frees). */
+kdc_err	kdc_store_cred_expire(struct kdc_store *st, int64_t now,
+	    int64_t **ids, size_t *n);
+void	kdc_cred_free(struct kdc_cred *cred);
+void	kdc_cred_list_free(struct kdc_cred **v, size_t n);
+
+/* ---- manufacturer CAs -------------------------------------------------- */
+
+kdc_err	kdc_store_mfg_ca_add(struct kdc_store *st, struct kdc_mfg_ca *ca);
+kdc_err	kdc_store_mfg_ca_list(struct kdc_store *st, struct kdc_mfg_ca ***out,
+	    size_t *n);
+void	kdc_mfg_ca_free(struct kdc_mfg_ca *ca);
+void	kdc_mfg_ca_list_free(struct kdc_mfg_ca **v, size_t n);
+
+/* ---- profiles (mirrored from iotkdc.conf at open) ---------------------- */
+
+/* Insert or update by name. */
+kdc_err	kdc_store_profile_put(struct kdc_store *st, const struct kdc_profile *p);
+kdc_err	kdc_store_profile_get(struct kdc_store *st, const char *name,
+	    struct kdc_profile *out);
+
+/* ---- audit ------------------------------------------------------------- */
+
+/* The last record (highest seq); KDC_ERR_NOT_FOUND if the log is empty. */
+kdc_err	kdc_store_audit_last(struct kdc_store *st, struct kdc_audit_rec *out);
+/* Append rec with rec->seq = last seq + 1 (set on return). */
+kdc_err	kdc_store_audit_append(struct kdc_store *st, struct kdc_audit_rec *rec);
+/* Calls fn for each record in seq order from `from_seq`; stops early and
+ * returns fn's result if fn returns non-KDC_OK. */
+typedef kdc_err (*kdc_store_audit_fn)(const struct kdc_audit_rec *rec,
+	    void *arg);
+kdc_err	kdc_store_audit_foreach(struct kdc_store *st, int64_t from_seq,
+	    kdc_store_audit_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,34 @@
+/* testutil.h: helpers shared by the cmocka unit tests. */
+#ifndef KDC_TESTUTIL_H
+#define KDC_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A fresh private directory under $TMPDIR (or /tmp); caller frees the
+ * string and removes the tree with kdc_test_rmtree(). Aborts on failure. */
+char	*kdc_test_tmpdir(void);
+/* rm -rf path (only what it created: refuses anything outside /tmp). */
+void	 kdc_test_rmtree(const char *path);
+/* Read a whole file into a NUL-terminated heap buffer; NULL on failure. */
+uint8_t	*kdc_test_read_file(const char *path, size_t *len);
+/* Write len bytes to path (truncate). 0 on success. */
+int	 kdc_test_write_file(const char *path, const void *buf, size_t len);
+/* Run a shell command; returns its exit status (-1 if it could not run). */
+int	 kdc_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* 1 if the n bytes of needle occur in haystack. */
+int	 kdc_test_memmem(const void *hay, size_t hay_len, const void *needle,
+	    size_t n);
+
+/* A vector file: lines "<hex> <ERRNAME>"; '#' starts a comment. */
+struct kdc_vec {
+	struct kdc_vec	*next;
+	int		 line;
+	uint8_t		*in;
+	size_t		 in_len;
+	int		 want;	/* a kdc_err */
+};
+struct kdc_vec	*kdc_vec_load(const char *path);
+void		 kdc_vec_free(struct kdc_vec *v);
+
+#endif
