@@ -17,6 +17,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "crypto/codec.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
 
@@ -111,7 +112,7 @@ kdc_err	kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 
 /*
  * Issue an operational PSK (KDC_PSK_GEN_LEN random bytes, identity
- * "<dev_id>#<cred id>") for dev_id and the audience of its profile, in
+ * "<dev_id>#<16 random hex>") for dev_id and the audience of its profile, in
  * status `status` (KDC_CRED_PENDING or KDC_CRED_ISSUED; issuing supersedes
  * the live one). psk receives the key (capacity KDC_PSK_GEN_LEN).
  */
@@ -121,8 +122,8 @@ kdc_err	kdc_core_psk_issue(struct kdc_core *core, const char *actor,
 /* pending -> issued, superseding the live one for the same audience. */
 kdc_err	kdc_core_cred_activate(struct kdc_core *core, const char *actor,
 	    int64_t cred_id);
-/* Revoke one credential. UNKNOWN_DEVICE if no such credential, REVOKED if
- * it already was. */
+/* Revoke one credential. NOT_FOUND if no such credential, REVOKED if it
+ * already was. */
 kdc_err	kdc_core_cred_revoke(struct kdc_core *core, const char *actor,
 	    int64_t cred_id);
 kdc_err	kdc_core_cred_list(struct kdc_core *core,

@@ -27,6 +27,8 @@
 #define KDC_CAFILE_MAX		65536
 /* One manifest line (JSON object). Bounded before jansson sees it. */
 #define KDC_MANIFEST_LINE_MAX	4096
+#define KDC_STR_(x)		#x
+#define KDC_STR(x)		KDC_STR_(x)
 /* A whole manifest file: 1M devices at ~200 bytes per line. */
 #define KDC_MANIFEST_MAX	(256L * 1024 * 1024)
 /* Serial number of issued certificates: 16 bytes (128 bits, top bit

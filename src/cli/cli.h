@@ -1,0 +1,61 @@
+/*
+ * cli.h: the admin command line (DESIGN §5). Parsing is a pure function
+ * (unit-tested); running a command opens the data dir and calls core/.
+ * Exit status: 0 success, 1 failure, 2 usage error; one line on stderr
+ * for every failure.
+ */
+#ifndef KDC_CLI_H
+#define KDC_CLI_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+enum kdc_cli_cmd {
+	KDC_CMD_NONE = 0,
+	KDC_CMD_INIT,
+	KDC_CMD_SERVE,
+	KDC_CMD_DEVICE_ADD,
+	KDC_CMD_DEVICE_IMPORT,
+	KDC_CMD_DEVICE_LIST,
+	KDC_CMD_DEVICE_SHOW,
+	KDC_CMD_DEVICE_REVOKE,
+	KDC_CMD_DEVICE_DELETE,
+	KDC_CMD_CRED_LIST,
+	KDC_CMD_CRED_REVOKE,
+	KDC_CMD_MFGCA_ADD,
+	KDC_CMD_CERT_SIGN,
+	KDC_CMD_CA_EXPORT,
+	KDC_CMD_AUDIT_LIST,
+	KDC_CMD_AUDIT_VERIFY,
+};
+
+struct kdc_cli_args {
+	enum kdc_cli_cmd	 cmd;
+	const char		*dir;		/* --dir, else $IOTKDC_DIR, else ./var */
+	int			 json;		/* --json */
+	int			 help;		/* --help / -h */
+	int			 version;	/* --version */
+	const char		*pos[2];	/* positional arguments */
+	int			 npos;
+	const char		*psk_identity;	/* device add */
+	const char		*psk;		/* device add: hex */
+	const char		*rpk;		/* device add: file */
+	int			 cert;		/* device add --cert */
+	const char		*profile;	/* device add */
+	const char		*device;	/* cred list, cert sign */
+	const char		*ca_key;	/* init --ca-key */
+	long			 days;		/* cert sign --days; -1 unset */
+	long			 expiring;	/* cred list --expiring; -1 unset */
+};
+
+/* Parse argv (argv[0] is the program). Borrows argv's strings. On a usage
+ * error returns KDC_ERR_INVALID_ARG with a one-line reason in err. */
+kdc_err	kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a,
+	    char *err, size_t err_len);
+/* The --help text (for cmd, or the overview for KDC_CMD_NONE). */
+const char *kdc_cli_usage(enum kdc_cli_cmd cmd);
+/* Run a parsed command; returns the process exit status. */
+int	kdc_cli_run(const struct kdc_cli_args *a);
+
+#endif

@@ -1,0 +1,903 @@
+/* cmd.c: run the admin commands against a data dir. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/audit.h"
+#include "core/config.h"
+#include "core/core.h"
+#include "core/log.h"
+#include "crypto/codec.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "store/store.h"
+
+#define ACTOR	"cli"
+
+/* Everything a command needs from the data dir. */
+struct ctx {
+	char			 dir[1024];
+	struct kdc_config	 cfg;
+	struct kdc_keyring	*kr;
+	struct kdc_store	*st;
+	struct kdc_ca		*ca;
+	struct kdc_core		*core;
+};
+
+static int
+fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The one line on stderr of a failing command; returns exit status 1. */
+static int
+fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("iotkdc: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static void
+path_in(const struct ctx *c, const char *name, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s", c->dir, name);
+}
+
+static void
+ctx_close(struct ctx *c)
+{
+	kdc_core_free(c->core);
+	kdc_ca_free(c->ca);
+	kdc_store_close(c->st);
+	kdc_keyring_free(c->kr);
+	c->core = NULL;
+	c->ca = NULL;
+	c->st = NULL;
+	c->kr = NULL;
+}
+
+/* Open the data dir; need_ca loads the CA key too. Prints the error. */
+static int
+ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
+{
+	char p[1200], why[512];
+	struct stat sb;
+	kdc_err r;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->dir, sizeof(c->dir), "%s", a->dir);
+	path_in(c, "iotkdc.conf", p, sizeof(p));
+	if (stat(c->dir, &sb) != 0)
+		return fail("%s: no such data dir (run 'iotkdc init --dir %s')",
+		    c->dir, c->dir);
+	if (stat(p, &sb) != 0)
+		return fail("%s: not an iotkdc data dir (no iotkdc.conf)",
+		    c->dir);
+	if ((r = kdc_config_load(p, &c->cfg, why, sizeof(why))) != KDC_OK)
+		return fail("%s", why);
+	kdc_log_set_level((enum kdc_log_level)c->cfg.log_level);
+	path_in(c, "wrap.key", p, sizeof(p));
+	if ((r = kdc_keyring_load(p, &c->kr)) != KDC_OK)
+		return fail("%s: %s", p, kdc_err_str(r));
+	path_in(c, "iotkdc.db", p, sizeof(p));
+	if ((r = kdc_store_open(p, 0, &c->st)) != KDC_OK) {
+		ctx_close(c);
+		return fail("%s: %s", p, kdc_err_str(r));
+	}
+	if (need_ca && (r = kdc_ca_load(c->dir, c->kr,
+	    strcmp(c->cfg.ca_key, "file") == 0 ? NULL : c->cfg.ca_key,
+	    &c->ca)) != KDC_OK) {
+		ctx_close(c);
+		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
+	}
+	if ((r = kdc_core_new(c->st, c->kr, c->ca, &c->cfg, &c->core)) !=
+	    KDC_OK) {
+		ctx_close(c);
+		if (r == KDC_ERR_BAD_KEY)
+			return fail("%s/wrap.key is not the key this data dir "
+			    "was made with", c->dir);
+		return fail("%s: %s", c->dir, kdc_err_str(r));
+	}
+	return 0;
+}
+
+/* Read a whole file, at most max bytes. Prints the error. */
+static int
+read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	FILE *f;
+	uint8_t *b;
+	size_t n = 0, cap = 4096;
+
+	*buf = NULL;
+	*len = 0;
+	if ((f = fopen(path, "rb")) == NULL)
+		return fail("%s: %s", path, strerror(errno));
+	if ((b = kdc_malloc(cap + 1)) == NULL) {
+		fclose(f);
+		return fail("%s: out of memory", path);
+	}
+	for (;;) {
+		size_t k = fread(b + n, 1, cap - n, f);
+		n += k;
+		if (n > max) {
+			fclose(f);
+			kdc_free(b);
+			return fail("%s: larger than %zu bytes", path, max);
+		}
+		if (k == 0)
+			break;
+		if (n == cap) {
+			uint8_t *nb;
+			cap *= 2;
+			if ((nb = kdc_realloc(b, cap + 1)) == NULL) {
+				fclose(f);
+				kdc_free(b);
+				return fail("%s: out of memory", path);
+			}
+			b = nb;
+		}
+	}
+	if (ferror(f)) {
+		fclose(f);
+		kdc_free(b);
+		return fail("%s: read error", path);
+	}
+	fclose(f);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static void
+fmt_time(int64_t t, char *out, size_t cap)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t == 0) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *
+json_time(int64_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return json_null();
+	fmt_time(t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static int
+print_json(json_t *j)
+{
+	int r = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	fputc('\n', stdout);
+	return r == 0 ? 0 : fail("cannot write JSON");
+}
+
+/* ---- init ---------------------------------------------------------------- */
+
+static int
+cmd_init(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	struct kdc_config cfg;
+	const char *created[6];
+	const char *hosts[KDC_CONFIG_HOSTS_MAX];
+	char p[1200], why[512];
+	size_t ncreated = 0;
+	int rc = 1;
+	kdc_err r;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.dir, sizeof(c.dir), "%s", a->dir);
+	path_in(&c, "iotkdc.conf", p, sizeof(p));
+	if (access(p, F_OK) == 0)
+		return fail("%s: already initialised (iotkdc.conf exists)",
+		    c.dir);
+	if (mkdir(c.dir, 0700) != 0 && errno != EEXIST)
+		return fail("%s: %s", c.dir, strerror(errno));
+	kdc_config_defaults(&cfg);
+	if (a->ca_key != NULL)
+		snprintf(cfg.ca_key, sizeof(cfg.ca_key), "%s", a->ca_key);
+
+	/* wrapping key, store, CA, TLS cert, then the config last: a data
+	 * dir without iotkdc.conf is not one, so a failure part way leaves
+	 * nothing that looks initialised (and we remove what we made). */
+	path_in(&c, "wrap.key", p, sizeof(p));
+	if ((r = kdc_keyring_create(p)) != KDC_OK) {
+		fail("%s: %s", p, kdc_err_str(r));
+		goto out;
+	}
+	created[ncreated++] = "wrap.key";
+	if ((r = kdc_keyring_load(p, &c.kr)) != KDC_OK) {
+		fail("%s: %s", p, kdc_err_str(r));
+		goto out;
+	}
+	path_in(&c, "iotkdc.db", p, sizeof(p));
+	if ((r = kdc_store_open(p, 1, &c.st)) != KDC_OK) {
+		fail("%s: %s", p, kdc_err_str(r));
+		goto out;
+	}
+	created[ncreated++] = "iotkdc.db";
+	if ((r = kdc_ca_create(c.dir, c.kr, a->ca_key, (unsigned)cfg.ca_days))
+	    != KDC_OK) {
+		fail("%s: creating the CA: %s", c.dir, kdc_err_str(r));
+		goto out;
+	}
+	created[ncreated++] = "ca.pem";
+	if (a->ca_key == NULL)
+		created[ncreated++] = "ca.key";
+	if ((r = kdc_ca_load(c.dir, c.kr, a->ca_key, &c.ca)) != KDC_OK) {
+		fail("%s: loading the CA: %s", c.dir, kdc_err_str(r));
+		goto out;
+	}
+	for (size_t i = 0; i < cfg.nhosts; i++)
+		hosts[i] = cfg.hosts[i];
+	if ((r = kdc_tls_cert_create(c.dir, c.kr, c.ca, hosts, cfg.nhosts,
+	    (unsigned)cfg.tls_days)) != KDC_OK) {
+		fail("%s: creating the TLS certificate: %s", c.dir,
+		    kdc_err_str(r));
+		goto out;
+	}
+	created[ncreated++] = "server.pem";
+	if ((r = kdc_core_new(c.st, c.kr, c.ca, &cfg, &c.core)) != KDC_OK ||
+	    (r = kdc_audit_append(c.st, c.kr, (int64_t)time(NULL), ACTOR,
+	    "init", c.dir, KDC_OK, "ca_key=%s",
+	    a->ca_key != NULL ? "pkcs11" : "file")) != KDC_OK) {
+		fail("%s: %s", c.dir, kdc_err_str(r));
+		goto out;
+	}
+	path_in(&c, "iotkdc.conf", p, sizeof(p));
+	if ((r = kdc_config_write(p, &cfg)) != KDC_OK ||
+	    (r = kdc_config_load(p, &cfg, why, sizeof(why))) != KDC_OK) {
+		fail("%s: %s", p, kdc_err_str(r));
+		goto out;
+	}
+	printf("initialised %s (CA: %s)\n", c.dir,
+	    a->ca_key != NULL ? "PKCS#11 token" : "wrapped key file");
+	rc = 0;
+out:
+	ctx_close(&c);
+	if (rc != 0) {
+		path_in(&c, "server.key", p, sizeof(p));
+		(void)unlink(p);
+		for (size_t i = 0; i < ncreated; i++) {
+			path_in(&c, created[i], p, sizeof(p));
+			(void)unlink(p);
+		}
+		path_in(&c, "iotkdc.db-wal", p, sizeof(p));
+		(void)unlink(p);
+		path_in(&c, "iotkdc.db-shm", p, sizeof(p));
+		(void)unlink(p);
+	}
+	return rc;
+}
+
+/* ---- serve --------------------------------------------------------------- */
+
+static int
+cmd_serve(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	struct kdc_http *h = NULL;
+	struct kdc_http_tls tls = { NULL, NULL, NULL };
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
+	size_t key_len = 0, ca_len = 0;
+	sigset_t set;
+	int sig = 0, rc = 1;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 1) != 0)
+		return 1;
+	if ((r = kdc_tls_cert_load(c.dir, c.kr, &cert_pem, &key_pem,
+	    &key_len)) != KDC_OK) {
+		fail("%s: TLS certificate: %s", c.dir, kdc_err_str(r));
+		goto out;
+	}
+	tls.cert_pem = cert_pem;
+	tls.key_pem = key_pem;
+	if (c.cfg.http_client_cert != KDC_CLIENT_CERT_NONE) {
+		if ((r = kdc_ca_cert_pem(c.ca, &ca_pem, &ca_len)) != KDC_OK) {
+			fail("CA: %s", kdc_err_str(r));
+			goto out;
+		}
+		tls.trust_pem = ca_pem;
+	}
+	/* signals are taken synchronously below; block them before the
+	 * listener's thread starts so it inherits the mask */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = kdc_http_new(&c.cfg, &tls, &h)) != KDC_OK ||
+	    (r = kdc_http_routes_core(h, c.core)) != KDC_OK) {
+		fail("https: %s", kdc_err_str(r));
+		goto out;
+	}
+	if ((r = kdc_http_start(h)) != KDC_OK) {
+		fail("https: cannot listen on %s:%d: %s", c.cfg.http_address,
+		    c.cfg.http_port, kdc_err_str(r));
+		goto out;
+	}
+	kdc_log_info("serving dir=%s https=%s:%d tls=%s", c.dir,
+	    c.cfg.http_address, c.cfg.http_port,
+	    c.cfg.http_tls12 ? "1.2,1.3" : "1.3");
+	(void)kdc_audit_append(c.st, c.kr, (int64_t)time(NULL), ACTOR,
+	    "serve.start", c.dir, KDC_OK, "https=%s:%d", c.cfg.http_address,
+	    c.cfg.http_port);
+	fflush(stderr);
+	while (sigwait(&set, &sig) != 0)
+		;
+	kdc_log_info("signal=%d: draining and stopping", sig);
+	kdc_http_stop(h);
+	kdc_log_info("stopped");
+	rc = 0;
+out:
+	kdc_http_free(h);
+	kdc_free(cert_pem);
+	kdc_free(ca_pem);
+	kdc_secret_free(key_pem, key_len);
+	ctx_close(&c);
+	return rc;
+}
+
+/* ---- device -------------------------------------------------------------- */
+
+static int
+cmd_device_add(const struct kdc_cli_args *a)
+{
+	struct kdc_device_spec *spec;
+	struct ctx c;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = 1;
+	kdc_err r;
+
+	if ((spec = kdc_calloc(1, sizeof(*spec))) == NULL)
+		return fail("out of memory");
+	if (strlen(a->pos[0]) > KDC_DEVID_MAX) {
+		rc = fail("device id longer than %d bytes", KDC_DEVID_MAX);
+		goto out;
+	}
+	snprintf(spec->dev_id, sizeof(spec->dev_id), "%s", a->pos[0]);
+	if (a->profile != NULL)
+		snprintf(spec->profile, sizeof(spec->profile), "%s",
+		    a->profile);
+	if (a->psk != NULL) {
+		spec->type = KDC_TYPE_PSK;
+		spec->psk_len = sizeof(spec->psk);
+		if (strlen(a->psk_identity) > KDC_PSK_IDENTITY_MAX) {
+			rc = fail("--psk-identity longer than %d bytes",
+			    KDC_PSK_IDENTITY_MAX);
+			goto out;
+		}
+		snprintf(spec->psk_identity, sizeof(spec->psk_identity), "%s",
+		    a->psk_identity);
+		if ((r = kdc_hex_decode(a->psk, strlen(a->psk), spec->psk,
+		    &spec->psk_len)) != KDC_OK) {
+			rc = fail("--psk: %s", r == KDC_ERR_TOO_LARGE ?
+			    "longer than 64 bytes" : "not even-length hex");
+			goto out;
+		}
+	} else if (a->rpk != NULL) {
+		spec->type = KDC_TYPE_RPK;
+		spec->spki_len = sizeof(spec->spki);
+		if (read_file(a->rpk, KDC_SPKI_MAX * 2, &buf, &len) != 0)
+			goto out;
+		if ((r = kdc_spki_load(buf, len, spec->spki, &spec->spki_len))
+		    != KDC_OK) {
+			rc = fail("%s: not a public key (PEM or DER SPKI): %s",
+			    a->rpk, kdc_err_str(r));
+			goto out;
+		}
+	} else
+		spec->type = KDC_TYPE_X509;
+	if (ctx_open(&c, a, 0) != 0)
+		goto out;
+	if ((r = kdc_core_device_add(c.core, ACTOR, spec)) != KDC_OK)
+		rc = fail("device add %s: %s", spec->dev_id, kdc_err_str(r));
+	else {
+		printf("added %s (%s)\n", spec->dev_id,
+		    kdc_cred_type_str(spec->type));
+		rc = 0;
+	}
+	ctx_close(&c);
+out:
+	kdc_wipe(spec, sizeof(*spec));
+	kdc_free(spec);
+	kdc_free(buf);
+	return rc;
+}
+
+static int
+cmd_device_import(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	uint8_t *buf = NULL;
+	size_t len = 0, count = 0, bad = 0;
+	char why[512];
+	int rc = 1;
+	kdc_err r;
+
+	if (read_file(a->pos[0], KDC_MANIFEST_MAX, &buf, &len) != 0)
+		return 1;
+	if (ctx_open(&c, a, 0) != 0)
+		goto out;
+	r = kdc_core_device_import(c.core, ACTOR, (const char *)buf, len,
+	    &count, &bad, why, sizeof(why));
+	if (r != KDC_OK && bad != 0)
+		fail("%s:%zu: %s; nothing imported", a->pos[0], bad, why);
+	else if (r != KDC_OK)
+		fail("%s: %s; nothing imported", a->pos[0],
+		    why[0] != '\0' ? why : kdc_err_str(r));
+	else {
+		printf("imported %zu devices\n", count);
+		rc = 0;
+	}
+	ctx_close(&c);
+out:
+	kdc_wipe(buf, len);
+	kdc_free(buf);
+	return rc;
+}
+
+static json_t *
+device_json(const struct kdc_device *d)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "id", json_string(d->dev_id));
+	json_object_set_new(j, "profile", json_string(d->profile));
+	json_object_set_new(j, "status", json_string(
+	    kdc_dev_status_str(d->status)));
+	json_object_set_new(j, "created", json_time(d->created));
+	json_object_set_new(j, "revoked_at", json_time(d->revoked_at));
+	return j;
+}
+
+static int
+cmd_device_list(const struct kdc_cli_args *a)
+{
+	struct kdc_device **v = NULL;
+	struct ctx c;
+	size_t n = 0;
+	int rc = 0;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if ((r = kdc_core_device_list(c.core, &v, &n)) != KDC_OK) {
+		rc = fail("device list: %s", kdc_err_str(r));
+		goto out;
+	}
+	if (a->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, device_json(v[i]));
+		rc = print_json(arr);
+	} else {
+		printf("%-40s %-12s %-8s %s\n", "ID", "PROFILE", "STATUS",
+		    "CREATED");
+		for (size_t i = 0; i < n; i++) {
+			char t[32];
+			fmt_time(v[i]->created, t, sizeof(t));
+			printf("%-40s %-12s %-8s %s\n", v[i]->dev_id,
+			    v[i]->profile, kdc_dev_status_str(v[i]->status), t);
+		}
+	}
+out:
+	kdc_device_list_free(v, n);
+	ctx_close(&c);
+	return rc;
+}
+
+/* A credential as JSON: kind, type, audience, status and validity. */
+static json_t *
+cred_json(const struct kdc_cred *cr, const char *dev_id)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "id", json_integer(cr->id));
+	json_object_set_new(j, "device", json_string(dev_id));
+	json_object_set_new(j, "kind", json_string(
+	    kdc_cred_kind_str(cr->kind)));
+	json_object_set_new(j, "type", json_string(
+	    kdc_cred_type_str(cr->type)));
+	json_object_set_new(j, "audience", cr->audience[0] != '\0' ?
+	    json_string(cr->audience) : json_null());
+	json_object_set_new(j, "status", json_string(
+	    kdc_cred_status_str(cr->status)));
+	if (cr->identity[0] != '\0')
+		json_object_set_new(j, "psk_identity",
+		    json_string(cr->identity));
+	if (cr->serial[0] != '\0')
+		json_object_set_new(j, "serial", json_string(cr->serial));
+	if (cr->spki_fp != NULL && cr->spki_fp_len == 32) {
+		char hex[65];
+		kdc_hex_encode(cr->spki_fp, 32, hex);
+		json_object_set_new(j, "spki_sha256", json_string(hex));
+	}
+	json_object_set_new(j, "not_before", json_time(cr->not_before));
+	json_object_set_new(j, "not_after", json_time(cr->not_after));
+	json_object_set_new(j, "created", json_time(cr->created));
+	return j;
+}
+
+static void
+cred_print_header(void)
+{
+	printf("%-6s %-32s %-13s %-5s %-10s %-10s %-20s %s\n", "CRED",
+	    "DEVICE", "KIND", "TYPE", "AUDIENCE", "STATUS", "NOT_BEFORE",
+	    "NOT_AFTER");
+}
+
+static void
+cred_print(const struct kdc_cred *cr, const char *dev_id)
+{
+	char nb[32], na[32];
+
+	fmt_time(cr->not_before, nb, sizeof(nb));
+	fmt_time(cr->not_after, na, sizeof(na));
+	printf("%-6" PRId64 " %-32s %-13s %-5s %-10s %-10s %-20s %s\n", cr->id,
+	    dev_id, kdc_cred_kind_str(cr->kind), kdc_cred_type_str(cr->type),
+	    cr->audience[0] != '\0' ? cr->audience : "-",
+	    kdc_cred_status_str(cr->status), nb, na);
+}
+
+/* The dev_id of a device row id (small cache of the last one). */
+static const char *
+dev_name(struct ctx *c, int64_t id, char *buf, size_t cap)
+{
+	struct kdc_device *d = NULL;
+
+	if (kdc_store_device_get_by_id(kdc_core_store(c->core), id, &d) !=
+	    KDC_OK) {
+		snprintf(buf, cap, "?");
+		return buf;
+	}
+	snprintf(buf, cap, "%s", d->dev_id);
+	kdc_device_free(d);
+	return buf;
+}
+
+static int
+list_creds(struct ctx *c, const struct kdc_cred_filter *f, int json,
+    json_t *into)
+{
+	struct kdc_cred **v = NULL;
+	size_t n = 0;
+	char name[KDC_DEVID_MAX + 1];
+	kdc_err r;
+
+	if ((r = kdc_core_cred_list(c->core, f, &v, &n)) != KDC_OK)
+		return fail("cred list: %s", kdc_err_str(r));
+	if (!json)
+		cred_print_header();
+	for (size_t i = 0; i < n; i++) {
+		dev_name(c, v[i]->device, name, sizeof(name));
+		if (json)
+			json_array_append_new(into, cred_json(v[i], name));
+		else
+			cred_print(v[i], name);
+	}
+	kdc_cred_list_free(v, n);
+	return 0;
+}
+
+static int
+cmd_device_show(const struct kdc_cli_args *a)
+{
+	struct kdc_device *d = NULL;
+	struct kdc_cred_filter f = { 0, -1, -1, 0 };
+	struct ctx c;
+	int rc = 1;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if ((r = kdc_core_device_get(c.core, a->pos[0], &d)) != KDC_OK) {
+		fail("device show %s: %s", a->pos[0], kdc_err_str(r));
+		goto out;
+	}
+	f.device = d->id;
+	if (a->json) {
+		json_t *j = device_json(d), *creds = json_array();
+		if ((rc = list_creds(&c, &f, 1, creds)) != 0) {
+			json_decref(j);
+			json_decref(creds);
+			goto out;
+		}
+		json_object_set_new(j, "credentials", creds);
+		rc = print_json(j);
+	} else {
+		char t[32];
+		fmt_time(d->created, t, sizeof(t));
+		printf("id:      %s\nprofile: %s\nstatus:  %s\ncreated: %s\n\n",
+		    d->dev_id, d->profile, kdc_dev_status_str(d->status), t);
+		rc = list_creds(&c, &f, 0, NULL);
+	}
+out:
+	kdc_device_free(d);
+	ctx_close(&c);
+	return rc;
+}
+
+static int
+cmd_device_change(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	kdc_err r;
+	int revoke = a->cmd == KDC_CMD_DEVICE_REVOKE;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	r = revoke ? kdc_core_device_revoke(c.core, ACTOR, a->pos[0]) :
+	    kdc_core_device_delete(c.core, ACTOR, a->pos[0]);
+	ctx_close(&c);
+	if (r != KDC_OK)
+		return fail("device %s %s: %s", revoke ? "revoke" : "delete",
+		    a->pos[0], kdc_err_str(r));
+	printf("%s %s\n", revoke ? "revoked" : "deleted", a->pos[0]);
+	return 0;
+}
+
+/* ---- cred ---------------------------------------------------------------- */
+
+static int
+cmd_cred_list(const struct kdc_cli_args *a)
+{
+	struct kdc_cred_filter f = { 0, -1, -1, 0 };
+	struct ctx c;
+	json_t *arr = NULL;
+	int rc;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if (a->device != NULL) {
+		struct kdc_device *d = NULL;
+		kdc_err r = kdc_core_device_get(c.core, a->device, &d);
+		if (r != KDC_OK) {
+			ctx_close(&c);
+			return fail("cred list --device %s: %s", a->device,
+			    kdc_err_str(r));
+		}
+		f.device = d->id;
+		kdc_device_free(d);
+	}
+	if (a->expiring >= 0)
+		f.expiring_before = kdc_core_now(c.core) + a->expiring * 86400;
+	if (a->json)
+		arr = json_array();
+	rc = list_creds(&c, &f, a->json, arr);
+	if (rc == 0 && a->json)
+		rc = print_json(arr);
+	else
+		json_decref(arr);
+	ctx_close(&c);
+	return rc;
+}
+
+static int
+cmd_cred_revoke(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	long id;
+	char *end;
+	kdc_err r;
+
+	errno = 0;
+	id = strtol(a->pos[0], &end, 10);
+	if (errno != 0 || *end != '\0' || end == a->pos[0] || id <= 0)
+		return fail("cred revoke: '%s' is not a credential id",
+		    a->pos[0]);
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	r = kdc_core_cred_revoke(c.core, ACTOR, id);
+	ctx_close(&c);
+	if (r != KDC_OK)
+		return fail("cred revoke %ld: %s", id, r == KDC_ERR_NOT_FOUND ?
+		    "no such credential" : kdc_err_str(r));
+	printf("revoked credential %ld\n", id);
+	return 0;
+}
+
+/* ---- CAs and certificates ------------------------------------------------ */
+
+static int
+cmd_mfgca_add(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	kdc_err r;
+
+	if (read_file(a->pos[1], KDC_CAFILE_MAX, &buf, &len) != 0)
+		return 1;
+	if (ctx_open(&c, a, 0) != 0) {
+		kdc_free(buf);
+		return 1;
+	}
+	r = kdc_core_mfg_ca_add(c.core, ACTOR, a->pos[0], buf, len);
+	ctx_close(&c);
+	kdc_free(buf);
+	if (r != KDC_OK)
+		return fail("mfg-ca add %s: %s: %s", a->pos[0], a->pos[1],
+		    r == KDC_ERR_EXISTS ? "a CA of that name exists" :
+		    kdc_err_str(r));
+	printf("trusted manufacturer CA %s\n", a->pos[0]);
+	return 0;
+}
+
+static int
+cmd_cert_sign(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	uint8_t *csr = NULL, *cert = NULL;
+	size_t csr_len = 0, cert_len = 0, pem_len = 0;
+	int64_t cred_id = 0;
+	char *pem = NULL;
+	int rc = 1;
+	kdc_err r;
+
+	if (read_file(a->pos[0], KDC_CSR_MAX, &csr, &csr_len) != 0)
+		return 1;
+	if (ctx_open(&c, a, 1) != 0)
+		goto out;
+	r = kdc_core_cert_sign(c.core, ACTOR, a->device, csr, csr_len,
+	    a->days > 0 ? (unsigned)a->days : 0, &cred_id, &cert, &cert_len);
+	if (r != KDC_OK)
+		fail("cert sign %s for %s: %s", a->pos[0], a->device,
+		    kdc_err_str(r));
+	else if ((r = kdc_pem_encode("CERTIFICATE", cert, cert_len, &pem,
+	    &pem_len)) != KDC_OK)
+		fail("cert sign: %s", kdc_err_str(r));
+	else {
+		fwrite(pem, 1, pem_len, stdout);
+		rc = 0;
+	}
+	ctx_close(&c);
+out:
+	kdc_free(pem);
+	kdc_free(cert);
+	kdc_free(csr);
+	return rc;
+}
+
+static int
+cmd_ca_export(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	char *pem = NULL;
+	size_t len = 0;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 1) != 0)
+		return 1;
+	r = kdc_core_ca_pem(c.core, &pem, &len);
+	ctx_close(&c);
+	if (r != KDC_OK)
+		return fail("ca export: %s", kdc_err_str(r));
+	fwrite(pem, 1, len, stdout);
+	kdc_free(pem);
+	return 0;
+}
+
+/* ---- audit --------------------------------------------------------------- */
+
+static kdc_err
+audit_print(const struct kdc_audit_rec *rec, void *arg)
+{
+	json_t *arr = arg;
+	char t[32];
+
+	fmt_time(rec->ts, t, sizeof(t));
+	if (arr != NULL) {
+		json_t *j = json_object();
+		char hex[65];
+		kdc_hex_encode(rec->hash, 32, hex);
+		json_object_set_new(j, "seq", json_integer(rec->seq));
+		json_object_set_new(j, "ts", json_string(t));
+		json_object_set_new(j, "actor", json_string(rec->actor));
+		json_object_set_new(j, "action", json_string(rec->action));
+		json_object_set_new(j, "subject", json_string(rec->subject));
+		json_object_set_new(j, "outcome", json_string(rec->outcome));
+		json_object_set_new(j, "detail", json_string(rec->detail));
+		json_object_set_new(j, "hash", json_string(hex));
+		json_array_append_new(arr, j);
+	} else
+		printf("%-6" PRId64 " %s %-5s %-14s %-32s %-14s %s\n", rec->seq,
+		    t, rec->actor, rec->action, rec->subject, rec->outcome,
+		    rec->detail);
+	return KDC_OK;
+}
+
+static int
+cmd_audit(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	int rc = 0;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if (a->cmd == KDC_CMD_AUDIT_VERIFY) {
+		int64_t count = 0, bad = 0;
+		char why[256];
+		r = kdc_audit_verify(kdc_core_store(c.core), c.kr, &count,
+		    &bad, why, sizeof(why));
+		if (r == KDC_ERR_AUDIT_BROKEN)
+			rc = fail("audit verify: record %" PRId64 ": %s", bad,
+			    why);
+		else if (r != KDC_OK)
+			rc = fail("audit verify: %s", kdc_err_str(r));
+		else
+			printf("audit chain ok: %" PRId64 " records\n", count);
+	} else {
+		json_t *arr = a->json ? json_array() : NULL;
+		r = kdc_store_audit_foreach(kdc_core_store(c.core), 1,
+		    audit_print, arr);
+		if (r != KDC_OK) {
+			json_decref(arr);
+			rc = fail("audit list: %s", kdc_err_str(r));
+		} else if (arr != NULL)
+			rc = print_json(arr);
+	}
+	ctx_close(&c);
+	return rc;
+}
+
+int
+kdc_cli_run(const struct kdc_cli_args *a)
+{
+	kdc_err r;
+
+	if ((r = kdc_crypto_init()) != KDC_OK)
+		return fail("crypto init: %s", kdc_err_str(r));
+	switch (a->cmd) {
+	case KDC_CMD_INIT:		return cmd_init(a);
+	case KDC_CMD_SERVE:		return cmd_serve(a);
+	case KDC_CMD_DEVICE_ADD:	return cmd_device_add(a);
+	case KDC_CMD_DEVICE_IMPORT:	return cmd_device_import(a);
+	case KDC_CMD_DEVICE_LIST:	return cmd_device_list(a);
+	case KDC_CMD_DEVICE_SHOW:	return cmd_device_show(a);
+	case KDC_CMD_DEVICE_REVOKE:
+	case KDC_CMD_DEVICE_DELETE:	return cmd_device_change(a);
+	case KDC_CMD_CRED_LIST:		return cmd_cred_list(a);
+	case KDC_CMD_CRED_REVOKE:	return cmd_cred_revoke(a);
+	case KDC_CMD_MFGCA_ADD:		return cmd_mfgca_add(a);
+	case KDC_CMD_CERT_SIGN:		return cmd_cert_sign(a);
+	case KDC_CMD_CA_EXPORT:		return cmd_ca_export(a);
+	case KDC_CMD_AUDIT_LIST:
+	case KDC_CMD_AUDIT_VERIFY:	return cmd_audit(a);
+	case KDC_CMD_NONE:		break;
+	}
+	return fail("no command");
+}

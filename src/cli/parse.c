@@ -1,0 +1,273 @@
+/* parse.c: argv -> struct kdc_cli_args, no I/O. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+	const char		*w1, *w2;	/* "device", "add" */
+	enum kdc_cli_cmd	 cmd;
+	int			 npos;		/* positional args required */
+	const char		*usage;
+} cmds[] = {
+	{ "init", NULL, KDC_CMD_INIT, 0,
+	  "iotkdc init [--dir D] [--ca-key pkcs11:URL]\n"
+	  "  Create the data dir: iotkdc.conf, wrapping key (wrap.key, 0600),\n"
+	  "  ECDSA P-256 root CA (10 years), HTTPS certificate, empty store.\n"
+	  "  --ca-key keeps the CA key in a PKCS#11 token instead of wrap.key.\n" },
+	{ "serve", NULL, KDC_CMD_SERVE, 0,
+	  "iotkdc serve [--dir D]\n"
+	  "  Run the HTTPS listener (default 127.0.0.1:8443, TLS 1.3) with\n"
+	  "  GET /api/v1/health and GET /ca.pem. Logs to stderr; SIGTERM or\n"
+	  "  SIGINT drains requests in flight and stops.\n" },
+	{ "device", "add", KDC_CMD_DEVICE_ADD, 1,
+	  "iotkdc device add ID (--psk-identity S --psk HEX | --rpk FILE | --cert)\n"
+	  "                  [--profile P]\n"
+	  "  Register a device with its manufacturer credential: a PSK of at\n"
+	  "  least 16 bytes (hex), a raw public key (PEM or DER SPKI, P-256 or\n"
+	  "  Ed25519), or a certificate under a CA added with mfg-ca add.\n" },
+	{ "device", "import", KDC_CMD_DEVICE_IMPORT, 1,
+	  "iotkdc device import FILE\n"
+	  "  Import a JSON Lines manifest, all or nothing. Lines:\n"
+	  "  {\"id\":..,\"psk_identity\":..,\"psk\":\"<hex>\"} | {\"id\":..,\"rpk\":\"<base64 DER>\"}\n"
+	  "  | {\"id\":..,\"cert\":true}, each with an optional \"profile\".\n" },
+	{ "device", "list", KDC_CMD_DEVICE_LIST, 0,
+	  "iotkdc device list [--json]\n" },
+	{ "device", "show", KDC_CMD_DEVICE_SHOW, 1,
+	  "iotkdc device show ID [--json]\n"
+	  "  The device and all its credentials.\n" },
+	{ "device", "revoke", KDC_CMD_DEVICE_REVOKE, 1,
+	  "iotkdc device revoke ID\n"
+	  "  Revoke the device and every live credential it holds.\n" },
+	{ "device", "delete", KDC_CMD_DEVICE_DELETE, 1,
+	  "iotkdc device delete ID\n"
+	  "  Delete the device and its credentials (the audit log keeps them).\n" },
+	{ "cred", "list", KDC_CMD_CRED_LIST, 0,
+	  "iotkdc cred list [--device ID] [--expiring DAYS] [--json]\n" },
+	{ "cred", "revoke", KDC_CMD_CRED_REVOKE, 1,
+	  "iotkdc cred revoke CRED\n"
+	  "  Revoke one credential by its id (see cred list).\n" },
+	{ "mfg-ca", "add", KDC_CMD_MFGCA_ADD, 2,
+	  "iotkdc mfg-ca add NAME FILE\n"
+	  "  Trust a manufacturer CA (PEM or DER) for certificate-based devices.\n" },
+	{ "cert", "sign", KDC_CMD_CERT_SIGN, 1,
+	  "iotkdc cert sign CSR --device ID [--days N]\n"
+	  "  Issue an operational certificate from a PKCS#10 CSR (PEM or DER;\n"
+	  "  ECDSA P-256 or Ed25519); PEM to stdout. Days default to the\n"
+	  "  device's profile lifetime.\n" },
+	{ "ca", "export", KDC_CMD_CA_EXPORT, 0,
+	  "iotkdc ca export\n  The CA certificate, PEM, to stdout.\n" },
+	{ "audit", "list", KDC_CMD_AUDIT_LIST, 0,
+	  "iotkdc audit list [--json]\n" },
+	{ "audit", "verify", KDC_CMD_AUDIT_VERIFY, 0,
+	  "iotkdc audit verify\n"
+	  "  Check the hash chain; exits 1 naming the first broken record.\n" },
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const char overview[] =
+    "usage: iotkdc [--dir D] COMMAND [ARGS] [--json]\n"
+    "An on-premise key distribution center for IoT devices.\n\n"
+    "commands:\n"
+    "  init [--ca-key URL]              create a data dir\n"
+    "  serve                            run the listeners\n"
+    "  device add|import|list|show|revoke|delete\n"
+    "  cred list [--device ID] [--expiring DAYS] | cred revoke CRED\n"
+    "  mfg-ca add NAME FILE             trust a manufacturer CA\n"
+    "  cert sign CSR --device ID [--days N]\n"
+    "  ca export                        CA certificate (PEM)\n"
+    "  audit list|verify                the hash-chained audit log\n\n"
+    "--dir D: data dir (default $IOTKDC_DIR, else ./var).\n"
+    "'iotkdc COMMAND --help' tells more.\n";
+
+const char *
+kdc_cli_usage(enum kdc_cli_cmd cmd)
+{
+	for (size_t i = 0; i < NCMDS; i++)
+		if (cmds[i].cmd == cmd)
+			return cmds[i].usage;
+	return overview;
+}
+
+static kdc_err
+usage_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static kdc_err
+usage_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return KDC_ERR_INVALID_ARG;
+}
+
+static int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Options taking a value: name and where it goes. */
+struct valopt {
+	const char	 *name;
+	const char	**dst;
+};
+
+kdc_err
+kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
+    size_t err_len)
+{
+	const char *words[4], *days = NULL, *expiring = NULL;
+	int nwords = 0, ci = -1;
+
+	memset(a, 0, sizeof(*a));
+	a->days = -1;
+	a->expiring = -1;
+	if (err_len > 0)
+		err[0] = '\0';
+	const struct valopt vopts[] = {
+		{ "--dir", &a->dir }, { "--psk-identity", &a->psk_identity },
+		{ "--psk", &a->psk }, { "--rpk", &a->rpk },
+		{ "--profile", &a->profile }, { "--device", &a->device },
+		{ "--ca-key", &a->ca_key }, { "--days", &days },
+		{ "--expiring", &expiring },
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *eq;
+		size_t k, nlen;
+
+		if (strcmp(arg, "--") == 0)
+			return usage_err(err, err_len, "unexpected '--'");
+		if (strcmp(arg, "--json") == 0) {
+			a->json = 1;
+			continue;
+		}
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			a->help = 1;
+			continue;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			a->version = 1;
+			continue;
+		}
+		if (strcmp(arg, "--cert") == 0) {
+			a->cert = 1;
+			continue;
+		}
+		if (arg[0] != '-' || arg[1] == '\0') {
+			if (nwords == 4)
+				return usage_err(err, err_len,
+				    "too many arguments at '%s'", arg);
+			words[nwords++] = arg;
+			continue;
+		}
+		eq = strchr(arg, '=');
+		nlen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+		for (k = 0; k < sizeof(vopts) / sizeof(vopts[0]); k++)
+			if (strlen(vopts[k].name) == nlen &&
+			    strncmp(vopts[k].name, arg, nlen) == 0)
+				break;
+		if (k == sizeof(vopts) / sizeof(vopts[0]))
+			return usage_err(err, err_len, "unknown option '%s'",
+			    arg);
+		if (eq != NULL)
+			*vopts[k].dst = eq + 1;
+		else if (i + 1 < argc)
+			*vopts[k].dst = argv[++i];
+		else
+			return usage_err(err, err_len, "%s needs a value",
+			    vopts[k].name);
+	}
+	if (nwords == 0) {
+		if (a->help || a->version)
+			return KDC_OK;
+		return usage_err(err, err_len, "no command given (try --help)");
+	}
+	for (size_t i = 0; i < NCMDS; i++) {
+		if (strcmp(cmds[i].w1, words[0]) != 0)
+			continue;
+		if (cmds[i].w2 == NULL ||
+		    (nwords > 1 && strcmp(cmds[i].w2, words[1]) == 0)) {
+			ci = (int)i;
+			break;
+		}
+	}
+	if (ci < 0) {
+		for (size_t i = 0; i < NCMDS; i++)
+			if (strcmp(cmds[i].w1, words[0]) == 0)
+				return usage_err(err, err_len,
+				    "unknown '%s' subcommand '%s'", words[0],
+				    nwords > 1 ? words[1] : "(none)");
+		return usage_err(err, err_len, "unknown command '%s'",
+		    words[0]);
+	}
+	a->cmd = cmds[ci].cmd;
+	if (a->help)
+		return KDC_OK;
+	{
+		int skip = cmds[ci].w2 != NULL ? 2 : 1;
+		a->npos = nwords - skip;
+		if (a->npos != cmds[ci].npos)
+			return usage_err(err, err_len,
+			    "%s%s%s takes %d argument%s, got %d", cmds[ci].w1,
+			    cmds[ci].w2 != NULL ? " " : "",
+			    cmds[ci].w2 != NULL ? cmds[ci].w2 : "",
+			    cmds[ci].npos, cmds[ci].npos == 1 ? "" : "s",
+			    a->npos);
+		for (int i = 0; i < a->npos; i++)
+			a->pos[i] = words[skip + i];
+	}
+	if (days != NULL && parse_long(days, 1, 36500, &a->days) != 0)
+		return usage_err(err, err_len,
+		    "--days wants a number of days from 1 to 36500");
+	if (expiring != NULL &&
+	    parse_long(expiring, 0, 36500, &a->expiring) != 0)
+		return usage_err(err, err_len,
+		    "--expiring wants a number of days from 0 to 36500");
+
+	/* per-command option rules */
+	if (a->cmd == KDC_CMD_DEVICE_ADD) {
+		int forms = (a->psk != NULL || a->psk_identity != NULL) +
+		    (a->rpk != NULL) + a->cert;
+		if (forms != 1)
+			return usage_err(err, err_len, "device add wants one "
+			    "of --psk-identity/--psk, --rpk FILE, --cert");
+		if ((a->psk == NULL) != (a->psk_identity == NULL))
+			return usage_err(err, err_len,
+			    "--psk and --psk-identity go together");
+	} else if (a->psk != NULL || a->psk_identity != NULL ||
+	    a->rpk != NULL || a->cert || a->profile != NULL)
+		return usage_err(err, err_len, "credential options belong to "
+		    "'device add'");
+	if (a->cmd == KDC_CMD_CERT_SIGN && a->device == NULL)
+		return usage_err(err, err_len, "cert sign needs --device ID");
+	if (a->device != NULL && a->cmd != KDC_CMD_CERT_SIGN &&
+	    a->cmd != KDC_CMD_CRED_LIST)
+		return usage_err(err, err_len, "--device belongs to 'cred list' "
+		    "and 'cert sign'");
+	if (a->days != -1 && a->cmd != KDC_CMD_CERT_SIGN)
+		return usage_err(err, err_len, "--days belongs to 'cert sign'");
+	if (a->expiring != -1 && a->cmd != KDC_CMD_CRED_LIST)
+		return usage_err(err, err_len,
+		    "--expiring belongs to 'cred list'");
+	if (a->ca_key != NULL && (a->cmd != KDC_CMD_INIT ||
+	    strncmp(a->ca_key, "pkcs11:", 7) != 0))
+		return usage_err(err, err_len,
+		    "--ca-key takes a pkcs11: URL and belongs to 'init'");
+	return KDC_OK;
+}

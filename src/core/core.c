@@ -1,0 +1,921 @@
+/*
+ * core.c: device registry and credential lifecycle. Talks to the store
+ * and crypto/ only; every grant, change and refusal is audited.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/audit.h"
+#include "core/core.h"
+#include "core/log.h"
+#include "core/manifest.h"
+
+struct kdc_core {
+	struct kdc_store		*st;
+	struct kdc_keyring		*kr;
+	struct kdc_ca			*ca;
+	const struct kdc_config		*cfg;
+	int64_t				(*now)(void);
+};
+
+#define CHECK_LABEL	"wrapkey-check"
+
+static int64_t
+wall_clock(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t
+kdc_core_now(const struct kdc_core *core)
+{
+	return core->now();
+}
+
+void
+kdc_core_set_clock(struct kdc_core *core, int64_t (*now)(void))
+{
+	core->now = now != NULL ? now : wall_clock;
+}
+
+struct kdc_store *
+kdc_core_store(struct kdc_core *core)
+{
+	return core->st;
+}
+
+/* Append an audit record; a failure to audit is logged, and returned. */
+#define AUDIT(core, actor, action, subject, outcome, ...)		\
+	audit_rec((core), (actor), (action), (subject), (outcome),	\
+	    __VA_ARGS__)
+
+static kdc_err
+audit_rec(struct kdc_core *core, const char *actor, const char *action,
+    const char *subject, kdc_err outcome, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static kdc_err
+audit_rec(struct kdc_core *core, const char *actor, const char *action,
+    const char *subject, kdc_err outcome, const char *fmt, ...)
+{
+	char detail[KDC_AUDIT_DETAIL_MAX + 1];
+	va_list ap;
+	kdc_err r;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	r = kdc_audit_append(core->st, core->kr, kdc_core_now(core), actor,
+	    action, subject, outcome, "%s", detail);
+	if (r != KDC_OK)
+		kdc_log_err_r(r, "audit append failed action=%s", action);
+	return r;
+}
+
+/* The wrapping AAD of a credential row: its id. */
+static size_t
+cred_aad(int64_t id, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "cred:%" PRId64, id);
+
+	return n < 0 ? 0 : (size_t)n;
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static kdc_err
+check_keyring(struct kdc_core *core)
+{
+	uint8_t mac[32];
+	char hex[65], *have = NULL;
+	kdc_err r;
+
+	if ((r = kdc_keyring_mac(core->kr, CHECK_LABEL, "iotkdc", 6, mac))
+	    != KDC_OK)
+		return r;
+	kdc_hex_encode(mac, sizeof(mac), hex);
+	r = kdc_store_meta_get(core->st, CHECK_LABEL, &have);
+	if (r == KDC_ERR_NOT_FOUND)
+		return kdc_store_meta_set(core->st, CHECK_LABEL, hex);
+	if (r != KDC_OK)
+		return r;
+	r = strcmp(have, hex) == 0 ? KDC_OK : KDC_ERR_BAD_KEY;
+	kdc_free(have);
+	return r;
+}
+
+kdc_err
+kdc_core_new(struct kdc_store *st, struct kdc_keyring *kr, struct kdc_ca *ca,
+    const struct kdc_config *cfg, struct kdc_core **out)
+{
+	struct kdc_core *core;
+	kdc_err r;
+
+	*out = NULL;
+	if ((core = kdc_calloc(1, sizeof(*core))) == NULL)
+		return KDC_ERR_NOMEM;
+	core->st = st;
+	core->kr = kr;
+	core->ca = ca;
+	core->cfg = cfg;
+	core->now = wall_clock;
+	if ((r = kdc_store_begin(st)) != KDC_OK)
+		goto out;
+	if ((r = check_keyring(core)) != KDC_OK) {
+		kdc_store_rollback(st);
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->nprofiles; i++)
+		if ((r = kdc_store_profile_put(st, &cfg->profiles[i])) !=
+		    KDC_OK) {
+			kdc_store_rollback(st);
+			goto out;
+		}
+	if ((r = kdc_store_commit(st)) != KDC_OK)
+		goto out;
+	*out = core;
+	core = NULL;
+out:
+	kdc_free(core);
+	return r;
+}
+
+void
+kdc_core_free(struct kdc_core *core)
+{
+	kdc_free(core);
+}
+
+/* ---- registry ---------------------------------------------------------- */
+
+/* Device ids: URI-ish printable ASCII (RFC 3986 unreserved, sub-delims,
+ * ':' '@' '/' '%'), so they are safe in a SAN URI, a CN, logs and paths. */
+static int
+id_char_ok(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || strchr("-._~:@/%!$&'()*+,;=", c) != NULL;
+}
+
+static int
+name_ok(const char *s)
+{
+	if (*s == '\0' || strlen(s) > KDC_NAME_MAX)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("-._", *s) != NULL))
+			return 0;
+	return 1;
+}
+
+kdc_err
+kdc_device_spec_check(const struct kdc_device_spec *spec)
+{
+	size_t n = strnlen(spec->dev_id, sizeof(spec->dev_id));
+
+	if (n == 0 || n > KDC_DEVID_MAX)
+		return KDC_ERR_INVALID_ARG;
+	for (size_t i = 0; i < n; i++)
+		if (!id_char_ok((unsigned char)spec->dev_id[i]))
+			return KDC_ERR_INVALID_ARG;
+	if (spec->profile[0] != '\0' && !name_ok(spec->profile))
+		return KDC_ERR_INVALID_ARG;
+	switch (spec->type) {
+	case KDC_TYPE_PSK:
+		n = strnlen(spec->psk_identity, sizeof(spec->psk_identity));
+		if (n == 0 || n > KDC_PSK_IDENTITY_MAX)
+			return KDC_ERR_INVALID_ARG;
+		for (size_t i = 0; i < n; i++)
+			if (spec->psk_identity[i] < 0x21 ||
+			    spec->psk_identity[i] > 0x7e)
+				return KDC_ERR_INVALID_ARG;
+		if (spec->psk_len < KDC_PSK_MIN)
+			return KDC_ERR_WEAK_PSK;
+		if (spec->psk_len > KDC_PSK_MAX)
+			return KDC_ERR_TOO_LARGE;
+		return KDC_OK;
+	case KDC_TYPE_RPK: {
+		enum kdc_key_alg alg;
+		return kdc_spki_check(spec->spki, spec->spki_len, &alg);
+	}
+	case KDC_TYPE_X509:
+		return KDC_OK;
+	}
+	return KDC_ERR_INVALID_ARG;
+}
+
+/* Insert device + manufacturer credential; no transaction, no audit. */
+static kdc_err
+device_insert(struct kdc_core *core, const struct kdc_device_spec *spec)
+{
+	struct kdc_device dev;
+	struct kdc_cred cred;
+	uint8_t fp[32], sfp[32], *wrapped = NULL;
+	size_t wrapped_len = 0, aad_len;
+	char aad[32];
+	kdc_err r;
+
+	memset(&dev, 0, sizeof(dev));
+	memset(&cred, 0, sizeof(cred));
+	snprintf(dev.dev_id, sizeof(dev.dev_id), "%s", spec->dev_id);
+	snprintf(dev.profile, sizeof(dev.profile), "%s",
+	    spec->profile[0] != '\0' ? spec->profile : "default");
+	if (kdc_config_profile(core->cfg, dev.profile) == NULL)
+		return KDC_ERR_UNKNOWN_PROFILE;
+	dev.status = KDC_DEV_ACTIVE;
+	dev.created = kdc_core_now(core);
+	if ((r = kdc_store_device_add(core->st, &dev)) != KDC_OK)
+		return r;
+
+	cred.device = dev.id;
+	cred.kind = KDC_KIND_MANUFACTURER;
+	cred.type = spec->type;
+	cred.status = KDC_CRED_ISSUED;
+	cred.created = dev.created;
+	if (spec->type == KDC_TYPE_PSK) {
+		snprintf(cred.identity, sizeof(cred.identity), "%s",
+		    spec->psk_identity);
+		if ((r = kdc_keyring_mac(core->kr, "psk-fp", spec->psk,
+		    spec->psk_len, fp)) != KDC_OK)
+			goto out;
+		if (kdc_store_cred_find_secret_fp(core->st, fp, sizeof(fp), 0)
+		    == KDC_OK) {
+			r = KDC_ERR_DUPLICATE_PSK;
+			goto out;
+		}
+		cred.secret_fp = fp;
+		cred.secret_fp_len = sizeof(fp);
+	} else if (spec->type == KDC_TYPE_RPK) {
+		kdc_sha256(spec->spki, spec->spki_len, sfp);
+		cred.spki = (uint8_t *)(uintptr_t)spec->spki;
+		cred.spki_len = spec->spki_len;
+		cred.spki_fp = sfp;
+		cred.spki_fp_len = sizeof(sfp);
+	}
+	if ((r = kdc_store_cred_add(core->st, &cred)) != KDC_OK)
+		goto out;
+	if (spec->type == KDC_TYPE_PSK) {
+		aad_len = cred_aad(cred.id, aad, sizeof(aad));
+		if ((r = kdc_wrap(core->kr, aad, aad_len, spec->psk,
+		    spec->psk_len, &wrapped, &wrapped_len)) != KDC_OK ||
+		    (r = kdc_store_cred_set_wrapped(core->st, cred.id, wrapped,
+		    wrapped_len)) != KDC_OK)
+			goto out;
+	}
+out:
+	kdc_free(wrapped);
+	return r;
+}
+
+kdc_err
+kdc_core_device_add(struct kdc_core *core, const char *actor,
+    const struct kdc_device_spec *spec)
+{
+	kdc_err r;
+
+	if ((r = kdc_device_spec_check(spec)) != KDC_OK)
+		goto refused;
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		return r;
+	if ((r = device_insert(core, spec)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "device.add", spec->dev_id, KDC_OK,
+	    "type=%s", kdc_cred_type_str(spec->type))) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		goto refused;
+	}
+	return kdc_store_commit(core->st);
+refused:
+	(void)AUDIT(core, actor, "device.add", spec->dev_id, r, "%s",
+	    kdc_err_str(r));
+	return r;
+}
+
+kdc_err
+kdc_core_device_import(struct kdc_core *core, const char *actor,
+    const char *buf, size_t len, size_t *count, size_t *bad_line, char *why,
+    size_t why_len)
+{
+	struct kdc_device_spec *spec;
+	const char *line;
+	size_t off = 0, line_len, lineno = 0, n = 0;
+	kdc_err r;
+
+	*count = 0;
+	*bad_line = 0;
+	if (why_len > 0)
+		why[0] = '\0';
+	if (len > KDC_MANIFEST_MAX)
+		return KDC_ERR_TOO_LARGE;
+	if ((spec = kdc_malloc(sizeof(*spec))) == NULL)
+		return KDC_ERR_NOMEM;
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto out;
+	while (kdc_manifest_next_line(buf, len, &off, &line, &line_len)) {
+		lineno++;
+		if (kdc_manifest_line_blank(line, line_len))
+			continue;
+		r = kdc_manifest_parse_line(line, line_len, spec, why,
+		    why_len);
+		if (r == KDC_OK && (r = device_insert(core, spec)) != KDC_OK)
+			snprintf(why, why_len, "%s %s", spec->dev_id,
+			    r == KDC_ERR_EXISTS ? "is already registered" :
+			    kdc_err_str(r));
+		kdc_wipe(spec, sizeof(*spec));
+		if (r != KDC_OK) {
+			*bad_line = lineno;
+			break;
+		}
+		n++;
+	}
+	if (r == KDC_OK && n == 0) {
+		r = KDC_ERR_MALFORMED;
+		snprintf(why, why_len, "manifest holds no devices");
+	}
+	if (r == KDC_OK && (r = AUDIT(core, actor, "device.import", "-",
+	    KDC_OK, "devices=%zu", n)) == KDC_OK &&
+	    (r = kdc_store_commit(core->st)) == KDC_OK) {
+		*count = n;
+		goto out;
+	}
+	kdc_store_rollback(core->st);
+	(void)AUDIT(core, actor, "device.import", "-", r, "line %zu: %s",
+	    *bad_line, why);
+out:
+	kdc_free(spec);
+	return r;
+}
+
+kdc_err
+kdc_core_device_get(struct kdc_core *core, const char *dev_id,
+    struct kdc_device **out)
+{
+	kdc_err r = kdc_store_device_get(core->st, dev_id, out);
+
+	return r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+}
+
+kdc_err
+kdc_core_device_list(struct kdc_core *core, struct kdc_device ***out,
+    size_t *n)
+{
+	return kdc_store_device_list(core->st, out, n);
+}
+
+/* Set every live credential of a device to `status`. */
+static kdc_err
+device_creds_set(struct kdc_core *core, int64_t device,
+    enum kdc_cred_status from, enum kdc_cred_status to)
+{
+	struct kdc_cred_filter f = { device, -1, (int)from, 0 };
+	struct kdc_cred **v = NULL;
+	size_t n = 0;
+	kdc_err r;
+
+	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
+		return r;
+	for (size_t i = 0; i < n && r == KDC_OK; i++)
+		r = kdc_store_cred_set_status(core->st, v[i]->id, to);
+	kdc_cred_list_free(v, n);
+	return r;
+}
+
+kdc_err
+kdc_core_device_revoke(struct kdc_core *core, const char *actor,
+    const char *dev_id)
+{
+	struct kdc_device *dev = NULL;
+	kdc_err r;
+
+	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
+		goto refused;
+	if (dev->status == KDC_DEV_REVOKED) {
+		r = KDC_ERR_REVOKED;
+		goto refused;
+	}
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto out;
+	if ((r = kdc_store_device_set_status(core->st, dev->id,
+	    KDC_DEV_REVOKED)) != KDC_OK ||
+	    (r = device_creds_set(core, dev->id, KDC_CRED_ISSUED,
+	    KDC_CRED_REVOKED)) != KDC_OK ||
+	    (r = device_creds_set(core, dev->id, KDC_CRED_PENDING,
+	    KDC_CRED_REVOKED)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "device.revoke", dev_id, KDC_OK,
+	    "credentials revoked")) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		goto refused;
+	}
+	r = kdc_store_commit(core->st);
+	goto out;
+refused:
+	(void)AUDIT(core, actor, "device.revoke", dev_id, r, "%s",
+	    kdc_err_str(r));
+out:
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_device_delete(struct kdc_core *core, const char *actor,
+    const char *dev_id)
+{
+	struct kdc_device *dev = NULL;
+	kdc_err r;
+
+	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
+		goto refused;
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto out;
+	if ((r = kdc_store_device_delete(core->st, dev->id)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "device.delete", dev_id, KDC_OK,
+	    "device and credentials deleted")) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		goto refused;
+	}
+	r = kdc_store_commit(core->st);
+	goto out;
+refused:
+	(void)AUDIT(core, actor, "device.delete", dev_id, r, "%s",
+	    kdc_err_str(r));
+out:
+	kdc_device_free(dev);
+	return r;
+}
+
+/* ---- authentication ---------------------------------------------------- */
+
+/*
+ * Is this credential (and its device) usable now? The refusal, if any,
+ * is audited with what was presented.
+ */
+static kdc_err
+cred_usable(struct kdc_core *core, const char *actor, const char *action,
+    const char *presented, const struct kdc_cred *cred)
+{
+	struct kdc_device *dev = NULL;
+	int64_t now = kdc_core_now(core);
+	const char *subject = presented;
+	kdc_err r;
+
+	if ((r = kdc_store_device_get_by_id(core->st, cred->device, &dev))
+	    != KDC_OK) {
+		r = r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+		goto out;
+	}
+	subject = dev->dev_id;
+	if (dev->status == KDC_DEV_REVOKED)
+		r = KDC_ERR_REVOKED;
+	else if (cred->status == KDC_CRED_REVOKED ||
+	    cred->status == KDC_CRED_SUPERSEDED)
+		r = KDC_ERR_REVOKED;
+	else if (cred->status == KDC_CRED_EXPIRED ||
+	    (cred->not_after != 0 && now >= cred->not_after))
+		r = KDC_ERR_EXPIRED;
+	else if (cred->status == KDC_CRED_PENDING ||
+	    (cred->not_before != 0 && now < cred->not_before))
+		r = KDC_ERR_NOT_YET_VALID;
+out:
+	if (r != KDC_OK)
+		(void)AUDIT(core, actor, action, subject, r,
+		    "cred=%" PRId64 " status=%s", cred->id,
+		    kdc_cred_status_str(cred->status));
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_auth_psk(struct kdc_core *core, const char *actor,
+    const char *identity, uint8_t *psk, size_t *psk_len,
+    struct kdc_cred **out)
+{
+	struct kdc_cred *cred = NULL;
+	uint8_t *key = NULL;
+	size_t key_len = 0, aad_len;
+	char aad[32], esc[KDC_PSK_IDENTITY_MAX * 4 + 1];
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	r = kdc_store_cred_get_by_identity(core->st, identity, &cred);
+	if (r == KDC_ERR_NOT_FOUND || (r == KDC_OK &&
+	    cred->type != KDC_TYPE_PSK)) {
+		r = KDC_ERR_UNKNOWN_DEVICE;
+		kdc_log_escape(identity, strlen(identity), esc, sizeof(esc));
+		(void)AUDIT(core, actor, "auth.psk", esc, r, "identity=%s",
+		    esc);
+		goto out;
+	}
+	if (r != KDC_OK ||
+	    (r = cred_usable(core, actor, "auth.psk", identity, cred)) !=
+	    KDC_OK)
+		goto out;
+	aad_len = cred_aad(cred->id, aad, sizeof(aad));
+	if ((r = kdc_unwrap(core->kr, aad, aad_len, cred->wrapped,
+	    cred->wrapped_len, &key, &key_len)) != KDC_OK)
+		goto out;
+	if (key_len > *psk_len) {
+		r = KDC_ERR_TOO_LARGE;
+		goto out;
+	}
+	memcpy(psk, key, key_len);
+	*psk_len = key_len;
+	if (out != NULL) {
+		*out = cred;
+		cred = NULL;
+	}
+out:
+	kdc_secret_free(key, key_len);
+	kdc_cred_free(cred);
+	return r;
+}
+
+kdc_err
+kdc_core_auth_spki(struct kdc_core *core, const char *actor,
+    const uint8_t *spki, size_t spki_len, struct kdc_cred **out)
+{
+	struct kdc_cred *cred = NULL;
+	uint8_t fp[32];
+	char hex[17];
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	kdc_sha256(spki, spki_len, fp);
+	kdc_hex_encode(fp, 8, hex);
+	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
+	if (r == KDC_ERR_NOT_FOUND) {
+		r = KDC_ERR_UNKNOWN_DEVICE;
+		(void)AUDIT(core, actor, "auth.rpk", hex, r, "spki_sha256=%s..",
+		    hex);
+		goto out;
+	}
+	if (r != KDC_OK ||
+	    (r = cred_usable(core, actor, "auth.rpk", hex, cred)) != KDC_OK)
+		goto out;
+	if (out != NULL) {
+		*out = cred;
+		cred = NULL;
+	}
+out:
+	kdc_cred_free(cred);
+	return r;
+}
+
+/* ---- issuance and lifecycle ------------------------------------------- */
+
+/* The device, if usable for issuance; refusals audited by the caller. */
+static kdc_err
+device_for_issue(struct kdc_core *core, const char *dev_id,
+    struct kdc_device **dev, const struct kdc_profile **prof)
+{
+	kdc_err r;
+
+	*prof = NULL;
+	if ((r = kdc_core_device_get(core, dev_id, dev)) != KDC_OK)
+		return r;
+	if ((*dev)->status == KDC_DEV_REVOKED)
+		return KDC_ERR_REVOKED;
+	if ((*prof = kdc_config_profile(core->cfg, (*dev)->profile)) == NULL)
+		return KDC_ERR_UNKNOWN_PROFILE;
+	return KDC_OK;
+}
+
+/* Supersede the credentials of device+audience in `status`. */
+static kdc_err
+supersede(struct kdc_core *core, int64_t device, const char *audience,
+    enum kdc_cred_status status)
+{
+	struct kdc_cred_filter f = { device, KDC_KIND_OPERATIONAL,
+	    (int)status, 0 };
+	struct kdc_cred **v = NULL;
+	size_t n = 0;
+	kdc_err r;
+
+	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
+		return r;
+	for (size_t i = 0; i < n && r == KDC_OK; i++)
+		if (strcmp(v[i]->audience, audience) == 0)
+			r = kdc_store_cred_set_status(core->st, v[i]->id,
+			    KDC_CRED_SUPERSEDED);
+	kdc_cred_list_free(v, n);
+	return r;
+}
+
+kdc_err
+kdc_core_cert_sign(struct kdc_core *core, const char *actor,
+    const char *dev_id, const uint8_t *csr, size_t csr_len, unsigned days,
+    int64_t *cred_id, uint8_t **cert, size_t *cert_len)
+{
+	struct kdc_device *dev = NULL;
+	const struct kdc_profile *prof;
+	struct kdc_issued is;
+	struct kdc_cred cred;
+	uint8_t fp[32];
+	int64_t now = kdc_core_now(core), life;
+	kdc_err r;
+
+	*cred_id = 0;
+	*cert = NULL;
+	*cert_len = 0;
+	memset(&is, 0, sizeof(is));
+	if (core->ca == NULL) {
+		r = KDC_ERR_INVALID_ARG;
+		goto refused;
+	}
+	if (days > 36500) {
+		r = KDC_ERR_INVALID_ARG;
+		goto refused;
+	}
+	if ((r = device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+		goto refused;
+	life = days != 0 ? (int64_t)days * 86400 : prof->lifetime;
+	if ((r = kdc_ca_sign_csr(core->ca, csr, csr_len, dev->dev_id, now,
+	    now + life, &is)) != KDC_OK)
+		goto refused;
+
+	memset(&cred, 0, sizeof(cred));
+	cred.device = dev->id;
+	cred.kind = KDC_KIND_OPERATIONAL;
+	cred.type = KDC_TYPE_X509;
+	cred.status = KDC_CRED_ISSUED;
+	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
+	kdc_sha256(is.spki, is.spki_len, fp);
+	cred.spki = is.spki;
+	cred.spki_len = is.spki_len;
+	cred.spki_fp = fp;
+	cred.spki_fp_len = sizeof(fp);
+	cred.cert = is.cert;
+	cred.cert_len = is.cert_len;
+	snprintf(cred.serial, sizeof(cred.serial), "%s", is.serial);
+	cred.not_before = now;
+	cred.not_after = now + life;
+	cred.created = now;
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto out;
+	if ((r = supersede(core, dev->id, prof->audience, KDC_CRED_ISSUED))
+	    != KDC_OK ||
+	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "cert.issue", dev->dev_id, KDC_OK,
+	    "cred=%" PRId64 " serial=%s audience=%s not_after=%" PRId64,
+	    cred.id, is.serial, prof->audience, cred.not_after)) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		goto refused;
+	}
+	if ((r = kdc_store_commit(core->st)) != KDC_OK)
+		goto out;
+	*cred_id = cred.id;
+	*cert = is.cert;
+	*cert_len = is.cert_len;
+	is.cert = NULL;
+	is.cert_len = 0;
+	goto out;
+refused:
+	(void)AUDIT(core, actor, "cert.issue", dev_id, r, "%s",
+	    kdc_err_str(r));
+out:
+	kdc_issued_wipe(&is);
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_psk_issue(struct kdc_core *core, const char *actor,
+    const char *dev_id, enum kdc_cred_status status, int64_t *cred_id,
+    uint8_t psk[KDC_PSK_GEN_LEN])
+{
+	struct kdc_device *dev = NULL;
+	const struct kdc_profile *prof;
+	struct kdc_cred cred;
+	uint8_t key[KDC_PSK_GEN_LEN], fp[32], rnd[8], *wrapped = NULL;
+	size_t wrapped_len = 0, aad_len;
+	char aad[32], rhex[17];
+	int64_t now = kdc_core_now(core);
+	kdc_err r;
+
+	*cred_id = 0;
+	if (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING) {
+		r = KDC_ERR_INVALID_ARG;
+		goto refused;
+	}
+	if ((r = device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+		goto refused;
+	if ((r = kdc_random(key, sizeof(key))) != KDC_OK ||
+	    (r = kdc_random(rnd, sizeof(rnd))) != KDC_OK ||
+	    (r = kdc_keyring_mac(core->kr, "psk-fp", key, sizeof(key), fp))
+	    != KDC_OK)
+		goto refused;
+	kdc_hex_encode(rnd, sizeof(rnd), rhex);
+	memset(&cred, 0, sizeof(cred));
+	cred.device = dev->id;
+	cred.kind = KDC_KIND_OPERATIONAL;
+	cred.type = KDC_TYPE_PSK;
+	cred.status = status;
+	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
+	/* the identity names the device; the random part keeps it unique */
+	snprintf(cred.identity, sizeof(cred.identity), "%.*s#%s",
+	    (int)(KDC_PSK_IDENTITY_MAX - 17), dev->dev_id, rhex);
+	cred.secret_fp = fp;
+	cred.secret_fp_len = sizeof(fp);
+	cred.not_before = now;
+	cred.not_after = now + prof->lifetime;
+	cred.created = now;
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto out;
+	if ((r = supersede(core, dev->id, prof->audience, status)) != KDC_OK ||
+	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK)
+		goto fail;
+	aad_len = cred_aad(cred.id, aad, sizeof(aad));
+	if ((r = kdc_wrap(core->kr, aad, aad_len, key, sizeof(key), &wrapped,
+	    &wrapped_len)) != KDC_OK ||
+	    (r = kdc_store_cred_set_wrapped(core->st, cred.id, wrapped,
+	    wrapped_len)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "psk.issue", dev->dev_id, KDC_OK,
+	    "cred=%" PRId64 " status=%s audience=%s", cred.id,
+	    kdc_cred_status_str(status), prof->audience)) != KDC_OK)
+		goto fail;
+	if ((r = kdc_store_commit(core->st)) != KDC_OK)
+		goto out;
+	memcpy(psk, key, sizeof(key));
+	*cred_id = cred.id;
+	goto out;
+fail:
+	kdc_store_rollback(core->st);
+refused:
+	(void)AUDIT(core, actor, "psk.issue", dev_id, r, "%s",
+	    kdc_err_str(r));
+out:
+	kdc_wipe(key, sizeof(key));
+	kdc_free(wrapped);
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_cred_activate(struct kdc_core *core, const char *actor,
+    int64_t cred_id)
+{
+	struct kdc_cred *cred = NULL;
+	char subject[32];
+	kdc_err r;
+
+	snprintf(subject, sizeof(subject), "cred:%" PRId64, cred_id);
+	if ((r = kdc_store_cred_get(core->st, cred_id, &cred)) != KDC_OK)
+		goto refused;
+	if (cred->status != KDC_CRED_PENDING) {
+		r = KDC_ERR_INVALID_ARG;
+		goto refused;
+	}
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto out;
+	if ((r = supersede(core, cred->device, cred->audience,
+	    KDC_CRED_ISSUED)) != KDC_OK ||
+	    (r = kdc_store_cred_set_status(core->st, cred_id,
+	    KDC_CRED_ISSUED)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "cred.activate", subject, KDC_OK,
+	    "audience=%s", cred->audience)) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		goto refused;
+	}
+	r = kdc_store_commit(core->st);
+	goto out;
+refused:
+	(void)AUDIT(core, actor, "cred.activate", subject, r, "%s",
+	    kdc_err_str(r));
+out:
+	kdc_cred_free(cred);
+	return r;
+}
+
+kdc_err
+kdc_core_cred_revoke(struct kdc_core *core, const char *actor,
+    int64_t cred_id)
+{
+	struct kdc_cred *cred = NULL;
+	char subject[32];
+	kdc_err r;
+
+	snprintf(subject, sizeof(subject), "cred:%" PRId64, cred_id);
+	if ((r = kdc_store_cred_get(core->st, cred_id, &cred)) != KDC_OK)
+		goto refused;
+	if (cred->status == KDC_CRED_REVOKED) {
+		r = KDC_ERR_REVOKED;
+		goto refused;
+	}
+	if ((r = kdc_store_cred_set_status(core->st, cred_id,
+	    KDC_CRED_REVOKED)) != KDC_OK)
+		goto refused;
+	r = AUDIT(core, actor, "cred.revoke", subject, KDC_OK, "kind=%s type=%s",
+	    kdc_cred_kind_str(cred->kind), kdc_cred_type_str(cred->type));
+	goto out;
+refused:
+	(void)AUDIT(core, actor, "cred.revoke", subject, r, "%s",
+	    kdc_err_str(r));
+out:
+	kdc_cred_free(cred);
+	return r;
+}
+
+kdc_err
+kdc_core_cred_list(struct kdc_core *core, const struct kdc_cred_filter *f,
+    struct kdc_cred ***out, size_t *n)
+{
+	return kdc_store_cred_list(core->st, f, out, n);
+}
+
+kdc_err
+kdc_core_expire(struct kdc_core *core, const char *actor, size_t *n)
+{
+	int64_t *ids = NULL;
+	size_t k = 0;
+	char subject[32];
+	kdc_err r;
+
+	*n = 0;
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		return r;
+	if ((r = kdc_store_cred_expire(core->st, kdc_core_now(core), &ids,
+	    &k)) != KDC_OK)
+		goto fail;
+	for (size_t i = 0; i < k; i++) {
+		snprintf(subject, sizeof(subject), "cred:%" PRId64, ids[i]);
+		if ((r = AUDIT(core, actor, "cred.expire", subject, KDC_OK,
+		    "past not_after")) != KDC_OK)
+			goto fail;
+	}
+	if ((r = kdc_store_commit(core->st)) == KDC_OK)
+		*n = k;
+	kdc_free(ids);
+	return r;
+fail:
+	kdc_store_rollback(core->st);
+	kdc_free(ids);
+	return r;
+}
+
+/* ---- CAs --------------------------------------------------------------- */
+
+kdc_err
+kdc_core_mfg_ca_add(struct kdc_core *core, const char *actor,
+    const char *name, const uint8_t *buf, size_t len)
+{
+	struct kdc_mfg_ca ca;
+	uint8_t *der = NULL, fp[32];
+	size_t der_len = 0;
+	char hex[17];
+	kdc_err r;
+
+	memset(&ca, 0, sizeof(ca));
+	if (!name_ok(name)) {
+		r = KDC_ERR_INVALID_ARG;
+		goto refused;
+	}
+	if (len > KDC_CAFILE_MAX) {
+		r = KDC_ERR_TOO_LARGE;
+		goto refused;
+	}
+	if ((r = kdc_cacert_parse(buf, len, &der, &der_len)) != KDC_OK)
+		goto refused;
+	snprintf(ca.name, sizeof(ca.name), "%s", name);
+	ca.cert = der;
+	ca.cert_len = der_len;
+	ca.created = kdc_core_now(core);
+	kdc_sha256(der, der_len, fp);
+	kdc_hex_encode(fp, 8, hex);
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto out;
+	if ((r = kdc_store_mfg_ca_add(core->st, &ca)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "mfg-ca.add", name, KDC_OK,
+	    "sha256=%s..", hex)) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		goto refused;
+	}
+	r = kdc_store_commit(core->st);
+	goto out;
+refused:
+	(void)AUDIT(core, actor, "mfg-ca.add", name, r, "%s", kdc_err_str(r));
+out:
+	kdc_free(der);
+	return r;
+}
+
+kdc_err
+kdc_core_ca_pem(struct kdc_core *core, char **pem, size_t *len)
+{
+	*pem = NULL;
+	*len = 0;
+	if (core->ca == NULL)
+		return KDC_ERR_NOT_FOUND;
+	return kdc_ca_cert_pem(core->ca, pem, len);
+}
+
+kdc_err
+kdc_core_health(struct kdc_core *core)
+{
+	return kdc_store_ping(core->st);
+}

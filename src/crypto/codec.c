@@ -1,0 +1,89 @@
+/* codec.c: PEM and base64 on GnuTLS. */
+#include <string.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
+#include "core/alloc.h"
+#include "crypto/codec.h"
+
+kdc_err
+kdc_base64_decode(const char *in, size_t in_len, uint8_t *out,
+    size_t *out_len)
+{
+	gnutls_datum_t src, dst = { NULL, 0 };
+	kdc_err r = KDC_OK;
+
+	if (in_len == 0)
+		return KDC_ERR_MALFORMED;
+	if (in_len / 4 * 3 > *out_len + 3)
+		return KDC_ERR_TOO_LARGE;
+	src.data = (unsigned char *)(uintptr_t)in;
+	src.size = (unsigned int)in_len;
+	if (gnutls_base64_decode2(&src, &dst) != GNUTLS_E_SUCCESS)
+		return KDC_ERR_MALFORMED;
+	if (dst.size > *out_len)
+		r = KDC_ERR_TOO_LARGE;
+	else {
+		memcpy(out, dst.data, dst.size);
+		*out_len = dst.size;
+	}
+	gnutls_free(dst.data);
+	return r;
+}
+
+kdc_err
+kdc_pem_encode(const char *label, const uint8_t *der, size_t len, char **pem,
+    size_t *pem_len)
+{
+	gnutls_datum_t src, dst = { NULL, 0 };
+	char *p;
+
+	*pem = NULL;
+	*pem_len = 0;
+	src.data = (unsigned char *)(uintptr_t)der;
+	src.size = (unsigned int)len;
+	if (gnutls_pem_base64_encode2(label, &src, &dst) != GNUTLS_E_SUCCESS)
+		return KDC_ERR_CRYPTO;
+	if ((p = kdc_strndup((const char *)dst.data, dst.size)) == NULL) {
+		gnutls_free(dst.data);
+		return KDC_ERR_NOMEM;
+	}
+	*pem_len = dst.size;
+	gnutls_free(dst.data);
+	*pem = p;
+	return KDC_OK;
+}
+
+kdc_err
+kdc_spki_load(const uint8_t *buf, size_t len, uint8_t *out, size_t *out_len)
+{
+	gnutls_pubkey_t pk = NULL;
+	gnutls_datum_t d, der = { NULL, 0 };
+	kdc_err r = KDC_ERR_MALFORMED;
+
+	d.data = (unsigned char *)(uintptr_t)buf;
+	d.size = (unsigned int)len;
+	if (gnutls_pubkey_init(&pk) != GNUTLS_E_SUCCESS)
+		return KDC_ERR_NOMEM;
+	if (gnutls_pubkey_import(pk, &d, GNUTLS_X509_FMT_PEM) !=
+	    GNUTLS_E_SUCCESS && gnutls_pubkey_import(pk, &d,
+	    GNUTLS_X509_FMT_DER) != GNUTLS_E_SUCCESS)
+		goto out;
+	if (gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, &der) !=
+	    GNUTLS_E_SUCCESS) {
+		r = KDC_ERR_CRYPTO;
+		goto out;
+	}
+	if (der.size > *out_len) {
+		r = KDC_ERR_TOO_LARGE;
+		goto out;
+	}
+	memcpy(out, der.data, der.size);
+	*out_len = der.size;
+	r = KDC_OK;
+out:
+	gnutls_free(der.data);
+	gnutls_pubkey_deinit(pk);
+	return r;
+}

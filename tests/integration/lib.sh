@@ -1,0 +1,75 @@
+# lib.sh: shared by the integration tests. Sourced; needs $IOTKDC and
+# $FREEPORT (set by CTest). Every process a test starts is killed on exit,
+# on failure too, and its temp dir removed.
+set -euo pipefail
+
+: "${IOTKDC:?run through ctest}"
+: "${FREEPORT:?run through ctest}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kdcinteg.XXXXXX")
+PIDS=()
+
+cleanup() {
+	local rc=$?
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && wait "$p" 2>/dev/null || true
+	done
+	if [ $rc -ne 0 ] && [ -f "$T/serve.log" ]; then
+		echo "--- serve.log" >&2; tail -n 40 "$T/serve.log" >&2
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+kdc() { "$IOTKDC" --dir "$T/d" "$@"; }
+
+# Expect a command to fail (non-zero) with exactly one line on stderr
+# matching a pattern; stdout is discarded.
+expect_fail() {
+	local pat=$1; shift
+	local err rc=0
+	err=$("$@" 2>&1 >/dev/null) || rc=$?
+	[ $rc -ne 0 ] || fail "expected failure: $*"
+	[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "want one error line, got: $err"
+	printf '%s\n' "$err" | grep -qE -- "$pat" || fail "error '$err' does not match /$pat/"
+}
+
+# Set KEY in [SECTION] of the data dir's iotkdc.conf.
+set_conf() {
+	local sect=$1 key=$2 val=$3 f="$T/d/iotkdc.conf"
+	awk -v s="[$sect]" -v k="$key" -v v="$val" '
+		/^\[/ { insec = ($0 == s) }
+		insec && $1 == k && $2 == "=" { print k " = " v; next }
+		{ print }' "$f" > "$f.new" && mv "$f.new" "$f"
+	grep -q "^$key = $val\$" "$f" || fail "set_conf $sect.$key"
+}
+
+# A digest of every row that matters, to prove a failed command changed
+# nothing (the audit log is excluded: refusals are audited on purpose).
+store_digest() {
+	sqlite3 "$T/d/iotkdc.db" "SELECT * FROM devices; SELECT * FROM credentials; SELECT * FROM mfg_cas;" | sha256sum
+}
+
+# Start `iotkdc serve` on a free port; waits until /api/v1/health answers.
+start_serve() {
+	HTTPS_PORT=$("$FREEPORT")
+	set_conf http port "$HTTPS_PORT"
+	kdc ca export > "$T/ca.pem"
+	"$IOTKDC" --dir "$T/d" serve 2> "$T/serve.log" &
+	SERVE_PID=$!
+	PIDS+=("$SERVE_PID")
+	for _ in $(seq 1 100); do
+		if curl -s --cacert "$T/ca.pem" "https://127.0.0.1:$HTTPS_PORT/api/v1/health" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$SERVE_PID" 2>/dev/null || fail "serve exited early"
+		sleep 0.1
+	done
+	fail "serve did not come up on $HTTPS_PORT"
+}

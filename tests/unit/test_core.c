@@ -1,0 +1,498 @@
+/* test_core.c: registry, authentication refusals, issuance, lifecycle,
+ * all-or-nothing import, and an allocation-failure loop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/alloc.h"
+#include "core/audit.h"
+#include "core/config.h"
+#include "core/core.h"
+#include "testutil.h"
+
+struct fx {
+	char			*dir;
+	struct kdc_config	 cfg;
+	struct kdc_keyring	*kr;
+	struct kdc_store	*st;
+	struct kdc_ca		*ca;
+	struct kdc_core		*core;
+};
+
+static const uint8_t wkey[32] = { 0x42 };
+static int64_t fake_now = 1800000000;
+
+static int64_t
+clock_fn(void)
+{
+	return fake_now;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_int_equal(kdc_crypto_init(), KDC_OK);
+	f->dir = kdc_test_tmpdir();
+	kdc_config_defaults(&f->cfg);
+	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
+	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
+	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
+	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
+	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
+	    KDC_OK);
+	fake_now = 1800000000;
+	kdc_core_set_clock(f->core, clock_fn);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	kdc_core_free(f->core);
+	kdc_ca_free(f->ca);
+	kdc_store_close(f->st);
+	kdc_keyring_free(f->kr);
+	kdc_test_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+psk_spec(struct kdc_device_spec *s, const char *id, const char *ident,
+    uint8_t fill, size_t len)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dev_id, sizeof(s->dev_id), "%s", id);
+	snprintf(s->psk_identity, sizeof(s->psk_identity), "%s", ident);
+	s->type = KDC_TYPE_PSK;
+	memset(s->psk, fill, len);
+	s->psk[0] = (uint8_t)(fill ^ 0x5a);
+	s->psk_len = len;
+}
+
+static size_t
+ndevices(struct fx *f)
+{
+	struct kdc_device **v;
+	size_t n;
+
+	assert_int_equal(kdc_core_device_list(f->core, &v, &n), KDC_OK);
+	kdc_device_list_free(v, n);
+	return n;
+}
+
+static int64_t
+naudit(struct fx *f)
+{
+	struct kdc_audit_rec last;
+
+	if (kdc_store_audit_last(f->st, &last) != KDC_OK)
+		return 0;
+	return last.seq;
+}
+
+static void
+expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
+{
+	struct kdc_audit_rec last;
+
+	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_string_equal(last.action, action);
+	assert_string_equal(last.outcome,
+	    outcome == KDC_OK ? "ok" : kdc_err_name(outcome));
+}
+
+static void
+test_psk_device_auth(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_cred *cred = NULL;
+	uint8_t psk[KDC_PSK_MAX];
+	size_t psk_len = sizeof(psk);
+
+	psk_spec(&s, "urn:dev:ops:1", "dev1", 0x11, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	expect_last_audit(f, "device.add", KDC_OK);
+	assert_int_equal(kdc_core_auth_psk(f->core, "test", "dev1", psk,
+	    &psk_len, &cred), KDC_OK);
+	assert_int_equal(psk_len, 16);
+	assert_memory_equal(psk, s.psk, 16);
+	assert_int_equal(cred->kind, KDC_KIND_MANUFACTURER);
+	/* at rest the PSK is wrapped, not stored raw */
+	assert_false(kdc_test_memmem(cred->wrapped, cred->wrapped_len, s.psk,
+	    16));
+	kdc_cred_free(cred);
+	/* re-adding the id: EXISTS, audited, nothing changes */
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	    KDC_ERR_EXISTS);
+	expect_last_audit(f, "device.add", KDC_ERR_EXISTS);
+	assert_int_equal(ndevices(f), 1);
+}
+
+static void
+test_refusals_distinct_and_audited(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	uint8_t psk[KDC_PSK_MAX];
+	size_t psk_len = sizeof(psk);
+	int64_t cred_id;
+	uint8_t op[KDC_PSK_GEN_LEN];
+
+	psk_spec(&s, "urn:dev:ops:2", "dev2", 0x22, 32);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+
+	assert_int_equal(kdc_core_auth_psk(f->core, "coap", "nobody", psk,
+	    &psk_len, NULL), KDC_ERR_UNKNOWN_DEVICE);
+	expect_last_audit(f, "auth.psk", KDC_ERR_UNKNOWN_DEVICE);
+
+	/* an operational PSK expires with its lifetime */
+	assert_int_equal(kdc_core_psk_issue(f->core, "test", "urn:dev:ops:2",
+	    KDC_CRED_ISSUED, &cred_id, op), KDC_OK);
+	{
+		struct kdc_cred *c = NULL;
+		assert_int_equal(kdc_store_cred_get(f->st, cred_id, &c),
+		    KDC_OK);
+		psk_len = sizeof(psk);
+		assert_int_equal(kdc_core_auth_psk(f->core, "coap",
+		    c->identity, psk, &psk_len, NULL), KDC_OK);
+		assert_memory_equal(psk, op, sizeof(op));
+		fake_now += 31 * 86400;
+		psk_len = sizeof(psk);
+		assert_int_equal(kdc_core_auth_psk(f->core, "coap",
+		    c->identity, psk, &psk_len, NULL), KDC_ERR_EXPIRED);
+		expect_last_audit(f, "auth.psk", KDC_ERR_EXPIRED);
+		kdc_cred_free(c);
+	}
+
+	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	    "urn:dev:ops:2"), KDC_OK);
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->core, "coap", "dev2", psk,
+	    &psk_len, NULL), KDC_ERR_REVOKED);
+	expect_last_audit(f, "auth.psk", KDC_ERR_REVOKED);
+	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	    "urn:dev:ops:2"), KDC_ERR_REVOKED);
+	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	    "urn:dev:none"), KDC_ERR_UNKNOWN_DEVICE);
+	expect_last_audit(f, "device.revoke", KDC_ERR_UNKNOWN_DEVICE);
+}
+
+static void
+test_bad_specs_change_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	int64_t before;
+
+	psk_spec(&s, "urn:dev:a", "a", 0x33, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	before = naudit(f);
+
+	psk_spec(&s, "urn:dev:b", "b", 0x44, 15);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	    KDC_ERR_WEAK_PSK);
+	psk_spec(&s, "urn:dev:c", "c", 0x33, 16);	/* a's PSK */
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	    KDC_ERR_DUPLICATE_PSK);
+	psk_spec(&s, "urn:dev:d", "a", 0x55, 16);	/* a's identity */
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	    KDC_ERR_DUPLICATE_PSK);
+	psk_spec(&s, "bad id", "e", 0x66, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	    KDC_ERR_INVALID_ARG);
+	psk_spec(&s, "urn:dev:f", "f", 0x77, 16);
+	snprintf(s.profile, sizeof(s.profile), "nosuch");
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	    KDC_ERR_UNKNOWN_PROFILE);
+	assert_int_equal(ndevices(f), 1);
+	/* each refusal left exactly one audit record */
+	assert_int_equal(naudit(f), before + 5);
+}
+
+static void
+test_import_all_or_nothing(void **state)
+{
+	struct fx *f = *state;
+	size_t count, bad;
+	char why[256];
+	const char *good =
+	    "{\"id\":\"urn:dev:m1\",\"psk_identity\":\"m1\","
+	    "\"psk\":\"000102030405060708090a0b0c0d0e0f\"}\n"
+	    "\n"
+	    "{\"id\":\"urn:dev:m2\",\"cert\":true,\"profile\":\"default\"}\n";
+	const char *bad3 =
+	    "{\"id\":\"urn:dev:n1\",\"psk_identity\":\"n1\","
+	    "\"psk\":\"101112131415161718191a1b1c1d1e1f\"}\n"
+	    "{\"id\":\"urn:dev:n2\",\"cert\":true}\n"
+	    "{\"id\":\"urn:dev:n3\",\"psk_identity\":\"n3\","
+	    "\"psk\":\"1011121314151617\"}\n";
+	const char *shared =
+	    "{\"id\":\"urn:dev:s1\",\"psk_identity\":\"s1\","
+	    "\"psk\":\"202122232425262728292a2b2c2d2e2f\"}\n"
+	    "{\"id\":\"urn:dev:s2\",\"psk_identity\":\"s2\","
+	    "\"psk\":\"202122232425262728292a2b2c2d2e2f\"}\n";
+
+	assert_int_equal(kdc_core_device_import(f->core, "test", bad3,
+	    strlen(bad3), &count, &bad, why, sizeof(why)), KDC_ERR_WEAK_PSK);
+	assert_int_equal(bad, 3);
+	assert_int_equal(count, 0);
+	assert_int_equal(ndevices(f), 0);
+	expect_last_audit(f, "device.import", KDC_ERR_WEAK_PSK);
+
+	assert_int_equal(kdc_core_device_import(f->core, "test", shared,
+	    strlen(shared), &count, &bad, why, sizeof(why)),
+	    KDC_ERR_DUPLICATE_PSK);
+	assert_int_equal(bad, 2);
+	assert_int_equal(ndevices(f), 0);
+
+	assert_int_equal(kdc_core_device_import(f->core, "test", good,
+	    strlen(good), &count, &bad, why, sizeof(why)), KDC_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(ndevices(f), 2);
+	/* again: line 1 is now a duplicate id, nothing changes */
+	assert_int_equal(kdc_core_device_import(f->core, "test", good,
+	    strlen(good), &count, &bad, why, sizeof(why)), KDC_ERR_EXISTS);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(why, "urn:dev:m1"));
+	assert_int_equal(ndevices(f), 2);
+}
+
+static int
+count_live(struct fx *f, int64_t device)
+{
+	struct kdc_cred_filter flt = { device, KDC_KIND_OPERATIONAL,
+	    KDC_CRED_ISSUED, 0 };
+	struct kdc_cred **v;
+	size_t n;
+
+	assert_int_equal(kdc_core_cred_list(f->core, &flt, &v, &n), KDC_OK);
+	kdc_cred_list_free(v, n);
+	return (int)n;
+}
+
+static void
+test_lifecycle_one_live(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_device *d;
+	uint8_t psk[KDC_PSK_GEN_LEN];
+	int64_t a, b, p;
+	size_t n;
+
+	psk_spec(&s, "urn:dev:l", "l", 0x12, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->core, "urn:dev:l", &d),
+	    KDC_OK);
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	    KDC_CRED_ISSUED, &a, psk), KDC_OK);
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	    KDC_CRED_ISSUED, &b, psk), KDC_OK);
+	assert_int_equal(count_live(f, d->id), 1);
+	/* a pending one coexists until activated, then supersedes */
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	    KDC_CRED_PENDING, &p, psk), KDC_OK);
+	assert_int_equal(count_live(f, d->id), 1);
+	assert_int_equal(kdc_core_cred_activate(f->core, "t", p), KDC_OK);
+	assert_int_equal(count_live(f, d->id), 1);
+	{
+		struct kdc_cred *c;
+		assert_int_equal(kdc_store_cred_get(f->st, b, &c), KDC_OK);
+		assert_int_equal(c->status, KDC_CRED_SUPERSEDED);
+		kdc_cred_free(c);
+	}
+	assert_int_equal(kdc_core_cred_revoke(f->core, "t", p), KDC_OK);
+	assert_int_equal(kdc_core_cred_revoke(f->core, "t", p),
+	    KDC_ERR_REVOKED);
+	assert_int_equal(kdc_core_cred_revoke(f->core, "t", 99999),
+	    KDC_ERR_NOT_FOUND);
+	assert_int_equal(count_live(f, d->id), 0);
+	/* expiry sweep */
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	    KDC_CRED_ISSUED, &a, psk), KDC_OK);
+	fake_now += 40 * 86400;
+	assert_int_equal(kdc_core_expire(f->core, "t", &n), KDC_OK);
+	assert_int_equal(n, 1);
+	expect_last_audit(f, "cred.expire", KDC_OK);
+	kdc_device_free(d);
+}
+
+static void
+test_cert_sign(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	uint8_t *csr, *cert = NULL;
+	size_t csr_len, cert_len;
+	int64_t id;
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/csr.pem", f->dir);
+	assert_int_equal(kdc_test_sh("openssl req -new -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -subj /CN=x -keyout %s/k.pem "
+	    "-out %s 2>/dev/null", f->dir, path), 0);
+	assert_non_null(csr = kdc_test_read_file(path, &csr_len));
+	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:nobody",
+	    csr, csr_len, 0, &id, &cert, &cert_len), KDC_ERR_UNKNOWN_DEVICE);
+	expect_last_audit(f, "cert.issue", KDC_ERR_UNKNOWN_DEVICE);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:c1");
+	s.type = KDC_TYPE_X509;
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:c1", csr,
+	    csr_len, 7, &id, &cert, &cert_len), KDC_OK);
+	assert_true(id > 0);
+	assert_true(cert_len > 200);
+	free(cert);
+	cert = NULL;
+	/* a corrupted CSR is refused and nothing is issued */
+	csr[csr_len / 2] ^= 0x01;
+	assert_int_not_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:c1",
+	    csr, csr_len, 7, &id, &cert, &cert_len), KDC_OK);
+	assert_null(cert);
+	csr[csr_len / 2] ^= 0x01;
+	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:c1"),
+	    KDC_OK);
+	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:c1", csr,
+	    csr_len, 7, &id, &cert, &cert_len), KDC_ERR_REVOKED);
+	free(csr);
+}
+
+static void
+test_wrong_key_refused(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_keyring *other;
+	struct kdc_core *c2 = NULL;
+	const uint8_t k2[32] = { 7 };
+
+	assert_int_equal(kdc_keyring_from_bytes(k2, &other), KDC_OK);
+	assert_int_equal(kdc_core_new(f->st, other, NULL, &f->cfg, &c2),
+	    KDC_ERR_BAD_KEY);
+	assert_null(c2);
+	kdc_keyring_free(other);
+}
+
+/* ---- allocation failures --------------------------------------------- */
+
+static sqlite3_mem_methods sqlite_default;
+
+static void *
+fault_malloc(int n)
+{
+	return kdc_alloc_fault() ? NULL : sqlite_default.xMalloc(n);
+}
+
+static void *
+fault_realloc(void *p, int n)
+{
+	return kdc_alloc_fault() ? NULL : sqlite_default.xRealloc(p, n);
+}
+
+/* Route SQLite's allocations through the same fault hook as ours. */
+static void
+install_sqlite_fault_hook(void)
+{
+	static sqlite3_mem_methods m;
+
+	sqlite3_config(SQLITE_CONFIG_GETMALLOC, &sqlite_default);
+	m = sqlite_default;
+	m.xMalloc = fault_malloc;
+	m.xRealloc = fault_realloc;
+	if (sqlite3_config(SQLITE_CONFIG_MALLOC, &m) != SQLITE_OK)
+		abort();
+}
+
+static kdc_err
+sequence(struct fx *f)
+{
+	struct kdc_store *st = NULL;
+	struct kdc_core *core = NULL;
+	struct kdc_device_spec s;
+	uint8_t psk[KDC_PSK_MAX], op[KDC_PSK_GEN_LEN];
+	size_t psk_len = sizeof(psk);
+	int64_t id;
+	kdc_err r;
+
+	psk_spec(&s, "urn:dev:oom", "oom", 0x99, 16);
+	if ((r = kdc_store_open(":memory:", 1, &st)) != KDC_OK)
+		return r;
+	if ((r = kdc_core_new(st, f->kr, NULL, &f->cfg, &core)) != KDC_OK ||
+	    (r = kdc_core_device_add(core, "t", &s)) != KDC_OK ||
+	    (r = kdc_core_auth_psk(core, "t", "oom", psk, &psk_len, NULL)) !=
+	    KDC_OK ||
+	    (r = kdc_core_psk_issue(core, "t", "urn:dev:oom", KDC_CRED_PENDING,
+	    &id, op)) != KDC_OK ||
+	    (r = kdc_core_cred_activate(core, "t", id)) != KDC_OK ||
+	    (r = kdc_core_device_revoke(core, "t", "urn:dev:oom")) != KDC_OK)
+		goto out;
+out:
+	kdc_core_free(core);
+	kdc_store_close(st);
+	return r;
+}
+
+static void
+test_alloc_failures(void **state)
+{
+	struct fx *f = *state;
+	long n;
+	int done = 0;
+
+	for (n = 1; n < 20000 && !done; n++) {
+		kdc_err r;
+
+		kdc_alloc_fail_after(n);
+		r = sequence(f);
+		if (!kdc_alloc_faulted()) {
+			assert_int_equal(r, KDC_OK);
+			done = 1;
+		} else if (r != KDC_OK && r != KDC_ERR_NOMEM)
+			fail_msg("allocation %ld failed: got %s, want OK or "
+			    "NOMEM", n, kdc_err_name(r));
+	}
+	kdc_alloc_fail_after(0);
+	assert_true(done);
+	print_message("allocation-failure runs: %ld\n", n - 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_psk_device_auth, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_refusals_distinct_and_audited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_specs_change_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_all_or_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lifecycle_one_live, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cert_sign, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_failures, setup,
+		    teardown),
+	};
+
+	install_sqlite_fault_hook();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
