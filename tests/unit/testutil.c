@@ -1,4 +1,5 @@
 /* testutil.c: see testutil.h. */
+#define _GNU_SOURCE	/* asprintf */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,0 +1,1816 @@
+/*
+ * sqlite.c: the SQLite engine behind store.h.
+ *
+ * One connection per kdc_store, WAL journal, foreign keys on, extended
+ * result codes so a uniqueness violation can be told apart from other
+ * failures. Statements are prepared once and cached per connection
+ * (SQLITE_PREPARE_PERSISTENT); each use ends with reset + clear_bindings,
+ * so parameters are bound SQLITE_STATIC: the caller's buffers outlive
+ * every sqlite3_step() of the call that bound them.
+ *
+ * The schema enforces DESIGN §6 itself with partial unique indexes, so a
+ * crash or a racing second process cannot leave two live credentials.
+ * Which index fired is read from the constraint message, which for an
+ * index on plain columns is "UNIQUE constraint failed: tbl.col, ...".
+ * The column sets are chosen so that every rule has a distinct one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+/*
+ * How long a writer waits for another connection's write lock. Writes are
+ * short (one row, or one issuance), so 5 s means something is stuck;
+ * past it the caller gets KDC_ERR_STORE_BUSY rather than a hung request.
+ */
+#define SQ_BUSY_MS		5000
+/* Audit rows read per batch in audit_foreach (no statement is held open
+ * across the callback, so it may use the store). ~900 B per record. */
+#define SQ_AUDIT_BATCH		64
+
+/* ---- schema ------------------------------------------------------------ */
+
+#define SQ_APP			"iotkdc"
+
+/*
+ * migrations[i] takes user_version i to i + 1, in one transaction with
+ * the version bump. Append only: never edit a step that has shipped.
+ */
+static const char *const migrations[] = {
+	/* 1: initial schema */
+	"CREATE TABLE meta("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  val TEXT NOT NULL);"
+	"INSERT INTO meta(key, val) VALUES('app', '" SQ_APP "');"
+
+	"CREATE TABLE profiles("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  cred_type TEXT NOT NULL CHECK (cred_type IN ('psk','rpk','x509')),"
+	"  audience TEXT NOT NULL DEFAULT '',"
+	"  lifetime INTEGER NOT NULL DEFAULT 0 CHECK (lifetime >= 0));"
+
+	"CREATE TABLE devices("
+	"  id INTEGER PRIMARY KEY,"
+	"  dev_id TEXT NOT NULL UNIQUE,"
+	"  profile TEXT REFERENCES profiles(name) ON UPDATE CASCADE,"
+	"  status TEXT NOT NULL DEFAULT 'active'"
+	"    CHECK (status IN ('active','revoked')),"
+	"  created INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX devices_profile ON devices(profile);"
+
+	"CREATE TABLE credentials("
+	"  id INTEGER PRIMARY KEY,"
+	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL"
+	"    CHECK (kind IN ('manufacturer','owner','operational')),"
+	"  type TEXT NOT NULL CHECK (type IN ('psk','rpk','x509')),"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('issued','pending','revoked','superseded','expired')),"
+	"  audience TEXT NOT NULL DEFAULT '',"
+	"  identity TEXT NOT NULL DEFAULT '',"
+	"  wrapped BLOB,"
+	"  secret_fp BLOB,"
+	"  spki BLOB,"
+	"  spki_fp BLOB,"
+	"  cert BLOB,"
+	"  serial TEXT NOT NULL DEFAULT '',"
+	"  not_before INTEGER NOT NULL DEFAULT 0,"
+	"  not_after INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  status_at INTEGER NOT NULL);"
+	/* lookups (and the child side of ON DELETE CASCADE); partial where
+	 * most rows have nothing to index, to keep inserts cheap */
+	"CREATE INDEX cred_device ON credentials(device);"
+	"CREATE INDEX cred_identity ON credentials(identity)"
+	"  WHERE type = 'psk';"
+	"CREATE INDEX cred_spki_fp ON credentials(spki_fp)"
+	"  WHERE spki_fp IS NOT NULL;"
+	"CREATE INDEX cred_serial ON credentials(serial) WHERE serial <> '';"
+	"CREATE INDEX cred_expiry ON credentials(not_after)"
+	"  WHERE status IN ('issued','pending') AND not_after <> 0;"
+	/* DESIGN §6 rules; the column sets tell them apart (see top) */
+	"CREATE UNIQUE INDEX cred_one_issued ON credentials(device, audience)"
+	"  WHERE kind = 'operational' AND status = 'issued';"
+	"CREATE UNIQUE INDEX cred_one_pending ON credentials(device, audience)"
+	"  WHERE kind = 'operational' AND status = 'pending';"
+	"CREATE UNIQUE INDEX cred_live_identity ON credentials(identity)"
+	"  WHERE type = 'psk' AND status IN ('issued','pending');"
+	"CREATE UNIQUE INDEX cred_live_secret_fp ON credentials(secret_fp)"
+	"  WHERE type = 'psk' AND status IN ('issued','pending')"
+	"  AND secret_fp IS NOT NULL;"
+	"CREATE UNIQUE INDEX cred_live_spki_fp ON credentials(spki_fp)"
+	"  WHERE status IN ('issued','pending') AND spki_fp IS NOT NULL;"
+
+	"CREATE TABLE mfg_cas("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  cert BLOB NOT NULL,"
+	"  created INTEGER NOT NULL);"
+
+	"CREATE TABLE audit("
+	"  seq INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  detail TEXT NOT NULL DEFAULT '',"
+	"  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+	"  hash BLOB NOT NULL CHECK (length(hash) = 32));",
+};
+
+#define SQ_SCHEMA_VERSION \
+	((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* ---- cached statements ------------------------------------------------- */
+
+#define CRED_COLS \
+	"id, device, kind, type, status, audience, identity, wrapped," \
+	" secret_fp, spki, spki_fp, cert, serial, not_before, not_after," \
+	" created, status_at"
+#define DEV_COLS	"id, dev_id, profile, status, created, revoked_at"
+#define AUDIT_COLS \
+	"seq, ts, actor, action, subject, outcome, detail, prev_hash, hash"
+/* Prefer a live row, then the newest (store.h: *_get_by_*). */
+#define LIVE_FIRST \
+	" ORDER BY status IN ('issued','pending') DESC, id DESC LIMIT 1"
+
+enum sq_stmt {
+	S_PING,
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
+	S_META_GET,
+	S_META_SET,
+	S_DEV_ADD,
+	S_DEV_GET,
+	S_DEV_GET_ID,
+	S_DEV_LIST,
+	S_DEV_SET_STATUS,
+	S_DEV_DELETE,
+	S_CRED_ADD,
+	S_CRED_SET_WRAPPED,
+	S_CRED_SET_CERT,
+	S_CRED_GET,
+	S_CRED_BY_IDENTITY,
+	S_CRED_BY_SPKI_FP,
+	S_CRED_BY_SERIAL,
+	S_CRED_FIND_FP,
+	S_CRED_SET_STATUS,
+	S_CRED_EXPIRE,
+	S_CA_ADD,
+	S_CA_LIST,
+	S_PROF_PUT,
+	S_PROF_GET,
+	S_AUDIT_LAST,
+	S_AUDIT_APPEND,
+	S_AUDIT_RANGE,
+	S_CRED_LIST,		/* + filter mask (CL_*), built at first use */
+	S_COUNT = S_CRED_LIST + 16
+};
+
+/* Which kdc_cred_filter fields are in use: selects the S_CRED_LIST variant
+ * so each combination gets its own plan (an "?1 = 0 OR" form defeats the
+ * indexes). */
+#define CL_DEVICE	1
+#define CL_KIND		2
+#define CL_STATUS	4
+#define CL_EXPIRING	8
+
+static const char *const sql_text[S_CRED_LIST] = {
+	[S_PING] = "SELECT val FROM meta WHERE key = 'app'",
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT kdc_op",
+	[S_RELEASE] = "RELEASE kdc_op",
+	[S_ROLLBACK_TO] = "ROLLBACK TO kdc_op",
+	[S_META_GET] = "SELECT val FROM meta WHERE key = ?1",
+	[S_META_SET] = "INSERT INTO meta(key, val) VALUES(?1, ?2)"
+	    " ON CONFLICT(key) DO UPDATE SET val = excluded.val",
+	[S_DEV_ADD] = "INSERT INTO devices(dev_id, profile, status, created,"
+	    " revoked_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE dev_id = ?1",
+	[S_DEV_GET_ID] = "SELECT " DEV_COLS " FROM devices WHERE id = ?1",
+	[S_DEV_LIST] = "SELECT " DEV_COLS " FROM devices ORDER BY dev_id",
+	[S_DEV_SET_STATUS] = "UPDATE devices SET status = ?2, revoked_at = ?3"
+	    " WHERE id = ?1",
+	[S_DEV_DELETE] = "DELETE FROM devices WHERE id = ?1",
+	[S_CRED_ADD] = "INSERT INTO credentials(device, kind, type, status,"
+	    " audience, identity, wrapped, secret_fp, spki, spki_fp, cert,"
+	    " serial, not_before, not_after, created, status_at)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15, ?16)",
+	[S_CRED_SET_WRAPPED] = "UPDATE credentials SET wrapped = ?2"
+	    " WHERE id = ?1",
+	[S_CRED_SET_CERT] = "UPDATE credentials SET cert = ?2, serial = ?3"
+	    " WHERE id = ?1",
+	[S_CRED_GET] = "SELECT " CRED_COLS " FROM credentials WHERE id = ?1",
+	[S_CRED_BY_IDENTITY] = "SELECT " CRED_COLS " FROM credentials"
+	    " WHERE identity = ?1 AND type = 'psk'" LIVE_FIRST,
+	[S_CRED_BY_SPKI_FP] = "SELECT " CRED_COLS " FROM credentials"
+	    " WHERE spki_fp = ?1" LIVE_FIRST,
+	[S_CRED_BY_SERIAL] = "SELECT " CRED_COLS " FROM credentials"
+	    " WHERE serial = ?1 AND serial <> ''" LIVE_FIRST,
+	[S_CRED_FIND_FP] = "SELECT 1 FROM credentials WHERE secret_fp = ?1"
+	    " AND type = 'psk' AND status IN ('issued','pending')"
+	    " AND device <> ?2 LIMIT 1",
+	[S_CRED_SET_STATUS] = "UPDATE credentials SET status = ?2,"
+	    " status_at = ?3 WHERE id = ?1",
+	[S_CRED_EXPIRE] = "UPDATE credentials SET status = 'expired',"
+	    " status_at = ?1 WHERE status IN ('issued','pending')"
+	    " AND not_after <> 0 AND not_after <= ?1 RETURNING id",
+	[S_CA_ADD] = "INSERT INTO mfg_cas(name, cert, created)"
+	    " VALUES(?1, ?2, ?3)",
+	[S_CA_LIST] = "SELECT id, name, cert, created FROM mfg_cas"
+	    " ORDER BY name",
+	[S_PROF_PUT] = "INSERT INTO profiles(name, cred_type, audience,"
+	    " lifetime) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET"
+	    " cred_type = excluded.cred_type, audience = excluded.audience,"
+	    " lifetime = excluded.lifetime",
+	[S_PROF_GET] = "SELECT name, cred_type, audience, lifetime"
+	    " FROM profiles WHERE name = ?1",
+	[S_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit"
+	    " ORDER BY seq DESC LIMIT 1",
+	[S_AUDIT_APPEND] = "INSERT INTO audit(seq, ts, actor, action, subject,"
+	    " outcome, detail, prev_hash, hash)"
+	    " VALUES((SELECT IFNULL(MAX(seq), 0) + 1 FROM audit),"
+	    " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING seq",
+	[S_AUDIT_RANGE] = "SELECT " AUDIT_COLS " FROM audit WHERE seq >= ?1"
+	    " ORDER BY seq LIMIT ?2",
+};
+
+struct sq {
+	struct kdc_store	 head;		/* first: casts both ways */
+	sqlite3			*db;
+	int			 version;	/* user_version, migrated */
+	sqlite3_stmt		*stmt[S_COUNT];
+};
+
+static const struct kdc_store_ops sqlite_ops;
+
+static struct sq *
+sq_of(struct kdc_store *st)
+{
+	return (struct sq *)st;
+}
+
+static int64_t
+sq_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+/*
+ * Map a failed SQLite call to a kdc_err. `fk` is what a foreign key
+ * violation means for this statement (UNKNOWN_PROFILE for a device,
+ * NOT_FOUND for a credential's device). Reads sqlite3_errmsg(), so call
+ * it right after the failing call, before any reset.
+ */
+static kdc_err
+sq_err(struct sq *q, int rc, kdc_err fk)
+{
+	const char *msg;
+
+	switch (rc) {
+	case SQLITE_IOERR_NOMEM:
+		return KDC_ERR_NOMEM;
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		msg = q->db != NULL ? sqlite3_errmsg(q->db) : "";
+		if (strstr(msg, "credentials.audience") != NULL)
+			return KDC_ERR_LIVE_CRED;
+		if (strstr(msg, "credentials.identity") != NULL ||
+		    strstr(msg, "credentials.secret_fp") != NULL)
+			return KDC_ERR_DUPLICATE_PSK;
+		return KDC_ERR_EXISTS;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fk;
+	case SQLITE_CONSTRAINT_CHECK:
+	case SQLITE_CONSTRAINT_NOTNULL:
+		return KDC_ERR_INVALID_ARG;
+	default:
+		break;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		return KDC_ERR_NOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return KDC_ERR_STORE_BUSY;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return KDC_ERR_STORE_CORRUPT;
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+		return KDC_ERR_IO;
+	case SQLITE_TOOBIG:
+		return KDC_ERR_TOO_LARGE;
+	default:
+		return KDC_ERR_STORE;
+	}
+}
+
+/* ---- statement helpers ------------------------------------------------- */
+
+static kdc_err
+sq_prepare(struct sq *q, int id, const char *sql, sqlite3_stmt **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (q->stmt[id] == NULL) {
+		rc = sqlite3_prepare_v3(q->db, sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, &q->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			q->stmt[id] = NULL;
+			return sq_err(q, rc, KDC_ERR_STORE);
+		}
+	}
+	*out = q->stmt[id];
+	return KDC_OK;
+}
+
+static kdc_err
+sq_stmt(struct sq *q, enum sq_stmt id, sqlite3_stmt **out)
+{
+	return sq_prepare(q, (int)id, sql_text[id], out);
+}
+
+/* End a use of a cached statement (NULL-safe). */
+static void
+sq_done(sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	(void)sqlite3_reset(s);
+	(void)sqlite3_clear_bindings(s);
+}
+
+/* Run a cached statement that returns no rows we need. */
+static kdc_err
+sq_run(struct sq *q, sqlite3_stmt *s, kdc_err fk)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	return rc == SQLITE_DONE ? KDC_OK : sq_err(q, rc, fk);
+}
+
+/* One-off SQL (open, migrations): no caching. */
+static kdc_err
+sq_exec(struct sq *q, const char *sql)
+{
+	int rc;
+
+	if ((rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+		return sq_err(q, rc, KDC_ERR_STORE);
+	return KDC_OK;
+}
+
+/* One-off query returning one integer. */
+static kdc_err
+sq_int(struct sq *q, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc;
+
+	*v = 0;
+	if ((rc = sqlite3_prepare_v2(q->db, sql, -1, &s, NULL)) != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? KDC_ERR_STORE : sq_err(q, rc,
+		    KDC_ERR_STORE);
+		goto out;
+	}
+	*v = sqlite3_column_int64(s, 0);
+	r = KDC_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Bind helpers: text and blobs are SQLITE_STATIC (see top of file). */
+static int
+bind_text(sqlite3_stmt *s, int i, const char *t)
+{
+	return sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+}
+
+/* NULL for an absent blob (no pointer or no bytes). */
+static int
+bind_blob(sqlite3_stmt *s, int i, const uint8_t *p, size_t len)
+{
+	if (p == NULL || len == 0)
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_blob64(s, i, p, (sqlite3_uint64)len,
+	    SQLITE_STATIC);
+}
+
+/* Chain binds: the first failure sticks in rc. */
+#define BIND(expr)	do { if (rc == SQLITE_OK) rc = (expr); } while (0)
+
+/* ---- column readers ---------------------------------------------------- */
+
+/* Copy a text column into a fixed array; NULL reads as "". Longer than the
+ * array, or with an embedded NUL: not something we wrote. */
+static kdc_err
+col_text(sqlite3_stmt *s, int i, char *dst, size_t cap)
+{
+	const unsigned char *t;
+	int n;
+
+	dst[0] = '\0';
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return KDC_OK;
+	if ((t = sqlite3_column_text(s, i)) == NULL)
+		return KDC_ERR_NOMEM;
+	n = sqlite3_column_bytes(s, i);
+	if (n < 0 || (size_t)n >= cap || memchr(t, '\0', (size_t)n) != NULL)
+		return KDC_ERR_STORE_CORRUPT;
+	memcpy(dst, t, (size_t)n);
+	dst[n] = '\0';
+	return KDC_OK;
+}
+
+/* Heap copy of a blob column; NULL or empty reads as NULL/0. */
+static kdc_err
+col_blob(sqlite3_stmt *s, int i, uint8_t **out, size_t *out_len)
+{
+	const void *p;
+	uint8_t *b;
+	int n;
+
+	*out = NULL;
+	*out_len = 0;
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return KDC_OK;
+	p = sqlite3_column_blob(s, i);
+	n = sqlite3_column_bytes(s, i);
+	if (n <= 0)
+		return KDC_OK;
+	if (p == NULL)
+		return KDC_ERR_NOMEM;
+	if ((b = kdc_malloc((size_t)n)) == NULL)
+		return KDC_ERR_NOMEM;
+	memcpy(b, p, (size_t)n);
+	*out = b;
+	*out_len = (size_t)n;
+	return KDC_OK;
+}
+
+/* A blob column of exactly 32 bytes (audit hashes). */
+static kdc_err
+col_hash(sqlite3_stmt *s, int i, uint8_t dst[32])
+{
+	const void *p;
+
+	if (sqlite3_column_type(s, i) != SQLITE_BLOB)
+		return KDC_ERR_STORE_CORRUPT;
+	p = sqlite3_column_blob(s, i);
+	if (sqlite3_column_bytes(s, i) != 32)
+		return KDC_ERR_STORE_CORRUPT;
+	if (p == NULL)
+		return KDC_ERR_NOMEM;
+	memcpy(dst, p, 32);
+	return KDC_OK;
+}
+
+/* An enum stored as text; parse() is a kdc_*_parse(). */
+static kdc_err
+col_enum(sqlite3_stmt *s, int i, int (*parse)(const char *), int *v)
+{
+	char buf[32];
+	kdc_err r;
+
+	*v = -1;
+	if ((r = col_text(s, i, buf, sizeof(buf))) != KDC_OK)
+		return r;
+	if ((*v = parse(buf)) < 0)
+		return KDC_ERR_STORE_CORRUPT;
+	return KDC_OK;
+}
+
+static int
+dev_status_parse(const char *s)
+{
+	if (strcmp(s, kdc_dev_status_str(KDC_DEV_ACTIVE)) == 0)
+		return KDC_DEV_ACTIVE;
+	if (strcmp(s, kdc_dev_status_str(KDC_DEV_REVOKED)) == 0)
+		return KDC_DEV_REVOKED;
+	return -1;
+}
+
+static kdc_err
+row_device(sqlite3_stmt *s, struct kdc_device **out)
+{
+	struct kdc_device *d = NULL;
+	int status;
+	kdc_err r;
+
+	*out = NULL;
+	if ((d = kdc_calloc(1, sizeof(*d))) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	d->id = sqlite3_column_int64(s, 0);
+	if ((r = col_text(s, 1, d->dev_id, sizeof(d->dev_id))) != KDC_OK ||
+	    (r = col_text(s, 2, d->profile, sizeof(d->profile))) != KDC_OK ||
+	    (r = col_enum(s, 3, dev_status_parse, &status)) != KDC_OK)
+		goto out;
+	d->status = (enum kdc_dev_status)status;
+	d->created = sqlite3_column_int64(s, 4);
+	d->revoked_at = sqlite3_column_int64(s, 5);
+	*out = d;
+	d = NULL;
+out:
+	kdc_device_free(d);
+	return r;
+}
+
+/* Columns in CRED_COLS order. */
+static kdc_err
+row_cred(sqlite3_stmt *s, struct kdc_cred **out)
+{
+	struct kdc_cred *c = NULL;
+	int kind, type, status;
+	kdc_err r;
+
+	*out = NULL;
+	if ((c = kdc_calloc(1, sizeof(*c))) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	c->id = sqlite3_column_int64(s, 0);
+	c->device = sqlite3_column_int64(s, 1);
+	if ((r = col_enum(s, 2, kdc_cred_kind_parse, &kind)) != KDC_OK ||
+	    (r = col_enum(s, 3, kdc_cred_type_parse, &type)) != KDC_OK ||
+	    (r = col_enum(s, 4, kdc_cred_status_parse, &status)) != KDC_OK ||
+	    (r = col_text(s, 5, c->audience, sizeof(c->audience))) != KDC_OK ||
+	    (r = col_text(s, 6, c->identity, sizeof(c->identity))) != KDC_OK ||
+	    (r = col_blob(s, 7, &c->wrapped, &c->wrapped_len)) != KDC_OK ||
+	    (r = col_blob(s, 8, &c->secret_fp, &c->secret_fp_len)) != KDC_OK ||
+	    (r = col_blob(s, 9, &c->spki, &c->spki_len)) != KDC_OK ||
+	    (r = col_blob(s, 10, &c->spki_fp, &c->spki_fp_len)) != KDC_OK ||
+	    (r = col_blob(s, 11, &c->cert, &c->cert_len)) != KDC_OK ||
+	    (r = col_text(s, 12, c->serial, sizeof(c->serial))) != KDC_OK)
+		goto out;
+	c->kind = (enum kdc_cred_kind)kind;
+	c->type = (enum kdc_cred_type)type;
+	c->status = (enum kdc_cred_status)status;
+	c->not_before = sqlite3_column_int64(s, 13);
+	c->not_after = sqlite3_column_int64(s, 14);
+	c->created = sqlite3_column_int64(s, 15);
+	c->status_at = sqlite3_column_int64(s, 16);
+	*out = c;
+	c = NULL;
+out:
+	kdc_cred_free(c);
+	return r;
+}
+
+static kdc_err
+row_mfg_ca(sqlite3_stmt *s, struct kdc_mfg_ca **out)
+{
+	struct kdc_mfg_ca *ca = NULL;
+	kdc_err r;
+
+	*out = NULL;
+	if ((ca = kdc_calloc(1, sizeof(*ca))) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	ca->id = sqlite3_column_int64(s, 0);
+	if ((r = col_text(s, 1, ca->name, sizeof(ca->name))) != KDC_OK ||
+	    (r = col_blob(s, 2, &ca->cert, &ca->cert_len)) != KDC_OK)
+		goto out;
+	ca->created = sqlite3_column_int64(s, 3);
+	*out = ca;
+	ca = NULL;
+out:
+	kdc_mfg_ca_free(ca);
+	return r;
+}
+
+static kdc_err
+row_audit(sqlite3_stmt *s, struct kdc_audit_rec *rec)
+{
+	kdc_err r;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->seq = sqlite3_column_int64(s, 0);
+	rec->ts = sqlite3_column_int64(s, 1);
+	if ((r = col_text(s, 2, rec->actor, sizeof(rec->actor))) != KDC_OK ||
+	    (r = col_text(s, 3, rec->action, sizeof(rec->action))) != KDC_OK ||
+	    (r = col_text(s, 4, rec->subject,
+	    sizeof(rec->subject))) != KDC_OK ||
+	    (r = col_text(s, 5, rec->outcome,
+	    sizeof(rec->outcome))) != KDC_OK ||
+	    (r = col_text(s, 6, rec->detail, sizeof(rec->detail))) != KDC_OK ||
+	    (r = col_hash(s, 7, rec->prev_hash)) != KDC_OK ||
+	    (r = col_hash(s, 8, rec->hash)) != KDC_OK)
+		return r;
+	return KDC_OK;
+}
+
+/*
+ * Room for element n in a growing array of elements of size sz. Returns
+ * the (maybe moved) array, or NULL with v untouched when out of memory.
+ */
+static void *
+grow(void *v, size_t n, size_t *cap, size_t sz)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap == 0 ? 16 : *cap * 2;
+	if (ncap > SIZE_MAX / sz)
+		return NULL;
+	if ((nv = kdc_realloc(v, ncap * sz)) == NULL)
+		return NULL;
+	*cap = ncap;
+	return nv;
+}
+
+/* Step a bound single-row lookup; NOT_FOUND if no row. */
+static kdc_err
+sq_row(struct sq *q, sqlite3_stmt *s)
+{
+	int rc;
+
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		return KDC_OK;
+	if (rc == SQLITE_DONE)
+		return KDC_ERR_NOT_FOUND;
+	return sq_err(q, rc, KDC_ERR_STORE);
+}
+
+/*
+ * Make a multi-statement operation atomic: inside the caller's
+ * transaction a savepoint, else a write transaction of its own.
+ */
+static kdc_err
+sq_atomic_begin(struct sq *q, bool *own)
+{
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+
+	*own = sqlite3_get_autocommit(q->db) != 0;
+	if ((r = sq_stmt(q, *own ? S_BEGIN : S_SAVEPOINT, &s)) == KDC_OK)
+		r = sq_run(q, s, KDC_ERR_STORE);
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_atomic_end(struct sq *q, bool own, kdc_err r)
+{
+	sqlite3_stmt *s = NULL;
+	kdc_err r2;
+
+	if (r == KDC_OK) {
+		if ((r = sq_stmt(q, own ? S_COMMIT : S_RELEASE, &s)) == KDC_OK)
+			r = sq_run(q, s, KDC_ERR_STORE);
+		sq_done(s);
+		s = NULL;
+		if (r == KDC_OK)
+			return KDC_OK;
+	}
+	/* failed: undo, and leave no savepoint behind */
+	if (own) {
+		if (!sqlite3_get_autocommit(q->db) &&
+		    sq_stmt(q, S_ROLLBACK, &s) == KDC_OK)
+			(void)sq_run(q, s, KDC_ERR_STORE);
+		sq_done(s);
+		return r;
+	}
+	if ((r2 = sq_stmt(q, S_ROLLBACK_TO, &s)) == KDC_OK)
+		r2 = sq_run(q, s, KDC_ERR_STORE);
+	sq_done(s);
+	s = NULL;
+	if (r2 == KDC_OK && sq_stmt(q, S_RELEASE, &s) == KDC_OK)
+		(void)sq_run(q, s, KDC_ERR_STORE);
+	sq_done(s);
+	return r;
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+static void
+sq_free(struct sq *q)
+{
+	int rc;
+
+	if (q == NULL)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(q->stmt[i]);
+	if (q->db != NULL && (rc = sqlite3_close(q->db)) != SQLITE_OK)
+		kdc_log_err("sqlite3_close: %s", sqlite3_errstr(rc));
+	kdc_free(q);
+}
+
+/*
+ * Is this our database? An empty one is (we are about to create it). One
+ * with any schema must carry meta('app','iotkdc'): anything else is
+ * somebody else's data and we touch nothing. Sets *version.
+ */
+static kdc_err
+sq_identify(struct sq *q, int *version)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *val;
+	int64_t uv, nschema, nmeta;
+	kdc_err r;
+	int rc;
+
+	*version = 0;
+	/* the first read of the file: NOTADB here for a non-SQLite file */
+	if ((r = sq_int(q, "PRAGMA user_version", &uv)) != KDC_OK ||
+	    (r = sq_int(q, "SELECT count(*) FROM sqlite_master",
+	    &nschema)) != KDC_OK)
+		goto out;
+	if (nschema == 0) {
+		r = uv == 0 ? KDC_OK : KDC_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	if ((r = sq_int(q, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'table' AND name = 'meta'", &nmeta)) != KDC_OK)
+		goto out;
+	if (nmeta == 0) {
+		r = KDC_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	rc = sqlite3_prepare_v2(q->db,
+	    "SELECT val FROM meta WHERE key = 'app'", -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		/* a "meta" table of another shape is foreign too */
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		if (r == KDC_ERR_STORE)
+			r = KDC_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	val = sqlite3_column_text(s, 0);
+	if (val == NULL && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if (val == NULL || strcmp((const char *)val, SQ_APP) != 0 || uv < 1) {
+		r = KDC_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	if (uv > SQ_SCHEMA_VERSION) {
+		r = KDC_ERR_STORE_VERSION;
+		goto out;
+	}
+	*version = (int)uv;
+	r = KDC_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Apply migrations[version..]. Each step re-reads user_version under the
+ * write lock, so two processes opening a new file do not both migrate. */
+static kdc_err
+sq_migrate(struct sq *q, int version)
+{
+	char sql[64];
+	int64_t uv;
+	kdc_err r = KDC_OK;
+
+	while (version < SQ_SCHEMA_VERSION) {
+		if ((r = sq_exec(q, "BEGIN IMMEDIATE")) != KDC_OK)
+			return r;
+		if ((r = sq_int(q, "PRAGMA user_version", &uv)) != KDC_OK)
+			goto fail;
+		if (uv > SQ_SCHEMA_VERSION) {
+			r = KDC_ERR_STORE_VERSION;
+			goto fail;
+		}
+		if (uv < SQ_SCHEMA_VERSION) {
+			(void)snprintf(sql, sizeof(sql),
+			    "PRAGMA user_version = %d", (int)uv + 1);
+			if ((r = sq_exec(q, migrations[uv])) != KDC_OK ||
+			    (r = sq_exec(q, sql)) != KDC_OK)
+				goto fail;
+		}
+		if ((r = sq_exec(q, "COMMIT")) != KDC_OK)
+			goto fail;
+		version = uv < SQ_SCHEMA_VERSION ? (int)uv + 1 : (int)uv;
+	}
+	q->version = version;
+	return KDC_OK;
+fail:
+	if (!sqlite3_get_autocommit(q->db))
+		(void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+kdc_err
+kdc_sqlite_open(const char *path, int create, struct kdc_store **out)
+{
+	static const enum sq_stmt undo[] = {
+		S_ROLLBACK, S_ROLLBACK_TO, S_RELEASE
+	};
+	struct sq *q = NULL;
+	sqlite3_stmt *s;
+	struct stat sb;
+	int flags, fd, rc, version;
+	kdc_err r;
+
+	*out = NULL;
+	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	    SQLITE_OPEN_EXRESCODE;
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	if (strcmp(path, ":memory:") != 0 && stat(path, &sb) != 0) {
+		if (errno != ENOENT)
+			return KDC_ERR_IO;
+		if (!create)
+			return KDC_ERR_NOT_FOUND;
+		/* The file holds wrapped secrets: owner only. SQLite gives
+		 * the -wal and -shm files the mode of the database file. */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return KDC_ERR_IO;
+		if (fd >= 0)
+			(void)close(fd);
+	}
+	if ((q = kdc_calloc(1, sizeof(*q))) == NULL)
+		return KDC_ERR_NOMEM;
+	q->head.ops = &sqlite_ops;
+	if ((rc = sqlite3_open_v2(path, &q->db, flags, NULL)) != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	(void)sqlite3_extended_result_codes(q->db, 1);
+	(void)sqlite3_busy_timeout(q->db, SQ_BUSY_MS);
+	/* identify before anything that could write to someone else's file */
+	if ((r = sq_exec(q, "PRAGMA foreign_keys = ON")) != KDC_OK ||
+	    (r = sq_identify(q, &version)) != KDC_OK ||
+	    (r = sq_exec(q, "PRAGMA journal_mode = WAL")) != KDC_OK ||
+	    (r = sq_exec(q, "PRAGMA synchronous = NORMAL")) != KDC_OK ||
+	    (r = sq_migrate(q, version)) != KDC_OK)
+		goto out;
+	/* Undo must not need memory: prepare it now, not when out of it. */
+	for (size_t i = 0; i < sizeof(undo) / sizeof(undo[0]); i++)
+		if ((r = sq_stmt(q, undo[i], &s)) != KDC_OK)
+			goto out;
+	*out = &q->head;
+	q = NULL;
+out:
+	sq_free(q);
+	return r;
+}
+
+void *
+kdc_sqlite_handle(struct kdc_store *st)
+{
+	if (st == NULL || st->ops != &sqlite_ops)
+		return NULL;
+	return sq_of(st)->db;
+}
+
+static void
+sq_close(struct kdc_store *st)
+{
+	sq_free(sq_of(st));
+}
+
+static kdc_err
+sq_ping(struct kdc_store *st)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+
+	if ((r = sq_stmt(q, S_PING, &s)) == KDC_OK)
+		r = sq_row(q, s);
+	if (r == KDC_ERR_NOT_FOUND)
+		r = KDC_ERR_STORE_CORRUPT;
+	sq_done(s);
+	return r;
+}
+
+static int
+sq_schema_version(struct kdc_store *st)
+{
+	return sq_of(st)->version;
+}
+
+/* ---- transactions (outermost level; store.c counts) -------------------- */
+
+static kdc_err
+sq_simple(struct sq *q, enum sq_stmt id)
+{
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+
+	if ((r = sq_stmt(q, id, &s)) == KDC_OK)
+		r = sq_run(q, s, KDC_ERR_STORE);
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_begin(struct kdc_store *st)
+{
+	return sq_simple(sq_of(st), S_BEGIN);
+}
+
+static void
+sq_rollback(struct kdc_store *st)
+{
+	struct sq *q = sq_of(st);
+	kdc_err r;
+
+	/* SQLite may have rolled back by itself (I/O, NOMEM, BUSY) */
+	if (sqlite3_get_autocommit(q->db))
+		return;
+	if ((r = sq_simple(q, S_ROLLBACK)) != KDC_OK &&
+	    (r = sq_exec(q, "ROLLBACK")) != KDC_OK)
+		kdc_log_err_r(r, "rollback failed");
+}
+
+static kdc_err
+sq_commit(struct kdc_store *st)
+{
+	struct sq *q = sq_of(st);
+	kdc_err r;
+
+	if ((r = sq_simple(q, S_COMMIT)) != KDC_OK)
+		sq_rollback(st);
+	return r;
+}
+
+static bool
+sq_in_txn(struct kdc_store *st)
+{
+	return sqlite3_get_autocommit(sq_of(st)->db) == 0;
+}
+
+/* ---- meta -------------------------------------------------------------- */
+
+static kdc_err
+sq_meta_get(struct kdc_store *st, const char *key, char **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	const unsigned char *t;
+	char *val = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_META_GET, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, key));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) != KDC_OK)
+		goto out;
+	if ((t = sqlite3_column_text(s, 0)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if ((val = kdc_strdup((const char *)t)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	*out = val;
+	val = NULL;
+out:
+	sq_done(s);
+	kdc_free(val);
+	return r;
+}
+
+static kdc_err
+sq_meta_set(struct kdc_store *st, const char *key, const char *val)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if (strcmp(key, "app") == 0)
+		return KDC_ERR_INVALID_ARG;	/* our identity: read-only */
+	if ((r = sq_stmt(q, S_META_SET, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, key));
+	BIND(bind_text(s, 2, val));
+	r = rc != SQLITE_OK ? sq_err(q, rc, KDC_ERR_STORE) :
+	    sq_run(q, s, KDC_ERR_STORE);
+out:
+	sq_done(s);
+	return r;
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+static kdc_err
+sq_device_add(struct kdc_store *st, struct kdc_device *dev)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t created;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	created = dev->created != 0 ? dev->created : sq_now();
+	if ((r = sq_stmt(q, S_DEV_ADD, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, dev->dev_id));
+	/* "" = no profile: NULL, which the foreign key lets through */
+	if (dev->profile[0] != '\0')
+		BIND(bind_text(s, 2, dev->profile));
+	BIND(bind_text(s, 3, kdc_dev_status_str(dev->status)));
+	BIND(sqlite3_bind_int64(s, 4, created));
+	BIND(sqlite3_bind_int64(s, 5, dev->revoked_at));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_UNKNOWN_PROFILE)) != KDC_OK)
+		goto out;
+	dev->id = sqlite3_last_insert_rowid(q->db);
+	dev->created = created;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_device_get_common(struct sq *q, sqlite3_stmt *s, struct kdc_device **out)
+{
+	struct kdc_device *d = NULL;
+	kdc_err r;
+
+	if ((r = sq_row(q, s)) != KDC_OK ||
+	    (r = row_device(s, &d)) != KDC_OK)
+		goto out;
+	*out = d;
+	d = NULL;
+out:
+	kdc_device_free(d);
+	return r;
+}
+
+static kdc_err
+sq_device_get(struct kdc_store *st, const char *dev_id,
+    struct kdc_device **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_DEV_GET, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, dev_id));
+	r = rc != SQLITE_OK ? sq_err(q, rc, KDC_ERR_STORE) :
+	    sq_device_get_common(q, s, out);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_device_get_by_id(struct kdc_store *st, int64_t id, struct kdc_device **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_DEV_GET_ID, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	r = rc != SQLITE_OK ? sq_err(q, rc, KDC_ERR_STORE) :
+	    sq_device_get_common(q, s, out);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_device_list(struct kdc_store *st, struct kdc_device ***out, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_device **v = NULL, **nv;
+	size_t len = 0, cap = 0;
+	kdc_err r;
+	int rc;
+
+	if ((r = sq_stmt(q, S_DEV_LIST, &s)) != KDC_OK)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((r = row_device(s, &v[len])) != KDC_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	len = 0;
+out:
+	sq_done(s);
+	kdc_device_list_free(v, len);
+	return r;
+}
+
+/* Run a bound UPDATE/DELETE on one row id; NOT_FOUND if it matched none. */
+static kdc_err
+sq_run_one(struct sq *q, sqlite3_stmt *s, int rc)
+{
+	kdc_err r;
+
+	if (rc != SQLITE_OK)
+		return sq_err(q, rc, KDC_ERR_STORE);
+	if ((r = sq_run(q, s, KDC_ERR_STORE)) != KDC_OK)
+		return r;
+	return sqlite3_changes(q->db) == 0 ? KDC_ERR_NOT_FOUND : KDC_OK;
+}
+
+static kdc_err
+sq_device_set_status(struct kdc_store *st, int64_t id,
+    enum kdc_dev_status status)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_DEV_SET_STATUS, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	BIND(bind_text(s, 2, kdc_dev_status_str(status)));
+	BIND(sqlite3_bind_int64(s, 3,
+	    status == KDC_DEV_REVOKED ? sq_now() : 0));
+	r = sq_run_one(q, s, rc);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_device_delete(struct kdc_store *st, int64_t id)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_DEV_DELETE, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	r = sq_run_one(q, s, rc);
+out:
+	sq_done(s);
+	return r;
+}
+
+/* ---- credentials ------------------------------------------------------- */
+
+static kdc_err
+sq_cred_add(struct kdc_store *st, struct kdc_cred *c)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t created, status_at;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	created = c->created != 0 ? c->created : sq_now();
+	status_at = c->status_at != 0 ? c->status_at : created;
+	if ((r = sq_stmt(q, S_CRED_ADD, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, c->device));
+	BIND(bind_text(s, 2, kdc_cred_kind_str(c->kind)));
+	BIND(bind_text(s, 3, kdc_cred_type_str(c->type)));
+	BIND(bind_text(s, 4, kdc_cred_status_str(c->status)));
+	BIND(bind_text(s, 5, c->audience));
+	BIND(bind_text(s, 6, c->identity));
+	BIND(bind_blob(s, 7, c->wrapped, c->wrapped_len));
+	BIND(bind_blob(s, 8, c->secret_fp, c->secret_fp_len));
+	BIND(bind_blob(s, 9, c->spki, c->spki_len));
+	BIND(bind_blob(s, 10, c->spki_fp, c->spki_fp_len));
+	BIND(bind_blob(s, 11, c->cert, c->cert_len));
+	BIND(bind_text(s, 12, c->serial));
+	BIND(sqlite3_bind_int64(s, 13, c->not_before));
+	BIND(sqlite3_bind_int64(s, 14, c->not_after));
+	BIND(sqlite3_bind_int64(s, 15, created));
+	BIND(sqlite3_bind_int64(s, 16, status_at));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	/* the only foreign key: no such device */
+	if ((r = sq_run(q, s, KDC_ERR_NOT_FOUND)) != KDC_OK)
+		goto out;
+	c->id = sqlite3_last_insert_rowid(q->db);
+	c->created = created;
+	c->status_at = status_at;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_cred_set_wrapped(struct kdc_store *st, int64_t id, const uint8_t *wrapped,
+    size_t len)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_SET_WRAPPED, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	BIND(bind_blob(s, 2, wrapped, len));
+	r = sq_run_one(q, s, rc);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_cred_set_cert(struct kdc_store *st, int64_t id, const uint8_t *cert,
+    size_t len, const char *serial)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_SET_CERT, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	BIND(bind_blob(s, 2, cert, len));
+	BIND(bind_text(s, 3, serial));
+	r = sq_run_one(q, s, rc);
+out:
+	sq_done(s);
+	return r;
+}
+
+/* Step a bound credential lookup and copy the row. */
+static kdc_err
+sq_cred_fetch(struct sq *q, sqlite3_stmt *s, int rc, struct kdc_cred **out)
+{
+	struct kdc_cred *c = NULL;
+	kdc_err r;
+
+	if (rc != SQLITE_OK)
+		return sq_err(q, rc, KDC_ERR_STORE);
+	if ((r = sq_row(q, s)) != KDC_OK ||
+	    (r = row_cred(s, &c)) != KDC_OK)
+		goto out;
+	*out = c;
+	c = NULL;
+out:
+	kdc_cred_free(c);
+	return r;
+}
+
+static kdc_err
+sq_cred_get(struct kdc_store *st, int64_t id, struct kdc_cred **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_GET, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	r = sq_cred_fetch(q, s, rc, out);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_cred_get_by_identity(struct kdc_store *st, const char *identity,
+    struct kdc_cred **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_BY_IDENTITY, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, identity));
+	r = sq_cred_fetch(q, s, rc, out);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_cred_get_by_spki_fp(struct kdc_store *st, const uint8_t fp[32],
+    struct kdc_cred **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_BY_SPKI_FP, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_blob(s, 1, fp, 32));
+	r = sq_cred_fetch(q, s, rc, out);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_cred_get_by_serial(struct kdc_store *st, const char *serial,
+    struct kdc_cred **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_BY_SERIAL, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, serial));
+	r = sq_cred_fetch(q, s, rc, out);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_cred_find_secret_fp(struct kdc_store *st, const uint8_t *fp,
+    size_t fp_len, int64_t except_device)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_FIND_FP, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_blob(s, 1, fp, fp_len));
+	BIND(sqlite3_bind_int64(s, 2, except_device));
+	r = rc != SQLITE_OK ? sq_err(q, rc, KDC_ERR_STORE) : sq_row(q, s);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_cred_list(struct kdc_store *st, const struct kdc_cred_filter *f,
+    struct kdc_cred ***out, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_cred **v = NULL, **nv;
+	size_t len = 0, cap = 0;
+	char sql[512];
+	unsigned mask = 0;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if (f->device != 0)
+		mask |= CL_DEVICE;
+	if (f->kind != -1)
+		mask |= CL_KIND;
+	if (f->status != -1)
+		mask |= CL_STATUS;
+	if (f->expiring_before != 0)
+		mask |= CL_EXPIRING;
+	(void)snprintf(sql, sizeof(sql),
+	    "SELECT " CRED_COLS " FROM credentials WHERE 1%s%s%s%s ORDER BY id",
+	    (mask & CL_DEVICE) ? " AND device = ?1" : "",
+	    (mask & CL_KIND) ? " AND kind = ?2" : "",
+	    (mask & CL_STATUS) ? " AND status = ?3" : "",
+	    (mask & CL_EXPIRING) ?
+	    " AND not_after <> 0 AND not_after < ?4" : "");
+	if ((r = sq_prepare(q, S_CRED_LIST + (int)mask, sql, &s)) != KDC_OK)
+		goto out;
+	if (mask & CL_DEVICE)
+		BIND(sqlite3_bind_int64(s, 1, f->device));
+	if (mask & CL_KIND)
+		BIND(bind_text(s, 2,
+		    kdc_cred_kind_str((enum kdc_cred_kind)f->kind)));
+	if (mask & CL_STATUS)
+		BIND(bind_text(s, 3,
+		    kdc_cred_status_str((enum kdc_cred_status)f->status)));
+	if (mask & CL_EXPIRING)
+		BIND(sqlite3_bind_int64(s, 4, f->expiring_before));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((r = row_cred(s, &v[len])) != KDC_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	len = 0;
+out:
+	sq_done(s);
+	kdc_cred_list_free(v, len);
+	return r;
+}
+
+static kdc_err
+sq_cred_set_status(struct kdc_store *st, int64_t id,
+    enum kdc_cred_status status)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_SET_STATUS, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	BIND(bind_text(s, 2, kdc_cred_status_str(status)));
+	BIND(sqlite3_bind_int64(s, 3, sq_now()));
+	r = sq_run_one(q, s, rc);
+out:
+	sq_done(s);
+	return r;
+}
+
+/*
+ * UPDATE ... RETURNING makes every change in its first step, so if
+ * collecting the ids fails half-way the update must be undone: run it
+ * under sq_atomic_begin().
+ */
+static kdc_err
+sq_cred_expire(struct kdc_store *st, int64_t now, int64_t **ids, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	bool own = false;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_atomic_begin(q, &own)) != KDC_OK)
+		return r;
+	if ((r = sq_stmt(q, S_CRED_EXPIRE, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, now));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		v[len++] = sqlite3_column_int64(s, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+out:
+	sq_done(s);
+	r = sq_atomic_end(q, own, r);
+	if (r == KDC_OK) {
+		*ids = v;
+		*n = len;
+		v = NULL;
+	}
+	kdc_free(v);
+	return r;
+}
+
+/* ---- manufacturer CAs -------------------------------------------------- */
+
+static kdc_err
+sq_mfg_ca_add(struct kdc_store *st, struct kdc_mfg_ca *ca)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t created;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	created = ca->created != 0 ? ca->created : sq_now();
+	if ((r = sq_stmt(q, S_CA_ADD, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, ca->name));
+	BIND(bind_blob(s, 2, ca->cert, ca->cert_len));
+	BIND(sqlite3_bind_int64(s, 3, created));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_STORE)) != KDC_OK)
+		goto out;
+	ca->id = sqlite3_last_insert_rowid(q->db);
+	ca->created = created;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_mfg_ca_list(struct kdc_store *st, struct kdc_mfg_ca ***out, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_mfg_ca **v = NULL, **nv;
+	size_t len = 0, cap = 0;
+	kdc_err r;
+	int rc;
+
+	if ((r = sq_stmt(q, S_CA_LIST, &s)) != KDC_OK)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((r = row_mfg_ca(s, &v[len])) != KDC_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	len = 0;
+out:
+	sq_done(s);
+	kdc_mfg_ca_list_free(v, len);
+	return r;
+}
+
+/* ---- profiles ---------------------------------------------------------- */
+
+static kdc_err
+sq_profile_put(struct kdc_store *st, const struct kdc_profile *p)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_PROF_PUT, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, p->name));
+	BIND(bind_text(s, 2, kdc_cred_type_str(p->cred_type)));
+	BIND(bind_text(s, 3, p->audience));
+	BIND(sqlite3_bind_int64(s, 4, p->lifetime));
+	r = rc != SQLITE_OK ? sq_err(q, rc, KDC_ERR_STORE) :
+	    sq_run(q, s, KDC_ERR_STORE);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_profile_get(struct kdc_store *st, const char *name, struct kdc_profile *out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_profile p;
+	int type;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	memset(&p, 0, sizeof(p));
+	if ((r = sq_stmt(q, S_PROF_GET, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, name));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) != KDC_OK ||
+	    (r = col_text(s, 0, p.name, sizeof(p.name))) != KDC_OK ||
+	    (r = col_enum(s, 1, kdc_cred_type_parse, &type)) != KDC_OK ||
+	    (r = col_text(s, 2, p.audience, sizeof(p.audience))) != KDC_OK)
+		goto out;
+	p.cred_type = (enum kdc_cred_type)type;
+	p.lifetime = sqlite3_column_int64(s, 3);
+	*out = p;
+out:
+	sq_done(s);
+	return r;
+}
+
+/* ---- audit ------------------------------------------------------------- */
+
+static kdc_err
+sq_audit_last(struct kdc_store *st, struct kdc_audit_rec *out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_audit_rec *rec = NULL;
+	kdc_err r;
+
+	/* ~900 bytes: on the heap, not the stack */
+	if ((rec = kdc_malloc(sizeof(*rec))) == NULL)
+		return KDC_ERR_NOMEM;
+	if ((r = sq_stmt(q, S_AUDIT_LAST, &s)) != KDC_OK ||
+	    (r = sq_row(q, s)) != KDC_OK ||
+	    (r = row_audit(s, rec)) != KDC_OK)
+		goto out;
+	*out = *rec;
+out:
+	sq_done(s);
+	kdc_free(rec);
+	return r;
+}
+
+static kdc_err
+sq_audit_append(struct kdc_store *st, struct kdc_audit_rec *rec)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t seq;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_AUDIT_APPEND, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, rec->ts));
+	BIND(bind_text(s, 2, rec->actor));
+	BIND(bind_text(s, 3, rec->action));
+	BIND(bind_text(s, 4, rec->subject));
+	BIND(bind_text(s, 5, rec->outcome));
+	BIND(bind_text(s, 6, rec->detail));
+	BIND(sqlite3_bind_blob(s, 7, rec->prev_hash, 32, SQLITE_STATIC));
+	BIND(sqlite3_bind_blob(s, 8, rec->hash, 32, SQLITE_STATIC));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	/* the insert is complete after the first step (RETURNING) */
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? KDC_ERR_STORE : sq_err(q, rc,
+		    KDC_ERR_STORE);
+		goto out;
+	}
+	seq = sqlite3_column_int64(s, 0);
+	if ((r = sq_run(q, s, KDC_ERR_STORE)) != KDC_OK)
+		goto out;
+	rec->seq = seq;
+out:
+	sq_done(s);
+	return r;
+}
+
+/*
+ * Rows are read in batches into our own memory and the statement is
+ * reset before fn runs, so fn may call back into the store.
+ */
+static kdc_err
+sq_audit_foreach(struct kdc_store *st, int64_t from_seq,
+    kdc_store_audit_fn fn, void *arg)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_audit_rec *batch = NULL;
+	size_t got, i;
+	kdc_err r;
+	int rc;
+
+	if ((batch = kdc_calloc(SQ_AUDIT_BATCH, sizeof(*batch))) == NULL)
+		return KDC_ERR_NOMEM;
+	for (;;) {
+		got = 0;
+		rc = SQLITE_OK;
+		if ((r = sq_stmt(q, S_AUDIT_RANGE, &s)) != KDC_OK)
+			goto out;
+		BIND(sqlite3_bind_int64(s, 1, from_seq));
+		BIND(sqlite3_bind_int64(s, 2, SQ_AUDIT_BATCH));
+		if (rc != SQLITE_OK) {
+			r = sq_err(q, rc, KDC_ERR_STORE);
+			goto out;
+		}
+		while (got < SQ_AUDIT_BATCH &&
+		    (rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if ((r = row_audit(s, &batch[got])) != KDC_OK)
+				goto out;
+			got++;
+		}
+		if (got < SQ_AUDIT_BATCH && rc != SQLITE_DONE) {
+			r = sq_err(q, rc, KDC_ERR_STORE);
+			goto out;
+		}
+		sq_done(s);
+		s = NULL;
+		for (i = 0; i < got; i++)
+			if ((r = fn(&batch[i], arg)) != KDC_OK)
+				goto out;
+		if (got < SQ_AUDIT_BATCH)
+			break;
+		from_seq = batch[got - 1].seq + 1;
+	}
+	r = KDC_OK;
+out:
+	sq_done(s);
+	kdc_free(batch);
+	return r;
+}
+
+/* ---- the vtable -------------------------------------------------------- */
+
+static const struct kdc_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.ping = sq_ping,
+	.schema_version = sq_schema_version,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.in_txn = sq_in_txn,
+	.meta_get = sq_meta_get,
+	.meta_set = sq_meta_set,
+	.device_add = sq_device_add,
+	.device_get = sq_device_get,
+	.device_get_by_id = sq_device_get_by_id,
+	.device_list = sq_device_list,
+	.device_set_status = sq_device_set_status,
+	.device_delete = sq_device_delete,
+	.cred_add = sq_cred_add,
+	.cred_set_wrapped = sq_cred_set_wrapped,
+	.cred_set_cert = sq_cred_set_cert,
+	.cred_get = sq_cred_get,
+	.cred_get_by_identity = sq_cred_get_by_identity,
+	.cred_get_by_spki_fp = sq_cred_get_by_spki_fp,
+	.cred_get_by_serial = sq_cred_get_by_serial,
+	.cred_find_secret_fp = sq_cred_find_secret_fp,
+	.cred_list = sq_cred_list,
+	.cred_set_status = sq_cred_set_status,
+	.cred_expire = sq_cred_expire,
+	.mfg_ca_add = sq_mfg_ca_add,
+	.mfg_ca_list = sq_mfg_ca_list,
+	.profile_put = sq_profile_put,
+	.profile_get = sq_profile_get,
+	.audit_last = sq_audit_last,
+	.audit_append = sq_audit_append,
+	.audit_foreach = sq_audit_foreach,
+};

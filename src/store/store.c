@@ -1,0 +1,695 @@
+/*
+ * store.c: the engine-independent half of the store. Checks arguments,
+ * counts nested transactions, converts enums to text and back, frees
+ * rows, and dispatches everything else to the engine's ops (store_int.h).
+ */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+/* ---- enum text --------------------------------------------------------- */
+
+static const char *const kind_names[] = {
+	[KDC_KIND_MANUFACTURER] = "manufacturer",
+	[KDC_KIND_OWNER] = "owner",
+	[KDC_KIND_OPERATIONAL] = "operational",
+};
+static const char *const type_names[] = {
+	[KDC_TYPE_PSK] = "psk",
+	[KDC_TYPE_RPK] = "rpk",
+	[KDC_TYPE_X509] = "x509",
+};
+static const char *const status_names[] = {
+	[KDC_CRED_ISSUED] = "issued",
+	[KDC_CRED_PENDING] = "pending",
+	[KDC_CRED_REVOKED] = "revoked",
+	[KDC_CRED_SUPERSEDED] = "superseded",
+	[KDC_CRED_EXPIRED] = "expired",
+};
+static const char *const dev_status_names[] = {
+	[KDC_DEV_ACTIVE] = "active",
+	[KDC_DEV_REVOKED] = "revoked",
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *
+name_of(const char *const *tab, size_t n, int v)
+{
+	if (v < 0 || (size_t)v >= n)
+		return "unknown";
+	return tab[v];
+}
+
+static int
+parse_name(const char *const *tab, size_t n, const char *s)
+{
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tab[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+kdc_cred_kind_str(enum kdc_cred_kind k)
+{
+	return name_of(kind_names, NELEM(kind_names), (int)k);
+}
+
+const char *
+kdc_cred_type_str(enum kdc_cred_type t)
+{
+	return name_of(type_names, NELEM(type_names), (int)t);
+}
+
+const char *
+kdc_cred_status_str(enum kdc_cred_status s)
+{
+	return name_of(status_names, NELEM(status_names), (int)s);
+}
+
+const char *
+kdc_dev_status_str(enum kdc_dev_status s)
+{
+	return name_of(dev_status_names, NELEM(dev_status_names), (int)s);
+}
+
+int
+kdc_cred_kind_parse(const char *s)
+{
+	return parse_name(kind_names, NELEM(kind_names), s);
+}
+
+int
+kdc_cred_type_parse(const char *s)
+{
+	return parse_name(type_names, NELEM(type_names), s);
+}
+
+int
+kdc_cred_status_parse(const char *s)
+{
+	return parse_name(status_names, NELEM(status_names), s);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+void
+kdc_store_wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+/* A fixed-size string field is NUL-terminated within its array. */
+#define FIELD_OK(f)	(memchr((f), '\0', sizeof(f)) != NULL)
+
+static bool
+blob_ok(const uint8_t *p, size_t len)
+{
+	return p != NULL || len == 0;
+}
+
+/*
+ * Every call but open/close/rollback passes here. Inside a transaction
+ * that an inner rollback doomed (or that the engine rolled back by
+ * itself, as SQLite does on some I/O and memory errors), refuse rather
+ * than run in autocommit mode and make changes the caller thinks are
+ * part of a transaction.
+ */
+static kdc_err
+guard(struct kdc_store *st)
+{
+	if (st == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if (st->txn_depth > 0 && !st->txn_failed && !st->ops->in_txn(st))
+		st->txn_failed = true;
+	if (st->txn_depth > 0 && st->txn_failed)
+		return KDC_ERR_STORE;
+	return KDC_OK;
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+kdc_err
+kdc_store_open(const char *path, int create, struct kdc_store **out)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (path == NULL || *path == '\0' || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if (strncmp(path, "postgres://", 11) == 0 ||
+	    strncmp(path, "postgresql://", 13) == 0)
+		return KDC_ERR_UNSUPPORTED;	/* postgres.c: not yet */
+	return kdc_sqlite_open(path, create, out);
+}
+
+void
+kdc_store_close(struct kdc_store *st)
+{
+	if (st == NULL)
+		return;
+	st->ops->close(st);
+}
+
+kdc_err
+kdc_store_ping(struct kdc_store *st)
+{
+	kdc_err r;
+
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ping(st);
+}
+
+int
+kdc_store_schema_version(struct kdc_store *st)
+{
+	if (st == NULL)
+		return 0;
+	return st->ops->schema_version(st);
+}
+
+kdc_err
+kdc_store_begin(struct kdc_store *st)
+{
+	kdc_err r;
+
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	if (st->txn_depth == 0 && (r = st->ops->begin(st)) != KDC_OK)
+		return r;
+	st->txn_depth++;
+	return KDC_OK;
+}
+
+kdc_err
+kdc_store_commit(struct kdc_store *st)
+{
+	kdc_err r;
+
+	if (st == NULL || st->txn_depth == 0)
+		return KDC_ERR_STORE;		/* commit without begin */
+	r = guard(st);
+	st->txn_depth--;
+	if (st->txn_depth == 0) {
+		if (st->txn_failed) {
+			st->txn_failed = false;
+			if (st->ops->in_txn(st))
+				st->ops->rollback(st);
+			return KDC_ERR_STORE;
+		}
+		return st->ops->commit(st);
+	}
+	return r;
+}
+
+void
+kdc_store_rollback(struct kdc_store *st)
+{
+	if (st == NULL || st->txn_depth == 0)
+		return;
+	if (!st->txn_failed) {
+		st->ops->rollback(st);
+		st->txn_failed = true;
+	}
+	if (--st->txn_depth == 0)
+		st->txn_failed = false;
+}
+
+/* ---- meta -------------------------------------------------------------- */
+
+kdc_err
+kdc_store_meta_get(struct kdc_store *st, const char *key, char **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (key == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->meta_get(st, key, out);
+}
+
+kdc_err
+kdc_store_meta_set(struct kdc_store *st, const char *key, const char *val)
+{
+	kdc_err r;
+
+	if (key == NULL || val == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->meta_set(st, key, val);
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+kdc_err
+kdc_store_device_add(struct kdc_store *st, struct kdc_device *dev)
+{
+	kdc_err r;
+
+	if (dev == NULL || !FIELD_OK(dev->dev_id) || dev->dev_id[0] == '\0' ||
+	    !FIELD_OK(dev->profile) ||
+	    (dev->status != KDC_DEV_ACTIVE && dev->status != KDC_DEV_REVOKED))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->device_add(st, dev);
+}
+
+kdc_err
+kdc_store_device_get(struct kdc_store *st, const char *dev_id,
+    struct kdc_device **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (dev_id == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->device_get(st, dev_id, out);
+}
+
+kdc_err
+kdc_store_device_get_by_id(struct kdc_store *st, int64_t id,
+    struct kdc_device **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->device_get_by_id(st, id, out);
+}
+
+kdc_err
+kdc_store_device_list(struct kdc_store *st, struct kdc_device ***out,
+    size_t *n)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->device_list(st, out, n);
+}
+
+kdc_err
+kdc_store_device_set_status(struct kdc_store *st, int64_t id,
+    enum kdc_dev_status status)
+{
+	kdc_err r;
+
+	if (status != KDC_DEV_ACTIVE && status != KDC_DEV_REVOKED)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->device_set_status(st, id, status);
+}
+
+kdc_err
+kdc_store_device_delete(struct kdc_store *st, int64_t id)
+{
+	kdc_err r;
+
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->device_delete(st, id);
+}
+
+void
+kdc_device_free(struct kdc_device *dev)
+{
+	kdc_free(dev);
+}
+
+void
+kdc_device_list_free(struct kdc_device **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		kdc_device_free(v[i]);
+	kdc_free(v);
+}
+
+/* ---- credentials ------------------------------------------------------- */
+
+static bool
+cred_enums_ok(const struct kdc_cred *c)
+{
+	return kdc_cred_kind_parse(kdc_cred_kind_str(c->kind)) >= 0 &&
+	    kdc_cred_type_parse(kdc_cred_type_str(c->type)) >= 0 &&
+	    kdc_cred_status_parse(kdc_cred_status_str(c->status)) >= 0;
+}
+
+kdc_err
+kdc_store_cred_add(struct kdc_store *st, struct kdc_cred *cred)
+{
+	kdc_err r;
+
+	if (cred == NULL || !cred_enums_ok(cred) ||
+	    !FIELD_OK(cred->audience) || !FIELD_OK(cred->identity) ||
+	    !FIELD_OK(cred->serial) ||
+	    !blob_ok(cred->wrapped, cred->wrapped_len) ||
+	    !blob_ok(cred->secret_fp, cred->secret_fp_len) ||
+	    !blob_ok(cred->spki, cred->spki_len) ||
+	    !blob_ok(cred->spki_fp, cred->spki_fp_len) ||
+	    !blob_ok(cred->cert, cred->cert_len))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_add(st, cred);
+}
+
+kdc_err
+kdc_store_cred_set_wrapped(struct kdc_store *st, int64_t id,
+    const uint8_t *wrapped, size_t len)
+{
+	kdc_err r;
+
+	if (!blob_ok(wrapped, len))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_set_wrapped(st, id, wrapped, len);
+}
+
+kdc_err
+kdc_store_cred_set_cert(struct kdc_store *st, int64_t id,
+    const uint8_t *cert, size_t len, const char *serial)
+{
+	kdc_err r;
+
+	if (!blob_ok(cert, len) ||
+	    (serial != NULL && strlen(serial) > 2 * 20))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_set_cert(st, id, cert, len,
+	    serial == NULL ? "" : serial);
+}
+
+kdc_err
+kdc_store_cred_get(struct kdc_store *st, int64_t id, struct kdc_cred **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_get(st, id, out);
+}
+
+kdc_err
+kdc_store_cred_get_by_identity(struct kdc_store *st, const char *identity,
+    struct kdc_cred **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (identity == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_get_by_identity(st, identity, out);
+}
+
+kdc_err
+kdc_store_cred_get_by_spki_fp(struct kdc_store *st, const uint8_t fp[32],
+    struct kdc_cred **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (fp == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_get_by_spki_fp(st, fp, out);
+}
+
+kdc_err
+kdc_store_cred_get_by_serial(struct kdc_store *st, const char *serial,
+    struct kdc_cred **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (serial == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_get_by_serial(st, serial, out);
+}
+
+kdc_err
+kdc_store_cred_find_secret_fp(struct kdc_store *st, const uint8_t *fp,
+    size_t fp_len, int64_t except_device)
+{
+	kdc_err r;
+
+	if (fp == NULL || fp_len == 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_find_secret_fp(st, fp, fp_len, except_device);
+}
+
+kdc_err
+kdc_store_cred_list(struct kdc_store *st, const struct kdc_cred_filter *f,
+    struct kdc_cred ***out, size_t *n)
+{
+	static const struct kdc_cred_filter all = { 0, -1, -1, 0 };
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if (f == NULL)
+		f = &all;
+	if ((f->kind != -1 && kdc_cred_kind_parse(kdc_cred_kind_str(
+	    (enum kdc_cred_kind)f->kind)) < 0) ||
+	    (f->status != -1 && kdc_cred_status_parse(kdc_cred_status_str(
+	    (enum kdc_cred_status)f->status)) < 0))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_list(st, f, out, n);
+}
+
+kdc_err
+kdc_store_cred_set_status(struct kdc_store *st, int64_t id,
+    enum kdc_cred_status status)
+{
+	kdc_err r;
+
+	if (kdc_cred_status_parse(kdc_cred_status_str(status)) < 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_set_status(st, id, status);
+}
+
+kdc_err
+kdc_store_cred_expire(struct kdc_store *st, int64_t now, int64_t **ids,
+    size_t *n)
+{
+	kdc_err r;
+
+	if (ids != NULL)
+		*ids = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (ids == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_expire(st, now, ids, n);
+}
+
+static void
+wipe_free(uint8_t *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	kdc_store_wipe(p, len);
+	kdc_free(p);
+}
+
+void
+kdc_cred_free(struct kdc_cred *cred)
+{
+	if (cred == NULL)
+		return;
+	wipe_free(cred->wrapped, cred->wrapped_len);
+	wipe_free(cred->secret_fp, cred->secret_fp_len);
+	kdc_free(cred->spki);
+	kdc_free(cred->spki_fp);
+	kdc_free(cred->cert);
+	kdc_free(cred);
+}
+
+void
+kdc_cred_list_free(struct kdc_cred **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		kdc_cred_free(v[i]);
+	kdc_free(v);
+}
+
+/* ---- manufacturer CAs -------------------------------------------------- */
+
+kdc_err
+kdc_store_mfg_ca_add(struct kdc_store *st, struct kdc_mfg_ca *ca)
+{
+	kdc_err r;
+
+	if (ca == NULL || !FIELD_OK(ca->name) || ca->name[0] == '\0' ||
+	    ca->cert == NULL || ca->cert_len == 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->mfg_ca_add(st, ca);
+}
+
+kdc_err
+kdc_store_mfg_ca_list(struct kdc_store *st, struct kdc_mfg_ca ***out,
+    size_t *n)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->mfg_ca_list(st, out, n);
+}
+
+void
+kdc_mfg_ca_free(struct kdc_mfg_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	kdc_free(ca->cert);
+	kdc_free(ca);
+}
+
+void
+kdc_mfg_ca_list_free(struct kdc_mfg_ca **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		kdc_mfg_ca_free(v[i]);
+	kdc_free(v);
+}
+
+/* ---- profiles ---------------------------------------------------------- */
+
+kdc_err
+kdc_store_profile_put(struct kdc_store *st, const struct kdc_profile *p)
+{
+	kdc_err r;
+
+	if (p == NULL || !FIELD_OK(p->name) || p->name[0] == '\0' ||
+	    !FIELD_OK(p->audience) || p->lifetime < 0 ||
+	    kdc_cred_type_parse(kdc_cred_type_str(p->cred_type)) < 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->profile_put(st, p);
+}
+
+kdc_err
+kdc_store_profile_get(struct kdc_store *st, const char *name,
+    struct kdc_profile *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (name == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->profile_get(st, name, out);
+}
+
+/* ---- audit ------------------------------------------------------------- */
+
+kdc_err
+kdc_store_audit_last(struct kdc_store *st, struct kdc_audit_rec *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->audit_last(st, out);
+}
+
+kdc_err
+kdc_store_audit_append(struct kdc_store *st, struct kdc_audit_rec *rec)
+{
+	kdc_err r;
+
+	if (rec == NULL || !FIELD_OK(rec->actor) || !FIELD_OK(rec->action) ||
+	    !FIELD_OK(rec->subject) || !FIELD_OK(rec->outcome) ||
+	    !FIELD_OK(rec->detail))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->audit_append(st, rec);
+}
+
+kdc_err
+kdc_store_audit_foreach(struct kdc_store *st, int64_t from_seq,
+    kdc_store_audit_fn fn, void *arg)
+{
+	kdc_err r;
+
+	if (fn == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->audit_foreach(st, from_seq, fn, arg);
+}

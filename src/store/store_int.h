@@ -1,0 +1,107 @@
+/*
+ * store_int.h: inside the store module only. Each engine (sqlite.c today,
+ * postgres.c later) fills a struct kdc_store_ops; store.c owns everything
+ * engine-independent (argument checks, transaction nesting, enum text,
+ * freeing rows) and dispatches to the engine through the vtable.
+ *
+ * Engine ops get arguments already checked by store.c (non-NULL pointers,
+ * enums in range, strings NUL-terminated within their arrays) and
+ * out-parameters already cleared. They set out-parameters last, on
+ * success only, and map engine failures to kdc_err as store.h promises.
+ */
+#ifndef KDC_STORE_INT_H
+#define KDC_STORE_INT_H
+
+#include <stdbool.h>
+
+#include "store/store.h"
+
+struct kdc_store_ops {
+	const char	*name;		/* "sqlite", ... */
+	void	(*close)(struct kdc_store *st);
+	kdc_err	(*ping)(struct kdc_store *st);
+	int	(*schema_version)(struct kdc_store *st);
+
+	/* Engine transaction, outermost level only (store.c counts). */
+	kdc_err	(*begin)(struct kdc_store *st);
+	/* commit rolls back when it fails */
+	kdc_err	(*commit)(struct kdc_store *st);
+	void	(*rollback)(struct kdc_store *st);
+	/* True while the engine is inside a transaction. */
+	bool	(*in_txn)(struct kdc_store *st);
+
+	kdc_err	(*meta_get)(struct kdc_store *st, const char *key, char **out);
+	kdc_err	(*meta_set)(struct kdc_store *st, const char *key,
+		    const char *val);
+
+	kdc_err	(*device_add)(struct kdc_store *st, struct kdc_device *dev);
+	kdc_err	(*device_get)(struct kdc_store *st, const char *dev_id,
+		    struct kdc_device **out);
+	kdc_err	(*device_get_by_id)(struct kdc_store *st, int64_t id,
+		    struct kdc_device **out);
+	kdc_err	(*device_list)(struct kdc_store *st, struct kdc_device ***out,
+		    size_t *n);
+	kdc_err	(*device_set_status)(struct kdc_store *st, int64_t id,
+		    enum kdc_dev_status status);
+	kdc_err	(*device_delete)(struct kdc_store *st, int64_t id);
+
+	kdc_err	(*cred_add)(struct kdc_store *st, struct kdc_cred *cred);
+	kdc_err	(*cred_set_wrapped)(struct kdc_store *st, int64_t id,
+		    const uint8_t *wrapped, size_t len);
+	kdc_err	(*cred_set_cert)(struct kdc_store *st, int64_t id,
+		    const uint8_t *cert, size_t len, const char *serial);
+	kdc_err	(*cred_get)(struct kdc_store *st, int64_t id,
+		    struct kdc_cred **out);
+	kdc_err	(*cred_get_by_identity)(struct kdc_store *st,
+		    const char *identity, struct kdc_cred **out);
+	kdc_err	(*cred_get_by_spki_fp)(struct kdc_store *st,
+		    const uint8_t fp[32], struct kdc_cred **out);
+	kdc_err	(*cred_get_by_serial)(struct kdc_store *st, const char *serial,
+		    struct kdc_cred **out);
+	kdc_err	(*cred_find_secret_fp)(struct kdc_store *st, const uint8_t *fp,
+		    size_t fp_len, int64_t except_device);
+	kdc_err	(*cred_list)(struct kdc_store *st,
+		    const struct kdc_cred_filter *f, struct kdc_cred ***out,
+		    size_t *n);
+	kdc_err	(*cred_set_status)(struct kdc_store *st, int64_t id,
+		    enum kdc_cred_status status);
+	kdc_err	(*cred_expire)(struct kdc_store *st, int64_t now,
+		    int64_t **ids, size_t *n);
+
+	kdc_err	(*mfg_ca_add)(struct kdc_store *st, struct kdc_mfg_ca *ca);
+	kdc_err	(*mfg_ca_list)(struct kdc_store *st, struct kdc_mfg_ca ***out,
+		    size_t *n);
+
+	kdc_err	(*profile_put)(struct kdc_store *st,
+		    const struct kdc_profile *p);
+	kdc_err	(*profile_get)(struct kdc_store *st, const char *name,
+		    struct kdc_profile *out);
+
+	kdc_err	(*audit_last)(struct kdc_store *st, struct kdc_audit_rec *out);
+	kdc_err	(*audit_append)(struct kdc_store *st,
+		    struct kdc_audit_rec *rec);
+	kdc_err	(*audit_foreach)(struct kdc_store *st, int64_t from_seq,
+		    kdc_store_audit_fn fn, void *arg);
+};
+
+/* The engine-independent head of every engine's handle (first member). */
+struct kdc_store {
+	const struct kdc_store_ops *ops;
+	int		 txn_depth;	/* kdc_store_begin() nesting */
+	bool		 txn_failed;	/* an inner rollback doomed the txn */
+};
+
+/* Engines. Each sets *out (with ops and a zeroed head) on success. */
+kdc_err	kdc_sqlite_open(const char *path, int create, struct kdc_store **out);
+
+/*
+ * Test hook: the sqlite3 handle of a store opened by kdc_sqlite_open()
+ * (NULL for another engine), typed void * to keep sqlite3.h out of here.
+ * Unit tests use it to shorten the busy timeout.
+ */
+void	*kdc_sqlite_handle(struct kdc_store *st);
+
+/* Wipe n bytes at p so the compiler cannot drop it (no GnuTLS here). */
+void	 kdc_store_wipe(void *p, size_t n);
+
+#endif
