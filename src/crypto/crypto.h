@@ -86,7 +86,10 @@ enum kdc_key_alg {
 };
 
 /* Check that der is a SubjectPublicKeyInfo of an accepted key (P-256 or
- * Ed25519): MALFORMED if it does not parse, UNSUPPORTED_KEY otherwise. */
+ * Ed25519): MALFORMED if it does not parse, UNSUPPORTED_KEY otherwise.
+ * Also MALFORMED: trailing bytes or any non-canonical encoding (the SPKI
+ * is compared byte for byte as an identity), an EC point off the curve.
+ * TOO_LARGE over KDC_SPKI_MAX. alg may be NULL. */
 kdc_err	kdc_spki_check(const uint8_t *der, size_t len, enum kdc_key_alg *alg);
 
 /* Parse a CA certificate (PEM or DER, first certificate of a PEM file) for
@@ -99,7 +102,13 @@ kdc_err	kdc_cacert_parse(const uint8_t *buf, size_t len, uint8_t **der,
 /* Verify a device certificate chain (DER certs, leaf first) against the
  * given manufacturer CA DERs at time `now`. On success *dev_id is the SAN
  * URI of the leaf, else its CN (heap, caller frees); *spki the leaf's SPKI
- * DER (heap). UNTRUSTED if it does not chain, EXPIRED / NOT_YET_VALID. */
+ * DER (heap). UNTRUSTED if it does not chain, EXPIRED / NOT_YET_VALID.
+ * Also UNTRUSTED: a leaf that is a CA (basicConstraints CA:TRUE), or whose
+ * extendedKeyUsage lacks clientAuth (no EKU is fine). Every certificate,
+ * the anchor too, must be valid at `now` (checked by us: GnuTLS 3.7 has
+ * no per-call verification time). MALFORMED if a certificate does not
+ * parse or the leaf names no usable id (no SAN URI and no CN, or over
+ * KDC_DEVID_MAX); TOO_LARGE over KDC_CERT_MAX or KDC_CHAIN_MAX certs. */
 kdc_err	kdc_cert_verify_chain(const uint8_t *const *certs, const size_t *lens,
 	    size_t ncerts, const uint8_t *const *cas, const size_t *ca_lens,
 	    size_t ncas, int64_t now, char **dev_id, uint8_t **spki,
@@ -115,12 +124,25 @@ struct kdc_ca;
  * and written wrapped (AAD "ca.key") to dir/ca.key; otherwise key_url is
  * a PKCS#11 URL of an existing EC P-256 private key in a token
  * ("pkcs11:token=...;object=...;pin-value=..."), and only the certificate
- * is written. Writes dir/ca.pem. KDC_ERR_EXISTS if ca.pem exists.
+ * is written; kr may then be NULL. Writes dir/ca.pem. KDC_ERR_EXISTS if
+ * ca.pem exists (or ca.key, left by an interrupted create). INVALID_ARG if
+ * days is 0 or over 36500, UNSUPPORTED_KEY if the token key is not P-256.
+ *
+ * PKCS#11 modules: by default GnuTLS loads every module p11-kit is
+ * configured with (/usr/share/p11-kit/modules; Debian's softhsm2 package
+ * registers SoftHSM there). If the environment variable
+ * IOTKDC_PKCS11_MODULE names a module (path of a .so), only that module is
+ * loaded (gnutls_pkcs11_add_provider). Read once per process, at the first
+ * call with a key_url; set it (and e.g. SOFTHSM2_CONF) before that.
  */
 kdc_err	kdc_ca_create(const char *dir, const struct kdc_keyring *kr,
 	    const char *key_url, unsigned days);
 /* Load the CA made by kdc_ca_create() (same key_url). BAD_KEY if the
- * wrapped key does not open; PKCS11 if the token or object is missing. */
+ * wrapped key does not open or is not the certificate's key; PKCS11 if the
+ * token or object is missing or the PIN is wrong; IO if ca.pem (or ca.key)
+ * cannot be read. The kdc_ca keeps the parsed certificate and key for
+ * kdc_ca_sign_csr(). Use one kdc_ca from one thread at a time (GnuTLS
+ * does not promise concurrent signing with one key object). */
 kdc_err	kdc_ca_load(const char *dir, const struct kdc_keyring *kr,
 	    const char *key_url, struct kdc_ca **out);
 void	kdc_ca_free(struct kdc_ca *ca);
@@ -134,13 +156,16 @@ kdc_err	kdc_ca_cert_der(const struct kdc_ca *ca, uint8_t **der, size_t *len);
  * certificate signed by the CA with EKU serverAuth, SAN DNS localhost,
  * IP 127.0.0.1 and ::1, plus each name in hosts (DNS, or IP if it parses
  * as one), valid `days`. Writes dir/server.pem (leaf then CA) and
- * dir/server.key (wrapped, AAD "server.key").
+ * dir/server.key (wrapped, AAD "server.key"), each replaced atomically
+ * (write, fsync, rename) if present, so this also renews. INVALID_ARG for
+ * an empty host, one over 253 bytes or with spaces/control characters.
  */
 kdc_err	kdc_tls_cert_create(const char *dir, const struct kdc_keyring *kr,
 	    struct kdc_ca *ca, const char *const *hosts, size_t nhosts,
 	    unsigned days);
 /* Load them: *cert_pem (chain) and *key_pem (PKCS#8 PEM, a secret: free
- * with kdc_secret_free(*key_pem, *key_len)). NUL-terminated. */
+ * with kdc_secret_free(*key_pem, *key_len)). NUL-terminated; *key_len is
+ * without the NUL. BAD_KEY if server.key does not open under kr. */
 kdc_err	kdc_tls_cert_load(const char *dir, const struct kdc_keyring *kr,
 	    char **cert_pem, char **key_pem, size_t *key_len);
 
@@ -162,6 +187,12 @@ void	kdc_issued_wipe(struct kdc_issued *is);
  * URI, i.e. has a ':' scheme; always CN), EKU clientAuth, keyUsage
  * digitalSignature, not CA, random positive serial of KDC_SERIAL_LEN
  * bytes, validity [not_before, not_after], signed ECDSA-SHA256 by the CA.
+ * "A URI" means an RFC 3986 scheme before the first ':' and printable
+ * ASCII throughout ("urn:dev:ops:1234" yes, "00:11:22" no). TOO_LARGE over
+ * KDC_CSR_MAX; INVALID_ARG if dev_id is empty, over KDC_DEVID_MAX or has
+ * control characters, or not_after <= not_before. Only the CSR's key is
+ * used: its subject and requested extensions are ignored. On error *out
+ * is zeroed (kdc_issued_wipe() on it is harmless).
  */
 kdc_err	kdc_ca_sign_csr(struct kdc_ca *ca, const uint8_t *csr, size_t csr_len,
 	    const char *dev_id, int64_t not_before, int64_t not_after,

@@ -1,0 +1,112 @@
+/*
+ * crypto_int.h: shared by the .c files of src/crypto only. Nothing outside
+ * crypto/ may include it: the key structures below are the custody line.
+ */
+#ifndef KDC_CRYPTO_INT_H
+#define KDC_CRYPTO_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
+
+#include "core/err.h"
+#include "crypto/crypto.h"
+
+/* Wrapping key size and the AES-GCM nonce and tag sizes of the wrap format
+ * 0x01 || nonce(12) || ciphertext || tag(16) (crypto.h, kdc_wrap). */
+#define KDC_KEYRING_KEY_LEN	32
+#define KDC_WRAP_VERSION	0x01
+#define KDC_WRAP_NONCE_LEN	12
+#define KDC_WRAP_TAG_LEN	16
+
+/* Longest device chain kdc_cert_verify_chain() takes, leaf included: a
+ * manufacturer PKI is root -> (one or two intermediates) -> device; 8 leaves
+ * room and bounds the work a peer can ask for. (XXX: belongs in
+ * core/limits.h; moved there when that file is next edited.) */
+#define KDC_CHAIN_MAX		8
+
+/* Files of the data dir that crypto/ reads: a PEM chain is a few KiB. */
+#define KDC_CRYPTO_FILE_MAX	65536
+
+struct kdc_keyring {
+	uint8_t	key[KDC_KEYRING_KEY_LEN];	/* AES-256-GCM wrapping key */
+	uint8_t	prk[32];	/* HKDF-Extract(salt, key), for subkeys */
+};
+
+struct kdc_ca {
+	gnutls_x509_crt_t	 crt;	/* the CA certificate, parsed once */
+	gnutls_privkey_t	 key;	/* software or PKCS#11 */
+	uint8_t			*der;	/* crt as DER (kdc_malloc) */
+	size_t			 der_len;
+	uint8_t			 skid[64];	/* its subject key id */
+	size_t			 skid_len;
+};
+
+/*
+ * Map a GnuTLS error to `r` (KDC_ERR_CRYPTO, KDC_ERR_PKCS11, ...) and log
+ * it at debug level with gnutls_strerror(). Never called with secrets.
+ */
+kdc_err	crypto_gnutls_err(const char *func, const char *what, int rc,
+	    kdc_err r);
+#define KDC_CRYPTO_GTERR(what, rc)						\
+	crypto_gnutls_err(__func__, (what), (rc), KDC_ERR_CRYPTO)
+#define KDC_CRYPTO_GTERR_AS(what, rc, r)					\
+	crypto_gnutls_err(__func__, (what), (rc), (r))
+
+/* Copy a gnutls-allocated datum into a kdc_malloc buffer, with a NUL after
+ * it (not counted). The datum is left alone. */
+kdc_err	crypto_datum_dup(const gnutls_datum_t *d, uint8_t **out,
+	    size_t *out_len);
+/* Wipe then gnutls_free a datum's data; NULL-safe. */
+void	crypto_datum_wipe(gnutls_datum_t *d);
+
+/* True if buf looks like PEM ("-----BEGIN" somewhere in it). */
+bool	crypto_is_pem(const uint8_t *buf, size_t len);
+
+/*
+ * Files. crypto_file_read: the whole file, at most max bytes (TOO_LARGE
+ * beyond), kdc_malloc with a NUL after it; IO if unreadable. NOT_FOUND if
+ * it does not exist.
+ * crypto_file_create: a new file (O_EXCL, EXISTS if present) with mode,
+ * written and fsync'd; removed again if writing fails.
+ * crypto_file_replace: write path.tmp, fsync, rename over path.
+ */
+kdc_err	crypto_file_read(const char *path, size_t max, uint8_t **out,
+	    size_t *out_len);
+kdc_err	crypto_file_create(const char *path, const void *buf, size_t len,
+	    unsigned mode);
+kdc_err	crypto_file_replace(const char *path, const void *buf, size_t len,
+	    unsigned mode);
+/* dir + "/" + name into a kdc_malloc string; NULL on NOMEM. */
+char	*crypto_path(const char *dir, const char *name);
+
+/* Random certificate serial: KDC_SERIAL_LEN bytes, positive (top bit
+ * clear) and with a non-zero first byte, so it always encodes as exactly
+ * KDC_SERIAL_LEN DER bytes (no leading zero octet, never zero). */
+kdc_err	crypto_serial(uint8_t serial[KDC_SERIAL_LEN]);
+
+/* Subject key id of a public key (SHA-1 of the key bits, RFC 5280
+ * 4.2.1.2 method 1) into id (capacity *id_len). */
+kdc_err	crypto_key_id(gnutls_pubkey_t pub, uint8_t *id, size_t *id_len);
+
+/* A new certificate with version 3, a fresh serial (crypto_serial; its hex
+ * into serial_hex when not NULL), validity [not_before, not_after], the
+ * public key and its subject key id. The caller adds names and
+ * extensions, then signs. */
+kdc_err	crypto_crt_new(gnutls_pubkey_t pub, int64_t not_before,
+	    int64_t not_after, char serial_hex[2 * KDC_SERIAL_LEN + 1],
+	    gnutls_x509_crt_t *out);
+
+/* KDC_OK and the algorithm if pub is ECDSA P-256 or Ed25519, else
+ * KDC_ERR_UNSUPPORTED_KEY. */
+kdc_err	crypto_pubkey_check(gnutls_pubkey_t pub, enum kdc_key_alg *alg);
+
+/* Make sure the PKCS#11 subsystem is set up (once per process), honouring
+ * IOTKDC_PKCS11_MODULE (crypto.h). */
+kdc_err	crypto_pkcs11_setup(void);
+
+#endif
