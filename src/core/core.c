@@ -244,11 +244,11 @@ device_insert(struct kdc_core *core, const struct kdc_device_spec *spec)
 		if ((r = kdc_keyring_mac(core->kr, "psk-fp", spec->psk,
 		    spec->psk_len, fp)) != KDC_OK)
 			goto out;
-		if (kdc_store_cred_find_secret_fp(core->st, fp, sizeof(fp), 0)
-		    == KDC_OK) {
+		r = kdc_store_cred_find_secret_fp(core->st, fp, sizeof(fp), 0);
+		if (r == KDC_OK)
 			r = KDC_ERR_DUPLICATE_PSK;
+		if (r != KDC_ERR_NOT_FOUND)
 			goto out;
-		}
 		cred.secret_fp = fp;
 		cred.secret_fp_len = sizeof(fp);
 	} else if (spec->type == KDC_TYPE_RPK) {
