@@ -33,7 +33,18 @@ struct kdc_http_resp {
 /* Set status, content type and a copy of body. KDC_ERR_NOMEM. */
 kdc_err	kdc_http_resp_set(struct kdc_http_resp *resp, int status,
 	    const char *content_type, const void *body, size_t len);
+/* Set an RFC 7807 application/problem+json body,
+ * {"title":<reason phrase>,"status":N[,"detail":...]}. detail may be
+ * NULL (it is JSON-escaped, never a secret). KDC_ERR_NOMEM. */
+kdc_err	kdc_http_resp_problem(struct kdc_http_resp *resp, int status,
+	    const char *detail);
+/* The HTTP status for a kdc_err: this face's one translation table. */
+int	kdc_http_status(kdc_err r);
 
+/* resp starts zeroed. A handler that leaves status 0 answers 500; one
+ * that sets a status >= 400 and no body or content type gets a problem
+ * body. Every response also gets Cache-Control: no-store and
+ * X-Content-Type-Options: nosniff. */
 typedef void (*kdc_http_fn)(void *arg, const struct kdc_http_req *req,
 	    struct kdc_http_resp *resp);
 
@@ -48,7 +59,9 @@ kdc_err	kdc_http_new(const struct kdc_config *cfg,
 	    const struct kdc_http_tls *tls, struct kdc_http **out);
 /* Route method+path to fn. A path ending in "/ *" (without the space)
  * matches every path below it. Exact routes win over prefixes. A known
- * path with another method answers 405; an unknown path 404. */
+ * path with another method answers 405; an unknown path 404. HEAD is
+ * served by the GET route. Register before kdc_http_start()
+ * (KDC_ERR_INVALID_ARG after); KDC_ERR_EXISTS for a duplicate. */
 kdc_err	kdc_http_route(struct kdc_http *h, const char *method,
 	    const char *path, kdc_http_fn fn, void *arg);
 /* Bind and start serving. KDC_ERR_IO if the port cannot be bound. */

@@ -1,0 +1,982 @@
+/*
+ * config.c: iotkdc.conf. One table lists every key (section, name, type,
+ * default, range, field); the defaults, the parser and the writer all
+ * walk that table, so a key is added in one place (Redis standardConfig).
+ *
+ * inih splits "name = value" and strips comments. It does not give the
+ * handler a line number (Debian's libinih is built without
+ * INI_HANDLER_LINENO), truncates section names at 50 bytes and folds
+ * indented lines into the previous value, so we feed it through our own
+ * reader: the reader counts lines, strips leading blanks (no multi-line
+ * values), and tracks [section] headers itself, so every error names its
+ * line and a long profile name is checked, not cut.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/log.h"
+
+/* A config file is a few hundred bytes; 1 MiB means someone pointed us
+ * at the wrong file. */
+#define CONFIG_FILE_MAX		(1024 * 1024)
+#define DAY			86400
+
+enum ctype {
+	CT_INT,		/* int field, min..max */
+	CT_BOOL,	/* int field, 0/1 */
+	CT_STRING,	/* char[size], checked by check() */
+	CT_ENUM,	/* int-sized field, one of enums[] */
+	CT_LIST,	/* char[max][size] + size_t count at off_n */
+	CT_DAYS,	/* int64_t seconds, written as days min..max */
+};
+
+enum csect {
+	SECT_NONE = 0,
+	SECT_KDC,
+	SECT_HTTP,
+	SECT_CA,
+	SECT_PROFILE,
+};
+
+struct enum_val {
+	const char	*name;
+	int		 val;
+};
+
+typedef bool (*check_fn)(const char *v, char *why, size_t why_len);
+
+struct ckey {
+	enum csect		 sect;
+	const char		*name;
+	enum ctype		 type;
+	const char		*def;	/* default, in file syntax */
+	long			 min;
+	long			 max;	/* CT_LIST: max elements */
+	size_t			 off;	/* kdc_config/kdc_profile */
+	size_t			 size;	/* string/element bytes */
+	size_t			 off_n;	/* CT_LIST: the count */
+	const struct enum_val	*enums;
+	check_fn		 check;	/* CT_STRING, CT_LIST elements */
+	const char		*help;
+};
+
+static const struct enum_val log_levels[] = {
+	{ "err", KDC_LOG_ERR }, { "warn", KDC_LOG_WARN },
+	{ "info", KDC_LOG_INFO }, { "debug", KDC_LOG_DEBUG }, { NULL, 0 },
+};
+static const struct enum_val client_certs[] = {
+	{ "none", KDC_CLIENT_CERT_NONE },
+	{ "optional", KDC_CLIENT_CERT_OPTIONAL },
+	{ "required", KDC_CLIENT_CERT_REQUIRED }, { NULL, 0 },
+};
+/* Local on purpose: config must not pull the store library in. The
+ * strings are the ones kdc_cred_type_str() uses. */
+static const struct enum_val cred_types[] = {
+	{ "psk", KDC_TYPE_PSK }, { "rpk", KDC_TYPE_RPK },
+	{ "x509", KDC_TYPE_X509 }, { NULL, 0 },
+};
+
+/* Enum fields are written through an int pointer (C11 6.5p7 allows the
+ * signed/unsigned variant of the enum's compatible type). */
+_Static_assert(sizeof(enum kdc_client_cert) == sizeof(int),
+    "enum kdc_client_cert must be int-sized");
+_Static_assert(sizeof(enum kdc_cred_type) == sizeof(int),
+    "enum kdc_cred_type must be int-sized");
+
+static bool	check_host(const char *, char *, size_t);
+static bool	check_address(const char *, char *, size_t);
+static bool	check_ca_key(const char *, char *, size_t);
+static bool	check_audience(const char *, char *, size_t);
+
+#define CFG(f)	offsetof(struct kdc_config, f)
+#define PRO(f)	offsetof(struct kdc_profile, f)
+#define FSZ(t, f)	sizeof(((struct t *)0)->f)
+
+static const struct ckey keys[] = {
+	{ SECT_KDC, "hosts", CT_LIST, "", 0, KDC_CONFIG_HOSTS_MAX,
+	    CFG(hosts), FSZ(kdc_config, hosts[0]), CFG(nhosts), NULL,
+	    check_host,
+	    "Extra host names or addresses for the TLS certificate, comma\n"
+	    "# separated, at most 16 (localhost, 127.0.0.1 and ::1 are always\n"
+	    "# in)." },
+	{ SECT_KDC, "log_level", CT_ENUM, "info", 0, 0,
+	    CFG(log_level), 0, 0, log_levels, NULL,
+	    "err, warn, info or debug." },
+
+	{ SECT_HTTP, "address", CT_STRING, "127.0.0.1", 0, 0,
+	    CFG(http_address), FSZ(kdc_config, http_address), 0, NULL,
+	    check_address,
+	    "IPv4 or IPv6 address literal to listen on." },
+	{ SECT_HTTP, "port", CT_INT, "8443", 1, 65535,
+	    CFG(http_port), 0, 0, NULL, NULL,
+	    "TCP port, 1..65535." },
+	{ SECT_HTTP, "tls12", CT_BOOL, "false", 0, 1,
+	    CFG(http_tls12), 0, 0, NULL, NULL,
+	    "Also accept TLS 1.2 (true/false). TLS 1.3 is always on." },
+	{ SECT_HTTP, "client_cert", CT_ENUM, "none", 0, 0,
+	    CFG(http_client_cert), 0, 0, client_certs, NULL,
+	    "Client certificates: none, optional or required." },
+
+	{ SECT_CA, "key", CT_STRING, "file", 0, 0,
+	    CFG(ca_key), FSZ(kdc_config, ca_key), 0, NULL, check_ca_key,
+	    "Where the CA key lives: \"file\" (in the data dir) or a\n"
+	    "# PKCS#11 URL (pkcs11:...)." },
+	{ SECT_CA, "days", CT_INT, "3650", 1, 36500,
+	    CFG(ca_days), 0, 0, NULL, NULL,
+	    "Validity of the CA certificate in days, 1..36500." },
+	{ SECT_CA, "tls_days", CT_INT, "825", 1, 36500,
+	    CFG(tls_days), 0, 0, NULL, NULL,
+	    "Validity of the listeners' TLS certificate in days, 1..36500." },
+
+	{ SECT_PROFILE, "cred_type", CT_ENUM, "psk", 0, 0,
+	    PRO(cred_type), 0, 0, cred_types, NULL,
+	    "Operational credential type: psk, rpk or x509." },
+	{ SECT_PROFILE, "audience", CT_STRING, "lwm2m", 0, 0,
+	    PRO(audience), FSZ(kdc_profile, audience), 0, NULL,
+	    check_audience,
+	    "Audience the operational credential is for." },
+	{ SECT_PROFILE, "lifetime_days", CT_DAYS, "30", 1, 3650,
+	    PRO(lifetime), 0, 0, NULL, NULL,
+	    "Lifetime of an operational credential in days, 1..3650." },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= 64, "seen masks are 64 bits");
+
+static const char *sect_names[] = { "", "kdc", "http", "ca", "profile" };
+static const char *sect_help[] = {
+	"",
+	"The KDC as a whole.",
+	"The HTTPS listener (admin API, Thing Directory, ACE over HTTP).",
+	"The KDC's certificate authority.",
+	"",
+};
+
+/* ---- value checks ------------------------------------------------------ */
+
+static bool
+name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && c != '_' && c != '.' && c != '-')
+			return false;
+	}
+	return true;
+}
+
+static bool
+check_host(const char *v, char *why, size_t why_len)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > KDC_NAME_MAX) {
+		snprintf(why, why_len, "host name must be 1..%d bytes",
+		    KDC_NAME_MAX);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!isalnum(c) && c != '.' && c != '-' && c != ':') {
+			snprintf(why, why_len, "host name may hold only "
+			    "letters, digits, '.', '-' and ':'");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_address(const char *v, char *why, size_t why_len)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
+		return true;
+	snprintf(why, why_len, "not an IPv4 or IPv6 address literal");
+	return false;
+}
+
+static bool
+check_ca_key(const char *v, char *why, size_t why_len)
+{
+	if (strcmp(v, "file") == 0)
+		return true;
+	if (strncmp(v, "pkcs11:", 7) == 0 && v[7] != '\0') {
+		for (const char *p = v; *p != '\0'; p++)
+			if (!isgraph((unsigned char)*p)) {
+				snprintf(why, why_len, "PKCS#11 URL holds a "
+				    "blank or control character");
+				return false;
+			}
+		return true;
+	}
+	snprintf(why, why_len, "must be \"file\" or a PKCS#11 URL "
+	    "(pkcs11:...)");
+	return false;
+}
+
+static bool
+check_audience(const char *v, char *why, size_t why_len)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > KDC_NAME_MAX) {
+		snprintf(why, why_len, "audience must be 1..%d bytes",
+		    KDC_NAME_MAX);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!isalnum(c) && strchr("_.-:/", c) == NULL) {
+			snprintf(why, why_len, "audience may hold only "
+			    "letters, digits and _ . - : /");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- typed set / format ------------------------------------------------ */
+
+static bool
+parse_long(const char *v, long *out)
+{
+	char *end;
+	long n;
+
+	if (*v == '\0' || isspace((unsigned char)*v))
+		return false;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = n;
+	return true;
+}
+
+static bool
+parse_bool(const char *v, int *out)
+{
+	static const char *yes[] = { "true", "yes", "1" };
+	static const char *no[] = { "false", "no", "0" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = 1;
+			return true;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+enum_names(const struct enum_val *e, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (; e->name != NULL; e++) {
+		int w = snprintf(buf + o, len - o, "%s%s", o ? "|" : "",
+		    e->name);
+		if (w < 0 || (size_t)w >= len - o)
+			break;
+		o += (size_t)w;
+	}
+}
+
+static bool
+set_string(char *dst, size_t size, const char *v, check_fn check, char *why,
+    size_t why_len)
+{
+	if (strlen(v) >= size) {
+		snprintf(why, why_len, "longer than %zu bytes", size - 1);
+		return false;
+	}
+	if (check != NULL && !check(v, why, why_len))
+		return false;
+	memset(dst, 0, size);
+	memcpy(dst, v, strlen(v));
+	return true;
+}
+
+/* Set key k of base (a kdc_config or kdc_profile) from its text v. */
+static bool
+set_value(const struct ckey *k, void *base, const char *v, char *why,
+    size_t why_len)
+{
+	char *field = (char *)base + k->off;
+	char names[128];
+	long n;
+	int b;
+
+	switch (k->type) {
+	case CT_INT:
+	case CT_DAYS:
+		if (!parse_long(v, &n)) {
+			snprintf(why, why_len, "not an integer");
+			return false;
+		}
+		if (n < k->min || n > k->max) {
+			snprintf(why, why_len, "%ld out of range %ld..%ld", n,
+			    k->min, k->max);
+			return false;
+		}
+		if (k->type == CT_INT)
+			*(int *)(void *)field = (int)n;
+		else
+			*(int64_t *)(void *)field = (int64_t)n * DAY;
+		return true;
+	case CT_BOOL:
+		if (!parse_bool(v, &b)) {
+			snprintf(why, why_len, "not a boolean "
+			    "(true/false/yes/no/1/0)");
+			return false;
+		}
+		*(int *)(void *)field = b;
+		return true;
+	case CT_ENUM:
+		for (const struct enum_val *e = k->enums; e->name != NULL; e++)
+			if (strcmp(v, e->name) == 0) {
+				*(int *)(void *)field = e->val;
+				return true;
+			}
+		enum_names(k->enums, names, sizeof(names));
+		snprintf(why, why_len, "must be one of %s", names);
+		return false;
+	case CT_STRING:
+		return set_string(field, k->size, v, k->check, why, why_len);
+	case CT_LIST: {
+		size_t *count = (size_t *)(void *)((char *)base + k->off_n);
+		char item[KDC_NAME_MAX + 2];
+		const char *p = v;
+		size_t cnt = 0;
+
+		/* Check everything before touching the field. */
+		while (*p != '\0') {
+			const char *e = strchr(p, ',');
+			size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+
+			while (len > 0 && isspace((unsigned char)*p)) {
+				p++;
+				len--;
+			}
+			while (len > 0 && isspace((unsigned char)p[len - 1]))
+				len--;
+			if (cnt == (size_t)k->max) {
+				snprintf(why, why_len, "more than %ld entries",
+				    k->max);
+				return false;
+			}
+			if (len >= sizeof(item) || len >= k->size) {
+				snprintf(why, why_len, "entry %zu longer than "
+				    "%zu bytes", cnt + 1, k->size - 1);
+				return false;
+			}
+			memcpy(item, p, len);
+			item[len] = '\0';
+			if (k->check != NULL && !k->check(item, why, why_len))
+				return false;
+			cnt++;
+			if (e == NULL)
+				break;
+			p = e + 1;
+			if (*p == '\0') {
+				snprintf(why, why_len, "empty entry after ','");
+				return false;
+			}
+		}
+		memset(field, 0, k->size * (size_t)k->max);
+		p = v;
+		for (size_t i = 0; i < cnt; i++) {
+			const char *e = strchr(p, ',');
+			size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+
+			while (len > 0 && isspace((unsigned char)*p)) {
+				p++;
+				len--;
+			}
+			while (len > 0 && isspace((unsigned char)p[len - 1]))
+				len--;
+			memcpy(field + i * k->size, p, len);
+			if (e != NULL)
+				p = e + 1;
+		}
+		*count = cnt;
+		return true;
+	}
+	}
+	return false;
+}
+
+static void
+put_value(FILE *f, const struct ckey *k, const void *base)
+{
+	const char *field = (const char *)base + k->off;
+	int v;
+
+	switch (k->type) {
+	case CT_INT:
+		fprintf(f, "%d", *(const int *)(const void *)field);
+		break;
+	case CT_DAYS:
+		fprintf(f, "%lld", (long long)(*(const int64_t *)
+		    (const void *)field / DAY));
+		break;
+	case CT_BOOL:
+		fputs(*(const int *)(const void *)field ? "true" : "false", f);
+		break;
+	case CT_ENUM:
+		v = *(const int *)(const void *)field;
+		for (const struct enum_val *e = k->enums; e->name != NULL; e++)
+			if (e->val == v) {
+				fputs(e->name, f);
+				break;
+			}
+		break;
+	case CT_STRING:
+		fputs(field, f);
+		break;
+	case CT_LIST: {
+		size_t n = *(const size_t *)(const void *)
+		    ((const char *)base + k->off_n);
+
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "%s%s", i ? "," : "", field + i * k->size);
+		break;
+	}
+	}
+}
+
+/* ---- defaults ---------------------------------------------------------- */
+
+static void
+profile_defaults(struct kdc_profile *p, const char *name)
+{
+	char why[128];
+	bool ok;
+
+	memset(p, 0, sizeof(*p));
+	assert(strlen(name) <= KDC_NAME_MAX);
+	memcpy(p->name, name, strlen(name));
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].sect != SECT_PROFILE)
+			continue;
+		ok = set_value(&keys[i], p, keys[i].def, why, sizeof(why));
+		assert(ok);
+		(void)ok;
+	}
+}
+
+void
+kdc_config_defaults(struct kdc_config *cfg)
+{
+	char why[128];
+	bool ok;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].sect == SECT_PROFILE)
+			continue;
+		ok = set_value(&keys[i], cfg, keys[i].def, why, sizeof(why));
+		assert(ok);	/* the table's own defaults are valid */
+		(void)ok;
+	}
+	profile_defaults(&cfg->profiles[0], "default");
+	cfg->nprofiles = 1;
+}
+
+const struct kdc_profile *
+kdc_config_profile(const struct kdc_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
+	    i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}
+
+/* ---- parser ------------------------------------------------------------ */
+
+struct pctx {
+	const char		*file;	/* for messages */
+	const char		*next;	/* unread text */
+	int			 line;	/* the line inih works on */
+	bool			 failed;
+	char			*err;
+	size_t			 err_len;
+	struct kdc_config	*cfg;
+	enum csect		 sect;
+	struct kdc_profile	*prof;	/* when sect == SECT_PROFILE */
+	uint64_t		 seen;	/* keys set outside profiles */
+	uint64_t		 pseen[KDC_CONFIG_PROFILES_MAX];
+};
+
+static void
+fail(struct pctx *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fail(struct pctx *p, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	if (p->failed)
+		return;		/* the first error wins */
+	p->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (p->err != NULL && p->err_len > 0)
+		snprintf(p->err, p->err_len, "%s:%d: %s", p->file, p->line,
+		    why);
+}
+
+static char *
+esc(const char *s, char *buf, size_t len)
+{
+	return kdc_log_escape(s, strlen(s), buf, len);
+}
+
+/* A "[...]" line: switch sections. Empty [profile X] sections still
+ * create the profile with its defaults. */
+static void
+section_begin(struct pctx *p, const char *line)
+{
+	const char *end = strchr(line, ']');
+	char name[KDC_NAME_MAX + 32], e[4 * sizeof(name) + 1];
+	const char *s = line + 1, *pname;
+	size_t len;
+
+	if (end == NULL) {
+		fail(p, "section header without ']'");
+		return;
+	}
+	while (s < end && isspace((unsigned char)*s))
+		s++;
+	len = (size_t)(end - s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	if (len >= sizeof(name)) {
+		fail(p, "section name too long");
+		return;
+	}
+	memcpy(name, s, len);
+	name[len] = '\0';
+
+	p->prof = NULL;
+	for (int i = SECT_KDC; i < SECT_PROFILE; i++)
+		if (strcmp(name, sect_names[i]) == 0) {
+			p->sect = (enum csect)i;
+			return;
+		}
+	if (strncmp(name, "profile", 7) != 0 ||
+	    !isspace((unsigned char)name[7])) {
+		fail(p, "unknown section [%s]", esc(name, e, sizeof(e)));
+		return;
+	}
+	pname = name + 7;
+	while (isspace((unsigned char)*pname))
+		pname++;
+	if (!name_ok(pname, KDC_NAME_MAX)) {
+		fail(p, "bad profile name \"%s\": 1..%d of A-Z a-z 0-9 _ . -",
+		    esc(pname, e, sizeof(e)), KDC_NAME_MAX);
+		return;
+	}
+	p->sect = SECT_PROFILE;
+	for (size_t i = 0; i < p->cfg->nprofiles; i++)
+		if (strcmp(p->cfg->profiles[i].name, pname) == 0) {
+			p->prof = &p->cfg->profiles[i];
+			return;
+		}
+	if (p->cfg->nprofiles == KDC_CONFIG_PROFILES_MAX) {
+		fail(p, "more than %d profiles", KDC_CONFIG_PROFILES_MAX);
+		return;
+	}
+	p->prof = &p->cfg->profiles[p->cfg->nprofiles++];
+	profile_defaults(p->prof, pname);
+}
+
+/*
+ * inih's line source: one line per call, so p->line is the line inih is
+ * working on when it calls handler(). Leading blanks are dropped (inih
+ * would fold an indented line into the previous value).
+ */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct pctx *p = stream;
+	const char *s = p->next, *nl;
+	size_t len;
+
+	if (p->failed || *s == '\0')
+		return NULL;
+	nl = strchr(s, '\n');
+	len = nl != NULL ? (size_t)(nl - s) + 1 : strlen(s);
+	p->next = s + len;
+	p->line++;
+	if (p->line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+		s += 3;		/* UTF-8 BOM */
+		len -= 3;
+	}
+	while (len > 0 && *s != '\n' && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	/* inih needs room for the NUL; longer lines it would split. */
+	if (num < 2 || len > (size_t)num - 2) {
+		fail(p, "line longer than %d bytes", num - 2);
+		return NULL;
+	}
+	memcpy(str, s, len);
+	str[len] = '\0';
+	if (str[0] == '[') {
+		section_begin(p, str);
+		if (p->failed)
+			return NULL;
+	}
+	return str;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct pctx *p = user;
+	const struct ckey *k = NULL;
+	char why[256], e[256];
+	uint64_t *seen;
+	size_t i;
+
+	(void)section;		/* truncated by inih; p->sect is exact */
+	if (p->failed)
+		return 0;
+	if (p->sect == SECT_NONE) {
+		fail(p, "key \"%s\" before any [section]",
+		    esc(name, e, sizeof(e)));
+		return 0;
+	}
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].sect == p->sect &&
+		    strcmp(keys[i].name, name) == 0) {
+			k = &keys[i];
+			break;
+		}
+	if (k == NULL) {
+		fail(p, "unknown key \"%s\" in [%s]", esc(name, e, sizeof(e)),
+		    sect_names[p->sect]);
+		return 0;
+	}
+	seen = p->sect == SECT_PROFILE ?
+	    &p->pseen[p->prof - p->cfg->profiles] : &p->seen;
+	if (*seen & (UINT64_C(1) << i)) {
+		fail(p, "duplicate key \"%s\"", k->name);
+		return 0;
+	}
+	*seen |= UINT64_C(1) << i;
+	if (!set_value(k, p->sect == SECT_PROFILE ? (void *)p->prof :
+	    (void *)p->cfg, value, why, sizeof(why))) {
+		fail(p, "%s: %s", k->name, why);
+		return 0;
+	}
+	return 1;
+}
+
+static kdc_err
+parse(const char *file, const char *text, struct kdc_config *cfg, char *err,
+    size_t err_len)
+{
+	struct kdc_config *tmp = NULL;
+	struct pctx *p = NULL;
+	kdc_err r;
+	int rc;
+
+	if (err != NULL && err_len > 0)
+		err[0] = '\0';
+	if ((tmp = kdc_malloc(sizeof(*tmp))) == NULL ||
+	    (p = kdc_calloc(1, sizeof(*p))) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	kdc_config_defaults(tmp);
+	p->file = file;
+	p->next = text;
+	p->err = err;
+	p->err_len = err_len;
+	p->cfg = tmp;
+
+	rc = ini_parse_stream(reader, p, handler, p);
+	if (rc == -2) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if (!p->failed && rc != 0) {
+		/* inih's own complaint: no '=' or ':' on a line */
+		p->line = rc;
+		fail(p, "syntax error (expected name = value or [section])");
+	}
+	if (p->failed) {
+		r = KDC_ERR_CONFIG;
+		goto out;
+	}
+	memcpy(cfg, tmp, sizeof(*cfg));
+	r = KDC_OK;
+out:
+	kdc_free(tmp);
+	kdc_free(p);
+	return r;
+}
+
+kdc_err
+kdc_config_parse(const char *text, struct kdc_config *cfg, char *err,
+    size_t err_len)
+{
+	return parse("<config>", text, cfg, err, err_len);
+}
+
+kdc_err
+kdc_config_load(const char *path, struct kdc_config *cfg, char *err,
+    size_t err_len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	ssize_t n;
+	kdc_err r;
+	int fd;
+
+	if (err != NULL && err_len > 0)
+		err[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		r = KDC_ERR_IO;
+		goto syserr;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "%s: not a regular file of at "
+			    "most %d bytes", path, CONFIG_FILE_MAX);
+		r = KDC_ERR_CONFIG;
+		goto out;
+	}
+	if ((buf = kdc_malloc((size_t)st.st_size + 1)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = KDC_ERR_IO;
+			goto syserr;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	if (memchr(buf, '\0', got) != NULL) {
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "%s: contains a NUL byte", path);
+		r = KDC_ERR_CONFIG;
+		goto out;
+	}
+	r = parse(path, buf, cfg, err, err_len);
+	goto out;
+syserr:
+	if (err != NULL && err_len > 0)
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+out:
+	if (fd != -1)
+		close(fd);
+	kdc_free(buf);
+	return r;
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+static bool
+strfield_ok(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static bool
+same_config(const struct kdc_config *a, const struct kdc_config *b)
+{
+	if (a->nhosts != b->nhosts || a->log_level != b->log_level ||
+	    strcmp(a->http_address, b->http_address) != 0 ||
+	    a->http_port != b->http_port || a->http_tls12 != b->http_tls12 ||
+	    a->http_client_cert != b->http_client_cert ||
+	    strcmp(a->ca_key, b->ca_key) != 0 || a->ca_days != b->ca_days ||
+	    a->tls_days != b->tls_days || a->nprofiles != b->nprofiles)
+		return false;
+	for (size_t i = 0; i < a->nhosts; i++)
+		if (strcmp(a->hosts[i], b->hosts[i]) != 0)
+			return false;
+	for (size_t i = 0; i < a->nprofiles; i++) {
+		const struct kdc_profile *x = &a->profiles[i];
+		const struct kdc_profile *y = &b->profiles[i];
+
+		if (strcmp(x->name, y->name) != 0 ||
+		    x->cred_type != y->cred_type ||
+		    strcmp(x->audience, y->audience) != 0 ||
+		    x->lifetime != y->lifetime)
+			return false;
+	}
+	return true;
+}
+
+static void
+put_section(FILE *f, enum csect s, const void *base)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].sect != s)
+			continue;
+		fprintf(f, "# %s\n%s =", keys[i].help, keys[i].name);
+		if (keys[i].type != CT_LIST || *(const size_t *)(const void *)
+		    ((const char *)base + keys[i].off_n) > 0)
+			fputc(' ', f);
+		put_value(f, &keys[i], base);
+		fputc('\n', f);
+	}
+}
+
+/* Render cfg as text (heap, NUL-terminated). */
+static kdc_err
+render(const struct kdc_config *cfg, char **out, size_t *out_len)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return KDC_ERR_NOMEM;
+	fprintf(f, "# iotkdc.conf: read once at startup. '#' or ';' starts a "
+	    "comment line.\n# Unknown keys and out-of-range values stop the "
+	    "server.\n");
+	for (int s = SECT_KDC; s < SECT_PROFILE; s++) {
+		fprintf(f, "\n# %s\n[%s]\n", sect_help[s], sect_names[s]);
+		put_section(f, (enum csect)s, cfg);
+	}
+	fprintf(f, "\n# Device profiles: [profile NAME]. Devices name one; "
+	    "\"default\" if they do not.\n");
+	for (size_t i = 0; i < cfg->nprofiles; i++) {
+		fprintf(f, "\n[profile %s]\n", cfg->profiles[i].name);
+		put_section(f, SECT_PROFILE, &cfg->profiles[i]);
+	}
+	if (fclose(f) != 0) {
+		free(buf);	/* open_memstream's buffer is plain malloc */
+		return KDC_ERR_NOMEM;
+	}
+	*out = buf;
+	*out_len = len;
+	return KDC_OK;
+}
+
+kdc_err
+kdc_config_write(const char *path, const struct kdc_config *cfg)
+{
+	struct kdc_config *back = NULL;
+	char *text = NULL, err[256];
+	size_t len = 0, off = 0;
+	bool created = false;
+	kdc_err r;
+	ssize_t n;
+	int fd = -1;
+
+	/* The struct came from a caller: make sure the writer stays inside
+	 * its arrays before rendering. */
+	if (cfg->nhosts > KDC_CONFIG_HOSTS_MAX ||
+	    cfg->nprofiles > KDC_CONFIG_PROFILES_MAX ||
+	    !strfield_ok(cfg->http_address, sizeof(cfg->http_address)) ||
+	    !strfield_ok(cfg->ca_key, sizeof(cfg->ca_key))) {
+		r = KDC_ERR_INVALID_ARG;
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->nhosts; i++)
+		if (!strfield_ok(cfg->hosts[i], sizeof(cfg->hosts[i]))) {
+			r = KDC_ERR_INVALID_ARG;
+			goto out;
+		}
+	for (size_t i = 0; i < cfg->nprofiles; i++)
+		if (!strfield_ok(cfg->profiles[i].name,
+		    sizeof(cfg->profiles[i].name)) ||
+		    !strfield_ok(cfg->profiles[i].audience,
+		    sizeof(cfg->profiles[i].audience))) {
+			r = KDC_ERR_INVALID_ARG;
+			goto out;
+		}
+	if ((r = render(cfg, &text, &len)) != KDC_OK)
+		goto out;
+	/* Never write a file the server would refuse to start with. */
+	if ((back = kdc_malloc(sizeof(*back))) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = kdc_config_parse(text, back, err, sizeof(err))) != KDC_OK) {
+		if (r == KDC_ERR_CONFIG) {
+			kdc_log_debug("does not round-trip: %s", err);
+			r = KDC_ERR_INVALID_ARG;
+		}
+		goto out;
+	}
+	if (!same_config(cfg, back)) {
+		r = KDC_ERR_INVALID_ARG;
+		goto out;
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		r = errno == EEXIST ? KDC_ERR_EXISTS : KDC_ERR_IO;
+		goto out;
+	}
+	created = true;
+	while (off < len) {
+		if ((n = write(fd, text + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = KDC_ERR_IO;
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1) {
+		r = KDC_ERR_IO;
+		goto out;
+	}
+	r = close(fd) == 0 ? KDC_OK : KDC_ERR_IO;
+	fd = -1;
+out:
+	if (fd != -1)
+		close(fd);
+	if (r != KDC_OK && created)
+		unlink(path);
+	free(text);
+	kdc_free(back);
+	return r;
+}

@@ -1,0 +1,382 @@
+/* test_config.c: iotkdc.conf parsing, errors with line numbers, writing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "testutil.h"
+
+static void
+assert_same(const struct kdc_config *a, const struct kdc_config *b)
+{
+	assert_int_equal(a->nhosts, b->nhosts);
+	for (size_t i = 0; i < a->nhosts; i++)
+		assert_string_equal(a->hosts[i], b->hosts[i]);
+	assert_int_equal(a->log_level, b->log_level);
+	assert_string_equal(a->http_address, b->http_address);
+	assert_int_equal(a->http_port, b->http_port);
+	assert_int_equal(a->http_tls12, b->http_tls12);
+	assert_int_equal(a->http_client_cert, b->http_client_cert);
+	assert_string_equal(a->ca_key, b->ca_key);
+	assert_int_equal(a->ca_days, b->ca_days);
+	assert_int_equal(a->tls_days, b->tls_days);
+	assert_int_equal(a->nprofiles, b->nprofiles);
+	for (size_t i = 0; i < a->nprofiles; i++) {
+		assert_string_equal(a->profiles[i].name, b->profiles[i].name);
+		assert_int_equal(a->profiles[i].cred_type,
+		    b->profiles[i].cred_type);
+		assert_string_equal(a->profiles[i].audience,
+		    b->profiles[i].audience);
+		assert_int_equal(a->profiles[i].lifetime,
+		    b->profiles[i].lifetime);
+	}
+}
+
+static void
+test_defaults(void **state)
+{
+	struct kdc_config cfg, parsed;
+	const struct kdc_profile *p;
+	char err[256];
+
+	(void)state;
+	kdc_config_defaults(&cfg);
+	assert_int_equal(cfg.nhosts, 0);
+	assert_int_equal(cfg.log_level, KDC_LOG_INFO);
+	assert_string_equal(cfg.http_address, "127.0.0.1");
+	assert_int_equal(cfg.http_port, 8443);
+	assert_int_equal(cfg.http_tls12, 0);
+	assert_int_equal(cfg.http_client_cert, KDC_CLIENT_CERT_NONE);
+	assert_string_equal(cfg.ca_key, "file");
+	assert_int_equal(cfg.ca_days, 3650);
+	assert_int_equal(cfg.tls_days, 825);
+	assert_int_equal(cfg.nprofiles, 1);
+	assert_non_null(p = kdc_config_profile(&cfg, "default"));
+	assert_int_equal(p->cred_type, KDC_TYPE_PSK);
+	assert_string_equal(p->audience, "lwm2m");
+	assert_int_equal(p->lifetime, 30 * 86400);
+	assert_null(kdc_config_profile(&cfg, "nope"));
+
+	/* An empty file and a comments-only file are the defaults. */
+	assert_int_equal(kdc_config_parse("", &parsed, err, sizeof(err)),
+	    KDC_OK);
+	assert_same(&cfg, &parsed);
+	assert_int_equal(kdc_config_parse("# hi\n; there\n\n", &parsed, err,
+	    sizeof(err)), KDC_OK);
+	assert_same(&cfg, &parsed);
+}
+
+static void
+test_parse_values(void **state)
+{
+	static const char text[] =
+	    "\xEF\xBB\xBF# a BOM first\n"
+	    "[kdc]\n"
+	    "hosts = kdc.example.com, 10.0.0.1 ,fe80::1\n"
+	    "log_level = debug ; inline comment\n"
+	    "\n"
+	    "[ http ]\n"
+	    "  address = ::1\n"
+	    "port: 9443\n"
+	    "tls12 = YES\n"
+	    "client_cert = required\n"
+	    "[ca]\n"
+	    "key = pkcs11:token=kdc;object=ca-key;type=private\n"
+	    "days = 36500\n"
+	    "tls_days = 1\n"
+	    "[profile default]\n"
+	    "lifetime_days = 7\n"
+	    "[profile  cam.v2-x_y]\n"
+	    "cred_type = x509\n"
+	    "audience = coaps://rs.example:5684/x\n"
+	    "[profile empty]\n";
+	struct kdc_config cfg;
+	const struct kdc_profile *p;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(kdc_config_parse(text, &cfg, err, sizeof(err)),
+	    KDC_OK);
+	assert_int_equal(cfg.nhosts, 3);
+	assert_string_equal(cfg.hosts[0], "kdc.example.com");
+	assert_string_equal(cfg.hosts[1], "10.0.0.1");
+	assert_string_equal(cfg.hosts[2], "fe80::1");
+	assert_int_equal(cfg.log_level, KDC_LOG_DEBUG);
+	assert_string_equal(cfg.http_address, "::1");
+	assert_int_equal(cfg.http_port, 9443);
+	assert_int_equal(cfg.http_tls12, 1);
+	assert_int_equal(cfg.http_client_cert, KDC_CLIENT_CERT_REQUIRED);
+	assert_string_equal(cfg.ca_key,
+	    "pkcs11:token=kdc;object=ca-key;type=private");
+	assert_int_equal(cfg.ca_days, 36500);
+	assert_int_equal(cfg.tls_days, 1);
+	assert_int_equal(cfg.nprofiles, 3);
+	assert_non_null(p = kdc_config_profile(&cfg, "default"));
+	assert_int_equal(p->cred_type, KDC_TYPE_PSK);
+	assert_int_equal(p->lifetime, 7 * 86400);
+	assert_non_null(p = kdc_config_profile(&cfg, "cam.v2-x_y"));
+	assert_int_equal(p->cred_type, KDC_TYPE_X509);
+	assert_string_equal(p->audience, "coaps://rs.example:5684/x");
+	assert_int_equal(p->lifetime, 30 * 86400);
+	/* A profile section without keys still defines the profile. */
+	assert_non_null(p = kdc_config_profile(&cfg, "empty"));
+	assert_string_equal(p->audience, "lwm2m");
+
+	/* Every boolean spelling. */
+	static const char *t[] = { "true", "yes", "1", "True" };
+	static const char *f[] = { "false", "no", "0", "NO" };
+	for (size_t i = 0; i < 4; i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "[http]\ntls12 = %s\n", t[i]);
+		assert_int_equal(kdc_config_parse(buf, &cfg, err, sizeof(err)),
+		    KDC_OK);
+		assert_int_equal(cfg.http_tls12, 1);
+		snprintf(buf, sizeof(buf), "[http]\ntls12 = %s\n", f[i]);
+		assert_int_equal(kdc_config_parse(buf, &cfg, err, sizeof(err)),
+		    KDC_OK);
+		assert_int_equal(cfg.http_tls12, 0);
+	}
+}
+
+/* Each case: the text, the line the error must name, a word the reason
+ * must contain. */
+static const struct {
+	const char	*text;
+	int		 line;
+	const char	*why;
+} bad[] = {
+	{ "[kdc]\nnope = 1\n", 2, "unknown key" },
+	{ "[kdc]\nlog_level = info\n\n[http]\nport = 8443\nprt = 1\n", 6,
+	    "unknown key \"prt\"" },
+	{ "# c\n[nope]\nport = 1\n", 2, "unknown section [nope]" },
+	{ "port = 1\n", 1, "before any [section]" },
+	{ "[http]\nport = 0\n", 2, "out of range" },
+	{ "[http]\nport = 65536\n", 2, "out of range" },
+	{ "[http]\nport = -1\n", 2, "out of range" },
+	{ "[http]\nport = 99999999999999999999999\n", 2, "not an integer" },
+	{ "[http]\nport = 12ab\n", 2, "not an integer" },
+	{ "[http]\nport =\n", 2, "not an integer" },
+	{ "[http]\nport = 0x10\n", 2, "not an integer" },
+	{ "[ca]\ndays = 0\n", 2, "out of range" },
+	{ "[ca]\ndays = 36501\n", 2, "out of range" },
+	{ "[profile default]\nlifetime_days = 3651\n", 2, "out of range" },
+	{ "[profile default]\nlifetime_days = 0\n", 2, "out of range" },
+	{ "[kdc]\nlog_level = loud\n", 2, "err|warn|info|debug" },
+	{ "[http]\nclient_cert = maybe\n", 2, "none|optional|required" },
+	{ "[http]\ntls12 = on\n", 2, "not a boolean" },
+	{ "\n\n[profile p]\ncred_type = pgp\n", 4, "psk|rpk|x509" },
+	{ "[http]\naddress = localhost\n", 2, "address literal" },
+	{ "[http]\naddress = 1.2.3.4.5\n", 2, "address literal" },
+	{ "[ca]\nkey = hsm\n", 2, "pkcs11:" },
+	{ "[ca]\nkey = pkcs11:\n", 2, "pkcs11:" },
+	{ "[kdc]\nhosts = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n", 2,
+	    "more than 16" },
+	{ "[kdc]\nhosts = a,,b\n", 2, "host name" },
+	{ "[kdc]\nhosts = a,\n", 2, "empty entry" },
+	{ "[kdc]\nhosts = a b\n", 2, "host name" },
+	{ "[kdc]\nhosts = "
+	    "a1234567890123456789012345678901234567890123456789012345678901234"
+	    "\n", 2, "longer than 64" },
+	{ "[profile bad/name]\n", 1, "bad profile name" },
+	{ "[profile "
+	    "a1234567890123456789012345678901234567890123456789012345678901234"
+	    "]\n", 1, "bad profile name" },
+	{ "[profile]\n", 1, "unknown section" },
+	{ "[profile x]\naudience = a b\n", 2, "audience" },
+	{ "[kdc\nhosts = a\n", 1, "without ']'" },
+	{ "[kdc]\nhosts\n", 2, "syntax error" },
+	{ "[kdc]\nlog_level = info\nlog_level = warn\n", 3, "duplicate" },
+	{ "[profile a]\naudience = x\n[profile b]\n[profile a]\n"
+	    "audience = y\n", 5, "duplicate" },
+	/* an indented line is a key of its own, not a continuation */
+	{ "[kdc]\nhosts = a\n  b\n", 3, "syntax error" },
+};
+
+static void
+test_errors(void **state)
+{
+	struct kdc_config cfg, before;
+	char err[256], want[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		kdc_config_defaults(&cfg);
+		cfg.http_port = 1234;	/* untouched on error */
+		memcpy(&before, &cfg, sizeof(cfg));
+		err[0] = '\0';
+		if (kdc_config_parse(bad[i].text, &cfg, err, sizeof(err)) !=
+		    KDC_ERR_CONFIG)
+			fail_msg("case %zu: accepted", i);
+		snprintf(want, sizeof(want), "<config>:%d: ", bad[i].line);
+		if (strncmp(err, want, strlen(want)) != 0 ||
+		    strstr(err, bad[i].why) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s...%s\"", i,
+			    err, want, bad[i].why);
+		assert_memory_equal(&cfg, &before, sizeof(cfg));
+	}
+}
+
+static void
+test_too_many_profiles(void **state)
+{
+	struct kdc_config cfg;
+	char text[4096], err[256];
+	size_t o = 0;
+
+	(void)state;
+	/* "default" is one already: 31 more fit, the 32nd does not. */
+	for (int i = 1; i <= KDC_CONFIG_PROFILES_MAX; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		    "[profile p%d]\n", i);
+	assert_int_equal(kdc_config_parse(text, &cfg, err, sizeof(err)),
+	    KDC_ERR_CONFIG);
+	assert_non_null(strstr(err, "<config>:32: more than 32 profiles"));
+	text[strlen(text) - strlen("[profile p32]\n")] = '\0';
+	assert_int_equal(kdc_config_parse(text, &cfg, err, sizeof(err)),
+	    KDC_OK);
+	assert_int_equal(cfg.nprofiles, KDC_CONFIG_PROFILES_MAX);
+}
+
+static void
+test_long_line(void **state)
+{
+	struct kdc_config cfg;
+	char text[600], err[256];
+
+	(void)state;
+	snprintf(text, sizeof(text), "[ca]\n\nkey = pkcs11:%0400d\n", 7);
+	assert_int_equal(kdc_config_parse(text, &cfg, err, sizeof(err)),
+	    KDC_ERR_CONFIG);
+	assert_non_null(strstr(err, "<config>:3: line longer than"));
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct kdc_config cfg, back;
+	char *dir, path[512], err[256];
+	struct stat st;
+	uint8_t *text;
+	size_t len;
+
+	(void)state;
+	dir = kdc_test_tmpdir();
+	snprintf(path, sizeof(path), "%s/iotkdc.conf", dir);
+
+	/* Defaults. */
+	kdc_config_defaults(&cfg);
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_OK);
+	assert_same(&cfg, &back);
+	assert_non_null(text = kdc_test_read_file(path, &len));
+	assert_non_null(strstr((char *)text, "\n# "));	/* commented */
+	free(text);
+	/* O_EXCL: never overwrite. */
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_EXISTS);
+	assert_int_equal(unlink(path), 0);
+
+	/* Everything changed from the defaults. */
+	cfg.nhosts = KDC_CONFIG_HOSTS_MAX;
+	for (size_t i = 0; i < cfg.nhosts; i++)
+		snprintf(cfg.hosts[i], sizeof(cfg.hosts[i]), "h%zu.example", i);
+	cfg.log_level = KDC_LOG_ERR;
+	snprintf(cfg.http_address, sizeof(cfg.http_address), "::");
+	cfg.http_port = 1;
+	cfg.http_tls12 = 1;
+	cfg.http_client_cert = KDC_CLIENT_CERT_OPTIONAL;
+	snprintf(cfg.ca_key, sizeof(cfg.ca_key), "pkcs11:token=a;object=b");
+	cfg.ca_days = 1;
+	cfg.tls_days = 36500;
+	cfg.profiles[0].cred_type = KDC_TYPE_RPK;
+	cfg.profiles[0].lifetime = 3650 * 86400LL;
+	cfg.nprofiles = KDC_CONFIG_PROFILES_MAX;
+	for (size_t i = 1; i < cfg.nprofiles; i++) {
+		struct kdc_profile *p = &cfg.profiles[i];
+
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "prof-%zu", i);
+		p->cred_type = (enum kdc_cred_type)(i % 3);
+		snprintf(p->audience, sizeof(p->audience), "aud/%zu", i);
+		p->lifetime = (int64_t)i * 86400;
+	}
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_OK);
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_OK);
+	assert_same(&cfg, &back);
+	assert_int_equal(unlink(path), 0);
+
+	/* A struct that would not load again is refused, no file left. */
+	cfg.http_port = 0;
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
+	cfg.http_port = 8443;
+	cfg.profiles[1].lifetime = 86400 + 1;
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
+	cfg.profiles[1].lifetime = 86400;
+	cfg.nhosts = KDC_CONFIG_HOSTS_MAX + 1;
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
+	assert_int_not_equal(stat(path, &st), 0);
+
+	/* Load errors name the file. */
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_ERR_IO);
+	assert_non_null(strstr(err, path));
+	assert_int_equal(kdc_test_write_file(path, "[http]\n\nport = 0\n", 17),
+	    0);
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_ERR_CONFIG);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), ":3: ");
+	assert_non_null(strstr(err, path));
+
+	kdc_test_rmtree(dir);
+	free(dir);
+}
+
+/* Every allocation failure ends in NOMEM or OK, never a crash or leak. */
+static void
+test_alloc_failures(void **state)
+{
+	struct kdc_config cfg;
+	char err[256];
+	kdc_err r;
+
+	(void)state;
+	for (long n = 1; n < 100; n++) {
+		kdc_alloc_fail_after(n);
+		r = kdc_config_parse("[http]\nport = 1\n", &cfg, err,
+		    sizeof(err));
+		kdc_alloc_fail_after(0);
+		if (r == KDC_OK)
+			break;
+		assert_int_equal(r, KDC_ERR_NOMEM);
+	}
+	assert_int_equal(cfg.http_port, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_parse_values),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_too_many_profiles),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_alloc_failures),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
