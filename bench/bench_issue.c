@@ -4,7 +4,7 @@
  * record, commit on a WAL file store) next to GnuTLS signing alone
  * (kdc_ca_sign_csr) measured in the same run on the same CSR. Also wraps
  * per second, the at-rest cost of every secret.
- * usage: bench_issue CSR_FILE SECONDS_PER_ROW
+ * usage: bench_issue CSR_DIR SECONDS_PER_ROW   (CSR_DIR/0.csr .. 63.csr)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,8 @@
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+
+#define NDEV	64	/* devices, each with its own key and CSR */
 
 static double
 cpu_now(void)
@@ -56,16 +58,24 @@ main(int argc, char **argv)
 	struct kdc_ca *ca = NULL;
 	struct kdc_core *core = NULL;
 	struct kdc_device_spec spec;
-	uint8_t key[32], *csr, *cert, pt[32], *w;
-	size_t csr_len, cert_len, w_len;
+	uint8_t key[32], *csr[NDEV], *cert, pt[32], *w;
+	size_t csr_len[NDEV], cert_len, w_len;
 	char dir[] = "/tmp/kdcbench.XXXXXX", db[64];
 	double secs, t0, t;
 	long n_sign = 0, n_full = 0, n_wrap = 0;
 	int64_t id;
 
-	if (argc != 3 || (csr = slurp(argv[1], &csr_len)) == NULL) {
-		fprintf(stderr, "usage: bench_issue CSR_FILE SECONDS\n");
+	if (argc != 3) {
+		fprintf(stderr, "usage: bench_issue CSR_DIR SECONDS\n");
 		return 2;
+	}
+	for (int i = 0; i < NDEV; i++) {
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/%d.csr", argv[1], i);
+		if ((csr[i] = slurp(p, &csr_len[i])) == NULL) {
+			fprintf(stderr, "bench_issue: cannot read %s\n", p);
+			return 2;
+		}
 	}
 	secs = atof(argv[2]);
 	if (mkdtemp(dir) == NULL || kdc_crypto_init() != KDC_OK ||
@@ -79,17 +89,21 @@ main(int argc, char **argv)
 	if (kdc_store_open(db, 1, &st) != KDC_OK ||
 	    kdc_core_new(st, kr, ca, &cfg, &core) != KDC_OK)
 		return 1;
+	/* a fleet: issuance cycles over NDEV devices, as renewals would */
 	memset(&spec, 0, sizeof(spec));
-	snprintf(spec.dev_id, sizeof(spec.dev_id), "urn:dev:bench:1");
 	spec.type = KDC_TYPE_X509;
-	if (kdc_core_device_add(core, "bench", &spec) != KDC_OK)
-		return 1;
+	for (int i = 0; i < NDEV; i++) {
+		snprintf(spec.dev_id, sizeof(spec.dev_id), "urn:dev:bench:%d", i);
+		if (kdc_core_device_add(core, "bench", &spec) != KDC_OK)
+			return 1;
+	}
 
 	/* reference: GnuTLS CSR -> certificate alone */
 	t0 = cpu_now();
 	do {
 		struct kdc_issued is;
-		if (kdc_ca_sign_csr(ca, csr, csr_len, "urn:dev:bench:1", 0,
+		if (kdc_ca_sign_csr(ca, csr[n_sign % NDEV],
+		    csr_len[n_sign % NDEV], "urn:dev:bench:1", 0,
 		    2000000000, &is) != KDC_OK)
 			return 1;
 		kdc_issued_wipe(&is);
@@ -100,9 +114,15 @@ main(int argc, char **argv)
 	/* ours: the whole issuance path with the DB write and audit */
 	t0 = cpu_now();
 	do {
-		if (kdc_core_cert_sign(core, "bench", "urn:dev:bench:1", csr,
-		    csr_len, 30, &id, &cert, &cert_len) != KDC_OK)
+		snprintf(spec.dev_id, sizeof(spec.dev_id), "urn:dev:bench:%ld",
+		    n_full % NDEV);
+		kdc_err r = kdc_core_cert_sign(core, "bench", spec.dev_id,
+		    csr[n_full % NDEV], csr_len[n_full % NDEV], 30, &id, &cert,
+		    &cert_len);
+		if (r != KDC_OK) {
+			fprintf(stderr, "bench_issue: %s\n", kdc_err_str(r));
 			return 1;
+		}
 		free(cert);
 		n_full++;
 	} while ((t = cpu_now()) - t0 < secs);
@@ -122,7 +142,7 @@ main(int argc, char **argv)
 
 	printf("| certificate issuance (CSR → cert) | GnuTLS sign alone | %.0f/s | %ld |\n",
 	    r_sign, n_sign);
-	printf("| certificate issuance (CSR → cert) | iotkdc cert sign incl. SQLite WAL insert + audit | %.0f/s | %ld |\n",
+	printf("| certificate issuance (CSR → cert) | kdc_core_cert_sign: + supersede, SQLite WAL insert, audit, commit (64 devices) | %.0f/s | %ld |\n",
 	    r_full, n_full);
 	printf("| ratio ours / GnuTLS alone | | **%.2f** | |\n", r_full / r_sign);
 	printf("| PSK wrap (AES-256-GCM, 32 B) | kdc_wrap | %.0f/s | %ld |\n",
@@ -131,7 +151,8 @@ main(int argc, char **argv)
 	kdc_store_close(st);
 	kdc_ca_free(ca);
 	kdc_keyring_free(kr);
-	free(csr);
+	for (int i = 0; i < NDEV; i++)
+		free(csr[i]);
 	{
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
