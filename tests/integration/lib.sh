@@ -73,3 +73,12 @@ start_serve() {
 	done
 	fail "serve did not come up on $HTTPS_PORT"
 }
+
+# has PATTERN CMD...: run CMD to completion (its status must be 0), then
+# grep its stdout. Never pipe into grep -q: under pipefail the writer's
+# SIGPIPE would fail the test at random.
+has() {
+	local pat=$1; shift
+	"$@" > "$T/has.out" 2>/dev/null || { echo "command failed: $*" >&2; return 1; }
+	grep -qE -- "$pat" "$T/has.out"
+}

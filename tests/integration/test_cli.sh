@@ -58,7 +58,7 @@ expect_fail 'bad.jsonl:2: .*(already used|PSK)' kdc device import "$T/bad.jsonl"
 expect_fail 'bad2.jsonl:2: unknown key' kdc device import "$T/bad2.jsonl"
 expect_fail 'bad3.jsonl:3: .*128 bits' kdc device import "$T/bad3.jsonl"
 [ "$(store_digest)" = "$d0" ] || fail "a refused import changed the store"
-kdc device import "$T/good.jsonl" | grep -q 'imported 2' || fail "good import"
+has 'imported 2' kdc device import "$T/good.jsonl" || fail "good import"
 expect_fail 'good.jsonl:1: .*already registered' kdc device import "$T/good.jsonl"
 pass "manifest import all or nothing, bad line named"
 
@@ -100,10 +100,10 @@ expect_fail 'revoked' kdc device revoke urn:dev:ops:r1
 [ "$(store_digest)" = "$d1" ] || fail "a refused cert sign changed the store"
 pass "RSA CSR, bad signature, garbage, unknown and revoked device refused; store unchanged"
 
-kdc cred list --device urn:dev:ops:c1 --json | grep -q '"kind": "operational"' || fail "operational cred listed"
+has '"kind": "operational"' kdc cred list --device urn:dev:ops:c1 --json || fail "operational cred listed"
 id=$(kdc cred list --device urn:dev:ops:c1 --json | grep '"id"' | tail -1 | tr -dc 0-9)
 kdc cred revoke "$id" >/dev/null
-kdc cred list --device urn:dev:ops:c1 --json | grep -q '"status": "revoked"' || fail "cred revoke"
+has '"status": "revoked"' kdc cred list --device urn:dev:ops:c1 --json || fail "cred revoke"
 expect_fail 'revoked' kdc cred revoke "$id"
 expect_fail 'no such credential' kdc cred revoke 99999
 pass "cred revoke"
@@ -116,9 +116,9 @@ if grep -rqa 'PRIVATE KEY' "$T/d"; then fail "an unwrapped private key in the da
 pass "no raw PSK or private key in the data dir"
 
 # The audit chain: intact, then an edit with the sqlite3 CLI is detected.
-kdc audit verify | grep -q 'audit chain ok' || fail "audit verify"
-kdc audit list --json | grep -q '"action": "cert.issue"' || fail "audit list"
-kdc audit list | grep -q 'WEAK_PSK' || fail "refusal not audited"
+has 'audit chain ok' kdc audit verify || fail "audit verify"
+has '"action": "cert.issue"' kdc audit list --json || fail "audit list"
+has 'WEAK_PSK' kdc audit list || fail "refusal not audited"
 sqlite3 "$T/d/iotkdc.db" "UPDATE audit SET outcome='ok' WHERE outcome='WEAK_PSK'"
 expect_fail 'audit verify: record [0-9]+: .*altered' kdc audit verify
 pass "audit verify detects an edited row"

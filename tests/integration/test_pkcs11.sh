@@ -17,7 +17,7 @@ kdc init --ca-key "$URL" >/dev/null
 [ ! -e "$T/d/ca.key" ] || fail "a CA key file was written despite --ca-key"
 grep -q '^key = pkcs11:' "$T/d/iotkdc.conf" || fail "config does not name the token key"
 kdc ca export > "$T/ca.pem"
-openssl x509 -in "$T/ca.pem" -noout -text | grep -q 'CA:TRUE' || fail "CA cert"
+has 'CA:TRUE' openssl x509 -in "$T/ca.pem" -noout -text || fail "CA cert"
 pass "init --ca-key with a SoftHSM2 key"
 
 kdc device add urn:dev:hsm:1 --cert >/dev/null
