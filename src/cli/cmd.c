@@ -343,8 +343,9 @@ cmd_serve(const struct kdc_cli_args *a)
 		goto out;
 	}
 	if ((r = kdc_http_start(h)) != KDC_OK) {
-		fail("https: cannot listen on %s:%d: %s", c.cfg.http_address,
-		    c.cfg.http_port, kdc_err_str(r));
+		fail("https: cannot listen on %s:%d (address in use, or not "
+		    "ours to bind; see [http] in %s/iotkdc.conf)",
+		    c.cfg.http_address, c.cfg.http_port, c.dir);
 		goto out;
 	}
 	kdc_log_info("serving dir=%s https=%s:%d tls=%s", c.dir,

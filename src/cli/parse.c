@@ -113,6 +113,8 @@ parse_long(const char *s, long min, long max, long *out)
 	char *end;
 	long v;
 
+	if (*s < '0' || *s > '9')	/* no sign, no leading space */
+		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
@@ -206,6 +208,11 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 			ci = (int)i;
 			break;
 		}
+	}
+	if (ci < 0 && a->help && nwords == 1) {
+		for (size_t i = 0; i < NCMDS; i++)
+			if (strcmp(cmds[i].w1, words[0]) == 0)
+				return KDC_OK;	/* overview */
 	}
 	if (ci < 0) {
 		for (size_t i = 0; i < NCMDS; i++)

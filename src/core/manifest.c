@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "core/alloc.h"
 #include "core/limits.h"
 #include "core/manifest.h"
 #include "crypto/codec.h"
@@ -24,6 +25,47 @@ set_why(char *why, size_t why_len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, why_len, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * jansson keeps its own copies of every string it parses, the "psk" hex
+ * among them, and frees them with free(). Route its allocations through a
+ * wrapper that remembers each block's size and wipes the block on free,
+ * so no PSK outlives the parse in freed heap.
+ */
+#define JSON_HDR	16	/* keeps the user block 16-byte aligned */
+
+static void *
+json_wiping_malloc(size_t n)
+{
+	uint8_t *p;
+
+	if (n > SIZE_MAX - JSON_HDR || (p = kdc_malloc(n + JSON_HDR)) == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	return p + JSON_HDR;
+}
+
+static void
+json_wiping_free(void *ptr)
+{
+	uint8_t *p;
+	size_t n;
+
+	if (ptr == NULL)
+		return;
+	p = (uint8_t *)ptr - JSON_HDR;
+	memcpy(&n, p, sizeof(n));
+	kdc_wipe(ptr, n);
+	kdc_free(p);
+}
+
+/* Before main(): every jansson object of the process, made anywhere,
+ * must be allocated and freed by the same pair of functions. */
+__attribute__((constructor)) static void
+json_alloc_init(void)
+{
+	json_set_alloc_funcs(json_wiping_malloc, json_wiping_free);
 }
 
 static kdc_err
@@ -122,8 +164,9 @@ kdc_manifest_parse_line(const char *line, size_t len,
 			}
 			if ((r = kdc_base64_decode(json_string_value(v),
 			    json_string_length(v), spec->spki, &n)) != KDC_OK) {
-				set_why(why, why_len,
-				    "\"rpk\" is not base64 of a DER key%s", "");
+				set_why(why, why_len, "%s", r == KDC_ERR_TOO_LARGE ?
+				    "\"rpk\" is longer than " KDC_STR(KDC_SPKI_MAX)
+				    " bytes" : "\"rpk\" is not base64 of a DER key");
 				goto out;
 			}
 			spec->spki_len = n;

@@ -731,12 +731,11 @@ kdc_http_start(struct kdc_http *h)
 		    sizeof(addr));
 	else
 		inet_ntop(AF_INET, &h->addr.sin.sin_addr, addr, sizeof(addr));
-	if (h->d == NULL) {
-		kdc_log_err_r(KDC_ERR_IO, "cannot listen on [%s]:%d", addr,
-		    port);
-		return KDC_ERR_IO;
-	}
-	kdc_log_info("listening on https://[%s]:%d tls=%s client_cert=%d",
+	if (h->d == NULL)
+		return KDC_ERR_IO;	/* the caller says where, once */
+	kdc_log_info(h->addr.sa.sa_family == AF_INET6 ?
+	    "listening on https://[%s]:%d tls=%s client_cert=%d" :
+	    "listening on https://%s:%d tls=%s client_cert=%d",
 	    addr, port, h->tls12 ? "1.3,1.2" : "1.3", (int)h->client_cert);
 	return KDC_OK;
 }
