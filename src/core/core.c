@@ -567,6 +567,138 @@ out:
 	return r;
 }
 
+/* The anchors a client certificate may chain to: our CA and every
+ * manufacturer CA. Caller frees with anchors_free(). */
+struct anchors {
+	struct kdc_mfg_ca	**mfg;
+	size_t			  nmfg;
+	uint8_t			 *own;
+	size_t			  own_len;
+	const uint8_t		**der;
+	size_t			 *len;
+	size_t			  n;
+};
+
+static void
+anchors_free(struct anchors *a)
+{
+	kdc_mfg_ca_list_free(a->mfg, a->nmfg);
+	kdc_free(a->own);
+	kdc_free(a->der);
+	kdc_free(a->len);
+}
+
+static kdc_err
+anchors_load(struct kdc_core *core, struct anchors *a)
+{
+	kdc_err r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = kdc_store_mfg_ca_list(core->st, &a->mfg, &a->nmfg)) != KDC_OK)
+		return r;
+	if (core->ca != NULL &&
+	    (r = kdc_ca_cert_der(core->ca, &a->own, &a->own_len)) != KDC_OK)
+		return r;
+	if ((a->der = kdc_calloc(a->nmfg + 1, sizeof(*a->der))) == NULL ||
+	    (a->len = kdc_calloc(a->nmfg + 1, sizeof(*a->len))) == NULL)
+		return KDC_ERR_NOMEM;
+	if (a->own != NULL) {
+		a->der[a->n] = a->own;
+		a->len[a->n++] = a->own_len;
+	}
+	for (size_t i = 0; i < a->nmfg; i++) {
+		a->der[a->n] = a->mfg[i]->cert;
+		a->len[a->n++] = a->mfg[i]->cert_len;
+	}
+	return KDC_OK;
+}
+
+/* The device's manufacturer credential of type x509. */
+static kdc_err
+mfg_x509_cred(struct kdc_core *core, const char *dev_id,
+    struct kdc_cred **out)
+{
+	struct kdc_cred_filter f = { 0, KDC_KIND_MANUFACTURER, -1, 0 };
+	struct kdc_device *dev = NULL;
+	struct kdc_cred **v = NULL;
+	size_t n = 0;
+	kdc_err r;
+
+	*out = NULL;
+	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
+		return r;
+	f.device = dev->id;
+	kdc_device_free(dev);
+	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
+		return r;
+	r = KDC_ERR_WRONG_TYPE;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->type == KDC_TYPE_X509) {
+			*out = v[i];
+			v[i] = NULL;
+			r = KDC_OK;
+			break;
+		}
+	kdc_cred_list_free(v, n);
+	return r;
+}
+
+kdc_err
+kdc_core_auth_cert(struct kdc_core *core, const char *actor,
+    const uint8_t *const *certs, const size_t *lens, size_t ncerts,
+    struct kdc_cred **out)
+{
+	struct anchors a;
+	struct kdc_cred *cred = NULL;
+	uint8_t *spki = NULL, fp[32];
+	size_t spki_len = 0;
+	char *dev_id = NULL, esc[KDC_DEVID_MAX * 4 + 1];
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	snprintf(esc, sizeof(esc), "-");
+	if ((r = anchors_load(core, &a)) != KDC_OK)
+		goto out;
+	r = kdc_cert_verify_chain(certs, lens, ncerts, a.der, a.len, a.n,
+	    kdc_core_now(core), &dev_id, &spki, &spki_len);
+	if (dev_id != NULL)
+		kdc_log_escape(dev_id, strlen(dev_id), esc, sizeof(esc));
+	if (r != KDC_OK)
+		goto refused;
+	/* an operational certificate we issued: found by its key */
+	kdc_sha256(spki, spki_len, fp);
+	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
+	if (r == KDC_OK && cred->kind == KDC_KIND_OPERATIONAL &&
+	    cred->type == KDC_TYPE_X509) {
+		r = cred_usable(core, actor, "auth.cert", esc, cred);
+		goto done;
+	}
+	kdc_cred_free(cred);
+	cred = NULL;
+	if (r != KDC_OK && r != KDC_ERR_NOT_FOUND)
+		goto out;
+	/* a manufacturer certificate: the device it names */
+	if ((r = mfg_x509_cred(core, dev_id, &cred)) != KDC_OK)
+		goto refused;
+	r = cred_usable(core, actor, "auth.cert", esc, cred);
+done:
+	if (r == KDC_OK && out != NULL) {
+		*out = cred;
+		cred = NULL;
+	}
+	goto out;
+refused:
+	(void)AUDIT(core, actor, "auth.cert", esc, r, "%s",
+	    kdc_err_str(r));
+out:
+	anchors_free(&a);
+	kdc_cred_free(cred);
+	kdc_free(dev_id);
+	kdc_free(spki);
+	return r;
+}
+
 /* ---- issuance and lifecycle ------------------------------------------- */
 
 /* The device, if usable for issuance; refusals audited by the caller. */

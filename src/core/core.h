@@ -98,6 +98,21 @@ kdc_err	kdc_core_auth_psk(struct kdc_core *core, const char *actor,
 kdc_err	kdc_core_auth_spki(struct kdc_core *core, const char *actor,
 	    const uint8_t *spki, size_t spki_len, struct kdc_cred **cred);
 
+/*
+ * A client certificate chain (DER, leaf first), as a DTLS/TLS face got it:
+ * verified against our CA (operational certificates) and every
+ * manufacturer CA at the core's clock. An operational certificate is
+ * found by its public key; a manufacturer certificate names its device in
+ * its SAN URI (else CN), and that device must be registered for
+ * certificate authentication. Refusals, each audited: UNTRUSTED (no
+ * chain), EXPIRED / NOT_YET_VALID (certificate or credential),
+ * UNKNOWN_DEVICE, REVOKED, WRONG_TYPE (the device's manufacturer
+ * credential is not a certificate). *cred (optional) gets the row.
+ */
+kdc_err	kdc_core_auth_cert(struct kdc_core *core, const char *actor,
+	    const uint8_t *const *certs, const size_t *lens, size_t ncerts,
+	    struct kdc_cred **cred);
+
 /* ---- issuance and lifecycle ------------------------------------------- */
 
 /*

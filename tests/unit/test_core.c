@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -374,6 +375,116 @@ test_cert_sign(void **state)
 	free(csr);
 }
 
+static uint8_t *
+sh_der(struct fx *f, const char *name, size_t *len)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	return kdc_test_read_file(path, len);
+}
+
+static kdc_err
+auth_one(struct fx *f, const uint8_t *der, size_t len, struct kdc_cred **c)
+{
+	const uint8_t *certs[1] = { der };
+	size_t lens[1] = { len };
+
+	return kdc_core_auth_cert(f->core, "test", certs, lens, 1, c);
+}
+
+static void
+test_auth_cert(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_cred *c = NULL;
+	uint8_t *csr, *op = NULL, *mfg, *mfgca, *other, *pskdev;
+	size_t csr_len, op_len, mfg_len, mfgca_len, other_len, pskdev_len;
+	int64_t id;
+	const char *d = f->dir;
+
+	/* a manufacturer CA and device certificates, made by openssl */
+	fake_now = (int64_t)time(NULL);
+	assert_int_equal(kdc_test_sh(
+	    "cd %s && openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -subj /CN=mfgca -days 30 "
+	    "-addext basicConstraints=critical,CA:TRUE "
+	    "-addext keyUsage=critical,keyCertSign "
+	    "-keyout mca.key -out mca.pem 2>/dev/null && "
+	    "for n in 1 2 3; do openssl req -new -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -subj /CN=d$n -keyout d$n.key "
+	    "-out d$n.csr 2>/dev/null && printf "
+	    "'subjectAltName=URI:urn:dev:m:'$n'\nextendedKeyUsage=clientAuth\n' "
+	    "> e$n && openssl x509 -req -in d$n.csr -CA mca.pem -CAkey "
+	    "mca.key -CAcreateserial -days 10 -extfile e$n -outform DER "
+	    "-out d$n.der 2>/dev/null || exit 1; done && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -subj /CN=rogue -days 5 -addext "
+	    "subjectAltName=URI:urn:dev:m:1 -keyout r.key -outform DER "
+	    "-out r.der 2>/dev/null", d), 0);
+	assert_non_null(mfgca = sh_der(f, "mca.pem", &mfgca_len));
+	assert_non_null(mfg = sh_der(f, "d1.der", &mfg_len));
+	assert_non_null(other = sh_der(f, "r.der", &other_len));
+	assert_non_null(pskdev = sh_der(f, "d3.der", &pskdev_len));
+
+	/* not yet trusted */
+	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_ERR_UNTRUSTED);
+	expect_last_audit(f, "auth.cert", KDC_ERR_UNTRUSTED);
+	assert_int_equal(kdc_core_mfg_ca_add(f->core, "test", "acme", mfgca,
+	    mfgca_len), KDC_OK);
+	/* trusted, but no such device yet */
+	assert_int_equal(auth_one(f, mfg, mfg_len, &c),
+	    KDC_ERR_UNKNOWN_DEVICE);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:m:1");
+	s.type = KDC_TYPE_X509;
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_OK);
+	assert_int_equal(c->kind, KDC_KIND_MANUFACTURER);
+	kdc_cred_free(c);
+	c = NULL;
+	/* a device registered with a PSK cannot use a certificate */
+	psk_spec(&s, "urn:dev:m:3", "m3", 0x31, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(auth_one(f, pskdev, pskdev_len, &c),
+	    KDC_ERR_WRONG_TYPE);
+	/* a self-made certificate naming a registered device */
+	assert_int_equal(auth_one(f, other, other_len, &c), KDC_ERR_UNTRUSTED);
+	/* after the validity: expired */
+	fake_now += 20 * 86400;
+	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_ERR_EXPIRED);
+	fake_now -= 20 * 86400;
+
+	/* an operational certificate we issued, then revoked */
+	{
+		char path[600];
+		snprintf(path, sizeof(path), "%s/d2.csr", d);
+		assert_non_null(csr = kdc_test_read_file(path, &csr_len));
+	}
+	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:m:1", csr,
+	    csr_len, 5, &id, &op, &op_len), KDC_OK);
+	assert_int_equal(auth_one(f, op, op_len, &c), KDC_OK);
+	assert_int_equal(c->kind, KDC_KIND_OPERATIONAL);
+	assert_int_equal(c->id, id);
+	kdc_cred_free(c);
+	c = NULL;
+	assert_int_equal(kdc_core_cred_revoke(f->core, "t", id), KDC_OK);
+	assert_int_equal(auth_one(f, op, op_len, &c), KDC_ERR_REVOKED);
+	expect_last_audit(f, "auth.cert", KDC_ERR_REVOKED);
+	/* a revoked device: its manufacturer certificate is refused too */
+	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:m:1"),
+	    KDC_OK);
+	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_ERR_REVOKED);
+	assert_null(c);
+	free(csr);
+	free(op);
+	free(mfg);
+	free(mfgca);
+	free(other);
+	free(pskdev);
+}
+
 static void
 test_wrong_key_refused(void **state)
 {
@@ -489,6 +600,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lifecycle_one_live, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_sign, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_auth_cert, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup,
 		    teardown),
