@@ -131,6 +131,10 @@ cp -a "$T/d" "$T/d3"
 rm -f "$T/d3/iotkdc.db"*
 sqlite3 "$T/d3/iotkdc.db" "CREATE TABLE other(x); INSERT INTO other VALUES(1);"
 expect_fail 'not an iotkdc database' "$IOTKDC" --dir "$T/d3" device list
+cp -a "$T/d" "$T/d4"
+rm -f "$T/d4/iotkdc.db"*
+head -c 8192 /dev/urandom > "$T/d4/iotkdc.db"
+expect_fail 'not an iotkdc database, or damaged' "$IOTKDC" --dir "$T/d4" device list
 expect_fail 'no such data dir' "$IOTKDC" --dir "$T/none" device list
 expect_fail 'unknown command' "$IOTKDC" frobnicate
-pass "wrong wrapping key, foreign db, missing dir, bad usage: one line each"
+pass "wrong wrapping key, foreign db, corrupt db, missing dir, bad usage: one line each"
