@@ -43,4 +43,21 @@
 /* HTTP request body cap before authentication. */
 #define KDC_HTTP_BODY_MAX	(64 * 1024)
 
+/* Idle or slow connections are dropped after 30 s (slowloris). */
+#define KDC_HTTP_CONN_TIMEOUT	30
+/* Concurrent connections: far above an admin API's needs, far below
+ * what would exhaust descriptors (the CoAP faces share the process). */
+#define KDC_HTTP_CONN_MAX		256
+/* The body of a refused request is read (and dropped) up to this size,
+ * so the client, still sending, sees the refusal rather than a reset.
+ * See answer_now(). */
+#define KDC_HTTP_DRAIN_MAX		(1024 * 1024)
+/* kdc_http_stop() waits this long for requests in flight. */
+#define KDC_HTTP_DRAIN_MS		5000
+
+/* Longest device chain kdc_cert_verify_chain() takes, leaf included: a
+ * manufacturer PKI is root -> (one or two intermediates) -> device; 8 leaves
+ * room and bounds the work a peer can ask for. */
+#define KDC_CHAIN_MAX		8
+
 #endif

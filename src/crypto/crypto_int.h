@@ -23,11 +23,6 @@
 #define KDC_WRAP_NONCE_LEN	12
 #define KDC_WRAP_TAG_LEN	16
 
-/* Longest device chain kdc_cert_verify_chain() takes, leaf included: a
- * manufacturer PKI is root -> (one or two intermediates) -> device; 8 leaves
- * room and bounds the work a peer can ask for. (XXX: belongs in
- * core/limits.h; moved there when that file is next edited.) */
-#define KDC_CHAIN_MAX		8
 
 /* Files of the data dir that crypto/ reads: a PEM chain is a few KiB. */
 #define KDC_CRYPTO_FILE_MAX	65536

@@ -27,18 +27,6 @@
 #include "core/log.h"
 #include "http/http.h"
 
-/* XXX these belong in core/limits.h (owned by the lead). */
-/* Idle or slow connections are dropped after 30 s (slowloris). */
-#define HTTP_CONN_TIMEOUT	30
-/* Concurrent connections: far above an admin API's needs, far below
- * what would exhaust descriptors (the CoAP faces share the process). */
-#define HTTP_CONN_MAX		256
-/* The body of a refused request is read (and dropped) up to this size,
- * so the client, still sending, sees the refusal rather than a reset.
- * See answer_now(). */
-#define HTTP_DRAIN_MAX		(1024 * 1024)
-/* kdc_http_stop() waits this long for requests in flight. */
-#define HTTP_DRAIN_MS		5000
 
 /* TLS 1.3 only unless the operator turns 1.2 on (DESIGN §6). */
 #define PRIO_TLS13	"NORMAL:-VERS-ALL:+VERS-TLS1.3"
@@ -487,7 +475,7 @@ kdc_http_route(struct kdc_http *h, const char *method, const char *path,
  * waits for 100 Continue, or one too big to drain. Otherwise answering
  * while the client still sends makes the kernel reset the connection and
  * the client never reads the answer, so the body is read and dropped (up
- * to HTTP_DRAIN_MAX) and the refusal sent at the end.
+ * to KDC_HTTP_DRAIN_MAX) and the refusal sent at the end.
  */
 static bool
 answer_now(struct MHD_Connection *c)
@@ -508,7 +496,7 @@ answer_now(struct MHD_Connection *c)
 	if (cl == NULL)
 		return true;
 	for (; *cl >= '0' && *cl <= '9'; cl++)
-		if ((n = n * 10 + (unsigned)(*cl - '0')) > HTTP_DRAIN_MAX)
+		if ((n = n * 10 + (unsigned)(*cl - '0')) > KDC_HTTP_DRAIN_MAX)
 			return true;
 	return n == 0;
 }
@@ -532,7 +520,7 @@ declared_too_large(struct MHD_Connection *c)
 
 /* Keep up to KDC_HTTP_BODY_MAX bytes, growing as data arrives (never
  * from the declared length). Past the cap, note it and drop the rest, up
- * to HTTP_DRAIN_MAX; false (close the connection) after that or when out
+ * to KDC_HTTP_DRAIN_MAX; false (close the connection) after that or when out
  * of memory. */
 static bool
 body_append(struct req_state *rs, const char *data, size_t n)
@@ -543,7 +531,7 @@ body_append(struct req_state *rs, const char *data, size_t n)
 	if (rs->refuse == 0 && n > KDC_HTTP_BODY_MAX - rs->len)
 		rs->refuse = 413;
 	if (rs->refuse != 0) {
-		if (n > HTTP_DRAIN_MAX - rs->dropped)
+		if (n > KDC_HTTP_DRAIN_MAX - rs->dropped)
 			return false;
 		rs->dropped += n;
 		return true;
@@ -721,8 +709,8 @@ kdc_http_start(struct kdc_http *h)
 	    MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,
 	    MHD_OPTION_HTTPS_PRIORITIES, h->tls12 ? PRIO_TLS12 : PRIO_TLS13,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_MAX,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)KDC_HTTP_CONN_TIMEOUT,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)KDC_HTTP_CONN_MAX,
 	    MHD_OPTION_ARRAY, trust,
 	    MHD_OPTION_END);
 	atomic_store(&h->starting, false);
@@ -751,7 +739,7 @@ kdc_http_stop(struct kdc_http *h)
 		return;
 	/* No new connections; the ones open finish their requests. */
 	ls = MHD_quiesce_daemon(h->d);
-	for (int waited = 0; waited < HTTP_DRAIN_MS; waited += 10) {
+	for (int waited = 0; waited < KDC_HTTP_DRAIN_MS; waited += 10) {
 		di = MHD_get_daemon_info(h->d,
 		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if (di == NULL || di->num_connections == 0)
