@@ -24,12 +24,14 @@ endif
 
 # Build: compiler, CMake, pkg-config and the -dev packages we link.
 PKGS_BUILD := gcc make cmake pkg-config libgnutls28-dev libsqlite3-dev \
-	libmicrohttpd-dev libjansson-dev libinih-dev libcmocka-dev
+	libmicrohttpd-dev libjansson-dev libinih-dev libcmocka-dev \
+	libcoap3-dev libcbor-dev
 # Runtime tools: certtool/p11tool for operators.
 PKGS_RUN   := gnutls-bin
 # Tests: independent peers and tools (curl, openssl, sqlite3 CLI,
 # SoftHSM2 token), clang + its runtime for libFuzzer.
-PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps
+PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
+	libcoap3-bin
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 
 .PHONY: all deps build run test bench fuzz clean

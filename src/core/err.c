@@ -42,6 +42,10 @@ static const struct {
 	{ KDC_ERR_AUDIT_BROKEN,		"AUDIT_BROKEN",	"audit chain broken" },
 	{ KDC_ERR_PKCS11,		"PKCS11",	"PKCS#11 token error" },
 	{ KDC_ERR_TLS,			"TLS",		"TLS setup failed" },
+	{ KDC_ERR_TIMEOUT,		"TIMEOUT",	"peer did not answer in time" },
+	{ KDC_ERR_PEER_RESET,		"PEER_RESET",	"peer reset the exchange" },
+	{ KDC_ERR_CLOSED,		"CLOSED",	"session closed" },
+	{ KDC_ERR_PEER_ERROR,		"PEER_ERROR",	"peer answered with an error" },
 };
 
 #define NERR (sizeof(errtab) / sizeof(errtab[0]))

@@ -49,6 +49,10 @@ typedef enum {
 	KDC_ERR_AUDIT_BROKEN	= -48,	/* audit chain does not verify */
 	KDC_ERR_PKCS11		= -49,	/* PKCS#11 token or object failure */
 	KDC_ERR_TLS		= -50,	/* TLS setup failure */
+	KDC_ERR_TIMEOUT		= -51,	/* peer did not answer in time */
+	KDC_ERR_PEER_RESET	= -52,	/* peer answered RST */
+	KDC_ERR_CLOSED		= -53,	/* session or connection closed */
+	KDC_ERR_PEER_ERROR	= -54,	/* peer answered with an error code */
 } kdc_err;
 
 /* Human text for r, e.g. "device is revoked". Never NULL. */

@@ -1,0 +1,198 @@
+/*
+ * coap.h: the CoAP(S) face's transport, as the faces above it see it.
+ * libcoap 4.3.1 (GnuTLS backend) is today's engine; no libcoap type
+ * crosses this header, so a GnuTLS-direct DTLS engine can replace it
+ * without touching lwm2m/, ace/ or ocf/ (DESIGN §2).
+ *
+ * Model
+ * - One struct kdc_coap per `serve`: one engine, one thread. Every
+ *   callback below runs on that thread, one at a time; the face owns its
+ *   own kdc_core (and store connection), so handlers may call core/
+ *   without locks.
+ * - Endpoints: kdc_coap_listen() opens a DTLS endpoint (or, only when a
+ *   test configuration asks, a NoSec UDP endpoint on loopback). Each
+ *   endpoint has a name ("kdc" on 5684, "lwm2m" on 5685) and an
+ *   authentication policy (which credential kinds it accepts).
+ * - A peer is an authenticated DTLS session. Its identity was established
+ *   by the handshake through core/ (PSK identity, RPK SPKI, certificate
+ *   chain), never by anything in a message.
+ * - Server side: routes map (endpoint, method, path) to a handler that
+ *   fills a response synchronously.
+ * - Client side on a server session (LwM2M Bootstrap Server): the face can
+ *   send CON requests to the peer and gets exactly one completion per
+ *   request: a response, or a failure (RST, timeout, session closed).
+ */
+#ifndef KDC_COAP_H
+#define KDC_COAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/core.h"
+#include "core/err.h"
+#include "store/store.h"
+
+/* CoAP codes as c.dd packed in one byte: class << 5 | detail. */
+#define KDC_COAP_CODE(c, dd)	((uint8_t)(((c) << 5) | (dd)))
+#define KDC_COAP_GET		KDC_COAP_CODE(0, 1)
+#define KDC_COAP_POST		KDC_COAP_CODE(0, 2)
+#define KDC_COAP_PUT		KDC_COAP_CODE(0, 3)
+#define KDC_COAP_DELETE		KDC_COAP_CODE(0, 4)
+#define KDC_COAP_CREATED	KDC_COAP_CODE(2, 1)
+#define KDC_COAP_DELETED	KDC_COAP_CODE(2, 2)
+#define KDC_COAP_CHANGED	KDC_COAP_CODE(2, 4)
+#define KDC_COAP_CONTENT	KDC_COAP_CODE(2, 5)
+#define KDC_COAP_BAD_REQUEST	KDC_COAP_CODE(4, 0)
+#define KDC_COAP_UNAUTHORIZED	KDC_COAP_CODE(4, 1)
+#define KDC_COAP_FORBIDDEN	KDC_COAP_CODE(4, 3)
+#define KDC_COAP_NOT_FOUND	KDC_COAP_CODE(4, 4)
+#define KDC_COAP_NOT_ALLOWED	KDC_COAP_CODE(4, 5)
+#define KDC_COAP_NOT_ACCEPTABLE	KDC_COAP_CODE(4, 6)
+#define KDC_COAP_TOO_LARGE	KDC_COAP_CODE(4, 13)
+#define KDC_COAP_UNSUPPORTED_CF	KDC_COAP_CODE(4, 15)
+#define KDC_COAP_INTERNAL	KDC_COAP_CODE(5, 0)
+#define KDC_COAP_UNAVAILABLE	KDC_COAP_CODE(5, 3)
+
+/* Content-Format numbers we use (IANA CoAP Content-Formats). */
+#define KDC_CF_NONE		(-1)
+#define KDC_CF_LINK_FORMAT	40
+#define KDC_CF_OCTET_STREAM	42
+#define KDC_CF_CBOR		60
+#define KDC_CF_MULTIPART_CORE	62
+#define KDC_CF_SENML_JSON	110
+#define KDC_CF_SENML_CBOR	112
+#define KDC_CF_PKCS7_CERTS	281
+#define KDC_CF_PKCS8		284
+#define KDC_CF_CSRATTRS		285
+#define KDC_CF_PKCS10		286
+#define KDC_CF_PKIX_CERT	287
+#define KDC_CF_LWM2M_TLV	11542
+
+#define KDC_COAP_PATH_MAX	128	/* "0/65534/65534" and EST paths fit */
+#define KDC_COAP_QUERY_MAX	8	/* Uri-Query options kept per message */
+#define KDC_COAP_QUERY_LEN	128	/* bytes per Uri-Query option */
+#define KDC_COAP_BODY_MAX	4096	/* request body before block-wise */
+
+struct kdc_coap;
+struct kdc_coap_peer;
+
+/* Which credentials an endpoint accepts from peers. */
+enum kdc_coap_accept {
+	KDC_COAP_ACCEPT_MANUFACTURER = 1 << 0,	/* kind manufacturer */
+	KDC_COAP_ACCEPT_OPERATIONAL = 1 << 1,	/* kind operational */
+	KDC_COAP_ACCEPT_NOSEC = 1 << 2,		/* plain UDP (tests only) */
+};
+
+/* What the handshake established about a peer (read-only). */
+struct kdc_coap_auth {
+	enum kdc_cred_type	 type;		/* how it authenticated */
+	enum kdc_cred_kind	 kind;
+	int64_t			 cred_id;	/* 0 for NoSec */
+	int64_t			 device;	/* device row id, 0 for NoSec */
+	char			 dev_id[KDC_DEVID_MAX + 1];	/* "" for NoSec */
+};
+
+/* A decoded message. Pointers are borrowed for the callback's duration. */
+struct kdc_coap_msg {
+	uint8_t		 code;
+	char		 path[KDC_COAP_PATH_MAX + 1];	/* Uri-Path joined by '/', no leading '/'; "" is the root */
+	char		 query[KDC_COAP_QUERY_MAX][KDC_COAP_QUERY_LEN + 1];
+	size_t		 nquery;
+	int		 content_format;	/* KDC_CF_NONE if absent */
+	int		 accept;		/* KDC_CF_NONE if absent */
+	const uint8_t	*payload;
+	size_t		 payload_len;
+	const char	*location;	/* Location-Path joined by '/' (responses), or NULL */
+};
+
+/* A response the handler fills; payload is copied by the engine. */
+struct kdc_coap_resp {
+	uint8_t		 code;		/* default 5.00 if left 0 */
+	int		 content_format;
+	char		 location[KDC_COAP_PATH_MAX + 1];	/* Location-Path, "" for none */
+	const uint8_t	*payload;	/* borrowed until the handler returns */
+	size_t		 payload_len;
+};
+
+/* Value of query item `name` ("ep" for "ep=NAME"), or NULL. */
+const char	*kdc_coap_msg_query(const struct kdc_coap_msg *m,
+		    const char *name);
+
+typedef void (*kdc_coap_handler_fn)(void *arg, struct kdc_coap_peer *peer,
+		    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp);
+
+/*
+ * Completion of a request sent to a peer: status KDC_OK with the response
+ * in rsp, or KDC_ERR_PEER_RESET (the peer answered RST),
+ * KDC_ERR_TIMEOUT (no answer after the CoAP retransmissions, or the
+ * exchange timer), KDC_ERR_CLOSED (session gone). Called exactly once.
+ */
+typedef void (*kdc_coap_done_fn)(void *arg, struct kdc_coap_peer *peer,
+		    kdc_err status, const struct kdc_coap_msg *rsp);
+
+/* Called when a peer's session ends (close_notify, timeout, error), so a
+ * face can drop state it keeps for the peer. */
+typedef void (*kdc_coap_gone_fn)(void *arg, struct kdc_coap_peer *peer);
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+/*
+ * An engine bound to core (borrowed; used only from the engine thread)
+ * and cfg. Sets the GnuTLS priority so RFC 7925 suites
+ * (TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8) are
+ * offered first, routes libcoap and GnuTLS logs into ours.
+ */
+kdc_err	kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
+	    struct kdc_coap **out);
+/*
+ * Open an endpoint called `name` on addr:port (UDP). With accept bits
+ * MANUFACTURER/OPERATIONAL it is DTLS 1.2 with HelloVerify cookies,
+ * authenticating PSK, RPK and X.509 peers through core/ (cert_pem and
+ * key_pem: the server's own certificate chain and key, borrowed until
+ * free). With KDC_COAP_ACCEPT_NOSEC it is plain CoAP; refused unless addr
+ * is a loopback address.
+ */
+kdc_err	kdc_coap_listen(struct kdc_coap *c, const char *name,
+	    const char *addr, int port, unsigned accept, const char *cert_pem,
+	    const char *key_pem);
+/* Route method+path (exact; "" is the root) on endpoint `name` (or NULL:
+ * every endpoint). Unknown paths get 4.04, wrong methods 4.05. */
+kdc_err	kdc_coap_route(struct kdc_coap *c, const char *name, uint8_t method,
+	    const char *path, kdc_coap_handler_fn fn, void *arg);
+void	kdc_coap_on_gone(struct kdc_coap *c, kdc_coap_gone_fn fn, void *arg);
+/* Run the engine until kdc_coap_stop() (from any thread or a signal
+ * handler). Returns KDC_OK after a clean stop. */
+kdc_err	kdc_coap_run(struct kdc_coap *c);
+void	kdc_coap_stop(struct kdc_coap *c);
+/* Run for at most timeout_ms (tests); KDC_OK. */
+kdc_err	kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms);
+void	kdc_coap_free(struct kdc_coap *c);
+
+/* ---- peers ------------------------------------------------------------- */
+
+const struct kdc_coap_auth *kdc_coap_peer_auth(const struct kdc_coap_peer *p);
+/* Which endpoint ("kdc", "lwm2m", ...) the peer came in on. */
+const char *kdc_coap_peer_endpoint(const struct kdc_coap_peer *p);
+/* Remote address as text, for logs. */
+const char *kdc_coap_peer_addr(const struct kdc_coap_peer *p);
+/* Keep a peer beyond the callback (a bootstrap session); balanced by
+ * kdc_coap_peer_release(). */
+void	kdc_coap_peer_hold(struct kdc_coap_peer *p);
+void	kdc_coap_peer_release(struct kdc_coap_peer *p);
+/* Per-peer data slot for the face (one pointer). */
+void	kdc_coap_peer_set_data(struct kdc_coap_peer *p, void *data);
+void	*kdc_coap_peer_get_data(const struct kdc_coap_peer *p);
+
+/*
+ * Send a CON request to the peer: method, path ("0/1", "" for the root,
+ * "bs"), content_format and accept (KDC_CF_NONE to omit), payload (copied).
+ * done is called exactly once. KDC_ERR_TOO_LARGE if the payload exceeds
+ * what the engine can send.
+ */
+kdc_err	kdc_coap_request(struct kdc_coap_peer *p, uint8_t method,
+	    const char *path, int content_format, int accept,
+	    const uint8_t *payload, size_t len, kdc_coap_done_fn done,
+	    void *arg);
+
+#endif
