@@ -889,6 +889,129 @@ out:
 }
 
 kdc_err
+kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
+    const char *dev_id, enum kdc_cred_type type, enum kdc_cred_status status,
+    int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
+    size_t *pub_len)
+{
+	struct kdc_device *dev = NULL;
+	const struct kdc_profile *prof;
+	struct kdc_issued is;
+	struct kdc_cred cred;
+	uint8_t *spki = NULL, fp[32];
+	size_t spki_len = 0, cap = *pkcs8_len;
+	int64_t now = kdc_core_now(core);
+	const char *action = type == KDC_TYPE_X509 ? "cert.issue" : "rpk.issue";
+	kdc_err r;
+
+	*cred_id = 0;
+	*pkcs8_len = 0;
+	*pub = NULL;
+	*pub_len = 0;
+	memset(&is, 0, sizeof(is));
+	if ((type != KDC_TYPE_RPK && type != KDC_TYPE_X509) ||
+	    (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING) ||
+	    (type == KDC_TYPE_X509 && core->ca == NULL)) {
+		r = KDC_ERR_INVALID_ARG;
+		goto refused;
+	}
+	if ((r = device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+		goto refused;
+	*pkcs8_len = cap;
+	if ((r = kdc_keygen_p256(pkcs8, pkcs8_len, &spki, &spki_len)) !=
+	    KDC_OK)
+		goto refused;
+	if (type == KDC_TYPE_X509 && (r = kdc_ca_sign_spki(core->ca, spki,
+	    spki_len, dev->dev_id, now, now + prof->lifetime, &is)) != KDC_OK)
+		goto refused;
+
+	memset(&cred, 0, sizeof(cred));
+	cred.device = dev->id;
+	cred.kind = KDC_KIND_OPERATIONAL;
+	cred.type = type;
+	cred.status = status;
+	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
+	kdc_sha256(spki, spki_len, fp);
+	cred.spki = spki;
+	cred.spki_len = spki_len;
+	cred.spki_fp = fp;
+	cred.spki_fp_len = sizeof(fp);
+	cred.cert = is.cert;
+	cred.cert_len = is.cert_len;
+	snprintf(cred.serial, sizeof(cred.serial), "%s", is.serial);
+	cred.not_before = now;
+	cred.not_after = now + prof->lifetime;
+	cred.created = now;
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto refused;
+	if ((r = supersede(core, dev->id, prof->audience, status)) != KDC_OK ||
+	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
+	    (r = AUDIT(core, actor, action, dev->dev_id, KDC_OK,
+	    "cred=%" PRId64 " status=%s audience=%s keygen=kdc", cred.id,
+	    kdc_cred_status_str(status), prof->audience)) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		goto refused;
+	}
+	if ((r = kdc_store_commit(core->st)) != KDC_OK)
+		goto refused;
+	*cred_id = cred.id;
+	if (type == KDC_TYPE_X509) {
+		*pub = is.cert;
+		*pub_len = is.cert_len;
+		is.cert = NULL;
+	} else {
+		*pub = spki;
+		*pub_len = spki_len;
+		spki = NULL;
+	}
+	goto out;
+refused:
+	if (*pkcs8_len > 0)
+		kdc_wipe(pkcs8, *pkcs8_len);
+	*pkcs8_len = 0;
+	(void)AUDIT(core, actor, action, dev_id, r, "%s", kdc_err_str(r));
+out:
+	kdc_issued_wipe(&is);
+	kdc_free(spki);
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
+    enum kdc_cred_status status, struct kdc_cred **out)
+{
+	struct kdc_device *dev = NULL;
+	const struct kdc_profile *prof;
+	struct kdc_cred_filter f = { 0, KDC_KIND_OPERATIONAL, (int)status, 0 };
+	struct kdc_cred **v = NULL;
+	size_t n = 0;
+	kdc_err r;
+
+	*out = NULL;
+	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
+		return r;
+	if ((prof = kdc_config_profile(core->cfg, dev->profile)) == NULL) {
+		kdc_device_free(dev);
+		return KDC_ERR_UNKNOWN_PROFILE;
+	}
+	f.device = dev->id;
+	kdc_device_free(dev);
+	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
+		return r;
+	r = KDC_ERR_NOT_FOUND;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i]->audience, prof->audience) == 0) {
+			*out = v[i];
+			v[i] = NULL;
+			r = KDC_OK;
+			break;
+		}
+	kdc_cred_list_free(v, n);
+	return r;
+}
+
+kdc_err
 kdc_core_cred_activate(struct kdc_core *core, const char *actor,
     int64_t cred_id)
 {

@@ -134,6 +134,24 @@ kdc_err	kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 kdc_err	kdc_core_psk_issue(struct kdc_core *core, const char *actor,
 	    const char *dev_id, enum kdc_cred_status status, int64_t *cred_id,
 	    uint8_t psk[KDC_PSK_GEN_LEN]);
+/*
+ * Issue an operational RPK or certificate whose key pair the KDC makes
+ * (LwM2M 1.0 style, where the bootstrap write carries the private key).
+ * type KDC_TYPE_RPK or KDC_TYPE_X509 (P-256 keys); status as for
+ * kdc_core_psk_issue(). The private key is not kept: pkcs8 (capacity
+ * *pkcs8_len, >= KDC_PRIVKEY_MAX is ample) receives it as PKCS#8 DER, a
+ * secret the caller wipes. *pub (heap) is the SPKI DER (RPK) or the
+ * certificate DER (X509, CN/SAN from the device id, the profile's
+ * lifetime).
+ */
+kdc_err	kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
+	    const char *dev_id, enum kdc_cred_type type,
+	    enum kdc_cred_status status, int64_t *cred_id, uint8_t *pkcs8,
+	    size_t *pkcs8_len, uint8_t **pub, size_t *pub_len);
+/* The live or pending operational credential of dev_id for the audience
+ * of its profile with this status (NOT_FOUND if none). */
+kdc_err	kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
+	    enum kdc_cred_status status, struct kdc_cred **out);
 /* pending -> issued, superseding the live one for the same audience. */
 kdc_err	kdc_core_cred_activate(struct kdc_core *core, const char *actor,
 	    int64_t cred_id);

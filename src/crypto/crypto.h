@@ -198,4 +198,18 @@ kdc_err	kdc_ca_sign_csr(struct kdc_ca *ca, const uint8_t *csr, size_t csr_len,
 	    const char *dev_id, int64_t not_before, int64_t not_after,
 	    struct kdc_issued *out);
 
+/* The same certificate from a bare SubjectPublicKeyInfo (DER; P-256 or
+ * Ed25519) instead of a CSR: for key pairs the KDC made itself. */
+kdc_err	kdc_ca_sign_spki(struct kdc_ca *ca, const uint8_t *spki,
+	    size_t spki_len, const char *dev_id, int64_t not_before,
+	    int64_t not_after, struct kdc_issued *out);
+
+/*
+ * A fresh ECDSA P-256 key pair: the private key as unencrypted PKCS#8 DER
+ * into pkcs8 (capacity *pkcs8_len, set to the length; a secret the caller
+ * wipes), the public key as SPKI DER in *spki (heap).
+ */
+kdc_err	kdc_keygen_p256(uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **spki,
+	    size_t *spki_len);
+
 #endif

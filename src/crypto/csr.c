@@ -83,61 +83,19 @@ kdc_issued_wipe(struct kdc_issued *is)
 	memset(is, 0, sizeof(*is));
 }
 
-kdc_err
-kdc_ca_sign_csr(struct kdc_ca *ca, const uint8_t *csr, size_t csr_len,
-    const char *dev_id, int64_t not_before, int64_t not_after,
-    struct kdc_issued *out)
+/* The device certificate for pub (checked by the caller): CN and SAN URI
+ * from dev_id, clientAuth, signed by the CA. Fills *out on success. */
+static kdc_err
+sign_pubkey(struct kdc_ca *ca, gnutls_pubkey_t pub, const char *dev_id,
+    int64_t not_before, int64_t not_after, struct kdc_issued *out)
 {
-	gnutls_x509_crq_t crq = NULL;
-	gnutls_pubkey_t pub = NULL;
 	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t in, d = { NULL, 0 };
+	gnutls_datum_t d = { NULL, 0 };
 	struct kdc_issued is;
-	enum kdc_key_alg alg;
 	kdc_err r;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
 	memset(&is, 0, sizeof(is));
-	if (ca == NULL || (csr == NULL && csr_len > 0) ||
-	    not_after <= not_before)
-		return KDC_ERR_INVALID_ARG;
-	if ((r = dev_id_check(dev_id)) != KDC_OK)
-		return r;
-	if (csr_len > KDC_CSR_MAX)
-		return KDC_ERR_TOO_LARGE;
-	if (csr_len == 0)
-		return KDC_ERR_MALFORMED;
-
-	/* Parse: anything GnuTLS cannot import is MALFORMED. */
-	in.data = (unsigned char *)(uintptr_t)csr;
-	in.size = (unsigned)csr_len;
-	if ((rc = gnutls_x509_crq_init(&crq)) < 0 ||
-	    (rc = gnutls_pubkey_init(&pub)) < 0) {
-		r = KDC_CRYPTO_GTERR("init", rc);
-		goto out;
-	}
-	if ((rc = gnutls_x509_crq_import(crq, &in, crypto_is_pem(csr,
-	    csr_len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER)) < 0) {
-		r = KDC_ERR_MALFORMED;
-		goto out;
-	}
-	/* The key before the signature: no point verifying with a key we
-	 * will refuse anyway, and an unknown algorithm cannot be verified. */
-	if ((rc = gnutls_pubkey_import_x509_crq(pub, crq, 0)) < 0) {
-		r = rc == GNUTLS_E_UNKNOWN_PK_ALGORITHM ||
-		    rc == GNUTLS_E_ECC_UNSUPPORTED_CURVE ?
-		    KDC_ERR_UNSUPPORTED_KEY : KDC_ERR_MALFORMED;
-		goto out;
-	}
-	if ((r = crypto_pubkey_check(pub, &alg)) != KDC_OK)
-		goto out;
-	/* Proof of possession (RFC 2986 3): the CSR is signed by its key. */
-	if (gnutls_x509_crq_verify(crq, 0) < 0) {
-		r = KDC_ERR_BAD_SIGNATURE;
-		goto out;
-	}
-
 	if ((r = crypto_crt_new(pub, not_before, not_after, is.serial,
 	    &crt)) != KDC_OK)
 		goto out;
@@ -193,7 +151,94 @@ out:
 	gnutls_free(d.data);
 	kdc_issued_wipe(&is);
 	gnutls_x509_crt_deinit(crt);
+	return r;
+}
+
+kdc_err
+kdc_ca_sign_csr(struct kdc_ca *ca, const uint8_t *csr, size_t csr_len,
+    const char *dev_id, int64_t not_before, int64_t not_after,
+    struct kdc_issued *out)
+{
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t in;
+	enum kdc_key_alg alg;
+	kdc_err r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (ca == NULL || (csr == NULL && csr_len > 0) ||
+	    not_after <= not_before)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = dev_id_check(dev_id)) != KDC_OK)
+		return r;
+	if (csr_len > KDC_CSR_MAX)
+		return KDC_ERR_TOO_LARGE;
+	if (csr_len == 0)
+		return KDC_ERR_MALFORMED;
+
+	/* Parse: anything GnuTLS cannot import is MALFORMED. */
+	in.data = (unsigned char *)(uintptr_t)csr;
+	in.size = (unsigned)csr_len;
+	if ((rc = gnutls_x509_crq_init(&crq)) < 0 ||
+	    (rc = gnutls_pubkey_init(&pub)) < 0) {
+		r = KDC_CRYPTO_GTERR("init", rc);
+		goto out;
+	}
+	if ((rc = gnutls_x509_crq_import(crq, &in, crypto_is_pem(csr,
+	    csr_len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER)) < 0) {
+		r = KDC_ERR_MALFORMED;
+		goto out;
+	}
+	/* The key before the signature: no point verifying with a key we
+	 * will refuse anyway, and an unknown algorithm cannot be verified. */
+	if ((rc = gnutls_pubkey_import_x509_crq(pub, crq, 0)) < 0) {
+		r = rc == GNUTLS_E_UNKNOWN_PK_ALGORITHM ||
+		    rc == GNUTLS_E_ECC_UNSUPPORTED_CURVE ?
+		    KDC_ERR_UNSUPPORTED_KEY : KDC_ERR_MALFORMED;
+		goto out;
+	}
+	if ((r = crypto_pubkey_check(pub, &alg)) != KDC_OK)
+		goto out;
+	/* Proof of possession (RFC 2986 3): the CSR is signed by its key. */
+	if (gnutls_x509_crq_verify(crq, 0) < 0) {
+		r = KDC_ERR_BAD_SIGNATURE;
+		goto out;
+	}
+
+	r = sign_pubkey(ca, pub, dev_id, not_before, not_after, out);
+out:
 	gnutls_pubkey_deinit(pub);
 	gnutls_x509_crq_deinit(crq);
+	return r;
+}
+
+kdc_err
+kdc_ca_sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
+    const char *dev_id, int64_t not_before, int64_t not_after,
+    struct kdc_issued *out)
+{
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t in;
+	enum kdc_key_alg alg;
+	kdc_err r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (ca == NULL || spki == NULL || not_after <= not_before)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = dev_id_check(dev_id)) != KDC_OK)
+		return r;
+	if (spki_len > KDC_SPKI_MAX)
+		return KDC_ERR_TOO_LARGE;
+	in.data = (unsigned char *)(uintptr_t)spki;
+	in.size = (unsigned)spki_len;
+	if ((rc = gnutls_pubkey_init(&pub)) < 0)
+		return KDC_CRYPTO_GTERR("gnutls_pubkey_init", rc);
+	if (gnutls_pubkey_import(pub, &in, GNUTLS_X509_FMT_DER) < 0)
+		r = KDC_ERR_MALFORMED;
+	else if ((r = crypto_pubkey_check(pub, &alg)) == KDC_OK)
+		r = sign_pubkey(ca, pub, dev_id, not_before, not_after, out);
+	gnutls_pubkey_deinit(pub);
 	return r;
 }

@@ -487,6 +487,72 @@ test_auth_cert(void **state)
 }
 
 static void
+test_keypair_issue(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_cred *c = NULL;
+	uint8_t pk8[KDC_PRIVKEY_MAX], *pub = NULL;
+	size_t pk8_len = sizeof(pk8), pub_len = 0;
+	int64_t rpk_id, x_id;
+
+	psk_spec(&s, "urn:dev:kp", "kp", 0x61, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	/* RPK, pending until activated: not usable, not "current issued" */
+	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
+	    KDC_TYPE_RPK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
+	    &pub_len), KDC_OK);
+	assert_true(pk8_len > 100);
+	assert_int_equal(pk8[0], 0x30);		/* a DER SEQUENCE */
+	assert_int_equal(kdc_core_auth_spki(f->core, "t", pub, pub_len, NULL),
+	    KDC_ERR_NOT_YET_VALID);
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:kp",
+	    KDC_CRED_ISSUED, &c), KDC_ERR_NOT_FOUND);
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:kp",
+	    KDC_CRED_PENDING, &c), KDC_OK);
+	assert_int_equal(c->id, rpk_id);
+	assert_null(c->wrapped);		/* the private key is not kept */
+	kdc_cred_free(c);
+	assert_int_equal(kdc_core_cred_activate(f->core, "t", rpk_id), KDC_OK);
+	assert_int_equal(kdc_core_auth_spki(f->core, "t", pub, pub_len, &c),
+	    KDC_OK);
+	assert_int_equal(c->kind, KDC_KIND_OPERATIONAL);
+	kdc_cred_free(c);
+	free(pub);
+	pub = NULL;
+
+	/* X.509 issued at once: supersedes the RPK for the same audience,
+	 * and its certificate authenticates as the operational credential */
+	pk8_len = sizeof(pk8);
+	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
+	    KDC_TYPE_X509, KDC_CRED_ISSUED, &x_id, pk8, &pk8_len, &pub,
+	    &pub_len), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->st, rpk_id, &c), KDC_OK);
+	assert_int_equal(c->status, KDC_CRED_SUPERSEDED);
+	kdc_cred_free(c);
+	{
+		const uint8_t *certs[1] = { pub };
+		size_t lens[1] = { pub_len };
+		assert_int_equal(kdc_core_auth_cert(f->core, "t", certs, lens,
+		    1, &c), KDC_OK);
+		assert_int_equal(c->id, x_id);
+		kdc_cred_free(c);
+	}
+	free(pub);
+	/* refusals */
+	pk8_len = sizeof(pk8);
+	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:none",
+	    KDC_TYPE_RPK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
+	    &pub_len), KDC_ERR_UNKNOWN_DEVICE);
+	assert_int_equal(pk8_len, 0);
+	assert_null(pub);
+	pk8_len = sizeof(pk8);
+	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
+	    KDC_TYPE_PSK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
+	    &pub_len), KDC_ERR_INVALID_ARG);
+}
+
+static void
 test_wrong_key_refused(void **state)
 {
 	struct fx *f = *state;
@@ -603,6 +669,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cert_sign, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cert, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_keypair_issue, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup,
 		    teardown),
