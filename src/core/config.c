@@ -50,6 +50,8 @@ enum csect {
 	SECT_KDC,
 	SECT_HTTP,
 	SECT_CA,
+	SECT_COAP,
+	SECT_LWM2M,
 	SECT_PROFILE,
 };
 
@@ -143,6 +145,33 @@ static const struct ckey keys[] = {
 	    CFG(tls_days), 0, 0, NULL, NULL,
 	    "Validity of the listeners' TLS certificate in days, 1..36500." },
 
+	{ SECT_COAP, "address", CT_STRING, "127.0.0.1", 0, 0,
+	    CFG(coap_address), FSZ(kdc_config, coap_address), 0, NULL,
+	    check_address,
+	    "IPv4 or IPv6 address literal the CoAPS listeners bind." },
+	{ SECT_COAP, "port", CT_INT, "5684", 0, 65535,
+	    CFG(coap_port), 0, 0, NULL, NULL,
+	    "UDP port of the KDC endpoint (/bs, EST, ACE); 0 turns it off." },
+	{ SECT_COAP, "lwm2m_port", CT_INT, "5685", 0, 65535,
+	    CFG(lwm2m_port), 0, 0, NULL, NULL,
+	    "UDP port of the built-in LwM2M Server; 0 turns it off." },
+	{ SECT_COAP, "nosec_port", CT_INT, "0", 0, 65535,
+	    CFG(nosec_port), 0, 0, NULL, NULL,
+	    "TESTS ONLY: plain-CoAP bootstrap listener on a loopback address\n"
+	    "# (no DTLS, no authentication). 0 (the default) keeps it off." },
+
+	{ SECT_LWM2M, "server_uri", CT_STRING, "", 0, 0,
+	    CFG(lwm2m_server_uri), FSZ(kdc_config, lwm2m_server_uri), 0, NULL,
+	    NULL,
+	    "LwM2M Server URI written into /0/x/0 by the Bootstrap Server;\n"
+	    "# empty: coaps://<coap address>:<lwm2m_port>." },
+	{ SECT_LWM2M, "lifetime", CT_INT, "300", 30, 86400 * 30,
+	    CFG(lwm2m_lifetime), 0, 0, NULL, NULL,
+	    "Registration lifetime written into /1/x/1, seconds." },
+	{ SECT_LWM2M, "bootstrap_timeout", CT_INT, "60", 1, 3600,
+	    CFG(lwm2m_bootstrap_timeout), 0, 0, NULL, NULL,
+	    "Seconds a bootstrap session may take from /bs to Finish." },
+
 	{ SECT_PROFILE, "cred_type", CT_ENUM, "psk", 0, 0,
 	    PRO(cred_type), 0, 0, cred_types, NULL,
 	    "Operational credential type: psk, rpk or x509." },
@@ -157,12 +186,15 @@ static const struct ckey keys[] = {
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= 64, "seen masks are 64 bits");
 
-static const char *sect_names[] = { "", "kdc", "http", "ca", "profile" };
+static const char *sect_names[] = { "", "kdc", "http", "ca", "coap", "lwm2m",
+    "profile" };
 static const char *sect_help[] = {
 	"",
 	"The KDC as a whole.",
 	"The HTTPS listener (admin API, Thing Directory, ACE over HTTP).",
 	"The KDC's certificate authority.",
+	"The CoAP over DTLS listeners.",
+	"LwM2M: what the Bootstrap Server writes, the built-in LwM2M Server.",
 	"",
 };
 

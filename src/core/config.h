@@ -9,6 +9,8 @@
  *   [http]     address, port (8443), tls12 (false), client_cert
  *              (none|optional|required)
  *   [ca]       key = file | pkcs11:...  ; days (3650); tls_days (825)
+ *   [coap]     address, port (5684), lwm2m_port (5685), nosec_port (0)
+ *   [lwm2m]    server_uri, lifetime (300), bootstrap_timeout (60)
  *   [profile NAME]  cred_type = psk|rpk|x509 ; audience ; lifetime_days
  */
 #ifndef KDC_CONFIG_H
@@ -41,6 +43,13 @@ struct kdc_config {
 	char			ca_key[512];	/* "file" or a PKCS#11 URL */
 	int			ca_days;
 	int			tls_days;
+	char			coap_address[KDC_NAME_MAX + 1];
+	int			coap_port;	/* 0: off */
+	int			lwm2m_port;	/* 0: off */
+	int			nosec_port;	/* tests only; 0: off */
+	char			lwm2m_server_uri[256];	/* "" = derived */
+	int			lwm2m_lifetime;
+	int			lwm2m_bootstrap_timeout;
 	struct kdc_profile	profiles[KDC_CONFIG_PROFILES_MAX];
 	size_t			nprofiles;
 };
