@@ -102,6 +102,8 @@ typedef kdc_err (*kdc_senml_fn)(void *arg, const struct kdc_senml_rec *r);
  * nesting as SenML has it, names resolved against bn as LwM2M paths.
  * Floating-point v and unknown labels: MALFORMED / ignored per RFC 8428
  * §4.4 (labels ending in '_' are refused).
+ * The whole pack is validated before the first call of fn, so fn never
+ * sees a record of a pack that fails; fn may be NULL (validate only).
  */
 kdc_err	kdc_senml_cbor_decode(const uint8_t *buf, size_t len, kdc_senml_fn fn,
 	    void *arg);
