@@ -157,7 +157,12 @@ kdc_err	kdc_coap_listen(struct kdc_coap *c, const char *name,
 	    const char *addr, int port, unsigned accept, const char *cert_pem,
 	    const char *key_pem);
 /* Route method+path (exact; "" is the root) on endpoint `name` (or NULL:
- * every endpoint). Unknown paths get 4.04, wrong methods 4.05. */
+ * every endpoint). Unknown paths get 4.04, wrong methods 4.05.
+ * Prefix form: a path whose last segment is a lone '*' (segments "rd",
+ * "*") matches every path made of the segments before it plus one or more
+ * non-empty segments ("rd/7", "rd/7/x"; not "rd" nor "rd/"); the handler
+ * reads the whole path in req->path. An exact route wins over a prefix
+ * route. */
 kdc_err	kdc_coap_route(struct kdc_coap *c, const char *name, uint8_t method,
 	    const char *path, kdc_coap_handler_fn fn, void *arg);
 void	kdc_coap_on_gone(struct kdc_coap *c, kdc_coap_gone_fn fn, void *arg);
@@ -165,6 +170,15 @@ void	kdc_coap_on_gone(struct kdc_coap *c, kdc_coap_gone_fn fn, void *arg);
  * handler). Returns KDC_OK after a clean stop. */
 kdc_err	kdc_coap_run(struct kdc_coap *c);
 void	kdc_coap_stop(struct kdc_coap *c);
+/*
+ * Timers of requests to peers, for tests and tuning: CoAP ACK_TIMEOUT in
+ * ms (>= 1000: libcoap 4.3.1 ignores less) and MAX_RETRANSMIT (0:
+ * libcoap's 2 s and 4), applied to a session
+ * when a request is sent on it, and the per-request deadline in ms (0:
+ * keep; default KDC_COAP_REQUEST_TIMEOUT_MS).
+ */
+void	kdc_coap_set_timers(struct kdc_coap *c, unsigned ack_timeout_ms,
+	    unsigned max_retransmit, unsigned request_timeout_ms);
 /* Run for at most timeout_ms (tests); KDC_OK. */
 kdc_err	kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms);
 void	kdc_coap_free(struct kdc_coap *c);
@@ -187,8 +201,11 @@ void	*kdc_coap_peer_get_data(const struct kdc_coap_peer *p);
 /*
  * Send a CON request to the peer: method, path ("0/1", "" for the root,
  * "bs"), content_format and accept (KDC_CF_NONE to omit), payload (copied).
- * done is called exactly once. KDC_ERR_TOO_LARGE if the payload exceeds
- * what the engine can send.
+ * On KDC_OK, done is called exactly once, later, from the engine thread
+ * (never from inside this call). On an error done is not called:
+ * KDC_ERR_TOO_LARGE if the payload exceeds what the engine can send (no
+ * block-wise sending yet), KDC_ERR_CLOSED if the session is gone or not
+ * established, KDC_ERR_INVALID_ARG, KDC_ERR_NOMEM.
  */
 kdc_err	kdc_coap_request(struct kdc_coap_peer *p, uint8_t method,
 	    const char *path, int content_format, int accept,

@@ -60,4 +60,33 @@
  * room and bounds the work a peer can ask for. */
 #define KDC_CHAIN_MAX		8
 
+/* ---- CoAP(S) face (src/coap/) ------------------------------------------ */
+/* Endpoints per engine: "kdc" and "lwm2m" today, room for a test NoSec one
+ * and a few more without a heap list. */
+#define KDC_COAP_EP_MAX			8
+/* Routes per engine: the faces register a few dozen (EST, ACE, LwM2M). */
+#define KDC_COAP_ROUTE_MAX		64
+/* DTLS sessions in handshake at once (libcoap's HELLO sessions, the only
+ * per-client state before the cookie round). A flood of ClientHellos costs
+ * at most this many; legitimate peers finish a handshake in ~2 RTT. */
+#define KDC_COAP_HANDSHAKE_MAX		256
+/* Idle DTLS sessions kept (libcoap drops the oldest idle one beyond).
+ * perf.md targets 100k sessions per instance; this is the default cap. */
+#define KDC_COAP_IDLE_MAX		100000
+/* An idle session is dropped after this many seconds (LwM2M lifetime
+ * default 300 s; a device re-handshakes after). */
+#define KDC_COAP_SESSION_TIMEOUT	300
+/* kdc_coap_run() wakes at least this often to see kdc_coap_stop() and the
+ * request deadlines: the stop latency and the deadline resolution. */
+#define KDC_COAP_TICK_MS		100
+/* Requests in flight to peers (bootstrap writes): each peer rarely has more
+ * than one (NSTART = 1); bounds memory if a face misbehaves. */
+#define KDC_COAP_PENDING_MAX		4096
+/* Deadline of one request to a peer. RFC 7252 EXCHANGE_LIFETIME is 247 s;
+ * a bootstrap step that waits longer than 60 s has failed for practical
+ * purposes, and libcoap's own give-up (MAX_TRANSMIT_WAIT, 93 s) is later. */
+#define KDC_COAP_REQUEST_TIMEOUT_MS	60000
+/* Identities and addresses as text in logs. */
+#define KDC_COAP_ADDR_TEXT		64
+
 #endif

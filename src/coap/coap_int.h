@@ -1,0 +1,121 @@
+/*
+ * coap_int.h: the CoAP face's own structures, shared by its .c files only.
+ * libcoap types appear here and nowhere above src/coap/.
+ */
+#ifndef KDC_COAP_INT_H
+#define KDC_COAP_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <coap3/coap.h>
+
+#include "coap/coap.h"
+#include "core/limits.h"
+
+struct kdc_coap_ep {
+	char		 name[KDC_NAME_MAX + 1];
+	unsigned	 accept;	/* enum kdc_coap_accept bits */
+	uint16_t	 port;		/* local port: how a session finds it */
+	coap_endpoint_t	*ep;		/* owned by the context */
+};
+
+struct kdc_coap_route {
+	char			 ep[KDC_NAME_MAX + 1];	/* "" = every endpoint */
+	uint8_t			 method;
+	char			 path[KDC_COAP_PATH_MAX + 1];
+	kdc_coap_handler_fn	 fn;
+	void			*arg;
+};
+
+/*
+ * One per libcoap server session, from its first datagram (so also for
+ * DTLS sessions still in the handshake). refs: 1 for the session link
+ * (dropped when libcoap deletes the session), 1 per face hold, 1 per
+ * request in flight.
+ */
+struct kdc_coap_peer {
+	struct kdc_coap_peer	*next;		/* c->peers */
+	struct kdc_coap		*c;
+	coap_session_t		*session;	/* NULL once libcoap freed it */
+	const struct kdc_coap_ep *ep;
+	unsigned		 refs;
+	unsigned		 holds;		/* face holds (session referenced) */
+	bool			 sess_ref;	/* we hold a libcoap reference */
+	bool			 hooked;	/* DTLS engine settings applied */
+	bool			 authed;	/* auth below came from core/ */
+	bool			 gone;		/* gone callback done */
+	struct kdc_coap_auth	 auth;
+	char			 addr[KDC_COAP_ADDR_TEXT];
+	void			*data;
+};
+
+struct kdc_coap_pending {
+	struct kdc_coap_pending	*next;
+	struct kdc_coap_peer	*peer;		/* holds a ref */
+	uint8_t			 token[8];
+	size_t			 token_len;
+	uint64_t		 deadline;	/* monotonic ms */
+	kdc_coap_done_fn	 done;
+	void			*arg;
+};
+
+struct kdc_coap {
+	struct kdc_core		*core;
+	const struct kdc_config	*cfg;
+	coap_context_t		*ctx;
+	struct kdc_coap_ep	 eps[KDC_COAP_EP_MAX];
+	size_t			 neps;
+	struct kdc_coap_route	 routes[KDC_COAP_ROUTE_MAX];
+	size_t			 nroutes;
+	bool			 dtls_set;	/* PSK/PKI given to the context */
+	const char		*cert_pem;	/* borrowed */
+	const char		*key_pem;	/* borrowed */
+	void			*prio;		/* gnutls_priority_t */
+	struct kdc_coap_peer	*peers;
+	struct kdc_coap_pending	*pending;
+	size_t			 npending;
+	kdc_coap_gone_fn	 gone;
+	void			*gone_arg;
+	atomic_int		 stop;
+	unsigned		 ack_timeout_ms;	/* 0: libcoap default */
+	unsigned		 max_retransmit;	/* 0: libcoap default */
+	unsigned		 request_timeout_ms;
+	/* The PSK handed back to libcoap from the identity callback; libcoap
+	 * copies it at once and it is wiped after every engine step. */
+	uint8_t			 psk[KDC_PSK_MAX];
+	coap_bin_const_t	 psk_out;
+};
+
+/* peer.c */
+struct kdc_coap_peer *kdc_coap_peer_of(struct kdc_coap *c, coap_session_t *s,
+	    bool create);
+void	kdc_coap_peer_detach(struct kdc_coap_peer *p);
+void	kdc_coap_peer_closed(struct kdc_coap_peer *p);
+void	kdc_coap_peer_unref(struct kdc_coap_peer *p);
+void	kdc_coap_pending_expire(struct kdc_coap *c, uint64_t now);
+void	kdc_coap_pending_fail_all(struct kdc_coap *c);
+coap_response_t kdc_coap_on_response(coap_session_t *s, const coap_pdu_t *sent,
+	    const coap_pdu_t *rcvd, const coap_mid_t mid);
+void	kdc_coap_on_nack(coap_session_t *s, const coap_pdu_t *sent,
+	    const coap_nack_reason_t reason, const coap_mid_t mid);
+uint64_t kdc_coap_now_ms(void);
+
+/* msg.c */
+kdc_err	kdc_coap_msg_decode(const coap_pdu_t *pdu, struct kdc_coap_msg *m,
+	    char *location, size_t location_len);
+kdc_err	kdc_coap_add_path_opts(coap_optlist_t **ol, uint16_t opt,
+	    const char *path);
+void	kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
+	    const coap_pdu_t *req, const coap_string_t *query,
+	    coap_pdu_t *resp);
+uint8_t	kdc_coap_err_code(kdc_err r);
+
+/* dtls.c: everything that touches GnuTLS under libcoap */
+kdc_err	kdc_coap_dtls_init(struct kdc_coap *c);
+void	kdc_coap_dtls_free(struct kdc_coap *c);
+kdc_err	kdc_coap_dtls_setup(struct kdc_coap *c);
+void	kdc_coap_dtls_hook(struct kdc_coap_peer *p);
+
+#endif

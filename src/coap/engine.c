@@ -1,0 +1,337 @@
+/*
+ * engine.c: the libcoap 4.3.1 context behind struct kdc_coap: endpoints,
+ * routes, the event loop, libcoap's logs and session events.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coap/coap_int.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "crypto/crypto.h"
+
+/* ---- logs ---------------------------------------------------------------- */
+
+/*
+ * libcoap writes to stdout unless told otherwise (DESIGN §8). Whatever
+ * its level, a libcoap line is mostly what a peer did (bad handshakes,
+ * alerts; 4.3.1 logs "got RST" at LOG_ALERT), so all of them go to debug:
+ * a peer must not be able to flood the operator's log. Our own code logs
+ * what an operator must see (cannot listen, bad priority).
+ */
+static void
+coap_log_cb(coap_log_t level, const char *message)
+{
+	size_t n = strlen(message);
+
+	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
+		n--;
+	(void)level;
+	kdc_log_msg(KDC_LOG_DEBUG, "libcoap", 0, KDC_OK, "%.*s", (int)n,
+	    message);
+}
+
+static void
+coap_logs_init(void)
+{
+	int debug = kdc_log_get_level() >= KDC_LOG_DEBUG;
+
+	coap_set_log_handler(coap_log_cb);
+	coap_set_log_level(debug ? LOG_DEBUG : LOG_EMERG);
+	coap_dtls_set_log_level(debug ? LOG_DEBUG : LOG_EMERG);
+}
+
+/* ---- sessions ------------------------------------------------------------ */
+
+static int
+on_event(coap_session_t *s, const coap_event_t ev)
+{
+	struct kdc_coap *c = coap_get_app_data(coap_session_get_context(s));
+	struct kdc_coap_peer *p;
+
+	if (c == NULL)
+		return 0;
+	switch (ev) {
+	case COAP_EVENT_SERVER_SESSION_NEW:
+		(void)kdc_coap_peer_of(c, s, true);
+		break;
+	case COAP_EVENT_DTLS_CLOSED:
+	case COAP_EVENT_DTLS_ERROR:
+		if ((p = coap_session_get_app_data(s)) != NULL)
+			kdc_coap_peer_closed(p);
+		break;
+	case COAP_EVENT_SERVER_SESSION_DEL:
+		if ((p = coap_session_get_app_data(s)) != NULL)
+			kdc_coap_peer_detach(p);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+kdc_err
+kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
+    struct kdc_coap **out)
+{
+	struct kdc_coap *c = NULL;
+	kdc_err r;
+
+	*out = NULL;
+	if (core == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = kdc_crypto_init()) != KDC_OK)
+		return r;
+	coap_startup();
+	coap_logs_init();
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return KDC_ERR_NOMEM;
+	c->core = core;
+	c->cfg = cfg;
+	c->request_timeout_ms = KDC_COAP_REQUEST_TIMEOUT_MS;
+	atomic_init(&c->stop, 0);
+	if ((c->ctx = coap_new_context(NULL)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	coap_set_app_data(c->ctx, c);
+	coap_context_set_max_handshake_sessions(c->ctx, KDC_COAP_HANDSHAKE_MAX);
+	coap_context_set_max_idle_sessions(c->ctx, KDC_COAP_IDLE_MAX);
+	coap_context_set_session_timeout(c->ctx, KDC_COAP_SESSION_TIMEOUT);
+	coap_register_event_handler(c->ctx, on_event);
+	coap_register_response_handler(c->ctx, kdc_coap_on_response);
+	coap_register_nack_handler(c->ctx, kdc_coap_on_nack);
+	/* OCF's critical options (Accept-Version, Content-Format-Version):
+	 * unregistered, libcoap drops messages carrying them (DESIGN §8). */
+	coap_register_option(c->ctx, 2049);
+	coap_register_option(c->ctx, 2053);
+	if ((r = kdc_coap_dtls_init(c)) != KDC_OK)
+		goto out;
+	*out = c;
+	c = NULL;
+out:
+	kdc_coap_free(c);
+	return r;
+}
+
+void
+kdc_coap_free(struct kdc_coap *c)
+{
+	if (c == NULL)
+		return;
+	kdc_coap_pending_fail_all(c);
+	if (c->ctx != NULL)
+		coap_free_context(c->ctx);	/* fires SESSION_DEL per session */
+	while (c->peers != NULL)		/* peers the faces still hold */
+		kdc_coap_peer_detach(c->peers);
+	kdc_coap_dtls_free(c);
+	kdc_wipe(c->psk, sizeof(c->psk));
+	free(c);
+}
+
+void
+kdc_coap_set_timers(struct kdc_coap *c, unsigned ack_timeout_ms,
+    unsigned max_retransmit, unsigned request_timeout_ms)
+{
+	c->ack_timeout_ms = ack_timeout_ms;
+	c->max_retransmit = max_retransmit;
+	if (request_timeout_ms != 0)
+		c->request_timeout_ms = request_timeout_ms;
+}
+
+static bool
+is_loopback(const coap_address_t *a)
+{
+	if (a->addr.sa.sa_family == AF_INET)
+		return (ntohl(a->addr.sin.sin_addr.s_addr) >> 24) == 127;
+	if (a->addr.sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&a->addr.sin6.sin6_addr);
+	return false;
+}
+
+static kdc_err
+parse_addr(const char *addr, int port, coap_address_t *out)
+{
+	coap_address_init(out);
+	if (port < 1 || port > 65535)
+		return KDC_ERR_INVALID_ARG;
+	if (inet_pton(AF_INET, addr, &out->addr.sin.sin_addr) == 1) {
+		out->addr.sin.sin_family = AF_INET;
+		out->addr.sin.sin_port = htons((uint16_t)port);
+		out->size = sizeof(out->addr.sin);
+		return KDC_OK;
+	}
+	if (inet_pton(AF_INET6, addr, &out->addr.sin6.sin6_addr) == 1) {
+		out->addr.sin6.sin6_family = AF_INET6;
+		out->addr.sin6.sin6_port = htons((uint16_t)port);
+		out->size = sizeof(out->addr.sin6);
+		return KDC_OK;
+	}
+	return KDC_ERR_INVALID_ARG;
+}
+
+kdc_err
+kdc_coap_listen(struct kdc_coap *c, const char *name, const char *addr,
+    int port, unsigned accept, const char *cert_pem, const char *key_pem)
+{
+	const unsigned known = KDC_COAP_ACCEPT_MANUFACTURER |
+	    KDC_COAP_ACCEPT_OPERATIONAL | KDC_COAP_ACCEPT_NOSEC;
+	struct kdc_coap_ep *e;
+	coap_address_t a;
+	bool nosec = (accept & KDC_COAP_ACCEPT_NOSEC) != 0;
+	kdc_err r;
+
+	if (name == NULL || addr == NULL || name[0] == '\0' ||
+	    strlen(name) > KDC_NAME_MAX || accept == 0 || (accept & ~known) ||
+	    (nosec && accept != KDC_COAP_ACCEPT_NOSEC))
+		return KDC_ERR_INVALID_ARG;
+	if (c->neps == KDC_COAP_EP_MAX)
+		return KDC_ERR_TOO_LARGE;
+	for (size_t i = 0; i < c->neps; i++)
+		if (strcmp(c->eps[i].name, name) == 0)
+			return KDC_ERR_EXISTS;
+	if ((r = parse_addr(addr, port, &a)) != KDC_OK)
+		return r;
+	if (nosec && !is_loopback(&a))
+		return KDC_ERR_INVALID_ARG;	/* plain CoAP: tests only */
+	if (!nosec) {
+		if (cert_pem == NULL || key_pem == NULL)
+			return KDC_ERR_INVALID_ARG;
+		/* libcoap keeps one server certificate per context */
+		if (c->dtls_set && (strcmp(c->cert_pem, cert_pem) != 0 ||
+		    strcmp(c->key_pem, key_pem) != 0))
+			return KDC_ERR_INVALID_ARG;
+		if (!c->dtls_set) {
+			c->cert_pem = cert_pem;
+			c->key_pem = key_pem;
+			if ((r = kdc_coap_dtls_setup(c)) != KDC_OK)
+				return r;
+			c->dtls_set = true;
+		}
+	}
+	e = &c->eps[c->neps];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->accept = accept;
+	e->ep = coap_new_endpoint(c->ctx, &a,
+	    nosec ? COAP_PROTO_UDP : COAP_PROTO_DTLS);
+	if (e->ep == NULL) {
+		kdc_log_err("endpoint=%s cannot listen on %s:%d", name, addr,
+		    port);
+		return KDC_ERR_IO;
+	}
+	e->port = (uint16_t)port;
+	c->neps++;
+	kdc_log_info("endpoint=%s listen=%s:%d %s", name, addr, port,
+	    nosec ? "coap (NoSec)" : "coaps");
+	return KDC_OK;
+}
+
+/* One libcoap resource per distinct path, whatever the endpoint; the
+ * dispatcher picks the route by (endpoint, method, path). */
+kdc_err
+kdc_coap_route(struct kdc_coap *c, const char *name, uint8_t method,
+    const char *path, kdc_coap_handler_fn fn, void *arg)
+{
+	struct kdc_coap_route *rt;
+	coap_resource_t *res;
+	coap_str_const_t *uri;
+	bool have_path = false;
+
+	if (path == NULL || fn == NULL || strlen(path) > KDC_COAP_PATH_MAX ||
+	    path[0] == '/' || (name != NULL && strlen(name) > KDC_NAME_MAX) ||
+	    method < KDC_COAP_GET || method > KDC_COAP_DELETE)
+		return KDC_ERR_INVALID_ARG;
+	if (c->nroutes == KDC_COAP_ROUTE_MAX)
+		return KDC_ERR_TOO_LARGE;
+	for (size_t i = 0; i < c->nroutes; i++) {
+		rt = &c->routes[i];
+		if (strcmp(rt->path, path) != 0)
+			continue;
+		have_path = true;
+		if (rt->method == method &&
+		    strcmp(rt->ep, name == NULL ? "" : name) == 0)
+			return KDC_ERR_EXISTS;
+	}
+	if (!have_path) {
+		if ((uri = coap_new_str_const((const uint8_t *)path,
+		    strlen(path))) == NULL)
+			return KDC_ERR_NOMEM;
+		if ((res = coap_resource_init(uri,
+		    COAP_RESOURCE_FLAGS_RELEASE_URI)) == NULL) {
+			coap_delete_str_const(uri);
+			return KDC_ERR_NOMEM;
+		}
+		coap_resource_set_userdata(res, c);
+		coap_register_request_handler(res, COAP_REQUEST_GET,
+		    kdc_coap_dispatch);
+		coap_register_request_handler(res, COAP_REQUEST_POST,
+		    kdc_coap_dispatch);
+		coap_register_request_handler(res, COAP_REQUEST_PUT,
+		    kdc_coap_dispatch);
+		coap_register_request_handler(res, COAP_REQUEST_DELETE,
+		    kdc_coap_dispatch);
+		coap_add_resource(c->ctx, res);	/* the context owns res */
+	}
+	rt = &c->routes[c->nroutes++];
+	memset(rt, 0, sizeof(*rt));
+	snprintf(rt->ep, sizeof(rt->ep), "%s", name == NULL ? "" : name);
+	rt->method = method;
+	snprintf(rt->path, sizeof(rt->path), "%s", path);
+	rt->fn = fn;
+	rt->arg = arg;
+	return KDC_OK;
+}
+
+void
+kdc_coap_on_gone(struct kdc_coap *c, kdc_coap_gone_fn fn, void *arg)
+{
+	c->gone = fn;
+	c->gone_arg = arg;
+}
+
+/* ---- the loop -------------------------------------------------------------- */
+
+kdc_err
+kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
+{
+	struct kdc_coap_peer *p;
+
+	/* COAP_IO_NO_WAIT is ~0: keep 0 meaning "poll" by waiting 1 ms */
+	if (coap_io_process(c->ctx, timeout_ms == 0 ? 1 : timeout_ms) < 0)
+		kdc_log_debug("coap_io_process failed");
+	kdc_wipe(c->psk, sizeof(c->psk));
+	/*
+	 * Sessions born in this step: apply our DTLS settings before their
+	 * next flight. A DTLS server session's GnuTLS state is made on the
+	 * first ClientHello and only used again for the ClientHello that
+	 * carries the cookie, one round trip later (see dtls.c).
+	 */
+	for (p = c->peers; p != NULL; p = p->next)
+		if (!p->hooked && p->session != NULL)
+			kdc_coap_dtls_hook(p);
+	kdc_coap_pending_expire(c, kdc_coap_now_ms());
+	return KDC_OK;
+}
+
+kdc_err
+kdc_coap_run(struct kdc_coap *c)
+{
+	while (!atomic_load(&c->stop))
+		(void)kdc_coap_run_once(c, KDC_COAP_TICK_MS);
+	atomic_store(&c->stop, 0);
+	return KDC_OK;
+}
+
+/* Async-signal-safe: one lock-free atomic store; the loop sees it within
+ * KDC_COAP_TICK_MS. */
+void
+kdc_coap_stop(struct kdc_coap *c)
+{
+	atomic_store(&c->stop, 1);
+}

@@ -1,0 +1,251 @@
+/*
+ * msg.c: libcoap PDUs <-> struct kdc_coap_msg / kdc_coap_resp, and the
+ * dispatcher from libcoap resources to our routes. Everything a peer sent
+ * is bounded here; nothing is truncated silently.
+ */
+#include <string.h>
+
+#include "coap/coap_int.h"
+#include "core/log.h"
+
+/* The one table from kdc_err to a CoAP response code of this face. */
+uint8_t
+kdc_coap_err_code(kdc_err r)
+{
+	switch (r) {
+	case KDC_OK:			return KDC_COAP_CONTENT;
+	case KDC_ERR_TRUNCATED:
+	case KDC_ERR_MALFORMED:
+	case KDC_ERR_TRAILING:
+	case KDC_ERR_INVALID_ARG:	return KDC_COAP_BAD_REQUEST;
+	case KDC_ERR_TOO_LARGE:		return KDC_COAP_TOO_LARGE;
+	case KDC_ERR_NOT_FOUND:		return KDC_COAP_NOT_FOUND;
+	case KDC_ERR_UNKNOWN_DEVICE:
+	case KDC_ERR_REVOKED:
+	case KDC_ERR_EXPIRED:
+	case KDC_ERR_NOT_YET_VALID:
+	case KDC_ERR_UNTRUSTED:		return KDC_COAP_UNAUTHORIZED;
+	case KDC_ERR_WRONG_TYPE:
+	case KDC_ERR_DENIED:		return KDC_COAP_FORBIDDEN;
+	case KDC_ERR_UNSUPPORTED:
+	case KDC_ERR_UNSUPPORTED_KEY:	return KDC_COAP_BAD_REQUEST;
+	case KDC_ERR_STORE_BUSY:	return KDC_COAP_UNAVAILABLE;
+	default:			return KDC_COAP_INTERNAL;
+	}
+}
+
+const char *
+kdc_coap_msg_query(const struct kdc_coap_msg *m, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < m->nquery; i++) {
+		const char *q = m->query[i];
+		if (strncmp(q, name, n) != 0)
+			continue;
+		if (q[n] == '=')
+			return q + n + 1;
+		if (q[n] == '\0')
+			return q + n;
+	}
+	return NULL;
+}
+
+/* Append one path segment to buf (capacity cap, NUL-terminated). */
+static kdc_err
+path_append(char *buf, size_t cap, const uint8_t *v, size_t len)
+{
+	size_t used = strlen(buf);
+
+	if (memchr(v, '\0', len) != NULL || memchr(v, '/', len) != NULL)
+		return KDC_ERR_MALFORMED;	/* would make the join ambiguous */
+	if (used + (used > 0) + len + 1 > cap)
+		return KDC_ERR_MALFORMED;	/* over KDC_COAP_PATH_MAX: 4.00 */
+	if (used > 0)
+		buf[used++] = '/';
+	memcpy(buf + used, v, len);
+	buf[used + len] = '\0';
+	return KDC_OK;
+}
+
+static kdc_err
+uint_opt(const coap_opt_t *o, int *out)
+{
+	if (coap_opt_length(o) > 2)	/* Content-Format/Accept: 0..65535 */
+		return KDC_ERR_MALFORMED;
+	*out = (int)coap_decode_var_bytes(coap_opt_value(o),
+	    coap_opt_length(o));
+	return KDC_OK;
+}
+
+/*
+ * Decode pdu into m. location (capacity location_len) receives the
+ * Location-Path when not NULL. MALFORMED for an option over our limits
+ * (answered 4.00), TOO_LARGE for a body over KDC_COAP_BODY_MAX (4.13).
+ */
+kdc_err
+kdc_coap_msg_decode(const coap_pdu_t *pdu, struct kdc_coap_msg *m,
+    char *location, size_t location_len)
+{
+	coap_opt_iterator_t it;
+	coap_opt_t *o;
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	kdc_err r = KDC_OK;
+
+	memset(m, 0, sizeof(*m));
+	m->content_format = KDC_CF_NONE;
+	m->accept = KDC_CF_NONE;
+	m->code = (uint8_t)coap_pdu_get_code(pdu);
+	if (location != NULL && location_len > 0)
+		location[0] = '\0';
+	if (coap_option_iterator_init(pdu, &it, COAP_OPT_ALL) == NULL)
+		return KDC_ERR_MALFORMED;
+	while (r == KDC_OK && (o = coap_option_next(&it)) != NULL) {
+		const uint8_t *v = coap_opt_value(o);
+		size_t n = coap_opt_length(o);
+
+		switch (it.number) {
+		case COAP_OPTION_URI_PATH:
+			r = path_append(m->path, sizeof(m->path), v, n);
+			break;
+		case COAP_OPTION_LOCATION_PATH:
+			if (location != NULL)
+				r = path_append(location, location_len, v, n);
+			break;
+		case COAP_OPTION_URI_QUERY:
+			if (m->nquery == KDC_COAP_QUERY_MAX ||
+			    n > KDC_COAP_QUERY_LEN ||
+			    memchr(v, '\0', n) != NULL) {
+				r = KDC_ERR_MALFORMED;
+				break;
+			}
+			memcpy(m->query[m->nquery], v, n);
+			m->query[m->nquery++][n] = '\0';
+			break;
+		case COAP_OPTION_CONTENT_FORMAT:
+			r = uint_opt(o, &m->content_format);
+			break;
+		case COAP_OPTION_ACCEPT:
+			r = uint_opt(o, &m->accept);
+			break;
+		default:
+			break;
+		}
+	}
+	if (r != KDC_OK)
+		return r;
+	if (coap_get_data(pdu, &len, &data) && len > 0) {
+		if (len > KDC_COAP_BODY_MAX)
+			return KDC_ERR_TOO_LARGE;
+		m->payload = data;
+		m->payload_len = len;
+	}
+	if (location != NULL && location[0] != '\0')
+		m->location = location;
+	return KDC_OK;
+}
+
+/* Uri-Path or Location-Path options for "a/b/c" ("" adds none). */
+kdc_err
+kdc_coap_add_path_opts(coap_optlist_t **ol, uint16_t opt, const char *path)
+{
+	const char *s = path, *e;
+	coap_optlist_t *node;
+
+	while (*s != '\0') {
+		e = strchr(s, '/');
+		if (e == NULL)
+			e = s + strlen(s);
+		if (e - s > 255)		/* RFC 7252 §5.10: 0-255 bytes */
+			return KDC_ERR_TOO_LARGE;
+		node = coap_new_optlist(opt, (size_t)(e - s),
+		    (const uint8_t *)s);
+		if (node == NULL || !coap_insert_optlist(ol, node))
+			return KDC_ERR_NOMEM;
+		s = *e == '/' ? e + 1 : e;
+	}
+	return KDC_OK;
+}
+
+static void
+resp_fill(coap_pdu_t *pdu, const struct kdc_coap_resp *rs)
+{
+	coap_optlist_t *ol = NULL;
+	uint8_t buf[4];
+	uint8_t code = rs->code == 0 ? KDC_COAP_INTERNAL : rs->code;
+
+	if (rs->location[0] != '\0' && kdc_coap_add_path_opts(&ol,
+	    COAP_OPTION_LOCATION_PATH, rs->location) != KDC_OK)
+		goto internal;
+	if (rs->content_format >= 0 && rs->content_format <= 0xffff) {
+		coap_optlist_t *n = coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
+		    coap_encode_var_safe(buf, sizeof(buf),
+		    (unsigned)rs->content_format), buf);
+		if (n == NULL || !coap_insert_optlist(&ol, n))
+			goto internal;
+	}
+	if (ol != NULL && !coap_add_optlist_pdu(pdu, &ol))
+		goto internal;
+	if (rs->payload_len > 0 && !coap_add_data(pdu, rs->payload_len,
+	    rs->payload)) {
+		kdc_log_debug("response payload of %zu bytes does not fit",
+		    rs->payload_len);
+		goto internal;
+	}
+	coap_delete_optlist(ol);
+	coap_pdu_set_code(pdu, (coap_pdu_code_t)code);
+	return;
+internal:
+	/* options may be half added: a bare 5.00 is all we can still say */
+	coap_delete_optlist(ol);
+	coap_pdu_set_code(pdu, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+}
+
+void
+kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
+    const coap_pdu_t *req, const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct kdc_coap *c = coap_resource_get_userdata(res);
+	struct kdc_coap_peer *p = coap_session_get_app_data(s);
+	const struct kdc_coap_route *hit = NULL;
+	struct kdc_coap_msg m;
+	struct kdc_coap_resp rs;
+	bool path_known = false;
+	kdc_err r;
+
+	(void)query;
+	/* DESIGN §6: unauthenticated peers get no application processing */
+	if (p == NULL || !p->authed || p->ep == NULL) {
+		kdc_log_debug("peer=%s unauthenticated request refused",
+		    p != NULL ? p->addr : "?");
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_UNAUTHORIZED);
+		return;
+	}
+	if ((r = kdc_coap_msg_decode(req, &m, NULL, 0)) != KDC_OK) {
+		kdc_log_debug_r(r, "peer=%s bad request", p->addr);
+		coap_pdu_set_code(resp, (coap_pdu_code_t)kdc_coap_err_code(r));
+		return;
+	}
+	for (size_t i = 0; i < c->nroutes; i++) {
+		const struct kdc_coap_route *rt = &c->routes[i];
+		if (strcmp(rt->path, m.path) != 0 || (rt->ep[0] != '\0' &&
+		    strcmp(rt->ep, p->ep->name) != 0))
+			continue;
+		path_known = true;
+		if (rt->method == m.code) {
+			hit = rt;
+			break;
+		}
+	}
+	if (hit == NULL) {
+		coap_pdu_set_code(resp, path_known ?
+		    COAP_RESPONSE_CODE_NOT_ALLOWED :
+		    COAP_RESPONSE_CODE_NOT_FOUND);
+		return;
+	}
+	memset(&rs, 0, sizeof(rs));
+	rs.content_format = KDC_CF_NONE;
+	hit->fn(hit->arg, p, &m, &rs);
+	resp_fill(resp, &rs);
+}

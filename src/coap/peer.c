@@ -1,0 +1,392 @@
+/*
+ * peer.c: one struct kdc_coap_peer per libcoap server session, and the
+ * requests the face sends to peers (the token -> completion table).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coap/coap_int.h"
+#include "core/log.h"
+
+uint64_t
+kdc_coap_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- peers ----------------------------------------------------------------- */
+
+static const struct kdc_coap_ep *
+ep_of(struct kdc_coap *c, coap_session_t *s)
+{
+	const coap_address_t *la = coap_session_get_addr_local(s);
+	uint16_t port = la != NULL ? coap_address_get_port(la) : 0;
+
+	for (size_t i = 0; i < c->neps; i++)
+		if (c->eps[i].port == port)
+			return &c->eps[i];
+	return NULL;
+}
+
+struct kdc_coap_peer *
+kdc_coap_peer_of(struct kdc_coap *c, coap_session_t *s, bool create)
+{
+	struct kdc_coap_peer *p = coap_session_get_app_data(s);
+	const coap_address_t *ra;
+
+	if (p != NULL || !create)
+		return p;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->c = c;
+	p->session = s;
+	p->refs = 1;			/* the session link */
+	p->ep = ep_of(c, s);
+	if ((ra = coap_session_get_addr_remote(s)) != NULL)
+		coap_print_addr(ra, (unsigned char *)p->addr, sizeof(p->addr));
+	if (coap_session_get_proto(s) == COAP_PROTO_UDP) {
+		/* NoSec endpoint (loopback, tests): no identity to establish */
+		p->hooked = true;
+		p->authed = p->ep != NULL &&
+		    (p->ep->accept & KDC_COAP_ACCEPT_NOSEC) != 0;
+	}
+	coap_session_set_app_data(s, p);
+	p->next = c->peers;
+	c->peers = p;
+	return p;
+}
+
+static void
+complete(struct kdc_coap_pending *q, kdc_err st, const struct kdc_coap_msg *m)
+{
+	struct kdc_coap_peer *p = q->peer;
+
+	q->done(q->arg, p, st, m);
+	free(q);
+	kdc_coap_peer_unref(p);
+}
+
+/* Take out every pending request of p (or all when p is NULL). */
+static struct kdc_coap_pending *
+pending_take(struct kdc_coap *c, struct kdc_coap_peer *p)
+{
+	struct kdc_coap_pending *out = NULL, **pp = &c->pending, *q;
+
+	while ((q = *pp) != NULL) {
+		if (p == NULL || q->peer == p) {
+			*pp = q->next;
+			q->next = out;
+			out = q;
+			c->npending--;
+		} else
+			pp = &q->next;
+	}
+	return out;
+}
+
+static void
+fail_list(struct kdc_coap_pending *q, kdc_err st)
+{
+	struct kdc_coap_pending *next;
+
+	for (; q != NULL; q = next) {
+		next = q->next;
+		complete(q, st, NULL);
+	}
+}
+
+/* The session ended (close_notify, alert, timeout): requests in flight
+ * fail with CLOSED, the face hears once that the peer is gone. */
+void
+kdc_coap_peer_closed(struct kdc_coap_peer *p)
+{
+	struct kdc_coap *c = p->c;
+
+	p->refs++;		/* callbacks below may release the last hold */
+	fail_list(pending_take(c, p), KDC_ERR_CLOSED);
+	if (!p->gone) {
+		p->gone = true;
+		if (p->authed && c->gone != NULL)
+			c->gone(c->gone_arg, p);
+	}
+	kdc_coap_peer_unref(p);
+}
+
+/* libcoap is freeing the session. */
+void
+kdc_coap_peer_detach(struct kdc_coap_peer *p)
+{
+	struct kdc_coap *c = p->c;
+	struct kdc_coap_peer **pp;
+
+	if (p->session == NULL)
+		return;
+	p->refs++;
+	kdc_coap_peer_closed(p);
+	coap_session_set_app_data(p->session, NULL);
+	p->session = NULL;
+	p->sess_ref = false;	/* libcoap is past caring about our ref */
+	for (pp = &c->peers; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	p->next = NULL;
+	p->refs--;		/* the session link */
+	kdc_coap_peer_unref(p);
+}
+
+void
+kdc_coap_peer_unref(struct kdc_coap_peer *p)
+{
+	if (--p->refs > 0)
+		return;
+	free(p);
+}
+
+const struct kdc_coap_auth *
+kdc_coap_peer_auth(const struct kdc_coap_peer *p)
+{
+	return &p->auth;
+}
+
+const char *
+kdc_coap_peer_endpoint(const struct kdc_coap_peer *p)
+{
+	return p->ep != NULL ? p->ep->name : "";
+}
+
+const char *
+kdc_coap_peer_addr(const struct kdc_coap_peer *p)
+{
+	return p->addr;
+}
+
+void
+kdc_coap_peer_hold(struct kdc_coap_peer *p)
+{
+	p->refs++;
+	p->holds++;
+	if (p->session != NULL && !p->sess_ref) {
+		/* keep libcoap from freeing an idle session we still use */
+		coap_session_reference(p->session);
+		p->sess_ref = true;
+	}
+}
+
+void
+kdc_coap_peer_release(struct kdc_coap_peer *p)
+{
+	coap_session_t *s = NULL;
+
+	if (p->holds == 0)
+		return;			/* unbalanced release: ignore */
+	if (--p->holds == 0 && p->sess_ref && p->session != NULL) {
+		s = p->session;
+		p->sess_ref = false;
+	}
+	p->refs++;
+	if (s != NULL)
+		coap_session_release(s);	/* may detach p right here */
+	p->refs--;
+	kdc_coap_peer_unref(p);
+}
+
+void
+kdc_coap_peer_set_data(struct kdc_coap_peer *p, void *data)
+{
+	p->data = data;
+}
+
+void *
+kdc_coap_peer_get_data(const struct kdc_coap_peer *p)
+{
+	return p->data;
+}
+
+/* ---- requests to peers -------------------------------------------------- */
+
+kdc_err
+kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
+    int content_format, int accept, const uint8_t *payload, size_t len,
+    kdc_coap_done_fn done, void *arg)
+{
+	struct kdc_coap *c = p->c;
+	struct kdc_coap_pending *q = NULL;
+	coap_optlist_t *ol = NULL;
+	coap_pdu_t *pdu = NULL;
+	uint8_t buf[4];
+	kdc_err r;
+
+	if (done == NULL || path == NULL || method < KDC_COAP_GET ||
+	    method > KDC_COAP_DELETE || (len > 0 && payload == NULL))
+		return KDC_ERR_INVALID_ARG;
+	if (p->session == NULL || p->gone ||
+	    coap_session_get_state(p->session) != COAP_SESSION_STATE_ESTABLISHED)
+		return KDC_ERR_CLOSED;
+	if (c->npending >= KDC_COAP_PENDING_MAX)
+		return KDC_ERR_TOO_LARGE;
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return KDC_ERR_NOMEM;
+	if ((pdu = coap_new_pdu(COAP_MESSAGE_CON, (coap_pdu_code_t)method,
+	    p->session)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	coap_session_new_token(p->session, &q->token_len, q->token);
+	if (!coap_add_token(pdu, q->token_len, q->token)) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = kdc_coap_add_path_opts(&ol, COAP_OPTION_URI_PATH, path)) !=
+	    KDC_OK)
+		goto out;
+	if (content_format >= 0 && content_format <= 0xffff &&
+	    !coap_insert_optlist(&ol, coap_new_optlist(
+	    COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(buf, sizeof(buf),
+	    (unsigned)content_format), buf))) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if (accept >= 0 && accept <= 0xffff &&
+	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_ACCEPT,
+	    coap_encode_var_safe(buf, sizeof(buf), (unsigned)accept), buf))) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if (ol != NULL && !coap_add_optlist_pdu(pdu, &ol)) {
+		r = KDC_ERR_TOO_LARGE;
+		goto out;
+	}
+	if (len > 0 && !coap_add_data(pdu, len, payload)) {
+		r = KDC_ERR_TOO_LARGE;	/* no block-wise sending yet */
+		goto out;
+	}
+	if (c->ack_timeout_ms != 0) {
+		coap_fixed_point_t ft = { (uint16_t)(c->ack_timeout_ms / 1000),
+		    (uint16_t)(c->ack_timeout_ms % 1000) };
+		coap_session_set_ack_timeout(p->session, ft);
+	}
+	if (c->max_retransmit != 0)
+		coap_session_set_max_retransmit(p->session,
+		    (uint16_t)c->max_retransmit);
+	q->peer = p;
+	q->done = done;
+	q->arg = arg;
+	q->deadline = kdc_coap_now_ms() + c->request_timeout_ms;
+	p->refs++;
+	q->next = c->pending;
+	c->pending = q;
+	c->npending++;
+	/* coap_send() takes the PDU whatever happens */
+	if (coap_send(p->session, pdu) == COAP_INVALID_MID) {
+		pdu = NULL;
+		c->pending = q->next;
+		c->npending--;
+		p->refs--;
+		r = KDC_ERR_CLOSED;
+		goto out;
+	}
+	pdu = NULL;
+	q = NULL;
+	r = KDC_OK;
+out:
+	coap_delete_optlist(ol);
+	if (pdu != NULL)
+		coap_delete_pdu(pdu);
+	free(q);
+	return r;
+}
+
+static struct kdc_coap_pending *
+pending_find(struct kdc_coap *c, coap_session_t *s, const coap_pdu_t *pdu)
+{
+	coap_bin_const_t tok = coap_pdu_get_token(pdu);
+	struct kdc_coap_pending **pp, *q;
+
+	for (pp = &c->pending; (q = *pp) != NULL; pp = &q->next)
+		if (q->peer->session == s && q->token_len == tok.length &&
+		    memcmp(q->token, tok.s, tok.length) == 0) {
+			*pp = q->next;
+			c->npending--;
+			q->next = NULL;
+			return q;
+		}
+	return NULL;
+}
+
+coap_response_t
+kdc_coap_on_response(coap_session_t *s, const coap_pdu_t *sent,
+    const coap_pdu_t *rcvd, const coap_mid_t mid)
+{
+	struct kdc_coap *c = coap_get_app_data(coap_session_get_context(s));
+	struct kdc_coap_pending *q;
+	struct kdc_coap_msg m;
+	char loc[KDC_COAP_PATH_MAX + 1];
+	kdc_err r;
+
+	(void)sent;
+	(void)mid;
+	if (c == NULL || (q = pending_find(c, s, rcvd)) == NULL) {
+		/* a late answer (deadline passed) or not ours */
+		return COAP_RESPONSE_OK;
+	}
+	if (coap_pdu_get_type(rcvd) == COAP_MESSAGE_RST) {
+		complete(q, KDC_ERR_PEER_RESET, NULL);
+		return COAP_RESPONSE_OK;
+	}
+	if ((r = kdc_coap_msg_decode(rcvd, &m, loc, sizeof(loc))) != KDC_OK) {
+		kdc_log_debug_r(r, "peer=%s response refused", q->peer->addr);
+		complete(q, r, NULL);
+		return COAP_RESPONSE_OK;
+	}
+	complete(q, KDC_OK, &m);
+	return COAP_RESPONSE_OK;
+}
+
+void
+kdc_coap_on_nack(coap_session_t *s, const coap_pdu_t *sent,
+    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+	struct kdc_coap *c = coap_get_app_data(coap_session_get_context(s));
+	struct kdc_coap_pending *q;
+	kdc_err st;
+
+	(void)mid;
+	if (c == NULL || sent == NULL || (q = pending_find(c, s, sent)) == NULL)
+		return;
+	switch (reason) {
+	case COAP_NACK_RST:		st = KDC_ERR_PEER_RESET; break;
+	case COAP_NACK_TOO_MANY_RETRIES: st = KDC_ERR_TIMEOUT; break;
+	default:			st = KDC_ERR_CLOSED; break;
+	}
+	complete(q, st, NULL);
+}
+
+void
+kdc_coap_pending_expire(struct kdc_coap *c, uint64_t now)
+{
+	struct kdc_coap_pending *out = NULL, **pp = &c->pending, *q;
+
+	while ((q = *pp) != NULL) {
+		if (q->deadline <= now) {
+			*pp = q->next;
+			q->next = out;
+			out = q;
+			c->npending--;
+		} else
+			pp = &q->next;
+	}
+	/* libcoap may still retransmit; a late answer finds no entry */
+	fail_list(out, KDC_ERR_TIMEOUT);
+}
+
+void
+kdc_coap_pending_fail_all(struct kdc_coap *c)
+{
+	fail_list(pending_take(c, NULL), KDC_ERR_CLOSED);
+}

@@ -1,0 +1,817 @@
+/* test_coap.c: the CoAP(S) face against real peers on loopback:
+ * coap-client-gnutls (libcoap3-bin) for PSK, RPK and X.509 handshakes and
+ * the negotiated suite; a libcoap client in this process for requests the
+ * KDC sends on a DTLS session; a raw UDP socket on the NoSec endpoint for
+ * RST, timeouts and option limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <coap3/coap.h>
+
+#include "coap/coap.h"
+#include "core/config.h"
+#include "core/core.h"
+#include "core/log.h"
+#include "testutil.h"
+
+#define PSK_KEY		"secret-psk-0123456789"	/* coap-client -k: text */
+
+struct fx {
+	char			*dir;
+	struct kdc_config	 cfg;
+	struct kdc_keyring	*kr;
+	struct kdc_store	*st;
+	struct kdc_ca		*ca;
+	struct kdc_core		*core;
+	char			*cert_pem;
+	char			*key_pem;
+	size_t			 key_len;
+	struct kdc_coap		*coap;
+	int			 port;		/* "kdc": manufacturer+operational */
+	int			 port_op;	/* "op": operational only */
+	int			 port_nosec;
+	pthread_t		 th;
+	int			 running;
+	char			 echo[512];
+	/* requests sent from handlers */
+	atomic_int		 ndone;
+	kdc_err			 done_status;
+	uint8_t			 done_code;
+	char			 done_payload[64];
+	struct kdc_coap_peer	*held;
+	int			 ngone;
+};
+
+static const uint8_t wkey[32] = { 0x42 };
+
+static int
+free_udp_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* ---- handlers -------------------------------------------------------------- */
+
+static void
+h_echo(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
+    struct kdc_coap_resp *resp)
+{
+	struct fx *f = arg;
+	const struct kdc_coap_auth *a = kdc_coap_peer_auth(p);
+	int n;
+
+	n = snprintf(f->echo, sizeof(f->echo), "%s|%s|%d|%.*s", a->dev_id,
+	    kdc_coap_peer_endpoint(p), (int)a->type, (int)req->payload_len,
+	    (const char *)req->payload);
+	resp->code = KDC_COAP_CONTENT;
+	resp->content_format = 0;
+	resp->payload = (const uint8_t *)f->echo;
+	resp->payload_len = (size_t)n;
+}
+
+static void
+on_done(void *arg, struct kdc_coap_peer *p, kdc_err st,
+    const struct kdc_coap_msg *rsp)
+{
+	struct fx *f = arg;
+
+	(void)p;
+	f->done_status = st;
+	f->done_code = rsp != NULL ? rsp->code : 0;
+	f->done_payload[0] = '\0';
+	if (rsp != NULL && rsp->payload_len < sizeof(f->done_payload)) {
+		memcpy(f->done_payload, rsp->payload, rsp->payload_len);
+		f->done_payload[rsp->payload_len] = '\0';
+	}
+	atomic_fetch_add(&f->ndone, 1);
+}
+
+/* LwM2M-bootstrap-like: answer 2.04, keep the peer for requests later */
+static void
+h_bs(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
+    struct kdc_coap_resp *resp)
+{
+	struct fx *f = arg;
+	const char *ep = kdc_coap_msg_query(req, "ep");
+
+	if (ep == NULL) {
+		resp->code = KDC_COAP_BAD_REQUEST;
+		return;
+	}
+	if (f->held == NULL) {
+		kdc_coap_peer_hold(p);
+		f->held = p;
+	}
+	resp->code = KDC_COAP_CHANGED;
+}
+
+static void
+on_gone(void *arg, struct kdc_coap_peer *p)
+{
+	struct fx *f = arg;
+
+	(void)p;
+	f->ngone++;
+}
+
+/* ---- fixture ----------------------------------------------------------------- */
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_int_equal(kdc_crypto_init(), KDC_OK);
+	if (getenv("KDC_TEST_DEBUG") != NULL)
+		kdc_log_set_level(KDC_LOG_DEBUG);
+	f->dir = kdc_test_tmpdir();
+	kdc_config_defaults(&f->cfg);
+	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
+	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
+	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
+	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
+	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
+	    KDC_OK);
+	assert_int_equal(kdc_tls_cert_create(f->dir, f->kr, f->ca, NULL, 0,
+	    30), KDC_OK);
+	assert_int_equal(kdc_tls_cert_load(f->dir, f->kr, &f->cert_pem,
+	    &f->key_pem, &f->key_len), KDC_OK);
+	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
+	f->port = free_udp_port();
+	f->port_op = free_udp_port();
+	f->port_nosec = free_udp_port();
+	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1", f->port,
+	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
+	    f->cert_pem, f->key_pem), KDC_OK);
+	assert_int_equal(kdc_coap_listen(f->coap, "op", "127.0.0.1",
+	    f->port_op, KDC_COAP_ACCEPT_OPERATIONAL, f->cert_pem, f->key_pem),
+	    KDC_OK);
+	assert_int_equal(kdc_coap_listen(f->coap, "nosec", "127.0.0.1",
+	    f->port_nosec, KDC_COAP_ACCEPT_NOSEC, NULL, NULL), KDC_OK);
+	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "echo",
+	    h_echo, f), KDC_OK);
+	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "bs",
+	    h_bs, f), KDC_OK);
+	kdc_coap_on_gone(f->coap, on_gone, f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->running) {		/* a failed assertion left it running */
+		kdc_coap_stop(f->coap);
+		pthread_join(f->th, NULL);
+	}
+	if (f->held != NULL)
+		kdc_coap_peer_release(f->held);
+	kdc_coap_free(f->coap);
+	kdc_core_free(f->core);
+	kdc_ca_free(f->ca);
+	kdc_store_close(f->st);
+	kdc_keyring_free(f->kr);
+	kdc_test_rmtree(f->dir);
+	free(f->cert_pem);
+	kdc_secret_free(f->key_pem, f->key_len);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static void *
+engine_main(void *arg)
+{
+	(void)kdc_coap_run(arg);
+	return NULL;
+}
+
+static void
+engine_start(struct fx *f)
+{
+	assert_int_equal(pthread_create(&f->th, NULL, engine_main, f->coap), 0);
+	f->running = 1;
+}
+
+static void
+engine_stop(struct fx *f)
+{
+	kdc_coap_stop(f->coap);
+	assert_int_equal(pthread_join(f->th, NULL), 0);
+	f->running = 0;
+}
+
+static void
+psk_device(struct fx *f, const char *id, const char *ident, const char *key)
+{
+	struct kdc_device_spec s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dev_id, sizeof(s.dev_id), "%s", id);
+	snprintf(s.psk_identity, sizeof(s.psk_identity), "%s", ident);
+	s.type = KDC_TYPE_PSK;
+	s.psk_len = strlen(key);
+	memcpy(s.psk, key, s.psk_len);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+}
+
+static char *
+slurp(struct fx *f, const char *name)
+{
+	char path[600];
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	return (char *)kdc_test_read_file(path, &len);
+}
+
+static void
+expect_last_audit(struct fx *f, const char *action, const char *outcome)
+{
+	struct kdc_audit_rec last;
+
+	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_string_equal(last.action, action);
+	assert_string_equal(last.outcome, outcome);
+}
+
+/* coap-client-gnutls POST /echo on port with extra arguments; 0 if it
+ * printed exactly `want` (NULL: anything). -B bounds a failed handshake. */
+static int
+client_post(struct fx *f, int port, const char *args, const char *want)
+{
+	char *out;
+	int rc, ok;
+
+	rc = kdc_test_sh("cd %s && rm -f out.txt && coap-client-gnutls -B 3 "
+	    "-m post %s -o out.txt -e hello coaps://127.0.0.1:%d/echo "
+	    "> log.txt 2>&1", f->dir, args, port);
+	out = slurp(f, "out.txt");
+	if (out != NULL && out[0] != '\0' && out[strlen(out) - 1] == '\n')
+		out[strlen(out) - 1] = '\0';
+	/* the echo came back: routed, so the handshake succeeded */
+	ok = rc == 0 && out != NULL && strstr(out, "|hello") != NULL &&
+	    (want == NULL || strcmp(out, want) == 0);
+	if (!ok && want != NULL)
+		print_message("client rc=%d out='%s'\n", rc, out ? out : "");
+	free(out);
+	return ok ? 0 : -1;
+}
+
+/* ---- DTLS handshakes through core/ --------------------------------------- */
+
+static void
+test_psk(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	psk_device(f, "urn:dev:ops:1", "dev1", PSK_KEY);
+	engine_start(f);
+	/* the right key: routed, the identity is the one core/ found */
+	assert_int_equal(client_post(f, f->port, "-u dev1 -k " PSK_KEY,
+	    "urn:dev:ops:1|kdc|0|hello"), 0);
+	/* on the wire: a client offering libcoap's default suites gets the
+	 * RFC 7925 one (GnuTLS debug log of the client, -v 9) */
+	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 9 -B 3 "
+	    "-m post -u dev1 -k " PSK_KEY " -e x coaps://127.0.0.1:%d/echo "
+	    "> v9.txt 2>&1", f->dir, f->port), 0);
+	assert_non_null(log = slurp(f, "v9.txt"));
+	if (strstr(log, "Selected cipher suite: GNUTLS_PSK_AES_128_CCM_8") == NULL)
+{
+		(void)kdc_test_sh("grep -i 'AES_128_CCM_8' %s/v9.txt | head -5",
+		    f->dir);
+		fail_msg("TLS_PSK_WITH_AES_128_CCM_8 not negotiated");
+	}
+	free(log);
+	/* a wrong key fails the handshake */
+	assert_int_not_equal(client_post(f, f->port,
+	    "-u dev1 -k wrong-key-0123456789ab", NULL), 0);
+	/* an unknown identity fails, and core/ audited it */
+	assert_int_not_equal(client_post(f, f->port,
+	    "-u nobody -k " PSK_KEY, NULL), 0);
+	engine_stop(f);
+	expect_last_audit(f, "auth.psk", "UNKNOWN_DEVICE");
+	engine_start(f);
+	/* a manufacturer credential on an operational-only endpoint */
+	assert_int_not_equal(client_post(f, f->port_op,
+	    "-u dev1 -k " PSK_KEY, NULL), 0);
+	/* a revoked device */
+	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	    "urn:dev:ops:1"), KDC_OK);
+	assert_int_not_equal(client_post(f, f->port, "-u dev1 -k " PSK_KEY,
+	    NULL), 0);
+	engine_stop(f);
+	expect_last_audit(f, "auth.psk", "REVOKED");
+}
+
+static void
+test_rpk(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	uint8_t *spki;
+	size_t len;
+	char path[600];
+
+	assert_int_equal(kdc_test_sh("cd %s && openssl ecparam -genkey -name "
+	    "prime256v1 -noout -out rpk.pem 2>/dev/null && openssl ec -in "
+	    "rpk.pem -pubout -outform DER -out rpk.der 2>/dev/null && "
+	    "openssl ecparam -genkey -name prime256v1 -noout -out other.pem "
+	    "2>/dev/null", f->dir), 0);
+	snprintf(path, sizeof(path), "%s/rpk.der", f->dir);
+	assert_non_null(spki = kdc_test_read_file(path, &len));
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:rpk:1");
+	s.type = KDC_TYPE_RPK;
+	memcpy(s.spki, spki, len);
+	s.spki_len = len;
+	free(spki);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	engine_start(f);
+	assert_int_equal(client_post(f, f->port, "-R ca.pem -M rpk.pem",
+	    "urn:dev:rpk:1|kdc|1|hello"), 0);
+	/* a key nobody registered */
+	assert_int_not_equal(client_post(f, f->port, "-R ca.pem -M other.pem", NULL), 0);
+	engine_stop(f);
+	expect_last_audit(f, "auth.rpk", "UNKNOWN_DEVICE");
+}
+
+static void
+test_x509(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	uint8_t *ca;
+	size_t ca_len;
+	char path[600];
+
+	assert_int_equal(kdc_test_sh(
+	    "cd %s && openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -subj /CN=mfgca -days 30 "
+	    "-addext basicConstraints=critical,CA:TRUE "
+	    "-addext keyUsage=critical,keyCertSign "
+	    "-keyout mca.key -out mca.pem 2>/dev/null && "
+	    "for n in 1 2; do openssl req -new -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -subj /CN=d$n -keyout d$n.key "
+	    "-out d$n.csr 2>/dev/null && printf "
+	    "'subjectAltName=URI:urn:dev:m:'$n'\\nextendedKeyUsage=clientAuth\\n' "
+	    "> e$n && openssl x509 -req -in d$n.csr -CA mca.pem -CAkey "
+	    "mca.key -CAcreateserial -days 10 -extfile e$n "
+	    "-out d$n.pem 2>/dev/null || exit 1; done && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -subj /CN=rogue -days 5 -addext "
+	    "subjectAltName=URI:urn:dev:m:1 -keyout r.key "
+	    "-out r.pem 2>/dev/null", f->dir), 0);
+	snprintf(path, sizeof(path), "%s/mca.pem", f->dir);
+	assert_non_null(ca = kdc_test_read_file(path, &ca_len));
+	assert_int_equal(kdc_core_mfg_ca_add(f->core, "test", "acme", ca,
+	    ca_len), KDC_OK);
+	free(ca);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:m:1");
+	s.type = KDC_TYPE_X509;
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	engine_start(f);
+	assert_int_equal(client_post(f, f->port, "-R ca.pem -c d1.pem -j d1.key",
+	    "urn:dev:m:1|kdc|2|hello"), 0);
+	/* on the wire: RFC 7925's certificate suite */
+	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 9 -B 3 "
+	    "-R ca.pem -c d1.pem -j d1.key -m post -e x "
+	    "coaps://127.0.0.1:%d/echo 2>&1 | grep -q 'Selected cipher suite: "
+	    "GNUTLS_ECDHE_ECDSA_AES_128_CCM_8'", f->dir, f->port), 0);
+	/* a self-made certificate naming the same device */
+	assert_int_not_equal(client_post(f, f->port, "-R ca.pem -c r.pem -j r.key",
+	    NULL), 0);
+	engine_stop(f);
+	expect_last_audit(f, "auth.cert", "UNTRUSTED");
+	engine_start(f);
+	/* trusted chain, device not registered */
+	assert_int_not_equal(client_post(f, f->port, "-R ca.pem -c d2.pem -j d2.key",
+	    NULL), 0);
+	/* manufacturer certificate on the operational-only endpoint */
+	assert_int_not_equal(client_post(f, f->port_op,
+	    "-R ca.pem -c d1.pem -j d1.key", NULL), 0);
+	engine_stop(f);
+}
+
+/* ---- requests to a peer over DTLS (a libcoap client in this process) ---- */
+
+static const uint8_t cl_key[] = PSK_KEY;
+
+static void
+cl_get_obj(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+    const coap_string_t *q, coap_pdu_t *resp)
+{
+	(void)r;
+	(void)s;
+	(void)req;
+	(void)q;
+	coap_add_data(resp, 5, (const uint8_t *)"hello");
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
+}
+
+static int cl_got;
+
+static coap_response_t
+cl_resp(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
+    const coap_mid_t mid)
+{
+	(void)s;
+	(void)sent;
+	(void)mid;
+	cl_got = coap_pdu_get_code(rcvd);
+	return COAP_RESPONSE_OK;
+}
+
+static void
+pump(struct fx *f, coap_context_t *cctx, int ms, atomic_int *until,
+    int *until2)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		kdc_coap_run_once(f->coap, 5);
+		if (cctx != NULL)
+			coap_io_process(cctx, 5);
+		if (until != NULL && atomic_load(until) > 0)
+			return;
+		if (until2 != NULL && *until2 != 0)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			return;
+	}
+}
+
+static coap_session_t *
+cl_session(coap_context_t *cctx, int port, const char *ident)
+{
+	coap_dtls_cpsk_t cpsk;
+	coap_address_t dst;
+
+	coap_address_init(&dst);
+	dst.addr.sin.sin_family = AF_INET;
+	dst.addr.sin.sin_port = htons((uint16_t)port);
+	dst.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.size = sizeof(dst.addr.sin);
+	memset(&cpsk, 0, sizeof(cpsk));
+	cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+	cpsk.psk_info.identity.s = (const uint8_t *)ident;
+	cpsk.psk_info.identity.length = strlen(ident);
+	cpsk.psk_info.key.s = cl_key;
+	cpsk.psk_info.key.length = sizeof(cl_key) - 1;
+	return coap_new_client_session_psk2(cctx, NULL, &dst, COAP_PROTO_DTLS,
+	    &cpsk);
+}
+
+static void
+cl_post_bs(coap_session_t *cs)
+{
+	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST,
+	    cs);
+	uint8_t tok[8];
+	size_t tl;
+
+	assert_non_null(pdu);
+	coap_session_new_token(cs, &tl, tok);
+	coap_add_token(pdu, tl, tok);
+	coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"bs");
+	coap_add_option(pdu, COAP_OPTION_URI_QUERY, 4, (const uint8_t *)"ep=x");
+	cl_got = 0;
+	assert_int_not_equal(coap_send(cs, pdu), COAP_INVALID_MID);
+}
+
+static void
+test_request_dtls(void **state)
+{
+	struct fx *f = *state;
+	coap_context_t *cctx;
+	coap_session_t *cs;
+	coap_resource_t *res;
+
+	psk_device(f, "urn:dev:ops:2", "dev2", PSK_KEY);
+	assert_non_null(cctx = coap_new_context(NULL));
+	res = coap_resource_init(coap_make_str_const("3/0"), 0);
+	coap_register_request_handler(res, COAP_REQUEST_GET, cl_get_obj);
+	coap_add_resource(cctx, res);
+	coap_register_response_handler(cctx, cl_resp);
+	assert_non_null(cs = cl_session(cctx, f->port, "dev2"));
+	cl_post_bs(cs);
+	pump(f, cctx, 5000, NULL, &cl_got);
+	assert_int_equal(cl_got, COAP_RESPONSE_CODE_CHANGED);
+	assert_non_null(f->held);
+	assert_string_equal(kdc_coap_peer_auth(f->held)->dev_id,
+	    "urn:dev:ops:2");
+
+	/* a request the peer answers */
+	assert_int_equal(kdc_coap_request(f->held, KDC_COAP_GET, "3/0",
+	    KDC_CF_NONE, KDC_CF_LINK_FORMAT, NULL, 0, on_done, f), KDC_OK);
+	pump(f, cctx, 5000, &f->ndone, NULL);
+	assert_int_equal(atomic_load(&f->ndone), 1);
+	assert_int_equal(f->done_status, KDC_OK);
+	assert_int_equal(f->done_code, KDC_COAP_CONTENT);
+	assert_string_equal(f->done_payload, "hello");
+	/* a path the peer does not have: a response too (4.04) */
+	assert_int_equal(kdc_coap_request(f->held, KDC_COAP_DELETE, "9",
+	    KDC_CF_NONE, KDC_CF_NONE, NULL, 0, on_done, f), KDC_OK);
+	pump(f, cctx, 5000, NULL, NULL);
+	assert_int_equal(atomic_load(&f->ndone), 2);
+
+	/* a request in flight when the peer closes the session: CLOSED */
+	assert_int_equal(kdc_coap_request(f->held, KDC_COAP_GET, "3/0",
+	    KDC_CF_NONE, KDC_CF_NONE, NULL, 0, on_done, f), KDC_OK);
+	pump(f, NULL, 50, NULL, NULL);		/* sent; the peer is deaf */
+	coap_session_release(cs);		/* close_notify */
+	coap_free_context(cctx);
+	pump(f, NULL, 3000, NULL, NULL);
+	assert_int_equal(atomic_load(&f->ndone), 3);
+	assert_int_equal(f->done_status, KDC_ERR_CLOSED);
+	assert_int_equal(f->ngone, 1);
+	/* on a closed peer nothing is sent and done is not called */
+	assert_int_equal(kdc_coap_request(f->held, KDC_COAP_GET, "3/0",
+	    KDC_CF_NONE, KDC_CF_NONE, NULL, 0, on_done, f), KDC_ERR_CLOSED);
+	assert_int_equal(atomic_load(&f->ndone), 3);
+}
+
+/* ---- NoSec endpoint: raw UDP peer ---------------------------------------- */
+
+static int
+raw_sock(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static void
+raw_send(int fd, int port, const uint8_t *b, size_t n)
+{
+	struct sockaddr_in a;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(sendto(fd, b, n, 0, (struct sockaddr *)&a, sizeof(a)),
+	    (ssize_t)n);
+}
+
+/* Pump the engine until a datagram arrives on fd; its length or -1. */
+static ssize_t
+raw_recv(struct fx *f, int fd, uint8_t *b, size_t cap, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	for (int t = 0; t < ms; t += 10) {
+		kdc_coap_run_once(f->coap, 5);
+		if (poll(&pfd, 1, 5) == 1)
+			return recv(fd, b, cap, 0);
+	}
+	return -1;
+}
+
+/* CON POST /bs?ep=x with extra raw option bytes after the query. */
+static size_t
+raw_bs(uint8_t *b, uint16_t mid, const uint8_t *more, size_t nmore)
+{
+	size_t n = 0;
+
+	b[n++] = 0x44;				/* v1 CON tkl 4 */
+	b[n++] = 0x02;				/* POST */
+	b[n++] = (uint8_t)(mid >> 8);
+	b[n++] = (uint8_t)mid;
+	memcpy(b + n, "\x01\x02\x03\x04", 4);
+	n += 4;
+	b[n++] = 0xb2;				/* Uri-Path "bs" */
+	b[n++] = 'b';
+	b[n++] = 's';
+	b[n++] = 0x44;				/* Uri-Query "ep=x" */
+	memcpy(b + n, "ep=x", 4);
+	n += 4;
+	if (nmore > 0)
+		memcpy(b + n, more, nmore);
+	return n + nmore;
+}
+
+/* Send POST /bs; then from the handler's peer, a request; returns its
+ * message id and token in the datagram buffer. */
+static void
+raw_exchange(struct fx *f, int fd, uint8_t *req, ssize_t *req_len)
+{
+	static uint16_t mid = 0x1000;
+	uint8_t b[256];
+	ssize_t n;
+	size_t len = raw_bs(b, ++mid, NULL, 0);
+
+	raw_send(fd, f->port_nosec, b, len);
+	do {	/* skip retransmissions of earlier requests */
+		n = raw_recv(f, fd, b, sizeof(b), 2000);
+		assert_true(n >= 4);
+	} while ((b[0] >> 4) != 0x6 || b[2] != (mid >> 8) ||
+	    b[3] != (mid & 0xff));
+	assert_int_equal(b[1], KDC_COAP_CHANGED);	/* ACK 2.04 */
+	assert_non_null(f->held);
+	assert_int_equal(kdc_coap_request(f->held, KDC_COAP_PUT, "0/1",
+	    KDC_CF_LWM2M_TLV, KDC_CF_NONE, (const uint8_t *)"abc", 3, on_done,
+	    f), KDC_OK);
+	*req_len = raw_recv(f, fd, req, 256, 2000);
+	assert_true(*req_len > 4);
+	assert_int_equal(req[0] >> 4, 0x4);		/* v1 CON */
+	assert_int_equal(req[1], KDC_COAP_PUT);
+}
+
+static void
+test_request_nosec(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], ack[64];
+	ssize_t n;
+	size_t tkl;
+	int fd = raw_sock();
+
+	/* the peer answers: piggy-backed 2.04 */
+	raw_exchange(f, fd, req, &n);
+	tkl = req[0] & 0x0f;
+	ack[0] = (uint8_t)(0x60 | tkl);			/* ACK */
+	ack[1] = KDC_COAP_CHANGED;
+	ack[2] = req[2];
+	ack[3] = req[3];
+	memcpy(ack + 4, req + 4, tkl);
+	ack[4 + tkl] = 0xff;
+	memcpy(ack + 5 + tkl, "ok", 2);
+	raw_send(fd, f->port_nosec, ack, 7 + tkl);
+	for (int i = 0; i < 100 && atomic_load(&f->ndone) == 0; i++)
+		kdc_coap_run_once(f->coap, 10);
+	assert_int_equal(atomic_load(&f->ndone), 1);
+	assert_int_equal(f->done_status, KDC_OK);
+	assert_int_equal(f->done_code, KDC_COAP_CHANGED);
+	assert_string_equal(f->done_payload, "ok");
+
+	/* the peer answers RST */
+	raw_exchange(f, fd, req, &n);
+	ack[0] = 0x70;
+	ack[1] = 0;
+	ack[2] = req[2];
+	ack[3] = req[3];
+	raw_send(fd, f->port_nosec, ack, 4);
+	for (int i = 0; i < 100 && atomic_load(&f->ndone) == 1; i++)
+		kdc_coap_run_once(f->coap, 10);
+	assert_int_equal(atomic_load(&f->ndone), 2);
+	assert_int_equal(f->done_status, KDC_ERR_PEER_RESET);
+
+	/* the peer is silent: libcoap's retransmissions give up */
+	kdc_coap_set_timers(f->coap, 1000, 1, 0);  /* libcoap: >= 1 s */
+	raw_exchange(f, fd, req, &n);
+	for (int i = 0; i < 800 && atomic_load(&f->ndone) == 2; i++)
+		kdc_coap_run_once(f->coap, 10);
+	assert_int_equal(atomic_load(&f->ndone), 3);
+	assert_int_equal(f->done_status, KDC_ERR_TIMEOUT);
+
+	/* ... or our exchange deadline comes first */
+	kdc_coap_set_timers(f->coap, 2000, 4, 300);
+	raw_exchange(f, fd, req, &n);
+	for (int i = 0; i < 200 && atomic_load(&f->ndone) == 3; i++)
+		kdc_coap_run_once(f->coap, 10);
+	assert_int_equal(atomic_load(&f->ndone), 4);
+	assert_int_equal(f->done_status, KDC_ERR_TIMEOUT);
+	/* a late answer to it is ignored: done stays at one call */
+	ack[0] = (uint8_t)(0x60 | (req[0] & 0x0f));
+	ack[1] = KDC_COAP_CHANGED;
+	ack[2] = req[2];
+	ack[3] = req[3];
+	memcpy(ack + 4, req + 4, req[0] & 0x0f);
+	raw_send(fd, f->port_nosec, ack, 4 + (req[0] & 0x0f));
+	for (int i = 0; i < 20; i++)
+		kdc_coap_run_once(f->coap, 10);
+	assert_int_equal(atomic_load(&f->ndone), 4);
+	close(fd);
+}
+
+static void
+test_limits(void **state)
+{
+	struct fx *f = *state;
+	uint8_t b[1400], more[1300], r[256];
+	size_t n, m = 0;
+	ssize_t got;
+	int fd = raw_sock();
+
+	/* 8 queries are kept: ep=x plus 7 more */
+	for (int i = 0; i < 7; i++) {
+		more[m++] = 0x03;		/* Uri-Query (delta 0) "a=1" */
+		memcpy(more + m, "a=1", 3);
+		m += 3;
+	}
+	n = raw_bs(b, 0x2000, more, m);
+	raw_send(fd, f->port_nosec, b, n);
+	got = raw_recv(f, fd, r, sizeof(r), 2000);
+	assert_true(got >= 4);
+	assert_int_equal(r[1], KDC_COAP_CHANGED);
+	/* a 9th is refused, not dropped silently */
+	more[m++] = 0x03;
+	memcpy(more + m, "a=1", 3);
+	m += 3;
+	n = raw_bs(b, 0x2001, more, m);
+	raw_send(fd, f->port_nosec, b, n);
+	got = raw_recv(f, fd, r, sizeof(r), 2000);
+	assert_true(got >= 4);
+	assert_int_equal(r[1], KDC_COAP_BAD_REQUEST);
+	/* a query over KDC_COAP_QUERY_LEN */
+	m = 0;
+	more[m++] = 0x0d;			/* delta 0, length 13 + ext */
+	more[m++] = (uint8_t)(KDC_COAP_QUERY_LEN + 1 - 13);
+	memset(more + m, 'q', KDC_COAP_QUERY_LEN + 1);
+	m += KDC_COAP_QUERY_LEN + 1;
+	n = raw_bs(b, 0x2002, more, m);
+	raw_send(fd, f->port_nosec, b, n);
+	got = raw_recv(f, fd, r, sizeof(r), 2000);
+	assert_true(got >= 4);
+	assert_int_equal(r[1], KDC_COAP_BAD_REQUEST);
+	/* wrong method on a known path: 4.05; unknown path: 4.04 */
+	n = raw_bs(b, 0x2003, NULL, 0);
+	b[1] = KDC_COAP_GET;
+	raw_send(fd, f->port_nosec, b, n);
+	got = raw_recv(f, fd, r, sizeof(r), 2000);
+	assert_true(got >= 4);
+	assert_int_equal(r[1], KDC_COAP_NOT_ALLOWED);
+	n = raw_bs(b, 0x2004, NULL, 0);
+	b[9] = 'x';
+	raw_send(fd, f->port_nosec, b, n);
+	got = raw_recv(f, fd, r, sizeof(r), 2000);
+	assert_true(got >= 4);
+	assert_int_equal(r[1], KDC_COAP_NOT_FOUND);
+	close(fd);
+}
+
+static void
+test_listen_args(void **state)
+{
+	struct fx *f = *state;
+
+	/* NoSec only on loopback */
+	assert_int_equal(kdc_coap_listen(f->coap, "x", "0.0.0.0", 5999,
+	    KDC_COAP_ACCEPT_NOSEC, NULL, NULL), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_coap_listen(f->coap, "x", "192.0.2.1", 5999,
+	    KDC_COAP_ACCEPT_NOSEC, NULL, NULL), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1", 5999,
+	    KDC_COAP_ACCEPT_NOSEC, NULL, NULL), KDC_ERR_EXISTS);
+	assert_int_equal(kdc_coap_listen(f->coap, "y", "127.0.0.1", 5999,
+	    KDC_COAP_ACCEPT_OPERATIONAL, NULL, NULL), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "echo",
+	    h_echo, f), KDC_ERR_EXISTS);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_listen_args, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_nosec, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_psk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rpk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_x509, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_dtls, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
