@@ -28,6 +28,7 @@ enum kdc_cli_cmd {
 	KDC_CMD_CA_EXPORT,
 	KDC_CMD_AUDIT_LIST,
 	KDC_CMD_AUDIT_VERIFY,
+	KDC_CMD_LWM2M_CLIENTS,
 };
 
 struct kdc_cli_args {

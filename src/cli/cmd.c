@@ -875,6 +875,71 @@ cmd_audit(const struct kdc_cli_args *a)
 	return rc;
 }
 
+/* ---- lwm2m --------------------------------------------------------------- */
+
+static int
+cmd_lwm2m_clients(const struct kdc_cli_args *a)
+{
+	struct kdc_lwm2m_reg *v = NULL;
+	struct ctx c;
+	size_t n = 0;
+	int64_t now;
+	int rc = 0;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	now = kdc_core_now(c.core);
+	if ((r = kdc_store_lwm2m_reg_list(kdc_core_store(c.core), &v, &n)) !=
+	    KDC_OK) {
+		rc = fail("lwm2m clients: %s", kdc_err_str(r));
+		goto out;
+	}
+	if (a->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++) {
+			json_t *j = json_object();
+			json_object_set_new(j, "ep", json_string(v[i].ep));
+			json_object_set_new(j, "location", json_sprintf("/rd/%"
+			    PRId64, v[i].id));
+			json_object_set_new(j, "lifetime",
+			    json_integer(v[i].lifetime));
+			json_object_set_new(j, "lwm2m",
+			    json_string(v[i].version));
+			json_object_set_new(j, "binding",
+			    json_string(v[i].binding));
+			json_object_set_new(j, "address",
+			    json_string(v[i].addr));
+			json_object_set_new(j, "registered",
+			    json_time(v[i].registered));
+			json_object_set_new(j, "updated",
+			    json_time(v[i].updated));
+			json_object_set_new(j, "expired", json_boolean(
+			    v[i].updated + v[i].lifetime < now));
+			json_array_append_new(arr, j);
+		}
+		rc = print_json(arr);
+	} else {
+		printf("%-32s %-8s %-8s %-5s %-3s %-22s %-20s %s\n", "EP",
+		    "LOCATION", "LIFETIME", "LWM2M", "B", "ADDRESS", "UPDATED",
+		    "STATE");
+		for (size_t i = 0; i < n; i++) {
+			char t[32], loc[32];
+			fmt_time(v[i].updated, t, sizeof(t));
+			snprintf(loc, sizeof(loc), "/rd/%" PRId64, v[i].id);
+			printf("%-32s %-8s %-8" PRId64 " %-5s %-3s %-22s %-20s "
+			    "%s\n", v[i].ep, loc, v[i].lifetime,
+			    v[i].version, v[i].binding, v[i].addr, t,
+			    v[i].updated + v[i].lifetime < now ? "expired" :
+			    "registered");
+		}
+	}
+out:
+	kdc_lwm2m_reg_list_free(v);
+	ctx_close(&c);
+	return rc;
+}
+
 int
 kdc_cli_run(const struct kdc_cli_args *a)
 {
@@ -898,6 +963,7 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_CA_EXPORT:		return cmd_ca_export(a);
 	case KDC_CMD_AUDIT_LIST:
 	case KDC_CMD_AUDIT_VERIFY:	return cmd_audit(a);
+	case KDC_CMD_LWM2M_CLIENTS:	return cmd_lwm2m_clients(a);
 	case KDC_CMD_NONE:		break;
 	}
 	return fail("no command");

@@ -65,6 +65,10 @@ static const struct {
 	{ "audit", "verify", KDC_CMD_AUDIT_VERIFY, 0,
 	  "iotkdc audit verify\n"
 	  "  Check the hash chain; exits 1 naming the first broken record.\n" },
+	{ "lwm2m", "clients", KDC_CMD_LWM2M_CLIENTS, 0,
+	  "iotkdc lwm2m clients [--json]\n"
+	  "  Clients registered at the built-in LwM2M Server, with their\n"
+	  "  lifetime and last update; 'expired' once lifetime has passed.\n" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -79,7 +83,8 @@ static const char overview[] =
     "  mfg-ca add NAME FILE             trust a manufacturer CA\n"
     "  cert sign CSR --device ID [--days N]\n"
     "  ca export                        CA certificate (PEM)\n"
-    "  audit list|verify                the hash-chained audit log\n\n"
+    "  audit list|verify                the hash-chained audit log\n"
+    "  lwm2m clients                    LwM2M Server registrations\n\n"
     "--dir D: data dir (default $IOTKDC_DIR, else ./var).\n"
     "'iotkdc COMMAND --help' tells more.\n";
 

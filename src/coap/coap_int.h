@@ -24,7 +24,8 @@ struct kdc_coap_ep {
 struct kdc_coap_route {
 	char			 ep[KDC_NAME_MAX + 1];	/* "" = every endpoint */
 	uint8_t			 method;
-	char			 path[KDC_COAP_PATH_MAX + 1];
+	char			 path[KDC_COAP_PATH_MAX + 1];	/* prefix routes: without the '*' */
+	bool			 prefix;	/* "rd/" + '*': below, not at */
 	kdc_coap_handler_fn	 fn;
 	void			*arg;
 };
@@ -59,6 +60,7 @@ struct kdc_coap_pending {
 	uint64_t		 deadline;	/* monotonic ms */
 	kdc_coap_done_fn	 done;
 	void			*arg;
+	coap_pdu_t		*deferred;	/* made in a handler, not yet sent */
 };
 
 struct kdc_coap {
@@ -69,6 +71,8 @@ struct kdc_coap {
 	size_t			 neps;
 	struct kdc_coap_route	 routes[KDC_COAP_ROUTE_MAX];
 	size_t			 nroutes;
+	bool			 unknown_set;	/* the unknown-path resource added */
+	bool			 in_dispatch;	/* a route handler is running */
 	bool			 dtls_set;	/* PSK/PKI given to the context */
 	const char		*cert_pem;	/* borrowed */
 	const char		*key_pem;	/* borrowed */
@@ -95,6 +99,7 @@ void	kdc_coap_peer_detach(struct kdc_coap_peer *p);
 void	kdc_coap_peer_closed(struct kdc_coap_peer *p);
 void	kdc_coap_peer_unref(struct kdc_coap_peer *p);
 void	kdc_coap_pending_expire(struct kdc_coap *c, uint64_t now);
+void	kdc_coap_pending_flush(struct kdc_coap *c);
 void	kdc_coap_pending_fail_all(struct kdc_coap *c);
 coap_response_t kdc_coap_on_response(coap_session_t *s, const coap_pdu_t *sent,
 	    const coap_pdu_t *rcvd, const coap_mid_t mid);

@@ -241,7 +241,8 @@ kdc_coap_route(struct kdc_coap *c, const char *name, uint8_t method,
 	struct kdc_coap_route *rt;
 	coap_resource_t *res;
 	coap_str_const_t *uri;
-	bool have_path = false;
+	bool have_path = false, prefix;
+	size_t plen;
 
 	if (path == NULL || fn == NULL || strlen(path) > KDC_COAP_PATH_MAX ||
 	    path[0] == '/' || (name != NULL && strlen(name) > KDC_NAME_MAX) ||
@@ -249,16 +250,36 @@ kdc_coap_route(struct kdc_coap *c, const char *name, uint8_t method,
 		return KDC_ERR_INVALID_ARG;
 	if (c->nroutes == KDC_COAP_ROUTE_MAX)
 		return KDC_ERR_TOO_LARGE;
+	/* "a/b/" + '*': every path below a/b. libcoap resources are exact,
+	 * so prefix routes are served by its one unknown-path resource. */
+	plen = strlen(path);
+	prefix = plen >= 2 && path[plen - 1] == '*' && path[plen - 2] == '/';
+	if (prefix)
+		plen--;
 	for (size_t i = 0; i < c->nroutes; i++) {
 		rt = &c->routes[i];
-		if (strcmp(rt->path, path) != 0)
+		if (rt->prefix != prefix || strlen(rt->path) != plen ||
+		    strncmp(rt->path, path, plen) != 0)
 			continue;
 		have_path = true;
 		if (rt->method == method &&
 		    strcmp(rt->ep, name == NULL ? "" : name) == 0)
 			return KDC_ERR_EXISTS;
 	}
-	if (!have_path) {
+	if (prefix && !c->unknown_set) {
+		if ((res = coap_resource_unknown_init(kdc_coap_dispatch)) ==
+		    NULL)
+			return KDC_ERR_NOMEM;
+		coap_resource_set_userdata(res, c);
+		coap_register_request_handler(res, COAP_REQUEST_GET,
+		    kdc_coap_dispatch);
+		coap_register_request_handler(res, COAP_REQUEST_POST,
+		    kdc_coap_dispatch);
+		coap_register_request_handler(res, COAP_REQUEST_DELETE,
+		    kdc_coap_dispatch);
+		coap_add_resource(c->ctx, res);	/* the context owns res */
+		c->unknown_set = true;
+	} else if (!prefix && !have_path) {
 		if ((uri = coap_new_str_const((const uint8_t *)path,
 		    strlen(path))) == NULL)
 			return KDC_ERR_NOMEM;
@@ -282,7 +303,8 @@ kdc_coap_route(struct kdc_coap *c, const char *name, uint8_t method,
 	memset(rt, 0, sizeof(*rt));
 	snprintf(rt->ep, sizeof(rt->ep), "%s", name == NULL ? "" : name);
 	rt->method = method;
-	snprintf(rt->path, sizeof(rt->path), "%s", path);
+	rt->prefix = prefix;
+	snprintf(rt->path, sizeof(rt->path), "%.*s", (int)plen, path);
 	rt->fn = fn;
 	rt->arg = arg;
 	return KDC_OK;
@@ -305,6 +327,7 @@ kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 	/* COAP_IO_NO_WAIT is ~0: keep 0 meaning "poll" by waiting 1 ms */
 	if (coap_io_process(c->ctx, timeout_ms == 0 ? 1 : timeout_ms) < 0)
 		kdc_log_debug("coap_io_process failed");
+	kdc_coap_pending_flush(c);
 	kdc_wipe(c->psk, sizeof(c->psk));
 	/*
 	 * Sessions born in this step: apply our DTLS settings before their

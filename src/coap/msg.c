@@ -99,8 +99,10 @@ kdc_coap_msg_decode(const coap_pdu_t *pdu, struct kdc_coap_msg *m,
 	m->code = (uint8_t)coap_pdu_get_code(pdu);
 	if (location != NULL && location_len > 0)
 		location[0] = '\0';
+	/* libcoap 4.3.1 returns NULL for a message with no options and no
+	 * payload (a bare 2.02/2.04 ACK): that is "no options", not an error */
 	if (coap_option_iterator_init(pdu, &it, COAP_OPT_ALL) == NULL)
-		return KDC_ERR_MALFORMED;
+		goto options_done;
 	while (r == KDC_OK && (o = coap_option_next(&it)) != NULL) {
 		const uint8_t *v = coap_opt_value(o);
 		size_t n = coap_opt_length(o);
@@ -135,6 +137,7 @@ kdc_coap_msg_decode(const coap_pdu_t *pdu, struct kdc_coap_msg *m,
 	}
 	if (r != KDC_OK)
 		return r;
+options_done:
 	if (coap_get_data(pdu, &len, &data) && len > 0) {
 		if (len > KDC_COAP_BODY_MAX)
 			return KDC_ERR_TOO_LARGE;
@@ -227,17 +230,24 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 		coap_pdu_set_code(resp, (coap_pdu_code_t)kdc_coap_err_code(r));
 		return;
 	}
-	for (size_t i = 0; i < c->nroutes; i++) {
-		const struct kdc_coap_route *rt = &c->routes[i];
-		if (strcmp(rt->path, m.path) != 0 || (rt->ep[0] != '\0' &&
-		    strcmp(rt->ep, p->ep->name) != 0))
-			continue;
-		path_known = true;
-		if (rt->method == m.code) {
-			hit = rt;
-			break;
+	/* exact routes first, then prefix routes ("rd/" matches "rd/7") */
+	for (int pass = 0; pass < 2 && hit == NULL && !path_known; pass++)
+		for (size_t i = 0; i < c->nroutes; i++) {
+			const struct kdc_coap_route *rt = &c->routes[i];
+			size_t n = strlen(rt->path);
+			if (rt->prefix != (pass == 1) || (rt->ep[0] != '\0' &&
+			    strcmp(rt->ep, p->ep->name) != 0))
+				continue;
+			if (pass == 0 ? strcmp(rt->path, m.path) != 0 :
+			    strncmp(rt->path, m.path, n) != 0 ||
+			    m.path[n] == '\0' || m.path[n] == '/')
+				continue;
+			path_known = true;
+			if (rt->method == m.code) {
+				hit = rt;
+				break;
+			}
 		}
-	}
 	if (hit == NULL) {
 		coap_pdu_set_code(resp, path_known ?
 		    COAP_RESPONSE_CODE_NOT_ALLOWED :
@@ -246,6 +256,8 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	}
 	memset(&rs, 0, sizeof(rs));
 	rs.content_format = KDC_CF_NONE;
+	c->in_dispatch = true;
 	hit->fn(hit->arg, p, &m, &rs);
+	c->in_dispatch = false;
 	resp_fill(resp, &rs);
 }

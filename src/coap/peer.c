@@ -65,6 +65,8 @@ complete(struct kdc_coap_pending *q, kdc_err st, const struct kdc_coap_msg *m)
 {
 	struct kdc_coap_peer *p = q->peer;
 
+	if (q->deferred != NULL)
+		coap_delete_pdu(q->deferred);
 	q->done(q->arg, p, st, m);
 	free(q);
 	kdc_coap_peer_unref(p);
@@ -282,6 +284,19 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
 	q->next = c->pending;
 	c->pending = q;
 	c->npending++;
+	if (c->in_dispatch) {
+		/*
+		 * Asked from inside a route handler (a Bootstrap Server sends
+		 * Discover on /bs): libcoap sends the handler's response only
+		 * after the handler returns, so hold the request until then;
+		 * a device must see its 2.04 before our first request.
+		 */
+		q->deferred = pdu;
+		pdu = NULL;
+		q = NULL;
+		r = KDC_OK;
+		goto out;
+	}
 	/* coap_send() takes the PDU whatever happens */
 	if (coap_send(p->session, pdu) == COAP_INVALID_MID) {
 		pdu = NULL;
@@ -383,6 +398,36 @@ kdc_coap_pending_expire(struct kdc_coap *c, uint64_t now)
 	}
 	/* libcoap may still retransmit; a late answer finds no entry */
 	fail_list(out, KDC_ERR_TIMEOUT);
+}
+
+/* Send the requests handlers made (after libcoap sent their responses). */
+void
+kdc_coap_pending_flush(struct kdc_coap *c)
+{
+	struct kdc_coap_pending *failed = NULL, **pp = &c->pending, *q;
+	coap_pdu_t *pdu;
+
+	while ((q = *pp) != NULL) {
+		if (q->deferred == NULL) {
+			pp = &q->next;
+			continue;
+		}
+		pdu = q->deferred;
+		q->deferred = NULL;
+		/* coap_send() takes the PDU whatever happens */
+		if (q->peer->session == NULL || q->peer->gone ||
+		    coap_send(q->peer->session, pdu) == COAP_INVALID_MID) {
+			if (q->peer->session == NULL || q->peer->gone)
+				coap_delete_pdu(pdu);
+			*pp = q->next;
+			c->npending--;
+			q->next = failed;
+			failed = q;
+			continue;
+		}
+		pp = &q->next;
+	}
+	fail_list(failed, KDC_ERR_CLOSED);
 }
 
 void

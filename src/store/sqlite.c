@@ -130,6 +130,21 @@ static const char *const migrations[] = {
 	"  detail TEXT NOT NULL DEFAULT '',"
 	"  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
 	"  hash BLOB NOT NULL CHECK (length(hash) = 32));",
+
+	/* 2: registrations at the built-in LwM2M Server (lwm2m/server.c);
+	 * one per endpoint name, gone with their device */
+	"CREATE TABLE lwm2m_regs("
+	/* AUTOINCREMENT: an old "rd/<id>" never names a newer registration */
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  ep TEXT NOT NULL UNIQUE,"
+	"  lifetime INTEGER NOT NULL CHECK (lifetime > 0),"
+	"  version TEXT NOT NULL DEFAULT '',"
+	"  binding TEXT NOT NULL DEFAULT '',"
+	"  addr TEXT NOT NULL DEFAULT '',"
+	"  registered INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL);"
+	"CREATE INDEX lwm2m_regs_device ON lwm2m_regs(device);",
 };
 
 #define SQ_SCHEMA_VERSION \
@@ -144,6 +159,8 @@ static const char *const migrations[] = {
 #define DEV_COLS	"id, dev_id, profile, status, created, revoked_at"
 #define AUDIT_COLS \
 	"seq, ts, actor, action, subject, outcome, detail, prev_hash, hash"
+#define REG_COLS \
+	"id, device, ep, lifetime, version, binding, addr, registered, updated"
 /* Prefer a live row, then the newest (store.h: *_get_by_*). */
 #define LIVE_FIRST \
 	" ORDER BY status IN ('issued','pending') DESC, id DESC LIMIT 1"
@@ -181,6 +198,12 @@ enum sq_stmt {
 	S_AUDIT_LAST,
 	S_AUDIT_APPEND,
 	S_AUDIT_RANGE,
+	S_REG_DEL_EP,
+	S_REG_ADD,
+	S_REG_GET,
+	S_REG_TOUCH,
+	S_REG_DELETE,
+	S_REG_LIST,
 	S_CRED_LIST,		/* + filter mask (CL_*), built at first use */
 	S_COUNT = S_CRED_LIST + 16
 };
@@ -254,6 +277,17 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING seq",
 	[S_AUDIT_RANGE] = "SELECT " AUDIT_COLS " FROM audit WHERE seq >= ?1"
 	    " ORDER BY seq LIMIT ?2",
+	[S_REG_DEL_EP] = "DELETE FROM lwm2m_regs WHERE ep = ?1",
+	[S_REG_ADD] = "INSERT INTO lwm2m_regs(device, ep, lifetime, version,"
+	    " binding, addr, registered, updated)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_REG_GET] = "SELECT " REG_COLS " FROM lwm2m_regs WHERE id = ?1",
+	[S_REG_TOUCH] = "UPDATE lwm2m_regs SET updated = ?2,"
+	    " lifetime = CASE WHEN ?3 > 0 THEN ?3 ELSE lifetime END,"
+	    " binding = IFNULL(?4, binding), addr = IFNULL(?5, addr)"
+	    " WHERE id = ?1",
+	[S_REG_DELETE] = "DELETE FROM lwm2m_regs WHERE id = ?1",
+	[S_REG_LIST] = "SELECT " REG_COLS " FROM lwm2m_regs ORDER BY ep",
 };
 
 struct sq {
@@ -1776,6 +1810,190 @@ out:
 	return r;
 }
 
+/* ---- LwM2M registrations ----------------------------------------------- */
+
+/* Columns in REG_COLS order into the caller's struct. */
+static kdc_err
+row_reg(sqlite3_stmt *s, struct kdc_lwm2m_reg *reg)
+{
+	kdc_err r;
+
+	memset(reg, 0, sizeof(*reg));
+	reg->id = sqlite3_column_int64(s, 0);
+	reg->device = sqlite3_column_int64(s, 1);
+	if ((r = col_text(s, 2, reg->ep, sizeof(reg->ep))) != KDC_OK ||
+	    (r = col_text(s, 4, reg->version,
+	    sizeof(reg->version))) != KDC_OK ||
+	    (r = col_text(s, 5, reg->binding,
+	    sizeof(reg->binding))) != KDC_OK ||
+	    (r = col_text(s, 6, reg->addr, sizeof(reg->addr))) != KDC_OK)
+		return r;
+	reg->lifetime = sqlite3_column_int64(s, 3);
+	reg->registered = sqlite3_column_int64(s, 7);
+	reg->updated = sqlite3_column_int64(s, 8);
+	return KDC_OK;
+}
+
+static kdc_err
+sq_reg_insert(struct sq *q, const struct kdc_lwm2m_reg *reg, int64_t reg_at,
+    int64_t upd_at, int64_t *id)
+{
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_REG_DEL_EP, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, reg->ep));
+	r = rc != SQLITE_OK ? sq_err(q, rc, KDC_ERR_STORE) :
+	    sq_run(q, s, KDC_ERR_STORE);
+	sq_done(s);
+	s = NULL;
+	if (r != KDC_OK || (r = sq_stmt(q, S_REG_ADD, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, reg->device));
+	BIND(bind_text(s, 2, reg->ep));
+	BIND(sqlite3_bind_int64(s, 3, reg->lifetime));
+	BIND(bind_text(s, 4, reg->version));
+	BIND(bind_text(s, 5, reg->binding));
+	BIND(bind_text(s, 6, reg->addr));
+	BIND(sqlite3_bind_int64(s, 7, reg_at));
+	BIND(sqlite3_bind_int64(s, 8, upd_at));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	/* the only foreign key: no such device */
+	if ((r = sq_run(q, s, KDC_ERR_NOT_FOUND)) != KDC_OK)
+		goto out;
+	*id = sqlite3_last_insert_rowid(q->db);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_lwm2m_reg_put(struct kdc_store *st, struct kdc_lwm2m_reg *reg)
+{
+	struct sq *q = sq_of(st);
+	int64_t reg_at, upd_at, id = 0;
+	bool own;
+	kdc_err r;
+
+	reg_at = reg->registered != 0 ? reg->registered : sq_now();
+	upd_at = reg->updated != 0 ? reg->updated : reg_at;
+	if ((r = sq_atomic_begin(q, &own)) != KDC_OK)
+		return r;
+	r = sq_reg_insert(q, reg, reg_at, upd_at, &id);
+	if ((r = sq_atomic_end(q, own, r)) != KDC_OK)
+		return r;
+	reg->id = id;
+	reg->registered = reg_at;
+	reg->updated = upd_at;
+	return KDC_OK;
+}
+
+static kdc_err
+sq_lwm2m_reg_get(struct kdc_store *st, int64_t id, struct kdc_lwm2m_reg *out)
+{
+	struct sq *q = sq_of(st);
+	struct kdc_lwm2m_reg reg;
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_REG_GET, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) != KDC_OK || (r = row_reg(s, &reg)) != KDC_OK)
+		goto out;
+	*out = reg;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_lwm2m_reg_touch(struct kdc_store *st, int64_t id, int64_t now,
+    int64_t lifetime, const char *binding, const char *addr)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_REG_TOUCH, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	BIND(sqlite3_bind_int64(s, 2, now != 0 ? now : sq_now()));
+	BIND(sqlite3_bind_int64(s, 3, lifetime));
+	if (binding != NULL)
+		BIND(bind_text(s, 4, binding));
+	if (addr != NULL)
+		BIND(bind_text(s, 5, addr));
+	r = sq_run_one(q, s, rc);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_lwm2m_reg_delete(struct kdc_store *st, int64_t id)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_REG_DELETE, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, id));
+	r = sq_run_one(q, s, rc);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_lwm2m_reg_list(struct kdc_store *st, struct kdc_lwm2m_reg **out,
+    size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_lwm2m_reg *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	kdc_err r;
+	int rc;
+
+	if ((r = sq_stmt(q, S_REG_LIST, &s)) != KDC_OK)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((r = row_reg(s, &v[len])) != KDC_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sq_done(s);
+	kdc_free(v);
+	return r;
+}
+
 /* ---- the vtable -------------------------------------------------------- */
 
 static const struct kdc_store_ops sqlite_ops = {
@@ -1813,4 +2031,9 @@ static const struct kdc_store_ops sqlite_ops = {
 	.audit_last = sq_audit_last,
 	.audit_append = sq_audit_append,
 	.audit_foreach = sq_audit_foreach,
+	.lwm2m_reg_put = sq_lwm2m_reg_put,
+	.lwm2m_reg_get = sq_lwm2m_reg_get,
+	.lwm2m_reg_touch = sq_lwm2m_reg_touch,
+	.lwm2m_reg_delete = sq_lwm2m_reg_delete,
+	.lwm2m_reg_list = sq_lwm2m_reg_list,
 };

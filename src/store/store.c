@@ -693,3 +693,88 @@ kdc_store_audit_foreach(struct kdc_store *st, int64_t from_seq,
 		return r;
 	return st->ops->audit_foreach(st, from_seq, fn, arg);
 }
+
+/* ---- LwM2M registrations ----------------------------------------------- */
+
+static bool
+reg_strings_ok(const char *binding, const char *addr)
+{
+	return (binding == NULL ||
+	    strlen(binding) <= KDC_LWM2M_BINDING_MAX) &&
+	    (addr == NULL || strlen(addr) <= KDC_LWM2M_ADDR_MAX);
+}
+
+kdc_err
+kdc_store_lwm2m_reg_put(struct kdc_store *st, struct kdc_lwm2m_reg *reg)
+{
+	kdc_err r;
+
+	if (reg == NULL || !FIELD_OK(reg->ep) || reg->ep[0] == '\0' ||
+	    !FIELD_OK(reg->version) || !FIELD_OK(reg->binding) ||
+	    !FIELD_OK(reg->addr) || reg->lifetime <= 0 || reg->device <= 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->lwm2m_reg_put(st, reg);
+}
+
+kdc_err
+kdc_store_lwm2m_reg_get(struct kdc_store *st, int64_t id,
+    struct kdc_lwm2m_reg *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->lwm2m_reg_get(st, id, out);
+}
+
+kdc_err
+kdc_store_lwm2m_reg_touch(struct kdc_store *st, int64_t id, int64_t now,
+    int64_t lifetime, const char *binding, const char *addr)
+{
+	kdc_err r;
+
+	if (lifetime < 0 || !reg_strings_ok(binding, addr))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->lwm2m_reg_touch(st, id, now, lifetime, binding, addr);
+}
+
+kdc_err
+kdc_store_lwm2m_reg_delete(struct kdc_store *st, int64_t id)
+{
+	kdc_err r;
+
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->lwm2m_reg_delete(st, id);
+}
+
+kdc_err
+kdc_store_lwm2m_reg_list(struct kdc_store *st, struct kdc_lwm2m_reg **out,
+    size_t *n)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->lwm2m_reg_list(st, out, n);
+}
+
+void
+kdc_lwm2m_reg_list_free(struct kdc_lwm2m_reg *v)
+{
+	kdc_free(v);
+}

@@ -82,6 +82,17 @@ struct kdc_store_ops {
 		    struct kdc_audit_rec *rec);
 	kdc_err	(*audit_foreach)(struct kdc_store *st, int64_t from_seq,
 		    kdc_store_audit_fn fn, void *arg);
+
+	kdc_err	(*lwm2m_reg_put)(struct kdc_store *st,
+		    struct kdc_lwm2m_reg *reg);
+	kdc_err	(*lwm2m_reg_get)(struct kdc_store *st, int64_t id,
+		    struct kdc_lwm2m_reg *out);
+	kdc_err	(*lwm2m_reg_touch)(struct kdc_store *st, int64_t id,
+		    int64_t now, int64_t lifetime, const char *binding,
+		    const char *addr);
+	kdc_err	(*lwm2m_reg_delete)(struct kdc_store *st, int64_t id);
+	kdc_err	(*lwm2m_reg_list)(struct kdc_store *st,
+		    struct kdc_lwm2m_reg **out, size_t *n);
 };
 
 /* The engine-independent head of every engine's handle (first member). */

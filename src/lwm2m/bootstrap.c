@@ -1,0 +1,721 @@
+/*
+ * bootstrap.c: the LwM2M Bootstrap Server sequencer (lwm2m.h).
+ *
+ * One session per device, a state machine driven by the completions of
+ * the requests it sends (coap.h: exactly one per request):
+ *
+ *   POST /bs?ep=..  -> 2.04, then
+ *   DISCOVER  GET /  (Accept: 40)    find the BS account: the /0/x
+ *                                    without ssid (protocols/lwm2m.md §2.6)
+ *   DEL0      DELETE /0              the client keeps its BS account
+ *   DEL1      DELETE /1
+ *             issue the operational credential, status pending
+ *   WRITE0    PUT /0/<sec_iid>       URI, mode, identity/keys, ssid
+ *   WRITE1    PUT /1/<srv_iid>       ssid, lifetime, binding "U"
+ *   FINISH    POST /bs               2.04 -> activate (pending -> issued)
+ *
+ * Failure policy (Leshan's, made stricter for writes):
+ * - Discover answered RST or an error code: a legacy 1.0 client
+ *   (coap-node answers RST). Assume the BS account at /0/0, write TLV.
+ * - Delete answered RST or an error code: carry on (a failure of that
+ *   step only, lwm2m.md §2.6).
+ * - A write or Finish not answered 2.04, any timeout or closed session,
+ *   the deadline passed, a malformed Discover: the bootstrap fails. The
+ *   pending credential stays pending (never usable: core refuses pending
+ *   credentials at authentication) and the next bootstrap supersedes it.
+ *   One "lwm2m.bootstrap" audit record tells how it ended.
+ * - A new /bs for a device cancels its running session: the old
+ *   session's outstanding completion is then only used to free it.
+ *
+ * Who may bootstrap: a peer whose DTLS credential belongs to the device
+ * named by ep (else 4.03 and an audited DENIED), with a manufacturer
+ * credential or with an operational one (a device renews its PSK or key
+ * pair by bootstrapping again with the credential it has). NoSec peers
+ * have no device and are refused.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/audit.h"
+#include "core/log.h"
+#include "lwm2m/codec.h"
+#include "lwm2m/lwm2m.h"
+#include "lwm2m/lwm2m_int.h"
+
+enum bs_step {
+	BS_DISCOVER = 0,
+	BS_DEL0,
+	BS_DEL1,
+	BS_WRITE0,
+	BS_WRITE1,
+	BS_FINISH,
+};
+
+static const char *const step_names[] = {
+	[BS_DISCOVER] = "discover",
+	[BS_DEL0] = "delete /0",
+	[BS_DEL1] = "delete /1",
+	[BS_WRITE0] = "write /0",
+	[BS_WRITE1] = "write /1",
+	[BS_FINISH] = "finish",
+};
+
+struct bs_sess {
+	struct bs_sess		*next;
+	struct kdc_lwm2m	*lw;
+	struct kdc_coap_peer	*peer;		/* held until the session is freed */
+	char			 dev_id[KDC_DEVID_MAX + 1];
+	char			 version[8];	/* lwm2m= of </>, "" if unknown */
+	enum bs_step		 step;
+	int			 cf;		/* format of the writes */
+	bool			 legacy;	/* Discover refused: 1.0 client */
+	bool			 cancelled;	/* superseded; free on completion */
+	bool			 busy;		/* a request is outstanding */
+	uint16_t		 sec_iid;	/* /0/x written */
+	uint16_t		 srv_iid;	/* /1/x written */
+	enum kdc_cred_type	 type;
+	int64_t			 cred_id;	/* pending credential, 0 before */
+	int64_t			 deadline;
+};
+
+/* ---- shared helpers (lwm2m_int.h) --------------------------------------- */
+
+uint8_t
+kdc_lwm2m_code(kdc_err r)
+{
+	switch (r) {
+	case KDC_OK:
+		return KDC_COAP_CHANGED;
+	case KDC_ERR_TRUNCATED:
+	case KDC_ERR_MALFORMED:
+	case KDC_ERR_TRAILING:
+	case KDC_ERR_INVALID_ARG:
+		return KDC_COAP_BAD_REQUEST;
+	case KDC_ERR_TOO_LARGE:
+		return KDC_COAP_TOO_LARGE;
+	case KDC_ERR_NOT_FOUND:
+		return KDC_COAP_NOT_FOUND;
+	case KDC_ERR_UNKNOWN_DEVICE:
+	case KDC_ERR_REVOKED:
+	case KDC_ERR_EXPIRED:
+	case KDC_ERR_WRONG_TYPE:
+	case KDC_ERR_NOT_YET_VALID:
+	case KDC_ERR_DENIED:
+		return KDC_COAP_FORBIDDEN;
+	case KDC_ERR_STORE_BUSY:
+		return KDC_COAP_UNAVAILABLE;
+	default:
+		return KDC_COAP_INTERNAL;
+	}
+}
+
+void
+kdc_lwm2m_audit(struct kdc_lwm2m *lw, const char *action, const char *subject,
+    kdc_err outcome, const char *fmt, ...)
+{
+	char detail[KDC_AUDIT_DETAIL_MAX + 1];
+	va_list ap;
+	kdc_err r;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	r = kdc_audit_append(kdc_core_store(lw->core), lw->kr,
+	    kdc_core_now(lw->core), KDC_LWM2M_ACTOR, action, subject, outcome,
+	    "%s", detail);
+	if (r != KDC_OK)
+		kdc_log_err_r(r, "audit append failed action=%s", action);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static void
+sess_free(struct bs_sess *s, bool release)
+{
+	struct bs_sess **pp;
+
+	for (pp = &s->lw->sessions; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	if (release)
+		kdc_coap_peer_release(s->peer);
+	kdc_free(s);
+}
+
+static struct bs_sess *
+sess_find(struct kdc_lwm2m *lw, const char *dev_id)
+{
+	for (struct bs_sess *s = lw->sessions; s != NULL; s = s->next)
+		if (!s->cancelled && strcmp(s->dev_id, dev_id) == 0)
+			return s;
+	return NULL;
+}
+
+size_t
+kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw)
+{
+	size_t n = 0;
+
+	if (lw == NULL)
+		return 0;
+	for (const struct bs_sess *s = lw->sessions; s != NULL; s = s->next)
+		if (!s->cancelled)
+			n++;
+	return n;
+}
+
+/* The bootstrap failed: one audit record, then the session goes. */
+static void
+sess_fail(struct bs_sess *s, kdc_err r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+sess_fail(struct bs_sess *s, kdc_err r, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	kdc_log_info_r(r, "bootstrap failed ep=%s step=%s %s", s->dev_id,
+	    step_names[s->step], why);
+	kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, r,
+	    "step=%s %s cred=%" PRId64 "%s", step_names[s->step], why,
+	    s->cred_id, s->cred_id != 0 ? " left pending" : "");
+	sess_free(s, true);
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static void	bs_done(void *arg, struct kdc_coap_peer *peer, kdc_err status,
+		    const struct kdc_coap_msg *rsp);
+
+static kdc_err
+sess_send(struct bs_sess *s, uint8_t method, const char *path, int cf,
+    int accept, const uint8_t *payload, size_t len)
+{
+	kdc_err r;
+
+	r = kdc_coap_request(s->peer, method, path, cf, accept, payload, len,
+	    bs_done, s);
+	if (r == KDC_OK)
+		s->busy = true;
+	return r;
+}
+
+/* Smallest instance id not in used[0..n). */
+static uint16_t
+free_iid(const uint16_t *used, size_t n)
+{
+	uint32_t c;
+	size_t i;
+
+	for (c = 0; c < 65535; c++) {
+		for (i = 0; i < n && used[i] != c; i++)
+			;
+		if (i == n)
+			break;
+	}
+	return (uint16_t)c;
+}
+
+/*
+ * Read a Discover answer (RFC 6690 link-format): note every /0/x and
+ * /1/x in use, and pick instance ids that collide with none of them. The
+ * BS account is the /0/x without ssid; it survives Delete /0, so the
+ * security instance must avoid it. Everything else there is deleted, but
+ * avoiding every listed id costs nothing and survives a client that
+ * ignores the delete.
+ */
+static kdc_err
+parse_discover(struct bs_sess *s, const uint8_t *buf, size_t len)
+{
+	uint16_t used0[KDC_LWM2M_DISCOVER_LINKS_MAX];
+	uint16_t used1[KDC_LWM2M_DISCOVER_LINKS_MAX];
+	size_t n0 = 0, n1 = 0, nlinks = 0;
+	struct kdc_link_rd rd;
+	struct kdc_link l;
+	int bs_iid = -1;
+	kdc_err r;
+
+	kdc_link_rd_init(&rd, buf, len);
+	while ((r = kdc_link_next(&rd, &l)) == KDC_OK) {
+		if (++nlinks > KDC_LWM2M_DISCOVER_LINKS_MAX)
+			return KDC_ERR_TOO_LARGE;
+		if (l.oid == -1 && l.iid == -1 && l.rid == -1 &&
+		    l.lwm2m[0] != '\0')
+			snprintf(s->version, sizeof(s->version), "%s",
+			    l.lwm2m);
+		if (l.iid < 0 || l.iid > 65535 || l.rid != -1)
+			continue;
+		if (l.oid == 0) {
+			used0[n0++] = (uint16_t)l.iid;
+			if (l.ssid < 0)
+				bs_iid = l.iid;
+		} else if (l.oid == 1)
+			used1[n1++] = (uint16_t)l.iid;
+	}
+	if (r != KDC_ERR_NOT_FOUND)
+		return r;
+	s->sec_iid = free_iid(used0, n0);
+	s->srv_iid = free_iid(used1, n1);
+	kdc_log_debug("ep=%s bs_account=%d sec=/0/%u srv=/1/%u lwm2m=%s",
+	    s->dev_id, bs_iid, s->sec_iid, s->srv_iid, s->version);
+	return KDC_OK;
+}
+
+/* The profile's operational credential type for the session's device. */
+static kdc_err
+profile_type(struct kdc_lwm2m *lw, const char *dev_id, enum kdc_cred_type *t)
+{
+	struct kdc_device *dev = NULL;
+	struct kdc_profile prof;
+	kdc_err r;
+
+	if ((r = kdc_core_device_get(lw->core, dev_id, &dev)) != KDC_OK)
+		return r;
+	r = kdc_store_profile_get(kdc_core_store(lw->core),
+	    dev->profile[0] != '\0' ? dev->profile : "default", &prof);
+	kdc_device_free(dev);
+	if (r == KDC_ERR_NOT_FOUND)
+		return KDC_ERR_UNKNOWN_PROFILE;
+	if (r == KDC_OK)
+		*t = prof.cred_type;
+	return r;
+}
+
+/* Encode one instance in the session's format into out (cap *len). */
+static kdc_err
+encode(const struct bs_sess *s, uint16_t oid, uint16_t iid,
+    const struct kdc_lwm2m_res *res, size_t n, uint8_t *out, size_t *len)
+{
+	if (s->cf == KDC_CF_SENML_CBOR)
+		return kdc_senml_cbor_encode_instance(oid, iid, res, n, out,
+		    len);
+	return kdc_tlv_encode_instance(res, n, out, len);
+}
+
+static void
+res_int(struct kdc_lwm2m_res *r, uint16_t id, int64_t v)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	r->type = KDC_LWM2M_INT;
+	r->i = v;
+}
+
+static void
+res_bool(struct kdc_lwm2m_res *r, uint16_t id, bool v)
+{
+	res_int(r, id, v);
+	r->type = KDC_LWM2M_BOOL;
+}
+
+static void
+res_bytes(struct kdc_lwm2m_res *r, uint16_t id, enum kdc_lwm2m_type t,
+    const void *p, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	r->type = t;
+	r->bytes = p;
+	r->len = len;
+}
+
+/*
+ * Issue the pending credential and send Write /0/<sec_iid> with it
+ * (OMA-TS-LightweightM2M-Core E.1; lwm2m.md §2.4): 0 URI, 1 false (not a
+ * BS account), 2 mode (0 PSK, 1 RPK, 2 certificate), 3 identity / SPKI /
+ * certificate, 4 server key (empty for PSK), 5 PSK or PKCS#8 key,
+ * 10 ssid. The secret lives only in this call's buffers, wiped on exit.
+ */
+static kdc_err
+write_security(struct bs_sess *s)
+{
+	struct kdc_lwm2m *lw = s->lw;
+	struct kdc_lwm2m_res res[7];
+	struct kdc_cred *cred = NULL;
+	uint8_t psk[KDC_PSK_GEN_LEN], *key = NULL, *pub = NULL, *body = NULL;
+	size_t key_len = KDC_PRIVKEY_MAX, pub_len = 0, len = KDC_COAP_BODY_MAX;
+	const uint8_t *srv = NULL;
+	size_t srv_len = 0;
+	char path[16];
+	int64_t mode;
+	kdc_err r;
+
+	if ((r = profile_type(lw, s->dev_id, &s->type)) != KDC_OK)
+		goto out;
+	if (s->type == KDC_TYPE_RPK) {
+		srv = lw->server_spki;
+		srv_len = lw->server_spki_len;
+	} else if (s->type == KDC_TYPE_X509) {
+		srv = lw->server_cert;
+		srv_len = lw->server_cert_len;
+	}
+	if (s->type != KDC_TYPE_PSK && srv_len == 0) {
+		r = KDC_ERR_CONFIG;	/* nothing to write as /0/x/4 */
+		goto out;
+	}
+	if ((body = kdc_malloc(KDC_COAP_BODY_MAX)) == NULL ||
+	    (key = kdc_malloc(KDC_PRIVKEY_MAX)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	res_bytes(&res[0], 0, KDC_LWM2M_STRING, lw->server_uri,
+	    strlen(lw->server_uri));
+	res_bool(&res[1], 1, false);
+	res_bytes(&res[4], 4, KDC_LWM2M_OPAQUE, srv, srv_len);
+	res_int(&res[6], 10, lw->ssid);
+	if (s->type == KDC_TYPE_PSK) {
+		mode = 0;
+		if ((r = kdc_core_psk_issue(lw->core, KDC_LWM2M_ACTOR,
+		    s->dev_id, KDC_CRED_PENDING, &s->cred_id, psk)) != KDC_OK ||
+		    (r = kdc_core_cred_current(lw->core, s->dev_id,
+		    KDC_CRED_PENDING, &cred)) != KDC_OK)
+			goto out;
+		if (cred->id != s->cred_id) {	/* a racing issuance */
+			r = KDC_ERR_STORE;
+			goto out;
+		}
+		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, cred->identity,
+		    strlen(cred->identity));
+		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, psk, sizeof(psk));
+	} else {
+		mode = s->type == KDC_TYPE_RPK ? 1 : 2;
+		if ((r = kdc_core_keypair_issue(lw->core, KDC_LWM2M_ACTOR,
+		    s->dev_id, s->type, KDC_CRED_PENDING, &s->cred_id, key,
+		    &key_len, &pub, &pub_len)) != KDC_OK)
+			goto out;
+		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, pub, pub_len);
+		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, key, key_len);
+	}
+	res_int(&res[2], 2, mode);
+	snprintf(path, sizeof(path), "0/%u", s->sec_iid);
+	if ((r = encode(s, 0, s->sec_iid, res, 7, body, &len)) != KDC_OK ||
+	    (r = sess_send(s, KDC_COAP_PUT, path, s->cf, KDC_CF_NONE, body,
+	    len)) != KDC_OK)
+		goto out;
+out:
+	kdc_wipe(psk, sizeof(psk));
+	if (body != NULL)
+		kdc_secret_free(body, KDC_COAP_BODY_MAX);
+	if (key != NULL)
+		kdc_secret_free(key, KDC_PRIVKEY_MAX);
+	kdc_free(pub);
+	kdc_cred_free(cred);
+	return r;
+}
+
+/* Write /1/<srv_iid>: 0 ssid, 1 lifetime, 6 notification storing
+ * false, 7 binding "U" (lwm2m.md §2.5). */
+static kdc_err
+write_server(struct bs_sess *s)
+{
+	struct kdc_lwm2m_res res[4];
+	uint8_t body[64];
+	size_t len = sizeof(body);
+	char path[16];
+	kdc_err r;
+
+	res_int(&res[0], 0, s->lw->ssid);
+	res_int(&res[1], 1, s->lw->lifetime);
+	res_bool(&res[2], 6, false);
+	res_bytes(&res[3], 7, KDC_LWM2M_STRING, "U", 1);
+	snprintf(path, sizeof(path), "1/%u", s->srv_iid);
+	if ((r = encode(s, 1, s->srv_iid, res, 4, body, &len)) != KDC_OK)
+		return r;
+	return sess_send(s, KDC_COAP_PUT, path, s->cf, KDC_CF_NONE, body, len);
+}
+
+/* Send the request of step s->step. */
+static kdc_err
+sess_step(struct bs_sess *s)
+{
+	switch (s->step) {
+	case BS_DISCOVER:
+		return sess_send(s, KDC_COAP_GET, "", KDC_CF_NONE,
+		    KDC_CF_LINK_FORMAT, NULL, 0);
+	case BS_DEL0:
+		return sess_send(s, KDC_COAP_DELETE, "0", KDC_CF_NONE,
+		    KDC_CF_NONE, NULL, 0);
+	case BS_DEL1:
+		return sess_send(s, KDC_COAP_DELETE, "1", KDC_CF_NONE,
+		    KDC_CF_NONE, NULL, 0);
+	case BS_WRITE0:
+		return write_security(s);
+	case BS_WRITE1:
+		return write_server(s);
+	case BS_FINISH:
+		return sess_send(s, KDC_COAP_POST, "bs", KDC_CF_NONE,
+		    KDC_CF_NONE, NULL, 0);
+	}
+	return KDC_ERR_INVALID_ARG;
+}
+
+static void
+code_text(uint8_t code, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u.%02u", code >> 5, code & 0x1f);
+}
+
+static void
+sess_finish_ok(struct bs_sess *s)
+{
+	kdc_err r;
+
+	if ((r = kdc_core_cred_activate(s->lw->core, KDC_LWM2M_ACTOR,
+	    s->cred_id)) != KDC_OK) {
+		/* the device has the credential, we could not record it as
+		 * issued: it fails to register and bootstraps again */
+		sess_fail(s, r, "activating the credential failed");
+		return;
+	}
+	kdc_log_info("bootstrap done ep=%s cred=%" PRId64 " type=%s",
+	    s->dev_id, s->cred_id, kdc_cred_type_str(s->type));
+	kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, KDC_OK,
+	    "cred=%" PRId64 " type=%s sec=/0/%u srv=/1/%u cf=%d lwm2m=%s%s",
+	    s->cred_id, kdc_cred_type_str(s->type), s->sec_iid, s->srv_iid,
+	    s->cf, s->version[0] != '\0' ? s->version : "?",
+	    s->legacy ? " legacy" : "");
+	sess_free(s, true);
+}
+
+/* The completion of the session's outstanding request. */
+static void
+bs_done(void *arg, struct kdc_coap_peer *peer, kdc_err status,
+    const struct kdc_coap_msg *rsp)
+{
+	struct bs_sess *s = arg;
+	uint8_t code = status == KDC_OK && rsp != NULL ? rsp->code : 0;
+	char ctext[8];
+	kdc_err r;
+
+	(void)peer;
+	s->busy = false;
+	if (s->cancelled) {
+		sess_free(s, true);
+		return;
+	}
+	code_text(code, ctext, sizeof(ctext));
+	switch (s->step) {
+	case BS_DISCOVER:
+		if (status == KDC_OK && code == KDC_COAP_CONTENT) {
+			if ((r = parse_discover(s, rsp->payload,
+			    rsp->payload_len)) != KDC_OK) {
+				sess_fail(s, r, "bad link-format");
+				return;
+			}
+		} else if (status == KDC_ERR_PEER_RESET ||
+		    (status == KDC_OK && code >= KDC_COAP_BAD_REQUEST)) {
+			/* LwM2M 1.0 has no Discover: its BS account is
+			 * the usual /0/0, and TLV is what it reads */
+			s->legacy = true;
+			s->sec_iid = 1;
+			s->srv_iid = 0;
+			s->cf = KDC_CF_LWM2M_TLV;
+			kdc_log_debug("ep=%s discover refused (%s): legacy",
+			    s->dev_id, status == KDC_OK ? ctext : "RST");
+		} else {
+			sess_fail(s, status != KDC_OK ? status :
+			    KDC_ERR_PEER_ERROR, "answered %s",
+			    status != KDC_OK ? kdc_err_name(status) : ctext);
+			return;
+		}
+		break;
+	case BS_DEL0:
+	case BS_DEL1:
+		if (status != KDC_OK && status != KDC_ERR_PEER_RESET) {
+			sess_fail(s, status, "answered %s",
+			    kdc_err_name(status));
+			return;
+		}
+		if (status != KDC_OK || code != KDC_COAP_DELETED)
+			kdc_log_debug("ep=%s %s answered %s: carrying on",
+			    s->dev_id, step_names[s->step],
+			    status == KDC_OK ? ctext : "RST");
+		break;
+	case BS_WRITE0:
+	case BS_WRITE1:
+	case BS_FINISH:
+		if (status != KDC_OK || code != KDC_COAP_CHANGED) {
+			sess_fail(s, status != KDC_OK ? status :
+			    KDC_ERR_PEER_ERROR, "answered %s",
+			    status != KDC_OK ? kdc_err_name(status) : ctext);
+			return;
+		}
+		if (s->step == BS_FINISH) {
+			sess_finish_ok(s);
+			return;
+		}
+		break;
+	}
+	if (kdc_core_now(s->lw->core) > s->deadline) {
+		sess_fail(s, KDC_ERR_TIMEOUT, "past the %u s deadline",
+		    s->lw->deadline);
+		return;
+	}
+	s->step++;
+	if ((r = sess_step(s)) != KDC_OK)
+		sess_fail(s, r, "could not proceed");
+}
+
+/* ---- POST /bs: Bootstrap-Request ---------------------------------------- */
+
+/* pct=CF: the format the client asks for; one we can write, or else. */
+static int
+pick_cf(const char *pct, int dflt)
+{
+	if (pct == NULL)
+		return dflt;
+	if (strcmp(pct, "112") == 0)
+		return KDC_CF_SENML_CBOR;
+	if (strcmp(pct, "11542") == 0)
+		return KDC_CF_LWM2M_TLV;
+	/* SenML-JSON (110), LwM2M-CBOR (11544), ...: the OMA answer to
+	 * "nothing known" is TLV, which every 1.x client reads */
+	return dflt;
+}
+
+static void
+bs_request(void *arg, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	struct kdc_lwm2m *lw = arg;
+	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const char *ep = kdc_coap_msg_query(req, "ep");
+	struct bs_sess *s = NULL, *old;
+	char esc[KDC_DEVID_MAX * 4 + 1];
+	kdc_err r;
+
+	resp->code = KDC_COAP_BAD_REQUEST;
+	if (ep == NULL || *ep == '\0') {
+		kdc_log_debug("/bs without ep from %s",
+		    kdc_coap_peer_addr(peer));
+		return;
+	}
+	kdc_log_escape(ep, strlen(ep), esc, sizeof(esc));
+	if (auth == NULL || auth->dev_id[0] == '\0') {
+		resp->code = KDC_COAP_FORBIDDEN;
+		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", esc, KDC_ERR_DENIED,
+		    "ep=%s: not authenticated (NoSec)", esc);
+		return;
+	}
+	if (strcmp(ep, auth->dev_id) != 0) {
+		/* someone asking for another device's credentials */
+		resp->code = KDC_COAP_FORBIDDEN;
+		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", auth->dev_id,
+		    KDC_ERR_DENIED, "ep=%s is not the device of cred=%" PRId64,
+		    esc, auth->cred_id);
+		return;
+	}
+	if (auth->kind != KDC_KIND_MANUFACTURER &&
+	    auth->kind != KDC_KIND_OPERATIONAL) {
+		resp->code = KDC_COAP_FORBIDDEN;
+		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", auth->dev_id,
+		    KDC_ERR_WRONG_TYPE, "cred=%" PRId64 " kind=%s",
+		    auth->cred_id, kdc_cred_kind_str(auth->kind));
+		return;
+	}
+	if ((old = sess_find(lw, auth->dev_id)) != NULL) {
+		old->cancelled = true;
+		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", old->dev_id,
+		    KDC_ERR_CLOSED, "step=%s superseded by a new /bs cred=%"
+		    PRId64 "%s", step_names[old->step], old->cred_id,
+		    old->cred_id != 0 ? " left pending" : "");
+		if (!old->busy)
+			sess_free(old, true);
+	}
+	if ((s = kdc_calloc(1, sizeof(*s))) == NULL) {
+		resp->code = KDC_COAP_INTERNAL;
+		return;
+	}
+	s->lw = lw;
+	s->peer = peer;
+	snprintf(s->dev_id, sizeof(s->dev_id), "%s", auth->dev_id);
+	s->cf = pick_cf(kdc_coap_msg_query(req, "pct"), lw->cf);
+	s->step = BS_DISCOVER;
+	s->deadline = kdc_core_now(lw->core) + (int64_t)lw->deadline;
+	kdc_coap_peer_hold(peer);
+	s->next = lw->sessions;
+	lw->sessions = s;
+	/*
+	 * The Discover goes out from inside the handler; coap.h's engine
+	 * sends the piggy-backed 2.04 first (Leshan waits for it too).
+	 */
+	if ((r = sess_step(s)) != KDC_OK) {
+		sess_fail(s, r, "cannot send");
+		resp->code = KDC_COAP_INTERNAL;
+		return;
+	}
+	kdc_log_info("bootstrap start ep=%s kind=%s cf=%d from=%s", s->dev_id,
+	    kdc_cred_kind_str(auth->kind), s->cf, kdc_coap_peer_addr(peer));
+	resp->code = KDC_COAP_CHANGED;
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+kdc_err
+kdc_lwm2m_attach(struct kdc_coap *c, struct kdc_core *core,
+    const struct kdc_lwm2m_opts *o, struct kdc_lwm2m **out)
+{
+	struct kdc_lwm2m *lw = NULL;
+	const char *bs_name, *srv_name;
+	kdc_err r;
+
+	*out = NULL;
+	if (c == NULL || core == NULL || o == NULL || o->kr == NULL ||
+	    o->server_uri == NULL || *o->server_uri == '\0' ||
+	    (o->content_format != 0 &&
+	    o->content_format != KDC_CF_LWM2M_TLV &&
+	    o->content_format != KDC_CF_SENML_CBOR))
+		return KDC_ERR_INVALID_ARG;
+	if ((lw = kdc_calloc(1, sizeof(*lw))) == NULL ||
+	    (lw->server_uri = kdc_strdup(o->server_uri)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	lw->coap = c;
+	lw->core = core;
+	lw->kr = o->kr;
+	lw->server_cert = o->server_cert;
+	lw->server_cert_len = o->server_cert != NULL ? o->server_cert_len : 0;
+	lw->server_spki = o->server_spki;
+	lw->server_spki_len = o->server_spki != NULL ? o->server_spki_len : 0;
+	lw->cf = o->content_format != 0 ? o->content_format : KDC_CF_LWM2M_TLV;
+	lw->deadline = o->bs_deadline != 0 ? o->bs_deadline :
+	    KDC_LWM2M_BS_DEADLINE;
+	lw->lifetime = o->lifetime != 0 ? o->lifetime :
+	    KDC_LWM2M_LIFETIME_DEFAULT;
+	lw->ssid = o->ssid != 0 ? o->ssid : 1;
+	bs_name = o->bs_endpoint != NULL ? o->bs_endpoint : "kdc";
+	srv_name = o->server_endpoint != NULL ? o->server_endpoint : "lwm2m";
+	if ((r = kdc_coap_route(c, bs_name, KDC_COAP_POST, "bs", bs_request,
+	    lw)) != KDC_OK ||
+	    (r = kdc_lwm2m_server_attach(lw, srv_name)) != KDC_OK)
+		goto out;
+	*out = lw;
+	lw = NULL;
+out:
+	kdc_lwm2m_free(lw);
+	return r;
+}
+
+void
+kdc_lwm2m_free(struct kdc_lwm2m *lw)
+{
+	if (lw == NULL)
+		return;
+	/* the engine is gone (lwm2m.h): free without releasing peers */
+	while (lw->sessions != NULL)
+		sess_free(lw->sessions, false);
+	kdc_free(lw->server_uri);
+	kdc_free(lw);
+}

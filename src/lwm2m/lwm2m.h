@@ -1,0 +1,100 @@
+/*
+ * lwm2m.h: the LwM2M face. Two parts on one kdc_coap engine:
+ *
+ * - Bootstrap Server on the "kdc" endpoint (5684): a client-initiated
+ *   bootstrap (OMA-TS-LightweightM2M-Core §6.1, protocols/lwm2m.md §2):
+ *   POST /bs?ep=NAME[&pct=CF] -> 2.04, then on the same session
+ *   Bootstrap-Discover /, Delete /0, Delete /1, Write /0/x, Write /1/x,
+ *   Finish (POST /bs). The operational credential is issued `pending`
+ *   before the first write and becomes `issued` only when Finish is
+ *   acknowledged with 2.04. GET /bspack is left to the engine's 4.04.
+ * - Built-in LwM2M Server on the "lwm2m" endpoint (5685): Register
+ *   (POST /rd?ep=..&lt=..&lwm2m=..&b=..), Update (POST /rd/ID),
+ *   De-register (DELETE /rd/ID), accepted only from a peer authenticated
+ *   with the device's current issued operational credential.
+ *
+ * Everything runs on the engine's thread (coap.h); the face owns no
+ * thread and no timer: each bootstrap step is driven by the completion of
+ * the previous request, which coap.h promises exactly once.
+ */
+#ifndef KDC_LWM2M_H
+#define KDC_LWM2M_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coap/coap.h"
+#include "core/core.h"
+#include "core/err.h"
+#include "crypto/crypto.h"
+
+/* A whole bootstrap must end within this many seconds of its /bs: the
+ * EXCHANGE_LIFETIME of RFC 7252 §4.8.2 (247 s), which is also how long
+ * Anjay waits for Finish before giving up itself. */
+#define KDC_LWM2M_BS_DEADLINE		247
+/* /1/x/1 written at bootstrap unless opts say otherwise: Leshan's and
+ * the spec's default lifetime (one day). */
+#define KDC_LWM2M_LIFETIME_DEFAULT	86400
+/* Registration lifetimes accepted by the built-in server: below 10 s a
+ * client would Update faster than a DTLS peer reasonably should; above a
+ * year the registration outlives any operational credential we issue. */
+#define KDC_LWM2M_LT_MIN		10
+#define KDC_LWM2M_LT_MAX		31536000
+/* Links read from one Bootstrap-Discover answer: /0, /1 and their
+ * instances plus the client's other objects; 256 is ten times what
+ * wakaama or Anjay list, and bounds the instance-id search. */
+#define KDC_LWM2M_DISCOVER_LINKS_MAX	256
+
+struct kdc_lwm2m;
+
+struct kdc_lwm2m_opts {
+	/* Audit records are MACed with the keyring's audit key (borrowed
+	 * for the face's lifetime; required). */
+	const struct kdc_keyring *kr;
+	/* /0/x/0 of the account written: the built-in server's URI, e.g.
+	 * "coaps://127.0.0.1:5685" (required, copied). */
+	const char	*server_uri;
+	/* /0/x/4: the server's certificate (DER) for Certificate mode and
+	 * its SubjectPublicKeyInfo (DER) for RPK mode (borrowed for the
+	 * face's lifetime). A device whose profile wants a mode whose
+	 * server key is missing fails its bootstrap with KDC_ERR_CONFIG. */
+	const uint8_t	*server_cert;
+	size_t		 server_cert_len;
+	const uint8_t	*server_spki;
+	size_t		 server_spki_len;
+	/* Format of the writes when the client sent no pct we can write:
+	 * KDC_CF_LWM2M_TLV (0 means that) or KDC_CF_SENML_CBOR. */
+	int		 content_format;
+	/* Seconds for a whole bootstrap; 0: KDC_LWM2M_BS_DEADLINE. */
+	unsigned	 bs_deadline;
+	/* /1/x/1 in seconds; 0: KDC_LWM2M_LIFETIME_DEFAULT. */
+	uint32_t	 lifetime;
+	/* Short Server ID written to /0/x/10 and /1/x/0; 0: 1. */
+	uint16_t	 ssid;
+	/* Endpoint names (coap.h); NULL: "kdc" and "lwm2m". */
+	const char	*bs_endpoint;
+	const char	*server_endpoint;
+};
+
+/*
+ * Register the routes on c: POST "bs" on opts->bs_endpoint and POST
+ * "rd", POST/DELETE "rd" + one segment (coap.h prefix form) on
+ * opts->server_endpoint. core and c are borrowed and must outlive the
+ * face. INVALID_ARG without kr or server_uri, or with a content_format
+ * other than TLV / SenML-CBOR; a kdc_coap_route() error as it comes.
+ */
+kdc_err	kdc_lwm2m_attach(struct kdc_coap *c, struct kdc_core *core,
+	    const struct kdc_lwm2m_opts *o, struct kdc_lwm2m **out);
+
+/*
+ * Release the face. Call it after kdc_coap_free(): freeing the engine
+ * completes every request still outstanding (KDC_ERR_CLOSED, coap.h),
+ * which ends its bootstrap as failed and audited; whatever is left is
+ * freed here without touching the engine. NULL-safe.
+ */
+void	kdc_lwm2m_free(struct kdc_lwm2m *lw);
+
+/* Bootstrap sessions in progress (tests, metrics). */
+size_t	kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw);
+
+#endif
