@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "core/alloc.h"
 #include "core/audit.h"
 #include "core/config.h"
@@ -26,21 +27,8 @@
 
 #define ACTOR	"cli"
 
-/* Everything a command needs from the data dir. */
-struct ctx {
-	char			 dir[1024];
-	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
-};
-
-static int
-fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* The one line on stderr of a failing command; returns exit status 1. */
-static int
+int
 fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -53,13 +41,13 @@ fail(const char *fmt, ...)
 	return 1;
 }
 
-static void
+void
 path_in(const struct ctx *c, const char *name, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s/%s", c->dir, name);
 }
 
-static void
+void
 ctx_close(struct ctx *c)
 {
 	kdc_core_free(c->core);
@@ -73,7 +61,7 @@ ctx_close(struct ctx *c)
 }
 
 /* Open the data dir; need_ca loads the CA key too. Prints the error. */
-static int
+int
 ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 {
 	char p[1200], why[512];
@@ -297,76 +285,6 @@ out:
 		path_in(&c, "iotkdc.db-shm", p, sizeof(p));
 		(void)unlink(p);
 	}
-	return rc;
-}
-
-/* ---- serve --------------------------------------------------------------- */
-
-static int
-cmd_serve(const struct kdc_cli_args *a)
-{
-	struct ctx c;
-	struct kdc_http *h = NULL;
-	struct kdc_http_tls tls = { NULL, NULL, NULL };
-	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
-	size_t key_len = 0, ca_len = 0;
-	sigset_t set;
-	int sig = 0, rc = 1;
-	kdc_err r;
-
-	if (ctx_open(&c, a, 1) != 0)
-		return 1;
-	if ((r = kdc_tls_cert_load(c.dir, c.kr, &cert_pem, &key_pem,
-	    &key_len)) != KDC_OK) {
-		fail("%s: TLS certificate: %s", c.dir, kdc_err_str(r));
-		goto out;
-	}
-	tls.cert_pem = cert_pem;
-	tls.key_pem = key_pem;
-	if (c.cfg.http_client_cert != KDC_CLIENT_CERT_NONE) {
-		if ((r = kdc_ca_cert_pem(c.ca, &ca_pem, &ca_len)) != KDC_OK) {
-			fail("CA: %s", kdc_err_str(r));
-			goto out;
-		}
-		tls.trust_pem = ca_pem;
-	}
-	/* signals are taken synchronously below; block them before the
-	 * listener's thread starts so it inherits the mask */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if ((r = kdc_http_new(&c.cfg, &tls, &h)) != KDC_OK ||
-	    (r = kdc_http_routes_core(h, c.core)) != KDC_OK) {
-		fail("https: %s", kdc_err_str(r));
-		goto out;
-	}
-	if ((r = kdc_http_start(h)) != KDC_OK) {
-		fail("https: cannot listen on %s:%d (address in use, or not "
-		    "ours to bind; see [http] in %s/iotkdc.conf)",
-		    c.cfg.http_address, c.cfg.http_port, c.dir);
-		goto out;
-	}
-	kdc_log_info("serving dir=%s https=%s:%d tls=%s", c.dir,
-	    c.cfg.http_address, c.cfg.http_port,
-	    c.cfg.http_tls12 ? "1.2,1.3" : "1.3");
-	(void)kdc_audit_append(c.st, c.kr, (int64_t)time(NULL), ACTOR,
-	    "serve.start", c.dir, KDC_OK, "https=%s:%d", c.cfg.http_address,
-	    c.cfg.http_port);
-	fflush(stderr);
-	while (sigwait(&set, &sig) != 0)
-		;
-	kdc_log_info("signal=%d: draining and stopping", sig);
-	kdc_http_stop(h);
-	kdc_log_info("stopped");
-	rc = 0;
-out:
-	kdc_http_free(h);
-	kdc_free(cert_pem);
-	kdc_free(ca_pem);
-	kdc_secret_free(key_pem, key_len);
-	ctx_close(&c);
 	return rc;
 }
 
@@ -949,7 +867,7 @@ kdc_cli_run(const struct kdc_cli_args *a)
 		return fail("crypto init: %s", kdc_err_str(r));
 	switch (a->cmd) {
 	case KDC_CMD_INIT:		return cmd_init(a);
-	case KDC_CMD_SERVE:		return cmd_serve(a);
+	case KDC_CMD_SERVE:		return kdc_cli_serve(a);
 	case KDC_CMD_DEVICE_ADD:	return cmd_device_add(a);
 	case KDC_CMD_DEVICE_IMPORT:	return cmd_device_import(a);
 	case KDC_CMD_DEVICE_LIST:	return cmd_device_list(a);

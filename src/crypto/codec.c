@@ -87,3 +87,56 @@ out:
 	gnutls_pubkey_deinit(pk);
 	return r;
 }
+
+kdc_err
+kdc_cert_pem_leaf(const char *pem, size_t len, uint8_t **der,
+    size_t *der_len, uint8_t **spki, size_t *spki_len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t in, d = { NULL, 0 }, s = { NULL, 0 };
+	uint8_t *c = NULL, *k = NULL;
+	kdc_err r = KDC_ERR_MALFORMED;
+
+	*der = NULL;
+	*der_len = 0;
+	*spki = NULL;
+	*spki_len = 0;
+	in.data = (unsigned char *)(uintptr_t)pem;
+	in.size = (unsigned int)len;
+	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS ||
+	    gnutls_pubkey_init(&pub) != GNUTLS_E_SUCCESS) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	/* the first certificate of the PEM: the leaf of a chain file */
+	if (gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) !=
+	    GNUTLS_E_SUCCESS ||
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &d) !=
+	    GNUTLS_E_SUCCESS ||
+	    gnutls_pubkey_import_x509(pub, crt, 0) != GNUTLS_E_SUCCESS ||
+	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &s) !=
+	    GNUTLS_E_SUCCESS)
+		goto out;
+	if ((c = kdc_malloc(d.size)) == NULL ||
+	    (k = kdc_malloc(s.size)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(c, d.data, d.size);
+	memcpy(k, s.data, s.size);
+	*der = c;
+	*der_len = d.size;
+	*spki = k;
+	*spki_len = s.size;
+	c = k = NULL;
+	r = KDC_OK;
+out:
+	kdc_free(c);
+	kdc_free(k);
+	gnutls_free(d.data);
+	gnutls_free(s.data);
+	gnutls_pubkey_deinit(pub);
+	gnutls_x509_crt_deinit(crt);
+	return r;
+}

@@ -22,4 +22,9 @@ kdc_err	kdc_pem_encode(const char *label, const uint8_t *der, size_t len,
 kdc_err	kdc_spki_load(const uint8_t *buf, size_t len, uint8_t *out,
 	    size_t *out_len);
 
+/* The first certificate of a PEM chain (the leaf) as DER, and its
+ * SubjectPublicKeyInfo as DER; both heap. MALFORMED if none parses. */
+kdc_err	kdc_cert_pem_leaf(const char *pem, size_t len, uint8_t **der,
+	    size_t *der_len, uint8_t **spki, size_t *spki_len);
+
 #endif

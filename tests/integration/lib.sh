@@ -59,7 +59,12 @@ store_digest() {
 # Start `iotkdc serve` on a free port; waits until /api/v1/health answers.
 start_serve() {
 	HTTPS_PORT=$("$FREEPORT")
+	COAP_PORT=$("$FREEPORT" udp)
+	LWM2M_PORT=$("$FREEPORT" udp)
+	while [ "$LWM2M_PORT" = "$COAP_PORT" ]; do LWM2M_PORT=$("$FREEPORT" udp); done
 	set_conf http port "$HTTPS_PORT"
+	set_conf coap port "$COAP_PORT"
+	set_conf coap lwm2m_port "$LWM2M_PORT"
 	kdc ca export > "$T/ca.pem"
 	"$IOTKDC" --dir "$T/d" serve 2> "$T/serve.log" &
 	SERVE_PID=$!

@@ -1,0 +1,220 @@
+/*
+ * serve.c: `iotkdc serve`: the HTTPS listener (its own thread, inside
+ * libmicrohttpd) and the CoAP faces (one engine thread: the KDC endpoint
+ * with the LwM2M Bootstrap Server, the built-in LwM2M Server). Each
+ * thread has its own store connection, core and CA handle: the store and
+ * CA objects are used by one thread at a time (store.h, crypto.h); SQLite
+ * serialises the writers (WAL, BEGIN IMMEDIATE, busy timeout). The main
+ * thread only waits for SIGTERM/SIGINT and then stops both faces.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli_int.h"
+#include "coap/coap.h"
+#include "core/alloc.h"
+#include "core/audit.h"
+#include "core/log.h"
+#include "crypto/codec.h"
+#include "http/http.h"
+#include "lwm2m/lwm2m.h"
+
+#define ACTOR	"cli"
+
+/* The CoAP faces and everything their thread owns. */
+struct coap_face {
+	struct kdc_store	*st;
+	struct kdc_ca		*ca;
+	struct kdc_core		*core;
+	struct kdc_coap		*coap;
+	struct kdc_lwm2m	*lw;
+	uint8_t			*srv_cert;	/* /0/x/4, Certificate mode */
+	size_t			 srv_cert_len;
+	uint8_t			*srv_spki;	/* /0/x/4, RPK mode */
+	size_t			 srv_spki_len;
+	char			 server_uri[300];
+	pthread_t		 thread;
+	int			 running;
+};
+
+static void *
+coap_thread(void *arg)
+{
+	struct coap_face *f = arg;
+	kdc_err r;
+
+	if ((r = kdc_coap_run(f->coap)) != KDC_OK)
+		kdc_log_err_r(r, "coap engine stopped");
+	return NULL;
+}
+
+static void
+coap_face_stop(struct coap_face *f)
+{
+	if (f->running) {
+		kdc_coap_stop(f->coap);
+		pthread_join(f->thread, NULL);
+		f->running = 0;
+	}
+	kdc_coap_free(f->coap);		/* fails what is in flight, audited */
+	kdc_lwm2m_free(f->lw);		/* after the engine (lwm2m.h) */
+	kdc_core_free(f->core);
+	kdc_ca_free(f->ca);
+	kdc_store_close(f->st);
+	kdc_free(f->srv_cert);
+	kdc_free(f->srv_spki);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Listen on one CoAP endpoint unless its port is 0; prints the error. */
+static int
+coap_listen(struct ctx *c, struct coap_face *f, const char *name, int port,
+    unsigned accept, const char *cert_pem, const char *key_pem)
+{
+	kdc_err r;
+
+	if (port == 0)
+		return 0;
+	if ((r = kdc_coap_listen(f->coap, name, c->cfg.coap_address, port,
+	    accept, cert_pem, key_pem)) != KDC_OK)
+		return fail("coap: cannot listen on %s udp %d (%s): %s",
+		    c->cfg.coap_address, port, name, kdc_err_str(r));
+	return 0;
+}
+
+static int
+coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
+    struct coap_face *f)
+{
+	struct kdc_lwm2m_opts o;
+	char p[1200];
+	kdc_err r;
+
+	memset(f, 0, sizeof(*f));
+	if (c->cfg.coap_port == 0 && c->cfg.lwm2m_port == 0 &&
+	    c->cfg.nosec_port == 0)
+		return 0;
+	path_in(c, "iotkdc.db", p, sizeof(p));
+	if ((r = kdc_store_open(p, 0, &f->st)) != KDC_OK)
+		return fail("%s: %s", p, kdc_err_str(r));
+	if ((r = kdc_ca_load(c->dir, c->kr, strcmp(c->cfg.ca_key, "file") == 0 ?
+	    NULL : c->cfg.ca_key, &f->ca)) != KDC_OK)
+		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
+	if ((r = kdc_core_new(f->st, c->kr, f->ca, &c->cfg, &f->core)) !=
+	    KDC_OK)
+		return fail("%s: %s", c->dir, kdc_err_str(r));
+	if ((r = kdc_cert_pem_leaf(cert_pem, strlen(cert_pem), &f->srv_cert,
+	    &f->srv_cert_len, &f->srv_spki, &f->srv_spki_len)) != KDC_OK)
+		return fail("%s/server.pem: %s", c->dir, kdc_err_str(r));
+	if ((r = kdc_coap_new(f->core, &c->cfg, &f->coap)) != KDC_OK)
+		return fail("coap: %s", kdc_err_str(r));
+	if (coap_listen(c, f, "kdc", c->cfg.coap_port,
+	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
+	    cert_pem, key_pem) != 0 ||
+	    coap_listen(c, f, "lwm2m", c->cfg.lwm2m_port,
+	    KDC_COAP_ACCEPT_OPERATIONAL, cert_pem, key_pem) != 0 ||
+	    coap_listen(c, f, "kdc-nosec", c->cfg.nosec_port,
+	    KDC_COAP_ACCEPT_NOSEC, NULL, NULL) != 0)
+		return 1;
+	if (c->cfg.lwm2m_server_uri[0] != '\0')
+		snprintf(f->server_uri, sizeof(f->server_uri), "%s",
+		    c->cfg.lwm2m_server_uri);
+	else
+		snprintf(f->server_uri, sizeof(f->server_uri),
+		    strchr(c->cfg.coap_address, ':') != NULL ?
+		    "coaps://[%s]:%d" : "coaps://%s:%d", c->cfg.coap_address,
+		    c->cfg.lwm2m_port);
+	memset(&o, 0, sizeof(o));
+	o.kr = c->kr;
+	o.server_uri = f->server_uri;
+	o.server_cert = f->srv_cert;
+	o.server_cert_len = f->srv_cert_len;
+	o.server_spki = f->srv_spki;
+	o.server_spki_len = f->srv_spki_len;
+	o.bs_deadline = (unsigned)c->cfg.lwm2m_bootstrap_timeout;
+	o.lifetime = (uint32_t)c->cfg.lwm2m_lifetime;
+	if ((r = kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw)) != KDC_OK)
+		return fail("lwm2m: %s", kdc_err_str(r));
+	if (pthread_create(&f->thread, NULL, coap_thread, f) != 0)
+		return fail("coap: cannot start its thread");
+	f->running = 1;
+	return 0;
+}
+
+int
+kdc_cli_serve(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	struct coap_face f;
+	struct kdc_http *h = NULL;
+	struct kdc_http_tls tls = { NULL, NULL, NULL };
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
+	size_t key_len = 0, ca_len = 0;
+	sigset_t set;
+	int sig = 0, rc = 1;
+	kdc_err r;
+
+	memset(&f, 0, sizeof(f));
+	if (ctx_open(&c, a, 1) != 0)
+		return 1;
+	if ((r = kdc_tls_cert_load(c.dir, c.kr, &cert_pem, &key_pem,
+	    &key_len)) != KDC_OK) {
+		fail("%s: TLS certificate: %s", c.dir, kdc_err_str(r));
+		goto out;
+	}
+	tls.cert_pem = cert_pem;
+	tls.key_pem = key_pem;
+	if (c.cfg.http_client_cert != KDC_CLIENT_CERT_NONE) {
+		if ((r = kdc_ca_cert_pem(c.ca, &ca_pem, &ca_len)) != KDC_OK) {
+			fail("CA: %s", kdc_err_str(r));
+			goto out;
+		}
+		tls.trust_pem = ca_pem;
+	}
+	/* signals are taken synchronously below; block them before any
+	 * thread starts so every thread inherits the mask */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = kdc_http_new(&c.cfg, &tls, &h)) != KDC_OK ||
+	    (r = kdc_http_routes_core(h, c.core)) != KDC_OK) {
+		fail("https: %s", kdc_err_str(r));
+		goto out;
+	}
+	if ((r = kdc_http_start(h)) != KDC_OK) {
+		fail("https: cannot listen on %s:%d (address in use, or not "
+		    "ours to bind; see [http] in %s/iotkdc.conf)",
+		    c.cfg.http_address, c.cfg.http_port, c.dir);
+		goto out;
+	}
+	if (coap_face_start(&c, cert_pem, key_pem, &f) != 0)
+		goto out;
+	kdc_log_info("serving dir=%s https=%s:%d coaps=%s:%d lwm2m=%s:%d",
+	    c.dir, c.cfg.http_address, c.cfg.http_port, c.cfg.coap_address,
+	    c.cfg.coap_port, c.cfg.coap_address, c.cfg.lwm2m_port);
+	(void)kdc_audit_append(c.st, c.kr, (int64_t)time(NULL), ACTOR,
+	    "serve.start", c.dir, KDC_OK, "https=%s:%d coaps=%d lwm2m=%d",
+	    c.cfg.http_address, c.cfg.http_port, c.cfg.coap_port,
+	    c.cfg.lwm2m_port);
+	fflush(stderr);
+	while (sigwait(&set, &sig) != 0)
+		;
+	kdc_log_info("signal=%d: draining and stopping", sig);
+	kdc_http_stop(h);
+	coap_face_stop(&f);
+	kdc_log_info("stopped");
+	rc = 0;
+out:
+	coap_face_stop(&f);
+	kdc_http_free(h);
+	kdc_free(cert_pem);
+	kdc_free(ca_pem);
+	kdc_secret_free(key_pem, key_len);
+	ctx_close(&c);
+	return rc;
+}
