@@ -20,8 +20,10 @@ static const struct {
 	  "  --ca-key keeps the CA key in a PKCS#11 token instead of wrap.key.\n" },
 	{ "serve", NULL, KDC_CMD_SERVE, 0,
 	  "iotkdc serve [--dir D]\n"
-	  "  Run the HTTPS listener (default 127.0.0.1:8443, TLS 1.3) with\n"
-	  "  GET /api/v1/health and GET /ca.pem. Logs to stderr; SIGTERM or\n"
+	  "  Run every face: HTTPS (default 127.0.0.1:8443, TLS 1.3: GET\n"
+	  "  /api/v1/health, GET /ca.pem), CoAP over DTLS on udp 5684 (LwM2M\n"
+	  "  Bootstrap Server, POST /bs) and the built-in LwM2M Server on udp\n"
+	  "  5685 (POST /rd). Ports in iotkdc.conf. Logs to stderr; SIGTERM or\n"
 	  "  SIGINT drains requests in flight and stops.\n" },
 	{ "device", "add", KDC_CMD_DEVICE_ADD, 1,
 	  "iotkdc device add ID (--psk-identity S --psk HEX | --rpk FILE | --cert)\n"
