@@ -1,0 +1,282 @@
+/*
+ * kdcdev.h: libiotkdc-device, a portable LwM2M 1.1 client core.
+ *
+ * The core holds the Security (/0) and Server (/1) objects of one device in
+ * a struct the caller provides (struct kdcdev_lwm2m, fixed-size arrays sized
+ * by kdcdev_config.h; no pointer inside, so memcpy() copies it), answers the
+ * Bootstrap Server's requests (Discover, Delete, Write in TLV or SenML-CBOR,
+ * Finish), builds the Bootstrap-Request and the Register / Update /
+ * De-register requests, and serializes its state. It does no I/O and never
+ * calls malloc: a port (port/host.c for POSIX + libcoap + GnuTLS) moves the
+ * bytes.
+ *
+ * Errors are kdc_err values (core/err.h): KDC_OK is 0, errors negative.
+ * The context keeps a sticky error: the first failure recorded with
+ * kdcdev_fail() (by the core for a broken invariant, by a port for I/O)
+ * wins, and from then on the request handler answers 5.03 and the builders
+ * return that error, until kdcdev_clear_err().
+ */
+#ifndef KDCDEV_H
+#define KDCDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kdcdev_config.h"
+#include "core/err.h"
+
+/* ---- objects ------------------------------------------------------------ */
+
+/* /0/x/2 Security Mode (LwM2M 1.1 Core §E.1). */
+enum kdcdev_mode {
+	KDCDEV_MODE_PSK = 0,
+	KDCDEV_MODE_RPK = 1,
+	KDCDEV_MODE_CERT = 2,
+	KDCDEV_MODE_NOSEC = 3,
+	KDCDEV_MODE_EST = 4,	/* stored, refused at register time */
+};
+
+/* One /0 instance. Lengths count bytes; uri is also NUL-terminated. */
+struct kdcdev_security {
+	uint8_t		used;
+	uint8_t		bootstrap;		/* /0/x/1 */
+	uint8_t		mode;			/* /0/x/2, enum kdcdev_mode */
+	uint16_t	iid;
+	int32_t		ssid;			/* /0/x/10, -1 when absent */
+	uint32_t	holdoff;		/* /0/x/11 seconds */
+	uint32_t	bs_timeout;		/* /0/x/12 seconds */
+	char		uri[KDCDEV_URI_MAX];	/* /0/x/0 */
+	uint16_t	ident_len;
+	uint8_t		ident[KDCDEV_IDENTITY_MAX];	/* /0/x/3 */
+	uint16_t	server_key_len;
+	uint8_t		server_key[KDCDEV_SERVER_KEY_MAX];	/* /0/x/4 */
+	uint16_t	secret_len;
+	uint8_t		secret[KDCDEV_SECRET_MAX];	/* /0/x/5 */
+};
+
+/* One /1 instance. */
+struct kdcdev_server {
+	uint8_t		used;
+	uint8_t		notif_storing;		/* /1/x/6 */
+	uint16_t	iid;
+	uint16_t	ssid;			/* /1/x/0 */
+	uint32_t	lifetime;		/* /1/x/1 seconds */
+	uint32_t	pmin, pmax;		/* /1/x/2, /1/x/3 */
+	uint32_t	disable_timeout;	/* /1/x/5 */
+	char		binding[KDCDEV_BINDING_MAX];	/* /1/x/7, NUL-terminated */
+};
+
+enum kdcdev_log_level {
+	KDCDEV_LOG_ERR = 0,
+	KDCDEV_LOG_WARN,
+	KDCDEV_LOG_INFO,
+	KDCDEV_LOG_DEBUG,
+};
+
+/* Log sink: one line, no trailing newline, never a secret. */
+typedef void (*kdcdev_log_fn)(void *arg, enum kdcdev_log_level lvl,
+    const char *msg);
+
+/* The whole client state. Caller-allocated; initialise with kdcdev_init(). */
+struct kdcdev_lwm2m {
+	char			ep[KDCDEV_EP_MAX];	/* endpoint client name */
+	struct kdcdev_security	sec[KDCDEV_MAX_SECURITY];
+	struct kdcdev_server	srv[KDCDEV_MAX_SERVER];
+	uint8_t			bs_finished;	/* Finish was accepted */
+	uint8_t			registered;
+	char			location[KDCDEV_LOCATION_MAX];	/* "rd/ID" */
+	kdc_err			err;		/* sticky; KDC_OK while healthy */
+	kdcdev_log_fn		log;		/* may be NULL */
+	void			*log_arg;
+};
+
+/* Empty objects, no error; ep is copied (NUL-terminated; longer than
+ * KDCDEV_EP_MAX - 1 or empty: KDC_ERR_INVALID_ARG and c->err set). */
+kdc_err	kdcdev_init(struct kdcdev_lwm2m *c, const char *ep);
+/* Zero every byte of c (secrets included), volatile so it is not
+ * optimized out. */
+void	kdcdev_wipe(struct kdcdev_lwm2m *c);
+void	kdcdev_set_log(struct kdcdev_lwm2m *c, kdcdev_log_fn fn, void *arg);
+
+/* Record err as the sticky error if none is recorded yet (first error
+ * wins); returns the recorded error. err == KDC_OK does nothing. */
+kdc_err	kdcdev_fail(struct kdcdev_lwm2m *c, kdc_err err);
+kdc_err	kdcdev_get_err(const struct kdcdev_lwm2m *c);
+void	kdcdev_clear_err(struct kdcdev_lwm2m *c);
+
+/*
+ * Create the bootstrap account /0/iid (bootstrap = 1) from factory
+ * credentials: mode PSK (ident = identity, secret = key), RPK (ident =
+ * own SPKI DER, secret = PKCS#8 DER, server_key = BS SPKI DER or empty) or
+ * CERT (ident = own certificate DER, secret = PKCS#8 DER, server_key = CA
+ * or server certificate DER, or empty). Borrowed buffers are copied.
+ * KDC_ERR_TOO_LARGE if a value exceeds its KDCDEV_*_MAX, KDC_ERR_EXISTS if
+ * a bootstrap account exists already, KDC_ERR_INVALID_ARG for a bad mode.
+ */
+kdc_err	kdcdev_set_bootstrap_account(struct kdcdev_lwm2m *c, uint16_t iid,
+	    const char *uri, enum kdcdev_mode mode, const uint8_t *ident,
+	    size_t ident_len, const uint8_t *server_key, size_t server_key_len,
+	    const uint8_t *secret, size_t secret_len);
+
+/* Index of the bootstrap account in c->sec, or -1. */
+int	kdcdev_bootstrap_account(const struct kdcdev_lwm2m *c);
+
+/*
+ * The LwM2M server account to register with: the first non-bootstrap /0
+ * instance whose ssid matches a /1 instance. Sets *sec_idx and *srv_idx
+ * (indexes into c->sec / c->srv). KDC_ERR_NOT_FOUND if there is none.
+ */
+kdc_err	kdcdev_dm_account(const struct kdcdev_lwm2m *c, size_t *sec_idx,
+	    size_t *srv_idx);
+
+/* ---- requests from the Bootstrap Server --------------------------------- */
+
+/* CoAP method codes (RFC 7252 §12.1.1) and the response codes we send. */
+#define KDCDEV_GET		1
+#define KDCDEV_POST		2
+#define KDCDEV_PUT		3
+#define KDCDEV_DELETE		4
+#define KDCDEV_CODE(c, d)	((uint8_t)(((c) << 5) | (d)))
+
+/* Content-Formats (LwM2M 1.1 Core §7.3). */
+#define KDCDEV_CF_LINK		40
+#define KDCDEV_CF_SENML_CBOR	112
+#define KDCDEV_CF_TLV		11542
+
+/* One decoded request, borrowed from the caller's message. */
+struct kdcdev_req {
+	uint8_t		 method;		/* KDCDEV_GET .. KDCDEV_DELETE */
+	size_t		 nseg;			/* Uri-Path segments */
+	const char	*seg[KDCDEV_MAX_PATH];	/* not NUL-terminated */
+	size_t		 seg_len[KDCDEV_MAX_PATH];
+	bool		 path_too_long;		/* more than KDCDEV_MAX_PATH */
+	int32_t		 content_format;	/* -1 when absent */
+	int32_t		 accept;		/* -1 when absent */
+	const uint8_t	*payload;
+	size_t		 payload_len;
+};
+
+/* The answer: code (KDCDEV_CODE(2, 4) ...), content_format (-1 = none) and
+ * payload written into the caller's out buffer. */
+struct kdcdev_resp {
+	uint8_t		 code;
+	int32_t		 content_format;
+	uint8_t		*out;		/* caller's buffer */
+	size_t		 out_cap;	/* its capacity */
+	size_t		 out_len;	/* bytes written */
+};
+
+/*
+ * Handle one request the Bootstrap Server sent on the bootstrap session
+ * (LwM2M 1.1 Core §5.2.7, §6.1.7):
+ *   GET /, /0, /1 (Accept absent or 40)  Bootstrap-Discover: 2.05
+ *       "</>;lwm2m=1.1,</0/x>[;ssid=N],...,</1>|</1/x>;ssid=N"; the BS
+ *       account is listed without ssid. Other GETs: 4.05 (Read of /0 is
+ *       forbidden) or 4.06 (unsupported Accept).
+ *   DELETE /, /0, /1, /0/x, /1/x, /oid...  2.02, never deleting the BS
+ *       account (/0/x of it: 4.00); objects we do not have: 2.02.
+ *   PUT /0[/x], /1[/x] with CF 11542 or 112  Bootstrap-Write: 2.04. The
+ *       whole payload is checked before anything is applied, so a refused
+ *       write (4.00 malformed, 4.13 value over its limit, 4.15 format,
+ *       4.04 object we do not have, 5.00 no free instance) leaves the
+ *       objects untouched. Writing the BS account's /0/x/1 to 0 is 4.00.
+ *   POST /bs  Bootstrap-Finish: 2.04 when at least one non-BS /0 instance
+ *       has an ssid matching a /1 instance and credentials fit its mode,
+ *       else 4.06 Not Acceptable. Sets c->bs_finished.
+ * Anything else: 4.04 / 4.05. With a sticky error set: 5.03.
+ * resp->out/out_cap must be set by the caller (KDCDEV_BUF_MIN suffices);
+ * the handler sets code, content_format and out_len.
+ */
+void	kdcdev_bs_handle(struct kdcdev_lwm2m *c, const struct kdcdev_req *req,
+	    struct kdcdev_resp *resp);
+
+/*
+ * The same handler driven by raw CoAP-over-UDP bytes (RFC 7252 §3): parses
+ * the CON/NON request in msg, calls kdcdev_bs_handle() and encodes the
+ * piggy-backed ACK (or NON) response with the same token into out
+ * (capacity *out_len in, bytes used out). For ports without a CoAP stack,
+ * and for tests. KDC_ERR_MALFORMED for bytes that are not a CoAP request
+ * (nothing to answer), KDC_ERR_TOO_LARGE if out is too small.
+ */
+kdc_err	kdcdev_coap_dispatch(struct kdcdev_lwm2m *c, const uint8_t *msg,
+	    size_t msg_len, uint8_t *out, size_t *out_len);
+
+/* ---- requests the device sends ------------------------------------------ */
+
+/*
+ * An outgoing request, built into the caller's buffer: path is
+ * '/'-separated Uri-Path segments without a leading '/', query is
+ * '&'-separated Uri-Query items (may be empty), payload may be empty.
+ * All three point into the buffer given to the builder.
+ */
+struct kdcdev_msg {
+	uint8_t		 method;
+	const char	*path;
+	const char	*query;
+	int32_t		 content_format;	/* -1 = none */
+	const uint8_t	*payload;
+	size_t		 payload_len;
+};
+
+/* Bootstrap-Request: POST /bs?ep=EP&pct=PCT (pct < 0: omitted). */
+kdc_err	kdcdev_msg_bootstrap(struct kdcdev_lwm2m *c, int32_t pct,
+	    struct kdcdev_msg *m, uint8_t *buf, size_t buf_len);
+/* Register: POST /rd?ep=EP&lt=LT&lwm2m=1.1&b=BINDING with the link-format
+ * list of our object instances ("</1/x>"); lifetime 0 takes /1/x/1 of the
+ * account chosen by kdcdev_dm_account(). KDC_ERR_NOT_FOUND without one. */
+kdc_err	kdcdev_msg_register(struct kdcdev_lwm2m *c, uint32_t lifetime,
+	    struct kdcdev_msg *m, uint8_t *buf, size_t buf_len);
+/* Update: POST /LOCATION[?lt=LT] (lifetime 0: no query). Not registered:
+ * KDC_ERR_INVALID_ARG. */
+kdc_err	kdcdev_msg_update(struct kdcdev_lwm2m *c, uint32_t lifetime,
+	    struct kdcdev_msg *m, uint8_t *buf, size_t buf_len);
+/* De-register: DELETE /LOCATION. */
+kdc_err	kdcdev_msg_deregister(struct kdcdev_lwm2m *c, struct kdcdev_msg *m,
+	    uint8_t *buf, size_t buf_len);
+/*
+ * Feed the answer to Register (code 2.01 with its Location-Path segments
+ * joined by '/', e.g. "rd/5a3f"), Update (2.04) or De-register (2.02).
+ * Sets or clears c->location / c->registered. A 4.xx/5.xx code:
+ * KDC_ERR_PEER_ERROR; a location over KDCDEV_LOCATION_MAX - 1 or not
+ * starting a segment with a printable byte: KDC_ERR_MALFORMED.
+ */
+kdc_err	kdcdev_register_result(struct kdcdev_lwm2m *c, uint8_t method_sent,
+	    const char *path_sent, uint8_t code, const char *location);
+
+/* ---- state -------------------------------------------------------------- */
+
+/*
+ * Serialize ep, /0, /1, the finish flag and the registration location
+ * (secrets included: store the result 0600) into out (capacity *out_len;
+ * KDCDEV_STATE_MAX always suffices). Format (all integers big-endian):
+ *   "KDCDEV" 0x00 0x01   magic + format version 1
+ *   u32 body length
+ *   body: u8 flags (bit 0 bs_finished, bit 1 registered)
+ *         u8 len + ep, u8 len + location
+ *         u8 nsec, then per instance: u16 iid, u8 bootstrap, u8 mode,
+ *           i32 ssid, u32 holdoff, u32 bs_timeout,
+ *           u16 len + uri, u16 len + ident, u16 len + server_key,
+ *           u16 len + secret
+ *         u8 nsrv, then per instance: u16 iid, u16 ssid, u32 lifetime,
+ *           u32 pmin, u32 pmax, u32 disable_timeout, u8 notif_storing,
+ *           u8 len + binding
+ *   u32 CRC-32 (IEEE 802.3) of everything before it.
+ */
+kdc_err	kdcdev_state_encode(const struct kdcdev_lwm2m *c, uint8_t *out,
+	    size_t *out_len);
+/*
+ * Replace c's ep, objects, flags and location with the serialized state
+ * (log callback and sticky error are kept). The input is checked in full
+ * first: bad magic or CRC, another version, a length past the input,
+ * a value over its KDCDEV_*_MAX, too many instances or trailing bytes give
+ * KDC_ERR_MALFORMED / _TRUNCATED / _TOO_LARGE / _TRAILING /
+ * _UNSUPPORTED (version) and leave c untouched.
+ */
+kdc_err	kdcdev_state_decode(struct kdcdev_lwm2m *c, const uint8_t *buf,
+	    size_t len);
+
+/* CRC-32 as used by the state format (exposed for tests). */
+uint32_t kdcdev_crc32(const uint8_t *buf, size_t len);
+
+#endif

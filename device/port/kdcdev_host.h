@@ -1,0 +1,71 @@
+/*
+ * kdcdev_host.h: the host (POSIX) port of libiotkdc-device. It moves the
+ * core's requests over libcoap 4.3.1 (GnuTLS backend: DTLS with PSK, RPK
+ * or X.509), and keeps the state in a file. Unlike the core, this port
+ * allocates (libcoap and GnuTLS do); it is not meant for microcontrollers.
+ *
+ * Every call runs its own libcoap context to completion or to timeout_ms
+ * (an overall deadline, CoAP retransmissions included) and returns a
+ * kdc_err: KDC_ERR_TIMEOUT, _TLS (handshake or credential setup),
+ * _PEER_RESET, _PEER_ERROR (a 4.xx/5.xx answer; *code says which),
+ * _CLOSED, _INVALID_ARG (bad URI or account), _IO, or KDC_OK. Failures are
+ * also recorded as the context's sticky error where a context is given.
+ */
+#ifndef KDCDEV_HOST_H
+#define KDCDEV_HOST_H
+
+#include "kdcdev.h"
+
+/* Route libcoap's and GnuTLS's log lines (level 0..3 as kdcdev's) into the
+ * context's log callback; call once before anything else. */
+void	kdcdev_host_init(int verbosity);
+
+/*
+ * Client-initiated bootstrap (LwM2M 1.1 Core §5.2.7.1) with the bootstrap
+ * account of c: DTLS to its URI, CON POST /bs?ep=..&pct=pct (pct < 0:
+ * none), expect 2.04, then answer the server's requests through
+ * kdcdev_bs_handle() until Bootstrap-Finish was answered 2.04. KDC_OK
+ * means c->bs_finished is set; the caller saves the state.
+ */
+kdc_err	kdcdev_host_bootstrap(struct kdcdev_lwm2m *c, int32_t pct,
+	    unsigned timeout_ms);
+
+/*
+ * Register with the LwM2M server account of c (kdcdev_dm_account()),
+ * lifetime 0 = /1/x/1; then, when deregister is set, De-register on the
+ * same DTLS session. The location the server gave ("rd/ID") is copied
+ * into loc (capacity loc_cap, may be NULL) before any De-register; c->location
+ * keeps it while registered.
+ */
+kdc_err	kdcdev_host_register(struct kdcdev_lwm2m *c, uint32_t lifetime,
+	    bool deregister, char *loc, size_t loc_cap, unsigned timeout_ms);
+
+/*
+ * One request over the security account sec (any mode; its uri is the
+ * target): method on path ('/'-separated), answer code in *code and up
+ * to *out_len payload bytes in out (*out_len updated). For tools and tests.
+ */
+kdc_err	kdcdev_host_request(const struct kdcdev_security *sec, uint8_t method,
+	    const char *path, uint8_t *code, uint8_t *out, size_t *out_len,
+	    unsigned timeout_ms);
+
+/* Write the state atomically (temp file, fsync, rename) with mode 0600. */
+kdc_err	kdcdev_host_state_save(const struct kdcdev_lwm2m *c,
+	    const char *path);
+/* Read and decode the state file into c (kdcdev_state_decode()). A file
+ * larger than KDCDEV_STATE_MAX is KDC_ERR_TOO_LARGE. */
+kdc_err	kdcdev_host_state_load(struct kdcdev_lwm2m *c, const char *path);
+
+/*
+ * Key and certificate files (PEM or DER) to the DER the objects hold:
+ * a private key to PKCS#8 DER plus its SubjectPublicKeyInfo DER (for
+ * RPK); a certificate to DER. Sizes in/out as the codecs do.
+ */
+kdc_err	kdcdev_host_load_key(const char *file, uint8_t *pkcs8,
+	    size_t *pkcs8_len, uint8_t *spki, size_t *spki_len);
+kdc_err	kdcdev_host_load_cert(const char *file, uint8_t *der, size_t *der_len);
+/* A public key (SPKI PEM/DER) or a certificate file to SPKI DER. */
+kdc_err	kdcdev_host_load_pubkey(const char *file, uint8_t *spki,
+	    size_t *spki_len);
+
+#endif

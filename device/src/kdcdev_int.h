@@ -1,0 +1,39 @@
+/*
+ * kdcdev_int.h: shared by the .c files of libiotkdc-device only.
+ */
+#ifndef KDCDEV_INT_H
+#define KDCDEV_INT_H
+
+#include <stdarg.h>
+
+#include "kdcdev.h"
+
+void	kdcdev_logf(const struct kdcdev_lwm2m *c, enum kdcdev_log_level lvl,
+	    const char *func, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
+#if KDCDEV_MAX_LOG_LEVEL >= 0
+#define kdcdev_log_err(c, ...)	kdcdev_logf((c), KDCDEV_LOG_ERR, __func__, __VA_ARGS__)
+#else
+#define kdcdev_log_err(c, ...)	((void)(c))
+#endif
+#if KDCDEV_MAX_LOG_LEVEL >= 1
+#define kdcdev_log_warn(c, ...)	kdcdev_logf((c), KDCDEV_LOG_WARN, __func__, __VA_ARGS__)
+#else
+#define kdcdev_log_warn(c, ...)	((void)(c))
+#endif
+#if KDCDEV_MAX_LOG_LEVEL >= 2
+#define kdcdev_log_info(c, ...)	kdcdev_logf((c), KDCDEV_LOG_INFO, __func__, __VA_ARGS__)
+#else
+#define kdcdev_log_info(c, ...)	((void)(c))
+#endif
+#if KDCDEV_MAX_LOG_LEVEL >= 3
+#define kdcdev_log_debug(c, ...) kdcdev_logf((c), KDCDEV_LOG_DEBUG, __func__, __VA_ARGS__)
+#else
+#define kdcdev_log_debug(c, ...) ((void)(c))
+#endif
+
+/* memset that the compiler may not drop (secrets). */
+void	kdcdev_memzero(void *p, size_t n);
+
+#endif
