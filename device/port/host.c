@@ -399,6 +399,27 @@ on_peer_cert(const char *cn, const uint8_t *der, size_t der_len,
 		h->peer_verified = true;
 		return 1;
 	}
+	if (s->mode == KDCDEV_MODE_RPK) {
+		/* a server that presents a certificate to an RPK client (one
+		 * PKI setting per libcoap context): compare its key */
+		gnutls_pubkey_t pub = NULL;
+		gnutls_datum_t spki = { NULL, 0 };
+
+		d1.data = (unsigned char *)(uintptr_t)der;
+		d1.size = (unsigned)der_len;
+		if (gnutls_x509_crt_init(&crt) >= 0 &&
+		    gnutls_x509_crt_import(crt, &d1, GNUTLS_X509_FMT_DER) >= 0 &&
+		    gnutls_pubkey_init(&pub) >= 0 &&
+		    gnutls_pubkey_import_x509(pub, crt, 0) >= 0 &&
+		    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) >= 0 &&
+		    spki.size == s->server_key_len &&
+		    memcmp(spki.data, s->server_key, spki.size) == 0)
+			ok = 1;
+		gnutls_free(spki.data);
+		gnutls_pubkey_deinit(pub);
+		gnutls_x509_crt_deinit(crt);
+		crt = NULL;
+	}
 	if (s->mode == KDCDEV_MODE_CERT) {
 		d1.data = (unsigned char *)(uintptr_t)der;
 		d1.size = (unsigned)der_len;

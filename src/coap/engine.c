@@ -101,6 +101,12 @@ kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
 	}
 	coap_set_app_data(c->ctx, c);
 	coap_context_set_max_handshake_sessions(c->ctx, KDC_COAP_HANDSHAKE_MAX);
+	/* RFC 7959 block-wise both ways, done by libcoap: a request body in
+	 * Block1 pieces reaches a handler whole, and a request we send that
+	 * does not fit one datagram (a Bootstrap-Write with certificates)
+	 * goes out in blocks. */
+	coap_context_set_block_mode(c->ctx,
+	    COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
 	coap_context_set_max_idle_sessions(c->ctx, KDC_COAP_IDLE_MAX);
 	coap_context_set_session_timeout(c->ctx, KDC_COAP_SESSION_TIMEOUT);
 	coap_register_event_handler(c->ctx, on_event);

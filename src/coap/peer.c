@@ -212,6 +212,19 @@ kdc_coap_peer_get_data(const struct kdc_coap_peer *p)
 
 /* ---- requests to peers -------------------------------------------------- */
 
+/* libcoap is done with a request body it sent block-wise (it may hold
+ * a body with secrets: a Bootstrap-Write of a PSK or private key). */
+static void
+release_body(coap_session_t *s, void *body)
+{
+	size_t len;
+
+	(void)s;
+	memcpy(&len, body, sizeof(len));
+	kdc_wipe((uint8_t *)body + sizeof(len), len);
+	free(body);
+}
+
 kdc_err
 kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
     int content_format, int accept, const uint8_t *payload, size_t len,
@@ -264,9 +277,28 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
 		r = KDC_ERR_TOO_LARGE;
 		goto out;
 	}
-	if (len > 0 && !coap_add_data(pdu, len, payload)) {
-		r = KDC_ERR_TOO_LARGE;	/* no block-wise sending yet */
+	if (len > KDC_COAP_REQ_BODY_MAX) {
+		r = KDC_ERR_TOO_LARGE;
 		goto out;
+	}
+	if (len > 0) {
+		/* libcoap sends it in Block1 pieces if it must; it keeps
+		 * the buffer until the transfer ends, then release_body() */
+		uint8_t *copy = malloc(sizeof(len) + len);
+
+		if (copy == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(copy, &len, sizeof(len));
+		memcpy(copy + sizeof(len), payload, len);
+		if (!coap_add_data_large_request(p->session, pdu, len,
+		    copy + sizeof(len), release_body, copy)) {
+			kdc_wipe(copy + sizeof(len), len);
+			free(copy);
+			r = KDC_ERR_TOO_LARGE;
+			goto out;
+		}
 	}
 	if (c->ack_timeout_ms != 0) {
 		coap_fixed_point_t ft = { (uint16_t)(c->ack_timeout_ms / 1000),

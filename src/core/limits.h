@@ -89,4 +89,9 @@
 /* Identities and addresses as text in logs. */
 #define KDC_COAP_ADDR_TEXT		64
 
+/* A request body the KDC sends to a device (kdc_coap_request), sent
+ * block-wise when larger than a datagram: a Bootstrap-Write of /0 with a
+ * certificate, a PKCS#8 key and the server certificate is ~1.5 KiB. */
+#define KDC_COAP_REQ_BODY_MAX	16384
+
 #endif
