@@ -21,6 +21,10 @@ struct kdc_core {
 	struct kdc_ca			*ca;
 	const struct kdc_config		*cfg;
 	int64_t				(*now)(void);
+	/* token bucket for audited refusals of unauthenticated peers */
+	int64_t				 unauth_at;	/* last refill, s */
+	long				 unauth_tokens;
+	long				 unauth_dropped;	/* since last record */
 };
 
 #define CHECK_LABEL	"wrapkey-check"
@@ -77,6 +81,53 @@ audit_rec(struct kdc_core *core, const char *actor, const char *action,
 	return r;
 }
 
+/*
+ * A refusal of a peer that has not authenticated (auth.*). Anyone can
+ * cause these, so they are audited through a token bucket
+ * (KDC_AUDIT_UNAUTH_RATE per second, KDC_AUDIT_UNAUTH_BURST at once): a
+ * flood of bad handshakes cannot fill the disk. What the bucket drops is
+ * counted, and the next record that is written says how many.
+ */
+static void
+audit_unauth(struct kdc_core *core, const char *actor, const char *action,
+    const char *subject, kdc_err outcome, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void
+audit_unauth(struct kdc_core *core, const char *actor, const char *action,
+    const char *subject, kdc_err outcome, const char *fmt, ...)
+{
+	char detail[KDC_AUDIT_DETAIL_MAX + 1];
+	int64_t now = kdc_core_now(core);
+	va_list ap;
+
+	if (now != core->unauth_at) {
+		int64_t dt = now > core->unauth_at ? now - core->unauth_at : 1;
+		core->unauth_tokens += (long)(dt > KDC_AUDIT_UNAUTH_BURST ?
+		    KDC_AUDIT_UNAUTH_BURST : dt) * KDC_AUDIT_UNAUTH_RATE;
+		if (core->unauth_tokens > KDC_AUDIT_UNAUTH_BURST)
+			core->unauth_tokens = KDC_AUDIT_UNAUTH_BURST;
+		core->unauth_at = now;
+	}
+	if (core->unauth_tokens == 0) {
+		if (core->unauth_dropped++ == 0)
+			kdc_log_warn("refusals of unauthenticated peers are "
+			    "over %d/s: auditing a sample", KDC_AUDIT_UNAUTH_RATE);
+		return;
+	}
+	core->unauth_tokens--;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (core->unauth_dropped > 0) {
+		size_t n = strlen(detail);
+		snprintf(detail + n, sizeof(detail) - n, " (+%ld not recorded)",
+		    core->unauth_dropped);
+		core->unauth_dropped = 0;
+	}
+	(void)audit_rec(core, actor, action, subject, outcome, "%s", detail);
+}
+
 /* The wrapping AAD of a credential row: its id. */
 static size_t
 cred_aad(int64_t id, char *buf, size_t cap)
@@ -124,6 +175,7 @@ kdc_core_new(struct kdc_store *st, struct kdc_keyring *kr, struct kdc_ca *ca,
 	core->ca = ca;
 	core->cfg = cfg;
 	core->now = wall_clock;
+	core->unauth_tokens = KDC_AUDIT_UNAUTH_BURST;
 	if ((r = kdc_store_begin(st)) != KDC_OK)
 		goto out;
 	if ((r = check_keyring(core)) != KDC_OK) {
@@ -482,7 +534,7 @@ cred_usable(struct kdc_core *core, const char *actor, const char *action,
 		r = KDC_ERR_NOT_YET_VALID;
 out:
 	if (r != KDC_OK)
-		(void)AUDIT(core, actor, action, subject, r,
+		audit_unauth(core, actor, action, subject, r,
 		    "cred=%" PRId64 " status=%s", cred->id,
 		    kdc_cred_status_str(cred->status));
 	kdc_device_free(dev);
@@ -507,7 +559,7 @@ kdc_core_auth_psk(struct kdc_core *core, const char *actor,
 	    cred->type != KDC_TYPE_PSK)) {
 		r = KDC_ERR_UNKNOWN_DEVICE;
 		kdc_log_escape(identity, strlen(identity), esc, sizeof(esc));
-		(void)AUDIT(core, actor, "auth.psk", esc, r, "identity=%s",
+		audit_unauth(core, actor, "auth.psk", esc, r, "identity=%s",
 		    esc);
 		goto out;
 	}
@@ -551,7 +603,7 @@ kdc_core_auth_spki(struct kdc_core *core, const char *actor,
 	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
 	if (r == KDC_ERR_NOT_FOUND) {
 		r = KDC_ERR_UNKNOWN_DEVICE;
-		(void)AUDIT(core, actor, "auth.rpk", hex, r, "spki_sha256=%s..",
+		audit_unauth(core, actor, "auth.rpk", hex, r, "spki_sha256=%s..",
 		    hex);
 		goto out;
 	}
@@ -689,7 +741,7 @@ done:
 	}
 	goto out;
 refused:
-	(void)AUDIT(core, actor, "auth.cert", esc, r, "%s",
+	audit_unauth(core, actor, "auth.cert", esc, r, "%s",
 	    kdc_err_str(r));
 out:
 	anchors_free(&a);

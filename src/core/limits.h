@@ -94,4 +94,11 @@
  * certificate, a PKCS#8 key and the server certificate is ~1.5 KiB. */
 #define KDC_COAP_REQ_BODY_MAX	16384
 
+/* Audited refusals of unauthenticated peers (failed handshakes): 20 a
+ * second, bursts of 100. A record is ~300 bytes: a flood costs at most
+ * ~0.5 GB a day instead of whatever the attacker's bandwidth allows; the
+ * operator log and the "+N not recorded" note keep the count. */
+#define KDC_AUDIT_UNAUTH_RATE	20
+#define KDC_AUDIT_UNAUTH_BURST	100
+
 #endif

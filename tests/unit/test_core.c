@@ -552,6 +552,36 @@ test_keypair_issue(void **state)
 	    &pub_len), KDC_ERR_INVALID_ARG);
 }
 
+/* A flood of bad handshakes is audited through a token bucket. */
+static void
+test_unauth_refusals_rate_limited(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_audit_rec last;
+	uint8_t psk[KDC_PSK_MAX];
+	size_t psk_len;
+	int64_t before = naudit(f);
+
+	for (int i = 0; i < 1000; i++) {
+		psk_len = sizeof(psk);
+		assert_int_equal(kdc_core_auth_psk(f->core, "coap", "flood",
+		    psk, &psk_len, NULL), KDC_ERR_UNKNOWN_DEVICE);
+	}
+	assert_int_equal(naudit(f) - before, KDC_AUDIT_UNAUTH_BURST);
+	fake_now += 1;
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->core, "coap", "flood", psk,
+	    &psk_len, NULL), KDC_ERR_UNKNOWN_DEVICE);
+	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_non_null(strstr(last.detail, "+900 not recorded"));
+	assert_int_equal(naudit(f) - before, KDC_AUDIT_UNAUTH_BURST + 1);
+	/* administrative refusals are never sampled */
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(kdc_core_device_revoke(f->core, "cli",
+		    "urn:dev:none"), KDC_ERR_UNKNOWN_DEVICE);
+	assert_int_equal(naudit(f) - before, KDC_AUDIT_UNAUTH_BURST + 201);
+}
+
 static void
 test_wrong_key_refused(void **state)
 {
@@ -672,6 +702,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keypair_issue, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_unauth_refusals_rate_limited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failures, setup,
