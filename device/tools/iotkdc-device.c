@@ -3,16 +3,21 @@
  *
  *   iotkdc-device bootstrap --server URI --ep ID CREDENTIALS --state FILE
  *   iotkdc-device register --state FILE [--lifetime N] [--deregister]
- *   iotkdc-device load --server URI --devices N ...
+ *   iotkdc-device load --server URI --devices N --concurrency C
+ *       --prefix P --seed HEX [--timeout SEC]
+ *   iotkdc-device load-manifest --devices N --prefix P --seed HEX
  *
  * Exit status 0 on success; otherwise non-zero with one line on stderr.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -392,6 +397,387 @@ cmd_register(int argc, char **argv)
 	return 0;
 }
 
+/* ==== load ============================================================== */
+
+/*
+ * Many simulated devices for benchmarks. Device i (0 <= i < N) is
+ * ep "urn:dev:load:<P><i>", PSK identity "<P><i>", PSK = the first 16
+ * bytes of HMAC-SHA256(seed, "<P><i>"): `load-manifest` prints the same
+ * devices as JSON Lines for `iotkdc device import`.
+ */
+#define LOAD_EP_PREFIX	"urn:dev:load:"
+#define LOAD_PSK_LEN	16
+#define LOAD_SEED_MAX	64
+#define LOAD_DEV_MAX	10000000ul
+#define LOAD_CONC_MAX	1024ul
+
+struct load_args {
+	const char	*server;
+	unsigned long	 devices, concurrency, timeout;
+	const char	*prefix;
+	uint8_t		 seed[LOAD_SEED_MAX];
+	size_t		 seed_len;
+};
+
+static void
+usage_load(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " load --server coaps://HOST:PORT --devices N --concurrency C\n"
+"           --prefix P --seed HEX [--timeout SEC] [-v]\n"
+"       " PROG " load-manifest --devices N --prefix P --seed HEX\n"
+"\n"
+"load: N full PSK bootstraps (DTLS handshake, POST /bs, Discover/Delete/\n"
+"Write/Finish answered), C in flight at once (C worker processes, each\n"
+"bootstrapping its share one after another), nothing written to disk.\n"
+"Prints one line\n"
+"  bootstraps=N ok=K failed=F seconds=S rate=R/s\n"
+"(S is the wall time from the first request to the last answer, R = K / S)\n"
+"then the latency of the successful ones:\n"
+"  latency_ms p50=.. p90=.. p99=.. max=..\n"
+"and the CPU the workers used (user + system) per bootstrap:\n"
+"  client_cpu_us=..\n"
+"Exits 0 when every bootstrap succeeded.\n"
+"\n"
+"load-manifest: print the same N devices as JSON Lines for\n"
+"'iotkdc device import'.\n"
+"\n"
+"Device i (0..N-1): ep urn:dev:load:<P><i>, PSK identity <P><i>, PSK = the\n"
+"first 16 bytes of HMAC-SHA256(seed, \"<P><i>\").\n"
+"\n"
+"  --server URI        the Bootstrap Server (coaps://)\n"
+"  --devices N         number of devices (1..%lu)\n"
+"  --concurrency C     bootstraps in flight (1..%lu, default 8; at most N)\n"
+"  --prefix P          identity prefix: letters, digits, '.', '_', '-'\n"
+"                      (default \"d\")\n"
+"  --seed HEX          the secret all PSKs derive from (1..%d bytes)\n"
+"  --timeout SEC       deadline of each bootstrap (default 30)\n"
+"  -v                  log to stderr (repeat for more)\n",
+	    LOAD_DEV_MAX, LOAD_CONC_MAX, LOAD_SEED_MAX);
+}
+
+/* Parse the options of load (server != NULL) or load-manifest. */
+static int
+load_parse(int argc, char **argv, bool manifest, struct load_args *a)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "devices", required_argument, NULL, 'n' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = manifest ? "load-manifest" : "load";
+	const char *seed = NULL;
+	int ch;
+
+	memset(a, 0, sizeof(*a));
+	a->concurrency = 8;
+	a->timeout = 30;
+	a->prefix = "d";
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': a->server = optarg; break;
+		case 'p': a->prefix = optarg; break;
+		case 'S': seed = optarg; break;
+		case 'v': verbosity++; break;
+		case 'n':
+			if (parse_uint(optarg, LOAD_DEV_MAX, &a->devices) != 0 ||
+			    a->devices == 0)
+				return die("%s: --devices must be 1..%lu", cmd,
+				    LOAD_DEV_MAX);
+			break;
+		case 'c':
+			if (parse_uint(optarg, LOAD_CONC_MAX,
+			    &a->concurrency) != 0 || a->concurrency == 0)
+				return die("%s: --concurrency must be 1..%lu",
+				    cmd, LOAD_CONC_MAX);
+			break;
+		case 't':
+			if (parse_uint(optarg, 3600, &a->timeout) != 0 ||
+			    a->timeout == 0)
+				return die("%s: --timeout must be 1..3600 "
+				    "seconds", cmd);
+			break;
+		case 'h':
+			usage_load(stdout);
+			return -1;
+		default:
+			return die("%s: bad arguments (see '" PROG " load "
+			    "--help')", cmd);
+		}
+	}
+	if (optind != argc)
+		return die("%s: unexpected argument '%s'", cmd, argv[optind]);
+	if (a->devices == 0 || seed == NULL || (!manifest && a->server == NULL))
+		return die("%s: %s--devices and --seed are required", cmd,
+		    manifest ? "" : "--server, ");
+	if (parse_hex(seed, a->seed, sizeof(a->seed), &a->seed_len) != 0)
+		return die("%s: --seed must be hex, 1..%d bytes", cmd,
+		    LOAD_SEED_MAX);
+	/* the prefix goes into JSON and ep= unescaped: keep it plain */
+	if (strlen(a->prefix) > 32 ||
+	    strspn(a->prefix, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(a->prefix))
+		return die("%s: --prefix must be at most 32 of [A-Za-z0-9._-]",
+		    cmd);
+	return 0;
+}
+
+/* Device i's identity and PSK. */
+static int
+load_device(const struct load_args *a, unsigned long i, char *ident,
+    size_t ident_cap, uint8_t psk[LOAD_PSK_LEN])
+{
+	uint8_t mac[32];
+	int n = snprintf(ident, ident_cap, "%s%lu", a->prefix, i);
+
+	if (n < 0 || (size_t)n >= ident_cap ||
+	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, a->seed, a->seed_len, ident,
+	    (size_t)n, mac) < 0)
+		return -1;
+	memcpy(psk, mac, LOAD_PSK_LEN);
+	gnutls_memset(mac, 0, sizeof(mac));
+	return 0;
+}
+
+static int
+cmd_load_manifest(int argc, char **argv)
+{
+	struct load_args a;
+	char ident[64];
+	uint8_t psk[LOAD_PSK_LEN];
+	int r;
+
+	if ((r = load_parse(argc, argv, true, &a)) != 0)
+		return r < 0 ? 0 : r;
+	for (unsigned long i = 0; i < a.devices; i++) {
+		if (load_device(&a, i, ident, sizeof(ident), psk) != 0)
+			return die("load-manifest: cannot derive device %lu", i);
+		printf("{\"id\":\"" LOAD_EP_PREFIX "%s\",\"psk_identity\":\"%s\","
+		    "\"psk\":\"", ident, ident);
+		for (size_t k = 0; k < sizeof(psk); k++)
+			printf("%02x", psk[k]);
+		printf("\"}\n");
+	}
+	gnutls_memset(psk, 0, sizeof(psk));
+	gnutls_memset(a.seed, 0, sizeof(a.seed));
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return die("load-manifest: cannot write: %s", strerror(errno));
+	return 0;
+}
+
+/* What the workers share with the parent (an anonymous shared mapping):
+ * per device its latency in µs and its result; per worker its end time. */
+struct load_shared {
+	uint64_t	*end_us;	/* [concurrency] */
+	uint32_t	*lat_us;	/* [devices] */
+	int16_t		*res;		/* [devices]: kdc_err, 1 = not run */
+};
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* One worker: devices w, w + C, w + 2C, ... one after another. */
+static void
+load_worker(const struct load_args *a, unsigned long w, int go_fd,
+    struct load_shared *sh)
+{
+	static struct kdcdev_lwm2m c;
+	char ident[64], ep[KDCDEV_EP_MAX];
+	uint8_t psk[LOAD_PSK_LEN];
+	char go;
+
+	kdcdev_host_init(verbosity);
+	/* start together: the parent closes the pipe once all are forked */
+	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
+		;
+	close(go_fd);
+	for (unsigned long i = w; i < a->devices; i += a->concurrency) {
+		uint64_t t0 = mono_us();
+		kdc_err r;
+
+		if (load_device(a, i, ident, sizeof(ident), psk) != 0) {
+			sh->res[i] = (int16_t)KDC_ERR_INVALID_ARG;
+			continue;
+		}
+		snprintf(ep, sizeof(ep), LOAD_EP_PREFIX "%s", ident);
+		if ((r = kdcdev_init(&c, ep)) == KDC_OK) {
+			kdcdev_set_log(&c, log_cb, NULL);
+			r = kdcdev_set_bootstrap_account(&c, 0, a->server,
+			    KDCDEV_MODE_PSK, (const uint8_t *)ident,
+			    strlen(ident), NULL, 0, psk, sizeof(psk));
+		}
+		if (r == KDC_OK)
+			r = kdcdev_host_bootstrap(&c, 11542,
+			    (unsigned)a->timeout * 1000u);
+		kdcdev_wipe(&c);
+		gnutls_memset(psk, 0, sizeof(psk));
+		sh->lat_us[i] = (uint32_t)(mono_us() - t0 > UINT32_MAX ?
+		    UINT32_MAX : mono_us() - t0);
+		sh->res[i] = (int16_t)r;
+		if (r != KDC_OK && verbosity > 0)
+			fprintf(stderr, "%s: load: %s: %s%s%s\n", PROG, ep,
+			    kdc_err_str(r), last_err[0] != '\0' ? ": " : "",
+			    last_err);
+		last_err[0] = '\0';
+	}
+	sh->end_us[w] = mono_us();
+}
+
+static int
+cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static double
+pct_ms(const uint32_t *sorted, size_t n, double q)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	k = (size_t)(q * (double)(n - 1) + 0.5);
+	return (double)sorted[k] / 1000.0;
+}
+
+static int
+cmd_load(int argc, char **argv)
+{
+	struct load_args a;
+	struct load_shared sh;
+	size_t map_len;
+	void *map;
+	pid_t *pids;
+	int go[2], r, status;
+	unsigned long ok = 0, failed = 0, crashed = 0, nerr[128];
+	uint64_t t0, t1 = 0;
+	uint32_t *lat;
+
+	if ((r = load_parse(argc, argv, false, &a)) != 0)
+		return r < 0 ? 0 : r;
+	if (strncmp(a.server, "coaps://", 8) != 0)
+		return die("load: --server must be coaps:// (PSK)");
+	if (a.concurrency > a.devices)
+		a.concurrency = a.devices;
+	{	/* is the URI acceptable at all? (fail once, not N times) */
+		static struct kdcdev_lwm2m c;
+		uint8_t k[LOAD_PSK_LEN] = { 0 };
+		if (kdcdev_init(&c, LOAD_EP_PREFIX "x") != KDC_OK ||
+		    kdcdev_set_bootstrap_account(&c, 0, a.server,
+		    KDCDEV_MODE_PSK, (const uint8_t *)"x", 1, NULL, 0, k,
+		    sizeof(k)) != KDC_OK)
+			return die("load: bad --server '%s'", a.server);
+		kdcdev_wipe(&c);
+	}
+	map_len = a.concurrency * sizeof(uint64_t) +
+	    a.devices * (sizeof(uint32_t) + sizeof(int16_t));
+	map = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return die("load: mmap: %s", strerror(errno));
+	sh.end_us = map;
+	sh.lat_us = (uint32_t *)(sh.end_us + a.concurrency);
+	sh.res = (int16_t *)(sh.lat_us + a.devices);
+	for (unsigned long i = 0; i < a.devices; i++)
+		sh.res[i] = 1;		/* not run (a worker died) */
+	if ((pids = calloc(a.concurrency, sizeof(*pids))) == NULL ||
+	    pipe(go) != 0)
+		return die("load: %s", strerror(errno));
+	fflush(NULL);
+	for (unsigned long w = 0; w < a.concurrency; w++) {
+		if ((pids[w] = fork()) < 0) {
+			int e = errno;
+			close(go[1]);	/* the forked ones run; then fail */
+			for (unsigned long k = 0; k < w; k++)
+				(void)waitpid(pids[k], NULL, 0);
+			return die("load: fork: %s", strerror(e));
+		}
+		if (pids[w] == 0) {
+			close(go[1]);
+			load_worker(&a, w, go[0], &sh);
+			fflush(NULL);
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	t0 = mono_us();
+	close(go[1]);		/* go */
+	for (unsigned long w = 0; w < a.concurrency; w++) {
+		while (waitpid(pids[w], &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			crashed++;
+		else if (sh.end_us[w] > t1)
+			t1 = sh.end_us[w];
+	}
+	if (t1 <= t0)
+		t1 = mono_us();
+	free(pids);
+	gnutls_memset(a.seed, 0, sizeof(a.seed));
+
+	memset(nerr, 0, sizeof(nerr));
+	if ((lat = calloc(a.devices, sizeof(*lat))) == NULL)
+		return die("load: out of memory");
+	for (unsigned long i = 0; i < a.devices; i++) {
+		if (sh.res[i] == KDC_OK) {
+			lat[ok++] = sh.lat_us[i];
+			continue;
+		}
+		failed++;
+		nerr[sh.res[i] < 0 && -sh.res[i] < 127 ? -sh.res[i] :
+		    sh.res[i] == 1 ? 0 : 127]++;
+	}
+	qsort(lat, ok, sizeof(*lat), cmp_u32);
+	{
+		double secs = (double)(t1 - t0) / 1e6;
+		printf("bootstraps=%lu ok=%lu failed=%lu seconds=%.3f "
+		    "rate=%.0f/s\n", a.devices, ok, failed, secs,
+		    secs > 0 ? (double)ok / secs : 0.0);
+		printf("latency_ms p50=%.1f p90=%.1f p99=%.1f max=%.1f\n",
+		    pct_ms(lat, ok, 0.50), pct_ms(lat, ok, 0.90),
+		    pct_ms(lat, ok, 0.99), ok > 0 ? (double)lat[ok - 1] /
+		    1000.0 : 0.0);
+	}
+	{
+		struct rusage ru;
+		if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+			printf("client_cpu_us=%.1f\n", ((double)ru.ru_utime.tv_sec +
+			    (double)ru.ru_stime.tv_sec) * 1e6 /
+			    (double)a.devices + ((double)ru.ru_utime.tv_usec +
+			    (double)ru.ru_stime.tv_usec) / (double)a.devices);
+	}
+	free(lat);
+	(void)munmap(map, map_len);
+	if (failed == 0 && crashed == 0)
+		return 0;
+	fprintf(stderr, "%s: load: %lu of %lu bootstraps failed:", PROG,
+	    failed, a.devices);
+	for (int k = 1; k < 127; k++)
+		if (nerr[k] > 0)
+			fprintf(stderr, " %s %lu", kdc_err_str((kdc_err)-k),
+			    nerr[k]);
+	if (nerr[0] > 0 || crashed > 0)
+		fprintf(stderr, " not run %lu (%lu workers died)", nerr[0],
+		    crashed);
+	if (nerr[127] > 0)
+		fprintf(stderr, " other %lu", nerr[127]);
+	fputc('\n', stderr);
+	return 1;
+}
+
 /* ==== main =============================================================== */
 
 static void
@@ -401,7 +787,9 @@ usage(FILE *f)
 "usage: " PROG " SUBCOMMAND [OPTIONS]   (SUBCOMMAND --help for details)\n"
 "\n"
 "  bootstrap   LwM2M bootstrap with a factory credential; writes --state\n"
-"  register    register with the LwM2M server from --state [--deregister]\n");
+"  register    register with the LwM2M server from --state [--deregister]\n"
+"  load        many PSK bootstraps at once, for benchmarks; prints the rate\n"
+"  load-manifest  the devices of 'load' as JSON Lines for 'iotkdc device import'\n");
 }
 
 int
@@ -416,5 +804,9 @@ main(int argc, char **argv)
 		return cmd_bootstrap(argc - 1, argv + 1);
 	if (strcmp(argv[1], "register") == 0)
 		return cmd_register(argc - 1, argv + 1);
+	if (strcmp(argv[1], "load") == 0)
+		return cmd_load(argc - 1, argv + 1);
+	if (strcmp(argv[1], "load-manifest") == 0)
+		return cmd_load_manifest(argc - 1, argv + 1);
 	return die("unknown subcommand '%s' (try --help)", argv[1]);
 }
