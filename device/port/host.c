@@ -659,6 +659,16 @@ hs_exchange(struct hs *h, const struct kdcdev_msg *m, uint64_t deadline)
 
 static void ensure_resources(struct hs *h);
 
+static enum kdcdev_fault fault;
+static bool fault_hit;
+
+void
+kdcdev_host_fault(enum kdcdev_fault f)
+{
+	fault = f;
+	fault_hit = false;
+}
+
 static void
 on_bs_request(coap_resource_t *res, coap_session_t *session,
     const coap_pdu_t *request, const coap_string_t *query,
@@ -677,6 +687,14 @@ on_bs_request(coap_resource_t *res, coap_session_t *session,
 	(void)query;
 	memset(&req, 0, sizeof(req));
 	req.method = (uint8_t)coap_pdu_get_code(request);
+	if (fault != KDCDEV_FAULT_NONE && (fault_hit ||
+	    (fault == KDCDEV_FAULT_AT_WRITE && req.method == COAP_REQUEST_CODE_PUT) ||
+	    (fault == KDCDEV_FAULT_AT_FINISH && req.method == COAP_REQUEST_CODE_POST))) {
+		/* no code: libcoap sends an empty ACK, the answer never comes */
+		fault_hit = true;
+		host_log(KDCDEV_LOG_WARN, "fault injection: not answering");
+		return;
+	}
 	req.content_format = req.accept = -1;
 	coap_option_iterator_init(request, &oi, COAP_OPT_ALL);
 	while ((opt = coap_option_next(&oi)) != NULL) {

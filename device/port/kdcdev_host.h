@@ -27,6 +27,15 @@ void	kdcdev_host_init(int verbosity);
  * kdcdev_bs_handle() until Bootstrap-Finish was answered 2.04. KDC_OK
  * means c->bs_finished is set; the caller saves the state.
  */
+/* Fault injection for tests: stop answering a bootstrap server at its
+ * first Write (PUT) or at Finish (POST /bs), and from then on. */
+enum kdcdev_fault {
+	KDCDEV_FAULT_NONE = 0,
+	KDCDEV_FAULT_AT_WRITE,
+	KDCDEV_FAULT_AT_FINISH,
+};
+void	kdcdev_host_fault(enum kdcdev_fault f);
+
 kdc_err	kdcdev_host_bootstrap(struct kdcdev_lwm2m *c, int32_t pct,
 	    unsigned timeout_ms);
 

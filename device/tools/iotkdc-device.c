@@ -132,6 +132,8 @@ usage_bootstrap(FILE *f)
 "  --timeout SEC       overall deadline, retransmissions included (default 60)\n"
 "  --pct CF            preferred content format sent as pct= (default 11542\n"
 "                      TLV; 112 SenML-CBOR; -1 to omit)\n"
+"  --fault-stop-at write|finish  testing: go silent at the server's first\n"
+"                      Write, or at Finish (a device that dies mid-bootstrap)\n"
 "  -v                  log to stderr (repeat for more)\n");
 }
 
@@ -154,6 +156,7 @@ cmd_bootstrap(int argc, char **argv)
 		{ "state", required_argument, NULL, 'f' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "pct", required_argument, NULL, 'p' },
+		{ "fault-stop-at", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -185,6 +188,15 @@ cmd_bootstrap(int argc, char **argv)
 			    timeout == 0)
 				return die("bootstrap: --timeout must be "
 				    "1..3600 seconds");
+			break;
+		case 'F':
+			if (strcmp(optarg, "write") == 0)
+				kdcdev_host_fault(KDCDEV_FAULT_AT_WRITE);
+			else if (strcmp(optarg, "finish") == 0)
+				kdcdev_host_fault(KDCDEV_FAULT_AT_FINISH);
+			else
+				return die("bootstrap: --fault-stop-at takes "
+				    "write or finish");
 			break;
 		case 'p':
 			if (strcmp(optarg, "-1") == 0) {
