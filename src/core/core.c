@@ -775,20 +775,9 @@ static kdc_err
 supersede(struct kdc_core *core, int64_t device, const char *audience,
     enum kdc_cred_status status)
 {
-	struct kdc_cred_filter f = { device, KDC_KIND_OPERATIONAL,
-	    (int)status, 0 };
-	struct kdc_cred **v = NULL;
-	size_t n = 0;
-	kdc_err r;
+	size_t n;
 
-	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
-		return r;
-	for (size_t i = 0; i < n && r == KDC_OK; i++)
-		if (strcmp(v[i]->audience, audience) == 0)
-			r = kdc_store_cred_set_status(core->st, v[i]->id,
-			    KDC_CRED_SUPERSEDED);
-	kdc_cred_list_free(v, n);
-	return r;
+	return kdc_store_cred_supersede(core->st, device, audience, status, &n);
 }
 
 kdc_err

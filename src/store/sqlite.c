@@ -190,6 +190,8 @@ enum sq_stmt {
 	S_CRED_BY_SERIAL,
 	S_CRED_FIND_FP,
 	S_CRED_SET_STATUS,
+	S_CRED_SUPERSEDE_ISSUED,
+	S_CRED_SUPERSEDE_PENDING,
 	S_CRED_EXPIRE,
 	S_CA_ADD,
 	S_CA_LIST,
@@ -256,6 +258,15 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " AND device <> ?2 LIMIT 1",
 	[S_CRED_SET_STATUS] = "UPDATE credentials SET status = ?2,"
 	    " status_at = ?3 WHERE id = ?1",
+	/* the statuses are literals, not parameters: a bound status makes
+	 * SQLite re-plan (reprepare) on every call, since it decides whether
+	 * the partial indexes on status apply */
+	[S_CRED_SUPERSEDE_ISSUED] = "UPDATE credentials SET status ="
+	    " 'superseded', status_at = ?3 WHERE device = ?1 AND audience = ?2"
+	    " AND kind = 'operational' AND status = 'issued'",
+	[S_CRED_SUPERSEDE_PENDING] = "UPDATE credentials SET status ="
+	    " 'superseded', status_at = ?3 WHERE device = ?1 AND audience = ?2"
+	    " AND kind = 'operational' AND status = 'pending'",
 	[S_CRED_EXPIRE] = "UPDATE credentials SET status = 'expired',"
 	    " status_at = ?1 WHERE status IN ('issued','pending')"
 	    " AND not_after <> 0 AND not_after <= ?1 RETURNING id",
@@ -1206,6 +1217,33 @@ sq_run_one(struct sq *q, sqlite3_stmt *s, int rc)
 }
 
 static kdc_err
+sq_cred_supersede(struct kdc_store *st, int64_t device, const char *audience,
+    enum kdc_cred_status from, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	*n = 0;
+	if ((r = sq_stmt(q, from == KDC_CRED_ISSUED ? S_CRED_SUPERSEDE_ISSUED :
+	    S_CRED_SUPERSEDE_PENDING, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, device));
+	BIND(bind_text(s, 2, audience));
+	BIND(sqlite3_bind_int64(s, 3, sq_now()));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_STORE)) == KDC_OK)
+		*n = (size_t)sqlite3_changes(q->db);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
 sq_device_set_status(struct kdc_store *st, int64_t id,
     enum kdc_dev_status status)
 {
@@ -2023,6 +2061,7 @@ static const struct kdc_store_ops sqlite_ops = {
 	.cred_find_secret_fp = sq_cred_find_secret_fp,
 	.cred_list = sq_cred_list,
 	.cred_set_status = sq_cred_set_status,
+	.cred_supersede = sq_cred_supersede,
 	.cred_expire = sq_cred_expire,
 	.mfg_ca_add = sq_mfg_ca_add,
 	.mfg_ca_list = sq_mfg_ca_list,

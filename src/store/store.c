@@ -508,6 +508,21 @@ kdc_store_cred_list(struct kdc_store *st, const struct kdc_cred_filter *f,
 }
 
 kdc_err
+kdc_store_cred_supersede(struct kdc_store *st, int64_t device,
+    const char *audience, enum kdc_cred_status from, size_t *n)
+{
+	kdc_err r;
+
+	*n = 0;
+	if (audience == NULL || device <= 0 ||
+	    (from != KDC_CRED_ISSUED && from != KDC_CRED_PENDING))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_supersede(st, device, audience, from, n);
+}
+
+kdc_err
 kdc_store_cred_set_status(struct kdc_store *st, int64_t id,
     enum kdc_cred_status status)
 {

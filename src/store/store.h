@@ -231,6 +231,11 @@ kdc_err	kdc_store_cred_list(struct kdc_store *st,
  * live operational credentials for one device+audience. */
 kdc_err	kdc_store_cred_set_status(struct kdc_store *st, int64_t id,
 	    enum kdc_cred_status status);
+/* Mark the operational credentials of device+audience that are in status
+ * `from` (KDC_CRED_ISSUED or KDC_CRED_PENDING) superseded, in one
+ * statement; *n = how many. */
+kdc_err	kdc_store_cred_supersede(struct kdc_store *st, int64_t device,
+	    const char *audience, enum kdc_cred_status from, size_t *n);
 /* Mark every issued/pending credential with not_after != 0 && not_after <=
  * now as expired; *n = how many (their ids in *ids, caller frees). */
 kdc_err	kdc_store_cred_expire(struct kdc_store *st, int64_t now,

@@ -65,6 +65,8 @@ struct kdc_store_ops {
 		    size_t *n);
 	kdc_err	(*cred_set_status)(struct kdc_store *st, int64_t id,
 		    enum kdc_cred_status status);
+	kdc_err	(*cred_supersede)(struct kdc_store *st, int64_t device,
+		    const char *audience, enum kdc_cred_status from, size_t *n);
 	kdc_err	(*cred_expire)(struct kdc_store *st, int64_t now,
 		    int64_t **ids, size_t *n);
 
