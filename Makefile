@@ -31,7 +31,7 @@ PKGS_RUN   := gnutls-bin
 # Tests: independent peers and tools (curl, openssl, sqlite3 CLI,
 # SoftHSM2 token), clang + its runtime for libFuzzer.
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
-	libcoap3-bin
+	libcoap3-bin nodejs npm
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 
 .PHONY: all deps build run test bench fuzz clean

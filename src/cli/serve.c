@@ -136,6 +136,16 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	o.server_spki_len = f->srv_spki_len;
 	o.bs_deadline = (unsigned)c->cfg.lwm2m_bootstrap_timeout;
 	o.lifetime = (uint32_t)c->cfg.lwm2m_lifetime;
+	if (c->cfg.nosec_port != 0) {
+		/* tests only: the engine opened it on loopback or refused */
+		o.nosec_endpoint = "kdc-nosec";
+		kdc_log_warn("*** [coap] nosec_port=%d: UNAUTHENTICATED LwM2M "
+		    "bootstrap on udp %s:%d: anyone on this host can get the "
+		    "credentials of any registered device by naming it. "
+		    "TEST CONFIGURATION ONLY, never in production ***",
+		    c->cfg.nosec_port, c->cfg.coap_address,
+		    c->cfg.nosec_port);
+	}
 	if ((r = kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw)) != KDC_OK)
 		return fail("lwm2m: %s", kdc_err_str(r));
 	if (pthread_create(&f->thread, NULL, coap_thread, f) != 0)

@@ -14,6 +14,18 @@
  *   WRITE1    PUT /1/<srv_iid>       ssid, lifetime, binding "U"
  *   FINISH    POST /bs               2.04 -> activate (pending -> issued)
  *
+ * A NoSec session (test-only endpoint, see below) is a DTLS-less LwM2M
+ * 1.0 client's: the legacy path from the start, and one Delete:
+ *
+ *   DELALL    DELETE /               the client keeps its BS account
+ *   WRITE0    PUT /0/1, WRITE1 PUT /1/0 (TLV), FINISH as above
+ *
+ * because 1.0 has no Discover and coap-node, the peer it exists for,
+ * implements Delete of "/" only (DELETE /0 throws inside its
+ * smartobject and kills the client), and its RST-plus-NON-5.00 answer
+ * to a Discover leaves the next CON of the session delayed in libcoap
+ * 4.3.1 (NSTART) until the request times out.
+ *
  * Failure policy (Leshan's, made stricter for writes):
  * - Discover answered RST or an error code: a legacy 1.0 client
  *   (coap-node answers RST). Assume the BS account at /0/0, write TLV.
@@ -31,7 +43,10 @@
  * named by ep (else 4.03 and an audited DENIED), with a manufacturer
  * credential or with an operational one (a device renews its PSK or key
  * pair by bootstrapping again with the credential it has). NoSec peers
- * have no device and are refused.
+ * have no device and are refused, except on the test-only NoSec endpoint
+ * (lwm2m.h nosec_endpoint, loopback): there ep alone names the device,
+ * which must be registered and not revoked, and every audit record of
+ * the session says "nosec".
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -49,6 +64,7 @@
 
 enum bs_step {
 	BS_DISCOVER = 0,
+	BS_DELALL,	/* NoSec sessions only, instead of DISCOVER..DEL1 */
 	BS_DEL0,
 	BS_DEL1,
 	BS_WRITE0,
@@ -58,6 +74,7 @@ enum bs_step {
 
 static const char *const step_names[] = {
 	[BS_DISCOVER] = "discover",
+	[BS_DELALL] = "delete /",
 	[BS_DEL0] = "delete /0",
 	[BS_DEL1] = "delete /1",
 	[BS_WRITE0] = "write /0",
@@ -76,6 +93,7 @@ struct bs_sess {
 	bool			 legacy;	/* Discover refused: 1.0 client */
 	bool			 cancelled;	/* superseded; free on completion */
 	bool			 busy;		/* a request is outstanding */
+	bool			 nosec;		/* came in on the NoSec endpoint */
 	uint16_t		 sec_iid;	/* /0/x written */
 	uint16_t		 srv_iid;	/* /1/x written */
 	enum kdc_cred_type	 type;
@@ -188,8 +206,9 @@ sess_fail(struct bs_sess *s, kdc_err r, const char *fmt, ...)
 	kdc_log_info_r(r, "bootstrap failed ep=%s step=%s %s", s->dev_id,
 	    step_names[s->step], why);
 	kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, r,
-	    "step=%s %s cred=%" PRId64 "%s", step_names[s->step], why,
-	    s->cred_id, s->cred_id != 0 ? " left pending" : "");
+	    "step=%s %s cred=%" PRId64 "%s%s", step_names[s->step], why,
+	    s->cred_id, s->cred_id != 0 ? " left pending" : "",
+	    s->nosec ? " nosec" : "");
 	sess_free(s, true);
 }
 
@@ -443,6 +462,9 @@ sess_step(struct bs_sess *s)
 	case BS_DISCOVER:
 		return sess_send(s, KDC_COAP_GET, "", KDC_CF_NONE,
 		    KDC_CF_LINK_FORMAT, NULL, 0);
+	case BS_DELALL:
+		return sess_send(s, KDC_COAP_DELETE, "", KDC_CF_NONE,
+		    KDC_CF_NONE, NULL, 0);
 	case BS_DEL0:
 		return sess_send(s, KDC_COAP_DELETE, "0", KDC_CF_NONE,
 		    KDC_CF_NONE, NULL, 0);
@@ -481,11 +503,26 @@ sess_finish_ok(struct bs_sess *s)
 	kdc_log_info("bootstrap done ep=%s cred=%" PRId64 " type=%s",
 	    s->dev_id, s->cred_id, kdc_cred_type_str(s->type));
 	kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, KDC_OK,
-	    "cred=%" PRId64 " type=%s sec=/0/%u srv=/1/%u cf=%d lwm2m=%s%s",
+	    "cred=%" PRId64 " type=%s sec=/0/%u srv=/1/%u cf=%d lwm2m=%s%s%s",
 	    s->cred_id, kdc_cred_type_str(s->type), s->sec_iid, s->srv_iid,
 	    s->cf, s->version[0] != '\0' ? s->version : "?",
-	    s->legacy ? " legacy" : "");
+	    s->legacy ? " legacy" : "", s->nosec ? " nosec" : "");
 	sess_free(s, true);
+}
+
+/* The step after `step`: DTLS sessions DISCOVER..FINISH in order, NoSec
+ * ones DELALL, then WRITE0..FINISH. */
+static enum bs_step
+next_step(enum bs_step step)
+{
+	switch (step) {
+	case BS_DISCOVER:
+		return BS_DEL0;
+	case BS_DELALL:
+		return BS_WRITE0;
+	default:
+		return step + 1;
+	}
 }
 
 /* The completion of the session's outstanding request. */
@@ -530,6 +567,7 @@ bs_done(void *arg, struct kdc_coap_peer *peer, kdc_err status,
 			return;
 		}
 		break;
+	case BS_DELALL:
 	case BS_DEL0:
 	case BS_DEL1:
 		if (status != KDC_OK && status != KDC_ERR_PEER_RESET) {
@@ -562,7 +600,7 @@ bs_done(void *arg, struct kdc_coap_peer *peer, kdc_err status,
 		    s->lw->deadline);
 		return;
 	}
-	s->step++;
+	s->step = next_step(s->step);
 	if ((r = sess_step(s)) != KDC_OK)
 		sess_fail(s, r, "could not proceed");
 }
@@ -584,6 +622,67 @@ pick_cf(const char *pct, int dflt)
 	return dflt;
 }
 
+/*
+ * Start a session for dev_id on peer (the checks are the caller's): a
+ * running session of the device is cancelled, the Discover goes out and
+ * the answer is 2.04, or 5.00 if nothing could be sent (audited).
+ */
+static void
+bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp,
+    const char *dev_id, const char *kind, bool nosec)
+{
+	struct bs_sess *s = NULL, *old;
+	kdc_err r;
+
+	if ((old = sess_find(lw, dev_id)) != NULL) {
+		old->cancelled = true;
+		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", old->dev_id,
+		    KDC_ERR_CLOSED, "step=%s superseded by a new /bs cred=%"
+		    PRId64 "%s%s", step_names[old->step], old->cred_id,
+		    old->cred_id != 0 ? " left pending" : "",
+		    old->nosec ? " nosec" : "");
+		if (!old->busy)
+			sess_free(old, true);
+	}
+	if ((s = kdc_calloc(1, sizeof(*s))) == NULL) {
+		resp->code = KDC_COAP_INTERNAL;
+		return;
+	}
+	s->lw = lw;
+	s->peer = peer;
+	s->nosec = nosec;
+	snprintf(s->dev_id, sizeof(s->dev_id), "%s", dev_id);
+	s->cf = pick_cf(kdc_coap_msg_query(req, "pct"), lw->cf);
+	s->step = BS_DISCOVER;
+	if (nosec) {
+		/* a DTLS-less 1.0 client: the legacy path from the start,
+		 * Delete / (the one Bootstrap-Delete coap-node implements) */
+		s->legacy = true;
+		s->sec_iid = 1;
+		s->srv_iid = 0;
+		s->cf = KDC_CF_LWM2M_TLV;
+		s->step = BS_DELALL;
+	}
+	s->deadline = kdc_core_now(lw->core) + (int64_t)lw->deadline;
+	kdc_coap_peer_hold(peer);
+	s->next = lw->sessions;
+	lw->sessions = s;
+	/*
+	 * The first request goes out from inside the handler; coap.h's engine
+	 * sends the piggy-backed 2.04 first (Leshan waits for it too).
+	 */
+	if ((r = sess_step(s)) != KDC_OK) {
+		sess_fail(s, r, "cannot send");
+		resp->code = KDC_COAP_INTERNAL;
+		return;
+	}
+	kdc_log_info("bootstrap start ep=%s kind=%s cf=%d from=%s", s->dev_id,
+	    kind, s->cf, kdc_coap_peer_addr(peer));
+	resp->code = KDC_COAP_CHANGED;
+}
+
+/* POST /bs on a DTLS endpoint: ep must be the peer's own device. */
 static void
 bs_request(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
@@ -591,9 +690,7 @@ bs_request(void *arg, struct kdc_coap_peer *peer,
 	struct kdc_lwm2m *lw = arg;
 	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
 	const char *ep = kdc_coap_msg_query(req, "ep");
-	struct bs_sess *s = NULL, *old;
 	char esc[KDC_DEVID_MAX * 4 + 1];
-	kdc_err r;
 
 	resp->code = KDC_COAP_BAD_REQUEST;
 	if (ep == NULL || *ep == '\0') {
@@ -624,40 +721,59 @@ bs_request(void *arg, struct kdc_coap_peer *peer,
 		    auth->cred_id, kdc_cred_kind_str(auth->kind));
 		return;
 	}
-	if ((old = sess_find(lw, auth->dev_id)) != NULL) {
-		old->cancelled = true;
-		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", old->dev_id,
-		    KDC_ERR_CLOSED, "step=%s superseded by a new /bs cred=%"
-		    PRId64 "%s", step_names[old->step], old->cred_id,
-		    old->cred_id != 0 ? " left pending" : "");
-		if (!old->busy)
-			sess_free(old, true);
-	}
-	if ((s = kdc_calloc(1, sizeof(*s))) == NULL) {
-		resp->code = KDC_COAP_INTERNAL;
+	bs_start(lw, peer, req, resp, auth->dev_id,
+	    kdc_cred_kind_str(auth->kind), false);
+}
+
+/*
+ * POST /bs on the NoSec endpoint (tests only; routed there alone, so the
+ * endpoint is the gate): the peer proved nothing, ep is all there is. It
+ * must name a registered device that is not revoked: unknown and revoked
+ * are 4.03 like a DTLS refusal (no hint which), audited as NoSec.
+ */
+static void
+bs_request_nosec(void *arg, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	struct kdc_lwm2m *lw = arg;
+	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const char *ep = kdc_coap_msg_query(req, "ep");
+	struct kdc_device *dev = NULL;
+	char esc[KDC_DEVID_MAX * 4 + 1];
+	kdc_err r;
+
+	resp->code = KDC_COAP_BAD_REQUEST;
+	if (ep == NULL || *ep == '\0') {
+		kdc_log_debug("NoSec /bs without ep from %s",
+		    kdc_coap_peer_addr(peer));
 		return;
 	}
-	s->lw = lw;
-	s->peer = peer;
-	snprintf(s->dev_id, sizeof(s->dev_id), "%s", auth->dev_id);
-	s->cf = pick_cf(kdc_coap_msg_query(req, "pct"), lw->cf);
-	s->step = BS_DISCOVER;
-	s->deadline = kdc_core_now(lw->core) + (int64_t)lw->deadline;
-	kdc_coap_peer_hold(peer);
-	s->next = lw->sessions;
-	lw->sessions = s;
-	/*
-	 * The Discover goes out from inside the handler; coap.h's engine
-	 * sends the piggy-backed 2.04 first (Leshan waits for it too).
-	 */
-	if ((r = sess_step(s)) != KDC_OK) {
-		sess_fail(s, r, "cannot send");
-		resp->code = KDC_COAP_INTERNAL;
+	kdc_log_escape(ep, strlen(ep), esc, sizeof(esc));
+	if (auth != NULL && auth->dev_id[0] != '\0') {
+		/* the engine put an authenticated peer here: not ours */
+		resp->code = KDC_COAP_FORBIDDEN;
+		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", esc, KDC_ERR_DENIED,
+		    "ep=%s: authenticated peer on the NoSec endpoint", esc);
 		return;
 	}
-	kdc_log_info("bootstrap start ep=%s kind=%s cf=%d from=%s", s->dev_id,
-	    kdc_cred_kind_str(auth->kind), s->cf, kdc_coap_peer_addr(peer));
-	resp->code = KDC_COAP_CHANGED;
+	if (strlen(ep) > KDC_DEVID_MAX)
+		r = KDC_ERR_UNKNOWN_DEVICE;
+	else if ((r = kdc_core_device_get(lw->core, ep, &dev)) == KDC_OK &&
+	    dev->status != KDC_DEV_ACTIVE)
+		r = KDC_ERR_REVOKED;
+	kdc_device_free(dev);
+	if (r != KDC_OK) {
+		resp->code = r == KDC_ERR_UNKNOWN_DEVICE ||
+		    r == KDC_ERR_REVOKED ? KDC_COAP_FORBIDDEN :
+		    kdc_lwm2m_code(r);
+		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", esc, r,
+		    "ep=%s from=%s: refused nosec", esc,
+		    kdc_coap_peer_addr(peer));
+		return;
+	}
+	kdc_log_warn("NoSec bootstrap ep=%s from=%s: unauthenticated, tests "
+	    "only", esc, kdc_coap_peer_addr(peer));
+	bs_start(lw, peer, req, resp, ep, "nosec", true);
 }
 
 /* ---- lifetime ----------------------------------------------------------- */
@@ -675,7 +791,9 @@ kdc_lwm2m_attach(struct kdc_coap *c, struct kdc_core *core,
 	    o->server_uri == NULL || *o->server_uri == '\0' ||
 	    (o->content_format != 0 &&
 	    o->content_format != KDC_CF_LWM2M_TLV &&
-	    o->content_format != KDC_CF_SENML_CBOR))
+	    o->content_format != KDC_CF_SENML_CBOR) ||
+	    (o->nosec_endpoint != NULL && strcmp(o->nosec_endpoint,
+	    o->bs_endpoint != NULL ? o->bs_endpoint : "kdc") == 0))
 		return KDC_ERR_INVALID_ARG;
 	if ((lw = kdc_calloc(1, sizeof(*lw))) == NULL ||
 	    (lw->server_uri = kdc_strdup(o->server_uri)) == NULL) {
@@ -699,6 +817,9 @@ kdc_lwm2m_attach(struct kdc_coap *c, struct kdc_core *core,
 	srv_name = o->server_endpoint != NULL ? o->server_endpoint : "lwm2m";
 	if ((r = kdc_coap_route(c, bs_name, KDC_COAP_POST, "bs", bs_request,
 	    lw)) != KDC_OK ||
+	    (o->nosec_endpoint != NULL && (r = kdc_coap_route(c,
+	    o->nosec_endpoint, KDC_COAP_POST, "bs", bs_request_nosec, lw)) !=
+	    KDC_OK) ||
 	    (r = kdc_lwm2m_server_attach(lw, srv_name)) != KDC_OK)
 		goto out;
 	*out = lw;

@@ -74,14 +74,25 @@ struct kdc_lwm2m_opts {
 	/* Endpoint names (coap.h); NULL: "kdc" and "lwm2m". */
 	const char	*bs_endpoint;
 	const char	*server_endpoint;
+	/*
+	 * TESTS ONLY: the name of a NoSec endpoint (KDC_COAP_ACCEPT_NOSEC,
+	 * loopback only, coap.h) on which POST "bs" is served too; NULL:
+	 * none. A NoSec peer has no identity but the ep it claims, so there
+	 * ep alone names the device: it must be registered and not revoked
+	 * (else 4.03, audited), and anyone on the host can bootstrap it.
+	 * This exists to prove interop with DTLS-less LwM2M 1.0 clients
+	 * (coap-node); a NoSec peer on any other endpoint is refused.
+	 */
+	const char	*nosec_endpoint;
 };
 
 /*
- * Register the routes on c: POST "bs" on opts->bs_endpoint and POST
- * "rd", POST/DELETE "rd" + one segment (coap.h prefix form) on
+ * Register the routes on c: POST "bs" on opts->bs_endpoint (and on
+ * opts->nosec_endpoint when set) and POST "rd", POST/DELETE "rd" + one segment (coap.h prefix form) on
  * opts->server_endpoint. core and c are borrowed and must outlive the
- * face. INVALID_ARG without kr or server_uri, or with a content_format
- * other than TLV / SenML-CBOR; a kdc_coap_route() error as it comes.
+ * face. INVALID_ARG without kr or server_uri, with a content_format
+ * other than TLV / SenML-CBOR, or with nosec_endpoint naming the
+ * bootstrap endpoint; a kdc_coap_route() error as it comes.
  */
 kdc_err	kdc_lwm2m_attach(struct kdc_coap *c, struct kdc_core *core,
 	    const struct kdc_lwm2m_opts *o, struct kdc_lwm2m **out);

@@ -817,6 +817,175 @@ test_revoked_device(void **state)
 	assert_int_equal(ncreds(f, "urn:dev:a", -1), 0);
 }
 
+/* ---- the test-only NoSec endpoint --------------------------------------- */
+
+/* A face with the NoSec endpoint "kdc-nosec" on its own fake engine, and a
+ * NoSec peer (no identity at all) on it. */
+static void
+nosec_face(struct fx *f, struct kdc_coap **c2, struct kdc_lwm2m **lw2,
+    struct kdc_coap_peer *p)
+{
+	struct kdc_lwm2m_opts o;
+
+	assert_int_equal(kdc_coap_new(f->core, &f->cfg, c2), KDC_OK);
+	memset(&o, 0, sizeof(o));
+	o.kr = f->kr;
+	o.server_uri = URI;
+	o.lifetime = 300;
+	o.nosec_endpoint = "kdc-nosec";
+	assert_int_equal(kdc_lwm2m_attach(*c2, f->core, &o, lw2), KDC_OK);
+	memset(p, 0, sizeof(*p));
+	p->endpoint = "kdc-nosec";
+}
+
+static uint8_t
+bs_nosec(struct kdc_coap *c2, struct kdc_coap_peer *p, const char *ep)
+{
+	char q[300];
+	const char *qs[2] = { q, NULL };
+
+	if (ep == NULL)
+		return fake_call(c2, p, KDC_COAP_POST, "bs", NULL, NULL, 0);
+	snprintf(q, sizeof(q), "ep=%s", ep);
+	return fake_call(c2, p, KDC_COAP_POST, "bs", qs, NULL, 0);
+}
+
+/* coap-node's sequence: no Discover, Delete /, TLV writes of /0/1 and
+ * /1/0, Finish; ep alone names the device; audited as NoSec. */
+static void
+test_nosec_bootstrap(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_coap *c2 = NULL;
+	struct kdc_lwm2m *lw2 = NULL;
+	struct kdc_coap_peer p;
+	struct fake_sent *s;
+	struct tlv_res sec[16], srv[16];
+	struct kdc_cred *cur = NULL;
+
+	nosec_face(f, &c2, &lw2, &p);
+	assert_int_equal(bs_nosec(c2, &p, "urn:dev:a"), KDC_COAP_CHANGED);
+	assert_int_equal(kdc_lwm2m_bs_active(lw2), 1);
+	assert_int_equal(p.holds, 1);
+	s = fake_expect(KDC_COAP_DELETE, "");
+	assert_int_equal(s->accept, KDC_CF_NONE);
+	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
+	s = fake_expect(KDC_COAP_PUT, "0/1");
+	assert_int_equal(s->cf, KDC_CF_LWM2M_TLV);
+	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_PENDING), 1);
+	tlv_scan(s->body, s->len, sec);
+	assert_int_equal(sec[0].len, strlen(URI));
+	assert_memory_equal(sec[0].v, URI, strlen(URI));
+	assert_int_equal(tlv_int(&sec[1]), 0);
+	assert_int_equal(tlv_int(&sec[2]), 0);		/* PSK */
+	assert_int_equal(sec[5].len, KDC_PSK_GEN_LEN);
+	assert_int_equal(tlv_int(&sec[10]), 1);
+	assert_true(sec[3].len > 10 &&
+	    memcmp(sec[3].v, "urn:dev:a#", 10) == 0);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	s = fake_expect(KDC_COAP_PUT, "1/0");
+	assert_int_equal(s->cf, KDC_CF_LWM2M_TLV);
+	tlv_scan(s->body, s->len, srv);
+	assert_int_equal(tlv_int(&srv[0]), 1);
+	assert_int_equal(tlv_int(&srv[1]), 300);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	fake_expect(KDC_COAP_POST, "bs");
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	assert_int_equal(fake_nq, 0);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_OK,
+	    "sec=/0/1 srv=/1/0 cf=11542 lwm2m=? legacy nosec");
+	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_ISSUED), 1);
+	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_PENDING), 0);
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:a",
+	    KDC_CRED_ISSUED, &cur), KDC_OK);
+	assert_int_equal(cur->kind, KDC_KIND_OPERATIONAL);
+	kdc_cred_free(cur);
+	assert_int_equal(kdc_lwm2m_bs_active(lw2), 0);
+	assert_int_equal(p.holds, 0);
+	kdc_coap_free(c2);
+	kdc_lwm2m_free(lw2);
+}
+
+/* Delete / refused, then a write refused: carry on, then fail; the
+ * failure record says nosec too. */
+static void
+test_nosec_failure_audited(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_coap *c2 = NULL;
+	struct kdc_lwm2m *lw2 = NULL;
+	struct kdc_coap_peer p;
+
+	nosec_face(f, &c2, &lw2, &p);
+	assert_int_equal(bs_nosec(c2, &p, "urn:dev:a"), KDC_COAP_CHANGED);
+	fake_expect(KDC_COAP_DELETE, "");
+	fake_answer(KDC_ERR_PEER_RESET, 0, NULL, 0);
+	fake_expect(KDC_COAP_PUT, "0/1");
+	fake_answer(KDC_OK, KDC_COAP_BAD_REQUEST, NULL, 0);
+	assert_int_equal(fake_nq, 0);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_PEER_ERROR,
+	    "left pending nosec");
+	/* a silent client: the Delete / step times out */
+	assert_int_equal(bs_nosec(c2, &p, "urn:dev:a"), KDC_COAP_CHANGED);
+	fake_answer(KDC_ERR_TIMEOUT, 0, NULL, 0);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_TIMEOUT,
+	    "step=delete / ");
+	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_ISSUED), 0);
+	assert_int_equal(p.holds, 0);
+	kdc_coap_free(c2);
+	kdc_lwm2m_free(lw2);
+}
+
+/* Who is refused on the NoSec endpoint, and that NoSec stays refused on
+ * the DTLS one even when a NoSec endpoint exists. */
+static void
+test_nosec_refusals(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_coap *c2 = NULL;
+	struct kdc_lwm2m *lw2 = NULL;
+	struct kdc_coap_peer p, dtls, b;
+	char longep[KDC_DEVID_MAX + 8];
+
+	nosec_face(f, &c2, &lw2, &p);
+	assert_int_equal(bs_nosec(c2, &p, NULL), KDC_COAP_BAD_REQUEST);
+	assert_int_equal(bs_nosec(c2, &p, "urn:dev:nobody"),
+	    KDC_COAP_FORBIDDEN);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_UNKNOWN_DEVICE,
+	    "ep=urn:dev:nobody from=127.0.0.1:56830: refused nosec");
+	memset(longep, 'x', sizeof(longep) - 1);
+	longep[sizeof(longep) - 1] = '\0';
+	assert_int_equal(bs_nosec(c2, &p, longep), KDC_COAP_FORBIDDEN);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_UNKNOWN_DEVICE,
+	    "refused nosec");
+	add_device(f, "urn:dev:b", "", 0x22, &b);
+	assert_int_equal(kdc_core_device_revoke(f->core, "test", "urn:dev:b"),
+	    KDC_OK);
+	assert_int_equal(bs_nosec(c2, &p, "urn:dev:b"), KDC_COAP_FORBIDDEN);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_REVOKED,
+	    "refused nosec");
+	/* an authenticated peer there (the engine would not do it) */
+	dtls = f->peer;
+	dtls.endpoint = "kdc-nosec";
+	assert_int_equal(bs_nosec(c2, &dtls, "urn:dev:a"), KDC_COAP_FORBIDDEN);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_DENIED,
+	    "NoSec endpoint");
+	/* a NoSec peer on the DTLS endpoint of the same face */
+	p.endpoint = "kdc";
+	assert_int_equal(bs_nosec(c2, &p, "urn:dev:a"), KDC_COAP_FORBIDDEN);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_DENIED, "(NoSec)");
+	/* and no route at all where no NoSec endpoint was asked for */
+	p.endpoint = "kdc-nosec";
+	assert_int_equal(bs_nosec(f->coap, &p, "urn:dev:a"),
+	    KDC_COAP_NOT_FOUND);
+	assert_int_equal(fake_nq, 0);
+	assert_int_equal(ncreds(f, "urn:dev:a", -1), 0);
+	assert_int_equal(ncreds(f, "urn:dev:b", -1), 0);
+	assert_int_equal(kdc_lwm2m_bs_active(lw2), 0);
+	kdc_coap_free(c2);
+	kdc_lwm2m_free(lw2);
+}
+
 static void
 test_attach_args(void **state)
 {
@@ -831,6 +1000,15 @@ test_attach_args(void **state)
 	assert_null(lw2);
 	o.kr = f->kr;
 	o.content_format = KDC_CF_SENML_JSON;
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
+	    KDC_ERR_INVALID_ARG);
+	/* the NoSec endpoint cannot be the bootstrap endpoint itself */
+	o.content_format = 0;
+	o.nosec_endpoint = "kdc";
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
+	    KDC_ERR_INVALID_ARG);
+	o.bs_endpoint = "bs2";
+	o.nosec_endpoint = "bs2";
 	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
 	    KDC_ERR_INVALID_ARG);
 	kdc_lwm2m_free(NULL);
@@ -874,6 +1052,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rebootstrap_operational,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoked_device, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_nosec_bootstrap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_nosec_failure_audited,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nosec_refusals, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_attach_args, setup,
 		    teardown),
