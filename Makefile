@@ -31,8 +31,12 @@ PKGS_RUN   := gnutls-bin
 # Tests: independent peers and tools (curl, openssl, sqlite3 CLI,
 # SoftHSM2 token), clang + its runtime for libFuzzer.
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
-	libcoap3-bin nodejs npm
+	libcoap3-bin
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
+# Node.js + npm run the coap-node interop peer. Checked by command, not by
+# package: a machine with another Node.js build (e.g. one that bundles
+# npm) must not get Debian's npm forced on top of it.
+NODE_PKGS  := nodejs npm
 
 .PHONY: all deps build run test bench fuzz clean
 
@@ -42,6 +46,7 @@ deps:
 	@missing=""; for p in $(PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
+	{ command -v node && command -v npm; } >/dev/null 2>&1 || missing="$$missing $(NODE_PKGS)"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
 		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \

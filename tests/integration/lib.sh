@@ -69,11 +69,18 @@ start_serve() {
 	"$IOTKDC" --dir "$T/d" serve 2> "$T/serve.log" &
 	SERVE_PID=$!
 	PIDS+=("$SERVE_PID")
+	wait_serving
+}
+
+# Wait until every face of the daemon is up: the "serving" log line comes
+# after the HTTPS and CoAP listeners are bound.
+wait_serving() {
 	for _ in $(seq 1 100); do
-		if curl -s --cacert "$T/ca.pem" "https://127.0.0.1:$HTTPS_PORT/api/v1/health" >/dev/null 2>&1; then
+		if grep -q "kdc_cli_serve: serving" "$T/serve.log" 2>/dev/null &&
+		    curl -s --cacert "$T/ca.pem" "https://127.0.0.1:$HTTPS_PORT/api/v1/health" >/dev/null 2>&1; then
 			return 0
 		fi
-		kill -0 "$SERVE_PID" 2>/dev/null || fail "serve exited early"
+		kill -0 "$SERVE_PID" 2>/dev/null || fail "serve exited early: $(tail -3 "$T/serve.log")"
 		sleep 0.1
 	done
 	fail "serve did not come up on $HTTPS_PORT"

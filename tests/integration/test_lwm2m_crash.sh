@@ -41,13 +41,11 @@ for stop in write finish; do
 	pass "stop=$stop: daemon killed with a pending credential; issued=$pre_issued"
 
 	# restart on the same ports (start_serve picks new ones; keep them)
+	: > "$T/serve.log"
 	"$IOTKDC" --dir "$T/d" serve 2>> "$T/serve.log" &
 	SERVE_PID=$!
 	PIDS+=("$SERVE_PID")
-	for _ in $(seq 1 100); do
-		curl -s --cacert "$T/ca.pem" "https://127.0.0.1:$HTTPS_PORT/api/v1/health" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	wait_serving
 	bootstrap --timeout 30 2> "$T/dev.err" || fail "stop=$stop: retry failed: $(cat "$T/dev.err")"
 	[ "$(count issued)" = 1 ] || fail "stop=$stop: want 1 live credential, have $(count issued)"
 	[ "$(count pending)" = 0 ] || fail "stop=$stop: a pending credential survived the retry"
