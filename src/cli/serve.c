@@ -128,7 +128,6 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 		    "coaps://[%s]:%d" : "coaps://%s:%d", c->cfg.coap_address,
 		    c->cfg.lwm2m_port);
 	memset(&o, 0, sizeof(o));
-	o.kr = c->kr;
 	o.server_uri = f->server_uri;
 	o.server_cert = f->srv_cert;
 	o.server_cert_len = f->srv_cert_len;

@@ -26,6 +26,7 @@
  *   its requests (DESIGN §6).
  */
 #include <stdio.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include <gnutls/gnutls.h>
@@ -86,8 +87,9 @@ policy_ok(const struct kdc_coap_ep *ep, enum kdc_cred_kind kind)
 
 /*
  * Second half of every handshake check: core/ said yes (and audited any
- * no); the endpoint's policy may still refuse the kind of credential.
- * XXX core/ has no audit call for a policy refusal yet: debug log only.
+ * no); the endpoint's policy may still refuse the kind of credential
+ * (a manufacturer credential on the LwM2M Server): audited too, sampled
+ * like every refusal of a peer that did not get in.
  */
 static kdc_err
 peer_accept(struct kdc_coap_peer *p, struct kdc_cred *cred,
@@ -100,6 +102,10 @@ peer_accept(struct kdc_coap_peer *p, struct kdc_cred *cred,
 	if (!policy_ok(p->ep, cred->kind)) {
 		kdc_log_debug("peer=%s endpoint=%s refuses %s credentials",
 		    p->addr, p->ep->name, kdc_cred_kind_str(cred->kind));
+		(void)kdc_core_audit(c->core, "coap", "auth.policy", p->addr,
+		    KDC_ERR_WRONG_TYPE, 1, "endpoint=%s refuses kind=%s cred=%"
+		    PRId64, p->ep->name, kdc_cred_kind_str(cred->kind),
+		    cred->id);
 		return KDC_ERR_DENIED;
 	}
 	if ((r = kdc_store_device_get_by_id(kdc_core_store(c->core),

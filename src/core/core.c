@@ -128,6 +128,24 @@ audit_unauth(struct kdc_core *core, const char *actor, const char *action,
 	(void)audit_rec(core, actor, action, subject, outcome, "%s", detail);
 }
 
+kdc_err
+kdc_core_audit(struct kdc_core *core, const char *actor, const char *action,
+    const char *subject, kdc_err outcome, int unauth, const char *fmt, ...)
+{
+	char detail[KDC_AUDIT_DETAIL_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (unauth && outcome != KDC_OK) {
+		audit_unauth(core, actor, action, subject, outcome, "%s",
+		    detail);
+		return KDC_OK;
+	}
+	return audit_rec(core, actor, action, subject, outcome, "%s", detail);
+}
+
 /* The wrapping AAD of a credential row: its id. */
 static size_t
 cred_aad(int64_t id, char *buf, size_t cap)

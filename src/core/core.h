@@ -113,6 +113,18 @@ kdc_err	kdc_core_auth_cert(struct kdc_core *core, const char *actor,
 	    const uint8_t *const *certs, const size_t *lens, size_t ncerts,
 	    struct kdc_cred **cred);
 
+/*
+ * An audit record for what a face decided itself (a bootstrap step, a
+ * registration, a policy refusal). `unauth` marks a refusal of a peer
+ * that has not proven who it is: those go through the same token bucket
+ * as the handshake refusals above, so a flood cannot fill the disk.
+ * Never put a secret in the detail.
+ */
+kdc_err	kdc_core_audit(struct kdc_core *core, const char *actor,
+	    const char *action, const char *subject, kdc_err outcome,
+	    int unauth, const char *fmt, ...)
+	    __attribute__((format(printf, 7, 8)));
+
 /* ---- issuance and lifecycle ------------------------------------------- */
 
 /*

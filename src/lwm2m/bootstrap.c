@@ -143,9 +143,8 @@ kdc_lwm2m_audit(struct kdc_lwm2m *lw, const char *action, const char *subject,
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	r = kdc_audit_append(kdc_core_store(lw->core), lw->kr,
-	    kdc_core_now(lw->core), KDC_LWM2M_ACTOR, action, subject, outcome,
-	    "%s", detail);
+	r = kdc_core_audit(lw->core, KDC_LWM2M_ACTOR, action, subject, outcome,
+	    0, "%s", detail);
 	if (r != KDC_OK)
 		kdc_log_err_r(r, "audit append failed action=%s", action);
 }
@@ -787,7 +786,7 @@ kdc_lwm2m_attach(struct kdc_coap *c, struct kdc_core *core,
 	kdc_err r;
 
 	*out = NULL;
-	if (c == NULL || core == NULL || o == NULL || o->kr == NULL ||
+	if (c == NULL || core == NULL || o == NULL ||
 	    o->server_uri == NULL || *o->server_uri == '\0' ||
 	    (o->content_format != 0 &&
 	    o->content_format != KDC_CF_LWM2M_TLV &&
@@ -802,7 +801,6 @@ kdc_lwm2m_attach(struct kdc_coap *c, struct kdc_core *core,
 	}
 	lw->coap = c;
 	lw->core = core;
-	lw->kr = o->kr;
 	lw->server_cert = o->server_cert;
 	lw->server_cert_len = o->server_cert != NULL ? o->server_cert_len : 0;
 	lw->server_spki = o->server_spki;

@@ -48,9 +48,6 @@
 struct kdc_lwm2m;
 
 struct kdc_lwm2m_opts {
-	/* Audit records are MACed with the keyring's audit key (borrowed
-	 * for the face's lifetime; required). */
-	const struct kdc_keyring *kr;
 	/* /0/x/0 of the account written: the built-in server's URI, e.g.
 	 * "coaps://127.0.0.1:5685" (required, copied). */
 	const char	*server_uri;
@@ -90,7 +87,7 @@ struct kdc_lwm2m_opts {
  * Register the routes on c: POST "bs" on opts->bs_endpoint (and on
  * opts->nosec_endpoint when set) and POST "rd", POST/DELETE "rd" + one segment (coap.h prefix form) on
  * opts->server_endpoint. core and c are borrowed and must outlive the
- * face. INVALID_ARG without kr or server_uri, with a content_format
+ * face. INVALID_ARG without server_uri, with a content_format
  * other than TLV / SenML-CBOR, or with nosec_endpoint naming the
  * bootstrap endpoint; a kdc_coap_route() error as it comes.
  */

@@ -19,7 +19,6 @@ struct bs_sess;
 struct kdc_lwm2m {
 	struct kdc_coap			*coap;
 	struct kdc_core			*core;
-	const struct kdc_keyring	*kr;
 	char				*server_uri;
 	const uint8_t			*server_cert;
 	size_t				 server_cert_len;

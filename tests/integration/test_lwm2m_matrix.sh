@@ -86,4 +86,6 @@ cc "coaps://127.0.0.1:$COAP_PORT/bs?ep=urn:dev:mx:mfgonly"
 grep -qE 't:ACK c:2\.04' "$T/cc.out" || fail "control: the manufacturer PSK does not work on the KDC endpoint"
 cc "coaps://127.0.0.1:$LWM2M_PORT/rd?ep=urn:dev:mx:mfgonly&lt=60&lwm2m=1.1&b=U"
 grep -qE 't:(ACK|CON|NON) c:[0-9]\.' "$T/cc.out" && fail "manufacturer credential answered by the LwM2M Server"
+has 'auth.policy .*WRONG_TYPE.*endpoint=lwm2m refuses kind=manufacturer' kdc audit list ||
+	fail "the policy refusal was not audited"
 pass "manufacturer credential refused by the LwM2M Server (accepted by the KDC endpoint)"

@@ -117,7 +117,6 @@ setup(void **state)
 	memset(f->srv_spki, 0x5b, sizeof(f->srv_spki));
 	memset(f->srv_cert, 0x5c, sizeof(f->srv_cert));
 	memset(&o, 0, sizeof(o));
-	o.kr = f->kr;
 	o.server_uri = URI;
 	o.server_spki = f->srv_spki;
 	o.server_spki_len = sizeof(f->srv_spki);
@@ -743,7 +742,6 @@ test_rpk_without_server_key(void **state)
 
 	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &c2), KDC_OK);
 	memset(&o, 0, sizeof(o));
-	o.kr = f->kr;
 	o.server_uri = URI;
 	assert_int_equal(kdc_lwm2m_attach(c2, f->core, &o, &lw2), KDC_OK);
 	add_device(f, "urn:dev:r", "rpk", 0x44, &p);
@@ -829,7 +827,6 @@ nosec_face(struct fx *f, struct kdc_coap **c2, struct kdc_lwm2m **lw2,
 
 	assert_int_equal(kdc_coap_new(f->core, &f->cfg, c2), KDC_OK);
 	memset(&o, 0, sizeof(o));
-	o.kr = f->kr;
 	o.server_uri = URI;
 	o.lifetime = 300;
 	o.nosec_endpoint = "kdc-nosec";
@@ -993,12 +990,11 @@ test_attach_args(void **state)
 	struct kdc_lwm2m_opts o;
 	struct kdc_lwm2m *lw2 = (struct kdc_lwm2m *)1;
 
-	memset(&o, 0, sizeof(o));
-	o.server_uri = URI;
+	memset(&o, 0, sizeof(o));		/* no server URI */
 	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
 	    KDC_ERR_INVALID_ARG);
 	assert_null(lw2);
-	o.kr = f->kr;
+	o.server_uri = URI;
 	o.content_format = KDC_CF_SENML_JSON;
 	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
 	    KDC_ERR_INVALID_ARG);

@@ -119,7 +119,6 @@ setup(void **state)
 	    f->key_pem), KDC_OK);
 	snprintf(uri, sizeof(uri), "coaps://127.0.0.1:%d", f->port_lwm2m);
 	memset(&o, 0, sizeof(o));
-	o.kr = f->kr;
 	o.server_uri = uri;
 	o.lifetime = 300;
 	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw),

@@ -101,7 +101,6 @@ setup(void **state)
 	kdc_core_set_clock(f->core, clock_fn);
 	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
 	memset(&o, 0, sizeof(o));
-	o.kr = f->kr;
 	o.server_uri = "coaps://127.0.0.1:5685";
 	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw),
 	    KDC_OK);
