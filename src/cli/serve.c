@@ -5,8 +5,11 @@
  * thread has its own store connection, core and CA handle: the store and
  * CA objects are used by one thread at a time (store.h, crypto.h); SQLite
  * serialises the writers (WAL, BEGIN IMMEDIATE, busy timeout). The main
- * thread only waits for SIGTERM/SIGINT and then stops both faces.
+ * thread waits for SIGTERM/SIGINT and then stops both faces; while it
+ * waits it runs the expiry sweep every [kdc] sweep_seconds, on a third
+ * store connection and core of its own.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +42,52 @@ struct coap_face {
 	pthread_t		 thread;
 	int			 running;
 };
+
+/* The main thread's own store connection and core, for the sweep. */
+struct sweeper {
+	struct kdc_store	*st;
+	struct kdc_core		*core;
+};
+
+static int
+sweeper_open(struct ctx *c, struct sweeper *sw)
+{
+	char p[1200];
+	kdc_err r;
+
+	memset(sw, 0, sizeof(*sw));
+	path_in(c, "iotkdc.db", p, sizeof(p));
+	if ((r = kdc_store_open(p, 0, &sw->st)) != KDC_OK)
+		return fail("%s: %s", p, kdc_err_str(r));
+	/* no CA: expiry needs none */
+	if ((r = kdc_core_new(sw->st, c->kr, NULL, &c->cfg, &sw->core)) !=
+	    KDC_OK)
+		return fail("%s: %s", c->dir, kdc_err_str(r));
+	return 0;
+}
+
+static void
+sweeper_close(struct sweeper *sw)
+{
+	kdc_core_free(sw->core);
+	kdc_store_close(sw->st);
+	memset(sw, 0, sizeof(*sw));
+}
+
+/* Mark what is past not_after expired (core audits each one). A credential
+ * past not_after is refused at authentication whether or not this has
+ * run; the sweep keeps the rows and `cred list` true. */
+static void
+sweep(struct sweeper *sw)
+{
+	size_t n = 0;
+	kdc_err r;
+
+	if ((r = kdc_core_expire(sw->core, "sweep", &n)) != KDC_OK)
+		kdc_log_warn_r(r, "sweep failed; next in the next period");
+	else
+		kdc_log_info("sweep expired=%zu", n);
+}
 
 static void *
 coap_thread(void *arg)
@@ -147,6 +196,8 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	}
 	if ((r = kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw)) != KDC_OK)
 		return fail("lwm2m: %s", kdc_err_str(r));
+	if ((r = kdc_est_attach(f->coap, f->core, "kdc")) != KDC_OK)
+		return fail("est: %s", kdc_err_str(r));
 	if (pthread_create(&f->thread, NULL, coap_thread, f) != 0)
 		return fail("coap: cannot start its thread");
 	f->running = 1;
@@ -158,6 +209,8 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 {
 	struct ctx c;
 	struct coap_face f;
+	struct sweeper sw;
+	struct timespec period;
 	struct kdc_http *h = NULL;
 	struct kdc_http_tls tls = { NULL, NULL, NULL };
 	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
@@ -167,8 +220,11 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	kdc_err r;
 
 	memset(&f, 0, sizeof(f));
+	memset(&sw, 0, sizeof(sw));
 	if (ctx_open(&c, a, 1) != 0)
 		return 1;
+	if (sweeper_open(&c, &sw) != 0)
+		goto out;
 	if ((r = kdc_tls_cert_load(c.dir, c.kr, &cert_pem, &key_pem,
 	    &key_len)) != KDC_OK) {
 		fail("%s: TLS certificate: %s", c.dir, kdc_err_str(r));
@@ -206,13 +262,23 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	kdc_log_info("serving dir=%s https=%s:%d coaps=%s:%d lwm2m=%s:%d",
 	    c.dir, c.cfg.http_address, c.cfg.http_port, c.cfg.coap_address,
 	    c.cfg.coap_port, c.cfg.coap_address, c.cfg.lwm2m_port);
-	(void)kdc_audit_append(c.st, c.kr, (int64_t)time(NULL), ACTOR,
+	/* on the main thread's connection: c.st is the HTTP thread's now */
+	(void)kdc_audit_append(sw.st, c.kr, (int64_t)time(NULL), ACTOR,
 	    "serve.start", c.dir, KDC_OK, "https=%s:%d coaps=%d lwm2m=%d",
 	    c.cfg.http_address, c.cfg.http_port, c.cfg.coap_port,
 	    c.cfg.lwm2m_port);
+	sweep(&sw);
 	fflush(stderr);
-	while (sigwait(&set, &sig) != 0)
-		;
+	for (;;) {
+		period.tv_sec = c.cfg.sweep_seconds;
+		period.tv_nsec = 0;
+		if ((sig = sigtimedwait(&set, NULL, &period)) > 0)
+			break;
+		if (errno == EAGAIN) {
+			sweep(&sw);
+			fflush(stderr);
+		}
+	}
 	kdc_log_info("signal=%d: draining and stopping", sig);
 	kdc_http_stop(h);
 	coap_face_stop(&f);
@@ -221,6 +287,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 out:
 	coap_face_stop(&f);
 	kdc_http_free(h);
+	sweeper_close(&sw);
 	kdc_free(cert_pem);
 	kdc_free(ca_pem);
 	kdc_secret_free(key_pem, key_len);

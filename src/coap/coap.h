@@ -72,7 +72,7 @@
 #define KDC_COAP_PATH_MAX	128	/* "0/65534/65534" and EST paths fit */
 #define KDC_COAP_QUERY_MAX	8	/* Uri-Query options kept per message */
 #define KDC_COAP_QUERY_LEN	128	/* bytes per Uri-Query option */
-#define KDC_COAP_BODY_MAX	4096	/* request body before block-wise */
+#define KDC_COAP_BODY_MAX	8192	/* request body, Block1 joined: a CSR */
 
 struct kdc_coap;
 struct kdc_coap_peer;

@@ -119,6 +119,10 @@ static const struct ckey keys[] = {
 	{ SECT_KDC, "log_level", CT_ENUM, "info", 0, 0,
 	    CFG(log_level), 0, 0, log_levels, NULL,
 	    "err, warn, info or debug." },
+	{ SECT_KDC, "sweep_seconds", CT_INT, KDC_STR(KDC_SWEEP_PERIOD_S), 1,
+	    86400, CFG(sweep_seconds), 0, 0, NULL, NULL,
+	    "Seconds between sweeps that mark credentials past their\n"
+	    "# not_after as expired (and audit it), 1..86400." },
 
 	{ SECT_HTTP, "address", CT_STRING, "127.0.0.1", 0, 0,
 	    CFG(http_address), FSZ(kdc_config, http_address), 0, NULL,
@@ -860,6 +864,7 @@ static bool
 same_config(const struct kdc_config *a, const struct kdc_config *b)
 {
 	if (a->nhosts != b->nhosts || a->log_level != b->log_level ||
+	    a->sweep_seconds != b->sweep_seconds ||
 	    strcmp(a->http_address, b->http_address) != 0 ||
 	    a->http_port != b->http_port || a->http_tls12 != b->http_tls12 ||
 	    a->http_client_cert != b->http_client_cert ||

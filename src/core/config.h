@@ -6,6 +6,7 @@
  *
  *   [kdc]      hosts = name[,name...]   extra names for the TLS cert
  *              log_level = err|warn|info|debug
+ *              sweep_seconds = 1..86400 (60)  expiry sweep period
  *   [http]     address, port (8443), tls12 (false), client_cert
  *              (none|optional|required)
  *   [ca]       key = file | pkcs11:...  ; days (3650); tls_days (825)
@@ -36,6 +37,7 @@ struct kdc_config {
 	char			hosts[KDC_CONFIG_HOSTS_MAX][KDC_NAME_MAX + 1];
 	size_t			nhosts;
 	int			log_level;
+	int			sweep_seconds;	/* serve's expiry sweep */
 	char			http_address[KDC_NAME_MAX + 1];
 	int			http_port;
 	int			http_tls12;

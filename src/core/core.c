@@ -25,9 +25,18 @@ struct kdc_core {
 	int64_t				 unauth_at;	/* last refill, s */
 	long				 unauth_tokens;
 	long				 unauth_dropped;	/* since last record */
+	/* the last CRL built (kdc_core_crl), for revocation generation
+	 * crl_gen, valid until crl_next */
+	uint8_t				*crl;
+	size_t				 crl_len;
+	int64_t				 crl_gen;
+	int64_t				 crl_next;
 };
 
 #define CHECK_LABEL	"wrapkey-check"
+/* Store meta key: bumped in the transaction of every revocation, so every
+ * core (each thread, each process) sees that its cached CRL is stale. */
+#define CRL_GEN_KEY	"crl_gen"
 
 static int64_t
 wall_clock(void)
@@ -155,6 +164,43 @@ cred_aad(int64_t id, char *buf, size_t cap)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* The revocation generation in the store's meta (0 if never set). */
+static kdc_err
+crl_gen_get(struct kdc_core *core, int64_t *gen)
+{
+	char *v = NULL, *end;
+	long long x;
+	kdc_err r;
+
+	*gen = 0;
+	r = kdc_store_meta_get(core->st, CRL_GEN_KEY, &v);
+	if (r == KDC_ERR_NOT_FOUND)
+		return KDC_OK;
+	if (r != KDC_OK)
+		return r;
+	x = strtoll(v, &end, 10);
+	r = (end == v || *end != '\0' || x < 0) ? KDC_ERR_STORE_CORRUPT :
+	    KDC_OK;
+	kdc_free(v);
+	if (r == KDC_OK)
+		*gen = (int64_t)x;
+	return r;
+}
+
+/* Bump it; call inside the revocation's transaction. */
+static kdc_err
+crl_gen_bump(struct kdc_core *core)
+{
+	char buf[24];
+	int64_t gen;
+	kdc_err r;
+
+	if ((r = crl_gen_get(core, &gen)) != KDC_OK)
+		return r;
+	snprintf(buf, sizeof(buf), "%" PRId64, gen + 1);
+	return kdc_store_meta_set(core->st, CRL_GEN_KEY, buf);
+}
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 static kdc_err
@@ -218,6 +264,9 @@ out:
 void
 kdc_core_free(struct kdc_core *core)
 {
+	if (core == NULL)
+		return;
+	kdc_free(core->crl);
 	kdc_free(core);
 }
 
@@ -476,6 +525,7 @@ kdc_core_device_revoke(struct kdc_core *core, const char *actor,
 	    KDC_CRED_REVOKED)) != KDC_OK ||
 	    (r = device_creds_set(core, dev->id, KDC_CRED_PENDING,
 	    KDC_CRED_REVOKED)) != KDC_OK ||
+	    (r = crl_gen_bump(core)) != KDC_OK ||
 	    (r = AUDIT(core, actor, "device.revoke", dev_id, KDC_OK,
 	    "credentials revoked")) != KDC_OK) {
 		kdc_store_rollback(core->st);
@@ -1121,11 +1171,20 @@ kdc_core_cred_revoke(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_REVOKED;
 		goto refused;
 	}
+	/* one transaction: the status, the CRL generation and the record */
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		goto out;
 	if ((r = kdc_store_cred_set_status(core->st, cred_id,
-	    KDC_CRED_REVOKED)) != KDC_OK)
+	    KDC_CRED_REVOKED)) != KDC_OK ||
+	    (r = crl_gen_bump(core)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "cred.revoke", subject, KDC_OK,
+	    "kind=%s type=%s%s%s", kdc_cred_kind_str(cred->kind),
+	    kdc_cred_type_str(cred->type), cred->serial[0] != '\0' ?
+	    " serial=" : "", cred->serial)) != KDC_OK) {
+		kdc_store_rollback(core->st);
 		goto refused;
-	r = AUDIT(core, actor, "cred.revoke", subject, KDC_OK, "kind=%s type=%s",
-	    kdc_cred_kind_str(cred->kind), kdc_cred_type_str(cred->type));
+	}
+	r = kdc_store_commit(core->st);
 	goto out;
 refused:
 	(void)AUDIT(core, actor, "cred.revoke", subject, r, "%s",
@@ -1170,6 +1229,97 @@ fail:
 	kdc_store_rollback(core->st);
 	kdc_free(ids);
 	return r;
+}
+
+/* ---- the CRL ----------------------------------------------------------- */
+
+/*
+ * Build the CRL for generation gen at now: every revoked operational X.509
+ * credential we issued, revoked at its status_at. An entry whose
+ * certificate has expired is left out (RFC 5280 3.3 allows it; a relying
+ * party refuses an expired certificate anyway), which bounds the CRL.
+ */
+static kdc_err
+crl_build(struct kdc_core *core, int64_t gen, int64_t now, uint8_t **der,
+    size_t *len)
+{
+	struct kdc_cred_filter f = { 0, KDC_KIND_OPERATIONAL,
+	    KDC_CRED_REVOKED, 0 };
+	struct kdc_cred **v = NULL;
+	const char **serials = NULL;
+	int64_t *at = NULL;
+	size_t n = 0, k = 0;
+	uint64_t number;
+	kdc_err r;
+
+	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
+		return r;
+	if (n > 0 && ((serials = kdc_calloc(n, sizeof(*serials))) == NULL ||
+	    (at = kdc_calloc(n, sizeof(*at))) == NULL)) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->type != KDC_TYPE_X509 || v[i]->serial[0] == '\0' ||
+		    (v[i]->not_after != 0 && v[i]->not_after <= now))
+			continue;
+		serials[k] = v[i]->serial;
+		at[k] = v[i]->status_at > 0 ? v[i]->status_at : now;
+		k++;
+	}
+	/*
+	 * RFC 5280 5.2.3: the number increases with every CRL we issue. The
+	 * generation alone would repeat across the daily re-signing and
+	 * between the cores of different threads, so it is the high half
+	 * and thisUpdate (32 bits to 2106) the low half: a new revocation
+	 * or a later second gives a larger number; the same generation in
+	 * the same second is the same content.
+	 */
+	number = ((uint64_t)gen << 32) | (uint32_t)now;
+	r = kdc_ca_crl(core->ca, serials, at, k, now, now + KDC_CRL_VALIDITY,
+	    number, der, len);
+out:
+	kdc_free(serials);
+	kdc_free(at);
+	kdc_cred_list_free(v, n);
+	return r;
+}
+
+kdc_err
+kdc_core_crl(struct kdc_core *core, uint8_t **der, size_t *len)
+{
+	uint8_t *fresh = NULL, *copy;
+	size_t fresh_len = 0;
+	int64_t gen, now = kdc_core_now(core);
+	kdc_err r;
+
+	*der = NULL;
+	*len = 0;
+	if (core->ca == NULL)
+		return KDC_ERR_NOT_FOUND;
+	if ((r = crl_gen_get(core, &gen)) != KDC_OK)
+		return r;
+	if (core->crl == NULL || gen != core->crl_gen ||
+	    now >= core->crl_next - KDC_CRL_RENEW_BEFORE ||
+	    now < core->crl_next - KDC_CRL_VALIDITY) {
+		/* (the last test: the clock went back past thisUpdate) */
+		if ((r = crl_build(core, gen, now, &fresh, &fresh_len)) !=
+		    KDC_OK)
+			return r;
+		kdc_free(core->crl);
+		core->crl = fresh;
+		core->crl_len = fresh_len;
+		core->crl_gen = gen;
+		core->crl_next = now + KDC_CRL_VALIDITY;
+		kdc_log_debug("crl built gen=%" PRId64 " bytes=%zu", gen,
+		    fresh_len);
+	}
+	if ((copy = kdc_malloc(core->crl_len)) == NULL)
+		return KDC_ERR_NOMEM;
+	memcpy(copy, core->crl, core->crl_len);
+	*der = copy;
+	*len = core->crl_len;
+	return KDC_OK;
 }
 
 /* ---- CAs --------------------------------------------------------------- */

@@ -176,6 +176,20 @@ kdc_err	kdc_core_cred_list(struct kdc_core *core,
 /* Mark credentials past not_after as expired, one audit record each. */
 kdc_err	kdc_core_expire(struct kdc_core *core, const char *actor, size_t *n);
 
+/*
+ * The current CRL of our CA (DER, heap, caller frees): every revoked
+ * operational X.509 credential whose certificate has not expired, revoked
+ * at the row's status_at; nextUpdate = thisUpdate + KDC_CRL_VALIDITY.
+ * Cached in the core and rebuilt when a revocation happened since (a
+ * counter in the store's meta that kdc_core_cred_revoke() and
+ * kdc_core_device_revoke() bump in their transaction, so a revocation by
+ * any process or thread is seen at the next call), or when less than
+ * KDC_CRL_RENEW_BEFORE is left before nextUpdate. cRLNumber is the
+ * generation << 32 | thisUpdate (increasing, RFC 5280 5.2.3). NOT_FOUND
+ * if the core has no CA.
+ */
+kdc_err	kdc_core_crl(struct kdc_core *core, uint8_t **der, size_t *len);
+
 /* ---- manufacturer CAs and our CA -------------------------------------- */
 
 kdc_err	kdc_core_mfg_ca_add(struct kdc_core *core, const char *actor,

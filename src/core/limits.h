@@ -101,4 +101,20 @@
 #define KDC_AUDIT_UNAUTH_RATE	20
 #define KDC_AUDIT_UNAUTH_BURST	100
 
+/* ---- revocation and expiry ---------------------------------------------- */
+/* A CRL's nextUpdate is thisUpdate + 1 day (RFC 5280 5.1.2.5). A relying
+ * party that caches the CRL until nextUpdate sees a revocation at most a
+ * day late even if it never refetches, and the CRL is rebuilt on every
+ * revocation anyway: a short window costs one ECDSA signature a day. */
+#define KDC_CRL_VALIDITY	86400
+/* The cached CRL is re-signed once less than this is left before its
+ * nextUpdate, so what we serve is always valid for >= 12 h: a party that
+ * fetches just before a rebuild is not left with a stale CRL at once. */
+#define KDC_CRL_RENEW_BEFORE	(KDC_CRL_VALIDITY / 2)
+/* Default period of `serve`'s expiry sweep ([kdc] sweep_seconds): a
+ * credential past not_after is refused at authentication anyway (core
+ * checks not_after), so the sweep only marks rows and audits; a minute
+ * keeps `cred list` current without measurable load. */
+#define KDC_SWEEP_PERIOD_S	60
+
 #endif

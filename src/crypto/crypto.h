@@ -205,11 +205,48 @@ kdc_err	kdc_ca_sign_spki(struct kdc_ca *ca, const uint8_t *spki,
 	    int64_t not_after, struct kdc_issued *out);
 
 /*
+ * The CA's CRL (RFC 5280 5): X.509 v2, DER, signed ECDSA-SHA256 by the
+ * CA key, issuer = the CA's subject, with authorityKeyIdentifier (the CA's
+ * subject key id) and cRLNumber = crl_number. Entry i revokes the serial
+ * serials_hex[i] (hex, either case, 1..20 bytes, as the certificate
+ * encodes it) at revoked_at[i] (> 0). n may be 0 (an empty CRL). *der is
+ * heap, caller frees. INVALID_ARG if ca is NULL, this_update <= 0,
+ * next_update <= this_update, or an entry is empty, not hex, too long or
+ * has revoked_at <= 0.
+ */
+kdc_err	kdc_ca_crl(struct kdc_ca *ca, const char *const *serials_hex,
+	    const int64_t *revoked_at, size_t n, int64_t this_update,
+	    int64_t next_update, uint64_t crl_number, uint8_t **der,
+	    size_t *len);
+
+/*
  * A fresh ECDSA P-256 key pair: the private key as unencrypted PKCS#8 DER
  * into pkcs8 (capacity *pkcs8_len, set to the length; a secret the caller
  * wipes), the public key as SPKI DER in *spki (heap).
  */
 kdc_err	kdc_keygen_p256(uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **spki,
 	    size_t *spki_len);
+
+/* ---- EST-coaps helpers (crypto/est.c) ---------------------------------- */
+
+/*
+ * The SubjectPublicKeyInfo (DER, heap, caller frees) of a PKCS#10 CSR in
+ * DER (RFC 9148 Content-Format 286: DER only, PEM is MALFORMED). Parses
+ * only: the self-signature is checked by kdc_ca_sign_csr(). MALFORMED if
+ * it does not parse, TOO_LARGE over KDC_CSR_MAX, and kdc_spki_check()'s
+ * verdict on the key (UNSUPPORTED_KEY for RSA, other curves, ...).
+ */
+kdc_err	kdc_csr_spki(const uint8_t *csr, size_t len, uint8_t **spki,
+	    size_t *spki_len);
+
+/*
+ * A PKCS#7 (CMS) certs-only SignedData (RFC 7030 §4.1.3, RFC 9148
+ * Content-Format 281), DER, heap (caller frees), holding the n
+ * certificates ders[i] (DER, lens[i] bytes each, 1 <= n <=
+ * KDC_CHAIN_MAX). MALFORMED if a certificate does not parse,
+ * INVALID_ARG for n out of range.
+ */
+kdc_err	kdc_pkcs7_certs(const uint8_t *const *ders, const size_t *lens,
+	    size_t n, uint8_t **out, size_t *out_len);
 
 #endif

@@ -71,7 +71,7 @@ void	kdc_http_stop(struct kdc_http *h);
 /* Stops if running. NULL-safe. */
 void	kdc_http_free(struct kdc_http *h);
 
-/* The core's own routes: GET /api/v1/health, GET /ca.pem. */
+/* The core's own routes: GET /api/v1/health, GET /ca.pem, GET /crl (DER). */
 struct kdc_core;
 kdc_err	kdc_http_routes_core(struct kdc_http *h, struct kdc_core *core);
 

@@ -105,4 +105,33 @@ void	kdc_lwm2m_free(struct kdc_lwm2m *lw);
 /* Bootstrap sessions in progress (tests, metrics). */
 size_t	kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw);
 
+/* ---- EST-coaps (RFC 9148) on the Bootstrap Server's endpoint (est.c) --- */
+
+/*
+ * Register the EST-coaps routes on endpoint `endpoint` (NULL: "kdc"),
+ * under /.well-known/est/ and nothing else (no short alias paths):
+ *   GET  crts  the CA certificate: Accept 281 (PKCS#7 certs-only; also
+ *              when no Accept, RFC 9148 §4.3) or 287 (DER) -> 2.05;
+ *              any other Accept -> 4.06
+ *   GET  att   csrattrs (Content-Format 285): ecdsa-with-SHA256 and an
+ *              id-ecPublicKey P-256 attribute -> 2.05
+ *   POST sen   simple enroll: Content-Format 286 (PKCS#10 DER), only
+ *              from a peer authenticated with its manufacturer
+ *              credential; the certificate names the peer's device
+ *   POST sren  simple re-enroll: only from a peer authenticated with its
+ *              current issued operational certificate
+ * sen/sren answer 2.04 with the certificate, 281 by default or 287 when
+ * asked (Accept). Refusals: 4.15 other Content-Format, 4.06 other
+ * Accept, 4.00 malformed CSR / bad signature / unsupported key, 4.03 a
+ * peer not allowed (wrong credential kind or type) or a key the KDC
+ * already knows as a manufacturer key, another device's key or a revoked
+ * one; each audited as "est.enroll" (core/audit.h), as is each success
+ * (the issuance itself is core's "cert.issue").
+ * /skg and /skc are not served (the engine's 4.04). c and core are
+ * borrowed and must outlive the engine; nothing to free. A
+ * kdc_coap_route() error as it comes.
+ */
+kdc_err	kdc_est_attach(struct kdc_coap *c, struct kdc_core *core,
+	    const char *endpoint);
+
 #endif

@@ -1,0 +1,384 @@
+/*
+ * test_lwm2m_est.c: the EST-coaps routes (lwm2m/est.c) on the real
+ * kdc_coap engine over DTLS-PSK on loopback, with a libcoap client in
+ * this process: crts in both formats and 4.06, att, sen issuing a
+ * certificate for the peer's device, and the audited refusals (wrong
+ * Content-Format, malformed CSR, sren over the manufacturer credential).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <coap3/coap.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "coap/coap.h"
+#include "core/audit.h"
+#include "core/config.h"
+#include "core/core.h"
+#include "core/log.h"
+#include "lwm2m/lwm2m.h"
+#include "testutil.h"
+
+#define MFG_IDENT	"mfg-est"
+#define MFG_KEY		"manufacturer-key-est0"
+#define DEV		"urn:dev:est"
+
+struct fx {
+	char			*dir;
+	struct kdc_config	 cfg;
+	struct kdc_keyring	*kr;
+	struct kdc_store	*st;
+	struct kdc_ca		*ca;
+	struct kdc_core		*core;
+	char			*cert_pem;
+	char			*key_pem;
+	size_t			 key_len;
+	struct kdc_coap		*coap;
+	int			 port;
+	uint8_t			*csr;
+	size_t			 csr_len;
+	coap_context_t		*cctx;
+	coap_session_t		*cs;
+};
+
+/* The last response the client got. */
+static struct {
+	int		 code;
+	int		 cf;
+	uint8_t		 body[KDC_CERT_MAX + 512];
+	size_t		 len;
+} rx;
+
+static const uint8_t wkey[32] = { 0x17 };
+
+static int
+free_udp_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static coap_response_t
+cl_resp(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
+    const coap_mid_t mid)
+{
+	coap_opt_iterator_t it;
+	coap_opt_t *o;
+	const uint8_t *data = NULL;
+	size_t len = 0;
+
+	(void)s;
+	(void)sent;
+	(void)mid;
+	rx.cf = -1;
+	if ((o = coap_check_option(rcvd, COAP_OPTION_CONTENT_FORMAT, &it)) !=
+	    NULL)
+		rx.cf = (int)coap_decode_var_bytes(coap_opt_value(o),
+		    coap_opt_length(o));
+	rx.len = 0;
+	if (coap_get_data(rcvd, &len, &data) && len <= sizeof(rx.body)) {
+		memcpy(rx.body, data, len);
+		rx.len = len;
+	}
+	rx.code = coap_pdu_get_code(rcvd);
+	return COAP_RESPONSE_OK;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct kdc_device_spec s;
+	coap_dtls_cpsk_t cpsk;
+	coap_address_t dst;
+	char p[512];
+
+	assert_int_equal(kdc_crypto_init(), KDC_OK);
+	kdc_log_set_level(getenv("KDC_TEST_DEBUG") != NULL ? KDC_LOG_DEBUG :
+	    KDC_LOG_ERR);
+	f->dir = kdc_test_tmpdir();
+	kdc_config_defaults(&f->cfg);
+	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
+	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
+	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
+	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
+	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
+	    KDC_OK);
+	assert_int_equal(kdc_tls_cert_create(f->dir, f->kr, f->ca, NULL, 0,
+	    30), KDC_OK);
+	assert_int_equal(kdc_tls_cert_load(f->dir, f->kr, &f->cert_pem,
+	    &f->key_pem, &f->key_len), KDC_OK);
+	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
+	f->port = free_udp_port();
+	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1", f->port,
+	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
+	    f->cert_pem, f->key_pem), KDC_OK);
+	assert_int_equal(kdc_est_attach(NULL, f->core, NULL),
+	    KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_est_attach(f->coap, f->core, NULL), KDC_OK);
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dev_id, sizeof(s.dev_id), DEV);
+	snprintf(s.psk_identity, sizeof(s.psk_identity), MFG_IDENT);
+	s.type = KDC_TYPE_PSK;
+	s.psk_len = strlen(MFG_KEY);
+	memcpy(s.psk, MFG_KEY, s.psk_len);
+	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+
+	assert_int_equal(kdc_test_sh("cd %s && openssl req -new -newkey ec "
+	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x -keyout "
+	    "k.pem -outform DER -out csr.der 2>/dev/null", f->dir), 0);
+	snprintf(p, sizeof(p), "%s/csr.der", f->dir);
+	assert_non_null(f->csr = kdc_test_read_file(p, &f->csr_len));
+
+	assert_non_null(f->cctx = coap_new_context(NULL));
+	coap_context_set_block_mode(f->cctx, COAP_BLOCK_USE_LIBCOAP |
+	    COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(f->cctx, cl_resp);
+	coap_address_init(&dst);
+	dst.addr.sin.sin_family = AF_INET;
+	dst.addr.sin.sin_port = htons((uint16_t)f->port);
+	dst.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.size = sizeof(dst.addr.sin);
+	memset(&cpsk, 0, sizeof(cpsk));
+	cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+	cpsk.psk_info.identity.s = (const uint8_t *)MFG_IDENT;
+	cpsk.psk_info.identity.length = strlen(MFG_IDENT);
+	cpsk.psk_info.key.s = (const uint8_t *)MFG_KEY;
+	cpsk.psk_info.key.length = strlen(MFG_KEY);
+	assert_non_null(f->cs = coap_new_client_session_psk2(f->cctx, NULL,
+	    &dst, COAP_PROTO_DTLS, &cpsk));
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	coap_free_context(f->cctx);
+	kdc_coap_free(f->coap);
+	kdc_core_free(f->core);
+	kdc_ca_free(f->ca);
+	kdc_store_close(f->st);
+	kdc_keyring_free(f->kr);
+	kdc_test_rmtree(f->dir);
+	free(f->csr);
+	free(f->cert_pem);
+	kdc_secret_free(f->key_pem, f->key_len);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Send method est/<res> (cf, accept: -1 to omit) and pump engine and
+ * client until the response arrives (or 5 s). */
+static void
+est(struct fx *f, coap_pdu_code_t method, const char *res, int cf,
+    int accept, const uint8_t *body, size_t len)
+{
+	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, method, f->cs);
+	uint8_t tok[8], b[4];
+	size_t tl;
+	struct timespec t0, t;
+
+	assert_non_null(pdu);
+	coap_session_new_token(f->cs, &tl, tok);
+	coap_add_token(pdu, tl, tok);
+	coap_add_option(pdu, COAP_OPTION_URI_PATH, 11,
+	    (const uint8_t *)".well-known");
+	coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"est");
+	coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(res),
+	    (const uint8_t *)res);
+	if (cf >= 0)
+		coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+		    coap_encode_var_safe(b, sizeof(b), (unsigned)cf), b);
+	if (accept >= 0)
+		coap_add_option(pdu, COAP_OPTION_ACCEPT,
+		    coap_encode_var_safe(b, sizeof(b), (unsigned)accept), b);
+	if (len > 0)
+		assert_true(coap_add_data_large_request(f->cs, pdu, len, body,
+		    NULL, NULL));
+	memset(&rx, 0, sizeof(rx));
+	assert_int_not_equal(coap_send(f->cs, pdu), COAP_INVALID_MID);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (rx.code == 0) {
+		kdc_coap_run_once(f->coap, 5);
+		coap_io_process(f->cctx, 5);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 5)
+			fail_msg("no response to %s", res);
+	}
+}
+
+static void
+expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
+{
+	struct kdc_audit_rec last;
+
+	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_string_equal(last.action, action);
+	assert_string_equal(last.outcome,
+	    outcome == KDC_OK ? "ok" : kdc_err_name(outcome));
+}
+
+/* The CA certificate as DER. */
+static void
+ca_der(struct fx *f, uint8_t **der, size_t *len)
+{
+	assert_int_equal(kdc_ca_cert_der(f->ca, der, len), KDC_OK);
+}
+
+static void
+test_crts(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *der = NULL, *p7 = NULL;
+	size_t der_len = 0, p7_len = 0;
+	const uint8_t *ders[1];
+
+	ca_der(f, &der, &der_len);
+	est(f, COAP_REQUEST_CODE_GET, "crts", -1, KDC_CF_PKIX_CERT, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_CONTENT);
+	assert_int_equal(rx.cf, KDC_CF_PKIX_CERT);
+	assert_int_equal(rx.len, der_len);
+	assert_memory_equal(rx.body, der, der_len);
+
+	ders[0] = der;
+	assert_int_equal(kdc_pkcs7_certs(ders, &der_len, 1, &p7, &p7_len),
+	    KDC_OK);
+	est(f, COAP_REQUEST_CODE_GET, "crts", -1, -1, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_CONTENT);
+	assert_int_equal(rx.cf, KDC_CF_PKCS7_CERTS);
+	assert_int_equal(rx.len, p7_len);
+	assert_memory_equal(rx.body, p7, p7_len);
+
+	est(f, COAP_REQUEST_CODE_GET, "crts", -1, KDC_CF_CBOR, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_NOT_ACCEPTABLE);
+	est(f, COAP_REQUEST_CODE_POST, "crts", -1, -1, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_NOT_ALLOWED);
+	est(f, COAP_REQUEST_CODE_POST, "skg", KDC_CF_PKCS10, -1, f->csr,
+	    f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_NOT_FOUND);
+	free(der);
+	free(p7);
+}
+
+static void
+test_att(void **state)
+{
+	struct fx *f = *state;
+
+	est(f, COAP_REQUEST_CODE_GET, "att", -1, -1, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_CONTENT);
+	assert_int_equal(rx.cf, KDC_CF_CSRATTRS);
+	assert_true(rx.len > 2 && rx.body[0] == 0x30 &&
+	    rx.body[1] == rx.len - 2);
+	est(f, COAP_REQUEST_CODE_GET, "att", -1, KDC_CF_PKIX_CERT, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_NOT_ACCEPTABLE);
+}
+
+static void
+test_sen(void **state)
+{
+	struct fx *f = *state;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d;
+	char uri[KDC_DEVID_MAX + 1];
+	size_t ulen = sizeof(uri);
+	unsigned type = 0;
+	struct kdc_cred *cur = NULL;
+
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_PKCS10, KDC_CF_PKIX_CERT,
+	    f->csr, f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_CHANGED);
+	assert_int_equal(rx.cf, KDC_CF_PKIX_CERT);
+	expect_last_audit(f, "est.enroll", KDC_OK);
+	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+	d.data = rx.body;
+	d.size = (unsigned)rx.len;
+	assert_int_equal(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER),
+	    0);
+	assert_int_equal(gnutls_x509_crt_get_subject_alt_name2(crt, 0, uri,
+	    &ulen, &type, NULL), GNUTLS_SAN_URI);
+	assert_string_equal(uri, DEV);
+	gnutls_x509_crt_deinit(crt);
+	assert_int_equal(kdc_core_cred_current(f->core, DEV, KDC_CRED_ISSUED,
+	    &cur), KDC_OK);
+	assert_int_equal(cur->type, KDC_TYPE_X509);
+	assert_int_equal(cur->cert_len, rx.len);
+	assert_memory_equal(cur->cert, rx.body, rx.len);
+	kdc_cred_free(cur);
+
+	/* default format: PKCS#7 (RFC 9148 §4.3) */
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_PKCS10, -1, f->csr,
+	    f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_CHANGED);
+	assert_int_equal(rx.cf, KDC_CF_PKCS7_CERTS);
+}
+
+static void
+test_sen_refused(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_OCTET_STREAM, -1, f->csr,
+	    f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_UNSUPPORTED_CF);
+	expect_last_audit(f, "est.enroll", KDC_ERR_UNSUPPORTED);
+	est(f, COAP_REQUEST_CODE_POST, "sen", -1, -1, f->csr, f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_UNSUPPORTED_CF);
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_PKCS10, KDC_CF_CBOR,
+	    f->csr, f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_NOT_ACCEPTABLE);
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_PKCS10, -1, junk,
+	    sizeof(junk));
+	assert_int_equal(rx.code, KDC_COAP_BAD_REQUEST);
+	expect_last_audit(f, "est.enroll", KDC_ERR_MALFORMED);
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_PKCS10, -1, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_BAD_REQUEST);
+	/* re-enroll needs the operational certificate, not this PSK */
+	est(f, COAP_REQUEST_CODE_POST, "sren", KDC_CF_PKCS10, -1, f->csr,
+	    f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_FORBIDDEN);
+	expect_last_audit(f, "est.enroll", KDC_ERR_WRONG_TYPE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_crts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_att, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sen_refused, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
