@@ -367,6 +367,31 @@ sren_post(void *arg, struct kdc_coap_peer *peer,
 	enroll(arg, peer, req, resp, true);
 }
 
+/*
+ * GET crl: the CA's current CRL, DER (the same as https://HOST/crl).
+ * application/pkix-crl has no CoAP Content-Format number, so this is
+ * application/octet-stream (42). It must fit one response (no Block2 yet):
+ * est_out holds some two hundred entries.
+ */
+static void
+crl_get(void *arg, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	struct kdc_core *core = arg;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	kdc_err r;
+
+	(void)req;
+	if ((r = kdc_core_crl(core, &der, &len)) != KDC_OK ||
+	    (r = resp_set(resp, KDC_COAP_CONTENT, KDC_CF_OCTET_STREAM, der,
+	    len)) != KDC_OK) {
+		kdc_log_err_r(r, "CRL for peer=%s", kdc_coap_peer_addr(peer));
+		resp->code = est_code(r);
+	}
+	kdc_free(der);
+}
+
 /* ---- lifetime ------------------------------------------------------------ */
 
 kdc_err
@@ -384,7 +409,9 @@ kdc_est_attach(struct kdc_coap *c, struct kdc_core *core, const char *endpoint)
 	    (r = kdc_coap_route(c, ep, KDC_COAP_POST, EST_PREFIX "sen",
 	    sen_post, core)) != KDC_OK ||
 	    (r = kdc_coap_route(c, ep, KDC_COAP_POST, EST_PREFIX "sren",
-	    sren_post, core)) != KDC_OK)
+	    sren_post, core)) != KDC_OK ||
+	    (r = kdc_coap_route(c, ep, KDC_COAP_GET, EST_PREFIX "crl",
+	    crl_get, core)) != KDC_OK)
 		return r;
 	return KDC_OK;
 }
