@@ -280,6 +280,7 @@ struct hs {
 	size_t				 out_cap, out_len;
 	kdc_err				 fail;		/* transport failure */
 	bool				 peer_verified;
+	int32_t				 accept;	/* -1: no Accept */
 };
 
 static uint64_t
@@ -488,6 +489,7 @@ hs_open(struct hs *h, struct kdcdev_lwm2m *c,
 	h->c = c;
 	h->sec = sec;
 	h->mid = COAP_INVALID_MID;
+	h->accept = -1;
 	if ((r = resolve(sec->uri, &dst, &proto, host, sizeof(host))) != KDC_OK)
 		return r;
 	if ((proto == COAP_PROTO_UDP) != (sec->mode == KDCDEV_MODE_NOSEC))
@@ -612,10 +614,19 @@ hs_send(struct hs *h, const struct kdcdev_msg *m)
 		ok = coap_insert_optlist(&ol, coap_new_optlist(
 		    COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cf,
 		    sizeof(cf), (unsigned)m->content_format), cf));
+	if (ok && h->accept >= 0)
+		ok = coap_insert_optlist(&ol, coap_new_optlist(
+		    COAP_OPTION_ACCEPT, coap_encode_var_safe(cf,
+		    sizeof(cf), (unsigned)h->accept), cf));
 	if (ok && ol != NULL)	/* 4.3.1 returns 0 for an empty list */
 		ok = coap_add_optlist_pdu(pdu, &ol);
 	coap_delete_optlist(ol);
-	if (ok && m->payload_len > 0)
+	/* a body over one block goes out in Block1 pieces (libcoap does
+	 * it: COAP_BLOCK_USE_LIBCOAP); m->payload outlives the exchange */
+	if (ok && m->payload_len > 1024)
+		ok = coap_add_data_large_request(h->sess, pdu, m->payload_len,
+		    m->payload, NULL, NULL);
+	else if (ok && m->payload_len > 0)
 		ok = coap_add_data(pdu, m->payload_len, m->payload);
 	if (!ok) {
 		coap_delete_pdu(pdu);
@@ -1017,5 +1028,228 @@ kdcdev_host_state_load(struct kdcdev_lwm2m *c, const char *path)
 	if ((r = read_file(path, buf, &len)) == KDC_OK)
 		r = kdcdev_state_decode(c, buf, len);
 	gnutls_memset(buf, 0, sizeof(buf));
+	return r;
+}
+
+/* ==== EST-coaps enrollment =============================================== */
+
+#define EST_CF_PKCS10	286	/* application/pkcs10 */
+#define EST_CF_PKIX	287	/* application/pkix-cert */
+
+/* SubjectPublicKeyInfo DER of a certificate (heap, gnutls_free). */
+static int
+crt_spki(gnutls_x509_crt_t crt, gnutls_datum_t *d)
+{
+	gnutls_pubkey_t pub = NULL;
+	int rc;
+
+	if ((rc = gnutls_pubkey_init(&pub)) >= 0 &&
+	    (rc = gnutls_pubkey_import_x509(pub, crt, 0)) >= 0)
+		rc = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, d);
+	gnutls_pubkey_deinit(pub);
+	return rc;
+}
+
+kdc_err
+kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
+    const struct kdcdev_security *sec, const char *ep,
+    bool re, uint8_t *cert, size_t *cert_len, uint8_t *key, size_t *key_len,
+    uint8_t *code, unsigned timeout_ms)
+{
+	struct hs h;
+	struct kdcdev_msg m;
+	uint64_t deadline = now_ms() + timeout_ms;
+	gnutls_x509_privkey_t xk = NULL;
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_privkey_t pk = NULL;
+	gnutls_datum_t csr = { NULL, 0 }, k8 = { NULL, 0 }, ks = { NULL, 0 },
+	    cs = { NULL, 0 }, in;
+	bool opened = false;
+	kdc_err r;
+
+	if (code != NULL)
+		*code = 0;
+	if (ep == NULL || ep[0] == '\0' || cert == NULL || key == NULL ||
+	    (re && sec->mode != KDCDEV_MODE_CERT))
+		return KDC_ERR_INVALID_ARG;
+	log_ctx = logc;
+	/* a fresh P-256 key and a CSR signed with it (ECDSA-SHA256) */
+	r = KDC_ERR_CRYPTO;
+	if (gnutls_x509_privkey_init(&xk) < 0 ||
+	    gnutls_x509_privkey_generate(xk, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+	    gnutls_x509_crq_init(&crq) < 0 ||
+	    gnutls_x509_crq_set_version(crq, 1) < 0 ||
+	    gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0,
+	    ep, (unsigned)strlen(ep)) < 0 ||
+	    gnutls_x509_crq_set_key(crq, xk) < 0 ||
+	    gnutls_x509_crq_sign2(crq, xk, GNUTLS_DIG_SHA256, 0) < 0 ||
+	    gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &csr) < 0 ||
+	    gnutls_x509_privkey_export2_pkcs8(xk, GNUTLS_X509_FMT_DER, NULL,
+	    GNUTLS_PKCS_PLAIN, &k8) < 0 ||
+	    gnutls_privkey_init(&pk) < 0 ||
+	    gnutls_privkey_import_x509(pk, xk, 0) < 0 ||
+	    gnutls_pubkey_init(&pub) < 0 ||
+	    gnutls_pubkey_import_privkey(pub, pk, 0, 0) < 0 ||
+	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &ks) < 0)
+		goto out;
+	if (k8.size > *key_len) {
+		r = KDC_ERR_TOO_LARGE;
+		goto out;
+	}
+
+	if ((r = hs_open(&h, NULL, sec)) != KDC_OK) {
+		host_log(KDCDEV_LOG_ERR, "cannot open session to %s: %s",
+		    sec->uri, kdc_err_str(r));
+		goto out;
+	}
+	opened = true;
+	h.out = cert;
+	h.out_cap = *cert_len;
+	h.accept = EST_CF_PKIX;
+	memset(&m, 0, sizeof(m));
+	m.method = KDCDEV_POST;
+	m.path = re ? ".well-known/est/sren" : ".well-known/est/sen";
+	m.query = "";
+	m.content_format = EST_CF_PKCS10;
+	m.payload = csr.data;
+	m.payload_len = csr.size;
+	host_log(KDCDEV_LOG_INFO, "EST %s to %s: CSR of %u bytes",
+	    re ? "sren" : "sen", sec->uri, csr.size);
+	r = hs_exchange(&h, &m, deadline);
+	if (code != NULL)
+		*code = h.code;
+	if (r != KDC_OK) {
+		if (r == KDC_ERR_PEER_ERROR)
+			host_log(KDCDEV_LOG_ERR, "EST %s refused: %u.%02u",
+			    re ? "sren" : "sen", h.code >> 5, h.code & 31u);
+		goto out;
+	}
+	/* 2.04 with a DER certificate for our key (Accept 287) */
+	r = KDC_ERR_MALFORMED;
+	in.data = cert;
+	in.size = (unsigned)h.out_len;
+	if (h.out_len == 0 || h.out_len >= *cert_len ||
+	    gnutls_x509_crt_init(&crt) < 0 ||
+	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER) < 0 ||
+	    crt_spki(crt, &cs) < 0) {
+		host_log(KDCDEV_LOG_ERR, "EST answer of %zu bytes is not a "
+		    "DER certificate", h.out_len);
+		goto out;
+	}
+	if (cs.size != ks.size || memcmp(cs.data, ks.data, ks.size) != 0) {
+		host_log(KDCDEV_LOG_ERR, "EST certificate is not for our key");
+		goto out;
+	}
+	*cert_len = h.out_len;
+	memcpy(key, k8.data, k8.size);
+	*key_len = k8.size;
+	r = KDC_OK;
+out:
+	if (opened)
+		hs_close(&h);
+	if (k8.data != NULL) {
+		gnutls_memset(k8.data, 0, k8.size);
+		gnutls_free(k8.data);
+	}
+	gnutls_free(csr.data);
+	gnutls_free(ks.data);
+	gnutls_free(cs.data);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_pubkey_deinit(pub);
+	gnutls_privkey_deinit(pk);	/* does not own xk (flags 0) */
+	gnutls_x509_crq_deinit(crq);
+	gnutls_x509_privkey_deinit(xk);
+	if (r == KDC_ERR_CRYPTO)
+		host_log(KDCDEV_LOG_ERR, "key or CSR generation failed");
+	log_ctx = NULL;
+	return r;
+}
+
+kdc_err
+kdcdev_host_cert_info(const uint8_t *der, size_t len, int64_t *not_before,
+    int64_t *not_after, char *serial, size_t serial_cap)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t in = { (unsigned char *)(uintptr_t)der, (unsigned)len };
+	uint8_t sn[64];
+	size_t sn_len = sizeof(sn);
+	kdc_err r = KDC_ERR_MALFORMED;
+
+	if (gnutls_x509_crt_init(&crt) < 0 ||
+	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_x509_crt_get_serial(crt, sn, &sn_len) < 0)
+		goto out;
+	if (not_before != NULL)
+		*not_before = (int64_t)gnutls_x509_crt_get_activation_time(crt);
+	if (not_after != NULL)
+		*not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+	if (serial != NULL) {
+		if (serial_cap < 2 * sn_len + 1) {
+			r = KDC_ERR_TOO_LARGE;
+			goto out;
+		}
+		for (size_t i = 0; i < sn_len; i++)
+			snprintf(serial + 2 * i, 3, "%02X", sn[i]);
+		serial[2 * sn_len] = '\0';
+	}
+	r = KDC_OK;
+out:
+	gnutls_x509_crt_deinit(crt);
+	return r;
+}
+
+kdc_err
+kdcdev_host_write_pem(const char *path, const char *label,
+    const uint8_t *der, size_t len, bool secret)
+{
+	gnutls_datum_t in = { (unsigned char *)(uintptr_t)der, (unsigned)len };
+	gnutls_datum_t pem = { NULL, 0 };
+	char tmp[4096];
+	size_t done = 0;
+	int fd = -1;
+	kdc_err r;
+
+	if (gnutls_pem_base64_encode2(label, &in, &pem) < 0)
+		return KDC_ERR_CRYPTO;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= sizeof(tmp)) {
+		r = KDC_ERR_INVALID_ARG;
+		goto out;
+	}
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    secret ? 0600 : 0644)) < 0) {
+		r = KDC_ERR_IO;
+		goto out;
+	}
+	while (done < pem.size) {
+		ssize_t n = write(fd, pem.data + done, pem.size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = KDC_ERR_IO;
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		r = KDC_ERR_IO;
+		goto out;
+	}
+	fd = -1;
+	r = rename(tmp, path) == 0 ? KDC_OK : KDC_ERR_IO;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r != KDC_OK)
+		(void)unlink(tmp);
+	if (pem.data != NULL) {
+		gnutls_memset(pem.data, 0, pem.size);
+		gnutls_free(pem.data);
+	}
 	return r;
 }

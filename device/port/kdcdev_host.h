@@ -77,4 +77,33 @@ kdc_err	kdcdev_host_load_cert(const char *file, uint8_t *der, size_t *der_len);
 kdc_err	kdcdev_host_load_pubkey(const char *file, uint8_t *spki,
 	    size_t *spki_len);
 
+/*
+ * EST-coaps enrollment (RFC 9148) over the security account sec (its uri
+ * is the KDC endpoint, coaps://HOST:PORT): generate a fresh P-256 key on
+ * the device (GnuTLS), build a PKCS#10 CSR (subject CN = ep, ECDSA-SHA256)
+ * and CON POST it (Content-Format 286, Accept 287; Block1 by libcoap when
+ * over 1 KiB) to /.well-known/est/sen with the manufacturer credential, or
+ * with re set to /.well-known/est/sren with the current operational
+ * certificate (sec->mode KDCDEV_MODE_CERT, else KDC_ERR_INVALID_ARG).
+ * KDC_OK: the DER certificate, checked to be for the new key, in cert
+ * (*cert_len updated) and the new key as PKCS#8 DER in key (*key_len); the
+ * key never leaves the device. The answer's code goes to *code (may be
+ * NULL); 4.xx/5.xx is KDC_ERR_PEER_ERROR, a non-certificate answer
+ * KDC_ERR_MALFORMED. logc (may be NULL) only lends its log callback: no
+ * sticky error is set, so a renewal loop may simply call again.
+ */
+kdc_err	kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
+	    const struct kdcdev_security *sec, const char *ep, bool re,
+	    uint8_t *cert, size_t *cert_len, uint8_t *key, size_t *key_len,
+	    uint8_t *code, unsigned timeout_ms);
+/* Validity (Unix seconds; either may be NULL) and serial (upper-case hex,
+ * NUL-terminated, capacity serial_cap; may be NULL) of a DER certificate. */
+kdc_err	kdcdev_host_cert_info(const uint8_t *der, size_t len,
+	    int64_t *not_before, int64_t *not_after, char *serial,
+	    size_t serial_cap);
+/* Write DER as PEM under label ("CERTIFICATE", "PRIVATE KEY") to path
+ * atomically (temp file, fsync, rename); mode 0600 when secret, else 0644. */
+kdc_err	kdcdev_host_write_pem(const char *path, const char *label,
+	    const uint8_t *der, size_t len, bool secret);
+
 #endif

@@ -6,6 +6,8 @@
  *   iotkdc-device load --server URI --devices N --concurrency C
  *       --prefix P --seed HEX [--timeout SEC]
  *   iotkdc-device load-manifest --devices N --prefix P --seed HEX
+ *   iotkdc-device enroll --server URI CREDENTIALS --key-out F --cert-out F
+ *   iotkdc-device renew-loop --server URI --cert F --key F --count N
  *
  * Exit status 0 on success; otherwise non-zero with one line on stderr.
  */
@@ -24,6 +26,7 @@
 
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
+#include <gnutls/x509.h>
 
 #include "kdcdev_host.h"
 
@@ -790,6 +793,493 @@ cmd_load(int argc, char **argv)
 	return 1;
 }
 
+/* ==== enroll, renew-loop ================================================= */
+
+#define EST_CERT_MAX	4096
+
+static void
+wipe_sec(struct kdcdev_security *sec)
+{
+	gnutls_memset(sec, 0, sizeof(*sec));
+}
+
+/* The account an EST request goes over: the KDC endpoint and one
+ * credential (PSK, RPK key, or certificate + key); --ca (CERT) or
+ * --server-key (RPK) authenticates the KDC. */
+struct est_args {
+	const char	*server, *psk_id, *psk, *rpk, *server_key, *cert,
+			*key, *ca;
+};
+
+static int
+est_account(const char *cmd, const struct est_args *a,
+    struct kdcdev_security *sec)
+{
+	size_t n;
+	kdc_err r;
+
+	memset(sec, 0, sizeof(*sec));
+	sec->used = 1;
+	sec->ssid = -1;
+	if (a->server == NULL)
+		return die("%s: --server is required", cmd);
+	if ((n = strlen(a->server)) >= sizeof(sec->uri) ||
+	    strncmp(a->server, "coaps://", 8) != 0)
+		return die("%s: --server must be coaps://HOST:PORT (under %zu "
+		    "bytes)", cmd, sizeof(sec->uri));
+	memcpy(sec->uri, a->server, n + 1);
+	if ((a->psk_id != NULL || a->psk != NULL) + (a->rpk != NULL) +
+	    (a->cert != NULL || a->key != NULL) != 1)
+		return die("%s: give one of --psk-identity/--psk, --rpk-key, "
+		    "--cert/--key", cmd);
+	if (a->psk_id != NULL || a->psk != NULL) {
+		if (a->psk_id == NULL || a->psk == NULL)
+			return die("%s: --psk-identity and --psk go together",
+			    cmd);
+		sec->mode = KDCDEV_MODE_PSK;
+		if ((n = strlen(a->psk_id)) == 0 || n > sizeof(sec->ident))
+			return die("%s: --psk-identity must be 1..%zu bytes",
+			    cmd, sizeof(sec->ident));
+		memcpy(sec->ident, a->psk_id, n);
+		sec->ident_len = (uint16_t)n;
+		if (parse_hex(a->psk, sec->secret, sizeof(sec->secret), &n) !=
+		    0)
+			return die("%s: --psk must be hex, at most %zu bytes",
+			    cmd, sizeof(sec->secret));
+		sec->secret_len = (uint16_t)n;
+		return 0;
+	}
+	if (a->rpk != NULL) {
+		size_t il = sizeof(sec->ident), sl = sizeof(sec->secret);
+		sec->mode = KDCDEV_MODE_RPK;
+		if ((r = kdcdev_host_load_key(a->rpk, sec->secret, &sl,
+		    sec->ident, &il)) != KDC_OK)
+			return die("%s: cannot load key %s: %s", cmd, a->rpk,
+			    kdc_err_str(r));
+		sec->ident_len = (uint16_t)il;
+		sec->secret_len = (uint16_t)sl;
+		if (a->server_key != NULL) {
+			n = sizeof(sec->server_key);
+			if ((r = kdcdev_host_load_pubkey(a->server_key,
+			    sec->server_key, &n)) != KDC_OK)
+				return die("%s: cannot load server key %s: %s",
+				    cmd, a->server_key, kdc_err_str(r));
+			sec->server_key_len = (uint16_t)n;
+		}
+		return 0;
+	}
+	{
+		uint8_t spki[KDCDEV_IDENTITY_MAX];
+		size_t il = sizeof(sec->ident), sl = sizeof(sec->secret),
+		    pl = sizeof(spki);
+		if (a->cert == NULL || a->key == NULL)
+			return die("%s: --cert and --key go together", cmd);
+		sec->mode = KDCDEV_MODE_CERT;
+		if ((r = kdcdev_host_load_cert(a->cert, sec->ident, &il)) !=
+		    KDC_OK)
+			return die("%s: cannot load certificate %s: %s", cmd,
+			    a->cert, kdc_err_str(r));
+		if ((r = kdcdev_host_load_key(a->key, sec->secret, &sl, spki,
+		    &pl)) != KDC_OK)
+			return die("%s: cannot load key %s: %s", cmd, a->key,
+			    kdc_err_str(r));
+		sec->ident_len = (uint16_t)il;
+		sec->secret_len = (uint16_t)sl;
+		if (a->ca != NULL) {
+			n = sizeof(sec->server_key);
+			if ((r = kdcdev_host_load_cert(a->ca, sec->server_key,
+			    &n)) != KDC_OK)
+				return die("%s: cannot load CA %s: %s", cmd,
+				    a->ca, kdc_err_str(r));
+			sec->server_key_len = (uint16_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Enroll (or re-enroll) once and write key, then certificate. */
+static kdc_err
+est_once(struct kdcdev_lwm2m *c, const struct kdcdev_security *sec,
+    const char *ep, bool re, const char *key_out, const char *cert_out,
+    unsigned timeout_ms, uint8_t *cert, size_t *cert_len)
+{
+	uint8_t key[KDCDEV_SECRET_MAX];
+	size_t key_len = sizeof(key);
+	kdc_err r;
+
+	*cert_len = EST_CERT_MAX;
+	last_err[0] = '\0';
+	r = kdcdev_host_enroll(c, sec, ep, re, cert, cert_len, key, &key_len,
+	    NULL, timeout_ms);
+	/* the new pair replaces the old one only once the KDC answered
+	 * with the certificate; key first, so a crash in between leaves
+	 * a certificate whose key is gone, not a key without one */
+	if (r == KDC_OK)
+		r = kdcdev_host_write_pem(key_out, "PRIVATE KEY", key, key_len,
+		    true);
+	if (r == KDC_OK)
+		r = kdcdev_host_write_pem(cert_out, "CERTIFICATE", cert,
+		    *cert_len, false);
+	gnutls_memset(key, 0, sizeof(key));
+	return r;
+}
+
+static void
+print_cert(const char *what, unsigned n, const uint8_t *cert, size_t len)
+{
+	char serial[130], iso[32];
+	int64_t nb = 0, na = 0;
+	time_t t;
+	struct tm tm;
+
+	if (kdcdev_host_cert_info(cert, len, &nb, &na, serial, sizeof(serial))
+	    != KDC_OK) {
+		printf("%s %u (certificate unreadable)\n", what, n);
+		return;
+	}
+	t = (time_t)na;
+	iso[0] = '\0';
+	if (gmtime_r(&t, &tm) != NULL)
+		(void)strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%s %u serial=%s not_before=%lld not_after=%lld (%s)\n", what,
+	    n, serial, (long long)nb, (long long)na, iso);
+	fflush(stdout);
+}
+
+static void
+usage_enroll(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " enroll --server coaps://HOST:PORT\n"
+"           (--psk-identity S --psk HEX | --rpk-key FILE [--server-key FILE]\n"
+"            | --cert FILE --key FILE [--ca FILE])\n"
+"           --key-out FILE --cert-out FILE [--renew] [--ep ID]\n"
+"           [--timeout SEC] [-v]\n"
+"\n"
+"EST-coaps (RFC 9148) enrollment: generate a fresh P-256 key here, build a\n"
+"PKCS#10 CSR for it (subject CN = the endpoint), CON POST it to\n"
+"/.well-known/est/sen (Content-Format 286, Accept 287; Block1 when large)\n"
+"over DTLS with the manufacturer credential, and write the new key and the\n"
+"DER certificate the KDC answers (2.04) as PEM. The key never leaves the\n"
+"device. With --renew: POST /.well-known/est/sren over the current\n"
+"operational certificate (--cert/--key) instead.\n"
+"\n"
+"  --server URI        the KDC endpoint (coaps://HOST:PORT, udp [coap] port)\n"
+"  --psk-identity S    manufacturer PSK identity (string) ...\n"
+"  --psk HEX           ... and key, hex\n"
+"  --rpk-key FILE      manufacturer raw public key: its private key\n"
+"  --server-key FILE   RPK: the KDC's public key to pin (else not checked)\n"
+"  --cert FILE         certificate (PEM or DER) ...\n"
+"  --key FILE          ... and its private key\n"
+"  --ca FILE           certificate mode: the CA that authenticates the KDC\n"
+"                      (e.g. 'iotkdc ca export'); without it, not checked\n"
+"  --renew             re-enroll (/sren) with --cert/--key, the current\n"
+"                      operational certificate\n"
+"  --key-out FILE      where the new private key goes (PEM, mode 0600)\n"
+"  --cert-out FILE     where the certificate goes (PEM); may be --cert\n"
+"  --ep ID             subject CN of the CSR (default: the --psk-identity, or\n"
+"                      the CN of --cert; required with --rpk-key)\n"
+"  --timeout SEC       overall deadline (default 60)\n"
+"  -v                  log to stderr (repeat for more)\n"
+"\n"
+"Prints \"enrolled 1 serial=HEX not_before=T not_after=T (ISO)\".\n");
+}
+
+/* The subject CN of a certificate file, for --ep defaults. */
+static int
+cert_cn(const uint8_t *der, size_t len, char *cn, size_t cap)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t in = { (unsigned char *)(uintptr_t)der, (unsigned)len };
+	size_t n = cap;
+	int rc = -1;
+
+	if (gnutls_x509_crt_init(&crt) >= 0 &&
+	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER) >= 0 &&
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
+	    0, 0, cn, &n) >= 0 && n > 0)
+		rc = 0;
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+static int
+cmd_enroll(int argc, char **argv)
+{
+	static struct kdcdev_lwm2m c;
+	static struct kdcdev_security sec;
+	static uint8_t cert[EST_CERT_MAX];
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "ep", required_argument, NULL, 'e' },
+		{ "psk-identity", required_argument, NULL, 'i' },
+		{ "psk", required_argument, NULL, 'k' },
+		{ "rpk-key", required_argument, NULL, 'r' },
+		{ "server-key", required_argument, NULL, 'S' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'C' },
+		{ "renew", no_argument, NULL, 'R' },
+		{ "key-out", required_argument, NULL, 'o' },
+		{ "cert-out", required_argument, NULL, 'O' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct est_args a;
+	const char *ep = NULL, *key_out = NULL, *cert_out = NULL;
+	char cn[KDCDEV_EP_MAX];
+	unsigned long timeout = 60;
+	size_t cert_len;
+	bool renew = false;
+	int ch;
+	kdc_err r;
+
+	memset(&a, 0, sizeof(a));
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': a.server = optarg; break;
+		case 'e': ep = optarg; break;
+		case 'i': a.psk_id = optarg; break;
+		case 'k': a.psk = optarg; break;
+		case 'r': a.rpk = optarg; break;
+		case 'S': a.server_key = optarg; break;
+		case 'c': a.cert = optarg; break;
+		case 'K': a.key = optarg; break;
+		case 'C': a.ca = optarg; break;
+		case 'R': renew = true; break;
+		case 'o': key_out = optarg; break;
+		case 'O': cert_out = optarg; break;
+		case 'v': verbosity++; break;
+		case 't':
+			if (parse_uint(optarg, 3600, &timeout) != 0 ||
+			    timeout == 0)
+				return die("enroll: --timeout must be 1..3600 "
+				    "seconds");
+			break;
+		case 'h':
+			usage_enroll(stdout);
+			return 0;
+		default:
+			return die("enroll: bad arguments (see "
+			    "'" PROG " enroll --help')");
+		}
+	}
+	if (optind != argc)
+		return die("enroll: unexpected argument '%s'", argv[optind]);
+	if (key_out == NULL || cert_out == NULL)
+		return die("enroll: --key-out and --cert-out are required");
+	if (renew && (a.cert == NULL || a.key == NULL))
+		return die("enroll: --renew needs the current certificate "
+		    "(--cert, --key)");
+	kdcdev_host_init(verbosity);
+	if (est_account("enroll", &a, &sec) != 0)
+		return 1;
+	if (ep == NULL) {
+		if (sec.mode == KDCDEV_MODE_PSK)
+			ep = a.psk_id;
+		else if (sec.mode == KDCDEV_MODE_CERT &&
+		    cert_cn(sec.ident, sec.ident_len, cn, sizeof(cn)) == 0)
+			ep = cn;
+		else {
+			wipe_sec(&sec);
+			return die("enroll: --ep is required here");
+		}
+	}
+	if (kdcdev_init(&c, ep) != KDC_OK) {
+		wipe_sec(&sec);
+		return die("enroll: --ep must be 1..%d bytes",
+		    KDCDEV_EP_MAX - 1);
+	}
+	kdcdev_set_log(&c, log_cb, NULL);
+	r = est_once(&c, &sec, ep, renew, key_out, cert_out,
+	    (unsigned)timeout * 1000u, cert, &cert_len);
+	wipe_sec(&sec);
+	if (r != KDC_OK)
+		return fail_r(renew ? "enroll --renew" : "enroll", r);
+	print_cert(renew ? "renewed" : "enrolled", 1, cert, cert_len);
+	return 0;
+}
+
+static void
+usage_renew_loop(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " renew-loop --server coaps://HOST:PORT --cert FILE --key FILE\n"
+"           [--ca FILE] [--fraction F] [--jitter J] [--count N]\n"
+"           [--timeout SEC] [-v]\n"
+"\n"
+"Keep an operational certificate fresh: each time the fraction F of the\n"
+"current certificate's lifetime (not_before..not_after) has passed, give or\n"
+"take J of it at random (so a fleet does not renew in one second), generate\n"
+"a new key and re-enroll by EST-coaps /.well-known/est/sren over DTLS with\n"
+"the current certificate. The new key and certificate replace FILEs only\n"
+"after the KDC answered 2.04 with the certificate (the KDC supersedes the\n"
+"old one as it issues the new one). A failed renewal is retried every\n"
+"second while the current certificate is valid. Prints one line per\n"
+"renewal: \"renewed I serial=HEX not_before=T not_after=T (ISO)\".\n"
+"\n"
+"  --server URI        the KDC endpoint (coaps://HOST:PORT)\n"
+"  --cert FILE         the current certificate (PEM or DER); rewritten\n"
+"  --key FILE          its private key; rewritten (mode 0600)\n"
+"  --ca FILE           the CA that authenticates the KDC (else not checked)\n"
+"  --fraction F        when to renew, 0 < F < 1 (default 0.5)\n"
+"  --jitter J          +/- J times the renewal delay at random, 0 <= J < 1\n"
+"                      (default 0.1)\n"
+"  --count N           stop after N renewals (default 1; 0 = forever)\n"
+"  --timeout SEC       deadline of each renewal exchange (default 60)\n"
+"  -v                  log to stderr (repeat for more)\n");
+}
+
+static int
+parse_frac(const char *s, double lo, double hi, bool lo_open, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *s == '\0' || *end != '\0' || !(v >= lo) ||
+	    !(v < hi) || (lo_open && v == lo))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void
+sleep_until_ms(int64_t t_ms)
+{
+	for (;;) {
+		struct timespec now, ts;
+		int64_t left;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		left = t_ms - ((int64_t)now.tv_sec * 1000 + now.tv_nsec /
+		    1000000);
+		if (left <= 0)
+			return;
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000L;
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
+static int
+cmd_renew_loop(int argc, char **argv)
+{
+	static struct kdcdev_lwm2m c;
+	static struct kdcdev_security sec;
+	static uint8_t cert[EST_CERT_MAX];
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'C' },
+		{ "fraction", required_argument, NULL, 'f' },
+		{ "jitter", required_argument, NULL, 'j' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct est_args a;
+	double fraction = 0.5, jitter = 0.1;
+	unsigned long count = 1, timeout = 60;
+	char cn[KDCDEV_EP_MAX];
+	int ch;
+	kdc_err r;
+
+	memset(&a, 0, sizeof(a));
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': a.server = optarg; break;
+		case 'c': a.cert = optarg; break;
+		case 'K': a.key = optarg; break;
+		case 'C': a.ca = optarg; break;
+		case 'v': verbosity++; break;
+		case 'f':
+			if (parse_frac(optarg, 0.0, 1.0, true, &fraction) != 0)
+				return die("renew-loop: --fraction must be "
+				    "between 0 and 1 (exclusive)");
+			break;
+		case 'j':
+			if (parse_frac(optarg, 0.0, 1.0, false, &jitter) != 0)
+				return die("renew-loop: --jitter must be 0 <= "
+				    "J < 1");
+			break;
+		case 'n':
+			if (parse_uint(optarg, UINT32_MAX, &count) != 0)
+				return die("renew-loop: bad --count");
+			break;
+		case 't':
+			if (parse_uint(optarg, 3600, &timeout) != 0 ||
+			    timeout == 0)
+				return die("renew-loop: --timeout must be "
+				    "1..3600 seconds");
+			break;
+		case 'h':
+			usage_renew_loop(stdout);
+			return 0;
+		default:
+			return die("renew-loop: bad arguments (see "
+			    "'" PROG " renew-loop --help')");
+		}
+	}
+	if (optind != argc)
+		return die("renew-loop: unexpected argument '%s'",
+		    argv[optind]);
+	if (a.cert == NULL || a.key == NULL)
+		return die("renew-loop: --cert and --key are required");
+	kdcdev_host_init(verbosity);
+	for (unsigned long i = 1; count == 0 || i <= count; i++) {
+		int64_t nb, na, at_ms;
+		uint32_t u;
+		double delay;
+		size_t cert_len;
+
+		if (est_account("renew-loop", &a, &sec) != 0)
+			return 1;
+		if (kdcdev_host_cert_info(sec.ident, sec.ident_len, &nb, &na,
+		    NULL, 0) != KDC_OK || na <= nb) {
+			wipe_sec(&sec);
+			return die("renew-loop: %s: no usable validity", a.cert);
+		}
+		if (cert_cn(sec.ident, sec.ident_len, cn, sizeof(cn)) != 0)
+			snprintf(cn, sizeof(cn), "iotkdc-device");
+		if (kdcdev_init(&c, cn) != KDC_OK) {
+			wipe_sec(&sec);
+			return die("renew-loop: bad subject CN in %s", a.cert);
+		}
+		kdcdev_set_log(&c, log_cb, NULL);
+		/* fraction of the lifetime, +/- jitter of it at random */
+		if (gnutls_rnd(GNUTLS_RND_NONCE, &u, sizeof(u)) < 0)
+			u = 0x80000000u;
+		delay = (double)(na - nb) * 1000.0 * fraction *
+		    (1.0 + jitter * (2.0 * ((double)u / 4294967295.0) - 1.0));
+		at_ms = nb * 1000 + (int64_t)delay;
+		if (verbosity > 0)
+			fprintf(stderr, "%s: renewal %lu at %lld.%03lld\n",
+			    PROG, i, (long long)(at_ms / 1000),
+			    (long long)(at_ms % 1000));
+		sleep_until_ms(at_ms);
+		for (;;) {
+			r = est_once(&c, &sec, cn, true, a.key, a.cert,
+			    (unsigned)timeout * 1000u, cert, &cert_len);
+			if (r == KDC_OK || (int64_t)time(NULL) + 1 >= na)
+				break;
+			if (verbosity > 0)
+				fprintf(stderr, "%s: renewal %lu failed: %s; "
+				    "retrying\n", PROG, i, kdc_err_str(r));
+			sleep_until_ms(((int64_t)time(NULL) + 1) * 1000);
+		}
+		wipe_sec(&sec);
+		if (r != KDC_OK)
+			return fail_r("renew-loop: renewal", r);
+		print_cert("renewed", (unsigned)i, cert, cert_len);
+	}
+	return 0;
+}
+
 /* ==== main =============================================================== */
 
 static void
@@ -801,7 +1291,9 @@ usage(FILE *f)
 "  bootstrap   LwM2M bootstrap with a factory credential; writes --state\n"
 "  register    register with the LwM2M server from --state [--deregister]\n"
 "  load        many PSK bootstraps at once, for benchmarks; prints the rate\n"
-"  load-manifest  the devices of 'load' as JSON Lines for 'iotkdc device import'\n");
+"  load-manifest  the devices of 'load' as JSON Lines for 'iotkdc device import'\n"
+"  enroll      EST-coaps: a new key here, its certificate from /sen (/sren)\n"
+"  renew-loop  re-enroll by /sren at a fraction of each certificate's life\n");
 }
 
 int
@@ -820,5 +1312,9 @@ main(int argc, char **argv)
 		return cmd_load(argc - 1, argv + 1);
 	if (strcmp(argv[1], "load-manifest") == 0)
 		return cmd_load_manifest(argc - 1, argv + 1);
+	if (strcmp(argv[1], "enroll") == 0)
+		return cmd_enroll(argc - 1, argv + 1);
+	if (strcmp(argv[1], "renew-loop") == 0)
+		return cmd_renew_loop(argc - 1, argv + 1);
 	return die("unknown subcommand '%s' (try --help)", argv[1]);
 }

@@ -91,6 +91,11 @@ struct kdc_coap_auth {
 	int64_t			 cred_id;	/* 0 for NoSec */
 	int64_t			 device;	/* device row id, 0 for NoSec */
 	char			 dev_id[KDC_DEVID_MAX + 1];	/* "" for NoSec */
+	/* the peer's SubjectPublicKeyInfo DER as GnuTLS exports it (the
+	 * encoding kdc_csr_spki() gives): the raw public key (RPK) or the
+	 * leaf certificate's key (X.509); spki_len 0 for PSK and NoSec */
+	uint8_t			 spki[KDC_SPKI_MAX];
+	size_t			 spki_len;
 };
 
 /* A decoded message. Pointers are borrowed for the callback's duration. */

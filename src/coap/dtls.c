@@ -30,6 +30,8 @@
 #include <string.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
 
 #include "coap/coap_int.h"
 #include "core/log.h"
@@ -93,7 +95,7 @@ policy_ok(const struct kdc_coap_ep *ep, enum kdc_cred_kind kind)
  */
 static kdc_err
 peer_accept(struct kdc_coap_peer *p, struct kdc_cred *cred,
-    enum kdc_cred_type type)
+    enum kdc_cred_type type, const uint8_t *spki, size_t spki_len)
 {
 	struct kdc_coap *c = p->c;
 	struct kdc_device *dev = NULL;
@@ -108,10 +110,15 @@ peer_accept(struct kdc_coap_peer *p, struct kdc_cred *cred,
 		    cred->id);
 		return KDC_ERR_DENIED;
 	}
+	if (spki_len > sizeof(p->auth.spki))
+		return KDC_ERR_TOO_LARGE;
 	if ((r = kdc_store_device_get_by_id(kdc_core_store(c->core),
 	    cred->device, &dev)) != KDC_OK)
 		return r;
 	memset(&p->auth, 0, sizeof(p->auth));
+	if (spki_len > 0)
+		memcpy(p->auth.spki, spki, spki_len);
+	p->auth.spki_len = spki_len;
 	p->auth.type = type;
 	p->auth.kind = cred->kind;
 	p->auth.cred_id = cred->id;
@@ -147,7 +154,7 @@ psk_cb(coap_bin_const_t *identity, coap_session_t *s, void *arg)
 	id[identity->length] = '\0';
 	r = kdc_core_auth_psk(c->core, "coap", id, c->psk, &len, &cred);
 	if (r == KDC_OK)
-		r = peer_accept(p, cred, KDC_TYPE_PSK);
+		r = peer_accept(p, cred, KDC_TYPE_PSK, NULL, 0);
 	kdc_cred_free(cred);
 	if (r != KDC_OK) {
 		kdc_wipe(c->psk, sizeof(c->psk));
@@ -160,6 +167,33 @@ psk_cb(coap_bin_const_t *identity, coap_session_t *s, void *arg)
 	return &c->psk_out;
 }
 
+/* The leaf certificate's SubjectPublicKeyInfo DER, exported by GnuTLS as
+ * kdc_csr_spki() exports a CSR's (so the two compare byte for byte);
+ * out->data is GnuTLS heap. Runs after core/ accepted the chain. */
+static kdc_err
+leaf_spki(const gnutls_datum_t *leaf, gnutls_datum_t *out)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_pubkey_t pub = NULL;
+	kdc_err r = KDC_OK;
+
+	out->data = NULL;
+	out->size = 0;
+	if (gnutls_x509_crt_init(&crt) < 0 || gnutls_pubkey_init(&pub) < 0)
+		r = KDC_ERR_NOMEM;
+	else if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_pubkey_import_x509(pub, crt, 0) < 0 ||
+	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, out) < 0)
+		r = KDC_ERR_MALFORMED;
+	else if (out->size > KDC_SPKI_MAX)
+		r = KDC_ERR_TOO_LARGE;
+	if (pub != NULL)
+		gnutls_pubkey_deinit(pub);
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	return r;
+}
+
 /* The peer's certificate (chain, leaf first) or raw public key, as GnuTLS
  * received it, through core/. */
 static kdc_err
@@ -168,6 +202,7 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 	const uint8_t *certs[KDC_CHAIN_MAX];
 	size_t lens[KDC_CHAIN_MAX];
 	const gnutls_datum_t *l;
+	gnutls_datum_t spki = { NULL, 0 };
 	struct kdc_cred *cred = NULL;
 	unsigned n = 0;
 	kdc_err r;
@@ -182,7 +217,8 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 		r = kdc_core_auth_spki(p->c->core, "coap", l[0].data,
 		    l[0].size, &cred);
 		if (r == KDC_OK)
-			r = peer_accept(p, cred, KDC_TYPE_RPK);
+			r = peer_accept(p, cred, KDC_TYPE_RPK, l[0].data,
+			    l[0].size);
 		break;
 	case GNUTLS_CRT_X509:
 		if (n > KDC_CHAIN_MAX) {
@@ -196,7 +232,11 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 		r = kdc_core_auth_cert(p->c->core, "coap", certs, lens, n,
 		    &cred);
 		if (r == KDC_OK)
-			r = peer_accept(p, cred, KDC_TYPE_X509);
+			r = leaf_spki(&l[0], &spki);
+		if (r == KDC_OK)
+			r = peer_accept(p, cred, KDC_TYPE_X509, spki.data,
+			    spki.size);
+		gnutls_free(spki.data);
 		break;
 	default:
 		r = KDC_ERR_UNSUPPORTED;

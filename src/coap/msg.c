@@ -214,6 +214,7 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	const struct kdc_coap_route *hit = NULL;
 	struct kdc_coap_msg m;
 	struct kdc_coap_resp rs;
+	coap_block_b_t b1;
 	bool path_known = false;
 	kdc_err r;
 
@@ -223,6 +224,23 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 		kdc_log_debug("peer=%s unauthenticated request refused",
 		    p != NULL ? p->addr : "?");
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_UNAUTHORIZED);
+		return;
+	}
+	/*
+	 * Handlers get whole bodies only. libcoap 4.3.1 joins Block1 pieces
+	 * (COAP_BLOCK_SINGLE_BODY) and removes the Block1 option, but it
+	 * hands a piece on as is when it cannot join it: a transfer without
+	 * Size1 (the body buffer is not made), a block other than 0 with no
+	 * transfer under way. Such a piece is not the request body: 4.08
+	 * Request Entity Incomplete (RFC 7959 §2.9.2). A lone block 0
+	 * without More is a whole body.
+	 */
+	if (coap_get_block_b(s, req, COAP_OPTION_BLOCK1, &b1) &&
+	    (b1.num > 0 || b1.m)) {
+		kdc_log_debug("peer=%s Block1 piece %u%s not joined by the "
+		    "engine (no Size1?): 4.08", p->addr, b1.num,
+		    b1.m ? "/M" : "");
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_INCOMPLETE);
 		return;
 	}
 	if ((r = kdc_coap_msg_decode(req, &m, NULL, 0)) != KDC_OK) {

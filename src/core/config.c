@@ -43,6 +43,9 @@ enum ctype {
 	CT_ENUM,	/* int-sized field, one of enums[] */
 	CT_LIST,	/* char[max][size] + size_t count at off_n */
 	CT_DAYS,	/* int64_t seconds, written as days min..max */
+	CT_SECONDS,	/* int64_t seconds min..max; "" = unset. When set it
+			 * overrides the CT_DAYS key of the same field, in
+			 * any order; written only when days cannot say it */
 };
 
 enum csect {
@@ -186,6 +189,10 @@ static const struct ckey keys[] = {
 	{ SECT_PROFILE, "lifetime_days", CT_DAYS, "30", 1, 3650,
 	    PRO(lifetime), 0, 0, NULL, NULL,
 	    "Lifetime of an operational credential in days, 1..3650." },
+	{ SECT_PROFILE, "lifetime_seconds", CT_SECONDS, "", 1, 315360000,
+	    PRO(lifetime), 0, 0, NULL, NULL,
+	    "TESTS and short-lived credentials: lifetime in seconds,\n"
+	    "# 1..315360000; when set it overrides lifetime_days. Empty: unset." },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= 64, "seen masks are 64 bits");
@@ -385,6 +392,20 @@ set_value(const struct ckey *k, void *base, const char *v, char *why,
 		else
 			*(int64_t *)(void *)field = (int64_t)n * DAY;
 		return true;
+	case CT_SECONDS:
+		if (*v == '\0')
+			return true;	/* unset: lifetime_days decides */
+		if (!parse_long(v, &n)) {
+			snprintf(why, why_len, "not an integer");
+			return false;
+		}
+		if (n < k->min || n > k->max) {
+			snprintf(why, why_len, "%ld out of range %ld..%ld", n,
+			    k->min, k->max);
+			return false;
+		}
+		*(int64_t *)(void *)field = (int64_t)n;
+		return true;
 	case CT_BOOL:
 		if (!parse_bool(v, &b)) {
 			snprintf(why, why_len, "not a boolean "
@@ -467,6 +488,19 @@ set_value(const struct ckey *k, void *base, const char *v, char *why,
 	return false;
 }
 
+/* Does the CT_DAYS key on the field of the CT_SECONDS key s hold secs
+ * exactly? Then s is written empty (unset). */
+static bool
+days_say(const struct ckey *s, int64_t secs)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == CT_DAYS && keys[i].sect == s->sect &&
+		    keys[i].off == s->off)
+			return secs % DAY == 0 && secs / DAY >= keys[i].min &&
+			    secs / DAY <= keys[i].max;
+	return false;
+}
+
 static void
 put_value(FILE *f, const struct ckey *k, const void *base)
 {
@@ -477,10 +511,22 @@ put_value(FILE *f, const struct ckey *k, const void *base)
 	case CT_INT:
 		fprintf(f, "%d", *(const int *)(const void *)field);
 		break;
-	case CT_DAYS:
-		fprintf(f, "%lld", (long long)(*(const int64_t *)
-		    (const void *)field / DAY));
+	case CT_DAYS: {
+		/* clamped: a lifetime days cannot say is in CT_SECONDS */
+		long long d = (long long)(*(const int64_t *)(const void *)
+		    field / DAY);
+
+		fprintf(f, "%lld", d < k->min ? (long long)k->min :
+		    d > k->max ? (long long)k->max : d);
 		break;
+	}
+	case CT_SECONDS: {
+		int64_t secs = *(const int64_t *)(const void *)field;
+
+		if (!days_say(k, secs))
+			fprintf(f, "%lld", (long long)secs);
+		break;
+	}
 	case CT_BOOL:
 		fputs(*(const int *)(const void *)field ? "true" : "false", f);
 		break;
@@ -568,6 +614,8 @@ struct pctx {
 	struct kdc_profile	*prof;	/* when sect == SECT_PROFILE */
 	uint64_t		 seen;	/* keys set outside profiles */
 	uint64_t		 pseen[KDC_CONFIG_PROFILES_MAX];
+	/* per profile: the fields a CT_SECONDS key set (as key bits) */
+	uint64_t		 pover[KDC_CONFIG_PROFILES_MAX];
 };
 
 static void
@@ -697,13 +745,29 @@ reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* Is k a CT_DAYS key whose field a CT_SECONDS key in over (key bits)
+ * has set? */
+static bool
+overridden(const struct ckey *k, uint64_t over)
+{
+	if (k->type != CT_DAYS)
+		return false;
+	for (size_t i = 0; i < NKEYS; i++)
+		if ((over & (UINT64_C(1) << i)) && keys[i].off == k->off &&
+		    keys[i].sect == k->sect)
+			return true;
+	return false;
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct pctx *p = user;
 	const struct ckey *k = NULL;
 	char why[256], e[256];
+	struct kdc_profile scratch;
 	uint64_t *seen;
+	void *base;
 	size_t i;
 
 	(void)section;		/* truncated by inih; p->sect is exact */
@@ -732,11 +796,19 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 0;
 	}
 	*seen |= UINT64_C(1) << i;
-	if (!set_value(k, p->sect == SECT_PROFILE ? (void *)p->prof :
-	    (void *)p->cfg, value, why, sizeof(why))) {
+	base = p->sect == SECT_PROFILE ? (void *)p->prof : (void *)p->cfg;
+	if (p->sect == SECT_PROFILE && overridden(k,
+	    p->pover[p->prof - p->cfg->profiles])) {
+		/* a CT_SECONDS key set this field: check, do not apply */
+		memcpy(&scratch, p->prof, sizeof(scratch));
+		base = &scratch;
+	}
+	if (!set_value(k, base, value, why, sizeof(why))) {
 		fail(p, "%s: %s", k->name, why);
 		return 0;
 	}
+	if (p->sect == SECT_PROFILE && k->type == CT_SECONDS && *value != '\0')
+		p->pover[p->prof - p->cfg->profiles] |= UINT64_C(1) << i;
 	return 1;
 }
 
@@ -894,8 +966,11 @@ put_section(FILE *f, enum csect s, const void *base)
 		if (keys[i].sect != s)
 			continue;
 		fprintf(f, "# %s\n%s =", keys[i].help, keys[i].name);
-		if (keys[i].type != CT_LIST || *(const size_t *)(const void *)
-		    ((const char *)base + keys[i].off_n) > 0)
+		if ((keys[i].type != CT_LIST || *(const size_t *)(const void *)
+		    ((const char *)base + keys[i].off_n) > 0) &&
+		    (keys[i].type != CT_SECONDS || !days_say(&keys[i],
+		    *(const int64_t *)(const void *)((const char *)base +
+		    keys[i].off))))
 			fputc(' ', f);
 		put_value(f, &keys[i], base);
 		fputc('\n', f);

@@ -12,7 +12,9 @@
  *   [ca]       key = file | pkcs11:...  ; days (3650); tls_days (825)
  *   [coap]     address, port (5684), lwm2m_port (5685), nosec_port (0)
  *   [lwm2m]    server_uri, lifetime (300), bootstrap_timeout (60)
- *   [profile NAME]  cred_type = psk|rpk|x509 ; audience ; lifetime_days
+ *   [profile NAME]  cred_type = psk|rpk|x509 ; audience ; lifetime_days ;
+ *              lifetime_seconds (tests, short-lived credentials: when set,
+ *              overrides lifetime_days)
  */
 #ifndef KDC_CONFIG_H
 #define KDC_CONFIG_H

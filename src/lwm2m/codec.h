@@ -134,4 +134,32 @@ kdc_err	kdc_link_next(struct kdc_link_rd *rd, struct kdc_link *l);
 kdc_err	kdc_link_encode(const char *lwm2m_version, const struct kdc_link *links,
 	    size_t n, uint8_t *out, size_t *out_len);
 
+/* ---- multipart-core (RFC 8710, CF 62) ---------------------------------- */
+
+#define KDC_MULTIPART_MAX_PARTS	16	/* representations per message */
+
+/*
+ * Encode n representations as multipart-core: a CBOR array of 2n items,
+ * Content-Format cfs[i] (0..65535) then parts[i] as a byte string of
+ * lens[i] bytes, or CBOR null when parts[i] is NULL (lens[i] must be 0).
+ * INVALID_ARG for a bad cf or n > KDC_MULTIPART_MAX_PARTS.
+ */
+kdc_err	kdc_multipart_encode(const int *cfs, const uint8_t *const *parts,
+	    const size_t *lens, size_t n, uint8_t *out, size_t *out_len);
+
+/* One representation: part is borrowed from the input, NULL for null. */
+typedef kdc_err (*kdc_multipart_fn)(void *arg, int cf, const uint8_t *part,
+	    size_t part_len);
+
+/*
+ * Decode multipart-core, calling fn for each (cf, representation) in
+ * order (fn's non-OK result stops the walk and is returned). Definite
+ * lengths only; an odd item count, a cf that is not a uint <= 65535 or a
+ * representation that is not a bstr/null is MALFORMED; more than
+ * KDC_MULTIPART_MAX_PARTS pairs TOO_LARGE. The whole message is validated
+ * before the first call of fn; fn may be NULL (validate only).
+ */
+kdc_err	kdc_multipart_decode(const uint8_t *buf, size_t len,
+	    kdc_multipart_fn fn, void *arg);
+
 #endif

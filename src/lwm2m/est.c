@@ -13,10 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #include "core/alloc.h"
 #include "core/log.h"
 #include "crypto/codec.h"
 #include "lwm2m/lwm2m.h"
+#include "lwm2m/codec.h"
 #include "lwm2m/lwm2m_int.h"
 
 #define EST_PREFIX	".well-known/est/"
@@ -30,6 +34,25 @@
  */
 #define EST_OUT_MAX	(KDC_CERT_MAX + 256)
 static _Thread_local uint8_t est_out[EST_OUT_MAX];
+
+/*
+ * The /skg response (multipart-core around a PKCS#8 private key and its
+ * certificate) is a secret: it has its own per-thread buffer, wiped by
+ * the next EST handler on this thread (est_wipe()), since the engine
+ * copies it only after the handler has returned.
+ */
+#define SKG_OUT_MAX	(KDC_PRIVKEY_MAX + KDC_CERT_MAX + 32)
+static _Thread_local uint8_t skg_out[SKG_OUT_MAX];
+static _Thread_local size_t skg_used;
+
+static void
+est_wipe(void)
+{
+	if (skg_used > 0) {
+		kdc_wipe(skg_out, skg_used);
+		skg_used = 0;
+	}
+}
 
 /*
  * RFC 7030 §4.5.2 CsrAttrs: SEQUENCE { ecdsa-with-SHA256,
@@ -136,6 +159,8 @@ crts_get(void *arg, struct kdc_coap_peer *peer,
 	int cf = cert_format(req->accept);
 	kdc_err r;
 
+	est_wipe();
+
 	if (cf < 0) {
 		kdc_log_debug("peer=%s crts Accept=%d",
 		    kdc_coap_peer_addr(peer), req->accept);
@@ -159,6 +184,7 @@ static void
 att_get(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
+	est_wipe();
 	(void)arg;
 	(void)peer;
 	if (req->accept != KDC_CF_NONE && req->accept != KDC_CF_CSRATTRS) {
@@ -245,10 +271,15 @@ key_allowed(struct kdc_core *core, const struct kdc_coap_auth *auth,
 		    "cred=%" PRId64, mine->id);
 		return KDC_ERR_DENIED;
 	}
-	/* XXX a manufacturer certificate's own key is not in its row (the
-	 * chain is verified at each handshake) and coap.h does not expose
-	 * the peer's certificate: that key is caught only if it is also
-	 * known as a credential below. */
+	/* a manufacturer certificate's own key is not in its row (the
+	 * chain is verified at each handshake): the handshake gives it */
+	if (auth->kind == KDC_KIND_MANUFACTURER && auth->spki_len > 0 &&
+	    auth->spki_len == spki_len &&
+	    memcmp(auth->spki, spki, spki_len) == 0) {
+		snprintf(why, why_len, "CSR key is the manufacturer key of "
+		    "cred=%" PRId64, auth->cred_id);
+		return KDC_ERR_DENIED;
+	}
 	kdc_sha256(spki, spki_len, fp);
 	r = kdc_store_cred_get_by_spki_fp(kdc_core_store(core), fp, &cred);
 	if (r == KDC_ERR_NOT_FOUND)
@@ -290,6 +321,7 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 	char why[256];
 	kdc_err r, ar;
 
+	est_wipe();
 	why[0] = '\0';
 	subject = auth != NULL && auth->dev_id[0] != '\0' ? auth->dev_id :
 	    kdc_coap_peer_addr(peer);
@@ -367,6 +399,157 @@ sren_post(void *arg, struct kdc_coap_peer *peer,
 	enroll(arg, peer, req, resp, true);
 }
 
+/* ---- POST skg ------------------------------------------------------------ */
+
+/*
+ * The CSR of a /skg request only proves the request (RFC 9148 §5.8: the
+ * server ignores its key): it must carry a valid self-signature and name
+ * the peer's own device in its subject CN (4.03 for another device).
+ * XXX the signature check uses GnuTLS here; it belongs in crypto/est.c
+ * (a kdc_csr_verify()) next to kdc_csr_spki().
+ */
+static kdc_err
+skg_csr_check(const char *dev_id, const uint8_t *csr, size_t len, char *why,
+    size_t why_len)
+{
+	gnutls_x509_crq_t crq;
+	gnutls_datum_t d;
+	char cn[KDC_DEVID_MAX + 2];
+	size_t cn_len = sizeof(cn);
+	uint8_t *spki = NULL;
+	size_t spki_len = 0;
+	kdc_err r;
+	int g;
+
+	if ((r = kdc_csr_spki(csr, len, &spki, &spki_len)) != KDC_OK) {
+		snprintf(why, why_len, "CSR of %zu bytes: %s", len,
+		    kdc_err_str(r));
+		return r;
+	}
+	kdc_free(spki);
+	if (gnutls_x509_crq_init(&crq) < 0) {
+		snprintf(why, why_len, "gnutls_x509_crq_init");
+		return KDC_ERR_NOMEM;
+	}
+	d.data = (unsigned char *)(uintptr_t)csr;
+	d.size = (unsigned)len;
+	if (gnutls_x509_crq_import(crq, &d, GNUTLS_X509_FMT_DER) < 0) {
+		snprintf(why, why_len, "CSR of %zu bytes: %s", len,
+		    kdc_err_str(KDC_ERR_MALFORMED));
+		r = KDC_ERR_MALFORMED;
+	} else if (gnutls_x509_crq_verify(crq, 0) < 0) {
+		snprintf(why, why_len, "CSR signature does not verify");
+		r = KDC_ERR_BAD_SIGNATURE;
+	} else if ((g = gnutls_x509_crq_get_dn_by_oid(crq,
+	    GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cn_len)) < 0 ||
+	    cn_len != strlen(dev_id) || memcmp(cn, dev_id, cn_len) != 0) {
+		if (g < 0)
+			snprintf(why, why_len, "CSR has no subject CN, want "
+			    "CN=%s", dev_id);
+		else
+			snprintf(why, why_len, "CSR names another device "
+			    "(CN=%.*s)", (int)(cn_len < 64 ? cn_len : 64), cn);
+		r = KDC_ERR_DENIED;
+	}
+	gnutls_x509_crq_deinit(crq);
+	return r;
+}
+
+/*
+ * POST skg (RFC 9148 §5.8): enroll with a key pair the KDC makes, for
+ * devices too weak to make their own. Who may ask: as sen over the
+ * manufacturer credential, as sren over the current operational
+ * certificate. Answers 2.04 multipart-core (62) [284 PKCS#8 private key,
+ * 287 certificate]. The private key is not kept by the KDC.
+ */
+static void
+skg_post(void *arg, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	struct kdc_core *core = arg;
+	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const char *subject;
+	struct kdc_cred *mine = NULL;
+	uint8_t pkcs8[KDC_PRIVKEY_MAX], *cert = NULL;
+	size_t pkcs8_len = sizeof(pkcs8), cert_len = 0, out_len;
+	int64_t cred_id = 0;
+	bool re;
+	char why[256];
+	kdc_err r, ar;
+
+	est_wipe();
+	why[0] = '\0';
+	subject = auth != NULL && auth->dev_id[0] != '\0' ? auth->dev_id :
+	    kdc_coap_peer_addr(peer);
+	re = auth != NULL && auth->kind == KDC_KIND_OPERATIONAL;
+	if ((r = enroll_allowed(core, auth, re, &mine, why, sizeof(why))) !=
+	    KDC_OK)
+		goto refused;
+	if (req->content_format != KDC_CF_PKCS10) {
+		r = KDC_ERR_UNSUPPORTED;
+		snprintf(why, sizeof(why), "Content-Format %d, want %d",
+		    req->content_format, KDC_CF_PKCS10);
+		goto refused;
+	}
+	if (req->accept != KDC_CF_NONE &&
+	    req->accept != KDC_CF_MULTIPART_CORE) {
+		resp->code = KDC_COAP_NOT_ACCEPTABLE;
+		r = KDC_ERR_UNSUPPORTED;
+		snprintf(why, sizeof(why), "Accept %d", req->accept);
+		goto audit;
+	}
+	if ((r = skg_csr_check(auth->dev_id, req->payload, req->payload_len,
+	    why, sizeof(why))) != KDC_OK)
+		goto refused;
+	if ((r = kdc_core_keypair_issue(core, KDC_LWM2M_ACTOR, auth->dev_id,
+	    KDC_TYPE_X509, KDC_CRED_ISSUED, &cred_id, pkcs8, &pkcs8_len,
+	    &cert, &cert_len)) != KDC_OK) {
+		snprintf(why, sizeof(why), "keygen/issue: %s", kdc_err_str(r));
+		goto refused;
+	}
+	{
+		static const int cfs[2] = { KDC_CF_PKCS8, KDC_CF_PKIX_CERT };
+		const uint8_t *parts[2] = { pkcs8, cert };
+		size_t lens[2] = { pkcs8_len, cert_len };
+
+		out_len = sizeof(skg_out);
+		r = kdc_multipart_encode(cfs, parts, lens, 2, skg_out,
+		    &out_len);
+	}
+	if (r != KDC_OK) {
+		/* issued but not deliverable: the device retries (the next
+		 * issuance supersedes this one) */
+		kdc_log_err_r(r, "dev=%s cred=%" PRId64 ": skg response",
+		    subject, cred_id);
+		kdc_wipe(skg_out, sizeof(skg_out));
+		snprintf(why, sizeof(why), "cred=%" PRId64 " issued, "
+		    "response failed: %s", cred_id, kdc_err_str(r));
+		resp->code = KDC_COAP_INTERNAL;
+		goto audit;
+	}
+	skg_used = out_len;
+	resp->code = KDC_COAP_CHANGED;
+	resp->content_format = KDC_CF_MULTIPART_CORE;
+	resp->payload = skg_out;
+	resp->payload_len = out_len;
+	snprintf(why, sizeof(why), "by cred=%" PRId64 " (%s %s): cred=%"
+	    PRId64 " keygen=kdc", auth->cred_id, kdc_cred_kind_str(auth->kind),
+	    kdc_cred_type_str(auth->type), cred_id);
+	goto audit;
+refused:
+	resp->code = est_code(r);
+	kdc_log_debug("peer=%s skg refused: %s", kdc_coap_peer_addr(peer),
+	    why);
+audit:
+	kdc_wipe(pkcs8, sizeof(pkcs8));
+	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll", subject, r,
+	    auth == NULL || auth->dev_id[0] == '\0', "skg: %s", why);
+	if (ar != KDC_OK)
+		kdc_log_err_r(ar, "audit append failed action=est.enroll");
+	kdc_cred_free(mine);
+	kdc_free(cert);
+}
+
 /*
  * GET crl: the CA's current CRL, DER (the same as https://HOST/crl).
  * application/pkix-crl has no CoAP Content-Format number, so this is
@@ -381,6 +564,8 @@ crl_get(void *arg, struct kdc_coap_peer *peer,
 	uint8_t *der = NULL;
 	size_t len = 0;
 	kdc_err r;
+
+	est_wipe();
 
 	(void)req;
 	if ((r = kdc_core_crl(core, &der, &len)) != KDC_OK ||
@@ -410,6 +595,8 @@ kdc_est_attach(struct kdc_coap *c, struct kdc_core *core, const char *endpoint)
 	    sen_post, core)) != KDC_OK ||
 	    (r = kdc_coap_route(c, ep, KDC_COAP_POST, EST_PREFIX "sren",
 	    sren_post, core)) != KDC_OK ||
+	    (r = kdc_coap_route(c, ep, KDC_COAP_POST, EST_PREFIX "skg",
+	    skg_post, core)) != KDC_OK ||
 	    (r = kdc_coap_route(c, ep, KDC_COAP_GET, EST_PREFIX "crl",
 	    crl_get, core)) != KDC_OK)
 		return r;

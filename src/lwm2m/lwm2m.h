@@ -127,7 +127,11 @@ size_t	kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw);
  * already knows as a manufacturer key, another device's key or a revoked
  * one; each audited as "est.enroll" (core/audit.h), as is each success
  * (the issuance itself is core's "cert.issue").
- * /skg and /skc are not served (the engine's 4.04). c and core are
+ *   POST skg   server-side key generation (RFC 9148 §5.8): a CSR naming
+ *              the device (its key is ignored); 2.04 multipart-core 62
+ *              [284 PKCS#8 key, 287 certificate]
+ *   GET crl    the CA's CRL, DER, Content-Format 42
+ * /skc is not served (the engine's 4.04). c and core are
  * borrowed and must outlive the engine; nothing to free. A
  * kdc_coap_route() error as it comes.
  */

@@ -171,6 +171,15 @@ static const struct {
 	{ "[ca]\ndays = 36501\n", 2, "out of range" },
 	{ "[profile default]\nlifetime_days = 3651\n", 2, "out of range" },
 	{ "[profile default]\nlifetime_days = 0\n", 2, "out of range" },
+	{ "[profile default]\nlifetime_seconds = 0\n", 2, "out of range" },
+	{ "[profile default]\nlifetime_seconds = 315360001\n", 2,
+	    "out of range" },
+	{ "[profile default]\nlifetime_seconds = 6s\n", 2, "not an integer" },
+	/* overridden by lifetime_seconds, lifetime_days is still checked */
+	{ "[profile d]\nlifetime_seconds = 6\nlifetime_days = 0\n", 3,
+	    "out of range" },
+	{ "[profile d]\nlifetime_seconds = 6\nlifetime_seconds = 7\n", 3,
+	    "duplicate" },
 	{ "[kdc]\nlog_level = loud\n", 2, "err|warn|info|debug" },
 	{ "[http]\nclient_cert = maybe\n", 2, "none|optional|required" },
 	{ "[http]\ntls12 = on\n", 2, "not a boolean" },
@@ -260,6 +269,52 @@ test_long_line(void **state)
 	assert_non_null(strstr(err, "<config>:3: line longer than"));
 }
 
+/* lifetime_seconds: a test-only override of lifetime_days, in any order;
+ * empty = unset; written only when days cannot say the lifetime. */
+static void
+test_lifetime_seconds(void **state)
+{
+	struct kdc_config cfg, back;
+	const struct kdc_profile *p;
+	char *dir, path[512], err[256];
+	uint8_t *text;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(kdc_config_parse(
+	    "[profile a]\nlifetime_seconds = 6\nlifetime_days = 7\n"
+	    "[profile b]\nlifetime_days = 7\nlifetime_seconds = 6\n"
+	    "[profile c]\nlifetime_days = 7\nlifetime_seconds =\n"
+	    "[profile d]\ncred_type = x509\nlifetime_seconds = 315360000\n",
+	    &cfg, err, sizeof(err)), KDC_OK);
+	assert_non_null(p = kdc_config_profile(&cfg, "a"));
+	assert_int_equal(p->lifetime, 6);
+	assert_non_null(p = kdc_config_profile(&cfg, "b"));
+	assert_int_equal(p->lifetime, 6);
+	assert_non_null(p = kdc_config_profile(&cfg, "c"));
+	assert_int_equal(p->lifetime, 7 * 86400);
+	assert_non_null(p = kdc_config_profile(&cfg, "d"));
+	assert_int_equal(p->lifetime, 315360000);
+	assert_non_null(p = kdc_config_profile(&cfg, "default"));
+	assert_int_equal(p->lifetime, 30 * 86400);
+
+	dir = kdc_test_tmpdir();
+	snprintf(path, sizeof(path), "%s/iotkdc.conf", dir);
+	cfg.profiles[0].lifetime = 86400 + 1;	/* no whole number of days */
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_OK);
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_OK);
+	assert_same(&cfg, &back);
+	assert_non_null(text = kdc_test_read_file(path, &len));
+	assert_non_null(strstr((char *)text, "\nlifetime_seconds = 86401\n"));
+	assert_non_null(strstr((char *)text, "\nlifetime_seconds = 6\n"));
+	assert_non_null(strstr((char *)text, "\nlifetime_seconds =\n"));
+	assert_non_null(strstr((char *)text, "# TESTS and short-lived"));
+	free(text);
+	kdc_test_rmtree(dir);
+	free(dir);
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -322,7 +377,9 @@ test_round_trip(void **state)
 	cfg.http_port = 0;
 	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
 	cfg.http_port = 8443;
-	cfg.profiles[1].lifetime = 86400 + 1;
+	cfg.profiles[1].lifetime = 0;
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
+	cfg.profiles[1].lifetime = 315360000LL + 1;
 	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
 	cfg.profiles[1].lifetime = 86400;
 	cfg.nhosts = KDC_CONFIG_HOSTS_MAX + 1;
@@ -375,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_too_many_profiles),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_lifetime_seconds),
 		cmocka_unit_test(test_alloc_failures),
 	};
 

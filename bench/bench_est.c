@@ -1,0 +1,425 @@
+/*
+ * bench_est: EST-coaps enrollments (RFC 9148 POST /.well-known/est/sen)
+ * through a running `iotkdc serve`, over DTLS PSK, with the libcoap
+ * client API (as device/port/host.c).
+ *
+ *   bench_est manifest N PREFIX SEED_HEX
+ *	N devices as JSON Lines for `iotkdc device import`: id
+ *	urn:dev:est:<PREFIX><i>, PSK identity <PREFIX><i>, PSK the first 16
+ *	bytes of HMAC-SHA256(seed, identity) (as `iotkdc-device
+ *	load-manifest` derives its devices).
+ *   bench_est run PORT N C PREFIX SEED_HEX
+ *	N fresh P-256 keys and their CSRs (DER) made with GnuTLS first (each
+ *	device its own key: the store refuses one key on two live
+ *	credentials), then C worker processes (fork); worker w enrolls
+ *	devices w, w + C, ...: per device one DTLS PSK session to
+ *	coaps://127.0.0.1:PORT, POST .well-known/est/sen (Content-Format 286,
+ *	Accept 287) with its CSR, a 2.04 with a certificate counts; the
+ *	session is then closed. Prints one line:
+ *	  enrollments=N ok=K failed=F seconds=S rate=R/s client_cpu_us=U
+ *	  p50_ms=.. p99_ms=..
+ *	seconds from the start of the workers to the last one's end; CSR
+ *	generation is not timed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <coap3/coap.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#define PSK_LEN		16
+#define SEED_MAX	64
+#define IDENT_MAX	64
+#define EP_PREFIX	"urn:dev:est:"
+#define CF_PKCS10	286
+#define CF_PKIX_CERT	287
+#define TIMEOUT_MS	20000u
+
+static uint8_t seed[SEED_MAX];
+static size_t seed_len;
+
+static int
+die(const char *msg)
+{
+	fprintf(stderr, "bench_est: %s\n", msg);
+	return 1;
+}
+
+static int
+parse_seed(const char *hex)
+{
+	size_t n = strlen(hex);
+
+	if (n == 0 || n % 2 != 0 || n / 2 > sizeof(seed))
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		seed[i] = (uint8_t)v;
+	}
+	seed_len = n / 2;
+	return 0;
+}
+
+static int
+device(const char *prefix, unsigned long i, char *ident, uint8_t psk[PSK_LEN])
+{
+	uint8_t mac[32];
+	int n = snprintf(ident, IDENT_MAX, "%s%lu", prefix, i);
+
+	if (n < 0 || n >= IDENT_MAX || gnutls_hmac_fast(GNUTLS_MAC_SHA256,
+	    seed, seed_len, ident, (size_t)n, mac) < 0)
+		return -1;
+	memcpy(psk, mac, PSK_LEN);
+	return 0;
+}
+
+static int
+cmd_manifest(unsigned long n, const char *prefix)
+{
+	char ident[IDENT_MAX];
+	uint8_t psk[PSK_LEN];
+
+	for (unsigned long i = 0; i < n; i++) {
+		if (device(prefix, i, ident, psk) != 0)
+			return die("cannot derive a device");
+		printf("{\"id\":\"" EP_PREFIX "%s\",\"psk_identity\":\"%s\","
+		    "\"psk\":\"", ident, ident);
+		for (size_t k = 0; k < PSK_LEN; k++)
+			printf("%02x", psk[k]);
+		printf("\"}\n");
+	}
+	return fflush(stdout) == 0 ? 0 : die("cannot write");
+}
+
+/* A fresh P-256 key and its CSR (DER, ECDSA-SHA256), GnuTLS heap. */
+static int
+make_csr(gnutls_datum_t *out)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crq_t crq = NULL;
+	int rc;
+
+	if ((rc = gnutls_x509_privkey_init(&key)) >= 0 &&
+	    (rc = gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) >= 0 &&
+	    (rc = gnutls_x509_crq_init(&crq)) >= 0 &&
+	    (rc = gnutls_x509_crq_set_version(crq, 1)) >= 0 &&
+	    (rc = gnutls_x509_crq_set_dn_by_oid(crq,
+	    GNUTLS_OID_X520_COMMON_NAME, 0, "bench", 5)) >= 0 &&
+	    (rc = gnutls_x509_crq_set_key(crq, key)) >= 0 &&
+	    (rc = gnutls_x509_crq_sign2(crq, key, GNUTLS_DIG_SHA256, 0)) >= 0)
+		rc = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, out);
+	if (crq != NULL)
+		gnutls_x509_crq_deinit(crq);
+	if (key != NULL)
+		gnutls_x509_privkey_deinit(key);
+	return rc < 0 ? -1 : 0;
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- one worker (one process, one libcoap context) -------------------- */
+
+static bool	 w_done;	/* the response arrived */
+static bool	 w_fail;	/* NACK, DTLS error or close */
+static uint8_t	 w_code;
+static size_t	 w_len;
+
+static coap_response_t
+on_response(coap_session_t *s, const coap_pdu_t *sent,
+    const coap_pdu_t *rcvd, const coap_mid_t mid)
+{
+	const uint8_t *data;
+	size_t len, off, total;
+
+	(void)s;
+	(void)sent;
+	(void)mid;
+	w_code = (uint8_t)coap_pdu_get_code(rcvd);
+	w_len = coap_get_data_large(rcvd, &len, &data, &off, &total) ?
+	    total : 0;
+	w_done = true;
+	return COAP_RESPONSE_OK;
+}
+
+static void
+on_nack(coap_session_t *s, const coap_pdu_t *sent,
+    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+	(void)s;
+	(void)sent;
+	(void)reason;
+	(void)mid;
+	w_fail = true;
+}
+
+static int
+on_event(coap_session_t *s, const coap_event_t ev)
+{
+	(void)s;
+	if (ev == COAP_EVENT_DTLS_ERROR || (ev == COAP_EVENT_DTLS_CLOSED &&
+	    !w_done))
+		w_fail = true;
+	return 0;
+}
+
+/* Enroll one device; its result: the response code, 0 for none. */
+static uint8_t
+enroll(coap_context_t *ctx, const coap_address_t *dst, const char *ident,
+    const uint8_t psk[PSK_LEN], const gnutls_datum_t *csr)
+{
+	coap_dtls_cpsk_t cpsk;
+	coap_session_t *s;
+	coap_pdu_t *pdu;
+	coap_optlist_t *ol = NULL;
+	uint8_t tok[8], cf[4], acc[4];
+	size_t tlen = 0;
+	uint64_t deadline = mono_us() + TIMEOUT_MS * 1000u;
+	uint8_t code = 0;
+
+	memset(&cpsk, 0, sizeof(cpsk));
+	cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+	cpsk.client_sni = "localhost";
+	cpsk.psk_info.identity.s = (const uint8_t *)ident;
+	cpsk.psk_info.identity.length = strlen(ident);
+	cpsk.psk_info.key.s = psk;
+	cpsk.psk_info.key.length = PSK_LEN;
+	w_done = w_fail = false;
+	w_code = 0;
+	w_len = 0;
+	if ((s = coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS,
+	    &cpsk)) == NULL)
+		return 0;
+	if ((pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST,
+	    s)) == NULL)
+		goto out;
+	coap_session_new_token(s, &tlen, tok);
+	if (!coap_add_token(pdu, tlen, tok) ||
+	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    11, (const uint8_t *)".well-known")) ||
+	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    3, (const uint8_t *)"est")) ||
+	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    3, (const uint8_t *)"sen")) ||
+	    !coap_insert_optlist(&ol, coap_new_optlist(
+	    COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cf, sizeof(cf),
+	    CF_PKCS10), cf)) ||
+	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_ACCEPT,
+	    coap_encode_var_safe(acc, sizeof(acc), CF_PKIX_CERT), acc)) ||
+	    !coap_add_optlist_pdu(pdu, &ol) ||
+	    !coap_add_data(pdu, csr->size, csr->data)) {
+		coap_delete_optlist(ol);
+		coap_delete_pdu(pdu);
+		goto out;
+	}
+	coap_delete_optlist(ol);
+	if (coap_send(s, pdu) == COAP_INVALID_MID)
+		goto out;
+	while (!w_done && !w_fail) {
+		uint64_t now = mono_us();
+		if (now >= deadline)
+			break;
+		if (coap_io_process(ctx, (uint32_t)((deadline - now) / 1000 >
+		    200 ? 200 : (deadline - now) / 1000 + 1)) < 0)
+			break;
+	}
+	if (w_done)	/* a 2.04 without a certificate is no enrollment */
+		code = w_code == COAP_RESPONSE_CODE(204) && w_len == 0 ? 1 :
+		    w_code;
+out:
+	coap_session_release(s);
+	return code;
+}
+
+struct shared {
+	uint64_t	*end_us;	/* [C] */
+	uint32_t	*lat_us;	/* [N] */
+	uint8_t		*code;		/* [N] */
+};
+
+static void
+worker(unsigned long w, unsigned long n, unsigned long c, int go_fd,
+    const char *prefix, uint16_t port, const gnutls_datum_t *csr,
+    struct shared *sh)
+{
+	coap_context_t *ctx;
+	coap_address_t dst;
+	char ident[IDENT_MAX], go;
+	uint8_t psk[PSK_LEN];
+
+	coap_startup();
+	coap_set_log_level(LOG_EMERG);
+	coap_dtls_set_log_level(LOG_EMERG);
+	if ((ctx = coap_new_context(NULL)) == NULL)
+		_exit(1);
+	coap_context_set_block_mode(ctx,
+	    COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(ctx, on_response);
+	coap_register_nack_handler(ctx, on_nack);
+	coap_register_event_handler(ctx, on_event);
+	coap_address_init(&dst);
+	dst.addr.sin.sin_family = AF_INET;
+	dst.addr.sin.sin_port = htons(port);
+	dst.addr.sin.sin_addr.s_addr = htonl(0x7f000001);
+	dst.size = sizeof(dst.addr.sin);
+	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
+		;
+	close(go_fd);
+	for (unsigned long i = w; i < n; i += c) {
+		uint64_t t0 = mono_us();
+
+		if (device(prefix, i, ident, psk) != 0)
+			continue;
+		sh->code[i] = enroll(ctx, &dst, ident, psk, &csr[i]);
+		sh->lat_us[i] = (uint32_t)(mono_us() - t0);
+	}
+	sh->end_us[w] = mono_us();
+	coap_free_context(ctx);
+	coap_cleanup();
+	_exit(0);
+}
+
+static int
+cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static int
+cmd_run(uint16_t port, unsigned long n, unsigned long c, const char *prefix)
+{
+	gnutls_datum_t *csr;
+	struct shared sh;
+	struct rusage ru;
+	uint32_t *lat;
+	uint64_t t0, t1 = 0;
+	unsigned long ok = 0, m = 0, other = 0, none = 0;
+	int go[2];
+	size_t bytes;
+	void *mem;
+	pid_t *pids;
+
+	if ((csr = calloc(n, sizeof(*csr))) == NULL ||
+	    (pids = calloc(c, sizeof(*pids))) == NULL ||
+	    (lat = calloc(n, sizeof(*lat))) == NULL)
+		return die("out of memory");
+	for (unsigned long i = 0; i < n; i++)
+		if (make_csr(&csr[i]) != 0)
+			return die("CSR generation failed");
+	bytes = c * sizeof(uint64_t) + n * sizeof(uint32_t) + n;
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return die("mmap failed");
+	sh.end_us = mem;
+	sh.lat_us = (uint32_t *)(sh.end_us + c);
+	sh.code = (uint8_t *)(sh.lat_us + n);
+	if (pipe(go) != 0)
+		return die("pipe failed");
+	fflush(stdout);
+	for (unsigned long w = 0; w < c; w++) {
+		if ((pids[w] = fork()) < 0)
+			return die("fork failed");
+		if (pids[w] == 0) {
+			close(go[1]);
+			worker(w, n, c, go[0], prefix, port, csr, &sh);
+		}
+	}
+	close(go[0]);
+	t0 = mono_us();
+	close(go[1]);			/* go */
+	for (unsigned long w = 0; w < c; w++) {
+		int st;
+		while (waitpid(pids[w], &st, 0) < 0 && errno == EINTR)
+			;
+		if (sh.end_us[w] > t1)
+			t1 = sh.end_us[w];
+	}
+	if (t1 <= t0)
+		t1 = mono_us();
+	getrusage(RUSAGE_CHILDREN, &ru);
+	for (unsigned long i = 0; i < n; i++) {
+		if (sh.code[i] == COAP_RESPONSE_CODE(204)) {
+			ok++;
+			lat[m++] = sh.lat_us[i];
+		} else if (sh.code[i] == 0)
+			none++;
+		else
+			other++;
+	}
+	qsort(lat, m, sizeof(*lat), cmp_u32);
+	double secs = (double)(t1 - t0) / 1e6;
+	double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+	printf("enrollments=%lu ok=%lu failed=%lu seconds=%.3f rate=%.0f/s "
+	    "client_cpu_us=%.1f p50_ms=%.1f p99_ms=%.1f refused=%lu "
+	    "no_answer=%lu\n", n, ok, n - ok, secs, (double)ok / secs,
+	    ok > 0 ? cpu / (double)ok : 0.0,
+	    m > 0 ? lat[m / 2] / 1000.0 : 0.0,
+	    m > 0 ? lat[(m * 99) / 100 < m ? (m * 99) / 100 : m - 1] / 1000.0 :
+	    0.0, other, none);
+	for (unsigned long i = 0; i < n; i++)
+		gnutls_free(csr[i].data);
+	free(csr);
+	free(pids);
+	free(lat);
+	munmap(mem, bytes);
+	return ok == n ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	char *e;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 5 && strcmp(argv[1], "manifest") == 0) {
+		unsigned long n = strtoul(argv[2], &e, 10);
+		if (*e != '\0' || n == 0 || parse_seed(argv[4]) != 0)
+			return die("bad arguments");
+		return cmd_manifest(n, argv[3]);
+	}
+	if (argc == 7 && strcmp(argv[1], "run") == 0) {
+		unsigned long port = strtoul(argv[2], &e, 10), n, c;
+		if (*e != '\0' || port == 0 || port > 65535)
+			return die("bad port");
+		n = strtoul(argv[3], &e, 10);
+		if (*e != '\0' || n == 0)
+			return die("bad N");
+		c = strtoul(argv[4], &e, 10);
+		if (*e != '\0' || c == 0 || c > 256)
+			return die("bad C");
+		if (c > n)
+			c = n;
+		if (parse_seed(argv[6]) != 0)
+			return die("bad seed");
+		return cmd_run((uint16_t)port, n, c, argv[5]);
+	}
+	fprintf(stderr, "usage: bench_est manifest N PREFIX SEED_HEX\n"
+	    "       bench_est run PORT N C PREFIX SEED_HEX\n");
+	return 2;
+}
