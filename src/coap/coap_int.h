@@ -77,6 +77,8 @@ struct kdc_coap {
 	const char		*cert_pem;	/* borrowed */
 	const char		*key_pem;	/* borrowed */
 	void			*prio;		/* gnutls_priority_t */
+	void			*xcred;		/* gnutls_certificate_credentials_t,
+						 * ours, shared by every session */
 	struct kdc_coap_peer	*peers;
 	struct kdc_coap_pending	*pending;
 	size_t			 npending;

@@ -4,9 +4,13 @@
  * GnuTLS; a GnuTLS-direct engine would replace it (DESIGN §2).
  *
  * What libcoap 4.3.1 (GnuTLS backend) does, and what we add:
- * - One context holds PSK (coap_context_set_psk2) and PKI
- *   (coap_context_set_pki) at once; every server session gets both
- *   credential sets and the cipher suite decides (PSK vs ECDHE-ECDSA).
+ * - libcoap gets PSK only (coap_context_set_psk2). Its PKI setting
+ *   (coap_context_set_pki) would rebuild the server's certificate
+ *   credentials from PEM for every session, PSK ones included, with
+ *   GnuTLS's key/certificate check (an ECDSA sign + verify: ~20 % of a
+ *   PSK bootstrap's server CPU). We load them once and hand every session
+ *   the shared set in kdc_coap_dtls_hook(); the cipher suite decides
+ *   (PSK vs ECDHE-ECDSA).
  * - Its priority string is fixed ("NORMAL:+ECDHE-PSK:+PSK:+ECDHE-ECDSA:
  *   +AES-128-CCM-8:..."), so a stock client gets ECDHE-PSK-CHACHA20 or
  *   AES-256-GCM. GnuTLS state for a server session is made on the first
@@ -16,14 +20,13 @@
  *   our priority (RFC 7925 suites first, server precedence), requires a
  *   client certificate in certificate handshakes and installs our
  *   certificate verify function for the session.
- * - Its own verify callback calls validate_cn_call_back only for X.509,
- *   with the leaf only; raw public keys pass unchecked. Our session verify
- *   function takes precedence over it (GnuTLS prefers the session's) and
- *   sees the whole chain or the SPKI. If a session was not hooked in time
- *   (a replayed cookie on the first datagram), the client certificate is
- *   not even requested (verify_peer_cert = 0 means GNUTLS_CERT_IGNORE in
- *   libcoap), the peer stays unauthenticated, and the dispatcher refuses
- *   its requests (DESIGN §6).
+ * - libcoap's own PKI checks (validate_cn_call_back: X.509 leaf only, raw
+ *   public keys unchecked) are not used: our session verify function sees
+ *   the whole chain or the SPKI and asks core/. If a session was not
+ *   hooked in time (a replayed cookie on the first datagram), it has no
+ *   certificate credentials: a PSK handshake still works, an RPK or
+ *   X.509 one fails, and an unauthenticated peer gets no application
+ *   processing (DESIGN §6).
  */
 #include <stdio.h>
 #include <inttypes.h>
@@ -70,6 +73,10 @@ kdc_coap_dtls_free(struct kdc_coap *c)
 	if (c->prio != NULL)
 		gnutls_priority_deinit((gnutls_priority_t)c->prio);
 	c->prio = NULL;
+	if (c->xcred != NULL)
+		gnutls_certificate_free_credentials(
+		    (gnutls_certificate_credentials_t)c->xcred);
+	c->xcred = NULL;
 }
 
 /* ---- authentication ------------------------------------------------------ */
@@ -262,31 +269,10 @@ verify_cb(gnutls_session_t g)
 	return check_peer_cert(p, g) == KDC_OK ? 0 : -1;
 }
 
-/* libcoap's X.509 path, should its verify function run instead of ours. */
-static int
-cn_cb(const char *cn, const uint8_t *der, size_t der_len,
-    coap_session_t *s, unsigned depth, int validated, void *arg)
-{
-	struct kdc_coap *c = arg;
-	struct kdc_coap_peer *p = kdc_coap_peer_of(c, s, true);
-	coap_tls_library_t lib;
-	gnutls_session_t g = coap_session_get_tls(s, &lib);
-
-	(void)cn;
-	(void)der;
-	(void)der_len;
-	(void)validated;
-	if (p == NULL || g == NULL || lib != COAP_TLS_LIBRARY_GNUTLS ||
-	    depth != 0)
-		return depth != 0;	/* CA levels: the leaf decides */
-	return check_peer_cert(p, g) == KDC_OK;
-}
-
 kdc_err
 kdc_coap_dtls_setup(struct kdc_coap *c)
 {
 	coap_dtls_spsk_t psk;
-	coap_dtls_pki_t pki;
 
 	memset(&psk, 0, sizeof(psk));
 	psk.version = COAP_DTLS_SPSK_SETUP_VERSION;
@@ -295,21 +281,30 @@ kdc_coap_dtls_setup(struct kdc_coap *c)
 	if (!coap_context_set_psk2(c->ctx, &psk))
 		return KDC_ERR_TLS;
 
-	memset(&pki, 0, sizeof(pki));
-	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-	/* core/ verifies chains (our CA and the manufacturer CAs, at the
-	 * core's clock); libcoap's own checks are off (see the top). */
-	pki.verify_peer_cert = 0;
-	pki.validate_cn_call_back = cn_cb;
-	pki.cn_call_back_arg = c;
-	pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-	/* lengths with the NUL: libcoap then uses the buffers in place */
-	pki.pki_key.key.pem_buf.public_cert = (const uint8_t *)c->cert_pem;
-	pki.pki_key.key.pem_buf.public_cert_len = strlen(c->cert_pem) + 1;
-	pki.pki_key.key.pem_buf.private_key = (const uint8_t *)c->key_pem;
-	pki.pki_key.key.pem_buf.private_key_len = strlen(c->key_pem) + 1;
-	if (!coap_context_set_pki(c->ctx, &pki))
-		return KDC_ERR_TLS;
+	/*
+	 * No coap_context_set_pki(): libcoap 4.3.1 would rebuild the server's
+	 * certificate credentials from PEM for every session (PSK ones too),
+	 * with GnuTLS's key/certificate check, an ECDSA sign and verify. We
+	 * load them once here and give each session our shared set in
+	 * kdc_coap_dtls_hook(), with our verify function.
+	 */
+	{
+		gnutls_certificate_credentials_t x = NULL;
+		gnutls_datum_t cert, key;
+
+		cert.data = (unsigned char *)(uintptr_t)c->cert_pem;
+		cert.size = (unsigned)strlen(c->cert_pem);
+		key.data = (unsigned char *)(uintptr_t)c->key_pem;
+		key.size = (unsigned)strlen(c->key_pem);
+		if (gnutls_certificate_allocate_credentials(&x) < 0)
+			return KDC_ERR_NOMEM;
+		if (gnutls_certificate_set_x509_key_mem2(x, &cert, &key,
+		    GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
+			gnutls_certificate_free_credentials(x);
+			return KDC_ERR_TLS;
+		}
+		c->xcred = x;
+	}
 	return KDC_OK;
 }
 
@@ -332,6 +327,9 @@ kdc_coap_dtls_hook(struct kdc_coap_peer *p)
 	}
 	if (gnutls_priority_set(g, (gnutls_priority_t)p->c->prio) < 0)
 		kdc_log_debug("peer=%s priority not set", p->addr);
+	if (p->c->xcred != NULL && gnutls_credentials_set(g,
+	    GNUTLS_CRD_CERTIFICATE, (gnutls_certificate_credentials_t)p->c->xcred) < 0)
+		kdc_log_debug("peer=%s certificate credentials not set", p->addr);
 	gnutls_certificate_server_set_request(g, GNUTLS_CERT_REQUIRE);
 	gnutls_session_set_verify_function(g, verify_cb);
 }
