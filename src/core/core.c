@@ -844,8 +844,13 @@ supersede(struct kdc_core *core, int64_t device, const char *audience,
     enum kdc_cred_status status)
 {
 	size_t n;
+	kdc_err r;
 
-	return kdc_store_cred_supersede(core->st, device, audience, status, &n);
+	/* a superseded certificate goes on the CRL: a new generation */
+	if ((r = kdc_store_cred_supersede(core->st, device, audience, status,
+	    &n)) == KDC_OK && n > 0)
+		r = crl_gen_bump(core);
+	return r;
 }
 
 kdc_err
@@ -1234,39 +1239,51 @@ fail:
 /* ---- the CRL ----------------------------------------------------------- */
 
 /*
- * Build the CRL for generation gen at now: every revoked operational X.509
- * credential we issued, revoked at its status_at. An entry whose
- * certificate has expired is left out (RFC 5280 3.3 allows it; a relying
- * party refuses an expired certificate anyway), which bounds the CRL.
+ * Build the CRL for generation gen at now: every revoked or superseded
+ * operational X.509 credential we issued, at its status_at. A superseded
+ * certificate is listed too: our faces refuse it already, and so must a
+ * relying party outside the KDC (a broker, an external LwM2M server) that
+ * only has the CRL. An entry whose certificate has expired is left out
+ * (RFC 5280 3.3 allows it; a relying party refuses an expired certificate
+ * anyway), which bounds the CRL.
  */
 static kdc_err
 crl_build(struct kdc_core *core, int64_t gen, int64_t now, uint8_t **der,
     size_t *len)
 {
-	struct kdc_cred_filter f = { 0, KDC_KIND_OPERATIONAL,
-	    KDC_CRED_REVOKED, 0 };
-	struct kdc_cred **v = NULL;
+	static const enum kdc_cred_status gone[] = { KDC_CRED_REVOKED,
+	    KDC_CRED_SUPERSEDED };
+	struct kdc_cred **v[2] = { NULL, NULL };
+	size_t nv[2] = { 0, 0 };
 	const char **serials = NULL;
 	int64_t *at = NULL;
-	size_t n = 0, k = 0;
+	size_t k = 0;
 	uint64_t number;
-	kdc_err r;
+	kdc_err r = KDC_OK;
 
-	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
-		return r;
-	if (n > 0 && ((serials = kdc_calloc(n, sizeof(*serials))) == NULL ||
-	    (at = kdc_calloc(n, sizeof(*at))) == NULL)) {
+	for (size_t j = 0; j < 2 && r == KDC_OK; j++) {
+		struct kdc_cred_filter f = { 0, KDC_KIND_OPERATIONAL,
+		    (int)gone[j], 0 };
+		r = kdc_store_cred_list(core->st, &f, &v[j], &nv[j]);
+	}
+	if (r != KDC_OK)
+		goto out;
+	if (nv[0] + nv[1] > 0 &&
+	    ((serials = kdc_calloc(nv[0] + nv[1], sizeof(*serials))) == NULL ||
+	    (at = kdc_calloc(nv[0] + nv[1], sizeof(*at))) == NULL)) {
 		r = KDC_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (v[i]->type != KDC_TYPE_X509 || v[i]->serial[0] == '\0' ||
-		    (v[i]->not_after != 0 && v[i]->not_after <= now))
-			continue;
-		serials[k] = v[i]->serial;
-		at[k] = v[i]->status_at > 0 ? v[i]->status_at : now;
-		k++;
-	}
+	for (size_t j = 0; j < 2; j++)
+		for (size_t i = 0; i < nv[j]; i++) {
+			const struct kdc_cred *c = v[j][i];
+			if (c->type != KDC_TYPE_X509 || c->serial[0] == '\0' ||
+			    (c->not_after != 0 && c->not_after <= now))
+				continue;
+			serials[k] = c->serial;
+			at[k] = c->status_at > 0 ? c->status_at : now;
+			k++;
+		}
 	/*
 	 * RFC 5280 5.2.3: the number increases with every CRL we issue. The
 	 * generation alone would repeat across the daily re-signing and
@@ -1281,7 +1298,8 @@ crl_build(struct kdc_core *core, int64_t gen, int64_t now, uint8_t **der,
 out:
 	kdc_free(serials);
 	kdc_free(at);
-	kdc_cred_list_free(v, n);
+	kdc_cred_list_free(v[0], nv[0]);
+	kdc_cred_list_free(v[1], nv[1]);
 	return r;
 }
 

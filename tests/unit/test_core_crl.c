@@ -303,6 +303,38 @@ test_crl_rebuild(void **state)
 	kdc_core_free(other);
 }
 
+/* A renewed certificate's predecessor goes on the CRL, so a relying party
+ * outside the KDC refuses it too. */
+static void
+test_crl_lists_superseded(void **state)
+{
+	struct fx *f = *state;
+	struct crl_info ci;
+	uint8_t pkcs8[KDC_PRIVKEY_MAX], *der = NULL, *cert = NULL;
+	size_t pkcs8_len = sizeof(pkcs8), len = 0, cert_len = 0;
+	char old_serial[41], new_serial[41];
+	int64_t old_cred, new_cred;
+
+	old_cred = x509_device(f, "urn:dev:crl:renewed");
+	serial_of(f, old_cred, old_serial, sizeof(old_serial));
+	get_crl(f->core, &der, &len);
+	crl_parse(f, der, len, &ci);
+	assert_false(listed(&ci, old_serial));
+	kdc_free(der);
+
+	assert_int_equal(kdc_core_keypair_issue(f->core, "t",
+	    "urn:dev:crl:renewed", KDC_TYPE_X509, KDC_CRED_ISSUED, &new_cred,
+	    pkcs8, &pkcs8_len, &cert, &cert_len), KDC_OK);
+	kdc_wipe(pkcs8, sizeof(pkcs8));
+	kdc_free(cert);
+	serial_of(f, new_cred, new_serial, sizeof(new_serial));
+	get_crl(f->core, &der, &len);
+	crl_parse(f, der, len, &ci);
+	assert_true(listed(&ci, old_serial));
+	assert_false(listed(&ci, new_serial));
+	kdc_free(der);
+}
+
 static void
 test_crl_no_ca(void **state)
 {
@@ -407,6 +439,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crl_rebuild, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_crl_lists_superseded,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_no_ca, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crl_alloc_failures, setup,
