@@ -732,8 +732,12 @@ creds_fit(const struct kdcdev_security *s)
 		    s->server_key_len > 0;
 	case KDCDEV_MODE_NOSEC:
 		return s->ident_len == 0 && s->secret_len == 0;
+	case KDCDEV_MODE_EST:
+		/* the key and certificate come later, from EST over the
+		 * bootstrap account; the server certificate now */
+		return s->server_key_len > 0;
 	default:
-		return false;	/* EST: not supported by this client */
+		return false;
 	}
 }
 

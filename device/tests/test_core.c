@@ -424,6 +424,28 @@ test_finish_inconsistent(void **state)
 	assert_int_equal(req(KDCDEV_POST, "bs", -1, -1, NULL, 0, &r),
 	    CODE(2, 4));
 	assert_int_equal(C.bs_finished, 1);
+	/* mode 4 (Certificate with EST) needs the uri and the server
+	 * certificate only; no server certificate: inconsistent */
+	assert_int_equal(put("0/1/2", KDCDEV_CF_TLV,
+	    (const uint8_t *)"\xc1\x02\x04", 3), CODE(2, 4));
+	assert_int_equal(put("0/1/3", KDCDEV_CF_TLV,
+	    (const uint8_t *)"\xc0\x03", 2), CODE(2, 4));
+	assert_int_equal(put("0/1/5", KDCDEV_CF_TLV,
+	    (const uint8_t *)"\xc0\x05", 2), CODE(2, 4));
+	assert_int_equal(put("0/1/4", KDCDEV_CF_TLV,
+	    (const uint8_t *)"\xc0\x04", 2), CODE(2, 4));
+	assert_int_equal(req(KDCDEV_POST, "bs", -1, -1, NULL, 0, &r),
+	    CODE(4, 6));
+	assert_int_equal(put("0/1/4", KDCDEV_CF_TLV,
+	    (const uint8_t *)"\xc1\x04\x30", 3), CODE(2, 4));
+	assert_int_equal(req(KDCDEV_POST, "bs", -1, -1, NULL, 0, &r),
+	    CODE(2, 4));
+	for (size_t i = 0; i < KDCDEV_MAX_SECURITY; i++)
+		if (C.sec[i].used && C.sec[i].iid == 1) {
+			assert_int_equal(C.sec[i].mode, KDCDEV_MODE_EST);
+			assert_int_equal(C.sec[i].ident_len, 0);
+			assert_int_equal(C.sec[i].secret_len, 0);
+		}
 }
 
 /* Refused writes leave every byte of the context as it was. */

@@ -3,11 +3,13 @@
  *
  *   iotkdc-device bootstrap --server URI --ep ID CREDENTIALS --state FILE
  *   iotkdc-device register --state FILE [--lifetime N] [--deregister]
+ *   iotkdc-device show --state FILE [--cert-out F]
  *   iotkdc-device load --server URI --devices N --concurrency C
  *       --prefix P --seed HEX [--timeout SEC]
  *   iotkdc-device load-manifest --devices N --prefix P --seed HEX
  *   iotkdc-device enroll --server URI CREDENTIALS --key-out F --cert-out F
  *   iotkdc-device renew-loop --server URI --cert F --key F --count N
+ *   iotkdc-device renew-loop --state FILE [--lifetime SEC] --count N
  *
  * Exit status 0 on success; otherwise non-zero with one line on stderr.
  */
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,6 +122,11 @@ usage_bootstrap(FILE *f)
 "factory credential, CON POST /bs?ep=ID&pct=CF, then answer the server's\n"
 "Discover, Delete, Write (TLV or SenML-CBOR) and Finish. Exits 0 once Finish\n"
 "was acknowledged and FILE (mode 0600, holds secrets) was written.\n"
+"When the server account was written in security mode 4 (Certificate with\n"
+"EST), the device then makes a P-256 key, enrolls it by EST-coaps /sen with\n"
+"the factory credential (a new DTLS session to the same server) and keeps\n"
+"key and certificate in the account, switched to mode 2, before writing FILE;\n"
+"the key never leaves FILE.\n"
 "\n"
 "  --server URI        the Bootstrap Server (coaps://; coap:// without credentials)\n"
 "  --ep ID             endpoint client name\n"
@@ -138,6 +146,50 @@ usage_bootstrap(FILE *f)
 "  --fault-stop-at write|finish  testing: go silent at the server's first\n"
 "                      Write, or at Finish (a device that dies mid-bootstrap)\n"
 "  -v                  log to stderr (repeat for more)\n");
+}
+
+/*
+ * Security mode 4 (Certificate with EST, lwm2m.md §2.4), after Finish:
+ * enroll by /sen over the bootstrap account (the factory credential; a
+ * new DTLS session to the Bootstrap Server, whose KDC endpoint serves
+ * EST too), then keep the device-made key (PKCS#8, /0/x/5) and its
+ * certificate (/0/x/3) in the DM account, which becomes mode 2 for the
+ * DTLS client. Any other mode: nothing to do.
+ */
+static void	print_cert(const char *what, unsigned n, const uint8_t *cert,
+		    size_t len);
+
+static kdc_err
+est_after_bootstrap(struct kdcdev_lwm2m *c, unsigned timeout_ms)
+{
+	static uint8_t cert[KDCDEV_IDENTITY_MAX], key[KDCDEV_SECRET_MAX];
+	struct kdcdev_security *dm;
+	size_t si, vi, cl = sizeof(cert), kl = sizeof(key);
+	int bs;
+	kdc_err r;
+
+	if (kdcdev_dm_account(c, &si, &vi) != KDC_OK ||
+	    c->sec[si].mode != KDCDEV_MODE_EST)
+		return KDC_OK;
+	if ((bs = kdcdev_bootstrap_account(c)) < 0 ||
+	    c->sec[bs].mode == KDCDEV_MODE_NOSEC) {
+		snprintf(last_err, sizeof(last_err), "mode 4 needs a secured "
+		    "bootstrap account to enroll over EST");
+		return KDC_ERR_UNSUPPORTED;
+	}
+	r = kdcdev_host_enroll(c, &c->sec[bs], c->ep, false, cert, &cl, key,
+	    &kl, NULL, timeout_ms);
+	if (r == KDC_OK) {
+		dm = &c->sec[si];
+		memcpy(dm->ident, cert, cl);
+		dm->ident_len = (uint16_t)cl;
+		memcpy(dm->secret, key, kl);
+		dm->secret_len = (uint16_t)kl;
+		dm->mode = KDCDEV_MODE_CERT;
+		print_cert("enrolled", 1, cert, cl);
+	}
+	gnutls_memset(key, 0, sizeof(key));
+	return r;
 }
 
 static int
@@ -298,6 +350,8 @@ cmd_bootstrap(int argc, char **argv)
 	gnutls_memset(secret, 0, sizeof(secret));
 
 	r = kdcdev_host_bootstrap(&c, (int32_t)pct, (unsigned)timeout * 1000u);
+	if (r == KDC_OK)
+		r = est_after_bootstrap(&c, (unsigned)timeout * 1000u);
 	if (r == KDC_OK)
 		r = kdcdev_host_state_save(&c, state);
 	if (r != KDC_OK) {
@@ -1108,6 +1162,8 @@ usage_renew_loop(FILE *f)
 "usage: " PROG " renew-loop --server coaps://HOST:PORT --cert FILE --key FILE\n"
 "           [--ca FILE] [--fraction F] [--jitter J] [--count N]\n"
 "           [--timeout SEC] [-v]\n"
+"       " PROG " renew-loop --state FILE [--lifetime SEC] [--fraction F]\n"
+"           [--jitter J] [--count N] [--timeout SEC] [-v]\n"
 "\n"
 "Keep an operational certificate fresh: each time the fraction F of the\n"
 "current certificate's lifetime (not_before..not_after) has passed, give or\n"
@@ -1119,6 +1175,18 @@ usage_renew_loop(FILE *f)
 "second while the current certificate is valid. Prints one line per\n"
 "renewal: \"renewed I serial=HEX not_before=T not_after=T (ISO)\".\n"
 "\n"
+"With --state, the LwM2M server account of a bootstrapped state FILE is\n"
+"renewed and FILE rewritten only once the renewal was acknowledged (the\n"
+"KDC supersedes the old credential only then, too). Certificate mode: by\n"
+"/sren as above, to the Bootstrap Server's URI, the lifetime taken from the\n"
+"certificate. PSK and RPK modes: by a fresh bootstrap to the Bootstrap\n"
+"Server authenticated with the current operational credential (its Finish\n"
+"acknowledged is what supersedes the old one); the factory bootstrap\n"
+"account is kept as it was. A device cannot read a PSK's or RPK's\n"
+"lifetime, so --lifetime SEC (the profile's lifetime) is required for them\n"
+"and the credential is taken to be issued when FILE was last written.\n"
+"Prints \"renewed I ep=ID mode=M\" (and the certificate line in mode 2).\n"
+"\n"
 "  --server URI        the KDC endpoint (coaps://HOST:PORT)\n"
 "  --cert FILE         the current certificate (PEM or DER); rewritten\n"
 "  --key FILE          its private key; rewritten (mode 0600)\n"
@@ -1127,6 +1195,8 @@ usage_renew_loop(FILE *f)
 "  --jitter J          +/- J times the renewal delay at random, 0 <= J < 1\n"
 "                      (default 0.1)\n"
 "  --count N           stop after N renewals (default 1; 0 = forever)\n"
+"  --state FILE        renew the server account of this state instead\n"
+"  --lifetime SEC      --state, PSK/RPK: the credential's lifetime\n"
 "  --timeout SEC       deadline of each renewal exchange (default 60)\n"
 "  -v                  log to stderr (repeat for more)\n");
 }
@@ -1164,6 +1234,169 @@ sleep_until_ms(int64_t t_ms)
 	}
 }
 
+/* A random factor in [1 - jitter, 1 + jitter]. */
+static double
+jitter_factor(double jitter)
+{
+	uint32_t u;
+
+	if (gnutls_rnd(GNUTLS_RND_NONCE, &u, sizeof(u)) < 0)
+		u = 0x80000000u;
+	return 1.0 + jitter * (2.0 * ((double)u / 4294967295.0) - 1.0);
+}
+
+/*
+ * One renewal of the server account si of c (bootstrap account bs); on
+ * success the renewed state is written to path. Certificate mode: /sren
+ * with the current certificate to the Bootstrap Server's URI. PSK/RPK: a
+ * fresh bootstrap (into n) authenticated by the operational credential,
+ * then the factory bootstrap account of c put back in place.
+ */
+static kdc_err
+renew_once(struct kdcdev_lwm2m *c, size_t si, int bs, struct kdcdev_lwm2m *n,
+    const char *path, unsigned timeout_ms, uint8_t *cert, size_t *cert_len)
+{
+	static struct kdcdev_security sec;
+	static uint8_t key[KDCDEV_SECRET_MAX];
+	const struct kdcdev_security *dm = &c->sec[si], *b = &c->sec[bs];
+	const uint8_t *sk = NULL;
+	size_t kl = sizeof(key), skl = 0;
+	int nbs;
+	kdc_err r;
+
+	*cert_len = 0;
+	if (dm->mode == KDCDEV_MODE_CERT) {
+		sec = *dm;
+		memcpy(sec.uri, b->uri, sizeof(sec.uri));
+		*cert_len = KDCDEV_IDENTITY_MAX;
+		last_err[0] = '\0';
+		r = kdcdev_host_enroll(c, &sec, c->ep, true, cert, cert_len,
+		    key, &kl, NULL, timeout_ms);
+		wipe_sec(&sec);
+		if (r == KDC_OK) {
+			memcpy(n, c, sizeof(*n));
+			memcpy(n->sec[si].ident, cert, *cert_len);
+			n->sec[si].ident_len = (uint16_t)*cert_len;
+			memcpy(n->sec[si].secret, key, kl);
+			n->sec[si].secret_len = (uint16_t)kl;
+			r = kdcdev_host_state_save(n, path);
+			kdcdev_wipe(n);
+		}
+		gnutls_memset(key, 0, sizeof(key));
+		return r;
+	}
+	/* the KDC endpoint has the LwM2M Server's key: the one the Bootstrap
+	 * Server wrote is what pins it when the factory account has none */
+	if (dm->mode == KDCDEV_MODE_RPK) {
+		sk = b->mode == KDCDEV_MODE_RPK && b->server_key_len > 0 ?
+		    b->server_key : dm->server_key;
+		skl = b->mode == KDCDEV_MODE_RPK && b->server_key_len > 0 ?
+		    b->server_key_len : dm->server_key_len;
+	}
+	if ((r = kdcdev_init(n, c->ep)) != KDC_OK)
+		return r;
+	kdcdev_set_log(n, log_cb, NULL);
+	last_err[0] = '\0';
+	if ((r = kdcdev_set_bootstrap_account(n, b->iid, b->uri,
+	    (enum kdcdev_mode)dm->mode, dm->ident, dm->ident_len, sk, skl,
+	    dm->secret, dm->secret_len)) == KDC_OK &&
+	    (r = kdcdev_host_bootstrap(n, 11542, timeout_ms)) == KDC_OK) {
+		if ((nbs = kdcdev_bootstrap_account(n)) < 0)
+			r = KDC_ERR_NOT_FOUND;
+		else {
+			n->sec[nbs] = *b;	/* the factory account stays */
+			r = kdcdev_host_state_save(n, path);
+		}
+	}
+	kdcdev_wipe(n);
+	return r;
+}
+
+/* renew-loop --state: keep the server account of a state fresh. */
+static int
+renew_state(const char *path, double fraction, double jitter,
+    unsigned long count, unsigned long lifetime, unsigned long timeout)
+{
+	static struct kdcdev_lwm2m c, n;
+	static uint8_t cert[KDCDEV_IDENTITY_MAX];
+	char ep[KDCDEV_EP_MAX];
+	struct stat st;
+	size_t si, vi, cert_len;
+	kdc_err r;
+	int bs;
+
+	kdcdev_host_init(verbosity);
+	for (unsigned long i = 1; count == 0 || i <= count; i++) {
+		int64_t nb, na, at_ms;
+		uint8_t mode;
+
+		memset(&c, 0, sizeof(c));
+		kdcdev_set_log(&c, log_cb, NULL);
+		if ((r = kdcdev_host_state_load(&c, path)) != KDC_OK)
+			return die("renew-loop: cannot load state %s: %s",
+			    path, kdc_err_str(r));
+		if (!c.bs_finished || kdcdev_dm_account(&c, &si, &vi) !=
+		    KDC_OK || (bs = kdcdev_bootstrap_account(&c)) < 0) {
+			kdcdev_wipe(&c);
+			return die("renew-loop: %s holds no finished bootstrap "
+			    "with a bootstrap account", path);
+		}
+		mode = c.sec[si].mode;
+		if (mode == KDCDEV_MODE_CERT) {
+			if (kdcdev_host_cert_info(c.sec[si].ident,
+			    c.sec[si].ident_len, &nb, &na, NULL, 0) != KDC_OK ||
+			    na <= nb) {
+				kdcdev_wipe(&c);
+				return die("renew-loop: the certificate in %s "
+				    "has no usable validity", path);
+			}
+		} else if (mode == KDCDEV_MODE_PSK || mode == KDCDEV_MODE_RPK) {
+			if (lifetime == 0) {
+				kdcdev_wipe(&c);
+				return die("renew-loop: --lifetime SEC is "
+				    "required for a PSK or RPK account");
+			}
+			if (stat(path, &st) != 0) {
+				kdcdev_wipe(&c);
+				return die("renew-loop: %s: %s", path,
+				    strerror(errno));
+			}
+			nb = (int64_t)st.st_mtim.tv_sec;
+			na = nb + (int64_t)lifetime;
+		} else {
+			kdcdev_wipe(&c);
+			return die("renew-loop: nothing to renew in mode %u",
+			    mode);
+		}
+		at_ms = nb * 1000 + (int64_t)((double)(na - nb) * 1000.0 *
+		    fraction * jitter_factor(jitter));
+		if (verbosity > 0)
+			fprintf(stderr, "%s: renewal %lu at %lld.%03lld\n",
+			    PROG, i, (long long)(at_ms / 1000),
+			    (long long)(at_ms % 1000));
+		sleep_until_ms(at_ms);
+		for (;;) {
+			r = renew_once(&c, si, bs, &n, path,
+			    (unsigned)timeout * 1000u, cert, &cert_len);
+			if (r == KDC_OK || (int64_t)time(NULL) + 1 >= na)
+				break;
+			if (verbosity > 0)
+				fprintf(stderr, "%s: renewal %lu failed: %s; "
+				    "retrying\n", PROG, i, kdc_err_str(r));
+			sleep_until_ms(((int64_t)time(NULL) + 1) * 1000);
+		}
+		memcpy(ep, c.ep, sizeof(ep));
+		kdcdev_wipe(&c);
+		if (r != KDC_OK)
+			return fail_r("renew-loop: renewal", r);
+		printf("renewed %lu ep=%s mode=%u\n", i, ep, mode);
+		if (cert_len > 0)
+			print_cert("renewed", (unsigned)i, cert, cert_len);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static int
 cmd_renew_loop(int argc, char **argv)
 {
@@ -1179,12 +1412,15 @@ cmd_renew_loop(int argc, char **argv)
 		{ "jitter", required_argument, NULL, 'j' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "lifetime", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct est_args a;
 	double fraction = 0.5, jitter = 0.1;
-	unsigned long count = 1, timeout = 60;
+	unsigned long count = 1, timeout = 60, lifetime = 0;
+	const char *state = NULL;
 	char cn[KDCDEV_EP_MAX];
 	int ch;
 	kdc_err r;
@@ -1196,7 +1432,14 @@ cmd_renew_loop(int argc, char **argv)
 		case 'c': a.cert = optarg; break;
 		case 'K': a.key = optarg; break;
 		case 'C': a.ca = optarg; break;
+		case 'S': state = optarg; break;
 		case 'v': verbosity++; break;
+		case 'l':
+			if (parse_uint(optarg, 315360000, &lifetime) != 0 ||
+			    lifetime == 0)
+				return die("renew-loop: --lifetime must be "
+				    "1..315360000 seconds");
+			break;
 		case 'f':
 			if (parse_frac(optarg, 0.0, 1.0, true, &fraction) != 0)
 				return die("renew-loop: --fraction must be "
@@ -1228,6 +1471,16 @@ cmd_renew_loop(int argc, char **argv)
 	if (optind != argc)
 		return die("renew-loop: unexpected argument '%s'",
 		    argv[optind]);
+	if (state != NULL) {
+		if (a.server != NULL || a.cert != NULL || a.key != NULL ||
+		    a.ca != NULL)
+			return die("renew-loop: --state goes without --server, "
+			    "--cert, --key and --ca");
+		return renew_state(state, fraction, jitter, count, lifetime,
+		    timeout);
+	}
+	if (lifetime != 0)
+		return die("renew-loop: --lifetime goes with --state");
 	if (a.cert == NULL || a.key == NULL)
 		return die("renew-loop: --cert and --key are required");
 	kdcdev_host_init(verbosity);
@@ -1280,6 +1533,83 @@ cmd_renew_loop(int argc, char **argv)
 	return 0;
 }
 
+/* ==== show =============================================================== */
+
+static void
+usage_show(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " show --state FILE [--cert-out FILE]\n"
+"\n"
+"Print the server account of a bootstrapped state (uri, ssid, mode; in\n"
+"certificate mode the certificate's serial and validity), never a secret.\n"
+"\n"
+"  --state FILE     the state 'bootstrap' wrote\n"
+"  --cert-out FILE  certificate mode: write the certificate as PEM\n");
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	static struct kdcdev_lwm2m c;
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 'f' },
+		{ "cert-out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state = NULL, *cert_out = NULL;
+	const struct kdcdev_security *s;
+	size_t si, vi;
+	int ch;
+	kdc_err r;
+
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': state = optarg; break;
+		case 'o': cert_out = optarg; break;
+		case 'h':
+			usage_show(stdout);
+			return 0;
+		default:
+			return die("show: bad arguments (see "
+			    "'" PROG " show --help')");
+		}
+	}
+	if (optind != argc)
+		return die("show: unexpected argument '%s'", argv[optind]);
+	if (state == NULL)
+		return die("show: --state is required");
+	kdcdev_host_init(verbosity);
+	if ((r = kdcdev_host_state_load(&c, state)) != KDC_OK) {
+		kdcdev_wipe(&c);
+		return die("show: cannot load %s: %s", state, kdc_err_str(r));
+	}
+	if ((r = kdcdev_dm_account(&c, &si, &vi)) != KDC_OK) {
+		kdcdev_wipe(&c);
+		return die("show: %s has no server account", state);
+	}
+	s = &c.sec[si];
+	printf("ep=%s server=%s ssid=%d mode=%u lifetime=%u\n", c.ep, s->uri,
+	    s->ssid, s->mode, c.srv[vi].lifetime);
+	if (s->mode == KDCDEV_MODE_CERT)
+		print_cert("certificate", 1, s->ident, s->ident_len);
+	r = KDC_OK;
+	if (cert_out != NULL) {
+		if (s->mode != KDCDEV_MODE_CERT)
+			r = KDC_ERR_INVALID_ARG;
+		else
+			r = kdcdev_host_write_pem(cert_out, "CERTIFICATE",
+			    s->ident, s->ident_len, false);
+	}
+	kdcdev_wipe(&c);
+	if (r != KDC_OK)
+		return die("show: cannot write %s: %s", cert_out,
+		    r == KDC_ERR_INVALID_ARG ? "not in certificate mode" :
+		    kdc_err_str(r));
+	return 0;
+}
+
 /* ==== main =============================================================== */
 
 static void
@@ -1290,6 +1620,7 @@ usage(FILE *f)
 "\n"
 "  bootstrap   LwM2M bootstrap with a factory credential; writes --state\n"
 "  register    register with the LwM2M server from --state [--deregister]\n"
+"  show        the server account of --state [--cert-out FILE]\n"
 "  load        many PSK bootstraps at once, for benchmarks; prints the rate\n"
 "  load-manifest  the devices of 'load' as JSON Lines for 'iotkdc device import'\n"
 "  enroll      EST-coaps: a new key here, its certificate from /sen (/sren)\n"
@@ -1308,6 +1639,8 @@ main(int argc, char **argv)
 		return cmd_bootstrap(argc - 1, argv + 1);
 	if (strcmp(argv[1], "register") == 0)
 		return cmd_register(argc - 1, argv + 1);
+	if (strcmp(argv[1], "show") == 0)
+		return cmd_show(argc - 1, argv + 1);
 	if (strcmp(argv[1], "load") == 0)
 		return cmd_load(argc - 1, argv + 1);
 	if (strcmp(argv[1], "load-manifest") == 0)

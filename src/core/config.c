@@ -90,10 +90,13 @@ static const struct enum_val client_certs[] = {
 	{ "required", KDC_CLIENT_CERT_REQUIRED }, { NULL, 0 },
 };
 /* Local on purpose: config must not pull the store library in. The
- * strings are the ones kdc_cred_type_str() uses. */
+ * strings are the ones kdc_cred_type_str() uses, plus "x509-est": only
+ * while parsing or rendering is it a cred_type value (CRED_X509_EST); a
+ * parsed profile holds it as cred_type KDC_TYPE_X509 with est set. */
+#define CRED_X509_EST	100
 static const struct enum_val cred_types[] = {
 	{ "psk", KDC_TYPE_PSK }, { "rpk", KDC_TYPE_RPK },
-	{ "x509", KDC_TYPE_X509 }, { NULL, 0 },
+	{ "x509", KDC_TYPE_X509 }, { "x509-est", CRED_X509_EST }, { NULL, 0 },
 };
 
 /* Enum fields are written through an int pointer (C11 6.5p7 allows the
@@ -181,7 +184,9 @@ static const struct ckey keys[] = {
 
 	{ SECT_PROFILE, "cred_type", CT_ENUM, "psk", 0, 0,
 	    PRO(cred_type), 0, 0, cred_types, NULL,
-	    "Operational credential type: psk, rpk or x509." },
+	    "Operational credential type: psk, rpk, x509, or x509-est (a\n"
+	    "# certificate the device enrolls itself over EST after bootstrap,\n"
+	    "# LwM2M security mode 4; its key never leaves the device)." },
 	{ SECT_PROFILE, "audience", CT_STRING, "lwm2m", 0, 0,
 	    PRO(audience), FSZ(kdc_profile, audience), 0, NULL,
 	    check_audience,
@@ -849,6 +854,11 @@ parse(const char *file, const char *text, struct kdc_config *cfg, char *err,
 		r = KDC_ERR_CONFIG;
 		goto out;
 	}
+	for (size_t i = 0; i < tmp->nprofiles; i++)
+		if ((int)tmp->profiles[i].cred_type == CRED_X509_EST) {
+			tmp->profiles[i].cred_type = KDC_TYPE_X509;
+			tmp->profiles[i].est = true;
+		}
 	memcpy(cfg, tmp, sizeof(*cfg));
 	r = KDC_OK;
 out:
@@ -951,7 +961,7 @@ same_config(const struct kdc_config *a, const struct kdc_config *b)
 		const struct kdc_profile *y = &b->profiles[i];
 
 		if (strcmp(x->name, y->name) != 0 ||
-		    x->cred_type != y->cred_type ||
+		    x->cred_type != y->cred_type || x->est != y->est ||
 		    strcmp(x->audience, y->audience) != 0 ||
 		    x->lifetime != y->lifetime)
 			return false;
@@ -999,8 +1009,12 @@ render(const struct kdc_config *cfg, char **out, size_t *out_len)
 	fprintf(f, "\n# Device profiles: [profile NAME]. Devices name one; "
 	    "\"default\" if they do not.\n");
 	for (size_t i = 0; i < cfg->nprofiles; i++) {
-		fprintf(f, "\n[profile %s]\n", cfg->profiles[i].name);
-		put_section(f, SECT_PROFILE, &cfg->profiles[i]);
+		struct kdc_profile pr = cfg->profiles[i];
+
+		if (pr.est && pr.cred_type == KDC_TYPE_X509)
+			pr.cred_type = (enum kdc_cred_type)CRED_X509_EST;
+		fprintf(f, "\n[profile %s]\n", pr.name);
+		put_section(f, SECT_PROFILE, &pr);
 	}
 	if (fclose(f) != 0) {
 		free(buf);	/* open_memstream's buffer is plain malloc */

@@ -97,6 +97,7 @@ struct bs_sess {
 	uint16_t		 sec_iid;	/* /0/x written */
 	uint16_t		 srv_iid;	/* /1/x written */
 	enum kdc_cred_type	 type;
+	bool			 est;		/* mode 4: the device enrolls */
 	int64_t			 cred_id;	/* pending credential, 0 before */
 	int64_t			 deadline;
 };
@@ -292,7 +293,8 @@ parse_discover(struct bs_sess *s, const uint8_t *buf, size_t len)
 
 /* The profile's operational credential type for the session's device. */
 static kdc_err
-profile_type(struct kdc_lwm2m *lw, const char *dev_id, enum kdc_cred_type *t)
+profile_type(struct kdc_lwm2m *lw, const char *dev_id, enum kdc_cred_type *t,
+    bool *est)
 {
 	struct kdc_device *dev = NULL;
 	struct kdc_profile prof;
@@ -305,8 +307,10 @@ profile_type(struct kdc_lwm2m *lw, const char *dev_id, enum kdc_cred_type *t)
 	kdc_device_free(dev);
 	if (r == KDC_ERR_NOT_FOUND)
 		return KDC_ERR_UNKNOWN_PROFILE;
-	if (r == KDC_OK)
+	if (r == KDC_OK) {
 		*t = prof.cred_type;
+		*est = prof.cred_type == KDC_TYPE_X509 && prof.est;
+	}
 	return r;
 }
 
@@ -351,9 +355,12 @@ res_bytes(struct kdc_lwm2m_res *r, uint16_t id, enum kdc_lwm2m_type t,
 /*
  * Issue the pending credential and send Write /0/<sec_iid> with it
  * (OMA-TS-LightweightM2M-Core E.1; lwm2m.md §2.4): 0 URI, 1 false (not a
- * BS account), 2 mode (0 PSK, 1 RPK, 2 certificate), 3 identity / SPKI /
- * certificate, 4 server key (empty for PSK), 5 PSK or PKCS#8 key,
- * 10 ssid. The secret lives only in this call's buffers, wiped on exit.
+ * BS account), 2 mode (0 PSK, 1 RPK, 2 certificate, 4 certificate with
+ * EST), 3 identity / SPKI / certificate, 4 server key (empty for PSK),
+ * 5 PSK or PKCS#8 key, 10 ssid. The secret lives only in this call's
+ * buffers, wiped on exit. Mode 4 (profile cred_type x509-est) issues
+ * nothing: 3 and 5 are empty, the device makes its key and enrolls over
+ * EST /sen after Finish (lwm2m.md §2.4).
  */
 static kdc_err
 write_security(struct bs_sess *s)
@@ -369,7 +376,7 @@ write_security(struct bs_sess *s)
 	int64_t mode;
 	kdc_err r;
 
-	if ((r = profile_type(lw, s->dev_id, &s->type)) != KDC_OK)
+	if ((r = profile_type(lw, s->dev_id, &s->type, &s->est)) != KDC_OK)
 		goto out;
 	if (s->type == KDC_TYPE_RPK) {
 		srv = lw->server_spki;
@@ -392,7 +399,13 @@ write_security(struct bs_sess *s)
 	res_bool(&res[1], 1, false);
 	res_bytes(&res[4], 4, KDC_LWM2M_OPAQUE, srv, srv_len);
 	res_int(&res[6], 10, lw->ssid);
-	if (s->type == KDC_TYPE_PSK) {
+	if (s->est) {
+		static const uint8_t none[1];
+
+		mode = 4;
+		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, none, 0);
+		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, none, 0);
+	} else if (s->type == KDC_TYPE_PSK) {
 		mode = 0;
 		if ((r = kdc_core_psk_issue(lw->core, KDC_LWM2M_ACTOR,
 		    s->dev_id, KDC_CRED_PENDING, &s->cred_id, psk)) != KDC_OK ||
@@ -492,6 +505,17 @@ sess_finish_ok(struct bs_sess *s)
 {
 	kdc_err r;
 
+	if (s->est) {
+		/* nothing was issued: the certificate comes from EST */
+		kdc_log_info("bootstrap done ep=%s mode=4 (EST)", s->dev_id);
+		kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, KDC_OK,
+		    "mode=4 type=x509-est sec=/0/%u srv=/1/%u cf=%d "
+		    "lwm2m=%s%s%s", s->sec_iid, s->srv_iid, s->cf,
+		    s->version[0] != '\0' ? s->version : "?",
+		    s->legacy ? " legacy" : "", s->nosec ? " nosec" : "");
+		sess_free(s, true);
+		return;
+	}
 	if ((r = kdc_core_cred_activate(s->lw->core, KDC_LWM2M_ACTOR,
 	    s->cred_id)) != KDC_OK) {
 		/* the device has the credential, we could not record it as

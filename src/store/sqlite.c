@@ -145,6 +145,11 @@ static const char *const migrations[] = {
 	"  registered INTEGER NOT NULL,"
 	"  updated INTEGER NOT NULL);"
 	"CREATE INDEX lwm2m_regs_device ON lwm2m_regs(device);",
+
+	/* 3: profiles whose x509 certificate the device enrolls over EST
+	 * (LwM2M security mode 4) */
+	"ALTER TABLE profiles ADD COLUMN est INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (est IN (0, 1));",
 };
 
 #define SQ_SCHEMA_VERSION \
@@ -275,10 +280,10 @@ static const char *const sql_text[S_CRED_LIST] = {
 	[S_CA_LIST] = "SELECT id, name, cert, created FROM mfg_cas"
 	    " ORDER BY name",
 	[S_PROF_PUT] = "INSERT INTO profiles(name, cred_type, audience,"
-	    " lifetime) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET"
-	    " cred_type = excluded.cred_type, audience = excluded.audience,"
-	    " lifetime = excluded.lifetime",
-	[S_PROF_GET] = "SELECT name, cred_type, audience, lifetime"
+	    " lifetime, est) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO"
+	    " UPDATE SET cred_type = excluded.cred_type, audience ="
+	    " excluded.audience, lifetime = excluded.lifetime, est = excluded.est",
+	[S_PROF_GET] = "SELECT name, cred_type, audience, lifetime, est"
 	    " FROM profiles WHERE name = ?1",
 	[S_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit"
 	    " ORDER BY seq DESC LIMIT 1",
@@ -1694,6 +1699,7 @@ sq_profile_put(struct kdc_store *st, const struct kdc_profile *p)
 	BIND(bind_text(s, 2, kdc_cred_type_str(p->cred_type)));
 	BIND(bind_text(s, 3, p->audience));
 	BIND(sqlite3_bind_int64(s, 4, p->lifetime));
+	BIND(sqlite3_bind_int(s, 5, p->est ? 1 : 0));
 	r = rc != SQLITE_OK ? sq_err(q, rc, KDC_ERR_STORE) :
 	    sq_run(q, s, KDC_ERR_STORE);
 out:
@@ -1726,6 +1732,7 @@ sq_profile_get(struct kdc_store *st, const char *name, struct kdc_profile *out)
 		goto out;
 	p.cred_type = (enum kdc_cred_type)type;
 	p.lifetime = sqlite3_column_int64(s, 3);
+	p.est = sqlite3_column_int(s, 4) != 0;
 	*out = p;
 out:
 	sq_done(s);

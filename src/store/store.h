@@ -21,6 +21,7 @@
 #ifndef KDC_STORE_H
 #define KDC_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -124,6 +125,9 @@ struct kdc_profile {
 	enum kdc_cred_type	 cred_type;	/* operational credential type */
 	char			 audience[KDC_NAME_MAX + 1];
 	int64_t			 lifetime;	/* seconds */
+	bool			 est;		/* cred_type x509 enrolled by the
+						 * device over EST (config
+						 * "x509-est", LwM2M mode 4) */
 };
 
 /*

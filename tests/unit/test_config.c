@@ -34,6 +34,7 @@ assert_same(const struct kdc_config *a, const struct kdc_config *b)
 		assert_string_equal(a->profiles[i].name, b->profiles[i].name);
 		assert_int_equal(a->profiles[i].cred_type,
 		    b->profiles[i].cred_type);
+		assert_int_equal(a->profiles[i].est, b->profiles[i].est);
 		assert_string_equal(a->profiles[i].audience,
 		    b->profiles[i].audience);
 		assert_int_equal(a->profiles[i].lifetime,
@@ -130,6 +131,19 @@ test_parse_values(void **state)
 	/* A profile section without keys still defines the profile. */
 	assert_non_null(p = kdc_config_profile(&cfg, "empty"));
 	assert_string_equal(p->audience, "lwm2m");
+	assert_false(p->est);
+	assert_false(kdc_config_profile(&cfg, "cam.v2-x_y")->est);
+
+	/* x509-est: an x509 profile whose device enrolls over EST. */
+	assert_int_equal(kdc_config_parse("[profile e]\ncred_type = x509-est\n"
+	    "[profile f]\ncred_type = x509\n", &cfg, err, sizeof(err)),
+	    KDC_OK);
+	assert_non_null(p = kdc_config_profile(&cfg, "e"));
+	assert_int_equal(p->cred_type, KDC_TYPE_X509);
+	assert_true(p->est);
+	assert_non_null(p = kdc_config_profile(&cfg, "f"));
+	assert_int_equal(p->cred_type, KDC_TYPE_X509);
+	assert_false(p->est);
 
 	/* Every boolean spelling. */
 	static const char *t[] = { "true", "yes", "1", "True" };
@@ -364,6 +378,7 @@ test_round_trip(void **state)
 		memset(p, 0, sizeof(*p));
 		snprintf(p->name, sizeof(p->name), "prof-%zu", i);
 		p->cred_type = (enum kdc_cred_type)(i % 3);
+		p->est = i % 3 == 2 && i % 2 == 1;	/* x509-est */
 		snprintf(p->audience, sizeof(p->audience), "aud/%zu", i);
 		p->lifetime = (int64_t)i * 86400;
 	}

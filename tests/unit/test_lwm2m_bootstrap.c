@@ -105,6 +105,8 @@ setup(void **state)
 	kdc_config_defaults(&f->cfg);
 	add_profile(&f->cfg, "rpk", KDC_TYPE_RPK);
 	add_profile(&f->cfg, "x509", KDC_TYPE_X509);
+	add_profile(&f->cfg, "x509est", KDC_TYPE_X509);
+	f->cfg.profiles[f->cfg.nprofiles - 1].est = true;
 	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
 	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
 	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
@@ -729,6 +731,75 @@ test_x509(void **state)
 	keypair_mode(*state, "x509", 2);
 }
 
+/* A cred_type x509-est profile: mode 4 (Certificate with EST), no key
+ * and no certificate written, the server certificate as /0/x/4, nothing
+ * issued, pending or activated; the device enrolls over EST itself. */
+static void
+test_x509_est(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_coap_peer p;
+	struct tlv_res sec[16];
+	struct fake_sent *s;
+	const char *dev_id = "urn:dev:est";
+
+	add_device(f, dev_id, "x509est", 0x66, &p);
+	assert_int_equal(bs(f, &p, dev_id, NULL), KDC_COAP_CHANGED);
+	fake_expect(KDC_COAP_GET, "");
+	fake_answer(KDC_OK, KDC_COAP_CONTENT, links_wakaama,
+	    strlen(links_wakaama));
+	fake_expect(KDC_COAP_DELETE, "0");
+	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
+	fake_expect(KDC_COAP_DELETE, "1");
+	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
+	s = &fake_q[0];
+	assert_true(fake_nq > 0);
+	assert_int_equal(s->method, KDC_COAP_PUT);
+	assert_true(strncmp(s->path, "0/", 2) == 0);
+	tlv_scan(s->body, s->len, sec);
+	assert_int_equal(tlv_int(&sec[2]), 4);
+	assert_int_equal(tlv_int(&sec[1]), 0);
+	assert_true(tlv_int(&sec[10]) > 0);
+	assert_true(sec[0].found);
+	assert_int_equal(sec[0].len, strlen(URI));
+	assert_memory_equal(sec[0].v, URI, sec[0].len);
+	/* no key travels: identity and secret key present but empty */
+	assert_true(sec[3].found);
+	assert_int_equal(sec[3].len, 0);
+	assert_true(sec[5].found);
+	assert_int_equal(sec[5].len, 0);
+	assert_int_equal(sec[4].len, sizeof(f->srv_cert));
+	assert_memory_equal(sec[4].v, f->srv_cert, sec[4].len);
+	/* nothing issued at bootstrap */
+	assert_int_equal(ncreds(f, dev_id, -1), 0);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	assert_true(fake_nq > 0);
+	assert_int_equal(fake_q[0].method, KDC_COAP_PUT);
+	assert_true(strncmp(fake_q[0].path, "1/", 2) == 0);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	fake_expect(KDC_COAP_POST, "bs");
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	assert_int_equal(fake_nq, 0);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_OK, "mode=4");
+	assert_int_equal(ncreds(f, dev_id, -1), 0);
+	assert_int_equal(p.holds, 0);
+
+	/* a refused Finish fails the session; still nothing left pending */
+	assert_int_equal(bs(f, &p, dev_id, NULL), KDC_COAP_CHANGED);
+	fake_answer(KDC_OK, KDC_COAP_CONTENT, links_wakaama,
+	    strlen(links_wakaama));
+	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
+	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	fake_expect(KDC_COAP_POST, "bs");
+	fake_answer(KDC_OK, KDC_COAP_NOT_ACCEPTABLE, NULL, 0);
+	assert_int_equal(fake_nq, 0);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_PEER_ERROR, NULL);
+	assert_int_equal(ncreds(f, dev_id, -1), 0);
+	assert_int_equal(p.holds, 0);
+}
+
 /* An RPK profile without a server SPKI to write: audited CONFIG failure
  * before any key is made. */
 static void
@@ -1042,6 +1113,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rpk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_x509_est, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_x509, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rpk_without_server_key,
 		    setup, teardown),

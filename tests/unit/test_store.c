@@ -263,7 +263,7 @@ roundtrip(const char *path)
 
 	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
 	assert_int_equal(kdc_store_ping(st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 2);
+	assert_int_equal(kdc_store_schema_version(st), 3);
 
 	/* meta */
 	assert_int_equal(kdc_store_meta_get(st, "audit.head", &val),
@@ -586,12 +586,12 @@ test_reopen(void **state)
 	    sizeof(buf));
 	assert_string_equal(buf, "iotkdc");
 	raw_query(t.path, "PRAGMA user_version", buf, sizeof(buf));
-	assert_string_equal(buf, "2");
+	assert_string_equal(buf, "3");
 
 	/* reopen twice (with and without create): migrations are no-ops */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(kdc_store_open(t.path, i, &st), KDC_OK);
-		assert_int_equal(kdc_store_schema_version(st), 2);
+		assert_int_equal(kdc_store_schema_version(st), 3);
 		assert_int_equal(kdc_store_device_get(st, "urn:dev:persist",
 		    &d), KDC_OK);
 		kdc_device_free(d);

@@ -66,7 +66,7 @@ test_schema_version(void **state)
 	struct kdc_store *st = open_mem();
 
 	(void)state;
-	assert_int_equal(kdc_store_schema_version(st), 2);
+	assert_int_equal(kdc_store_schema_version(st), 3);
 	kdc_store_close(st);
 }
 
@@ -90,6 +90,7 @@ test_migrate_from_1(void **state)
 	/* turn it back into a version-1 file */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE lwm2m_regs;"
+	    "ALTER TABLE profiles DROP COLUMN est;"
 	    "INSERT INTO profiles(name, cred_type) VALUES('default','psk');"
 	    "INSERT INTO devices(dev_id, profile, created)"
 	    " VALUES('urn:dev:old', 'default', 1);"
@@ -97,7 +98,7 @@ test_migrate_from_1(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 2);
+	assert_int_equal(kdc_store_schema_version(st), 3);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	dev = d->id;
 	kdc_device_free(d);
