@@ -84,6 +84,11 @@ struct kdcdev_lwm2m {
 	struct kdcdev_security	sec[KDCDEV_MAX_SECURITY];
 	struct kdcdev_server	srv[KDCDEV_MAX_SERVER];
 	uint8_t			bs_finished;	/* Finish was accepted */
+	uint8_t			bs_enrolled;	/* the server account was
+						 * written in mode 4 and its
+						 * certificate came by EST on
+						 * the bootstrap session (host
+						 * port; not persisted) */
 	uint8_t			registered;
 	char			location[KDCDEV_LOCATION_MAX];	/* "rd/ID" */
 	kdc_err			err;		/* sticky; KDC_OK while healthy */

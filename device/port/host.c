@@ -817,6 +817,47 @@ add_bs_resources(struct hs *h)
 
 /* ==== public calls ======================================================= */
 
+static kdc_err	est_enroll(struct hs *h, const char *ep, bool re,
+		    uint8_t *cert, size_t *cert_len, uint8_t *key,
+		    size_t *key_len, uint8_t *code, uint64_t deadline);
+
+/*
+ * Security mode 4 (Certificate with EST, lwm2m.md §2.4), as Anjay does:
+ * once Finish is acknowledged, enroll by /sen on the same DTLS session,
+ * still authenticated by the factory credential, and keep the device-made
+ * key (PKCS#8, /0/x/5) and its certificate (/0/x/3) in the server
+ * account, which becomes mode 2. Any other mode: nothing to do.
+ */
+static kdc_err
+est_after_finish(struct hs *h, struct kdcdev_lwm2m *c, uint64_t deadline)
+{
+	static uint8_t key[KDCDEV_SECRET_MAX];
+	struct kdcdev_security *dm;
+	size_t si, vi, cl, kl = sizeof(key);
+	kdc_err r;
+
+	if (kdcdev_dm_account(c, &si, &vi) != KDC_OK ||
+	    c->sec[si].mode != KDCDEV_MODE_EST)
+		return KDC_OK;
+	dm = &c->sec[si];
+	cl = sizeof(dm->ident);
+	host_log(KDCDEV_LOG_INFO, "security mode 4: enrolling over EST on "
+	    "the bootstrap session");
+	r = est_enroll(h, c->ep, false, dm->ident, &cl, key, &kl, NULL,
+	    deadline);
+	if (r == KDC_OK) {
+		dm->ident_len = (uint16_t)cl;
+		memcpy(dm->secret, key, kl);
+		dm->secret_len = (uint16_t)kl;
+		dm->mode = KDCDEV_MODE_CERT;
+		c->bs_enrolled = 1;
+	} else {
+		dm->ident_len = 0;
+	}
+	gnutls_memset(key, 0, sizeof(key));
+	return r;
+}
+
 kdc_err
 kdcdev_host_bootstrap(struct kdcdev_lwm2m *c, int32_t pct, unsigned timeout_ms)
 {
@@ -833,6 +874,7 @@ kdcdev_host_bootstrap(struct kdcdev_lwm2m *c, int32_t pct, unsigned timeout_ms)
 		return kdcdev_fail(c, KDC_ERR_INVALID_ARG);
 	log_ctx = c;
 	c->bs_finished = 0;
+	c->bs_enrolled = 0;
 	if ((r = hs_open(&h, c, &c->sec[bs])) != KDC_OK) {
 		host_log(KDCDEV_LOG_ERR, "cannot open session to %s: %s",
 		    c->sec[bs].uri, kdc_err_str(r));
@@ -869,7 +911,7 @@ kdcdev_host_bootstrap(struct kdcdev_lwm2m *c, int32_t pct, unsigned timeout_ms)
 	/* The 2.04 for Finish left inside coap_io_process; flush once more
 	 * so a retransmitted Finish is still answered from the cache. */
 	(void)coap_io_process(h.ctx, COAP_IO_NO_WAIT);
-	r = KDC_OK;
+	r = est_after_finish(&h, c, deadline);
 out:
 	hs_close(&h);
 	if (r != KDC_OK)
@@ -1050,15 +1092,16 @@ crt_spki(gnutls_x509_crt_t crt, gnutls_datum_t *d)
 	return rc;
 }
 
-kdc_err
-kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
-    const struct kdcdev_security *sec, const char *ep,
-    bool re, uint8_t *cert, size_t *cert_len, uint8_t *key, size_t *key_len,
-    uint8_t *code, unsigned timeout_ms)
+/*
+ * The enrollment itself on the open session h (kdcdev_host_enroll's
+ * contract): a fresh key, its CSR, /sen or /sren, the answer checked.
+ */
+static kdc_err
+est_enroll(struct hs *h, const char *ep, bool re, uint8_t *cert,
+    size_t *cert_len, uint8_t *key, size_t *key_len, uint8_t *code,
+    uint64_t deadline)
 {
-	struct hs h;
 	struct kdcdev_msg m;
-	uint64_t deadline = now_ms() + timeout_ms;
 	gnutls_x509_privkey_t xk = NULL;
 	gnutls_x509_crq_t crq = NULL;
 	gnutls_x509_crt_t crt = NULL;
@@ -1066,15 +1109,10 @@ kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
 	gnutls_privkey_t pk = NULL;
 	gnutls_datum_t csr = { NULL, 0 }, k8 = { NULL, 0 }, ks = { NULL, 0 },
 	    cs = { NULL, 0 }, in;
-	bool opened = false;
 	kdc_err r;
 
 	if (code != NULL)
 		*code = 0;
-	if (ep == NULL || ep[0] == '\0' || cert == NULL || key == NULL ||
-	    (re && sec->mode != KDCDEV_MODE_CERT))
-		return KDC_ERR_INVALID_ARG;
-	log_ctx = logc;
 	/* a fresh P-256 key and a CSR signed with it (ECDSA-SHA256) */
 	r = KDC_ERR_CRYPTO;
 	if (gnutls_x509_privkey_init(&xk) < 0 ||
@@ -1100,15 +1138,10 @@ kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
 		goto out;
 	}
 
-	if ((r = hs_open(&h, NULL, sec)) != KDC_OK) {
-		host_log(KDCDEV_LOG_ERR, "cannot open session to %s: %s",
-		    sec->uri, kdc_err_str(r));
-		goto out;
-	}
-	opened = true;
-	h.out = cert;
-	h.out_cap = *cert_len;
-	h.accept = EST_CF_PKIX;
+	h->out = cert;
+	h->out_cap = *cert_len;
+	h->out_len = 0;
+	h->accept = EST_CF_PKIX;
 	memset(&m, 0, sizeof(m));
 	m.method = KDCDEV_POST;
 	m.path = re ? ".well-known/est/sren" : ".well-known/est/sen";
@@ -1117,39 +1150,40 @@ kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
 	m.payload = csr.data;
 	m.payload_len = csr.size;
 	host_log(KDCDEV_LOG_INFO, "EST %s to %s: CSR of %u bytes",
-	    re ? "sren" : "sen", sec->uri, csr.size);
-	r = hs_exchange(&h, &m, deadline);
+	    re ? "sren" : "sen", h->sec->uri, csr.size);
+	r = hs_exchange(h, &m, deadline);
+	h->out = NULL;
+	h->out_cap = 0;
+	h->accept = -1;
 	if (code != NULL)
-		*code = h.code;
+		*code = h->code;
 	if (r != KDC_OK) {
 		if (r == KDC_ERR_PEER_ERROR)
 			host_log(KDCDEV_LOG_ERR, "EST %s refused: %u.%02u",
-			    re ? "sren" : "sen", h.code >> 5, h.code & 31u);
+			    re ? "sren" : "sen", h->code >> 5, h->code & 31u);
 		goto out;
 	}
 	/* 2.04 with a DER certificate for our key (Accept 287) */
 	r = KDC_ERR_MALFORMED;
 	in.data = cert;
-	in.size = (unsigned)h.out_len;
-	if (h.out_len == 0 || h.out_len >= *cert_len ||
+	in.size = (unsigned)h->out_len;
+	if (h->out_len == 0 || h->out_len >= *cert_len ||
 	    gnutls_x509_crt_init(&crt) < 0 ||
 	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER) < 0 ||
 	    crt_spki(crt, &cs) < 0) {
 		host_log(KDCDEV_LOG_ERR, "EST answer of %zu bytes is not a "
-		    "DER certificate", h.out_len);
+		    "DER certificate", h->out_len);
 		goto out;
 	}
 	if (cs.size != ks.size || memcmp(cs.data, ks.data, ks.size) != 0) {
 		host_log(KDCDEV_LOG_ERR, "EST certificate is not for our key");
 		goto out;
 	}
-	*cert_len = h.out_len;
+	*cert_len = h->out_len;
 	memcpy(key, k8.data, k8.size);
 	*key_len = k8.size;
 	r = KDC_OK;
 out:
-	if (opened)
-		hs_close(&h);
 	if (k8.data != NULL) {
 		gnutls_memset(k8.data, 0, k8.size);
 		gnutls_free(k8.data);
@@ -1164,6 +1198,33 @@ out:
 	gnutls_x509_privkey_deinit(xk);
 	if (r == KDC_ERR_CRYPTO)
 		host_log(KDCDEV_LOG_ERR, "key or CSR generation failed");
+	return r;
+}
+
+kdc_err
+kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
+    const struct kdcdev_security *sec, const char *ep,
+    bool re, uint8_t *cert, size_t *cert_len, uint8_t *key, size_t *key_len,
+    uint8_t *code, unsigned timeout_ms)
+{
+	struct hs h;
+	uint64_t deadline = now_ms() + timeout_ms;
+	kdc_err r;
+
+	if (code != NULL)
+		*code = 0;
+	if (ep == NULL || ep[0] == '\0' || cert == NULL || key == NULL ||
+	    (re && sec->mode != KDCDEV_MODE_CERT))
+		return KDC_ERR_INVALID_ARG;
+	log_ctx = logc;
+	if ((r = hs_open(&h, NULL, sec)) != KDC_OK) {
+		host_log(KDCDEV_LOG_ERR, "cannot open session to %s: %s",
+		    sec->uri, kdc_err_str(r));
+	} else {
+		r = est_enroll(&h, ep, re, cert, cert_len, key, key_len, code,
+		    deadline);
+		hs_close(&h);
+	}
 	log_ctx = NULL;
 	return r;
 }

@@ -123,8 +123,8 @@ usage_bootstrap(FILE *f)
 "Discover, Delete, Write (TLV or SenML-CBOR) and Finish. Exits 0 once Finish\n"
 "was acknowledged and FILE (mode 0600, holds secrets) was written.\n"
 "When the server account was written in security mode 4 (Certificate with\n"
-"EST), the device then makes a P-256 key, enrolls it by EST-coaps /sen with\n"
-"the factory credential (a new DTLS session to the same server) and keeps\n"
+"EST), the device then makes a P-256 key, enrolls it by EST-coaps /sen on\n"
+"the bootstrap DTLS session (the factory credential), and keeps\n"
 "key and certificate in the account, switched to mode 2, before writing FILE;\n"
 "the key never leaves FILE.\n"
 "\n"
@@ -148,49 +148,8 @@ usage_bootstrap(FILE *f)
 "  -v                  log to stderr (repeat for more)\n");
 }
 
-/*
- * Security mode 4 (Certificate with EST, lwm2m.md §2.4), after Finish:
- * enroll by /sen over the bootstrap account (the factory credential; a
- * new DTLS session to the Bootstrap Server, whose KDC endpoint serves
- * EST too), then keep the device-made key (PKCS#8, /0/x/5) and its
- * certificate (/0/x/3) in the DM account, which becomes mode 2 for the
- * DTLS client. Any other mode: nothing to do.
- */
 static void	print_cert(const char *what, unsigned n, const uint8_t *cert,
 		    size_t len);
-
-static kdc_err
-est_after_bootstrap(struct kdcdev_lwm2m *c, unsigned timeout_ms)
-{
-	static uint8_t cert[KDCDEV_IDENTITY_MAX], key[KDCDEV_SECRET_MAX];
-	struct kdcdev_security *dm;
-	size_t si, vi, cl = sizeof(cert), kl = sizeof(key);
-	int bs;
-	kdc_err r;
-
-	if (kdcdev_dm_account(c, &si, &vi) != KDC_OK ||
-	    c->sec[si].mode != KDCDEV_MODE_EST)
-		return KDC_OK;
-	if ((bs = kdcdev_bootstrap_account(c)) < 0 ||
-	    c->sec[bs].mode == KDCDEV_MODE_NOSEC) {
-		snprintf(last_err, sizeof(last_err), "mode 4 needs a secured "
-		    "bootstrap account to enroll over EST");
-		return KDC_ERR_UNSUPPORTED;
-	}
-	r = kdcdev_host_enroll(c, &c->sec[bs], c->ep, false, cert, &cl, key,
-	    &kl, NULL, timeout_ms);
-	if (r == KDC_OK) {
-		dm = &c->sec[si];
-		memcpy(dm->ident, cert, cl);
-		dm->ident_len = (uint16_t)cl;
-		memcpy(dm->secret, key, kl);
-		dm->secret_len = (uint16_t)kl;
-		dm->mode = KDCDEV_MODE_CERT;
-		print_cert("enrolled", 1, cert, cl);
-	}
-	gnutls_memset(key, 0, sizeof(key));
-	return r;
-}
 
 static int
 cmd_bootstrap(int argc, char **argv)
@@ -220,7 +179,7 @@ cmd_bootstrap(int argc, char **argv)
 	    *ca = NULL, *state = NULL;
 	unsigned long timeout = 60;
 	long pct = 11542;
-	size_t ilen = 0, slen = 0, klen = 0;
+	size_t ilen = 0, slen = 0, klen = 0, si, vi;
 	enum kdcdev_mode mode;
 	int ch, nmodes;
 	kdc_err r;
@@ -349,22 +308,20 @@ cmd_bootstrap(int argc, char **argv)
 	}
 	gnutls_memset(secret, 0, sizeof(secret));
 
+	/* mode 4: the host port enrolls by EST on the bootstrap session */
 	r = kdcdev_host_bootstrap(&c, (int32_t)pct, (unsigned)timeout * 1000u);
-	if (r == KDC_OK)
-		r = est_after_bootstrap(&c, (unsigned)timeout * 1000u);
+	if (r == KDC_OK && c.bs_enrolled &&
+	    kdcdev_dm_account(&c, &si, &vi) == KDC_OK)
+		print_cert("enrolled", 1, c.sec[si].ident, c.sec[si].ident_len);
 	if (r == KDC_OK)
 		r = kdcdev_host_state_save(&c, state);
 	if (r != KDC_OK) {
 		kdcdev_wipe(&c);
 		return fail_r("bootstrap", r);
 	}
-	{
-		size_t si, vi;
-		if (kdcdev_dm_account(&c, &si, &vi) == KDC_OK)
-			printf("bootstrapped ep=%s server=%s ssid=%d mode=%u\n",
-			    c.ep, c.sec[si].uri, c.sec[si].ssid,
-			    c.sec[si].mode);
-	}
+	if (kdcdev_dm_account(&c, &si, &vi) == KDC_OK)
+		printf("bootstrapped ep=%s server=%s ssid=%d mode=%u\n",
+		    c.ep, c.sec[si].uri, c.sec[si].ssid, c.sec[si].mode);
 	kdcdev_wipe(&c);
 	return 0;
 }

@@ -2,14 +2,15 @@
 # LwM2M 1.1 security mode 4 (Certificate with EST) through the real daemon
 # and simulator: a profile with cred_type = x509-est makes the Bootstrap
 # Server write mode 4 with no key; after Finish the device makes its own
-# key, enrolls by EST /sen with its manufacturer PSK and keeps key and
-# certificate in its state; `register` then works in certificate mode.
+# key, enrolls by EST /sen on the same DTLS session (its manufacturer PSK,
+# one handshake) and keeps key and certificate in its state; `register` then works in certificate mode.
 # The KDC issued exactly one operational x509 and never held its key.
 . "$(dirname "$0")/lib.sh"
 : "${IOTKDC_DEVICE:?the iotkdc-device simulator is not built}"
 dev() { timeout 60 "$IOTKDC_DEVICE" "$@"; }
 
 kdc init >/dev/null
+set_conf kdc log_level debug	# one "authenticated" line per handshake
 cat >> "$T/d/iotkdc.conf" <<CONF
 
 [profile op-est]
@@ -30,7 +31,14 @@ grep -q '^enrolled 1 serial=' "$T/bs.out" || fail "no enrollment reported: $(cat
 [ "$(stat -c %a "$T/s")" = 600 ] || fail "state file mode"
 has 'type=x509-est' kdc audit list || fail "no mode-4 bootstrap audited"
 has 'mode=4' kdc audit list || fail "no mode=4 in the bootstrap audit"
-pass "mode 4 bootstrap, then EST /sen with the manufacturer PSK"
+mcred=$(sqlite3 "$T/d/iotkdc.db" "SELECT c.id FROM credentials c JOIN devices d ON c.device = d.id
+	WHERE d.dev_id = '$id' AND c.kind = 'manufacturer'")
+[ -n "$mcred" ] || fail "no manufacturer credential row"
+hs=$(grep -c "authenticated cred=$mcred " "$T/serve.log" || true)
+[ "$hs" = 1 ] || fail "$hs handshakes with the manufacturer PSK for bootstrap + EST (want 1: the same session)"
+has "sen: by cred=$mcred \\(manufacturer psk\\)" kdc audit list ||
+	fail "the enrollment was not authenticated by the manufacturer PSK"
+pass "mode 4 bootstrap, then EST /sen on the same DTLS session with the manufacturer PSK"
 
 dev show --state "$T/s" --cert-out "$T/cert.pem" > "$T/show.out" || fail "show"
 grep -q 'mode=2' "$T/show.out" || fail "show: $(cat "$T/show.out")"
