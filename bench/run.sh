@@ -6,6 +6,8 @@
 #   BENCH_LOAD_CONCURRENCY (16)     bootstraps in flight
 #   BENCH_EST_DEVICES (4000)        devices enrolled by bench_est over EST /sen
 #   BENCH_EST_CONCURRENCY (8)       enrollments in flight (worker processes)
+#   BENCH_PERF (unset)              a directory: perf record -g of the daemon
+#                                   during each load (boot.data, est.data)
 set -euo pipefail
 BUILD=${1:-build}
 SECS=${BENCH_SECONDS:-3}
@@ -110,16 +112,33 @@ for _ in $(seq 1 100); do
 done
 [ $up = 1 ] || die "serve did not come up"
 
+PERF_PID=
+perf_start() {	# perf_start NAME: profile the daemon until perf_stop
+	[ -n "${BENCH_PERF:-}" ] || return 0
+	mkdir -p "$BENCH_PERF"
+	perf record -q -g -p "$SERVE_PID" -o "$BENCH_PERF/$1.data" 2>/dev/null &
+	PERF_PID=$!
+	sleep 0.5
+}
+perf_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=
+}
+
 # CPU of every thread of the daemon, ns (schedstat field 1)
 serve_cpu_ns() { cat /proc/"$SERVE_PID"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 
 # ---- full PSK bootstraps under load -------------------------------------
+perf_start boot
 cpu0=$(serve_cpu_ns)
 "$DEVICE" load --server "coaps://127.0.0.1:$COAP_PORT" --devices "$LOAD_N" \
 	--concurrency "$LOAD_C" --prefix b --seed "$SEED" --timeout 20 > "$tmp/load.out" \
 	|| die "iotkdc-device load failed: $(cat "$tmp/load.out")"
 cpu1=$(serve_cpu_ns)
+perf_stop
 load_line=$(head -n1 "$tmp/load.out")
 lat_line=$(sed -n 2p "$tmp/load.out")
 ccpu=$(kv "$(sed -n 3p "$tmp/load.out")" client_cpu_us)
@@ -129,10 +148,12 @@ load_secs=$(kv "$load_line" seconds)
 scpu=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$load_ok" 'BEGIN { printf "%.1f", (b - a) / 1000 / n }')
 
 # ---- EST enrollments: POST /.well-known/est/sen over DTLS PSK ------------
+perf_start est
 cpu0=$(serve_cpu_ns)
 est_line=$("./$BUILD/bench/bench_est" run "$COAP_PORT" "$EST_N" "$EST_C" e "$SEED") ||
 	die "bench_est failed: $est_line"
 cpu1=$(serve_cpu_ns)
+perf_stop
 est_rate=$(kv "$est_line" rate | tr -d '/s')
 est_ok=$(kv "$est_line" ok)
 est_ccpu=$(kv "$est_line" client_cpu_us)

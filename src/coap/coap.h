@@ -73,6 +73,7 @@
 #define KDC_COAP_QUERY_MAX	8	/* Uri-Query options kept per message */
 #define KDC_COAP_QUERY_LEN	128	/* bytes per Uri-Query option */
 #define KDC_COAP_BODY_MAX	8192	/* request body, Block1 joined: a CSR */
+#define KDC_COAP_RESP_MAX	(64 * 1024)	/* response body, sent by Block2 */
 
 struct kdc_coap;
 struct kdc_coap_peer;

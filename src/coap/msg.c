@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "coap/coap_int.h"
+#include "core/alloc.h"
 #include "core/log.h"
+#include "crypto/crypto.h"
 
 /* The one table from kdc_err to a CoAP response code of this face. */
 uint8_t
@@ -171,10 +173,38 @@ kdc_coap_add_path_opts(coap_optlist_t **ol, uint16_t opt, const char *path)
 	return KDC_OK;
 }
 
+/* A response body libcoap holds for Block2: wiped (it may be a private
+ * key from /skg) and freed when the transfer ends or is given up. */
+struct body {
+	size_t	len;
+	uint8_t	data[];
+};
+
 static void
-resp_fill(coap_pdu_t *pdu, const struct kdc_coap_resp *rs)
+body_release(coap_session_t *s, void *arg)
+{
+	struct body *b = arg;
+
+	(void)s;
+	kdc_wipe(b->data, b->len);
+	kdc_free(b);
+}
+
+/*
+ * The handler's answer into the response PDU. The body goes through
+ * libcoap's Block2 machinery (RFC 7959 §2.4): sent whole when it fits
+ * and the client asked for no block size, else in the blocks the client
+ * asked for or that fit; libcoap answers the follow-up block requests
+ * from its copy without calling us again (matched by resource, method
+ * and query on the session).
+ */
+static void
+resp_fill(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+    const coap_string_t *query, coap_pdu_t *pdu,
+    const struct kdc_coap_resp *rs)
 {
 	coap_optlist_t *ol = NULL;
+	struct body *b;
 	uint8_t buf[4];
 	uint8_t code = rs->code == 0 ? KDC_COAP_INTERNAL : rs->code;
 
@@ -190,14 +220,27 @@ resp_fill(coap_pdu_t *pdu, const struct kdc_coap_resp *rs)
 	}
 	if (ol != NULL && !coap_add_optlist_pdu(pdu, &ol))
 		goto internal;
-	if (rs->payload_len > 0 && !coap_add_data(pdu, rs->payload_len,
-	    rs->payload)) {
-		kdc_log_debug("response payload of %zu bytes does not fit",
-		    rs->payload_len);
-		goto internal;
-	}
 	coap_delete_optlist(ol);
+	ol = NULL;
+	/* the code first: libcoap may set 4.00 for a block past the end */
 	coap_pdu_set_code(pdu, (coap_pdu_code_t)code);
+	if (rs->payload_len == 0)
+		return;
+	if (rs->payload_len > KDC_COAP_RESP_MAX ||
+	    (b = kdc_malloc(sizeof(*b) + rs->payload_len)) == NULL)
+		goto internal;
+	b->len = rs->payload_len;
+	memcpy(b->data, rs->payload, rs->payload_len);
+	/* media type 0: the Content-Format option is ours, added above;
+	 * maxage -1: none; etag 0: libcoap picks one when it blocks */
+	if (!coap_add_data_large_response(res, s, req, pdu, query, 0, -1, 0,
+	    b->len, b->data, body_release, b)) {
+		/* b was released; libcoap set 4.00 (block past the end) or
+		 * 5.00 and a diagnostic payload */
+		kdc_log_debug("response payload of %zu bytes not sent (%u.%02u)",
+		    rs->payload_len, coap_pdu_get_code(pdu) >> 5,
+		    coap_pdu_get_code(pdu) & 31u);
+	}
 	return;
 internal:
 	/* options may be half added: a bare 5.00 is all we can still say */
@@ -218,7 +261,6 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	bool path_known = false;
 	kdc_err r;
 
-	(void)query;
 	/* DESIGN §6: unauthenticated peers get no application processing */
 	if (p == NULL || !p->authed || p->ep == NULL) {
 		kdc_log_debug("peer=%s unauthenticated request refused",
@@ -277,5 +319,5 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	c->in_dispatch = true;
 	hit->fn(hit->arg, p, &m, &rs);
 	c->in_dispatch = false;
-	resp_fill(resp, &rs);
+	resp_fill(res, s, req, query, resp, &rs);
 }

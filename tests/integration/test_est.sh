@@ -55,6 +55,15 @@ psk -m get -A 60 "$EST/crts"
 got '4\.06' || fail "crts -A 60 not 4.06: $(codes)"
 pass "GET crts Accept 60: 4.06"
 
+# Block2 (RFC 7959 §2.4): the client asks for 64-byte blocks; each answer
+# carries a Block2 option, and the joined body is the same DER.
+psk -m get -b 64 -A 287 -o "$T/out.der" "$EST/crts"
+nb=$(grep -E 'c:2\.05 ' "$T/client.out" | grep -oE 'Block2:[0-9]+/[_M]/64' | sort -u | wc -l)
+want=$(( ($(stat -c %s "$T/ca.der") + 63) / 64 ))
+[ "$nb" = "$want" ] || fail "crts -b 64: $nb Block2 answers of 64 B, want $want: $(grep -oE "Block2:[^ ]*" "$T/client.out" | tr '\n' ' ')"
+cmp -s "$T/out.der" "$T/ca.der" || fail "crts in 64 B Block2 pieces is not the DER of 'ca export'"
+pass "GET crts in $want Block2 pieces of 64 B: the same DER"
+
 # ---- att --------------------------------------------------------------
 psk -m get -o "$T/out.der" "$EST/att"
 got '2\.05' || fail "att not 2.05: $(codes)"

@@ -34,6 +34,22 @@ size=$(stat -c %s "$T/out.bin")
 [ "$size" -gt 300 ] && [ "$size" -lt 1500 ] || fail "skg body of $size bytes"
 pass "POST skg: 2.04 multipart-core, $size bytes"
 
+# Block-wise both ways: the CSR in 64-byte Block1 pieces, the answer in
+# 64-byte Block2 pieces (RFC 7959 §3.3), the body joined by the client.
+cp "$T/out.bin" "$T/whole.bin"
+# coap-client sets Block1 only on a POST: Block2 (option 23) 0x02 asks for
+# block 0 of 64 bytes
+psk -m post -b 64 -O 23,0x02 -t 286 -A 62 -f "$T/csr.der" -o "$T/out.bin" "$EST/skg"
+got '2\.31' || fail "skg -b 64: no 2.31 Continue (Block1): $(codes)"
+nb=$({ grep -E 'c:2\.04 ' "$T/client.out" || true; } | { grep -oE 'Block2:[0-9]+/[_M]/64' || true; } | sort -u | wc -l)
+want=$(( ($(stat -c %s "$T/out.bin") + 63) / 64 ))
+[ "$nb" -gt 1 ] && [ "$nb" = "$want" ] ||
+	fail "skg -b 64: $nb Block2 answers, want $want: $(grep -oE 'Block2:[^ ]*' "$T/client.out" | tr '\n' ' ')"
+[ "$(stat -c %s "$T/out.bin")" -gt 300 ] || fail "skg in blocks: body of $(stat -c %s "$T/out.bin") bytes"
+cmp -s "$T/out.bin" "$T/whole.bin" && fail "two skg answers are equal (the same key twice?)"
+size=$(stat -c %s "$T/out.bin")
+pass "POST skg with 64 B Block1 and $want 64 B Block2 pieces (the body decoded below)"
+
 # [0x84] [0x19 0x01 0x1c] [bstr head] key [0x19 0x01 0x1f] [bstr head] cert
 [ "$(byte 0)" = 132 ] && [ "$(byte 1)" = 25 ] && [ "$(byte 2)" = 1 ] &&
 	[ "$(byte 3)" = 28 ] || fail "not [284, ...]: $(od -An -tx1 -N 8 "$T/out.bin")"
