@@ -221,6 +221,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 
 	memset(&f, 0, sizeof(f));
 	memset(&sw, 0, sizeof(sw));
+	kdc_store_process_init();
 	if (ctx_open(&c, a, 1) != 0)
 		return 1;
 	if (sweeper_open(&c, &sw) != 0)

@@ -1097,31 +1097,19 @@ kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
-	struct kdc_cred_filter f = { 0, KDC_KIND_OPERATIONAL, (int)status, 0 };
-	struct kdc_cred **v = NULL;
-	size_t n = 0;
 	kdc_err r;
 
 	*out = NULL;
+	if (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING)
+		return KDC_ERR_INVALID_ARG;
 	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
 		return r;
-	if ((prof = kdc_config_profile(core->cfg, dev->profile)) == NULL) {
-		kdc_device_free(dev);
-		return KDC_ERR_UNKNOWN_PROFILE;
-	}
-	f.device = dev->id;
+	if ((prof = kdc_config_profile(core->cfg, dev->profile)) == NULL)
+		r = KDC_ERR_UNKNOWN_PROFILE;
+	else
+		r = kdc_store_cred_get_live(core->st, dev->id, prof->audience,
+		    status, out);
 	kdc_device_free(dev);
-	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
-		return r;
-	r = KDC_ERR_NOT_FOUND;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i]->audience, prof->audience) == 0) {
-			*out = v[i];
-			v[i] = NULL;
-			r = KDC_OK;
-			break;
-		}
-	kdc_cred_list_free(v, n);
 	return r;
 }
 

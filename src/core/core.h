@@ -160,8 +160,9 @@ kdc_err	kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 	    const char *dev_id, enum kdc_cred_type type,
 	    enum kdc_cred_status status, int64_t *cred_id, uint8_t *pkcs8,
 	    size_t *pkcs8_len, uint8_t **pub, size_t *pub_len);
-/* The live or pending operational credential of dev_id for the audience
- * of its profile with this status (NOT_FOUND if none). */
+/* The operational credential of dev_id for the audience of its profile in
+ * status KDC_CRED_ISSUED or KDC_CRED_PENDING (any other status:
+ * KDC_ERR_INVALID_ARG); NOT_FOUND if none. An index lookup. */
 kdc_err	kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
 	    enum kdc_cred_status status, struct kdc_cred **out);
 /* pending -> issued, superseding the live one for the same audience. */

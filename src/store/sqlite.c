@@ -190,6 +190,8 @@ enum sq_stmt {
 	S_CRED_SET_WRAPPED,
 	S_CRED_SET_CERT,
 	S_CRED_GET,
+	S_CRED_LIVE_ISSUED,
+	S_CRED_LIVE_PENDING,
 	S_CRED_BY_IDENTITY,
 	S_CRED_BY_SPKI_FP,
 	S_CRED_BY_SERIAL,
@@ -252,6 +254,14 @@ static const char *const sql_text[S_CRED_LIST] = {
 	[S_CRED_SET_CERT] = "UPDATE credentials SET cert = ?2, serial = ?3"
 	    " WHERE id = ?1",
 	[S_CRED_GET] = "SELECT " CRED_COLS " FROM credentials WHERE id = ?1",
+	/* literal kind and status: the planner uses a partial index only
+	 * when the query implies its WHERE */
+	[S_CRED_LIVE_ISSUED] = "SELECT " CRED_COLS " FROM credentials"
+	    " WHERE device = ?1 AND audience = ?2 AND kind = 'operational'"
+	    " AND status = 'issued'",
+	[S_CRED_LIVE_PENDING] = "SELECT " CRED_COLS " FROM credentials"
+	    " WHERE device = ?1 AND audience = ?2 AND kind = 'operational'"
+	    " AND status = 'pending'",
 	[S_CRED_BY_IDENTITY] = "SELECT " CRED_COLS " FROM credentials"
 	    " WHERE identity = ?1 AND type = 'psk'" LIVE_FIRST,
 	[S_CRED_BY_SPKI_FP] = "SELECT " CRED_COLS " FROM credentials"
@@ -990,6 +1000,13 @@ sq_simple(struct sq *q, enum sq_stmt id)
 	return r;
 }
 
+void
+kdc_store_process_init(void)
+{
+	/* SQLITE_MISUSE once the library is initialised: nothing to undo */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static kdc_err
 sq_begin(struct kdc_store *st)
 {
@@ -1401,6 +1418,26 @@ sq_cred_get(struct kdc_store *st, int64_t id, struct kdc_cred **out)
 	if ((r = sq_stmt(q, S_CRED_GET, &s)) != KDC_OK)
 		goto out;
 	BIND(sqlite3_bind_int64(s, 1, id));
+	r = sq_cred_fetch(q, s, rc, out);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_cred_get_live(struct kdc_store *st, int64_t device, const char *audience,
+    enum kdc_cred_status status, struct kdc_cred **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, status == KDC_CRED_ISSUED ? S_CRED_LIVE_ISSUED :
+	    S_CRED_LIVE_PENDING, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, device));
+	BIND(bind_text(s, 2, audience));
 	r = sq_cred_fetch(q, s, rc, out);
 out:
 	sq_done(s);
@@ -2062,6 +2099,7 @@ static const struct kdc_store_ops sqlite_ops = {
 	.cred_set_wrapped = sq_cred_set_wrapped,
 	.cred_set_cert = sq_cred_set_cert,
 	.cred_get = sq_cred_get,
+	.cred_get_live = sq_cred_get_live,
 	.cred_get_by_identity = sq_cred_get_by_identity,
 	.cred_get_by_spki_fp = sq_cred_get_by_spki_fp,
 	.cred_get_by_serial = sq_cred_get_by_serial,

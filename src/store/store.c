@@ -425,6 +425,22 @@ kdc_store_cred_get(struct kdc_store *st, int64_t id, struct kdc_cred **out)
 }
 
 kdc_err
+kdc_store_cred_get_live(struct kdc_store *st, int64_t device,
+    const char *audience, enum kdc_cred_status status, struct kdc_cred **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (device <= 0 || audience == NULL || out == NULL ||
+	    (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_get_live(st, device, audience, status, out);
+}
+
+kdc_err
 kdc_store_cred_get_by_identity(struct kdc_store *st, const char *identity,
     struct kdc_cred **out)
 {

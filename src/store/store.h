@@ -166,6 +166,13 @@ struct kdc_cred_filter {
 kdc_err	kdc_store_open(const char *path, int create, struct kdc_store **out);
 /* NULL-safe. */
 void	kdc_store_close(struct kdc_store *st);
+/*
+ * For a long-running process (serve), once, before any store is opened:
+ * process-wide engine settings for throughput. SQLite: no memory
+ * statistics (they take a global mutex on every allocation of every
+ * connection). Too late after the first open: then it changes nothing.
+ */
+void	kdc_store_process_init(void);
 /* Cheap liveness check (health endpoint). */
 kdc_err	kdc_store_ping(struct kdc_store *st);
 /* The schema version of the open store. */
@@ -213,6 +220,13 @@ kdc_err	kdc_store_cred_set_wrapped(struct kdc_store *st, int64_t id,
 kdc_err	kdc_store_cred_set_cert(struct kdc_store *st, int64_t id,
 	    const uint8_t *cert, size_t len, const char *serial);
 kdc_err	kdc_store_cred_get(struct kdc_store *st, int64_t id,
+	    struct kdc_cred **out);
+/* The live operational credential of device for audience in status
+ * (KDC_CRED_ISSUED or KDC_CRED_PENDING; anything else is
+ * KDC_ERR_INVALID_ARG): at most one exists (the schema's unique partial
+ * indexes). NOT_FOUND if none. One index lookup, whatever the history. */
+kdc_err	kdc_store_cred_get_live(struct kdc_store *st, int64_t device,
+	    const char *audience, enum kdc_cred_status status,
 	    struct kdc_cred **out);
 /* The newest credential with this PSK identity that is issued or pending;
  * if none, the newest in any status (so callers can tell revoked/expired

@@ -52,6 +52,9 @@ struct kdc_store_ops {
 		    const uint8_t *cert, size_t len, const char *serial);
 	kdc_err	(*cred_get)(struct kdc_store *st, int64_t id,
 		    struct kdc_cred **out);
+	kdc_err	(*cred_get_live)(struct kdc_store *st, int64_t device,
+		    const char *audience, enum kdc_cred_status status,
+		    struct kdc_cred **out);
 	kdc_err	(*cred_get_by_identity)(struct kdc_store *st,
 		    const char *identity, struct kdc_cred **out);
 	kdc_err	(*cred_get_by_spki_fp)(struct kdc_store *st,

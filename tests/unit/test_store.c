@@ -755,6 +755,71 @@ test_unique_live_cred(void **state)
 	kdc_store_close(st);
 }
 
+/* The one live credential per device, audience and status, by index. */
+static void
+test_cred_get_live(void **state)
+{
+	struct kdc_store *st = std_store();
+	struct kdc_cred a, b, c, *got = NULL;
+	int64_t dev, dev2;
+
+	(void)state;
+	dev = add_device(st, "urn:dev:1");
+	dev2 = add_device(st, "urn:dev:2");
+	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
+	    KDC_CRED_ISSUED, &got), KDC_ERR_NOT_FOUND);
+	assert_null(got);
+	/* history: superseded and revoked rows, an owner row, another
+	 * audience and another device; none of them is the answer */
+	for (int i = 0; i < 5; i++) {
+		c = mk_cred(dev, KDC_KIND_OPERATIONAL, KDC_TYPE_PSK,
+		    i % 2 ? KDC_CRED_SUPERSEDED : KDC_CRED_REVOKED, "lwm2m");
+		add_cred(st, &c);
+	}
+	c = mk_cred(dev, KDC_KIND_OWNER, KDC_TYPE_RPK, KDC_CRED_ISSUED, "lwm2m");
+	add_cred(st, &c);
+	c = mk_cred(dev, KDC_KIND_OPERATIONAL, KDC_TYPE_RPK, KDC_CRED_ISSUED,
+	    "mqtt");
+	add_cred(st, &c);
+	c = mk_cred(dev2, KDC_KIND_OPERATIONAL, KDC_TYPE_RPK, KDC_CRED_ISSUED,
+	    "lwm2m");
+	add_cred(st, &c);
+	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
+	    KDC_CRED_ISSUED, &got), KDC_ERR_NOT_FOUND);
+	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
+	    KDC_CRED_PENDING, &got), KDC_ERR_NOT_FOUND);
+
+	a = mk_cred(dev, KDC_KIND_OPERATIONAL, KDC_TYPE_RPK, KDC_CRED_ISSUED,
+	    "lwm2m");
+	add_cred(st, &a);
+	b = mk_cred(dev, KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_PENDING,
+	    "lwm2m");
+	add_cred(st, &b);
+	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
+	    KDC_CRED_ISSUED, &got), KDC_OK);
+	assert_int_equal(got->id, a.id);
+	assert_int_equal(got->type, KDC_TYPE_RPK);
+	kdc_cred_free(got);
+	got = NULL;
+	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
+	    KDC_CRED_PENDING, &got), KDC_OK);
+	assert_int_equal(got->id, b.id);
+	kdc_cred_free(got);
+	got = NULL;
+	assert_int_equal(kdc_store_cred_get_live(st, dev, "mqtt",
+	    KDC_CRED_PENDING, &got), KDC_ERR_NOT_FOUND);
+
+	/* only issued and pending are live states */
+	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
+	    KDC_CRED_REVOKED, &got), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_store_cred_get_live(st, 0, "lwm2m",
+	    KDC_CRED_ISSUED, &got), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_store_cred_get_live(st, dev, NULL,
+	    KDC_CRED_ISSUED, &got), KDC_ERR_INVALID_ARG);
+	assert_null(got);
+	kdc_store_close(st);
+}
+
 static void
 test_unique_psk(void **state)
 {
@@ -1351,6 +1416,7 @@ main(void)
 		cmocka_unit_test(test_version_too_new),
 		cmocka_unit_test(test_open_args),
 		cmocka_unit_test(test_unique_live_cred),
+		cmocka_unit_test(test_cred_get_live),
 		cmocka_unit_test(test_unique_psk),
 		cmocka_unit_test(test_unique_spki),
 		cmocka_unit_test(test_transactions),
