@@ -41,6 +41,8 @@ struct kdc_cli_args {
 	int			 npos;
 	const char		*psk_identity;	/* device add */
 	const char		*psk;		/* device add: hex */
+	const char		*psk_file;	/* device add: hex in a file,
+						 * "-" standard input */
 	const char		*rpk;		/* device add: file */
 	int			 cert;		/* device add --cert */
 	const char		*profile;	/* device add */

@@ -107,25 +107,21 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 
 /* Read a whole file, at most max bytes. Prints the error. */
 static int
-read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+read_stream(FILE *f, const char *path, size_t max, uint8_t **buf,
+    size_t *len)
 {
-	FILE *f;
 	uint8_t *b;
 	size_t n = 0, cap = 4096;
 
 	*buf = NULL;
 	*len = 0;
-	if ((f = fopen(path, "rb")) == NULL)
-		return fail("%s: %s", path, strerror(errno));
-	if ((b = kdc_malloc(cap + 1)) == NULL) {
-		fclose(f);
+	if ((b = kdc_malloc(cap + 1)) == NULL)
 		return fail("%s: out of memory", path);
-	}
 	for (;;) {
 		size_t k = fread(b + n, 1, cap - n, f);
 		n += k;
 		if (n > max) {
-			fclose(f);
+			kdc_wipe(b, n);
 			kdc_free(b);
 			return fail("%s: larger than %zu bytes", path, max);
 		}
@@ -134,24 +130,45 @@ read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 		if (n == cap) {
 			uint8_t *nb;
 			cap *= 2;
-			if ((nb = kdc_realloc(b, cap + 1)) == NULL) {
-				fclose(f);
+			if ((nb = kdc_malloc(cap + 1)) == NULL) {
+				kdc_wipe(b, n);
 				kdc_free(b);
 				return fail("%s: out of memory", path);
 			}
+			memcpy(nb, b, n);	/* not realloc: wipe the old */
+			kdc_wipe(b, n);
+			kdc_free(b);
 			b = nb;
 		}
 	}
 	if (ferror(f)) {
-		fclose(f);
+		kdc_wipe(b, n);
 		kdc_free(b);
 		return fail("%s: read error", path);
 	}
-	fclose(f);
 	b[n] = '\0';
 	*buf = b;
 	*len = n;
 	return 0;
+}
+
+/* The whole file (NUL-terminated, heap; wipe it if it holds a secret);
+ * "-" is standard input. One line on stderr and -1 on failure. */
+static int
+read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	FILE *f;
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	if (strcmp(path, "-") == 0)
+		return read_stream(stdin, "standard input", max, buf, len);
+	if ((f = fopen(path, "rb")) == NULL)
+		return fail("%s: %s", path, strerror(errno));
+	rc = read_stream(f, path, max, buf, len);
+	fclose(f);
+	return rc;
 }
 
 static void
@@ -324,6 +341,39 @@ cmd_device_add(const struct kdc_cli_args *a)
 		    &spec->psk_len)) != KDC_OK) {
 			rc = fail("--psk: %s", r == KDC_ERR_TOO_LARGE ?
 			    "longer than 64 bytes" : "not even-length hex");
+			goto out;
+		}
+	} else if (a->psk_file != NULL) {
+		const char *name = strcmp(a->psk_file, "-") == 0 ?
+		    "standard input" : a->psk_file;
+		size_t b0, n;
+
+		spec->type = KDC_TYPE_PSK;
+		spec->psk_len = sizeof(spec->psk);
+		if (strlen(a->psk_identity) > KDC_PSK_IDENTITY_MAX) {
+			rc = fail("--psk-identity longer than %d bytes",
+			    KDC_PSK_IDENTITY_MAX);
+			goto out;
+		}
+		snprintf(spec->psk_identity, sizeof(spec->psk_identity), "%s",
+		    a->psk_identity);
+		/* hex, surrounding white space (a final newline) ignored */
+		if (read_file(a->psk_file, 1024, &buf, &len) != 0)
+			goto out;
+		for (b0 = 0; b0 < len && strchr(" \t\r\n", buf[b0]) != NULL &&
+		    buf[b0] != '\0'; b0++)
+			;
+		n = len;
+		while (n > b0 && strchr(" \t\r\n", buf[n - 1]) != NULL &&
+		    buf[n - 1] != '\0')
+			n--;
+		r = kdc_hex_decode((const char *)buf + b0, n - b0, spec->psk,
+		    &spec->psk_len);
+		kdc_wipe(buf, len);
+		if (r != KDC_OK) {
+			rc = fail("%s: %s", name, r == KDC_ERR_TOO_LARGE ?
+			    "longer than 64 bytes" : "not one even-length hex "
+			    "string");
 			goto out;
 		}
 	} else if (a->rpk != NULL) {

@@ -1,6 +1,7 @@
 /* parse.c: argv -> struct kdc_cli_args, no I/O. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,13 @@ static const struct {
 	  "  5685 (POST /rd). Ports in iotkdc.conf. Logs to stderr; SIGTERM or\n"
 	  "  SIGINT drains requests in flight and stops.\n" },
 	{ "device", "add", KDC_CMD_DEVICE_ADD, 1,
-	  "iotkdc device add ID (--psk-identity S --psk HEX | --rpk FILE | --cert)\n"
-	  "                  [--profile P]\n"
+	  "iotkdc device add ID (--psk-identity S (--psk-file F | --psk HEX)\n"
+	  "                  | --rpk FILE | --cert) [--profile P]\n"
 	  "  Register a device with its manufacturer credential: a PSK of at\n"
 	  "  least 16 bytes (hex), a raw public key (PEM or DER SPKI, P-256 or\n"
-	  "  Ed25519), or a certificate under a CA added with mfg-ca add.\n" },
+	  "  Ed25519), or a certificate under a CA added with mfg-ca add.\n"
+	  "  --psk-file F reads the hex PSK from F (\"-\": standard input), so it\n"
+	  "  is not on the command line, where ps and shell history show it.\n" },
 	{ "device", "import", KDC_CMD_DEVICE_IMPORT, 1,
 	  "iotkdc device import FILE\n"
 	  "  Import a JSON Lines manifest, all or nothing. Lines:\n"
@@ -150,7 +153,8 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		err[0] = '\0';
 	const struct valopt vopts[] = {
 		{ "--dir", &a->dir }, { "--psk-identity", &a->psk_identity },
-		{ "--psk", &a->psk }, { "--rpk", &a->rpk },
+		{ "--psk", &a->psk }, { "--psk-file", &a->psk_file },
+		{ "--rpk", &a->rpk },
 		{ "--profile", &a->profile }, { "--device", &a->device },
 		{ "--ca-key", &a->ca_key }, { "--days", &days },
 		{ "--expiring", &expiring },
@@ -256,16 +260,22 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 
 	/* per-command option rules */
 	if (a->cmd == KDC_CMD_DEVICE_ADD) {
-		int forms = (a->psk != NULL || a->psk_identity != NULL) +
+		bool has_psk = a->psk != NULL || a->psk_file != NULL;
+		int forms = (has_psk || a->psk_identity != NULL) +
 		    (a->rpk != NULL) + a->cert;
 		if (forms != 1)
 			return usage_err(err, err_len, "device add wants one "
 			    "of --psk-identity/--psk, --rpk FILE, --cert");
-		if ((a->psk == NULL) != (a->psk_identity == NULL))
+		if (a->psk != NULL && a->psk_file != NULL)
 			return usage_err(err, err_len,
-			    "--psk and --psk-identity go together");
-	} else if (a->psk != NULL || a->psk_identity != NULL ||
-	    a->rpk != NULL || a->cert || a->profile != NULL)
+			    "--psk or --psk-file, not both");
+		if (has_psk != (a->psk_identity != NULL))
+			return usage_err(err, err_len,
+			    "--psk (or --psk-file) and --psk-identity go "
+			    "together");
+	} else if (a->psk != NULL || a->psk_file != NULL ||
+	    a->psk_identity != NULL || a->rpk != NULL || a->cert ||
+	    a->profile != NULL)
 		return usage_err(err, err_len, "credential options belong to "
 		    "'device add'");
 	if (a->cmd == KDC_CMD_CERT_SIGN && a->device == NULL)

@@ -10,8 +10,11 @@ kdc init >/dev/null
 set_conf lwm2m bootstrap_timeout 3
 KEY='kdc-test-key-0123'			# coap-client -k takes the key as text
 KEY_HEX=$(printf '%s' "$KEY" | od -An -tx1 | tr -d ' \n')
-kdc device add urn:dev:cc:1 --psk-identity cc1 --psk "$KEY_HEX" >/dev/null
-kdc device add urn:dev:cc:2 --psk-identity cc2 --psk "$(printf 'other-key-0123456' | od -An -tx1 | tr -d ' \n')" >/dev/null
+# the PSKs from a file and from standard input (--psk-file), not argv
+printf '%s\n' "$KEY_HEX" > "$T/cc1.hex"
+kdc device add urn:dev:cc:1 --psk-identity cc1 --psk-file "$T/cc1.hex" >/dev/null
+printf 'other-key-0123456' | od -An -tx1 | tr -d ' \n' |
+	kdc device add urn:dev:cc:2 --psk-identity cc2 --psk-file - >/dev/null
 start_serve
 
 # coap-client-gnutls 4.3.1 exits 0 whatever happens and logs to stdout; at

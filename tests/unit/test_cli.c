@@ -272,6 +272,20 @@ test_device_add(void **state)
 	bad(ARGV("device", "add", "d", "--psk-identity", "i", "--psk", "00",
 	    "--rpk", "k"), "one of");
 	bad(ARGV("device", "add", "d", "--psk", "00", "--rpk", "k"), "one of");
+	/* the PSK from a file or standard input, not the command line */
+	ok(ARGV("device", "add", "d", "--psk-identity", "i", "--psk-file",
+	    "k.hex"), &a);
+	assert_string_equal(a.psk_file, "k.hex");
+	assert_null(a.psk);
+	ok(ARGV("device", "add", "d", "--psk-file=-", "--psk-identity=i"), &a);
+	assert_string_equal(a.psk_file, "-");
+	bad(ARGV("device", "add", "d", "--psk-identity", "i", "--psk", "00",
+	    "--psk-file", "k"), "not both");
+	bad(ARGV("device", "add", "d", "--psk-file", "k"), "--psk-identity");
+	bad(ARGV("device", "add", "d", "--psk-file", "k", "--cert"), "one of");
+	bad(ARGV("device", "list", "--psk-file", "k"), "device add");
+	bad(ARGV("device", "add", "d", "--psk-identity", "i", "--psk-file"),
+	    "--psk-file needs a value");
 	/* half a PSK */
 	bad(ARGV("device", "add", "d", "--psk", "0011"), "--psk-identity");
 	bad(ARGV("device", "add", "d", "--psk-identity", "i"),
