@@ -1201,6 +1201,80 @@ out:
 	return r;
 }
 
+/*
+ * The KDC keeps a certificate that replaces an issued one pending until
+ * the device first authenticates with it (the old one stays usable, so a
+ * lost answer never locks the device out): use it once now, GET
+ * /.well-known/est/crts over a new DTLS session with the new certificate,
+ * so that a renewal takes effect at once. The server is checked against
+ * sec's server key, else against the CA the KDC serves at /crts, fetched
+ * on the enrollment session h first. Best effort: on failure the
+ * enrollment stands and the certificate's next use completes it.
+ */
+static void
+est_confirm(struct hs *h, const struct kdcdev_security *sec,
+    const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len,
+    uint64_t deadline)
+{
+	static struct kdcdev_security n;
+	struct kdcdev_msg m;
+	struct hs c;
+	kdc_err r;
+
+	memset(&n, 0, sizeof(n));
+	n.used = 1;
+	n.mode = KDCDEV_MODE_CERT;
+	n.ssid = -1;
+	memcpy(n.uri, sec->uri, sizeof(n.uri));
+	memcpy(n.ident, cert, cert_len);
+	n.ident_len = (uint16_t)cert_len;
+	memcpy(n.secret, key, key_len);
+	n.secret_len = (uint16_t)key_len;
+	memset(&m, 0, sizeof(m));
+	m.method = KDCDEV_GET;
+	m.path = ".well-known/est/crts";
+	m.query = "";
+	m.content_format = -1;
+	if (sec->server_key_len > 0) {
+		memcpy(n.server_key, sec->server_key, sec->server_key_len);
+		n.server_key_len = sec->server_key_len;
+	} else {
+		/* the CA certificate (287) as the trust anchor */
+		h->out = n.server_key;
+		h->out_cap = sizeof(n.server_key);
+		h->out_len = 0;
+		h->accept = EST_CF_PKIX;
+		r = hs_exchange(h, &m, deadline);
+		h->out = NULL;
+		h->accept = -1;
+		if (r != KDC_OK || h->out_len == 0 ||
+		    h->out_len >= sizeof(n.server_key)) {
+			host_log(KDCDEV_LOG_WARN, "EST: no CA certificate from "
+			    "/crts (%s): the new certificate goes live at its "
+			    "first use", kdc_err_str(r));
+			goto out;
+		}
+		n.server_key_len = (uint16_t)h->out_len;
+	}
+	if ((r = hs_open(&c, NULL, &n)) != KDC_OK) {
+		host_log(KDCDEV_LOG_WARN, "EST: cannot open a session with the "
+		    "new certificate: %s", kdc_err_str(r));
+		goto out;
+	}
+	r = hs_exchange(&c, &m, deadline);
+	if (r == KDC_OK && !c.peer_verified)
+		r = KDC_ERR_TLS;
+	hs_close(&c);
+	if (r != KDC_OK)
+		host_log(KDCDEV_LOG_WARN, "EST: first use of the new "
+		    "certificate failed (%s): it goes live at its next use",
+		    kdc_err_str(r));
+	else
+		host_log(KDCDEV_LOG_INFO, "EST: the new certificate is in use");
+out:
+	gnutls_memset(&n, 0, sizeof(n));
+}
+
 kdc_err
 kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
     const struct kdcdev_security *sec, const char *ep,
@@ -1220,11 +1294,14 @@ kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
 	if ((r = hs_open(&h, NULL, sec)) != KDC_OK) {
 		host_log(KDCDEV_LOG_ERR, "cannot open session to %s: %s",
 		    sec->uri, kdc_err_str(r));
-	} else {
-		r = est_enroll(&h, ep, re, cert, cert_len, key, key_len, code,
-		    deadline);
-		hs_close(&h);
+		log_ctx = NULL;
+		return r;
 	}
+	r = est_enroll(&h, ep, re, cert, cert_len, key, key_len, code,
+	    deadline);
+	if (r == KDC_OK)
+		est_confirm(&h, sec, cert, *cert_len, key, *key_len, deadline);
+	hs_close(&h);
 	log_ctx = NULL;
 	return r;
 }

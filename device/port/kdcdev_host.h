@@ -91,6 +91,11 @@ kdc_err	kdcdev_host_load_pubkey(const char *file, uint8_t *spki,
  * NULL); 4.xx/5.xx is KDC_ERR_PEER_ERROR, a non-certificate answer
  * KDC_ERR_MALFORMED. logc (may be NULL) only lends its log callback: no
  * sticky error is set, so a renewal loop may simply call again.
+ * A certificate that replaces an issued one stays pending at the KDC until
+ * the device first authenticates with it (the old one works until then):
+ * on success this call uses it once (GET /crts over a new DTLS session,
+ * the server checked against sec's server key or the CA from /crts), so a
+ * renewal takes effect at once; if that fails, the next use does it.
  */
 kdc_err	kdcdev_host_enroll(struct kdcdev_lwm2m *logc,
 	    const struct kdcdev_security *sec, const char *ep, bool re,

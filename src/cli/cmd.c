@@ -504,6 +504,8 @@ cred_json(const struct kdc_cred *cr, const char *dev_id)
 	    json_string(cr->audience) : json_null());
 	json_object_set_new(j, "status", json_string(
 	    kdc_cred_status_str(cr->status)));
+	if (cr->status == KDC_CRED_PENDING && cr->on_use)
+		json_object_set_new(j, "issued_on_first_use", json_true());
 	if (cr->identity[0] != '\0')
 		json_object_set_new(j, "psk_identity",
 		    json_string(cr->identity));

@@ -791,6 +791,17 @@ kdc_core_auth_cert(struct kdc_core *core, const char *actor,
 	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
 	if (r == KDC_OK && cred->kind == KDC_KIND_OPERATIONAL &&
 	    cred->type == KDC_TYPE_X509) {
+		if (cred->status == KDC_CRED_PENDING && cred->on_use) {
+			/* an EST certificate's first use: judged as the
+			 * issued one it becomes, then activated (the one it
+			 * replaces superseded in the same transaction) */
+			cred->status = KDC_CRED_ISSUED;
+			if ((r = cred_usable(core, actor, "auth.cert", esc,
+			    cred)) == KDC_OK)
+				r = kdc_core_cred_activate(core, actor,
+				    cred->id);
+			goto done;
+		}
 		r = cred_usable(core, actor, "auth.cert", esc, cred);
 		goto done;
 	}
@@ -853,10 +864,65 @@ supersede(struct kdc_core *core, int64_t device, const char *audience,
 	return r;
 }
 
-kdc_err
-kdc_core_cert_sign(struct kdc_core *core, const char *actor,
-    const char *dev_id, const uint8_t *csr, size_t csr_len, unsigned days,
-    int64_t *cred_id, uint8_t **cert, size_t *cert_len)
+/*
+ * The status of a new operational credential (cred, its spki_fp set).
+ * ISSUED and PENDING are taken as asked. ON_USE (EST): pending and
+ * flagged to go live at its first authentication while the device has an
+ * issued one for the audience (that one stays usable until then), else
+ * issued at once. Also at once when the issued one has the same key (a
+ * renewal without rekey): certificates authenticate by their key, so the
+ * device keeps working with either certificate. Inside the caller's
+ * transaction.
+ */
+enum issue_mode { ISSUE_NOW, ISSUE_PENDING, ISSUE_ON_USE };
+
+static kdc_err
+issue_status(struct kdc_core *core, int64_t device, const char *audience,
+    enum issue_mode mode, struct kdc_cred *cred)
+{
+	struct kdc_cred *live = NULL;
+	kdc_err r;
+
+	cred->on_use = false;
+	cred->status = mode == ISSUE_PENDING ? KDC_CRED_PENDING :
+	    KDC_CRED_ISSUED;
+	if (mode != ISSUE_ON_USE)
+		return KDC_OK;
+	r = kdc_store_cred_get_live(core->st, device, audience,
+	    KDC_CRED_ISSUED, &live);
+	if (r == KDC_ERR_NOT_FOUND)
+		return KDC_OK;
+	if (r == KDC_OK && !(live->spki_fp != NULL &&
+	    live->spki_fp_len == cred->spki_fp_len &&
+	    memcmp(live->spki_fp, cred->spki_fp, cred->spki_fp_len) == 0)) {
+		cred->status = KDC_CRED_PENDING;
+		cred->on_use = true;
+	}
+	kdc_cred_free(live);
+	return r;
+}
+
+/* Make room for a new credential in `status`: an issued one supersedes
+ * the issued one and any pending one (an unfinished bootstrap, an EST
+ * certificate never used), which could otherwise go live after it; a
+ * pending one supersedes only the pending one. */
+static kdc_err
+make_room(struct kdc_core *core, int64_t device, const char *audience,
+    enum kdc_cred_status status)
+{
+	kdc_err r;
+
+	if (status == KDC_CRED_ISSUED &&
+	    (r = supersede(core, device, audience, KDC_CRED_PENDING)) !=
+	    KDC_OK)
+		return r;
+	return supersede(core, device, audience, status);
+}
+
+static kdc_err
+cert_from_csr(struct kdc_core *core, const char *actor, const char *dev_id,
+    const uint8_t *csr, size_t csr_len, unsigned days, enum issue_mode mode,
+    int64_t *cred_id, uint8_t **cert, size_t *cert_len, bool *pending)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -889,7 +955,6 @@ kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 	cred.device = dev->id;
 	cred.kind = KDC_KIND_OPERATIONAL;
 	cred.type = KDC_TYPE_X509;
-	cred.status = KDC_CRED_ISSUED;
 	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
 	kdc_sha256(is.spki, is.spki_len, fp);
 	cred.spki = is.spki;
@@ -904,18 +969,24 @@ kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 	cred.created = now;
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
 		goto out;
-	if ((r = supersede(core, dev->id, prof->audience, KDC_CRED_ISSUED))
+	if ((r = issue_status(core, dev->id, prof->audience, mode, &cred)) !=
+	    KDC_OK ||
+	    (r = make_room(core, dev->id, prof->audience, cred.status))
 	    != KDC_OK ||
 	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
 	    (r = AUDIT(core, actor, "cert.issue", dev->dev_id, KDC_OK,
-	    "cred=%" PRId64 " serial=%s audience=%s not_after=%" PRId64,
-	    cred.id, is.serial, prof->audience, cred.not_after)) != KDC_OK) {
+	    "cred=%" PRId64 " serial=%s audience=%s not_after=%" PRId64
+	    " status=%s%s", cred.id, is.serial, prof->audience,
+	    cred.not_after, kdc_cred_status_str(cred.status),
+	    cred.on_use ? " (issued on first use)" : "")) != KDC_OK) {
 		kdc_store_rollback(core->st);
 		goto refused;
 	}
 	if ((r = kdc_store_commit(core->st)) != KDC_OK)
 		goto out;
 	*cred_id = cred.id;
+	if (pending != NULL)
+		*pending = cred.status == KDC_CRED_PENDING;
 	*cert = is.cert;
 	*cert_len = is.cert_len;
 	is.cert = NULL;
@@ -928,6 +999,24 @@ out:
 	kdc_issued_wipe(&is);
 	kdc_device_free(dev);
 	return r;
+}
+
+kdc_err
+kdc_core_cert_sign(struct kdc_core *core, const char *actor,
+    const char *dev_id, const uint8_t *csr, size_t csr_len, unsigned days,
+    int64_t *cred_id, uint8_t **cert, size_t *cert_len)
+{
+	return cert_from_csr(core, actor, dev_id, csr, csr_len, days,
+	    ISSUE_NOW, cred_id, cert, cert_len, NULL);
+}
+
+kdc_err
+kdc_core_cert_enroll(struct kdc_core *core, const char *actor,
+    const char *dev_id, const uint8_t *csr, size_t csr_len,
+    int64_t *cred_id, uint8_t **cert, size_t *cert_len, bool *pending)
+{
+	return cert_from_csr(core, actor, dev_id, csr, csr_len, 0,
+	    ISSUE_ON_USE, cred_id, cert, cert_len, pending);
 }
 
 kdc_err
@@ -973,7 +1062,7 @@ kdc_core_psk_issue(struct kdc_core *core, const char *actor,
 	cred.created = now;
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
 		goto out;
-	if ((r = supersede(core, dev->id, prof->audience, status)) != KDC_OK ||
+	if ((r = make_room(core, dev->id, prof->audience, status)) != KDC_OK ||
 	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK)
 		goto fail;
 	aad_len = cred_aad(cred.id, aad, sizeof(aad));
@@ -1002,11 +1091,11 @@ out:
 	return r;
 }
 
-kdc_err
-kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
-    const char *dev_id, enum kdc_cred_type type, enum kdc_cred_status status,
-    int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
-    size_t *pub_len)
+static kdc_err
+keypair_new(struct kdc_core *core, const char *actor, const char *dev_id,
+    enum kdc_cred_type type, enum issue_mode mode, int64_t *cred_id,
+    uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub, size_t *pub_len,
+    bool *pending)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -1024,7 +1113,6 @@ kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 	*pub_len = 0;
 	memset(&is, 0, sizeof(is));
 	if ((type != KDC_TYPE_RPK && type != KDC_TYPE_X509) ||
-	    (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING) ||
 	    (type == KDC_TYPE_X509 && core->ca == NULL)) {
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
@@ -1043,7 +1131,6 @@ kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 	cred.device = dev->id;
 	cred.kind = KDC_KIND_OPERATIONAL;
 	cred.type = type;
-	cred.status = status;
 	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
 	kdc_sha256(spki, spki_len, fp);
 	cred.spki = spki;
@@ -1058,17 +1145,23 @@ kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 	cred.created = now;
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
 		goto refused;
-	if ((r = supersede(core, dev->id, prof->audience, status)) != KDC_OK ||
+	if ((r = issue_status(core, dev->id, prof->audience, mode, &cred)) !=
+	    KDC_OK ||
+	    (r = make_room(core, dev->id, prof->audience, cred.status)) !=
+	    KDC_OK ||
 	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
 	    (r = AUDIT(core, actor, action, dev->dev_id, KDC_OK,
-	    "cred=%" PRId64 " status=%s audience=%s keygen=kdc", cred.id,
-	    kdc_cred_status_str(status), prof->audience)) != KDC_OK) {
+	    "cred=%" PRId64 " status=%s%s audience=%s keygen=kdc", cred.id,
+	    kdc_cred_status_str(cred.status), cred.on_use ?
+	    " (issued on first use)" : "", prof->audience)) != KDC_OK) {
 		kdc_store_rollback(core->st);
 		goto refused;
 	}
 	if ((r = kdc_store_commit(core->st)) != KDC_OK)
 		goto refused;
 	*cred_id = cred.id;
+	if (pending != NULL)
+		*pending = cred.status == KDC_CRED_PENDING;
 	if (type == KDC_TYPE_X509) {
 		*pub = is.cert;
 		*pub_len = is.cert_len;
@@ -1089,6 +1182,36 @@ out:
 	kdc_free(spki);
 	kdc_device_free(dev);
 	return r;
+}
+
+kdc_err
+kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
+    const char *dev_id, enum kdc_cred_type type, enum kdc_cred_status status,
+    int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
+    size_t *pub_len)
+{
+	if (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING) {
+		*cred_id = 0;
+		*pkcs8_len = 0;
+		*pub = NULL;
+		*pub_len = 0;
+		(void)AUDIT(core, actor, type == KDC_TYPE_X509 ? "cert.issue" :
+		    "rpk.issue", dev_id, KDC_ERR_INVALID_ARG, "%s",
+		    kdc_err_str(KDC_ERR_INVALID_ARG));
+		return KDC_ERR_INVALID_ARG;
+	}
+	return keypair_new(core, actor, dev_id, type, status ==
+	    KDC_CRED_PENDING ? ISSUE_PENDING : ISSUE_NOW, cred_id, pkcs8,
+	    pkcs8_len, pub, pub_len, NULL);
+}
+
+kdc_err
+kdc_core_keypair_enroll(struct kdc_core *core, const char *actor,
+    const char *dev_id, int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len,
+    uint8_t **cert, size_t *cert_len, bool *pending)
+{
+	return keypair_new(core, actor, dev_id, KDC_TYPE_X509, ISSUE_ON_USE,
+	    cred_id, pkcs8, pkcs8_len, cert, cert_len, pending);
 }
 
 kdc_err

@@ -136,6 +136,21 @@ kdc_err	kdc_core_audit(struct kdc_core *core, const char *actor,
 kdc_err	kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 	    const char *dev_id, const uint8_t *csr, size_t csr_len,
 	    unsigned days, int64_t *cred_id, uint8_t **cert, size_t *cert_len);
+/*
+ * EST enrollment (RFC 9148 /sen, /sren): as kdc_core_cert_sign() with the
+ * profile's lifetime, except that the device acknowledges the new
+ * certificate by using it. While dev_id has an issued operational
+ * credential for the audience, the new one is stored pending (*pending
+ * true) with on_use set, and the issued one stays usable: the first time
+ * the new one authenticates (kdc_core_auth_cert()) it becomes issued and
+ * supersedes the old one in one transaction. A lost answer so never locks
+ * a device out. Without an issued one it is issued at once. An earlier
+ * pending one is superseded either way. pending may be NULL.
+ */
+kdc_err	kdc_core_cert_enroll(struct kdc_core *core, const char *actor,
+	    const char *dev_id, const uint8_t *csr, size_t csr_len,
+	    int64_t *cred_id, uint8_t **cert, size_t *cert_len,
+	    bool *pending);
 
 /*
  * Issue an operational PSK (KDC_PSK_GEN_LEN random bytes, identity
@@ -160,6 +175,13 @@ kdc_err	kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 	    const char *dev_id, enum kdc_cred_type type,
 	    enum kdc_cred_status status, int64_t *cred_id, uint8_t *pkcs8,
 	    size_t *pkcs8_len, uint8_t **pub, size_t *pub_len);
+/* EST server-side key generation (/skg): an X.509 credential from
+ * kdc_core_keypair_issue() that goes live as kdc_core_cert_enroll()
+ * describes (pending until first use while an issued one exists). */
+kdc_err	kdc_core_keypair_enroll(struct kdc_core *core, const char *actor,
+	    const char *dev_id, int64_t *cred_id, uint8_t *pkcs8,
+	    size_t *pkcs8_len, uint8_t **cert, size_t *cert_len,
+	    bool *pending);
 /* The operational credential of dev_id for the audience of its profile in
  * status KDC_CRED_ISSUED or KDC_CRED_PENDING (any other status:
  * KDC_ERR_INVALID_ARG); NOT_FOUND if none. An index lookup. */

@@ -5,8 +5,10 @@
  * credential, then re-enrolls over the session of that certificate).
  *
  * Glue only (DESIGN §2): bound the request, decide who may ask, call
- * core/ (kdc_core_cert_sign(): the same issuance path as `cert sign`),
- * map the result. Every refusal is an "est.enroll" audit record.
+ * core/ (kdc_core_cert_enroll(): the issuance path of `cert sign`, but a
+ * certificate that replaces an issued one is pending until the device
+ * first uses it), map the result. Every refusal is an "est.enroll" audit
+ * record.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -317,6 +319,7 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 	uint8_t *spki = NULL, *cert = NULL;
 	size_t spki_len = 0, cert_len = 0;
 	int64_t cred_id = 0;
+	bool pending = false;
 	int cf = cert_format(req->accept);
 	char why[256];
 	kdc_err r, ar;
@@ -349,9 +352,11 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 	if ((r = key_allowed(core, auth, mine, spki, spki_len, why,
 	    sizeof(why))) != KDC_OK)
 		goto refused;
-	if ((r = kdc_core_cert_sign(core, KDC_LWM2M_ACTOR, auth->dev_id,
-	    req->payload, req->payload_len, 0, &cred_id, &cert, &cert_len)) !=
-	    KDC_OK) {
+	/* live on first use while the device has an issued one: a lost
+	 * answer leaves the device its current certificate */
+	if ((r = kdc_core_cert_enroll(core, KDC_LWM2M_ACTOR, auth->dev_id,
+	    req->payload, req->payload_len, &cred_id, &cert, &cert_len,
+	    &pending)) != KDC_OK) {
 		snprintf(why, sizeof(why), "issue: %s", kdc_err_str(r));
 		goto refused;
 	}
@@ -368,8 +373,9 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 		goto audit;
 	}
 	snprintf(why, sizeof(why), "by cred=%" PRId64 " (%s %s): cred=%"
-	    PRId64 " cf=%d", auth->cred_id, kdc_cred_kind_str(auth->kind),
-	    kdc_cred_type_str(auth->type), cred_id, cf);
+	    PRId64 "%s cf=%d", auth->cred_id, kdc_cred_kind_str(auth->kind),
+	    kdc_cred_type_str(auth->type), cred_id, pending ?
+	    " pending until first use" : "", cf);
 	goto audit;
 refused:
 	resp->code = est_code(r);
@@ -473,7 +479,7 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 	uint8_t pkcs8[KDC_PRIVKEY_MAX], *cert = NULL;
 	size_t pkcs8_len = sizeof(pkcs8), cert_len = 0, out_len;
 	int64_t cred_id = 0;
-	bool re;
+	bool re, pending = false;
 	char why[256];
 	kdc_err r, ar;
 
@@ -501,9 +507,9 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 	if ((r = skg_csr_check(auth->dev_id, req->payload, req->payload_len,
 	    why, sizeof(why))) != KDC_OK)
 		goto refused;
-	if ((r = kdc_core_keypair_issue(core, KDC_LWM2M_ACTOR, auth->dev_id,
-	    KDC_TYPE_X509, KDC_CRED_ISSUED, &cred_id, pkcs8, &pkcs8_len,
-	    &cert, &cert_len)) != KDC_OK) {
+	if ((r = kdc_core_keypair_enroll(core, KDC_LWM2M_ACTOR, auth->dev_id,
+	    &cred_id, pkcs8, &pkcs8_len, &cert, &cert_len, &pending)) !=
+	    KDC_OK) {
 		snprintf(why, sizeof(why), "keygen/issue: %s", kdc_err_str(r));
 		goto refused;
 	}
@@ -533,8 +539,9 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 	resp->payload = skg_out;
 	resp->payload_len = out_len;
 	snprintf(why, sizeof(why), "by cred=%" PRId64 " (%s %s): cred=%"
-	    PRId64 " keygen=kdc", auth->cred_id, kdc_cred_kind_str(auth->kind),
-	    kdc_cred_type_str(auth->type), cred_id);
+	    PRId64 "%s keygen=kdc", auth->cred_id,
+	    kdc_cred_kind_str(auth->kind), kdc_cred_type_str(auth->type),
+	    cred_id, pending ? " pending until first use" : "");
 	goto audit;
 refused:
 	resp->code = est_code(r);

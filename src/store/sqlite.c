@@ -150,6 +150,11 @@ static const char *const migrations[] = {
 	 * (LwM2M security mode 4) */
 	"ALTER TABLE profiles ADD COLUMN est INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (est IN (0, 1));",
+
+	/* 4: EST certificates that go live when the device first uses them
+	 * (the one they replace stays issued until then) */
+	"ALTER TABLE credentials ADD COLUMN on_use INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (on_use IN (0, 1));",
 };
 
 #define SQ_SCHEMA_VERSION \
@@ -160,7 +165,7 @@ static const char *const migrations[] = {
 #define CRED_COLS \
 	"id, device, kind, type, status, audience, identity, wrapped," \
 	" secret_fp, spki, spki_fp, cert, serial, not_before, not_after," \
-	" created, status_at"
+	" created, status_at, on_use"
 #define DEV_COLS	"id, dev_id, profile, status, created, revoked_at"
 #define AUDIT_COLS \
 	"seq, ts, actor, action, subject, outcome, detail, prev_hash, hash"
@@ -246,9 +251,9 @@ static const char *const sql_text[S_CRED_LIST] = {
 	[S_DEV_DELETE] = "DELETE FROM devices WHERE id = ?1",
 	[S_CRED_ADD] = "INSERT INTO credentials(device, kind, type, status,"
 	    " audience, identity, wrapped, secret_fp, spki, spki_fp, cert,"
-	    " serial, not_before, not_after, created, status_at)"
+	    " serial, not_before, not_after, created, status_at, on_use)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14, ?15, ?16)",
+	    " ?14, ?15, ?16, ?17)",
 	[S_CRED_SET_WRAPPED] = "UPDATE credentials SET wrapped = ?2"
 	    " WHERE id = ?1",
 	[S_CRED_SET_CERT] = "UPDATE credentials SET cert = ?2, serial = ?3"
@@ -645,6 +650,7 @@ row_cred(sqlite3_stmt *s, struct kdc_cred **out)
 	c->not_after = sqlite3_column_int64(s, 14);
 	c->created = sqlite3_column_int64(s, 15);
 	c->status_at = sqlite3_column_int64(s, 16);
+	c->on_use = sqlite3_column_int(s, 17) != 0;
 	*out = c;
 	c = NULL;
 out:
@@ -1334,6 +1340,7 @@ sq_cred_add(struct kdc_store *st, struct kdc_cred *c)
 	BIND(sqlite3_bind_int64(s, 14, c->not_after));
 	BIND(sqlite3_bind_int64(s, 15, created));
 	BIND(sqlite3_bind_int64(s, 16, status_at));
+	BIND(sqlite3_bind_int(s, 17, c->on_use ? 1 : 0));
 	if (rc != SQLITE_OK) {
 		r = sq_err(q, rc, KDC_ERR_STORE);
 		goto out;

@@ -110,6 +110,9 @@ struct kdc_cred {
 	int64_t			 not_after;	/* 0: no bound */
 	int64_t			 created;
 	int64_t			 status_at;	/* when status last changed */
+	bool			 on_use;	/* pending until it first
+						 * authenticates (EST), then
+						 * issued (kdc_core_auth_cert) */
 };
 
 struct kdc_mfg_ca {

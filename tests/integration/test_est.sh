@@ -125,6 +125,36 @@ got '2\.04' && fail "superseded certificate re-enrolled: $(codes)"
 c=$(codes)
 pass "sren with a superseded certificate: refused (${c:-at the handshake})"
 
+# ---- a new key replaces an issued certificate only once it is used -------
+# (a lost answer must not lock the device out): /sren with a fresh key
+# answers a certificate that stays pending while the current one keeps
+# working; its first handshake makes it issued and supersedes the old one.
+cstatus() {	# cstatus PEM: the KDC's status of that certificate
+	local sn
+	sn=$(openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+	sqlite3 "$T/d/iotkdc.db" "SELECT status FROM credentials WHERE lower(serial) = '$sn'"
+}
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x \
+	-keyout "$T/new.key" -outform DER -out "$T/new.der" 2>/dev/null
+client -R "$T/ca.pem" -c "$T/re.pem" -j "$T/dev.key" -m post -t 286 -A 287 \
+	-f "$T/new.der" -o "$T/out.der" "$EST/sren"
+got '2\.04' || fail "sren with a new key not 2.04: $(codes)"
+openssl x509 -inform DER -in "$T/out.der" -out "$T/new.pem"
+[ "$(cstatus "$T/new.pem")" = pending ] || fail "new-key certificate is $(cstatus "$T/new.pem"), want pending"
+[ "$(cstatus "$T/re.pem")" = issued ] || fail "current certificate is $(cstatus "$T/re.pem") before the new one is used"
+has '"issued_on_first_use": true' kdc cred list --device urn:dev:est:1 --json ||
+	fail "cred list --json does not flag the pending certificate"
+client -R "$T/ca.pem" -c "$T/re.pem" -j "$T/dev.key" -m get -A 287 "$EST/crts"
+got '2\.05' || fail "the current certificate stopped working before the new one was used: $(codes)"
+client -R "$T/ca.pem" -c "$T/new.pem" -j "$T/new.key" -m get -A 287 "$EST/crts"
+got '2\.05' || fail "first use of the new certificate: $(codes)"
+[ "$(cstatus "$T/new.pem")" = issued ] || fail "new certificate is $(cstatus "$T/new.pem") after its first use"
+[ "$(cstatus "$T/re.pem")" = superseded ] || fail "old certificate is $(cstatus "$T/re.pem") after the new one's first use"
+has 'cred.activate' kdc audit list || fail "activation on first use not audited"
+client -R "$T/ca.pem" -c "$T/re.pem" -j "$T/dev.key" -m get -A 287 "$EST/crts"
+got '2\.05' && fail "the superseded certificate still works"
+pass "sren with a new key: pending, the old one works until the new one's first use, then superseded"
+
 # ---- refusals ------------------------------------------------------------
 psk -m post -t 286 -f "$T/re.der" "$EST/sren"
 got '4\.03' || fail "sren over the manufacturer PSK not 4.03: $(codes)"

@@ -375,6 +375,144 @@ test_cert_sign(void **state)
 	free(csr);
 }
 
+/* The status of credential id. */
+static enum kdc_cred_status
+status_of(struct fx *f, int64_t id)
+{
+	struct kdc_cred *c = NULL;
+	enum kdc_cred_status st;
+
+	assert_int_equal(kdc_store_cred_get(f->st, id, &c), KDC_OK);
+	st = c->status;
+	kdc_cred_free(c);
+	return st;
+}
+
+/* Authenticate with one certificate: the credential id, or 0 if refused
+ * (*r gets the result). */
+static int64_t
+auth_by(struct fx *f, const uint8_t *der, size_t len, kdc_err *r)
+{
+	const uint8_t *chain[1] = { der };
+	size_t chain_len[1] = { len };
+	struct kdc_cred *c = NULL;
+	int64_t id = 0;
+
+	*r = kdc_core_auth_cert(f->core, "t", chain, chain_len, 1, &c);
+	if (*r == KDC_OK) {
+		assert_non_null(c);
+		assert_int_equal(c->status, KDC_CRED_ISSUED);
+		id = c->id;
+	} else
+		assert_null(c);
+	kdc_cred_free(c);
+	return id;
+}
+
+/*
+ * EST enrollment: the first certificate is issued at once; one with a new
+ * key, while that one is issued, stays pending (on_use) and the old one
+ * keeps authenticating, until the new one first authenticates: then it is
+ * issued and the old one superseded. A retry supersedes an unused pending
+ * one; a re-enrollment of the same key is issued at once; a revoked
+ * pending one never goes live.
+ */
+static void
+test_cert_enroll_on_use(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	uint8_t *csr[3], *cert[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
+	size_t csr_len[3], cert_len[6];
+	int64_t id[6];
+	bool pending = true;
+	char path[600];
+	kdc_err r;
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/e%d.csr", f->dir, i);
+		assert_int_equal(kdc_test_sh("openssl req -new -newkey ec "
+		    "-pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x "
+		    "-keyout %s/e%d.key -outform DER -out %s 2>/dev/null",
+		    f->dir, i, path), 0);
+		assert_non_null(csr[i] = kdc_test_read_file(path,
+		    &csr_len[i]));
+	}
+	memset(&s, 0, sizeof(s));
+	psk_spec(&s, "urn:dev:e1", "e1", 0x33, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+
+	/* nothing issued yet: issued at once */
+	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	    csr[0], csr_len[0], &id[0], &cert[0], &cert_len[0], &pending),
+	    KDC_OK);
+	assert_false(pending);
+	assert_int_equal(status_of(f, id[0]), KDC_CRED_ISSUED);
+
+	/* a new key while one is issued: pending, the old one still works */
+	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	    csr[1], csr_len[1], &id[1], &cert[1], &cert_len[1], &pending),
+	    KDC_OK);
+	assert_true(pending);
+	assert_int_equal(status_of(f, id[1]), KDC_CRED_PENDING);
+	assert_int_equal(auth_by(f, cert[0], cert_len[0], &r), id[0]);
+	assert_int_equal(status_of(f, id[1]), KDC_CRED_PENDING);
+
+	/* the answer was lost, the device asks again: the unused pending one
+	 * is superseded by a new pending one and cannot go live any more */
+	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	    csr[2], csr_len[2], &id[2], &cert[2], &cert_len[2], &pending),
+	    KDC_OK);
+	assert_true(pending);
+	assert_int_equal(status_of(f, id[1]), KDC_CRED_SUPERSEDED);
+	assert_int_equal(status_of(f, id[0]), KDC_CRED_ISSUED);
+	assert_int_equal(auth_by(f, cert[1], cert_len[1], &r), 0);
+	assert_int_equal(r, KDC_ERR_REVOKED);
+
+	/* first use of the new one: issued, the old one superseded */
+	assert_int_equal(auth_by(f, cert[2], cert_len[2], &r), id[2]);
+	expect_last_audit(f, "cred.activate", KDC_OK);
+	assert_int_equal(status_of(f, id[2]), KDC_CRED_ISSUED);
+	assert_int_equal(status_of(f, id[0]), KDC_CRED_SUPERSEDED);
+	assert_int_equal(auth_by(f, cert[0], cert_len[0], &r), 0);
+	assert_int_equal(r, KDC_ERR_REVOKED);
+	/* used again: stays issued, no second activation */
+	assert_int_equal(auth_by(f, cert[2], cert_len[2], &r), id[2]);
+	expect_last_audit(f, "auth.cert", KDC_ERR_REVOKED);
+
+	/* a pending one, then the same key as the issued one again (renewal
+	 * without rekey): issued at once, and the pending one is superseded,
+	 * so it can never go live after it */
+	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	    csr[0], csr_len[0], &id[5], &cert[5], &cert_len[5], &pending),
+	    KDC_OK);
+	assert_true(pending);
+	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	    csr[2], csr_len[2], &id[3], &cert[3], &cert_len[3], &pending),
+	    KDC_OK);
+	assert_false(pending);
+	assert_int_equal(status_of(f, id[3]), KDC_CRED_ISSUED);
+	assert_int_equal(status_of(f, id[2]), KDC_CRED_SUPERSEDED);
+	assert_int_equal(status_of(f, id[5]), KDC_CRED_SUPERSEDED);
+	assert_int_equal(auth_by(f, cert[5], cert_len[5], &r), 0);
+	assert_int_equal(status_of(f, id[3]), KDC_CRED_ISSUED);
+
+	/* a pending one that is revoked never goes live */
+	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	    csr[1], csr_len[1], &id[4], &cert[4], &cert_len[4], &pending),
+	    KDC_OK);
+	assert_true(pending);
+	assert_int_equal(kdc_core_cred_revoke(f->core, "t", id[4]), KDC_OK);
+	assert_int_equal(auth_by(f, cert[4], cert_len[4], &r), 0);
+	assert_int_equal(r, KDC_ERR_REVOKED);
+	assert_int_equal(status_of(f, id[3]), KDC_CRED_ISSUED);
+
+	for (int i = 0; i < 6; i++)
+		free(cert[i]);
+	for (int i = 0; i < 3; i++)
+		free(csr[i]);
+}
+
 static uint8_t *
 sh_der(struct fx *f, const char *name, size_t *len)
 {
@@ -697,6 +835,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lifecycle_one_live, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_sign, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cert_enroll_on_use, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cert, setup,
 		    teardown),

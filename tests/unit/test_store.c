@@ -263,7 +263,7 @@ roundtrip(const char *path)
 
 	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
 	assert_int_equal(kdc_store_ping(st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 3);
+	assert_int_equal(kdc_store_schema_version(st), 4);
 
 	/* meta */
 	assert_int_equal(kdc_store_meta_get(st, "audit.head", &val),
@@ -586,12 +586,12 @@ test_reopen(void **state)
 	    sizeof(buf));
 	assert_string_equal(buf, "iotkdc");
 	raw_query(t.path, "PRAGMA user_version", buf, sizeof(buf));
-	assert_string_equal(buf, "3");
+	assert_string_equal(buf, "4");
 
 	/* reopen twice (with and without create): migrations are no-ops */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(kdc_store_open(t.path, i, &st), KDC_OK);
-		assert_int_equal(kdc_store_schema_version(st), 3);
+		assert_int_equal(kdc_store_schema_version(st), 4);
 		assert_int_equal(kdc_store_device_get(st, "urn:dev:persist",
 		    &d), KDC_OK);
 		kdc_device_free(d);
@@ -794,16 +794,19 @@ test_cred_get_live(void **state)
 	add_cred(st, &a);
 	b = mk_cred(dev, KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_PENDING,
 	    "lwm2m");
+	b.on_use = true;
 	add_cred(st, &b);
 	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
 	    KDC_CRED_ISSUED, &got), KDC_OK);
 	assert_int_equal(got->id, a.id);
 	assert_int_equal(got->type, KDC_TYPE_RPK);
+	assert_false(got->on_use);
 	kdc_cred_free(got);
 	got = NULL;
 	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
 	    KDC_CRED_PENDING, &got), KDC_OK);
 	assert_int_equal(got->id, b.id);
+	assert_true(got->on_use);		/* the flag round-trips */
 	kdc_cred_free(got);
 	got = NULL;
 	assert_int_equal(kdc_store_cred_get_live(st, dev, "mqtt",

@@ -66,7 +66,7 @@ test_schema_version(void **state)
 	struct kdc_store *st = open_mem();
 
 	(void)state;
-	assert_int_equal(kdc_store_schema_version(st), 3);
+	assert_int_equal(kdc_store_schema_version(st), 4);
 	kdc_store_close(st);
 }
 
@@ -78,6 +78,7 @@ test_migrate_from_1(void **state)
 	struct kdc_store *st = NULL;
 	struct kdc_device *d = NULL;
 	struct kdc_lwm2m_reg g;
+	struct kdc_cred *c = NULL;
 	sqlite3 *db;
 	int64_t dev;
 
@@ -91,17 +92,26 @@ test_migrate_from_1(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE lwm2m_regs;"
 	    "ALTER TABLE profiles DROP COLUMN est;"
+	    "ALTER TABLE credentials DROP COLUMN on_use;"
 	    "INSERT INTO profiles(name, cred_type) VALUES('default','psk');"
 	    "INSERT INTO devices(dev_id, profile, created)"
 	    " VALUES('urn:dev:old', 'default', 1);"
+	    "INSERT INTO credentials(device, kind, type, status, audience,"
+	    " created, status_at) VALUES(1, 'operational', 'x509', 'pending',"
+	    " 'lwm2m', 1, 1);"
 	    "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 3);
+	assert_int_equal(kdc_store_schema_version(st), 4);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	dev = d->id;
 	kdc_device_free(d);
+	/* a credential from before migration 4 is not activated by use */
+	assert_int_equal(kdc_store_cred_get_live(st, dev, "lwm2m",
+	    KDC_CRED_PENDING, &c), KDC_OK);
+	assert_false(c->on_use);
+	kdc_cred_free(c);
 	g = mk_reg(dev, "urn:dev:old", 300, 0);
 	assert_int_equal(kdc_store_lwm2m_reg_put(st, &g), KDC_OK);
 	kdc_store_close(st);
