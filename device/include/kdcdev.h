@@ -249,6 +249,20 @@ kdc_err	kdcdev_msg_deregister(struct kdcdev_lwm2m *c, struct kdcdev_msg *m,
 kdc_err	kdcdev_register_result(struct kdcdev_lwm2m *c, uint8_t method_sent,
 	    const char *path_sent, uint8_t code, const char *location);
 
+/* ---- renewal ------------------------------------------------------------ */
+
+/*
+ * Renewal policy: when to renew a credential valid from not_before to
+ * not_after (Unix seconds), in Unix milliseconds. At fraction_pm/1000 of
+ * the lifetime (clamped to 1..999), moved by a uniform random offset of up
+ * to +-jitter_pm/1000 of that delay (clamped to 0..999) drawn from rnd, a
+ * uniform 32-bit random value the platform supplies; never before
+ * not_before, never later than 1 s before not_after. not_after <=
+ * not_before: not_before (renew at once). Integer arithmetic only.
+ */
+int64_t	kdcdev_renew_at_ms(int64_t not_before, int64_t not_after,
+	    uint16_t fraction_pm, uint16_t jitter_pm, uint32_t rnd);
+
 /* ---- state -------------------------------------------------------------- */
 
 /*

@@ -733,6 +733,70 @@ test_init_limits(void **state)
 	    KDC_ERR_EXISTS);
 }
 
+/* The renewal policy: fraction, jitter bounds, clamps, no overflow. */
+static void
+test_renew_at(void **state)
+{
+	const int64_t nb = 1700000000, day = 86400;
+	int64_t at, lo = INT64_MAX, hi = INT64_MIN;
+	uint32_t x = 2463534242u;
+
+	(void)state;
+	/* half of a 30-day lifetime, no jitter, whatever rnd */
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 30 * day, 500, 0, 0),
+	    (nb + 15 * day) * 1000);
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 30 * day, 500, 0,
+	    0xffffffffu), (nb + 15 * day) * 1000);
+	/* jitter 10 %: rnd 0 is -10 %, the top is +10 %, the middle 0 */
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 30 * day, 500, 100, 0),
+	    (nb * 1000 + 15 * day * 1000 - 15 * day * 100));
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 30 * day, 500, 100,
+	    0xffffffffu), (nb * 1000 + 15 * day * 1000 + 15 * day * 100));
+	at = kdcdev_renew_at_ms(nb, nb + 30 * day, 500, 100, 0x80000000u);
+	assert_true(at - (nb + 15 * day) * 1000 < 15 * day * 1000 / 30000 + 1 &&
+	    (nb + 15 * day) * 1000 - at < 15 * day * 1000 / 30000 + 1);
+	/* a spread fleet: 10,000 draws stay within +-10 % and reach both
+	 * ends to within 1 % */
+	for (int i = 0; i < 10000; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		at = kdcdev_renew_at_ms(nb, nb + 30 * day, 500, 100, x);
+		lo = at < lo ? at : lo;
+		hi = at > hi ? at : hi;
+	}
+	assert_true(lo >= (nb + 15 * day) * 1000 - 15 * day * 100);
+	assert_true(hi <= (nb + 15 * day) * 1000 + 15 * day * 100);
+	assert_true(lo < (nb + 15 * day) * 1000 - 15 * day * 99);
+	assert_true(hi > (nb + 15 * day) * 1000 + 15 * day * 99);
+	/* clamps: fraction 0 -> 1/1000, over 999 -> 999/1000, and never
+	 * later than 1 s before expiry even with the largest jitter */
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 1000, 0, 0, 0),
+	    nb * 1000 + 1000);
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 1000, 5000, 0, 0),
+	    nb * 1000 + 999000);
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 1000, 999, 999,
+	    0xffffffffu), (nb + 1000) * 1000 - 1000);
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 1000, 1, 999, 0),
+	    nb * 1000 + 1);		/* 1000 ms - 999 ms */
+	/* a lifetime of seconds (the compressed-clock tests) */
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb + 20, 500, 0, 0),
+	    nb * 1000 + 10000);
+	/* nothing left: now */
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb, 500, 100, 7), nb * 1000);
+	assert_int_equal(kdcdev_renew_at_ms(nb, nb - 5, 500, 100, 7),
+	    nb * 1000);
+	/* a 200-year certificate does not overflow */
+	at = kdcdev_renew_at_ms(0, 200 * 365 * day, 500, 999, 0xffffffffu);
+	assert_true(at > 100 * 365 * day * 1000 &&
+	    at < 200 * 365 * day * 1000);
+	/* absurd inputs: renew at once, no overflow */
+	assert_int_equal(kdcdev_renew_at_ms(INT64_MAX, INT64_MAX, 500, 0, 0) /
+	    1000 != 0, 1);
+	(void)kdcdev_renew_at_ms(INT64_MIN / 2000, INT64_MAX / 2000, 999, 999,
+	    0xffffffffu);
+}
+
 int
 main(void)
 {
@@ -749,6 +813,7 @@ main(void)
 		cmocka_unit_test_setup(test_state_round_trip, setup),
 		cmocka_unit_test_setup(test_register_messages, setup),
 		cmocka_unit_test(test_init_limits),
+		cmocka_unit_test(test_renew_at),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1148,9 +1148,10 @@ usage_renew_loop(FILE *f)
 "  --cert FILE         the current certificate (PEM or DER); rewritten\n"
 "  --key FILE          its private key; rewritten (mode 0600)\n"
 "  --ca FILE           the CA that authenticates the KDC (else not checked)\n"
-"  --fraction F        when to renew, 0 < F < 1 (default 0.5)\n"
+"  --fraction F        when to renew, 0 < F < 1 in steps of 0.001 (default 0.5)\n"
 "  --jitter J          +/- J times the renewal delay at random, 0 <= J < 1\n"
-"                      (default 0.1)\n"
+"                      in steps of 0.001 (default 0.1); the policy is the\n"
+"                      library's kdcdev_renew_at_ms()\n"
 "  --count N           stop after N renewals (default 1; 0 = forever)\n"
 "  --state FILE        renew the server account of this state instead\n"
 "  --lifetime SEC      --state, PSK/RPK: the credential's lifetime\n"
@@ -1191,15 +1192,17 @@ sleep_until_ms(int64_t t_ms)
 	}
 }
 
-/* A random factor in [1 - jitter, 1 + jitter]. */
-static double
-jitter_factor(double jitter)
+/* When to renew (the library's policy, kdcdev_renew_at_ms()): fraction
+ * and jitter as given on the command line, to per-mille. */
+static int64_t
+renew_at_ms(int64_t nb, int64_t na, double fraction, double jitter)
 {
 	uint32_t u;
 
 	if (gnutls_rnd(GNUTLS_RND_NONCE, &u, sizeof(u)) < 0)
 		u = 0x80000000u;
-	return 1.0 + jitter * (2.0 * ((double)u / 4294967295.0) - 1.0);
+	return kdcdev_renew_at_ms(nb, na, (uint16_t)(fraction * 1000.0 + 0.5),
+	    (uint16_t)(jitter * 1000.0 + 0.5), u);
 }
 
 /*
@@ -1325,8 +1328,7 @@ renew_state(const char *path, double fraction, double jitter,
 			return die("renew-loop: nothing to renew in mode %u",
 			    mode);
 		}
-		at_ms = nb * 1000 + (int64_t)((double)(na - nb) * 1000.0 *
-		    fraction * jitter_factor(jitter));
+		at_ms = renew_at_ms(nb, na, fraction, jitter);
 		if (verbosity > 0)
 			fprintf(stderr, "%s: renewal %lu at %lld.%03lld\n",
 			    PROG, i, (long long)(at_ms / 1000),
@@ -1443,8 +1445,6 @@ cmd_renew_loop(int argc, char **argv)
 	kdcdev_host_init(verbosity);
 	for (unsigned long i = 1; count == 0 || i <= count; i++) {
 		int64_t nb, na, at_ms;
-		uint32_t u;
-		double delay;
 		size_t cert_len;
 
 		if (est_account("renew-loop", &a, &sec) != 0)
@@ -1462,11 +1462,7 @@ cmd_renew_loop(int argc, char **argv)
 		}
 		kdcdev_set_log(&c, log_cb, NULL);
 		/* fraction of the lifetime, +/- jitter of it at random */
-		if (gnutls_rnd(GNUTLS_RND_NONCE, &u, sizeof(u)) < 0)
-			u = 0x80000000u;
-		delay = (double)(na - nb) * 1000.0 * fraction *
-		    (1.0 + jitter * (2.0 * ((double)u / 4294967295.0) - 1.0));
-		at_ms = nb * 1000 + (int64_t)delay;
+		at_ms = renew_at_ms(nb, na, fraction, jitter);
 		if (verbosity > 0)
 			fprintf(stderr, "%s: renewal %lu at %lld.%03lld\n",
 			    PROG, i, (long long)(at_ms / 1000),
