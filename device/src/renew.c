@@ -7,6 +7,9 @@
  */
 #include "kdcdev.h"
 
+#define LIMIT_S	((int64_t)1 << 50)	/* seconds (~35 My): every sum below
+					 * stays under 2^62 ms */
+
 /* a * n / d for 0 <= a, 0 <= n <= d <= 65536, without overflowing a * n */
 static int64_t
 scale(int64_t a, uint32_t n, uint32_t d)
@@ -22,10 +25,17 @@ kdcdev_renew_at_ms(int64_t not_before, int64_t not_after,
 	int64_t life_ms, base, span, off, at, last;
 	uint32_t r16 = rnd >> 16;	/* 0..65535, uniform */
 
-	/* seconds beyond +-2^53 are no validity we could ever meet */
-	if (not_before < -((int64_t)1 << 53) || not_before > ((int64_t)1 << 53) ||
-	    not_after < -((int64_t)1 << 53) || not_after > ((int64_t)1 << 53) ||
-	    not_after <= not_before)
+	/* seconds beyond +-2^50 are no validity we could ever meet: clamp
+	 * them (so * 1000 cannot overflow) */
+	if (not_before < -LIMIT_S)
+		not_before = -LIMIT_S;
+	if (not_before > LIMIT_S)
+		not_before = LIMIT_S;
+	if (not_after < -LIMIT_S)
+		not_after = -LIMIT_S;
+	if (not_after > LIMIT_S)
+		not_after = LIMIT_S;
+	if (not_after <= not_before)
 		return not_before * 1000;
 	if (fraction_pm == 0)
 		fraction_pm = 1;

@@ -790,11 +790,13 @@ test_renew_at(void **state)
 	at = kdcdev_renew_at_ms(0, 200 * 365 * day, 500, 999, 0xffffffffu);
 	assert_true(at > 100 * 365 * day * 1000 &&
 	    at < 200 * 365 * day * 1000);
-	/* absurd inputs: renew at once, no overflow */
-	assert_int_equal(kdcdev_renew_at_ms(INT64_MAX, INT64_MAX, 500, 0, 0) /
-	    1000 != 0, 1);
-	(void)kdcdev_renew_at_ms(INT64_MIN / 2000, INT64_MAX / 2000, 999, 999,
-	    0xffffffffu);
+	/* absurd inputs are clamped to +-2^50 s: no overflow (UBSan) */
+	assert_int_equal(kdcdev_renew_at_ms(INT64_MAX, INT64_MAX, 500, 0, 0),
+	    ((int64_t)1 << 50) * 1000);
+	assert_int_equal(kdcdev_renew_at_ms(INT64_MIN, INT64_MIN, 500, 0, 0),
+	    -((int64_t)1 << 50) * 1000);
+	at = kdcdev_renew_at_ms(INT64_MIN, INT64_MAX, 999, 999, 0xffffffffu);
+	assert_true(at > 0 && at < ((int64_t)1 << 50) * 1000);
 }
 
 int

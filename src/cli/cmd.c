@@ -327,26 +327,9 @@ cmd_device_add(const struct kdc_cli_args *a)
 	if (a->profile != NULL)
 		snprintf(spec->profile, sizeof(spec->profile), "%s",
 		    a->profile);
-	if (a->psk != NULL) {
-		spec->type = KDC_TYPE_PSK;
-		spec->psk_len = sizeof(spec->psk);
-		if (strlen(a->psk_identity) > KDC_PSK_IDENTITY_MAX) {
-			rc = fail("--psk-identity longer than %d bytes",
-			    KDC_PSK_IDENTITY_MAX);
-			goto out;
-		}
-		snprintf(spec->psk_identity, sizeof(spec->psk_identity), "%s",
-		    a->psk_identity);
-		if ((r = kdc_hex_decode(a->psk, strlen(a->psk), spec->psk,
-		    &spec->psk_len)) != KDC_OK) {
-			rc = fail("--psk: %s", r == KDC_ERR_TOO_LARGE ?
-			    "longer than 64 bytes" : "not even-length hex");
-			goto out;
-		}
-	} else if (a->psk_file != NULL) {
-		const char *name = strcmp(a->psk_file, "-") == 0 ?
-		    "standard input" : a->psk_file;
-		size_t b0, n;
+	if (a->psk != NULL || a->psk_file != NULL) {
+		const char *name = "--psk", *hex = a->psk;
+		size_t b0 = 0, n = hex != NULL ? strlen(hex) : 0;
 
 		spec->type = KDC_TYPE_PSK;
 		spec->psk_len = sizeof(spec->psk);
@@ -357,19 +340,25 @@ cmd_device_add(const struct kdc_cli_args *a)
 		}
 		snprintf(spec->psk_identity, sizeof(spec->psk_identity), "%s",
 		    a->psk_identity);
-		/* hex, surrounding white space (a final newline) ignored */
-		if (read_file(a->psk_file, 1024, &buf, &len) != 0)
-			goto out;
-		for (b0 = 0; b0 < len && strchr(" \t\r\n", buf[b0]) != NULL &&
-		    buf[b0] != '\0'; b0++)
-			;
-		n = len;
-		while (n > b0 && strchr(" \t\r\n", buf[n - 1]) != NULL &&
-		    buf[n - 1] != '\0')
-			n--;
-		r = kdc_hex_decode((const char *)buf + b0, n - b0, spec->psk,
-		    &spec->psk_len);
-		kdc_wipe(buf, len);
+		if (a->psk_file != NULL) {
+			/* hex, surrounding white space (a final newline)
+			 * ignored; the buffer is wiped below */
+			name = strcmp(a->psk_file, "-") == 0 ?
+			    "standard input" : a->psk_file;
+			if (read_file(a->psk_file, 1024, &buf, &len) != 0)
+				goto out;
+			while (b0 < len && buf[b0] != '\0' &&
+			    strchr(" \t\r\n", buf[b0]) != NULL)
+				b0++;
+			n = len;
+			while (n > b0 && buf[n - 1] != '\0' &&
+			    strchr(" \t\r\n", buf[n - 1]) != NULL)
+				n--;
+			hex = (const char *)buf;
+		}
+		r = kdc_hex_decode(hex + b0, n - b0, spec->psk, &spec->psk_len);
+		if (buf != NULL)
+			kdc_wipe(buf, len);
 		if (r != KDC_OK) {
 			rc = fail("%s: %s", name, r == KDC_ERR_TOO_LARGE ?
 			    "longer than 64 bytes" : "not one even-length hex "

@@ -28,7 +28,11 @@ d0=$(store_digest)
 expect_fail 'WEAK_PSK|shorter than 128' kdc device add urn:dev:x --psk-identity x --psk 00112233445566778899aabbccddee
 expect_fail 'already used' kdc device add urn:dev:y --psk-identity y --psk "$PSK_HEX"
 expect_fail 'already exists|EXISTS' kdc device add urn:dev:ops:a1 --psk-identity z --psk 000102030405060708090a0b0c0d0e0f
-expect_fail 'not even-length hex' kdc device add urn:dev:x --psk-identity x --psk 0g
+expect_fail 'not one even-length hex' kdc device add urn:dev:x --psk-identity x --psk 0g
+printf 'zz\n' > "$T/bad.hex"
+expect_fail "$T/bad.hex: not one even-length hex" kdc device add urn:dev:x --psk-identity x --psk-file "$T/bad.hex"
+expect_fail 'No such file' kdc device add urn:dev:x --psk-identity x --psk-file "$T/none.hex"
+expect_fail 'standard input: not one even-length hex' kdc device add urn:dev:x --psk-identity x --psk-file - < "$T/bad.hex"
 echo 'not a key' > "$T/bad.pub"
 expect_fail 'not a public key' kdc device add urn:dev:x --rpk "$T/bad.pub"
 openssl genrsa -out "$T/rsa.key" 2048 2>/dev/null
