@@ -8,14 +8,16 @@
  *	urn:dev:est:<PREFIX><i>, PSK identity <PREFIX><i>, PSK the first 16
  *	bytes of HMAC-SHA256(seed, identity) (as `iotkdc-device
  *	load-manifest` derives its devices).
- *   bench_est run PORT N C PREFIX SEED_HEX
+ *   bench_est run PORT N C PREFIX SEED_HEX [K]
  *	N fresh P-256 keys and their CSRs (DER) made with GnuTLS first (each
- *	device its own key: the store refuses one key on two live
- *	credentials), then C worker processes (fork); worker w enrolls
- *	devices w, w + C, ...: per device one DTLS PSK session to
- *	coaps://127.0.0.1:PORT, POST .well-known/est/sen (Content-Format 286,
- *	Accept 287) with its CSR, a 2.04 with a certificate counts; the
- *	session is then closed. Prints one line:
+ *	enrollment its own key: the store refuses one key on two live
+ *	credentials), then C worker processes (fork); worker w takes devices
+ *	w, w + C, ...: per device one DTLS PSK session to
+ *	coaps://127.0.0.1:PORT and K (default 1) enrollments on it in turn
+ *	(device d sends CSRs d*K .. d*K+K-1), each a POST
+ *	.well-known/est/sen (Content-Format 286, Accept 287); a 2.04 with a
+ *	certificate counts; the session is then closed. K > 1 measures the
+ *	EST path with the handshake shared by K enrollments. Prints one line:
  *	  enrollments=N ok=K failed=F seconds=S rate=R/s client_cpu_us=U
  *	  p50_ms=.. p99_ms=..
  *	seconds from the start of the workers to the last one's end; CSR
@@ -185,19 +187,12 @@ on_event(coap_session_t *s, const coap_event_t ev)
 	return 0;
 }
 
-/* Enroll one device; its result: the response code, 0 for none. */
-static uint8_t
-enroll(coap_context_t *ctx, const coap_address_t *dst, const char *ident,
-    const uint8_t psk[PSK_LEN], const gnutls_datum_t *csr)
+/* A DTLS PSK session for one device, or NULL. */
+static coap_session_t *
+session(coap_context_t *ctx, const coap_address_t *dst, const char *ident,
+    const uint8_t psk[PSK_LEN])
 {
 	coap_dtls_cpsk_t cpsk;
-	coap_session_t *s;
-	coap_pdu_t *pdu;
-	coap_optlist_t *ol = NULL;
-	uint8_t tok[8], cf[4], acc[4];
-	size_t tlen = 0;
-	uint64_t deadline = mono_us() + TIMEOUT_MS * 1000u;
-	uint8_t code = 0;
 
 	memset(&cpsk, 0, sizeof(cpsk));
 	cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
@@ -206,15 +201,28 @@ enroll(coap_context_t *ctx, const coap_address_t *dst, const char *ident,
 	cpsk.psk_info.identity.length = strlen(ident);
 	cpsk.psk_info.key.s = psk;
 	cpsk.psk_info.key.length = PSK_LEN;
+	/* libcoap copies the PSK setup */
+	return coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS,
+	    &cpsk);
+}
+
+/* One enrollment on session s; its result: the response code, 0 for
+ * none (1 for a 2.04 without a certificate). */
+static uint8_t
+enroll(coap_context_t *ctx, coap_session_t *s, const gnutls_datum_t *csr)
+{
+	coap_pdu_t *pdu;
+	coap_optlist_t *ol = NULL;
+	uint8_t tok[8], cf[4], acc[4];
+	size_t tlen = 0;
+	uint64_t deadline = mono_us() + TIMEOUT_MS * 1000u;
+
 	w_done = w_fail = false;
 	w_code = 0;
 	w_len = 0;
-	if ((s = coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS,
-	    &cpsk)) == NULL)
-		return 0;
 	if ((pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST,
 	    s)) == NULL)
-		goto out;
+		return 0;
 	coap_session_new_token(s, &tlen, tok);
 	if (!coap_add_token(pdu, tlen, tok) ||
 	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
@@ -232,11 +240,11 @@ enroll(coap_context_t *ctx, const coap_address_t *dst, const char *ident,
 	    !coap_add_data(pdu, csr->size, csr->data)) {
 		coap_delete_optlist(ol);
 		coap_delete_pdu(pdu);
-		goto out;
+		return 0;
 	}
 	coap_delete_optlist(ol);
 	if (coap_send(s, pdu) == COAP_INVALID_MID)
-		goto out;
+		return 0;
 	while (!w_done && !w_fail) {
 		uint64_t now = mono_us();
 		if (now >= deadline)
@@ -245,12 +253,10 @@ enroll(coap_context_t *ctx, const coap_address_t *dst, const char *ident,
 		    200 ? 200 : (deadline - now) / 1000 + 1)) < 0)
 			break;
 	}
-	if (w_done)	/* a 2.04 without a certificate is no enrollment */
-		code = w_code == COAP_RESPONSE_CODE(204) && w_len == 0 ? 1 :
-		    w_code;
-out:
-	coap_session_release(s);
-	return code;
+	if (!w_done)
+		return 0;
+	/* a 2.04 without a certificate is no enrollment */
+	return w_code == COAP_RESPONSE_CODE(204) && w_len == 0 ? 1 : w_code;
 }
 
 struct shared {
@@ -260,8 +266,8 @@ struct shared {
 };
 
 static void
-worker(unsigned long w, unsigned long n, unsigned long c, int go_fd,
-    const char *prefix, uint16_t port, const gnutls_datum_t *csr,
+worker(unsigned long w, unsigned long n, unsigned long c, unsigned long k,
+    int go_fd, const char *prefix, uint16_t port, const gnutls_datum_t *csr,
     struct shared *sh)
 {
 	coap_context_t *ctx;
@@ -287,13 +293,21 @@ worker(unsigned long w, unsigned long n, unsigned long c, int go_fd,
 	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
 		;
 	close(go_fd);
-	for (unsigned long i = w; i < n; i += c) {
-		uint64_t t0 = mono_us();
+	/* device d enrolls CSRs d*k .. d*k+k-1 over one session */
+	for (unsigned long d = w; d * k < n; d += c) {
+		coap_session_t *s;
 
-		if (device(prefix, i, ident, psk) != 0)
+		if (device(prefix, d, ident, psk) != 0)
 			continue;
-		sh->code[i] = enroll(ctx, &dst, ident, psk, &csr[i]);
-		sh->lat_us[i] = (uint32_t)(mono_us() - t0);
+		if ((s = session(ctx, &dst, ident, psk)) == NULL)
+			continue;
+		for (unsigned long i = d * k; i < d * k + k && i < n; i++) {
+			uint64_t t0 = mono_us();
+
+			sh->code[i] = enroll(ctx, s, &csr[i]);
+			sh->lat_us[i] = (uint32_t)(mono_us() - t0);
+		}
+		coap_session_release(s);
 	}
 	sh->end_us[w] = mono_us();
 	coap_free_context(ctx);
@@ -310,7 +324,8 @@ cmp_u32(const void *x, const void *y)
 }
 
 static int
-cmd_run(uint16_t port, unsigned long n, unsigned long c, const char *prefix)
+cmd_run(uint16_t port, unsigned long n, unsigned long c, unsigned long k,
+    const char *prefix)
 {
 	gnutls_datum_t *csr;
 	struct shared sh;
@@ -346,7 +361,7 @@ cmd_run(uint16_t port, unsigned long n, unsigned long c, const char *prefix)
 			return die("fork failed");
 		if (pids[w] == 0) {
 			close(go[1]);
-			worker(w, n, c, go[0], prefix, port, csr, &sh);
+			worker(w, n, c, k, go[0], prefix, port, csr, &sh);
 		}
 	}
 	close(go[0]);
@@ -403,8 +418,8 @@ main(int argc, char **argv)
 			return die("bad arguments");
 		return cmd_manifest(n, argv[3]);
 	}
-	if (argc == 7 && strcmp(argv[1], "run") == 0) {
-		unsigned long port = strtoul(argv[2], &e, 10), n, c;
+	if ((argc == 7 || argc == 8) && strcmp(argv[1], "run") == 0) {
+		unsigned long port = strtoul(argv[2], &e, 10), n, c, k = 1;
 		if (*e != '\0' || port == 0 || port > 65535)
 			return die("bad port");
 		n = strtoul(argv[3], &e, 10);
@@ -417,9 +432,16 @@ main(int argc, char **argv)
 			c = n;
 		if (parse_seed(argv[6]) != 0)
 			return die("bad seed");
-		return cmd_run((uint16_t)port, n, c, argv[5]);
+		if (argc == 8) {
+			k = strtoul(argv[7], &e, 10);
+			if (*e != '\0' || k == 0 || k > n)
+				return die("bad K");
+		}
+		if (c > (n + k - 1) / k)
+			c = (n + k - 1) / k;
+		return cmd_run((uint16_t)port, n, c, k, argv[5]);
 	}
 	fprintf(stderr, "usage: bench_est manifest N PREFIX SEED_HEX\n"
-	    "       bench_est run PORT N C PREFIX SEED_HEX\n");
+	    "       bench_est run PORT N C PREFIX SEED_HEX [K]\n");
 	return 2;
 }
