@@ -922,7 +922,8 @@ make_room(struct kdc_core *core, int64_t device, const char *audience,
 static kdc_err
 cert_from_csr(struct kdc_core *core, const char *actor, const char *dev_id,
     const uint8_t *csr, size_t csr_len, unsigned days, enum issue_mode mode,
-    int64_t *cred_id, uint8_t **cert, size_t *cert_len, bool *pending)
+    const char *note, int64_t *cred_id, uint8_t **cert, size_t *cert_len,
+    bool *pending)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -976,9 +977,10 @@ cert_from_csr(struct kdc_core *core, const char *actor, const char *dev_id,
 	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
 	    (r = AUDIT(core, actor, "cert.issue", dev->dev_id, KDC_OK,
 	    "cred=%" PRId64 " serial=%s audience=%s not_after=%" PRId64
-	    " status=%s%s", cred.id, is.serial, prof->audience,
+	    " status=%s%s%s%s", cred.id, is.serial, prof->audience,
 	    cred.not_after, kdc_cred_status_str(cred.status),
-	    cred.on_use ? " (issued on first use)" : "")) != KDC_OK) {
+	    cred.on_use ? " (issued on first use)" : "",
+	    note != NULL ? " " : "", note != NULL ? note : "")) != KDC_OK) {
 		kdc_store_rollback(core->st);
 		goto refused;
 	}
@@ -1007,16 +1009,16 @@ kdc_core_cert_sign(struct kdc_core *core, const char *actor,
     int64_t *cred_id, uint8_t **cert, size_t *cert_len)
 {
 	return cert_from_csr(core, actor, dev_id, csr, csr_len, days,
-	    ISSUE_NOW, cred_id, cert, cert_len, NULL);
+	    ISSUE_NOW, NULL, cred_id, cert, cert_len, NULL);
 }
 
 kdc_err
 kdc_core_cert_enroll(struct kdc_core *core, const char *actor,
-    const char *dev_id, const uint8_t *csr, size_t csr_len,
+    const char *dev_id, const uint8_t *csr, size_t csr_len, const char *note,
     int64_t *cred_id, uint8_t **cert, size_t *cert_len, bool *pending)
 {
 	return cert_from_csr(core, actor, dev_id, csr, csr_len, 0,
-	    ISSUE_ON_USE, cred_id, cert, cert_len, pending);
+	    ISSUE_ON_USE, note, cred_id, cert, cert_len, pending);
 }
 
 kdc_err
@@ -1093,9 +1095,9 @@ out:
 
 static kdc_err
 keypair_new(struct kdc_core *core, const char *actor, const char *dev_id,
-    enum kdc_cred_type type, enum issue_mode mode, int64_t *cred_id,
-    uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub, size_t *pub_len,
-    bool *pending)
+    enum kdc_cred_type type, enum issue_mode mode, const char *note,
+    int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
+    size_t *pub_len, bool *pending)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -1151,9 +1153,10 @@ keypair_new(struct kdc_core *core, const char *actor, const char *dev_id,
 	    KDC_OK ||
 	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
 	    (r = AUDIT(core, actor, action, dev->dev_id, KDC_OK,
-	    "cred=%" PRId64 " status=%s%s audience=%s keygen=kdc", cred.id,
-	    kdc_cred_status_str(cred.status), cred.on_use ?
-	    " (issued on first use)" : "", prof->audience)) != KDC_OK) {
+	    "cred=%" PRId64 " status=%s%s audience=%s keygen=kdc%s%s",
+	    cred.id, kdc_cred_status_str(cred.status), cred.on_use ?
+	    " (issued on first use)" : "", prof->audience,
+	    note != NULL ? " " : "", note != NULL ? note : "")) != KDC_OK) {
 		kdc_store_rollback(core->st);
 		goto refused;
 	}
@@ -1201,17 +1204,17 @@ kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 		return KDC_ERR_INVALID_ARG;
 	}
 	return keypair_new(core, actor, dev_id, type, status ==
-	    KDC_CRED_PENDING ? ISSUE_PENDING : ISSUE_NOW, cred_id, pkcs8,
+	    KDC_CRED_PENDING ? ISSUE_PENDING : ISSUE_NOW, NULL, cred_id, pkcs8,
 	    pkcs8_len, pub, pub_len, NULL);
 }
 
 kdc_err
 kdc_core_keypair_enroll(struct kdc_core *core, const char *actor,
-    const char *dev_id, int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len,
-    uint8_t **cert, size_t *cert_len, bool *pending)
+    const char *dev_id, const char *note, int64_t *cred_id, uint8_t *pkcs8,
+    size_t *pkcs8_len, uint8_t **cert, size_t *cert_len, bool *pending)
 {
 	return keypair_new(core, actor, dev_id, KDC_TYPE_X509, ISSUE_ON_USE,
-	    cred_id, pkcs8, pkcs8_len, cert, cert_len, pending);
+	    note, cred_id, pkcs8, pkcs8_len, cert, cert_len, pending);
 }
 
 kdc_err

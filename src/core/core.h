@@ -145,12 +145,14 @@ kdc_err	kdc_core_cert_sign(struct kdc_core *core, const char *actor,
  * the new one authenticates (kdc_core_auth_cert()) it becomes issued and
  * supersedes the old one in one transaction. A lost answer so never locks
  * a device out. Without an issued one it is issued at once. An earlier
- * pending one is superseded either way. pending may be NULL.
+ * pending one is superseded either way. pending may be NULL. note (may be
+ * NULL) ends the success audit record ("cert.issue"): who asked and how,
+ * so that an enrollment is one record and one commit.
  */
 kdc_err	kdc_core_cert_enroll(struct kdc_core *core, const char *actor,
 	    const char *dev_id, const uint8_t *csr, size_t csr_len,
-	    int64_t *cred_id, uint8_t **cert, size_t *cert_len,
-	    bool *pending);
+	    const char *note, int64_t *cred_id, uint8_t **cert,
+	    size_t *cert_len, bool *pending);
 
 /*
  * Issue an operational PSK (KDC_PSK_GEN_LEN random bytes, identity
@@ -177,11 +179,12 @@ kdc_err	kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 	    size_t *pkcs8_len, uint8_t **pub, size_t *pub_len);
 /* EST server-side key generation (/skg): an X.509 credential from
  * kdc_core_keypair_issue() that goes live as kdc_core_cert_enroll()
- * describes (pending until first use while an issued one exists). */
+ * describes (pending until first use while an issued one exists); note as
+ * there. */
 kdc_err	kdc_core_keypair_enroll(struct kdc_core *core, const char *actor,
-	    const char *dev_id, int64_t *cred_id, uint8_t *pkcs8,
-	    size_t *pkcs8_len, uint8_t **cert, size_t *cert_len,
-	    bool *pending);
+	    const char *dev_id, const char *note, int64_t *cred_id,
+	    uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **cert,
+	    size_t *cert_len, bool *pending);
 /* The operational credential of dev_id for the audience of its profile in
  * status KDC_CRED_ISSUED or KDC_CRED_PENDING (any other status:
  * KDC_ERR_INVALID_ARG); NOT_FOUND if none. An index lookup. */

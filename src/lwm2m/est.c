@@ -8,7 +8,8 @@
  * core/ (kdc_core_cert_enroll(): the issuance path of `cert sign`, but a
  * certificate that replaces an issued one is pending until the device
  * first uses it), map the result. Every refusal is an "est.enroll" audit
- * record.
+ * record; a success is core's "cert.issue" record, ending "est=sen|sren|
+ * skg by cred=N (kind type)": one record and one commit per enrollment.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -321,7 +322,7 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 	int64_t cred_id = 0;
 	bool pending = false;
 	int cf = cert_format(req->accept);
-	char why[256];
+	char why[256], note[128];
 	kdc_err r, ar;
 
 	est_wipe();
@@ -353,9 +354,13 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 	    sizeof(why))) != KDC_OK)
 		goto refused;
 	/* live on first use while the device has an issued one: a lost
-	 * answer leaves the device its current certificate */
+	 * answer leaves the device its current certificate. Success is one
+	 * record, core's cert.issue, ending with this note. */
+	snprintf(note, sizeof(note), "est=%s by cred=%" PRId64 " (%s %s) "
+	    "cf=%d", op, auth->cred_id, kdc_cred_kind_str(auth->kind),
+	    kdc_cred_type_str(auth->type), cf);
 	if ((r = kdc_core_cert_enroll(core, KDC_LWM2M_ACTOR, auth->dev_id,
-	    req->payload, req->payload_len, &cred_id, &cert, &cert_len,
+	    req->payload, req->payload_len, note, &cred_id, &cert, &cert_len,
 	    &pending)) != KDC_OK) {
 		snprintf(why, sizeof(why), "issue: %s", kdc_err_str(r));
 		goto refused;
@@ -372,11 +377,9 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 		resp->code = KDC_COAP_INTERNAL;
 		goto audit;
 	}
-	snprintf(why, sizeof(why), "by cred=%" PRId64 " (%s %s): cred=%"
-	    PRId64 "%s cf=%d", auth->cred_id, kdc_cred_kind_str(auth->kind),
-	    kdc_cred_type_str(auth->type), cred_id, pending ?
-	    " pending until first use" : "", cf);
-	goto audit;
+	kdc_log_debug("dev=%s %s: cred=%" PRId64 "%s", subject, op, cred_id,
+	    pending ? " pending until first use" : "");
+	goto done;
 refused:
 	resp->code = est_code(r);
 	kdc_log_debug("peer=%s %s refused: %s", kdc_coap_peer_addr(peer), op,
@@ -386,6 +389,7 @@ audit:
 	    auth == NULL || auth->dev_id[0] == '\0', "%s: %s", op, why);
 	if (ar != KDC_OK)
 		kdc_log_err_r(ar, "audit append failed action=est.enroll");
+done:
 	kdc_cred_free(mine);
 	kdc_free(spki);
 	kdc_free(cert);
@@ -480,7 +484,7 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 	size_t pkcs8_len = sizeof(pkcs8), cert_len = 0, out_len;
 	int64_t cred_id = 0;
 	bool re, pending = false;
-	char why[256];
+	char why[256], note[128];
 	kdc_err r, ar;
 
 	est_wipe();
@@ -507,8 +511,11 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 	if ((r = skg_csr_check(auth->dev_id, req->payload, req->payload_len,
 	    why, sizeof(why))) != KDC_OK)
 		goto refused;
+	snprintf(note, sizeof(note), "est=skg by cred=%" PRId64 " (%s %s)",
+	    auth->cred_id, kdc_cred_kind_str(auth->kind),
+	    kdc_cred_type_str(auth->type));
 	if ((r = kdc_core_keypair_enroll(core, KDC_LWM2M_ACTOR, auth->dev_id,
-	    &cred_id, pkcs8, &pkcs8_len, &cert, &cert_len, &pending)) !=
+	    note, &cred_id, pkcs8, &pkcs8_len, &cert, &cert_len, &pending)) !=
 	    KDC_OK) {
 		snprintf(why, sizeof(why), "keygen/issue: %s", kdc_err_str(r));
 		goto refused;
@@ -538,21 +545,20 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 	resp->content_format = KDC_CF_MULTIPART_CORE;
 	resp->payload = skg_out;
 	resp->payload_len = out_len;
-	snprintf(why, sizeof(why), "by cred=%" PRId64 " (%s %s): cred=%"
-	    PRId64 "%s keygen=kdc", auth->cred_id,
-	    kdc_cred_kind_str(auth->kind), kdc_cred_type_str(auth->type),
-	    cred_id, pending ? " pending until first use" : "");
-	goto audit;
+	kdc_log_debug("dev=%s skg: cred=%" PRId64 "%s", subject, cred_id,
+	    pending ? " pending until first use" : "");
+	goto done;		/* core's cert.issue record tells it */
 refused:
 	resp->code = est_code(r);
 	kdc_log_debug("peer=%s skg refused: %s", kdc_coap_peer_addr(peer),
 	    why);
 audit:
-	kdc_wipe(pkcs8, sizeof(pkcs8));
 	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll", subject, r,
 	    auth == NULL || auth->dev_id[0] == '\0', "skg: %s", why);
 	if (ar != KDC_OK)
 		kdc_log_err_r(ar, "audit append failed action=est.enroll");
+done:
+	kdc_wipe(pkcs8, sizeof(pkcs8));
 	kdc_cred_free(mine);
 	kdc_free(cert);
 }

@@ -27,9 +27,9 @@ client() {
 psk() { client -u est1 -k "$KEY" "$@"; }
 got() { grep -qE "t:(ACK|CON|NON) c:$1 " "$T/client.out"; }
 codes() { { grep -oE ' c:[0-9]\.[0-9]+ ' "$T/client.out" || true; } | tr -d ' ' | tr '\n' ' '; }
-audited() {	# audited PATTERN: an est.enroll record matching it
+audited() {	# audited PATTERN [ACTION]: an ACTION (est.enroll: refusals) record matching it
 	kdc audit list > "$T/audit.txt"
-	grep "est.enroll" "$T/audit.txt" > "$T/est_audit.txt" || true
+	grep -E "${2:-est.enroll}" "$T/audit.txt" > "$T/est_audit.txt" || true
 	grep -qiE -- "$1" "$T/est_audit.txt"
 }
 
@@ -83,7 +83,7 @@ openssl x509 -in "$T/cert.pem" -noout -ext subjectAltName | grep -q 'URI:urn:dev
 	fail "sen certificate does not name the device"
 [ "$(openssl x509 -in "$T/cert.pem" -noout -pubkey)" = "$(openssl pkey -in "$T/dev.key" -pubout)" ] ||
 	fail "sen certificate is not for the CSR's key"
-audited "urn:dev:est:1.*OK" || fail "sen success not audited: $(cat "$T/audit.txt")"
+audited "urn:dev:est:1.*OK.*est=sen by cred=" cert.issue || fail "sen success not audited: $(cat "$T/audit.txt")"
 pass "POST sen (286, Accept 287) over the manufacturer PSK: 2.04, verifies under 'ca export'"
 
 # Block1: a CSR over 1 KiB (many subject fields) with 64-byte blocks.

@@ -29,9 +29,9 @@ client() {
 }
 got() { grep -qE "t:(ACK|CON|NON) c:$1 " "$T/client.out"; }
 codes() { { grep -oE ' c:[0-9]\.[0-9]+ ' "$T/client.out" || true; } | tr -d ' ' | tr '\n' ' '; }
-audited() {	# audited PATTERN: an est.enroll record matching it
+audited() {	# audited PATTERN [ACTION]: an ACTION (est.enroll: refusals) record matching it
 	kdc audit list > "$T/audit.txt"
-	grep "est.enroll" "$T/audit.txt" > "$T/est_audit.txt" || true
+	grep -E "${2:-est.enroll}" "$T/audit.txt" > "$T/est_audit.txt" || true
 	grep -qiE -- "$1" "$T/est_audit.txt"
 }
 
@@ -56,7 +56,7 @@ openssl verify -CAfile "$T/ca.pem" "$T/cert.pem" >/dev/null || fail "certificate
 	fail "certificate is not for the CSR's key"
 openssl x509 -in "$T/cert.pem" -noout -ext subjectAltName | grep -q 'URI:urn:dev:est:x509' ||
 	fail "certificate does not name the device"
-audited 'urn:dev:est:x509.*OK' || fail "sen success not audited"
+audited 'urn:dev:est:x509.*OK.*est=sen by cred=' cert.issue || fail "sen success not audited"
 pass "X.509 manufacturer certificate, a fresh key in the CSR: 2.04, verifies under 'ca export'"
 
 kdc audit verify >/dev/null || fail "audit chain does not verify"

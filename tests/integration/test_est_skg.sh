@@ -82,7 +82,7 @@ openssl x509 -in "$T/cert.pem" -noout -ext subjectAltName 2>/dev/null | grep -q 
 pass "skg: PKCS#8 P-256 key + certificate of that key (not the CSR's), chains to the CA, names $DEV"
 
 kdc audit list > "$T/audit.txt"
-grep "est.enroll" "$T/audit.txt" | grep -q "skg" || fail "skg not audited"
+grep "cert.issue" "$T/audit.txt" | grep -q "est=skg by cred=" || fail "skg not audited"
 # the KDC keeps no private key: the PKCS#8 bytes are nowhere in the store
 # (the private scalar, as openssl prints it after "priv:")
 kx=$(openssl pkey -inform DER -in "$T/key.der" -text -noout |

@@ -36,7 +36,7 @@ mcred=$(sqlite3 "$T/d/iotkdc.db" "SELECT c.id FROM credentials c JOIN devices d 
 [ -n "$mcred" ] || fail "no manufacturer credential row"
 hs=$(grep -c "authenticated cred=$mcred " "$T/serve.log" || true)
 [ "$hs" = 1 ] || fail "$hs handshakes with the manufacturer PSK for bootstrap + EST (want 1: the same session)"
-has "sen: by cred=$mcred \\(manufacturer psk\\)" kdc audit list ||
+has "est=sen by cred=$mcred \\(manufacturer psk\\)" kdc audit list ||
 	fail "the enrollment was not authenticated by the manufacturer PSK"
 pass "mode 4 bootstrap, then EST /sen on the same DTLS session with the manufacturer PSK"
 

@@ -442,16 +442,25 @@ test_cert_enroll_on_use(void **state)
 	psk_spec(&s, "urn:dev:e1", "e1", 0x33, 16);
 	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
 
-	/* nothing issued yet: issued at once */
+	/* nothing issued yet: issued at once; one record, with the note */
 	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
-	    csr[0], csr_len[0], &id[0], &cert[0], &cert_len[0], &pending),
-	    KDC_OK);
+	    csr[0], csr_len[0], "est=sen by cred=7", &id[0], &cert[0],
+	    &cert_len[0], &pending), KDC_OK);
 	assert_false(pending);
 	assert_int_equal(status_of(f, id[0]), KDC_CRED_ISSUED);
+	{
+		struct kdc_audit_rec last;
+
+		assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+		assert_string_equal(last.action, "cert.issue");
+		assert_string_equal(last.outcome, "ok");
+		assert_non_null(strstr(last.detail, "status=issued "
+		    "est=sen by cred=7"));
+	}
 
 	/* a new key while one is issued: pending, the old one still works */
 	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
-	    csr[1], csr_len[1], &id[1], &cert[1], &cert_len[1], &pending),
+	    csr[1], csr_len[1], NULL, &id[1], &cert[1], &cert_len[1], &pending),
 	    KDC_OK);
 	assert_true(pending);
 	assert_int_equal(status_of(f, id[1]), KDC_CRED_PENDING);
@@ -461,7 +470,7 @@ test_cert_enroll_on_use(void **state)
 	/* the answer was lost, the device asks again: the unused pending one
 	 * is superseded by a new pending one and cannot go live any more */
 	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
-	    csr[2], csr_len[2], &id[2], &cert[2], &cert_len[2], &pending),
+	    csr[2], csr_len[2], NULL, &id[2], &cert[2], &cert_len[2], &pending),
 	    KDC_OK);
 	assert_true(pending);
 	assert_int_equal(status_of(f, id[1]), KDC_CRED_SUPERSEDED);
@@ -484,11 +493,11 @@ test_cert_enroll_on_use(void **state)
 	 * without rekey): issued at once, and the pending one is superseded,
 	 * so it can never go live after it */
 	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
-	    csr[0], csr_len[0], &id[5], &cert[5], &cert_len[5], &pending),
+	    csr[0], csr_len[0], NULL, &id[5], &cert[5], &cert_len[5], &pending),
 	    KDC_OK);
 	assert_true(pending);
 	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
-	    csr[2], csr_len[2], &id[3], &cert[3], &cert_len[3], &pending),
+	    csr[2], csr_len[2], NULL, &id[3], &cert[3], &cert_len[3], &pending),
 	    KDC_OK);
 	assert_false(pending);
 	assert_int_equal(status_of(f, id[3]), KDC_CRED_ISSUED);
@@ -499,7 +508,7 @@ test_cert_enroll_on_use(void **state)
 
 	/* a pending one that is revoked never goes live */
 	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
-	    csr[1], csr_len[1], &id[4], &cert[4], &cert_len[4], &pending),
+	    csr[1], csr_len[1], NULL, &id[4], &cert[4], &cert_len[4], &pending),
 	    KDC_OK);
 	assert_true(pending);
 	assert_int_equal(kdc_core_cred_revoke(f->core, "t", id[4]), KDC_OK);

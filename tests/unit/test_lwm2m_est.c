@@ -318,7 +318,7 @@ test_sen(void **state)
 	    f->csr, f->csr_len);
 	assert_int_equal(rx.code, KDC_COAP_CHANGED);
 	assert_int_equal(rx.cf, KDC_CF_PKIX_CERT);
-	expect_last_audit(f, "est.enroll", KDC_OK);
+	expect_last_audit(f, "cert.issue", KDC_OK);
 	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
 	d.data = rx.body;
 	d.size = (unsigned)rx.len;

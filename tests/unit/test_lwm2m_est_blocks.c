@@ -302,7 +302,7 @@ test_skg(void **state)
 	    f->csr_len);
 	assert_int_equal(rx.code, KDC_COAP_CHANGED);
 	assert_int_equal(rx.cf, KDC_CF_MULTIPART_CORE);
-	expect_last_audit(f, "est.enroll", KDC_OK);
+	expect_last_audit(f, "cert.issue", KDC_OK);
 	print_message("skg response: %zu bytes\n", rx.len);
 
 	memset(&ps, 0, sizeof(ps));
@@ -491,7 +491,7 @@ test_block1_too_large(void **state)
 				assert_int_equal(code, COAP_RESPONSE_CODE(231));
 		}
 		assert_int_equal(code, KDC_COAP_CHANGED);
-		expect_last_audit(f, "est.enroll", KDC_OK);
+		expect_last_audit(f, "cert.issue", KDC_OK);
 	}
 }
 
@@ -545,7 +545,7 @@ test_block1_gap(void **state)
 		code = raw_block(f, tok2, sizeof(tok2), i, i + 1 < n, 2,
 		    f->csr, f->csr_len, 1);
 	assert_int_equal(code, KDC_COAP_CHANGED);
-	expect_last_audit(f, "est.enroll", KDC_OK);
+	expect_last_audit(f, "cert.issue", KDC_OK);
 }
 
 /*
@@ -571,7 +571,7 @@ test_block1_no_size1(void **state)
 	code = raw_block(f, tok3, sizeof(tok3), 0, 0, 6, f->csr, f->csr_len,
 	    0);
 	assert_int_equal(code, KDC_COAP_CHANGED);
-	expect_last_audit(f, "est.enroll", KDC_OK);
+	expect_last_audit(f, "cert.issue", KDC_OK);
 
 	memset(&before, 0, sizeof(before));
 	(void)kdc_store_audit_last(f->st, &before);
