@@ -1243,11 +1243,25 @@ kdc_err
 kdc_core_cred_activate(struct kdc_core *core, const char *actor,
     int64_t cred_id)
 {
+	return kdc_core_cred_activate_as(core, actor, cred_id, NULL, NULL,
+	    NULL);
+}
+
+kdc_err
+kdc_core_cred_activate_as(struct kdc_core *core, const char *actor,
+    int64_t cred_id, const char *action, const char *subject,
+    const char *note)
+{
 	struct kdc_cred *cred = NULL;
-	char subject[32];
+	char cred_subject[32];
 	kdc_err r;
 
-	snprintf(subject, sizeof(subject), "cred:%" PRId64, cred_id);
+	snprintf(cred_subject, sizeof(cred_subject), "cred:%" PRId64,
+	    cred_id);
+	if (action == NULL || subject == NULL) {
+		action = "cred.activate";
+		subject = cred_subject;
+	}
 	if ((r = kdc_store_cred_get(core->st, cred_id, &cred)) != KDC_OK)
 		goto refused;
 	if (cred->status != KDC_CRED_PENDING) {
@@ -1260,15 +1274,16 @@ kdc_core_cred_activate(struct kdc_core *core, const char *actor,
 	    KDC_CRED_ISSUED)) != KDC_OK ||
 	    (r = kdc_store_cred_set_status(core->st, cred_id,
 	    KDC_CRED_ISSUED)) != KDC_OK ||
-	    (r = AUDIT(core, actor, "cred.activate", subject, KDC_OK,
-	    "audience=%s", cred->audience)) != KDC_OK) {
+	    (r = AUDIT(core, actor, action, subject, KDC_OK,
+	    "%s%sactivated cred=%" PRId64 " audience=%s", note != NULL ? note :
+	    "", note != NULL ? " " : "", cred_id, cred->audience)) != KDC_OK) {
 		kdc_store_rollback(core->st);
 		goto refused;
 	}
 	r = kdc_store_commit(core->st);
 	goto out;
 refused:
-	(void)AUDIT(core, actor, "cred.activate", subject, r, "%s",
+	(void)AUDIT(core, actor, "cred.activate", cred_subject, r, "%s",
 	    kdc_err_str(r));
 out:
 	kdc_cred_free(cred);

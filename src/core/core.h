@@ -190,9 +190,18 @@ kdc_err	kdc_core_keypair_enroll(struct kdc_core *core, const char *actor,
  * KDC_ERR_INVALID_ARG); NOT_FOUND if none. An index lookup. */
 kdc_err	kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
 	    enum kdc_cred_status status, struct kdc_cred **out);
-/* pending -> issued, superseding the live one for the same audience. */
+/* pending -> issued, superseding the live one for the same audience;
+ * audited "cred.activate". */
 kdc_err	kdc_core_cred_activate(struct kdc_core *core, const char *actor,
 	    int64_t cred_id);
+/* The same, with the success record the caller's (action, subject,
+ * detail note + " activated cred=N audience=A") in the same transaction:
+ * one record and one commit where the face would add its own (the LwM2M
+ * bootstrap). action or subject NULL: as kdc_core_cred_activate(). A
+ * refusal is a "cred.activate" record; the caller audits its own. */
+kdc_err	kdc_core_cred_activate_as(struct kdc_core *core, const char *actor,
+	    int64_t cred_id, const char *action, const char *subject,
+	    const char *note);
 /* Revoke one credential. NOT_FOUND if no such credential, REVOKED if it
  * already was. */
 kdc_err	kdc_core_cred_revoke(struct kdc_core *core, const char *actor,

@@ -503,6 +503,7 @@ code_text(uint8_t code, char *buf, size_t cap)
 static void
 sess_finish_ok(struct bs_sess *s)
 {
+	char note[160];
 	kdc_err r;
 
 	if (s->est) {
@@ -516,8 +517,13 @@ sess_finish_ok(struct bs_sess *s)
 		sess_free(s, true);
 		return;
 	}
-	if ((r = kdc_core_cred_activate(s->lw->core, KDC_LWM2M_ACTOR,
-	    s->cred_id)) != KDC_OK) {
+	/* one transaction: the activation and the bootstrap's record */
+	snprintf(note, sizeof(note), "type=%s sec=/0/%u srv=/1/%u cf=%d "
+	    "lwm2m=%s%s%s", kdc_cred_type_str(s->type), s->sec_iid,
+	    s->srv_iid, s->cf, s->version[0] != '\0' ? s->version : "?",
+	    s->legacy ? " legacy" : "", s->nosec ? " nosec" : "");
+	if ((r = kdc_core_cred_activate_as(s->lw->core, KDC_LWM2M_ACTOR,
+	    s->cred_id, "lwm2m.bootstrap", s->dev_id, note)) != KDC_OK) {
 		/* the device has the credential, we could not record it as
 		 * issued: it fails to register and bootstraps again */
 		sess_fail(s, r, "activating the credential failed");
@@ -525,11 +531,6 @@ sess_finish_ok(struct bs_sess *s)
 	}
 	kdc_log_info("bootstrap done ep=%s cred=%" PRId64 " type=%s",
 	    s->dev_id, s->cred_id, kdc_cred_type_str(s->type));
-	kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, KDC_OK,
-	    "cred=%" PRId64 " type=%s sec=/0/%u srv=/1/%u cf=%d lwm2m=%s%s%s",
-	    s->cred_id, kdc_cred_type_str(s->type), s->sec_iid, s->srv_iid,
-	    s->cf, s->version[0] != '\0' ? s->version : "?",
-	    s->legacy ? " legacy" : "", s->nosec ? " nosec" : "");
 	sess_free(s, true);
 }
 

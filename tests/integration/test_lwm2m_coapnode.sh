@@ -86,7 +86,7 @@ op() { field "$T/creds.json" "j.find(c => c.kind === \"operational\").$1"; }
 cred_id=$(op id); ident=$(op psk_identity)
 [ "$(op type)" = psk ] || fail "operational type $(op type)"
 case $ident in "urn:dev:cn:1#"*) ;; *) fail "identity '$ident'" ;; esac
-has "lwm2m\.bootstrap +urn:dev:cn:1 +ok +cred=$cred_id type=psk sec=/0/1 srv=/1/0 cf=11542 .*legacy nosec" \
+has "lwm2m\.bootstrap +urn:dev:cn:1 +ok +type=psk sec=/0/1 srv=/1/0 cf=11542 .*legacy nosec activated cred=$cred_id " \
 	kdc audit list || fail "bootstrap not audited ok: $(kdc audit list | tail -n 3)"
 kdc audit verify >/dev/null || fail "audit chain"
 pass "daemon: cred $cred_id ($ident) issued, audited 'lwm2m.bootstrap ok ... nosec'"

@@ -1,6 +1,7 @@
 /* test_core.c: registry, authentication refusals, issuance, lifecycle,
  * all-or-nothing import, and an allocation-failure loop. */
 #include <setjmp.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -324,6 +325,32 @@ test_lifecycle_one_live(void **state)
 	assert_int_equal(kdc_core_cred_revoke(f->core, "t", 99999),
 	    KDC_ERR_NOT_FOUND);
 	assert_int_equal(count_live(f, d->id), 0);
+	/* activation recorded as the caller's event: one record, in the
+	 * activation's transaction */
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	    KDC_CRED_PENDING, &p, psk), KDC_OK);
+	{
+		struct kdc_audit_rec before, last;
+		char want[64];
+
+		assert_int_equal(kdc_store_audit_last(f->st, &before), KDC_OK);
+		assert_int_equal(kdc_core_cred_activate_as(f->core, "t", p,
+		    "lwm2m.bootstrap", "urn:dev:l", "type=psk cf=112"), KDC_OK);
+		assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+		assert_int_equal(last.seq, before.seq + 1);
+		assert_string_equal(last.action, "lwm2m.bootstrap");
+		assert_string_equal(last.subject, "urn:dev:l");
+		assert_string_equal(last.outcome, "ok");
+		snprintf(want, sizeof(want), "type=psk cf=112 activated cred=%"
+		    PRId64 " ", p);
+		assert_non_null(strstr(last.detail, want));
+		/* not pending any more: refused, as a cred.activate record */
+		assert_int_equal(kdc_core_cred_activate_as(f->core, "t", p,
+		    "lwm2m.bootstrap", "urn:dev:l", NULL), KDC_ERR_INVALID_ARG);
+		expect_last_audit(f, "cred.activate", KDC_ERR_INVALID_ARG);
+	}
+	assert_int_equal(count_live(f, d->id), 1);
+	assert_int_equal(kdc_core_cred_revoke(f->core, "t", p), KDC_OK);
 	/* expiry sweep */
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
 	    KDC_CRED_ISSUED, &a, psk), KDC_OK);
