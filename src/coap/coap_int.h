@@ -37,7 +37,10 @@ struct kdc_coap_route {
  * request in flight.
  */
 struct kdc_coap_peer {
-	struct kdc_coap_peer	*next;		/* c->peers */
+	/* c->peers, and c->fresh while not hooked: doubly linked, so that
+	 * neither an engine step nor a session's end walks every peer */
+	struct kdc_coap_peer	*next, **pprev;
+	struct kdc_coap_peer	*fresh_next, **fresh_pprev;
 	struct kdc_coap		*c;
 	coap_session_t		*session;	/* NULL once libcoap freed it */
 	const struct kdc_coap_ep *ep;
@@ -80,6 +83,7 @@ struct kdc_coap {
 	void			*xcred;		/* gnutls_certificate_credentials_t,
 						 * ours, shared by every session */
 	struct kdc_coap_peer	*peers;
+	struct kdc_coap_peer	*fresh;		/* peers not hooked yet */
 	struct kdc_coap_pending	*pending;
 	size_t			 npending;
 	kdc_coap_gone_fn	 gone;
@@ -124,5 +128,7 @@ kdc_err	kdc_coap_dtls_init(struct kdc_coap *c);
 void	kdc_coap_dtls_free(struct kdc_coap *c);
 kdc_err	kdc_coap_dtls_setup(struct kdc_coap *c);
 void	kdc_coap_dtls_hook(struct kdc_coap_peer *p);
+/* p is hooked: off the fresh list (O(1)). */
+void	kdc_coap_peer_set_hooked(struct kdc_coap_peer *p);
 
 #endif

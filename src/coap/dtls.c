@@ -316,7 +316,7 @@ kdc_coap_dtls_hook(struct kdc_coap_peer *p)
 
 	if (g == NULL)
 		return;			/* no GnuTLS state yet */
-	p->hooked = true;
+	kdc_coap_peer_set_hooked(p);
 	if (lib != COAP_TLS_LIBRARY_GNUTLS)
 		return;
 	if (coap_session_get_type(p->session) != COAP_SESSION_TYPE_HELLO) {

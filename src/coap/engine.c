@@ -328,7 +328,7 @@ kdc_coap_on_gone(struct kdc_coap *c, kdc_coap_gone_fn fn, void *arg)
 kdc_err
 kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 {
-	struct kdc_coap_peer *p;
+	struct kdc_coap_peer *p, *next;
 
 	/* COAP_IO_NO_WAIT is ~0: keep 0 meaning "poll" by waiting 1 ms */
 	if (coap_io_process(c->ctx, timeout_ms == 0 ? 1 : timeout_ms) < 0)
@@ -341,9 +341,11 @@ kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 	 * first ClientHello and only used again for the ClientHello that
 	 * carries the cookie, one round trip later (see dtls.c).
 	 */
-	for (p = c->peers; p != NULL; p = p->next)
-		if (!p->hooked && p->session != NULL)
+	for (p = c->fresh; p != NULL; p = next) {
+		next = p->fresh_next;	/* hooking takes p off the list */
+		if (p->session != NULL)
 			kdc_coap_dtls_hook(p);
+	}
 	kdc_coap_pending_expire(c, kdc_coap_now_ms());
 	return KDC_OK;
 }

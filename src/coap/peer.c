@@ -55,9 +55,35 @@ kdc_coap_peer_of(struct kdc_coap *c, coap_session_t *s, bool create)
 		    (p->ep->accept & KDC_COAP_ACCEPT_NOSEC) != 0;
 	}
 	coap_session_set_app_data(s, p);
-	p->next = c->peers;
+	if ((p->next = c->peers) != NULL)
+		p->next->pprev = &p->next;
+	p->pprev = &c->peers;
 	c->peers = p;
+	if (!p->hooked) {
+		if ((p->fresh_next = c->fresh) != NULL)
+			p->fresh_next->fresh_pprev = &p->fresh_next;
+		p->fresh_pprev = &c->fresh;
+		c->fresh = p;
+	}
 	return p;
+}
+
+static void
+fresh_unlink(struct kdc_coap_peer *p)
+{
+	if (p->fresh_pprev == NULL)
+		return;
+	if ((*p->fresh_pprev = p->fresh_next) != NULL)
+		p->fresh_next->fresh_pprev = p->fresh_pprev;
+	p->fresh_next = NULL;
+	p->fresh_pprev = NULL;
+}
+
+void
+kdc_coap_peer_set_hooked(struct kdc_coap_peer *p)
+{
+	p->hooked = true;
+	fresh_unlink(p);
 }
 
 static void
@@ -122,9 +148,6 @@ kdc_coap_peer_closed(struct kdc_coap_peer *p)
 void
 kdc_coap_peer_detach(struct kdc_coap_peer *p)
 {
-	struct kdc_coap *c = p->c;
-	struct kdc_coap_peer **pp;
-
 	if (p->session == NULL)
 		return;
 	p->refs++;
@@ -132,12 +155,11 @@ kdc_coap_peer_detach(struct kdc_coap_peer *p)
 	coap_session_set_app_data(p->session, NULL);
 	p->session = NULL;
 	p->sess_ref = false;	/* libcoap is past caring about our ref */
-	for (pp = &c->peers; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
+	if (p->pprev != NULL && (*p->pprev = p->next) != NULL)
+		p->next->pprev = p->pprev;
 	p->next = NULL;
+	p->pprev = NULL;
+	fresh_unlink(p);
 	p->refs--;		/* the session link */
 	kdc_coap_peer_unref(p);
 }
