@@ -22,6 +22,9 @@
  *	  p50_ms=.. p99_ms=..
  *	seconds from the start of the workers to the last one's end; CSR
  *	generation is not timed.
+ *   bench_est idle PORT N C PREFIX SEED_HEX
+ *	N DTLS sessions abandoned after one GET /crts each (cmd_idle());
+ *	with BENCH_IDLE_HOLD=S their sockets stay open S seconds first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -259,6 +262,135 @@ enroll(coap_context_t *ctx, coap_session_t *s, const gnutls_datum_t *csr)
 	return w_code == COAP_RESPONSE_CODE(204) && w_len == 0 ? 1 : w_code;
 }
 
+/* GET .well-known/est/crts on s: the response code, 0 for none. */
+static uint8_t
+get_crts(coap_context_t *ctx, coap_session_t *s)
+{
+	coap_pdu_t *pdu;
+	coap_optlist_t *ol = NULL;
+	uint8_t tok[8];
+	size_t tlen = 0;
+	uint64_t deadline = mono_us() + TIMEOUT_MS * 1000u;
+
+	w_done = w_fail = false;
+	w_code = 0;
+	if ((pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET,
+	    s)) == NULL)
+		return 0;
+	coap_session_new_token(s, &tlen, tok);
+	if (!coap_add_token(pdu, tlen, tok) ||
+	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    11, (const uint8_t *)".well-known")) ||
+	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    3, (const uint8_t *)"est")) ||
+	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    4, (const uint8_t *)"crts")) ||
+	    !coap_add_optlist_pdu(pdu, &ol)) {
+		coap_delete_optlist(ol);
+		coap_delete_pdu(pdu);
+		return 0;
+	}
+	coap_delete_optlist(ol);
+	if (coap_send(s, pdu) == COAP_INVALID_MID)
+		return 0;
+	while (!w_done && !w_fail && mono_us() < deadline)
+		if (coap_io_process(ctx, 200) < 0)
+			break;
+	return w_done ? w_code : 0;
+}
+
+/*
+ * bench_est idle PORT N C PREFIX SEED_HEX: N DTLS sessions (devices 0..N-1,
+ * C worker processes) that each complete a handshake and one GET /crts,
+ * then are abandoned without a close_notify (the worker _exits), as
+ * devices that go silent do: the daemon holds them until its idle
+ * timeout. Prints "idle_sessions=K" (K established); exits 1 under 95 %.
+ */
+static int
+cmd_idle(uint16_t port, unsigned long n, unsigned long c, const char *prefix)
+{
+	unsigned long ok = 0, ready;
+	uint8_t *code, *done;
+	pid_t *pids;
+
+	if ((pids = calloc(c, sizeof(*pids))) == NULL ||
+	    (code = mmap(NULL, n + c, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		return die("out of memory");
+	done = code + n;		/* [c]: worker w has made its sessions */
+	fflush(stdout);
+	for (unsigned long w = 0; w < c; w++) {
+		if ((pids[w] = fork()) < 0)
+			return die("fork failed");
+		if (pids[w] == 0) {
+			struct rlimit rl;
+			coap_context_t *ctx;
+			coap_address_t dst;
+			char ident[IDENT_MAX];
+			uint8_t psk[PSK_LEN];
+
+			/* one socket per session */
+			if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+				rl.rlim_cur = rl.rlim_max;
+				(void)setrlimit(RLIMIT_NOFILE, &rl);
+			}
+			coap_startup();
+			coap_set_log_level(LOG_EMERG);
+			coap_dtls_set_log_level(LOG_EMERG);
+			if ((ctx = coap_new_context(NULL)) == NULL)
+				_exit(1);
+			coap_register_response_handler(ctx, on_response);
+			coap_register_nack_handler(ctx, on_nack);
+			coap_register_event_handler(ctx, on_event);
+			coap_address_init(&dst);
+			dst.addr.sin.sin_family = AF_INET;
+			dst.addr.sin.sin_port = htons(port);
+			dst.addr.sin.sin_addr.s_addr = htonl(0x7f000001);
+			dst.size = sizeof(dst.addr.sin);
+			for (unsigned long i = w; i < n; i += c) {
+				coap_session_t *s;
+
+				if (device(prefix, i, ident, psk) != 0 ||
+				    (s = session(ctx, &dst, ident, psk)) ==
+				    NULL)
+					continue;
+				code[i] = get_crts(ctx, s);
+			}
+			done[w] = 1;
+			/* BENCH_IDLE_HOLD=S: keep the sockets S seconds first
+			 * (no port reuse by later clients while they live) */
+			if (getenv("BENCH_IDLE_HOLD") != NULL)
+				sleep((unsigned)atoi(getenv("BENCH_IDLE_HOLD")));
+			_exit(0);	/* no close_notify: abandoned */
+		}
+	}
+	/* report as soon as every worker has made its sessions (they may
+	 * then hold them: BENCH_IDLE_HOLD) */
+	for (uint64_t t_end = mono_us() + 120u * 1000000u;;) {
+		ready = 0;
+		for (unsigned long w = 0; w < c; w++)
+			ready += done[w];
+		if (ready == c || mono_us() >= t_end)	/* a worker died */
+			break;
+		usleep(20000);
+	}
+	for (unsigned long i = 0; i < n; i++)
+		if (code[i] == COAP_RESPONSE_CODE(205))
+			ok++;
+	printf("idle_sessions=%lu\n", ok);
+	fflush(stdout);
+	for (unsigned long w = 0; w < c; w++) {
+		int st;
+		while (waitpid(pids[w], &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	munmap(code, n + c);
+	free(pids);
+	/* the count is what is reported; a few lost to a busy machine are
+	 * no reason to drop the row */
+	return ok * 100 >= n * 95 ? 0 : 1;
+}
+
 struct shared {
 	uint64_t	*end_us;	/* [C] */
 	uint32_t	*lat_us;	/* [N] */
@@ -441,7 +573,22 @@ main(int argc, char **argv)
 			c = (n + k - 1) / k;
 		return cmd_run((uint16_t)port, n, c, k, argv[5]);
 	}
+	if (argc == 7 && strcmp(argv[1], "idle") == 0) {
+		unsigned long port = strtoul(argv[2], &e, 10), n, c;
+		if (*e != '\0' || port == 0 || port > 65535)
+			return die("bad port");
+		n = strtoul(argv[3], &e, 10);
+		if (*e != '\0' || n == 0)
+			return die("bad N");
+		c = strtoul(argv[4], &e, 10);
+		if (*e != '\0' || c == 0 || c > 256)
+			return die("bad C");
+		if (parse_seed(argv[6]) != 0)
+			return die("bad seed");
+		return cmd_idle((uint16_t)port, n, c > n ? n : c, argv[5]);
+	}
 	fprintf(stderr, "usage: bench_est manifest N PREFIX SEED_HEX\n"
-	    "       bench_est run PORT N C PREFIX SEED_HEX [K]\n");
+	    "       bench_est run PORT N C PREFIX SEED_HEX [K]\n"
+	    "       bench_est idle PORT N C PREFIX SEED_HEX\n");
 	return 2;
 }
