@@ -209,43 +209,50 @@ session(coap_context_t *ctx, const coap_address_t *dst, const char *ident,
 	    &cpsk);
 }
 
-/* One enrollment on session s; its result: the response code, 0 for
- * none (1 for a 2.04 without a certificate). */
+/*
+ * One request to .well-known/est/<leaf> on session s, waited for: POST
+ * with the CSR (Content-Format 286, Accept 287) when csr is given, else
+ * GET. The response code, 0 for none; w_len holds its body's length.
+ */
 static uint8_t
-enroll(coap_context_t *ctx, coap_session_t *s, const gnutls_datum_t *csr)
+est_request(coap_context_t *ctx, coap_session_t *s, const char *leaf,
+    const gnutls_datum_t *csr)
 {
 	coap_pdu_t *pdu;
 	coap_optlist_t *ol = NULL;
 	uint8_t tok[8], cf[4], acc[4];
 	size_t tlen = 0;
 	uint64_t deadline = mono_us() + TIMEOUT_MS * 1000u;
+	bool ok;
 
 	w_done = w_fail = false;
 	w_code = 0;
 	w_len = 0;
-	if ((pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST,
-	    s)) == NULL)
+	if ((pdu = coap_new_pdu(COAP_MESSAGE_CON, csr != NULL ?
+	    COAP_REQUEST_CODE_POST : COAP_REQUEST_CODE_GET, s)) == NULL)
 		return 0;
 	coap_session_new_token(s, &tlen, tok);
-	if (!coap_add_token(pdu, tlen, tok) ||
-	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
-	    11, (const uint8_t *)".well-known")) ||
-	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
-	    3, (const uint8_t *)"est")) ||
-	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
-	    3, (const uint8_t *)"sen")) ||
-	    !coap_insert_optlist(&ol, coap_new_optlist(
-	    COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cf, sizeof(cf),
-	    CF_PKCS10), cf)) ||
-	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_ACCEPT,
-	    coap_encode_var_safe(acc, sizeof(acc), CF_PKIX_CERT), acc)) ||
-	    !coap_add_optlist_pdu(pdu, &ol) ||
-	    !coap_add_data(pdu, csr->size, csr->data)) {
-		coap_delete_optlist(ol);
+	ok = coap_add_token(pdu, tlen, tok) &&
+	    coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    11, (const uint8_t *)".well-known")) &&
+	    coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    3, (const uint8_t *)"est")) &&
+	    coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
+	    strlen(leaf), (const uint8_t *)leaf));
+	if (ok && csr != NULL)
+		ok = coap_insert_optlist(&ol, coap_new_optlist(
+		    COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cf,
+		    sizeof(cf), CF_PKCS10), cf)) &&
+		    coap_insert_optlist(&ol, coap_new_optlist(
+		    COAP_OPTION_ACCEPT, coap_encode_var_safe(acc, sizeof(acc),
+		    CF_PKIX_CERT), acc));
+	ok = ok && coap_add_optlist_pdu(pdu, &ol) &&
+	    (csr == NULL || coap_add_data(pdu, csr->size, csr->data));
+	coap_delete_optlist(ol);
+	if (!ok) {
 		coap_delete_pdu(pdu);
 		return 0;
 	}
-	coap_delete_optlist(ol);
 	if (coap_send(s, pdu) == COAP_INVALID_MID)
 		return 0;
 	while (!w_done && !w_fail) {
@@ -256,47 +263,17 @@ enroll(coap_context_t *ctx, coap_session_t *s, const gnutls_datum_t *csr)
 		    200 ? 200 : (deadline - now) / 1000 + 1)) < 0)
 			break;
 	}
-	if (!w_done)
-		return 0;
-	/* a 2.04 without a certificate is no enrollment */
-	return w_code == COAP_RESPONSE_CODE(204) && w_len == 0 ? 1 : w_code;
+	return w_done ? w_code : 0;
 }
 
-/* GET .well-known/est/crts on s: the response code, 0 for none. */
+/* One enrollment on session s; its result: the response code, 0 for
+ * none (1 for a 2.04 without a certificate: no enrollment). */
 static uint8_t
-get_crts(coap_context_t *ctx, coap_session_t *s)
+enroll(coap_context_t *ctx, coap_session_t *s, const gnutls_datum_t *csr)
 {
-	coap_pdu_t *pdu;
-	coap_optlist_t *ol = NULL;
-	uint8_t tok[8];
-	size_t tlen = 0;
-	uint64_t deadline = mono_us() + TIMEOUT_MS * 1000u;
+	uint8_t code = est_request(ctx, s, "sen", csr);
 
-	w_done = w_fail = false;
-	w_code = 0;
-	if ((pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET,
-	    s)) == NULL)
-		return 0;
-	coap_session_new_token(s, &tlen, tok);
-	if (!coap_add_token(pdu, tlen, tok) ||
-	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
-	    11, (const uint8_t *)".well-known")) ||
-	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
-	    3, (const uint8_t *)"est")) ||
-	    !coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH,
-	    4, (const uint8_t *)"crts")) ||
-	    !coap_add_optlist_pdu(pdu, &ol)) {
-		coap_delete_optlist(ol);
-		coap_delete_pdu(pdu);
-		return 0;
-	}
-	coap_delete_optlist(ol);
-	if (coap_send(s, pdu) == COAP_INVALID_MID)
-		return 0;
-	while (!w_done && !w_fail && mono_us() < deadline)
-		if (coap_io_process(ctx, 200) < 0)
-			break;
-	return w_done ? w_code : 0;
+	return code == COAP_RESPONSE_CODE(204) && w_len == 0 ? 1 : code;
 }
 
 /*
@@ -354,7 +331,8 @@ cmd_idle(uint16_t port, unsigned long n, unsigned long c, const char *prefix)
 				    (s = session(ctx, &dst, ident, psk)) ==
 				    NULL)
 					continue;
-				code[i] = get_crts(ctx, s);
+				code[i] = est_request(ctx, s, "crts",
+				    NULL);
 			}
 			done[w] = 1;
 			/* BENCH_IDLE_HOLD=S: keep the sockets S seconds first

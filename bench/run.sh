@@ -138,11 +138,14 @@ serve_cpu_ns() { cat /proc/"$SERVE_PID"/task/*/schedstat | awk '{ s += $1 } END 
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 
 # ---- full PSK bootstraps under load -------------------------------------
+boot_load() {	# boot_load OUT: full PSK bootstraps of the LOAD_N devices
+	"$DEVICE" load --server "coaps://127.0.0.1:$COAP_PORT" --devices "$LOAD_N" \
+		--concurrency "$LOAD_C" --prefix b --seed "$SEED" --timeout 20 > "$1" \
+		|| die "iotkdc-device load failed: $(cat "$1")"
+}
 perf_start boot
 cpu0=$(serve_cpu_ns)
-"$DEVICE" load --server "coaps://127.0.0.1:$COAP_PORT" --devices "$LOAD_N" \
-	--concurrency "$LOAD_C" --prefix b --seed "$SEED" --timeout 20 > "$tmp/load.out" \
-	|| die "iotkdc-device load failed: $(cat "$tmp/load.out")"
+boot_load "$tmp/load.out"
 cpu1=$(serve_cpu_ns)
 perf_stop
 load_line=$(head -n1 "$tmp/load.out")
@@ -222,9 +225,7 @@ done
 idle_n=$(kv "$(cat "$tmp/idle.out")" idle_sessions)
 [ -n "$idle_n" ] || die "bench_est idle made no sessions"
 cpu0=$(serve_cpu_ns)
-"$DEVICE" load --server "coaps://127.0.0.1:$COAP_PORT" --devices "$LOAD_N" \
-	--concurrency "$LOAD_C" --prefix b --seed "$SEED" --timeout 20 > "$tmp/load2.out" \
-	|| die "iotkdc-device load (idle sessions held) failed: $(cat "$tmp/load2.out")"
+boot_load "$tmp/load2.out"
 cpu1=$(serve_cpu_ns)
 kill -TERM -- "-$IDLE_PID" 2>/dev/null || true	# its own process group
 wait "$IDLE_PID" 2>/dev/null || true

@@ -874,7 +874,15 @@ supersede(struct kdc_core *core, int64_t device, const char *audience,
  * device keeps working with either certificate. Inside the caller's
  * transaction.
  */
-enum issue_mode { ISSUE_NOW, ISSUE_PENDING, ISSUE_ON_USE };
+enum issue_mode { ISSUE_NOW, ISSUE_PENDING, ISSUE_ON_USE, ISSUE_BAD };
+
+/* The mode for a caller's status: ISSUED or PENDING, else ISSUE_BAD. */
+static enum issue_mode
+mode_of(enum kdc_cred_status status)
+{
+	return status == KDC_CRED_ISSUED ? ISSUE_NOW :
+	    status == KDC_CRED_PENDING ? ISSUE_PENDING : ISSUE_BAD;
+}
 
 static kdc_err
 issue_status(struct kdc_core *core, int64_t device, const char *audience,
@@ -1115,7 +1123,7 @@ keypair_new(struct kdc_core *core, const char *actor, const char *dev_id,
 	*pub_len = 0;
 	memset(&is, 0, sizeof(is));
 	if ((type != KDC_TYPE_RPK && type != KDC_TYPE_X509) ||
-	    (type == KDC_TYPE_X509 && core->ca == NULL)) {
+	    mode == ISSUE_BAD || (type == KDC_TYPE_X509 && core->ca == NULL)) {
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
@@ -1193,19 +1201,8 @@ kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
     int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
     size_t *pub_len)
 {
-	if (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING) {
-		*cred_id = 0;
-		*pkcs8_len = 0;
-		*pub = NULL;
-		*pub_len = 0;
-		(void)AUDIT(core, actor, type == KDC_TYPE_X509 ? "cert.issue" :
-		    "rpk.issue", dev_id, KDC_ERR_INVALID_ARG, "%s",
-		    kdc_err_str(KDC_ERR_INVALID_ARG));
-		return KDC_ERR_INVALID_ARG;
-	}
-	return keypair_new(core, actor, dev_id, type, status ==
-	    KDC_CRED_PENDING ? ISSUE_PENDING : ISSUE_NOW, NULL, cred_id, pkcs8,
-	    pkcs8_len, pub, pub_len, NULL);
+	return keypair_new(core, actor, dev_id, type, mode_of(status), NULL,
+	    cred_id, pkcs8, pkcs8_len, pub, pub_len, NULL);
 }
 
 kdc_err

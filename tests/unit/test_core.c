@@ -724,6 +724,14 @@ test_keypair_issue(void **state)
 	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
 	    KDC_TYPE_PSK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_ERR_INVALID_ARG);
+	/* only issued or pending: nothing made, the refusal audited */
+	pk8_len = sizeof(pk8);
+	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
+	    KDC_TYPE_RPK, KDC_CRED_REVOKED, &rpk_id, pk8, &pk8_len, &pub,
+	    &pub_len), KDC_ERR_INVALID_ARG);
+	assert_int_equal(pk8_len, 0);
+	assert_null(pub);
+	expect_last_audit(f, "rpk.issue", KDC_ERR_INVALID_ARG);
 }
 
 /* A flood of bad handshakes is audited through a token bucket. */
