@@ -7,7 +7,9 @@
  * serialises the writers (WAL, BEGIN IMMEDIATE, busy timeout). The main
  * thread waits for SIGTERM/SIGINT and then stops both faces; while it
  * waits it runs the expiry sweep every [kdc] sweep_seconds, on a third
- * store connection and core of its own.
+ * store connection and core of its own. EST enrollments run on
+ * [coap] sign_threads workers (core/pool.h), each with its own store
+ * connection, CA handle and core.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,19 +23,32 @@
 #include "core/alloc.h"
 #include "core/audit.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "crypto/codec.h"
 #include "http/http.h"
 #include "lwm2m/lwm2m.h"
 
 #define ACTOR	"cli"
 
-/* The CoAP faces and everything their thread owns. */
+/* A store connection, CA handle and core: one per thread that uses them. */
+struct core_set {
+	struct kdc_store	*st;
+	struct kdc_ca		*ca;
+	struct kdc_core		*core;
+};
+
+/* The CoAP faces and everything their thread owns, and the EST workers
+ * (core/pool.h), each with a core_set of its own. */
 struct coap_face {
 	struct kdc_store	*st;
 	struct kdc_ca		*ca;
 	struct kdc_core		*core;
 	struct kdc_coap		*coap;
 	struct kdc_lwm2m	*lw;
+	struct kdc_est		*est;
+	struct kdc_pool		*pool;
+	struct core_set		 wk[KDC_POOL_THREADS_MAX];
+	size_t			 nwk;
 	uint8_t			*srv_cert;	/* /0/x/4, Certificate mode */
 	size_t			 srv_cert_len;
 	uint8_t			*srv_spki;	/* /0/x/4, RPK mode */
@@ -108,8 +123,16 @@ coap_face_stop(struct coap_face *f)
 		pthread_join(f->thread, NULL);
 		f->running = 0;
 	}
+	/* the workers finish what they run; what waits is answered 5.03 */
+	kdc_pool_free(f->pool);
 	kdc_coap_free(f->coap);		/* fails what is in flight, audited */
+	kdc_est_free(f->est);		/* after the engine (lwm2m.h) */
 	kdc_lwm2m_free(f->lw);		/* after the engine (lwm2m.h) */
+	for (size_t i = 0; i < f->nwk; i++) {
+		kdc_core_free(f->wk[i].core);
+		kdc_ca_free(f->wk[i].ca);
+		kdc_store_close(f->wk[i].st);
+	}
 	kdc_core_free(f->core);
 	kdc_ca_free(f->ca);
 	kdc_store_close(f->st);
@@ -134,27 +157,76 @@ coap_listen(struct ctx *c, struct coap_face *f, const char *name, int port,
 	return 0;
 }
 
+/* Open a store connection, the CA and a core for one thread. */
+static int
+core_set_open(struct ctx *c, struct core_set *cs)
+{
+	char p[1200];
+	kdc_err r;
+
+	path_in(c, "iotkdc.db", p, sizeof(p));
+	if ((r = kdc_store_open(p, 0, &cs->st)) != KDC_OK)
+		return fail("%s: %s", p, kdc_err_str(r));
+	if ((r = kdc_ca_load(c->dir, c->kr, strcmp(c->cfg.ca_key, "file") == 0 ?
+	    NULL : c->cfg.ca_key, &cs->ca)) != KDC_OK)
+		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
+	if ((r = kdc_core_new(cs->st, c->kr, cs->ca, &c->cfg, &cs->core)) !=
+	    KDC_OK)
+		return fail("%s: %s", c->dir, kdc_err_str(r));
+	return 0;
+}
+
+/* The engine's watch on the pool's eventfd: answers finished jobs. */
+static void
+pool_drain(void *arg)
+{
+	(void)kdc_pool_drain(arg);
+}
+
+/* [coap] sign_threads workers for EST, each with its own core. */
+static int
+workers_start(struct ctx *c, struct coap_face *f)
+{
+	struct kdc_core *cores[KDC_POOL_THREADS_MAX];
+	kdc_err r;
+
+	if (c->cfg.sign_threads <= 0 || c->cfg.coap_port == 0)
+		return 0;
+	for (f->nwk = 0; f->nwk < (size_t)c->cfg.sign_threads; f->nwk++) {
+		if (core_set_open(c, &f->wk[f->nwk]) != 0) {
+			f->nwk++;	/* closed by coap_face_stop() */
+			return 1;
+		}
+		cores[f->nwk] = f->wk[f->nwk].core;
+	}
+	if ((r = kdc_pool_new(cores, f->nwk, KDC_POOL_QUEUE_MAX, &f->pool)) !=
+	    KDC_OK)
+		return fail("coap: EST workers: %s", kdc_err_str(r));
+	if ((r = kdc_coap_watch(f->coap, kdc_pool_fd(f->pool), pool_drain,
+	    f->pool)) != KDC_OK)
+		return fail("coap: EST workers: %s", kdc_err_str(r));
+	return 0;
+}
+
 static int
 coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
     struct coap_face *f)
 {
 	struct kdc_lwm2m_opts o;
-	char p[1200];
+	struct core_set own = { NULL, NULL, NULL };
 	kdc_err r;
+	int rc;
 
 	memset(f, 0, sizeof(*f));
 	if (c->cfg.coap_port == 0 && c->cfg.lwm2m_port == 0 &&
 	    c->cfg.nosec_port == 0)
 		return 0;
-	path_in(c, "iotkdc.db", p, sizeof(p));
-	if ((r = kdc_store_open(p, 0, &f->st)) != KDC_OK)
-		return fail("%s: %s", p, kdc_err_str(r));
-	if ((r = kdc_ca_load(c->dir, c->kr, strcmp(c->cfg.ca_key, "file") == 0 ?
-	    NULL : c->cfg.ca_key, &f->ca)) != KDC_OK)
-		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
-	if ((r = kdc_core_new(f->st, c->kr, f->ca, &c->cfg, &f->core)) !=
-	    KDC_OK)
-		return fail("%s: %s", c->dir, kdc_err_str(r));
+	rc = core_set_open(c, &own);
+	f->st = own.st;		/* closed by coap_face_stop(), as all below */
+	f->ca = own.ca;
+	f->core = own.core;
+	if (rc != 0)
+		return 1;
 	if ((r = kdc_cert_pem_leaf(cert_pem, strlen(cert_pem), &f->srv_cert,
 	    &f->srv_cert_len, &f->srv_spki, &f->srv_spki_len)) != KDC_OK)
 		return fail("%s/server.pem: %s", c->dir, kdc_err_str(r));
@@ -196,7 +268,10 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	}
 	if ((r = kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw)) != KDC_OK)
 		return fail("lwm2m: %s", kdc_err_str(r));
-	if ((r = kdc_est_attach(f->coap, f->core, "kdc")) != KDC_OK)
+	if (workers_start(c, f) != 0)
+		return 1;
+	if ((r = kdc_est_attach(f->coap, f->core, "kdc", f->pool, &f->est)) !=
+	    KDC_OK)
 		return fail("est: %s", kdc_err_str(r));
 	if (pthread_create(&f->thread, NULL, coap_thread, f) != 0)
 		return fail("coap: cannot start its thread");

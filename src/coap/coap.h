@@ -17,7 +17,8 @@
  *   by the handshake through core/ (PSK identity, RPK SPKI, certificate
  *   chain), never by anything in a message.
  * - Server side: routes map (endpoint, method, path) to a handler that
- *   fills a response synchronously.
+ *   fills a response synchronously, or defers it (kdc_coap_defer()) and
+ *   answers later from the engine thread: a separate response.
  * - Client side on a server session (LwM2M Bootstrap Server): the face can
  *   send CON requests to the peer and gets exactly one completion per
  *   request: a response, or a failure (RST, timeout, session closed).
@@ -116,6 +117,7 @@ struct kdc_coap_msg {
 struct kdc_coap_resp {
 	uint8_t		 code;		/* default 5.00 if left 0 */
 	int		 content_format;
+	uint32_t	 max_age;	/* Max-Age option, seconds; 0: none */
 	char		 location[KDC_COAP_PATH_MAX + 1];	/* Location-Path, "" for none */
 	const uint8_t	*payload;	/* borrowed until the handler returns */
 	size_t		 payload_len;
@@ -188,6 +190,45 @@ void	kdc_coap_set_timers(struct kdc_coap *c, unsigned ack_timeout_ms,
 /* Run for at most timeout_ms (tests); KDC_OK. */
 kdc_err	kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms);
 void	kdc_coap_free(struct kdc_coap *c);
+
+/*
+ * Poll fd in the loop: cb(arg) runs on the engine thread whenever fd is
+ * readable (level-triggered: cb must drain it). For a worker pool's
+ * eventfd (core/pool.h). KDC_ERR_TOO_LARGE past KDC_COAP_WATCH_MAX,
+ * KDC_ERR_INVALID_ARG, KDC_ERR_IO (epoll_ctl).
+ */
+kdc_err	kdc_coap_watch(struct kdc_coap *c, int fd, void (*cb)(void *arg),
+	    void *arg);
+
+/* ---- answers that come later ------------------------------------------- */
+
+/*
+ * A handler that cannot answer at once (it hands the work to a thread,
+ * core/pool.h) calls kdc_coap_defer() and returns leaving resp alone. The
+ * engine acknowledges the request now with an empty ACK (RFC 7252
+ * §5.2.2; RFC 9148 §4.7 for EST) and sends what kdc_coap_later_answer()
+ * gives as a Confirmable response with the request's token (block-wise
+ * if large) on its next step. A retransmission of the request meanwhile
+ * gets the empty ACK again, never a second handler call.
+ *
+ * kdc_coap_defer() returns NULL (the handler then answers at once)
+ * outside a handler, for a non-confirmable request, past
+ * KDC_COAP_LATER_MAX held, or on NOMEM. The later holds the peer (its
+ * auth stays readable) until answered.
+ */
+struct kdc_coap_later;
+
+struct kdc_coap_later *kdc_coap_defer(struct kdc_coap_peer *p);
+/* The peer the deferred request came from. */
+struct kdc_coap_peer *kdc_coap_later_peer(const struct kdc_coap_later *l);
+/*
+ * Engine thread only, exactly once per later: the answer (rs as a
+ * handler fills it; payload copied, and wiped when sent). l belongs to
+ * the engine after this call. Laters still unanswered when the engine is
+ * freed are dropped with it (their peers get nothing).
+ */
+void	kdc_coap_later_answer(struct kdc_coap_later *l,
+	    const struct kdc_coap_resp *rs);
 
 /* ---- peers ------------------------------------------------------------- */
 

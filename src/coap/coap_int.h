@@ -66,6 +66,29 @@ struct kdc_coap_pending {
 	coap_pdu_t		*deferred;	/* made in a handler, not yet sent */
 };
 
+/*
+ * A request answered later (coap.h kdc_coap_defer()): libcoap's async
+ * state for it (registered with no delay: libcoap answers retransmissions
+ * of the request with an empty ACK) and, once kdc_coap_later_answer() has
+ * run, the answer, which the dispatcher sends when libcoap fires the
+ * async (the very next engine step, before any datagram is read).
+ */
+struct kdc_coap_later {
+	struct kdc_coap_later	*next, **pprev;	/* c->laters */
+	struct kdc_coap		*c;
+	struct kdc_coap_peer	*peer;		/* holds a ref */
+	coap_async_t		*async;		/* libcoap's; it frees it */
+	bool			 done;		/* rs is the answer */
+	struct kdc_coap_resp	 rs;		/* payload: ours, wiped */
+};
+
+/* An fd the loop polls for a face (a worker pool's eventfd). */
+struct kdc_coap_watch {
+	int	  fd;
+	void	(*cb)(void *arg);
+	void	 *arg;
+};
+
 struct kdc_coap {
 	struct kdc_core		*core;
 	const struct kdc_config	*cfg;
@@ -86,6 +109,15 @@ struct kdc_coap {
 	struct kdc_coap_peer	*fresh;		/* peers not hooked yet */
 	struct kdc_coap_pending	*pending;
 	size_t			 npending;
+	struct kdc_coap_later	*laters;	/* deferred, not yet sent */
+	size_t			 nlaters;
+	/* the request being dispatched (kdc_coap_defer() registers it) */
+	coap_session_t		*cur_session;
+	const coap_pdu_t	*cur_req;
+	bool			 deferred;	/* the handler deferred it */
+	int			 epfd;		/* ours: libcoap's fd + watches */
+	struct kdc_coap_watch	 watch[KDC_COAP_WATCH_MAX];
+	size_t			 nwatch;
 	kdc_coap_gone_fn	 gone;
 	void			*gone_arg;
 	atomic_int		 stop;
@@ -122,6 +154,7 @@ void	kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	    const coap_pdu_t *req, const coap_string_t *query,
 	    coap_pdu_t *resp);
 uint8_t	kdc_coap_err_code(kdc_err r);
+void	kdc_coap_laters_free(struct kdc_coap *c);
 
 /* dtls.c: everything that touches GnuTLS under libcoap */
 kdc_err	kdc_coap_dtls_init(struct kdc_coap *c);

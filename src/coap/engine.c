@@ -3,10 +3,13 @@
  * routes, the event loop, libcoap's logs and session events.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "coap/coap_int.h"
 #include "core/alloc.h"
@@ -94,10 +97,32 @@ kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
 	c->core = core;
 	c->cfg = cfg;
 	c->request_timeout_ms = KDC_COAP_REQUEST_TIMEOUT_MS;
+	c->epfd = -1;
 	atomic_init(&c->stop, 0);
 	if ((c->ctx = coap_new_context(NULL)) == NULL) {
 		r = KDC_ERR_NOMEM;
 		goto out;
+	}
+	/*
+	 * Our loop waits on libcoap's epoll fd (readable when a socket is,
+	 * or its timerfd fires: retransmissions, triggered asyncs) and on
+	 * the fds faces watch. A libcoap built without epoll has no such
+	 * fd: then the loop is coap_io_process() alone and the watched fds
+	 * are looked at after each step.
+	 */
+	if (coap_context_get_coap_fd(c->ctx) >= 0) {
+		struct epoll_event ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u32 = 0;
+		if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+		    epoll_ctl(c->epfd, EPOLL_CTL_ADD,
+		    coap_context_get_coap_fd(c->ctx), &ev) != 0) {
+			kdc_log_err("coap: epoll: %s", strerror(errno));
+			r = KDC_ERR_IO;
+			goto out;
+		}
 	}
 	coap_set_app_data(c->ctx, c);
 	coap_context_set_max_handshake_sessions(c->ctx, KDC_COAP_HANDSHAKE_MAX);
@@ -131,8 +156,11 @@ kdc_coap_free(struct kdc_coap *c)
 	if (c == NULL)
 		return;
 	kdc_coap_pending_fail_all(c);
+	kdc_coap_laters_free(c);	/* their asyncs go with the context */
 	if (c->ctx != NULL)
 		coap_free_context(c->ctx);	/* fires SESSION_DEL per session */
+	if (c->epfd >= 0)
+		close(c->epfd);
 	while (c->peers != NULL)		/* peers the faces still hold */
 		kdc_coap_peer_detach(c->peers);
 	kdc_coap_dtls_free(c);
@@ -326,13 +354,68 @@ kdc_coap_on_gone(struct kdc_coap *c, kdc_coap_gone_fn fn, void *arg)
 /* ---- the loop -------------------------------------------------------------- */
 
 kdc_err
+kdc_coap_watch(struct kdc_coap *c, int fd, void (*cb)(void *arg), void *arg)
+{
+	struct epoll_event ev;
+
+	if (c == NULL || fd < 0 || cb == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if (c->nwatch == KDC_COAP_WATCH_MAX)
+		return KDC_ERR_TOO_LARGE;
+	if (c->epfd >= 0) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u32 = (uint32_t)c->nwatch + 1;	/* 0 is libcoap's */
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			kdc_log_err("coap: epoll_ctl fd=%d: %s", fd,
+			    strerror(errno));
+			return KDC_ERR_IO;
+		}
+	}
+	c->watch[c->nwatch].fd = fd;
+	c->watch[c->nwatch].cb = cb;
+	c->watch[c->nwatch].arg = arg;
+	c->nwatch++;
+	return KDC_OK;
+}
+
+/* Wait up to timeout_ms for a datagram, a libcoap timer or a watched fd;
+ * run the watch callbacks; then one libcoap step without waiting. */
+static void
+io_step(struct kdc_coap *c, unsigned timeout_ms)
+{
+	struct epoll_event ev[KDC_COAP_WATCH_MAX + 1];
+	int n;
+
+	if (c->epfd < 0) {
+		/* COAP_IO_NO_WAIT is ~0: keep 0 meaning "poll" by waiting
+		 * 1 ms */
+		if (coap_io_process(c->ctx, timeout_ms == 0 ? 1 : timeout_ms) <
+		    0)
+			kdc_log_debug("coap_io_process failed");
+		for (size_t i = 0; i < c->nwatch; i++)
+			c->watch[i].cb(c->watch[i].arg);
+		return;
+	}
+	n = epoll_wait(c->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
+	    (int)timeout_ms);
+	for (int i = 0; i < n; i++)
+		if (ev[i].data.u32 > 0 && ev[i].data.u32 <= c->nwatch)
+			c->watch[ev[i].data.u32 - 1].cb(
+			    c->watch[ev[i].data.u32 - 1].arg);
+	/* also when nothing was ready: libcoap's step is where its timers
+	 * run and where asyncs triggered by the callbacks above are fired,
+	 * before it reads any datagram (msg.c kdc_coap_later_answer()) */
+	if (coap_io_process(c->ctx, COAP_IO_NO_WAIT) < 0)
+		kdc_log_debug("coap_io_process failed");
+}
+
+kdc_err
 kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 {
 	struct kdc_coap_peer *p, *next;
 
-	/* COAP_IO_NO_WAIT is ~0: keep 0 meaning "poll" by waiting 1 ms */
-	if (coap_io_process(c->ctx, timeout_ms == 0 ? 1 : timeout_ms) < 0)
-		kdc_log_debug("coap_io_process failed");
+	io_step(c, timeout_ms);
 	kdc_coap_pending_flush(c);
 	kdc_wipe(c->psk, sizeof(c->psk));
 	/*

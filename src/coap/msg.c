@@ -3,6 +3,7 @@
  * dispatcher from libcoap resources to our routes. Everything a peer sent
  * is bounded here; nothing is truncated silently.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "coap/coap_int.h"
@@ -211,6 +212,12 @@ resp_fill(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 	if (rs->location[0] != '\0' && kdc_coap_add_path_opts(&ol,
 	    COAP_OPTION_LOCATION_PATH, rs->location) != KDC_OK)
 		goto internal;
+	if (rs->max_age > 0) {
+		coap_optlist_t *n = coap_new_optlist(COAP_OPTION_MAXAGE,
+		    coap_encode_var_safe(buf, sizeof(buf), rs->max_age), buf);
+		if (n == NULL || !coap_insert_optlist(&ol, n))
+			goto internal;
+	}
 	if (rs->content_format >= 0 && rs->content_format <= 0xffff) {
 		coap_optlist_t *n = coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
 		    coap_encode_var_safe(buf, sizeof(buf),
@@ -248,6 +255,132 @@ internal:
 	coap_pdu_set_code(pdu, COAP_RESPONSE_CODE_INTERNAL_ERROR);
 }
 
+/* ---- answers that come later ------------------------------------------ */
+
+static void
+later_free(struct kdc_coap_later *l)
+{
+	struct kdc_coap *c = l->c;
+
+	if (l->next != NULL)
+		l->next->pprev = l->pprev;
+	*l->pprev = l->next;
+	c->nlaters--;
+	if (l->rs.payload != NULL) {
+		kdc_wipe((void *)(uintptr_t)l->rs.payload, l->rs.payload_len);
+		kdc_free((void *)(uintptr_t)l->rs.payload);
+	}
+	kdc_coap_peer_unref(l->peer);
+	kdc_free(l);
+}
+
+struct kdc_coap_later *
+kdc_coap_defer(struct kdc_coap_peer *p)
+{
+	struct kdc_coap *c;
+	struct kdc_coap_later *l;
+
+	if (p == NULL || (c = p->c) == NULL || !c->in_dispatch ||
+	    c->deferred || c->cur_req == NULL || p->session != c->cur_session ||
+	    coap_pdu_get_type(c->cur_req) != COAP_MESSAGE_CON ||
+	    c->nlaters >= KDC_COAP_LATER_MAX)
+		return NULL;
+	if ((l = kdc_calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	/* delay 0: fired only by coap_async_trigger() (later_answer) */
+	if ((l->async = coap_register_async(c->cur_session, c->cur_req, 0)) ==
+	    NULL) {
+		kdc_free(l);
+		return NULL;
+	}
+	coap_async_set_app_data(l->async, l);
+	l->c = c;
+	l->peer = p;
+	p->refs++;
+	l->next = c->laters;
+	if (c->laters != NULL)
+		c->laters->pprev = &l->next;
+	l->pprev = &c->laters;
+	c->laters = l;
+	c->nlaters++;
+	c->deferred = true;
+	return l;
+}
+
+struct kdc_coap_peer *
+kdc_coap_later_peer(const struct kdc_coap_later *l)
+{
+	return l->peer;
+}
+
+/*
+ * Keep the answer and let libcoap fire the async: coap_io_process()
+ * fires triggered asyncs while preparing its step, before it reads a
+ * datagram, so the dispatcher below meets this later only as libcoap's
+ * own replay of the request (a retransmission of the request from the
+ * peer would find libcoap's async still waiting and get the empty ACK).
+ */
+void
+kdc_coap_later_answer(struct kdc_coap_later *l,
+    const struct kdc_coap_resp *rs)
+{
+	uint8_t *copy = NULL;
+
+	if (l == NULL || l->done)
+		return;
+	l->rs = *rs;
+	l->rs.payload = NULL;
+	l->rs.payload_len = 0;
+	if (rs->payload_len > 0) {
+		if (rs->payload_len > KDC_COAP_RESP_MAX ||
+		    (copy = kdc_malloc(rs->payload_len)) == NULL) {
+			memset(&l->rs, 0, sizeof(l->rs));
+			l->rs.code = KDC_COAP_INTERNAL;
+			l->rs.content_format = KDC_CF_NONE;
+		} else {
+			memcpy(copy, rs->payload, rs->payload_len);
+			l->rs.payload = copy;
+			l->rs.payload_len = rs->payload_len;
+		}
+	}
+	l->done = true;
+	coap_async_trigger(l->async);
+}
+
+/* Engine teardown: before the context (whose end frees the asyncs). */
+void
+kdc_coap_laters_free(struct kdc_coap *c)
+{
+	while (c->laters != NULL) {
+		coap_async_set_app_data(c->laters->async, NULL);
+		later_free(c->laters);
+	}
+}
+
+/* libcoap replays a deferred request whose answer is ready: send it. */
+static bool
+later_replay(struct kdc_coap *c, coap_resource_t *res, coap_session_t *s,
+    const coap_pdu_t *req, const coap_string_t *query, coap_pdu_t *resp)
+{
+	coap_async_t *a;
+	struct kdc_coap_later *l;
+
+	if (c->nlaters == 0 ||
+	    (a = coap_find_async(s, coap_pdu_get_token(req))) == NULL ||
+	    (l = coap_async_get_app_data(a)) == NULL)
+		return false;
+	if (!l->done) {
+		/* libcoap answers retransmissions of a waiting request itself;
+		 * should one get here, acknowledge it and say nothing more */
+		coap_pdu_set_type(resp, COAP_MESSAGE_ACK);
+		return true;
+	}
+	coap_async_set_app_data(a, NULL);	/* libcoap frees a next */
+	resp_fill(res, s, req, query, resp, &l->rs);
+	later_free(l);
+	return true;
+}
+
 void
 kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
     const coap_pdu_t *req, const coap_string_t *query, coap_pdu_t *resp)
@@ -261,6 +394,8 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	bool path_known = false;
 	kdc_err r;
 
+	if (later_replay(c, res, s, req, query, resp))
+		return;
 	/* DESIGN §6: unauthenticated peers get no application processing */
 	if (p == NULL || !p->authed || p->ep == NULL) {
 		kdc_log_debug("peer=%s unauthenticated request refused",
@@ -317,7 +452,17 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	memset(&rs, 0, sizeof(rs));
 	rs.content_format = KDC_CF_NONE;
 	c->in_dispatch = true;
+	c->cur_session = s;
+	c->cur_req = req;
+	c->deferred = false;
 	hit->fn(hit->arg, p, &m, &rs);
 	c->in_dispatch = false;
+	c->cur_session = NULL;
+	c->cur_req = NULL;
+	if (c->deferred) {
+		/* code 0: libcoap sends the empty ACK */
+		c->deferred = false;
+		return;
+	}
 	resp_fill(res, s, req, query, resp, &rs);
 }

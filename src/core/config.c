@@ -169,6 +169,12 @@ static const struct ckey keys[] = {
 	    CFG(nosec_port), 0, 0, NULL, NULL,
 	    "TESTS ONLY: plain-CoAP bootstrap listener on a loopback address\n"
 	    "# (no DTLS, no authentication). 0 (the default) keeps it off." },
+	{ SECT_COAP, "sign_threads", CT_INT, "2", 0, KDC_POOL_THREADS_MAX,
+	    CFG(sign_threads), 0, 0, NULL, NULL,
+	    "Threads that run EST enrollments (CSR check, signature, store\n"
+	    "# commit) beside the CoAP thread, each with its own store\n"
+	    "# connection; answers come as separate responses (RFC 9148 4.7).\n"
+	    "# 0: enroll on the CoAP thread itself. One per CPU is a good start." },
 
 	{ SECT_LWM2M, "server_uri", CT_STRING, "", 0, 0,
 	    CFG(lwm2m_server_uri), FSZ(kdc_config, lwm2m_server_uri), 0, NULL,

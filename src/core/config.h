@@ -51,6 +51,7 @@ struct kdc_config {
 	int			coap_port;	/* 0: off */
 	int			lwm2m_port;	/* 0: off */
 	int			nosec_port;	/* tests only; 0: off */
+	int			sign_threads;	/* EST workers; 0: none */
 	char			lwm2m_server_uri[256];	/* "" = derived */
 	int			lwm2m_lifetime;
 	int			lwm2m_bootstrap_timeout;

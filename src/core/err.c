@@ -46,6 +46,7 @@ static const struct {
 	{ KDC_ERR_PEER_RESET,		"PEER_RESET",	"peer reset the exchange" },
 	{ KDC_ERR_CLOSED,		"CLOSED",	"session closed" },
 	{ KDC_ERR_PEER_ERROR,		"PEER_ERROR",	"peer answered with an error" },
+	{ KDC_ERR_BUSY,			"BUSY",		"at capacity, try again later" },
 };
 
 #define NERR (sizeof(errtab) / sizeof(errtab[0]))

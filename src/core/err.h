@@ -53,6 +53,7 @@ typedef enum {
 	KDC_ERR_PEER_RESET	= -52,	/* peer answered RST */
 	KDC_ERR_CLOSED		= -53,	/* session or connection closed */
 	KDC_ERR_PEER_ERROR	= -54,	/* peer answered with an error code */
+	KDC_ERR_BUSY		= -55,	/* at capacity now: try again later */
 } kdc_err;
 
 /* Human text for r, e.g. "device is revoked". Never NULL. */

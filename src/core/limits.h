@@ -88,6 +88,19 @@
 #define KDC_COAP_REQUEST_TIMEOUT_MS	60000
 /* Identities and addresses as text in logs. */
 #define KDC_COAP_ADDR_TEXT		64
+/* Requests answered later (separate responses, RFC 7252 §5.2.2) held at
+ * once by an engine: each holds its request and a session reference. */
+#define KDC_COAP_LATER_MAX		4096
+/* fds an engine polls besides its sockets (a worker pool's eventfd). */
+#define KDC_COAP_WATCH_MAX		4
+
+/* ---- worker pool (core/pool.h) ----------------------------------------- */
+/* Worker threads per pool ([coap] sign_threads is bounded by this). */
+#define KDC_POOL_THREADS_MAX		64
+/* Jobs waiting for a worker: at ~400 µs a job and 2 workers, 256 is
+ * ~50 ms of work; past it the EST face answers 5.03 with Max-Age (RFC
+ * 9148 §4.7) instead of queueing without bound. */
+#define KDC_POOL_QUEUE_MAX		256
 
 /* A request body the KDC sends to a device (kdc_coap_request), sent
  * block-wise when larger than a datagram: a Bootstrap-Write of /0 with a

@@ -10,6 +10,13 @@
  * first uses it), map the result. Every refusal is an "est.enroll" audit
  * record; a success is core's "cert.issue" record, ending "est=sen|sren|
  * skg by cred=N (kind type)": one record and one commit per enrollment.
+ *
+ * An enrollment (sen, sren, skg: a CSR check, an ECDSA signature and a
+ * commit) is a job: with a worker pool it runs on a worker with the
+ * worker's own core and is answered later (RFC 9148 §4.7: empty ACK,
+ * then the 2.04 as a Confirmable response), so the engine thread goes on
+ * with handshakes and other requests meanwhile; without a pool, or for a
+ * non-confirmable request, the same job runs in the handler.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -21,6 +28,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "crypto/codec.h"
 #include "lwm2m/lwm2m.h"
 #include "lwm2m/codec.h"
@@ -32,29 +40,55 @@
  * The engine copies a response payload when the handler has returned
  * (coap.h: borrowed until then, msg.c resp_fill() right after), and one
  * engine runs on one thread, one handler at a time: a per-thread buffer
- * holds it until the next handler on that thread. Sized for a PKCS#7
- * around one KDC_CERT_MAX certificate.
+ * holds the answers of the GET handlers until the next handler on that
+ * thread.
  */
 #define EST_OUT_MAX	(KDC_CERT_MAX + 256)
 static _Thread_local uint8_t est_out[EST_OUT_MAX];
 
+/* A job's answer: a certificate in PKCS#7, or /skg's multipart-core
+ * around a PKCS#8 private key and its certificate (a secret: wiped). */
+#define JOB_OUT_MAX	(KDC_PRIVKEY_MAX + KDC_CERT_MAX + 256)
+
+/* Seconds a client waits after a 5.03 when every worker is busy and the
+ * queue is full (RFC 9148 §4.7: 5.03 with Max-Age, then resend). */
+#define EST_RETRY_AFTER	2
+
+struct kdc_est {
+	struct kdc_coap	*coap;
+	struct kdc_core	*core;		/* the engine thread's */
+	struct kdc_pool	*pool;		/* NULL: enroll in the handler */
+	struct est_job	*last;		/* run in a handler, answer borrowed
+					 * by the engine until the next one */
+};
+
+enum est_op { EST_SEN, EST_SREN, EST_SKG };
+
 /*
- * The /skg response (multipart-core around a PKCS#8 private key and its
- * certificate) is a secret: it has its own per-thread buffer, wiped by
- * the next EST handler on this thread (est_wipe()), since the engine
- * copies it only after the handler has returned.
+ * One enrollment: what the request said and who asked, copied, so a
+ * worker needs nothing of the engine's; then the answer.
  */
-#define SKG_OUT_MAX	(KDC_PRIVKEY_MAX + KDC_CERT_MAX + 32)
-static _Thread_local uint8_t skg_out[SKG_OUT_MAX];
-static _Thread_local size_t skg_used;
+struct est_job {
+	struct kdc_pool_job	 pj;		/* first: the pool's view */
+	struct kdc_coap_later	*later;		/* NULL when run in the handler */
+	enum est_op		 op;
+	struct kdc_coap_auth	 auth;
+	char			 peer[KDC_COAP_ADDR_TEXT];
+	int			 content_format;
+	int			 accept;
+	struct kdc_coap_resp	 resp;		/* payload points into out */
+	uint8_t			 out[JOB_OUT_MAX];
+	size_t			 csr_len;
+	uint8_t			 csr[];
+};
 
 static void
-est_wipe(void)
+job_free(struct est_job *j)
 {
-	if (skg_used > 0) {
-		kdc_wipe(skg_out, skg_used);
-		skg_used = 0;
-	}
+	if (j == NULL)
+		return;
+	kdc_wipe(j, sizeof(*j) + j->csr_len);
+	kdc_free(j);
 }
 
 /*
@@ -102,25 +136,25 @@ est_code(kdc_err r)
 	}
 }
 
-/* Copy n bytes to the response (est_out). */
+/* Copy n bytes to the response, in buf (capacity cap). */
 static kdc_err
-resp_set(struct kdc_coap_resp *resp, uint8_t code, int cf, const uint8_t *p,
-    size_t n)
+resp_set(struct kdc_coap_resp *resp, uint8_t *buf, size_t cap, uint8_t code,
+    int cf, const uint8_t *p, size_t n)
 {
-	if (n > sizeof(est_out))
+	if (n > cap)
 		return KDC_ERR_TOO_LARGE;
-	memcpy(est_out, p, n);
+	memcpy(buf, p, n);
 	resp->code = code;
 	resp->content_format = cf;
-	resp->payload = est_out;
+	resp->payload = buf;
 	resp->payload_len = n;
 	return KDC_OK;
 }
 
 /* A certificate (DER) as the client asked: 287 as is, 281 in PKCS#7. */
 static kdc_err
-resp_cert(struct kdc_coap_resp *resp, uint8_t code, int cf,
-    const uint8_t *der, size_t len)
+resp_cert(struct kdc_coap_resp *resp, uint8_t *buf, size_t cap, uint8_t code,
+    int cf, const uint8_t *der, size_t len)
 {
 	const uint8_t *ders[1] = { der };
 	size_t lens[1] = { len };
@@ -129,10 +163,10 @@ resp_cert(struct kdc_coap_resp *resp, uint8_t code, int cf,
 	kdc_err r;
 
 	if (cf == KDC_CF_PKIX_CERT)
-		return resp_set(resp, code, cf, der, len);
+		return resp_set(resp, buf, cap, code, cf, der, len);
 	if ((r = kdc_pkcs7_certs(ders, lens, 1, &p7, &p7_len)) != KDC_OK)
 		return r;
-	r = resp_set(resp, code, KDC_CF_PKCS7_CERTS, p7, p7_len);
+	r = resp_set(resp, buf, cap, code, KDC_CF_PKCS7_CERTS, p7, p7_len);
 	kdc_free(p7);
 	return r;
 }
@@ -149,20 +183,30 @@ cert_format(int accept)
 	return -1;
 }
 
+/* The answer of the last job run in a handler was borrowed by the engine
+ * until the handler returned: wipe it (it may hold a private key). */
+static void
+est_release_last(struct kdc_est *e)
+{
+	job_free(e->last);
+	e->last = NULL;
+}
+
 /* ---- GET crts, GET att --------------------------------------------------- */
 
 static void
 crts_get(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
-	struct kdc_core *core = arg;
+	struct kdc_est *e = arg;
+	struct kdc_core *core = e->core;
 	char *pem = NULL;
 	uint8_t *der = NULL, *spki = NULL;
 	size_t pem_len = 0, der_len = 0, spki_len = 0;
 	int cf = cert_format(req->accept);
 	kdc_err r;
 
-	est_wipe();
+	est_release_last(e);
 
 	if (cf < 0) {
 		kdc_log_debug("peer=%s crts Accept=%d",
@@ -173,7 +217,8 @@ crts_get(void *arg, struct kdc_coap_peer *peer,
 	if ((r = kdc_core_ca_pem(core, &pem, &pem_len)) != KDC_OK ||
 	    (r = kdc_cert_pem_leaf(pem, pem_len, &der, &der_len, &spki,
 	    &spki_len)) != KDC_OK ||
-	    (r = resp_cert(resp, KDC_COAP_CONTENT, cf, der, der_len)) !=
+	    (r = resp_cert(resp, est_out, sizeof(est_out), KDC_COAP_CONTENT,
+	    cf, der, der_len)) !=
 	    KDC_OK) {
 		kdc_log_err_r(r, "CA certificate for crts");
 		resp->code = KDC_COAP_INTERNAL;
@@ -187,15 +232,14 @@ static void
 att_get(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
-	est_wipe();
-	(void)arg;
+	est_release_last(arg);
 	(void)peer;
 	if (req->accept != KDC_CF_NONE && req->accept != KDC_CF_CSRATTRS) {
 		resp->code = KDC_COAP_NOT_ACCEPTABLE;
 		return;
 	}
-	(void)resp_set(resp, KDC_COAP_CONTENT, KDC_CF_CSRATTRS, csrattrs,
-	    sizeof(csrattrs));
+	(void)resp_set(resp, est_out, sizeof(est_out), KDC_COAP_CONTENT,
+	    KDC_CF_CSRATTRS, csrattrs, sizeof(csrattrs));
 }
 
 /* ---- POST sen, POST sren ------------------------------------------------- */
@@ -309,11 +353,15 @@ key_allowed(struct kdc_core *core, const struct kdc_coap_auth *auth,
 	return r;
 }
 
+/*
+ * sen, sren on a worker or in the handler: who may ask, the CSR's key,
+ * issuance (core's cert.issue record), the answer in j->resp.
+ */
 static void
-enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
-    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp, bool re)
+enroll_run(struct est_job *j, struct kdc_core *core)
 {
-	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_coap_auth *auth = &j->auth;
+	bool re = j->op == EST_SREN;
 	const char *op = re ? "sren" : "sen";
 	const char *subject;
 	struct kdc_cred *mine = NULL;
@@ -321,33 +369,31 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 	size_t spki_len = 0, cert_len = 0;
 	int64_t cred_id = 0;
 	bool pending = false;
-	int cf = cert_format(req->accept);
+	int cf = cert_format(j->accept);
 	char why[256], note[128];
 	kdc_err r, ar;
 
-	est_wipe();
 	why[0] = '\0';
-	subject = auth != NULL && auth->dev_id[0] != '\0' ? auth->dev_id :
-	    kdc_coap_peer_addr(peer);
+	subject = auth->dev_id[0] != '\0' ? auth->dev_id : j->peer;
 	if ((r = enroll_allowed(core, auth, re, &mine, why, sizeof(why))) !=
 	    KDC_OK)
 		goto refused;
-	if (req->content_format != KDC_CF_PKCS10) {
+	if (j->content_format != KDC_CF_PKCS10) {
 		r = KDC_ERR_UNSUPPORTED;
 		snprintf(why, sizeof(why), "Content-Format %d, want %d",
-		    req->content_format, KDC_CF_PKCS10);
+		    j->content_format, KDC_CF_PKCS10);
 		goto refused;
 	}
 	if (cf < 0) {
-		resp->code = KDC_COAP_NOT_ACCEPTABLE;
+		j->resp.code = KDC_COAP_NOT_ACCEPTABLE;
 		r = KDC_ERR_UNSUPPORTED;
-		snprintf(why, sizeof(why), "Accept %d", req->accept);
+		snprintf(why, sizeof(why), "Accept %d", j->accept);
 		goto audit;
 	}
-	if ((r = kdc_csr_spki(req->payload, req->payload_len, &spki,
-	    &spki_len)) != KDC_OK) {
-		snprintf(why, sizeof(why), "CSR of %zu bytes: %s",
-		    req->payload_len, kdc_err_str(r));
+	if ((r = kdc_csr_spki(j->csr, j->csr_len, &spki, &spki_len)) !=
+	    KDC_OK) {
+		snprintf(why, sizeof(why), "CSR of %zu bytes: %s", j->csr_len,
+		    kdc_err_str(r));
 		goto refused;
 	}
 	if ((r = key_allowed(core, auth, mine, spki, spki_len, why,
@@ -360,53 +406,38 @@ enroll(struct kdc_core *core, struct kdc_coap_peer *peer,
 	    "cf=%d", op, auth->cred_id, kdc_cred_kind_str(auth->kind),
 	    kdc_cred_type_str(auth->type), cf);
 	if ((r = kdc_core_cert_enroll(core, KDC_LWM2M_ACTOR, auth->dev_id,
-	    req->payload, req->payload_len, note, &cred_id, &cert, &cert_len,
-	    &pending)) != KDC_OK) {
+	    j->csr, j->csr_len, note, &cred_id, &cert, &cert_len, &pending)) !=
+	    KDC_OK) {
 		snprintf(why, sizeof(why), "issue: %s", kdc_err_str(r));
 		goto refused;
 	}
 	/* RFC 9148 §4.5: 2.04 with the certificate */
-	if ((r = resp_cert(resp, KDC_COAP_CHANGED, cf, cert, cert_len)) !=
-	    KDC_OK) {
+	if ((r = resp_cert(&j->resp, j->out, sizeof(j->out), KDC_COAP_CHANGED,
+	    cf, cert, cert_len)) != KDC_OK) {
 		/* issued but not deliverable: the device retries (the next
 		 * issuance supersedes this one) */
 		kdc_log_err_r(r, "dev=%s cred=%" PRId64 ": response", subject,
 		    cred_id);
 		snprintf(why, sizeof(why), "cred=%" PRId64 " issued, response "
 		    "failed: %s", cred_id, kdc_err_str(r));
-		resp->code = KDC_COAP_INTERNAL;
+		j->resp.code = KDC_COAP_INTERNAL;
 		goto audit;
 	}
 	kdc_log_debug("dev=%s %s: cred=%" PRId64 "%s", subject, op, cred_id,
 	    pending ? " pending until first use" : "");
 	goto done;
 refused:
-	resp->code = est_code(r);
-	kdc_log_debug("peer=%s %s refused: %s", kdc_coap_peer_addr(peer), op,
-	    why);
+	j->resp.code = est_code(r);
+	kdc_log_debug("peer=%s %s refused: %s", j->peer, op, why);
 audit:
 	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll", subject, r,
-	    auth == NULL || auth->dev_id[0] == '\0', "%s: %s", op, why);
+	    auth->dev_id[0] == '\0', "%s: %s", op, why);
 	if (ar != KDC_OK)
 		kdc_log_err_r(ar, "audit append failed action=est.enroll");
 done:
 	kdc_cred_free(mine);
 	kdc_free(spki);
 	kdc_free(cert);
-}
-
-static void
-sen_post(void *arg, struct kdc_coap_peer *peer,
-    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
-{
-	enroll(arg, peer, req, resp, false);
-}
-
-static void
-sren_post(void *arg, struct kdc_coap_peer *peer,
-    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
-{
-	enroll(arg, peer, req, resp, true);
 }
 
 /* ---- POST skg ------------------------------------------------------------ */
@@ -465,19 +496,10 @@ skg_csr_check(const char *dev_id, const uint8_t *csr, size_t len, char *why,
 	return r;
 }
 
-/*
- * POST skg (RFC 9148 §5.8): enroll with a key pair the KDC makes, for
- * devices too weak to make their own. Who may ask: as sen over the
- * manufacturer credential, as sren over the current operational
- * certificate. Answers 2.04 multipart-core (62) [284 PKCS#8 private key,
- * 287 certificate]. The private key is not kept by the KDC.
- */
 static void
-skg_post(void *arg, struct kdc_coap_peer *peer,
-    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+skg_run(struct est_job *j, struct kdc_core *core)
 {
-	struct kdc_core *core = arg;
-	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_coap_auth *auth = &j->auth;
 	const char *subject;
 	struct kdc_cred *mine = NULL;
 	uint8_t pkcs8[KDC_PRIVKEY_MAX], *cert = NULL;
@@ -487,29 +509,26 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 	char why[256], note[128];
 	kdc_err r, ar;
 
-	est_wipe();
 	why[0] = '\0';
-	subject = auth != NULL && auth->dev_id[0] != '\0' ? auth->dev_id :
-	    kdc_coap_peer_addr(peer);
-	re = auth != NULL && auth->kind == KDC_KIND_OPERATIONAL;
+	subject = auth->dev_id[0] != '\0' ? auth->dev_id : j->peer;
+	re = auth->kind == KDC_KIND_OPERATIONAL;
 	if ((r = enroll_allowed(core, auth, re, &mine, why, sizeof(why))) !=
 	    KDC_OK)
 		goto refused;
-	if (req->content_format != KDC_CF_PKCS10) {
+	if (j->content_format != KDC_CF_PKCS10) {
 		r = KDC_ERR_UNSUPPORTED;
 		snprintf(why, sizeof(why), "Content-Format %d, want %d",
-		    req->content_format, KDC_CF_PKCS10);
+		    j->content_format, KDC_CF_PKCS10);
 		goto refused;
 	}
-	if (req->accept != KDC_CF_NONE &&
-	    req->accept != KDC_CF_MULTIPART_CORE) {
-		resp->code = KDC_COAP_NOT_ACCEPTABLE;
+	if (j->accept != KDC_CF_NONE && j->accept != KDC_CF_MULTIPART_CORE) {
+		j->resp.code = KDC_COAP_NOT_ACCEPTABLE;
 		r = KDC_ERR_UNSUPPORTED;
-		snprintf(why, sizeof(why), "Accept %d", req->accept);
+		snprintf(why, sizeof(why), "Accept %d", j->accept);
 		goto audit;
 	}
-	if ((r = skg_csr_check(auth->dev_id, req->payload, req->payload_len,
-	    why, sizeof(why))) != KDC_OK)
+	if ((r = skg_csr_check(auth->dev_id, j->csr, j->csr_len, why,
+	    sizeof(why))) != KDC_OK)
 		goto refused;
 	snprintf(note, sizeof(note), "est=skg by cred=%" PRId64 " (%s %s)",
 	    auth->cred_id, kdc_cred_kind_str(auth->kind),
@@ -525,8 +544,8 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 		const uint8_t *parts[2] = { pkcs8, cert };
 		size_t lens[2] = { pkcs8_len, cert_len };
 
-		out_len = sizeof(skg_out);
-		r = kdc_multipart_encode(cfs, parts, lens, 2, skg_out,
+		out_len = sizeof(j->out);
+		r = kdc_multipart_encode(cfs, parts, lens, 2, j->out,
 		    &out_len);
 	}
 	if (r != KDC_OK) {
@@ -534,33 +553,158 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 		 * issuance supersedes this one) */
 		kdc_log_err_r(r, "dev=%s cred=%" PRId64 ": skg response",
 		    subject, cred_id);
-		kdc_wipe(skg_out, sizeof(skg_out));
+		kdc_wipe(j->out, sizeof(j->out));
 		snprintf(why, sizeof(why), "cred=%" PRId64 " issued, "
 		    "response failed: %s", cred_id, kdc_err_str(r));
-		resp->code = KDC_COAP_INTERNAL;
+		j->resp.code = KDC_COAP_INTERNAL;
 		goto audit;
 	}
-	skg_used = out_len;
-	resp->code = KDC_COAP_CHANGED;
-	resp->content_format = KDC_CF_MULTIPART_CORE;
-	resp->payload = skg_out;
-	resp->payload_len = out_len;
+	j->resp.code = KDC_COAP_CHANGED;
+	j->resp.content_format = KDC_CF_MULTIPART_CORE;
+	j->resp.payload = j->out;
+	j->resp.payload_len = out_len;
 	kdc_log_debug("dev=%s skg: cred=%" PRId64 "%s", subject, cred_id,
 	    pending ? " pending until first use" : "");
 	goto done;		/* core's cert.issue record tells it */
 refused:
-	resp->code = est_code(r);
-	kdc_log_debug("peer=%s skg refused: %s", kdc_coap_peer_addr(peer),
-	    why);
+	j->resp.code = est_code(r);
+	kdc_log_debug("peer=%s skg refused: %s", j->peer, why);
 audit:
 	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll", subject, r,
-	    auth == NULL || auth->dev_id[0] == '\0', "skg: %s", why);
+	    auth->dev_id[0] == '\0', "skg: %s", why);
 	if (ar != KDC_OK)
 		kdc_log_err_r(ar, "audit append failed action=est.enroll");
 done:
 	kdc_wipe(pkcs8, sizeof(pkcs8));
 	kdc_cred_free(mine);
 	kdc_free(cert);
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+/* On a worker (or in the handler): the enrollment the job names. */
+static void
+job_run(struct kdc_pool_job *pj, struct kdc_core *core)
+{
+	struct est_job *j = (struct est_job *)pj;
+
+	if (j->op == EST_SKG)
+		skg_run(j, core);
+	else
+		enroll_run(j, core);
+}
+
+/* On the engine thread (kdc_pool_drain()): answer and forget the job. A
+ * job the pool never ran (it was stopped first) is answered 5.03. */
+static void
+job_done(struct kdc_pool_job *pj)
+{
+	struct est_job *j = (struct est_job *)pj;
+
+	if (!pj->ran) {
+		memset(&j->resp, 0, sizeof(j->resp));
+		j->resp.code = KDC_COAP_UNAVAILABLE;
+		j->resp.content_format = KDC_CF_NONE;
+		j->resp.max_age = EST_RETRY_AFTER;
+	}
+	kdc_coap_later_answer(j->later, &j->resp);
+	job_free(j);
+}
+
+static struct est_job *
+job_new(struct kdc_coap_peer *peer, const struct kdc_coap_msg *req,
+    enum est_op op)
+{
+	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	struct est_job *j;
+
+	if ((j = kdc_calloc(1, sizeof(*j) + req->payload_len)) == NULL)
+		return NULL;
+	j->pj.run = job_run;
+	j->pj.done = job_done;
+	j->op = op;
+	if (auth != NULL)
+		j->auth = *auth;
+	snprintf(j->peer, sizeof(j->peer), "%s", kdc_coap_peer_addr(peer));
+	j->content_format = req->content_format;
+	j->accept = req->accept;
+	j->csr_len = req->payload_len;
+	if (req->payload_len > 0)
+		memcpy(j->csr, req->payload, req->payload_len);
+	j->resp.content_format = KDC_CF_NONE;
+	return j;
+}
+
+/*
+ * sen, sren, skg: to a worker, answered later; in the handler without a
+ * pool (or when the request cannot wait: non-confirmable). A full queue
+ * is answered 5.03 with Max-Age (RFC 9148 §4.7: the client resends).
+ */
+static void
+enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp,
+    enum est_op op)
+{
+	struct est_job *j;
+	kdc_err r;
+
+	est_release_last(e);
+	if ((j = job_new(peer, req, op)) == NULL) {
+		kdc_log_err("peer=%s est: out of memory",
+		    kdc_coap_peer_addr(peer));
+		resp->code = KDC_COAP_INTERNAL;
+		return;
+	}
+	if (e->pool != NULL && kdc_pool_full(e->pool)) {
+		/* only this thread submits: not full now means the submit
+		 * below is taken */
+		kdc_log_warn("peer=%s est: every worker busy and %d waiting: "
+		    "5.03, Max-Age %d", j->peer, KDC_POOL_QUEUE_MAX,
+		    EST_RETRY_AFTER);
+		job_free(j);
+		resp->code = KDC_COAP_UNAVAILABLE;
+		resp->max_age = EST_RETRY_AFTER;
+		return;
+	}
+	if (e->pool != NULL && (j->later = kdc_coap_defer(peer)) != NULL) {
+		if ((r = kdc_pool_submit(e->pool, &j->pj)) == KDC_OK)
+			return;		/* job_done() answers */
+		kdc_log_warn_r(r, "peer=%s est: pool", j->peer);	/* closing */
+		j->pj.ran = false;
+		job_done(&j->pj);	/* 5.03 */
+		return;
+	}
+	job_run(&j->pj, e->core);
+	*resp = j->resp;	/* payload in j->out until the next handler */
+	e->last = j;
+}
+
+static void
+sen_post(void *arg, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	enroll_post(arg, peer, req, resp, EST_SEN);
+}
+
+static void
+sren_post(void *arg, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	enroll_post(arg, peer, req, resp, EST_SREN);
+}
+
+/*
+ * POST skg (RFC 9148 §5.8): enroll with a key pair the KDC makes, for
+ * devices too weak to make their own. Who may ask: as sen over the
+ * manufacturer credential, as sren over the current operational
+ * certificate. Answers 2.04 multipart-core (62) [284 PKCS#8 private key,
+ * 287 certificate]. The private key is not kept by the KDC.
+ */
+static void
+skg_post(void *arg, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	enroll_post(arg, peer, req, resp, EST_SKG);
 }
 
 /*
@@ -573,17 +717,16 @@ static void
 crl_get(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
-	struct kdc_core *core = arg;
+	struct kdc_est *e = arg;
 	uint8_t *der = NULL;
 	size_t len = 0;
 	kdc_err r;
 
-	est_wipe();
-
+	est_release_last(e);
 	(void)req;
-	if ((r = kdc_core_crl(core, &der, &len)) != KDC_OK ||
-	    (r = resp_set(resp, KDC_COAP_CONTENT, KDC_CF_OCTET_STREAM, der,
-	    len)) != KDC_OK) {
+	if ((r = kdc_core_crl(e->core, &der, &len)) != KDC_OK ||
+	    (r = resp_set(resp, est_out, sizeof(est_out), KDC_COAP_CONTENT,
+	    KDC_CF_OCTET_STREAM, der, len)) != KDC_OK) {
 		kdc_log_err_r(r, "CRL for peer=%s", kdc_coap_peer_addr(peer));
 		resp->code = est_code(r);
 	}
@@ -593,25 +736,49 @@ crl_get(void *arg, struct kdc_coap_peer *peer,
 /* ---- lifetime ------------------------------------------------------------ */
 
 kdc_err
-kdc_est_attach(struct kdc_coap *c, struct kdc_core *core, const char *endpoint)
+kdc_est_attach(struct kdc_coap *c, struct kdc_core *core, const char *endpoint,
+    struct kdc_pool *pool, struct kdc_est **out)
 {
 	const char *ep = endpoint != NULL ? endpoint : "kdc";
+	struct kdc_est *e;
 	kdc_err r;
 
+	if (out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	*out = NULL;
 	if (c == NULL || core == NULL)
 		return KDC_ERR_INVALID_ARG;
+	if ((e = kdc_calloc(1, sizeof(*e))) == NULL)
+		return KDC_ERR_NOMEM;
+	e->coap = c;
+	e->core = core;
+	e->pool = pool;
 	if ((r = kdc_coap_route(c, ep, KDC_COAP_GET, EST_PREFIX "crts",
-	    crts_get, core)) != KDC_OK ||
+	    crts_get, e)) != KDC_OK ||
 	    (r = kdc_coap_route(c, ep, KDC_COAP_GET, EST_PREFIX "att",
-	    att_get, core)) != KDC_OK ||
+	    att_get, e)) != KDC_OK ||
 	    (r = kdc_coap_route(c, ep, KDC_COAP_POST, EST_PREFIX "sen",
-	    sen_post, core)) != KDC_OK ||
+	    sen_post, e)) != KDC_OK ||
 	    (r = kdc_coap_route(c, ep, KDC_COAP_POST, EST_PREFIX "sren",
-	    sren_post, core)) != KDC_OK ||
+	    sren_post, e)) != KDC_OK ||
 	    (r = kdc_coap_route(c, ep, KDC_COAP_POST, EST_PREFIX "skg",
-	    skg_post, core)) != KDC_OK ||
+	    skg_post, e)) != KDC_OK ||
 	    (r = kdc_coap_route(c, ep, KDC_COAP_GET, EST_PREFIX "crl",
-	    crl_get, core)) != KDC_OK)
-		return r;
+	    crl_get, e)) != KDC_OK)
+		goto fail;
+	*out = e;
 	return KDC_OK;
+fail:
+	/* routes already made point at e: the engine must not run */
+	kdc_free(e);
+	return r;
+}
+
+void
+kdc_est_free(struct kdc_est *e)
+{
+	if (e == NULL)
+		return;
+	est_release_last(e);
+	kdc_free(e);
 }

@@ -131,11 +131,30 @@ size_t	kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw);
  *              the device (its key is ignored); 2.04 multipart-core 62
  *              [284 PKCS#8 key, 287 certificate]
  *   GET crl    the CA's CRL, DER, Content-Format 42
- * /skc is not served (the engine's 4.04). c and core are
- * borrowed and must outlive the engine; nothing to free. A
- * kdc_coap_route() error as it comes.
+ * /skc is not served (the engine's 4.04).
+ *
+ * sen, sren and skg are jobs (a CSR check, a signature, a commit): with
+ * pool (core/pool.h; its workers have cores of their own) each runs on a
+ * worker and is answered later (RFC 9148 §4.7: an empty ACK now, the
+ * 2.04 as a Confirmable response when the worker is done), so the engine
+ * thread goes on meanwhile; the engine's owner must have the engine
+ * watch kdc_pool_fd(pool) and call kdc_pool_drain() (coap.h
+ * kdc_coap_watch()). A full queue is answered 5.03 with Max-Age 2. With
+ * pool NULL, or for a non-confirmable request, the job runs in the
+ * handler with core.
+ *
+ * c, core and pool are borrowed and must outlive the engine's run.
+ * Free order: stop the engine, kdc_pool_free() (answers what is left),
+ * kdc_coap_free(), kdc_est_free(). KDC_ERR_INVALID_ARG, KDC_ERR_NOMEM,
+ * or a kdc_coap_route() error as it comes (then routes may point at
+ * freed memory: the engine must not run).
  */
+struct kdc_est;
+struct kdc_pool;
+
 kdc_err	kdc_est_attach(struct kdc_coap *c, struct kdc_core *core,
-	    const char *endpoint);
+	    const char *endpoint, struct kdc_pool *pool,
+	    struct kdc_est **out);
+void	kdc_est_free(struct kdc_est *e);
 
 #endif

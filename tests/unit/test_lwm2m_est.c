@@ -4,7 +4,12 @@
  * this process: crts in both formats and 4.06, att, sen issuing a
  * certificate for the peer's device, and the audited refusals (wrong
  * Content-Format, malformed CSR, sren over the manufacturer credential).
+ * sen and its refusals run twice: enrolled in the handler (piggybacked
+ * ACK) and on a worker pool (core/pool.h: an empty ACK, then the answer
+ * as a Confirmable separate response); a full pool answers 5.03 with
+ * Max-Age.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +34,7 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "lwm2m/lwm2m.h"
 #include "testutil.h"
 
@@ -36,8 +42,18 @@
 #define MFG_KEY		"manufacturer-key-est0"
 #define DEV		"urn:dev:est"
 
+#define WORKERS		2
+
 struct fx {
 	char			*dir;
+	struct kdc_est		*est;
+	struct kdc_pool		*pool;
+	size_t			 queue_max;	/* 0: no pool */
+	struct {
+		struct kdc_store	*st;
+		struct kdc_ca		*ca;
+		struct kdc_core		*core;
+	}			 wk[WORKERS];
 	struct kdc_config	 cfg;
 	struct kdc_keyring	*kr;
 	struct kdc_store	*st;
@@ -60,6 +76,8 @@ static struct {
 	int		 cf;
 	uint8_t		 body[KDC_CERT_MAX + 512];
 	size_t		 len;
+	int		 type;		/* COAP_MESSAGE_ACK: piggybacked */
+	int		 max_age;	/* -1: none */
 } rx;
 
 static const uint8_t wkey[32] = { 0x17 };
@@ -103,12 +121,26 @@ cl_resp(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
 		memcpy(rx.body, data, len);
 		rx.len = len;
 	}
+	rx.max_age = -1;
+	if ((o = coap_check_option(rcvd, COAP_OPTION_MAXAGE, &it)) != NULL)
+		rx.max_age = (int)coap_decode_var_bytes(coap_opt_value(o),
+		    coap_opt_length(o));
+	rx.type = coap_pdu_get_type(rcvd);
 	rx.code = coap_pdu_get_code(rcvd);
 	return COAP_RESPONSE_OK;
 }
 
+static void
+pool_drain(void *arg)
+{
+	(void)kdc_pool_drain(arg);
+}
+
+/* queue_max 0: no pool, enrollments in the handler on an in-memory
+ * store; else WORKERS workers, each with its own connection to a store
+ * file, at most queue_max jobs waiting. */
 static int
-setup(void **state)
+setup_with(void **state, size_t queue_max)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct kdc_device_spec s;
@@ -116,13 +148,17 @@ setup(void **state)
 	coap_address_t dst;
 	char p[512];
 
+	*state = f;
 	assert_int_equal(kdc_crypto_init(), KDC_OK);
 	kdc_log_set_level(getenv("KDC_TEST_DEBUG") != NULL ? KDC_LOG_DEBUG :
 	    KDC_LOG_ERR);
 	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
 	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
+	f->queue_max = queue_max;
+	snprintf(p, sizeof(p), "%s/kdc.db", f->dir);
+	assert_int_equal(kdc_store_open(queue_max == 0 ? ":memory:" : p, 1,
+	    &f->st), KDC_OK);
 	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
 	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
 	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
@@ -136,9 +172,27 @@ setup(void **state)
 	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1", f->port,
 	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
 	    f->cert_pem, f->key_pem), KDC_OK);
-	assert_int_equal(kdc_est_attach(NULL, f->core, NULL),
+	if (queue_max > 0) {
+		struct kdc_core *cores[WORKERS];
+
+		for (size_t i = 0; i < WORKERS; i++) {
+			assert_int_equal(kdc_store_open(p, 0, &f->wk[i].st),
+			    KDC_OK);
+			assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL,
+			    &f->wk[i].ca), KDC_OK);
+			assert_int_equal(kdc_core_new(f->wk[i].st, f->kr,
+			    f->wk[i].ca, &f->cfg, &f->wk[i].core), KDC_OK);
+			cores[i] = f->wk[i].core;
+		}
+		assert_int_equal(kdc_pool_new(cores, WORKERS, queue_max,
+		    &f->pool), KDC_OK);
+		assert_int_equal(kdc_coap_watch(f->coap, kdc_pool_fd(f->pool),
+		    pool_drain, f->pool), KDC_OK);
+	}
+	assert_int_equal(kdc_est_attach(NULL, f->core, NULL, NULL, &f->est),
 	    KDC_ERR_INVALID_ARG);
-	assert_int_equal(kdc_est_attach(f->coap, f->core, NULL), KDC_OK);
+	assert_int_equal(kdc_est_attach(f->coap, f->core, NULL, f->pool,
+	    &f->est), KDC_OK);
 
 	memset(&s, 0, sizeof(s));
 	snprintf(s.dev_id, sizeof(s.dev_id), DEV);
@@ -171,8 +225,19 @@ setup(void **state)
 	cpsk.psk_info.key.length = strlen(MFG_KEY);
 	assert_non_null(f->cs = coap_new_client_session_psk2(f->cctx, NULL,
 	    &dst, COAP_PROTO_DTLS, &cpsk));
-	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_with(state, 0);
+}
+
+static int
+setup_pool(void **state)
+{
+	return setup_with(state, 16);
 }
 
 static int
@@ -181,7 +246,14 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	coap_free_context(f->cctx);
+	kdc_pool_free(f->pool);		/* lwm2m.h: pool, engine, est */
 	kdc_coap_free(f->coap);
+	kdc_est_free(f->est);
+	for (size_t i = 0; i < WORKERS; i++) {
+		kdc_core_free(f->wk[i].core);
+		kdc_ca_free(f->wk[i].ca);
+		kdc_store_close(f->wk[i].st);
+	}
 	kdc_core_free(f->core);
 	kdc_ca_free(f->ca);
 	kdc_store_close(f->st);
@@ -318,6 +390,9 @@ test_sen(void **state)
 	    f->csr, f->csr_len);
 	assert_int_equal(rx.code, KDC_COAP_CHANGED);
 	assert_int_equal(rx.cf, KDC_CF_PKIX_CERT);
+	/* in the handler: piggybacked; on a worker: a separate response */
+	assert_int_equal(rx.type, f->pool == NULL ? COAP_MESSAGE_ACK :
+	    COAP_MESSAGE_CON);
 	expect_last_audit(f, "cert.issue", KDC_OK);
 	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
 	d.data = rx.body;
@@ -370,6 +445,99 @@ test_sen_refused(void **state)
 	expect_last_audit(f, "est.enroll", KDC_ERR_WRONG_TYPE);
 }
 
+/* A job that holds its worker until the test lets it go. */
+struct blocker {
+	struct kdc_pool_job	 pj;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	bool			 running, release, done;
+};
+
+static void
+blocker_run(struct kdc_pool_job *pj, struct kdc_core *core)
+{
+	struct blocker *b = (struct blocker *)pj;
+
+	(void)core;
+	pthread_mutex_lock(&b->mu);
+	b->running = true;
+	pthread_cond_broadcast(&b->cv);
+	while (!b->release)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void
+blocker_done(struct kdc_pool_job *pj)
+{
+	((struct blocker *)pj)->done = true;
+}
+
+/* Every worker busy and the queue full: sen is answered 5.03 with
+ * Max-Age at once (RFC 9148 §4.7), nothing issued, and served again
+ * once the workers are free. */
+static void
+test_sen_pool_full(void **state)
+{
+	struct fx *f = *state;
+	struct blocker b[WORKERS + 1];
+	struct kdc_cred *cur = NULL;
+	struct timespec t0, t;
+
+	for (size_t i = 0; i < WORKERS + 1; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		pthread_mutex_init(&b[i].mu, NULL);
+		pthread_cond_init(&b[i].cv, NULL);
+		b[i].pj.run = blocker_run;
+		b[i].pj.done = blocker_done;
+		assert_int_equal(kdc_pool_submit(f->pool, &b[i].pj), KDC_OK);
+		if (i == WORKERS)
+			break;
+		/* held by a worker before the next: one waits at a time */
+		pthread_mutex_lock(&b[i].mu);
+		while (!b[i].running)
+			pthread_cond_wait(&b[i].cv, &b[i].mu);
+		pthread_mutex_unlock(&b[i].mu);
+	}
+	assert_true(kdc_pool_full(f->pool));
+	/* queue_max 1: the third blocker waits, the queue is full */
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_PKCS10, KDC_CF_PKIX_CERT,
+	    f->csr, f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_UNAVAILABLE);
+	assert_int_equal(rx.max_age, 2);
+	assert_int_equal(rx.type, COAP_MESSAGE_ACK);	/* at once */
+	assert_int_equal(kdc_core_cred_current(f->core, DEV, KDC_CRED_ISSUED,
+	    &cur), KDC_ERR_NOT_FOUND);
+	for (size_t i = 0; i < WORKERS + 1; i++) {
+		pthread_mutex_lock(&b[i].mu);
+		b[i].release = true;
+		pthread_cond_broadcast(&b[i].cv);
+		pthread_mutex_unlock(&b[i].mu);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!(b[0].done && b[1].done && b[2].done)) {
+		kdc_coap_run_once(f->coap, 5);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 5)
+			fail_msg("blockers not drained");
+	}
+	assert_int_equal(kdc_pool_busy(f->pool), 0);
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_PKCS10, KDC_CF_PKIX_CERT,
+	    f->csr, f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_CHANGED);
+	assert_int_equal(rx.type, COAP_MESSAGE_CON);
+	for (size_t i = 0; i < WORKERS + 1; i++) {
+		pthread_cond_destroy(&b[i].cv);
+		pthread_mutex_destroy(&b[i].mu);
+	}
+}
+
+static int
+setup_pool_tiny(void **state)
+{
+	return setup_with(state, 1);
+}
+
 int
 main(void)
 {
@@ -379,6 +547,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sen_refused, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_sen, setup_pool,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sen_refused, setup_pool,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sen_pool_full,
+		    setup_pool_tiny, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

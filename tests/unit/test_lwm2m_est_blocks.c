@@ -42,6 +42,7 @@
 
 struct fx {
 	char			*dir;
+	struct kdc_est		*est;
 	struct kdc_config	 cfg;
 	struct kdc_keyring	*kr;
 	struct kdc_store	*st;
@@ -140,9 +141,10 @@ setup_mode(void **state, unsigned block_mode)
 	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1", f->port,
 	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
 	    f->cert_pem, f->key_pem), KDC_OK);
-	assert_int_equal(kdc_est_attach(NULL, f->core, NULL),
+	assert_int_equal(kdc_est_attach(NULL, f->core, NULL, NULL, &f->est),
 	    KDC_ERR_INVALID_ARG);
-	assert_int_equal(kdc_est_attach(f->coap, f->core, NULL), KDC_OK);
+	assert_int_equal(kdc_est_attach(f->coap, f->core, NULL, NULL,
+	    &f->est), KDC_OK);
 
 	memset(&s, 0, sizeof(s));
 	snprintf(s.dev_id, sizeof(s.dev_id), DEV);
@@ -185,6 +187,7 @@ teardown(void **state)
 
 	coap_free_context(f->cctx);
 	kdc_coap_free(f->coap);
+	kdc_est_free(f->est);
 	kdc_core_free(f->core);
 	kdc_ca_free(f->ca);
 	kdc_store_close(f->st);
