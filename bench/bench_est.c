@@ -1,7 +1,8 @@
 /*
  * bench_est: EST-coaps enrollments (RFC 9148 POST /.well-known/est/sen)
- * through a running `iotkdc serve`, over DTLS PSK, with the libcoap
- * client API (as device/port/host.c).
+ * through a running `iotkdc serve`, over DTLS PSK: `run` with a lean
+ * client of its own (GnuTLS DTLS directly, CoAP messages made here),
+ * `idle` with the libcoap client API (as device/port/host.c).
  *
  *   bench_est manifest N PREFIX SEED_HEX
  *	N devices as JSON Lines for `iotkdc device import`: id
@@ -19,7 +20,11 @@
  *	certificate counts; the session is then closed. K > 1 measures the
  *	EST path with the handshake shared by K enrollments. Prints one line:
  *	  enrollments=N ok=K failed=F seconds=S rate=R/s client_cpu_us=U
- *	  p50_ms=.. p99_ms=..
+ *	  p50_ms=.. p99_ms=.. refused=.. no_answer=.. retransmits=..
+ *	  handshake_retries=..
+ *	(retransmits: CoAP requests sent again after 2 s without an ACK;
+ *	handshake_retries: handshakes given up after 1.5 s and made again from
+ *	a new port)
  *	seconds from the start of the workers to the last one's end; CSR
  *	generation is not timed.
  *   bench_est idle PORT N C PREFIX SEED_HEX
@@ -34,7 +39,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,6 +51,7 @@
 
 #include <coap3/coap.h>
 #include <gnutls/crypto.h>
+#include <gnutls/dtls.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -52,6 +62,9 @@
 #define CF_PKCS10	286
 #define CF_PKIX_CERT	287
 #define TIMEOUT_MS	20000u
+#define HS_POLL_MS	10u	/* gt_open(): longest wait between handshake steps */
+#define HS_TIMEOUT_MS	1500u	/* a handshake, before a retry from a new port */
+#define HS_TRIES	3
 
 static uint8_t seed[SEED_MAX];
 static size_t seed_len;
@@ -145,7 +158,7 @@ mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ---- one worker (one process, one libcoap context) -------------------- */
+/* ---- libcoap client (idle sessions) ------------------------------------ */
 
 static bool	 w_done;	/* the response arrived */
 static bool	 w_fail;	/* NACK, DTLS error or close */
@@ -266,16 +279,6 @@ est_request(coap_context_t *ctx, coap_session_t *s, const char *leaf,
 	return w_done ? w_code : 0;
 }
 
-/* One enrollment on session s; its result: the response code, 0 for
- * none (1 for a 2.04 without a certificate: no enrollment). */
-static uint8_t
-enroll(coap_context_t *ctx, coap_session_t *s, const gnutls_datum_t *csr)
-{
-	uint8_t code = est_request(ctx, s, "sen", csr);
-
-	return code == COAP_RESPONSE_CODE(204) && w_len == 0 ? 1 : code;
-}
-
 /*
  * bench_est idle PORT N C PREFIX SEED_HEX: N DTLS sessions (devices 0..N-1,
  * C worker processes) that each complete a handshake and one GET /crts,
@@ -369,8 +372,266 @@ cmd_idle(uint16_t port, unsigned long n, unsigned long c, const char *prefix)
 	return ok * 100 >= n * 95 ? 0 : 1;
 }
 
+/* ---- the load generator's own DTLS client: GnuTLS over a connected UDP
+ * socket, CoAP messages built and parsed here. The server is the system
+ * under test; this client is kept lean so that on a 2-core machine most
+ * of the CPU goes to the server (libcoap's client costs 3-4x more per
+ * enrollment: its context, timers and session machinery). */
+
+struct gt {
+	int				 fd;
+	gnutls_session_t		 s;
+	gnutls_psk_client_credentials_t	 cred;
+	uint16_t			 mid;
+	uint32_t			 token;
+	uint32_t			*retransmits;	/* the worker's count */
+};
+
+/* Wait until fd is readable or ms pass (0 or 1), -1 on error. */
+static int
+gt_wait(int fd, unsigned ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n;
+
+	while ((n = poll(&p, 1, (int)ms)) < 0 && errno == EINTR)
+		;
+	return n < 0 ? -1 : n;
+}
+
+/*
+ * End the DTLS session (close_notify when bye). The socket is returned,
+ * not closed: the worker keeps its sockets until it exits, so that the
+ * kernel does not hand a port just left to the next session while the
+ * server may not yet have read the close_notify sent from it (libcoap
+ * 4.3.1 feeds a ClientHello on a live session's 4-tuple to that session:
+ * the handshake hangs; docs/traps.md).
+ */
+static int
+gt_close(struct gt *g, bool bye)
+{
+	int fd = g->fd;
+
+	if (g->s != NULL) {
+		if (bye)
+			(void)gnutls_bye(g->s, GNUTLS_SHUT_WR);
+		gnutls_deinit(g->s);
+	}
+	if (g->cred != NULL)
+		gnutls_psk_free_client_credentials(g->cred);
+	memset(g, 0, sizeof(*g));
+	g->fd = -1;
+	return fd;
+}
+
+/* A DTLS 1.2 PSK session (TLS_PSK_WITH_AES_128_CCM_8, RFC 7925) to
+ * 127.0.0.1:port, the cookie round included; 0 or -1. */
+static int
+gt_open(struct gt *g, uint16_t port, const char *ident,
+    const uint8_t psk[PSK_LEN])
+{
+	struct sockaddr_in a;
+	gnutls_datum_t key = { (unsigned char *)(uintptr_t)psk, PSK_LEN };
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	g->fd = -1;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(0x7f000001);
+	if ((g->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(g->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    gnutls_psk_allocate_client_credentials(&g->cred) < 0 ||
+	    gnutls_psk_set_client_credentials(g->cred, ident, &key,
+	    GNUTLS_PSK_KEY_RAW) < 0 ||
+	    gnutls_init(&g->s, GNUTLS_CLIENT | GNUTLS_DATAGRAM |
+	    GNUTLS_NONBLOCK) < 0 ||
+	    gnutls_priority_set_direct(g->s, "NONE:+VERS-DTLS1.2:+PSK:"
+	    "+AES-128-CCM-8:+AEAD:+COMP-NULL:+SIGN-ALL", NULL) < 0 ||
+	    gnutls_credentials_set(g->s, GNUTLS_CRD_PSK, g->cred) < 0)
+		goto fail;
+	gnutls_transport_set_int(g->s, g->fd);
+	gnutls_dtls_set_mtu(g->s, 1280);
+	gnutls_dtls_set_timeouts(g->s, 1000, HS_TIMEOUT_MS);
+	/* non-blocking, with our own poll: in blocking mode GnuTLS 3.7.9
+	 * sleeps 50 ms whenever a flight comes in more than one datagram
+	 * (lib/dtls.h RETURN_DTLS_EAGAIN_OR_TIMEOUT), as the server's
+	 * ServerHello + ServerHelloDone do (docs/traps.md) */
+	while ((rc = gnutls_handshake(g->s)) < 0) {
+		unsigned to = gnutls_dtls_get_timeout(g->s);
+
+		/* at most HS_POLL_MS: with the server's flights in several
+		 * datagrams, a wait for the whole gnutls_dtls_get_timeout()
+		 * sometimes sat through data already there, to the end of
+		 * the handshake timeout (seen ~1 in 4,000; docs/traps.md) */
+		if (gnutls_error_is_fatal(rc) != 0 ||
+		    gt_wait(g->fd, to > HS_POLL_MS ? HS_POLL_MS : to) < 0)
+			goto fail;
+	}
+	if (gnutls_rnd(GNUTLS_RND_NONCE, &g->token, sizeof(g->token)) < 0 ||
+	    gnutls_rnd(GNUTLS_RND_NONCE, &g->mid, sizeof(g->mid)) < 0)
+		goto fail;
+	return 0;
+fail:
+	/* the socket stays open (its port not reused) until the worker
+	 * ends: the server may hold a half-made session for its 4-tuple */
+	(void)gt_close(g, false);
+	return -1;
+}
+
+/* Option delta/length nibble and its extension bytes (RFC 7252 §3.1). */
+static size_t
+opt_hdr(uint8_t *p, unsigned delta, unsigned len)
+{
+	uint8_t *q = p + 1;
+	unsigned v[2] = { delta, len }, nib[2];
+
+	for (int i = 0; i < 2; i++) {
+		if (v[i] < 13)
+			nib[i] = v[i];
+		else if (v[i] < 269) {
+			nib[i] = 13;
+			*q++ = (uint8_t)(v[i] - 13);
+		} else {
+			nib[i] = 14;
+			*q++ = (uint8_t)((v[i] - 269) >> 8);
+			*q++ = (uint8_t)(v[i] - 269);
+		}
+	}
+	p[0] = (uint8_t)(nib[0] << 4 | nib[1]);
+	return (size_t)(q - p);
+}
+
+/* Offset of the payload of a CoAP message, or len when none; -1 when
+ * the options do not parse. */
+static long
+coap_payload_at(const uint8_t *m, size_t len)
+{
+	size_t i = 4 + (m[0] & 0x0f);
+
+	while (i < len && m[i] != 0xff) {
+		unsigned d = m[i] >> 4, l = m[i] & 0x0f;
+		size_t at = i + 1;
+
+		if (d == 15 || l == 15)
+			return -1;
+		at += d == 13 ? 1 : d == 14 ? 2 : 0;
+		if (l >= 13) {
+			size_t ext = l == 13 ? 1 : 2;
+
+			if (at + ext > len)
+				return -1;
+			l = ext == 1 ? m[at] + 13u :
+			    ((unsigned)m[at] << 8 | m[at + 1]) + 269u;
+			at += ext;
+		}
+		if (at + l > len)
+			return -1;
+		i = at + l;
+	}
+	return i < len ? (long)i + 1 : (long)len;
+}
+
+/*
+ * POST .well-known/est/sen (Content-Format 286, Accept 287) with csr and
+ * wait for the answer, piggybacked or separate (RFC 9148 §4.7: an empty
+ * ACK, then a CON response, which is acknowledged). The response code
+ * (1 for a 2.04 without a body), 0 for none; no retransmission (loopback).
+ */
+static uint8_t
+gt_enroll(struct gt *g, const gnutls_datum_t *csr)
+{
+	static const uint8_t path[] = ".well-known";
+	uint8_t m[2048], in[4096];
+	size_t n = 0;
+	uint16_t mid = ++g->mid;
+	uint32_t tok = ++g->token;
+	uint64_t deadline = mono_us() + TIMEOUT_MS * 1000u, resend_at;
+	unsigned tries = 0;
+	bool acked = false;
+	ssize_t got;
+
+	if (csr->size + 64 > sizeof(m))
+		return 0;
+	m[n++] = 0x40 | 4;		/* ver 1, CON, TKL 4 */
+	m[n++] = 0x02;			/* POST */
+	m[n++] = (uint8_t)(mid >> 8);
+	m[n++] = (uint8_t)mid;
+	memcpy(m + n, &tok, 4);
+	n += 4;
+	n += opt_hdr(m + n, 11, sizeof(path) - 1);	/* Uri-Path */
+	memcpy(m + n, path, sizeof(path) - 1);
+	n += sizeof(path) - 1;
+	n += opt_hdr(m + n, 0, 3);
+	memcpy(m + n, "est", 3);
+	n += 3;
+	n += opt_hdr(m + n, 0, 3);
+	memcpy(m + n, "sen", 3);
+	n += 3;
+	n += opt_hdr(m + n, 1, 2);			/* Content-Format 12 */
+	m[n++] = CF_PKCS10 >> 8;
+	m[n++] = CF_PKCS10 & 0xff;
+	n += opt_hdr(m + n, 5, 2);			/* Accept 17 */
+	m[n++] = CF_PKIX_CERT >> 8;
+	m[n++] = CF_PKIX_CERT & 0xff;
+	m[n++] = 0xff;
+	memcpy(m + n, csr->data, csr->size);
+	n += csr->size;
+	if (gnutls_record_send(g->s, m, n) != (ssize_t)n)
+		return 0;
+	/* RFC 7252 §4.2: resend the CON until it is acknowledged, ACK_TIMEOUT
+	 * 2 s doubling (no random factor: one client per exchange here) */
+	resend_at = mono_us() + 2000000u;
+	for (;;) {
+		unsigned type;
+		long at;
+
+		while ((got = gnutls_record_recv(g->s, in, sizeof(in))) ==
+		    GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED) {
+			uint64_t now = mono_us();
+
+			if (now >= deadline)
+				return 0;	/* no answer */
+			if (!acked && now >= resend_at && tries < 4) {
+				if (gnutls_record_send(g->s, m, n) !=
+				    (ssize_t)n)
+					return 0;
+				tries++;
+				(*g->retransmits)++;
+				resend_at = now + (2000000u << tries);
+			}
+			/* short waits, as in gt_open() */
+			if (gt_wait(g->fd, HS_POLL_MS) < 0)
+				return 0;
+		}
+		if (got < 4 || (in[0] >> 6) != 1)
+			return 0;
+		type = (in[0] >> 4) & 3;
+		if (type == 2 && in[2] == (uint8_t)(mid >> 8) &&
+		    in[3] == (uint8_t)mid)
+			acked = true;
+		if (type == 2 && in[1] == 0)	/* empty ACK: answer follows */
+			continue;
+		if ((size_t)got < 4u + (in[0] & 0x0f) || (in[0] & 0x0f) != 4 ||
+		    memcmp(in + 4, &tok, 4) != 0)
+			continue;		/* not ours */
+		if (type == 0) {		/* CON: acknowledge it */
+			uint8_t ack[4] = { 0x60, 0, in[2], in[3] };
+			if (gnutls_record_send(g->s, ack, 4) != 4)
+				return 0;
+		}
+		if ((at = coap_payload_at(in, (size_t)got)) < 0)
+			return 0;
+		return in[1] == COAP_RESPONSE_CODE(204) && at == got ? 1 :
+		    in[1];
+	}
+}
+
 struct shared {
 	uint64_t	*end_us;	/* [C] */
+	uint32_t	*retrans;	/* [C]: CoAP retransmissions */
+	uint32_t	*hs_retries;	/* [C]: handshakes given up, retried */
 	uint32_t	*lat_us;	/* [N] */
 	uint8_t		*code;		/* [N] */
 };
@@ -380,49 +641,50 @@ worker(unsigned long w, unsigned long n, unsigned long c, unsigned long k,
     int go_fd, const char *prefix, uint16_t port, const gnutls_datum_t *csr,
     struct shared *sh)
 {
-	coap_context_t *ctx;
-	coap_address_t dst;
 	char ident[IDENT_MAX], go;
 	uint8_t psk[PSK_LEN];
+	struct rlimit rl;
+	int *fds;
+	size_t nfds = 0;
 
-	coap_startup();
-	coap_set_log_level(LOG_EMERG);
-	coap_dtls_set_log_level(LOG_EMERG);
-	if ((ctx = coap_new_context(NULL)) == NULL)
+	/* one socket per session, kept to the end (gt_close()) */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if ((fds = calloc(n / c + 2, sizeof(*fds))) == NULL)
 		_exit(1);
-	coap_context_set_block_mode(ctx,
-	    COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
-	coap_register_response_handler(ctx, on_response);
-	coap_register_nack_handler(ctx, on_nack);
-	coap_register_event_handler(ctx, on_event);
-	coap_address_init(&dst);
-	dst.addr.sin.sin_family = AF_INET;
-	dst.addr.sin.sin_port = htons(port);
-	dst.addr.sin.sin_addr.s_addr = htonl(0x7f000001);
-	dst.size = sizeof(dst.addr.sin);
 	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
 		;
 	close(go_fd);
 	/* device d enrolls CSRs d*k .. d*k+k-1 over one session */
 	for (unsigned long d = w; d * k < n; d += c) {
-		coap_session_t *s;
+		struct gt g;
+
+		int t = 0;
 
 		if (device(prefix, d, ident, psk) != 0)
 			continue;
-		if ((s = session(ctx, &dst, ident, psk)) == NULL)
+		/* a device whose handshake times out tries again from a new
+		 * port (libcoap 4.3.1 does not start a new handshake on the
+		 * 4-tuple of a session it still holds: docs/traps.md) */
+		while (t < HS_TRIES && gt_open(&g, port, ident, psk) != 0) {
+			t++;
+			sh->hs_retries[w]++;
+		}
+		if (t == HS_TRIES)
 			continue;
+		g.retransmits = &sh->retrans[w];
 		for (unsigned long i = d * k; i < d * k + k && i < n; i++) {
 			uint64_t t0 = mono_us();
 
-			sh->code[i] = enroll(ctx, s, &csr[i]);
+			sh->code[i] = gt_enroll(&g, &csr[i]);
 			sh->lat_us[i] = (uint32_t)(mono_us() - t0);
 		}
-		coap_session_release(s);
+		fds[nfds++] = gt_close(&g, true);	/* close_notify */
 	}
 	sh->end_us[w] = mono_us();
-	coap_free_context(ctx);
-	coap_cleanup();
-	_exit(0);
+	_exit(0);	/* closes the sockets */
 }
 
 static int
@@ -442,7 +704,7 @@ cmd_run(uint16_t port, unsigned long n, unsigned long c, unsigned long k,
 	struct rusage ru;
 	uint32_t *lat;
 	uint64_t t0, t1 = 0;
-	unsigned long ok = 0, m = 0, other = 0, none = 0;
+	unsigned long ok = 0, m = 0, other = 0, none = 0, retrans = 0, hsr = 0;
 	int go[2];
 	size_t bytes;
 	void *mem;
@@ -455,13 +717,16 @@ cmd_run(uint16_t port, unsigned long n, unsigned long c, unsigned long k,
 	for (unsigned long i = 0; i < n; i++)
 		if (make_csr(&csr[i]) != 0)
 			return die("CSR generation failed");
-	bytes = c * sizeof(uint64_t) + n * sizeof(uint32_t) + n;
+	bytes = c * sizeof(uint64_t) + 2 * c * sizeof(uint32_t) +
+	    n * sizeof(uint32_t) + n;
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return die("mmap failed");
 	sh.end_us = mem;
-	sh.lat_us = (uint32_t *)(sh.end_us + c);
+	sh.retrans = (uint32_t *)(sh.end_us + c);
+	sh.hs_retries = sh.retrans + c;
+	sh.lat_us = sh.hs_retries + c;
 	sh.code = (uint8_t *)(sh.lat_us + n);
 	if (pipe(go) != 0)
 		return die("pipe failed");
@@ -483,6 +748,8 @@ cmd_run(uint16_t port, unsigned long n, unsigned long c, unsigned long k,
 			;
 		if (sh.end_us[w] > t1)
 			t1 = sh.end_us[w];
+		retrans += sh.retrans[w];
+		hsr += sh.hs_retries[w];
 	}
 	if (t1 <= t0)
 		t1 = mono_us();
@@ -502,11 +769,13 @@ cmd_run(uint16_t port, unsigned long n, unsigned long c, unsigned long k,
 	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 	printf("enrollments=%lu ok=%lu failed=%lu seconds=%.3f rate=%.0f/s "
 	    "client_cpu_us=%.1f p50_ms=%.1f p99_ms=%.1f refused=%lu "
-	    "no_answer=%lu\n", n, ok, n - ok, secs, (double)ok / secs,
+	    "no_answer=%lu retransmits=%lu handshake_retries=%lu\n", n, ok,
+	    n - ok, secs,
+	    (double)ok / secs,
 	    ok > 0 ? cpu / (double)ok : 0.0,
 	    m > 0 ? lat[m / 2] / 1000.0 : 0.0,
 	    m > 0 ? lat[(m * 99) / 100 < m ? (m * 99) / 100 : m - 1] / 1000.0 :
-	    0.0, other, none);
+	    0.0, other, none, retrans, hsr);
 	for (unsigned long i = 0; i < n; i++)
 		gnutls_free(csr[i].data);
 	free(csr);
