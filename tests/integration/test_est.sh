@@ -5,7 +5,9 @@
 # and Block1), the certificate verified by openssl under `ca export`,
 # /sren over that operational certificate, and the refusals: the RPK
 # manufacturer key in the CSR, a malformed CSR, a wrong Content-Format,
-# an unacceptable Accept, /sren with the manufacturer credential.
+# an unacceptable Accept, /sren with the manufacturer credential; the
+# answer as a separate response from a worker thread, and piggybacked
+# with [coap] sign_threads = 0.
 . "$(dirname "$0")/lib.sh"
 
 kdc init >/dev/null
@@ -85,6 +87,12 @@ openssl x509 -in "$T/cert.pem" -noout -ext subjectAltName | grep -q 'URI:urn:dev
 	fail "sen certificate is not for the CSR's key"
 audited "urn:dev:est:1.*OK.*est=sen by cred=" cert.issue || fail "sen success not audited: $(cat "$T/audit.txt")"
 pass "POST sen (286, Accept 287) over the manufacturer PSK: 2.04, verifies under 'ca export'"
+
+# Enrolled on a worker ([coap] sign_threads, 2 by default): RFC 9148 §4.7,
+# an empty ACK at once, then the 2.04 as a Confirmable response.
+grep -qE "t:ACK c:0\.00 " "$T/client.out" || fail "sen: no empty ACK: $(codes)"
+grep -qE "t:CON c:2\.04 " "$T/client.out" || fail "sen: 2.04 is not a separate CON response: $(codes)"
+pass "POST sen on a worker thread: empty ACK, then the 2.04 as a separate CON response (RFC 9148 §4.7)"
 
 # Block1: a CSR over 1 KiB (many subject fields) with 64-byte blocks.
 SUBJ="/CN=x"
@@ -205,6 +213,19 @@ pass "RPK manufacturer key in the CSR: 4.03 audited (own and other device); a fr
 psk -m post -t 286 -f "$T/csr.der" "$EST/skg"
 got '4\.03' || fail "skg with a CSR for CN=x not 4.03: $(codes)"
 pass "POST skg with a CSR naming another device: 4.03"
+
+# sign_threads = 0: the same enrollment in the handler, piggybacked.
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+set_conf coap sign_threads 0
+start_serve
+EST="coaps://127.0.0.1:$COAP_PORT/.well-known/est"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x \
+	-keyout "$T/k0.key" -outform DER -out "$T/k0.der" 2>/dev/null
+psk -m post -t 286 -A 287 -f "$T/k0.der" -o "$T/out.der" "$EST/sen"
+grep -qE "t:ACK c:2\.04 " "$T/client.out" || fail "sign_threads 0: sen not a piggybacked 2.04: $(codes)"
+openssl x509 -inform DER -in "$T/out.der" -out "$T/k0.pem" 2>/dev/null &&
+	openssl verify -CAfile "$T/ca.pem" "$T/k0.pem" >/dev/null || fail "sign_threads 0: certificate does not verify"
+pass "sign_threads = 0: sen answered in the handler, a piggybacked 2.04 that verifies"
 
 kdc audit verify >/dev/null || fail "audit chain does not verify"
 pass "audit chain verifies"
