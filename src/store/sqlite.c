@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -326,7 +328,53 @@ struct sq {
 	sqlite3			*db;
 	int			 version;	/* user_version, migrated */
 	sqlite3_stmt		*stmt[S_COUNT];
+	bool			 wlock;		/* holds sq_writers */
 };
+
+/*
+ * Writers of one process take turns on this lock before BEGIN IMMEDIATE
+ * and give it back when the transaction ends. Without it, connections of
+ * one process (serve has one per thread: CoAP, HTTP, each EST worker)
+ * meet SQLite's own write lock and its busy handler, which sleeps 1, 2,
+ * 5, ... ms between tries where a transaction takes ~0.1 ms; a mutex
+ * hands over at once. Other processes (the CLI) still meet the busy
+ * timeout. Recursive: one thread may hold transactions on two
+ * connections (tests do).
+ */
+static pthread_mutex_t sq_writers;
+static pthread_once_t sq_writers_once = PTHREAD_ONCE_INIT;
+
+static void
+sq_writers_init(void)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&sq_writers, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+static void
+sq_wlock(struct sq *q)
+{
+	if (q->wlock)
+		return;
+	pthread_once(&sq_writers_once, sq_writers_init);
+	pthread_mutex_lock(&sq_writers);
+	q->wlock = true;
+}
+
+/* Give the lock back once no transaction is open (also after SQLite
+ * rolled one back by itself). */
+static void
+sq_wunlock(struct sq *q)
+{
+	if (q->wlock && (q->db == NULL || sqlite3_get_autocommit(q->db))) {
+		q->wlock = false;
+		pthread_mutex_unlock(&sq_writers);
+	}
+}
 
 static const struct kdc_store_ops sqlite_ops;
 
@@ -747,9 +795,12 @@ sq_atomic_begin(struct sq *q, bool *own)
 	kdc_err r;
 
 	*own = sqlite3_get_autocommit(q->db) != 0;
+	if (*own)
+		sq_wlock(q);
 	if ((r = sq_stmt(q, *own ? S_BEGIN : S_SAVEPOINT, &s)) == KDC_OK)
 		r = sq_run(q, s, KDC_ERR_STORE);
 	sq_done(s);
+	sq_wunlock(q);		/* BEGIN failed: no transaction */
 	return r;
 }
 
@@ -764,8 +815,10 @@ sq_atomic_end(struct sq *q, bool own, kdc_err r)
 			r = sq_run(q, s, KDC_ERR_STORE);
 		sq_done(s);
 		s = NULL;
-		if (r == KDC_OK)
+		if (r == KDC_OK) {
+			sq_wunlock(q);
 			return KDC_OK;
+		}
 	}
 	/* failed: undo, and leave no savepoint behind */
 	if (own) {
@@ -773,6 +826,7 @@ sq_atomic_end(struct sq *q, bool own, kdc_err r)
 		    sq_stmt(q, S_ROLLBACK, &s) == KDC_OK)
 			(void)sq_run(q, s, KDC_ERR_STORE);
 		sq_done(s);
+		sq_wunlock(q);
 		return r;
 	}
 	if ((r2 = sq_stmt(q, S_ROLLBACK_TO, &s)) == KDC_OK)
@@ -798,6 +852,8 @@ sq_free(struct sq *q)
 		sqlite3_finalize(q->stmt[i]);
 	if (q->db != NULL && (rc = sqlite3_close(q->db)) != SQLITE_OK)
 		kdc_log_err("sqlite3_close: %s", sqlite3_errstr(rc));
+	q->db = NULL;		/* an open transaction ended with it */
+	sq_wunlock(q);
 	kdc_free(q);
 }
 
@@ -1016,7 +1072,13 @@ kdc_store_process_init(void)
 static kdc_err
 sq_begin(struct kdc_store *st)
 {
-	return sq_simple(sq_of(st), S_BEGIN);
+	struct sq *q = sq_of(st);
+	kdc_err r;
+
+	sq_wlock(q);
+	r = sq_simple(q, S_BEGIN);
+	sq_wunlock(q);		/* BEGIN failed: no transaction */
+	return r;
 }
 
 static void
@@ -1026,11 +1088,11 @@ sq_rollback(struct kdc_store *st)
 	kdc_err r;
 
 	/* SQLite may have rolled back by itself (I/O, NOMEM, BUSY) */
-	if (sqlite3_get_autocommit(q->db))
-		return;
-	if ((r = sq_simple(q, S_ROLLBACK)) != KDC_OK &&
+	if (!sqlite3_get_autocommit(q->db) &&
+	    (r = sq_simple(q, S_ROLLBACK)) != KDC_OK &&
 	    (r = sq_exec(q, "ROLLBACK")) != KDC_OK)
 		kdc_log_err_r(r, "rollback failed");
+	sq_wunlock(q);
 }
 
 static kdc_err
@@ -1041,6 +1103,7 @@ sq_commit(struct kdc_store *st)
 
 	if ((r = sq_simple(q, S_COMMIT)) != KDC_OK)
 		sq_rollback(st);
+	sq_wunlock(q);
 	return r;
 }
 

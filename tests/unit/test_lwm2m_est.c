@@ -538,6 +538,76 @@ setup_pool_tiny(void **state)
 	return setup_with(state, 1);
 }
 
+/*
+ * Shutdown with an enrollment deferred and queued behind busy workers:
+ * the empty ACK went out, then the pool is freed (the job answered 5.03
+ * unrun, or run if a worker got to it first) and the engine freed with
+ * that answer not yet sent. Nothing may leak or be used after free (the
+ * sanitizer build runs this) and the store stays consistent.
+ */
+static void
+test_shutdown_deferred(void **state)
+{
+	struct fx *f = *state;
+	struct blocker b[WORKERS];
+	coap_pdu_t *pdu;
+	uint8_t tok[8], cf[4];
+	size_t tl;
+	int64_t count = 0, bad = 0;
+	char why[256];
+
+	for (size_t i = 0; i < WORKERS; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		pthread_mutex_init(&b[i].mu, NULL);
+		pthread_cond_init(&b[i].cv, NULL);
+		b[i].pj.run = blocker_run;
+		b[i].pj.done = blocker_done;
+		assert_int_equal(kdc_pool_submit(f->pool, &b[i].pj), KDC_OK);
+		pthread_mutex_lock(&b[i].mu);
+		while (!b[i].running)
+			pthread_cond_wait(&b[i].cv, &b[i].mu);
+		pthread_mutex_unlock(&b[i].mu);
+	}
+	assert_non_null(pdu = coap_new_pdu(COAP_MESSAGE_CON,
+	    COAP_REQUEST_CODE_POST, f->cs));
+	coap_session_new_token(f->cs, &tl, tok);
+	coap_add_token(pdu, tl, tok);
+	coap_add_option(pdu, COAP_OPTION_URI_PATH, 11,
+	    (const uint8_t *)".well-known");
+	coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"est");
+	coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"sen");
+	coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+	    coap_encode_var_safe(cf, sizeof(cf), KDC_CF_PKCS10), cf);
+	coap_add_data(pdu, f->csr_len, f->csr);
+	assert_int_not_equal(coap_send(f->cs, pdu), COAP_INVALID_MID);
+	/* pump until the job waits in the pool (handshake, then the POST) */
+	for (int i = 0; i < 2000 && kdc_pool_busy(f->pool) < WORKERS + 1;
+	    i++) {
+		kdc_coap_run_once(f->coap, 2);
+		coap_io_process(f->cctx, 2);
+	}
+	assert_int_equal(kdc_pool_busy(f->pool), WORKERS + 1);
+	for (size_t i = 0; i < WORKERS; i++) {
+		pthread_mutex_lock(&b[i].mu);
+		b[i].release = true;
+		pthread_cond_broadcast(&b[i].cv);
+		pthread_mutex_unlock(&b[i].mu);
+	}
+	/* the serve order (lwm2m.h): pool, engine; teardown frees the rest */
+	kdc_pool_free(f->pool);
+	f->pool = NULL;
+	kdc_coap_free(f->coap);
+	f->coap = NULL;
+	for (size_t i = 0; i < WORKERS; i++) {
+		assert_true(b[i].done);
+		pthread_cond_destroy(&b[i].cv);
+		pthread_mutex_destroy(&b[i].mu);
+	}
+	assert_int_equal(kdc_audit_verify(f->st, f->kr, &count, &bad, why,
+	    sizeof(why)), KDC_OK);
+	assert_true(count > 0);
+}
+
 int
 main(void)
 {
@@ -553,6 +623,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sen_pool_full,
 		    setup_pool_tiny, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_deferred,
+		    setup_pool, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
