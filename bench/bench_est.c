@@ -12,8 +12,8 @@
  *   bench_est run PORT N C PREFIX SEED_HEX [K]
  *	N fresh P-256 keys and their CSRs (DER) made with GnuTLS first (each
  *	enrollment its own key: the store refuses one key on two live
- *	credentials), then C worker processes (fork); worker w takes devices
- *	w, w + C, ...: per device one DTLS PSK session to
+ *	credentials), then C worker processes (fork); each takes the next
+ *	device not yet taken when it is free: per device one DTLS PSK session to
  *	coaps://127.0.0.1:PORT and K (default 1) enrollments on it in turn
  *	(device d sends CSRs d*K .. d*K+K-1), each a POST
  *	.well-known/est/sen (Content-Format 286, Accept 287); a 2.04 with a
@@ -629,6 +629,7 @@ gt_enroll(struct gt *g, const gnutls_datum_t *csr)
 }
 
 struct shared {
+	uint64_t	*next;		/* [1]: the next device to take */
 	uint64_t	*end_us;	/* [C] */
 	uint32_t	*retrans;	/* [C]: CoAP retransmissions */
 	uint32_t	*hs_retries;	/* [C]: handshakes given up, retried */
@@ -637,7 +638,7 @@ struct shared {
 };
 
 static void
-worker(unsigned long w, unsigned long n, unsigned long c, unsigned long k,
+worker(unsigned long w, unsigned long n, unsigned long k,
     int go_fd, const char *prefix, uint16_t port, const gnutls_datum_t *csr,
     struct shared *sh)
 {
@@ -652,17 +653,23 @@ worker(unsigned long w, unsigned long n, unsigned long c, unsigned long k,
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if ((fds = calloc(n / c + 2, sizeof(*fds))) == NULL)
+	if ((fds = calloc(n / k + 1, sizeof(*fds))) == NULL)
 		_exit(1);
 	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
 		;
 	close(go_fd);
-	/* device d enrolls CSRs d*k .. d*k+k-1 over one session */
-	for (unsigned long d = w; d * k < n; d += c) {
+	/* device d enrolls CSRs d*k .. d*k+k-1 over one session; each
+	 * worker takes the next device when it is free, so a stalled
+	 * handshake (1.5 s before its retry) holds up one device, not a
+	 * worker's whole share */
+	for (;;) {
+		unsigned long d = (unsigned long)__atomic_fetch_add(sh->next, 1,
+		    __ATOMIC_RELAXED);
 		struct gt g;
-
 		int t = 0;
 
+		if (d * k >= n)
+			break;
 		if (device(prefix, d, ident, psk) != 0)
 			continue;
 		/* a device whose handshake times out tries again from a new
@@ -717,13 +724,14 @@ cmd_run(uint16_t port, unsigned long n, unsigned long c, unsigned long k,
 	for (unsigned long i = 0; i < n; i++)
 		if (make_csr(&csr[i]) != 0)
 			return die("CSR generation failed");
-	bytes = c * sizeof(uint64_t) + 2 * c * sizeof(uint32_t) +
-	    n * sizeof(uint32_t) + n;
+	bytes = sizeof(uint64_t) + c * sizeof(uint64_t) +
+	    2 * c * sizeof(uint32_t) + n * sizeof(uint32_t) + n;
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return die("mmap failed");
-	sh.end_us = mem;
+	sh.next = mem;
+	sh.end_us = sh.next + 1;
 	sh.retrans = (uint32_t *)(sh.end_us + c);
 	sh.hs_retries = sh.retrans + c;
 	sh.lat_us = sh.hs_retries + c;
@@ -736,7 +744,7 @@ cmd_run(uint16_t port, unsigned long n, unsigned long c, unsigned long k,
 			return die("fork failed");
 		if (pids[w] == 0) {
 			close(go[1]);
-			worker(w, n, c, k, go[0], prefix, port, csr, &sh);
+			worker(w, n, k, go[0], prefix, port, csr, &sh);
 		}
 	}
 	close(go[0]);
