@@ -221,6 +221,8 @@ struct kdc_coap_later;
 struct kdc_coap_later *kdc_coap_defer(struct kdc_coap_peer *p);
 /* The peer the deferred request came from. */
 struct kdc_coap_peer *kdc_coap_later_peer(const struct kdc_coap_later *l);
+/* Requests of this peer deferred and not yet answered. */
+unsigned kdc_coap_peer_laters(const struct kdc_coap_peer *p);
 /*
  * Engine thread only, exactly once per later: the answer (rs as a
  * handler fills it; payload copied, and wiped when sent). l belongs to

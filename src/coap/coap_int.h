@@ -46,6 +46,7 @@ struct kdc_coap_peer {
 	const struct kdc_coap_ep *ep;
 	unsigned		 refs;
 	unsigned		 holds;		/* face holds (session referenced) */
+	unsigned		 laters;	/* requests deferred, unanswered */
 	bool			 sess_ref;	/* we hold a libcoap reference */
 	bool			 hooked;	/* DTLS engine settings applied */
 	bool			 authed;	/* auth below came from core/ */

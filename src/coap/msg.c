@@ -266,6 +266,7 @@ later_free(struct kdc_coap_later *l)
 		l->next->pprev = l->pprev;
 	*l->pprev = l->next;
 	c->nlaters--;
+	l->peer->laters--;
 	if (l->rs.payload != NULL) {
 		kdc_wipe((void *)(uintptr_t)l->rs.payload, l->rs.payload_len);
 		kdc_free((void *)(uintptr_t)l->rs.payload);
@@ -297,6 +298,7 @@ kdc_coap_defer(struct kdc_coap_peer *p)
 	l->c = c;
 	l->peer = p;
 	p->refs++;
+	p->laters++;
 	l->next = c->laters;
 	if (c->laters != NULL)
 		c->laters->pprev = &l->next;
@@ -311,6 +313,12 @@ struct kdc_coap_peer *
 kdc_coap_later_peer(const struct kdc_coap_later *l)
 {
 	return l->peer;
+}
+
+unsigned
+kdc_coap_peer_laters(const struct kdc_coap_peer *p)
+{
+	return p->laters;
 }
 
 /*

@@ -637,7 +637,8 @@ job_new(struct kdc_coap_peer *peer, const struct kdc_coap_msg *req,
 
 /*
  * sen, sren, skg: to a worker, answered later; in the handler without a
- * pool (or when the request cannot wait: non-confirmable). A full queue
+ * pool (or when the request cannot wait: non-confirmable). A full queue,
+ * or a second enrollment from a session whose first is still running,
  * is answered 5.03 with Max-Age (RFC 9148 §4.7: the client resends).
  */
 static void
@@ -649,6 +650,16 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 	kdc_err r;
 
 	est_release_last(e);
+	if (e->pool != NULL && kdc_coap_peer_laters(peer) > 0) {
+		/* one enrollment at a time per session: a device cannot fill
+		 * the workers' queue for every other device */
+		kdc_log_debug("peer=%s est: an enrollment of this session is "
+		    "running: 5.03, Max-Age %d", kdc_coap_peer_addr(peer),
+		    EST_RETRY_AFTER);
+		resp->code = KDC_COAP_UNAVAILABLE;
+		resp->max_age = EST_RETRY_AFTER;
+		return;
+	}
 	if ((j = job_new(peer, req, op)) == NULL) {
 		kdc_log_err("peer=%s est: out of memory",
 		    kdc_coap_peer_addr(peer));

@@ -139,7 +139,8 @@ size_t	kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw);
  * 2.04 as a Confirmable response when the worker is done), so the engine
  * thread goes on meanwhile; the engine's owner must have the engine
  * watch kdc_pool_fd(pool) and call kdc_pool_drain() (coap.h
- * kdc_coap_watch()). A full queue is answered 5.03 with Max-Age 2. With
+ * kdc_coap_watch()). A full queue is answered 5.03 with Max-Age 2, as
+ * is a second enrollment on a session whose first still runs. With
  * pool NULL, or for a non-confirmable request, the job runs in the
  * handler with core.
  *

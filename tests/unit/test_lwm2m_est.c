@@ -538,24 +538,10 @@ setup_pool_tiny(void **state)
 	return setup_with(state, 1);
 }
 
-/*
- * Shutdown with an enrollment deferred and queued behind busy workers:
- * the empty ACK went out, then the pool is freed (the job answered 5.03
- * unrun, or run if a worker got to it first) and the engine freed with
- * that answer not yet sent. Nothing may leak or be used after free (the
- * sanitizer build runs this) and the store stays consistent.
- */
+/* Hold every worker with a blocker (each running before the next). */
 static void
-test_shutdown_deferred(void **state)
+hold_workers(struct fx *f, struct blocker *b)
 {
-	struct fx *f = *state;
-	struct blocker b[WORKERS];
-	coap_pdu_t *pdu;
-	uint8_t tok[8], cf[4];
-	size_t tl;
-	int64_t count = 0, bad = 0;
-	char why[256];
-
 	for (size_t i = 0; i < WORKERS; i++) {
 		memset(&b[i], 0, sizeof(b[i]));
 		pthread_mutex_init(&b[i].mu, NULL);
@@ -568,6 +554,54 @@ test_shutdown_deferred(void **state)
 			pthread_cond_wait(&b[i].cv, &b[i].mu);
 		pthread_mutex_unlock(&b[i].mu);
 	}
+}
+
+static void
+release_workers(struct blocker *b)
+{
+	for (size_t i = 0; i < WORKERS; i++) {
+		pthread_mutex_lock(&b[i].mu);
+		b[i].release = true;
+		pthread_cond_broadcast(&b[i].cv);
+		pthread_mutex_unlock(&b[i].mu);
+	}
+}
+
+/* After release_workers(): pump the engine (which drains the pool)
+ * until every blocker is done, then free them. */
+static void
+blockers_destroy(struct fx *f, struct blocker *b)
+{
+	struct timespec t0, t;
+	size_t done = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (done < WORKERS) {
+		done = 0;
+		for (size_t i = 0; i < WORKERS; i++)
+			done += b[i].done;
+		if (f->coap != NULL)
+			kdc_coap_run_once(f->coap, 2);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 5)
+			fail_msg("blockers not drained");
+	}
+	for (size_t i = 0; i < WORKERS; i++) {
+		assert_true(b[i].done);
+		pthread_cond_destroy(&b[i].cv);
+		pthread_mutex_destroy(&b[i].mu);
+	}
+}
+
+/* POST sen with the CSR, not waited for; then pump until the engine has
+ * deferred it (a job waits in the pool behind the blockers). */
+static void
+sen_deferred(struct fx *f)
+{
+	coap_pdu_t *pdu;
+	uint8_t tok[8], cf[4];
+	size_t tl;
+
 	assert_non_null(pdu = coap_new_pdu(COAP_MESSAGE_CON,
 	    COAP_REQUEST_CODE_POST, f->cs));
 	coap_session_new_token(f->cs, &tl, tok);
@@ -579,30 +613,73 @@ test_shutdown_deferred(void **state)
 	coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
 	    coap_encode_var_safe(cf, sizeof(cf), KDC_CF_PKCS10), cf);
 	coap_add_data(pdu, f->csr_len, f->csr);
+	memset(&rx, 0, sizeof(rx));
 	assert_int_not_equal(coap_send(f->cs, pdu), COAP_INVALID_MID);
-	/* pump until the job waits in the pool (handshake, then the POST) */
 	for (int i = 0; i < 2000 && kdc_pool_busy(f->pool) < WORKERS + 1;
 	    i++) {
 		kdc_coap_run_once(f->coap, 2);
 		coap_io_process(f->cctx, 2);
 	}
 	assert_int_equal(kdc_pool_busy(f->pool), WORKERS + 1);
-	for (size_t i = 0; i < WORKERS; i++) {
-		pthread_mutex_lock(&b[i].mu);
-		b[i].release = true;
-		pthread_cond_broadcast(&b[i].cv);
-		pthread_mutex_unlock(&b[i].mu);
+	assert_int_equal(rx.code, 0);	/* only the empty ACK so far */
+}
+
+/* One enrollment at a time per session: a second sen while the first is
+ * deferred is answered 5.03 with Max-Age at once; the first completes. */
+static void
+test_sen_one_per_session(void **state)
+{
+	struct fx *f = *state;
+	struct blocker b[WORKERS];
+	struct timespec t0, t;
+
+	hold_workers(f, b);
+	sen_deferred(f);
+	est(f, COAP_REQUEST_CODE_POST, "sen", KDC_CF_PKCS10, KDC_CF_PKIX_CERT,
+	    f->csr, f->csr_len);
+	assert_int_equal(rx.code, KDC_COAP_UNAVAILABLE);
+	assert_int_equal(rx.max_age, 2);
+	assert_int_equal(rx.type, COAP_MESSAGE_ACK);
+	assert_int_equal(kdc_pool_busy(f->pool), WORKERS + 1);
+	release_workers(b);
+	memset(&rx, 0, sizeof(rx));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (rx.code == 0) {		/* the first one's separate 2.04 */
+		kdc_coap_run_once(f->coap, 5);
+		coap_io_process(f->cctx, 5);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 5)
+			fail_msg("no answer to the deferred sen");
 	}
+	assert_int_equal(rx.code, KDC_COAP_CHANGED);
+	assert_int_equal(rx.type, COAP_MESSAGE_CON);
+	blockers_destroy(f, b);
+}
+
+/*
+ * Shutdown with an enrollment deferred and queued behind busy workers:
+ * the empty ACK went out, then the pool is freed (the job answered 5.03
+ * unrun, or run if a worker got to it first) and the engine freed with
+ * that answer not yet sent. Nothing may leak or be used after free (the
+ * sanitizer build runs this) and the store stays consistent.
+ */
+static void
+test_shutdown_deferred(void **state)
+{
+	struct fx *f = *state;
+	struct blocker b[WORKERS];
+	int64_t count = 0, bad = 0;
+	char why[256];
+
+	hold_workers(f, b);
+	sen_deferred(f);
+	release_workers(b);
 	/* the serve order (lwm2m.h): pool, engine; teardown frees the rest */
 	kdc_pool_free(f->pool);
 	f->pool = NULL;
 	kdc_coap_free(f->coap);
 	f->coap = NULL;
-	for (size_t i = 0; i < WORKERS; i++) {
-		assert_true(b[i].done);
-		pthread_cond_destroy(&b[i].cv);
-		pthread_mutex_destroy(&b[i].mu);
-	}
+	blockers_destroy(f, b);
 	assert_int_equal(kdc_audit_verify(f->st, f->kr, &count, &bad, why,
 	    sizeof(why)), KDC_OK);
 	assert_true(count > 0);
@@ -623,6 +700,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sen_pool_full,
 		    setup_pool_tiny, teardown),
+		cmocka_unit_test_setup_teardown(test_sen_one_per_session,
+		    setup_pool, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_deferred,
 		    setup_pool, teardown),
 	};
