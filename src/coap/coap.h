@@ -224,13 +224,18 @@ struct kdc_coap_peer *kdc_coap_later_peer(const struct kdc_coap_later *l);
 /* Requests of this peer deferred and not yet answered. */
 unsigned kdc_coap_peer_laters(const struct kdc_coap_peer *p);
 /*
- * Engine thread only, exactly once per later: the answer (rs as a
- * handler fills it; payload copied, and wiped when sent). l belongs to
- * the engine after this call. Laters still unanswered when the engine is
- * freed are dropped with it (their peers get nothing).
+ * Engine thread only, between engine steps (from a watch callback, or
+ * once the engine has stopped; never from inside a handler), exactly once
+ * per later: the answer (rs as a handler fills it; payload copied, and
+ * wiped when sent). l belongs to the engine after this call. Laters still
+ * unanswered when the engine is freed are dropped with it (their peers
+ * get nothing).
  */
 void	kdc_coap_later_answer(struct kdc_coap_later *l,
 	    const struct kdc_coap_resp *rs);
+/* Inside the handler that deferred: take it back (l is freed); the
+ * handler then answers in resp as usual. Ignored for any other later. */
+void	kdc_coap_later_cancel(struct kdc_coap_later *l);
 
 /* ---- peers ------------------------------------------------------------- */
 

@@ -116,6 +116,7 @@ struct kdc_coap {
 	coap_session_t		*cur_session;
 	const coap_pdu_t	*cur_req;
 	bool			 deferred;	/* the handler deferred it */
+	struct kdc_coap_later	*cur_later;	/* ... as this later */
 	int			 epfd;		/* ours: libcoap's fd + watches */
 	struct kdc_coap_watch	 watch[KDC_COAP_WATCH_MAX];
 	size_t			 nwatch;

@@ -306,7 +306,24 @@ kdc_coap_defer(struct kdc_coap_peer *p)
 	c->laters = l;
 	c->nlaters++;
 	c->deferred = true;
+	c->cur_later = l;
 	return l;
+}
+
+void
+kdc_coap_later_cancel(struct kdc_coap_later *l)
+{
+	struct kdc_coap *c;
+
+	if (l == NULL || (c = l->c) == NULL || !c->in_dispatch ||
+	    l != c->cur_later)
+		return;		/* not this handler's: coap.h says not to */
+	/* handle_request() took no pointer to an async it did not find on
+	 * entry: freeing this one here is safe */
+	coap_free_async(c->cur_session, l->async);
+	later_free(l);
+	c->deferred = false;
+	c->cur_later = NULL;
 }
 
 struct kdc_coap_peer *
@@ -327,6 +344,8 @@ kdc_coap_peer_laters(const struct kdc_coap_peer *p)
  * datagram, so the dispatcher below meets this later only as libcoap's
  * own replay of the request (a retransmission of the request from the
  * peer would find libcoap's async still waiting and get the empty ACK).
+ * That holds because answers are given between engine steps (coap.h:
+ * not from inside a handler, which cancels instead).
  */
 void
 kdc_coap_later_answer(struct kdc_coap_later *l,
@@ -463,10 +482,12 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	c->cur_session = s;
 	c->cur_req = req;
 	c->deferred = false;
+	c->cur_later = NULL;
 	hit->fn(hit->arg, p, &m, &rs);
 	c->in_dispatch = false;
 	c->cur_session = NULL;
 	c->cur_req = NULL;
+	c->cur_later = NULL;
 	if (c->deferred) {
 		/* code 0: libcoap sends the empty ACK */
 		c->deferred = false;

@@ -680,9 +680,14 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 	if (e->pool != NULL && (j->later = kdc_coap_defer(peer)) != NULL) {
 		if ((r = kdc_pool_submit(e->pool, &j->pj)) == KDC_OK)
 			return;		/* job_done() answers */
-		kdc_log_warn_r(r, "peer=%s est: pool", j->peer);	/* closing */
-		j->pj.ran = false;
-		job_done(&j->pj);	/* 5.03 */
+		/* not full (above) and the pool outlives the engine's run:
+		 * not expected; answered now */
+		kdc_log_warn_r(r, "peer=%s est: pool refused the job: 5.03",
+		    j->peer);
+		kdc_coap_later_cancel(j->later);
+		job_free(j);
+		resp->code = KDC_COAP_UNAVAILABLE;
+		resp->max_age = EST_RETRY_AFTER;
 		return;
 	}
 	job_run(&j->pj, e->core);

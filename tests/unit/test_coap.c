@@ -1,6 +1,7 @@
 /* test_coap.c: the CoAP(S) face against real peers on loopback:
  * coap-client-gnutls (libcoap3-bin) for PSK, RPK and X.509 handshakes and
- * the negotiated suite; a libcoap client in this process for requests the
+ * the negotiated suite, and for separate responses (deferred, cancelled,
+ * NON); a libcoap client in this process for requests the
  * KDC sends on a DTLS session; a raw UDP socket on the NoSec endpoint for
  * RST, timeouts and option limits. */
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,6 +57,12 @@ struct fx {
 	char			 done_payload[64];
 	struct kdc_coap_peer	*held;
 	int			 ngone;
+	/* separate responses */
+	int			 efd;		/* watched: answer f->later */
+	struct kdc_coap_later	*later;
+	int			 nwatch_calls;
+	int			 later_ok;	/* h_later's checks passed */
+	int			 cancel_ok;	/* h_cancel's */
 };
 
 static const uint8_t wkey[32] = { 0x42 };
@@ -110,6 +118,70 @@ on_done(void *arg, struct kdc_coap_peer *p, kdc_err st,
 		f->done_payload[rsp->payload_len] = '\0';
 	}
 	atomic_fetch_add(&f->ndone, 1);
+}
+
+/* Defer; the watch callback answers "late" between engine steps. A
+ * request that cannot wait (NON) is answered "inline". */
+static void
+h_later(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
+    struct kdc_coap_resp *resp)
+{
+	struct fx *f = arg;
+	uint64_t one = 1;
+
+	(void)req;
+	if ((f->later = kdc_coap_defer(p)) == NULL) {
+		resp->code = KDC_COAP_CONTENT;
+		resp->payload = (const uint8_t *)"inline";
+		resp->payload_len = 6;
+		return;
+	}
+	/* checked by the test thread (no cmocka asserts on the engine's) */
+	if (kdc_coap_later_peer(f->later) == p &&
+	    kdc_coap_peer_laters(p) == 1 &&
+	    kdc_coap_defer(p) == NULL)		/* once per request */
+		f->later_ok++;
+	if (write(f->efd, &one, sizeof(one)) != sizeof(one))
+		f->later_ok = -100;
+}
+
+static void
+on_watch(void *arg)
+{
+	struct fx *f = arg;
+	struct kdc_coap_resp rs;
+	uint64_t v;
+
+	f->nwatch_calls++;
+	if (read(f->efd, &v, sizeof(v)) != sizeof(v) || f->later == NULL)
+		return;
+	memset(&rs, 0, sizeof(rs));
+	rs.code = KDC_COAP_CONTENT;
+	rs.content_format = KDC_CF_NONE;
+	rs.max_age = 7;
+	rs.payload = (const uint8_t *)"late";
+	rs.payload_len = 4;
+	kdc_coap_later_answer(f->later, &rs);
+	f->later = NULL;
+}
+
+/* Defer, then take it back and answer at once. */
+static void
+h_cancel(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
+    struct kdc_coap_resp *resp)
+{
+	struct fx *f = arg;
+	struct kdc_coap_later *l = kdc_coap_defer(p);
+
+	(void)req;
+	if (l != NULL) {
+		kdc_coap_later_cancel(l);
+		if (kdc_coap_peer_laters(p) == 0)
+			f->cancel_ok++;
+	}
+	resp->code = KDC_COAP_CONTENT;
+	resp->payload = (const uint8_t *)"now";
+	resp->payload_len = 3;
 }
 
 /* LwM2M-bootstrap-like: answer 2.04, keep the peer for requests later */
@@ -178,6 +250,13 @@ setup(void **state)
 	    h_echo, f), KDC_OK);
 	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "bs",
 	    h_bs, f), KDC_OK);
+	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "later",
+	    h_later, f), KDC_OK);
+	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "cancel",
+	    h_cancel, f), KDC_OK);
+	assert_true((f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0);
+	assert_int_equal(kdc_coap_watch(f->coap, f->efd, on_watch, f),
+	    KDC_OK);
 	kdc_coap_on_gone(f->coap, on_gone, f);
 	*state = f;
 	return 0;
@@ -195,6 +274,7 @@ teardown(void **state)
 	if (f->held != NULL)
 		kdc_coap_peer_release(f->held);
 	kdc_coap_free(f->coap);
+	close(f->efd);
 	kdc_core_free(f->core);
 	kdc_ca_free(f->ca);
 	kdc_store_close(f->st);
@@ -331,6 +411,57 @@ test_psk(void **state)
 	    NULL), 0);
 	engine_stop(f);
 	expect_last_audit(f, "auth.psk", "REVOKED");
+}
+
+/*
+ * Separate responses (RFC 7252 §5.2.2), with coap-client-gnutls: a
+ * deferred request is acknowledged empty, then answered as a CON with
+ * the same token and our options; a cancelled deferral is a piggybacked
+ * answer; a NON request cannot be deferred and is answered at once.
+ */
+static void
+test_later(void **state)
+{
+	struct fx *f = *state;
+	char *log, *out;
+
+	psk_device(f, "urn:dev:later:1", "later1", PSK_KEY);
+	engine_start(f);
+	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 7 -B 5 "
+	    "-m post -u later1 -k " PSK_KEY " -o out.txt -e x "
+	    "coaps://127.0.0.1:%d/later > later.txt 2>&1", f->dir, f->port),
+	    0);
+	assert_non_null(log = slurp(f, "later.txt"));
+	assert_non_null(out = slurp(f, "out.txt"));
+	if (strstr(log, "t:ACK c:0.00") == NULL ||
+	    strstr(log, "t:CON c:2.05") == NULL ||
+	    strstr(log, "Max-Age:7") == NULL)
+		fail_msg("no empty ACK then CON 2.05 with Max-Age 7:\n%s", log);
+	assert_string_equal(out, "late");
+	free(log);
+	free(out);
+	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 7 -B 5 "
+	    "-m post -u later1 -k " PSK_KEY " -o out.txt -e x "
+	    "coaps://127.0.0.1:%d/cancel > cancel.txt 2>&1", f->dir, f->port),
+	    0);
+	assert_non_null(log = slurp(f, "cancel.txt"));
+	assert_non_null(out = slurp(f, "out.txt"));
+	if (strstr(log, "t:ACK c:2.05") == NULL ||
+	    strstr(log, "c:0.00") != NULL)
+		fail_msg("cancelled deferral not piggybacked:\n%s", log);
+	assert_string_equal(out, "now");
+	free(log);
+	free(out);
+	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 7 -B 5 "
+	    "-N -m post -u later1 -k " PSK_KEY " -o out.txt -e x "
+	    "coaps://127.0.0.1:%d/later > non.txt 2>&1", f->dir, f->port), 0);
+	assert_non_null(out = slurp(f, "out.txt"));
+	assert_string_equal(out, "inline");
+	free(out);
+	engine_stop(f);
+	assert_int_equal(f->nwatch_calls, 1);
+	assert_int_equal(f->later_ok, 1);
+	assert_int_equal(f->cancel_ok, 1);
 }
 
 static void
@@ -807,6 +938,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_request_nosec, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_psk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rpk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_x509, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_dtls, setup,
