@@ -126,10 +126,11 @@ test_many(void **state)
 			j->pj.run = job_run;
 			j->pj.done = job_done;
 			r = kdc_pool_submit(p, &j->pj);
-			if (r == KDC_ERR_BUSY) {
-				assert_true(kdc_pool_full(p));
+			/* (a worker may take a job at once: whether the pool
+			 * is still full is not asserted here, see
+			 * test_free_hands_back for BUSY on a held pool) */
+			if (r == KDC_ERR_BUSY)
 				break;
-			}
 			assert_int_equal(r, KDC_OK);
 			submitted++;
 		}
