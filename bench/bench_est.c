@@ -793,6 +793,30 @@ cmd_run(uint16_t port, unsigned long n, unsigned long c, unsigned long k,
 	return ok == n ? 0 : 1;
 }
 
+/* run/idle: argv[2..6] = PORT N C PREFIX SEED_HEX (C at most N);
+ * 0, or 1 after saying what is wrong. */
+static int
+parse_load(char **argv, unsigned long *port, unsigned long *n,
+    unsigned long *c)
+{
+	char *e;
+
+	*port = strtoul(argv[2], &e, 10);
+	if (*e != '\0' || *port == 0 || *port > 65535)
+		return die("bad port");
+	*n = strtoul(argv[3], &e, 10);
+	if (*e != '\0' || *n == 0)
+		return die("bad N");
+	*c = strtoul(argv[4], &e, 10);
+	if (*e != '\0' || *c == 0 || *c > 256)
+		return die("bad C");
+	if (*c > *n)
+		*c = *n;
+	if (parse_seed(argv[6]) != 0)
+		return die("bad seed");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -806,19 +830,10 @@ main(int argc, char **argv)
 		return cmd_manifest(n, argv[3]);
 	}
 	if ((argc == 7 || argc == 8) && strcmp(argv[1], "run") == 0) {
-		unsigned long port = strtoul(argv[2], &e, 10), n, c, k = 1;
-		if (*e != '\0' || port == 0 || port > 65535)
-			return die("bad port");
-		n = strtoul(argv[3], &e, 10);
-		if (*e != '\0' || n == 0)
-			return die("bad N");
-		c = strtoul(argv[4], &e, 10);
-		if (*e != '\0' || c == 0 || c > 256)
-			return die("bad C");
-		if (c > n)
-			c = n;
-		if (parse_seed(argv[6]) != 0)
-			return die("bad seed");
+		unsigned long port, n, c, k = 1;
+
+		if (parse_load(argv, &port, &n, &c) != 0)
+			return 1;
 		if (argc == 8) {
 			k = strtoul(argv[7], &e, 10);
 			if (*e != '\0' || k == 0 || k > n)
@@ -829,18 +844,11 @@ main(int argc, char **argv)
 		return cmd_run((uint16_t)port, n, c, k, argv[5]);
 	}
 	if (argc == 7 && strcmp(argv[1], "idle") == 0) {
-		unsigned long port = strtoul(argv[2], &e, 10), n, c;
-		if (*e != '\0' || port == 0 || port > 65535)
-			return die("bad port");
-		n = strtoul(argv[3], &e, 10);
-		if (*e != '\0' || n == 0)
-			return die("bad N");
-		c = strtoul(argv[4], &e, 10);
-		if (*e != '\0' || c == 0 || c > 256)
-			return die("bad C");
-		if (parse_seed(argv[6]) != 0)
-			return die("bad seed");
-		return cmd_idle((uint16_t)port, n, c > n ? n : c, argv[5]);
+		unsigned long port, n, c;
+
+		if (parse_load(argv, &port, &n, &c) != 0)
+			return 1;
+		return cmd_idle((uint16_t)port, n, c, argv[5]);
 	}
 	fprintf(stderr, "usage: bench_est manifest N PREFIX SEED_HEX\n"
 	    "       bench_est run PORT N C PREFIX SEED_HEX [K]\n"

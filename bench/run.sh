@@ -8,7 +8,7 @@
 #   BENCH_EST_CONCURRENCY (8)       enrollments in flight (worker processes)
 #   BENCH_EST_PER_SESSION (10)      enrollments per DTLS session, second EST row
 #   BENCH_PERF (unset)              a directory: perf record -g of the daemon
-#                                   during each load (boot.data, est.data)
+#                                   during each load (boot, est, estk, est0 .data)
 set -euo pipefail
 BUILD=${1:-build}
 SECS=${BENCH_SECONDS:-3}
@@ -170,31 +170,30 @@ load_secs=$(kv "$load_line" seconds)
 scpu=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$load_ok" 'BEGIN { printf "%.1f", (b - a) / 1000 / n }')
 
 # ---- EST enrollments: POST /.well-known/est/sen over DTLS PSK ------------
-perf_start est
-cpu0=$(serve_cpu_ns)
-est_line=$("./$BUILD/bench/bench_est" run "$COAP_PORT" "$EST_N" "$EST_C" e "$SEED") ||
-	die "bench_est failed: $est_line"
-cpu1=$(serve_cpu_ns)
-perf_stop
-est_rate=$(kv "$est_line" rate | tr -d '/s')
-est_ok=$(kv "$est_line" ok)
-est_ccpu=$(kv "$est_line" client_cpu_us)
-est_scpu=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$est_ok" 'BEGIN { printf "%.1f", (b - a) / 1000 / n }')
+# est_load VAR PREFIX [K]: bench_est on devices PREFIX (K per session),
+# the daemon profiled as VAR; sets VAR_line, VAR_rate, VAR_ok, VAR_ccpu
+# (bench_est CPU per enrollment) and VAR_scpu (daemon CPU per enrollment).
+est_load() {
+	local var=$1 prefix=$2 k=${3:-1} line a b
+	perf_start "$var"
+	a=$(serve_cpu_ns)
+	line=$("./$BUILD/bench/bench_est" run "$COAP_PORT" "$EST_N" "$EST_C" "$prefix" "$SEED" "$k") ||
+		die "bench_est ($var) failed: $line"
+	b=$(serve_cpu_ns)
+	perf_stop
+	printf -v "${var}_line" '%s' "$line"
+	printf -v "${var}_rate" '%s' "$(kv "$line" rate | tr -d '/s')"
+	printf -v "${var}_ok" '%s' "$(kv "$line" ok)"
+	printf -v "${var}_ccpu" '%s' "$(kv "$line" client_cpu_us)"
+	printf -v "${var}_scpu" '%s' "$(awk -v a="$a" -v b="$b" -v n="$(kv "$line" ok)" 'BEGIN { printf "%.1f", (b - a) / 1000 / n }')"
+}
+est_load est e
 
 # ---- EST re-enrollments, K per DTLS session (the handshake shared) -------
 # The first EST_N/EST_K devices again, now holding an issued certificate:
 # each /sen with a fresh key is the re-enrollment path (pending until first
 # use, the earlier pending one superseded).
-perf_start est_k
-cpu0=$(serve_cpu_ns)
-estk_line=$("./$BUILD/bench/bench_est" run "$COAP_PORT" "$EST_N" "$EST_C" e "$SEED" "$EST_K") ||
-	die "bench_est (K=$EST_K) failed: $estk_line"
-cpu1=$(serve_cpu_ns)
-perf_stop
-estk_rate=$(kv "$estk_line" rate | tr -d '/s')
-estk_ok=$(kv "$estk_line" ok)
-estk_ccpu=$(kv "$estk_line" client_cpu_us)
-estk_scpu=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$estk_ok" 'BEGIN { printf "%.1f", (b - a) / 1000 / n }')
+est_load estk e "$EST_K"
 
 # ---- the same EST load with the enrollments on the CoAP thread ----------
 # [coap] sign_threads = 0: the signature and the commit stall the engine
@@ -202,14 +201,7 @@ estk_scpu=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$estk_ok" 'BEGIN { printf "%.1f"
 serve_stop
 set_conf coap sign_threads 0
 serve_start
-cpu0=$(serve_cpu_ns)
-est0_line=$("./$BUILD/bench/bench_est" run "$COAP_PORT" "$EST_N" "$EST_C" f "$SEED") ||
-	die "bench_est (sign_threads 0) failed: $est0_line"
-cpu1=$(serve_cpu_ns)
-est0_rate=$(kv "$est0_line" rate | tr -d '/s')
-est0_ok=$(kv "$est0_line" ok)
-est0_ccpu=$(kv "$est0_line" client_cpu_us)
-est0_scpu=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$est0_ok" 'BEGIN { printf "%.1f", (b - a) / 1000 / n }')
+est_load est0 f
 serve_stop
 set_conf coap sign_threads "$SIGN_THREADS"
 serve_start

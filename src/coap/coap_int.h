@@ -83,9 +83,9 @@ struct kdc_coap_later {
 	struct kdc_coap_resp	 rs;		/* payload: ours, wiped */
 };
 
-/* An fd the loop polls for a face (a worker pool's eventfd). */
+/* A callback for an fd the loop polls (in its epoll; a worker pool's
+ * eventfd). */
 struct kdc_coap_watch {
-	int	  fd;
 	void	(*cb)(void *arg);
 	void	 *arg;
 };

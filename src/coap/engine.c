@@ -372,7 +372,6 @@ kdc_coap_watch(struct kdc_coap *c, int fd, void (*cb)(void *arg), void *arg)
 			return KDC_ERR_IO;
 		}
 	}
-	c->watch[c->nwatch].fd = fd;
 	c->watch[c->nwatch].cb = cb;
 	c->watch[c->nwatch].arg = arg;
 	c->nwatch++;

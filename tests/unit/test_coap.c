@@ -419,6 +419,20 @@ test_psk(void **state)
  * the same token and our options; a cancelled deferral is a piggybacked
  * answer; a NON request cannot be deferred and is answered at once.
  */
+/* coap-client-gnutls -v 7 POST /path as device later1 (args: more
+ * options); its PDU log in *log and the body it got in *out. */
+static void
+later_post(struct fx *f, const char *args, const char *path, char **log,
+    char **out)
+{
+	assert_int_equal(kdc_test_sh("cd %s && rm -f out.txt && "
+	    "coap-client-gnutls -v 7 -B 5 %s -m post -u later1 -k " PSK_KEY
+	    " -o out.txt -e x coaps://127.0.0.1:%d/%s > pdus.txt 2>&1",
+	    f->dir, args, f->port, path), 0);
+	assert_non_null(*log = slurp(f, "pdus.txt"));
+	assert_non_null(*out = slurp(f, "out.txt"));
+}
+
 static void
 test_later(void **state)
 {
@@ -427,12 +441,7 @@ test_later(void **state)
 
 	psk_device(f, "urn:dev:later:1", "later1", PSK_KEY);
 	engine_start(f);
-	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 7 -B 5 "
-	    "-m post -u later1 -k " PSK_KEY " -o out.txt -e x "
-	    "coaps://127.0.0.1:%d/later > later.txt 2>&1", f->dir, f->port),
-	    0);
-	assert_non_null(log = slurp(f, "later.txt"));
-	assert_non_null(out = slurp(f, "out.txt"));
+	later_post(f, "", "later", &log, &out);
 	if (strstr(log, "t:ACK c:0.00") == NULL ||
 	    strstr(log, "t:CON c:2.05") == NULL ||
 	    strstr(log, "Max-Age:7") == NULL)
@@ -440,23 +449,16 @@ test_later(void **state)
 	assert_string_equal(out, "late");
 	free(log);
 	free(out);
-	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 7 -B 5 "
-	    "-m post -u later1 -k " PSK_KEY " -o out.txt -e x "
-	    "coaps://127.0.0.1:%d/cancel > cancel.txt 2>&1", f->dir, f->port),
-	    0);
-	assert_non_null(log = slurp(f, "cancel.txt"));
-	assert_non_null(out = slurp(f, "out.txt"));
+	later_post(f, "", "cancel", &log, &out);
 	if (strstr(log, "t:ACK c:2.05") == NULL ||
 	    strstr(log, "c:0.00") != NULL)
 		fail_msg("cancelled deferral not piggybacked:\n%s", log);
 	assert_string_equal(out, "now");
 	free(log);
 	free(out);
-	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 7 -B 5 "
-	    "-N -m post -u later1 -k " PSK_KEY " -o out.txt -e x "
-	    "coaps://127.0.0.1:%d/later > non.txt 2>&1", f->dir, f->port), 0);
-	assert_non_null(out = slurp(f, "out.txt"));
+	later_post(f, "-N", "later", &log, &out);
 	assert_string_equal(out, "inline");
+	free(log);
 	free(out);
 	engine_stop(f);
 	assert_int_equal(f->nwatch_calls, 1);
