@@ -53,7 +53,7 @@ done
 command -v coap-client-gnutls >/dev/null || die "coap-client-gnutls missing (apt-get install libcoap3-bin)"
 
 for i in $(seq 0 63); do	# 64 devices, each its own key
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench \
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench -outform DER \
 		-keyout "$tmp/k.pem" -out "$tmp/$i.csr" 2>/dev/null
 done
 

@@ -234,6 +234,7 @@ kdc_ca_free(struct kdc_ca *ca)
 	gnutls_x509_crt_deinit(ca->crt);
 	gnutls_privkey_deinit(ca->key);
 	kdc_free(ca->der);
+	kdc_free(ca->dn);
 	kdc_free(ca);
 }
 
@@ -405,6 +406,16 @@ kdc_ca_load(const char *dir, const struct kdc_keyring *kr,
 	}
 	if ((r = crt_export(ca->crt, GNUTLS_X509_FMT_DER, &ca->der,
 	    &ca->der_len)) != KDC_OK)
+		goto out;
+	/* the issuer Name of what we sign, as the CA certificate has it */
+	if ((rc = gnutls_x509_crt_get_raw_dn(ca->crt, &d)) < 0) {
+		r = KDC_CRYPTO_GTERR_AS("gnutls_x509_crt_get_raw_dn", rc,
+		    KDC_ERR_MALFORMED);
+		goto out;
+	}
+	r = crypto_datum_dup(&d, &ca->dn, &ca->dn_len);
+	gnutls_free(d.data);
+	if (r != KDC_OK)
 		goto out;
 	ca->skid_len = sizeof(ca->skid);
 	if (gnutls_x509_crt_get_subject_key_id(ca->crt, ca->skid,

@@ -227,14 +227,54 @@ kdc_err	kdc_ca_crl(struct kdc_ca *ca, const char *const *serials_hex,
 kdc_err	kdc_keygen_p256(uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **spki,
 	    size_t *spki_len);
 
+/* ---- PKCS#10 requests (crypto/csr.c) ------------------------------------ */
+
+/*
+ * A CSR (RFC 2986) read by our own strict DER parser: views into the
+ * caller's bytes, which must outlive it; nothing is allocated.
+ */
+struct kdc_csr {
+	const uint8_t	*info;		/* certificationRequestInfo, as signed */
+	size_t		 info_len;
+	const uint8_t	*subject;	/* its subject Name, DER */
+	size_t		 subject_len;
+	const uint8_t	*spki;		/* its SubjectPublicKeyInfo, canonical */
+	size_t		 spki_len;
+	const uint8_t	*sig;		/* the signature BIT STRING's bits */
+	size_t		 sig_len;
+	enum kdc_key_alg alg;
+	int		 sig_alg;	/* opaque, for kdc_csr_verify() */
+};
+
+/*
+ * Parse a DER CSR (<= KDC_CSR_MAX): version 0, any subject, attributes
+ * [0] present or not, nothing trailing anywhere, definite shortest-form
+ * lengths. The key must be P-256 (uncompressed point) or Ed25519 in the
+ * canonical SPKI, else UNSUPPORTED_KEY (a well-formed SPKI of another
+ * key) or MALFORMED. The signature algorithm must fit the key
+ * (ecdsa-with-SHA256/384/512, Ed25519), else BAD_SIGNATURE. Does not
+ * check the signature, nor that a P-256 point is on the curve. TOO_LARGE
+ * over KDC_CSR_MAX, MALFORMED for anything else (out zeroed).
+ */
+kdc_err	kdc_csr_parse(const uint8_t *der, size_t len, struct kdc_csr *out);
+/* Proof of possession (RFC 2986 3): the request's self-signature, with
+ * its own key. BAD_SIGNATURE if it does not verify or the point is off
+ * the curve. */
+kdc_err	kdc_csr_verify(const struct kdc_csr *csr);
+/* The first commonName of the request's subject (UTF8String,
+ * PrintableString or IA5String) into cn (capacity cap, NUL-terminated).
+ * NOT_FOUND if there is none; MALFORMED if the Name does not parse or the
+ * CN has a NUL or does not fit. */
+kdc_err	kdc_csr_cn(const struct kdc_csr *csr, char *cn, size_t cap);
+
 /* ---- EST-coaps helpers (crypto/est.c) ---------------------------------- */
 
 /*
  * The SubjectPublicKeyInfo (DER, heap, caller frees) of a PKCS#10 CSR in
- * DER (RFC 9148 Content-Format 286: DER only, PEM is MALFORMED). Parses
- * only: the self-signature is checked by kdc_ca_sign_csr(). MALFORMED if
- * it does not parse, TOO_LARGE over KDC_CSR_MAX, and kdc_spki_check()'s
- * verdict on the key (UNSUPPORTED_KEY for RSA, other curves, ...).
+ * DER (RFC 9148 Content-Format 286: DER only, PEM is MALFORMED).
+ * kdc_csr_parse()'s verdict, then MALFORMED for a P-256 point off the
+ * curve (as kdc_spki_check()). The self-signature is checked by
+ * kdc_ca_sign_csr() (or kdc_csr_verify()).
  */
 kdc_err	kdc_csr_spki(const uint8_t *csr, size_t len, uint8_t **spki,
 	    size_t *spki_len);

@@ -39,7 +39,49 @@ struct kdc_ca {
 	size_t			 der_len;
 	uint8_t			 skid[64];	/* its subject key id */
 	size_t			 skid_len;
+	uint8_t			*dn;	/* its subject Name, DER: our issuer */
+	size_t			 dn_len;
 };
+
+/* ---- DER (der.c) ---------------------------------------------------------
+ * A reader over [p, end). der_next() takes the next element if its tag is
+ * `tag` (one-octet tags only) and its length is definite, in shortest
+ * form and inside the input; val (may be NULL) then spans its contents
+ * and rd moves past it. false, rd unchanged, otherwise.
+ */
+struct der_rd {
+	const uint8_t	*p;
+	const uint8_t	*end;
+};
+bool	der_next(struct der_rd *rd, uint8_t tag, struct der_rd *val);
+static inline bool
+der_done(const struct der_rd *rd)
+{
+	return rd->p == rd->end;
+}
+static inline size_t
+der_len(const struct der_rd *rd)
+{
+	return (size_t)(rd->end - rd->p);
+}
+
+/*
+ * A writer that fills buf[0, cap) back to front: what is written sits at
+ * buf[pos, cap). Write an element's contents, last part first, then
+ * der_wrap() it with the mark (w->pos) taken before them. A write that
+ * does not fit (or a length over 65535) sets bad; later writes do
+ * nothing. der_put_time(): UTCTime or GeneralizedTime (RFC 5280
+ * 4.1.2.5); false and bad for a time outside the years 1-9999.
+ */
+struct der_wr {
+	uint8_t	*buf;
+	size_t	 pos;	/* starts at the capacity */
+	bool	 bad;
+};
+void	der_put(struct der_wr *w, const void *p, size_t n);
+void	der_put_hdr(struct der_wr *w, uint8_t tag, size_t len);
+void	der_wrap(struct der_wr *w, uint8_t tag, size_t mark);
+bool	der_put_time(struct der_wr *w, int64_t t);
 
 /*
  * Map a GnuTLS error to `r` (KDC_ERR_CRYPTO, KDC_ERR_PKCS11, ...) and log

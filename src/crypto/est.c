@@ -14,46 +14,39 @@
 kdc_err
 kdc_csr_spki(const uint8_t *csr, size_t len, uint8_t **spki, size_t *spki_len)
 {
-	gnutls_x509_crq_t crq = NULL;
 	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t in, der = { NULL, 0 };
-	uint8_t *p = NULL;
+	gnutls_datum_t x, y;
+	struct kdc_csr c;
+	uint8_t *p;
 	kdc_err r;
+	int rc;
 
 	*spki = NULL;
 	*spki_len = 0;
-	if (csr == NULL || len == 0)
-		return KDC_ERR_MALFORMED;
-	if (len > KDC_CSR_MAX)
-		return KDC_ERR_TOO_LARGE;
-	in.data = (unsigned char *)(uintptr_t)csr;
-	in.size = (unsigned)len;
-	if (gnutls_x509_crq_init(&crq) != 0 || gnutls_pubkey_init(&pub) != 0) {
-		r = KDC_ERR_NOMEM;
-		goto out;
+	if ((r = kdc_csr_parse(csr, len, &c)) != KDC_OK)
+		return r;
+	if (c.alg == KDC_KEY_P256) {
+		/* on the curve: the point is the SPKI's last 64 bytes */
+		x.data = (unsigned char *)(uintptr_t)c.spki + c.spki_len - 64;
+		x.size = 32;
+		y.data = x.data + 32;
+		y.size = 32;
+		if ((rc = gnutls_pubkey_init(&pub)) < 0)
+			return KDC_CRYPTO_GTERR("gnutls_pubkey_init", rc);
+		rc = gnutls_pubkey_import_ecc_raw(pub,
+		    GNUTLS_ECC_CURVE_SECP256R1, &x, &y);
+		if (rc >= 0)
+			rc = gnutls_pubkey_verify_params(pub);
+		gnutls_pubkey_deinit(pub);
+		if (rc < 0)
+			return KDC_ERR_MALFORMED;
 	}
-	/* DER only (Content-Format 286); GnuTLS rejects trailing bytes */
-	if (gnutls_x509_crq_import(crq, &in, GNUTLS_X509_FMT_DER) != 0 ||
-	    gnutls_pubkey_import_x509_crq(pub, crq, 0) != 0 ||
-	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der) != 0) {
-		r = KDC_ERR_MALFORMED;
-		goto out;
-	}
-	if ((r = kdc_spki_check(der.data, der.size, NULL)) != KDC_OK)
-		goto out;
-	if ((p = kdc_malloc(der.size)) == NULL) {
-		r = KDC_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(p, der.data, der.size);
+	if ((p = kdc_malloc(c.spki_len)) == NULL)
+		return KDC_ERR_NOMEM;
+	memcpy(p, c.spki, c.spki_len);
 	*spki = p;
-	*spki_len = der.size;
-	r = KDC_OK;
-out:
-	gnutls_free(der.data);
-	gnutls_pubkey_deinit(pub);
-	gnutls_x509_crq_deinit(crq);
-	return r;
+	*spki_len = c.spki_len;
+	return KDC_OK;
 }
 
 kdc_err

@@ -1,0 +1,135 @@
+/*
+ * der.c: the DER (X.690) the enrollment path reads and writes itself.
+ *
+ * Reading: one element at a time, strictly: one-octet tags, definite
+ * lengths in their shortest form, contents inside the input. Anything
+ * else is refused, so one value has one encoding (what we sign and what
+ * the store compares byte for byte).
+ *
+ * Writing: back to front into a buffer the caller sizes, so each
+ * element's length is known when its header is written. A write that
+ * does not fit marks the writer bad; the caller checks once at the end.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/crypto_int.h"
+
+bool
+der_next(struct der_rd *rd, uint8_t tag, struct der_rd *val)
+{
+	const uint8_t *p = rd->p;
+	size_t left = (size_t)(rd->end - p), len, nlen;
+
+	if (left < 2 || p[0] != tag)
+		return false;
+	len = p[1];
+	p += 2;
+	left -= 2;
+	if (len & 0x80) {
+		/* long form: 1..3 length octets (our inputs are < 64 KiB),
+		 * no leading zero, and only for lengths short form cannot
+		 * say */
+		nlen = len & 0x7f;
+		if (nlen == 0 || nlen > 3 || nlen > left || p[0] == 0)
+			return false;
+		len = 0;
+		for (size_t i = 0; i < nlen; i++)
+			len = (len << 8) | p[i];
+		p += nlen;
+		left -= nlen;
+		if (len < 0x80)
+			return false;
+	}
+	if (len > left)
+		return false;
+	if (val != NULL) {
+		val->p = p;
+		val->end = p + len;
+	}
+	rd->p = p + len;
+	return true;
+}
+
+/* ---- writing, back to front ------------------------------------------- */
+
+void
+der_put(struct der_wr *w, const void *p, size_t n)
+{
+	if (w->bad || n > w->pos) {
+		w->bad = true;
+		return;
+	}
+	w->pos -= n;
+	memcpy(w->buf + w->pos, p, n);
+}
+
+void
+der_put_hdr(struct der_wr *w, uint8_t tag, size_t len)
+{
+	uint8_t h[5];
+	size_t n = 0;
+
+	if (len < 0x80) {
+		h[n++] = tag;
+		h[n++] = (uint8_t)len;
+	} else if (len <= 0xff) {
+		h[n++] = tag;
+		h[n++] = 0x81;
+		h[n++] = (uint8_t)len;
+	} else if (len <= 0xffff) {
+		h[n++] = tag;
+		h[n++] = 0x82;
+		h[n++] = (uint8_t)(len >> 8);
+		h[n++] = (uint8_t)len;
+	} else {
+		w->bad = true;
+		return;
+	}
+	der_put(w, h, n);
+}
+
+void
+der_wrap(struct der_wr *w, uint8_t tag, size_t mark)
+{
+	if (w->bad)
+		return;
+	der_put_hdr(w, tag, mark - w->pos);
+}
+
+/*
+ * RFC 5280 4.1.2.5: UTCTime (YYMMDDHHMMSSZ) for the years 1950-2049,
+ * GeneralizedTime (YYYYMMDDHHMMSSZ) otherwise. false if t is not in the
+ * years 1-9999 (nothing can encode it).
+ */
+bool
+der_put_time(struct der_wr *w, int64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	char s[20];
+	int year, n;
+
+	/* 253402300799 is 9999-12-31T23:59:59Z, -62135596800 is 0001-01-01 */
+	if (t < -62135596800LL || t > 253402300799LL ||
+	    gmtime_r(&tt, &tm) == NULL) {
+		w->bad = true;
+		return false;
+	}
+	year = tm.tm_year + 1900;
+	if (year >= 1950 && year < 2050) {
+		n = snprintf(s, sizeof(s), "%02d%02d%02d%02d%02d%02dZ",
+		    year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		der_put(w, s, (size_t)n);
+		der_put_hdr(w, 0x17, (size_t)n);
+	} else {
+		n = snprintf(s, sizeof(s), "%04d%02d%02d%02d%02d%02dZ", year,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec);
+		der_put(w, s, (size_t)n);
+		der_put_hdr(w, 0x18, (size_t)n);
+	}
+	return !w->bad;
+}
