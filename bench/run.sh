@@ -4,8 +4,8 @@
 #   BENCH_SECONDS (3)               seconds per in-process row
 #   BENCH_LOAD_DEVICES (2000)       devices bootstrapped by iotkdc-device load
 #   BENCH_LOAD_CONCURRENCY (16)     bootstraps in flight
-#   BENCH_EST_DEVICES (4000)        devices enrolled by bench_est over EST /sen
-#   BENCH_EST_CONCURRENCY (8)       enrollments in flight (worker processes)
+#   BENCH_EST_DEVICES (8000)        devices enrolled by bench_est over EST /sen
+#   BENCH_EST_CONCURRENCY (32)      enrollments in flight (worker processes)
 #   BENCH_EST_PER_SESSION (10)      enrollments per DTLS session, second EST row
 #   BENCH_PERF (unset)              a directory: perf record -g of the daemon
 #                                   during each load (boot, est, estk, est0 .data)
@@ -14,8 +14,8 @@ BUILD=${1:-build}
 SECS=${BENCH_SECONDS:-3}
 LOAD_N=${BENCH_LOAD_DEVICES:-2000}
 LOAD_C=${BENCH_LOAD_CONCURRENCY:-16}
-EST_N=${BENCH_EST_DEVICES:-4000}
-EST_C=${BENCH_EST_CONCURRENCY:-8}
+EST_N=${BENCH_EST_DEVICES:-8000}
+EST_C=${BENCH_EST_CONCURRENCY:-32}
 EST_K=${BENCH_EST_PER_SESSION:-10}
 EST_TARGET=0.8	# EST enrollments / GnuTLS signing alone (issue 4 §4)
 TARGET=5000		# full PSK bootstraps/s on 2 cores (the issue)

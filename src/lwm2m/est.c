@@ -23,9 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
-
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -446,54 +443,41 @@ done:
  * The CSR of a /skg request only proves the request (RFC 9148 §5.8: the
  * server ignores its key): it must carry a valid self-signature and name
  * the peer's own device in its subject CN (4.03 for another device).
- * XXX the signature check uses GnuTLS here; it belongs in crypto/est.c
- * (a kdc_csr_verify()) next to kdc_csr_spki().
  */
 static kdc_err
 skg_csr_check(const char *dev_id, const uint8_t *csr, size_t len, char *why,
     size_t why_len)
 {
-	gnutls_x509_crq_t crq;
-	gnutls_datum_t d;
 	char cn[KDC_DEVID_MAX + 2];
-	size_t cn_len = sizeof(cn);
-	uint8_t *spki = NULL;
-	size_t spki_len = 0;
+	struct kdc_csr c;
 	kdc_err r;
-	int g;
 
-	if ((r = kdc_csr_spki(csr, len, &spki, &spki_len)) != KDC_OK) {
+	if ((r = kdc_csr_parse(csr, len, &c)) != KDC_OK) {
 		snprintf(why, why_len, "CSR of %zu bytes: %s", len,
 		    kdc_err_str(r));
 		return r;
 	}
-	kdc_free(spki);
-	if (gnutls_x509_crq_init(&crq) < 0) {
-		snprintf(why, why_len, "gnutls_x509_crq_init");
-		return KDC_ERR_NOMEM;
-	}
-	d.data = (unsigned char *)(uintptr_t)csr;
-	d.size = (unsigned)len;
-	if (gnutls_x509_crq_import(crq, &d, GNUTLS_X509_FMT_DER) < 0) {
-		snprintf(why, why_len, "CSR of %zu bytes: %s", len,
-		    kdc_err_str(KDC_ERR_MALFORMED));
-		r = KDC_ERR_MALFORMED;
-	} else if (gnutls_x509_crq_verify(crq, 0) < 0) {
+	if ((r = kdc_csr_verify(&c)) != KDC_OK) {
 		snprintf(why, why_len, "CSR signature does not verify");
-		r = KDC_ERR_BAD_SIGNATURE;
-	} else if ((g = gnutls_x509_crq_get_dn_by_oid(crq,
-	    GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cn_len)) < 0 ||
-	    cn_len != strlen(dev_id) || memcmp(cn, dev_id, cn_len) != 0) {
-		if (g < 0)
-			snprintf(why, why_len, "CSR has no subject CN, want "
-			    "CN=%s", dev_id);
-		else
-			snprintf(why, why_len, "CSR names another device "
-			    "(CN=%.*s)", (int)(cn_len < 64 ? cn_len : 64), cn);
-		r = KDC_ERR_DENIED;
+		return r;
 	}
-	gnutls_x509_crq_deinit(crq);
-	return r;
+	if ((r = kdc_csr_cn(&c, cn, sizeof(cn))) != KDC_OK) {
+		snprintf(why, why_len, "CSR has no usable subject CN (%s), "
+		    "want CN=%.64s", kdc_err_str(r), dev_id);
+		return KDC_ERR_DENIED;
+	}
+	if (strcmp(cn, dev_id) != 0) {
+		bool shown = true;
+
+		/* the peer's bytes go into the audit text: printable only */
+		for (const char *p = cn; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				shown = false;
+		snprintf(why, why_len, "CSR names another device (CN=%.64s)",
+		    shown ? cn : "<not printable>");
+		return KDC_ERR_DENIED;
+	}
+	return KDC_OK;
 }
 
 static void

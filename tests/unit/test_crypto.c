@@ -17,6 +17,7 @@
 
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
 #include "core/alloc.h"
@@ -724,6 +725,120 @@ test_sign_refusals(void **state)
 }
 
 /* Rough rate of the hot path (printed, not asserted). */
+/*
+ * Our certificate template against GnuTLS's parser: it verifies under the
+ * CA, says exactly what we asked (validity to the second, SKI = SHA-1 of
+ * the SPKI as GnuTLS computes key ids, AKI = the CA's SKI, issuer = the
+ * CA's subject), dates from 2050 on are GeneralizedTime (RFC 5280
+ * 4.1.2.5, checked by openssl too), a dev id outside PrintableString is a
+ * UTF8String CN, and what no X.509 field can hold is refused.
+ */
+static void
+test_sign_template(void **state)
+{
+	static const struct {
+		int64_t	nb, na;
+	} when[] = {
+		{ 1700000000, 1700086400 },		/* UTCTime both */
+		{ 1700000000, 2524608000 },		/* 2050-01-01: Generalized */
+		{ 2524607999, 253402300799 },	/* 2049-12-31 .. 9999-12-31 */
+	};
+	int64_t now = (int64_t)time(NULL);
+	gnutls_x509_crt_t crt, cacrt;
+	gnutls_datum_t d, dn1 = { NULL, 0 }, dn2 = { NULL, 0 };
+	struct kdc_issued is;
+	uint8_t *csr, *capem, id[64], id2[64], sha1[20];
+	size_t csr_len, capem_len, id_len, id2_len;
+	unsigned crit, status;
+	char buf[256];
+	size_t buf_len;
+
+	(void)state;
+	csr = make_csr(SSL_P256_DER, "o256.der", &csr_len);
+	capem = read_or_fail(g_dir, "ca.pem", &capem_len);
+	d.data = capem;
+	d.size = (unsigned)capem_len;
+	assert_int_equal(gnutls_x509_crt_init(&cacrt), 0);
+	assert_int_equal(gnutls_x509_crt_import(cacrt, &d,
+	    GNUTLS_X509_FMT_PEM), 0);
+	for (size_t i = 0; i < sizeof(when) / sizeof(when[0]); i++) {
+		assert_int_equal(kdc_ca_sign_csr(g_ca, csr, csr_len,
+		    "urn:dev:ops:1234", when[i].nb, when[i].na, &is), KDC_OK);
+		d.data = is.cert;
+		d.size = (unsigned)is.cert_len;
+		assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+		assert_int_equal(gnutls_x509_crt_import(crt, &d,
+		    GNUTLS_X509_FMT_DER), 0);
+		assert_int_equal(gnutls_x509_crt_verify(crt, &cacrt, 1,
+		    GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status), 0);
+		assert_int_equal(status, 0);
+		assert_int_equal(gnutls_x509_crt_get_activation_time(crt),
+		    (time_t)when[i].nb);
+		assert_int_equal(gnutls_x509_crt_get_expiration_time(crt),
+		    (time_t)when[i].na);
+		assert_int_equal(gnutls_x509_crt_get_version(crt), 3);
+		id_len = sizeof(id);
+		assert_int_equal(gnutls_x509_crt_get_subject_key_id(crt, id,
+		    &id_len, &crit), 0);
+		assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, is.spki,
+		    is.spki_len, sha1), 0);
+		assert_int_equal(id_len, 20);
+		assert_memory_equal(id, sha1, 20);
+		id2_len = sizeof(id2);
+		assert_int_equal(gnutls_x509_crt_get_authority_key_id(crt, id,
+		    &id_len, &crit), 0);
+		assert_int_equal(gnutls_x509_crt_get_subject_key_id(cacrt, id2,
+		    &id2_len, &crit), 0);
+		assert_int_equal(id_len, id2_len);
+		assert_memory_equal(id, id2, id_len);
+		assert_int_equal(gnutls_x509_crt_get_raw_issuer_dn(crt, &dn1),
+		    0);
+		assert_int_equal(gnutls_x509_crt_get_raw_dn(cacrt, &dn2), 0);
+		assert_int_equal(dn1.size, dn2.size);
+		assert_memory_equal(dn1.data, dn2.data, dn1.size);
+		gnutls_free(dn1.data);
+		gnutls_free(dn2.data);
+		buf_len = sizeof(buf);
+		assert_int_equal(gnutls_x509_crt_get_subject_alt_name(crt, 0,
+		    buf, &buf_len, &crit), GNUTLS_SAN_URI);
+		assert_string_equal(buf, "urn:dev:ops:1234");
+		gnutls_x509_crt_deinit(crt);
+		write_cert_pem(g_dir, "tmpl.pem", is.cert, is.cert_len);
+		/* UTCTime before 2050, GeneralizedTime from then on */
+		assert_int_equal(kdc_test_sh("cd %s && openssl asn1parse -in "
+		    "tmpl.pem > tmpl.txt && test $(grep -c UTCTIME tmpl.txt) = "
+		    "%d && test $(grep -c GENERALIZEDTIME tmpl.txt) = %d", g_dir,
+		    i == 0 ? 2 : 1, i == 0 ? 0 : 1), 0);
+		kdc_issued_wipe(&is);
+	}
+	assert_int_equal(kdc_test_sh("cd %s && openssl asn1parse -in tmpl.pem "
+	    "| grep -q 'UTCTIME.*:491231235959Z' && openssl asn1parse -in "
+	    "tmpl.pem | grep -q 'GENERALIZEDTIME.*:99991231235959Z'", g_dir),
+	    0);
+
+	/* not printable: a UTF8String CN; not UTF-8: refused */
+	assert_int_equal(kdc_ca_sign_csr(g_ca, csr, csr_len,
+	    "ger\xc3\xa4t_7", now, now + 60, &is), KDC_OK);
+	write_cert_pem(g_dir, "utf8.pem", is.cert, is.cert_len);
+	assert_int_equal(kdc_test_sh("cd %s && openssl asn1parse -in utf8.pem "
+	    "| grep -q 'UTF8STRING' && openssl verify -CAfile ca.pem utf8.pem "
+	    ">/dev/null", g_dir), 0);
+	kdc_issued_wipe(&is);
+	assert_int_equal(kdc_ca_sign_csr(g_ca, csr, csr_len, "dev\xff",
+	    now, now + 60, &is), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_ca_sign_csr(g_ca, csr, csr_len, "dev\xc3",
+	    now, now + 60, &is), KDC_ERR_INVALID_ARG);
+	/* past 9999-12-31T23:59:59Z and before year 1: no field holds it */
+	assert_int_equal(kdc_ca_sign_csr(g_ca, csr, csr_len, "d", now,
+	    253402300800LL, &is), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_ca_sign_csr(g_ca, csr, csr_len, "d",
+	    -62135596801LL, now, &is), KDC_ERR_INVALID_ARG);
+	assert_null(is.cert);
+	gnutls_x509_crt_deinit(cacrt);
+	free(capem);
+	free(csr);
+}
+
 static void
 test_sign_rate(void **state)
 {
@@ -1015,6 +1130,7 @@ main(void)
 		cmocka_unit_test(test_sign_openssl_p256),
 		cmocka_unit_test(test_sign_certtool),
 		cmocka_unit_test(test_sign_refusals),
+		cmocka_unit_test(test_sign_template),
 		cmocka_unit_test(test_sign_rate),
 		cmocka_unit_test(test_tls_cert),
 		cmocka_unit_test(test_verify_chain),
