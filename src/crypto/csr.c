@@ -20,6 +20,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "crypto/crypto_int.h"
 
 /* SubjectPublicKeyInfo of the two accepted keys, up to the key bytes:
@@ -385,47 +386,6 @@ printable(const char *s)
 	return true;
 }
 
-/* Well-formed UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF) */
-static bool
-utf8_ok(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t k;
-		uint32_t v;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			k = 1;
-			v = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			v = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			v = c & 0x07;
-		} else
-			return false;
-		if (n - i <= k)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			v = (v << 6) | (s[i + j] & 0x3f);
-		}
-		if ((k == 2 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
-		    (k == 3 && (v < 0x10000 || v > 0x10ffff)))
-			return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 /*
  * The device certificate for spki (canonical P-256 or Ed25519, checked by
  * the caller): CN and SAN URI from dev_id, clientAuth, signed by the CA.
@@ -447,7 +407,7 @@ sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
 	kdc_err r;
 	int rc;
 
-	if (!utf8_ok((const uint8_t *)dev_id, id_len))
+	if (!kdc_utf8_valid((const uint8_t *)dev_id, id_len))
 		return KDC_ERR_INVALID_ARG;
 	if ((r = crypto_serial(serial)) != KDC_OK)
 		return r;

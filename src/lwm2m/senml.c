@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "lwm2m/codec.h"
 
 /* A pack is an array of maps of scalars: depth 2. Unknown labels may carry
@@ -300,52 +301,6 @@ rd_text(struct rd *rd, unsigned want_major, const uint8_t **s, size_t *n)
 	return KDC_OK;
 }
 
-/* RFC 3629 §4: well-formed UTF-8 (no overlongs, no surrogates). NUL is
- * refused too: LwM2M strings are handed on as C strings. */
-static int
-utf8_ok(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t k;
-		uint8_t lo = 0x80, hi = 0xbf;
-
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			k = 1;
-		else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else
-			return 0;
-		if (k > n - i - 1)
-			return 0;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return 0;
-		for (size_t j = 2; j <= k; j++)
-			if (s[i + j] < 0x80 || s[i + j] > 0xbf)
-				return 0;
-		i += k + 1;
-	}
-	return 1;
-}
-
 /*
  * An IEEE 754 binary16/32/64 (RFC 8949 §3.3) that holds an integer, as
  * int64. Non-integral values, NaN and infinities are MALFORMED (LwM2M
@@ -578,7 +533,7 @@ rd_record(struct rd *rd, struct base *base, struct kdc_senml_rec *rec)
 			if ((r = rd_text(rd, 3, &rec->bytes, &rec->len)) !=
 			    KDC_OK)
 				return r;
-			if (!utf8_ok(rec->bytes, rec->len))
+			if (!kdc_utf8_valid(rec->bytes, rec->len))
 				return KDC_ERR_MALFORMED;
 			rec->type = KDC_LWM2M_STRING;
 			nvals++;
