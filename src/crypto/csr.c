@@ -413,8 +413,10 @@ sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
 		return r;
 	if ((rc = gnutls_hash_fast(GNUTLS_DIG_SHA1, spki, spki_len, ski)) < 0)
 		return KDC_CRYPTO_GTERR("gnutls_hash_fast", rc);
-	/* every variable part plus 256 for the fixed ones and headers */
-	cap = 256 + 2 * id_len + spki_len + ca->dn_len + ca->skid_len +
+	/* every variable part, plus 512 for the fixed parts (~95 bytes)
+	 * and the ~30 headers (<= 4 bytes each); a miscount is TOO_LARGE,
+	 * never an overflow (der_wr) */
+	cap = 512 + 2 * id_len + spki_len + ca->dn_len + ca->skid_len +
 	    sizeof(ski) + KDC_SERIAL_LEN;
 	if ((buf = kdc_malloc(cap)) == NULL)
 		return KDC_ERR_NOMEM;
