@@ -447,7 +447,7 @@ gt_open(struct gt *g, uint16_t port, const char *ident,
 {
 	struct sockaddr_in a;
 	gnutls_datum_t key = { (unsigned char *)(uintptr_t)psk, PSK_LEN };
-	int rc;
+	int rc = 0;
 
 	memset(g, 0, sizeof(*g));
 	g->fd = -1;
@@ -491,6 +491,14 @@ gt_open(struct gt *g, uint16_t port, const char *ident,
 		goto fail;
 	return 0;
 fail:
+	if (getenv("EST_DEBUG") != NULL && g->fd >= 0) {
+		struct sockaddr_in l;
+		socklen_t ll = sizeof(l);
+
+		if (getsockname(g->fd, (struct sockaddr *)&l, &ll) == 0)
+			fprintf(stderr, "handshake failed: port=%u rc=%d %s\n",
+			    ntohs(l.sin_port), rc, gnutls_strerror(rc));
+	}
 	/* the socket stays open (its port not reused) until the worker
 	 * ends: the server may hold a half-made session for its 4-tuple */
 	(void)gt_close(g, false);

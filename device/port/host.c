@@ -72,9 +72,12 @@ kdcdev_host_init(int verbosity)
 	coap_startup();
 	host_verbosity = verbosity;
 	coap_set_log_handler(coap_log_bridge);
-	/* libcoap warnings are about the peer or the network: info for us */
-	coap_set_log_level(verbosity >= 3 ? LOG_DEBUG : verbosity >= 2 ?
-	    LOG_INFO : LOG_WARNING);
+	/* libcoap warnings are about the peer or the network: info for us.
+	 * Never LOG_DEBUG: libcoap then dumps every PDU with its payload in
+	 * hex (the PSK of a bootstrap Write, an /skg private key), by
+	 * default on stdout past the handler. */
+	coap_set_show_pdu_output(0);
+	coap_set_log_level(verbosity >= 2 ? LOG_INFO : LOG_WARNING);
 	coap_dtls_set_log_level(verbosity >= 3 ? LOG_INFO : LOG_WARNING);
 }
 

@@ -43,8 +43,15 @@ coap_logs_init(void)
 	int debug = kdc_log_get_level() >= KDC_LOG_DEBUG;
 
 	coap_set_log_handler(coap_log_cb);
-	coap_set_log_level(debug ? LOG_DEBUG : LOG_EMERG);
-	coap_dtls_set_log_level(debug ? LOG_DEBUG : LOG_EMERG);
+	/* Never LOG_DEBUG: at that level libcoap dumps every PDU, payload
+	 * in hex (a bootstrap Write carries a PSK, an /skg answer a private
+	 * key), and by default with fprintf() on stdout, past our handler.
+	 * LOG_INFO keeps its session and DTLS events; dumps, if ever made,
+	 * go through the handler. The DTLS layer's debug lines (GnuTLS's
+	 * own log) would pass libcoap's level filter only at LOG_DEBUG. */
+	coap_set_show_pdu_output(0);
+	coap_set_log_level(debug ? LOG_INFO : LOG_EMERG);
+	coap_dtls_set_log_level(debug ? LOG_INFO : LOG_EMERG);
 }
 
 /* ---- sessions ------------------------------------------------------------ */

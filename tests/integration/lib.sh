@@ -66,7 +66,8 @@ start_serve() {
 	set_conf coap port "$COAP_PORT"
 	set_conf coap lwm2m_port "$LWM2M_PORT"
 	kdc ca export > "$T/ca.pem"
-	"$IOTKDC" --dir "$T/d" serve 2> "$T/serve.log" &
+	# stdout too: nothing may print there (libcoap's PDU dumps did)
+	"$IOTKDC" --dir "$T/d" serve > "$T/serve.out" 2> "$T/serve.log" &
 	SERVE_PID=$!
 	PIDS+=("$SERVE_PID")
 	wait_serving

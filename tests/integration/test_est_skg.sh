@@ -13,6 +13,7 @@ KEY='skg-test-key-0123456'
 KEY_HEX=$(printf '%s' "$KEY" | od -An -tx1 | tr -d ' \n')
 DEV=urn:dev:skg:1
 kdc device add "$DEV" --psk-identity skg1 --psk "$KEY_HEX" >/dev/null
+set_conf kdc log_level debug	# the most the daemon ever logs: still no secret
 start_serve
 EST="coaps://127.0.0.1:$COAP_PORT/.well-known/est"
 
@@ -91,6 +92,20 @@ kx=$(openssl pkey -inform DER -in "$T/key.der" -text -noout |
 od -An -tx1 -v "$T/key.der" | tr -d ' \n' | grep -qi "$kx" || fail "scalar not found in the PKCS#8 itself"
 sqlite3 "$T/d/iotkdc.db" .dump | tr -d "\n'" | grep -qi "$kx" && fail "private key bytes found in the store"
 pass "skg audited; the private key is not stored"
+
+# ... nor logged, at log_level debug, on stderr or stdout: not the private
+# scalar, not the PKCS#8 that carries it, not the manufacturer PSK
+grep -q 'authenticated cred=' "$T/serve.log" || fail "no debug lines in serve.log: is debug logging on?"
+p8=$(od -An -tx1 -v "$T/key.der" | tr -d ' \n' | cut -c1-64)
+for f in serve.log serve.out; do
+	tr -d ' :\n' < "$T/$f" | grep -qi "$kx" && fail "private key scalar in $f"
+	tr -d ' :\n' < "$T/$f" | grep -qi "${kx:8:40}" && fail "part of the private key scalar in $f"
+	tr -d ' :\n' < "$T/$f" | grep -qi "$p8" && fail "PKCS#8 bytes in $f"
+	tr -d ' :\n' < "$T/$f" | grep -qi "$KEY_HEX" && fail "the manufacturer PSK (hex) in $f"
+	grep -qF "$KEY" "$T/$f" && fail "the manufacturer PSK (text) in $f"
+done
+[ ! -s "$T/serve.out" ] || fail "the daemon printed on stdout: $(head -c 200 "$T/serve.out")"
+pass "at log_level debug, no key, PKCS#8 or PSK in the daemon's output"
 
 # ---- refusals ----------------------------------------------------------
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=urn:dev:other \
