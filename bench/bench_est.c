@@ -26,7 +26,9 @@
  *	handshake_retries: handshakes given up after 0.4 s and made again from
  *	a new port)
  *	seconds from the start of the workers to the last one's end; CSR
- *	generation is not timed.
+ *	generation is not timed. With EST_DEBUG set, each failed handshake
+ *	prints its local port and GnuTLS error on stderr (to find it in a
+ *	capture of the loopback).
  *   bench_est idle PORT N C PREFIX SEED_HEX
  *	N DTLS sessions abandoned after one GET /crts each (cmd_idle());
  *	with BENCH_IDLE_HOLD=S their sockets stay open S seconds first.
