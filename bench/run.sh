@@ -274,6 +274,7 @@ est_ratio=$(awk -v a="$est_rate" -v b="$sign_rate" 'BEGIN { printf "%.2f", a / b
 est_core=$(awk -v u="$est_scpu" 'BEGIN { printf "%.0f", 1e6 / u }')
 est_core_ratio=$(awk -v a="$est_core" -v b="$sign_rate" 'BEGIN { printf "%.2f", a / b }')
 est_met=$(awk -v r="$est_ratio" -v t="$EST_TARGET" 'BEGIN { print (r >= t) ? "met" : "not met" }')
+# the same target read per core (the daemon's CPU only), reported beside it
 estk_ratio=$(awk -v a="$estk_rate" -v b="$sign_rate" 'BEGIN { printf "%.2f", a / b }')
 estk_core=$(awk -v u="$estk_scpu" 'BEGIN { printf "%.0f", 1e6 / u }')
 estk_core_ratio=$(awk -v a="$estk_core" -v b="$sign_rate" 'BEGIN { printf "%.2f", a / b }')
@@ -305,7 +306,8 @@ percore() { awk -v u="$1" 'BEGIN { printf "%.0f", 1e6 / u }'; }
 	echo "| ratio EST enrollments / GnuTLS signing alone (first row) | wall clock, whole machine vs one thread | **${est_ratio}** | |"
 	echo "| server CPU per EST enrollment | \`iotkdc serve\`, all threads (/proc schedstat) during the load: ${est_scpu} µs (bench_est: ${est_ccpu} µs, on the same cores) | ${est_core}/s per core | |"
 	echo "| ratio per core: EST enrollments / GnuTLS signing alone | server CPU only | **${est_core_ratio}** | |"
-	echo "| target: EST ≥ ${EST_TARGET} × GnuTLS signing alone (issue 4 §4) | wall clock ratio | **${est_met}** | |"
+	echo "| target: EST ≥ ${EST_TARGET} × GnuTLS signing alone (issue 4 §4) | wall clock ratio (enrollments/s of the machine vs signing/s of one thread, same run) | **${est_met}** | |"
+	echo "| the same target read per core | the daemon's CPU per enrollment vs one thread signing (row above it: ${est_core_ratio}) | **$(awk -v r="$est_core_ratio" -v t="$EST_TARGET" 'BEGIN { print (r >= t) ? "met" : "not met" }')** | |"
 	echo "| the same EST load, enrollments on the CoAP thread (\`sign_threads = 0\`, piggybacked answers) | another ${EST_N} devices; server CPU ${est0_scpu} µs per enrollment (bench_est: ${est0_ccpu} µs) | ${est0_rate}/s | ${est0_ok} |"
 	echo "| ratio / GnuTLS signing alone | wall clock; per core | **${est0_ratio}**; **${est0_core_ratio}** | |"
 	echo "| EST worker threads / none | wall clock, same run | **${est_gain}** | |"
