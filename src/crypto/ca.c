@@ -170,9 +170,14 @@ out:
 
 /* ---- certificates -------------------------------------------------------- */
 
-kdc_err
-crypto_crt_new(gnutls_pubkey_t pub, int64_t not_before, int64_t not_after,
-    char serial_hex[2 * KDC_SERIAL_LEN + 1], gnutls_x509_crt_t *out)
+/* A new certificate with version 3, a fresh serial, validity
+ * [not_before, not_after], the public key and its subject key id (for
+ * the CA's own and the listeners' certificates; device certificates are
+ * a template of their own, csr.c). The caller adds names and extensions,
+ * then signs. */
+static kdc_err
+crt_new(gnutls_pubkey_t pub, int64_t not_before, int64_t not_after,
+    gnutls_x509_crt_t *out)
 {
 	gnutls_x509_crt_t crt = NULL;
 	uint8_t serial[KDC_SERIAL_LEN], id[64];
@@ -197,8 +202,6 @@ crypto_crt_new(gnutls_pubkey_t pub, int64_t not_before, int64_t not_after,
 		r = KDC_CRYPTO_GTERR("build certificate", rc);
 		goto out;
 	}
-	if (serial_hex != NULL)
-		kdc_hex_encode(serial, sizeof(serial), serial_hex);
 	*out = crt;
 	crt = NULL;
 	r = KDC_OK;
@@ -287,8 +290,8 @@ kdc_ca_create(const char *dir, const struct kdc_keyring *kr,
 		    pkcs8.data, pkcs8.size, &wrapped, &wrapped_len)) != KDC_OK)
 			goto out;
 	}
-	if ((r = crypto_crt_new(pub, now - BACKDATE_SECS,
-	    now + (int64_t)days * 86400, NULL, &crt)) != KDC_OK)
+	if ((r = crt_new(pub, now - BACKDATE_SECS,
+	    now + (int64_t)days * 86400, &crt)) != KDC_OK)
 		goto out;
 	/* RFC 5280 4.2.1.9 (critical CA:TRUE) and 4.2.1.3 (keyCertSign,
 	 * cRLSign); GnuTLS marks both critical. */
@@ -547,8 +550,8 @@ kdc_tls_cert_create(const char *dir, const struct kdc_keyring *kr,
 	    (r = key_public_p256(key, KDC_ERR_CRYPTO, &pub)) != KDC_OK ||
 	    (r = kdc_wrap(kr, TLS_KEY_AAD, strlen(TLS_KEY_AAD), pkcs8.data,
 	    pkcs8.size, &wrapped, &wrapped_len)) != KDC_OK ||
-	    (r = crypto_crt_new(pub, now - BACKDATE_SECS,
-	    now + (int64_t)days * 86400, NULL, &crt)) != KDC_OK)
+	    (r = crt_new(pub, now - BACKDATE_SECS,
+	    now + (int64_t)days * 86400, &crt)) != KDC_OK)
 		goto out;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if ((r = san_add_host(crt, fixed[i])) != KDC_OK)

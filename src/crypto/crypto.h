@@ -267,8 +267,6 @@ kdc_err	kdc_csr_verify(const struct kdc_csr *csr);
  * CN has a NUL or does not fit. */
 kdc_err	kdc_csr_cn(const struct kdc_csr *csr, char *cn, size_t cap);
 
-/* ---- EST-coaps helpers (crypto/est.c) ---------------------------------- */
-
 /*
  * The SubjectPublicKeyInfo (DER, heap, caller frees) of a PKCS#10 CSR in
  * DER (RFC 9148 Content-Format 286: DER only, PEM is MALFORMED).
@@ -278,6 +276,8 @@ kdc_err	kdc_csr_cn(const struct kdc_csr *csr, char *cn, size_t cap);
  */
 kdc_err	kdc_csr_spki(const uint8_t *csr, size_t len, uint8_t **spki,
 	    size_t *spki_len);
+
+/* ---- EST-coaps helpers (crypto/est.c) ---------------------------------- */
 
 /*
  * A PKCS#7 (CMS) certs-only SignedData (RFC 7030 §4.1.3, RFC 9148

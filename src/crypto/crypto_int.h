@@ -130,17 +130,6 @@ kdc_err	crypto_serial(uint8_t serial[KDC_SERIAL_LEN]);
  * 4.2.1.2 method 1) into id (capacity *id_len). */
 kdc_err	crypto_key_id(gnutls_pubkey_t pub, uint8_t *id, size_t *id_len);
 
-/* A new certificate with version 3, a fresh serial (crypto_serial; its hex
- * into serial_hex when not NULL), validity [not_before, not_after], the
- * public key and its subject key id. The caller adds names and
- * extensions, then signs. */
-kdc_err	crypto_crt_new(gnutls_pubkey_t pub, int64_t not_before,
-	    int64_t not_after, char serial_hex[2 * KDC_SERIAL_LEN + 1],
-	    gnutls_x509_crt_t *out);
-
-/* KDC_OK and the algorithm if pub is ECDSA P-256 or Ed25519, else
- * KDC_ERR_UNSUPPORTED_KEY. */
-kdc_err	crypto_pubkey_check(gnutls_pubkey_t pub, enum kdc_key_alg *alg);
 
 /* Make sure the PKCS#11 subsystem is set up (once per process), honouring
  * IOTKDC_PKCS11_MODULE (crypto.h). */

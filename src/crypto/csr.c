@@ -121,27 +121,6 @@ dev_id_check(const char *dev_id)
 	return KDC_OK;
 }
 
-/* Accept ECDSA P-256 and Ed25519 only. */
-kdc_err
-crypto_pubkey_check(gnutls_pubkey_t pub, enum kdc_key_alg *alg)
-{
-	gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
-
-	switch (gnutls_pubkey_get_pk_algorithm(pub, NULL)) {
-	case GNUTLS_PK_ECDSA:
-		if (gnutls_pubkey_export_ecc_raw2(pub, &curve, NULL, NULL,
-		    0) < 0 || curve != GNUTLS_ECC_CURVE_SECP256R1)
-			return KDC_ERR_UNSUPPORTED_KEY;
-		*alg = KDC_KEY_P256;
-		return KDC_OK;
-	case GNUTLS_PK_EDDSA_ED25519:
-		*alg = KDC_KEY_ED25519;
-		return KDC_OK;
-	default:
-		return KDC_ERR_UNSUPPORTED_KEY;
-	}
-}
-
 void
 kdc_issued_wipe(struct kdc_issued *is)
 {
@@ -336,6 +315,38 @@ kdc_csr_verify(const struct kdc_csr *c)
 	    KDC_ERR_BAD_SIGNATURE : KDC_OK;
 	gnutls_pubkey_deinit(pub);
 	return r;
+}
+
+/* The key of a request, read before issuance so the face can refuse a
+ * key it already knows: parsed, and a P-256 point checked to be on the
+ * curve (the signature is checked at issuance). */
+kdc_err
+kdc_csr_spki(const uint8_t *csr, size_t len, uint8_t **spki, size_t *spki_len)
+{
+	gnutls_pubkey_t pub = NULL;
+	struct kdc_csr c;
+	uint8_t *p;
+	kdc_err r;
+	int rc;
+
+	*spki = NULL;
+	*spki_len = 0;
+	if ((r = kdc_csr_parse(csr, len, &c)) != KDC_OK)
+		return r;
+	if (c.alg == KDC_KEY_P256) {
+		if ((r = csr_pubkey(&c, &pub)) != KDC_OK)
+			return r;
+		rc = gnutls_pubkey_verify_params(pub);
+		gnutls_pubkey_deinit(pub);
+		if (rc < 0)
+			return KDC_ERR_MALFORMED;
+	}
+	if ((p = kdc_malloc(c.spki_len)) == NULL)
+		return KDC_ERR_NOMEM;
+	memcpy(p, c.spki, c.spki_len);
+	*spki = p;
+	*spki_len = c.spki_len;
+	return KDC_OK;
 }
 
 kdc_err

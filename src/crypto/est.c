@@ -1,8 +1,7 @@
 /*
- * est.c: the two encodings EST-coaps (RFC 9148) needs beyond the CA:
- * the key of a PKCS#10 request, read before issuance so the face can
- * refuse a key it already knows, and the PKCS#7 certs-only container of
- * Content-Format 281 (RFC 7030 §4.1.3).
+ * est.c: the encoding EST-coaps (RFC 9148) needs beyond the CA and the
+ * CSR (csr.c): the PKCS#7 certs-only container of Content-Format 281
+ * (RFC 7030 §4.1.3).
  */
 #include <string.h>
 
@@ -10,44 +9,6 @@
 
 #include "core/alloc.h"
 #include "crypto/crypto_int.h"
-
-kdc_err
-kdc_csr_spki(const uint8_t *csr, size_t len, uint8_t **spki, size_t *spki_len)
-{
-	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t x, y;
-	struct kdc_csr c;
-	uint8_t *p;
-	kdc_err r;
-	int rc;
-
-	*spki = NULL;
-	*spki_len = 0;
-	if ((r = kdc_csr_parse(csr, len, &c)) != KDC_OK)
-		return r;
-	if (c.alg == KDC_KEY_P256) {
-		/* on the curve: the point is the SPKI's last 64 bytes */
-		x.data = (unsigned char *)(uintptr_t)c.spki + c.spki_len - 64;
-		x.size = 32;
-		y.data = x.data + 32;
-		y.size = 32;
-		if ((rc = gnutls_pubkey_init(&pub)) < 0)
-			return KDC_CRYPTO_GTERR("gnutls_pubkey_init", rc);
-		rc = gnutls_pubkey_import_ecc_raw(pub,
-		    GNUTLS_ECC_CURVE_SECP256R1, &x, &y);
-		if (rc >= 0)
-			rc = gnutls_pubkey_verify_params(pub);
-		gnutls_pubkey_deinit(pub);
-		if (rc < 0)
-			return KDC_ERR_MALFORMED;
-	}
-	if ((p = kdc_malloc(c.spki_len)) == NULL)
-		return KDC_ERR_NOMEM;
-	memcpy(p, c.spki, c.spki_len);
-	*spki = p;
-	*spki_len = c.spki_len;
-	return KDC_OK;
-}
 
 kdc_err
 kdc_pkcs7_certs(const uint8_t *const *ders, const size_t *lens, size_t n,

@@ -8,6 +8,27 @@
 #include "core/log.h"
 #include "crypto/crypto_int.h"
 
+/* Accept ECDSA P-256 and Ed25519 only. */
+static kdc_err
+pubkey_check(gnutls_pubkey_t pub, enum kdc_key_alg *alg)
+{
+	gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+
+	switch (gnutls_pubkey_get_pk_algorithm(pub, NULL)) {
+	case GNUTLS_PK_ECDSA:
+		if (gnutls_pubkey_export_ecc_raw2(pub, &curve, NULL, NULL,
+		    0) < 0 || curve != GNUTLS_ECC_CURVE_SECP256R1)
+			return KDC_ERR_UNSUPPORTED_KEY;
+		*alg = KDC_KEY_P256;
+		return KDC_OK;
+	case GNUTLS_PK_EDDSA_ED25519:
+		*alg = KDC_KEY_ED25519;
+		return KDC_OK;
+	default:
+		return KDC_ERR_UNSUPPORTED_KEY;
+	}
+}
+
 kdc_err
 kdc_spki_check(const uint8_t *der, size_t len, enum kdc_key_alg *alg)
 {
@@ -31,7 +52,7 @@ kdc_spki_check(const uint8_t *der, size_t len, enum kdc_key_alg *alg)
 		    KDC_ERR_UNSUPPORTED_KEY : KDC_ERR_MALFORMED;
 		goto out;
 	}
-	if ((r = crypto_pubkey_check(pub, &a)) != KDC_OK)
+	if ((r = pubkey_check(pub, &a)) != KDC_OK)
 		goto out;
 	/* Only the canonical encoding: the SPKI is an identity the store
 	 * compares byte for byte, so no trailing bytes and no BER variants.

@@ -566,6 +566,14 @@ done:
 
 /* ---- jobs ---------------------------------------------------------------- */
 
+/* 5.03 with Max-Age (RFC 9148 §4.7): try again in EST_RETRY_AFTER s. */
+static void
+answer_busy(struct kdc_coap_resp *resp)
+{
+	resp->code = KDC_COAP_UNAVAILABLE;
+	resp->max_age = EST_RETRY_AFTER;
+}
+
 /* On a worker (or in the handler): the enrollment the job names. */
 static void
 job_run(struct kdc_pool_job *pj, struct kdc_core *core)
@@ -587,9 +595,8 @@ job_done(struct kdc_pool_job *pj)
 
 	if (!pj->ran) {
 		memset(&j->resp, 0, sizeof(j->resp));
-		j->resp.code = KDC_COAP_UNAVAILABLE;
 		j->resp.content_format = KDC_CF_NONE;
-		j->resp.max_age = EST_RETRY_AFTER;
+		answer_busy(&j->resp);
 	}
 	kdc_coap_later_answer(j->later, &j->resp);
 	job_free(j);
@@ -640,8 +647,7 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 		kdc_log_debug("peer=%s est: an enrollment of this session is "
 		    "running: 5.03, Max-Age %d", kdc_coap_peer_addr(peer),
 		    EST_RETRY_AFTER);
-		resp->code = KDC_COAP_UNAVAILABLE;
-		resp->max_age = EST_RETRY_AFTER;
+		answer_busy(resp);
 		return;
 	}
 	if ((j = job_new(peer, req, op)) == NULL) {
@@ -657,8 +663,7 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 		    "5.03, Max-Age %d", j->peer, KDC_POOL_QUEUE_MAX,
 		    EST_RETRY_AFTER);
 		job_free(j);
-		resp->code = KDC_COAP_UNAVAILABLE;
-		resp->max_age = EST_RETRY_AFTER;
+		answer_busy(resp);
 		return;
 	}
 	if (e->pool != NULL && (j->later = kdc_coap_defer(peer)) != NULL) {
@@ -670,8 +675,7 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 		    j->peer);
 		kdc_coap_later_cancel(j->later);
 		job_free(j);
-		resp->code = KDC_COAP_UNAVAILABLE;
-		resp->max_age = EST_RETRY_AFTER;
+		answer_busy(resp);
 		return;
 	}
 	job_run(&j->pj, e->core);
