@@ -86,19 +86,7 @@ enum kdc_coap_accept {
 	KDC_COAP_ACCEPT_NOSEC = 1 << 2,		/* plain UDP (tests only) */
 };
 
-/* What the handshake established about a peer (read-only). */
-struct kdc_coap_auth {
-	enum kdc_cred_type	 type;		/* how it authenticated */
-	enum kdc_cred_kind	 kind;
-	int64_t			 cred_id;	/* 0 for NoSec */
-	int64_t			 device;	/* device row id, 0 for NoSec */
-	char			 dev_id[KDC_DEVID_MAX + 1];	/* "" for NoSec */
-	/* the peer's SubjectPublicKeyInfo DER as GnuTLS exports it (the
-	 * encoding kdc_csr_spki() gives): the raw public key (RPK) or the
-	 * leaf certificate's key (X.509); spki_len 0 for PSK and NoSec */
-	uint8_t			 spki[KDC_SPKI_MAX];
-	size_t			 spki_len;
-};
+/* What the handshake established about a peer: struct kdc_auth (core.h). */
 
 /* A decoded message. Pointers are borrowed for the callback's duration. */
 struct kdc_coap_msg {
@@ -239,7 +227,7 @@ void	kdc_coap_later_cancel(struct kdc_coap_later *l);
 
 /* ---- peers ------------------------------------------------------------- */
 
-const struct kdc_coap_auth *kdc_coap_peer_auth(const struct kdc_coap_peer *p);
+const struct kdc_auth *kdc_coap_peer_auth(const struct kdc_coap_peer *p);
 /* Which endpoint ("kdc", "lwm2m", ...) the peer came in on. */
 const char *kdc_coap_peer_endpoint(const struct kdc_coap_peer *p);
 /* Remote address as text, for logs. */

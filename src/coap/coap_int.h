@@ -51,7 +51,7 @@ struct kdc_coap_peer {
 	bool			 hooked;	/* DTLS engine settings applied */
 	bool			 authed;	/* auth below came from core/ */
 	bool			 gone;		/* gone callback done */
-	struct kdc_coap_auth	 auth;
+	struct kdc_auth	 auth;
 	char			 addr[KDC_COAP_ADDR_TEXT];
 	void			*data;
 };

@@ -927,6 +927,64 @@ make_room(struct kdc_core *core, int64_t device, const char *audience,
 	return supersede(core, device, audience, status);
 }
 
+/*
+ * The issuance transaction of a signed certificate (is) for dev: its
+ * status by mode, what it supersedes, the row, the success record
+ * "cert.issue" (note at its end; keygen: the KDC made the key). Nothing
+ * is audited on failure: the caller does.
+ */
+static kdc_err
+cert_store(struct kdc_core *core, const char *actor,
+    const struct kdc_device *dev, const struct kdc_profile *prof,
+    const struct kdc_issued *is, int64_t not_before, int64_t not_after,
+    enum issue_mode mode, bool keygen, const char *note, int64_t *cred_id,
+    bool *pending)
+{
+	struct kdc_cred cred;
+	uint8_t fp[32];
+	kdc_err r;
+
+	memset(&cred, 0, sizeof(cred));
+	cred.device = dev->id;
+	cred.kind = KDC_KIND_OPERATIONAL;
+	cred.type = KDC_TYPE_X509;
+	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
+	kdc_sha256(is->spki, is->spki_len, fp);
+	cred.spki = is->spki;
+	cred.spki_len = is->spki_len;
+	cred.spki_fp = fp;
+	cred.spki_fp_len = sizeof(fp);
+	cred.cert = is->cert;
+	cred.cert_len = is->cert_len;
+	snprintf(cred.serial, sizeof(cred.serial), "%s", is->serial);
+	cred.not_before = not_before;
+	cred.not_after = not_after;
+	cred.created = kdc_core_now(core);
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		return r;
+	if ((r = issue_status(core, dev->id, prof->audience, mode, &cred)) !=
+	    KDC_OK ||
+	    (r = make_room(core, dev->id, prof->audience, cred.status))
+	    != KDC_OK ||
+	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
+	    (r = AUDIT(core, actor, "cert.issue", dev->dev_id, KDC_OK,
+	    "cred=%" PRId64 " serial=%s audience=%s not_after=%" PRId64
+	    " status=%s%s%s%s%s", cred.id, is->serial, prof->audience,
+	    cred.not_after, kdc_cred_status_str(cred.status),
+	    cred.on_use ? " (issued on first use)" : "",
+	    keygen ? " keygen=kdc" : "",
+	    note != NULL ? " " : "", note != NULL ? note : "")) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		return r;
+	}
+	if ((r = kdc_store_commit(core->st)) != KDC_OK)
+		return r;
+	*cred_id = cred.id;
+	if (pending != NULL)
+		*pending = cred.status == KDC_CRED_PENDING;
+	return KDC_OK;
+}
+
 static kdc_err
 cert_from_csr(struct kdc_core *core, const char *actor, const char *dev_id,
     const uint8_t *csr, size_t csr_len, unsigned days, enum issue_mode mode,
@@ -936,8 +994,6 @@ cert_from_csr(struct kdc_core *core, const char *actor, const char *dev_id,
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
 	struct kdc_issued is;
-	struct kdc_cred cred;
-	uint8_t fp[32];
 	int64_t now = kdc_core_now(core), life;
 	kdc_err r;
 
@@ -957,46 +1013,10 @@ cert_from_csr(struct kdc_core *core, const char *actor, const char *dev_id,
 		goto refused;
 	life = days != 0 ? (int64_t)days * 86400 : prof->lifetime;
 	if ((r = kdc_ca_sign_csr(core->ca, csr, csr_len, dev->dev_id, now,
-	    now + life, &is)) != KDC_OK)
+	    now + life, &is)) != KDC_OK ||
+	    (r = cert_store(core, actor, dev, prof, &is, now, now + life, mode,
+	    false, note, cred_id, pending)) != KDC_OK)
 		goto refused;
-
-	memset(&cred, 0, sizeof(cred));
-	cred.device = dev->id;
-	cred.kind = KDC_KIND_OPERATIONAL;
-	cred.type = KDC_TYPE_X509;
-	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
-	kdc_sha256(is.spki, is.spki_len, fp);
-	cred.spki = is.spki;
-	cred.spki_len = is.spki_len;
-	cred.spki_fp = fp;
-	cred.spki_fp_len = sizeof(fp);
-	cred.cert = is.cert;
-	cred.cert_len = is.cert_len;
-	snprintf(cred.serial, sizeof(cred.serial), "%s", is.serial);
-	cred.not_before = now;
-	cred.not_after = now + life;
-	cred.created = now;
-	if ((r = kdc_store_begin(core->st)) != KDC_OK)
-		goto out;
-	if ((r = issue_status(core, dev->id, prof->audience, mode, &cred)) !=
-	    KDC_OK ||
-	    (r = make_room(core, dev->id, prof->audience, cred.status))
-	    != KDC_OK ||
-	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
-	    (r = AUDIT(core, actor, "cert.issue", dev->dev_id, KDC_OK,
-	    "cred=%" PRId64 " serial=%s audience=%s not_after=%" PRId64
-	    " status=%s%s%s%s", cred.id, is.serial, prof->audience,
-	    cred.not_after, kdc_cred_status_str(cred.status),
-	    cred.on_use ? " (issued on first use)" : "",
-	    note != NULL ? " " : "", note != NULL ? note : "")) != KDC_OK) {
-		kdc_store_rollback(core->st);
-		goto refused;
-	}
-	if ((r = kdc_store_commit(core->st)) != KDC_OK)
-		goto out;
-	*cred_id = cred.id;
-	if (pending != NULL)
-		*pending = cred.status == KDC_CRED_PENDING;
 	*cert = is.cert;
 	*cert_len = is.cert_len;
 	is.cert = NULL;
@@ -1027,6 +1047,326 @@ kdc_core_cert_enroll(struct kdc_core *core, const char *actor,
 {
 	return cert_from_csr(core, actor, dev_id, csr, csr_len, 0,
 	    ISSUE_ON_USE, note, cred_id, cert, cert_len, pending);
+}
+
+/* ---- EST enrollment (core.h kdc_core_enroll()) -------------------------- */
+
+static const char *
+enroll_op_str(enum kdc_enroll_op op)
+{
+	return op == KDC_ENROLL_SREN ? "sren" : op == KDC_ENROLL_SKG ? "skg" :
+	    "sen";
+}
+
+/*
+ * Who may ask on this session: the manufacturer credential for sen (and
+ * skg by it), the current operational certificate for sren (and skg by
+ * it), still issued now (superseded or revoked since the handshake:
+ * refused). *mine gets the credential row (for its key).
+ */
+static kdc_err
+enroll_allowed(struct kdc_core *core, struct kdc_enroll *e,
+    struct kdc_cred **mine)
+{
+	const struct kdc_auth *who = &e->who;
+	struct kdc_cred *cred = NULL;
+	bool re = e->op == KDC_ENROLL_SREN || (e->op == KDC_ENROLL_SKG &&
+	    who->kind == KDC_KIND_OPERATIONAL);
+	kdc_err r;
+
+	*mine = NULL;
+	if (who->dev_id[0] == '\0' || who->cred_id == 0) {
+		snprintf(e->why, sizeof(e->why), "not authenticated");
+		return KDC_ERR_DENIED;
+	}
+	if (!re && who->kind != KDC_KIND_MANUFACTURER) {
+		snprintf(e->why, sizeof(e->why), "%s needs the manufacturer "
+		    "credential, cred=%" PRId64 " is %s", enroll_op_str(e->op),
+		    who->cred_id, kdc_cred_kind_str(who->kind));
+		return KDC_ERR_WRONG_TYPE;
+	}
+	if (re && (who->kind != KDC_KIND_OPERATIONAL ||
+	    who->type != KDC_TYPE_X509)) {
+		snprintf(e->why, sizeof(e->why), "%s needs the operational "
+		    "certificate, cred=%" PRId64 " is %s %s",
+		    enroll_op_str(e->op), who->cred_id,
+		    kdc_cred_kind_str(who->kind), kdc_cred_type_str(who->type));
+		return KDC_ERR_WRONG_TYPE;
+	}
+	if ((r = kdc_store_cred_get(core->st, who->cred_id, &cred)) !=
+	    KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "cred=%" PRId64 ": %s",
+		    who->cred_id, kdc_err_str(r));
+		return r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+	}
+	if (cred->device != who->device || cred->status != KDC_CRED_ISSUED) {
+		snprintf(e->why, sizeof(e->why), "cred=%" PRId64 " is %s",
+		    who->cred_id, kdc_cred_status_str(cred->status));
+		r = cred->status == KDC_CRED_EXPIRED ? KDC_ERR_EXPIRED :
+		    KDC_ERR_REVOKED;
+		kdc_cred_free(cred);
+		return r;
+	}
+	*mine = cred;
+	return KDC_OK;
+}
+
+/*
+ * A key the KDC knows already may not be certified again for this
+ * device: the manufacturer key of this session (its row's for an RPK;
+ * the handshake's for a manufacturer certificate, whose key is not
+ * stored), any credential of another device, any manufacturer
+ * credential, a revoked key. The device's own live operational key may be
+ * certified again.
+ */
+static kdc_err
+key_allowed(struct kdc_core *core, struct kdc_enroll *e,
+    const struct kdc_cred *mine, const uint8_t *spki, size_t spki_len)
+{
+	const struct kdc_auth *who = &e->who;
+	struct kdc_cred *cred = NULL;
+	uint8_t fp[32];
+	kdc_err r;
+
+	if (mine->kind == KDC_KIND_MANUFACTURER && mine->spki != NULL &&
+	    mine->spki_len == spki_len &&
+	    memcmp(mine->spki, spki, spki_len) == 0) {
+		snprintf(e->why, sizeof(e->why), "CSR key is the manufacturer "
+		    "key of cred=%" PRId64, mine->id);
+		return KDC_ERR_DENIED;
+	}
+	if (who->kind == KDC_KIND_MANUFACTURER && who->spki_len > 0 &&
+	    who->spki_len == spki_len &&
+	    memcmp(who->spki, spki, spki_len) == 0) {
+		snprintf(e->why, sizeof(e->why), "CSR key is the manufacturer "
+		    "key of cred=%" PRId64, who->cred_id);
+		return KDC_ERR_DENIED;
+	}
+	kdc_sha256(spki, spki_len, fp);
+	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
+	if (r == KDC_ERR_NOT_FOUND)
+		return KDC_OK;
+	if (r != KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "key lookup: %s",
+		    kdc_err_str(r));
+		return r;
+	}
+	if (cred->device != who->device) {
+		snprintf(e->why, sizeof(e->why), "CSR key is a key of another "
+		    "device (cred=%" PRId64 ")", cred->id);
+		r = KDC_ERR_DENIED;
+	} else if (cred->kind == KDC_KIND_MANUFACTURER) {
+		snprintf(e->why, sizeof(e->why), "CSR key is the manufacturer "
+		    "key of cred=%" PRId64, cred->id);
+		r = KDC_ERR_DENIED;
+	} else if (cred->status == KDC_CRED_REVOKED) {
+		snprintf(e->why, sizeof(e->why), "CSR key is the key of "
+		    "revoked cred=%" PRId64, cred->id);
+		r = KDC_ERR_REVOKED;
+	}
+	kdc_cred_free(cred);
+	return r;
+}
+
+/*
+ * Step 1's checks again in step 3: who asks, the key certified (spki,
+ * NULL for skg), the device and its profile.
+ */
+static kdc_err
+enroll_policy(struct kdc_core *core, struct kdc_enroll *e,
+    const uint8_t *spki, size_t spki_len, struct kdc_device **dev,
+    const struct kdc_profile **prof)
+{
+	struct kdc_cred *mine = NULL;
+	kdc_err r;
+
+	if ((r = enroll_allowed(core, e, &mine)) == KDC_OK && spki != NULL)
+		r = key_allowed(core, e, mine, spki, spki_len);
+	kdc_cred_free(mine);
+	if (r != KDC_OK)
+		return r;
+	if ((r = device_for_issue(core, e->who.dev_id, dev, prof)) != KDC_OK)
+		snprintf(e->why, sizeof(e->why), "device: %s",
+		    kdc_err_str(r));
+	return r;
+}
+
+static kdc_err
+enroll_check(struct kdc_core *core, struct kdc_enroll *e)
+{
+	struct kdc_device *dev = NULL;
+	const struct kdc_profile *prof = NULL;
+	struct kdc_cred *mine = NULL;
+	uint8_t *spki = NULL;
+	size_t spki_len = 0;
+	int64_t now;
+	kdc_err r;
+
+	e->why[0] = '\0';
+	if (core->ca == NULL) {
+		snprintf(e->why, sizeof(e->why), "no CA");
+		return KDC_ERR_INVALID_ARG;
+	}
+	/* who asks first: a stranger learns nothing of the CSR's fate */
+	if ((r = enroll_allowed(core, e, &mine)) != KDC_OK)
+		goto out;
+	if (e->op != KDC_ENROLL_SKG) {
+		if ((r = kdc_csr_spki(e->csr, e->csr_len, &spki, &spki_len)) !=
+		    KDC_OK) {
+			snprintf(e->why, sizeof(e->why), "CSR of %zu bytes: %s",
+			    e->csr_len, kdc_err_str(r));
+			goto out;
+		}
+		if ((r = key_allowed(core, e, mine, spki, spki_len)) != KDC_OK)
+			goto out;
+	}
+	if ((r = device_for_issue(core, e->who.dev_id, &dev, &prof)) !=
+	    KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "device: %s",
+		    kdc_err_str(r));
+		goto out;
+	}
+	now = kdc_core_now(core);
+	e->not_before = now;
+	e->not_after = now + prof->lifetime;
+out:
+	kdc_cred_free(mine);
+	kdc_free(spki);
+	kdc_device_free(dev);
+	return r;
+}
+
+/* skg's CSR only proves the request (RFC 9148 §5.8: its key is ignored):
+ * it must verify and name the device in its subject CN. */
+static kdc_err
+skg_csr_check(struct kdc_enroll *e)
+{
+	char cn[KDC_DEVID_MAX + 2];
+	struct kdc_csr c;
+	bool shown = true;
+	kdc_err r;
+
+	if ((r = kdc_csr_parse(e->csr, e->csr_len, &c)) != KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "CSR of %zu bytes: %s",
+		    e->csr_len, kdc_err_str(r));
+		return r;
+	}
+	if ((r = kdc_csr_verify(&c)) != KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "CSR signature does not "
+		    "verify");
+		return r;
+	}
+	if ((r = kdc_csr_cn(&c, cn, sizeof(cn))) != KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "CSR has no usable subject CN "
+		    "(%s), want CN=%.64s", kdc_err_str(r), e->who.dev_id);
+		return KDC_ERR_DENIED;
+	}
+	if (strcmp(cn, e->who.dev_id) == 0)
+		return KDC_OK;
+	/* the peer's bytes go into the audit text: printable only */
+	for (const char *p = cn; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			shown = false;
+	snprintf(e->why, sizeof(e->why), "CSR names another device "
+	    "(CN=%.64s)", shown ? cn : "<not printable>");
+	return KDC_ERR_DENIED;
+}
+
+static kdc_err
+enroll_sign(struct kdc_core *core, struct kdc_enroll *e)
+{
+	uint8_t *spki = NULL;
+	size_t spki_len = 0;
+	kdc_err r;
+
+	if (e->op != KDC_ENROLL_SKG) {
+		if ((r = kdc_ca_sign_csr(core->ca, e->csr, e->csr_len,
+		    e->who.dev_id, e->not_before, e->not_after, &e->is)) !=
+		    KDC_OK)
+			snprintf(e->why, sizeof(e->why), "CSR: %s",
+			    kdc_err_str(r));
+		return r;
+	}
+	if ((r = skg_csr_check(e)) != KDC_OK)
+		return r;
+	e->pkcs8_len = sizeof(e->pkcs8);
+	if ((r = kdc_keygen_p256(e->pkcs8, &e->pkcs8_len, &spki, &spki_len))
+	    != KDC_OK ||
+	    (r = kdc_ca_sign_spki(core->ca, spki, spki_len, e->who.dev_id,
+	    e->not_before, e->not_after, &e->is)) != KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "keygen: %s", kdc_err_str(r));
+		kdc_wipe(e->pkcs8, sizeof(e->pkcs8));
+		e->pkcs8_len = 0;
+	}
+	kdc_free(spki);
+	return r;
+}
+
+static kdc_err
+enroll_commit(struct kdc_core *core, const char *actor,
+    struct kdc_enroll *e)
+{
+	struct kdc_device *dev = NULL;
+	const struct kdc_profile *prof = NULL;
+	bool skg;
+	kdc_err r;
+
+	skg = e->op == KDC_ENROLL_SKG;
+	/* the checks again, on what was signed, in the transaction: a
+	 * revocation since step 1 wins */
+	if ((r = kdc_store_begin(core->st)) != KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "store: %s", kdc_err_str(r));
+		return r;
+	}
+	if ((r = enroll_policy(core, e, skg ? NULL : e->is.spki,
+	    e->is.spki_len, &dev, &prof)) != KDC_OK)
+		goto fail;
+	if ((r = cert_store(core, actor, dev, prof, &e->is, e->not_before,
+	    e->not_after, ISSUE_ON_USE, skg, e->note[0] != '\0' ? e->note :
+	    NULL, &e->cred_id, &e->pending)) != KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "issue: %s", kdc_err_str(r));
+		goto fail;
+	}
+	if ((r = kdc_store_commit(core->st)) != KDC_OK) {
+		e->cred_id = 0;
+		snprintf(e->why, sizeof(e->why), "issue: %s", kdc_err_str(r));
+	}
+	kdc_device_free(dev);
+	return r;
+fail:
+	kdc_store_rollback(core->st);
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_enroll(struct kdc_core *core, const char *actor,
+    struct kdc_enroll *e)
+{
+	kdc_err r;
+
+	if (core == NULL || e == NULL)
+		return KDC_ERR_INVALID_ARG;
+	e->cred_id = 0;
+	e->pending = false;
+	if ((r = enroll_check(core, e)) != KDC_OK ||
+	    (r = enroll_sign(core, e)) != KDC_OK ||
+	    (r = enroll_commit(core, actor, e)) != KDC_OK) {
+		kdc_issued_wipe(&e->is);
+		kdc_wipe(e->pkcs8, sizeof(e->pkcs8));
+		e->pkcs8_len = 0;
+	}
+	return r;
+}
+
+void
+kdc_enroll_wipe(struct kdc_enroll *e)
+{
+	if (e == NULL)
+		return;
+	kdc_issued_wipe(&e->is);
+	kdc_wipe(e->pkcs8, sizeof(e->pkcs8));
+	e->pkcs8_len = 0;
 }
 
 kdc_err
@@ -1103,9 +1443,8 @@ out:
 
 static kdc_err
 keypair_new(struct kdc_core *core, const char *actor, const char *dev_id,
-    enum kdc_cred_type type, enum issue_mode mode, const char *note,
-    int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
-    size_t *pub_len, bool *pending)
+    enum kdc_cred_type type, enum issue_mode mode, int64_t *cred_id,
+    uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub, size_t *pub_len)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -1161,18 +1500,14 @@ keypair_new(struct kdc_core *core, const char *actor, const char *dev_id,
 	    KDC_OK ||
 	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
 	    (r = AUDIT(core, actor, action, dev->dev_id, KDC_OK,
-	    "cred=%" PRId64 " status=%s%s audience=%s keygen=kdc%s%s",
-	    cred.id, kdc_cred_status_str(cred.status), cred.on_use ?
-	    " (issued on first use)" : "", prof->audience,
-	    note != NULL ? " " : "", note != NULL ? note : "")) != KDC_OK) {
+	    "cred=%" PRId64 " status=%s audience=%s keygen=kdc", cred.id,
+	    kdc_cred_status_str(cred.status), prof->audience)) != KDC_OK) {
 		kdc_store_rollback(core->st);
 		goto refused;
 	}
 	if ((r = kdc_store_commit(core->st)) != KDC_OK)
 		goto refused;
 	*cred_id = cred.id;
-	if (pending != NULL)
-		*pending = cred.status == KDC_CRED_PENDING;
 	if (type == KDC_TYPE_X509) {
 		*pub = is.cert;
 		*pub_len = is.cert_len;
@@ -1201,17 +1536,8 @@ kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
     int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
     size_t *pub_len)
 {
-	return keypair_new(core, actor, dev_id, type, mode_of(status), NULL,
-	    cred_id, pkcs8, pkcs8_len, pub, pub_len, NULL);
-}
-
-kdc_err
-kdc_core_keypair_enroll(struct kdc_core *core, const char *actor,
-    const char *dev_id, const char *note, int64_t *cred_id, uint8_t *pkcs8,
-    size_t *pkcs8_len, uint8_t **cert, size_t *cert_len, bool *pending)
-{
-	return keypair_new(core, actor, dev_id, KDC_TYPE_X509, ISSUE_ON_USE,
-	    note, cred_id, pkcs8, pkcs8_len, cert, cert_len, pending);
+	return keypair_new(core, actor, dev_id, type, mode_of(status),
+	    cred_id, pkcs8, pkcs8_len, pub, pub_len);
 }
 
 kdc_err

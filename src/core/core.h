@@ -177,14 +177,78 @@ kdc_err	kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 	    const char *dev_id, enum kdc_cred_type type,
 	    enum kdc_cred_status status, int64_t *cred_id, uint8_t *pkcs8,
 	    size_t *pkcs8_len, uint8_t **pub, size_t *pub_len);
-/* EST server-side key generation (/skg): an X.509 credential from
- * kdc_core_keypair_issue() that goes live as kdc_core_cert_enroll()
- * describes (pending until first use while an issued one exists); note as
- * there. */
-kdc_err	kdc_core_keypair_enroll(struct kdc_core *core, const char *actor,
-	    const char *dev_id, const char *note, int64_t *cred_id,
-	    uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **cert,
-	    size_t *cert_len, bool *pending);
+/* ---- EST enrollment in three steps ------------------------------------ */
+
+/* Who a peer proved to be in its handshake (the CoAP faces' view). */
+struct kdc_auth {
+	enum kdc_cred_type	 type;		/* how it authenticated */
+	enum kdc_cred_kind	 kind;
+	int64_t			 cred_id;	/* 0: not authenticated */
+	int64_t			 device;	/* device row id, 0 likewise */
+	char			 dev_id[KDC_DEVID_MAX + 1];	/* "" likewise */
+	/* the peer's SubjectPublicKeyInfo DER as GnuTLS exports it (the
+	 * encoding kdc_csr_spki() gives): the raw public key (RPK) or the
+	 * leaf certificate's key (X.509); spki_len 0 for PSK and NoSec */
+	uint8_t			 spki[KDC_SPKI_MAX];
+	size_t			 spki_len;
+};
+
+enum kdc_enroll_op {
+	KDC_ENROLL_SEN,		/* RFC 9148 simple enroll: a CSR certified */
+	KDC_ENROLL_SREN,	/* re-enroll, over the current certificate */
+	KDC_ENROLL_SKG,		/* server-side key generation */
+};
+
+/*
+ * An EST enrollment (RFC 9148 sen, sren, skg), on the calling thread with
+ * this core (its store connection and CA handle; a worker thread with a
+ * core of its own, core/pool.h). Three steps:
+ *   1. who may ask, and with what key (below);
+ *   2. sen/sren: the CSR's self-signature verified and the certificate
+ *      signed; skg: the CSR verified and checked to name the device in
+ *      its subject CN (RFC 9148 §5.8: its key is ignored), a P-256 key
+ *      pair made and its certificate signed (no transaction is open);
+ *   3. step 1's checks again inside the transaction, on the key that was
+ *      signed (a revocation in between wins), then issuance as
+ *      kdc_core_cert_enroll() describes (pending until first use while an
+ *      issued one exists), its "cert.issue" record ending with note: one
+ *      record and one commit.
+ * Who may ask: sen (and skg) over the device's manufacturer credential,
+ * sren (and skg) over its current operational certificate, the row still
+ * issued (else REVOKED / EXPIRED; WRONG_TYPE for the other kind; DENIED
+ * when not authenticated). The CSR's key (sen/sren) may be neither a
+ * manufacturer key (the session's own, or any in the store: DENIED), nor
+ * another device's key (DENIED), nor a revoked key (REVOKED); the
+ * device's own live key may be certified again (RFC 7030 §4.2.2). The
+ * certificate names the authenticated device whatever the CSR's subject.
+ * CSR errors as kdc_ca_sign_csr(). A refusal returns the error with the
+ * reason in e->why (never a secret) and changes nothing: the caller
+ * audits it. Call kdc_enroll_wipe() after, whatever happened.
+ */
+struct kdc_enroll {
+	/* the caller's */
+	enum kdc_enroll_op	 op;
+	struct kdc_auth		 who;
+	const uint8_t		*csr;		/* DER; borrowed */
+	size_t			 csr_len;
+	char			 note[160];	/* ends the success record */
+	/* the answer */
+	struct kdc_issued	 is;		/* the certificate */
+	uint8_t			 pkcs8[KDC_PRIVKEY_MAX];	/* skg: the key
+						 * made, PKCS#8 DER, a secret */
+	size_t			 pkcs8_len;
+	int64_t			 cred_id;
+	bool			 pending;	/* live on first use */
+	char			 why[256];	/* a refusal's reason */
+	/* between the steps */
+	int64_t			 not_before;
+	int64_t			 not_after;
+};
+kdc_err	kdc_core_enroll(struct kdc_core *core, const char *actor,
+	    struct kdc_enroll *e);
+/* The certificate and the private key wiped and freed. NULL-safe. */
+void	kdc_enroll_wipe(struct kdc_enroll *e);
+
 /* The operational credential of dev_id for the audience of its profile in
  * status KDC_CRED_ISSUED or KDC_CRED_PENDING (any other status:
  * KDC_ERR_INVALID_ARG); NOT_FOUND if none. An index lookup. */

@@ -712,7 +712,7 @@ bs_request(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
 	struct kdc_lwm2m *lw = arg;
-	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_auth *auth = kdc_coap_peer_auth(peer);
 	const char *ep = kdc_coap_msg_query(req, "ep");
 	char esc[KDC_DEVID_MAX * 4 + 1];
 
@@ -760,7 +760,7 @@ bs_request_nosec(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
 	struct kdc_lwm2m *lw = arg;
-	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_auth *auth = kdc_coap_peer_auth(peer);
 	const char *ep = kdc_coap_msg_query(req, "ep");
 	struct kdc_device *dev = NULL;
 	char esc[KDC_DEVID_MAX * 4 + 1];

@@ -4,15 +4,14 @@
  * its operational certificate over the DTLS session of its manufacturer
  * credential, then re-enrolls over the session of that certificate).
  *
- * Glue only (DESIGN §2): bound the request, decide who may ask, call
- * core/ (kdc_core_cert_enroll(): the issuance path of `cert sign`, but a
- * certificate that replaces an issued one is pending until the device
- * first uses it), map the result. Every refusal is an "est.enroll" audit
- * record; a success is core's "cert.issue" record, ending "est=sen|sren|
- * skg by cred=N (kind type)": one record and one commit per enrollment.
+ * Glue only (DESIGN §2): bound the request, check its formats, hand it to
+ * core (core.h kdc_core_enroll(): who may ask, the signature, issuance),
+ * map the result. Every refusal is an "est.enroll" audit record; a
+ * success is core's "cert.issue" record, ending "est=sen|sren|skg by
+ * cred=N (kind type)": one record and one commit per enrollment.
  *
- * An enrollment (sen, sren, skg: a CSR check, an ECDSA signature and a
- * commit) is a job: with a worker pool it runs on a worker with the
+ * An enrollment (a CSR verified, a certificate signed, a commit: some
+ * 300 µs) is a job: with a worker pool it runs on a worker with the
  * worker's own core and is answered later (RFC 9148 §4.7: empty ACK,
  * then the 2.04 as a Confirmable response), so the engine thread goes on
  * with handshakes and other requests meanwhile; without a pool, or for a
@@ -59,8 +58,6 @@ struct kdc_est {
 					 * by the engine until the next one */
 };
 
-enum est_op { EST_SEN, EST_SREN, EST_SKG };
-
 /*
  * One enrollment: what the request said and who asked, copied, so a
  * worker needs nothing of the engine's; then the answer.
@@ -68,11 +65,11 @@ enum est_op { EST_SEN, EST_SREN, EST_SKG };
 struct est_job {
 	struct kdc_pool_job	 pj;		/* first: the pool's view */
 	struct kdc_coap_later	*later;		/* NULL when run in the handler */
-	enum est_op		 op;
-	struct kdc_coap_auth	 auth;
+	struct kdc_enroll	 en;		/* en.csr points at csr */
 	char			 peer[KDC_COAP_ADDR_TEXT];
 	int			 content_format;
 	int			 accept;
+	int			 cf;		/* the answer's Content-Format */
 	struct kdc_coap_resp	 resp;		/* payload points into out */
 	uint8_t			 out[JOB_OUT_MAX];
 	size_t			 csr_len;
@@ -84,6 +81,7 @@ job_free(struct est_job *j)
 {
 	if (j == NULL)
 		return;
+	kdc_enroll_wipe(&j->en);
 	kdc_wipe(j, sizeof(*j) + j->csr_len);
 	kdc_free(j);
 }
@@ -239,329 +237,101 @@ att_get(void *arg, struct kdc_coap_peer *peer,
 	    KDC_CF_CSRATTRS, csrattrs, sizeof(csrattrs));
 }
 
-/* ---- POST sen, POST sren ------------------------------------------------- */
+/* ---- POST sen, sren, skg ------------------------------------------------ */
 
-/*
- * Who may (re-)enroll on this session. sen: the device's manufacturer
- * credential (first enrollment). sren: its current operational
- * certificate, still issued now (superseded or revoked since the
- * handshake: refused). *mfg gets the credential row (for its key).
- */
-static kdc_err
-enroll_allowed(struct kdc_core *core, const struct kdc_coap_auth *auth,
-    bool re, struct kdc_cred **mfg, char *why, size_t why_len)
+static const char *
+op_name(enum kdc_enroll_op op)
 {
-	struct kdc_cred *cred = NULL;
-	kdc_err r;
-
-	*mfg = NULL;
-	if (auth == NULL || auth->dev_id[0] == '\0' || auth->cred_id == 0) {
-		snprintf(why, why_len, "not authenticated");
-		return KDC_ERR_DENIED;
-	}
-	if (!re && auth->kind != KDC_KIND_MANUFACTURER) {
-		snprintf(why, why_len, "sen needs the manufacturer "
-		    "credential, cred=%" PRId64 " is %s", auth->cred_id,
-		    kdc_cred_kind_str(auth->kind));
-		return KDC_ERR_WRONG_TYPE;
-	}
-	if (re && (auth->kind != KDC_KIND_OPERATIONAL ||
-	    auth->type != KDC_TYPE_X509)) {
-		snprintf(why, why_len, "sren needs the operational "
-		    "certificate, cred=%" PRId64 " is %s %s", auth->cred_id,
-		    kdc_cred_kind_str(auth->kind),
-		    kdc_cred_type_str(auth->type));
-		return KDC_ERR_WRONG_TYPE;
-	}
-	if ((r = kdc_store_cred_get(kdc_core_store(core), auth->cred_id,
-	    &cred)) != KDC_OK) {
-		snprintf(why, why_len, "cred=%" PRId64 ": %s", auth->cred_id,
-		    kdc_err_str(r));
-		return r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
-	}
-	if (cred->device != auth->device || cred->status != KDC_CRED_ISSUED) {
-		snprintf(why, why_len, "cred=%" PRId64 " is %s", auth->cred_id,
-		    kdc_cred_status_str(cred->status));
-		r = cred->status == KDC_CRED_EXPIRED ? KDC_ERR_EXPIRED :
-		    KDC_ERR_REVOKED;
-		kdc_cred_free(cred);
-		return r;
-	}
-	*mfg = cred;
-	return KDC_OK;
+	return op == KDC_ENROLL_SREN ? "sren" : op == KDC_ENROLL_SKG ? "skg" :
+	    "sen";
 }
 
-/*
- * A key the KDC knows already may not be certified again for this
- * device: the manufacturer key of this session (an RPK; a manufacturer
- * certificate's key is not stored, XXX see below), any credential of
- * another device, any manufacturer credential, a revoked key. The same
- * device's own live operational key may be re-certified (RFC 7030 §4.2.2
- * lets a re-enrollment keep its key).
- */
+/* What the request asks for, before core sees it: the CSR's format and
+ * an answer format we can give (*code: the answer if not est_code()). */
 static kdc_err
-key_allowed(struct kdc_core *core, const struct kdc_coap_auth *auth,
-    const struct kdc_cred *mine, const uint8_t *spki, size_t spki_len,
-    char *why, size_t why_len)
+formats_ok(struct est_job *j, uint8_t *code)
 {
-	struct kdc_cred *cred = NULL;
-	uint8_t fp[32];
-	kdc_err r;
-
-	if (mine->kind == KDC_KIND_MANUFACTURER && mine->spki != NULL &&
-	    mine->spki_len == spki_len &&
-	    memcmp(mine->spki, spki, spki_len) == 0) {
-		snprintf(why, why_len, "CSR key is the manufacturer key of "
-		    "cred=%" PRId64, mine->id);
-		return KDC_ERR_DENIED;
-	}
-	/* a manufacturer certificate's own key is not in its row (the
-	 * chain is verified at each handshake): the handshake gives it */
-	if (auth->kind == KDC_KIND_MANUFACTURER && auth->spki_len > 0 &&
-	    auth->spki_len == spki_len &&
-	    memcmp(auth->spki, spki, spki_len) == 0) {
-		snprintf(why, why_len, "CSR key is the manufacturer key of "
-		    "cred=%" PRId64, auth->cred_id);
-		return KDC_ERR_DENIED;
-	}
-	kdc_sha256(spki, spki_len, fp);
-	r = kdc_store_cred_get_by_spki_fp(kdc_core_store(core), fp, &cred);
-	if (r == KDC_ERR_NOT_FOUND)
-		return KDC_OK;
-	if (r != KDC_OK) {
-		snprintf(why, why_len, "key lookup: %s", kdc_err_str(r));
-		return r;
-	}
-	r = KDC_OK;
-	if (cred->device != auth->device) {
-		snprintf(why, why_len, "CSR key is a key of another device "
-		    "(cred=%" PRId64 ")", cred->id);
-		r = KDC_ERR_DENIED;
-	} else if (cred->kind == KDC_KIND_MANUFACTURER) {
-		snprintf(why, why_len, "CSR key is the manufacturer key of "
-		    "cred=%" PRId64, cred->id);
-		r = KDC_ERR_DENIED;
-	} else if (cred->status == KDC_CRED_REVOKED) {
-		snprintf(why, why_len, "CSR key is the key of revoked "
-		    "cred=%" PRId64, cred->id);
-		r = KDC_ERR_REVOKED;
-	}
-	kdc_cred_free(cred);
-	return r;
-}
-
-/*
- * sen, sren on a worker or in the handler: who may ask, the CSR's key,
- * issuance (core's cert.issue record), the answer in j->resp.
- */
-static void
-enroll_run(struct est_job *j, struct kdc_core *core)
-{
-	const struct kdc_coap_auth *auth = &j->auth;
-	bool re = j->op == EST_SREN;
-	const char *op = re ? "sren" : "sen";
-	const char *subject;
-	struct kdc_cred *mine = NULL;
-	uint8_t *spki = NULL, *cert = NULL;
-	size_t spki_len = 0, cert_len = 0;
-	int64_t cred_id = 0;
-	bool pending = false;
-	int cf = cert_format(j->accept);
-	char why[256], note[128];
-	kdc_err r, ar;
-
-	why[0] = '\0';
-	subject = auth->dev_id[0] != '\0' ? auth->dev_id : j->peer;
-	if ((r = enroll_allowed(core, auth, re, &mine, why, sizeof(why))) !=
-	    KDC_OK)
-		goto refused;
+	*code = 0;
 	if (j->content_format != KDC_CF_PKCS10) {
-		r = KDC_ERR_UNSUPPORTED;
-		snprintf(why, sizeof(why), "Content-Format %d, want %d",
-		    j->content_format, KDC_CF_PKCS10);
-		goto refused;
+		snprintf(j->en.why, sizeof(j->en.why), "Content-Format %d, "
+		    "want %d", j->content_format, KDC_CF_PKCS10);
+		return KDC_ERR_UNSUPPORTED;
 	}
-	if (cf < 0) {
-		j->resp.code = KDC_COAP_NOT_ACCEPTABLE;
-		r = KDC_ERR_UNSUPPORTED;
-		snprintf(why, sizeof(why), "Accept %d", j->accept);
-		goto audit;
-	}
-	if ((r = kdc_csr_spki(j->csr, j->csr_len, &spki, &spki_len)) !=
-	    KDC_OK) {
-		snprintf(why, sizeof(why), "CSR of %zu bytes: %s", j->csr_len,
-		    kdc_err_str(r));
-		goto refused;
-	}
-	if ((r = key_allowed(core, auth, mine, spki, spki_len, why,
-	    sizeof(why))) != KDC_OK)
-		goto refused;
-	/* live on first use while the device has an issued one: a lost
-	 * answer leaves the device its current certificate. Success is one
-	 * record, core's cert.issue, ending with this note. */
-	snprintf(note, sizeof(note), "est=%s by cred=%" PRId64 " (%s %s) "
-	    "cf=%d", op, auth->cred_id, kdc_cred_kind_str(auth->kind),
-	    kdc_cred_type_str(auth->type), cf);
-	if ((r = kdc_core_cert_enroll(core, KDC_LWM2M_ACTOR, auth->dev_id,
-	    j->csr, j->csr_len, note, &cred_id, &cert, &cert_len, &pending)) !=
-	    KDC_OK) {
-		snprintf(why, sizeof(why), "issue: %s", kdc_err_str(r));
-		goto refused;
-	}
-	/* RFC 9148 §4.5: 2.04 with the certificate */
-	if ((r = resp_cert(&j->resp, j->out, sizeof(j->out), KDC_COAP_CHANGED,
-	    cf, cert, cert_len)) != KDC_OK) {
-		/* issued but not deliverable: the device retries (the next
-		 * issuance supersedes this one) */
-		kdc_log_err_r(r, "dev=%s cred=%" PRId64 ": response", subject,
-		    cred_id);
-		snprintf(why, sizeof(why), "cred=%" PRId64 " issued, response "
-		    "failed: %s", cred_id, kdc_err_str(r));
-		j->resp.code = KDC_COAP_INTERNAL;
-		goto audit;
-	}
-	kdc_log_debug("dev=%s %s: cred=%" PRId64 "%s", subject, op, cred_id,
-	    pending ? " pending until first use" : "");
-	goto done;
-refused:
-	j->resp.code = est_code(r);
-	kdc_log_debug("peer=%s %s refused: %s", j->peer, op, why);
-audit:
-	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll", subject, r,
-	    auth->dev_id[0] == '\0', "%s: %s", op, why);
-	if (ar != KDC_OK)
-		kdc_log_err_r(ar, "audit append failed action=est.enroll");
-done:
-	kdc_cred_free(mine);
-	kdc_free(spki);
-	kdc_free(cert);
-}
-
-/* ---- POST skg ------------------------------------------------------------ */
-
-/*
- * The CSR of a /skg request only proves the request (RFC 9148 §5.8: the
- * server ignores its key): it must carry a valid self-signature and name
- * the peer's own device in its subject CN (4.03 for another device).
- */
-static kdc_err
-skg_csr_check(const char *dev_id, const uint8_t *csr, size_t len, char *why,
-    size_t why_len)
-{
-	char cn[KDC_DEVID_MAX + 2];
-	struct kdc_csr c;
-	kdc_err r;
-
-	if ((r = kdc_csr_parse(csr, len, &c)) != KDC_OK) {
-		snprintf(why, why_len, "CSR of %zu bytes: %s", len,
-		    kdc_err_str(r));
-		return r;
-	}
-	if ((r = kdc_csr_verify(&c)) != KDC_OK) {
-		snprintf(why, why_len, "CSR signature does not verify");
-		return r;
-	}
-	if ((r = kdc_csr_cn(&c, cn, sizeof(cn))) != KDC_OK) {
-		snprintf(why, why_len, "CSR has no usable subject CN (%s), "
-		    "want CN=%.64s", kdc_err_str(r), dev_id);
-		return KDC_ERR_DENIED;
-	}
-	if (strcmp(cn, dev_id) != 0) {
-		bool shown = true;
-
-		/* the peer's bytes go into the audit text: printable only */
-		for (const char *p = cn; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				shown = false;
-		snprintf(why, why_len, "CSR names another device (CN=%.64s)",
-		    shown ? cn : "<not printable>");
-		return KDC_ERR_DENIED;
+	if (j->cf < 0) {
+		snprintf(j->en.why, sizeof(j->en.why), "Accept %d", j->accept);
+		*code = KDC_COAP_NOT_ACCEPTABLE;
+		return KDC_ERR_UNSUPPORTED;
 	}
 	return KDC_OK;
 }
 
-static void
-skg_run(struct est_job *j, struct kdc_core *core)
+/* The 2.04: the certificate (sen, sren: RFC 9148 §4.5), or multipart-core
+ * [284 PKCS#8 private key, 287 certificate] (skg: §5.8). */
+static kdc_err
+answer(struct est_job *j)
 {
-	const struct kdc_coap_auth *auth = &j->auth;
-	const char *subject;
-	struct kdc_cred *mine = NULL;
-	uint8_t pkcs8[KDC_PRIVKEY_MAX], *cert = NULL;
-	size_t pkcs8_len = sizeof(pkcs8), cert_len = 0, out_len;
-	int64_t cred_id = 0;
-	bool re, pending = false;
-	char why[256], note[128];
-	kdc_err r, ar;
+	static const int cfs[2] = { KDC_CF_PKCS8, KDC_CF_PKIX_CERT };
+	const uint8_t *parts[2] = { j->en.pkcs8, j->en.is.cert };
+	size_t lens[2] = { j->en.pkcs8_len, j->en.is.cert_len };
+	size_t out_len = sizeof(j->out);
+	kdc_err r;
 
-	why[0] = '\0';
-	subject = auth->dev_id[0] != '\0' ? auth->dev_id : j->peer;
-	re = auth->kind == KDC_KIND_OPERATIONAL;
-	if ((r = enroll_allowed(core, auth, re, &mine, why, sizeof(why))) !=
-	    KDC_OK)
-		goto refused;
-	if (j->content_format != KDC_CF_PKCS10) {
-		r = KDC_ERR_UNSUPPORTED;
-		snprintf(why, sizeof(why), "Content-Format %d, want %d",
-		    j->content_format, KDC_CF_PKCS10);
-		goto refused;
-	}
-	if (j->accept != KDC_CF_NONE && j->accept != KDC_CF_MULTIPART_CORE) {
-		j->resp.code = KDC_COAP_NOT_ACCEPTABLE;
-		r = KDC_ERR_UNSUPPORTED;
-		snprintf(why, sizeof(why), "Accept %d", j->accept);
-		goto audit;
-	}
-	if ((r = skg_csr_check(auth->dev_id, j->csr, j->csr_len, why,
-	    sizeof(why))) != KDC_OK)
-		goto refused;
-	snprintf(note, sizeof(note), "est=skg by cred=%" PRId64 " (%s %s)",
-	    auth->cred_id, kdc_cred_kind_str(auth->kind),
-	    kdc_cred_type_str(auth->type));
-	if ((r = kdc_core_keypair_enroll(core, KDC_LWM2M_ACTOR, auth->dev_id,
-	    note, &cred_id, pkcs8, &pkcs8_len, &cert, &cert_len, &pending)) !=
-	    KDC_OK) {
-		snprintf(why, sizeof(why), "keygen/issue: %s", kdc_err_str(r));
-		goto refused;
-	}
-	{
-		static const int cfs[2] = { KDC_CF_PKCS8, KDC_CF_PKIX_CERT };
-		const uint8_t *parts[2] = { pkcs8, cert };
-		size_t lens[2] = { pkcs8_len, cert_len };
-
-		out_len = sizeof(j->out);
-		r = kdc_multipart_encode(cfs, parts, lens, 2, j->out,
-		    &out_len);
-	}
-	if (r != KDC_OK) {
-		/* issued but not deliverable: the device retries (the next
-		 * issuance supersedes this one) */
-		kdc_log_err_r(r, "dev=%s cred=%" PRId64 ": skg response",
-		    subject, cred_id);
+	if (j->en.op != KDC_ENROLL_SKG)
+		return resp_cert(&j->resp, j->out, sizeof(j->out),
+		    KDC_COAP_CHANGED, j->cf, j->en.is.cert, j->en.is.cert_len);
+	if ((r = kdc_multipart_encode(cfs, parts, lens, 2, j->out,
+	    &out_len)) != KDC_OK) {
 		kdc_wipe(j->out, sizeof(j->out));
-		snprintf(why, sizeof(why), "cred=%" PRId64 " issued, "
-		    "response failed: %s", cred_id, kdc_err_str(r));
-		j->resp.code = KDC_COAP_INTERNAL;
-		goto audit;
+		return r;
 	}
 	j->resp.code = KDC_COAP_CHANGED;
 	j->resp.content_format = KDC_CF_MULTIPART_CORE;
 	j->resp.payload = j->out;
 	j->resp.payload_len = out_len;
-	kdc_log_debug("dev=%s skg: cred=%" PRId64 "%s", subject, cred_id,
-	    pending ? " pending until first use" : "");
-	goto done;		/* core's cert.issue record tells it */
+	return KDC_OK;
+}
+
+/*
+ * sen, sren, skg on a worker or in the handler: the formats, core's
+ * enrollment (its cert.issue record on success), the answer in j->resp;
+ * a refusal is an est.enroll record.
+ */
+static void
+enroll_run(struct est_job *j, struct kdc_core *core)
+{
+	const struct kdc_auth *who = &j->en.who;
+	const char *op = op_name(j->en.op);
+	const char *subject = who->dev_id[0] != '\0' ? who->dev_id : j->peer;
+	uint8_t code;
+	kdc_err r, ar;
+
+	if ((r = formats_ok(j, &code)) != KDC_OK ||
+	    (code = 0, r = kdc_core_enroll(core, KDC_LWM2M_ACTOR, &j->en)) !=
+	    KDC_OK)
+		goto refused;
+	if ((r = answer(j)) != KDC_OK) {
+		/* issued but not deliverable: the device retries (the next
+		 * issuance supersedes this one) */
+		kdc_log_err_r(r, "dev=%s cred=%" PRId64 ": response", subject,
+		    j->en.cred_id);
+		snprintf(j->en.why, sizeof(j->en.why), "cred=%" PRId64
+		    " issued, response failed: %s", j->en.cred_id,
+		    kdc_err_str(r));
+		code = KDC_COAP_INTERNAL;
+		goto refused;
+	}
+	kdc_log_debug("dev=%s %s: cred=%" PRId64 "%s", subject, op,
+	    j->en.cred_id, j->en.pending ? " pending until first use" : "");
+	return;
 refused:
-	j->resp.code = est_code(r);
-	kdc_log_debug("peer=%s skg refused: %s", j->peer, why);
-audit:
+	memset(&j->resp, 0, sizeof(j->resp));
+	j->resp.content_format = KDC_CF_NONE;
+	j->resp.code = code != 0 ? code : est_code(r);
+	kdc_log_debug("peer=%s %s refused: %s", j->peer, op, j->en.why);
 	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll", subject, r,
-	    auth->dev_id[0] == '\0', "skg: %s", why);
+	    who->dev_id[0] == '\0', "%s: %s", op, j->en.why);
 	if (ar != KDC_OK)
 		kdc_log_err_r(ar, "audit append failed action=est.enroll");
-done:
-	kdc_wipe(pkcs8, sizeof(pkcs8));
-	kdc_cred_free(mine);
-	kdc_free(cert);
 }
 
 /* ---- jobs ---------------------------------------------------------------- */
@@ -578,12 +348,7 @@ answer_busy(struct kdc_coap_resp *resp)
 static void
 job_run(struct kdc_pool_job *pj, struct kdc_core *core)
 {
-	struct est_job *j = (struct est_job *)pj;
-
-	if (j->op == EST_SKG)
-		skg_run(j, core);
-	else
-		enroll_run(j, core);
+	enroll_run((struct est_job *)pj, core);
 }
 
 /* On the engine thread (kdc_pool_drain()): answer and forget the job. A
@@ -604,24 +369,41 @@ job_done(struct kdc_pool_job *pj)
 
 static struct est_job *
 job_new(struct kdc_coap_peer *peer, const struct kdc_coap_msg *req,
-    enum est_op op)
+    enum kdc_enroll_op op)
 {
-	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_auth *auth = kdc_coap_peer_auth(peer);
 	struct est_job *j;
+	size_t n;
 
 	if ((j = kdc_calloc(1, sizeof(*j) + req->payload_len)) == NULL)
 		return NULL;
 	j->pj.run = job_run;
 	j->pj.done = job_done;
-	j->op = op;
+	j->en.op = op;
 	if (auth != NULL)
-		j->auth = *auth;
+		j->en.who = *auth;
 	snprintf(j->peer, sizeof(j->peer), "%s", kdc_coap_peer_addr(peer));
 	j->content_format = req->content_format;
 	j->accept = req->accept;
+	if (op != KDC_ENROLL_SKG)
+		j->cf = cert_format(req->accept);
+	else
+		j->cf = req->accept == KDC_CF_NONE ||
+		    req->accept == KDC_CF_MULTIPART_CORE ?
+		    KDC_CF_MULTIPART_CORE : -1;
 	j->csr_len = req->payload_len;
 	if (req->payload_len > 0)
 		memcpy(j->csr, req->payload, req->payload_len);
+	j->en.csr = j->csr;
+	j->en.csr_len = j->csr_len;
+	snprintf(j->en.note, sizeof(j->en.note), "est=%s by cred=%" PRId64
+	    " (%s %s)", op_name(op), j->en.who.cred_id,
+	    kdc_cred_kind_str(j->en.who.kind),
+	    kdc_cred_type_str(j->en.who.type));
+	n = strlen(j->en.note);
+	if (op != KDC_ENROLL_SKG && j->cf >= 0)
+		snprintf(j->en.note + n, sizeof(j->en.note) - n, " cf=%d",
+		    j->cf);
 	j->resp.content_format = KDC_CF_NONE;
 	return j;
 }
@@ -635,7 +417,7 @@ job_new(struct kdc_coap_peer *peer, const struct kdc_coap_msg *req,
 static void
 enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp,
-    enum est_op op)
+    enum kdc_enroll_op op)
 {
 	struct est_job *j;
 	kdc_err r;
@@ -687,14 +469,14 @@ static void
 sen_post(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
-	enroll_post(arg, peer, req, resp, EST_SEN);
+	enroll_post(arg, peer, req, resp, KDC_ENROLL_SEN);
 }
 
 static void
 sren_post(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
-	enroll_post(arg, peer, req, resp, EST_SREN);
+	enroll_post(arg, peer, req, resp, KDC_ENROLL_SREN);
 }
 
 /*
@@ -708,7 +490,7 @@ static void
 skg_post(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
-	enroll_post(arg, peer, req, resp, EST_SKG);
+	enroll_post(arg, peer, req, resp, KDC_ENROLL_SKG);
 }
 
 /*

@@ -34,7 +34,7 @@ static kdc_err
 peer_check(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
     const char *action)
 {
-	const struct kdc_coap_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_auth *auth = kdc_coap_peer_auth(peer);
 	struct kdc_cred *cur = NULL;
 	kdc_err r;
 
@@ -131,7 +131,7 @@ rd_register(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
 	struct kdc_lwm2m *lw = arg;
-	const struct kdc_coap_auth *auth;
+	const struct kdc_auth *auth;
 	const char *ep = kdc_coap_msg_query(req, "ep");
 	const char *lt = kdc_coap_msg_query(req, "lt");
 	const char *ver = kdc_coap_msg_query(req, "lwm2m");
@@ -193,7 +193,7 @@ static kdc_err
 own_reg(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer, const char *path,
     const char *action, struct kdc_lwm2m_reg *reg)
 {
-	const struct kdc_coap_auth *auth;
+	const struct kdc_auth *auth;
 	int64_t id;
 	kdc_err r;
 

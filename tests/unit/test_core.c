@@ -567,6 +567,163 @@ auth_one(struct fx *f, const uint8_t *der, size_t len, struct kdc_cred **c)
 	return kdc_core_auth_cert(f->core, "test", certs, lens, 1, c);
 }
 
+/* who a manufacturer PSK or an operational certificate row proves */
+static void
+who_of(struct kdc_auth *who, const struct kdc_cred *c, const char *dev_id)
+{
+	memset(who, 0, sizeof(*who));
+	who->type = c->type;
+	who->kind = c->kind;
+	who->cred_id = c->id;
+	who->device = c->device;
+	snprintf(who->dev_id, sizeof(who->dev_id), "%s", dev_id);
+}
+
+static uint8_t *
+csr_file(struct fx *f, const char *name, const char *cn, size_t *len)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s.csr", f->dir, name);
+	assert_int_equal(kdc_test_sh("openssl req -new -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -subj /CN=%s -keyout %s/%s.key "
+	    "-outform DER -out %s 2>/dev/null", cn, f->dir, name, path), 0);
+	return kdc_test_read_file(path, len);
+}
+
+/* one kdc_core_enroll(); refusals change nothing, not even the audit log
+ * (the face records them) */
+static kdc_err
+enroll(struct fx *f, enum kdc_enroll_op op, const struct kdc_auth *who,
+    const uint8_t *csr, size_t csr_len, struct kdc_enroll *e)
+{
+	int64_t seq = naudit(f);
+	kdc_err r;
+
+	memset(e, 0, sizeof(*e));
+	e->op = op;
+	e->who = *who;
+	e->csr = csr;
+	e->csr_len = csr_len;
+	snprintf(e->note, sizeof(e->note), "est=test");
+	r = kdc_core_enroll(f->core, "t", e);
+	if (r != KDC_OK) {
+		assert_int_equal(naudit(f), seq);
+		assert_null(e->is.cert);
+		assert_int_equal(e->pkcs8_len, 0);
+		assert_int_equal(e->cred_id, 0);
+		assert_true(e->why[0] != '\0');
+	} else {
+		assert_int_equal(naudit(f), seq + 1);
+		expect_last_audit(f, "cert.issue", KDC_OK);
+		assert_non_null(e->is.cert);
+		assert_true(e->cred_id > 0);
+	}
+	return r;
+}
+
+/*
+ * The EST policy in core: who may ask (sen over the manufacturer
+ * credential, sren over the current certificate, skg over either), which
+ * keys may be certified, skg's CSR naming the device, a revoked asker.
+ */
+static void
+test_enroll_policy(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_cred *mfg = NULL, *mfg2 = NULL, *op = NULL;
+	struct kdc_auth who, who2, nobody, whop;
+	struct kdc_enroll e;
+	uint8_t psk[KDC_PSK_MAX], *a, *b, *x, *skg;
+	size_t psk_len, a_len, b_len, x_len, skg_len;
+
+	psk_spec(&s, "urn:dev:p1", "p1", 0x41, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	psk_spec(&s, "urn:dev:p2", "p2", 0x42, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", "p1", psk, &psk_len,
+	    &mfg), KDC_OK);
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", "p2", psk, &psk_len,
+	    &mfg2), KDC_OK);
+	who_of(&who, mfg, "urn:dev:p1");
+	who_of(&who2, mfg2, "urn:dev:p2");
+	memset(&nobody, 0, sizeof(nobody));
+	assert_non_null(a = csr_file(f, "a", "x", &a_len));
+	assert_non_null(b = csr_file(f, "b", "x", &b_len));
+	assert_non_null(x = csr_file(f, "x", "x", &x_len));
+	assert_non_null(skg = csr_file(f, "s", "urn:dev:p1", &skg_len));
+
+	/* not authenticated; sren over the manufacturer credential */
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &nobody, a, a_len, &e),
+	    KDC_ERR_DENIED);
+	assert_int_equal(enroll(f, KDC_ENROLL_SREN, &who, a, a_len, &e),
+	    KDC_ERR_WRONG_TYPE);
+	/* a CSR cut short: its outer length no longer fits */
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, a, a_len - 1, &e),
+	    KDC_ERR_MALFORMED);
+
+	/* sen: issued at once, named after the device whatever the CSR says */
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, a, a_len, &e),
+	    KDC_OK);
+	assert_false(e.pending);
+	assert_int_equal(kdc_store_cred_get(f->st, e.cred_id, &op), KDC_OK);
+	assert_int_equal(op->status, KDC_CRED_ISSUED);
+	assert_memory_equal(op->cert, e.is.cert, e.is.cert_len);
+	kdc_enroll_wipe(&e);
+	assert_null(e.is.cert);
+
+	/* that key for another device: refused; sen over a certificate:
+	 * refused */
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who2, a, a_len, &e),
+	    KDC_ERR_DENIED);
+	assert_non_null(strstr(e.why, "another device"));
+	who_of(&whop, op, "urn:dev:p1");
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &whop, b, b_len, &e),
+	    KDC_ERR_WRONG_TYPE);
+
+	/* sren over the certificate, a new key: pending until first use;
+	 * skg over it: a CSR naming CN=x is refused, one naming the device
+	 * gets a key made by the KDC and a certificate */
+	assert_int_equal(enroll(f, KDC_ENROLL_SREN, &whop, b, b_len, &e),
+	    KDC_OK);
+	assert_true(e.pending);
+	assert_int_equal(e.pkcs8_len, 0);
+	kdc_enroll_wipe(&e);
+	assert_int_equal(enroll(f, KDC_ENROLL_SKG, &whop, x, x_len, &e),
+	    KDC_ERR_DENIED);
+	assert_non_null(strstr(e.why, "CN=x"));
+	assert_int_equal(enroll(f, KDC_ENROLL_SKG, &whop, skg, skg_len, &e),
+	    KDC_OK);
+	assert_true(e.pending);
+	assert_true(e.pkcs8_len > 0);
+	kdc_enroll_wipe(&e);
+	assert_int_equal(e.pkcs8_len, 0);
+
+	/* the certificate revoked: no more sren with it */
+	assert_int_equal(kdc_core_cred_revoke(f->core, "t", op->id), KDC_OK);
+	assert_int_equal(enroll(f, KDC_ENROLL_SREN, &whop, x, x_len, &e),
+	    KDC_ERR_REVOKED);
+	/* its key is a revoked key now, for a sen of the same device */
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, a, a_len, &e),
+	    KDC_ERR_REVOKED);
+	/* the device revoked: its manufacturer credential asks in vain */
+	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:p1"),
+	    KDC_OK);
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, x, x_len, &e),
+	    KDC_ERR_REVOKED);
+
+	kdc_cred_free(mfg);
+	kdc_cred_free(mfg2);
+	kdc_cred_free(op);
+	free(a);
+	free(b);
+	free(x);
+	free(skg);
+}
+
 static void
 test_auth_cert(void **state)
 {
@@ -881,6 +1038,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cert_sign, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_enroll_on_use, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cert, setup,
 		    teardown),
