@@ -1051,8 +1051,8 @@ kdc_core_cert_enroll(struct kdc_core *core, const char *actor,
 
 /* ---- EST enrollment (core.h kdc_core_enroll()) -------------------------- */
 
-static const char *
-enroll_op_str(enum kdc_enroll_op op)
+const char *
+kdc_enroll_op_str(enum kdc_enroll_op op)
 {
 	return op == KDC_ENROLL_SREN ? "sren" : op == KDC_ENROLL_SKG ? "skg" :
 	    "sen";
@@ -1081,7 +1081,7 @@ enroll_allowed(struct kdc_core *core, struct kdc_enroll *e,
 	}
 	if (!re && who->kind != KDC_KIND_MANUFACTURER) {
 		snprintf(e->why, sizeof(e->why), "%s needs the manufacturer "
-		    "credential, cred=%" PRId64 " is %s", enroll_op_str(e->op),
+		    "credential, cred=%" PRId64 " is %s", kdc_enroll_op_str(e->op),
 		    who->cred_id, kdc_cred_kind_str(who->kind));
 		return KDC_ERR_WRONG_TYPE;
 	}
@@ -1089,7 +1089,7 @@ enroll_allowed(struct kdc_core *core, struct kdc_enroll *e,
 	    who->type != KDC_TYPE_X509)) {
 		snprintf(e->why, sizeof(e->why), "%s needs the operational "
 		    "certificate, cred=%" PRId64 " is %s %s",
-		    enroll_op_str(e->op), who->cred_id,
+		    kdc_enroll_op_str(e->op), who->cred_id,
 		    kdc_cred_kind_str(who->kind), kdc_cred_type_str(who->type));
 		return KDC_ERR_WRONG_TYPE;
 	}

@@ -248,6 +248,8 @@ kdc_err	kdc_core_enroll(struct kdc_core *core, const char *actor,
 	    struct kdc_enroll *e);
 /* The certificate and the private key wiped and freed. NULL-safe. */
 void	kdc_enroll_wipe(struct kdc_enroll *e);
+/* "sen", "sren", "skg" (RFC 9148 path segments). */
+const char *kdc_enroll_op_str(enum kdc_enroll_op op);
 
 /* The operational credential of dev_id for the audience of its profile in
  * status KDC_CRED_ISSUED or KDC_CRED_PENDING (any other status:

@@ -239,13 +239,6 @@ att_get(void *arg, struct kdc_coap_peer *peer,
 
 /* ---- POST sen, sren, skg ------------------------------------------------ */
 
-static const char *
-op_name(enum kdc_enroll_op op)
-{
-	return op == KDC_ENROLL_SREN ? "sren" : op == KDC_ENROLL_SKG ? "skg" :
-	    "sen";
-}
-
 /* What the request asks for, before core sees it: the CSR's format and
  * an answer format we can give (*code: the answer if not est_code()). */
 static kdc_err
@@ -300,7 +293,7 @@ static void
 enroll_run(struct est_job *j, struct kdc_core *core)
 {
 	const struct kdc_auth *who = &j->en.who;
-	const char *op = op_name(j->en.op);
+	const char *op = kdc_enroll_op_str(j->en.op);
 	const char *subject = who->dev_id[0] != '\0' ? who->dev_id : j->peer;
 	uint8_t code;
 	kdc_err r, ar;
@@ -397,7 +390,7 @@ job_new(struct kdc_coap_peer *peer, const struct kdc_coap_msg *req,
 	j->en.csr = j->csr;
 	j->en.csr_len = j->csr_len;
 	snprintf(j->en.note, sizeof(j->en.note), "est=%s by cred=%" PRId64
-	    " (%s %s)", op_name(op), j->en.who.cred_id,
+	    " (%s %s)", kdc_enroll_op_str(op), j->en.who.cred_id,
 	    kdc_cred_kind_str(j->en.who.kind),
 	    kdc_cred_type_str(j->en.who.type));
 	n = strlen(j->en.note);
