@@ -54,6 +54,8 @@ struct kdc_est {
 	struct kdc_coap	*coap;
 	struct kdc_core	*core;		/* the engine thread's */
 	struct kdc_pool	*pool;		/* NULL: enroll in the handler */
+	uint8_t		*crl;		/* the last GET crl's answer, borrowed
+					 * by the engine until the next handler */
 	struct est_job	*last;		/* run in a handler, answer borrowed
 					 * by the engine until the next one */
 };
@@ -178,13 +180,16 @@ cert_format(int accept)
 	return -1;
 }
 
-/* The answer of the last job run in a handler was borrowed by the engine
- * until the handler returned: wipe it (it may hold a private key). */
+/* The answer of the last job run in a handler (or the last CRL) was
+ * borrowed by the engine until the handler returned: wipe it (it may
+ * hold a private key). */
 static void
 est_release_last(struct kdc_est *e)
 {
 	job_free(e->last);
 	e->last = NULL;
+	kdc_free(e->crl);
+	e->crl = NULL;
 }
 
 /* ---- GET crts, GET att --------------------------------------------------- */
@@ -489,8 +494,9 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 /*
  * GET crl: the CA's current CRL, DER (the same as https://HOST/crl).
  * application/pkix-crl has no CoAP Content-Format number, so this is
- * application/octet-stream (42). It must fit one response (no Block2 yet):
- * est_out holds some two hundred entries.
+ * application/octet-stream (42). Sent by Block2 like every large answer,
+ * up to KDC_COAP_RESP_MAX (some 1,600 entries of ~40 bytes); a larger CRL
+ * is 5.00 here, with the HTTPS URL in the log (it has no such bound).
  */
 static void
 crl_get(void *arg, struct kdc_coap_peer *peer,
@@ -503,13 +509,24 @@ crl_get(void *arg, struct kdc_coap_peer *peer,
 
 	est_release_last(e);
 	(void)req;
-	if ((r = kdc_core_crl(e->core, &der, &len)) != KDC_OK ||
-	    (r = resp_set(resp, est_out, sizeof(est_out), KDC_COAP_CONTENT,
-	    KDC_CF_OCTET_STREAM, der, len)) != KDC_OK) {
+	if ((r = kdc_core_crl(e->core, &der, &len)) != KDC_OK) {
 		kdc_log_err_r(r, "CRL for peer=%s", kdc_coap_peer_addr(peer));
 		resp->code = est_code(r);
+		return;
 	}
-	kdc_free(der);
+	if (len > KDC_COAP_RESP_MAX) {
+		kdc_log_err("CRL for peer=%s: %zu bytes, over the %d a CoAP "
+		    "answer may carry: 5.00 (GET https://HOST:PORT/crl serves "
+		    "it)", kdc_coap_peer_addr(peer), len, KDC_COAP_RESP_MAX);
+		kdc_free(der);
+		resp->code = KDC_COAP_INTERNAL;
+		return;
+	}
+	e->crl = der;
+	resp->code = KDC_COAP_CONTENT;
+	resp->content_format = KDC_CF_OCTET_STREAM;
+	resp->payload = der;
+	resp->payload_len = len;
 }
 
 /* ---- lifetime ------------------------------------------------------------ */

@@ -5,7 +5,8 @@
  * kdc_multipart_decode() (a PKCS#8 P-256 key and the certificate of that
  * key, naming the device), its refusals; and raw Block1 (RFC 7959)
  * requests against the engine: a body over KDC_COAP_BODY_MAX (4.13) and
- * a body with a gap (4.08).
+ * a body with a gap (4.08); a CRL larger than one datagram's worth of
+ * buffers, by Block2, and one over KDC_COAP_RESP_MAX (5.00).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -63,7 +64,7 @@ struct fx {
 static struct {
 	int		 code;
 	int		 cf;
-	uint8_t		 body[KDC_CERT_MAX + KDC_PRIVKEY_MAX + 512];
+	uint8_t		 body[KDC_COAP_RESP_MAX + 1024];
 	size_t		 len;
 } rx;
 
@@ -588,11 +589,82 @@ test_block1_no_size1(void **state)
 	assert_int_equal(after.seq, before.seq);
 }
 
+/* Issue a certificate for DEV from f->csr and revoke it, n times: n
+ * entries on the CRL. */
+static void
+revoke_n(struct fx *f, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint8_t *cert = NULL;
+		size_t cert_len = 0;
+		int64_t id = 0;
+
+		assert_int_equal(kdc_core_cert_sign(f->core, "test", DEV,
+		    f->csr, f->csr_len, 1, &id, &cert, &cert_len), KDC_OK);
+		free(cert);
+		assert_int_equal(kdc_core_cred_revoke(f->core, "test", id),
+		    KDC_OK);
+	}
+}
+
+/*
+ * GET crl with 300 entries (~12 KB, more than the 8 KB the handler once
+ * copied into): the whole CRL by Block2, signed by the CA, every entry
+ * there. Past KDC_COAP_RESP_MAX: 5.00, and the HTTPS URL in the log.
+ */
+static void
+test_crl_large(void **state)
+{
+	struct fx *f = *state;
+	gnutls_x509_crl_t crl;
+	gnutls_x509_crt_t ca;
+	gnutls_datum_t d;
+	uint8_t *ca_der = NULL, *der = NULL;
+	size_t ca_len = 0, len = 0;
+	unsigned verify = 1;
+
+	revoke_n(f, 300);
+	est(f, COAP_REQUEST_CODE_GET, "crl", -1, -1, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_CONTENT);
+	assert_int_equal(rx.cf, KDC_CF_OCTET_STREAM);
+	print_message("CRL of 300 entries: %zu bytes\n", rx.len);
+	assert_true(rx.len > KDC_CERT_MAX + 256);
+	assert_int_equal(gnutls_x509_crl_init(&crl), 0);
+	d.data = rx.body;
+	d.size = (unsigned)rx.len;
+	assert_int_equal(gnutls_x509_crl_import(crl, &d, GNUTLS_X509_FMT_DER),
+	    0);
+	assert_int_equal(gnutls_x509_crl_get_crt_count(crl), 300);
+	assert_int_equal(kdc_ca_cert_der(f->ca, &ca_der, &ca_len), KDC_OK);
+	assert_int_equal(gnutls_x509_crt_init(&ca), 0);
+	d.data = ca_der;
+	d.size = (unsigned)ca_len;
+	assert_int_equal(gnutls_x509_crt_import(ca, &d, GNUTLS_X509_FMT_DER),
+	    0);
+	assert_int_equal(gnutls_x509_crl_verify(crl, &ca, 1, 0, &verify), 0);
+	assert_int_equal(verify, 0);
+	gnutls_x509_crt_deinit(ca);
+	gnutls_x509_crl_deinit(crl);
+	free(ca_der);
+
+	/* grow it past what a CoAP answer may carry */
+	while (len <= KDC_COAP_RESP_MAX) {
+		revoke_n(f, 100);
+		free(der);
+		assert_int_equal(kdc_core_crl(f->core, &der, &len), KDC_OK);
+	}
+	free(der);
+	est(f, COAP_REQUEST_CODE_GET, "crl", -1, -1, NULL, 0);
+	assert_int_equal(rx.code, KDC_COAP_INTERNAL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_skg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_large, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_skg_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_block1_too_large,
