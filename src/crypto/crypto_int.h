@@ -69,8 +69,8 @@ der_len(const struct der_rd *rd)
  * A writer that fills buf[0, cap) back to front: what is written sits at
  * buf[pos, cap). Write an element's contents, last part first, then
  * der_wrap() it with the mark (w->pos) taken before them. A write that
- * does not fit (or a length over 65535) sets bad; later writes do
- * nothing. der_put_time(): UTCTime or GeneralizedTime (RFC 5280
+ * does not fit (or a length over 16 MiB - 1, the most der_next() reads)
+ * sets bad; later writes do nothing. der_put_time(): UTCTime or GeneralizedTime (RFC 5280
  * 4.1.2.5); false and bad for a time outside the years 1-9999.
  */
 struct der_wr {
@@ -82,6 +82,16 @@ void	der_put(struct der_wr *w, const void *p, size_t n);
 void	der_put_hdr(struct der_wr *w, uint8_t tag, size_t len);
 void	der_wrap(struct der_wr *w, uint8_t tag, size_t mark);
 bool	der_put_time(struct der_wr *w, int64_t t);
+
+/*
+ * tbs signed ECDSA-SHA256 by the CA key and wrapped as RFC 5280 signs
+ * both certificates (4.1) and CRLs (5.1): SEQUENCE { tbs,
+ * ecdsa-with-SHA256, BIT STRING signature }. *der heap, caller frees.
+ * alg_ecdsa_sha256 is that AlgorithmIdentifier (no parameters).
+ */
+extern const uint8_t crypto_alg_ecdsa_sha256[12];
+kdc_err	crypto_sign_tbs(struct kdc_ca *ca, const uint8_t *tbs, size_t tbs_len,
+	    uint8_t **der, size_t *len);
 
 /*
  * Map a GnuTLS error to `r` (KDC_ERR_CRYPTO, KDC_ERR_PKCS11, ...) and log

@@ -59,10 +59,11 @@ enum csr_sig {
  * (RFC 5758 3.2); extensions: keyUsage critical digitalSignature (RFC
  * 5280 4.2.1.3), basicConstraints critical CA:FALSE (4.2.1.9), extKeyUsage
  * id-kp-clientAuth (4.2.1.12). */
-static const uint8_t alg_ecdsa_sha256[] = {
+const uint8_t crypto_alg_ecdsa_sha256[12] = {
 	0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03,
 	0x02,
 };
+#define alg_ecdsa_sha256 crypto_alg_ecdsa_sha256
 static const uint8_t ext_key_usage[] = {
 	0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01, 0x01, 0xff, 0x04,
 	0x04, 0x03, 0x02, 0x07, 0x80,
@@ -397,6 +398,50 @@ printable(const char *s)
 	return true;
 }
 
+kdc_err
+crypto_sign_tbs(struct kdc_ca *ca, const uint8_t *tbs, size_t tbs_len,
+    uint8_t **der, size_t *len)
+{
+	gnutls_datum_t d = { (unsigned char *)(uintptr_t)tbs,
+	    (unsigned)tbs_len }, sig = { NULL, 0 };
+	struct der_wr w;
+	size_t cap, m;
+	uint8_t *buf;
+	int rc;
+
+	*der = NULL;
+	*len = 0;
+	if (tbs_len > 0xffffff - 256)
+		return KDC_ERR_TOO_LARGE;
+	if ((rc = gnutls_privkey_sign_data2(ca->key, GNUTLS_SIGN_ECDSA_SHA256,
+	    0, &d, &sig)) < 0)
+		return KDC_CRYPTO_GTERR("gnutls_privkey_sign_data2", rc);
+	cap = tbs_len + sizeof(alg_ecdsa_sha256) + sig.size + 16;
+	if ((buf = kdc_malloc(cap)) == NULL) {
+		gnutls_free(sig.data);
+		return KDC_ERR_NOMEM;
+	}
+	w.buf = buf;
+	w.pos = cap;
+	w.bad = false;
+	m = w.pos;
+	der_put(&w, sig.data, sig.size);
+	der_put(&w, "", 1);		/* no unused bits */
+	der_wrap(&w, 0x03, m);
+	der_put(&w, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
+	der_put(&w, tbs, tbs_len);
+	der_wrap(&w, 0x30, cap);
+	gnutls_free(sig.data);
+	if (w.bad) {
+		kdc_free(buf);
+		return KDC_ERR_TOO_LARGE;	/* cap above is wrong */
+	}
+	memmove(buf, buf + w.pos, cap - w.pos);
+	*der = buf;
+	*len = cap - w.pos;
+	return KDC_OK;
+}
+
 /*
  * The device certificate for spki (canonical P-256 or Ed25519, checked by
  * the caller): CN and SAN URI from dev_id, clientAuth, signed by the CA.
@@ -410,10 +455,9 @@ sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
     const char *dev_id, int64_t not_before, int64_t not_after,
     struct kdc_issued *out)
 {
-	size_t id_len = strlen(dev_id), cap, m, m2, tbs_len;
+	size_t id_len = strlen(dev_id), cap, m, m2, cert_len = 0;
 	uint8_t serial[KDC_SERIAL_LEN], ski[SHA1_LEN], *buf = NULL,
 	    *cert = NULL, *spki_copy = NULL;
-	gnutls_datum_t tbs, sig = { NULL, 0 };
 	struct der_wr w;
 	kdc_err r;
 	int rc;
@@ -489,40 +533,17 @@ sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
 		r = KDC_ERR_TOO_LARGE;	/* cap above is wrong */
 		goto out;
 	}
-	tbs.data = buf + w.pos;
-	tbs.size = (unsigned)(cap - w.pos);
-	tbs_len = tbs.size;
-	if ((rc = gnutls_privkey_sign_data2(ca->key, GNUTLS_SIGN_ECDSA_SHA256,
-	    0, &tbs, &sig)) < 0) {
-		r = KDC_CRYPTO_GTERR("gnutls_privkey_sign_data2", rc);
+	if ((r = crypto_sign_tbs(ca, buf + w.pos, cap - w.pos, &cert,
+	    &cert_len)) != KDC_OK)
 		goto out;
-	}
-
-	/* Certificate ::= SEQUENCE { tbs, signatureAlgorithm, BIT STRING } */
-	cap = tbs_len + sizeof(alg_ecdsa_sha256) + sig.size + 16;
-	if ((cert = kdc_malloc(cap)) == NULL ||
-	    (spki_copy = kdc_malloc(spki_len)) == NULL) {
+	if ((spki_copy = kdc_malloc(spki_len)) == NULL) {
 		r = KDC_ERR_NOMEM;
 		goto out;
 	}
-	w.buf = cert;
-	w.pos = cap;
-	m = w.pos;
-	der_put(&w, sig.data, sig.size);
-	der_put(&w, "", 1);		/* no unused bits */
-	der_wrap(&w, 0x03, m);
-	der_put(&w, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-	der_put(&w, tbs.data, tbs_len);
-	der_wrap(&w, 0x30, cap);
-	if (w.bad) {
-		r = KDC_ERR_TOO_LARGE;	/* cap above is wrong */
-		goto out;
-	}
-	memmove(cert, cert + w.pos, cap - w.pos);
 	memcpy(spki_copy, spki, spki_len);
 	memset(out, 0, sizeof(*out));
 	out->cert = cert;
-	out->cert_len = cap - w.pos;
+	out->cert_len = cert_len;
 	out->spki = spki_copy;
 	out->spki_len = spki_len;
 	kdc_hex_encode(serial, sizeof(serial), out->serial);
@@ -530,7 +551,6 @@ sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
 	spki_copy = NULL;
 	r = KDC_OK;
 out:
-	gnutls_free(sig.data);
 	kdc_free(buf);
 	kdc_free(cert);
 	kdc_free(spki_copy);

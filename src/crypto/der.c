@@ -83,6 +83,12 @@ der_put_hdr(struct der_wr *w, uint8_t tag, size_t len)
 		h[n++] = 0x82;
 		h[n++] = (uint8_t)(len >> 8);
 		h[n++] = (uint8_t)len;
+	} else if (len <= 0xffffff) {
+		h[n++] = tag;
+		h[n++] = 0x83;
+		h[n++] = (uint8_t)(len >> 16);
+		h[n++] = (uint8_t)(len >> 8);
+		h[n++] = (uint8_t)len;
 	} else {
 		w->bad = true;
 		return;
