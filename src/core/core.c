@@ -1703,39 +1703,24 @@ static kdc_err
 crl_build(struct kdc_core *core, int64_t gen, int64_t now, uint8_t **der,
     size_t *len)
 {
-	static const enum kdc_cred_status gone[] = { KDC_CRED_REVOKED,
-	    KDC_CRED_SUPERSEDED };
-	struct kdc_cred **v[2] = { NULL, NULL };
-	size_t nv[2] = { 0, 0 };
+	struct kdc_crl_entry *v = NULL;
 	const char **serials = NULL;
 	int64_t *at = NULL;
-	size_t k = 0;
+	size_t n = 0;
 	uint64_t number;
-	kdc_err r = KDC_OK;
+	kdc_err r;
 
-	for (size_t j = 0; j < 2 && r == KDC_OK; j++) {
-		struct kdc_cred_filter f = { 0, KDC_KIND_OPERATIONAL,
-		    (int)gone[j], 0 };
-		r = kdc_store_cred_list(core->st, &f, &v[j], &nv[j]);
-	}
-	if (r != KDC_OK)
+	if ((r = kdc_store_crl_entries(core->st, now, &v, &n)) != KDC_OK)
 		goto out;
-	if (nv[0] + nv[1] > 0 &&
-	    ((serials = kdc_calloc(nv[0] + nv[1], sizeof(*serials))) == NULL ||
-	    (at = kdc_calloc(nv[0] + nv[1], sizeof(*at))) == NULL)) {
+	if (n > 0 && ((serials = kdc_calloc(n, sizeof(*serials))) == NULL ||
+	    (at = kdc_calloc(n, sizeof(*at))) == NULL)) {
 		r = KDC_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t j = 0; j < 2; j++)
-		for (size_t i = 0; i < nv[j]; i++) {
-			const struct kdc_cred *c = v[j][i];
-			if (c->type != KDC_TYPE_X509 || c->serial[0] == '\0' ||
-			    (c->not_after != 0 && c->not_after <= now))
-				continue;
-			serials[k] = c->serial;
-			at[k] = c->status_at > 0 ? c->status_at : now;
-			k++;
-		}
+	for (size_t i = 0; i < n; i++) {
+		serials[i] = v[i].serial;
+		at[i] = v[i].revoked_at > 0 ? v[i].revoked_at : now;
+	}
 	/*
 	 * RFC 5280 5.2.3: the number increases with every CRL we issue. The
 	 * generation alone would repeat across the daily re-signing and
@@ -1745,13 +1730,12 @@ crl_build(struct kdc_core *core, int64_t gen, int64_t now, uint8_t **der,
 	 * the same second is the same content.
 	 */
 	number = ((uint64_t)gen << 32) | (uint32_t)now;
-	r = kdc_ca_crl(core->ca, serials, at, k, now, now + KDC_CRL_VALIDITY,
+	r = kdc_ca_crl(core->ca, serials, at, n, now, now + KDC_CRL_VALIDITY,
 	    number, der, len);
 out:
 	kdc_free(serials);
 	kdc_free(at);
-	kdc_cred_list_free(v[0], nv[0]);
-	kdc_cred_list_free(v[1], nv[1]);
+	kdc_free(v);
 	return r;
 }
 

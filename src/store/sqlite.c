@@ -157,6 +157,13 @@ static const char *const migrations[] = {
 	 * (the one they replace stays issued until then) */
 	"ALTER TABLE credentials ADD COLUMN on_use INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (on_use IN (0, 1));",
+
+	/* 5: the CRL's rows, covered (kdc_store_crl_entries reads only
+	 * this index; the terms must stay literal in the query, or SQLite
+	 * cannot use a partial index) */
+	"CREATE INDEX cred_crl ON credentials(not_after, serial, status_at)"
+	"  WHERE kind = 'operational' AND type = 'x509'"
+	"  AND status IN ('revoked','superseded') AND serial <> '';",
 };
 
 #define SQ_SCHEMA_VERSION \
@@ -207,6 +214,7 @@ enum sq_stmt {
 	S_CRED_SUPERSEDE_ISSUED,
 	S_CRED_SUPERSEDE_PENDING,
 	S_CRED_EXPIRE,
+	S_CRL_ENTRIES,
 	S_CA_ADD,
 	S_CA_LIST,
 	S_PROF_PUT,
@@ -292,6 +300,11 @@ static const char *const sql_text[S_CRED_LIST] = {
 	[S_CRED_EXPIRE] = "UPDATE credentials SET status = 'expired',"
 	    " status_at = ?1 WHERE status IN ('issued','pending')"
 	    " AND not_after <> 0 AND not_after <= ?1 RETURNING id",
+	[S_CRL_ENTRIES] = "SELECT serial, status_at FROM credentials"
+	    " INDEXED BY cred_crl"
+	    " WHERE kind = 'operational' AND type = 'x509'"
+	    " AND status IN ('revoked','superseded') AND serial <> ''"
+	    " AND not_after > ?1 ORDER BY id",
 	[S_CA_ADD] = "INSERT INTO mfg_cas(name, cert, created)"
 	    " VALUES(?1, ?2, ?3)",
 	[S_CA_LIST] = "SELECT id, name, cert, created FROM mfg_cas"
@@ -1737,6 +1750,55 @@ out:
 	return r;
 }
 
+static kdc_err
+sq_crl_entries(struct kdc_store *st, int64_t now, struct kdc_crl_entry **out,
+    size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_crl_entry *v = NULL, *nv;
+	const unsigned char *serial;
+	size_t len = 0, cap = 0;
+	kdc_err r = KDC_OK;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRL_ENTRIES, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, now));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		serial = sqlite3_column_text(s, 0);
+		if (serial == NULL || (size_t)sqlite3_column_bytes(s, 0) >=
+		    sizeof(v[len].serial)) {
+			r = KDC_ERR_STORE_CORRUPT;
+			goto out;
+		}
+		memcpy(v[len].serial, serial,
+		    (size_t)sqlite3_column_bytes(s, 0) + 1);
+		v[len].revoked_at = sqlite3_column_int64(s, 1);
+		len++;
+	}
+	if (rc != SQLITE_DONE)
+		r = sq_err(q, rc, KDC_ERR_STORE);
+out:
+	sq_done(s);
+	if (r == KDC_OK && len > 0) {
+		*out = v;
+		*n = len;
+		v = NULL;
+	}
+	kdc_free(v);
+	return r;
+}
+
 /* ---- manufacturer CAs -------------------------------------------------- */
 
 static kdc_err
@@ -2166,6 +2228,7 @@ static const struct kdc_store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
 	.schema_version = sq_schema_version,
+	.crl_entries = sq_crl_entries,
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,

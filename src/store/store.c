@@ -568,6 +568,23 @@ kdc_store_cred_expire(struct kdc_store *st, int64_t now, int64_t **ids,
 	return st->ops->cred_expire(st, now, ids, n);
 }
 
+kdc_err
+kdc_store_crl_entries(struct kdc_store *st, int64_t now,
+    struct kdc_crl_entry **out, size_t *n)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->crl_entries(st, now, out, n);
+}
+
 static void
 wipe_free(uint8_t *p, size_t len)
 {

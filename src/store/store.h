@@ -257,6 +257,17 @@ kdc_err	kdc_store_cred_set_status(struct kdc_store *st, int64_t id,
  * statement; *n = how many. */
 kdc_err	kdc_store_cred_supersede(struct kdc_store *st, int64_t device,
 	    const char *audience, enum kdc_cred_status from, size_t *n);
+/* One entry of the CA's CRL. */
+struct kdc_crl_entry {
+	char		 serial[2 * 20 + 1];	/* hex, as the certificate has it */
+	int64_t		 revoked_at;		/* the row's status_at */
+};
+/* What the CRL lists: every operational X.509 credential revoked or
+ * superseded whose certificate has not expired at `now` (not_after >
+ * now; such rows always carry their certificate's), oldest row first. Reads only an index (no certificate
+ * blobs). *out: one heap block (kdc_free), NULL when *n is 0. */
+kdc_err	kdc_store_crl_entries(struct kdc_store *st, int64_t now,
+	    struct kdc_crl_entry **out, size_t *n);
 /* Mark every issued/pending credential with not_after != 0 && not_after <=
  * now as expired; *n = how many (their ids in *ids, caller frees). */
 kdc_err	kdc_store_cred_expire(struct kdc_store *st, int64_t now,

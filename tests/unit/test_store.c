@@ -263,7 +263,7 @@ roundtrip(const char *path)
 
 	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
 	assert_int_equal(kdc_store_ping(st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 4);
+	assert_int_equal(kdc_store_schema_version(st), 5);
 
 	/* meta */
 	assert_int_equal(kdc_store_meta_get(st, "audit.head", &val),
@@ -586,12 +586,12 @@ test_reopen(void **state)
 	    sizeof(buf));
 	assert_string_equal(buf, "iotkdc");
 	raw_query(t.path, "PRAGMA user_version", buf, sizeof(buf));
-	assert_string_equal(buf, "4");
+	assert_string_equal(buf, "5");
 
 	/* reopen twice (with and without create): migrations are no-ops */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(kdc_store_open(t.path, i, &st), KDC_OK);
-		assert_int_equal(kdc_store_schema_version(st), 4);
+		assert_int_equal(kdc_store_schema_version(st), 5);
 		assert_int_equal(kdc_store_device_get(st, "urn:dev:persist",
 		    &d), KDC_OK);
 		kdc_device_free(d);
@@ -1061,6 +1061,91 @@ test_cascade_delete(void **state)
 	kdc_store_close(st);
 }
 
+/*
+ * kdc_store_crl_entries(): operational X.509 rows revoked or superseded
+ * whose certificate is still valid at `now`, oldest first, with their
+ * status_at; nothing else (issued, expired, another type or kind, no
+ * serial, not_after reached). A row revoked later joins the list.
+ */
+static void
+test_crl_entries(void **state)
+{
+	struct kdc_store *st = std_store();
+	struct kdc_crl_entry *v = NULL;
+	struct kdc_cred c;
+	size_t n = 5;
+	int64_t d, later;
+	static const struct {
+		enum kdc_cred_kind	kind;
+		enum kdc_cred_type	type;
+		enum kdc_cred_status	status;
+		const char		*serial;
+		int64_t			not_after;
+		int64_t			status_at;
+	} rows[] = {
+		{ KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_REVOKED, "0a01",
+		    1000, 300 },					/* in */
+		{ KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_SUPERSEDED,
+		    "0a02", 2000, 310 },				/* in */
+		{ KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_REVOKED, "0a03",
+		    500, 320 },				/* expired at 500 */
+		{ KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_EXPIRED, "0a04",
+		    1000, 330 },
+		{ KDC_KIND_OPERATIONAL, KDC_TYPE_RPK, KDC_CRED_REVOKED, "",
+		    1000, 340 },
+		{ KDC_KIND_MANUFACTURER, KDC_TYPE_X509, KDC_CRED_REVOKED, "0a06",
+		    1000, 350 },
+		{ KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_REVOKED, "",
+		    1000, 360 },
+		{ KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_SUPERSEDED,
+		    "0a08", 1500, 370 },				/* in */
+	};
+
+	(void)state;
+	assert_int_equal(kdc_store_crl_entries(st, 500, NULL, &n),
+	    KDC_ERR_INVALID_ARG);
+	assert_int_equal(n, 0);
+	assert_int_equal(kdc_store_crl_entries(st, 500, &v, &n), KDC_OK);
+	assert_null(v);
+	assert_int_equal(n, 0);
+	d = add_device(st, "urn:dev:crl");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		c = mk_cred(d, rows[i].kind, rows[i].type, rows[i].status,
+		    "a");
+		snprintf(c.serial, sizeof(c.serial), "%s", rows[i].serial);
+		c.not_after = rows[i].not_after;
+		c.status_at = rows[i].status_at;
+		c.created = 1;
+		(void)add_cred(st, &c);
+	}
+	c = mk_cred(d, KDC_KIND_OPERATIONAL, KDC_TYPE_X509, KDC_CRED_ISSUED,
+	    "a");
+	snprintf(c.serial, sizeof(c.serial), "0a09");
+	c.not_after = 3000;
+	later = add_cred(st, &c);
+
+	assert_int_equal(kdc_store_crl_entries(st, 500, &v, &n), KDC_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].serial, "0a01");
+	assert_int_equal(v[0].revoked_at, 300);
+	assert_string_equal(v[1].serial, "0a02");
+	assert_int_equal(v[1].revoked_at, 310);
+	assert_string_equal(v[2].serial, "0a08");
+	assert_int_equal(v[2].revoked_at, 370);
+	kdc_free(v);
+
+	/* at 1500 only 0a02 is left; the issued one revoked joins it */
+	assert_int_equal(kdc_store_cred_set_status(st, later,
+	    KDC_CRED_REVOKED), KDC_OK);
+	assert_int_equal(kdc_store_crl_entries(st, 1500, &v, &n), KDC_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].serial, "0a02");
+	assert_string_equal(v[1].serial, "0a09");
+	assert_true(v[1].revoked_at > 0);
+	kdc_free(v);
+	kdc_store_close(st);
+}
+
 static void
 test_expire(void **state)
 {
@@ -1426,6 +1511,7 @@ main(void)
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_cascade_delete),
 		cmocka_unit_test(test_expire),
+		cmocka_unit_test(test_crl_entries),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_wipe),
