@@ -27,8 +27,10 @@
  *	a new port)
  *	seconds from the start of the workers to the last one's end; CSR
  *	generation is not timed. With EST_DEBUG set, each failed handshake
- *	prints its local port and GnuTLS error on stderr (to find it in a
- *	capture of the loopback).
+ *	prints its local port (to find it in the daemon's log or a capture),
+ *	the GnuTLS error, the last handshake messages in and out, and what
+ *	its socket holds unread or dropped; with EST_GTLOG=LEVEL too, the
+ *	GnuTLS log of that handshake (docs/traps.md: the client stall).
  *   bench_est idle PORT N C PREFIX SEED_HEX
  *	N DTLS sessions abandoned after one GET /crts each (cmd_idle());
  *	with BENCH_IDLE_HOLD=S their sockets stay open S seconds first.
@@ -46,6 +48,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <linux/sock_diag.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -391,6 +395,44 @@ struct gt {
 	uint32_t			*retransmits;	/* the worker's count */
 };
 
+/* EST_GTLOG: GnuTLS's log of the current handshake of this process,
+ * printed if it fails (the start, up to 64 KiB). */
+static char dbg_buf[1 << 16];
+static size_t dbg_len;
+
+static void
+dbg_log(int level, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	(void)level;
+	if (dbg_len + n < sizeof(dbg_buf)) {
+		memcpy(dbg_buf + dbg_len, msg, n);
+		dbg_len += n;
+	}
+}
+
+/* Bytes waiting in fd's receive queue (-1: unknown). */
+static int
+unread(int fd)
+{
+	int n = -1;
+
+	return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+/* Datagrams the kernel dropped for fd (SK_MEMINFO_DROPS; -1: unknown). */
+static long
+dropped(int fd)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	return getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+	    len > SK_MEMINFO_DROPS * sizeof(mi[0]) ?
+	    (long)mi[SK_MEMINFO_DROPS] : -1;
+}
+
 /* Wait until fd is readable or ms pass (0 or 1), -1 on error. */
 static int
 gt_wait(int fd, unsigned ms)
@@ -453,6 +495,11 @@ gt_open(struct gt *g, uint16_t port, const char *ident,
 
 	memset(g, 0, sizeof(*g));
 	g->fd = -1;
+	dbg_len = 0;
+	if (getenv("EST_GTLOG") != NULL) {	/* cheap: the setters store */
+		gnutls_global_set_log_function(dbg_log);
+		gnutls_global_set_log_level(atoi(getenv("EST_GTLOG")));
+	}
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_port = htons(port);
@@ -498,8 +545,19 @@ fail:
 		socklen_t ll = sizeof(l);
 
 		if (getsockname(g->fd, (struct sockaddr *)&l, &ll) == 0)
-			fprintf(stderr, "handshake failed: port=%u rc=%d %s\n",
-			    ntohs(l.sin_port), rc, gnutls_strerror(rc));
+			fprintf(stderr, "handshake failed: port=%u rc=%d %s "
+			    "last in=%s last out=%s unread=%d dropped=%ld\n",
+			    ntohs(l.sin_port), rc,
+			    gnutls_strerror(rc), g->s == NULL ? "-" :
+			    gnutls_handshake_description_get_name(
+			    gnutls_handshake_get_last_in(g->s)),
+			    g->s == NULL ? "-" :
+			    gnutls_handshake_description_get_name(
+			    gnutls_handshake_get_last_out(g->s)),
+			    unread(g->fd), dropped(g->fd));
+		if (getenv("EST_GTLOG") != NULL)
+			fprintf(stderr, "---- GnuTLS log\n%.*s----\n",
+			    (int)dbg_len, dbg_buf);
 	}
 	/* the socket stays open (its port not reused) until the worker
 	 * ends: the server may hold a half-made session for its 4-tuple */
