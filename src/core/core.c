@@ -985,11 +985,10 @@ cert_store(struct kdc_core *core, const char *actor,
 	return KDC_OK;
 }
 
-static kdc_err
-cert_from_csr(struct kdc_core *core, const char *actor, const char *dev_id,
-    const uint8_t *csr, size_t csr_len, unsigned days, enum issue_mode mode,
-    const char *note, int64_t *cred_id, uint8_t **cert, size_t *cert_len,
-    bool *pending)
+kdc_err
+kdc_core_cert_sign(struct kdc_core *core, const char *actor,
+    const char *dev_id, const uint8_t *csr, size_t csr_len, unsigned days,
+    int64_t *cred_id, uint8_t **cert, size_t *cert_len)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -1014,8 +1013,8 @@ cert_from_csr(struct kdc_core *core, const char *actor, const char *dev_id,
 	life = days != 0 ? (int64_t)days * 86400 : prof->lifetime;
 	if ((r = kdc_ca_sign_csr(core->ca, csr, csr_len, dev->dev_id, now,
 	    now + life, &is)) != KDC_OK ||
-	    (r = cert_store(core, actor, dev, prof, &is, now, now + life, mode,
-	    false, note, cred_id, pending)) != KDC_OK)
+	    (r = cert_store(core, actor, dev, prof, &is, now, now + life,
+	    ISSUE_NOW, false, NULL, cred_id, NULL)) != KDC_OK)
 		goto refused;
 	*cert = is.cert;
 	*cert_len = is.cert_len;
@@ -1029,24 +1028,6 @@ out:
 	kdc_issued_wipe(&is);
 	kdc_device_free(dev);
 	return r;
-}
-
-kdc_err
-kdc_core_cert_sign(struct kdc_core *core, const char *actor,
-    const char *dev_id, const uint8_t *csr, size_t csr_len, unsigned days,
-    int64_t *cred_id, uint8_t **cert, size_t *cert_len)
-{
-	return cert_from_csr(core, actor, dev_id, csr, csr_len, days,
-	    ISSUE_NOW, NULL, cred_id, cert, cert_len, NULL);
-}
-
-kdc_err
-kdc_core_cert_enroll(struct kdc_core *core, const char *actor,
-    const char *dev_id, const uint8_t *csr, size_t csr_len, const char *note,
-    int64_t *cred_id, uint8_t **cert, size_t *cert_len, bool *pending)
-{
-	return cert_from_csr(core, actor, dev_id, csr, csr_len, 0,
-	    ISSUE_ON_USE, note, cred_id, cert, cert_len, pending);
 }
 
 /* ---- EST enrollment (core.h kdc_core_enroll()) -------------------------- */

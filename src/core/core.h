@@ -137,24 +137,6 @@ kdc_err	kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 	    const char *dev_id, const uint8_t *csr, size_t csr_len,
 	    unsigned days, int64_t *cred_id, uint8_t **cert, size_t *cert_len);
 /*
- * EST enrollment (RFC 9148 /sen, /sren): as kdc_core_cert_sign() with the
- * profile's lifetime, except that the device acknowledges the new
- * certificate by using it. While dev_id has an issued operational
- * credential for the audience, the new one is stored pending (*pending
- * true) with on_use set, and the issued one stays usable: the first time
- * the new one authenticates (kdc_core_auth_cert()) it becomes issued and
- * supersedes the old one in one transaction. A lost answer so never locks
- * a device out. Without an issued one it is issued at once. An earlier
- * pending one is superseded either way. pending may be NULL. note (may be
- * NULL) ends the success audit record ("cert.issue"): who asked and how,
- * so that an enrollment is one record and one commit.
- */
-kdc_err	kdc_core_cert_enroll(struct kdc_core *core, const char *actor,
-	    const char *dev_id, const uint8_t *csr, size_t csr_len,
-	    const char *note, int64_t *cred_id, uint8_t **cert,
-	    size_t *cert_len, bool *pending);
-
-/*
  * Issue an operational PSK (KDC_PSK_GEN_LEN random bytes, identity
  * "<dev_id>#<16 random hex>") for dev_id and the audience of its profile, in
  * status `status` (KDC_CRED_PENDING or KDC_CRED_ISSUED; issuing supersedes
@@ -209,10 +191,17 @@ enum kdc_enroll_op {
  *      its subject CN (RFC 9148 §5.8: its key is ignored), a P-256 key
  *      pair made and its certificate signed (no transaction is open);
  *   3. step 1's checks again inside the transaction, on the key that was
- *      signed (a revocation in between wins), then issuance as
- *      kdc_core_cert_enroll() describes (pending until first use while an
- *      issued one exists), its "cert.issue" record ending with note: one
- *      record and one commit.
+ *      signed (a revocation in between wins), then issuance with the
+ *      profile's lifetime and audience, its "cert.issue" record ending
+ *      with note: one record and one commit.
+ * The device acknowledges a new certificate by using it: while it has an
+ * issued operational credential for the audience, the new one is stored
+ * pending (e->pending) with on_use set, and the issued one stays usable;
+ * the first time the new one authenticates (kdc_core_auth_cert()) it
+ * becomes issued and supersedes the old one in one transaction, so a lost
+ * answer never locks a device out. Without an issued one, or when the
+ * issued one has the same key (a renewal without rekey), it is issued at
+ * once. An earlier pending one is superseded either way.
  * Who may ask: sen (and skg) over the device's manufacturer credential,
  * sren (and skg) over its current operational certificate, the row still
  * issued (else REVOKED / EXPIRED; WRONG_TYPE for the other kind; DENIED

@@ -436,8 +436,49 @@ auth_by(struct fx *f, const uint8_t *der, size_t len, kdc_err *r)
 	return id;
 }
 
+/* who a manufacturer PSK or an operational certificate row proves */
+static void
+who_of(struct kdc_auth *who, const struct kdc_cred *c, const char *dev_id)
+{
+	memset(who, 0, sizeof(*who));
+	who->type = c->type;
+	who->kind = c->kind;
+	who->cred_id = c->id;
+	who->device = c->device;
+	snprintf(who->dev_id, sizeof(who->dev_id), "%s", dev_id);
+}
+
+/* An EST sen by who (kdc_core_enroll()); *cert a heap copy. */
+static kdc_err
+enroll_sen(struct fx *f, const struct kdc_auth *who, const uint8_t *csr,
+    size_t csr_len, const char *note, int64_t *id, uint8_t **cert,
+    size_t *cert_len, bool *pending)
+{
+	struct kdc_enroll e;
+	kdc_err r;
+
+	memset(&e, 0, sizeof(e));
+	e.op = KDC_ENROLL_SEN;
+	e.who = *who;
+	e.csr = csr;
+	e.csr_len = csr_len;
+	if (note != NULL)
+		snprintf(e.note, sizeof(e.note), "%s", note);
+	*cert = NULL;
+	if ((r = kdc_core_enroll(f->core, "t", &e)) == KDC_OK) {
+		assert_non_null(*cert = malloc(e.is.cert_len));
+		memcpy(*cert, e.is.cert, e.is.cert_len);
+		*cert_len = e.is.cert_len;
+	}
+	*id = e.cred_id;
+	*pending = e.pending;
+	kdc_enroll_wipe(&e);
+	return r;
+}
+
 /*
- * EST enrollment: the first certificate is issued at once; one with a new
+ * EST enrollment (kdc_core_enroll(), sen): the first certificate is
+ * issued at once; one with a new
  * key, while that one is issued, stays pending (on_use) and the old one
  * keeps authenticating, until the new one first authenticates: then it is
  * issued and the old one superseded. A retry supersedes an unused pending
@@ -449,8 +490,11 @@ test_cert_enroll_on_use(void **state)
 {
 	struct fx *f = *state;
 	struct kdc_device_spec s;
+	struct kdc_cred *mfg = NULL;
+	struct kdc_auth who;
 	uint8_t *csr[3], *cert[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
-	size_t csr_len[3], cert_len[6];
+	uint8_t psk[KDC_PSK_MAX];
+	size_t csr_len[3], cert_len[6], psk_len = sizeof(psk);
 	int64_t id[6];
 	bool pending = true;
 	char path[600];
@@ -468,9 +512,14 @@ test_cert_enroll_on_use(void **state)
 	memset(&s, 0, sizeof(s));
 	psk_spec(&s, "urn:dev:e1", "e1", 0x33, 16);
 	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	/* every request over the manufacturer PSK (sen) */
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", "e1", psk, &psk_len,
+	    &mfg), KDC_OK);
+	who_of(&who, mfg, "urn:dev:e1");
+	kdc_cred_free(mfg);
 
 	/* nothing issued yet: issued at once; one record, with the note */
-	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	assert_int_equal(enroll_sen(f, &who,
 	    csr[0], csr_len[0], "est=sen by cred=7", &id[0], &cert[0],
 	    &cert_len[0], &pending), KDC_OK);
 	assert_false(pending);
@@ -486,7 +535,7 @@ test_cert_enroll_on_use(void **state)
 	}
 
 	/* a new key while one is issued: pending, the old one still works */
-	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	assert_int_equal(enroll_sen(f, &who,
 	    csr[1], csr_len[1], NULL, &id[1], &cert[1], &cert_len[1], &pending),
 	    KDC_OK);
 	assert_true(pending);
@@ -496,7 +545,7 @@ test_cert_enroll_on_use(void **state)
 
 	/* the answer was lost, the device asks again: the unused pending one
 	 * is superseded by a new pending one and cannot go live any more */
-	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	assert_int_equal(enroll_sen(f, &who,
 	    csr[2], csr_len[2], NULL, &id[2], &cert[2], &cert_len[2], &pending),
 	    KDC_OK);
 	assert_true(pending);
@@ -519,11 +568,11 @@ test_cert_enroll_on_use(void **state)
 	/* a pending one, then the same key as the issued one again (renewal
 	 * without rekey): issued at once, and the pending one is superseded,
 	 * so it can never go live after it */
-	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	assert_int_equal(enroll_sen(f, &who,
 	    csr[0], csr_len[0], NULL, &id[5], &cert[5], &cert_len[5], &pending),
 	    KDC_OK);
 	assert_true(pending);
-	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	assert_int_equal(enroll_sen(f, &who,
 	    csr[2], csr_len[2], NULL, &id[3], &cert[3], &cert_len[3], &pending),
 	    KDC_OK);
 	assert_false(pending);
@@ -534,7 +583,7 @@ test_cert_enroll_on_use(void **state)
 	assert_int_equal(status_of(f, id[3]), KDC_CRED_ISSUED);
 
 	/* a pending one that is revoked never goes live */
-	assert_int_equal(kdc_core_cert_enroll(f->core, "t", "urn:dev:e1",
+	assert_int_equal(enroll_sen(f, &who,
 	    csr[1], csr_len[1], NULL, &id[4], &cert[4], &cert_len[4], &pending),
 	    KDC_OK);
 	assert_true(pending);
@@ -567,17 +616,6 @@ auth_one(struct fx *f, const uint8_t *der, size_t len, struct kdc_cred **c)
 	return kdc_core_auth_cert(f->core, "test", certs, lens, 1, c);
 }
 
-/* who a manufacturer PSK or an operational certificate row proves */
-static void
-who_of(struct kdc_auth *who, const struct kdc_cred *c, const char *dev_id)
-{
-	memset(who, 0, sizeof(*who));
-	who->type = c->type;
-	who->kind = c->kind;
-	who->cred_id = c->id;
-	who->device = c->device;
-	snprintf(who->dev_id, sizeof(who->dev_id), "%s", dev_id);
-}
 
 static uint8_t *
 csr_file(struct fx *f, const char *name, const char *cn, size_t *len)
