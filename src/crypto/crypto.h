@@ -212,7 +212,8 @@ kdc_err	kdc_ca_sign_spki(struct kdc_ca *ca, const uint8_t *spki,
  * encodes it) at revoked_at[i] (> 0). n may be 0 (an empty CRL). *der is
  * heap, caller frees. INVALID_ARG if ca is NULL, this_update <= 0,
  * next_update <= this_update, or an entry is empty, not hex, too long or
- * has revoked_at <= 0.
+ * has revoked_at <= 0; TOO_LARGE past ~390,000 entries (a DER length
+ * over 16 MiB). Linear in n (DER written by crypto/der.c).
  */
 kdc_err	kdc_ca_crl(struct kdc_ca *ca, const char *const *serials_hex,
 	    const int64_t *revoked_at, size_t n, int64_t this_update,
