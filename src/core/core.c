@@ -1172,6 +1172,50 @@ enroll_policy(struct kdc_core *core, struct kdc_enroll *e,
 	return r;
 }
 
+/* A CSR's CN as the audit text may show it: printable ASCII only. */
+static const char *
+cn_shown(const char *cn)
+{
+	for (const char *p = cn; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "<not printable>";
+	return cn;
+}
+
+/*
+ * sen/sren: the certificate names the authenticated device whatever the
+ * CSR asks for, but a CSR whose subject CN names another registered
+ * device is a request for that device: DENIED. A CN that names no
+ * device (a PSK identity, a model name), or none at all, is overridden.
+ */
+static kdc_err
+csr_names_other(struct kdc_core *core, struct kdc_enroll *e)
+{
+	struct kdc_device *other = NULL;
+	char cn[KDC_DEVID_MAX + 2];
+	struct kdc_csr c;
+	kdc_err r;
+
+	/* a CSR that does not parse was refused before; a CN that does not
+	 * fit a device id (or holds a NUL) names no device */
+	if (kdc_csr_parse(e->csr, e->csr_len, &c) != KDC_OK ||
+	    kdc_csr_cn(&c, cn, sizeof(cn)) != KDC_OK ||
+	    strcmp(cn, e->who.dev_id) == 0)
+		return KDC_OK;
+	r = kdc_store_device_get(core->st, cn, &other);
+	kdc_device_free(other);
+	if (r == KDC_ERR_NOT_FOUND)
+		return KDC_OK;
+	if (r != KDC_OK) {
+		snprintf(e->why, sizeof(e->why), "device lookup: %s",
+		    kdc_err_str(r));
+		return r;
+	}
+	snprintf(e->why, sizeof(e->why), "CSR names another device "
+	    "(CN=%.64s)", cn_shown(cn));
+	return KDC_ERR_DENIED;
+}
+
 static kdc_err
 enroll_check(struct kdc_core *core, struct kdc_enroll *e)
 {
@@ -1198,7 +1242,8 @@ enroll_check(struct kdc_core *core, struct kdc_enroll *e)
 			    e->csr_len, kdc_err_str(r));
 			goto out;
 		}
-		if ((r = key_allowed(core, e, mine, spki, spki_len)) != KDC_OK)
+		if ((r = csr_names_other(core, e)) != KDC_OK ||
+		    (r = key_allowed(core, e, mine, spki, spki_len)) != KDC_OK)
 			goto out;
 	}
 	if ((r = device_for_issue(core, e->who.dev_id, &dev, &prof)) !=
@@ -1224,7 +1269,6 @@ skg_csr_check(struct kdc_enroll *e)
 {
 	char cn[KDC_DEVID_MAX + 2];
 	struct kdc_csr c;
-	bool shown = true;
 	kdc_err r;
 
 	if ((r = kdc_csr_parse(e->csr, e->csr_len, &c)) != KDC_OK) {
@@ -1244,12 +1288,8 @@ skg_csr_check(struct kdc_enroll *e)
 	}
 	if (strcmp(cn, e->who.dev_id) == 0)
 		return KDC_OK;
-	/* the peer's bytes go into the audit text: printable only */
-	for (const char *p = cn; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			shown = false;
 	snprintf(e->why, sizeof(e->why), "CSR names another device "
-	    "(CN=%.64s)", shown ? cn : "<not printable>");
+	    "(CN=%.64s)", cn_shown(cn));
 	return KDC_ERR_DENIED;
 }
 

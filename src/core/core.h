@@ -209,7 +209,9 @@ enum kdc_enroll_op {
  * manufacturer key (the session's own, or any in the store: DENIED), nor
  * another device's key (DENIED), nor a revoked key (REVOKED); the
  * device's own live key may be certified again (RFC 7030 §4.2.2). The
- * certificate names the authenticated device whatever the CSR's subject.
+ * certificate names the authenticated device (CN, SAN URI) whatever the
+ * CSR's subject, but a CSR whose subject CN names another registered
+ * device is refused (DENIED); skg's CSR must name the device itself.
  * CSR errors as kdc_ca_sign_csr(). A refusal returns the error with the
  * reason in e->why (never a secret) and changes nothing: the caller
  * audits it. Call kdc_enroll_wipe() after, whatever happened.

@@ -209,6 +209,15 @@ client -R "$T/ca.pem" -M "$T/rpk.pem" -m post -t 286 -A 287 -f "$T/rpk2.der" -o 
 got '2\.04' || fail "RPK sen with a fresh key not 2.04: $(codes)"
 pass "RPK manufacturer key in the CSR: 4.03 audited (own and other device); a fresh key: 2.04"
 
+# a CSR naming another registered device is a request for it: refused,
+# even with a fresh key (CN=x above names no device: overridden)
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=urn:dev:est:rpk \
+	-keyout "$T/other.key" -outform DER -out "$T/other.der" 2>/dev/null
+psk -m post -t 286 -f "$T/other.der" "$EST/sen"
+got '4\.03' || fail "CSR naming another device not 4.03: $(codes)"
+audited 'urn:dev:est:1.*DENIED.*names another device' || fail "CSR for another device not audited"
+pass "POST sen with a CSR naming another device (CN=urn:dev:est:rpk): 4.03, audited"
+
 # skg is served (test_est_skg.sh); this CSR names CN=x, not the device
 psk -m post -t 286 -f "$T/csr.der" "$EST/skg"
 got '4\.03' || fail "skg with a CSR for CN=x not 4.03: $(codes)"

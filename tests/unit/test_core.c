@@ -713,6 +713,33 @@ test_enroll_policy(void **state)
 	kdc_enroll_wipe(&e);
 	assert_null(e.is.cert);
 
+	/* a CSR naming another registered device: refused, whatever its key;
+	 * naming this device: issued (and the fresh key stays unused here) */
+	{
+		uint8_t *o, *self;
+		size_t o_len, self_len;
+
+		assert_non_null(o = csr_file(f, "o", "urn:dev:p2", &o_len));
+		assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, o, o_len, &e),
+		    KDC_ERR_DENIED);
+		assert_non_null(strstr(e.why, "another device (CN=urn:dev:p2)"));
+		assert_non_null(self = csr_file(f, "self", "urn:dev:p1",
+		    &self_len));
+		assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, self, self_len,
+		    &e), KDC_OK);
+		kdc_enroll_wipe(&e);
+		/* back to the key of a, for the checks below */
+		assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, a, a_len, &e),
+		    KDC_OK);
+		kdc_enroll_wipe(&e);
+		kdc_cred_free(op);
+		op = NULL;
+		assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:p1",
+		    KDC_CRED_ISSUED, &op), KDC_OK);
+		free(o);
+		free(self);
+	}
+
 	/* that key for another device: refused; sen over a certificate:
 	 * refused */
 	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who2, a, a_len, &e),
