@@ -1189,17 +1189,16 @@ cn_shown(const char *cn)
  * device (a PSK identity, a model name), or none at all, is overridden.
  */
 static kdc_err
-csr_names_other(struct kdc_core *core, struct kdc_enroll *e)
+csr_names_other(struct kdc_core *core, struct kdc_enroll *e,
+    const struct kdc_csr *c)
 {
 	struct kdc_device *other = NULL;
 	char cn[KDC_DEVID_MAX + 2];
-	struct kdc_csr c;
 	kdc_err r;
 
-	/* a CSR that does not parse was refused before; a CN that does not
-	 * fit a device id (or holds a NUL) names no device */
-	if (kdc_csr_parse(e->csr, e->csr_len, &c) != KDC_OK ||
-	    kdc_csr_cn(&c, cn, sizeof(cn)) != KDC_OK ||
+	/* a CN that does not fit a device id (or holds a NUL) names no
+	 * device */
+	if (kdc_csr_cn(c, cn, sizeof(cn)) != KDC_OK ||
 	    strcmp(cn, e->who.dev_id) == 0)
 		return KDC_OK;
 	r = kdc_store_device_get(core->st, cn, &other);
@@ -1222,8 +1221,7 @@ enroll_check(struct kdc_core *core, struct kdc_enroll *e)
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof = NULL;
 	struct kdc_cred *mine = NULL;
-	uint8_t *spki = NULL;
-	size_t spki_len = 0;
+	struct kdc_csr c;
 	int64_t now;
 	kdc_err r;
 
@@ -1235,15 +1233,17 @@ enroll_check(struct kdc_core *core, struct kdc_enroll *e)
 	/* who asks first: a stranger learns nothing of the CSR's fate */
 	if ((r = enroll_allowed(core, e, &mine)) != KDC_OK)
 		goto out;
+	/* one parse for the checks; the signature (and a P-256 point off
+	 * the curve) is step 2's, kdc_ca_sign_csr() */
 	if (e->op != KDC_ENROLL_SKG) {
-		if ((r = kdc_csr_spki(e->csr, e->csr_len, &spki, &spki_len)) !=
-		    KDC_OK) {
+		if ((r = kdc_csr_parse(e->csr, e->csr_len, &c)) != KDC_OK) {
 			snprintf(e->why, sizeof(e->why), "CSR of %zu bytes: %s",
 			    e->csr_len, kdc_err_str(r));
 			goto out;
 		}
-		if ((r = csr_names_other(core, e)) != KDC_OK ||
-		    (r = key_allowed(core, e, mine, spki, spki_len)) != KDC_OK)
+		if ((r = csr_names_other(core, e, &c)) != KDC_OK ||
+		    (r = key_allowed(core, e, mine, c.spki, c.spki_len)) !=
+		    KDC_OK)
 			goto out;
 	}
 	if ((r = device_for_issue(core, e->who.dev_id, &dev, &prof)) !=
@@ -1257,7 +1257,6 @@ enroll_check(struct kdc_core *core, struct kdc_enroll *e)
 	e->not_after = now + prof->lifetime;
 out:
 	kdc_cred_free(mine);
-	kdc_free(spki);
 	kdc_device_free(dev);
 	return r;
 }
