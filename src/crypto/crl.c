@@ -37,7 +37,6 @@ crl_number_bytes(uint64_t v, uint8_t out[9])
 
 /* Extension OIDs and the fixed parts (RFC 5280 5.1.2, 5.2.1, 5.2.3). */
 static const uint8_t crl_version_v2[] = { 0x02, 0x01, 0x01 };
-static const uint8_t oid_aki[] = { 0x06, 0x03, 0x55, 0x1d, 0x23 };
 static const uint8_t oid_crl_number[] = { 0x06, 0x03, 0x55, 0x1d, 0x14 };
 
 /* Bytes one entry may take: SEQUENCE { INTEGER (<= 20), Time (<= 17) }
@@ -74,11 +73,8 @@ kdc_ca_crl(struct kdc_ca *ca, const char *const *serials_hex,
 	if (n > (0xffffff - 1024 - ca->dn_len - ca->skid_len) / CRL_ENTRY_MAX)
 		return KDC_ERR_TOO_LARGE;
 	cap = 1024 + ca->dn_len + ca->skid_len + n * CRL_ENTRY_MAX;
-	if ((buf = kdc_malloc(cap)) == NULL)
+	if ((buf = der_wr_new(&w, cap)) == NULL)
 		return KDC_ERR_NOMEM;
-	w.buf = buf;
-	w.pos = cap;
-	w.bad = false;
 
 	/* crlExtensions [0] EXPLICIT Extensions, the last one first */
 	m = w.pos;
@@ -89,13 +85,7 @@ kdc_ca_crl(struct kdc_ca *ca, const char *const *serials_hex,
 	der_wrap(&w, 0x04, m2);
 	der_put(&w, oid_crl_number, sizeof(oid_crl_number));
 	der_wrap(&w, 0x30, m2);
-	m2 = w.pos;
-	der_put(&w, ca->skid, ca->skid_len);
-	der_put_hdr(&w, 0x80, ca->skid_len);	/* keyIdentifier [0] */
-	der_wrap(&w, 0x30, m2);
-	der_wrap(&w, 0x04, m2);
-	der_put(&w, oid_aki, sizeof(oid_aki));
-	der_wrap(&w, 0x30, m2);
+	crypto_put_aki(&w, ca);
 	der_wrap(&w, 0x30, m);
 	der_wrap(&w, 0xa0, m);
 	/* revokedCertificates, the last entry first */

@@ -78,6 +78,9 @@ struct der_wr {
 	size_t	 pos;	/* starts at the capacity */
 	bool	 bad;
 };
+/* A writer over a fresh kdc_malloc'd buffer of cap bytes: the buffer
+ * (the caller's to free), NULL out of memory. */
+uint8_t	*der_wr_new(struct der_wr *w, size_t cap);
 void	der_put(struct der_wr *w, const void *p, size_t n);
 void	der_put_hdr(struct der_wr *w, uint8_t tag, size_t len);
 void	der_wrap(struct der_wr *w, uint8_t tag, size_t mark);
@@ -90,6 +93,10 @@ bool	der_put_time(struct der_wr *w, int64_t t);
  * alg_ecdsa_sha256 is that AlgorithmIdentifier (no parameters).
  */
 extern const uint8_t crypto_alg_ecdsa_sha256[12];
+/* The authorityKeyIdentifier extension (RFC 5280 4.2.1.1, not critical):
+ * keyIdentifier = the CA's subject key id; certificates and CRLs carry
+ * the same one. */
+void	crypto_put_aki(struct der_wr *w, const struct kdc_ca *ca);
 kdc_err	crypto_sign_tbs(struct kdc_ca *ca, const uint8_t *tbs, size_t tbs_len,
 	    uint8_t **der, size_t *len);
 

@@ -398,6 +398,19 @@ printable(const char *s)
 	return true;
 }
 
+void
+crypto_put_aki(struct der_wr *w, const struct kdc_ca *ca)
+{
+	size_t m = w->pos;
+
+	der_put(w, ca->skid, ca->skid_len);
+	der_put_hdr(w, 0x80, ca->skid_len);	/* keyIdentifier [0] */
+	der_wrap(w, 0x30, m);
+	der_wrap(w, 0x04, m);
+	der_put(w, oid_aki, sizeof(oid_aki));
+	der_wrap(w, 0x30, m);
+}
+
 kdc_err
 crypto_sign_tbs(struct kdc_ca *ca, const uint8_t *tbs, size_t tbs_len,
     uint8_t **der, size_t *len)
@@ -417,13 +430,10 @@ crypto_sign_tbs(struct kdc_ca *ca, const uint8_t *tbs, size_t tbs_len,
 	    0, &d, &sig)) < 0)
 		return KDC_CRYPTO_GTERR("gnutls_privkey_sign_data2", rc);
 	cap = tbs_len + sizeof(alg_ecdsa_sha256) + sig.size + 16;
-	if ((buf = kdc_malloc(cap)) == NULL) {
+	if ((buf = der_wr_new(&w, cap)) == NULL) {
 		gnutls_free(sig.data);
 		return KDC_ERR_NOMEM;
 	}
-	w.buf = buf;
-	w.pos = cap;
-	w.bad = false;
 	m = w.pos;
 	der_put(&w, sig.data, sig.size);
 	der_put(&w, "", 1);		/* no unused bits */
@@ -473,21 +483,12 @@ sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
 	 * never an overflow (der_wr) */
 	cap = 512 + 2 * id_len + spki_len + ca->dn_len + ca->skid_len +
 	    sizeof(ski) + KDC_SERIAL_LEN;
-	if ((buf = kdc_malloc(cap)) == NULL)
+	if ((buf = der_wr_new(&w, cap)) == NULL)
 		return KDC_ERR_NOMEM;
-	w.buf = buf;
-	w.pos = cap;
-	w.bad = false;
 
 	/* extensions [3], last first */
 	m = w.pos;
-	m2 = w.pos;
-	der_put(&w, ca->skid, ca->skid_len);
-	der_put_hdr(&w, 0x80, ca->skid_len);	/* keyIdentifier [0] */
-	der_wrap(&w, 0x30, m2);
-	der_wrap(&w, 0x04, m2);
-	der_put(&w, oid_aki, sizeof(oid_aki));
-	der_wrap(&w, 0x30, m2);
+	crypto_put_aki(&w, ca);
 	der_put(&w, ext_client_auth, sizeof(ext_client_auth));
 	der_put(&w, ext_basic_constraints, sizeof(ext_basic_constraints));
 	der_put(&w, ext_key_usage, sizeof(ext_key_usage));

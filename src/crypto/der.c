@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/alloc.h"
 #include "crypto/crypto_int.h"
 
 bool
@@ -53,6 +54,15 @@ der_next(struct der_rd *rd, uint8_t tag, struct der_rd *val)
 }
 
 /* ---- writing, back to front ------------------------------------------- */
+
+uint8_t *
+der_wr_new(struct der_wr *w, size_t cap)
+{
+	w->buf = kdc_malloc(cap);
+	w->pos = cap;
+	w->bad = w->buf == NULL;
+	return w->buf;
+}
 
 void
 der_put(struct der_wr *w, const void *p, size_t n)
