@@ -4,10 +4,8 @@
  * serials, when) is core/'s decision; this file only encodes and signs.
  */
 #include <string.h>
-#include <time.h>
 
 #include "core/alloc.h"
-#include "core/log.h"
 #include "crypto/crypto_int.h"
 
 /* RFC 5280 4.1.2.2 / 5.2.3: serials and CRL numbers are at most 20
