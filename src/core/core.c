@@ -1322,41 +1322,141 @@ enroll_sign(struct kdc_core *core, struct kdc_enroll *e)
 	return r;
 }
 
+/*
+ * Step 3's work inside a transaction the caller opened: the checks again
+ * on what was signed (a revocation since step 1 wins), then issuance.
+ * *wrote says whether a failure came from the writes (the transaction is
+ * then rolled back whole, store.h) or from the checks (nothing written).
+ */
+static kdc_err
+enroll_issue(struct kdc_core *core, const char *actor, struct kdc_enroll *e,
+    bool *wrote)
+{
+	struct kdc_device *dev = NULL;
+	const struct kdc_profile *prof = NULL;
+	bool skg = e->op == KDC_ENROLL_SKG;
+	kdc_err r;
+
+	*wrote = false;
+	if ((r = enroll_policy(core, e, skg ? NULL : e->is.spki,
+	    e->is.spki_len, &dev, &prof)) != KDC_OK)
+		goto out;
+	*wrote = true;
+	if ((r = cert_store(core, actor, dev, prof, &e->is, e->not_before,
+	    e->not_after, ISSUE_ON_USE, skg, e->note[0] != '\0' ? e->note :
+	    NULL, &e->cred_id, &e->pending)) != KDC_OK)
+		snprintf(e->why, sizeof(e->why), "issue: %s", kdc_err_str(r));
+out:
+	kdc_device_free(dev);
+	return r;
+}
+
+/* Step 3 of one enrollment in a transaction of its own. */
 static kdc_err
 enroll_commit(struct kdc_core *core, const char *actor,
     struct kdc_enroll *e)
 {
-	struct kdc_device *dev = NULL;
-	const struct kdc_profile *prof = NULL;
-	bool skg;
+	bool wrote;
 	kdc_err r;
 
-	skg = e->op == KDC_ENROLL_SKG;
-	/* the checks again, on what was signed, in the transaction: a
-	 * revocation since step 1 wins */
+	e->cred_id = 0;
+	e->pending = false;
 	if ((r = kdc_store_begin(core->st)) != KDC_OK) {
 		snprintf(e->why, sizeof(e->why), "store: %s", kdc_err_str(r));
 		return r;
 	}
-	if ((r = enroll_policy(core, e, skg ? NULL : e->is.spki,
-	    e->is.spki_len, &dev, &prof)) != KDC_OK)
-		goto fail;
-	if ((r = cert_store(core, actor, dev, prof, &e->is, e->not_before,
-	    e->not_after, ISSUE_ON_USE, skg, e->note[0] != '\0' ? e->note :
-	    NULL, &e->cred_id, &e->pending)) != KDC_OK) {
-		snprintf(e->why, sizeof(e->why), "issue: %s", kdc_err_str(r));
-		goto fail;
+	if ((r = enroll_issue(core, actor, e, &wrote)) != KDC_OK) {
+		kdc_store_rollback(core->st);
+		return r;
 	}
 	if ((r = kdc_store_commit(core->st)) != KDC_OK) {
 		e->cred_id = 0;
 		snprintf(e->why, sizeof(e->why), "issue: %s", kdc_err_str(r));
 	}
-	kdc_device_free(dev);
 	return r;
-fail:
-	kdc_store_rollback(core->st);
-	kdc_device_free(dev);
-	return r;
+}
+
+/* The end of an enrollment: nothing of a refused one is kept. */
+static void
+enroll_end(struct kdc_enroll *e, kdc_err r)
+{
+	e->status = r;
+	e->ready = false;
+	if (r != KDC_OK) {
+		e->cred_id = 0;
+		e->pending = false;
+		kdc_issued_wipe(&e->is);
+		kdc_wipe(e->pkcs8, sizeof(e->pkcs8));
+		e->pkcs8_len = 0;
+	}
+}
+
+kdc_err
+kdc_core_enroll_sign(struct kdc_core *core, struct kdc_enroll *e)
+{
+	kdc_err r;
+
+	if (core == NULL || e == NULL)
+		return KDC_ERR_INVALID_ARG;
+	e->cred_id = 0;
+	e->pending = false;
+	e->ready = false;
+	if ((r = enroll_check(core, e)) != KDC_OK ||
+	    (r = enroll_sign(core, e)) != KDC_OK) {
+		enroll_end(e, r);
+		return r;
+	}
+	e->status = KDC_OK;
+	e->ready = true;
+	return KDC_OK;
+}
+
+/*
+ * Group commit: the ready ones in one transaction, each refused alone by
+ * its checks; a failed write (or COMMIT) undoes the group, and each is
+ * then committed in a transaction of its own, so one bad row costs the
+ * others nothing but time.
+ */
+void
+kdc_core_enroll_commit(struct kdc_core *core, const char *actor,
+    struct kdc_enroll *const *es, size_t n)
+{
+	size_t ready = 0, i;
+	bool whole, wrote;
+	kdc_err r;
+
+	if (core == NULL || es == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if (es[i]->ready)
+			ready++;
+	if (ready > 1 && kdc_store_begin(core->st) == KDC_OK) {
+		whole = true;
+		for (i = 0; i < n && whole; i++) {
+			if (!es[i]->ready)
+				continue;
+			es[i]->cred_id = 0;
+			es[i]->pending = false;
+			es[i]->status = enroll_issue(core, actor, es[i], &wrote);
+			if (es[i]->status != KDC_OK && wrote)
+				whole = false;
+		}
+		if (!whole)
+			kdc_store_rollback(core->st);
+		else if ((r = kdc_store_commit(core->st)) != KDC_OK) {
+			kdc_log_warn_r(r, "enroll: group commit of %zu", ready);
+			whole = false;
+		}
+		if (whole) {
+			for (i = 0; i < n; i++)
+				if (es[i]->ready)
+					enroll_end(es[i], es[i]->status);
+			return;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (es[i]->ready)
+			enroll_end(es[i], enroll_commit(core, actor, es[i]));
 }
 
 kdc_err
@@ -1365,18 +1465,10 @@ kdc_core_enroll(struct kdc_core *core, const char *actor,
 {
 	kdc_err r;
 
-	if (core == NULL || e == NULL)
-		return KDC_ERR_INVALID_ARG;
-	e->cred_id = 0;
-	e->pending = false;
-	if ((r = enroll_check(core, e)) != KDC_OK ||
-	    (r = enroll_sign(core, e)) != KDC_OK ||
-	    (r = enroll_commit(core, actor, e)) != KDC_OK) {
-		kdc_issued_wipe(&e->is);
-		kdc_wipe(e->pkcs8, sizeof(e->pkcs8));
-		e->pkcs8_len = 0;
-	}
-	return r;
+	if ((r = kdc_core_enroll_sign(core, e)) != KDC_OK)
+		return r;
+	kdc_core_enroll_commit(core, actor, &e, 1);
+	return e->status;
 }
 
 void

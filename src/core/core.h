@@ -215,6 +215,14 @@ enum kdc_enroll_op {
  * CSR errors as kdc_ca_sign_csr(). A refusal returns the error with the
  * reason in e->why (never a secret) and changes nothing: the caller
  * audits it. Call kdc_enroll_wipe() after, whatever happened.
+ *
+ * kdc_core_enroll() runs the three steps. A worker with several requests
+ * runs steps 1-2 of each with kdc_core_enroll_sign() (no write, no
+ * transaction) and step 3 of them together with kdc_core_enroll_commit():
+ * one transaction and one COMMIT (where SQLite writes the WAL frames)
+ * for the group, each enrollment checked again and refused on its own
+ * (e->status); a failed write or COMMIT undoes the group and each is then
+ * committed alone. The outcome of each is that of kdc_core_enroll().
  */
 struct kdc_enroll {
 	/* the caller's */
@@ -224,6 +232,7 @@ struct kdc_enroll {
 	size_t			 csr_len;
 	char			 note[160];	/* ends the success record */
 	/* the answer */
+	kdc_err			 status;	/* of the last step run */
 	struct kdc_issued	 is;		/* the certificate */
 	uint8_t			 pkcs8[KDC_PRIVKEY_MAX];	/* skg: the key
 						 * made, PKCS#8 DER, a secret */
@@ -232,11 +241,19 @@ struct kdc_enroll {
 	bool			 pending;	/* live on first use */
 	char			 why[256];	/* a refusal's reason */
 	/* between the steps */
+	bool			 ready;		/* signed, step 3 to run */
 	int64_t			 not_before;
 	int64_t			 not_after;
 };
+/* The three steps; returns e->status. */
 kdc_err	kdc_core_enroll(struct kdc_core *core, const char *actor,
 	    struct kdc_enroll *e);
+/* Steps 1 and 2: KDC_OK leaves e ready for step 3; a refusal as above. */
+kdc_err	kdc_core_enroll_sign(struct kdc_core *core, struct kdc_enroll *e);
+/* Step 3 for the ready ones of es[0..n-1] (the others are left alone),
+ * in one transaction; each outcome in es[i]->status. */
+void	kdc_core_enroll_commit(struct kdc_core *core, const char *actor,
+	    struct kdc_enroll *const *es, size_t n);
 /* The certificate and the private key wiped and freed. NULL-safe. */
 void	kdc_enroll_wipe(struct kdc_enroll *e);
 /* "sen", "sren", "skg" (RFC 9148 path segments). */

@@ -101,6 +101,8 @@
  * ~50 ms of work; past it the EST face answers 5.03 with Max-Age (RFC
  * 9148 §4.7) instead of queueing without bound. */
 #define KDC_POOL_QUEUE_MAX		256
+/* Jobs a pool worker takes at once (pool.h batch): one group commit */
+#define KDC_POOL_BATCH_MAX		8
 
 /* A request body the KDC sends to a device (kdc_coap_request), sent
  * block-wise when larger than a datagram: a Bootstrap-Write of /0 with a

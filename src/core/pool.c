@@ -75,12 +75,46 @@ signal_owner(struct kdc_pool *p)
 	/* EAGAIN: the counter is at its maximum, so it is readable anyway */
 }
 
+/*
+ * How many waiting jobs a worker takes at once: its share of them, so an
+ * idle worker is not left without, and at most KDC_POOL_BATCH_MAX.
+ */
+static size_t
+take_count(const struct kdc_pool *p)
+{
+	size_t k = (p->nwait + p->nworkers - 1) / p->nworkers;
+
+	return k > KDC_POOL_BATCH_MAX ? KDC_POOL_BATCH_MAX : k;
+}
+
+/* After their runs: batch() once for each group of the taken jobs that
+ * share it (in the order taken), on this worker. */
+static void
+run_batches(struct kdc_pool_job **js, size_t n, struct kdc_core *core)
+{
+	struct kdc_pool_job *group[KDC_POOL_BATCH_MAX];
+	bool done[KDC_POOL_BATCH_MAX] = { false };
+	size_t i, j, m;
+
+	for (i = 0; i < n; i++) {
+		if (done[i] || js[i]->batch == NULL)
+			continue;
+		for (m = 0, j = i; j < n; j++)
+			if (!done[j] && js[j]->batch == js[i]->batch) {
+				group[m++] = js[j];
+				done[j] = true;
+			}
+		js[i]->batch(group, m, core);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct kdc_pool *p = w->pool;
-	struct kdc_pool_job *j;
+	struct kdc_pool_job *js[KDC_POOL_BATCH_MAX];
+	size_t n, i;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -88,17 +122,24 @@ worker_main(void *arg)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stopping)
 			break;
-		j = pop(&p->wait_head, &p->wait_tail);
-		p->nwait--;
-		p->nrunning++;
+		for (size_t k = (n = 0, take_count(p)); n < k; n++) {
+			js[n] = pop(&p->wait_head, &p->wait_tail);
+			p->nwait--;
+			p->nrunning++;
+		}
 		pthread_mutex_unlock(&p->mu);
 
-		j->run(j, w->core);
-		j->ran = true;
+		for (i = 0; i < n; i++) {
+			js[i]->run(js[i], w->core);
+			js[i]->ran = true;
+		}
+		run_batches(js, n, w->core);
 
 		pthread_mutex_lock(&p->mu);
-		p->nrunning--;
-		push(&p->fin_head, &p->fin_tail, j);
+		for (i = 0; i < n; i++) {
+			p->nrunning--;
+			push(&p->fin_head, &p->fin_tail, js[i]);
+		}
 		signal_owner(p);
 	}
 	pthread_mutex_unlock(&p->mu);

@@ -5,7 +5,8 @@
  *
  * Model
  * - The owner (one thread: the CoAP engine's) submits jobs; a worker runs
- *   job->run(job, its core) on its own thread; the owner collects the
+ *   job->run(job, its core) on its own thread, then, for jobs that have
+ *   one, job->batch() (below); the owner collects the
  *   finished jobs with kdc_pool_drain(), which calls job->done(job) on the
  *   owner's thread, so done may touch whatever the owner owns. Every
  *   submitted job gets exactly one done call: after run, or with
@@ -32,6 +33,15 @@ struct kdc_pool_job {
 	struct kdc_pool_job	*next;		/* the pool's */
 	/* on a worker thread, with the worker's own core */
 	void	(*run)(struct kdc_pool_job *job, struct kdc_core *core);
+	/*
+	 * Optional, on the worker after run: a worker takes its share of
+	 * the waiting jobs at once (at most KDC_POOL_BATCH_MAX; one when
+	 * the queue is short) and calls batch once with those that share
+	 * this function, in submission order: their writes in one
+	 * transaction (EST's group commit). done follows for each.
+	 */
+	void	(*batch)(struct kdc_pool_job **jobs, size_t n,
+		    struct kdc_core *core);
 	/* on the owner's thread, from kdc_pool_drain() or kdc_pool_free() */
 	void	(*done)(struct kdc_pool_job *job);
 	bool			 ran;		/* set by the pool */

@@ -289,47 +289,86 @@ answer(struct est_job *j)
 	return KDC_OK;
 }
 
-/*
- * sen, sren, skg on a worker or in the handler: the formats, core's
- * enrollment (its cert.issue record on success), the answer in j->resp;
- * a refusal is an est.enroll record.
- */
+/* A refusal: the answer's code (code, or est_code(r)), an est.enroll
+ * record. */
 static void
-enroll_run(struct est_job *j, struct kdc_core *core)
+refused(struct est_job *j, struct kdc_core *core, kdc_err r, uint8_t code)
 {
 	const struct kdc_auth *who = &j->en.who;
 	const char *op = kdc_enroll_op_str(j->en.op);
-	const char *subject = who->dev_id[0] != '\0' ? who->dev_id : j->peer;
-	uint8_t code;
-	kdc_err r, ar;
+	kdc_err ar;
 
-	if ((r = formats_ok(j, &code)) != KDC_OK ||
-	    (code = 0, r = kdc_core_enroll(core, KDC_LWM2M_ACTOR, &j->en)) !=
-	    KDC_OK)
-		goto refused;
-	if ((r = answer(j)) != KDC_OK) {
-		/* issued but not deliverable: the device retries (the next
-		 * issuance supersedes this one) */
-		kdc_log_err_r(r, "dev=%s cred=%" PRId64 ": response", subject,
-		    j->en.cred_id);
-		snprintf(j->en.why, sizeof(j->en.why), "cred=%" PRId64
-		    " issued, response failed: %s", j->en.cred_id,
-		    kdc_err_str(r));
-		code = KDC_COAP_INTERNAL;
-		goto refused;
-	}
-	kdc_log_debug("dev=%s %s: cred=%" PRId64 "%s", subject, op,
-	    j->en.cred_id, j->en.pending ? " pending until first use" : "");
-	return;
-refused:
 	memset(&j->resp, 0, sizeof(j->resp));
 	j->resp.content_format = KDC_CF_NONE;
 	j->resp.code = code != 0 ? code : est_code(r);
 	kdc_log_debug("peer=%s %s refused: %s", j->peer, op, j->en.why);
-	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll", subject, r,
+	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll",
+	    who->dev_id[0] != '\0' ? who->dev_id : j->peer, r,
 	    who->dev_id[0] == '\0', "%s: %s", op, j->en.why);
 	if (ar != KDC_OK)
 		kdc_log_err_r(ar, "audit append failed action=est.enroll");
+}
+
+/*
+ * sen, sren, skg on a worker or in the handler, first half: the formats,
+ * core's steps 1-2 (who asks, the signature). A refusal is answered here.
+ */
+static void
+enroll_sign(struct est_job *j, struct kdc_core *core)
+{
+	uint8_t code;
+	kdc_err r;
+
+	if ((r = formats_ok(j, &code)) != KDC_OK) {
+		refused(j, core, r, code);
+		return;
+	}
+	if ((r = kdc_core_enroll_sign(core, &j->en)) != KDC_OK)
+		refused(j, core, r, 0);
+}
+
+/*
+ * Second half, for the jobs a worker took together: core's step 3 for
+ * all in one transaction (its cert.issue records), then each answer.
+ */
+static void
+enroll_commit(struct kdc_pool_job **pjs, size_t n, struct kdc_core *core)
+{
+	struct kdc_enroll *es[KDC_POOL_BATCH_MAX] = { NULL };
+	struct est_job *js[KDC_POOL_BATCH_MAX], *j;
+	size_t i, m;
+	kdc_err r;
+
+	for (i = 0, m = 0; i < n && m < KDC_POOL_BATCH_MAX; i++) {
+		j = (struct est_job *)pjs[i];	/* pj is its first member */
+		if (j->en.ready) {
+			js[m] = j;
+			es[m++] = &j->en;
+		}
+	}
+	kdc_core_enroll_commit(core, KDC_LWM2M_ACTOR, es, m);
+	for (i = 0; i < m; i++) {
+		j = js[i];
+		if ((r = j->en.status) != KDC_OK) {
+			refused(j, core, r, 0);
+			continue;
+		}
+		if ((r = answer(j)) != KDC_OK) {
+			/* issued but not deliverable: the device retries
+			 * (the next issuance supersedes this one) */
+			kdc_log_err_r(r, "dev=%s cred=%" PRId64 ": response",
+			    j->en.who.dev_id, j->en.cred_id);
+			snprintf(j->en.why, sizeof(j->en.why), "cred=%" PRId64
+			    " issued, response failed: %s", j->en.cred_id,
+			    kdc_err_str(r));
+			refused(j, core, r, KDC_COAP_INTERNAL);
+			continue;
+		}
+		kdc_log_debug("dev=%s %s: cred=%" PRId64 "%s",
+		    j->en.who.dev_id, kdc_enroll_op_str(j->en.op),
+		    j->en.cred_id, j->en.pending ? " pending until first use" :
+		    "");
+	}
 }
 
 /* ---- jobs ---------------------------------------------------------------- */
@@ -342,11 +381,19 @@ answer_busy(struct kdc_coap_resp *resp)
 	resp->max_age = EST_RETRY_AFTER;
 }
 
-/* On a worker (or in the handler): the enrollment the job names. */
+/* On a worker (or in the handler): the enrollment the job names, steps
+ * 1-2; job_batch() commits. */
 static void
 job_run(struct kdc_pool_job *pj, struct kdc_core *core)
 {
-	enroll_run((struct est_job *)pj, core);
+	enroll_sign((struct est_job *)pj, core);
+}
+
+/* On the worker, for the jobs it took together (pool.h): one commit. */
+static void
+job_batch(struct kdc_pool_job **pjs, size_t n, struct kdc_core *core)
+{
+	enroll_commit(pjs, n, core);
 }
 
 /* On the engine thread (kdc_pool_drain()): answer and forget the job. A
@@ -376,6 +423,7 @@ job_new(struct kdc_coap_peer *peer, const struct kdc_coap_msg *req,
 	if ((j = kdc_calloc(1, sizeof(*j) + req->payload_len)) == NULL)
 		return NULL;
 	j->pj.run = job_run;
+	j->pj.batch = job_batch;
 	j->pj.done = job_done;
 	j->en.op = op;
 	if (auth != NULL)
@@ -459,6 +507,7 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 		return;
 	}
 	job_run(&j->pj, e->core);
+	job_batch((struct kdc_pool_job *[]){ &j->pj }, 1, e->core);
 	*resp = j->resp;	/* payload in j->out until the next handler */
 	e->last = j;
 }

@@ -1060,6 +1060,176 @@ out:
 	return r;
 }
 
+/* steps 1-2 of a sen by who over csr, for a group commit */
+static void
+group_sign(struct fx *f, struct kdc_enroll *e, const struct kdc_auth *who,
+    const uint8_t *csr, size_t csr_len, kdc_err want)
+{
+	memset(e, 0, sizeof(*e));
+	e->op = KDC_ENROLL_SEN;
+	e->who = *who;
+	e->csr = csr;
+	e->csr_len = csr_len;
+	snprintf(e->note, sizeof(e->note), "est=group");
+	assert_int_equal(kdc_core_enroll_sign(f->core, e), want);
+	assert_int_equal(e->ready, want == KDC_OK);
+}
+
+static void
+group_who(struct fx *f, const char *dev_id, const char *ident, uint8_t fill,
+    struct kdc_auth *who)
+{
+	struct kdc_device_spec s;
+	struct kdc_cred *mfg = NULL;
+	uint8_t psk[KDC_PSK_MAX];
+	size_t psk_len = sizeof(psk);
+
+	psk_spec(&s, dev_id, ident, fill, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", ident, psk, &psk_len,
+	    &mfg), KDC_OK);
+	who_of(who, mfg, dev_id);
+	kdc_cred_free(mfg);
+}
+
+/*
+ * Group commit (kdc_core_enroll_sign() + kdc_core_enroll_commit()): the
+ * outcome of each enrollment is that of one kdc_core_enroll() after the
+ * other, in order: a device revoked between the steps is refused alone
+ * (nothing of it kept), a second enrollment of a device in the same
+ * group sees the first (pending on first use), one not ready is left
+ * alone; one cert.issue record per certificate.
+ */
+static void
+test_enroll_group(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_auth w1, w2, w3, nobody;
+	struct kdc_enroll e[5], *es[5];
+	struct kdc_cred *cur = NULL;
+	uint8_t *c[4];
+	size_t c_len[4];
+	int64_t seq;
+	char name[8];
+
+	group_who(f, "urn:dev:g1", "g1", 0x51, &w1);
+	group_who(f, "urn:dev:g2", "g2", 0x52, &w2);
+	group_who(f, "urn:dev:g3", "g3", 0x53, &w3);
+	memset(&nobody, 0, sizeof(nobody));
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		assert_non_null(c[i] = csr_file(f, name, "x", &c_len[i]));
+	}
+	group_sign(f, &e[0], &w1, c[0], c_len[0], KDC_OK);
+	group_sign(f, &e[1], &w2, c[1], c_len[1], KDC_OK);
+	group_sign(f, &e[2], &w3, c[2], c_len[2], KDC_OK);
+	group_sign(f, &e[3], &w1, c[3], c_len[3], KDC_OK);
+	group_sign(f, &e[4], &nobody, c[3], c_len[3], KDC_ERR_DENIED);
+	assert_int_equal(e[4].status, KDC_ERR_DENIED);
+	/* between the steps */
+	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:g3"),
+	    KDC_OK);
+	seq = naudit(f);
+	for (int i = 0; i < 5; i++)
+		es[i] = &e[i];
+	kdc_core_enroll_commit(f->core, "t", es, 5);
+	assert_int_equal(naudit(f), seq + 3);
+	expect_last_audit(f, "cert.issue", KDC_OK);
+	for (int i = 0; i < 5; i++)
+		assert_false(e[i].ready);
+	/* g1: the first issued at once, the second pending on first use */
+	assert_int_equal(e[0].status, KDC_OK);
+	assert_false(e[0].pending);
+	assert_int_equal(e[3].status, KDC_OK);
+	assert_true(e[3].pending);
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:g1",
+	    KDC_CRED_ISSUED, &cur), KDC_OK);
+	assert_int_equal(cur->id, e[0].cred_id);
+	kdc_cred_free(cur);
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:g1",
+	    KDC_CRED_PENDING, &cur), KDC_OK);
+	assert_int_equal(cur->id, e[3].cred_id);
+	kdc_cred_free(cur);
+	assert_int_equal(e[1].status, KDC_OK);
+	assert_true(e[1].cred_id > 0);
+	assert_non_null(e[1].is.cert);
+	/* g3 refused alone, nothing of it kept */
+	assert_int_not_equal(e[2].status, KDC_OK);
+	assert_int_equal(e[2].cred_id, 0);
+	assert_null(e[2].is.cert);
+	assert_true(e[2].why[0] != '\0');
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:g3",
+	    KDC_CRED_ISSUED, &cur), KDC_ERR_NOT_FOUND);
+	/* not ready: left as it was */
+	assert_int_equal(e[4].status, KDC_ERR_DENIED);
+	assert_int_equal(e[4].cred_id, 0);
+	for (int i = 0; i < 5; i++)
+		kdc_enroll_wipe(&e[i]);
+	for (int i = 0; i < 4; i++)
+		free(c[i]);
+}
+
+/*
+ * A write that fails inside a group commit (a trigger refusing one
+ * certificate's row, set from another connection) undoes the group; each
+ * is then committed alone: the others are issued, the refused one is
+ * not, and the audit log has one record per certificate issued.
+ */
+static void
+test_enroll_group_write_fails(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_store *st = NULL;
+	struct kdc_core *core = NULL, *keep = f->core;
+	struct kdc_auth w[3];
+	struct kdc_enroll e[3], *es[3];
+	struct kdc_store *keep_st = f->st;
+	uint8_t *c[3];
+	size_t c_len[3];
+	int64_t seq;
+	char path[600], name[8], ident[8], dev[16];
+
+	snprintf(path, sizeof(path), "%s/group.db", f->dir);
+	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
+	assert_int_equal(kdc_core_new(st, f->kr, f->ca, &f->cfg, &core),
+	    KDC_OK);
+	kdc_core_set_clock(core, clock_fn);
+	f->core = core;
+	f->st = st;
+	for (int i = 0; i < 3; i++) {
+		snprintf(dev, sizeof(dev), "urn:dev:f%d", i);
+		snprintf(ident, sizeof(ident), "f%d", i);
+		group_who(f, dev, ident, (uint8_t)(0x61 + i), &w[i]);
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_non_null(c[i] = csr_file(f, name, "x", &c_len[i]));
+		group_sign(f, &e[i], &w[i], c[i], c_len[i], KDC_OK);
+		es[i] = &e[i];
+	}
+	assert_int_equal(kdc_test_sh("sqlite3 %s \"CREATE TRIGGER boom BEFORE "
+	    "INSERT ON credentials WHEN NEW.serial = '%s' BEGIN SELECT "
+	    "RAISE(ABORT, 'test'); END;\"", path, e[1].is.serial), 0);
+	seq = naudit(f);
+	kdc_log_set_level((enum kdc_log_level)-1);	/* expected failure */
+	kdc_core_enroll_commit(core, "t", es, 3);
+	kdc_log_set_level(KDC_LOG_INFO);
+	assert_int_equal(e[0].status, KDC_OK);
+	assert_true(e[0].cred_id > 0);
+	assert_int_not_equal(e[1].status, KDC_OK);
+	assert_int_equal(e[1].cred_id, 0);
+	assert_null(e[1].is.cert);
+	assert_int_equal(e[2].status, KDC_OK);
+	assert_true(e[2].cred_id > 0);
+	assert_int_equal(naudit(f), seq + 2);
+	for (int i = 0; i < 3; i++) {
+		kdc_enroll_wipe(&e[i]);
+		free(c[i]);
+	}
+	f->core = keep;
+	f->st = keep_st;
+	kdc_core_free(core);
+	kdc_store_close(st);
+}
+
 static void
 test_alloc_failures(void **state)
 {
@@ -1104,6 +1274,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_enroll_on_use, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_group, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_group_write_fails,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cert, setup,

@@ -2,7 +2,8 @@
  * test_pool.c: core/pool.h: every job runs once on a worker with that
  * worker's core and is done once on the owner's thread; the eventfd wakes
  * the owner; a full queue refuses (BUSY) and says so; freeing the pool
- * finishes running jobs and hands back the waiting ones unrun.
+ * finishes running jobs and hands back the waiting ones unrun; a worker
+ * takes the waiting jobs together and calls batch once per group.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,7 +135,7 @@ test_many(void **state)
 			assert_int_equal(r, KDC_OK);
 			submitted++;
 		}
-		assert_true(kdc_pool_busy(p) <= 64 + 3);
+		assert_true(kdc_pool_busy(p) <= 64 + 3 * KDC_POOL_BATCH_MAX);
 		wait_fd(p);
 		done += kdc_pool_drain(p);
 	}
@@ -237,6 +238,137 @@ test_free_hands_back(void **state)
 	}
 }
 
+
+/* ---- batch ---------------------------------------------------------------- */
+
+struct bjob {
+	struct job	 j;		/* first */
+	int		 tag;
+	int		 batched;	/* batch calls that held it */
+	int		 group;		/* which call */
+	bool		 ran_first;	/* run came before its batch */
+};
+
+static int groups, group_size[16], group_tag[16][KDC_POOL_BATCH_MAX];
+
+static void
+batch_fn(struct kdc_pool_job **pjs, size_t n, struct kdc_core *core,
+    int which)
+{
+	assert_true(n >= 1 && n <= KDC_POOL_BATCH_MAX);
+	assert_true(groups < 16);
+	for (size_t i = 0; i < n; i++) {
+		struct bjob *b = (struct bjob *)pjs[i];
+
+		assert_ptr_equal(b->j.core, core);	/* the same worker */
+		b->ran_first = b->j.runs == 1 && b->j.dones == 0;
+		b->batched++;
+		b->group = groups;
+		group_tag[groups][i] = b->tag;
+	}
+	group_size[groups] = (int)n * (which == 1 ? 1 : -1);
+	groups++;
+}
+
+static void
+batch_b(struct kdc_pool_job **pjs, size_t n, struct kdc_core *core)
+{
+	batch_fn(pjs, n, core, 1);
+}
+
+static void
+batch_c(struct kdc_pool_job **pjs, size_t n, struct kdc_core *core)
+{
+	batch_fn(pjs, n, core, 2);
+}
+
+/*
+ * One worker held by a job while eleven wait: B1 B2 X B3 C1 B4 B5 B6 B7
+ * B8 C2 (B, C: two batch functions; X: none). Released, it takes
+ * KDC_POOL_BATCH_MAX (8) of them: batch_b with B1-B6 in submission
+ * order, then batch_c with C1; then B7 B8, then C2. X is never batched
+ * (the holding job was taken alone: a group of one); each job is run before its batch and done
+ * once, after it.
+ */
+static void
+test_batch(void **state)
+{
+	static const char order[] = "BBXBCBBBBBC";
+	struct kdc_core *cores[1] = { core_of(0) };
+	struct kdc_pool *p = NULL;
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	bool release = false;
+	struct bjob hold, b[sizeof(order) - 1];
+	size_t n = sizeof(order) - 1, done = 0;
+	int nb = 0, nc = 0;
+
+	(void)state;
+	assert_int_equal(KDC_POOL_BATCH_MAX, 8);	/* the groups below */
+	groups = 0;
+	memset(&hold, 0, sizeof(hold));
+	memset(b, 0, sizeof(b));
+	assert_int_equal(kdc_pool_new(cores, 1, 64, &p), KDC_OK);
+	hold.j.owner = pthread_self();
+	hold.j.pj.run = job_run;
+	hold.j.pj.batch = batch_b;
+	hold.j.pj.done = job_done;
+	hold.j.mu = &mu;
+	hold.j.cv = &cv;
+	hold.j.release = &release;
+	hold.tag = 0;
+	assert_int_equal(kdc_pool_submit(p, &hold.j.pj), KDC_OK);
+	pthread_mutex_lock(&mu);
+	while (!hold.j.started)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	for (size_t i = 0; i < n; i++) {
+		b[i].j.owner = pthread_self();
+		b[i].j.pj.run = job_run;
+		b[i].j.pj.done = job_done;
+		b[i].j.pj.batch = order[i] == 'B' ? batch_b :
+		    order[i] == 'C' ? batch_c : NULL;
+		b[i].tag = order[i] == 'B' ? ++nb : order[i] == 'C' ?
+		    100 + ++nc : -1;
+		assert_int_equal(kdc_pool_submit(p, &b[i].j.pj), KDC_OK);
+	}
+	pthread_mutex_lock(&mu);
+	release = true;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	while (done < n + 1) {
+		wait_fd(p);
+		done += kdc_pool_drain(p);
+	}
+	/* the holding job was taken alone: a group of one */
+	assert_int_equal(hold.batched, 1);
+	assert_int_equal(hold.group, 0);
+	assert_int_equal(groups, 5);
+	assert_int_equal(group_size[0], 1);
+	assert_int_equal(group_size[1], 6);
+	assert_int_equal(group_size[2], -1);
+	assert_int_equal(group_tag[2][0], 101);
+	assert_int_equal(group_size[3], 2);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(group_tag[1][i], i + 1);
+	assert_int_equal(group_tag[3][0], 7);
+	assert_int_equal(group_tag[3][1], 8);
+	assert_int_equal(group_size[4], -1);
+	assert_int_equal(group_tag[4][0], 102);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(b[i].j.runs, 1);
+		assert_int_equal(b[i].j.dones, 1);
+		assert_true(b[i].j.done_on_owner);
+		if (order[i] == 'X') {
+			assert_int_equal(b[i].batched, 0);
+			continue;
+		}
+		assert_int_equal(b[i].batched, 1);
+		assert_true(b[i].ran_first);
+	}
+	kdc_pool_free(p);
+}
+
 int
 main(void)
 {
@@ -244,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_free_hands_back),
+		cmocka_unit_test(test_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
