@@ -112,6 +112,7 @@ struct kdc_coap {
 	size_t			 npending;
 	struct kdc_coap_later	*laters;	/* deferred, not yet sent */
 	size_t			 nlaters;
+	bool			 triggered;	/* an async to fire (engine.c) */
 	/* the request being dispatched (kdc_coap_defer() registers it) */
 	coap_session_t		*cur_session;
 	const coap_pdu_t	*cur_req;

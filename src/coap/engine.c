@@ -385,13 +385,30 @@ kdc_coap_watch(struct kdc_coap *c, int fd, void (*cb)(void *arg), void *arg)
 	return KDC_OK;
 }
 
-/* Wait up to timeout_ms for a datagram, a libcoap timer or a watched fd;
- * run the watch callbacks; then one libcoap step without waiting. */
+/*
+ * Wait up to timeout_ms for a datagram, a libcoap timer or a watched fd;
+ * run the watch callbacks; then libcoap's part of the step.
+ *
+ * coap_io_process() would prepare libcoap's timers twice per step (once
+ * itself, once at the end of coap_io_do_epoll()), each time walking the
+ * sessions and re-arming its timerfd with timerfd_settime(), a VM exit on
+ * these machines (~5 % of the daemon's CPU under EST load, docs/perf.md).
+ * So the step calls libcoap's parts itself: asyncs that the callbacks
+ * triggered are fired first (coap_io_prepare_io(), no timerfd), before any
+ * datagram is read (msg.c kdc_coap_later_answer()); then the ready events
+ * of libcoap's epoll fd go to coap_io_do_epoll(), which prepares the
+ * timers once. Its timerfd (in that epoll fd) wakes us when a timer is
+ * due; a quiet tick still runs coap_io_process() whole.
+ */
 static void
 io_step(struct kdc_coap *c, unsigned timeout_ms)
 {
 	struct epoll_event ev[KDC_COAP_WATCH_MAX + 1];
-	int n;
+	struct epoll_event cev[COAP_MAX_EPOLL_EVENTS];
+	bool coap_ready = false;
+	unsigned nsock;
+	coap_tick_t now;
+	int n, m;
 
 	if (c->epfd < 0) {
 		/* COAP_IO_NO_WAIT is ~0: keep 0 meaning "poll" by waiting
@@ -405,15 +422,32 @@ io_step(struct kdc_coap *c, unsigned timeout_ms)
 	}
 	n = epoll_wait(c->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
 	    (int)timeout_ms);
-	for (int i = 0; i < n; i++)
-		if (ev[i].data.u32 > 0 && ev[i].data.u32 <= c->nwatch)
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.u32 == 0)
+			coap_ready = true;
+		else if (ev[i].data.u32 <= c->nwatch)
 			c->watch[ev[i].data.u32 - 1].cb(
 			    c->watch[ev[i].data.u32 - 1].arg);
-	/* also when nothing was ready: libcoap's step is where its timers
-	 * run and where asyncs triggered by the callbacks above are fired,
-	 * before it reads any datagram (msg.c kdc_coap_later_answer()) */
-	if (coap_io_process(c->ctx, COAP_IO_NO_WAIT) < 0)
-		kdc_log_debug("coap_io_process failed");
+	}
+	if (n <= 0) {
+		if (coap_io_process(c->ctx, COAP_IO_NO_WAIT) < 0)
+			kdc_log_debug("coap_io_process failed");
+		c->triggered = false;
+		return;
+	}
+	if (c->triggered) {
+		c->triggered = false;
+		coap_ticks(&now);
+		(void)coap_io_prepare_io(c->ctx, NULL, 0, &nsock, now);
+	}
+	if (!coap_ready)
+		return;
+	do {
+		m = epoll_wait(coap_context_get_coap_fd(c->ctx), cev,
+		    COAP_MAX_EPOLL_EVENTS, 0);
+		if (m > 0)
+			coap_io_do_epoll(c->ctx, cev, (size_t)m);
+	} while (m == COAP_MAX_EPOLL_EVENTS);
 }
 
 kdc_err

@@ -339,9 +339,9 @@ kdc_coap_peer_laters(const struct kdc_coap_peer *p)
 }
 
 /*
- * Keep the answer and let libcoap fire the async: coap_io_process()
- * fires triggered asyncs while preparing its step, before it reads a
- * datagram, so the dispatcher below meets this later only as libcoap's
+ * Keep the answer and let libcoap fire the async: the engine's next step
+ * fires triggered asyncs (coap_io_prepare_io(), engine.c io_step())
+ * before it reads a datagram, so the dispatcher below meets this later only as libcoap's
  * own replay of the request (a retransmission of the request from the
  * peer would find libcoap's async still waiting and get the empty ACK).
  * That holds because answers are given between engine steps (coap.h:
@@ -372,6 +372,7 @@ kdc_coap_later_answer(struct kdc_coap_later *l,
 	}
 	l->done = true;
 	coap_async_trigger(l->async);
+	l->c->triggered = true;
 }
 
 /* Engine teardown: before the context (whose end frees the asyncs). */
