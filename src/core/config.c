@@ -173,7 +173,9 @@ static const struct ckey keys[] = {
 	    CFG(sign_threads), 0, 0, NULL, NULL,
 	    "Threads that run EST enrollments (CSR check, signature, store\n"
 	    "# commit) beside the CoAP thread, each with its own store\n"
-	    "# connection; answers come as separate responses (RFC 9148 4.7).\n"
+	    "# connection; a thread commits the enrollments it took together\n"
+	    "# in one transaction; answers come as separate responses\n"
+	    "# (RFC 9148 4.7).\n"
 	    "# 0: enroll on the CoAP thread itself. One per CPU is a good start." },
 
 	{ SECT_LWM2M, "server_uri", CT_STRING, "", 0, 0,
