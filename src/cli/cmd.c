@@ -538,8 +538,7 @@ dev_name(struct ctx *c, int64_t id, char *buf, size_t cap)
 {
 	struct kdc_device *d = NULL;
 
-	if (kdc_store_device_get_by_id(kdc_core_store(c->core), id, &d) !=
-	    KDC_OK) {
+	if (kdc_core_device_get_by_id(c->core, id, &d) != KDC_OK) {
 		snprintf(buf, cap, "?");
 		return buf;
 	}
@@ -811,8 +810,8 @@ cmd_audit(const struct kdc_cli_args *a)
 	if (a->cmd == KDC_CMD_AUDIT_VERIFY) {
 		int64_t count = 0, bad = 0;
 		char why[256];
-		r = kdc_audit_verify(kdc_core_store(c.core), c.kr, &count,
-		    &bad, why, sizeof(why));
+		r = kdc_core_audit_verify(c.core, &count, &bad, why,
+		    sizeof(why));
 		if (r == KDC_ERR_AUDIT_BROKEN)
 			rc = fail("audit verify: record %" PRId64 ": %s", bad,
 			    why);
@@ -822,8 +821,7 @@ cmd_audit(const struct kdc_cli_args *a)
 			printf("audit chain ok: %" PRId64 " records\n", count);
 	} else {
 		json_t *arr = a->json ? json_array() : NULL;
-		r = kdc_store_audit_foreach(kdc_core_store(c.core), 1,
-		    audit_print, arr);
+		r = kdc_core_audit_foreach(c.core, 1, audit_print, arr);
 		if (r != KDC_OK) {
 			json_decref(arr);
 			rc = fail("audit list: %s", kdc_err_str(r));
@@ -849,7 +847,7 @@ cmd_lwm2m_clients(const struct kdc_cli_args *a)
 	if (ctx_open(&c, a, 0) != 0)
 		return 1;
 	now = kdc_core_now(c.core);
-	if ((r = kdc_store_lwm2m_reg_list(kdc_core_store(c.core), &v, &n)) !=
+	if ((r = kdc_core_lwm2m_reg_list(c.core, &v, &n)) !=
 	    KDC_OK) {
 		rc = fail("lwm2m clients: %s", kdc_err_str(r));
 		goto out;

@@ -119,8 +119,8 @@ peer_accept(struct kdc_coap_peer *p, struct kdc_cred *cred,
 	}
 	if (spki_len > sizeof(p->auth.spki))
 		return KDC_ERR_TOO_LARGE;
-	if ((r = kdc_store_device_get_by_id(kdc_core_store(c->core),
-	    cred->device, &dev)) != KDC_OK)
+	if ((r = kdc_core_device_get_by_id(c->core, cred->device,
+	    &dev)) != KDC_OK)
 		return r;
 	memset(&p->auth, 0, sizeof(p->auth));
 	if (spki_len > 0)

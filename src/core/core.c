@@ -56,12 +56,6 @@ kdc_core_set_clock(struct kdc_core *core, int64_t (*now)(void))
 	core->now = now != NULL ? now : wall_clock;
 }
 
-struct kdc_store *
-kdc_core_store(struct kdc_core *core)
-{
-	return core->st;
-}
-
 /* Append an audit record; a failure to audit is logged, and returned. */
 #define AUDIT(core, actor, action, subject, outcome, ...)		\
 	audit_rec((core), (actor), (action), (subject), (outcome),	\
@@ -477,6 +471,85 @@ kdc_core_device_get(struct kdc_core *core, const char *dev_id,
 	kdc_err r = kdc_store_device_get(core->st, dev_id, out);
 
 	return r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+}
+
+kdc_err
+kdc_core_device_get_by_id(struct kdc_core *core, int64_t id,
+    struct kdc_device **out)
+{
+	kdc_err r = kdc_store_device_get_by_id(core->st, id, out);
+
+	return r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+}
+
+kdc_err
+kdc_core_device_profile(struct kdc_core *core, const char *dev_id,
+    struct kdc_profile *out)
+{
+	struct kdc_device *dev = NULL;
+	const struct kdc_profile *prof;
+	kdc_err r;
+
+	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
+		return r;
+	prof = kdc_config_profile(core->cfg, dev->profile[0] != '\0' ?
+	    dev->profile : "default");
+	kdc_device_free(dev);
+	if (prof == NULL)
+		return KDC_ERR_UNKNOWN_PROFILE;
+	*out = *prof;
+	return KDC_OK;
+}
+
+kdc_err
+kdc_core_audit_verify(struct kdc_core *core, int64_t *count,
+    int64_t *bad_seq, char *why, size_t why_len)
+{
+	return kdc_audit_verify(core->st, core->kr, count, bad_seq, why,
+	    why_len);
+}
+
+kdc_err
+kdc_core_audit_foreach(struct kdc_core *core, int64_t from_seq,
+    kdc_store_audit_fn fn, void *arg)
+{
+	return kdc_store_audit_foreach(core->st, from_seq, fn, arg);
+}
+
+/* ---- LwM2M Server registrations --------------------------------------- */
+
+kdc_err
+kdc_core_lwm2m_reg_put(struct kdc_core *core, struct kdc_lwm2m_reg *reg)
+{
+	return kdc_store_lwm2m_reg_put(core->st, reg);
+}
+
+kdc_err
+kdc_core_lwm2m_reg_get(struct kdc_core *core, int64_t id,
+    struct kdc_lwm2m_reg *out)
+{
+	return kdc_store_lwm2m_reg_get(core->st, id, out);
+}
+
+kdc_err
+kdc_core_lwm2m_reg_touch(struct kdc_core *core, int64_t id, int64_t now,
+    int64_t lifetime, const char *binding, const char *addr)
+{
+	return kdc_store_lwm2m_reg_touch(core->st, id, now, lifetime, binding,
+	    addr);
+}
+
+kdc_err
+kdc_core_lwm2m_reg_delete(struct kdc_core *core, int64_t id)
+{
+	return kdc_store_lwm2m_reg_delete(core->st, id);
+}
+
+kdc_err
+kdc_core_lwm2m_reg_list(struct kdc_core *core, struct kdc_lwm2m_reg **out,
+    size_t *n)
+{
+	return kdc_store_lwm2m_reg_list(core->st, out, n);
 }
 
 kdc_err

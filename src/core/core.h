@@ -33,7 +33,6 @@ kdc_err	kdc_core_new(struct kdc_store *st, struct kdc_keyring *kr,
 	    struct kdc_ca *ca, const struct kdc_config *cfg,
 	    struct kdc_core **out);
 void	kdc_core_free(struct kdc_core *core);
-struct kdc_store *kdc_core_store(struct kdc_core *core);
 /* The clock the core uses (time(NULL) unless a test set one). */
 int64_t	kdc_core_now(const struct kdc_core *core);
 void	kdc_core_set_clock(struct kdc_core *core, int64_t (*now)(void));
@@ -73,6 +72,13 @@ kdc_err	kdc_core_device_import(struct kdc_core *core, const char *actor,
 
 kdc_err	kdc_core_device_get(struct kdc_core *core, const char *dev_id,
 	    struct kdc_device **out);
+/* By row id (a credential's device); UNKNOWN_DEVICE if none. */
+kdc_err	kdc_core_device_get_by_id(struct kdc_core *core, int64_t id,
+	    struct kdc_device **out);
+/* A copy of the profile dev_id is issued under (the one issuance uses):
+ * UNKNOWN_DEVICE, UNKNOWN_PROFILE. */
+kdc_err	kdc_core_device_profile(struct kdc_core *core, const char *dev_id,
+	    struct kdc_profile *out);
 kdc_err	kdc_core_device_list(struct kdc_core *core, struct kdc_device ***out,
 	    size_t *n);
 /* Revoke the device and every live credential it has. UNKNOWN_DEVICE;
@@ -124,6 +130,26 @@ kdc_err	kdc_core_audit(struct kdc_core *core, const char *actor,
 	    const char *action, const char *subject, kdc_err outcome,
 	    int unauth, const char *fmt, ...)
 	    __attribute__((format(printf, 7, 8)));
+
+/* The audit chain (core/audit.h kdc_audit_verify()) checked whole. */
+kdc_err	kdc_core_audit_verify(struct kdc_core *core, int64_t *count,
+	    int64_t *bad_seq, char *why, size_t why_len);
+/* Each audit record from from_seq on, in order (store.h). */
+kdc_err	kdc_core_audit_foreach(struct kdc_core *core, int64_t from_seq,
+	    kdc_store_audit_fn fn, void *arg);
+
+/* ---- LwM2M Server registrations (store.h semantics) ------------------ */
+
+kdc_err	kdc_core_lwm2m_reg_put(struct kdc_core *core,
+	    struct kdc_lwm2m_reg *reg);
+kdc_err	kdc_core_lwm2m_reg_get(struct kdc_core *core, int64_t id,
+	    struct kdc_lwm2m_reg *out);
+kdc_err	kdc_core_lwm2m_reg_touch(struct kdc_core *core, int64_t id,
+	    int64_t now, int64_t lifetime, const char *binding,
+	    const char *addr);
+kdc_err	kdc_core_lwm2m_reg_delete(struct kdc_core *core, int64_t id);
+kdc_err	kdc_core_lwm2m_reg_list(struct kdc_core *core,
+	    struct kdc_lwm2m_reg **out, size_t *n);
 
 /* ---- issuance and lifecycle ------------------------------------------- */
 

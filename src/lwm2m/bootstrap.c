@@ -296,18 +296,10 @@ static kdc_err
 profile_type(struct kdc_lwm2m *lw, const char *dev_id, enum kdc_cred_type *t,
     bool *est)
 {
-	struct kdc_device *dev = NULL;
 	struct kdc_profile prof;
 	kdc_err r;
 
-	if ((r = kdc_core_device_get(lw->core, dev_id, &dev)) != KDC_OK)
-		return r;
-	r = kdc_store_profile_get(kdc_core_store(lw->core),
-	    dev->profile[0] != '\0' ? dev->profile : "default", &prof);
-	kdc_device_free(dev);
-	if (r == KDC_ERR_NOT_FOUND)
-		return KDC_ERR_UNKNOWN_PROFILE;
-	if (r == KDC_OK) {
+	if ((r = kdc_core_device_profile(lw->core, dev_id, &prof)) == KDC_OK) {
 		*t = prof.cred_type;
 		*est = prof.cred_type == KDC_TYPE_X509 && prof.est;
 	}

@@ -171,8 +171,7 @@ rd_register(void *arg, struct kdc_coap_peer *peer,
 	peer_addr(peer, reg.addr, sizeof(reg.addr));
 	reg.registered = kdc_core_now(lw->core);
 	reg.updated = reg.registered;
-	if ((r = kdc_store_lwm2m_reg_put(kdc_core_store(lw->core), &reg)) !=
-	    KDC_OK) {
+	if ((r = kdc_core_lwm2m_reg_put(lw->core, &reg)) != KDC_OK) {
 		kdc_log_err_r(r, "register ep=%s", reg.ep);
 		resp->code = kdc_lwm2m_code(r == KDC_ERR_NOT_FOUND ?
 		    KDC_ERR_UNKNOWN_DEVICE : r);
@@ -202,8 +201,7 @@ own_reg(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer, const char *path,
 	if ((r = peer_check(lw, peer, action)) != KDC_OK)
 		return r;
 	auth = kdc_coap_peer_auth(peer);
-	if ((r = kdc_store_lwm2m_reg_get(kdc_core_store(lw->core), id, reg))
-	    != KDC_OK)
+	if ((r = kdc_core_lwm2m_reg_get(lw->core, id, reg)) != KDC_OK)
 		return r;
 	if (reg->device != auth->device) {
 		kdc_lwm2m_audit(lw, action, auth->dev_id, KDC_ERR_DENIED,
@@ -236,7 +234,7 @@ rd_update(void *arg, struct kdc_coap_peer *peer,
 		return;
 	}
 	peer_addr(peer, addr, sizeof(addr));
-	if ((r = kdc_store_lwm2m_reg_touch(kdc_core_store(lw->core), reg.id,
+	if ((r = kdc_core_lwm2m_reg_touch(lw->core, reg.id,
 	    kdc_core_now(lw->core), life, b, addr)) != KDC_OK) {
 		resp->code = kdc_lwm2m_code(r);
 		return;
@@ -255,8 +253,7 @@ rd_delete(void *arg, struct kdc_coap_peer *peer,
 
 	if ((r = own_reg(lw, peer, req->path, "lwm2m.deregister", &reg)) !=
 	    KDC_OK ||
-	    (r = kdc_store_lwm2m_reg_delete(kdc_core_store(lw->core),
-	    reg.id)) != KDC_OK) {
+	    (r = kdc_core_lwm2m_reg_delete(lw->core, reg.id)) != KDC_OK) {
 		resp->code = kdc_lwm2m_code(r);
 		return;
 	}

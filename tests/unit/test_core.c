@@ -1060,6 +1060,49 @@ out:
 	return r;
 }
 
+/*
+ * What the faces read through core instead of the store: a device by row
+ * id, the profile it is issued under (the configuration's, as issuance
+ * uses it), the audit chain.
+ */
+static void
+test_face_reads(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_device *d = NULL, *byid = NULL;
+	struct kdc_profile prof;
+	int64_t count = 0, bad = 0;
+	char why[128];
+
+	psk_spec(&s, "urn:dev:r1", "r1", 0x71, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->core, "urn:dev:r1", &d),
+	    KDC_OK);
+	assert_int_equal(kdc_core_device_get_by_id(f->core, d->id, &byid),
+	    KDC_OK);
+	assert_string_equal(byid->dev_id, "urn:dev:r1");
+	kdc_device_free(byid);
+	byid = NULL;
+	assert_int_equal(kdc_core_device_get_by_id(f->core, d->id + 1000,
+	    &byid), KDC_ERR_UNKNOWN_DEVICE);
+	assert_null(byid);
+	assert_int_equal(kdc_core_device_profile(f->core, "urn:dev:r1",
+	    &prof), KDC_OK);
+	assert_string_equal(prof.name, d->profile[0] != '\0' ? d->profile :
+	    "default");
+	assert_int_equal(prof.lifetime,
+	    kdc_config_profile(&f->cfg, prof.name)->lifetime);
+	assert_int_equal(prof.cred_type,
+	    kdc_config_profile(&f->cfg, prof.name)->cred_type);
+	assert_int_equal(kdc_core_device_profile(f->core, "urn:dev:none",
+	    &prof), KDC_ERR_UNKNOWN_DEVICE);
+	kdc_device_free(d);
+	assert_int_equal(kdc_core_audit_verify(f->core, &count, &bad, why,
+	    sizeof(why)), KDC_OK);
+	assert_int_equal(count, naudit(f));
+}
+
 /* steps 1-2 of a sen by who over csr, for a group commit */
 static void
 group_sign(struct fx *f, struct kdc_enroll *e, const struct kdc_auth *who,
@@ -1273,6 +1316,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cert_sign, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_enroll_on_use, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_face_reads, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_group, setup,
 		    teardown),
