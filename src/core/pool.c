@@ -122,8 +122,9 @@ worker_main(void *arg)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stopping)
 			break;
-		for (size_t k = (n = 0, take_count(p)); n < k; n++) {
-			js[n] = pop(&p->wait_head, &p->wait_tail);
+		n = take_count(p);
+		for (i = 0; i < n; i++) {
+			js[i] = pop(&p->wait_head, &p->wait_tail);
 			p->nwait--;
 			p->nrunning++;
 		}

@@ -5,10 +5,11 @@
  * credential, then re-enrolls over the session of that certificate).
  *
  * Glue only (DESIGN §2): bound the request, check its formats, hand it to
- * core (core.h kdc_core_enroll(): who may ask, the signature, issuance),
- * map the result. Every refusal is an "est.enroll" audit record; a
- * success is core's "cert.issue" record, ending "est=sen|sren|skg by
- * cred=N (kind type)": one record and one commit per enrollment.
+ * core (core.h kdc_core_enroll_sign(): who may ask, the signature; then
+ * kdc_core_enroll_commit(): issuance), map the result. Every refusal is an
+ * "est.enroll" audit record; a success is core's "cert.issue" record,
+ * ending "est=sen|sren|skg by cred=N (kind type)": one record per
+ * enrollment, one commit per group a worker took together.
  *
  * An enrollment (a CSR verified, a certificate signed, a commit: some
  * 300 µs) is a job: with a worker pool it runs on a worker with the
@@ -328,11 +329,12 @@ enroll_sign(struct est_job *j, struct kdc_core *core)
 }
 
 /*
- * Second half, for the jobs a worker took together: core's step 3 for
- * all in one transaction (its cert.issue records), then each answer.
+ * Second half, the pool's batch() for the jobs a worker took together
+ * (pool.h; one job when run in the handler): core's step 3 for all in
+ * one transaction (their cert.issue records), then each answer.
  */
 static void
-enroll_commit(struct kdc_pool_job **pjs, size_t n, struct kdc_core *core)
+job_batch(struct kdc_pool_job **pjs, size_t n, struct kdc_core *core)
 {
 	struct kdc_enroll *es[KDC_POOL_BATCH_MAX] = { NULL };
 	struct est_job *js[KDC_POOL_BATCH_MAX], *j;
@@ -382,18 +384,11 @@ answer_busy(struct kdc_coap_resp *resp)
 }
 
 /* On a worker (or in the handler): the enrollment the job names, steps
- * 1-2; job_batch() commits. */
+ * 1-2; job_batch() (above) commits. */
 static void
 job_run(struct kdc_pool_job *pj, struct kdc_core *core)
 {
 	enroll_sign((struct est_job *)pj, core);
-}
-
-/* On the worker, for the jobs it took together (pool.h): one commit. */
-static void
-job_batch(struct kdc_pool_job **pjs, size_t n, struct kdc_core *core)
-{
-	enroll_commit(pjs, n, core);
 }
 
 /* On the engine thread (kdc_pool_drain()): answer and forget the job. A
