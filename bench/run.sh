@@ -26,8 +26,13 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 SERVE_PID=
 IDLE_PID=
+DIRECT_PID=
 cleanup() {
 	local rc=$?
+	if [ -n "$DIRECT_PID" ]; then
+		kill -TERM "$DIRECT_PID" 2>/dev/null || true
+		wait "$DIRECT_PID" 2>/dev/null || true
+	fi
 	if [ -n "$IDLE_PID" ]; then	# bench_est idle and its holders
 		kill -TERM -- "-$IDLE_PID" 2>/dev/null || true
 	fi
@@ -50,7 +55,7 @@ DEVICE=./$BUILD/device/iotkdc-device
 FREEPORT=./$BUILD/tests/freeport
 for b in "$IOTKDC" "$DEVICE" "$FREEPORT" "./$BUILD/bench/bench_issue" \
     "./$BUILD/bench/bench_dtls_psk" "./$BUILD/bench/bench_wire" \
-    "./$BUILD/bench/bench_est"; do
+    "./$BUILD/bench/bench_est" "./$BUILD/bench/bench_est_direct"; do
 	[ -x "$b" ] || die "$b is not built (cmake --build $BUILD)"
 done
 command -v coap-client-gnutls >/dev/null || die "coap-client-gnutls missing (apt-get install libcoap3-bin)"
@@ -206,6 +211,35 @@ set_conf coap sign_threads 0
 serve_start
 est_load est0 f
 serve_stop
+
+# ---- the same load on a GnuTLS-direct DTLS loop -------------------------
+# What swapping libcoap for a GnuTLS-direct engine (DESIGN §2) would save:
+# bench_est_direct runs the same enrollment (kdc_core_enroll) in one
+# thread, a DTLS loop of its own with the cookie round and core's PSKs,
+# answers piggybacked, on devices g in a data dir of its own; compared
+# with sign_threads = 0 (one thread, piggybacked) above.
+"./$BUILD/bench/bench_est" manifest "$EST_N" g "$SEED" > "$tmp/estd.jsonl"
+mkdir "$tmp/direct"
+"./$BUILD/bench/bench_est_direct" "$tmp/direct" "$COAP_PORT" 2 < "$tmp/estd.jsonl" \
+	> "$tmp/direct.out" 2> "$tmp/direct.err" &
+DIRECT_PID=$!
+for _ in $(seq 1 100); do
+	grep -q ready "$tmp/direct.err" 2>/dev/null && break
+	kill -0 "$DIRECT_PID" 2>/dev/null || die "bench_est_direct exited early: $(cat "$tmp/direct.err")"
+	sleep 0.1
+done
+grep -q ready "$tmp/direct.err" || die "bench_est_direct did not come up"
+estd_line=$("./$BUILD/bench/bench_est" run "$COAP_PORT" "$EST_N" "$EST_C" g "$SEED") ||
+	die "bench_est (direct) failed: $estd_line"
+wait "$DIRECT_PID" || die "bench_est_direct failed: $(cat "$tmp/direct.err")"
+DIRECT_PID=
+estd_rate=$(kv "$estd_line" rate | tr -d '/s')
+estd_ok=$(kv "$estd_line" ok)
+estd_ccpu=$(kv "$estd_line" client_cpu_us)
+estd_scpu=$(kv "$(cat "$tmp/direct.out")" cpu_us)
+[ "$(kv "$(cat "$tmp/direct.out")" enrollments)" = "$estd_ok" ] ||
+	die "bench_est_direct counted other enrollments than bench_est: $(cat "$tmp/direct.out")"
+
 set_conf coap sign_threads "$SIGN_THREADS"
 serve_start
 
@@ -282,6 +316,9 @@ est0_ratio=$(awk -v a="$est0_rate" -v b="$sign_rate" 'BEGIN { printf "%.2f", a /
 est0_core=$(awk -v u="$est0_scpu" 'BEGIN { printf "%.0f", 1e6 / u }')
 est0_core_ratio=$(awk -v a="$est0_core" -v b="$sign_rate" 'BEGIN { printf "%.2f", a / b }')
 est_gain=$(awk -v a="$est_rate" -v b="$est0_rate" 'BEGIN { printf "%.2f", a / b }')
+estd_core=$(awk -v u="$estd_scpu" 'BEGIN { printf "%.0f", 1e6 / u }')
+estd_core_ratio=$(awk -v a="$estd_core" -v b="$sign_rate" 'BEGIN { printf "%.2f", a / b }')
+estd_saving=$(awk -v a="$est0_scpu" -v b="$estd_scpu" 'BEGIN { printf "%.0f", a - b }')
 reach=$(awk -v a="$load_rate" -v t="$TARGET" 'BEGIN { printf "%.0f", 100 * a / t }')
 percore() { awk -v u="$1" 'BEGIN { printf "%.0f", 1e6 / u }'; }
 
@@ -311,6 +348,8 @@ percore() { awk -v u="$1" 'BEGIN { printf "%.0f", 1e6 / u }'; }
 	echo "| the same EST load, enrollments on the CoAP thread (\`sign_threads = 0\`, piggybacked answers) | another ${EST_N} devices; server CPU ${est0_scpu} µs per enrollment (bench_est: ${est0_ccpu} µs) | ${est0_rate}/s | ${est0_ok} |"
 	echo "| ratio / GnuTLS signing alone | wall clock; per core | **${est0_ratio}**; **${est0_core_ratio}** | |"
 	echo "| EST worker threads / none | wall clock, same run | **${est_gain}** | |"
+	echo "| the same EST load on a GnuTLS-direct DTLS loop (\`bench_est_direct\`, a measurement: one thread, cookie round, PSKs from core, the same \`kdc_core_enroll()\`, piggybacked answers; no retransmission timers, deduplication or block-wise) | another ${EST_N} devices; CPU ${estd_scpu} µs per enrollment (bench_est: ${estd_ccpu} µs), ${estd_saving} µs less than libcoap with \`sign_threads = 0\` | ${estd_rate}/s | ${estd_ok} |"
+	echo "| ratio per core / GnuTLS signing alone: what a GnuTLS-direct engine would reach without workers | CPU per enrollment | **${estd_core_ratio}** | |"
 	echo "| EST re-enrollment, ${EST_K} per DTLS session | \`bench_est\` as above, $((EST_N / EST_K)) devices that hold an issued certificate, each ${EST_K} POST /sen with fresh keys over one session (pending until first use, the earlier pending superseded) | ${estk_rate}/s | ${estk_ok} |"
 	echo "| ratio / GnuTLS signing alone | wall clock; per core (server CPU ${estk_scpu} µs, bench_est ${estk_ccpu} µs) | **${estk_ratio}**; **${estk_core_ratio}** | |"
 	echo
