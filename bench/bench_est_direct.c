@@ -119,7 +119,6 @@ psk_cb(gnutls_session_t s, const gnutls_datum_t *user, gnutls_datum_t *key)
 {
 	struct sess *x = gnutls_session_get_ptr(s);
 	struct kdc_cred *cred = NULL;
-	struct kdc_device *dev = NULL;
 	uint8_t psk[KDC_PSK_MAX];
 	size_t len = sizeof(psk);
 	char id[KDC_PSK_IDENTITY_MAX + 1];
@@ -130,17 +129,11 @@ psk_cb(gnutls_session_t s, const gnutls_datum_t *user, gnutls_datum_t *key)
 	id[user->size] = '\0';
 	if (kdc_core_auth_psk(core, "coap", id, psk, &len, &cred) != KDC_OK)
 		return -1;
-	if (kdc_core_device_get_by_id(core, cred->device, &dev) != KDC_OK) {
+	if (kdc_core_auth_of(core, cred, cred->type, NULL, 0, &x->who) !=
+	    KDC_OK) {
 		kdc_cred_free(cred);
 		return -1;
 	}
-	memset(&x->who, 0, sizeof(x->who));
-	x->who.type = cred->type;
-	x->who.kind = cred->kind;
-	x->who.cred_id = cred->id;
-	x->who.device = cred->device;
-	snprintf(x->who.dev_id, sizeof(x->who.dev_id), "%s", dev->dev_id);
-	kdc_device_free(dev);
 	kdc_cred_free(cred);
 	if ((key->data = gnutls_malloc(len)) == NULL)
 		return -1;

@@ -105,7 +105,7 @@ peer_accept(struct kdc_coap_peer *p, struct kdc_cred *cred,
     enum kdc_cred_type type, const uint8_t *spki, size_t spki_len)
 {
 	struct kdc_coap *c = p->c;
-	struct kdc_device *dev = NULL;
+	struct kdc_auth who;
 	kdc_err r;
 
 	if (!policy_ok(p->ep, cred->kind)) {
@@ -117,22 +117,11 @@ peer_accept(struct kdc_coap_peer *p, struct kdc_cred *cred,
 		    cred->id);
 		return KDC_ERR_DENIED;
 	}
-	if (spki_len > sizeof(p->auth.spki))
-		return KDC_ERR_TOO_LARGE;
-	if ((r = kdc_core_device_get_by_id(c->core, cred->device,
-	    &dev)) != KDC_OK)
+	if ((r = kdc_core_auth_of(c->core, cred, type, spki, spki_len,
+	    &who)) != KDC_OK)
 		return r;
-	memset(&p->auth, 0, sizeof(p->auth));
-	if (spki_len > 0)
-		memcpy(p->auth.spki, spki, spki_len);
-	p->auth.spki_len = spki_len;
-	p->auth.type = type;
-	p->auth.kind = cred->kind;
-	p->auth.cred_id = cred->id;
-	p->auth.device = cred->device;
-	snprintf(p->auth.dev_id, sizeof(p->auth.dev_id), "%s", dev->dev_id);
+	p->auth = who;
 	p->authed = true;
-	kdc_device_free(dev);
 	kdc_log_debug("peer=%s endpoint=%s authenticated cred=%lld type=%s",
 	    p->addr, p->ep->name, (long long)cred->id,
 	    kdc_cred_type_str(type));

@@ -483,6 +483,32 @@ kdc_core_device_get_by_id(struct kdc_core *core, int64_t id,
 }
 
 kdc_err
+kdc_core_auth_of(struct kdc_core *core, const struct kdc_cred *cred,
+    enum kdc_cred_type type, const uint8_t *spki, size_t spki_len,
+    struct kdc_auth *out)
+{
+	struct kdc_device *dev = NULL;
+	kdc_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (spki_len > sizeof(out->spki))
+		return KDC_ERR_TOO_LARGE;
+	if ((r = kdc_core_device_get_by_id(core, cred->device, &dev)) !=
+	    KDC_OK)
+		return r;
+	if (spki_len > 0)
+		memcpy(out->spki, spki, spki_len);
+	out->spki_len = spki_len;
+	out->type = type;
+	out->kind = cred->kind;
+	out->cred_id = cred->id;
+	out->device = cred->device;
+	snprintf(out->dev_id, sizeof(out->dev_id), "%s", dev->dev_id);
+	kdc_device_free(dev);
+	return KDC_OK;
+}
+
+kdc_err
 kdc_core_device_profile(struct kdc_core *core, const char *dev_id,
     struct kdc_profile *out)
 {
@@ -1411,6 +1437,8 @@ enroll_issue(struct kdc_core *core, const char *actor, struct kdc_enroll *e,
 	kdc_err r;
 
 	*wrote = false;
+	e->cred_id = 0;
+	e->pending = false;
 	if ((r = enroll_policy(core, e, skg ? NULL : e->is.spki,
 	    e->is.spki_len, &dev, &prof)) != KDC_OK)
 		goto out;
@@ -1432,8 +1460,6 @@ enroll_commit(struct kdc_core *core, const char *actor,
 	bool wrote;
 	kdc_err r;
 
-	e->cred_id = 0;
-	e->pending = false;
 	if ((r = kdc_store_begin(core->st)) != KDC_OK) {
 		snprintf(e->why, sizeof(e->why), "store: %s", kdc_err_str(r));
 		return r;
@@ -1508,8 +1534,6 @@ kdc_core_enroll_commit(struct kdc_core *core, const char *actor,
 		for (i = 0; i < n && whole; i++) {
 			if (!es[i]->ready)
 				continue;
-			es[i]->cred_id = 0;
-			es[i]->pending = false;
 			es[i]->status = enroll_issue(core, actor, es[i], &wrote);
 			if (es[i]->status != KDC_OK && wrote)
 				whole = false;

@@ -200,6 +200,15 @@ struct kdc_auth {
 	uint8_t			 spki[KDC_SPKI_MAX];
 	size_t			 spki_len;
 };
+/*
+ * What a credential that has just authenticated a peer says about it:
+ * kind, row, device and its dev_id (a lookup), type the way the peer
+ * authenticated, spki (NULL when spki_len is 0) copied. UNKNOWN_DEVICE,
+ * TOO_LARGE (spki over KDC_SPKI_MAX); *out is cleared first.
+ */
+kdc_err	kdc_core_auth_of(struct kdc_core *core, const struct kdc_cred *cred,
+	    enum kdc_cred_type type, const uint8_t *spki, size_t spki_len,
+	    struct kdc_auth *out);
 
 enum kdc_enroll_op {
 	KDC_ENROLL_SEN,		/* RFC 9148 simple enroll: a CSR certified */

@@ -448,6 +448,21 @@ who_of(struct kdc_auth *who, const struct kdc_cred *c, const char *dev_id)
 	snprintf(who->dev_id, sizeof(who->dev_id), "%s", dev_id);
 }
 
+/* An enrollment request: op by who over csr, its record ending note. */
+static void
+enroll_set(struct kdc_enroll *e, enum kdc_enroll_op op,
+    const struct kdc_auth *who, const uint8_t *csr, size_t csr_len,
+    const char *note)
+{
+	memset(e, 0, sizeof(*e));
+	e->op = op;
+	e->who = *who;
+	e->csr = csr;
+	e->csr_len = csr_len;
+	if (note != NULL)
+		snprintf(e->note, sizeof(e->note), "%s", note);
+}
+
 /* An EST sen by who (kdc_core_enroll()); *cert a heap copy. */
 static kdc_err
 enroll_sen(struct fx *f, const struct kdc_auth *who, const uint8_t *csr,
@@ -457,13 +472,7 @@ enroll_sen(struct fx *f, const struct kdc_auth *who, const uint8_t *csr,
 	struct kdc_enroll e;
 	kdc_err r;
 
-	memset(&e, 0, sizeof(e));
-	e.op = KDC_ENROLL_SEN;
-	e.who = *who;
-	e.csr = csr;
-	e.csr_len = csr_len;
-	if (note != NULL)
-		snprintf(e.note, sizeof(e.note), "%s", note);
+	enroll_set(&e, KDC_ENROLL_SEN, who, csr, csr_len, note);
 	*cert = NULL;
 	if ((r = kdc_core_enroll(f->core, "t", &e)) == KDC_OK) {
 		assert_non_null(*cert = malloc(e.is.cert_len));
@@ -638,12 +647,7 @@ enroll(struct fx *f, enum kdc_enroll_op op, const struct kdc_auth *who,
 	int64_t seq = naudit(f);
 	kdc_err r;
 
-	memset(e, 0, sizeof(*e));
-	e->op = op;
-	e->who = *who;
-	e->csr = csr;
-	e->csr_len = csr_len;
-	snprintf(e->note, sizeof(e->note), "est=test");
+	enroll_set(e, op, who, csr, csr_len, "est=test");
 	r = kdc_core_enroll(f->core, "t", e);
 	if (r != KDC_OK) {
 		assert_int_equal(naudit(f), seq);
@@ -1062,8 +1066,9 @@ out:
 
 /*
  * What the faces read through core instead of the store: a device by row
- * id, the profile it is issued under (the configuration's, as issuance
- * uses it), the audit chain.
+ * id, who an authenticated credential names, the profile a device is
+ * issued under (the configuration's, as issuance uses it), the audit
+ * chain.
  */
 static void
 test_face_reads(void **state)
@@ -1072,6 +1077,10 @@ test_face_reads(void **state)
 	struct kdc_device_spec s;
 	struct kdc_device *d = NULL, *byid = NULL;
 	struct kdc_profile prof;
+	struct kdc_cred *cred = NULL;
+	struct kdc_auth who;
+	uint8_t psk[KDC_PSK_MAX], big[KDC_SPKI_MAX + 1] = { 0 };
+	size_t psk_len;
 	int64_t count = 0, bad = 0;
 	char why[128];
 
@@ -1097,6 +1106,22 @@ test_face_reads(void **state)
 	    kdc_config_profile(&f->cfg, prof.name)->cred_type);
 	assert_int_equal(kdc_core_device_profile(f->core, "urn:dev:none",
 	    &prof), KDC_ERR_UNKNOWN_DEVICE);
+	/* who a peer is once its credential authenticated it */
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", "r1", psk, &psk_len,
+	    &cred), KDC_OK);
+	assert_int_equal(kdc_core_auth_of(f->core, cred, KDC_TYPE_PSK, NULL,
+	    0, &who), KDC_OK);
+	assert_string_equal(who.dev_id, "urn:dev:r1");
+	assert_int_equal(who.device, d->id);
+	assert_int_equal(who.cred_id, cred->id);
+	assert_int_equal(who.kind, KDC_KIND_MANUFACTURER);
+	assert_int_equal(who.type, KDC_TYPE_PSK);
+	assert_int_equal(who.spki_len, 0);
+	assert_int_equal(kdc_core_auth_of(f->core, cred, KDC_TYPE_RPK, big,
+	    sizeof(big), &who), KDC_ERR_TOO_LARGE);
+	assert_int_equal(who.dev_id[0], '\0');
+	kdc_cred_free(cred);
 	kdc_device_free(d);
 	assert_int_equal(kdc_core_audit_verify(f->core, &count, &bad, why,
 	    sizeof(why)), KDC_OK);
@@ -1108,12 +1133,7 @@ static void
 group_sign(struct fx *f, struct kdc_enroll *e, const struct kdc_auth *who,
     const uint8_t *csr, size_t csr_len, kdc_err want)
 {
-	memset(e, 0, sizeof(*e));
-	e->op = KDC_ENROLL_SEN;
-	e->who = *who;
-	e->csr = csr;
-	e->csr_len = csr_len;
-	snprintf(e->note, sizeof(e->note), "est=group");
+	enroll_set(e, KDC_ENROLL_SEN, who, csr, csr_len, "est=group");
 	assert_int_equal(kdc_core_enroll_sign(f->core, e), want);
 	assert_int_equal(e->ready, want == KDC_OK);
 }
