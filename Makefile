@@ -29,9 +29,10 @@ PKGS_BUILD := gcc make cmake pkg-config libgnutls28-dev libsqlite3-dev \
 # Runtime tools: certtool/p11tool for operators.
 PKGS_RUN   := gnutls-bin
 # Tests: independent peers and tools (curl, openssl, sqlite3 CLI,
-# SoftHSM2 token), clang + its runtime for libFuzzer.
+# SoftHSM2 token), clang + its runtime for libFuzzer, Valgrind (Memcheck
+# for the libraries the sanitizers do not see into).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
-	libcoap3-bin
+	libcoap3-bin valgrind
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # Node.js + npm run the coap-node interop peer. Checked by command, not by
 # package: a machine with another Node.js build (e.g. one that bundles

@@ -160,16 +160,33 @@ out:
 void
 kdc_coap_free(struct kdc_coap *c)
 {
+	struct kdc_coap_peer *p;
+
 	if (c == NULL)
 		return;
 	kdc_coap_pending_fail_all(c);
 	kdc_coap_laters_free(c);	/* their asyncs go with the context */
+	/*
+	 * libcoap 4.3.1 frees its sessions with the context without a
+	 * SESSION_DEL (that fires on idle expiry and eviction only), and
+	 * coap_free_endpoint() frees only sessions nobody references. So
+	 * every peer is detached here, while its session lives, and our
+	 * reference is given back first (docs/traps.md).
+	 */
+	while ((p = c->peers) != NULL) {
+		p->refs++;
+		kdc_coap_peer_closed(p);	/* faces may release holds */
+		if (p->sess_ref) {
+			p->sess_ref = false;
+			coap_session_release(p->session);
+		}
+		kdc_coap_peer_detach(p);
+		kdc_coap_peer_unref(p);
+	}
 	if (c->ctx != NULL)
-		coap_free_context(c->ctx);	/* fires SESSION_DEL per session */
+		coap_free_context(c->ctx);
 	if (c->epfd >= 0)
 		close(c->epfd);
-	while (c->peers != NULL)		/* peers the faces still hold */
-		kdc_coap_peer_detach(c->peers);
 	kdc_coap_dtls_free(c);
 	kdc_wipe(c->psk, sizeof(c->psk));
 	free(c);
