@@ -1,0 +1,44 @@
+/*
+ * fuzz_devstate.c: the device's state file decoder (kdcdev_state_decode():
+ * a file that may have been damaged or planted). Checked: a refused input
+ * leaves the client untouched, as kdcdev.h promises; an accepted one
+ * encodes again, and that encoding decodes to the same bytes once more.
+ * Seeds: fuzz/corpus/devstate/ (fuzz/seeds.py).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kdcdev.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct kdcdev_lwm2m c, before, again;
+	static uint8_t st1[KDCDEV_STATE_MAX], st2[KDCDEV_STATE_MAX];
+	size_t n1 = sizeof(st1), n2 = sizeof(st2);
+
+	memset(&c, 0, sizeof(c));
+	if (kdcdev_init(&c, "urn:dev:before") != KDC_OK)
+		abort();
+	memcpy(&before, &c, sizeof(c));
+	if (kdcdev_state_decode(&c, data, size) != KDC_OK) {
+		if (memcmp(&before, &c, sizeof(c)) != 0)
+			abort();	/* refused, but c was changed */
+		return 0;
+	}
+	if (memchr(c.ep, '\0', sizeof(c.ep)) == NULL ||
+	    memchr(c.location, '\0', sizeof(c.location)) == NULL)
+		abort();
+	memset(&again, 0, sizeof(again));
+	if (kdcdev_state_encode(&c, st1, &n1) != KDC_OK ||
+	    kdcdev_state_decode(&again, st1, n1) != KDC_OK ||
+	    kdcdev_state_encode(&again, st2, &n2) != KDC_OK || n1 != n2 ||
+	    memcmp(st1, st2, n1) != 0)
+		abort();
+	kdcdev_wipe(&c);
+	kdcdev_wipe(&again);
+	return 0;
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""seeds.py: write the seed corpora of fuzz_devcoap, fuzz_devstate,
+fuzz_coapmsg and fuzz_pubkey (fuzz/corpus/<parser>/). Run from anywhere:
+python3 fuzz/seeds.py. The PEM/DER key seeds are made by openssl here.
+CoAP bytes follow RFC 7252 §3; the state format is kdcdev.h's."""
+import os, struct, subprocess, tempfile, zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def out(parser, name, data):
+    d = os.path.join(HERE, 'corpus', parser)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), 'wb') as f:
+        f.write(data)
+
+
+def ext(v):
+    if v < 13:
+        return v, b''
+    if v < 269:
+        return 13, bytes([v - 13])
+    return 14, struct.pack('>H', v - 269)
+
+
+def opts(lst):
+    """[(number, bytes)] sorted by number -> encoded options."""
+    b, last = b'', 0
+    for num, val in sorted(lst, key=lambda x: x[0]):
+        dn, de = ext(num - last)
+        ln, le = ext(len(val))
+        b += bytes([dn << 4 | ln]) + de + le + val
+        last = num
+    return b
+
+
+def uint(v):
+    if v == 0:
+        return b''
+    n = (v.bit_length() + 7) // 8
+    return v.to_bytes(n, 'big')
+
+
+def coap(typ, code, mid, tok, options, payload=b''):
+    m = bytes([0x40 | typ << 4 | len(tok), code]) + struct.pack('>H', mid)
+    m += tok + opts(options)
+    if payload:
+        m += b'\xff' + payload
+    return m
+
+
+def path(p):
+    return [(11, s.encode()) for s in p.split('/') if s]
+
+
+def seq(*msgs):
+    return b''.join(struct.pack('>H', len(m)) + m for m in msgs)
+
+
+GET, POST, PUT, DELETE = 1, 2, 3, 4
+TLV, SENML_CBOR, LINK = 11542, 112, 40
+
+# /0/x PSK server, ssid 2 (device/tests/test_core.c's vector)
+TLV_SEC_PSK = (b'\xc8\x00\x17coaps://127.0.0.1:15684' b'\xc1\x01\x00\xc1\x02\x00'
+               b'\xc8\x03\x0ekdc-device-001' b'\xc0\x04'
+               b'\xc8\x05\x10' + bytes(range(0x10, 0x20)) + b'\xc1\x0a\x02')
+TLV_SRV_2 = bytes([0xc1, 0x00, 0x02, 0xc4, 0x01, 0x00, 0x01, 0x51, 0x80,
+                   0xc1, 0x06, 0x01, 0xc1, 0x07, 0x55])
+
+
+def devcoap():
+    tok = b'\x01\x02\x03\x04'
+    dele = coap(0, DELETE, 1, tok, [])
+    disc = coap(0, GET, 2, tok, [(17, uint(LINK))])
+    w0 = coap(0, PUT, 3, tok, path('0/1') + [(12, uint(TLV))], TLV_SEC_PSK)
+    w1 = coap(0, PUT, 4, tok, path('1/1') + [(12, uint(TLV))], TLV_SRV_2)
+    fin = coap(0, POST, 5, tok, path('bs'))
+    out('devcoap', 'bootstrap-psk', seq(dele, disc, w0, w1, fin, disc))
+    out('devcoap', 'write-non', seq(coap(1, PUT, 9, b'', path('0/3') +
+        [(12, uint(TLV))], TLV_SEC_PSK)))
+    out('devcoap', 'unknown-critical', seq(coap(0, GET, 7, tok,
+        [(9, b'x')] + path('0'))))
+    out('devcoap', 'finish-early', seq(coap(0, POST, 8, tok, path('bs'))))
+    out('devcoap', 'truncated', seq(w0[:-5]))
+
+
+def lv(width, b):
+    return len(b).to_bytes(width, 'big') + b
+
+
+def state(ep=b'urn:dev:seed', loc=b'rd/5a3f', flags=3, psk=True):
+    body = bytes([flags]) + lv(1, ep) + lv(1, loc)
+    secs = [(0, 1, 0, -1, 0, 0, b'coaps://127.0.0.1:5684', b'factory-id', b'',
+             bytes(range(16)))]
+    if psk:
+        secs.append((1, 0, 0, 2, 0, 0, b'coaps://127.0.0.1:5685',
+                     b'urn:dev:seed#00', b'', bytes(range(32))))
+    body += bytes([len(secs)])
+    for iid, bs, mode, ssid, hold, bst, uri, ident, key, secret in secs:
+        body += struct.pack('>HBBiII', iid, bs, mode, ssid, hold, bst)
+        body += lv(2, uri) + lv(2, ident) + lv(2, key) + lv(2, secret)
+    srvs = [(1, 2, 86400, 0, 0, 86400, 1, b'U')] if psk else []
+    body += bytes([len(srvs)])
+    for iid, ssid, lt, pmin, pmax, dis, ns, binding in srvs:
+        body += struct.pack('>HHIIIIB', iid, ssid, lt, pmin, pmax, dis, ns)
+        body += lv(1, binding)
+    head = b'KDCDEV\x00\x01' + struct.pack('>I', len(body)) + body
+    return head + struct.pack('>I', zlib.crc32(head) & 0xffffffff)
+
+
+def devstate():
+    good = state()
+    out('devstate', 'registered', good)
+    out('devstate', 'bs-only', state(loc=b'', flags=0, psk=False))
+    bad = bytearray(good)
+    bad[-1] ^= 1
+    out('devstate', 'bad-crc', bytes(bad))
+    out('devstate', 'truncated', good[:40])
+
+
+def coapmsg():
+    tok = b'\xa1\xb2'
+    out('coapmsg', 'bs', coap(0, POST, 1, tok, path('bs') +
+        [(15, b'ep=urn:dev:1'), (15, b'pct=11542')]))
+    out('coapmsg', 'sen', coap(0, POST, 2, tok, path('.well-known/est/sen') +
+        [(12, uint(286)), (17, uint(287)), (27, uint(0x0e)), (60, uint(300))],
+        b'\x30\x82\x01\x00' + bytes(60)))
+    out('coapmsg', 'created', coap(2, 0x41, 3, tok, [(8, b'rd'), (8, b'5a3f')]))
+    out('coapmsg', 'empty-ack', bytes([0x60, 0, 0, 4]))
+    out('coapmsg', 'long-path', coap(0, GET, 5, tok, [(11, b'a' * 300)]))
+
+
+def pubkey():
+    with tempfile.TemporaryDirectory() as t:
+        def sh(cmd):
+            subprocess.run(cmd, shell=True, cwd=t, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sh('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 '
+           '-nodes -subj /CN=seed-ca -days 30 -keyout ca.key -out ca.pem')
+        sh('openssl x509 -in ca.pem -outform DER -out ca.der')
+        sh('openssl pkey -in ca.key -pubout -out pub.pem')
+        sh('openssl pkey -in ca.key -pubout -outform DER -out pub.der')
+        for f in ('ca.pem', 'ca.der', 'pub.pem', 'pub.der'):
+            with open(os.path.join(t, f), 'rb') as h:
+                out('pubkey', f, h.read())
+        with open(os.path.join(t, 'ca.pem'), 'rb') as h:
+            pem = h.read()
+        out('pubkey', 'chain2.pem', pem + pem)
+        out('pubkey', 'truncated.pem', pem[:len(pem) // 2])
+
+
+devcoap()
+devstate()
+coapmsg()
+pubkey()
