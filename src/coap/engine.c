@@ -171,17 +171,16 @@ kdc_coap_free(struct kdc_coap *c)
 	 * SESSION_DEL (that fires on idle expiry and eviction only), and
 	 * coap_free_endpoint() frees only sessions nobody references. So
 	 * every peer is detached here, while its session lives, and our
-	 * reference is given back first (docs/traps.md).
+	 * reference is given back first (a server session outlives its
+	 * last release; a face letting go in its gone callback then finds
+	 * no reference to give back; docs/traps.md).
 	 */
 	while ((p = c->peers) != NULL) {
-		p->refs++;
-		kdc_coap_peer_closed(p);	/* faces may release holds */
 		if (p->sess_ref) {
 			p->sess_ref = false;
 			coap_session_release(p->session);
 		}
 		kdc_coap_peer_detach(p);
-		kdc_coap_peer_unref(p);
 	}
 	if (c->ctx != NULL)
 		coap_free_context(c->ctx);
