@@ -996,7 +996,7 @@ kdcdev_host_request(const struct kdcdev_security *sec, uint8_t method,
 	if ((r = hs_open(&h, NULL, sec)) != KDC_OK)
 		return r;
 	h.out = out;
-	h.out_cap = out != NULL ? *out_len : 0;
+	h.out_cap = out != NULL && out_len != NULL ? *out_len : 0;
 	memset(&m, 0, sizeof(m));
 	m.method = method;
 	m.path = path;

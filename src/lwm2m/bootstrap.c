@@ -489,7 +489,8 @@ sess_step(struct bs_sess *s)
 static void
 code_text(uint8_t code, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%u.%02u", code >> 5, code & 0x1f);
+	snprintf(buf, cap, "%u.%02u", (unsigned)(code >> 5),
+	    (unsigned)(code & 0x1f));
 }
 
 static void
