@@ -1,0 +1,300 @@
+/*
+ * auth.c: who a peer is, from what its handshake presented (a PSK
+ * identity, a raw public key, a certificate chain); every refusal audited.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/core_int.h"
+#include "core/log.h"
+
+kdc_err
+kdc_core_auth_of(struct kdc_core *core, const struct kdc_cred *cred,
+    enum kdc_cred_type type, const uint8_t *spki, size_t spki_len,
+    struct kdc_auth *out)
+{
+	struct kdc_device *dev = NULL;
+	kdc_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (spki_len > sizeof(out->spki))
+		return KDC_ERR_TOO_LARGE;
+	if ((r = kdc_core_device_get_by_id(core, cred->device, &dev)) !=
+	    KDC_OK)
+		return r;
+	if (spki_len > 0)
+		memcpy(out->spki, spki, spki_len);
+	out->spki_len = spki_len;
+	out->type = type;
+	out->kind = cred->kind;
+	out->cred_id = cred->id;
+	out->device = cred->device;
+	snprintf(out->dev_id, sizeof(out->dev_id), "%s", dev->dev_id);
+	kdc_device_free(dev);
+	return KDC_OK;
+}
+
+/* ---- authentication ---------------------------------------------------- */
+
+/*
+ * Is this credential (and its device) usable now? The refusal, if any,
+ * is audited with what was presented.
+ */
+static kdc_err
+cred_usable(struct kdc_core *core, const char *actor, const char *action,
+    const char *presented, const struct kdc_cred *cred)
+{
+	struct kdc_device *dev = NULL;
+	int64_t now = kdc_core_now(core);
+	const char *subject = presented;
+	kdc_err r;
+
+	if ((r = kdc_store_device_get_by_id(core->st, cred->device, &dev))
+	    != KDC_OK) {
+		r = r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+		goto out;
+	}
+	subject = dev->dev_id;
+	if (dev->status == KDC_DEV_REVOKED)
+		r = KDC_ERR_REVOKED;
+	else if (cred->status == KDC_CRED_REVOKED ||
+	    cred->status == KDC_CRED_SUPERSEDED)
+		r = KDC_ERR_REVOKED;
+	else if (cred->status == KDC_CRED_EXPIRED ||
+	    (cred->not_after != 0 && now >= cred->not_after))
+		r = KDC_ERR_EXPIRED;
+	else if (cred->status == KDC_CRED_PENDING ||
+	    (cred->not_before != 0 && now < cred->not_before))
+		r = KDC_ERR_NOT_YET_VALID;
+out:
+	if (r != KDC_OK)
+		core_audit_unauth(core, actor, action, subject, r,
+		    "cred=%" PRId64 " status=%s", cred->id,
+		    kdc_cred_status_str(cred->status));
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_auth_psk(struct kdc_core *core, const char *actor,
+    const char *identity, uint8_t *psk, size_t *psk_len,
+    struct kdc_cred **out)
+{
+	struct kdc_cred *cred = NULL;
+	uint8_t *key = NULL;
+	size_t key_len = 0, aad_len;
+	char aad[32], esc[KDC_PSK_IDENTITY_MAX * 4 + 1];
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	r = kdc_store_cred_get_by_identity(core->st, identity, &cred);
+	if (r == KDC_ERR_NOT_FOUND || (r == KDC_OK &&
+	    cred->type != KDC_TYPE_PSK)) {
+		r = KDC_ERR_UNKNOWN_DEVICE;
+		kdc_log_escape(identity, strlen(identity), esc, sizeof(esc));
+		core_audit_unauth(core, actor, "auth.psk", esc, r, "identity=%s",
+		    esc);
+		goto out;
+	}
+	if (r != KDC_OK ||
+	    (r = cred_usable(core, actor, "auth.psk", identity, cred)) !=
+	    KDC_OK)
+		goto out;
+	aad_len = core_cred_aad(cred->id, aad, sizeof(aad));
+	if ((r = kdc_unwrap(core->kr, aad, aad_len, cred->wrapped,
+	    cred->wrapped_len, &key, &key_len)) != KDC_OK)
+		goto out;
+	if (key_len > *psk_len) {
+		r = KDC_ERR_TOO_LARGE;
+		goto out;
+	}
+	memcpy(psk, key, key_len);
+	*psk_len = key_len;
+	if (out != NULL) {
+		*out = cred;
+		cred = NULL;
+	}
+out:
+	kdc_secret_free(key, key_len);
+	kdc_cred_free(cred);
+	return r;
+}
+
+kdc_err
+kdc_core_auth_spki(struct kdc_core *core, const char *actor,
+    const uint8_t *spki, size_t spki_len, struct kdc_cred **out)
+{
+	struct kdc_cred *cred = NULL;
+	uint8_t fp[32];
+	char hex[17];
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	kdc_sha256(spki, spki_len, fp);
+	kdc_hex_encode(fp, 8, hex);
+	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
+	if (r == KDC_ERR_NOT_FOUND) {
+		r = KDC_ERR_UNKNOWN_DEVICE;
+		core_audit_unauth(core, actor, "auth.rpk", hex, r, "spki_sha256=%s..",
+		    hex);
+		goto out;
+	}
+	if (r != KDC_OK ||
+	    (r = cred_usable(core, actor, "auth.rpk", hex, cred)) != KDC_OK)
+		goto out;
+	if (out != NULL) {
+		*out = cred;
+		cred = NULL;
+	}
+out:
+	kdc_cred_free(cred);
+	return r;
+}
+
+/* The anchors a client certificate may chain to: our CA and every
+ * manufacturer CA. Caller frees with anchors_free(). */
+struct anchors {
+	struct kdc_mfg_ca	**mfg;
+	size_t			  nmfg;
+	uint8_t			 *own;
+	size_t			  own_len;
+	const uint8_t		**der;
+	size_t			 *len;
+	size_t			  n;
+};
+
+static void
+anchors_free(struct anchors *a)
+{
+	kdc_mfg_ca_list_free(a->mfg, a->nmfg);
+	kdc_free(a->own);
+	kdc_free(a->der);
+	kdc_free(a->len);
+}
+
+static kdc_err
+anchors_load(struct kdc_core *core, struct anchors *a)
+{
+	kdc_err r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = kdc_store_mfg_ca_list(core->st, &a->mfg, &a->nmfg)) != KDC_OK)
+		return r;
+	if (core->ca != NULL &&
+	    (r = kdc_ca_cert_der(core->ca, &a->own, &a->own_len)) != KDC_OK)
+		return r;
+	if ((a->der = kdc_calloc(a->nmfg + 1, sizeof(*a->der))) == NULL ||
+	    (a->len = kdc_calloc(a->nmfg + 1, sizeof(*a->len))) == NULL)
+		return KDC_ERR_NOMEM;
+	if (a->own != NULL) {
+		a->der[a->n] = a->own;
+		a->len[a->n++] = a->own_len;
+	}
+	for (size_t i = 0; i < a->nmfg; i++) {
+		a->der[a->n] = a->mfg[i]->cert;
+		a->len[a->n++] = a->mfg[i]->cert_len;
+	}
+	return KDC_OK;
+}
+
+/* The device's manufacturer credential of type x509. */
+static kdc_err
+mfg_x509_cred(struct kdc_core *core, const char *dev_id,
+    struct kdc_cred **out)
+{
+	struct kdc_cred_filter f = { 0, KDC_KIND_MANUFACTURER, -1, 0 };
+	struct kdc_device *dev = NULL;
+	struct kdc_cred **v = NULL;
+	size_t n = 0;
+	kdc_err r;
+
+	*out = NULL;
+	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
+		return r;
+	f.device = dev->id;
+	kdc_device_free(dev);
+	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
+		return r;
+	r = KDC_ERR_WRONG_TYPE;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->type == KDC_TYPE_X509) {
+			*out = v[i];
+			v[i] = NULL;
+			r = KDC_OK;
+			break;
+		}
+	kdc_cred_list_free(v, n);
+	return r;
+}
+
+kdc_err
+kdc_core_auth_cert(struct kdc_core *core, const char *actor,
+    const uint8_t *const *certs, const size_t *lens, size_t ncerts,
+    struct kdc_cred **out)
+{
+	struct anchors a;
+	struct kdc_cred *cred = NULL;
+	uint8_t *spki = NULL, fp[32];
+	size_t spki_len = 0;
+	char *dev_id = NULL, esc[KDC_DEVID_MAX * 4 + 1];
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	snprintf(esc, sizeof(esc), "-");
+	if ((r = anchors_load(core, &a)) != KDC_OK)
+		goto out;
+	r = kdc_cert_verify_chain(certs, lens, ncerts, a.der, a.len, a.n,
+	    kdc_core_now(core), &dev_id, &spki, &spki_len);
+	if (dev_id != NULL)
+		kdc_log_escape(dev_id, strlen(dev_id), esc, sizeof(esc));
+	if (r != KDC_OK)
+		goto refused;
+	/* an operational certificate we issued: found by its key */
+	kdc_sha256(spki, spki_len, fp);
+	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
+	if (r == KDC_OK && cred->kind == KDC_KIND_OPERATIONAL &&
+	    cred->type == KDC_TYPE_X509) {
+		if (cred->status == KDC_CRED_PENDING && cred->on_use) {
+			/* an EST certificate's first use: judged as the
+			 * issued one it becomes, then activated (the one it
+			 * replaces superseded in the same transaction) */
+			cred->status = KDC_CRED_ISSUED;
+			if ((r = cred_usable(core, actor, "auth.cert", esc,
+			    cred)) == KDC_OK)
+				r = kdc_core_cred_activate(core, actor,
+				    cred->id);
+			goto done;
+		}
+		r = cred_usable(core, actor, "auth.cert", esc, cred);
+		goto done;
+	}
+	kdc_cred_free(cred);
+	cred = NULL;
+	if (r != KDC_OK && r != KDC_ERR_NOT_FOUND)
+		goto out;
+	/* a manufacturer certificate: the device it names */
+	if ((r = mfg_x509_cred(core, dev_id, &cred)) != KDC_OK)
+		goto refused;
+	r = cred_usable(core, actor, "auth.cert", esc, cred);
+done:
+	if (r == KDC_OK && out != NULL) {
+		*out = cred;
+		cred = NULL;
+	}
+	goto out;
+refused:
+	core_audit_unauth(core, actor, "auth.cert", esc, r, "%s",
+	    kdc_err_str(r));
+out:
+	anchors_free(&a);
+	kdc_cred_free(cred);
+	kdc_free(dev_id);
+	kdc_free(spki);
+	return r;
+}
+

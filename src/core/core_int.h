@@ -1,0 +1,104 @@
+/*
+ * core_int.h: what the rooms of core/ share, for the files of core/ only. The
+ * public contract is core.h; nothing here is seen by a face.
+ *
+ * Rooms: core.c (lifetime, clock, audit, CAs), registry.c (devices and
+ * their manufacturer credentials), auth.c (principals from handshakes),
+ * authz.c (the one authorization decision), issue.c (the issuance
+ * pipeline and the credential lifecycle), enroll.c (EST), crl.c (the
+ * revocation generation and the CRL), lwm2m_reg.c (LwM2M Server
+ * registrations, kept for that face).
+ */
+#ifndef KDC_CORE_INT_H
+#define KDC_CORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct kdc_core {
+	struct kdc_store		*st;
+	struct kdc_keyring		*kr;
+	struct kdc_ca			*ca;
+	const struct kdc_config		*cfg;
+	int64_t				(*now)(void);
+	/* token bucket for audited refusals of unauthenticated peers */
+	int64_t				 unauth_at;	/* last refill, s */
+	long				 unauth_tokens;
+	long				 unauth_dropped;	/* since last record */
+	/* the last CRL built (kdc_core_crl), for revocation generation
+	 * crl_gen, valid until crl_next */
+	uint8_t				*crl;
+	size_t				 crl_len;
+	int64_t				 crl_gen;
+	int64_t				 crl_next;
+};
+
+/* ---- core.c: audit ------------------------------------------------------ */
+
+/* Append an audit record; a failure to audit is logged, and returned. */
+kdc_err	core_audit_rec(struct kdc_core *core, const char *actor,
+	    const char *action, const char *subject, kdc_err outcome,
+	    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define AUDIT(core, actor, action, subject, outcome, ...)		\
+	core_audit_rec((core), (actor), (action), (subject), (outcome),	\
+	    __VA_ARGS__)
+/*
+ * A refusal of a peer that has not authenticated (auth.*). Anyone can
+ * cause these, so they are audited through a token bucket
+ * (KDC_AUDIT_UNAUTH_RATE per second, KDC_AUDIT_UNAUTH_BURST at once): a
+ * flood of bad handshakes cannot fill the disk. What the bucket drops is
+ * counted, and the next record that is written says how many.
+ */
+void	core_audit_unauth(struct kdc_core *core, const char *actor,
+	    const char *action, const char *subject, kdc_err outcome,
+	    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The wrapping AAD of a credential row: its id. */
+size_t	core_cred_aad(int64_t id, char *buf, size_t cap);
+
+/* ---- registry.c ------------------------------------------------------- */
+
+/* A profile or CA name: [A-Za-z0-9._-], 1..KDC_NAME_MAX. */
+int	core_name_ok(const char *s);
+
+/* ---- crl.c: the revocation generation ----------------------------------- */
+
+/* Store meta key: bumped in the transaction of every revocation, so every
+ * core (each thread, each process) sees that its cached CRL is stale. */
+#define CRL_GEN_KEY	"crl_gen"
+/* The generation (0 if never set). */
+kdc_err	core_crl_gen_get(struct kdc_core *core, int64_t *gen);
+/* Bump it; call inside the revocation's transaction. */
+kdc_err	core_crl_gen_bump(struct kdc_core *core);
+
+/* ---- issue.c: the issuance pipeline ------------------------------------- */
+
+/*
+ * How a new operational credential's status is chosen. ISSUE_NOW and
+ * ISSUE_PENDING take ISSUED and PENDING as asked. ISSUE_ON_USE (EST):
+ * pending and flagged to go live at its first authentication while the
+ * device has an issued one for the audience (that one stays usable until
+ * then), else issued at once; also at once when the issued one has the
+ * same key (a renewal without rekey).
+ */
+enum issue_mode { ISSUE_NOW, ISSUE_PENDING, ISSUE_ON_USE, ISSUE_BAD };
+
+/* The device, if usable for issuance, and its profile; refusals audited
+ * by the caller. */
+kdc_err	core_device_for_issue(struct kdc_core *core, const char *dev_id,
+	    struct kdc_device **dev, const struct kdc_profile **prof);
+/*
+ * The issuance transaction of a signed certificate (is) for dev: its
+ * status by mode, what it supersedes, the row, the success record
+ * "cert.issue" (note at its end; keygen: the KDC made the key). Nothing
+ * is audited on failure: the caller does.
+ */
+kdc_err	core_cert_store(struct kdc_core *core, const char *actor,
+	    const struct kdc_device *dev, const struct kdc_profile *prof,
+	    const struct kdc_issued *is, int64_t not_before, int64_t not_after,
+	    enum issue_mode mode, bool keygen, const char *note,
+	    int64_t *cred_id, bool *pending);
+
+#endif
