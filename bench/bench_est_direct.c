@@ -54,7 +54,7 @@ struct sess {
 	struct sockaddr_in	 a;
 	gnutls_session_t	 s;
 	bool			 up;		/* handshake done */
-	struct kdc_auth		 who;
+	struct kdc_principal		 who;
 	const uint8_t		*in;		/* the datagram for pull() */
 	size_t			 in_len;
 };
@@ -118,7 +118,6 @@ static int
 psk_cb(gnutls_session_t s, const gnutls_datum_t *user, gnutls_datum_t *key)
 {
 	struct sess *x = gnutls_session_get_ptr(s);
-	struct kdc_cred *cred = NULL;
 	uint8_t psk[KDC_PSK_MAX];
 	size_t len = sizeof(psk);
 	char id[KDC_PSK_IDENTITY_MAX + 1];
@@ -127,14 +126,8 @@ psk_cb(gnutls_session_t s, const gnutls_datum_t *user, gnutls_datum_t *key)
 		return -1;
 	memcpy(id, user->data, user->size);
 	id[user->size] = '\0';
-	if (kdc_core_auth_psk(core, "coap", id, psk, &len, &cred) != KDC_OK)
+	if (kdc_core_auth_psk(core, "coap", id, psk, &len, &x->who) != KDC_OK)
 		return -1;
-	if (kdc_core_auth_of(core, cred, cred->type, NULL, 0, &x->who) !=
-	    KDC_OK) {
-		kdc_cred_free(cred);
-		return -1;
-	}
-	kdc_cred_free(cred);
 	if ((key->data = gnutls_malloc(len)) == NULL)
 		return -1;
 	memcpy(key->data, psk, len);

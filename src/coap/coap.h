@@ -86,7 +86,7 @@ enum kdc_coap_accept {
 	KDC_COAP_ACCEPT_NOSEC = 1 << 2,		/* plain UDP (tests only) */
 };
 
-/* What the handshake established about a peer: struct kdc_auth (core.h). */
+/* What the handshake established about a peer: struct kdc_principal (core.h). */
 
 /* A decoded message. Pointers are borrowed for the callback's duration. */
 struct kdc_coap_msg {
@@ -110,6 +110,16 @@ struct kdc_coap_resp {
 	const uint8_t	*payload;	/* borrowed until the handler returns */
 	size_t		 payload_len;
 };
+
+/*
+ * kdc_err -> CoAP response code: the one table for every CoAP face. A
+ * refusal of an authenticated peer (UNKNOWN_DEVICE, REVOKED, EXPIRED,
+ * NOT_YET_VALID, WRONG_TYPE, DENIED, UNKNOWN_PROFILE) is 4.03, UNTRUSTED
+ * 4.01, UNSUPPORTED 4.15, a bad request 4.00, TOO_LARGE 4.13, NOT_FOUND
+ * 4.04, BUSY 5.03, anything else 5.00. KDC_OK gives 2.05: a handler sets
+ * its own success code.
+ */
+uint8_t	kdc_coap_code(kdc_err r);
 
 /* Value of query item `name` ("ep" for "ep=NAME"), or NULL. */
 const char	*kdc_coap_msg_query(const struct kdc_coap_msg *m,
@@ -227,7 +237,7 @@ void	kdc_coap_later_cancel(struct kdc_coap_later *l);
 
 /* ---- peers ------------------------------------------------------------- */
 
-const struct kdc_auth *kdc_coap_peer_auth(const struct kdc_coap_peer *p);
+const struct kdc_principal *kdc_coap_peer_auth(const struct kdc_coap_peer *p);
 /* Which endpoint ("kdc", "lwm2m", ...) the peer came in on. */
 const char *kdc_coap_peer_endpoint(const struct kdc_coap_peer *p);
 /* Remote address as text, for logs. */

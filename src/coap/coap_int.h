@@ -51,7 +51,7 @@ struct kdc_coap_peer {
 	bool			 hooked;	/* DTLS engine settings applied */
 	bool			 authed;	/* auth below came from core/ */
 	bool			 gone;		/* gone callback done */
-	struct kdc_auth	 auth;
+	struct kdc_principal	 auth;
 	char			 addr[KDC_COAP_ADDR_TEXT];
 	void			*data;
 };
@@ -156,7 +156,6 @@ kdc_err	kdc_coap_add_path_opts(coap_optlist_t **ol, uint16_t opt,
 void	kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	    const coap_pdu_t *req, const coap_string_t *query,
 	    coap_pdu_t *resp);
-uint8_t	kdc_coap_err_code(kdc_err r);
 void	kdc_coap_laters_free(struct kdc_coap *c);
 
 /* dtls.c: everything that touches GnuTLS under libcoap */

@@ -101,30 +101,24 @@ policy_ok(const struct kdc_coap_ep *ep, enum kdc_cred_kind kind)
  * like every refusal of a peer that did not get in.
  */
 static kdc_err
-peer_accept(struct kdc_coap_peer *p, struct kdc_cred *cred,
-    enum kdc_cred_type type, const uint8_t *spki, size_t spki_len)
+peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
 {
 	struct kdc_coap *c = p->c;
-	struct kdc_auth who;
-	kdc_err r;
 
-	if (!policy_ok(p->ep, cred->kind)) {
+	if (!policy_ok(p->ep, who->kind)) {
 		kdc_log_debug("peer=%s endpoint=%s refuses %s credentials",
-		    p->addr, p->ep->name, kdc_cred_kind_str(cred->kind));
+		    p->addr, p->ep->name, kdc_cred_kind_str(who->kind));
 		(void)kdc_core_audit(c->core, "coap", "auth.policy", p->addr,
 		    KDC_ERR_WRONG_TYPE, 1, "endpoint=%s refuses kind=%s cred=%"
-		    PRId64, p->ep->name, kdc_cred_kind_str(cred->kind),
-		    cred->id);
+		    PRId64, p->ep->name, kdc_cred_kind_str(who->kind),
+		    who->cred_id);
 		return KDC_ERR_DENIED;
 	}
-	if ((r = kdc_core_auth_of(c->core, cred, type, spki, spki_len,
-	    &who)) != KDC_OK)
-		return r;
-	p->auth = who;
+	p->auth = *who;
 	p->authed = true;
 	kdc_log_debug("peer=%s endpoint=%s authenticated cred=%lld type=%s",
-	    p->addr, p->ep->name, (long long)cred->id,
-	    kdc_cred_type_str(type));
+	    p->addr, p->ep->name, (long long)who->cred_id,
+	    kdc_cred_type_str(who->type));
 	return KDC_OK;
 }
 
@@ -133,7 +127,7 @@ psk_cb(coap_bin_const_t *identity, coap_session_t *s, void *arg)
 {
 	struct kdc_coap *c = arg;
 	struct kdc_coap_peer *p = kdc_coap_peer_of(c, s, true);
-	struct kdc_cred *cred = NULL;
+	struct kdc_principal who;
 	char id[KDC_PSK_IDENTITY_MAX + 1];
 	size_t len = sizeof(c->psk);
 	kdc_err r;
@@ -148,10 +142,9 @@ psk_cb(coap_bin_const_t *identity, coap_session_t *s, void *arg)
 	}
 	memcpy(id, identity->s, identity->length);
 	id[identity->length] = '\0';
-	r = kdc_core_auth_psk(c->core, "coap", id, c->psk, &len, &cred);
+	r = kdc_core_auth_psk(c->core, "coap", id, c->psk, &len, &who);
 	if (r == KDC_OK)
-		r = peer_accept(p, cred, KDC_TYPE_PSK, NULL, 0);
-	kdc_cred_free(cred);
+		r = peer_accept(p, &who);
 	if (r != KDC_OK) {
 		kdc_wipe(c->psk, sizeof(c->psk));
 		kdc_log_debug_r(r, "peer=%s PSK refused", p->addr);
@@ -163,33 +156,6 @@ psk_cb(coap_bin_const_t *identity, coap_session_t *s, void *arg)
 	return &c->psk_out;
 }
 
-/* The leaf certificate's SubjectPublicKeyInfo DER, exported by GnuTLS as
- * kdc_csr_spki() exports a CSR's (so the two compare byte for byte);
- * out->data is GnuTLS heap. Runs after core/ accepted the chain. */
-static kdc_err
-leaf_spki(const gnutls_datum_t *leaf, gnutls_datum_t *out)
-{
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_pubkey_t pub = NULL;
-	kdc_err r = KDC_OK;
-
-	out->data = NULL;
-	out->size = 0;
-	if (gnutls_x509_crt_init(&crt) < 0 || gnutls_pubkey_init(&pub) < 0)
-		r = KDC_ERR_NOMEM;
-	else if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) < 0 ||
-	    gnutls_pubkey_import_x509(pub, crt, 0) < 0 ||
-	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, out) < 0)
-		r = KDC_ERR_MALFORMED;
-	else if (out->size > KDC_SPKI_MAX)
-		r = KDC_ERR_TOO_LARGE;
-	if (pub != NULL)
-		gnutls_pubkey_deinit(pub);
-	if (crt != NULL)
-		gnutls_x509_crt_deinit(crt);
-	return r;
-}
-
 /* The peer's certificate (chain, leaf first) or raw public key, as GnuTLS
  * received it, through core/. */
 static kdc_err
@@ -198,8 +164,7 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 	const uint8_t *certs[KDC_CHAIN_MAX];
 	size_t lens[KDC_CHAIN_MAX];
 	const gnutls_datum_t *l;
-	gnutls_datum_t spki = { NULL, 0 };
-	struct kdc_cred *cred = NULL;
+	struct kdc_principal who;
 	unsigned n = 0;
 	kdc_err r;
 
@@ -211,10 +176,9 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 	switch (gnutls_certificate_type_get2(g, GNUTLS_CTYPE_PEERS)) {
 	case GNUTLS_CRT_RAW:	/* RFC 7250: the SubjectPublicKeyInfo DER */
 		r = kdc_core_auth_spki(p->c->core, "coap", l[0].data,
-		    l[0].size, &cred);
+		    l[0].size, &who);
 		if (r == KDC_OK)
-			r = peer_accept(p, cred, KDC_TYPE_RPK, l[0].data,
-			    l[0].size);
+			r = peer_accept(p, &who);
 		break;
 	case GNUTLS_CRT_X509:
 		if (n > KDC_CHAIN_MAX) {
@@ -226,19 +190,14 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 			lens[i] = l[i].size;
 		}
 		r = kdc_core_auth_cert(p->c->core, "coap", certs, lens, n,
-		    &cred);
+		    &who);
 		if (r == KDC_OK)
-			r = leaf_spki(&l[0], &spki);
-		if (r == KDC_OK)
-			r = peer_accept(p, cred, KDC_TYPE_X509, spki.data,
-			    spki.size);
-		gnutls_free(spki.data);
+			r = peer_accept(p, &who);
 		break;
 	default:
 		r = KDC_ERR_UNSUPPORTED;
 		break;
 	}
-	kdc_cred_free(cred);
 	if (r != KDC_OK)
 		kdc_log_debug_r(r, "peer=%s certificate refused", p->addr);
 	return r;

@@ -11,32 +11,6 @@
 #include "core/log.h"
 #include "crypto/crypto.h"
 
-/* The one table from kdc_err to a CoAP response code of this face. */
-uint8_t
-kdc_coap_err_code(kdc_err r)
-{
-	switch (r) {
-	case KDC_OK:			return KDC_COAP_CONTENT;
-	case KDC_ERR_TRUNCATED:
-	case KDC_ERR_MALFORMED:
-	case KDC_ERR_TRAILING:
-	case KDC_ERR_INVALID_ARG:	return KDC_COAP_BAD_REQUEST;
-	case KDC_ERR_TOO_LARGE:		return KDC_COAP_TOO_LARGE;
-	case KDC_ERR_NOT_FOUND:		return KDC_COAP_NOT_FOUND;
-	case KDC_ERR_UNKNOWN_DEVICE:
-	case KDC_ERR_REVOKED:
-	case KDC_ERR_EXPIRED:
-	case KDC_ERR_NOT_YET_VALID:
-	case KDC_ERR_UNTRUSTED:		return KDC_COAP_UNAUTHORIZED;
-	case KDC_ERR_WRONG_TYPE:
-	case KDC_ERR_DENIED:		return KDC_COAP_FORBIDDEN;
-	case KDC_ERR_UNSUPPORTED:
-	case KDC_ERR_UNSUPPORTED_KEY:	return KDC_COAP_BAD_REQUEST;
-	case KDC_ERR_STORE_BUSY:	return KDC_COAP_UNAVAILABLE;
-	default:			return KDC_COAP_INTERNAL;
-	}
-}
-
 const char *
 kdc_coap_msg_query(const struct kdc_coap_msg *m, const char *name)
 {
@@ -450,7 +424,7 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	}
 	if ((r = kdc_coap_msg_decode(req, &m, NULL, 0)) != KDC_OK) {
 		kdc_log_debug_r(r, "peer=%s bad request", p->addr);
-		coap_pdu_set_code(resp, (coap_pdu_code_t)kdc_coap_err_code(r));
+		coap_pdu_set_code(resp, (coap_pdu_code_t)kdc_coap_code(r));
 		return;
 	}
 	/* exact routes first, then prefix routes ("rd/" matches "rd/7") */

@@ -172,7 +172,7 @@ kdc_coap_peer_unref(struct kdc_coap_peer *p)
 	free(p);
 }
 
-const struct kdc_auth *
+const struct kdc_principal *
 kdc_coap_peer_auth(const struct kdc_coap_peer *p)
 {
 	return &p->auth;

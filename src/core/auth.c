@@ -10,32 +10,6 @@
 #include "core/core_int.h"
 #include "core/log.h"
 
-kdc_err
-kdc_core_auth_of(struct kdc_core *core, const struct kdc_cred *cred,
-    enum kdc_cred_type type, const uint8_t *spki, size_t spki_len,
-    struct kdc_auth *out)
-{
-	struct kdc_device *dev = NULL;
-	kdc_err r;
-
-	memset(out, 0, sizeof(*out));
-	if (spki_len > sizeof(out->spki))
-		return KDC_ERR_TOO_LARGE;
-	if ((r = kdc_core_device_get_by_id(core, cred->device, &dev)) !=
-	    KDC_OK)
-		return r;
-	if (spki_len > 0)
-		memcpy(out->spki, spki, spki_len);
-	out->spki_len = spki_len;
-	out->type = type;
-	out->kind = cred->kind;
-	out->cred_id = cred->id;
-	out->device = cred->device;
-	snprintf(out->dev_id, sizeof(out->dev_id), "%s", dev->dev_id);
-	kdc_device_free(dev);
-	return KDC_OK;
-}
-
 /* ---- authentication ---------------------------------------------------- */
 
 /*
@@ -44,7 +18,8 @@ kdc_core_auth_of(struct kdc_core *core, const struct kdc_cred *cred,
  */
 static kdc_err
 cred_usable(struct kdc_core *core, const char *actor, const char *action,
-    const char *presented, const struct kdc_cred *cred)
+    const char *presented, const struct kdc_cred *cred,
+    struct kdc_device **devp)
 {
 	struct kdc_device *dev = NULL;
 	int64_t now = kdc_core_now(core);
@@ -73,85 +48,120 @@ out:
 		core_audit_unauth(core, actor, action, subject, r,
 		    "cred=%" PRId64 " status=%s", cred->id,
 		    kdc_cred_status_str(cred->status));
+	if (r == KDC_OK && devp != NULL) {
+		*devp = dev;
+		dev = NULL;
+	}
 	kdc_device_free(dev);
 	return r;
+}
+
+/* The principal a usable credential and its device make. */
+static void
+principal_set(struct kdc_principal *who, const struct kdc_cred *cred,
+    const struct kdc_device *dev, enum kdc_cred_type type,
+    const uint8_t *spki, size_t spki_len)
+{
+	if (who == NULL)
+		return;
+	memset(who, 0, sizeof(*who));
+	who->type = type;
+	who->kind = cred->kind;
+	who->cred_id = cred->id;
+	who->device = dev->id;
+	snprintf(who->dev_id, sizeof(who->dev_id), "%s", dev->dev_id);
+	if (cred->kind == KDC_KIND_OPERATIONAL)
+		snprintf(who->audience, sizeof(who->audience), "%s",
+		    cred->audience);
+	if (spki_len > 0 && spki_len <= sizeof(who->spki)) {
+		memcpy(who->spki, spki, spki_len);
+		who->spki_len = spki_len;
+	}
 }
 
 kdc_err
 kdc_core_auth_psk(struct kdc_core *core, const char *actor,
     const char *identity, uint8_t *psk, size_t *psk_len,
-    struct kdc_cred **out)
+    struct kdc_principal *who)
 {
 	struct kdc_cred *cred = NULL;
+	struct kdc_device *dev = NULL;
 	uint8_t *key = NULL;
 	size_t key_len = 0, aad_len;
 	char aad[32], esc[KDC_PSK_IDENTITY_MAX * 4 + 1];
 	kdc_err r;
 
-	if (out != NULL)
-		*out = NULL;
+	if (who != NULL)
+		memset(who, 0, sizeof(*who));
+	kdc_log_escape(identity, strlen(identity), esc, sizeof(esc));
 	r = kdc_store_cred_get_by_identity(core->st, identity, &cred);
 	if (r == KDC_ERR_NOT_FOUND || (r == KDC_OK &&
 	    cred->type != KDC_TYPE_PSK)) {
 		r = KDC_ERR_UNKNOWN_DEVICE;
-		kdc_log_escape(identity, strlen(identity), esc, sizeof(esc));
 		core_audit_unauth(core, actor, "auth.psk", esc, r, "identity=%s",
 		    esc);
 		goto out;
 	}
 	if (r != KDC_OK ||
-	    (r = cred_usable(core, actor, "auth.psk", identity, cred)) !=
-	    KDC_OK)
+	    (r = cred_usable(core, actor, "auth.psk", identity, cred, &dev))
+	    != KDC_OK)
 		goto out;
 	aad_len = core_cred_aad(cred->id, aad, sizeof(aad));
 	if ((r = kdc_unwrap(core->kr, aad, aad_len, cred->wrapped,
-	    cred->wrapped_len, &key, &key_len)) != KDC_OK)
+	    cred->wrapped_len, &key, &key_len)) != KDC_OK) {
+		/* a damaged or altered row: the operator must hear of it */
+		kdc_log_info("auth.psk identity=%s cred=%" PRId64 ": stored "
+		    "key does not unwrap (%s)", esc, cred->id, kdc_err_str(r));
+		core_audit_unauth(core, actor, "auth.psk", dev->dev_id, r,
+		    "cred=%" PRId64 " identity=%s: stored key does not unwrap",
+		    cred->id, esc);
 		goto out;
+	}
 	if (key_len > *psk_len) {
 		r = KDC_ERR_TOO_LARGE;
 		goto out;
 	}
 	memcpy(psk, key, key_len);
 	*psk_len = key_len;
-	if (out != NULL) {
-		*out = cred;
-		cred = NULL;
-	}
+	principal_set(who, cred, dev, KDC_TYPE_PSK, NULL, 0);
 out:
 	kdc_secret_free(key, key_len);
 	kdc_cred_free(cred);
+	kdc_device_free(dev);
 	return r;
 }
 
 kdc_err
 kdc_core_auth_spki(struct kdc_core *core, const char *actor,
-    const uint8_t *spki, size_t spki_len, struct kdc_cred **out)
+    const uint8_t *spki, size_t spki_len, struct kdc_principal *who)
 {
 	struct kdc_cred *cred = NULL;
+	struct kdc_device *dev = NULL;
 	uint8_t fp[32];
 	char hex[17];
 	kdc_err r;
 
-	if (out != NULL)
-		*out = NULL;
+	if (who != NULL)
+		memset(who, 0, sizeof(*who));
+	if (spki_len > KDC_SPKI_MAX)
+		return KDC_ERR_TOO_LARGE;
 	kdc_sha256(spki, spki_len, fp);
 	kdc_hex_encode(fp, 8, hex);
 	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
 	if (r == KDC_ERR_NOT_FOUND) {
 		r = KDC_ERR_UNKNOWN_DEVICE;
-		core_audit_unauth(core, actor, "auth.rpk", hex, r, "spki_sha256=%s..",
-		    hex);
+		core_audit_unauth(core, actor, "auth.rpk", hex, r,
+		    "spki_sha256=%s..", hex);
 		goto out;
 	}
 	if (r != KDC_OK ||
-	    (r = cred_usable(core, actor, "auth.rpk", hex, cred)) != KDC_OK)
+	    (r = cred_usable(core, actor, "auth.rpk", hex, cred, &dev)) !=
+	    KDC_OK)
 		goto out;
-	if (out != NULL) {
-		*out = cred;
-		cred = NULL;
-	}
+	principal_set(who, cred, dev, KDC_TYPE_RPK, spki, spki_len);
 out:
 	kdc_cred_free(cred);
+	kdc_device_free(dev);
 	return r;
 }
 
@@ -234,17 +244,18 @@ mfg_x509_cred(struct kdc_core *core, const char *dev_id,
 kdc_err
 kdc_core_auth_cert(struct kdc_core *core, const char *actor,
     const uint8_t *const *certs, const size_t *lens, size_t ncerts,
-    struct kdc_cred **out)
+    struct kdc_principal *who)
 {
 	struct anchors a;
 	struct kdc_cred *cred = NULL;
+	struct kdc_device *dev = NULL;
 	uint8_t *spki = NULL, fp[32];
 	size_t spki_len = 0;
 	char *dev_id = NULL, esc[KDC_DEVID_MAX * 4 + 1];
 	kdc_err r;
 
-	if (out != NULL)
-		*out = NULL;
+	if (who != NULL)
+		memset(who, 0, sizeof(*who));
 	snprintf(esc, sizeof(esc), "-");
 	if ((r = anchors_load(core, &a)) != KDC_OK)
 		goto out;
@@ -265,12 +276,12 @@ kdc_core_auth_cert(struct kdc_core *core, const char *actor,
 			 * replaces superseded in the same transaction) */
 			cred->status = KDC_CRED_ISSUED;
 			if ((r = cred_usable(core, actor, "auth.cert", esc,
-			    cred)) == KDC_OK)
+			    cred, &dev)) == KDC_OK)
 				r = kdc_core_cred_activate(core, actor,
 				    cred->id);
 			goto done;
 		}
-		r = cred_usable(core, actor, "auth.cert", esc, cred);
+		r = cred_usable(core, actor, "auth.cert", esc, cred, &dev);
 		goto done;
 	}
 	kdc_cred_free(cred);
@@ -280,12 +291,10 @@ kdc_core_auth_cert(struct kdc_core *core, const char *actor,
 	/* a manufacturer certificate: the device it names */
 	if ((r = mfg_x509_cred(core, dev_id, &cred)) != KDC_OK)
 		goto refused;
-	r = cred_usable(core, actor, "auth.cert", esc, cred);
+	r = cred_usable(core, actor, "auth.cert", esc, cred, &dev);
 done:
-	if (r == KDC_OK && out != NULL) {
-		*out = cred;
-		cred = NULL;
-	}
+	if (r == KDC_OK)
+		principal_set(who, cred, dev, KDC_TYPE_X509, spki, spki_len);
 	goto out;
 refused:
 	core_audit_unauth(core, actor, "auth.cert", esc, r, "%s",
@@ -293,6 +302,7 @@ refused:
 out:
 	anchors_free(&a);
 	kdc_cred_free(cred);
+	kdc_device_free(dev);
 	kdc_free(dev_id);
 	kdc_free(spki);
 	return r;

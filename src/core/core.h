@@ -89,20 +89,49 @@ kdc_err	kdc_core_device_revoke(struct kdc_core *core, const char *actor,
 kdc_err	kdc_core_device_delete(struct kdc_core *core, const char *actor,
 	    const char *dev_id);
 
-/* ---- authentication lookups (faces call these from TLS callbacks) ------ */
+/* ---- principals: who a request comes from -------------------------- */
 
 /*
- * Find the live credential with this PSK identity and unwrap its key into
- * psk (capacity *psk_len; set to the length). Refusals, each audited:
- * UNKNOWN_DEVICE, REVOKED (credential or device), EXPIRED, NOT_YET_VALID.
- * *cred (optional, may be NULL) receives the row.
+ * A principal, made by core from an authentication: a DTLS PSK, raw
+ * public key or certificate today (later a TLS client certificate, an
+ * ACE token, an OSCORE context). Faces keep it for the session and hand
+ * it back to core (kdc_authorize(), kdc_core_enroll()); they never look
+ * the device up again by its id. A zeroed principal is nobody (NoSec).
+ */
+struct kdc_principal {
+	enum kdc_cred_type	 type;		/* how it authenticated */
+	enum kdc_cred_kind	 kind;
+	int64_t			 cred_id;	/* 0: not authenticated */
+	int64_t			 device;	/* device row id, 0 likewise */
+	char			 dev_id[KDC_DEVID_MAX + 1];	/* "" likewise */
+	/* the audience the credential belongs to ("" for a manufacturer
+	 * credential, which belongs to no service but the KDC) */
+	char			 audience[KDC_NAME_MAX + 1];
+	/* the peer's SubjectPublicKeyInfo DER as GnuTLS exports it (the
+	 * encoding kdc_csr_spki() gives): the raw public key (RPK) or the
+	 * leaf certificate's key (X.509); spki_len 0 for PSK and NoSec */
+	uint8_t			 spki[KDC_SPKI_MAX];
+	size_t			 spki_len;
+};
+
+/*
+ * The authentication calls (faces call them from TLS callbacks). Each
+ * finds the live credential, checks it and its device, and fills *who
+ * (optional, may be NULL; cleared first) with one read of the credential
+ * and one of its device. Refusals, each audited (sampled, like every
+ * refusal of a peer that has not proven who it is): UNKNOWN_DEVICE,
+ * REVOKED (credential or device), EXPIRED, NOT_YET_VALID.
+ *
+ * PSK: the credential with this identity; its key is unwrapped into psk
+ * (capacity *psk_len; set to the length). A key that does not unwrap
+ * (a damaged or altered row) is BAD_KEY, audited too.
  */
 kdc_err	kdc_core_auth_psk(struct kdc_core *core, const char *actor,
 	    const char *identity, uint8_t *psk, size_t *psk_len,
-	    struct kdc_cred **cred);
-/* The same for a raw public key (SPKI DER). */
+	    struct kdc_principal *who);
+/* The same for a raw public key (SPKI DER; TOO_LARGE over KDC_SPKI_MAX). */
 kdc_err	kdc_core_auth_spki(struct kdc_core *core, const char *actor,
-	    const uint8_t *spki, size_t spki_len, struct kdc_cred **cred);
+	    const uint8_t *spki, size_t spki_len, struct kdc_principal *who);
 
 /*
  * A client certificate chain (DER, leaf first), as a DTLS/TLS face got it:
@@ -113,11 +142,48 @@ kdc_err	kdc_core_auth_spki(struct kdc_core *core, const char *actor,
  * certificate authentication. Refusals, each audited: UNTRUSTED (no
  * chain), EXPIRED / NOT_YET_VALID (certificate or credential),
  * UNKNOWN_DEVICE, REVOKED, WRONG_TYPE (the device's manufacturer
- * credential is not a certificate). *cred (optional) gets the row.
+ * credential is not a certificate). *who (optional) as above, its spki
+ * the leaf's key.
  */
 kdc_err	kdc_core_auth_cert(struct kdc_core *core, const char *actor,
 	    const uint8_t *const *certs, const size_t *lens, size_t ncerts,
-	    struct kdc_cred **cred);
+	    struct kdc_principal *who);
+
+/* ---- authorization: the one decision ------------------------------- */
+
+/* What a principal asks to do. */
+enum kdc_action {
+	KDC_ACT_BOOTSTRAP,	/* LwM2M bootstrap of its own device */
+	KDC_ACT_ENROLL,		/* EST sen: a first certificate */
+	KDC_ACT_REENROLL,	/* EST sren: a new certificate over the current */
+	KDC_ACT_SKG,		/* EST skg: a key pair made by the KDC */
+	KDC_ACT_REGISTER,	/* LwM2M Server register / update / deregister */
+	KDC_ACT_CRL_READ,	/* the CRL of our CA */
+};
+
+/*
+ * May who do act on target (the device a request names, e.g. a LwM2M
+ * endpoint name; NULL: its own)? One table of rules in core/authz.c:
+ *   bootstrap  manufacturer or operational credential, own device;
+ *   enroll     the manufacturer credential, still issued now;
+ *   reenroll   the operational certificate, still issued now;
+ *   skg        either of those two, still issued now;
+ *   register   an operational credential that is still the device's
+ *              issued one for its audience and not past not_after, own
+ *              device;
+ *   crl-read   any authenticated principal.
+ * Refusals: DENIED (nobody, or another device), WRONG_TYPE (a credential
+ * of another kind or type), REVOKED / EXPIRED (no longer live). Each
+ * refusal is audited under audit_as (NULL: "authz.<rule>") with the rule
+ * that refused. why (optional, why_len > 0) gets the reason, never a
+ * secret.
+ */
+kdc_err	kdc_authorize(struct kdc_core *core, const char *actor,
+	    const struct kdc_principal *who, enum kdc_action act,
+	    const char *target, const char *audit_as, char *why,
+	    size_t why_len);
+/* "bootstrap", "enroll", ... (the rule names of the table). */
+const char *kdc_action_str(enum kdc_action act);
 
 /*
  * An audit record for what a face decided itself (a bootstrap step, a
@@ -187,29 +253,6 @@ kdc_err	kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 	    size_t *pkcs8_len, uint8_t **pub, size_t *pub_len);
 /* ---- EST enrollment in three steps ------------------------------------ */
 
-/* Who a peer proved to be in its handshake (the CoAP faces' view). */
-struct kdc_auth {
-	enum kdc_cred_type	 type;		/* how it authenticated */
-	enum kdc_cred_kind	 kind;
-	int64_t			 cred_id;	/* 0: not authenticated */
-	int64_t			 device;	/* device row id, 0 likewise */
-	char			 dev_id[KDC_DEVID_MAX + 1];	/* "" likewise */
-	/* the peer's SubjectPublicKeyInfo DER as GnuTLS exports it (the
-	 * encoding kdc_csr_spki() gives): the raw public key (RPK) or the
-	 * leaf certificate's key (X.509); spki_len 0 for PSK and NoSec */
-	uint8_t			 spki[KDC_SPKI_MAX];
-	size_t			 spki_len;
-};
-/*
- * What a credential that has just authenticated a peer says about it:
- * kind, row, device and its dev_id (a lookup), type the way the peer
- * authenticated, spki (NULL when spki_len is 0) copied. UNKNOWN_DEVICE,
- * TOO_LARGE (spki over KDC_SPKI_MAX); *out is cleared first.
- */
-kdc_err	kdc_core_auth_of(struct kdc_core *core, const struct kdc_cred *cred,
-	    enum kdc_cred_type type, const uint8_t *spki, size_t spki_len,
-	    struct kdc_auth *out);
-
 enum kdc_enroll_op {
 	KDC_ENROLL_SEN,		/* RFC 9148 simple enroll: a CSR certified */
 	KDC_ENROLL_SREN,	/* re-enroll, over the current certificate */
@@ -262,7 +305,7 @@ enum kdc_enroll_op {
 struct kdc_enroll {
 	/* the caller's */
 	enum kdc_enroll_op	 op;
-	struct kdc_auth		 who;
+	struct kdc_principal	 who;
 	const uint8_t		*csr;		/* DER; borrowed */
 	size_t			 csr_len;
 	char			 note[160];	/* ends the success record */

@@ -63,6 +63,16 @@ size_t	core_cred_aad(int64_t id, char *buf, size_t cap);
 /* A profile or CA name: [A-Za-z0-9._-], 1..KDC_NAME_MAX. */
 int	core_name_ok(const char *s);
 
+/* ---- authz.c ----------------------------------------------------------- */
+
+/* kdc_authorize() without the audit (the caller audits, e.g. an EST
+ * refusal with its own record); *row (optional) gets the principal's
+ * credential row when the rule read it (else NULL). */
+kdc_err	core_authorize(struct kdc_core *core,
+	    const struct kdc_principal *who, enum kdc_action act,
+	    const char *target, char *why, size_t why_len,
+	    struct kdc_cred **row);
+
 /* ---- crl.c: the revocation generation ----------------------------------- */
 
 /* Store meta key: bumped in the transaction of every revocation, so every

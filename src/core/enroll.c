@@ -19,57 +19,22 @@ kdc_enroll_op_str(enum kdc_enroll_op op)
 	    "sen";
 }
 
-/*
- * Who may ask on this session: the manufacturer credential for sen (and
- * skg by it), the current operational certificate for sren (and skg by
- * it), still issued now (superseded or revoked since the handshake:
- * refused). *mine gets the credential row (for its key).
- */
+/* The rule of the table (authz.c) an enrollment asks under. */
+static enum kdc_action
+enroll_action(enum kdc_enroll_op op)
+{
+	return op == KDC_ENROLL_SREN ? KDC_ACT_REENROLL :
+	    op == KDC_ENROLL_SKG ? KDC_ACT_SKG : KDC_ACT_ENROLL;
+}
+
+/* Who may ask on this session (kdc_authorize()'s rule, audited by the
+ * caller); *mine gets the credential row (for its key). */
 static kdc_err
 enroll_allowed(struct kdc_core *core, struct kdc_enroll *e,
     struct kdc_cred **mine)
 {
-	const struct kdc_auth *who = &e->who;
-	struct kdc_cred *cred = NULL;
-	bool re = e->op == KDC_ENROLL_SREN || (e->op == KDC_ENROLL_SKG &&
-	    who->kind == KDC_KIND_OPERATIONAL);
-	kdc_err r;
-
-	*mine = NULL;
-	if (who->dev_id[0] == '\0' || who->cred_id == 0) {
-		snprintf(e->why, sizeof(e->why), "not authenticated");
-		return KDC_ERR_DENIED;
-	}
-	if (!re && who->kind != KDC_KIND_MANUFACTURER) {
-		snprintf(e->why, sizeof(e->why), "%s needs the manufacturer "
-		    "credential, cred=%" PRId64 " is %s", kdc_enroll_op_str(e->op),
-		    who->cred_id, kdc_cred_kind_str(who->kind));
-		return KDC_ERR_WRONG_TYPE;
-	}
-	if (re && (who->kind != KDC_KIND_OPERATIONAL ||
-	    who->type != KDC_TYPE_X509)) {
-		snprintf(e->why, sizeof(e->why), "%s needs the operational "
-		    "certificate, cred=%" PRId64 " is %s %s",
-		    kdc_enroll_op_str(e->op), who->cred_id,
-		    kdc_cred_kind_str(who->kind), kdc_cred_type_str(who->type));
-		return KDC_ERR_WRONG_TYPE;
-	}
-	if ((r = kdc_store_cred_get(core->st, who->cred_id, &cred)) !=
-	    KDC_OK) {
-		snprintf(e->why, sizeof(e->why), "cred=%" PRId64 ": %s",
-		    who->cred_id, kdc_err_str(r));
-		return r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
-	}
-	if (cred->device != who->device || cred->status != KDC_CRED_ISSUED) {
-		snprintf(e->why, sizeof(e->why), "cred=%" PRId64 " is %s",
-		    who->cred_id, kdc_cred_status_str(cred->status));
-		r = cred->status == KDC_CRED_EXPIRED ? KDC_ERR_EXPIRED :
-		    KDC_ERR_REVOKED;
-		kdc_cred_free(cred);
-		return r;
-	}
-	*mine = cred;
-	return KDC_OK;
+	return core_authorize(core, &e->who, enroll_action(e->op), NULL,
+	    e->why, sizeof(e->why), mine);
 }
 
 /*
@@ -84,7 +49,7 @@ static kdc_err
 key_allowed(struct kdc_core *core, struct kdc_enroll *e,
     const struct kdc_cred *mine, const uint8_t *spki, size_t spki_len)
 {
-	const struct kdc_auth *who = &e->who;
+	const struct kdc_principal *who = &e->who;
 	struct kdc_cred *cred = NULL;
 	uint8_t fp[32];
 	kdc_err r;

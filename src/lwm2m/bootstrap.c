@@ -104,35 +104,6 @@ struct bs_sess {
 
 /* ---- shared helpers (lwm2m_int.h) --------------------------------------- */
 
-uint8_t
-kdc_lwm2m_code(kdc_err r)
-{
-	switch (r) {
-	case KDC_OK:
-		return KDC_COAP_CHANGED;
-	case KDC_ERR_TRUNCATED:
-	case KDC_ERR_MALFORMED:
-	case KDC_ERR_TRAILING:
-	case KDC_ERR_INVALID_ARG:
-		return KDC_COAP_BAD_REQUEST;
-	case KDC_ERR_TOO_LARGE:
-		return KDC_COAP_TOO_LARGE;
-	case KDC_ERR_NOT_FOUND:
-		return KDC_COAP_NOT_FOUND;
-	case KDC_ERR_UNKNOWN_DEVICE:
-	case KDC_ERR_REVOKED:
-	case KDC_ERR_EXPIRED:
-	case KDC_ERR_WRONG_TYPE:
-	case KDC_ERR_NOT_YET_VALID:
-	case KDC_ERR_DENIED:
-		return KDC_COAP_FORBIDDEN;
-	case KDC_ERR_STORE_BUSY:
-		return KDC_COAP_UNAVAILABLE;
-	default:
-		return KDC_COAP_INTERNAL;
-	}
-}
-
 void
 kdc_lwm2m_audit(struct kdc_lwm2m *lw, const char *action, const char *subject,
     kdc_err outcome, const char *fmt, ...)
@@ -699,15 +670,15 @@ bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
 	resp->code = KDC_COAP_CHANGED;
 }
 
-/* POST /bs on a DTLS endpoint: ep must be the peer's own device. */
+/* POST /bs on a DTLS endpoint: core decides (kdc_authorize()). */
 static void
 bs_request(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
 	struct kdc_lwm2m *lw = arg;
-	const struct kdc_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_principal *auth = kdc_coap_peer_auth(peer);
 	const char *ep = kdc_coap_msg_query(req, "ep");
-	char esc[KDC_DEVID_MAX * 4 + 1];
+	kdc_err r;
 
 	resp->code = KDC_COAP_BAD_REQUEST;
 	if (ep == NULL || *ep == '\0') {
@@ -715,27 +686,10 @@ bs_request(void *arg, struct kdc_coap_peer *peer,
 		    kdc_coap_peer_addr(peer));
 		return;
 	}
-	kdc_log_escape(ep, strlen(ep), esc, sizeof(esc));
-	if (auth == NULL || auth->dev_id[0] == '\0') {
-		resp->code = KDC_COAP_FORBIDDEN;
-		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", esc, KDC_ERR_DENIED,
-		    "ep=%s: not authenticated (NoSec)", esc);
-		return;
-	}
-	if (strcmp(ep, auth->dev_id) != 0) {
-		/* someone asking for another device's credentials */
-		resp->code = KDC_COAP_FORBIDDEN;
-		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", auth->dev_id,
-		    KDC_ERR_DENIED, "ep=%s is not the device of cred=%" PRId64,
-		    esc, auth->cred_id);
-		return;
-	}
-	if (auth->kind != KDC_KIND_MANUFACTURER &&
-	    auth->kind != KDC_KIND_OPERATIONAL) {
-		resp->code = KDC_COAP_FORBIDDEN;
-		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", auth->dev_id,
-		    KDC_ERR_WRONG_TYPE, "cred=%" PRId64 " kind=%s",
-		    auth->cred_id, kdc_cred_kind_str(auth->kind));
+	/* core's rule "bootstrap": its own device, by a credential of its */
+	if ((r = kdc_authorize(lw->core, KDC_LWM2M_ACTOR, auth,
+	    KDC_ACT_BOOTSTRAP, ep, "lwm2m.bootstrap", NULL, 0)) != KDC_OK) {
+		resp->code = kdc_coap_code(r);
 		return;
 	}
 	bs_start(lw, peer, req, resp, auth->dev_id,
@@ -753,7 +707,7 @@ bs_request_nosec(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
 	struct kdc_lwm2m *lw = arg;
-	const struct kdc_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_principal *auth = kdc_coap_peer_auth(peer);
 	const char *ep = kdc_coap_msg_query(req, "ep");
 	struct kdc_device *dev = NULL;
 	char esc[KDC_DEVID_MAX * 4 + 1];
@@ -782,7 +736,7 @@ bs_request_nosec(void *arg, struct kdc_coap_peer *peer,
 	if (r != KDC_OK) {
 		resp->code = r == KDC_ERR_UNKNOWN_DEVICE ||
 		    r == KDC_ERR_REVOKED ? KDC_COAP_FORBIDDEN :
-		    kdc_lwm2m_code(r);
+		    kdc_coap_code(r);
 		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", esc, r,
 		    "ep=%s from=%s: refused nosec", esc,
 		    kdc_coap_peer_addr(peer));

@@ -103,36 +103,6 @@ static const uint8_t csrattrs[] = {
 	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
 };
 
-/* kdc_err -> CoAP code for EST (RFC 9148 §4.5, Table 4). */
-static uint8_t
-est_code(kdc_err r)
-{
-	switch (r) {
-	case KDC_ERR_TRUNCATED:
-	case KDC_ERR_MALFORMED:
-	case KDC_ERR_TRAILING:
-	case KDC_ERR_INVALID_ARG:
-	case KDC_ERR_BAD_SIGNATURE:
-	case KDC_ERR_UNSUPPORTED_KEY:
-		return KDC_COAP_BAD_REQUEST;
-	case KDC_ERR_TOO_LARGE:
-		return KDC_COAP_TOO_LARGE;
-	case KDC_ERR_UNSUPPORTED:
-		return KDC_COAP_UNSUPPORTED_CF;
-	case KDC_ERR_UNKNOWN_DEVICE:
-	case KDC_ERR_REVOKED:
-	case KDC_ERR_EXPIRED:
-	case KDC_ERR_NOT_YET_VALID:
-	case KDC_ERR_WRONG_TYPE:
-	case KDC_ERR_DENIED:
-	case KDC_ERR_UNKNOWN_PROFILE:
-		return KDC_COAP_FORBIDDEN;
-	case KDC_ERR_STORE_BUSY:
-		return KDC_COAP_UNAVAILABLE;
-	default:
-		return KDC_COAP_INTERNAL;
-	}
-}
 
 /* Copy n bytes to the response, in buf (capacity cap). */
 static kdc_err
@@ -246,7 +216,7 @@ att_get(void *arg, struct kdc_coap_peer *peer,
 /* ---- POST sen, sren, skg ------------------------------------------------ */
 
 /* What the request asks for, before core sees it: the CSR's format and
- * an answer format we can give (*code: the answer if not est_code()). */
+ * an answer format we can give (*code: the answer if not kdc_coap_code()). */
 static kdc_err
 formats_ok(struct est_job *j, uint8_t *code)
 {
@@ -290,18 +260,18 @@ answer(struct est_job *j)
 	return KDC_OK;
 }
 
-/* A refusal: the answer's code (code, or est_code(r)), an est.enroll
+/* A refusal: the answer's code (code, or kdc_coap_code(r)), an est.enroll
  * record. */
 static void
 refused(struct est_job *j, struct kdc_core *core, kdc_err r, uint8_t code)
 {
-	const struct kdc_auth *who = &j->en.who;
+	const struct kdc_principal *who = &j->en.who;
 	const char *op = kdc_enroll_op_str(j->en.op);
 	kdc_err ar;
 
 	memset(&j->resp, 0, sizeof(j->resp));
 	j->resp.content_format = KDC_CF_NONE;
-	j->resp.code = code != 0 ? code : est_code(r);
+	j->resp.code = code != 0 ? code : kdc_coap_code(r);
 	kdc_log_debug("peer=%s %s refused: %s", j->peer, op, j->en.why);
 	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll",
 	    who->dev_id[0] != '\0' ? who->dev_id : j->peer, r,
@@ -411,7 +381,7 @@ static struct est_job *
 job_new(struct kdc_coap_peer *peer, const struct kdc_coap_msg *req,
     enum kdc_enroll_op op)
 {
-	const struct kdc_auth *auth = kdc_coap_peer_auth(peer);
+	const struct kdc_principal *auth = kdc_coap_peer_auth(peer);
 	struct est_job *j;
 	size_t n;
 
@@ -555,7 +525,7 @@ crl_get(void *arg, struct kdc_coap_peer *peer,
 	(void)req;
 	if ((r = kdc_core_crl(e->core, &der, &len)) != KDC_OK) {
 		kdc_log_err_r(r, "CRL for peer=%s", kdc_coap_peer_addr(peer));
-		resp->code = est_code(r);
+		resp->code = kdc_coap_code(r);
 		return;
 	}
 	if (len > KDC_COAP_RESP_MAX) {

@@ -33,9 +33,6 @@ struct kdc_lwm2m {
 	struct bs_sess			*sessions;
 };
 
-/* kdc_err -> CoAP response code: the face's one translation table. */
-uint8_t	kdc_lwm2m_code(kdc_err r);
-
 /* Append an audit record (subject: a device id); logged if it fails. */
 void	kdc_lwm2m_audit(struct kdc_lwm2m *lw, const char *action,
 	    const char *subject, kdc_err outcome, const char *fmt, ...)

@@ -25,44 +25,17 @@
 /* ---- checks ------------------------------------------------------------- */
 
 /*
- * Is this peer allowed to use the registration interface: authenticated,
- * with an operational credential that is still the device's current
- * issued one (a superseded key or a manufacturer credential is not)?
- * Refusals are audited under `action`.
+ * Is this peer allowed to use the registration interface (core's rule
+ * "register": an operational credential that is still the device's
+ * current one, for its own device when ep names one)? Refusals are
+ * audited by core under `action`.
  */
 static kdc_err
 peer_check(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
-    const char *action)
+    const char *action, const char *ep)
 {
-	const struct kdc_auth *auth = kdc_coap_peer_auth(peer);
-	struct kdc_cred *cur = NULL;
-	kdc_err r;
-
-	if (auth == NULL || auth->dev_id[0] == '\0') {
-		kdc_lwm2m_audit(lw, action, "-", KDC_ERR_DENIED,
-		    "not authenticated (NoSec) from=%s",
-		    kdc_coap_peer_addr(peer));
-		return KDC_ERR_DENIED;
-	}
-	if (auth->kind != KDC_KIND_OPERATIONAL) {
-		kdc_lwm2m_audit(lw, action, auth->dev_id, KDC_ERR_WRONG_TYPE,
-		    "cred=%" PRId64 " kind=%s: only the operational "
-		    "credential from bootstrap registers", auth->cred_id,
-		    kdc_cred_kind_str(auth->kind));
-		return KDC_ERR_WRONG_TYPE;
-	}
-	r = kdc_core_cred_current(lw->core, auth->dev_id, KDC_CRED_ISSUED,
-	    &cur);
-	if (r == KDC_OK && cur->id != auth->cred_id)
-		r = KDC_ERR_REVOKED;	/* not for this audience, or replaced */
-	else if (r == KDC_ERR_NOT_FOUND)
-		r = KDC_ERR_REVOKED;
-	kdc_cred_free(cur);
-	if (r != KDC_OK)
-		kdc_lwm2m_audit(lw, action, auth->dev_id, r,
-		    "cred=%" PRId64 " is not the current operational "
-		    "credential", auth->cred_id);
-	return r;
+	return kdc_authorize(lw->core, KDC_LWM2M_ACTOR,
+	    kdc_coap_peer_auth(peer), KDC_ACT_REGISTER, ep, action, NULL, 0);
 }
 
 /* Lifetime from lt=, strictly decimal and within the limits. */
@@ -131,31 +104,23 @@ rd_register(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
 	struct kdc_lwm2m *lw = arg;
-	const struct kdc_auth *auth;
+	const struct kdc_principal *auth;
 	const char *ep = kdc_coap_msg_query(req, "ep");
 	const char *lt = kdc_coap_msg_query(req, "lt");
 	const char *ver = kdc_coap_msg_query(req, "lwm2m");
 	const char *b = kdc_coap_msg_query(req, "b");
 	struct kdc_lwm2m_reg reg;
-	char esc[KDC_DEVID_MAX * 4 + 1];
 	kdc_err r;
 
 	resp->code = KDC_COAP_BAD_REQUEST;
-	if ((r = peer_check(lw, peer, "lwm2m.register")) != KDC_OK) {
-		resp->code = kdc_lwm2m_code(r);
+	if ((r = peer_check(lw, peer, "lwm2m.register", ep != NULL &&
+	    *ep != '\0' ? ep : NULL)) != KDC_OK) {
+		resp->code = kdc_coap_code(r);
 		return;
 	}
 	auth = kdc_coap_peer_auth(peer);
 	if (ep == NULL || *ep == '\0')
 		return;
-	if (strcmp(ep, auth->dev_id) != 0) {
-		kdc_log_escape(ep, strlen(ep), esc, sizeof(esc));
-		kdc_lwm2m_audit(lw, "lwm2m.register", auth->dev_id,
-		    KDC_ERR_DENIED, "ep=%s is not the device of cred=%" PRId64,
-		    esc, auth->cred_id);
-		resp->code = KDC_COAP_FORBIDDEN;
-		return;
-	}
 	memset(&reg, 0, sizeof(reg));
 	reg.lifetime = KDC_LWM2M_LIFETIME_DEFAULT;	/* §6.2.1: lt default */
 	if ((lt != NULL && parse_lt(lt, &reg.lifetime) != KDC_OK) ||
@@ -173,7 +138,7 @@ rd_register(void *arg, struct kdc_coap_peer *peer,
 	reg.updated = reg.registered;
 	if ((r = kdc_core_lwm2m_reg_put(lw->core, &reg)) != KDC_OK) {
 		kdc_log_err_r(r, "register ep=%s", reg.ep);
-		resp->code = kdc_lwm2m_code(r == KDC_ERR_NOT_FOUND ?
+		resp->code = kdc_coap_code(r == KDC_ERR_NOT_FOUND ?
 		    KDC_ERR_UNKNOWN_DEVICE : r);
 		return;
 	}
@@ -192,13 +157,13 @@ static kdc_err
 own_reg(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer, const char *path,
     const char *action, struct kdc_lwm2m_reg *reg)
 {
-	const struct kdc_auth *auth;
+	const struct kdc_principal *auth;
 	int64_t id;
 	kdc_err r;
 
 	if ((r = parse_loc(path, &id)) != KDC_OK)
 		return r;
-	if ((r = peer_check(lw, peer, action)) != KDC_OK)
+	if ((r = peer_check(lw, peer, action, NULL)) != KDC_OK)
 		return r;
 	auth = kdc_coap_peer_auth(peer);
 	if ((r = kdc_core_lwm2m_reg_get(lw->core, id, reg)) != KDC_OK)
@@ -225,7 +190,7 @@ rd_update(void *arg, struct kdc_coap_peer *peer,
 
 	if ((r = own_reg(lw, peer, req->path, "lwm2m.update", &reg)) !=
 	    KDC_OK) {
-		resp->code = kdc_lwm2m_code(r);
+		resp->code = kdc_coap_code(r);
 		return;
 	}
 	if ((lt != NULL && parse_lt(lt, &life) != KDC_OK) ||
@@ -236,7 +201,7 @@ rd_update(void *arg, struct kdc_coap_peer *peer,
 	peer_addr(peer, addr, sizeof(addr));
 	if ((r = kdc_core_lwm2m_reg_touch(lw->core, reg.id,
 	    kdc_core_now(lw->core), life, b, addr)) != KDC_OK) {
-		resp->code = kdc_lwm2m_code(r);
+		resp->code = kdc_coap_code(r);
 		return;
 	}
 	kdc_log_debug("update ep=%s reg=%" PRId64, reg.ep, reg.id);
@@ -254,7 +219,7 @@ rd_delete(void *arg, struct kdc_coap_peer *peer,
 	if ((r = own_reg(lw, peer, req->path, "lwm2m.deregister", &reg)) !=
 	    KDC_OK ||
 	    (r = kdc_core_lwm2m_reg_delete(lw->core, reg.id)) != KDC_OK) {
-		resp->code = kdc_lwm2m_code(r);
+		resp->code = kdc_coap_code(r);
 		return;
 	}
 	kdc_lwm2m_audit(lw, "lwm2m.deregister", reg.ep, KDC_OK,

@@ -2,7 +2,7 @@
 # EST /sen over a manufacturer X.509 certificate (a device registered
 # --cert under a manufacturer CA): a CSR carrying the certificate's own key
 # is refused 4.03 and audited DENIED (the key is not in the device's row:
-# the handshake gives it, struct kdc_auth.spki); a fresh key is
+# the handshake gives it, struct kdc_principal.spki); a fresh key is
 # certified 2.04. Independent client: coap-client-gnutls; PKI: openssl.
 . "$(dirname "$0")/lib.sh"
 

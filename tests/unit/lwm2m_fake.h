@@ -32,7 +32,7 @@ struct kdc_coap {
 };
 
 struct kdc_coap_peer {
-	struct kdc_auth	 auth;
+	struct kdc_principal	 auth;
 	const char		*endpoint;
 	int			 holds;
 	void			*data;
@@ -142,7 +142,7 @@ kdc_coap_free(struct kdc_coap *c)
 	free(c);
 }
 
-const struct kdc_auth *
+const struct kdc_principal *
 kdc_coap_peer_auth(const struct kdc_coap_peer *p)
 {
 	return &p->auth;

@@ -91,7 +91,7 @@ h_echo(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
     struct kdc_coap_resp *resp)
 {
 	struct fx *f = arg;
-	const struct kdc_auth *a = kdc_coap_peer_auth(p);
+	const struct kdc_principal *a = kdc_coap_peer_auth(p);
 	int n;
 
 	n = snprintf(f->echo, sizeof(f->echo), "%s|%s|%d|%.*s", a->dev_id,

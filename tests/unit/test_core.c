@@ -124,6 +124,7 @@ test_psk_device_auth(void **state)
 	struct fx *f = *state;
 	struct kdc_device_spec s;
 	struct kdc_cred *cred = NULL;
+	struct kdc_principal who;
 	uint8_t psk[KDC_PSK_MAX];
 	size_t psk_len = sizeof(psk);
 
@@ -131,10 +132,12 @@ test_psk_device_auth(void **state)
 	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
 	expect_last_audit(f, "device.add", KDC_OK);
 	assert_int_equal(kdc_core_auth_psk(f->core, "test", "dev1", psk,
-	    &psk_len, &cred), KDC_OK);
+	    &psk_len, &who), KDC_OK);
 	assert_int_equal(psk_len, 16);
 	assert_memory_equal(psk, s.psk, 16);
-	assert_int_equal(cred->kind, KDC_KIND_MANUFACTURER);
+	assert_int_equal(who.kind, KDC_KIND_MANUFACTURER);
+	assert_string_equal(who.dev_id, "urn:dev:ops:1");
+	assert_int_equal(kdc_store_cred_get(f->st, who.cred_id, &cred), KDC_OK);
 	/* at rest the PSK is wrapped, not stored raw */
 	assert_false(kdc_test_memmem(cred->wrapped, cred->wrapped_len, s.psk,
 	    16));
@@ -422,23 +425,24 @@ auth_by(struct fx *f, const uint8_t *der, size_t len, kdc_err *r)
 {
 	const uint8_t *chain[1] = { der };
 	size_t chain_len[1] = { len };
+	struct kdc_principal who;
 	struct kdc_cred *c = NULL;
 	int64_t id = 0;
 
-	*r = kdc_core_auth_cert(f->core, "t", chain, chain_len, 1, &c);
+	*r = kdc_core_auth_cert(f->core, "t", chain, chain_len, 1, &who);
 	if (*r == KDC_OK) {
-		assert_non_null(c);
+		assert_int_equal(kdc_store_cred_get(f->st, who.cred_id, &c), KDC_OK);
 		assert_int_equal(c->status, KDC_CRED_ISSUED);
 		id = c->id;
 	} else
-		assert_null(c);
+		assert_int_equal(who.cred_id, 0);
 	kdc_cred_free(c);
 	return id;
 }
 
 /* who a manufacturer PSK or an operational certificate row proves */
 static void
-who_of(struct kdc_auth *who, const struct kdc_cred *c, const char *dev_id)
+who_of(struct kdc_principal *who, const struct kdc_cred *c, const char *dev_id)
 {
 	memset(who, 0, sizeof(*who));
 	who->type = c->type;
@@ -446,12 +450,13 @@ who_of(struct kdc_auth *who, const struct kdc_cred *c, const char *dev_id)
 	who->cred_id = c->id;
 	who->device = c->device;
 	snprintf(who->dev_id, sizeof(who->dev_id), "%s", dev_id);
+	snprintf(who->audience, sizeof(who->audience), "%s", c->audience);
 }
 
 /* An enrollment request: op by who over csr, its record ending note. */
 static void
 enroll_set(struct kdc_enroll *e, enum kdc_enroll_op op,
-    const struct kdc_auth *who, const uint8_t *csr, size_t csr_len,
+    const struct kdc_principal *who, const uint8_t *csr, size_t csr_len,
     const char *note)
 {
 	memset(e, 0, sizeof(*e));
@@ -465,7 +470,7 @@ enroll_set(struct kdc_enroll *e, enum kdc_enroll_op op,
 
 /* An EST sen by who (kdc_core_enroll()); *cert a heap copy. */
 static kdc_err
-enroll_sen(struct fx *f, const struct kdc_auth *who, const uint8_t *csr,
+enroll_sen(struct fx *f, const struct kdc_principal *who, const uint8_t *csr,
     size_t csr_len, const char *note, int64_t *id, uint8_t **cert,
     size_t *cert_len, bool *pending)
 {
@@ -499,8 +504,8 @@ test_cert_enroll_on_use(void **state)
 {
 	struct fx *f = *state;
 	struct kdc_device_spec s;
-	struct kdc_cred *mfg = NULL;
-	struct kdc_auth who;
+	
+	struct kdc_principal who;
 	uint8_t *csr[3], *cert[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
 	uint8_t psk[KDC_PSK_MAX];
 	size_t csr_len[3], cert_len[6], psk_len = sizeof(psk);
@@ -523,9 +528,9 @@ test_cert_enroll_on_use(void **state)
 	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
 	/* every request over the manufacturer PSK (sen) */
 	assert_int_equal(kdc_core_auth_psk(f->core, "t", "e1", psk, &psk_len,
-	    &mfg), KDC_OK);
-	who_of(&who, mfg, "urn:dev:e1");
-	kdc_cred_free(mfg);
+	    &who), KDC_OK);
+	assert_string_equal(who.dev_id, "urn:dev:e1");
+	
 
 	/* nothing issued yet: issued at once; one record, with the note */
 	assert_int_equal(enroll_sen(f, &who,
@@ -617,7 +622,7 @@ sh_der(struct fx *f, const char *name, size_t *len)
 }
 
 static kdc_err
-auth_one(struct fx *f, const uint8_t *der, size_t len, struct kdc_cred **c)
+auth_one(struct fx *f, const uint8_t *der, size_t len, struct kdc_principal *c)
 {
 	const uint8_t *certs[1] = { der };
 	size_t lens[1] = { len };
@@ -641,7 +646,7 @@ csr_file(struct fx *f, const char *name, const char *cn, size_t *len)
 /* one kdc_core_enroll(); refusals change nothing, not even the audit log
  * (the face records them) */
 static kdc_err
-enroll(struct fx *f, enum kdc_enroll_op op, const struct kdc_auth *who,
+enroll(struct fx *f, enum kdc_enroll_op op, const struct kdc_principal *who,
     const uint8_t *csr, size_t csr_len, struct kdc_enroll *e)
 {
 	int64_t seq = naudit(f);
@@ -674,8 +679,8 @@ test_enroll_policy(void **state)
 {
 	struct fx *f = *state;
 	struct kdc_device_spec s;
-	struct kdc_cred *mfg = NULL, *mfg2 = NULL, *op = NULL;
-	struct kdc_auth who, who2, nobody, whop;
+	struct kdc_cred *op = NULL;
+	struct kdc_principal who, who2, nobody, whop;
 	struct kdc_enroll e;
 	uint8_t psk[KDC_PSK_MAX], *a, *b, *x, *skg;
 	size_t psk_len, a_len, b_len, x_len, skg_len;
@@ -686,12 +691,12 @@ test_enroll_policy(void **state)
 	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
 	psk_len = sizeof(psk);
 	assert_int_equal(kdc_core_auth_psk(f->core, "t", "p1", psk, &psk_len,
-	    &mfg), KDC_OK);
+	    &who), KDC_OK);
 	psk_len = sizeof(psk);
 	assert_int_equal(kdc_core_auth_psk(f->core, "t", "p2", psk, &psk_len,
-	    &mfg2), KDC_OK);
-	who_of(&who, mfg, "urn:dev:p1");
-	who_of(&who2, mfg2, "urn:dev:p2");
+	    &who2), KDC_OK);
+	assert_string_equal(who.dev_id, "urn:dev:p1");
+	assert_string_equal(who2.dev_id, "urn:dev:p2");
 	memset(&nobody, 0, sizeof(nobody));
 	assert_non_null(a = csr_file(f, "a", "x", &a_len));
 	assert_non_null(b = csr_file(f, "b", "x", &b_len));
@@ -784,8 +789,8 @@ test_enroll_policy(void **state)
 	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, x, x_len, &e),
 	    KDC_ERR_REVOKED);
 
-	kdc_cred_free(mfg);
-	kdc_cred_free(mfg2);
+	
+	
 	kdc_cred_free(op);
 	free(a);
 	free(b);
@@ -798,7 +803,7 @@ test_auth_cert(void **state)
 {
 	struct fx *f = *state;
 	struct kdc_device_spec s;
-	struct kdc_cred *c = NULL;
+	struct kdc_principal c;
 	uint8_t *csr, *op = NULL, *mfg, *mfgca, *other, *pskdev;
 	size_t csr_len, op_len, mfg_len, mfgca_len, other_len, pskdev_len;
 	int64_t id;
@@ -842,9 +847,8 @@ test_auth_cert(void **state)
 	s.type = KDC_TYPE_X509;
 	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
 	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_OK);
-	assert_int_equal(c->kind, KDC_KIND_MANUFACTURER);
-	kdc_cred_free(c);
-	c = NULL;
+	assert_int_equal(c.kind, KDC_KIND_MANUFACTURER);
+	assert_string_equal(c.dev_id, "urn:dev:m:1");
 	/* a device registered with a PSK cannot use a certificate */
 	psk_spec(&s, "urn:dev:m:3", "m3", 0x31, 16);
 	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
@@ -866,10 +870,9 @@ test_auth_cert(void **state)
 	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:m:1", csr,
 	    csr_len, 5, &id, &op, &op_len), KDC_OK);
 	assert_int_equal(auth_one(f, op, op_len, &c), KDC_OK);
-	assert_int_equal(c->kind, KDC_KIND_OPERATIONAL);
-	assert_int_equal(c->id, id);
-	kdc_cred_free(c);
-	c = NULL;
+	assert_int_equal(c.kind, KDC_KIND_OPERATIONAL);
+	assert_int_equal(c.cred_id, id);
+	assert_true(c.spki_len > 0);
 	assert_int_equal(kdc_core_cred_revoke(f->core, "t", id), KDC_OK);
 	assert_int_equal(auth_one(f, op, op_len, &c), KDC_ERR_REVOKED);
 	expect_last_audit(f, "auth.cert", KDC_ERR_REVOKED);
@@ -877,7 +880,7 @@ test_auth_cert(void **state)
 	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:m:1"),
 	    KDC_OK);
 	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_ERR_REVOKED);
-	assert_null(c);
+	assert_int_equal(c.cred_id, 0);
 	free(csr);
 	free(op);
 	free(mfg);
@@ -914,10 +917,15 @@ test_keypair_issue(void **state)
 	assert_null(c->wrapped);		/* the private key is not kept */
 	kdc_cred_free(c);
 	assert_int_equal(kdc_core_cred_activate(f->core, "t", rpk_id), KDC_OK);
-	assert_int_equal(kdc_core_auth_spki(f->core, "t", pub, pub_len, &c),
-	    KDC_OK);
-	assert_int_equal(c->kind, KDC_KIND_OPERATIONAL);
-	kdc_cred_free(c);
+	{
+		struct kdc_principal who;
+
+		assert_int_equal(kdc_core_auth_spki(f->core, "t", pub, pub_len,
+		    &who), KDC_OK);
+		assert_int_equal(who.kind, KDC_KIND_OPERATIONAL);
+		assert_int_equal(who.cred_id, rpk_id);
+		assert_memory_equal(who.spki, pub, pub_len);
+	}
 	free(pub);
 	pub = NULL;
 
@@ -933,10 +941,11 @@ test_keypair_issue(void **state)
 	{
 		const uint8_t *certs[1] = { pub };
 		size_t lens[1] = { pub_len };
+		struct kdc_principal who;
+
 		assert_int_equal(kdc_core_auth_cert(f->core, "t", certs, lens,
-		    1, &c), KDC_OK);
-		assert_int_equal(c->id, x_id);
-		kdc_cred_free(c);
+		    1, &who), KDC_OK);
+		assert_int_equal(who.cred_id, x_id);
 	}
 	free(pub);
 	/* refusals */
@@ -1078,7 +1087,7 @@ test_face_reads(void **state)
 	struct kdc_device *d = NULL, *byid = NULL;
 	struct kdc_profile prof;
 	struct kdc_cred *cred = NULL;
-	struct kdc_auth who;
+	struct kdc_principal who;
 	uint8_t psk[KDC_PSK_MAX], big[KDC_SPKI_MAX + 1] = { 0 };
 	size_t psk_len;
 	int64_t count = 0, bad = 0;
@@ -1109,17 +1118,19 @@ test_face_reads(void **state)
 	/* who a peer is once its credential authenticated it */
 	psk_len = sizeof(psk);
 	assert_int_equal(kdc_core_auth_psk(f->core, "t", "r1", psk, &psk_len,
-	    &cred), KDC_OK);
-	assert_int_equal(kdc_core_auth_of(f->core, cred, KDC_TYPE_PSK, NULL,
-	    0, &who), KDC_OK);
+	    &who), KDC_OK);
+	assert_int_equal(kdc_store_cred_get_by_identity(f->st, "r1", &cred),
+	    KDC_OK);
 	assert_string_equal(who.dev_id, "urn:dev:r1");
 	assert_int_equal(who.device, d->id);
 	assert_int_equal(who.cred_id, cred->id);
 	assert_int_equal(who.kind, KDC_KIND_MANUFACTURER);
 	assert_int_equal(who.type, KDC_TYPE_PSK);
 	assert_int_equal(who.spki_len, 0);
-	assert_int_equal(kdc_core_auth_of(f->core, cred, KDC_TYPE_RPK, big,
-	    sizeof(big), &who), KDC_ERR_TOO_LARGE);
+	assert_string_equal(who.audience, "");
+	/* a key over KDC_SPKI_MAX is refused before any lookup */
+	assert_int_equal(kdc_core_auth_spki(f->core, "t", big, sizeof(big),
+	    &who), KDC_ERR_TOO_LARGE);
 	assert_int_equal(who.dev_id[0], '\0');
 	kdc_cred_free(cred);
 	kdc_device_free(d);
@@ -1130,7 +1141,7 @@ test_face_reads(void **state)
 
 /* steps 1-2 of a sen by who over csr, for a group commit */
 static void
-group_sign(struct fx *f, struct kdc_enroll *e, const struct kdc_auth *who,
+group_sign(struct fx *f, struct kdc_enroll *e, const struct kdc_principal *who,
     const uint8_t *csr, size_t csr_len, kdc_err want)
 {
 	enroll_set(e, KDC_ENROLL_SEN, who, csr, csr_len, "est=group");
@@ -1140,19 +1151,19 @@ group_sign(struct fx *f, struct kdc_enroll *e, const struct kdc_auth *who,
 
 static void
 group_who(struct fx *f, const char *dev_id, const char *ident, uint8_t fill,
-    struct kdc_auth *who)
+    struct kdc_principal *who)
 {
 	struct kdc_device_spec s;
-	struct kdc_cred *mfg = NULL;
+	
 	uint8_t psk[KDC_PSK_MAX];
 	size_t psk_len = sizeof(psk);
 
 	psk_spec(&s, dev_id, ident, fill, 16);
 	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
 	assert_int_equal(kdc_core_auth_psk(f->core, "t", ident, psk, &psk_len,
-	    &mfg), KDC_OK);
-	who_of(who, mfg, dev_id);
-	kdc_cred_free(mfg);
+	    who), KDC_OK);
+	assert_string_equal(who->dev_id, dev_id);
+	
 }
 
 /*
@@ -1167,7 +1178,7 @@ static void
 test_enroll_group(void **state)
 {
 	struct fx *f = *state;
-	struct kdc_auth w1, w2, w3, nobody;
+	struct kdc_principal w1, w2, w3, nobody;
 	struct kdc_enroll e[5], *es[5];
 	struct kdc_cred *cur = NULL;
 	uint8_t *c[4];
@@ -1244,7 +1255,7 @@ test_enroll_group_write_fails(void **state)
 	struct fx *f = *state;
 	struct kdc_store *st = NULL;
 	struct kdc_core *core = NULL, *keep = f->core;
-	struct kdc_auth w[3];
+	struct kdc_principal w[3];
 	struct kdc_enroll e[3], *es[3];
 	struct kdc_store *keep_st = f->st;
 	uint8_t *c[3];
@@ -1319,6 +1330,107 @@ test_alloc_failures(void **state)
 	print_message("allocation-failure runs: %ld\n", n - 1);
 }
 
+/*
+ * The one authorization decision: each rule of the table refuses what it
+ * must, with the distinct error, and audits the refusal naming the rule.
+ */
+static void
+test_authorize(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_principal mfg, op, nobody;
+	struct kdc_cred *cur = NULL;
+	struct kdc_audit_rec last;
+	uint8_t psk[KDC_PSK_MAX], opk[KDC_PSK_GEN_LEN];
+	size_t psk_len = sizeof(psk);
+	int64_t op_id, n0;
+	char why[256];
+
+	psk_spec(&s, "urn:dev:z1", "z1", 0x61, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", "z1", psk, &psk_len,
+	    &mfg), KDC_OK);
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:z1",
+	    KDC_CRED_ISSUED, &op_id, opk), KDC_OK);
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:z1",
+	    KDC_CRED_ISSUED, &cur), KDC_OK);
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", cur->identity, psk,
+	    &psk_len, &op), KDC_OK);
+	assert_int_equal(op.cred_id, op_id);
+	assert_string_equal(op.audience, cur->audience);
+	memset(&nobody, 0, sizeof(nobody));
+
+	/* allowed */
+	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_BOOTSTRAP,
+	    "urn:dev:z1", NULL, NULL, 0), KDC_OK);
+	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
+	    "urn:dev:z1", NULL, NULL, 0), KDC_OK);
+	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_ENROLL,
+	    NULL, NULL, NULL, 0), KDC_OK);
+	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_CRL_READ,
+	    NULL, NULL, NULL, 0), KDC_OK);
+	n0 = naudit(f);
+
+	/* nobody: DENIED, audited under the caller's action */
+	assert_int_equal(kdc_authorize(f->core, "t", &nobody,
+	    KDC_ACT_BOOTSTRAP, "urn:dev:z1", "lwm2m.bootstrap", why,
+	    sizeof(why)), KDC_ERR_DENIED);
+	assert_non_null(strstr(why, "rule=bootstrap"));
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_DENIED);
+	assert_int_equal(kdc_authorize(f->core, "t", NULL, KDC_ACT_CRL_READ,
+	    NULL, NULL, NULL, 0), KDC_ERR_DENIED);
+	expect_last_audit(f, "authz.crl-read", KDC_ERR_DENIED);
+	/* another device's name */
+	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_BOOTSTRAP,
+	    "urn:dev:other", NULL, why, sizeof(why)), KDC_ERR_DENIED);
+	assert_non_null(strstr(why, "ep=urn:dev:other"));
+	expect_last_audit(f, "authz.bootstrap", KDC_ERR_DENIED);
+	/* the wrong kind: a manufacturer credential does not register, an
+	 * operational PSK neither enrolls (sen) nor re-enrolls (sren) */
+	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_REGISTER,
+	    NULL, NULL, NULL, 0), KDC_ERR_WRONG_TYPE);
+	expect_last_audit(f, "authz.register", KDC_ERR_WRONG_TYPE);
+	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_ENROLL,
+	    NULL, NULL, NULL, 0), KDC_ERR_WRONG_TYPE);
+	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REENROLL,
+	    NULL, NULL, NULL, 0), KDC_ERR_WRONG_TYPE);
+	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_SKG,
+	    NULL, NULL, NULL, 0), KDC_ERR_WRONG_TYPE);
+	/* past not_after, before the sweep marked it: EXPIRED */
+	fake_now = cur->not_after;
+	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
+	    NULL, NULL, why, sizeof(why)), KDC_ERR_EXPIRED);
+	assert_non_null(strstr(why, "past not_after"));
+	fake_now = cur->not_after - 1;
+	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
+	    NULL, NULL, NULL, 0), KDC_OK);
+	/* a principal whose audience is not its credential's */
+	{
+		struct kdc_principal other = op;
+
+		snprintf(other.audience, sizeof(other.audience), "mqtt");
+		assert_int_equal(kdc_authorize(f->core, "t", &other,
+		    KDC_ACT_REGISTER, NULL, NULL, NULL, 0), KDC_ERR_REVOKED);
+	}
+	/* superseded by a new issue, then a revoked manufacturer row */
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:z1",
+	    KDC_CRED_ISSUED, &op_id, opk), KDC_OK);
+	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
+	    NULL, NULL, NULL, 0), KDC_ERR_REVOKED);
+	expect_last_audit(f, "authz.register", KDC_ERR_REVOKED);
+	assert_int_equal(kdc_core_cred_revoke(f->core, "t", mfg.cred_id),
+	    KDC_OK);
+	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_ENROLL,
+	    NULL, NULL, NULL, 0), KDC_ERR_REVOKED);
+	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_non_null(strstr(last.detail, "rule=enroll"));
+	/* every refusal above left one record */
+	assert_true(naudit(f) > n0 + 10);
+	kdc_cred_free(cur);
+}
+
 int
 main(void)
 {
@@ -1352,6 +1464,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_unauth_refusals_rate_limited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_authorize, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failures, setup,
 		    teardown),

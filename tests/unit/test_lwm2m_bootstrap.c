@@ -65,7 +65,6 @@ add_device(struct fx *f, const char *dev_id, const char *profile,
     uint8_t fill, struct kdc_coap_peer *peer)
 {
 	struct kdc_device_spec s;
-	struct kdc_cred *cred = NULL;
 	struct kdc_device *d = NULL;
 	uint8_t psk[KDC_PSK_MAX];
 	size_t psk_len = sizeof(psk);
@@ -79,17 +78,15 @@ add_device(struct fx *f, const char *dev_id, const char *profile,
 	s.psk[0] ^= 0x5a;
 	s.psk_len = 16;
 	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
-	assert_int_equal(kdc_core_auth_psk(f->core, "test", s.psk_identity,
-	    psk, &psk_len, &cred), KDC_OK);
-	assert_int_equal(kdc_core_device_get(f->core, dev_id, &d), KDC_OK);
 	memset(peer, 0, sizeof(*peer));
 	peer->endpoint = "kdc";
-	peer->auth.type = KDC_TYPE_PSK;
-	peer->auth.kind = KDC_KIND_MANUFACTURER;
-	peer->auth.cred_id = cred->id;
-	peer->auth.device = d->id;
-	snprintf(peer->auth.dev_id, sizeof(peer->auth.dev_id), "%s", dev_id);
-	kdc_cred_free(cred);
+	assert_int_equal(kdc_core_auth_psk(f->core, "test", s.psk_identity,
+	    psk, &psk_len, &peer->auth), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->core, dev_id, &d), KDC_OK);
+	assert_int_equal(peer->auth.type, KDC_TYPE_PSK);
+	assert_int_equal(peer->auth.kind, KDC_KIND_MANUFACTURER);
+	assert_int_equal(peer->auth.device, d->id);
+	assert_string_equal(peer->auth.dev_id, dev_id);
 	kdc_device_free(d);
 }
 

@@ -50,7 +50,7 @@ add_device(struct fx *f, const char *dev_id, uint8_t fill,
     struct kdc_coap_peer *mfg, struct kdc_coap_peer *op)
 {
 	struct kdc_device_spec s;
-	struct kdc_cred *cred = NULL;
+	struct kdc_cred *cur = NULL;
 	struct kdc_device *d = NULL;
 	uint8_t psk[KDC_PSK_MAX], opk[KDC_PSK_GEN_LEN];
 	size_t psk_len = sizeof(psk);
@@ -64,22 +64,26 @@ add_device(struct fx *f, const char *dev_id, uint8_t fill,
 	s.psk[0] ^= 0x5a;
 	s.psk_len = 16;
 	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
-	assert_int_equal(kdc_core_auth_psk(f->core, "test", s.psk_identity,
-	    psk, &psk_len, &cred), KDC_OK);
-	assert_int_equal(kdc_core_device_get(f->core, dev_id, &d), KDC_OK);
-	assert_int_equal(kdc_core_psk_issue(f->core, "test", dev_id,
-	    KDC_CRED_ISSUED, &op_id, opk), KDC_OK);
 	memset(mfg, 0, sizeof(*mfg));
 	mfg->endpoint = "lwm2m";
-	mfg->auth.type = KDC_TYPE_PSK;
-	mfg->auth.kind = KDC_KIND_MANUFACTURER;
-	mfg->auth.cred_id = cred->id;
-	mfg->auth.device = d->id;
-	snprintf(mfg->auth.dev_id, sizeof(mfg->auth.dev_id), "%s", dev_id);
+	assert_int_equal(kdc_core_auth_psk(f->core, "test", s.psk_identity,
+	    psk, &psk_len, &mfg->auth), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->core, dev_id, &d), KDC_OK);
+	assert_int_equal(mfg->auth.device, d->id);
+	assert_int_equal(kdc_core_psk_issue(f->core, "test", dev_id,
+	    KDC_CRED_ISSUED, &op_id, opk), KDC_OK);
+	/* the operational PSK's principal, as its handshake would make it */
+	assert_int_equal(kdc_core_cred_current(f->core, dev_id,
+	    KDC_CRED_ISSUED, &cur), KDC_OK);
+	assert_int_equal(cur->id, op_id);
 	*op = *mfg;
-	op->auth.kind = KDC_KIND_OPERATIONAL;
-	op->auth.cred_id = op_id;
-	kdc_cred_free(cred);
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->core, "test", cur->identity,
+	    psk, &psk_len, &op->auth), KDC_OK);
+	assert_int_equal(op->auth.kind, KDC_KIND_OPERATIONAL);
+	assert_int_equal(op->auth.cred_id, op_id);
+	assert_memory_equal(psk, opk, sizeof(opk));
+	kdc_cred_free(cur);
 	kdc_device_free(d);
 }
 

@@ -1,0 +1,39 @@
+/*
+ * code.c: kdc_err -> CoAP response code (coap.h kdc_coap_code()), alone
+ * in its file so a face's unit test can link it without the engine.
+ */
+#include "coap/coap.h"
+
+/*
+ * The one table from kdc_err to a CoAP response code, for every CoAP face
+ * (coap.h). A refusal of an authenticated peer is 4.03: its handshake
+ * proved who it is, what it asks is not allowed; 4.01 is for a peer that
+ * has not authenticated (UNTRUSTED, and the engine's own refusal).
+ */
+uint8_t
+kdc_coap_code(kdc_err r)
+{
+	switch (r) {
+	case KDC_OK:			return KDC_COAP_CONTENT;
+	case KDC_ERR_TRUNCATED:
+	case KDC_ERR_MALFORMED:
+	case KDC_ERR_TRAILING:
+	case KDC_ERR_INVALID_ARG:
+	case KDC_ERR_BAD_SIGNATURE:
+	case KDC_ERR_UNSUPPORTED_KEY:	return KDC_COAP_BAD_REQUEST;
+	case KDC_ERR_TOO_LARGE:		return KDC_COAP_TOO_LARGE;
+	case KDC_ERR_NOT_FOUND:		return KDC_COAP_NOT_FOUND;
+	case KDC_ERR_UNSUPPORTED:	return KDC_COAP_UNSUPPORTED_CF;
+	case KDC_ERR_UNTRUSTED:		return KDC_COAP_UNAUTHORIZED;
+	case KDC_ERR_UNKNOWN_DEVICE:
+	case KDC_ERR_REVOKED:
+	case KDC_ERR_EXPIRED:
+	case KDC_ERR_NOT_YET_VALID:
+	case KDC_ERR_WRONG_TYPE:
+	case KDC_ERR_DENIED:
+	case KDC_ERR_UNKNOWN_PROFILE:	return KDC_COAP_FORBIDDEN;
+	case KDC_ERR_STORE_BUSY:
+	case KDC_ERR_BUSY:		return KDC_COAP_UNAVAILABLE;
+	default:			return KDC_COAP_INTERNAL;
+	}
+}
