@@ -321,13 +321,14 @@ main(int argc, char **argv)
 	 * supersede, insert, audit, commit; no signature) */
 	t0 = cpu_now();
 	do {
-		uint8_t psk[KDC_PSK_GEN_LEN];
+		struct kdc_psk_new pn;
 
 		snprintf(spec.dev_id, sizeof(spec.dev_id), "urn:dev:bench:%ld",
 		    n_psk % NDEV);
 		if (kdc_core_psk_issue(core, "bench", spec.dev_id,
-		    KDC_CRED_ISSUED, &id, psk) != KDC_OK)
+		    KDC_CRED_ISSUED, &pn) != KDC_OK)
 			return 1;
+		kdc_psk_new_wipe(&pn);
 		n_psk++;
 	} while ((t = cpu_now()) - t0 < secs);
 	double r_psk = n_psk / (t - t0);

@@ -94,6 +94,13 @@ static const struct enum_val client_certs[] = {
  * while parsing or rendering is it a cred_type value (CRED_X509_EST); a
  * parsed profile holds it as cred_type KDC_TYPE_X509 with est set. */
 #define CRED_X509_EST	100
+static const struct enum_val psk_ids[] = {
+	{ "random", KDC_PSK_ID_RANDOM }, { "named", KDC_PSK_ID_NAMED },
+	{ NULL, 0 },
+};
+_Static_assert(sizeof(enum kdc_psk_id) == sizeof(int),
+    "enum kdc_psk_id must be int-sized");
+
 static const struct enum_val cred_types[] = {
 	{ "psk", KDC_TYPE_PSK }, { "rpk", KDC_TYPE_RPK },
 	{ "x509", KDC_TYPE_X509 }, { "x509-est", CRED_X509_EST }, { NULL, 0 },
@@ -199,6 +206,15 @@ static const struct ckey keys[] = {
 	    PRO(audience), FSZ(kdc_profile, audience), 0, NULL,
 	    check_audience,
 	    "Audience the operational credential is for." },
+	{ SECT_PROFILE, "psk_key_bytes", CT_INT,
+	    KDC_STR(KDC_PSK_GEN_DEFAULT), KDC_PSK_MIN, KDC_PSK_GEN_MAX,
+	    PRO(psk_key_len), 0, 0, NULL, NULL,
+	    "Length of an operational PSK in bytes, 16..32. 16 (128 bits)\n"
+	    "# is what tinydtls clients (Wakaama, Contiki-NG) hold." },
+	{ SECT_PROFILE, "psk_identity", CT_ENUM, "random", 0, 0,
+	    PRO(psk_identity), 0, 0, psk_ids, NULL,
+	    "Form of an operational PSK identity: random (32 hex digits, fits\n"
+	    "# tinydtls' 32 bytes) or named (<device id>#<16 hex>, longer)." },
 	{ SECT_PROFILE, "lifetime_days", CT_DAYS, "30", 1, 3650,
 	    PRO(lifetime), 0, 0, NULL, NULL,
 	    "Lifetime of an operational credential in days, 1..3650." },
@@ -971,7 +987,9 @@ same_config(const struct kdc_config *a, const struct kdc_config *b)
 		if (strcmp(x->name, y->name) != 0 ||
 		    x->cred_type != y->cred_type || x->est != y->est ||
 		    strcmp(x->audience, y->audience) != 0 ||
-		    x->lifetime != y->lifetime)
+		    x->lifetime != y->lifetime ||
+		    x->psk_key_len != y->psk_key_len ||
+		    x->psk_identity != y->psk_identity)
 			return false;
 	}
 	return true;

@@ -228,15 +228,27 @@ kdc_err	kdc_core_lwm2m_reg_list(struct kdc_core *core,
 kdc_err	kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 	    const char *dev_id, const uint8_t *csr, size_t csr_len,
 	    unsigned days, int64_t *cred_id, uint8_t **cert, size_t *cert_len);
+/* A new operational PSK, as issuance hands it back: a secret, wiped with
+ * kdc_psk_new_wipe(). */
+struct kdc_psk_new {
+	int64_t		 cred_id;
+	char		 identity[KDC_PSK_IDENTITY_MAX + 1];
+	uint8_t		 psk[KDC_PSK_GEN_MAX];
+	size_t		 psk_len;
+};
 /*
- * Issue an operational PSK (KDC_PSK_GEN_LEN random bytes, identity
- * "<dev_id>#<16 random hex>") for dev_id and the audience of its profile, in
+ * Issue an operational PSK for dev_id and the audience of its profile, in
  * status `status` (KDC_CRED_PENDING or KDC_CRED_ISSUED; issuing supersedes
- * the live one). psk receives the key (capacity KDC_PSK_GEN_LEN).
+ * the live one). The profile sets the key's length (psk_key_bytes, 16 by
+ * default) and the identity's form (psk_identity: "random", 32 hex
+ * digits, or "named", "<dev_id>#<16 hex>"). *out (cleared first) gets the
+ * row, identity and key. UNKNOWN_DEVICE, REVOKED, UNKNOWN_PROFILE,
+ * INVALID_ARG (status), CONFIG (a key length out of range).
  */
 kdc_err	kdc_core_psk_issue(struct kdc_core *core, const char *actor,
-	    const char *dev_id, enum kdc_cred_status status, int64_t *cred_id,
-	    uint8_t psk[KDC_PSK_GEN_LEN]);
+	    const char *dev_id, enum kdc_cred_status status,
+	    struct kdc_psk_new *out);
+void	kdc_psk_new_wipe(struct kdc_psk_new *p);
 /*
  * Issue an operational RPK or certificate whose key pair the KDC makes
  * (LwM2M 1.0 style, where the bootstrap write carries the private key).

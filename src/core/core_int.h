@@ -99,16 +99,40 @@ enum issue_mode { ISSUE_NOW, ISSUE_PENDING, ISSUE_ON_USE, ISSUE_BAD };
  * by the caller. */
 kdc_err	core_device_for_issue(struct kdc_core *core, const char *dev_id,
 	    struct kdc_device **dev, const struct kdc_profile **prof);
-/*
- * The issuance transaction of a signed certificate (is) for dev: its
- * status by mode, what it supersedes, the row, the success record
- * "cert.issue" (note at its end; keygen: the KDC made the key). Nothing
- * is audited on failure: the caller does.
- */
-kdc_err	core_cert_store(struct kdc_core *core, const char *actor,
-	    const struct kdc_device *dev, const struct kdc_profile *prof,
-	    const struct kdc_issued *is, int64_t not_before, int64_t not_after,
-	    enum issue_mode mode, bool keygen, const char *note,
-	    int64_t *cred_id, bool *pending);
+/* A new operational credential on its way through the pipeline: the
+ * caller fills the request, core_issue() the answer. */
+struct issuance {
+	const struct kdc_device		*dev;
+	const struct kdc_profile	*prof;		/* its audience */
+	enum kdc_cred_type		 type;
+	enum issue_mode			 mode;
+	const char			*action;	/* the success record's */
+	const char			*identity;	/* PSK */
+	const uint8_t			*secret;	/* PSK key; borrowed */
+	size_t				 secret_len;
+	const uint8_t			*spki;		/* RPK, X.509 */
+	size_t				 spki_len;
+	const struct kdc_issued		*is;		/* X.509 */
+	int64_t				 not_before;
+	int64_t				 not_after;
+	bool				 keygen;	/* the KDC made the key */
+	const char			*note;		/* ends the record */
+	/* the answer */
+	int64_t				 cred_id;
+	bool				 pending;
+};
+
+/* The pipeline's one transaction (issue.c); nothing audited on failure:
+ * the caller does. */
+kdc_err	core_issue(struct kdc_core *core, const char *actor,
+	    struct issuance *iss);
+/* The request for a certificate the CA signed (is) for dev. */
+void	core_issuance_cert(struct issuance *iss, const struct kdc_device *dev,
+	    const struct kdc_profile *prof, const struct kdc_issued *is,
+	    int64_t not_before, int64_t not_after, enum issue_mode mode);
+/* A credential row and its secret (wrapped under the row's id; none when
+ * secret_len is 0), inside the caller's transaction. */
+kdc_err	core_cred_insert(struct kdc_core *core, struct kdc_cred *cred,
+	    const uint8_t *secret, size_t secret_len);
 
 #endif

@@ -280,6 +280,7 @@ enroll_issue(struct kdc_core *core, const char *actor, struct kdc_enroll *e,
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof = NULL;
 	bool skg = e->op == KDC_ENROLL_SKG;
+	struct issuance iss;
 	kdc_err r;
 
 	*wrote = false;
@@ -289,9 +290,14 @@ enroll_issue(struct kdc_core *core, const char *actor, struct kdc_enroll *e,
 	    e->is.spki_len, &dev, &prof)) != KDC_OK)
 		goto out;
 	*wrote = true;
-	if ((r = core_cert_store(core, actor, dev, prof, &e->is, e->not_before,
-	    e->not_after, ISSUE_ON_USE, skg, e->note[0] != '\0' ? e->note :
-	    NULL, &e->cred_id, &e->pending)) != KDC_OK)
+	core_issuance_cert(&iss, dev, prof, &e->is, e->not_before,
+	    e->not_after, ISSUE_ON_USE);
+	iss.keygen = skg;
+	iss.note = e->note[0] != '\0' ? e->note : NULL;
+	r = core_issue(core, actor, &iss);
+	e->cred_id = iss.cred_id;
+	e->pending = iss.pending;
+	if (r != KDC_OK)
 		snprintf(e->why, sizeof(e->why), "issue: %s", kdc_err_str(r));
 out:
 	kdc_device_free(dev);

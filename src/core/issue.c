@@ -107,61 +107,128 @@ make_room(struct kdc_core *core, int64_t device, const char *audience,
 }
 
 /*
- * The issuance transaction of a signed certificate (is) for dev: its
- * status by mode, what it supersedes, the row, the success record
- * "cert.issue" (note at its end; keygen: the KDC made the key). Nothing
- * is audited on failure: the caller does.
+ * A credential row and its secret in one go, inside the caller's
+ * transaction: the row, then the secret wrapped under the row's id (the
+ * AAD binds the two). The manufacturer credential of a new device and
+ * every operational credential come through here.
  */
 kdc_err
-core_cert_store(struct kdc_core *core, const char *actor,
-    const struct kdc_device *dev, const struct kdc_profile *prof,
-    const struct kdc_issued *is, int64_t not_before, int64_t not_after,
-    enum issue_mode mode, bool keygen, const char *note, int64_t *cred_id,
-    bool *pending)
+core_cred_insert(struct kdc_core *core, struct kdc_cred *cred,
+    const uint8_t *secret, size_t secret_len)
 {
-	struct kdc_cred cred;
-	uint8_t fp[32];
+	uint8_t *wrapped = NULL;
+	size_t wrapped_len = 0, aad_len;
+	char aad[32];
 	kdc_err r;
 
+	if ((r = kdc_store_cred_add(core->st, cred)) != KDC_OK ||
+	    secret_len == 0)
+		return r;
+	aad_len = core_cred_aad(cred->id, aad, sizeof(aad));
+	if ((r = kdc_wrap(core->kr, aad, aad_len, secret, secret_len,
+	    &wrapped, &wrapped_len)) == KDC_OK)
+		r = kdc_store_cred_set_wrapped(core->st, cred->id, wrapped,
+		    wrapped_len);
+	kdc_free(wrapped);
+	return r;
+}
+
+/*
+ * The issuance pipeline: one transaction for a new operational
+ * credential of iss->dev for the audience of iss->prof. Its status (by
+ * mode), what it supersedes, the row and its wrapped secret, the success
+ * record iss->action ("cred=N status=S audience=A", then the
+ * certificate's serial and not_after, "(issued on first use)", "keygen=kdc"
+ * and the note, each when there is one), one COMMIT. Nothing is audited
+ * on failure: the caller does. On success iss->cred_id and iss->pending.
+ */
+kdc_err
+core_issue(struct kdc_core *core, const char *actor, struct issuance *iss)
+{
+	struct kdc_cred cred;
+	const char *audience = iss->prof->audience;
+	uint8_t fp[32], sfp[32];
+	char cert[96] = "";
+	kdc_err r;
+
+	iss->cred_id = 0;
+	iss->pending = false;
+	if (iss->mode == ISSUE_BAD)
+		return KDC_ERR_INVALID_ARG;
 	memset(&cred, 0, sizeof(cred));
-	cred.device = dev->id;
+	cred.device = iss->dev->id;
 	cred.kind = KDC_KIND_OPERATIONAL;
-	cred.type = KDC_TYPE_X509;
-	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
-	kdc_sha256(is->spki, is->spki_len, fp);
-	cred.spki = is->spki;
-	cred.spki_len = is->spki_len;
-	cred.spki_fp = fp;
-	cred.spki_fp_len = sizeof(fp);
-	cred.cert = is->cert;
-	cred.cert_len = is->cert_len;
-	snprintf(cred.serial, sizeof(cred.serial), "%s", is->serial);
-	cred.not_before = not_before;
-	cred.not_after = not_after;
+	cred.type = iss->type;
+	snprintf(cred.audience, sizeof(cred.audience), "%s", audience);
+	if (iss->secret_len > 0) {
+		/* the keyed fingerprint finds a PSK without unwrapping it */
+		if ((r = kdc_keyring_mac(core->kr, "psk-fp", iss->secret,
+		    iss->secret_len, sfp)) != KDC_OK)
+			return r;
+		cred.secret_fp = sfp;
+		cred.secret_fp_len = sizeof(sfp);
+		snprintf(cred.identity, sizeof(cred.identity), "%s",
+		    iss->identity);
+	}
+	if (iss->spki_len > 0) {
+		kdc_sha256(iss->spki, iss->spki_len, fp);
+		cred.spki = (uint8_t *)(uintptr_t)iss->spki;
+		cred.spki_len = iss->spki_len;
+		cred.spki_fp = fp;
+		cred.spki_fp_len = sizeof(fp);
+	}
+	if (iss->is != NULL) {
+		cred.cert = iss->is->cert;
+		cred.cert_len = iss->is->cert_len;
+		snprintf(cred.serial, sizeof(cred.serial), "%s",
+		    iss->is->serial);
+		snprintf(cert, sizeof(cert), " serial=%s not_after=%" PRId64,
+		    iss->is->serial, iss->not_after);
+	}
+	cred.not_before = iss->not_before;
+	cred.not_after = iss->not_after;
 	cred.created = kdc_core_now(core);
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
 		return r;
-	if ((r = issue_status(core, dev->id, prof->audience, mode, &cred)) !=
+	if ((r = issue_status(core, iss->dev->id, audience, iss->mode,
+	    &cred)) != KDC_OK ||
+	    (r = make_room(core, iss->dev->id, audience, cred.status)) !=
 	    KDC_OK ||
-	    (r = make_room(core, dev->id, prof->audience, cred.status))
-	    != KDC_OK ||
-	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
-	    (r = AUDIT(core, actor, "cert.issue", dev->dev_id, KDC_OK,
-	    "cred=%" PRId64 " serial=%s audience=%s not_after=%" PRId64
-	    " status=%s%s%s%s%s", cred.id, is->serial, prof->audience,
-	    cred.not_after, kdc_cred_status_str(cred.status),
+	    (r = core_cred_insert(core, &cred, iss->secret,
+	    iss->secret_len)) != KDC_OK ||
+	    (r = AUDIT(core, actor, iss->action, iss->dev->dev_id, KDC_OK,
+	    "cred=%" PRId64 " audience=%s%s status=%s%s%s%s%s", cred.id,
+	    audience, cert, kdc_cred_status_str(cred.status),
 	    cred.on_use ? " (issued on first use)" : "",
-	    keygen ? " keygen=kdc" : "",
-	    note != NULL ? " " : "", note != NULL ? note : "")) != KDC_OK) {
+	    iss->keygen ? " keygen=kdc" : "", iss->note != NULL ? " " : "",
+	    iss->note != NULL ? iss->note : "")) != KDC_OK) {
 		kdc_store_rollback(core->st);
 		return r;
 	}
 	if ((r = kdc_store_commit(core->st)) != KDC_OK)
 		return r;
-	*cred_id = cred.id;
-	if (pending != NULL)
-		*pending = cred.status == KDC_CRED_PENDING;
+	iss->cred_id = cred.id;
+	iss->pending = cred.status == KDC_CRED_PENDING;
 	return KDC_OK;
+}
+
+/* The request for a certificate the CA signed (is) for dev. */
+void
+core_issuance_cert(struct issuance *iss, const struct kdc_device *dev,
+    const struct kdc_profile *prof, const struct kdc_issued *is,
+    int64_t not_before, int64_t not_after, enum issue_mode mode)
+{
+	memset(iss, 0, sizeof(*iss));
+	iss->dev = dev;
+	iss->prof = prof;
+	iss->type = KDC_TYPE_X509;
+	iss->mode = mode;
+	iss->action = "cert.issue";
+	iss->spki = is->spki;
+	iss->spki_len = is->spki_len;
+	iss->is = is;
+	iss->not_before = not_before;
+	iss->not_after = not_after;
 }
 
 kdc_err
@@ -172,6 +239,7 @@ kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
 	struct kdc_issued is;
+	struct issuance iss;
 	int64_t now = kdc_core_now(core), life;
 	kdc_err r;
 
@@ -191,10 +259,12 @@ kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 		goto refused;
 	life = days != 0 ? (int64_t)days * 86400 : prof->lifetime;
 	if ((r = kdc_ca_sign_csr(core->ca, csr, csr_len, dev->dev_id, now,
-	    now + life, &is)) != KDC_OK ||
-	    (r = core_cert_store(core, actor, dev, prof, &is, now, now + life,
-	    ISSUE_NOW, false, NULL, cred_id, NULL)) != KDC_OK)
+	    now + life, &is)) != KDC_OK)
 		goto refused;
+	core_issuance_cert(&iss, dev, prof, &is, now, now + life, ISSUE_NOW);
+	if ((r = core_issue(core, actor, &iss)) != KDC_OK)
+		goto refused;
+	*cred_id = iss.cred_id;
 	*cert = is.cert;
 	*cert_len = is.cert_len;
 	is.cert = NULL;
@@ -209,90 +279,111 @@ out:
 	return r;
 }
 
+/*
+ * A new operational PSK identity, by the profile's form. "random" (the
+ * default): 32 lowercase hex digits, 128 random bits, which fits the 32
+ * bytes tinydtls (Wakaama, Contiki-NG, many Cortex-M clients) holds and
+ * names nothing. "named": "<dev_id>#<16 hex>", readable in a capture but
+ * over 32 bytes for most device ids.
+ */
+static kdc_err
+psk_identity_new(const struct kdc_profile *prof, const char *dev_id,
+    char out[KDC_PSK_IDENTITY_MAX + 1])
+{
+	uint8_t rnd[16];
+	char hex[33];
+	kdc_err r;
+
+	if ((r = kdc_random(rnd, sizeof(rnd))) != KDC_OK)
+		return r;
+	kdc_hex_encode(rnd, sizeof(rnd), hex);
+	kdc_wipe(rnd, sizeof(rnd));
+	if (prof->psk_identity == KDC_PSK_ID_NAMED)
+		/* the identity names the device; the random part keeps it
+		 * unique */
+		snprintf(out, KDC_PSK_IDENTITY_MAX + 1, "%.*s#%.16s",
+		    (int)(KDC_PSK_IDENTITY_MAX - 17), dev_id, hex);
+	else
+		snprintf(out, KDC_PSK_IDENTITY_MAX + 1, "%s", hex);
+	return KDC_OK;
+}
+
 kdc_err
 kdc_core_psk_issue(struct kdc_core *core, const char *actor,
-    const char *dev_id, enum kdc_cred_status status, int64_t *cred_id,
-    uint8_t psk[KDC_PSK_GEN_LEN])
+    const char *dev_id, enum kdc_cred_status status, struct kdc_psk_new *out)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
-	struct kdc_cred cred;
-	uint8_t key[KDC_PSK_GEN_LEN], fp[32], rnd[8], *wrapped = NULL;
-	size_t wrapped_len = 0, aad_len;
-	char aad[32], rhex[17];
+	struct issuance iss;
+	uint8_t key[KDC_PSK_GEN_MAX];
+	size_t key_len = 0;
+	char identity[KDC_PSK_IDENTITY_MAX + 1];
 	int64_t now = kdc_core_now(core);
 	kdc_err r;
 
-	*cred_id = 0;
+	memset(out, 0, sizeof(*out));
 	if (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING) {
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
 	if ((r = core_device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
 		goto refused;
-	if ((r = kdc_random(key, sizeof(key))) != KDC_OK ||
-	    (r = kdc_random(rnd, sizeof(rnd))) != KDC_OK ||
-	    (r = kdc_keyring_mac(core->kr, "psk-fp", key, sizeof(key), fp))
-	    != KDC_OK)
+	key_len = prof->psk_key_len;
+	if (key_len < KDC_PSK_MIN || key_len > sizeof(key)) {
+		r = KDC_ERR_CONFIG;
 		goto refused;
-	kdc_hex_encode(rnd, sizeof(rnd), rhex);
-	memset(&cred, 0, sizeof(cred));
-	cred.device = dev->id;
-	cred.kind = KDC_KIND_OPERATIONAL;
-	cred.type = KDC_TYPE_PSK;
-	cred.status = status;
-	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
-	/* the identity names the device; the random part keeps it unique */
-	snprintf(cred.identity, sizeof(cred.identity), "%.*s#%s",
-	    (int)(KDC_PSK_IDENTITY_MAX - 17), dev->dev_id, rhex);
-	cred.secret_fp = fp;
-	cred.secret_fp_len = sizeof(fp);
-	cred.not_before = now;
-	cred.not_after = now + prof->lifetime;
-	cred.created = now;
-	if ((r = kdc_store_begin(core->st)) != KDC_OK)
-		goto out;
-	if ((r = make_room(core, dev->id, prof->audience, status)) != KDC_OK ||
-	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK)
-		goto fail;
-	aad_len = core_cred_aad(cred.id, aad, sizeof(aad));
-	if ((r = kdc_wrap(core->kr, aad, aad_len, key, sizeof(key), &wrapped,
-	    &wrapped_len)) != KDC_OK ||
-	    (r = kdc_store_cred_set_wrapped(core->st, cred.id, wrapped,
-	    wrapped_len)) != KDC_OK ||
-	    (r = AUDIT(core, actor, "psk.issue", dev->dev_id, KDC_OK,
-	    "cred=%" PRId64 " status=%s audience=%s", cred.id,
-	    kdc_cred_status_str(status), prof->audience)) != KDC_OK)
-		goto fail;
-	if ((r = kdc_store_commit(core->st)) != KDC_OK)
-		goto out;
-	memcpy(psk, key, sizeof(key));
-	*cred_id = cred.id;
+	}
+	if ((r = kdc_random(key, key_len)) != KDC_OK ||
+	    (r = psk_identity_new(prof, dev->dev_id, identity)) != KDC_OK)
+		goto refused;
+	memset(&iss, 0, sizeof(iss));
+	iss.dev = dev;
+	iss.prof = prof;
+	iss.type = KDC_TYPE_PSK;
+	iss.mode = status == KDC_CRED_ISSUED ? ISSUE_NOW : ISSUE_PENDING;
+	iss.action = "psk.issue";
+	iss.identity = identity;
+	iss.secret = key;
+	iss.secret_len = key_len;
+	iss.not_before = now;
+	iss.not_after = now + prof->lifetime;
+	if ((r = core_issue(core, actor, &iss)) != KDC_OK)
+		goto refused;
+	out->cred_id = iss.cred_id;
+	snprintf(out->identity, sizeof(out->identity), "%s", identity);
+	memcpy(out->psk, key, key_len);
+	out->psk_len = key_len;
 	goto out;
-fail:
-	kdc_store_rollback(core->st);
 refused:
 	(void)AUDIT(core, actor, "psk.issue", dev_id, r, "%s",
 	    kdc_err_str(r));
 out:
 	kdc_wipe(key, sizeof(key));
-	kdc_free(wrapped);
 	kdc_device_free(dev);
 	return r;
 }
 
-static kdc_err
-keypair_new(struct kdc_core *core, const char *actor, const char *dev_id,
-    enum kdc_cred_type type, enum issue_mode mode, int64_t *cred_id,
-    uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub, size_t *pub_len)
+void
+kdc_psk_new_wipe(struct kdc_psk_new *p)
+{
+	if (p != NULL)
+		kdc_wipe(p, sizeof(*p));
+}
+
+kdc_err
+kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
+    const char *dev_id, enum kdc_cred_type type, enum kdc_cred_status status,
+    int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
+    size_t *pub_len)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
 	struct kdc_issued is;
-	struct kdc_cred cred;
-	uint8_t *spki = NULL, fp[32];
+	struct issuance iss;
+	uint8_t *spki = NULL;
 	size_t spki_len = 0, cap = *pkcs8_len;
 	int64_t now = kdc_core_now(core);
+	enum issue_mode mode = mode_of(status);
 	const char *action = type == KDC_TYPE_X509 ? "cert.issue" : "rpk.issue";
 	kdc_err r;
 
@@ -312,42 +403,28 @@ keypair_new(struct kdc_core *core, const char *actor, const char *dev_id,
 	if ((r = kdc_keygen_p256(pkcs8, pkcs8_len, &spki, &spki_len)) !=
 	    KDC_OK)
 		goto refused;
-	if (type == KDC_TYPE_X509 && (r = kdc_ca_sign_spki(core->ca, spki,
-	    spki_len, dev->dev_id, now, now + prof->lifetime, &is)) != KDC_OK)
-		goto refused;
-
-	memset(&cred, 0, sizeof(cred));
-	cred.device = dev->id;
-	cred.kind = KDC_KIND_OPERATIONAL;
-	cred.type = type;
-	snprintf(cred.audience, sizeof(cred.audience), "%s", prof->audience);
-	kdc_sha256(spki, spki_len, fp);
-	cred.spki = spki;
-	cred.spki_len = spki_len;
-	cred.spki_fp = fp;
-	cred.spki_fp_len = sizeof(fp);
-	cred.cert = is.cert;
-	cred.cert_len = is.cert_len;
-	snprintf(cred.serial, sizeof(cred.serial), "%s", is.serial);
-	cred.not_before = now;
-	cred.not_after = now + prof->lifetime;
-	cred.created = now;
-	if ((r = kdc_store_begin(core->st)) != KDC_OK)
-		goto refused;
-	if ((r = issue_status(core, dev->id, prof->audience, mode, &cred)) !=
-	    KDC_OK ||
-	    (r = make_room(core, dev->id, prof->audience, cred.status)) !=
-	    KDC_OK ||
-	    (r = kdc_store_cred_add(core->st, &cred)) != KDC_OK ||
-	    (r = AUDIT(core, actor, action, dev->dev_id, KDC_OK,
-	    "cred=%" PRId64 " status=%s audience=%s keygen=kdc", cred.id,
-	    kdc_cred_status_str(cred.status), prof->audience)) != KDC_OK) {
-		kdc_store_rollback(core->st);
-		goto refused;
+	if (type == KDC_TYPE_X509) {
+		if ((r = kdc_ca_sign_spki(core->ca, spki, spki_len,
+		    dev->dev_id, now, now + prof->lifetime, &is)) != KDC_OK)
+			goto refused;
+		core_issuance_cert(&iss, dev, prof, &is, now,
+		    now + prof->lifetime, mode);
+	} else {
+		memset(&iss, 0, sizeof(iss));
+		iss.dev = dev;
+		iss.prof = prof;
+		iss.type = KDC_TYPE_RPK;
+		iss.mode = mode;
+		iss.action = action;
+		iss.spki = spki;
+		iss.spki_len = spki_len;
+		iss.not_before = now;
+		iss.not_after = now + prof->lifetime;
 	}
-	if ((r = kdc_store_commit(core->st)) != KDC_OK)
+	iss.keygen = true;
+	if ((r = core_issue(core, actor, &iss)) != KDC_OK)
 		goto refused;
-	*cred_id = cred.id;
+	*cred_id = iss.cred_id;
 	if (type == KDC_TYPE_X509) {
 		*pub = is.cert;
 		*pub_len = is.cert_len;
@@ -368,16 +445,6 @@ out:
 	kdc_free(spki);
 	kdc_device_free(dev);
 	return r;
-}
-
-kdc_err
-kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
-    const char *dev_id, enum kdc_cred_type type, enum kdc_cred_status status,
-    int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
-    size_t *pub_len)
-{
-	return keypair_new(core, actor, dev_id, type, mode_of(status),
-	    cred_id, pkcs8, pkcs8_len, pub, pub_len);
 }
 
 kdc_err

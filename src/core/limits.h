@@ -15,8 +15,14 @@
 /* PSK: at least 128 bits (DESIGN §6), at most 64 bytes (RFC 4279 bound). */
 #define KDC_PSK_MIN		16
 #define KDC_PSK_MAX		64
-/* Operational PSKs the KDC generates: 256 bits. */
-#define KDC_PSK_GEN_LEN		32
+/* Operational PSKs the KDC generates: a profile's psk_key_bytes, 16 by
+ * default (128 bits, DESIGN §6: the most tinydtls clients such as
+ * Wakaama and Contiki-NG hold), at most 32 (256 bits). */
+#define KDC_PSK_GEN_DEFAULT	16
+#define KDC_PSK_GEN_MAX		32
+/* tinydtls' DTLS_PSK_MAX_CLIENT_IDENTITY_LEN: the operational PSK
+ * identities a profile makes by default fit it. */
+#define KDC_PSK_ID_TINYDTLS	32
 /* SubjectPublicKeyInfo DER: P-256 is 91 bytes, Ed25519 44; 1 KiB leaves
  * room without admitting RSA-16384 sized junk. */
 #define KDC_SPKI_MAX		1024

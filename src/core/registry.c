@@ -76,9 +76,7 @@ device_insert(struct kdc_core *core, const struct kdc_device_spec *spec)
 {
 	struct kdc_device dev;
 	struct kdc_cred cred;
-	uint8_t fp[32], sfp[32], *wrapped = NULL;
-	size_t wrapped_len = 0, aad_len;
-	char aad[32];
+	uint8_t fp[32], sfp[32];
 	kdc_err r;
 
 	memset(&dev, 0, sizeof(dev));
@@ -103,12 +101,12 @@ device_insert(struct kdc_core *core, const struct kdc_device_spec *spec)
 		    spec->psk_identity);
 		if ((r = kdc_keyring_mac(core->kr, "psk-fp", spec->psk,
 		    spec->psk_len, fp)) != KDC_OK)
-			goto out;
+			return r;
 		r = kdc_store_cred_find_secret_fp(core->st, fp, sizeof(fp), 0);
 		if (r == KDC_OK)
 			r = KDC_ERR_DUPLICATE_PSK;
 		if (r != KDC_ERR_NOT_FOUND)
-			goto out;
+			return r;
 		cred.secret_fp = fp;
 		cred.secret_fp_len = sizeof(fp);
 	} else if (spec->type == KDC_TYPE_RPK) {
@@ -118,19 +116,8 @@ device_insert(struct kdc_core *core, const struct kdc_device_spec *spec)
 		cred.spki_fp = sfp;
 		cred.spki_fp_len = sizeof(sfp);
 	}
-	if ((r = kdc_store_cred_add(core->st, &cred)) != KDC_OK)
-		goto out;
-	if (spec->type == KDC_TYPE_PSK) {
-		aad_len = core_cred_aad(cred.id, aad, sizeof(aad));
-		if ((r = kdc_wrap(core->kr, aad, aad_len, spec->psk,
-		    spec->psk_len, &wrapped, &wrapped_len)) != KDC_OK ||
-		    (r = kdc_store_cred_set_wrapped(core->st, cred.id, wrapped,
-		    wrapped_len)) != KDC_OK)
-			goto out;
-	}
-out:
-	kdc_free(wrapped);
-	return r;
+	return core_cred_insert(core, &cred, spec->psk,
+	    spec->type == KDC_TYPE_PSK ? spec->psk_len : 0);
 }
 
 kdc_err

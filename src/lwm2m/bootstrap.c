@@ -330,8 +330,8 @@ write_security(struct bs_sess *s)
 {
 	struct kdc_lwm2m *lw = s->lw;
 	struct kdc_lwm2m_res res[7];
-	struct kdc_cred *cred = NULL;
-	uint8_t psk[KDC_PSK_GEN_LEN], *key = NULL, *pub = NULL, *body = NULL;
+	struct kdc_psk_new psk;
+	uint8_t *key = NULL, *pub = NULL, *body = NULL;
 	size_t key_len = KDC_PRIVKEY_MAX, pub_len = 0, len = KDC_COAP_BODY_MAX;
 	const uint8_t *srv = NULL;
 	size_t srv_len = 0;
@@ -339,6 +339,7 @@ write_security(struct bs_sess *s)
 	int64_t mode;
 	kdc_err r;
 
+	memset(&psk, 0, sizeof(psk));
 	if ((r = profile_type(lw, s->dev_id, &s->type, &s->est)) != KDC_OK)
 		goto out;
 	if (s->type == KDC_TYPE_RPK) {
@@ -371,17 +372,12 @@ write_security(struct bs_sess *s)
 	} else if (s->type == KDC_TYPE_PSK) {
 		mode = 0;
 		if ((r = kdc_core_psk_issue(lw->core, KDC_LWM2M_ACTOR,
-		    s->dev_id, KDC_CRED_PENDING, &s->cred_id, psk)) != KDC_OK ||
-		    (r = kdc_core_cred_current(lw->core, s->dev_id,
-		    KDC_CRED_PENDING, &cred)) != KDC_OK)
+		    s->dev_id, KDC_CRED_PENDING, &psk)) != KDC_OK)
 			goto out;
-		if (cred->id != s->cred_id) {	/* a racing issuance */
-			r = KDC_ERR_STORE;
-			goto out;
-		}
-		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, cred->identity,
-		    strlen(cred->identity));
-		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, psk, sizeof(psk));
+		s->cred_id = psk.cred_id;
+		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, psk.identity,
+		    strlen(psk.identity));
+		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, psk.psk, psk.psk_len);
 	} else {
 		mode = s->type == KDC_TYPE_RPK ? 1 : 2;
 		if ((r = kdc_core_keypair_issue(lw->core, KDC_LWM2M_ACTOR,
@@ -398,13 +394,12 @@ write_security(struct bs_sess *s)
 	    len)) != KDC_OK)
 		goto out;
 out:
-	kdc_wipe(psk, sizeof(psk));
+	kdc_psk_new_wipe(&psk);
 	if (body != NULL)
 		kdc_secret_free(body, KDC_COAP_BODY_MAX);
 	if (key != NULL)
 		kdc_secret_free(key, KDC_PRIVKEY_MAX);
 	kdc_free(pub);
-	kdc_cred_free(cred);
 	return r;
 }
 

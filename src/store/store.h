@@ -123,6 +123,12 @@ struct kdc_mfg_ca {
 	int64_t		 created;
 };
 
+/* The form of an operational PSK identity (core/issue.c). */
+enum kdc_psk_id {
+	KDC_PSK_ID_RANDOM,	/* 32 hex digits, 128 random bits */
+	KDC_PSK_ID_NAMED,	/* "<dev_id>#<16 hex>" */
+};
+
 struct kdc_profile {
 	char			 name[KDC_NAME_MAX + 1];
 	enum kdc_cred_type	 cred_type;	/* operational credential type */
@@ -131,6 +137,10 @@ struct kdc_profile {
 	bool			 est;		/* cred_type x509 enrolled by the
 						 * device over EST (config
 						 * "x509-est", LwM2M mode 4) */
+	/* operational PSKs: key length (KDC_PSK_MIN..KDC_PSK_GEN_MAX) and
+	 * the form of their identity */
+	int			 psk_key_len;
+	enum kdc_psk_id		 psk_identity;
 };
 
 /*

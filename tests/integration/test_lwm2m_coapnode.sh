@@ -85,7 +85,9 @@ field "$T/creds.json" 'j.filter(c => c.kind === "operational" && c.status === "i
 op() { field "$T/creds.json" "j.find(c => c.kind === \"operational\").$1"; }
 cred_id=$(op id); ident=$(op psk_identity)
 [ "$(op type)" = psk ] || fail "operational type $(op type)"
-case $ident in "urn:dev:cn:1#"*) ;; *) fail "identity '$ident'" ;; esac
+# the default profile's identity fits tinydtls: 32 random hex digits
+case $ident in *[!0-9a-f]*) fail "identity '$ident' not hex" ;; esac
+[ ${#ident} -eq 32 ] || fail "identity '$ident' is not 32 bytes"
 has "lwm2m\.bootstrap +urn:dev:cn:1 +ok +type=psk sec=/0/1 srv=/1/0 cf=11542 .*legacy nosec activated cred=$cred_id " \
 	kdc audit list || fail "bootstrap not audited ok: $(kdc audit list | tail -n 3)"
 kdc audit verify >/dev/null || fail "audit chain"
@@ -102,11 +104,11 @@ v() { field "$T/cn.json" "j.server[\"0\"].$1"; }
 [ "$(field "$T/cn.json" 'Buffer.from(j.security["1"].pubKeyId, "hex").toString()')" = "$ident" ] ||
 	fail "/0/1/3 $(s pubKeyId) is not $ident"
 [ "$(s serverPubKeyId)" = "" ] || fail "/0/1/4 '$(s serverPubKeyId)'"
-[ "$(field "$T/cn.json" 'j.security["1"].secretKey.length')" = 64 ] || fail "/0/1/5 not 32 bytes (KDC_PSK_GEN_LEN)"
+[ "$(field "$T/cn.json" 'j.security["1"].secretKey.length')" = 32 ] || fail "/0/1/5 not 16 bytes (the default psk_key_bytes)"
 [ "$(s secretKey)" != "$key" ] || fail "/0/1/5 is the manufacturer key"
 [ "$(s shortServerId)" = 1 ] || fail "/0/1/10 $(s shortServerId)"
 [ "$(v shortServerId)" = 1 ] || fail "/1/0/0 $(v shortServerId)"
 [ "$(v lifetime)" = 3600 ] || fail "/1/0/1 $(v lifetime)"
 [ "$(v notificationStoring)" = false ] || fail "/1/0/6 $(v notificationStoring)"
 [ "$(v binding)" = U ] || fail "/1/0/7 $(v binding)"
-pass "coap-node: /0/1 uri=$(s lwm2mServerURI) mode=0 identity=$ident key=32 bytes ssid=1; /1/0 ssid=1 lifetime=3600 binding=U"
+pass "coap-node: /0/1 uri=$(s lwm2mServerURI) mode=0 identity=$ident key=16 bytes ssid=1; /1/0 ssid=1 lifetime=3600 binding=U"

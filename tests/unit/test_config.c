@@ -39,6 +39,10 @@ assert_same(const struct kdc_config *a, const struct kdc_config *b)
 		    b->profiles[i].audience);
 		assert_int_equal(a->profiles[i].lifetime,
 		    b->profiles[i].lifetime);
+		assert_int_equal(a->profiles[i].psk_key_len,
+		    b->profiles[i].psk_key_len);
+		assert_int_equal(a->profiles[i].psk_identity,
+		    b->profiles[i].psk_identity);
 	}
 }
 
@@ -64,6 +68,9 @@ test_defaults(void **state)
 	assert_non_null(p = kdc_config_profile(&cfg, "default"));
 	assert_int_equal(p->cred_type, KDC_TYPE_PSK);
 	assert_string_equal(p->audience, "lwm2m");
+	/* operational PSKs a tinydtls client can hold */
+	assert_int_equal(p->psk_key_len, KDC_PSK_GEN_DEFAULT);
+	assert_int_equal(p->psk_identity, KDC_PSK_ID_RANDOM);
 	assert_int_equal(p->lifetime, 30 * 86400);
 	assert_null(kdc_config_profile(&cfg, "nope"));
 
@@ -381,6 +388,9 @@ test_round_trip(void **state)
 		p->est = i % 3 == 2 && i % 2 == 1;	/* x509-est */
 		snprintf(p->audience, sizeof(p->audience), "aud/%zu", i);
 		p->lifetime = (int64_t)i * 86400;
+		p->psk_key_len = KDC_PSK_MIN + (int)(i % 17);
+		p->psk_identity = i % 2 == 0 ? KDC_PSK_ID_NAMED :
+		    KDC_PSK_ID_RANDOM;
 	}
 	assert_int_equal(kdc_config_write(path, &cfg), KDC_OK);
 	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),

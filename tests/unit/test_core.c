@@ -157,7 +157,7 @@ test_refusals_distinct_and_audited(void **state)
 	uint8_t psk[KDC_PSK_MAX];
 	size_t psk_len = sizeof(psk);
 	int64_t cred_id;
-	uint8_t op[KDC_PSK_GEN_LEN];
+	struct kdc_psk_new pn;
 
 	psk_spec(&s, "urn:dev:ops:2", "dev2", 0x22, 32);
 	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
@@ -168,7 +168,8 @@ test_refusals_distinct_and_audited(void **state)
 
 	/* an operational PSK expires with its lifetime */
 	assert_int_equal(kdc_core_psk_issue(f->core, "test", "urn:dev:ops:2",
-	    KDC_CRED_ISSUED, &cred_id, op), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	cred_id = pn.cred_id;
 	{
 		struct kdc_cred *c = NULL;
 		assert_int_equal(kdc_store_cred_get(f->st, cred_id, &c),
@@ -176,7 +177,9 @@ test_refusals_distinct_and_audited(void **state)
 		psk_len = sizeof(psk);
 		assert_int_equal(kdc_core_auth_psk(f->core, "coap",
 		    c->identity, psk, &psk_len, NULL), KDC_OK);
-		assert_memory_equal(psk, op, sizeof(op));
+		assert_int_equal(psk_len, pn.psk_len);
+		assert_memory_equal(psk, pn.psk, pn.psk_len);
+		assert_string_equal(c->identity, pn.identity);
 		fake_now += 31 * 86400;
 		psk_len = sizeof(psk);
 		assert_int_equal(kdc_core_auth_psk(f->core, "coap",
@@ -297,7 +300,7 @@ test_lifecycle_one_live(void **state)
 	struct fx *f = *state;
 	struct kdc_device_spec s;
 	struct kdc_device *d;
-	uint8_t psk[KDC_PSK_GEN_LEN];
+	struct kdc_psk_new pn;
 	int64_t a, b, p;
 	size_t n;
 
@@ -306,13 +309,17 @@ test_lifecycle_one_live(void **state)
 	assert_int_equal(kdc_core_device_get(f->core, "urn:dev:l", &d),
 	    KDC_OK);
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
-	    KDC_CRED_ISSUED, &a, psk), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	a = pn.cred_id;
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
-	    KDC_CRED_ISSUED, &b, psk), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	b = pn.cred_id;
+	assert_true(b > a);	/* a new row, the first superseded */
 	assert_int_equal(count_live(f, d->id), 1);
 	/* a pending one coexists until activated, then supersedes */
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
-	    KDC_CRED_PENDING, &p, psk), KDC_OK);
+	    KDC_CRED_PENDING, &pn), KDC_OK);
+	p = pn.cred_id;
 	assert_int_equal(count_live(f, d->id), 1);
 	assert_int_equal(kdc_core_cred_activate(f->core, "t", p), KDC_OK);
 	assert_int_equal(count_live(f, d->id), 1);
@@ -331,7 +338,8 @@ test_lifecycle_one_live(void **state)
 	/* activation recorded as the caller's event: one record, in the
 	 * activation's transaction */
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
-	    KDC_CRED_PENDING, &p, psk), KDC_OK);
+	    KDC_CRED_PENDING, &pn), KDC_OK);
+	p = pn.cred_id;
 	{
 		struct kdc_audit_rec before, last;
 		char want[64];
@@ -356,7 +364,8 @@ test_lifecycle_one_live(void **state)
 	assert_int_equal(kdc_core_cred_revoke(f->core, "t", p), KDC_OK);
 	/* expiry sweep */
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
-	    KDC_CRED_ISSUED, &a, psk), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	a = pn.cred_id;
 	fake_now += 40 * 86400;
 	assert_int_equal(kdc_core_expire(f->core, "t", &n), KDC_OK);
 	assert_int_equal(n, 1);
@@ -1050,9 +1059,9 @@ sequence(struct fx *f)
 	struct kdc_store *st = NULL;
 	struct kdc_core *core = NULL;
 	struct kdc_device_spec s;
-	uint8_t psk[KDC_PSK_MAX], op[KDC_PSK_GEN_LEN];
+	uint8_t psk[KDC_PSK_MAX];
+	struct kdc_psk_new pn;
 	size_t psk_len = sizeof(psk);
-	int64_t id;
 	kdc_err r;
 
 	psk_spec(&s, "urn:dev:oom", "oom", 0x99, 16);
@@ -1063,8 +1072,8 @@ sequence(struct fx *f)
 	    (r = kdc_core_auth_psk(core, "t", "oom", psk, &psk_len, NULL)) !=
 	    KDC_OK ||
 	    (r = kdc_core_psk_issue(core, "t", "urn:dev:oom", KDC_CRED_PENDING,
-	    &id, op)) != KDC_OK ||
-	    (r = kdc_core_cred_activate(core, "t", id)) != KDC_OK ||
+	    &pn)) != KDC_OK ||
+	    (r = kdc_core_cred_activate(core, "t", pn.cred_id)) != KDC_OK ||
 	    (r = kdc_core_device_revoke(core, "t", "urn:dev:oom")) != KDC_OK)
 		goto out;
 out:
@@ -1342,7 +1351,8 @@ test_authorize(void **state)
 	struct kdc_principal mfg, op, nobody;
 	struct kdc_cred *cur = NULL;
 	struct kdc_audit_rec last;
-	uint8_t psk[KDC_PSK_MAX], opk[KDC_PSK_GEN_LEN];
+	uint8_t psk[KDC_PSK_MAX];
+	struct kdc_psk_new pn;
 	size_t psk_len = sizeof(psk);
 	int64_t op_id, n0;
 	char why[256];
@@ -1352,7 +1362,8 @@ test_authorize(void **state)
 	assert_int_equal(kdc_core_auth_psk(f->core, "t", "z1", psk, &psk_len,
 	    &mfg), KDC_OK);
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:z1",
-	    KDC_CRED_ISSUED, &op_id, opk), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	op_id = pn.cred_id;
 	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:z1",
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	psk_len = sizeof(psk);
@@ -1416,7 +1427,8 @@ test_authorize(void **state)
 	}
 	/* superseded by a new issue, then a revoked manufacturer row */
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:z1",
-	    KDC_CRED_ISSUED, &op_id, opk), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	op_id = pn.cred_id;
 	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
 	    NULL, NULL, NULL, 0), KDC_ERR_REVOKED);
 	expect_last_audit(f, "authz.register", KDC_ERR_REVOKED);
@@ -1429,6 +1441,66 @@ test_authorize(void **state)
 	/* every refusal above left one record */
 	assert_true(naudit(f) > n0 + 10);
 	kdc_cred_free(cur);
+}
+
+/*
+ * Operational PSKs by the profile: the default fits tinydtls (a 16-byte
+ * key, 32 random hex digits of identity, each issuance a new one); a
+ * profile may ask for a longer key and the named identity; a key length
+ * out of range is refused, nothing issued.
+ */
+static void
+test_psk_profile(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_profile *prof = &f->cfg.profiles[0];
+	struct kdc_device_spec s;
+	struct kdc_psk_new a, b;
+	struct kdc_cred *c = NULL;
+	uint8_t psk[KDC_PSK_MAX];
+	size_t psk_len = sizeof(psk);
+
+	psk_spec(&s, "urn:dev:tiny", "tiny", 0x71, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:tiny",
+	    KDC_CRED_ISSUED, &a), KDC_OK);
+	assert_int_equal(a.psk_len, KDC_PSK_GEN_DEFAULT);
+	assert_int_equal(strlen(a.identity), KDC_PSK_ID_TINYDTLS);
+	assert_int_equal(strspn(a.identity, "0123456789abcdef"),
+	    KDC_PSK_ID_TINYDTLS);
+	/* the identity and key handed back are the row's */
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", a.identity, psk,
+	    &psk_len, NULL), KDC_OK);
+	assert_int_equal(psk_len, a.psk_len);
+	assert_memory_equal(psk, a.psk, a.psk_len);
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:tiny",
+	    KDC_CRED_ISSUED, &b), KDC_OK);
+	assert_string_not_equal(a.identity, b.identity);
+	assert_memory_not_equal(a.psk, b.psk, a.psk_len);
+
+	/* a profile's choice: 32 bytes and the named form */
+	prof->psk_key_len = KDC_PSK_GEN_MAX;
+	prof->psk_identity = KDC_PSK_ID_NAMED;
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:tiny",
+	    KDC_CRED_ISSUED, &a), KDC_OK);
+	assert_int_equal(a.psk_len, KDC_PSK_GEN_MAX);
+	assert_int_equal(strncmp(a.identity, "urn:dev:tiny#", 13), 0);
+	assert_int_equal(strlen(a.identity), 13 + 16);
+	assert_int_equal(kdc_store_cred_get(f->st, a.cred_id, &c), KDC_OK);
+	assert_string_equal(c->identity, a.identity);
+	kdc_cred_free(c);
+	/* out of range: refused and audited, the live one stays */
+	prof->psk_key_len = KDC_PSK_MIN - 1;
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:tiny",
+	    KDC_CRED_ISSUED, &b), KDC_ERR_CONFIG);
+	expect_last_audit(f, "psk.issue", KDC_ERR_CONFIG);
+	assert_int_equal(b.cred_id, 0);
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:tiny",
+	    KDC_CRED_ISSUED, &c), KDC_OK);
+	assert_int_equal(c->id, a.cred_id);
+	kdc_cred_free(c);
+	kdc_psk_new_wipe(&a);
+	kdc_psk_new_wipe(&b);
 }
 
 int
@@ -1466,6 +1538,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_authorize, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_psk_profile, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failures, setup,
 		    teardown),

@@ -201,7 +201,7 @@ test_crl_rebuild(void **state)
 	size_t alen, blen;
 	int64_t c1, c2, c3;
 	char s1[41], s2[41], s3[41], *gen = NULL;
-	uint8_t psk[KDC_PSK_GEN_LEN];
+	struct kdc_psk_new pn;
 	int64_t pskcred;
 
 	c1 = x509_device(f, "urn:dev:crl:1");
@@ -267,7 +267,8 @@ test_crl_rebuild(void **state)
 
 	/* a revoked PSK bumps the generation but adds no entry */
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:crl:3",
-	    KDC_CRED_PENDING, &pskcred, psk), KDC_OK);
+	    KDC_CRED_PENDING, &pn), KDC_OK);
+	pskcred = pn.cred_id;
 	assert_int_equal(kdc_core_cred_revoke(f->core, "t", pskcred), KDC_OK);
 	get_crl(f->core, &b, &blen);
 	crl_parse(f, b, blen, &ci);
@@ -395,7 +396,8 @@ test_expiry_sweep(void **state)
 	struct kdc_device_spec s;
 	struct kdc_cred *c = NULL;
 	struct kdc_audit_rec last;
-	uint8_t psk[KDC_PSK_GEN_LEN], got[KDC_PSK_MAX];
+	struct kdc_psk_new pn;
+	uint8_t got[KDC_PSK_MAX];
 	size_t got_len = sizeof(got), n = 99;
 	int64_t id;
 
@@ -407,7 +409,8 @@ test_expiry_sweep(void **state)
 	s.psk_len = 16;
 	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:exp",
-	    KDC_CRED_ISSUED, &id, psk), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	id = pn.cred_id;
 	assert_int_equal(kdc_store_cred_get(f->st, id, &c), KDC_OK);
 	assert_int_equal(kdc_core_expire(f->core, "sweep", &n), KDC_OK);
 	assert_int_equal(n, 0);

@@ -52,7 +52,8 @@ add_device(struct fx *f, const char *dev_id, uint8_t fill,
 	struct kdc_device_spec s;
 	struct kdc_cred *cur = NULL;
 	struct kdc_device *d = NULL;
-	uint8_t psk[KDC_PSK_MAX], opk[KDC_PSK_GEN_LEN];
+	uint8_t psk[KDC_PSK_MAX];
+	struct kdc_psk_new pn;
 	size_t psk_len = sizeof(psk);
 	int64_t op_id;
 
@@ -71,7 +72,8 @@ add_device(struct fx *f, const char *dev_id, uint8_t fill,
 	assert_int_equal(kdc_core_device_get(f->core, dev_id, &d), KDC_OK);
 	assert_int_equal(mfg->auth.device, d->id);
 	assert_int_equal(kdc_core_psk_issue(f->core, "test", dev_id,
-	    KDC_CRED_ISSUED, &op_id, opk), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	op_id = pn.cred_id;
 	/* the operational PSK's principal, as its handshake would make it */
 	assert_int_equal(kdc_core_cred_current(f->core, dev_id,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
@@ -82,7 +84,8 @@ add_device(struct fx *f, const char *dev_id, uint8_t fill,
 	    psk, &psk_len, &op->auth), KDC_OK);
 	assert_int_equal(op->auth.kind, KDC_KIND_OPERATIONAL);
 	assert_int_equal(op->auth.cred_id, op_id);
-	assert_memory_equal(psk, opk, sizeof(opk));
+	assert_int_equal(psk_len, pn.psk_len);
+	assert_memory_equal(psk, pn.psk, pn.psk_len);
 	kdc_cred_free(cur);
 	kdc_device_free(d);
 }
@@ -253,8 +256,7 @@ test_other_refusals(void **state)
 {
 	struct fx *f = *state;
 	struct kdc_coap_peer nosec;
-	uint8_t k[KDC_PSK_GEN_LEN];
-	int64_t id;
+	struct kdc_psk_new pn;
 
 	memset(&nosec, 0, sizeof(nosec));
 	nosec.endpoint = "lwm2m";
@@ -266,7 +268,8 @@ test_other_refusals(void **state)
 	expect_last_audit(f, "lwm2m.register", KDC_ERR_DENIED);
 	/* a renewal supersedes the credential this session was made with */
 	assert_int_equal(kdc_core_psk_issue(f->core, "test", "urn:dev:a",
-	    KDC_CRED_ISSUED, &id, k), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	assert_true(pn.cred_id != f->op.auth.cred_id);
 	assert_int_equal(reg(f, &f->op, Q("ep=urn:dev:a"), NULL),
 	    KDC_COAP_FORBIDDEN);
 	expect_last_audit(f, "lwm2m.register", KDC_ERR_REVOKED);
