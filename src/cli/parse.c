@@ -73,8 +73,10 @@ static const struct {
 	  "  the host of the LwM2M Server URI the bootstrap writes ([lwm2m]\n"
 	  "  server_uri, else [coap] address) and a specific [http]/[coap]\n"
 	  "  address; [ca] tls_days. Each file is replaced atomically. Prints\n"
-	  "  the names; audited. Restart serve to use it (devices bootstrapped\n"
-	  "  from then on get the new certificate in /0/x/4).\n" },
+	  "  the names; audited. Restart serve to use it: devices bootstrapped\n"
+	  "  from then on get it in /0/x/4; RPK and X.509 devices bootstrapped\n"
+	  "  before hold the old key or certificate there and must bootstrap\n"
+	  "  again (PSK devices need not).\n" },
 	{ "audit", "list", KDC_CMD_AUDIT_LIST, 0,
 	  "iotkdc audit list [--json]\n" },
 	{ "audit", "verify", KDC_CMD_AUDIT_VERIFY, 0,
