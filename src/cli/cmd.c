@@ -789,7 +789,6 @@ cmd_tls_reissue(const struct kdc_cli_args *a)
 	struct kdc_tlsnames tn;
 	struct ctx c;
 	char *cert_pem = NULL, *key_pem = NULL, *names = NULL;
-	char esc[2 * KDC_TLSNAMES_URI_MAX];
 	/* every SAN: the fixed three and ours, each at most 253 bytes + ", " */
 	size_t key_len = 0, names_cap = (KDC_TLSNAMES_MAX + 3) *
 	    (KDC_TLSNAMES_HOST_MAX + 2) + 1;
@@ -799,6 +798,8 @@ cmd_tls_reissue(const struct kdc_cli_args *a)
 	if (ctx_open(&c, a, 1) != 0)
 		return 1;
 	if ((r = kdc_tlsnames_required(&c.cfg, &tn)) != KDC_OK) {
+		char esc[2 * KDC_TLSNAMES_URI_MAX];
+
 		kdc_log_escape(c.cfg.lwm2m_server_uri,
 		    strlen(c.cfg.lwm2m_server_uri), esc, sizeof(esc));
 		(void)kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",

@@ -150,10 +150,11 @@ static void
 tls_names_check(const struct ctx *c, const char *cert_pem)
 {
 	struct kdc_tlsnames tn;
-	char esc[2 * KDC_TLSNAMES_URI_MAX];
 	kdc_err r;
 
 	if ((r = kdc_tlsnames_required(&c->cfg, &tn)) != KDC_OK) {
+		char esc[2 * KDC_TLSNAMES_URI_MAX];
+
 		kdc_log_escape(c->cfg.lwm2m_server_uri,
 		    strlen(c->cfg.lwm2m_server_uri), esc, sizeof(esc));
 		kdc_log_warn_r(r, "[lwm2m] server_uri \"%s\" has no host we "
