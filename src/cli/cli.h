@@ -29,6 +29,7 @@ enum kdc_cli_cmd {
 	KDC_CMD_AUDIT_LIST,
 	KDC_CMD_AUDIT_VERIFY,
 	KDC_CMD_LWM2M_CLIENTS,
+	KDC_CMD_TLS_REISSUE,
 };
 
 struct kdc_cli_args {

@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "core/log.h"
+#include "core/tlsnames.h"
 #include "crypto/codec.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
@@ -214,7 +215,8 @@ cmd_init(const struct kdc_cli_args *a)
 	struct ctx c;
 	struct kdc_config cfg;
 	const char *created[6];
-	const char *hosts[KDC_CONFIG_HOSTS_MAX];
+	const char *hosts[KDC_TLSNAMES_MAX];
+	struct kdc_tlsnames tn;
 	char p[1200], why[512];
 	size_t ncreated = 0;
 	int rc = 1;
@@ -263,9 +265,15 @@ cmd_init(const struct kdc_cli_args *a)
 		fail("%s: loading the CA: %s", c.dir, kdc_err_str(r));
 		goto out;
 	}
-	for (size_t i = 0; i < cfg.nhosts; i++)
-		hosts[i] = cfg.hosts[i];
-	if ((r = kdc_tls_cert_create(c.dir, c.kr, c.ca, hosts, cfg.nhosts,
+	/* [kdc] hosts and the host of every server URI we write (tlsnames.h) */
+	if ((r = kdc_tlsnames_required(&cfg, &tn)) != KDC_OK) {
+		fail("%s: the host of [lwm2m] server_uri: %s", c.dir,
+		    kdc_err_str(r));
+		goto out;
+	}
+	for (size_t i = 0; i < tn.n; i++)
+		hosts[i] = tn.name[i].host;
+	if ((r = kdc_tls_cert_create(c.dir, c.kr, c.ca, hosts, tn.n,
 	    (unsigned)cfg.tls_days)) != KDC_OK) {
 		fail("%s: creating the TLS certificate: %s", c.dir,
 		    kdc_err_str(r));
@@ -769,6 +777,82 @@ cmd_ca_export(const struct kdc_cli_args *a)
 	return 0;
 }
 
+/* ---- tls ----------------------------------------------------------------- */
+
+/* `tls reissue`: the listeners' certificate again, with a fresh key, from
+ * the config as it is now (core/tlsnames.h says which names). A running
+ * serve keeps the old one until it restarts. */
+static int
+cmd_tls_reissue(const struct kdc_cli_args *a)
+{
+	const char *hosts[KDC_TLSNAMES_MAX];
+	struct kdc_tlsnames tn;
+	struct ctx c;
+	char *cert_pem = NULL, *key_pem = NULL, *names = NULL;
+	/* every SAN: the fixed three and ours, each at most 253 bytes + ", " */
+	size_t key_len = 0, names_cap = (KDC_TLSNAMES_MAX + 3) *
+	    (KDC_TLSNAMES_HOST_MAX + 2) + 1;
+	int rc = 1;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 1) != 0)
+		return 1;
+	if ((r = kdc_tlsnames_required(&c.cfg, &tn)) != KDC_OK) {
+		char esc[2 * KDC_TLSNAMES_URI_MAX];
+
+		kdc_log_escape(c.cfg.lwm2m_server_uri,
+		    strlen(c.cfg.lwm2m_server_uri), esc, sizeof(esc));
+		(void)kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",
+		    r, 0, "[lwm2m] server_uri has no readable host");
+		fail("%s/iotkdc.conf: [lwm2m] server_uri \"%s\": cannot read "
+		    "its host (%s); nothing changed", c.dir, esc,
+		    kdc_err_str(r));
+		goto out;
+	}
+	for (size_t i = 0; i < tn.n; i++)
+		hosts[i] = tn.name[i].host;
+	if ((names = kdc_malloc(names_cap)) == NULL) {
+		fail("out of memory");
+		goto out;
+	}
+	names[0] = '\0';
+	/* atomic: server.key then server.pem, each written to a temporary
+	 * file, fsync'd and renamed (crypto.h) */
+	if ((r = kdc_tls_cert_create(c.dir, c.kr, c.ca, hosts, tn.n,
+	    (unsigned)c.cfg.tls_days)) != KDC_OK) {
+		(void)kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",
+		    r, 0, "hosts=%zu", tn.n);
+		fail("%s: re-issuing the TLS certificate: %s", c.dir,
+		    kdc_err_str(r));
+		goto out;
+	}
+	/* what we print is what the file now says, read back */
+	if ((r = kdc_tls_cert_load(c.dir, c.kr, &cert_pem, &key_pem,
+	    &key_len)) != KDC_OK ||
+	    (r = kdc_tls_cert_names(cert_pem, strlen(cert_pem), names,
+	    names_cap)) != KDC_OK) {
+		(void)kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",
+		    r, 0, "written, but does not read back");
+		fail("%s/server.pem: written, but does not read back: %s",
+		    c.dir, kdc_err_str(r));
+		goto out;
+	}
+	if ((r = kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",
+	    KDC_OK, 0, "days=%d names=%s", c.cfg.tls_days, names)) != KDC_OK) {
+		fail("%s: audit: %s", c.dir, kdc_err_str(r));
+		goto out;
+	}
+	printf("re-issued %s/server.pem (new key, %d days) naming %s; restart "
+	    "serve to use it\n", c.dir, c.cfg.tls_days, names);
+	rc = 0;
+out:
+	kdc_free(names);
+	kdc_free(cert_pem);
+	kdc_secret_free(key_pem, key_len);
+	ctx_close(&c);
+	return rc;
+}
+
 /* ---- audit --------------------------------------------------------------- */
 
 static kdc_err
@@ -918,6 +1002,7 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_MFGCA_ADD:		return cmd_mfgca_add(a);
 	case KDC_CMD_CERT_SIGN:		return cmd_cert_sign(a);
 	case KDC_CMD_CA_EXPORT:		return cmd_ca_export(a);
+	case KDC_CMD_TLS_REISSUE:	return cmd_tls_reissue(a);
 	case KDC_CMD_AUDIT_LIST:
 	case KDC_CMD_AUDIT_VERIFY:	return cmd_audit(a);
 	case KDC_CMD_LWM2M_CLIENTS:	return cmd_lwm2m_clients(a);

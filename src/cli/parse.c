@@ -65,6 +65,18 @@ static const struct {
 	  "  device's profile lifetime.\n" },
 	{ "ca", "export", KDC_CMD_CA_EXPORT, 0,
 	  "iotkdc ca export\n  The CA certificate, PEM, to stdout.\n" },
+	{ "tls", "reissue", KDC_CMD_TLS_REISSUE, 0,
+	  "iotkdc tls reissue [--dir D]\n"
+	  "  Re-issue the listeners' TLS certificate (server.pem, with a new\n"
+	  "  key in server.key, wrapped), signed by the CA, for the names in\n"
+	  "  iotkdc.conf as it is now: localhost, 127.0.0.1, ::1, [kdc] hosts,\n"
+	  "  the host of the LwM2M Server URI the bootstrap writes ([lwm2m]\n"
+	  "  server_uri, else [coap] address) and a specific [http]/[coap]\n"
+	  "  address; [ca] tls_days. Each file is replaced atomically. Prints\n"
+	  "  the names; audited. Restart serve to use it: devices bootstrapped\n"
+	  "  from then on get it in /0/x/4; RPK and X.509 devices bootstrapped\n"
+	  "  before hold the old key or certificate there and must bootstrap\n"
+	  "  again (PSK devices need not).\n" },
 	{ "audit", "list", KDC_CMD_AUDIT_LIST, 0,
 	  "iotkdc audit list [--json]\n" },
 	{ "audit", "verify", KDC_CMD_AUDIT_VERIFY, 0,
@@ -88,6 +100,7 @@ static const char overview[] =
     "  mfg-ca add NAME FILE             trust a manufacturer CA\n"
     "  cert sign CSR --device ID [--days N]\n"
     "  ca export                        CA certificate (PEM)\n"
+    "  tls reissue                      the listeners' TLS certificate again\n"
     "  audit list|verify                the hash-chained audit log\n"
     "  lwm2m clients                    LwM2M Server registrations\n\n"
     "--dir D: data dir (default $IOTKDC_DIR, else ./var).\n"

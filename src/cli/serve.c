@@ -25,6 +25,7 @@
 #include "core/audit.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "core/tlsnames.h"
 #include "crypto/codec.h"
 #include "http/http.h"
 #include "lwm2m/lwm2m.h"
@@ -54,7 +55,7 @@ struct coap_face {
 	size_t			 srv_cert_len;
 	uint8_t			*srv_spki;	/* /0/x/4, RPK mode */
 	size_t			 srv_spki_len;
-	char			 server_uri[300];
+	char			 server_uri[KDC_TLSNAMES_URI_MAX + 1];
 	pthread_t		 thread;
 	int			 running;
 };
@@ -140,6 +141,42 @@ coap_face_stop(struct coap_face *f)
 	kdc_free(f->srv_cert);
 	kdc_free(f->srv_spki);
 	memset(f, 0, sizeof(*f));
+}
+
+/* One warning line per name the certificate should carry (tlsnames.h)
+ * and does not: a device given a server URI whose host the certificate
+ * does not name refuses the server, if it checks (Anjay does). */
+static void
+tls_names_check(const struct ctx *c, const char *cert_pem)
+{
+	struct kdc_tlsnames tn;
+	kdc_err r;
+
+	if ((r = kdc_tlsnames_required(&c->cfg, &tn)) != KDC_OK) {
+		char esc[2 * KDC_TLSNAMES_URI_MAX];
+
+		kdc_log_escape(c->cfg.lwm2m_server_uri,
+		    strlen(c->cfg.lwm2m_server_uri), esc, sizeof(esc));
+		kdc_log_warn_r(r, "[lwm2m] server_uri \"%s\" has no host we "
+		    "can read: the TLS certificate's names not checked", esc);
+		return;
+	}
+	for (size_t i = 0; i < tn.n; i++) {
+		const char *h = tn.name[i].host;
+
+		r = kdc_tls_cert_names_host(cert_pem, strlen(cert_pem), h);
+		if (r == KDC_ERR_NOT_FOUND)
+			kdc_log_warn("%s/server.pem does not name host=%s "
+			    "(%s)%s; add it to [kdc] hosts (or leave it to "
+			    "the server URI), run 'iotkdc tls reissue' and "
+			    "restart serve", c->dir, h, tn.name[i].from,
+			    tn.name[i].server_uri ? ": devices told this "
+			    "LwM2M Server URI refuse the server if they check "
+			    "its certificate (Anjay does)" : "");
+		else if (r != KDC_OK)
+			kdc_log_warn_r(r, "%s/server.pem: cannot check host=%s",
+			    c->dir, h);
+	}
 }
 
 /* Listen on one CoAP endpoint unless its port is 0; prints the error. */
@@ -241,14 +278,9 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	    coap_listen(c, f, "kdc-nosec", c->cfg.nosec_port,
 	    KDC_COAP_ACCEPT_NOSEC, NULL, NULL) != 0)
 		return 1;
-	if (c->cfg.lwm2m_server_uri[0] != '\0')
-		snprintf(f->server_uri, sizeof(f->server_uri), "%s",
-		    c->cfg.lwm2m_server_uri);
-	else
-		snprintf(f->server_uri, sizeof(f->server_uri),
-		    strchr(c->cfg.coap_address, ':') != NULL ?
-		    "coaps://[%s]:%d" : "coaps://%s:%d", c->cfg.coap_address,
-		    c->cfg.lwm2m_port);
+	if ((r = kdc_tlsnames_lwm2m_uri(&c->cfg, f->server_uri,
+	    sizeof(f->server_uri))) != KDC_OK)
+		return fail("[lwm2m] server_uri: %s", kdc_err_str(r));
 	memset(&o, 0, sizeof(o));
 	o.server_uri = f->server_uri;
 	o.server_cert = f->srv_cert;
@@ -313,6 +345,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 		fail("%s: TLS certificate: %s", c.dir, kdc_err_str(r));
 		goto out;
 	}
+	tls_names_check(&c, cert_pem);
 	tls.cert_pem = cert_pem;
 	tls.key_pem = key_pem;
 	if (c.cfg.http_client_cert != KDC_CLIENT_CERT_NONE) {

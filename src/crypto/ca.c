@@ -4,6 +4,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -674,5 +676,102 @@ out:
 	kdc_free(chain);
 	kdc_free(cert_path);
 	kdc_free(key_path);
+	return r;
+}
+
+/* The leaf (first certificate) of a PEM chain. */
+static kdc_err
+pem_leaf(const char *pem, size_t len, gnutls_x509_crt_t *out)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t in;
+
+	*out = NULL;
+	if (pem == NULL || len > UINT_MAX)
+		return KDC_ERR_MALFORMED;
+	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
+		return KDC_ERR_NOMEM;
+	in.data = (unsigned char *)(uintptr_t)pem;
+	in.size = (unsigned int)len;
+	if (gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) !=
+	    GNUTLS_E_SUCCESS) {
+		gnutls_x509_crt_deinit(crt);
+		return KDC_ERR_MALFORMED;
+	}
+	*out = crt;
+	return KDC_OK;
+}
+
+kdc_err
+kdc_tls_cert_names_host(const char *cert_pem, size_t len, const char *host)
+{
+	gnutls_x509_crt_t crt = NULL;
+	kdc_err r;
+
+	if (host == NULL || *host == '\0')
+		return KDC_ERR_INVALID_ARG;
+	if ((r = pem_leaf(cert_pem, len, &crt)) != KDC_OK)
+		return r;
+	/* RFC 6125 as GnuTLS applies it: an address literal against the
+	 * iPAddress names, a DNS name against the dNSNames (any case); no
+	 * wildcards (we never issue one). */
+	r = gnutls_x509_crt_check_hostname2(crt, host,
+	    GNUTLS_VERIFY_DO_NOT_ALLOW_WILDCARDS) != 0 ? KDC_OK :
+	    KDC_ERR_NOT_FOUND;
+	gnutls_x509_crt_deinit(crt);
+	return r;
+}
+
+kdc_err
+kdc_tls_cert_names(const char *cert_pem, size_t len, char *out, size_t cap)
+{
+	gnutls_x509_crt_t crt = NULL;
+	size_t used = 0;
+	kdc_err r;
+
+	if (out == NULL || cap == 0)
+		return KDC_ERR_INVALID_ARG;
+	out[0] = '\0';
+	if ((r = pem_leaf(cert_pem, len, &crt)) != KDC_OK)
+		return r;
+	for (unsigned i = 0;; i++) {
+		char name[HOST_MAX + 1], text[INET6_ADDRSTRLEN];
+		size_t nlen = sizeof(name) - 1;
+		const char *s;
+		int type, n;
+
+		type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &nlen,
+		    NULL);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type < 0) {
+			r = KDC_ERR_MALFORMED;
+			goto out;
+		}
+		if (type == GNUTLS_SAN_DNSNAME) {
+			name[nlen] = '\0';
+			s = name;
+		} else if (type == GNUTLS_SAN_IPADDRESS && (nlen == 4 ||
+		    nlen == 16)) {
+			if (inet_ntop(nlen == 4 ? AF_INET : AF_INET6, name,
+			    text, sizeof(text)) == NULL) {
+				r = KDC_ERR_MALFORMED;
+				goto out;
+			}
+			s = text;
+		} else
+			continue;	/* not a name a client checks */
+		n = snprintf(out + used, cap - used, "%s%s",
+		    used > 0 ? ", " : "", s);
+		if (n < 0 || (size_t)n >= cap - used) {
+			out[0] = '\0';
+			r = KDC_ERR_TOO_LARGE;
+			goto out;
+		}
+		used += (size_t)n;
+	}
+	r = KDC_OK;
+out:
+	gnutls_x509_crt_deinit(crt);
 	return r;
 }

@@ -169,6 +169,24 @@ kdc_err	kdc_tls_cert_create(const char *dir, const struct kdc_keyring *kr,
 kdc_err	kdc_tls_cert_load(const char *dir, const struct kdc_keyring *kr,
 	    char **cert_pem, char **key_pem, size_t *key_len);
 
+/*
+ * Whether the leaf (first certificate) of the PEM chain cert_pem (len
+ * bytes) names host in its subjectAltName, as a TLS client checks it
+ * (RFC 6125, gnutls_x509_crt_check_hostname2()): an address literal
+ * against the iPAddress names (::1 and 0:0:0:0:0:0:0:1 alike), a DNS
+ * name against the dNSNames, any case, no wildcards. KDC_OK if it does,
+ * NOT_FOUND if not, MALFORMED if no certificate parses, INVALID_ARG for
+ * an empty host.
+ */
+kdc_err	kdc_tls_cert_names_host(const char *cert_pem, size_t len,
+	    const char *host);
+/* The leaf's subjectAltName DNS names and IP addresses (text form), in
+ * the certificate's order, ", "-separated into out (capacity cap,
+ * NUL-terminated). MALFORMED if no certificate parses (or a name is over
+ * 253 bytes), TOO_LARGE if they do not fit cap (out is then ""). */
+kdc_err	kdc_tls_cert_names(const char *cert_pem, size_t len, char *out,
+	    size_t cap);
+
 /* A certificate the CA issued. Heap fields, free with kdc_issued_wipe(). */
 struct kdc_issued {
 	uint8_t	*cert;		/* DER */

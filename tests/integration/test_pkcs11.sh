@@ -27,8 +27,19 @@ kdc cert sign "$T/r.csr" --device urn:dev:hsm:1 > "$T/c.pem"
 openssl verify -CAfile "$T/ca.pem" "$T/c.pem" >/dev/null || fail "openssl verify"
 pass "token-held CA signs a certificate that openssl verifies"
 
+# tls reissue signs the listeners' certificate with the token key too
+set_conf kdc hosts "hsm.example.test"
+kdc tls reissue > "$T/reissue.out" || fail "tls reissue with the token CA"
+grep -q 'naming localhost, 127.0.0.1, ::1, hsm.example.test;' "$T/reissue.out" || fail "reissue: $(cat "$T/reissue.out")"
+openssl verify -CAfile "$T/ca.pem" -purpose sslserver "$T/d/server.pem" >/dev/null || fail "server.pem does not verify"
+has 'DNS:hsm.example.test' openssl x509 -in "$T/d/server.pem" -noout -ext subjectAltName || fail "server.pem SAN"
+pass "tls reissue with the token-held CA: server.pem verifies and names the host"
+
 # The token is required: without it, signing fails with one line.
 export SOFTHSM2_CONF="$T/none.conf"
 printf 'directories.tokendir = %s/empty\n' "$T" > "$T/none.conf"; mkdir -p "$T/empty"
 expect_fail 'CA: ' kdc cert sign "$T/r.csr" --device urn:dev:hsm:1
-pass "missing token refused clearly"
+before=$(sha256sum "$T/d/server.pem" "$T/d/server.key")
+expect_fail 'CA: ' kdc tls reissue
+[ "$(sha256sum "$T/d/server.pem" "$T/d/server.key")" = "$before" ] || fail "a failed reissue changed the files"
+pass "missing token refused clearly (cert sign, tls reissue: files unchanged)"
