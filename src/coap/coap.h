@@ -101,15 +101,34 @@ struct kdc_coap_msg {
 	const char	*location;	/* Location-Path joined by '/' (responses), or NULL */
 };
 
-/* A response the handler fills; payload is copied by the engine. */
+/*
+ * A response the handler fills. The payload is either borrowed (release
+ * NULL: valid until the handler returns, the engine copies it) or owned:
+ * the engine calls release(release_arg) exactly once, when it no longer
+ * needs the bytes (sent whole or by Block2, or given up), whatever
+ * happens to the answer; the owner wipes what is secret there. A handler
+ * gets an owned buffer from kdc_coap_resp_alloc(), or hands over its own
+ * object (an EST job holding a private key) with its own release. So no
+ * answer outlives its sending: nothing waits in a handler's buffers for
+ * the next request.
+ */
 struct kdc_coap_resp {
 	uint8_t		 code;		/* default 5.00 if left 0 */
 	int		 content_format;
 	uint32_t	 max_age;	/* Max-Age option, seconds; 0: none */
 	char		 location[KDC_COAP_PATH_MAX + 1];	/* Location-Path, "" for none */
-	const uint8_t	*payload;	/* borrowed until the handler returns */
+	const uint8_t	*payload;
 	size_t		 payload_len;
+	void		(*release)(void *arg);	/* NULL: borrowed */
+	void		*release_arg;
 };
+
+/* An owned payload buffer of len bytes for rs (payload, payload_len and
+ * release set): the caller fills it; wiped and freed once sent. NULL when
+ * out of memory or len is over KDC_COAP_RESP_MAX (rs unchanged). */
+uint8_t	*kdc_coap_resp_alloc(struct kdc_coap_resp *rs, size_t len);
+/* Give up rs's payload now: its release, if owned; rs has none after. */
+void	kdc_coap_resp_release(struct kdc_coap_resp *rs);
 
 /*
  * kdc_err -> CoAP response code: the one table for every CoAP face. A
@@ -224,8 +243,8 @@ unsigned kdc_coap_peer_laters(const struct kdc_coap_peer *p);
 /*
  * Engine thread only, between engine steps (from a watch callback, or
  * once the engine has stopped; never from inside a handler), exactly once
- * per later: the answer (rs as a handler fills it; payload copied, and
- * wiped when sent). l belongs to the engine after this call. Laters still
+ * per later: the answer (rs as a handler fills it; a borrowed payload is
+ * copied, an owned one taken over, and released once sent). l belongs to the engine after this call. Laters still
  * unanswered when the engine is freed are dropped with it (their peers
  * get nothing).
  */

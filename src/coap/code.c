@@ -1,8 +1,14 @@
 /*
- * code.c: kdc_err -> CoAP response code (coap.h kdc_coap_code()), alone
- * in its file so a face's unit test can link it without the engine.
+ * code.c: what a CoAP face builds its answer with, without the engine:
+ * kdc_err -> CoAP response code (coap.h kdc_coap_code()) and owned
+ * response payloads. Alone in its file so a face's unit test can link it
+ * with a fake engine.
  */
+#include <string.h>
+
 #include "coap/coap.h"
+#include "core/alloc.h"
+#include "crypto/crypto.h"
 
 /*
  * The one table from kdc_err to a CoAP response code, for every CoAP face
@@ -36,4 +42,50 @@ kdc_coap_code(kdc_err r)
 	case KDC_ERR_BUSY:		return KDC_COAP_UNAVAILABLE;
 	default:			return KDC_COAP_INTERNAL;
 	}
+}
+
+/* An owned payload: its length, for the wipe, then the bytes. */
+struct owned {
+	size_t	len;
+	uint8_t	data[];
+};
+
+static void
+owned_release(void *arg)
+{
+	struct owned *o = arg;
+
+	kdc_wipe(o->data, o->len);
+	kdc_free(o);
+}
+
+uint8_t *
+kdc_coap_resp_alloc(struct kdc_coap_resp *rs, size_t len)
+{
+	struct owned *o;
+
+	if (len > KDC_COAP_RESP_MAX ||
+	    (o = kdc_malloc(sizeof(*o) + len)) == NULL)
+		return NULL;
+	kdc_coap_resp_release(rs);
+	o->len = len;
+	rs->payload = o->data;
+	rs->payload_len = len;
+	rs->release = owned_release;
+	rs->release_arg = o;
+	return o->data;
+}
+
+void
+kdc_coap_resp_release(struct kdc_coap_resp *rs)
+{
+	void (*release)(void *) = rs->release;
+	void *arg = rs->release_arg;
+
+	rs->release = NULL;
+	rs->release_arg = NULL;
+	rs->payload = NULL;
+	rs->payload_len = 0;
+	if (release != NULL)
+		release(arg);
 }

@@ -148,21 +148,17 @@ kdc_coap_add_path_opts(coap_optlist_t **ol, uint16_t opt, const char *path)
 	return KDC_OK;
 }
 
-/* A response body libcoap holds for Block2: wiped (it may be a private
- * key from /skg) and freed when the transfer ends or is given up. */
-struct body {
-	size_t	len;
-	uint8_t	data[];
-};
-
+/* libcoap holds a response body for Block2 until the transfer ends or
+ * is given up: then the payload's owner releases it (it may hold a
+ * private key from /skg). */
 static void
 body_release(coap_session_t *s, void *arg)
 {
-	struct body *b = arg;
+	struct kdc_coap_resp *own = arg;
 
 	(void)s;
-	kdc_wipe(b->data, b->len);
-	kdc_free(b);
+	kdc_coap_resp_release(own);
+	kdc_free(own);
 }
 
 /*
@@ -175,11 +171,10 @@ body_release(coap_session_t *s, void *arg)
  */
 static void
 resp_fill(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
-    const coap_string_t *query, coap_pdu_t *pdu,
-    const struct kdc_coap_resp *rs)
+    const coap_string_t *query, coap_pdu_t *pdu, struct kdc_coap_resp *rs)
 {
 	coap_optlist_t *ol = NULL;
-	struct body *b;
+	struct kdc_coap_resp *own;
 	uint8_t buf[4];
 	uint8_t code = rs->code == 0 ? KDC_COAP_INTERNAL : rs->code;
 
@@ -205,18 +200,31 @@ resp_fill(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 	ol = NULL;
 	/* the code first: libcoap may set 4.00 for a block past the end */
 	coap_pdu_set_code(pdu, (coap_pdu_code_t)code);
-	if (rs->payload_len == 0)
+	if (rs->payload_len == 0) {
+		kdc_coap_resp_release(rs);
 		return;
+	}
+	/* libcoap gets an owned payload: a borrowed one is copied first */
 	if (rs->payload_len > KDC_COAP_RESP_MAX ||
-	    (b = kdc_malloc(sizeof(*b) + rs->payload_len)) == NULL)
+	    (own = kdc_malloc(sizeof(*own))) == NULL)
 		goto internal;
-	b->len = rs->payload_len;
-	memcpy(b->data, rs->payload, rs->payload_len);
+	if (rs->release != NULL)
+		*own = *rs;
+	else {
+		memset(own, 0, sizeof(*own));
+		if (kdc_coap_resp_alloc(own, rs->payload_len) == NULL) {
+			kdc_free(own);
+			goto internal;
+		}
+		memcpy((uint8_t *)(uintptr_t)own->payload, rs->payload,
+		    rs->payload_len);
+	}
+	rs->release = NULL;		/* own holds it now */
 	/* media type 0: the Content-Format option is ours, added above;
 	 * maxage -1: none; etag 0: libcoap picks one when it blocks */
 	if (!coap_add_data_large_response(res, s, req, pdu, query, 0, -1, 0,
-	    b->len, b->data, body_release, b)) {
-		/* b was released; libcoap set 4.00 (block past the end) or
+	    own->payload_len, own->payload, body_release, own)) {
+		/* own was released; libcoap set 4.00 (block past the end) or
 		 * 5.00 and a diagnostic payload */
 		kdc_log_debug("response payload of %zu bytes not sent (%u.%02u)",
 		    rs->payload_len, coap_pdu_get_code(pdu) >> 5,
@@ -226,6 +234,7 @@ resp_fill(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 internal:
 	/* options may be half added: a bare 5.00 is all we can still say */
 	coap_delete_optlist(ol);
+	kdc_coap_resp_release(rs);
 	coap_pdu_set_code(pdu, COAP_RESPONSE_CODE_INTERNAL_ERROR);
 }
 
@@ -241,10 +250,7 @@ later_free(struct kdc_coap_later *l)
 	*l->pprev = l->next;
 	c->nlaters--;
 	l->peer->laters--;
-	if (l->rs.payload != NULL) {
-		kdc_wipe((void *)(uintptr_t)l->rs.payload, l->rs.payload_len);
-		kdc_free((void *)(uintptr_t)l->rs.payload);
-	}
+	kdc_coap_resp_release(&l->rs);
 	kdc_coap_peer_unref(l->peer);
 	kdc_free(l);
 }
@@ -325,24 +331,29 @@ void
 kdc_coap_later_answer(struct kdc_coap_later *l,
     const struct kdc_coap_resp *rs)
 {
-	uint8_t *copy = NULL;
+	uint8_t *copy;
 
-	if (l == NULL || l->done)
+	if (l == NULL || l->done) {
+		/* not ours to answer: the payload is given up all the same */
+		if (rs->release != NULL)
+			rs->release(rs->release_arg);
 		return;
+	}
 	l->rs = *rs;
-	l->rs.payload = NULL;
-	l->rs.payload_len = 0;
-	if (rs->payload_len > 0) {
-		if (rs->payload_len > KDC_COAP_RESP_MAX ||
-		    (copy = kdc_malloc(rs->payload_len)) == NULL) {
-			memset(&l->rs, 0, sizeof(l->rs));
-			l->rs.code = KDC_COAP_INTERNAL;
-			l->rs.content_format = KDC_CF_NONE;
-		} else {
+	if (rs->release == NULL) {
+		/* borrowed: an owned copy */
+		l->rs.payload = NULL;
+		l->rs.payload_len = 0;
+		if (rs->payload_len > 0 && ((copy = kdc_coap_resp_alloc(&l->rs,
+		    rs->payload_len)) != NULL))
 			memcpy(copy, rs->payload, rs->payload_len);
-			l->rs.payload = copy;
-			l->rs.payload_len = rs->payload_len;
-		}
+		else if (rs->payload_len > 0)
+			l->rs.code = KDC_COAP_INTERNAL;
+	}
+	if (l->rs.payload_len > KDC_COAP_RESP_MAX) {
+		kdc_coap_resp_release(&l->rs);
+		l->rs.code = KDC_COAP_INTERNAL;
+		l->rs.content_format = KDC_CF_NONE;
 	}
 	l->done = true;
 	coap_async_trigger(l->async);
@@ -466,6 +477,7 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 	if (c->deferred) {
 		/* code 0: libcoap sends the empty ACK */
 		c->deferred = false;
+		kdc_coap_resp_release(&rs);
 		return;
 	}
 	resp_fill(res, s, req, query, resp, &rs);

@@ -1,9 +1,11 @@
 /* alloc.c: malloc wrappers with a countdown fault hook for tests. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 
+static _Atomic long live;	/* allocations not yet freed */
 static long fail_countdown;	/* 0: off; k: the k-th next allocation fails */
 static bool faulted;
 
@@ -36,25 +38,38 @@ kdc_alloc_faulted(void)
 void *
 kdc_malloc(size_t n)
 {
+	void *p;
+
 	if (kdc_alloc_fault())
 		return NULL;
-	return malloc(n == 0 ? 1 : n);
+	if ((p = malloc(n == 0 ? 1 : n)) != NULL)
+		live++;
+	return p;
 }
 
 void *
 kdc_calloc(size_t nmemb, size_t size)
 {
+	void *p;
+
 	if (kdc_alloc_fault())
 		return NULL;
-	return calloc(nmemb == 0 ? 1 : nmemb, size == 0 ? 1 : size);
+	if ((p = calloc(nmemb == 0 ? 1 : nmemb, size == 0 ? 1 : size)) !=
+	    NULL)
+		live++;
+	return p;
 }
 
 void *
 kdc_realloc(void *p, size_t n)
 {
+	void *q;
+
 	if (kdc_alloc_fault())
 		return NULL;
-	return realloc(p, n == 0 ? 1 : n);
+	if ((q = realloc(p, n == 0 ? 1 : n)) != NULL && p == NULL)
+		live++;
+	return q;
 }
 
 char *
@@ -78,5 +93,13 @@ kdc_strdup(const char *s)
 void
 kdc_free(void *p)
 {
+	if (p != NULL)
+		live--;
 	free(p);
+}
+
+long
+kdc_alloc_live(void)
+{
+	return live;
 }

@@ -28,5 +28,8 @@ void	 kdc_alloc_fail_after(long n);
 bool	 kdc_alloc_fault(void);
 /* True once the hook has failed an allocation since the last reset. */
 bool	 kdc_alloc_faulted(void);
+/* Allocations made here and not yet given back to kdc_free(): for tests
+ * that prove a buffer (an answer holding a private key) is gone. */
+long	 kdc_alloc_live(void);
 
 #endif

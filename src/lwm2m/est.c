@@ -33,16 +33,6 @@
 
 #define EST_PREFIX	".well-known/est/"
 
-/*
- * The engine copies a response payload when the handler has returned
- * (coap.h: borrowed until then, msg.c resp_fill() right after), and one
- * engine runs on one thread, one handler at a time: a per-thread buffer
- * holds the answers of the GET handlers until the next handler on that
- * thread.
- */
-#define EST_OUT_MAX	(KDC_CERT_MAX + 256)
-static _Thread_local uint8_t est_out[EST_OUT_MAX];
-
 /* A job's answer: a certificate in PKCS#7, or /skg's multipart-core
  * around a PKCS#8 private key and its certificate (a secret: wiped). */
 #define JOB_OUT_MAX	(KDC_PRIVKEY_MAX + KDC_CERT_MAX + 256)
@@ -55,10 +45,6 @@ struct kdc_est {
 	struct kdc_coap	*coap;
 	struct kdc_core	*core;		/* the engine thread's */
 	struct kdc_pool	*pool;		/* NULL: enroll in the handler */
-	uint8_t		*crl;		/* the last GET crl's answer, borrowed
-					 * by the engine until the next handler */
-	struct est_job	*last;		/* run in a handler, answer borrowed
-					 * by the engine until the next one */
 };
 
 /*
@@ -73,7 +59,9 @@ struct est_job {
 	int			 content_format;
 	int			 accept;
 	int			 cf;		/* the answer's Content-Format */
-	struct kdc_coap_resp	 resp;		/* payload points into out */
+	struct kdc_coap_resp	 resp;		/* payload points into out; the
+						 * engine releases the job with
+						 * it (coap.h) */
 	uint8_t			 out[JOB_OUT_MAX];
 	size_t			 csr_len;
 	uint8_t			 csr[];
@@ -87,6 +75,23 @@ job_free(struct est_job *j)
 	kdc_enroll_wipe(&j->en);
 	kdc_wipe(j, sizeof(*j) + j->csr_len);
 	kdc_free(j);
+}
+
+/* The engine is done with the job's answer (sent, or given up): the job,
+ * its private key and certificate are wiped with it. */
+static void
+job_release(void *arg)
+{
+	job_free(arg);
+}
+
+/* The job's answer, with the job as the payload's owner. */
+static void
+job_answer(struct est_job *j, struct kdc_coap_resp *into)
+{
+	j->resp.release = job_release;
+	j->resp.release_arg = j;
+	*into = j->resp;
 }
 
 /*
@@ -104,11 +109,17 @@ static const uint8_t csrattrs[] = {
 };
 
 
-/* Copy n bytes to the response, in buf (capacity cap). */
+/* Copy n bytes to the response, in buf (capacity cap), or in a buffer the
+ * response owns when buf is NULL. */
 static kdc_err
 resp_set(struct kdc_coap_resp *resp, uint8_t *buf, size_t cap, uint8_t code,
     int cf, const uint8_t *p, size_t n)
 {
+	if (buf == NULL) {
+		if ((buf = kdc_coap_resp_alloc(resp, n)) == NULL)
+			return KDC_ERR_NOMEM;
+		cap = n;
+	}
 	if (n > cap)
 		return KDC_ERR_TOO_LARGE;
 	memcpy(buf, p, n);
@@ -151,18 +162,6 @@ cert_format(int accept)
 	return -1;
 }
 
-/* The answer of the last job run in a handler (or the last CRL) was
- * borrowed by the engine until the handler returned: wipe it (it may
- * hold a private key). */
-static void
-est_release_last(struct kdc_est *e)
-{
-	job_free(e->last);
-	e->last = NULL;
-	kdc_free(e->crl);
-	e->crl = NULL;
-}
-
 /* ---- GET crts, GET att --------------------------------------------------- */
 
 static void
@@ -177,8 +176,6 @@ crts_get(void *arg, struct kdc_coap_peer *peer,
 	int cf = cert_format(req->accept);
 	kdc_err r;
 
-	est_release_last(e);
-
 	if (cf < 0) {
 		kdc_log_debug("peer=%s crts Accept=%d",
 		    kdc_coap_peer_addr(peer), req->accept);
@@ -188,9 +185,8 @@ crts_get(void *arg, struct kdc_coap_peer *peer,
 	if ((r = kdc_core_ca_pem(core, &pem, &pem_len)) != KDC_OK ||
 	    (r = kdc_cert_pem_leaf(pem, pem_len, &der, &der_len, &spki,
 	    &spki_len)) != KDC_OK ||
-	    (r = resp_cert(resp, est_out, sizeof(est_out), KDC_COAP_CONTENT,
-	    cf, der, der_len)) !=
-	    KDC_OK) {
+	    (r = resp_cert(resp, NULL, 0, KDC_COAP_CONTENT, cf, der,
+	    der_len)) != KDC_OK) {
 		kdc_log_err_r(r, "CA certificate for crts");
 		resp->code = KDC_COAP_INTERNAL;
 	}
@@ -203,14 +199,15 @@ static void
 att_get(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
-	est_release_last(arg);
+	(void)arg;
 	(void)peer;
 	if (req->accept != KDC_CF_NONE && req->accept != KDC_CF_CSRATTRS) {
 		resp->code = KDC_COAP_NOT_ACCEPTABLE;
 		return;
 	}
-	(void)resp_set(resp, est_out, sizeof(est_out), KDC_COAP_CONTENT,
-	    KDC_CF_CSRATTRS, csrattrs, sizeof(csrattrs));
+	if (resp_set(resp, NULL, 0, KDC_COAP_CONTENT, KDC_CF_CSRATTRS,
+	    csrattrs, sizeof(csrattrs)) != KDC_OK)
+		resp->code = KDC_COAP_INTERNAL;
 }
 
 /* ---- POST sen, sren, skg ------------------------------------------------ */
@@ -373,8 +370,8 @@ job_done(struct kdc_pool_job *pj)
 		j->resp.content_format = KDC_CF_NONE;
 		answer_busy(&j->resp);
 	}
-	kdc_coap_later_answer(j->later, &j->resp);
-	job_free(j);
+	job_answer(j, &j->resp);
+	kdc_coap_later_answer(j->later, &j->resp);	/* releases j */
 }
 
 static struct est_job *
@@ -433,7 +430,6 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 	struct est_job *j;
 	kdc_err r;
 
-	est_release_last(e);
 	if (e->pool != NULL && kdc_coap_peer_laters(peer) > 0) {
 		/* one enrollment at a time per session: a device cannot fill
 		 * the workers' queue for every other device */
@@ -473,8 +469,7 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 	}
 	job_run(&j->pj, e->core);
 	job_batch((struct kdc_pool_job *[]){ &j->pj }, 1, e->core);
-	*resp = j->resp;	/* payload in j->out until the next handler */
-	e->last = j;
+	job_answer(j, resp);	/* the engine releases j once it is sent */
 }
 
 static void
@@ -505,6 +500,12 @@ skg_post(void *arg, struct kdc_coap_peer *peer,
 	enroll_post(arg, peer, req, resp, KDC_ENROLL_SKG);
 }
 
+static void
+crl_release(void *der)
+{
+	kdc_free(der);
+}
+
 /*
  * GET crl: the CA's current CRL, DER (the same as https://HOST/crl).
  * application/pkix-crl has no CoAP Content-Format number, so this is
@@ -521,7 +522,6 @@ crl_get(void *arg, struct kdc_coap_peer *peer,
 	size_t len = 0;
 	kdc_err r;
 
-	est_release_last(e);
 	(void)req;
 	if ((r = kdc_core_crl(e->core, &der, &len)) != KDC_OK) {
 		kdc_log_err_r(r, "CRL for peer=%s", kdc_coap_peer_addr(peer));
@@ -536,11 +536,12 @@ crl_get(void *arg, struct kdc_coap_peer *peer,
 		resp->code = KDC_COAP_INTERNAL;
 		return;
 	}
-	e->crl = der;
 	resp->code = KDC_COAP_CONTENT;
 	resp->content_format = KDC_CF_OCTET_STREAM;
 	resp->payload = der;
 	resp->payload_len = len;
+	resp->release = crl_release;
+	resp->release_arg = der;
 }
 
 /* ---- lifetime ------------------------------------------------------------ */
@@ -589,6 +590,5 @@ kdc_est_free(struct kdc_est *e)
 {
 	if (e == NULL)
 		return;
-	est_release_last(e);
 	kdc_free(e);
 }
