@@ -7,7 +7,8 @@
 #    the certificate, sent by the engine thread after a worker's group
 #    commit;
 #  - LwM2M bootstrap from iotkdc-device: the Bootstrap-Write of /0 with the
-#    PSK (pending in the store until Bootstrap-Finish).
+#    PSK (pending in the store until Bootstrap-Finish);
+#  - `iotkdc cert sign`: the write of the PEM to stdout.
 # DTLS hides the payload, so the datagrams are told by record type
 # (application data, 23 = "\27") and size: the certificate's datagram is
 # the first at least as long as the certificate; the Write of /0 is the
@@ -148,3 +149,20 @@ MAXLEN=$(events | awk '$2 == "S" && $3 > m { m = $3 } END { print m + 0 }')
 [ "$MAXLEN" -gt 100 ] || fail "bootstrap: no datagram long enough to carry a PSK ($MAXLEN B)"
 durable_before "$MAXLEN" "bootstrap Write /0"
 pass "LwM2M bootstrap: the WAL fdatasync of the pending PSK precedes the $MAXLEN B Bootstrap-Write of /0"
+
+# ---- cert sign ----------------------------------------------------------
+kdc device add urn:dev:dur:cli --cert >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x \
+	-keyout "$T/cli.key" -out "$T/cli.csr" 2>/dev/null
+# stdout line-buffered (stdbuf): the PEM is written when cert sign prints
+# it, not at exit after the store's close (whose checkpoint syncs anyway)
+strace -f -qq -y -e trace=fsync,fdatasync,write -o "$T/cli.trace" \
+	stdbuf -oL "$IOTKDC" --dir "$T/d" cert sign "$T/cli.csr" --device urn:dev:dur:cli > "$T/cli.pem" ||
+	fail "cert sign failed"
+openssl x509 -in "$T/cli.pem" -noout 2>/dev/null || fail "cert sign: no certificate"
+awk -v wal="<$T/d/iotkdc.db-wal>" -v out="<$T/cli.pem>" '
+	index($0, "fdatasync(") && index($0, wal) && / = 0$/ && !pem { synced = NR }
+	index($0, "write(1" out ", \"-----BEGIN CERTIFICATE") && !pem { pem = NR }
+	END { exit !(pem && synced && synced < pem) }' "$T/cli.trace" ||
+	fail "cert sign: no WAL fdatasync before the PEM is written: $(grep -E 'fdatasync|write\(1' "$T/cli.trace" | cut -c1-120)"
+pass "cert sign: the WAL fdatasync of the issuance precedes the write of the PEM to stdout"
