@@ -187,11 +187,10 @@ void	kdc_store_close(struct kdc_store *st);
  */
 void	kdc_store_process_init(void);
 /*
- * Look for damage in the open store's file: SQLite's PRAGMA quick_check
- * (every page readable and well-formed, records and free lists sound;
- * reads the whole file, about a second per few hundred MB; it does not
- * match index entries to rows, which integrity_check would). For a
- * process start (serve), not for a request. KDC_OK when clean;
+ * Look for damage in the open store: the engine's structural check, which
+ * reads all of it (SQLite: PRAGMA quick_check, every page readable and
+ * well-formed; it does not match index entries to rows). For a process
+ * start (serve), not for a request. KDC_OK when clean;
  * KDC_ERR_STORE_CORRUPT when damaged, with the first finding copied to
  * why (NUL-terminated, truncated to cap; why may be NULL); other errors
  * as for any read (KDC_ERR_STORE_BUSY, KDC_ERR_IO, KDC_ERR_NOMEM).
