@@ -44,6 +44,7 @@ each_cmd() {
 	expect_fail "$pat" kdc audit list
 	expect_fail "$pat" kdc audit verify
 	expect_fail "$pat" kdc lwm2m clients
+	expect_fail "$pat" kdc tls reissue
 }
 no_sqlite_files() {
 	for f in "$DB-wal" "$DB-shm" "$DB-journal"; do
@@ -56,14 +57,14 @@ no_sqlite_files() {
 each_cmd 'iotkdc\.db: empty \(0 bytes\), not an iotkdc store'
 [ -f "$DB" ] && [ "$(stat -c %s "$DB")" = 0 ] || fail "empty iotkdc.db was written to"
 no_sqlite_files "empty iotkdc.db"
-pass "empty iotkdc.db: serve and 14 commands refused with one line; still 0 bytes, nothing created"
+pass "empty iotkdc.db: serve and 15 commands refused with one line; still 0 bytes, nothing created"
 
 # ---- a missing iotkdc.db ------------------------------------------------
 rm -f "$DB"
 each_cmd 'iotkdc\.db: missing'
 [ ! -e "$DB" ] || fail "a command created iotkdc.db"
 no_sqlite_files "missing iotkdc.db"
-pass "missing iotkdc.db: serve and 14 commands refused with one line; nothing created"
+pass "missing iotkdc.db: serve and 15 commands refused with one line; nothing created"
 
 cp "$T/good.db" "$DB"
 chmod 600 "$DB"
