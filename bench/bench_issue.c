@@ -11,6 +11,14 @@
  *    certificate path must do (verify the request's ECDSA P-256
  *    signature, make the CA's), nothing else.
  *  - kdc_ca_sign_csr alone: ours without the store.
+ * The two issuance rows run twice on the same store connection: with
+ * synchronous = FULL as the store opens it (a commit syncs the WAL before
+ * it returns: what ships) and with synchronous = NORMAL (no sync at
+ * commit; loses the last commits on power loss; what shipped before issue
+ * 13), set on this connection only through the store's test hook, so the
+ * price of durability is read in one run. One commit per issuance: the
+ * EST face shares a commit among up to KDC_POOL_BATCH_MAX enrollments
+ * (make bench's EST rows).
  * Also wraps per second, the at-rest cost of every secret, and the CRL of
  * a fleet (CRL_N entries) built and signed by kdc_ca_crl() next to
  * GnuTLS's own CRL builder (gnutls_x509_crl_*) on the same entries.
@@ -26,10 +34,14 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include <sqlite3.h>
+
 #include "core/config.h"
 #include "core/core.h"
+#include "core/limits.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 #define NDEV	64	/* devices, each with its own key and CSR */
 #define CRL_N	4000	/* entries of the CRL rows */
@@ -193,6 +205,79 @@ gnutls_crl(struct gca *g, uint8_t (*serials)[16], const int64_t *at, size_t n)
 	return ok ? 0 : -1;
 }
 
+/* The whole issuance path for secs: kdc_core_cert_sign() cycling over the
+ * NDEV devices and their CSRs. Issuances per second, or < 0. */
+static double
+run_cert_sign(struct kdc_core *core, uint8_t **csr, const size_t *csr_len,
+    double secs, long *n)
+{
+	char dev_id[64];
+	uint8_t *cert;
+	size_t cert_len;
+	double t0, t;
+	int64_t id;
+
+	*n = 0;
+	t0 = cpu_now();
+	do {
+		snprintf(dev_id, sizeof(dev_id), "urn:dev:bench:%ld",
+		    *n % NDEV);
+		kdc_err r = kdc_core_cert_sign(core, "bench", dev_id,
+		    csr[*n % NDEV], csr_len[*n % NDEV], 30, &id, &cert,
+		    &cert_len);
+		if (r != KDC_OK) {
+			fprintf(stderr, "bench_issue: %s\n", kdc_err_str(r));
+			return -1;
+		}
+		free(cert);
+		(*n)++;
+	} while ((t = cpu_now()) - t0 < secs);
+	return *n / (t - t0);
+}
+
+/* The store path alone for secs: an operational PSK (random key, wrap,
+ * supersede, insert, audit, commit; no signature). Per second, or < 0. */
+static double
+run_psk_issue(struct kdc_core *core, double secs, long *n)
+{
+	struct kdc_psk_new pn;
+	char dev_id[64];
+	double t0, t;
+
+	*n = 0;
+	t0 = cpu_now();
+	do {
+		snprintf(dev_id, sizeof(dev_id), "urn:dev:bench:%ld",
+		    *n % NDEV);
+		if (kdc_core_psk_issue(core, "bench", dev_id,
+		    KDC_CRED_ISSUED, &pn) != KDC_OK)
+			return -1;
+		kdc_psk_new_wipe(&pn);
+		(*n)++;
+	} while ((t = cpu_now()) - t0 < secs);
+	return *n / (t - t0);
+}
+
+/* PRAGMA synchronous on the store's connection: 2 (FULL) or 1 (NORMAL),
+ * set and read back. */
+static int
+set_sync(struct kdc_store *st, int mode)
+{
+	sqlite3 *db = kdc_sqlite_handle(st);
+	sqlite3_stmt *s = NULL;
+	char sql[32];
+	int got = -1;
+
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %d", mode);
+	if (db == NULL || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		got = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return got == mode ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -202,14 +287,13 @@ main(int argc, char **argv)
 	struct kdc_ca *ca = NULL;
 	struct kdc_core *core = NULL;
 	struct kdc_device_spec spec;
-	uint8_t key[32], *csr[NDEV], *cert, pt[32], *w;
-	size_t csr_len[NDEV], cert_len, w_len;
+	uint8_t key[32], *csr[NDEV], pt[32], *w;
+	size_t csr_len[NDEV], w_len;
 	char dir[] = "/tmp/kdcbench.XXXXXX", db[64];
 	double secs, t0, t;
 	long n_sign = 0, n_full = 0, n_wrap = 0, n_psk = 0, n_ours = 0,
-	    n_lim = 0;
+	    n_lim = 0, n_full_n = 0, n_psk_n = 0;
 	struct gca g;
-	int64_t id;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: bench_issue CSR_DIR SECONDS\n");
@@ -300,38 +384,20 @@ main(int argc, char **argv)
 	} while ((t = cpu_now()) - t0 < secs);
 	double r_ours = n_ours / (t - t0);
 
-	/* ours: the whole issuance path with the DB write and audit */
-	t0 = cpu_now();
-	do {
-		snprintf(spec.dev_id, sizeof(spec.dev_id), "urn:dev:bench:%ld",
-		    n_full % NDEV);
-		kdc_err r = kdc_core_cert_sign(core, "bench", spec.dev_id,
-		    csr[n_full % NDEV], csr_len[n_full % NDEV], 30, &id, &cert,
-		    &cert_len);
-		if (r != KDC_OK) {
-			fprintf(stderr, "bench_issue: %s\n", kdc_err_str(r));
-			return 1;
-		}
-		free(cert);
-		n_full++;
-	} while ((t = cpu_now()) - t0 < secs);
-	double r_full = n_full / (t - t0);
-
-	/* the store path alone: an operational PSK (random key, wrap,
-	 * supersede, insert, audit, commit; no signature) */
-	t0 = cpu_now();
-	do {
-		struct kdc_psk_new pn;
-
-		snprintf(spec.dev_id, sizeof(spec.dev_id), "urn:dev:bench:%ld",
-		    n_psk % NDEV);
-		if (kdc_core_psk_issue(core, "bench", spec.dev_id,
-		    KDC_CRED_ISSUED, &pn) != KDC_OK)
-			return 1;
-		kdc_psk_new_wipe(&pn);
-		n_psk++;
-	} while ((t = cpu_now()) - t0 < secs);
-	double r_psk = n_psk / (t - t0);
+	/* ours: the whole issuance path with the DB write and audit, and
+	 * the store path alone (PSK), durable (FULL, as the store opens)
+	 * then not (NORMAL) */
+	if (set_sync(st, 2) != 0)
+		return 1;
+	double r_full = run_cert_sign(core, csr, csr_len, secs, &n_full);
+	double r_psk = run_psk_issue(core, secs, &n_psk);
+	if (set_sync(st, 1) != 0)
+		return 1;
+	double r_full_n = run_cert_sign(core, csr, csr_len, secs, &n_full_n);
+	double r_psk_n = run_psk_issue(core, secs, &n_psk_n);
+	if (set_sync(st, 2) != 0 || r_full < 0 || r_psk < 0 || r_full_n < 0 ||
+	    r_psk_n < 0)
+		return 1;
 
 	/* at-rest wrapping of one PSK */
 	memset(pt, 7, sizeof(pt));
@@ -390,11 +456,17 @@ main(int argc, char **argv)
 	    r_ours, n_ours);
 	printf("| ratio kdc_ca_sign_csr / GnuTLS sign alone; / the crypto limit | | **%.2f**; **%.2f** | |\n",
 	    r_ours / r_sign, r_ours / r_lim);
-	printf("| certificate issuance (CSR → cert) | kdc_core_cert_sign: + supersede, SQLite WAL insert, audit, commit (64 devices) | %.0f/s | %ld |\n",
+	printf("| certificate issuance (CSR → cert) | kdc_core_cert_sign: + supersede, SQLite WAL insert, audit, durable commit (synchronous = FULL: one WAL fdatasync per issuance; 64 devices) | %.0f/s | %ld |\n",
 	    r_full, n_full);
 	printf("| ratio ours / GnuTLS alone | | **%.2f** | |\n", r_full / r_sign);
-	printf("| PSK issuance (no signature: the store path) | kdc_core_psk_issue: random key, wrap, supersede, SQLite WAL insert, audit, commit | %.0f/s | %ld |\n",
+	printf("| PSK issuance (no signature: the store path) | kdc_core_psk_issue: random key, wrap, supersede, SQLite WAL insert, audit, durable commit (synchronous = FULL) | %.0f/s | %ld |\n",
 	    r_psk, n_psk);
+	printf("| certificate issuance, synchronous = NORMAL (no sync at commit: lost on power loss; before issue 13) | kdc_core_cert_sign, the same connection after PRAGMA synchronous = NORMAL | %.0f/s | %ld |\n",
+	    r_full_n, n_full_n);
+	printf("| PSK issuance, synchronous = NORMAL | kdc_core_psk_issue, the same | %.0f/s | %ld |\n",
+	    r_psk_n, n_psk_n);
+	printf("| ratio FULL / NORMAL: certificate; PSK (one commit per issuance; EST groups up to %d per commit) | | **%.2f**; **%.2f** | |\n",
+	    KDC_POOL_BATCH_MAX, r_full / r_full_n, r_psk / r_psk_n);
 	printf("| PSK wrap (AES-256-GCM, 32 B) | kdc_wrap | %.0f/s | %ld |\n",
 	    r_wrap, n_wrap);
 	printf("| CRL of %d entries, built and signed | GnuTLS alone: gnutls_x509_crl_set_crt_serial per entry, privkey_sign, export | %.1f/s | %ld |\n",

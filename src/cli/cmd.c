@@ -61,6 +61,117 @@ ctx_close(struct ctx *c)
 	c->kr = NULL;
 }
 
+/*
+ * What of the data dir group or other may not touch. Anyone who can write
+ * the dir can replace any file in it; the config chooses the CA key and
+ * the listeners; the keys and the store are the KDC. So every one of
+ * these is refused when group or other may write it (not warned about:
+ * a warning in a log nobody reads leaves the hole open). wrap.key is
+ * also refused when group or other may read it (the key of every
+ * secret; kdc_keyring_load() refuses it too, without the mode). Files
+ * that may be absent (ca.key with a PKCS#11 CA, the -wal and -shm files
+ * of a closed store) are checked when present.
+ */
+static const struct {
+	const char	*name;
+	mode_t		 deny;		/* bits refused */
+	const char	*fix;		/* the chmod to suggest */
+} perms[] = {
+	{ "iotkdc.conf",	S_IWGRP | S_IWOTH,	"600" },
+	{ "wrap.key",		S_IRWXG | S_IRWXO,	"600" },
+	{ "iotkdc.db",		S_IWGRP | S_IWOTH,	"600" },
+	{ "iotkdc.db-wal",	S_IWGRP | S_IWOTH,	"600" },
+	{ "iotkdc.db-shm",	S_IWGRP | S_IWOTH,	"600" },
+	{ "ca.key",		S_IWGRP | S_IWOTH,	"600" },
+	{ "ca.pem",		S_IWGRP | S_IWOTH,	"644" },
+	{ "server.key",		S_IWGRP | S_IWOTH,	"600" },
+	{ "server.pem",		S_IWGRP | S_IWOTH,	"644" },
+};
+
+/* The data dir itself: group/other may not write it. Prints the error. */
+static int
+dir_mode_check(const char *dir, const struct stat *sb)
+{
+	if (!S_ISDIR(sb->st_mode))
+		return fail("%s: not a directory", dir);
+	if ((sb->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return fail("%s: data dir has mode %04o: group or other may "
+		    "write it (replace the keys or the store); refusing. "
+		    "chmod 700 %s", dir, (unsigned)sb->st_mode & 07777, dir);
+	return 0;
+}
+
+/* The files of perms[]. Prints the error. */
+static int
+files_mode_check(const struct ctx *c)
+{
+	char p[1200];
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++) {
+		path_in(c, perms[i].name, p, sizeof(p));
+		if (stat(p, &sb) != 0) {
+			if (errno == ENOENT)
+				continue;	/* told later, by its reader */
+			return fail("%s: %s", p, strerror(errno));
+		}
+		if (!S_ISREG(sb.st_mode))
+			return fail("%s: not a regular file", p);
+		if ((sb.st_mode & perms[i].deny) != 0)
+			return fail("%s: mode %04o: group or other may %s it; "
+			    "refusing. chmod %s %s", p,
+			    (unsigned)sb.st_mode & 07777,
+			    (perms[i].deny & (S_IRGRP | S_IROTH)) != 0 ?
+			    "read or write" : "write", perms[i].fix, p);
+	}
+	return 0;
+}
+
+/* A store that kdc_store_open() refused: say what to do. Prints it. */
+static int
+store_open_fail(const char *p, kdc_err r)
+{
+	struct stat sb;
+
+	if (r == KDC_ERR_NOT_FOUND)
+		return fail("%s: missing: the store (devices, credentials, "
+		    "audit log) is made only by 'iotkdc init'; restore it "
+		    "from a backup", p);
+	if (r == KDC_ERR_STORE_CORRUPT && stat(p, &sb) == 0 &&
+	    sb.st_size == 0)
+		return fail("%s: empty (0 bytes), not an iotkdc store; not "
+		    "starting a new one in its place: restore it from a "
+		    "backup", p);
+	return fail("%s: %s", p, kdc_err_str(r));
+}
+
+/*
+ * Damage found at start (kdc_store_check(): every page read) stops serve:
+ * a damaged index can hide a live credential from the uniqueness rules
+ * or a revocation from authentication, and the first write into a damaged
+ * page can spread it. Logged at error with the way out; nothing is
+ * changed in the data dir (the check runs before core writes anything).
+ * One line on stderr.
+ */
+static int
+store_check(struct ctx *c)
+{
+	char why[256];
+	kdc_err r;
+
+	if ((r = kdc_store_check(c->st, why, sizeof(why))) == KDC_OK)
+		return 0;
+	if (r != KDC_ERR_STORE_CORRUPT)
+		return fail("%s/iotkdc.db: integrity check: %s", c->dir,
+		    kdc_err_str(r));
+	kdc_log_err("%s/iotkdc.db is damaged (quick_check: %s); not serving "
+	    "from it, nothing changed. Stop every iotkdc process, copy the "
+	    "data dir aside, then restore iotkdc.db from a backup or salvage "
+	    "what is readable (README.md, \"A damaged store\"), check with "
+	    "'iotkdc audit verify' and start again", c->dir, why);
+	return 1;
+}
+
 /* Open the data dir; need_ca loads the CA key too. Prints the error. */
 int
 ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
@@ -75,9 +186,13 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 	if (stat(c->dir, &sb) != 0)
 		return fail("%s: no such data dir (run 'iotkdc init --dir %s')",
 		    c->dir, c->dir);
+	if (dir_mode_check(c->dir, &sb) != 0)
+		return 1;
 	if (stat(p, &sb) != 0)
 		return fail("%s: not an iotkdc data dir (no iotkdc.conf)",
 		    c->dir);
+	if (files_mode_check(c) != 0)
+		return 1;
 	if ((r = kdc_config_load(p, &c->cfg, why, sizeof(why))) != KDC_OK)
 		return fail("%s", why);
 	kdc_log_set_level((enum kdc_log_level)c->cfg.log_level);
@@ -87,7 +202,11 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 	path_in(c, "iotkdc.db", p, sizeof(p));
 	if ((r = kdc_store_open(p, 0, &c->st)) != KDC_OK) {
 		ctx_close(c);
-		return fail("%s: %s", p, kdc_err_str(r));
+		return store_open_fail(p, r);
+	}
+	if (a->cmd == KDC_CMD_SERVE && store_check(c) != 0) {
+		ctx_close(c);
+		return 1;
 	}
 	if (need_ca && (r = kdc_ca_load(c->dir, c->kr,
 	    strcmp(c->cfg.ca_key, "file") == 0 ? NULL : c->cfg.ca_key,
@@ -218,6 +337,7 @@ cmd_init(const struct kdc_cli_args *a)
 	const char *hosts[KDC_TLSNAMES_MAX];
 	struct kdc_tlsnames tn;
 	char p[1200], why[512];
+	struct stat sb;
 	size_t ncreated = 0;
 	int rc = 1;
 	kdc_err r;
@@ -230,6 +350,19 @@ cmd_init(const struct kdc_cli_args *a)
 		    c.dir);
 	if (mkdir(c.dir, 0700) != 0 && errno != EEXIST)
 		return fail("%s: %s", c.dir, strerror(errno));
+	if (stat(c.dir, &sb) != 0)
+		return fail("%s: %s", c.dir, strerror(errno));
+	if (dir_mode_check(c.dir, &sb) != 0)
+		return 1;
+	/* a store or key left from an earlier data dir is not ours to
+	 * reuse, nor (on a failure below) to delete */
+	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++) {
+		path_in(&c, perms[i].name, p, sizeof(p));
+		if (lstat(p, &sb) == 0)
+			return fail("%s exists: not replacing it ('iotkdc "
+			    "init' makes a new data dir; move it away or "
+			    "restore iotkdc.conf)", p);
+	}
 	kdc_config_defaults(&cfg);
 	if (a->ca_key != NULL)
 		snprintf(cfg.ca_key, sizeof(cfg.ca_key), "%s", a->ca_key);

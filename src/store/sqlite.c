@@ -1,8 +1,8 @@
 /*
  * sqlite.c: the SQLite engine behind store.h.
  *
- * One connection per kdc_store, WAL journal, foreign keys on, extended
- * result codes so a uniqueness violation can be told apart from other
+ * One connection per kdc_store, WAL journal, synchronous FULL (a commit
+ * is durable when it returns), foreign keys on, extended result codes so a uniqueness violation can be told apart from other
  * failures. Statements are prepared once and cached per connection
  * (SQLITE_PREPARE_PERSISTENT); each use ends with reset + clear_bindings,
  * so parameters are bound SQLITE_STATIC: the caller's buffers outlive
@@ -13,6 +13,8 @@
  * Which index fired is read from the constraint message, which for an
  * index on plain columns is "UNIQUE constraint failed: tbl.col, ...".
  * The column sets are chosen so that every rule has a distinct one.
+ * The schema, its migrations and the code that recognises our file are
+ * in schema.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "store/schema.h"
 #include "store/store_int.h"
 
 /*
@@ -42,132 +45,6 @@
  * across the callback, so it may use the store). ~900 B per record. */
 #define SQ_AUDIT_BATCH		64
 
-/* ---- schema ------------------------------------------------------------ */
-
-#define SQ_APP			"iotkdc"
-
-/*
- * migrations[i] takes user_version i to i + 1, in one transaction with
- * the version bump. Append only: never edit a step that has shipped.
- */
-static const char *const migrations[] = {
-	/* 1: initial schema */
-	"CREATE TABLE meta("
-	"  key TEXT PRIMARY KEY NOT NULL,"
-	"  val TEXT NOT NULL);"
-	"INSERT INTO meta(key, val) VALUES('app', '" SQ_APP "');"
-
-	"CREATE TABLE profiles("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  cred_type TEXT NOT NULL CHECK (cred_type IN ('psk','rpk','x509')),"
-	"  audience TEXT NOT NULL DEFAULT '',"
-	"  lifetime INTEGER NOT NULL DEFAULT 0 CHECK (lifetime >= 0));"
-
-	"CREATE TABLE devices("
-	"  id INTEGER PRIMARY KEY,"
-	"  dev_id TEXT NOT NULL UNIQUE,"
-	"  profile TEXT REFERENCES profiles(name) ON UPDATE CASCADE,"
-	"  status TEXT NOT NULL DEFAULT 'active'"
-	"    CHECK (status IN ('active','revoked')),"
-	"  created INTEGER NOT NULL,"
-	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX devices_profile ON devices(profile);"
-
-	"CREATE TABLE credentials("
-	"  id INTEGER PRIMARY KEY,"
-	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
-	"  kind TEXT NOT NULL"
-	"    CHECK (kind IN ('manufacturer','owner','operational')),"
-	"  type TEXT NOT NULL CHECK (type IN ('psk','rpk','x509')),"
-	"  status TEXT NOT NULL CHECK (status IN"
-	"    ('issued','pending','revoked','superseded','expired')),"
-	"  audience TEXT NOT NULL DEFAULT '',"
-	"  identity TEXT NOT NULL DEFAULT '',"
-	"  wrapped BLOB,"
-	"  secret_fp BLOB,"
-	"  spki BLOB,"
-	"  spki_fp BLOB,"
-	"  cert BLOB,"
-	"  serial TEXT NOT NULL DEFAULT '',"
-	"  not_before INTEGER NOT NULL DEFAULT 0,"
-	"  not_after INTEGER NOT NULL DEFAULT 0,"
-	"  created INTEGER NOT NULL,"
-	"  status_at INTEGER NOT NULL);"
-	/* lookups (and the child side of ON DELETE CASCADE); partial where
-	 * most rows have nothing to index, to keep inserts cheap */
-	"CREATE INDEX cred_device ON credentials(device);"
-	"CREATE INDEX cred_identity ON credentials(identity)"
-	"  WHERE type = 'psk';"
-	"CREATE INDEX cred_spki_fp ON credentials(spki_fp)"
-	"  WHERE spki_fp IS NOT NULL;"
-	"CREATE INDEX cred_serial ON credentials(serial) WHERE serial <> '';"
-	"CREATE INDEX cred_expiry ON credentials(not_after)"
-	"  WHERE status IN ('issued','pending') AND not_after <> 0;"
-	/* DESIGN §6 rules; the column sets tell them apart (see top) */
-	"CREATE UNIQUE INDEX cred_one_issued ON credentials(device, audience)"
-	"  WHERE kind = 'operational' AND status = 'issued';"
-	"CREATE UNIQUE INDEX cred_one_pending ON credentials(device, audience)"
-	"  WHERE kind = 'operational' AND status = 'pending';"
-	"CREATE UNIQUE INDEX cred_live_identity ON credentials(identity)"
-	"  WHERE type = 'psk' AND status IN ('issued','pending');"
-	"CREATE UNIQUE INDEX cred_live_secret_fp ON credentials(secret_fp)"
-	"  WHERE type = 'psk' AND status IN ('issued','pending')"
-	"  AND secret_fp IS NOT NULL;"
-	"CREATE UNIQUE INDEX cred_live_spki_fp ON credentials(spki_fp)"
-	"  WHERE status IN ('issued','pending') AND spki_fp IS NOT NULL;"
-
-	"CREATE TABLE mfg_cas("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  cert BLOB NOT NULL,"
-	"  created INTEGER NOT NULL);"
-
-	"CREATE TABLE audit("
-	"  seq INTEGER PRIMARY KEY,"
-	"  ts INTEGER NOT NULL,"
-	"  actor TEXT NOT NULL,"
-	"  action TEXT NOT NULL,"
-	"  subject TEXT NOT NULL,"
-	"  outcome TEXT NOT NULL,"
-	"  detail TEXT NOT NULL DEFAULT '',"
-	"  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
-	"  hash BLOB NOT NULL CHECK (length(hash) = 32));",
-
-	/* 2: registrations at the built-in LwM2M Server (lwm2m/server.c);
-	 * one per endpoint name, gone with their device */
-	"CREATE TABLE lwm2m_regs("
-	/* AUTOINCREMENT: an old "rd/<id>" never names a newer registration */
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
-	"  ep TEXT NOT NULL UNIQUE,"
-	"  lifetime INTEGER NOT NULL CHECK (lifetime > 0),"
-	"  version TEXT NOT NULL DEFAULT '',"
-	"  binding TEXT NOT NULL DEFAULT '',"
-	"  addr TEXT NOT NULL DEFAULT '',"
-	"  registered INTEGER NOT NULL,"
-	"  updated INTEGER NOT NULL);"
-	"CREATE INDEX lwm2m_regs_device ON lwm2m_regs(device);",
-
-	/* 3: profiles whose x509 certificate the device enrolls over EST
-	 * (LwM2M security mode 4) */
-	"ALTER TABLE profiles ADD COLUMN est INTEGER NOT NULL DEFAULT 0"
-	"  CHECK (est IN (0, 1));",
-
-	/* 4: EST certificates that go live when the device first uses them
-	 * (the one they replace stays issued until then) */
-	"ALTER TABLE credentials ADD COLUMN on_use INTEGER NOT NULL DEFAULT 0"
-	"  CHECK (on_use IN (0, 1));",
-
-	/* 5: the CRL's rows, covered (kdc_store_crl_entries reads only
-	 * this index; the terms must stay literal in the query, or SQLite
-	 * cannot use a partial index) */
-	"CREATE INDEX cred_crl ON credentials(not_after, serial, status_at)"
-	"  WHERE kind = 'operational' AND type = 'x509'"
-	"  AND status IN ('revoked','superseded') AND serial <> '';",
-};
-
-#define SQ_SCHEMA_VERSION \
-	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* ---- cached statements ------------------------------------------------- */
 
@@ -405,14 +282,19 @@ sq_now(void)
 
 /* ---- errors ------------------------------------------------------------ */
 
-/*
- * Map a failed SQLite call to a kdc_err. `fk` is what a foreign key
- * violation means for this statement (UNKNOWN_PROFILE for a device,
- * NOT_FOUND for a credential's device). Reads sqlite3_errmsg(), so call
- * it right after the failing call, before any reset.
- */
+/* kdc_sq_err() for this connection (schema.h). */
 static kdc_err
 sq_err(struct sq *q, int rc, kdc_err fk)
+{
+	return kdc_sq_err(q->db, rc, fk);
+}
+
+/*
+ * Map a failed SQLite call to a kdc_err (schema.h). A uniqueness
+ * violation is told apart by its index's columns (top of file).
+ */
+kdc_err
+kdc_sq_err(sqlite3 *db, int rc, kdc_err fk)
 {
 	const char *msg;
 
@@ -421,7 +303,7 @@ sq_err(struct sq *q, int rc, kdc_err fk)
 		return KDC_ERR_NOMEM;
 	case SQLITE_CONSTRAINT_UNIQUE:
 	case SQLITE_CONSTRAINT_PRIMARYKEY:
-		msg = q->db != NULL ? sqlite3_errmsg(q->db) : "";
+		msg = db != NULL ? sqlite3_errmsg(db) : "";
 		if (strstr(msg, "credentials.audience") != NULL)
 			return KDC_ERR_LIVE_CRED;
 		if (strstr(msg, "credentials.identity") != NULL ||
@@ -503,40 +385,11 @@ sq_run(struct sq *q, sqlite3_stmt *s, kdc_err fk)
 	return rc == SQLITE_DONE ? KDC_OK : sq_err(q, rc, fk);
 }
 
-/* One-off SQL (open, migrations): no caching. */
+/* One-off SQL (open, rollback): schema.c's helpers on this connection. */
 static kdc_err
 sq_exec(struct sq *q, const char *sql)
 {
-	int rc;
-
-	if ((rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL)) != SQLITE_OK)
-		return sq_err(q, rc, KDC_ERR_STORE);
-	return KDC_OK;
-}
-
-/* One-off query returning one integer. */
-static kdc_err
-sq_int(struct sq *q, const char *sql, int64_t *v)
-{
-	sqlite3_stmt *s = NULL;
-	kdc_err r;
-	int rc;
-
-	*v = 0;
-	if ((rc = sqlite3_prepare_v2(q->db, sql, -1, &s, NULL)) != SQLITE_OK) {
-		r = sq_err(q, rc, KDC_ERR_STORE);
-		goto out;
-	}
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? KDC_ERR_STORE : sq_err(q, rc,
-		    KDC_ERR_STORE);
-		goto out;
-	}
-	*v = sqlite3_column_int64(s, 0);
-	r = KDC_OK;
-out:
-	sqlite3_finalize(s);
-	return r;
+	return kdc_sq_exec(q->db, sql);
 }
 
 /* Bind helpers: text and blobs are SQLITE_STATIC (see top of file). */
@@ -870,105 +723,6 @@ sq_free(struct sq *q)
 	kdc_free(q);
 }
 
-/*
- * Is this our database? An empty one is (we are about to create it). One
- * with any schema must carry meta('app','iotkdc'): anything else is
- * somebody else's data and we touch nothing. Sets *version.
- */
-static kdc_err
-sq_identify(struct sq *q, int *version)
-{
-	sqlite3_stmt *s = NULL;
-	const unsigned char *val;
-	int64_t uv, nschema, nmeta;
-	kdc_err r;
-	int rc;
-
-	*version = 0;
-	/* the first read of the file: NOTADB here for a non-SQLite file */
-	if ((r = sq_int(q, "PRAGMA user_version", &uv)) != KDC_OK ||
-	    (r = sq_int(q, "SELECT count(*) FROM sqlite_master",
-	    &nschema)) != KDC_OK)
-		goto out;
-	if (nschema == 0) {
-		r = uv == 0 ? KDC_OK : KDC_ERR_STORE_CORRUPT;
-		goto out;
-	}
-	if ((r = sq_int(q, "SELECT count(*) FROM sqlite_master"
-	    " WHERE type = 'table' AND name = 'meta'", &nmeta)) != KDC_OK)
-		goto out;
-	if (nmeta == 0) {
-		r = KDC_ERR_STORE_CORRUPT;
-		goto out;
-	}
-	rc = sqlite3_prepare_v2(q->db,
-	    "SELECT val FROM meta WHERE key = 'app'", -1, &s, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		/* a "meta" table of another shape is foreign too */
-		r = sq_err(q, rc, KDC_ERR_STORE);
-		if (r == KDC_ERR_STORE)
-			r = KDC_ERR_STORE_CORRUPT;
-		goto out;
-	}
-	val = sqlite3_column_text(s, 0);
-	if (val == NULL && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-		r = KDC_ERR_NOMEM;
-		goto out;
-	}
-	if (val == NULL || strcmp((const char *)val, SQ_APP) != 0 || uv < 1) {
-		r = KDC_ERR_STORE_CORRUPT;
-		goto out;
-	}
-	if (uv > SQ_SCHEMA_VERSION) {
-		r = KDC_ERR_STORE_VERSION;
-		goto out;
-	}
-	*version = (int)uv;
-	r = KDC_OK;
-out:
-	sqlite3_finalize(s);
-	return r;
-}
-
-/* Apply migrations[version..]. Each step re-reads user_version under the
- * write lock, so two processes opening a new file do not both migrate. */
-static kdc_err
-sq_migrate(struct sq *q, int version)
-{
-	char sql[64];
-	int64_t uv;
-	kdc_err r = KDC_OK;
-
-	while (version < SQ_SCHEMA_VERSION) {
-		if ((r = sq_exec(q, "BEGIN IMMEDIATE")) != KDC_OK)
-			return r;
-		if ((r = sq_int(q, "PRAGMA user_version", &uv)) != KDC_OK)
-			goto fail;
-		if (uv > SQ_SCHEMA_VERSION) {
-			r = KDC_ERR_STORE_VERSION;
-			goto fail;
-		}
-		if (uv < SQ_SCHEMA_VERSION) {
-			(void)snprintf(sql, sizeof(sql),
-			    "PRAGMA user_version = %d", (int)uv + 1);
-			if ((r = sq_exec(q, migrations[uv])) != KDC_OK ||
-			    (r = sq_exec(q, sql)) != KDC_OK)
-				goto fail;
-		}
-		if ((r = sq_exec(q, "COMMIT")) != KDC_OK)
-			goto fail;
-		version = uv < SQ_SCHEMA_VERSION ? (int)uv + 1 : (int)uv;
-	}
-	q->version = version;
-	return KDC_OK;
-fail:
-	if (!sqlite3_get_autocommit(q->db))
-		(void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-	return r;
-}
-
 kdc_err
 kdc_sqlite_open(const char *path, int create, struct kdc_store **out)
 {
@@ -1010,7 +764,7 @@ kdc_sqlite_open(const char *path, int create, struct kdc_store **out)
 	(void)sqlite3_busy_timeout(q->db, SQ_BUSY_MS);
 	/* identify before anything that could write to someone else's file */
 	if ((r = sq_exec(q, "PRAGMA foreign_keys = ON")) != KDC_OK ||
-	    (r = sq_identify(q, &version)) != KDC_OK ||
+	    (r = kdc_sq_identify(q->db, create != 0, &version)) != KDC_OK ||
 	    /* 1 KiB pages for a new file (a no-op on an existing one): an
 	     * issuance dirties ~8 pages spread over the indexes, each
 	     * written whole to the WAL at commit; 1 KiB instead of 4 took
@@ -1019,15 +773,24 @@ kdc_sqlite_open(const char *path, int create, struct kdc_store **out)
 	     * (bench_issue, docs/perf.md) */
 	    (r = sq_exec(q, "PRAGMA page_size = 1024")) != KDC_OK ||
 	    (r = sq_exec(q, "PRAGMA journal_mode = WAL")) != KDC_OK ||
-	    (r = sq_exec(q, "PRAGMA synchronous = NORMAL")) != KDC_OK ||
+	    /* FULL: every COMMIT syncs the WAL before it returns, so a
+	     * credential handed out after a commit (the Bootstrap-Write of
+	     * /0, the EST 2.04, `cert sign`'s PEM) survives a power loss,
+	     * not only kill -9 as with NORMAL, which syncs at checkpoints
+	     * only. Per connection, not stored in the file: every
+	     * connection sets it. The cost is one fdatasync per
+	     * transaction (group commit shares it: kdc_core_enroll_commit;
+	     * bench_issue's FULL/NORMAL rows, docs/perf.md) */
+	    (r = sq_exec(q, "PRAGMA synchronous = FULL")) != KDC_OK ||
 	    /* checkpoint every 10,000 WAL frames (~10 MiB), not SQLite's
 	     * 1,000: the hot pages (table tails, index roots) are written
 	     * back once per checkpoint, not once per 100 transactions, and
 	     * the fsync goes with them; +12 % certificate and +24 % PSK
 	     * issuances per second (bench_issue, docs/perf.md) */
 	    (r = sq_exec(q, "PRAGMA wal_autocheckpoint = 10000")) != KDC_OK ||
-	    (r = sq_migrate(q, version)) != KDC_OK)
+	    (r = kdc_sq_migrate(q->db, &version)) != KDC_OK)
 		goto out;
+	q->version = version;
 	/* Undo must not need memory: prepare it now, not when out of it. */
 	for (size_t i = 0; i < sizeof(undo) / sizeof(undo[0]); i++)
 		if ((r = sq_stmt(q, undo[i], &s)) != KDC_OK)
@@ -1065,6 +828,50 @@ sq_ping(struct kdc_store *st)
 	if (r == KDC_ERR_NOT_FOUND)
 		r = KDC_ERR_STORE_CORRUPT;
 	sq_done(s);
+	return r;
+}
+
+/*
+ * quick_check returns "ok" alone, or one row per finding (up to the
+ * argument's count); the first is what we report. A page damaged enough
+ * that the check itself cannot read it fails the step instead
+ * (SQLITE_CORRUPT): reported the same way, with SQLite's message.
+ */
+static kdc_err
+sq_check(struct kdc_store *st, char *why, size_t cap)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	const unsigned char *t;
+	kdc_err r;
+	int rc;
+
+	rc = sqlite3_prepare_v2(q->db, "PRAGMA quick_check(8)", -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? KDC_ERR_STORE : sq_err(q, rc,
+		    KDC_ERR_STORE);
+		if (r == KDC_ERR_STORE_CORRUPT)
+			(void)snprintf(why, cap, "%s", sqlite3_errmsg(q->db));
+		goto out;
+	}
+	if ((t = sqlite3_column_text(s, 0)) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if (strcmp((const char *)t, "ok") == 0) {
+		r = KDC_OK;
+		goto out;
+	}
+	(void)snprintf(why, cap, "%s", (const char *)t);
+	r = KDC_ERR_STORE_CORRUPT;
+out:
+	/* one log line: findings start "*** in database main ***\n" */
+	for (char *c = why; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	sqlite3_finalize(s);
 	return r;
 }
 
@@ -2227,6 +2034,7 @@ static const struct kdc_store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
 	.ping = sq_ping,
+	.check = sq_check,
 	.schema_version = sq_schema_version,
 	.crl_entries = sq_crl_entries,
 	.begin = sq_begin,

@@ -168,6 +168,22 @@ kdc_store_ping(struct kdc_store *st)
 	return st->ops->ping(st);
 }
 
+kdc_err
+kdc_store_check(struct kdc_store *st, char *why, size_t cap)
+{
+	char none[1];
+	kdc_err r;
+
+	if (why == NULL || cap == 0) {
+		why = none;
+		cap = sizeof(none);
+	}
+	why[0] = '\0';
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->check(st, why, cap);
+}
+
 int
 kdc_store_schema_version(struct kdc_store *st)
 {

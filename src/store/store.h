@@ -186,6 +186,16 @@ void	kdc_store_close(struct kdc_store *st);
  * connection). Too late after the first open: then it changes nothing.
  */
 void	kdc_store_process_init(void);
+/*
+ * Look for damage in the open store: the engine's structural check, which
+ * reads all of it (SQLite: PRAGMA quick_check, every page readable and
+ * well-formed; it does not match index entries to rows). For a process
+ * start (serve), not for a request. KDC_OK when clean;
+ * KDC_ERR_STORE_CORRUPT when damaged, with the first finding copied to
+ * why (NUL-terminated, truncated to cap; why may be NULL); other errors
+ * as for any read (KDC_ERR_STORE_BUSY, KDC_ERR_IO, KDC_ERR_NOMEM).
+ */
+kdc_err	kdc_store_check(struct kdc_store *st, char *why, size_t cap);
 /* Cheap liveness check (health endpoint). */
 kdc_err	kdc_store_ping(struct kdc_store *st);
 /* The schema version of the open store. */

@@ -20,6 +20,8 @@ struct kdc_store_ops {
 	const char	*name;		/* "sqlite", ... */
 	void	(*close)(struct kdc_store *st);
 	kdc_err	(*ping)(struct kdc_store *st);
+	/* why: cap > 0, already set to "" */
+	kdc_err	(*check)(struct kdc_store *st, char *why, size_t cap);
 	int	(*schema_version)(struct kdc_store *st);
 
 	/* Engine transaction, outermost level only (store.c counts). */

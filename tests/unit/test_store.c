@@ -661,6 +661,114 @@ test_garbage_file(void **state)
 	tmp_done(&t);
 }
 
+/* A 0-byte iotkdc.db (truncated, or made by someone else's touch) is not a
+ * store to start afresh in: refused without create, and left as it was;
+ * with create (what init does with the file it just made) it is filled. */
+static void
+test_empty_file(void **state)
+{
+	struct kdc_store *st = NULL;
+	struct tmp t;
+	struct stat sb;
+	char p[600];
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(kdc_test_write_file(t.path, "", 0), 0);
+	assert_int_equal(kdc_store_open(t.path, 0, &st),
+	    KDC_ERR_STORE_CORRUPT);
+	assert_null(st);
+	assert_int_equal(stat(t.path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	snprintf(p, sizeof(p), "%s-wal", t.path);
+	assert_int_not_equal(stat(p, &sb), 0);
+	snprintf(p, sizeof(p), "%s-shm", t.path);
+	assert_int_not_equal(stat(p, &sb), 0);
+	snprintf(p, sizeof(p), "%s-journal", t.path);
+	assert_int_not_equal(stat(p, &sb), 0);
+
+	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
+	assert_int_equal(kdc_store_schema_version(st), 5);
+	kdc_store_close(st);
+	tmp_done(&t);
+}
+
+/* Every connection commits durably: synchronous = FULL (2), which is
+ * per connection, not kept in the file. */
+static void
+test_synchronous_full(void **state)
+{
+	struct kdc_store *a = NULL, *b = NULL;
+	sqlite3_stmt *s = NULL;
+	struct tmp t;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(kdc_store_open(t.path, 1, &a), KDC_OK);
+	assert_int_equal(kdc_store_open(t.path, 0, &b), KDC_OK);
+	for (int i = 0; i < 2; i++) {
+		sqlite3 *db = kdc_sqlite_handle(i == 0 ? a : b);
+
+		assert_non_null(db);
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA synchronous",
+		    -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(s, 0), 2);
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	kdc_store_close(b);
+	kdc_store_close(a);
+	tmp_done(&t);
+}
+
+/* kdc_store_check(): clean, then a page in the middle overwritten. */
+static void
+test_check_damage(void **state)
+{
+	struct kdc_store *st = NULL;
+	uint8_t junk[1024];
+	char name[64], why[256], buf[64];
+	long pages;
+	struct tmp t;
+	FILE *f;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
+	put_profile(st, "default", KDC_TYPE_PSK, "lwm2m", 60);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "urn:dev:check:%d", i);
+		add_device(st, name);
+	}
+	assert_int_equal(kdc_store_check(st, why, sizeof(why)), KDC_OK);
+	assert_string_equal(why, "");
+	assert_int_equal(kdc_store_check(st, NULL, 0), KDC_OK);
+	kdc_store_close(st);	/* the last close checkpoints the WAL */
+	st = NULL;
+
+	raw_query(t.path, "PRAGMA page_count", buf, sizeof(buf));
+	pages = atol(buf);
+	assert_true(pages > 20);
+	memset(junk, 0xff, sizeof(junk));
+	assert_non_null(f = fopen(t.path, "r+b"));
+	assert_int_equal(fseek(f, (pages / 2) * 1024L, SEEK_SET), 0);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+	assert_int_equal(fclose(f), 0);
+
+	assert_int_equal(kdc_store_open(t.path, 0, &st), KDC_OK);
+	assert_int_equal(kdc_store_check(st, why, sizeof(why)),
+	    KDC_ERR_STORE_CORRUPT);
+	snprintf(buf, sizeof(buf), "Page %ld", pages / 2 + 1);
+	assert_non_null(strstr(why, buf));
+	assert_null(strchr(why, '\n'));	/* one log line */
+	assert_int_equal(kdc_store_check(st, NULL, 0), KDC_ERR_STORE_CORRUPT);
+	kdc_store_close(st);
+	assert_int_equal(kdc_store_check(NULL, why, sizeof(why)),
+	    KDC_ERR_INVALID_ARG);
+	tmp_done(&t);
+}
+
 static void
 test_version_too_new(void **state)
 {
@@ -1501,6 +1609,9 @@ main(void)
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_foreign_db),
 		cmocka_unit_test(test_garbage_file),
+		cmocka_unit_test(test_empty_file),
+		cmocka_unit_test(test_synchronous_full),
+		cmocka_unit_test(test_check_damage),
 		cmocka_unit_test(test_version_too_new),
 		cmocka_unit_test(test_open_args),
 		cmocka_unit_test(test_unique_live_cred),

@@ -1,0 +1,276 @@
+/*
+ * schema.c: the SQLite engine's schema (schema.h): the migrations that
+ * build it, step by step, and the code that recognises an iotkdc
+ * database and runs the steps it lacks. Connection settings (journal
+ * mode, synchronous, page size) are sqlite.c's: they are not part of the
+ * file's schema.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store/schema.h"
+
+#define SQ_APP			"iotkdc"
+
+/*
+ * migrations[i] takes user_version i to i + 1, in one transaction with
+ * the version bump. Append only: never edit a step that has shipped.
+ */
+static const char *const migrations[] = {
+	/* 1: initial schema */
+	"CREATE TABLE meta("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  val TEXT NOT NULL);"
+	"INSERT INTO meta(key, val) VALUES('app', '" SQ_APP "');"
+
+	"CREATE TABLE profiles("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  cred_type TEXT NOT NULL CHECK (cred_type IN ('psk','rpk','x509')),"
+	"  audience TEXT NOT NULL DEFAULT '',"
+	"  lifetime INTEGER NOT NULL DEFAULT 0 CHECK (lifetime >= 0));"
+
+	"CREATE TABLE devices("
+	"  id INTEGER PRIMARY KEY,"
+	"  dev_id TEXT NOT NULL UNIQUE,"
+	"  profile TEXT REFERENCES profiles(name) ON UPDATE CASCADE,"
+	"  status TEXT NOT NULL DEFAULT 'active'"
+	"    CHECK (status IN ('active','revoked')),"
+	"  created INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX devices_profile ON devices(profile);"
+
+	"CREATE TABLE credentials("
+	"  id INTEGER PRIMARY KEY,"
+	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL"
+	"    CHECK (kind IN ('manufacturer','owner','operational')),"
+	"  type TEXT NOT NULL CHECK (type IN ('psk','rpk','x509')),"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('issued','pending','revoked','superseded','expired')),"
+	"  audience TEXT NOT NULL DEFAULT '',"
+	"  identity TEXT NOT NULL DEFAULT '',"
+	"  wrapped BLOB,"
+	"  secret_fp BLOB,"
+	"  spki BLOB,"
+	"  spki_fp BLOB,"
+	"  cert BLOB,"
+	"  serial TEXT NOT NULL DEFAULT '',"
+	"  not_before INTEGER NOT NULL DEFAULT 0,"
+	"  not_after INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  status_at INTEGER NOT NULL);"
+	/* lookups (and the child side of ON DELETE CASCADE); partial where
+	 * most rows have nothing to index, to keep inserts cheap */
+	"CREATE INDEX cred_device ON credentials(device);"
+	"CREATE INDEX cred_identity ON credentials(identity)"
+	"  WHERE type = 'psk';"
+	"CREATE INDEX cred_spki_fp ON credentials(spki_fp)"
+	"  WHERE spki_fp IS NOT NULL;"
+	"CREATE INDEX cred_serial ON credentials(serial) WHERE serial <> '';"
+	"CREATE INDEX cred_expiry ON credentials(not_after)"
+	"  WHERE status IN ('issued','pending') AND not_after <> 0;"
+	/* DESIGN §6 rules; the column sets tell them apart (see top) */
+	"CREATE UNIQUE INDEX cred_one_issued ON credentials(device, audience)"
+	"  WHERE kind = 'operational' AND status = 'issued';"
+	"CREATE UNIQUE INDEX cred_one_pending ON credentials(device, audience)"
+	"  WHERE kind = 'operational' AND status = 'pending';"
+	"CREATE UNIQUE INDEX cred_live_identity ON credentials(identity)"
+	"  WHERE type = 'psk' AND status IN ('issued','pending');"
+	"CREATE UNIQUE INDEX cred_live_secret_fp ON credentials(secret_fp)"
+	"  WHERE type = 'psk' AND status IN ('issued','pending')"
+	"  AND secret_fp IS NOT NULL;"
+	"CREATE UNIQUE INDEX cred_live_spki_fp ON credentials(spki_fp)"
+	"  WHERE status IN ('issued','pending') AND spki_fp IS NOT NULL;"
+
+	"CREATE TABLE mfg_cas("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  cert BLOB NOT NULL,"
+	"  created INTEGER NOT NULL);"
+
+	"CREATE TABLE audit("
+	"  seq INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  detail TEXT NOT NULL DEFAULT '',"
+	"  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+	"  hash BLOB NOT NULL CHECK (length(hash) = 32));",
+
+	/* 2: registrations at the built-in LwM2M Server (lwm2m/server.c);
+	 * one per endpoint name, gone with their device */
+	"CREATE TABLE lwm2m_regs("
+	/* AUTOINCREMENT: an old "rd/<id>" never names a newer registration */
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  ep TEXT NOT NULL UNIQUE,"
+	"  lifetime INTEGER NOT NULL CHECK (lifetime > 0),"
+	"  version TEXT NOT NULL DEFAULT '',"
+	"  binding TEXT NOT NULL DEFAULT '',"
+	"  addr TEXT NOT NULL DEFAULT '',"
+	"  registered INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL);"
+	"CREATE INDEX lwm2m_regs_device ON lwm2m_regs(device);",
+
+	/* 3: profiles whose x509 certificate the device enrolls over EST
+	 * (LwM2M security mode 4) */
+	"ALTER TABLE profiles ADD COLUMN est INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (est IN (0, 1));",
+
+	/* 4: EST certificates that go live when the device first uses them
+	 * (the one they replace stays issued until then) */
+	"ALTER TABLE credentials ADD COLUMN on_use INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (on_use IN (0, 1));",
+
+	/* 5: the CRL's rows, covered (kdc_store_crl_entries reads only
+	 * this index; the terms must stay literal in the query, or SQLite
+	 * cannot use a partial index) */
+	"CREATE INDEX cred_crl ON credentials(not_after, serial, status_at)"
+	"  WHERE kind = 'operational' AND type = 'x509'"
+	"  AND status IN ('revoked','superseded') AND serial <> '';",
+};
+
+#define SQ_SCHEMA_VERSION \
+	((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int
+kdc_sq_schema_latest(void)
+{
+	return SQ_SCHEMA_VERSION;
+}
+
+/* ---- one-off SQL --------------------------------------------------------- */
+
+kdc_err
+kdc_sq_exec(sqlite3 *db, const char *sql)
+{
+	int rc;
+
+	if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+		return kdc_sq_err(db, rc, KDC_ERR_STORE);
+	return KDC_OK;
+}
+
+kdc_err
+kdc_sq_int(sqlite3 *db, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc;
+
+	*v = 0;
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL)) != SQLITE_OK) {
+		r = kdc_sq_err(db, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? KDC_ERR_STORE : kdc_sq_err(db, rc,
+		    KDC_ERR_STORE);
+		goto out;
+	}
+	*v = sqlite3_column_int64(s, 0);
+	r = KDC_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* ---- identify and migrate ------------------------------------------------ */
+
+kdc_err
+kdc_sq_identify(sqlite3 *db, bool create, int *version)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *val;
+	int64_t uv, nschema, nmeta;
+	kdc_err r;
+	int rc;
+
+	*version = 0;
+	/* the first read of the file: NOTADB here for a non-SQLite file */
+	if ((r = kdc_sq_int(db, "PRAGMA user_version", &uv)) != KDC_OK ||
+	    (r = kdc_sq_int(db, "SELECT count(*) FROM sqlite_master",
+	    &nschema)) != KDC_OK)
+		goto out;
+	if (nschema == 0) {
+		/* nothing in it: ours to fill only when asked to create */
+		r = uv == 0 && create ? KDC_OK : KDC_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	if ((r = kdc_sq_int(db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'table' AND name = 'meta'", &nmeta)) != KDC_OK)
+		goto out;
+	if (nmeta == 0) {
+		r = KDC_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	rc = sqlite3_prepare_v2(db, "SELECT val FROM meta WHERE key = 'app'",
+	    -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		/* a "meta" table of another shape is foreign too */
+		r = kdc_sq_err(db, rc, KDC_ERR_STORE);
+		if (r == KDC_ERR_STORE)
+			r = KDC_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	val = sqlite3_column_text(s, 0);
+	if (val == NULL && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	if (val == NULL || strcmp((const char *)val, SQ_APP) != 0 || uv < 1) {
+		r = KDC_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	if (uv > SQ_SCHEMA_VERSION) {
+		r = KDC_ERR_STORE_VERSION;
+		goto out;
+	}
+	*version = (int)uv;
+	r = KDC_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+kdc_err
+kdc_sq_migrate(sqlite3 *db, int *version)
+{
+	char sql[64];
+	int64_t uv;
+	kdc_err r = KDC_OK;
+
+	while (*version < SQ_SCHEMA_VERSION) {
+		if ((r = kdc_sq_exec(db, "BEGIN IMMEDIATE")) != KDC_OK)
+			return r;
+		if ((r = kdc_sq_int(db, "PRAGMA user_version", &uv)) != KDC_OK)
+			goto fail;
+		if (uv > SQ_SCHEMA_VERSION) {
+			r = KDC_ERR_STORE_VERSION;
+			goto fail;
+		}
+		if (uv < SQ_SCHEMA_VERSION) {
+			(void)snprintf(sql, sizeof(sql),
+			    "PRAGMA user_version = %d", (int)uv + 1);
+			if ((r = kdc_sq_exec(db, migrations[uv])) != KDC_OK ||
+			    (r = kdc_sq_exec(db, sql)) != KDC_OK)
+				goto fail;
+		}
+		if ((r = kdc_sq_exec(db, "COMMIT")) != KDC_OK)
+			goto fail;
+		*version = uv < SQ_SCHEMA_VERSION ? (int)uv + 1 : (int)uv;
+	}
+	return KDC_OK;
+fail:
+	if (!sqlite3_get_autocommit(db))
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# A damaged data dir is refused, never replaced: an empty (0 bytes) or a
+# missing iotkdc.db stops `serve` and every command that opens the store
+# with one line on stderr and nothing created; a data dir or file that
+# group/other may write is refused with its mode; a page damaged in the
+# middle of a real store is found by `serve` at start (quick_check),
+# logged at error, and serve does not start; `init` does not reuse (or,
+# failing, delete) a store it finds.
+. "$(dirname "$0")/lib.sh"
+
+kdc init >/dev/null
+# free ports: a serve that wrongly started must not take the defaults
+set_conf http port "$("$FREEPORT")"
+set_conf coap port "$("$FREEPORT" udp)"
+set_conf coap lwm2m_port "$("$FREEPORT" udp)"
+for i in $(seq 1 400); do
+	printf '{"id":"urn:dev:dd:%d","psk_identity":"dd%d","psk":"%032x"}\n' "$i" "$i" "$i"
+done > "$T/m.jsonl"
+kdc device import "$T/m.jsonl" >/dev/null
+kdc audit verify >/dev/null || fail "fresh store does not verify"
+DB=$T/d/iotkdc.db
+[ ! -e "$DB-wal" ] || fail "the WAL outlived the last connection"
+cp "$DB" "$T/good.db"
+
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x \
+	-keyout "$T/k.pem" -out "$T/csr.pem" 2>/dev/null
+
+# Every command that opens the store (src/cli: ctx_open), serve included
+# (bounded by timeout: a serve that started would be a failure, not a hang).
+each_cmd() {
+	local pat=$1
+	expect_fail "$pat" timeout 20 "$IOTKDC" --dir "$T/d" serve
+	expect_fail "$pat" kdc device list
+	expect_fail "$pat" kdc device show urn:dev:dd:1
+	expect_fail "$pat" kdc device add urn:dev:new --cert
+	expect_fail "$pat" kdc device import "$T/m.jsonl"
+	expect_fail "$pat" kdc device revoke urn:dev:dd:1
+	expect_fail "$pat" kdc device delete urn:dev:dd:1
+	expect_fail "$pat" kdc cred list
+	expect_fail "$pat" kdc cred revoke 1
+	expect_fail "$pat" kdc mfg-ca add m "$T/d/ca.pem"
+	expect_fail "$pat" kdc cert sign "$T/csr.pem" --device urn:dev:dd:1
+	expect_fail "$pat" kdc ca export
+	expect_fail "$pat" kdc audit list
+	expect_fail "$pat" kdc audit verify
+	expect_fail "$pat" kdc lwm2m clients
+	expect_fail "$pat" kdc tls reissue
+}
+no_sqlite_files() {
+	for f in "$DB-wal" "$DB-shm" "$DB-journal"; do
+		[ ! -e "$f" ] || fail "$1: $f was created"
+	done
+}
+
+# ---- an empty iotkdc.db -------------------------------------------------
+: > "$DB"
+each_cmd 'iotkdc\.db: empty \(0 bytes\), not an iotkdc store'
+[ -f "$DB" ] && [ "$(stat -c %s "$DB")" = 0 ] || fail "empty iotkdc.db was written to"
+no_sqlite_files "empty iotkdc.db"
+pass "empty iotkdc.db: serve and 15 commands refused with one line; still 0 bytes, nothing created"
+
+# ---- a missing iotkdc.db ------------------------------------------------
+rm -f "$DB"
+each_cmd 'iotkdc\.db: missing'
+[ ! -e "$DB" ] || fail "a command created iotkdc.db"
+no_sqlite_files "missing iotkdc.db"
+pass "missing iotkdc.db: serve and 15 commands refused with one line; nothing created"
+
+cp "$T/good.db" "$DB"
+chmod 600 "$DB"
+kdc device show urn:dev:dd:400 >/dev/null || fail "restored store not usable"
+
+# ---- modes --------------------------------------------------------------
+mode_refused() {	# mode_refused MODE FILE PATTERN
+	local old
+	old=$(stat -c %a "$2")
+	chmod "$1" "$2"
+	expect_fail "$3" timeout 20 "$IOTKDC" --dir "$T/d" serve
+	expect_fail "$3" kdc device list
+	chmod "$old" "$2"
+}
+mode_refused 0777 "$T/d" "$T/d: data dir has mode 0777: group or other may write it"
+mode_refused 0770 "$T/d" "$T/d: data dir has mode 0770"
+mode_refused 0666 "$DB" "iotkdc\.db: mode 0666: group or other may write it"
+mode_refused 0620 "$DB" "iotkdc\.db: mode 0620: group or other may write it"
+mode_refused 0666 "$T/d/iotkdc.conf" "iotkdc\.conf: mode 0666: group or other may write it"
+mode_refused 0644 "$T/d/wrap.key" "wrap\.key: mode 0644: group or other may read or write it"
+mode_refused 0666 "$T/d/ca.key" "ca\.key: mode 0666"
+mode_refused 0666 "$T/d/ca.pem" "ca\.pem: mode 0666"
+mode_refused 0666 "$T/d/server.key" "server\.key: mode 0666"
+mode_refused 0646 "$T/d/server.pem" "server\.pem: mode 0646"
+# readable by others is not refused for the store (its secrets are wrapped)
+chmod 0644 "$DB"
+kdc device show urn:dev:dd:1 >/dev/null || fail "a 0644 iotkdc.db was refused"
+chmod 0600 "$DB"
+cmp -s "$DB" "$T/good.db" || fail "a refused command changed iotkdc.db"
+pass "dir 0777/0770, iotkdc.db 0666/0620, conf, keys and certificates writable by group/other: refused naming the mode"
+
+# ---- init does not reuse a store it finds -------------------------------
+mkdir -m 700 "$T/e"
+cp "$T/good.db" "$T/e/iotkdc.db"
+expect_fail "$T/e/iotkdc.db exists: not replacing it" "$IOTKDC" --dir "$T/e" init
+cmp -s "$T/e/iotkdc.db" "$T/good.db" || fail "init touched the iotkdc.db it found"
+[ ! -e "$T/e/wrap.key" ] && [ ! -e "$T/e/iotkdc.conf" ] || fail "refused init left files"
+mkdir -m 777 "$T/f"
+chmod 777 "$T/f"	# whatever the umask
+expect_fail "$T/f: data dir has mode 0777" "$IOTKDC" --dir "$T/f" init
+[ -z "$(ls -A "$T/f")" ] || fail "refused init left files in $T/f"
+pass "init: an existing iotkdc.db and a 0777 dir refused, nothing made or changed"
+
+# ---- a damaged page ----------------------------------------------------
+pages=$(sqlite3 "$DB" "PRAGMA page_count")
+psize=$(sqlite3 "$DB" "PRAGMA page_size")
+[ "$(sqlite3 "$DB" "PRAGMA freelist_count")" = 0 ] || fail "free pages: the damage could miss the tree"
+[ "$pages" -gt 40 ] || fail "store too small to damage in the middle ($pages pages)"
+victim=$((pages / 2))	# 0-based: page number victim+1
+head -c "$psize" /dev/zero | tr '\0' '\377' |
+	dd of="$DB" bs="$psize" seek="$victim" conv=notrunc status=none
+sum0=$(sha256sum < "$DB")
+"$IOTKDC" --dir "$T/d" serve > "$T/serve.out" 2> "$T/serve.log" &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+for _ in $(seq 1 200); do	# until it exits or says it serves
+	kill -0 "$SERVE_PID" 2>/dev/null || break
+	grep -q "kdc_cli_serve: serving" "$T/serve.log" && break
+	sleep 0.1
+done
+rc=0
+kill -0 "$SERVE_PID" 2>/dev/null && fail "serve started on a damaged store: $(tail -2 "$T/serve.log")"
+wait "$SERVE_PID" || rc=$?
+[ "$rc" -ne 0 ] || fail "serve exited 0 on a damaged store"
+[ "$(wc -l < "$T/serve.log")" -eq 1 ] || fail "want one line on stderr: $(cat "$T/serve.log")"
+grep -qE " error store_check: $T/d/iotkdc\.db is damaged \(quick_check: .*Page $((victim + 1))[: ].*not serving from it" "$T/serve.log" ||
+	fail "damage not logged at error with the page: $(cat "$T/serve.log")"
+grep -q 'restore iotkdc.db from a backup' "$T/serve.log" || fail "no way out in: $(cat "$T/serve.log")"
+[ "$(sha256sum < "$DB")" = "$sum0" ] || fail "serve changed the damaged store"
+pass "page $((victim + 1)) of $pages damaged: serve logs it at error with the way out, exits $rc, store unchanged"
