@@ -32,7 +32,7 @@ PKGS_RUN   := gnutls-bin
 # SoftHSM2 token), clang + its runtime for libFuzzer, Valgrind (Memcheck
 # for the libraries the sanitizers do not see into).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
-	libcoap3-bin valgrind
+	libcoap3-bin valgrind slowhttptest
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # Node.js + npm run the coap-node interop peer. Checked by command, not by
 # package: a machine with another Node.js build (e.g. one that bundles
