@@ -31,9 +31,10 @@ PKGS_RUN   := gnutls-bin
 # Tests: independent peers and tools (curl, openssl, sqlite3 CLI,
 # SoftHSM2 token), clang + its runtime for libFuzzer, Valgrind (Memcheck
 # for the libraries the sanitizers do not see into), strace (test_durable:
-# the WAL fdatasync before the datagram carrying a credential).
+# the WAL fdatasync before the datagram carrying a credential), slowhttptest
+# (slowloris and slow-body clients against the HTTPS listener).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
-	libcoap3-bin valgrind strace
+	libcoap3-bin valgrind strace slowhttptest
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # Node.js + npm run the coap-node interop peer. Checked by command, not by
 # package: a machine with another Node.js build (e.g. one that bundles

@@ -150,6 +150,11 @@ static const struct ckey keys[] = {
 	{ SECT_HTTP, "client_cert", CT_ENUM, "none", 0, 0,
 	    CFG(http_client_cert), 0, 0, client_certs, NULL,
 	    "Client certificates: none, optional or required." },
+	{ SECT_HTTP, "conns_per_address", CT_INT,
+	    KDC_STR(KDC_HTTP_CONN_PER_ADDR), 1, KDC_HTTP_CONN_PER_ADDR_MAX,
+	    CFG(http_conns_per_address), 0, 0, NULL, NULL,
+	    "Concurrent connections one IP address may hold, 1..64 (the\n"
+	    "# listener holds 256): one client cannot take every slot." },
 
 	{ SECT_CA, "key", CT_STRING, "file", 0, 0,
 	    CFG(ca_key), FSZ(kdc_config, ca_key), 0, NULL, check_ca_key,
@@ -224,6 +229,8 @@ static const struct ckey keys[] = {
 	    "# 1..315360000; when set it overrides lifetime_days. Empty: unset." },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+_Static_assert(KDC_HTTP_CONN_PER_ADDR_MAX == 64 && KDC_HTTP_CONN_MAX == 256,
+    "the help text of [http] conns_per_address names these numbers");
 _Static_assert(NKEYS <= 64, "seen masks are 64 bits");
 
 static const char *sect_names[] = { "", "kdc", "http", "ca", "coap", "lwm2m",
@@ -974,6 +981,7 @@ same_config(const struct kdc_config *a, const struct kdc_config *b)
 	    strcmp(a->http_address, b->http_address) != 0 ||
 	    a->http_port != b->http_port || a->http_tls12 != b->http_tls12 ||
 	    a->http_client_cert != b->http_client_cert ||
+	    a->http_conns_per_address != b->http_conns_per_address ||
 	    strcmp(a->ca_key, b->ca_key) != 0 || a->ca_days != b->ca_days ||
 	    a->tls_days != b->tls_days || a->nprofiles != b->nprofiles)
 		return false;

@@ -8,7 +8,7 @@
  *              log_level = err|warn|info|debug
  *              sweep_seconds = 1..86400 (60)  expiry sweep period
  *   [http]     address, port (8443), tls12 (false), client_cert
- *              (none|optional|required)
+ *              (none|optional|required), conns_per_address (16)
  *   [ca]       key = file | pkcs11:...  ; days (3650); tls_days (825)
  *   [coap]     address, port (5684), lwm2m_port (5685), nosec_port (0)
  *   [lwm2m]    server_uri, lifetime (300), bootstrap_timeout (60)
@@ -44,6 +44,7 @@ struct kdc_config {
 	int			http_port;
 	int			http_tls12;
 	enum kdc_client_cert	http_client_cert;
+	int			http_conns_per_address;
 	char			ca_key[512];	/* "file" or a PKCS#11 URL */
 	int			ca_days;
 	int			tls_days;

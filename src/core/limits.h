@@ -49,11 +49,41 @@
 /* HTTP request body cap before authentication. */
 #define KDC_HTTP_BODY_MAX	(64 * 1024)
 
-/* Idle or slow connections are dropped after 30 s (slowloris). */
-#define KDC_HTTP_CONN_TIMEOUT	30
+/* A connection with no traffic at all is dropped after 10 s (MHD's
+ * inactivity timeout; it restarts on every byte, so alone it does not stop
+ * a slowloris: see the two deadlines below). */
+#define KDC_HTTP_CONN_TIMEOUT	10
+/* From accept (or from the end of the previous response on a kept-alive
+ * connection) to the last header byte: TLS handshake plus request line and
+ * headers. An admin client needs ~2 RTT and a few hundred bytes; 10 s
+ * leaves room for a slow link. A slowloris (headers trickled one byte at a
+ * time) holds a slot at most this long. Enforced by http.c's watchdog. */
+#define KDC_HTTP_HEADER_TIMEOUT	10
+/* From the last header byte to the end of the response: the body (at most
+ * KDC_HTTP_BODY_MAX kept, KDC_HTTP_DRAIN_MAX drained: 1 MiB in 30 s is
+ * ~35 KB/s), the handler, and sending the answer. A slow-body client
+ * holds a slot at most header + this. */
+#define KDC_HTTP_REQUEST_TIMEOUT	30
 /* Concurrent connections: far above an admin API's needs, far below
- * what would exhaust descriptors (the CoAP faces share the process). */
+ * what would exhaust descriptors (the CoAP faces share the process). At
+ * this limit MHD stops accepting: new connections wait in the kernel's
+ * listen backlog until a slot frees. */
 #define KDC_HTTP_CONN_MAX		256
+/* Concurrent connections from one IP address ([http] conns_per_address,
+ * at most KDC_HTTP_CONN_PER_ADDR_MAX). An admin tool, a monitoring probe
+ * and a browser (6 per host) fit in 16; one address alone can hold at most
+ * 1/16 of KDC_HTTP_CONN_MAX, so filling the listener takes 16 addresses
+ * that all keep renewing their connections (the deadlines above free every
+ * slot within 40 s). */
+#define KDC_HTTP_CONN_PER_ADDR	16
+/* The highest per-address limit the config accepts: a quarter of the
+ * listener, so at least 4 addresses are always needed to fill it. */
+#define KDC_HTTP_CONN_PER_ADDR_MAX	(KDC_HTTP_CONN_MAX / 4)
+/* Rate-limited warnings (a connection limit reached): at most one line per
+ * this many seconds per kind; the lines in between are counted. */
+#define KDC_HTTP_WARN_PERIOD	10
+/* The deadline watchdog's period: the resolution of the two deadlines. */
+#define KDC_HTTP_WATCH_TICK_MS	250
 /* The body of a refused request is read (and dropped) up to this size,
  * so the client, still sending, sees the refusal rather than a reset.
  * See answer_now(). */

@@ -4,9 +4,16 @@
  * This file bounds the input (body size, client certificate), routes by
  * method and path, and turns a kdc_http_resp into a response that always
  * carries Cache-Control: no-store and X-Content-Type-Options: nosniff.
+ *
+ * Connections are bounded too: MHD caps them per address and in all, and
+ * a watchdog thread of ours closes a connection past its deadline (headers
+ * within KDC_HTTP_HEADER_TIMEOUT, the rest of the request within
+ * KDC_HTTP_REQUEST_TIMEOUT): MHD's own timeout is inactivity only, which
+ * a client trickling one byte every few seconds resets forever.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -28,9 +35,19 @@
 #include "http/http.h"
 
 
-/* TLS 1.3 only unless the operator turns 1.2 on (DESIGN §6). */
+/* TLS 1.3 only unless the operator turns 1.2 on (DESIGN §6). TLS 1.2 then
+ * offers only ECDHE key exchange with AEAD ciphers (no CBC, no static RSA,
+ * no finite-field DHE); the cipher list keeps NORMAL's TLS 1.3 suites in
+ * NORMAL's order, so 1.3 negotiates exactly as with PRIO_TLS13. */
 #define PRIO_TLS13	"NORMAL:-VERS-ALL:+VERS-TLS1.3"
-#define PRIO_TLS12	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define PRIO_TLS12	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+			"-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:" \
+			"+AES-128-GCM:+AES-128-CCM:-MAC-ALL:+AEAD:" \
+			"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
+
+/* What MHD 0.9.75 logs when it refuses a connection at the per-address or
+ * the global limit: its only report of either (docs/traps.md). */
+#define MHD_AT_LIMIT	"Server reached connection limit"
 
 #define PROBLEM_JSON	"application/problem+json"
 
@@ -41,6 +58,24 @@ struct route {
 	bool		 prefix;
 	kdc_http_fn	 fn;
 	void		*arg;
+};
+
+/* One accepted connection, from MHD's STARTED notice to its CLOSED one. */
+struct conn {
+	struct conn		*prev;
+	struct conn		*next;
+	int			 fd;
+	int64_t			 deadline;	/* ms, CLOCK_MONOTONIC */
+	bool			 in_request;	/* headers in: request deadline */
+	bool			 closing;	/* shut down by the watchdog */
+	struct sockaddr_storage	 addr;
+};
+
+/* A rate-limited warning: one line per KDC_HTTP_WARN_PERIOD, the rest
+ * counted into the next line. */
+struct warn_rl {
+	int64_t			 next;		/* ms, CLOCK_MONOTONIC */
+	unsigned long		 held;
 };
 
 struct kdc_http {
@@ -58,6 +93,20 @@ struct kdc_http {
 	struct route		*routes;
 	size_t			 nroutes;
 	atomic_bool		 starting;	/* read by MHD's thread */
+	unsigned int		 per_addr;	/* connections per address */
+
+	/* Shared by MHD's thread and the watchdog, under lock. */
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 wake;		/* the watchdog's sleep */
+	struct conn		*conns;
+	unsigned int		 nconns;
+	bool			 watch_stop;
+	struct warn_rl		 warn_addr;	/* per-address limit hit */
+	struct warn_rl		 warn_full;	/* global limit hit */
+	struct warn_rl		 warn_late;	/* deadline closes, */
+	unsigned long		 late_req;	/* those in a request */
+	pthread_t		 watch;
+	bool			 watching;	/* watch is running */
 };
 
 /* Per request, from the first handler call to MHD's completion call. */
@@ -467,6 +516,263 @@ kdc_http_route(struct kdc_http *h, const char *method, const char *path,
 	return KDC_OK;
 }
 
+/* ---- connection bounds ------------------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* true if a warning may go out now; *held: the ones held back since the
+ * last. Under h->lock. */
+static bool
+warn_due(struct warn_rl *w, int64_t now, unsigned long *held)
+{
+	if (now < w->next) {
+		w->held++;
+		return false;
+	}
+	*held = w->held;
+	w->held = 0;
+	w->next = now + KDC_HTTP_WARN_PERIOD * 1000;
+	return true;
+}
+
+static bool
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)) == 0;
+	return false;
+}
+
+static void
+addr_text(const struct sockaddr_storage *a, char *out, size_t len)
+{
+	const void *p = NULL;
+
+	if (a->ss_family == AF_INET)
+		p = &((const struct sockaddr_in *)(const void *)a)->sin_addr;
+	else if (a->ss_family == AF_INET6)
+		p = &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+	if (p == NULL || inet_ntop(a->ss_family, p, out, (socklen_t)len) ==
+	    NULL)
+		snprintf(out, len, "?");
+}
+
+/* The address holding the most connections and how many. Under h->lock;
+ * O(n^2) over at most KDC_HTTP_CONN_MAX, only when a warning goes out. */
+static unsigned int
+busiest(const struct kdc_http *h, char *text, size_t len)
+{
+	const struct conn *best = NULL;
+	unsigned int most = 0;
+
+	for (const struct conn *a = h->conns; a != NULL; a = a->next) {
+		unsigned int n = 0;
+
+		for (const struct conn *b = h->conns; b != NULL; b = b->next)
+			n += same_addr(&a->addr, &b->addr);
+		if (n > most) {
+			most = n;
+			best = a;
+		}
+	}
+	if (best != NULL)
+		addr_text(&best->addr, text, len);
+	else
+		snprintf(text, len, "-");
+	return most;
+}
+
+/* MHD refused a connection at a limit (seen in its log, MHD_AT_LIMIT).
+ * With fewer than KDC_HTTP_CONN_MAX open it was the per-address one. */
+static void
+note_refused(struct kdc_http *h)
+{
+	char who[INET6_ADDRSTRLEN];
+	unsigned long held = 0;
+	unsigned int n = 0;
+	bool per_addr, due;
+
+	pthread_mutex_lock(&h->lock);
+	per_addr = h->nconns < KDC_HTTP_CONN_MAX;
+	due = warn_due(per_addr ? &h->warn_addr : &h->warn_full, now_ms(),
+	    &held);
+	if (due && per_addr)
+		n = busiest(h, who, sizeof(who));
+	pthread_mutex_unlock(&h->lock);
+	if (!due)
+		return;
+	if (per_addr)
+		kdc_log_warn("connection refused: per-address limit %u reached "
+		    "(%s holds %u) (+%lu refused since the last line)",
+		    h->per_addr, who, n, held);
+	else
+		kdc_log_warn("connection refused: connection limit %d reached "
+		    "(+%lu since the last line)", KDC_HTTP_CONN_MAX, held);
+}
+
+/* c has sent its headers (in_request), or is waiting for the next
+ * request's: its deadline is now + that phase's timeout. */
+static void
+conn_phase(struct kdc_http *h, struct MHD_Connection *c, bool in_request)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn *k;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (k = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&h->lock);
+	k->in_request = in_request;
+	k->deadline = now_ms() + (in_request ? KDC_HTTP_REQUEST_TIMEOUT :
+	    KDC_HTTP_HEADER_TIMEOUT) * 1000LL;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void
+conn_started(struct kdc_http *h, struct MHD_Connection *c, void **ctx)
+{
+	const union MHD_ConnectionInfo *fi, *ai;
+	char who[INET6_ADDRSTRLEN];
+	unsigned long held = 0;
+	struct conn *k;
+	bool full = false;
+
+	fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (fi == NULL)
+		return;
+	if ((k = kdc_calloc(1, sizeof(*k))) == NULL) {
+		/* Untracked means no deadline: do not serve it. */
+		shutdown(fi->connect_fd, SHUT_RDWR);
+		return;
+	}
+	k->fd = fi->connect_fd;
+	if (ai != NULL && ai->client_addr != NULL) {
+		if (ai->client_addr->sa_family == AF_INET)
+			memcpy(&k->addr, ai->client_addr,
+			    sizeof(struct sockaddr_in));
+		else if (ai->client_addr->sa_family == AF_INET6)
+			memcpy(&k->addr, ai->client_addr,
+			    sizeof(struct sockaddr_in6));
+	}
+	pthread_mutex_lock(&h->lock);
+	k->deadline = now_ms() + KDC_HTTP_HEADER_TIMEOUT * 1000LL;
+	k->next = h->conns;
+	if (h->conns != NULL)
+		h->conns->prev = k;
+	h->conns = k;
+	if (++h->nconns >= KDC_HTTP_CONN_MAX &&
+	    warn_due(&h->warn_full, now_ms(), &held)) {
+		full = true;
+		busiest(h, who, sizeof(who));
+	}
+	pthread_mutex_unlock(&h->lock);
+	*ctx = k;
+	if (full)
+		kdc_log_warn("connection limit %d reached: new connections "
+		    "wait in the listen backlog (busiest address %s) "
+		    "(+%lu since the last line)", KDC_HTTP_CONN_MAX, who,
+		    held);
+}
+
+static void
+conn_closed(struct kdc_http *h, void **ctx)
+{
+	struct conn *k = *ctx;
+
+	if (k == NULL)
+		return;
+	/* MHD closes the fd after this returns: the watchdog, which takes
+	 * the lock, never shuts down a reused descriptor. */
+	pthread_mutex_lock(&h->lock);
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		h->conns = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	h->nconns--;
+	pthread_mutex_unlock(&h->lock);
+	kdc_free(k);
+	*ctx = NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		conn_started(cls, c, ctx);
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		conn_closed(cls, ctx);
+}
+
+/*
+ * The watchdog: every KDC_HTTP_WATCH_TICK_MS, shut down the sockets of
+ * connections past their deadline. MHD then reads end-of-file and closes
+ * the connection in its own thread (we never touch its state).
+ */
+static void *
+watch_main(void *arg)
+{
+	struct kdc_http *h = arg;
+	char who[INET6_ADDRSTRLEN];
+	struct timespec until;
+	unsigned long closed, req;
+	unsigned int n;
+	int64_t now, t;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->watch_stop) {
+		now = now_ms();
+		n = 0;
+		for (struct conn *k = h->conns; k != NULL; k = k->next) {
+			if (k->closing || now < k->deadline)
+				continue;
+			shutdown(k->fd, SHUT_RDWR);
+			k->closing = true;
+			h->late_req += k->in_request;
+			if (n++ == 0)
+				addr_text(&k->addr, who, sizeof(who));
+		}
+		if (n > 0 && warn_due(&h->warn_late, now, &closed)) {
+			closed += n;
+			req = h->late_req;
+			h->late_req = 0;
+			pthread_mutex_unlock(&h->lock);
+			kdc_log_info("closed %lu connection(s) past their "
+			    "deadline: %lu before their headers (%d s), %lu "
+			    "in a request (%d s); one from %s", closed,
+			    closed - req, KDC_HTTP_HEADER_TIMEOUT, req,
+			    KDC_HTTP_REQUEST_TIMEOUT, who);
+			pthread_mutex_lock(&h->lock);
+			continue;
+		} else if (n > 1)
+			h->warn_late.held += n - 1;	/* warn_due() took 1 */
+		t = now + KDC_HTTP_WATCH_TICK_MS;
+		until.tv_sec = (time_t)(t / 1000);
+		until.tv_nsec = (long)(t % 1000) * 1000000;
+		pthread_cond_timedwait(&h->wake, &h->lock, &until);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
 /* ---- MHD callbacks ----------------------------------------------------- */
 
 /*
@@ -567,6 +873,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	(void)version;
 	if (rs == NULL) {
 		/* Headers are in. Authenticate and bound before any body. */
+		conn_phase(h, c, true);
 		if ((rs = kdc_calloc(1, sizeof(*rs))) == NULL)
 			return MHD_NO;
 		*con_cls = rs;
@@ -597,9 +904,10 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct req_state *rs = *con_cls;
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	/* A kept-alive connection has the header deadline again for the
+	 * next request (a closing one is gone before it matters). */
+	conn_phase(cls, c, false);
 	if (rs == NULL)
 		return;
 	wipe_free(rs->body, rs->cap);
@@ -625,9 +933,48 @@ on_log(void *cls, const char *fmt, va_list ap)
 		kdc_log_warn("mhd: %s", msg);
 	else
 		kdc_log_debug("mhd: %s", msg);
+	if (!atomic_load(&h->starting) &&
+	    strncmp(msg, MHD_AT_LIMIT, strlen(MHD_AT_LIMIT)) == 0)
+		note_refused(h);
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
+
+/* The watchdog sleeps on a CLOCK_MONOTONIC condition variable. */
+static kdc_err
+lock_init(struct kdc_http *h)
+{
+	pthread_condattr_t ca;
+	kdc_err r = KDC_ERR_NOMEM;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return KDC_ERR_NOMEM;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&h->wake, &ca) != 0)
+		goto out;
+	if (pthread_mutex_init(&h->lock, NULL) != 0) {
+		pthread_cond_destroy(&h->wake);
+		goto out;
+	}
+	r = KDC_OK;
+out:
+	pthread_condattr_destroy(&ca);
+	return r;
+}
+
+static void
+watch_stop(struct kdc_http *h)
+{
+	if (!h->watching)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->watch_stop = true;
+	pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->watch, NULL);
+	h->watching = false;
+	h->watch_stop = false;
+}
 
 kdc_err
 kdc_http_new(const struct kdc_config *cfg, const struct kdc_http_tls *tls,
@@ -640,7 +987,8 @@ kdc_http_new(const struct kdc_config *cfg, const struct kdc_http_tls *tls,
 	if (cfg->http_port < 1 || cfg->http_port > 65535 || tls == NULL ||
 	    tls->cert_pem == NULL || tls->key_pem == NULL ||
 	    (cfg->http_client_cert != KDC_CLIENT_CERT_NONE &&
-	    tls->trust_pem == NULL)) {
+	    tls->trust_pem == NULL) || cfg->http_conns_per_address < 1 ||
+	    cfg->http_conns_per_address > KDC_HTTP_CONN_PER_ADDR_MAX) {
 		r = KDC_ERR_INVALID_ARG;
 		goto out;
 	}
@@ -649,6 +997,11 @@ kdc_http_new(const struct kdc_config *cfg, const struct kdc_http_tls *tls,
 		goto out;
 	}
 	atomic_init(&h->starting, false);
+	if ((r = lock_init(h)) != KDC_OK) {
+		kdc_free(h);
+		h = NULL;
+		goto out;
+	}
 	if (inet_pton(AF_INET, cfg->http_address, &h->addr.sin.sin_addr) ==
 	    1) {
 		h->addr.sin.sin_family = AF_INET;
@@ -662,6 +1015,7 @@ kdc_http_new(const struct kdc_config *cfg, const struct kdc_http_tls *tls,
 		goto out;
 	}
 	h->tls12 = cfg->http_tls12;
+	h->per_addr = (unsigned int)cfg->http_conns_per_address;
 	h->client_cert = cfg->http_client_cert;
 	h->cert_pem = tls->cert_pem;
 	h->key_pem = tls->key_pem;
@@ -698,6 +1052,9 @@ kdc_http_start(struct kdc_http *h)
 	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (h->addr.sa.sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (pthread_create(&h->watch, NULL, watch_main, h) != 0)
+		return KDC_ERR_NOMEM;
+	h->watching = true;
 	atomic_store(&h->starting, true);
 	port = ntohs(h->addr.sa.sa_family == AF_INET6 ?
 	    h->addr.sin6.sin6_port : h->addr.sin.sin_port);
@@ -709,8 +1066,10 @@ kdc_http_start(struct kdc_http *h)
 	    MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,
 	    MHD_OPTION_HTTPS_PRIORITIES, h->tls12 ? PRIO_TLS12 : PRIO_TLS13,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)KDC_HTTP_CONN_TIMEOUT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)KDC_HTTP_CONN_MAX,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->per_addr,
 	    MHD_OPTION_ARRAY, trust,
 	    MHD_OPTION_END);
 	atomic_store(&h->starting, false);
@@ -719,12 +1078,17 @@ kdc_http_start(struct kdc_http *h)
 		    sizeof(addr));
 	else
 		inet_ntop(AF_INET, &h->addr.sin.sin_addr, addr, sizeof(addr));
-	if (h->d == NULL)
+	if (h->d == NULL) {
+		watch_stop(h);
 		return KDC_ERR_IO;	/* the caller says where, once */
+	}
 	kdc_log_info(h->addr.sa.sa_family == AF_INET6 ?
-	    "listening on https://[%s]:%d tls=%s client_cert=%d" :
-	    "listening on https://%s:%d tls=%s client_cert=%d",
-	    addr, port, h->tls12 ? "1.3,1.2" : "1.3", (int)h->client_cert);
+	    "listening on https://[%s]:%d tls=%s client_cert=%d "
+	    "conns=%d per_address=%u" :
+	    "listening on https://%s:%d tls=%s client_cert=%d "
+	    "conns=%d per_address=%u",
+	    addr, port, h->tls12 ? "1.3,1.2" : "1.3", (int)h->client_cert,
+	    KDC_HTTP_CONN_MAX, h->per_addr);
 	return KDC_OK;
 }
 
@@ -746,6 +1110,9 @@ kdc_http_stop(struct kdc_http *h)
 			break;
 		nanosleep(&ts, NULL);
 	}
+	/* The watchdog ran during the drain (a slowloris does not hold it
+	 * up); MHD_stop_daemon() tells us CLOSED for every connection. */
+	watch_stop(h);
 	MHD_stop_daemon(h->d);
 	h->d = NULL;
 	if (ls != MHD_INVALID_SOCKET)
@@ -758,6 +1125,14 @@ kdc_http_free(struct kdc_http *h)
 	if (h == NULL)
 		return;
 	kdc_http_stop(h);
+	while (h->conns != NULL) {	/* none: MHD reported every close */
+		struct conn *k = h->conns;
+
+		h->conns = k->next;
+		kdc_free(k);
+	}
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->wake);
 	for (size_t i = 0; i < h->nroutes; i++) {
 		kdc_free(h->routes[i].method);
 		kdc_free(h->routes[i].path);

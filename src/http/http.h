@@ -54,7 +54,10 @@ struct kdc_http_tls {
 	const char	*trust_pem;	/* CAs for client certs, or NULL */
 };
 
-/* A listener for cfg's address/port/tls12/client_cert. Not yet bound. */
+/* A listener for cfg's address/port/tls12/client_cert/conns_per_address.
+ * Not yet bound. KDC_ERR_INVALID_ARG for a value out of its config range,
+ * no certificate/key, or no trust_pem when client certificates are on;
+ * KDC_ERR_NOMEM. */
 kdc_err	kdc_http_new(const struct kdc_config *cfg,
 	    const struct kdc_http_tls *tls, struct kdc_http **out);
 /* Route method+path to fn. A path ending in "/ *" (without the space)
@@ -64,7 +67,13 @@ kdc_err	kdc_http_new(const struct kdc_config *cfg,
  * (KDC_ERR_INVALID_ARG after); KDC_ERR_EXISTS for a duplicate. */
 kdc_err	kdc_http_route(struct kdc_http *h, const char *method,
 	    const char *path, kdc_http_fn fn, void *arg);
-/* Bind and start serving. KDC_ERR_IO if the port cannot be bound. */
+/* Bind and start serving. KDC_ERR_IO if the port cannot be bound;
+ * KDC_ERR_NOMEM if the deadline watchdog thread cannot start. Connections
+ * are capped at KDC_HTTP_CONN_MAX in all and conns_per_address per IP
+ * address (refusals logged at warn, rate-limited); one that has not sent
+ * its headers KDC_HTTP_HEADER_TIMEOUT after accept (or after its previous
+ * response), or not finished its request KDC_HTTP_REQUEST_TIMEOUT after
+ * its headers, is closed. */
 kdc_err	kdc_http_start(struct kdc_http *h);
 /* Stop accepting, let requests in flight finish, stop. Idempotent. */
 void	kdc_http_stop(struct kdc_http *h);

@@ -44,3 +44,25 @@ set_conf http tls12 true
 start_serve
 has ok curl -sS --tlsv1.2 --tls-max 1.2 --cacert "$T/ca.pem" "https://127.0.0.1:$HTTPS_PORT/api/v1/health" || fail "tls12 = true but TLS 1.2 refused"
 pass "tls12 = true enables TLS 1.2"
+
+# TLS 1.2 is AEAD with ECDHE only (the server key is ECDSA): CBC suites,
+# with a SHA-1 or a SHA-2 MAC, and a suite without ECDHE are refused, by
+# two independent clients; ECDHE AEAD suites verify.
+for c in ECDHE-ECDSA-AES128-SHA ECDHE-ECDSA-AES256-SHA ECDHE-ECDSA-AES128-SHA256 AES128-GCM-SHA256; do
+	if echo | timeout 10 openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -tls1_2 -cipher "$c" -CAfile "$T/ca.pem" >/dev/null 2>&1; then
+		fail "openssl s_client -tls1_2 -cipher $c was accepted"
+	fi
+	if timeout 10 curl -s --tlsv1.2 --tls-max 1.2 --ciphers "$c" --cacert "$T/ca.pem" "https://127.0.0.1:$HTTPS_PORT/api/v1/health" >/dev/null 2>&1; then
+		fail "curl TLS 1.2 --ciphers $c was accepted"
+	fi
+done
+for c in ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-AES256-GCM-SHA384 ECDHE-ECDSA-CHACHA20-POLY1305; do
+	echo | timeout 10 openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -tls1_2 -cipher "$c" -CAfile "$T/ca.pem" -verify_return_error > "$T/s.out" 2>/dev/null || fail "s_client -tls1_2 -cipher $c refused"
+	grep -q "Cipher is $c" "$T/s.out" || fail "s_client -tls1_2 -cipher $c: $(grep Cipher "$T/s.out")"
+done
+pass "tls12 = true: TLS 1.2 refuses CBC and non-ECDHE suites, accepts ECDHE AEAD ones"
+
+# TLS 1.3 is still what a client that offers both gets.
+echo | timeout 10 openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -CAfile "$T/ca.pem" -verify_return_error > "$T/s.out" 2>/dev/null || fail "s_client default"
+grep -q 'New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384' "$T/s.out" || fail "default handshake: $(grep 'New,' "$T/s.out")"
+pass "tls12 = true: a default client still gets TLS 1.3 (TLS_AES_256_GCM_SHA384)"

@@ -26,6 +26,8 @@ assert_same(const struct kdc_config *a, const struct kdc_config *b)
 	assert_int_equal(a->http_port, b->http_port);
 	assert_int_equal(a->http_tls12, b->http_tls12);
 	assert_int_equal(a->http_client_cert, b->http_client_cert);
+	assert_int_equal(a->http_conns_per_address,
+	    b->http_conns_per_address);
 	assert_string_equal(a->ca_key, b->ca_key);
 	assert_int_equal(a->ca_days, b->ca_days);
 	assert_int_equal(a->tls_days, b->tls_days);
@@ -61,6 +63,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.http_port, 8443);
 	assert_int_equal(cfg.http_tls12, 0);
 	assert_int_equal(cfg.http_client_cert, KDC_CLIENT_CERT_NONE);
+	assert_int_equal(cfg.http_conns_per_address, KDC_HTTP_CONN_PER_ADDR);
 	assert_string_equal(cfg.ca_key, "file");
 	assert_int_equal(cfg.ca_days, 3650);
 	assert_int_equal(cfg.tls_days, 825);
@@ -97,6 +100,7 @@ test_parse_values(void **state)
 	    "port: 9443\n"
 	    "tls12 = YES\n"
 	    "client_cert = required\n"
+	    "conns_per_address = 64\n"
 	    "[ca]\n"
 	    "key = pkcs11:token=kdc;object=ca-key;type=private\n"
 	    "days = 36500\n"
@@ -123,6 +127,7 @@ test_parse_values(void **state)
 	assert_int_equal(cfg.http_port, 9443);
 	assert_int_equal(cfg.http_tls12, 1);
 	assert_int_equal(cfg.http_client_cert, KDC_CLIENT_CERT_REQUIRED);
+	assert_int_equal(cfg.http_conns_per_address, 64);
 	assert_string_equal(cfg.ca_key,
 	    "pkcs11:token=kdc;object=ca-key;type=private");
 	assert_int_equal(cfg.ca_days, 36500);
@@ -204,6 +209,9 @@ static const struct {
 	{ "[kdc]\nlog_level = loud\n", 2, "err|warn|info|debug" },
 	{ "[http]\nclient_cert = maybe\n", 2, "none|optional|required" },
 	{ "[http]\ntls12 = on\n", 2, "not a boolean" },
+	{ "[http]\nconns_per_address = 0\n", 2, "out of range" },
+	{ "[http]\nconns_per_address = 65\n", 2, "out of range" },
+	{ "[http]\nconns_per_address = 1x\n", 2, "not an integer" },
 	{ "\n\n[profile p]\ncred_type = pgp\n", 4, "psk|rpk|x509" },
 	{ "[http]\naddress = localhost\n", 2, "address literal" },
 	{ "[http]\naddress = 1.2.3.4.5\n", 2, "address literal" },
@@ -373,6 +381,7 @@ test_round_trip(void **state)
 	cfg.http_port = 1;
 	cfg.http_tls12 = 1;
 	cfg.http_client_cert = KDC_CLIENT_CERT_OPTIONAL;
+	cfg.http_conns_per_address = 1;
 	snprintf(cfg.ca_key, sizeof(cfg.ca_key), "pkcs11:token=a;object=b");
 	cfg.ca_days = 1;
 	cfg.tls_days = 36500;
@@ -402,6 +411,9 @@ test_round_trip(void **state)
 	cfg.http_port = 0;
 	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
 	cfg.http_port = 8443;
+	cfg.http_conns_per_address = KDC_HTTP_CONN_PER_ADDR_MAX + 1;
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
+	cfg.http_conns_per_address = KDC_HTTP_CONN_PER_ADDR_MAX;
 	cfg.profiles[1].lifetime = 0;
 	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
 	cfg.profiles[1].lifetime = 315360000LL + 1;

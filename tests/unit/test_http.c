@@ -590,6 +590,12 @@ test_lifetime(void **state)
 	snprintf(cfg.http_address, sizeof(cfg.http_address), "127.0.0.1");
 	cfg.http_client_cert = KDC_CLIENT_CERT_REQUIRED;
 	assert_int_equal(kdc_http_new(&cfg, &tls, &h2), KDC_ERR_INVALID_ARG);
+	cfg.http_client_cert = KDC_CLIENT_CERT_NONE;
+	cfg.http_conns_per_address = 0;
+	assert_int_equal(kdc_http_new(&cfg, &tls, &h2), KDC_ERR_INVALID_ARG);
+	cfg.http_conns_per_address = KDC_HTTP_CONN_PER_ADDR_MAX + 1;
+	assert_int_equal(kdc_http_new(&cfg, &tls, &h2), KDC_ERR_INVALID_ARG);
+	assert_null(h2);
 
 	/* Stop is prompt once clients are gone, and idempotent. */
 	r = curl("/hello", "");
