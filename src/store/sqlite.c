@@ -45,7 +45,6 @@
  * across the callback, so it may use the store). ~900 B per record. */
 #define SQ_AUDIT_BATCH		64
 
-
 /* ---- cached statements ------------------------------------------------- */
 
 #define CRED_COLS \
@@ -79,13 +78,11 @@ enum sq_stmt {
 	S_DEV_DELETE,
 	S_CRED_ADD,
 	S_CRED_SET_WRAPPED,
-	S_CRED_SET_CERT,
 	S_CRED_GET,
 	S_CRED_LIVE_ISSUED,
 	S_CRED_LIVE_PENDING,
 	S_CRED_BY_IDENTITY,
 	S_CRED_BY_SPKI_FP,
-	S_CRED_BY_SERIAL,
 	S_CRED_FIND_FP,
 	S_CRED_SET_STATUS,
 	S_CRED_SUPERSEDE_ISSUED,
@@ -143,8 +140,6 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " ?14, ?15, ?16, ?17)",
 	[S_CRED_SET_WRAPPED] = "UPDATE credentials SET wrapped = ?2"
 	    " WHERE id = ?1",
-	[S_CRED_SET_CERT] = "UPDATE credentials SET cert = ?2, serial = ?3"
-	    " WHERE id = ?1",
 	[S_CRED_GET] = "SELECT " CRED_COLS " FROM credentials WHERE id = ?1",
 	/* literal kind and status: the planner uses a partial index only
 	 * when the query implies its WHERE */
@@ -158,8 +153,6 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " WHERE identity = ?1 AND type = 'psk'" LIVE_FIRST,
 	[S_CRED_BY_SPKI_FP] = "SELECT " CRED_COLS " FROM credentials"
 	    " WHERE spki_fp = ?1" LIVE_FIRST,
-	[S_CRED_BY_SERIAL] = "SELECT " CRED_COLS " FROM credentials"
-	    " WHERE serial = ?1 AND serial <> ''" LIVE_FIRST,
 	[S_CRED_FIND_FP] = "SELECT 1 FROM credentials WHERE secret_fp = ?1"
 	    " AND type = 'psk' AND status IN ('issued','pending')"
 	    " AND device <> ?2 LIMIT 1",
@@ -1271,26 +1264,6 @@ out:
 	return r;
 }
 
-static kdc_err
-sq_cred_set_cert(struct kdc_store *st, int64_t id, const uint8_t *cert,
-    size_t len, const char *serial)
-{
-	struct sq *q = sq_of(st);
-	sqlite3_stmt *s = NULL;
-	kdc_err r;
-	int rc = SQLITE_OK;
-
-	if ((r = sq_stmt(q, S_CRED_SET_CERT, &s)) != KDC_OK)
-		goto out;
-	BIND(sqlite3_bind_int64(s, 1, id));
-	BIND(bind_blob(s, 2, cert, len));
-	BIND(bind_text(s, 3, serial));
-	r = sq_run_one(q, s, rc);
-out:
-	sq_done(s);
-	return r;
-}
-
 /* Step a bound credential lookup and copy the row. */
 static kdc_err
 sq_cred_fetch(struct sq *q, sqlite3_stmt *s, int rc, struct kdc_cred **out)
@@ -1377,24 +1350,6 @@ sq_cred_get_by_spki_fp(struct kdc_store *st, const uint8_t fp[32],
 	if ((r = sq_stmt(q, S_CRED_BY_SPKI_FP, &s)) != KDC_OK)
 		goto out;
 	BIND(bind_blob(s, 1, fp, 32));
-	r = sq_cred_fetch(q, s, rc, out);
-out:
-	sq_done(s);
-	return r;
-}
-
-static kdc_err
-sq_cred_get_by_serial(struct kdc_store *st, const char *serial,
-    struct kdc_cred **out)
-{
-	struct sq *q = sq_of(st);
-	sqlite3_stmt *s = NULL;
-	kdc_err r;
-	int rc = SQLITE_OK;
-
-	if ((r = sq_stmt(q, S_CRED_BY_SERIAL, &s)) != KDC_OK)
-		goto out;
-	BIND(bind_text(s, 1, serial));
 	r = sq_cred_fetch(q, s, rc, out);
 out:
 	sq_done(s);
@@ -2051,12 +2006,10 @@ static const struct kdc_store_ops sqlite_ops = {
 	.device_delete = sq_device_delete,
 	.cred_add = sq_cred_add,
 	.cred_set_wrapped = sq_cred_set_wrapped,
-	.cred_set_cert = sq_cred_set_cert,
 	.cred_get = sq_cred_get,
 	.cred_get_live = sq_cred_get_live,
 	.cred_get_by_identity = sq_cred_get_by_identity,
 	.cred_get_by_spki_fp = sq_cred_get_by_spki_fp,
-	.cred_get_by_serial = sq_cred_get_by_serial,
 	.cred_find_secret_fp = sq_cred_find_secret_fp,
 	.cred_list = sq_cred_list,
 	.cred_set_status = sq_cred_set_status,

@@ -412,21 +412,6 @@ kdc_store_cred_set_wrapped(struct kdc_store *st, int64_t id,
 }
 
 kdc_err
-kdc_store_cred_set_cert(struct kdc_store *st, int64_t id,
-    const uint8_t *cert, size_t len, const char *serial)
-{
-	kdc_err r;
-
-	if (!blob_ok(cert, len) ||
-	    (serial != NULL && strlen(serial) > 2 * 20))
-		return KDC_ERR_INVALID_ARG;
-	if ((r = guard(st)) != KDC_OK)
-		return r;
-	return st->ops->cred_set_cert(st, id, cert, len,
-	    serial == NULL ? "" : serial);
-}
-
-kdc_err
 kdc_store_cred_get(struct kdc_store *st, int64_t id, struct kdc_cred **out)
 {
 	kdc_err r;
@@ -484,21 +469,6 @@ kdc_store_cred_get_by_spki_fp(struct kdc_store *st, const uint8_t fp[32],
 	if ((r = guard(st)) != KDC_OK)
 		return r;
 	return st->ops->cred_get_by_spki_fp(st, fp, out);
-}
-
-kdc_err
-kdc_store_cred_get_by_serial(struct kdc_store *st, const char *serial,
-    struct kdc_cred **out)
-{
-	kdc_err r;
-
-	if (out != NULL)
-		*out = NULL;
-	if (serial == NULL || out == NULL)
-		return KDC_ERR_INVALID_ARG;
-	if ((r = guard(st)) != KDC_OK)
-		return r;
-	return st->ops->cred_get_by_serial(st, serial, out);
 }
 
 kdc_err

@@ -239,9 +239,6 @@ kdc_err	kdc_store_cred_add(struct kdc_store *st, struct kdc_cred *cred);
 /* Replace the wrapped secret of row id (the AAD needs the id first). */
 kdc_err	kdc_store_cred_set_wrapped(struct kdc_store *st, int64_t id,
 	    const uint8_t *wrapped, size_t len);
-/* Set the certificate DER and serial of row id. */
-kdc_err	kdc_store_cred_set_cert(struct kdc_store *st, int64_t id,
-	    const uint8_t *cert, size_t len, const char *serial);
 kdc_err	kdc_store_cred_get(struct kdc_store *st, int64_t id,
 	    struct kdc_cred **out);
 /* The live operational credential of device for audience in status
@@ -259,9 +256,6 @@ kdc_err	kdc_store_cred_get_by_identity(struct kdc_store *st,
 /* Same, by SHA-256 of the SPKI. */
 kdc_err	kdc_store_cred_get_by_spki_fp(struct kdc_store *st,
 	    const uint8_t fp[32], struct kdc_cred **out);
-/* Same, by certificate serial (hex, lower case). */
-kdc_err	kdc_store_cred_get_by_serial(struct kdc_store *st, const char *serial,
-	    struct kdc_cred **out);
 /* KDC_OK if a live (issued or pending) PSK with this fingerprint exists on
  * a device other than `except_device` (0: any), else KDC_ERR_NOT_FOUND. */
 kdc_err	kdc_store_cred_find_secret_fp(struct kdc_store *st,

@@ -50,8 +50,6 @@ struct kdc_store_ops {
 	kdc_err	(*cred_add)(struct kdc_store *st, struct kdc_cred *cred);
 	kdc_err	(*cred_set_wrapped)(struct kdc_store *st, int64_t id,
 		    const uint8_t *wrapped, size_t len);
-	kdc_err	(*cred_set_cert)(struct kdc_store *st, int64_t id,
-		    const uint8_t *cert, size_t len, const char *serial);
 	kdc_err	(*cred_get)(struct kdc_store *st, int64_t id,
 		    struct kdc_cred **out);
 	kdc_err	(*cred_get_live)(struct kdc_store *st, int64_t device,
@@ -61,8 +59,6 @@ struct kdc_store_ops {
 		    const char *identity, struct kdc_cred **out);
 	kdc_err	(*cred_get_by_spki_fp)(struct kdc_store *st,
 		    const uint8_t fp[32], struct kdc_cred **out);
-	kdc_err	(*cred_get_by_serial)(struct kdc_store *st, const char *serial,
-		    struct kdc_cred **out);
 	kdc_err	(*cred_find_secret_fp)(struct kdc_store *st, const uint8_t *fp,
 		    size_t fp_len, int64_t except_device);
 	kdc_err	(*cred_list)(struct kdc_store *st,
