@@ -807,6 +807,152 @@ test_enroll_policy(void **state)
 	free(skg);
 }
 
+/* An RPK device: a P-256 key in dir/name.pem, its SPKI (DER) in spki,
+ * and a CSR (DER, CN=x) over that same key returned. */
+static uint8_t *
+rpk_key_and_csr(struct fx *f, const char *name, uint8_t *spki,
+    size_t *spki_len, size_t *csr_len)
+{
+	char path[600];
+	uint8_t *pub;
+	size_t pub_len;
+
+	assert_int_equal(kdc_test_sh("cd %s && openssl genpkey -algorithm EC "
+	    "-pkeyopt ec_paramgen_curve:P-256 -out %s.pem 2>/dev/null && "
+	    "openssl pkey -in %s.pem -pubout -outform DER -out %s.spki && "
+	    "openssl req -new -key %s.pem -subj /CN=x -outform DER "
+	    "-out %s.csr 2>/dev/null", f->dir, name, name, name, name, name),
+	    0);
+	snprintf(path, sizeof(path), "%s/%s.spki", f->dir, name);
+	assert_non_null(pub = kdc_test_read_file(path, &pub_len));
+	assert_true(pub_len <= KDC_SPKI_MAX);
+	memcpy(spki, pub, pub_len);
+	*spki_len = pub_len;
+	free(pub);
+	snprintf(path, sizeof(path), "%s/%s.csr", f->dir, name);
+	return kdc_test_read_file(path, csr_len);
+}
+
+/*
+ * A manufacturer key is never certified as an operational key, whoever
+ * asks: sen over the manufacturer RPK itself with a CSR over that key
+ * (the session's key), and sren over the operational certificate the
+ * device got since with a CSR over its manufacturer key (the store's
+ * manufacturer row: neither the session's credential nor the handshake
+ * is a manufacturer one then).
+ */
+static void
+test_enroll_refuses_manufacturer_key(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_cred *mfg = NULL, *op = NULL;
+	struct kdc_auth who, whop;
+	struct kdc_enroll e;
+	uint8_t *mcsr, *fresh;
+	size_t mcsr_len, fresh_len;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:r1");
+	s.type = KDC_TYPE_RPK;
+	assert_non_null(mcsr = rpk_key_and_csr(f, "m", s.spki, &s.spki_len,
+	    &mcsr_len));
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_auth_spki(f->core, "t", s.spki, s.spki_len,
+	    &mfg), KDC_OK);
+	assert_int_equal(mfg->kind, KDC_KIND_MANUFACTURER);
+	assert_int_equal(kdc_core_auth_of(f->core, mfg, KDC_TYPE_RPK, s.spki,
+	    s.spki_len, &who), KDC_OK);
+
+	/* sen over the manufacturer RPK, CSR over the same key */
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, mcsr, mcsr_len, &e),
+	    KDC_ERR_DENIED);
+	assert_non_null(strstr(e.why, "manufacturer key"));
+	/* the same with a handshake that did not give its key (the row's
+	 * key decides) */
+	who.spki_len = 0;
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, mcsr, mcsr_len, &e),
+	    KDC_ERR_DENIED);
+	assert_non_null(strstr(e.why, "manufacturer key"));
+
+	/* a fresh key: issued; over that certificate (sren) the manufacturer
+	 * key is refused still, a fresh one is not */
+	assert_non_null(fresh = csr_file(f, "f", "x", &fresh_len));
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, fresh, fresh_len,
+	    &e), KDC_OK);
+	kdc_enroll_wipe(&e);
+	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:r1",
+	    KDC_CRED_ISSUED, &op), KDC_OK);
+	assert_int_equal(op->kind, KDC_KIND_OPERATIONAL);
+	who_of(&whop, op, "urn:dev:r1");
+	assert_int_equal(enroll(f, KDC_ENROLL_SREN, &whop, mcsr, mcsr_len,
+	    &e), KDC_ERR_DENIED);
+	assert_non_null(strstr(e.why, "manufacturer key"));
+	kdc_enroll_wipe(&e);
+	assert_int_equal(enroll(f, KDC_ENROLL_SREN, &whop, fresh, fresh_len,
+	    &e), KDC_OK);
+	kdc_enroll_wipe(&e);
+
+	kdc_cred_free(mfg);
+	kdc_cred_free(op);
+	free(mcsr);
+	free(fresh);
+}
+
+/*
+ * A revoked device authenticates with nothing, even when one of its
+ * credential rows still says issued (a state kdc_core_device_revoke()
+ * never leaves, but a crash between two writes or a hand-edited store
+ * could): the device row decides, REVOKED, audited.
+ */
+static void
+test_auth_device_revoked_cred_issued(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_device *dev = NULL;
+	struct kdc_cred *mfg = NULL, *c = NULL;
+	struct kdc_auth who;
+	uint8_t psk[KDC_PSK_MAX], *csr, *cert = NULL;
+	size_t psk_len = sizeof(psk), csr_len, cert_len = 0;
+	int64_t id = 0;
+	bool pending = true;
+	kdc_err r;
+
+	psk_spec(&s, "urn:dev:v1", "v1", 0x61, 16);
+	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", "v1", psk, &psk_len,
+	    &mfg), KDC_OK);
+	who_of(&who, mfg, "urn:dev:v1");
+	assert_non_null(csr = csr_file(f, "v", "x", &csr_len));
+	assert_int_equal(enroll_sen(f, &who, csr, csr_len, NULL, &id, &cert,
+	    &cert_len, &pending), KDC_OK);
+	assert_false(pending);
+	assert_int_equal(auth_by(f, cert, cert_len, &r), id);
+
+	/* the device row revoked behind core's back, its rows untouched */
+	assert_int_equal(kdc_store_device_get(f->st, "urn:dev:v1", &dev),
+	    KDC_OK);
+	assert_int_equal(kdc_store_device_set_status(f->st, dev->id,
+	    KDC_DEV_REVOKED), KDC_OK);
+	assert_int_equal(status_of(f, mfg->id), KDC_CRED_ISSUED);
+	assert_int_equal(status_of(f, id), KDC_CRED_ISSUED);
+
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->core, "t", "v1", psk, &psk_len,
+	    &c), KDC_ERR_REVOKED);
+	assert_null(c);
+	expect_last_audit(f, "auth.psk", KDC_ERR_REVOKED);
+	assert_int_equal(auth_by(f, cert, cert_len, &r), 0);
+	assert_int_equal(r, KDC_ERR_REVOKED);
+	expect_last_audit(f, "auth.cert", KDC_ERR_REVOKED);
+
+	kdc_device_free(dev);
+	kdc_cred_free(mfg);
+	free(csr);
+	free(cert);
+}
+
 static void
 test_auth_cert(void **state)
 {
@@ -1529,6 +1675,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_policy, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_enroll_refuses_manufacturer_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_auth_device_revoked_cred_issued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cert, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keypair_issue, setup,
