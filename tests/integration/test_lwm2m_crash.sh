@@ -10,22 +10,24 @@
 
 kdc init >/dev/null
 KEY=00112233445566778899aabbccddeeff
-kdc device add urn:dev:crash:1 --psk-identity crash1 --psk "$KEY" >/dev/null
+printf '%s\n' "$KEY" > "$T/key.hex"	# the PSK never in argv: --psk-file
+kdc device add urn:dev:crash:1 --psk-identity crash1 --psk-file "$T/key.hex" >/dev/null
 start_serve
 
 count() {	# count STATUS: operational credentials of the device in STATUS
 	sqlite3 "$T/d/iotkdc.db" "SELECT count(*) FROM credentials c JOIN devices d ON c.device = d.id
 		WHERE d.dev_id = 'urn:dev:crash:1' AND c.kind = 'operational' AND c.status = '$1'"
 }
-bootstrap() {
-	timeout 60 "$IOTKDC_DEVICE" bootstrap --server "coaps://127.0.0.1:$COAP_PORT" \
-		--ep urn:dev:crash:1 --psk-identity crash1 --psk "$KEY" --state "$T/dev.state" "$@"
+bootstrap() {	# the PSK on standard input
+	printf '%s\n' "$KEY" | timeout 60 "$IOTKDC_DEVICE" bootstrap \
+		--server "coaps://127.0.0.1:$COAP_PORT" --ep urn:dev:crash:1 \
+		--psk-identity crash1 --psk-file - --state "$T/dev.state" "$@"
 }
 
 # the pending credential is made before the first Write
 for stop in write finish; do
 	"$IOTKDC_DEVICE" bootstrap --server "coaps://127.0.0.1:$COAP_PORT" --ep urn:dev:crash:1 \
-		--psk-identity crash1 --psk "$KEY" --state "$T/faulty.state" \
+		--psk-identity crash1 --psk-file "$T/key.hex" --state "$T/faulty.state" \
 		--fault-stop-at "$stop" --timeout 20 > /dev/null 2> "$T/faulty.err" &
 	DEV=$!
 	PIDS+=("$DEV")
