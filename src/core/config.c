@@ -1172,9 +1172,10 @@ render(const struct kdc_config *cfg, char **out, size_t *out_len)
 	*out_len = 0;
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return KDC_ERR_NOMEM;
-	fprintf(f, "# iotkdc.conf: read once at startup. '#' or ';' starts a "
-	    "comment line.\n# Unknown keys and out-of-range values stop the "
-	    "server.\n");
+	fprintf(f, "# iotkdc.conf: read at startup; SIGHUP applies [kdc] "
+	    "log_level and\n# sweep_seconds (the rest needs a restart). '#' "
+	    "or ';' starts a comment line.\n# Unknown keys and out-of-range "
+	    "values stop the server.\n");
 	for (int s = SECT_KDC; s < SECT_PROFILE; s++) {
 		fprintf(f, "\n# %s\n[%s]\n", sect_help[s], sect_names[s]);
 		put_section(f, (enum csect)s, cfg);
