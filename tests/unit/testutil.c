@@ -125,13 +125,13 @@ kdc_test_free_port(int family, int type)
 		len = sizeof(*s4);
 	}
 	if ((fd = socket(family, type, 0)) < 0)
-		abort();
-	if (bind(fd, (struct sockaddr *)&ss, len) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		abort();
-	port = ntohs(family == AF_INET6 ?
-	    ((struct sockaddr_in6 *)&ss)->sin6_port :
-	    ((struct sockaddr_in *)&ss)->sin_port);
+		return -1;
+	port = -1;
+	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		port = ntohs(family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
 	close(fd);
 	return port;
 }
@@ -139,7 +139,11 @@ kdc_test_free_port(int family, int type)
 int
 kdc_test_free_udp_port(void)
 {
-	return kdc_test_free_port(AF_INET, SOCK_DGRAM);
+	int port = kdc_test_free_port(AF_INET, SOCK_DGRAM);
+
+	if (port <= 0)
+		abort();
+	return port;
 }
 
 /* Is a UDP socket bound to port in /proc/net/udp? */

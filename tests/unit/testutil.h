@@ -23,9 +23,10 @@ int	 kdc_test_memmem(const void *hay, size_t hay_len, const void *needle,
 
 /* A port free on the loopback address right now: the kernel's pick for
  * port 0. family AF_INET or AF_INET6, type SOCK_DGRAM or SOCK_STREAM.
- * Aborts on failure. */
+ * -1 when it cannot bind (no IPv6 loopback, say). */
 int	 kdc_test_free_port(int family, int type);
-/* A UDP port on 127.0.0.1 (what most CoAP tests listen on). */
+/* A UDP port on 127.0.0.1 (what most CoAP tests listen on); aborts if
+ * there is none. */
 int	 kdc_test_free_udp_port(void);
 /*
  * Wait until a UDP socket is bound to port (any IPv4 address; read from
