@@ -87,17 +87,19 @@ wait_serving() {
 	fail "serve did not come up on $HTTPS_PORT"
 }
 
-# wait_log PATTERN [N]: wait (at most 10 s, polling) until serve.log
+# wait_line FILE PATTERN [N]: wait (at most 10 s, polling) until FILE
 # holds at least N (default 1) lines matching the extended regex PATTERN.
-wait_log() {
-	local pat=$1 n=${2:-1} have
+wait_line() {
+	local file=$1 pat=$2 n=${3:-1} have
 	for _ in $(seq 1 100); do
-		have=$(grep -cE -- "$pat" "$T/serve.log" 2>/dev/null || true)
+		have=$(grep -cE -- "$pat" "$file" 2>/dev/null || true)
 		[ "${have:-0}" -ge "$n" ] && return 0
 		sleep 0.1
 	done
-	fail "serve.log: want $n line(s) matching /$pat/, have ${have:-0}: $(tail -n 5 "$T/serve.log")"
+	fail "$(basename "$file"): want $n line(s) matching /$pat/, have ${have:-0}: $(tail -n 5 "$file" 2>/dev/null)"
 }
+# wait_log PATTERN [N]: the same for the daemon's log.
+wait_log() { wait_line "$T/serve.log" "$@"; }
 
 # has PATTERN CMD...: run CMD to completion (its status must be 0), then
 # grep its stdout. Never pipe into grep -q: under pipefail the writer's

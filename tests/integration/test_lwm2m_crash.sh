@@ -28,12 +28,14 @@ bootstrap() {	# the PSK on standard input
 for stop in write finish; do
 	"$IOTKDC_DEVICE" bootstrap --server "coaps://127.0.0.1:$COAP_PORT" --ep urn:dev:crash:1 \
 		--psk-identity crash1 --psk-file "$T/key.hex" --state "$T/faulty.state" \
-		--fault-stop-at "$stop" --timeout 20 > /dev/null 2> "$T/faulty.err" &
+		--fault-stop-at "$stop" --timeout 20 -v > /dev/null 2> "$T/faulty.err" &
 	DEV=$!
 	PIDS+=("$DEV")
 	for _ in $(seq 1 100); do [ "$(count pending)" = 1 ] && break; sleep 0.05; done
 	[ "$(count pending)" = 1 ] || fail "stop=$stop: no pending credential appeared"
-	sleep 0.3	# let the server send the request the device will not answer
+	# the server has sent the request the device will not answer (-v:
+	# the device says so when it gets it)
+	wait_line "$T/faulty.err" 'fault injection: not answering'
 	kill -KILL "$SERVE_PID"
 	wait "$SERVE_PID" 2>/dev/null || true
 	kill -KILL "$DEV" 2>/dev/null || true; wait "$DEV" 2>/dev/null || true
