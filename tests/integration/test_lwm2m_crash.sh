@@ -44,12 +44,7 @@ for stop in write finish; do
 	pre_issued=$(count issued)
 	pass "stop=$stop: daemon killed with a pending credential; issued=$pre_issued"
 
-	# restart on the same ports (start_serve picks new ones; keep them)
-	: > "$T/serve.log"
-	"$IOTKDC" --dir "$T/d" serve 2>> "$T/serve.log" &
-	SERVE_PID=$!
-	PIDS+=("$SERVE_PID")
-	wait_serving
+	restart_serve	# on the same ports
 	bootstrap --timeout 30 2> "$T/dev.err" || fail "stop=$stop: retry failed: $(cat "$T/dev.err")"
 	[ "$(count issued)" = 1 ] || fail "stop=$stop: want 1 live credential, have $(count issued)"
 	[ "$(count pending)" = 0 ] || fail "stop=$stop: a pending credential survived the retry"
