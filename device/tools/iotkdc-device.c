@@ -254,8 +254,8 @@ cmd_bootstrap(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *server = NULL, *ep = NULL, *psk_id = NULL, *psk = NULL,
-	    *psk_file = NULL, *rpk = NULL, *server_key = NULL, *cert = NULL, *key = NULL,
-	    *ca = NULL, *state = NULL;
+	    *psk_file = NULL, *rpk = NULL, *server_key = NULL, *cert = NULL,
+	    *key = NULL, *ca = NULL, *state = NULL;
 	unsigned long timeout = 60;
 	long pct = 11542;
 	size_t ilen = 0, slen = 0, klen = 0, si, vi;
@@ -932,7 +932,8 @@ est_account(const char *cmd, const struct est_args *a,
 		return die("%s: give one of --psk-identity/--psk, --rpk-key, "
 		    "--cert/--key", cmd);
 	if (a->psk_id != NULL || a->psk != NULL || a->psk_file != NULL) {
-		if (a->psk_id == NULL || (a->psk == NULL && a->psk_file == NULL))
+		if (a->psk_id == NULL ||
+		    (a->psk == NULL && a->psk_file == NULL))
 			return die("%s: --psk-identity and --psk-file (or "
 			    "--psk) go together", cmd);
 		sec->mode = KDCDEV_MODE_PSK;

@@ -122,7 +122,8 @@ test_psk_device_auth(void **state)
 	assert_memory_equal(psk, s.psk, 16);
 	assert_int_equal(who.kind, KDC_KIND_MANUFACTURER);
 	assert_string_equal(who.dev_id, "urn:dev:ops:1");
-	assert_int_equal(kdc_store_cred_get(f->k.st, who.cred_id, &cred), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, who.cred_id, &cred),
+	    KDC_OK);
 	/* at rest the PSK is wrapped, not stored raw */
 	assert_false(kdc_test_memmem(cred->wrapped, cred->wrapped_len, s.psk,
 	    16));
@@ -426,7 +427,8 @@ auth_by(struct fx *f, const uint8_t *der, size_t len, kdc_err *r)
 
 	*r = kdc_core_auth_cert(f->k.core, "t", chain, chain_len, 1, &who);
 	if (*r == KDC_OK) {
-		assert_int_equal(kdc_store_cred_get(f->k.st, who.cred_id, &c), KDC_OK);
+		assert_int_equal(kdc_store_cred_get(f->k.st, who.cred_id, &c),
+		    KDC_OK);
 		assert_int_equal(c->status, KDC_CRED_ISSUED);
 		id = c->id;
 	} else
@@ -832,8 +834,8 @@ test_enroll_refuses_manufacturer_key(void **state)
 {
 	struct fx *f = *state;
 	struct kdc_device_spec s;
-	struct kdc_cred *mfg = NULL, *op = NULL;
-	struct kdc_auth who, whop;
+	struct kdc_cred *op = NULL;
+	struct kdc_principal who, whop;
 	struct kdc_enroll e;
 	uint8_t *mcsr, *fresh;
 	size_t mcsr_len, fresh_len;
@@ -845,10 +847,9 @@ test_enroll_refuses_manufacturer_key(void **state)
 	    &mcsr_len));
 	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	assert_int_equal(kdc_core_auth_spki(f->k.core, "t", s.spki, s.spki_len,
-	    &mfg), KDC_OK);
-	assert_int_equal(mfg->kind, KDC_KIND_MANUFACTURER);
-	assert_int_equal(kdc_core_auth_of(f->k.core, mfg, KDC_TYPE_RPK, s.spki,
-	    s.spki_len, &who), KDC_OK);
+	    &who), KDC_OK);
+	assert_int_equal(who.kind, KDC_KIND_MANUFACTURER);
+	assert_int_equal(who.spki_len, s.spki_len);
 
 	/* sen over the manufacturer RPK, CSR over the same key */
 	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, mcsr, mcsr_len, &e),
@@ -879,7 +880,6 @@ test_enroll_refuses_manufacturer_key(void **state)
 	    &e), KDC_OK);
 	kdc_enroll_wipe(&e);
 
-	kdc_cred_free(mfg);
 	kdc_cred_free(op);
 	free(mcsr);
 	free(fresh);
@@ -897,8 +897,7 @@ test_auth_device_revoked_cred_issued(void **state)
 	struct fx *f = *state;
 	struct kdc_device_spec s;
 	struct kdc_device *dev = NULL;
-	struct kdc_cred *mfg = NULL, *c = NULL;
-	struct kdc_auth who;
+	struct kdc_principal who, again;
 	uint8_t psk[KDC_PSK_MAX], *csr, *cert = NULL;
 	size_t psk_len = sizeof(psk), csr_len, cert_len = 0;
 	int64_t id = 0;
@@ -908,8 +907,7 @@ test_auth_device_revoked_cred_issued(void **state)
 	psk_spec(&s, "urn:dev:v1", "v1", 0x61, 16);
 	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "v1", psk, &psk_len,
-	    &mfg), KDC_OK);
-	who_of(&who, mfg, "urn:dev:v1");
+	    &who), KDC_OK);
 	assert_non_null(csr = csr_file(f, "v", "x", &csr_len));
 	assert_int_equal(enroll_sen(f, &who, csr, csr_len, NULL, &id, &cert,
 	    &cert_len, &pending), KDC_OK);
@@ -921,20 +919,18 @@ test_auth_device_revoked_cred_issued(void **state)
 	    KDC_OK);
 	assert_int_equal(kdc_store_device_set_status(f->k.st, dev->id,
 	    KDC_DEV_REVOKED), KDC_OK);
-	assert_int_equal(status_of(f, mfg->id), KDC_CRED_ISSUED);
+	assert_int_equal(status_of(f, who.cred_id), KDC_CRED_ISSUED);
 	assert_int_equal(status_of(f, id), KDC_CRED_ISSUED);
 
 	psk_len = sizeof(psk);
 	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "v1", psk, &psk_len,
-	    &c), KDC_ERR_REVOKED);
-	assert_null(c);
+	    &again), KDC_ERR_REVOKED);
 	expect_last_audit(f, "auth.psk", KDC_ERR_REVOKED);
 	assert_int_equal(auth_by(f, cert, cert_len, &r), 0);
 	assert_int_equal(r, KDC_ERR_REVOKED);
 	expect_last_audit(f, "auth.cert", KDC_ERR_REVOKED);
 
 	kdc_device_free(dev);
-	kdc_cred_free(mfg);
 	free(csr);
 	free(cert);
 }
@@ -1062,8 +1058,8 @@ test_keypair_issue(void **state)
 	{
 		struct kdc_principal who;
 
-		assert_int_equal(kdc_core_auth_spki(f->k.core, "t", pub, pub_len,
-		    &who), KDC_OK);
+		assert_int_equal(kdc_core_auth_spki(f->k.core, "t", pub,
+		    pub_len, &who), KDC_OK);
 		assert_int_equal(who.kind, KDC_KIND_OPERATIONAL);
 		assert_int_equal(who.cred_id, rpk_id);
 		assert_memory_equal(who.spki, pub, pub_len);
