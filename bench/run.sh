@@ -88,7 +88,8 @@ set_conf coap lwm2m_port "$LWM2M_PORT"
 set_conf lwm2m bootstrap_timeout 2
 
 SEED=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-"$DEVICE" load-manifest --devices "$LOAD_N" --prefix b --seed "$SEED" > "$tmp/load.jsonl"
+(umask 077; printf '%s\n' "$SEED" > "$tmp/seed.hex")	# not on a command line
+"$DEVICE" load-manifest --devices "$LOAD_N" --prefix b --seed-file "$tmp/seed.hex" > "$tmp/load.jsonl"
 kdc device import "$tmp/load.jsonl" >/dev/null
 # EST devices: manufacturer PSKs, enrolled once each by bench_est; a
 # second set (f) for the same load with [coap] sign_threads = 0
@@ -161,7 +162,7 @@ kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 # ---- full PSK bootstraps under load -------------------------------------
 boot_load() {	# boot_load OUT: full PSK bootstraps of the LOAD_N devices
 	"$DEVICE" load --server "coaps://127.0.0.1:$COAP_PORT" --devices "$LOAD_N" \
-		--concurrency "$LOAD_C" --prefix b --seed "$SEED" --timeout 20 > "$1" \
+		--concurrency "$LOAD_C" --prefix b --seed-file "$tmp/seed.hex" --timeout 20 > "$1" \
 		|| die "iotkdc-device load failed: $(cat "$1")"
 }
 perf_start boot

@@ -28,6 +28,7 @@
 #include <gnutls/x509.h>
 
 #include "kdcdev_host.h"
+#include "testutil.h"
 
 #define SERVER	"/usr/bin/coap-server-gnutls"
 #define PSK	"transport-test-psk-1"
@@ -65,8 +66,10 @@ free_port(void)
 	return 0;
 }
 
+/* Start argv (coap-server-gnutls -p P) and wait until it has bound its
+ * coaps port P + 1, the one the tests talk to. */
 static pid_t
-spawn(char *const argv[])
+spawn(char *const argv[], uint16_t port)
 {
 	pid_t pid = fork();
 
@@ -80,7 +83,11 @@ spawn(char *const argv[])
 		_exit(127);
 	}
 	assert_true(pid > 0);
-	usleep(300 * 1000);	/* let it bind */
+	if (kdc_test_wait_udp_bound(port + 1, pid, 10000) != 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		fail_msg("%s did not bind udp %u", argv[0], port + 1u);
+	}
 	return pid;
 }
 
@@ -143,7 +150,7 @@ test_psk_get(void **state)
 	{
 		char *argv[] = { SERVER, "-A", "127.0.0.1", "-p", port_s,
 		    "-k", PSK, NULL };
-		pid = spawn(argv);
+		pid = spawn(argv, port);
 	}
 	memset(&s, 0, sizeof(s));
 	s.used = 1;
@@ -191,7 +198,7 @@ test_rpk_get(void **state)
 	{
 		char *argv[] = { SERVER, "-A", "127.0.0.1", "-p", port_s,
 		    "-M", skey, NULL };
-		pid = spawn(argv);
+		pid = spawn(argv, port);
 	}
 	memset(&s, 0, sizeof(s));
 	s.used = 1;

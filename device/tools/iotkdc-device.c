@@ -5,8 +5,10 @@
  *   iotkdc-device register --state FILE [--lifetime N] [--deregister]
  *   iotkdc-device show --state FILE [--cert-out F]
  *   iotkdc-device load --server URI --devices N --concurrency C
- *       --prefix P --seed HEX [--timeout SEC]
- *   iotkdc-device load-manifest --devices N --prefix P --seed HEX
+ *       --prefix P --seed-file F [--timeout SEC]
+ *   iotkdc-device load-manifest --devices N --prefix P --seed-file F
+ *   (PSKs and seeds: --psk-file/--seed-file F, "-" standard input; the
+ *   --psk/--seed HEX forms remain, visible to others in ps)
  *   iotkdc-device enroll --server URI CREDENTIALS --key-out F --cert-out F
  *   iotkdc-device renew-loop --server URI --cert F --key F --count N
  *   iotkdc-device renew-loop --state FILE [--lifetime SEC] --count N
@@ -107,6 +109,79 @@ parse_hex(const char *s, uint8_t *out, size_t max, size_t *len)
 	return 0;
 }
 
+/* A hex secret read from a file: a 64-byte one is 128 hex digits; room
+ * for blanks and a newline around them. A longer file is no hex secret. */
+#define SECRET_FILE_MAX	1024
+
+/*
+ * The hex secret of --OPT HEX or of --OPT-file FILE ("-": standard input),
+ * as 'iotkdc device add --psk-file' reads it: at most SECRET_FILE_MAX
+ * bytes read, blanks around the hex (a final newline) ignored, the
+ * buffer wiped. 1..max bytes into out (*len). One line on stderr and -1
+ * on error, out wiped.
+ */
+static int
+secret_arg(const char *cmd, const char *opt, const char *hex,
+    const char *file, uint8_t *out, size_t max, size_t *len)
+{
+	char buf[SECRET_FILE_MAX + 1];
+	const char *name;
+	size_t n = 0, b0 = 0;
+	FILE *f;
+	int rc = -1;
+
+	if (hex != NULL && file != NULL) {
+		die("%s: --%s or --%s-file, not both", cmd, opt, opt);
+		return -1;
+	}
+	if (file == NULL) {
+		if (parse_hex(hex, out, max, len) == 0)
+			return 0;
+		gnutls_memset(out, 0, max);
+		die("%s: --%s must be hex, 1..%zu bytes", cmd, opt, max);
+		return -1;
+	}
+	name = strcmp(file, "-") == 0 ? "standard input" : file;
+	if (strcmp(file, "-") == 0)
+		f = stdin;
+	else if ((f = fopen(file, "rb")) == NULL) {
+		die("%s: --%s-file %s: %s", cmd, opt, file, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		size_t k = fread(buf + n, 1, sizeof(buf) - n, f);
+
+		n += k;
+		if (k == 0 || n == sizeof(buf))
+			break;
+	}
+	if (ferror(f))
+		die("%s: --%s-file %s: read error", cmd, opt, name);
+	else if (n > SECRET_FILE_MAX)
+		die("%s: --%s-file %s: larger than %d bytes", cmd, opt, name,
+		    SECRET_FILE_MAX);
+	else {
+		while (b0 < n && strchr(" \t\r\n", buf[b0]) != NULL &&
+		    buf[b0] != '\0')
+			b0++;
+		while (n > b0 && strchr(" \t\r\n", buf[n - 1]) != NULL &&
+		    buf[n - 1] != '\0')
+			n--;
+		buf[n] = '\0';
+		if (memchr(buf + b0, '\0', n - b0) != NULL ||
+		    parse_hex(buf + b0, out, max, len) != 0) {
+			gnutls_memset(out, 0, max);
+			die("%s: --%s-file %s: not one hex string of 1..%zu "
+			    "bytes", cmd, opt, name, max);
+		} else
+			rc = 0;
+	}
+	if (f != stdin)
+		fclose(f);
+	gnutls_memset(buf, 0, sizeof(buf));
+	return rc;
+}
+
 /* ==== bootstrap ========================================================== */
 
 static void
@@ -114,7 +189,8 @@ usage_bootstrap(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " bootstrap --server coaps://HOST:PORT --ep ID\n"
-"           (--psk-identity S --psk HEX | --rpk-key FILE [--server-key FILE]\n"
+"           (--psk-identity S (--psk-file FILE | --psk HEX)\n"
+"            | --rpk-key FILE [--server-key FILE]\n"
 "            | --cert FILE --key FILE [--ca FILE])\n"
 "           --state FILE [--timeout SEC] [--pct CF] [-v]\n"
 "\n"
@@ -131,7 +207,9 @@ usage_bootstrap(FILE *f)
 "  --server URI        the Bootstrap Server (coaps://; coap:// without credentials)\n"
 "  --ep ID             endpoint client name\n"
 "  --psk-identity S    PSK identity (string) ...\n"
-"  --psk HEX           ... and key, hex\n"
+"  --psk-file FILE     ... and key, hex, read from FILE ('-': standard input)\n"
+"  --psk HEX           ... or given here, where ps and shell history show it\n"
+"                      to others: prefer --psk-file\n"
 "  --rpk-key FILE      raw public key mode: our private key (PEM or DER)\n"
 "  --server-key FILE   RPK: the server's public key (SPKI, PEM or DER) to pin;\n"
 "                      without it the server is not authenticated (warned)\n"
@@ -162,6 +240,7 @@ cmd_bootstrap(int argc, char **argv)
 		{ "ep", required_argument, NULL, 'e' },
 		{ "psk-identity", required_argument, NULL, 'i' },
 		{ "psk", required_argument, NULL, 'k' },
+		{ "psk-file", required_argument, NULL, 'P' },
 		{ "rpk-key", required_argument, NULL, 'r' },
 		{ "server-key", required_argument, NULL, 'S' },
 		{ "cert", required_argument, NULL, 'c' },
@@ -175,8 +254,8 @@ cmd_bootstrap(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *server = NULL, *ep = NULL, *psk_id = NULL, *psk = NULL,
-	    *rpk = NULL, *server_key = NULL, *cert = NULL, *key = NULL,
-	    *ca = NULL, *state = NULL;
+	    *psk_file = NULL, *rpk = NULL, *server_key = NULL, *cert = NULL,
+	    *key = NULL, *ca = NULL, *state = NULL;
 	unsigned long timeout = 60;
 	long pct = 11542;
 	size_t ilen = 0, slen = 0, klen = 0, si, vi;
@@ -190,6 +269,7 @@ cmd_bootstrap(int argc, char **argv)
 		case 'e': ep = optarg; break;
 		case 'i': psk_id = optarg; break;
 		case 'k': psk = optarg; break;
+		case 'P': psk_file = optarg; break;
 		case 'r': rpk = optarg; break;
 		case 'S': server_key = optarg; break;
 		case 'c': cert = optarg; break;
@@ -234,7 +314,8 @@ cmd_bootstrap(int argc, char **argv)
 		return die("bootstrap: unexpected argument '%s'", argv[optind]);
 	if (server == NULL || ep == NULL || state == NULL)
 		return die("bootstrap: --server, --ep and --state are required");
-	nmodes = (psk_id != NULL || psk != NULL) + (rpk != NULL) +
+	nmodes = (psk_id != NULL || psk != NULL || psk_file != NULL) +
+	    (rpk != NULL) +
 	    (cert != NULL || key != NULL);
 	if (nmodes > 1)
 		return die("bootstrap: give one of --psk-identity/--psk, "
@@ -245,18 +326,18 @@ cmd_bootstrap(int argc, char **argv)
 		    KDCDEV_EP_MAX - 1);
 	kdcdev_set_log(&c, log_cb, NULL);
 
-	if (psk_id != NULL || psk != NULL) {
+	if (psk_id != NULL || psk != NULL || psk_file != NULL) {
 		mode = KDCDEV_MODE_PSK;
-		if (psk_id == NULL || psk == NULL)
-			return die("bootstrap: --psk-identity and --psk go "
-			    "together");
+		if (psk_id == NULL || (psk == NULL && psk_file == NULL))
+			return die("bootstrap: --psk-identity and --psk-file "
+			    "(or --psk) go together");
 		if ((ilen = strlen(psk_id)) == 0 || ilen > sizeof(ident))
 			return die("bootstrap: --psk-identity must be 1..%zu "
 			    "bytes", sizeof(ident));
 		memcpy(ident, psk_id, ilen);
-		if (parse_hex(psk, secret, sizeof(secret), &slen) != 0)
-			return die("bootstrap: --psk must be hex, at most %zu "
-			    "bytes", sizeof(secret));
+		if (secret_arg("bootstrap", "psk", psk, psk_file, secret,
+		    sizeof(secret), &slen) != 0)
+			return 1;
 	} else if (rpk != NULL) {
 		mode = KDCDEV_MODE_RPK;
 		ilen = sizeof(ident);
@@ -450,8 +531,9 @@ usage_load(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " load --server coaps://HOST:PORT --devices N --concurrency C\n"
-"           --prefix P --seed HEX [--timeout SEC] [-v]\n"
-"       " PROG " load-manifest --devices N --prefix P --seed HEX\n"
+"           --prefix P (--seed-file FILE | --seed HEX) [--timeout SEC] [-v]\n"
+"       " PROG " load-manifest --devices N --prefix P\n"
+"           (--seed-file FILE | --seed HEX)\n"
 "\n"
 "load: N full PSK bootstraps (DTLS handshake, POST /bs, Discover/Delete/\n"
 "Write/Finish answered), C in flight at once (C worker processes, each\n"
@@ -476,7 +558,10 @@ usage_load(FILE *f)
 "  --concurrency C     bootstraps in flight (1..%lu, default 8; at most N)\n"
 "  --prefix P          identity prefix: letters, digits, '.', '_', '-'\n"
 "                      (default \"d\")\n"
-"  --seed HEX          the secret all PSKs derive from (1..%d bytes)\n"
+"  --seed-file FILE    the secret all PSKs derive from (1..%d bytes), hex,\n"
+"                      read from FILE ('-': standard input)\n"
+"  --seed HEX          ... or given here, where ps and shell history show it\n"
+"                      to others: prefer --seed-file\n"
 "  --timeout SEC       deadline of each bootstrap (default 30)\n"
 "  -v                  log to stderr (repeat for more)\n",
 	    LOAD_DEV_MAX, LOAD_CONC_MAX, LOAD_SEED_MAX);
@@ -492,12 +577,13 @@ load_parse(int argc, char **argv, bool manifest, struct load_args *a)
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "seed-file", required_argument, NULL, 'F' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = manifest ? "load-manifest" : "load";
-	const char *seed = NULL;
+	const char *seed = NULL, *seed_file = NULL;
 	int ch;
 
 	memset(a, 0, sizeof(*a));
@@ -509,6 +595,7 @@ load_parse(int argc, char **argv, bool manifest, struct load_args *a)
 		case 's': a->server = optarg; break;
 		case 'p': a->prefix = optarg; break;
 		case 'S': seed = optarg; break;
+		case 'F': seed_file = optarg; break;
 		case 'v': verbosity++; break;
 		case 'n':
 			if (parse_uint(optarg, LOAD_DEV_MAX, &a->devices) != 0 ||
@@ -538,12 +625,13 @@ load_parse(int argc, char **argv, bool manifest, struct load_args *a)
 	}
 	if (optind != argc)
 		return die("%s: unexpected argument '%s'", cmd, argv[optind]);
-	if (a->devices == 0 || seed == NULL || (!manifest && a->server == NULL))
-		return die("%s: %s--devices and --seed are required", cmd,
-		    manifest ? "" : "--server, ");
-	if (parse_hex(seed, a->seed, sizeof(a->seed), &a->seed_len) != 0)
-		return die("%s: --seed must be hex, 1..%d bytes", cmd,
-		    LOAD_SEED_MAX);
+	if (a->devices == 0 || (seed == NULL && seed_file == NULL) ||
+	    (!manifest && a->server == NULL))
+		return die("%s: %s--devices and --seed-file (or --seed) are "
+		    "required", cmd, manifest ? "" : "--server, ");
+	if (secret_arg(cmd, "seed", seed, seed_file, a->seed,
+	    sizeof(a->seed), &a->seed_len) != 0)
+		return 1;
 	/* the prefix goes into JSON and ep= unescaped: keep it plain */
 	if (strlen(a->prefix) > 32 ||
 	    strspn(a->prefix, "abcdefghijklmnopqrstuvwxyz"
@@ -818,8 +906,8 @@ wipe_sec(struct kdcdev_security *sec)
  * credential (PSK, RPK key, or certificate + key); --ca (CERT) or
  * --server-key (RPK) authenticates the KDC. */
 struct est_args {
-	const char	*server, *psk_id, *psk, *rpk, *server_key, *cert,
-			*key, *ca;
+	const char	*server, *psk_id, *psk, *psk_file, *rpk, *server_key,
+			*cert, *key, *ca;
 };
 
 static int
@@ -839,24 +927,24 @@ est_account(const char *cmd, const struct est_args *a,
 		return die("%s: --server must be coaps://HOST:PORT (under %zu "
 		    "bytes)", cmd, sizeof(sec->uri));
 	memcpy(sec->uri, a->server, n + 1);
-	if ((a->psk_id != NULL || a->psk != NULL) + (a->rpk != NULL) +
-	    (a->cert != NULL || a->key != NULL) != 1)
+	if ((a->psk_id != NULL || a->psk != NULL || a->psk_file != NULL) +
+	    (a->rpk != NULL) + (a->cert != NULL || a->key != NULL) != 1)
 		return die("%s: give one of --psk-identity/--psk, --rpk-key, "
 		    "--cert/--key", cmd);
-	if (a->psk_id != NULL || a->psk != NULL) {
-		if (a->psk_id == NULL || a->psk == NULL)
-			return die("%s: --psk-identity and --psk go together",
-			    cmd);
+	if (a->psk_id != NULL || a->psk != NULL || a->psk_file != NULL) {
+		if (a->psk_id == NULL ||
+		    (a->psk == NULL && a->psk_file == NULL))
+			return die("%s: --psk-identity and --psk-file (or "
+			    "--psk) go together", cmd);
 		sec->mode = KDCDEV_MODE_PSK;
 		if ((n = strlen(a->psk_id)) == 0 || n > sizeof(sec->ident))
 			return die("%s: --psk-identity must be 1..%zu bytes",
 			    cmd, sizeof(sec->ident));
 		memcpy(sec->ident, a->psk_id, n);
 		sec->ident_len = (uint16_t)n;
-		if (parse_hex(a->psk, sec->secret, sizeof(sec->secret), &n) !=
-		    0)
-			return die("%s: --psk must be hex, at most %zu bytes",
-			    cmd, sizeof(sec->secret));
+		if (secret_arg(cmd, "psk", a->psk, a->psk_file, sec->secret,
+		    sizeof(sec->secret), &n) != 0)
+			return 1;
 		sec->secret_len = (uint16_t)n;
 		return 0;
 	}
@@ -962,7 +1050,8 @@ usage_enroll(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " enroll --server coaps://HOST:PORT\n"
-"           (--psk-identity S --psk HEX | --rpk-key FILE [--server-key FILE]\n"
+"           (--psk-identity S (--psk-file FILE | --psk HEX)\n"
+"            | --rpk-key FILE [--server-key FILE]\n"
 "            | --cert FILE --key FILE [--ca FILE])\n"
 "           --key-out FILE --cert-out FILE [--renew] [--ep ID]\n"
 "           [--timeout SEC] [-v]\n"
@@ -977,7 +1066,9 @@ usage_enroll(FILE *f)
 "\n"
 "  --server URI        the KDC endpoint (coaps://HOST:PORT, udp [coap] port)\n"
 "  --psk-identity S    manufacturer PSK identity (string) ...\n"
-"  --psk HEX           ... and key, hex\n"
+"  --psk-file FILE     ... and key, hex, read from FILE ('-': standard input)\n"
+"  --psk HEX           ... or given here, where ps and shell history show it\n"
+"                      to others: prefer --psk-file\n"
 "  --rpk-key FILE      manufacturer raw public key: its private key\n"
 "  --server-key FILE   RPK: the KDC's public key to pin (else not checked)\n"
 "  --cert FILE         certificate (PEM or DER) ...\n"
@@ -1025,6 +1116,7 @@ cmd_enroll(int argc, char **argv)
 		{ "ep", required_argument, NULL, 'e' },
 		{ "psk-identity", required_argument, NULL, 'i' },
 		{ "psk", required_argument, NULL, 'k' },
+		{ "psk-file", required_argument, NULL, 'P' },
 		{ "rpk-key", required_argument, NULL, 'r' },
 		{ "server-key", required_argument, NULL, 'S' },
 		{ "cert", required_argument, NULL, 'c' },
@@ -1053,6 +1145,7 @@ cmd_enroll(int argc, char **argv)
 		case 'e': ep = optarg; break;
 		case 'i': a.psk_id = optarg; break;
 		case 'k': a.psk = optarg; break;
+		case 'P': a.psk_file = optarg; break;
 		case 'r': a.rpk = optarg; break;
 		case 'S': a.server_key = optarg; break;
 		case 'c': a.cert = optarg; break;

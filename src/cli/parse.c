@@ -25,7 +25,10 @@ static const struct {
 	  "  /api/v1/health, GET /ca.pem), CoAP over DTLS on udp 5684 (LwM2M\n"
 	  "  Bootstrap Server, POST /bs) and the built-in LwM2M Server on udp\n"
 	  "  5685 (POST /rd). Ports in iotkdc.conf. Logs to stderr; SIGTERM or\n"
-	  "  SIGINT drains requests in flight and stops.\n" },
+	  "  SIGINT drains requests in flight and stops. SIGHUP re-reads\n"
+	  "  iotkdc.conf: [kdc] log_level and sweep_seconds take effect,\n"
+	  "  other changed keys are named in a warning and wait for a\n"
+	  "  restart.\n" },
 	{ "device", "add", KDC_CMD_DEVICE_ADD, 1,
 	  "iotkdc device add ID (--psk-identity S (--psk-file F | --psk HEX)\n"
 	  "                  | --rpk FILE | --cert) [--profile P]\n"

@@ -7,7 +7,9 @@
  * serialises the writers (WAL, BEGIN IMMEDIATE, busy timeout). The main
  * thread waits for SIGTERM/SIGINT and then stops both faces; while it
  * waits it runs the expiry sweep every [kdc] sweep_seconds, on a third
- * store connection and core of its own. EST enrollments run on
+ * store connection, CA handle and core of its own, and takes SIGHUP:
+ * reload() (every signal is taken with sigtimedwait() on this thread,
+ * none in a handler). EST enrollments run on
  * [coap] sign_threads workers (core/pool.h), each with its own store
  * connection, CA handle and core.
  */
@@ -15,6 +17,8 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,9 +64,11 @@ struct coap_face {
 	int			 running;
 };
 
-/* The main thread's own store connection and core, for the sweep. */
+/* The main thread's own store connection, CA handle and core, for the
+ * sweep and the CRL check of reload(). */
 struct sweeper {
 	struct kdc_store	*st;
+	struct kdc_ca		*ca;
 	struct kdc_core		*core;
 };
 
@@ -76,8 +82,10 @@ sweeper_open(struct ctx *c, struct sweeper *sw)
 	path_in(c, "iotkdc.db", p, sizeof(p));
 	if ((r = kdc_store_open(p, 0, &sw->st)) != KDC_OK)
 		return fail("%s: %s", p, kdc_err_str(r));
-	/* no CA: expiry needs none */
-	if ((r = kdc_core_new(sw->st, c->kr, NULL, &c->cfg, &sw->core)) !=
+	if ((r = kdc_ca_load(c->dir, c->kr, strcmp(c->cfg.ca_key, "file") == 0 ?
+	    NULL : c->cfg.ca_key, &sw->ca)) != KDC_OK)
+		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
+	if ((r = kdc_core_new(sw->st, c->kr, sw->ca, &c->cfg, &sw->core)) !=
 	    KDC_OK)
 		return fail("%s: %s", c->dir, kdc_err_str(r));
 	return 0;
@@ -87,6 +95,7 @@ static void
 sweeper_close(struct sweeper *sw)
 {
 	kdc_core_free(sw->core);
+	kdc_ca_free(sw->ca);
 	kdc_store_close(sw->st);
 	memset(sw, 0, sizeof(*sw));
 }
@@ -104,6 +113,120 @@ sweep(struct sweeper *sw)
 		kdc_log_warn_r(r, "sweep failed; next in the next period");
 	else
 		kdc_log_info("sweep expired=%zu", n);
+}
+
+/* ---- SIGHUP ------------------------------------------------------------ */
+
+/* What kdc_config_diff() found: the changed keys no reload applies. */
+struct reload {
+	char	restart[1024];
+	size_t	nrestart;
+	bool	profiles;
+};
+
+/* Append ", item" (or "item") to buf; a list too long ends in "...". */
+static void
+list_add(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+list_add(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t o = strlen(buf);
+	va_list ap;
+	int n;
+
+	if (o > 0 && o + 2 < cap) {
+		memcpy(buf + o, ", ", 3);
+		o += 2;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(buf + o, cap - o, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - o)
+		memcpy(buf + cap - 4, "...", 4);
+}
+
+static void
+reload_note(const char *section, const char *key, void *arg)
+{
+	struct reload *rl = arg;
+
+	/* what reload() applies itself */
+	if (strcmp(section, "kdc") == 0 && key != NULL &&
+	    (strcmp(key, "log_level") == 0 ||
+	    strcmp(key, "sweep_seconds") == 0))
+		return;
+	if (strncmp(section, "profile ", 8) == 0)
+		rl->profiles = true;
+	rl->nrestart++;
+	list_add(rl->restart, sizeof(rl->restart), "[%s]%s%s", section,
+	    key != NULL ? " " : "", key != NULL ? key : "");
+}
+
+/*
+ * SIGHUP: read iotkdc.conf again and apply what only this thread (or an
+ * atomic) reads: [kdc] log_level and sweep_seconds (this loop's period).
+ * Every other changed key is named in a warning and waits for a restart:
+ * the faces and the core of every thread (the EST workers' too) borrow
+ * c->cfg for their whole life, profiles included, so changing it under
+ * them would race; a live profile swap needs core support. The CRL is
+ * built here again from the store and the CA, as a check: the faces
+ * serve the same generation, as each core rebuilds its cached CRL at its
+ * next request after any revocation (the store's counter). live holds
+ * what is in effect; a file that does not load changes nothing.
+ */
+static void
+reload(struct ctx *c, struct kdc_config *live, struct sweeper *sw)
+{
+	static const char *levels[] = { "err", "warn", "info", "debug" };
+	struct kdc_config *next;
+	struct reload rl;
+	char p[1200], err[512], done[256] = "";
+	uint8_t *crl = NULL;
+	size_t crl_len = 0;
+	bool louder;
+	kdc_err r;
+
+	memset(&rl, 0, sizeof(rl));
+	path_in(c, "iotkdc.conf", p, sizeof(p));
+	if ((next = kdc_malloc(sizeof(*next))) == NULL) {
+		kdc_log_warn("SIGHUP: out of memory; nothing reloaded");
+		return;
+	}
+	if ((r = kdc_config_load(p, next, err, sizeof(err))) != KDC_OK) {
+		kdc_log_warn("SIGHUP: %s; nothing reloaded", err);
+		kdc_free(next);
+		return;
+	}
+	(void)kdc_config_diff(live, next, reload_note, &rl);
+	/* the line must pass both levels: the louder one first */
+	louder = next->log_level > live->log_level;
+	if (next->log_level != live->log_level) {
+		list_add(done, sizeof(done), "log_level=%s",
+		    levels[next->log_level]);
+		if (louder)
+			kdc_log_set_level((enum kdc_log_level)next->log_level);
+	}
+	if (next->sweep_seconds != live->sweep_seconds)
+		list_add(done, sizeof(done), "sweep_seconds=%d",
+		    next->sweep_seconds);
+	if ((r = kdc_core_crl(sw->core, &crl, &crl_len)) == KDC_OK)
+		list_add(done, sizeof(done), "crl=%zu bytes", crl_len);
+	else
+		kdc_log_warn_r(r, "SIGHUP: CRL");
+	kdc_free(crl);
+	kdc_log_info("reloaded: %s", done[0] != '\0' ? done : "nothing");
+	if (!louder)
+		kdc_log_set_level((enum kdc_log_level)next->log_level);
+	live->log_level = next->log_level;
+	live->sweep_seconds = next->sweep_seconds;
+	if (rl.nrestart > 0)
+		kdc_log_warn("SIGHUP: %zu changed key%s need%s a restart, not "
+		    "applied: %s%s", rl.nrestart, rl.nrestart > 1 ? "s" : "",
+		    rl.nrestart > 1 ? "" : "s", rl.restart, rl.profiles ?
+		    " (profiles: every thread's core holds them)" : "");
+	kdc_free(next);
 }
 
 static void *
@@ -318,6 +441,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	struct ctx c;
 	struct coap_face f;
 	struct sweeper sw;
+	struct kdc_config live;
 	struct timespec period;
 	struct kdc_http *h = NULL;
 	struct kdc_http_tls tls = { NULL, NULL, NULL };
@@ -360,6 +484,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = kdc_http_new(&c.cfg, &tls, &h)) != KDC_OK ||
@@ -385,10 +510,16 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	    c.cfg.lwm2m_port);
 	sweep(&sw);
 	fflush(stderr);
+	live = c.cfg;		/* what reload() changes; c.cfg stays */
 	for (;;) {
-		period.tv_sec = c.cfg.sweep_seconds;
+		period.tv_sec = live.sweep_seconds;
 		period.tv_nsec = 0;
-		if ((sig = sigtimedwait(&set, NULL, &period)) > 0)
+		if ((sig = sigtimedwait(&set, NULL, &period)) == SIGHUP) {
+			reload(&c, &live, &sw);
+			fflush(stderr);
+			continue;
+		}
+		if (sig > 0)
 			break;
 		if (errno == EAGAIN) {
 			sweep(&sw);

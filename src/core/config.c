@@ -973,34 +973,173 @@ strfield_ok(const char *s, size_t size)
 	return memchr(s, '\0', size) != NULL;
 }
 
+/* Every string field of base's keys (sect SECT_PROFILE: a kdc_profile;
+ * SECT_NONE: every other section's, a kdc_config) ends within its field,
+ * every list within its bounds. */
 static bool
-same_config(const struct kdc_config *a, const struct kdc_config *b)
+fields_ok(enum csect sect, const void *base)
 {
-	if (a->nhosts != b->nhosts || a->log_level != b->log_level ||
-	    a->sweep_seconds != b->sweep_seconds ||
-	    strcmp(a->http_address, b->http_address) != 0 ||
-	    a->http_port != b->http_port || a->http_tls12 != b->http_tls12 ||
-	    a->http_client_cert != b->http_client_cert ||
-	    a->http_conns_per_address != b->http_conns_per_address ||
-	    strcmp(a->ca_key, b->ca_key) != 0 || a->ca_days != b->ca_days ||
-	    a->tls_days != b->tls_days || a->nprofiles != b->nprofiles)
-		return false;
-	for (size_t i = 0; i < a->nhosts; i++)
-		if (strcmp(a->hosts[i], b->hosts[i]) != 0)
-			return false;
-	for (size_t i = 0; i < a->nprofiles; i++) {
-		const struct kdc_profile *x = &a->profiles[i];
-		const struct kdc_profile *y = &b->profiles[i];
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct ckey *k = &keys[i];
+		const char *field = (const char *)base + k->off;
+		size_t n;
 
-		if (strcmp(x->name, y->name) != 0 ||
-		    x->cred_type != y->cred_type || x->est != y->est ||
-		    strcmp(x->audience, y->audience) != 0 ||
-		    x->lifetime != y->lifetime ||
-		    x->psk_key_len != y->psk_key_len ||
-		    x->psk_identity != y->psk_identity)
+		if ((sect == SECT_PROFILE) != (k->sect == SECT_PROFILE))
+			continue;
+		if (k->type == CT_STRING && !strfield_ok(field, k->size))
 			return false;
+		if (k->type != CT_LIST)
+			continue;
+		n = *(const size_t *)(const void *)((const char *)base +
+		    k->off_n);
+		if (n > (size_t)k->max)
+			return false;
+		for (size_t j = 0; j < n; j++)
+			if (!strfield_ok(field + j * k->size, k->size))
+				return false;
 	}
 	return true;
+}
+
+/* ---- comparing ----------------------------------------------------- */
+
+/* The key an earlier entry of the table already compares (CT_SECONDS
+ * shares its field with a CT_DAYS key): skipped by the comparison. */
+static bool
+field_seen(size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (keys[j].sect == keys[i].sect && keys[j].off == keys[i].off)
+			return true;
+	return false;
+}
+
+/* The int a CT_ENUM field holds; for a profile's cred_type, x509 with est
+ * set is its own value (the file's "x509-est"). */
+static int
+enum_value(const struct ckey *k, const void *base)
+{
+	int v = *(const int *)(const void *)((const char *)base + k->off);
+
+	if (k->enums == cred_types && v == KDC_TYPE_X509 &&
+	    ((const struct kdc_profile *)base)->est)
+		return CRED_X509_EST;
+	return v;
+}
+
+/* Does key k hold the same value in a and b (two kdc_config or two
+ * kdc_profile)? Strings compare up to their field's size. */
+static bool
+key_same(const struct ckey *k, const void *a, const void *b)
+{
+	const char *x = (const char *)a + k->off;
+	const char *y = (const char *)b + k->off;
+
+	switch (k->type) {
+	case CT_INT:
+	case CT_BOOL:
+		return *(const int *)(const void *)x ==
+		    *(const int *)(const void *)y;
+	case CT_ENUM:
+		return enum_value(k, a) == enum_value(k, b);
+	case CT_DAYS:
+	case CT_SECONDS:
+		return *(const int64_t *)(const void *)x ==
+		    *(const int64_t *)(const void *)y;
+	case CT_STRING:
+		return strncmp(x, y, k->size) == 0;
+	case CT_LIST: {
+		size_t n = *(const size_t *)(const void *)
+		    ((const char *)a + k->off_n);
+
+		if (n != *(const size_t *)(const void *)
+		    ((const char *)b + k->off_n))
+			return false;
+		for (size_t i = 0; i < n && i < (size_t)k->max; i++)
+			if (strncmp(x + i * k->size, y + i * k->size,
+			    k->size) != 0)
+				return false;
+		return true;
+	}
+	}
+	return false;
+}
+
+/* The keys of section s that differ between a and b, each given to fn. */
+static size_t
+diff_section(enum csect s, const char *sname, const void *a, const void *b,
+    kdc_config_diff_fn fn, void *arg)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].sect != s || field_seen(i) ||
+		    key_same(&keys[i], a, b))
+			continue;
+		n++;
+		if (fn != NULL)
+			fn(sname, keys[i].name, arg);
+	}
+	return n;
+}
+
+/* The profile of cfg called name (up to its field's size), or NULL. */
+static const struct kdc_profile *
+profile_named(const struct kdc_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
+	    i++)
+		if (strncmp(cfg->profiles[i].name, name,
+		    sizeof(cfg->profiles[i].name)) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}
+
+/* Profiles of a missing from b, as "profile NAME" with key NULL. */
+static size_t
+diff_missing(const struct kdc_config *a, const struct kdc_config *b,
+    kdc_config_diff_fn fn, void *arg)
+{
+	char sname[KDC_NAME_MAX + 16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
+	    i++) {
+		if (profile_named(b, a->profiles[i].name) != NULL)
+			continue;
+		n++;
+		if (fn != NULL) {
+			snprintf(sname, sizeof(sname), "profile %.*s",
+			    KDC_NAME_MAX, a->profiles[i].name);
+			fn(sname, NULL, arg);
+		}
+	}
+	return n;
+}
+
+size_t
+kdc_config_diff(const struct kdc_config *a, const struct kdc_config *b,
+    kdc_config_diff_fn fn, void *arg)
+{
+	char sname[KDC_NAME_MAX + 16];
+	size_t n = 0;
+
+	for (int s = SECT_KDC; s < SECT_PROFILE; s++)
+		n += diff_section((enum csect)s, sect_names[s], a, b, fn, arg);
+	n += diff_missing(a, b, fn, arg);
+	n += diff_missing(b, a, fn, arg);
+	for (size_t i = 0; i < a->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
+	    i++) {
+		const struct kdc_profile *x = &a->profiles[i];
+		const struct kdc_profile *y = profile_named(b, x->name);
+
+		if (y == NULL)
+			continue;
+		snprintf(sname, sizeof(sname), "profile %.*s", KDC_NAME_MAX,
+		    x->name);
+		n += diff_section(SECT_PROFILE, sname, x, y, fn, arg);
+	}
+	return n;
 }
 
 static void
@@ -1033,9 +1172,10 @@ render(const struct kdc_config *cfg, char **out, size_t *out_len)
 	*out_len = 0;
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return KDC_ERR_NOMEM;
-	fprintf(f, "# iotkdc.conf: read once at startup. '#' or ';' starts a "
-	    "comment line.\n# Unknown keys and out-of-range values stop the "
-	    "server.\n");
+	fprintf(f, "# iotkdc.conf: read at startup; SIGHUP applies [kdc] "
+	    "log_level and\n# sweep_seconds (the rest needs a restart). '#' "
+	    "or ';' starts a comment line.\n# Unknown keys and out-of-range "
+	    "values stop the server.\n");
 	for (int s = SECT_KDC; s < SECT_PROFILE; s++) {
 		fprintf(f, "\n# %s\n[%s]\n", sect_help[s], sect_names[s]);
 		put_section(f, (enum csect)s, cfg);
@@ -1072,23 +1212,15 @@ kdc_config_write(const char *path, const struct kdc_config *cfg)
 
 	/* The struct came from a caller: make sure the writer stays inside
 	 * its arrays before rendering. */
-	if (cfg->nhosts > KDC_CONFIG_HOSTS_MAX ||
-	    cfg->nprofiles > KDC_CONFIG_PROFILES_MAX ||
-	    !strfield_ok(cfg->http_address, sizeof(cfg->http_address)) ||
-	    !strfield_ok(cfg->ca_key, sizeof(cfg->ca_key))) {
+	if (cfg->nprofiles > KDC_CONFIG_PROFILES_MAX ||
+	    !fields_ok(SECT_NONE, cfg)) {
 		r = KDC_ERR_INVALID_ARG;
 		goto out;
 	}
-	for (size_t i = 0; i < cfg->nhosts; i++)
-		if (!strfield_ok(cfg->hosts[i], sizeof(cfg->hosts[i]))) {
-			r = KDC_ERR_INVALID_ARG;
-			goto out;
-		}
 	for (size_t i = 0; i < cfg->nprofiles; i++)
 		if (!strfield_ok(cfg->profiles[i].name,
 		    sizeof(cfg->profiles[i].name)) ||
-		    !strfield_ok(cfg->profiles[i].audience,
-		    sizeof(cfg->profiles[i].audience))) {
+		    !fields_ok(SECT_PROFILE, &cfg->profiles[i])) {
 			r = KDC_ERR_INVALID_ARG;
 			goto out;
 		}
@@ -1106,7 +1238,8 @@ kdc_config_write(const char *path, const struct kdc_config *cfg)
 		}
 		goto out;
 	}
-	if (!same_config(cfg, back)) {
+	if (kdc_config_diff(cfg, back, NULL, NULL) != 0 ||
+	    cfg->nprofiles != back->nprofiles) {
 		r = KDC_ERR_INVALID_ARG;
 		goto out;
 	}

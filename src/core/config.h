@@ -10,7 +10,8 @@
  *   [http]     address, port (8443), tls12 (false), client_cert
  *              (none|optional|required), conns_per_address (16)
  *   [ca]       key = file | pkcs11:...  ; days (3650); tls_days (825)
- *   [coap]     address, port (5684), lwm2m_port (5685), nosec_port (0)
+ *   [coap]     address, port (5684), lwm2m_port (5685), nosec_port (0),
+ *              sign_threads (2)
  *   [lwm2m]    server_uri, lifetime (300), bootstrap_timeout (60)
  *   [profile NAME]  cred_type = psk|rpk|x509 ; audience ; lifetime_days ;
  *              lifetime_seconds (tests, short-lived credentials: when set,
@@ -72,6 +73,20 @@ kdc_err	kdc_config_parse(const char *text, struct kdc_config *cfg, char *err,
 	    size_t err_len);
 /* Write cfg as a commented iotkdc.conf to path (O_EXCL). */
 kdc_err	kdc_config_write(const char *path, const struct kdc_config *cfg);
+/*
+ * What differs between a and b, key by key (the walk covers every key of
+ * the table, so a new key is compared without more code): fn(section,
+ * key, arg) for each key whose value differs, section "kdc", "http",
+ * "ca", "coap", "lwm2m" or "profile NAME" (profiles are matched by name;
+ * lifetime_days and lifetime_seconds share one value, reported as
+ * lifetime_days). A profile in only one of them is reported once, key
+ * NULL. fn may be NULL. Returns the number of differences: 0 when the
+ * two configs behave the same.
+ */
+typedef void (*kdc_config_diff_fn)(const char *section, const char *key,
+	    void *arg);
+size_t	kdc_config_diff(const struct kdc_config *a, const struct kdc_config *b,
+	    kdc_config_diff_fn fn, void *arg);
 /* The profile called name, or NULL. */
 const struct kdc_profile *
 	kdc_config_profile(const struct kdc_config *cfg, const char *name);

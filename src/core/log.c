@@ -1,24 +1,26 @@
 /* log.c: the operator log on stderr. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/log.h"
 
-static int log_level = KDC_LOG_INFO;
+/* atomic: `serve` sets it on SIGHUP while every thread logs */
+static atomic_int log_level = KDC_LOG_INFO;
 static const char *lvl_name[] = { "error", "warn", "info", "debug" };
 
 void
 kdc_log_set_level(enum kdc_log_level lvl)
 {
-	log_level = (int)lvl;
+	atomic_store_explicit(&log_level, (int)lvl, memory_order_relaxed);
 }
 
 int
 kdc_log_get_level(void)
 {
-	return log_level;
+	return atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 int
@@ -41,7 +43,7 @@ kdc_log_msg(enum kdc_log_level lvl, const char *func, int with_r, kdc_err r,
 	time_t now;
 	va_list ap;
 
-	if ((int)lvl > log_level)
+	if ((int)lvl > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

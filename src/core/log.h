@@ -17,7 +17,8 @@ enum kdc_log_level {
 	KDC_LOG_DEBUG,
 };
 
-/* Messages above lvl are dropped. Default KDC_LOG_INFO. */
+/* Messages above lvl are dropped. Default KDC_LOG_INFO. Any thread may
+ * set it while others log (`serve` does on SIGHUP). */
 void	kdc_log_set_level(enum kdc_log_level lvl);
 int	kdc_log_get_level(void);
 /* Parse "err|warn|info|debug"; returns -1 if unknown. */

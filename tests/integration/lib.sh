@@ -56,16 +56,36 @@ store_digest() {
 	sqlite3 "$T/d/iotkdc.db" "SELECT * FROM devices; SELECT * FROM credentials; SELECT * FROM mfg_cas;" | sha256sum
 }
 
-# Start `iotkdc serve` on a free port; waits until /api/v1/health answers.
+# free_udp_port [PORT...]: a UDP port free on 127.0.0.1 now ($FREEPORT),
+# none of the PORTs given.
+free_udp_port() {
+	local p
+	for _ in $(seq 1 20); do
+		p=$("$FREEPORT" udp)
+		case " $* " in *" $p "*) ;; *) echo "$p"; return 0 ;; esac
+	done
+	fail "no free UDP port outside $*"
+}
+
+# Start `iotkdc serve` on free ports (HTTPS, [coap] port and lwm2m_port,
+# distinct from each other and from a nosec_port already set); waits
+# until every face is up.
 start_serve() {
+	local nosec
+	nosec=$(awk '$1 == "nosec_port" && $2 == "=" { print $3 }' "$T/d/iotkdc.conf")
 	HTTPS_PORT=$("$FREEPORT")
-	COAP_PORT=$("$FREEPORT" udp)
-	LWM2M_PORT=$("$FREEPORT" udp)
-	while [ "$LWM2M_PORT" = "$COAP_PORT" ]; do LWM2M_PORT=$("$FREEPORT" udp); done
+	COAP_PORT=$(free_udp_port $nosec)
+	LWM2M_PORT=$(free_udp_port $nosec "$COAP_PORT")
 	set_conf http port "$HTTPS_PORT"
 	set_conf coap port "$COAP_PORT"
 	set_conf coap lwm2m_port "$LWM2M_PORT"
 	kdc ca export > "$T/ca.pem"
+	restart_serve
+}
+
+# Start `iotkdc serve` (again, after the test stopped or killed it) on
+# the ports start_serve chose; the log starts afresh.
+restart_serve() {
 	# stdout too: nothing may print there (libcoap's PDU dumps did)
 	"$IOTKDC" --dir "$T/d" serve > "$T/serve.out" 2> "$T/serve.log" &
 	SERVE_PID=$!
@@ -86,6 +106,20 @@ wait_serving() {
 	done
 	fail "serve did not come up on $HTTPS_PORT"
 }
+
+# wait_line FILE PATTERN [N]: wait (at most 10 s, polling) until FILE
+# holds at least N (default 1) lines matching the extended regex PATTERN.
+wait_line() {
+	local file=$1 pat=$2 n=${3:-1} have
+	for _ in $(seq 1 100); do
+		have=$(grep -cE -- "$pat" "$file" 2>/dev/null || true)
+		[ "${have:-0}" -ge "$n" ] && return 0
+		sleep 0.1
+	done
+	fail "$(basename "$file"): want $n line(s) matching /$pat/, have ${have:-0}: $(tail -n 5 "$file" 2>/dev/null)"
+}
+# wait_log PATTERN [N]: the same for the daemon's log.
+wait_log() { wait_line "$T/serve.log" "$@"; }
 
 # has PATTERN CMD...: run CMD to completion (its status must be 0), then
 # grep its stdout. Never pipe into grep -q: under pipefail the writer's

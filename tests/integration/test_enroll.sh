@@ -19,10 +19,12 @@ cat >> "$T/d/iotkdc.conf" <<'EOF'
 cred_type = x509
 lifetime_seconds = 6
 EOF
+# the PSKs in files and on standard input (--psk-file), never in argv
 PSK1=00112233445566778899aabbccddeeff
 PSK2=ffeeddccbbaa99887766554433221100
-kdc device add urn:dev:enr:1 --psk-identity enr1 --psk "$PSK1" >/dev/null
-kdc device add urn:dev:enr:2 --psk-identity enr2 --psk "$PSK2" --profile short >/dev/null
+printf '%s\n' "$PSK1" > "$T/psk1.hex"
+kdc device add urn:dev:enr:1 --psk-identity enr1 --psk-file "$T/psk1.hex" >/dev/null
+printf '%s\n' "$PSK2" | kdc device add urn:dev:enr:2 --psk-identity enr2 --psk-file - --profile short >/dev/null
 start_serve
 SRV="coaps://127.0.0.1:$COAP_PORT"
 dev() { timeout 30 "$IOTKDC_DEVICE" "$@"; }
@@ -48,11 +50,47 @@ dev enroll --help > "$T/help.txt"
 grep -q -- '--key-out' "$T/help.txt" && grep -q 'est/sren' "$T/help.txt" || fail "enroll --help"
 dev renew-loop --help > "$T/help.txt"
 grep -q -- '--fraction' "$T/help.txt" && grep -q -- '--jitter' "$T/help.txt" || fail "renew-loop --help"
-expect_fail 'key-out' "$IOTKDC_DEVICE" enroll --server "$SRV" --psk-identity enr1 --psk "$PSK1"
+expect_fail 'key-out' "$IOTKDC_DEVICE" enroll --server "$SRV" --psk-identity enr1 --psk-file "$T/psk1.hex"
 pass "enroll/renew-loop --help; missing --key-out refused"
 
+# ---- --psk-file / --seed-file: bounded, hex, one clear line -----------------
+for sub in enroll bootstrap; do
+	dev $sub --help > "$T/help.txt"
+	grep -q -- '--psk-file FILE' "$T/help.txt" && grep -q 'ps and shell history' "$T/help.txt" &&
+		grep -q 'prefer --psk-file' "$T/help.txt" || fail "$sub --help does not recommend --psk-file"
+done
+dev load --help > "$T/help.txt"
+grep -q -- '--seed-file FILE' "$T/help.txt" && grep -q 'prefer --seed-file' "$T/help.txt" ||
+	fail "load --help does not recommend --seed-file"
+echo 0g > "$T/bad.hex"
+head -c 2000 /dev/zero | tr '\0' a > "$T/big.hex"
+x=(--key-out "$T/x.key" --cert-out "$T/x.pem" --timeout 5)
+expect_fail 'enroll: --psk-file .*bad.hex: not one hex string' \
+	"$IOTKDC_DEVICE" enroll --server "$SRV" --psk-identity enr1 --psk-file "$T/bad.hex" "${x[@]}"
+expect_fail 'enroll: --psk-file standard input: larger than 1024 bytes' \
+	"$IOTKDC_DEVICE" enroll --server "$SRV" --psk-identity enr1 --psk-file - "${x[@]}" < "$T/big.hex"
+expect_fail 'enroll: --psk-file .*none.hex: No such file' \
+	"$IOTKDC_DEVICE" enroll --server "$SRV" --psk-identity enr1 --psk-file "$T/none.hex" "${x[@]}"
+expect_fail 'enroll: --psk or --psk-file, not both' \
+	"$IOTKDC_DEVICE" enroll --server "$SRV" --psk-identity enr1 --psk-file "$T/psk1.hex" \
+	--psk "$PSK1" "${x[@]}"
+expect_fail 'bootstrap: --psk-file standard input: not one hex string' \
+	"$IOTKDC_DEVICE" bootstrap --server "$SRV" --ep e --psk-identity enr1 --psk-file - \
+	--state "$T/x.state" < "$T/bad.hex"
+[ ! -e "$T/x.key" ] && [ ! -e "$T/x.state" ] || fail "a refused secret file still wrote a file"
+# the seed of load/load-manifest: a file, standard input and argv agree
+printf '%s\n' 0011223344 > "$T/seed.hex"
+dev load-manifest --devices 3 --prefix s --seed-file "$T/seed.hex" > "$T/m1.jsonl"
+dev load-manifest --devices 3 --prefix s --seed-file - < "$T/seed.hex" > "$T/m2.jsonl"
+dev load-manifest --devices 3 --prefix s --seed 0011223344 > "$T/m3.jsonl"
+[ "$(wc -l < "$T/m1.jsonl")" = 3 ] && cmp -s "$T/m1.jsonl" "$T/m2.jsonl" &&
+	cmp -s "$T/m1.jsonl" "$T/m3.jsonl" || fail "load-manifest --seed-file differs from --seed"
+expect_fail 'load-manifest: --seed-file standard input: not one hex string' \
+	"$IOTKDC_DEVICE" load-manifest --devices 3 --seed-file - < "$T/bad.hex"
+pass "--psk-file/--seed-file: file and standard input; bad hex, oversize, missing file, both refused"
+
 # ---- (1) enroll over the manufacturer PSK, revoke, CRL ---------------------
-dev enroll --server "$SRV" --psk-identity enr1 --psk "$PSK1" \
+dev enroll --server "$SRV" --psk-identity enr1 --psk-file "$T/psk1.hex" \
 	--key-out "$T/d1.key" --cert-out "$T/d1.pem" > "$T/enroll.out" 2> "$T/enroll.err" ||
 	fail "enroll: $(cat "$T/enroll.err")"
 grep -qE '^enrolled 1 serial=[0-9A-F]+ ' "$T/enroll.out" || fail "enroll output: $(cat "$T/enroll.out")"
@@ -87,7 +125,7 @@ expect_fail 'enroll --renew failed' "$IOTKDC_DEVICE" enroll --server "$SRV" --ce
 pass "cred revoke $ID: CRL over HTTPS makes openssl verify -crl_check fail 'certificate revoked'; /sren refused"
 
 # ---- (2) compressed clock: lifetime 6 s, three renewals ----------------------
-dev enroll --server "$SRV" --psk-identity enr2 --psk "$PSK2" \
+printf '%s\n' "$PSK2" | dev enroll --server "$SRV" --psk-identity enr2 --psk-file - \
 	--key-out "$T/op.key" --cert-out "$T/op.pem" > "$T/enroll.out" 2> "$T/enroll.err" ||
 	fail "enroll (short): $(cat "$T/enroll.err")"
 nb=$(date -d "$(openssl x509 -in "$T/op.pem" -noout -startdate | cut -d= -f2)" +%s)

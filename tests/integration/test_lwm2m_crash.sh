@@ -10,28 +10,32 @@
 
 kdc init >/dev/null
 KEY=00112233445566778899aabbccddeeff
-kdc device add urn:dev:crash:1 --psk-identity crash1 --psk "$KEY" >/dev/null
+printf '%s\n' "$KEY" > "$T/key.hex"	# the PSK never in argv: --psk-file
+kdc device add urn:dev:crash:1 --psk-identity crash1 --psk-file "$T/key.hex" >/dev/null
 start_serve
 
 count() {	# count STATUS: operational credentials of the device in STATUS
 	sqlite3 "$T/d/iotkdc.db" "SELECT count(*) FROM credentials c JOIN devices d ON c.device = d.id
 		WHERE d.dev_id = 'urn:dev:crash:1' AND c.kind = 'operational' AND c.status = '$1'"
 }
-bootstrap() {
-	timeout 60 "$IOTKDC_DEVICE" bootstrap --server "coaps://127.0.0.1:$COAP_PORT" \
-		--ep urn:dev:crash:1 --psk-identity crash1 --psk "$KEY" --state "$T/dev.state" "$@"
+bootstrap() {	# the PSK on standard input
+	printf '%s\n' "$KEY" | timeout 60 "$IOTKDC_DEVICE" bootstrap \
+		--server "coaps://127.0.0.1:$COAP_PORT" --ep urn:dev:crash:1 \
+		--psk-identity crash1 --psk-file - --state "$T/dev.state" "$@"
 }
 
 # the pending credential is made before the first Write
 for stop in write finish; do
 	"$IOTKDC_DEVICE" bootstrap --server "coaps://127.0.0.1:$COAP_PORT" --ep urn:dev:crash:1 \
-		--psk-identity crash1 --psk "$KEY" --state "$T/faulty.state" \
-		--fault-stop-at "$stop" --timeout 20 > /dev/null 2> "$T/faulty.err" &
+		--psk-identity crash1 --psk-file "$T/key.hex" --state "$T/faulty.state" \
+		--fault-stop-at "$stop" --timeout 20 -v > /dev/null 2> "$T/faulty.err" &
 	DEV=$!
 	PIDS+=("$DEV")
 	for _ in $(seq 1 100); do [ "$(count pending)" = 1 ] && break; sleep 0.05; done
 	[ "$(count pending)" = 1 ] || fail "stop=$stop: no pending credential appeared"
-	sleep 0.3	# let the server send the request the device will not answer
+	# the server has sent the request the device will not answer (-v:
+	# the device says so when it gets it)
+	wait_line "$T/faulty.err" 'fault injection: not answering'
 	kill -KILL "$SERVE_PID"
 	wait "$SERVE_PID" 2>/dev/null || true
 	kill -KILL "$DEV" 2>/dev/null || true; wait "$DEV" 2>/dev/null || true
@@ -40,12 +44,7 @@ for stop in write finish; do
 	pre_issued=$(count issued)
 	pass "stop=$stop: daemon killed with a pending credential; issued=$pre_issued"
 
-	# restart on the same ports (start_serve picks new ones; keep them)
-	: > "$T/serve.log"
-	"$IOTKDC" --dir "$T/d" serve 2>> "$T/serve.log" &
-	SERVE_PID=$!
-	PIDS+=("$SERVE_PID")
-	wait_serving
+	restart_serve	# on the same ports
 	bootstrap --timeout 30 2> "$T/dev.err" || fail "stop=$stop: retry failed: $(cat "$T/dev.err")"
 	[ "$(count issued)" = 1 ] || fail "stop=$stop: want 1 live credential, have $(count issued)"
 	[ "$(count pending)" = 0 ] || fail "stop=$stop: a pending credential survived the retry"

@@ -37,9 +37,9 @@ for mfg in psk rpk cert; do
 		id="urn:dev:mx:$mfg-$op"
 		case $mfg in
 		psk)
-			key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-			kdc device add "$id" --psk-identity "mx$n" --psk "$key" --profile "op-$op" >/dev/null
-			cred=(--psk-identity "mx$n" --psk "$key")
+			head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/$n.psk"
+			kdc device add "$id" --psk-identity "mx$n" --psk-file "$T/$n.psk" --profile "op-$op" >/dev/null
+			cred=(--psk-identity "mx$n" --psk-file "$T/$n.psk")
 			;;
 		rpk)
 			openssl ecparam -genkey -name prime256v1 -noout -out "$T/$n.key" 2>/dev/null

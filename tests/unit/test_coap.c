@@ -29,20 +29,14 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "core/log.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 #define PSK_KEY		"secret-psk-0123456789"	/* coap-client -k: text */
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
-	char			*cert_pem;
-	char			*key_pem;
-	size_t			 key_len;
 	struct kdc_coap		*coap;
 	int			 port;		/* "kdc": manufacturer+operational */
 	int			 port_op;	/* "op": operational only */
@@ -66,23 +60,6 @@ struct fx {
 };
 
 static const uint8_t wkey[32] = { 0x42 };
-
-static int
-free_udp_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 /* ---- handlers -------------------------------------------------------------- */
 
@@ -219,31 +196,20 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
 	if (getenv("KDC_TEST_DEBUG") != NULL)
 		kdc_log_set_level(KDC_LOG_DEBUG);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
-	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
-	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
-	    KDC_OK);
-	assert_int_equal(kdc_tls_cert_create(f->dir, f->kr, f->ca, NULL, 0,
-	    30), KDC_OK);
-	assert_int_equal(kdc_tls_cert_load(f->dir, f->kr, &f->cert_pem,
-	    &f->key_pem, &f->key_len), KDC_OK);
-	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
-	f->port = free_udp_port();
-	f->port_op = free_udp_port();
-	f->port_nosec = free_udp_port();
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, KDC_TEST_TLS);
+	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, &f->coap), KDC_OK);
+	f->port = kdc_test_free_udp_port();
+	f->port_op = kdc_test_free_udp_port();
+	f->port_nosec = kdc_test_free_udp_port();
 	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1", f->port,
 	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
-	    f->cert_pem, f->key_pem), KDC_OK);
+	    f->k.cert_pem, f->k.key_pem), KDC_OK);
 	assert_int_equal(kdc_coap_listen(f->coap, "op", "127.0.0.1",
-	    f->port_op, KDC_COAP_ACCEPT_OPERATIONAL, f->cert_pem, f->key_pem),
-	    KDC_OK);
+	    f->port_op, KDC_COAP_ACCEPT_OPERATIONAL, f->k.cert_pem,
+	    f->k.key_pem), KDC_OK);
 	assert_int_equal(kdc_coap_listen(f->coap, "nosec", "127.0.0.1",
 	    f->port_nosec, KDC_COAP_ACCEPT_NOSEC, NULL, NULL), KDC_OK);
 	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "echo",
@@ -275,14 +241,7 @@ teardown(void **state)
 		kdc_coap_peer_release(f->held);
 	kdc_coap_free(f->coap);
 	close(f->efd);
-	kdc_core_free(f->core);
-	kdc_ca_free(f->ca);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
-	free(f->cert_pem);
-	kdc_secret_free(f->key_pem, f->key_len);
-	free(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f);
 	return 0;
 }
@@ -320,7 +279,7 @@ psk_device(struct fx *f, const char *id, const char *ident, const char *key)
 	s.type = KDC_TYPE_PSK;
 	s.psk_len = strlen(key);
 	memcpy(s.psk, key, s.psk_len);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 }
 
 static char *
@@ -329,7 +288,7 @@ slurp(struct fx *f, const char *name)
 	char path[600];
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	snprintf(path, sizeof(path), "%s/%s", f->k.dir, name);
 	return (char *)kdc_test_read_file(path, &len);
 }
 
@@ -338,7 +297,7 @@ expect_last_audit(struct fx *f, const char *action, const char *outcome)
 {
 	struct kdc_audit_rec last;
 
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_string_equal(last.action, action);
 	assert_string_equal(last.outcome, outcome);
 }
@@ -353,7 +312,7 @@ client_post(struct fx *f, int port, const char *args, const char *want)
 
 	rc = kdc_test_sh("cd %s && rm -f out.txt && coap-client-gnutls -B 3 "
 	    "-m post %s -o out.txt -e hello coaps://127.0.0.1:%d/echo "
-	    "> log.txt 2>&1", f->dir, args, port);
+	    "> log.txt 2>&1", f->k.dir, args, port);
 	out = slurp(f, "out.txt");
 	if (out != NULL && out[0] != '\0' && out[strlen(out) - 1] == '\n')
 		out[strlen(out) - 1] = '\0';
@@ -383,12 +342,12 @@ test_psk(void **state)
 	 * RFC 7925 one (GnuTLS debug log of the client, -v 9) */
 	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 9 -B 3 "
 	    "-m post -u dev1 -k " PSK_KEY " -e x coaps://127.0.0.1:%d/echo "
-	    "> v9.txt 2>&1", f->dir, f->port), 0);
+	    "> v9.txt 2>&1", f->k.dir, f->port), 0);
 	assert_non_null(log = slurp(f, "v9.txt"));
 	if (strstr(log, "Selected cipher suite: GNUTLS_PSK_AES_128_CCM_8") == NULL)
 {
 		(void)kdc_test_sh("grep -i 'AES_128_CCM_8' %s/v9.txt | head -5",
-		    f->dir);
+		    f->k.dir);
 		fail_msg("TLS_PSK_WITH_AES_128_CCM_8 not negotiated");
 	}
 	free(log);
@@ -405,7 +364,7 @@ test_psk(void **state)
 	assert_int_not_equal(client_post(f, f->port_op,
 	    "-u dev1 -k " PSK_KEY, NULL), 0);
 	/* a revoked device */
-	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
 	    "urn:dev:ops:1"), KDC_OK);
 	assert_int_not_equal(client_post(f, f->port, "-u dev1 -k " PSK_KEY,
 	    NULL), 0);
@@ -428,7 +387,7 @@ later_post(struct fx *f, const char *args, const char *path, char **log,
 	assert_int_equal(kdc_test_sh("cd %s && rm -f out.txt && "
 	    "coap-client-gnutls -v 7 -B 5 %s -m post -u later1 -k " PSK_KEY
 	    " -o out.txt -e x coaps://127.0.0.1:%d/%s > pdus.txt 2>&1",
-	    f->dir, args, f->port, path), 0);
+	    f->k.dir, args, f->port, path), 0);
 	assert_non_null(*log = slurp(f, "pdus.txt"));
 	assert_non_null(*out = slurp(f, "out.txt"));
 }
@@ -482,7 +441,7 @@ test_free_held(void **state)
 	engine_start(f);
 	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -B 3 "
 	    "-m post -u held1 -k " PSK_KEY " 'coaps://127.0.0.1:%d/bs?ep=h' "
-	    "> log.txt 2>&1", f->dir, f->port), 0);
+	    "> log.txt 2>&1", f->k.dir, f->port), 0);
 	engine_stop(f);
 	assert_non_null(f->held);
 	/* the client's close_notify may have told the face already; the
@@ -510,8 +469,8 @@ test_rpk(void **state)
 	    "prime256v1 -noout -out rpk.pem 2>/dev/null && openssl ec -in "
 	    "rpk.pem -pubout -outform DER -out rpk.der 2>/dev/null && "
 	    "openssl ecparam -genkey -name prime256v1 -noout -out other.pem "
-	    "2>/dev/null", f->dir), 0);
-	snprintf(path, sizeof(path), "%s/rpk.der", f->dir);
+	    "2>/dev/null", f->k.dir), 0);
+	snprintf(path, sizeof(path), "%s/rpk.der", f->k.dir);
 	assert_non_null(spki = kdc_test_read_file(path, &len));
 	memset(&s, 0, sizeof(s));
 	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:rpk:1");
@@ -519,7 +478,7 @@ test_rpk(void **state)
 	memcpy(s.spki, spki, len);
 	s.spki_len = len;
 	free(spki);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	engine_start(f);
 	assert_int_equal(client_post(f, f->port, "-R ca.pem -M rpk.pem",
 	    "urn:dev:rpk:1|kdc|1|hello"), 0);
@@ -554,16 +513,16 @@ test_x509(void **state)
 	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
 	    "-nodes -subj /CN=rogue -days 5 -addext "
 	    "subjectAltName=URI:urn:dev:m:1 -keyout r.key "
-	    "-out r.pem 2>/dev/null", f->dir), 0);
-	snprintf(path, sizeof(path), "%s/mca.pem", f->dir);
+	    "-out r.pem 2>/dev/null", f->k.dir), 0);
+	snprintf(path, sizeof(path), "%s/mca.pem", f->k.dir);
 	assert_non_null(ca = kdc_test_read_file(path, &ca_len));
-	assert_int_equal(kdc_core_mfg_ca_add(f->core, "test", "acme", ca,
+	assert_int_equal(kdc_core_mfg_ca_add(f->k.core, "test", "acme", ca,
 	    ca_len), KDC_OK);
 	free(ca);
 	memset(&s, 0, sizeof(s));
 	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:m:1");
 	s.type = KDC_TYPE_X509;
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	engine_start(f);
 	assert_int_equal(client_post(f, f->port, "-R ca.pem -c d1.pem -j d1.key",
 	    "urn:dev:m:1|kdc|2|hello"), 0);
@@ -571,7 +530,7 @@ test_x509(void **state)
 	assert_int_equal(kdc_test_sh("cd %s && coap-client-gnutls -v 9 -B 3 "
 	    "-R ca.pem -c d1.pem -j d1.key -m post -e x "
 	    "coaps://127.0.0.1:%d/echo 2>&1 | grep -q 'Selected cipher suite: "
-	    "GNUTLS_ECDHE_ECDSA_AES_128_CCM_8'", f->dir, f->port), 0);
+	    "GNUTLS_ECDHE_ECDSA_AES_128_CCM_8'", f->k.dir, f->port), 0);
 	/* a self-made certificate naming the same device */
 	assert_int_not_equal(client_post(f, f->port, "-R ca.pem -c r.pem -j r.key",
 	    NULL), 0);

@@ -15,30 +15,35 @@
 #include "core/log.h"
 #include "testutil.h"
 
+/* kdc_config_diff()'s report, one "section/key" per line. */
+struct diffs {
+	char	text[2048];
+};
+
+static void
+diff_note(const char *section, const char *key, void *arg)
+{
+	struct diffs *d = arg;
+	size_t o = strlen(d->text);
+
+	snprintf(d->text + o, sizeof(d->text) - o, "%s/%s\n", section,
+	    key != NULL ? key : "(whole)");
+}
+
 static void
 assert_same(const struct kdc_config *a, const struct kdc_config *b)
 {
-	assert_int_equal(a->nhosts, b->nhosts);
-	for (size_t i = 0; i < a->nhosts; i++)
-		assert_string_equal(a->hosts[i], b->hosts[i]);
-	assert_int_equal(a->log_level, b->log_level);
-	assert_string_equal(a->http_address, b->http_address);
-	assert_int_equal(a->http_port, b->http_port);
-	assert_int_equal(a->http_tls12, b->http_tls12);
-	assert_int_equal(a->http_client_cert, b->http_client_cert);
-	assert_int_equal(a->http_conns_per_address,
-	    b->http_conns_per_address);
-	assert_string_equal(a->ca_key, b->ca_key);
-	assert_int_equal(a->ca_days, b->ca_days);
-	assert_int_equal(a->tls_days, b->tls_days);
+	struct diffs d = { "" };
+
+	if (kdc_config_diff(a, b, diff_note, &d) != 0)
+		fail_msg("configs differ:\n%s", d.text);
+	/* the walk is the oracle here: spot-check it against the fields */
 	assert_int_equal(a->nprofiles, b->nprofiles);
+	assert_int_equal(a->coap_port, b->coap_port);
+	assert_string_equal(a->lwm2m_server_uri, b->lwm2m_server_uri);
 	for (size_t i = 0; i < a->nprofiles; i++) {
 		assert_string_equal(a->profiles[i].name, b->profiles[i].name);
-		assert_int_equal(a->profiles[i].cred_type,
-		    b->profiles[i].cred_type);
 		assert_int_equal(a->profiles[i].est, b->profiles[i].est);
-		assert_string_equal(a->profiles[i].audience,
-		    b->profiles[i].audience);
 		assert_int_equal(a->profiles[i].lifetime,
 		    b->profiles[i].lifetime);
 		assert_int_equal(a->profiles[i].psk_key_len,
@@ -438,6 +443,179 @@ test_round_trip(void **state)
 	free(dir);
 }
 
+/* Keys a rendered config holds: lines "name =" (one profile's). */
+static size_t
+keys_rendered(void)
+{
+	struct kdc_config cfg;
+	char *dir, path[512];
+	uint8_t *text;
+	size_t len, n = 0;
+
+	dir = kdc_test_tmpdir();
+	snprintf(path, sizeof(path), "%s/iotkdc.conf", dir);
+	kdc_config_defaults(&cfg);
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_OK);
+	assert_non_null(text = kdc_test_read_file(path, &len));
+	for (char *line = strtok((char *)text, "\n"); line != NULL;
+	    line = strtok(NULL, "\n")) {
+		size_t w = strspn(line,
+		    "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+		if (w > 0 && strncmp(line + w, " =", 2) == 0)
+			n++;
+	}
+	free(text);
+	kdc_test_rmtree(dir);
+	free(dir);
+	return n;
+}
+
+/*
+ * kdc_config_diff() notices a change of every key, and names it: one
+ * line per key of the table (the count is checked against the keys a
+ * written config holds, so a key added later without a line here fails
+ * this test), each changed alone from the defaults.
+ */
+static void
+test_diff_every_key(void **state)
+{
+	static const struct {
+		const char	*text;		/* over the defaults */
+		const char	*want;		/* section/key reported */
+	} one[] = {
+		{ "[kdc]\nhosts = a.example\n", "kdc/hosts" },
+		{ "[kdc]\nlog_level = debug\n", "kdc/log_level" },
+		{ "[kdc]\nsweep_seconds = 7\n", "kdc/sweep_seconds" },
+		{ "[http]\naddress = ::1\n", "http/address" },
+		{ "[http]\nport = 9443\n", "http/port" },
+		{ "[http]\ntls12 = true\n", "http/tls12" },
+		{ "[http]\nclient_cert = optional\n", "http/client_cert" },
+		{ "[http]\nconns_per_address = 3\n",
+		    "http/conns_per_address" },
+		{ "[ca]\nkey = pkcs11:token=t\n", "ca/key" },
+		{ "[ca]\ndays = 10\n", "ca/days" },
+		{ "[ca]\ntls_days = 10\n", "ca/tls_days" },
+		{ "[coap]\naddress = ::1\n", "coap/address" },
+		{ "[coap]\nport = 5000\n", "coap/port" },
+		{ "[coap]\nlwm2m_port = 5001\n", "coap/lwm2m_port" },
+		{ "[coap]\nnosec_port = 5002\n", "coap/nosec_port" },
+		{ "[coap]\nsign_threads = 0\n", "coap/sign_threads" },
+		{ "[lwm2m]\nserver_uri = coaps://h:1\n", "lwm2m/server_uri" },
+		{ "[lwm2m]\nlifetime = 31\n", "lwm2m/lifetime" },
+		{ "[lwm2m]\nbootstrap_timeout = 2\n",
+		    "lwm2m/bootstrap_timeout" },
+		{ "[profile default]\ncred_type = rpk\n",
+		    "profile default/cred_type" },
+		{ "[profile default]\naudience = other\n",
+		    "profile default/audience" },
+		{ "[profile default]\npsk_key_bytes = 32\n",
+		    "profile default/psk_key_bytes" },
+		{ "[profile default]\npsk_identity = named\n",
+		    "profile default/psk_identity" },
+		{ "[profile default]\nlifetime_days = 2\n",
+		    "profile default/lifetime_days" },
+		/* shares lifetime_days' value, reported under that name */
+		{ "[profile default]\nlifetime_seconds = 60\n",
+		    "profile default/lifetime_days" },
+	};
+	struct kdc_config def, cfg;
+	struct diffs d;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(sizeof(one) / sizeof(one[0]), keys_rendered());
+	kdc_config_defaults(&def);
+	assert_int_equal(kdc_config_diff(&def, &def, NULL, NULL), 0);
+	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+		char want[128];
+
+		assert_int_equal(kdc_config_parse(one[i].text, &cfg, err,
+		    sizeof(err)), KDC_OK);
+		memset(&d, 0, sizeof(d));
+		if (kdc_config_diff(&def, &cfg, diff_note, &d) != 1)
+			fail_msg("%s: want 1 difference, got:\n%s",
+			    one[i].text, d.text);
+		snprintf(want, sizeof(want), "%s\n", one[i].want);
+		assert_string_equal(d.text, want);
+		/* and the other way round */
+		assert_int_equal(kdc_config_diff(&cfg, &def, NULL, NULL), 1);
+	}
+
+	/* x509 and x509-est differ (est is not a key of its own) */
+	assert_int_equal(kdc_config_parse("[profile default]\ncred_type = "
+	    "x509\n", &def, err, sizeof(err)), KDC_OK);
+	assert_int_equal(kdc_config_parse("[profile default]\ncred_type = "
+	    "x509-est\n", &cfg, err, sizeof(err)), KDC_OK);
+	assert_int_equal(kdc_config_diff(&def, &cfg, NULL, NULL), 1);
+
+	/* profiles match by name: another order is the same config; one
+	 * added or gone is named once */
+	assert_int_equal(kdc_config_parse("[profile a]\n[profile b]\n"
+	    "lifetime_days = 3\n", &def, err, sizeof(err)), KDC_OK);
+	assert_int_equal(kdc_config_parse("[profile b]\nlifetime_days = 3\n"
+	    "[profile a]\n", &cfg, err, sizeof(err)), KDC_OK);
+	assert_int_equal(kdc_config_diff(&def, &cfg, NULL, NULL), 0);
+	assert_int_equal(kdc_config_parse("[profile b]\nlifetime_days = 3\n"
+	    "[profile c]\n", &cfg, err, sizeof(err)), KDC_OK);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(kdc_config_diff(&def, &cfg, diff_note, &d), 2);
+	assert_string_equal(d.text, "profile a/(whole)\nprofile c/(whole)\n");
+}
+
+/* A struct whose [coap]/[lwm2m] strings would not read back the same is
+ * not written (the round-trip check compares every key). */
+static void
+test_write_checks_every_key(void **state)
+{
+	struct kdc_config cfg;
+	char *dir, path[512];
+	struct stat st;
+
+	(void)state;
+	dir = kdc_test_tmpdir();
+	snprintf(path, sizeof(path), "%s/iotkdc.conf", dir);
+	kdc_config_defaults(&cfg);
+	/* leading blanks: the reader strips them, so it reads back
+	 * "coaps://h:1" */
+	snprintf(cfg.lwm2m_server_uri, sizeof(cfg.lwm2m_server_uri),
+	    "  coaps://h:1");
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
+	assert_int_not_equal(stat(path, &st), 0);
+	/* unterminated: refused before rendering */
+	kdc_config_defaults(&cfg);
+	memset(cfg.coap_address, 'a', sizeof(cfg.coap_address));
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
+	kdc_config_defaults(&cfg);
+	memset(cfg.lwm2m_server_uri, 'a', sizeof(cfg.lwm2m_server_uri));
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
+	assert_int_not_equal(stat(path, &st), 0);
+	/* a written config with every [coap]/[lwm2m] key changed loads back
+	 * the same */
+	kdc_config_defaults(&cfg);
+	snprintf(cfg.coap_address, sizeof(cfg.coap_address), "::1");
+	cfg.coap_port = 1;
+	cfg.lwm2m_port = 2;
+	cfg.nosec_port = 3;
+	cfg.sign_threads = 0;
+	snprintf(cfg.lwm2m_server_uri, sizeof(cfg.lwm2m_server_uri),
+	    "coaps://h:1");
+	cfg.lwm2m_lifetime = 31;
+	cfg.lwm2m_bootstrap_timeout = 2;
+	cfg.sweep_seconds = 9;
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_OK);
+	{
+		struct kdc_config back;
+		char err[256];
+
+		assert_int_equal(kdc_config_load(path, &back, err,
+		    sizeof(err)), KDC_OK);
+		assert_same(&cfg, &back);
+	}
+	kdc_test_rmtree(dir);
+	free(dir);
+}
+
 /* Every allocation failure ends in NOMEM or OK, never a crash or leak. */
 static void
 test_alloc_failures(void **state)
@@ -470,6 +648,8 @@ main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_lifetime_seconds),
+		cmocka_unit_test(test_diff_every_key),
+		cmocka_unit_test(test_write_checks_every_key),
 		cmocka_unit_test(test_alloc_failures),
 	};
 

@@ -18,15 +18,12 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "core/log.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
 };
 
 static const uint8_t wkey[32] = { 0x42 };
@@ -43,17 +40,10 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
-	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
-	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
-	    KDC_OK);
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, 0);
 	fake_now = 1800000000;
-	kdc_core_set_clock(f->core, clock_fn);
+	kdc_core_set_clock(f->k.core, clock_fn);
 	*state = f;
 	return 0;
 }
@@ -63,12 +53,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	kdc_core_free(f->core);
-	kdc_ca_free(f->ca);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
-	free(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f);
 	return 0;
 }
@@ -92,7 +77,7 @@ ndevices(struct fx *f)
 	struct kdc_device **v;
 	size_t n;
 
-	assert_int_equal(kdc_core_device_list(f->core, &v, &n), KDC_OK);
+	assert_int_equal(kdc_core_device_list(f->k.core, &v, &n), KDC_OK);
 	kdc_device_list_free(v, n);
 	return n;
 }
@@ -102,7 +87,7 @@ naudit(struct fx *f)
 {
 	struct kdc_audit_rec last;
 
-	if (kdc_store_audit_last(f->st, &last) != KDC_OK)
+	if (kdc_store_audit_last(f->k.st, &last) != KDC_OK)
 		return 0;
 	return last.seq;
 }
@@ -112,7 +97,7 @@ expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
 {
 	struct kdc_audit_rec last;
 
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_string_equal(last.action, action);
 	assert_string_equal(last.outcome,
 	    outcome == KDC_OK ? "ok" : kdc_err_name(outcome));
@@ -129,21 +114,22 @@ test_psk_device_auth(void **state)
 	size_t psk_len = sizeof(psk);
 
 	psk_spec(&s, "urn:dev:ops:1", "dev1", 0x11, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	expect_last_audit(f, "device.add", KDC_OK);
-	assert_int_equal(kdc_core_auth_psk(f->core, "test", "dev1", psk,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", "dev1", psk,
 	    &psk_len, &who), KDC_OK);
 	assert_int_equal(psk_len, 16);
 	assert_memory_equal(psk, s.psk, 16);
 	assert_int_equal(who.kind, KDC_KIND_MANUFACTURER);
 	assert_string_equal(who.dev_id, "urn:dev:ops:1");
-	assert_int_equal(kdc_store_cred_get(f->st, who.cred_id, &cred), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, who.cred_id, &cred),
+	    KDC_OK);
 	/* at rest the PSK is wrapped, not stored raw */
 	assert_false(kdc_test_memmem(cred->wrapped, cred->wrapped_len, s.psk,
 	    16));
 	kdc_cred_free(cred);
 	/* re-adding the id: EXISTS, audited, nothing changes */
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s),
 	    KDC_ERR_EXISTS);
 	expect_last_audit(f, "device.add", KDC_ERR_EXISTS);
 	assert_int_equal(ndevices(f), 1);
@@ -160,43 +146,43 @@ test_refusals_distinct_and_audited(void **state)
 	struct kdc_psk_new pn;
 
 	psk_spec(&s, "urn:dev:ops:2", "dev2", 0x22, 32);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 
-	assert_int_equal(kdc_core_auth_psk(f->core, "coap", "nobody", psk,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "coap", "nobody", psk,
 	    &psk_len, NULL), KDC_ERR_UNKNOWN_DEVICE);
 	expect_last_audit(f, "auth.psk", KDC_ERR_UNKNOWN_DEVICE);
 
 	/* an operational PSK expires with its lifetime */
-	assert_int_equal(kdc_core_psk_issue(f->core, "test", "urn:dev:ops:2",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "test", "urn:dev:ops:2",
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	cred_id = pn.cred_id;
 	{
 		struct kdc_cred *c = NULL;
-		assert_int_equal(kdc_store_cred_get(f->st, cred_id, &c),
+		assert_int_equal(kdc_store_cred_get(f->k.st, cred_id, &c),
 		    KDC_OK);
 		psk_len = sizeof(psk);
-		assert_int_equal(kdc_core_auth_psk(f->core, "coap",
+		assert_int_equal(kdc_core_auth_psk(f->k.core, "coap",
 		    c->identity, psk, &psk_len, NULL), KDC_OK);
 		assert_int_equal(psk_len, pn.psk_len);
 		assert_memory_equal(psk, pn.psk, pn.psk_len);
 		assert_string_equal(c->identity, pn.identity);
 		fake_now += 31 * 86400;
 		psk_len = sizeof(psk);
-		assert_int_equal(kdc_core_auth_psk(f->core, "coap",
+		assert_int_equal(kdc_core_auth_psk(f->k.core, "coap",
 		    c->identity, psk, &psk_len, NULL), KDC_ERR_EXPIRED);
 		expect_last_audit(f, "auth.psk", KDC_ERR_EXPIRED);
 		kdc_cred_free(c);
 	}
 
-	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
 	    "urn:dev:ops:2"), KDC_OK);
 	psk_len = sizeof(psk);
-	assert_int_equal(kdc_core_auth_psk(f->core, "coap", "dev2", psk,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "coap", "dev2", psk,
 	    &psk_len, NULL), KDC_ERR_REVOKED);
 	expect_last_audit(f, "auth.psk", KDC_ERR_REVOKED);
-	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
 	    "urn:dev:ops:2"), KDC_ERR_REVOKED);
-	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
 	    "urn:dev:none"), KDC_ERR_UNKNOWN_DEVICE);
 	expect_last_audit(f, "device.revoke", KDC_ERR_UNKNOWN_DEVICE);
 }
@@ -209,24 +195,24 @@ test_bad_specs_change_nothing(void **state)
 	int64_t before;
 
 	psk_spec(&s, "urn:dev:a", "a", 0x33, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	before = naudit(f);
 
 	psk_spec(&s, "urn:dev:b", "b", 0x44, 15);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s),
 	    KDC_ERR_WEAK_PSK);
 	psk_spec(&s, "urn:dev:c", "c", 0x33, 16);	/* a's PSK */
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s),
 	    KDC_ERR_DUPLICATE_PSK);
 	psk_spec(&s, "urn:dev:d", "a", 0x55, 16);	/* a's identity */
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s),
 	    KDC_ERR_DUPLICATE_PSK);
 	psk_spec(&s, "bad id", "e", 0x66, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s),
 	    KDC_ERR_INVALID_ARG);
 	psk_spec(&s, "urn:dev:f", "f", 0x77, 16);
 	snprintf(s.profile, sizeof(s.profile), "nosuch");
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s),
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s),
 	    KDC_ERR_UNKNOWN_PROFILE);
 	assert_int_equal(ndevices(f), 1);
 	/* each refusal left exactly one audit record */
@@ -256,25 +242,25 @@ test_import_all_or_nothing(void **state)
 	    "{\"id\":\"urn:dev:s2\",\"psk_identity\":\"s2\","
 	    "\"psk\":\"202122232425262728292a2b2c2d2e2f\"}\n";
 
-	assert_int_equal(kdc_core_device_import(f->core, "test", bad3,
+	assert_int_equal(kdc_core_device_import(f->k.core, "test", bad3,
 	    strlen(bad3), &count, &bad, why, sizeof(why)), KDC_ERR_WEAK_PSK);
 	assert_int_equal(bad, 3);
 	assert_int_equal(count, 0);
 	assert_int_equal(ndevices(f), 0);
 	expect_last_audit(f, "device.import", KDC_ERR_WEAK_PSK);
 
-	assert_int_equal(kdc_core_device_import(f->core, "test", shared,
+	assert_int_equal(kdc_core_device_import(f->k.core, "test", shared,
 	    strlen(shared), &count, &bad, why, sizeof(why)),
 	    KDC_ERR_DUPLICATE_PSK);
 	assert_int_equal(bad, 2);
 	assert_int_equal(ndevices(f), 0);
 
-	assert_int_equal(kdc_core_device_import(f->core, "test", good,
+	assert_int_equal(kdc_core_device_import(f->k.core, "test", good,
 	    strlen(good), &count, &bad, why, sizeof(why)), KDC_OK);
 	assert_int_equal(count, 2);
 	assert_int_equal(ndevices(f), 2);
 	/* again: line 1 is now a duplicate id, nothing changes */
-	assert_int_equal(kdc_core_device_import(f->core, "test", good,
+	assert_int_equal(kdc_core_device_import(f->k.core, "test", good,
 	    strlen(good), &count, &bad, why, sizeof(why)), KDC_ERR_EXISTS);
 	assert_int_equal(bad, 1);
 	assert_non_null(strstr(why, "urn:dev:m1"));
@@ -289,7 +275,7 @@ count_live(struct fx *f, int64_t device)
 	struct kdc_cred **v;
 	size_t n;
 
-	assert_int_equal(kdc_core_cred_list(f->core, &flt, &v, &n), KDC_OK);
+	assert_int_equal(kdc_core_cred_list(f->k.core, &flt, &v, &n), KDC_OK);
 	kdc_cred_list_free(v, n);
 	return (int)n;
 }
@@ -305,49 +291,50 @@ test_lifecycle_one_live(void **state)
 	size_t n;
 
 	psk_spec(&s, "urn:dev:l", "l", 0x12, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
-	assert_int_equal(kdc_core_device_get(f->core, "urn:dev:l", &d),
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->k.core, "urn:dev:l", &d),
 	    KDC_OK);
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	a = pn.cred_id;
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	b = pn.cred_id;
 	assert_true(b > a);	/* a new row, the first superseded */
 	assert_int_equal(count_live(f, d->id), 1);
 	/* a pending one coexists until activated, then supersedes */
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
 	    KDC_CRED_PENDING, &pn), KDC_OK);
 	p = pn.cred_id;
 	assert_int_equal(count_live(f, d->id), 1);
-	assert_int_equal(kdc_core_cred_activate(f->core, "t", p), KDC_OK);
+	assert_int_equal(kdc_core_cred_activate(f->k.core, "t", p), KDC_OK);
 	assert_int_equal(count_live(f, d->id), 1);
 	{
 		struct kdc_cred *c;
-		assert_int_equal(kdc_store_cred_get(f->st, b, &c), KDC_OK);
+		assert_int_equal(kdc_store_cred_get(f->k.st, b, &c), KDC_OK);
 		assert_int_equal(c->status, KDC_CRED_SUPERSEDED);
 		kdc_cred_free(c);
 	}
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", p), KDC_OK);
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", p),
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", p), KDC_OK);
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", p),
 	    KDC_ERR_REVOKED);
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", 99999),
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", 99999),
 	    KDC_ERR_NOT_FOUND);
 	assert_int_equal(count_live(f, d->id), 0);
 	/* activation recorded as the caller's event: one record, in the
 	 * activation's transaction */
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
 	    KDC_CRED_PENDING, &pn), KDC_OK);
 	p = pn.cred_id;
 	{
 		struct kdc_audit_rec before, last;
 		char want[64];
 
-		assert_int_equal(kdc_store_audit_last(f->st, &before), KDC_OK);
-		assert_int_equal(kdc_core_cred_activate_as(f->core, "t", p,
+		assert_int_equal(kdc_store_audit_last(f->k.st, &before),
+		    KDC_OK);
+		assert_int_equal(kdc_core_cred_activate_as(f->k.core, "t", p,
 		    "lwm2m.bootstrap", "urn:dev:l", "type=psk cf=112"), KDC_OK);
-		assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+		assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 		assert_int_equal(last.seq, before.seq + 1);
 		assert_string_equal(last.action, "lwm2m.bootstrap");
 		assert_string_equal(last.subject, "urn:dev:l");
@@ -356,18 +343,18 @@ test_lifecycle_one_live(void **state)
 		    PRId64 " ", p);
 		assert_non_null(strstr(last.detail, want));
 		/* not pending any more: refused, as a cred.activate record */
-		assert_int_equal(kdc_core_cred_activate_as(f->core, "t", p,
+		assert_int_equal(kdc_core_cred_activate_as(f->k.core, "t", p,
 		    "lwm2m.bootstrap", "urn:dev:l", NULL), KDC_ERR_INVALID_ARG);
 		expect_last_audit(f, "cred.activate", KDC_ERR_INVALID_ARG);
 	}
 	assert_int_equal(count_live(f, d->id), 1);
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", p), KDC_OK);
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", p), KDC_OK);
 	/* expiry sweep */
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	a = pn.cred_id;
 	fake_now += 40 * 86400;
-	assert_int_equal(kdc_core_expire(f->core, "t", &n), KDC_OK);
+	assert_int_equal(kdc_core_expire(f->k.core, "t", &n), KDC_OK);
 	assert_int_equal(n, 1);
 	expect_last_audit(f, "cred.expire", KDC_OK);
 	kdc_device_free(d);
@@ -383,19 +370,19 @@ test_cert_sign(void **state)
 	int64_t id;
 	char path[600];
 
-	snprintf(path, sizeof(path), "%s/csr.pem", f->dir);
+	snprintf(path, sizeof(path), "%s/csr.pem", f->k.dir);
 	assert_int_equal(kdc_test_sh("openssl req -new -newkey ec -pkeyopt "
 	    "ec_paramgen_curve:P-256 -nodes -subj /CN=x -keyout %s/k.pem "
-	    "-out %s 2>/dev/null", f->dir, path), 0);
+	    "-out %s 2>/dev/null", f->k.dir, path), 0);
 	assert_non_null(csr = kdc_test_read_file(path, &csr_len));
-	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:nobody",
+	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:nobody",
 	    csr, csr_len, 0, &id, &cert, &cert_len), KDC_ERR_UNKNOWN_DEVICE);
 	expect_last_audit(f, "cert.issue", KDC_ERR_UNKNOWN_DEVICE);
 	memset(&s, 0, sizeof(s));
 	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:c1");
 	s.type = KDC_TYPE_X509;
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:c1", csr,
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:c1", csr,
 	    csr_len, 7, &id, &cert, &cert_len), KDC_OK);
 	assert_true(id > 0);
 	assert_true(cert_len > 200);
@@ -403,13 +390,13 @@ test_cert_sign(void **state)
 	cert = NULL;
 	/* a corrupted CSR is refused and nothing is issued */
 	csr[csr_len / 2] ^= 0x01;
-	assert_int_not_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:c1",
+	assert_int_not_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:c1",
 	    csr, csr_len, 7, &id, &cert, &cert_len), KDC_OK);
 	assert_null(cert);
 	csr[csr_len / 2] ^= 0x01;
-	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:c1"),
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "t", "urn:dev:c1"),
 	    KDC_OK);
-	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:c1", csr,
+	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:c1", csr,
 	    csr_len, 7, &id, &cert, &cert_len), KDC_ERR_REVOKED);
 	free(csr);
 }
@@ -421,7 +408,7 @@ status_of(struct fx *f, int64_t id)
 	struct kdc_cred *c = NULL;
 	enum kdc_cred_status st;
 
-	assert_int_equal(kdc_store_cred_get(f->st, id, &c), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, id, &c), KDC_OK);
 	st = c->status;
 	kdc_cred_free(c);
 	return st;
@@ -438,9 +425,10 @@ auth_by(struct fx *f, const uint8_t *der, size_t len, kdc_err *r)
 	struct kdc_cred *c = NULL;
 	int64_t id = 0;
 
-	*r = kdc_core_auth_cert(f->core, "t", chain, chain_len, 1, &who);
+	*r = kdc_core_auth_cert(f->k.core, "t", chain, chain_len, 1, &who);
 	if (*r == KDC_OK) {
-		assert_int_equal(kdc_store_cred_get(f->st, who.cred_id, &c), KDC_OK);
+		assert_int_equal(kdc_store_cred_get(f->k.st, who.cred_id, &c),
+		    KDC_OK);
 		assert_int_equal(c->status, KDC_CRED_ISSUED);
 		id = c->id;
 	} else
@@ -488,7 +476,7 @@ enroll_sen(struct fx *f, const struct kdc_principal *who, const uint8_t *csr,
 
 	enroll_set(&e, KDC_ENROLL_SEN, who, csr, csr_len, note);
 	*cert = NULL;
-	if ((r = kdc_core_enroll(f->core, "t", &e)) == KDC_OK) {
+	if ((r = kdc_core_enroll(f->k.core, "t", &e)) == KDC_OK) {
 		assert_non_null(*cert = malloc(e.is.cert_len));
 		memcpy(*cert, e.is.cert, e.is.cert_len);
 		*cert_len = e.is.cert_len;
@@ -524,19 +512,19 @@ test_cert_enroll_on_use(void **state)
 	kdc_err r;
 
 	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/e%d.csr", f->dir, i);
+		snprintf(path, sizeof(path), "%s/e%d.csr", f->k.dir, i);
 		assert_int_equal(kdc_test_sh("openssl req -new -newkey ec "
 		    "-pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x "
 		    "-keyout %s/e%d.key -outform DER -out %s 2>/dev/null",
-		    f->dir, i, path), 0);
+		    f->k.dir, i, path), 0);
 		assert_non_null(csr[i] = kdc_test_read_file(path,
 		    &csr_len[i]));
 	}
 	memset(&s, 0, sizeof(s));
 	psk_spec(&s, "urn:dev:e1", "e1", 0x33, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	/* every request over the manufacturer PSK (sen) */
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", "e1", psk, &psk_len,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "e1", psk, &psk_len,
 	    &who), KDC_OK);
 	assert_string_equal(who.dev_id, "urn:dev:e1");
 	
@@ -550,7 +538,7 @@ test_cert_enroll_on_use(void **state)
 	{
 		struct kdc_audit_rec last;
 
-		assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+		assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 		assert_string_equal(last.action, "cert.issue");
 		assert_string_equal(last.outcome, "ok");
 		assert_non_null(strstr(last.detail, "status=issued "
@@ -610,7 +598,7 @@ test_cert_enroll_on_use(void **state)
 	    csr[1], csr_len[1], NULL, &id[4], &cert[4], &cert_len[4], &pending),
 	    KDC_OK);
 	assert_true(pending);
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", id[4]), KDC_OK);
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", id[4]), KDC_OK);
 	assert_int_equal(auth_by(f, cert[4], cert_len[4], &r), 0);
 	assert_int_equal(r, KDC_ERR_REVOKED);
 	assert_int_equal(status_of(f, id[3]), KDC_CRED_ISSUED);
@@ -626,7 +614,7 @@ sh_der(struct fx *f, const char *name, size_t *len)
 {
 	char path[600];
 
-	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	snprintf(path, sizeof(path), "%s/%s", f->k.dir, name);
 	return kdc_test_read_file(path, len);
 }
 
@@ -636,7 +624,7 @@ auth_one(struct fx *f, const uint8_t *der, size_t len, struct kdc_principal *c)
 	const uint8_t *certs[1] = { der };
 	size_t lens[1] = { len };
 
-	return kdc_core_auth_cert(f->core, "test", certs, lens, 1, c);
+	return kdc_core_auth_cert(f->k.core, "test", certs, lens, 1, c);
 }
 
 
@@ -645,10 +633,10 @@ csr_file(struct fx *f, const char *name, const char *cn, size_t *len)
 {
 	char path[600];
 
-	snprintf(path, sizeof(path), "%s/%s.csr", f->dir, name);
+	snprintf(path, sizeof(path), "%s/%s.csr", f->k.dir, name);
 	assert_int_equal(kdc_test_sh("openssl req -new -newkey ec -pkeyopt "
 	    "ec_paramgen_curve:P-256 -nodes -subj /CN=%s -keyout %s/%s.key "
-	    "-outform DER -out %s 2>/dev/null", cn, f->dir, name, path), 0);
+	    "-outform DER -out %s 2>/dev/null", cn, f->k.dir, name, path), 0);
 	return kdc_test_read_file(path, len);
 }
 
@@ -662,7 +650,7 @@ enroll(struct fx *f, enum kdc_enroll_op op, const struct kdc_principal *who,
 	kdc_err r;
 
 	enroll_set(e, op, who, csr, csr_len, "est=test");
-	r = kdc_core_enroll(f->core, "t", e);
+	r = kdc_core_enroll(f->k.core, "t", e);
 	if (r != KDC_OK) {
 		assert_int_equal(naudit(f), seq);
 		assert_null(e->is.cert);
@@ -695,14 +683,14 @@ test_enroll_policy(void **state)
 	size_t psk_len, a_len, b_len, x_len, skg_len;
 
 	psk_spec(&s, "urn:dev:p1", "p1", 0x41, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	psk_spec(&s, "urn:dev:p2", "p2", 0x42, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	psk_len = sizeof(psk);
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", "p1", psk, &psk_len,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "p1", psk, &psk_len,
 	    &who), KDC_OK);
 	psk_len = sizeof(psk);
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", "p2", psk, &psk_len,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "p2", psk, &psk_len,
 	    &who2), KDC_OK);
 	assert_string_equal(who.dev_id, "urn:dev:p1");
 	assert_string_equal(who2.dev_id, "urn:dev:p2");
@@ -725,7 +713,7 @@ test_enroll_policy(void **state)
 	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, a, a_len, &e),
 	    KDC_OK);
 	assert_false(e.pending);
-	assert_int_equal(kdc_store_cred_get(f->st, e.cred_id, &op), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, e.cred_id, &op), KDC_OK);
 	assert_int_equal(op->status, KDC_CRED_ISSUED);
 	assert_memory_equal(op->cert, e.is.cert, e.is.cert_len);
 	kdc_enroll_wipe(&e);
@@ -752,7 +740,7 @@ test_enroll_policy(void **state)
 		kdc_enroll_wipe(&e);
 		kdc_cred_free(op);
 		op = NULL;
-		assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:p1",
+		assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:p1",
 		    KDC_CRED_ISSUED, &op), KDC_OK);
 		free(o);
 		free(self);
@@ -786,14 +774,14 @@ test_enroll_policy(void **state)
 	assert_int_equal(e.pkcs8_len, 0);
 
 	/* the certificate revoked: no more sren with it */
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", op->id), KDC_OK);
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", op->id), KDC_OK);
 	assert_int_equal(enroll(f, KDC_ENROLL_SREN, &whop, x, x_len, &e),
 	    KDC_ERR_REVOKED);
 	/* its key is a revoked key now, for a sen of the same device */
 	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, a, a_len, &e),
 	    KDC_ERR_REVOKED);
 	/* the device revoked: its manufacturer credential asks in vain */
-	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:p1"),
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "t", "urn:dev:p1"),
 	    KDC_OK);
 	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, x, x_len, &e),
 	    KDC_ERR_REVOKED);
@@ -807,6 +795,146 @@ test_enroll_policy(void **state)
 	free(skg);
 }
 
+/* An RPK device: a P-256 key in dir/name.pem, its SPKI (DER) in spki,
+ * and a CSR (DER, CN=x) over that same key returned. */
+static uint8_t *
+rpk_key_and_csr(struct fx *f, const char *name, uint8_t *spki,
+    size_t *spki_len, size_t *csr_len)
+{
+	char path[600];
+	uint8_t *pub;
+	size_t pub_len;
+
+	assert_int_equal(kdc_test_sh("cd %s && openssl genpkey -algorithm EC "
+	    "-pkeyopt ec_paramgen_curve:P-256 -out %s.pem 2>/dev/null && "
+	    "openssl pkey -in %s.pem -pubout -outform DER -out %s.spki && "
+	    "openssl req -new -key %s.pem -subj /CN=x -outform DER "
+	    "-out %s.csr 2>/dev/null", f->k.dir, name, name, name, name, name),
+	    0);
+	snprintf(path, sizeof(path), "%s/%s.spki", f->k.dir, name);
+	assert_non_null(pub = kdc_test_read_file(path, &pub_len));
+	assert_true(pub_len <= KDC_SPKI_MAX);
+	memcpy(spki, pub, pub_len);
+	*spki_len = pub_len;
+	free(pub);
+	snprintf(path, sizeof(path), "%s/%s.csr", f->k.dir, name);
+	return kdc_test_read_file(path, csr_len);
+}
+
+/*
+ * A manufacturer key is never certified as an operational key, whoever
+ * asks: sen over the manufacturer RPK itself with a CSR over that key
+ * (the session's key), and sren over the operational certificate the
+ * device got since with a CSR over its manufacturer key (the store's
+ * manufacturer row: neither the session's credential nor the handshake
+ * is a manufacturer one then).
+ */
+static void
+test_enroll_refuses_manufacturer_key(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_cred *op = NULL;
+	struct kdc_principal who, whop;
+	struct kdc_enroll e;
+	uint8_t *mcsr, *fresh;
+	size_t mcsr_len, fresh_len;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:r1");
+	s.type = KDC_TYPE_RPK;
+	assert_non_null(mcsr = rpk_key_and_csr(f, "m", s.spki, &s.spki_len,
+	    &mcsr_len));
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_auth_spki(f->k.core, "t", s.spki, s.spki_len,
+	    &who), KDC_OK);
+	assert_int_equal(who.kind, KDC_KIND_MANUFACTURER);
+	assert_int_equal(who.spki_len, s.spki_len);
+
+	/* sen over the manufacturer RPK, CSR over the same key */
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, mcsr, mcsr_len, &e),
+	    KDC_ERR_DENIED);
+	assert_non_null(strstr(e.why, "manufacturer key"));
+	/* the same with a handshake that did not give its key (the row's
+	 * key decides) */
+	who.spki_len = 0;
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, mcsr, mcsr_len, &e),
+	    KDC_ERR_DENIED);
+	assert_non_null(strstr(e.why, "manufacturer key"));
+
+	/* a fresh key: issued; over that certificate (sren) the manufacturer
+	 * key is refused still, a fresh one is not */
+	assert_non_null(fresh = csr_file(f, "f", "x", &fresh_len));
+	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, fresh, fresh_len,
+	    &e), KDC_OK);
+	kdc_enroll_wipe(&e);
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:r1",
+	    KDC_CRED_ISSUED, &op), KDC_OK);
+	assert_int_equal(op->kind, KDC_KIND_OPERATIONAL);
+	who_of(&whop, op, "urn:dev:r1");
+	assert_int_equal(enroll(f, KDC_ENROLL_SREN, &whop, mcsr, mcsr_len,
+	    &e), KDC_ERR_DENIED);
+	assert_non_null(strstr(e.why, "manufacturer key"));
+	kdc_enroll_wipe(&e);
+	assert_int_equal(enroll(f, KDC_ENROLL_SREN, &whop, fresh, fresh_len,
+	    &e), KDC_OK);
+	kdc_enroll_wipe(&e);
+
+	kdc_cred_free(op);
+	free(mcsr);
+	free(fresh);
+}
+
+/*
+ * A revoked device authenticates with nothing, even when one of its
+ * credential rows still says issued (a state kdc_core_device_revoke()
+ * never leaves, but a crash between two writes or a hand-edited store
+ * could): the device row decides, REVOKED, audited.
+ */
+static void
+test_auth_device_revoked_cred_issued(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_device *dev = NULL;
+	struct kdc_principal who, again;
+	uint8_t psk[KDC_PSK_MAX], *csr, *cert = NULL;
+	size_t psk_len = sizeof(psk), csr_len, cert_len = 0;
+	int64_t id = 0;
+	bool pending = true;
+	kdc_err r;
+
+	psk_spec(&s, "urn:dev:v1", "v1", 0x61, 16);
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "v1", psk, &psk_len,
+	    &who), KDC_OK);
+	assert_non_null(csr = csr_file(f, "v", "x", &csr_len));
+	assert_int_equal(enroll_sen(f, &who, csr, csr_len, NULL, &id, &cert,
+	    &cert_len, &pending), KDC_OK);
+	assert_false(pending);
+	assert_int_equal(auth_by(f, cert, cert_len, &r), id);
+
+	/* the device row revoked behind core's back, its rows untouched */
+	assert_int_equal(kdc_store_device_get(f->k.st, "urn:dev:v1", &dev),
+	    KDC_OK);
+	assert_int_equal(kdc_store_device_set_status(f->k.st, dev->id,
+	    KDC_DEV_REVOKED), KDC_OK);
+	assert_int_equal(status_of(f, who.cred_id), KDC_CRED_ISSUED);
+	assert_int_equal(status_of(f, id), KDC_CRED_ISSUED);
+
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "v1", psk, &psk_len,
+	    &again), KDC_ERR_REVOKED);
+	expect_last_audit(f, "auth.psk", KDC_ERR_REVOKED);
+	assert_int_equal(auth_by(f, cert, cert_len, &r), 0);
+	assert_int_equal(r, KDC_ERR_REVOKED);
+	expect_last_audit(f, "auth.cert", KDC_ERR_REVOKED);
+
+	kdc_device_free(dev);
+	free(csr);
+	free(cert);
+}
+
 static void
 test_auth_cert(void **state)
 {
@@ -816,7 +944,7 @@ test_auth_cert(void **state)
 	uint8_t *csr, *op = NULL, *mfg, *mfgca, *other, *pskdev;
 	size_t csr_len, op_len, mfg_len, mfgca_len, other_len, pskdev_len;
 	int64_t id;
-	const char *d = f->dir;
+	const char *d = f->k.dir;
 
 	/* a manufacturer CA and device certificates, made by openssl */
 	assert_int_equal(kdc_test_sh(
@@ -846,7 +974,7 @@ test_auth_cert(void **state)
 	/* not yet trusted */
 	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_ERR_UNTRUSTED);
 	expect_last_audit(f, "auth.cert", KDC_ERR_UNTRUSTED);
-	assert_int_equal(kdc_core_mfg_ca_add(f->core, "test", "acme", mfgca,
+	assert_int_equal(kdc_core_mfg_ca_add(f->k.core, "test", "acme", mfgca,
 	    mfgca_len), KDC_OK);
 	/* trusted, but no such device yet */
 	assert_int_equal(auth_one(f, mfg, mfg_len, &c),
@@ -854,13 +982,13 @@ test_auth_cert(void **state)
 	memset(&s, 0, sizeof(s));
 	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:m:1");
 	s.type = KDC_TYPE_X509;
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_OK);
 	assert_int_equal(c.kind, KDC_KIND_MANUFACTURER);
 	assert_string_equal(c.dev_id, "urn:dev:m:1");
 	/* a device registered with a PSK cannot use a certificate */
 	psk_spec(&s, "urn:dev:m:3", "m3", 0x31, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	assert_int_equal(auth_one(f, pskdev, pskdev_len, &c),
 	    KDC_ERR_WRONG_TYPE);
 	/* a self-made certificate naming a registered device */
@@ -876,17 +1004,17 @@ test_auth_cert(void **state)
 		snprintf(path, sizeof(path), "%s/d2.csr", d);
 		assert_non_null(csr = kdc_test_read_file(path, &csr_len));
 	}
-	assert_int_equal(kdc_core_cert_sign(f->core, "t", "urn:dev:m:1", csr,
+	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:m:1", csr,
 	    csr_len, 5, &id, &op, &op_len), KDC_OK);
 	assert_int_equal(auth_one(f, op, op_len, &c), KDC_OK);
 	assert_int_equal(c.kind, KDC_KIND_OPERATIONAL);
 	assert_int_equal(c.cred_id, id);
 	assert_true(c.spki_len > 0);
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", id), KDC_OK);
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", id), KDC_OK);
 	assert_int_equal(auth_one(f, op, op_len, &c), KDC_ERR_REVOKED);
 	expect_last_audit(f, "auth.cert", KDC_ERR_REVOKED);
 	/* a revoked device: its manufacturer certificate is refused too */
-	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:m:1"),
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "t", "urn:dev:m:1"),
 	    KDC_OK);
 	assert_int_equal(auth_one(f, mfg, mfg_len, &c), KDC_ERR_REVOKED);
 	assert_int_equal(c.cred_id, 0);
@@ -909,28 +1037,29 @@ test_keypair_issue(void **state)
 	int64_t rpk_id, x_id;
 
 	psk_spec(&s, "urn:dev:kp", "kp", 0x61, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	/* RPK, pending until activated: not usable, not "current issued" */
-	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
+	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:kp",
 	    KDC_TYPE_RPK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_OK);
 	assert_true(pk8_len > 100);
 	assert_int_equal(pk8[0], 0x30);		/* a DER SEQUENCE */
-	assert_int_equal(kdc_core_auth_spki(f->core, "t", pub, pub_len, NULL),
+	assert_int_equal(kdc_core_auth_spki(f->k.core, "t", pub, pub_len, NULL),
 	    KDC_ERR_NOT_YET_VALID);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:kp",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:kp",
 	    KDC_CRED_ISSUED, &c), KDC_ERR_NOT_FOUND);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:kp",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:kp",
 	    KDC_CRED_PENDING, &c), KDC_OK);
 	assert_int_equal(c->id, rpk_id);
 	assert_null(c->wrapped);		/* the private key is not kept */
 	kdc_cred_free(c);
-	assert_int_equal(kdc_core_cred_activate(f->core, "t", rpk_id), KDC_OK);
+	assert_int_equal(kdc_core_cred_activate(f->k.core, "t", rpk_id),
+	    KDC_OK);
 	{
 		struct kdc_principal who;
 
-		assert_int_equal(kdc_core_auth_spki(f->core, "t", pub, pub_len,
-		    &who), KDC_OK);
+		assert_int_equal(kdc_core_auth_spki(f->k.core, "t", pub,
+		    pub_len, &who), KDC_OK);
 		assert_int_equal(who.kind, KDC_KIND_OPERATIONAL);
 		assert_int_equal(who.cred_id, rpk_id);
 		assert_memory_equal(who.spki, pub, pub_len);
@@ -941,10 +1070,10 @@ test_keypair_issue(void **state)
 	/* X.509 issued at once: supersedes the RPK for the same audience,
 	 * and its certificate authenticates as the operational credential */
 	pk8_len = sizeof(pk8);
-	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
+	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:kp",
 	    KDC_TYPE_X509, KDC_CRED_ISSUED, &x_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_OK);
-	assert_int_equal(kdc_store_cred_get(f->st, rpk_id, &c), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, rpk_id, &c), KDC_OK);
 	assert_int_equal(c->status, KDC_CRED_SUPERSEDED);
 	kdc_cred_free(c);
 	{
@@ -952,25 +1081,25 @@ test_keypair_issue(void **state)
 		size_t lens[1] = { pub_len };
 		struct kdc_principal who;
 
-		assert_int_equal(kdc_core_auth_cert(f->core, "t", certs, lens,
+		assert_int_equal(kdc_core_auth_cert(f->k.core, "t", certs, lens,
 		    1, &who), KDC_OK);
 		assert_int_equal(who.cred_id, x_id);
 	}
 	free(pub);
 	/* refusals */
 	pk8_len = sizeof(pk8);
-	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:none",
+	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:none",
 	    KDC_TYPE_RPK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_ERR_UNKNOWN_DEVICE);
 	assert_int_equal(pk8_len, 0);
 	assert_null(pub);
 	pk8_len = sizeof(pk8);
-	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
+	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:kp",
 	    KDC_TYPE_PSK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_ERR_INVALID_ARG);
 	/* only issued or pending: nothing made, the refusal audited */
 	pk8_len = sizeof(pk8);
-	assert_int_equal(kdc_core_keypair_issue(f->core, "t", "urn:dev:kp",
+	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:kp",
 	    KDC_TYPE_RPK, KDC_CRED_REVOKED, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_ERR_INVALID_ARG);
 	assert_int_equal(pk8_len, 0);
@@ -990,20 +1119,20 @@ test_unauth_refusals_rate_limited(void **state)
 
 	for (int i = 0; i < 1000; i++) {
 		psk_len = sizeof(psk);
-		assert_int_equal(kdc_core_auth_psk(f->core, "coap", "flood",
+		assert_int_equal(kdc_core_auth_psk(f->k.core, "coap", "flood",
 		    psk, &psk_len, NULL), KDC_ERR_UNKNOWN_DEVICE);
 	}
 	assert_int_equal(naudit(f) - before, KDC_AUDIT_UNAUTH_BURST);
 	fake_now += 1;
 	psk_len = sizeof(psk);
-	assert_int_equal(kdc_core_auth_psk(f->core, "coap", "flood", psk,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "coap", "flood", psk,
 	    &psk_len, NULL), KDC_ERR_UNKNOWN_DEVICE);
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_non_null(strstr(last.detail, "+900 not recorded"));
 	assert_int_equal(naudit(f) - before, KDC_AUDIT_UNAUTH_BURST + 1);
 	/* administrative refusals are never sampled */
 	for (int i = 0; i < 200; i++)
-		assert_int_equal(kdc_core_device_revoke(f->core, "cli",
+		assert_int_equal(kdc_core_device_revoke(f->k.core, "cli",
 		    "urn:dev:none"), KDC_ERR_UNKNOWN_DEVICE);
 	assert_int_equal(naudit(f) - before, KDC_AUDIT_UNAUTH_BURST + 201);
 }
@@ -1017,7 +1146,7 @@ test_wrong_key_refused(void **state)
 	const uint8_t k2[32] = { 7 };
 
 	assert_int_equal(kdc_keyring_from_bytes(k2, &other), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, other, NULL, &f->cfg, &c2),
+	assert_int_equal(kdc_core_new(f->k.st, other, NULL, &f->cfg, &c2),
 	    KDC_ERR_BAD_KEY);
 	assert_null(c2);
 	kdc_keyring_free(other);
@@ -1067,7 +1196,7 @@ sequence(struct fx *f)
 	psk_spec(&s, "urn:dev:oom", "oom", 0x99, 16);
 	if ((r = kdc_store_open(":memory:", 1, &st)) != KDC_OK)
 		return r;
-	if ((r = kdc_core_new(st, f->kr, NULL, &f->cfg, &core)) != KDC_OK ||
+	if ((r = kdc_core_new(st, f->k.kr, NULL, &f->cfg, &core)) != KDC_OK ||
 	    (r = kdc_core_device_add(core, "t", &s)) != KDC_OK ||
 	    (r = kdc_core_auth_psk(core, "t", "oom", psk, &psk_len, NULL)) !=
 	    KDC_OK ||
@@ -1103,18 +1232,18 @@ test_face_reads(void **state)
 	char why[128];
 
 	psk_spec(&s, "urn:dev:r1", "r1", 0x71, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_device_get(f->core, "urn:dev:r1", &d),
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->k.core, "urn:dev:r1", &d),
 	    KDC_OK);
-	assert_int_equal(kdc_core_device_get_by_id(f->core, d->id, &byid),
+	assert_int_equal(kdc_core_device_get_by_id(f->k.core, d->id, &byid),
 	    KDC_OK);
 	assert_string_equal(byid->dev_id, "urn:dev:r1");
 	kdc_device_free(byid);
 	byid = NULL;
-	assert_int_equal(kdc_core_device_get_by_id(f->core, d->id + 1000,
+	assert_int_equal(kdc_core_device_get_by_id(f->k.core, d->id + 1000,
 	    &byid), KDC_ERR_UNKNOWN_DEVICE);
 	assert_null(byid);
-	assert_int_equal(kdc_core_device_profile(f->core, "urn:dev:r1",
+	assert_int_equal(kdc_core_device_profile(f->k.core, "urn:dev:r1",
 	    &prof), KDC_OK);
 	assert_string_equal(prof.name, d->profile[0] != '\0' ? d->profile :
 	    "default");
@@ -1122,13 +1251,13 @@ test_face_reads(void **state)
 	    kdc_config_profile(&f->cfg, prof.name)->lifetime);
 	assert_int_equal(prof.cred_type,
 	    kdc_config_profile(&f->cfg, prof.name)->cred_type);
-	assert_int_equal(kdc_core_device_profile(f->core, "urn:dev:none",
+	assert_int_equal(kdc_core_device_profile(f->k.core, "urn:dev:none",
 	    &prof), KDC_ERR_UNKNOWN_DEVICE);
 	/* who a peer is once its credential authenticated it */
 	psk_len = sizeof(psk);
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", "r1", psk, &psk_len,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "r1", psk, &psk_len,
 	    &who), KDC_OK);
-	assert_int_equal(kdc_store_cred_get_by_identity(f->st, "r1", &cred),
+	assert_int_equal(kdc_store_cred_get_by_identity(f->k.st, "r1", &cred),
 	    KDC_OK);
 	assert_string_equal(who.dev_id, "urn:dev:r1");
 	assert_int_equal(who.device, d->id);
@@ -1138,12 +1267,12 @@ test_face_reads(void **state)
 	assert_int_equal(who.spki_len, 0);
 	assert_string_equal(who.audience, "");
 	/* a key over KDC_SPKI_MAX is refused before any lookup */
-	assert_int_equal(kdc_core_auth_spki(f->core, "t", big, sizeof(big),
+	assert_int_equal(kdc_core_auth_spki(f->k.core, "t", big, sizeof(big),
 	    &who), KDC_ERR_TOO_LARGE);
 	assert_int_equal(who.dev_id[0], '\0');
 	kdc_cred_free(cred);
 	kdc_device_free(d);
-	assert_int_equal(kdc_core_audit_verify(f->core, &count, &bad, why,
+	assert_int_equal(kdc_core_audit_verify(f->k.core, &count, &bad, why,
 	    sizeof(why)), KDC_OK);
 	assert_int_equal(count, naudit(f));
 }
@@ -1154,7 +1283,7 @@ group_sign(struct fx *f, struct kdc_enroll *e, const struct kdc_principal *who,
     const uint8_t *csr, size_t csr_len, kdc_err want)
 {
 	enroll_set(e, KDC_ENROLL_SEN, who, csr, csr_len, "est=group");
-	assert_int_equal(kdc_core_enroll_sign(f->core, e), want);
+	assert_int_equal(kdc_core_enroll_sign(f->k.core, e), want);
 	assert_int_equal(e->ready, want == KDC_OK);
 }
 
@@ -1168,8 +1297,8 @@ group_who(struct fx *f, const char *dev_id, const char *ident, uint8_t fill,
 	size_t psk_len = sizeof(psk);
 
 	psk_spec(&s, dev_id, ident, fill, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", ident, psk, &psk_len,
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", ident, psk, &psk_len,
 	    who), KDC_OK);
 	assert_string_equal(who->dev_id, dev_id);
 	
@@ -1210,12 +1339,12 @@ test_enroll_group(void **state)
 	group_sign(f, &e[4], &nobody, c[3], c_len[3], KDC_ERR_DENIED);
 	assert_int_equal(e[4].status, KDC_ERR_DENIED);
 	/* between the steps */
-	assert_int_equal(kdc_core_device_revoke(f->core, "t", "urn:dev:g3"),
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "t", "urn:dev:g3"),
 	    KDC_OK);
 	seq = naudit(f);
 	for (int i = 0; i < 5; i++)
 		es[i] = &e[i];
-	kdc_core_enroll_commit(f->core, "t", es, 5);
+	kdc_core_enroll_commit(f->k.core, "t", es, 5);
 	assert_int_equal(naudit(f), seq + 3);
 	expect_last_audit(f, "cert.issue", KDC_OK);
 	for (int i = 0; i < 5; i++)
@@ -1225,11 +1354,11 @@ test_enroll_group(void **state)
 	assert_false(e[0].pending);
 	assert_int_equal(e[3].status, KDC_OK);
 	assert_true(e[3].pending);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:g1",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g1",
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->id, e[0].cred_id);
 	kdc_cred_free(cur);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:g1",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g1",
 	    KDC_CRED_PENDING, &cur), KDC_OK);
 	assert_int_equal(cur->id, e[3].cred_id);
 	kdc_cred_free(cur);
@@ -1241,7 +1370,7 @@ test_enroll_group(void **state)
 	assert_int_equal(e[2].cred_id, 0);
 	assert_null(e[2].is.cert);
 	assert_true(e[2].why[0] != '\0');
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:g3",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g3",
 	    KDC_CRED_ISSUED, &cur), KDC_ERR_NOT_FOUND);
 	/* not ready: left as it was */
 	assert_int_equal(e[4].status, KDC_ERR_DENIED);
@@ -1263,22 +1392,22 @@ test_enroll_group_write_fails(void **state)
 {
 	struct fx *f = *state;
 	struct kdc_store *st = NULL;
-	struct kdc_core *core = NULL, *keep = f->core;
+	struct kdc_core *core = NULL, *keep = f->k.core;
 	struct kdc_principal w[3];
 	struct kdc_enroll e[3], *es[3];
-	struct kdc_store *keep_st = f->st;
+	struct kdc_store *keep_st = f->k.st;
 	uint8_t *c[3];
 	size_t c_len[3];
 	int64_t seq;
 	char path[600], name[8], ident[8], dev[16];
 
-	snprintf(path, sizeof(path), "%s/group.db", f->dir);
+	snprintf(path, sizeof(path), "%s/group.db", f->k.dir);
 	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
-	assert_int_equal(kdc_core_new(st, f->kr, f->ca, &f->cfg, &core),
+	assert_int_equal(kdc_core_new(st, f->k.kr, f->k.ca, &f->cfg, &core),
 	    KDC_OK);
 	kdc_core_set_clock(core, clock_fn);
-	f->core = core;
-	f->st = st;
+	f->k.core = core;
+	f->k.st = st;
 	for (int i = 0; i < 3; i++) {
 		snprintf(dev, sizeof(dev), "urn:dev:f%d", i);
 		snprintf(ident, sizeof(ident), "f%d", i);
@@ -1307,8 +1436,8 @@ test_enroll_group_write_fails(void **state)
 		kdc_enroll_wipe(&e[i]);
 		free(c[i]);
 	}
-	f->core = keep;
-	f->st = keep_st;
+	f->k.core = keep;
+	f->k.st = keep_st;
 	kdc_core_free(core);
 	kdc_store_close(st);
 }
@@ -1358,85 +1487,85 @@ test_authorize(void **state)
 	char why[256];
 
 	psk_spec(&s, "urn:dev:z1", "z1", 0x61, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", "z1", psk, &psk_len,
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "z1", psk, &psk_len,
 	    &mfg), KDC_OK);
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:z1",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:z1",
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	op_id = pn.cred_id;
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:z1",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:z1",
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	psk_len = sizeof(psk);
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", cur->identity, psk,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", cur->identity, psk,
 	    &psk_len, &op), KDC_OK);
 	assert_int_equal(op.cred_id, op_id);
 	assert_string_equal(op.audience, cur->audience);
 	memset(&nobody, 0, sizeof(nobody));
 
 	/* allowed */
-	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_BOOTSTRAP,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &mfg, KDC_ACT_BOOTSTRAP,
 	    "urn:dev:z1", NULL, NULL, 0), KDC_OK);
-	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_REGISTER,
 	    "urn:dev:z1", NULL, NULL, 0), KDC_OK);
-	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_ENROLL,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &mfg, KDC_ACT_ENROLL,
 	    NULL, NULL, NULL, 0), KDC_OK);
-	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_CRL_READ,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_CRL_READ,
 	    NULL, NULL, NULL, 0), KDC_OK);
 	n0 = naudit(f);
 
 	/* nobody: DENIED, audited under the caller's action */
-	assert_int_equal(kdc_authorize(f->core, "t", &nobody,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &nobody,
 	    KDC_ACT_BOOTSTRAP, "urn:dev:z1", "lwm2m.bootstrap", why,
 	    sizeof(why)), KDC_ERR_DENIED);
 	assert_non_null(strstr(why, "rule=bootstrap"));
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_DENIED);
-	assert_int_equal(kdc_authorize(f->core, "t", NULL, KDC_ACT_CRL_READ,
+	assert_int_equal(kdc_authorize(f->k.core, "t", NULL, KDC_ACT_CRL_READ,
 	    NULL, NULL, NULL, 0), KDC_ERR_DENIED);
 	expect_last_audit(f, "authz.crl-read", KDC_ERR_DENIED);
 	/* another device's name */
-	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_BOOTSTRAP,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &mfg, KDC_ACT_BOOTSTRAP,
 	    "urn:dev:other", NULL, why, sizeof(why)), KDC_ERR_DENIED);
 	assert_non_null(strstr(why, "ep=urn:dev:other"));
 	expect_last_audit(f, "authz.bootstrap", KDC_ERR_DENIED);
 	/* the wrong kind: a manufacturer credential does not register, an
 	 * operational PSK neither enrolls (sen) nor re-enrolls (sren) */
-	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_REGISTER,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &mfg, KDC_ACT_REGISTER,
 	    NULL, NULL, NULL, 0), KDC_ERR_WRONG_TYPE);
 	expect_last_audit(f, "authz.register", KDC_ERR_WRONG_TYPE);
-	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_ENROLL,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_ENROLL,
 	    NULL, NULL, NULL, 0), KDC_ERR_WRONG_TYPE);
-	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REENROLL,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_REENROLL,
 	    NULL, NULL, NULL, 0), KDC_ERR_WRONG_TYPE);
-	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_SKG,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_SKG,
 	    NULL, NULL, NULL, 0), KDC_ERR_WRONG_TYPE);
 	/* past not_after, before the sweep marked it: EXPIRED */
 	fake_now = cur->not_after;
-	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_REGISTER,
 	    NULL, NULL, why, sizeof(why)), KDC_ERR_EXPIRED);
 	assert_non_null(strstr(why, "past not_after"));
 	fake_now = cur->not_after - 1;
-	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_REGISTER,
 	    NULL, NULL, NULL, 0), KDC_OK);
 	/* a principal whose audience is not its credential's */
 	{
 		struct kdc_principal other = op;
 
 		snprintf(other.audience, sizeof(other.audience), "mqtt");
-		assert_int_equal(kdc_authorize(f->core, "t", &other,
+		assert_int_equal(kdc_authorize(f->k.core, "t", &other,
 		    KDC_ACT_REGISTER, NULL, NULL, NULL, 0), KDC_ERR_REVOKED);
 	}
 	/* superseded by a new issue, then a revoked manufacturer row */
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:z1",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:z1",
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	op_id = pn.cred_id;
-	assert_int_equal(kdc_authorize(f->core, "t", &op, KDC_ACT_REGISTER,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_REGISTER,
 	    NULL, NULL, NULL, 0), KDC_ERR_REVOKED);
 	expect_last_audit(f, "authz.register", KDC_ERR_REVOKED);
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", mfg.cred_id),
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", mfg.cred_id),
 	    KDC_OK);
-	assert_int_equal(kdc_authorize(f->core, "t", &mfg, KDC_ACT_ENROLL,
+	assert_int_equal(kdc_authorize(f->k.core, "t", &mfg, KDC_ACT_ENROLL,
 	    NULL, NULL, NULL, 0), KDC_ERR_REVOKED);
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_non_null(strstr(last.detail, "rule=enroll"));
 	/* every refusal above left one record */
 	assert_true(naudit(f) > n0 + 10);
@@ -1461,19 +1590,19 @@ test_psk_profile(void **state)
 	size_t psk_len = sizeof(psk);
 
 	psk_spec(&s, "urn:dev:tiny", "tiny", 0x71, 16);
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:tiny",
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:tiny",
 	    KDC_CRED_ISSUED, &a), KDC_OK);
 	assert_int_equal(a.psk_len, KDC_PSK_GEN_DEFAULT);
 	assert_int_equal(strlen(a.identity), KDC_PSK_ID_TINYDTLS);
 	assert_int_equal(strspn(a.identity, "0123456789abcdef"),
 	    KDC_PSK_ID_TINYDTLS);
 	/* the identity and key handed back are the row's */
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", a.identity, psk,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", a.identity, psk,
 	    &psk_len, NULL), KDC_OK);
 	assert_int_equal(psk_len, a.psk_len);
 	assert_memory_equal(psk, a.psk, a.psk_len);
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:tiny",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:tiny",
 	    KDC_CRED_ISSUED, &b), KDC_OK);
 	assert_string_not_equal(a.identity, b.identity);
 	assert_memory_not_equal(a.psk, b.psk, a.psk_len);
@@ -1481,21 +1610,21 @@ test_psk_profile(void **state)
 	/* a profile's choice: 32 bytes and the named form */
 	prof->psk_key_len = KDC_PSK_GEN_MAX;
 	prof->psk_identity = KDC_PSK_ID_NAMED;
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:tiny",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:tiny",
 	    KDC_CRED_ISSUED, &a), KDC_OK);
 	assert_int_equal(a.psk_len, KDC_PSK_GEN_MAX);
 	assert_int_equal(strncmp(a.identity, "urn:dev:tiny#", 13), 0);
 	assert_int_equal(strlen(a.identity), 13 + 16);
-	assert_int_equal(kdc_store_cred_get(f->st, a.cred_id, &c), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, a.cred_id, &c), KDC_OK);
 	assert_string_equal(c->identity, a.identity);
 	kdc_cred_free(c);
 	/* out of range: refused and audited, the live one stays */
 	prof->psk_key_len = KDC_PSK_MIN - 1;
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:tiny",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:tiny",
 	    KDC_CRED_ISSUED, &b), KDC_ERR_CONFIG);
 	expect_last_audit(f, "psk.issue", KDC_ERR_CONFIG);
 	assert_int_equal(b.cred_id, 0);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:tiny",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:tiny",
 	    KDC_CRED_ISSUED, &c), KDC_OK);
 	assert_int_equal(c->id, a.cred_id);
 	kdc_cred_free(c);
@@ -1529,6 +1658,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_policy, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_enroll_refuses_manufacturer_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_auth_device_revoked_cred_issued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cert, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keypair_issue, setup,

@@ -20,15 +20,12 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "core/log.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
 };
 
 static const uint8_t wkey[32] = { 0x42, 0x17 };
@@ -45,18 +42,11 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
-	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
-	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
-	    KDC_OK);
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, 0);
 	/* the store stamps status_at with the wall clock: stay near it */
 	fake_now = (int64_t)time(NULL);
-	kdc_core_set_clock(f->core, clock_fn);
+	kdc_core_set_clock(f->k.core, clock_fn);
 	*state = f;
 	return 0;
 }
@@ -66,12 +56,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	kdc_core_free(f->core);
-	kdc_ca_free(f->ca);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
-	free(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f);
 	return 0;
 }
@@ -89,8 +74,8 @@ x509_device(struct fx *f, const char *id)
 	memset(&s, 0, sizeof(s));
 	snprintf(s.dev_id, sizeof(s.dev_id), "%s", id);
 	s.type = KDC_TYPE_X509;
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_keypair_issue(f->core, "t", id,
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", id,
 	    KDC_TYPE_X509, KDC_CRED_ISSUED, &cred, pkcs8, &pkcs8_len, &cert,
 	    &cert_len), KDC_OK);
 	kdc_wipe(pkcs8, sizeof(pkcs8));
@@ -103,7 +88,7 @@ serial_of(struct fx *f, int64_t cred, char *out, size_t cap)
 {
 	struct kdc_cred *c = NULL;
 
-	assert_int_equal(kdc_store_cred_get(f->st, cred, &c), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, cred, &c), KDC_OK);
 	assert_true(c->serial[0] != '\0');
 	snprintf(out, cap, "%s", c->serial);
 	kdc_cred_free(c);
@@ -132,7 +117,7 @@ crl_parse(struct fx *f, const uint8_t *der, size_t len,
 	int n;
 
 	memset(ci, 0, sizeof(*ci));
-	snprintf(path, sizeof(path), "%s/ca.pem", f->dir);
+	snprintf(path, sizeof(path), "%s/ca.pem", f->k.dir);
 	assert_non_null(pem = kdc_test_read_file(path, &pem_len));
 	assert_int_equal(gnutls_x509_crt_init(&ca), 0);
 	{
@@ -211,18 +196,18 @@ test_crl_rebuild(void **state)
 	serial_of(f, c2, s2, sizeof(s2));
 	serial_of(f, c3, s3, sizeof(s3));
 	/* another core on the same store: another thread or process */
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &other),
-	    KDC_OK);
+	assert_int_equal(kdc_core_new(f->k.st, f->k.kr, f->k.ca, &f->cfg,
+	    &other), KDC_OK);
 	kdc_core_set_clock(other, clock_fn);
 
-	get_crl(f->core, &a, &alen);
+	get_crl(f->k.core, &a, &alen);
 	crl_parse(f, a, alen, &ci);
 	assert_int_equal(ci.n, 0);
 	assert_int_equal(ci.this_update, fake_now);
 	assert_int_equal(ci.next_update, fake_now + KDC_CRL_VALIDITY);
 	assert_int_equal(ci.number >> 32, 0);
 	/* cached: the same bytes (ECDSA signatures are randomised) */
-	get_crl(f->core, &b, &blen);
+	get_crl(f->k.core, &b, &blen);
 	assert_int_equal(alen, blen);
 	assert_memory_equal(a, b, alen);
 	kdc_free(b);
@@ -231,11 +216,11 @@ test_crl_rebuild(void **state)
 	prev = ci;
 
 	/* revoke one credential: the next call lists it, in both cores */
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", c1), KDC_OK);
-	assert_int_equal(kdc_store_meta_get(f->st, "crl_gen", &gen), KDC_OK);
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", c1), KDC_OK);
+	assert_int_equal(kdc_store_meta_get(f->k.st, "crl_gen", &gen), KDC_OK);
 	assert_string_equal(gen, "1");
 	kdc_free(gen);
-	get_crl(f->core, &b, &blen);
+	get_crl(f->k.core, &b, &blen);
 	crl_parse(f, b, blen, &ci);
 	assert_int_equal(ci.n, 1);
 	assert_true(listed(&ci, s1));
@@ -248,16 +233,16 @@ test_crl_rebuild(void **state)
 	kdc_free(b);
 
 	/* a refused revocation (already revoked) does not bump */
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", c1),
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", c1),
 	    KDC_ERR_REVOKED);
-	assert_int_equal(kdc_store_meta_get(f->st, "crl_gen", &gen), KDC_OK);
+	assert_int_equal(kdc_store_meta_get(f->k.st, "crl_gen", &gen), KDC_OK);
 	assert_string_equal(gen, "1");
 	kdc_free(gen);
 
 	/* revoking a device revokes its certificate */
 	assert_int_equal(kdc_core_device_revoke(other, "t", "urn:dev:crl:2"),
 	    KDC_OK);
-	get_crl(f->core, &b, &blen);
+	get_crl(f->k.core, &b, &blen);
 	crl_parse(f, b, blen, &ci);
 	assert_int_equal(ci.n, 2);
 	assert_true(listed(&ci, s1) && listed(&ci, s2) && !listed(&ci, s3));
@@ -266,11 +251,11 @@ test_crl_rebuild(void **state)
 	kdc_free(b);
 
 	/* a revoked PSK bumps the generation but adds no entry */
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:crl:3",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:crl:3",
 	    KDC_CRED_PENDING, &pn), KDC_OK);
 	pskcred = pn.cred_id;
-	assert_int_equal(kdc_core_cred_revoke(f->core, "t", pskcred), KDC_OK);
-	get_crl(f->core, &b, &blen);
+	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", pskcred), KDC_OK);
+	get_crl(f->k.core, &b, &blen);
 	crl_parse(f, b, blen, &ci);
 	assert_int_equal(ci.n, 2);
 	assert_true(ci.number > prev.number);
@@ -278,15 +263,15 @@ test_crl_rebuild(void **state)
 
 	/* time: before the renewal margin, cached; after it, re-signed */
 	kdc_free(a);
-	get_crl(f->core, &a, &alen);
+	get_crl(f->k.core, &a, &alen);
 	crl_parse(f, a, alen, &prev);
 	fake_now += KDC_CRL_VALIDITY - KDC_CRL_RENEW_BEFORE - 1;
-	get_crl(f->core, &b, &blen);
+	get_crl(f->k.core, &b, &blen);
 	assert_int_equal(alen, blen);
 	assert_memory_equal(a, b, alen);
 	kdc_free(b);
 	fake_now += 1;
-	get_crl(f->core, &b, &blen);
+	get_crl(f->k.core, &b, &blen);
 	crl_parse(f, b, blen, &ci);
 	assert_int_equal(ci.this_update, fake_now);
 	assert_true(ci.next_update > prev.next_update);
@@ -296,7 +281,7 @@ test_crl_rebuild(void **state)
 
 	/* once their certificates expire, entries leave the CRL */
 	fake_now += 31 * 86400;
-	get_crl(f->core, &b, &blen);
+	get_crl(f->k.core, &b, &blen);
 	crl_parse(f, b, blen, &ci);
 	assert_int_equal(ci.n, 0);
 	kdc_free(b);
@@ -318,18 +303,18 @@ test_crl_lists_superseded(void **state)
 
 	old_cred = x509_device(f, "urn:dev:crl:renewed");
 	serial_of(f, old_cred, old_serial, sizeof(old_serial));
-	get_crl(f->core, &der, &len);
+	get_crl(f->k.core, &der, &len);
 	crl_parse(f, der, len, &ci);
 	assert_false(listed(&ci, old_serial));
 	kdc_free(der);
 
-	assert_int_equal(kdc_core_keypair_issue(f->core, "t",
+	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t",
 	    "urn:dev:crl:renewed", KDC_TYPE_X509, KDC_CRED_ISSUED, &new_cred,
 	    pkcs8, &pkcs8_len, &cert, &cert_len), KDC_OK);
 	kdc_wipe(pkcs8, sizeof(pkcs8));
 	kdc_free(cert);
 	serial_of(f, new_cred, new_serial, sizeof(new_serial));
-	get_crl(f->core, &der, &len);
+	get_crl(f->k.core, &der, &len);
 	crl_parse(f, der, len, &ci);
 	assert_true(listed(&ci, old_serial));
 	assert_false(listed(&ci, new_serial));
@@ -344,7 +329,7 @@ test_crl_no_ca(void **state)
 	uint8_t *der = (uint8_t *)1;
 	size_t len = 1;
 
-	assert_int_equal(kdc_core_new(f->st, f->kr, NULL, &f->cfg, &noca),
+	assert_int_equal(kdc_core_new(f->k.st, f->k.kr, NULL, &f->cfg, &noca),
 	    KDC_OK);
 	assert_int_equal(kdc_core_crl(noca, &der, &len), KDC_ERR_NOT_FOUND);
 	assert_null(der);
@@ -364,14 +349,14 @@ test_crl_alloc_failures(void **state)
 	int done = 0;
 
 	(void)x509_device(f, "urn:dev:crl:oom");
-	assert_int_equal(kdc_core_device_revoke(f->core, "t",
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "t",
 	    "urn:dev:crl:oom"), KDC_OK);
 	kdc_log_set_level((enum kdc_log_level)-1);
 	for (n = 1; n < 1000 && !done; n++) {
 		kdc_err r;
 
-		assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg,
-		    &c), KDC_OK);
+		assert_int_equal(kdc_core_new(f->k.st, f->k.kr, f->k.ca,
+		    &f->cfg, &c), KDC_OK);
 		kdc_alloc_fail_after(n);
 		r = kdc_core_crl(c, &der, &len);
 		if (!kdc_alloc_faulted()) {
@@ -407,32 +392,32 @@ test_expiry_sweep(void **state)
 	s.type = KDC_TYPE_PSK;
 	memset(s.psk, 0x3c, 16);
 	s.psk_len = 16;
-	assert_int_equal(kdc_core_device_add(f->core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:exp",
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:exp",
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	id = pn.cred_id;
-	assert_int_equal(kdc_store_cred_get(f->st, id, &c), KDC_OK);
-	assert_int_equal(kdc_core_expire(f->core, "sweep", &n), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, id, &c), KDC_OK);
+	assert_int_equal(kdc_core_expire(f->k.core, "sweep", &n), KDC_OK);
 	assert_int_equal(n, 0);
 
 	/* one second past not_after: refused before any sweep */
 	fake_now = c->not_after;
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", c->identity, got,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", c->identity, got,
 	    &got_len, NULL), KDC_ERR_EXPIRED);
-	assert_int_equal(kdc_core_expire(f->core, "sweep", &n), KDC_OK);
+	assert_int_equal(kdc_core_expire(f->k.core, "sweep", &n), KDC_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_string_equal(last.action, "cred.expire");
 	assert_string_equal(last.actor, "sweep");
 	kdc_cred_free(c);
-	assert_int_equal(kdc_store_cred_get(f->st, id, &c), KDC_OK);
+	assert_int_equal(kdc_store_cred_get(f->k.st, id, &c), KDC_OK);
 	assert_int_equal(c->status, KDC_CRED_EXPIRED);
 	got_len = sizeof(got);
-	assert_int_equal(kdc_core_auth_psk(f->core, "t", c->identity, got,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", c->identity, got,
 	    &got_len, NULL), KDC_ERR_EXPIRED);
 	kdc_cred_free(c);
 	/* idempotent */
-	assert_int_equal(kdc_core_expire(f->core, "sweep", &n), KDC_OK);
+	assert_int_equal(kdc_core_expire(f->k.core, "sweep", &n), KDC_OK);
 	assert_int_equal(n, 0);
 }
 

@@ -110,38 +110,6 @@ teardown(void **state)
 	return 0;
 }
 
-static int
-free_port(int family)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fd, port = -1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_loopback;
-		len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*s4);
-	}
-	if ((fd = socket(family, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		port = ntohs(family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&ss)->sin6_port :
-		    ((struct sockaddr_in *)&ss)->sin_port);
-	close(fd);
-	return port;
-}
-
 /* ---- handlers ---------------------------------------------------------- */
 
 static void
@@ -210,7 +178,8 @@ server_start(const char *address, int tls12, enum kdc_client_cert cc)
 	E.h = NULL;
 	kdc_config_defaults(&cfg);
 	snprintf(cfg.http_address, sizeof(cfg.http_address), "%s", address);
-	E.port = free_port(strchr(address, ':') ? AF_INET6 : AF_INET);
+	E.port = kdc_test_free_port(strchr(address, ':') ? AF_INET6 :
+	    AF_INET, SOCK_STREAM);
 	assert_true(E.port > 0);
 	cfg.http_port = E.port;
 	cfg.http_tls12 = tls12;

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "lwm2m/codec.h"
 #include "lwm2m/lwm2m.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 #include "lwm2m_fake.h"
@@ -27,12 +28,8 @@
 #define URI	"coaps://127.0.0.1:5685"
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
 	struct kdc_coap		*coap;
 	struct kdc_lwm2m	*lw;
 	struct kdc_coap_peer	 peer;	/* the device, manufacturer PSK */
@@ -77,12 +74,12 @@ add_device(struct fx *f, const char *dev_id, const char *profile,
 	memset(s.psk, fill, 16);
 	s.psk[0] ^= 0x5a;
 	s.psk_len = 16;
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	memset(peer, 0, sizeof(*peer));
 	peer->endpoint = "kdc";
-	assert_int_equal(kdc_core_auth_psk(f->core, "test", s.psk_identity,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", s.psk_identity,
 	    psk, &psk_len, &peer->auth), KDC_OK);
-	assert_int_equal(kdc_core_device_get(f->core, dev_id, &d), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->k.core, dev_id, &d), KDC_OK);
 	assert_int_equal(peer->auth.type, KDC_TYPE_PSK);
 	assert_int_equal(peer->auth.kind, KDC_KIND_MANUFACTURER);
 	assert_int_equal(peer->auth.device, d->id);
@@ -97,22 +94,15 @@ setup(void **state)
 	struct kdc_lwm2m_opts o;
 
 	kdc_log_set_level(KDC_LOG_ERR);
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
 	add_profile(&f->cfg, "rpk", KDC_TYPE_RPK);
 	add_profile(&f->cfg, "x509", KDC_TYPE_X509);
 	add_profile(&f->cfg, "x509est", KDC_TYPE_X509);
 	f->cfg.profiles[f->cfg.nprofiles - 1].est = true;
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
-	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
-	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
-	    KDC_OK);
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, 0);
 	fake_now = 1800000000;
-	kdc_core_set_clock(f->core, clock_fn);
-	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
+	kdc_core_set_clock(f->k.core, clock_fn);
+	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, &f->coap), KDC_OK);
 	memset(f->srv_spki, 0x5b, sizeof(f->srv_spki));
 	memset(f->srv_cert, 0x5c, sizeof(f->srv_cert));
 	memset(&o, 0, sizeof(o));
@@ -122,7 +112,7 @@ setup(void **state)
 	o.server_cert = f->srv_cert;
 	o.server_cert_len = sizeof(f->srv_cert);
 	o.lifetime = 300;
-	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw),
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->k.core, &o, &f->lw),
 	    KDC_OK);
 	add_device(f, "urn:dev:a", "", 0x11, &f->peer);
 	fake_nq = 0;
@@ -142,12 +132,7 @@ teardown(void **state)
 	assert_int_equal(f->peer.holds, 0);
 	kdc_coap_free(f->coap);
 	kdc_lwm2m_free(f->lw);
-	kdc_core_free(f->core);
-	kdc_ca_free(f->ca);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
-	free(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f);
 	return 0;
 }
@@ -174,7 +159,7 @@ expect_last_audit(struct fx *f, const char *action, kdc_err outcome,
 {
 	struct kdc_audit_rec last;
 
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_string_equal(last.action, action);
 	assert_string_equal(last.outcome,
 	    outcome == KDC_OK ? "ok" : kdc_err_name(outcome));
@@ -191,11 +176,11 @@ ncreds(struct fx *f, const char *dev_id, int status)
 	struct kdc_cred **v = NULL;
 	size_t n = 0;
 
-	assert_int_equal(kdc_core_device_get(f->core, dev_id, &d), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->k.core, dev_id, &d), KDC_OK);
 	struct kdc_cred_filter flt = { d->id, KDC_KIND_OPERATIONAL, status,
 	    0 };
 	kdc_device_free(d);
-	assert_int_equal(kdc_core_cred_list(f->core, &flt, &v, &n), KDC_OK);
+	assert_int_equal(kdc_core_cred_list(f->k.core, &flt, &v, &n), KDC_OK);
 	kdc_cred_list_free(v, n);
 	return n;
 }
@@ -347,18 +332,18 @@ test_psk_tlv(void **state)
 	assert_int_equal(srv[7].v[0], 'U');
 
 	/* before the Finish ack the new PSK does not authenticate */
-	assert_int_equal(kdc_core_auth_psk(f->core, "test", ident, psk,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", ident, psk,
 	    &psk_len, NULL), KDC_ERR_NOT_YET_VALID);
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_OK, "sec=/0/2 srv=/1/1");
 	psk_len = sizeof(psk);
-	assert_int_equal(kdc_core_auth_psk(f->core, "test", ident, psk,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", ident, psk,
 	    &psk_len, NULL), KDC_OK);
 	assert_int_equal(psk_len, KDC_PSK_GEN_DEFAULT);
 	assert_memory_equal(psk, sec[5].v, psk_len);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_ISSUED), 1);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_PENDING), 0);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_string_equal(cur->identity, ident);
 	kdc_cred_free(cur);
@@ -575,9 +560,9 @@ test_duplicate_bs_then_timeout(void **state)
 	assert_int_equal(bs(f, &f->peer, "urn:dev:a", NULL), KDC_COAP_CHANGED);
 	assert_int_equal(bs(f, &f->peer, "urn:dev:a", NULL), KDC_COAP_CHANGED);
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_CLOSED, "superseded");
-	assert_int_equal(kdc_store_audit_last(f->st, &before), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &before), KDC_OK);
 	fake_answer(KDC_ERR_TIMEOUT, 0, NULL, 0);	/* the old Discover */
-	assert_int_equal(kdc_store_audit_last(f->st, &after), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &after), KDC_OK);
 	assert_int_equal(before.seq, after.seq);
 	assert_int_equal(f->peer.holds, 1);
 	fake_answer(KDC_ERR_PEER_RESET, 0, NULL, 0);	/* new: legacy */
@@ -702,13 +687,13 @@ keypair_mode(struct fx *f, const char *profile, int64_t mode)
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_OK,
 	    mode == 1 ? "type=rpk" : "type=x509");
-	assert_int_equal(kdc_core_cred_current(f->core, dev_id,
+	assert_int_equal(kdc_core_cred_current(f->k.core, dev_id,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	if (mode == 1) {
 		assert_int_equal(cur->spki_len, sec[3].len);
 		assert_memory_equal(cur->spki, sec[3].v, sec[3].len);
-		assert_int_equal(kdc_core_auth_spki(f->core, "test", cur->spki,
-		    cur->spki_len, NULL), KDC_OK);
+		assert_int_equal(kdc_core_auth_spki(f->k.core, "test",
+		    cur->spki, cur->spki_len, NULL), KDC_OK);
 	} else {
 		assert_int_equal(cur->cert_len, sec[3].len);
 		assert_memory_equal(cur->cert, sec[3].v, sec[3].len);
@@ -810,10 +795,10 @@ test_rpk_without_server_key(void **state)
 	struct kdc_lwm2m *lw2 = NULL;
 	struct kdc_coap *c2 = NULL;
 
-	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &c2), KDC_OK);
+	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, &c2), KDC_OK);
 	memset(&o, 0, sizeof(o));
 	o.server_uri = URI;
-	assert_int_equal(kdc_lwm2m_attach(c2, f->core, &o, &lw2), KDC_OK);
+	assert_int_equal(kdc_lwm2m_attach(c2, f->k.core, &o, &lw2), KDC_OK);
 	add_device(f, "urn:dev:r", "rpk", 0x44, &p);
 	assert_int_equal(fake_call(c2, &p, KDC_COAP_POST, "bs",
 	    (const char *const[]){ "ep=urn:dev:r", NULL }, NULL, 0),
@@ -844,7 +829,7 @@ test_rebootstrap_operational(void **state)
 	assert_int_equal(bs(f, &f->peer, "urn:dev:a", NULL), KDC_COAP_CHANGED);
 	client_to_finish(f, links_wakaama, &w);
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	first = cur->id;
 	kdc_cred_free(cur);
@@ -854,12 +839,12 @@ test_rebootstrap_operational(void **state)
 	assert_int_equal(bs(f, &op, "urn:dev:a", NULL), KDC_COAP_CHANGED);
 	client_to_finish(f, links_wakaama, &w);
 	/* mid-way the first one is still the one issued */
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->id, first);
 	kdc_cred_free(cur);
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_not_equal(cur->id, first);
 	kdc_cred_free(cur);
@@ -877,7 +862,7 @@ test_revoked_device(void **state)
 	fake_answer(KDC_OK, KDC_COAP_CONTENT, links_wakaama,
 	    strlen(links_wakaama));
 	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
-	assert_int_equal(kdc_core_device_revoke(f->core, "test", "urn:dev:a"),
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test", "urn:dev:a"),
 	    KDC_OK);
 	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
 	assert_int_equal(fake_nq, 0);
@@ -895,12 +880,12 @@ nosec_face(struct fx *f, struct kdc_coap **c2, struct kdc_lwm2m **lw2,
 {
 	struct kdc_lwm2m_opts o;
 
-	assert_int_equal(kdc_coap_new(f->core, &f->cfg, c2), KDC_OK);
+	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, c2), KDC_OK);
 	memset(&o, 0, sizeof(o));
 	o.server_uri = URI;
 	o.lifetime = 300;
 	o.nosec_endpoint = "kdc-nosec";
-	assert_int_equal(kdc_lwm2m_attach(*c2, f->core, &o, lw2), KDC_OK);
+	assert_int_equal(kdc_lwm2m_attach(*c2, f->k.core, &o, lw2), KDC_OK);
 	memset(p, 0, sizeof(*p));
 	p->endpoint = "kdc-nosec";
 }
@@ -962,7 +947,7 @@ test_nosec_bootstrap(void **state)
 	    "sec=/0/1 srv=/1/0 cf=11542 lwm2m=? legacy nosec");
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_ISSUED), 1);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_PENDING), 0);
-	assert_int_equal(kdc_core_cred_current(f->core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->kind, KDC_KIND_OPERATIONAL);
 	kdc_cred_free(cur);
@@ -1025,7 +1010,7 @@ test_nosec_refusals(void **state)
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_UNKNOWN_DEVICE,
 	    "refused nosec");
 	add_device(f, "urn:dev:b", "", 0x22, &b);
-	assert_int_equal(kdc_core_device_revoke(f->core, "test", "urn:dev:b"),
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test", "urn:dev:b"),
 	    KDC_OK);
 	assert_int_equal(bs_nosec(c2, &p, "urn:dev:b"), KDC_COAP_FORBIDDEN);
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_REVOKED,
@@ -1060,21 +1045,21 @@ test_attach_args(void **state)
 	struct kdc_lwm2m *lw2 = (struct kdc_lwm2m *)1;
 
 	memset(&o, 0, sizeof(o));		/* no server URI */
-	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->k.core, &o, &lw2),
 	    KDC_ERR_INVALID_ARG);
 	assert_null(lw2);
 	o.server_uri = URI;
 	o.content_format = KDC_CF_SENML_JSON;
-	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->k.core, &o, &lw2),
 	    KDC_ERR_INVALID_ARG);
 	/* the NoSec endpoint cannot be the bootstrap endpoint itself */
 	o.content_format = 0;
 	o.nosec_endpoint = "kdc";
-	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->k.core, &o, &lw2),
 	    KDC_ERR_INVALID_ARG);
 	o.bs_endpoint = "bs2";
 	o.nosec_endpoint = "bs2";
-	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &lw2),
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->k.core, &o, &lw2),
 	    KDC_ERR_INVALID_ARG);
 	kdc_lwm2m_free(NULL);
 	assert_int_equal(kdc_lwm2m_bs_active(NULL), 0);

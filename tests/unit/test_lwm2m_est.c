@@ -36,6 +36,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "lwm2m/lwm2m.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 #define MFG_IDENT	"mfg-est"
@@ -45,7 +46,7 @@
 #define WORKERS		2
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_est		*est;
 	struct kdc_pool		*pool;
 	size_t			 queue_max;	/* 0: no pool */
@@ -55,13 +56,6 @@ struct fx {
 		struct kdc_core		*core;
 	}			 wk[WORKERS];
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
-	char			*cert_pem;
-	char			*key_pem;
-	size_t			 key_len;
 	struct kdc_coap		*coap;
 	int			 port;
 	uint8_t			*csr;
@@ -81,23 +75,6 @@ static struct {
 } rx;
 
 static const uint8_t wkey[32] = { 0x17 };
-
-static int
-free_udp_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 static coap_response_t
 cl_resp(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
@@ -149,38 +126,28 @@ setup_with(void **state, size_t queue_max)
 	char p[512];
 
 	*state = f;
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
 	kdc_log_set_level(getenv("KDC_TEST_DEBUG") != NULL ? KDC_LOG_DEBUG :
 	    KDC_LOG_ERR);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
 	f->queue_max = queue_max;
-	snprintf(p, sizeof(p), "%s/kdc.db", f->dir);
-	assert_int_equal(kdc_store_open(queue_max == 0 ? ":memory:" : p, 1,
-	    &f->st), KDC_OK);
-	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
-	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
-	    KDC_OK);
-	assert_int_equal(kdc_tls_cert_create(f->dir, f->kr, f->ca, NULL, 0,
-	    30), KDC_OK);
-	assert_int_equal(kdc_tls_cert_load(f->dir, f->kr, &f->cert_pem,
-	    &f->key_pem, &f->key_len), KDC_OK);
-	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
-	f->port = free_udp_port();
+	/* the workers open the same file: a store on disk then */
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, KDC_TEST_TLS |
+	    (queue_max > 0 ? KDC_TEST_DB_FILE : 0));
+	snprintf(p, sizeof(p), "%s/kdc.db", f->k.dir);
+	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, &f->coap), KDC_OK);
+	f->port = kdc_test_free_udp_port();
 	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1", f->port,
 	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
-	    f->cert_pem, f->key_pem), KDC_OK);
+	    f->k.cert_pem, f->k.key_pem), KDC_OK);
 	if (queue_max > 0) {
 		struct kdc_core *cores[WORKERS];
 
 		for (size_t i = 0; i < WORKERS; i++) {
 			assert_int_equal(kdc_store_open(p, 0, &f->wk[i].st),
 			    KDC_OK);
-			assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL,
+			assert_int_equal(kdc_ca_load(f->k.dir, f->k.kr, NULL,
 			    &f->wk[i].ca), KDC_OK);
-			assert_int_equal(kdc_core_new(f->wk[i].st, f->kr,
+			assert_int_equal(kdc_core_new(f->wk[i].st, f->k.kr,
 			    f->wk[i].ca, &f->cfg, &f->wk[i].core), KDC_OK);
 			cores[i] = f->wk[i].core;
 		}
@@ -189,9 +156,9 @@ setup_with(void **state, size_t queue_max)
 		assert_int_equal(kdc_coap_watch(f->coap, kdc_pool_fd(f->pool),
 		    pool_drain, f->pool), KDC_OK);
 	}
-	assert_int_equal(kdc_est_attach(NULL, f->core, NULL, NULL, &f->est),
+	assert_int_equal(kdc_est_attach(NULL, f->k.core, NULL, NULL, &f->est),
 	    KDC_ERR_INVALID_ARG);
-	assert_int_equal(kdc_est_attach(f->coap, f->core, NULL, f->pool,
+	assert_int_equal(kdc_est_attach(f->coap, f->k.core, NULL, f->pool,
 	    &f->est), KDC_OK);
 
 	memset(&s, 0, sizeof(s));
@@ -200,12 +167,12 @@ setup_with(void **state, size_t queue_max)
 	s.type = KDC_TYPE_PSK;
 	s.psk_len = strlen(MFG_KEY);
 	memcpy(s.psk, MFG_KEY, s.psk_len);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 
 	assert_int_equal(kdc_test_sh("cd %s && openssl req -new -newkey ec "
 	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x -keyout "
-	    "k.pem -outform DER -out csr.der 2>/dev/null", f->dir), 0);
-	snprintf(p, sizeof(p), "%s/csr.der", f->dir);
+	    "k.pem -outform DER -out csr.der 2>/dev/null", f->k.dir), 0);
+	snprintf(p, sizeof(p), "%s/csr.der", f->k.dir);
 	assert_non_null(f->csr = kdc_test_read_file(p, &f->csr_len));
 
 	assert_non_null(f->cctx = coap_new_context(NULL));
@@ -254,15 +221,8 @@ teardown(void **state)
 		kdc_ca_free(f->wk[i].ca);
 		kdc_store_close(f->wk[i].st);
 	}
-	kdc_core_free(f->core);
-	kdc_ca_free(f->ca);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f->csr);
-	free(f->cert_pem);
-	kdc_secret_free(f->key_pem, f->key_len);
-	free(f->dir);
 	free(f);
 	return 0;
 }
@@ -327,7 +287,7 @@ expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
 {
 	struct kdc_audit_rec last;
 
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_string_equal(last.action, action);
 	assert_string_equal(last.outcome,
 	    outcome == KDC_OK ? "ok" : kdc_err_name(outcome));
@@ -337,7 +297,7 @@ expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
 static void
 ca_der(struct fx *f, uint8_t **der, size_t *len)
 {
-	assert_int_equal(kdc_ca_cert_der(f->ca, der, len), KDC_OK);
+	assert_int_equal(kdc_ca_cert_der(f->k.ca, der, len), KDC_OK);
 }
 
 static void
@@ -418,7 +378,7 @@ test_sen(void **state)
 	    &ulen, &type, NULL), GNUTLS_SAN_URI);
 	assert_string_equal(uri, DEV);
 	gnutls_x509_crt_deinit(crt);
-	assert_int_equal(kdc_core_cred_current(f->core, DEV, KDC_CRED_ISSUED,
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
 	    &cur), KDC_OK);
 	assert_int_equal(cur->type, KDC_TYPE_X509);
 	assert_int_equal(cur->cert_len, rx.len);
@@ -584,7 +544,7 @@ test_sen_pool_full(void **state)
 	assert_int_equal(rx.code, KDC_COAP_UNAVAILABLE);
 	assert_int_equal(rx.max_age, 2);
 	assert_int_equal(rx.type, COAP_MESSAGE_ACK);	/* at once */
-	assert_int_equal(kdc_core_cred_current(f->core, DEV, KDC_CRED_ISSUED,
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
 	    &cur), KDC_ERR_NOT_FOUND);
 	release_blockers(b, WORKERS + 1);
 	blockers_destroy(f, b, WORKERS + 1);
@@ -649,7 +609,7 @@ test_shutdown_deferred(void **state)
 	kdc_coap_free(f->coap);
 	f->coap = NULL;
 	blockers_destroy(f, b, WORKERS);
-	assert_int_equal(kdc_audit_verify(f->st, f->kr, &count, &bad, why,
+	assert_int_equal(kdc_audit_verify(f->k.st, f->k.kr, &count, &bad, why,
 	    sizeof(why)), KDC_OK);
 	assert_true(count > 0);
 }

@@ -36,6 +36,7 @@
 #include "core/log.h"
 #include "lwm2m/codec.h"
 #include "lwm2m/lwm2m.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 #define MFG_IDENT	"mfg-est"
@@ -43,16 +44,9 @@
 #define DEV		"urn:dev:est"
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_est		*est;
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
-	char			*cert_pem;
-	char			*key_pem;
-	size_t			 key_len;
 	struct kdc_coap		*coap;
 	int			 port;
 	uint8_t			*csr;
@@ -70,23 +64,6 @@ static struct {
 } rx;
 
 static const uint8_t wkey[32] = { 0x17 };
-
-static int
-free_udp_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 static coap_response_t
 cl_resp(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
@@ -123,29 +100,18 @@ setup_mode(void **state, unsigned block_mode)
 	coap_address_t dst;
 	char p[512];
 
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
 	kdc_log_set_level(getenv("KDC_TEST_DEBUG") != NULL ? KDC_LOG_DEBUG :
 	    KDC_LOG_ERR);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
-	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
-	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
-	    KDC_OK);
-	assert_int_equal(kdc_tls_cert_create(f->dir, f->kr, f->ca, NULL, 0,
-	    30), KDC_OK);
-	assert_int_equal(kdc_tls_cert_load(f->dir, f->kr, &f->cert_pem,
-	    &f->key_pem, &f->key_len), KDC_OK);
-	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
-	f->port = free_udp_port();
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, KDC_TEST_TLS);
+	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, &f->coap), KDC_OK);
+	f->port = kdc_test_free_udp_port();
 	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1", f->port,
 	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
-	    f->cert_pem, f->key_pem), KDC_OK);
-	assert_int_equal(kdc_est_attach(NULL, f->core, NULL, NULL, &f->est),
+	    f->k.cert_pem, f->k.key_pem), KDC_OK);
+	assert_int_equal(kdc_est_attach(NULL, f->k.core, NULL, NULL, &f->est),
 	    KDC_ERR_INVALID_ARG);
-	assert_int_equal(kdc_est_attach(f->coap, f->core, NULL, NULL,
+	assert_int_equal(kdc_est_attach(f->coap, f->k.core, NULL, NULL,
 	    &f->est), KDC_OK);
 
 	memset(&s, 0, sizeof(s));
@@ -154,12 +120,12 @@ setup_mode(void **state, unsigned block_mode)
 	s.type = KDC_TYPE_PSK;
 	s.psk_len = strlen(MFG_KEY);
 	memcpy(s.psk, MFG_KEY, s.psk_len);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 
 	assert_int_equal(kdc_test_sh("cd %s && openssl req -new -newkey ec "
 	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" DEV " -keyout "
-	    "k.pem -outform DER -out csr.der 2>/dev/null", f->dir), 0);
-	snprintf(p, sizeof(p), "%s/csr.der", f->dir);
+	    "k.pem -outform DER -out csr.der 2>/dev/null", f->k.dir), 0);
+	snprintf(p, sizeof(p), "%s/csr.der", f->k.dir);
 	assert_non_null(f->csr = kdc_test_read_file(p, &f->csr_len));
 
 	assert_non_null(f->cctx = coap_new_context(NULL));
@@ -190,15 +156,8 @@ teardown(void **state)
 	coap_free_context(f->cctx);
 	kdc_coap_free(f->coap);
 	kdc_est_free(f->est);
-	kdc_core_free(f->core);
-	kdc_ca_free(f->ca);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f->csr);
-	free(f->cert_pem);
-	kdc_secret_free(f->key_pem, f->key_len);
-	free(f->dir);
 	free(f);
 	return 0;
 }
@@ -261,7 +220,7 @@ expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
 {
 	struct kdc_audit_rec last;
 
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_string_equal(last.action, action);
 	assert_string_equal(last.outcome,
 	    outcome == KDC_OK ? "ok" : kdc_err_name(outcome));
@@ -344,7 +303,7 @@ test_skg(void **state)
 	gnutls_x509_privkey_deinit(key);
 
 	/* the device's current credential, with a key that is not the CSR's */
-	assert_int_equal(kdc_core_cred_current(f->core, DEV, KDC_CRED_ISSUED,
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
 	    &cur), KDC_OK);
 	assert_int_equal(cur->type, KDC_TYPE_X509);
 	assert_int_equal(cur->cert_len, ps.len[1]);
@@ -405,9 +364,9 @@ test_skg_refused(void **state)
 	/* a CSR naming another device */
 	assert_int_equal(kdc_test_sh("cd %s && openssl req -new -newkey ec "
 	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=urn:dev:other "
-	    "-keyout k2.pem -outform DER -out other.der 2>/dev/null", f->dir),
+	    "-keyout k2.pem -outform DER -out other.der 2>/dev/null", f->k.dir),
 	    0);
-	snprintf(p, sizeof(p), "%s/other.der", f->dir);
+	snprintf(p, sizeof(p), "%s/other.der", f->k.dir);
 	assert_non_null(other = kdc_test_read_file(p, &other_len));
 	est(f, COAP_REQUEST_CODE_POST, "skg", KDC_CF_PKCS10, -1, other,
 	    other_len);
@@ -418,7 +377,7 @@ test_skg_refused(void **state)
 	{
 		struct kdc_cred *cur = NULL;
 
-		assert_int_equal(kdc_core_cred_current(f->core, DEV,
+		assert_int_equal(kdc_core_cred_current(f->k.core, DEV,
 		    KDC_CRED_ISSUED, &cur), KDC_ERR_NOT_FOUND);
 		kdc_cred_free(cur);
 	}
@@ -492,7 +451,7 @@ test_block1_too_large(void **state)
 			break;
 	}
 	assert_int_equal(code, KDC_COAP_TOO_LARGE);
-	if (kdc_store_audit_last(f->st, &last) == KDC_OK)
+	if (kdc_store_audit_last(f->k.st, &last) == KDC_OK)
 		assert_string_not_equal(last.action, "est.enroll");
 
 	/* the engine still serves this session: the CSR in 64-byte blocks */
@@ -533,7 +492,7 @@ test_block1_gap(void **state)
 
 	assert_true(n >= 4);
 	memset(&before, 0, sizeof(before));
-	(void)kdc_store_audit_last(f->st, &before);
+	(void)kdc_store_audit_last(f->k.st, &before);
 	code = raw_block(f, tok, sizeof(tok), 0, 1, 2, f->csr, f->csr_len,
 	    1);
 	assert_int_equal(code, COAP_RESPONSE_CODE(231));
@@ -550,9 +509,9 @@ test_block1_gap(void **state)
 	    code >> 5, code & 31);
 	assert_true(code == 0 || code == COAP_RESPONSE_CODE(408));
 	memset(&after, 0, sizeof(after));
-	(void)kdc_store_audit_last(f->st, &after);
+	(void)kdc_store_audit_last(f->k.st, &after);
 	assert_int_equal(after.seq, before.seq);
-	assert_int_equal(kdc_core_cred_current(f->core, DEV, KDC_CRED_ISSUED,
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
 	    &cur), KDC_ERR_NOT_FOUND);
 	kdc_cred_free(cur);
 
@@ -590,14 +549,14 @@ test_block1_no_size1(void **state)
 	expect_last_audit(f, "cert.issue", KDC_OK);
 
 	memset(&before, 0, sizeof(before));
-	(void)kdc_store_audit_last(f->st, &before);
+	(void)kdc_store_audit_last(f->k.st, &before);
 	code = raw_block(f, tok, sizeof(tok), 0, 1, 2, f->csr, f->csr_len, 0);
 	assert_int_equal(code, COAP_RESPONSE_CODE(408));
 	code = raw_block(f, tok2, sizeof(tok2), 2, 1, 2, f->csr, f->csr_len,
 	    1);
 	assert_int_equal(code, COAP_RESPONSE_CODE(408));
 	memset(&after, 0, sizeof(after));
-	(void)kdc_store_audit_last(f->st, &after);
+	(void)kdc_store_audit_last(f->k.st, &after);
 	assert_int_equal(after.seq, before.seq);
 }
 
@@ -611,10 +570,10 @@ revoke_n(struct fx *f, int n)
 		size_t cert_len = 0;
 		int64_t id = 0;
 
-		assert_int_equal(kdc_core_cert_sign(f->core, "test", DEV,
+		assert_int_equal(kdc_core_cert_sign(f->k.core, "test", DEV,
 		    f->csr, f->csr_len, 1, &id, &cert, &cert_len), KDC_OK);
 		free(cert);
-		assert_int_equal(kdc_core_cred_revoke(f->core, "test", id),
+		assert_int_equal(kdc_core_cred_revoke(f->k.core, "test", id),
 		    KDC_OK);
 	}
 }
@@ -647,7 +606,7 @@ test_crl_large(void **state)
 	assert_int_equal(gnutls_x509_crl_import(crl, &d, GNUTLS_X509_FMT_DER),
 	    0);
 	assert_int_equal(gnutls_x509_crl_get_crt_count(crl), 300);
-	assert_int_equal(kdc_ca_cert_der(f->ca, &ca_der, &ca_len), KDC_OK);
+	assert_int_equal(kdc_ca_cert_der(f->k.ca, &ca_der, &ca_len), KDC_OK);
 	assert_int_equal(gnutls_x509_crt_init(&ca), 0);
 	d.data = ca_der;
 	d.size = (unsigned)ca_len;
@@ -663,7 +622,7 @@ test_crl_large(void **state)
 	while (len <= KDC_COAP_RESP_MAX) {
 		revoke_n(f, 100);
 		free(der);
-		assert_int_equal(kdc_core_crl(f->core, &der, &len), KDC_OK);
+		assert_int_equal(kdc_core_crl(f->k.core, &der, &len), KDC_OK);
 	}
 	free(der);
 	est(f, COAP_REQUEST_CODE_GET, "crl", -1, -1, NULL, 0);

@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "lwm2m/codec.h"
 #include "lwm2m/lwm2m.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 #define MFG_IDENT	"mfg-a"
@@ -36,15 +37,8 @@
 #define DEV		"urn:dev:a"
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
-	char			*cert_pem;
-	char			*key_pem;
-	size_t			 key_len;
 	struct kdc_coap		*coap;
 	struct kdc_lwm2m	*lw;
 	int			 port_kdc, port_lwm2m;
@@ -67,23 +61,6 @@ static const uint8_t wkey[32] = { 0x42 };
 static coap_context_t *cl_ctx;
 
 static int
-free_udp_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -91,37 +68,26 @@ setup(void **state)
 	struct kdc_lwm2m_opts o;
 	char uri[64];
 
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
 	kdc_log_set_level(getenv("KDC_TEST_DEBUG") != NULL ? KDC_LOG_DEBUG :
 	    KDC_LOG_ERR);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
-	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
-	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
-	    KDC_OK);
-	assert_int_equal(kdc_tls_cert_create(f->dir, f->kr, f->ca, NULL, 0,
-	    30), KDC_OK);
-	assert_int_equal(kdc_tls_cert_load(f->dir, f->kr, &f->cert_pem,
-	    &f->key_pem, &f->key_len), KDC_OK);
-	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, KDC_TEST_TLS);
+	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, &f->coap), KDC_OK);
 	/* short timers: a silent client fails its bootstrap in ~1 s */
 	kdc_coap_set_timers(f->coap, 300, 1, 1500);
-	f->port_kdc = free_udp_port();
-	f->port_lwm2m = free_udp_port();
+	f->port_kdc = kdc_test_free_udp_port();
+	f->port_lwm2m = kdc_test_free_udp_port();
 	assert_int_equal(kdc_coap_listen(f->coap, "kdc", "127.0.0.1",
 	    f->port_kdc, KDC_COAP_ACCEPT_MANUFACTURER |
-	    KDC_COAP_ACCEPT_OPERATIONAL, f->cert_pem, f->key_pem), KDC_OK);
+	    KDC_COAP_ACCEPT_OPERATIONAL, f->k.cert_pem, f->k.key_pem), KDC_OK);
 	assert_int_equal(kdc_coap_listen(f->coap, "lwm2m", "127.0.0.1",
-	    f->port_lwm2m, KDC_COAP_ACCEPT_OPERATIONAL, f->cert_pem,
-	    f->key_pem), KDC_OK);
+	    f->port_lwm2m, KDC_COAP_ACCEPT_OPERATIONAL, f->k.cert_pem,
+	    f->k.key_pem), KDC_OK);
 	snprintf(uri, sizeof(uri), "coaps://127.0.0.1:%d", f->port_lwm2m);
 	memset(&o, 0, sizeof(o));
 	o.server_uri = uri;
 	o.lifetime = 300;
-	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw),
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->k.core, &o, &f->lw),
 	    KDC_OK);
 
 	memset(&s, 0, sizeof(s));
@@ -130,7 +96,7 @@ setup(void **state)
 	s.type = KDC_TYPE_PSK;
 	s.psk_len = strlen(MFG_KEY);
 	memcpy(s.psk, MFG_KEY, s.psk_len);
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	memset(&cl, 0, sizeof(cl));
 	*state = f;
 	return 0;
@@ -146,14 +112,7 @@ teardown(void **state)
 	cl_ctx = NULL;
 	kdc_coap_free(f->coap);
 	kdc_lwm2m_free(f->lw);
-	kdc_core_free(f->core);
-	kdc_ca_free(f->ca);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
-	free(f->cert_pem);
-	kdc_secret_free(f->key_pem, f->key_len);
-	free(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f);
 	return 0;
 }
@@ -359,7 +318,7 @@ expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
 {
 	struct kdc_audit_rec last;
 
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_string_equal(last.action, action);
 	assert_string_equal(last.outcome,
 	    outcome == KDC_OK ? "ok" : kdc_err_name(outcome));
@@ -425,7 +384,7 @@ test_bootstrap_then_register(void **state)
 	pump(f, cctx, 5000, &cl.got);
 	assert_int_equal(cl.got, COAP_RESPONSE_CODE_CREATED);
 	assert_true(strncmp(cl.location, "rd/", 3) == 0);
-	assert_int_equal(kdc_store_lwm2m_reg_list(f->st, &v, &n), KDC_OK);
+	assert_int_equal(kdc_store_lwm2m_reg_list(f->k.st, &v, &n), KDC_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].ep, DEV);
 	kdc_lwm2m_reg_list_free(v);
@@ -466,7 +425,7 @@ test_client_goes_silent(void **state)
 	pump_bs_end(f, NULL, 8000);
 	assert_int_equal(kdc_lwm2m_bs_active(f->lw), 0);
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_TIMEOUT);
-	assert_int_equal(kdc_core_cred_current(f->core, DEV, KDC_CRED_ISSUED,
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
 	    &cur), KDC_ERR_NOT_FOUND);
 	coap_session_release(cs);
 	coap_free_context(cctx);

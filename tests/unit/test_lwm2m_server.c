@@ -19,16 +19,14 @@
 #include "core/core.h"
 #include "core/log.h"
 #include "lwm2m/lwm2m.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 #include "lwm2m_fake.h"
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_core		*core;
 	struct kdc_coap		*coap;
 	struct kdc_lwm2m	*lw;
 	struct kdc_coap_peer	 mfg;	/* urn:dev:a, manufacturer PSK */
@@ -64,23 +62,23 @@ add_device(struct fx *f, const char *dev_id, uint8_t fill,
 	memset(s.psk, fill, 16);
 	s.psk[0] ^= 0x5a;
 	s.psk_len = 16;
-	assert_int_equal(kdc_core_device_add(f->core, "test", &s), KDC_OK);
+	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	memset(mfg, 0, sizeof(*mfg));
 	mfg->endpoint = "lwm2m";
-	assert_int_equal(kdc_core_auth_psk(f->core, "test", s.psk_identity,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", s.psk_identity,
 	    psk, &psk_len, &mfg->auth), KDC_OK);
-	assert_int_equal(kdc_core_device_get(f->core, dev_id, &d), KDC_OK);
+	assert_int_equal(kdc_core_device_get(f->k.core, dev_id, &d), KDC_OK);
 	assert_int_equal(mfg->auth.device, d->id);
-	assert_int_equal(kdc_core_psk_issue(f->core, "test", dev_id,
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "test", dev_id,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	op_id = pn.cred_id;
 	/* the operational PSK's principal, as its handshake would make it */
-	assert_int_equal(kdc_core_cred_current(f->core, dev_id,
+	assert_int_equal(kdc_core_cred_current(f->k.core, dev_id,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->id, op_id);
 	*op = *mfg;
 	psk_len = sizeof(psk);
-	assert_int_equal(kdc_core_auth_psk(f->core, "test", cur->identity,
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", cur->identity,
 	    psk, &psk_len, &op->auth), KDC_OK);
 	assert_int_equal(op->auth.kind, KDC_KIND_OPERATIONAL);
 	assert_int_equal(op->auth.cred_id, op_id);
@@ -97,19 +95,14 @@ setup(void **state)
 	struct kdc_lwm2m_opts o;
 
 	kdc_log_set_level(KDC_LOG_ERR);
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, NULL, &f->cfg, &f->core),
-	    KDC_OK);
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, KDC_TEST_NO_CA);
 	fake_now = 1800000000;
-	kdc_core_set_clock(f->core, clock_fn);
-	assert_int_equal(kdc_coap_new(f->core, &f->cfg, &f->coap), KDC_OK);
+	kdc_core_set_clock(f->k.core, clock_fn);
+	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, &f->coap), KDC_OK);
 	memset(&o, 0, sizeof(o));
 	o.server_uri = "coaps://127.0.0.1:5685";
-	assert_int_equal(kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw),
+	assert_int_equal(kdc_lwm2m_attach(f->coap, f->k.core, &o, &f->lw),
 	    KDC_OK);
 	add_device(f, "urn:dev:a", 0x11, &f->mfg, &f->op);
 	{
@@ -129,11 +122,7 @@ teardown(void **state)
 	assert_int_equal(fake_nq, 0);
 	kdc_coap_free(f->coap);
 	kdc_lwm2m_free(f->lw);
-	kdc_core_free(f->core);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
-	free(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f);
 	return 0;
 }
@@ -143,7 +132,7 @@ expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
 {
 	struct kdc_audit_rec last;
 
-	assert_int_equal(kdc_store_audit_last(f->st, &last), KDC_OK);
+	assert_int_equal(kdc_store_audit_last(f->k.st, &last), KDC_OK);
 	assert_string_equal(last.action, action);
 	assert_string_equal(last.outcome,
 	    outcome == KDC_OK ? "ok" : kdc_err_name(outcome));
@@ -155,7 +144,7 @@ nregs(struct fx *f)
 	struct kdc_lwm2m_reg *v = NULL;
 	size_t n = 0;
 
-	assert_int_equal(kdc_store_lwm2m_reg_list(f->st, &v, &n), KDC_OK);
+	assert_int_equal(kdc_store_lwm2m_reg_list(f->k.st, &v, &n), KDC_OK);
 	kdc_lwm2m_reg_list_free(v);
 	return n;
 }
@@ -184,7 +173,7 @@ test_lifecycle(void **state)
 	id = strtoll(loc + 3, NULL, 10);
 	assert_true(id > 0);
 	expect_last_audit(f, "lwm2m.register", KDC_OK);
-	assert_int_equal(kdc_store_lwm2m_reg_get(f->st, id, &g), KDC_OK);
+	assert_int_equal(kdc_store_lwm2m_reg_get(f->k.st, id, &g), KDC_OK);
 	assert_string_equal(g.ep, "urn:dev:a");
 	assert_int_equal(g.lifetime, 300);
 	assert_string_equal(g.version, "1.1");
@@ -195,12 +184,12 @@ test_lifecycle(void **state)
 	fake_now += 100;
 	assert_int_equal(fake_call(f->coap, &f->op, KDC_COAP_POST, loc,
 	    NULL, NULL, 0), KDC_COAP_CHANGED);
-	assert_int_equal(kdc_store_lwm2m_reg_get(f->st, id, &g), KDC_OK);
+	assert_int_equal(kdc_store_lwm2m_reg_get(f->k.st, id, &g), KDC_OK);
 	assert_int_equal(g.updated, fake_now);
 	assert_int_equal(g.lifetime, 300);
 	assert_int_equal(fake_call(f->coap, &f->op, KDC_COAP_POST, loc,
 	    Q("lt=600"), NULL, 0), KDC_COAP_CHANGED);
-	assert_int_equal(kdc_store_lwm2m_reg_get(f->st, id, &g), KDC_OK);
+	assert_int_equal(kdc_store_lwm2m_reg_get(f->k.st, id, &g), KDC_OK);
 	assert_int_equal(g.lifetime, 600);
 
 	assert_int_equal(fake_call(f->coap, &f->op, KDC_COAP_DELETE, loc,
@@ -227,7 +216,7 @@ test_defaults_and_replace(void **state)
 	assert_int_equal(reg(f, &f->op, Q("ep=urn:dev:a", "lt=60"), loc2),
 	    KDC_COAP_CREATED);
 	assert_string_not_equal(loc1, loc2);
-	assert_int_equal(kdc_store_lwm2m_reg_list(f->st, &v, &n), KDC_OK);
+	assert_int_equal(kdc_store_lwm2m_reg_list(f->k.st, &v, &n), KDC_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].lifetime, 60);
 	assert_string_equal(v[0].binding, "U");
@@ -267,7 +256,7 @@ test_other_refusals(void **state)
 	    KDC_COAP_FORBIDDEN);
 	expect_last_audit(f, "lwm2m.register", KDC_ERR_DENIED);
 	/* a renewal supersedes the credential this session was made with */
-	assert_int_equal(kdc_core_psk_issue(f->core, "test", "urn:dev:a",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "test", "urn:dev:a",
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	assert_true(pn.cred_id != f->op.auth.cred_id);
 	assert_int_equal(reg(f, &f->op, Q("ep=urn:dev:a"), NULL),

@@ -1,11 +1,16 @@
 /* testutil.c: see testutil.h. */
 #define _GNU_SOURCE	/* asprintf */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "testutil.h"
@@ -96,6 +101,83 @@ kdc_test_memmem(const void *hay, size_t hay_len, const void *needle, size_t n)
 		if (memcmp(h + i, needle, n) == 0)
 			return 1;
 	return 0;
+}
+
+int
+kdc_test_free_port(int family, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, port;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*s4);
+	}
+	if ((fd = socket(family, type, 0)) < 0)
+		return -1;
+	port = -1;
+	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		port = ntohs(family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	close(fd);
+	return port;
+}
+
+int
+kdc_test_free_udp_port(void)
+{
+	int port = kdc_test_free_port(AF_INET, SOCK_DGRAM);
+
+	if (port <= 0)
+		abort();
+	return port;
+}
+
+/* Is a UDP socket bound to port in /proc/net/udp? */
+static int
+udp_bound(int port)
+{
+	char line[512];
+	unsigned addr, p;
+	int found = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/net/udp", "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, " %*u: %8X:%4X", &addr, &p) == 2 &&
+		    (int)p == port)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+int
+kdc_test_wait_udp_bound(int port, pid_t pid, int ms)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+	for (int waited = 0; waited <= ms; waited += 10) {
+		if (udp_bound(port))
+			return 0;
+		if (pid > 0 && waitpid(pid, NULL, WNOHANG) != 0)
+			return -1;	/* it exited (or is not ours) */
+		nanosleep(&tick, NULL);
+	}
+	return -1;
 }
 
 static int

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A fresh private directory under $TMPDIR (or /tmp); caller frees the
  * string and removes the tree with kdc_test_rmtree(). Aborts on failure. */
@@ -19,6 +20,21 @@ int	 kdc_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 1 if the n bytes of needle occur in haystack. */
 int	 kdc_test_memmem(const void *hay, size_t hay_len, const void *needle,
 	    size_t n);
+
+/* A port free on the loopback address right now: the kernel's pick for
+ * port 0. family AF_INET or AF_INET6, type SOCK_DGRAM or SOCK_STREAM.
+ * -1 when it cannot bind (no IPv6 loopback, say). */
+int	 kdc_test_free_port(int family, int type);
+/* A UDP port on 127.0.0.1 (what most CoAP tests listen on); aborts if
+ * there is none. */
+int	 kdc_test_free_udp_port(void);
+/*
+ * Wait until a UDP socket is bound to port (any IPv4 address; read from
+ * /proc/net/udp, so the check takes nothing from whoever binds it),
+ * polling for at most ms milliseconds. pid > 0: the process expected to
+ * bind it; its exit ends the wait. 0 once bound, -1 otherwise.
+ */
+int	 kdc_test_wait_udp_bound(int port, pid_t pid, int ms);
 
 /* A vector file: lines "<hex> <ERRNAME>"; '#' starts a comment. */
 struct kdc_vec {
