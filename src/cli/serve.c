@@ -388,6 +388,10 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	f->core = own.core;
 	if (rc != 0)
 		return 1;
+	/* the engine syncs once per step what its handlers committed,
+	 * before the requests carrying those credentials leave (coap.h) */
+	if ((r = kdc_core_defer_sync(f->core, true)) != KDC_OK)
+		return fail("coap: store: %s", kdc_err_str(r));
 	if ((r = kdc_cert_pem_leaf(cert_pem, strlen(cert_pem), &f->srv_cert,
 	    &f->srv_cert_len, &f->srv_spki, &f->srv_spki_len)) != KDC_OK)
 		return fail("%s/server.pem: %s", c->dir, kdc_err_str(r));

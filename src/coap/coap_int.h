@@ -100,6 +100,9 @@ struct kdc_coap {
 	size_t			 nroutes;
 	bool			 unknown_set;	/* the unknown-path resource added */
 	bool			 in_dispatch;	/* a route handler is running */
+	bool			 in_step;	/* an engine step is running: the
+						 * requests made wait for its end
+						 * (kdc_coap_run_once()) */
 	bool			 dtls_set;	/* PSK/PKI given to the context */
 	const char		*cert_pem;	/* borrowed */
 	const char		*key_pem;	/* borrowed */
@@ -141,6 +144,8 @@ void	kdc_coap_peer_closed(struct kdc_coap_peer *p);
 void	kdc_coap_peer_unref(struct kdc_coap_peer *p);
 void	kdc_coap_pending_expire(struct kdc_coap *c, uint64_t now);
 void	kdc_coap_pending_flush(struct kdc_coap *c);
+/* The held requests given up (their done callbacks get st). */
+void	kdc_coap_pending_drop_held(struct kdc_coap *c, kdc_err st);
 void	kdc_coap_pending_fail_all(struct kdc_coap *c);
 coap_response_t kdc_coap_on_response(coap_session_t *s, const coap_pdu_t *sent,
 	    const coap_pdu_t *rcvd, const coap_mid_t mid);

@@ -470,8 +470,22 @@ kdc_err
 kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 {
 	struct kdc_coap_peer *p, *next;
+	kdc_err r;
 
+	c->in_step = true;
 	io_step(c, timeout_ms);
+	c->in_step = false;
+	/*
+	 * What this step committed is made durable with one sync before
+	 * the requests it made leave: a Bootstrap-Write of /0 carries the
+	 * credential its handler just issued (core.h kdc_core_sync()). A
+	 * failed sync sends none of them.
+	 */
+	if (c->core != NULL && (r = kdc_core_sync(c->core)) != KDC_OK) {
+		kdc_log_err_r(r, "store sync: the requests of this step are "
+		    "not sent");
+		kdc_coap_pending_drop_held(c, r);
+	}
 	kdc_coap_pending_flush(c);
 	kdc_wipe(c->psk, sizeof(c->psk));
 	/*

@@ -338,12 +338,16 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
 	q->next = c->pending;
 	c->pending = q;
 	c->npending++;
-	if (c->in_dispatch) {
+	if (c->in_dispatch || c->in_step) {
 		/*
 		 * Asked from inside a route handler (a Bootstrap Server sends
 		 * Discover on /bs): libcoap sends the handler's response only
 		 * after the handler returns, so hold the request until then;
-		 * a device must see its 2.04 before our first request.
+		 * a device must see its 2.04 before our first request. Asked
+		 * during an engine step (a response handler sends the next
+		 * bootstrap request): held to the step's end, when the
+		 * credentials it may carry have been made durable with one
+		 * sync for the whole step (kdc_coap_run_once()).
 		 */
 		q->deferred = pdu;
 		pdu = NULL;
@@ -482,6 +486,26 @@ kdc_coap_pending_flush(struct kdc_coap *c)
 		pp = &q->next;
 	}
 	fail_list(failed, KDC_ERR_CLOSED);
+}
+
+void
+kdc_coap_pending_drop_held(struct kdc_coap *c, kdc_err st)
+{
+	struct kdc_coap_pending *failed = NULL, **pp = &c->pending, *q;
+
+	while ((q = *pp) != NULL) {
+		if (q->deferred == NULL) {
+			pp = &q->next;
+			continue;
+		}
+		coap_delete_pdu(q->deferred);
+		q->deferred = NULL;
+		*pp = q->next;
+		c->npending--;
+		q->next = failed;
+		failed = q;
+	}
+	fail_list(failed, st);
 }
 
 void

@@ -268,3 +268,19 @@ kdc_core_health(struct kdc_core *core)
 	return kdc_store_ping(core->st);
 }
 
+kdc_err
+kdc_core_defer_sync(struct kdc_core *core, bool on)
+{
+	return kdc_store_defer_sync(core->st, on);
+}
+
+/* Forced when an issuance is waiting; else only past the store's delay. */
+kdc_err
+kdc_core_sync(struct kdc_core *core)
+{
+	kdc_err r;
+
+	if ((r = kdc_store_sync(core->st, core->issued_unsynced)) == KDC_OK)
+		core->issued_unsynced = false;
+	return r;
+}

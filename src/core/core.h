@@ -398,4 +398,18 @@ kdc_err	kdc_core_ca_pem(struct kdc_core *core, char **pem, size_t *len);
 /* Store reachable: KDC_OK. */
 kdc_err	kdc_core_health(struct kdc_core *core);
 
+/*
+ * Group durability (store.h kdc_store_defer_sync()): for the core of a
+ * thread that sends what it issued only at points it chooses (the CoAP
+ * engine: requests made during an engine step leave after it). With
+ * kdc_core_defer_sync(core, true) this core's commits stop syncing one by
+ * one; kdc_core_sync() makes all of them durable with one sync, and must
+ * run before any message carrying a credential they issued is sent. It
+ * syncs at once when a credential was issued since the last sync, else
+ * only once the oldest commit waiting is KDC_STORE_SYNC_DELAY_MS old.
+ * KDC_ERR_IO when the disk refuses: send nothing of what was issued.
+ */
+kdc_err	kdc_core_defer_sync(struct kdc_core *core, bool on);
+kdc_err	kdc_core_sync(struct kdc_core *core);
+
 #endif

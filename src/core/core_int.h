@@ -34,6 +34,8 @@ struct kdc_core {
 	size_t				 crl_len;
 	int64_t				 crl_gen;
 	int64_t				 crl_next;
+	/* an issuance committed since the last kdc_core_sync() */
+	bool				 issued_unsynced;
 };
 
 /* ---- core.c: audit ------------------------------------------------------ */

@@ -207,6 +207,7 @@ core_issue(struct kdc_core *core, const char *actor, struct issuance *iss)
 	}
 	if ((r = kdc_store_commit(core->st)) != KDC_OK)
 		return r;
+	core->issued_unsynced = true;	/* kdc_core_sync() before it leaves */
 	iss->cred_id = cred.id;
 	iss->pending = cred.status == KDC_CRED_PENDING;
 	return KDC_OK;

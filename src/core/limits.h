@@ -168,4 +168,11 @@
  * keeps `cred list` current without measurable load. */
 #define KDC_SWEEP_PERIOD_S	60
 
+/* A store connection that defers its syncs (serve's CoAP thread) syncs a
+ * commit that issued nothing (an activation, a registration, an audit
+ * record) at most this late: what a power loss may take of them. Issued
+ * credentials are synced before they leave, whatever this says. 50 ms is
+ * ~100 fdatasyncs' worth of load at most, and below an operator's notice. */
+#define KDC_STORE_SYNC_DELAY_MS	50
+
 #endif

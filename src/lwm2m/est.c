@@ -469,6 +469,14 @@ enroll_post(struct kdc_est *e, struct kdc_coap_peer *peer,
 	}
 	job_run(&j->pj, e->core);
 	job_batch((struct kdc_pool_job *[]){ &j->pj }, 1, e->core);
+	/* the answer carries the certificate: durable first, when this
+	 * core defers its syncs (core.h kdc_core_sync()) */
+	if ((r = kdc_core_sync(e->core)) != KDC_OK) {
+		kdc_log_err_r(r, "peer=%s est: store sync: 5.00", j->peer);
+		job_free(j);
+		resp->code = KDC_COAP_INTERNAL;
+		return;
+	}
 	job_answer(j, resp);	/* the engine releases j once it is sent */
 }
 

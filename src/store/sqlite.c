@@ -212,6 +212,9 @@ struct sq {
 	int			 version;	/* user_version, migrated */
 	sqlite3_stmt		*stmt[S_COUNT];
 	bool			 wlock;		/* holds sq_writers */
+	bool			 deferred;	/* kdc_store_defer_sync() */
+	bool			 unsynced;	/* committed since the last sync */
+	struct timespec		 unsynced_at;	/* the first such commit */
 };
 
 /*
@@ -929,8 +932,62 @@ sq_commit(struct kdc_store *st)
 
 	if ((r = sq_simple(q, S_COMMIT)) != KDC_OK)
 		sq_rollback(st);
+	else if (q->deferred && !q->unsynced) {
+		q->unsynced = true;
+		clock_gettime(CLOCK_MONOTONIC, &q->unsynced_at);
+	}
 	sq_wunlock(q);
 	return r;
+}
+
+/* FULL again syncs what NORMAL left, first: nothing is left behind. */
+static kdc_err
+sq_defer_sync(struct kdc_store *st, bool on)
+{
+	struct sq *q = sq_of(st);
+	kdc_err r;
+
+	if (!on && (r = st->ops->sync(st, true)) != KDC_OK)
+		return r;
+	if ((r = sq_exec(q, on ? "PRAGMA synchronous = NORMAL" :
+	    "PRAGMA synchronous = FULL")) != KDC_OK)
+		return r;
+	q->deferred = on;
+	return KDC_OK;
+}
+
+/*
+ * One sync of the write-ahead log for every commit since the last: what
+ * synchronous = FULL does at each COMMIT, through SQLite's own file
+ * handle for the log (SQLITE_FCNTL_JOURNAL_POINTER), so the same VFS sync
+ * (fdatasync here) runs. Frames a checkpoint moved into the database file
+ * meanwhile were synced there by the checkpoint.
+ */
+static kdc_err
+sq_sync(struct kdc_store *st, bool force)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_file *wal = NULL;
+	struct timespec now;
+	int rc;
+
+	if (!q->unsynced)
+		return KDC_OK;
+	if (!force) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - q->unsynced_at.tv_sec) * 1000 +
+		    (now.tv_nsec - q->unsynced_at.tv_nsec) / 1000000 <
+		    KDC_STORE_SYNC_DELAY_MS)
+			return KDC_OK;
+	}
+	rc = sqlite3_file_control(q->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &wal);
+	if (rc != SQLITE_OK || wal == NULL || wal->pMethods == NULL)
+		return KDC_ERR_IO;	/* committed, yet no log to sync */
+	if (wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+		return KDC_ERR_IO;
+	q->unsynced = false;
+	return KDC_OK;
 }
 
 static bool
@@ -1996,6 +2053,8 @@ static const struct kdc_store_ops sqlite_ops = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.in_txn = sq_in_txn,
+	.defer_sync = sq_defer_sync,
+	.sync = sq_sync,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,
 	.device_add = sq_device_add,

@@ -226,6 +226,22 @@ kdc_store_commit(struct kdc_store *st)
 	return r;
 }
 
+kdc_err
+kdc_store_defer_sync(struct kdc_store *st, bool on)
+{
+	if (st == NULL || st->txn_depth > 0)
+		return KDC_ERR_INVALID_ARG;
+	return st->ops->defer_sync(st, on);
+}
+
+kdc_err
+kdc_store_sync(struct kdc_store *st, bool force)
+{
+	if (st == NULL || st->txn_depth > 0)
+		return KDC_ERR_INVALID_ARG;
+	return st->ops->sync(st, force);
+}
+
 void
 kdc_store_rollback(struct kdc_store *st)
 {

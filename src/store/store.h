@@ -205,6 +205,25 @@ kdc_err	kdc_store_begin(struct kdc_store *st);
 kdc_err	kdc_store_commit(struct kdc_store *st);
 void	kdc_store_rollback(struct kdc_store *st);
 
+/*
+ * Group durability, for a connection that hands out what it commits in
+ * batches (serve's CoAP thread, whose outgoing requests wait for the end
+ * of each engine step). By default every COMMIT is durable before it
+ * returns. With kdc_store_defer_sync(st, true) a COMMIT no longer syncs:
+ * the store stays consistent after a crash but may lose its last commits
+ * to a power loss, until kdc_store_sync() makes every commit so far
+ * durable at once (one fsync of the write-ahead log, none when nothing
+ * was committed since the last). The caller syncs (force) before
+ * anything those commits issued leaves the process; without force the
+ * sync runs only once the oldest commit not yet synced is
+ * KDC_STORE_SYNC_DELAY_MS old, which bounds what a power loss may take
+ * of the commits that issued nothing (an activation, a registration, an
+ * audit record). Both outside a transaction (KDC_ERR_INVALID_ARG inside
+ * one); sync: KDC_ERR_IO when the disk refuses.
+ */
+kdc_err	kdc_store_defer_sync(struct kdc_store *st, bool on);
+kdc_err	kdc_store_sync(struct kdc_store *st, bool force);
+
 /* ---- meta: small key/value settings (e.g. audit head) ------------------ */
 
 kdc_err	kdc_store_meta_get(struct kdc_store *st, const char *key, char **out);

@@ -31,6 +31,10 @@ struct kdc_store_ops {
 	void	(*rollback)(struct kdc_store *st);
 	/* True while the engine is inside a transaction. */
 	bool	(*in_txn)(struct kdc_store *st);
+	/* store.h kdc_store_defer_sync(), kdc_store_sync(); outside a
+	 * transaction (store.c checks) */
+	kdc_err	(*defer_sync)(struct kdc_store *st, bool on);
+	kdc_err	(*sync)(struct kdc_store *st, bool force);
 
 	kdc_err	(*meta_get)(struct kdc_store *st, const char *key, char **out);
 	kdc_err	(*meta_set)(struct kdc_store *st, const char *key,

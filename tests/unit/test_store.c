@@ -719,6 +719,61 @@ test_synchronous_full(void **state)
 	tmp_done(&t);
 }
 
+static int
+sync_mode(struct kdc_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int v;
+
+	assert_int_equal(sqlite3_prepare_v2(kdc_sqlite_handle(st),
+	    "PRAGMA synchronous", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/*
+ * Deferred syncs (serve's CoAP thread): NORMAL while deferred, FULL again
+ * after; commits go through and read back; kdc_store_sync() is refused
+ * inside a transaction and syncs (or waits, not forced) outside one.
+ * That the engine syncs before its requests leave is test_durable's.
+ */
+static void
+test_defer_sync(void **state)
+{
+	struct kdc_store *st = NULL;
+	char *v = NULL;
+	struct tmp t;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
+	assert_int_equal(kdc_store_sync(st, true), KDC_OK);	/* nothing */
+	assert_int_equal(kdc_store_defer_sync(st, true), KDC_OK);
+	assert_int_equal(sync_mode(st), 1);
+	assert_int_equal(kdc_store_begin(st), KDC_OK);
+	assert_int_equal(kdc_store_meta_set(st, "k", "1"), KDC_OK);
+	assert_int_equal(kdc_store_sync(st, true), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_store_defer_sync(st, false),
+	    KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_store_commit(st), KDC_OK);
+	assert_int_equal(kdc_store_sync(st, false), KDC_OK);	/* waits */
+	assert_int_equal(kdc_store_sync(st, true), KDC_OK);
+	assert_int_equal(kdc_store_begin(st), KDC_OK);
+	assert_int_equal(kdc_store_meta_set(st, "k", "2"), KDC_OK);
+	assert_int_equal(kdc_store_commit(st), KDC_OK);
+	/* off: what is waiting is synced first, then FULL again */
+	assert_int_equal(kdc_store_defer_sync(st, false), KDC_OK);
+	assert_int_equal(sync_mode(st), 2);
+	assert_int_equal(kdc_store_meta_get(st, "k", &v), KDC_OK);
+	assert_string_equal(v, "2");
+	kdc_free(v);
+	assert_int_equal(kdc_store_sync(NULL, true), KDC_ERR_INVALID_ARG);
+	kdc_store_close(st);
+	tmp_done(&t);
+}
+
 /* kdc_store_check(): clean, then a page in the middle overwritten. */
 static void
 test_check_damage(void **state)
@@ -1606,6 +1661,7 @@ main(void)
 		cmocka_unit_test(test_garbage_file),
 		cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_synchronous_full),
+		cmocka_unit_test(test_defer_sync),
 		cmocka_unit_test(test_check_damage),
 		cmocka_unit_test(test_version_too_new),
 		cmocka_unit_test(test_open_args),
