@@ -563,11 +563,11 @@ static kdc_err
 tlv_walk_instance(struct wctx *w, int32_t oid, int32_t iid,
     const uint8_t *buf, size_t len)
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t;
 	kdc_err r;
 
-	kdc_tlv_rd_init(&rd, buf, len);
+	kdc_rd_init(&rd, buf, len);
 	while ((r = kdc_tlv_next(&rd, &t)) == KDC_OK) {
 		struct val v = { false, KDC_LWM2M_OPAQUE, 0, t.value, t.len };
 		if (t.kind == 3)
@@ -585,17 +585,17 @@ tlv_walk_instance(struct wctx *w, int32_t oid, int32_t iid,
 static kdc_err
 tlv_walk(struct wctx *w, const uint8_t *buf, size_t len)
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t;
 	kdc_err r;
 
 	if (w->want[1] >= 0) {
 		/* /oid/iid[/rid]: resources, or one instance wrapper */
-		kdc_tlv_rd_init(&rd, buf, len);
+		kdc_rd_init(&rd, buf, len);
 		if ((r = kdc_tlv_next(&rd, &t)) != KDC_OK)
 			return r == KDC_ERR_NOT_FOUND ? KDC_ERR_MALFORMED : r;
 		if (t.kind == 0) {
-			if (t.id != w->want[1] || rd.left != 0)
+			if (t.id != w->want[1] || !kdc_rd_at_end(&rd))
 				return KDC_ERR_MALFORMED;
 			return tlv_walk_instance(w, w->want[0], t.id, t.value,
 			    t.len);
@@ -603,7 +603,7 @@ tlv_walk(struct wctx *w, const uint8_t *buf, size_t len)
 		return tlv_walk_instance(w, w->want[0], w->want[1], buf, len);
 	}
 	/* /oid: object-instance wrappers */
-	kdc_tlv_rd_init(&rd, buf, len);
+	kdc_rd_init(&rd, buf, len);
 	while ((r = kdc_tlv_next(&rd, &t)) == KDC_OK) {
 		if (t.kind != 0)
 			return KDC_ERR_MALFORMED;
