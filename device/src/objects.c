@@ -12,15 +12,6 @@
 /* ==== context, errors, logging ========================================== */
 
 void
-kdcdev_memzero(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
-
-void
 kdcdev_logf(const struct kdcdev_lwm2m *c, enum kdcdev_log_level lvl,
     const char *func, const char *fmt, ...)
 {
@@ -44,7 +35,7 @@ kdcdev_init(struct kdcdev_lwm2m *c, const char *ep)
 {
 	size_t n;
 
-	kdcdev_memzero(c, sizeof(*c));
+	kdc_wipe(c, sizeof(*c));
 	for (size_t i = 0; i < KDCDEV_MAX_SECURITY; i++)
 		c->sec[i].ssid = -1;
 	if (ep == NULL || (n = strlen(ep)) == 0 || n >= sizeof(c->ep))
@@ -56,7 +47,7 @@ kdcdev_init(struct kdcdev_lwm2m *c, const char *ep)
 void
 kdcdev_wipe(struct kdcdev_lwm2m *c)
 {
-	kdcdev_memzero(c, sizeof(*c));
+	kdc_wipe(c, sizeof(*c));
 }
 
 void
@@ -131,14 +122,14 @@ srv_count(const struct kdcdev_lwm2m *c)
 static void
 sec_clear(struct kdcdev_security *s)
 {
-	kdcdev_memzero(s, sizeof(*s));
+	kdc_wipe(s, sizeof(*s));
 	s->ssid = -1;
 }
 
 static void
 srv_clear(struct kdcdev_server *s)
 {
-	kdcdev_memzero(s, sizeof(*s));
+	kdc_wipe(s, sizeof(*s));
 }
 
 /* A new instance with the defaults of LwM2M 1.1 Appendix E. */
@@ -438,7 +429,7 @@ write_sec(struct wctx *w, uint16_t iid, uint16_t rid, const struct val *v)
 		if ((r = val_bytes(v, false, KDCDEV_SECRET_MAX)) != KDC_OK)
 			return r;
 		if (s != NULL) {
-			kdcdev_memzero(s->secret, sizeof(s->secret));
+			kdc_wipe(s->secret, sizeof(s->secret));
 			if (v->len > 0)
 				memcpy(s->secret, v->bytes, v->len);
 			s->secret_len = (uint16_t)v->len;
