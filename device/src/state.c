@@ -115,23 +115,17 @@ kdcdev_state_encode(const struct kdcdev_lwm2m *c, uint8_t *out,
 
 /* An unsigned big-endian field of width 1, 2 or 4 bytes (0 once failed). */
 static uint32_t
-rd_be(struct kdc_rd *r, size_t width)
+rd_be(struct kdc_rd *r, unsigned width)
 {
-	uint32_t v32 = 0;
-	uint16_t v16 = 0;
-	uint8_t v8 = 0;
+	uint64_t v;
 
-	if (width == 1)
-		return kdc_rd_u8(r, &v8) ? v8 : 0;
-	if (width == 2)
-		return kdc_rd_be16(r, &v16) ? v16 : 0;
-	return kdc_rd_be32(r, &v32) ? v32 : 0;
+	return kdc_rd_be(r, width, &v) ? (uint32_t)v : 0;
 }
 
 /* A length-prefixed field of at most max bytes, copied to dst (if not
  * NULL) and NUL-terminated when text. */
 static size_t
-rd_lv(struct kdc_rd *r, size_t width, size_t max, void *dst, bool text)
+rd_lv(struct kdc_rd *r, unsigned width, size_t max, void *dst, bool text)
 {
 	size_t n = rd_be(r, width);
 	const uint8_t *b;

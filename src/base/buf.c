@@ -43,12 +43,14 @@ take(struct kdc_rd *rd, uint64_t n)
 	return p;
 }
 
-static bool
-rd_be(struct kdc_rd *rd, unsigned width, uint64_t *v)
+bool
+kdc_rd_be(struct kdc_rd *rd, unsigned width, uint64_t *v)
 {
 	const uint8_t *p;
 
 	*v = 0;
+	if (width == 0 || width > 8)
+		return kdc_rd_fail(rd, KDC_ERR_INVALID_ARG);
 	if ((p = take(rd, width)) == NULL)
 		return false;
 	for (unsigned i = 0; i < width; i++)
@@ -60,7 +62,7 @@ bool
 kdc_rd_u8(struct kdc_rd *rd, uint8_t *v)
 {
 	uint64_t x;
-	bool ok = rd_be(rd, 1, &x);
+	bool ok = kdc_rd_be(rd, 1, &x);
 
 	*v = (uint8_t)x;
 	return ok;
@@ -70,7 +72,7 @@ bool
 kdc_rd_be16(struct kdc_rd *rd, uint16_t *v)
 {
 	uint64_t x;
-	bool ok = rd_be(rd, 2, &x);
+	bool ok = kdc_rd_be(rd, 2, &x);
 
 	*v = (uint16_t)x;
 	return ok;
@@ -80,7 +82,7 @@ bool
 kdc_rd_be32(struct kdc_rd *rd, uint32_t *v)
 {
 	uint64_t x;
-	bool ok = rd_be(rd, 4, &x);
+	bool ok = kdc_rd_be(rd, 4, &x);
 
 	*v = (uint32_t)x;
 	return ok;
@@ -89,7 +91,7 @@ kdc_rd_be32(struct kdc_rd *rd, uint32_t *v)
 bool
 kdc_rd_be64(struct kdc_rd *rd, uint64_t *v)
 {
-	return rd_be(rd, 8, v);
+	return kdc_rd_be(rd, 8, v);
 }
 
 bool
@@ -183,11 +185,13 @@ kdc_wr_bytes(struct kdc_wr *w, const void *p, size_t n)
 	return true;
 }
 
-static bool
-wr_be(struct kdc_wr *w, uint64_t v, unsigned width)
+bool
+kdc_wr_be(struct kdc_wr *w, uint64_t v, unsigned width)
 {
 	uint8_t b[8];
 
+	if (width == 0 || width > 8)
+		return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
 	for (unsigned i = 0; i < width; i++)
 		b[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
 	return kdc_wr_bytes(w, b, width);
@@ -202,19 +206,19 @@ kdc_wr_u8(struct kdc_wr *w, uint8_t v)
 bool
 kdc_wr_be16(struct kdc_wr *w, uint16_t v)
 {
-	return wr_be(w, v, 2);
+	return kdc_wr_be(w, v, 2);
 }
 
 bool
 kdc_wr_be32(struct kdc_wr *w, uint32_t v)
 {
-	return wr_be(w, v, 4);
+	return kdc_wr_be(w, v, 4);
 }
 
 bool
 kdc_wr_be64(struct kdc_wr *w, uint64_t v)
 {
-	return wr_be(w, v, 8);
+	return kdc_wr_be(w, v, 8);
 }
 
 bool

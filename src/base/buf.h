@@ -54,6 +54,10 @@ bool	kdc_rd_u8(struct kdc_rd *rd, uint8_t *v);
 bool	kdc_rd_be16(struct kdc_rd *rd, uint16_t *v);
 bool	kdc_rd_be32(struct kdc_rd *rd, uint32_t *v);
 bool	kdc_rd_be64(struct kdc_rd *rd, uint64_t *v);
+/* An unsigned big-endian integer of `width` bytes, 1..8 (the widths a
+ * CBOR head or a TLV length announces); any other width records
+ * KDC_ERR_INVALID_ARG. */
+bool	kdc_rd_be(struct kdc_rd *rd, unsigned width, uint64_t *v);
 /* Copy n bytes into dst (the caller's, n bytes long). On failure dst is
  * left untouched. */
 bool	kdc_rd_bytes(struct kdc_rd *rd, void *dst, size_t n);
@@ -108,6 +112,9 @@ bool	kdc_wr_u8(struct kdc_wr *w, uint8_t v);
 bool	kdc_wr_be16(struct kdc_wr *w, uint16_t v);
 bool	kdc_wr_be32(struct kdc_wr *w, uint32_t v);
 bool	kdc_wr_be64(struct kdc_wr *w, uint64_t v);
+/* The low `width` bytes of v, big-endian, width 1..8; any other width
+ * records KDC_ERR_INVALID_ARG. */
+bool	kdc_wr_be(struct kdc_wr *w, uint64_t v, unsigned width);
 bool	kdc_wr_bytes(struct kdc_wr *w, const void *p, size_t n);
 bool	kdc_wr_str(struct kdc_wr *w, const char *s);
 

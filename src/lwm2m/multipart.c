@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "lwm2m/codec.h"
+#include "lwm2m/codec_int.h"
 
 #define MT_UINT		0u
 #define MT_BSTR		2u
@@ -19,24 +20,6 @@
 #define CBOR_NULL	0xf6u
 
 /* ---- encoder ----------------------------------------------------------- */
-
-/* CBOR head of major type mt with argument v, shortest form. */
-static bool
-put_head(struct kdc_wr *w, unsigned mt, uint64_t v)
-{
-	if (v < 24)
-		return kdc_wr_u8(w, (uint8_t)(mt << 5 | (unsigned)v));
-	if (v <= 0xff)
-		return kdc_wr_u8(w, (uint8_t)(mt << 5 | 24u)) &&
-		    kdc_wr_u8(w, (uint8_t)v);
-	if (v <= 0xffff)
-		return kdc_wr_u8(w, (uint8_t)(mt << 5 | 25u)) &&
-		    kdc_wr_be16(w, (uint16_t)v);
-	if (v <= 0xffffffffu)
-		return kdc_wr_u8(w, (uint8_t)(mt << 5 | 26u)) &&
-		    kdc_wr_be32(w, (uint32_t)v);
-	return kdc_wr_u8(w, (uint8_t)(mt << 5 | 27u)) && kdc_wr_be64(w, v);
-}
 
 kdc_err
 kdc_multipart_encode(const int *cfs, const uint8_t *const *parts,
@@ -52,14 +35,14 @@ kdc_multipart_encode(const int *cfs, const uint8_t *const *parts,
 		    (parts[i] == NULL && lens[i] != 0))
 			return KDC_ERR_INVALID_ARG;
 	kdc_wr_init(&w, out, *out_len);
-	put_head(&w, MT_ARRAY, (uint64_t)n * 2);
+	kdc_cbor_head_write(&w, MT_ARRAY, (uint64_t)n * 2);
 	for (size_t i = 0; i < n; i++) {
-		put_head(&w, MT_UINT, (uint64_t)cfs[i]);
+		kdc_cbor_head_write(&w, MT_UINT, (uint64_t)cfs[i]);
 		if (parts[i] == NULL) {
 			kdc_wr_u8(&w, CBOR_NULL);
 			continue;
 		}
-		put_head(&w, MT_BSTR, lens[i]);
+		kdc_cbor_head_write(&w, MT_BSTR, lens[i]);
 		kdc_wr_bytes(&w, parts[i], lens[i]);
 	}
 	if (kdc_wr_err(&w) != KDC_OK)	/* sticky: the first failure */
@@ -70,61 +53,19 @@ kdc_multipart_encode(const int *cfs, const uint8_t *const *parts,
 
 /* ---- decoder ----------------------------------------------------------- */
 
-/* One CBOR head: major type and argument. Indefinite lengths and the
- * reserved additional values 28..30 are MALFORMED. */
-static kdc_err
-get_head(struct kdc_rd *rd, unsigned *mt, uint64_t *v)
-{
-	uint32_t u32;
-	uint16_t u16;
-	uint8_t b;
-	unsigned ai;
-	bool ok;
-
-	*v = 0;
-	if (!kdc_rd_u8(rd, &b))
-		return kdc_rd_err(rd);
-	*mt = (unsigned)(b >> 5);
-	ai = b & 0x1fu;
-	if (ai < 24) {
-		*v = ai;
-		return KDC_OK;
-	}
-	switch (ai) {
-	case 24:
-		ok = kdc_rd_u8(rd, &b);
-		*v = b;
-		break;
-	case 25:
-		ok = kdc_rd_be16(rd, &u16);
-		*v = u16;
-		break;
-	case 26:
-		ok = kdc_rd_be32(rd, &u32);
-		*v = u32;
-		break;
-	case 27:
-		ok = kdc_rd_be64(rd, v);
-		break;
-	default:
-		return KDC_ERR_MALFORMED;
-	}
-	return ok ? KDC_OK : kdc_rd_err(rd);
-}
-
 /* Walk the array; fn (may be NULL) for each pair. */
 static kdc_err
 walk(const uint8_t *buf, size_t len, kdc_multipart_fn fn, void *arg)
 {
 	struct kdc_rd rd;
 	size_t count;
-	unsigned mt;
+	unsigned mt, ai;
 	uint64_t v;
 	uint8_t b;
 	kdc_err r;
 
 	kdc_rd_init(&rd, buf, len);
-	if ((r = get_head(&rd, &mt, &v)) != KDC_OK)
+	if ((r = kdc_cbor_head_read(&rd, &mt, &ai, &v)) != KDC_OK)
 		return r;
 	if (mt != MT_ARRAY || v % 2 != 0)
 		return KDC_ERR_MALFORMED;
@@ -136,7 +77,7 @@ walk(const uint8_t *buf, size_t len, kdc_multipart_fn fn, void *arg)
 		size_t part_len = 0;
 		int cf;
 
-		if ((r = get_head(&rd, &mt, &v)) != KDC_OK)
+		if ((r = kdc_cbor_head_read(&rd, &mt, &ai, &v)) != KDC_OK)
 			return r;
 		if (mt != MT_UINT || v > 0xffff)
 			return KDC_ERR_MALFORMED;
@@ -146,7 +87,7 @@ walk(const uint8_t *buf, size_t len, kdc_multipart_fn fn, void *arg)
 		if (b == CBOR_NULL) {
 			(void)kdc_rd_skip(&rd, 1);
 		} else {
-			if ((r = get_head(&rd, &mt, &v)) != KDC_OK)
+			if ((r = kdc_cbor_head_read(&rd, &mt, &ai, &v)) != KDC_OK)
 				return r;
 			if (mt != MT_BSTR)
 				return KDC_ERR_MALFORMED;

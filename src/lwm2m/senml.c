@@ -15,6 +15,7 @@
 
 #include "core/utf8.h"
 #include "lwm2m/codec.h"
+#include "lwm2m/codec_int.h"
 
 /* A pack is an array of maps of scalars: depth 2. Unknown labels may carry
  * any CBOR item, which we skip; 8 levels is far more than any SenML
@@ -40,48 +41,19 @@
 
 /* ---- CBOR writer ------------------------------------------------------- */
 
-/* Initial byte and argument in the shortest form (RFC 8949 §4.2.1). */
-static bool
-wr_head(struct kdc_wr *w, unsigned major, uint64_t arg)
-{
-	uint8_t b[9];
-	unsigned n, ai;
-
-	if (arg < 24) {
-		ai = (unsigned)arg;
-		n = 0;
-	} else if (arg <= 0xff) {
-		ai = 24;
-		n = 1;
-	} else if (arg <= 0xffff) {
-		ai = 25;
-		n = 2;
-	} else if (arg <= 0xffffffffu) {
-		ai = 26;
-		n = 4;
-	} else {
-		ai = 27;
-		n = 8;
-	}
-	b[0] = (uint8_t)(major << 5 | ai);
-	for (unsigned i = 0; i < n; i++)
-		b[1 + i] = (uint8_t)(arg >> (8 * (n - 1 - i)));
-	return kdc_wr_bytes(w, b, 1 + n);
-}
-
 static bool
 wr_int(struct kdc_wr *w, int64_t v)
 {
 	if (v >= 0)
-		return wr_head(w, 0, (uint64_t)v);
+		return kdc_cbor_head_write(w, 0, (uint64_t)v);
 	/* -1 - v without overflow for INT64_MIN */
-	return wr_head(w, 1, (uint64_t)(-(v + 1)));
+	return kdc_cbor_head_write(w, 1, (uint64_t)(-(v + 1)));
 }
 
 static bool
 wr_str(struct kdc_wr *w, unsigned major, const void *s, size_t n)
 {
-	return wr_head(w, major, n) && kdc_wr_bytes(w, s, n);
+	return kdc_cbor_head_write(w, major, n) && kdc_wr_bytes(w, s, n);
 }
 
 /* Decimal digits of v into b (at least 6 bytes); returns the count. */
@@ -113,7 +85,7 @@ wr_value(struct kdc_wr *w, const struct kdc_lwm2m_res *res)
 		if (res->i != 0 && res->i != 1)
 			return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
 		/* true / false */
-		return wr_int(w, L_VB) && wr_head(w, 7, res->i ? 21 : 20);
+		return wr_int(w, L_VB) && kdc_cbor_head_write(w, 7, res->i ? 21 : 20);
 	case KDC_LWM2M_STRING:
 	case KDC_LWM2M_OPAQUE:
 		if (res->len > 0 && res->bytes == NULL)
@@ -148,10 +120,10 @@ kdc_senml_cbor_encode_instance(uint16_t oid, uint16_t iid,
 	}
 	kdc_wr_init(&w, out, *out_len);
 	*out_len = 0;
-	if (!wr_head(&w, 4, n))
+	if (!kdc_cbor_head_write(&w, 4, n))
 		return kdc_wr_err(&w);
 	for (size_t j = 0; j < n; j++) {
-		if (!wr_head(&w, 5, j == 0 ? 3 : 2))
+		if (!kdc_cbor_head_write(&w, 5, j == 0 ? 3 : 2))
 			return kdc_wr_err(&w);
 		if (j == 0) {	/* bn "/oid/iid/" on the first record */
 			k = 0;
@@ -185,41 +157,10 @@ rd_bytes(struct kdc_rd *rd, uint64_t n, const uint8_t **out)
 static kdc_err
 rd_head(struct kdc_rd *rd, unsigned *major, unsigned *ai, uint64_t *arg)
 {
-	uint32_t u32;
-	uint16_t u16;
-	uint8_t b;
-	bool ok;
+	kdc_err r;
 
-	*arg = 0;
-	if (!kdc_rd_u8(rd, &b))
-		return kdc_rd_err(rd);
-	*major = (unsigned)b >> 5;
-	*ai = b & 0x1fu;
-	if (*ai >= 28)		/* reserved (28-30), indefinite or break (31) */
-		return KDC_ERR_MALFORMED;
-	if (*ai < 24) {
-		*arg = *ai;
-		return KDC_OK;
-	}
-	switch (*ai) {		/* a 1, 2, 4 or 8-byte argument follows */
-	case 24:
-		ok = kdc_rd_u8(rd, &b);
-		*arg = b;
-		break;
-	case 25:
-		ok = kdc_rd_be16(rd, &u16);
-		*arg = u16;
-		break;
-	case 26:
-		ok = kdc_rd_be32(rd, &u32);
-		*arg = u32;
-		break;
-	default:
-		ok = kdc_rd_be64(rd, arg);
-		break;
-	}
-	if (!ok)
-		return kdc_rd_err(rd);
+	if ((r = kdc_cbor_head_read(rd, major, ai, arg)) != KDC_OK)
+		return r;
 	/* RFC 8949 §3.3: simple values below 32 take the one-byte form. */
 	if (*major == 7 && *ai == 24 && *arg < 32)
 		return KDC_ERR_MALFORMED;

@@ -24,17 +24,6 @@
 
 /* ---- encoder ----------------------------------------------------------- */
 
-/* Big-endian, width 1..8 bytes, of the low bytes of v. */
-static bool
-wr_be(struct kdc_wr *w, uint64_t v, unsigned width)
-{
-	uint8_t b[8];
-
-	for (unsigned i = 0; i < width; i++)
-		b[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
-	return kdc_wr_bytes(w, b, width);
-}
-
 /* Shortest of 1, 2, 4, 8 bytes that holds v in two's complement. */
 static unsigned
 int_width(int64_t v)
@@ -70,8 +59,8 @@ wr_header(struct kdc_wr *w, unsigned kind, uint16_t id, size_t len)
 		lw = 3;
 	type |= lw << 3;
 	return kdc_wr_u8(w, (uint8_t)type) &&
-	    wr_be(w, id, id > 0xff ? 2 : 1) &&
-	    (lw == 0 || wr_be(w, len, lw));
+	    kdc_wr_be(w, id, id > 0xff ? 2 : 1) &&
+	    (lw == 0 || kdc_wr_be(w, len, lw));
 }
 
 static bool
@@ -84,7 +73,7 @@ wr_resource(struct kdc_wr *w, const struct kdc_lwm2m_res *res)
 		width = int_width(res->i);
 		/* two's complement, C11 6.3.1.3 */
 		return wr_header(w, TLV_KIND_RES_VALUE, res->id, width) &&
-		    wr_be(w, (uint64_t)res->i, width);
+		    kdc_wr_be(w, (uint64_t)res->i, width);
 	case KDC_LWM2M_BOOL:
 		if (res->i != 0 && res->i != 1)
 			return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
@@ -129,26 +118,11 @@ kdc_tlv_encode_instance(const struct kdc_lwm2m_res *res, size_t n,
 
 /* ---- decoder ----------------------------------------------------------- */
 
-/* An unsigned big-endian integer of width 1..3 bytes. */
-static bool
-rd_be(struct kdc_rd *rd, unsigned width, uint32_t *v)
-{
-	uint8_t b;
-
-	*v = 0;
-	for (unsigned i = 0; i < width; i++) {
-		if (!kdc_rd_u8(rd, &b))
-			return false;
-		*v = (*v << 8) | b;
-	}
-	return true;
-}
-
 /* One record, header and value, without looking inside the value. */
 static kdc_err
 tlv_read(struct kdc_rd *rd, struct kdc_tlv *t)
 {
-	uint32_t id, len;
+	uint64_t id, len;
 	uint8_t type;
 	unsigned lt;
 
@@ -158,16 +132,16 @@ tlv_read(struct kdc_rd *rd, struct kdc_tlv *t)
 	lt = (type >> 3) & 3u;
 	if (lt != 0 && (type & 7u) != 0)
 		return KDC_ERR_MALFORMED;	/* bits 2-0 are only a length */
-	if (!rd_be(rd, (type & 0x20) ? 2 : 1, &id))
+	if (!kdc_rd_be(rd, (type & 0x20) ? 2 : 1, &id))
 		return kdc_rd_err(rd);
 	if (lt == 0)
 		len = type & 7u;
-	else if (!rd_be(rd, lt, &len))
+	else if (!kdc_rd_be(rd, lt, &len))
 		return kdc_rd_err(rd);
 	if (!kdc_rd_view(rd, len, &t->value))
 		return kdc_rd_err(rd);
 	t->id = (uint16_t)id;
-	t->len = len;
+	t->len = (size_t)len;	/* <= 0xffffff */
 	return KDC_OK;
 }
 
