@@ -1,7 +1,8 @@
 /*
  * test_base.c: src/base/: the bounded reader refuses every read past the
  * end at every offset and the refusal sticks; view/skip take peer-sized
- * (uint64_t) counts without wrapping; the writer never writes past its
+ * (uint64_t) counts without wrapping; kdc_rd_be/kdc_wr_be take widths
+ * 1..8 only; the writer never writes past its
  * capacity and its overflow sticks; the atomic file writes leave either
  * the whole new file (with the mode asked for, whatever the umask) or the
  * old state, and never a temporary, when a write fails half way (a file
@@ -212,6 +213,41 @@ test_rd_view_skip_bounds(void **state)
 	assert_int_equal(kdc_rd_remaining(&rd), 0);
 	assert_true(kdc_rd_at_end(&rd));
 	assert_false(kdc_rd_u8(&rd, &b));
+}
+
+/* kdc_rd_be / kdc_wr_be: any width 1..8, nothing else (a width of 9
+ * would shift a byte out of the uint64_t). */
+static void
+test_be_widths(void **state)
+{
+	struct kdc_rd rd;
+	struct kdc_wr w;
+	uint8_t out[16];
+	uint64_t v;
+
+	(void)state;
+	for (unsigned width = 1; width <= 8; width++) {
+		kdc_rd_init(&rd, in16 + 8, 8);
+		assert_true(kdc_rd_be(&rd, width, &v));
+		assert_true(v == be_at(8, width));
+		kdc_wr_init(&w, out, sizeof(out));
+		assert_true(kdc_wr_be(&w, v, width));
+		assert_int_equal(kdc_wr_len(&w), width);
+		assert_memory_equal(out, in16 + 8, width);
+	}
+	for (unsigned width = 0; width <= 16; width += 9) {
+		kdc_rd_init(&rd, in16, sizeof(in16));
+		assert_false(kdc_rd_be(&rd, width, &v));
+		assert_true(v == 0);
+		assert_int_equal(kdc_rd_pos(&rd), 0);
+		assert_int_equal(kdc_rd_err(&rd), KDC_ERR_INVALID_ARG);
+		memset(out, 0xee, sizeof(out));
+		kdc_wr_init(&w, out, sizeof(out));
+		assert_false(kdc_wr_be(&w, UINT64_MAX, width));
+		assert_int_equal(kdc_wr_len(&w), 0);
+		assert_int_equal(kdc_wr_err(&w), KDC_ERR_INVALID_ARG);
+		assert_int_equal(out[0], 0xee);
+	}
 }
 
 /* The first failure wins, TRUNCATED or a parser's own verdict. */
@@ -500,6 +536,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rd_truncation_every_offset),
 		cmocka_unit_test(test_rd_view_skip_bounds),
+		cmocka_unit_test(test_be_widths),
 		cmocka_unit_test(test_rd_fail_first_wins),
 		cmocka_unit_test(test_wr_overflow),
 		cmocka_unit_test(test_file_write_atomic),
