@@ -2,8 +2,8 @@
  * test_base.c: src/base/: the bounded reader refuses every read past the
  * end at every offset and the refusal sticks; view/skip take peer-sized
  * (uint64_t) counts without wrapping; kdc_rd_be/kdc_wr_be take widths
- * 1..8 only; the writer never writes past its
- * capacity and its overflow sticks; the atomic file writes leave either
+ * 1..8 only; the writer never writes past its capacity and its overflow
+ * sticks; the atomic file writes leave either
  * the whole new file (with the mode asked for, whatever the umask) or the
  * old state, and never a temporary, when a write fails half way (a file
  * size limit), the directory does not exist or the path is a directory;
