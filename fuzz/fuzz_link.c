@@ -14,12 +14,12 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct kdc_link_rd rd;
+	struct kdc_rd rd;
 	struct kdc_link l, links[16];
 	uint8_t out[512];
 	size_t n = 0, len = sizeof(out);
 
-	kdc_link_rd_init(&rd, data, size);
+	kdc_rd_init(&rd, data, size);
 	while (kdc_link_next(&rd, &l) == KDC_OK) {
 		if (memchr(l.lwm2m, '\0', sizeof(l.lwm2m)) == NULL ||
 		    memchr(l.ver, '\0', sizeof(l.ver)) == NULL)
@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kdc_link_encode("1.1", links, n, out, &len) == KDC_OK) {
 		size_t k = 0;
 
-		kdc_link_rd_init(&rd, out, len);
+		kdc_rd_init(&rd, out, len);
 		if (kdc_link_next(&rd, &l) != KDC_OK)
 			abort();
 		while (kdc_link_next(&rd, &l) == KDC_OK) {
@@ -41,7 +41,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			k++;
 		}
-		if (k != n || rd.left != 0)
+		if (k != n || !kdc_rd_at_end(&rd) ||
+		    kdc_rd_err(&rd) != KDC_OK)
 			abort();
 	}
 	return 0;

@@ -14,7 +14,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 walk(const uint8_t *buf, size_t len, unsigned depth)
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t;
 	int64_t i;
 	int b;
@@ -22,7 +22,7 @@ walk(const uint8_t *buf, size_t len, unsigned depth)
 
 	if (depth > 2)
 		abort();	/* kdc_tlv_next let something nest too deep */
-	kdc_tlv_rd_init(&rd, buf, len);
+	kdc_rd_init(&rd, buf, len);
 	while (kdc_tlv_next(&rd, &t) == KDC_OK) {
 		if (t.value < buf || t.len > len ||
 		    (size_t)(t.value - buf) > len - t.len)

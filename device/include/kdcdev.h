@@ -99,8 +99,8 @@ struct kdcdev_lwm2m {
 /* Empty objects, no error; ep is copied (NUL-terminated; longer than
  * KDCDEV_EP_MAX - 1 or empty: KDC_ERR_INVALID_ARG and c->err set). */
 kdc_err	kdcdev_init(struct kdcdev_lwm2m *c, const char *ep);
-/* Zero every byte of c (secrets included), volatile so it is not
- * optimized out. */
+/* Zero every byte of c (secrets included) with kdc_wipe(), which the
+ * compiler may not optimize out. */
 void	kdcdev_wipe(struct kdcdev_lwm2m *c);
 void	kdcdev_set_log(struct kdcdev_lwm2m *c, kdcdev_log_fn fn, void *arg);
 

@@ -19,6 +19,8 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "base/file.h"
+#include "base/wipe.h"
 #include "kdcdev_host.h"
 
 /* ==== logging ============================================================ */
@@ -157,14 +159,14 @@ kdcdev_host_load_key(const char *file, uint8_t *pkcs8, size_t *pkcs8_len,
 	r = KDC_OK;
 out:
 	if (d8.data != NULL) {
-		gnutls_memset(d8.data, 0, d8.size);
+		kdc_wipe(d8.data, d8.size);
 		gnutls_free(d8.data);
 	}
 	gnutls_free(dp.data);
 	gnutls_pubkey_deinit(pub);
 	gnutls_privkey_deinit(pk);	/* does not own xk (flags 0) */
 	gnutls_x509_privkey_deinit(xk);
-	gnutls_memset(buf, 0, sizeof(buf));
+	kdc_wipe(buf, sizeof(buf));
 	return r;
 }
 
@@ -245,7 +247,7 @@ to_pem(const char *label, const uint8_t *der, size_t len, char **pem,
 	}
 	memcpy(p, out.data, out.size);
 	p[out.size] = '\0';
-	gnutls_memset(out.data, 0, out.size);
+	kdc_wipe(out.data, out.size);
 	gnutls_free(out.data);
 	*pem = p;
 	*pem_len = strlen(p) + 1;	/* libcoap: length includes the NUL */
@@ -256,7 +258,7 @@ static void
 free_pem(char *p, size_t n)
 {
 	if (p != NULL) {
-		gnutls_memset(p, 0, n);
+		kdc_wipe(p, n);
 		free(p);
 	}
 }
@@ -571,8 +573,8 @@ hs_close(struct hs *h)
 	free_pem(h->pem_cert, h->pem_cert_len);
 	free_pem(h->pem_key, h->pem_key_len);
 	h->pem_cert = h->pem_key = NULL;
-	gnutls_memset(&h->cpsk, 0, sizeof(h->cpsk));
-	gnutls_memset(&h->pki, 0, sizeof(h->pki));
+	kdc_wipe(&h->cpsk, sizeof(h->cpsk));
+	kdc_wipe(&h->pki, sizeof(h->pki));
 }
 
 /* Split s at sep into options of number num. */
@@ -857,7 +859,7 @@ est_after_finish(struct hs *h, struct kdcdev_lwm2m *c, uint64_t deadline)
 	} else {
 		dm->ident_len = 0;
 	}
-	gnutls_memset(key, 0, sizeof(key));
+	kdc_wipe(key, sizeof(key));
 	return r;
 }
 
@@ -1016,50 +1018,13 @@ kdc_err
 kdcdev_host_state_save(const struct kdcdev_lwm2m *c, const char *path)
 {
 	static uint8_t buf[KDCDEV_STATE_MAX];
-	char tmp[4096];
-	size_t len = sizeof(buf), done = 0;
-	int fd = -1;
+	size_t len = sizeof(buf);
 	kdc_err r;
 
 	if ((r = kdcdev_state_encode(c, buf, &len)) != KDC_OK)
 		return r;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= sizeof(tmp)) {
-		r = KDC_ERR_INVALID_ARG;
-		goto out;
-	}
-	(void)unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		r = KDC_ERR_IO;
-		goto out;
-	}
-	while (done < len) {
-		ssize_t n = write(fd, buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = KDC_ERR_IO;
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		r = KDC_ERR_IO;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		r = KDC_ERR_IO;
-		goto out;
-	}
-	r = KDC_OK;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != KDC_OK)
-		(void)unlink(tmp);
-	gnutls_memset(buf, 0, len);
+	r = kdc_file_write_atomic(path, buf, len, 0600);
+	kdc_wipe(buf, len);
 	return r;
 }
 
@@ -1072,7 +1037,7 @@ kdcdev_host_state_load(struct kdcdev_lwm2m *c, const char *path)
 
 	if ((r = read_file(path, buf, &len)) == KDC_OK)
 		r = kdcdev_state_decode(c, buf, len);
-	gnutls_memset(buf, 0, sizeof(buf));
+	kdc_wipe(buf, sizeof(buf));
 	return r;
 }
 
@@ -1188,7 +1153,7 @@ est_enroll(struct hs *h, const char *ep, bool re, uint8_t *cert,
 	r = KDC_OK;
 out:
 	if (k8.data != NULL) {
-		gnutls_memset(k8.data, 0, k8.size);
+		kdc_wipe(k8.data, k8.size);
 		gnutls_free(k8.data);
 	}
 	gnutls_free(csr.data);
@@ -1275,7 +1240,7 @@ est_confirm(struct hs *h, const struct kdcdev_security *sec,
 	else
 		host_log(KDCDEV_LOG_INFO, "EST: the new certificate is in use");
 out:
-	gnutls_memset(&n, 0, sizeof(n));
+	kdc_wipe(&n, sizeof(n));
 }
 
 kdc_err
@@ -1348,49 +1313,13 @@ kdcdev_host_write_pem(const char *path, const char *label,
 {
 	gnutls_datum_t in = { (unsigned char *)(uintptr_t)der, (unsigned)len };
 	gnutls_datum_t pem = { NULL, 0 };
-	char tmp[4096];
-	size_t done = 0;
-	int fd = -1;
 	kdc_err r;
 
 	if (gnutls_pem_base64_encode2(label, &in, &pem) < 0)
 		return KDC_ERR_CRYPTO;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= sizeof(tmp)) {
-		r = KDC_ERR_INVALID_ARG;
-		goto out;
-	}
-	(void)unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    secret ? 0600 : 0644)) < 0) {
-		r = KDC_ERR_IO;
-		goto out;
-	}
-	while (done < pem.size) {
-		ssize_t n = write(fd, pem.data + done, pem.size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = KDC_ERR_IO;
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		r = KDC_ERR_IO;
-		goto out;
-	}
-	fd = -1;
-	r = rename(tmp, path) == 0 ? KDC_OK : KDC_ERR_IO;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != KDC_OK)
-		(void)unlink(tmp);
-	if (pem.data != NULL) {
-		gnutls_memset(pem.data, 0, pem.size);
-		gnutls_free(pem.data);
-	}
+	r = kdc_file_write_atomic(path, pem.data, pem.size,
+	    secret ? 0600 : 0644);
+	kdc_wipe(pem.data, pem.size);
+	gnutls_free(pem.data);
 	return r;
 }

@@ -6,6 +6,8 @@
 
 #include <stdarg.h>
 
+#include "base/buf.h"
+#include "base/wipe.h"
 #include "kdcdev.h"
 
 void	kdcdev_logf(const struct kdcdev_lwm2m *c, enum kdcdev_log_level lvl,
@@ -33,7 +35,6 @@ void	kdcdev_logf(const struct kdcdev_lwm2m *c, enum kdcdev_log_level lvl,
 #define kdcdev_log_debug(c, ...) ((void)(c))
 #endif
 
-/* memset that the compiler may not drop (secrets). */
-void	kdcdev_memzero(void *p, size_t n);
+/* Secrets are zeroed with base's kdc_wipe(), shared with the server. */
 
 #endif

@@ -12,15 +12,6 @@
 /* ==== context, errors, logging ========================================== */
 
 void
-kdcdev_memzero(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
-
-void
 kdcdev_logf(const struct kdcdev_lwm2m *c, enum kdcdev_log_level lvl,
     const char *func, const char *fmt, ...)
 {
@@ -44,7 +35,7 @@ kdcdev_init(struct kdcdev_lwm2m *c, const char *ep)
 {
 	size_t n;
 
-	kdcdev_memzero(c, sizeof(*c));
+	kdc_wipe(c, sizeof(*c));
 	for (size_t i = 0; i < KDCDEV_MAX_SECURITY; i++)
 		c->sec[i].ssid = -1;
 	if (ep == NULL || (n = strlen(ep)) == 0 || n >= sizeof(c->ep))
@@ -56,7 +47,7 @@ kdcdev_init(struct kdcdev_lwm2m *c, const char *ep)
 void
 kdcdev_wipe(struct kdcdev_lwm2m *c)
 {
-	kdcdev_memzero(c, sizeof(*c));
+	kdc_wipe(c, sizeof(*c));
 }
 
 void
@@ -131,14 +122,14 @@ srv_count(const struct kdcdev_lwm2m *c)
 static void
 sec_clear(struct kdcdev_security *s)
 {
-	kdcdev_memzero(s, sizeof(*s));
+	kdc_wipe(s, sizeof(*s));
 	s->ssid = -1;
 }
 
 static void
 srv_clear(struct kdcdev_server *s)
 {
-	kdcdev_memzero(s, sizeof(*s));
+	kdc_wipe(s, sizeof(*s));
 }
 
 /* A new instance with the defaults of LwM2M 1.1 Appendix E. */
@@ -438,7 +429,7 @@ write_sec(struct wctx *w, uint16_t iid, uint16_t rid, const struct val *v)
 		if ((r = val_bytes(v, false, KDCDEV_SECRET_MAX)) != KDC_OK)
 			return r;
 		if (s != NULL) {
-			kdcdev_memzero(s->secret, sizeof(s->secret));
+			kdc_wipe(s->secret, sizeof(s->secret));
 			if (v->len > 0)
 				memcpy(s->secret, v->bytes, v->len);
 			s->secret_len = (uint16_t)v->len;
@@ -563,11 +554,11 @@ static kdc_err
 tlv_walk_instance(struct wctx *w, int32_t oid, int32_t iid,
     const uint8_t *buf, size_t len)
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t;
 	kdc_err r;
 
-	kdc_tlv_rd_init(&rd, buf, len);
+	kdc_rd_init(&rd, buf, len);
 	while ((r = kdc_tlv_next(&rd, &t)) == KDC_OK) {
 		struct val v = { false, KDC_LWM2M_OPAQUE, 0, t.value, t.len };
 		if (t.kind == 3)
@@ -585,17 +576,17 @@ tlv_walk_instance(struct wctx *w, int32_t oid, int32_t iid,
 static kdc_err
 tlv_walk(struct wctx *w, const uint8_t *buf, size_t len)
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t;
 	kdc_err r;
 
 	if (w->want[1] >= 0) {
 		/* /oid/iid[/rid]: resources, or one instance wrapper */
-		kdc_tlv_rd_init(&rd, buf, len);
+		kdc_rd_init(&rd, buf, len);
 		if ((r = kdc_tlv_next(&rd, &t)) != KDC_OK)
 			return r == KDC_ERR_NOT_FOUND ? KDC_ERR_MALFORMED : r;
 		if (t.kind == 0) {
-			if (t.id != w->want[1] || rd.left != 0)
+			if (t.id != w->want[1] || !kdc_rd_at_end(&rd))
 				return KDC_ERR_MALFORMED;
 			return tlv_walk_instance(w, w->want[0], t.id, t.value,
 			    t.len);
@@ -603,7 +594,7 @@ tlv_walk(struct wctx *w, const uint8_t *buf, size_t len)
 		return tlv_walk_instance(w, w->want[0], w->want[1], buf, len);
 	}
 	/* /oid: object-instance wrappers */
-	kdc_tlv_rd_init(&rd, buf, len);
+	kdc_rd_init(&rd, buf, len);
 	while ((r = kdc_tlv_next(&rd, &t)) == KDC_OK) {
 		if (t.kind != 0)
 			return KDC_ERR_MALFORMED;

@@ -27,170 +27,119 @@ kdcdev_crc32(const uint8_t *buf, size_t len)
 
 /* ==== writer ============================================================= */
 
-struct wr {
-	uint8_t	*p;
-	size_t	 cap, len;
-	kdc_err	 r;		/* sticky within one encode */
-};
-
+/* Lengths are checked against the KDCDEV_*_MAX field sizes before a
+ * state is built, so each fits its prefix. */
 static void
-wr_bytes(struct wr *w, const void *b, size_t n)
+wr_lv8(struct kdc_wr *w, const char *str)
 {
-	if (w->r != KDC_OK)
-		return;
-	if (n > w->cap - w->len) {
-		w->r = KDC_ERR_TOO_LARGE;
-		return;
-	}
-	if (n > 0)
-		memcpy(w->p + w->len, b, n);
-	w->len += n;
+	size_t n = strlen(str);
+
+	kdc_wr_u8(w, (uint8_t)n);
+	kdc_wr_bytes(w, str, n);
 }
 
 static void
-wr_be(struct wr *w, uint32_t v, size_t width)
+wr_lv16(struct kdc_wr *w, const void *b, size_t n)
 {
-	uint8_t b[4];
-
-	for (size_t i = 0; i < width; i++)
-		b[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
-	wr_bytes(w, b, width);
-}
-
-static void
-wr_lv8(struct wr *w, const char *s)
-{
-	size_t n = strlen(s);
-
-	wr_be(w, (uint32_t)n, 1);
-	wr_bytes(w, s, n);
-}
-
-static void
-wr_lv16(struct wr *w, const void *b, size_t n)
-{
-	wr_be(w, (uint32_t)n, 2);
-	wr_bytes(w, b, n);
+	kdc_wr_be16(w, (uint16_t)n);
+	kdc_wr_bytes(w, b, n);
 }
 
 kdc_err
 kdcdev_state_encode(const struct kdcdev_lwm2m *c, uint8_t *out,
     size_t *out_len)
 {
-	struct wr w = { out, *out_len, 0, KDC_OK };
-	size_t nsec = 0, nsrv = 0;
+	struct kdc_wr w;
+	size_t cap = *out_len, nsec = 0, nsrv = 0, len;
+	kdc_err r;
 
+	kdc_wr_init(&w, out, cap);
 	*out_len = 0;
 	for (size_t i = 0; i < KDCDEV_MAX_SECURITY; i++)
 		nsec += c->sec[i].used ? 1 : 0;
 	for (size_t i = 0; i < KDCDEV_MAX_SERVER; i++)
 		nsrv += c->srv[i].used ? 1 : 0;
-	wr_bytes(&w, MAGIC, MAGIC_LEN);
-	wr_be(&w, 0, 4);			/* body length, patched below */
-	wr_be(&w, (uint32_t)((c->bs_finished ? 1u : 0u) |
-	    (c->registered ? 2u : 0u)), 1);
+	kdc_wr_bytes(&w, MAGIC, MAGIC_LEN);
+	kdc_wr_be32(&w, 0);			/* body length, patched below */
+	kdc_wr_u8(&w, (uint8_t)((c->bs_finished ? 1u : 0u) |
+	    (c->registered ? 2u : 0u)));
 	wr_lv8(&w, c->ep);
 	wr_lv8(&w, c->location);
-	wr_be(&w, (uint32_t)nsec, 1);
+	kdc_wr_u8(&w, (uint8_t)nsec);
 	for (size_t i = 0; i < KDCDEV_MAX_SECURITY; i++) {
 		const struct kdcdev_security *s = &c->sec[i];
 		if (!s->used)
 			continue;
-		wr_be(&w, s->iid, 2);
-		wr_be(&w, s->bootstrap, 1);
-		wr_be(&w, s->mode, 1);
-		wr_be(&w, (uint32_t)s->ssid, 4);
-		wr_be(&w, s->holdoff, 4);
-		wr_be(&w, s->bs_timeout, 4);
+		kdc_wr_be16(&w, s->iid);
+		kdc_wr_u8(&w, s->bootstrap);
+		kdc_wr_u8(&w, s->mode);
+		kdc_wr_be32(&w, (uint32_t)s->ssid);
+		kdc_wr_be32(&w, s->holdoff);
+		kdc_wr_be32(&w, s->bs_timeout);
 		wr_lv16(&w, s->uri, strlen(s->uri));
 		wr_lv16(&w, s->ident, s->ident_len);
 		wr_lv16(&w, s->server_key, s->server_key_len);
 		wr_lv16(&w, s->secret, s->secret_len);
 	}
-	wr_be(&w, (uint32_t)nsrv, 1);
+	kdc_wr_u8(&w, (uint8_t)nsrv);
 	for (size_t i = 0; i < KDCDEV_MAX_SERVER; i++) {
 		const struct kdcdev_server *s = &c->srv[i];
 		if (!s->used)
 			continue;
-		wr_be(&w, s->iid, 2);
-		wr_be(&w, s->ssid, 2);
-		wr_be(&w, s->lifetime, 4);
-		wr_be(&w, s->pmin, 4);
-		wr_be(&w, s->pmax, 4);
-		wr_be(&w, s->disable_timeout, 4);
-		wr_be(&w, s->notif_storing, 1);
+		kdc_wr_be16(&w, s->iid);
+		kdc_wr_be16(&w, s->ssid);
+		kdc_wr_be32(&w, s->lifetime);
+		kdc_wr_be32(&w, s->pmin);
+		kdc_wr_be32(&w, s->pmax);
+		kdc_wr_be32(&w, s->disable_timeout);
+		kdc_wr_u8(&w, s->notif_storing);
 		wr_lv8(&w, s->binding);
 	}
-	if (w.r == KDC_OK) {
-		size_t body = w.len - HDR_LEN;
+	if (kdc_wr_err(&w) == KDC_OK) {
+		/* the header is in place: patch the body length into it */
+		size_t body = kdc_wr_len(&w) - HDR_LEN;
 		for (size_t i = 0; i < 4; i++)
 			out[MAGIC_LEN + i] = (uint8_t)(body >> (8 * (3 - i)));
-		wr_be(&w, kdcdev_crc32(out, w.len), 4);
+		kdc_wr_be32(&w, kdcdev_crc32(out, kdc_wr_len(&w)));
 	}
-	if (w.r != KDC_OK) {
-		kdcdev_memzero(out, w.cap);	/* it held secrets */
-		return w.r;
+	len = kdc_wr_len(&w);
+	if ((r = kdc_wr_err(&w)) != KDC_OK) {
+		kdc_wipe(out, cap);	/* it held secrets */
+		return r;
 	}
-	*out_len = w.len;
+	*out_len = len;
 	return KDC_OK;
 }
 
 /* ==== reader ============================================================= */
 
-struct rd {
-	const uint8_t	*p;
-	size_t		 left;
-	kdc_err		 r;
-};
-
-static const uint8_t *
-rd_bytes(struct rd *r, size_t n)
-{
-	const uint8_t *b;
-
-	if (r->r != KDC_OK)
-		return NULL;
-	if (n > r->left) {
-		r->r = KDC_ERR_TRUNCATED;
-		return NULL;
-	}
-	b = r->p;
-	r->p += n;
-	r->left -= n;
-	return b;
-}
-
+/* An unsigned big-endian field of width 1, 2 or 4 bytes (0 once failed). */
 static uint32_t
-rd_be(struct rd *r, size_t width)
+rd_be(struct kdc_rd *r, unsigned width)
 {
-	const uint8_t *b = rd_bytes(r, width);
-	uint32_t v = 0;
+	uint64_t v;
 
-	if (b == NULL)
-		return 0;
-	for (size_t i = 0; i < width; i++)
-		v = (v << 8) | b[i];
-	return v;
+	return kdc_rd_be(r, width, &v) ? (uint32_t)v : 0;
 }
 
 /* A length-prefixed field of at most max bytes, copied to dst (if not
  * NULL) and NUL-terminated when text. */
 static size_t
-rd_lv(struct rd *r, size_t width, size_t max, void *dst, bool text)
+rd_lv(struct kdc_rd *r, unsigned width, size_t max, void *dst, bool text)
 {
 	size_t n = rd_be(r, width);
 	const uint8_t *b;
 
-	if (r->r != KDC_OK)
+	if (kdc_rd_err(r) != KDC_OK)
 		return 0;
 	if (n > max) {
-		r->r = KDC_ERR_TOO_LARGE;
+		(void)kdc_rd_fail(r, KDC_ERR_TOO_LARGE);
 		return 0;
 	}
-	if ((b = rd_bytes(r, n)) == NULL)
+	if (!kdc_rd_view(r, n, &b))
 		return 0;
 	if (text && n > 0 && memchr(b, 0, n) != NULL) {
-		r->r = KDC_ERR_MALFORMED;
+		(void)kdc_rd_fail(r, KDC_ERR_MALFORMED);
 		return 0;
 	}
 	if (dst != NULL) {
@@ -203,22 +152,23 @@ rd_lv(struct rd *r, size_t width, size_t max, void *dst, bool text)
 }
 
 static void
-rd_check(struct rd *r, bool ok)
+rd_check(struct kdc_rd *r, bool ok)
 {
-	if (r->r == KDC_OK && !ok)
-		r->r = KDC_ERR_MALFORMED;
+	if (!ok)
+		(void)kdc_rd_fail(r, KDC_ERR_MALFORMED);
 }
 
 /* Parse the body; with c == NULL only check it. */
 static kdc_err
 parse_body(struct kdcdev_lwm2m *c, const uint8_t *body, size_t len)
 {
-	struct rd r = { body, len, KDC_OK };
+	struct kdc_rd r;
 	struct kdcdev_security *s;
 	struct kdcdev_server *v;
 	uint32_t flags, nsec, nsrv;
 	size_t epn;
 
+	kdc_rd_init(&r, body, len);
 	flags = rd_be(&r, 1);
 	rd_check(&r, (flags & ~3u) == 0);
 	epn = rd_lv(&r, 1, KDCDEV_EP_MAX - 1, c ? c->ep : NULL, true);
@@ -230,9 +180,9 @@ parse_body(struct kdcdev_lwm2m *c, const uint8_t *body, size_t len)
 		c->registered = (flags & 2u) ? 1 : 0;
 	}
 	nsec = rd_be(&r, 1);
-	if (r.r == KDC_OK && nsec > KDCDEV_MAX_SECURITY)
-		r.r = KDC_ERR_TOO_LARGE;
-	for (uint32_t i = 0; i < nsec && r.r == KDC_OK; i++) {
+	if (nsec > KDCDEV_MAX_SECURITY)
+		(void)kdc_rd_fail(&r, KDC_ERR_TOO_LARGE);
+	for (uint32_t i = 0; i < nsec && kdc_rd_err(&r) == KDC_OK; i++) {
 		struct kdcdev_security tmp;
 		s = c != NULL ? &c->sec[i] : &tmp;
 		memset(s, 0, sizeof(*s));
@@ -255,12 +205,12 @@ parse_body(struct kdcdev_lwm2m *c, const uint8_t *body, size_t len)
 		s->secret_len = (uint16_t)rd_lv(&r, 2, KDCDEV_SECRET_MAX,
 		    c ? s->secret : NULL, false);
 		if (c == NULL)
-			kdcdev_memzero(&tmp, sizeof(tmp));
+			kdc_wipe(&tmp, sizeof(tmp));
 	}
 	nsrv = rd_be(&r, 1);
-	if (r.r == KDC_OK && nsrv > KDCDEV_MAX_SERVER)
-		r.r = KDC_ERR_TOO_LARGE;
-	for (uint32_t i = 0; i < nsrv && r.r == KDC_OK; i++) {
+	if (nsrv > KDCDEV_MAX_SERVER)
+		(void)kdc_rd_fail(&r, KDC_ERR_TOO_LARGE);
+	for (uint32_t i = 0; i < nsrv && kdc_rd_err(&r) == KDC_OK; i++) {
 		struct kdcdev_server tmp;
 		v = c != NULL ? &c->srv[i] : &tmp;
 		memset(v, 0, sizeof(*v));
@@ -276,9 +226,9 @@ parse_body(struct kdcdev_lwm2m *c, const uint8_t *body, size_t len)
 		(void)rd_lv(&r, 1, KDCDEV_BINDING_MAX - 1, c ? v->binding : NULL,
 		    true);
 	}
-	if (r.r == KDC_OK && r.left != 0)
-		r.r = KDC_ERR_TRAILING;
-	return r.r;
+	if (!kdc_rd_at_end(&r))
+		(void)kdc_rd_fail(&r, KDC_ERR_TRAILING);
+	return kdc_rd_err(&r);
 }
 
 kdc_err
@@ -307,11 +257,11 @@ kdcdev_state_decode(struct kdcdev_lwm2m *c, const uint8_t *buf, size_t len)
 		return r;
 	/* Checked: now replace the objects. */
 	for (size_t i = 0; i < KDCDEV_MAX_SECURITY; i++) {
-		kdcdev_memzero(&c->sec[i], sizeof(c->sec[i]));
+		kdc_wipe(&c->sec[i], sizeof(c->sec[i]));
 		c->sec[i].ssid = -1;
 	}
-	kdcdev_memzero(c->srv, sizeof(c->srv));
-	kdcdev_memzero(c->ep, sizeof(c->ep));
-	kdcdev_memzero(c->location, sizeof(c->location));
+	kdc_wipe(c->srv, sizeof(c->srv));
+	kdc_wipe(c->ep, sizeof(c->ep));
+	kdc_wipe(c->location, sizeof(c->location));
 	return parse_body(c, buf + HDR_LEN, body);
 }

@@ -314,12 +314,13 @@ kdc_ca_create(const char *dir, const struct kdc_keyring *kr,
 	if ((r = crt_export(crt, GNUTLS_X509_FMT_PEM, &pem, &pem_len)) != KDC_OK)
 		goto out;
 	if (wrapped != NULL) {
-		if ((r = crypto_file_create(key_path, wrapped, wrapped_len,
+		if ((r = kdc_file_create_atomic(key_path, wrapped, wrapped_len,
 		    0600)) != KDC_OK)
 			goto out;
 		wrote_key = true;
 	}
-	if ((r = crypto_file_create(cert_path, pem, pem_len, 0644)) != KDC_OK)
+	if ((r = kdc_file_create_atomic(cert_path, pem, pem_len, 0644)) !=
+	    KDC_OK)
 		goto out;
 	wrote_key = false;		/* committed: ca.pem is the last write */
 	r = KDC_OK;
@@ -593,9 +594,9 @@ kdc_tls_cert_create(const char *dir, const struct kdc_keyring *kr,
 	/* Key first: a crash between the two renames leaves a new key with
 	 * the old certificate, which a rerun repairs; the reverse order
 	 * would be the same. Neither is ever half written. */
-	if ((r = crypto_file_replace(key_path, wrapped, wrapped_len,
+	if ((r = kdc_file_write_atomic(key_path, wrapped, wrapped_len,
 	    0600)) != KDC_OK ||
-	    (r = crypto_file_replace(cert_path, chain, leaf_len + capem_len,
+	    (r = kdc_file_write_atomic(cert_path, chain, leaf_len + capem_len,
 	    0644)) != KDC_OK)
 		goto out;
 	r = KDC_OK;

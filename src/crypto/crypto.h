@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/wipe.h"	/* kdc_wipe() */
 #include "core/err.h"
 #include "core/limits.h"
 
@@ -22,8 +23,6 @@
 
 /* gnutls_global_init() once per process; safe to call repeatedly. */
 kdc_err	kdc_crypto_init(void);
-/* Wipe n bytes (gnutls_memset: not optimized out). NULL-safe. */
-void	kdc_wipe(void *p, size_t n);
 /* Constant-time equality of two n-byte buffers (gnutls_memcmp). */
 bool	kdc_ct_equal(const void *a, const void *b, size_t n);
 /* n bytes from the key-grade RNG. */

@@ -13,6 +13,8 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "base/buf.h"
+#include "base/file.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
 
@@ -44,26 +46,18 @@ struct kdc_ca {
 };
 
 /* ---- DER (der.c) ---------------------------------------------------------
- * A reader over [p, end). der_next() takes the next element if its tag is
- * `tag` (one-octet tags only) and its length is definite, in shortest
- * form and inside the input; val (may be NULL) then spans its contents
- * and rd moves past it. false, rd unchanged, otherwise.
+ * Read through a struct kdc_rd (base/buf.h). der_next() takes the next
+ * element if its tag is `tag` (one-octet tags only) and its length is
+ * definite, in shortest form and inside the input; val (may be NULL) is
+ * then a fresh reader over its contents and rd moves past it. false, rd
+ * unchanged (and without a sticky error), otherwise, so a caller may try
+ * another tag. der_take() does the same and also borrows the whole
+ * element, header included, as *el / *el_len (both may be NULL).
+ * kdc_rd_at_end() says whether anything follows.
  */
-struct der_rd {
-	const uint8_t	*p;
-	const uint8_t	*end;
-};
-bool	der_next(struct der_rd *rd, uint8_t tag, struct der_rd *val);
-static inline bool
-der_done(const struct der_rd *rd)
-{
-	return rd->p == rd->end;
-}
-static inline size_t
-der_len(const struct der_rd *rd)
-{
-	return (size_t)(rd->end - rd->p);
-}
+bool	der_next(struct kdc_rd *rd, uint8_t tag, struct kdc_rd *val);
+bool	der_take(struct kdc_rd *rd, uint8_t tag, struct kdc_rd *val,
+	    const uint8_t **el, size_t *el_len);
 
 /*
  * A writer that fills buf[0, cap) back to front: what is written sits at
@@ -125,16 +119,10 @@ bool	crypto_is_pem(const uint8_t *buf, size_t len);
  * Files. crypto_file_read: the whole file, at most max bytes (TOO_LARGE
  * beyond), kdc_malloc with a NUL after it; IO if unreadable. NOT_FOUND if
  * it does not exist.
- * crypto_file_create: a new file (O_EXCL, EXISTS if present) with mode,
- * written and fsync'd; removed again if writing fails.
- * crypto_file_replace: write path.tmp, fsync, rename over path.
+ * Writes: base/file.h.
  */
 kdc_err	crypto_file_read(const char *path, size_t max, uint8_t **out,
 	    size_t *out_len);
-kdc_err	crypto_file_create(const char *path, const void *buf, size_t len,
-	    unsigned mode);
-kdc_err	crypto_file_replace(const char *path, const void *buf, size_t len,
-	    unsigned mode);
 /* dir + "/" + name into a kdc_malloc string; NULL on NOMEM. */
 char	*crypto_path(const char *dir, const char *name);
 

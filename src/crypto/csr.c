@@ -132,10 +132,15 @@ kdc_issued_wipe(struct kdc_issued *is)
 	memset(is, 0, sizeof(*is));
 }
 
+/* The rest of rd (not consumed) is exactly want[0, n). */
 static bool
-oid_is(const struct der_rd *oid, const uint8_t *want, size_t n)
+oid_is(const struct kdc_rd *oid, const uint8_t *want, size_t n)
 {
-	return der_len(oid) == n && memcmp(oid->p, want, n) == 0;
+	struct kdc_rd t = *oid;
+	const uint8_t *p;
+
+	return kdc_rd_remaining(&t) == n && kdc_rd_view(&t, n, &p) &&
+	    memcmp(p, want, n) == 0;
 }
 
 /* A SubjectPublicKeyInfo: one of the two canonical forms, else
@@ -144,7 +149,7 @@ oid_is(const struct der_rd *oid, const uint8_t *want, size_t n)
 static kdc_err
 spki_kind(const uint8_t *p, size_t n, enum kdc_key_alg *alg)
 {
-	struct der_rd rd = { p, p + n }, spki, algid;
+	struct kdc_rd rd, spki, algid;
 
 	if (n == SPKI_P256_LEN && memcmp(p, spki_p256,
 	    sizeof(spki_p256)) == 0) {
@@ -156,9 +161,10 @@ spki_kind(const uint8_t *p, size_t n, enum kdc_key_alg *alg)
 		*alg = KDC_KEY_ED25519;
 		return KDC_OK;
 	}
-	if (!der_next(&rd, 0x30, &spki) || !der_done(&rd) ||
+	kdc_rd_init(&rd, p, n);
+	if (!der_next(&rd, 0x30, &spki) || !kdc_rd_at_end(&rd) ||
 	    !der_next(&spki, 0x30, &algid) || !der_next(&algid, 0x06, NULL) ||
-	    !der_next(&spki, 0x03, NULL) || !der_done(&spki))
+	    !der_next(&spki, 0x03, NULL) || !kdc_rd_at_end(&spki))
 		return KDC_ERR_MALFORMED;
 	return KDC_ERR_UNSUPPORTED_KEY;
 }
@@ -172,10 +178,9 @@ spki_kind(const uint8_t *p, size_t n, enum kdc_key_alg *alg)
 static kdc_err
 csr_parse(const uint8_t *der, size_t len, struct kdc_csr *out)
 {
-	struct der_rd rd = { der, der + len }, req, info, sigalg, oid, sig,
-	    f;
+	struct kdc_rd rd, req, info, sigalg, oid, sig, f;
 	static const uint8_t v0[] = { 0x00 };
-	const uint8_t *at;
+	uint8_t unused;
 	kdc_err r;
 
 	memset(out, 0, sizeof(*out));
@@ -183,43 +188,35 @@ csr_parse(const uint8_t *der, size_t len, struct kdc_csr *out)
 		return KDC_ERR_MALFORMED;
 	if (len > KDC_CSR_MAX)
 		return KDC_ERR_TOO_LARGE;
-	if (!der_next(&rd, 0x30, &req) || !der_done(&rd))
+	kdc_rd_init(&rd, der, len);
+	if (!der_next(&rd, 0x30, &req) || !kdc_rd_at_end(&rd))
 		return KDC_ERR_MALFORMED;
-	at = req.p;
-	if (!der_next(&req, 0x30, &info))
+	if (!der_take(&req, 0x30, &info, &out->info, &out->info_len))
 		return KDC_ERR_MALFORMED;
-	out->info = at;
-	out->info_len = (size_t)(req.p - at);
 	/* version 0 */
 	if (!der_next(&info, 0x02, &f) || !oid_is(&f, v0, 1))
 		return KDC_ERR_MALFORMED;
-	at = info.p;
-	if (!der_next(&info, 0x30, NULL))
+	if (!der_take(&info, 0x30, NULL, &out->subject, &out->subject_len) ||
+	    !der_take(&info, 0x30, NULL, &out->spki, &out->spki_len))
 		return KDC_ERR_MALFORMED;
-	out->subject = at;
-	out->subject_len = (size_t)(info.p - at);
-	at = info.p;
-	if (!der_next(&info, 0x30, NULL))
-		return KDC_ERR_MALFORMED;
-	out->spki = at;
-	out->spki_len = (size_t)(info.p - at);
 	/* attributes [0] IMPLICIT SET OF: present (maybe empty) or, as
 	 * some encoders do, left out */
-	if (!der_done(&info) && (!der_next(&info, 0xa0, NULL) ||
-	    !der_done(&info)))
+	if (!kdc_rd_at_end(&info) && (!der_next(&info, 0xa0, NULL) ||
+	    !kdc_rd_at_end(&info)))
 		return KDC_ERR_MALFORMED;
 	if ((r = spki_kind(out->spki, out->spki_len, &out->alg)) != KDC_OK)
 		return r;
 	/* AlgorithmIdentifier without parameters (RFC 5758 3.2, RFC 8410 3) */
 	if (!der_next(&req, 0x30, &sigalg) || !der_next(&sigalg, 0x06, &oid) ||
-	    !der_done(&sigalg))
+	    !kdc_rd_at_end(&sigalg))
 		return KDC_ERR_MALFORMED;
-	/* BIT STRING, no unused bits */
-	if (!der_next(&req, 0x03, &sig) || !der_done(&req) ||
-	    der_len(&sig) < 2 || sig.p[0] != 0x00)
+	/* BIT STRING, no unused bits, at least one octet of signature */
+	if (!der_next(&req, 0x03, &sig) || !kdc_rd_at_end(&req) ||
+	    !kdc_rd_u8(&sig, &unused) || unused != 0x00 ||
+	    kdc_rd_at_end(&sig))
 		return KDC_ERR_MALFORMED;
-	out->sig = sig.p + 1;
-	out->sig_len = der_len(&sig) - 1;
+	out->sig_len = kdc_rd_remaining(&sig);
+	(void)kdc_rd_view(&sig, out->sig_len, &out->sig);
 	if (out->alg == KDC_KEY_P256 && oid_is(&oid, oid_ecdsa_sha256,
 	    sizeof(oid_ecdsa_sha256)))
 		out->sig_alg = CSR_SIG_ECDSA_SHA256;
@@ -353,18 +350,20 @@ kdc_csr_spki(const uint8_t *csr, size_t len, uint8_t **spki, size_t *spki_len)
 kdc_err
 kdc_csr_cn(const struct kdc_csr *c, char *cn, size_t cap)
 {
-	struct der_rd rd = { c->subject, c->subject + c->subject_len }, name,
-	    rdn, atv, oid, val;
+	struct kdc_rd rd, name, rdn, atv, oid, val;
+	const uint8_t *v;
+	size_t n;
 
 	if (cap == 0)
 		return KDC_ERR_INVALID_ARG;
 	cn[0] = '\0';
+	kdc_rd_init(&rd, c->subject, c->subject_len);
 	if (!der_next(&rd, 0x30, &name))
 		return KDC_ERR_MALFORMED;
-	while (!der_done(&name)) {
+	while (!kdc_rd_at_end(&name)) {
 		if (!der_next(&name, 0x31, &rdn))
 			return KDC_ERR_MALFORMED;
-		while (!der_done(&rdn)) {
+		while (!kdc_rd_at_end(&rdn)) {
 			if (!der_next(&rdn, 0x30, &atv) ||
 			    !der_next(&atv, 0x06, &oid))
 				return KDC_ERR_MALFORMED;
@@ -375,11 +374,13 @@ kdc_csr_cn(const struct kdc_csr *c, char *cn, size_t cap)
 			    !der_next(&atv, 0x13, &val) &&
 			    !der_next(&atv, 0x16, &val))
 				return KDC_ERR_MALFORMED;
-			if (!der_done(&atv) || der_len(&val) >= cap ||
-			    memchr(val.p, '\0', der_len(&val)) != NULL)
+			n = kdc_rd_remaining(&val);
+			if (!kdc_rd_at_end(&atv) || n >= cap ||
+			    !kdc_rd_view(&val, n, &v) ||
+			    memchr(v, '\0', n) != NULL)
 				return KDC_ERR_MALFORMED;
-			memcpy(cn, val.p, der_len(&val));
-			cn[der_len(&val)] = '\0';
+			memcpy(cn, v, n);
+			cn[n] = '\0';
 			return KDC_OK;
 		}
 	}

@@ -18,39 +18,51 @@
 #include "crypto/crypto_int.h"
 
 bool
-der_next(struct der_rd *rd, uint8_t tag, struct der_rd *val)
+der_take(struct kdc_rd *rd, uint8_t tag, struct kdc_rd *val,
+    const uint8_t **el, size_t *el_len)
 {
-	const uint8_t *p = rd->p;
-	size_t left = (size_t)(rd->end - p), len, nlen;
+	struct kdc_rd t = *rd;	/* rd moves only on success */
+	const uint8_t *p;
+	uint8_t b, l0;
+	size_t len, nlen;
 
-	if (left < 2 || p[0] != tag)
+	if (!kdc_rd_u8(&t, &b) || b != tag || !kdc_rd_u8(&t, &l0))
 		return false;
-	len = p[1];
-	p += 2;
-	left -= 2;
-	if (len & 0x80) {
+	len = l0;
+	if (l0 & 0x80) {
 		/* long form: 1..3 length octets (our inputs are < 64 KiB),
 		 * no leading zero, and only for lengths short form cannot
 		 * say */
-		nlen = len & 0x7f;
-		if (nlen == 0 || nlen > 3 || nlen > left || p[0] == 0)
+		nlen = l0 & 0x7fu;
+		if (nlen == 0 || nlen > 3)
 			return false;
 		len = 0;
-		for (size_t i = 0; i < nlen; i++)
-			len = (len << 8) | p[i];
-		p += nlen;
-		left -= nlen;
+		for (size_t i = 0; i < nlen; i++) {
+			if (!kdc_rd_u8(&t, &b) || (i == 0 && b == 0))
+				return false;
+			len = (len << 8) | b;
+		}
 		if (len < 0x80)
 			return false;
 	}
-	if (len > left)
+	if (!kdc_rd_view(&t, len, &p))
 		return false;
-	if (val != NULL) {
-		val->p = p;
-		val->end = p + len;
-	}
-	rd->p = p + len;
+	if (val != NULL)
+		kdc_rd_init(val, p, len);
+	len = kdc_rd_pos(&t) - kdc_rd_pos(rd);	/* the whole element */
+	if (!kdc_rd_view(rd, len, &p))
+		return false;			/* cannot happen: t did */
+	if (el != NULL)
+		*el = p;
+	if (el_len != NULL)
+		*el_len = len;
 	return true;
+}
+
+bool
+der_next(struct kdc_rd *rd, uint8_t tag, struct kdc_rd *val)
+{
+	return der_take(rd, tag, val, NULL, NULL);
 }
 
 /* ---- writing, back to front ------------------------------------------- */

@@ -1,5 +1,5 @@
 /*
- * prim.c: primitives on top of GnuTLS (wipe, constant-time compare, RNG,
+ * prim.c: primitives on top of GnuTLS (constant-time compare, RNG,
  * SHA-256, HMAC, hex) and the small helpers the rest of crypto/ shares.
  */
 #include <pthread.h>
@@ -45,13 +45,6 @@ kdc_crypto_init(void)
 	if (init_rc < 0)
 		return KDC_CRYPTO_GTERR("gnutls_global_init", init_rc);
 	return KDC_OK;
-}
-
-void
-kdc_wipe(void *p, size_t n)
-{
-	if (p != NULL && n > 0)
-		gnutls_memset(p, 0, n);
 }
 
 bool

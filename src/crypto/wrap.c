@@ -66,7 +66,7 @@ kdc_keyring_create(const char *path)
 	if ((r = kdc_crypto_init()) != KDC_OK ||
 	    (r = kdc_random(key, sizeof(key))) != KDC_OK)
 		goto out;
-	r = crypto_file_create(path, key, sizeof(key), 0600);
+	r = kdc_file_create_atomic(path, key, sizeof(key), 0600);
 out:
 	kdc_wipe(key, sizeof(key));
 	return r;

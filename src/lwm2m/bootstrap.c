@@ -231,12 +231,12 @@ parse_discover(struct bs_sess *s, const uint8_t *buf, size_t len)
 	uint16_t used0[KDC_LWM2M_DISCOVER_LINKS_MAX];
 	uint16_t used1[KDC_LWM2M_DISCOVER_LINKS_MAX];
 	size_t n0 = 0, n1 = 0, nlinks = 0;
-	struct kdc_link_rd rd;
+	struct kdc_rd rd;
 	struct kdc_link l;
 	int bs_iid = -1;
 	kdc_err r;
 
-	kdc_link_rd_init(&rd, buf, len);
+	kdc_rd_init(&rd, buf, len);
 	while ((r = kdc_link_next(&rd, &l)) == KDC_OK) {
 		if (++nlinks > KDC_LWM2M_DISCOVER_LINKS_MAX)
 			return KDC_ERR_TOO_LARGE;

@@ -4,11 +4,11 @@
  * link-format (RFC 6690, CF 40) as Bootstrap-Discover answers it.
  *
  * Shared by the server (src/lwm2m/) and the device library (device/), so:
- * no allocation, no logging, no dependency beyond core/err.h; every
- * encoder writes into the caller's (out, *out_len) and returns
- * KDC_ERR_TOO_LARGE if it does not fit; every decoder is a bounded
- * parser of untrusted bytes that borrows from the input and never reads
- * past it (KDC_ERR_TRUNCATED / _MALFORMED / _TRAILING / _TOO_LARGE).
+ * no allocation, no logging, no dependency beyond base/buf.h and
+ * core/err.h; every encoder writes into the caller's (out, *out_len) and
+ * returns KDC_ERR_TOO_LARGE if it does not fit; every decoder is a
+ * bounded parser of untrusted bytes that reads through struct kdc_rd,
+ * borrows from the input and never reads past it (KDC_ERR_TRUNCATED / _MALFORMED / _TRAILING / _TOO_LARGE).
  */
 #ifndef KDC_LWM2M_CODEC_H
 #define KDC_LWM2M_CODEC_H
@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "core/err.h"
 
 /* ---- values ------------------------------------------------------------ */
@@ -57,16 +58,13 @@ struct kdc_tlv {
 	size_t		 len;
 };
 
-/* Decoder state over the caller's bytes. */
-struct kdc_tlv_rd {
-	const uint8_t	*p;
-	size_t		 left;
-};
-
-void	kdc_tlv_rd_init(struct kdc_tlv_rd *rd, const uint8_t *buf, size_t len);
-/* Next record: KDC_OK, KDC_ERR_NOT_FOUND at a clean end, else a parse
- * error (a declared length past the input is TRUNCATED). */
-kdc_err	kdc_tlv_next(struct kdc_tlv_rd *rd, struct kdc_tlv *t);
+/*
+ * Next record from rd (a kdc_rd_init() reader over the payload):
+ * KDC_OK, KDC_ERR_NOT_FOUND at a clean end, else a parse error (a
+ * declared length past the input is TRUNCATED), rd not moved and left
+ * without a sticky error. A failed rd returns its error.
+ */
+kdc_err	kdc_tlv_next(struct kdc_rd *rd, struct kdc_tlv *t);
 /* Decode a value as integer (1, 2, 4 or 8 bytes, else MALFORMED),
  * boolean (1 byte 0/1), object link (4 bytes). */
 kdc_err	kdc_tlv_int(const struct kdc_tlv *t, int64_t *v);
@@ -118,16 +116,12 @@ struct kdc_link {
 	char		 ver[8];	/* ver= on an object link, "" if absent */
 };
 
-struct kdc_link_rd {
-	const char	*p;
-	size_t		 left;
-};
-
-void	kdc_link_rd_init(struct kdc_link_rd *rd, const uint8_t *buf, size_t len);
-/* Next link: KDC_OK, KDC_ERR_NOT_FOUND at a clean end, else MALFORMED /
- * TOO_LARGE (a path that is not /oid[/iid[/rid]] with ids <= 65535, an
- * unterminated quote). Unknown attributes are skipped. */
-kdc_err	kdc_link_next(struct kdc_link_rd *rd, struct kdc_link *l);
+/* Next link from rd (a kdc_rd_init() reader over the payload): KDC_OK,
+ * KDC_ERR_NOT_FOUND at a clean end, else MALFORMED / TOO_LARGE (a path
+ * that is not /oid[/iid[/rid]] with ids <= 65535, an unterminated quote),
+ * rd not moved past the link and without a sticky error. Unknown
+ * attributes are skipped. A failed rd returns its error. */
+kdc_err	kdc_link_next(struct kdc_rd *rd, struct kdc_link *l);
 
 /* Encode a Discover answer (device side): "</>;lwm2m=V" then each link
  * "</oid/iid>" with ";ssid=N" when ssid >= 0, comma-separated. */

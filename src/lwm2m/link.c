@@ -12,6 +12,7 @@
  * space (SP, HTAB, CR, LF) around the commas between links, since devices
  * pretty-print long answers; inside a link we do not.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,13 +20,6 @@
 #include "lwm2m/codec.h"
 
 /* ---- decoder ----------------------------------------------------------- */
-
-void
-kdc_link_rd_init(struct kdc_link_rd *rd, const uint8_t *buf, size_t len)
-{
-	rd->p = (const char *)buf;
-	rd->left = buf == NULL ? 0 : len;
-}
 
 static int
 is_ws(char c)
@@ -55,26 +49,48 @@ is_ptokenchar(char c)
 	    (c != '\0' && strchr("!#$%&'()*+-./:<=>?@[]^_`{|}~", c) != NULL);
 }
 
-static void
-skip_ws(struct kdc_link_rd *rd)
-{
-	while (rd->left > 0 && is_ws(*rd->p)) {
-		rd->p++;
-		rd->left--;
-	}
-}
-
 static int
-peek(const struct kdc_link_rd *rd, char c)
+is_not_gt(char c)
 {
-	return rd->left > 0 && *rd->p == c;
+	return c != '>';
+}
+
+static bool
+peek_is(const struct kdc_rd *rd, char c)
+{
+	uint8_t b;
+
+	return kdc_rd_peek(rd, &b) && b == (uint8_t)c;
+}
+
+/* How many bytes from rd's position satisfy ok(); rd does not move. */
+static size_t
+span(const struct kdc_rd *rd, int (*ok)(char))
+{
+	struct kdc_rd t = *rd;
+	uint8_t b;
+	size_t n = 0;
+
+	while (kdc_rd_peek(&t, &b) && ok((char)b)) {
+		(void)kdc_rd_skip(&t, 1);
+		n++;
+	}
+	return n;
 }
 
 static void
-advance(struct kdc_link_rd *rd, size_t n)
+skip_ws(struct kdc_rd *rd)
 {
-	rd->p += n;
-	rd->left -= n;
+	(void)kdc_rd_skip(rd, span(rd, is_ws));
+}
+
+/* Take n bytes (span() counted them) as text. */
+static const char *
+take(struct kdc_rd *rd, size_t n)
+{
+	const uint8_t *p;
+
+	return kdc_rd_view(rd, n, &p) ? (const char *)p : NULL;
 }
 
 /* Decimal 0..65535, no leading zero. */
@@ -98,21 +114,20 @@ parse_u16(const char *s, size_t n, int32_t *v)
 
 /* "<" "/" | "/oid" | "/oid/iid" | "/oid/iid/rid" ">" */
 static kdc_err
-parse_target(struct kdc_link_rd *rd, struct kdc_link *l)
+parse_target(struct kdc_rd *rd, struct kdc_link *l)
 {
 	int32_t *ids[3] = { &l->oid, &l->iid, &l->rid };
 	const char *s;
-	size_t n = 0, pos, k = 0;
+	size_t n, pos, k = 0;
 
-	if (!peek(rd, '<'))
+	if (!peek_is(rd, '<'))
 		return KDC_ERR_MALFORMED;
-	advance(rd, 1);
-	s = rd->p;
-	while (n < rd->left && s[n] != '>')
-		n++;
-	if (n == rd->left)
+	(void)kdc_rd_skip(rd, 1);
+	n = span(rd, is_not_gt);
+	if (n == kdc_rd_remaining(rd))
 		return KDC_ERR_MALFORMED;	/* no '>' */
-	advance(rd, n + 1);
+	if ((s = take(rd, n)) == NULL || !kdc_rd_skip(rd, 1))
+		return KDC_ERR_MALFORMED;
 	if (n == 1 && s[0] == '/')
 		return KDC_OK;			/* </> */
 	pos = 0;
@@ -136,33 +151,33 @@ parse_target(struct kdc_link_rd *rd, struct kdc_link *l)
  * backslashes included; *quoted tells which form it was.
  */
 static kdc_err
-parse_value(struct kdc_link_rd *rd, const char **v, size_t *n, int *quoted)
+parse_value(struct kdc_rd *rd, const char **v, size_t *n, int *quoted)
 {
-	size_t i = 0;
+	struct kdc_rd t;
+	size_t i;
+	uint8_t c;
 
-	*v = rd->p;
-	*quoted = peek(rd, '"');
+	*quoted = peek_is(rd, '"');
 	if (!*quoted) {
-		while (i < rd->left && is_ptokenchar(rd->p[i]))
-			i++;
-		if (i == 0)
+		if ((i = span(rd, is_ptokenchar)) == 0)
 			return KDC_ERR_MALFORMED;	/* ptoken is 1*char */
 		*n = i;
-		advance(rd, i);
+		*v = take(rd, i);
 		return KDC_OK;
 	}
-	for (i = 1; i < rd->left; i++) {
-		unsigned char c = (unsigned char)rd->p[i];
-
+	/* Scan a copy for the closing quote, then take the whole string. */
+	t = *rd;
+	(void)kdc_rd_skip(&t, 1);
+	for (i = 1; kdc_rd_u8(&t, &c); i++) {
 		if (c == '"') {
 			*n = i + 1;
-			advance(rd, i + 1);
+			*v = take(rd, i + 1);
 			return KDC_OK;
 		}
 		if (c == '\\') {
-			if (++i == rd->left)
+			if (!kdc_rd_u8(&t, &c))
 				break;
-			c = (unsigned char)rd->p[i];
+			i++;
 			if (c > 0x7f)
 				return KDC_ERR_MALFORMED;  /* CHAR is US-ASCII */
 		}
@@ -201,21 +216,18 @@ copy_version(const char *v, size_t n, int quoted, char *dst, size_t cap)
 }
 
 static kdc_err
-parse_param(struct kdc_link_rd *rd, struct kdc_link *l)
+parse_param(struct kdc_rd *rd, struct kdc_link *l)
 {
 	const char *name, *v = NULL;
-	size_t name_len = 0, n = 0;
+	size_t name_len, n = 0;
 	int quoted = 0;
 	kdc_err r;
 
-	name = rd->p;
-	while (name_len < rd->left && is_parmchar(name[name_len]))
-		name_len++;
-	if (name_len == 0)
+	if ((name_len = span(rd, is_parmchar)) == 0 ||
+	    (name = take(rd, name_len)) == NULL)
 		return KDC_ERR_MALFORMED;
-	advance(rd, name_len);
-	if (peek(rd, '=')) {
-		advance(rd, 1);
+	if (peek_is(rd, '=')) {
+		(void)kdc_rd_skip(rd, 1);
 		if ((r = parse_value(rd, &v, &n, &quoted)) != KDC_OK)
 			return r;
 	}
@@ -243,74 +255,48 @@ parse_param(struct kdc_link_rd *rd, struct kdc_link *l)
 }
 
 kdc_err
-kdc_link_next(struct kdc_link_rd *rd, struct kdc_link *l)
+kdc_link_next(struct kdc_rd *rd, struct kdc_link *l)
 {
-	struct kdc_link_rd save = *rd;
+	struct kdc_rd in;	/* a failed read does not move rd */
 	struct kdc_link out;
 	kdc_err r;
 
 	memset(l, 0, sizeof(*l));
 	l->oid = l->iid = l->rid = l->ssid = -1;
+	if ((r = kdc_rd_err(rd)) != KDC_OK)
+		return r;
 	skip_ws(rd);
-	if (rd->left == 0)
+	if (kdc_rd_at_end(rd))
 		return KDC_ERR_NOT_FOUND;
+	in = *rd;
 	memset(&out, 0, sizeof(out));
 	out.oid = out.iid = out.rid = out.ssid = -1;
-	if ((r = parse_target(rd, &out)) != KDC_OK)
-		goto fail;
-	while (peek(rd, ';')) {
-		advance(rd, 1);
-		if ((r = parse_param(rd, &out)) != KDC_OK)
-			goto fail;
+	if ((r = parse_target(&in, &out)) != KDC_OK)
+		return r;
+	while (peek_is(&in, ';')) {
+		(void)kdc_rd_skip(&in, 1);
+		if ((r = parse_param(&in, &out)) != KDC_OK)
+			return r;
 	}
 	/* After a link: the end, or a comma and another link. A trailing
 	 * comma would make the next call see a clean end: refuse it here. */
-	skip_ws(rd);
-	if (peek(rd, ',')) {
-		advance(rd, 1);
-		skip_ws(rd);
-		if (!peek(rd, '<')) {
-			r = KDC_ERR_MALFORMED;
-			goto fail;
-		}
-	} else if (rd->left != 0) {
-		r = KDC_ERR_MALFORMED;
-		goto fail;
-	}
+	skip_ws(&in);
+	if (peek_is(&in, ',')) {
+		(void)kdc_rd_skip(&in, 1);
+		skip_ws(&in);
+		if (!peek_is(&in, '<'))
+			return KDC_ERR_MALFORMED;
+	} else if (!kdc_rd_at_end(&in))
+		return KDC_ERR_MALFORMED;
+	*rd = in;
 	*l = out;
 	return KDC_OK;
-fail:
-	*rd = save;	/* a failed read does not move the reader */
-	return r;
 }
 
 /* ---- encoder ----------------------------------------------------------- */
 
-struct wr {
-	uint8_t	*p;
-	size_t	 cap;
-	size_t	 len;
-};
-
-static kdc_err
-wr_bytes(struct wr *w, const char *s, size_t n)
-{
-	if (n > w->cap - w->len)
-		return KDC_ERR_TOO_LARGE;
-	if (n > 0)
-		memcpy(w->p + w->len, s, n);
-	w->len += n;
-	return KDC_OK;
-}
-
-static kdc_err
-wr_str(struct wr *w, const char *s)
-{
-	return wr_bytes(w, s, strlen(s));
-}
-
-static kdc_err
-wr_u16(struct wr *w, int32_t v)
+static bool
+wr_u16(struct kdc_wr *w, int32_t v)
 {
 	char t[6];
 	size_t n = sizeof(t);
@@ -320,7 +306,7 @@ wr_u16(struct wr *w, int32_t v)
 		t[--n] = (char)('0' + u % 10);
 		u /= 10;
 	} while (u > 0);
-	return wr_bytes(w, t + n, sizeof(t) - n);
+	return kdc_wr_bytes(w, t + n, sizeof(t) - n);
 }
 
 /* A version as the decoder takes it: 1..7 digits and dots. */
@@ -347,17 +333,18 @@ kdc_err
 kdc_link_encode(const char *lwm2m_version, const struct kdc_link *links,
     size_t n, uint8_t *out, size_t *out_len)
 {
-	struct wr w = { out, *out_len, 0 };
+	struct kdc_wr w;
 	char ver[8];
-	kdc_err r;
 
-	*out_len = 0;
-	if (lwm2m_version == NULL || (n > 0 && links == NULL) ||
-	    (w.cap > 0 && out == NULL) || !version_ok(lwm2m_version, sizeof(ver)))
+	if ((*out_len > 0 && out == NULL) || lwm2m_version == NULL ||
+	    (n > 0 && links == NULL) || !version_ok(lwm2m_version, sizeof(ver))) {
+		*out_len = 0;
 		return KDC_ERR_INVALID_ARG;
-	if ((r = wr_str(&w, "</>;lwm2m=")) != KDC_OK ||
-	    (r = wr_str(&w, lwm2m_version)) != KDC_OK)
-		return r;
+	}
+	kdc_wr_init(&w, out, *out_len);
+	*out_len = 0;
+	kdc_wr_str(&w, "</>;lwm2m=");
+	kdc_wr_str(&w, lwm2m_version);
 	for (size_t k = 0; k < n; k++) {
 		const struct kdc_link *l = &links[k];
 
@@ -366,24 +353,29 @@ kdc_link_encode(const char *lwm2m_version, const struct kdc_link *links,
 		    (l->ssid != -1 && !id_ok(l->ssid)) ||
 		    (l->ver[0] != '\0' && !version_ok(l->ver, sizeof(l->ver))))
 			return KDC_ERR_INVALID_ARG;
-		if ((r = wr_str(&w, ",</")) != KDC_OK ||
-		    (r = wr_u16(&w, l->oid)) != KDC_OK)
-			return r;
-		if (l->iid != -1 && ((r = wr_str(&w, "/")) != KDC_OK ||
-		    (r = wr_u16(&w, l->iid)) != KDC_OK))
-			return r;
-		if (l->rid != -1 && ((r = wr_str(&w, "/")) != KDC_OK ||
-		    (r = wr_u16(&w, l->rid)) != KDC_OK))
-			return r;
-		if ((r = wr_str(&w, ">")) != KDC_OK)
-			return r;
-		if (l->ver[0] != '\0' && ((r = wr_str(&w, ";ver=")) != KDC_OK ||
-		    (r = wr_str(&w, l->ver)) != KDC_OK))
-			return r;
-		if (l->ssid != -1 && ((r = wr_str(&w, ";ssid=")) != KDC_OK ||
-		    (r = wr_u16(&w, l->ssid)) != KDC_OK))
-			return r;
+		/* the writer's error is sticky: check once per link */
+		kdc_wr_str(&w, ",</");
+		wr_u16(&w, l->oid);
+		if (l->iid != -1) {
+			kdc_wr_str(&w, "/");
+			wr_u16(&w, l->iid);
+		}
+		if (l->rid != -1) {
+			kdc_wr_str(&w, "/");
+			wr_u16(&w, l->rid);
+		}
+		kdc_wr_str(&w, ">");
+		if (l->ver[0] != '\0') {
+			kdc_wr_str(&w, ";ver=");
+			kdc_wr_str(&w, l->ver);
+		}
+		if (l->ssid != -1) {
+			kdc_wr_str(&w, ";ssid=");
+			wr_u16(&w, l->ssid);
+		}
+		if (kdc_wr_err(&w) != KDC_OK)
+			return kdc_wr_err(&w);
 	}
-	*out_len = w.len;
+	*out_len = kdc_wr_len(&w);
 	return KDC_OK;
 }

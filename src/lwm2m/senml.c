@@ -8,12 +8,14 @@
  * lengths only, a bounded reader, an explicit depth bound when skipping
  * the values of labels we do not use.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "core/utf8.h"
 #include "lwm2m/codec.h"
+#include "lwm2m/codec_int.h"
 
 /* A pack is an array of maps of scalars: depth 2. Unknown labels may carry
  * any CBOR item, which we skip; 8 levels is far more than any SenML
@@ -39,69 +41,19 @@
 
 /* ---- CBOR writer ------------------------------------------------------- */
 
-struct wr {
-	uint8_t	*p;
-	size_t	 cap;
-	size_t	 len;
-};
-
-static kdc_err
-wr_bytes(struct wr *w, const void *b, size_t n)
-{
-	if (n > w->cap - w->len)
-		return KDC_ERR_TOO_LARGE;
-	if (n > 0)
-		memcpy(w->p + w->len, b, n);
-	w->len += n;
-	return KDC_OK;
-}
-
-/* Initial byte and argument in the shortest form (RFC 8949 §4.2.1). */
-static kdc_err
-wr_head(struct wr *w, unsigned major, uint64_t arg)
-{
-	uint8_t b[9];
-	unsigned n, ai;
-
-	if (arg < 24) {
-		ai = (unsigned)arg;
-		n = 0;
-	} else if (arg <= 0xff) {
-		ai = 24;
-		n = 1;
-	} else if (arg <= 0xffff) {
-		ai = 25;
-		n = 2;
-	} else if (arg <= 0xffffffffu) {
-		ai = 26;
-		n = 4;
-	} else {
-		ai = 27;
-		n = 8;
-	}
-	b[0] = (uint8_t)(major << 5 | ai);
-	for (unsigned i = 0; i < n; i++)
-		b[1 + i] = (uint8_t)(arg >> (8 * (n - 1 - i)));
-	return wr_bytes(w, b, 1 + n);
-}
-
-static kdc_err
-wr_int(struct wr *w, int64_t v)
+static bool
+wr_int(struct kdc_wr *w, int64_t v)
 {
 	if (v >= 0)
-		return wr_head(w, 0, (uint64_t)v);
+		return kdc_cbor_head_write(w, 0, (uint64_t)v);
 	/* -1 - v without overflow for INT64_MIN */
-	return wr_head(w, 1, (uint64_t)(-(v + 1)));
+	return kdc_cbor_head_write(w, 1, (uint64_t)(-(v + 1)));
 }
 
-static kdc_err
-wr_str(struct wr *w, unsigned major, const void *s, size_t n)
+static bool
+wr_str(struct kdc_wr *w, unsigned major, const void *s, size_t n)
 {
-	kdc_err r;
-
-	if ((r = wr_head(w, major, n)) != KDC_OK)
-		return r;
-	return wr_bytes(w, s, n);
+	return kdc_cbor_head_write(w, major, n) && kdc_wr_bytes(w, s, n);
 }
 
 /* Decimal digits of v into b (at least 6 bytes); returns the count. */
@@ -120,44 +72,36 @@ fmt_u16(char *b, unsigned v)
 	return k;
 }
 
-static kdc_err
-wr_value(struct wr *w, const struct kdc_lwm2m_res *res)
+static bool
+wr_value(struct kdc_wr *w, const struct kdc_lwm2m_res *res)
 {
 	char b[16];
 	size_t n;
-	kdc_err r;
 
 	switch (res->type) {
 	case KDC_LWM2M_INT:
-		if ((r = wr_int(w, L_V)) != KDC_OK)
-			return r;
-		return wr_int(w, res->i);
+		return wr_int(w, L_V) && wr_int(w, res->i);
 	case KDC_LWM2M_BOOL:
 		if (res->i != 0 && res->i != 1)
-			return KDC_ERR_INVALID_ARG;
-		if ((r = wr_int(w, L_VB)) != KDC_OK)
-			return r;
-		return wr_head(w, 7, res->i ? 21 : 20);	/* true / false */
+			return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
+		/* true / false */
+		return wr_int(w, L_VB) && kdc_cbor_head_write(w, 7, res->i ? 21 : 20);
 	case KDC_LWM2M_STRING:
 	case KDC_LWM2M_OPAQUE:
 		if (res->len > 0 && res->bytes == NULL)
-			return KDC_ERR_INVALID_ARG;
-		if ((r = wr_int(w, res->type == KDC_LWM2M_STRING ? L_VS :
-		    L_VD)) != KDC_OK)
-			return r;
-		return wr_str(w, res->type == KDC_LWM2M_STRING ? 3 : 2,
+			return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
+		return wr_int(w, res->type == KDC_LWM2M_STRING ? L_VS : L_VD) &&
+		    wr_str(w, res->type == KDC_LWM2M_STRING ? 3 : 2,
 		    res->bytes, res->len);
 	case KDC_LWM2M_OBJLNK:
 		if (res->i < 0 || res->i > (int64_t)UINT32_MAX)
-			return KDC_ERR_INVALID_ARG;
+			return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
 		n = fmt_u16(b, (unsigned)(res->i >> 16));
 		b[n++] = ':';
 		n += fmt_u16(b + n, (unsigned)(res->i & 0xffff));
-		if ((r = wr_str(w, 3, "vlo", 3)) != KDC_OK)
-			return r;
-		return wr_str(w, 3, b, n);
+		return wr_str(w, 3, "vlo", 3) && wr_str(w, 3, b, n);
 	default:
-		return KDC_ERR_INVALID_ARG;
+		return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
 	}
 }
 
@@ -166,19 +110,21 @@ kdc_senml_cbor_encode_instance(uint16_t oid, uint16_t iid,
     const struct kdc_lwm2m_res *res, size_t n, uint8_t *out,
     size_t *out_len)
 {
-	struct wr w = { out, *out_len, 0 };
+	struct kdc_wr w;
 	char b[16];
 	size_t k;
-	kdc_err r;
 
-	*out_len = 0;
-	if ((n > 0 && res == NULL) || (w.cap > 0 && out == NULL))
+	if ((n > 0 && res == NULL) || (*out_len > 0 && out == NULL)) {
+		*out_len = 0;
 		return KDC_ERR_INVALID_ARG;
-	if ((r = wr_head(&w, 4, n)) != KDC_OK)
-		return r;
+	}
+	kdc_wr_init(&w, out, *out_len);
+	*out_len = 0;
+	if (!kdc_cbor_head_write(&w, 4, n))
+		return kdc_wr_err(&w);
 	for (size_t j = 0; j < n; j++) {
-		if ((r = wr_head(&w, 5, j == 0 ? 3 : 2)) != KDC_OK)
-			return r;
+		if (!kdc_cbor_head_write(&w, 5, j == 0 ? 3 : 2))
+			return kdc_wr_err(&w);
 		if (j == 0) {	/* bn "/oid/iid/" on the first record */
 			k = 0;
 			b[k++] = '/';
@@ -186,62 +132,35 @@ kdc_senml_cbor_encode_instance(uint16_t oid, uint16_t iid,
 			b[k++] = '/';
 			k += fmt_u16(b + k, iid);
 			b[k++] = '/';
-			if ((r = wr_int(&w, L_BN)) != KDC_OK ||
-			    (r = wr_str(&w, 3, b, k)) != KDC_OK)
-				return r;
+			if (!wr_int(&w, L_BN) || !wr_str(&w, 3, b, k))
+				return kdc_wr_err(&w);
 		}
 		k = fmt_u16(b, res[j].id);
-		if ((r = wr_int(&w, L_N)) != KDC_OK ||
-		    (r = wr_str(&w, 3, b, k)) != KDC_OK ||
-		    (r = wr_value(&w, &res[j])) != KDC_OK)
-			return r;
+		if (!wr_int(&w, L_N) || !wr_str(&w, 3, b, k) ||
+		    !wr_value(&w, &res[j]))
+			return kdc_wr_err(&w);
 	}
-	*out_len = w.len;
+	*out_len = kdc_wr_len(&w);
 	return KDC_OK;
 }
 
 /* ---- CBOR reader ------------------------------------------------------- */
 
-struct rd {
-	const uint8_t	*p;
-	size_t		 left;
-};
-
+/* Borrow n bytes a peer announced (kdc_rd compares before it reads). */
 static kdc_err
-rd_bytes(struct rd *rd, uint64_t n, const uint8_t **out)
+rd_bytes(struct kdc_rd *rd, uint64_t n, const uint8_t **out)
 {
-	if (n > rd->left)
-		return KDC_ERR_TRUNCATED;	/* compare first, never p + n */
-	*out = rd->p;
-	rd->p += n;
-	rd->left -= (size_t)n;
-	return KDC_OK;
+	return kdc_rd_view(rd, n, out) ? KDC_OK : kdc_rd_err(rd);
 }
 
 /* One item head: major type, additional info and argument. */
 static kdc_err
-rd_head(struct rd *rd, unsigned *major, unsigned *ai, uint64_t *arg)
+rd_head(struct kdc_rd *rd, unsigned *major, unsigned *ai, uint64_t *arg)
 {
-	const uint8_t *b;
-	unsigned n;
 	kdc_err r;
 
-	*arg = 0;
-	if ((r = rd_bytes(rd, 1, &b)) != KDC_OK)
+	if ((r = kdc_cbor_head_read(rd, major, ai, arg)) != KDC_OK)
 		return r;
-	*major = b[0] >> 5;
-	*ai = b[0] & 0x1fu;
-	if (*ai >= 28)		/* reserved (28-30), indefinite or break (31) */
-		return KDC_ERR_MALFORMED;
-	if (*ai < 24) {
-		*arg = *ai;
-		return KDC_OK;
-	}
-	n = 1u << (*ai - 24);
-	if ((r = rd_bytes(rd, n, &b)) != KDC_OK)
-		return r;
-	for (unsigned i = 0; i < n; i++)
-		*arg = (*arg << 8) | b[i];
 	/* RFC 8949 §3.3: simple values below 32 take the one-byte form. */
 	if (*major == 7 && *ai == 24 && *arg < 32)
 		return KDC_ERR_MALFORMED;
@@ -250,7 +169,7 @@ rd_head(struct rd *rd, unsigned *major, unsigned *ai, uint64_t *arg)
 
 /* Skip one well-formed item of any type (values of unknown labels). */
 static kdc_err
-skip_item(struct rd *rd, unsigned depth)
+skip_item(struct kdc_rd *rd, unsigned depth)
 {
 	const uint8_t *b;
 	unsigned major, ai;
@@ -268,7 +187,7 @@ skip_item(struct rd *rd, unsigned depth)
 	case 4:
 	case 5:
 		/* every item takes at least one byte: check before looping */
-		if (arg > rd->left / (major == 5 ? 2 : 1))
+		if (arg > kdc_rd_remaining(rd) / (major == 5 ? 2 : 1))
 			return KDC_ERR_TRUNCATED;
 		if (major == 5)
 			arg *= 2;
@@ -285,7 +204,7 @@ skip_item(struct rd *rd, unsigned depth)
 
 /* A text string; any other item is MALFORMED. */
 static kdc_err
-rd_text(struct rd *rd, unsigned want_major, const uint8_t **s, size_t *n)
+rd_text(struct kdc_rd *rd, unsigned want_major, const uint8_t **s, size_t *n)
 {
 	unsigned major, ai;
 	uint64_t arg;
@@ -349,7 +268,7 @@ float_to_int(uint64_t bits, unsigned ebits, unsigned mbits, int64_t *v)
 
 /* "v": an integer, or a float that holds one. */
 static kdc_err
-rd_number(struct rd *rd, int64_t *v)
+rd_number(struct kdc_rd *rd, int64_t *v)
 {
 	unsigned major, ai;
 	uint64_t arg;
@@ -455,7 +374,7 @@ struct base {
 };
 
 static kdc_err
-rd_record(struct rd *rd, struct base *base, struct kdc_senml_rec *rec)
+rd_record(struct kdc_rd *rd, struct base *base, struct kdc_senml_rec *rec)
 {
 	struct label seen[SENML_MAX_LABELS];
 	const uint8_t *n = NULL, *s;
@@ -471,7 +390,7 @@ rd_record(struct rd *rd, struct base *base, struct kdc_senml_rec *rec)
 		return r;
 	if (major != 5)
 		return KDC_ERR_MALFORMED;
-	if (arg > rd->left / 2)
+	if (arg > kdc_rd_remaining(rd) / 2)
 		return KDC_ERR_TRUNCATED;
 	if (arg > SENML_MAX_LABELS)
 		return KDC_ERR_TOO_LARGE;
@@ -589,20 +508,20 @@ rd_record(struct rd *rd, struct base *base, struct kdc_senml_rec *rec)
 static kdc_err
 senml_walk(const uint8_t *buf, size_t len, kdc_senml_fn fn, void *arg)
 {
-	struct rd rd = { buf, len };
+	struct kdc_rd rd;
 	struct base base = { NULL, 0 };
 	struct kdc_senml_rec rec;
 	unsigned major, ai;
 	uint64_t count;
 	kdc_err r;
 
-	if (buf == NULL)
-		rd.left = 0;
+	kdc_rd_init(&rd, buf, len);
 	if ((r = rd_head(&rd, &major, &ai, &count)) != KDC_OK)
 		return r;
 	if (major != 4)
 		return KDC_ERR_MALFORMED;
-	if (count > rd.left)		/* each record is at least one byte */
+	/* each record is at least one byte */
+	if (count > kdc_rd_remaining(&rd))
 		return KDC_ERR_TRUNCATED;
 	for (uint64_t i = 0; i < count; i++) {
 		if ((r = rd_record(&rd, &base, &rec)) != KDC_OK)
@@ -610,7 +529,7 @@ senml_walk(const uint8_t *buf, size_t len, kdc_senml_fn fn, void *arg)
 		if (fn != NULL && (r = fn(arg, &rec)) != KDC_OK)
 			return r;
 	}
-	return rd.left == 0 ? KDC_OK : KDC_ERR_TRAILING;
+	return kdc_rd_at_end(&rd) ? KDC_OK : KDC_ERR_TRAILING;
 }
 
 kdc_err

@@ -8,6 +8,7 @@
  * width (0: 8 bits, 1: 16 bits), bits 4-3 the length type (00: length in
  * bits 2-0, 01/10/11: an 8/16/24-bit length follows the id).
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,40 +24,6 @@
 
 /* ---- encoder ----------------------------------------------------------- */
 
-struct wr {
-	uint8_t	*p;
-	size_t	 cap;
-	size_t	 len;
-};
-
-static kdc_err
-wr_bytes(struct wr *w, const uint8_t *b, size_t n)
-{
-	if (n > w->cap - w->len)
-		return KDC_ERR_TOO_LARGE;
-	if (n > 0)
-		memcpy(w->p + w->len, b, n);
-	w->len += n;
-	return KDC_OK;
-}
-
-static kdc_err
-wr_byte(struct wr *w, uint8_t b)
-{
-	return wr_bytes(w, &b, 1);
-}
-
-/* Big-endian, width 1..8 bytes, of the low bytes of v. */
-static kdc_err
-wr_be(struct wr *w, uint64_t v, unsigned width)
-{
-	uint8_t b[8];
-
-	for (unsigned i = 0; i < width; i++)
-		b[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
-	return wr_bytes(w, b, width);
-}
-
 /* Shortest of 1, 2, 4, 8 bytes that holds v in two's complement. */
 static unsigned
 int_width(int64_t v)
@@ -71,15 +38,14 @@ int_width(int64_t v)
 }
 
 /* Type byte, id and length of one record; the value follows. */
-static kdc_err
-wr_header(struct wr *w, unsigned kind, uint16_t id, size_t len)
+static bool
+wr_header(struct kdc_wr *w, unsigned kind, uint16_t id, size_t len)
 {
 	unsigned type = kind << 6;
 	unsigned lw;
-	kdc_err r;
 
 	if (len > TLV_LEN_MAX)
-		return KDC_ERR_TOO_LARGE;
+		return kdc_wr_fail(w, KDC_ERR_TOO_LARGE);
 	if (id > 0xff)
 		type |= 0x20;
 	if (len < 8) {
@@ -92,51 +58,40 @@ wr_header(struct wr *w, unsigned kind, uint16_t id, size_t len)
 	else
 		lw = 3;
 	type |= lw << 3;
-	if ((r = wr_byte(w, (uint8_t)type)) != KDC_OK ||
-	    (r = wr_be(w, id, id > 0xff ? 2 : 1)) != KDC_OK)
-		return r;
-	return lw == 0 ? KDC_OK : wr_be(w, len, lw);
+	return kdc_wr_u8(w, (uint8_t)type) &&
+	    kdc_wr_be(w, id, id > 0xff ? 2 : 1) &&
+	    (lw == 0 || kdc_wr_be(w, len, lw));
 }
 
-static kdc_err
-wr_resource(struct wr *w, const struct kdc_lwm2m_res *res)
+static bool
+wr_resource(struct kdc_wr *w, const struct kdc_lwm2m_res *res)
 {
-	uint64_t u;
 	unsigned width;
-	kdc_err r;
 
 	switch (res->type) {
 	case KDC_LWM2M_INT:
 		width = int_width(res->i);
-		u = (uint64_t)res->i;	/* two's complement, C11 6.3.1.3 */
-		if ((r = wr_header(w, TLV_KIND_RES_VALUE, res->id, width)) !=
-		    KDC_OK)
-			return r;
-		return wr_be(w, u, width);
+		/* two's complement, C11 6.3.1.3 */
+		return wr_header(w, TLV_KIND_RES_VALUE, res->id, width) &&
+		    kdc_wr_be(w, (uint64_t)res->i, width);
 	case KDC_LWM2M_BOOL:
 		if (res->i != 0 && res->i != 1)
-			return KDC_ERR_INVALID_ARG;
-		if ((r = wr_header(w, TLV_KIND_RES_VALUE, res->id, 1)) !=
-		    KDC_OK)
-			return r;
-		return wr_byte(w, (uint8_t)res->i);
+			return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
+		return wr_header(w, TLV_KIND_RES_VALUE, res->id, 1) &&
+		    kdc_wr_u8(w, (uint8_t)res->i);
 	case KDC_LWM2M_OBJLNK:
 		if (res->i < 0 || res->i > (int64_t)UINT32_MAX)
-			return KDC_ERR_INVALID_ARG;
-		if ((r = wr_header(w, TLV_KIND_RES_VALUE, res->id, 4)) !=
-		    KDC_OK)
-			return r;
-		return wr_be(w, (uint64_t)res->i, 4);
+			return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
+		return wr_header(w, TLV_KIND_RES_VALUE, res->id, 4) &&
+		    kdc_wr_be32(w, (uint32_t)res->i);
 	case KDC_LWM2M_STRING:
 	case KDC_LWM2M_OPAQUE:
 		if (res->len > 0 && res->bytes == NULL)
-			return KDC_ERR_INVALID_ARG;
-		if ((r = wr_header(w, TLV_KIND_RES_VALUE, res->id, res->len)) !=
-		    KDC_OK)
-			return r;
-		return wr_bytes(w, res->bytes, res->len);
+			return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
+		return wr_header(w, TLV_KIND_RES_VALUE, res->id, res->len) &&
+		    kdc_wr_bytes(w, res->bytes, res->len);
 	default:
-		return KDC_ERR_INVALID_ARG;
+		return kdc_wr_fail(w, KDC_ERR_INVALID_ARG);
 	}
 }
 
@@ -144,81 +99,49 @@ kdc_err
 kdc_tlv_encode_instance(const struct kdc_lwm2m_res *res, size_t n,
     uint8_t *out, size_t *out_len)
 {
-	struct wr w = { out, *out_len, 0 };
-	kdc_err r;
+	struct kdc_wr w;
 
+	if (*out_len > 0 && out == NULL) {
+		*out_len = 0;
+		return KDC_ERR_INVALID_ARG;
+	}
+	kdc_wr_init(&w, out, *out_len);
 	*out_len = 0;
 	if (n > 0 && res == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if (w.cap > 0 && out == NULL)
-		return KDC_ERR_INVALID_ARG;
 	for (size_t k = 0; k < n; k++)
-		if ((r = wr_resource(&w, &res[k])) != KDC_OK)
-			return r;
-	*out_len = w.len;
+		if (!wr_resource(&w, &res[k]))
+			return kdc_wr_err(&w);
+	*out_len = kdc_wr_len(&w);
 	return KDC_OK;
 }
 
 /* ---- decoder ----------------------------------------------------------- */
 
-void
-kdc_tlv_rd_init(struct kdc_tlv_rd *rd, const uint8_t *buf, size_t len)
-{
-	rd->p = buf;
-	rd->left = buf == NULL ? 0 : len;
-}
-
-/* Borrow n bytes; compare before touching memory (STYLE snippet 2). */
-static kdc_err
-rd_bytes(struct kdc_tlv_rd *rd, size_t n, const uint8_t **out)
-{
-	if (n > rd->left)
-		return KDC_ERR_TRUNCATED;
-	*out = rd->p;
-	rd->p += n;
-	rd->left -= n;
-	return KDC_OK;
-}
-
-static kdc_err
-rd_be(struct kdc_tlv_rd *rd, unsigned width, uint32_t *v)
-{
-	const uint8_t *b;
-	kdc_err r;
-
-	*v = 0;
-	if ((r = rd_bytes(rd, width, &b)) != KDC_OK)
-		return r;
-	for (unsigned i = 0; i < width; i++)
-		*v = (*v << 8) | b[i];
-	return KDC_OK;
-}
-
 /* One record, header and value, without looking inside the value. */
 static kdc_err
-tlv_read(struct kdc_tlv_rd *rd, struct kdc_tlv *t)
+tlv_read(struct kdc_rd *rd, struct kdc_tlv *t)
 {
-	const uint8_t *b;
-	uint32_t id, len;
+	uint64_t id, len;
+	uint8_t type;
 	unsigned lt;
-	kdc_err r;
 
-	if ((r = rd_bytes(rd, 1, &b)) != KDC_OK)
-		return r;
-	t->kind = (uint8_t)(b[0] >> 6);
-	lt = (b[0] >> 3) & 3u;
-	if (lt != 0 && (b[0] & 7u) != 0)
+	if (!kdc_rd_u8(rd, &type))
+		return kdc_rd_err(rd);
+	t->kind = (uint8_t)(type >> 6);
+	lt = (type >> 3) & 3u;
+	if (lt != 0 && (type & 7u) != 0)
 		return KDC_ERR_MALFORMED;	/* bits 2-0 are only a length */
-	if ((r = rd_be(rd, (b[0] & 0x20) ? 2 : 1, &id)) != KDC_OK)
-		return r;
+	if (!kdc_rd_be(rd, (type & 0x20) ? 2 : 1, &id))
+		return kdc_rd_err(rd);
 	if (lt == 0)
-		len = b[0] & 7u;
-	else if ((r = rd_be(rd, lt, &len)) != KDC_OK)
-		return r;
-	if ((r = rd_bytes(rd, len, &t->value)) != KDC_OK)
-		return r;
+		len = type & 7u;
+	else if (!kdc_rd_be(rd, lt, &len))
+		return kdc_rd_err(rd);
+	if (!kdc_rd_view(rd, len, &t->value))
+		return kdc_rd_err(rd);
 	t->id = (uint16_t)id;
-	t->len = len;
+	t->len = (size_t)len;	/* <= 0xffffff */
 	return KDC_OK;
 }
 
@@ -232,14 +155,14 @@ tlv_read(struct kdc_tlv_rd *rd, struct kdc_tlv *t)
 static kdc_err
 tlv_check_nested(const struct kdc_tlv *t)
 {
-	struct kdc_tlv_rd in;
+	struct kdc_rd in;
 	struct kdc_tlv c;
 	kdc_err r;
 
 	if (t->kind != TLV_KIND_OBJ_INST && t->kind != TLV_KIND_MULTI_RES)
 		return KDC_OK;
-	kdc_tlv_rd_init(&in, t->value, t->len);
-	while (in.left > 0) {
+	kdc_rd_init(&in, t->value, t->len);
+	while (!kdc_rd_at_end(&in)) {
 		if ((r = tlv_read(&in, &c)) != KDC_OK)
 			return r == KDC_ERR_TRUNCATED ? KDC_ERR_MALFORMED : r;
 		if (t->kind == TLV_KIND_MULTI_RES) {
@@ -255,20 +178,21 @@ tlv_check_nested(const struct kdc_tlv *t)
 }
 
 kdc_err
-kdc_tlv_next(struct kdc_tlv_rd *rd, struct kdc_tlv *t)
+kdc_tlv_next(struct kdc_rd *rd, struct kdc_tlv *t)
 {
-	struct kdc_tlv_rd save = *rd;
+	struct kdc_rd in = *rd;	/* a failed read does not move rd */
 	struct kdc_tlv c;
 	kdc_err r;
 
 	memset(t, 0, sizeof(*t));
-	if (rd->left == 0)
-		return KDC_ERR_NOT_FOUND;
-	if ((r = tlv_read(rd, &c)) != KDC_OK ||
-	    (r = tlv_check_nested(&c)) != KDC_OK) {
-		*rd = save;	/* a failed read does not move the reader */
+	if ((r = kdc_rd_err(rd)) != KDC_OK)
 		return r;
-	}
+	if (kdc_rd_at_end(rd))
+		return KDC_ERR_NOT_FOUND;
+	if ((r = tlv_read(&in, &c)) != KDC_OK ||
+	    (r = tlv_check_nested(&c)) != KDC_OK)
+		return r;
+	*rd = in;
 	*t = c;
 	return KDC_OK;
 }

@@ -80,7 +80,7 @@ grep -q "naming localhost, 127.0.0.1, ::1, kdc.example.test, 10.1.2.3;" "$T/out"
 grep -q -- '-----BEGIN' "$T/d/server.key" && fail "server.key is not wrapped"
 [ "$(sha256sum < "$T/d/server.key")" != "$old_key" ] || fail "server.key unchanged"
 [ "$(openssl x509 -in "$T/d/server.pem" -noout -pubkey | sha256sum)" != "$old_spki" ] || fail "same key"
-ls "$T/d" | grep -q '~' && fail "temporary files left: $(ls "$T/d")"
+ls "$T/d" | grep -qE '~|\.tmp\.' && fail "temporary files left: $(ls "$T/d")"
 openssl verify -CAfile "$T/ca.pem" -purpose sslserver "$T/d/server.pem" > /dev/null || fail "openssl verify"
 has 'tls\.reissue +server\.pem +ok +days=825 names=localhost, 127\.0\.0\.1, ::1, kdc\.example\.test, 10\.1\.2\.3' \
 	kdc audit list || fail "not audited: $(kdc audit list | tail -2)"

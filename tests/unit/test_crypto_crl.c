@@ -281,7 +281,8 @@ gnutls_tbs(struct kdc_ca *ca, const char *const *hex, const int64_t *at,
 {
 	gnutls_x509_crl_t crl;
 	gnutls_datum_t d = { NULL, 0 };
-	struct der_rd rd, list, t;
+	struct kdc_rd rd, list;
+	const uint8_t *t;
 	uint8_t serial[20];
 	size_t serial_len;
 
@@ -305,14 +306,12 @@ gnutls_tbs(struct kdc_ca *ca, const char *const *hex, const int64_t *at,
 	    GNUTLS_DIG_SHA256, 0), 0);
 	assert_int_equal(gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_DER,
 	    &d), 0);
-	rd.p = d.data;
-	rd.end = d.data + d.size;
+	kdc_rd_init(&rd, d.data, d.size);
 	assert_true(der_next(&rd, 0x30, &list));
-	t = list;
-	assert_true(der_next(&list, 0x30, NULL));	/* TBSCertList */
-	*tbs_len = (size_t)(list.p - t.p);
+	/* TBSCertList */
+	assert_true(der_take(&list, 0x30, NULL, &t, tbs_len));
 	assert_non_null(*tbs = malloc(*tbs_len));
-	memcpy(*tbs, t.p, *tbs_len);
+	memcpy(*tbs, t, *tbs_len);
 	gnutls_free(d.data);
 	gnutls_x509_crl_deinit(crl);
 }
@@ -342,14 +341,12 @@ drop_empty_list(uint8_t *tbs, size_t *len)
 static void
 our_tbs(const uint8_t *der, size_t len, const uint8_t **tbs, size_t *tbs_len)
 {
-	struct der_rd rd = { der, der + len }, list, t;
+	struct kdc_rd rd, list;
 
+	kdc_rd_init(&rd, der, len);
 	assert_true(der_next(&rd, 0x30, &list));
-	assert_true(der_done(&rd));
-	t = list;
-	assert_true(der_next(&list, 0x30, NULL));
-	*tbs = t.p;
-	*tbs_len = (size_t)(list.p - t.p);
+	assert_true(kdc_rd_at_end(&rd));
+	assert_true(der_take(&list, 0x30, NULL, tbs, tbs_len));
 }
 
 /*

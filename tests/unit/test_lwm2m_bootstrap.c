@@ -195,12 +195,12 @@ struct tlv_res {
 static void
 tlv_scan(const uint8_t *buf, size_t len, struct tlv_res res[16])
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t;
 	kdc_err r;
 
 	memset(res, 0, 16 * sizeof(*res));
-	kdc_tlv_rd_init(&rd, buf, len);
+	kdc_rd_init(&rd, buf, len);
 	while ((r = kdc_tlv_next(&rd, &t)) == KDC_OK) {
 		assert_int_equal(t.kind, 3);
 		assert_true(t.id < 16);

@@ -47,19 +47,19 @@ load(const char *path)
 /* Every record, nested kinds included; *ends gets the end offset of each
  * top-level record (for the truncation check), *n their count. */
 static kdc_err
-tlv_walk_rd(struct kdc_tlv_rd *rd, unsigned depth, size_t base,
-    const uint8_t *start, size_t *ends, size_t *n)
+tlv_walk_rd(struct kdc_rd *rd, unsigned depth, size_t base, size_t *ends,
+    size_t *n)
 {
 	struct kdc_tlv t;
 	kdc_err r;
 
 	while ((r = kdc_tlv_next(rd, &t)) == KDC_OK) {
 		if (t.kind == 0 || t.kind == 2) {
-			struct kdc_tlv_rd in;
+			struct kdc_rd in;
 
 			assert_true(depth < 2);
-			kdc_tlv_rd_init(&in, t.value, t.len);
-			if ((r = tlv_walk_rd(&in, depth + 1, base, start, NULL,
+			kdc_rd_init(&in, t.value, t.len);
+			if ((r = tlv_walk_rd(&in, depth + 1, base, NULL,
 			    NULL)) != KDC_OK)
 				fail_msg("nested record rejected after "
 				    "kdc_tlv_next accepted it: %s",
@@ -74,7 +74,7 @@ tlv_walk_rd(struct kdc_tlv_rd *rd, unsigned depth, size_t base,
 			(void)kdc_tlv_objlnk(&t, &o, &ii);
 		}
 		if (ends != NULL && *n < 64)
-			ends[(*n)++] = base + (size_t)(rd->p - start);
+			ends[(*n)++] = base + kdc_rd_pos(rd);
 	}
 	return r == KDC_ERR_NOT_FOUND ? KDC_OK : r;
 }
@@ -82,13 +82,13 @@ tlv_walk_rd(struct kdc_tlv_rd *rd, unsigned depth, size_t base,
 static kdc_err
 tlv_walk(const uint8_t *buf, size_t len, size_t *ends, size_t *n)
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	uint8_t *c = exact_copy(buf, len);
 	size_t dummy = 0;
 	kdc_err r;
 
-	kdc_tlv_rd_init(&rd, c, len);
-	r = tlv_walk_rd(&rd, 0, 0, c, ends, n != NULL ? n : &dummy);
+	kdc_rd_init(&rd, c, len);
+	r = tlv_walk_rd(&rd, 0, 0, ends, n != NULL ? n : &dummy);
 	free(c);
 	return r;
 }
@@ -115,13 +115,13 @@ senml_walk(const uint8_t *buf, size_t len)
 static kdc_err
 link_walk(const uint8_t *buf, size_t len, size_t *count)
 {
-	struct kdc_link_rd rd;
+	struct kdc_rd rd;
 	struct kdc_link l;
 	uint8_t *c = exact_copy(buf, len);
 	size_t n = 0;
 	kdc_err r;
 
-	kdc_link_rd_init(&rd, c, len);
+	kdc_rd_init(&rd, c, len);
 	while ((r = kdc_link_next(&rd, &l)) == KDC_OK) {
 		assert_true(memchr(l.lwm2m, '\0', sizeof(l.lwm2m)) != NULL);
 		assert_true(memchr(l.ver, '\0', sizeof(l.ver)) != NULL);
@@ -349,12 +349,12 @@ static void
 tlv_check_decode(const uint8_t *buf, size_t len,
     const struct kdc_lwm2m_res *want, size_t n)
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t;
 	size_t k = 0;
 	kdc_err r;
 
-	kdc_tlv_rd_init(&rd, buf, len);
+	kdc_rd_init(&rd, buf, len);
 	while ((r = kdc_tlv_next(&rd, &t)) == KDC_OK) {
 		const struct kdc_lwm2m_res *w = &want[k++];
 		int64_t i = 0;
@@ -569,45 +569,46 @@ test_tlv_values(void **state)
 	static const uint8_t bool2[] = { 0xc1, 0x01, 0x02 };
 	static const uint8_t lnk3[] = { 0xc3, 0x01, 0x00, 0x15, 0x00 };
 	static const uint8_t obj[] = { 0x08, 0x01, 0x03, 0xc1, 0x00, 0x01 };
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t, in;
 	int64_t i;
 	int b;
 	uint16_t o, ii;
 
 	(void)state;
-	kdc_tlv_rd_init(&rd, b3, sizeof(b3));
+	kdc_rd_init(&rd, b3, sizeof(b3));
 	assert_int_equal(kdc_tlv_next(&rd, &t), KDC_OK);
 	assert_int_equal(kdc_tlv_int(&t, &i), KDC_ERR_MALFORMED);
-	kdc_tlv_rd_init(&rd, bool2, sizeof(bool2));
+	kdc_rd_init(&rd, bool2, sizeof(bool2));
 	assert_int_equal(kdc_tlv_next(&rd, &t), KDC_OK);
 	assert_int_equal(kdc_tlv_bool(&t, &b), KDC_ERR_MALFORMED);
 	assert_int_equal(kdc_tlv_int(&t, &i), KDC_OK);
 	assert_int_equal(i, 2);
-	kdc_tlv_rd_init(&rd, lnk3, sizeof(lnk3));
+	kdc_rd_init(&rd, lnk3, sizeof(lnk3));
 	assert_int_equal(kdc_tlv_next(&rd, &t), KDC_OK);
 	assert_int_equal(kdc_tlv_objlnk(&t, &o, &ii), KDC_ERR_MALFORMED);
 
 	/* object instance 1 wrapping /x/1/0 = 1; its value is no scalar */
-	kdc_tlv_rd_init(&rd, obj, sizeof(obj));
+	kdc_rd_init(&rd, obj, sizeof(obj));
 	assert_int_equal(kdc_tlv_next(&rd, &t), KDC_OK);
 	assert_int_equal(t.kind, 0);
 	assert_int_equal(t.id, 1);
 	assert_int_equal(t.len, 3);
 	assert_int_equal(kdc_tlv_int(&t, &i), KDC_ERR_MALFORMED);
 	assert_int_equal(kdc_tlv_next(&rd, &in), KDC_ERR_NOT_FOUND);
-	kdc_tlv_rd_init(&rd, t.value, t.len);
+	kdc_rd_init(&rd, t.value, t.len);
 	assert_int_equal(kdc_tlv_next(&rd, &in), KDC_OK);
 	assert_int_equal(in.kind, 3);
 	assert_int_equal(kdc_tlv_int(&in, &i), KDC_OK);
 	assert_int_equal(i, 1);
 
 	/* a failed read leaves the reader where it was */
-	kdc_tlv_rd_init(&rd, obj, 4);
+	kdc_rd_init(&rd, obj, 4);
 	assert_int_equal(kdc_tlv_next(&rd, &t), KDC_ERR_TRUNCATED);
-	assert_ptr_equal(rd.p, obj);
-	assert_int_equal(rd.left, 4);
-	kdc_tlv_rd_init(&rd, NULL, 0);
+	assert_int_equal(kdc_rd_pos(&rd), 0);
+	assert_int_equal(kdc_rd_remaining(&rd), 4);
+	assert_int_equal(kdc_rd_err(&rd), KDC_OK);
+	kdc_rd_init(&rd, NULL, 0);
 	assert_int_equal(kdc_tlv_next(&rd, &t), KDC_ERR_NOT_FOUND);
 }
 
@@ -805,11 +806,11 @@ test_link_parse(void **state)
 	    "</>;lwm2m=1.1,</0/0>,</1>;ver=1.1,</1/0>;ssid=123";
 	static const char aj[] =
 	    "</>;lwm2m=1.2,</0>,</0/1>;uri=\"coap://h:1/a,b;c\";ssid=7,</1>";
-	struct kdc_link_rd rd;
+	struct kdc_rd rd;
 	struct kdc_link l;
 
 	(void)state;
-	kdc_link_rd_init(&rd, (const uint8_t *)wk, sizeof(wk) - 1);
+	kdc_rd_init(&rd, (const uint8_t *)wk, sizeof(wk) - 1);
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_OK);
 	assert_int_equal(l.oid, -1);
 	assert_int_equal(l.iid, -1);
@@ -831,7 +832,7 @@ test_link_parse(void **state)
 	assert_int_equal(l.ssid, 123);
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_ERR_NOT_FOUND);
 
-	kdc_link_rd_init(&rd, (const uint8_t *)aj, sizeof(aj) - 1);
+	kdc_rd_init(&rd, (const uint8_t *)aj, sizeof(aj) - 1);
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_OK);
 	assert_string_equal(l.lwm2m, "1.2");
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_OK);
@@ -844,11 +845,11 @@ test_link_parse(void **state)
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_ERR_NOT_FOUND);
 
 	/* an error leaves the reader in place and is repeatable */
-	kdc_link_rd_init(&rd, (const uint8_t *)"</1>,</x>", 9);
+	kdc_rd_init(&rd, (const uint8_t *)"</1>,</x>", 9);
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_OK);
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_ERR_MALFORMED);
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_ERR_MALFORMED);
-	kdc_link_rd_init(&rd, NULL, 0);
+	kdc_rd_init(&rd, NULL, 0);
 	assert_int_equal(kdc_link_next(&rd, &l), KDC_ERR_NOT_FOUND);
 }
 
@@ -870,7 +871,7 @@ static void
 test_link_encode(void **state)
 {
 	struct kdc_link links[6], got;
-	struct kdc_link_rd rd;
+	struct kdc_rd rd;
 	uint8_t out[256];
 	size_t len = sizeof(out), k;
 	static const char want[] =
@@ -889,7 +890,7 @@ test_link_encode(void **state)
 	links[5] = mklink(3, 0, 7, -1, "");
 	len = sizeof(out);
 	assert_int_equal(kdc_link_encode("1.2", links, 6, out, &len), KDC_OK);
-	kdc_link_rd_init(&rd, out, len);
+	kdc_rd_init(&rd, out, len);
 	assert_int_equal(kdc_link_next(&rd, &got), KDC_OK);
 	assert_string_equal(got.lwm2m, "1.2");
 	assert_int_equal(got.oid, -1);

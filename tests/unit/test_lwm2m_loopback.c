@@ -328,10 +328,10 @@ expect_last_audit(struct fx *f, const char *action, kdc_err outcome)
 static int
 sec_res(uint16_t rid, const uint8_t **v, size_t *len)
 {
-	struct kdc_tlv_rd rd;
+	struct kdc_rd rd;
 	struct kdc_tlv t;
 
-	kdc_tlv_rd_init(&rd, cl.sec, cl.sec_len);
+	kdc_rd_init(&rd, cl.sec, cl.sec_len);
 	while (kdc_tlv_next(&rd, &t) == KDC_OK)
 		if (t.id == rid) {
 			*v = t.value;
