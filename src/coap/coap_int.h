@@ -64,8 +64,12 @@ struct kdc_coap_pending {
 	uint64_t		 deadline;	/* monotonic ms */
 	kdc_coap_done_fn	 done;
 	void			*arg;
-	coap_pdu_t		*deferred;	/* made in a handler, not yet sent */
+	coap_pdu_t		*deferred;	/* made in a step, not yet sent */
+	uint64_t		 ticket;	/* deferred: sent once this sync is
+						 * done (kdc_syncer_request());
+						 * UNTICKETED until the step ends */
 };
+#define UNTICKETED	UINT64_MAX
 
 /*
  * A request answered later (coap.h kdc_coap_defer()): libcoap's async
@@ -103,6 +107,9 @@ struct kdc_coap {
 	bool			 in_step;	/* an engine step is running: the
 						 * requests made wait for its end
 						 * (kdc_coap_run_once()) */
+	struct kdc_syncer	*syncer;	/* syncs what core committed */
+	uint64_t		 sync_done;	/* kdc_syncer_state() */
+	uint64_t		 sync_failed;
 	bool			 dtls_set;	/* PSK/PKI given to the context */
 	const char		*cert_pem;	/* borrowed */
 	const char		*key_pem;	/* borrowed */
@@ -144,8 +151,6 @@ void	kdc_coap_peer_closed(struct kdc_coap_peer *p);
 void	kdc_coap_peer_unref(struct kdc_coap_peer *p);
 void	kdc_coap_pending_expire(struct kdc_coap *c, uint64_t now);
 void	kdc_coap_pending_flush(struct kdc_coap *c);
-/* The held requests given up (their done callbacks get st). */
-void	kdc_coap_pending_drop_held(struct kdc_coap *c, kdc_err st);
 void	kdc_coap_pending_fail_all(struct kdc_coap *c);
 coap_response_t kdc_coap_on_response(coap_session_t *s, const coap_pdu_t *sent,
 	    const coap_pdu_t *rcvd, const coap_mid_t mid);

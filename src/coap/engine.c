@@ -85,6 +85,15 @@ on_event(coap_session_t *s, const coap_event_t ev)
 
 /* ---- lifetime ------------------------------------------------------------ */
 
+/* A sync ended: what it covered is sent at the end of this step. */
+static void
+sync_ended(void *arg)
+{
+	struct kdc_coap *c = arg;
+
+	kdc_syncer_state(c->syncer, &c->sync_done, &c->sync_failed);
+}
+
 kdc_err
 kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
     struct kdc_coap **out)
@@ -150,6 +159,12 @@ kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
 	coap_register_option(c->ctx, 2053);
 	if ((r = kdc_coap_dtls_init(c)) != KDC_OK)
 		goto out;
+	/* what handlers commit is synced on a thread of its own (a core
+	 * that does not defer its syncs makes a syncer that does nothing) */
+	if ((r = kdc_syncer_new(core, &c->syncer)) != KDC_OK ||
+	    (kdc_syncer_fd(c->syncer) >= 0 && (r = kdc_coap_watch(c,
+	    kdc_syncer_fd(c->syncer), sync_ended, c)) != KDC_OK))
+		goto out;
 	*out = c;
 	c = NULL;
 out:
@@ -187,6 +202,7 @@ kdc_coap_free(struct kdc_coap *c)
 	if (c->epfd >= 0)
 		close(c->epfd);
 	kdc_coap_dtls_free(c);
+	kdc_syncer_free(c->syncer);
 	kdc_wipe(c->psk, sizeof(c->psk));
 	free(c);
 }
@@ -470,22 +486,25 @@ kdc_err
 kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 {
 	struct kdc_coap_peer *p, *next;
-	kdc_err r;
+	struct kdc_coap_pending *q;
+	uint64_t ticket;
 
 	c->in_step = true;
 	io_step(c, timeout_ms);
 	c->in_step = false;
 	/*
-	 * What this step committed is made durable with one sync before
-	 * the requests it made leave: a Bootstrap-Write of /0 carries the
-	 * credential its handler just issued (core.h kdc_core_sync()). A
-	 * failed sync sends none of them.
+	 * The requests this step made wait for a sync of everything the
+	 * step (and those before) committed: a Bootstrap-Write of /0 carries
+	 * the credential its handler just issued (core.h kdc_syncer_*). The
+	 * sync runs on its own thread; this one goes on with the next step
+	 * and sends them once it is done.
 	 */
-	if (c->core != NULL && (r = kdc_core_sync(c->core)) != KDC_OK) {
-		kdc_log_err_r(r, "store sync: the requests of this step are "
-		    "not sent");
-		kdc_coap_pending_drop_held(c, r);
-	}
+	ticket = c->syncer != NULL ? kdc_syncer_request(c->syncer, c->core) :
+	    0;
+	for (q = c->pending; q != NULL; q = q->next)
+		if (q->deferred != NULL && q->ticket == UNTICKETED)
+			q->ticket = ticket;
+	kdc_syncer_state(c->syncer, &c->sync_done, &c->sync_failed);
 	kdc_coap_pending_flush(c);
 	kdc_wipe(c->psk, sizeof(c->psk));
 	/*

@@ -350,6 +350,7 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
 		 * sync for the whole step (kdc_coap_run_once()).
 		 */
 		q->deferred = pdu;
+		q->ticket = UNTICKETED;
 		pdu = NULL;
 		q = NULL;
 		r = KDC_OK;
@@ -458,20 +459,35 @@ kdc_coap_pending_expire(struct kdc_coap *c, uint64_t now)
 	fail_list(out, KDC_ERR_TIMEOUT);
 }
 
-/* Send the requests handlers made (after libcoap sent their responses). */
+/*
+ * Send the requests made during the steps (after libcoap sent the
+ * handlers' responses) whose sync is done: what their handlers committed
+ * is durable. A failed sync fails its requests (done callbacks get
+ * KDC_ERR_IO): the credentials they carry never leave.
+ */
 void
 kdc_coap_pending_flush(struct kdc_coap *c)
 {
-	struct kdc_coap_pending *failed = NULL, **pp = &c->pending, *q;
+	struct kdc_coap_pending *failed = NULL, *io = NULL, **pp = &c->pending;
+	struct kdc_coap_pending *q;
 	coap_pdu_t *pdu;
 
 	while ((q = *pp) != NULL) {
-		if (q->deferred == NULL) {
+		if (q->deferred == NULL || q->ticket == UNTICKETED ||
+		    (q->ticket > c->sync_done && q->ticket > c->sync_failed)) {
 			pp = &q->next;
 			continue;
 		}
 		pdu = q->deferred;
 		q->deferred = NULL;
+		if (q->ticket > c->sync_done) {
+			coap_delete_pdu(pdu);
+			*pp = q->next;
+			c->npending--;
+			q->next = io;
+			io = q;
+			continue;
+		}
 		/* coap_send() takes the PDU whatever happens */
 		if (q->peer->session == NULL || q->peer->gone ||
 		    coap_send(q->peer->session, pdu) == COAP_INVALID_MID) {
@@ -485,27 +501,8 @@ kdc_coap_pending_flush(struct kdc_coap *c)
 		}
 		pp = &q->next;
 	}
+	fail_list(io, KDC_ERR_IO);
 	fail_list(failed, KDC_ERR_CLOSED);
-}
-
-void
-kdc_coap_pending_drop_held(struct kdc_coap *c, kdc_err st)
-{
-	struct kdc_coap_pending *failed = NULL, **pp = &c->pending, *q;
-
-	while ((q = *pp) != NULL) {
-		if (q->deferred == NULL) {
-			pp = &q->next;
-			continue;
-		}
-		coap_delete_pdu(q->deferred);
-		q->deferred = NULL;
-		*pp = q->next;
-		c->npending--;
-		q->next = failed;
-		failed = q;
-	}
-	fail_list(failed, st);
 }
 
 void

@@ -412,4 +412,24 @@ kdc_err	kdc_core_health(struct kdc_core *core);
 kdc_err	kdc_core_defer_sync(struct kdc_core *core, bool on);
 kdc_err	kdc_core_sync(struct kdc_core *core);
 
+/*
+ * The same syncs on a thread of their own (core/syncer.c), for the CoAP
+ * engine, which must not wait for a disk. kdc_syncer_new() on the core's
+ * thread, after kdc_core_defer_sync(core, true) (else every commit is
+ * durable already and the syncer does nothing). On that thread, outside
+ * a transaction: kdc_syncer_request() returns a ticket covering every
+ * commit of this core so far (0: nothing waits for a sync) and starts a
+ * sync if needed; kdc_syncer_state() tells the last ticket synced and the
+ * last whose sync failed (a later done ticket covers a failed one).
+ * kdc_syncer_fd() becomes readable when a sync ends (-1: none ever
+ * will). KDC_ERR_IO, KDC_ERR_NOMEM.
+ */
+struct kdc_syncer;
+kdc_err	kdc_syncer_new(struct kdc_core *core, struct kdc_syncer **out);
+int	kdc_syncer_fd(const struct kdc_syncer *s);
+uint64_t kdc_syncer_request(struct kdc_syncer *s, struct kdc_core *core);
+void	kdc_syncer_state(struct kdc_syncer *s, uint64_t *done,
+	    uint64_t *failed);
+void	kdc_syncer_free(struct kdc_syncer *s);
+
 #endif

@@ -996,6 +996,42 @@ sq_in_txn(struct kdc_store *st)
 	return sqlite3_get_autocommit(sq_of(st)->db) == 0;
 }
 
+/*
+ * A descriptor of our own on the write-ahead log, for a sync on another
+ * thread: fdatasync() syncs the file whatever descriptor names it, and
+ * the log stays the same file while this connection has the database
+ * open (SQLite removes it only when the last connection closes; a
+ * checkpoint rewinds it in place, after syncing the database file).
+ */
+static kdc_err
+sq_syncfd_open(struct kdc_store *st, int *fd)
+{
+	struct sq *q = sq_of(st);
+	const char *db = sqlite3_db_filename(q->db, "main");
+	const char *wal;
+
+	*fd = -1;
+	if (!q->deferred)
+		return KDC_OK;		/* every COMMIT syncs: nothing to do */
+	if (db == NULL || *db == '\0' || (wal = sqlite3_filename_wal(db)) ==
+	    NULL)
+		return KDC_ERR_INVALID_ARG;	/* :memory: */
+	if ((*fd = open(wal, O_RDONLY | O_CLOEXEC)) < 0)
+		return KDC_ERR_IO;
+	return KDC_OK;
+}
+
+static bool
+sq_sync_mark(struct kdc_store *st)
+{
+	struct sq *q = sq_of(st);
+
+	if (!q->unsynced)
+		return false;
+	q->unsynced = false;
+	return true;
+}
+
 /* ---- meta -------------------------------------------------------------- */
 
 static kdc_err
@@ -2055,6 +2091,8 @@ static const struct kdc_store_ops sqlite_ops = {
 	.in_txn = sq_in_txn,
 	.defer_sync = sq_defer_sync,
 	.sync = sq_sync,
+	.syncfd_open = sq_syncfd_open,
+	.sync_mark = sq_sync_mark,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,
 	.device_add = sq_device_add,

@@ -4,6 +4,7 @@
  * rows, and dispatches everything else to the engine's ops (store_int.h).
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "store/store.h"
@@ -240,6 +241,31 @@ kdc_store_sync(struct kdc_store *st, bool force)
 	if (st == NULL || st->txn_depth > 0)
 		return KDC_ERR_INVALID_ARG;
 	return st->ops->sync(st, force);
+}
+
+kdc_err
+kdc_store_syncfd_open(struct kdc_store *st, int *fd)
+{
+	*fd = -1;
+	if (st == NULL)
+		return KDC_ERR_INVALID_ARG;
+	return st->ops->syncfd_open(st, fd);
+}
+
+bool
+kdc_store_sync_mark(struct kdc_store *st)
+{
+	if (st == NULL || st->txn_depth > 0)
+		return false;
+	return st->ops->sync_mark(st);
+}
+
+kdc_err
+kdc_store_syncfd_run(int fd)
+{
+	if (fd < 0)
+		return KDC_OK;
+	return fdatasync(fd) == 0 ? KDC_OK : KDC_ERR_IO;
 }
 
 void

@@ -223,6 +223,19 @@ void	kdc_store_rollback(struct kdc_store *st);
  */
 kdc_err	kdc_store_defer_sync(struct kdc_store *st, bool on);
 kdc_err	kdc_store_sync(struct kdc_store *st, bool force);
+/*
+ * The same sync, run on another thread (core/syncer.c): a handle of its
+ * own on the store's log, made on the connection's thread with deferred
+ * syncs on. kdc_store_sync_mark(), on the connection's thread outside a
+ * transaction: true when something was committed since the last mark or
+ * sync (a kdc_store_syncfd_run() that starts after it covers it).
+ * kdc_store_syncfd_run(), on any thread: one sync of the log; KDC_ERR_IO
+ * when the disk refuses. A store without such a log (every commit
+ * durable) gives fd -1, and marks nothing.
+ */
+kdc_err	kdc_store_syncfd_open(struct kdc_store *st, int *fd);
+bool	kdc_store_sync_mark(struct kdc_store *st);
+kdc_err	kdc_store_syncfd_run(int fd);
 
 /* ---- meta: small key/value settings (e.g. audit head) ------------------ */
 

@@ -35,6 +35,8 @@ struct kdc_store_ops {
 	 * transaction (store.c checks) */
 	kdc_err	(*defer_sync)(struct kdc_store *st, bool on);
 	kdc_err	(*sync)(struct kdc_store *st, bool force);
+	kdc_err	(*syncfd_open)(struct kdc_store *st, int *fd);
+	bool	(*sync_mark)(struct kdc_store *st);
 
 	kdc_err	(*meta_get)(struct kdc_store *st, const char *key, char **out);
 	kdc_err	(*meta_set)(struct kdc_store *st, const char *key,
