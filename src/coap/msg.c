@@ -409,7 +409,10 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 
 	if (later_replay(c, res, s, req, query, resp))
 		return;
-	/* DESIGN §6: unauthenticated peers get no application processing */
+	/* DESIGN §6: unauthenticated peers get no application processing;
+	 * a handshake that finished in this very step is confirmed here */
+	if (p != NULL && !p->authed)
+		kdc_coap_peer_confirm(p);
 	if (p == NULL || !p->authed || p->ep == NULL) {
 		kdc_log_debug("peer=%s unauthenticated request refused",
 		    p != NULL ? p->addr : "?");
