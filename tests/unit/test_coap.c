@@ -351,9 +351,13 @@ test_psk(void **state)
 		fail_msg("TLS_PSK_WITH_AES_128_CCM_8 not negotiated");
 	}
 	free(log);
-	/* a wrong key fails the handshake */
+	/* a wrong key fails the handshake: the identity was found, the
+	 * key not proven (its Finished does not decrypt): WRONG_KEY */
 	assert_int_not_equal(client_post(f, f->port,
 	    "-u dev1 -k wrong-key-0123456789ab", NULL), 0);
+	engine_stop(f);
+	expect_last_audit(f, "auth.psk", "WRONG_KEY");
+	engine_start(f);
 	/* an unknown identity fails, and core/ audited it */
 	assert_int_not_equal(client_post(f, f->port,
 	    "-u nobody -k " PSK_KEY, NULL), 0);
@@ -687,6 +691,67 @@ test_request_dtls(void **state)
 	assert_int_equal(atomic_load(&f->ndone), 3);
 }
 
+/*
+ * A revocation reaches a live session (coap.h kdc_coap_revocation_watch):
+ * another device's revocation leaves it alone; its own device's closes
+ * it (the client sees its session end), the face hears it is gone,
+ * requests on it are refused, and the closure is audited.
+ */
+static int nrecheck;
+
+static void
+on_recheck(void *arg)
+{
+	(void)arg;
+	nrecheck++;
+}
+
+static void
+test_revoke_live(void **state)
+{
+	struct fx *f = *state;
+	coap_context_t *cctx;
+	coap_session_t *cs;
+
+	psk_device(f, "urn:dev:ops:3", "dev3", PSK_KEY);
+	psk_device(f, "urn:dev:ops:4", "dev4", "another-psk-0123456");
+	nrecheck = 0;
+	kdc_coap_revocation_watch(f->coap, 10, on_recheck, f);
+	assert_non_null(cctx = coap_new_context(NULL));
+	coap_register_response_handler(cctx, cl_resp);
+	assert_non_null(cs = cl_session(cctx, f->port, "dev3"));
+	cl_post_bs(cs);
+	pump(f, cctx, 5000, NULL, &cl_got);
+	assert_int_equal(cl_got, COAP_RESPONSE_CODE_CHANGED);
+	assert_non_null(f->held);
+	pump(f, cctx, 50, NULL, NULL);
+	assert_int_equal(nrecheck, 1);		/* the first poll */
+
+	/* another device revoked: rechecked, left alone */
+	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	    "urn:dev:ops:4"), KDC_OK);
+	pump(f, cctx, 100, NULL, NULL);
+	assert_int_equal(nrecheck, 2);
+	assert_int_equal(f->ngone, 0);
+	assert_int_equal(coap_session_get_state(cs),
+	    COAP_SESSION_STATE_ESTABLISHED);
+
+	/* its own device revoked: closed */
+	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	    "urn:dev:ops:3"), KDC_OK);
+	pump(f, cctx, 100, NULL, NULL);
+	assert_int_equal(nrecheck, 3);
+	assert_int_equal(f->ngone, 1);
+	expect_last_audit(f, "session.close", "REVOKED");
+	assert_int_equal(kdc_coap_request(f->held, KDC_COAP_GET, "3/0",
+	    KDC_CF_NONE, KDC_CF_NONE, NULL, 0, on_done, f), KDC_ERR_CLOSED);
+	/* the client got close_notify: its session is over */
+	assert_int_not_equal(coap_session_get_state(cs),
+	    COAP_SESSION_STATE_ESTABLISHED);
+	coap_session_release(cs);
+	coap_free_context(cctx);
+}
+
 /* ---- NoSec endpoint: raw UDP peer ---------------------------------------- */
 
 static int
@@ -935,6 +1000,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rpk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_x509, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_live, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_request_dtls, setup,
 		    teardown),
 	};
