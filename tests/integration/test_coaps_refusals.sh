@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Refused DTLS handshakes leave a trace, and only a finished handshake
 # authenticates. Against the real daemon with coap-client-gnutls:
+# - an unknown PSK identity or raw public key: audited by core/, logged at
+#   info;
 # - 50 handshakes with a wrong PSK for a known identity: 50 audit records
 #   (auth.psk, the identity, WRONG_KEY), info lines for them but
 #   rate-limited (a flood does not flood the log, and the next line says
@@ -31,6 +33,24 @@ cc() {
 }
 answered() { grep -qE "t:(ACK|CON|NON) c:$2 " "$T/c.$1.out"; }
 refusal_lines() { grep -c 'info kdc_coap_auth_refused: .*auth\.psk identity=rf1 refused: .*peer did not prove the key' "$T/serve.log" || true; }
+
+# ---- unknown identity, unknown raw public key ------------------------------
+cc unk -u nobody -k "$KEY"
+answered unk '[0-9]\.[0-9]+' && fail "an unknown identity got a response"
+openssl ecparam -genkey -name prime256v1 -noout -out "$T/rpk.pem" 2>/dev/null
+cc rpk -R "$T/ca.pem" -M "$T/rpk.pem"
+answered rpk '[0-9]\.[0-9]+' && fail "an unknown raw public key got a response"
+for _ in $(seq 1 50); do
+	has 'auth\.rpk .*UNKNOWN_DEVICE' kdc audit list && break
+	sleep 0.1
+done
+has 'coap +auth\.psk +nobody +UNKNOWN_DEVICE' kdc audit list || fail "unknown identity not audited"
+has 'coap +auth\.rpk +[0-9a-f]{16} +UNKNOWN_DEVICE' kdc audit list || fail "unknown raw public key not audited"
+grep -q 'info kdc_coap_auth_refused: .*auth\.psk identity=nobody refused: core refused it: unknown device' "$T/serve.log" ||
+	fail "unknown identity not logged at info"
+grep -qE 'info kdc_coap_auth_refused: .*auth\.rpk spki_sha256=[0-9a-f]{16} refused: core refused it: unknown device' "$T/serve.log" ||
+	fail "unknown raw public key not logged at info"
+pass "unknown identity, unknown raw public key: refused, audited (by core/), logged at info"
 
 # ---- 50 wrong keys, 10 clients at a time --------------------------------
 t0=$(date +%s%N)
