@@ -259,7 +259,10 @@ unsigned kdc_coap_peer_laters(const struct kdc_coap_peer *p);
  * Engine thread only, between engine steps (from a watch callback, or
  * once the engine has stopped; never from inside a handler), exactly once
  * per later: the answer (rs as a handler fills it; a borrowed payload is
- * copied, an owned one taken over, and released once sent). l belongs to the engine after this call. Laters still
+ * copied, an owned one taken over, and released once sent). l belongs to
+ * the engine after this call. If the peer's session ended meanwhile
+ * (closed by the peer, or by a revocation), the answer is dropped (an
+ * owned payload released). Laters still
  * unanswered when the engine is freed are dropped with it (their peers
  * get nothing).
  */
