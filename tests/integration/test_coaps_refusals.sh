@@ -127,11 +127,13 @@ start_serve
 cc bad -u rf1 -k "$KEY"
 answered bad '[0-9]\.[0-9]+' && fail "an altered stored secret let the peer in: $(grep ' c:' "$T/c.bad.out" | head -2)"
 for _ in $(seq 1 50); do
-	has 'auth\.psk +rf1 +BAD_KEY' kdc audit list && break
+	has 'auth\.psk +urn:dev:rf:1 +BAD_KEY' kdc audit list && break
 	sleep 0.1
 done
-has 'coap +auth\.psk +rf1 +BAD_KEY +the stored secret does not unwrap .*from=127\.0\.0\.1:' kdc audit list ||
+# core/ audits it (subject the device, the identity in the detail)
+has 'coap +auth\.psk +urn:dev:rf:1 +BAD_KEY +cred=1 identity=rf1: stored key does not unwrap' kdc audit list ||
 	fail "the unwrap failure was not audited: $(kdc audit list | tail -3)"
+[ "$(kdc audit list | grep -c 'BAD_KEY')" = 1 ] || fail "the unwrap failure audited more than once"
 grep -q 'info kdc_coap_auth_refused: .*auth\.psk identity=rf1 refused: the stored secret does not unwrap' "$T/serve.log" ||
 	fail "the unwrap failure was not logged at info"
 grep -q 'authenticated' "$T/serve.log" && fail "'authenticated' logged for a refused peer"

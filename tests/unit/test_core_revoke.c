@@ -115,7 +115,7 @@ static void
 test_principal(void **state)
 {
 	struct fx *f = *state;
-	uint8_t psk[KDC_PSK_GEN_LEN];
+	struct kdc_psk_new pn;
 	int64_t mfg1, mfg2, op1, op2, dev1, dev2, g;
 
 	dev1 = psk_device(f, "urn:dev:rv:1", "rv1", &mfg1);
@@ -134,11 +134,14 @@ test_principal(void **state)
 	/* a renewal supersedes: the generation moves, the old session may
 	 * finish */
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:rv:1",
-	    KDC_CRED_ISSUED, &op1, psk), KDC_OK);
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	op1 = pn.cred_id;
+	kdc_psk_new_wipe(&pn);
 	g = gen(f);
 	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:rv:1",
-	    KDC_CRED_ISSUED, &op2, psk), KDC_OK);
-	kdc_wipe(psk, sizeof(psk));
+	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	op2 = pn.cred_id;
+	kdc_psk_new_wipe(&pn);
 	assert_true(gen(f) > g);
 	assert_int_equal(kdc_core_principal_check(f->core, op1, dev1),
 	    KDC_OK);
