@@ -123,7 +123,7 @@ b=${w:40:2}
 w2="${w:0:40}$(printf '%02X' $(( 0x$b ^ 0x01 )))${w:42}"
 sqlite3 "$db" "UPDATE credentials SET wrapped = X'$w2' WHERE identity = 'rf1'"
 [ "$(sqlite3 "$db" "SELECT hex(wrapped) FROM credentials WHERE identity = 'rf1'")" = "$w2" ] || fail "the byte was not flipped"
-start_serve
+restart_serve
 cc bad -u rf1 -k "$KEY"
 answered bad '[0-9]\.[0-9]+' && fail "an altered stored secret let the peer in: $(grep ' c:' "$T/c.bad.out" | head -2)"
 for _ in $(seq 1 50); do

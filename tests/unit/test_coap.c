@@ -738,7 +738,7 @@ test_revoke_live(void **state)
 	assert_int_equal(atomic_load(&nrecheck), 1);	/* the first poll */
 
 	/* another device revoked: rechecked, left alone */
-	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
 	    "urn:dev:ops:4"), KDC_OK);
 	pump_rechecks(f, cctx, 2);
 	assert_int_equal(atomic_load(&nrecheck), 2);
@@ -747,7 +747,7 @@ test_revoke_live(void **state)
 	    COAP_SESSION_STATE_ESTABLISHED);
 
 	/* its own device revoked: closed */
-	assert_int_equal(kdc_core_device_revoke(f->core, "test",
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
 	    "urn:dev:ops:3"), KDC_OK);
 	pump_rechecks(f, cctx, 3);
 	assert_int_equal(atomic_load(&nrecheck), 3);

@@ -17,15 +17,13 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "core/revoke.h"
+#include "testkdc.h"
 #include "testutil.h"
 
 struct fx {
-	char			*dir;
+	struct kdc_test_kdc	 k;	/* testkdc.h */
 	struct kdc_config	 cfg;
-	struct kdc_keyring	*kr;
-	struct kdc_store	*st;
-	struct kdc_ca		*ca;
-	struct kdc_core		*core;
+	struct kdc_core		*core;	/* k.core */
 };
 
 static const uint8_t wkey[32] = { 0x42, 0x18 };
@@ -42,15 +40,9 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(kdc_crypto_init(), KDC_OK);
-	f->dir = kdc_test_tmpdir();
 	kdc_config_defaults(&f->cfg);
-	assert_int_equal(kdc_keyring_from_bytes(wkey, &f->kr), KDC_OK);
-	assert_int_equal(kdc_store_open(":memory:", 1, &f->st), KDC_OK);
-	assert_int_equal(kdc_ca_create(f->dir, f->kr, NULL, 3650), KDC_OK);
-	assert_int_equal(kdc_ca_load(f->dir, f->kr, NULL, &f->ca), KDC_OK);
-	assert_int_equal(kdc_core_new(f->st, f->kr, f->ca, &f->cfg, &f->core),
-	    KDC_OK);
+	kdc_test_kdc_open(&f->k, wkey, &f->cfg, 0);
+	f->core = f->k.core;
 	fake_now = (int64_t)time(NULL);
 	kdc_core_set_clock(f->core, clock_fn);
 	*state = f;
@@ -62,12 +54,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	kdc_core_free(f->core);
-	kdc_ca_free(f->ca);
-	kdc_store_close(f->st);
-	kdc_keyring_free(f->kr);
-	kdc_test_rmtree(f->dir);
-	free(f->dir);
+	kdc_test_kdc_close(&f->k);
 	free(f);
 	return 0;
 }
@@ -179,11 +166,11 @@ test_principal(void **state)
 
 	/* a device marked revoked (its credentials left alone): refused
 	 * on the device alone */
-	assert_int_equal(kdc_store_device_set_status(f->st, dev2,
+	assert_int_equal(kdc_store_device_set_status(f->k.st, dev2,
 	    KDC_DEV_REVOKED), KDC_OK);
 	assert_int_equal(kdc_core_principal_check(f->core, mfg2, dev2),
 	    KDC_ERR_REVOKED);
-	assert_int_equal(kdc_store_device_set_status(f->st, dev2,
+	assert_int_equal(kdc_store_device_set_status(f->k.st, dev2,
 	    KDC_DEV_ACTIVE), KDC_OK);
 
 	/* device revoke: every credential of the device */
