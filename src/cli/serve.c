@@ -337,6 +337,17 @@ core_set_open(struct ctx *c, struct core_set *cs)
 	return 0;
 }
 
+/* The engine's revocation watch saw a revocation: the LwM2M Server drops
+ * the registrations it ends. */
+static void
+lwm2m_recheck(void *arg)
+{
+	kdc_err r;
+
+	if ((r = kdc_lwm2m_server_recheck(arg)) != KDC_OK)
+		kdc_log_warn_r(r, "lwm2m: registrations not all rechecked");
+}
+
 /* The engine's watch on the pool's eventfd: answers finished jobs. */
 static void
 pool_drain(void *arg)
@@ -433,6 +444,11 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	if ((r = kdc_est_attach(f->coap, f->core, "kdc", f->pool, &f->est)) !=
 	    KDC_OK)
 		return fail("est: %s", kdc_err_str(r));
+	/* a revocation by `iotkdc cred|device revoke` (another process: we
+	 * share only the data dir) closes the sessions it ends and drops
+	 * their registrations (docs/design.md) */
+	kdc_coap_revocation_watch(f->coap, KDC_REVOCATION_POLL_MS,
+	    lwm2m_recheck, f->lw);
 	if (pthread_create(&f->thread, NULL, coap_thread, f) != 0)
 		return fail("coap: cannot start its thread");
 	f->running = 1;

@@ -204,6 +204,21 @@ void	kdc_coap_stop(struct kdc_coap *c);
  */
 void	kdc_coap_set_timers(struct kdc_coap *c, unsigned ack_timeout_ms,
 	    unsigned max_retransmit, unsigned request_timeout_ms);
+/*
+ * Revocation reaching live sessions (docs/design.md): every interval_ms
+ * (0: off, the default) the engine reads core's revocation generation
+ * (core.h kdc_core_revocation_gen(), one meta read); when it moved (and
+ * once at the first poll), every authenticated peer's principal is
+ * checked again (core/revoke.h kdc_core_principal_check()) and each one
+ * no longer usable (revoked, expired, deleted) is closed: close_notify,
+ * requests in flight fail CLOSED, the gone callback runs; each closure is
+ * logged at info (rate-limited) and audited "session.close". Then
+ * fn(arg) runs on the engine thread (NULL: none): the LwM2M Server drops
+ * the registrations of what was revoked. A store error leaves the
+ * generation unseen: retried at the next poll.
+ */
+void	kdc_coap_revocation_watch(struct kdc_coap *c, unsigned interval_ms,
+	    void (*fn)(void *arg), void *arg);
 /* Run for at most timeout_ms (tests); KDC_OK. */
 kdc_err	kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms);
 void	kdc_coap_free(struct kdc_coap *c);
@@ -244,7 +259,10 @@ unsigned kdc_coap_peer_laters(const struct kdc_coap_peer *p);
  * Engine thread only, between engine steps (from a watch callback, or
  * once the engine has stopped; never from inside a handler), exactly once
  * per later: the answer (rs as a handler fills it; a borrowed payload is
- * copied, an owned one taken over, and released once sent). l belongs to the engine after this call. Laters still
+ * copied, an owned one taken over, and released once sent). l belongs to
+ * the engine after this call. If the peer's session ended meanwhile
+ * (closed by the peer, or by a revocation), the answer is dropped (an
+ * owned payload released). Laters still
  * unanswered when the engine is freed are dropped with it (their peers
  * get nothing).
  */

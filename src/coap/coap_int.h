@@ -13,6 +13,7 @@
 
 #include "coap/coap.h"
 #include "core/limits.h"
+#include "core/log.h"
 
 struct kdc_coap_ep {
 	char		 name[KDC_NAME_MAX + 1];
@@ -34,13 +35,24 @@ struct kdc_coap_route {
  * One per libcoap server session, from its first datagram (so also for
  * DTLS sessions still in the handshake). refs: 1 for the session link
  * (dropped when libcoap deletes the session), 1 per face hold, 1 per
- * request in flight.
+ * request in flight, 1 while on c->doomed.
+ *
+ * Authentication in two steps: the handshake callbacks (dtls.c) ask
+ * core/ about what the peer presented (PSK identity, SPKI, chain) and,
+ * when core/ knows it, fill auth and set `vouched`; the peer is `authed`
+ * only once libcoap says the handshake finished (the key is proven: a
+ * PSK's Finished decrypted, a certificate's CertificateVerify checked).
+ * A vouched peer whose handshake fails or never ends is refused then
+ * (logged, audited), never "authenticated".
  */
 struct kdc_coap_peer {
-	/* c->peers, and c->fresh while not hooked: doubly linked, so that
-	 * neither an engine step nor a session's end walks every peer */
+	/* c->peers, c->fresh while not hooked, c->handshaking while vouched
+	 * and not authed: doubly linked, so that neither an engine step nor
+	 * a session's end walks every peer */
 	struct kdc_coap_peer	*next, **pprev;
 	struct kdc_coap_peer	*fresh_next, **fresh_pprev;
+	struct kdc_coap_peer	*hs_next, **hs_pprev;
+	struct kdc_coap_peer	*doom_next;	/* c->doomed */
 	struct kdc_coap		*c;
 	coap_session_t		*session;	/* NULL once libcoap freed it */
 	const struct kdc_coap_ep *ep;
@@ -49,9 +61,18 @@ struct kdc_coap_peer {
 	unsigned		 laters;	/* requests deferred, unanswered */
 	bool			 sess_ref;	/* we hold a libcoap reference */
 	bool			 hooked;	/* DTLS engine settings applied */
-	bool			 authed;	/* auth below came from core/ */
+	bool			 vouched;	/* auth below came from core/ */
+	bool			 authed;	/* ... and the handshake finished */
+	bool			 traced;	/* its refusal logged and audited */
+	bool			 doomed;	/* on c->doomed: closed next step */
 	bool			 gone;		/* gone callback done */
+	kdc_err			 doom_why;	/* why it is closed */
 	struct kdc_principal	 auth;
+	/* what the peer presented, escaped, for a refusal's trace:
+	 * action "auth.psk"/"auth.rpk"/"auth.cert", subject */
+	const char		*auth_action;
+	const char		*presented_what;	/* "identity", ... */
+	char			 presented[KDC_PSK_IDENTITY_MAX * 4 + 1];
 	char			 addr[KDC_COAP_ADDR_TEXT];
 	void			*data;
 };
@@ -118,6 +139,16 @@ struct kdc_coap {
 						 * ours, shared by every session */
 	struct kdc_coap_peer	*peers;
 	struct kdc_coap_peer	*fresh;		/* peers not hooked yet */
+	struct kdc_coap_peer	*handshaking;	/* vouched, not authed yet */
+	struct kdc_coap_peer	*doomed;	/* to close after this step */
+	struct kdc_log_limit	 loglim;	/* info lines peers cause */
+	/* revocation reaching live sessions (coap.h) */
+	unsigned		 rv_interval_ms;	/* 0: off */
+	uint64_t		 rv_next;	/* monotonic ms */
+	int64_t			 rv_gen;
+	bool			 rv_known;	/* rv_gen read once */
+	void			(*rv_fn)(void *arg);
+	void			*rv_arg;
 	struct kdc_coap_pending	*pending;
 	size_t			 npending;
 	struct kdc_coap_later	*laters;	/* deferred, not yet sent */
@@ -149,6 +180,15 @@ struct kdc_coap_peer *kdc_coap_peer_of(struct kdc_coap *c, coap_session_t *s,
 void	kdc_coap_peer_detach(struct kdc_coap_peer *p);
 void	kdc_coap_peer_closed(struct kdc_coap_peer *p);
 void	kdc_coap_peer_unref(struct kdc_coap_peer *p);
+/* p is vouched (dtls.c): on c->handshaking until established. */
+void	kdc_coap_peer_vouched(struct kdc_coap_peer *p);
+/* If p is vouched and its session established: authed (and logged). */
+void	kdc_coap_peer_confirm(struct kdc_coap_peer *p);
+/* Close p's session after this step (close_notify or, in a handshake,
+ * its end); why: the reason logged. */
+void	kdc_coap_peer_doom(struct kdc_coap_peer *p, kdc_err why);
+/* Once per step: confirm handshakes that finished, close doomed peers. */
+void	kdc_coap_peers_step(struct kdc_coap *c);
 void	kdc_coap_pending_expire(struct kdc_coap *c, uint64_t now);
 void	kdc_coap_pending_flush(struct kdc_coap *c);
 void	kdc_coap_pending_fail_all(struct kdc_coap *c);
@@ -173,6 +213,19 @@ kdc_err	kdc_coap_dtls_init(struct kdc_coap *c);
 void	kdc_coap_dtls_free(struct kdc_coap *c);
 kdc_err	kdc_coap_dtls_setup(struct kdc_coap *c);
 void	kdc_coap_dtls_hook(struct kdc_coap_peer *p);
+/* The engine whose step runs on this thread now (GnuTLS's audit log is
+ * global: it finds our sessions through this). */
+void	kdc_coap_dtls_step_begin(struct kdc_coap *c);
+void	kdc_coap_dtls_step_end(void);
+/*
+ * A handshake of a peer refused: logged at info (rate-limited: c->loglim)
+ * and, when `audit`, audited as a refusal of an unauthenticated peer
+ * (core's token bucket) under p->auth_action / p->presented.
+ */
+void	kdc_coap_auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A vouched peer's handshake ended unfinished (session closed): refused. */
+void	kdc_coap_handshake_failed(struct kdc_coap_peer *p);
 /* p is hooked: off the fresh list (O(1)). */
 void	kdc_coap_peer_set_hooked(struct kdc_coap_peer *p);
 

@@ -28,8 +28,9 @@
  *   X.509 one fails, and an unauthenticated peer gets no application
  *   processing (DESIGN §6).
  */
-#include <stdio.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <gnutls/gnutls.h>
@@ -53,6 +54,8 @@
 	"-KX-ALL:+PSK:+ECDHE-PSK:+ECDHE-ECDSA:"				\
 	"+CTYPE-CLI-ALL:+CTYPE-SRV-ALL:%SERVER_PRECEDENCE"
 
+static void	gnutls_audit_cb(gnutls_session_t g, const char *text);
+
 kdc_err
 kdc_coap_dtls_init(struct kdc_coap *c)
 {
@@ -64,6 +67,8 @@ kdc_coap_dtls_init(struct kdc_coap *c)
 		return KDC_ERR_TLS;
 	}
 	c->prio = prio;
+	/* after coap_startup(), which installed libcoap's */
+	gnutls_global_set_audit_log_function(gnutls_audit_cb);
 	return KDC_OK;
 }
 
@@ -94,11 +99,152 @@ policy_ok(const struct kdc_coap_ep *ep, enum kdc_cred_kind kind)
 	}
 }
 
+/* ---- refusals ------------------------------------------------------------ */
+
+void
+kdc_coap_auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
+    const char *fmt, ...)
+{
+	struct kdc_coap *c = p->c;
+	const char *action = p->auth_action != NULL ? p->auth_action :
+	    "auth.dtls";
+	const char *subject = p->presented[0] != '\0' ? p->presented : "-";
+	const char *ep = p->ep != NULL ? p->ep->name : "?";
+	char detail[256];
+	unsigned long dropped;
+	va_list ap;
+
+	p->traced = true;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	/* a flood of bad handshakes must not flood the operator's log */
+	if (kdc_log_limit_take(&c->loglim,
+	    (int64_t)(kdc_coap_now_ms() / 1000), KDC_LOG_PEER_RATE,
+	    KDC_LOG_PEER_BURST, &dropped)) {
+		if (dropped > 0)
+			kdc_log_info("(%lu refusals and closures of peers not "
+			    "logged: over %d/s)", dropped, KDC_LOG_PEER_RATE);
+		kdc_log_info_r(why, "peer=%s endpoint=%s %s %s=%s refused: %s",
+		    p->addr, ep, action, p->presented_what != NULL ?
+		    p->presented_what : "subject", subject, detail);
+	}
+	if (audit)
+		(void)kdc_core_audit(c->core, "coap", action, subject, why, 1,
+		    "%s from=%s endpoint=%s", detail, p->addr, ep);
+}
+
+void
+kdc_coap_handshake_failed(struct kdc_coap_peer *p)
+{
+	if (!p->vouched || p->authed || p->traced)
+		return;
+	kdc_coap_auth_refused(p, KDC_ERR_CLOSED, 1, "cred=%" PRId64
+	    " device=%s: the handshake ended before the peer proved the "
+	    "credential's key", p->auth.cred_id, p->auth.dev_id);
+}
+
+/* The refusals core/ audits itself (core.h): the others are the face's to
+ * audit (a store failure, a chain too long). A PSK whose stored key does
+ * not unwrap (a damaged or altered row) is core's too, whatever the
+ * unwrap error. */
+static bool
+core_audited(const struct kdc_coap_peer *p, kdc_err r)
+{
+	switch (r) {
+	case KDC_ERR_UNKNOWN_DEVICE:
+	case KDC_ERR_REVOKED:
+	case KDC_ERR_EXPIRED:
+	case KDC_ERR_NOT_YET_VALID:
+	case KDC_ERR_UNTRUSTED:
+	case KDC_ERR_WRONG_TYPE:
+	case KDC_ERR_BAD_KEY:
+		return true;
+	case KDC_ERR_MALFORMED:
+	case KDC_ERR_CRYPTO:
+		return p->auth_action != NULL &&
+		    strcmp(p->auth_action, "auth.psk") == 0;
+	default:
+		return false;
+	}
+}
+
+static const char *
+refusal_text(kdc_err r)
+{
+	switch (r) {
+	case KDC_ERR_BAD_KEY:
+	case KDC_ERR_MALFORMED:
+	case KDC_ERR_CRYPTO:
+		return "the stored secret does not unwrap (damaged or "
+		    "altered credential row?)";
+	default:
+		return "core refused it";
+	}
+}
+
+/*
+ * GnuTLS's audit log is global (libcoap points it at its own logger,
+ * which takes every session's transport pointer for a libcoap session:
+ * not so for the HTTPS face's). Ours logs the line at debug and, for a
+ * session of the engine stepping on this thread, watches for the record
+ * that does not decrypt during a handshake: after core/ vouched for the
+ * identity, that is the peer's Finished made with another key (DTLS
+ * drops such records silently, RFC 6347 §4.1.2.7: without this the
+ * handshake would only time out, ~30 s later). The peer is refused and
+ * its session closed after the step.
+ */
+static __thread struct kdc_coap *step_engine;
+
+void
+kdc_coap_dtls_step_begin(struct kdc_coap *c)
+{
+	step_engine = c;
+}
+
+void
+kdc_coap_dtls_step_end(void)
+{
+	step_engine = NULL;
+}
+
+static void
+gnutls_audit_cb(gnutls_session_t g, const char *text)
+{
+	struct kdc_coap *c = step_engine;
+	struct kdc_coap_peer *p;
+	coap_session_t *s;
+	size_t n = strlen(text);
+
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		n--;
+	kdc_log_msg(KDC_LOG_DEBUG, "gnutls", 0, KDC_OK, "%.*s", (int)n, text);
+	if (c == NULL || g == NULL ||
+	    strstr(text, "due to invalid decryption") == NULL)
+		return;
+	/* on this thread, inside our step: a session of our context */
+	if ((s = gnutls_transport_get_ptr(g)) == NULL ||
+	    coap_session_get_context(s) != c->ctx ||
+	    (p = coap_session_get_app_data(s)) == NULL || p->c != c)
+		return;
+	if (!p->vouched || p->authed || p->doomed ||
+	    coap_session_get_state(s) != COAP_SESSION_STATE_HANDSHAKE)
+		return;
+	kdc_coap_auth_refused(p, KDC_ERR_WRONG_KEY, 1, "cred=%" PRId64
+	    " device=%s: its handshake record does not decrypt: the peer "
+	    "does not hold the credential's key", p->auth.cred_id,
+	    p->auth.dev_id);
+	kdc_coap_peer_doom(p, KDC_ERR_WRONG_KEY);
+}
+
+/* ---- authentication ------------------------------------------------------ */
+
 /*
  * Second half of every handshake check: core/ said yes (and audited any
  * no); the endpoint's policy may still refuse the kind of credential
  * (a manufacturer credential on the LwM2M Server): audited too, sampled
- * like every refusal of a peer that did not get in.
+ * like every refusal of a peer that did not get in. On yes the peer is
+ * vouched for; it is authenticated when its handshake finishes.
  */
 static kdc_err
 peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
@@ -106,8 +252,9 @@ peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
 	struct kdc_coap *c = p->c;
 
 	if (!policy_ok(p->ep, who->kind)) {
-		kdc_log_debug("peer=%s endpoint=%s refuses %s credentials",
-		    p->addr, p->ep->name, kdc_cred_kind_str(who->kind));
+		kdc_coap_auth_refused(p, KDC_ERR_WRONG_TYPE, 0,
+		    "endpoint refuses %s credentials",
+		    kdc_cred_kind_str(who->kind));
 		(void)kdc_core_audit(c->core, "coap", "auth.policy", p->addr,
 		    KDC_ERR_WRONG_TYPE, 1, "endpoint=%s refuses kind=%s cred=%"
 		    PRId64, p->ep->name, kdc_cred_kind_str(who->kind),
@@ -115,10 +262,10 @@ peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
 		return KDC_ERR_DENIED;
 	}
 	p->auth = *who;
-	p->authed = true;
-	kdc_log_debug("peer=%s endpoint=%s authenticated cred=%lld type=%s",
-	    p->addr, p->ep->name, (long long)who->cred_id,
-	    kdc_cred_type_str(who->type));
+	kdc_coap_peer_vouched(p);
+	kdc_log_debug("peer=%s endpoint=%s identity found cred=%lld type=%s: "
+	    "key to be proven by the handshake", p->addr, p->ep->name,
+	    (long long)who->cred_id, kdc_cred_type_str(who->type));
 	return KDC_OK;
 }
 
@@ -134,20 +281,29 @@ psk_cb(coap_bin_const_t *identity, coap_session_t *s, void *arg)
 
 	if (p == NULL || p->ep == NULL || identity == NULL)
 		return NULL;
+	p->auth_action = "auth.psk";
+	p->presented_what = "identity";
 	if (identity->length == 0 || identity->length > KDC_PSK_IDENTITY_MAX ||
 	    memchr(identity->s, '\0', identity->length) != NULL) {
-		kdc_log_debug("peer=%s PSK identity of %zu bytes refused",
-		    p->addr, identity->length);
+		kdc_log_escape(identity->s, identity->length >
+		    KDC_PSK_IDENTITY_MAX ? KDC_PSK_IDENTITY_MAX :
+		    identity->length, p->presented, sizeof(p->presented));
+		kdc_coap_auth_refused(p, KDC_ERR_MALFORMED, 1,
+		    "PSK identity of %zu bytes", identity->length);
 		return NULL;
 	}
 	memcpy(id, identity->s, identity->length);
 	id[identity->length] = '\0';
+	kdc_log_escape(id, identity->length, p->presented,
+	    sizeof(p->presented));
 	r = kdc_core_auth_psk(c->core, "coap", id, c->psk, &len, &who);
-	if (r == KDC_OK)
+	if (r != KDC_OK)
+		kdc_coap_auth_refused(p, r, !core_audited(p, r), "%s",
+		    refusal_text(r));
+	else
 		r = peer_accept(p, &who);
 	if (r != KDC_OK) {
 		kdc_wipe(c->psk, sizeof(c->psk));
-		kdc_log_debug_r(r, "peer=%s PSK refused", p->addr);
 		return NULL;		/* the handshake fails */
 	}
 	/* libcoap copies the key at once; run_once() wipes c->psk after */
@@ -165,24 +321,41 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 	size_t lens[KDC_CHAIN_MAX];
 	const gnutls_datum_t *l;
 	struct kdc_principal who;
+	uint8_t fp[32];
+	char hex[17];
 	unsigned n = 0;
 	kdc_err r;
 
-	if (p->authed)
+	if (p->vouched)
 		return KDC_OK;
 	if (p->ep == NULL ||
 	    (l = gnutls_certificate_get_peers(g, &n)) == NULL || n == 0)
 		return KDC_ERR_UNTRUSTED;
+	/* what the peer presented, for a refusal: its key's or its leaf
+	 * certificate's SHA-256, first 8 bytes, as core/ audits them */
+	kdc_sha256(l[0].data, l[0].size, fp);
+	kdc_hex_encode(fp, 8, hex);
 	switch (gnutls_certificate_type_get2(g, GNUTLS_CTYPE_PEERS)) {
 	case GNUTLS_CRT_RAW:	/* RFC 7250: the SubjectPublicKeyInfo DER */
+		p->auth_action = "auth.rpk";
+		p->presented_what = "spki_sha256";
+		snprintf(p->presented, sizeof(p->presented), "%s", hex);
 		r = kdc_core_auth_spki(p->c->core, "coap", l[0].data,
 		    l[0].size, &who);
-		if (r == KDC_OK)
+		if (r != KDC_OK)
+			kdc_coap_auth_refused(p, r, !core_audited(p, r), "%s",
+			    refusal_text(r));
+		else
 			r = peer_accept(p, &who);
 		break;
 	case GNUTLS_CRT_X509:
+		p->auth_action = "auth.cert";
+		p->presented_what = "leaf_sha256";
+		snprintf(p->presented, sizeof(p->presented), "%s", hex);
 		if (n > KDC_CHAIN_MAX) {
 			r = KDC_ERR_TOO_LARGE;
+			kdc_coap_auth_refused(p, r, 1, "chain of %u "
+			    "certificates", n);
 			break;
 		}
 		for (unsigned i = 0; i < n; i++) {
@@ -191,15 +364,17 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 		}
 		r = kdc_core_auth_cert(p->c->core, "coap", certs, lens, n,
 		    &who);
-		if (r == KDC_OK)
+		if (r != KDC_OK)
+			kdc_coap_auth_refused(p, r, !core_audited(p, r), "%s",
+			    refusal_text(r));
+		else
 			r = peer_accept(p, &who);
 		break;
 	default:
 		r = KDC_ERR_UNSUPPORTED;
+		kdc_coap_auth_refused(p, r, 1, "certificate type");
 		break;
 	}
-	if (r != KDC_OK)
-		kdc_log_debug_r(r, "peer=%s certificate refused", p->addr);
 	return r;
 }
 

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "coap/coap_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/revoke.h"
 #include "crypto/crypto.h"
 
 /* ---- logs ---------------------------------------------------------------- */
@@ -181,6 +183,11 @@ kdc_coap_free(struct kdc_coap *c)
 		return;
 	kdc_coap_pending_fail_all(c);
 	kdc_coap_laters_free(c);	/* their asyncs go with the context */
+	while ((p = c->doomed) != NULL) {	/* closed with the context */
+		c->doomed = p->doom_next;
+		p->doom_next = NULL;
+		kdc_coap_peer_unref(p);
+	}
 	/*
 	 * libcoap 4.3.1 frees its sessions with the context without a
 	 * SESSION_DEL (that fires on idle expiry and eviction only), and
@@ -482,6 +489,93 @@ io_step(struct kdc_coap *c, unsigned timeout_ms)
 	} while (m == COAP_MAX_EPOLL_EVENTS);
 }
 
+/* ---- revocation reaching live sessions ------------------------------------- */
+
+void
+kdc_coap_revocation_watch(struct kdc_coap *c, unsigned interval_ms,
+    void (*fn)(void *arg), void *arg)
+{
+	c->rv_interval_ms = interval_ms;
+	c->rv_next = 0;
+	c->rv_known = false;
+	c->rv_fn = fn;
+	c->rv_arg = arg;
+}
+
+/* Check every authenticated peer again; close those no longer usable. A
+ * store error stops the walk (the caller retries the whole walk). */
+static kdc_err
+recheck_peers(struct kdc_coap *c)
+{
+	struct kdc_coap_peer *p;
+	unsigned long dropped;
+	size_t closed = 0;
+	kdc_err r;
+
+	for (p = c->peers; p != NULL; p = p->next) {
+		if (!p->authed || p->gone || p->doomed || p->session == NULL ||
+		    p->auth.cred_id == 0)
+			continue;	/* NoSec peers have no principal */
+		r = kdc_core_principal_check(c->core, p->auth.cred_id,
+		    p->auth.device);
+		if (r == KDC_OK)
+			continue;
+		if (r != KDC_ERR_REVOKED && r != KDC_ERR_EXPIRED &&
+		    r != KDC_ERR_UNKNOWN_DEVICE) {
+			kdc_log_warn_r(r, "revocation check of peer=%s failed; "
+			    "again at the next poll", p->addr);
+			return r;
+		}
+		if (kdc_log_limit_take(&c->loglim,
+		    (int64_t)(kdc_coap_now_ms() / 1000), KDC_LOG_PEER_RATE,
+		    KDC_LOG_PEER_BURST, &dropped)) {
+			if (dropped > 0)
+				kdc_log_info("(%lu refusals and closures of "
+				    "peers not logged: over %d/s)", dropped,
+				    KDC_LOG_PEER_RATE);
+			kdc_log_info_r(r, "peer=%s endpoint=%s session closed "
+			    "device=%s cred=%lld", p->addr,
+			    kdc_coap_peer_endpoint(p), p->auth.dev_id,
+			    (long long)p->auth.cred_id);
+		}
+		(void)kdc_core_audit(c->core, "coap", "session.close",
+		    p->auth.dev_id, r, 0, "reason=%s cred=%" PRId64
+		    " from=%s endpoint=%s", r == KDC_ERR_EXPIRED ? "expired" :
+		    r == KDC_ERR_REVOKED ? "revoked" : "deleted",
+		    p->auth.cred_id, p->addr, kdc_coap_peer_endpoint(p));
+		kdc_coap_peer_doom(p, r);
+		closed++;
+	}
+	if (closed > 0)
+		kdc_coap_peers_step(c);		/* close them now */
+	return KDC_OK;
+}
+
+static void
+revocation_poll(struct kdc_coap *c)
+{
+	uint64_t now;
+	int64_t gen;
+	kdc_err r;
+
+	if (c->rv_interval_ms == 0 || (now = kdc_coap_now_ms()) < c->rv_next)
+		return;
+	c->rv_next = now + c->rv_interval_ms;
+	if ((r = kdc_core_revocation_gen(c->core, &gen)) != KDC_OK) {
+		kdc_log_debug_r(r, "revocation generation not read");
+		return;
+	}
+	if (c->rv_known && gen == c->rv_gen)
+		return;
+	/* read before the walk: a revocation during it moves it again */
+	if (recheck_peers(c) != KDC_OK)
+		return;
+	c->rv_gen = gen;
+	c->rv_known = true;
+	if (c->rv_fn != NULL)
+		c->rv_fn(c->rv_arg);
+}
+
 kdc_err
 kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 {
@@ -490,7 +584,9 @@ kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 	uint64_t ticket;
 
 	c->in_step = true;
+	kdc_coap_dtls_step_begin(c);
 	io_step(c, timeout_ms);
+	kdc_coap_dtls_step_end();
 	c->in_step = false;
 	/*
 	 * The requests this step made wait for a sync of everything the
@@ -506,6 +602,9 @@ kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 			q->ticket = ticket;
 	kdc_syncer_state(c->syncer, &c->sync_done, &c->sync_failed);
 	kdc_coap_pending_flush(c);
+	/* handshakes that finished: authenticated; refused peers: closed */
+	kdc_coap_peers_step(c);
+	revocation_poll(c);
 	kdc_wipe(c->psk, sizeof(c->psk));
 	/*
 	 * Sessions born in this step: apply our DTLS settings before their

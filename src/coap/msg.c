@@ -339,6 +339,23 @@ kdc_coap_later_answer(struct kdc_coap_later *l,
 			rs->release(rs->release_arg);
 		return;
 	}
+	if (l->peer->gone || l->peer->session == NULL ||
+	    coap_session_get_state(l->peer->session) !=
+	    COAP_SESSION_STATE_ESTABLISHED) {
+		/*
+		 * The session ended while the answer was being made (the
+		 * peer closed it, or a revocation did): nobody to send it to.
+		 * Firing the async would send on a closed server session,
+		 * where libcoap 4.3.1 starts a client handshake
+		 * (docs/traps.md). Its session reference goes with it.
+		 */
+		if (rs->release != NULL)
+			rs->release(rs->release_arg);
+		if (l->peer->session != NULL)
+			coap_free_async(l->peer->session, l->async);
+		later_free(l);
+		return;
+	}
 	l->rs = *rs;
 	if (rs->release == NULL) {
 		/* borrowed: an owned copy */
@@ -409,7 +426,10 @@ kdc_coap_dispatch(coap_resource_t *res, coap_session_t *s,
 
 	if (later_replay(c, res, s, req, query, resp))
 		return;
-	/* DESIGN §6: unauthenticated peers get no application processing */
+	/* DESIGN §6: unauthenticated peers get no application processing;
+	 * a handshake that finished in this very step is confirmed here */
+	if (p != NULL && !p->authed)
+		kdc_coap_peer_confirm(p);
 	if (p == NULL || !p->authed || p->ep == NULL) {
 		kdc_log_debug("peer=%s unauthenticated request refused",
 		    p != NULL ? p->addr : "?");

@@ -87,6 +87,98 @@ kdc_coap_peer_set_hooked(struct kdc_coap_peer *p)
 }
 
 static void
+hs_unlink(struct kdc_coap_peer *p)
+{
+	if (p->hs_pprev == NULL)
+		return;
+	if ((*p->hs_pprev = p->hs_next) != NULL)
+		p->hs_next->hs_pprev = p->hs_pprev;
+	p->hs_next = NULL;
+	p->hs_pprev = NULL;
+}
+
+void
+kdc_coap_peer_vouched(struct kdc_coap_peer *p)
+{
+	struct kdc_coap *c = p->c;
+
+	p->vouched = true;
+	if (p->hs_pprev != NULL || p->authed)
+		return;
+	if ((p->hs_next = c->handshaking) != NULL)
+		p->hs_next->hs_pprev = &p->hs_next;
+	p->hs_pprev = &c->handshaking;
+	c->handshaking = p;
+}
+
+/*
+ * libcoap 4.3.1 (GnuTLS) reports no event when a server session's
+ * handshake completes (COAP_EVENT_DTLS_CONNECTED is a client's, and a
+ * server's only on a later datagram; docs/traps.md): the session's state
+ * turning ESTABLISHED is the signal, looked at after each step and
+ * before a request is dispatched.
+ */
+void
+kdc_coap_peer_confirm(struct kdc_coap_peer *p)
+{
+	if (!p->vouched || p->authed || p->session == NULL || p->gone ||
+	    p->doomed ||
+	    coap_session_get_state(p->session) != COAP_SESSION_STATE_ESTABLISHED)
+		return;
+	p->authed = true;
+	hs_unlink(p);
+	kdc_log_debug("peer=%s endpoint=%s authenticated cred=%lld type=%s "
+	    "device=%s", p->addr, p->ep != NULL ? p->ep->name : "?",
+	    (long long)p->auth.cred_id, kdc_cred_type_str(p->auth.type),
+	    p->auth.dev_id);
+}
+
+void
+kdc_coap_peer_doom(struct kdc_coap_peer *p, kdc_err why)
+{
+	struct kdc_coap *c = p->c;
+
+	if (p->doomed || p->session == NULL || p->gone)
+		return;
+	p->doomed = true;
+	p->doom_why = why;
+	p->refs++;			/* until closed */
+	p->doom_next = c->doomed;
+	c->doomed = p;
+}
+
+void
+kdc_coap_peers_step(struct kdc_coap *c)
+{
+	struct kdc_coap_peer *p, *next;
+	coap_session_t *s;
+
+	for (p = c->handshaking; p != NULL; p = next) {
+		next = p->hs_next;	/* confirming takes p off the list */
+		kdc_coap_peer_confirm(p);
+	}
+	while ((p = c->doomed) != NULL) {
+		c->doomed = p->doom_next;
+		p->doom_next = NULL;
+		if ((s = p->session) != NULL && !p->gone) {
+			/*
+			 * close_notify (gnutls_bye) and the session's end:
+			 * DTLS_CLOSED (peer closed: requests in flight fail,
+			 * the face hears it is gone), then libcoap frees the
+			 * session at its next step once nobody holds it
+			 * (state NONE). Never coap_send() on it after: on a
+			 * server session in state NONE, 4.3.1 would start a
+			 * client handshake (docs/traps.md).
+			 */
+			coap_session_reference(s);
+			coap_session_disconnected(s, COAP_NACK_TLS_FAILED);
+			coap_session_release(s);
+		}
+		kdc_coap_peer_unref(p);
+	}
+}
+
+static void
 complete(struct kdc_coap_pending *q, kdc_err st, const struct kdc_coap_msg *m)
 {
 	struct kdc_coap_peer *p = q->peer;
@@ -135,6 +227,11 @@ kdc_coap_peer_closed(struct kdc_coap_peer *p)
 	struct kdc_coap *c = p->c;
 
 	p->refs++;		/* callbacks below may release the last hold */
+	/* established and closed in one step: it was authenticated */
+	kdc_coap_peer_confirm(p);
+	if (!p->authed)
+		kdc_coap_handshake_failed(p);	/* vouched, key not proven */
+	hs_unlink(p);
 	fail_list(pending_take(c, p), KDC_ERR_CLOSED);
 	if (!p->gone) {
 		p->gone = true;
@@ -160,6 +257,7 @@ kdc_coap_peer_detach(struct kdc_coap_peer *p)
 	p->next = NULL;
 	p->pprev = NULL;
 	fresh_unlink(p);
+	hs_unlink(p);
 	p->refs--;		/* the session link */
 	kdc_coap_peer_unref(p);
 }

@@ -47,6 +47,7 @@ static const struct {
 	{ KDC_ERR_CLOSED,		"CLOSED",	"session closed" },
 	{ KDC_ERR_PEER_ERROR,		"PEER_ERROR",	"peer answered with an error" },
 	{ KDC_ERR_BUSY,			"BUSY",		"at capacity, try again later" },
+	{ KDC_ERR_WRONG_KEY,		"WRONG_KEY",	"peer did not prove the key of its credential" },
 };
 
 #define NERR (sizeof(errtab) / sizeof(errtab[0]))

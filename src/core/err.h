@@ -54,6 +54,7 @@ typedef enum {
 	KDC_ERR_CLOSED		= -53,	/* session or connection closed */
 	KDC_ERR_PEER_ERROR	= -54,	/* peer answered with an error code */
 	KDC_ERR_BUSY		= -55,	/* at capacity now: try again later */
+	KDC_ERR_WRONG_KEY	= -56,	/* peer named a known credential but did not prove its key */
 } kdc_err;
 
 /* Human text for r, e.g. "device is revoked". Never NULL. */

@@ -151,8 +151,17 @@
  * operator log and the "+N not recorded" note keep the count. */
 #define KDC_AUDIT_UNAUTH_RATE	20
 #define KDC_AUDIT_UNAUTH_BURST	100
+/* Info lines a peer can cause (refused handshakes, sessions closed): 5 per
+ * second, bursts of 20, per engine (core/log.h kdc_log_limit); the next
+ * line written says how many were dropped. */
+#define KDC_LOG_PEER_RATE	5
+#define KDC_LOG_PEER_BURST	20
 
 /* ---- revocation and expiry ---------------------------------------------- */
+/* How often `serve`'s CoAP engine reads the store's revocation generation
+ * (core/revoke.h): a revocation closes live sessions within this (plus
+ * one engine tick). One indexed meta read each time. */
+#define KDC_REVOCATION_POLL_MS	200
 /* A CRL's nextUpdate is thisUpdate + 1 day (RFC 5280 5.1.2.5). A relying
  * party that caches the CRL until nextUpdate sees a revocation at most a
  * day late even if it never refetches, and the CRL is rebuilt on every

@@ -86,3 +86,30 @@ kdc_log_escape(const void *s, size_t len, char *out, size_t out_len)
 	out[o] = '\0';
 	return out;
 }
+
+int
+kdc_log_limit_take(struct kdc_log_limit *l, int64_t now, unsigned rate,
+    unsigned burst, unsigned long *dropped)
+{
+	if (dropped != NULL)
+		*dropped = 0;
+	if (l->at == 0 || now < l->at) {
+		l->tokens = burst;	/* first use, or a clock that stepped */
+		l->at = now;
+	} else if (now > l->at) {
+		int64_t add = (now - l->at) * (int64_t)rate;
+
+		l->tokens = add >= (int64_t)burst - l->tokens ? burst :
+		    l->tokens + (unsigned)add;
+		l->at = now;
+	}
+	if (l->tokens == 0) {
+		l->dropped++;
+		return 0;
+	}
+	l->tokens--;
+	if (dropped != NULL)
+		*dropped = l->dropped;
+	l->dropped = 0;
+	return 1;
+}

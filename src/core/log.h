@@ -7,6 +7,7 @@
 #define KDC_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -34,6 +35,24 @@ void	kdc_log_msg(enum kdc_log_level lvl, const char *func, int with_r,
  * bytes outside printable ASCII, '"' and '\\' with \xNN. Returns out.
  */
 char	*kdc_log_escape(const void *s, size_t len, char *out, size_t out_len);
+
+/*
+ * A token bucket for log lines a peer can cause (refused handshakes,
+ * closed sessions): at most `burst` lines at once, refilled at `rate` per
+ * second. The caller owns it (zeroed: full on first use) and serialises
+ * its use (one per engine thread). kdc_log_limit_take() returns 1 when a
+ * line may be written now, 0 when it is to be dropped; on 1, *dropped
+ * (optional) is how many were dropped since the last line written, which
+ * that line should say. now is a monotonic clock in seconds.
+ */
+struct kdc_log_limit {
+	int64_t		 at;		/* last refill, s; 0: never used */
+	unsigned	 tokens;
+	unsigned long	 dropped;	/* since the last line written */
+};
+
+int	kdc_log_limit_take(struct kdc_log_limit *l, int64_t now,
+	    unsigned rate, unsigned burst, unsigned long *dropped);
 
 #define kdc_log_err(...)	kdc_log_msg(KDC_LOG_ERR, __func__, 0, KDC_OK, __VA_ARGS__)
 #define kdc_log_warn(...)	kdc_log_msg(KDC_LOG_WARN, __func__, 0, KDC_OK, __VA_ARGS__)

@@ -102,6 +102,16 @@ kdc_err	kdc_lwm2m_attach(struct kdc_coap *c, struct kdc_core *core,
  */
 void	kdc_lwm2m_free(struct kdc_lwm2m *lw);
 
+/*
+ * Drop the registrations that no longer stand: of a device revoked or
+ * deleted, or that has no issued operational credential left (it was
+ * revoked; the one a client registers with, server.c). Each drop is
+ * audited "lwm2m.drop" and logged at info. For the engine's revocation
+ * watch (coap.h kdc_coap_revocation_watch()); engine thread. A store
+ * error as it comes (what was dropped stays dropped).
+ */
+kdc_err	kdc_lwm2m_server_recheck(struct kdc_lwm2m *lw);
+
 /* Bootstrap sessions in progress (tests, metrics). */
 size_t	kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw);
 

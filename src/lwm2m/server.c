@@ -227,6 +227,61 @@ rd_delete(void *arg, struct kdc_coap_peer *peer,
 	resp->code = KDC_COAP_DELETED;
 }
 
+/* ---- revocation ---------------------------------------------------------- */
+
+/* Does registration reg still stand? KDC_OK, or why not. */
+static kdc_err
+reg_stands(struct kdc_lwm2m *lw, const struct kdc_lwm2m_reg *reg)
+{
+	struct kdc_device *dev = NULL;
+	struct kdc_cred *cur = NULL;
+	kdc_err r;
+
+	if ((r = kdc_core_device_get_by_id(lw->core, reg->device, &dev)) !=
+	    KDC_OK)
+		return r;
+	if (dev->status == KDC_DEV_REVOKED)
+		r = KDC_ERR_REVOKED;
+	else if ((r = kdc_core_cred_current(lw->core, dev->dev_id,
+	    KDC_CRED_ISSUED, &cur)) == KDC_ERR_NOT_FOUND)
+		r = KDC_ERR_REVOKED;	/* no operational credential left */
+	kdc_cred_free(cur);
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_lwm2m_server_recheck(struct kdc_lwm2m *lw)
+{
+	struct kdc_lwm2m_reg *v = NULL;
+	size_t n = 0;
+	kdc_err r, st;
+
+	if ((r = kdc_core_lwm2m_reg_list(lw->core, &v, &n)) != KDC_OK)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		st = reg_stands(lw, &v[i]);
+		if (st == KDC_OK)
+			continue;
+		if (st != KDC_ERR_REVOKED && st != KDC_ERR_UNKNOWN_DEVICE) {
+			r = st;		/* a store error: next time */
+			continue;
+		}
+		if ((st = kdc_core_lwm2m_reg_delete(lw->core, v[i].id)) !=
+		    KDC_OK && st != KDC_ERR_NOT_FOUND) {
+			r = st;
+			continue;
+		}
+		kdc_lwm2m_audit(lw, "lwm2m.drop", v[i].ep, KDC_ERR_REVOKED,
+		    "reg=%" PRId64 " dropped: the device or its operational "
+		    "credential was revoked", v[i].id);
+		kdc_log_info("registration dropped ep=%s reg=%" PRId64
+		    ": revoked", v[i].ep, v[i].id);
+	}
+	kdc_lwm2m_reg_list_free(v);
+	return r;
+}
+
 kdc_err
 kdc_lwm2m_server_attach(struct kdc_lwm2m *lw, const char *name)
 {

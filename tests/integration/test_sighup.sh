@@ -25,7 +25,7 @@ health() {
 		grep -q '"status":"ok"' || fail "not serving after $*"
 	kill -0 "$SERVE_PID" 2>/dev/null || fail "serve died after $*"
 }
-DEBUG_AUTH=' debug peer_accept: peer=.* authenticated cred='
+DEBUG_AUTH=' debug kdc_coap_peer_confirm: peer=.* authenticated cred='
 count() { grep -cE -- "$1" "$T/serve.log" || true; }
 
 # at info, a handshake logs no debug line

@@ -351,9 +351,13 @@ test_psk(void **state)
 		fail_msg("TLS_PSK_WITH_AES_128_CCM_8 not negotiated");
 	}
 	free(log);
-	/* a wrong key fails the handshake */
+	/* a wrong key fails the handshake: the identity was found, the
+	 * key not proven (its Finished does not decrypt): WRONG_KEY */
 	assert_int_not_equal(client_post(f, f->port,
 	    "-u dev1 -k wrong-key-0123456789ab", NULL), 0);
+	engine_stop(f);
+	expect_last_audit(f, "auth.psk", "WRONG_KEY");
+	engine_start(f);
 	/* an unknown identity fails, and core/ audited it */
 	assert_int_not_equal(client_post(f, f->port,
 	    "-u nobody -k " PSK_KEY, NULL), 0);
@@ -687,6 +691,157 @@ test_request_dtls(void **state)
 	assert_int_equal(atomic_load(&f->ndone), 3);
 }
 
+/*
+ * A revocation reaches a live session (coap.h kdc_coap_revocation_watch):
+ * another device's revocation leaves it alone; its own device's closes
+ * it (the client sees its session end), the face hears it is gone,
+ * requests on it are refused, and the closure is audited.
+ */
+static atomic_int nrecheck;
+
+static void
+on_recheck(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&nrecheck, 1);
+}
+
+/* Pump until the revocation watch has run n times (bounded: Memcheck). */
+static void
+pump_rechecks(struct fx *f, coap_context_t *cctx, int n)
+{
+	for (int i = 0; i < 250 && atomic_load(&nrecheck) < n; i++)
+		pump(f, cctx, 20, NULL, NULL);
+	/* one more step: what the recheck sent reaches the client */
+	pump(f, cctx, 50, NULL, NULL);
+}
+
+static void
+test_revoke_live(void **state)
+{
+	struct fx *f = *state;
+	coap_context_t *cctx;
+	coap_session_t *cs;
+
+	psk_device(f, "urn:dev:ops:3", "dev3", PSK_KEY);
+	psk_device(f, "urn:dev:ops:4", "dev4", "another-psk-0123456");
+	atomic_store(&nrecheck, 0);
+	kdc_coap_revocation_watch(f->coap, 10, on_recheck, f);
+	assert_non_null(cctx = coap_new_context(NULL));
+	coap_register_response_handler(cctx, cl_resp);
+	assert_non_null(cs = cl_session(cctx, f->port, "dev3"));
+	cl_post_bs(cs);
+	pump(f, cctx, 5000, NULL, &cl_got);
+	assert_int_equal(cl_got, COAP_RESPONSE_CODE_CHANGED);
+	assert_non_null(f->held);
+	pump_rechecks(f, cctx, 1);
+	assert_int_equal(atomic_load(&nrecheck), 1);	/* the first poll */
+
+	/* another device revoked: rechecked, left alone */
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
+	    "urn:dev:ops:4"), KDC_OK);
+	pump_rechecks(f, cctx, 2);
+	assert_int_equal(atomic_load(&nrecheck), 2);
+	assert_int_equal(f->ngone, 0);
+	assert_int_equal(coap_session_get_state(cs),
+	    COAP_SESSION_STATE_ESTABLISHED);
+
+	/* its own device revoked: closed */
+	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
+	    "urn:dev:ops:3"), KDC_OK);
+	pump_rechecks(f, cctx, 3);
+	assert_int_equal(atomic_load(&nrecheck), 3);
+	assert_int_equal(f->ngone, 1);
+	expect_last_audit(f, "session.close", "REVOKED");
+	assert_int_equal(kdc_coap_request(f->held, KDC_COAP_GET, "3/0",
+	    KDC_CF_NONE, KDC_CF_NONE, NULL, 0, on_done, f), KDC_ERR_CLOSED);
+	/* the client got close_notify: its session is over */
+	assert_int_not_equal(coap_session_get_state(cs),
+	    COAP_SESSION_STATE_ESTABLISHED);
+	coap_session_release(cs);
+	coap_free_context(cctx);
+}
+
+/*
+ * A deferred answer whose peer closed its session meanwhile is dropped:
+ * nothing is sent (libcoap 4.3.1 would start a client handshake on the
+ * closed server session), the later is freed with its peer reference
+ * (memcheck.coap), the peer is released once libcoap frees the session.
+ */
+static int deferred_flag;
+
+static void
+h_defer(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
+    struct kdc_coap_resp *resp)
+{
+	struct fx *f = arg;
+
+	(void)req;
+	if ((f->later = kdc_coap_defer(p)) == NULL) {
+		resp->code = KDC_COAP_INTERNAL;
+		return;
+	}
+	deferred_flag = 1;
+}
+
+static void
+test_later_gone(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_coap_resp rs;
+	coap_context_t *cctx;
+	coap_session_t *cs;
+	coap_pdu_t *pdu;
+	uint8_t tok[8];
+	size_t tl;
+	int sock;
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+
+	psk_device(f, "urn:dev:ops:5", "dev5", PSK_KEY);
+	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "defer",
+	    h_defer, f), KDC_OK);
+	assert_non_null(cctx = coap_new_context(NULL));
+	assert_non_null(cs = cl_session(cctx, f->port, "dev5"));
+	assert_non_null(pdu = coap_new_pdu(COAP_MESSAGE_CON,
+	    COAP_REQUEST_CODE_POST, cs));
+	coap_session_new_token(cs, &tl, tok);
+	coap_add_token(pdu, tl, tok);
+	coap_add_option(pdu, COAP_OPTION_URI_PATH, 5, (const uint8_t *)"defer");
+	deferred_flag = 0;
+	assert_int_not_equal(coap_send(cs, pdu), COAP_INVALID_MID);
+	pump(f, cctx, 5000, NULL, &deferred_flag);
+	assert_non_null(f->later);
+	assert_int_equal(kdc_coap_peer_laters(kdc_coap_later_peer(f->later)),
+	    1);
+	/* the client goes (close_notify); a socket of ours takes its port,
+	 * to see whether the engine sends it anything after */
+	a = *(const struct sockaddr_in *)(const void *)
+	    &coap_session_get_addr_local(cs)->addr.sin;
+	coap_session_release(cs);
+	coap_free_context(cctx);
+	for (int i = 0; i < 250 && f->ngone == 0; i++)
+		pump(f, NULL, 20, NULL, NULL);
+	assert_int_equal(f->ngone, 1);
+	assert_true((sock = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(sock, (struct sockaddr *)&a, alen), 0);
+
+	memset(&rs, 0, sizeof(rs));
+	rs.code = KDC_COAP_CONTENT;
+	rs.payload = (const uint8_t *)"secret-ish";
+	rs.payload_len = 10;
+	kdc_coap_later_answer(f->later, &rs);
+	f->later = NULL;
+	pump(f, NULL, 300, NULL, NULL);
+	{
+		struct pollfd pfd = { sock, POLLIN, 0 };
+
+		assert_int_equal(poll(&pfd, 1, 200), 0);	/* nothing */
+	}
+	close(sock);
+}
+
 /* ---- NoSec endpoint: raw UDP peer ---------------------------------------- */
 
 static int
@@ -935,6 +1090,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rpk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_x509, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_live, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_later_gone, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_request_dtls, setup,
 		    teardown),
 	};

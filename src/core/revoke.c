@@ -1,0 +1,51 @@
+/* revoke.c: what a daemon needs to let a revocation reach its live
+ * sessions (revoke.h). A room of core/ (core_int.h). */
+#include <stddef.h>
+
+#include "core/core_int.h"
+#include "core/revoke.h"
+
+kdc_err
+kdc_core_revocation_gen(struct kdc_core *core, int64_t *gen)
+{
+	return core_crl_gen_get(core, gen);
+}
+
+kdc_err
+kdc_core_principal_check(struct kdc_core *core, int64_t cred_id,
+    int64_t device)
+{
+	struct kdc_device *dev = NULL;
+	struct kdc_cred *cred = NULL;
+	kdc_err r;
+
+	if (cred_id <= 0 || device <= 0)
+		return KDC_ERR_INVALID_ARG;
+	/* two indexed reads: the device, the credential */
+	if ((r = kdc_store_device_get_by_id(core->st, device, &dev)) !=
+	    KDC_OK) {
+		r = r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+		goto out;
+	}
+	if (dev->status == KDC_DEV_REVOKED) {
+		r = KDC_ERR_REVOKED;
+		goto out;
+	}
+	if ((r = kdc_store_cred_get(core->st, cred_id, &cred)) != KDC_OK) {
+		r = r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+		goto out;
+	}
+	if (cred->device != device)
+		r = KDC_ERR_UNKNOWN_DEVICE;
+	else if (cred->status == KDC_CRED_REVOKED)
+		r = KDC_ERR_REVOKED;
+	else if (cred->status == KDC_CRED_EXPIRED || (cred->not_after != 0 &&
+	    kdc_core_now(core) >= cred->not_after))
+		r = KDC_ERR_EXPIRED;
+	else
+		r = KDC_OK;
+out:
+	kdc_cred_free(cred);
+	kdc_device_free(dev);
+	return r;
+}
