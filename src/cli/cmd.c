@@ -936,7 +936,7 @@ cmd_tls_reissue(const struct kdc_cli_args *a)
 		kdc_log_escape(c.cfg.lwm2m_server_uri,
 		    strlen(c.cfg.lwm2m_server_uri), esc, sizeof(esc));
 		(void)kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",
-		    r, 0, "[lwm2m] server_uri has no readable host");
+		    r, "[lwm2m] server_uri has no readable host");
 		fail("%s/iotkdc.conf: [lwm2m] server_uri \"%s\": cannot read "
 		    "its host (%s); nothing changed", c.dir, esc,
 		    kdc_err_str(r));
@@ -954,7 +954,7 @@ cmd_tls_reissue(const struct kdc_cli_args *a)
 	if ((r = kdc_tls_cert_create(c.dir, c.kr, c.ca, hosts, tn.n,
 	    (unsigned)c.cfg.tls_days)) != KDC_OK) {
 		(void)kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",
-		    r, 0, "hosts=%zu", tn.n);
+		    r, "hosts=%zu", tn.n);
 		fail("%s: re-issuing the TLS certificate: %s", c.dir,
 		    kdc_err_str(r));
 		goto out;
@@ -965,13 +965,13 @@ cmd_tls_reissue(const struct kdc_cli_args *a)
 	    (r = kdc_tls_cert_names(cert_pem, strlen(cert_pem), names,
 	    names_cap)) != KDC_OK) {
 		(void)kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",
-		    r, 0, "written, but does not read back");
+		    r, "written, but does not read back");
 		fail("%s/server.pem: written, but does not read back: %s",
 		    c.dir, kdc_err_str(r));
 		goto out;
 	}
 	if ((r = kdc_core_audit(c.core, ACTOR, "tls.reissue", "server.pem",
-	    KDC_OK, 0, "days=%d names=%s", c.cfg.tls_days, names)) != KDC_OK) {
+	    KDC_OK, "days=%d names=%s", c.cfg.tls_days, names)) != KDC_OK) {
 		fail("%s: audit: %s", c.dir, kdc_err_str(r));
 		goto out;
 	}

@@ -130,7 +130,7 @@ kdc_coap_auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
 		    p->presented_what : "subject", subject, detail);
 	}
 	if (audit)
-		(void)kdc_core_audit(c->core, "coap", action, subject, why, 1,
+		kdc_core_audit_peer(c->core, "coap", action, subject, why,
 		    "%s from=%s endpoint=%s", detail, p->addr, ep);
 }
 
@@ -255,8 +255,8 @@ peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
 		kdc_coap_auth_refused(p, KDC_ERR_WRONG_TYPE, 0,
 		    "endpoint refuses %s credentials",
 		    kdc_cred_kind_str(who->kind));
-		(void)kdc_core_audit(c->core, "coap", "auth.policy", p->addr,
-		    KDC_ERR_WRONG_TYPE, 1, "endpoint=%s refuses kind=%s cred=%"
+		kdc_core_audit_peer(c->core, "coap", "auth.policy", p->addr,
+		    KDC_ERR_WRONG_TYPE, "endpoint=%s refuses kind=%s cred=%"
 		    PRId64, p->ep->name, kdc_cred_kind_str(who->kind),
 		    who->cred_id);
 		return KDC_ERR_DENIED;

@@ -539,7 +539,7 @@ recheck_peers(struct kdc_coap *c)
 			    (long long)p->auth.cred_id);
 		}
 		(void)kdc_core_audit(c->core, "coap", "session.close",
-		    p->auth.dev_id, r, 0, "reason=%s cred=%" PRId64
+		    p->auth.dev_id, r, "reason=%s cred=%" PRId64
 		    " from=%s endpoint=%s", r == KDC_ERR_EXPIRED ? "expired" :
 		    r == KDC_ERR_REVOKED ? "revoked" : "deleted",
 		    p->auth.cred_id, p->addr, kdc_coap_peer_endpoint(p));

@@ -109,9 +109,8 @@ kdc_core_auth_psk(struct kdc_core *core, const char *actor,
 	aad_len = core_cred_aad(cred->id, aad, sizeof(aad));
 	if ((r = kdc_unwrap(core->kr, aad, aad_len, cred->wrapped,
 	    cred->wrapped_len, &key, &key_len)) != KDC_OK) {
-		/* a damaged or altered row: the operator must hear of it */
-		kdc_log_info("auth.psk identity=%s cred=%" PRId64 ": stored "
-		    "key does not unwrap (%s)", esc, cred->id, kdc_err_str(r));
+		/* a damaged or altered row: audited here, logged (rate
+		 * limited, with the peer) by the face */
 		core_audit_unauth(core, actor, "auth.psk", dev->dev_id, r,
 		    "cred=%" PRId64 " identity=%s: stored key does not unwrap",
 		    cred->id, esc);

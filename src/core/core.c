@@ -97,7 +97,7 @@ core_audit_unauth(struct kdc_core *core, const char *actor, const char *action,
 
 kdc_err
 kdc_core_audit(struct kdc_core *core, const char *actor, const char *action,
-    const char *subject, kdc_err outcome, int unauth, const char *fmt, ...)
+    const char *subject, kdc_err outcome, const char *fmt, ...)
 {
 	char detail[KDC_AUDIT_DETAIL_MAX + 1];
 	va_list ap;
@@ -105,12 +105,27 @@ kdc_core_audit(struct kdc_core *core, const char *actor, const char *action,
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	if (unauth && outcome != KDC_OK) {
+	return core_audit_rec(core, actor, action, subject, outcome, "%s",
+	    detail);
+}
+
+void
+kdc_core_audit_peer(struct kdc_core *core, const char *actor,
+    const char *action, const char *subject, kdc_err outcome,
+    const char *fmt, ...)
+{
+	char detail[KDC_AUDIT_DETAIL_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (outcome == KDC_OK)
+		(void)core_audit_rec(core, actor, action, subject, outcome,
+		    "%s", detail);
+	else
 		core_audit_unauth(core, actor, action, subject, outcome, "%s",
 		    detail);
-		return KDC_OK;
-	}
-	return core_audit_rec(core, actor, action, subject, outcome, "%s", detail);
 }
 
 /* The wrapping AAD of a credential row: its id. */

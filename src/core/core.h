@@ -187,15 +187,22 @@ const char *kdc_action_str(enum kdc_action act);
 
 /*
  * An audit record for what a face decided itself (a bootstrap step, a
- * registration, a policy refusal). `unauth` marks a refusal of a peer
- * that has not proven who it is: those go through the same token bucket
- * as the handshake refusals above, so a flood cannot fill the disk.
- * Never put a secret in the detail.
+ * registration, a session closed). Never put a secret in the detail.
  */
 kdc_err	kdc_core_audit(struct kdc_core *core, const char *actor,
 	    const char *action, const char *subject, kdc_err outcome,
-	    int unauth, const char *fmt, ...)
-	    __attribute__((format(printf, 7, 8)));
+	    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/*
+ * The same for a refusal of a peer that has not proven who it is (a
+ * handshake refused, a request from nobody): anyone can cause those, so
+ * they go through the token bucket of the handshake refusals above and a
+ * flood cannot fill the disk (what the bucket drops is counted in the
+ * next record written). An outcome of KDC_OK is recorded as
+ * kdc_core_audit() would.
+ */
+void	kdc_core_audit_peer(struct kdc_core *core, const char *actor,
+	    const char *action, const char *subject, kdc_err outcome,
+	    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* The audit chain (core/audit.h kdc_audit_verify()) checked whole. */
 kdc_err	kdc_core_audit_verify(struct kdc_core *core, int64_t *count,

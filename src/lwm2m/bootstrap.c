@@ -116,7 +116,7 @@ kdc_lwm2m_audit(struct kdc_lwm2m *lw, const char *action, const char *subject,
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	r = kdc_core_audit(lw->core, KDC_LWM2M_ACTOR, action, subject, outcome,
-	    0, "%s", detail);
+	    "%s", detail);
 	if (r != KDC_OK)
 		kdc_log_err_r(r, "audit append failed action=%s", action);
 }

@@ -270,9 +270,13 @@ refused(struct est_job *j, struct kdc_core *core, kdc_err r, uint8_t code)
 	j->resp.content_format = KDC_CF_NONE;
 	j->resp.code = code != 0 ? code : kdc_coap_code(r);
 	kdc_log_debug("peer=%s %s refused: %s", j->peer, op, j->en.why);
-	ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll",
-	    who->dev_id[0] != '\0' ? who->dev_id : j->peer, r,
-	    who->dev_id[0] == '\0', "%s: %s", op, j->en.why);
+	ar = KDC_OK;
+	if (who->dev_id[0] == '\0')	/* nobody: sampled */
+		kdc_core_audit_peer(core, KDC_LWM2M_ACTOR, "est.enroll",
+		    j->peer, r, "%s: %s", op, j->en.why);
+	else
+		ar = kdc_core_audit(core, KDC_LWM2M_ACTOR, "est.enroll",
+		    who->dev_id, r, "%s: %s", op, j->en.why);
 	if (ar != KDC_OK)
 		kdc_log_err_r(ar, "audit append failed action=est.enroll");
 }
