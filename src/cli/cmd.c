@@ -19,6 +19,7 @@
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/core.h"
+#include "core/lwm2m_reg.h"
 #include "core/log.h"
 #include "core/tlsnames.h"
 #include "crypto/codec.h"

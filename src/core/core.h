@@ -211,19 +211,6 @@ kdc_err	kdc_core_audit_verify(struct kdc_core *core, int64_t *count,
 kdc_err	kdc_core_audit_foreach(struct kdc_core *core, int64_t from_seq,
 	    kdc_store_audit_fn fn, void *arg);
 
-/* ---- LwM2M Server registrations (store.h semantics) ------------------ */
-
-kdc_err	kdc_core_lwm2m_reg_put(struct kdc_core *core,
-	    struct kdc_lwm2m_reg *reg);
-kdc_err	kdc_core_lwm2m_reg_get(struct kdc_core *core, int64_t id,
-	    struct kdc_lwm2m_reg *out);
-kdc_err	kdc_core_lwm2m_reg_touch(struct kdc_core *core, int64_t id,
-	    int64_t now, int64_t lifetime, const char *binding,
-	    const char *addr);
-kdc_err	kdc_core_lwm2m_reg_delete(struct kdc_core *core, int64_t id);
-kdc_err	kdc_core_lwm2m_reg_list(struct kdc_core *core,
-	    struct kdc_lwm2m_reg **out, size_t *n);
-
 /* ---- issuance and lifecycle ------------------------------------------- */
 
 /*

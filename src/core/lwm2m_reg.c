@@ -3,6 +3,7 @@
  * the face never sees the store.
  */
 #include "core/core_int.h"
+#include "core/lwm2m_reg.h"
 
 /* ---- LwM2M Server registrations --------------------------------------- */
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/lwm2m_reg.h"
 #include "lwm2m/lwm2m.h"
 #include "lwm2m/lwm2m_int.h"
 

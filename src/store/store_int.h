@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "store/lwm2m_reg.h"
 #include "store/store.h"
 
 struct kdc_store_ops {

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "core/alloc.h"
+#include "store/lwm2m_reg.h"
 #include "store/store.h"
 #include "store/store_int.h"
 #include "testutil.h"
