@@ -871,7 +871,7 @@ cmd_cert_sign(const struct kdc_cli_args *a)
 		return 1;
 	if (ctx_open(&c, a, 1) != 0)
 		goto out;
-	r = kdc_core_cert_sign(c.core, ACTOR, a->device, csr, csr_len,
+	r = kdc_core_cert_sign(c.core, ACTOR, a->device, NULL, csr, csr_len,
 	    a->days > 0 ? (unsigned)a->days : 0, &cred_id, &cert, &cert_len);
 	if (r != KDC_OK)
 		fail("cert sign %s for %s: %s", a->pos[0], a->device,

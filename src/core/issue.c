@@ -15,7 +15,8 @@
 /* The device, if usable for issuance; refusals audited by the caller. */
 kdc_err
 core_device_for_issue(struct kdc_core *core, const char *dev_id,
-    struct kdc_device **dev, const struct kdc_profile **prof)
+    const char *audience, struct kdc_device **dev,
+    const struct kdc_profile **prof)
 {
 	kdc_err r;
 
@@ -24,9 +25,7 @@ core_device_for_issue(struct kdc_core *core, const char *dev_id,
 		return r;
 	if ((*dev)->status == KDC_DEV_REVOKED)
 		return KDC_ERR_REVOKED;
-	if ((*prof = kdc_config_profile(core->cfg, (*dev)->profile)) == NULL)
-		return KDC_ERR_UNKNOWN_PROFILE;
-	return KDC_OK;
+	return core_profile_audience(core, (*dev)->profile, audience, prof);
 }
 
 /* Supersede the credentials of device+audience in `status`. */
@@ -234,7 +233,8 @@ core_issuance_cert(struct issuance *iss, const struct kdc_device *dev,
 
 kdc_err
 kdc_core_cert_sign(struct kdc_core *core, const char *actor,
-    const char *dev_id, const uint8_t *csr, size_t csr_len, unsigned days,
+    const char *dev_id, const char *audience, const uint8_t *csr,
+    size_t csr_len, unsigned days,
     int64_t *cred_id, uint8_t **cert, size_t *cert_len)
 {
 	struct kdc_device *dev = NULL;
@@ -256,7 +256,8 @@ kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
-	if ((r = core_device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+	if ((r = core_device_for_issue(core, dev_id, audience, &dev,
+	    &prof)) != KDC_OK)
 		goto refused;
 	life = days != 0 ? (int64_t)days * 86400 : prof->lifetime;
 	if ((r = kdc_ca_sign_csr(core->ca, csr, csr_len, dev->dev_id, now,
@@ -311,7 +312,8 @@ psk_identity_new(const struct kdc_profile *prof, const char *dev_id,
 
 kdc_err
 kdc_core_psk_issue(struct kdc_core *core, const char *actor,
-    const char *dev_id, enum kdc_cred_status status, struct kdc_psk_new *out)
+    const char *dev_id, const char *audience, enum kdc_cred_status status,
+    struct kdc_psk_new *out)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -327,7 +329,8 @@ kdc_core_psk_issue(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
-	if ((r = core_device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+	if ((r = core_device_for_issue(core, dev_id, audience, &dev,
+	    &prof)) != KDC_OK)
 		goto refused;
 	key_len = prof->psk_key_len;
 	if (key_len < KDC_PSK_MIN || key_len > sizeof(key)) {
@@ -373,7 +376,8 @@ kdc_psk_new_wipe(struct kdc_psk_new *p)
 
 kdc_err
 kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
-    const char *dev_id, enum kdc_cred_type type, enum kdc_cred_status status,
+    const char *dev_id, const char *audience, enum kdc_cred_type type,
+    enum kdc_cred_status status,
     int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
     size_t *pub_len)
 {
@@ -398,7 +402,8 @@ kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
-	if ((r = core_device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+	if ((r = core_device_for_issue(core, dev_id, audience, &dev,
+	    &prof)) != KDC_OK)
 		goto refused;
 	*pkcs8_len = cap;
 	if ((r = kdc_keygen_p256(pkcs8, pkcs8_len, &spki, &spki_len)) !=
@@ -450,7 +455,8 @@ out:
 
 kdc_err
 kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
-    enum kdc_cred_status status, struct kdc_cred **out)
+    const char *audience, enum kdc_cred_status status,
+    struct kdc_cred **out)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -461,8 +467,10 @@ kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
 		return KDC_ERR_INVALID_ARG;
 	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
 		return r;
-	if ((prof = kdc_config_profile(core->cfg, dev->profile)) == NULL)
-		r = KDC_ERR_UNKNOWN_PROFILE;
+	if ((prof = kdc_config_profile_audience(core->cfg, dev->profile,
+	    audience)) == NULL)
+		r = kdc_config_profile(core->cfg, dev->profile) == NULL ?
+		    KDC_ERR_UNKNOWN_PROFILE : KDC_ERR_UNKNOWN_AUDIENCE;
 	else
 		r = kdc_store_cred_get_live(core->st, dev->id, prof->audience,
 		    status, out);

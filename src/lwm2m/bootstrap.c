@@ -372,7 +372,7 @@ write_security(struct bs_sess *s)
 	} else if (s->type == KDC_TYPE_PSK) {
 		mode = 0;
 		if ((r = kdc_core_psk_issue(lw->core, KDC_LWM2M_ACTOR,
-		    s->dev_id, KDC_CRED_PENDING, &psk)) != KDC_OK)
+		    s->dev_id, NULL, KDC_CRED_PENDING, &psk)) != KDC_OK)
 			goto out;
 		s->cred_id = psk.cred_id;
 		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, psk.identity,
@@ -381,8 +381,8 @@ write_security(struct bs_sess *s)
 	} else {
 		mode = s->type == KDC_TYPE_RPK ? 1 : 2;
 		if ((r = kdc_core_keypair_issue(lw->core, KDC_LWM2M_ACTOR,
-		    s->dev_id, s->type, KDC_CRED_PENDING, &s->cred_id, key,
-		    &key_len, &pub, &pub_len)) != KDC_OK)
+		    s->dev_id, NULL, s->type, KDC_CRED_PENDING, &s->cred_id,
+		    key, &key_len, &pub, &pub_len)) != KDC_OK)
 			goto out;
 		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, pub, pub_len);
 		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, key, key_len);

@@ -343,7 +343,7 @@ test_psk_tlv(void **state)
 	assert_memory_equal(psk, sec[5].v, psk_len);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_ISSUED), 1);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_PENDING), 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_string_equal(cur->identity, ident);
 	kdc_cred_free(cur);
@@ -687,7 +687,7 @@ keypair_mode(struct fx *f, const char *profile, int64_t mode)
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_OK,
 	    mode == 1 ? "type=rpk" : "type=x509");
-	assert_int_equal(kdc_core_cred_current(f->k.core, dev_id,
+	assert_int_equal(kdc_core_cred_current(f->k.core, dev_id, NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	if (mode == 1) {
 		assert_int_equal(cur->spki_len, sec[3].len);
@@ -829,7 +829,7 @@ test_rebootstrap_operational(void **state)
 	assert_int_equal(bs(f, &f->peer, "urn:dev:a", NULL), KDC_COAP_CHANGED);
 	client_to_finish(f, links_wakaama, &w);
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	first = cur->id;
 	kdc_cred_free(cur);
@@ -839,12 +839,12 @@ test_rebootstrap_operational(void **state)
 	assert_int_equal(bs(f, &op, "urn:dev:a", NULL), KDC_COAP_CHANGED);
 	client_to_finish(f, links_wakaama, &w);
 	/* mid-way the first one is still the one issued */
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->id, first);
 	kdc_cred_free(cur);
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_not_equal(cur->id, first);
 	kdc_cred_free(cur);
@@ -947,7 +947,7 @@ test_nosec_bootstrap(void **state)
 	    "sec=/0/1 srv=/1/0 cf=11542 lwm2m=? legacy nosec");
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_ISSUED), 1);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_PENDING), 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->kind, KDC_KIND_OPERATIONAL);
 	kdc_cred_free(cur);
