@@ -436,6 +436,14 @@ kdc_err	kdc_core_cred_activate(struct kdc_core *core, const char *actor,
 kdc_err	kdc_core_cred_activate_as(struct kdc_core *core, const char *actor,
 	    int64_t cred_id, const char *action, const char *subject,
 	    const char *note);
+/* The same for ids[0..n) (a bootstrap that wrote one per audience), in
+ * one transaction: all of them or none. The success record's detail ends
+ * " activated cred=N audience=A" for each; a refusal (one not pending:
+ * INVALID_ARG; NOT_FOUND; n 0: INVALID_ARG) is one "cred.activate"
+ * record naming the credential refused, and activates none. */
+kdc_err	kdc_core_cred_activate_set(struct kdc_core *core, const char *actor,
+	    const int64_t *ids, size_t n, const char *action,
+	    const char *subject, const char *note);
 /* Revoke one credential. NOT_FOUND if no such credential, REVOKED if it
  * already was. */
 kdc_err	kdc_core_cred_revoke(struct kdc_core *core, const char *actor,

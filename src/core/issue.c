@@ -491,41 +491,74 @@ kdc_core_cred_activate_as(struct kdc_core *core, const char *actor,
     int64_t cred_id, const char *action, const char *subject,
     const char *note)
 {
+	return kdc_core_cred_activate_set(core, actor, &cred_id, 1, action,
+	    subject, note);
+}
+
+/* Activate one credential (pending -> issued, superseding the issued one
+ * of its audience) inside the caller's transaction; " cred=N
+ * audience=A" appended to det (capacity cap, at *o). */
+static kdc_err
+activate_one(struct kdc_core *core, int64_t cred_id, char *det, size_t cap,
+    size_t *o)
+{
 	struct kdc_cred *cred = NULL;
-	char cred_subject[32];
+	kdc_err r;
+
+	if ((r = kdc_store_cred_get(core->st, cred_id, &cred)) != KDC_OK)
+		return r;
+	if (cred->status != KDC_CRED_PENDING)
+		r = KDC_ERR_INVALID_ARG;
+	else if ((r = supersede(core, cred->device, cred->audience,
+	    KDC_CRED_ISSUED)) == KDC_OK &&
+	    (r = kdc_store_cred_set_status(core->st, cred_id,
+	    KDC_CRED_ISSUED)) == KDC_OK && *o < cap)
+		*o += (size_t)snprintf(det + *o, cap - *o, " cred=%" PRId64
+		    " audience=%s", cred_id, cred->audience);
+	kdc_cred_free(cred);
+	return r;
+}
+
+kdc_err
+kdc_core_cred_activate_set(struct kdc_core *core, const char *actor,
+    const int64_t *ids, size_t n, const char *action, const char *subject,
+    const char *note)
+{
+	char cred_subject[32], det[KDC_AUDIT_DETAIL_MAX + 1];
+	size_t o = 0, i = 0;
 	kdc_err r;
 
 	snprintf(cred_subject, sizeof(cred_subject), "cred:%" PRId64,
-	    cred_id);
+	    n > 0 ? ids[0] : 0);
 	if (action == NULL || subject == NULL) {
 		action = "cred.activate";
 		subject = cred_subject;
 	}
-	if ((r = kdc_store_cred_get(core->st, cred_id, &cred)) != KDC_OK)
-		goto refused;
-	if (cred->status != KDC_CRED_PENDING) {
+	if (n == 0) {
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
+	o = (size_t)snprintf(det, sizeof(det), "%s%sactivated",
+	    note != NULL ? note : "", note != NULL ? " " : "");
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
-		goto out;
-	if ((r = supersede(core, cred->device, cred->audience,
-	    KDC_CRED_ISSUED)) != KDC_OK ||
-	    (r = kdc_store_cred_set_status(core->st, cred_id,
-	    KDC_CRED_ISSUED)) != KDC_OK ||
-	    (r = AUDIT(core, actor, action, subject, KDC_OK,
-	    "%s%sactivated cred=%" PRId64 " audience=%s", note != NULL ? note :
-	    "", note != NULL ? " " : "", cred_id, cred->audience)) != KDC_OK) {
+		return r;
+	for (i = 0; i < n; i++)
+		if ((r = activate_one(core, ids[i], det, sizeof(det), &o)) !=
+		    KDC_OK)
+			break;
+	/* all of them or none: a refusal of one undoes the others */
+	if (r != KDC_OK || (r = AUDIT(core, actor, action, subject, KDC_OK,
+	    "%s", det)) != KDC_OK) {
 		kdc_store_rollback(core->st);
+		if (i < n)
+			snprintf(cred_subject, sizeof(cred_subject),
+			    "cred:%" PRId64, ids[i]);
 		goto refused;
 	}
-	r = kdc_store_commit(core->st);
-	goto out;
+	return kdc_store_commit(core->st);
 refused:
 	(void)AUDIT(core, actor, "cred.activate", cred_subject, r, "%s",
 	    kdc_err_str(r));
-out:
-	kdc_cred_free(cred);
 	return r;
 }
 
