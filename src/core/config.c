@@ -210,7 +210,8 @@ static const struct ckey keys[] = {
 	{ SECT_PROFILE, "audience", CT_STRING, "lwm2m", 0, 0,
 	    PRO(audience), FSZ(kdc_profile, audience), 0, NULL,
 	    check_audience,
-	    "Audience the operational credential is for." },
+	    "The primary audience of the operational credentials: lwm2m (the\n"
+	    "# built-in LwM2M Server) or one added with iotkdc audience add." },
 	{ SECT_PROFILE, "psk_key_bytes", CT_INT,
 	    KDC_STR(KDC_PSK_GEN_DEFAULT), KDC_PSK_MIN, KDC_PSK_GEN_MAX,
 	    PRO(psk_key_len), 0, 0, NULL, NULL,
