@@ -168,9 +168,10 @@ enum kdc_action {
  *   enroll     the manufacturer credential, still issued now;
  *   reenroll   the operational certificate, still issued now;
  *   skg        either of those two, still issued now;
- *   register   an operational credential that is still the device's
- *              issued one for its audience and not past not_after, own
- *              device;
+ *   register   an operational credential for the built-in LwM2M Server
+ *              (audience "lwm2m": one for another audience is DENIED)
+ *              that is still the device's issued one for it and not past
+ *              not_after, own device;
  *   crl-read   any authenticated principal.
  * Refusals: DENIED (nobody, or another device), WRONG_TYPE (a credential
  * of another kind or type), REVOKED / EXPIRED (no longer live). Each

@@ -356,6 +356,37 @@ test_issue_per_audience(void **state)
 	assert_int_equal(status_of(f, e2.cred_id), KDC_CRED_ISSUED);
 	assert_int_equal(status_of(f, a1.cred_id), KDC_CRED_ISSUED);
 
+	/* the built-in LwM2M Server takes its own audience's credential
+	 * only: ext1's authenticates, but may not register there */
+	{
+		struct kdc_principal who;
+		struct kdc_cred *row = NULL;
+		uint8_t psk[KDC_PSK_MAX];
+		size_t psk_len = sizeof(psk);
+		char why2[256];
+
+		assert_int_equal(kdc_store_cred_get(f->st, e2.cred_id, &row),
+		    KDC_OK);
+		assert_int_equal(kdc_core_auth_psk(f->core, "t", row->identity,
+		    psk, &psk_len, &who), KDC_OK);
+		kdc_cred_free(row);
+		assert_string_equal(who.audience, "ext1");
+		assert_int_equal(kdc_authorize(f->core, "t", &who,
+		    KDC_ACT_REGISTER, "urn:dev:a", NULL, why2, sizeof(why2)),
+		    KDC_ERR_DENIED);
+		assert_non_null(strstr(why2, "audience ext1"));
+		expect_last_audit(f, "authz.register", NULL, KDC_ERR_DENIED,
+		    NULL);
+		assert_int_equal(kdc_store_cred_get(f->st, a1.cred_id, &row),
+		    KDC_OK);
+		psk_len = sizeof(psk);
+		assert_int_equal(kdc_core_auth_psk(f->core, "t", row->identity,
+		    psk, &psk_len, &who), KDC_OK);
+		kdc_cred_free(row);
+		assert_int_equal(kdc_authorize(f->core, "t", &who,
+		    KDC_ACT_REGISTER, "urn:dev:a", NULL, NULL, 0), KDC_OK);
+	}
+
 	/* the device's audiences, primary first */
 	assert_int_equal(kdc_core_device_audiences(f->core, "urn:dev:a", da,
 	    8, &n), KDC_OK);
