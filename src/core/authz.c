@@ -108,13 +108,6 @@ core_authorize(struct kdc_core *core, const struct kdc_principal *who,
 		    kdc_cred_type_str(who->type));
 		return KDC_ERR_WRONG_TYPE;
 	}
-	if (ru->audience != NULL && who->kind == KDC_KIND_OPERATIONAL &&
-	    strcmp(who->audience, ru->audience) != 0) {
-		say(why, why_len, "rule=%s: cred=%" PRId64 " is for audience "
-		    "%.64s, not %s", ru->name, who->cred_id, who->audience,
-		    ru->audience);
-		return KDC_ERR_DENIED;
-	}
 	if (ru->self && target != NULL && strcmp(target, who->dev_id) != 0) {
 		char esc[KDC_DEVID_MAX * 4 + 1];
 
@@ -149,6 +142,16 @@ core_authorize(struct kdc_core *core, const struct kdc_principal *who,
 		    kdc_cred_status_str(cred->status));
 		kdc_cred_free(cred);
 		return r;
+	}
+	/* the row's audience (the principal's is checked against it above
+	 * for LIVE_CURRENT) */
+	if (ru->audience != NULL && cred->kind == KDC_KIND_OPERATIONAL &&
+	    strcmp(cred->audience, ru->audience) != 0) {
+		say(why, why_len, "rule=%s: cred=%" PRId64 " is for audience "
+		    "%.64s, not %s", ru->name, who->cred_id, cred->audience,
+		    ru->audience);
+		kdc_cred_free(cred);
+		return KDC_ERR_DENIED;
 	}
 	if (row != NULL)
 		*row = cred;
