@@ -429,6 +429,26 @@ test_profile_audiences(void **state)
 	assert_non_null(strstr((char *)text, "\n[profile p broker]\n"));
 	free(text);
 	assert_int_equal(unlink(path), 0);
+	/* kdc_config_diff() matches extra entries by name and audience */
+	{
+		struct kdc_config c2;
+		struct diffs d = { "" };
+
+		assert_int_equal(kdc_config_parse("[profile p broker]\n"
+		    "[profile p ext1]\npsk_key_bytes = 32\nlifetime_seconds = "
+		    "600\n[profile p]\naudience = main\n", &c2, err,
+		    sizeof(err)), KDC_OK);
+		assert_int_equal(kdc_config_diff(&cfg, &c2, NULL, NULL), 0);
+		c2.profiles[3].psk_key_len = 20;	/* p/ext1 */
+		assert_int_equal(kdc_config_diff(&cfg, &c2, diff_note, &d), 1);
+		assert_string_equal(d.text, "profile p ext1/psk_key_bytes\n");
+		memset(&d, 0, sizeof(d));
+		snprintf(c2.profiles[3].audience,
+		    sizeof(c2.profiles[3].audience), "ext2");
+		assert_int_equal(kdc_config_diff(&cfg, &c2, diff_note, &d), 2);
+		assert_string_equal(d.text, "profile p ext1/(whole)\n"
+		    "profile p ext2/(whole)\n");
+	}
 	/* an entry that would name its audience twice is refused */
 	snprintf(cfg.profiles[3].audience, sizeof(cfg.profiles[3].audience),
 	    "ext1");
