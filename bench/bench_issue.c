@@ -222,7 +222,7 @@ run_cert_sign(struct kdc_core *core, uint8_t **csr, const size_t *csr_len,
 	do {
 		snprintf(dev_id, sizeof(dev_id), "urn:dev:bench:%ld",
 		    *n % NDEV);
-		kdc_err r = kdc_core_cert_sign(core, "bench", dev_id,
+		kdc_err r = kdc_core_cert_sign(core, "bench", dev_id, NULL,
 		    csr[*n % NDEV], csr_len[*n % NDEV], 30, &id, &cert,
 		    &cert_len);
 		if (r != KDC_OK) {
@@ -249,7 +249,7 @@ run_psk_issue(struct kdc_core *core, double secs, long *n)
 	do {
 		snprintf(dev_id, sizeof(dev_id), "urn:dev:bench:%ld",
 		    *n % NDEV);
-		if (kdc_core_psk_issue(core, "bench", dev_id,
+		if (kdc_core_psk_issue(core, "bench", dev_id, NULL,
 		    KDC_CRED_ISSUED, &pn) != KDC_OK)
 			return -1;
 		kdc_psk_new_wipe(&pn);

@@ -30,6 +30,9 @@ enum kdc_cli_cmd {
 	KDC_CMD_AUDIT_VERIFY,
 	KDC_CMD_LWM2M_CLIENTS,
 	KDC_CMD_TLS_REISSUE,
+	KDC_CMD_AUDIENCE_ADD,
+	KDC_CMD_AUDIENCE_LIST,
+	KDC_CMD_AUDIENCE_SHOW,
 };
 
 struct kdc_cli_args {
@@ -51,6 +54,10 @@ struct kdc_cli_args {
 	const char		*ca_key;	/* init --ca-key */
 	long			 days;		/* cert sign --days; -1 unset */
 	long			 expiring;	/* cred list --expiring; -1 unset */
+	const char		*kind;		/* audience add --kind */
+	const char		*uri;		/* audience add --uri */
+	long			 ssid;		/* audience add --ssid; -1 unset */
+	const char		*audience;	/* cert sign --audience */
 };
 
 /* Parse argv (argv[0] is the program). Borrows argv's strings. On a usage

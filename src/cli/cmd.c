@@ -872,7 +872,8 @@ cmd_cert_sign(const struct kdc_cli_args *a)
 		return 1;
 	if (ctx_open(&c, a, 1) != 0)
 		goto out;
-	r = kdc_core_cert_sign(c.core, ACTOR, a->device, csr, csr_len,
+	r = kdc_core_cert_sign(c.core, ACTOR, a->device, a->audience, csr,
+	    csr_len,
 	    a->days > 0 ? (unsigned)a->days : 0, &cred_id, &cert, &cert_len);
 	if (r != KDC_OK)
 		fail("cert sign %s for %s: %s", a->pos[0], a->device,
@@ -889,6 +890,122 @@ out:
 	kdc_free(pem);
 	kdc_free(cert);
 	kdc_free(csr);
+	return rc;
+}
+
+/* ---- audiences ---------------------------------------------------------- */
+
+static int
+cmd_audience_add(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	const char *why;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	r = kdc_core_audience_add(c.core, ACTOR, a->pos[0], a->kind,
+	    a->uri != NULL ? a->uri : "", a->ssid > 0 ? (int)a->ssid : 0);
+	ctx_close(&c);
+	switch (r) {
+	case KDC_OK:
+		printf("audience %s added\n", a->pos[0]);
+		return 0;
+	case KDC_ERR_INVALID_ARG:
+		why = "bad name ([A-Za-z0-9._-], 1..64), or --ssid missing "
+		    "(lwm2m-external: 2..65534) or given to a kind without one";
+		break;
+	case KDC_ERR_UNSUPPORTED:
+		why = "--kind wants lwm2m-external, mqtt or ace-rs";
+		break;
+	case KDC_ERR_MALFORMED:
+		why = "--uri missing or not a URI of the kind's scheme "
+		    "(coaps://, mqtts://; ace-rs: coaps:// or https://)";
+		break;
+	case KDC_ERR_EXISTS:
+		why = "an audience of that name exists";
+		break;
+	default:
+		why = kdc_err_str(r);
+		break;
+	}
+	return fail("audience add %s: %s", a->pos[0], why);
+}
+
+static json_t *
+audience_json(const struct kdc_audience *au)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "name", json_string(au->name));
+	json_object_set_new(j, "kind", json_string(
+	    kdc_audience_kind_str(au->kind)));
+	json_object_set_new(j, "uri", json_string(au->uri));
+	json_object_set_new(j, "ssid", au->ssid != 0 ?
+	    json_integer(au->ssid) : json_null());
+	json_object_set_new(j, "builtin", json_boolean(au->kind ==
+	    KDC_AUD_LWM2M));
+	json_object_set_new(j, "created", au->kind == KDC_AUD_LWM2M ?
+	    json_null() : json_time(au->created));
+	return j;
+}
+
+static void
+audience_print(const struct kdc_audience *au)
+{
+	char t[32], ssid[8] = "-";
+
+	if (au->kind == KDC_AUD_LWM2M)
+		snprintf(t, sizeof(t), "(built-in)");
+	else
+		fmt_time(au->created, t, sizeof(t));
+	if (au->ssid != 0)
+		snprintf(ssid, sizeof(ssid), "%d", au->ssid);
+	printf("%-20s %-15s %-5s %-20s %s\n", au->name,
+	    kdc_audience_kind_str(au->kind), ssid, t, au->uri);
+}
+
+static int
+cmd_audience_list(const struct kdc_cli_args *a)
+{
+	struct kdc_audience *v = NULL, one;
+	struct ctx c;
+	size_t n = 0;
+	int rc = 0;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if (a->cmd == KDC_CMD_AUDIENCE_SHOW) {
+		if ((r = kdc_core_audience_get(c.core, a->pos[0], &one)) !=
+		    KDC_OK) {
+			rc = fail("audience show %s: %s", a->pos[0],
+			    kdc_err_str(r));
+			goto out;
+		}
+		v = &one;
+		n = 1;
+	} else if ((r = kdc_core_audience_list(c.core, &v, &n)) != KDC_OK) {
+		rc = fail("audience list: %s", kdc_err_str(r));
+		goto out;
+	}
+	if (a->json && a->cmd == KDC_CMD_AUDIENCE_SHOW)
+		rc = print_json(audience_json(&one));
+	else if (a->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, audience_json(&v[i]));
+		rc = print_json(arr);
+	} else {
+		printf("%-20s %-15s %-5s %-20s %s\n", "NAME", "KIND", "SSID",
+		    "CREATED", "URI");
+		for (size_t i = 0; i < n; i++)
+			audience_print(&v[i]);
+	}
+out:
+	if (v != &one)
+		kdc_free(v);
+	ctx_close(&c);
 	return rc;
 }
 
@@ -1140,6 +1257,9 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_AUDIT_LIST:
 	case KDC_CMD_AUDIT_VERIFY:	return cmd_audit(a);
 	case KDC_CMD_LWM2M_CLIENTS:	return cmd_lwm2m_clients(a);
+	case KDC_CMD_AUDIENCE_ADD:	return cmd_audience_add(a);
+	case KDC_CMD_AUDIENCE_LIST:
+	case KDC_CMD_AUDIENCE_SHOW:	return cmd_audience_list(a);
 	case KDC_CMD_NONE:		break;
 	}
 	return fail("no command");

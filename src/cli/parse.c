@@ -62,10 +62,26 @@ static const struct {
 	  "iotkdc mfg-ca add NAME FILE\n"
 	  "  Trust a manufacturer CA (PEM or DER) for certificate-based devices.\n" },
 	{ "cert", "sign", KDC_CMD_CERT_SIGN, 1,
-	  "iotkdc cert sign CSR --device ID [--days N]\n"
+	  "iotkdc cert sign CSR --device ID [--days N] [--audience A]\n"
 	  "  Issue an operational certificate from a PKCS#10 CSR (PEM or DER;\n"
 	  "  ECDSA P-256 or Ed25519); PEM to stdout. Days default to the\n"
-	  "  device's profile lifetime.\n" },
+	  "  device's profile lifetime. --audience: for that audience of the\n"
+	  "  device's profile (default its primary one); it supersedes the\n"
+	  "  device's live credential for that audience only.\n" },
+	{ "audience", "add", KDC_CMD_AUDIENCE_ADD, 1,
+	  "iotkdc audience add NAME --kind K --uri U [--ssid N]\n"
+	  "  Register a service that accepts operational credentials, for\n"
+	  "  profiles to list ([profile P NAME] in iotkdc.conf). Kinds:\n"
+	  "  lwm2m-external (an LwM2M Server the bootstrap writes into the\n"
+	  "  device: --uri coaps://host[:port], --ssid 2..65534, unique), mqtt\n"
+	  "  (--uri mqtts://...), ace-rs (--uri coaps:// or https://). The\n"
+	  "  built-in LwM2M Server is the audience \"lwm2m\", always there.\n"
+	  "  Audited. Restart serve to use it in a profile.\n" },
+	{ "audience", "list", KDC_CMD_AUDIENCE_LIST, 0,
+	  "iotkdc audience list [--json]\n"
+	  "  Every audience, the built-in lwm2m first.\n" },
+	{ "audience", "show", KDC_CMD_AUDIENCE_SHOW, 1,
+	  "iotkdc audience show NAME [--json]\n" },
 	{ "ca", "export", KDC_CMD_CA_EXPORT, 0,
 	  "iotkdc ca export\n  The CA certificate, PEM, to stdout.\n" },
 	{ "tls", "reissue", KDC_CMD_TLS_REISSUE, 0,
@@ -101,7 +117,8 @@ static const char overview[] =
     "  device add|import|list|show|revoke|delete\n"
     "  cred list [--device ID] [--expiring DAYS] | cred revoke CRED\n"
     "  mfg-ca add NAME FILE             trust a manufacturer CA\n"
-    "  cert sign CSR --device ID [--days N]\n"
+    "  cert sign CSR --device ID [--days N] [--audience A]\n"
+    "  audience add|list|show           services credentials are for\n"
     "  ca export                        CA certificate (PEM)\n"
     "  tls reissue                      the listeners' TLS certificate again\n"
     "  audit list|verify                the hash-chained audit log\n"
@@ -159,12 +176,13 @@ kdc_err
 kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
     size_t err_len)
 {
-	const char *words[4], *days = NULL, *expiring = NULL;
+	const char *words[4], *days = NULL, *expiring = NULL, *ssid = NULL;
 	int nwords = 0, ci = -1;
 
 	memset(a, 0, sizeof(*a));
 	a->days = -1;
 	a->expiring = -1;
+	a->ssid = -1;
 	if (err_len > 0)
 		err[0] = '\0';
 	const struct valopt vopts[] = {
@@ -173,7 +191,9 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		{ "--rpk", &a->rpk },
 		{ "--profile", &a->profile }, { "--device", &a->device },
 		{ "--ca-key", &a->ca_key }, { "--days", &days },
-		{ "--expiring", &expiring },
+		{ "--expiring", &expiring }, { "--kind", &a->kind },
+		{ "--uri", &a->uri }, { "--ssid", &ssid },
+		{ "--audience", &a->audience },
 	};
 
 	for (int i = 1; i < argc; i++) {
@@ -305,6 +325,18 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 	if (a->expiring != -1 && a->cmd != KDC_CMD_CRED_LIST)
 		return usage_err(err, err_len,
 		    "--expiring belongs to 'cred list'");
+	if (ssid != NULL && parse_long(ssid, 1, 65534, &a->ssid) != 0)
+		return usage_err(err, err_len,
+		    "--ssid wants a number from 1 to 65534");
+	if (a->cmd == KDC_CMD_AUDIENCE_ADD && a->kind == NULL)
+		return usage_err(err, err_len, "audience add needs --kind K");
+	if ((a->kind != NULL || a->uri != NULL || a->ssid != -1) &&
+	    a->cmd != KDC_CMD_AUDIENCE_ADD)
+		return usage_err(err, err_len,
+		    "--kind, --uri, --ssid belong to 'audience add'");
+	if (a->audience != NULL && a->cmd != KDC_CMD_CERT_SIGN)
+		return usage_err(err, err_len,
+		    "--audience belongs to 'cert sign'");
 	if (a->ca_key != NULL && (a->cmd != KDC_CMD_INIT ||
 	    strncmp(a->ca_key, "pkcs11:", 7) != 0))
 		return usage_err(err, err_len,

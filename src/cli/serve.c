@@ -465,7 +465,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	struct timespec period;
 	struct kdc_http *h = NULL;
 	struct kdc_http_tls tls = { NULL, NULL, NULL };
-	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL, why[256];
 	size_t key_len = 0, ca_len = 0;
 	sigset_t set;
 	int sig = 0, rc = 1;
@@ -482,6 +482,13 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	kdc_store_process_init();
 	if (ctx_open(&c, a, 1) != 0)
 		return 1;
+	/* every audience a profile names exists: else a device would get
+	 * a credential no service accepts */
+	if ((r = kdc_core_audiences_check(c.core, why, sizeof(why))) !=
+	    KDC_OK) {
+		fail("%s: %s", c.dir, why[0] != '\0' ? why : kdc_err_str(r));
+		goto out;
+	}
 	if (sweeper_open(&c, &sw) != 0)
 		goto out;
 	if ((r = kdc_tls_cert_load(c.dir, c.kr, &cert_pem, &key_pem,

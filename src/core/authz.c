@@ -27,6 +27,9 @@ struct rule {
 	unsigned	 op_types;	/* operational: TYPE() bits; 0 = any */
 	bool		 self;		/* a target must be its own device */
 	enum live	 live;
+	/* operational credentials: the audience they must be for (the
+	 * service asking); NULL = any */
+	const char	*audience;
 };
 
 /* Indexed by enum kdc_action. */
@@ -41,8 +44,10 @@ static const struct rule rules[] = {
 	[KDC_ACT_SKG] = { "skg",
 	    KIND(KDC_KIND_MANUFACTURER) | KIND(KDC_KIND_OPERATIONAL),
 	    TYPE(KDC_TYPE_X509), true, LIVE_ISSUED },
+	/* the built-in LwM2M Server accepts its own audience's credentials
+	 * only, not those for another service */
 	[KDC_ACT_REGISTER] = { "register", KIND(KDC_KIND_OPERATIONAL), 0,
-	    true, LIVE_CURRENT },
+	    true, LIVE_CURRENT, KDC_AUDIENCE_BUILTIN },
 	[KDC_ACT_CRL_READ] = { "crl-read",
 	    KIND(KDC_KIND_MANUFACTURER) | KIND(KDC_KIND_OPERATIONAL), 0,
 	    false, LIVE_HANDSHAKE },
@@ -137,6 +142,16 @@ core_authorize(struct kdc_core *core, const struct kdc_principal *who,
 		    kdc_cred_status_str(cred->status));
 		kdc_cred_free(cred);
 		return r;
+	}
+	/* the row's audience (the principal's is checked against it above
+	 * for LIVE_CURRENT) */
+	if (ru->audience != NULL && cred->kind == KDC_KIND_OPERATIONAL &&
+	    strcmp(cred->audience, ru->audience) != 0) {
+		say(why, why_len, "rule=%s: cred=%" PRId64 " is for audience "
+		    "%.64s, not %s", ru->name, who->cred_id, cred->audience,
+		    ru->audience);
+		kdc_cred_free(cred);
+		return KDC_ERR_DENIED;
 	}
 	if (row != NULL)
 		*row = cred;

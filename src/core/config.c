@@ -210,7 +210,8 @@ static const struct ckey keys[] = {
 	{ SECT_PROFILE, "audience", CT_STRING, "lwm2m", 0, 0,
 	    PRO(audience), FSZ(kdc_profile, audience), 0, NULL,
 	    check_audience,
-	    "Audience the operational credential is for." },
+	    "The primary audience of the operational credentials: lwm2m (the\n"
+	    "# built-in LwM2M Server) or one added with iotkdc audience add." },
 	{ SECT_PROFILE, "psk_key_bytes", CT_INT,
 	    KDC_STR(KDC_PSK_GEN_DEFAULT), KDC_PSK_MIN, KDC_PSK_GEN_MAX,
 	    PRO(psk_key_len), 0, 0, NULL, NULL,
@@ -636,6 +637,38 @@ kdc_config_profile(const struct kdc_config *cfg, const char *name)
 	return NULL;
 }
 
+size_t
+kdc_config_profile_audiences(const struct kdc_config *cfg, const char *name,
+    const struct kdc_profile **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
+	    i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0) {
+			if (n < max)
+				out[n] = &cfg->profiles[i];
+			n++;
+		}
+	return n;
+}
+
+const struct kdc_profile *
+kdc_config_profile_audience(const struct kdc_config *cfg, const char *name,
+    const char *audience)
+{
+	const struct kdc_profile *prof = kdc_config_profile(cfg, name);
+
+	if (prof == NULL || audience == NULL)
+		return prof;
+	for (size_t i = 0; i < cfg->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
+	    i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0 &&
+		    strcmp(cfg->profiles[i].audience, audience) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}
+
 /* ---- parser ------------------------------------------------------------ */
 
 struct pctx {
@@ -648,6 +681,7 @@ struct pctx {
 	struct kdc_config	*cfg;
 	enum csect		 sect;
 	struct kdc_profile	*prof;	/* when sect == SECT_PROFILE */
+	bool			 extra;	/* prof is a [profile NAME AUD] entry */
 	uint64_t		 seen;	/* keys set outside profiles */
 	uint64_t		 pseen[KDC_CONFIG_PROFILES_MAX];
 	/* per profile: the fields a CT_SECONDS key set (as key bits) */
@@ -681,14 +715,49 @@ esc(const char *s, char *buf, size_t len)
 	return kdc_log_escape(s, strlen(s), buf, len);
 }
 
+/*
+ * The entry of profile name for audience aud (NULL: its primary entry,
+ * the first of the name), made with the defaults if new (an extra entry
+ * with aud as its audience). NULL after a failure.
+ */
+static struct kdc_profile *
+profile_entry(struct pctx *p, const char *name, const char *aud)
+{
+	struct kdc_config *cfg = p->cfg;
+	struct kdc_profile *prof;
+	bool primary = true;
+
+	for (size_t i = 0; i < cfg->nprofiles; i++) {
+		if (strcmp(cfg->profiles[i].name, name) != 0)
+			continue;
+		if (aud == NULL)
+			return &cfg->profiles[i];
+		/* an extra entry: never the primary, whatever its audience */
+		if (!primary && strcmp(cfg->profiles[i].audience, aud) == 0)
+			return &cfg->profiles[i];
+		primary = false;
+	}
+	if (cfg->nprofiles == KDC_CONFIG_PROFILES_MAX) {
+		fail(p, "more than %d profiles (each [profile NAME "
+		    "AUDIENCE] counts as one)", KDC_CONFIG_PROFILES_MAX);
+		return NULL;
+	}
+	prof = &cfg->profiles[cfg->nprofiles++];
+	profile_defaults(prof, name);
+	if (aud != NULL)
+		snprintf(prof->audience, sizeof(prof->audience), "%s", aud);
+	return prof;
+}
+
 /* A "[...]" line: switch sections. Empty [profile X] sections still
  * create the profile with its defaults. */
 static void
 section_begin(struct pctx *p, const char *line)
 {
 	const char *end = strchr(line, ']');
-	char name[KDC_NAME_MAX + 32], e[4 * sizeof(name) + 1];
-	const char *s = line + 1, *pname;
+	char name[2 * KDC_NAME_MAX + 32], e[4 * sizeof(name) + 1];
+	const char *s = line + 1;
+	char *pname, *aud;
 	size_t len;
 
 	if (end == NULL) {
@@ -721,23 +790,32 @@ section_begin(struct pctx *p, const char *line)
 	pname = name + 7;
 	while (isspace((unsigned char)*pname))
 		pname++;
+	/* "[profile NAME AUD]": an extra audience of profile NAME */
+	aud = pname;
+	while (*aud != '\0' && !isspace((unsigned char)*aud))
+		aud++;
+	if (*aud != '\0') {
+		*aud++ = '\0';
+		while (isspace((unsigned char)*aud))
+			aud++;
+	}
 	if (!name_ok(pname, KDC_NAME_MAX)) {
 		fail(p, "bad profile name \"%s\": 1..%d of A-Z a-z 0-9 _ . -",
 		    esc(pname, e, sizeof(e)), KDC_NAME_MAX);
 		return;
 	}
-	p->sect = SECT_PROFILE;
-	for (size_t i = 0; i < p->cfg->nprofiles; i++)
-		if (strcmp(p->cfg->profiles[i].name, pname) == 0) {
-			p->prof = &p->cfg->profiles[i];
-			return;
-		}
-	if (p->cfg->nprofiles == KDC_CONFIG_PROFILES_MAX) {
-		fail(p, "more than %d profiles", KDC_CONFIG_PROFILES_MAX);
+	if (*aud != '\0' && !name_ok(aud, KDC_NAME_MAX)) {
+		fail(p, "bad audience name \"%s\" in [profile %s ...]: "
+		    "1..%d of A-Z a-z 0-9 _ . -", esc(aud, e, sizeof(e)), pname,
+		    KDC_NAME_MAX);
 		return;
 	}
-	p->prof = &p->cfg->profiles[p->cfg->nprofiles++];
-	profile_defaults(p->prof, pname);
+	p->sect = SECT_PROFILE;
+	p->extra = *aud != '\0';
+	/* the primary entry is the first of the name: made first */
+	if ((p->prof = profile_entry(p, pname, NULL)) == NULL || !p->extra)
+		return;
+	p->prof = profile_entry(p, pname, aud);
 }
 
 /*
@@ -825,6 +903,12 @@ handler(void *user, const char *section, const char *name, const char *value)
 		    sect_names[p->sect]);
 		return 0;
 	}
+	if (p->sect == SECT_PROFILE && p->extra &&
+	    strcmp(k->name, "audience") == 0) {
+		fail(p, "audience is named by the section header "
+		    "[profile NAME AUDIENCE]");
+		return 0;
+	}
 	seen = p->sect == SECT_PROFILE ?
 	    &p->pseen[p->prof - p->cfg->profiles] : &p->seen;
 	if (*seen & (UINT64_C(1) << i)) {
@@ -846,6 +930,45 @@ handler(void *user, const char *section, const char *name, const char *value)
 	if (p->sect == SECT_PROFILE && k->type == CT_SECONDS && *value != '\0')
 		p->pover[p->prof - p->cfg->profiles] |= UINT64_C(1) << i;
 	return 1;
+}
+
+/* Index of the primary entry of profile i's name. */
+static size_t
+primary_of(const struct kdc_config *cfg, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(cfg->profiles[j].name, cfg->profiles[i].name) == 0)
+			return j;
+	return i;
+}
+
+/* After the whole file: a profile names each audience once (its primary
+ * "audience =" may not repeat an extra section's), and x509-est, which
+ * EST enrolls for the primary audience, is for primary entries only. */
+static bool
+profiles_ok(struct pctx *p, const struct kdc_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nprofiles; i++) {
+		const struct kdc_profile *x = &cfg->profiles[i];
+
+		if (primary_of(cfg, i) == i)
+			continue;
+		if (x->est) {
+			fail(p, "[profile %s %s]: cred_type x509-est is for "
+			    "the profile's primary audience only", x->name,
+			    x->audience);
+			return false;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->profiles[j].name, x->name) == 0 &&
+			    strcmp(cfg->profiles[j].audience, x->audience) ==
+			    0) {
+				fail(p, "profile %s lists audience %s twice",
+				    x->name, x->audience);
+				return false;
+			}
+	}
+	return true;
 }
 
 static kdc_err
@@ -890,6 +1013,10 @@ parse(const char *file, const char *text, struct kdc_config *cfg, char *err,
 			tmp->profiles[i].cred_type = KDC_TYPE_X509;
 			tmp->profiles[i].est = true;
 		}
+	if (!profiles_ok(p, tmp)) {
+		r = KDC_ERR_CONFIG;
+		goto out;
+	}
 	memcpy(cfg, tmp, sizeof(*cfg));
 	r = KDC_OK;
 out:
@@ -1083,34 +1210,71 @@ diff_section(enum csect s, const char *sname, const void *a, const void *b,
 	return n;
 }
 
-/* The profile of cfg called name (up to its field's size), or NULL. */
-static const struct kdc_profile *
-profile_named(const struct kdc_config *cfg, const char *name)
+/* Is entry i of cfg the first of its name (its profile's primary one,
+ * [profile NAME])? Names compare up to their field's size. */
+static bool
+entry_primary(const struct kdc_config *cfg, size_t i)
 {
-	for (size_t i = 0; i < cfg->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
-	    i++)
-		if (strncmp(cfg->profiles[i].name, name,
-		    sizeof(cfg->profiles[i].name)) == 0)
-			return &cfg->profiles[i];
+	for (size_t j = 0; j < i; j++)
+		if (strncmp(cfg->profiles[j].name, cfg->profiles[i].name,
+		    sizeof(cfg->profiles[j].name)) == 0)
+			return false;
+	return true;
+}
+
+/* The entry of cfg that is entry i of a: the primary entry of the same
+ * profile, or its extra entry for the same audience ([profile NAME
+ * AUDIENCE]); NULL if none. */
+static const struct kdc_profile *
+profile_named(const struct kdc_config *cfg, const struct kdc_config *a,
+    size_t i)
+{
+	const struct kdc_profile *x = &a->profiles[i];
+	bool primary = entry_primary(a, i);
+
+	for (size_t j = 0; j < cfg->nprofiles && j < KDC_CONFIG_PROFILES_MAX;
+	    j++) {
+		const struct kdc_profile *y = &cfg->profiles[j];
+
+		if (strncmp(y->name, x->name, sizeof(y->name)) != 0 ||
+		    entry_primary(cfg, j) != primary)
+			continue;
+		if (primary || strncmp(y->audience, x->audience,
+		    sizeof(y->audience)) == 0)
+			return y;
+	}
 	return NULL;
 }
 
-/* Profiles of a missing from b, as "profile NAME" with key NULL. */
+/* "profile NAME", or "profile NAME AUDIENCE" for an extra entry. */
+static void
+entry_sname(const struct kdc_config *a, size_t i, char *buf, size_t cap)
+{
+	const struct kdc_profile *x = &a->profiles[i];
+
+	if (entry_primary(a, i))
+		snprintf(buf, cap, "profile %.*s", KDC_NAME_MAX, x->name);
+	else
+		snprintf(buf, cap, "profile %.*s %.*s", KDC_NAME_MAX, x->name,
+		    KDC_NAME_MAX, x->audience);
+}
+
+/* Profile entries of a missing from b, as "profile NAME [AUDIENCE]" with
+ * key NULL. */
 static size_t
 diff_missing(const struct kdc_config *a, const struct kdc_config *b,
     kdc_config_diff_fn fn, void *arg)
 {
-	char sname[KDC_NAME_MAX + 16];
+	char sname[2 * KDC_NAME_MAX + 16];
 	size_t n = 0;
 
 	for (size_t i = 0; i < a->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
 	    i++) {
-		if (profile_named(b, a->profiles[i].name) != NULL)
+		if (profile_named(b, a, i) != NULL)
 			continue;
 		n++;
 		if (fn != NULL) {
-			snprintf(sname, sizeof(sname), "profile %.*s",
-			    KDC_NAME_MAX, a->profiles[i].name);
+			entry_sname(a, i, sname, sizeof(sname));
 			fn(sname, NULL, arg);
 		}
 	}
@@ -1121,7 +1285,7 @@ size_t
 kdc_config_diff(const struct kdc_config *a, const struct kdc_config *b,
     kdc_config_diff_fn fn, void *arg)
 {
-	char sname[KDC_NAME_MAX + 16];
+	char sname[2 * KDC_NAME_MAX + 16];
 	size_t n = 0;
 
 	for (int s = SECT_KDC; s < SECT_PROFILE; s++)
@@ -1131,22 +1295,23 @@ kdc_config_diff(const struct kdc_config *a, const struct kdc_config *b,
 	for (size_t i = 0; i < a->nprofiles && i < KDC_CONFIG_PROFILES_MAX;
 	    i++) {
 		const struct kdc_profile *x = &a->profiles[i];
-		const struct kdc_profile *y = profile_named(b, x->name);
+		const struct kdc_profile *y = profile_named(b, a, i);
 
 		if (y == NULL)
 			continue;
-		snprintf(sname, sizeof(sname), "profile %.*s", KDC_NAME_MAX,
-		    x->name);
+		entry_sname(a, i, sname, sizeof(sname));
 		n += diff_section(SECT_PROFILE, sname, x, y, fn, arg);
 	}
 	return n;
 }
 
+/* The keys of section s of base, but the key named skip (may be NULL). */
 static void
-put_section(FILE *f, enum csect s, const void *base)
+put_section(FILE *f, enum csect s, const void *base, const char *skip)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].sect != s)
+		if (keys[i].sect != s || (skip != NULL &&
+		    strcmp(keys[i].name, skip) == 0))
 			continue;
 		fprintf(f, "# %s\n%s =", keys[i].help, keys[i].name);
 		if ((keys[i].type != CT_LIST || *(const size_t *)(const void *)
@@ -1178,17 +1343,25 @@ render(const struct kdc_config *cfg, char **out, size_t *out_len)
 	    "values stop the server.\n");
 	for (int s = SECT_KDC; s < SECT_PROFILE; s++) {
 		fprintf(f, "\n# %s\n[%s]\n", sect_help[s], sect_names[s]);
-		put_section(f, (enum csect)s, cfg);
+		put_section(f, (enum csect)s, cfg, NULL);
 	}
 	fprintf(f, "\n# Device profiles: [profile NAME]. Devices name one; "
-	    "\"default\" if they do not.\n");
+	    "\"default\" if they do not.\n# [profile NAME AUDIENCE]: one "
+	    "more audience a device of profile NAME\n# gets credentials for "
+	    "(the same keys but audience).\n");
 	for (size_t i = 0; i < cfg->nprofiles; i++) {
 		struct kdc_profile pr = cfg->profiles[i];
 
 		if (pr.est && pr.cred_type == KDC_TYPE_X509)
 			pr.cred_type = (enum kdc_cred_type)CRED_X509_EST;
-		fprintf(f, "\n[profile %s]\n", pr.name);
-		put_section(f, SECT_PROFILE, &pr);
+		if (primary_of(cfg, i) == i) {
+			fprintf(f, "\n[profile %s]\n", pr.name);
+			put_section(f, SECT_PROFILE, &pr, NULL);
+		} else {
+			fprintf(f, "\n[profile %s %s]\n", pr.name,
+			    pr.audience);
+			put_section(f, SECT_PROFILE, &pr, "audience");
+		}
 	}
 	if (fclose(f) != 0) {
 		free(buf);	/* open_memstream's buffer is plain malloc */

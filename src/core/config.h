@@ -16,6 +16,13 @@
  *   [profile NAME]  cred_type = psk|rpk|x509 ; audience ; lifetime_days ;
  *              lifetime_seconds (tests, short-lived credentials: when set,
  *              overrides lifetime_days)
+ *   [profile NAME AUDIENCE]  one more audience of profile NAME: the same
+ *              keys but audience (named by the header). cred_type
+ *              x509-est is for the primary audience only.
+ *
+ * cfg->profiles[] holds one entry per (profile, audience): a profile's
+ * first entry is its primary one ("audience =" of [profile NAME], the
+ * entry kdc_config_profile() returns), then its extra entries.
  */
 #ifndef KDC_CONFIG_H
 #define KDC_CONFIG_H
@@ -77,7 +84,8 @@ kdc_err	kdc_config_write(const char *path, const struct kdc_config *cfg);
  * What differs between a and b, key by key (the walk covers every key of
  * the table, so a new key is compared without more code): fn(section,
  * key, arg) for each key whose value differs, section "kdc", "http",
- * "ca", "coap", "lwm2m" or "profile NAME" (profiles are matched by name;
+ * "ca", "coap", "lwm2m", "profile NAME" or "profile NAME AUDIENCE"
+ * (entries are matched by name, and extra entries by audience too;
  * lifetime_days and lifetime_seconds share one value, reported as
  * lifetime_days). A profile in only one of them is reported once, key
  * NULL. fn may be NULL. Returns the number of differences: 0 when the
@@ -87,8 +95,17 @@ typedef void (*kdc_config_diff_fn)(const char *section, const char *key,
 	    void *arg);
 size_t	kdc_config_diff(const struct kdc_config *a, const struct kdc_config *b,
 	    kdc_config_diff_fn fn, void *arg);
-/* The profile called name, or NULL. */
+/* The profile called name (its primary entry), or NULL. */
 const struct kdc_profile *
 	kdc_config_profile(const struct kdc_config *cfg, const char *name);
+/* Every entry of profile name, primary first: the first max into
+ * out[]; returns how many there are (0: no such profile). */
+size_t	kdc_config_profile_audiences(const struct kdc_config *cfg,
+	    const char *name, const struct kdc_profile **out, size_t max);
+/* The entry of profile name for audience (NULL: the primary entry); NULL
+ * if the profile does not exist or does not list that audience. */
+const struct kdc_profile *
+	kdc_config_profile_audience(const struct kdc_config *cfg,
+	    const char *name, const char *audience);
 
 #endif

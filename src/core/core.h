@@ -6,7 +6,7 @@
  * Every function that grants, changes or refuses something appends an
  * audit record (core/audit.h) naming `actor` ("cli", "http", "coap", ...).
  * Refusals are distinct errors: KDC_ERR_UNKNOWN_DEVICE, _REVOKED,
- * _EXPIRED, _NOT_YET_VALID, _WRONG_TYPE. A failed call changes nothing
+ * _EXPIRED, _NOT_YET_VALID, _WRONG_TYPE, _UNKNOWN_AUDIENCE. A failed call changes nothing
  * but the audit log.
  */
 #ifndef KDC_CORE_H
@@ -168,9 +168,10 @@ enum kdc_action {
  *   enroll     the manufacturer credential, still issued now;
  *   reenroll   the operational certificate, still issued now;
  *   skg        either of those two, still issued now;
- *   register   an operational credential that is still the device's
- *              issued one for its audience and not past not_after, own
- *              device;
+ *   register   an operational credential for the built-in LwM2M Server
+ *              (audience "lwm2m": one for another audience is DENIED)
+ *              that is still the device's issued one for it and not past
+ *              not_after, own device;
  *   crl-read   any authenticated principal.
  * Refusals: DENIED (nobody, or another device), WRONG_TYPE (a credential
  * of another kind or type), REVOKED / EXPIRED (no longer live). Each
@@ -211,7 +212,66 @@ kdc_err	kdc_core_audit_verify(struct kdc_core *core, int64_t *count,
 kdc_err	kdc_core_audit_foreach(struct kdc_core *core, int64_t from_seq,
 	    kdc_store_audit_fn fn, void *arg);
 
+/* ---- audiences --------------------------------------------------------- */
+
+/*
+ * An audience is a service that accepts operational credentials; every
+ * operational credential names one, and a device has at most one live
+ * credential per audience. A profile lists the audiences its devices get
+ * credentials for (config.h: [profile NAME] audience = the primary one,
+ * [profile NAME AUDIENCE] each more). The built-in LwM2M Server is the
+ * audience "lwm2m" (kind lwm2m, ssid 1, its URI the one the bootstrap
+ * writes): implicit, never added. The others are registered here.
+ */
+#define KDC_AUDIENCE_BUILTIN		"lwm2m"
+#define KDC_AUDIENCE_BUILTIN_SSID	1
+
+/*
+ * Register an audience, audited "audience.add". kind: "lwm2m-external"
+ * (an LwM2M Server the bootstrap writes, uri coaps://host[:port], ssid
+ * 2..65534), "mqtt" (uri mqtts://...), "ace-rs" (uri coaps:// or
+ * https://); ssid 0 for the last two. Refusals, each audited:
+ * INVALID_ARG (name not [A-Za-z0-9._-] 1..KDC_NAME_MAX, or ssid missing,
+ * out of range, or given to a kind without one), UNSUPPORTED (an unknown
+ * kind, or "lwm2m": the built-in is the only one), MALFORMED (uri
+ * missing, over KDC_AUDIENCE_URI_MAX, blanks or userinfo in it, another
+ * scheme, no host), EXISTS (the name is taken, "lwm2m" included),
+ * DUPLICATE_SSID (another LwM2M audience has that Short Server ID).
+ */
+kdc_err	kdc_core_audience_add(struct kdc_core *core, const char *actor,
+	    const char *name, const char *kind, const char *uri, int ssid);
+/* The audience called name (the built-in too) into *out.
+ * UNKNOWN_AUDIENCE if there is none. */
+kdc_err	kdc_core_audience_get(struct kdc_core *core, const char *name,
+	    struct kdc_audience *out);
+/* Every audience, the built-in first, then the registered ones by name:
+ * *out (heap, kdc_free) holds *n >= 1. */
+kdc_err	kdc_core_audience_list(struct kdc_core *core,
+	    struct kdc_audience **out, size_t *n);
+/* An audience of a device's profile: the profile's entry for it (cred
+ * type, lifetime, PSK settings) and the audience. */
+struct kdc_device_audience {
+	struct kdc_profile	prof;
+	struct kdc_audience	aud;
+};
+/* The audiences of dev_id's profile, its primary one first, into
+ * out[0..max): UNKNOWN_DEVICE, UNKNOWN_PROFILE, UNKNOWN_AUDIENCE (one is
+ * not registered), TOO_LARGE (more than max). */
+kdc_err	kdc_core_device_audiences(struct kdc_core *core, const char *dev_id,
+	    struct kdc_device_audience *out, size_t max, size_t *n);
+/* Does every audience a profile names exist (serve's start check)?
+ * UNKNOWN_AUDIENCE with why naming the profile and the audience. */
+kdc_err	kdc_core_audiences_check(struct kdc_core *core, char *why,
+	    size_t why_len);
+
 /* ---- issuance and lifecycle ------------------------------------------- */
+
+/*
+ * Every issuance below takes an audience: the entry of the device's
+ * profile for it supplies the credential's type, lifetime and PSK
+ * settings (NULL: the profile's primary entry). UNKNOWN_AUDIENCE when the
+ * profile does not list that audience, or it is not registered.
+ */
 
 /*
  * Issue an operational X.509 certificate for dev_id from a CSR: the same
@@ -220,7 +280,8 @@ kdc_err	kdc_core_audit_foreach(struct kdc_core *core, int64_t from_seq,
  * that audience. *cred_id and *cert (DER, heap) on success.
  */
 kdc_err	kdc_core_cert_sign(struct kdc_core *core, const char *actor,
-	    const char *dev_id, const uint8_t *csr, size_t csr_len,
+	    const char *dev_id, const char *audience, const uint8_t *csr,
+	    size_t csr_len,
 	    unsigned days, int64_t *cred_id, uint8_t **cert, size_t *cert_len);
 /* A new operational PSK, as issuance hands it back: a secret, wiped with
  * kdc_psk_new_wipe(). */
@@ -240,8 +301,8 @@ struct kdc_psk_new {
  * INVALID_ARG (status), CONFIG (a key length out of range).
  */
 kdc_err	kdc_core_psk_issue(struct kdc_core *core, const char *actor,
-	    const char *dev_id, enum kdc_cred_status status,
-	    struct kdc_psk_new *out);
+	    const char *dev_id, const char *audience,
+	    enum kdc_cred_status status, struct kdc_psk_new *out);
 void	kdc_psk_new_wipe(struct kdc_psk_new *p);
 /*
  * Issue an operational RPK or certificate whose key pair the KDC makes
@@ -254,7 +315,7 @@ void	kdc_psk_new_wipe(struct kdc_psk_new *p);
  * lifetime).
  */
 kdc_err	kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
-	    const char *dev_id, enum kdc_cred_type type,
+	    const char *dev_id, const char *audience, enum kdc_cred_type type,
 	    enum kdc_cred_status status, int64_t *cred_id, uint8_t *pkcs8,
 	    size_t *pkcs8_len, uint8_t **pub, size_t *pub_len);
 /* ---- EST enrollment in three steps ------------------------------------ */
@@ -343,11 +404,14 @@ void	kdc_enroll_wipe(struct kdc_enroll *e);
 /* "sen", "sren", "skg" (RFC 9148 path segments). */
 const char *kdc_enroll_op_str(enum kdc_enroll_op op);
 
-/* The operational credential of dev_id for the audience of its profile in
- * status KDC_CRED_ISSUED or KDC_CRED_PENDING (any other status:
- * KDC_ERR_INVALID_ARG); NOT_FOUND if none. An index lookup. */
+/* The operational credential of dev_id for audience (NULL: the primary
+ * audience of its profile) in status KDC_CRED_ISSUED or KDC_CRED_PENDING
+ * (any other status: KDC_ERR_INVALID_ARG); NOT_FOUND if none,
+ * UNKNOWN_AUDIENCE if the profile does not list audience. An index
+ * lookup. */
 kdc_err	kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
-	    enum kdc_cred_status status, struct kdc_cred **out);
+	    const char *audience, enum kdc_cred_status status,
+	    struct kdc_cred **out);
 /* pending -> issued, superseding the live one for the same audience;
  * audited "cred.activate". */
 kdc_err	kdc_core_cred_activate(struct kdc_core *core, const char *actor,
@@ -360,6 +424,14 @@ kdc_err	kdc_core_cred_activate(struct kdc_core *core, const char *actor,
 kdc_err	kdc_core_cred_activate_as(struct kdc_core *core, const char *actor,
 	    int64_t cred_id, const char *action, const char *subject,
 	    const char *note);
+/* The same for ids[0..n) (a bootstrap that wrote one per audience), in
+ * one transaction: all of them or none. The success record's detail ends
+ * " activated cred=N audience=A" for each; a refusal (one not pending:
+ * INVALID_ARG; NOT_FOUND; n 0: INVALID_ARG) is one "cred.activate"
+ * record naming the credential refused, and activates none. */
+kdc_err	kdc_core_cred_activate_set(struct kdc_core *core, const char *actor,
+	    const int64_t *ids, size_t n, const char *action,
+	    const char *subject, const char *note);
 /* Revoke one credential. NOT_FOUND if no such credential, REVOKED if it
  * already was. */
 kdc_err	kdc_core_cred_revoke(struct kdc_core *core, const char *actor,

@@ -7,7 +7,8 @@
  * authz.c (the one authorization decision), issue.c (the issuance
  * pipeline and the credential lifecycle), enroll.c (EST), crl.c (the
  * revocation generation and the CRL), lwm2m_reg.c (LwM2M Server
- * registrations, kept for that face).
+ * registrations, kept for that face), audience.c (the audiences and
+ * which a profile lists).
  */
 #ifndef KDC_CORE_INT_H
 #define KDC_CORE_INT_H
@@ -65,6 +66,14 @@ size_t	core_cred_aad(int64_t id, char *buf, size_t cap);
 /* A profile or CA name: [A-Za-z0-9._-], 1..KDC_NAME_MAX. */
 int	core_name_ok(const char *s);
 
+/* ---- audience.c --------------------------------------------------------- */
+
+/* The entry of profile for audience (NULL: its primary entry), the
+ * audience registered (or the built-in): UNKNOWN_PROFILE,
+ * UNKNOWN_AUDIENCE. */
+kdc_err	core_profile_audience(struct kdc_core *core, const char *profile,
+	    const char *audience, const struct kdc_profile **prof);
+
 /* ---- authz.c ----------------------------------------------------------- */
 
 /* kdc_authorize() without the audit (the caller audits, e.g. an EST
@@ -97,10 +106,11 @@ kdc_err	core_crl_gen_bump(struct kdc_core *core);
  */
 enum issue_mode { ISSUE_NOW, ISSUE_PENDING, ISSUE_ON_USE, ISSUE_BAD };
 
-/* The device, if usable for issuance, and its profile; refusals audited
- * by the caller. */
+/* The device, if usable for issuance, and its profile's entry for
+ * audience (NULL: the primary one); refusals audited by the caller. */
 kdc_err	core_device_for_issue(struct kdc_core *core, const char *dev_id,
-	    struct kdc_device **dev, const struct kdc_profile **prof);
+	    const char *audience, struct kdc_device **dev,
+	    const struct kdc_profile **prof);
 /* A new operational credential on its way through the pipeline: the
  * caller fills the request, core_issue() the answer. */
 struct issuance {

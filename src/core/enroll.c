@@ -111,7 +111,10 @@ enroll_policy(struct kdc_core *core, struct kdc_enroll *e,
 	kdc_cred_free(mine);
 	if (r != KDC_OK)
 		return r;
-	if ((r = core_device_for_issue(core, e->who.dev_id, dev, prof)) != KDC_OK)
+	/* EST enrolls for the profile's primary audience only (NULL): the
+	 * one x509-est is allowed on (config.h) */
+	if ((r = core_device_for_issue(core, e->who.dev_id, NULL, dev,
+	    prof)) != KDC_OK)
 		snprintf(e->why, sizeof(e->why), "device: %s",
 		    kdc_err_str(r));
 	return r;
@@ -191,8 +194,9 @@ enroll_check(struct kdc_core *core, struct kdc_enroll *e)
 		    KDC_OK)
 			goto out;
 	}
-	if ((r = core_device_for_issue(core, e->who.dev_id, &dev, &prof)) !=
-	    KDC_OK) {
+	/* the primary audience, as in step 1 */
+	if ((r = core_device_for_issue(core, e->who.dev_id, NULL, &dev,
+	    &prof)) != KDC_OK) {
 		snprintf(e->why, sizeof(e->why), "device: %s",
 		    kdc_err_str(r));
 		goto out;

@@ -31,6 +31,8 @@ static const struct {
 	{ KDC_ERR_UNKNOWN_PROFILE,	"UNKNOWN_PROFILE", "unknown profile" },
 	{ KDC_ERR_UNTRUSTED,		"UNTRUSTED",	"not issued by a trusted CA" },
 	{ KDC_ERR_DENIED,		"DENIED",	"not authorized" },
+	{ KDC_ERR_UNKNOWN_AUDIENCE,	"UNKNOWN_AUDIENCE", "unknown audience, or not one of the device's profile" },
+	{ KDC_ERR_DUPLICATE_SSID,	"DUPLICATE_SSID", "Short Server ID already used by another LwM2M audience" },
 	{ KDC_ERR_STORE,		"STORE",	"database error" },
 	{ KDC_ERR_STORE_BUSY,		"STORE_BUSY",	"database busy" },
 	{ KDC_ERR_STORE_CORRUPT,	"STORE_CORRUPT", "not an iotkdc database, or damaged" },

@@ -37,6 +37,8 @@ typedef enum {
 	KDC_ERR_UNKNOWN_PROFILE	= -30,	/* profile not in iotkdc.conf */
 	KDC_ERR_UNTRUSTED	= -31,	/* certificate does not chain to a trusted CA */
 	KDC_ERR_DENIED		= -32,	/* authenticated but not authorized */
+	KDC_ERR_UNKNOWN_AUDIENCE = -33,	/* audience not registered, or not in the device's profile */
+	KDC_ERR_DUPLICATE_SSID	= -34,	/* LwM2M Short Server ID taken by another audience */
 
 	KDC_ERR_STORE		= -40,	/* database failure */
 	KDC_ERR_STORE_BUSY	= -41,	/* database locked past the timeout */

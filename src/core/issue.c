@@ -15,7 +15,8 @@
 /* The device, if usable for issuance; refusals audited by the caller. */
 kdc_err
 core_device_for_issue(struct kdc_core *core, const char *dev_id,
-    struct kdc_device **dev, const struct kdc_profile **prof)
+    const char *audience, struct kdc_device **dev,
+    const struct kdc_profile **prof)
 {
 	kdc_err r;
 
@@ -24,9 +25,7 @@ core_device_for_issue(struct kdc_core *core, const char *dev_id,
 		return r;
 	if ((*dev)->status == KDC_DEV_REVOKED)
 		return KDC_ERR_REVOKED;
-	if ((*prof = kdc_config_profile(core->cfg, (*dev)->profile)) == NULL)
-		return KDC_ERR_UNKNOWN_PROFILE;
-	return KDC_OK;
+	return core_profile_audience(core, (*dev)->profile, audience, prof);
 }
 
 /* Supersede the credentials of device+audience in `status`. */
@@ -234,7 +233,8 @@ core_issuance_cert(struct issuance *iss, const struct kdc_device *dev,
 
 kdc_err
 kdc_core_cert_sign(struct kdc_core *core, const char *actor,
-    const char *dev_id, const uint8_t *csr, size_t csr_len, unsigned days,
+    const char *dev_id, const char *audience, const uint8_t *csr,
+    size_t csr_len, unsigned days,
     int64_t *cred_id, uint8_t **cert, size_t *cert_len)
 {
 	struct kdc_device *dev = NULL;
@@ -256,7 +256,8 @@ kdc_core_cert_sign(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
-	if ((r = core_device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+	if ((r = core_device_for_issue(core, dev_id, audience, &dev,
+	    &prof)) != KDC_OK)
 		goto refused;
 	life = days != 0 ? (int64_t)days * 86400 : prof->lifetime;
 	if ((r = kdc_ca_sign_csr(core->ca, csr, csr_len, dev->dev_id, now,
@@ -311,7 +312,8 @@ psk_identity_new(const struct kdc_profile *prof, const char *dev_id,
 
 kdc_err
 kdc_core_psk_issue(struct kdc_core *core, const char *actor,
-    const char *dev_id, enum kdc_cred_status status, struct kdc_psk_new *out)
+    const char *dev_id, const char *audience, enum kdc_cred_status status,
+    struct kdc_psk_new *out)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -327,7 +329,8 @@ kdc_core_psk_issue(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
-	if ((r = core_device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+	if ((r = core_device_for_issue(core, dev_id, audience, &dev,
+	    &prof)) != KDC_OK)
 		goto refused;
 	key_len = prof->psk_key_len;
 	if (key_len < KDC_PSK_MIN || key_len > sizeof(key)) {
@@ -373,7 +376,8 @@ kdc_psk_new_wipe(struct kdc_psk_new *p)
 
 kdc_err
 kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
-    const char *dev_id, enum kdc_cred_type type, enum kdc_cred_status status,
+    const char *dev_id, const char *audience, enum kdc_cred_type type,
+    enum kdc_cred_status status,
     int64_t *cred_id, uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **pub,
     size_t *pub_len)
 {
@@ -398,7 +402,8 @@ kdc_core_keypair_issue(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
-	if ((r = core_device_for_issue(core, dev_id, &dev, &prof)) != KDC_OK)
+	if ((r = core_device_for_issue(core, dev_id, audience, &dev,
+	    &prof)) != KDC_OK)
 		goto refused;
 	*pkcs8_len = cap;
 	if ((r = kdc_keygen_p256(pkcs8, pkcs8_len, &spki, &spki_len)) !=
@@ -450,7 +455,8 @@ out:
 
 kdc_err
 kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
-    enum kdc_cred_status status, struct kdc_cred **out)
+    const char *audience, enum kdc_cred_status status,
+    struct kdc_cred **out)
 {
 	struct kdc_device *dev = NULL;
 	const struct kdc_profile *prof;
@@ -461,8 +467,10 @@ kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
 		return KDC_ERR_INVALID_ARG;
 	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
 		return r;
-	if ((prof = kdc_config_profile(core->cfg, dev->profile)) == NULL)
-		r = KDC_ERR_UNKNOWN_PROFILE;
+	if ((prof = kdc_config_profile_audience(core->cfg, dev->profile,
+	    audience)) == NULL)
+		r = kdc_config_profile(core->cfg, dev->profile) == NULL ?
+		    KDC_ERR_UNKNOWN_PROFILE : KDC_ERR_UNKNOWN_AUDIENCE;
 	else
 		r = kdc_store_cred_get_live(core->st, dev->id, prof->audience,
 		    status, out);
@@ -483,41 +491,74 @@ kdc_core_cred_activate_as(struct kdc_core *core, const char *actor,
     int64_t cred_id, const char *action, const char *subject,
     const char *note)
 {
+	return kdc_core_cred_activate_set(core, actor, &cred_id, 1, action,
+	    subject, note);
+}
+
+/* Activate one credential (pending -> issued, superseding the issued one
+ * of its audience) inside the caller's transaction; " cred=N
+ * audience=A" appended to det (capacity cap, at *o). */
+static kdc_err
+activate_one(struct kdc_core *core, int64_t cred_id, char *det, size_t cap,
+    size_t *o)
+{
 	struct kdc_cred *cred = NULL;
-	char cred_subject[32];
+	kdc_err r;
+
+	if ((r = kdc_store_cred_get(core->st, cred_id, &cred)) != KDC_OK)
+		return r;
+	if (cred->status != KDC_CRED_PENDING)
+		r = KDC_ERR_INVALID_ARG;
+	else if ((r = supersede(core, cred->device, cred->audience,
+	    KDC_CRED_ISSUED)) == KDC_OK &&
+	    (r = kdc_store_cred_set_status(core->st, cred_id,
+	    KDC_CRED_ISSUED)) == KDC_OK && *o < cap)
+		*o += (size_t)snprintf(det + *o, cap - *o, " cred=%" PRId64
+		    " audience=%s", cred_id, cred->audience);
+	kdc_cred_free(cred);
+	return r;
+}
+
+kdc_err
+kdc_core_cred_activate_set(struct kdc_core *core, const char *actor,
+    const int64_t *ids, size_t n, const char *action, const char *subject,
+    const char *note)
+{
+	char cred_subject[32], det[KDC_AUDIT_DETAIL_MAX + 1];
+	size_t o = 0, i = 0;
 	kdc_err r;
 
 	snprintf(cred_subject, sizeof(cred_subject), "cred:%" PRId64,
-	    cred_id);
+	    n > 0 ? ids[0] : 0);
 	if (action == NULL || subject == NULL) {
 		action = "cred.activate";
 		subject = cred_subject;
 	}
-	if ((r = kdc_store_cred_get(core->st, cred_id, &cred)) != KDC_OK)
-		goto refused;
-	if (cred->status != KDC_CRED_PENDING) {
+	if (n == 0) {
 		r = KDC_ERR_INVALID_ARG;
 		goto refused;
 	}
+	o = (size_t)snprintf(det, sizeof(det), "%s%sactivated",
+	    note != NULL ? note : "", note != NULL ? " " : "");
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
-		goto out;
-	if ((r = supersede(core, cred->device, cred->audience,
-	    KDC_CRED_ISSUED)) != KDC_OK ||
-	    (r = kdc_store_cred_set_status(core->st, cred_id,
-	    KDC_CRED_ISSUED)) != KDC_OK ||
-	    (r = AUDIT(core, actor, action, subject, KDC_OK,
-	    "%s%sactivated cred=%" PRId64 " audience=%s", note != NULL ? note :
-	    "", note != NULL ? " " : "", cred_id, cred->audience)) != KDC_OK) {
+		return r;
+	for (i = 0; i < n; i++)
+		if ((r = activate_one(core, ids[i], det, sizeof(det), &o)) !=
+		    KDC_OK)
+			break;
+	/* all of them or none: a refusal of one undoes the others */
+	if (r != KDC_OK || (r = AUDIT(core, actor, action, subject, KDC_OK,
+	    "%s", det)) != KDC_OK) {
 		kdc_store_rollback(core->st);
+		if (i < n)
+			snprintf(cred_subject, sizeof(cred_subject),
+			    "cred:%" PRId64, ids[i]);
 		goto refused;
 	}
-	r = kdc_store_commit(core->st);
-	goto out;
+	return kdc_store_commit(core->st);
 refused:
 	(void)AUDIT(core, actor, "cred.activate", cred_subject, r, "%s",
 	    kdc_err_str(r));
-out:
-	kdc_cred_free(cred);
 	return r;
 }
 

@@ -9,10 +9,22 @@
  *                                    without ssid (protocols/lwm2m.md §2.6)
  *   DEL0      DELETE /0              the client keeps its BS account
  *   DEL1      DELETE /1
- *             issue the operational credential, status pending
+ *   for each LwM2M audience of the device's profile (core.h: the
+ *   built-in LwM2M Server, external ones), its primary one first:
+ *             issue its operational credential, status pending
  *   WRITE0    PUT /0/<sec_iid>       URI, mode, identity/keys, ssid
  *   WRITE1    PUT /1/<srv_iid>       ssid, lifetime, binding "U"
- *   FINISH    POST /bs               2.04 -> activate (pending -> issued)
+ *   FINISH    POST /bs               2.04 -> activate them all, in one
+ *                                    transaction (pending -> issued)
+ *
+ * Each audience gets its own pair of free instance ids, its own
+ * credential (by the cred_type of the profile's entry for it), its URI
+ * and Short Server ID: the built-in's are the configured server URI and
+ * ssid, an external one's those it was registered with. Audiences of
+ * other kinds (MQTT, ACE) are not written here. An external LwM2M Server
+ * is written with PSK credentials only: the KDC does not hold its public
+ * key or certificate for /0/x/4 (another cred_type fails the bootstrap,
+ * CONFIG).
  *
  * A NoSec session (test-only endpoint, see below) is a DTLS-less LwM2M
  * 1.0 client's: the legacy path from the start, and one Delete:
@@ -33,8 +45,9 @@
  *   step only, lwm2m.md §2.6).
  * - A write or Finish not answered 2.04, any timeout or closed session,
  *   the deadline passed, a malformed Discover: the bootstrap fails. The
- *   pending credential stays pending (never usable: core refuses pending
- *   credentials at authentication) and the next bootstrap supersedes it.
+ *   pending credentials stay pending (never usable: core refuses pending
+ *   credentials at authentication), none is activated, and the next
+ *   bootstrap supersedes them.
  *   One "lwm2m.bootstrap" audit record tells how it ended.
  * - A new /bs for a device cancels its running session: the old
  *   session's outstanding completion is then only used to free it.
@@ -82,6 +95,22 @@ static const char *const step_names[] = {
 	[BS_FINISH] = "finish",
 };
 
+/* At most this many LwM2M audiences per bootstrap (pairs written). */
+#define BS_AUD_MAX	8
+
+/* One LwM2M audience of a session: what its pair of instances says. */
+struct bs_aud {
+	char			 name[KDC_NAME_MAX + 1];
+	bool			 builtin;	/* the built-in LwM2M Server */
+	char			 uri[KDC_AUDIENCE_URI_MAX + 1];	/* external */
+	uint16_t		 ssid;		/* external */
+	enum kdc_cred_type	 type;
+	bool			 est;		/* mode 4: the device enrolls */
+	uint16_t		 sec_iid;	/* /0/x written */
+	uint16_t		 srv_iid;	/* /1/x written */
+	int64_t			 cred_id;	/* pending credential, 0 before */
+};
+
 struct bs_sess {
 	struct bs_sess		*next;
 	struct kdc_lwm2m	*lw;
@@ -94,11 +123,9 @@ struct bs_sess {
 	bool			 cancelled;	/* superseded; free on completion */
 	bool			 busy;		/* a request is outstanding */
 	bool			 nosec;		/* came in on the NoSec endpoint */
-	uint16_t		 sec_iid;	/* /0/x written */
-	uint16_t		 srv_iid;	/* /1/x written */
-	enum kdc_cred_type	 type;
-	bool			 est;		/* mode 4: the device enrolls */
-	int64_t			 cred_id;	/* pending credential, 0 before */
+	struct bs_aud		 aud[BS_AUD_MAX];	/* its primary first */
+	size_t			 naud;
+	size_t			 cur;		/* the one WRITE0/1 is at */
 	int64_t			 deadline;
 };
 
@@ -160,6 +187,27 @@ kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw)
 	return n;
 }
 
+/* The pending credentials of s as "N[,M...]" ("0" when none); true if
+ * there is one. */
+static bool
+sess_creds(const struct bs_sess *s, char *buf, size_t cap)
+{
+	size_t o = 0;
+	bool any = false;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->naud && o < cap; i++) {
+		if (s->aud[i].cred_id == 0)
+			continue;
+		o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64,
+		    any ? "," : "", s->aud[i].cred_id);
+		any = true;
+	}
+	if (!any)
+		snprintf(buf, cap, "0");
+	return any;
+}
+
 /* The bootstrap failed: one audit record, then the session goes. */
 static void
 sess_fail(struct bs_sess *s, kdc_err r, const char *fmt, ...)
@@ -171,14 +219,20 @@ sess_fail(struct bs_sess *s, kdc_err r, const char *fmt, ...)
 	char why[256];
 	va_list ap;
 
+	char creds[160];
+	bool pending;
+
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	kdc_log_info_r(r, "bootstrap failed ep=%s step=%s %s", s->dev_id,
-	    step_names[s->step], why);
+	pending = sess_creds(s, creds, sizeof(creds));
+	kdc_log_info_r(r, "bootstrap failed ep=%s step=%s%s%s %s", s->dev_id,
+	    step_names[s->step], s->naud > 1 ? " aud=" : "",
+	    s->naud > 1 ? s->aud[s->cur].name : "", why);
 	kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, r,
-	    "step=%s %s cred=%" PRId64 "%s%s", step_names[s->step], why,
-	    s->cred_id, s->cred_id != 0 ? " left pending" : "",
+	    "step=%s%s%s %s cred=%s%s%s", step_names[s->step],
+	    s->naud > 1 ? " aud=" : "", s->naud > 1 ? s->aud[s->cur].name :
+	    "", why, creds, pending ? " left pending" : "",
 	    s->nosec ? " nosec" : "");
 	sess_free(s, true);
 }
@@ -228,8 +282,8 @@ free_iid(const uint16_t *used, size_t n)
 static kdc_err
 parse_discover(struct bs_sess *s, const uint8_t *buf, size_t len)
 {
-	uint16_t used0[KDC_LWM2M_DISCOVER_LINKS_MAX];
-	uint16_t used1[KDC_LWM2M_DISCOVER_LINKS_MAX];
+	uint16_t used0[KDC_LWM2M_DISCOVER_LINKS_MAX + BS_AUD_MAX];
+	uint16_t used1[KDC_LWM2M_DISCOVER_LINKS_MAX + BS_AUD_MAX];
 	size_t n0 = 0, n1 = 0, nlinks = 0;
 	struct kdc_rd rd;
 	struct kdc_link l;
@@ -255,26 +309,79 @@ parse_discover(struct bs_sess *s, const uint8_t *buf, size_t len)
 	}
 	if (r != KDC_ERR_NOT_FOUND)
 		return r;
-	s->sec_iid = free_iid(used0, n0);
-	s->srv_iid = free_iid(used1, n1);
-	kdc_log_debug("ep=%s bs_account=%d sec=/0/%u srv=/1/%u lwm2m=%s",
-	    s->dev_id, bs_iid, s->sec_iid, s->srv_iid, s->version);
+	/* a pair of its own for each audience: each id taken is used */
+	for (size_t i = 0; i < s->naud; i++) {
+		s->aud[i].sec_iid = free_iid(used0, n0);
+		s->aud[i].srv_iid = free_iid(used1, n1);
+		used0[n0++] = s->aud[i].sec_iid;
+		used1[n1++] = s->aud[i].srv_iid;
+		if (s->aud[i].sec_iid == 65535 || s->aud[i].srv_iid == 65535)
+			return KDC_ERR_TOO_LARGE;	/* every id in use */
+	}
+	kdc_log_debug("ep=%s bs_account=%d sec=/0/%u srv=/1/%u lwm2m=%s "
+	    "audiences=%zu", s->dev_id, bs_iid, s->aud[0].sec_iid,
+	    s->aud[0].srv_iid, s->version, s->naud);
 	return KDC_OK;
 }
 
-/* The profile's operational credential type for the session's device. */
+/*
+ * The LwM2M audiences of the device's profile into s->aud, its primary
+ * one first: UNKNOWN_AUDIENCE if there is none (or one is not
+ * registered), TOO_LARGE over BS_AUD_MAX, CONFIG for an external one
+ * whose cred_type is not psk (no server key to write as /0/x/4).
+ */
 static kdc_err
-profile_type(struct kdc_lwm2m *lw, const char *dev_id, enum kdc_cred_type *t,
-    bool *est)
+sess_audiences(struct bs_sess *s)
 {
-	struct kdc_profile prof;
+	struct kdc_device_audience *da = NULL;
+	struct bs_aud *a;
+	size_t n = 0;
 	kdc_err r;
 
-	if ((r = kdc_core_device_profile(lw->core, dev_id, &prof)) == KDC_OK) {
-		*t = prof.cred_type;
-		*est = prof.cred_type == KDC_TYPE_X509 && prof.est;
+	s->naud = 0;
+	if ((da = kdc_calloc(KDC_CONFIG_PROFILES_MAX, sizeof(*da))) == NULL)
+		return KDC_ERR_NOMEM;
+	if ((r = kdc_core_device_audiences(s->lw->core, s->dev_id, da,
+	    KDC_CONFIG_PROFILES_MAX, &n)) != KDC_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (da[i].aud.kind != KDC_AUD_LWM2M &&
+		    da[i].aud.kind != KDC_AUD_LWM2M_EXTERNAL)
+			continue;	/* not an LwM2M Server */
+		if (s->naud == BS_AUD_MAX) {
+			r = KDC_ERR_TOO_LARGE;
+			goto out;
+		}
+		a = &s->aud[s->naud++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->name, sizeof(a->name), "%s", da[i].aud.name);
+		a->builtin = da[i].aud.kind == KDC_AUD_LWM2M;
+		snprintf(a->uri, sizeof(a->uri), "%s", da[i].aud.uri);
+		a->ssid = (uint16_t)da[i].aud.ssid;
+		a->type = da[i].prof.cred_type;
+		a->est = da[i].prof.cred_type == KDC_TYPE_X509 &&
+		    da[i].prof.est;
+		if (!a->builtin && a->type != KDC_TYPE_PSK) {
+			r = KDC_ERR_CONFIG;
+			goto out;
+		}
 	}
+	if (s->naud == 0)
+		r = KDC_ERR_UNKNOWN_AUDIENCE;	/* nothing to write */
+out:
+	kdc_free(da);
 	return r;
+}
+
+/* Instance ids without a Discover (LwM2M 1.0: the BS account at /0/0):
+ * /0/1, /1/0 for the first audience, then /0/2, /1/1, ... */
+static void
+legacy_iids(struct bs_sess *s)
+{
+	for (size_t i = 0; i < s->naud; i++) {
+		s->aud[i].sec_iid = (uint16_t)(1 + i);
+		s->aud[i].srv_iid = (uint16_t)i;
+	}
 }
 
 /* Encode one instance in the session's format into out (cap *len). */
@@ -329,6 +436,10 @@ static kdc_err
 write_security(struct bs_sess *s)
 {
 	struct kdc_lwm2m *lw = s->lw;
+	struct bs_aud *a = &s->aud[s->cur];
+	const char *uri = a->builtin ? lw->server_uri : a->uri;
+	/* the primary audience keeps the profile's default (NULL) */
+	const char *aud = s->cur == 0 ? NULL : a->name;
 	struct kdc_lwm2m_res res[7];
 	struct kdc_psk_new psk;
 	uint8_t *key = NULL, *pub = NULL, *body = NULL;
@@ -340,16 +451,14 @@ write_security(struct bs_sess *s)
 	kdc_err r;
 
 	memset(&psk, 0, sizeof(psk));
-	if ((r = profile_type(lw, s->dev_id, &s->type, &s->est)) != KDC_OK)
-		goto out;
-	if (s->type == KDC_TYPE_RPK) {
+	if (a->type == KDC_TYPE_RPK && a->builtin) {
 		srv = lw->server_spki;
 		srv_len = lw->server_spki_len;
-	} else if (s->type == KDC_TYPE_X509) {
+	} else if (a->type == KDC_TYPE_X509 && a->builtin) {
 		srv = lw->server_cert;
 		srv_len = lw->server_cert_len;
 	}
-	if (s->type != KDC_TYPE_PSK && srv_len == 0) {
+	if (a->type != KDC_TYPE_PSK && srv_len == 0) {
 		r = KDC_ERR_CONFIG;	/* nothing to write as /0/x/4 */
 		goto out;
 	}
@@ -358,38 +467,37 @@ write_security(struct bs_sess *s)
 		r = KDC_ERR_NOMEM;
 		goto out;
 	}
-	res_bytes(&res[0], 0, KDC_LWM2M_STRING, lw->server_uri,
-	    strlen(lw->server_uri));
+	res_bytes(&res[0], 0, KDC_LWM2M_STRING, uri, strlen(uri));
 	res_bool(&res[1], 1, false);
 	res_bytes(&res[4], 4, KDC_LWM2M_OPAQUE, srv, srv_len);
-	res_int(&res[6], 10, lw->ssid);
-	if (s->est) {
+	res_int(&res[6], 10, a->builtin ? lw->ssid : a->ssid);
+	if (a->est) {
 		static const uint8_t none[1];
 
 		mode = 4;
 		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, none, 0);
 		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, none, 0);
-	} else if (s->type == KDC_TYPE_PSK) {
+	} else if (a->type == KDC_TYPE_PSK) {
 		mode = 0;
 		if ((r = kdc_core_psk_issue(lw->core, KDC_LWM2M_ACTOR,
-		    s->dev_id, KDC_CRED_PENDING, &psk)) != KDC_OK)
+		    s->dev_id, aud, KDC_CRED_PENDING, &psk)) != KDC_OK)
 			goto out;
-		s->cred_id = psk.cred_id;
+		a->cred_id = psk.cred_id;
 		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, psk.identity,
 		    strlen(psk.identity));
 		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, psk.psk, psk.psk_len);
 	} else {
-		mode = s->type == KDC_TYPE_RPK ? 1 : 2;
+		mode = a->type == KDC_TYPE_RPK ? 1 : 2;
 		if ((r = kdc_core_keypair_issue(lw->core, KDC_LWM2M_ACTOR,
-		    s->dev_id, s->type, KDC_CRED_PENDING, &s->cred_id, key,
-		    &key_len, &pub, &pub_len)) != KDC_OK)
+		    s->dev_id, aud, a->type, KDC_CRED_PENDING, &a->cred_id,
+		    key, &key_len, &pub, &pub_len)) != KDC_OK)
 			goto out;
 		res_bytes(&res[3], 3, KDC_LWM2M_OPAQUE, pub, pub_len);
 		res_bytes(&res[5], 5, KDC_LWM2M_OPAQUE, key, key_len);
 	}
 	res_int(&res[2], 2, mode);
-	snprintf(path, sizeof(path), "0/%u", s->sec_iid);
-	if ((r = encode(s, 0, s->sec_iid, res, 7, body, &len)) != KDC_OK ||
+	snprintf(path, sizeof(path), "0/%u", a->sec_iid);
+	if ((r = encode(s, 0, a->sec_iid, res, 7, body, &len)) != KDC_OK ||
 	    (r = sess_send(s, KDC_COAP_PUT, path, s->cf, KDC_CF_NONE, body,
 	    len)) != KDC_OK)
 		goto out;
@@ -414,12 +522,14 @@ write_server(struct bs_sess *s)
 	char path[16];
 	kdc_err r;
 
-	res_int(&res[0], 0, s->lw->ssid);
+	const struct bs_aud *a = &s->aud[s->cur];
+
+	res_int(&res[0], 0, a->builtin ? s->lw->ssid : a->ssid);
 	res_int(&res[1], 1, s->lw->lifetime);
 	res_bool(&res[2], 6, false);
 	res_bytes(&res[3], 7, KDC_LWM2M_STRING, "U", 1);
-	snprintf(path, sizeof(path), "1/%u", s->srv_iid);
-	if ((r = encode(s, 1, s->srv_iid, res, 4, body, &len)) != KDC_OK)
+	snprintf(path, sizeof(path), "1/%u", a->srv_iid);
+	if ((r = encode(s, 1, a->srv_iid, res, 4, body, &len)) != KDC_OK)
 		return r;
 	return sess_send(s, KDC_COAP_PUT, path, s->cf, KDC_CF_NONE, body, len);
 }
@@ -459,52 +569,82 @@ code_text(uint8_t code, char *buf, size_t cap)
 	    (unsigned)(code & 0x1f));
 }
 
+/* What the bootstrap wrote, for its record: "type=T sec=/0/x srv=/1/y"
+ * for the primary audience, " aud=A type=T sec=.. srv=.." for each
+ * other, then the session's format, version and flags. */
+static void
+sess_note(const struct bs_sess *s, char *buf, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < s->naud && o < cap; i++) {
+		const struct bs_aud *a = &s->aud[i];
+
+		o += (size_t)snprintf(buf + o, cap - o, "%s%s%s%stype=%s "
+		    "sec=/0/%u srv=/1/%u", i > 0 ? " " : "", i > 0 ? "aud=" :
+		    "", i > 0 ? a->name : "", i > 0 ? " " : "",
+		    a->est ? "x509-est" : kdc_cred_type_str(a->type),
+		    a->sec_iid, a->srv_iid);
+	}
+	if (o < cap)
+		snprintf(buf + o, cap - o, " cf=%d lwm2m=%s%s%s", s->cf,
+		    s->version[0] != '\0' ? s->version : "?",
+		    s->legacy ? " legacy" : "", s->nosec ? " nosec" : "");
+}
+
 static void
 sess_finish_ok(struct bs_sess *s)
 {
-	char note[160];
+	int64_t ids[BS_AUD_MAX];
+	size_t n = 0;
+	char note[KDC_AUDIT_DETAIL_MAX + 1];
 	kdc_err r;
 
-	if (s->est) {
+	for (size_t i = 0; i < s->naud; i++)
+		if (s->aud[i].cred_id != 0)
+			ids[n++] = s->aud[i].cred_id;
+	sess_note(s, note, sizeof(note));
+	if (n == 0) {
 		/* nothing was issued: the certificate comes from EST */
 		kdc_log_info("bootstrap done ep=%s mode=4 (EST)", s->dev_id);
 		kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, KDC_OK,
-		    "mode=4 type=x509-est sec=/0/%u srv=/1/%u cf=%d "
-		    "lwm2m=%s%s%s", s->sec_iid, s->srv_iid, s->cf,
-		    s->version[0] != '\0' ? s->version : "?",
-		    s->legacy ? " legacy" : "", s->nosec ? " nosec" : "");
+		    "mode=4 %s", note);
 		sess_free(s, true);
 		return;
 	}
-	/* one transaction: the activation and the bootstrap's record */
-	snprintf(note, sizeof(note), "type=%s sec=/0/%u srv=/1/%u cf=%d "
-	    "lwm2m=%s%s%s", kdc_cred_type_str(s->type), s->sec_iid,
-	    s->srv_iid, s->cf, s->version[0] != '\0' ? s->version : "?",
-	    s->legacy ? " legacy" : "", s->nosec ? " nosec" : "");
-	if ((r = kdc_core_cred_activate_as(s->lw->core, KDC_LWM2M_ACTOR,
-	    s->cred_id, "lwm2m.bootstrap", s->dev_id, note)) != KDC_OK) {
-		/* the device has the credential, we could not record it as
-		 * issued: it fails to register and bootstraps again */
-		sess_fail(s, r, "activating the credential failed");
+	/* one transaction: every activation and the bootstrap's record;
+	 * all of them or none */
+	if ((r = kdc_core_cred_activate_set(s->lw->core, KDC_LWM2M_ACTOR,
+	    ids, n, "lwm2m.bootstrap", s->dev_id, note)) != KDC_OK) {
+		/* the device has the credentials, we could not record them
+		 * as issued: it fails to register and bootstraps again */
+		sess_fail(s, r, "activating the credentials failed");
 		return;
 	}
-	kdc_log_info("bootstrap done ep=%s cred=%" PRId64 " type=%s",
-	    s->dev_id, s->cred_id, kdc_cred_type_str(s->type));
+	kdc_log_info("bootstrap done ep=%s cred=%" PRId64 " type=%s "
+	    "audiences=%zu", s->dev_id, ids[0],
+	    kdc_cred_type_str(s->aud[0].type), s->naud);
 	sess_free(s, true);
 }
 
-/* The step after `step`: DTLS sessions DISCOVER..FINISH in order, NoSec
- * ones DELALL, then WRITE0..FINISH. */
+/* The step after s's: DTLS sessions DISCOVER..FINISH in order, NoSec
+ * ones DELALL, then WRITE0..FINISH; WRITE0, WRITE1 once per audience. */
 static enum bs_step
-next_step(enum bs_step step)
+next_step(struct bs_sess *s)
 {
-	switch (step) {
+	switch (s->step) {
 	case BS_DISCOVER:
 		return BS_DEL0;
 	case BS_DELALL:
 		return BS_WRITE0;
+	case BS_WRITE1:
+		if (s->cur + 1 < s->naud) {
+			s->cur++;
+			return BS_WRITE0;
+		}
+		return BS_FINISH;
 	default:
-		return step + 1;
+		return s->step + 1;
 	}
 }
 
@@ -538,8 +678,7 @@ bs_done(void *arg, struct kdc_coap_peer *peer, kdc_err status,
 			/* LwM2M 1.0 has no Discover: its BS account is
 			 * the usual /0/0, and TLV is what it reads */
 			s->legacy = true;
-			s->sec_iid = 1;
-			s->srv_iid = 0;
+			legacy_iids(s);
 			s->cf = KDC_CF_LWM2M_TLV;
 			kdc_log_debug("ep=%s discover refused (%s): legacy",
 			    s->dev_id, status == KDC_OK ? ctext : "RST");
@@ -583,7 +722,7 @@ bs_done(void *arg, struct kdc_coap_peer *peer, kdc_err status,
 		    s->lw->deadline);
 		return;
 	}
-	s->step = next_step(s->step);
+	s->step = next_step(s);
 	if ((r = sess_step(s)) != KDC_OK)
 		sess_fail(s, r, "could not proceed");
 }
@@ -616,15 +755,17 @@ bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
     const char *dev_id, const char *kind, bool nosec)
 {
 	struct bs_sess *s = NULL, *old;
+	char creds[160];
+	bool pending;
 	kdc_err r;
 
 	if ((old = sess_find(lw, dev_id)) != NULL) {
 		old->cancelled = true;
+		pending = sess_creds(old, creds, sizeof(creds));
 		kdc_lwm2m_audit(lw, "lwm2m.bootstrap", old->dev_id,
-		    KDC_ERR_CLOSED, "step=%s superseded by a new /bs cred=%"
-		    PRId64 "%s%s", step_names[old->step], old->cred_id,
-		    old->cred_id != 0 ? " left pending" : "",
-		    old->nosec ? " nosec" : "");
+		    KDC_ERR_CLOSED, "step=%s superseded by a new /bs cred=%s"
+		    "%s%s", step_names[old->step], creds,
+		    pending ? " left pending" : "", old->nosec ? " nosec" : "");
 		if (!old->busy)
 			sess_free(old, true);
 	}
@@ -638,19 +779,26 @@ bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
 	snprintf(s->dev_id, sizeof(s->dev_id), "%s", dev_id);
 	s->cf = pick_cf(kdc_coap_msg_query(req, "pct"), lw->cf);
 	s->step = BS_DISCOVER;
-	if (nosec) {
-		/* a DTLS-less 1.0 client: the legacy path from the start,
-		 * Delete / (the one Bootstrap-Delete coap-node implements) */
-		s->legacy = true;
-		s->sec_iid = 1;
-		s->srv_iid = 0;
-		s->cf = KDC_CF_LWM2M_TLV;
-		s->step = BS_DELALL;
-	}
 	s->deadline = kdc_core_now(lw->core) + (int64_t)lw->deadline;
 	kdc_coap_peer_hold(peer);
 	s->next = lw->sessions;
 	lw->sessions = s;
+	/* what to write: known before the Discover, which picks an
+	 * instance pair for each */
+	if ((r = sess_audiences(s)) != KDC_OK) {
+		sess_fail(s, r, "the device's LwM2M audiences");
+		resp->code = r == KDC_ERR_UNKNOWN_AUDIENCE ?
+		    kdc_coap_code(r) : KDC_COAP_INTERNAL;
+		return;
+	}
+	if (nosec) {
+		/* a DTLS-less 1.0 client: the legacy path from the start,
+		 * Delete / (the one Bootstrap-Delete coap-node implements) */
+		s->legacy = true;
+		legacy_iids(s);
+		s->cf = KDC_CF_LWM2M_TLV;
+		s->step = BS_DELALL;
+	}
 	/*
 	 * The first request goes out from inside the handler; coap.h's engine
 	 * sends the piggy-backed 2.04 first (Leshan waits for it too).

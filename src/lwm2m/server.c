@@ -244,7 +244,8 @@ reg_stands(struct kdc_lwm2m *lw, const struct kdc_lwm2m_reg *reg)
 	if (dev->status == KDC_DEV_REVOKED)
 		r = KDC_ERR_REVOKED;
 	else if ((r = kdc_core_cred_current(lw->core, dev->dev_id,
-	    KDC_CRED_ISSUED, &cur)) == KDC_ERR_NOT_FOUND)
+	    KDC_AUDIENCE_BUILTIN, KDC_CRED_ISSUED, &cur)) ==
+	    KDC_ERR_NOT_FOUND)
 		r = KDC_ERR_REVOKED;	/* no operational credential left */
 	kdc_cred_free(cur);
 	kdc_device_free(dev);

@@ -134,6 +134,19 @@ static const char *const migrations[] = {
 	"CREATE INDEX cred_crl ON credentials(not_after, serial, status_at)"
 	"  WHERE kind = 'operational' AND type = 'x509'"
 	"  AND status IN ('revoked','superseded') AND serial <> '';",
+
+	/* 6: audiences, the services that accept operational credentials
+	 * (the built-in LwM2M Server "lwm2m" is implicit, not a row); a
+	 * Short Server ID names one LwM2M Server on a device: unique */
+	"CREATE TABLE audiences("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  kind TEXT NOT NULL"
+	"    CHECK (kind IN ('lwm2m-external','mqtt','ace-rs')),"
+	"  uri TEXT NOT NULL DEFAULT '',"
+	"  ssid INTEGER CHECK (ssid IS NULL OR ssid BETWEEN 1 AND 65534),"
+	"  created INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX audiences_ssid ON audiences(ssid)"
+	"  WHERE ssid IS NOT NULL;",
 };
 
 #define SQ_SCHEMA_VERSION \

@@ -91,6 +91,9 @@ enum sq_stmt {
 	S_CRL_ENTRIES,
 	S_CA_ADD,
 	S_CA_LIST,
+	S_AUD_ADD,
+	S_AUD_GET,
+	S_AUD_LIST,
 	S_PROF_PUT,
 	S_PROF_GET,
 	S_AUDIT_LAST,
@@ -113,6 +116,8 @@ enum sq_stmt {
 #define CL_KIND		2
 #define CL_STATUS	4
 #define CL_EXPIRING	8
+
+#define AUD_COLS	"name, kind, uri, IFNULL(ssid, 0), created"
 
 static const char *const sql_text[S_CRED_LIST] = {
 	[S_PING] = "SELECT val FROM meta WHERE key = 'app'",
@@ -179,6 +184,10 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " VALUES(?1, ?2, ?3)",
 	[S_CA_LIST] = "SELECT id, name, cert, created FROM mfg_cas"
 	    " ORDER BY name",
+	[S_AUD_ADD] = "INSERT INTO audiences(name, kind, uri, ssid, created)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_AUD_GET] = "SELECT " AUD_COLS " FROM audiences WHERE name = ?1",
+	[S_AUD_LIST] = "SELECT " AUD_COLS " FROM audiences ORDER BY name",
 	[S_PROF_PUT] = "INSERT INTO profiles(name, cred_type, audience,"
 	    " lifetime, est) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO"
 	    " UPDATE SET cred_type = excluded.cred_type, audience ="
@@ -302,6 +311,8 @@ kdc_sq_err(sqlite3 *db, int rc, kdc_err fk)
 		msg = db != NULL ? sqlite3_errmsg(db) : "";
 		if (strstr(msg, "credentials.audience") != NULL)
 			return KDC_ERR_LIVE_CRED;
+		if (strstr(msg, "audiences.ssid") != NULL)
+			return KDC_ERR_DUPLICATE_SSID;
 		if (strstr(msg, "credentials.identity") != NULL ||
 		    strstr(msg, "credentials.secret_fp") != NULL)
 			return KDC_ERR_DUPLICATE_PSK;
@@ -1720,6 +1731,122 @@ out:
 	return r;
 }
 
+/* ---- audiences --------------------------------------------------------- */
+
+static kdc_err
+sq_audience_add(struct kdc_store *st, struct kdc_audience *a)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t created;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	created = a->created != 0 ? a->created : sq_now();
+	if ((r = sq_stmt(q, S_AUD_ADD, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, a->name));
+	BIND(bind_text(s, 2, kdc_audience_kind_str(a->kind)));
+	BIND(bind_text(s, 3, a->uri));
+	BIND(a->ssid != 0 ? sqlite3_bind_int(s, 4, a->ssid) :
+	    sqlite3_bind_null(s, 4));
+	BIND(sqlite3_bind_int64(s, 5, created));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_STORE)) != KDC_OK)
+		goto out;
+	a->created = created;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+row_audience(sqlite3_stmt *s, struct kdc_audience *a)
+{
+	int kind;
+	int64_t ssid;
+	kdc_err r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = col_text(s, 0, a->name, sizeof(a->name))) != KDC_OK ||
+	    (r = col_enum(s, 1, kdc_audience_kind_parse, &kind)) != KDC_OK ||
+	    (r = col_text(s, 2, a->uri, sizeof(a->uri))) != KDC_OK)
+		return r;
+	ssid = sqlite3_column_int64(s, 3);
+	if (ssid < 0 || ssid > 65534)
+		return KDC_ERR_STORE_CORRUPT;
+	a->kind = (enum kdc_audience_kind)kind;
+	a->ssid = (int)ssid;
+	a->created = sqlite3_column_int64(s, 4);
+	return KDC_OK;
+}
+
+static kdc_err
+sq_audience_get(struct kdc_store *st, const char *name,
+    struct kdc_audience *out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_audience a;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_AUD_GET, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, name));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) != KDC_OK ||
+	    (r = row_audience(s, &a)) != KDC_OK)
+		goto out;
+	*out = a;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_audience_list(struct kdc_store *st, struct kdc_audience **out, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_audience *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	kdc_err r;
+	int rc;
+
+	if ((r = sq_stmt(q, S_AUD_LIST, &s)) != KDC_OK)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((r = row_audience(s, &v[len])) != KDC_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if (len > 0) {
+		*out = v;
+		*n = len;
+		v = NULL;
+	}
+out:
+	sq_done(s);
+	kdc_free(v);
+	return r;
+}
+
 /* ---- profiles ---------------------------------------------------------- */
 
 static kdc_err
@@ -2114,6 +2241,9 @@ static const struct kdc_store_ops sqlite_ops = {
 	.cred_expire = sq_cred_expire,
 	.mfg_ca_add = sq_mfg_ca_add,
 	.mfg_ca_list = sq_mfg_ca_list,
+	.audience_add = sq_audience_add,
+	.audience_get = sq_audience_get,
+	.audience_list = sq_audience_list,
 	.profile_put = sq_profile_put,
 	.profile_get = sq_profile_get,
 	.audit_last = sq_audit_last,

@@ -29,6 +29,12 @@ static const char *const status_names[] = {
 	[KDC_CRED_SUPERSEDED] = "superseded",
 	[KDC_CRED_EXPIRED] = "expired",
 };
+static const char *const audience_kind_names[] = {
+	[KDC_AUD_LWM2M] = "lwm2m",
+	[KDC_AUD_LWM2M_EXTERNAL] = "lwm2m-external",
+	[KDC_AUD_MQTT] = "mqtt",
+	[KDC_AUD_ACE_RS] = "ace-rs",
+};
 static const char *const dev_status_names[] = {
 	[KDC_DEV_ACTIVE] = "active",
 	[KDC_DEV_REVOKED] = "revoked",
@@ -89,6 +95,19 @@ int
 kdc_cred_type_parse(const char *s)
 {
 	return parse_name(type_names, NELEM(type_names), s);
+}
+
+const char *
+kdc_audience_kind_str(enum kdc_audience_kind k)
+{
+	return name_of(audience_kind_names, NELEM(audience_kind_names),
+	    (int)k);
+}
+
+int
+kdc_audience_kind_parse(const char *s)
+{
+	return parse_name(audience_kind_names, NELEM(audience_kind_names), s);
 }
 
 int
@@ -694,6 +713,53 @@ kdc_mfg_ca_list_free(struct kdc_mfg_ca **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		kdc_mfg_ca_free(v[i]);
 	kdc_free(v);
+}
+
+/* ---- audiences --------------------------------------------------------- */
+
+kdc_err
+kdc_store_audience_add(struct kdc_store *st, struct kdc_audience *a)
+{
+	kdc_err r;
+
+	if (a == NULL || !FIELD_OK(a->name) || a->name[0] == '\0' ||
+	    !FIELD_OK(a->uri) || a->ssid < 0 || a->ssid > 65534 ||
+	    a->kind == KDC_AUD_LWM2M ||
+	    kdc_audience_kind_parse(kdc_audience_kind_str(a->kind)) < 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->audience_add(st, a);
+}
+
+kdc_err
+kdc_store_audience_get(struct kdc_store *st, const char *name,
+    struct kdc_audience *out)
+{
+	kdc_err r;
+
+	if (name == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->audience_get(st, name, out);
+}
+
+kdc_err
+kdc_store_audience_list(struct kdc_store *st, struct kdc_audience **out,
+    size_t *n)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->audience_list(st, out, n);
 }
 
 /* ---- profiles ---------------------------------------------------------- */

@@ -144,6 +144,30 @@ struct kdc_profile {
 };
 
 /*
+ * An audience: a service that accepts operational credentials
+ * (credentials carry its name). KDC_AUD_LWM2M is the built-in LwM2M
+ * Server, which is not stored (core lists it); the others are rows.
+ */
+enum kdc_audience_kind {
+	KDC_AUD_LWM2M = 0,		/* "lwm2m": the built-in LwM2M Server */
+	KDC_AUD_LWM2M_EXTERNAL = 1,	/* "lwm2m-external": coaps:// URI, ssid */
+	KDC_AUD_MQTT = 2,		/* "mqtt": an MQTT broker, mqtts:// */
+	KDC_AUD_ACE_RS = 3,		/* "ace-rs": an ACE resource server */
+};
+const char	*kdc_audience_kind_str(enum kdc_audience_kind k);
+int		 kdc_audience_kind_parse(const char *s);
+
+#define KDC_AUDIENCE_URI_MAX	255
+
+struct kdc_audience {
+	char			 name[KDC_NAME_MAX + 1];
+	enum kdc_audience_kind	 kind;
+	char			 uri[KDC_AUDIENCE_URI_MAX + 1];	/* "" if none */
+	int			 ssid;		/* LwM2M Short Server ID; 0: none */
+	int64_t			 created;
+};
+
+/*
  * An audit record. hash = MAC(prev_hash || encoding of the other fields),
  * computed by core/audit.c; the store only keeps rows in seq order.
  */
@@ -328,6 +352,23 @@ kdc_err	kdc_store_mfg_ca_list(struct kdc_store *st, struct kdc_mfg_ca ***out,
 	    size_t *n);
 void	kdc_mfg_ca_free(struct kdc_mfg_ca *ca);
 void	kdc_mfg_ca_list_free(struct kdc_mfg_ca **v, size_t n);
+
+/* ---- audiences --------------------------------------------------------- */
+
+/* Insert; sets a->created (if 0: now). EXISTS if the name is taken;
+ * DUPLICATE_SSID if another audience has a->ssid (0: none, never
+ * taken); INVALID_ARG for a kind the store does not keep (KDC_AUD_LWM2M),
+ * an empty name or ssid out of 0..65534. The caller validates names and
+ * URIs (core). */
+kdc_err	kdc_store_audience_add(struct kdc_store *st,
+	    struct kdc_audience *a);
+/* By name into *out (caller's storage). NOT_FOUND if none. */
+kdc_err	kdc_store_audience_get(struct kdc_store *st, const char *name,
+	    struct kdc_audience *out);
+/* All, ordered by name: *out an array of *n structs (kdc_free; NULL when
+ * *n is 0). */
+kdc_err	kdc_store_audience_list(struct kdc_store *st,
+	    struct kdc_audience **out, size_t *n);
 
 /* ---- profiles (mirrored from iotkdc.conf at open) ---------------------- */
 

@@ -84,6 +84,13 @@ struct kdc_store_ops {
 	kdc_err	(*mfg_ca_list)(struct kdc_store *st, struct kdc_mfg_ca ***out,
 		    size_t *n);
 
+	kdc_err	(*audience_add)(struct kdc_store *st,
+		    struct kdc_audience *a);
+	kdc_err	(*audience_get)(struct kdc_store *st, const char *name,
+		    struct kdc_audience *out);
+	kdc_err	(*audience_list)(struct kdc_store *st,
+		    struct kdc_audience **out, size_t *n);
+
 	kdc_err	(*profile_put)(struct kdc_store *st,
 		    const struct kdc_profile *p);
 	kdc_err	(*profile_get)(struct kdc_store *st, const char *name,

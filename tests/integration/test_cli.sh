@@ -112,6 +112,69 @@ expect_fail 'revoked' kdc cred revoke "$id"
 expect_fail 'no such credential' kdc cred revoke 99999
 pass "cred revoke"
 
+# Audiences: the built-in one listed, registration refusals (exit 1, one
+# line each, store unchanged), a profile listing a second audience, one
+# live credential per audience, serve refusing an unregistered one.
+exit_of() { local rc=0; "$@" >/dev/null 2>&1 || rc=$?; echo "$rc"; }
+has '^lwm2m +lwm2m +1 +\(built-in\) +coaps://' kdc audience list || fail "built-in audience listed"
+d2=$(store_digest)
+expect_fail 'audience add bad/name: bad name' kdc audience add bad/name --kind mqtt --uri mqtts://b.example
+expect_fail 'audience add x: --kind wants' kdc audience add x --kind lwm2m --uri coaps://h
+expect_fail 'audience add x: --uri missing' kdc audience add x --kind lwm2m-external --ssid 7
+expect_fail 'audience add x: --uri missing' kdc audience add x --kind mqtt --uri coaps://b.example
+expect_fail 'audience add x: --uri missing' kdc audience add x --kind mqtt --uri mqtts://user:pw@b.example
+expect_fail 'audience add x: .*--ssid missing' kdc audience add x --kind lwm2m-external --uri coaps://h:5684
+expect_fail 'audience add lwm2m: an audience of that name exists' kdc audience add lwm2m --kind mqtt --uri mqtts://b.example
+[ "$(exit_of kdc audience add x --kind mqtt --uri mqtts://b.example --ssid 0)" = 2 ] || fail "--ssid 0: usage error"
+[ "$(exit_of kdc audience add x --uri mqtts://b.example)" = 2 ] || fail "no --kind: usage error"
+[ "$(exit_of kdc audience add bad/name --kind mqtt --uri mqtts://b.example)" = 1 ] || fail "refusal exit 1"
+[ "$(store_digest)" = "$d2" ] || fail "a refused audience add changed the store"
+has 'audience ext1 added' kdc audience add ext1 --kind lwm2m-external --uri coaps://lwm2m.example:5684 --ssid 101 || fail "add ext1"
+has 'audience broker added' kdc audience add broker --kind mqtt --uri mqtts://broker.example:8883 || fail "add mqtt"
+expect_fail 'audience add ext2: .*Short Server ID already used' kdc audience add ext2 --kind lwm2m-external --uri coaps://o.example --ssid 101
+expect_fail 'audience add ext1: an audience of that name exists' kdc audience add ext1 --kind mqtt --uri mqtts://b.example
+[ "$(exit_of kdc audience add ext2 --kind lwm2m-external --uri coaps://o.example --ssid 101)" = 1 ] || fail "dup ssid exit 1"
+kdc audience list --json > "$T/aud.json"
+grep -c '"name"' "$T/aud.json" | grep -qx 3 || fail "audience list --json: 3 audiences"
+has '"ssid": 101' kdc audience show ext1 --json || fail "audience show --json"
+has '"uri": "mqtts://broker.example:8883"' kdc audience show broker --json || fail "show broker"
+has '^ext1 +lwm2m-external +101 ' kdc audience show ext1 || fail "audience show"
+expect_fail 'audience show nope: unknown audience' kdc audience show nope
+has 'audience.add +ext1 +ok +kind=lwm2m-external uri=coaps://lwm2m.example:5684 ssid=101' kdc audit list || fail "audience.add audited"
+has 'audience.add +ext2 +DUPLICATE_SSID' kdc audit list || fail "dup ssid audited"
+pass "audience add/list/show (--json); bad name, kind, uri, ssid, duplicates refused, exit 1, audited"
+
+# m2 (profile default) gets a certificate for ext1 once the profile lists it
+expect_fail 'cert sign .*: unknown audience' kdc cert sign "$T/ed.csr" --device urn:dev:ops:m2 --audience ext1
+printf '\n[profile default ext1]\ncred_type = x509\nlifetime_days = 7\n' >> "$T/d/iotkdc.conf"
+# a key of its own: a live key authenticates one credential
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=m2 \
+	-keyout "$T/ext1.key" -out "$T/ext1.csr" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=m2 \
+	-keyout "$T/ext1b.key" -out "$T/ext1b.csr" 2>/dev/null
+kdc cert sign "$T/ext1.csr" --device urn:dev:ops:m2 --audience ext1 > "$T/ext1.pem"
+openssl verify -CAfile "$T/ca.pem" "$T/ext1.pem" >/dev/null || fail "verify ext1 cert"
+kdc cred list --device urn:dev:ops:m2 --json > "$T/m2.json"
+[ "$(grep -c '"audience": "lwm2m"' "$T/m2.json")" = 1 ] || fail "m2: one lwm2m credential"
+[ "$(grep -c '"audience": "ext1"' "$T/m2.json")" = 1 ] || fail "m2: one ext1 credential"
+kdc cert sign "$T/ext1b.csr" --device urn:dev:ops:m2 --audience ext1 > /dev/null
+kdc cred list --device urn:dev:ops:m2 > "$T/m2.txt"
+grep -qE ' operational +x509 +lwm2m +issued ' "$T/m2.txt" || fail "lwm2m credential still issued"
+grep -qE ' operational +x509 +ext1 +issued ' "$T/m2.txt" || fail "ext1 credential issued"
+grep -qE ' operational +x509 +ext1 +superseded ' "$T/m2.txt" || fail "first ext1 credential superseded"
+[ "$(grep -cE ' operational .* issued ' "$T/m2.txt")" = 2 ] || fail "two live credentials, one per audience"
+expect_fail 'cert sign .*: unknown audience' kdc cert sign "$T/ext1.csr" --device urn:dev:ops:m2 --audience broker
+pass "a profile with two audiences: one live credential per audience in cred list (text, --json)"
+
+# serve refuses a profile naming an audience nobody registered, at start
+printf '\n[profile default ghost]\n' >> "$T/d/iotkdc.conf"
+rc=0
+timeout 30 "$IOTKDC" --dir "$T/d" serve 2> "$T/serve.err" || rc=$?
+[ "$rc" = 1 ] || fail "serve with an unknown audience: exit $rc, want 1"
+grep -q 'profile default names audience ghost: not registered' "$T/serve.err" || fail "serve: $(cat "$T/serve.err")"
+sed -i '/^\[profile default ghost\]$/d' "$T/d/iotkdc.conf"
+pass "serve refuses to start with a profile naming an unregistered audience"
+
 # Secrets at rest: the PSK's bytes (and their hex) appear nowhere in the dir.
 sync
 if grep -rqaF "$PSK_ASCII" "$T/d"; then fail "raw PSK found in the data dir"; fi

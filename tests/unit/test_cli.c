@@ -89,6 +89,10 @@ assert_defaults(const struct kdc_cli_args *a)
 	assert_null(a->ca_key);
 	assert_int_equal(a->days, -1);
 	assert_int_equal(a->expiring, -1);
+	assert_null(a->kind);
+	assert_null(a->uri);
+	assert_int_equal(a->ssid, -1);
+	assert_null(a->audience);
 }
 
 /* ---- every command of DESIGN §5 ---------------------------------------- */
@@ -131,6 +135,12 @@ static const struct {
 	  NULL, NULL },
 	{ { "iotkdc", "tls", "reissue", NULL }, KDC_CMD_TLS_REISSUE, 0,
 	  NULL, NULL },
+	{ { "iotkdc", "audience", "add", "ext1", "--kind=mqtt", NULL },
+	  KDC_CMD_AUDIENCE_ADD, 1, "ext1", NULL },
+	{ { "iotkdc", "audience", "list", NULL }, KDC_CMD_AUDIENCE_LIST, 0,
+	  NULL, NULL },
+	{ { "iotkdc", "audience", "show", "ext1", NULL },
+	  KDC_CMD_AUDIENCE_SHOW, 1, "ext1", NULL },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -138,7 +148,7 @@ static void
 test_every_command(void **state)
 {
 	struct kdc_cli_args a;
-	int seen[KDC_CMD_TLS_REISSUE + 1] = { 0 };
+	int seen[KDC_CMD_AUDIENCE_SHOW + 1] = { 0 };
 
 	(void)state;
 	for (size_t i = 0; i < NCMDS; i++) {
@@ -157,7 +167,7 @@ test_every_command(void **state)
 		seen[a.cmd]++;
 	}
 	/* every enum value but NONE is reachable, once */
-	for (int c = KDC_CMD_INIT; c <= KDC_CMD_TLS_REISSUE; c++)
+	for (int c = KDC_CMD_INIT; c <= KDC_CMD_AUDIENCE_SHOW; c++)
 		assert_int_equal(seen[c], 1);
 }
 
@@ -330,6 +340,24 @@ test_cred_cert_init(void **state)
 	assert_int_equal(a.days, 1);
 	ok(ARGV("cert", "sign", "x.csr", "--device", "d"), &a);
 	assert_int_equal(a.days, -1);
+	assert_null(a.audience);
+	ok(ARGV("cert", "sign", "x.csr", "--device", "d", "--audience",
+	    "ext1"), &a);
+	assert_string_equal(a.audience, "ext1");
+
+	ok(ARGV("audience", "add", "e", "--kind", "lwm2m-external", "--uri",
+	    "coaps://h:5684", "--ssid=101"), &a);
+	assert_int_equal(a.cmd, KDC_CMD_AUDIENCE_ADD);
+	assert_string_equal(a.pos[0], "e");
+	assert_string_equal(a.kind, "lwm2m-external");
+	assert_string_equal(a.uri, "coaps://h:5684");
+	assert_int_equal(a.ssid, 101);
+	ok(ARGV("audience", "add", "b", "--kind=mqtt", "--uri",
+	    "mqtts://b"), &a);
+	assert_int_equal(a.ssid, -1);
+	ok(ARGV("audience", "show", "b", "--json"), &a);
+	assert_int_equal(a.cmd, KDC_CMD_AUDIENCE_SHOW);
+	assert_int_equal(a.json, 1);
 
 	ok(ARGV("init", "--ca-key", "pkcs11:token=t;object=ca"), &a);
 	assert_int_equal(a.cmd, KDC_CMD_INIT);
@@ -442,6 +470,21 @@ test_errors(void **state)
 	bad(ARGV("device", "import", "f", "--rpk", "k"), "device add");
 	bad(ARGV("cert", "sign", "c", "--device", "d", "--psk-identity", "i"),
 	    "device add");
+	/* audience add: --kind needed; --kind, --uri, --ssid its own;
+	 * --ssid 1..65534; --audience on cert sign only */
+	bad(ARGV("audience", "add", "a", "--uri", "mqtts://h"), "--kind");
+	bad(ARGV("audience", "add", "a", "--kind", "mqtt", "--ssid", "0"),
+	    "--ssid");
+	bad(ARGV("audience", "add", "a", "--kind", "mqtt", "--ssid",
+	    "65535"), "--ssid");
+	bad(ARGV("audience", "add", "a", "--kind", "mqtt", "--ssid", "x"),
+	    "--ssid");
+	bad(ARGV("audience", "list", "--kind", "mqtt"), "belong to 'audience");
+	bad(ARGV("audience", "show", "a", "--uri", "u"), "belong to 'audience");
+	bad(ARGV("cred", "list", "--ssid", "5"), "belong to 'audience");
+	bad(ARGV("audience", "add", "a", "b", "--kind", "mqtt"),
+	    "takes 1 argument");
+	bad(ARGV("cred", "list", "--audience", "a"), "--audience belongs");
 }
 
 static void

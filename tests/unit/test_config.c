@@ -243,6 +243,16 @@ static const struct {
 	    "audience = y\n", 5, "duplicate" },
 	/* an indented line is a key of its own, not a continuation */
 	{ "[kdc]\nhosts = a\n  b\n", 3, "syntax error" },
+	/* [profile NAME AUDIENCE]: the header names the audience, once */
+	{ "[profile p x]\naudience = y\n", 2, "named by the section header" },
+	{ "[profile p]\n[profile p lwm2m]\n", 2, "lists audience lwm2m twice" },
+	{ "[profile p x]\n[profile p]\naudience = x\n", 3,
+	    "lists audience x twice" },
+	{ "[profile p x]\ncred_type = x509-est\n", 2,
+	    "primary audience only" },
+	{ "[profile p bad/aud]\n", 1, "bad audience name" },
+	{ "[profile p a b]\n", 1, "bad audience name" },
+	{ "[profile p x]\npsk_key_bytes = 8\n", 2, "out of range" },
 };
 
 static void
@@ -345,6 +355,104 @@ test_lifetime_seconds(void **state)
 	assert_non_null(strstr((char *)text, "\nlifetime_seconds =\n"));
 	assert_non_null(strstr((char *)text, "# TESTS and short-lived"));
 	free(text);
+	kdc_test_rmtree(dir);
+	free(dir);
+}
+
+/* A profile with extra audiences: one entry each, the primary first
+ * (even when an extra section comes first), found by name and audience,
+ * written back and read again the same. */
+static void
+test_profile_audiences(void **state)
+{
+	const struct kdc_profile *e[4];
+	struct kdc_config cfg, back;
+	char *dir, path[512], err[256];
+	uint8_t *text;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(kdc_config_parse(
+	    "[profile p ext1]\npsk_key_bytes = 32\nlifetime_seconds = 600\n"
+	    "[profile q]\ncred_type = rpk\n"
+	    "[profile p]\ncred_type = x509-est\n"
+	    "[profile p broker]\ncred_type = rpk\npsk_identity = named\n",
+	    &cfg, err, sizeof(err)), KDC_OK);
+	assert_int_equal(cfg.nprofiles, 5);	/* default, p, p/ext1, q,
+						 * p/broker */
+	assert_int_equal(kdc_config_profile_audiences(&cfg, "p", e, 4), 3);
+	assert_ptr_equal(e[0], kdc_config_profile(&cfg, "p"));
+	assert_string_equal(e[0]->audience, "lwm2m");
+	assert_int_equal(e[0]->cred_type, KDC_TYPE_X509);
+	assert_true(e[0]->est);
+	assert_string_equal(e[1]->audience, "ext1");
+	assert_int_equal(e[1]->cred_type, KDC_TYPE_PSK);
+	assert_int_equal(e[1]->psk_key_len, 32);
+	assert_int_equal(e[1]->lifetime, 600);
+	assert_string_equal(e[1]->name, "p");
+	assert_string_equal(e[2]->audience, "broker");
+	assert_int_equal(e[2]->psk_identity, KDC_PSK_ID_NAMED);
+	/* max bounds what is written, not the count */
+	assert_int_equal(kdc_config_profile_audiences(&cfg, "p", e, 1), 3);
+	assert_int_equal(kdc_config_profile_audiences(&cfg, "q", e, 4), 1);
+	assert_int_equal(kdc_config_profile_audiences(&cfg, "none", e, 4), 0);
+	assert_ptr_equal(kdc_config_profile_audience(&cfg, "p", NULL),
+	    kdc_config_profile(&cfg, "p"));
+	assert_ptr_equal(kdc_config_profile_audience(&cfg, "p", "lwm2m"),
+	    kdc_config_profile(&cfg, "p"));
+	assert_string_equal(kdc_config_profile_audience(&cfg, "p",
+	    "broker")->audience, "broker");
+	assert_null(kdc_config_profile_audience(&cfg, "p", "nope"));
+	assert_null(kdc_config_profile_audience(&cfg, "q", "ext1"));
+	assert_null(kdc_config_profile_audience(&cfg, "none", NULL));
+	/* re-entering a section continues its entry */
+	assert_int_equal(kdc_config_parse("[profile p x]\npsk_key_bytes = 20\n"
+	    "[profile p]\n[profile p x]\nlifetime_days = 2\n", &cfg, err,
+	    sizeof(err)), KDC_OK);
+	assert_int_equal(cfg.nprofiles, 3);
+	e[0] = kdc_config_profile_audience(&cfg, "p", "x");
+	assert_int_equal(e[0]->psk_key_len, 20);
+	assert_int_equal(e[0]->lifetime, 2 * 86400);
+
+	dir = kdc_test_tmpdir();
+	snprintf(path, sizeof(path), "%s/iotkdc.conf", dir);
+	assert_int_equal(kdc_config_parse(
+	    "[profile p ext1]\npsk_key_bytes = 32\nlifetime_seconds = 600\n"
+	    "[profile p]\naudience = main\n[profile p broker]\n", &cfg, err,
+	    sizeof(err)), KDC_OK);
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_OK);
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_OK);
+	assert_same(&cfg, &back);
+	assert_non_null(text = kdc_test_read_file(path, &len));
+	assert_non_null(strstr((char *)text, "\n[profile p ext1]\n"));
+	assert_non_null(strstr((char *)text, "\n[profile p broker]\n"));
+	free(text);
+	assert_int_equal(unlink(path), 0);
+	/* kdc_config_diff() matches extra entries by name and audience */
+	{
+		struct kdc_config c2;
+		struct diffs d = { "" };
+
+		assert_int_equal(kdc_config_parse("[profile p broker]\n"
+		    "[profile p ext1]\npsk_key_bytes = 32\nlifetime_seconds = "
+		    "600\n[profile p]\naudience = main\n", &c2, err,
+		    sizeof(err)), KDC_OK);
+		assert_int_equal(kdc_config_diff(&cfg, &c2, NULL, NULL), 0);
+		c2.profiles[3].psk_key_len = 20;	/* p/ext1 */
+		assert_int_equal(kdc_config_diff(&cfg, &c2, diff_note, &d), 1);
+		assert_string_equal(d.text, "profile p ext1/psk_key_bytes\n");
+		memset(&d, 0, sizeof(d));
+		snprintf(c2.profiles[3].audience,
+		    sizeof(c2.profiles[3].audience), "ext2");
+		assert_int_equal(kdc_config_diff(&cfg, &c2, diff_note, &d), 2);
+		assert_string_equal(d.text, "profile p ext1/(whole)\n"
+		    "profile p ext2/(whole)\n");
+	}
+	/* an entry that would name its audience twice is refused */
+	snprintf(cfg.profiles[3].audience, sizeof(cfg.profiles[3].audience),
+	    "ext1");
+	assert_int_equal(kdc_config_write(path, &cfg), KDC_ERR_INVALID_ARG);
 	kdc_test_rmtree(dir);
 	free(dir);
 }
@@ -647,6 +755,7 @@ main(void)
 		cmocka_unit_test(test_too_many_profiles),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_profile_audiences),
 		cmocka_unit_test(test_lifetime_seconds),
 		cmocka_unit_test(test_diff_every_key),
 		cmocka_unit_test(test_write_checks_every_key),

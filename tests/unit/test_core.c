@@ -154,7 +154,7 @@ test_refusals_distinct_and_audited(void **state)
 
 	/* an operational PSK expires with its lifetime */
 	assert_int_equal(kdc_core_psk_issue(f->k.core, "test", "urn:dev:ops:2",
-	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	    NULL, KDC_CRED_ISSUED, &pn), KDC_OK);
 	cred_id = pn.cred_id;
 	{
 		struct kdc_cred *c = NULL;
@@ -294,16 +294,16 @@ test_lifecycle_one_live(void **state)
 	assert_int_equal(kdc_core_device_add(f->k.core, "test", &s), KDC_OK);
 	assert_int_equal(kdc_core_device_get(f->k.core, "urn:dev:l", &d),
 	    KDC_OK);
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l", NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	a = pn.cred_id;
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l", NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	b = pn.cred_id;
 	assert_true(b > a);	/* a new row, the first superseded */
 	assert_int_equal(count_live(f, d->id), 1);
 	/* a pending one coexists until activated, then supersedes */
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l", NULL,
 	    KDC_CRED_PENDING, &pn), KDC_OK);
 	p = pn.cred_id;
 	assert_int_equal(count_live(f, d->id), 1);
@@ -323,7 +323,7 @@ test_lifecycle_one_live(void **state)
 	assert_int_equal(count_live(f, d->id), 0);
 	/* activation recorded as the caller's event: one record, in the
 	 * activation's transaction */
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l", NULL,
 	    KDC_CRED_PENDING, &pn), KDC_OK);
 	p = pn.cred_id;
 	{
@@ -350,7 +350,7 @@ test_lifecycle_one_live(void **state)
 	assert_int_equal(count_live(f, d->id), 1);
 	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", p), KDC_OK);
 	/* expiry sweep */
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:l", NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	a = pn.cred_id;
 	fake_now += 40 * 86400;
@@ -376,14 +376,15 @@ test_cert_sign(void **state)
 	    "-out %s 2>/dev/null", f->k.dir, path), 0);
 	assert_non_null(csr = kdc_test_read_file(path, &csr_len));
 	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:nobody",
-	    csr, csr_len, 0, &id, &cert, &cert_len), KDC_ERR_UNKNOWN_DEVICE);
+	    NULL, csr, csr_len, 0, &id, &cert, &cert_len),
+	    KDC_ERR_UNKNOWN_DEVICE);
 	expect_last_audit(f, "cert.issue", KDC_ERR_UNKNOWN_DEVICE);
 	memset(&s, 0, sizeof(s));
 	snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:c1");
 	s.type = KDC_TYPE_X509;
 	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:c1", csr,
-	    csr_len, 7, &id, &cert, &cert_len), KDC_OK);
+	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:c1", NULL,
+	    csr, csr_len, 7, &id, &cert, &cert_len), KDC_OK);
 	assert_true(id > 0);
 	assert_true(cert_len > 200);
 	free(cert);
@@ -391,13 +392,13 @@ test_cert_sign(void **state)
 	/* a corrupted CSR is refused and nothing is issued */
 	csr[csr_len / 2] ^= 0x01;
 	assert_int_not_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:c1",
-	    csr, csr_len, 7, &id, &cert, &cert_len), KDC_OK);
+	    NULL, csr, csr_len, 7, &id, &cert, &cert_len), KDC_OK);
 	assert_null(cert);
 	csr[csr_len / 2] ^= 0x01;
 	assert_int_equal(kdc_core_device_revoke(f->k.core, "t", "urn:dev:c1"),
 	    KDC_OK);
-	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:c1", csr,
-	    csr_len, 7, &id, &cert, &cert_len), KDC_ERR_REVOKED);
+	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:c1", NULL,
+	    csr, csr_len, 7, &id, &cert, &cert_len), KDC_ERR_REVOKED);
 	free(csr);
 }
 
@@ -741,7 +742,7 @@ test_enroll_policy(void **state)
 		kdc_cred_free(op);
 		op = NULL;
 		assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:p1",
-		    KDC_CRED_ISSUED, &op), KDC_OK);
+		    NULL, KDC_CRED_ISSUED, &op), KDC_OK);
 		free(o);
 		free(self);
 	}
@@ -868,7 +869,7 @@ test_enroll_refuses_manufacturer_key(void **state)
 	assert_int_equal(enroll(f, KDC_ENROLL_SEN, &who, fresh, fresh_len,
 	    &e), KDC_OK);
 	kdc_enroll_wipe(&e);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:r1",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:r1", NULL,
 	    KDC_CRED_ISSUED, &op), KDC_OK);
 	assert_int_equal(op->kind, KDC_KIND_OPERATIONAL);
 	who_of(&whop, op, "urn:dev:r1");
@@ -1004,8 +1005,8 @@ test_auth_cert(void **state)
 		snprintf(path, sizeof(path), "%s/d2.csr", d);
 		assert_non_null(csr = kdc_test_read_file(path, &csr_len));
 	}
-	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:m:1", csr,
-	    csr_len, 5, &id, &op, &op_len), KDC_OK);
+	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:m:1", NULL,
+	    csr, csr_len, 5, &id, &op, &op_len), KDC_OK);
 	assert_int_equal(auth_one(f, op, op_len, &c), KDC_OK);
 	assert_int_equal(c.kind, KDC_KIND_OPERATIONAL);
 	assert_int_equal(c.cred_id, id);
@@ -1040,15 +1041,15 @@ test_keypair_issue(void **state)
 	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	/* RPK, pending until activated: not usable, not "current issued" */
 	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:kp",
-	    KDC_TYPE_RPK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
+	    NULL, KDC_TYPE_RPK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_OK);
 	assert_true(pk8_len > 100);
 	assert_int_equal(pk8[0], 0x30);		/* a DER SEQUENCE */
 	assert_int_equal(kdc_core_auth_spki(f->k.core, "t", pub, pub_len, NULL),
 	    KDC_ERR_NOT_YET_VALID);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:kp",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:kp", NULL,
 	    KDC_CRED_ISSUED, &c), KDC_ERR_NOT_FOUND);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:kp",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:kp", NULL,
 	    KDC_CRED_PENDING, &c), KDC_OK);
 	assert_int_equal(c->id, rpk_id);
 	assert_null(c->wrapped);		/* the private key is not kept */
@@ -1071,7 +1072,7 @@ test_keypair_issue(void **state)
 	 * and its certificate authenticates as the operational credential */
 	pk8_len = sizeof(pk8);
 	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:kp",
-	    KDC_TYPE_X509, KDC_CRED_ISSUED, &x_id, pk8, &pk8_len, &pub,
+	    NULL, KDC_TYPE_X509, KDC_CRED_ISSUED, &x_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_OK);
 	assert_int_equal(kdc_store_cred_get(f->k.st, rpk_id, &c), KDC_OK);
 	assert_int_equal(c->status, KDC_CRED_SUPERSEDED);
@@ -1089,18 +1090,18 @@ test_keypair_issue(void **state)
 	/* refusals */
 	pk8_len = sizeof(pk8);
 	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:none",
-	    KDC_TYPE_RPK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
+	    NULL, KDC_TYPE_RPK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_ERR_UNKNOWN_DEVICE);
 	assert_int_equal(pk8_len, 0);
 	assert_null(pub);
 	pk8_len = sizeof(pk8);
 	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:kp",
-	    KDC_TYPE_PSK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
+	    NULL, KDC_TYPE_PSK, KDC_CRED_PENDING, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_ERR_INVALID_ARG);
 	/* only issued or pending: nothing made, the refusal audited */
 	pk8_len = sizeof(pk8);
 	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", "urn:dev:kp",
-	    KDC_TYPE_RPK, KDC_CRED_REVOKED, &rpk_id, pk8, &pk8_len, &pub,
+	    NULL, KDC_TYPE_RPK, KDC_CRED_REVOKED, &rpk_id, pk8, &pk8_len, &pub,
 	    &pub_len), KDC_ERR_INVALID_ARG);
 	assert_int_equal(pk8_len, 0);
 	assert_null(pub);
@@ -1200,8 +1201,8 @@ sequence(struct fx *f)
 	    (r = kdc_core_device_add(core, "t", &s)) != KDC_OK ||
 	    (r = kdc_core_auth_psk(core, "t", "oom", psk, &psk_len, NULL)) !=
 	    KDC_OK ||
-	    (r = kdc_core_psk_issue(core, "t", "urn:dev:oom", KDC_CRED_PENDING,
-	    &pn)) != KDC_OK ||
+	    (r = kdc_core_psk_issue(core, "t", "urn:dev:oom", NULL,
+	    KDC_CRED_PENDING, &pn)) != KDC_OK ||
 	    (r = kdc_core_cred_activate(core, "t", pn.cred_id)) != KDC_OK ||
 	    (r = kdc_core_device_revoke(core, "t", "urn:dev:oom")) != KDC_OK)
 		goto out;
@@ -1354,11 +1355,11 @@ test_enroll_group(void **state)
 	assert_false(e[0].pending);
 	assert_int_equal(e[3].status, KDC_OK);
 	assert_true(e[3].pending);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g1",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g1", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->id, e[0].cred_id);
 	kdc_cred_free(cur);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g1",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g1", NULL,
 	    KDC_CRED_PENDING, &cur), KDC_OK);
 	assert_int_equal(cur->id, e[3].cred_id);
 	kdc_cred_free(cur);
@@ -1370,7 +1371,7 @@ test_enroll_group(void **state)
 	assert_int_equal(e[2].cred_id, 0);
 	assert_null(e[2].is.cert);
 	assert_true(e[2].why[0] != '\0');
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g3",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:g3", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_ERR_NOT_FOUND);
 	/* not ready: left as it was */
 	assert_int_equal(e[4].status, KDC_ERR_DENIED);
@@ -1490,10 +1491,10 @@ test_authorize(void **state)
 	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", "z1", psk, &psk_len,
 	    &mfg), KDC_OK);
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:z1",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:z1", NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	op_id = pn.cred_id;
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:z1",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:z1", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	psk_len = sizeof(psk);
 	assert_int_equal(kdc_core_auth_psk(f->k.core, "t", cur->identity, psk,
@@ -1555,7 +1556,7 @@ test_authorize(void **state)
 		    KDC_ACT_REGISTER, NULL, NULL, NULL, 0), KDC_ERR_REVOKED);
 	}
 	/* superseded by a new issue, then a revoked manufacturer row */
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:z1",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:z1", NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	op_id = pn.cred_id;
 	assert_int_equal(kdc_authorize(f->k.core, "t", &op, KDC_ACT_REGISTER,
@@ -1592,7 +1593,7 @@ test_psk_profile(void **state)
 	psk_spec(&s, "urn:dev:tiny", "tiny", 0x71, 16);
 	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
 	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:tiny",
-	    KDC_CRED_ISSUED, &a), KDC_OK);
+	    NULL, KDC_CRED_ISSUED, &a), KDC_OK);
 	assert_int_equal(a.psk_len, KDC_PSK_GEN_DEFAULT);
 	assert_int_equal(strlen(a.identity), KDC_PSK_ID_TINYDTLS);
 	assert_int_equal(strspn(a.identity, "0123456789abcdef"),
@@ -1603,7 +1604,7 @@ test_psk_profile(void **state)
 	assert_int_equal(psk_len, a.psk_len);
 	assert_memory_equal(psk, a.psk, a.psk_len);
 	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:tiny",
-	    KDC_CRED_ISSUED, &b), KDC_OK);
+	    NULL, KDC_CRED_ISSUED, &b), KDC_OK);
 	assert_string_not_equal(a.identity, b.identity);
 	assert_memory_not_equal(a.psk, b.psk, a.psk_len);
 
@@ -1611,7 +1612,7 @@ test_psk_profile(void **state)
 	prof->psk_key_len = KDC_PSK_GEN_MAX;
 	prof->psk_identity = KDC_PSK_ID_NAMED;
 	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:tiny",
-	    KDC_CRED_ISSUED, &a), KDC_OK);
+	    NULL, KDC_CRED_ISSUED, &a), KDC_OK);
 	assert_int_equal(a.psk_len, KDC_PSK_GEN_MAX);
 	assert_int_equal(strncmp(a.identity, "urn:dev:tiny#", 13), 0);
 	assert_int_equal(strlen(a.identity), 13 + 16);
@@ -1621,10 +1622,10 @@ test_psk_profile(void **state)
 	/* out of range: refused and audited, the live one stays */
 	prof->psk_key_len = KDC_PSK_MIN - 1;
 	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:tiny",
-	    KDC_CRED_ISSUED, &b), KDC_ERR_CONFIG);
+	    NULL, KDC_CRED_ISSUED, &b), KDC_ERR_CONFIG);
 	expect_last_audit(f, "psk.issue", KDC_ERR_CONFIG);
 	assert_int_equal(b.cred_id, 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:tiny",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:tiny", NULL,
 	    KDC_CRED_ISSUED, &c), KDC_OK);
 	assert_int_equal(c->id, a.cred_id);
 	kdc_cred_free(c);

@@ -75,7 +75,7 @@ x509_device(struct fx *f, const char *id)
 	snprintf(s.dev_id, sizeof(s.dev_id), "%s", id);
 	s.type = KDC_TYPE_X509;
 	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", id,
+	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t", id, NULL,
 	    KDC_TYPE_X509, KDC_CRED_ISSUED, &cred, pkcs8, &pkcs8_len, &cert,
 	    &cert_len), KDC_OK);
 	kdc_wipe(pkcs8, sizeof(pkcs8));
@@ -252,7 +252,7 @@ test_crl_rebuild(void **state)
 
 	/* a revoked PSK bumps the generation but adds no entry */
 	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:crl:3",
-	    KDC_CRED_PENDING, &pn), KDC_OK);
+	    NULL, KDC_CRED_PENDING, &pn), KDC_OK);
 	pskcred = pn.cred_id;
 	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", pskcred), KDC_OK);
 	get_crl(f->k.core, &b, &blen);
@@ -309,8 +309,8 @@ test_crl_lists_superseded(void **state)
 	kdc_free(der);
 
 	assert_int_equal(kdc_core_keypair_issue(f->k.core, "t",
-	    "urn:dev:crl:renewed", KDC_TYPE_X509, KDC_CRED_ISSUED, &new_cred,
-	    pkcs8, &pkcs8_len, &cert, &cert_len), KDC_OK);
+	    "urn:dev:crl:renewed", NULL, KDC_TYPE_X509, KDC_CRED_ISSUED,
+	    &new_cred, pkcs8, &pkcs8_len, &cert, &cert_len), KDC_OK);
 	kdc_wipe(pkcs8, sizeof(pkcs8));
 	kdc_free(cert);
 	serial_of(f, new_cred, new_serial, sizeof(new_serial));
@@ -393,7 +393,7 @@ test_expiry_sweep(void **state)
 	memset(s.psk, 0x3c, 16);
 	s.psk_len = 16;
 	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:exp",
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "t", "urn:dev:exp", NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	id = pn.cred_id;
 	assert_int_equal(kdc_store_cred_get(f->k.st, id, &c), KDC_OK);

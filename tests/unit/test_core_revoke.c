@@ -120,12 +120,12 @@ test_principal(void **state)
 
 	/* a renewal supersedes: the generation moves, the old session may
 	 * finish */
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:rv:1",
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:rv:1", NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	op1 = pn.cred_id;
 	kdc_psk_new_wipe(&pn);
 	g = gen(f);
-	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:rv:1",
+	assert_int_equal(kdc_core_psk_issue(f->core, "t", "urn:dev:rv:1", NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	op2 = pn.cred_id;
 	kdc_psk_new_wipe(&pn);

@@ -99,6 +99,16 @@ setup(void **state)
 	add_profile(&f->cfg, "x509", KDC_TYPE_X509);
 	add_profile(&f->cfg, "x509est", KDC_TYPE_X509);
 	f->cfg.profiles[f->cfg.nprofiles - 1].est = true;
+	/* "multi": the built-in LwM2M Server, an external one (ext1, 32-byte
+	 * PSKs) and an MQTT broker (not an LwM2M Server: not written) */
+	add_profile(&f->cfg, "multi", KDC_TYPE_PSK);
+	add_profile(&f->cfg, "multi", KDC_TYPE_PSK);
+	snprintf(f->cfg.profiles[f->cfg.nprofiles - 1].audience,
+	    sizeof(f->cfg.profiles[0].audience), "ext1");
+	f->cfg.profiles[f->cfg.nprofiles - 1].psk_key_len = 32;
+	add_profile(&f->cfg, "multi", KDC_TYPE_RPK);
+	snprintf(f->cfg.profiles[f->cfg.nprofiles - 1].audience,
+	    sizeof(f->cfg.profiles[0].audience), "broker");
 	kdc_test_kdc_open(&f->k, wkey, &f->cfg, 0);
 	fake_now = 1800000000;
 	kdc_core_set_clock(f->k.core, clock_fn);
@@ -285,6 +295,195 @@ client_to_finish(struct fx *f, const char *links, struct written *w)
 
 /* ---- tests -------------------------------------------------------------- */
 
+#define EXT1_URI	"coaps://lwm2m.example:5684"
+
+/* A device of profile "multi" up to its /bs (ext1 and broker
+ * registered). */
+static void
+multi_start(struct fx *f, struct kdc_coap_peer *peer)
+{
+	assert_int_equal(kdc_core_audience_add(f->k.core, "test", "ext1",
+	    "lwm2m-external", EXT1_URI, 101), KDC_OK);
+	assert_int_equal(kdc_core_audience_add(f->k.core, "test", "broker",
+	    "mqtt", "mqtts://broker.example", 0), KDC_OK);
+	add_device(f, "urn:dev:m", "multi", 0x66, peer);
+	assert_int_equal(bs(f, peer, "urn:dev:m", "11542"), KDC_COAP_CHANGED);
+}
+
+/* One pair written: its paths, URI, ssid, PSK identity and key length. */
+static void
+expect_pair(struct fx *f, const char *sec_path, const char *srv_path,
+    const char *uri, int64_t ssid, size_t key_len, size_t npending,
+    char ident[KDC_PSK_IDENTITY_MAX + 1])
+{
+	struct tlv_res sec[16], srv[16];
+	struct fake_sent *s;
+
+	s = fake_expect(KDC_COAP_PUT, sec_path);
+	assert_int_equal(s->cf, KDC_CF_LWM2M_TLV);
+	tlv_scan(s->body, s->len, sec);
+	assert_int_equal(sec[0].len, strlen(uri));
+	assert_memory_equal(sec[0].v, uri, strlen(uri));
+	assert_int_equal(tlv_int(&sec[1]), 0);
+	assert_int_equal(tlv_int(&sec[2]), 0);		/* PSK */
+	assert_int_equal(tlv_int(&sec[10]), ssid);
+	assert_int_equal(sec[5].len, key_len);
+	assert_true(sec[3].len > 0 && sec[3].len <= KDC_PSK_IDENTITY_MAX);
+	memcpy(ident, sec[3].v, sec[3].len);
+	ident[sec[3].len] = '\0';
+	/* issued pending before it is written, nothing issued yet */
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_PENDING), npending);
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_ISSUED), 0);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	s = fake_expect(KDC_COAP_PUT, srv_path);
+	tlv_scan(s->body, s->len, srv);
+	assert_int_equal(tlv_int(&srv[0]), ssid);
+	assert_int_equal(tlv_int(&srv[1]), 300);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+}
+
+/* Discover and both deletes of a DTLS session. */
+static void
+client_discover(const char *links)
+{
+	fake_expect(KDC_COAP_GET, "");
+	if (links != NULL)
+		fake_answer(KDC_OK, KDC_COAP_CONTENT, links, strlen(links));
+	else
+		fake_answer(KDC_ERR_PEER_RESET, 0, NULL, 0);
+	fake_expect(KDC_COAP_DELETE, "0");
+	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
+	fake_expect(KDC_COAP_DELETE, "1");
+	fake_answer(KDC_OK, KDC_COAP_DELETED, NULL, 0);
+}
+
+/* A profile with two LwM2M audiences: two Security/Server pairs with
+ * distinct free instance ids, their own URIs, ssids and credentials,
+ * both activated at Finish; the MQTT audience is not written. */
+static void
+test_two_lwm2m_audiences(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_coap_peer peer;
+	struct kdc_principal who;
+	char id0[KDC_PSK_IDENTITY_MAX + 1], id1[KDC_PSK_IDENTITY_MAX + 1];
+	uint8_t psk[KDC_PSK_MAX];
+	size_t psk_len = sizeof(psk);
+
+	multi_start(f, &peer);
+	/* /0/0 the BS account, /0/1 and /1/0 in use */
+	client_discover(links_wakaama);
+	expect_pair(f, "0/2", "1/1", URI, 1, KDC_PSK_GEN_DEFAULT, 1, id0);
+	expect_pair(f, "0/3", "1/2", EXT1_URI, 101, 32, 2, id1);
+	assert_string_not_equal(id0, id1);
+	fake_expect(KDC_COAP_POST, "bs");
+	/* nothing authenticates before the Finish ack */
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", id1, psk,
+	    &psk_len, NULL), KDC_ERR_NOT_YET_VALID);
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_OK,
+	    "type=psk sec=/0/2 srv=/1/1 aud=ext1 type=psk sec=/0/3 "
+	    "srv=/1/2 cf=11542");
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_OK, "audience=ext1");
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_ISSUED), 2);
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_PENDING), 0);
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", id0, psk,
+	    &psk_len, &who), KDC_OK);
+	assert_string_equal(who.audience, "lwm2m");
+	psk_len = sizeof(psk);
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", id1, psk,
+	    &psk_len, &who), KDC_OK);
+	assert_string_equal(who.audience, "ext1");
+	assert_int_equal(psk_len, 32);
+	assert_int_equal(peer.holds, 0);
+
+	/* a legacy 1.0 client (Discover refused): /0/1 /1/0, /0/2 /1/1;
+	 * the second bootstrap supersedes both */
+	psk_len = sizeof(psk);
+	assert_int_equal(bs(f, &peer, "urn:dev:m", NULL), KDC_COAP_CHANGED);
+	client_discover(NULL);
+	fake_expect(KDC_COAP_PUT, "0/1");
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	fake_expect(KDC_COAP_PUT, "1/0");
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	fake_expect(KDC_COAP_PUT, "0/2");
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	fake_expect(KDC_COAP_PUT, "1/1");
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	fake_expect(KDC_COAP_POST, "bs");
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_ISSUED), 2);
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_SUPERSEDED), 2);
+	assert_int_equal(kdc_core_auth_psk(f->k.core, "test", id1, psk,
+	    &psk_len, NULL), KDC_ERR_REVOKED);
+}
+
+/* A failure after the first pair: neither credential is activated; a
+ * failed activation at Finish activates none either. */
+static void
+test_two_audiences_fail_midway(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_coap_peer peer;
+	struct kdc_psk_new pn;
+	char id0[KDC_PSK_IDENTITY_MAX + 1];
+
+	multi_start(f, &peer);
+	client_discover(links_wakaama);
+	expect_pair(f, "0/2", "1/1", URI, 1, KDC_PSK_GEN_DEFAULT, 1, id0);
+	fake_expect(KDC_COAP_PUT, "0/3");
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_PENDING), 2);
+	fake_answer(KDC_OK, KDC_COAP_BAD_REQUEST, NULL, 0);
+	assert_int_equal(fake_nq, 0);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_PEER_ERROR,
+	    "step=write /0 aud=ext1 answered 4.00");
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_PEER_ERROR,
+	    "left pending");
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_ISSUED), 0);
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_PENDING), 2);
+	assert_int_equal(kdc_lwm2m_bs_active(f->lw), 0);
+
+	/* all writes acknowledged, but the ext1 credential was superseded
+	 * meanwhile (an operator issued one): Finish activates none */
+	assert_int_equal(bs(f, &peer, "urn:dev:m", "11542"), KDC_COAP_CHANGED);
+	client_discover(links_wakaama);
+	/* each new one supersedes the last bootstrap's of its audience:
+	 * the old ext1 one is still pending while /0/2 is written */
+	expect_pair(f, "0/2", "1/1", URI, 1, KDC_PSK_GEN_DEFAULT, 2, id0);
+	expect_pair(f, "0/3", "1/2", EXT1_URI, 101, 32, 2, id0);
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_SUPERSEDED), 2);
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "test", "urn:dev:m",
+	    "ext1", KDC_CRED_ISSUED, &pn), KDC_OK);
+	kdc_psk_new_wipe(&pn);
+	fake_expect(KDC_COAP_POST, "bs");
+	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_INVALID_ARG,
+	    "activating the credentials failed");
+	/* the lwm2m one stays pending: only the operator's ext1 is issued */
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_PENDING), 1);
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_ISSUED), 1);
+	assert_int_equal(kdc_lwm2m_bs_active(f->lw), 0);
+	assert_int_equal(peer.holds, 0);
+}
+
+/* ext1 listed but not registered: the bootstrap is refused at once. */
+static void
+test_unregistered_audience(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_coap_peer peer;
+
+	add_device(f, "urn:dev:m", "multi", 0x67, &peer);
+	assert_int_equal(bs(f, &peer, "urn:dev:m", "11542"),
+	    KDC_COAP_FORBIDDEN);
+	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_UNKNOWN_AUDIENCE,
+	    "audiences");
+	assert_int_equal(fake_nq, 0);
+	assert_int_equal(ncreds(f, "urn:dev:m", KDC_CRED_PENDING), 0);
+	assert_int_equal(peer.holds, 0);
+}
+
 /* The whole sequence in TLV with a PSK; the written key authenticates
  * only once Finish was acknowledged. */
 static void
@@ -343,7 +542,7 @@ test_psk_tlv(void **state)
 	assert_memory_equal(psk, sec[5].v, psk_len);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_ISSUED), 1);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_PENDING), 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_string_equal(cur->identity, ident);
 	kdc_cred_free(cur);
@@ -687,7 +886,7 @@ keypair_mode(struct fx *f, const char *profile, int64_t mode)
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_OK,
 	    mode == 1 ? "type=rpk" : "type=x509");
-	assert_int_equal(kdc_core_cred_current(f->k.core, dev_id,
+	assert_int_equal(kdc_core_cred_current(f->k.core, dev_id, NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	if (mode == 1) {
 		assert_int_equal(cur->spki_len, sec[3].len);
@@ -829,7 +1028,7 @@ test_rebootstrap_operational(void **state)
 	assert_int_equal(bs(f, &f->peer, "urn:dev:a", NULL), KDC_COAP_CHANGED);
 	client_to_finish(f, links_wakaama, &w);
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	first = cur->id;
 	kdc_cred_free(cur);
@@ -839,12 +1038,12 @@ test_rebootstrap_operational(void **state)
 	assert_int_equal(bs(f, &op, "urn:dev:a", NULL), KDC_COAP_CHANGED);
 	client_to_finish(f, links_wakaama, &w);
 	/* mid-way the first one is still the one issued */
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->id, first);
 	kdc_cred_free(cur);
 	fake_answer(KDC_OK, KDC_COAP_CHANGED, NULL, 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_not_equal(cur->id, first);
 	kdc_cred_free(cur);
@@ -947,7 +1146,7 @@ test_nosec_bootstrap(void **state)
 	    "sec=/0/1 srv=/1/0 cf=11542 lwm2m=? legacy nosec");
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_ISSUED), 1);
 	assert_int_equal(ncreds(f, "urn:dev:a", KDC_CRED_PENDING), 0);
-	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a",
+	assert_int_equal(kdc_core_cred_current(f->k.core, "urn:dev:a", NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->kind, KDC_KIND_OPERATIONAL);
 	kdc_cred_free(cur);
@@ -1111,6 +1310,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nosec_refusals, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_two_lwm2m_audiences,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_audiences_fail_midway,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unregistered_audience,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_args, setup,
 		    teardown),
 	};

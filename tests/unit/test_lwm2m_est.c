@@ -378,8 +378,8 @@ test_sen(void **state)
 	    &ulen, &type, NULL), GNUTLS_SAN_URI);
 	assert_string_equal(uri, DEV);
 	gnutls_x509_crt_deinit(crt);
-	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
-	    &cur), KDC_OK);
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, NULL,
+	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->type, KDC_TYPE_X509);
 	assert_int_equal(cur->cert_len, rx.len);
 	assert_memory_equal(cur->cert, rx.body, rx.len);
@@ -544,8 +544,8 @@ test_sen_pool_full(void **state)
 	assert_int_equal(rx.code, KDC_COAP_UNAVAILABLE);
 	assert_int_equal(rx.max_age, 2);
 	assert_int_equal(rx.type, COAP_MESSAGE_ACK);	/* at once */
-	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
-	    &cur), KDC_ERR_NOT_FOUND);
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, NULL,
+	    KDC_CRED_ISSUED, &cur), KDC_ERR_NOT_FOUND);
 	release_blockers(b, WORKERS + 1);
 	blockers_destroy(f, b, WORKERS + 1);
 	assert_int_equal(kdc_pool_busy(f->pool), 0);

@@ -303,8 +303,8 @@ test_skg(void **state)
 	gnutls_x509_privkey_deinit(key);
 
 	/* the device's current credential, with a key that is not the CSR's */
-	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
-	    &cur), KDC_OK);
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, NULL,
+	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->type, KDC_TYPE_X509);
 	assert_int_equal(cur->cert_len, ps.len[1]);
 	assert_memory_equal(cur->cert, ps.p[1], ps.len[1]);
@@ -377,7 +377,7 @@ test_skg_refused(void **state)
 	{
 		struct kdc_cred *cur = NULL;
 
-		assert_int_equal(kdc_core_cred_current(f->k.core, DEV,
+		assert_int_equal(kdc_core_cred_current(f->k.core, DEV, NULL,
 		    KDC_CRED_ISSUED, &cur), KDC_ERR_NOT_FOUND);
 		kdc_cred_free(cur);
 	}
@@ -511,8 +511,8 @@ test_block1_gap(void **state)
 	memset(&after, 0, sizeof(after));
 	(void)kdc_store_audit_last(f->k.st, &after);
 	assert_int_equal(after.seq, before.seq);
-	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
-	    &cur), KDC_ERR_NOT_FOUND);
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, NULL,
+	    KDC_CRED_ISSUED, &cur), KDC_ERR_NOT_FOUND);
 	kdc_cred_free(cur);
 
 	/* the same body whole, on a new token: enrolled */
@@ -571,7 +571,8 @@ revoke_n(struct fx *f, int n)
 		int64_t id = 0;
 
 		assert_int_equal(kdc_core_cert_sign(f->k.core, "test", DEV,
-		    f->csr, f->csr_len, 1, &id, &cert, &cert_len), KDC_OK);
+		    NULL, f->csr, f->csr_len, 1, &id, &cert, &cert_len),
+		    KDC_OK);
 		free(cert);
 		assert_int_equal(kdc_core_cred_revoke(f->k.core, "test", id),
 		    KDC_OK);

@@ -426,8 +426,8 @@ test_client_goes_silent(void **state)
 	pump_bs_end(f, NULL, 8000);
 	assert_int_equal(kdc_lwm2m_bs_active(f->lw), 0);
 	expect_last_audit(f, "lwm2m.bootstrap", KDC_ERR_TIMEOUT);
-	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, KDC_CRED_ISSUED,
-	    &cur), KDC_ERR_NOT_FOUND);
+	assert_int_equal(kdc_core_cred_current(f->k.core, DEV, NULL,
+	    KDC_CRED_ISSUED, &cur), KDC_ERR_NOT_FOUND);
 	coap_session_release(cs);
 	coap_free_context(cctx);
 	cl_ctx = NULL;

@@ -70,11 +70,11 @@ add_device(struct fx *f, const char *dev_id, uint8_t fill,
 	    psk, &psk_len, &mfg->auth), KDC_OK);
 	assert_int_equal(kdc_core_device_get(f->k.core, dev_id, &d), KDC_OK);
 	assert_int_equal(mfg->auth.device, d->id);
-	assert_int_equal(kdc_core_psk_issue(f->k.core, "test", dev_id,
+	assert_int_equal(kdc_core_psk_issue(f->k.core, "test", dev_id, NULL,
 	    KDC_CRED_ISSUED, &pn), KDC_OK);
 	op_id = pn.cred_id;
 	/* the operational PSK's principal, as its handshake would make it */
-	assert_int_equal(kdc_core_cred_current(f->k.core, dev_id,
+	assert_int_equal(kdc_core_cred_current(f->k.core, dev_id, NULL,
 	    KDC_CRED_ISSUED, &cur), KDC_OK);
 	assert_int_equal(cur->id, op_id);
 	*op = *mfg;
@@ -258,7 +258,7 @@ test_other_refusals(void **state)
 	expect_last_audit(f, "lwm2m.register", KDC_ERR_DENIED);
 	/* a renewal supersedes the credential this session was made with */
 	assert_int_equal(kdc_core_psk_issue(f->k.core, "test", "urn:dev:a",
-	    KDC_CRED_ISSUED, &pn), KDC_OK);
+	    NULL, KDC_CRED_ISSUED, &pn), KDC_OK);
 	assert_true(pn.cred_id != f->op.auth.cred_id);
 	assert_int_equal(reg(f, &f->op, Q("ep=urn:dev:a"), NULL),
 	    KDC_COAP_FORBIDDEN);

@@ -263,7 +263,7 @@ roundtrip(const char *path)
 
 	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
 	assert_int_equal(kdc_store_ping(st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 5);
+	assert_int_equal(kdc_store_schema_version(st), 6);
 
 	/* meta */
 	assert_int_equal(kdc_store_meta_get(st, "audit.head", &val),
@@ -583,12 +583,12 @@ test_reopen(void **state)
 	    sizeof(buf));
 	assert_string_equal(buf, "iotkdc");
 	raw_query(t.path, "PRAGMA user_version", buf, sizeof(buf));
-	assert_string_equal(buf, "5");
+	assert_string_equal(buf, "6");
 
 	/* reopen twice (with and without create): migrations are no-ops */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(kdc_store_open(t.path, i, &st), KDC_OK);
-		assert_int_equal(kdc_store_schema_version(st), 5);
+		assert_int_equal(kdc_store_schema_version(st), 6);
 		assert_int_equal(kdc_store_device_get(st, "urn:dev:persist",
 		    &d), KDC_OK);
 		kdc_device_free(d);
@@ -685,7 +685,7 @@ test_empty_file(void **state)
 	assert_int_not_equal(stat(p, &sb), 0);
 
 	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 5);
+	assert_int_equal(kdc_store_schema_version(st), 6);
 	kdc_store_close(st);
 	tmp_done(&t);
 }

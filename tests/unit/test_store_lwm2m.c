@@ -67,7 +67,7 @@ test_schema_version(void **state)
 	struct kdc_store *st = open_mem();
 
 	(void)state;
-	assert_int_equal(kdc_store_schema_version(st), 5);
+	assert_int_equal(kdc_store_schema_version(st), 6);
 	kdc_store_close(st);
 }
 
@@ -91,7 +91,8 @@ test_migrate_from_1(void **state)
 	kdc_store_close(st);
 	/* turn it back into a version-1 file */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX cred_crl;"
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE audiences;"
+	    "DROP INDEX cred_crl;"
 	    "DROP TABLE lwm2m_regs;"
 	    "ALTER TABLE profiles DROP COLUMN est;"
 	    "ALTER TABLE credentials DROP COLUMN on_use;"
@@ -105,7 +106,7 @@ test_migrate_from_1(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 5);
+	assert_int_equal(kdc_store_schema_version(st), 6);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	dev = d->id;
 	kdc_device_free(d);
