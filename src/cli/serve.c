@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -64,6 +65,23 @@ struct coap_face {
 	int			 running;
 };
 
+/*
+ * The configuration every core of serve reads (kdc_core_follow_config()):
+ * &c.cfg at first; reload() swaps in a copy with the profiles of a new
+ * iotkdc.conf. A configuration swapped out stays valid until serve exits
+ * (a request on another thread may still hold one of its profiles):
+ * retired[] frees them then, a few KiB per SIGHUP that changed profiles.
+ */
+static _Atomic(const struct kdc_config *) live_cfg;
+static struct kdc_config *retired[64];
+static size_t nretired;
+
+static void
+follow(struct kdc_core *core)
+{
+	kdc_core_follow_config(core, &live_cfg);
+}
+
 /* The main thread's own store connection, CA handle and core, for the
  * sweep and the CRL check of reload(). */
 struct sweeper {
@@ -88,6 +106,7 @@ sweeper_open(struct ctx *c, struct sweeper *sw)
 	if ((r = kdc_core_new(sw->st, c->kr, sw->ca, &c->cfg, &sw->core)) !=
 	    KDC_OK)
 		return fail("%s: %s", c->dir, kdc_err_str(r));
+	follow(sw->core);
 	return 0;
 }
 
@@ -157,24 +176,69 @@ reload_note(const char *section, const char *key, void *arg)
 	    (strcmp(key, "log_level") == 0 ||
 	    strcmp(key, "sweep_seconds") == 0))
 		return;
-	if (strncmp(section, "profile ", 8) == 0)
-		rl->profiles = true;
+	if (strncmp(section, "profile", 7) == 0) {
+		rl->profiles = true;	/* applied: profiles_swap() */
+		return;
+	}
 	rl->nrestart++;
 	list_add(rl->restart, sizeof(rl->restart), "[%s]%s%s", section,
 	    key != NULL ? " " : "", key != NULL ? key : "");
 }
 
 /*
- * SIGHUP: read iotkdc.conf again and apply what only this thread (or an
- * atomic) reads: [kdc] log_level and sweep_seconds (this loop's period).
- * Every other changed key is named in a warning and waits for a restart:
- * the faces and the core of every thread (the EST workers' too) borrow
- * c->cfg for their whole life, profiles included, so changing it under
- * them would race; a live profile swap needs core support. The CRL is
- * built here again from the store and the CA, as a check: the faces
- * serve the same generation, as each core rebuilds its cached CRL at its
- * next request after any revocation (the store's counter). live holds
- * what is in effect; a file that does not load changes nothing.
+ * The profiles of next in effect for every core: a copy of the
+ * configuration in effect with next's profiles, checked first on a core of
+ * its own (every audience a profile names exists; that core writes the
+ * new profile names to the store, as every core does at its start), then
+ * swapped in. A check that fails changes nothing. Returns the number of
+ * profile entries now in effect, or -1.
+ */
+static int
+profiles_swap(struct ctx *c, struct sweeper *sw, const struct kdc_config *next)
+{
+	const struct kdc_config *cur = atomic_load(&live_cfg);
+	struct kdc_config *snap;
+	struct kdc_core *check = NULL;
+	char why[256] = "";
+	kdc_err r;
+
+	if (nretired == sizeof(retired) / sizeof(retired[0])) {
+		kdc_log_warn("SIGHUP: profiles changed %zu times: restart serve "
+		    "to apply more", nretired);
+		return -1;
+	}
+	if ((snap = kdc_malloc(sizeof(*snap))) == NULL) {
+		kdc_log_warn("SIGHUP: out of memory; profiles not applied");
+		return -1;
+	}
+	*snap = *cur;
+	memcpy(snap->profiles, next->profiles, sizeof(snap->profiles));
+	snap->nprofiles = next->nprofiles;
+	if ((r = kdc_core_new(sw->st, c->kr, sw->ca, snap, &check)) != KDC_OK ||
+	    (r = kdc_core_audiences_check(check, why, sizeof(why))) !=
+	    KDC_OK) {
+		kdc_log_warn("SIGHUP: profiles not applied: %s", why[0] != '\0' ?
+		    why : kdc_err_str(r));
+		kdc_core_free(check);
+		kdc_free(snap);
+		return -1;
+	}
+	kdc_core_free(check);
+	atomic_store(&live_cfg, snap);
+	if (cur != &c->cfg)
+		retired[nretired++] = (struct kdc_config *)(uintptr_t)cur;
+	return (int)snap->nprofiles;
+}
+
+/*
+ * SIGHUP: read iotkdc.conf again and apply [kdc] log_level and
+ * sweep_seconds (this loop's period), and the profiles (every core reads
+ * them through live_cfg: profiles_swap()). Every other changed key is
+ * named in a warning and waits for a restart. The CRL is built here again
+ * from the store and the CA, as a check: the faces serve the same
+ * generation, as each core rebuilds its cached CRL at its next request
+ * after any revocation (the store's counter). live holds the log level
+ * and sweep period in effect; a file that does not load changes nothing.
  */
 static void
 reload(struct ctx *c, struct kdc_config *live, struct sweeper *sw)
@@ -186,6 +250,7 @@ reload(struct ctx *c, struct kdc_config *live, struct sweeper *sw)
 	uint8_t *crl = NULL;
 	size_t crl_len = 0;
 	bool louder;
+	int np;
 	kdc_err r;
 
 	memset(&rl, 0, sizeof(rl));
@@ -211,6 +276,11 @@ reload(struct ctx *c, struct kdc_config *live, struct sweeper *sw)
 	if (next->sweep_seconds != live->sweep_seconds)
 		list_add(done, sizeof(done), "sweep_seconds=%d",
 		    next->sweep_seconds);
+	if (rl.profiles && (np = profiles_swap(c, sw, next)) >= 0) {
+		list_add(done, sizeof(done), "profiles=%d", np);
+		memcpy(live->profiles, next->profiles, sizeof(live->profiles));
+		live->nprofiles = next->nprofiles;
+	}
 	if ((r = kdc_core_crl(sw->core, &crl, &crl_len)) == KDC_OK)
 		list_add(done, sizeof(done), "crl=%zu bytes", crl_len);
 	else
@@ -223,9 +293,8 @@ reload(struct ctx *c, struct kdc_config *live, struct sweeper *sw)
 	live->sweep_seconds = next->sweep_seconds;
 	if (rl.nrestart > 0)
 		kdc_log_warn("SIGHUP: %zu changed key%s need%s a restart, not "
-		    "applied: %s%s", rl.nrestart, rl.nrestart > 1 ? "s" : "",
-		    rl.nrestart > 1 ? "" : "s", rl.restart, rl.profiles ?
-		    " (profiles: every thread's core holds them)" : "");
+		    "applied: %s", rl.nrestart, rl.nrestart > 1 ? "s" : "",
+		    rl.nrestart > 1 ? "" : "s", rl.restart);
 	kdc_free(next);
 }
 
@@ -334,6 +403,7 @@ core_set_open(struct ctx *c, struct core_set *cs)
 	if ((r = kdc_core_new(cs->st, c->kr, cs->ca, &c->cfg, &cs->core)) !=
 	    KDC_OK)
 		return fail("%s: %s", c->dir, kdc_err_str(r));
+	follow(cs->core);
 	return 0;
 }
 
@@ -482,6 +552,8 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	kdc_store_process_init();
 	if (ctx_open(&c, a, 1) != 0)
 		return 1;
+	atomic_store(&live_cfg, &c.cfg);
+	follow(c.core);
 	/* every audience a profile names exists: else a device would get
 	 * a credential no service accepts */
 	if ((r = kdc_core_audiences_check(c.core, why, sizeof(why))) !=
@@ -566,5 +638,11 @@ out:
 	kdc_free(ca_pem);
 	kdc_secret_free(key_pem, key_len);
 	ctx_close(&c);
+	/* every core is gone: the configurations swapped in can go too */
+	if (atomic_load(&live_cfg) != &c.cfg)
+		kdc_free((void *)(uintptr_t)atomic_load(&live_cfg));
+	while (nretired > 0)
+		kdc_free(retired[--nretired]);
+	atomic_store(&live_cfg, NULL);
 	return rc;
 }

@@ -22,7 +22,7 @@ builtin(struct kdc_core *core, struct kdc_audience *out)
 	snprintf(out->name, sizeof(out->name), "%s", KDC_AUDIENCE_BUILTIN);
 	out->kind = KDC_AUD_LWM2M;
 	out->ssid = KDC_AUDIENCE_BUILTIN_SSID;
-	return kdc_tlsnames_lwm2m_uri(core->cfg, out->uri, sizeof(out->uri));
+	return kdc_tlsnames_lwm2m_uri(core_cfg(core), out->uri, sizeof(out->uri));
 }
 
 /*
@@ -166,9 +166,9 @@ core_profile_audience(struct kdc_core *core, const char *profile,
 	kdc_err r;
 
 	*prof = NULL;
-	if (kdc_config_profile(core->cfg, profile) == NULL)
+	if (kdc_config_profile(core_cfg(core), profile) == NULL)
 		return KDC_ERR_UNKNOWN_PROFILE;
-	if ((*prof = kdc_config_profile_audience(core->cfg, profile,
+	if ((*prof = kdc_config_profile_audience(core_cfg(core), profile,
 	    audience)) == NULL)
 		return KDC_ERR_UNKNOWN_AUDIENCE;
 	/* the built-in needs no read: the path of every issuance today */
@@ -192,7 +192,7 @@ kdc_core_device_audiences(struct kdc_core *core, const char *dev_id,
 	*n = 0;
 	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
 		return r;
-	k = kdc_config_profile_audiences(core->cfg, dev->profile, e,
+	k = kdc_config_profile_audiences(core_cfg(core), dev->profile, e,
 	    KDC_CONFIG_PROFILES_MAX);
 	if (k == 0) {
 		r = KDC_ERR_UNKNOWN_PROFILE;
@@ -217,7 +217,7 @@ out:
 kdc_err
 kdc_core_audiences_check(struct kdc_core *core, char *why, size_t why_len)
 {
-	const struct kdc_config *cfg = core->cfg;
+	const struct kdc_config *cfg = core_cfg(core);
 	struct kdc_audience a;
 	kdc_err r;
 

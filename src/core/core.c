@@ -201,6 +201,13 @@ out:
 }
 
 void
+kdc_core_follow_config(struct kdc_core *core,
+    _Atomic(const struct kdc_config *) *live)
+{
+	core->live = live;
+}
+
+void
 kdc_core_free(struct kdc_core *core)
 {
 	if (core == NULL)

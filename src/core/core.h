@@ -12,6 +12,7 @@
 #ifndef KDC_CORE_H
 #define KDC_CORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,14 @@ kdc_err	kdc_core_new(struct kdc_store *st, struct kdc_keyring *kr,
 	    struct kdc_ca *ca, const struct kdc_config *cfg,
 	    struct kdc_core **out);
 void	kdc_core_free(struct kdc_core *core);
+/*
+ * From now on read the configuration through *live, which a daemon swaps
+ * whole on SIGHUP (a new profile set): each request reads the one in
+ * effect. An old configuration must stay valid until every core that
+ * follows it is freed (a request may hold a profile of it).
+ */
+void	kdc_core_follow_config(struct kdc_core *core,
+	    _Atomic(const struct kdc_config *) *live);
 /* The clock the core uses (time(NULL) unless a test set one). */
 int64_t	kdc_core_now(const struct kdc_core *core);
 void	kdc_core_set_clock(struct kdc_core *core, int64_t (*now)(void));

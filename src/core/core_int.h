@@ -13,6 +13,7 @@
 #ifndef KDC_CORE_INT_H
 #define KDC_CORE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +24,10 @@ struct kdc_core {
 	struct kdc_store		*st;
 	struct kdc_keyring		*kr;
 	struct kdc_ca			*ca;
-	const struct kdc_config		*cfg;
+	const struct kdc_config		*cfg;	/* read through core_cfg() */
+	/* kdc_core_follow_config(): the configuration serve swaps on
+	 * SIGHUP; NULL: cfg, for the core's life */
+	_Atomic(const struct kdc_config *) *live;
 	int64_t				(*now)(void);
 	/* token bucket for audited refusals of unauthenticated peers */
 	int64_t				 unauth_at;	/* last refill, s */
@@ -38,6 +42,15 @@ struct kdc_core {
 	/* an issuance committed since the last kdc_core_sync() */
 	bool				 issued_unsynced;
 };
+
+/* The configuration in effect: the one serve swapped in last, else the
+ * one the core was made with. One request may read it more than once and
+ * see two: an older one stays valid until serve exits (serve.c). */
+static inline const struct kdc_config *
+core_cfg(const struct kdc_core *core)
+{
+	return core->live != NULL ? atomic_load(core->live) : core->cfg;
+}
 
 /* ---- core.c: audit ------------------------------------------------------ */
 

@@ -467,9 +467,9 @@ kdc_core_cred_current(struct kdc_core *core, const char *dev_id,
 		return KDC_ERR_INVALID_ARG;
 	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
 		return r;
-	if ((prof = kdc_config_profile_audience(core->cfg, dev->profile,
+	if ((prof = kdc_config_profile_audience(core_cfg(core), dev->profile,
 	    audience)) == NULL)
-		r = kdc_config_profile(core->cfg, dev->profile) == NULL ?
+		r = kdc_config_profile(core_cfg(core), dev->profile) == NULL ?
 		    KDC_ERR_UNKNOWN_PROFILE : KDC_ERR_UNKNOWN_AUDIENCE;
 	else
 		r = kdc_store_cred_get_live(core->st, dev->id, prof->audience,

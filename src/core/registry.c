@@ -84,7 +84,7 @@ device_insert(struct kdc_core *core, const struct kdc_device_spec *spec)
 	snprintf(dev.dev_id, sizeof(dev.dev_id), "%s", spec->dev_id);
 	snprintf(dev.profile, sizeof(dev.profile), "%s",
 	    spec->profile[0] != '\0' ? spec->profile : "default");
-	if (kdc_config_profile(core->cfg, dev.profile) == NULL)
+	if (kdc_config_profile(core_cfg(core), dev.profile) == NULL)
 		return KDC_ERR_UNKNOWN_PROFILE;
 	dev.status = KDC_DEV_ACTIVE;
 	dev.created = kdc_core_now(core);
@@ -226,7 +226,7 @@ kdc_core_device_profile(struct kdc_core *core, const char *dev_id,
 
 	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
 		return r;
-	prof = kdc_config_profile(core->cfg, dev->profile[0] != '\0' ?
+	prof = kdc_config_profile(core_cfg(core), dev->profile[0] != '\0' ?
 	    dev->profile : "default");
 	kdc_device_free(dev);
 	if (prof == NULL)

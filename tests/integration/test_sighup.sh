@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SIGHUP re-reads iotkdc.conf (it used to end `iotkdc serve` silently):
-# [kdc] log_level and sweep_seconds take effect at once, the CRL is built
-# again as a check, every other changed key is named in a warning (it
-# waits for a restart), a config that does not load changes nothing; the
-# daemon keeps serving HTTPS and CoAP throughout and still stops cleanly.
+# [kdc] log_level and sweep_seconds take effect at once, and the profiles
+# (the next certificate has the new lifetime), the CRL is built again as a
+# check, every other changed key is named in a warning (it waits for a
+# restart), profiles naming an unregistered audience and a config that
+# does not load change nothing; the daemon keeps serving HTTPS and CoAP
+# throughout and still stops cleanly.
 . "$(dirname "$0")/lib.sh"
 : "${IOTKDC_DEVICE:?the iotkdc-device simulator is not built}"
 
@@ -33,20 +35,38 @@ enroll
 [ "$(count "$DEBUG_AUTH")" = 0 ] || fail "a debug line at log_level info"
 nsweep=$(count 'sweep expired=')
 
-# log_level, sweep_seconds and two keys that need a restart
+days() {	# a certificate's validity in days
+	local nb na
+	nb=$(date -d "$(openssl x509 -in "$1" -noout -startdate | cut -d= -f2)" +%s)
+	na=$(date -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s)
+	echo $(( (na - nb + 43200) / 86400 ))
+}
+[ "$(days "$T/c1.pem")" = 30 ] || fail "first certificate: $(days "$T/c1.pem") days, want the profile's 30"
+
+# profiles naming an audience nobody registered: not applied
+sed -i 's/^audience = lwm2m$/audience = nowhere/' "$T/d/iotkdc.conf"
+kill -HUP "$SERVE_PID"
+wait_log 'warn profiles_swap: SIGHUP: profiles not applied: profile default names audience nowhere: not registered'
+sed -i 's/^audience = nowhere$/audience = lwm2m/' "$T/d/iotkdc.conf"
+health "SIGHUP with an unregistered audience"
+pass "SIGHUP with a profile naming an unregistered audience: not applied, still serving"
+
+# log_level, sweep_seconds, a profile, and a key that needs a restart
 set_conf kdc log_level debug
 set_conf kdc sweep_seconds 1
 set_conf lwm2m lifetime 600
 sed -i 's/^lifetime_days = 30$/lifetime_days = 31/' "$T/d/iotkdc.conf"
 kill -HUP "$SERVE_PID"
-wait_log 'info reload: reloaded: log_level=debug, sweep_seconds=1, crl=[0-9]+ bytes$'
-wait_log 'warn reload: SIGHUP: 2 changed keys need a restart, not applied: \[lwm2m\] lifetime, \[profile default\] lifetime_days \(profiles'
+wait_log 'info reload: reloaded: log_level=debug, sweep_seconds=1, profiles=1, crl=[0-9]+ bytes$'
+wait_log 'warn reload: SIGHUP: 1 changed key needs a restart, not applied: \[lwm2m\] lifetime$'
 health "SIGHUP"
-pass "SIGHUP: log_level and sweep_seconds reloaded, CRL built, restart keys named; still serving"
+pass "SIGHUP: log_level, sweep_seconds and profiles reloaded, CRL built, restart key named; still serving"
 
-# the new level takes effect: the same handshake logs at debug now
+# the new level takes effect: the same handshake logs at debug now; the
+# EST worker's core issues with the new profile
 enroll
 wait_log "$DEBUG_AUTH"
+[ "$(days "$T/c$n_enroll.pem")" = 31 ] || fail "certificate after SIGHUP: $(days "$T/c$n_enroll.pem") days, want 31"
 # and the sweep runs every second now (it ran once at start)
 wait_log 'sweep expired=' $((nsweep + 2))
 pass "log_level=debug in effect (debug line on the next handshake); sweep every 1 s"
@@ -65,7 +85,7 @@ set_conf kdc log_level warn
 set_conf kdc sweep_seconds 60
 kill -HUP "$SERVE_PID"
 wait_log 'info reload: reloaded: log_level=warn, sweep_seconds=60, crl='
-wait_log 'SIGHUP: 2 changed keys need a restart' 2
+wait_log 'SIGHUP: 1 changed key needs a restart' 2
 ndebug=$(count "$DEBUG_AUTH")
 enroll
 health "SIGHUP to warn"
