@@ -22,7 +22,8 @@ builtin(struct kdc_core *core, struct kdc_audience *out)
 	snprintf(out->name, sizeof(out->name), "%s", KDC_AUDIENCE_BUILTIN);
 	out->kind = KDC_AUD_LWM2M;
 	out->ssid = KDC_AUDIENCE_BUILTIN_SSID;
-	return kdc_tlsnames_lwm2m_uri(core_cfg(core), out->uri, sizeof(out->uri));
+	return kdc_tlsnames_lwm2m_uri(core_cfg(core), out->uri,
+	    sizeof(out->uri));
 }
 
 /*
