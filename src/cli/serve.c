@@ -188,9 +188,7 @@ reload_note(const char *section, const char *key, void *arg)
 /*
  * The profiles of next in effect for every core: a copy of the
  * configuration in effect with next's profiles, checked first on a core of
- * its own (every audience a profile names exists; that core writes the
- * new profile names to the store, as every core does at its start), then
- * swapped in. A check that fails changes nothing. Returns the number of
+ * its own (every audience a profile names exists), then swapped in. A check that fails changes nothing. Returns the number of
  * profile entries now in effect, or -1.
  */
 static int

@@ -182,15 +182,6 @@ kdc_core_new(struct kdc_store *st, struct kdc_keyring *kr, struct kdc_ca *ca,
 		kdc_store_rollback(st);
 		goto out;
 	}
-	/* the store keeps a profile's primary entry (its extra audiences
-	 * live in cfg alone) */
-	for (size_t i = 0; i < cfg->nprofiles; i++)
-		if (kdc_config_profile(cfg, cfg->profiles[i].name) ==
-		    &cfg->profiles[i] && (r = kdc_store_profile_put(st,
-		    &cfg->profiles[i])) != KDC_OK) {
-			kdc_store_rollback(st);
-			goto out;
-		}
 	if ((r = kdc_store_commit(st)) != KDC_OK)
 		goto out;
 	*out = core;

@@ -26,9 +26,8 @@ struct kdc_core;
 
 /*
  * Borrow st, kr, ca (may be NULL when no CA operation will be used) and
- * cfg. Mirrors cfg's profiles into the store and checks that kr is the
- * key this store was made with (a check value in the store's meta, set on
- * first use): KDC_ERR_BAD_KEY if not.
+ * cfg. Checks that kr is the key this store was made with (a check value
+ * in the store's meta, set on first use): KDC_ERR_BAD_KEY if not.
  */
 kdc_err	kdc_core_new(struct kdc_store *st, struct kdc_keyring *kr,
 	    struct kdc_ca *ca, const struct kdc_config *cfg,

@@ -18,8 +18,11 @@
 
 /*
  * migrations[i] takes user_version i to i + 1, in one transaction with
- * the version bump. Append only: never edit a step that has shipped.
+ * the version bump. Append only: never edit a step that has shipped. A
+ * step that starts with REBUILD rebuilds a table others reference: it
+ * runs with foreign keys off, and the keys are checked before it commits.
  */
+#define REBUILD		"-- rebuild\n"
 static const char *const migrations[] = {
 	/* 1: initial schema */
 	"CREATE TABLE meta("
@@ -147,6 +150,28 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL);"
 	"CREATE UNIQUE INDEX audiences_ssid ON audiences(ssid)"
 	"  WHERE ssid IS NOT NULL;",
+
+	/* 7: no profiles mirror. A device's profile is iotkdc.conf's (core
+	 * checks the name); the copy kept here only served a foreign key.
+	 * devices is rebuilt without it (SQLite cannot drop a constraint),
+	 * with foreign keys off for the step (kdc_sq_migrate()), or the DROP
+	 * would cascade to every credential. */
+	REBUILD
+	"CREATE TABLE devices_new("
+	"  id INTEGER PRIMARY KEY,"
+	"  dev_id TEXT NOT NULL UNIQUE,"
+	"  profile TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'active'"
+	"    CHECK (status IN ('active','revoked')),"
+	"  created INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO devices_new(id, dev_id, profile, status, created,"
+	"  revoked_at) SELECT id, dev_id, profile, status, created, revoked_at"
+	"  FROM devices;"
+	"DROP TABLE devices;"
+	"ALTER TABLE devices_new RENAME TO devices;"
+	"CREATE INDEX devices_profile ON devices(profile);"
+	"DROP TABLE profiles;",
 };
 
 #define SQ_SCHEMA_VERSION \
@@ -258,17 +283,35 @@ kdc_err
 kdc_sq_migrate(sqlite3 *db, int *version)
 {
 	char sql[64];
-	int64_t uv;
+	int64_t uv, bad;
+	bool rebuild = false;
 	kdc_err r = KDC_OK;
 
 	while (*version < SQ_SCHEMA_VERSION) {
-		if ((r = kdc_sq_exec(db, "BEGIN IMMEDIATE")) != KDC_OK)
+		/* foreign keys go off outside a transaction only (a no-op
+		 * inside one); the step to run is known for sure only under
+		 * the lock, so this is the step we expect, checked again */
+		rebuild = strncmp(migrations[*version], REBUILD,
+		    strlen(REBUILD)) == 0;
+		if (rebuild &&
+		    (r = kdc_sq_exec(db, "PRAGMA foreign_keys = OFF")) != KDC_OK)
 			return r;
+		if ((r = kdc_sq_exec(db, "BEGIN IMMEDIATE")) != KDC_OK)
+			goto fail;
 		if ((r = kdc_sq_int(db, "PRAGMA user_version", &uv)) != KDC_OK)
 			goto fail;
 		if (uv > SQ_SCHEMA_VERSION) {
 			r = KDC_ERR_STORE_VERSION;
 			goto fail;
+		}
+		if (uv < SQ_SCHEMA_VERSION && rebuild != (strncmp(
+		    migrations[uv], REBUILD, strlen(REBUILD)) == 0)) {
+			/* another process migrated meanwhile: read again */
+			(void)kdc_sq_exec(db, "ROLLBACK");
+			if (rebuild)
+				(void)kdc_sq_exec(db, "PRAGMA foreign_keys = ON");
+			*version = (int)uv;
+			continue;
 		}
 		if (uv < SQ_SCHEMA_VERSION) {
 			(void)snprintf(sql, sizeof(sql),
@@ -276,14 +319,24 @@ kdc_sq_migrate(sqlite3 *db, int *version)
 			if ((r = kdc_sq_exec(db, migrations[uv])) != KDC_OK ||
 			    (r = kdc_sq_exec(db, sql)) != KDC_OK)
 				goto fail;
+			if (rebuild && ((r = kdc_sq_int(db, "SELECT count(*) FROM"
+			    " pragma_foreign_key_check", &bad)) != KDC_OK ||
+			    (bad != 0 && (r = KDC_ERR_STORE_CORRUPT))))
+				goto fail;
 		}
 		if ((r = kdc_sq_exec(db, "COMMIT")) != KDC_OK)
 			goto fail;
+		if (rebuild &&
+		    (r = kdc_sq_exec(db, "PRAGMA foreign_keys = ON")) != KDC_OK)
+			return r;
 		*version = uv < SQ_SCHEMA_VERSION ? (int)uv + 1 : (int)uv;
 	}
 	return KDC_OK;
 fail:
 	if (!sqlite3_get_autocommit(db))
 		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (rebuild)
+		(void)sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL,
+		    NULL);
 	return r;
 }

@@ -94,8 +94,6 @@ enum sq_stmt {
 	S_AUD_ADD,
 	S_AUD_GET,
 	S_AUD_LIST,
-	S_PROF_PUT,
-	S_PROF_GET,
 	S_AUDIT_LAST,
 	S_AUDIT_APPEND,
 	S_AUDIT_RANGE,
@@ -188,12 +186,6 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " VALUES(?1, ?2, ?3, ?4, ?5)",
 	[S_AUD_GET] = "SELECT " AUD_COLS " FROM audiences WHERE name = ?1",
 	[S_AUD_LIST] = "SELECT " AUD_COLS " FROM audiences ORDER BY name",
-	[S_PROF_PUT] = "INSERT INTO profiles(name, cred_type, audience,"
-	    " lifetime, est) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO"
-	    " UPDATE SET cred_type = excluded.cred_type, audience ="
-	    " excluded.audience, lifetime = excluded.lifetime, est = excluded.est",
-	[S_PROF_GET] = "SELECT name, cred_type, audience, lifetime, est"
-	    " FROM profiles WHERE name = ?1",
 	[S_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit"
 	    " ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_APPEND] = "INSERT INTO audit(seq, ts, actor, action, subject,"
@@ -1116,7 +1108,7 @@ sq_device_add(struct kdc_store *st, struct kdc_device *dev)
 	if ((r = sq_stmt(q, S_DEV_ADD, &s)) != KDC_OK)
 		goto out;
 	BIND(bind_text(s, 1, dev->dev_id));
-	/* "" = no profile: NULL, which the foreign key lets through */
+	/* "" = no profile: NULL */
 	if (dev->profile[0] != '\0')
 		BIND(bind_text(s, 2, dev->profile));
 	BIND(bind_text(s, 3, kdc_dev_status_str(dev->status)));
@@ -1126,7 +1118,7 @@ sq_device_add(struct kdc_store *st, struct kdc_device *dev)
 		r = sq_err(q, rc, KDC_ERR_STORE);
 		goto out;
 	}
-	if ((r = sq_run(q, s, KDC_ERR_UNKNOWN_PROFILE)) != KDC_OK)
+	if ((r = sq_run(q, s, KDC_ERR_STORE)) != KDC_OK)
 		goto out;
 	dev->id = sqlite3_last_insert_rowid(q->db);
 	dev->created = created;
@@ -1847,62 +1839,6 @@ out:
 	return r;
 }
 
-/* ---- profiles ---------------------------------------------------------- */
-
-static kdc_err
-sq_profile_put(struct kdc_store *st, const struct kdc_profile *p)
-{
-	struct sq *q = sq_of(st);
-	sqlite3_stmt *s = NULL;
-	kdc_err r;
-	int rc = SQLITE_OK;
-
-	if ((r = sq_stmt(q, S_PROF_PUT, &s)) != KDC_OK)
-		goto out;
-	BIND(bind_text(s, 1, p->name));
-	BIND(bind_text(s, 2, kdc_cred_type_str(p->cred_type)));
-	BIND(bind_text(s, 3, p->audience));
-	BIND(sqlite3_bind_int64(s, 4, p->lifetime));
-	BIND(sqlite3_bind_int(s, 5, p->est ? 1 : 0));
-	r = rc != SQLITE_OK ? sq_err(q, rc, KDC_ERR_STORE) :
-	    sq_run(q, s, KDC_ERR_STORE);
-out:
-	sq_done(s);
-	return r;
-}
-
-static kdc_err
-sq_profile_get(struct kdc_store *st, const char *name, struct kdc_profile *out)
-{
-	struct sq *q = sq_of(st);
-	sqlite3_stmt *s = NULL;
-	struct kdc_profile p;
-	int type;
-	kdc_err r;
-	int rc = SQLITE_OK;
-
-	memset(&p, 0, sizeof(p));
-	if ((r = sq_stmt(q, S_PROF_GET, &s)) != KDC_OK)
-		goto out;
-	BIND(bind_text(s, 1, name));
-	if (rc != SQLITE_OK) {
-		r = sq_err(q, rc, KDC_ERR_STORE);
-		goto out;
-	}
-	if ((r = sq_row(q, s)) != KDC_OK ||
-	    (r = col_text(s, 0, p.name, sizeof(p.name))) != KDC_OK ||
-	    (r = col_enum(s, 1, kdc_cred_type_parse, &type)) != KDC_OK ||
-	    (r = col_text(s, 2, p.audience, sizeof(p.audience))) != KDC_OK)
-		goto out;
-	p.cred_type = (enum kdc_cred_type)type;
-	p.lifetime = sqlite3_column_int64(s, 3);
-	p.est = sqlite3_column_int(s, 4) != 0;
-	*out = p;
-out:
-	sq_done(s);
-	return r;
-}
-
 /* ---- audit ------------------------------------------------------------- */
 
 static kdc_err
@@ -2244,8 +2180,6 @@ static const struct kdc_store_ops sqlite_ops = {
 	.audience_add = sq_audience_add,
 	.audience_get = sq_audience_get,
 	.audience_list = sq_audience_list,
-	.profile_put = sq_profile_put,
-	.profile_get = sq_profile_get,
 	.audit_last = sq_audit_last,
 	.audit_append = sq_audit_append,
 	.audit_foreach = sq_audit_foreach,

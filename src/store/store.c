@@ -762,37 +762,6 @@ kdc_store_audience_list(struct kdc_store *st, struct kdc_audience **out,
 	return st->ops->audience_list(st, out, n);
 }
 
-/* ---- profiles ---------------------------------------------------------- */
-
-kdc_err
-kdc_store_profile_put(struct kdc_store *st, const struct kdc_profile *p)
-{
-	kdc_err r;
-
-	if (p == NULL || !FIELD_OK(p->name) || p->name[0] == '\0' ||
-	    !FIELD_OK(p->audience) || p->lifetime < 0 ||
-	    kdc_cred_type_parse(kdc_cred_type_str(p->cred_type)) < 0)
-		return KDC_ERR_INVALID_ARG;
-	if ((r = guard(st)) != KDC_OK)
-		return r;
-	return st->ops->profile_put(st, p);
-}
-
-kdc_err
-kdc_store_profile_get(struct kdc_store *st, const char *name,
-    struct kdc_profile *out)
-{
-	kdc_err r;
-
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
-	if (name == NULL || out == NULL)
-		return KDC_ERR_INVALID_ARG;
-	if ((r = guard(st)) != KDC_OK)
-		return r;
-	return st->ops->profile_get(st, name, out);
-}
-
 /* ---- audit ------------------------------------------------------------- */
 
 kdc_err

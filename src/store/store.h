@@ -269,8 +269,8 @@ kdc_err	kdc_store_meta_set(struct kdc_store *st, const char *key, const char *va
 /* ---- devices ----------------------------------------------------------- */
 
 /* Insert; sets dev->id and dev->created (if 0: now). KDC_ERR_EXISTS if
- * dev_id is taken; KDC_ERR_UNKNOWN_PROFILE if the profile is not in the
- * profiles table. */
+ * dev_id is taken. The profile is a name iotkdc.conf defines (core checks
+ * it; the store keeps no copy of the profiles). */
 kdc_err	kdc_store_device_add(struct kdc_store *st, struct kdc_device *dev);
 /* KDC_ERR_NOT_FOUND if absent. */
 kdc_err	kdc_store_device_get(struct kdc_store *st, const char *dev_id,
@@ -369,13 +369,6 @@ kdc_err	kdc_store_audience_get(struct kdc_store *st, const char *name,
  * *n is 0). */
 kdc_err	kdc_store_audience_list(struct kdc_store *st,
 	    struct kdc_audience **out, size_t *n);
-
-/* ---- profiles (mirrored from iotkdc.conf at open) ---------------------- */
-
-/* Insert or update by name. */
-kdc_err	kdc_store_profile_put(struct kdc_store *st, const struct kdc_profile *p);
-kdc_err	kdc_store_profile_get(struct kdc_store *st, const char *name,
-	    struct kdc_profile *out);
 
 /* ---- audit ------------------------------------------------------------- */
 

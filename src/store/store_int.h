@@ -91,10 +91,6 @@ struct kdc_store_ops {
 	kdc_err	(*audience_list)(struct kdc_store *st,
 		    struct kdc_audience **out, size_t *n);
 
-	kdc_err	(*profile_put)(struct kdc_store *st,
-		    const struct kdc_profile *p);
-	kdc_err	(*profile_get)(struct kdc_store *st, const char *name,
-		    struct kdc_profile *out);
 
 	kdc_err	(*audit_last)(struct kdc_store *st, struct kdc_audit_rec *out);
 	kdc_err	(*audit_append)(struct kdc_store *st,

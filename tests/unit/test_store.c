@@ -30,20 +30,6 @@ open_mem(void)
 	return st;
 }
 
-static void
-put_profile(struct kdc_store *st, const char *name, enum kdc_cred_type t,
-    const char *aud, int64_t lifetime)
-{
-	struct kdc_profile p;
-
-	memset(&p, 0, sizeof(p));
-	snprintf(p.name, sizeof(p.name), "%s", name);
-	snprintf(p.audience, sizeof(p.audience), "%s", aud);
-	p.cred_type = t;
-	p.lifetime = lifetime;
-	assert_int_equal(kdc_store_profile_put(st, &p), KDC_OK);
-}
-
 static kdc_err
 try_add_device(struct kdc_store *st, const char *dev_id, const char *profile,
     int64_t *id)
@@ -100,7 +86,6 @@ std_store(void)
 {
 	struct kdc_store *st = open_mem();
 
-	put_profile(st, "default", KDC_TYPE_PSK, "lwm2m", 86400);
 	return st;
 }
 
@@ -241,7 +226,6 @@ static void
 roundtrip(const char *path)
 {
 	struct kdc_store *st = NULL;
-	struct kdc_profile p;
 	struct kdc_device *d = NULL, **dl = NULL;
 	struct kdc_cred c, *g = NULL, **cl = NULL;
 	struct kdc_mfg_ca ca, **cal = NULL;
@@ -263,7 +247,7 @@ roundtrip(const char *path)
 
 	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
 	assert_int_equal(kdc_store_ping(st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 6);
+	assert_int_equal(kdc_store_schema_version(st), 7);
 
 	/* meta */
 	assert_int_equal(kdc_store_meta_get(st, "audit.head", &val),
@@ -282,25 +266,27 @@ roundtrip(const char *path)
 	assert_int_equal(kdc_store_meta_set(st, "app", "x"),
 	    KDC_ERR_INVALID_ARG);
 
-	/* profiles: insert, then update by name */
-	assert_int_equal(kdc_store_profile_get(st, "default", &p),
-	    KDC_ERR_NOT_FOUND);
-	put_profile(st, "default", KDC_TYPE_PSK, "lwm2m", 3600);
-	put_profile(st, "default", KDC_TYPE_X509, "coap", 7200);
-	put_profile(st, "other", KDC_TYPE_RPK, "", 0);
-	assert_int_equal(kdc_store_profile_get(st, "default", &p), KDC_OK);
-	assert_string_equal(p.name, "default");
-	assert_int_equal(p.cred_type, KDC_TYPE_X509);
-	assert_string_equal(p.audience, "coap");
-	assert_int_equal(p.lifetime, 7200);
+	/* no profiles table: a device's profile is a name iotkdc.conf
+	 * defines (core checks it, test_core); the schema has no copy */
+	{
+		sqlite3_stmt *q = NULL;
+
+		assert_int_equal(sqlite3_prepare_v2(kdc_sqlite_handle(st),
+		    "SELECT count(*) FROM sqlite_master WHERE name = "
+		    "'profiles'", -1, &q, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int64(q, 0), 0);
+		sqlite3_finalize(q);
+	}
 
 	/* devices */
 	dev2 = add_device(st, "urn:dev:b");
 	dev1 = add_device(st, "urn:dev:a");
 	assert_int_equal(try_add_device(st, "urn:dev:a", "default", NULL),
 	    KDC_ERR_EXISTS);
+	/* the store keeps the name it is given */
 	assert_int_equal(try_add_device(st, "urn:dev:c", "nope", NULL),
-	    KDC_ERR_UNKNOWN_PROFILE);
+	    KDC_OK);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:a", &d), KDC_OK);
 	assert_int_equal(d->id, dev1);
 	assert_string_equal(d->dev_id, "urn:dev:a");
@@ -320,9 +306,12 @@ roundtrip(const char *path)
 	assert_int_equal(kdc_store_device_get_by_id(st, 9999, &d),
 	    KDC_ERR_NOT_FOUND);
 	assert_int_equal(kdc_store_device_list(st, &dl, &n), KDC_OK);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_string_equal(dl[0]->dev_id, "urn:dev:a");	/* by dev_id */
 	assert_string_equal(dl[1]->dev_id, "urn:dev:b");
+	assert_string_equal(dl[2]->dev_id, "urn:dev:c");
+	assert_string_equal(dl[2]->profile, "nope");
+	assert_int_equal(kdc_store_device_delete(st, dl[2]->id), KDC_OK);
 	kdc_device_list_free(dl, n);
 	dl = NULL;
 	assert_int_equal(kdc_store_device_set_status(st, dev2,
@@ -569,7 +558,6 @@ test_reopen(void **state)
 	assert_int_not_equal(stat(t.path, &sb), 0);
 
 	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
-	put_profile(st, "default", KDC_TYPE_PSK, "lwm2m", 60);
 	add_device(st, "urn:dev:persist");
 	kdc_store_close(st);
 	st = NULL;
@@ -583,12 +571,12 @@ test_reopen(void **state)
 	    sizeof(buf));
 	assert_string_equal(buf, "iotkdc");
 	raw_query(t.path, "PRAGMA user_version", buf, sizeof(buf));
-	assert_string_equal(buf, "6");
+	assert_string_equal(buf, "7");
 
 	/* reopen twice (with and without create): migrations are no-ops */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(kdc_store_open(t.path, i, &st), KDC_OK);
-		assert_int_equal(kdc_store_schema_version(st), 6);
+		assert_int_equal(kdc_store_schema_version(st), 7);
 		assert_int_equal(kdc_store_device_get(st, "urn:dev:persist",
 		    &d), KDC_OK);
 		kdc_device_free(d);
@@ -685,7 +673,7 @@ test_empty_file(void **state)
 	assert_int_not_equal(stat(p, &sb), 0);
 
 	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 6);
+	assert_int_equal(kdc_store_schema_version(st), 7);
 	kdc_store_close(st);
 	tmp_done(&t);
 }
@@ -788,7 +776,6 @@ test_check_damage(void **state)
 	(void)state;
 	tmp_make(&t);
 	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
-	put_profile(st, "default", KDC_TYPE_PSK, "lwm2m", 60);
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "urn:dev:check:%d", i);
 		add_device(st, name);
@@ -818,6 +805,83 @@ test_check_damage(void **state)
 	kdc_store_close(st);
 	assert_int_equal(kdc_store_check(NULL, why, sizeof(why)),
 	    KDC_ERR_INVALID_ARG);
+	tmp_done(&t);
+}
+
+/*
+ * Migration 7 on a file of schema 6 (made here by hand: devices with a
+ * foreign key into a profiles table): devices are rebuilt without it and
+ * profiles dropped, with foreign keys off for the step, so nothing
+ * cascades: the device, its credential and its registration are all
+ * there after, and the keys hold again (a delete cascades).
+ */
+static void
+test_migrate_profiles_gone(void **state)
+{
+	struct kdc_store *st = NULL;
+	struct kdc_device *d = NULL;
+	struct kdc_cred c;
+	struct kdc_cred_filter f = { 0, -1, -1, 0 };
+	struct tmp t;
+	char buf[64];
+	int64_t dev, cid;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
+	dev = add_device(st, "urn:dev:old");
+	c = mk_cred(dev, KDC_KIND_MANUFACTURER, KDC_TYPE_RPK, KDC_CRED_ISSUED,
+	    "");
+	cid = add_cred(st, &c);
+	kdc_store_close(st);
+	st = NULL;
+	raw_exec(t.path, "PRAGMA foreign_keys = OFF; BEGIN;"
+	    "CREATE TABLE profiles(name TEXT PRIMARY KEY NOT NULL,"
+	    "  cred_type TEXT NOT NULL, audience TEXT NOT NULL DEFAULT '',"
+	    "  lifetime INTEGER NOT NULL DEFAULT 0,"
+	    "  est INTEGER NOT NULL DEFAULT 0);"
+	    "INSERT INTO profiles(name, cred_type) VALUES('default', 'psk');"
+	    "CREATE TABLE d6(id INTEGER PRIMARY KEY,"
+	    "  dev_id TEXT NOT NULL UNIQUE,"
+	    "  profile TEXT REFERENCES profiles(name) ON UPDATE CASCADE,"
+	    "  status TEXT NOT NULL DEFAULT 'active'"
+	    "    CHECK (status IN ('active','revoked')),"
+	    "  created INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);"
+	    "INSERT INTO d6 SELECT id, dev_id, profile, status, created,"
+	    "  revoked_at FROM devices;"
+	    "DROP TABLE devices; ALTER TABLE d6 RENAME TO devices;"
+	    "CREATE INDEX devices_profile ON devices(profile);"
+	    "PRAGMA user_version = 6; COMMIT;");
+	raw_query(t.path, "SELECT count(*) FROM credentials", buf, sizeof(buf));
+	assert_string_equal(buf, "1");
+
+	assert_int_equal(kdc_store_open(t.path, 0, &st), KDC_OK);
+	assert_int_equal(kdc_store_schema_version(st), 7);
+	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
+	assert_int_equal(d->id, dev);
+	assert_string_equal(d->profile, "default");
+	kdc_device_free(d);
+	f.device = dev;
+	assert_int_equal(count_creds(st, &f), 1);
+	{
+		struct kdc_cred *g = NULL;
+
+		assert_int_equal(kdc_store_cred_get(st, cid, &g), KDC_OK);
+		assert_int_equal(g->device, dev);
+		kdc_cred_free(g);
+	}
+	kdc_store_close(st);
+	st = NULL;
+	raw_query(t.path, "SELECT count(*) FROM sqlite_master WHERE name ="
+	    " 'profiles' OR sql LIKE '%REFERENCES profiles%'", buf, sizeof(buf));
+	assert_string_equal(buf, "0");
+	raw_query(t.path, "PRAGMA foreign_key_check", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	/* the credentials' key into devices holds: a delete cascades */
+	assert_int_equal(kdc_store_open(t.path, 0, &st), KDC_OK);
+	assert_int_equal(kdc_store_device_delete(st, dev), KDC_OK);
+	assert_int_equal(count_creds(st, &f), 0);
+	kdc_store_close(st);
 	tmp_done(&t);
 }
 
@@ -1170,7 +1234,6 @@ test_busy(void **state)
 	(void)state;
 	tmp_make(&t);
 	assert_int_equal(kdc_store_open(t.path, 1, &a), KDC_OK);
-	put_profile(a, "default", KDC_TYPE_PSK, "lwm2m", 60);
 	assert_int_equal(kdc_store_open(t.path, 0, &b), KDC_OK);
 	assert_non_null(kdc_sqlite_handle(b));
 	sqlite3_busy_timeout(kdc_sqlite_handle(b), 50);
@@ -1458,7 +1521,6 @@ test_bad_args(void **state)
 	struct kdc_store *st = std_store();
 	struct kdc_device dev, *d = (struct kdc_device *)&st;
 	struct kdc_cred c;
-	struct kdc_profile p;
 	char *val = (char *)&st;
 	int64_t dv;
 
@@ -1486,10 +1548,6 @@ test_bad_args(void **state)
 	    (enum kdc_cred_status)17), KDC_ERR_INVALID_ARG);
 	assert_int_equal(kdc_store_device_set_status(st, dv,
 	    (enum kdc_dev_status)3), KDC_ERR_INVALID_ARG);
-	memset(&p, 0, sizeof(p));
-	snprintf(p.name, sizeof(p.name), "neg");
-	p.lifetime = -1;
-	assert_int_equal(kdc_store_profile_put(st, &p), KDC_ERR_INVALID_ARG);
 	assert_int_equal(kdc_store_audit_foreach(st, 0, NULL, NULL),
 	    KDC_ERR_INVALID_ARG);
 	kdc_store_close(st);
@@ -1557,7 +1615,6 @@ static kdc_err
 oom_sequence(void)
 {
 	struct kdc_store *st = NULL;
-	struct kdc_profile p;
 	struct kdc_device d;
 	struct kdc_cred c, **cl = NULL;
 	struct kdc_audit_rec rec;
@@ -1569,9 +1626,6 @@ oom_sequence(void)
 
 	memset(wrapped, 0x77, sizeof(wrapped));
 	memset(fp, 0x66, sizeof(fp));
-	memset(&p, 0, sizeof(p));
-	snprintf(p.name, sizeof(p.name), "default");
-	snprintf(p.audience, sizeof(p.audience), "lwm2m");
 	memset(&d, 0, sizeof(d));
 	snprintf(d.dev_id, sizeof(d.dev_id), "urn:dev:oom");
 	snprintf(d.profile, sizeof(d.profile), "default");
@@ -1580,7 +1634,6 @@ oom_sequence(void)
 	snprintf(rec.action, sizeof(rec.action), "device.add");
 
 	if ((r = kdc_store_open(":memory:", 1, &st)) != KDC_OK ||
-	    (r = kdc_store_profile_put(st, &p)) != KDC_OK ||
 	    (r = kdc_store_begin(st)) != KDC_OK)
 		goto out;
 	if ((r = kdc_store_device_add(st, &d)) != KDC_OK) {
@@ -1663,6 +1716,7 @@ main(void)
 		cmocka_unit_test(test_synchronous_full),
 		cmocka_unit_test(test_defer_sync),
 		cmocka_unit_test(test_check_damage),
+		cmocka_unit_test(test_migrate_profiles_gone),
 		cmocka_unit_test(test_version_too_new),
 		cmocka_unit_test(test_open_args),
 		cmocka_unit_test(test_unique_live_cred),

@@ -21,15 +21,8 @@ static struct kdc_store *
 open_mem(void)
 {
 	struct kdc_store *st = NULL;
-	struct kdc_profile p;
 
 	assert_int_equal(kdc_store_open(":memory:", 1, &st), KDC_OK);
-	memset(&p, 0, sizeof(p));
-	snprintf(p.name, sizeof(p.name), "default");
-	snprintf(p.audience, sizeof(p.audience), "lwm2m");
-	p.cred_type = KDC_TYPE_PSK;
-	p.lifetime = 60;
-	assert_int_equal(kdc_store_profile_put(st, &p), KDC_OK);
 	return st;
 }
 
@@ -67,7 +60,7 @@ test_schema_version(void **state)
 	struct kdc_store *st = open_mem();
 
 	(void)state;
-	assert_int_equal(kdc_store_schema_version(st), 6);
+	assert_int_equal(kdc_store_schema_version(st), 7);
 	kdc_store_close(st);
 }
 
@@ -94,7 +87,9 @@ test_migrate_from_1(void **state)
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE audiences;"
 	    "DROP INDEX cred_crl;"
 	    "DROP TABLE lwm2m_regs;"
-	    "ALTER TABLE profiles DROP COLUMN est;"
+	    "CREATE TABLE profiles(name TEXT PRIMARY KEY NOT NULL,"
+	    " cred_type TEXT NOT NULL, audience TEXT NOT NULL DEFAULT '',"
+	    " lifetime INTEGER NOT NULL DEFAULT 0);"
 	    "ALTER TABLE credentials DROP COLUMN on_use;"
 	    "INSERT INTO profiles(name, cred_type) VALUES('default','psk');"
 	    "INSERT INTO devices(dev_id, profile, created)"
@@ -106,7 +101,7 @@ test_migrate_from_1(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 6);
+	assert_int_equal(kdc_store_schema_version(st), 7);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	dev = d->id;
 	kdc_device_free(d);
