@@ -27,9 +27,9 @@
 
 #include <ini.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/config.h"
-#include "core/log.h"
 
 /* A config file is a few hundred bytes; 1 MiB means someone pointed us
  * at the wrong file. */

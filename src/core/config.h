@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/err.h"
-#include "core/limits.h"
+#include "base/err.h"
+#include "base/limits.h"
 #include "store/store.h"
 
 #define KDC_CONFIG_PROFILES_MAX	32

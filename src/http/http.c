@@ -29,9 +29,9 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
-#include "core/alloc.h"
-#include "core/limits.h"
-#include "core/log.h"
+#include "base/alloc.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "http/http.h"
 
 

@@ -13,7 +13,7 @@
 
 #include <sqlite3.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "store/store.h"
 #include "store/store_int.h"
 #include "testutil.h"
