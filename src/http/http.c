@@ -32,6 +32,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/wipe.h"
 #include "http/http.h"
 
 
@@ -131,7 +132,7 @@ wipe_free(void *p, size_t len)
 {
 	if (p == NULL)
 		return;
-	gnutls_memset(p, 0, len);
+	kdc_wipe(p, len);
 	kdc_free(p);
 }
 
