@@ -36,9 +36,9 @@
 
 #include <sqlite3.h>
 
+#include "base/limits.h"
 #include "core/config.h"
 #include "core/core.h"
-#include "core/limits.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
 #include "store/store_int.h"

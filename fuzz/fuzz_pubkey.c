@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/alloc.h"
-#include "core/limits.h"
+#include "base/alloc.h"
+#include "base/limits.h"
 #include "crypto/codec.h"
 #include "crypto/crypto.h"
 

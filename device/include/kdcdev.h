@@ -10,7 +10,7 @@
  * calls malloc: a port (port/host.c for POSIX + libcoap + GnuTLS) moves the
  * bytes.
  *
- * Errors are kdc_err values (core/err.h): KDC_OK is 0, errors negative.
+ * Errors are kdc_err values (base/err.h): KDC_OK is 0, errors negative.
  * The context keeps a sticky error: the first failure recorded with
  * kdcdev_fail() (by the core for a broken invariant, by a port for I/O)
  * wins, and from then on the request handler answers 5.03 and the builders
@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "kdcdev_config.h"
-#include "core/err.h"
+#include "base/err.h"
 
 /* ---- objects ------------------------------------------------------------ */
 

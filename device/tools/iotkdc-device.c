@@ -33,6 +33,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include "base/wipe.h"
 #include "kdcdev_host.h"
 
 #define PROG	"iotkdc-device"
@@ -137,7 +138,7 @@ secret_arg(const char *cmd, const char *opt, const char *hex,
 	if (file == NULL) {
 		if (parse_hex(hex, out, max, len) == 0)
 			return 0;
-		gnutls_memset(out, 0, max);
+		kdc_wipe(out, max);
 		die("%s: --%s must be hex, 1..%zu bytes", cmd, opt, max);
 		return -1;
 	}
@@ -170,7 +171,7 @@ secret_arg(const char *cmd, const char *opt, const char *hex,
 		buf[n] = '\0';
 		if (memchr(buf + b0, '\0', n - b0) != NULL ||
 		    parse_hex(buf + b0, out, max, len) != 0) {
-			gnutls_memset(out, 0, max);
+			kdc_wipe(out, max);
 			die("%s: --%s-file %s: not one hex string of 1..%zu "
 			    "bytes", cmd, opt, name, max);
 		} else
@@ -178,7 +179,7 @@ secret_arg(const char *cmd, const char *opt, const char *hex,
 	}
 	if (f != stdin)
 		fclose(f);
-	gnutls_memset(buf, 0, sizeof(buf));
+	kdc_wipe(buf, sizeof(buf));
 	return rc;
 }
 
@@ -383,11 +384,11 @@ cmd_bootstrap(int argc, char **argv)
 	}
 	if ((r = kdcdev_set_bootstrap_account(&c, 0, server, mode, ident, ilen,
 	    skey, klen, secret, slen)) != KDC_OK) {
-		gnutls_memset(secret, 0, sizeof(secret));
+		kdc_wipe(secret, sizeof(secret));
 		return die("bootstrap: bad bootstrap account: %s",
 		    kdc_err_str(r));
 	}
-	gnutls_memset(secret, 0, sizeof(secret));
+	kdc_wipe(secret, sizeof(secret));
 
 	/* mode 4: the host port enrolls by EST on the bootstrap session */
 	r = kdcdev_host_bootstrap(&c, (int32_t)pct, (unsigned)timeout * 1000u);
@@ -654,7 +655,7 @@ load_device(const struct load_args *a, unsigned long i, char *ident,
 	    (size_t)n, mac) < 0)
 		return -1;
 	memcpy(psk, mac, LOAD_PSK_LEN);
-	gnutls_memset(mac, 0, sizeof(mac));
+	kdc_wipe(mac, sizeof(mac));
 	return 0;
 }
 
@@ -677,8 +678,8 @@ cmd_load_manifest(int argc, char **argv)
 			printf("%02x", psk[k]);
 		printf("\"}\n");
 	}
-	gnutls_memset(psk, 0, sizeof(psk));
-	gnutls_memset(a.seed, 0, sizeof(a.seed));
+	kdc_wipe(psk, sizeof(psk));
+	kdc_wipe(a.seed, sizeof(a.seed));
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return die("load-manifest: cannot write: %s", strerror(errno));
 	return 0;
@@ -735,7 +736,7 @@ load_worker(const struct load_args *a, unsigned long w, int go_fd,
 			r = kdcdev_host_bootstrap(&c, 11542,
 			    (unsigned)a->timeout * 1000u);
 		kdcdev_wipe(&c);
-		gnutls_memset(psk, 0, sizeof(psk));
+		kdc_wipe(psk, sizeof(psk));
 		sh->lat_us[i] = (uint32_t)(mono_us() - t0 > UINT32_MAX ?
 		    UINT32_MAX : mono_us() - t0);
 		sh->res[i] = (int16_t)r;
@@ -840,7 +841,7 @@ cmd_load(int argc, char **argv)
 	if (t1 <= t0)
 		t1 = mono_us();
 	free(pids);
-	gnutls_memset(a.seed, 0, sizeof(a.seed));
+	kdc_wipe(a.seed, sizeof(a.seed));
 
 	memset(nerr, 0, sizeof(nerr));
 	if ((lat = calloc(a.devices, sizeof(*lat))) == NULL)
@@ -899,7 +900,7 @@ cmd_load(int argc, char **argv)
 static void
 wipe_sec(struct kdcdev_security *sec)
 {
-	gnutls_memset(sec, 0, sizeof(*sec));
+	kdc_wipe(sec, sizeof(*sec));
 }
 
 /* The account an EST request goes over: the KDC endpoint and one
@@ -1019,7 +1020,7 @@ est_once(struct kdcdev_lwm2m *c, const struct kdcdev_security *sec,
 	if (r == KDC_OK)
 		r = kdcdev_host_write_pem(cert_out, "CERTIFICATE", cert,
 		    *cert_len, false);
-	gnutls_memset(key, 0, sizeof(key));
+	kdc_wipe(key, sizeof(key));
 	return r;
 }
 
@@ -1335,7 +1336,7 @@ renew_once(struct kdcdev_lwm2m *c, size_t si, int bs, struct kdcdev_lwm2m *n,
 			r = kdcdev_host_state_save(n, path);
 			kdcdev_wipe(n);
 		}
-		gnutls_memset(key, 0, sizeof(key));
+		kdc_wipe(key, sizeof(key));
 		return r;
 	}
 	/* the KDC endpoint has the LwM2M Server's key: the one the Bootstrap

@@ -5,7 +5,7 @@
  * forward into the caller's (out, *out_len) write through struct kdc_wr.
  *
  * Shared with the device library, so: no allocation, no logging, no
- * dependency beyond <stddef.h>, <stdint.h>, <stdbool.h> and core/err.h
+ * dependency beyond <stddef.h>, <stdint.h>, <stdbool.h> and base/err.h
  * (an enum only, which the device library compiles already); clean under
  * -Wconversion.
  *
@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 /* ---- reader --------------------------------------------------------- */
 

@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 /*
  * Replace (or create) path with data[0, len), mode exactly `mode` (the

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 enum kdc_cli_cmd {
 	KDC_CMD_NONE = 0,

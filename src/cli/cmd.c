@@ -13,14 +13,14 @@
 
 #include <jansson.h>
 
+#include "base/alloc.h"
+#include "base/log.h"
 #include "cli/cli.h"
 #include "cli/cli_int.h"
-#include "core/alloc.h"
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/core.h"
 #include "core/lwm2m_reg.h"
-#include "core/log.h"
 #include "core/tlsnames.h"
 #include "crypto/codec.h"
 #include "crypto/crypto.h"

@@ -24,11 +24,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/alloc.h"
+#include "base/log.h"
 #include "cli/cli_int.h"
 #include "coap/coap.h"
-#include "core/alloc.h"
 #include "core/audit.h"
-#include "core/log.h"
 #include "core/pool.h"
 #include "core/tlsnames.h"
 #include "crypto/codec.h"

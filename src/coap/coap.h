@@ -29,9 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "core/config.h"
 #include "core/core.h"
-#include "core/err.h"
 #include "store/store.h"
 
 /* CoAP codes as c.dd packed in one byte: class << 5 | detail. */

@@ -11,9 +11,9 @@
 
 #include <coap3/coap.h>
 
+#include "base/limits.h"
+#include "base/log.h"
 #include "coap/coap.h"
-#include "core/limits.h"
-#include "core/log.h"
 
 struct kdc_coap_ep {
 	char		 name[KDC_NAME_MAX + 1];

@@ -6,8 +6,8 @@
  */
 #include <string.h>
 
+#include "base/alloc.h"
 #include "coap/coap.h"
-#include "core/alloc.h"
 #include "crypto/crypto.h"
 
 /*

@@ -37,8 +37,8 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "base/log.h"
 #include "coap/coap_int.h"
-#include "core/log.h"
 #include "crypto/crypto.h"
 
 /*

@@ -12,9 +12,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
+#include "base/log.h"
 #include "coap/coap_int.h"
-#include "core/alloc.h"
-#include "core/log.h"
 #include "core/revoke.h"
 #include "crypto/crypto.h"
 

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/alloc.h"
+#include "base/log.h"
 #include "coap/coap_int.h"
-#include "core/alloc.h"
-#include "core/log.h"
 #include "crypto/crypto.h"
 
 const char *

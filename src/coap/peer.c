@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/log.h"
 #include "coap/coap_int.h"
-#include "core/log.h"
 
 uint64_t
 kdc_coap_now_ms(void)

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/core_int.h"
-#include "core/log.h"
 #include "core/tlsnames.h"
 
 /* The built-in LwM2M Server as an audience: its URI as the bootstrap

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "core/err.h"
+#include "base/err.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
 

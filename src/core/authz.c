@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "core/core_int.h"
-#include "core/log.h"
 
 #define KIND(k)		(1u << (k))
 #define TYPE(t)		(1u << (t))

@@ -27,9 +27,10 @@
 
 #include <ini.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/file.h"
+#include "base/log.h"
 #include "core/config.h"
-#include "core/log.h"
 
 /* A config file is a few hundred bytes; 1 MiB means someone pointed us
  * at the wrong file. */
@@ -1377,11 +1378,8 @@ kdc_config_write(const char *path, const struct kdc_config *cfg)
 {
 	struct kdc_config *back = NULL;
 	char *text = NULL, err[256];
-	size_t len = 0, off = 0;
-	bool created = false;
+	size_t len = 0;
 	kdc_err r;
-	ssize_t n;
-	int fd = -1;
 
 	/* The struct came from a caller: make sure the writer stays inside
 	 * its arrays before rendering. */
@@ -1416,32 +1414,8 @@ kdc_config_write(const char *path, const struct kdc_config *cfg)
 		r = KDC_ERR_INVALID_ARG;
 		goto out;
 	}
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
-		r = errno == EEXIST ? KDC_ERR_EXISTS : KDC_ERR_IO;
-		goto out;
-	}
-	created = true;
-	while (off < len) {
-		if ((n = write(fd, text + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = KDC_ERR_IO;
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1) {
-		r = KDC_ERR_IO;
-		goto out;
-	}
-	r = close(fd) == 0 ? KDC_OK : KDC_ERR_IO;
-	fd = -1;
+	r = kdc_file_create_atomic(path, text, len, 0600);
 out:
-	if (fd != -1)
-		close(fd);
-	if (r != KDC_OK && created)
-		unlink(path);
 	free(text);
 	kdc_free(back);
 	return r;

@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/err.h"
-#include "core/limits.h"
+#include "base/err.h"
+#include "base/limits.h"
 #include "store/store.h"
 
 #define KDC_CONFIG_PROFILES_MAX	32
@@ -78,7 +78,13 @@ kdc_err	kdc_config_load(const char *path, struct kdc_config *cfg, char *err,
 /* Parse a config held in memory (same rules; used by tests and fuzzing). */
 kdc_err	kdc_config_parse(const char *text, struct kdc_config *cfg, char *err,
 	    size_t err_len);
-/* Write cfg as a commented iotkdc.conf to path (O_EXCL). */
+/*
+ * Write cfg as a commented iotkdc.conf to path, mode 0600, all or nothing
+ * (kdc_file_create_atomic()): KDC_OK; KDC_ERR_EXISTS if path is there
+ * already; KDC_ERR_INVALID_ARG for a cfg the parser would not give back
+ * as it is (a field out of its bounds, a value that does not round-trip)
+ * or a path too long; KDC_ERR_NOMEM; KDC_ERR_IO for a failed write.
+ */
 kdc_err	kdc_config_write(const char *path, const struct kdc_config *cfg);
 /*
  * What differs between a and b, key by key (the walk covers every key of

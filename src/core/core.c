@@ -9,10 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/audit.h"
 #include "core/core_int.h"
-#include "core/log.h"
 
 #define CHECK_LABEL	"wrapkey-check"
 

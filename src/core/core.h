@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "core/config.h"
-#include "core/err.h"
 #include "crypto/codec.h"
 #include "crypto/crypto.h"
 #include "store/store.h"

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/core_int.h"
-#include "core/log.h"
 
 /* The revocation generation in the store's meta (0 if never set). */
 kdc_err

@@ -6,8 +6,8 @@
 
 #include <jansson.h>
 
-#include "core/alloc.h"
-#include "core/limits.h"
+#include "base/alloc.h"
+#include "base/limits.h"
 #include "core/manifest.h"
 #include "crypto/codec.h"
 

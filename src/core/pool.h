@@ -24,8 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/err.h"
 #include "core/core.h"
-#include "core/err.h"
 
 struct kdc_pool;
 

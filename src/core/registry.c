@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/core_int.h"
-#include "core/log.h"
 #include "core/manifest.h"
 
 /* ---- registry ---------------------------------------------------------- */

@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
+#include "base/err.h"
 #include "core/core.h"
-#include "core/err.h"
 
 /*
  * The store's revocation generation (0 if no revocation ever happened):

@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/core_int.h"
-#include "core/log.h"
 
 struct kdc_syncer {
 	int		 fd;		/* the store's log; -1: nothing to sync */

@@ -23,8 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/err.h"
 #include "core/config.h"
-#include "core/err.h"
 
 /* A DNS name in text form (RFC 1035), the longest host we carry. */
 #define KDC_TLSNAMES_HOST_MAX	253

@@ -13,8 +13,8 @@
 
 #include <gnutls/pkcs11.h>
 
-#include "core/alloc.h"
-#include "core/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "crypto/crypto_int.h"
 
 #define CA_DN_CN	"iotkdc root CA"

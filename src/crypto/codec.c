@@ -4,7 +4,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "crypto/codec.h"
 
 kdc_err

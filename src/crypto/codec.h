@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 /* Base64 (RFC 4648, padded) into out (capacity *out_len, set to the bytes
  * written). MALFORMED / TOO_LARGE. */

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "crypto/crypto_int.h"
 
 /* RFC 5280 4.1.2.2 / 5.2.3: serials and CRL numbers are at most 20

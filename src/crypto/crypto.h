@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
+#include "base/limits.h"
 #include "base/wipe.h"	/* kdc_wipe() */
-#include "core/err.h"
-#include "core/limits.h"
 
 /* ---- primitives -------------------------------------------------------- */
 

@@ -14,8 +14,8 @@
 #include <gnutls/x509.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 #include "base/file.h"
-#include "core/err.h"
 #include "crypto/crypto.h"
 
 /* Wrapping key size and the AES-GCM nonce and tag sizes of the wrap format

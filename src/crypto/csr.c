@@ -18,9 +18,9 @@
 
 #include <gnutls/crypto.h>
 
-#include "core/alloc.h"
-#include "core/log.h"
-#include "core/utf8.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/utf8.h"
 #include "crypto/crypto_int.h"
 
 /* SubjectPublicKeyInfo of the two accepted keys, up to the key bytes:

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "crypto/crypto_int.h"
 
 bool

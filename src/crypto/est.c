@@ -7,7 +7,7 @@
 
 #include <gnutls/pkcs7.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "crypto/crypto_int.h"
 
 kdc_err

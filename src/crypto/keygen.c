@@ -2,7 +2,7 @@
  * where the Bootstrap-Write carries the private key). */
 #include <string.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "crypto/crypto_int.h"
 
 kdc_err

@@ -13,7 +13,7 @@
 
 #include <gnutls/pkcs11.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "crypto/crypto_int.h"
 
 static pthread_once_t	 p11_once = PTHREAD_ONCE_INIT;

@@ -8,8 +8,8 @@
 
 #include <gnutls/crypto.h>
 
-#include "core/alloc.h"
-#include "core/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "crypto/crypto_int.h"
 
 static pthread_once_t	 init_once = PTHREAD_ONCE_INIT;

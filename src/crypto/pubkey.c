@@ -4,8 +4,8 @@
  */
 #include <string.h>
 
-#include "core/alloc.h"
-#include "core/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "crypto/crypto_int.h"
 
 /* Accept ECDSA P-256 and Ed25519 only. */

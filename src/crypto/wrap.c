@@ -10,8 +10,8 @@
 
 #include <gnutls/crypto.h>
 
-#include "core/alloc.h"
-#include "core/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "crypto/crypto_int.h"
 
 /* HKDF-Extract salt (RFC 5869 2.2): a fixed, versioned label so subkeys of

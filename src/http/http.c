@@ -29,9 +29,10 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
-#include "core/alloc.h"
-#include "core/limits.h"
-#include "core/log.h"
+#include "base/alloc.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/wipe.h"
 #include "http/http.h"
 
 
@@ -131,7 +132,7 @@ wipe_free(void *p, size_t len)
 {
 	if (p == NULL)
 		return;
-	gnutls_memset(p, 0, len);
+	kdc_wipe(p, len);
 	kdc_free(p);
 }
 

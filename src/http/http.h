@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "core/config.h"
-#include "core/err.h"
 
 struct kdc_http;
 

@@ -4,9 +4,9 @@
  */
 #include <string.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/core.h"
-#include "core/log.h"
 #include "http/http.h"
 
 /* GET /api/v1/health: 200 {"status":"ok"} while the store answers. */

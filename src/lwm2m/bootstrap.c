@@ -68,9 +68,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/audit.h"
-#include "core/log.h"
 #include "lwm2m/codec.h"
 #include "lwm2m/lwm2m.h"
 #include "lwm2m/lwm2m_int.h"

@@ -5,7 +5,7 @@
  *
  * Shared by the server (src/lwm2m/) and the device library (device/), so:
  * no allocation, no logging, no dependency beyond base/buf.h and
- * core/err.h; every encoder writes into the caller's (out, *out_len) and
+ * base/err.h; every encoder writes into the caller's (out, *out_len) and
  * returns KDC_ERR_TOO_LARGE if it does not fit; every decoder is a
  * bounded parser of untrusted bytes that reads through struct kdc_rd,
  * borrows from the input and never reads past it (KDC_ERR_TRUNCATED / _MALFORMED / _TRAILING / _TOO_LARGE).
@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "core/err.h"
+#include "base/err.h"
 
 /* ---- values ------------------------------------------------------------ */
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "core/err.h"
+#include "base/err.h"
 
 /*
  * One CBOR item head (RFC 8949 §3): major type, additional info and

@@ -23,8 +23,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/alloc.h"
-#include "core/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/pool.h"
 #include "crypto/codec.h"
 #include "lwm2m/lwm2m.h"

@@ -23,9 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "coap/coap.h"
 #include "core/core.h"
-#include "core/err.h"
 #include "crypto/crypto.h"
 
 /* A whole bootstrap must end within this many seconds of its /bs: the

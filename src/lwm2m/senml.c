@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/utf8.h"
+#include "base/utf8.h"
 #include "lwm2m/codec.h"
 #include "lwm2m/codec_int.h"
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "core/lwm2m_reg.h"
 #include "lwm2m/lwm2m.h"
 #include "lwm2m/lwm2m_int.h"

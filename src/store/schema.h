@@ -12,7 +12,7 @@
 
 #include <sqlite3.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 /* The schema version this binary writes (the number of migrations). */
 int	kdc_sq_schema_latest(void);

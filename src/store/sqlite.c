@@ -29,8 +29,8 @@
 
 #include <sqlite3.h>
 
-#include "core/alloc.h"
-#include "core/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "store/store.h"
 #include "store/schema.h"
 #include "store/store_int.h"

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/wipe.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -117,15 +118,6 @@ kdc_cred_status_parse(const char *s)
 }
 
 /* ---- helpers ----------------------------------------------------------- */
-
-void
-kdc_store_wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
 
 /* A fixed-size string field is NUL-terminated within its array. */
 #define FIELD_OK(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -637,7 +629,7 @@ wipe_free(uint8_t *p, size_t len)
 {
 	if (p == NULL)
 		return;
-	kdc_store_wipe(p, len);
+	kdc_wipe(p, len);
 	kdc_free(p);
 }
 

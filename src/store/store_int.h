@@ -127,7 +127,4 @@ kdc_err	kdc_sqlite_open(const char *path, int create, struct kdc_store **out);
  */
 void	*kdc_sqlite_handle(struct kdc_store *st);
 
-/* Wipe n bytes at p so the compiler cannot drop it (no GnuTLS here). */
-void	 kdc_store_wipe(void *p, size_t n);
-
 #endif

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/err.h"
 #include "cli/cli.h"
-#include "core/err.h"
 
 #define MAXARGS 16
 /* argv as a compound literal: ARGV("device", "list") -> iotkdc device list */

@@ -25,10 +25,10 @@
 #include <cmocka.h>
 #include <coap3/coap.h>
 
+#include "base/log.h"
 #include "coap/coap.h"
 #include "core/config.h"
 #include "core/core.h"
-#include "core/log.h"
 #include "testkdc.h"
 #include "testutil.h"
 

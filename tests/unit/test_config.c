@@ -10,9 +10,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/config.h"
-#include "core/log.h"
 #include "testutil.h"
 
 /* kdc_config_diff()'s report, one "section/key" per line. */

@@ -13,11 +13,11 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/core.h"
-#include "core/log.h"
 #include "testkdc.h"
 #include "testutil.h"
 

@@ -15,11 +15,11 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/core.h"
-#include "core/log.h"
 #include "testkdc.h"
 #include "testutil.h"
 

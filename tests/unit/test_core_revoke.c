@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "core/config.h"
 #include "core/core.h"
 #include "core/revoke.h"

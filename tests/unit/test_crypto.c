@@ -20,7 +20,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "crypto/crypto.h"
 #include "crypto/crypto_int.h"
 #include "testutil.h"

@@ -24,7 +24,7 @@
 
 #include <gnutls/gnutls.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "crypto/crypto.h"
 #include "testutil.h"
 

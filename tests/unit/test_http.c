@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "base/limits.h"
 #include "core/config.h"
-#include "core/limits.h"
 #include "http/http.h"
 #include "testutil.h"
 

@@ -1,4 +1,4 @@
-/* test_log_limit.c: core/log.h kdc_log_limit, the token bucket for log
+/* test_log_limit.c: base/log.h kdc_log_limit, the token bucket for log
  * lines peers cause: a burst, then the rate, the dropped count handed to
  * the next line written, a clock that steps back. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 static void
 test_bucket(void **state)

@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
+#include "base/log.h"
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/core.h"
-#include "core/log.h"
 #include "lwm2m/codec.h"
 #include "lwm2m/lwm2m.h"
 #include "testkdc.h"

@@ -29,11 +29,11 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "base/log.h"
 #include "coap/coap.h"
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/core.h"
-#include "core/log.h"
 #include "core/pool.h"
 #include "lwm2m/lwm2m.h"
 #include "testkdc.h"

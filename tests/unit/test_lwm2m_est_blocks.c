@@ -28,12 +28,12 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "base/alloc.h"
+#include "base/log.h"
 #include "coap/coap.h"
 #include "core/audit.h"
 #include "core/config.h"
-#include "core/alloc.h"
 #include "core/core.h"
-#include "core/log.h"
 #include "lwm2m/codec.h"
 #include "lwm2m/lwm2m.h"
 #include "testkdc.h"

@@ -22,12 +22,12 @@
 #include <cmocka.h>
 #include <coap3/coap.h>
 
+#include "base/log.h"
 #include "coap/coap.h"
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/core.h"
 #include "core/lwm2m_reg.h"
-#include "core/log.h"
 #include "lwm2m/codec.h"
 #include "lwm2m/lwm2m.h"
 #include "testkdc.h"

@@ -14,11 +14,11 @@
 
 #include <cmocka.h>
 
+#include "base/log.h"
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/core.h"
 #include "core/lwm2m_reg.h"
-#include "core/log.h"
 #include "lwm2m/lwm2m.h"
 #include "testkdc.h"
 #include "testutil.h"

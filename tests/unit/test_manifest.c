@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/limits.h"
+#include "base/limits.h"
 #include "core/manifest.h"
 #include "crypto/crypto.h"
 #include "testutil.h"

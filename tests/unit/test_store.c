@@ -13,7 +13,8 @@
 
 #include <sqlite3.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
+#include "base/wipe.h"
 #include "store/store.h"
 #include "store/store_int.h"
 #include "testutil.h"
@@ -1560,7 +1561,7 @@ test_wipe(void **state)
 
 	(void)state;
 	memset(buf, 0xee, sizeof(buf));
-	kdc_store_wipe(buf + 4, 32);
+	kdc_wipe(buf + 4, 32);
 	assert_int_equal(buf[3], 0xee);
 	for (int i = 4; i < 36; i++)
 		assert_int_equal(buf[i], 0);

@@ -11,7 +11,7 @@
 
 #include <sqlite3.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "store/lwm2m_reg.h"
 #include "store/store.h"
 #include "store/store_int.h"

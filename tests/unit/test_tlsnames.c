@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 #include "core/tlsnames.h"
 #include "crypto/crypto.h"
 #include "testutil.h"

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/err.h"
+#include "base/err.h"
 #include "testutil.h"
 
 char *

@@ -4,8 +4,8 @@
  * of a certificate we issue). Header-only, no allocation, no dependency:
  * the device library compiles it too.
  */
-#ifndef KDC_CORE_UTF8_H
-#define KDC_CORE_UTF8_H
+#ifndef KDC_BASE_UTF8_H
+#define KDC_BASE_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>

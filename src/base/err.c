@@ -1,7 +1,7 @@
 /* err.c: text for every kdc_err. */
 #include <string.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 static const struct {
 	kdc_err		 code;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/alloc.h"
+#include "base/alloc.h"
 
 static _Atomic long live;	/* allocations not yet freed */
 static long fail_countdown;	/* 0: off; k: the k-th next allocation fails */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 /* atomic: `serve` sets it on SIGHUP while every thread logs */
 static atomic_int log_level = KDC_LOG_INFO;

@@ -152,7 +152,7 @@
 #define KDC_AUDIT_UNAUTH_RATE	20
 #define KDC_AUDIT_UNAUTH_BURST	100
 /* Info lines a peer can cause (refused handshakes, sessions closed): 5 per
- * second, bursts of 20, per engine (core/log.h kdc_log_limit); the next
+ * second, bursts of 20, per engine (base/log.h kdc_log_limit); the next
  * line written says how many were dropped. */
 #define KDC_LOG_PEER_RATE	5
 #define KDC_LOG_PEER_BURST	20
