@@ -66,18 +66,22 @@ t1=$(date +%s%N)
 for b in 1 2 3 4 5; do for i in $(seq 1 10); do
 	answered "w$b.$i" '[0-9]\.[0-9]+' && fail "a wrong PSK got a response: $(cat "$T/c.w$b.$i.out")"
 done; done
-# the refusals are audited as they happen: poll for all 50
-for _ in $(seq 1 50); do
-	kdc audit list --json > "$T/audit.json"
-	n=$(grep -c '"outcome": "WRONG_KEY"' "$T/audit.json" || true)
+# the refusals are audited as they happen: poll (at most 20 s) for all
+# 50. Each is WRONG_KEY (its Finished did not decrypt); on a loaded
+# machine a handshake may end otherwise first (the client gave up and
+# retried), and is then refused as CLOSED when its session ends: either
+# way one record per handshake, naming the identity, credential and peer.
+refused_rf1() { grep -cE 'coap +auth\.psk +rf1 +(WRONG_KEY|CLOSED) +cred=1 device=urn:dev:rf:1: .*from=127\.0\.0\.1:' "$T/audit.txt" || true; }
+for _ in $(seq 1 200); do
+	kdc audit list > "$T/audit.txt"
+	n=$(refused_rf1)
 	[ "$n" -ge 50 ] && break
 	sleep 0.1
 done
-[ "$n" = 50 ] || fail "want 50 WRONG_KEY audit records, got $n"
-kdc audit list > "$T/audit.txt"
-[ "$(grep -cE 'coap +auth\.psk +rf1 +WRONG_KEY +cred=1 device=urn:dev:rf:1: .*from=127\.0\.0\.1:' "$T/audit.txt")" = 50 ] ||
-	fail "audit records do not name the identity, credential and peer: $(grep WRONG_KEY "$T/audit.txt" | head -2)"
-pass "50 wrong-PSK handshakes for a known identity: 50 audit records (auth.psk rf1 WRONG_KEY)"
+[ "$n" = 50 ] || fail "want 50 audit records of refused rf1 handshakes, got $n: $(grep 'auth\.psk +rf1' "$T/audit.txt" | head -3)"
+nwk=$(grep -cE 'coap +auth\.psk +rf1 +WRONG_KEY ' "$T/audit.txt" || true)
+[ "$nwk" -ge 1 ] || fail "no refusal was told apart as WRONG_KEY"
+pass "50 wrong-PSK handshakes for a known identity: 50 audit records ($nwk WRONG_KEY, the rest CLOSED)"
 
 # Info lines: at least one, at most the limiter's burst (20) plus its
 # rate (5/s) over the flood's duration; never "authenticated".
