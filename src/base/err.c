@@ -18,6 +18,8 @@ static const struct {
 	{ KDC_ERR_NOT_FOUND,		"NOT_FOUND",	"not found" },
 	{ KDC_ERR_EXISTS,		"EXISTS",	"already exists" },
 	{ KDC_ERR_UNSUPPORTED,		"UNSUPPORTED",	"not supported" },
+	{ KDC_ERR_REPLAY,		"REPLAY",	"seen before (replay)" },
+	{ KDC_ERR_EXHAUSTED,		"EXHAUSTED",	"counter exhausted" },
 	{ KDC_ERR_UNKNOWN_DEVICE,	"UNKNOWN_DEVICE", "unknown device" },
 	{ KDC_ERR_REVOKED,		"REVOKED",	"revoked" },
 	{ KDC_ERR_EXPIRED,		"EXPIRED",	"expired" },

@@ -23,6 +23,8 @@ typedef enum {
 	KDC_ERR_NOT_FOUND	= -7,	/* no such row / object */
 	KDC_ERR_EXISTS		= -8,	/* already there (unique id, name) */
 	KDC_ERR_UNSUPPORTED	= -9,	/* valid but not implemented */
+	KDC_ERR_REPLAY		= -10,	/* a record or message seen before */
+	KDC_ERR_EXHAUSTED	= -11,	/* a counter would wrap (sequence numbers) */
 
 	KDC_ERR_UNKNOWN_DEVICE	= -20,	/* no such device / credential */
 	KDC_ERR_REVOKED		= -21,	/* device or credential revoked */
