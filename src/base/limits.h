@@ -102,10 +102,11 @@
 #define KDC_COAP_EP_MAX			8
 /* Routes per engine: the faces register a few dozen (EST, ACE, LwM2M). */
 #define KDC_COAP_ROUTE_MAX		64
-/* DTLS sessions in handshake at once (libcoap's HELLO sessions, the only
- * per-client state before the cookie round). A flood of ClientHellos costs
- * at most this many; legitimate peers finish a handshake in ~2 RTT. */
-#define KDC_COAP_HANDSHAKE_MAX		256
+/* DTLS sessions in handshake at once, all threads ([coap] max_handshakes).
+ * Only a cookie-verified ClientHello (a real source address) makes one;
+ * legitimate peers finish in ~2 RTT, a stuck one is dropped after
+ * KDC_COAP_HANDSHAKE_MS. */
+#define KDC_COAP_HANDSHAKE_MAX		2048
 /* Idle DTLS sessions kept (libcoap drops the oldest idle one beyond).
  * perf.md targets 100k sessions per instance; this is the default cap. */
 #define KDC_COAP_IDLE_MAX		100000
@@ -129,6 +130,35 @@
 #define KDC_COAP_LATER_MAX		4096
 /* fds an engine polls besides its sockets (a worker pool's eventfd). */
 #define KDC_COAP_WATCH_MAX		4
+/* CoAP engine threads ([coap] threads bounded by this). */
+#define KDC_COAP_THREADS_MAX		64
+/* Sessions held at once, all engine threads ([coap] max_sessions). With
+ * our record layer an idle session costs a few hundred bytes: 1M fit in
+ * well under 2 GiB. Past it, stale sessions give way, else new
+ * handshakes are refused. */
+#define KDC_COAP_SESSIONS_MAX		1000000
+/* New handshakes per second, all threads ([coap] handshake_rate): ~4x
+ * what 2 cores complete, so only a flood of cookie-verified hellos (real
+ * source addresses) meets it. */
+#define KDC_COAP_HANDSHAKE_RATE		20000
+/* Sessions one credential may hold ([coap] sessions_per_credential):
+ * past it its least recently made session is closed. A device needs one
+ * or two (a bootstrap overlapping a registration); a probe held 4,000
+ * with one manufacturer credential. */
+#define KDC_COAP_SESSIONS_PER_CRED	8
+/* A session idle this long may be evicted when the table is full
+ * ([coap] stale_seconds; Californium's threshold is 30 min, ours is
+ * shorter: KDC-face sessions live seconds). */
+#define KDC_COAP_STALE_S		60
+/* A handshake that has not finished after this long is dropped (GnuTLS
+ * total timeout; RFC 6347 retransmissions 1, 2, 4, 8 s fit). */
+#define KDC_COAP_HANDSHAKE_MS		15000
+/* DTLS 1.2 session ticket lifetime (resumption for RPK/X.509 devices);
+ * every resumed session is checked against the store again anyway. */
+#define KDC_COAP_TICKET_S		3600
+/* The datagram size GnuTLS fills with a flight (IPv4/Ethernet path less
+ * headers; larger flights go out record by record). */
+#define KDC_COAP_DTLS_MTU		1400
 
 /* ---- worker pool (core/pool.h) ----------------------------------------- */
 /* Worker threads per pool ([coap] sign_threads is bounded by this). */
