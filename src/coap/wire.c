@@ -244,7 +244,8 @@ kdc_coap_block_put(const struct kdc_coap_block *b, uint8_t v[3])
 /* ---- writer ----------------------------------------------------------- */
 
 /* Append n bytes, all or nothing, through a kdc_wr over the same buffer
- * (its one bound check); the sticky error is the writer's. */
+ * (its one bound check); the sticky error is the writer's, so a message
+ * cut anywhere is refused whole by kdc_coap_wb_end(). */
 static void
 wb_put(struct kdc_coap_wb *w, const void *p, size_t n)
 {
@@ -327,11 +328,6 @@ kdc_coap_wb_opt(struct kdc_coap_wb *w, uint16_t num, const void *val,
 	dn = ext_put((uint32_t)(num - w->last), h, &n);
 	ln = ext_put((uint32_t)len, h, &n);
 	h[0] = (uint8_t)(dn << 4 | ln);
-	/* The whole option fits or the message is unusable (sticky). */
-	if (n + len > w->cap - w->len) {
-		wb_fail(w, KDC_ERR_TOO_LARGE);
-		return;
-	}
 	wb_put(w, h, n);
 	wb_put(w, val, len);
 	w->last = num;
@@ -388,10 +384,6 @@ kdc_coap_wb_payload(struct kdc_coap_wb *w, const void *p, size_t len)
 	w->body = true;
 	if (len == 0)
 		return;
-	if (len > w->cap - w->len || 1 > w->cap - w->len - len) {
-		wb_fail(w, KDC_ERR_TOO_LARGE);
-		return;
-	}
 	wb_put(w, &marker, 1);
 	wb_put(w, p, len);
 }

@@ -98,7 +98,7 @@ kdc_err	kdc_coap_wire_parse(const uint8_t *buf, size_t len,
 bool	kdc_coap_wire_head_ok(const struct kdc_coap_wire *m);
 
 /* First option `num` at or after index *iter (start with 0); *iter moves
- * past it. NULL when there is none. */
+ * past it. NULL when there is none (*iter is then nopt). */
 const struct kdc_coap_opt *kdc_coap_wire_opt(const struct kdc_coap_wire *m,
 	    uint16_t num, size_t *iter);
 /* An option's value as an unsigned integer (RFC 7252 §3.2 uint, 0-4
