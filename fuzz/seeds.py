@@ -156,6 +156,10 @@ def coapwire():
     out('coapwire', 'empty-payload', bytes([0x40, 1, 0, 8, 0xff]))
     out('coapwire', 'version-2', bytes([0x80, 1, 0, 9]))
     out('coapwire', 'short', bytes([0x44, 1, 0, 10, 1, 2]))
+    # option numbers adding up past 65535 (65000 + 536): planting the
+    # bug (a uint16 sum) made fuzz_coapwire find such an input in seconds
+    out('coapwire', 'number-past-65535', bytes([0x40, 1, 0, 11, 0xe0, 0xfc,
+        0xdb, 0xe0, 0x01, 0x0b]))
 
 
 def pubkey():
