@@ -105,7 +105,9 @@ const struct kdc_coap_opt *kdc_coap_wire_opt(const struct kdc_coap_wire *m,
  * bytes; Observe 0-3): KDC_OK, KDC_ERR_MALFORMED when longer. */
 kdc_err	kdc_coap_opt_uint(const struct kdc_coap_opt *o, uint32_t *v);
 /* Critical (odd number) and not one we act on (list above, except the
- * proxy ones): what RFC 7252 §5.4.1 answers 4.02 for. */
+ * proxy ones): what RFC 7252 §5.4.1 answers 4.02 for. So 9, 13, 35
+ * (Proxy-Uri), 39 (Proxy-Scheme) are; 6 (Observe), 258 (No-Response)
+ * and every even number are not. */
 bool	kdc_coap_opt_unknown_critical(uint16_t num);
 
 /* Block1/Block2 value (RFC 7959 §2.2): num, more, szx (0..6: size
