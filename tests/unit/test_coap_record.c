@@ -33,6 +33,7 @@
 #include <gnutls/dtls.h>
 
 #include "coap/record.h"
+#include "testutil.h"
 
 #define PRIO_FMT	"NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:" \
 			"-CIPHER-ALL:+%s:-MAC-ALL:+AEAD"
@@ -805,6 +806,66 @@ test_wipe(void **state)
 	pair_free(p);
 }
 
+/* Records sealed by another implementation (Python's cryptography, i.e.
+ * OpenSSL: fuzz/seeds.py, fuzz_dtlsrec's fixed key) open, in one
+ * datagram of three, for every cipher. */
+static void
+test_independent(void **state)
+{
+	static const char *names[] = { "ccm8-3recs", "ccm-3recs",
+	    "ccm256-3recs", "gcm-3recs", "gcm256-3recs", "ccm8-256-3recs" };
+	static const uint8_t cipher[] = { KDC_REC_AES128_CCM8,
+	    KDC_REC_AES128_CCM, KDC_REC_AES256_CCM, KDC_REC_AES128_GCM,
+	    KDC_REC_AES256_GCM, KDC_REC_AES256_CCM8 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[512];
+		struct kdc_rec r;
+		uint8_t *dg, type, t2;
+		uint16_t ep;
+		uint64_t seq;
+		const uint8_t *pt;
+		size_t len, off = 1, rl, pl;
+		int k = 0;
+
+		snprintf(path, sizeof(path), "%s/fuzz/corpus/dtlsrec/%s",
+		    KDC_SOURCE_DIR, names[i]);
+		assert_non_null(dg = kdc_test_read_file(path, &len));
+		assert_int_equal(1 + dg[0] % 6, cipher[i]);
+		memset(&r, 0, sizeof(r));
+		r.cipher = cipher[i];
+		r.epoch = 1;
+		for (unsigned j = 0; j < sizeof(r.rd.key); j++)
+			r.rd.key[j] = (uint8_t)j;
+		memcpy(r.rd.salt, "\xa0\xa1\xa2\xa3", 4);
+		while (off < len) {
+			assert_int_equal(kdc_rec_header(dg + off, len - off,
+			    &type, &ep, &seq, &rl), KDC_OK);
+			assert_int_equal(kdc_rec_open(&r, dg + off, rl, &t2,
+			    &pt, &pl), KDC_OK);
+			assert_int_equal(t2, type);
+			if (k == 0) {
+				assert_int_equal(type, KDC_REC_APPDATA);
+				assert_true(pl > 4 && pt[0] == 0x41);
+			} else if (k == 1) {
+				assert_int_equal(type, KDC_REC_ALERT);
+				assert_int_equal(pl, 2);
+				assert_memory_equal(pt, "\x01\x00", 2);
+			} else {
+				assert_int_equal(pl, 13 * 4);
+				assert_memory_equal(pt, "second record", 13);
+			}
+			off += rl;
+			k++;
+		}
+		assert_int_equal(k, 3);
+		assert_int_equal(r.rd.seq, 3);
+		assert_int_equal(r.window, 0x7);	/* 3, 2, 1 */
+		free(dg);
+	}
+}
+
 int
 main(void)
 {
@@ -819,6 +880,7 @@ main(void)
 		cmocka_unit_test(test_export_refused),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_wipe),
+		cmocka_unit_test(test_independent),
 	};
 	int r;
 
