@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """seeds.py: write the seed corpora of fuzz_devcoap, fuzz_devstate,
-fuzz_coapmsg, fuzz_coapwire and fuzz_pubkey (fuzz/corpus/<parser>/). Run from anywhere:
-python3 fuzz/seeds.py. The PEM/DER key seeds are made by openssl here.
+fuzz_coapmsg, fuzz_coapwire, fuzz_pubkey and fuzz_dtlsrec
+(fuzz/corpus/<parser>/). Run from anywhere: python3 fuzz/seeds.py
+[PARSER...] (all without one). The PEM/DER key seeds are made by openssl
+here; the DTLS records by Python's cryptography (python3-cryptography,
+OpenSSL underneath), an implementation independent of GnuTLS.
 CoAP bytes follow RFC 7252 §3; the state format is kdcdev.h's."""
-import os, struct, subprocess, tempfile, zlib
+import os, struct, subprocess, sys, tempfile, zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -181,8 +184,50 @@ def pubkey():
         out('pubkey', 'truncated.pem', pem[:len(pem) // 2])
 
 
-devcoap()
-devstate()
-coapmsg()
-coapwire()
-pubkey()
+# fuzz_dtlsrec's fixed state: key 00 01 .. 1f (the first 16 bytes for
+# AES-128), salt a0 a1 a2 a3, epoch 1. Input byte 0 picks the cipher:
+# 1 + b % 6 = enum kdc_rec_cipher (src/coap/record.h).
+REC_CIPHERS = {0: ('ccm', 16, 8), 1: ('ccm', 16, 16), 2: ('ccm', 32, 16),
+               3: ('gcm', 16, 16), 4: ('gcm', 32, 16), 5: ('ccm', 32, 8)}
+
+
+def dtls_record(sel, typ, epoch, seq, pt, version=0xfefd):
+    """One DTLS 1.2 AEAD record (RFC 5246 6.2.3.3, RFC 6347 4.1)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM
+    mode, klen, tag = REC_CIPHERS[sel]
+    key = bytes(range(klen))
+    explicit = struct.pack('>H', epoch) + seq.to_bytes(6, 'big')
+    nonce = bytes([0xa0, 0xa1, 0xa2, 0xa3]) + explicit
+    aad = explicit + bytes([typ]) + struct.pack('>HH', 0xfefd, len(pt))
+    aead = AESCCM(key, tag_length=tag) if mode == 'ccm' else AESGCM(key)
+    frag = explicit + aead.encrypt(nonce, pt, aad)
+    return (bytes([typ]) + struct.pack('>H', version) + explicit +
+            struct.pack('>H', len(frag)) + frag)
+
+
+def dtlsrec():
+    coap_get = coap(0, GET, 7, b'\x01', path('.well-known/core'))
+    for sel, name in ((0, 'ccm8'), (1, 'ccm'), (2, 'ccm256'), (3, 'gcm'),
+                      (4, 'gcm256'), (5, 'ccm8-256')):
+        r1 = dtls_record(sel, 23, 1, 1, coap_get)
+        r2 = dtls_record(sel, 23, 1, 3, b'second record' * 4)
+        alert = dtls_record(sel, 21, 1, 2, b'\x01\x00')
+        out('dtlsrec', name + '-3recs', bytes([sel]) + r1 + alert + r2)
+    r = dtls_record(0, 23, 1, 5, coap_get)
+    out('dtlsrec', 'ccm8-replayed', bytes([0]) + r + r)
+    out('dtlsrec', 'ccm8-out-of-order', bytes([0]) +
+        dtls_record(0, 23, 1, 70, b'a') + dtls_record(0, 23, 1, 7, b'b') +
+        dtls_record(0, 23, 1, 69, b'c') + dtls_record(0, 23, 1, 6, b'd'))
+    out('dtlsrec', 'ccm8-epoch0-hello', bytes([0]) +
+        b'\x16\xfe\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x01\x00\x00\x00')
+    out('dtlsrec', 'ccm8-truncated', bytes([0]) + r[:len(r) - 3])
+    # script steps: seq hi, seq lo, plaintext length, flip
+    out('dtlsrec', 'script-window', bytes([3]) + bytes(
+        [0, 70, 40, 0, 0, 7, 10, 0, 0, 6, 0, 0, 0, 70, 3, 0,
+         0, 8, 200, 0, 0, 9, 5, 0x85, 1, 0, 16, 0, 0, 200, 1, 0]))
+
+
+PARSERS = {'devcoap': devcoap, 'devstate': devstate, 'coapmsg': coapmsg,
+           'coapwire': coapwire, 'pubkey': pubkey, 'dtlsrec': dtlsrec}
+for name in (sys.argv[1:] or PARSERS):
+    PARSERS[name]()

@@ -12,16 +12,20 @@
  * every later record with kdc_rec_seal()/kdc_rec_open(). Records sealed
  * here are byte-identical to GnuTLS's own for the same state.
  *
- * Ciphers: AES-128-CCM-8 (RFC 7925's suites), AES-128-CCM, AES-256-CCM,
- * AES-128-GCM, AES-256-GCM; 8-byte explicit nonce = epoch||seq48. Other
+ * Ciphers: AES-128-CCM-8 (RFC 7925's suites), AES-256-CCM-8,
+ * AES-128-CCM, AES-256-CCM, AES-128-GCM, AES-256-GCM; 8-byte explicit
+ * nonce = epoch||seq48 (what GnuTLS sends; on open the nonce is taken
+ * from the record, as GnuTLS does, the sequence number of the header
+ * goes into the AAD and the replay window). Other
  * suites (CHACHA20-POLY1305: its nonce is implicit) are refused
  * KDC_ERR_UNSUPPORTED by kdc_rec_export(): the engine then keeps that
  * session's GnuTLS state (it still works, it only costs more memory).
  *
  * Keys are secrets: kdc_rec_wipe() zeroes a state; nothing here logs.
- * No allocation; the AEAD key schedule is done per call (the state holds
- * raw keys only, so 1M idle sessions cost ~100 MB, not a cipher context
- * each).
+ * No allocation of ours; the AEAD key schedule is done per call (the
+ * state holds raw keys only, so 1M idle sessions cost ~100 MB, not a
+ * cipher context each): GnuTLS allocates and frees one AEAD handle per
+ * kdc_rec_seal()/kdc_rec_open().
  */
 #ifndef KDC_COAP_RECORD_H
 #define KDC_COAP_RECORD_H
@@ -47,13 +51,15 @@ enum kdc_rec_cipher {
 	KDC_REC_AES256_CCM,
 	KDC_REC_AES128_GCM,
 	KDC_REC_AES256_GCM,
+	KDC_REC_AES256_CCM8,
 };
 
 struct kdc_rec_dir {
 	uint8_t		 key[32];
 	uint8_t		 salt[4];	/* the implicit nonce part */
-	uint64_t	 seq;		/* the next (write) / highest seen
-					 * (read) 48-bit sequence number */
+	uint64_t	 seq;		/* the next (write) / highest
+					 * accepted (read) 48-bit sequence
+					 * number, without the epoch */
 };
 
 struct kdc_rec {
@@ -70,10 +76,20 @@ struct kdc_rec {
 /*
  * From an established GnuTLS DTLS 1.2 session (gnutls_session_t passed
  * as void * so this header needs no GnuTLS): KDC_OK,
- * KDC_ERR_UNSUPPORTED (a cipher not above; nothing exported),
- * KDC_ERR_TLS (GnuTLS refused to export: handshake not complete).
- * The replay window starts with the read sequence number GnuTLS last
- * accepted as its right edge.
+ * KDC_ERR_UNSUPPORTED (a cipher not above, or not DTLS 1.2; nothing
+ * exported), KDC_ERR_TLS (GnuTLS refused to export, or no cipher yet,
+ * or read and write epochs differ: handshake not complete),
+ * KDC_ERR_INVALID_ARG (NULL session). On any error *r is zeroed.
+ * gnutls_record_get_state() gives epoch||seq48 as one 64-bit number
+ * (the epoch in its top 16 bits): write = the next to send, read = the
+ * last record GnuTLS accepted plus one (GnuTLS 3.7.9 lib/record.c;
+ * checked by the unit test). That last record is the replay window's
+ * right edge and the whole window counts as seen (GnuTLS does not
+ * export its window): nothing GnuTLS may have delivered opens again; a
+ * genuine record older than the edge that GnuTLS never saw is refused
+ * REPLAY too (a loss, which DTLS tolerates). Call it after
+ * gnutls_handshake() returned 0 and the peer's first application
+ * record was read.
  */
 kdc_err	kdc_rec_export(struct kdc_rec *r, void *gnutls_session);
 
@@ -82,7 +98,8 @@ kdc_err	kdc_rec_export(struct kdc_rec *r, void *gnutls_session);
  * in a datagram): type, epoch, 48-bit sequence number and the length of
  * the whole record (header + fragment) in *rec_len. KDC_ERR_TRUNCATED
  * (header or fragment past len), KDC_ERR_MALFORMED (version not DTLS
- * 1.0/1.2: 0xfeff/0xfefd, or fragment length over 2^14 + 2048).
+ * 1.0/1.2: 0xfeff/0xfefd, or fragment length over 2^14 + 2048). The
+ * next record of the datagram, if any, starts at buf + *rec_len.
  */
 kdc_err	kdc_rec_header(const uint8_t *buf, size_t len, uint8_t *type,
 	    uint16_t *epoch, uint64_t *seq, size_t *rec_len);
@@ -92,21 +109,28 @@ kdc_err	kdc_rec_header(const uint8_t *buf, size_t len, uint8_t *type,
  * it): authenticate, decrypt, then apply the replay window (only a
  * record that authenticates moves it). On KDC_OK *pt points into buf at
  * the plaintext (*pt_len bytes) and *type is its content type.
- * Refusals, each leaving the state unchanged: KDC_ERR_MALFORMED (shorter
- * than nonce + tag, wrong epoch), KDC_ERR_REPLAY (seen, or left of the
- * window), KDC_ERR_CRYPTO (does not authenticate: the caller drops it
- * silently, RFC 6347 §4.1.2.7). buf's bytes are undefined after a
- * failed open.
+ * Refusals, each leaving the state unchanged: KDC_ERR_TRUNCATED (the
+ * header's length runs past rec_len), KDC_ERR_MALFORMED (header does
+ * not parse or frames another length than rec_len, version not 0xfefd,
+ * wrong epoch, shorter than nonce + tag, plaintext over 2^14),
+ * KDC_ERR_REPLAY (seen, or 64 or more behind the right edge; checked
+ * before decryption, and the window moves only for a record that
+ * authenticates), KDC_ERR_CRYPTO (does not authenticate, or GnuTLS
+ * failed: the caller drops it silently, RFC 6347 §4.1.2.7),
+ * KDC_ERR_INVALID_ARG (r has no cipher). buf's bytes are undefined
+ * after a failed open (a plaintext that did not authenticate is zeroed).
  */
 kdc_err	kdc_rec_open(struct kdc_rec *r, uint8_t *buf, size_t rec_len,
 	    uint8_t *type, const uint8_t **pt, size_t *pt_len);
 
 /*
  * Seal pt (pt_len <= 2^14) as one record of `type` into out (cap
- * bytes): header, explicit nonce, ciphertext, tag. KDC_OK with
- * *out_len; KDC_ERR_TOO_LARGE (cap too small), KDC_ERR_EXHAUSTED (the
- * write sequence number would wrap: the session must end). Consumes one
- * write sequence number on success only.
+ * bytes; out must not overlap pt): header (version 0xfefd, r->epoch,
+ * wr.seq), explicit nonce, ciphertext, tag. KDC_OK with *out_len;
+ * KDC_ERR_TOO_LARGE (pt_len over 2^14, or cap too small),
+ * KDC_ERR_EXHAUSTED (wr.seq past 2^48 - 2, the last one usable: a
+ * GnuTLS peer drops 2^48 - 1; the session must end), KDC_ERR_CRYPTO (GnuTLS failed), KDC_ERR_INVALID_ARG
+ * (r has no cipher). Consumes one write sequence number on success only.
  */
 kdc_err	kdc_rec_seal(struct kdc_rec *r, uint8_t type, const uint8_t *pt,
 	    size_t pt_len, uint8_t *out, size_t cap, size_t *out_len);
