@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """seeds.py: write the seed corpora of fuzz_devcoap, fuzz_devstate,
-fuzz_coapmsg and fuzz_pubkey (fuzz/corpus/<parser>/). Run from anywhere:
+fuzz_coapmsg, fuzz_coapwire and fuzz_pubkey (fuzz/corpus/<parser>/). Run from anywhere:
 python3 fuzz/seeds.py. The PEM/DER key seeds are made by openssl here.
 CoAP bytes follow RFC 7252 §3; the state format is kdcdev.h's."""
 import os, struct, subprocess, tempfile, zlib
@@ -130,6 +130,34 @@ def coapmsg():
     out('coapmsg', 'long-path', coap(0, GET, 5, tok, [(11, b'a' * 300)]))
 
 
+def coapwire():
+    """Valid messages exercising every encoding form, and one of each
+    refusal wire.h names (RFC 7252 §3, RFC 7959, RFC 7641)."""
+    tok = b'\x11\x22\x33\x44\x55\x66\x77\x88'
+    # RFC 7252 Appendix A style: CON GET mid 0x7d34, Uri-Path temperature
+    out('coapwire', 'get-temperature', coap(0, GET, 0x7d34, b'',
+        [(11, b'temperature')]))
+    out('coapwire', 'post-block1', coap(0, POST, 1, tok[:4],
+        path('.well-known/est/sen') + [(12, uint(286)), (27, uint(0x0e)),
+        (60, uint(0xffffffff))], bytes(64)))
+    out('coapwire', 'observe', coap(1, 0x45, 2, tok[:2],
+        [(6, uint(0xffffff)), (12, uint(60)), (23, uint(0x16))], b'x' * 20))
+    out('coapwire', 'ext-forms', coap(0, GET, 3, tok, [(12, b'a' * 12),
+        (13, b'b' * 13), (268, b'c' * 268), (269, b'd' * 269),
+        (65000, b'')]))
+    out('coapwire', 'query', coap(0, POST, 4, tok[:1], path('bs') +
+        [(15, b'ep=urn:dev:1'), (15, b'pct=11542'), (258, uint(26))]))
+    out('coapwire', 'empty-ack', bytes([0x60, 0, 0, 4]))
+    out('coapwire', 'rst', bytes([0x70, 0, 0x12, 0x34]))
+    out('coapwire', 'many-opts', coap(0, GET, 5, b'',
+        [(11, b'x')] * 33))
+    out('coapwire', 'bad-tkl', bytes([0x49, 1, 0, 6]) + tok + b'\x00')
+    out('coapwire', 'bad-nibble', bytes([0x40, 1, 0, 7, 0xf1, 0]))
+    out('coapwire', 'empty-payload', bytes([0x40, 1, 0, 8, 0xff]))
+    out('coapwire', 'version-2', bytes([0x80, 1, 0, 9]))
+    out('coapwire', 'short', bytes([0x44, 1, 0, 10, 1, 2]))
+
+
 def pubkey():
     with tempfile.TemporaryDirectory() as t:
         def sh(cmd):
@@ -152,4 +180,5 @@ def pubkey():
 devcoap()
 devstate()
 coapmsg()
+coapwire()
 pubkey()

@@ -71,25 +71,34 @@ struct kdc_coap_wire {
 	struct kdc_coap_opt	 opt[KDC_COAP_WIRE_OPTS];
 	const uint8_t		*payload;	/* NULL when none */
 	size_t			 payload_len;
+	bool			 head_ok;	/* kdc_coap_wire_head_ok() */
 };
 
 /*
  * Parse one datagram. KDC_OK; KDC_ERR_MALFORMED (version not 1, token
  * length 9-15, option delta or length nibble 15 outside the payload
- * marker, an option running past the end, a payload marker with no
- * payload, an empty message (code 0.00) with a token, options or a
- * payload); KDC_ERR_TRUNCATED (shorter than its header or token);
- * KDC_ERR_TOO_LARGE (more than KDC_COAP_WIRE_OPTS options). On an error
- * *m holds at least type, code, mid and the token when they were
- * readable (so an RST or a 4.00 can still be sent), and `kdc_coap_wire_
- * head_ok` says whether they were.
+ * marker, an option running past the end, an option number over 65535
+ * (deltas add up past it), a payload marker with no payload, an empty
+ * message (code 0.00) with a token, options or a payload); KDC_ERR_
+ * TRUNCATED (shorter than its header or token); KDC_ERR_TOO_LARGE (more
+ * than KDC_COAP_WIRE_OPTS options in an otherwise well-formed message:
+ * a malformed one is MALFORMED whatever its count).
+ *
+ * On an error nopt is 0 and payload NULL. kdc_coap_wire_head_ok() says
+ * whether the fixed header was readable with version 1: type, code and
+ * mid are then valid, so a CON can be rejected with an RST (RFC 7252
+ * §4.2: a message format error is rejected, an unknown version silently
+ * ignored). token_len bytes of token are valid always; token_len is 0
+ * when the token itself was not (length 9-15, cut short). TOO_LARGE
+ * comes only after a complete token, so a CON refused TOO_LARGE can get
+ * a piggybacked 4.00 carrying its token.
  */
 kdc_err	kdc_coap_wire_parse(const uint8_t *buf, size_t len,
 	    struct kdc_coap_wire *m);
 bool	kdc_coap_wire_head_ok(const struct kdc_coap_wire *m);
 
 /* First option `num` at or after index *iter (start with 0); *iter moves
- * past it. NULL when there is none. */
+ * past it. NULL when there is none (*iter is then nopt). */
 const struct kdc_coap_opt *kdc_coap_wire_opt(const struct kdc_coap_wire *m,
 	    uint16_t num, size_t *iter);
 /* An option's value as an unsigned integer (RFC 7252 §3.2 uint, 0-4
@@ -109,21 +118,26 @@ struct kdc_coap_block {
 };
 kdc_err	kdc_coap_block_get(const struct kdc_coap_opt *o,
 	    struct kdc_coap_block *b);
-/* Encoded value into v[3], returns its length 0..3 (num < 2^20). */
+/* Encoded value into v[3], returns its length 0..3, shortest (num 0,
+ * more false, szx 0 is zero bytes). num < 2^20 and szx < 7, asserted. */
 size_t	kdc_coap_block_put(const struct kdc_coap_block *b, uint8_t v[3]);
 
 /*
  * Writer: build a message into the caller's buffer. Options must be
- * added in ascending number order (equal numbers repeat); a smaller
- * number, a buffer too small, a token over 8 bytes: sticky error, the
- * message is unusable (kdc_coap_wb_end() returns it). The payload comes
- * last (a marker 0xFF is written only when len > 0).
+ * added in ascending number order (equal numbers repeat), each at most
+ * 65535 bytes long, none after the payload; a smaller number, a longer
+ * value, a buffer too small, a token over 8 bytes, a type over 3: sticky
+ * error, the message is unusable (kdc_coap_wb_end() returns it). The
+ * payload comes last, once (a marker 0xFF is written only when
+ * len > 0). An empty message (code 0.00) carries no token, option or
+ * payload (RFC 7252 §4.1): kdc_coap_wb_end() refuses one that does.
  */
 struct kdc_coap_wb {
 	uint8_t		*buf;
 	size_t		 cap;
 	size_t		 len;
 	uint16_t	 last;	/* last option number written */
+	bool		 body;	/* payload added: no more options */
 	kdc_err		 err;
 };
 void	kdc_coap_wb_init(struct kdc_coap_wb *w, uint8_t *buf, size_t cap,
@@ -134,13 +148,14 @@ void	kdc_coap_wb_opt(struct kdc_coap_wb *w, uint16_t num, const void *val,
 /* Shortest unsigned encoding (0 is zero bytes). */
 void	kdc_coap_wb_opt_uint(struct kdc_coap_wb *w, uint16_t num, uint32_t v);
 /* A '/'-separated path as repeated options (Uri-Path, Location-Path);
- * "" adds none; an empty segment ("a//b") or one over 255 bytes is
- * KDC_ERR_INVALID_ARG. */
+ * "" adds none; an empty segment ("a//b", and so a leading or trailing
+ * '/') or one over 255 bytes (RFC 7252 §5.10) is KDC_ERR_INVALID_ARG. */
 void	kdc_coap_wb_path(struct kdc_coap_wb *w, uint16_t num,
 	    const char *path);
 void	kdc_coap_wb_payload(struct kdc_coap_wb *w, const void *p, size_t len);
 /* KDC_OK and *len the message's length, or the sticky error
- * (KDC_ERR_TOO_LARGE when it did not fit, KDC_ERR_INVALID_ARG). */
+ * (KDC_ERR_TOO_LARGE when it did not fit, KDC_ERR_INVALID_ARG) and *len
+ * 0. */
 kdc_err	kdc_coap_wb_end(struct kdc_coap_wb *w, size_t *len);
 
 #endif
