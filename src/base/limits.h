@@ -159,6 +159,25 @@
 /* The datagram size GnuTLS fills with a flight (IPv4/Ethernet path less
  * headers; larger flights go out record by record). */
 #define KDC_COAP_DTLS_MTU		1400
+/* Our message layer (coap/xl.h), RFC 7252 §4.8 transmission parameters:
+ * ACK_TIMEOUT and MAX_RETRANSMIT as the RFC gives them (a CON is given up
+ * after ~45-93 s), EXCHANGE_LIFETIME for what a retransmission may still
+ * ask for (a dedup entry, a stalled Block1 body, a Block2 answer). */
+#define KDC_COAP_ACK_TIMEOUT_MS		2000
+#define KDC_COAP_MAX_RETRANSMIT		4
+#define KDC_COAP_EXCHANGE_LIFETIME_MS	247000
+/* Block1 bodies being joined at once per engine: each at most
+ * KDC_COAP_BODY_MAX (8 KiB), so at most 8 MiB; one per peer. */
+#define KDC_COAP_BODIES_MAX		1024
+/* Max-Age of the 5.03 a peer gets when KDC_COAP_BODIES_MAX bodies are
+ * being joined: long enough for most to finish (a 8 KiB CSR is 8 round
+ * trips), short enough for a device to retry soon. */
+#define KDC_COAP_BODIES_RETRY_S		5
+/* Answers kept per engine for retransmitted CONs (a ring, each a datagram
+ * of at most 1152 bytes, usually < 300): at 5,000 requests/s it covers
+ * ~6.5 s, the first two retransmissions (2-3 s, 6-9 s) of a lost answer;
+ * at most ~38 MiB. */
+#define KDC_COAP_DEDUP_MAX		32768
 
 /* ---- worker pool (core/pool.h) ----------------------------------------- */
 /* Worker threads per pool ([coap] sign_threads is bounded by this). */
