@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """seeds.py: write the seed corpora of fuzz_devcoap, fuzz_devstate,
-fuzz_coapmsg, fuzz_coapwire, fuzz_pubkey and fuzz_dtlsrec
+fuzz_coapwire, fuzz_pubkey and fuzz_dtlsrec
 (fuzz/corpus/<parser>/). Run from anywhere: python3 fuzz/seeds.py
 [PARSER...] (all without one). The PEM/DER key seeds are made by openssl
 here; the DTLS records by Python's cryptography (python3-cryptography,
@@ -121,18 +121,6 @@ def devstate():
     out('devstate', 'truncated', good[:40])
 
 
-def coapmsg():
-    tok = b'\xa1\xb2'
-    out('coapmsg', 'bs', coap(0, POST, 1, tok, path('bs') +
-        [(15, b'ep=urn:dev:1'), (15, b'pct=11542')]))
-    out('coapmsg', 'sen', coap(0, POST, 2, tok, path('.well-known/est/sen') +
-        [(12, uint(286)), (17, uint(287)), (27, uint(0x0e)), (60, uint(300))],
-        b'\x30\x82\x01\x00' + bytes(60)))
-    out('coapmsg', 'created', coap(2, 0x41, 3, tok, [(8, b'rd'), (8, b'5a3f')]))
-    out('coapmsg', 'empty-ack', bytes([0x60, 0, 0, 4]))
-    out('coapmsg', 'long-path', coap(0, GET, 5, tok, [(11, b'a' * 300)]))
-
-
 def coapwire():
     """Valid messages exercising every encoding form, and one of each
     refusal wire.h names (RFC 7252 §3, RFC 7959, RFC 7641)."""
@@ -227,7 +215,7 @@ def dtlsrec():
          0, 8, 200, 0, 0, 9, 5, 0x85, 1, 0, 16, 0, 0, 200, 1, 0]))
 
 
-PARSERS = {'devcoap': devcoap, 'devstate': devstate, 'coapmsg': coapmsg,
+PARSERS = {'devcoap': devcoap, 'devstate': devstate,
            'coapwire': coapwire, 'pubkey': pubkey, 'dtlsrec': dtlsrec}
 for name in (sys.argv[1:] or PARSERS):
     PARSERS[name]()

@@ -258,8 +258,6 @@ struct kdc_coap {
 	void			*rv_arg;
 	uint64_t		 idle_next;
 
-	struct kdc_log_limit	 loglim;	/* info lines peers cause */
-	struct kdc_log_limit	 warnlim;	/* limits hit */
 	uint8_t			 psk[KDC_PSK_MAX];
 
 	/* counters (bench, tests) */
@@ -686,6 +684,12 @@ peer_close(struct kdc_coap_peer *p, bool send_alert)
 
 	if (p->state == PS_CLOSED)
 		return;
+	if (send_alert && p->state == PS_HANDSHAKE && p->g != NULL)
+		/* a refused handshake ends now for the peer too, not at its
+		 * timeout (plaintext: our epoch is still 0) */
+		(void)gnutls_alert_send(p->g, GNUTLS_AL_FATAL,
+		    p->doom_why == KDC_ERR_WRONG_KEY ? GNUTLS_A_DECRYPT_ERROR :
+		    GNUTLS_A_HANDSHAKE_FAILURE);
 	if (send_alert && was_open && !p->nosec) {
 		if (p->rec != NULL) {
 			static const uint8_t cn[2] = { 1, 0 };
@@ -750,29 +754,47 @@ doomed_close(struct kdc_coap *c)
 
 /* ---- refusals and authentication ------------------------------------------------ */
 
-static bool
-take_log(struct kdc_coap *c)
-{
-	unsigned long dropped;
+/* One budget for the whole process: every engine thread's peers share
+ * the operator's log (5/s, bursts of 20). */
+static pthread_mutex_t loglim_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct kdc_log_limit loglim_all, warnlim_all;
 
-	if (!kdc_log_limit_take(&c->loglim,
+/* May a line about a peer be logged now? The caller logs the dropped
+ * count first (in its own name: the line says who dropped them). */
+static bool
+take_log(unsigned long *dropped)
+{
+	int ok;
+
+	pthread_mutex_lock(&loglim_mu);
+	ok = kdc_log_limit_take(&loglim_all,
 	    (int64_t)(kdc_coap_now_ms() / 1000), KDC_LOG_PEER_RATE,
-	    KDC_LOG_PEER_BURST, &dropped))
-		return false;
-	if (dropped > 0)
-		kdc_log_info("(%lu refusals and closures of peers not logged: "
-		    "over %d/s)", dropped, KDC_LOG_PEER_RATE);
-	return true;
+	    KDC_LOG_PEER_BURST, dropped);
+	pthread_mutex_unlock(&loglim_mu);
+	return ok != 0;
 }
+
+#define LOG_DROPPED(n)							\
+	do {								\
+		if ((n) > 0)						\
+			kdc_log_info("(%lu refusals and closures of peers "\
+			    "not logged: over %d/s)", (n),		\
+			    KDC_LOG_PEER_RATE);				\
+	} while (0)
 
 /* A limit hit: one warning line per 10 s at most, with the count since. */
 static void
 limit_warn(struct kdc_coap *c, const char *what, const char *key)
 {
 	unsigned long dropped;
+	int ok;
 
-	if (kdc_log_limit_take(&c->warnlim,
-	    (int64_t)(kdc_coap_now_ms() / 10000), 1, 1, &dropped))
+	(void)c;
+	pthread_mutex_lock(&loglim_mu);
+	ok = kdc_log_limit_take(&warnlim_all,
+	    (int64_t)(kdc_coap_now_ms() / 10000), 1, 1, &dropped);
+	pthread_mutex_unlock(&loglim_mu);
+	if (ok)
 		kdc_log_warn("coap: %s ([coap] %s); %lu more since the last "
 		    "warning", what, key, dropped);
 }
@@ -792,11 +814,11 @@ addr_text(const struct kdc_coap_peer *p, char *out, size_t cap)
 }
 
 static void
-auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
+kdc_coap_auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
-auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
+kdc_coap_auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
     const char *fmt, ...)
 {
 	struct kdc_coap *c = p->c;
@@ -807,6 +829,7 @@ auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
 	const char *what = p->hs != NULL && p->hs->presented_what != NULL ?
 	    p->hs->presented_what : "subject";
 	char detail[256], addr[KDC_COAP_ADDR_TEXT];
+	unsigned long dropped;
 	va_list ap;
 
 	p->traced = true;
@@ -814,9 +837,11 @@ auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	addr_text(p, addr, sizeof(addr));
-	if (take_log(c))
+	if (take_log(&dropped)) {
+		LOG_DROPPED(dropped);
 		kdc_log_info_r(why, "peer=%s endpoint=%s %s %s=%s refused: %s",
 		    addr, p->ep->name, action, what, subject, detail);
+	}
 	if (audit)
 		kdc_core_audit_peer(c->core, "coap", action, subject, why,
 		    "%s from=%s endpoint=%s", detail, addr, p->ep->name);
@@ -827,7 +852,7 @@ handshake_failed(struct kdc_coap_peer *p)
 {
 	if (!p->vouched || p->authed || p->traced || p->auth == NULL)
 		return;
-	auth_refused(p, KDC_ERR_CLOSED, 1, "cred=%" PRId64 " device=%.*s: the "
+	kdc_coap_auth_refused(p, KDC_ERR_CLOSED, 1, "cred=%" PRId64 " device=%.*s: the "
 	    "handshake ended before the peer proved the credential's key",
 	    p->auth->cred_id, (int)p->auth->devid_len, p->auth->data);
 }
@@ -923,7 +948,7 @@ peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
 	kdc_err r;
 
 	if (!policy_ok(p->ep, who->kind)) {
-		auth_refused(p, KDC_ERR_WRONG_TYPE, 0,
+		kdc_coap_auth_refused(p, KDC_ERR_WRONG_TYPE, 0,
 		    "endpoint refuses %s credentials",
 		    kdc_cred_kind_str(who->kind));
 		addr_text(p, addr, sizeof(addr));
@@ -936,6 +961,13 @@ peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
 	if ((r = pauth_set(p, who)) != KDC_OK)
 		return r;
 	p->vouched = true;
+	if (kdc_log_get_level() >= KDC_LOG_DEBUG) {
+		addr_text(p, addr, sizeof(addr));
+		kdc_log_debug("peer=%s endpoint=%s identity found cred=%lld "
+		    "type=%s: key to be proven by the handshake", addr,
+		    p->ep->name, (long long)who->cred_id,
+		    kdc_cred_type_str(who->type));
+	}
 	return cred_admit(p);
 }
 
@@ -1007,7 +1039,7 @@ psk_cb(gnutls_session_t g, const gnutls_datum_t *username,
 		    KDC_PSK_IDENTITY_MAX ? KDC_PSK_IDENTITY_MAX :
 		    username->size, p->hs->presented,
 		    sizeof(p->hs->presented));
-		auth_refused(p, KDC_ERR_MALFORMED, 1,
+		kdc_coap_auth_refused(p, KDC_ERR_MALFORMED, 1,
 		    "PSK identity of %u bytes", username->size);
 		return -1;
 	}
@@ -1017,7 +1049,7 @@ psk_cb(gnutls_session_t g, const gnutls_datum_t *username,
 	    sizeof(p->hs->presented));
 	r = kdc_core_auth_psk(c->core, "coap", id, c->psk, &len, &who);
 	if (r != KDC_OK)
-		auth_refused(p, r, !core_audited(p, r), "%s", refusal_text(r));
+		kdc_coap_auth_refused(p, r, !core_audited(p, r), "%s", refusal_text(r));
 	else
 		r = peer_accept(p, &who);
 	if (r == KDC_OK && (key->data = gnutls_malloc(len)) == NULL)
@@ -1064,7 +1096,7 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 		snprintf(p->hs->presented, sizeof(p->hs->presented), "%s", hex);
 		if (n > KDC_CHAIN_MAX) {
 			r = KDC_ERR_TOO_LARGE;
-			auth_refused(p, r, 1, "chain of %u certificates", n);
+			kdc_coap_auth_refused(p, r, 1, "chain of %u certificates", n);
 			return r;
 		}
 		for (unsigned i = 0; i < n; i++) {
@@ -1076,11 +1108,11 @@ check_peer_cert(struct kdc_coap_peer *p, gnutls_session_t g)
 		break;
 	default:
 		r = KDC_ERR_UNSUPPORTED;
-		auth_refused(p, r, 1, "certificate type");
+		kdc_coap_auth_refused(p, r, 1, "certificate type");
 		return r;
 	}
 	if (r != KDC_OK)
-		auth_refused(p, r, !core_audited(p, r), "%s", refusal_text(r));
+		kdc_coap_auth_refused(p, r, !core_audited(p, r), "%s", refusal_text(r));
 	else
 		r = peer_accept(p, &who);
 	return r;
@@ -1127,7 +1159,7 @@ resumed_check(struct kdc_coap_peer *p)
 		    &who);
 		kdc_wipe(p->c->psk, sizeof(p->c->psk));
 		if (r != KDC_OK) {
-			auth_refused(p, r, !core_audited(p, r),
+			kdc_coap_auth_refused(p, r, !core_audited(p, r),
 			    "resumed session: %s", refusal_text(r));
 			return r;
 		}
@@ -1163,7 +1195,7 @@ audit_cb(gnutls_session_t g, const char *text)
 	    p->g != g || p->state != PS_HANDSHAKE || !p->vouched ||
 	    p->doomed || p->auth == NULL)
 		return;
-	auth_refused(p, KDC_ERR_WRONG_KEY, 1, "cred=%" PRId64 " device=%.*s: "
+	kdc_coap_auth_refused(p, KDC_ERR_WRONG_KEY, 1, "cred=%" PRId64 " device=%.*s: "
 	    "its handshake record does not decrypt: the peer does not hold "
 	    "the credential's key", p->auth->cred_id, (int)p->auth->devid_len,
 	    p->auth->data);
@@ -1451,39 +1483,49 @@ hs_timer_arm(struct kdc_coap_peer *p)
 	timer_arm(p->c, &p->hs->tm, when);
 }
 
+/* The handshake finished with a credential core/ vouched for: the peer
+ * is authenticated. */
+static void
+kdc_coap_peer_confirm(struct kdc_coap_peer *p)
+{
+	char addr[KDC_COAP_ADDR_TEXT];
+
+	p->authed = true;
+	p->state = PS_OPEN;
+	if (kdc_log_get_level() < KDC_LOG_DEBUG)
+		return;
+	addr_text(p, addr, sizeof(addr));
+	kdc_log_debug("peer=%s endpoint=%s resumed=%d authenticated cred=%"
+	    PRId64 " type=%s device=%.*s", addr, p->ep->name,
+	    gnutls_session_is_resumed(p->g) ? 1 : 0, p->auth->cred_id,
+	    kdc_cred_type_str((enum kdc_cred_type)p->auth->type),
+	    (int)p->auth->devid_len, p->auth->data);
+}
+
 static void
 established(struct kdc_coap_peer *p)
 {
 	struct kdc_coap *c = p->c;
-	char addr[KDC_COAP_ADDR_TEXT];
 	kdc_err r;
 
 	if (gnutls_session_is_resumed(p->g) && !p->vouched) {
 		if ((r = resumed_check(p)) != KDC_OK) {
 			if (!p->traced)
-				auth_refused(p, r, 1, "resumed session refused");
+				kdc_coap_auth_refused(p, r, 1, "resumed session refused");
 			peer_close(p, true);
 			return;
 		}
 	}
 	if (!p->vouched || p->auth == NULL) {
-		auth_refused(p, KDC_ERR_UNTRUSTED, 1,
+		kdc_coap_auth_refused(p, KDC_ERR_UNTRUSTED, 1,
 		    "the handshake ended with no credential checked");
 		peer_close(p, true);
 		return;
 	}
-	p->authed = true;
-	p->state = PS_OPEN;
+	kdc_coap_peer_confirm(p);
 	c->nhs--;
 	c->n_hs_done++;
 	hs_free(c, p);
-	if (kdc_log_get_level() >= KDC_LOG_DEBUG) {
-		addr_text(p, addr, sizeof(addr));
-		kdc_log_debug("peer=%s endpoint=%s authenticated cred=%" PRId64
-		    " device=%.*s resumed=%d", addr, p->ep->name,
-		    p->auth->cred_id, (int)p->auth->devid_len, p->auth->data,
-		    gnutls_session_is_resumed(p->g) ? 1 : 0);
-	}
 }
 
 static void
@@ -1512,7 +1554,7 @@ hs_step(struct kdc_coap_peer *p)
 	}
 	if (!p->traced && p->vouched)
 		handshake_failed(p);
-	else if (!p->traced && take_log(p->c)) {
+	else if (!p->traced && kdc_log_get_level() >= KDC_LOG_DEBUG) {
 		char addr[KDC_COAP_ADDR_TEXT];
 
 		addr_text(p, addr, sizeof(addr));
@@ -1876,6 +1918,7 @@ recheck_peers(struct kdc_coap *c)
 {
 	struct kdc_coap_peer *p;
 	char addr[KDC_COAP_ADDR_TEXT];
+	unsigned long dropped;
 	size_t closed = 0;
 	kdc_err r;
 
@@ -1894,11 +1937,13 @@ recheck_peers(struct kdc_coap *c)
 			return r;
 		}
 		addr_text(p, addr, sizeof(addr));
-		if (take_log(c))
+		if (take_log(&dropped)) {
+			LOG_DROPPED(dropped);
 			kdc_log_info_r(r, "peer=%s endpoint=%s session closed "
 			    "device=%.*s cred=%lld", addr, p->ep->name,
 			    (int)p->auth->devid_len, p->auth->data,
 			    (long long)p->auth->cred_id);
+		}
 		(void)kdc_core_audit(c->core, "coap", "session.close",
 		    kdc_coap_peer_auth(p)->dev_id, r, "reason=%s cred=%" PRId64
 		    " from=%s endpoint=%s", r == KDC_ERR_EXPIRED ? "expired" :
@@ -2143,15 +2188,18 @@ static struct { int family; uint16_t port; } ports[KDC_COAP_EP_MAX * 4];
 static size_t nports;
 
 static kdc_err
-port_claim(const struct sockaddr *sa, socklen_t len, uint16_t port)
+port_claim(const struct sockaddr *sa, socklen_t len, uint16_t port,
+    bool *first)
 {
 	kdc_err r = KDC_OK;
 	int fd;
 
+	*first = false;
 	pthread_mutex_lock(&ports_mu);
 	for (size_t i = 0; i < nports; i++)
 		if (ports[i].family == sa->sa_family && ports[i].port == port)
 			goto out;
+	*first = true;
 	if ((fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(fd, sa, len) != 0) {
 		r = KDC_ERR_IO;
@@ -2180,7 +2228,7 @@ kdc_coap_listen(struct kdc_coap *c, const char *name, const char *addr,
 	struct kdc_coap_ep *e;
 	struct epoll_event ev;
 	socklen_t len = 0;
-	bool nosec = (accept & KDC_COAP_ACCEPT_NOSEC) != 0;
+	bool nosec = (accept & KDC_COAP_ACCEPT_NOSEC) != 0, first;
 	int fd = -1, one = 1, sz = 4 << 20;
 	kdc_err r;
 
@@ -2223,8 +2271,8 @@ kdc_coap_listen(struct kdc_coap *c, const char *name, const char *addr,
 			c->key_pem = key_pem;
 		}
 	}
-	if ((r = port_claim((struct sockaddr *)&ss, len, (uint16_t)port)) !=
-	    KDC_OK)
+	if ((r = port_claim((struct sockaddr *)&ss, len, (uint16_t)port,
+	    &first)) != KDC_OK)
 		return r;
 	if ((fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) < 0)
@@ -2254,6 +2302,9 @@ kdc_coap_listen(struct kdc_coap *c, const char *name, const char *addr,
 		return KDC_ERR_IO;
 	}
 	c->neps++;
+	if (first)		/* once per port, not per engine thread */
+		kdc_log_info("endpoint=%s listen=%s:%d %s", name, addr, port,
+		    nosec ? "coap (NoSec)" : "coaps");
 	return KDC_OK;
 }
 

@@ -1593,11 +1593,19 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		n = bare(buf, KDC_COAP_ACK, w->mid);
 		reply(x, p, w, buf, n);
 	} else {
+		/* an owned payload may be a secret (an /skg private key): it
+		 * is not kept for a retransmission (coap.h: nothing of it is
+		 * left once sent); a retransmitted CON runs the handler again */
+		bool keep = rs.release == NULL;
+
 		n = answer_make(x, p, buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
 		    con ? w->mid : x->mid++, w->token, w->token_len, &rs,
 		    has_b2 ? &b2 : NULL, has_b1 ? &b1echo : NULL, m.code,
 		    m.path);
-		reply(x, p, w, buf, n);
+		if (keep)
+			reply(x, p, w, buf, n);
+		else
+			(void)kdc_coap_peer_send(p, buf, n);
 		kdc_wipe(buf, n);
 	}
 	settle(x, p);
