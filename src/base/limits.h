@@ -102,11 +102,10 @@
 #define KDC_COAP_EP_MAX			8
 /* Routes per engine: the faces register a few dozen (EST, ACE, LwM2M). */
 #define KDC_COAP_ROUTE_MAX		64
-/* DTLS sessions in handshake at once, all threads ([coap] max_handshakes).
- * Only a cookie-verified ClientHello (a real source address) makes one;
- * legitimate peers finish in ~2 RTT, a stuck one is dropped after
- * KDC_COAP_HANDSHAKE_MS. */
-#define KDC_COAP_HANDSHAKE_MAX		2048
+/* DTLS sessions in handshake at once (libcoap's HELLO sessions, the only
+ * per-client state before the cookie round). A flood of ClientHellos costs
+ * at most this many; legitimate peers finish a handshake in ~2 RTT. */
+#define KDC_COAP_HANDSHAKE_MAX		256
 /* Idle DTLS sessions kept (libcoap drops the oldest idle one beyond).
  * perf.md targets 100k sessions per instance; this is the default cap. */
 #define KDC_COAP_IDLE_MAX		100000

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -426,14 +425,14 @@ pool_drain(void *arg)
 
 /* [coap] sign_threads workers for EST, each with its own core. */
 static int
-workers_start(struct ctx *c, struct coap_face *f, size_t nwk)
+workers_start(struct ctx *c, struct coap_face *f)
 {
 	struct kdc_core *cores[KDC_POOL_THREADS_MAX];
 	kdc_err r;
 
-	if (nwk == 0 || c->cfg.coap_port == 0)
+	if (c->cfg.sign_threads <= 0 || c->cfg.coap_port == 0)
 		return 0;
-	for (f->nwk = 0; f->nwk < nwk; f->nwk++) {
+	for (f->nwk = 0; f->nwk < (size_t)c->cfg.sign_threads; f->nwk++) {
 		if (core_set_open(c, &f->wk[f->nwk]) != 0) {
 			f->nwk++;	/* closed by coap_face_stop() */
 			return 1;
@@ -451,7 +450,7 @@ workers_start(struct ctx *c, struct coap_face *f, size_t nwk)
 
 static int
 coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
-    struct coap_face *f, size_t nwk)
+    struct coap_face *f)
 {
 	struct kdc_lwm2m_opts o;
 	struct core_set own = { NULL, NULL, NULL };
@@ -508,7 +507,7 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	}
 	if ((r = kdc_lwm2m_attach(f->coap, f->core, &o, &f->lw)) != KDC_OK)
 		return fail("lwm2m: %s", kdc_err_str(r));
-	if (workers_start(c, f, nwk) != 0)
+	if (workers_start(c, f) != 0)
 		return 1;
 	if ((r = kdc_est_attach(f->coap, f->core, "kdc", f->pool, &f->est)) !=
 	    KDC_OK)
@@ -524,69 +523,11 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	return 0;
 }
 
-/* How many engine threads: [coap] threads, or one per CPU. */
-static size_t
-coap_threads(const struct ctx *c)
-{
-	long n = c->cfg.coap_threads > 0 ? c->cfg.coap_threads :
-	    sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < 1)
-		n = 1;
-	if (n > KDC_COAP_THREADS_MAX)
-		n = KDC_COAP_THREADS_MAX;
-	return (size_t)n;
-}
-
-/*
- * One CoAP face per engine thread: each has its own engine (its own
- * sockets in each port's SO_REUSEPORT group), core, store connection,
- * LwM2M and EST faces and EST workers ([coap] sign_threads shared out).
- */
-static int
-coap_faces_start(struct ctx *c, const char *cert_pem, const char *key_pem,
-    struct coap_face **out, size_t *nout)
-{
-	size_t n = coap_threads(c), nwk;
-	struct coap_face *f;
-
-	*out = NULL;
-	*nout = 0;
-	if ((f = kdc_calloc(n, sizeof(*f))) == NULL)
-		return fail("coap: out of memory");
-	*out = f;
-	nwk = c->cfg.sign_threads <= 0 ? 0 :
-	    ((size_t)c->cfg.sign_threads + n - 1) / n;
-	for (size_t i = 0; i < n; i++) {
-		*nout = i + 1;
-		if (coap_face_start(c, cert_pem, key_pem, &f[i], nwk) != 0)
-			return 1;
-	}
-	if (n > 1)
-		kdc_log_info("coap: %zu engine threads", n);
-	return 0;
-}
-
-static void
-coap_faces_stop(struct coap_face *f, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (f[i].running) {
-			kdc_coap_stop(f[i].coap);
-			pthread_join(f[i].thread, NULL);
-			f[i].running = 0;
-		}
-	for (size_t i = 0; i < n; i++)
-		coap_face_stop(&f[i]);
-	kdc_free(f);
-}
-
 int
 kdc_cli_serve(const struct kdc_cli_args *a)
 {
 	struct ctx c;
-	struct coap_face *f = NULL;
-	size_t nf = 0;
+	struct coap_face f;
 	struct sweeper sw;
 	struct kdc_config live;
 	struct timespec period;
@@ -598,6 +539,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	int sig = 0, rc = 1;
 	kdc_err r;
 
+	memset(&f, 0, sizeof(f));
 	memset(&sw, 0, sizeof(sw));
 	/* glibc gives freed heap back (madvise) once 128 KiB are free at a
 	 * thread arena's top: each SQLite connection drops its page cache
@@ -653,7 +595,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 		    c.cfg.http_address, c.cfg.http_port, c.dir);
 		goto out;
 	}
-	if (coap_faces_start(&c, cert_pem, key_pem, &f, &nf) != 0)
+	if (coap_face_start(&c, cert_pem, key_pem, &f) != 0)
 		goto out;
 	kdc_log_info("serving dir=%s https=%s:%d coaps=%s:%d lwm2m=%s:%d",
 	    c.dir, c.cfg.http_address, c.cfg.http_port, c.cfg.coap_address,
@@ -683,13 +625,11 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	}
 	kdc_log_info("signal=%d: draining and stopping", sig);
 	kdc_http_stop(h);
-	coap_faces_stop(f, nf);
-	f = NULL;
-	nf = 0;
+	coap_face_stop(&f);
 	kdc_log_info("stopped");
 	rc = 0;
 out:
-	coap_faces_stop(f, nf);
+	coap_face_stop(&f);
 	kdc_http_free(h);
 	sweeper_close(&sw);
 	kdc_free(cert_pem);

@@ -219,18 +219,6 @@ void	kdc_coap_set_timers(struct kdc_coap *c, unsigned ack_timeout_ms,
  */
 void	kdc_coap_revocation_watch(struct kdc_coap *c, unsigned interval_ms,
 	    void (*fn)(void *arg), void *arg);
-/* What an engine has done and holds (tests, the benchmark, logs). */
-struct kdc_coap_stats {
-	size_t		 sessions;	/* in the table (handshaking included) */
-	size_t		 handshaking;
-	uint64_t	 hello_verify;	/* HelloVerifyRequests sent */
-	uint64_t	 handshakes;	/* started (cookie verified) */
-	uint64_t	 established;
-	uint64_t	 replaced;	/* RFC 6347 §4.2.8 */
-	uint64_t	 refused_busy;	/* a limit refused a new handshake */
-	uint64_t	 evicted;	/* stale or over a credential's cap */
-};
-void	kdc_coap_stats(const struct kdc_coap *c, struct kdc_coap_stats *s);
 /* Run for at most timeout_ms (tests); KDC_OK. */
 kdc_err	kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms);
 void	kdc_coap_free(struct kdc_coap *c);

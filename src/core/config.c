@@ -190,42 +190,6 @@ static const struct ckey keys[] = {
 	    "# in one transaction; answers come as separate responses\n"
 	    "# (RFC 9148 4.7).\n"
 	    "# 0: enroll on the CoAP thread itself. One per CPU is a good start." },
-	{ SECT_COAP, "threads", CT_INT, "0", 0, 256,
-	    CFG(coap_threads), 0, 0, NULL, NULL,
-	    "CoAP engine threads, each with its own UDP socket per endpoint\n"
-	    "# (one SO_REUSEPORT group), sessions and store connection; the\n"
-	    "# kernel keeps a peer on one thread. 0: one per CPU." },
-	{ SECT_COAP, "max_sessions", CT_INT, "1000000", 1, 100000000,
-	    CFG(coap_max_sessions), 0, 0, NULL, NULL,
-	    "DTLS sessions held at once, all threads (a few hundred bytes\n"
-	    "# each once established). When full, the least recently active\n"
-	    "# session idle over stale_seconds gives way; if none is, new\n"
-	    "# handshakes are refused (logged, rate-limited)." },
-	{ SECT_COAP, "max_handshakes", CT_INT, "2048", 1, 1000000,
-	    CFG(coap_max_handshakes), 0, 0, NULL, NULL,
-	    "Handshakes in progress at once, all threads. Only a ClientHello\n"
-	    "# that returned our stateless cookie (a real source address)\n"
-	    "# starts one." },
-	{ SECT_COAP, "handshake_rate", CT_INT, "20000", 1, 10000000,
-	    CFG(coap_handshake_rate), 0, 0, NULL, NULL,
-	    "New handshakes started per second, all threads; past it\n"
-	    "# cookie-verified ClientHellos are dropped (the peer retries)." },
-	{ SECT_COAP, "sessions_per_credential", CT_INT, "8", 1, 100000,
-	    CFG(coap_sessions_per_cred), 0, 0, NULL, NULL,
-	    "Sessions one credential may hold; a new one past it closes\n"
-	    "# that credential's oldest session." },
-	{ SECT_COAP, "idle_timeout", CT_INT, "300", 5, 86400 * 7,
-	    CFG(coap_idle_timeout), 0, 0, NULL, NULL,
-	    "Seconds after which an idle session is dropped (the device\n"
-	    "# handshakes again, from the same port if it likes)." },
-	{ SECT_COAP, "stale_seconds", CT_INT, "60", 1, 86400 * 7,
-	    CFG(coap_stale), 0, 0, NULL, NULL,
-	    "A session idle this long may be evicted when the table is full." },
-	{ SECT_COAP, "body_timeout", CT_INT, "247", 1, 3600,
-	    CFG(coap_body_timeout), 0, 0, NULL, NULL,
-	    "Seconds a request body sent block by block (Block1) may take\n"
-	    "# between two blocks before it is dropped (RFC 7252\n"
-	    "# EXCHANGE_LIFETIME)." },
 
 	{ SECT_LWM2M, "server_uri", CT_STRING, "", 0, 0,
 	    CFG(lwm2m_server_uri), FSZ(kdc_config, lwm2m_server_uri), 0, NULL,

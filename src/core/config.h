@@ -11,9 +11,7 @@
  *              (none|optional|required), conns_per_address (16)
  *   [ca]       key = file | pkcs11:...  ; days (3650); tls_days (825)
  *   [coap]     address, port (5684), lwm2m_port (5685), nosec_port (0),
- *              sign_threads (2), threads (0: CPUs), max_sessions,
- *              max_handshakes, handshake_rate, sessions_per_credential,
- *              idle_timeout, stale_seconds, body_timeout
+ *              sign_threads (2)
  *   [lwm2m]    server_uri, lifetime (300), bootstrap_timeout (60)
  *   [profile NAME]  cred_type = psk|rpk|x509 ; audience ; lifetime_days ;
  *              lifetime_seconds (tests, short-lived credentials: when set,
@@ -63,14 +61,6 @@ struct kdc_config {
 	int			lwm2m_port;	/* 0: off */
 	int			nosec_port;	/* tests only; 0: off */
 	int			sign_threads;	/* EST workers; 0: none */
-	int			coap_threads;	/* engine threads; 0: CPUs */
-	int			coap_max_sessions;
-	int			coap_max_handshakes;
-	int			coap_handshake_rate;
-	int			coap_sessions_per_cred;
-	int			coap_idle_timeout;	/* seconds */
-	int			coap_stale;		/* seconds */
-	int			coap_body_timeout;	/* seconds */
 	char			lwm2m_server_uri[256];	/* "" = derived */
 	int			lwm2m_lifetime;
 	int			lwm2m_bootstrap_timeout;
