@@ -1,5 +1,8 @@
 /*
- * crypto.h: everything iotkdc does with keys, on GnuTLS only. The wrapping
+ * crypto.h: everything iotkdc does with keys, on GnuTLS, except ECDSA
+ * P-256 on the enrollment hot path (a CSR's signature, the certificate
+ * signed with a file CA key), which p256.c does with OpenSSL's libcrypto
+ * (faster than nettle here; DESIGN §4). The wrapping
  * key and the CA key are reachable only through these calls (never a
  * global another module can read), so a later split of key custody into
  * its own process is a move, not a rewrite.
