@@ -3,7 +3,8 @@
  * chooses the library for it (DESIGN §4 as amended by issue 14 §2).
  *
  *  - verifying a CSR's self-signature (public data only): OpenSSL 3
- *    libcrypto (d2i_PUBKEY + EVP_DigestVerify), ~2x nettle's speed here;
+ *    libcrypto (the point into a copy of the P-256 parameters, then
+ *    EVP_DigestVerify), ~2x nettle's speed here;
  *  - signing a TBSCertificate / TBSCertList with the CA key: OpenSSL when
  *    the key is a file (ca.key, imported once at kdc_ca_load() into an
  *    EVP_PKEY kept with the CA), GnuTLS when it is a PKCS#11 object (the
