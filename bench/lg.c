@@ -56,8 +56,15 @@
 /* a Discover answer: the BS account at /0/0 (no ssid), no server yet */
 #define DISCOVER_LINKS	"</>;lwm2m=1.1,</0/0>,</1>"
 
-static const char prio_str[] = "NONE:+VERS-DTLS1.2:+PSK:+AES-128-CCM-8:"
-    "+AEAD:+COMP-NULL:+SIGN-ALL";
+static const char *const prio_str[] = {
+	[LG_PSK] = "NONE:+VERS-DTLS1.2:+PSK:+AES-128-CCM-8:+AEAD:+COMP-NULL:"
+	    "+SIGN-ALL",
+	[LG_RPK] = "NONE:+VERS-DTLS1.2:+ECDHE-ECDSA:+AES-128-CCM-8:+AEAD:"
+	    "+COMP-NULL:+SIGN-ALL:+CURVE-SECP256R1:+CTYPE-CLI-RAWPK:"
+	    "+CTYPE-SRV-RAWPK:+CTYPE-SRV-X509",
+	[LG_X509] = "NONE:+VERS-DTLS1.2:+ECDHE-ECDSA:+AES-128-CCM-8:+AEAD:"
+	    "+COMP-NULL:+SIGN-ALL:+CURVE-SECP256R1",
+};
 
 uint64_t
 lg_now_us(void)
@@ -372,6 +379,7 @@ struct wres {
 	unsigned long	 hs_dg_out, hs_dg_in, hs_bytes_out, hs_bytes_in;
 	unsigned long	 codes[256];
 	uint64_t	 end_us;
+	char		 suite[64], ctypes[32];
 };
 
 struct worker {
@@ -382,6 +390,7 @@ struct worker {
 	struct dev		*devs;
 	size_t			 ndevs, inflight;
 	gnutls_priority_t	 prio;
+	gnutls_certificate_credentials_t xcred;	/* LG_RPK, LG_X509 */
 	struct sockaddr_in	 dst;
 	uint32_t		 tok_next;
 	uint16_t		 mid_next;
@@ -484,6 +493,19 @@ app_send(struct dev *d, const uint8_t *m, size_t n)
 	return gnutls_record_send(d->s, m, n) == (ssize_t)n ? 0 : -1;
 }
 
+/* A side's certificate type, one word. */
+static const char *
+ctype(const struct lg_conf *c, gnutls_session_t s, gnutls_ctype_target_t t)
+{
+	if (c->kind == LG_PSK)
+		return "-";
+	switch (gnutls_certificate_type_get2(s, t)) {
+	case GNUTLS_CRT_X509: return "X.509";
+	case GNUTLS_CRT_RAWPK: return "RPK";
+	default: return "?";
+	}
+}
+
 static void
 established(struct dev *d)
 {
@@ -492,6 +514,17 @@ established(struct dev *d)
 	char query[LG_EP_MAX + 4];
 	uint32_t tok = w->tok_next++;
 
+	if (w->res->suite[0] == '\0') {
+		const char *n = gnutls_cipher_suite_get_name(
+		    gnutls_kx_get(d->s), gnutls_cipher_get(d->s),
+		    gnutls_mac_get(d->s));
+
+		snprintf(w->res->suite, sizeof(w->res->suite), "TLS_%s",
+		    n != NULL ? n : "?");
+		snprintf(w->res->ctypes, sizeof(w->res->ctypes), "%s/%s",
+		    ctype(w->c, d->s, GNUTLS_CTYPE_CLIENT),
+		    ctype(w->c, d->s, GNUTLS_CTYPE_SERVER));
+	}
 	d->hs_dg_out = d->dg_out;
 	d->hs_dg_in = d->dg_in;
 	d->hs_bytes_out = d->bytes_out;
@@ -500,7 +533,8 @@ established(struct dev *d)
 	d->mid = w->mid_next++;
 	memcpy(d->tok, &tok, sizeof(d->tok));
 	if (w->c->mode == LG_BOOT) {
-		snprintf(query, sizeof(query), "ep=%s", c->ep);
+		snprintf(query, sizeof(query), "ep=%s", w->c->kind == LG_PSK ?
+		    c->ep : w->c->ep);
 		d->req_len = msg_make(d->req, sizeof(d->req), T_CON, C_POST,
 		    d->mid, d->tok, 4, "bs", query, -1, NULL);
 	} else
@@ -677,13 +711,18 @@ dev_start(struct worker *w, struct dev *d, unsigned long j)
 	ev.events = EPOLLIN;
 	ev.data.ptr = d;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, d->fd, &ev) != 0 ||
-	    gnutls_psk_allocate_client_credentials(&d->cred) < 0 ||
-	    gnutls_psk_set_client_credentials(d->cred, cr->ident, &key,
-	    GNUTLS_PSK_KEY_RAW) < 0 ||
 	    gnutls_init(&d->s, GNUTLS_CLIENT | GNUTLS_DATAGRAM |
-	    GNUTLS_NONBLOCK) < 0 ||
-	    gnutls_priority_set(d->s, w->prio) < 0 ||
-	    gnutls_credentials_set(d->s, GNUTLS_CRD_PSK, d->cred) < 0)
+	    GNUTLS_NONBLOCK | (c->kind == LG_RPK ? GNUTLS_ENABLE_RAWPK : 0)) <
+	    0 || gnutls_priority_set(d->s, w->prio) < 0)
+		goto fail;
+	if (c->kind == LG_PSK) {
+		if (gnutls_psk_allocate_client_credentials(&d->cred) < 0 ||
+		    gnutls_psk_set_client_credentials(d->cred, cr->ident, &key,
+		    GNUTLS_PSK_KEY_RAW) < 0 ||
+		    gnutls_credentials_set(d->s, GNUTLS_CRD_PSK, d->cred) < 0)
+			goto fail;
+	} else if (gnutls_credentials_set(d->s, GNUTLS_CRD_CERTIFICATE,
+	    w->xcred) < 0)
 		goto fail;
 	gnutls_transport_set_ptr(d->s, d);
 	gnutls_transport_set_vec_push_function(d->s, vpush);
@@ -790,12 +829,37 @@ worker_run(struct worker *w, unsigned long first, unsigned long step,
 			struct dev *d = &w->devs[i];
 
 			gnutls_deinit(d->s);
-			gnutls_psk_free_client_credentials(d->cred);
+			if (d->cred != NULL)
+				gnutls_psk_free_client_credentials(d->cred);
 			close(d->fd);
 			d->state = ST_FREE;
 			w->res->unfinished++;
 		}
 	w->res->end_us = lg_now_us();
+}
+
+/* The certificate credentials of LG_RPK and LG_X509 (else NULL): 0 or
+ * -1 after a message. */
+static int
+xcred_load(const struct lg_conf *c, gnutls_certificate_credentials_t *out)
+{
+	int rc;
+
+	*out = NULL;
+	if (c->kind == LG_PSK)
+		return 0;
+	if ((rc = gnutls_certificate_allocate_credentials(out)) >= 0)
+		rc = c->kind == LG_RPK ?
+		    gnutls_certificate_set_rawpk_key_file(*out, c->cert_file,
+		    c->key_file, GNUTLS_X509_FMT_PEM, NULL, 0, NULL, 0, 0, 0) :
+		    gnutls_certificate_set_x509_key_file(*out, c->cert_file,
+		    c->key_file, GNUTLS_X509_FMT_PEM);
+	if (rc < 0) {
+		fprintf(stderr, "%s, %s: %s\n", c->cert_file, c->key_file,
+		    gnutls_strerror(rc));
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -871,7 +935,8 @@ lg_run(const struct lg_conf *c, struct lg_stats *st)
 			(void)lg_raise_nofile();
 			if ((w.devs = calloc(w.ndevs, sizeof(*w.devs))) ==
 			    NULL || (w.ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-			    gnutls_priority_init(&w.prio, prio_str, NULL) < 0 ||
+			    gnutls_priority_init(&w.prio, prio_str[c->kind],
+			    NULL) < 0 || xcred_load(c, &w.xcred) != 0 ||
 			    gnutls_rnd(GNUTLS_RND_NONCE, &w.tok_next,
 			    sizeof(w.tok_next)) < 0 ||
 			    gnutls_rnd(GNUTLS_RND_NONCE, &w.mid_next,
@@ -910,6 +975,10 @@ lg_run(const struct lg_conf *c, struct lg_stats *st)
 #undef ADD
 		for (int k = 0; k < 256; k++)
 			st->codes[k] += res[p].codes[k];
+		if (st->suite[0] == '\0' && res[p].suite[0] != '\0') {
+			memcpy(st->suite, res[p].suite, sizeof(st->suite));
+			memcpy(st->ctypes, res[p].ctypes, sizeof(st->ctypes));
+		}
 	}
 	if (t1 <= t0)
 		t1 = lg_now_us();

@@ -48,6 +48,12 @@ struct lg_cred {
 
 enum lg_mode { LG_BOOT, LG_IDLE };
 
+/* The device credential: the manifest's PSKs, or one raw public key
+ * (RFC 7250) or X.509 certificate for every device (the wire-size rows:
+ * TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, P-256; the server's key is not
+ * checked: a load generator). */
+enum lg_kind { LG_PSK, LG_RPK, LG_X509 };
+
 struct lg_conf {
 	enum lg_mode		 mode;
 	uint16_t		 port;		/* 127.0.0.1:port */
@@ -60,6 +66,11 @@ struct lg_conf {
 	const struct lg_cred	*creds;		/* device j uses creds[j % ncreds] */
 	size_t			 ncreds;
 	const char		*path;		/* LG_IDLE: the GET's Uri-Path */
+	enum lg_kind		 kind;
+	const char		*key_file;	/* LG_RPK, LG_X509: PEM key */
+	const char		*cert_file;	/* LG_RPK: PEM public key;
+						 * LG_X509: PEM certificate */
+	const char		*ep;		/* LG_RPK, LG_X509: ep= */
 };
 
 struct lg_stats {
@@ -75,6 +86,8 @@ struct lg_stats {
 	double		 seconds;	/* from the start to the last end */
 	double		 cpu_us;	/* all workers, user + system */
 	double		 p50_ms, p99_ms, max_ms;
+	char		 suite[64];	/* negotiated (the first device's) */
+	char		 ctypes[32];	/* client/server certificate types */
 };
 
 /*
