@@ -5,6 +5,8 @@
 #   make run        init a data dir (DIR, default ./var) if needed, then serve
 #   make test       build and run every test (CTest); SAN=1 for ASan+UBSan
 #   make bench      benchmarks; writes bench/results.md
+#   make bench-capacity  idle-session capacity (BENCH_CAPACITY_SESSIONS,
+#                   default 1,000,000); its section of bench/results.md
 #   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
 
 SHELL      := /bin/bash
@@ -41,7 +43,7 @@ PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # npm) must not get Debian's npm forced on top of it.
 NODE_PKGS  := nodejs npm
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench bench-capacity fuzz clean
 
 all: build
 
@@ -73,6 +75,9 @@ test: build
 
 bench: build
 	./bench/run.sh $(BUILD)
+
+bench-capacity: build
+	./bench/run.sh $(BUILD) capacity
 
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKDC_FUZZ=ON \
