@@ -226,7 +226,7 @@ lg_boot() {
 	printf -v "${var}_ok" '%s' "$(kv "$line" ok)"
 	printf -v "${var}_ccpu" '%s' "$(kv "$line" client_cpu_us)"
 	printf -v "${var}_scpu" '%s' "$(awk -v a="$a" -v b="$b" -v n="$(kv "$line" ok)" \
-		'BEGIN { printf "%.1f", n > 0 ? (b - a) / 1000 / n : 0 }')"
+		'BEGIN { printf "%.1f", (n > 0 ? (b - a) / 1000 / n : 0) }')"
 }
 # lg_capacity M: bootstraps (bench_boot) without idle sessions, then M idle
 # sessions made by bench_idle, then the same bootstraps with them (at most
@@ -243,12 +243,12 @@ lg_capacity() {
 	kill -0 "$SERVE_PID" 2>/dev/null || die "the daemon died holding idle sessions: $idle_line"
 	idle_ok=$(kv "$idle_line" ok)
 	idle_rate=$(kv "$idle_line" rate | tr -d '/s')
-	idle_scpu=$(awk -v a="$a" -v b="$b" -v n="$idle_ok" 'BEGIN { printf "%.1f", n > 0 ? (b - a) / 1000 / n : 0 }')
+	idle_scpu=$(awk -v a="$a" -v b="$b" -v n="$idle_ok" 'BEGIN { printf "%.1f", (n > 0 ? (b - a) / 1000 / n : 0) }')
 	idle_rss0=$(kv "$idle_line" rss_before_kb)
 	idle_rss1=$(kv "$idle_line" rss_after_kb)
 	idle_per=$(kv "$idle_line" rss_per_session_b)
 	lg_boot cap1 "$BOOT_N" "$CAP_WINDOW"
-	cap_ratio=$(awk -v a="$cap1_rate" -v b="$cap0_rate" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+	cap_ratio=$(awk -v a="$cap1_rate" -v b="$cap0_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	cap_met=$(awk -v r="$cap_ratio" -v t="$IDLE_TARGET" 'BEGIN { print (r >= t) ? "met" : "not met" }')
 }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -429,9 +429,9 @@ lg_wire() {	# LABEL BENCH_BOOT_ARGS...
 	lg_wire_rows+=$(awk -v l="$label" -v s="$(kv "$out" suite)" -v c="$(kv "$out" ctypes)" \
 		-v ho="$(kv "$out" hs_dgrams_out)" -v hi="$(kv "$out" hs_dgrams_in)" \
 		-v bo="$(kv "$out" hs_bytes_out)" -v bi="$(kv "$out" hs_bytes_in)" \
-		-v do="$(kv "$out" dgrams_out)" -v di="$(kv "$out" dgrams_in)" \
+		-v dgo="$(kv "$out" dgrams_out)" -v dgi="$(kv "$out" dgrams_in)" \
 		-v to="$(kv "$out" bytes_out)" -v ti="$(kv "$out" bytes_in)" \
-		'BEGIN { printf "| %s | %s | %s | %d + %d | %d | %d | %d | %d + %d | %d |\n", l, s, c, ho, hi, bo, bi, bo + bi, do, di, to + ti }')$'\n'
+		'BEGIN { printf "| %s | %s | %s | %d + %d | %d | %d | %d | %d + %d | %d |\n", l, s, c, ho, hi, bo, bi, bo + bi, dgo, dgi, to + ti }')$'\n'
 }
 lg_wire PSK -f "$tmp/load.jsonl"
 lg_wire RPK -k rpk -e urn:dev:wire:rpk -C "$tmp/rpk.pub" -K "$tmp/rpk.pem"
@@ -486,7 +486,7 @@ FLOOD_PID=
 kill -0 "$SERVE_PID" 2>/dev/null || die "the daemon died in the flood"
 serve_stop
 flood_line=$(cat "$tmp/flood.out")
-flood_ratio=$(awk -v a="$fl1_rate" -v b="$fl0_rate" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+flood_ratio=$(awk -v a="$fl1_rate" -v b="$fl0_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 flood_met=$(awk -v r="$flood_ratio" -v t="$FLOOD_TARGET" 'BEGIN { print (r >= t) ? "met" : "not met" }')
 
 ratio=$(awk -v a="$load_rate" -v b="$ref_rate" 'BEGIN { printf "%.3f", a / b }')
