@@ -17,8 +17,9 @@
  *   SOCKETS   sending sockets, i.e. source ports (16)
  * prints one line:
  *   sent=N seconds=S rate=R/s hvr=H other=O send_errors=E cpu_us=U
- * (hvr: HelloVerifyRequests received, other: any other datagram
- * received; cpu_us: this process, user + system, whole run). Exit
+ * (hvr: HelloVerifyRequests received, addressed to one of the flood's
+ * source addresses, which shows they were used; other: any other
+ * datagram received; cpu_us: this process, user + system). Exit
  * status 2 on a usage or setup error.
  */
 #define _GNU_SOURCE
@@ -119,7 +120,8 @@ main(int argc, char **argv)
 	    errs = 0, k = 16;
 	unsigned port = 0, net = 200;
 	double secs = 0;
-	int fds[SOCKS_MAX], ep, o, next_fd = 0;
+	int fds[SOCKS_MAX], ep, o, next_fd = 0, on = 1;
+	unsigned net_last;
 	struct sockaddr_in dst, any;
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH];
@@ -150,6 +152,7 @@ main(int argc, char **argv)
 		    net);
 		return 2;
 	}
+	net_last = net + (unsigned)(total / LG_ADDRS_PER_NET);
 	if (make_hellos() != 0) {
 		fprintf(stderr, "bench_flood: cannot make ClientHellos\n");
 		return 2;
@@ -174,6 +177,11 @@ main(int argc, char **argv)
 		}
 		(void)setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &big,
 		    sizeof(big));
+		if (setsockopt(fds[i], IPPROTO_IP, IP_PKTINFO, &on,
+		    sizeof(on)) != 0) {
+			perror("bench_flood: IP_PKTINFO");
+			return 2;
+		}
 		(void)setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &big,
 		    sizeof(big));
 		ev.data.fd = fds[i];
@@ -243,11 +251,41 @@ main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			ssize_t r;
 
-			while ((r = recv(evs[i].data.fd, rbuf, sizeof(rbuf),
-			    0)) >= 0 || errno == EINTR) {
-				if (r < 0)
-					continue;
-				if (r >= 14 && rbuf[0] == 22 && rbuf[13] == 3)
+			for (;;) {
+				struct iovec riov = { rbuf, sizeof(rbuf) };
+				struct msghdr rh;
+				struct cmsghdr *cm;
+				struct {
+					_Alignas(struct cmsghdr) char buf[
+					    CMSG_SPACE(sizeof(struct in_pktinfo))];
+				} rctl;
+				uint32_t to = 0;
+
+				memset(&rh, 0, sizeof(rh));
+				rh.msg_iov = &riov;
+				rh.msg_iovlen = 1;
+				rh.msg_control = rctl.buf;
+				rh.msg_controllen = sizeof(rctl.buf);
+				if ((r = recvmsg(evs[i].data.fd, &rh, 0)) < 0) {
+					if (errno == EINTR)
+						continue;
+					break;
+				}
+				for (cm = CMSG_FIRSTHDR(&rh); cm != NULL;
+				    cm = CMSG_NXTHDR(&rh, cm))
+					if (cm->cmsg_level == IPPROTO_IP &&
+					    cm->cmsg_type == IP_PKTINFO) {
+						struct in_pktinfo pi;
+
+						memcpy(&pi, CMSG_DATA(cm),
+						    sizeof(pi));
+						to = ntohl(pi.ipi_addr.s_addr);
+					}
+				/* an HVR to one of the flood's sources
+				 * (127.NET.x.y ..): the spoofing worked */
+				if (r >= 14 && rbuf[0] == 22 && rbuf[13] == 3 &&
+				    to >> 24 == 127 && ((to >> 16) & 255) >=
+				    net && ((to >> 16) & 255) <= net_last)
 					hvr++;
 				else
 					other++;
