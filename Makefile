@@ -6,6 +6,8 @@
 #   make run        init a data dir (DIR, default ./var) if needed, then serve
 #   make test       build and run every test (CTest); SAN=1 for ASan+UBSan
 #   make bench      benchmarks; writes bench/results.md
+#   make bench-capacity  idle-session capacity (BENCH_CAPACITY_SESSIONS,
+#                   default 1,000,000); its section of bench/results.md
 #   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
 
 SHELL      := /bin/bash
@@ -48,7 +50,7 @@ NODE_PKGS  := nodejs npm
 # checks the package and upgrades an older one (docs/traps.md).
 GNUTLS_MIN := 3.7.9-2+deb12u7
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench bench-capacity fuzz clean
 
 all: build
 
@@ -92,6 +94,9 @@ test: build
 
 bench: build
 	./bench/run.sh $(BUILD)
+
+bench-capacity: build
+	./bench/run.sh $(BUILD) capacity
 
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKDC_FUZZ=ON \
