@@ -49,7 +49,10 @@ psk_probe() {
 }
 
 # proc_kb PID FIELD: FIELD (VmRSS, VmSize, ...) of /proc/PID/status in kB.
-proc_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+proc_kb() {
+	[ -r "/proc/$1/status" ] || fail "process $1 is gone"
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
 
 # add_conf SECTION KEY VALUE: set KEY in [SECTION] of iotkdc.conf, adding
 # the line at the section's top if the file has no such key (a key the

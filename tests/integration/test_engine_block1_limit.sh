@@ -15,7 +15,7 @@
 kdc init >/dev/null
 psk_device urn:dev:bl:1 bl1 'limit-key-0123456789'
 start_serve
-SEN=(--path .well-known/est/sen --opt 12=011e)	# Content-Format 286 (PKCS#10)
+SEN=(--path .well-known/est/sen --opt "12=011e")	# Content-Format 286 (PKCS#10)
 
 psk_probe bl1 coap-raw "${SEN[@]}" --blocks 12 > "$T/a.out" || fail "blocks without Size1: $(cat "$T/a.out")"
 c=$(codes "$T/a.out")

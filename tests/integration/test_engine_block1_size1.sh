@@ -16,7 +16,7 @@ KEY='size1-key-0123456789'
 kdc init >/dev/null
 psk_device urn:dev:s1:1 s1 "$KEY"
 start_serve
-SEN=(--path .well-known/est/sen --opt 12=011e)	# Content-Format 286 (PKCS#10)
+SEN=(--path .well-known/est/sen --opt "12=011e")	# Content-Format 286 (PKCS#10)
 
 # warm up: a real enrollment in Block1 pieces (coap-client-gnutls), so
 # the threads that sign have made their allocations

@@ -17,7 +17,7 @@ kdc init >/dev/null
 add_conf coap body_timeout 2
 psk_device urn:dev:st:1 st1 'stall-key-0123456789'
 start_serve
-SEN=(--path .well-known/est/sen --opt 12=011e --size1 4096 --blocks 2 --more)
+SEN=(--path .well-known/est/sen --opt "12=011e" --size1 4096 --blocks 2 --more)
 
 psk_probe st1 coap-raw "${SEN[@]}" --pause 500 --then 1 > "$T/a.out" || fail "control: $(cat "$T/a.out")"
 c=$(codes "$T/a.out")
