@@ -7,11 +7,15 @@
 # The engine keeps no state before the cookie round: there is nothing to
 # fill. libcoap 4.3.1 makes a session per source before the cookie, stops
 # taking new ones past 256 half-open handshakes and frees them after
-# 30 s: every handshake in those 30 s fails.
+# 30 s: every handshake in those 30 s fails. [coap] max_handshakes is
+# set to that 256 here: only a ClientHello that returned our cookie may
+# count against it, so the burst must not reach it (with the default,
+# 2048, today's daemon hides the defect from a burst of 300).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine.sh"
 
 kdc init >/dev/null
+set_conf coap max_handshakes 256
 psk_device urn:dev:bu:1 bu1 'burst-key-0123456789'
 rpk_device urn:dev:bu:rpk burpk
 start_serve
