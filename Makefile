@@ -1,10 +1,13 @@
 # iotkdc: a thin wrapper around CMake. `make run` and `make test` are the
 # two commands a newcomer needs; both install what is missing first.
-#   make deps       apt-get install every Debian package build, tests and runtime need
+#   make deps       apt-get install every Debian package build, tests and runtime need,
+#                   and upgrade libgnutls30 older than GNUTLS_MIN
 #   make build      configure + compile (build/, or build-san/ with SAN=1)
 #   make run        init a data dir (DIR, default ./var) if needed, then serve
 #   make test       build and run every test (CTest); SAN=1 for ASan+UBSan
 #   make bench      benchmarks; writes bench/results.md
+#   make bench-capacity  idle-session capacity (BENCH_CAPACITY_SESSIONS,
+#                   default 1,000,000); its section of bench/results.md
 #   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
 
 SHELL      := /bin/bash
@@ -22,10 +25,11 @@ BUILD      := build
 CMAKE_OPTS :=
 endif
 
-# Build: compiler, CMake, pkg-config and the -dev packages we link.
+# Build: compiler, CMake, pkg-config and the -dev packages we link
+# (libssl-dev: OpenSSL's libcrypto, ECDSA P-256 in crypto/p256.c only).
 PKGS_BUILD := gcc make cmake pkg-config libgnutls28-dev libsqlite3-dev \
 	libmicrohttpd-dev libjansson-dev libinih-dev libcmocka-dev \
-	libcoap3-dev libcbor-dev
+	libcoap3-dev libcbor-dev libssl-dev
 # Runtime tools: certtool/p11tool for operators.
 PKGS_RUN   := gnutls-bin
 # Tests: independent peers and tools (curl, openssl, sqlite3 CLI,
@@ -40,8 +44,13 @@ PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # package: a machine with another Node.js build (e.g. one that bundles
 # npm) must not get Debian's npm forced on top of it.
 NODE_PKGS  := nodejs npm
+# The oldest GnuTLS runtime we serve DTLS on: bookworm's deb12u7 fixes three
+# remote DTLS reassembly CVEs. A Debian revision, which the daemon cannot
+# see at run time (gnutls_check_version() knows only "3.7.9"): `make deps`
+# checks the package and upgrades an older one (docs/traps.md).
+GNUTLS_MIN := 3.7.9-2+deb12u7
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench bench-capacity fuzz clean
 
 all: build
 
@@ -56,6 +65,18 @@ deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
 		|| { echo "deps: apt-get install failed for:$$missing" >&2; exit 1; }; \
+	fi
+	@v=$$(dpkg-query -W -f='$${Version}' libgnutls30 2>/dev/null); \
+	if [ -z "$$v" ] || ! dpkg --compare-versions "$$v" ge '$(GNUTLS_MIN)'; then \
+		echo "deps: libgnutls30 $${v:-missing} is older than $(GNUTLS_MIN) (remote DTLS reassembly CVEs): upgrading"; \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		gt=$$(dpkg-query -W -f='$${Package} $${Status}\n' 'libgnutls*' gnutls-bin 2>/dev/null | awk '/ok installed/ { print $$1 }'); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --only-upgrade --no-install-recommends $$gt >/dev/null \
+		|| { echo "deps: apt-get could not upgrade:" $$gt >&2; exit 1; }; \
+		v=$$(dpkg-query -W -f='$${Version}' libgnutls30 2>/dev/null); \
+		dpkg --compare-versions "$$v" ge '$(GNUTLS_MIN)' || { \
+			echo "deps: libgnutls30 is still $${v:-missing}; $(GNUTLS_MIN) or later is in bookworm-security (add it to the apt sources)" >&2; exit 1; }; \
 	fi
 
 $(BUILD)/CMakeCache.txt:
@@ -73,6 +94,9 @@ test: build
 
 bench: build
 	./bench/run.sh $(BUILD)
+
+bench-capacity: build
+	./bench/run.sh $(BUILD) capacity
 
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKDC_FUZZ=ON \

@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "crypto/crypto_int.h"
+#include "crypto/p256.h"
 
 #define CA_DN_CN	"iotkdc root CA"
 #define SERVER_DN_CN	"iotkdc server"
@@ -238,6 +239,7 @@ kdc_ca_free(struct kdc_ca *ca)
 		return;
 	gnutls_x509_crt_deinit(ca->crt);
 	gnutls_privkey_deinit(ca->key);
+	crypto_p256_ca_key_free(ca);
 	kdc_free(ca->der);
 	kdc_free(ca->dn);
 	kdc_free(ca);
@@ -449,6 +451,11 @@ kdc_ca_load(const char *dir, const struct kdc_keyring *kr,
 	 * one can verify: refuse at load, not at the first device. */
 	if ((r = key_matches_cert(ca->crt, ca->key, key_url != NULL ?
 	    KDC_ERR_PKCS11 : KDC_ERR_CRYPTO)) != KDC_OK)
+		goto out;
+	/* A file key signs device certificates and CRLs in OpenSSL too
+	 * (p256.h): imported once, here, from the bytes we still hold. */
+	if (pkcs8 != NULL && (r = crypto_p256_ca_key_load(ca, pkcs8,
+	    pkcs8_len)) != KDC_OK)
 		goto out;
 	*out = ca;
 	ca = NULL;

@@ -1,5 +1,8 @@
 /*
- * crypto.h: everything iotkdc does with keys, on GnuTLS only. The wrapping
+ * crypto.h: everything iotkdc does with keys, on GnuTLS, except ECDSA
+ * P-256 on the enrollment hot path (a CSR's signature, the certificate
+ * signed with a file CA key), which p256.c does with OpenSSL's libcrypto
+ * (faster than nettle here; DESIGN §4). The wrapping
  * key and the CA key are reachable only through these calls (never a
  * global another module can read), so a later split of key custody into
  * its own process is a move, not a rewrite.
@@ -140,8 +143,11 @@ kdc_err	kdc_ca_create(const char *dir, const struct kdc_keyring *kr,
  * wrapped key does not open or is not the certificate's key; PKCS11 if the
  * token or object is missing or the PIN is wrong; IO if ca.pem (or ca.key)
  * cannot be read. The kdc_ca keeps the parsed certificate and key for
- * kdc_ca_sign_csr(). Use one kdc_ca from one thread at a time (GnuTLS
- * does not promise concurrent signing with one key object). */
+ * kdc_ca_sign_csr(); a P-256 file key is also imported into OpenSSL,
+ * which signs device certificates and CRLs with it (p256.h; BAD_KEY if
+ * OpenSSL reads another public key than the certificate's), and wiped
+ * with the kdc_ca by kdc_ca_free(). Use one kdc_ca from one thread at a
+ * time (GnuTLS does not promise concurrent signing with one key object). */
 kdc_err	kdc_ca_load(const char *dir, const struct kdc_keyring *kr,
 	    const char *key_url, struct kdc_ca **out);
 void	kdc_ca_free(struct kdc_ca *ca);

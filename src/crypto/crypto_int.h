@@ -34,9 +34,16 @@ struct kdc_keyring {
 	uint8_t	prk[32];	/* HKDF-Extract(salt, key), for subkeys */
 };
 
+/* OpenSSL's EVP_PKEY (its public struct tag), so that only p256.c
+ * includes an OpenSSL header. */
+struct evp_pkey_st;
+
 struct kdc_ca {
 	gnutls_x509_crt_t	 crt;	/* the CA certificate, parsed once */
 	gnutls_privkey_t	 key;	/* software or PKCS#11 */
+	/* the same file key in OpenSSL, which signs with it (p256.c); NULL
+	 * for a PKCS#11 key */
+	struct evp_pkey_st	*ossl_key;
 	uint8_t			*der;	/* crt as DER (kdc_malloc) */
 	size_t			 der_len;
 	uint8_t			 skid[64];	/* its subject key id */

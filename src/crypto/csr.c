@@ -10,9 +10,11 @@
  * Both ends are our own DER (der.c): the request is read by a strict
  * parser of its four fields, and the certificate is one fixed template
  * (the fields and extensions below, in the encodings GnuTLS chose when
- * it built them for us). GnuTLS (nettle) does the two signature
- * operations; its generic ASN.1 layer cost ~2/3 of the CSR->certificate
- * time (docs/perf.md), which is why it is no longer on this path.
+ * it built them for us). The two ECDSA P-256 operations are p256.c's
+ * (OpenSSL for a file CA key, GnuTLS for a PKCS#11 one; Ed25519 CSRs
+ * are verified by GnuTLS here). GnuTLS's generic ASN.1 layer cost ~2/3
+ * of the CSR->certificate time (docs/perf.md), which is why it is no
+ * longer on this path.
  */
 #include <string.h>
 
@@ -22,6 +24,7 @@
 #include "base/log.h"
 #include "base/utf8.h"
 #include "crypto/crypto_int.h"
+#include "crypto/p256.h"
 
 /* SubjectPublicKeyInfo of the two accepted keys, up to the key bytes:
  * id-ecPublicKey + prime256v1 with an uncompressed point (65 bytes), and
@@ -282,23 +285,22 @@ kdc_err
 kdc_csr_verify(const struct kdc_csr *c)
 {
 	gnutls_pubkey_t pub = NULL;
-	gnutls_sign_algorithm_t algo;
 	gnutls_datum_t data, sig;
 	kdc_err r;
 
 	switch (c->sig_alg) {
+	/* P-256: p256.c chooses the library (OpenSSL) */
 	case CSR_SIG_ECDSA_SHA256:
-		algo = GNUTLS_SIGN_ECDSA_SHA256;
-		break;
+		return crypto_p256_verify(c->spki, c->spki_len,
+		    KDC_P256_SHA256, c->info, c->info_len, c->sig, c->sig_len);
 	case CSR_SIG_ECDSA_SHA384:
-		algo = GNUTLS_SIGN_ECDSA_SHA384;
-		break;
+		return crypto_p256_verify(c->spki, c->spki_len,
+		    KDC_P256_SHA384, c->info, c->info_len, c->sig, c->sig_len);
 	case CSR_SIG_ECDSA_SHA512:
-		algo = GNUTLS_SIGN_ECDSA_SHA512;
-		break;
+		return crypto_p256_verify(c->spki, c->spki_len,
+		    KDC_P256_SHA512, c->info, c->info_len, c->sig, c->sig_len);
 	case CSR_SIG_ED25519:
-		algo = GNUTLS_SIGN_EDDSA_ED25519;
-		break;
+		break;		/* GnuTLS, below */
 	default:
 		return KDC_ERR_INVALID_ARG;	/* not from kdc_csr_parse */
 	}
@@ -308,9 +310,8 @@ kdc_csr_verify(const struct kdc_csr *c)
 	data.size = (unsigned)c->info_len;
 	sig.data = (unsigned char *)(uintptr_t)c->sig;
 	sig.size = (unsigned)c->sig_len;
-	/* a point off the curve fails here too (nettle's ecc_point_set) */
-	r = gnutls_pubkey_verify_data2(pub, algo, 0, &data, &sig) < 0 ?
-	    KDC_ERR_BAD_SIGNATURE : KDC_OK;
+	r = gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_EDDSA_ED25519, 0,
+	    &data, &sig) < 0 ? KDC_ERR_BAD_SIGNATURE : KDC_OK;
 	gnutls_pubkey_deinit(pub);
 	return r;
 }
@@ -416,33 +417,29 @@ kdc_err
 crypto_sign_tbs(struct kdc_ca *ca, const uint8_t *tbs, size_t tbs_len,
     uint8_t **der, size_t *len)
 {
-	gnutls_datum_t d = { (unsigned char *)(uintptr_t)tbs,
-	    (unsigned)tbs_len }, sig = { NULL, 0 };
+	uint8_t sig[KDC_P256_SIG_MAX], *buf;
+	size_t sig_len = sizeof(sig), cap, m;
 	struct der_wr w;
-	size_t cap, m;
-	uint8_t *buf;
-	int rc;
+	kdc_err r;
 
 	*der = NULL;
 	*len = 0;
 	if (tbs_len > 0xffffff - 256)
 		return KDC_ERR_TOO_LARGE;
-	if ((rc = gnutls_privkey_sign_data2(ca->key, GNUTLS_SIGN_ECDSA_SHA256,
-	    0, &d, &sig)) < 0)
-		return KDC_CRYPTO_GTERR("gnutls_privkey_sign_data2", rc);
-	cap = tbs_len + sizeof(alg_ecdsa_sha256) + sig.size + 16;
-	if ((buf = der_wr_new(&w, cap)) == NULL) {
-		gnutls_free(sig.data);
+	/* p256.c chooses the library: OpenSSL for a file key */
+	if ((r = crypto_p256_ca_sign(ca, tbs, tbs_len, sig, &sig_len)) !=
+	    KDC_OK)
+		return r;
+	cap = tbs_len + sizeof(alg_ecdsa_sha256) + sig_len + 16;
+	if ((buf = der_wr_new(&w, cap)) == NULL)
 		return KDC_ERR_NOMEM;
-	}
 	m = w.pos;
-	der_put(&w, sig.data, sig.size);
+	der_put(&w, sig, sig_len);
 	der_put(&w, "", 1);		/* no unused bits */
 	der_wrap(&w, 0x03, m);
 	der_put(&w, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
 	der_put(&w, tbs, tbs_len);
 	der_wrap(&w, 0x30, cap);
-	gnutls_free(sig.data);
 	if (w.bad) {
 		kdc_free(buf);
 		return KDC_ERR_TOO_LARGE;	/* cap above is wrong */

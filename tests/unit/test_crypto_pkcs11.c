@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "crypto/crypto.h"
+#include "crypto/p256.h"
 #include "testutil.h"
 
 #define SOFTHSM_MODULE	"/usr/lib/softhsm/libsofthsm2.so"
@@ -69,6 +70,8 @@ sign_and_verify(struct kdc_ca *ca, const char *dir)
 	assert_non_null(csr = kdc_test_read_file(path, &csr_len));
 	assert_int_equal(kdc_ca_sign_csr(ca, csr, csr_len, "urn:dev:ops:p11",
 	    now - 60, now + 3600, &is), KDC_OK);
+	/* a token key signs through GnuTLS/p11-kit, never OpenSSL (p256.h) */
+	assert_false(kdc_p256_last_was_openssl());
 	in.data = is.cert;
 	in.size = (unsigned)is.cert_len;
 	assert_int_equal(gnutls_pem_base64_encode2("CERTIFICATE", &in, &pem),
