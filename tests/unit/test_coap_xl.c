@@ -1264,6 +1264,41 @@ test_block1_total(void **state)
 	assert_int_equal(last().code, KDC_COAP_CODE(2, 31));
 }
 
+/* A configured body_max under one block: the first block is refused,
+ * and so is a whole body in one datagram over it. */
+static void
+test_block1_small_limit(void **state)
+{
+	struct kdc_coap_wire w;
+	struct rq q;
+
+	(void)state;
+	kdc_coap_xl_free(eng.xl);
+	lim.body_max = 512;
+	assert_int_equal(kdc_coap_xl_new(&eng, &lim, &eng.xl), KDC_OK);
+	assert_int_equal(kdc_coap_route(&eng, NULL, KDC_COAP_POST, "a/b",
+	    h_any, NULL), KDC_OK);
+	feedv(PA, b1req(1, 0, true, 6, big, 1024));
+	w = last();
+	assert_int_equal(w.code, KDC_COAP_TOO_LARGE);
+	assert_int_equal(opt_uint(&w, KDC_OPT_SIZE1), 512);
+	assert_null(PA->xp);
+	feedv(PA, b1req(2, 0, false, 6, big, 600));
+	assert_int_equal(last().code, KDC_COAP_TOO_LARGE);
+	q = get("a/b", 3);
+	q.code = KDC_COAP_POST;
+	q.payload = big;
+	q.len = 513;
+	feed(PA, &q);
+	assert_int_equal(last().code, KDC_COAP_TOO_LARGE);
+	q.mid = 4;
+	q.len = 512;
+	feed(PA, &q);
+	assert_int_equal(last().code, KDC_COAP_CONTENT);
+	assert_int_equal(calls, 1);
+	assert_int_equal(last_body_len, 512);
+}
+
 /* ---- Block2 from us ----------------------------------------------------------------- */
 
 static void
@@ -1510,6 +1545,7 @@ main(void)
 		T(test_block1_cap),
 		T(test_block1_stalled),
 		T(test_block1_total),
+		T(test_block1_small_limit),
 		T(test_block2_answer),
 		T(test_block2_expire_and_free),
 		T(test_answer_too_large),
