@@ -1121,7 +1121,7 @@ rbody_add(struct xl_req *r, const uint8_t *v, size_t n)
 
 	if (n > KDC_COAP_RESP_MAX - r->rlen)
 		return KDC_ERR_TOO_LARGE;
-	if (r->rlen + n > r->rcap) {
+	if (n > 0 && r->rlen + n > r->rcap) {
 		cap = r->rcap == 0 ? 2048 : r->rcap;
 		while (cap < r->rlen + n)
 			cap *= 2;
@@ -1137,7 +1137,8 @@ rbody_add(struct xl_req *r, const uint8_t *v, size_t n)
 		r->rbody = b;
 		r->rcap = cap;
 	}
-	memcpy(r->rbody + r->rlen, v, n);
+	if (n > 0)
+		memcpy(r->rbody + r->rlen, v, n);
 	r->rlen += n;
 	return KDC_OK;
 }
