@@ -151,7 +151,11 @@ typedef void (*kdc_coap_handler_fn)(void *arg, struct kdc_coap_peer *peer,
  * Completion of a request sent to a peer: status KDC_OK with the response
  * in rsp, or KDC_ERR_PEER_RESET (the peer answered RST),
  * KDC_ERR_TIMEOUT (no answer after the CoAP retransmissions, or the
- * exchange timer), KDC_ERR_CLOSED (session gone). Called exactly once.
+ * exchange timer), KDC_ERR_CLOSED (session gone); with our own engine
+ * also KDC_ERR_MALFORMED (an answer we cannot decode, a Block2 answer
+ * with a gap), KDC_ERR_TOO_LARGE (a Block2 answer past
+ * KDC_COAP_RESP_MAX), KDC_ERR_NOMEM. Called exactly once; rsp only with
+ * KDC_OK.
  */
 typedef void (*kdc_coap_done_fn)(void *arg, struct kdc_coap_peer *peer,
 		    kdc_err status, const struct kdc_coap_msg *rsp);
@@ -291,10 +295,13 @@ void	*kdc_coap_peer_get_data(const struct kdc_coap_peer *p);
  * Send a CON request to the peer: method, path ("0/1", "" for the root,
  * "bs"), content_format and accept (KDC_CF_NONE to omit), payload (copied).
  * On KDC_OK, done is called exactly once, later, from the engine thread
- * (never from inside this call). On an error done is not called:
- * KDC_ERR_TOO_LARGE if the payload exceeds what the engine can send (no
- * block-wise sending yet), KDC_ERR_CLOSED if the session is gone or not
- * established, KDC_ERR_INVALID_ARG, KDC_ERR_NOMEM.
+ * (never from inside this call). A payload larger than a datagram is
+ * sent by Block1 (RFC 7959), a large answer fetched by Block2. On an
+ * error done is not called: KDC_ERR_TOO_LARGE if the payload exceeds
+ * KDC_COAP_REQ_BODY_MAX or KDC_COAP_PENDING_MAX requests are in flight,
+ * KDC_ERR_CLOSED if the session is gone or not established,
+ * KDC_ERR_INVALID_ARG (a path over KDC_COAP_PATH_MAX, with a leading or
+ * an empty segment), KDC_ERR_NOMEM.
  */
 kdc_err	kdc_coap_request(struct kdc_coap_peer *p, uint8_t method,
 	    const char *path, int content_format, int accept,
