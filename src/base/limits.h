@@ -177,6 +177,10 @@
  * ~6.5 s, the first two retransmissions (2-3 s, 6-9 s) of a lost answer;
  * at most ~38 MiB. */
 #define KDC_COAP_DEDUP_MAX		32768
+/* Observations (RFC 7641) per engine: the ACE token revocation list is
+ * observed by resource servers, a few hundred at most; each costs ~1.2 KB
+ * (its request kept to run again), so at most ~5 MB. */
+#define KDC_COAP_OBSERVERS_MAX		4096
 
 /* ---- worker pool (core/pool.h) ----------------------------------------- */
 /* Worker threads per pool ([coap] sign_threads is bounded by this). */

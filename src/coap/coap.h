@@ -276,6 +276,38 @@ void	kdc_coap_later_answer(struct kdc_coap_later *l,
  * handler then answers in resp as usual. Ignored for any other later. */
 void	kdc_coap_later_cancel(struct kdc_coap_later *l);
 
+/* ---- Observe (RFC 7641), server side: our own engine only --------------- */
+
+/*
+ * Inside a GET handler whose request carries Observe: 0 (and no Block1,
+ * no Block2 past block 0): make the peer an observer of the request's
+ * path, keyed by the peer and the request's token (a registration with a
+ * token already observing replaces it). If the handler's answer is a
+ * 2.xx it goes out with an Observe sequence number; anything else (or a
+ * deferred answer) makes no observation. KDC_OK (also when called again
+ * while the handler runs for a notification); KDC_ERR_INVALID_ARG
+ * outside such a handler; KDC_ERR_BUSY past KDC_COAP_OBSERVERS_MAX
+ * observations in the engine; KDC_ERR_NOMEM.
+ *
+ * An observation ends when the peer sends a GET with Observe: 1 for it,
+ * answers a notification with RST, leaves one unacknowledged through
+ * the retransmissions, gets a non-2.xx notification, or its session ends.
+ */
+kdc_err	kdc_coap_observe(struct kdc_coap_peer *p);
+/*
+ * The resource at path (exact, as the observers asked for it; on
+ * endpoint `name`, or NULL: every endpoint) changed: for each observer,
+ * its route's handler runs again with the request it registered with
+ * (path, query, Accept; no payload) and the answer goes to it as a
+ * Confirmable notification with its token and the next sequence number
+ * (Block2 when large: the rest is fetched from the kept answer). A
+ * notification still unacknowledged is replaced by the new one (RFC 7641
+ * §4.5.2). Engine thread, between steps, never from a handler. Returns
+ * the number of notifications made.
+ */
+unsigned kdc_coap_notify(struct kdc_coap *c, const char *name,
+	    const char *path);
+
 /* ---- peers ------------------------------------------------------------- */
 
 const struct kdc_principal *kdc_coap_peer_auth(const struct kdc_coap_peer *p);

@@ -1435,6 +1435,199 @@ test_answer_too_large(void **state)
 	assert_null(PA->xp);
 }
 
+/* ---- Observe (RFC 7641) ------------------------------------------------------------ */
+
+static int tcalls;
+static kdc_err tobs;
+static uint8_t tcode = KDC_COAP_CONTENT;
+static size_t tlen = 4;
+
+static void
+h_trl(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
+    struct kdc_coap_resp *resp)
+{
+	(void)arg;
+	(void)req;
+	tcalls++;
+	tobs = kdc_coap_observe(p);
+	resp->code = tcode;
+	resp->payload = big;
+	resp->payload_len = tlen;
+}
+
+static void
+observe_setup(void)
+{
+	tcalls = 0;
+	tcode = KDC_COAP_CONTENT;
+	tlen = 4;
+	memcpy(big, "v001", 4);
+	assert_int_equal(kdc_coap_route(&eng, NULL, KDC_COAP_GET, "trl",
+	    h_trl, NULL), KDC_OK);
+}
+
+/* A GET with an Observe option of value v (0 or 1). */
+static void
+feed_obs(struct kdc_coap_peer *p, uint16_t mid, const uint8_t *tok,
+    uint32_t v)
+{
+	uint8_t buf[KDC_COAP_DGRAM_MAX];
+	struct kdc_coap_wb w;
+	size_t n;
+
+	kdc_coap_wb_init(&w, buf, sizeof(buf), KDC_COAP_CON, KDC_COAP_GET,
+	    mid, tok, 4);
+	kdc_coap_wb_opt_uint(&w, KDC_OPT_OBSERVE, v);
+	kdc_coap_wb_path(&w, KDC_OPT_URI_PATH, "trl");
+	assert_int_equal(kdc_coap_wb_end(&w, &n), KDC_OK);
+	kdc_coap_xl_input(eng.xl, p, buf, n);
+}
+
+static void
+test_observe(void **state)
+{
+	static const uint8_t T2[4] = { 9, 9, 9, 9 };
+	struct kdc_coap_wire w;
+	long seq;
+	size_t n;
+
+	(void)state;
+	observe_setup();
+	/* a plain GET: no observation */
+	feedv(PA, get("trl", 1));
+	assert_int_equal(tobs, KDC_ERR_INVALID_ARG);
+	w = last();
+	assert_int_equal(opt_uint(&w, KDC_OPT_OBSERVE), -1);
+	assert_null(PA->xp);
+	assert_int_equal(kdc_coap_observe(PA), KDC_ERR_INVALID_ARG);
+	/* registration: the answer carries a sequence number */
+	feed_obs(PA, 2, TOK, 0);
+	assert_int_equal(tobs, KDC_OK);
+	w = last();
+	assert_int_equal(w.code, KDC_COAP_CONTENT);
+	assert_memory_equal(w.token, TOK, 4);
+	seq = opt_uint(&w, KDC_OPT_OBSERVE);
+	assert_true(seq >= 0);
+	assert_true(kdc_coap_xl_busy(eng.xl, PA));
+	/* a change: a CON notification, its token, a higher number */
+	memcpy(big, "v002", 4);
+	n = nsent;
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "trl"), 1);
+	assert_int_equal(nsent, n + 1);
+	w = last();
+	assert_int_equal(w.type, KDC_COAP_CON);
+	assert_int_equal(w.code, KDC_COAP_CONTENT);
+	assert_memory_equal(w.token, TOK, 4);
+	assert_true(opt_uint(&w, KDC_OPT_OBSERVE) > seq);
+	seq = opt_uint(&w, KDC_OPT_OBSERVE);
+	assert_memory_equal(w.payload, "v002", 4);
+	assert_int_equal(tcalls, 3);	/* plain GET, registration, notification */
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "other"), 0);
+	assert_int_equal(kdc_coap_notify(&eng, "lwm2m", "trl"), 0);
+	/* acknowledged: not sent again */
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .mid = w.mid });
+	advance(60000);
+	assert_int_equal(nsent, n + 1);
+	/* a second observer; an unacknowledged notification is replaced
+	 * by the newer one, which goes at the retransmission */
+	feed_obs(PB, 3, T2, 0);
+	memcpy(big, "v003", 4);
+	n = nsent;
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "trl"), 2);
+	assert_int_equal(nsent, n + 2);
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .mid = sent[n].p == PA ?
+	    out(n).mid : out(n + 1).mid });
+	memcpy(big, "v004", 4);
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "trl"), 2);
+	assert_int_equal(nsent, n + 3);		/* PB's waits */
+	assert_ptr_equal(sent[n + 2].p, PA);
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .mid = out(n + 2).mid });
+	advance(3100);
+	assert_int_equal(nsent, n + 4);
+	assert_ptr_equal(sent[n + 3].p, PB);
+	w = last();
+	assert_memory_equal(w.payload, "v004", 4);
+	assert_true(opt_uint(&w, KDC_OPT_OBSERVE) > seq);
+	/* RST to a notification ends PB's observation */
+	feed(PB, &(struct rq){ .type = KDC_COAP_RST, .mid = w.mid });
+	assert_null(PB->xp);
+	/* Observe: 1 ends PA's (and is answered as a plain GET) */
+	feed_obs(PA, 4, TOK, 1);
+	w = last();
+	assert_int_equal(w.code, KDC_COAP_CONTENT);
+	assert_int_equal(opt_uint(&w, KDC_OPT_OBSERVE), -1);
+	assert_null(PA->xp);
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "trl"), 0);
+}
+
+static void
+test_observe_ends(void **state)
+{
+	struct kdc_coap_wire w;
+	size_t n;
+
+	(void)state;
+	observe_setup();
+	/* a non-2.xx registration answer makes none */
+	tcode = KDC_COAP_FORBIDDEN;
+	feed_obs(PA, 1, TOK, 0);
+	w = last();
+	assert_int_equal(w.code, KDC_COAP_FORBIDDEN);
+	assert_int_equal(opt_uint(&w, KDC_OPT_OBSERVE), -1);
+	assert_null(PA->xp);
+	/* a non-2.xx notification is the last one */
+	tcode = KDC_COAP_CONTENT;
+	feed_obs(PA, 2, TOK, 0);
+	tcode = KDC_COAP_NOT_FOUND;
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "trl"), 1);
+	w = last();
+	assert_int_equal(w.code, KDC_COAP_NOT_FOUND);
+	assert_int_equal(opt_uint(&w, KDC_OPT_OBSERVE), -1);
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .mid = w.mid });
+	assert_null(PA->xp);
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "trl"), 0);
+	/* an observer that never acknowledges is dropped */
+	tcode = KDC_COAP_CONTENT;
+	feed_obs(PA, 3, TOK, 0);
+	n = nsent;
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "trl"), 1);
+	advance(200000);
+	assert_int_equal(nsent, n + 1 + KDC_COAP_MAX_RETRANSMIT);
+	assert_null(PA->xp);
+	/* the session ends: so does the observation */
+	feed_obs(PA, 4, TOK, 0);
+	assert_non_null(PA->xp);
+	PA->open = false;
+	kdc_coap_xl_gone(eng.xl, PA);
+	assert_null(PA->xp);
+	PA->open = true;
+	/* a large notification goes by Block2, the rest from the kept one */
+	feed_obs(PB, 5, TOK, 0);
+	tlen = 2000;
+	assert_int_equal(kdc_coap_notify(&eng, NULL, "trl"), 1);
+	w = last();
+	{
+		struct kdc_coap_block b;
+		assert_true(opt_block(&w, KDC_OPT_BLOCK2, &b));
+		assert_true(b.more);
+		assert_true(opt_uint(&w, KDC_OPT_OBSERVE) >= 0);
+		feed(PB, &(struct rq){ .type = KDC_COAP_ACK, .mid = w.mid });
+		n = (size_t)tcalls;
+		feedv(PB, (struct rq){ .type = KDC_COAP_CON,
+		    .code = KDC_COAP_GET, .mid = 6, .tok = TOK, .tok_len = 4,
+		    .path = "trl", .has_b2 = true,
+		    .b2 = { 1, false, 6 } });
+		w = last();
+		assert_true(opt_block(&w, KDC_OPT_BLOCK2, &b));
+		assert_int_equal(b.num, 1);
+		assert_false(b.more);
+		assert_int_equal(w.payload_len, 2000 - 1024);
+		assert_int_equal((size_t)tcalls, n);	/* not run again */
+	}
+	/* the observation stays until the session ends */
+	assert_non_null(PB->xp);
+}
+
 /* ---- malformed input ---------------------------------------------------------------- */
 
 static void
@@ -1549,6 +1742,8 @@ main(void)
 		T(test_block2_answer),
 		T(test_block2_expire_and_free),
 		T(test_answer_too_large),
+		T(test_observe),
+		T(test_observe_ends),
 		T(test_malformed),
 		T(test_mutations),
 #undef T
