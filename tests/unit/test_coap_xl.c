@@ -574,6 +574,21 @@ test_dedup_ring(void **state)
 	q.mid = 100;		/* pushed out of the ring of 4 */
 	feed(PA, &q);
 	assert_int_equal(calls, 6);
+	/* a ring of 1 (2 hash buckets): sessions whose entries share a
+	 * bucket still never get each other's answers */
+	kdc_coap_xl_free(eng.xl);
+	lim.dedup_max = 1;
+	assert_int_equal(kdc_coap_xl_new(&eng, &lim, &eng.xl), KDC_OK);
+	assert_int_equal(kdc_coap_route(&eng, NULL, KDC_COAP_GET, "a/b",
+	    h_any, NULL), KDC_OK);
+	calls = 0;
+	for (uint64_t k = 1000; k < 1016; k++) {
+		PB->serial = k;
+		feed(PB, &q);
+	}
+	assert_int_equal(calls, 16);
+	feed(PB, &q);		/* the same session again: kept */
+	assert_int_equal(calls, 16);
 }
 
 /* ---- defer / later ------------------------------------------------------------------- */
