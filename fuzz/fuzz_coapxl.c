@@ -17,7 +17,8 @@
  *           op 3 with the MID (and an 8-byte token) of the last CON we
  *           sent patched in, so the script can answer our requests and
  *           acknowledge our separate answers (both random here)
- *   op 4:   the clock moves 1 byte x 250 ms
+ *   op 4:   the clock moves 1 byte x 250 ms; with peer bits 3, first
+ *           kdc_coap_notify() of "o" (a GET route that observes)
  *   op 5:   the peer's session ends (a new one takes its place)
  *   op 6:   the oldest deferred request is answered, 1 byte x 64 bytes
  *   op 7:   a request of ours: 1 byte method/size
@@ -183,6 +184,21 @@ h_a(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
 }
 
 static void
+h_o(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
+    struct kdc_coap_resp *resp)
+{
+	(void)arg;
+	(void)req;
+	(void)kdc_coap_observe(p);
+	/* the answer size the script set last: Block2 when large; 4.04
+	 * now and then ends an observation */
+	resp->code = answer_size == 1500 ? KDC_COAP_NOT_FOUND :
+	    KDC_COAP_CONTENT;
+	resp->payload = big;
+	resp->payload_len = answer_size;
+}
+
+static void
 h_d(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
     struct kdc_coap_resp *resp)
 {
@@ -267,7 +283,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kdc_coap_route(&eng, NULL, KDC_COAP_GET, "a", h_a, NULL) !=
 	    KDC_OK || kdc_coap_route(&eng, NULL, KDC_COAP_POST, "a", h_a,
 	    NULL) != KDC_OK || kdc_coap_route(&eng, NULL, KDC_COAP_POST, "d",
-	    h_d, NULL) != KDC_OK || kdc_coap_route(&eng, "lwm2m",
+	    h_d, NULL) != KDC_OK || kdc_coap_route(&eng, NULL, KDC_COAP_GET,
+	    "o", h_o, NULL) != KDC_OK || kdc_coap_route(&eng, "lwm2m",
 	    KDC_COAP_POST, "rd/*", h_rd, NULL) != KDC_OK)
 		abort();
 	while (i < size) {
@@ -300,6 +317,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 4:
 			if (i >= size)
 				goto end;
+			if (pi == 3)
+				(void)kdc_coap_notify(&eng, NULL, "o");
 			now_ms += (uint64_t)data[i++] * 250;
 			fire();
 			break;

@@ -278,6 +278,13 @@ def coapxl():
     out('coapxl', 'request-blocks', s)
     out('coapxl', 'gone-midway', bytes([7, 0x05]) + dg(0, post_d) +
         bytes([5]) + bytes([6, 3]) + dg(0, get_a, size=7) + bytes([5]))
+    obs_get = coap(0, GET, 40, tok, [(6, b'')] + path('o'))
+    s = dg(0, obs_get) + dg(1, obs_get) + bytes([4 | 3 << 3, 1])
+    s += ours(bytes([0x60, 0, 0, 0])) + bytes([4 | 3 << 3 | 7 << 5, 1])
+    s += dg(0, coap(0, GET, 41, tok, path('o') + [(23, uint(0x16))]))
+    s += ours(bytes([0x70, 0, 0, 0])) + bytes([4 | 3 << 3, 40])
+    s += dg(1, coap(0, GET, 42, tok, [(6, uint(1))] + path('o')))
+    out('coapxl', 'observe', s + clock(255) * 2)
     out('coapxl', 'junk', dg(0, bytes([0x40, 0, 0, 1])) +
         dg(0, bytes([0x44, 1, 0, 2, 1])) + dg(0, bytes([0x40, 1, 0, 3, 0xff])) +
         dg(0, coap(0, GET, 4, tok, path('a') + [(9, b'x')])) +
