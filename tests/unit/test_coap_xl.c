@@ -178,6 +178,7 @@ advance(uint64_t ms)
 /* ---- handlers ---------------------------------------------------------------- */
 
 static int calls;
+static int handed;	/* owned payloads handlers gave */
 static char last_path[KDC_COAP_PATH_MAX + 1];
 static uint8_t last_body[16384];
 static size_t last_body_len;
@@ -206,9 +207,9 @@ h_any(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
 	last_body_len = req->payload_len;
 	if (req->payload_len > 0)
 		memcpy(last_body, req->payload, req->payload_len);
-	if (do_defer) {
-		later = kdc_coap_defer(p);
-		assert_non_null(later);
+	if (do_defer && (later = kdc_coap_defer(p)) == NULL)
+		assert_true(kdc_alloc_faulted());	/* answered now */
+	else if (do_defer) {
 		if (do_cancel) {
 			kdc_coap_later_cancel(later);
 			later = NULL;
@@ -222,6 +223,7 @@ h_any(void *arg, struct kdc_coap_peer *p, const struct kdc_coap_msg *req,
 	resp->code = KDC_COAP_CONTENT;
 	resp->content_format = 0;
 	if (answer_len > 0) {
+		handed++;
 		resp->payload = big;
 		resp->payload_len = answer_len;
 		resp->release = count_release;
@@ -1643,6 +1645,137 @@ test_observe_ends(void **state)
 	assert_non_null(PB->xp);
 }
 
+/* ---- limits and allocation failures ---------------------------------------------------- */
+
+static void
+test_set_limits(void **state)
+{
+	struct kdc_coap_xl_limits l = { .body_max = 100, .dedup_max = 2 };
+	struct rq q = get("a/b", 1);
+
+	(void)state;
+	feed(PA, &q);
+	kdc_coap_xl_set_limits(eng.xl, &l);
+	feed(PA, &q);		/* a new ring: the old answers are gone */
+	assert_int_equal(calls, 2);
+	feed(PA, &q);
+	assert_int_equal(calls, 2);
+	q = get("a/b", 2);
+	q.code = KDC_COAP_POST;
+	q.payload = big;
+	q.len = 101;
+	feed(PA, &q);
+	assert_int_equal(last().code, KDC_COAP_TOO_LARGE);
+	kdc_coap_xl_set_limits(eng.xl, NULL);	/* the defaults again */
+	q.mid = 3;
+	feed(PA, &q);
+	assert_int_equal(last().code, KDC_COAP_CONTENT);
+}
+
+/*
+ * Every allocation of a busy scenario fails in turn (base/alloc.h's
+ * fault hook): nothing crashes, every owned payload is released once,
+ * every done called once, every reference and allocation given back.
+ */
+static void
+test_alloc_failures(void **state)
+{
+	int owned_given;
+	long live;
+	bool faulted = true;
+
+	(void)state;
+	kdc_coap_xl_free(eng.xl);
+	eng.xl = NULL;
+	for (long n = 1; faulted && n < 400; n++) {
+		struct kdc_coap_resp rs;
+		kdc_err r;
+		int oks = 0;
+
+		live = kdc_alloc_live();
+		releases = 0;
+		owned_given = 0;
+		handed = 0;
+		dcalls = 0;
+		later = NULL;
+		nsent = 0;
+		peer_init(PA, "kdc");
+		peer_init(PB, "kdc");
+		kdc_alloc_fail_after(n);
+		if (kdc_coap_xl_new(&eng, &lim, &eng.xl) != KDC_OK) {
+			kdc_alloc_fail_after(0);
+			continue;
+		}
+		assert_int_equal(kdc_coap_route(&eng, NULL, KDC_COAP_GET,
+		    "a/b", h_any, NULL), KDC_OK);
+		assert_int_equal(kdc_coap_route(&eng, NULL, KDC_COAP_POST,
+		    "a/b", h_any, NULL), KDC_OK);
+		observe_setup();
+		/* a Block2 answer and its follow-up */
+		do_defer = false;
+		answer_len = 3000;
+		feedv(PA, get("a/b", 1));
+		feedv(PA, (struct rq){ .type = KDC_COAP_CON,
+		    .code = KDC_COAP_GET, .mid = 2, .tok = TOK, .tok_len = 4,
+		    .path = "a/b", .has_b2 = true, .b2 = { 1, false, 6 } });
+		/* a later, answered */
+		do_defer = true;
+		feedv(PB, get("a/b", 3));
+		do_defer = false;
+		if (later != NULL) {
+			memset(&rs, 0, sizeof(rs));
+			rs.code = KDC_COAP_CHANGED;
+			rs.payload = big;
+			rs.payload_len = 2000;
+			rs.release = count_release;
+			owned_given++;
+			kdc_coap_later_answer(later, &rs);
+		}
+		/* a Block1 body */
+		feedv(PB, b1req(4, 0, true, 6, big, 1024));
+		feedv(PB, b1req(5, 1, false, 6, big, 10));
+		/* our request, 1500 bytes, answered 2.31 then 2.04 */
+		r = request(PA, KDC_COAP_PUT, "0", big, 1500);
+		if (r == KDC_OK) {
+			struct kdc_coap_wire w = last();
+			oks = 1;
+			feed(PA, &(struct rq){ .type = KDC_COAP_ACK,
+			    .code = KDC_COAP_CODE(2, 31), .mid = w.mid,
+			    .tok = w.token, .tok_len = 8 });
+			w = last();
+			feed(PA, &(struct rq){ .type = KDC_COAP_ACK,
+			    .code = KDC_COAP_CHANGED, .mid = w.mid,
+			    .tok = w.token, .tok_len = 8 });
+		} else
+			assert_int_equal(r, KDC_ERR_NOMEM);
+		/* an observation and a notification */
+		feed_obs(PB, 6, TOK, 0);
+		(void)kdc_coap_notify(&eng, NULL, "trl");
+		advance(5000);
+		faulted = kdc_alloc_faulted();
+		kdc_alloc_fail_after(0);
+		PA->open = false;
+		PB->open = false;
+		kdc_coap_xl_gone(eng.xl, PA);
+		kdc_coap_xl_gone(eng.xl, PB);
+		kdc_coap_xl_free(eng.xl);
+		eng.xl = NULL;
+		assert_int_equal(dcalls, oks);
+		if (releases != owned_given + handed)
+			fail_msg("n=%ld: %d released, %d given", n, releases,
+			    owned_given + handed);
+		assert_int_equal(PA->refs, 1);
+		assert_int_equal(PB->refs, 1);
+		assert_null(PA->xp);
+		assert_null(PB->xp);
+		assert_int_equal(kdc_alloc_live(), live);
+	}
+	assert_false(faulted);	/* every allocation was failed once */
+	assert_int_equal(kdc_coap_xl_new(&eng, &lim, &eng.xl), KDC_OK);
+	peer_init(PA, "kdc");
+	peer_init(PB, "kdc");
+}
+
 /* ---- malformed input ---------------------------------------------------------------- */
 
 static void
@@ -1759,6 +1892,8 @@ main(void)
 		T(test_answer_too_large),
 		T(test_observe),
 		T(test_observe_ends),
+		T(test_set_limits),
+		T(test_alloc_failures),
 		T(test_malformed),
 		T(test_mutations),
 #undef T
