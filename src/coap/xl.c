@@ -1943,9 +1943,7 @@ kdc_coap_xl_input(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	if (w.type == KDC_COAP_CON && (e = dd_find(x,
 	    kdc_coap_peer_serial(p), w.mid, kdc_coap_now_ms())) != NULL) {
 		/* a retransmission: the same answer, nothing run again */
-		memcpy(buf, e->buf, e->len);
-		(void)kdc_coap_peer_send(p, buf, e->len);
-		kdc_wipe(buf, e->len);
+		(void)kdc_coap_peer_send(p, e->buf, e->len);
 		goto out;
 	}
 	cls = w.code >> 5;

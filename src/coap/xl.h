@@ -9,7 +9,8 @@
  *
  * xl.c implements these parts of coap.h: kdc_coap_route(),
  * kdc_coap_msg_query(), kdc_coap_set_timers(), kdc_coap_defer() and the
- * kdc_coap_later_*() calls, kdc_coap_peer_laters(), kdc_coap_request().
+ * kdc_coap_later_*() calls, kdc_coap_peer_laters(), kdc_coap_request(),
+ * kdc_coap_observe() and kdc_coap_notify().
  * code.c keeps kdc_coap_code() and the response payload helpers.
  *
  * Engine thread only; no locks. One struct kdc_coap_xl per engine; per
@@ -141,8 +142,9 @@ void	kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
  * from then on. */
 void	kdc_coap_xl_gone(struct kdc_coap_xl *x, struct kdc_coap_peer *p);
 /* p has exchanges in progress (a request in flight, a later, a body being
- * joined, a Block2 answer being fetched): the engine does not evict it
- * as idle. Exactly when p's slot (kdc_coap_peer_xp()) is not NULL. */
+ * joined, a Block2 answer being fetched, an observation): the engine
+ * does not evict it as idle. Exactly when p's slot (kdc_coap_peer_xp())
+ * is not NULL. */
 bool	kdc_coap_xl_busy(const struct kdc_coap_xl *x,
 	    const struct kdc_coap_peer *p);
 
