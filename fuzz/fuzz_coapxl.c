@@ -6,7 +6,7 @@
  * picks, owned), "d" (POST, deferred), the prefix "rd/" (POST on lwm2m,
  * Location-Path).
  * Checked: every message xl sends parses (kdc_coap_wire_parse) and fits
- * a datagram; a done callback runs once per request, never inside
+ * KDC_COAP_SEND_MAX; a done callback runs once per request, never inside
  * kdc_coap_request; after the sessions end and the layer is freed, every
  * peer reference is back, every owned payload released once, and every
  * allocation given back (kdc_alloc_live()). Seeds: fuzz/corpus/coapxl/.
@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/limits.h"
 #include "coap/coap.h"
 #include "coap/wire.h"
 #include "coap/xl.h"
@@ -70,7 +71,7 @@ kdc_coap_peer_send(struct kdc_coap_peer *p, const uint8_t *msg, size_t len)
 {
 	struct kdc_coap_wire w;
 
-	if (len > KDC_COAP_DGRAM_MAX ||
+	if (len > KDC_COAP_SEND_MAX ||
 	    kdc_coap_wire_parse(msg, len, &w) != KDC_OK)
 		abort();	/* we send only well-formed messages */
 	nsent++;

@@ -165,6 +165,12 @@
 #define KDC_COAP_ACK_TIMEOUT_MS		2000
 #define KDC_COAP_MAX_RETRANSMIT		4
 #define KDC_COAP_EXCHANGE_LIFETIME_MS	247000
+/* The largest CoAP message we send (one DTLS record's plaintext; we
+ * accept up to wire.h's KDC_COAP_DGRAM_MAX, 1152): a libcoap 4.3.1 peer
+ * takes at most its MTU 1152 less its GnuTLS DTLS overhead 37, and
+ * answers a longer message with an RST of MID 0 (docs/traps.md). A
+ * 1024-byte block still fits with 78 bytes of header, token, options. */
+#define KDC_COAP_SEND_MAX		1115
 /* Block1 bodies being joined at once per engine: each at most
  * KDC_COAP_BODY_MAX (8 KiB), so at most 8 MiB; one per peer. */
 #define KDC_COAP_BODIES_MAX		1024

@@ -28,6 +28,9 @@
 #define CODE_BAD_OPTION		KDC_COAP_CODE(4, 2)
 #define CODE_INCOMPLETE		KDC_COAP_CODE(4, 8)
 #define SZX_MAX			6	/* 1024-byte blocks: they fit a datagram */
+#if KDC_COAP_SEND_MAX > KDC_COAP_DGRAM_MAX
+#error "we send what we accept: KDC_COAP_SEND_MAX <= KDC_COAP_DGRAM_MAX"
+#endif
 #define NONE			UINT64_MAX
 #define DD_NIL			UINT32_MAX
 
@@ -68,6 +71,7 @@ struct xl_req {
 	uint8_t			*body;		/* ours, wiped */
 	size_t			 body_len;
 	bool			 b1;		/* sent block-wise */
+	bool			 b1_resized;	/* a 4.13 asked for smaller blocks */
 	size_t			 b1_off;	/* offset of the block in flight */
 	uint8_t			 b1_szx;
 	/* the answer, Block2 joined (RFC 7959 §2.4), at most RESP_MAX */
@@ -776,7 +780,7 @@ block_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
 		o->size2 = (uint32_t)len;
 		o->payload = payload + off;
 		o->len = b.more ? size : len - (size_t)off;
-		r = out_make(buf, KDC_COAP_DGRAM_MAX, type, mid, tok, tok_len,
+		r = out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
 		    o, &n);
 		o->b2 = NULL;
 		if (r == KDC_OK) {
@@ -806,11 +810,11 @@ code_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
 		o.has_size1 = true;
 		o.size1 = *size1;
 	}
-	if (out_make(buf, KDC_COAP_DGRAM_MAX, type, mid, tok, tok_len, &o,
+	if (out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len, &o,
 	    &n) != KDC_OK) {
 		/* unreachable with a token of at most 8 bytes */
 		out_init(&o, KDC_COAP_INTERNAL);
-		(void)out_make(buf, KDC_COAP_DGRAM_MAX, type, mid, tok,
+		(void)out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok,
 		    tok_len, &o, &n);
 	}
 	return n;
@@ -888,7 +892,7 @@ answer_make(struct kdc_coap_xl *x, struct kdc_coap_peer *p, uint8_t *buf,
 	    rs->payload_len <= ((size_t)16 << want->szx))) {
 		o.payload = rs->payload;
 		o.len = rs->payload_len;
-		if (out_make(buf, KDC_COAP_DGRAM_MAX, type, mid, tok, tok_len,
+		if (out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
 		    &o, &n) == KDC_OK) {
 			kdc_coap_resp_release(rs);
 			return n;
@@ -940,7 +944,7 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 		b2.more = false;
 		b2.szx = r->b2_szx;
 		o.b2 = &b2;
-		e = out_make(buf, sizeof(buf), KDC_COAP_CON, mid, r->tok,
+		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
 		    sizeof(r->tok), &o, &n);
 		goto done;
 	}
@@ -948,7 +952,7 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 	if (!r->b1) {
 		o.payload = r->body;
 		o.len = r->body_len;
-		e = out_make(buf, sizeof(buf), KDC_COAP_CON, mid, r->tok,
+		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
 		    sizeof(r->tok), &o, &n);
 		if (e != KDC_ERR_TOO_LARGE || r->body_len == 0)
 			goto done;
@@ -966,7 +970,7 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 		o.size1 = (uint32_t)r->body_len;
 		o.payload = r->body + r->b1_off;
 		o.len = b1.more ? size : r->body_len - r->b1_off;
-		e = out_make(buf, sizeof(buf), KDC_COAP_CON, mid, r->tok,
+		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
 		    sizeof(r->tok), &o, &n);
 		if (e != KDC_ERR_TOO_LARGE || r->b1_szx == 0)
 			break;
@@ -1188,6 +1192,21 @@ req_answer(struct kdc_coap_xl *x, struct xl_req *r,
 	kdc_err e;
 
 	r->con.next = 0;
+	if (w->code == KDC_COAP_TOO_LARGE && r->body_len > 0 &&
+	    r->b2_next == 0 && r->b1_off == 0 && !r->b1_resized &&
+	    block_of(w, KDC_OPT_BLOCK1, &b) == 1 &&
+	    (!r->b1 || b.szx < r->b1_szx)) {
+		/* RFC 7959 §2.9.3: too large, and the block size the server
+		 * takes: the body again from its start, once, in those */
+		r->b1 = true;
+		r->b1_resized = true;
+		r->b1_szx = b.szx;
+		if ((e = req_msg(x, r)) != KDC_OK ||
+		    (e = req_transmit(x, r)) != KDC_OK)
+			req_complete(x, r, e == KDC_ERR_NOMEM ? e :
+			    KDC_ERR_CLOSED, NULL);
+		return;
+	}
 	if (r->b1 && r->b2_next == 0 &&
 	    r->b1_off + ((size_t)16 << r->b1_szx) < r->body_len) {
 		/* a block of our body that was not the last */
@@ -1808,11 +1827,19 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		n = bare(buf, KDC_COAP_ACK, w->mid);
 		reply(x, p, w, buf, n);
 	} else {
+		/* an owned payload may be a secret (an /skg private key): it
+		 * is not kept for a retransmission (coap.h: nothing of it is
+		 * left once sent); a retransmitted CON runs the handler again */
+		bool keep = rs.release == NULL;
+
 		n = answer_make(x, p, buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
 		    con ? w->mid : x->mid++, w->token, w->token_len, &rs,
 		    has_b2 ? &b2 : NULL, has_b1 ? &b1echo : NULL, m.code,
 		    m.path, x->cur_obs != NULL ? &obs : NULL);
-		reply(x, p, w, buf, n);
+		if (keep)
+			reply(x, p, w, buf, n);
+		else
+			(void)kdc_coap_peer_send(p, buf, n);
 		kdc_wipe(buf, n);
 	}
 	x->cur_obs = NULL;

@@ -52,7 +52,7 @@ static uint64_t serials;
 kdc_err
 kdc_coap_peer_send(struct kdc_coap_peer *p, const uint8_t *msg, size_t len)
 {
-	assert_true(len <= KDC_COAP_DGRAM_MAX);
+	assert_true(len <= KDC_COAP_SEND_MAX);	/* what libcoap 4.3.1 takes */
 	if (!p->open)
 		return KDC_ERR_CLOSED;
 	assert_true(nsent < SENT_MAX);
@@ -552,6 +552,14 @@ test_dedup(void **state)
 	feed(PA, &q);
 	assert_int_equal(calls, 4);
 	assert_null(PA->xp);
+	/* an owned answer (a secret, maybe) is not kept: a retransmission
+	 * runs the handler again, and each payload is released once */
+	answer_len = 20;
+	q.mid = 0x5555;
+	feed(PA, &q);
+	feed(PA, &q);
+	assert_int_equal(calls, 6);
+	assert_int_equal(releases, 2);
 }
 
 static void
@@ -1070,6 +1078,72 @@ test_request_blocks(void **state)
 	    .b2 = b, .payload = part, .len = 64 });
 	assert_int_equal(dcalls, 1);
 	assert_int_equal(dstatus, KDC_ERR_MALFORMED);
+}
+
+/* What we send fits KDC_COAP_SEND_MAX (a libcoap 4.3.1 peer's limit): a
+ * body that would make a longer message goes by Block1; a 4.13 naming a
+ * smaller block size is followed once. */
+static void
+test_request_send_max(void **state)
+{
+	struct kdc_coap_block b;
+	struct kdc_coap_wire w;
+
+	(void)state;
+	/* 4 header + 8 token + 2 Uri-Path "0" + 1 marker + 1100 = 1115 */
+	assert_int_equal(request(PA, KDC_COAP_PUT, "0", big, 1100), KDC_OK);
+	assert_int_equal(sent[nsent - 1].len, KDC_COAP_SEND_MAX);
+	w = last();
+	assert_false(opt_block(&w, KDC_OPT_BLOCK1, &b));
+	feed(PA, &(struct rq){ .type = KDC_COAP_RST, .mid = w.mid });
+	/* one byte more: Block1 */
+	assert_int_equal(request(PA, KDC_COAP_PUT, "0", big, 1101), KDC_OK);
+	w = last();
+	assert_true(opt_block(&w, KDC_OPT_BLOCK1, &b));
+	assert_int_equal(b.szx, 6);
+	assert_true(b.more);
+	/* 4.13 with Block1 szx 2: again from the start in 64-byte blocks */
+	b = (struct kdc_coap_block){ 0, false, 2 };
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK,
+	    .code = KDC_COAP_TOO_LARGE, .mid = w.mid, .tok = w.token,
+	    .tok_len = 8, .has_b1 = true, .b1 = b });
+	assert_int_equal(dcalls, 0);
+	w = last();
+	assert_true(opt_block(&w, KDC_OPT_BLOCK1, &b));
+	assert_int_equal(b.num, 0);
+	assert_int_equal(b.szx, 2);
+	assert_int_equal(w.payload_len, 64);
+	/* a second 4.13 is the answer */
+	b = (struct kdc_coap_block){ 0, false, 1 };
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK,
+	    .code = KDC_COAP_TOO_LARGE, .mid = w.mid, .tok = w.token,
+	    .tok_len = 8, .has_b1 = true, .b1 = b });
+	assert_int_equal(dcalls, 1);
+	assert_int_equal(dstatus, KDC_OK);
+	assert_int_equal(dcode, KDC_COAP_TOO_LARGE);
+	/* a whole-body request refused 4.13 with a size: sent in blocks */
+	assert_int_equal(request(PA, KDC_COAP_PUT, "0", big, 500), KDC_OK);
+	w = last();
+	assert_false(opt_block(&w, KDC_OPT_BLOCK1, &b));
+	b = (struct kdc_coap_block){ 0, false, 4 };
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK,
+	    .code = KDC_COAP_TOO_LARGE, .mid = w.mid, .tok = w.token,
+	    .tok_len = 8, .has_b1 = true, .b1 = b });
+	w = last();
+	assert_true(opt_block(&w, KDC_OPT_BLOCK1, &b));
+	assert_int_equal(b.szx, 4);
+	assert_true(b.more);
+	assert_int_equal(w.payload_len, 256);
+	/* an answer that would be longer than SEND_MAX goes by Block2 */
+	answer_len = 1110;
+	feedv(PB, get("a/b", 1));
+	w = last();
+	assert_true(opt_block(&w, KDC_OPT_BLOCK2, &b));
+	assert_int_equal(w.payload_len, 1024);
+	PB->open = false;
+	kdc_coap_xl_gone(eng.xl, PB);
+	PA->open = false;
+	kdc_coap_xl_gone(eng.xl, PA);
 }
 
 /* A Block2 answer to us over KDC_COAP_RESP_MAX is refused, whatever its
@@ -1881,6 +1955,7 @@ main(void)
 		T(test_request_in_handler),
 		T(test_request_blocks),
 		T(test_request_b2_cap),
+		T(test_request_send_max),
 		T(test_block1_joined),
 		T(test_block1_size1),
 		T(test_block1_cap),
