@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """seeds.py: write the seed corpora of fuzz_devcoap, fuzz_devstate,
-fuzz_coapwire, fuzz_pubkey and fuzz_dtlsrec
+fuzz_coapwire, fuzz_coapxl, fuzz_pubkey and fuzz_dtlsrec
 (fuzz/corpus/<parser>/). Run from anywhere: python3 fuzz/seeds.py
 [PARSER...] (all without one). The PEM/DER key seeds are made by openssl
 here; the DTLS records by Python's cryptography (python3-cryptography,
@@ -214,8 +214,73 @@ def dtlsrec():
         [0, 70, 40, 0, 0, 7, 10, 0, 0, 6, 0, 0, 0, 70, 3, 0,
          0, 8, 200, 0, 0, 9, 5, 0x85, 1, 0, 16, 0, 0, 200, 1, 0]))
 
+def coapxl():
+    """Scripts for fuzz_coapxl (its header says the format): requests to
+    its routes, retransmissions, Block1/Block2 both ways, a deferred
+    answer, our requests answered (op 3 patches our MID and token in)."""
+    tok = b'\x01\x02\x03\x04'
+    t8 = bytes(8)
+
+    def dg(peer, m, op=0, size=0):
+        return bytes([size << 5 | peer << 3 | op]) + struct.pack('<H', len(m)) + m
+
+    def ours(m):
+        return dg(0, m, op=3)
+
+    clock = lambda n: bytes([4, n])
+    get_a = coap(0, GET, 1, tok, path('a'))
+    out('coapxl', 'get-retransmit', dg(0, get_a) + dg(0, get_a) +
+        dg(1, get_a) + dg(2, coap(1, GET, 2, tok, path('a'))))
+    s = dg(0, get_a, size=7)
+    for n in range(1, 8):
+        s += dg(0, coap(0, GET, 1 + n, tok, path('a') + [(23, uint(n << 4 | 6))]))
+    out('coapxl', 'block2-answer', s + clock(255) + clock(255))
+    post_d = coap(0, POST, 9, tok, path('d'))
+    out('coapxl', 'defer', dg(0, post_d) + dg(0, post_d) + bytes([6, 40]) +
+        clock(12) + ours(bytes([0x60, 0, 0, 0])) + dg(1, post_d) +
+        bytes([5 | 1 << 3]) + bytes([6, 1]))
+    s = b''
+    for n in range(3):
+        s += dg(0, coap(0, POST, 20 + n, tok, path('a') +
+                        [(27, uint(n << 4 | (8 if n < 2 else 0) | 2))],
+                        bytes([n]) * (64 if n < 2 else 7)))
+    s += dg(1, coap(0, POST, 30, tok, path('a') + [(27, uint(0x0e)),
+                                                   (60, uint(0xffffffff))],
+                    bytes(1024)))
+    s += dg(2, coap(0, POST, 31, tok, path('a') + [(27, uint(0x0e))], bytes(1024)))
+    s += dg(3, coap(0, POST, 32, tok, path('a') + [(27, uint(0x0e))], bytes(1024)))
+    s += clock(255) * 4
+    out('coapxl', 'block1-in', s)
+    out('coapxl', 'request-piggybacked', bytes([7, 0x05]) +
+        ours(coap(2, 0x45, 0, t8, [(8, b'rd'), (8, b'5')], b'ok')))
+    out('coapxl', 'request-separate', bytes([7, 0x06]) +
+        ours(bytes([0x60, 0, 0, 0])) + clock(100) +
+        dg(0, coap(0, 0x44, 77, t8, []), op=3) + dg(0, coap(0, 0x44, 77, t8, [])))
+    out('coapxl', 'request-rst', bytes([7, 0x01]) + ours(bytes([0x70, 0, 0, 0])))
+    out('coapxl', 'request-timeout', bytes([7, 0x02]) + clock(10) * 40)
+    s = bytes([7, 15 << 3 | 3])                 # PUT "", 1500 bytes: Block1
+    s += ours(coap(2, 0x5f, 0, t8, [(27, uint(0x0e))]))
+    for n in range(3):
+        s += ours(coap(2, 0x44, 0, t8, [(23, uint(n << 4 | (8 if n < 2 else 0) | 2))],
+                       bytes([n]) * (64 if n < 2 else 5)))
+    out('coapxl', 'request-blocks', s)
+    out('coapxl', 'gone-midway', bytes([7, 0x05]) + dg(0, post_d) +
+        bytes([5]) + bytes([6, 3]) + dg(0, get_a, size=7) + bytes([5]))
+    obs_get = coap(0, GET, 40, tok, [(6, b'')] + path('o'))
+    s = dg(0, obs_get) + dg(1, obs_get) + bytes([4 | 3 << 3, 1])
+    s += ours(bytes([0x60, 0, 0, 0])) + bytes([4 | 3 << 3 | 7 << 5, 1])
+    s += dg(0, coap(0, GET, 41, tok, path('o') + [(23, uint(0x16))]))
+    s += ours(bytes([0x70, 0, 0, 0])) + bytes([4 | 3 << 3, 40])
+    s += dg(1, coap(0, GET, 42, tok, [(6, uint(1))] + path('o')))
+    out('coapxl', 'observe', s + clock(255) * 2)
+    out('coapxl', 'junk', dg(0, bytes([0x40, 0, 0, 1])) +
+        dg(0, bytes([0x44, 1, 0, 2, 1])) + dg(0, bytes([0x40, 1, 0, 3, 0xff])) +
+        dg(0, coap(0, GET, 4, tok, path('a') + [(9, b'x')])) +
+        dg(0, coap(0, GET, 5, b'', [(11, b'x')] * 33)))
+
 
 PARSERS = {'devcoap': devcoap, 'devstate': devstate,
-           'coapwire': coapwire, 'pubkey': pubkey, 'dtlsrec': dtlsrec}
+           'coapwire': coapwire, 'coapxl': coapxl, 'pubkey': pubkey,
+           'dtlsrec': dtlsrec}
 for name in (sys.argv[1:] or PARSERS):
     PARSERS[name]()

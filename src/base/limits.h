@@ -166,6 +166,12 @@
 #define KDC_COAP_ACK_TIMEOUT_MS		2000
 #define KDC_COAP_MAX_RETRANSMIT		4
 #define KDC_COAP_EXCHANGE_LIFETIME_MS	247000
+/* The largest CoAP message we send (one DTLS record's plaintext; we
+ * accept up to wire.h's KDC_COAP_DGRAM_MAX, 1152): a libcoap 4.3.1 peer
+ * takes at most its MTU 1152 less its GnuTLS DTLS overhead 37, and
+ * answers a longer message with an RST of MID 0 (docs/traps.md). A
+ * 1024-byte block still fits with 78 bytes of header, token, options. */
+#define KDC_COAP_SEND_MAX		1115
 /* Block1 bodies being joined at once per engine: each at most
  * KDC_COAP_BODY_MAX (8 KiB), so at most 8 MiB; one per peer. */
 #define KDC_COAP_BODIES_MAX		1024
@@ -178,6 +184,10 @@
  * ~6.5 s, the first two retransmissions (2-3 s, 6-9 s) of a lost answer;
  * at most ~38 MiB. */
 #define KDC_COAP_DEDUP_MAX		32768
+/* Observations (RFC 7641) per engine: the ACE token revocation list is
+ * observed by resource servers, a few hundred at most; each costs ~1.2 KB
+ * (its request kept to run again), so at most ~5 MB. */
+#define KDC_COAP_OBSERVERS_MAX		4096
 
 /* ---- worker pool (core/pool.h) ----------------------------------------- */
 /* Worker threads per pool ([coap] sign_threads is bounded by this). */

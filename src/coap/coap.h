@@ -151,7 +151,11 @@ typedef void (*kdc_coap_handler_fn)(void *arg, struct kdc_coap_peer *peer,
  * Completion of a request sent to a peer: status KDC_OK with the response
  * in rsp, or KDC_ERR_PEER_RESET (the peer answered RST),
  * KDC_ERR_TIMEOUT (no answer after the CoAP retransmissions, or the
- * exchange timer), KDC_ERR_CLOSED (session gone). Called exactly once.
+ * exchange timer), KDC_ERR_CLOSED (session gone); with our own engine
+ * also KDC_ERR_MALFORMED (an answer we cannot decode, a Block2 answer
+ * with a gap), KDC_ERR_TOO_LARGE (a Block2 answer past
+ * KDC_COAP_RESP_MAX), KDC_ERR_NOMEM. Called exactly once; rsp only with
+ * KDC_OK.
  */
 typedef void (*kdc_coap_done_fn)(void *arg, struct kdc_coap_peer *peer,
 		    kdc_err status, const struct kdc_coap_msg *rsp);
@@ -284,6 +288,38 @@ void	kdc_coap_later_answer(struct kdc_coap_later *l,
  * handler then answers in resp as usual. Ignored for any other later. */
 void	kdc_coap_later_cancel(struct kdc_coap_later *l);
 
+/* ---- Observe (RFC 7641), server side: our own engine only --------------- */
+
+/*
+ * Inside a GET handler whose request carries Observe: 0 (and no Block1,
+ * no Block2 past block 0): make the peer an observer of the request's
+ * path, keyed by the peer and the request's token (a registration with a
+ * token already observing replaces it). If the handler's answer is a
+ * 2.xx it goes out with an Observe sequence number; anything else (or a
+ * deferred answer) makes no observation. KDC_OK (also when called again
+ * while the handler runs for a notification); KDC_ERR_INVALID_ARG
+ * outside such a handler; KDC_ERR_BUSY past KDC_COAP_OBSERVERS_MAX
+ * observations in the engine; KDC_ERR_NOMEM.
+ *
+ * An observation ends when the peer sends a GET with Observe: 1 for it,
+ * answers a notification with RST, leaves one unacknowledged through
+ * the retransmissions, gets a non-2.xx notification, or its session ends.
+ */
+kdc_err	kdc_coap_observe(struct kdc_coap_peer *p);
+/*
+ * The resource at path (exact, as the observers asked for it; on
+ * endpoint `name`, or NULL: every endpoint) changed: for each observer,
+ * its route's handler runs again with the request it registered with
+ * (path, query, Accept; no payload) and the answer goes to it as a
+ * Confirmable notification with its token and the next sequence number
+ * (Block2 when large: the rest is fetched from the kept answer). A
+ * notification still unacknowledged is replaced by the new one (RFC 7641
+ * §4.5.2). Engine thread, between steps, never from a handler. Returns
+ * the number of notifications made.
+ */
+unsigned kdc_coap_notify(struct kdc_coap *c, const char *name,
+	    const char *path);
+
 /* ---- peers ------------------------------------------------------------- */
 
 const struct kdc_principal *kdc_coap_peer_auth(const struct kdc_coap_peer *p);
@@ -303,10 +339,13 @@ void	*kdc_coap_peer_get_data(const struct kdc_coap_peer *p);
  * Send a CON request to the peer: method, path ("0/1", "" for the root,
  * "bs"), content_format and accept (KDC_CF_NONE to omit), payload (copied).
  * On KDC_OK, done is called exactly once, later, from the engine thread
- * (never from inside this call). On an error done is not called:
- * KDC_ERR_TOO_LARGE if the payload exceeds what the engine can send (no
- * block-wise sending yet), KDC_ERR_CLOSED if the session is gone or not
- * established, KDC_ERR_INVALID_ARG, KDC_ERR_NOMEM.
+ * (never from inside this call). A payload larger than a datagram is
+ * sent by Block1 (RFC 7959), a large answer fetched by Block2. On an
+ * error done is not called: KDC_ERR_TOO_LARGE if the payload exceeds
+ * KDC_COAP_REQ_BODY_MAX or KDC_COAP_PENDING_MAX requests are in flight,
+ * KDC_ERR_CLOSED if the session is gone or not established,
+ * KDC_ERR_INVALID_ARG (a path over KDC_COAP_PATH_MAX, with a leading or
+ * an empty segment), KDC_ERR_NOMEM.
  */
 kdc_err	kdc_coap_request(struct kdc_coap_peer *p, uint8_t method,
 	    const char *path, int content_format, int accept,

@@ -2,14 +2,15 @@
  * xl.c: the CoAP message layer (xl.h) between the engine and the faces:
  * routes, deduplication, piggybacked and separate answers, our own CON
  * requests with RFC 7252 retransmission, RFC 7959 Block1/Block2 both
- * ways. Everything a peer sends is bounded here before anything is
+ * ways, RFC 7641 Observe on the server side. Everything a peer sends is bounded here before anything is
  * allocated: a Block1 body grows with the bytes that arrived, up to
  * body_max, never by Size1.
  *
  * Memory: per engine the routes, the dedup ring and the laters; per peer
  * a struct kdc_coap_xp only while something is in flight (a request, a
  * separate answer, a later, a body being joined, an answer being
- * fetched block by block); it is freed as soon as the peer is idle.
+ * fetched block by block, an observation); it is freed as soon as the
+ * peer is idle.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@
 #define CODE_BAD_OPTION		KDC_COAP_CODE(4, 2)
 #define CODE_INCOMPLETE		KDC_COAP_CODE(4, 8)
 #define SZX_MAX			6	/* 1024-byte blocks: they fit a datagram */
+#if KDC_COAP_SEND_MAX > KDC_COAP_DGRAM_MAX
+#error "we send what we accept: KDC_COAP_SEND_MAX <= KDC_COAP_DGRAM_MAX"
+#endif
 #define NONE			UINT64_MAX
 #define DD_NIL			UINT32_MAX
 
@@ -67,6 +71,7 @@ struct xl_req {
 	uint8_t			*body;		/* ours, wiped */
 	size_t			 body_len;
 	bool			 b1;		/* sent block-wise */
+	bool			 b1_resized;	/* a 4.13 asked for smaller blocks */
 	size_t			 b1_off;	/* offset of the block in flight */
 	uint8_t			 b1_szx;
 	/* the answer, Block2 joined (RFC 7959 §2.4), at most RESP_MAX */
@@ -115,6 +120,18 @@ struct kdc_coap_later {
 	struct xl_con		 con;
 };
 
+/* An observation (RFC 7641 §4.1): p's GET of a resource, kept to run
+ * again for each notification; keyed by (peer, token). */
+struct xl_obs {
+	struct xl_obs		*next;		/* xp->obs */
+	const struct xl_route	*rt;
+	struct kdc_coap_msg	 req;		/* no payload */
+	uint8_t			 tok[8];
+	uint8_t			 tok_len;
+	bool			 dead;		/* ends after this notify */
+	struct xl_con		 con;		/* the notification in flight */
+};
+
 struct kdc_coap_xp {
 	struct kdc_coap_xp	*next, **pprev;	/* x->xps */
 	struct kdc_coap_peer	*p;
@@ -123,6 +140,7 @@ struct kdc_coap_xp {
 	unsigned		 nlaters;
 	struct xl_body		*body;
 	struct xl_b2		*b2;
+	struct xl_obs		*obs;
 	uint64_t		 armed;		/* timer asked of the engine; 0 none */
 };
 
@@ -157,6 +175,12 @@ struct kdc_coap_xl {
 	struct kdc_coap_later		*cur_later;
 	const struct kdc_coap_wire	*cur_w;
 	const struct kdc_coap_msg	*cur_m;
+	const struct xl_route		*cur_rt;
+	bool				 cur_obs_ok;	/* a GET with Observe: 0 */
+	struct xl_obs			*cur_obs;	/* ... made an observation */
+	bool				 notifying;	/* a notification's run */
+	unsigned			 nobs;
+	uint32_t			 obs_seq;
 	/* deduplication: a ring of answers and a hash on (serial, mid) */
 	struct dd_ent			*dd;
 	uint32_t			*dd_head;
@@ -166,6 +190,8 @@ struct kdc_coap_xl {
 /* What a message carries besides its header and token, in option order. */
 struct xl_out {
 	uint8_t				 code;
+	bool				 has_observe;
+	uint32_t			 observe;
 	const char			*location;
 	const char			*uri_path;
 	int				 cf;
@@ -273,6 +299,8 @@ out_make(uint8_t *buf, size_t cap, uint8_t type, uint16_t mid,
 	size_t n;
 
 	kdc_coap_wb_init(&w, buf, cap, type, o->code, mid, tok, tok_len);
+	if (o->has_observe)
+		kdc_coap_wb_opt_uint(&w, KDC_OPT_OBSERVE, o->observe);
 	if (o->location != NULL)
 		kdc_coap_wb_path(&w, KDC_OPT_LOCATION_PATH, o->location);
 	if (o->uri_path != NULL)
@@ -504,7 +532,7 @@ settle(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
 	if (xp == NULL)
 		return;
 	if (xp->reqs == NULL && xp->seps == NULL && xp->nlaters == 0 &&
-	    xp->body == NULL && xp->b2 == NULL) {
+	    xp->body == NULL && xp->b2 == NULL && xp->obs == NULL) {
 		if (xp->armed != 0)
 			kdc_coap_peer_timer(p, 0);
 		if ((*xp->pprev = xp->next) != NULL)
@@ -526,6 +554,9 @@ settle(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
 		next = xp->body->expire;
 	if (xp->b2 != NULL && xp->b2->expire < next)
 		next = xp->b2->expire;
+	for (struct xl_obs *o = xp->obs; o != NULL; o = o->next)
+		if (o->con.next != 0 && o->con.next < next)
+			next = o->con.next;
 	if (next == NONE)
 		next = 0;
 	if (next != xp->armed) {
@@ -749,7 +780,7 @@ block_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
 		o->size2 = (uint32_t)len;
 		o->payload = payload + off;
 		o->len = b.more ? size : len - (size_t)off;
-		r = out_make(buf, KDC_COAP_DGRAM_MAX, type, mid, tok, tok_len,
+		r = out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
 		    o, &n);
 		o->b2 = NULL;
 		if (r == KDC_OK) {
@@ -779,11 +810,11 @@ code_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
 		o.has_size1 = true;
 		o.size1 = *size1;
 	}
-	if (out_make(buf, KDC_COAP_DGRAM_MAX, type, mid, tok, tok_len, &o,
+	if (out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len, &o,
 	    &n) != KDC_OK) {
 		/* unreachable with a token of at most 8 bytes */
 		out_init(&o, KDC_COAP_INTERNAL);
-		(void)out_make(buf, KDC_COAP_DGRAM_MAX, type, mid, tok,
+		(void)out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok,
 		    tok_len, &o, &n);
 	}
 	return n;
@@ -837,7 +868,8 @@ static size_t
 answer_make(struct kdc_coap_xl *x, struct kdc_coap_peer *p, uint8_t *buf,
     uint8_t type, uint16_t mid, const uint8_t *tok, size_t tok_len,
     struct kdc_coap_resp *rs, const struct kdc_coap_block *want,
-    const struct kdc_coap_block *b1, uint8_t method, const char *path)
+    const struct kdc_coap_block *b1, uint8_t method, const char *path,
+    const uint32_t *observe)
 {
 	struct kdc_coap_block first = { 0, false, SZX_MAX };
 	struct kdc_coap_xp *xp;
@@ -852,11 +884,15 @@ answer_make(struct kdc_coap_xl *x, struct kdc_coap_peer *p, uint8_t *buf,
 	o.cf = rs->content_format;
 	o.max_age = rs->max_age;
 	o.b1 = b1;
+	if (observe != NULL) {
+		o.has_observe = true;
+		o.observe = *observe;
+	}
 	if (want == NULL || (want->num == 0 &&
 	    rs->payload_len <= ((size_t)16 << want->szx))) {
 		o.payload = rs->payload;
 		o.len = rs->payload_len;
-		if (out_make(buf, KDC_COAP_DGRAM_MAX, type, mid, tok, tok_len,
+		if (out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
 		    &o, &n) == KDC_OK) {
 			kdc_coap_resp_release(rs);
 			return n;
@@ -908,7 +944,7 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 		b2.more = false;
 		b2.szx = r->b2_szx;
 		o.b2 = &b2;
-		e = out_make(buf, sizeof(buf), KDC_COAP_CON, mid, r->tok,
+		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
 		    sizeof(r->tok), &o, &n);
 		goto done;
 	}
@@ -916,7 +952,7 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 	if (!r->b1) {
 		o.payload = r->body;
 		o.len = r->body_len;
-		e = out_make(buf, sizeof(buf), KDC_COAP_CON, mid, r->tok,
+		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
 		    sizeof(r->tok), &o, &n);
 		if (e != KDC_ERR_TOO_LARGE || r->body_len == 0)
 			goto done;
@@ -934,7 +970,7 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 		o.size1 = (uint32_t)r->body_len;
 		o.payload = r->body + r->b1_off;
 		o.len = b1.more ? size : r->body_len - r->b1_off;
-		e = out_make(buf, sizeof(buf), KDC_COAP_CON, mid, r->tok,
+		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
 		    sizeof(r->tok), &o, &n);
 		if (e != KDC_ERR_TOO_LARGE || r->b1_szx == 0)
 			break;
@@ -1121,7 +1157,7 @@ rbody_add(struct xl_req *r, const uint8_t *v, size_t n)
 
 	if (n > KDC_COAP_RESP_MAX - r->rlen)
 		return KDC_ERR_TOO_LARGE;
-	if (r->rlen + n > r->rcap) {
+	if (n > 0 && r->rlen + n > r->rcap) {
 		cap = r->rcap == 0 ? 2048 : r->rcap;
 		while (cap < r->rlen + n)
 			cap *= 2;
@@ -1137,7 +1173,8 @@ rbody_add(struct xl_req *r, const uint8_t *v, size_t n)
 		r->rbody = b;
 		r->rcap = cap;
 	}
-	memcpy(r->rbody + r->rlen, v, n);
+	if (n > 0)
+		memcpy(r->rbody + r->rlen, v, n);
 	r->rlen += n;
 	return KDC_OK;
 }
@@ -1155,6 +1192,21 @@ req_answer(struct kdc_coap_xl *x, struct xl_req *r,
 	kdc_err e;
 
 	r->con.next = 0;
+	if (w->code == KDC_COAP_TOO_LARGE && r->body_len > 0 &&
+	    r->b2_next == 0 && r->b1_off == 0 && !r->b1_resized &&
+	    block_of(w, KDC_OPT_BLOCK1, &b) == 1 &&
+	    (!r->b1 || b.szx < r->b1_szx)) {
+		/* RFC 7959 §2.9.3: too large, and the block size the server
+		 * takes: the body again from its start, once, in those */
+		r->b1 = true;
+		r->b1_resized = true;
+		r->b1_szx = b.szx;
+		if ((e = req_msg(x, r)) != KDC_OK ||
+		    (e = req_transmit(x, r)) != KDC_OK)
+			req_complete(x, r, e == KDC_ERR_NOMEM ? e :
+			    KDC_ERR_CLOSED, NULL);
+		return;
+	}
 	if (r->b1 && r->b2_next == 0 &&
 	    r->b1_off + ((size_t)16 << r->b1_szx) < r->body_len) {
 		/* a block of our body that was not the last */
@@ -1315,7 +1367,7 @@ kdc_coap_later_answer(struct kdc_coap_later *l,
 	}
 	mid = x->mid++;
 	n = answer_make(x, p, buf, KDC_COAP_CON, mid, l->tok, l->tok_len,
-	    &own, l->has_b2 ? &l->b2 : NULL, NULL, l->method, l->path);
+	    &own, l->has_b2 ? &l->b2 : NULL, NULL, l->method, l->path, NULL);
 	l->answered = true;
 	if (con_set(&l->con, buf, n, mid) != KDC_OK ||
 	    kdc_coap_peer_send(p, buf, n) != KDC_OK) {
@@ -1330,6 +1382,165 @@ out:
 	kdc_wipe(buf, sizeof(buf));
 	settle(x, p);
 	kdc_coap_peer_unref(p);
+}
+
+/* ---- Observe (RFC 7641), server side ------------------------------------------ */
+
+static void
+obs_free(struct kdc_coap_xl *x, struct xl_obs *o)
+{
+	con_free(&o->con);
+	kdc_free(o);
+	x->nobs--;
+}
+
+/* End p's observation with this token (a new registration replaces it,
+ * Observe: 1 ends it, a non-2.xx answer ends it). */
+static void
+obs_end(struct kdc_coap_xl *x, struct kdc_coap_peer *p, const uint8_t *tok,
+    size_t tok_len)
+{
+	struct kdc_coap_xp *xp = xp_get(x, p, false);
+	struct xl_obs **po, *o;
+
+	if (xp == NULL)
+		return;
+	for (po = &xp->obs; (o = *po) != NULL; po = &o->next)
+		if (o->tok_len == tok_len && memcmp(o->tok, tok, tok_len) == 0) {
+			*po = o->next;
+			if (x->cur_obs == o)
+				x->cur_obs = NULL;
+			obs_free(x, o);
+			return;
+		}
+}
+
+kdc_err
+kdc_coap_observe(struct kdc_coap_peer *p)
+{
+	struct kdc_coap_xl *x;
+	struct kdc_coap_xp *xp;
+	struct xl_obs *o;
+
+	if (p == NULL || (x = xl_of_peer(p)) == NULL || !x->in_handler ||
+	    p != x->cur_p || !x->cur_obs_ok)
+		return KDC_ERR_INVALID_ARG;
+	if (x->notifying || x->cur_obs != NULL)
+		return KDC_OK;		/* already observing */
+	obs_end(x, p, x->cur_w->token, x->cur_w->token_len);
+	if (x->nobs >= KDC_COAP_OBSERVERS_MAX)
+		return KDC_ERR_BUSY;
+	if ((xp = xp_get(x, p, true)) == NULL ||
+	    (o = kdc_calloc(1, sizeof(*o))) == NULL)
+		return KDC_ERR_NOMEM;	/* the caller's settle frees xp */
+	o->rt = x->cur_rt;
+	o->req = *x->cur_m;
+	o->req.payload = NULL;
+	o->req.payload_len = 0;
+	o->req.location = NULL;
+	o->tok_len = x->cur_w->token_len;
+	memcpy(o->tok, x->cur_w->token, o->tok_len);
+	o->next = xp->obs;
+	xp->obs = o;
+	x->nobs++;
+	x->cur_obs = o;
+	return KDC_OK;
+}
+
+/* One notification: o's request through its handler again, the answer
+ * as a CON with o's token and the next sequence number (a 2.xx), or a
+ * last one without (§4.2: anything else ends the observation). */
+static void
+obs_notify(struct kdc_coap_xl *x, struct kdc_coap_peer *p, struct xl_obs *o)
+{
+	uint8_t buf[KDC_COAP_DGRAM_MAX];
+	struct kdc_coap_resp rs;
+	uint32_t seq;
+	uint16_t mid;
+	size_t n;
+	bool ok;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.content_format = KDC_CF_NONE;
+	x->in_handler = true;
+	x->notifying = true;
+	x->cur_p = p;
+	x->cur_con = false;	/* no defer: a notification is not a request */
+	x->cur_m = &o->req;
+	x->cur_rt = o->rt;
+	x->cur_obs_ok = true;
+	o->rt->fn(o->rt->arg, p, &o->req, &rs);
+	x->in_handler = false;
+	x->notifying = false;
+	x->cur_p = NULL;
+	x->cur_m = NULL;
+	x->cur_rt = NULL;
+	x->cur_obs_ok = false;
+	ok = (rs.code >> 5) == 2;
+	seq = x->obs_seq++ & 0xffffff;
+	mid = x->mid++;
+	n = answer_make(x, p, buf, KDC_COAP_CON, mid, o->tok, o->tok_len, &rs,
+	    NULL, NULL, KDC_COAP_GET, o->req.path, ok ? &seq : NULL);
+	if (!ok)
+		o->dead = true;
+	if (o->con.buf != NULL && o->con.next != 0) {
+		/* §4.5.2: one CON notification at a time; the newer one
+		 * replaces it and goes at its next retransmission */
+		unsigned tries = o->con.tries, t = o->con.timeout;
+		uint64_t next = o->con.next;
+		if (con_set(&o->con, buf, n, mid) == KDC_OK) {
+			o->con.tries = tries;
+			o->con.timeout = t;
+			o->con.next = next;
+		}
+	} else if (con_set(&o->con, buf, n, mid) == KDC_OK &&
+	    kdc_coap_peer_send(p, buf, n) == KDC_OK) {
+		o->con.timeout = first_timeout(x);
+		o->con.next = kdc_coap_now_ms() + o->con.timeout;
+	} else
+		o->dead = true;
+	kdc_wipe(buf, n);
+}
+
+unsigned
+kdc_coap_notify(struct kdc_coap *c, const char *name, const char *path)
+{
+	struct kdc_coap_xl *x = c != NULL ? kdc_coap_xl_of(c) : NULL;
+	struct kdc_coap_xp *xp, *xnext;
+	struct xl_obs **po, *o;
+	unsigned sent = 0;
+
+	if (x == NULL || path == NULL || x->in_handler || x->closing)
+		return 0;
+	for (xp = x->xps; xp != NULL; xp = xp->next) {
+		struct kdc_coap_peer *p = xp->p;
+		if (xp->obs == NULL || !kdc_coap_peer_open(p) || (name != NULL &&
+		    strcmp(name, kdc_coap_peer_endpoint(p)) != 0))
+			continue;
+		for (o = xp->obs; o != NULL; o = o->next)
+			if (!o->dead && strcmp(o->req.path, path) == 0) {
+				obs_notify(x, p, o);
+				sent++;
+			}
+	}
+	/* what ended, and any request a handler made meanwhile */
+	for (xp = x->xps; xp != NULL; xp = xnext) {
+		struct kdc_coap_peer *p = xp->p;
+		xnext = xp->next;
+		for (po = &xp->obs; (o = *po) != NULL;) {
+			if (o->dead && (o->con.next == 0 || o->con.tries >=
+			    x->lim.max_retransmit)) {
+				*po = o->next;
+				obs_free(x, o);
+			} else
+				po = &o->next;
+		}
+		kdc_coap_peer_ref(p);
+		settle(x, p);
+		kdc_coap_peer_unref(p);
+	}
+	held_flush(x);
+	return sent;
 }
 
 /* ---- requests from peers ------------------------------------------------------------ */
@@ -1515,7 +1726,7 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	bool con = w->type == KDC_COAP_CON;
 	int has_b1, has_b2;
 	uint8_t code;
-	uint32_t size1, lim = (uint32_t)x->lim.body_max;
+	uint32_t size1, obs = 0, lim = (uint32_t)x->lim.body_max;
 	size_t it = 0, n;
 	const struct kdc_coap_opt *o;
 	kdc_err e;
@@ -1570,6 +1781,17 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
 		return;
 	}
+	/* RFC 7641 §2: Observe 1 ends an observation (then a plain GET),
+	 * 0 lets the handler make one (kdc_coap_observe()) */
+	it = 0;
+	if (m.code == KDC_COAP_GET &&
+	    (o = kdc_coap_wire_opt(w, KDC_OPT_OBSERVE, &it)) != NULL &&
+	    o->len <= 3 && kdc_coap_opt_uint(o, &obs) == KDC_OK) {
+		if (obs == 1)
+			obs_end(x, p, w->token, w->token_len);
+		x->cur_obs_ok = obs == 0 && !has_b1 && (!has_b2 ||
+		    b2.num == 0);
+	}
 	memset(&rs, 0, sizeof(rs));
 	rs.content_format = KDC_CF_NONE;
 	x->in_handler = true;
@@ -1577,13 +1799,25 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	x->cur_con = con;
 	x->cur_w = w;
 	x->cur_m = &m;
+	x->cur_rt = rt;
 	x->cur_later = NULL;
+	x->cur_obs = NULL;
 	kdc_coap_peer_ref(p);
 	rt->fn(rt->arg, p, &m, &rs);
 	x->in_handler = false;
 	x->cur_p = NULL;
 	x->cur_w = NULL;
 	x->cur_m = NULL;
+	x->cur_rt = NULL;
+	x->cur_obs_ok = false;
+	if (x->cur_obs != NULL && (x->cur_later != NULL ||
+	    (rs.code >> 5) != 2)) {
+		/* §4.2: only a 2.xx answer makes an observation */
+		obs_end(x, p, w->token, w->token_len);
+		x->cur_obs = NULL;
+	}
+	if (x->cur_obs != NULL)
+		obs = x->obs_seq++ & 0xffffff;
 	if (joined != NULL)
 		body_free(x, joined);
 	if (x->cur_later != NULL) {
@@ -1601,13 +1835,14 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		n = answer_make(x, p, buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
 		    con ? w->mid : x->mid++, w->token, w->token_len, &rs,
 		    has_b2 ? &b2 : NULL, has_b1 ? &b1echo : NULL, m.code,
-		    m.path);
+		    m.path, x->cur_obs != NULL ? &obs : NULL);
 		if (keep)
 			reply(x, p, w, buf, n);
 		else
 			(void)kdc_coap_peer_send(p, buf, n);
 		kdc_wipe(buf, n);
 	}
+	x->cur_obs = NULL;
 	settle(x, p);
 	kdc_coap_peer_unref(p);
 	held_flush(x);
@@ -1642,10 +1877,22 @@ on_ack(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 {
 	struct kdc_coap_xp *xp = xp_get(x, p, false);
 	struct kdc_coap_later **pl, *l;
+	struct xl_obs **po, *o;
 	struct xl_req *r;
 
 	if (xp == NULL)
 		return;
+	for (po = &xp->obs; (o = *po) != NULL; po = &o->next)
+		if (o->con.buf != NULL && o->con.mid == w->mid) {
+			/* RFC 7641 §3.6: an RST to a notification ends the
+			 * observation; an ACK, the notification's transmission */
+			if (w->type == KDC_COAP_RST || o->dead) {
+				*po = o->next;
+				obs_free(x, o);
+			} else
+				con_free(&o->con);
+			return;
+		}
 	for (pl = &xp->seps; (l = *pl) != NULL; pl = &l->next)
 		if (l->con.mid == w->mid) {
 			/* our separate answer arrived (or was refused) */
@@ -1723,9 +1970,7 @@ kdc_coap_xl_input(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	if (w.type == KDC_COAP_CON && (e = dd_find(x,
 	    kdc_coap_peer_serial(p), w.mid, kdc_coap_now_ms())) != NULL) {
 		/* a retransmission: the same answer, nothing run again */
-		memcpy(buf, e->buf, e->len);
-		(void)kdc_coap_peer_send(p, buf, e->len);
-		kdc_wipe(buf, e->len);
+		(void)kdc_coap_peer_send(p, e->buf, e->len);
 		goto out;
 	}
 	cls = w.code >> 5;
@@ -1817,6 +2062,24 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		l->con.timeout *= 2;
 		l->con.next = now + l->con.timeout;
 		pl = &l->next;
+	}
+	for (struct xl_obs **po = &xp->obs, *o; (o = *po) != NULL;) {
+		if (o->con.next == 0 || o->con.next > now) {
+			po = &o->next;
+			continue;
+		}
+		if (o->con.tries >= x->lim.max_retransmit ||
+		    kdc_coap_peer_send(p, o->con.buf, o->con.len) ==
+		    KDC_ERR_CLOSED) {
+			/* §4.5: an observer that does not acknowledge is gone */
+			*po = o->next;
+			obs_free(x, o);
+			continue;
+		}
+		o->con.tries++;
+		o->con.timeout *= 2;
+		o->con.next = now + o->con.timeout;
+		po = &o->next;
 	}
 	if (xp->body != NULL && xp->body->expire <= now) {
 		kdc_log_debug("peer=%s Block1 body of %zu bytes stalled: freed",
@@ -1919,6 +2182,11 @@ xp_end(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
 	xp->body = NULL;
 	b2_free(xp->b2);
 	xp->b2 = NULL;
+	while (xp->obs != NULL) {
+		struct xl_obs *o = xp->obs;
+		xp->obs = o->next;
+		obs_free(x, o);
+	}
 	/* unanswered laters stay on x->laters, holding p: their answer
 	 * finds the session closed and is dropped */
 	xp->nlaters = 0;

@@ -9,12 +9,25 @@
  *
  * xl.c implements these parts of coap.h: kdc_coap_route(),
  * kdc_coap_msg_query(), kdc_coap_set_timers(), kdc_coap_defer() and the
- * kdc_coap_later_*() calls, kdc_coap_peer_laters(), kdc_coap_request().
+ * kdc_coap_later_*() calls, kdc_coap_peer_laters(), kdc_coap_request(),
+ * kdc_coap_observe() and kdc_coap_notify().
  * code.c keeps kdc_coap_code() and the response payload helpers.
  *
  * Engine thread only; no locks. One struct kdc_coap_xl per engine; per
  * peer, state made on demand (a peer with nothing in flight costs the
  * engine one NULL pointer: 1M idle sessions must fit in 2 GiB).
+ *
+ * Routes live in xl: kdc_coap_new() makes the engine's layer
+ * (kdc_coap_xl_new()) before a face can call kdc_coap_route(), which is
+ * KDC_ERR_INVALID_ARG while kdc_coap_xl_of() gives NULL. Besides the
+ * functions below, xl calls kdc_coap_peer_endpoint() (routes by endpoint
+ * name) and kdc_coap_peer_addr() (debug logs) of coap.h.
+ *
+ * Requests a handler makes (kdc_coap_request() from inside a route
+ * handler) are sent after that handler's answer, in the same
+ * kdc_coap_xl_input() call: a device sees its 2.04 to /bs before our
+ * first request. Requests made elsewhere (a done callback, a watch
+ * callback) are sent at once through kdc_coap_peer_send().
  */
 #ifndef KDC_COAP_XL_H
 #define KDC_COAP_XL_H
@@ -33,18 +46,27 @@ struct kdc_coap_xp;	/* per peer, xl.c's */
  * zero fields take the defaults named). */
 struct kdc_coap_xl_limits {
 	size_t		 body_max;	/* a request body joined from Block1:
-					 * KDC_COAP_BODY_MAX (8 KiB, a CSR) */
+					 * KDC_COAP_BODY_MAX (8 KiB, a CSR);
+					 * also bounds a one-datagram body */
 	unsigned	 bodies_max;	/* Block1 bodies being joined at once,
-					 * all peers: KDC_COAP_BODIES_MAX */
+					 * all peers: KDC_COAP_BODIES_MAX; past
+					 * it a new body gets 5.03, Max-Age
+					 * KDC_COAP_BODIES_RETRY_S */
 	unsigned	 body_timeout_ms;	/* a body that stops arriving is
-					 * dropped: EXCHANGE_LIFETIME 247 s */
+					 * dropped, and so is an answer kept for
+					 * Block2 follow-ups: EXCHANGE_LIFETIME
+					 * (KDC_COAP_EXCHANGE_LIFETIME_MS) */
 	unsigned	 ack_timeout_ms;	/* our CONs: RFC 7252 ACK_TIMEOUT
-					 * 2000, randomised x1..1.5 */
-	unsigned	 max_retransmit;	/* 4 */
+					 * KDC_COAP_ACK_TIMEOUT_MS (2000),
+					 * randomised x1..1.5 */
+	unsigned	 max_retransmit;	/* KDC_COAP_MAX_RETRANSMIT (4) */
 	unsigned	 request_timeout_ms;	/* KDC_COAP_REQUEST_TIMEOUT_MS */
 	unsigned	 dedup_ms;	/* answers kept to resend for a
 					 * retransmitted CON: EXCHANGE_LIFETIME */
-	unsigned	 dedup_max;	/* answers kept, all peers: a ring */
+	unsigned	 dedup_max;	/* answers kept, all peers: a ring of
+					 * KDC_COAP_DEDUP_MAX (at most 2^24);
+					 * each a copy of the datagram, wiped
+					 * when dropped */
 };
 
 /* ---- the engine's side (eng.c), called by xl.c ---------------------------- */
@@ -113,12 +135,16 @@ void	kdc_coap_xl_input(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 void	kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	    uint64_t now);
 /* p's session ended: its requests complete KDC_ERR_CLOSED (done called),
- * its laters are dropped when answered, its partial body is freed, its
- * slot emptied. Called once per peer, before the face's gone callback. */
+ * its laters are dropped when answered, its partial body and any answer
+ * kept for Block2 are freed (owned payloads released), its slot emptied
+ * and its timer cancelled (kdc_coap_peer_timer(p, 0)). Called once per
+ * peer, before the face's gone callback; kdc_coap_peer_open(p) is false
+ * from then on. */
 void	kdc_coap_xl_gone(struct kdc_coap_xl *x, struct kdc_coap_peer *p);
 /* p has exchanges in progress (a request in flight, a later, a body being
- * joined, a Block2 answer being fetched): the engine does not evict it
- * as idle. */
+ * joined, a Block2 answer being fetched, an observation): the engine
+ * does not evict it as idle. Exactly when p's slot (kdc_coap_peer_xp())
+ * is not NULL. */
 bool	kdc_coap_xl_busy(const struct kdc_coap_xl *x,
 	    const struct kdc_coap_peer *p);
 
