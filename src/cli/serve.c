@@ -298,7 +298,7 @@ reload(struct ctx *c, struct kdc_config *live, struct sweeper *sw)
 }
 
 static void *
-coap_thread(void *arg)
+engine_thread(void *arg)
 {
 	struct coap_face *f = arg;
 	kdc_err r;
@@ -309,7 +309,7 @@ coap_thread(void *arg)
 }
 
 static void
-coap_face_stop(struct coap_face *f)
+face_stop(struct coap_face *f)
 {
 	if (f->running) {
 		kdc_coap_stop(f->coap);
@@ -372,7 +372,7 @@ tls_names_check(const struct ctx *c, const char *cert_pem)
 
 /* Listen on one CoAP endpoint unless its port is 0; prints the error. */
 static int
-coap_listen(struct ctx *c, struct coap_face *f, const char *name, int port,
+ep_listen(struct ctx *c, struct coap_face *f, const char *name, int port,
     unsigned accept, const char *cert_pem, const char *key_pem)
 {
 	kdc_err r;
@@ -435,7 +435,7 @@ workers_start(struct ctx *c, struct coap_face *f, size_t nwk)
 		return 0;
 	for (f->nwk = 0; f->nwk < nwk; f->nwk++) {
 		if (core_set_open(c, &f->wk[f->nwk]) != 0) {
-			f->nwk++;	/* closed by coap_face_stop() */
+			f->nwk++;	/* closed by face_stop() */
 			return 1;
 		}
 		cores[f->nwk] = f->wk[f->nwk].core;
@@ -450,7 +450,7 @@ workers_start(struct ctx *c, struct coap_face *f, size_t nwk)
 }
 
 static int
-coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
+face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
     struct coap_face *f, size_t nwk)
 {
 	struct kdc_lwm2m_opts o;
@@ -463,7 +463,7 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	    c->cfg.nosec_port == 0)
 		return 0;
 	rc = core_set_open(c, &own);
-	f->st = own.st;		/* closed by coap_face_stop(), as all below */
+	f->st = own.st;		/* closed by face_stop(), as all below */
 	f->ca = own.ca;
 	f->core = own.core;
 	if (rc != 0)
@@ -477,12 +477,12 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 		return fail("%s/server.pem: %s", c->dir, kdc_err_str(r));
 	if ((r = kdc_coap_new(f->core, &c->cfg, &f->coap)) != KDC_OK)
 		return fail("coap: %s", kdc_err_str(r));
-	if (coap_listen(c, f, "kdc", c->cfg.coap_port,
+	if (ep_listen(c, f, "kdc", c->cfg.coap_port,
 	    KDC_COAP_ACCEPT_MANUFACTURER | KDC_COAP_ACCEPT_OPERATIONAL,
 	    cert_pem, key_pem) != 0 ||
-	    coap_listen(c, f, "lwm2m", c->cfg.lwm2m_port,
+	    ep_listen(c, f, "lwm2m", c->cfg.lwm2m_port,
 	    KDC_COAP_ACCEPT_OPERATIONAL, cert_pem, key_pem) != 0 ||
-	    coap_listen(c, f, "kdc-nosec", c->cfg.nosec_port,
+	    ep_listen(c, f, "kdc-nosec", c->cfg.nosec_port,
 	    KDC_COAP_ACCEPT_NOSEC, NULL, NULL) != 0)
 		return 1;
 	if ((r = kdc_tlsnames_lwm2m_uri(&c->cfg, f->server_uri,
@@ -518,7 +518,7 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	 * their registrations (docs/design.md) */
 	kdc_coap_revocation_watch(f->coap, KDC_REVOCATION_POLL_MS,
 	    lwm2m_recheck, f->lw);
-	if (pthread_create(&f->thread, NULL, coap_thread, f) != 0)
+	if (pthread_create(&f->thread, NULL, engine_thread, f) != 0)
 		return fail("coap: cannot start its thread");
 	f->running = 1;
 	return 0;
@@ -526,7 +526,7 @@ coap_face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 
 /* How many engine threads: [coap] threads, or one per CPU. */
 static size_t
-coap_threads(const struct ctx *c)
+engine_threads(const struct ctx *c)
 {
 	long n = c->cfg.coap_threads > 0 ? c->cfg.coap_threads :
 	    sysconf(_SC_NPROCESSORS_ONLN);
@@ -544,10 +544,10 @@ coap_threads(const struct ctx *c)
  * LwM2M and EST faces and EST workers ([coap] sign_threads shared out).
  */
 static int
-coap_faces_start(struct ctx *c, const char *cert_pem, const char *key_pem,
+faces_start(struct ctx *c, const char *cert_pem, const char *key_pem,
     struct coap_face **out, size_t *nout)
 {
-	size_t n = coap_threads(c), nwk;
+	size_t n = engine_threads(c), nwk;
 	struct coap_face *f;
 
 	*out = NULL;
@@ -559,7 +559,7 @@ coap_faces_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	    ((size_t)c->cfg.sign_threads + n - 1) / n;
 	for (size_t i = 0; i < n; i++) {
 		*nout = i + 1;
-		if (coap_face_start(c, cert_pem, key_pem, &f[i], nwk) != 0)
+		if (face_start(c, cert_pem, key_pem, &f[i], nwk) != 0)
 			return 1;
 	}
 	if (n > 1)
@@ -568,7 +568,7 @@ coap_faces_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 }
 
 static void
-coap_faces_stop(struct coap_face *f, size_t n)
+faces_stop(struct coap_face *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (f[i].running) {
@@ -577,7 +577,7 @@ coap_faces_stop(struct coap_face *f, size_t n)
 			f[i].running = 0;
 		}
 	for (size_t i = 0; i < n; i++)
-		coap_face_stop(&f[i]);
+		face_stop(&f[i]);
 	kdc_free(f);
 }
 
@@ -653,7 +653,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 		    c.cfg.http_address, c.cfg.http_port, c.dir);
 		goto out;
 	}
-	if (coap_faces_start(&c, cert_pem, key_pem, &f, &nf) != 0)
+	if (faces_start(&c, cert_pem, key_pem, &f, &nf) != 0)
 		goto out;
 	kdc_log_info("serving dir=%s https=%s:%d coaps=%s:%d lwm2m=%s:%d",
 	    c.dir, c.cfg.http_address, c.cfg.http_port, c.cfg.coap_address,
@@ -683,13 +683,13 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	}
 	kdc_log_info("signal=%d: draining and stopping", sig);
 	kdc_http_stop(h);
-	coap_faces_stop(f, nf);
+	faces_stop(f, nf);
 	f = NULL;
 	nf = 0;
 	kdc_log_info("stopped");
 	rc = 0;
 out:
-	coap_faces_stop(f, nf);
+	faces_stop(f, nf);
 	kdc_http_free(h);
 	sweeper_close(&sw);
 	kdc_free(cert_pem);
