@@ -204,6 +204,7 @@ struct kdc_coap {
 
 	/* DTLS */
 	gnutls_priority_t	 prio;
+	gnutls_priority_t	 prio_nt;	/* PSK-only peers: no tickets */
 	gnutls_certificate_credentials_t xcred;	/* ours, every session */
 	gnutls_psk_server_credentials_t pcred;
 	bool			 dtls_ready;
@@ -1245,6 +1246,23 @@ kdc_coap_demux(const uint8_t *buf, size_t len, struct kdc_coap_hello *h)
 	(void)cver;
 	h->cookie_len = ckl;
 	h->is_hello = true;
+	/* the cipher suites: does it offer ECDHE_ECDSA (RFC 4492, 7251,
+	 * 5289, 7905)? Only such peers get session tickets: a PSK handshake
+	 * is as cheap as a resumption and a ticket costs ~400 bytes on the
+	 * device's radio */
+	if (kdc_rd_skip(&body, ckl) && kdc_rd_be16(&body, &rlen) &&
+	    rlen % 2 == 0)
+		for (uint16_t i = 0; i < rlen / 2; i++) {
+			uint16_t cs;
+
+			if (!kdc_rd_be16(&body, &cs))
+				break;
+			if ((cs >= 0xc006 && cs <= 0xc00a) ||
+			    (cs >= 0xc023 && cs <= 0xc024) ||
+			    (cs >= 0xc02b && cs <= 0xc02c) ||
+			    (cs >= 0xc0ac && cs <= 0xc0af) || cs == 0xcca9)
+				h->offers_ecdsa = true;
+		}
 	return KDC_OK;
 }
 
@@ -1438,7 +1456,8 @@ session_start(struct kdc_coap *c, const struct kdc_coap_ep *ep,
 	if (gnutls_init(&g, flags) < 0)
 		goto fail;
 	p->g = g;
-	if (gnutls_priority_set(g, c->prio) < 0 ||
+	if (gnutls_priority_set(g, h->offers_ecdsa ? c->prio : c->prio_nt) <
+	    0 ||
 	    gnutls_credentials_set(g, GNUTLS_CRD_PSK, c->pcred) < 0 ||
 	    (c->xcred != NULL && gnutls_credentials_set(g,
 	    GNUTLS_CRD_CERTIFICATE, c->xcred) < 0) ||
@@ -2066,7 +2085,9 @@ kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
 		r = KDC_ERR_IO;
 		goto out;
 	}
-	if (gnutls_priority_init(&c->prio, KDC_COAP_PRIORITY, &err) < 0) {
+	if (gnutls_priority_init(&c->prio, KDC_COAP_PRIORITY, &err) < 0 ||
+	    gnutls_priority_init(&c->prio_nt, KDC_COAP_PRIORITY ":%NO_TICKETS",
+	    &err) < 0) {
 		kdc_log_err("DTLS priority rejected at '%s'", err ? err : "?");
 		r = KDC_ERR_TLS;
 		goto out;
@@ -2124,6 +2145,8 @@ kdc_coap_free(struct kdc_coap *c)
 		close(c->epfd);
 	if (c->prio != NULL)
 		gnutls_priority_deinit(c->prio);
+	if (c->prio_nt != NULL)
+		gnutls_priority_deinit(c->prio_nt);
 	if (c->xcred != NULL)
 		gnutls_certificate_free_credentials(c->xcred);
 	if (c->pcred != NULL)

@@ -25,6 +25,8 @@ struct kdc_coap_hello {
 	uint8_t		 type;		/* the first record's content type */
 	uint8_t		 random[32];
 	uint8_t		 cookie_len;
+	bool		 offers_ecdsa;	/* an ECDHE_ECDSA suite is offered: a
+					 * certificate or RPK peer (tickets) */
 };
 
 /* KDC_OK (h filled; is_hello says what it is), KDC_ERR_TRUNCATED or
