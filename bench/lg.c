@@ -879,7 +879,7 @@ lg_run(const struct lg_conf *c, struct lg_stats *st)
 	size_t bytes;
 	pid_t *pids;
 	int go[2];
-	unsigned long m = 0;
+	unsigned long m = 0, failed_workers = 0;
 	struct rusage ru;
 	void *mem;
 
@@ -961,8 +961,11 @@ lg_run(const struct lg_conf *c, struct lg_stats *st)
 
 		while (waitpid(pids[p], &stt, 0) < 0 && errno == EINTR)
 			;
-		if (!WIFEXITED(stt) || WEXITSTATUS(stt) != 0)
-			fprintf(stderr, "worker %lu failed\n", p);
+		if (!WIFEXITED(stt) || WEXITSTATUS(stt) != 0) {
+			fprintf(stderr, "worker %lu failed (status %#x)\n", p,
+			    (unsigned)stt);
+			failed_workers++;
+		}
 		if (res[p].end_us > t1)
 			t1 = res[p].end_us;
 #define ADD(f) st->f += res[p].f
@@ -979,6 +982,11 @@ lg_run(const struct lg_conf *c, struct lg_stats *st)
 			memcpy(st->suite, res[p].suite, sizeof(st->suite));
 			memcpy(st->ctypes, res[p].ctypes, sizeof(st->ctypes));
 		}
+	}
+	if (failed_workers > 0) {	/* its counts are lost */
+		munmap(mem, bytes);
+		free(pids);
+		return -1;
 	}
 	if (t1 <= t0)
 		t1 = lg_now_us();

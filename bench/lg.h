@@ -105,8 +105,9 @@ struct in_addr lg_addr(unsigned net, unsigned long j);
  */
 int lg_read_manifest(const char *file, struct lg_cred **out, size_t *n);
 
-/* Run the fleet; 0 when it ran (stats filled, failures included), -1
- * after a message on stderr. */
+/* Run the fleet; 0 when it ran (stats filled, failed devices
+ * included), -1 after a message on stderr (bad parameters, no memory, a
+ * worker process that did not exit 0: its counts are lost). */
 int lg_run(const struct lg_conf *conf, struct lg_stats *st);
 
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; the new limit. */
