@@ -79,6 +79,8 @@ struct lg_stats {
 	unsigned long	 hs_failed, timeouts, refused, closed, io_errors;
 	unsigned long	 retransmits;	/* our CONs sent again */
 	unsigned long	 dup_requests;	/* server CONs answered again */
+	unsigned long	 tickets;	/* sessions that got a session ticket
+					 * (RFC 5077: GnuTLS clients ask) */
 	/* sums over the devices that succeeded */
 	unsigned long	 dg_out, dg_in, bytes_out, bytes_in;
 	unsigned long	 hs_dg_out, hs_dg_in, hs_bytes_out, hs_bytes_in;
