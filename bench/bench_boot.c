@@ -31,8 +31,10 @@
  *   client_cpu_us=C dgrams_out=.. dgrams_in=.. bytes_out=.. bytes_in=..
  *   hs_dgrams_out=.. hs_dgrams_in=.. hs_bytes_out=.. hs_bytes_in=..
  *   p50_ms=.. p99_ms=.. max_ms=.. hs_failed=.. timeouts=.. refused=..
- *   closed=.. io_errors=.. retransmits=.. dup_requests=.. suite=TLS_..
- *   ctypes=CLIENT/SERVER (certificate types, "-/-" for PSK)
+ *   closed=.. io_errors=.. retransmits=.. dup_requests=.. tickets=..
+ *   suite=TLS_.. ctypes=CLIENT/SERVER (certificate types, "-/-" for PSK)
+ * (tickets: successful devices that got a session ticket: the clients
+ * ask for one, as GnuTLS clients do by default; its bytes are in hs_*)
  * (client_cpu_us, dgrams_*, bytes_*: per successful bootstrap, UDP
  * payload, out = client to server; hs_*: the handshake's part, the
  * cookie round included). Exit status 1 when more than 1 % of the
@@ -125,15 +127,15 @@ main(int argc, char **argv)
 	    "bytes_out=%.0f bytes_in=%.0f hs_dgrams_out=%.1f hs_dgrams_in=%.1f "
 	    "hs_bytes_out=%.0f hs_bytes_in=%.0f p50_ms=%.1f p99_ms=%.1f "
 	    "max_ms=%.1f hs_failed=%lu timeouts=%lu refused=%lu closed=%lu "
-	    "io_errors=%lu retransmits=%lu dup_requests=%lu suite=%s "
-	    "ctypes=%s\n",
+	    "io_errors=%lu retransmits=%lu dup_requests=%lu tickets=%lu "
+	    "suite=%s ctypes=%s\n",
 	    st.started, st.ok, st.failed, st.unfinished, st.seconds,
 	    st.seconds > 0 ? (double)st.ok / st.seconds : 0.0,
 	    st.cpu_us / k, st.dg_out / k, st.dg_in / k, st.bytes_out / k,
 	    st.bytes_in / k, st.hs_dg_out / k, st.hs_dg_in / k,
 	    st.hs_bytes_out / k, st.hs_bytes_in / k, st.p50_ms, st.p99_ms,
 	    st.max_ms, st.hs_failed, st.timeouts, st.refused, st.closed,
-	    st.io_errors, st.retransmits, st.dup_requests,
+	    st.io_errors, st.retransmits, st.dup_requests, st.tickets,
 	    st.suite[0] ? st.suite : "-", st.ctypes[0] ? st.ctypes : "-");
 	if (c.kind == LG_PSK) {
 		explicit_bzero(creds, ncreds * sizeof(*creds));

@@ -504,7 +504,8 @@ gt_open(struct gt *g, uint16_t port, const char *ident,
 	a.sin_family = AF_INET;
 	a.sin_port = htons(port);
 	a.sin_addr.s_addr = htonl(0x7f000001);
-	if ((g->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	if ((g->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0 ||
 	    connect(g->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
 	    gnutls_psk_allocate_client_credentials(&g->cred) < 0 ||
 	    gnutls_psk_set_client_credentials(g->cred, ident, &key,

@@ -24,7 +24,7 @@
  *   sessions=N ok=K failed=F seconds=S rate=R/s client_cpu_us=C
  *   codes=2.05:K,... rss_before_kb=.. rss_after_kb=.. rss_per_session_b=..
  *   hs_dgrams_out=.. hs_dgrams_in=.. hs_bytes_out=.. hs_bytes_in=..
- *   hs_failed=.. timeouts=.. refused=.. closed=.. io_errors=..
+ *   hs_failed=.. timeouts=.. refused=.. closed=.. io_errors=.. tickets=..
  * Exit status 1 when fewer than 95 % of the sessions were made, 2 on a
  * usage or setup error.
  */
@@ -125,11 +125,11 @@ main(int argc, char **argv)
 	printf(" rss_before_kb=%ld rss_after_kb=%ld rss_per_session_b=%.0f "
 	    "hs_dgrams_out=%.1f hs_dgrams_in=%.1f hs_bytes_out=%.0f "
 	    "hs_bytes_in=%.0f hs_failed=%lu timeouts=%lu refused=%lu "
-	    "closed=%lu io_errors=%lu\n", before, after,
+	    "closed=%lu io_errors=%lu tickets=%lu\n", before, after,
 	    before >= 0 && after >= 0 ? (double)(after - before) * 1024.0 / k :
 	    0.0, st.hs_dg_out / k, st.hs_dg_in / k, st.hs_bytes_out / k,
 	    st.hs_bytes_in / k, st.hs_failed, st.timeouts, st.refused,
-	    st.closed, st.io_errors);
+	    st.closed, st.io_errors, st.tickets);
 	explicit_bzero(creds, ncreds * sizeof(*creds));
 	free(creds);
 	return st.ok * 100 >= c.n * 95 ? 0 : 1;

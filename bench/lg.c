@@ -374,7 +374,8 @@ struct dev {
 /* A worker's results, in memory shared with the parent. */
 struct wres {
 	unsigned long	 started, ok, failed, unfinished, hs_failed, timeouts,
-			 refused, closed, io_errors, retransmits, dup_requests;
+			 refused, closed, io_errors, retransmits, dup_requests,
+			 tickets;
 	unsigned long	 dg_out, dg_in, bytes_out, bytes_in;
 	unsigned long	 hs_dg_out, hs_dg_in, hs_bytes_out, hs_bytes_in;
 	unsigned long	 codes[256];
@@ -454,6 +455,9 @@ dev_end(struct dev *d, bool ok, enum fail why)
 		if (w->c->mode == LG_BOOT)
 			(void)gnutls_bye(d->s, GNUTLS_SHUT_WR);	/* close_notify */
 		r->ok++;
+		if (gnutls_session_get_flags(d->s) &
+		    GNUTLS_SFLAGS_SESSION_TICKET)
+			r->tickets++;
 		r->dg_out += d->dg_out;
 		r->dg_in += d->dg_in;
 		r->bytes_out += d->bytes_out;
@@ -879,7 +883,7 @@ lg_run(const struct lg_conf *c, struct lg_stats *st)
 	size_t bytes;
 	pid_t *pids;
 	int go[2];
-	unsigned long m = 0;
+	unsigned long m = 0, failed_workers = 0;
 	struct rusage ru;
 	void *mem;
 
@@ -961,14 +965,18 @@ lg_run(const struct lg_conf *c, struct lg_stats *st)
 
 		while (waitpid(pids[p], &stt, 0) < 0 && errno == EINTR)
 			;
-		if (!WIFEXITED(stt) || WEXITSTATUS(stt) != 0)
-			fprintf(stderr, "worker %lu failed\n", p);
+		if (!WIFEXITED(stt) || WEXITSTATUS(stt) != 0) {
+			fprintf(stderr, "worker %lu failed (status %#x)\n", p,
+			    (unsigned)stt);
+			failed_workers++;
+		}
 		if (res[p].end_us > t1)
 			t1 = res[p].end_us;
 #define ADD(f) st->f += res[p].f
 		ADD(started); ADD(ok); ADD(failed); ADD(unfinished);
 		ADD(hs_failed); ADD(timeouts); ADD(refused); ADD(closed);
 		ADD(io_errors); ADD(retransmits); ADD(dup_requests);
+		ADD(tickets);
 		ADD(dg_out); ADD(dg_in); ADD(bytes_out); ADD(bytes_in);
 		ADD(hs_dg_out); ADD(hs_dg_in); ADD(hs_bytes_out);
 		ADD(hs_bytes_in);
@@ -979,6 +987,11 @@ lg_run(const struct lg_conf *c, struct lg_stats *st)
 			memcpy(st->suite, res[p].suite, sizeof(st->suite));
 			memcpy(st->ctypes, res[p].ctypes, sizeof(st->ctypes));
 		}
+	}
+	if (failed_workers > 0) {	/* its counts are lost */
+		munmap(mem, bytes);
+		free(pids);
+		return -1;
 	}
 	if (t1 <= t0)
 		t1 = lg_now_us();

@@ -79,6 +79,8 @@ struct lg_stats {
 	unsigned long	 hs_failed, timeouts, refused, closed, io_errors;
 	unsigned long	 retransmits;	/* our CONs sent again */
 	unsigned long	 dup_requests;	/* server CONs answered again */
+	unsigned long	 tickets;	/* sessions that got a session ticket
+					 * (RFC 5077: GnuTLS clients ask) */
 	/* sums over the devices that succeeded */
 	unsigned long	 dg_out, dg_in, bytes_out, bytes_in;
 	unsigned long	 hs_dg_out, hs_dg_in, hs_bytes_out, hs_bytes_in;
@@ -105,8 +107,9 @@ struct in_addr lg_addr(unsigned net, unsigned long j);
  */
 int lg_read_manifest(const char *file, struct lg_cred **out, size_t *n);
 
-/* Run the fleet; 0 when it ran (stats filled, failures included), -1
- * after a message on stderr. */
+/* Run the fleet; 0 when it ran (stats filled, failed devices
+ * included), -1 after a message on stderr (bad parameters, no memory, a
+ * worker process that did not exit 0: its counts are lost). */
 int lg_run(const struct lg_conf *conf, struct lg_stats *st);
 
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; the new limit. */

@@ -430,8 +430,8 @@ lg_wire() {	# LABEL BENCH_BOOT_ARGS...
 		-v ho="$(kv "$out" hs_dgrams_out)" -v hi="$(kv "$out" hs_dgrams_in)" \
 		-v bo="$(kv "$out" hs_bytes_out)" -v bi="$(kv "$out" hs_bytes_in)" \
 		-v dgo="$(kv "$out" dgrams_out)" -v dgi="$(kv "$out" dgrams_in)" \
-		-v to="$(kv "$out" bytes_out)" -v ti="$(kv "$out" bytes_in)" \
-		'BEGIN { printf "| %s | %s | %s | %d + %d | %d | %d | %d | %d + %d | %d |\n", l, s, c, ho, hi, bo, bi, bo + bi, dgo, dgi, to + ti }')$'\n'
+		-v to="$(kv "$out" bytes_out)" -v ti="$(kv "$out" bytes_in)" -v tk="$(kv "$out" tickets)" \
+		'BEGIN { printf "| %s | %s | %s | %s | %d + %d | %d | %d | %d | %d + %d | %d |\n", l, s, c, (tk > 0 ? "yes" : "no"), ho, hi, bo, bi, bo + bi, dgo, dgi, to + ti }')$'\n'
 }
 lg_wire PSK -f "$tmp/load.jsonl"
 lg_wire RPK -k rpk -e urn:dev:wire:rpk -C "$tmp/rpk.pub" -K "$tmp/rpk.pem"
@@ -590,8 +590,8 @@ old_cap=
 	echo
 	echo "The same three kinds from \`bench_boot\` (GnuTLS client with vec push: a flight per datagram, counted by the client; one full bootstrap each; the server's certificate type is whatever it chose):"
 	echo
-	echo "| mode | suite | certificate types client/server | handshake datagrams C→S + S→C | C→S B | S→C B | handshake B | whole bootstrap datagrams C→S + S→C | whole bootstrap B |"
-	echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
+	echo "| mode | suite | certificate types client/server | session ticket (the client asks, as GnuTLS clients do) | handshake datagrams C→S + S→C | C→S B | S→C B | handshake B | whole bootstrap datagrams C→S + S→C | whole bootstrap B |"
+	echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
 	printf '%s' "$lg_wire_rows"
 	if [ -n "$old_cap" ]; then
 		echo
