@@ -30,5 +30,7 @@ int	ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca);
 void	ctx_close(struct ctx *c);
 /* `iotkdc serve`. */
 int	kdc_cli_serve(const struct kdc_cli_args *a);
+/* `iotkdc lwm2m bootstrap-device` (bsdev.c). */
+int	kdc_cli_bootstrap_device(const struct kdc_cli_args *a);
 
 #endif

@@ -1257,6 +1257,8 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_AUDIT_LIST:
 	case KDC_CMD_AUDIT_VERIFY:	return cmd_audit(a);
 	case KDC_CMD_LWM2M_CLIENTS:	return cmd_lwm2m_clients(a);
+	case KDC_CMD_LWM2M_BOOTSTRAP_DEVICE:
+		return kdc_cli_bootstrap_device(a);
 	case KDC_CMD_AUDIENCE_ADD:	return cmd_audience_add(a);
 	case KDC_CMD_AUDIENCE_LIST:
 	case KDC_CMD_AUDIENCE_SHOW:	return cmd_audience_list(a);

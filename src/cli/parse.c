@@ -105,6 +105,15 @@ static const struct {
 	  "iotkdc lwm2m clients [--json]\n"
 	  "  Clients registered at the built-in LwM2M Server, with their\n"
 	  "  lifetime and last update; 'expired' once lifetime has passed.\n" },
+	{ "lwm2m", "bootstrap-device", KDC_CMD_LWM2M_BOOTSTRAP_DEVICE, 1,
+	  "iotkdc lwm2m bootstrap-device URI --device ID\n"
+	  "  LwM2M server-initiated bootstrap: connect to a device that\n"
+	  "  listens at URI (coaps://ADDRESS:PORT, an IP literal) as a DTLS\n"
+	  "  client with the device's manufacturer PSK, and run the\n"
+	  "  Bootstrap Server's sequence on it (Discover, Delete, Write /0\n"
+	  "  and /1, Finish), as after the device's own POST /bs. Exits 0\n"
+	  "  once Finish is answered and the credentials are active; the\n"
+	  "  step that failed otherwise. Audited. PSK devices only.\n" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -122,7 +131,9 @@ static const char overview[] =
     "  ca export                        CA certificate (PEM)\n"
     "  tls reissue                      the listeners' TLS certificate again\n"
     "  audit list|verify                the hash-chained audit log\n"
-    "  lwm2m clients                    LwM2M Server registrations\n\n"
+    "  lwm2m clients                    LwM2M Server registrations\n"
+    "  lwm2m bootstrap-device URI --device ID\n"
+    "                                   server-initiated bootstrap\n\n"
     "--dir D: data dir (default $IOTKDC_DIR, else ./var).\n"
     "'iotkdc COMMAND --help' tells more.\n";
 
@@ -316,10 +327,14 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		    "'device add'");
 	if (a->cmd == KDC_CMD_CERT_SIGN && a->device == NULL)
 		return usage_err(err, err_len, "cert sign needs --device ID");
+	if (a->cmd == KDC_CMD_LWM2M_BOOTSTRAP_DEVICE && a->device == NULL)
+		return usage_err(err, err_len, "lwm2m bootstrap-device needs "
+		    "--device ID");
 	if (a->device != NULL && a->cmd != KDC_CMD_CERT_SIGN &&
-	    a->cmd != KDC_CMD_CRED_LIST)
-		return usage_err(err, err_len, "--device belongs to 'cred list' "
-		    "and 'cert sign'");
+	    a->cmd != KDC_CMD_CRED_LIST &&
+	    a->cmd != KDC_CMD_LWM2M_BOOTSTRAP_DEVICE)
+		return usage_err(err, err_len, "--device belongs to 'cred list', "
+		    "'cert sign' and 'lwm2m bootstrap-device'");
 	if (a->days != -1 && a->cmd != KDC_CMD_CERT_SIGN)
 		return usage_err(err, err_len, "--days belongs to 'cert sign'");
 	if (a->expiring != -1 && a->cmd != KDC_CMD_CRED_LIST)

@@ -248,6 +248,39 @@ void	kdc_coap_free(struct kdc_coap *c);
 kdc_err	kdc_coap_watch(struct kdc_coap *c, int fd, void (*cb)(void *arg),
 	    void *arg);
 
+/* ---- client mode ----------------------------------------------------------- */
+
+/* A PSK we hold for a peer we connect to (copied by kdc_coap_connect()). */
+struct kdc_coap_client_psk {
+	const char	*identity;
+	const uint8_t	*key;
+	size_t		 key_len;
+};
+
+/* How a kdc_coap_connect() ended: KDC_OK with the established peer (valid
+ * for the call; kdc_coap_peer_hold() to keep it), or peer NULL and
+ * KDC_ERR_TIMEOUT (no handshake within KDC_COAP_HANDSHAKE_MS), KDC_ERR_TLS
+ * (refused, e.g. the other side does not know the PSK), KDC_ERR_CLOSED
+ * (the engine stopped, or the session was closed before it finished). */
+typedef void (*kdc_coap_connect_fn)(void *arg, struct kdc_coap_peer *peer,
+		    kdc_err status);
+
+/*
+ * Open a DTLS 1.2 client session to addr:port (an IPv4 or IPv6 literal)
+ * with a PSK, from an ephemeral UDP socket of this engine (not the
+ * listeners' SO_REUSEPORT group: the answers come back to this engine).
+ * who is the principal the session stands for (the device whose
+ * credential it is): kdc_coap_peer_auth() returns it; requests go out
+ * with kdc_coap_request() as on a server session. fn is called exactly
+ * once, later, from the engine thread. At once: KDC_ERR_INVALID_ARG,
+ * KDC_ERR_EXISTS (a session to addr:port is open), KDC_ERR_NOMEM,
+ * KDC_ERR_IO (no socket), KDC_ERR_TLS (GnuTLS setup); fn is then not
+ * called. The LwM2M server-initiated bootstrap is its first user.
+ */
+kdc_err	kdc_coap_connect(struct kdc_coap *c, const char *addr, int port,
+	    const struct kdc_coap_client_psk *psk,
+	    const struct kdc_principal *who, kdc_coap_connect_fn fn, void *arg);
+
 /* ---- answers that come later ------------------------------------------- */
 
 /*

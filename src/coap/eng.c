@@ -95,6 +95,7 @@ struct kdc_coap_timer {
 
 struct kdc_coap_ep {
 	char		 name[KDC_NAME_MAX + 1];
+	bool		 client;	/* our client sessions' socket */
 	unsigned	 accept;
 	uint16_t	 port;
 	int		 fd;
@@ -125,6 +126,9 @@ struct hsinfo {
 	char		 presented[KDC_PSK_IDENTITY_MAX * 4 + 1];
 	struct kdc_coap_timer tm;	/* GnuTLS retransmission */
 	uint64_t	 deadline;
+	/* client sessions (kdc_coap_connect()): told once how it ended */
+	kdc_coap_connect_fn connect_fn;
+	void		*connect_arg;
 };
 
 struct credent;
@@ -151,6 +155,7 @@ struct kdc_coap_peer {
 	struct pauth		*auth;
 	struct kdc_coap_xp	*xp;
 	void			*data;
+	gnutls_psk_client_credentials_t ccred;	/* client sessions */
 	unsigned		 refs;		/* xl's refs, holds, the table */
 	unsigned		 holds;
 	uint8_t			 state;
@@ -161,6 +166,7 @@ struct kdc_coap_peer {
 	bool			 gone_done;
 	bool			 app_seen;	/* a first application record */
 	bool			 nosec;
+	bool			 client;	/* we opened it (kdc_coap_connect) */
 	kdc_err			 doom_why;
 	struct kdc_coap_peer	*dnext;		/* c->doomed */
 	struct kdc_coap_peer	*anext, *aprev;	/* c->all: every struct alive */
@@ -640,8 +646,18 @@ kdc_coap_peer_unref(struct kdc_coap_peer *p)
 static void
 hs_free(struct kdc_coap *c, struct kdc_coap_peer *p)
 {
+	kdc_coap_connect_fn fn;
+
 	if (p->hs == NULL)
 		return;
+	if ((fn = p->hs->connect_fn) != NULL) {
+		/* a client handshake that never finished */
+		p->hs->connect_fn = NULL;
+		fn(p->hs->connect_arg, NULL, p->doom_why != KDC_OK ?
+		    p->doom_why : KDC_ERR_CLOSED);
+		if (p->hs == NULL)
+			return;
+	}
 	timer_cancel(c, &p->hs->tm);
 	kdc_wipe(p->hs, sizeof(*p->hs));
 	kdc_free(p->hs);
@@ -667,6 +683,8 @@ peer_free(struct kdc_coap_peer *p)
 	}
 	if (p->g != NULL)
 		gnutls_deinit(p->g);
+	if (p->ccred != NULL)
+		gnutls_psk_free_client_credentials(p->ccred);
 	if (p->rec != NULL) {
 		kdc_rec_wipe(p->rec);
 		kdc_free(p->rec);
@@ -708,6 +726,10 @@ peer_close(struct kdc_coap_peer *p, bool send_alert)
 	if (p->g != NULL) {
 		gnutls_deinit(p->g);
 		p->g = NULL;
+	}
+	if (p->ccred != NULL) {
+		gnutls_psk_free_client_credentials(p->ccred);
+		p->ccred = NULL;
 	}
 	if (p->rec != NULL) {
 		kdc_rec_wipe(p->rec);
@@ -851,7 +873,7 @@ kdc_coap_auth_refused(struct kdc_coap_peer *p, kdc_err why, int audit,
 static void
 handshake_failed(struct kdc_coap_peer *p)
 {
-	if (!p->vouched || p->authed || p->traced || p->auth == NULL)
+	if (p->client || !p->vouched || p->authed || p->traced || p->auth == NULL)
 		return;
 	kdc_coap_auth_refused(p, KDC_ERR_CLOSED, 1, "cred=%" PRId64 " device=%.*s: the "
 	    "handshake ended before the peer proved the credential's key",
@@ -1525,7 +1547,26 @@ static void
 established(struct kdc_coap_peer *p)
 {
 	struct kdc_coap *c = p->c;
+	kdc_coap_connect_fn fn;
+	void *arg;
 	kdc_err r;
+
+	if (p->client) {
+		/* the server proved the PSK we hold: the session stands for
+		 * the principal given to kdc_coap_connect() */
+		kdc_coap_peer_confirm(p);
+		c->nhs--;
+		c->n_hs_done++;
+		fn = p->hs->connect_fn;
+		arg = p->hs->connect_arg;
+		p->hs->connect_fn = NULL;
+		hs_free(c, p);
+		p->refs++;
+		if (fn != NULL)
+			fn(arg, p, KDC_OK);
+		kdc_coap_peer_unref(p);
+		return;
+	}
 
 	if (gnutls_session_is_resumed(p->g) && !p->vouched) {
 		if ((r = resumed_check(p)) != KDC_OK) {
@@ -1565,6 +1606,7 @@ hs_step(struct kdc_coap_peer *p)
 	    !gnutls_error_is_fatal(ret)) {
 		if (kdc_coap_now_ms() >= p->hs->deadline) {
 			handshake_failed(p);
+			p->doom_why = KDC_ERR_TIMEOUT;
 			peer_close(p, false);
 			return;
 		}
@@ -1581,6 +1623,7 @@ hs_step(struct kdc_coap_peer *p)
 		    p->ep->name, gnutls_strerror(ret));
 	}
 	(void)gnutls_alert_send_appropriate(p->g, ret);
+	p->doom_why = ret == GNUTLS_E_TIMEDOUT ? KDC_ERR_TIMEOUT : KDC_ERR_TLS;
 	peer_close(p, false);
 }
 
@@ -1608,6 +1651,10 @@ to_own_records(struct kdc_coap_peer *p)
 	p->rec = r;
 	gnutls_deinit(p->g);
 	p->g = NULL;
+	if (p->ccred != NULL) {
+		gnutls_psk_free_client_credentials(p->ccred);
+		p->ccred = NULL;
+	}
 }
 
 static void
@@ -1721,6 +1768,12 @@ datagram(struct kdc_coap *c, const struct kdc_coap_ep *ep,
 	struct kdc_coap_hello h;
 	gnutls_dtls_prestate_st pre;
 
+	if (ep->client) {
+		/* only answers to the sessions we opened */
+		if (p != NULL)
+			peer_input(p, buf, len, now);
+		return;
+	}
 	if ((ep->accept & KDC_COAP_ACCEPT_NOSEC) != 0) {
 		if (p == NULL) {
 			if (!room_for_one(c, now) ||
@@ -2329,6 +2382,113 @@ kdc_coap_listen(struct kdc_coap *c, const char *name, const char *addr,
 		kdc_log_info("endpoint=%s listen=%s:%d %s", name, addr, port,
 		    nosec ? "coap (NoSec)" : "coaps");
 	return KDC_OK;
+}
+
+/* ---- client mode ------------------------------------------------------------------ */
+
+/* The socket our client sessions use: an ephemeral port of this engine's
+ * own, outside the listeners' SO_REUSEPORT group (the answers must come
+ * back to this engine). */
+static struct kdc_coap_ep *
+client_ep(struct kdc_coap *c, int family)
+{
+	struct kdc_coap_ep *e;
+	struct epoll_event ev;
+	int fd;
+
+	for (size_t i = 0; i < c->neps; i++)
+		if (c->eps[i].client && c->eps[i].family == family)
+			return &c->eps[i];
+	if (c->neps == KDC_COAP_EP_MAX ||
+	    (fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		return NULL;
+	e = &c->eps[c->neps];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "client");
+	e->client = true;
+	e->fd = fd;
+	e->family = family;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u32 = (uint32_t)c->neps;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		close(fd);
+		return NULL;
+	}
+	c->neps++;
+	return e;
+}
+
+kdc_err
+kdc_coap_connect(struct kdc_coap *c, const char *addr, int port,
+    const struct kdc_coap_client_psk *psk, const struct kdc_principal *who,
+    kdc_coap_connect_fn fn, void *arg)
+{
+	struct sockaddr_storage ss;
+	struct kdc_coap_ep *ep;
+	struct kdc_coap_peer *p;
+	gnutls_datum_t key;
+	socklen_t len = 0;
+	uint64_t now = kdc_coap_now_ms();
+	kdc_err r;
+
+	if (c == NULL || addr == NULL || psk == NULL || psk->identity == NULL ||
+	    psk->key == NULL || psk->key_len == 0 || who == NULL ||
+	    fn == NULL || strlen(psk->identity) > KDC_PSK_IDENTITY_MAX)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = parse_addr(addr, port, &ss, &len)) != KDC_OK)
+		return r;
+	if ((ep = client_ep(c, ss.ss_family)) == NULL)
+		return KDC_ERR_IO;
+	if (tab_find(c, ep, (struct sockaddr *)&ss) != NULL)
+		return KDC_ERR_EXISTS;	/* one session per 4-tuple */
+	if ((p = peer_new(c, ep, (struct sockaddr *)&ss, len, now)) == NULL)
+		return KDC_ERR_NOMEM;
+	p->client = true;
+	r = KDC_ERR_NOMEM;
+	if ((p->hs = kdc_calloc(1, sizeof(*p->hs))) == NULL)
+		goto fail;
+	p->hs->tm.p = p;
+	p->hs->tm.kind = TM_HS;
+	p->hs->deadline = now + KDC_COAP_HANDSHAKE_MS;
+	if ((r = pauth_set(p, who)) != KDC_OK)
+		goto fail;
+	p->vouched = true;
+	r = KDC_ERR_TLS;
+	key.data = (unsigned char *)(uintptr_t)psk->key;
+	key.size = (unsigned)psk->key_len;
+	if (gnutls_psk_allocate_client_credentials(&p->ccred) < 0 ||
+	    gnutls_psk_set_client_credentials(p->ccred, psk->identity, &key,
+	    GNUTLS_PSK_KEY_RAW) < 0 ||
+	    gnutls_init(&p->g, GNUTLS_CLIENT | GNUTLS_DATAGRAM |
+	    GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0 ||
+	    gnutls_priority_set(p->g, c->prio_nt) < 0 ||
+	    gnutls_credentials_set(p->g, GNUTLS_CRD_PSK, p->ccred) < 0)
+		goto fail;
+	gnutls_session_set_ptr(p->g, p);
+	gnutls_transport_set_ptr(p->g, p);
+	gnutls_transport_set_pull_function(p->g, pull);
+	gnutls_transport_set_pull_timeout_function(p->g, pull_timeout);
+	gnutls_transport_set_vec_push_function(p->g, vec_push);
+	gnutls_dtls_set_mtu(p->g, KDC_COAP_DTLS_MTU);
+	gnutls_dtls_set_timeouts(p->g, 1000, KDC_COAP_HANDSHAKE_MS);
+	p->state = PS_HANDSHAKE;
+	c->nhs++;
+	c->in_peer = NULL;
+	p->refs++;
+	hs_step(p);			/* the ClientHello */
+	if (p->state != PS_HANDSHAKE) {
+		kdc_coap_peer_unref(p);
+		return KDC_ERR_TLS;	/* fn was not called: hs unset */
+	}
+	p->hs->connect_fn = fn;		/* from now on: told once, later */
+	p->hs->connect_arg = arg;
+	kdc_coap_peer_unref(p);
+	return KDC_OK;
+fail:
+	peer_close(p, false);
+	return r;
 }
 
 void

@@ -127,6 +127,9 @@ struct bs_sess {
 	size_t			 naud;
 	size_t			 cur;		/* the one WRITE0/1 is at */
 	int64_t			 deadline;
+	kdc_err			 result;	/* how it ended (done) */
+	void			(*done)(void *arg, kdc_err r);	/* or NULL */
+	void			*done_arg;
 };
 
 /* ---- shared helpers (lwm2m_int.h) --------------------------------------- */
@@ -162,6 +165,8 @@ sess_free(struct bs_sess *s, bool release)
 		}
 	if (release)
 		kdc_coap_peer_release(s->peer);
+	if (s->done != NULL)
+		s->done(s->done_arg, s->result);
 	kdc_free(s);
 }
 
@@ -234,6 +239,7 @@ sess_fail(struct bs_sess *s, kdc_err r, const char *fmt, ...)
 	    s->naud > 1 ? " aud=" : "", s->naud > 1 ? s->aud[s->cur].name :
 	    "", why, creds, pending ? " left pending" : "",
 	    s->nosec ? " nosec" : "");
+	s->result = r;
 	sess_free(s, true);
 }
 
@@ -749,10 +755,16 @@ pick_cf(const char *pct, int dflt)
  * running session of the device is cancelled, the Discover goes out and
  * the answer is 2.04, or 5.00 if nothing could be sent (audited).
  */
-static void
-bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
-    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp,
-    const char *dev_id, const char *kind, bool nosec)
+/*
+ * A bootstrap session for dev_id on peer (held until it ends): the
+ * sequence starts with its first request. pct: the format the device
+ * asked for (NULL: the face's default). KDC_OK, or the error (*code the
+ * CoAP answer for a /bs request); the session is gone then.
+ */
+static kdc_err
+bs_begin(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer, const char *dev_id,
+    const char *kind, bool nosec, const char *pct,
+    void (*done)(void *arg, kdc_err r), void *done_arg, uint8_t *code)
 {
 	struct bs_sess *s = NULL, *old;
 	char creds[160];
@@ -766,18 +778,19 @@ bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
 		    KDC_ERR_CLOSED, "step=%s superseded by a new /bs cred=%s"
 		    "%s%s", step_names[old->step], creds,
 		    pending ? " left pending" : "", old->nosec ? " nosec" : "");
+		old->result = KDC_ERR_CLOSED;
 		if (!old->busy)
 			sess_free(old, true);
 	}
 	if ((s = kdc_calloc(1, sizeof(*s))) == NULL) {
-		resp->code = KDC_COAP_INTERNAL;
-		return;
+		*code = KDC_COAP_INTERNAL;
+		return KDC_ERR_NOMEM;
 	}
 	s->lw = lw;
 	s->peer = peer;
 	s->nosec = nosec;
 	snprintf(s->dev_id, sizeof(s->dev_id), "%s", dev_id);
-	s->cf = pick_cf(kdc_coap_msg_query(req, "pct"), lw->cf);
+	s->cf = pick_cf(pct, lw->cf);
 	s->step = BS_DISCOVER;
 	s->deadline = kdc_core_now(lw->core) + (int64_t)lw->deadline;
 	kdc_coap_peer_hold(peer);
@@ -787,9 +800,9 @@ bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
 	 * instance pair for each */
 	if ((r = sess_audiences(s)) != KDC_OK) {
 		sess_fail(s, r, "the device's LwM2M audiences");
-		resp->code = r == KDC_ERR_UNKNOWN_AUDIENCE ?
-		    kdc_coap_code(r) : KDC_COAP_INTERNAL;
-		return;
+		*code = r == KDC_ERR_UNKNOWN_AUDIENCE ? kdc_coap_code(r) :
+		    KDC_COAP_INTERNAL;
+		return r;
 	}
 	if (nosec) {
 		/* a DTLS-less 1.0 client: the legacy path from the start,
@@ -805,12 +818,44 @@ bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
 	 */
 	if ((r = sess_step(s)) != KDC_OK) {
 		sess_fail(s, r, "cannot send");
-		resp->code = KDC_COAP_INTERNAL;
-		return;
+		*code = KDC_COAP_INTERNAL;
+		return r;
 	}
+	/* told from now on, once, when it ends (sess_free) */
+	s->done = done;
+	s->done_arg = done_arg;
 	kdc_log_info("bootstrap start ep=%s kind=%s cf=%d from=%s", s->dev_id,
 	    kind, s->cf, kdc_coap_peer_addr(peer));
-	resp->code = KDC_COAP_CHANGED;
+	*code = KDC_COAP_CHANGED;
+	return KDC_OK;
+}
+
+static void
+bs_start(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp,
+    const char *dev_id, const char *kind, bool nosec)
+{
+	uint8_t code;
+
+	(void)bs_begin(lw, peer, dev_id, kind, nosec,
+	    kdc_coap_msg_query(req, "pct"), NULL, NULL, &code);
+	resp->code = code;
+}
+
+kdc_err
+kdc_lwm2m_bootstrap_peer(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer,
+    void (*done)(void *arg, kdc_err r), void *arg)
+{
+	const struct kdc_principal *auth;
+	uint8_t code;
+
+	if (lw == NULL || peer == NULL || done == NULL)
+		return KDC_ERR_INVALID_ARG;
+	auth = kdc_coap_peer_auth(peer);
+	if (auth->dev_id[0] == '\0')
+		return KDC_ERR_INVALID_ARG;
+	return bs_begin(lw, peer, auth->dev_id, "server-initiated", false,
+	    NULL, done, arg, &code);
 }
 
 /* POST /bs on a DTLS endpoint: core decides (kdc_authorize()). */
@@ -948,8 +993,11 @@ kdc_lwm2m_free(struct kdc_lwm2m *lw)
 	if (lw == NULL)
 		return;
 	/* the engine is gone (lwm2m.h): free without releasing peers */
-	while (lw->sessions != NULL)
+	while (lw->sessions != NULL) {
+		if (lw->sessions->result == KDC_OK)
+			lw->sessions->result = KDC_ERR_CLOSED;
 		sess_free(lw->sessions, false);
+	}
 	kdc_free(lw->server_uri);
 	kdc_free(lw);
 }

@@ -114,6 +114,20 @@ kdc_err	kdc_lwm2m_server_recheck(struct kdc_lwm2m *lw);
 
 /* Bootstrap sessions in progress (tests, metrics). */
 size_t	kdc_lwm2m_bs_active(const struct kdc_lwm2m *lw);
+/*
+ * LwM2M server-initiated bootstrap (LwM2M 1.1 Core §6.1.x): run the
+ * Bootstrap Server's sequence (Discover, Delete, Write /0 and /1 per
+ * LwM2M audience, Finish) on peer, a session the KDC opened to a device
+ * that listens (coap.h kdc_coap_connect(), standing for the device's
+ * principal), exactly as after the device's own POST /bs. done(arg, r)
+ * is called once when it ends: KDC_OK once Finish was answered 2.04 and
+ * the credentials are active, else the step's error (each audited as
+ * lwm2m.bootstrap). At once: KDC_ERR_INVALID_ARG, KDC_ERR_NOMEM, or what
+ * the first step could not do (done not called then).
+ */
+kdc_err	kdc_lwm2m_bootstrap_peer(struct kdc_lwm2m *lw,
+	    struct kdc_coap_peer *peer, void (*done)(void *arg, kdc_err r),
+	    void *arg);
 
 /* ---- EST-coaps (RFC 9148) on the Bootstrap Server's endpoint (est.c) --- */
 
