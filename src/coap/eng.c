@@ -260,6 +260,9 @@ struct kdc_coap {
 	unsigned		 rv_interval_ms;
 	uint64_t		 rv_next;
 	int64_t			 rv_gen;
+	int64_t			 rv_dgen;	/* deletions */
+	int64_t			 rv_since;	/* seconds: what the last
+						 * check covered */
 	bool			 rv_known;
 	void			(*rv_fn)(void *arg);
 	void			*rv_arg;
@@ -1985,68 +1988,143 @@ kdc_coap_revocation_watch(struct kdc_coap *c, unsigned interval_ms,
 	c->rv_arg = arg;
 }
 
+/*
+ * p's principal again: closed (logged, audited) if no longer usable.
+ * KDC_OK if it may go on or was closed; a store error as it comes.
+ */
 static kdc_err
-recheck_peers(struct kdc_coap *c)
+recheck_one(struct kdc_coap *c, struct kdc_coap_peer *p, size_t *closed)
 {
-	struct kdc_coap_peer *p;
 	char addr[KDC_COAP_ADDR_TEXT];
 	unsigned long dropped;
+	kdc_err r;
+
+	if (!p->authed || p->doomed || p->state != PS_OPEN ||
+	    p->auth == NULL || p->auth->cred_id == 0 || p->client)
+		return KDC_OK;
+	r = kdc_core_principal_check(c->core, p->auth->cred_id,
+	    p->auth->device);
+	if (r == KDC_OK)
+		return KDC_OK;
+	if (r != KDC_ERR_REVOKED && r != KDC_ERR_EXPIRED &&
+	    r != KDC_ERR_UNKNOWN_DEVICE) {
+		kdc_log_warn_r(r, "revocation check failed; again at the next "
+		    "poll");
+		return r;
+	}
+	addr_text(p, addr, sizeof(addr));
+	if (take_log(&dropped)) {
+		LOG_DROPPED(dropped);
+		kdc_log_info_r(r, "peer=%s endpoint=%s session closed "
+		    "device=%.*s cred=%lld", addr, p->ep->name,
+		    (int)p->auth->devid_len, p->auth->data,
+		    (long long)p->auth->cred_id);
+	}
+	(void)kdc_core_audit(c->core, "coap", "session.close",
+	    kdc_coap_peer_auth(p)->dev_id, r, "reason=%s cred=%" PRId64
+	    " from=%s endpoint=%s", r == KDC_ERR_EXPIRED ? "expired" :
+	    r == KDC_ERR_REVOKED ? "revoked" : "deleted", p->auth->cred_id,
+	    addr, p->ep->name);
+	peer_doom(p, r);
+	(*closed)++;
+	return KDC_OK;
+}
+
+/* Every live session checked again (at start, after a device deletion):
+ * two indexed reads each. */
+static kdc_err
+recheck_all(struct kdc_coap *c)
+{
 	size_t closed = 0;
 	kdc_err r;
 
-	for (p = c->lru_head; p != NULL; p = p->lnext) {
-		if (!p->authed || p->doomed || p->state != PS_OPEN ||
-		    p->auth == NULL || p->auth->cred_id == 0)
-			continue;
-		r = kdc_core_principal_check(c->core, p->auth->cred_id,
-		    p->auth->device);
-		if (r == KDC_OK)
-			continue;
-		if (r != KDC_ERR_REVOKED && r != KDC_ERR_EXPIRED &&
-		    r != KDC_ERR_UNKNOWN_DEVICE) {
-			kdc_log_warn_r(r, "revocation check failed; again at "
-			    "the next poll");
+	for (struct kdc_coap_peer *p = c->lru_head; p != NULL; p = p->lnext)
+		if ((r = recheck_one(c, p, &closed)) != KDC_OK)
 			return r;
-		}
-		addr_text(p, addr, sizeof(addr));
-		if (take_log(&dropped)) {
-			LOG_DROPPED(dropped);
-			kdc_log_info_r(r, "peer=%s endpoint=%s session closed "
-			    "device=%.*s cred=%lld", addr, p->ep->name,
-			    (int)p->auth->devid_len, p->auth->data,
-			    (long long)p->auth->cred_id);
-		}
-		(void)kdc_core_audit(c->core, "coap", "session.close",
-		    kdc_coap_peer_auth(p)->dev_id, r, "reason=%s cred=%" PRId64
-		    " from=%s endpoint=%s", r == KDC_ERR_EXPIRED ? "expired" :
-		    r == KDC_ERR_REVOKED ? "revoked" : "deleted",
-		    p->auth->cred_id, addr, p->ep->name);
-		peer_doom(p, r);
-		closed++;
-	}
 	if (closed > 0)
 		doomed_close(c);
 	return KDC_OK;
 }
 
+struct ended {
+	int64_t		*ids;
+	size_t		 n, cap;
+	bool		 nomem;
+};
+
+static void
+ended_add(void *arg, int64_t id)
+{
+	struct ended *e = arg;
+	int64_t *v;
+
+	if (e->n == e->cap) {
+		size_t cap = e->cap == 0 ? 64 : e->cap * 2;
+
+		if ((v = kdc_realloc(e->ids, cap * sizeof(*v))) == NULL) {
+			e->nomem = true;
+			return;
+		}
+		e->ids = v;
+		e->cap = cap;
+	}
+	e->ids[e->n++] = id;
+}
+
+/* The sessions of the credentials that ended since `since` (the store
+ * lists them through an index): the cost follows what was revoked, not
+ * how many sessions are held. */
+static kdc_err
+recheck_ended(struct kdc_coap *c, int64_t since)
+{
+	struct ended e = { NULL, 0, 0, false };
+	size_t closed = 0;
+	kdc_err r;
+
+	if ((r = kdc_core_creds_ended_since(c->core, since, ended_add, &e)) ==
+	    KDC_OK && e.nomem)
+		r = KDC_ERR_NOMEM;
+	for (size_t i = 0; r == KDC_OK && i < e.n; i++) {
+		struct credent *ce = *cred_slot(c, e.ids[i]);
+
+		for (struct kdc_coap_peer *p = ce != NULL ? ce->head : NULL;
+		    p != NULL && r == KDC_OK; p = p->cnext)
+			r = recheck_one(c, p, &closed);
+	}
+	kdc_free(e.ids);
+	if (closed > 0)
+		doomed_close(c);
+	return r;
+}
+
 static void
 revocation_poll(struct kdc_coap *c, uint64_t now)
 {
-	int64_t gen;
+	int64_t gen, dgen, t0;
 	kdc_err r;
 
 	if (c->rv_interval_ms == 0 || now < c->rv_next)
 		return;
 	c->rv_next = now + c->rv_interval_ms;
-	if ((r = kdc_core_revocation_gen(c->core, &gen)) != KDC_OK) {
+	if ((r = kdc_core_revocation_gen(c->core, &gen)) != KDC_OK ||
+	    (r = kdc_core_deletion_gen(c->core, &dgen)) != KDC_OK) {
 		kdc_log_debug_r(r, "revocation generation not read");
 		return;
 	}
-	if (c->rv_known && gen == c->rv_gen)
+	if (c->rv_known && gen == c->rv_gen && dgen == c->rv_dgen)
 		return;
-	if (recheck_peers(c) != KDC_OK)
+	/* read before the checks: a revocation during them moves it
+	 * again; status_at has whole seconds: one of margin */
+	t0 = kdc_core_now(c->core) - 1;
+	if (!c->rv_known || dgen != c->rv_dgen)
+		r = recheck_all(c);
+	else
+		r = recheck_ended(c, c->rv_since);
+	if (r != KDC_OK)
 		return;
 	c->rv_gen = gen;
+	c->rv_dgen = dgen;
+	c->rv_since = t0;
 	c->rv_known = true;
 	if (c->rv_fn != NULL)
 		c->rv_fn(c->rv_arg);

@@ -106,6 +106,13 @@ kdc_err	core_authorize(struct kdc_core *core,
 kdc_err	core_crl_gen_get(struct kdc_core *core, int64_t *gen);
 /* Bump it; call inside the revocation's transaction. */
 kdc_err	core_crl_gen_bump(struct kdc_core *core);
+/* A counter in the store's meta: read (0 if unset), bumped in the
+ * caller's transaction. */
+kdc_err	core_meta_counter(struct kdc_core *core, const char *key,
+	    int64_t *gen);
+kdc_err	core_meta_bump(struct kdc_core *core, const char *key);
+/* Bumped by every device deletion (revoke.h kdc_core_deletion_gen()). */
+#define DELETE_GEN_KEY	"delete_gen"
 
 /* ---- issue.c: the issuance pipeline ------------------------------------- */
 

@@ -10,16 +10,16 @@
 #include "base/log.h"
 #include "core/core_int.h"
 
-/* The revocation generation in the store's meta (0 if never set). */
+/* A counter in the store's meta (0 if never set). */
 kdc_err
-core_crl_gen_get(struct kdc_core *core, int64_t *gen)
+core_meta_counter(struct kdc_core *core, const char *key, int64_t *gen)
 {
 	char *v = NULL, *end;
 	long long x;
 	kdc_err r;
 
 	*gen = 0;
-	r = kdc_store_meta_get(core->st, CRL_GEN_KEY, &v);
+	r = kdc_store_meta_get(core->st, key, &v);
 	if (r == KDC_ERR_NOT_FOUND)
 		return KDC_OK;
 	if (r != KDC_OK)
@@ -33,18 +33,32 @@ core_crl_gen_get(struct kdc_core *core, int64_t *gen)
 	return r;
 }
 
-/* Bump it; call inside the revocation's transaction. */
+/* Bump it; call inside the transaction that changed what it counts. */
 kdc_err
-core_crl_gen_bump(struct kdc_core *core)
+core_meta_bump(struct kdc_core *core, const char *key)
 {
 	char buf[24];
 	int64_t gen;
 	kdc_err r;
 
-	if ((r = core_crl_gen_get(core, &gen)) != KDC_OK)
+	if ((r = core_meta_counter(core, key, &gen)) != KDC_OK)
 		return r;
 	snprintf(buf, sizeof(buf), "%" PRId64, gen + 1);
-	return kdc_store_meta_set(core->st, CRL_GEN_KEY, buf);
+	return kdc_store_meta_set(core->st, key, buf);
+}
+
+/* The revocation generation (0 if never set). */
+kdc_err
+core_crl_gen_get(struct kdc_core *core, int64_t *gen)
+{
+	return core_meta_counter(core, CRL_GEN_KEY, gen);
+}
+
+/* Bump it; call inside the revocation's transaction. */
+kdc_err
+core_crl_gen_bump(struct kdc_core *core)
+{
+	return core_meta_bump(core, CRL_GEN_KEY);
 }
 
 /* ---- the CRL ----------------------------------------------------------- */

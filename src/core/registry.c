@@ -309,6 +309,7 @@ kdc_core_device_delete(struct kdc_core *core, const char *actor,
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
 		goto out;
 	if ((r = kdc_store_device_delete(core->st, dev->id)) != KDC_OK ||
+	    (r = core_meta_bump(core, DELETE_GEN_KEY)) != KDC_OK ||
 	    (r = AUDIT(core, actor, "device.delete", dev_id, KDC_OK,
 	    "device and credentials deleted")) != KDC_OK) {
 		kdc_store_rollback(core->st);

@@ -12,6 +12,19 @@ kdc_core_revocation_gen(struct kdc_core *core, int64_t *gen)
 }
 
 kdc_err
+kdc_core_deletion_gen(struct kdc_core *core, int64_t *gen)
+{
+	return core_meta_counter(core, DELETE_GEN_KEY, gen);
+}
+
+kdc_err
+kdc_core_creds_ended_since(struct kdc_core *core, int64_t since,
+    void (*fn)(void *arg, int64_t cred_id), void *arg)
+{
+	return kdc_store_cred_ended_since(core->st, since, fn, arg);
+}
+
+kdc_err
 kdc_core_principal_check(struct kdc_core *core, int64_t cred_id,
     int64_t device)
 {

@@ -22,6 +22,18 @@
  * does not parse; a store error as it comes.
  */
 kdc_err	kdc_core_revocation_gen(struct kdc_core *core, int64_t *gen);
+/* Bumped in the transaction of every device deletion, by any process
+ * (a deleted device's credential rows are gone: no query finds them). */
+kdc_err	kdc_core_deletion_gen(struct kdc_core *core, int64_t *gen);
+/*
+ * fn(arg, cred_id) for every credential revoked or expired (by the
+ * sweep) at or after `since` (seconds, the row's status_at), through an
+ * index on those rows alone: a daemon with a million sessions closes the
+ * few whose credential ended instead of checking every one. fn must not
+ * call core. A store error as it comes.
+ */
+kdc_err	kdc_core_creds_ended_since(struct kdc_core *core, int64_t since,
+	    void (*fn)(void *arg, int64_t cred_id), void *arg);
 
 /*
  * May a session that credential cred_id of device `device` authenticated

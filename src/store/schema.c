@@ -172,6 +172,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE devices_new RENAME TO devices;"
 	"CREATE INDEX devices_profile ON devices(profile);"
 	"DROP TABLE profiles;",
+
+	/* 8: the credentials that stopped being usable since a time (a
+	 * daemon closes their live sessions: kdc_store_cred_ended_since)
+	 * without a scan of every row */
+	"CREATE INDEX cred_ended ON credentials(status_at)"
+	"  WHERE status IN ('revoked','expired');",
 };
 
 #define SQ_SCHEMA_VERSION \

@@ -89,6 +89,7 @@ enum sq_stmt {
 	S_CRED_SUPERSEDE_PENDING,
 	S_CRED_EXPIRE,
 	S_CRL_ENTRIES,
+	S_CRED_ENDED,
 	S_CA_ADD,
 	S_CA_LIST,
 	S_AUD_ADD,
@@ -178,6 +179,8 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " WHERE kind = 'operational' AND type = 'x509'"
 	    " AND status IN ('revoked','superseded') AND serial <> ''"
 	    " AND not_after > ?1 ORDER BY id",
+	[S_CRED_ENDED] = "SELECT id FROM credentials INDEXED BY cred_ended"
+	    " WHERE status IN ('revoked','expired') AND status_at >= ?1",
 	[S_CA_ADD] = "INSERT INTO mfg_cas(name, cert, created)"
 	    " VALUES(?1, ?2, ?3)",
 	[S_CA_LIST] = "SELECT id, name, cert, created FROM mfg_cas"
@@ -1657,6 +1660,31 @@ out:
 	return r;
 }
 
+static kdc_err
+sq_cred_ended_since(struct kdc_store *st, int64_t since,
+    void (*fn)(void *arg, int64_t cred_id), void *arg)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_CRED_ENDED, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, since));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(arg, sqlite3_column_int64(s, 0));
+	if (rc != SQLITE_DONE)
+		r = sq_err(q, rc, KDC_ERR_STORE);
+out:
+	sq_done(s);
+	return r;
+}
+
 /* ---- manufacturer CAs -------------------------------------------------- */
 
 static kdc_err
@@ -2148,6 +2176,7 @@ static const struct kdc_store_ops sqlite_ops = {
 	.check = sq_check,
 	.schema_version = sq_schema_version,
 	.crl_entries = sq_crl_entries,
+	.cred_ended_since = sq_cred_ended_since,
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,

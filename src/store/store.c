@@ -608,6 +608,19 @@ kdc_store_cred_expire(struct kdc_store *st, int64_t now, int64_t **ids,
 }
 
 kdc_err
+kdc_store_cred_ended_since(struct kdc_store *st, int64_t since,
+    void (*fn)(void *arg, int64_t cred_id), void *arg)
+{
+	kdc_err r;
+
+	if (fn == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->cred_ended_since(st, since, fn, arg);
+}
+
+kdc_err
 kdc_store_crl_entries(struct kdc_store *st, int64_t now,
     struct kdc_crl_entry **out, size_t *n)
 {

@@ -338,6 +338,12 @@ struct kdc_crl_entry {
  * blobs). *out: one heap block (kdc_free), NULL when *n is 0. */
 kdc_err	kdc_store_crl_entries(struct kdc_store *st, int64_t now,
 	    struct kdc_crl_entry **out, size_t *n);
+/* fn(arg, id) for every credential revoked or expired at or after `since`
+ * (its status_at), through an index on those rows alone: what a daemon
+ * must close the live sessions of (core/revoke.h). fn must not call the
+ * store. */
+kdc_err	kdc_store_cred_ended_since(struct kdc_store *st, int64_t since,
+	    void (*fn)(void *arg, int64_t cred_id), void *arg);
 /* Mark every issued/pending credential with not_after != 0 && not_after <=
  * now as expired; *n = how many (their ids in *ids, caller frees). */
 kdc_err	kdc_store_cred_expire(struct kdc_store *st, int64_t now,

@@ -79,6 +79,8 @@ struct kdc_store_ops {
 		    int64_t **ids, size_t *n);
 	kdc_err	(*crl_entries)(struct kdc_store *st, int64_t now,
 		    struct kdc_crl_entry **out, size_t *n);
+	kdc_err	(*cred_ended_since)(struct kdc_store *st, int64_t since,
+		    void (*fn)(void *arg, int64_t cred_id), void *arg);
 
 	kdc_err	(*mfg_ca_add)(struct kdc_store *st, struct kdc_mfg_ca *ca);
 	kdc_err	(*mfg_ca_list)(struct kdc_store *st, struct kdc_mfg_ca ***out,
