@@ -223,7 +223,8 @@ struct kdc_coap {
 	size_t			 nhs;		/* of them in handshake */
 	struct kdc_coap_peer	*lru_head, *lru_tail;
 	struct credent		**ctab;
-	size_t			 ctabsz;
+	size_t			 ctabsz;	/* power of 2 */
+	size_t			 ncred;
 	uint64_t		 serial;
 	struct kdc_coap_peer	*doomed;
 	struct kdc_coap_peer	*all;
@@ -492,17 +493,48 @@ touch(struct kdc_coap *c, struct kdc_coap_peer *p, uint64_t now)
 
 /* ---- sessions per credential ---------------------------------------------- */
 
+static size_t
+cred_bucket(const struct kdc_coap *c, int64_t id, size_t sz)
+{
+	(void)c;
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 20) &
+	    (sz - 1);
+}
+
 static struct credent **
 cred_slot(struct kdc_coap *c, int64_t id)
 {
-	uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ull;
 	struct credent **pp;
 
-	for (pp = &c->ctab[(h >> 20) & (c->ctabsz - 1)]; *pp != NULL;
+	for (pp = &c->ctab[cred_bucket(c, id, c->ctabsz)]; *pp != NULL;
 	    pp = &(*pp)->hnext)
 		if ((*pp)->cred_id == id)
 			break;
 	return pp;
+}
+
+/* Twice the buckets once there are twice as many credentials (a million
+ * sessions of a million devices keep short chains); on NOMEM it stays. */
+static void
+cred_grow(struct kdc_coap *c)
+{
+	size_t nsz = c->ctabsz * 2;
+	struct credent **nt, *e, *next;
+
+	if (c->ncred <= c->ctabsz * 2 ||
+	    (nt = kdc_calloc(nsz, sizeof(*nt))) == NULL)
+		return;
+	for (size_t i = 0; i < c->ctabsz; i++)
+		for (e = c->ctab[i]; e != NULL; e = next) {
+			size_t b = cred_bucket(c, e->cred_id, nsz);
+
+			next = e->hnext;
+			e->hnext = nt[b];
+			nt[b] = e;
+		}
+	kdc_free(c->ctab);
+	c->ctab = nt;
+	c->ctabsz = nsz;
 }
 
 static void
@@ -526,6 +558,7 @@ cred_unlink(struct kdc_coap *c, struct kdc_coap_peer *p)
 		pp = cred_slot(c, e->cred_id);
 		*pp = e->hnext;
 		kdc_free(e);
+		c->ncred--;
 	}
 }
 
@@ -1014,6 +1047,8 @@ cred_admit(struct kdc_coap_peer *p)
 			return KDC_ERR_NOMEM;
 		e->cred_id = p->auth->cred_id;
 		*pp = e;
+		c->ncred++;
+		cred_grow(c);	/* e stays valid: only the chains move */
 	}
 	while (e->n >= c->per_cred && e->head != NULL) {
 		struct kdc_coap_peer *old = e->head;
