@@ -274,6 +274,10 @@ struct hs {
 	size_t				 pem_cert_len, pem_key_len;
 	coap_dtls_pki_t			 pki;
 	coap_dtls_cpsk_t		 cpsk;
+	coap_dtls_spsk_t		 spsk;	/* listen mode */
+	bool				 listen;	/* we are the DTLS
+						 * server (server-initiated
+						 * bootstrap) */
 	char				 sni[256];
 	/* the outstanding request */
 	coap_mid_t			 mid;
@@ -364,11 +368,16 @@ on_event(coap_session_t *session, const coap_event_t event)
 
 	if (h == NULL)
 		return 0;
-	if (event == COAP_EVENT_DTLS_ERROR && h->fail == KDC_OK)
+	if (event == COAP_EVENT_DTLS_ERROR && h->fail == KDC_OK) {
+		if (h->listen)
+			host_log(KDCDEV_LOG_ERR, "DTLS handshake with the "
+			    "bootstrap server failed (wrong key?)");
 		h->fail = KDC_ERR_TLS;
-	else if (event == COAP_EVENT_DTLS_CLOSED && h->fail == KDC_OK &&
-	    !(h->c != NULL && h->c->bs_finished))
+	} else if (event == COAP_EVENT_DTLS_CLOSED && h->fail == KDC_OK &&
+	    !h->listen && !(h->c != NULL && h->c->bs_finished))
 		h->fail = KDC_ERR_CLOSED;
+	/* listening: a server that closes its session before Finish may
+	 * come back on another one, until the deadline */
 	return 0;
 }
 
@@ -574,6 +583,7 @@ hs_close(struct hs *h)
 	free_pem(h->pem_key, h->pem_key_len);
 	h->pem_cert = h->pem_key = NULL;
 	kdc_wipe(&h->cpsk, sizeof(h->cpsk));
+	kdc_wipe(&h->spsk, sizeof(h->spsk));
 	kdc_wipe(&h->pki, sizeof(h->pki));
 }
 
@@ -749,6 +759,14 @@ on_bs_request(coap_resource_t *res, coap_session_t *session,
 	if (resp.out_len > 0)
 		coap_add_data(response, resp.out_len, out);
 	ensure_resources(h);
+	if (h->listen && (resp.code >> 5) != 2 && h->fail == KDC_OK) {
+		/* listening, nobody retries for us: a refused step ends the
+		 * bootstrap (the answer leaves with this io step) */
+		host_log(KDCDEV_LOG_ERR, "bootstrap step refused: method=%u "
+		    "nseg=%zu -> %u.%02u", req.method, req.nseg,
+		    resp.code >> 5, resp.code & 31u);
+		h->fail = KDC_ERR_PEER_ERROR;
+	}
 }
 
 static void
@@ -863,6 +881,32 @@ est_after_finish(struct hs *h, struct kdcdev_lwm2m *c, uint64_t deadline)
 	return r;
 }
 
+/*
+ * Answer the Bootstrap Server's requests on h (on_bs_request, that is
+ * kdcdev_bs_handle()) until Finish is accepted, a failure, or the
+ * deadline: the part both bootstraps share, the client-initiated one
+ * after its /bs request and the listening one from the start.
+ */
+static kdc_err
+bs_serve(struct hs *h, uint64_t deadline)
+{
+	while (!h->c->bs_finished) {
+		uint64_t now = now_ms();
+
+		if (h->fail != KDC_OK)
+			return h->fail;
+		if (now >= deadline)
+			return KDC_ERR_TIMEOUT;
+		if (coap_io_process(h->ctx, (uint32_t)(deadline - now > 200 ?
+		    200 : deadline - now)) < 0)
+			return KDC_ERR_IO;
+	}
+	/* The 2.04 for Finish left inside coap_io_process; flush once more
+	 * so a retransmitted Finish is still answered from the cache. */
+	(void)coap_io_process(h->ctx, COAP_IO_NO_WAIT);
+	return KDC_OK;
+}
+
 kdc_err
 kdcdev_host_bootstrap(struct kdcdev_lwm2m *c, int32_t pct, unsigned timeout_ms)
 {
@@ -896,28 +940,137 @@ kdcdev_host_bootstrap(struct kdcdev_lwm2m *c, int32_t pct, unsigned timeout_ms)
 			    "%u.%02u", h.code >> 5, h.code & 31u);
 		goto out;
 	}
-	/* Answer the server until Finish is accepted (kdcdev_bs_handle). */
-	while (!c->bs_finished) {
-		uint64_t now = now_ms();
-		if (h.fail != KDC_OK) {
-			r = h.fail;
-			goto out;
-		}
-		if (now >= deadline) {
-			r = KDC_ERR_TIMEOUT;
-			goto out;
-		}
-		if (coap_io_process(h.ctx, (uint32_t)(deadline - now > 200 ?
-		    200 : deadline - now)) < 0) {
-			r = KDC_ERR_IO;
-			goto out;
-		}
-	}
-	/* The 2.04 for Finish left inside coap_io_process; flush once more
-	 * so a retransmitted Finish is still answered from the cache. */
-	(void)coap_io_process(h.ctx, COAP_IO_NO_WAIT);
+	if ((r = bs_serve(&h, deadline)) != KDC_OK)
+		goto out;
 	r = est_after_finish(&h, c, deadline);
 out:
+	hs_close(&h);
+	if (r != KDC_OK)
+		kdcdev_fail(c, r);
+	log_ctx = NULL;
+	return r;
+}
+
+/*
+ * Listening: the PSK of the bootstrap account for exactly its identity.
+ * Any other identity gets no key, so its handshake fails; that ends the
+ * listen (KDC_ERR_DENIED), as a refused step does.
+ */
+static const coap_bin_const_t *
+on_psk_identity(coap_bin_const_t *identity, coap_session_t *session,
+    void *arg)
+{
+	struct hs *h = arg;
+
+	(void)session;
+	if (identity != NULL && identity->length == h->sec->ident_len &&
+	    memcmp(identity->s, h->sec->ident, identity->length) == 0)
+		return &h->spsk.psk_info.key;
+	host_log(KDCDEV_LOG_ERR, "refused PSK identity of %zu bytes: not "
+	    "our bootstrap account's", identity != NULL ? identity->length :
+	    (size_t)0);
+	if (h->fail == KDC_OK)
+		h->fail = KDC_ERR_DENIED;
+	return NULL;
+}
+
+/* addr:port to a numeric UDP address; "[v6]:port" printed into out. */
+static kdc_err
+listen_addr(const char *addr, uint16_t port, coap_address_t *a, char *out,
+    size_t out_len)
+{
+	struct addrinfo hints, *res = NULL;
+	char ps[8];
+
+	snprintf(ps, sizeof(ps), "%u", (unsigned)port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if (port == 0 || getaddrinfo(addr, ps, &hints, &res) != 0 ||
+	    res == NULL)
+		return KDC_ERR_INVALID_ARG;
+	coap_address_init(a);
+	a->size = (socklen_t)res->ai_addrlen;
+	memcpy(&a->addr, res->ai_addr, res->ai_addrlen);
+	snprintf(out, out_len, res->ai_family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", addr, (unsigned)port);
+	freeaddrinfo(res);
+	return KDC_OK;
+}
+
+kdc_err
+kdcdev_host_listen(struct kdcdev_lwm2m *c, const char *addr, uint16_t port,
+    kdcdev_host_ready_fn ready, void *ready_arg, unsigned timeout_ms)
+{
+	struct hs h;
+	coap_address_t la;
+	char where[80];
+	uint64_t deadline = now_ms() + timeout_ms;
+	size_t si, vi;
+	int bs;
+	kdc_err r;
+
+	memset(&h, 0, sizeof(h));
+	if (c->err != KDC_OK)
+		return c->err;
+	if ((bs = kdcdev_bootstrap_account(c)) < 0 ||
+	    c->sec[bs].mode != KDCDEV_MODE_PSK || c->sec[bs].ident_len == 0 ||
+	    c->sec[bs].secret_len == 0)
+		return kdcdev_fail(c, KDC_ERR_INVALID_ARG);
+	if ((r = listen_addr(addr, port, &la, where, sizeof(where))) != KDC_OK)
+		return kdcdev_fail(c, r);
+	log_ctx = c;
+	c->bs_finished = 0;
+	c->bs_enrolled = 0;
+	h.c = c;
+	h.sec = &c->sec[bs];
+	h.mid = COAP_INVALID_MID;
+	h.accept = -1;
+	h.listen = true;
+	r = KDC_ERR_NOMEM;
+	if ((h.ctx = coap_new_context(NULL)) == NULL)
+		goto out;
+	coap_set_app_data(h.ctx, &h);
+	/* a Write over one block comes in Block1 pieces; libcoap joins
+	 * them and calls us once with the whole body, as on the client */
+	coap_context_set_block_mode(h.ctx,
+	    COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_register_event_handler(h.ctx, on_event);
+	h.spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+	h.spsk.validate_id_call_back = on_psk_identity;
+	h.spsk.id_call_back_arg = &h;
+	h.spsk.psk_info.key.s = h.sec->secret;
+	h.spsk.psk_info.key.length = h.sec->secret_len;
+	r = KDC_ERR_TLS;
+	if (!coap_context_set_psk2(h.ctx, &h.spsk))
+		goto out;
+	if ((r = add_bs_resources(&h)) != KDC_OK)
+		goto out;
+	if (coap_new_endpoint(h.ctx, &la, COAP_PROTO_DTLS) == NULL) {
+		host_log(KDCDEV_LOG_ERR, "cannot listen on udp %s", where);
+		r = KDC_ERR_IO;
+		goto out;
+	}
+	host_log(KDCDEV_LOG_INFO, "listening on %s for a server-initiated "
+	    "bootstrap ep=%s", where, c->ep);
+	if (ready != NULL)
+		ready(ready_arg, where);
+	if ((r = bs_serve(&h, deadline)) != KDC_OK)
+		goto out;
+	/* mode 4 enrolls by EST on the bootstrap session, as the client;
+	 * that needs requests from us on a session where we are the DTLS
+	 * server: not done */
+	if (kdcdev_dm_account(c, &si, &vi) == KDC_OK &&
+	    c->sec[si].mode == KDCDEV_MODE_EST) {
+		host_log(KDCDEV_LOG_ERR, "security mode 4 (EST) needs the "
+		    "client-initiated bootstrap");
+		r = KDC_ERR_UNSUPPORTED;
+	}
+out:
+	if (r == KDC_ERR_TIMEOUT)
+		host_log(KDCDEV_LOG_ERR, "no Bootstrap-Finish before the "
+		    "deadline");
 	hs_close(&h);
 	if (r != KDC_OK)
 		kdcdev_fail(c, r);

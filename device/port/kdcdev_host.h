@@ -40,6 +40,30 @@ kdc_err	kdcdev_host_bootstrap(struct kdcdev_lwm2m *c, int32_t pct,
 	    unsigned timeout_ms);
 
 /*
+ * Server-initiated bootstrap (LwM2M 1.1 Core, "Server Initiated Bootstrap"):
+ * listen for DTLS 1.2 on udp addr:port (a numeric IPv4 or IPv6 address)
+ * as the server, accepting exactly the PSK identity and key of c's
+ * bootstrap account (mode PSK), and answer the Bootstrap Server's
+ * Discover, Delete, Write (Block1 joined by libcoap) and Finish through
+ * kdcdev_bs_handle(), as kdcdev_host_bootstrap() does after its /bs
+ * request. Once bound, ready(ready_arg, "ADDR:PORT") is called (may be
+ * NULL). KDC_OK means Finish was answered 2.04 (c->bs_finished); the
+ * caller saves the state. Errors: KDC_ERR_INVALID_ARG (no PSK bootstrap
+ * account, bad address or port 0), _IO (cannot bind), _TLS (context
+ * setup, or a handshake failed: a wrong key), _DENIED (a client offered
+ * another PSK identity), _PEER_ERROR (we refused one of the server's
+ * requests, 4.xx/5.xx: nobody retries it for us), _TIMEOUT (no Finish
+ * within timeout_ms, counted from the call), _UNSUPPORTED (the server
+ * account was written in security mode 4, which needs the EST exchange
+ * of the client-initiated bootstrap). A session the server closes before
+ * Finish is not an error: it may come back on another one.
+ */
+typedef void (*kdcdev_host_ready_fn)(void *arg, const char *where);
+kdc_err	kdcdev_host_listen(struct kdcdev_lwm2m *c, const char *addr,
+	    uint16_t port, kdcdev_host_ready_fn ready, void *ready_arg,
+	    unsigned timeout_ms);
+
+/*
  * Register with the LwM2M server account of c (kdcdev_dm_account()),
  * lifetime 0 = /1/x/1; then, when deregister is set, De-register on the
  * same DTLS session. The location the server gave ("rd/ID") is copied

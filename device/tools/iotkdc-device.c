@@ -2,6 +2,8 @@
  * iotkdc-device: the device simulator built on libiotkdc-device.
  *
  *   iotkdc-device bootstrap --server URI --ep ID CREDENTIALS --state FILE
+ *   iotkdc-device listen --port PORT [--address ADDR] --psk-identity ID
+ *       --psk-file FILE --state FILE [--ep ID] [--server URI] [--timeout SEC]
  *   iotkdc-device register --state FILE [--lifetime N] [--deregister]
  *   iotkdc-device show --state FILE [--cert-out F]
  *   iotkdc-device load --server URI --devices N --concurrency C
@@ -229,6 +231,8 @@ usage_bootstrap(FILE *f)
 
 static void	print_cert(const char *what, unsigned n, const uint8_t *cert,
 		    size_t len);
+static int	bootstrapped(struct kdcdev_lwm2m *c, kdc_err r,
+		    const char *state, const char *what);
 
 static int
 cmd_bootstrap(int argc, char **argv)
@@ -259,7 +263,7 @@ cmd_bootstrap(int argc, char **argv)
 	    *key = NULL, *ca = NULL, *state = NULL;
 	unsigned long timeout = 60;
 	long pct = 11542;
-	size_t ilen = 0, slen = 0, klen = 0, si, vi;
+	size_t ilen = 0, slen = 0, klen = 0;
 	enum kdcdev_mode mode;
 	int ch, nmodes;
 	kdc_err r;
@@ -392,20 +396,155 @@ cmd_bootstrap(int argc, char **argv)
 
 	/* mode 4: the host port enrolls by EST on the bootstrap session */
 	r = kdcdev_host_bootstrap(&c, (int32_t)pct, (unsigned)timeout * 1000u);
-	if (r == KDC_OK && c.bs_enrolled &&
-	    kdcdev_dm_account(&c, &si, &vi) == KDC_OK)
-		print_cert("enrolled", 1, c.sec[si].ident, c.sec[si].ident_len);
+	return bootstrapped(&c, r, state, "bootstrap");
+}
+
+/*
+ * The end both bootstraps share (client-initiated and listening): on
+ * success write the state (0600, atomically) and print the account;
+ * the context is wiped either way. Returns the exit status.
+ */
+static int
+bootstrapped(struct kdcdev_lwm2m *c, kdc_err r, const char *state,
+    const char *what)
+{
+	size_t si, vi;
+
+	if (r == KDC_OK && c->bs_enrolled &&
+	    kdcdev_dm_account(c, &si, &vi) == KDC_OK)
+		print_cert("enrolled", 1, c->sec[si].ident,
+		    c->sec[si].ident_len);
 	if (r == KDC_OK)
-		r = kdcdev_host_state_save(&c, state);
+		r = kdcdev_host_state_save(c, state);
+	if (r != KDC_OK) {
+		kdcdev_wipe(c);
+		return fail_r(what, r);
+	}
+	if (kdcdev_dm_account(c, &si, &vi) == KDC_OK)
+		printf("bootstrapped ep=%s server=%s ssid=%d mode=%u\n",
+		    c->ep, c->sec[si].uri, c->sec[si].ssid, c->sec[si].mode);
+	kdcdev_wipe(c);
+	return 0;
+}
+
+/* ==== listen ============================================================= */
+
+static void
+usage_listen(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " listen --port PORT [--address ADDR] --psk-identity S\n"
+"           --psk-file FILE --state FILE [--ep ID] [--server URI]\n"
+"           [--timeout SEC] [-v]\n"
+"\n"
+"Server-initiated LwM2M 1.1 bootstrap: listen for DTLS 1.2 on udp ADDR:PORT\n"
+"as the server, accepting only the factory PSK (identity S and its key), and\n"
+"answer the Bootstrap Server's Discover, Delete, Write (TLV or SenML-CBOR,\n"
+"Block1) and Finish exactly as 'bootstrap' does after its POST /bs. Prints\n"
+"\"listening on ADDR:PORT\" on stderr once bound. Exits 0 once Finish was\n"
+"acknowledged and FILE (mode 0600, holds secrets; what 'register' reads)\n"
+"was written. Exits non-zero, FILE untouched, at the deadline, when a client\n"
+"offers another PSK identity or a wrong key, or when a request is refused\n"
+"(answered 4.xx/5.xx). Security mode 4 (EST) is not supported here.\n"
+"\n"
+"  --port PORT         udp port to listen on (1..65535)\n"
+"  --address ADDR      numeric IPv4 or IPv6 address (default 127.0.0.1)\n"
+"  --psk-identity S    the factory PSK identity (string) the server uses ...\n"
+"  --psk-file FILE     ... and key, hex, read from FILE ('-': standard input)\n"
+"  --state FILE        where to write the bootstrapped state\n"
+"  --ep ID             endpoint client name (default: the PSK identity)\n"
+"  --server URI        the Bootstrap Server's URI, kept in the bootstrap\n"
+"                      account (/0/x/0; default empty)\n"
+"  --timeout SEC       overall deadline from the start (default 60)\n"
+"  -v                  log to stderr (repeat for more)\n");
+}
+
+static void
+listening(void *arg, const char *where)
+{
+	(void)arg;
+	fprintf(stderr, "listening on %s\n", where);
+	fflush(stderr);
+}
+
+static int
+cmd_listen(int argc, char **argv)
+{
+	static struct kdcdev_lwm2m c;
+	static uint8_t secret[KDCDEV_SECRET_MAX];
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "psk-identity", required_argument, NULL, 'i' },
+		{ "psk-file", required_argument, NULL, 'P' },
+		{ "state", required_argument, NULL, 'f' },
+		{ "ep", required_argument, NULL, 'e' },
+		{ "server", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *addr = "127.0.0.1", *psk_id = NULL, *psk_file = NULL,
+	    *state = NULL, *ep = NULL, *server = "";
+	unsigned long port = 0, timeout = 60;
+	size_t ilen, slen = 0;
+	int ch;
+	kdc_err r;
+
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a': addr = optarg; break;
+		case 'i': psk_id = optarg; break;
+		case 'P': psk_file = optarg; break;
+		case 'f': state = optarg; break;
+		case 'e': ep = optarg; break;
+		case 's': server = optarg; break;
+		case 'v': verbosity++; break;
+		case 'p':
+			if (parse_uint(optarg, 65535, &port) != 0 || port == 0)
+				return die("listen: --port must be 1..65535");
+			break;
+		case 't':
+			if (parse_uint(optarg, 3600, &timeout) != 0 ||
+			    timeout == 0)
+				return die("listen: --timeout must be "
+				    "1..3600 seconds");
+			break;
+		case 'h':
+			usage_listen(stdout);
+			return 0;
+		default:
+			return die("listen: bad arguments (see "
+			    "'" PROG " listen --help')");
+		}
+	}
+	if (optind != argc)
+		return die("listen: unexpected argument '%s'", argv[optind]);
+	if (port == 0 || psk_id == NULL || psk_file == NULL || state == NULL)
+		return die("listen: --port, --psk-identity, --psk-file and "
+		    "--state are required");
+	if ((ilen = strlen(psk_id)) == 0 || ilen > KDCDEV_IDENTITY_MAX)
+		return die("listen: --psk-identity must be 1..%d bytes",
+		    KDCDEV_IDENTITY_MAX);
+	kdcdev_host_init(verbosity);
+	if (kdcdev_init(&c, ep != NULL ? ep : psk_id) != KDC_OK)
+		return die("listen: the endpoint name (--ep, else the PSK "
+		    "identity) must be 1..%d bytes", KDCDEV_EP_MAX - 1);
+	kdcdev_set_log(&c, log_cb, NULL);
+	if (secret_arg("listen", "psk", NULL, psk_file, secret,
+	    sizeof(secret), &slen) != 0)
+		return 1;
+	r = kdcdev_set_bootstrap_account(&c, 0, server, KDCDEV_MODE_PSK,
+	    (const uint8_t *)psk_id, ilen, NULL, 0, secret, slen);
+	kdc_wipe(secret, sizeof(secret));
 	if (r != KDC_OK) {
 		kdcdev_wipe(&c);
-		return fail_r("bootstrap", r);
+		return die("listen: bad bootstrap account: %s",
+		    kdc_err_str(r));
 	}
-	if (kdcdev_dm_account(&c, &si, &vi) == KDC_OK)
-		printf("bootstrapped ep=%s server=%s ssid=%d mode=%u\n",
-		    c.ep, c.sec[si].uri, c.sec[si].ssid, c.sec[si].mode);
-	kdcdev_wipe(&c);
-	return 0;
+	r = kdcdev_host_listen(&c, addr, (uint16_t)port, listening, NULL,
+	    (unsigned)timeout * 1000u);
+	return bootstrapped(&c, r, state, "listen");
 }
 
 /* ==== register =========================================================== */
@@ -1666,6 +1805,8 @@ usage(FILE *f)
 "usage: " PROG " SUBCOMMAND [OPTIONS]   (SUBCOMMAND --help for details)\n"
 "\n"
 "  bootstrap   LwM2M bootstrap with a factory credential; writes --state\n"
+"  listen      wait for a server-initiated bootstrap (DTLS server, factory\n"
+"              PSK); writes --state\n"
 "  register    register with the LwM2M server from --state [--deregister]\n"
 "  show        the server account of --state [--cert-out FILE]\n"
 "  load        many PSK bootstraps at once, for benchmarks; prints the rate\n"
@@ -1684,6 +1825,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "bootstrap") == 0)
 		return cmd_bootstrap(argc - 1, argv + 1);
+	if (strcmp(argv[1], "listen") == 0)
+		return cmd_listen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "register") == 0)
 		return cmd_register(argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
