@@ -105,6 +105,10 @@ mfg_psk(struct ctx *c, const char *dev_id, char *identity, size_t cap)
 
 	if ((r = kdc_core_device_get(c->core, dev_id, &d)) != KDC_OK)
 		return r;
+	if (d->status == KDC_DEV_REVOKED) {
+		kdc_device_free(d);
+		return KDC_ERR_REVOKED;
+	}
 	memset(&f, 0, sizeof(f));
 	f.device = d->id;
 	f.kind = KDC_KIND_MANUFACTURER;
