@@ -1521,7 +1521,9 @@ session_start(struct kdc_coap *c, const struct kdc_coap_ep *ep,
 	    gnutls_credentials_set(g, GNUTLS_CRD_PSK, c->pcred) < 0 ||
 	    (c->xcred != NULL && gnutls_credentials_set(g,
 	    GNUTLS_CRD_CERTIFICATE, c->xcred) < 0) ||
-	    gnutls_session_ticket_enable_server(g, &ticket_key) < 0)
+	    /* (enabling tickets clears the priority's %NO_TICKETS) */
+	    (h->offers_ecdsa &&
+	    gnutls_session_ticket_enable_server(g, &ticket_key) < 0))
 		goto fail;
 	gnutls_db_set_cache_expiration(g, KDC_COAP_TICKET_S);
 	gnutls_certificate_server_set_request(g, GNUTLS_CERT_REQUIRE);

@@ -53,3 +53,13 @@ for kind in rpk x509; do
 	echo "$kind after revocation: $(tr '\n' ' ' < "$T/$kind.rev.out")"
 done
 pass "RPK and X.509 revoked: the saved ticket gets no answer (handshake refused or session closed)"
+
+# A PSK-only device (no ECDHE_ECDSA suite offered) gets no ticket: its
+# full handshake costs what a resumption would, and a ticket would cost
+# it ~400 bytes of radio (traps.md: enabling tickets clears %NO_TICKETS)
+psk_device urn:dev:rs:psk rspsk 'resume-psk-key-0123'
+psk_probe rspsk handshake --get .well-known/est/crts > "$T/psk.out" ||
+	fail "psk: handshake: $(cat "$T/psk.out")"
+grep -q '^handshake ok .*ticket=no' "$T/psk.out" ||
+	fail "psk: a PSK-only handshake got a session ticket: $(head -1 "$T/psk.out")"
+pass "PSK-only device: no session ticket"
