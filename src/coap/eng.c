@@ -263,7 +263,7 @@ struct kdc_coap {
 
 	/* counters (bench, tests) */
 	uint64_t		 n_hvr, n_hs_new, n_hs_done, n_replaced;
-	uint64_t		 n_refused_busy, n_evicted;
+	uint64_t		 n_refused_busy, n_evicted, n_own_records;
 };
 
 /* ---- process-wide keys ---------------------------------------------------- */
@@ -1608,6 +1608,7 @@ to_own_records(struct kdc_coap_peer *p)
 	p->rec = r;
 	gnutls_deinit(p->g);
 	p->g = NULL;
+	p->c->n_own_records++;
 }
 
 static void
@@ -2591,4 +2592,5 @@ kdc_coap_stats(const struct kdc_coap *c, struct kdc_coap_stats *s)
 	s->replaced = c->n_replaced;
 	s->refused_busy = c->n_refused_busy;
 	s->evicted = c->n_evicted;
+	s->own_records = c->n_own_records;
 }
