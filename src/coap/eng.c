@@ -933,13 +933,12 @@ pauth_set(struct kdc_coap_peer *p, const struct kdc_principal *w)
 	return KDC_OK;
 }
 
-static kdc_err cred_admit(struct kdc_coap_peer *p);
-
 /*
  * Second half of every handshake check: core/ said yes (and audited any
  * no); the endpoint's policy may still refuse the kind (a manufacturer
  * credential on the LwM2M Server). On yes the peer is vouched for; it is
- * authenticated when its handshake finishes.
+ * authenticated when its handshake finishes (and only then counts
+ * against its credential's cap: established()).
  */
 static kdc_err
 peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
@@ -969,12 +968,15 @@ peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
 		    p->ep->name, (long long)who->cred_id,
 		    kdc_cred_type_str(who->type));
 	}
-	return cred_admit(p);
+	return KDC_OK;
 }
 
 /* The cap on sessions per credential: past it the least recently made
  * session of that credential gives way (a device that reboots keeps
- * getting in; one credential cannot hold thousands of sessions). */
+ * getting in; one credential cannot hold thousands of sessions). Only a
+ * finished handshake is admitted: a peer that names a credential without
+ * proving its key (anyone who knows a PSK identity or has seen a
+ * certificate) must not close that credential's sessions. */
 static kdc_err
 cred_admit(struct kdc_coap_peer *p)
 {
@@ -1538,6 +1540,10 @@ established(struct kdc_coap_peer *p)
 	if (!p->vouched || p->auth == NULL) {
 		kdc_coap_auth_refused(p, KDC_ERR_UNTRUSTED, 1,
 		    "the handshake ended with no credential checked");
+		peer_close(p, true);
+		return;
+	}
+	if (cred_admit(p) != KDC_OK) {
 		peer_close(p, true);
 		return;
 	}
