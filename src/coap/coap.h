@@ -233,6 +233,8 @@ struct kdc_coap_stats {
 	uint64_t	 replaced;	/* RFC 6347 §4.2.8 */
 	uint64_t	 refused_busy;	/* a limit refused a new handshake */
 	uint64_t	 evicted;	/* stale or over a credential's cap */
+	uint64_t	 own_records;	/* sessions handed from GnuTLS to our
+					 * record layer (record.h) */
 };
 void	kdc_coap_stats(const struct kdc_coap *c, struct kdc_coap_stats *s);
 /* Run for at most timeout_ms (tests); KDC_OK. */

@@ -273,7 +273,7 @@ struct kdc_coap {
 
 	/* counters (bench, tests) */
 	uint64_t		 n_hvr, n_hs_new, n_hs_done, n_replaced;
-	uint64_t		 n_refused_busy, n_evicted;
+	uint64_t		 n_refused_busy, n_evicted, n_own_records;
 };
 
 /* ---- process-wide keys ---------------------------------------------------- */
@@ -991,13 +991,12 @@ pauth_set(struct kdc_coap_peer *p, const struct kdc_principal *w)
 	return KDC_OK;
 }
 
-static kdc_err cred_admit(struct kdc_coap_peer *p);
-
 /*
  * Second half of every handshake check: core/ said yes (and audited any
  * no); the endpoint's policy may still refuse the kind (a manufacturer
  * credential on the LwM2M Server). On yes the peer is vouched for; it is
- * authenticated when its handshake finishes.
+ * authenticated when its handshake finishes (and only then counts
+ * against its credential's cap: established()).
  */
 static kdc_err
 peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
@@ -1027,12 +1026,15 @@ peer_accept(struct kdc_coap_peer *p, const struct kdc_principal *who)
 		    p->ep->name, (long long)who->cred_id,
 		    kdc_cred_type_str(who->type));
 	}
-	return cred_admit(p);
+	return KDC_OK;
 }
 
 /* The cap on sessions per credential: past it the least recently made
  * session of that credential gives way (a device that reboots keeps
- * getting in; one credential cannot hold thousands of sessions). */
+ * getting in; one credential cannot hold thousands of sessions). Only a
+ * finished handshake is admitted: a peer that names a credential without
+ * proving its key (anyone who knows a PSK identity or has seen a
+ * certificate) must not close that credential's sessions. */
 static kdc_err
 cred_admit(struct kdc_coap_peer *p)
 {
@@ -1622,6 +1624,10 @@ established(struct kdc_coap_peer *p)
 		peer_close(p, true);
 		return;
 	}
+	if (cred_admit(p) != KDC_OK) {
+		peer_close(p, true);
+		return;
+	}
 	kdc_coap_peer_confirm(p);
 	c->nhs--;
 	c->n_hs_done++;
@@ -1695,6 +1701,7 @@ to_own_records(struct kdc_coap_peer *p)
 		gnutls_psk_free_client_credentials(p->ccred);
 		p->ccred = NULL;
 	}
+	p->c->n_own_records++;
 }
 
 static void
@@ -2866,4 +2873,5 @@ kdc_coap_stats(const struct kdc_coap *c, struct kdc_coap_stats *s)
 	s->replaced = c->n_replaced;
 	s->refused_busy = c->n_refused_busy;
 	s->evicted = c->n_evicted;
+	s->own_records = c->n_own_records;
 }

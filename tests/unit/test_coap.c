@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 #include <coap3/coap.h>
+#include <gnutls/dtls.h>
+#include <gnutls/gnutls.h>
 
 #include "base/log.h"
 #include "coap/coap.h"
@@ -191,14 +193,35 @@ on_gone(void *arg, struct kdc_coap_peer *p)
 
 /* ---- fixture ----------------------------------------------------------------- */
 
+/* [coap] limits a test sets (cmocka prestate; 0: the default). */
+struct lims {
+	int	max_sessions, max_handshakes, handshake_rate, per_cred;
+	int	idle_timeout, stale;
+};
+
 static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
+	const struct lims *l = *state;
 
 	if (getenv("KDC_TEST_DEBUG") != NULL)
 		kdc_log_set_level(KDC_LOG_DEBUG);
 	kdc_config_defaults(&f->cfg);
+	if (l != NULL) {
+		if (l->max_sessions > 0)
+			f->cfg.coap_max_sessions = l->max_sessions;
+		if (l->max_handshakes > 0)
+			f->cfg.coap_max_handshakes = l->max_handshakes;
+		if (l->handshake_rate > 0)
+			f->cfg.coap_handshake_rate = l->handshake_rate;
+		if (l->per_cred > 0)
+			f->cfg.coap_sessions_per_cred = l->per_cred;
+		if (l->idle_timeout > 0)
+			f->cfg.coap_idle_timeout = l->idle_timeout;
+		if (l->stale > 0)
+			f->cfg.coap_stale = l->stale;
+	}
 	kdc_test_kdc_open(&f->k, wkey, &f->cfg, KDC_TEST_TLS);
 	assert_int_equal(kdc_coap_new(f->k.core, &f->cfg, &f->coap), KDC_OK);
 	f->port = kdc_test_free_udp_port();
@@ -1057,6 +1080,366 @@ test_limits(void **state)
 	close(fd);
 }
 
+/* ---- the engine's limits, with a GnuTLS client in this process ------------ */
+
+/*
+ * A DTLS 1.2 PSK client on GnuTLS stepped from the test thread, between
+ * engine steps (kdc_coap_run_once): each phase of a handshake happens
+ * when the test says, and kdc_coap_stats() says what the engine did.
+ */
+struct dcl {
+	int				 fd;
+	gnutls_session_t		 g;
+	gnutls_psk_client_credentials_t	 pc;
+};
+
+static void
+dcl_open(struct dcl *d, int port, const char *ident, const char *key)
+{
+	struct sockaddr_in a;
+	gnutls_datum_t k = { (unsigned char *)(uintptr_t)key,
+	    (unsigned)strlen(key) };
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) >=
+	    0);
+	assert_int_equal(connect(d->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(gnutls_psk_allocate_client_credentials(&d->pc), 0);
+	assert_int_equal(gnutls_psk_set_client_credentials(d->pc, ident, &k,
+	    GNUTLS_PSK_KEY_RAW), 0);
+	assert_int_equal(gnutls_init(&d->g, GNUTLS_CLIENT | GNUTLS_DATAGRAM |
+	    GNUTLS_NONBLOCK), 0);
+	assert_int_equal(gnutls_priority_set_direct(d->g, "NORMAL:-VERS-ALL:"
+	    "+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8", NULL), 0);
+	assert_int_equal(gnutls_credentials_set(d->g, GNUTLS_CRD_PSK, d->pc),
+	    0);
+	gnutls_transport_set_int(d->g, d->fd);
+	gnutls_dtls_set_timeouts(d->g, 1000, 5000);
+}
+
+static void
+dcl_close(struct dcl *d)
+{
+	if (d->g != NULL)
+		gnutls_deinit(d->g);
+	if (d->pc != NULL)
+		gnutls_psk_free_client_credentials(d->pc);
+	if (d->fd >= 0)
+		close(d->fd);
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+}
+
+static struct kdc_coap_stats
+stats(struct fx *f)
+{
+	struct kdc_coap_stats s;
+
+	kdc_coap_stats(f->coap, &s);
+	return s;
+}
+
+/* The cookie round and no more: ClientHello, HelloVerifyRequest, the
+ * ClientHello with our cookie; returns once the engine decided on it (a
+ * handshake started or a limit refused it). */
+static void
+dcl_hello(struct fx *f, struct dcl *d)
+{
+	struct kdc_coap_stats s0 = stats(f), s;
+
+	for (int i = 0; i < 400; i++) {
+		int r = gnutls_handshake(d->g);
+
+		assert_true(r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		kdc_coap_run_once(f->coap, 5);
+		s = stats(f);
+		if (s.handshakes > s0.handshakes ||
+		    s.refused_busy > s0.refused_busy)
+			return;
+	}
+	fail_msg("the engine neither started nor refused a handshake");
+}
+
+/* The whole handshake (or the rest of it): 0, or GnuTLS's error. */
+static int
+dcl_handshake(struct fx *f, struct dcl *d, int ms)
+{
+	for (int t = 0; t < ms; t += 5) {
+		int r = gnutls_handshake(d->g);
+
+		if (r == 0)
+			return 0;
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED &&
+		    gnutls_error_is_fatal(r))
+			return r;
+		kdc_coap_run_once(f->coap, 5);
+	}
+	return GNUTLS_E_TIMEDOUT;
+}
+
+/* A record from the engine within ms: its length, 0 on close_notify, a
+ * GnuTLS error (GNUTLS_E_TIMEDOUT: nothing came). */
+static ssize_t
+dcl_recv(struct fx *f, struct dcl *d, uint8_t *b, size_t cap, int ms)
+{
+	for (int t = 0; t < ms; t += 5) {
+		ssize_t r = gnutls_record_recv(d->g, b, cap);
+
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)
+			return r;
+		kdc_coap_run_once(f->coap, 5);
+	}
+	return GNUTLS_E_TIMEDOUT;
+}
+
+/* CON POST /echo "hi" on the session: the response's code (0: none). */
+static int
+dcl_echo(struct fx *f, struct dcl *d)
+{
+	static uint16_t mid = 0x3000;
+	uint8_t q[16], b[512];
+	ssize_t n;
+
+	mid++;
+	q[0] = 0x41;				/* v1 CON tkl 1 */
+	q[1] = 0x02;				/* POST */
+	q[2] = (uint8_t)(mid >> 8);
+	q[3] = (uint8_t)mid;
+	q[4] = 0x5a;
+	q[5] = 0xb4;				/* Uri-Path "echo" */
+	memcpy(q + 6, "echo", 4);
+	q[10] = 0xff;
+	memcpy(q + 11, "hi", 2);
+	assert_int_equal(gnutls_record_send(d->g, q, 13), 13);
+	for (int i = 0; i < 100; i++) {
+		if ((n = dcl_recv(f, d, b, sizeof(b), 2000)) <= 0)
+			return 0;
+		if (n >= 5 && b[2] == q[2] && b[3] == q[3] && b[4] == 0x5a)
+			return b[1];
+	}
+	return 0;
+}
+
+/* A session up and answered, with the key of urn:dev:lim:1. */
+static void
+dcl_session(struct fx *f, struct dcl *d)
+{
+	dcl_open(d, f->port, "lim1", PSK_KEY);
+	assert_int_equal(dcl_handshake(f, d, 5000), 0);
+	assert_int_equal(dcl_echo(f, d), KDC_COAP_CONTENT);
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Run the engine for ms (a time that must pass: staleness, idleness). */
+static void
+run_for(struct fx *f, unsigned ms)
+{
+	uint64_t end = mono_ms() + ms;
+
+	while (mono_ms() < end)
+		kdc_coap_run_once(f->coap, 5);
+}
+
+/*
+ * [coap] max_handshakes = 1: while one handshake is half-open, another
+ * cookie-verified ClientHello starts none (refused); once the first one
+ * finishes, the other gets in.
+ */
+static void
+test_cap_handshakes(void **state)
+{
+	struct fx *f = *state;
+	struct dcl a, b;
+	struct kdc_coap_stats s;
+
+	psk_device(f, "urn:dev:lim:1", "lim1", PSK_KEY);
+	dcl_open(&a, f->port, "lim1", PSK_KEY);
+	dcl_open(&b, f->port, "lim1", PSK_KEY);
+	dcl_hello(f, &a);
+	s = stats(f);
+	assert_int_equal(s.handshakes, 1);
+	assert_int_equal(s.handshaking, 1);
+	dcl_hello(f, &b);
+	s = stats(f);
+	assert_int_equal(s.handshakes, 1);	/* b's did not start */
+	assert_int_equal(s.refused_busy, 1);
+	assert_int_equal(dcl_handshake(f, &a, 5000), 0);
+	assert_int_equal(stats(f).handshaking, 0);
+	/* b retransmits its ClientHello (1 s): now it gets in */
+	assert_int_equal(dcl_handshake(f, &b, 5000), 0);
+	assert_int_equal(dcl_echo(f, &b), KDC_COAP_CONTENT);
+	assert_int_equal(stats(f).handshakes, 2);
+	dcl_close(&a);
+	dcl_close(&b);
+}
+
+/*
+ * [coap] handshake_rate = 1: at most one new handshake starts in each
+ * second; of a few cookie rounds in a row, one is refused.
+ */
+static void
+test_cap_rate(void **state)
+{
+	struct fx *f = *state;
+	struct dcl d[6];
+	uint64_t sec[6];
+	int n = 0, refused = 0;
+
+	memset(d, 0, sizeof(d));
+	psk_device(f, "urn:dev:lim:1", "lim1", PSK_KEY);
+	for (int i = 0; i < 6 && !refused; i++) {
+		struct kdc_coap_stats s0 = stats(f), s;
+
+		dcl_open(&d[i], f->port, "lim1", PSK_KEY);
+		dcl_hello(f, &d[i]);
+		s = stats(f);
+		if (s.refused_busy > s0.refused_busy)
+			refused = 1;
+		else
+			sec[n++] = mono_ms() / 1000;
+	}
+	assert_true(refused);
+	for (int i = 1; i < n; i++)		/* one a second at most */
+		assert_true(sec[i] != sec[i - 1]);
+	assert_int_equal(stats(f).handshakes, (uint64_t)n);
+	for (int i = 0; i < 6; i++)
+		if (d[i].g != NULL)
+			dcl_close(&d[i]);
+}
+
+/*
+ * [coap] max_sessions = 1, stale_seconds = 2: with the one session
+ * active, a new handshake is refused (never evict an active session);
+ * once it has been idle past stale_seconds, a new handshake evicts it.
+ */
+static void
+test_cap_sessions(void **state)
+{
+	struct fx *f = *state;
+	struct dcl a, b, c;
+	struct kdc_coap_stats s;
+	uint8_t buf[64];
+
+	psk_device(f, "urn:dev:lim:1", "lim1", PSK_KEY);
+	psk_device(f, "urn:dev:lim:2", "lim2", "second-psk-0123456789");
+	dcl_session(f, &a);
+	dcl_open(&b, f->port, "lim2", "second-psk-0123456789");
+	dcl_hello(f, &b);
+	s = stats(f);
+	assert_int_equal(s.refused_busy, 1);
+	assert_int_equal(s.handshakes, 1);
+	assert_int_equal(s.evicted, 0);
+	assert_int_equal(dcl_echo(f, &a), KDC_COAP_CONTENT);	/* a lives */
+	dcl_close(&b);
+	run_for(f, 2300);			/* a goes stale */
+	dcl_open(&c, f->port, "lim2", "second-psk-0123456789");
+	assert_int_equal(dcl_handshake(f, &c, 5000), 0);
+	assert_int_equal(dcl_echo(f, &c), KDC_COAP_CONTENT);
+	s = stats(f);
+	assert_int_equal(s.evicted, 1);
+	assert_int_equal(s.sessions, 1);
+	assert_int_equal(f->ngone, 1);		/* a, evicted */
+	/* a was dropped silently: its request now gets nothing */
+	assert_int_equal(gnutls_record_send(a.g, "\x40\x01\x00\x01", 4), 4);
+	assert_int_equal(dcl_recv(f, &a, buf, sizeof(buf), 300),
+	    GNUTLS_E_TIMEDOUT);
+	dcl_close(&a);
+	dcl_close(&c);
+}
+
+/*
+ * [coap] sessions_per_credential = 1: a second session of the same
+ * credential closes the first (close_notify). A handshake that names the
+ * credential but does not prove its key (a wrong PSK) closes nothing:
+ * the cap applies to authenticated sessions, or anyone who knows a
+ * device's PSK identity (or has seen its certificate) could end its
+ * sessions.
+ */
+static void
+test_cap_per_cred(void **state)
+{
+	struct fx *f = *state;
+	struct dcl a, b, w;
+	struct kdc_coap_stats s;
+	uint8_t buf[64];
+
+	psk_device(f, "urn:dev:lim:1", "lim1", PSK_KEY);
+	dcl_session(f, &a);
+	dcl_session(f, &b);
+	assert_int_equal(dcl_recv(f, &a, buf, sizeof(buf), 2000), 0);
+	s = stats(f);
+	assert_int_equal(s.evicted, 1);
+	assert_int_equal(s.sessions, 1);
+	assert_int_equal(f->ngone, 1);
+	/* the identity with a wrong key: refused, b untouched */
+	dcl_open(&w, f->port, "lim1", "wrong-key-0123456789x");
+	assert_int_not_equal(dcl_handshake(f, &w, 5000), 0);
+	run_for(f, 50);
+	s = stats(f);
+	assert_int_equal(s.evicted, 1);
+	assert_int_equal(f->ngone, 1);
+	assert_int_equal(dcl_echo(f, &b), KDC_COAP_CONTENT);
+	dcl_close(&a);
+	dcl_close(&b);
+	dcl_close(&w);
+}
+
+/* [coap] idle_timeout = 1: an idle session is dropped, the face told. */
+static void
+test_idle_timeout(void **state)
+{
+	struct fx *f = *state;
+	struct dcl a;
+	uint64_t t0;
+
+	psk_device(f, "urn:dev:lim:1", "lim1", PSK_KEY);
+	dcl_session(f, &a);
+	t0 = mono_ms();
+	assert_int_equal(stats(f).sessions, 1);
+	for (int i = 0; i < 1000 && stats(f).sessions > 0; i++)
+		kdc_coap_run_once(f->coap, 5);
+	assert_int_equal(stats(f).sessions, 0);
+	assert_true(mono_ms() - t0 >= 900);
+	assert_int_equal(f->ngone, 1);
+	dcl_close(&a);
+}
+
+/*
+ * After the peer's first application record the session is on our own
+ * record layer (the GnuTLS session freed): it keeps serving, and the
+ * peer's close_notify, now read by record.c, ends it (the face told).
+ */
+static void
+test_own_records(void **state)
+{
+	struct fx *f = *state;
+	struct dcl a;
+
+	psk_device(f, "urn:dev:lim:1", "lim1", PSK_KEY);
+	dcl_session(f, &a);
+	assert_int_equal(stats(f).own_records, 1);
+	assert_int_equal(dcl_echo(f, &a), KDC_COAP_CONTENT);
+	assert_int_equal(dcl_echo(f, &a), KDC_COAP_CONTENT);
+	assert_int_equal(stats(f).own_records, 1);
+	assert_int_equal(gnutls_bye(a.g, GNUTLS_SHUT_WR), 0);
+	for (int i = 0; i < 400 && stats(f).sessions > 0; i++)
+		kdc_coap_run_once(f->coap, 5);
+	assert_int_equal(stats(f).sessions, 0);
+	assert_int_equal(f->ngone, 1);
+	dcl_close(&a);
+}
+
 static void
 test_listen_args(void **state)
 {
@@ -1078,6 +1461,11 @@ test_listen_args(void **state)
 int
 main(void)
 {
+	static struct lims lim_hs = { .max_handshakes = 1 };
+	static struct lims lim_rate = { .handshake_rate = 1 };
+	static struct lims lim_sessions = { .max_sessions = 1, .stale = 2 };
+	static struct lims lim_cred = { .per_cred = 1 };
+	static struct lims lim_idle = { .idle_timeout = 1 };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_listen_args, setup,
 		    teardown),
@@ -1095,6 +1483,18 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_later_gone, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_request_dtls, setup,
+		    teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_cap_handshakes,
+		    setup, teardown, &lim_hs),
+		cmocka_unit_test_prestate_setup_teardown(test_cap_rate, setup,
+		    teardown, &lim_rate),
+		cmocka_unit_test_prestate_setup_teardown(test_cap_sessions,
+		    setup, teardown, &lim_sessions),
+		cmocka_unit_test_prestate_setup_teardown(test_cap_per_cred,
+		    setup, teardown, &lim_cred),
+		cmocka_unit_test_prestate_setup_teardown(test_idle_timeout,
+		    setup, teardown, &lim_idle),
+		cmocka_unit_test_setup_teardown(test_own_records, setup,
 		    teardown),
 	};
 
