@@ -214,6 +214,7 @@ def dtlsrec():
         [0, 70, 40, 0, 0, 7, 10, 0, 0, 6, 0, 0, 0, 70, 3, 0,
          0, 8, 200, 0, 0, 9, 5, 0x85, 1, 0, 16, 0, 0, 200, 1, 0]))
 
+
 def coapxl():
     """Scripts for fuzz_coapxl (its header says the format): requests to
     its routes, retransmissions, Block1/Block2 both ways, a deferred

@@ -181,6 +181,7 @@ struct kdc_coap_xl {
 	bool				 notifying;	/* a notification's run */
 	unsigned			 nobs;
 	uint32_t			 obs_seq;
+	struct kdc_log_limit		 loglim;	/* warnings of limits hit */
 	/* deduplication: a ring of answers and a hash on (serial, mid) */
 	struct dd_ent			*dd;
 	uint32_t			*dd_head;
@@ -226,6 +227,22 @@ first_timeout(struct kdc_coap_xl *x)
 	unsigned t = x->lim.ack_timeout_ms;
 
 	return t + (unsigned)(rnd(x) % ((uint64_t)t / 2 + 1));
+}
+
+/* A limit of the engine was hit: a warning, rate-limited per engine
+ * (KDC_LOG_PEER_RATE a second, bursts of KDC_LOG_PEER_BURST), saying how
+ * many were not written. */
+static void
+limit_hit(struct kdc_coap_xl *x, const char *what, unsigned max)
+{
+	unsigned long dropped = 0;
+
+	if (!kdc_log_limit_take(&x->loglim,
+	    (int64_t)(kdc_coap_now_ms() / 1000), KDC_LOG_PEER_RATE,
+	    KDC_LOG_PEER_BURST, &dropped))
+		return;
+	kdc_log_warn("coap: %s at its limit (%u): refused (+%lu not logged)",
+	    what, max, dropped);
 }
 
 static void
@@ -1063,8 +1080,12 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
 	if ((x = xl_of_peer(p)) == NULL || x->closing ||
 	    !kdc_coap_peer_open(p))
 		return KDC_ERR_CLOSED;
-	if (len > KDC_COAP_REQ_BODY_MAX || x->nreqs >= KDC_COAP_PENDING_MAX)
+	if (len > KDC_COAP_REQ_BODY_MAX)
 		return KDC_ERR_TOO_LARGE;
+	if (x->nreqs >= KDC_COAP_PENDING_MAX) {
+		limit_hit(x, "requests to peers in flight", KDC_COAP_PENDING_MAX);
+		return KDC_ERR_TOO_LARGE;
+	}
 	if ((r = kdc_calloc(1, sizeof(*r))) == NULL)
 		return KDC_ERR_NOMEM;
 	r->p = p;
@@ -1274,9 +1295,12 @@ kdc_coap_defer(struct kdc_coap_peer *p)
 	struct kdc_coap_block b;
 
 	if (p == NULL || (x = xl_of_peer(p)) == NULL || !x->in_handler ||
-	    p != x->cur_p || !x->cur_con || x->cur_later != NULL ||
-	    x->nlaters >= KDC_COAP_LATER_MAX)
+	    p != x->cur_p || !x->cur_con || x->cur_later != NULL)
 		return NULL;
+	if (x->nlaters >= KDC_COAP_LATER_MAX) {
+		limit_hit(x, "deferred answers", KDC_COAP_LATER_MAX);
+		return NULL;
+	}
 	if ((xp = xp_get(x, p, true)) == NULL)
 		return NULL;
 	if ((l = kdc_calloc(1, sizeof(*l))) == NULL) {
@@ -1428,8 +1452,10 @@ kdc_coap_observe(struct kdc_coap_peer *p)
 	if (x->notifying || x->cur_obs != NULL)
 		return KDC_OK;		/* already observing */
 	obs_end(x, p, x->cur_w->token, x->cur_w->token_len);
-	if (x->nobs >= KDC_COAP_OBSERVERS_MAX)
+	if (x->nobs >= KDC_COAP_OBSERVERS_MAX) {
+		limit_hit(x, "observations", KDC_COAP_OBSERVERS_MAX);
 		return KDC_ERR_BUSY;
+	}
 	if ((xp = xp_get(x, p, true)) == NULL ||
 	    (o = kdc_calloc(1, sizeof(*o))) == NULL)
 		return KDC_ERR_NOMEM;	/* the caller's settle frees xp */
@@ -1638,8 +1664,8 @@ block1_in(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			return true;
 		}
 		if (x->nbodies >= x->lim.bodies_max) {
-			kdc_log_debug("peer=%s Block1: %u bodies being joined: "
-			    "5.03", kdc_coap_peer_addr(p), x->nbodies);
+			limit_hit(x, "Block1 bodies being joined (5.03)",
+			    x->lim.bodies_max);
 			reply_code(x, p, w, KDC_COAP_UNAVAILABLE, NULL, NULL,
 			    KDC_COAP_BODIES_RETRY_S);
 			return true;

@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "base/alloc.h"
@@ -1348,6 +1351,34 @@ test_block1_total(void **state)
 	/* a peer's new block 0 replaces its own body, not counted twice */
 	feedv(PA, b1req(2, 0, true, 6, big, 1024));
 	assert_int_equal(last().code, KDC_COAP_CODE(2, 31));
+	/* refused again and again: a warning in the log, rate-limited */
+	{
+		char path[] = "/tmp/test_coap_xl.XXXXXX";
+		int fd = mkstemp(path), saved = dup(2);
+		char logbuf[8192];
+		ssize_t got;
+		int lines = 0;
+
+		assert_true(fd >= 0 && saved >= 0);
+		assert_true(dup2(fd, 2) == 2);
+		for (uint16_t i = 0; i < 100; i++)
+			feedv(PC, b1req((uint16_t)(10 + i), 0, true, 6, big,
+			    1024));
+		fflush(stderr);
+		assert_true(dup2(saved, 2) == 2);
+		close(saved);
+		got = pread(fd, logbuf, sizeof(logbuf) - 1, 0);
+		close(fd);
+		unlink(path);
+		assert_true(got > 0);
+		logbuf[got] = '\0';
+		for (char *q = logbuf; (q = strstr(q, "Block1 bodies")) != NULL;
+		    q++)
+			lines++;
+		assert_true(lines >= 1 && lines <= KDC_LOG_PEER_BURST);
+		assert_non_null(strstr(logbuf, "warn"));
+	}
+	assert_int_equal(last().code, KDC_COAP_UNAVAILABLE);
 	/* one ends: room again */
 	PB->open = false;
 	kdc_coap_xl_gone(eng.xl, PB);
