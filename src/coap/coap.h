@@ -1,14 +1,16 @@
 /*
  * coap.h: the CoAP(S) face's transport, as the faces above it see it.
- * libcoap 4.3.1 (GnuTLS backend) is today's engine; no libcoap type
- * crosses this header, so a GnuTLS-direct DTLS engine can replace it
- * without touching lwm2m/, ace/ or ocf/ (DESIGN §2).
+ * The engine is our own on GnuTLS (eng.c, xl.c, record.c, wire.c;
+ * docs/design.md "Transport"); no GnuTLS type crosses this header, so
+ * lwm2m/, ace/ and ocf/ never see it (DESIGN §2).
  *
  * Model
- * - One struct kdc_coap per `serve`: one engine, one thread. Every
- *   callback below runs on that thread, one at a time; the face owns its
- *   own kdc_core (and store connection), so handlers may call core/
- *   without locks.
+ * - One struct kdc_coap is one engine on one thread. Every callback
+ *   below runs on that thread, one at a time; the face owns its own
+ *   kdc_core (and store connection), so handlers may call core/ without
+ *   locks. `serve` runs one engine per core ([coap] threads), each with
+ *   its own faces: the engines of a process share each port through
+ *   SO_REUSEPORT and the kernel keeps a peer on one of them.
  * - Endpoints: kdc_coap_listen() opens a DTLS endpoint (or, only when a
  *   test configuration asks, a NoSec UDP endpoint on loopback). Each
  *   endpoint has a name ("kdc" on 5684, "lwm2m" on 5685) and an
@@ -170,7 +172,9 @@ typedef void (*kdc_coap_gone_fn)(void *arg, struct kdc_coap_peer *peer);
  * An engine bound to core (borrowed; used only from the engine thread)
  * and cfg. Sets the GnuTLS priority so RFC 7925 suites
  * (TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8) are
- * offered first, routes libcoap and GnuTLS logs into ours.
+ * offered first, routes GnuTLS's logs into ours. The [coap] limits of
+ * cfg (sessions, handshakes, per credential, timeouts) are shared out
+ * over [coap] threads engines.
  */
 kdc_err	kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
 	    struct kdc_coap **out);
@@ -201,10 +205,9 @@ kdc_err	kdc_coap_run(struct kdc_coap *c);
 void	kdc_coap_stop(struct kdc_coap *c);
 /*
  * Timers of requests to peers, for tests and tuning: CoAP ACK_TIMEOUT in
- * ms (>= 1000: libcoap 4.3.1 ignores less) and MAX_RETRANSMIT (0:
- * libcoap's 2 s and 4), applied to a session
- * when a request is sent on it, and the per-request deadline in ms (0:
- * keep; default KDC_COAP_REQUEST_TIMEOUT_MS).
+ * ms and MAX_RETRANSMIT (0: RFC 7252's 2 s and 4), applied to a request
+ * when it is sent, and the per-request deadline in ms (0: keep; default
+ * KDC_COAP_REQUEST_TIMEOUT_MS).
  */
 void	kdc_coap_set_timers(struct kdc_coap *c, unsigned ack_timeout_ms,
 	    unsigned max_retransmit, unsigned request_timeout_ms);
