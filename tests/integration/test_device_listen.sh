@@ -67,7 +67,10 @@ state_dm() {
 }
 read -r URI_HEX OP_IDENT OP_KEY LT <<< "$(state_dm "$T/a.s")"
 [ -n "$OP_KEY" ] && [ ${#OP_KEY} -ge 32 ] || fail "no operational PSK in the state: $URI_HEX $OP_IDENT"
-URI=$(printf '%s' "$URI_HEX" | xxd -r -p)
+# unhex: hex digits on stdin to bytes on stdout (no xxd on a fresh machine)
+# shellcheck disable=SC2059
+unhex() { local h; h=$(tr -d ' \n'); printf "$(sed 's/../\\x&/g' <<< "$h")"; }
+URI=$(printf '%s' "$URI_HEX" | unhex)
 grep -q "server=$URI ssid=1 mode=0 lifetime=$LT\$" "$T/a.show" ||
 	fail "state parse disagrees with show: $URI $LT / $(cat "$T/a.show")"
 pass "daemon issued an operational PSK for $ID ($URI, lifetime $LT)"
@@ -80,9 +83,9 @@ hexof() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
 	res 0 "$URI_HEX"; res 1 00; res 2 00		# URI, not BS, mode PSK
 	res 3 "$OP_IDENT"; res 4 ""; res 5 "$OP_KEY"	# identity, -, key
 	res 10 01					# ssid 1
-} | xxd -r -p > "$T/sec.tlv"
+} | unhex > "$T/sec.tlv"
 { res 0 01; res 1 "$(printf '%08x' "$LT")"; res 6 00; res 7 "$(hexof U)"; } |
-	xxd -r -p > "$T/srv.tlv"
+	unhex > "$T/srv.tlv"
 [ "$(stat -c %s "$T/sec.tlv")" -gt 64 ] || fail "the /0/1 write fits one 64-byte block"
 
 # listen NAME [ARGS...]: start a listener into $T/NAME.{out,err}, wait for
