@@ -1440,6 +1440,89 @@ test_own_records(void **state)
 	dcl_close(&a);
 }
 
+/*
+ * A peer the engine does not know gets no state before the cookie round:
+ * a ClientHello without our cookie gets a HelloVerifyRequest and nothing
+ * is kept; any other datagram (an application record, an alert, a
+ * handshake message that is not a ClientHello) gets nothing at all, not
+ * even a HelloVerifyRequest (which would make us a reflector for spoofed
+ * sources); a ClientHello with a cookie we did not make starts nothing.
+ */
+static void
+test_unknown_peer(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t recs[][29] = {
+		/* application data, epoch 1 */
+		{ 23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, 16,
+		  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 },
+		/* alert, epoch 0: close_notify */
+		{ 21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 1, 0 },
+		/* handshake, epoch 0: a ClientKeyExchange, not a hello */
+		{ 22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 16,
+		  16, 0, 0, 4, 0, 1, 0, 0, 0, 0, 0, 4, 0, 2, 'i', 'd' },
+	};
+	static const size_t lens[] = { 29, 15, 29 };
+	struct kdc_coap_stats s;
+	struct dcl d;
+	uint8_t b[256];
+	int fd = raw_sock();
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		raw_send(fd, f->port, recs[i], lens[i]);
+		assert_int_equal(raw_recv(f, fd, b, sizeof(b), 300), -1);
+	}
+	s = stats(f);
+	assert_int_equal(s.hello_verify, 0);
+	assert_int_equal(s.sessions, 0);
+
+	/* a ClientHello with a cookie we did not make: a HelloVerifyRequest
+	 * (with ours), no handshake started */
+	{
+		uint8_t h[75] = { 22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 62,
+		    1, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0, 50, 0xfe, 0xfd };
+		size_t n = 27 + 32;
+
+		memset(h + 27, 0x5a, 32);		/* random */
+		h[n++] = 0;				/* session id */
+		h[n++] = 8;				/* cookie */
+		memset(h + n, 0xc0, 8);
+		n += 8;
+		h[n++] = 0;				/* suites: PSK CCM_8 */
+		h[n++] = 2;
+		h[n++] = 0xc0;
+		h[n++] = 0xa8;
+		h[n++] = 1;				/* compression: null */
+		h[n++] = 0;
+		assert_int_equal(n, sizeof(h));
+		raw_send(fd, f->port, h, n);
+		assert_true(raw_recv(f, fd, b, sizeof(b), 1000) > 13);
+		assert_int_equal(b[13], 3);		/* HelloVerifyRequest */
+		s = stats(f);
+		assert_int_equal(s.hello_verify, 1);
+		assert_int_equal(s.handshakes, 0);
+		assert_int_equal(s.sessions, 0);
+	}
+	close(fd);
+
+	/* a real ClientHello, no cookie: a HelloVerifyRequest, no state */
+	dcl_open(&d, f->port, "nobody", PSK_KEY);
+	assert_int_equal(gnutls_handshake(d.g), GNUTLS_E_AGAIN);
+	for (int i = 0; i < 200 && stats(f).hello_verify < 2; i++)
+		kdc_coap_run_once(f->coap, 5);
+	s = stats(f);
+	assert_int_equal(s.hello_verify, 2);
+	assert_int_equal(s.sessions, 0);
+	assert_int_equal(s.handshakes, 0);
+	pfd.fd = d.fd;
+	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	assert_true(recv(d.fd, b, sizeof(b), MSG_PEEK) > 13 + 12);
+	assert_int_equal(b[0], 22);			/* handshake */
+	assert_int_equal(b[13], 3);			/* HelloVerifyRequest */
+	dcl_close(&d);
+}
+
 static void
 test_listen_args(void **state)
 {
@@ -1495,6 +1578,8 @@ main(void)
 		cmocka_unit_test_prestate_setup_teardown(test_idle_timeout,
 		    setup, teardown, &lim_idle),
 		cmocka_unit_test_setup_teardown(test_own_records, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_peer, setup,
 		    teardown),
 	};
 
