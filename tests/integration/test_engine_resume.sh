@@ -56,6 +56,8 @@ for kind in rpk x509; do
 	grep -qE '^(handshake failed|closed) ' "$T/$kind.rev.out" ||
 		fail "$kind: a revoked device's resumed session was neither refused nor closed: $(cat "$T/$kind.rev.out")"
 	echo "$kind after revocation: $(tr '\n' ' ' < "$T/$kind.rev.out")"
+	kill -0 "$SERVE_PID" 2>/dev/null ||
+		fail "$kind: the daemon died on a revoked device's resumption: $(tail -3 "$T/serve.log")"
 done
 pass "RPK and X.509 revoked: the saved ticket gets no answer (handshake refused or session closed)"
 
