@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2184,40 +2185,47 @@ sync_ended(void *arg)
 	kdc_syncer_state(c->syncer, &c->sync_done, &c->sync_failed);
 }
 
-/* This engine's share of the [coap] limits. */
+/* A [coap] key's value, or def when unset (no cfg, or <= 0). */
+static uint64_t
+cfg_or(const struct kdc_config *cfg, size_t off, uint64_t def)
+{
+	int v = cfg != NULL ? *(const int *)(const void *)
+	    ((const char *)cfg + off) : 0;
+
+	return v > 0 ? (uint64_t)v : def;
+}
+
+#define CFG_OR(c, field, def)						\
+	cfg_or((c), offsetof(struct kdc_config, field), (def))
+
+/* This engine's share of the [coap] limits (each at least 1), and its
+ * message layer's. */
 static void
-limits_set(struct kdc_coap *c)
+limits_set(struct kdc_coap *c, struct kdc_coap_xl_limits *xl)
 {
 	const struct kdc_config *cfg = c->cfg;
-	unsigned threads = cfg != NULL && cfg->coap_threads > 0 ?
-	    (unsigned)cfg->coap_threads : 1;
-	struct kdc_coap_xl_limits xl;
+	uint64_t threads = CFG_OR(cfg, coap_threads, 1);
 
-	c->max_sessions = (cfg != NULL && cfg->coap_max_sessions > 0 ?
-	    (size_t)cfg->coap_max_sessions : KDC_COAP_SESSIONS_MAX) / threads;
-	c->max_handshakes = (cfg != NULL && cfg->coap_max_handshakes > 0 ?
-	    (size_t)cfg->coap_max_handshakes : KDC_COAP_HANDSHAKE_MAX) /
-	    threads;
-	c->hs_rate = (cfg != NULL && cfg->coap_handshake_rate > 0 ?
-	    (unsigned)cfg->coap_handshake_rate : KDC_COAP_HANDSHAKE_RATE) /
-	    threads;
-	c->per_cred = cfg != NULL && cfg->coap_sessions_per_cred > 0 ?
-	    (unsigned)cfg->coap_sessions_per_cred : KDC_COAP_SESSIONS_PER_CRED;
-	c->idle_ms = (uint64_t)(cfg != NULL && cfg->coap_idle_timeout > 0 ?
-	    cfg->coap_idle_timeout : KDC_COAP_SESSION_TIMEOUT) * 1000u;
-	c->stale_ms = (uint64_t)(cfg != NULL && cfg->coap_stale > 0 ?
-	    cfg->coap_stale : KDC_COAP_STALE_S) * 1000u;
+	c->max_sessions = (size_t)(CFG_OR(cfg, coap_max_sessions,
+	    KDC_COAP_SESSIONS_MAX) / threads);
+	c->max_handshakes = (size_t)(CFG_OR(cfg, coap_max_handshakes,
+	    KDC_COAP_HANDSHAKE_MAX) / threads);
+	c->hs_rate = (unsigned)(CFG_OR(cfg, coap_handshake_rate,
+	    KDC_COAP_HANDSHAKE_RATE) / threads);
+	c->per_cred = (unsigned)CFG_OR(cfg, coap_sessions_per_cred,
+	    KDC_COAP_SESSIONS_PER_CRED);
+	c->idle_ms = CFG_OR(cfg, coap_idle_timeout,
+	    KDC_COAP_SESSION_TIMEOUT) * 1000u;
+	c->stale_ms = CFG_OR(cfg, coap_stale, KDC_COAP_STALE_S) * 1000u;
 	if (c->max_sessions == 0)
 		c->max_sessions = 1;
 	if (c->max_handshakes == 0)
 		c->max_handshakes = 1;
 	if (c->hs_rate == 0)
 		c->hs_rate = 1;
-	memset(&xl, 0, sizeof(xl));
-	if (cfg != NULL && cfg->coap_body_timeout > 0)
-		xl.body_timeout_ms = (unsigned)cfg->coap_body_timeout * 1000u;
-	if (c->xl != NULL)
-		kdc_coap_xl_set_limits(c->xl, &xl);
+	memset(xl, 0, sizeof(*xl));	/* zero: xl.h's defaults */
+	xl->body_timeout_ms = (unsigned)(CFG_OR(cfg, coap_body_timeout, 0) *
+	    1000u);
 }
 
 kdc_err
@@ -2249,10 +2257,7 @@ kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
 		r = KDC_ERR_NOMEM;
 		goto out;
 	}
-	limits_set(c);
-	memset(&xl, 0, sizeof(xl));
-	if (cfg != NULL && cfg->coap_body_timeout > 0)
-		xl.body_timeout_ms = (unsigned)cfg->coap_body_timeout * 1000u;
+	limits_set(c, &xl);
 	if ((r = kdc_coap_xl_new(c, &xl, &c->xl)) != KDC_OK)
 		goto out;
 	if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
