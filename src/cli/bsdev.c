@@ -93,40 +93,6 @@ parse_uri(const char *uri, char *host, size_t cap, int *port)
 	return 0;
 }
 
-/* The device's live manufacturer PSK: identity and the principal. */
-static kdc_err
-mfg_psk(struct ctx *c, const char *dev_id, char *identity, size_t cap)
-{
-	struct kdc_cred_filter f;
-	struct kdc_device *d = NULL;
-	struct kdc_cred **v = NULL;
-	size_t n = 0;
-	kdc_err r;
-
-	if ((r = kdc_core_device_get(c->core, dev_id, &d)) != KDC_OK)
-		return r;
-	if (d->status == KDC_DEV_REVOKED) {
-		kdc_device_free(d);
-		return KDC_ERR_REVOKED;
-	}
-	memset(&f, 0, sizeof(f));
-	f.device = d->id;
-	f.kind = KDC_KIND_MANUFACTURER;
-	f.status = KDC_CRED_ISSUED;
-	kdc_device_free(d);
-	if ((r = kdc_core_cred_list(c->core, &f, &v, &n)) != KDC_OK)
-		return r;
-	r = KDC_ERR_WRONG_TYPE;
-	for (size_t i = 0; i < n; i++)
-		if (v[i]->type == KDC_TYPE_PSK && v[i]->identity[0] != '\0' &&
-		    strlen(v[i]->identity) < cap) {
-			snprintf(identity, cap, "%s", v[i]->identity);
-			r = KDC_OK;
-			break;
-		}
-	kdc_cred_list_free(v, n);
-	return r;
-}
 
 int
 kdc_cli_bootstrap_device(const struct kdc_cli_args *a)
@@ -153,19 +119,13 @@ kdc_cli_bootstrap_device(const struct kdc_cli_args *a)
 		    "coaps://ADDRESS:PORT (an IP literal)", a->pos[0]);
 	if (ctx_open(&c, a, 1) != 0)
 		return 1;
-	if ((r = mfg_psk(&c, a->device, identity, sizeof(identity))) !=
-	    KDC_OK) {
+	/* the device's manufacturer PSK, through the checks of a handshake
+	 * (revoked, expired: refused and audited) */
+	if ((r = kdc_core_auth_mfg_psk(c.core, ACTOR, a->device, identity,
+	    sizeof(identity), key, &key_len, &who)) != KDC_OK) {
 		fail("lwm2m bootstrap-device: %s: %s", a->device,
 		    r == KDC_ERR_WRONG_TYPE ? "no live manufacturer PSK (a "
 		    "server-initiated bootstrap needs one)" : kdc_err_str(r));
-		goto out;
-	}
-	/* the key, through the same checks as a handshake (revoked,
-	 * expired: refused and audited) */
-	if ((r = kdc_core_auth_psk(c.core, ACTOR, identity, key, &key_len,
-	    &who)) != KDC_OK) {
-		fail("lwm2m bootstrap-device: %s: %s", a->device,
-		    kdc_err_str(r));
 		goto out;
 	}
 	if ((r = kdc_tls_cert_load(c.dir, c.kr, &cert_pem, &key_pem,

@@ -307,3 +307,44 @@ out:
 	return r;
 }
 
+
+kdc_err
+kdc_core_auth_mfg_psk(struct kdc_core *core, const char *actor,
+    const char *dev_id, char *identity, size_t identity_cap, uint8_t *psk,
+    size_t *psk_len, struct kdc_principal *who)
+{
+	struct kdc_cred_filter f;
+	struct kdc_device *d = NULL;
+	struct kdc_cred **v = NULL;
+	size_t n = 0;
+	kdc_err r;
+
+	if (identity == NULL || identity_cap == 0)
+		return KDC_ERR_INVALID_ARG;
+	identity[0] = '\0';
+	if ((r = kdc_core_device_get(core, dev_id, &d)) != KDC_OK)
+		return r;
+	if (d->status == KDC_DEV_REVOKED) {
+		kdc_device_free(d);
+		return KDC_ERR_REVOKED;
+	}
+	memset(&f, 0, sizeof(f));
+	f.device = d->id;
+	f.kind = KDC_KIND_MANUFACTURER;
+	f.status = KDC_CRED_ISSUED;
+	kdc_device_free(d);
+	if ((r = kdc_store_cred_list(core->st, &f, &v, &n)) != KDC_OK)
+		return r;
+	r = KDC_ERR_WRONG_TYPE;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->type == KDC_TYPE_PSK && v[i]->identity[0] != '\0' &&
+		    strlen(v[i]->identity) < identity_cap) {
+			snprintf(identity, identity_cap, "%s", v[i]->identity);
+			r = KDC_OK;
+			break;
+		}
+	kdc_cred_list_free(v, n);
+	if (r != KDC_OK)
+		return r;
+	return kdc_core_auth_psk(core, actor, identity, psk, psk_len, who);
+}

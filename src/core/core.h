@@ -137,6 +137,16 @@ struct kdc_principal {
 kdc_err	kdc_core_auth_psk(struct kdc_core *core, const char *actor,
 	    const char *identity, uint8_t *psk, size_t *psk_len,
 	    struct kdc_principal *who);
+/*
+ * The PSK a device left the factory with, when the KDC is the one to
+ * present it (a server-initiated LwM2M bootstrap: the KDC connects to
+ * the device): its identity (into identity, identity_cap bytes) and key,
+ * through kdc_core_auth_psk()'s checks. UNKNOWN_DEVICE, REVOKED (the
+ * device), WRONG_TYPE (no live manufacturer PSK), what auth_psk refuses.
+ */
+kdc_err	kdc_core_auth_mfg_psk(struct kdc_core *core, const char *actor,
+	    const char *dev_id, char *identity, size_t identity_cap,
+	    uint8_t *psk, size_t *psk_len, struct kdc_principal *who);
 /* The same for a raw public key (SPKI DER; TOO_LARGE over KDC_SPKI_MAX). */
 kdc_err	kdc_core_auth_spki(struct kdc_core *core, const char *actor,
 	    const uint8_t *spki, size_t spki_len, struct kdc_principal *who);
