@@ -63,6 +63,7 @@ struct kdc_principal;
 #define KDC_ACE_SCOPE_MAX	255	/* bytes of a scope string */
 #define KDC_ACE_KID_MAX		16	/* bytes of a PoP key id we make */
 #define KDC_ACE_REFRESH_MAX	64	/* bytes of a refresh token */
+#define KDC_ACE_CNONCE_MAX	32	/* bytes of a client nonce (RS hints: 8-16) */
 
 /* ---- the token endpoint (RFC 9200 §5.8) ----------------------------- */
 
@@ -76,6 +77,8 @@ struct kdc_ace_token_req {
 	 * a kid of a key the AS knows (refused UNSUPPORTED_POP_KEY today). */
 	struct kdc_cnf	 req_cnf;	/* kind KDC_CNF_NONE if absent */
 	bool		 profile_asked;	/* ace_profile: null in the request */
+	bool		 profile_other;	/* an ace_profile other than coap_dtls
+					 * asked for: incompatible_ace_profiles */
 	const uint8_t	*cnonce;	size_t	 cnonce_len;
 	const uint8_t	*refresh;	size_t	 refresh_len;	/* grant 3 */
 };
