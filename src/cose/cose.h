@@ -83,6 +83,11 @@ struct kdc_cose_key {
 	const uint8_t	*x;	size_t	 x_len;
 	const uint8_t	*y;	size_t	 y_len;
 	const uint8_t	*kid;	size_t	 kid_len;
+	/* AES-CCM/GCM keys only, optional: the Base IV (RFC 9052 §3.1) a
+	 * message with a Partial IV (6) is decrypted with: nonce =
+	 * Base IV (left-aligned, zero-padded) XOR Partial IV (right-aligned).
+	 * At most the nonce length. Added after the first contract. */
+	const uint8_t	*base_iv; size_t base_iv_len;
 };
 
 /*
@@ -197,11 +202,12 @@ kdc_err	kdc_cose_key_read(struct kdc_rd *rd, struct kdc_cose_keyinfo *k);
 #define KDC_CNF_COSE_KEY	1	/* key in clear (symmetric only inside an encrypted CWT) */
 #define KDC_CNF_ENC_KEY		2	/* Encrypted_COSE_Key: the untagged COSE_Encrypt0 bytes */
 #define KDC_CNF_KID		3
+#define KDC_CNF_OSC		4	/* RFC 9203 OSCORE_Input_Material: raw is the map (added) */
 
 struct kdc_cnf {
 	int			 kind;		/* KDC_CNF_* */
 	struct kdc_cose_keyinfo	 key;		/* COSE_KEY */
-	const uint8_t		*raw;	size_t	 raw_len;	/* ENC_KEY: the COSE_Encrypt0 array */
+	const uint8_t		*raw;	size_t	 raw_len;	/* ENC_KEY: the COSE_Encrypt0 array; OSC: the map */
 	const uint8_t		*kid;	size_t	 kid_len;	/* KID */
 };
 
