@@ -837,6 +837,7 @@ test_migrate_profiles_gone(void **state)
 	kdc_store_close(st);
 	st = NULL;
 	raw_exec(t.path, "PRAGMA foreign_keys = OFF; BEGIN;"
+	    "DROP TABLE ace_tokens; DROP TABLE ace_grants; DROP TABLE ace_rs;"
 	    "CREATE TABLE profiles(name TEXT PRIMARY KEY NOT NULL,"
 	    "  cred_type TEXT NOT NULL, audience TEXT NOT NULL DEFAULT '',"
 	    "  lifetime INTEGER NOT NULL DEFAULT 0,"
