@@ -1032,6 +1032,10 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 	}
 	if (req->audience_len > 0)
 		memcpy(t->aud, req->audience, req->audience_len);
+	if (req->cnonce_len > KDC_ACE_CNONCE_MAX) {
+		r = refuse(t, resp, KDC_ACE_INVALID_REQUEST, "cnonce too long");
+		goto refused;
+	}
 	if (req->scope_len > KDC_ACE_SCOPE_MAX) {
 		r = refuse(t, resp, KDC_ACE_INVALID_SCOPE, "scope too long");
 		goto refused;
@@ -1079,7 +1083,7 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 		    t->grant.scopes);
 		resp->scope_differs = true;
 	}
-	if (t->rs->profile != KDC_ACE_PROFILE_COAP_DTLS) {
+	if (req->profile_other || t->rs->profile != KDC_ACE_PROFILE_COAP_DTLS) {
 		r = refuse(t, resp, KDC_ACE_INCOMPATIBLE_PROFILES,
 		    "the RS has no profile the AS speaks (coap_dtls)");
 		goto refused;
