@@ -34,7 +34,16 @@ enum kdc_cli_cmd {
 	KDC_CMD_AUDIENCE_ADD,
 	KDC_CMD_AUDIENCE_LIST,
 	KDC_CMD_AUDIENCE_SHOW,
+	KDC_CMD_ACE_RS_ADD,
+	KDC_CMD_ACE_RS_LIST,
+	KDC_CMD_ACE_GRANT,
+	KDC_CMD_ACE_REVOKE_GRANT,
+	KDC_CMD_ACE_TOKENS,
+	KDC_CMD_ACE_REVOKE_TOKEN,
+	KDC_CMD_ACE_PUBKEY,
 };
+
+#define KDC_CLI_POS_MAX	18	/* ace grant CLIENT AUD + 16 scopes */
 
 struct kdc_cli_args {
 	enum kdc_cli_cmd	 cmd;
@@ -42,7 +51,7 @@ struct kdc_cli_args {
 	int			 json;		/* --json */
 	int			 help;		/* --help / -h */
 	int			 version;	/* --version */
-	const char		*pos[2];	/* positional arguments */
+	const char		*pos[KDC_CLI_POS_MAX];	/* positional arguments */
 	int			 npos;
 	const char		*psk_identity;	/* device add */
 	const char		*psk;		/* device add: hex */
@@ -59,6 +68,12 @@ struct kdc_cli_args {
 	const char		*uri;		/* audience add --uri */
 	long			 ssid;		/* audience add --ssid; -1 unset */
 	const char		*audience;	/* cert sign --audience */
+	const char		*key_file;	/* ace rs add: hex key in a file */
+	const char		*pubkey;	/* ace rs add: SPKI file */
+	int			 refresh;	/* ace grant --refresh */
+	int			 active;	/* ace tokens --active */
+	int			 cose;		/* ace pubkey --cose */
+	int			 pem;		/* ace pubkey --pem */
 };
 
 /* Parse argv (argv[0] is the program). Borrows argv's strings. On a usage

@@ -87,6 +87,7 @@ static const struct {
 	{ "ca.pem",		S_IWGRP | S_IWOTH,	"644" },
 	{ "server.key",		S_IWGRP | S_IWOTH,	"600" },
 	{ "server.pem",		S_IWGRP | S_IWOTH,	"644" },
+	{ "as.key",		S_IWGRP | S_IWOTH,	"600" },
 };
 
 /* The data dir itself: group/other may not write it. Prints the error. */
@@ -334,7 +335,7 @@ cmd_init(const struct kdc_cli_args *a)
 {
 	struct ctx c;
 	struct kdc_config cfg;
-	const char *created[6];
+	const char *created[7];
 	const char *hosts[KDC_TLSNAMES_MAX];
 	struct kdc_tlsnames tn;
 	char p[1200], why[512];
@@ -414,6 +415,11 @@ cmd_init(const struct kdc_cli_args *a)
 		goto out;
 	}
 	created[ncreated++] = "server.pem";
+	if ((r = kdc_as_key_create(c.dir, c.kr)) != KDC_OK) {
+		fail("%s: creating the ACE AS key: %s", c.dir, kdc_err_str(r));
+		goto out;
+	}
+	created[ncreated++] = "as.key";
 	if ((r = kdc_core_new(c.st, c.kr, c.ca, &cfg, &c.core)) != KDC_OK ||
 	    (r = kdc_audit_append(c.st, c.kr, (int64_t)time(NULL), ACTOR,
 	    "init", c.dir, KDC_OK, "ca_key=%s",
@@ -1232,6 +1238,322 @@ out:
 	return rc;
 }
 
+/* ---- ACE Authorization Server --------------------------------------------- */
+
+/* The 16-byte RS key from --key-file (hex; "-": standard input), a file
+ * group and other may not read. Prints the error. */
+static int
+read_rs_key(const char *path, uint8_t key[16])
+{
+	uint8_t *buf = NULL, tmp[64];
+	size_t len = 0, b0 = 0, n, klen = sizeof(tmp);
+	struct stat sb;
+	kdc_err r;
+	int rc = 1;
+
+	if (strcmp(path, "-") != 0) {
+		if (stat(path, &sb) != 0)
+			return fail("%s: %s", path, strerror(errno));
+		if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+			return fail("%s: mode %04o: group or other may read "
+			    "the key; chmod 600 %s", path,
+			    (unsigned)sb.st_mode & 07777, path);
+	}
+	if (read_file(path, 1024, &buf, &len) != 0)
+		return 1;
+	while (b0 < len && strchr(" \t\r\n", buf[b0]) != NULL && buf[b0])
+		b0++;
+	n = len;
+	while (n > b0 && buf[n - 1] != '\0' &&
+	    strchr(" \t\r\n", buf[n - 1]) != NULL)
+		n--;
+	r = kdc_hex_decode((const char *)buf + b0, n - b0, tmp, &klen);
+	if (r != KDC_OK || klen != 16)
+		rc = fail("%s: not a 16-byte key in hex (32 hex digits)",
+		    strcmp(path, "-") == 0 ? "standard input" : path);
+	else {
+		memcpy(key, tmp, 16);
+		rc = 0;
+	}
+	kdc_wipe(tmp, sizeof(tmp));
+	kdc_wipe(buf, len);
+	kdc_free(buf);
+	return rc;
+}
+
+static int
+cmd_ace_rs_add(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	uint8_t key[16], spki[KDC_SPKI_MAX], *buf = NULL;
+	size_t spki_len = sizeof(spki), len = 0;
+	const char *why;
+	int rc = 1;
+	kdc_err r;
+
+	if (a->key_file != NULL && read_rs_key(a->key_file, key) != 0)
+		return 1;
+	if (a->pubkey != NULL) {
+		if (read_file(a->pubkey, KDC_SPKI_MAX * 2, &buf, &len) != 0)
+			goto out;
+		if ((r = kdc_spki_load(buf, len, spki, &spki_len)) != KDC_OK ||
+		    kdc_spki_p256_xy(spki, spki_len, NULL, NULL) != KDC_OK) {
+			rc = fail("%s: not a P-256 public key (PEM or DER "
+			    "SPKI)", a->pubkey);
+			goto out;
+		}
+	}
+	if (ctx_open(&c, a, 0) != 0)
+		goto out;
+	r = kdc_core_ace_rs_add(c.core, ACTOR, a->pos[0],
+	    a->key_file != NULL ? key : NULL, 16,
+	    a->pubkey != NULL ? spki : NULL, spki_len,
+	    KDC_ACE_PROFILE_COAP_DTLS);
+	if (r == KDC_OK) {
+		printf("resource server %s added (%s%s%s)\n", a->pos[0],
+		    a->key_file != NULL ? "shared key" : "",
+		    a->key_file != NULL && a->pubkey != NULL ? ", " : "",
+		    a->pubkey != NULL ? "public key" : "");
+		rc = 0;
+	} else {
+		why = r == KDC_ERR_EXISTS ? "the audience exists (and is "
+		    "another kind, or already an RS)" :
+		    r == KDC_ERR_INVALID_ARG ? "bad name or key" :
+		    kdc_err_str(r);
+		rc = fail("ace rs add %s: %s", a->pos[0], why);
+	}
+	ctx_close(&c);
+out:
+	kdc_wipe(key, sizeof(key));
+	kdc_free(buf);
+	return rc;
+}
+
+static kdc_err
+rs_json_one(void *arg, const struct kdc_ace_rs_info *rs)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "audience", json_string(rs->audience));
+	json_object_set_new(j, "profile", json_string(rs->profile ==
+	    KDC_ACE_PROFILE_COAP_DTLS ? "coap_dtls" : "?"));
+	json_object_set_new(j, "shared_key", json_boolean(rs->has_key));
+	json_object_set_new(j, "public_key", json_boolean(rs->has_pubkey));
+	json_object_set_new(j, "created", json_integer(rs->created));
+	json_array_append_new(arg, j);
+	return KDC_OK;
+}
+
+static kdc_err
+rs_print_one(void *arg, const struct kdc_ace_rs_info *rs)
+{
+	char t[32];
+
+	(void)arg;
+	fmt_time(rs->created, t, sizeof(t));
+	printf("%-24s %-10s %-10s %-10s %s\n", rs->audience,
+	    rs->profile == KDC_ACE_PROFILE_COAP_DTLS ? "coap_dtls" : "?",
+	    rs->has_key ? "shared" : "-", rs->has_pubkey ? "pubkey" : "-", t);
+	return KDC_OK;
+}
+
+static int
+cmd_ace_rs_list(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	json_t *arr = NULL;
+	int rc = 0;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if (a->json) {
+		arr = json_array();
+		if ((r = kdc_core_ace_rs_list(c.core, rs_json_one, arr)) !=
+		    KDC_OK)
+			rc = fail("ace rs list: %s", kdc_err_str(r));
+		else
+			rc = print_json(arr);
+		arr = NULL;
+	} else if ((r = kdc_core_ace_rs_list(c.core, rs_print_one, NULL)) !=
+	    KDC_OK)
+		rc = fail("ace rs list: %s", kdc_err_str(r));
+	json_decref(arr);
+	ctx_close(&c);
+	return rc;
+}
+
+static int
+cmd_ace_grant(const struct kdc_cli_args *a)
+{
+	char scopes[KDC_ACE_SCOPE_MAX + 1];
+	size_t n = 0;
+	struct ctx c;
+	int rc = 1;
+	kdc_err r;
+
+	scopes[0] = '\0';
+	for (int i = 2; i < a->npos; i++) {
+		size_t k = strlen(a->pos[i]);
+
+		if (n + k + (n > 0) > KDC_ACE_SCOPE_MAX)
+			return fail("ace grant: scopes longer than %d bytes",
+			    KDC_ACE_SCOPE_MAX);
+		if (n > 0)
+			scopes[n++] = ' ';
+		memcpy(scopes + n, a->pos[i], k + 1);
+		n += k;
+	}
+	if (!kdc_ace_scope_ok(scopes))
+		return fail("ace grant: a scope is 1..64 printable bytes "
+		    "(no space, '\"' or '\\\\'), at most 16 of them");
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	r = kdc_core_ace_grant(c.core, ACTOR, a->pos[0], a->pos[1], scopes,
+	    a->refresh != 0);
+	if (r == KDC_OK) {
+		printf("granted %s -> %s: %s%s\n", a->pos[0], a->pos[1],
+		    scopes, a->refresh ? " (refresh tokens too)" : "");
+		rc = 0;
+	} else
+		rc = fail("ace grant %s %s: %s", a->pos[0], a->pos[1],
+		    r == KDC_ERR_UNKNOWN_AUDIENCE ? "not a resource server "
+		    "(iotkdc ace rs add)" : kdc_err_str(r));
+	ctx_close(&c);
+	return rc;
+}
+
+static int
+cmd_ace_revoke(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	int rc = 1;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if (a->cmd == KDC_CMD_ACE_REVOKE_GRANT) {
+		r = kdc_core_ace_grant_revoke(c.core, ACTOR, a->pos[0],
+		    a->pos[1]);
+		if (r == KDC_OK)
+			printf("grant %s -> %s revoked, with its tokens\n",
+			    a->pos[0], a->pos[1]);
+		else
+			fail("ace revoke-grant %s %s: %s", a->pos[0],
+			    a->pos[1], r == KDC_ERR_NOT_FOUND ?
+			    "no such grant" : kdc_err_str(r));
+	} else {
+		r = kdc_core_ace_token_revoke(c.core, ACTOR, a->pos[0]);
+		if (r == KDC_OK)
+			printf("token %s revoked\n", a->pos[0]);
+		else
+			fail("ace revoke-token %s: %s", a->pos[0],
+			    r == KDC_ERR_NOT_FOUND ? "no such token" :
+			    r == KDC_ERR_REVOKED ? "revoked already" :
+			    kdc_err_str(r));
+	}
+	rc = r == KDC_OK ? 0 : 1;
+	ctx_close(&c);
+	return rc;
+}
+
+static kdc_err
+token_json_one(void *arg, const struct kdc_ace_token_row *t)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "cti", json_string(t->cti_hex));
+	json_object_set_new(j, "client", json_string(t->client));
+	json_object_set_new(j, "audience", json_string(t->audience));
+	json_object_set_new(j, "scope", json_string(t->scope));
+	json_object_set_new(j, "kind", json_string(t->kind));
+	json_object_set_new(j, "pop", json_string(t->pop));
+	json_object_set_new(j, "pop_kid", t->pop_kid_hex[0] != '\0' ?
+	    json_string(t->pop_kid_hex) : json_null());
+	json_object_set_new(j, "iat", json_integer(t->iat));
+	json_object_set_new(j, "exp", json_integer(t->exp));
+	json_object_set_new(j, "revoked_at", t->revoked_at != 0 ?
+	    json_integer(t->revoked_at) : json_null());
+	json_array_append_new(arg, j);
+	return KDC_OK;
+}
+
+static kdc_err
+token_print_one(void *arg, const struct kdc_ace_token_row *t)
+{
+	char iat[32], exp[32];
+
+	(void)arg;
+	fmt_time(t->iat, iat, sizeof(iat));
+	fmt_time(t->exp, exp, sizeof(exp));
+	printf("%s %-7s %-10s %-20s %-16s %-20s %s %s%s\n", t->cti_hex,
+	    t->kind, t->pop, t->client, t->audience, t->scope, iat, exp,
+	    t->revoked_at != 0 ? " revoked" : "");
+	return KDC_OK;
+}
+
+static int
+cmd_ace_tokens(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	json_t *arr = NULL;
+	int rc = 0;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if (a->json) {
+		arr = json_array();
+		if ((r = kdc_core_ace_tokens(c.core, a->active != 0,
+		    token_json_one, arr)) != KDC_OK)
+			rc = fail("ace tokens: %s", kdc_err_str(r));
+		else
+			rc = print_json(arr);
+		arr = NULL;
+	} else if ((r = kdc_core_ace_tokens(c.core, a->active != 0,
+	    token_print_one, NULL)) != KDC_OK)
+		rc = fail("ace tokens: %s", kdc_err_str(r));
+	json_decref(arr);
+	ctx_close(&c);
+	return rc;
+}
+
+static int
+cmd_ace_pubkey(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	uint8_t cose[256], spki[128];
+	size_t cose_len = sizeof(cose), spki_len = sizeof(spki);
+	char hex[2 * sizeof(cose) + 1], *pem = NULL;
+	size_t pem_len = 0;
+	int rc = 1;
+	kdc_err r;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if ((r = kdc_core_ace_key_load(c.core, c.dir)) != KDC_OK ||
+	    (r = kdc_core_ace_as_pubkey(c.core, cose, &cose_len, spki,
+	    &spki_len)) != KDC_OK) {
+		rc = fail("ace pubkey: the AS key: %s", kdc_err_str(r));
+		goto out;
+	}
+	if (a->cose) {
+		kdc_hex_encode(cose, cose_len, hex);
+		printf("%s\n", hex);
+		rc = 0;
+	} else if ((r = kdc_pem_encode("PUBLIC KEY", spki, spki_len, &pem, &pem_len)) !=
+	    KDC_OK)
+		rc = fail("ace pubkey: %s", kdc_err_str(r));
+	else {
+		fwrite(pem, 1, pem_len, stdout);
+		rc = 0;
+	}
+out:
+	kdc_free(pem);
+	ctx_close(&c);
+	return rc;
+}
+
 int
 kdc_cli_run(const struct kdc_cli_args *a)
 {
@@ -1262,6 +1584,13 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_AUDIENCE_ADD:	return cmd_audience_add(a);
 	case KDC_CMD_AUDIENCE_LIST:
 	case KDC_CMD_AUDIENCE_SHOW:	return cmd_audience_list(a);
+	case KDC_CMD_ACE_RS_ADD:	return cmd_ace_rs_add(a);
+	case KDC_CMD_ACE_RS_LIST:	return cmd_ace_rs_list(a);
+	case KDC_CMD_ACE_GRANT:		return cmd_ace_grant(a);
+	case KDC_CMD_ACE_REVOKE_GRANT:
+	case KDC_CMD_ACE_REVOKE_TOKEN:	return cmd_ace_revoke(a);
+	case KDC_CMD_ACE_TOKENS:	return cmd_ace_tokens(a);
+	case KDC_CMD_ACE_PUBKEY:	return cmd_ace_pubkey(a);
 	case KDC_CMD_NONE:		break;
 	}
 	return fail("no command");

@@ -11,8 +11,10 @@
 static const struct {
 	const char		*w1, *w2;	/* "device", "add" */
 	enum kdc_cli_cmd	 cmd;
-	int			 npos;		/* positional args required */
+	int			 npos;		/* positional args required;
+						 * negative: at least -npos */
 	const char		*usage;
+	const char		*w3;		/* "ace rs add": "add" */
 } cmds[] = {
 	{ "init", NULL, KDC_CMD_INIT, 0,
 	  "iotkdc init [--dir D] [--ca-key pkcs11:URL]\n"
@@ -114,6 +116,44 @@ static const struct {
 	  "  and /1, Finish), as after the device's own POST /bs. Exits 0\n"
 	  "  once Finish is answered and the credentials are active; the\n"
 	  "  step that failed otherwise. Audited. PSK devices only.\n" },
+	{ "ace", "rs", KDC_CMD_ACE_RS_ADD, 1,
+	  "iotkdc ace rs add AUD (--key-file F | --pubkey FILE) [--profile coap_dtls]\n"
+	  "  Register an ACE resource server as the audience AUD (kind ace-rs,\n"
+	  "  made if not registered yet). --key-file F: the 16-byte key it\n"
+	  "  shares with the AS, hex, in F (mode 0600 or stricter; \"-\":\n"
+	  "  standard input), kept wrapped; tokens with a symmetric PoP key are\n"
+	  "  COSE_Encrypt0 to it. --pubkey FILE: its P-256 public key (PEM or\n"
+	  "  DER SPKI), returned to clients as rs_cnf. Both may be given. The\n"
+	  "  RS authenticates to /introspect and /trl as the device named AUD.\n"
+	  "  A key is never taken on the command line (--key is refused).\n",
+	  "add" },
+	{ "ace", "rs", KDC_CMD_ACE_RS_LIST, 0,
+	  "iotkdc ace rs list [--json]\n"
+	  "  Every resource server: audience, profile, which keys it has.\n",
+	  "list" },
+	{ "ace", "grant", KDC_CMD_ACE_GRANT, -3,
+	  "iotkdc ace grant CLIENT AUD SCOPE... [--refresh]\n"
+	  "  Let device CLIENT get access tokens for AUD with any of the\n"
+	  "  scopes given (at most 16, each 1..64 bytes, 255 in all);\n"
+	  "  --refresh: refresh tokens too. Replaces (and revokes with its\n"
+	  "  tokens) an earlier grant for the pair. Audited.\n" },
+	{ "ace", "revoke-grant", KDC_CMD_ACE_REVOKE_GRANT, 2,
+	  "iotkdc ace revoke-grant CLIENT AUD\n"
+	  "  Revoke the grant and every token issued under it: introspection\n"
+	  "  answers inactive at once, the TRL lists them until they expire.\n" },
+	{ "ace", "tokens", KDC_CMD_ACE_TOKENS, 0,
+	  "iotkdc ace tokens [--active] [--json]\n"
+	  "  Every token issued (cti, client, audience, scope, kind, PoP kind\n"
+	  "  and kid, issued, expires, revoked), oldest first; --active: the\n"
+	  "  ones neither revoked nor expired. Never a key or a token.\n" },
+	{ "ace", "revoke-token", KDC_CMD_ACE_REVOKE_TOKEN, 1,
+	  "iotkdc ace revoke-token CTI\n"
+	  "  Revoke one token by its cti (32 hex digits, see ace tokens).\n" },
+	{ "ace", "pubkey", KDC_CMD_ACE_PUBKEY, 0,
+	  "iotkdc ace pubkey [--cose | --pem]\n"
+	  "  The AS public key that signs asymmetric-PoP tokens, for resource\n"
+	  "  servers: PEM SPKI (default), or the COSE_Key in hex (--cose).\n"
+	  "  Made (as.key) if this data dir predates ACE.\n" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -133,7 +173,9 @@ static const char overview[] =
     "  audit list|verify                the hash-chained audit log\n"
     "  lwm2m clients                    LwM2M Server registrations\n"
     "  lwm2m bootstrap-device URI --device ID\n"
-    "                                   server-initiated bootstrap\n\n"
+    "                                   server-initiated bootstrap\n"
+    "  ace rs add|list | grant | revoke-grant | tokens | revoke-token | pubkey\n"
+    "                                   the ACE-OAuth Authorization Server\n\n"
     "--dir D: data dir (default $IOTKDC_DIR, else ./var).\n"
     "'iotkdc COMMAND --help' tells more.\n";
 
@@ -187,7 +229,7 @@ kdc_err
 kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
     size_t err_len)
 {
-	const char *words[4], *days = NULL, *expiring = NULL, *ssid = NULL;
+	const char *words[KDC_CLI_POS_MAX + 3], *key_hex = NULL, *days = NULL, *expiring = NULL, *ssid = NULL;
 	int nwords = 0, ci = -1;
 
 	memset(a, 0, sizeof(*a));
@@ -204,7 +246,13 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		{ "--ca-key", &a->ca_key }, { "--days", &days },
 		{ "--expiring", &expiring }, { "--kind", &a->kind },
 		{ "--uri", &a->uri }, { "--ssid", &ssid },
-		{ "--audience", &a->audience },
+		{ "--audience", &a->audience }, { "--key-file", &a->key_file },
+		{ "--key", &key_hex }, { "--pubkey", &a->pubkey },
+	};
+	const struct { const char *name; int *dst; } flags[] = {
+		{ "--cert", &a->cert }, { "--refresh", &a->refresh },
+		{ "--active", &a->active }, { "--cose", &a->cose },
+		{ "--pem", &a->pem },
 	};
 
 	for (int i = 1; i < argc; i++) {
@@ -225,12 +273,15 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 			a->version = 1;
 			continue;
 		}
-		if (strcmp(arg, "--cert") == 0) {
-			a->cert = 1;
+		for (k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+			if (strcmp(arg, flags[k].name) == 0)
+				break;
+		if (k < sizeof(flags) / sizeof(flags[0])) {
+			*flags[k].dst = 1;
 			continue;
 		}
 		if (arg[0] != '-' || arg[1] == '\0') {
-			if (nwords == 4)
+			if (nwords == (int)(sizeof(words) / sizeof(words[0])))
 				return usage_err(err, err_len,
 				    "too many arguments at '%s'", arg);
 			words[nwords++] = arg;
@@ -262,12 +313,15 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		if (strcmp(cmds[i].w1, words[0]) != 0)
 			continue;
 		if (cmds[i].w2 == NULL ||
-		    (nwords > 1 && strcmp(cmds[i].w2, words[1]) == 0)) {
+		    (nwords > 1 && strcmp(cmds[i].w2, words[1]) == 0 &&
+		    (cmds[i].w3 == NULL || (nwords > 2 &&
+		    strcmp(cmds[i].w3, words[2]) == 0)))) {
 			ci = (int)i;
 			break;
 		}
 	}
-	if (ci < 0 && a->help && nwords == 1) {
+	if (ci < 0 && a->help && (nwords == 1 || (nwords == 2 &&
+	    strcmp(words[0], "ace") == 0))) {
 		for (size_t i = 0; i < NCMDS; i++)
 			if (strcmp(cmds[i].w1, words[0]) == 0)
 				return KDC_OK;	/* overview */
@@ -285,15 +339,21 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 	if (a->help)
 		return KDC_OK;
 	{
-		int skip = cmds[ci].w2 != NULL ? 2 : 1;
+		int skip = cmds[ci].w3 != NULL ? 3 : cmds[ci].w2 != NULL ? 2 :
+		    1, want = cmds[ci].npos < 0 ? -cmds[ci].npos :
+		    cmds[ci].npos;
 		a->npos = nwords - skip;
-		if (a->npos != cmds[ci].npos)
+		if (cmds[ci].npos < 0 ? a->npos < want : a->npos != want)
 			return usage_err(err, err_len,
-			    "%s%s%s takes %d argument%s, got %d", cmds[ci].w1,
-			    cmds[ci].w2 != NULL ? " " : "",
+			    "%s%s%s%s%s takes %s%d argument%s, got %d",
+			    cmds[ci].w1, cmds[ci].w2 != NULL ? " " : "",
 			    cmds[ci].w2 != NULL ? cmds[ci].w2 : "",
-			    cmds[ci].npos, cmds[ci].npos == 1 ? "" : "s",
-			    a->npos);
+			    cmds[ci].w3 != NULL ? " " : "",
+			    cmds[ci].w3 != NULL ? cmds[ci].w3 : "",
+			    cmds[ci].npos < 0 ? "at least " : "", want,
+			    want == 1 ? "" : "s", a->npos);
+		if (a->npos > KDC_CLI_POS_MAX)
+			return usage_err(err, err_len, "too many arguments");
 		for (int i = 0; i < a->npos; i++)
 			a->pos[i] = words[skip + i];
 	}
@@ -322,7 +382,7 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 			    "together");
 	} else if (a->psk != NULL || a->psk_file != NULL ||
 	    a->psk_identity != NULL || a->rpk != NULL || a->cert ||
-	    a->profile != NULL)
+	    (a->profile != NULL && a->cmd != KDC_CMD_ACE_RS_ADD))
 		return usage_err(err, err_len, "credential options belong to "
 		    "'device add'");
 	if (a->cmd == KDC_CMD_CERT_SIGN && a->device == NULL)
@@ -352,6 +412,32 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 	if (a->audience != NULL && a->cmd != KDC_CMD_CERT_SIGN)
 		return usage_err(err, err_len,
 		    "--audience belongs to 'cert sign'");
+	/* ACE */
+	if (key_hex != NULL)
+		return usage_err(err, err_len, "--key HEX would put the RS "
+		    "key on the command line (ps, shell history): use "
+		    "--key-file F (\"-\": standard input)");
+	if (a->cmd == KDC_CMD_ACE_RS_ADD) {
+		if (a->key_file == NULL && a->pubkey == NULL)
+			return usage_err(err, err_len, "ace rs add wants "
+			    "--key-file F, --pubkey FILE, or both");
+		if (a->profile != NULL && strcmp(a->profile, "coap_dtls") != 0)
+			return usage_err(err, err_len, "--profile: coap_dtls "
+			    "is the one profile the AS speaks");
+	} else if (a->key_file != NULL || a->pubkey != NULL)
+		return usage_err(err, err_len,
+		    "--key-file, --pubkey belong to 'ace rs add'");
+	if (a->refresh && a->cmd != KDC_CMD_ACE_GRANT)
+		return usage_err(err, err_len,
+		    "--refresh belongs to 'ace grant'");
+	if (a->active && a->cmd != KDC_CMD_ACE_TOKENS)
+		return usage_err(err, err_len,
+		    "--active belongs to 'ace tokens'");
+	if ((a->cose || a->pem) && a->cmd != KDC_CMD_ACE_PUBKEY)
+		return usage_err(err, err_len,
+		    "--cose, --pem belong to 'ace pubkey'");
+	if (a->cose && a->pem)
+		return usage_err(err, err_len, "--cose or --pem, not both");
 	if (a->ca_key != NULL && (a->cmd != KDC_CMD_INIT ||
 	    strncmp(a->ca_key, "pkcs11:", 7) != 0))
 		return usage_err(err, err_len,

@@ -205,8 +205,44 @@ typedef kdc_err (*kdc_ace_token_fn)(void *arg, const struct kdc_ace_token_row *t
 kdc_err	kdc_core_ace_tokens(struct kdc_core *core, bool active_only,
 	    kdc_ace_token_fn fn, void *arg);
 
-/* The AS public key: COSE_Key (EC2, kid) and SPKI DER (for RS config). */
+/* The AS public key: COSE_Key (EC2, P-256, alg ES256, kid = the first 8
+ * bytes of SHA-256 of the SPKI; capacity *cose_key_len) and SPKI DER
+ * (capacity *spki_len, 91 bytes); either may be NULL. NOT_FOUND if no AS
+ * key was loaded (kdc_core_ace_key_load()). */
 kdc_err	kdc_core_ace_as_pubkey(struct kdc_core *core, uint8_t *cose_key,
 	    size_t *cose_key_len, uint8_t *spki, size_t *spki_len);
+
+/* A registered RS as `iotkdc ace rs list` shows it (no key). */
+struct kdc_ace_rs_info {
+	char		 audience[KDC_NAME_MAX + 1];
+	int		 profile;
+	bool		 has_key;	/* a shared key: symmetric PoP */
+	bool		 has_pubkey;	/* a public key: rs_cnf */
+	int64_t		 created;
+};
+typedef kdc_err (*kdc_ace_rs_fn)(void *arg, const struct kdc_ace_rs_info *rs);
+/* Every RS, by audience name. */
+kdc_err	kdc_core_ace_rs_list(struct kdc_core *core, kdc_ace_rs_fn fn,
+	    void *arg);
+
+/* Is scope a scope the AS takes (RFC 6749 §3.3 scope-tokens separated by
+ * one space, each 1..64 bytes of %x21 / %x23-5B / %x5D-7E, at most 16,
+ * at most KDC_ACE_SCOPE_MAX bytes in all)? */
+bool	kdc_ace_scope_ok(const char *scope);
+
+/* ---- the AS key --------------------------------------------------------- */
+
+/*
+ * Load the AS key for this core ([ace] key: "file" is dir/as.key, else a
+ * PKCS#11 URL) and keep it (freed with the core). A file key missing from
+ * a data dir made before ACE is made now (logged at info). Errors as
+ * crypto.h kdc_as_key_load(). Without an AS key, asymmetric PoP is
+ * refused BAD_KEY (5.00) and Sign1 tokens introspect inactive.
+ */
+struct kdc_as_key;
+kdc_err	kdc_core_ace_key_load(struct kdc_core *core, const char *dir);
+/* Lend core an AS key instead (tests, a daemon sharing one; the caller
+ * keeps it alive and frees it after the core). NULL: none. */
+void	kdc_core_ace_set_key(struct kdc_core *core, struct kdc_as_key *key);
 
 #endif /* KDC_CORE_ACE_H */

@@ -56,6 +56,7 @@ enum csect {
 	SECT_CA,
 	SECT_COAP,
 	SECT_LWM2M,
+	SECT_ACE,
 	SECT_PROFILE,
 };
 
@@ -239,6 +240,19 @@ static const struct ckey keys[] = {
 	    CFG(lwm2m_bootstrap_timeout), 0, 0, NULL, NULL,
 	    "Seconds a bootstrap session may take from /bs to Finish." },
 
+	{ SECT_ACE, "token_lifetime", CT_INT, "3600", 60, 86400 * 7,
+	    CFG(ace_token_lifetime), 0, 0, NULL, NULL,
+	    "Lifetime of an access token in seconds (exp - iat, expires_in),\n"
+	    "# 60..604800." },
+	{ SECT_ACE, "refresh_lifetime", CT_INT, "2592000", 300, 86400 * 365,
+	    CFG(ace_refresh_lifetime), 0, 0, NULL, NULL,
+	    "Lifetime of a refresh token in seconds, 300..31536000 (30 days\n"
+	    "# by default); each use rotates it." },
+	{ SECT_ACE, "key", CT_STRING, "file", 0, 0,
+	    CFG(ace_key), FSZ(kdc_config, ace_key), 0, NULL, check_ca_key,
+	    "Where the AS signing key lives: \"file\" (as.key in the data\n"
+	    "# dir) or a PKCS#11 URL (pkcs11:...)." },
+
 	{ SECT_PROFILE, "cred_type", CT_ENUM, "psk", 0, 0,
 	    PRO(cred_type), 0, 0, cred_types, NULL,
 	    "Operational credential type: psk, rpk, x509, or x509-est (a\n"
@@ -272,7 +286,7 @@ _Static_assert(KDC_HTTP_CONN_PER_ADDR_MAX == 64 && KDC_HTTP_CONN_MAX == 256,
 _Static_assert(NKEYS <= 64, "seen masks are 64 bits");
 
 static const char *sect_names[] = { "", "kdc", "http", "ca", "coap", "lwm2m",
-    "profile" };
+    "ace", "profile" };
 static const char *sect_help[] = {
 	"",
 	"The KDC as a whole.",
@@ -280,6 +294,7 @@ static const char *sect_help[] = {
 	"The KDC's certificate authority.",
 	"The CoAP over DTLS listeners.",
 	"LwM2M: what the Bootstrap Server writes, the built-in LwM2M Server.",
+	"ACE-OAuth Authorization Server (iotkdc ace ...).",
 	"",
 };
 

@@ -74,6 +74,9 @@ struct kdc_config {
 	char			lwm2m_server_uri[256];	/* "" = derived */
 	int			lwm2m_lifetime;
 	int			lwm2m_bootstrap_timeout;
+	int			ace_token_lifetime;	/* seconds */
+	int			ace_refresh_lifetime;	/* seconds */
+	char			ace_key[512];	/* "file" or a PKCS#11 URL */
 	struct kdc_profile	profiles[KDC_CONFIG_PROFILES_MAX];
 	size_t			nprofiles;
 };

@@ -516,4 +516,6 @@ void	kdc_syncer_state(struct kdc_syncer *s, uint64_t *done,
 	    uint64_t *failed);
 void	kdc_syncer_free(struct kdc_syncer *s);
 
+#include "core/ace.h"
+
 #endif

@@ -41,6 +41,9 @@ struct kdc_core {
 	int64_t				 crl_next;
 	/* an issuance committed since the last kdc_core_sync() */
 	bool				 issued_unsynced;
+	/* the ACE AS key (core/ace.c), owned when the core loaded it */
+	struct kdc_as_key		*as_key;
+	bool				 as_key_owned;
 };
 
 /* The configuration in effect: the one serve swapped in last, else the
@@ -113,6 +116,12 @@ kdc_err	core_meta_counter(struct kdc_core *core, const char *key,
 kdc_err	core_meta_bump(struct kdc_core *core, const char *key);
 /* Bumped by every device deletion (revoke.h kdc_core_deletion_gen()). */
 #define DELETE_GEN_KEY	"delete_gen"
+
+/* ---- ace.c --------------------------------------------------------------- */
+
+/* Revoke every token of device (its revocation), in the caller's
+ * transaction; the caller bumps the revocation generation. */
+kdc_err	core_ace_device_revoked(struct kdc_core *core, int64_t device);
 
 /* ---- issue.c: the issuance pipeline ------------------------------------- */
 

@@ -281,9 +281,10 @@ kdc_core_device_revoke(struct kdc_core *core, const char *actor,
 	    KDC_CRED_REVOKED)) != KDC_OK ||
 	    (r = device_creds_set(core, dev->id, KDC_CRED_PENDING,
 	    KDC_CRED_REVOKED)) != KDC_OK ||
+	    (r = core_ace_device_revoked(core, dev->id)) != KDC_OK ||
 	    (r = core_crl_gen_bump(core)) != KDC_OK ||
 	    (r = AUDIT(core, actor, "device.revoke", dev_id, KDC_OK,
-	    "credentials revoked")) != KDC_OK) {
+	    "credentials and ACE tokens revoked")) != KDC_OK) {
 		kdc_store_rollback(core->st);
 		goto refused;
 	}
@@ -308,7 +309,11 @@ kdc_core_device_delete(struct kdc_core *core, const char *actor,
 		goto refused;
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
 		goto out;
-	if ((r = kdc_store_device_delete(core->st, dev->id)) != KDC_OK ||
+	/* its ACE tokens revoked first: their rows outlive the device and
+	 * stay on the TRL until they expire */
+	if ((r = core_ace_device_revoked(core, dev->id)) != KDC_OK ||
+	    (r = core_crl_gen_bump(core)) != KDC_OK ||
+	    (r = kdc_store_device_delete(core->st, dev->id)) != KDC_OK ||
 	    (r = core_meta_bump(core, DELETE_GEN_KEY)) != KDC_OK ||
 	    (r = AUDIT(core, actor, "device.delete", dev_id, KDC_OK,
 	    "device and credentials deleted")) != KDC_OK) {

@@ -38,8 +38,8 @@
 
 /* A fresh ECDSA P-256 key: as a privkey, and as unencrypted PKCS#8 DER
  * (a secret: the caller wipes it with crypto_datum_wipe()). */
-static kdc_err
-key_generate(gnutls_privkey_t *out, gnutls_datum_t *pkcs8)
+kdc_err
+crypto_key_generate(gnutls_privkey_t *out, gnutls_datum_t *pkcs8)
 {
 	gnutls_x509_privkey_t xkey = NULL;
 	gnutls_privkey_t key = NULL;
@@ -77,8 +77,8 @@ out:
 }
 
 /* A privkey from unencrypted PKCS#8 DER (what key_generate exported). */
-static kdc_err
-key_import(const uint8_t *der, size_t len, gnutls_privkey_t *out)
+kdc_err
+crypto_key_import(const uint8_t *der, size_t len, gnutls_privkey_t *out)
 {
 	gnutls_privkey_t key = NULL;
 	gnutls_datum_t d;
@@ -109,8 +109,8 @@ out:
 
 /* The private key a PKCS#11 URL names. The PIN comes from the URL's
  * pin-value (or pin-source) attribute (RFC 7512). */
-static kdc_err
-key_import_url(const char *url, gnutls_privkey_t *out)
+kdc_err
+crypto_key_import_url(const char *url, gnutls_privkey_t *out)
 {
 	gnutls_privkey_t key = NULL;
 	kdc_err r;
@@ -140,8 +140,9 @@ out:
 }
 
 /* The public half of a private key; UNSUPPORTED_KEY unless EC P-256. */
-static kdc_err
-key_public_p256(gnutls_privkey_t key, kdc_err fail, gnutls_pubkey_t *out)
+kdc_err
+crypto_key_public_p256(gnutls_privkey_t key, kdc_err fail,
+    gnutls_pubkey_t *out)
 {
 	gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
 	gnutls_pubkey_t pub = NULL;
@@ -284,12 +285,12 @@ kdc_ca_create(const char *dir, const struct kdc_keyring *kr,
 		goto out;
 	}
 	if (key_url != NULL) {
-		if ((r = key_import_url(key_url, &key)) != KDC_OK ||
-		    (r = key_public_p256(key, KDC_ERR_PKCS11, &pub)) != KDC_OK)
+		if ((r = crypto_key_import_url(key_url, &key)) != KDC_OK ||
+		    (r = crypto_key_public_p256(key, KDC_ERR_PKCS11, &pub)) != KDC_OK)
 			goto out;
 	} else {
-		if ((r = key_generate(&key, &pkcs8)) != KDC_OK ||
-		    (r = key_public_p256(key, KDC_ERR_CRYPTO, &pub)) != KDC_OK ||
+		if ((r = crypto_key_generate(&key, &pkcs8)) != KDC_OK ||
+		    (r = crypto_key_public_p256(key, KDC_ERR_CRYPTO, &pub)) != KDC_OK ||
 		    (r = kdc_wrap(kr, CA_KEY_AAD, strlen(CA_KEY_AAD),
 		    pkcs8.data, pkcs8.size, &wrapped, &wrapped_len)) != KDC_OK)
 			goto out;
@@ -433,7 +434,7 @@ kdc_ca_load(const char *dir, const struct kdc_keyring *kr,
 	}
 
 	if (key_url != NULL) {
-		if ((r = key_import_url(key_url, &ca->key)) != KDC_OK)
+		if ((r = crypto_key_import_url(key_url, &ca->key)) != KDC_OK)
 			goto out;
 	} else {
 		if ((r = crypto_file_read(key_path, KDC_PRIVKEY_MAX +
@@ -444,7 +445,7 @@ kdc_ca_load(const char *dir, const struct kdc_keyring *kr,
 		}
 		if ((r = kdc_unwrap(kr, CA_KEY_AAD, strlen(CA_KEY_AAD),
 		    wrapped, wrapped_len, &pkcs8, &pkcs8_len)) != KDC_OK ||
-		    (r = key_import(pkcs8, pkcs8_len, &ca->key)) != KDC_OK)
+		    (r = crypto_key_import(pkcs8, pkcs8_len, &ca->key)) != KDC_OK)
 			goto out;
 	}
 	/* A key that is not the certificate's would sign certificates no
@@ -556,8 +557,8 @@ kdc_tls_cert_create(const char *dir, const struct kdc_keyring *kr,
 		r = KDC_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = key_generate(&key, &pkcs8)) != KDC_OK ||
-	    (r = key_public_p256(key, KDC_ERR_CRYPTO, &pub)) != KDC_OK ||
+	if ((r = crypto_key_generate(&key, &pkcs8)) != KDC_OK ||
+	    (r = crypto_key_public_p256(key, KDC_ERR_CRYPTO, &pub)) != KDC_OK ||
 	    (r = kdc_wrap(kr, TLS_KEY_AAD, strlen(TLS_KEY_AAD), pkcs8.data,
 	    pkcs8.size, &wrapped, &wrapped_len)) != KDC_OK ||
 	    (r = crt_new(pub, now - BACKDATE_SECS,

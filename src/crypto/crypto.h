@@ -251,6 +251,38 @@ kdc_err	kdc_ca_crl(struct kdc_ca *ca, const char *const *serials_hex,
 kdc_err	kdc_keygen_p256(uint8_t *pkcs8, size_t *pkcs8_len, uint8_t **spki,
 	    size_t *spki_len);
 
+/* ---- the ACE Authorization Server's key (crypto/askey.c) -------------- */
+
+/*
+ * An ECDSA P-256 key that signs access tokens (COSE_Sign1, ES256), kept
+ * like the CA key: dir/as.key wrapped under kr (AAD "as.key"), or a
+ * PKCS#11 object. create: EXISTS if as.key is there. load: key_url NULL
+ * for the file (NOT_FOUND when as.key is missing: a data dir made before
+ * ACE; the caller creates it), else a PKCS#11 URL (as kdc_ca_load());
+ * BAD_KEY if it does not unwrap, UNSUPPORTED_KEY if not P-256. A file key
+ * signs through OpenSSL (p256.c), a token key through GnuTLS.
+ */
+struct kdc_as_key;
+kdc_err	kdc_as_key_create(const char *dir, const struct kdc_keyring *kr);
+kdc_err	kdc_as_key_load(const char *dir, const struct kdc_keyring *kr,
+	    const char *key_url, struct kdc_as_key **out);
+void	kdc_as_key_free(struct kdc_as_key *k);
+/* ES256 over data: raw r || s (COSE, RFC 9053 §2.1). */
+kdc_err	kdc_as_key_sign(struct kdc_as_key *k, const uint8_t *data,
+	    size_t len, uint8_t rs[64]);
+/* Its public key: the point (x, y) and, if spki is not NULL, the SPKI DER
+ * (capacity *spki_len, 91 bytes; TOO_LARGE). */
+kdc_err	kdc_as_key_pub(const struct kdc_as_key *k, uint8_t x[32],
+	    uint8_t y[32], uint8_t *spki, size_t *spki_len);
+/* The point of a canonical P-256 SPKI (what kdc_spki_check() accepts):
+ * UNSUPPORTED_KEY for any other key or encoding. x, y may be NULL. */
+kdc_err	kdc_spki_p256_xy(const uint8_t *spki, size_t len, uint8_t x[32],
+	    uint8_t y[32]);
+/* The SPKI of a P-256 point (capacity *spki_len >= 91): MALFORMED off the
+ * curve (kdc_spki_check()). */
+kdc_err	kdc_p256_xy_spki(const uint8_t x[32], const uint8_t y[32],
+	    uint8_t *spki, size_t *spki_len);
+
 /* ---- PKCS#10 requests (crypto/csr.c) ------------------------------------ */
 
 /*

@@ -52,6 +52,30 @@ struct kdc_ca {
 	size_t			 dn_len;
 };
 
+/* The ACE Authorization Server's signing key (askey.c): a P-256 key
+ * in GnuTLS (a file or a PKCS#11 object) and, for a file key, the same
+ * key in OpenSSL, which signs with it (p256.c). */
+struct kdc_as_key {
+	gnutls_privkey_t	 key;
+	struct evp_pkey_st	*ossl_key;
+	uint8_t			 spki[91];	/* canonical P-256 SPKI */
+	size_t			 spki_len;
+};
+
+/* ---- keys (ca.c): shared by the CA, the TLS and the AS keys -------------- */
+
+/* A fresh ECDSA P-256 key, and its unencrypted PKCS#8 DER (a secret: the
+ * caller wipes it with crypto_datum_wipe()). */
+kdc_err	crypto_key_generate(gnutls_privkey_t *out, gnutls_datum_t *pkcs8);
+/* A privkey from unencrypted PKCS#8 DER (BAD_KEY if it does not parse). */
+kdc_err	crypto_key_import(const uint8_t *der, size_t len,
+	    gnutls_privkey_t *out);
+/* The private key a PKCS#11 URL names (PKCS11 if it cannot be had). */
+kdc_err	crypto_key_import_url(const char *url, gnutls_privkey_t *out);
+/* The public half; UNSUPPORTED_KEY unless EC P-256, fail otherwise. */
+kdc_err	crypto_key_public_p256(gnutls_privkey_t key, kdc_err fail,
+	    gnutls_pubkey_t *out);
+
 /* ---- DER (der.c) ---------------------------------------------------------
  * Read through a struct kdc_rd (base/buf.h). der_next() takes the next
  * element if its tag is `tag` (one-octet tags only) and its length is

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -341,4 +342,118 @@ crypto_p256_ca_sign(struct kdc_ca *ca, const uint8_t *data, size_t len,
 	if (last_openssl)
 		return sign_openssl(ca->ossl_key, data, len, sig, sig_len);
 	return sign_gnutls(ca, data, len, sig, sig_len);
+}
+
+/* ---- the AS key ------------------------------------------------------------ */
+
+kdc_err
+crypto_p256_key_import(const uint8_t *pkcs8, size_t pkcs8_len,
+    const uint8_t *spki, size_t spki_len, struct evp_pkey_st **out)
+{
+	const unsigned char *p = pkcs8;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	EVP_PKEY *key = NULL;
+	unsigned char *got = NULL;
+	int got_len = 0;
+	kdc_err r;
+
+	*out = NULL;
+	if (pkcs8_len > KDC_PRIVKEY_MAX)
+		return KDC_ERR_BAD_KEY;
+	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)pkcs8_len)) ==
+	    NULL || p != pkcs8 + pkcs8_len ||
+	    (key = EVP_PKCS82PKEY(p8)) == NULL) {
+		r = KDC_ERR_BAD_KEY;
+		goto out;
+	}
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+	    EVP_PKEY_get_bits(key) != 256) {
+		r = KDC_OK;
+		goto out;
+	}
+	if ((got_len = i2d_PUBKEY(key, &got)) <= 0 ||
+	    (size_t)got_len != spki_len || memcmp(got, spki, spki_len) != 0) {
+		r = KDC_ERR_BAD_KEY;
+		goto out;
+	}
+	*out = key;
+	key = NULL;
+	r = KDC_OK;
+out:
+	OPENSSL_free(got);
+	EVP_PKEY_free(key);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	ERR_clear_error();
+	return r;
+}
+
+void
+crypto_p256_key_free(struct evp_pkey_st *k)
+{
+	EVP_PKEY_free(k);
+}
+
+kdc_err
+crypto_p256_sign_raw(struct evp_pkey_st *k, void *gk, const uint8_t *data,
+    size_t len, uint8_t rs[64])
+{
+	uint8_t der[KDC_P256_SIG_MAX];
+	size_t der_len = sizeof(der);
+	gnutls_datum_t dr = { NULL, 0 }, ds = { NULL, 0 }, in;
+	kdc_err r;
+	int rc;
+
+	if (len > UINT32_MAX)
+		return KDC_ERR_TOO_LARGE;
+	last_openssl = k != NULL && use_openssl();
+	if (last_openssl) {
+		if ((r = sign_openssl(k, data, len, der, &der_len)) != KDC_OK)
+			return r;
+	} else {
+		gnutls_datum_t d = { (unsigned char *)(uintptr_t)data,
+		    (unsigned)len }, s = { NULL, 0 };
+
+		if (gk == NULL)
+			return KDC_ERR_INVALID_ARG;
+		if ((rc = gnutls_privkey_sign_data2((gnutls_privkey_t)gk,
+		    GNUTLS_SIGN_ECDSA_SHA256, 0, &d, &s)) < 0)
+			return KDC_CRYPTO_GTERR("gnutls_privkey_sign_data2",
+			    rc);
+		if (s.size > sizeof(der)) {
+			gnutls_free(s.data);
+			return KDC_ERR_CRYPTO;
+		}
+		memcpy(der, s.data, s.size);
+		der_len = s.size;
+		gnutls_free(s.data);
+	}
+	in.data = der;
+	in.size = (unsigned)der_len;
+	if ((rc = gnutls_decode_rs_value(&in, &dr, &ds)) < 0)
+		return KDC_CRYPTO_GTERR("gnutls_decode_rs_value", rc);
+	/* INTEGERs: a leading zero octet when the top bit is set, fewer
+	 * octets when the value is small; left-pad each to 32 */
+	r = KDC_ERR_CRYPTO;
+	{
+		const uint8_t *pr = dr.data, *ps = ds.data;
+		size_t lr = dr.size, ls = ds.size;
+
+		while (lr > 32 && *pr == 0) {
+			pr++;
+			lr--;
+		}
+		while (ls > 32 && *ps == 0) {
+			ps++;
+			ls--;
+		}
+		if (lr <= 32 && ls <= 32) {
+			memset(rs, 0, 64);
+			memcpy(rs + 32 - lr, pr, lr);
+			memcpy(rs + 64 - ls, ps, ls);
+			r = KDC_OK;
+		}
+	}
+	gnutls_free(dr.data);
+	gnutls_free(ds.data);
+	return r;
 }

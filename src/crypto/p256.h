@@ -73,6 +73,22 @@ kdc_err	crypto_p256_ca_sign(struct kdc_ca *ca, const uint8_t *data,
 	    size_t len, uint8_t *sig, size_t *sig_len);
 
 /*
+ * The AS key (crypto.h kdc_as_key_*): import the PKCS#8 DER of a file key
+ * into OpenSSL after checking it reads the public key spki (the
+ * canonical SPKI GnuTLS exported); *out NULL (KDC_OK) for a key that is
+ * not P-256. BAD_KEY, NOMEM as crypto_p256_ca_key_load().
+ */
+struct evp_pkey_st;
+kdc_err	crypto_p256_key_import(const uint8_t *pkcs8, size_t pkcs8_len,
+	    const uint8_t *spki, size_t spki_len, struct evp_pkey_st **out);
+void	crypto_p256_key_free(struct evp_pkey_st *k);
+/* ECDSA P-256 SHA-256 over data with k (OpenSSL) if not NULL, else gk (a
+ * gnutls_privkey_t, as void *: GnuTLS, PKCS#11), as COSE wants it: raw
+ * r || s (RFC 9053 §2.1), 64 bytes. CRYPTO. */
+kdc_err	crypto_p256_sign_raw(struct evp_pkey_st *k, void *gk,
+	    const uint8_t *data, size_t len, uint8_t rs[64]);
+
+/*
  * Bench and tests only: with on, both calls above take the GnuTLS path
  * (nettle) even where OpenSSL would be used, so one run can compare the
  * two. Process-wide; not a configuration: the daemon never calls it.

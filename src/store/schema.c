@@ -178,6 +178,51 @@ static const char *const migrations[] = {
 	 * without a scan of every row */
 	"CREATE INDEX cred_ended ON credentials(status_at)"
 	"  WHERE status IN ('revoked','expired');",
+
+	/* 9: the ACE Authorization Server (store/ace.h): resource servers
+	 * (an ace-rs audience each), grants, and every token issued. A
+	 * token row outlives its device and its grant (SET NULL): a revoked
+	 * token stays on the TRL until it expires. */
+	"CREATE TABLE ace_rs("
+	"  id INTEGER PRIMARY KEY,"
+	"  audience TEXT NOT NULL UNIQUE REFERENCES audiences(name),"
+	"  profile INTEGER NOT NULL DEFAULT 1 CHECK (profile BETWEEN 1 AND 255),"
+	"  key_wrapped BLOB,"
+	"  spki BLOB,"
+	"  created INTEGER NOT NULL,"
+	"  CHECK (key_wrapped IS NOT NULL OR spki IS NOT NULL));"
+	"CREATE TABLE ace_grants("
+	"  id INTEGER PRIMARY KEY,"
+	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  audience TEXT NOT NULL REFERENCES audiences(name),"
+	"  scopes TEXT NOT NULL,"
+	"  refresh INTEGER NOT NULL DEFAULT 0 CHECK (refresh IN (0, 1)),"
+	"  created INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX ace_grant_live ON ace_grants(device, audience)"
+	"  WHERE revoked_at = 0;"
+	"CREATE INDEX ace_grant_audience ON ace_grants(audience);"
+	"CREATE TABLE ace_tokens("
+	"  cti BLOB PRIMARY KEY NOT NULL,"
+	"  device INTEGER REFERENCES devices(id) ON DELETE SET NULL,"
+	"  client TEXT NOT NULL,"
+	"  grant_id INTEGER REFERENCES ace_grants(id) ON DELETE SET NULL,"
+	"  audience TEXT NOT NULL,"
+	"  scope TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('access','refresh')),"
+	"  pop TEXT NOT NULL CHECK (pop IN ('symmetric','asymmetric')),"
+	"  pop_kid BLOB,"
+	"  pop_key BLOB,"
+	"  hash BLOB NOT NULL,"
+	"  iat INTEGER NOT NULL,"
+	"  exp INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX ace_token_hash ON ace_tokens(hash);"
+	"CREATE INDEX ace_token_device ON ace_tokens(device);"
+	"CREATE INDEX ace_token_grant ON ace_tokens(grant_id);"
+	/* the TRL: revoked access tokens of an audience, not yet expired */
+	"CREATE INDEX ace_trl ON ace_tokens(audience, revoked_at, exp)"
+	"  WHERE kind = 'access' AND revoked_at <> 0;",
 };
 
 #define SQ_SCHEMA_VERSION \

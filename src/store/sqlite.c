@@ -31,6 +31,8 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/wipe.h"
+#include "store/ace.h"
 #include "store/store.h"
 #include "store/schema.h"
 #include "store/store_int.h"
@@ -104,6 +106,23 @@ enum sq_stmt {
 	S_REG_TOUCH,
 	S_REG_DELETE,
 	S_REG_LIST,
+	S_RS_ADD,
+	S_RS_GET,
+	S_RS_LIST,
+	S_GRANT_ADD,
+	S_GRANT_GET,
+	S_GRANT_GET_ID,
+	S_GRANT_REVOKE,
+	S_GRANT_REVOKE_TOKENS,
+	S_TOK_ADD,
+	S_TOK_GET,
+	S_TOK_BY_HASH,
+	S_TOK_REVOKE,
+	S_TOK_STATE,
+	S_TOK_REVOKE_DEV,
+	S_TOK_TRL,
+	S_TOK_LIST,
+	S_TOK_LIST_ACTIVE,
 	S_CRED_LIST,		/* + filter mask (CL_*), built at first use */
 	S_COUNT = S_CRED_LIST + 16
 };
@@ -117,6 +136,12 @@ enum sq_stmt {
 #define CL_EXPIRING	8
 
 #define AUD_COLS	"name, kind, uri, IFNULL(ssid, 0), created"
+#define RS_COLS		"id, audience, profile, key_wrapped, spki, created"
+#define GRANT_COLS \
+	"id, device, audience, scopes, refresh, created, revoked_at"
+#define TOK_COLS \
+	"cti, IFNULL(device, 0), client, IFNULL(grant_id, 0), audience," \
+	" scope, kind, pop, pop_kid, pop_key, hash, iat, exp, revoked_at"
 
 static const char *const sql_text[S_CRED_LIST] = {
 	[S_PING] = "SELECT val FROM meta WHERE key = 'app'",
@@ -208,6 +233,38 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " WHERE id = ?1",
 	[S_REG_DELETE] = "DELETE FROM lwm2m_regs WHERE id = ?1",
 	[S_REG_LIST] = "SELECT " REG_COLS " FROM lwm2m_regs ORDER BY ep",
+	[S_RS_ADD] = "INSERT INTO ace_rs(audience, profile, key_wrapped, spki,"
+	    " created) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_RS_GET] = "SELECT " RS_COLS " FROM ace_rs WHERE audience = ?1",
+	[S_RS_LIST] = "SELECT " RS_COLS " FROM ace_rs ORDER BY audience",
+	[S_GRANT_ADD] = "INSERT INTO ace_grants(device, audience, scopes,"
+	    " refresh, created) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_GRANT_GET] = "SELECT " GRANT_COLS " FROM ace_grants"
+	    " WHERE device = ?1 AND audience = ?2 AND revoked_at = 0",
+	[S_GRANT_GET_ID] = "SELECT " GRANT_COLS " FROM ace_grants"
+	    " WHERE id = ?1",
+	[S_GRANT_REVOKE] = "UPDATE ace_grants SET revoked_at = ?2"
+	    " WHERE id = ?1 AND revoked_at = 0",
+	[S_GRANT_REVOKE_TOKENS] = "UPDATE ace_tokens SET revoked_at = ?2"
+	    " WHERE grant_id = ?1 AND revoked_at = 0",
+	[S_TOK_ADD] = "INSERT INTO ace_tokens(cti, device, client, grant_id,"
+	    " audience, scope, kind, pop, pop_kid, pop_key, hash, iat, exp)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[S_TOK_GET] = "SELECT " TOK_COLS " FROM ace_tokens WHERE cti = ?1",
+	[S_TOK_BY_HASH] = "SELECT " TOK_COLS " FROM ace_tokens"
+	    " WHERE hash = ?1",
+	[S_TOK_REVOKE] = "UPDATE ace_tokens SET revoked_at = ?2"
+	    " WHERE cti = ?1 AND revoked_at = 0",
+	[S_TOK_STATE] = "SELECT revoked_at FROM ace_tokens WHERE cti = ?1",
+	[S_TOK_REVOKE_DEV] = "UPDATE ace_tokens SET revoked_at = ?2"
+	    " WHERE device = ?1 AND revoked_at = 0",
+	[S_TOK_TRL] = "SELECT hash FROM ace_tokens INDEXED BY ace_trl"
+	    " WHERE kind = 'access' AND revoked_at <> 0 AND audience = ?1"
+	    " AND exp > ?2",
+	[S_TOK_LIST] = "SELECT " TOK_COLS " FROM ace_tokens"
+	    " ORDER BY iat, rowid",
+	[S_TOK_LIST_ACTIVE] = "SELECT " TOK_COLS " FROM ace_tokens"
+	    " WHERE revoked_at = 0 AND exp > ?1 ORDER BY iat, rowid",
 };
 
 struct sq {
@@ -2167,6 +2224,518 @@ out:
 	return r;
 }
 
+/* ---- ACE Authorization Server (store/ace.h) ---------------------------- */
+
+static kdc_err
+row_rs(sqlite3_stmt *s, struct kdc_ace_rs_row **out)
+{
+	struct kdc_ace_rs_row *rs = NULL;
+	kdc_err r;
+
+	*out = NULL;
+	if ((rs = kdc_calloc(1, sizeof(*rs))) == NULL)
+		return KDC_ERR_NOMEM;
+	rs->id = sqlite3_column_int64(s, 0);
+	if ((r = col_text(s, 1, rs->audience, sizeof(rs->audience))) !=
+	    KDC_OK ||
+	    (r = col_blob(s, 3, &rs->key_wrapped, &rs->key_wrapped_len)) !=
+	    KDC_OK ||
+	    (r = col_blob(s, 4, &rs->spki, &rs->spki_len)) != KDC_OK) {
+		kdc_ace_rs_row_free(rs);
+		return r;
+	}
+	rs->profile = sqlite3_column_int(s, 2);
+	rs->created = sqlite3_column_int64(s, 5);
+	*out = rs;
+	return KDC_OK;
+}
+
+static kdc_err
+sq_ace_rs_add(struct kdc_store *st, struct kdc_ace_rs_row *rs)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t created = rs->created != 0 ? rs->created : sq_now();
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_RS_ADD, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, rs->audience));
+	BIND(sqlite3_bind_int(s, 2, rs->profile));
+	BIND(bind_blob(s, 3, rs->key_wrapped, rs->key_wrapped_len));
+	BIND(bind_blob(s, 4, rs->spki, rs->spki_len));
+	BIND(sqlite3_bind_int64(s, 5, created));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_NOT_FOUND)) != KDC_OK)
+		goto out;
+	rs->id = sqlite3_last_insert_rowid(q->db);
+	rs->created = created;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ace_rs_get(struct kdc_store *st, const char *aud,
+    struct kdc_ace_rs_row **out)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_RS_GET, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, aud));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) == KDC_OK)
+		r = row_rs(s, out);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ace_rs_list(struct kdc_store *st, struct kdc_ace_rs_row ***out,
+    size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_ace_rs_row **v = NULL, **nv;
+	size_t len = 0, cap = 0;
+	kdc_err r;
+	int rc;
+
+	if ((r = sq_stmt(q, S_RS_LIST, &s)) != KDC_OK)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((r = row_rs(s, &v[len])) != KDC_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	len = 0;
+out:
+	sq_done(s);
+	kdc_ace_rs_list_free(v, len);
+	return r;
+}
+
+static kdc_err
+row_grant(sqlite3_stmt *s, struct kdc_ace_grant_row *g)
+{
+	kdc_err r;
+
+	memset(g, 0, sizeof(*g));
+	g->id = sqlite3_column_int64(s, 0);
+	g->device = sqlite3_column_int64(s, 1);
+	if ((r = col_text(s, 2, g->audience, sizeof(g->audience))) != KDC_OK ||
+	    (r = col_text(s, 3, g->scopes, sizeof(g->scopes))) != KDC_OK)
+		return r;
+	g->refresh = sqlite3_column_int(s, 4) != 0;
+	g->created = sqlite3_column_int64(s, 5);
+	g->revoked_at = sqlite3_column_int64(s, 6);
+	return KDC_OK;
+}
+
+static kdc_err
+sq_ace_grant_add(struct kdc_store *st, struct kdc_ace_grant_row *g)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t created = g->created != 0 ? g->created : sq_now();
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_GRANT_ADD, &s)) != KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, g->device));
+	BIND(bind_text(s, 2, g->audience));
+	BIND(bind_text(s, 3, g->scopes));
+	BIND(sqlite3_bind_int(s, 4, g->refresh ? 1 : 0));
+	BIND(sqlite3_bind_int64(s, 5, created));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_NOT_FOUND)) != KDC_OK)
+		goto out;
+	g->id = sqlite3_last_insert_rowid(q->db);
+	g->created = created;
+	g->revoked_at = 0;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ace_grant_get(struct kdc_store *st, int64_t device, const char *aud,
+    struct kdc_ace_grant_row *out)
+{
+	struct sq *q = sq_of(st);
+	struct kdc_ace_grant_row g;
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, aud != NULL ? S_GRANT_GET : S_GRANT_GET_ID, &s)) !=
+	    KDC_OK)
+		goto out;
+	BIND(sqlite3_bind_int64(s, 1, device));
+	if (aud != NULL)
+		BIND(bind_text(s, 2, aud));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) != KDC_OK || (r = row_grant(s, &g)) != KDC_OK)
+		goto out;
+	*out = g;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ace_grant_get_id(struct kdc_store *st, int64_t id,
+    struct kdc_ace_grant_row *out)
+{
+	return sq_ace_grant_get(st, id, NULL, out);
+}
+
+/* An UPDATE of tokens or grants (?1 the key, ?2 now); *n its changes. */
+static kdc_err
+sq_update(struct sq *q, enum sq_stmt id, int64_t key, const uint8_t *blob,
+    size_t blob_len, int64_t now, size_t *n)
+{
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if (n != NULL)
+		*n = 0;
+	if ((r = sq_stmt(q, id, &s)) != KDC_OK)
+		goto out;
+	BIND(blob != NULL ? bind_blob(s, 1, blob, blob_len) :
+	    sqlite3_bind_int64(s, 1, key));
+	BIND(sqlite3_bind_int64(s, 2, now));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_STORE)) == KDC_OK && n != NULL)
+		*n = (size_t)sqlite3_changes(q->db);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ace_grant_revoke(struct kdc_store *st, int64_t id, int64_t now,
+    size_t *n)
+{
+	struct sq *q = sq_of(st);
+	size_t k = 0;
+	bool own;
+	kdc_err r;
+
+	if ((r = sq_atomic_begin(q, &own)) != KDC_OK)
+		return r;
+	if ((r = sq_update(q, S_GRANT_REVOKE, id, NULL, 0, now, &k)) ==
+	    KDC_OK && k == 0)
+		r = KDC_ERR_NOT_FOUND;
+	if (r == KDC_OK)
+		r = sq_update(q, S_GRANT_REVOKE_TOKENS, id, NULL, 0, now, &k);
+	if ((r = sq_atomic_end(q, own, r)) != KDC_OK)
+		return r;
+	if (n != NULL)
+		*n = k;
+	return KDC_OK;
+}
+
+static int
+tok_kind_parse(const char *s)
+{
+	return strcmp(s, "access") == 0 ? KDC_ACE_ACCESS :
+	    strcmp(s, "refresh") == 0 ? KDC_ACE_REFRESH : -1;
+}
+
+static int
+tok_pop_parse(const char *s)
+{
+	return strcmp(s, "symmetric") == 0 ? KDC_ACE_POP_SYMMETRIC :
+	    strcmp(s, "asymmetric") == 0 ? KDC_ACE_POP_ASYMMETRIC : -1;
+}
+
+/* A blob column into a fixed array (NULL reads as empty); longer:
+ * not something we wrote. */
+static kdc_err
+col_fixed(sqlite3_stmt *s, int i, uint8_t *dst, size_t cap, size_t *len)
+{
+	const void *p;
+	int n;
+
+	*len = 0;
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return KDC_OK;
+	p = sqlite3_column_blob(s, i);
+	n = sqlite3_column_bytes(s, i);
+	if (n <= 0)
+		return KDC_OK;
+	if ((size_t)n > cap)
+		return KDC_ERR_STORE_CORRUPT;
+	if (p == NULL)
+		return KDC_ERR_NOMEM;
+	memcpy(dst, p, (size_t)n);
+	*len = (size_t)n;
+	return KDC_OK;
+}
+
+static kdc_err
+row_token(sqlite3_stmt *s, struct kdc_ace_token_rec *t)
+{
+	int kind, pop;
+	kdc_err r;
+
+	memset(t, 0, sizeof(*t));
+	if ((r = col_fixed(s, 0, t->cti, sizeof(t->cti), &t->cti_len)) !=
+	    KDC_OK ||
+	    (r = col_text(s, 2, t->client, sizeof(t->client))) != KDC_OK ||
+	    (r = col_text(s, 4, t->audience, sizeof(t->audience))) !=
+	    KDC_OK ||
+	    (r = col_text(s, 5, t->scope, sizeof(t->scope))) != KDC_OK ||
+	    (r = col_enum(s, 6, tok_kind_parse, &kind)) != KDC_OK ||
+	    (r = col_enum(s, 7, tok_pop_parse, &pop)) != KDC_OK ||
+	    (r = col_fixed(s, 8, t->pop_kid, sizeof(t->pop_kid),
+	    &t->pop_kid_len)) != KDC_OK ||
+	    (r = col_fixed(s, 9, t->pop_key, sizeof(t->pop_key),
+	    &t->pop_key_len)) != KDC_OK ||
+	    (r = col_fixed(s, 10, t->hash, sizeof(t->hash),
+	    &t->hash_len)) != KDC_OK)
+		return r;
+	t->device = sqlite3_column_int64(s, 1);
+	t->grant = sqlite3_column_int64(s, 3);
+	t->kind = (enum kdc_ace_token_kind)kind;
+	t->pop = (enum kdc_ace_pop)pop;
+	t->iat = sqlite3_column_int64(s, 11);
+	t->exp = sqlite3_column_int64(s, 12);
+	t->revoked_at = sqlite3_column_int64(s, 13);
+	return KDC_OK;
+}
+
+static kdc_err
+sq_ace_token_add(struct kdc_store *st, const struct kdc_ace_token_rec *t)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_TOK_ADD, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_blob(s, 1, t->cti, t->cti_len));
+	BIND(t->device != 0 ? sqlite3_bind_int64(s, 2, t->device) :
+	    sqlite3_bind_null(s, 2));
+	BIND(bind_text(s, 3, t->client));
+	BIND(t->grant != 0 ? sqlite3_bind_int64(s, 4, t->grant) :
+	    sqlite3_bind_null(s, 4));
+	BIND(bind_text(s, 5, t->audience));
+	BIND(bind_text(s, 6, t->scope));
+	BIND(bind_text(s, 7, t->kind == KDC_ACE_REFRESH ? "refresh" :
+	    "access"));
+	BIND(bind_text(s, 8, t->pop == KDC_ACE_POP_ASYMMETRIC ? "asymmetric" :
+	    "symmetric"));
+	BIND(bind_blob(s, 9, t->pop_kid, t->pop_kid_len));
+	BIND(bind_blob(s, 10, t->pop_key, t->pop_key_len));
+	BIND(bind_blob(s, 11, t->hash, t->hash_len));
+	BIND(sqlite3_bind_int64(s, 12, t->iat));
+	BIND(sqlite3_bind_int64(s, 13, t->exp));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	r = sq_run(q, s, KDC_ERR_NOT_FOUND);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ace_token_get(struct kdc_store *st, enum sq_stmt id, const uint8_t *key,
+    size_t key_len, struct kdc_ace_token_rec *out)
+{
+	struct sq *q = sq_of(st);
+	struct kdc_ace_token_rec *t = NULL;
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((t = kdc_malloc(sizeof(*t))) == NULL)
+		return KDC_ERR_NOMEM;
+	if ((r = sq_stmt(q, id, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_blob(s, 1, key, key_len));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) != KDC_OK || (r = row_token(s, t)) != KDC_OK)
+		goto out;
+	*out = *t;
+out:
+	sq_done(s);
+	kdc_wipe(t, sizeof(*t));
+	kdc_free(t);
+	return r;
+}
+
+static kdc_err
+sq_ace_token_by_cti(struct kdc_store *st, const uint8_t *cti,
+    size_t cti_len, struct kdc_ace_token_rec *out)
+{
+	return sq_ace_token_get(st, S_TOK_GET, cti, cti_len, out);
+}
+
+static kdc_err
+sq_ace_token_by_hash(struct kdc_store *st, const uint8_t *hash,
+    size_t hash_len, struct kdc_ace_token_rec *out)
+{
+	return sq_ace_token_get(st, S_TOK_BY_HASH, hash, hash_len, out);
+}
+
+static kdc_err
+sq_ace_token_revoke(struct kdc_store *st, const uint8_t *cti,
+    size_t cti_len, int64_t now)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	size_t k = 0;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_update(q, S_TOK_REVOKE, 0, cti, cti_len, now, &k)) !=
+	    KDC_OK || k > 0)
+		return r;
+	/* nothing changed: unknown, or revoked already */
+	if ((r = sq_stmt(q, S_TOK_STATE, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_blob(s, 1, cti, cti_len));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) == KDC_OK)
+		r = KDC_ERR_REVOKED;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ace_tokens_revoke_device(struct kdc_store *st, int64_t device,
+    int64_t now, size_t *n)
+{
+	return sq_update(sq_of(st), S_TOK_REVOKE_DEV, device, NULL, 0, now,
+	    n);
+}
+
+static kdc_err
+sq_ace_trl(struct kdc_store *st, const char *aud, int64_t now,
+    void (*fn)(void *arg, const uint8_t *hash, size_t len), void *arg)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, S_TOK_TRL, &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, aud));
+	BIND(sqlite3_bind_int64(s, 2, now));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(s, 0);
+		int len = sqlite3_column_bytes(s, 0);
+
+		if (p == NULL || len <= 0 || len > KDC_ACE_HASH_MAX) {
+			r = KDC_ERR_STORE_CORRUPT;
+			goto out;
+		}
+		fn(arg, p, (size_t)len);
+	}
+	if (rc != SQLITE_DONE)
+		r = sq_err(q, rc, KDC_ERR_STORE);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ace_token_list(struct kdc_store *st, bool active_only, int64_t now,
+    struct kdc_ace_token_rec **out, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_ace_token_rec *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, active_only ? S_TOK_LIST_ACTIVE : S_TOK_LIST,
+	    &s)) != KDC_OK)
+		goto out;
+	if (active_only)
+		BIND(sqlite3_bind_int64(s, 1, now));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((r = row_token(s, &v[len])) != KDC_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sq_done(s);
+	if (v != NULL)
+		kdc_wipe(v, cap * sizeof(*v));
+	kdc_free(v);
+	return r;
+}
+
 /* ---- the vtable -------------------------------------------------------- */
 
 static const struct kdc_store_ops sqlite_ops = {
@@ -2217,4 +2786,18 @@ static const struct kdc_store_ops sqlite_ops = {
 	.lwm2m_reg_touch = sq_lwm2m_reg_touch,
 	.lwm2m_reg_delete = sq_lwm2m_reg_delete,
 	.lwm2m_reg_list = sq_lwm2m_reg_list,
+	.ace_rs_add = sq_ace_rs_add,
+	.ace_rs_get = sq_ace_rs_get,
+	.ace_rs_list = sq_ace_rs_list,
+	.ace_grant_add = sq_ace_grant_add,
+	.ace_grant_get = sq_ace_grant_get,
+	.ace_grant_get_id = sq_ace_grant_get_id,
+	.ace_grant_revoke = sq_ace_grant_revoke,
+	.ace_token_add = sq_ace_token_add,
+	.ace_token_get = sq_ace_token_by_cti,
+	.ace_token_by_hash = sq_ace_token_by_hash,
+	.ace_token_revoke = sq_ace_token_revoke,
+	.ace_tokens_revoke_device = sq_ace_tokens_revoke_device,
+	.ace_trl = sq_ace_trl,
+	.ace_token_list = sq_ace_token_list,
 };

@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/wipe.h"
+#include "store/ace.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -893,4 +894,231 @@ void
 kdc_lwm2m_reg_list_free(struct kdc_lwm2m_reg *v)
 {
 	kdc_free(v);
+}
+
+/* ---- ACE Authorization Server (store/ace.h) ---------------------------- */
+
+void
+kdc_ace_rs_row_free(struct kdc_ace_rs_row *rs)
+{
+	if (rs == NULL)
+		return;
+	wipe_free(rs->key_wrapped, rs->key_wrapped_len);
+	kdc_free(rs->spki);
+	kdc_free(rs);
+}
+
+void
+kdc_ace_rs_list_free(struct kdc_ace_rs_row **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		kdc_ace_rs_row_free(v[i]);
+	kdc_free(v);
+}
+
+kdc_err
+kdc_store_ace_rs_add(struct kdc_store *st, struct kdc_ace_rs_row *rs)
+{
+	kdc_err r;
+
+	if (rs == NULL || !FIELD_OK(rs->audience) || rs->audience[0] == '\0' ||
+	    ((rs->key_wrapped == NULL || rs->key_wrapped_len == 0) &&
+	    (rs->spki == NULL || rs->spki_len == 0)))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_rs_add(st, rs);
+}
+
+kdc_err
+kdc_store_ace_rs_get(struct kdc_store *st, const char *aud,
+    struct kdc_ace_rs_row **out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (aud == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_rs_get(st, aud, out);
+}
+
+kdc_err
+kdc_store_ace_rs_list(struct kdc_store *st, struct kdc_ace_rs_row ***out,
+    size_t *n)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_rs_list(st, out, n);
+}
+
+kdc_err
+kdc_store_ace_grant_add(struct kdc_store *st, struct kdc_ace_grant_row *g)
+{
+	kdc_err r;
+
+	if (g == NULL || g->device <= 0 || !FIELD_OK(g->audience) ||
+	    g->audience[0] == '\0' || !FIELD_OK(g->scopes))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_grant_add(st, g);
+}
+
+kdc_err
+kdc_store_ace_grant_get(struct kdc_store *st, int64_t device,
+    const char *aud, struct kdc_ace_grant_row *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (aud == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_grant_get(st, device, aud, out);
+}
+
+kdc_err
+kdc_store_ace_grant_get_id(struct kdc_store *st, int64_t id,
+    struct kdc_ace_grant_row *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_grant_get_id(st, id, out);
+}
+
+kdc_err
+kdc_store_ace_grant_revoke(struct kdc_store *st, int64_t id, int64_t now,
+    size_t *n)
+{
+	kdc_err r;
+
+	if (n != NULL)
+		*n = 0;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_grant_revoke(st, id, now, n);
+}
+
+kdc_err
+kdc_store_ace_token_add(struct kdc_store *st,
+    const struct kdc_ace_token_rec *t)
+{
+	kdc_err r;
+
+	if (t == NULL || t->cti_len == 0 || t->cti_len > KDC_ACE_CTI_MAX ||
+	    t->hash_len == 0 || t->hash_len > KDC_ACE_HASH_MAX ||
+	    t->pop_kid_len > KDC_ACE_CTI_MAX ||
+	    t->pop_key_len > KDC_ACE_POPKEY_MAX || !FIELD_OK(t->client) ||
+	    !FIELD_OK(t->audience) || !FIELD_OK(t->scope))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_token_add(st, t);
+}
+
+kdc_err
+kdc_store_ace_token_get(struct kdc_store *st, const uint8_t *cti,
+    size_t cti_len, struct kdc_ace_token_rec *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (cti == NULL || cti_len == 0 || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_token_get(st, cti, cti_len, out);
+}
+
+kdc_err
+kdc_store_ace_token_by_hash(struct kdc_store *st, const uint8_t *hash,
+    size_t hash_len, struct kdc_ace_token_rec *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (hash == NULL || hash_len == 0 || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_token_by_hash(st, hash, hash_len, out);
+}
+
+kdc_err
+kdc_store_ace_token_revoke(struct kdc_store *st, const uint8_t *cti,
+    size_t cti_len, int64_t now)
+{
+	kdc_err r;
+
+	if (cti == NULL || cti_len == 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_token_revoke(st, cti, cti_len, now);
+}
+
+kdc_err
+kdc_store_ace_tokens_revoke_device(struct kdc_store *st, int64_t device,
+    int64_t now, size_t *n)
+{
+	kdc_err r;
+
+	if (n != NULL)
+		*n = 0;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_tokens_revoke_device(st, device, now, n);
+}
+
+kdc_err
+kdc_store_ace_trl(struct kdc_store *st, const char *aud, int64_t now,
+    void (*fn)(void *arg, const uint8_t *hash, size_t len), void *arg)
+{
+	kdc_err r;
+
+	if (aud == NULL || fn == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_trl(st, aud, now, fn, arg);
+}
+
+kdc_err
+kdc_store_ace_token_list(struct kdc_store *st, bool active_only,
+    int64_t now, struct kdc_ace_token_rec **out, size_t *n)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_token_list(st, active_only, now, out, n);
 }

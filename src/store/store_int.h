@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "store/ace.h"
 #include "store/lwm2m_reg.h"
 #include "store/store.h"
 
@@ -110,6 +111,36 @@ struct kdc_store_ops {
 	kdc_err	(*lwm2m_reg_delete)(struct kdc_store *st, int64_t id);
 	kdc_err	(*lwm2m_reg_list)(struct kdc_store *st,
 		    struct kdc_lwm2m_reg **out, size_t *n);
+
+	/* store/ace.h */
+	kdc_err	(*ace_rs_add)(struct kdc_store *st, struct kdc_ace_rs_row *rs);
+	kdc_err	(*ace_rs_get)(struct kdc_store *st, const char *aud,
+		    struct kdc_ace_rs_row **out);
+	kdc_err	(*ace_rs_list)(struct kdc_store *st,
+		    struct kdc_ace_rs_row ***out, size_t *n);
+	kdc_err	(*ace_grant_add)(struct kdc_store *st,
+		    struct kdc_ace_grant_row *g);
+	kdc_err	(*ace_grant_get)(struct kdc_store *st, int64_t device,
+		    const char *aud, struct kdc_ace_grant_row *out);
+	kdc_err	(*ace_grant_get_id)(struct kdc_store *st, int64_t id,
+		    struct kdc_ace_grant_row *out);
+	kdc_err	(*ace_grant_revoke)(struct kdc_store *st, int64_t id,
+		    int64_t now, size_t *n);
+	kdc_err	(*ace_token_add)(struct kdc_store *st,
+		    const struct kdc_ace_token_rec *t);
+	kdc_err	(*ace_token_get)(struct kdc_store *st, const uint8_t *cti,
+		    size_t cti_len, struct kdc_ace_token_rec *out);
+	kdc_err	(*ace_token_by_hash)(struct kdc_store *st, const uint8_t *hash,
+		    size_t hash_len, struct kdc_ace_token_rec *out);
+	kdc_err	(*ace_token_revoke)(struct kdc_store *st, const uint8_t *cti,
+		    size_t cti_len, int64_t now);
+	kdc_err	(*ace_tokens_revoke_device)(struct kdc_store *st,
+		    int64_t device, int64_t now, size_t *n);
+	kdc_err	(*ace_trl)(struct kdc_store *st, const char *aud, int64_t now,
+		    void (*fn)(void *arg, const uint8_t *hash, size_t len),
+		    void *arg);
+	kdc_err	(*ace_token_list)(struct kdc_store *st, bool active_only,
+		    int64_t now, struct kdc_ace_token_rec **out, size_t *n);
 };
 
 /* The engine-independent head of every engine's handle (first member). */
