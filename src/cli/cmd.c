@@ -224,6 +224,12 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 			    "was made with", c->dir);
 		return fail("%s: %s", c->dir, kdc_err_str(r));
 	}
+	/* the AS key lives like the CA key: loaded wherever the CA is */
+	if (need_ca && (r = kdc_core_ace_key_load(c->core, c->dir)) !=
+	    KDC_OK) {
+		ctx_close(c);
+		return fail("%s: ACE AS key: %s", c->dir, kdc_err_str(r));
+	}
 	return 0;
 }
 

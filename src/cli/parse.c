@@ -20,7 +20,7 @@ static const struct {
 	  "iotkdc init [--dir D] [--ca-key pkcs11:URL]\n"
 	  "  Create the data dir: iotkdc.conf, wrapping key (wrap.key, 0600),\n"
 	  "  ECDSA P-256 root CA (10 years), HTTPS certificate, empty store.\n"
-	  "  --ca-key keeps the CA key in a PKCS#11 token instead of wrap.key.\n" },
+	  "  --ca-key keeps the CA key in a PKCS#11 token instead of wrap.key.\n", NULL },
 	{ "serve", NULL, KDC_CMD_SERVE, 0,
 	  "iotkdc serve [--dir D]\n"
 	  "  Run every face: HTTPS (default 127.0.0.1:8443, TLS 1.3: GET\n"
@@ -30,7 +30,7 @@ static const struct {
 	  "  SIGINT drains requests in flight and stops. SIGHUP re-reads\n"
 	  "  iotkdc.conf: [kdc] log_level and sweep_seconds take effect,\n"
 	  "  other changed keys are named in a warning and wait for a\n"
-	  "  restart.\n" },
+	  "  restart.\n", NULL },
 	{ "device", "add", KDC_CMD_DEVICE_ADD, 1,
 	  "iotkdc device add ID (--psk-identity S (--psk-file F | --psk HEX)\n"
 	  "                  | --rpk FILE | --cert) [--profile P]\n"
@@ -38,38 +38,38 @@ static const struct {
 	  "  least 16 bytes (hex), a raw public key (PEM or DER SPKI, P-256 or\n"
 	  "  Ed25519), or a certificate under a CA added with mfg-ca add.\n"
 	  "  --psk-file F reads the hex PSK from F (\"-\": standard input), so it\n"
-	  "  is not on the command line, where ps and shell history show it.\n" },
+	  "  is not on the command line, where ps and shell history show it.\n", NULL },
 	{ "device", "import", KDC_CMD_DEVICE_IMPORT, 1,
 	  "iotkdc device import FILE\n"
 	  "  Import a JSON Lines manifest, all or nothing. Lines:\n"
 	  "  {\"id\":..,\"psk_identity\":..,\"psk\":\"<hex>\"} | {\"id\":..,\"rpk\":\"<base64 DER>\"}\n"
-	  "  | {\"id\":..,\"cert\":true}, each with an optional \"profile\".\n" },
+	  "  | {\"id\":..,\"cert\":true}, each with an optional \"profile\".\n", NULL },
 	{ "device", "list", KDC_CMD_DEVICE_LIST, 0,
-	  "iotkdc device list [--json]\n" },
+	  "iotkdc device list [--json]\n", NULL },
 	{ "device", "show", KDC_CMD_DEVICE_SHOW, 1,
 	  "iotkdc device show ID [--json]\n"
-	  "  The device and all its credentials.\n" },
+	  "  The device and all its credentials.\n", NULL },
 	{ "device", "revoke", KDC_CMD_DEVICE_REVOKE, 1,
 	  "iotkdc device revoke ID\n"
-	  "  Revoke the device and every live credential it holds.\n" },
+	  "  Revoke the device and every live credential it holds.\n", NULL },
 	{ "device", "delete", KDC_CMD_DEVICE_DELETE, 1,
 	  "iotkdc device delete ID\n"
-	  "  Delete the device and its credentials (the audit log keeps them).\n" },
+	  "  Delete the device and its credentials (the audit log keeps them).\n", NULL },
 	{ "cred", "list", KDC_CMD_CRED_LIST, 0,
-	  "iotkdc cred list [--device ID] [--expiring DAYS] [--json]\n" },
+	  "iotkdc cred list [--device ID] [--expiring DAYS] [--json]\n", NULL },
 	{ "cred", "revoke", KDC_CMD_CRED_REVOKE, 1,
 	  "iotkdc cred revoke CRED\n"
-	  "  Revoke one credential by its id (see cred list).\n" },
+	  "  Revoke one credential by its id (see cred list).\n", NULL },
 	{ "mfg-ca", "add", KDC_CMD_MFGCA_ADD, 2,
 	  "iotkdc mfg-ca add NAME FILE\n"
-	  "  Trust a manufacturer CA (PEM or DER) for certificate-based devices.\n" },
+	  "  Trust a manufacturer CA (PEM or DER) for certificate-based devices.\n", NULL },
 	{ "cert", "sign", KDC_CMD_CERT_SIGN, 1,
 	  "iotkdc cert sign CSR --device ID [--days N] [--audience A]\n"
 	  "  Issue an operational certificate from a PKCS#10 CSR (PEM or DER;\n"
 	  "  ECDSA P-256 or Ed25519); PEM to stdout. Days default to the\n"
 	  "  device's profile lifetime. --audience: for that audience of the\n"
 	  "  device's profile (default its primary one); it supersedes the\n"
-	  "  device's live credential for that audience only.\n" },
+	  "  device's live credential for that audience only.\n", NULL },
 	{ "audience", "add", KDC_CMD_AUDIENCE_ADD, 1,
 	  "iotkdc audience add NAME --kind K --uri U [--ssid N]\n"
 	  "  Register a service that accepts operational credentials, for\n"
@@ -78,14 +78,14 @@ static const struct {
 	  "  device: --uri coaps://host[:port], --ssid 2..65534, unique), mqtt\n"
 	  "  (--uri mqtts://...), ace-rs (--uri coaps:// or https://). The\n"
 	  "  built-in LwM2M Server is the audience \"lwm2m\", always there.\n"
-	  "  Audited. Restart serve to use it in a profile.\n" },
+	  "  Audited. Restart serve to use it in a profile.\n", NULL },
 	{ "audience", "list", KDC_CMD_AUDIENCE_LIST, 0,
 	  "iotkdc audience list [--json]\n"
-	  "  Every audience, the built-in lwm2m first.\n" },
+	  "  Every audience, the built-in lwm2m first.\n", NULL },
 	{ "audience", "show", KDC_CMD_AUDIENCE_SHOW, 1,
-	  "iotkdc audience show NAME [--json]\n" },
+	  "iotkdc audience show NAME [--json]\n", NULL },
 	{ "ca", "export", KDC_CMD_CA_EXPORT, 0,
-	  "iotkdc ca export\n  The CA certificate, PEM, to stdout.\n" },
+	  "iotkdc ca export\n  The CA certificate, PEM, to stdout.\n", NULL },
 	{ "tls", "reissue", KDC_CMD_TLS_REISSUE, 0,
 	  "iotkdc tls reissue [--dir D]\n"
 	  "  Re-issue the listeners' TLS certificate (server.pem, with a new\n"
@@ -97,16 +97,16 @@ static const struct {
 	  "  the names; audited. Restart serve to use it: devices bootstrapped\n"
 	  "  from then on get it in /0/x/4; RPK and X.509 devices bootstrapped\n"
 	  "  before hold the old key or certificate there and must bootstrap\n"
-	  "  again (PSK devices need not).\n" },
+	  "  again (PSK devices need not).\n", NULL },
 	{ "audit", "list", KDC_CMD_AUDIT_LIST, 0,
-	  "iotkdc audit list [--json]\n" },
+	  "iotkdc audit list [--json]\n", NULL },
 	{ "audit", "verify", KDC_CMD_AUDIT_VERIFY, 0,
 	  "iotkdc audit verify\n"
-	  "  Check the hash chain; exits 1 naming the first broken record.\n" },
+	  "  Check the hash chain; exits 1 naming the first broken record.\n", NULL },
 	{ "lwm2m", "clients", KDC_CMD_LWM2M_CLIENTS, 0,
 	  "iotkdc lwm2m clients [--json]\n"
 	  "  Clients registered at the built-in LwM2M Server, with their\n"
-	  "  lifetime and last update; 'expired' once lifetime has passed.\n" },
+	  "  lifetime and last update; 'expired' once lifetime has passed.\n", NULL },
 	{ "lwm2m", "bootstrap-device", KDC_CMD_LWM2M_BOOTSTRAP_DEVICE, 1,
 	  "iotkdc lwm2m bootstrap-device URI --device ID\n"
 	  "  LwM2M server-initiated bootstrap: connect to a device that\n"
@@ -115,7 +115,7 @@ static const struct {
 	  "  Bootstrap Server's sequence on it (Discover, Delete, Write /0\n"
 	  "  and /1, Finish), as after the device's own POST /bs. Exits 0\n"
 	  "  once Finish is answered and the credentials are active; the\n"
-	  "  step that failed otherwise. Audited. PSK devices only.\n" },
+	  "  step that failed otherwise. Audited. PSK devices only.\n", NULL },
 	{ "ace", "rs", KDC_CMD_ACE_RS_ADD, 1,
 	  "iotkdc ace rs add AUD (--key-file F | --pubkey FILE) [--profile coap_dtls]\n"
 	  "  Register an ACE resource server as the audience AUD (kind ace-rs,\n"
@@ -136,24 +136,24 @@ static const struct {
 	  "  Let device CLIENT get access tokens for AUD with any of the\n"
 	  "  scopes given (at most 16, each 1..64 bytes, 255 in all);\n"
 	  "  --refresh: refresh tokens too. Replaces (and revokes with its\n"
-	  "  tokens) an earlier grant for the pair. Audited.\n" },
+	  "  tokens) an earlier grant for the pair. Audited.\n", NULL },
 	{ "ace", "revoke-grant", KDC_CMD_ACE_REVOKE_GRANT, 2,
 	  "iotkdc ace revoke-grant CLIENT AUD\n"
 	  "  Revoke the grant and every token issued under it: introspection\n"
-	  "  answers inactive at once, the TRL lists them until they expire.\n" },
+	  "  answers inactive at once, the TRL lists them until they expire.\n", NULL },
 	{ "ace", "tokens", KDC_CMD_ACE_TOKENS, 0,
 	  "iotkdc ace tokens [--active] [--json]\n"
 	  "  Every token issued (cti, client, audience, scope, kind, PoP kind\n"
 	  "  and kid, issued, expires, revoked), oldest first; --active: the\n"
-	  "  ones neither revoked nor expired. Never a key or a token.\n" },
+	  "  ones neither revoked nor expired. Never a key or a token.\n", NULL },
 	{ "ace", "revoke-token", KDC_CMD_ACE_REVOKE_TOKEN, 1,
 	  "iotkdc ace revoke-token CTI\n"
-	  "  Revoke one token by its cti (32 hex digits, see ace tokens).\n" },
+	  "  Revoke one token by its cti (32 hex digits, see ace tokens).\n", NULL },
 	{ "ace", "pubkey", KDC_CMD_ACE_PUBKEY, 0,
 	  "iotkdc ace pubkey [--cose | --pem]\n"
 	  "  The AS public key that signs asymmetric-PoP tokens, for resource\n"
 	  "  servers: PEM SPKI (default), or the COSE_Key in hex (--cose).\n"
-	  "  Made (as.key) if this data dir predates ACE.\n" },
+	  "  Made (as.key) if this data dir predates ACE.\n", NULL },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

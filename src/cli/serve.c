@@ -34,6 +34,7 @@
 #include "core/tlsnames.h"
 #include "crypto/codec.h"
 #include "http/http.h"
+#include "ace/ace.h"
 #include "lwm2m/lwm2m.h"
 
 #define ACTOR	"cli"
@@ -54,6 +55,7 @@ struct coap_face {
 	struct kdc_coap		*coap;
 	struct kdc_lwm2m	*lw;
 	struct kdc_est		*est;
+	struct kdc_ace		*ace;
 	struct kdc_pool		*pool;
 	struct core_set		 wk[KDC_POOL_THREADS_MAX];
 	size_t			 nwk;
@@ -321,6 +323,7 @@ face_stop(struct coap_face *f)
 	kdc_coap_free(f->coap);		/* fails what is in flight, audited */
 	kdc_est_free(f->est);		/* after the engine (lwm2m.h) */
 	kdc_lwm2m_free(f->lw);		/* after the engine (lwm2m.h) */
+	kdc_ace_free(f->ace);		/* after the engine */
 	for (size_t i = 0; i < f->nwk; i++) {
 		kdc_core_free(f->wk[i].core);
 		kdc_ca_free(f->wk[i].ca);
@@ -402,19 +405,23 @@ core_set_open(struct ctx *c, struct core_set *cs)
 	if ((r = kdc_core_new(cs->st, c->kr, cs->ca, &c->cfg, &cs->core)) !=
 	    KDC_OK)
 		return fail("%s: %s", c->dir, kdc_err_str(r));
+	if ((r = kdc_core_ace_key_load(cs->core, c->dir)) != KDC_OK)
+		return fail("%s: ACE AS key: %s", c->dir, kdc_err_str(r));
 	follow(cs->core);
 	return 0;
 }
 
 /* The engine's revocation watch saw a revocation: the LwM2M Server drops
- * the registrations it ends. */
+ * the registrations it ends, the AS tells its TRL observers. */
 static void
-lwm2m_recheck(void *arg)
+revoked(void *arg)
 {
+	struct coap_face *f = arg;
 	kdc_err r;
 
-	if ((r = kdc_lwm2m_server_recheck(arg)) != KDC_OK)
+	if ((r = kdc_lwm2m_server_recheck(f->lw)) != KDC_OK)
 		kdc_log_warn_r(r, "lwm2m: registrations not all rechecked");
+	kdc_ace_revoked(f->ace);
 }
 
 /* The engine's watch on the pool's eventfd: answers finished jobs. */
@@ -513,11 +520,13 @@ face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	if ((r = kdc_est_attach(f->coap, f->core, "kdc", f->pool, &f->est)) !=
 	    KDC_OK)
 		return fail("est: %s", kdc_err_str(r));
+	if ((r = kdc_ace_attach(f->coap, f->core, "kdc", &f->ace)) != KDC_OK)
+		return fail("ace: %s", kdc_err_str(r));
 	/* a revocation by `iotkdc cred|device revoke` (another process: we
 	 * share only the data dir) closes the sessions it ends and drops
 	 * their registrations (docs/design.md) */
 	kdc_coap_revocation_watch(f->coap, KDC_REVOCATION_POLL_MS,
-	    lwm2m_recheck, f->lw);
+	    revoked, f);
 	if (pthread_create(&f->thread, NULL, engine_thread, f) != 0)
 		return fail("coap: cannot start its thread");
 	f->running = 1;
@@ -643,7 +652,8 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = kdc_http_new(&c.cfg, &tls, &h)) != KDC_OK ||
-	    (r = kdc_http_routes_core(h, c.core)) != KDC_OK) {
+	    (r = kdc_http_routes_core(h, c.core)) != KDC_OK ||
+	    (r = kdc_ace_http_routes(h, c.core)) != KDC_OK) {
 		fail("https: %s", kdc_err_str(r));
 		goto out;
 	}

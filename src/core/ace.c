@@ -882,7 +882,7 @@ token_make(struct kdc_core *core, const struct kdc_ace_token_req *req,
 
 		if ((r = as_kid(core, askid, ax, ay)) != KDC_OK) {
 			if (r == KDC_ERR_NOT_FOUND)
-				r = KDC_ERR_BAD_KEY;	/* no AS key loaded */
+				r = KDC_ERR_CONFIG;	/* no AS key loaded */
 			goto out;
 		}
 		memset(&s, 0, sizeof(s));

@@ -149,9 +149,11 @@ static const struct ckey keys[] = {
 	{ SECT_HTTP, "tls12", CT_BOOL, "false", 0, 1,
 	    CFG(http_tls12), 0, 0, NULL, NULL,
 	    "Also accept TLS 1.2 (true/false). TLS 1.3 is always on." },
-	{ SECT_HTTP, "client_cert", CT_ENUM, "none", 0, 0,
+	{ SECT_HTTP, "client_cert", CT_ENUM, "optional", 0, 0,
 	    CFG(http_client_cert), 0, 0, client_certs, NULL,
-	    "Client certificates: none, optional or required." },
+	    "Client certificates from the iotkdc CA: none, optional (a "
+	    "client may prove who it is with one: the ACE /token endpoint "
+	    "on HTTPS needs it) or required." },
 	{ SECT_HTTP, "conns_per_address", CT_INT,
 	    KDC_STR(KDC_HTTP_CONN_PER_ADDR), 1, KDC_HTTP_CONN_PER_ADDR_MAX,
 	    CFG(http_conns_per_address), 0, 0, NULL, NULL,

@@ -119,6 +119,11 @@ struct req_state {
 	size_t		 dropped;	/* bytes dropped so far */
 	bool		 responded;
 	char		*client_dn;
+	/* the verified client certificate chain, leaf first (faces that
+	 * authenticate the peer through core: the ACE token endpoint) */
+	uint8_t		*chain[KDC_HTTP_CHAIN_MAX];
+	size_t		 chain_len[KDC_HTTP_CHAIN_MAX];
+	size_t		 nchain;
 };
 
 /* A response body handed to MHD, wiped when MHD is done with it. */
@@ -379,6 +384,15 @@ client_auth(struct kdc_http *h, struct MHD_Connection *c,
 		ret = 500;
 		goto out;
 	}
+	for (unsigned i = 0; i < n && i < KDC_HTTP_CHAIN_MAX; i++) {
+		if ((rs->chain[i] = kdc_malloc(certs[i].size)) == NULL) {
+			ret = 500;
+			goto out;
+		}
+		memcpy(rs->chain[i], certs[i].data, certs[i].size);
+		rs->chain_len[i] = certs[i].size;
+		rs->nchain = i + 1;
+	}
 	ret = 0;
 out:
 	gnutls_free(dn.data);
@@ -457,6 +471,9 @@ dispatch(struct kdc_http *h, struct MHD_Connection *c, struct req_state *rs,
 	req.body = rs->len > 0 ? rs->body : NULL;
 	req.body_len = rs->len;
 	req.client_dn = rs->client_dn;
+	req.client_certs = (const uint8_t *const *)rs->chain;
+	req.client_cert_lens = rs->chain_len;
+	req.nclient_certs = rs->nchain;
 	memset(&resp, 0, sizeof(resp));
 	r->fn(r->arg, &req, &resp);
 
@@ -915,6 +932,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	wipe_free(rs->body, rs->cap);
 	kdc_free(rs->client_dn);
+	for (size_t i = 0; i < rs->nchain; i++)
+		kdc_free(rs->chain[i]);
 	kdc_free(rs);
 	*con_cls = NULL;
 }

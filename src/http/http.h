@@ -15,12 +15,20 @@
 
 struct kdc_http;
 
+/* Client certificates kept per request: leaf, intermediates, root. */
+#define KDC_HTTP_CHAIN_MAX	4
+
 struct kdc_http_req {
 	const char	*method;	/* "GET", "POST", ... */
 	const char	*path;		/* URL path, no query */
 	const uint8_t	*body;		/* borrowed; NULL if none */
 	size_t		 body_len;	/* <= KDC_HTTP_BODY_MAX */
 	const char	*client_dn;	/* verified client cert subject, or NULL */
+	/* that certificate's chain as the client sent it, leaf first, DER
+	 * (at most KDC_HTTP_CHAIN_MAX; none without a verified certificate) */
+	const uint8_t	*const *client_certs;
+	const size_t	*client_cert_lens;
+	size_t		 nclient_certs;
 };
 
 struct kdc_http_resp {

@@ -426,7 +426,7 @@ test_errors(void **state)
 	bad(ARGV("cred", "list", "x"), "takes 0 arguments");
 	bad(ARGV("cred", "revoke"), "takes 1 argument");
 	bad(ARGV("mfg-ca", "add", "name"), "takes 2 arguments, got 1");
-	bad(ARGV("mfg-ca", "add", "a", "b", "c"), "too many arguments");
+	bad(ARGV("mfg-ca", "add", "a", "b", "c"), "takes 2 arguments, got 3");
 	bad(ARGV("cert", "sign", "--device", "d"), "takes 1 argument");
 	bad(ARGV("ca", "export", "x"), "takes 0 arguments");
 	bad(ARGV("audit", "list", "x"), "takes 0 arguments");

@@ -67,7 +67,7 @@ test_defaults(void **state)
 	assert_string_equal(cfg.http_address, "127.0.0.1");
 	assert_int_equal(cfg.http_port, 8443);
 	assert_int_equal(cfg.http_tls12, 0);
-	assert_int_equal(cfg.http_client_cert, KDC_CLIENT_CERT_NONE);
+	assert_int_equal(cfg.http_client_cert, KDC_CLIENT_CERT_OPTIONAL);
 	assert_int_equal(cfg.http_conns_per_address, KDC_HTTP_CONN_PER_ADDR);
 	assert_string_equal(cfg.ca_key, "file");
 	assert_int_equal(cfg.ca_days, 3650);
@@ -493,7 +493,7 @@ test_round_trip(void **state)
 	snprintf(cfg.http_address, sizeof(cfg.http_address), "::");
 	cfg.http_port = 1;
 	cfg.http_tls12 = 1;
-	cfg.http_client_cert = KDC_CLIENT_CERT_OPTIONAL;
+	cfg.http_client_cert = KDC_CLIENT_CERT_REQUIRED;
 	cfg.http_conns_per_address = 1;
 	snprintf(cfg.ca_key, sizeof(cfg.ca_key), "pkcs11:token=a;object=b");
 	cfg.ca_days = 1;
@@ -598,7 +598,7 @@ test_diff_every_key(void **state)
 		{ "[http]\naddress = ::1\n", "http/address" },
 		{ "[http]\nport = 9443\n", "http/port" },
 		{ "[http]\ntls12 = true\n", "http/tls12" },
-		{ "[http]\nclient_cert = optional\n", "http/client_cert" },
+		{ "[http]\nclient_cert = none\n", "http/client_cert" },
 		{ "[http]\nconns_per_address = 3\n",
 		    "http/conns_per_address" },
 		{ "[ca]\nkey = pkcs11:token=t\n", "ca/key" },

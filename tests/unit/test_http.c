@@ -544,6 +544,7 @@ test_lifetime(void **state)
 	server_start("127.0.0.1", 0, KDC_CLIENT_CERT_NONE);
 	kdc_config_defaults(&cfg);
 	cfg.http_port = E.port;
+	cfg.http_client_cert = KDC_CLIENT_CERT_NONE;	/* no trust_pem here */
 	assert_int_equal(kdc_http_new(&cfg, &tls, &h2), KDC_OK);
 	assert_int_equal(kdc_http_start(h2), KDC_ERR_IO);
 	kdc_http_free(h2);
