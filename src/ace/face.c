@@ -27,7 +27,7 @@ struct kdc_ace {
 
 /* An RFC 9200 error answer: {30: code[, 31: text]}. */
 static void
-coap_error(struct kdc_coap_resp *resp, uint8_t code, int error,
+error_coap(struct kdc_coap_resp *resp, uint8_t code, int error,
     const char *desc)
 {
 	uint8_t buf[160], *p;
@@ -153,7 +153,7 @@ introspect(struct kdc_core *core, const char *actor,
 /* ---- CoAP ----------------------------------------------------------- */
 
 static uint8_t
-coap_status(int status)
+status_coap(int status)
 {
 	switch (status) {
 	case 201:	return KDC_COAP_CREATED;
@@ -167,11 +167,11 @@ coap_status(int status)
 /* Answer o on CoAP: its body as an owned payload (a PoP key may be in
  * it: wiped once sent), o wiped. */
 static void
-coap_answer(struct outcome *o, struct kdc_coap_resp *resp, uint32_t max_age)
+answer_coap(struct outcome *o, struct kdc_coap_resp *resp, uint32_t max_age)
 {
 	uint8_t *p;
 
-	resp->code = coap_status(o->status);
+	resp->code = status_coap(o->status);
 	if (o->len > 0 && (p = kdc_coap_resp_alloc(resp, o->len)) != NULL) {
 		memcpy(p, o->body, o->len);
 		resp->content_format = KDC_CF_ACE_CBOR;
@@ -199,7 +199,7 @@ hnd_token(void *arg, struct kdc_coap_peer *peer,
 	struct outcome *o;
 
 	if (!cf_ok(req)) {
-		coap_error(resp, KDC_COAP_UNSUPPORTED_CF,
+		error_coap(resp, KDC_COAP_UNSUPPORTED_CF,
 		    KDC_ACE_INVALID_REQUEST, "send application/ace+cbor");
 		return;
 	}
@@ -211,7 +211,7 @@ hnd_token(void *arg, struct kdc_coap_peer *peer,
 	    req->payload_len, o);
 	/* Max-Age no longer than expires_in (RFC 9202 §3): the token
 	 * response is not to be cached at all */
-	coap_answer(o, resp, 0);
+	answer_coap(o, resp, 0);
 	kdc_free(o);
 }
 
@@ -223,7 +223,7 @@ hnd_introspect(void *arg, struct kdc_coap_peer *peer,
 	struct outcome *o;
 
 	if (!cf_ok(req)) {
-		coap_error(resp, KDC_COAP_UNSUPPORTED_CF,
+		error_coap(resp, KDC_COAP_UNSUPPORTED_CF,
 		    KDC_ACE_INVALID_REQUEST, "send application/ace+cbor");
 		return;
 	}
@@ -233,7 +233,7 @@ hnd_introspect(void *arg, struct kdc_coap_peer *peer,
 	}
 	introspect(a->core, "coap", kdc_coap_peer_auth(peer), req->payload,
 	    req->payload_len, o);
-	coap_answer(o, resp, 0);
+	answer_coap(o, resp, 0);
 	kdc_free(o);
 }
 
