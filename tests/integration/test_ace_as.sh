@@ -101,8 +101,27 @@ introspect "$T/tok1.cbor" | grep -q '"10": true' || fail "fresh token not active
 peer introspect-req "$T/tok1.cbor" > "$T/ireq.cbor"
 client -m post -u c1 -k "$KEY" -t 19 -f "$T/ireq.cbor" "coaps://127.0.0.1:$COAP_PORT/introspect"
 got '4\.03' || fail "a client introspected"
+# an RS observing its TRL (RFC 7641) hears of the revocation by itself
+HASH1=$(peer hash "$T/tok1.cbor")
+timeout 30 coap-client-gnutls -v 8 -B 25 -s 25 -m get -u rs1 -k "$RSKEY" \
+    "coaps://127.0.0.1:$COAP_PORT/trl" > "$T/obs.out" 2>&1 &
+OBS=$!
+PIDS+=("$OBS")
+for _ in $(seq 1 100); do
+	grep -qaE 't:(ACK|CON|NON) c:2\.05 .*Observe' "$T/obs.out" && break
+	sleep 0.1
+done
+grep -qaE 't:(ACK|CON|NON) c:2\.05 .*Observe' "$T/obs.out" || fail "TRL observation not registered: $(grep -a ' c:' "$T/obs.out" | head -3)"
+grep -qa "$HASH1" "$T/obs.out" && fail "token on the TRL before its revocation"
 kdc ace revoke-token "$CTI" >/dev/null
 introspect "$T/tok1.cbor" | grep -q '"10": false' || fail "revoked token still active"
+for _ in $(seq 1 100); do
+	grep -qa "$HASH1" "$T/obs.out" && break
+	sleep 0.1
+done
+grep -qa "$HASH1" "$T/obs.out" || fail "no TRL notification with the revoked token's hash: $(grep -a ' c:' "$T/obs.out" | tail -3)"
+kill "$OBS" 2>/dev/null || true
+pass "TRL observer notified of the revocation (Observe)"
 client -m get -u rs1 -k "$RSKEY" -o "$T/trl.cbor" "coaps://127.0.0.1:$COAP_PORT/trl"
 got '2\.05' || fail "TRL not answered 2.05"
 peer trl "$T/trl.cbor" | grep -qx "$(peer hash "$T/tok1.cbor")" || fail "revoked token's hash not on the TRL"
