@@ -80,6 +80,11 @@ got '4\.00' || fail "coap_oscore profile not refused"
 has "ace.token.*DENIED" kdc audit list || fail "refusals not audited"
 pass "refusals: invalid_scope, unknown audience, unsupported_pop_key, incompatible_ace_profiles; audited"
 
+# a body that is not application/ace+cbor: 4.15
+peer req lock1 open > "$T/req.cbor"
+client -m post -u c1 -k "$KEY" -t 50 -f "$T/req.cbor" "coaps://127.0.0.1:$COAP_PORT/token"
+got '4\.15' || fail "a JSON-typed body not refused 4.15"
+
 # ace_profile: null asks, the answer names coap_dtls (1)
 token lock1 close --profile-null
 got '2\.01' || fail "profile-null request refused"
@@ -125,7 +130,9 @@ pass "TRL observer notified of the revocation (Observe)"
 client -m get -u rs1 -k "$RSKEY" -o "$T/trl.cbor" "coaps://127.0.0.1:$COAP_PORT/trl"
 got '2\.05' || fail "TRL not answered 2.05"
 peer trl "$T/trl.cbor" | grep -qx "$(peer hash "$T/tok1.cbor")" || fail "revoked token's hash not on the TRL"
-pass "introspection active, revoke-token -> inactive at once, hash on the TRL"
+client -m get -u c1 -k "$KEY" "coaps://127.0.0.1:$COAP_PORT/trl"
+got '4\.03' || fail "a client (no RS) read a TRL"
+pass "introspection active, revoke-token -> inactive at once, hash on the TRL; a client may not read it"
 
 # revoking the grant ends every token of it
 token lock1 close
