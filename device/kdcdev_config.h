@@ -104,4 +104,46 @@
 #error "KDCDEV_MAX_PATH must allow /oid/iid/rid"
 #endif
 
+/* ---- ACE resource server (kdcdev_rs, ace_rs.c) ---------------------------- */
+
+/* Access tokens the RS keeps (RFC 9200 §5.10.1: at least one; one per PoP
+ * key). Each slot is ~150 bytes. A lock serves a handful of clients. */
+#ifndef KDCDEV_RS_TOKENS
+#define KDCDEV_RS_TOKENS	16
+#endif
+
+/* Revoked token hashes remembered after a TRL update (RFC 9770), so a
+ * revoked token POSTed again is refused: 34 bytes each. */
+#ifndef KDCDEV_RS_TRL
+#define KDCDEV_RS_TRL		32
+#endif
+
+/* PoP key id: the AS makes 16-byte kids (core/ace.h KDC_ACE_KID_MAX);
+ * twice that for other ASes. */
+#ifndef KDCDEV_RS_KID_MAX
+#define KDCDEV_RS_KID_MAX	32
+#endif
+
+/* cti: the AS makes 16 bytes; exi tokens carry RS id + counter. */
+#ifndef KDCDEV_RS_CTI_MAX
+#define KDCDEV_RS_CTI_MAX	32
+#endif
+
+/* The RS's audience name (the AS's registered audience, a KDC name). */
+#ifndef KDCDEV_RS_AUD_MAX
+#define KDCDEV_RS_AUD_MAX	64
+#endif
+
+/* Rules of the scope map (kdcdev_rs_rule): scope names are bits of a
+ * 32-bit set, so at most 32 distinct names. */
+#ifndef KDCDEV_RS_RULES_MAX
+#define KDCDEV_RS_RULES_MAX	16
+#endif
+#if KDCDEV_RS_TOKENS < 1 || KDCDEV_RS_TRL < 1
+#error "the RS keeps at least one token and one revoked hash"
+#endif
+#if KDCDEV_RS_KID_MAX > 255 || KDCDEV_RS_CTI_MAX > 255
+#error "kid and cti lengths are stored in 8 bits"
+#endif
+
 #endif

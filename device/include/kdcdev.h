@@ -298,4 +298,217 @@ kdc_err	kdcdev_state_decode(struct kdcdev_lwm2m *c, const uint8_t *buf,
 /* CRC-32 as used by the state format (exposed for tests). */
 uint32_t kdcdev_crc32(const uint8_t *buf, size_t len);
 
+/* ---- ACE resource server (RFC 9200 §5.10, RFC 9202, RFC 9770) ------------- */
+
+/*
+ * The resource-server side of ACE-OAuth with the DTLS profile: a client
+ * POSTs its access token (a CWT: COSE_Encrypt0 under the key the RS shares
+ * with the AS, or COSE_Sign1 ES256 by the AS key) to /authz-info, then
+ * opens DTLS-PSK with the token's PoP key, naming it by kid in its
+ * psk_identity (RFC 9202 §3.3), and every request on that session is
+ * checked against the token's scope through a scope map.
+ *
+ * struct kdcdev_rs is the caller's (static or on a big stack; ~6 KiB with
+ * the defaults of kdcdev_config.h): configuration, the token store
+ * (KDCDEV_RS_TOKENS slots), the remembered revoked hashes (KDCDEV_RS_TRL)
+ * and the scratch COSE needs, so nothing here allocates or recurses.
+ * Holds secrets (the AS-RS key, PoP keys): kdcdev_rs_wipe() when done.
+ * Not thread-safe: one caller at a time (a port serves from one loop).
+ *
+ * The scope map: a rule names a scope word, a method and a resource path
+ * ('/'-separated, no leading '/'). A token's scope (text, words separated
+ * by spaces) grants the union of its words' rules. The lock's map
+ * (kdcdev_rs_lock_rules, used when the configuration gives none):
+ *     "open"  POST lock/open      "close" POST lock/close
+ *     "read"  GET  lock
+ * A token whose scope has a word no rule names, or no word at all, is
+ * refused (4.00, RFC 9200 §5.10.1.1 "the RS must recognize the scope").
+ */
+struct kdcdev_rs_rule {
+	const char	*scope;		/* a scope word, e.g. "open" */
+	uint8_t		 method;	/* KDCDEV_GET .. KDCDEV_DELETE */
+	const char	*path;		/* e.g. "lock/open" */
+};
+extern const struct kdcdev_rs_rule kdcdev_rs_lock_rules[3];
+
+/* Unix time in seconds; the RS compares exp and nbf with it. */
+typedef int64_t (*kdcdev_rs_clock_fn)(void *arg);
+
+#define KDCDEV_RS_POP_SYMMETRIC	1	/* cnf: COSE_Key kty 4, k (16 bytes) */
+#define KDCDEV_RS_POP_EC2	2	/* cnf: COSE_Key kty 2, P-256 x, y */
+#define KDCDEV_RS_HASH_LEN	33	/* RFC 9770 token hash: 0x01 || sha-256 */
+
+/* One stored token: what the RS needs of it, not its bytes. */
+struct kdcdev_rs_token {
+	uint8_t		used;
+	uint8_t		pop;			/* KDCDEV_RS_POP_* */
+	uint8_t		kid_len;
+	uint8_t		cti_len;
+	uint8_t		kid[KDCDEV_RS_KID_MAX];
+	uint8_t		key[16];		/* symmetric PoP key */
+	uint8_t		x[32], y[32];		/* the client's P-256 key */
+	uint32_t	scopes;			/* bit i: the i-th scope word */
+	int64_t		exp;
+	uint8_t		cti[KDCDEV_RS_CTI_MAX];
+	uint8_t		hash[KDCDEV_RS_HASH_LEN];
+	uint64_t	seq;			/* arrival order */
+};
+
+/* A revoked token's hash, kept until its exp (INT64_MAX when the token
+ * was not stored here, so its exp is unknown). */
+struct kdcdev_rs_revoked {
+	uint8_t		used;
+	uint8_t		hash[KDCDEV_RS_HASH_LEN];
+	int64_t		exp;
+	uint64_t	seq;
+};
+
+struct kdcdev_rs_cfg {
+	const char	*aud;		/* our audience name (required) */
+	const char	*as_uri;	/* for the creation hints (required) */
+	const uint8_t	*as_key;	/* AS-RS shared key, 16 bytes, or NULL */
+	size_t		 as_key_len;
+	const uint8_t	*as_x, *as_y;	/* AS public key (P-256, 32 bytes
+					 * each), or NULL */
+	const struct kdcdev_rs_rule *rules;	/* NULL: kdcdev_rs_lock_rules */
+	size_t		 nrules;
+	kdcdev_rs_clock_fn clock;	/* required */
+	void		*clock_arg;
+	kdcdev_log_fn	 log;		/* may be NULL */
+	void		*log_arg;
+};
+
+struct kdcdev_rs {
+	char			 aud[KDCDEV_RS_AUD_MAX];
+	char			 as_uri[KDCDEV_URI_MAX];
+	uint8_t			 has_key, has_pub;
+	uint8_t			 as_key[16];
+	uint8_t			 as_x[32], as_y[32];
+	const struct kdcdev_rs_rule *rules;
+	size_t			 nrules;
+	const char		*words[32];	/* distinct scope words: bit i */
+	size_t			 nwords;
+	kdcdev_rs_clock_fn	 clock;
+	void			*clock_arg;
+	kdcdev_log_fn		 log;
+	void			*log_arg;
+	uint64_t		 seq;
+	struct kdcdev_rs_token	 tok[KDCDEV_RS_TOKENS];
+	struct kdcdev_rs_revoked trl[KDCDEV_RS_TRL];
+	/* scratch for one token: its plaintext claims and COSE's work area */
+	uint8_t			 pt[1024];
+	uint8_t			 work[1024 + 32];
+};
+
+/*
+ * Configure rs (every byte is reset first; strings and keys copied; the
+ * rules are borrowed and must outlive rs). INVALID_ARG: no aud or as_uri
+ * or clock, neither as_key nor as_x/as_y, an as_key that is not 16 bytes,
+ * a rule without scope or path; TOO_LARGE: aud or as_uri over its
+ * KDCDEV_RS_AUD_MAX / KDCDEV_URI_MAX - 1, more than 32 scope words or
+ * KDCDEV_RS_RULES_MAX rules.
+ */
+kdc_err	kdcdev_rs_init(struct kdcdev_rs *rs, const struct kdcdev_rs_cfg *cfg);
+/* Zero rs (keys, PoP keys) with kdc_wipe(). */
+void	kdcdev_rs_wipe(struct kdcdev_rs *rs);
+
+/*
+ * POST /authz-info with token (the CWT bytes, Content-Format 61): tag 61
+ * optional, then a tagged COSE_Encrypt0 (decrypted with the AS-RS key,
+ * AES-CCM-16-64-128, AES-CCM-16-128-128 or A128GCM) or COSE_Sign1 (ES256,
+ * verified with the AS key). Then, in RFC 9200 §5.10.1.1's order: exp
+ * (required) and nbf against the clock, aud (required, equal to ours),
+ * scope (required, every word known), cnf (required: a COSE_Key,
+ * symmetric with a 16-byte k and a kid, only inside an encrypted token;
+ * or EC2 P-256 x, y), and the token's hash not on the revoked list. The
+ * token is then stored: a stored token with the same PoP kid (or, for
+ * EC2, the same key) is replaced (RFC 9200 §5.10.1: one token per PoP
+ * key); else expired tokens are dropped first, and when every slot is
+ * still in use the oldest stored token is evicted.
+ *
+ * resp: the caller's buffer (out, out_cap; 64 + KDCDEV_URI_MAX +
+ * KDCDEV_RS_AUD_MAX bytes suffice); code and payload are set:
+ *   2.01  KDC_OK (no payload)
+ *   4.00  MALFORMED / TRUNCATED / TRAILING / TOO_LARGE (not a token we
+ *         can parse, or a claim over our bounds), UNSUPPORTED (a COSE
+ *         type other than Encrypt0/Sign1, a cnf we cannot use, a
+ *         symmetric key in clear in a signed token), DENIED (scope
+ *         missing or unknown): payload ace+cbor {30: 1 invalid_request}
+ *         or {30: 6 invalid_scope}
+ *   4.01  BAD_SIGNATURE (MAC, signature or decryption fails, or the
+ *         token is of a kind we have no AS key for), EXPIRED,
+ *         NOT_YET_VALID, REVOKED (hash on the revoked list): payload the
+ *         AS Request Creation Hints, ace+cbor (Content-Format 19)
+ *         {1: as_uri, 5: aud}
+ *   4.03  UNKNOWN_AUDIENCE (aud missing or not ours), no payload
+ * A resp buffer too small for the payload: the code stays, no payload.
+ */
+kdc_err	kdcdev_rs_authz_info(struct kdcdev_rs *rs, const uint8_t *token,
+	    size_t token_len, struct kdcdev_resp *resp);
+
+/*
+ * The DTLS-PSK server's lookup (RFC 9202 §3.3): identity is the client's
+ * psk_identity: the CBOR {8: {1: {1: 4, 2: kid}}} (a cnf naming a
+ * symmetric COSE_Key by kid), or else the kid bytes themselves (for
+ * stacks that pass identities as C strings). KDC_OK: the token's PoP key
+ * (16 bytes) into key (capacity *key_len, updated; the caller wipes it)
+ * and its kid into kid (capacity *kid_len, updated: the session's kid for
+ * kdcdev_rs_access()). NOT_FOUND: no stored symmetric token with that
+ * kid; EXPIRED: it expired (and is dropped); TOO_LARGE: a buffer is too
+ * small; INVALID_ARG: an empty identity.
+ */
+kdc_err	kdcdev_rs_psk_lookup(struct kdcdev_rs *rs, const uint8_t *identity,
+	    size_t identity_len, uint8_t *key, size_t *key_len, uint8_t *kid,
+	    size_t *kid_len);
+
+/*
+ * Check one request on a session whose PoP kid is kid (kid_len 0: an
+ * unauthenticated session): KDC_OK when the stored token for kid grants
+ * method on path ('/'-separated, no leading '/'); resp untouched then.
+ * Otherwise resp gets the refusal: 4.04 NOT_FOUND (no rule names the
+ * path), 4.05 UNSUPPORTED (the path is known, not with that method),
+ * 4.01 UNKNOWN_DEVICE (no token for kid, or it expired: dropped) with the
+ * creation hints {1: as_uri, 5: aud, 9: a scope word that would grant
+ * the request}, 4.03 DENIED (the token's scope does not grant it).
+ */
+kdc_err	kdcdev_rs_access(struct kdcdev_rs *rs, const uint8_t *kid,
+	    size_t kid_len, uint8_t method, const char *path,
+	    struct kdcdev_resp *resp);
+
+/*
+ * Token revocation list (RFC 9770): drop every stored token whose hash
+ * is one of the n hashes (KDCDEV_RS_HASH_LEN bytes each), and remember
+ * each hash so the same token POSTed again is refused (4.01 REVOKED).
+ * The remembered list is bounded (KDCDEV_RS_TRL): an entry whose token
+ * has expired is forgotten first (an expired token is refused anyway),
+ * then the oldest. *dropped (may be NULL): tokens dropped.
+ */
+kdc_err	kdcdev_rs_trl_apply(struct kdcdev_rs *rs,
+	    const uint8_t (*hashes)[KDCDEV_RS_HASH_LEN], size_t n,
+	    size_t *dropped);
+/*
+ * The same from a TRL response body (RFC 9770, ace-trl+cbor) in full
+ * query mode: {0: [* bstr .size 33]}, the hashes of every revoked token
+ * not yet expired. Other keys of the map are skipped only if they are
+ * integers or simple values; a diff set (key 1) is UNSUPPORTED.
+ * MALFORMED / TRUNCATED / TRAILING for anything else; TOO_LARGE past
+ * 256 hashes (nothing applied then).
+ */
+kdc_err	kdcdev_rs_trl_body(struct kdcdev_rs *rs, const uint8_t *body,
+	    size_t len, size_t *dropped);
+
+/* The RFC 9770 hash of token bytes: 0x01 || SHA-256 of the base64url
+ * text (no padding) of the bytes. */
+void	kdcdev_rs_token_hash(const uint8_t *token, size_t len,
+	    uint8_t out[KDCDEV_RS_HASH_LEN]);
+/* SHA-256 (FIPS 180-4), portable, for the token hash. */
+void	kdcdev_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* Stored tokens that have not expired (for logs and tests). */
+size_t	kdcdev_rs_count(struct kdcdev_rs *rs);
+
+/* Content-Formats of ACE. */
+#define KDCDEV_CF_ACE_CBOR	19
+#define KDCDEV_CF_CWT		61
+
 #endif

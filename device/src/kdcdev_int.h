@@ -35,6 +35,19 @@ void	kdcdev_logf(const struct kdcdev_lwm2m *c, enum kdcdev_log_level lvl,
 #define kdcdev_log_debug(c, ...) ((void)(c))
 #endif
 
+/* Incremental SHA-256 (sha256.c). */
+struct kdcdev_sha256_ctx {
+	uint32_t	h[8];
+	uint64_t	n;		/* bytes hashed */
+	uint8_t		buf[64];
+	size_t		fill;
+};
+void	kdcdev_sha256_init(struct kdcdev_sha256_ctx *s);
+void	kdcdev_sha256_update(struct kdcdev_sha256_ctx *s, const void *data,
+	    size_t len);
+/* Writes the digest and wipes s. */
+void	kdcdev_sha256_final(struct kdcdev_sha256_ctx *s, uint8_t out[32]);
+
 /* Secrets are zeroed with base's kdc_wipe(), shared with the server. */
 
 #endif
