@@ -1165,6 +1165,28 @@ kdcdev_host_request(const struct kdcdev_security *sec, uint8_t method,
 	return r;
 }
 
+kdc_err
+kdcdev_host_exchange(const struct kdcdev_security *sec,
+    const struct kdcdev_msg *m, uint8_t *code, uint8_t *out, size_t *out_len,
+    unsigned timeout_ms)
+{
+	struct hs h;
+	uint64_t deadline = now_ms() + timeout_ms;
+	kdc_err r;
+
+	*code = 0;
+	if ((r = hs_open(&h, NULL, sec)) != KDC_OK)
+		return r;
+	h.out = out;
+	h.out_cap = out != NULL && out_len != NULL ? *out_len : 0;
+	r = hs_exchange(&h, m, deadline);
+	*code = h.code;
+	if (out_len != NULL)
+		*out_len = h.out_len;
+	hs_close(&h);
+	return r;
+}
+
 /* ==== state file ========================================================= */
 
 kdc_err

@@ -82,6 +82,43 @@ kdc_err	kdcdev_host_request(const struct kdcdev_security *sec, uint8_t method,
 	    const char *path, uint8_t *code, uint8_t *out, size_t *out_len,
 	    unsigned timeout_ms);
 
+/*
+ * The same with a whole request m (method, path, query, Content-Format,
+ * payload; kdcdev_msg's fields): for the ACE client (POST /token with an
+ * ace+cbor body, POST /authz-info with a CWT). A payload longer than
+ * *out_len is cut to it (the caller's parser sees a truncated body).
+ */
+kdc_err	kdcdev_host_exchange(const struct kdcdev_security *sec,
+	    const struct kdcdev_msg *m, uint8_t *code, uint8_t *out,
+	    size_t *out_len, unsigned timeout_ms);
+
+/*
+ * The ACE resource server (kdcdev.h "ACE resource server") on UDP: plain
+ * CoAP on addr:coap_port and DTLS-PSK CoAP on addr:coaps_port (either
+ * port 0: not opened). Resources: POST /authz-info on both (RFC 9202
+ * §3.3 lets the client POST its token unprotected; the token protects
+ * itself) and every path of rs's scope map, whose requests are checked
+ * with kdcdev_rs_access() for the kid of the session's PSK (plain CoAP:
+ * no kid, so 4.01 with the creation hints). The DTLS handshake's PSK is
+ * kdcdev_rs_psk_lookup()'s for the client's psk_identity; an unknown kid
+ * fails the handshake. Before each request the session's key is checked
+ * against the stored token's again (a token that expired, was revoked
+ * or superseded by another key ends the session's rights).
+ * The resources act on a lock (the scope map's lock/open, lock/close,
+ * lock): POST lock/open and lock/close answer 2.04 and set its state,
+ * GET lock answers 2.05 "open" or "closed" (text/plain); any other path
+ * of a custom scope map answers 2.05 with no payload once allowed.
+ * ready(arg, "ADDR coap PORT coaps PORT2") once bound (may be NULL).
+ * Serves until *stop becomes nonzero (checked every 200 ms; may be NULL)
+ * or timeout_ms passes (0: no deadline): KDC_OK. INVALID_ARG for a bad
+ * address or both ports 0, IO when a port cannot be bound, TLS when the
+ * DTLS context cannot be made.
+ */
+kdc_err	kdcdev_host_rs_serve(struct kdcdev_rs *rs, const char *addr,
+	    uint16_t coap_port, uint16_t coaps_port,
+	    kdcdev_host_ready_fn ready, void *ready_arg,
+	    const volatile int *stop, unsigned timeout_ms);
+
 /* Write the state atomically (temp file, fsync, rename) with mode 0600. */
 kdc_err	kdcdev_host_state_save(const struct kdcdev_lwm2m *c,
 	    const char *path);
