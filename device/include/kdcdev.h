@@ -511,4 +511,35 @@ size_t	kdcdev_rs_count(struct kdcdev_rs *rs);
 #define KDCDEV_CF_ACE_CBOR	19
 #define KDCDEV_CF_CWT		61
 
+/* ---- ACE client (RFC 9200 §5.8, RFC 9202 §3.3) -------------------------- */
+
+/* The /token request body (ace+cbor): {5: aud, ?9: scope} (scope NULL or
+ * "": the whole grant). Client credentials grant, symmetric PoP (no
+ * req_cnf: the AS makes the key). TOO_LARGE if out is too small. */
+kdc_err	kdcdev_ace_token_req(const char *aud, const char *scope,
+	    uint8_t *out, size_t *out_len);
+
+/* The AS's answer, views into the caller's bytes. key is a secret. */
+struct kdcdev_ace_token {
+	const uint8_t	*token;	size_t	 token_len;	/* access_token (1) */
+	int64_t		 expires_in;			/* (2); -1 absent */
+	const uint8_t	*kid;	size_t	 kid_len;	/* cnf COSE_Key kid */
+	const uint8_t	*key;	size_t	 key_len;	/* cnf COSE_Key k */
+	int		 profile;			/* (38); -1 absent */
+	int		 error;				/* (30); 0 absent */
+};
+/*
+ * Parse a /token answer: Access Information {1: bstr, ?2: uint,
+ * ?8: {1: COSE_Key kty 4 with kid and k}, ?38: int, ...} or an error
+ * {30: code, ...} (then KDC_OK with t->error set). Other keys skipped
+ * (bounded nesting). MALFORMED / TRUNCATED / TRAILING for anything else;
+ * UNSUPPORTED for a cnf that is not a symmetric COSE_Key with a kid.
+ */
+kdc_err	kdcdev_ace_token_resp(const uint8_t *buf, size_t len,
+	    struct kdcdev_ace_token *t);
+/* The psk_identity naming a symmetric PoP key by kid: the CBOR
+ * {8: {1: {1: 4, 2: kid}}}. */
+kdc_err	kdcdev_ace_psk_identity(const uint8_t *kid, size_t kid_len,
+	    uint8_t *out, size_t *out_len);
+
 #endif

@@ -14,10 +14,15 @@
  *   iotkdc-device enroll --server URI CREDENTIALS --key-out F --cert-out F
  *   iotkdc-device renew-loop --server URI --cert F --key F --count N
  *   iotkdc-device renew-loop --state FILE [--lifetime SEC] --count N
+ *   iotkdc-device rs --aud NAME --as URI --key-file F [--as-pubkey F]
+ *       --port P --coaps-port P2
+ *   iotkdc-device token --aud NAME --scope S (--as URI CREDENTIAL |
+ *       --response-file F) [--rs URI] [--rs-coaps URI] [--do ACTION]
  *
  * Exit status 0 on success; otherwise non-zero with one line on stderr.
  */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -33,6 +38,7 @@
 
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
 #include "base/wipe.h"
@@ -1798,6 +1804,532 @@ cmd_show(int argc, char **argv)
 
 /* ==== main =============================================================== */
 
+/* ==== ACE: rs, token ===================================================== */
+
+static volatile int rs_stop;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	rs_stop = 1;
+}
+
+static int64_t
+unix_clock(void *arg)
+{
+	(void)arg;
+	return (int64_t)time(NULL);
+}
+
+/* A secret file must not be readable by others (like ssh's keys). */
+static int
+private_file(const char *cmd, const char *opt, const char *file)
+{
+	struct stat st;
+
+	if (strcmp(file, "-") == 0)
+		return 0;
+	if (stat(file, &st) != 0)
+		return die("%s: --%s %s: %s", cmd, opt, file, strerror(errno));
+	if ((st.st_mode & 077) != 0)
+		return die("%s: --%s %s: readable by others (chmod 600)", cmd,
+		    opt, file);
+	return 0;
+}
+
+/* The P-256 point of a public key file (SPKI PEM/DER or certificate). */
+static int
+p256_xy(const char *file, uint8_t x[32], uint8_t y[32])
+{
+	uint8_t spki[1024];
+	size_t n = sizeof(spki);
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t d, gx = { NULL, 0 }, gy = { NULL, 0 };
+	gnutls_ecc_curve_t curve;
+	kdc_err r;
+	int rc = -1;
+
+	if ((r = kdcdev_host_load_pubkey(file, spki, &n)) != KDC_OK) {
+		die("rs: --as-pubkey %s: %s", file, kdc_err_str(r));
+		return -1;
+	}
+	d.data = spki;
+	d.size = (unsigned)n;
+	if (gnutls_pubkey_init(&pub) >= 0 &&
+	    gnutls_pubkey_import(pub, &d, GNUTLS_X509_FMT_DER) >= 0 &&
+	    gnutls_pubkey_export_ecc_raw2(pub, &curve, &gx, &gy,
+	    GNUTLS_EXPORT_FLAG_NO_LZ) >= 0 && curve == GNUTLS_ECC_CURVE_SECP256R1 &&
+	    gx.size <= 32 && gy.size <= 32) {
+		memset(x, 0, 32);
+		memset(y, 0, 32);
+		memcpy(x + 32 - gx.size, gx.data, gx.size);
+		memcpy(y + 32 - gy.size, gy.data, gy.size);
+		rc = 0;
+	} else
+		die("rs: --as-pubkey %s: not a P-256 public key", file);
+	gnutls_free(gx.data);
+	gnutls_free(gy.data);
+	gnutls_pubkey_deinit(pub);
+	return rc;
+}
+
+static void
+usage_rs(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " rs --aud NAME --as URI (--key-file F | --as-pubkey F | both)\n"
+"           --port P --coaps-port P2 [--address ADDR] [--timeout SEC] [-v]\n"
+"\n"
+"An ACE-OAuth resource server (RFC 9200, DTLS profile RFC 9202): a door lock.\n"
+"Clients POST their access token (application/cwt) to /authz-info on plain\n"
+"CoAP (udp P) or CoAPS; the token is a COSE_Encrypt0 under the key this RS\n"
+"shares with the AS, or a COSE_Sign1 (ES256) by the AS key, for audience\n"
+"NAME. They then open DTLS-PSK on udp P2 with psk_identity\n"
+"{8: {1: {1: 4, 2: kid}}} (or the kid bytes themselves) and the token's PoP\n"
+"key, and use the lock. Scopes: \"open\" allows POST /lock/open, \"close\"\n"
+"POST /lock/close, \"read\" GET /lock. A request without a token gets 4.01\n"
+"with the AS Request Creation Hints {1: URI, 5: NAME, 9: scope}; a token\n"
+"without the scope 4.03. Prints \"rs ready ADDR coap P coaps P2\" on stdout\n"
+"once bound; serves until SIGINT/SIGTERM or the timeout, then exits 0.\n"
+"\n"
+"  --aud NAME        this RS's audience (the AS's 'ace rs add NAME')\n"
+"  --as URI          the AS, for the creation hints\n"
+"  --key-file F      the AS-RS shared key (16 bytes hex); F must be mode 0600\n"
+"  --as-pubkey F     the AS public key (P-256, SPKI PEM/DER or certificate)\n"
+"  --port P          udp port of plain CoAP (1..65535)\n"
+"  --coaps-port P2   udp port of DTLS-PSK CoAP (1..65535)\n"
+"  --address ADDR    numeric IPv4 or IPv6 address (default 127.0.0.1)\n"
+"  --timeout SEC     stop after SEC seconds (default: run until a signal)\n"
+"  -v                log to stderr (repeat for more)\n");
+}
+
+static void
+rs_ready(void *arg, const char *where)
+{
+	(void)arg;
+	printf("rs ready %s\n", where);
+	fflush(stdout);
+}
+
+static int
+cmd_rs(int argc, char **argv)
+{
+	static struct kdcdev_rs rs;
+	static const struct option opts[] = {
+		{ "aud", required_argument, NULL, 'n' },
+		{ "as", required_argument, NULL, 'A' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "as-pubkey", required_argument, NULL, 'K' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "coaps-port", required_argument, NULL, 'P' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *aud = NULL, *as = NULL, *key_file = NULL, *pub_file = NULL,
+	    *addr = "127.0.0.1";
+	unsigned long port = 0, cport = 0, timeout = 0;
+	struct kdcdev_rs_cfg cfg;
+	uint8_t key[16], x[32], y[32];
+	size_t klen = 0;
+	struct sigaction sa;
+	int ch;
+	kdc_err r;
+
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': aud = optarg; break;
+		case 'A': as = optarg; break;
+		case 'k': key_file = optarg; break;
+		case 'K': pub_file = optarg; break;
+		case 'a': addr = optarg; break;
+		case 'v': verbosity++; break;
+		case 'p':
+		case 'P':
+			if (parse_uint(optarg, 65535, ch == 'p' ? &port :
+			    &cport) != 0 || (ch == 'p' ? port : cport) == 0)
+				return die("rs: --port and --coaps-port must "
+				    "be 1..65535");
+			break;
+		case 't':
+			if (parse_uint(optarg, 86400, &timeout) != 0 ||
+			    timeout == 0)
+				return die("rs: --timeout must be 1..86400 "
+				    "seconds");
+			break;
+		case 'h':
+			usage_rs(stdout);
+			return 0;
+		default:
+			return die("rs: bad arguments (see '" PROG
+			    " rs --help')");
+		}
+	}
+	if (optind != argc)
+		return die("rs: unexpected argument '%s'", argv[optind]);
+	if (aud == NULL || as == NULL || port == 0 || cport == 0 ||
+	    (key_file == NULL && pub_file == NULL))
+		return die("rs: --aud, --as, --port, --coaps-port and "
+		    "--key-file or --as-pubkey are required");
+	memset(&cfg, 0, sizeof(cfg));
+	if (key_file != NULL) {
+		if (private_file("rs", "key-file", key_file) != 0 ||
+		    secret_arg("rs", "key", NULL, key_file, key, sizeof(key),
+		    &klen) != 0)
+			return 1;
+		if (klen != sizeof(key)) {
+			kdc_wipe(key, sizeof(key));
+			return die("rs: --key-file: the AS-RS key is 16 bytes "
+			    "(AES-CCM-16-64-128)");
+		}
+		cfg.as_key = key;
+		cfg.as_key_len = klen;
+	}
+	kdcdev_host_init(verbosity);
+	if (pub_file != NULL) {
+		if (p256_xy(pub_file, x, y) != 0) {
+			kdc_wipe(key, sizeof(key));
+			return 1;
+		}
+		cfg.as_x = x;
+		cfg.as_y = y;
+	}
+	cfg.aud = aud;
+	cfg.as_uri = as;
+	cfg.clock = unix_clock;
+	cfg.log = log_cb;
+	r = kdcdev_rs_init(&rs, &cfg);
+	kdc_wipe(key, sizeof(key));
+	if (r != KDC_OK)
+		return die("rs: bad configuration: %s", kdc_err_str(r));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	r = kdcdev_host_rs_serve(&rs, addr, (uint16_t)port, (uint16_t)cport,
+	    rs_ready, NULL, &rs_stop, (unsigned)timeout * 1000u);
+	kdcdev_rs_wipe(&rs);
+	if (r != KDC_OK)
+		return fail_r("rs", r);
+	return 0;
+}
+
+static void
+usage_token(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " token --aud NAME [--scope S] (--as URI CREDENTIAL |\n"
+"           --response-file F) [--rs URI] [--rs-coaps URI]\n"
+"           [--do open|close|read] [--raw-kid] [--timeout SEC] [-v]\n"
+"   CREDENTIAL: --state FILE | --psk-identity S --psk-file F\n"
+"\n"
+"ACE client (RFC 9200, DTLS profile RFC 9202, symmetric PoP): ask the AS\n"
+"(POST /token, ace+cbor {5: NAME, 9: S}) over DTLS with the device's PSK (the\n"
+"LwM2M server account of --state, as 'register' uses, or an explicit PSK)\n"
+"and print a summary of the answer (token size, expires_in, PoP kid; never\n"
+"the key). With --rs, POST the token to URI/authz-info (application/cwt;\n"
+"coap:// or coaps://). With --rs-coaps and --do, open DTLS-PSK to that URI\n"
+"with psk_identity {8: {1: {1: 4, 2: kid}}} (--raw-kid: the kid bytes) and\n"
+"the PoP key from the answer's cnf, and open (POST /lock/open), close\n"
+"(POST /lock/close) or read (GET /lock) the lock. Each step prints its CoAP\n"
+"code; exit 0 when every step got 2.xx, 1 otherwise.\n"
+"\n"
+"  --aud NAME          the resource server's audience\n"
+"  --scope S           space-separated scopes (default: the whole grant)\n"
+"  --as URI            the AS (coaps://HOST:PORT; /token is added)\n"
+"  --state FILE        a device state with a PSK server account\n"
+"  --psk-identity S    the PSK identity (string) ...\n"
+"  --psk-file F        ... and its key, hex, from F ('-': standard input)\n"
+"  --response-file F   no AS: read its answer (the CBOR body) from F (0600)\n"
+"  --rs URI            the RS for /authz-info (coap://HOST:PORT)\n"
+"  --rs-coaps URI      the RS's DTLS endpoint (coaps://HOST:PORT2)\n"
+"  --do ACTION         open, close or read the lock over --rs-coaps\n"
+"  --raw-kid           present the kid itself as psk_identity\n"
+"  --timeout SEC       deadline of each exchange (default 30)\n"
+"  -v                  log to stderr (repeat for more)\n");
+}
+
+static void
+print_hex(const char *label, const uint8_t *b, size_t n)
+{
+	printf("%s", label);
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", b[i]);
+	printf("\n");
+}
+
+static const char *
+code_str(uint8_t code, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u.%02u", code >> 5, code & 31u);
+	return buf;
+}
+
+static int
+cmd_token(int argc, char **argv)
+{
+	static struct kdcdev_lwm2m c;
+	static struct kdcdev_security sec;
+	static uint8_t body[KDCDEV_BUF_MIN], req[512];
+	static const struct option opts[] = {
+		{ "aud", required_argument, NULL, 'n' },
+		{ "scope", required_argument, NULL, 's' },
+		{ "as", required_argument, NULL, 'A' },
+		{ "state", required_argument, NULL, 'f' },
+		{ "psk-identity", required_argument, NULL, 'i' },
+		{ "psk-file", required_argument, NULL, 'P' },
+		{ "response-file", required_argument, NULL, 'R' },
+		{ "rs", required_argument, NULL, 'r' },
+		{ "rs-coaps", required_argument, NULL, 'S' },
+		{ "do", required_argument, NULL, 'd' },
+		{ "raw-kid", no_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *aud = NULL, *scope = NULL, *as = NULL, *state = NULL,
+	    *psk_id = NULL, *psk_file = NULL, *resp_file = NULL, *rs = NULL,
+	    *rs_coaps = NULL, *action = NULL, *path = NULL;
+	unsigned long timeout = 30;
+	bool raw_kid = false;
+	struct kdcdev_ace_token t;
+	struct kdcdev_msg m;
+	size_t body_len = sizeof(body), req_len = sizeof(req), n;
+	uint8_t code = 0, method = 0, out[256];
+	char cs[8];
+	int ch, rc = 1;
+	kdc_err r;
+
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': aud = optarg; break;
+		case 's': scope = optarg; break;
+		case 'A': as = optarg; break;
+		case 'f': state = optarg; break;
+		case 'i': psk_id = optarg; break;
+		case 'P': psk_file = optarg; break;
+		case 'R': resp_file = optarg; break;
+		case 'r': rs = optarg; break;
+		case 'S': rs_coaps = optarg; break;
+		case 'd': action = optarg; break;
+		case 'k': raw_kid = true; break;
+		case 'v': verbosity++; break;
+		case 't':
+			if (parse_uint(optarg, 3600, &timeout) != 0 ||
+			    timeout == 0)
+				return die("token: --timeout must be 1..3600 "
+				    "seconds");
+			break;
+		case 'h':
+			usage_token(stdout);
+			return 0;
+		default:
+			return die("token: bad arguments (see '" PROG
+			    " token --help')");
+		}
+	}
+	if (optind != argc)
+		return die("token: unexpected argument '%s'", argv[optind]);
+	if (aud == NULL || (as == NULL) == (resp_file == NULL))
+		return die("token: --aud and one of --as or --response-file "
+		    "are required");
+	if (as != NULL && (state == NULL) == (psk_id == NULL || psk_file == NULL))
+		return die("token: --as needs --state, or --psk-identity with "
+		    "--psk-file");
+	if (action != NULL) {
+		if (strcmp(action, "open") == 0) {
+			method = KDCDEV_POST;
+			path = "lock/open";
+		} else if (strcmp(action, "close") == 0) {
+			method = KDCDEV_POST;
+			path = "lock/close";
+		} else if (strcmp(action, "read") == 0) {
+			method = KDCDEV_GET;
+			path = "lock";
+		} else
+			return die("token: --do is open, close or read");
+		if (rs_coaps == NULL)
+			return die("token: --do needs --rs-coaps");
+	}
+	kdcdev_host_init(verbosity);
+	memset(&c, 0, sizeof(c));
+	kdcdev_set_log(&c, log_cb, NULL);
+
+	/* 1. the Access Information: from the AS, or from a file */
+	if (resp_file != NULL) {
+		FILE *fp;
+
+		if (private_file("token", "response-file", resp_file) != 0)
+			return 1;
+		if ((fp = fopen(resp_file, "rb")) == NULL)
+			return die("token: --response-file %s: %s", resp_file,
+			    strerror(errno));
+		body_len = fread(body, 1, sizeof(body), fp);
+		fclose(fp);
+	} else {
+		size_t si, vi;
+
+		memset(&sec, 0, sizeof(sec));
+		if (state != NULL) {
+			if ((r = kdcdev_host_state_load(&c, state)) != KDC_OK)
+				return die("token: cannot load state %s: %s",
+				    state, kdc_err_str(r));
+			if (kdcdev_dm_account(&c, &si, &vi) != KDC_OK ||
+			    c.sec[si].mode == KDCDEV_MODE_EST ||
+			    c.sec[si].mode == KDCDEV_MODE_NOSEC) {
+				kdcdev_wipe(&c);
+				return die("token: %s has no server account "
+				    "with a DTLS credential", state);
+			}
+			memcpy(&sec, &c.sec[si], sizeof(sec));
+			kdcdev_wipe(&c);
+		} else {
+			sec.mode = KDCDEV_MODE_PSK;
+			if ((n = strlen(psk_id)) == 0 ||
+			    n > sizeof(sec.ident))
+				return die("token: bad --psk-identity");
+			memcpy(sec.ident, psk_id, n);
+			sec.ident_len = (uint16_t)n;
+			if (secret_arg("token", "psk", NULL, psk_file,
+			    sec.secret, sizeof(sec.secret), &n) != 0)
+				return 1;
+			sec.secret_len = (uint16_t)n;
+		}
+		if (strlen(as) >= sizeof(sec.uri)) {
+			wipe_sec(&sec);
+			return die("token: --as URI too long");
+		}
+		snprintf(sec.uri, sizeof(sec.uri), "%s", as);
+		if ((r = kdcdev_ace_token_req(aud, scope, req, &req_len)) !=
+		    KDC_OK) {
+			wipe_sec(&sec);
+			return die("token: cannot make the request: %s",
+			    kdc_err_str(r));
+		}
+		memset(&m, 0, sizeof(m));
+		m.method = KDCDEV_POST;
+		m.path = "token";
+		m.query = "";
+		m.content_format = KDCDEV_CF_ACE_CBOR;
+		m.payload = req;
+		m.payload_len = req_len;
+		r = kdcdev_host_exchange(&sec, &m, &code, body, &body_len,
+		    (unsigned)timeout * 1000u);
+		wipe_sec(&sec);
+		if (r != KDC_OK && r != KDC_ERR_PEER_ERROR)
+			return fail_r("token request", r);
+		printf("token: %s\n", code_str(code, cs, sizeof(cs)));
+		if (code != KDCDEV_CODE(2, 1)) {
+			if (kdcdev_ace_token_resp(body, body_len, &t) ==
+			    KDC_OK && t.error != 0)
+				printf("token: error %d\n", t.error);
+			goto out;
+		}
+	}
+	if ((r = kdcdev_ace_token_resp(body, body_len, &t)) != KDC_OK) {
+		die("token: the AS's answer does not parse: %s",
+		    kdc_err_str(r));
+		goto out;
+	}
+	if (t.error != 0) {
+		printf("token: error %d\n", t.error);
+		goto out;
+	}
+	printf("token: %zu bytes, expires_in %lld, profile %d\n", t.token_len,
+	    (long long)t.expires_in, t.profile);
+	if (t.kid != NULL)
+		print_hex("token: pop kid ", t.kid, t.kid_len);
+
+	/* 2. the token to the RS */
+	if (rs != NULL) {
+		memset(&sec, 0, sizeof(sec));
+		if (strlen(rs) >= sizeof(sec.uri)) {
+			die("token: --rs URI too long");
+			goto out;
+		}
+		snprintf(sec.uri, sizeof(sec.uri), "%s", rs);
+		sec.mode = KDCDEV_MODE_NOSEC;
+		memset(&m, 0, sizeof(m));
+		m.method = KDCDEV_POST;
+		m.path = "authz-info";
+		m.query = "";
+		m.content_format = KDCDEV_CF_CWT;
+		m.payload = t.token;
+		m.payload_len = t.token_len;
+		n = sizeof(out);
+		r = kdcdev_host_exchange(&sec, &m, &code, out, &n,
+		    (unsigned)timeout * 1000u);
+		if (r != KDC_OK && r != KDC_ERR_PEER_ERROR) {
+			fail_r("authz-info", r);
+			goto out;
+		}
+		printf("authz-info: %s\n", code_str(code, cs, sizeof(cs)));
+		if (code != KDCDEV_CODE(2, 1))
+			goto out;
+	}
+
+	/* 3. the lock, over DTLS-PSK with the PoP key */
+	if (action != NULL) {
+		if (t.key == NULL || t.kid == NULL) {
+			die("token: the answer has no symmetric PoP key");
+			goto out;
+		}
+		memset(&sec, 0, sizeof(sec));
+		if (strlen(rs_coaps) >= sizeof(sec.uri) ||
+		    t.key_len > sizeof(sec.secret)) {
+			die("token: --rs-coaps URI or PoP key too long");
+			goto out;
+		}
+		snprintf(sec.uri, sizeof(sec.uri), "%s", rs_coaps);
+		sec.mode = KDCDEV_MODE_PSK;
+		if (raw_kid) {
+			if (t.kid_len > sizeof(sec.ident)) {
+				die("token: kid too long");
+				goto out;
+			}
+			memcpy(sec.ident, t.kid, t.kid_len);
+			n = t.kid_len;
+		} else {
+			n = sizeof(sec.ident);
+			if (kdcdev_ace_psk_identity(t.kid, t.kid_len,
+			    sec.ident, &n) != KDC_OK) {
+				die("token: kid too long");
+				goto out;
+			}
+		}
+		sec.ident_len = (uint16_t)n;
+		memcpy(sec.secret, t.key, t.key_len);
+		sec.secret_len = (uint16_t)t.key_len;
+		memset(&m, 0, sizeof(m));
+		m.method = method;
+		m.path = path;
+		m.query = "";
+		m.content_format = -1;
+		n = sizeof(out) - 1;
+		r = kdcdev_host_exchange(&sec, &m, &code, out, &n,
+		    (unsigned)timeout * 1000u);
+		wipe_sec(&sec);
+		if (r != KDC_OK && r != KDC_ERR_PEER_ERROR) {
+			fail_r(action, r);
+			goto out;
+		}
+		printf("%s: %s\n", action, code_str(code, cs, sizeof(cs)));
+		if (code == KDCDEV_CODE(2, 5)) {
+			out[n] = '\0';
+			printf("lock: %s\n", (char *)out);
+		}
+		if ((code >> 5) != 2)
+			goto out;
+	}
+	rc = 0;
+out:
+	kdc_wipe(body, sizeof(body));
+	wipe_sec(&sec);
+	return rc;
+}
+
 static void
 usage(FILE *f)
 {
@@ -1812,7 +2344,9 @@ usage(FILE *f)
 "  load        many PSK bootstraps at once, for benchmarks; prints the rate\n"
 "  load-manifest  the devices of 'load' as JSON Lines for 'iotkdc device import'\n"
 "  enroll      EST-coaps: a new key here, its certificate from /sen (/sren)\n"
-"  renew-loop  re-enroll by /sren at a fraction of each certificate's life\n");
+"  renew-loop  re-enroll by /sren at a fraction of each certificate's life\n"
+"  rs          an ACE resource server (a lock): /authz-info, DTLS-PSK by kid\n"
+"  token       ACE client: a token from the AS, to the RS, then use the lock\n");
 }
 
 int
@@ -1839,5 +2373,9 @@ main(int argc, char **argv)
 		return cmd_enroll(argc - 1, argv + 1);
 	if (strcmp(argv[1], "renew-loop") == 0)
 		return cmd_renew_loop(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rs") == 0)
+		return cmd_rs(argc - 1, argv + 1);
+	if (strcmp(argv[1], "token") == 0)
+		return cmd_token(argc - 1, argv + 1);
 	return die("unknown subcommand '%s' (try --help)", argv[1]);
 }
