@@ -412,7 +412,7 @@ test_refusals(void **state)
 	assert_int_equal(post(tok, make(&s, tok, sizeof(tok)), &r, out, &ol),
 	    KDCDEV_CODE(4, 1));
 	assert_int_equal(r, KDC_ERR_EXPIRED);
-	assert_int_equal(ol, 37);	/* the hints, no scope */
+	assert_int_equal(ol, 33);	/* the hints, no scope */
 	assert_int_equal(out[0], 0xa2);
 
 	s = sym("k1", "open");
@@ -535,7 +535,7 @@ test_tampered(void **state)
 			    code == KDCDEV_CODE(4, 1));
 			tok[i] ^= 0x01;
 		}
-		assert_int_equal(kdcdev_rs_count(&RS), 0);
+		assert_int_equal(kdcdev_rs_count(&RS), (size_t)k);
 		assert_int_equal(post(tok, n, &r, NULL, NULL),
 		    KDCDEV_CODE(2, 1));
 	}
