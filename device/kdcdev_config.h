@@ -107,7 +107,7 @@
 /* ---- ACE resource server (kdcdev_rs, ace_rs.c) ---------------------------- */
 
 /* Access tokens the RS keeps (RFC 9200 §5.10.1: at least one; one per PoP
- * key). Each slot is ~150 bytes. A lock serves a handful of clients. */
+ * key). Each slot is 208 bytes. A lock serves a handful of clients. */
 #ifndef KDCDEV_RS_TOKENS
 #define KDCDEV_RS_TOKENS	16
 #endif

@@ -308,7 +308,7 @@ uint32_t kdcdev_crc32(const uint8_t *buf, size_t len);
  * psk_identity (RFC 9202 §3.3), and every request on that session is
  * checked against the token's scope through a scope map.
  *
- * struct kdcdev_rs is the caller's (static or on a big stack; ~6 KiB with
+ * struct kdcdev_rs is the caller's (static or on a big stack; 7,800 bytes with
  * the defaults of kdcdev_config.h): configuration, the token store
  * (KDCDEV_RS_TOKENS slots), the remembered revoked hashes (KDCDEV_RS_TRL)
  * and the scratch COSE needs, so nothing here allocates or recurses.
@@ -430,13 +430,14 @@ void	kdcdev_rs_wipe(struct kdcdev_rs *rs);
  * KDCDEV_RS_AUD_MAX bytes suffice); code and payload are set:
  *   2.01  KDC_OK (no payload)
  *   4.00  MALFORMED / TRUNCATED / TRAILING / TOO_LARGE (not a token we
- *         can parse, or a claim over our bounds), UNSUPPORTED (a COSE
- *         type other than Encrypt0/Sign1, a cnf we cannot use, a
- *         symmetric key in clear in a signed token), DENIED (scope
- *         missing or unknown): payload ace+cbor {30: 1 invalid_request}
- *         or {30: 6 invalid_scope}
- *   4.01  BAD_SIGNATURE (MAC, signature or decryption fails, or the
- *         token is of a kind we have no AS key for), EXPIRED,
+ *         can parse, no exp, or a claim over our bounds), UNSUPPORTED (a
+ *         cnf missing or one we cannot use, a symmetric key in clear in
+ *         a signed token), DENIED (scope missing or unknown): payload
+ *         ace+cbor {30: 1 invalid_request} or {30: 6 invalid_scope}
+ *   4.01  BAD_SIGNATURE (MAC, signature or decryption fails, an alg
+ *         other than the key's, or the token is of a kind we have no AS
+ *         key for: a Mac0, a Sign1 without the AS public key, an
+ *         Encrypt0 without the shared key), CRYPTO, EXPIRED,
  *         NOT_YET_VALID, REVOKED (hash on the revoked list): payload the
  *         AS Request Creation Hints, ace+cbor (Content-Format 19)
  *         {1: as_uri, 5: aud}
