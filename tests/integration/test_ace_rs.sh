@@ -148,7 +148,10 @@ got '4\.01' || fail "tampered: $(codes)"
 printf 'not a token' > "$T/g.cwt"
 authz "$T/g.cwt"
 got '4\.00' || fail "garbage: $(codes)"
-pass "refused: wrong audience 4.03, expired 4.01 + hints, not yet valid 4.01, tampered 4.01, garbage 4.00"
+# a token under another Content-Format than application/cwt: 4.15
+client -m post -t 0 -f "$T/a.cwt" "coap://127.0.0.1:$P/authz-info"
+got '4\.15' || fail "text/plain token: $(codes)"
+pass "refused: wrong audience 4.03, expired 4.01 + hints, not yet valid 4.01, tampered 4.01, garbage 4.00, Content-Format 0 4.15"
 
 # the refusals stored nothing: kid-w, kid-e, kid-n have no session
 client -m get -u kid-e -k "$POP" "coaps://127.0.0.1:$P2/lock"
