@@ -38,7 +38,7 @@ PKGS_RUN   := gnutls-bin
 # the WAL fdatasync before the datagram carrying a credential), slowhttptest
 # (slowloris and slow-body clients against the HTTPS listener).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
-	libcoap3-bin valgrind strace slowhttptest
+	libcoap3-bin valgrind strace slowhttptest python3-cbor2 python3-cryptography
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # Node.js + npm run the coap-node interop peer. Checked by command, not by
 # package: a machine with another Node.js build (e.g. one that bundles
