@@ -717,6 +717,26 @@ pop_choose(const struct kdc_principal *client,
 	return KDC_OK;
 }
 
+/*
+ * A random PoP kid with no 0x00 byte: the client presents it as its DTLS
+ * psk_identity (RFC 9202 §3.3), and GnuTLS and OpenSSL take identities
+ * as C strings, so a 0x00 would cut it short (docs/traps.md; 3 % of
+ * 8-byte random kids had one). 255^8 kids remain.
+ */
+static kdc_err
+pop_kid_make(uint8_t kid[ACE_KID_LEN])
+{
+	kdc_err r;
+
+	if ((r = kdc_random(kid, ACE_KID_LEN)) != KDC_OK)
+		return r;
+	for (size_t i = 0; i < ACE_KID_LEN; i++)
+		while (kid[i] == 0)
+			if ((r = kdc_random(&kid[i], 1)) != KDC_OK)
+				return r;
+	return KDC_OK;
+}
+
 /* A refresh_token request: the refresh token, its grant, its PoP key. */
 static kdc_err
 refresh_find(struct kdc_core *core, const struct kdc_principal *client,
@@ -1093,8 +1113,7 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 			goto refused;
 		if (t->pop == KDC_ACE_POP_SYMMETRIC &&
 		    ((r = kdc_random(t->pop_key, sizeof(t->pop_key))) !=
-		    KDC_OK || (r = kdc_random(t->kid, sizeof(t->kid))) !=
-		    KDC_OK))
+		    KDC_OK || (r = pop_kid_make(t->kid)) != KDC_OK))
 			goto refused;
 	} else if (t->pop == KDC_ACE_POP_SYMMETRIC &&
 	    t->rs->key_wrapped == NULL) {
@@ -1157,6 +1176,9 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 	begun = false;
 	if ((r = kdc_store_commit(core->st)) != KDC_OK)
 		goto refused;
+	/* a token is a credential: its row is durable before the answer
+	 * carrying it leaves (kdc_core_sync(), the engine's step sync) */
+	core->issued_unsynced = true;
 	if (with_refresh) {
 		memcpy(resp->refresh, refresh, sizeof(refresh));
 		resp->refresh_len = sizeof(refresh);

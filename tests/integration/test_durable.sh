@@ -8,6 +8,9 @@
 #    commit;
 #  - LwM2M bootstrap from iotkdc-device: the Bootstrap-Write of /0 with the
 #    PSK (pending in the store until Bootstrap-Finish);
+#  - ACE /token from coap-client-gnutls: the 2.01 with the access token
+#    and its PoP key (the token row is what lets an operator list and
+#    revoke it);
 #  - `iotkdc cert sign`: the write of the PEM to stdout.
 # DTLS hides the payload, so the datagrams are told by record type
 # (application data, 23 = "\27") and size: the certificate's datagram is
@@ -149,6 +152,22 @@ MAXLEN=$(events | awk '$2 == "S" && $3 > m { m = $3 } END { print m + 0 }')
 [ "$MAXLEN" -gt 100 ] || fail "bootstrap: no datagram long enough to carry a PSK ($MAXLEN B)"
 durable_before "$MAXLEN" "bootstrap Write /0"
 pass "LwM2M bootstrap: the WAL fdatasync of the pending PSK precedes the $MAXLEN B Bootstrap-Write of /0"
+
+# ---- ACE /token ----------------------------------------------------------
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/asrs.hex"
+chmod 600 "$T/asrs.hex"
+kdc ace rs add lock1 --key-file "$T/asrs.hex" >/dev/null
+kdc ace grant urn:dev:dur:est lock1 open >/dev/null
+/usr/bin/python3 "$(dirname "$0")/ace_peer.py" req lock1 open > "$T/ace.req"
+start_trace
+timeout 20 coap-client-gnutls -v 7 -B 5 -u dur-est -k "$KEY" -m post -t 19 \
+	-f "$T/ace.req" -o "$T/ace.resp" "coaps://127.0.0.1:$COAP_PORT/token" > "$T/client.out" 2>&1 || true
+stop_trace
+grep -qE "t:(ACK|CON) c:2\.01 " "$T/client.out" || fail "token not 2.01: $(tail -3 "$T/client.out")"
+TOK_LEN=$(stat -c %s "$T/ace.resp")
+[ "$TOK_LEN" -gt 60 ] || fail "token answer of $TOK_LEN B"
+durable_before "$TOK_LEN" "ACE /token"
+pass "ACE /token: the WAL fdatasync of the token row precedes the $(cat "$T/verdict.txt") B datagram with the $TOK_LEN B answer"
 
 # ---- cert sign ----------------------------------------------------------
 kdc device add urn:dev:dur:cli --cert >/dev/null
