@@ -6,6 +6,8 @@
 #   make run        init a data dir (DIR, default ./var) if needed, then serve
 #   make test       build and run every test (CTest); SAN=1 for ASan+UBSan
 #   make bench      benchmarks; writes bench/results.md
+#   make bench-ace  only the ACE rows (issue 15 §5); their section of
+#                   bench/results.md
 #   make bench-capacity  idle-session capacity (BENCH_CAPACITY_SESSIONS,
 #                   default 1,000,000); its section of bench/results.md
 #   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
@@ -50,7 +52,7 @@ NODE_PKGS  := nodejs npm
 # checks the package and upgrades an older one (docs/traps.md).
 GNUTLS_MIN := 3.7.9-2+deb12u7
 
-.PHONY: all deps build run test bench bench-capacity fuzz clean
+.PHONY: all deps build run test bench bench-ace bench-capacity fuzz clean
 
 all: build
 
@@ -97,6 +99,9 @@ bench: build
 
 bench-capacity: build
 	./bench/run.sh $(BUILD) capacity
+
+bench-ace: build
+	./bench/run.sh $(BUILD) ace
 
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKDC_FUZZ=ON \

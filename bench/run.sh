@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make bench: run every benchmark and write bench/results.md. Each figure
 # stands next to a reference measured in the same run.
+# make bench-ace (bench/run.sh BUILD ace): only the ACE rows (bench/ace.sh,
+# which documents its own settings), written to the "ACE" section of
+# bench/results.md; the other sections are kept.
 # make bench-capacity (bench/run.sh BUILD capacity): only the capacity row
 # (BENCH_CAPACITY_SESSIONS idle sessions), written to the "Capacity"
 # section at the end of bench/results.md; make bench keeps that section.
@@ -39,7 +42,8 @@ MODE=${2:-all}
 case $MODE in
 all) ;;
 capacity) IDLE_N=${BENCH_CAPACITY_SESSIONS:-1000000} ;;
-*) echo "usage: bench/run.sh [BUILD [all|capacity]]" >&2; exit 2 ;;
+ace) ;;
+*) echo "usage: bench/run.sh [BUILD [all|capacity|ace]]" >&2; exit 2 ;;
 esac
 BOOT_N=${BENCH_BOOT_DEVICES:-2000}
 BOOT_C=${BENCH_BOOT_CONCURRENCY:-32}
@@ -53,6 +57,28 @@ FLOOD_TARGET=0.5	# bootstraps during the flood / without (the issue)
 EST_TARGET=0.8	# EST enrollments / GnuTLS signing alone (issue 4 §4)
 TARGET=5000		# full PSK bootstraps/s on 2 cores (the issue)
 cd "$(dirname "$0")/.."
+
+# ---- ACE (issue 15 §5): its own daemon and data dir (bench/ace.sh) -------
+# the section sits before "Capacity", which stays last
+ace_replace() {	# ace_replace SECTION: bench/results.md with it as "## ACE"
+	{
+		if [ -f bench/results.md ]; then
+			awk '/^## (ACE|Capacity \(make bench-capacity\))$/ { exit } { print }' bench/results.md
+		fi
+		printf '%s\n' "$1"
+		if [ -f bench/results.md ]; then
+			echo
+			awk '/^## Capacity \(make bench-capacity\)/ { p = 1 } p' bench/results.md
+		fi
+	} > bench/results.md.new
+	mv bench/results.md.new bench/results.md
+}
+if [ "$MODE" = ace ]; then
+	ace_section=$(bench/ace.sh "$BUILD")
+	ace_replace "$ace_section"
+	printf '%s\n' "$ace_section"
+	exit 0
+fi
 tmp=$(mktemp -d)
 SERVE_PID=
 IDLE_PID=
@@ -92,7 +118,8 @@ for b in "$IOTKDC" "$DEVICE" "$FREEPORT" "./$BUILD/bench/bench_issue" \
     "./$BUILD/bench/bench_dtls_psk" "./$BUILD/bench/bench_wire" \
     "./$BUILD/bench/bench_est" "./$BUILD/bench/bench_est_direct" \
     "./$BUILD/bench/bench_boot" "./$BUILD/bench/bench_idle" \
-    "./$BUILD/bench/bench_flood"; do
+    "./$BUILD/bench/bench_flood" "./$BUILD/bench/bench_ace" \
+    "./$BUILD/bench/bench_ace_wire"; do
 	[ -x "$b" ] || die "$b is not built (cmake --build $BUILD)"
 done
 command -v coap-client-gnutls >/dev/null || die "coap-client-gnutls missing (apt-get install libcoap3-bin)"
@@ -489,6 +516,9 @@ flood_line=$(cat "$tmp/flood.out")
 flood_ratio=$(awk -v a="$fl1_rate" -v b="$fl0_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 flood_met=$(awk -v r="$flood_ratio" -v t="$FLOOD_TARGET" 'BEGIN { print (r >= t) ? "met" : "not met" }')
 
+# ---- ACE: its own daemon (bench/ace.sh), the section before Capacity -----
+ace_section=$(bench/ace.sh "$BUILD")
+
 ratio=$(awk -v a="$load_rate" -v b="$ref_rate" 'BEGIN { printf "%.3f", a / b }')
 # issuance rows; the first is GnuTLS signing alone, the EST reference
 issue_rows=$("./$BUILD/bench/bench_issue" "$tmp" "$SECS")
@@ -593,6 +623,8 @@ old_cap=
 	echo "| mode | suite | certificate types client/server | session ticket (the client asks, as GnuTLS clients do) | handshake datagrams C→S + S→C | C→S B | S→C B | handshake B | whole bootstrap datagrams C→S + S→C | whole bootstrap B |"
 	echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
 	printf '%s' "$lg_wire_rows"
+	echo
+	printf '%s\n' "$ace_section"
 	if [ -n "$old_cap" ]; then
 		echo
 		printf '%s\n' "$old_cap"
