@@ -167,7 +167,7 @@ status_coap(int status)
 /* Answer o on CoAP: its body as an owned payload (a PoP key may be in
  * it: wiped once sent), o wiped. */
 static void
-answer_coap(struct outcome *o, struct kdc_coap_resp *resp, uint32_t max_age)
+answer_coap(struct outcome *o, struct kdc_coap_resp *resp)
 {
 	uint8_t *p;
 
@@ -178,8 +178,6 @@ answer_coap(struct outcome *o, struct kdc_coap_resp *resp, uint32_t max_age)
 	} else if (o->len > 0) {
 		resp->code = KDC_COAP_INTERNAL;
 	}
-	if (o->status == 201)
-		resp->max_age = max_age;
 	kdc_wipe(o->body, o->len);
 }
 
@@ -191,11 +189,15 @@ cf_ok(const struct kdc_coap_msg *req)
 	    req->content_format == KDC_CF_ACE_CBOR;
 }
 
+/* POST /token and /introspect: the body bounded and typed, the
+ * endpoint's logic, the outcome as an owned answer. */
 static void
-hnd_token(void *arg, struct kdc_coap_peer *peer,
-    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+post_coap(struct kdc_ace *a, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp,
+    void (*fn)(struct kdc_core *, const char *,
+    const struct kdc_principal *, const uint8_t *, size_t,
+    struct outcome *))
 {
-	struct kdc_ace *a = arg;
 	struct outcome *o;
 
 	if (!cf_ok(req)) {
@@ -207,34 +209,26 @@ hnd_token(void *arg, struct kdc_coap_peer *peer,
 		resp->code = KDC_COAP_UNAVAILABLE;
 		return;
 	}
-	token(a->core, "coap", kdc_coap_peer_auth(peer), req->payload,
+	fn(a->core, "coap", kdc_coap_peer_auth(peer), req->payload,
 	    req->payload_len, o);
-	/* Max-Age no longer than expires_in (RFC 9202 §3): the token
-	 * response is not to be cached at all */
-	answer_coap(o, resp, 0);
+	/* no Max-Age: a token answer is not to be cached at all (RFC 9202
+	 * §3 asks for none longer than expires_in) */
+	answer_coap(o, resp);
 	kdc_free(o);
+}
+
+static void
+hnd_token(void *arg, struct kdc_coap_peer *peer,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	post_coap(arg, peer, req, resp, token);
 }
 
 static void
 hnd_introspect(void *arg, struct kdc_coap_peer *peer,
     const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
 {
-	struct kdc_ace *a = arg;
-	struct outcome *o;
-
-	if (!cf_ok(req)) {
-		error_coap(resp, KDC_COAP_UNSUPPORTED_CF,
-		    KDC_ACE_INVALID_REQUEST, "send application/ace+cbor");
-		return;
-	}
-	if ((o = kdc_malloc(sizeof(*o))) == NULL) {
-		resp->code = KDC_COAP_UNAVAILABLE;
-		return;
-	}
-	introspect(a->core, "coap", kdc_coap_peer_auth(peer), req->payload,
-	    req->payload_len, o);
-	answer_coap(o, resp, 0);
-	kdc_free(o);
+	post_coap(arg, peer, req, resp, introspect);
 }
 
 /* GET /trl (RFC 9770 §6): the full set of this RS's revoked, unexpired
@@ -355,7 +349,10 @@ http_answer(struct outcome *o, struct kdc_http_resp *resp)
 
 static void
 http_do(void *arg, const struct kdc_http_req *req,
-    struct kdc_http_resp *resp, int which)
+    struct kdc_http_resp *resp,
+    void (*fn)(struct kdc_core *, const char *,
+    const struct kdc_principal *, const uint8_t *, size_t,
+    struct outcome *))
 {
 	struct kdc_core *core = arg;
 	struct kdc_principal who;
@@ -368,10 +365,7 @@ http_do(void *arg, const struct kdc_http_req *req,
 	if (http_who(core, req, &who) != KDC_OK) {
 		memset(&who, 0, sizeof(who));	/* answered 401 below */
 	}
-	if (which == 0)
-		token(core, "https", &who, req->body, req->body_len, o);
-	else
-		introspect(core, "https", &who, req->body, req->body_len, o);
+	fn(core, "https", &who, req->body, req->body_len, o);
 	http_answer(o, resp);
 	kdc_free(o);
 }
@@ -380,14 +374,14 @@ static void
 http_token(void *arg, const struct kdc_http_req *req,
     struct kdc_http_resp *resp)
 {
-	http_do(arg, req, resp, 0);
+	http_do(arg, req, resp, token);
 }
 
 static void
 http_introspect(void *arg, const struct kdc_http_req *req,
     struct kdc_http_resp *resp)
 {
-	http_do(arg, req, resp, 1);
+	http_do(arg, req, resp, introspect);
 }
 
 kdc_err
