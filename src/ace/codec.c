@@ -47,6 +47,18 @@ seen(uint64_t *set, int64_t key)
 	return 0;
 }
 
+/* The next key of a map: an integer (RFC 9200 uses nothing else) not
+ * seen before in it (set). */
+static kdc_err
+next_key(struct kdc_rd *rd, uint64_t *set, int64_t *key)
+{
+	kdc_err r;
+
+	if ((r = kdc_cbor_read_int(rd, key)) != KDC_OK)
+		return r;
+	return seen(set, *key) ? KDC_ERR_MALFORMED : KDC_OK;
+}
+
 /* A map head; *n its entries, at most KDC_ACE_MAP_MAX. */
 static kdc_err
 map_head(struct kdc_rd *rd, size_t *n)
@@ -60,13 +72,6 @@ map_head(struct kdc_rd *rd, size_t *n)
 		return KDC_ERR_TOO_LARGE;
 	*n = (size_t)arg;
 	return KDC_OK;
-}
-
-/* A map key: an integer (RFC 9200 uses nothing else). */
-static kdc_err
-int_key(struct kdc_rd *rd, int64_t *key)
-{
-	return kdc_cbor_read_int(rd, key);
 }
 
 /* A byte (want BSTR) or UTF-8 text (TSTR) string: a view of its bytes. */
@@ -99,7 +104,7 @@ cnf_read(struct kdc_rd *rd, struct kdc_cnf *c)
 		return r;
 	if (n != 1)
 		return KDC_ERR_MALFORMED;
-	if ((r = int_key(rd, &key)) != KDC_OK)
+	if ((r = kdc_cbor_read_int(rd, &key)) != KDC_OK)
 		return r;
 	switch (key) {
 	case KDC_CNF_COSE_KEY:
@@ -140,10 +145,8 @@ kdc_ace_token_req_parse(const uint8_t *buf, size_t len,
 	if ((r = map_head(&rd, &n)) != KDC_OK)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		if ((r = int_key(&rd, &key)) != KDC_OK)
+		if ((r = next_key(&rd, &keys, &key)) != KDC_OK)
 			return r;
-		if (seen(&keys, key))
-			return KDC_ERR_MALFORMED;
 		switch (key) {
 		case P_AUDIENCE:
 			r = str(&rd, KDC_CBOR_TSTR, &p, &plen);
@@ -226,10 +229,8 @@ kdc_ace_introspect_req_parse(const uint8_t *buf, size_t len,
 	if ((r = map_head(&rd, &n)) != KDC_OK)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		if ((r = int_key(&rd, &key)) != KDC_OK)
+		if ((r = next_key(&rd, &keys, &key)) != KDC_OK)
 			return r;
-		if (seen(&keys, key))
-			return KDC_ERR_MALFORMED;
 		if (key == P_TOKEN)
 			r = str(&rd, KDC_CBOR_BSTR, token, token_len);
 		else	/* token_type_hint (33): typed text, sent as int */
