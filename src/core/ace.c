@@ -1037,8 +1037,9 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 		}
 		goto refused;
 	}
-	if (req->grant_type != 0 &&
-	    req->grant_type != KDC_ACE_GRANT_CLIENT_CREDENTIALS &&
+	/* the codec sets 2 when the request has no grant_type: a 0 here is
+	 * one the client sent */
+	if (req->grant_type != KDC_ACE_GRANT_CLIENT_CREDENTIALS &&
 	    req->grant_type != KDC_ACE_GRANT_REFRESH_TOKEN) {
 		r = refuse(t, resp, KDC_ACE_UNSUPPORTED_GRANT_TYPE,
 		    "grant_type: client_credentials or refresh_token only");
