@@ -134,6 +134,7 @@ static void
 req_ec2(struct kdc_ace_token_req *q, const uint8_t x[32],
     const uint8_t y[32])
 {
+	memset(&q->req_cnf, 0, sizeof(q->req_cnf));
 	q->req_cnf.kind = KDC_CNF_COSE_KEY;
 	q->req_cnf.key.kty = KDC_COSE_KTY_EC2;
 	q->req_cnf.key.crv = KDC_COSE_CRV_P256;
@@ -907,8 +908,7 @@ test_refusals(void **state)
 	expect_refused(f, &c2, &q, KDC_ACE_UNSUPPORTED_POP_KEY, KDC_ERR_DENIED,
 	    "only an EC2 P-256 public key");
 	req_ec2(&q, x, y);
-	q.req_cnf.key.y = NULL;
-	q.req_cnf.key.y_len = 0;
+	q.req_cnf.key.y = NULL;		/* y_len still 32 */
 	expect_refused(f, &c2, &q, KDC_ACE_UNSUPPORTED_POP_KEY, KDC_ERR_DENIED,
 	    "only an EC2 P-256 public key");
 	req_ec2(&q, x, y);
@@ -1268,6 +1268,7 @@ test_refresh_asymmetric(void **state)
 	req_ec2(&q, ox, y);
 	expect_refused(f, &c5, &q, KDC_ACE_INVALID_REQUEST, KDC_ERR_DENIED,
 	    "may not change the PoP key");
+	req_ec2(&q, x, y);		/* its own point, but not a COSE_Key */
 	q.req_cnf.kind = KDC_CNF_KID;
 	expect_refused(f, &c5, &q, KDC_ACE_INVALID_REQUEST, KDC_ERR_DENIED,
 	    "may not change the PoP key");
@@ -1409,6 +1410,19 @@ test_introspect(void **state)
 		    KDC_ERR_DENIED);
 	}
 
+	{
+		struct kdc_principal plain;
+
+		psk_principal(f, "plaindev", "plain", 0x77, &plain);
+		assert_int_equal(kdc_core_ace_introspect(f->core, "test",
+		    &plain, r->access_token, r->access_token_len, &in),
+		    KDC_ERR_DENIED);
+		expect_audit(f, "ace.introspect", "plaindev", KDC_ERR_DENIED,
+		    "not a registered resource server");
+		assert_int_equal(kdc_core_ace_trl(f->core, &plain, NULL, 0,
+		    &len, &in.iat), KDC_ERR_DENIED);
+	}
+
 	/* a token for another RS: inactive (lock2 cannot open it; a Sign1
 	 * one for lock2 is not lock1's) */
 	assert_false(introspect_active(f, &f->rs2, r->access_token,
@@ -1442,6 +1456,10 @@ test_introspect(void **state)
 	len = forge(rskey1, "lock1", cti, 8, tok, sizeof(tok));
 	assert_false(introspect_active(f, &f->rs1, tok, len));
 	len = forge(rskey1, "lock2", cti, 16, tok, sizeof(tok));
+	assert_false(introspect_active(f, &f->rs1, tok, len));
+	len = forge(rskey1, "lock", cti, 16, tok, sizeof(tok));
+	assert_false(introspect_active(f, &f->rs1, tok, len));
+	len = forge(rskey1, "lock1x", cti, 16, tok, sizeof(tok));
 	assert_false(introspect_active(f, &f->rs1, tok, len));
 	/* (the forgery itself is right: with lock1's aud and the real cti it
 	 * is "active", which is what a shared key allows) */
@@ -1760,6 +1778,13 @@ test_trl(void **state)
 	assert_true(memcmp(hashes[0], h, 33) == 0 ||
 	    memcmp(hashes[1], h, 33) == 0);
 
+	/* a damaged row (a hash that is not 33 bytes) is not published */
+	db_exec(f, "UPDATE ace_tokens SET hash = substr(hash, 1, 32) WHERE "
+	    "audience = 'lock2' AND kind = 'access' AND revoked_at <> 0");
+	assert_int_equal(kdc_core_ace_trl(f->core, &f->rs2, hashes, 4, &n, &g),
+	    KDC_OK);
+	assert_int_equal(n, 0);
+
 	/* an RS whose own device is revoked may no longer ask */
 	assert_int_equal(kdc_core_device_revoke(f->core, "t", "lock2"), KDC_OK);
 	assert_int_equal(kdc_core_ace_trl(f->core, &f->rs2, hashes, 4, &n, &g),
@@ -1953,6 +1978,11 @@ test_admin(void **state)
 	    "lock1"), KDC_ERR_UNKNOWN_DEVICE);
 	assert_int_equal(kdc_core_ace_grant_revoke(f->core, "t", "urn:dev:c1",
 	    "bad name"), KDC_ERR_NOT_FOUND);
+	assert_int_equal(kdc_core_ace_grant_revoke(f->core, "t", NULL,
+	    "lock1"), KDC_ERR_NOT_FOUND);
+	expect_audit(f, "ace.grant.revoke", "?", KDC_ERR_NOT_FOUND, NULL);
+	assert_int_equal(kdc_core_ace_grant_revoke(f->core, "t", "urn:dev:c1",
+	    NULL), KDC_ERR_NOT_FOUND);
 	assert_int_equal(kdc_core_ace_token_revoke(f->core, "t",
 	    "00112233445566778899aabbccddeeff"), KDC_ERR_NOT_FOUND);
 	expect_audit(f, "ace.token.revoke", "00112233445566778899aabbccddeeff",
