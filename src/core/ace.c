@@ -673,6 +673,15 @@ client_point(const struct kdc_principal *client, uint8_t x[32],
 	    client->spki_len, x, y) == KDC_OK;
 }
 
+/* Is (ax, ay) the point (bx, by)? Both coordinates always compared: one
+ * check, so that no caller can drop half of it. */
+static bool
+point_eq(const uint8_t ax[32], const uint8_t ay[32], const uint8_t bx[32],
+    const uint8_t by[32])
+{
+	return kdc_ct_equal(ax, bx, 32) & kdc_ct_equal(ay, by, 32);
+}
+
 /* req_cnf of a client_credentials request: the PoP kind and key. */
 static kdc_err
 pop_choose(const struct kdc_principal *client,
@@ -707,7 +716,7 @@ pop_choose(const struct kdc_principal *client,
 		return refuse(t, resp, KDC_ACE_INVALID_REQUEST,
 		    "no proof of possession of the req_cnf key (the client "
 		    "did not authenticate with a key)");
-	if (!kdc_ct_equal(cx, k->x, 32) || !kdc_ct_equal(cy, k->y, 32))
+	if (!point_eq(cx, cy, k->x, k->y))
 		return refuse(t, resp, KDC_ACE_INVALID_REQUEST,
 		    "no proof of possession of the req_cnf key (not the "
 		    "key the client authenticated with)");
@@ -789,16 +798,15 @@ refresh_find(struct kdc_core *core, const struct kdc_principal *client,
 		    (req->req_cnf.kind != KDC_CNF_COSE_KEY ||
 		    req->req_cnf.key.x_len != 32 ||
 		    req->req_cnf.key.y_len != 32 ||
-		    !kdc_ct_equal(req->req_cnf.key.x, t->x, 32) ||
-		    !kdc_ct_equal(req->req_cnf.key.y, t->y, 32)))
+		    !point_eq(req->req_cnf.key.x, req->req_cnf.key.y, t->x,
+		    t->y)))
 			return refuse(t, resp, KDC_ACE_INVALID_REQUEST,
 			    "a refresh may not change the PoP key");
 		{
 			uint8_t cx[32], cy[32];
 
 			if (!client_point(client, cx, cy) ||
-			    !kdc_ct_equal(cx, t->x, 32) ||
-			    !kdc_ct_equal(cy, t->y, 32))
+			    !point_eq(cx, cy, t->x, t->y))
 				return refuse(t, resp,
 				    KDC_ACE_INVALID_REQUEST,
 				    "no proof of possession of the PoP key");
@@ -1037,8 +1045,9 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 		}
 		goto refused;
 	}
-	if (req->grant_type != 0 &&
-	    req->grant_type != KDC_ACE_GRANT_CLIENT_CREDENTIALS &&
+	/* the codec sets 2 when the request has no grant_type: a 0 here is
+	 * one the client sent */
+	if (req->grant_type != KDC_ACE_GRANT_CLIENT_CREDENTIALS &&
 	    req->grant_type != KDC_ACE_GRANT_REFRESH_TOKEN) {
 		r = refuse(t, resp, KDC_ACE_UNSUPPORTED_GRANT_TYPE,
 		    "grant_type: client_credentials or refresh_token only");

@@ -69,7 +69,9 @@ struct kdc_principal;
 
 /* What the face parsed from the request; views into its bytes. */
 struct kdc_ace_token_req {
-	int		 grant_type;	/* 2 client_credentials (default), 3 refresh_token */
+	int		 grant_type;	/* 2 client_credentials (the codec's
+					 * default), 3 refresh_token; any
+					 * other (0 too): unsupported */
 	const char	*audience;	size_t	 audience_len;
 	const char	*scope;		size_t	 scope_len;	/* 0: the whole grant */
 	/* req_cnf (RFC 9201 §3.1): none (symmetric PoP, the AS makes the
