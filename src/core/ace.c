@@ -652,6 +652,7 @@ struct treq {
 	struct kdc_ace_token_rec old;	/* refresh: the refresh token used */
 	bool			 refreshing;
 	const char		*why;
+	char			 authz_why[160];
 };
 
 static kdc_err
@@ -1043,6 +1044,15 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 			    "the client's credential or device is no longer "
 			    "valid";
 		}
+		goto refused;
+	}
+	/* the credential is one only the client holds (authz.c ace-token) */
+	if ((r = core_authorize(core, client, KDC_ACT_ACE_TOKEN, NULL,
+	    t->authz_why, sizeof(t->authz_why), NULL)) != KDC_OK) {
+		r = refuse(t, resp, KDC_ACE_UNAUTHORIZED_CLIENT,
+		    "this credential may not get tokens (a PSK shared with "
+		    "another service)");
+		t->why = t->authz_why;	/* the audit's detail, not the peer's */
 		goto refused;
 	}
 	/* the codec sets 2 when the request has no grant_type: a 0 here is

@@ -30,6 +30,11 @@ struct rule {
 	/* operational credentials: the audience they must be for (the
 	 * service asking); NULL = any */
 	const char	*audience;
+	/* operational PSKs: the one audience whose PSKs are taken; NULL =
+	 * any. A PSK is a secret shared with its audience: a service that
+	 * holds a device's PSK could present it as the device anywhere
+	 * else; a private key (RPK, X.509) never leaves the device. */
+	const char	*psk_audience;
 };
 
 /* Indexed by enum kdc_action. */
@@ -51,6 +56,14 @@ static const struct rule rules[] = {
 	[KDC_ACT_CRL_READ] = { "crl-read",
 	    KIND(KDC_KIND_MANUFACTURER) | KIND(KDC_KIND_OPERATIONAL), 0,
 	    false, LIVE_HANDSHAKE },
+	/* an ACE client proves itself with a secret only it and the KDC
+	 * hold: its manufacturer credential, an operational key pair of
+	 * any audience, or an operational PSK of the built-in LwM2M Server
+	 * (ours), never one an external service was given. Live checks:
+	 * the AS rechecks the principal itself (core/ace.c). */
+	[KDC_ACT_ACE_TOKEN] = { "ace-token",
+	    KIND(KDC_KIND_MANUFACTURER) | KIND(KDC_KIND_OPERATIONAL), 0,
+	    false, LIVE_HANDSHAKE, NULL, KDC_AUDIENCE_BUILTIN },
 };
 
 const char *
@@ -107,6 +120,14 @@ core_authorize(struct kdc_core *core, const struct kdc_principal *who,
 		    ru->name, who->cred_id, kdc_cred_kind_str(who->kind),
 		    kdc_cred_type_str(who->type));
 		return KDC_ERR_WRONG_TYPE;
+	}
+	if (ru->psk_audience != NULL && who->kind == KDC_KIND_OPERATIONAL &&
+	    who->type == KDC_TYPE_PSK &&
+	    strcmp(who->audience, ru->psk_audience) != 0) {
+		say(why, why_len, "rule=%s: cred=%" PRId64 " is a PSK shared "
+		    "with audience %.64s", ru->name, who->cred_id,
+		    who->audience);
+		return KDC_ERR_DENIED;
 	}
 	if (ru->self && target != NULL && strcmp(target, who->dev_id) != 0) {
 		char esc[KDC_DEVID_MAX * 4 + 1];

@@ -177,6 +177,7 @@ enum kdc_action {
 	KDC_ACT_SKG,		/* EST skg: a key pair made by the KDC */
 	KDC_ACT_REGISTER,	/* LwM2M Server register / update / deregister */
 	KDC_ACT_CRL_READ,	/* the CRL of our CA */
+	KDC_ACT_ACE_TOKEN,	/* an ACE access token (client credentials) */
 };
 
 /*

@@ -783,6 +783,24 @@ test_refusals(void **state)
 	    "not authenticated");
 	expect_refused(f, NULL, &q, KDC_ACE_INVALID_CLIENT, KDC_ERR_DENIED,
 	    "not authenticated");
+	/* an operational PSK of another audience is a secret that service
+	 * holds too: it may not get tokens (authz.c ace-token); one of the
+	 * built-in LwM2M Server (ours) may */
+	c3 = f->c1;
+	c3.kind = KDC_KIND_OPERATIONAL;
+	c3.type = KDC_TYPE_PSK;
+	snprintf(c3.audience, sizeof(c3.audience), "mqtt");
+	req_init(&q, "lock1", "open");
+	expect_refused(f, &c3, &q, KDC_ACE_UNAUTHORIZED_CLIENT, KDC_ERR_DENIED,
+	    "PSK shared with audience mqtt");
+	snprintf(c3.audience, sizeof(c3.audience), "%s", KDC_AUDIENCE_BUILTIN);
+	{
+		struct kdc_ace_token_resp *ok = resp_new();
+
+		assert_int_equal(kdc_core_ace_token(f->k.core, "test", &c3, &q,
+		    ok), KDC_OK);
+		resp_free(ok);
+	}
 	/* no grant for this client and RS */
 	req_init(&q, "lock2", "open");
 	expect_refused(f, &f->c1, &q, KDC_ACE_UNAUTHORIZED_CLIENT,
