@@ -1178,11 +1178,19 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 	if ((r = kdc_store_begin(core->st)) != KDC_OK)
 		goto refused;
 	begun = true;
-	/* a refresh token is used once: revoked now, a new one made */
+	/* a refresh token is used once: revoked now, a new one made. Two
+	 * requests racing with one refresh token (two engine threads read it
+	 * unrevoked): the store's revoke is the arbiter, and the loser is
+	 * told so like any reuse. */
 	if (t->refreshing && ((r = kdc_store_ace_token_revoke(core->st,
 	    t->old.cti, t->old.cti_len, now)) != KDC_OK ||
-	    (r = core_crl_gen_bump(core)) != KDC_OK))
+	    (r = core_crl_gen_bump(core)) != KDC_OK)) {
+		if (r == KDC_ERR_REVOKED)
+			r = refuse(t, resp, KDC_ACE_INVALID_GRANT,
+			    "the refresh token is revoked (or was used "
+			    "already)");
 		goto refused;
+	}
 	if ((r = kdc_store_ace_token_add(core->st, rec)) != KDC_OK ||
 	    (with_refresh && (r = kdc_store_ace_token_add(core->st, rrec)) !=
 	    KDC_OK) ||
