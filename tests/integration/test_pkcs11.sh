@@ -35,6 +35,39 @@ openssl verify -CAfile "$T/ca.pem" -purpose sslserver "$T/d/server.pem" >/dev/nu
 has 'DNS:hsm.example.test' openssl x509 -in "$T/d/server.pem" -noout -ext subjectAltName || fail "server.pem SAN"
 pass "tls reissue with the token-held CA: server.pem verifies and names the host"
 
+# The ACE AS key in the token too ([ace] key): an asymmetric-PoP token
+# the daemon signs verifies (python3-cryptography) with `ace pubkey`,
+# which is the token's key; no as.key file is used.
+p11tool --provider "$MODULE" --login --set-pin=1234 --generate-privkey=ECDSA --curve=secp256r1 \
+	--label=as 'pkcs11:token=kdcca' >/dev/null 2>&1 || fail "p11tool keygen (as)"
+set_conf ace key 'pkcs11:token=kdcca;object=as;type=private?pin-value=1234'
+rm -f "$T/d/as.key"
+kdc ace pubkey --pem > "$T/as.pub" || fail "ace pubkey with the token key"
+p11tool --provider "$MODULE" --export-pubkey 'pkcs11:token=kdcca;object=as;type=public' > "$T/as.tok.pub" 2>/dev/null ||
+	p11tool --provider "$MODULE" --login --set-pin=1234 --export-pubkey 'pkcs11:token=kdcca;object=as' > "$T/as.tok.pub" 2>/dev/null ||
+	fail "p11tool export-pubkey"
+[ "$(openssl pkey -pubin -in "$T/as.pub" -outform DER | sha256sum)" = \
+  "$(openssl pkey -pubin -in "$T/as.tok.pub" -outform DER | sha256sum)" ] || fail "ace pubkey is not the token's key"
+[ ! -e "$T/d/as.key" ] || fail "an as.key file was made despite [ace] key"
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/asrs.hex"
+chmod 600 "$T/asrs.hex"
+kdc ace rs add lock1 --key-file "$T/asrs.hex" >/dev/null
+openssl ecparam -genkey -name prime256v1 -noout -out "$T/rpk.pem" 2>/dev/null
+openssl ec -in "$T/rpk.pem" -pubout -out "$T/rpk.pub" 2>/dev/null
+kdc device add urn:dev:hsm:ace --rpk "$T/rpk.pub" >/dev/null
+kdc ace grant urn:dev:hsm:ace lock1 open >/dev/null
+start_serve
+PY=/usr/bin/python3
+PEER="$(dirname "$0")/ace_peer.py"
+"$PY" "$PEER" req lock1 open --pub "$T/rpk.pub" > "$T/req.cbor"
+timeout 20 coap-client-gnutls -v 7 -B 5 -m post -R "$T/ca.pem" -M "$T/rpk.pem" -t 19 -f "$T/req.cbor" \
+	-o "$T/resp.cbor" "coaps://127.0.0.1:$COAP_PORT/token" > "$T/client.out" 2>&1 || true
+grep -qaE "t:(ACK|CON) c:2\.01 " "$T/client.out" || fail "token with the token-held AS key: $(grep -a ' c:' "$T/client.out" | tail -2)"
+"$PY" "$PEER" check-asym "$T/resp.cbor" "$T/as.pub" lock1 open "$T/rpk.pub" >/dev/null ||
+	fail "the Sign1 token does not verify with the token's key"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+pass "ACE AS key in the token: a Sign1 token verifies with it (python3-cryptography)"
+
 # The token is required: without it, signing fails with one line.
 export SOFTHSM2_CONF="$T/none.conf"
 printf 'directories.tokendir = %s/empty\n' "$T" > "$T/none.conf"; mkdir -p "$T/empty"
