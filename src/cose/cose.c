@@ -875,12 +875,15 @@ kdc_cose_key_read(struct kdc_rd *rd, struct kdc_cose_keyinfo *k)
 		if (r != KDC_OK)
 			goto fail;
 	}
-	/* the parameters must be those of the key type */
+	/* the parameters must be those of the key type, none empty */
 	r = KDC_ERR_MALFORMED;
+	if ((crv_set && k->crv == 0) || (k->k != NULL && k->k_len == 0) ||
+	    (k->x != NULL && k->x_len == 0) || (k->y != NULL && k->y_len == 0))
+		goto fail;
 	switch (k->kty) {
 	case KDC_COSE_KTY_SYMMETRIC:
 		/* k may be absent: a key named by its kid (RFC 9202 Fig. 9) */
-		if ((k->k == NULL && k->kid == NULL) || crv_set || k->x != NULL || k->y != NULL ||
+		if ((k->k == NULL && k->kid_len == 0) || crv_set || k->x != NULL || k->y != NULL ||
 		    k->d != NULL)
 			goto fail;
 		break;
