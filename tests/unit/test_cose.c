@@ -1301,6 +1301,16 @@ test_cwt_refusals(void **state)
 	assert_int_equal(CWT("a108a101a201042001"), KDC_ERR_MALFORMED);
 	assert_int_equal(CWT("a108a101a1010a"), KDC_ERR_UNSUPPORTED);
 	assert_int_equal(CWT("a108a101a301042041010104"), KDC_ERR_MALFORMED);
+	/* found by fuzz_cose: a Symmetric key with an empty kid and no k
+	 * (read, then not re-encodable); empty x; crv 0; by kid: fine */
+	assert_int_equal(CWT("a108a101a201040240"), KDC_ERR_MALFORMED);
+	assert_int_equal(CWT("a108a101a201040241aa"), KDC_OK);
+	assert_int_equal(c.cnf.key.kty, KDC_COSE_KTY_SYMMETRIC);
+	assert_null(c.cnf.key.k);
+	assert_int_equal(CWT("a108a101a4010220012140224101"), KDC_ERR_MALFORMED);
+	assert_int_equal(CWT("a108a101a401022000214101224101"),
+	    KDC_ERR_MALFORMED);
+	assert_int_equal(CWT("a108a101a401022001214101224101"), KDC_OK);
 	/* trailing, truncated, indefinite, depth */
 	assert_int_equal(CWT("a000"), KDC_ERR_TRAILING);
 	assert_int_equal(CWT("a1"), KDC_ERR_TRUNCATED);
@@ -1381,6 +1391,51 @@ test_cwt_encode_all(void **state)
 	assert_int_equal(kdc_cwt_encode(&c, out, &out_len), KDC_ERR_INVALID_ARG);
 }
 
+/* KDC_COSE_OUT_ROOM is enough for every encoder with a 64-byte kid,
+ * protected or not, and the scratch past the message is left zeroed. */
+static void
+test_out_room(void **state)
+{
+	static const uint8_t kid[64] = { 1 }, k16[16] = { 2 }, k32[32] = { 3 },
+	    iv[13] = { 4 }, aad[100] = { 5 };
+	static uint8_t payload[900], out[KDC_COSE_OUT_ROOM(900, 100)];
+	struct keys k;
+
+	(void)state;
+	keys_load(&k);
+	memset(payload, 0x61, sizeof(payload));
+	for (int prot = 0; prot < 2; prot++) {
+		struct kdc_cose_hdr_opts o = { .tag = true, .cwt_tag = true,
+		    .kid_protected = prot != 0 };
+		struct kdc_cose_signer s;
+		struct kdc_cose_key mk = { .alg = KDC_COSE_ALG_HMAC256_256,
+		    .k = k32, .k_len = 32, .kid = kid, .kid_len = 64 };
+		struct kdc_cose_key ek = { .alg = KDC_COSE_ALG_CCM_16_128_128,
+		    .k = k16, .k_len = 16, .kid = kid, .kid_len = 64 };
+		size_t n;
+
+		memset(&s, 0, sizeof(s));
+		s.alg = KDC_COSE_ALG_ES256;
+		s.key.d = k.ec_d;
+		s.key.d_len = 32;
+		s.key.kid = kid;
+		s.key.kid_len = 64;
+		memset(out, 0xee, sizeof(out));
+		n = sizeof(out);
+		assert_int_equal(kdc_cose_sign1_encode(&s, &o, payload,
+		    sizeof(payload), aad, sizeof(aad), out, &n), KDC_OK);
+		for (size_t i = n; i < sizeof(out) && out[i] != 0xee; i++)
+			assert_int_equal(out[i], 0);
+		n = sizeof(out);
+		assert_int_equal(kdc_cose_mac0_encode(&mk, &o, payload,
+		    sizeof(payload), aad, sizeof(aad), out, &n), KDC_OK);
+		n = sizeof(out);
+		assert_int_equal(kdc_cose_encrypt0_encode(&ek, &o, iv, 13,
+		    payload, sizeof(payload), aad, sizeof(aad), out, &n),
+		    KDC_OK);
+	}
+}
+
 int
 main(void)
 {
@@ -1406,6 +1461,7 @@ main(void)
 		cmocka_unit_test(test_aead_variants),
 		cmocka_unit_test(test_cwt_refusals),
 		cmocka_unit_test(test_cwt_encode_all),
+		cmocka_unit_test(test_out_room),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, free_all);
