@@ -532,9 +532,9 @@ kdc_cose_parse(const uint8_t *buf, size_t len, int expect_type,
 			m->cwt_tagged = true;
 			if (!kdc_cbor_peek(&rd, &major))
 				return KDC_ERR_TRUNCATED;
-			tag = 0;
-			if (major == KDC_CBOR_TAG &&
-			    (r = kdc_cbor_read_tag(&rd, &tag)) != KDC_OK)
+			if (major != KDC_CBOR_TAG)
+				goto untagged;
+			if ((r = kdc_cbor_read_tag(&rd, &tag)) != KDC_OK)
 				return r;
 		}
 		if (tag == KDC_COSE_SIGN1 || tag == KDC_COSE_MAC0 ||
@@ -543,9 +543,10 @@ kdc_cose_parse(const uint8_t *buf, size_t len, int expect_type,
 			m->tagged = true;
 		} else if (tag == 96 || tag == 97 || tag == 98)
 			return KDC_ERR_UNSUPPORTED;	/* multi-recipient/signer */
-		else if (tag != 0)
-			return KDC_ERR_MALFORMED;
+		else
+			return KDC_ERR_MALFORMED;	/* any other tag, 0 too */
 	}
+untagged:
 	if (type == 0)
 		type = expect_type;
 	if (type == 0)

@@ -74,7 +74,7 @@ vec(const char *id)
 }
 
 /* A hex string into a fresh buffer (freed at exit through a pool). */
-static uint8_t *pool[256];
+static uint8_t *pool[4096];
 static size_t npool;
 
 static uint8_t *
@@ -1065,6 +1065,15 @@ test_header_refusals(void **state)
 	    KDC_ERR_MALFORMED);
 	/* another tag, tag 61 around nothing, 61 twice */
 	assert_int_equal(parse_hex("d38443a10126a0414040", 0),
+	    KDC_ERR_MALFORMED);
+	/* tag 0 is a tag, not "untagged"; 61 around an untagged Sign1 */
+	assert_int_equal(parse_hex("c08443a10126a0414040", KDC_COSE_SIGN1),
+	    KDC_ERR_MALFORMED);
+	assert_int_equal(parse_hex("d83dc08443a10126a0414040",
+	    KDC_COSE_SIGN1), KDC_ERR_MALFORMED);
+	assert_int_equal(parse_hex("d83d8443a10126a0414040", KDC_COSE_SIGN1),
+	    KDC_OK);
+	assert_int_equal(parse_hex("d83d8443a10126a0414040", 0),
 	    KDC_ERR_MALFORMED);
 	assert_int_equal(parse_hex("d83d", 0), KDC_ERR_TRUNCATED);
 	assert_int_equal(parse_hex("d83dd83dd28443a10126a0414040", 0),
