@@ -39,7 +39,14 @@ for spec in "sign1 es256" "sign1 eddsa" "mac0 mac" "mac0 mac256" \
 	# our own reader too
 	"$COSETOOL" open "$key" "$tok" | grep -qx "aud=lock1" ||
 		fail "cosetool refuses its own $spec token"
-	pass "our $spec CWT verified/decrypted by python3-cryptography"
+	# the peer is no rubber stamp: our token with its last byte (the
+	# signature, MAC tag or AEAD tag) flipped is refused there
+	last=$(( 0x${tok: -2} ^ 0x01 ))
+	bad=${tok:0:$(( ${#tok} - 2 ))}$(printf '%02x' "$last")
+	if "$PY" "$PEER" open "$key" "$bad" >/dev/null 2>&1; then
+		fail "python accepts our $spec token with its last byte flipped"
+	fi
+	pass "our $spec CWT verified/decrypted by python3-cryptography (and refused flipped)"
 done
 # without tag 61, kid protected
 tok=$("$COSETOOL" make sign1 "$T/k/es256.key" --aud lock1 --no-cwt-tag --kid-protected)
