@@ -169,10 +169,20 @@ struct kdc_cose_msg {
 /*
  * Parse one COSE message: optionally tag 61, then the COSE tag (16/17/18)
  * or, untagged, the type the caller expects (expect_type 0: the message
- * must be tagged). Headers: alg (1), kid (4), IV (5), Partial IV (6);
- * an alg in the unprotected header, a label in both buckets, crit (2)
- * naming anything we do not know, a detached (nil) payload: MALFORMED or
- * UNSUPPORTED. Other labels are skipped (bounded). Nothing is verified.
+ * must be tagged). Headers: alg (1), crit (2), content type (3), kid (4),
+ * IV (5), Partial IV (6); other labels are skipped (bounded). Nothing is
+ * verified. Refusals:
+ *  MALFORMED: untagged with expect_type 0; tagged as another type than
+ *    expected; any other tag (0 too); an alg, or crit, in the unprotected
+ *    bucket; a label twice (in one bucket or across both); an empty crit,
+ *    or one naming a label absent from the protected bucket; IV and
+ *    Partial IV together; a label that is not an int or text; indefinite
+ *    lengths; a protected bstr that is not one map.
+ *  UNSUPPORTED: COSE_Encrypt/Mac/Sign (tags 96/97/98); crit naming a
+ *    label we do not process; an alg as text or outside int range; a
+ *    detached (nil) payload.
+ *  TOO_LARGE: nesting beyond KDC_COSE_DEPTH_MAX, more than 32 labels in
+ *    one map. TRAILING: bytes after the message.
  */
 kdc_err	kdc_cose_parse(const uint8_t *buf, size_t len, int expect_type,
 	    struct kdc_cose_msg *m);
