@@ -38,7 +38,9 @@ PKGS_RUN   := gnutls-bin
 # SoftHSM2 token), clang + its runtime for libFuzzer, Valgrind (Memcheck
 # for the libraries the sanitizers do not see into), strace (test_durable:
 # the WAL fdatasync before the datagram carrying a credential), slowhttptest
-# (slowloris and slow-body clients against the HTTPS listener).
+# (slowloris and slow-body clients against the HTTPS listener),
+# python3-cbor2 + python3-cryptography (the independent COSE/CWT peer of
+# test_cose_peer.sh, run by /usr/bin/python3).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
 	libcoap3-bin valgrind strace slowhttptest python3-cbor2 python3-cryptography
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)

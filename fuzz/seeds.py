@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """seeds.py: write the seed corpora of fuzz_devcoap, fuzz_devstate,
-fuzz_coapwire, fuzz_coapxl, fuzz_pubkey and fuzz_dtlsrec
+fuzz_coapwire, fuzz_coapxl, fuzz_pubkey, fuzz_dtlsrec and fuzz_cose
 (fuzz/corpus/<parser>/). Run from anywhere: python3 fuzz/seeds.py
 [PARSER...] (all without one). The PEM/DER key seeds are made by openssl
 here; the DTLS records by Python's cryptography (python3-cryptography,
@@ -280,8 +280,46 @@ def coapxl():
         dg(0, coap(0, GET, 5, b'', [(11, b'x')] * 33)))
 
 
+def cose():
+    """fuzz_cose: the COSE/CWT/COSE_Key vectors of tests/vectors/cose/,
+    behind the harness's selector byte (0..3 a message, 4 claims, 5 a
+    key)."""
+    import json
+    vdir = os.path.join(HERE, '..', 'tests', 'vectors', 'cose')
+    for f in sorted(os.listdir(vdir)):
+        if not f.endswith('.json'):
+            continue
+        for v in json.load(open(os.path.join(vdir, f)))['vectors']:
+            kind = v.get('kind', '')
+            for field in ('cbor', 'encrypted_cose_key_array', 'plaintext',
+                          'cbor_deterministic', 'cose_key_public_cbor_deterministic'):
+                h = v.get(field)
+                if not isinstance(h, str):
+                    continue
+                b = bytes.fromhex(h)
+                if field == 'encrypted_cose_key_array':
+                    sel = [3]
+                elif field == 'plaintext':
+                    sel = [0, 4, 5]
+                elif kind.startswith('cose-key') or field.startswith('cose_key'):
+                    sel = [5]
+                elif kind.startswith('cwt-cose') or kind.startswith('cose-') or \
+                        b[:1] in (b'\xd0', b'\xd1', b'\xd2', b'\xd8'):
+                    sel = [0]
+                else:
+                    sel = [4]
+                for s in sel:
+                    out('cose', '%s-%s%s' % (v['id'], field,
+                                             '' if len(sel) == 1 else '-%d' % s),
+                        bytes([s]) + b)
+    # the untagged Encrypt0 of A.5 read as expected type 3
+    a5 = [v for v in json.load(open(os.path.join(vdir, 'rfc8392.json')))['vectors']
+          if v['id'] == 'rfc8392-A.5'][0]
+    out('cose', 'untagged-encrypt0', bytes([3]) + bytes.fromhex(a5['cbor'])[1:])
+
+
 PARSERS = {'devcoap': devcoap, 'devstate': devstate,
            'coapwire': coapwire, 'coapxl': coapxl, 'pubkey': pubkey,
-           'dtlsrec': dtlsrec}
+           'dtlsrec': dtlsrec, 'cose': cose}
 for name in (sys.argv[1:] or PARSERS):
     PARSERS[name]()

@@ -532,9 +532,9 @@ kdc_cose_parse(const uint8_t *buf, size_t len, int expect_type,
 			m->cwt_tagged = true;
 			if (!kdc_cbor_peek(&rd, &major))
 				return KDC_ERR_TRUNCATED;
-			tag = 0;
-			if (major == KDC_CBOR_TAG &&
-			    (r = kdc_cbor_read_tag(&rd, &tag)) != KDC_OK)
+			if (major != KDC_CBOR_TAG)
+				goto untagged;
+			if ((r = kdc_cbor_read_tag(&rd, &tag)) != KDC_OK)
 				return r;
 		}
 		if (tag == KDC_COSE_SIGN1 || tag == KDC_COSE_MAC0 ||
@@ -543,9 +543,10 @@ kdc_cose_parse(const uint8_t *buf, size_t len, int expect_type,
 			m->tagged = true;
 		} else if (tag == 96 || tag == 97 || tag == 98)
 			return KDC_ERR_UNSUPPORTED;	/* multi-recipient/signer */
-		else if (tag != 0)
-			return KDC_ERR_MALFORMED;
+		else
+			return KDC_ERR_MALFORMED;	/* any other tag, 0 too */
 	}
+untagged:
 	if (type == 0)
 		type = expect_type;
 	if (type == 0)
@@ -875,12 +876,15 @@ kdc_cose_key_read(struct kdc_rd *rd, struct kdc_cose_keyinfo *k)
 		if (r != KDC_OK)
 			goto fail;
 	}
-	/* the parameters must be those of the key type */
+	/* the parameters must be those of the key type, none empty */
 	r = KDC_ERR_MALFORMED;
+	if ((crv_set && k->crv == 0) || (k->k != NULL && k->k_len == 0) ||
+	    (k->x != NULL && k->x_len == 0) || (k->y != NULL && k->y_len == 0))
+		goto fail;
 	switch (k->kty) {
 	case KDC_COSE_KTY_SYMMETRIC:
 		/* k may be absent: a key named by its kid (RFC 9202 Fig. 9) */
-		if ((k->k == NULL && k->kid == NULL) || crv_set || k->x != NULL || k->y != NULL ||
+		if ((k->k == NULL && k->kid_len == 0) || crv_set || k->x != NULL || k->y != NULL ||
 		    k->d != NULL)
 			goto fail;
 		break;

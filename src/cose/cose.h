@@ -117,6 +117,24 @@ struct kdc_cose_hdr_opts {
 
 /* ---- making messages ------------------------------------------------ */
 
+/*
+ * Each writes the whole message into (out, *out_len) and, as scratch past
+ * the message's end, the structure the signature, MAC or AEAD covers
+ * (RFC 9052 §4.4, §6.3, §5.3: the protected header, the external AAD
+ * and, for Sign1/Mac0, the payload again), wiped after use. So out needs
+ * room for the message plus that structure: KDC_COSE_OUT_ROOM(payload,
+ * aad) suffices for any kid of up to 64 bytes; with less, TOO_LARGE (and
+ * *out_len 0). The
+ * protected header is {1: alg} (+ {4: kid} with kid_protected), the
+ * unprotected {4: kid} (kid not protected, non-empty) and, for Encrypt0,
+ * {5: IV}: deterministic, labels in order. Errors as above; UNSUPPORTED
+ * for an alg that is not of the message's kind; INVALID_ARG for a key of
+ * the wrong length (ES256/EdDSA d 32; HMAC k >= 16; AES k 16) or an IV of
+ * the wrong length; whatever the signer callback returns.
+ */
+#define KDC_COSE_OUT_ROOM(payload_len, aad_len) \
+	(2 * (size_t)(payload_len) + (size_t)(aad_len) + 512)
+
 kdc_err	kdc_cose_sign1_encode(const struct kdc_cose_signer *s,
 	    const struct kdc_cose_hdr_opts *o, const uint8_t *payload,
 	    size_t payload_len, const uint8_t *aad, size_t aad_len,
@@ -151,10 +169,20 @@ struct kdc_cose_msg {
 /*
  * Parse one COSE message: optionally tag 61, then the COSE tag (16/17/18)
  * or, untagged, the type the caller expects (expect_type 0: the message
- * must be tagged). Headers: alg (1), kid (4), IV (5), Partial IV (6);
- * an alg in the unprotected header, a label in both buckets, crit (2)
- * naming anything we do not know, a detached (nil) payload: MALFORMED or
- * UNSUPPORTED. Other labels are skipped (bounded). Nothing is verified.
+ * must be tagged). Headers: alg (1), crit (2), content type (3), kid (4),
+ * IV (5), Partial IV (6); other labels are skipped (bounded). Nothing is
+ * verified. Refusals:
+ *  MALFORMED: untagged with expect_type 0; tagged as another type than
+ *    expected; any other tag (0 too); an alg, or crit, in the unprotected
+ *    bucket; a label twice (in one bucket or across both); an empty crit,
+ *    or one naming a label absent from the protected bucket; IV and
+ *    Partial IV together; a label that is not an int or text; indefinite
+ *    lengths; a protected bstr that is not one map.
+ *  UNSUPPORTED: COSE_Encrypt/Mac/Sign (tags 96/97/98); crit naming a
+ *    label we do not process; an alg as text or outside int range; a
+ *    detached (nil) payload.
+ *  TOO_LARGE: nesting beyond KDC_COSE_DEPTH_MAX, more than 32 labels in
+ *    one map. TRAILING: bytes after the message.
  */
 kdc_err	kdc_cose_parse(const uint8_t *buf, size_t len, int expect_type,
 	    struct kdc_cose_msg *m);
@@ -191,7 +219,19 @@ struct kdc_cose_keyinfo {
 
 kdc_err	kdc_cose_key_encode(const struct kdc_cose_keyinfo *k, uint8_t *out,
 	    size_t *out_len);
-/* Read one COSE_Key map from rd's position (views into its bytes). */
+/*
+ * kdc_cose_key_encode: deterministic (1 kty, 2 kid, 3 alg, -1 crv|k, -2 x,
+ * -3 y); INVALID_ARG for a d (a private key never goes out), for
+ * parameters that are not the key type's, a Symmetric key with neither k
+ * nor kid (without k it is a reference by kid, RFC 9202 Figure 9);
+ * UNSUPPORTED for another kty.
+ * kdc_cose_key_read: one COSE_Key map from rd's position (views into its
+ * bytes; labels in any order; unknown labels skipped, bounded). MALFORMED
+ * for a missing kty, a duplicate label, parameters of another key type,
+ * an empty k/x/y, crv 0, an EC2 key without y, a Symmetric one with
+ * neither k nor kid; UNSUPPORTED for another kty, a text kty/alg/crv or a
+ * compressed y. The failure is also recorded in rd.
+ */
 struct kdc_rd;
 kdc_err	kdc_cose_key_read(struct kdc_rd *rd, struct kdc_cose_keyinfo *k);
 

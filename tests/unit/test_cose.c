@@ -74,7 +74,7 @@ vec(const char *id)
 }
 
 /* A hex string into a fresh buffer (freed at exit through a pool). */
-static uint8_t *pool[256];
+static uint8_t *pool[4096];
 static size_t npool;
 
 static uint8_t *
@@ -475,6 +475,10 @@ test_a5_encrypt0(void **state)
 	assert_int_equal(kdc_cose_encrypt0_decrypt(&m, &key, NULL, 0, dec,
 	    &dec_len, work, sizeof(work)), KDC_ERR_TOO_LARGE);
 	assert_int_equal(dec_len, 0);
+	for (size_t i = 0; i < ptl - 1; i++)
+		assert_int_equal(dec[i], 0);
+	assert_int_equal(dec[ptl - 1], 0xaa);	/* not past its capacity */
+	memset(dec, 0xaa, sizeof(dec));
 	dec_len = sizeof(dec);
 	assert_int_equal(kdc_cose_encrypt0_decrypt(&m, &key,
 	    (const uint8_t *)"aad", 3, dec, &dec_len, work, sizeof(work)),
@@ -1062,6 +1066,15 @@ test_header_refusals(void **state)
 	/* another tag, tag 61 around nothing, 61 twice */
 	assert_int_equal(parse_hex("d38443a10126a0414040", 0),
 	    KDC_ERR_MALFORMED);
+	/* tag 0 is a tag, not "untagged"; 61 around an untagged Sign1 */
+	assert_int_equal(parse_hex("c08443a10126a0414040", KDC_COSE_SIGN1),
+	    KDC_ERR_MALFORMED);
+	assert_int_equal(parse_hex("d83dc08443a10126a0414040",
+	    KDC_COSE_SIGN1), KDC_ERR_MALFORMED);
+	assert_int_equal(parse_hex("d83d8443a10126a0414040", KDC_COSE_SIGN1),
+	    KDC_OK);
+	assert_int_equal(parse_hex("d83d8443a10126a0414040", 0),
+	    KDC_ERR_MALFORMED);
 	assert_int_equal(parse_hex("d83d", 0), KDC_ERR_TRUNCATED);
 	assert_int_equal(parse_hex("d83dd83dd28443a10126a0414040", 0),
 	    KDC_ERR_MALFORMED);
@@ -1288,7 +1301,7 @@ test_cwt_refusals(void **state)
 	assert_int_equal(CWT("a1090a"), KDC_ERR_MALFORMED);
 	/* cnf: two methods; empty; nothing we know; a kid of text */
 	assert_int_equal(CWT("a108a2034101034102"), KDC_ERR_MALFORMED);
-	assert_int_equal(CWT("a108a203410101a3010420410101"), KDC_ERR_MALFORMED);
+	assert_int_equal(CWT("a108a203410101a20104204101"), KDC_ERR_MALFORMED);
 	assert_int_equal(CWT("a108a0"), KDC_ERR_MALFORMED);
 	assert_int_equal(CWT("a108a1182a00"), KDC_ERR_UNSUPPORTED);
 	assert_int_equal(CWT("a108a1036101"), KDC_ERR_MALFORMED);
@@ -1301,6 +1314,16 @@ test_cwt_refusals(void **state)
 	assert_int_equal(CWT("a108a101a201042001"), KDC_ERR_MALFORMED);
 	assert_int_equal(CWT("a108a101a1010a"), KDC_ERR_UNSUPPORTED);
 	assert_int_equal(CWT("a108a101a301042041010104"), KDC_ERR_MALFORMED);
+	/* found by fuzz_cose: a Symmetric key with an empty kid and no k
+	 * (read, then not re-encodable); empty x; crv 0; by kid: fine */
+	assert_int_equal(CWT("a108a101a201040240"), KDC_ERR_MALFORMED);
+	assert_int_equal(CWT("a108a101a201040241aa"), KDC_OK);
+	assert_int_equal(c.cnf.key.kty, KDC_COSE_KTY_SYMMETRIC);
+	assert_null(c.cnf.key.k);
+	assert_int_equal(CWT("a108a101a4010220012140224101"), KDC_ERR_MALFORMED);
+	assert_int_equal(CWT("a108a101a401022000214101224101"),
+	    KDC_ERR_MALFORMED);
+	assert_int_equal(CWT("a108a101a401022001214101224101"), KDC_OK);
 	/* trailing, truncated, indefinite, depth */
 	assert_int_equal(CWT("a000"), KDC_ERR_TRAILING);
 	assert_int_equal(CWT("a1"), KDC_ERR_TRUNCATED);
@@ -1381,6 +1404,89 @@ test_cwt_encode_all(void **state)
 	assert_int_equal(kdc_cwt_encode(&c, out, &out_len), KDC_ERR_INVALID_ARG);
 }
 
+/* The backend alone: a tag that does not verify leaves pt wiped (its
+ * whole capacity), for every AEAD. */
+static void
+test_backend_open_wipes(void **state)
+{
+	static const uint8_t k16[16] = { 9 }, n13[13] = { 1 }, n12[12] = { 2 };
+	static const int modes[] = { KDC_CC_AES_CCM, KDC_CC_AES_CCM,
+	    KDC_CC_AES_GCM };
+	static const size_t tags[] = { 8, 16, 16 };
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		const uint8_t *nonce = i == 2 ? n12 : n13;
+		size_t nl = i == 2 ? 12 : 13;
+		uint8_t ct[64], pt[64];
+		size_t ct_len = sizeof(ct), pt_len = sizeof(pt);
+
+		assert_int_equal(kdc_cc_aead_seal(modes[i], k16, 16, nonce, nl,
+		    tags[i], NULL, 0, (const uint8_t *)"plaintext!", 10, ct,
+		    &ct_len), KDC_OK);
+		assert_int_equal(ct_len, 10 + tags[i]);
+		ct[ct_len - 1] ^= 1;
+		memset(pt, 0xaa, sizeof(pt));
+		assert_int_equal(kdc_cc_aead_open(modes[i], k16, 16, nonce, nl,
+		    tags[i], NULL, 0, ct, ct_len, pt, &pt_len),
+		    KDC_ERR_BAD_SIGNATURE);
+		assert_int_equal(pt_len, 0);
+		for (size_t j = 0; j < sizeof(pt); j++)
+			assert_int_equal(pt[j], 0);
+		ct[ct_len - 1] ^= 1;
+		pt_len = sizeof(pt);
+		assert_int_equal(kdc_cc_aead_open(modes[i], k16, 16, nonce, nl,
+		    tags[i], NULL, 0, ct, ct_len, pt, &pt_len), KDC_OK);
+		assert_int_equal(pt_len, 10);
+		assert_memory_equal(pt, "plaintext!", 10);
+	}
+}
+
+/* KDC_COSE_OUT_ROOM is enough for every encoder with a 64-byte kid,
+ * protected or not, and the scratch past the message is left zeroed. */
+static void
+test_out_room(void **state)
+{
+	static const uint8_t kid[64] = { 1 }, k16[16] = { 2 }, k32[32] = { 3 },
+	    iv[13] = { 4 }, aad[100] = { 5 };
+	static uint8_t payload[900], out[KDC_COSE_OUT_ROOM(900, 100)];
+	struct keys k;
+
+	(void)state;
+	keys_load(&k);
+	memset(payload, 0x61, sizeof(payload));
+	for (int prot = 0; prot < 2; prot++) {
+		struct kdc_cose_hdr_opts o = { .tag = true, .cwt_tag = true,
+		    .kid_protected = prot != 0 };
+		struct kdc_cose_signer s;
+		struct kdc_cose_key mk = { .alg = KDC_COSE_ALG_HMAC256_256,
+		    .k = k32, .k_len = 32, .kid = kid, .kid_len = 64 };
+		struct kdc_cose_key ek = { .alg = KDC_COSE_ALG_CCM_16_128_128,
+		    .k = k16, .k_len = 16, .kid = kid, .kid_len = 64 };
+		size_t n;
+
+		memset(&s, 0, sizeof(s));
+		s.alg = KDC_COSE_ALG_ES256;
+		s.key.d = k.ec_d;
+		s.key.d_len = 32;
+		s.key.kid = kid;
+		s.key.kid_len = 64;
+		memset(out, 0xee, sizeof(out));
+		n = sizeof(out);
+		assert_int_equal(kdc_cose_sign1_encode(&s, &o, payload,
+		    sizeof(payload), aad, sizeof(aad), out, &n), KDC_OK);
+		for (size_t i = n; i < sizeof(out) && out[i] != 0xee; i++)
+			assert_int_equal(out[i], 0);
+		n = sizeof(out);
+		assert_int_equal(kdc_cose_mac0_encode(&mk, &o, payload,
+		    sizeof(payload), aad, sizeof(aad), out, &n), KDC_OK);
+		n = sizeof(out);
+		assert_int_equal(kdc_cose_encrypt0_encode(&ek, &o, iv, 13,
+		    payload, sizeof(payload), aad, sizeof(aad), out, &n),
+		    KDC_OK);
+	}
+}
+
 int
 main(void)
 {
@@ -1406,6 +1512,8 @@ main(void)
 		cmocka_unit_test(test_aead_variants),
 		cmocka_unit_test(test_cwt_refusals),
 		cmocka_unit_test(test_cwt_encode_all),
+		cmocka_unit_test(test_out_room),
+		cmocka_unit_test(test_backend_open_wipes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, free_all);
