@@ -303,9 +303,10 @@ verify(struct kdcdev_rs *rs, const struct kdc_cose_msg *m,
 	case KDC_COSE_ENCRYPT0:
 		if (!rs->has_key)
 			return KDC_ERR_BAD_SIGNATURE;	/* no key: not from our AS */
-		key.alg = m->alg == KDC_COSE_ALG_CCM_16_128_128 ||
-		    m->alg == KDC_COSE_ALG_A128GCM ? m->alg :
-		    KDC_COSE_ALG_CCM_16_64_128;
+		/* one key, one alg (RFC 9052 §7.1): the AS's
+		 * AES-CCM-16-64-128; a token under another AEAD alg with
+		 * this key is refused, not opened with it */
+		key.alg = KDC_COSE_ALG_CCM_16_64_128;
 		key.k = rs->as_key;
 		key.k_len = sizeof(rs->as_key);
 		r = kdc_cose_encrypt0_decrypt(m, &key, NULL, 0, rs->pt, &pt_len,

@@ -96,6 +96,7 @@ struct spec {
 	bool		 ec2;		/* cnf: the client's EC2 key */
 	bool		 no_cnf;
 	const uint8_t	*enc_key;	/* NULL: AS_KEY */
+	int		 enc_alg;	/* 0: AES-CCM-16-64-128 (the AS's) */
 	uint8_t		 cti;
 };
 
@@ -169,12 +170,14 @@ make(const struct spec *s, uint8_t *out, size_t cap)
 		struct kdc_cose_key key;
 
 		memset(&key, 0, sizeof(key));
-		key.alg = KDC_COSE_ALG_CCM_16_64_128;
+		key.alg = s->enc_alg != 0 ? s->enc_alg :
+		    KDC_COSE_ALG_CCM_16_64_128;
 		key.k = s->enc_key != NULL ? s->enc_key : AS_KEY;
 		key.k_len = 16;
 		memset(iv, s->cti, sizeof(iv));
 		assert_int_equal(kdc_cose_encrypt0_encode(&key, &o, iv,
-		    sizeof(iv), claims, claims_len, NULL, 0, out, &n), KDC_OK);
+		    key.alg == KDC_COSE_ALG_A128GCM ? 12 : sizeof(iv), claims,
+		    claims_len, NULL, 0, out, &n), KDC_OK);
 	} else {
 		struct kdc_cose_signer sg;
 
@@ -507,6 +510,26 @@ test_missing_as_key(void **state)
 	assert_int_equal(kdcdev_rs_init(&RS, &cfg), KDC_ERR_INVALID_ARG);
 }
 
+/* One key, one alg: a token under the AS-RS key but another AEAD alg
+ * (AES-CCM-16-128-128, A128GCM) is refused, not opened with it. */
+static void
+test_other_alg(void **state)
+{
+	struct spec s = sym("k", "open");
+	kdc_err r;
+
+	(void)state;
+	assert_int_equal(post_spec(&s, &r), KDCDEV_CODE(2, 1));
+	s.cti = 2;
+	s.enc_alg = KDC_COSE_ALG_CCM_16_128_128;
+	assert_int_equal(post_spec(&s, &r), KDCDEV_CODE(4, 1));
+	assert_int_equal(r, KDC_ERR_BAD_SIGNATURE);
+	s.cti = 3;
+	s.enc_alg = KDC_COSE_ALG_A128GCM;
+	assert_int_equal(post_spec(&s, &r), KDCDEV_CODE(4, 1));
+	assert_int_equal(r, KDC_ERR_BAD_SIGNATURE);
+}
+
 /* Every byte flipped, of both kinds of token: never accepted. */
 static void
 test_tampered(void **state)
@@ -837,6 +860,7 @@ main(void)
 		cmocka_unit_test_setup(test_sign1_ec2_accepted, setup),
 		cmocka_unit_test_setup(test_refusals, setup),
 		cmocka_unit_test_setup(test_missing_as_key, setup),
+		cmocka_unit_test_setup(test_other_alg, setup),
 		cmocka_unit_test_setup(test_tampered, setup),
 		cmocka_unit_test_setup(test_truncated, setup),
 		cmocka_unit_test_setup(test_psk_lookup, setup),
