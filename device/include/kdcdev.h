@@ -477,6 +477,26 @@ kdc_err	kdcdev_rs_access(struct kdcdev_rs *rs, const uint8_t *kid,
 	    struct kdcdev_resp *resp);
 
 /*
+ * The DTLS-RPK server's check of a client's raw public key (RFC 9202
+ * §3.2, RFC 7250): x, y (32 bytes each) its P-256 point. KDC_OK when a
+ * stored token's cnf is that key (an asymmetric PoP token); NOT_FOUND
+ * when none is; EXPIRED when it expired (and is dropped). The handshake
+ * is to fail unless KDC_OK.
+ */
+kdc_err	kdcdev_rs_rpk_lookup(struct kdcdev_rs *rs, const uint8_t *x,
+	    const uint8_t *y);
+/*
+ * kdcdev_rs_access() for a session whose client authenticated with the
+ * raw public key (x, y): the stored token whose cnf is that key decides,
+ * with the same answers (4.01 with hints when there is none any more:
+ * expired, revoked through the TRL, superseded). x or y NULL: an
+ * unauthenticated session.
+ */
+kdc_err	kdcdev_rs_access_rpk(struct kdcdev_rs *rs, const uint8_t *x,
+	    const uint8_t *y, uint8_t method, const char *path,
+	    struct kdcdev_resp *resp);
+
+/*
  * Token revocation list (RFC 9770): drop every stored token whose hash
  * is one of the n hashes (KDCDEV_RS_HASH_LEN bytes each), and remember
  * each hash so the same token POSTed again is refused (4.01 REVOKED).
@@ -519,6 +539,13 @@ size_t	kdcdev_rs_count(struct kdcdev_rs *rs);
  * req_cnf: the AS makes the key). TOO_LARGE if out is too small. */
 kdc_err	kdcdev_ace_token_req(const char *aud, const char *scope,
 	    uint8_t *out, size_t *out_len);
+/* The same for asymmetric PoP (RFC 9201 §3.1): x, y (32 bytes each) the
+ * client's own P-256 public key, sent as req_cnf {1: COSE_Key EC2}: the
+ * AS puts it in a COSE_Sign1 token as cnf, and accepts it only if it is
+ * the key the client authenticated with (DTLS RPK). x and y both NULL:
+ * kdcdev_ace_token_req(). INVALID_ARG: no aud, or only one of x, y. */
+kdc_err	kdcdev_ace_token_req_pop(const char *aud, const char *scope,
+	    const uint8_t *x, const uint8_t *y, uint8_t *out, size_t *out_len);
 
 /* The AS's answer, views into the caller's bytes. key is a secret. */
 struct kdcdev_ace_token {
@@ -528,13 +555,17 @@ struct kdcdev_ace_token {
 	const uint8_t	*key;	size_t	 key_len;	/* cnf COSE_Key k */
 	int		 profile;			/* (38); -1 absent */
 	int		 error;				/* (30); 0 absent */
+	const uint8_t	*rs_x, *rs_y;	/* rs_cnf (41) P-256 key, 32 bytes
+					 * each; NULL absent */
 };
 /*
  * Parse a /token answer: Access Information {1: bstr, ?2: uint,
- * ?8: {1: COSE_Key kty 4 with kid and k}, ?38: int, ...} or an error
- * {30: code, ...} (then KDC_OK with t->error set). Other keys skipped
- * (bounded nesting). MALFORMED / TRUNCATED / TRAILING for anything else;
- * UNSUPPORTED for a cnf that is not a symmetric COSE_Key with a kid.
+ * ?8: {1: COSE_Key kty 4 with kid and k}, ?38: int, ?41: {1: COSE_Key
+ * EC2 P-256}, ...} or an error {30: code, ...} (then KDC_OK with
+ * t->error set). Other keys skipped (bounded nesting). MALFORMED /
+ * TRUNCATED / TRAILING for anything else; UNSUPPORTED for a cnf that is
+ * not a symmetric COSE_Key with a kid, or an rs_cnf that is not a P-256
+ * public key.
  */
 kdc_err	kdcdev_ace_token_resp(const uint8_t *buf, size_t len,
 	    struct kdcdev_ace_token *t);

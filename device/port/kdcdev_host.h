@@ -94,28 +94,60 @@ kdc_err	kdcdev_host_exchange(const struct kdcdev_security *sec,
 
 /*
  * The ACE resource server (kdcdev.h "ACE resource server") on UDP: plain
- * CoAP on addr:coap_port and DTLS-PSK CoAP on addr:coaps_port (either
- * port 0: not opened). Resources: POST /authz-info on both (RFC 9202
- * §3.3 lets the client POST its token unprotected; the token protects
- * itself) and every path of rs's scope map, whose requests are checked
- * with kdcdev_rs_access() for the kid of the session's PSK (plain CoAP:
- * no kid, so 4.01 with the creation hints). The DTLS handshake's PSK is
- * kdcdev_rs_psk_lookup()'s for the client's psk_identity; an unknown kid
- * fails the handshake. Before each request the session's key is checked
- * against the stored token's again (a token that expired, was revoked
- * or superseded by another key ends the session's rights).
+ * CoAP on addr:coap_port and DTLS CoAP on addr:coaps_port (either port 0:
+ * not opened). Resources: POST /authz-info on both (RFC 9202 §3.3 lets
+ * the client POST its token unprotected; the token protects itself) and
+ * every path of rs's scope map, whose requests are checked with
+ * kdcdev_rs_access() for the kid of the session's PSK, or with
+ * kdcdev_rs_access_rpk() for the client's raw public key (plain CoAP or
+ * a DTLS session without either: 4.01 with the creation hints).
+ * DTLS-PSK: the handshake's PSK is kdcdev_rs_psk_lookup()'s for the
+ * client's psk_identity; an unknown kid fails the handshake. DTLS-RPK
+ * (RFC 7250, when opts gives the RS's own key): the client must present
+ * a raw public key that kdcdev_rs_rpk_lookup() knows (a stored token's
+ * cnf), else the handshake fails (access_denied). Before each request
+ * the session's key is checked against the stored tokens again (a token
+ * that expired, was revoked or superseded ends the session's rights).
  * The resources act on a lock (the scope map's lock/open, lock/close,
  * lock): POST lock/open and lock/close answer 2.04 and set its state,
  * GET lock answers 2.05 "open" or "closed" (text/plain); any other path
  * of a custom scope map answers 2.05 with no payload once allowed.
+ *
+ * TRL (RFC 9770, when opts->trl_as is set): the RS opens a DTLS-PSK
+ * session to the AS (coaps://HOST:PORT) with trl_psk_id / trl_psk (the
+ * RS is a device of the AS named after its audience) and GETs /trl with
+ * Observe: 0; each answer and notification (a full set) goes through
+ * kdcdev_rs_trl_body(), which drops revoked tokens at once and logs each
+ * at info with its hash. It registers again (the same token) when the
+ * answer's Max-Age (default 60 s; at most trl_refresh seconds when that
+ * is nonzero) has passed, which re-fetches the list and revives an
+ * observation the AS lost; a GET unanswered in 8 s, a failed session or
+ * a retransmission timeout makes a new session (2 s later); a 4.xx
+ * answer is logged and retried after 60 s. A TRL failure never stops
+ * the resource server.
+ *
  * ready(arg, "ADDR coap PORT coaps PORT2") once bound (may be NULL).
  * Serves until *stop becomes nonzero (checked every 200 ms; may be NULL)
  * or timeout_ms passes (0: no deadline): KDC_OK. INVALID_ARG for a bad
- * address or both ports 0, IO when a port cannot be bound, TLS when the
- * DTLS context cannot be made.
+ * address, both ports 0, an RPK key without coaps_port or SPKI, a bad
+ * trl_as URI (coaps:// only) or PSK; IO when a port cannot be bound, TLS
+ * when the DTLS context cannot be made (e.g. a key libcoap refuses),
+ * NOMEM. opts may be NULL (PSK only, no TRL); its keys are copied.
  */
+struct kdcdev_host_rs_opts {
+	/* the RS's own key for DTLS-RPK: PKCS#8 DER and SPKI DER (P-256);
+	 * rpk_key NULL: PSK only */
+	const uint8_t	*rpk_key;	size_t	 rpk_key_len;
+	const uint8_t	*rpk_spki;	size_t	 rpk_spki_len;
+	/* the TRL subscription; trl_as NULL: none */
+	const char	*trl_as;
+	const uint8_t	*trl_psk_id;	size_t	 trl_psk_id_len;
+	const uint8_t	*trl_psk;	size_t	 trl_psk_len;
+	unsigned	 trl_refresh;	/* seconds; 0: Max-Age only */
+};
 kdc_err	kdcdev_host_rs_serve(struct kdcdev_rs *rs, const char *addr,
 	    uint16_t coap_port, uint16_t coaps_port,
+	    const struct kdcdev_host_rs_opts *opts,
 	    kdcdev_host_ready_fn ready, void *ready_arg,
 	    const volatile int *stop, unsigned timeout_ms);
 

@@ -9,20 +9,38 @@
 #include "kdcdev_int.h"
 #include "lwm2m/codec_int.h"
 
+/* A COSE_Key of a P-256 public key: {1: 2, -1: 1, -2: x, -3: y}. */
+static bool
+put_ec2(struct kdc_wr *w, const uint8_t *x, const uint8_t *y)
+{
+	return kdc_cbor_head_write(w, 5, 4) &&
+	    kdc_cbor_head_write(w, 0, 1) && kdc_cbor_head_write(w, 0, 2) &&
+	    kdc_cbor_head_write(w, 1, 0) && kdc_cbor_head_write(w, 0, 1) &&
+	    kdc_cbor_head_write(w, 1, 1) && kdc_cbor_head_write(w, 2, 32) &&
+	    kdc_wr_bytes(w, x, 32) &&
+	    kdc_cbor_head_write(w, 1, 2) && kdc_cbor_head_write(w, 2, 32) &&
+	    kdc_wr_bytes(w, y, 32);
+}
+
 kdc_err
-kdcdev_ace_token_req(const char *aud, const char *scope, uint8_t *out,
-    size_t *out_len)
+kdcdev_ace_token_req_pop(const char *aud, const char *scope,
+    const uint8_t *x, const uint8_t *y, uint8_t *out, size_t *out_len)
 {
 	struct kdc_wr w;
 	size_t na, ns;
+	bool pop = x != NULL && y != NULL;
 
-	if (aud == NULL || (na = strlen(aud)) == 0)
+	if (aud == NULL || (na = strlen(aud)) == 0 || (x == NULL) != (y == NULL))
 		return KDC_ERR_INVALID_ARG;
 	ns = scope != NULL ? strlen(scope) : 0;
 	kdc_wr_init(&w, out, *out_len);
-	/* {5: audience, ?9: scope}; absent grant_type = client_credentials,
-	 * absent req_cnf = the AS makes a symmetric PoP key */
-	(void)(kdc_cbor_head_write(&w, 5, ns > 0 ? 2 : 1) &&
+	/* {?4: req_cnf, 5: audience, ?9: scope} (keys in order); absent
+	 * grant_type = client_credentials, absent req_cnf = the AS makes a
+	 * symmetric PoP key */
+	(void)(kdc_cbor_head_write(&w, 5, 1u + (ns > 0 ? 1u : 0u) + (pop ? 1u : 0u)) &&
+	    (!pop || (kdc_cbor_head_write(&w, 0, 4) &&
+	    kdc_cbor_head_write(&w, 5, 1) && kdc_cbor_head_write(&w, 0, 1) &&
+	    put_ec2(&w, x, y))) &&
 	    kdc_cbor_head_write(&w, 0, 5) && kdc_cbor_head_write(&w, 3, na) &&
 	    kdc_wr_bytes(&w, aud, na) &&
 	    (ns == 0 || (kdc_cbor_head_write(&w, 0, 9) &&
@@ -31,6 +49,13 @@ kdcdev_ace_token_req(const char *aud, const char *scope, uint8_t *out,
 		return w.err;
 	*out_len = w.len;
 	return KDC_OK;
+}
+
+kdc_err
+kdcdev_ace_token_req(const char *aud, const char *scope, uint8_t *out,
+    size_t *out_len)
+{
+	return kdcdev_ace_token_req_pop(aud, scope, NULL, NULL, out, out_len);
 }
 
 /* Skip one item whose head is read already (major, arg): scalars and
@@ -96,6 +121,31 @@ read_cnf(struct kdc_rd *rd, uint64_t n, struct kdcdev_ace_token *t)
 	return KDC_OK;
 }
 
+/* rs_cnf {1: COSE_Key} with the RS's P-256 public key: x and y. */
+static kdc_err
+read_rs_cnf(struct kdc_rd *rd, uint64_t n, struct kdcdev_ace_token *t)
+{
+	struct kdc_cose_keyinfo ki;
+	unsigned m, ai;
+	uint64_t key;
+	kdc_err r;
+
+	if (n != 1)
+		return KDC_ERR_MALFORMED;
+	if ((r = kdc_cbor_head_read(rd, &m, &ai, &key)) != KDC_OK)
+		return r;
+	if (m != 0 || key != 1)
+		return KDC_ERR_UNSUPPORTED;
+	if ((r = kdc_cose_key_read(rd, &ki)) != KDC_OK)
+		return r;
+	if (ki.kty != KDC_COSE_KTY_EC2 || ki.crv != KDC_COSE_CRV_P256 ||
+	    ki.x_len != 32 || ki.y_len != 32 || ki.d_len != 0)
+		return KDC_ERR_UNSUPPORTED;
+	t->rs_x = ki.x;
+	t->rs_y = ki.y;
+	return KDC_OK;
+}
+
 kdc_err
 kdcdev_ace_token_resp(const uint8_t *buf, size_t len,
     struct kdcdev_ace_token *t)
@@ -142,6 +192,12 @@ kdcdev_ace_token_resp(const uint8_t *buf, size_t len,
 			if (m != 5)
 				return KDC_ERR_MALFORMED;
 			if ((r = read_cnf(&rd, v, t)) != KDC_OK)
+				return r;
+			break;
+		case 41:	/* rs_cnf: {1: COSE_Key EC2 P-256} */
+			if (m != 5)
+				return KDC_ERR_MALFORMED;
+			if ((r = read_rs_cnf(&rd, v, t)) != KDC_OK)
 				return r;
 			break;
 		case 30:	/* error */

@@ -561,12 +561,43 @@ kdcdev_rs_psk_lookup(struct kdcdev_rs *rs, const uint8_t *identity,
 
 /* ==== access checks ====================================================== */
 
+static struct kdcdev_rs_token *
+find_rpk(struct kdcdev_rs *rs, const uint8_t *x, const uint8_t *y)
+{
+	if (x == NULL || y == NULL)
+		return NULL;
+	for (size_t i = 0; i < KDCDEV_RS_TOKENS; i++) {
+		struct kdcdev_rs_token *t = &rs->tok[i];
+		if (t->used && t->pop == KDCDEV_RS_POP_EC2 &&
+		    memcmp(t->x, x, 32) == 0 && memcmp(t->y, y, 32) == 0)
+			return t;
+	}
+	return NULL;
+}
+
 kdc_err
-kdcdev_rs_access(struct kdcdev_rs *rs, const uint8_t *kid, size_t kid_len,
-    uint8_t method, const char *path, struct kdcdev_resp *resp)
+kdcdev_rs_rpk_lookup(struct kdcdev_rs *rs, const uint8_t *x, const uint8_t *y)
+{
+	struct kdcdev_rs_token *t;
+
+	if ((t = find_rpk(rs, x, y)) == NULL) {
+		rs_log(rs, KDCDEV_LOG_INFO, "rpk: no token for the client's "
+		    "public key");
+		return KDC_ERR_NOT_FOUND;
+	}
+	if (t->exp <= rs->clock(rs->clock_arg)) {
+		tok_drop(t);
+		return KDC_ERR_EXPIRED;
+	}
+	return KDC_OK;
+}
+
+/* The access check with the session's token t (NULL: none). */
+static kdc_err
+access_tok(struct kdcdev_rs *rs, struct kdcdev_rs_token *t, uint8_t method,
+    const char *path, struct kdcdev_resp *resp)
 {
 	const struct kdcdev_rs_rule *rule = NULL;
-	struct kdcdev_rs_token *t;
 	bool path_known = false;
 	int bit;
 
@@ -584,8 +615,7 @@ kdcdev_rs_access(struct kdcdev_rs *rs, const uint8_t *kid, size_t kid_len,
 		    KDCDEV_CODE(4, 4));
 		return path_known ? KDC_ERR_UNSUPPORTED : KDC_ERR_NOT_FOUND;
 	}
-	if ((t = find_kid(rs, kid, kid_len)) != NULL &&
-	    t->exp <= rs->clock(rs->clock_arg)) {
+	if (t != NULL && t->exp <= rs->clock(rs->clock_arg)) {
 		tok_drop(t);
 		t = NULL;
 	}
@@ -601,6 +631,21 @@ kdcdev_rs_access(struct kdcdev_rs *rs, const uint8_t *kid, size_t kid_len,
 		return KDC_ERR_DENIED;
 	}
 	return KDC_OK;
+}
+
+kdc_err
+kdcdev_rs_access(struct kdcdev_rs *rs, const uint8_t *kid, size_t kid_len,
+    uint8_t method, const char *path, struct kdcdev_resp *resp)
+{
+	return access_tok(rs, find_kid(rs, kid, kid_len), method, path, resp);
+}
+
+kdc_err
+kdcdev_rs_access_rpk(struct kdcdev_rs *rs, const uint8_t *x,
+    const uint8_t *y, uint8_t method, const char *path,
+    struct kdcdev_resp *resp)
+{
+	return access_tok(rs, find_rpk(rs, x, y), method, path, resp);
 }
 
 /* ==== token revocation list (RFC 9770) =================================== */
@@ -647,6 +692,12 @@ kdcdev_rs_trl_apply(struct kdcdev_rs *rs,
 			struct kdcdev_rs_token *t = &rs->tok[i];
 			if (t->used && memcmp(t->hash, hashes[j],
 			    KDCDEV_RS_HASH_LEN) == 0) {
+				char hex[2 * KDCDEV_RS_HASH_LEN + 1];
+				for (size_t k = 0; k < KDCDEV_RS_HASH_LEN; k++)
+					(void)snprintf(hex + 2 * k, 3, "%02x",
+					    t->hash[k]);
+				rs_log(rs, KDCDEV_LOG_INFO, "trl: revoked token "
+				    "dropped (hash %s)", hex);
 				exp = t->exp;
 				tok_drop(t);
 				d++;

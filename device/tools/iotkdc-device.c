@@ -22,6 +22,7 @@
  * Exit status 0 on success; otherwise non-zero with one line on stderr.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -1838,23 +1839,16 @@ private_file(const char *cmd, const char *opt, const char *file)
 	return 0;
 }
 
-/* The P-256 point of a public key file (SPKI PEM/DER or certificate). */
+/* The P-256 point of an SPKI (DER); -1 if it is not one. */
 static int
-p256_xy(const char *file, uint8_t x[32], uint8_t y[32])
+spki_xy(const uint8_t *spki, size_t n, uint8_t x[32], uint8_t y[32])
 {
-	uint8_t spki[1024];
-	size_t n = sizeof(spki);
 	gnutls_pubkey_t pub = NULL;
 	gnutls_datum_t d, gx = { NULL, 0 }, gy = { NULL, 0 };
 	gnutls_ecc_curve_t curve;
-	kdc_err r;
 	int rc = -1;
 
-	if ((r = kdcdev_host_load_pubkey(file, spki, &n)) != KDC_OK) {
-		die("rs: --as-pubkey %s: %s", file, kdc_err_str(r));
-		return -1;
-	}
-	d.data = spki;
+	d.data = (unsigned char *)(uintptr_t)spki;
 	d.size = (unsigned)n;
 	if (gnutls_pubkey_init(&pub) >= 0 &&
 	    gnutls_pubkey_import(pub, &d, GNUTLS_X509_FMT_DER) >= 0 &&
@@ -1866,12 +1860,65 @@ p256_xy(const char *file, uint8_t x[32], uint8_t y[32])
 		memcpy(x + 32 - gx.size, gx.data, gx.size);
 		memcpy(y + 32 - gy.size, gy.data, gy.size);
 		rc = 0;
-	} else
-		die("rs: --as-pubkey %s: not a P-256 public key", file);
+	}
 	gnutls_free(gx.data);
 	gnutls_free(gy.data);
 	gnutls_pubkey_deinit(pub);
 	return rc;
+}
+
+/* The P-256 point of a public key file (SPKI PEM/DER or certificate). */
+static int
+p256_xy(const char *file, uint8_t x[32], uint8_t y[32])
+{
+	uint8_t spki[1024];
+	size_t n = sizeof(spki);
+	kdc_err r;
+
+	if ((r = kdcdev_host_load_pubkey(file, spki, &n)) != KDC_OK)
+		return die("rs: --as-pubkey %s: %s", file, kdc_err_str(r));
+	if (spki_xy(spki, n, x, y) != 0)
+		return die("rs: --as-pubkey %s: not a P-256 public key", file);
+	return 0;
+}
+
+/* The SPKI DER of a P-256 point (uncompressed): a fixed prefix. */
+static size_t
+xy_spki(const uint8_t *x, const uint8_t *y, uint8_t out[91])
+{
+	static const uint8_t pre[27] = {
+		0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
+		0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+		0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+	};
+
+	memcpy(out, pre, sizeof(pre));
+	memcpy(out + 27, x, 32);
+	memcpy(out + 59, y, 32);
+	return 91;
+}
+
+/* A P-256 private key file (PEM/DER, mode 0600) into PKCS#8 DER, its
+ * SPKI DER and its point. */
+static int
+rpk_key_file(const char *cmd, const char *file, uint8_t *pkcs8,
+    size_t *pkcs8_len, uint8_t *spki, size_t *spki_len, uint8_t x[32],
+    uint8_t y[32])
+{
+	kdc_err r;
+
+	if (private_file(cmd, "rpk-key", file) != 0)
+		return -1;
+	if ((r = kdcdev_host_load_key(file, pkcs8, pkcs8_len, spki,
+	    spki_len)) != KDC_OK) {
+		kdc_wipe(pkcs8, *pkcs8_len);
+		return die("%s: --rpk-key %s: %s", cmd, file, kdc_err_str(r));
+	}
+	if (spki_xy(spki, *spki_len, x, y) != 0) {
+		kdc_wipe(pkcs8, *pkcs8_len);
+		return die("%s: --rpk-key %s: not a P-256 key", cmd, file);
+	}
+	return 0;
 }
 
 static void
@@ -1879,26 +1926,44 @@ usage_rs(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " rs --aud NAME --as URI (--key-file F | --as-pubkey F | both)\n"
-"           --port P --coaps-port P2 [--address ADDR] [--timeout SEC] [-v]\n"
+"           --port P --coaps-port P2 [--rpk-key F] [--address ADDR]\n"
+"           [--as-psk-identity ID --as-psk-file F [--trl-refresh SEC]]\n"
+"           [--timeout SEC] [-v]\n"
 "\n"
 "An ACE-OAuth resource server (RFC 9200, DTLS profile RFC 9202): a door lock.\n"
 "Clients POST their access token (application/cwt) to /authz-info on plain\n"
 "CoAP (udp P) or CoAPS; the token is a COSE_Encrypt0 under the key this RS\n"
 "shares with the AS, or a COSE_Sign1 (ES256) by the AS key, for audience\n"
-"NAME. They then open DTLS-PSK on udp P2 with psk_identity\n"
+"NAME. They then open DTLS on udp P2, either PSK with psk_identity\n"
 "{8: {1: {1: 4, 2: kid}}} (or the kid bytes themselves) and the token's PoP\n"
-"key, and use the lock. Scopes: \"open\" allows POST /lock/open, \"close\"\n"
-"POST /lock/close, \"read\" GET /lock. A request without a token gets 4.01\n"
-"with the AS Request Creation Hints {1: URI, 5: NAME, 9: scope}; a token\n"
-"without the scope 4.03. Prints \"rs ready ADDR coap P coaps P2\" on stdout\n"
-"once bound; serves until SIGINT/SIGTERM or the timeout, then exits 0.\n"
+"key (symmetric PoP), or, with --rpk-key, RPK (RFC 7250) with the key the\n"
+"token's cnf names (asymmetric PoP: any other client key fails the\n"
+"handshake), and use the lock. Scopes: \"open\" allows POST /lock/open,\n"
+"\"close\" POST /lock/close, \"read\" GET /lock. A request without a token\n"
+"gets 4.01 with the AS Request Creation Hints {1: URI, 5: NAME, 9: scope};\n"
+"a token without the scope 4.03.\n"
+"With --as-psk-identity, the RS observes the AS's token revocation list\n"
+"(RFC 9770: GET URI/trl, Observe) over DTLS-PSK as the AS's device NAME,\n"
+"drops every revoked token at once (logged at info with its hash, -vv) and\n"
+"registers again when the list's Max-Age passes (or --trl-refresh), after\n"
+"a lost session or an unanswered GET (8 s).\n"
+"Prints \"rs ready ADDR coap P coaps P2\" on stdout once bound; serves until\n"
+"SIGINT/SIGTERM or the timeout, then exits 0.\n"
 "\n"
 "  --aud NAME        this RS's audience (the AS's 'ace rs add NAME')\n"
-"  --as URI          the AS, for the creation hints\n"
+"  --as URI          the AS (coaps://HOST:PORT): creation hints, TRL\n"
 "  --key-file F      the AS-RS shared key (16 bytes hex); F must be mode 0600\n"
-"  --as-pubkey F     the AS public key (P-256, SPKI PEM/DER or certificate)\n"
+"  --as-pubkey F     the AS public key (P-256, SPKI PEM/DER or certificate;\n"
+"                    'iotkdc ace pubkey --pem')\n"
 "  --port P          udp port of plain CoAP (1..65535)\n"
-"  --coaps-port P2   udp port of DTLS-PSK CoAP (1..65535)\n"
+"  --coaps-port P2   udp port of DTLS CoAP (1..65535)\n"
+"  --rpk-key F       this RS's P-256 private key (PEM/DER, mode 0600): DTLS\n"
+"                    RPK for asymmetric PoP tokens besides PSK ('ace rs add\n"
+"                    NAME --pubkey' gives its public key to clients)\n"
+"  --as-psk-identity ID  the RS's PSK identity at the AS (text) ...\n"
+"  --as-psk-file F   ... and its key, hex, from F (mode 0600; '-': stdin)\n"
+"  --trl-refresh SEC re-register the TRL observation at least every SEC\n"
+"                    seconds (1..3600; default: the list's Max-Age, 60 s)\n"
 "  --address ADDR    numeric IPv4 or IPv6 address (default 127.0.0.1)\n"
 "  --timeout SEC     stop after SEC seconds (default: run until a signal)\n"
 "  -v                log to stderr (repeat for more)\n");
@@ -1925,15 +1990,24 @@ cmd_rs(int argc, char **argv)
 		{ "coaps-port", required_argument, NULL, 'P' },
 		{ "address", required_argument, NULL, 'a' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "rpk-key", required_argument, NULL, 'R' },
+		{ "as-psk-identity", required_argument, NULL, 'i' },
+		{ "as-psk-file", required_argument, NULL, 'F' },
+		{ "trl-refresh", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *aud = NULL, *as = NULL, *key_file = NULL, *pub_file = NULL,
-	    *addr = "127.0.0.1";
-	unsigned long port = 0, cport = 0, timeout = 0;
+	    *addr = "127.0.0.1", *rpk_file = NULL, *psk_id = NULL,
+	    *psk_file = NULL;
+	unsigned long port = 0, cport = 0, timeout = 0, refresh = 0;
 	struct kdcdev_rs_cfg cfg;
-	uint8_t key[16], x[32], y[32];
-	size_t klen = 0;
+	struct kdcdev_host_rs_opts o;
+	static uint8_t pkcs8[2048], spki[1024], psk[64];
+	uint8_t key[16], x[32], y[32], rx[32], ry[32];
+	size_t klen = 0, pkcs8_len = sizeof(pkcs8), spki_len = sizeof(spki),
+	    psk_len = 0;
+	int rc = 1;
 	struct sigaction sa;
 	int ch;
 	kdc_err r;
@@ -1945,7 +2019,16 @@ cmd_rs(int argc, char **argv)
 		case 'k': key_file = optarg; break;
 		case 'K': pub_file = optarg; break;
 		case 'a': addr = optarg; break;
+		case 'R': rpk_file = optarg; break;
+		case 'i': psk_id = optarg; break;
+		case 'F': psk_file = optarg; break;
 		case 'v': verbosity++; break;
+		case 'T':
+			if (parse_uint(optarg, 3600, &refresh) != 0 ||
+			    refresh == 0)
+				return die("rs: --trl-refresh must be 1..3600 "
+				    "seconds");
+			break;
 		case 'p':
 		case 'P':
 			if (parse_uint(optarg, 65535, ch == 'p' ? &port :
@@ -1973,7 +2056,15 @@ cmd_rs(int argc, char **argv)
 	    (key_file == NULL && pub_file == NULL))
 		return die("rs: --aud, --as, --port, --coaps-port and "
 		    "--key-file or --as-pubkey are required");
+	if ((psk_id == NULL) != (psk_file == NULL))
+		return die("rs: --as-psk-identity and --as-psk-file go "
+		    "together");
+	if (refresh != 0 && psk_id == NULL)
+		return die("rs: --trl-refresh needs --as-psk-identity");
+	if (psk_id != NULL && (strlen(psk_id) == 0 || strlen(psk_id) > 128))
+		return die("rs: --as-psk-identity must be 1..128 bytes");
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&o, 0, sizeof(o));
 	if (key_file != NULL) {
 		if (private_file("rs", "key-file", key_file) != 0 ||
 		    secret_arg("rs", "key", NULL, key_file, key, sizeof(key),
@@ -1989,12 +2080,31 @@ cmd_rs(int argc, char **argv)
 	}
 	kdcdev_host_init(verbosity);
 	if (pub_file != NULL) {
-		if (p256_xy(pub_file, x, y) != 0) {
-			kdc_wipe(key, sizeof(key));
-			return 1;
-		}
+		if (p256_xy(pub_file, x, y) != 0)
+			goto out;
 		cfg.as_x = x;
 		cfg.as_y = y;
+	}
+	if (rpk_file != NULL) {
+		if (rpk_key_file("rs", rpk_file, pkcs8, &pkcs8_len, spki,
+		    &spki_len, rx, ry) != 0)
+			goto out;
+		o.rpk_key = pkcs8;
+		o.rpk_key_len = pkcs8_len;
+		o.rpk_spki = spki;
+		o.rpk_spki_len = spki_len;
+	}
+	if (psk_id != NULL) {
+		if (private_file("rs", "as-psk-file", psk_file) != 0 ||
+		    secret_arg("rs", "as-psk", NULL, psk_file, psk,
+		    sizeof(psk), &psk_len) != 0)
+			goto out;
+		o.trl_as = as;
+		o.trl_psk_id = (const uint8_t *)psk_id;
+		o.trl_psk_id_len = strlen(psk_id);
+		o.trl_psk = psk;
+		o.trl_psk_len = psk_len;
+		o.trl_refresh = (unsigned)refresh;
 	}
 	cfg.aud = aud;
 	cfg.as_uri = as;
@@ -2002,18 +2112,26 @@ cmd_rs(int argc, char **argv)
 	cfg.log = log_cb;
 	r = kdcdev_rs_init(&rs, &cfg);
 	kdc_wipe(key, sizeof(key));
-	if (r != KDC_OK)
-		return die("rs: bad configuration: %s", kdc_err_str(r));
+	if (r != KDC_OK) {
+		die("rs: bad configuration: %s", kdc_err_str(r));
+		goto out;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	r = kdcdev_host_rs_serve(&rs, addr, (uint16_t)port, (uint16_t)cport,
-	    rs_ready, NULL, &rs_stop, (unsigned)timeout * 1000u);
+	    &o, rs_ready, NULL, &rs_stop, (unsigned)timeout * 1000u);
 	kdcdev_rs_wipe(&rs);
 	if (r != KDC_OK)
-		return fail_r("rs", r);
-	return 0;
+		fail_r("rs", r);
+	else
+		rc = 0;
+out:
+	kdc_wipe(key, sizeof(key));
+	kdc_wipe(pkcs8, sizeof(pkcs8));
+	kdc_wipe(psk, sizeof(psk));
+	return rc;
 }
 
 static void
@@ -2021,20 +2139,28 @@ usage_token(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " token --aud NAME [--scope S] (--as URI CREDENTIAL |\n"
-"           --response-file F) [--rs URI] [--rs-coaps URI]\n"
-"           [--do open|close|read] [--raw-kid] [--timeout SEC] [-v]\n"
-"   CREDENTIAL: --state FILE | --psk-identity S --psk-file F\n"
+"           --response-file F [--rpk-key F]) [--rs URI] [--rs-coaps URI]\n"
+"           [--do open|close|read] [--raw-kid] [--save-response F]\n"
+"           [--timeout SEC] [-v]\n"
+"   CREDENTIAL: --state FILE | --psk-identity S --psk-file F | --rpk-key F\n"
 "\n"
-"ACE client (RFC 9200, DTLS profile RFC 9202, symmetric PoP): ask the AS\n"
-"(POST /token, ace+cbor {5: NAME, 9: S}) over DTLS with the device's PSK (the\n"
-"LwM2M server account of --state, as 'register' uses, or an explicit PSK)\n"
-"and print a summary of the answer (token size, expires_in, PoP kid; never\n"
-"the key). With --rs, POST the token to URI/authz-info (application/cwt;\n"
-"coap:// or coaps://). With --rs-coaps and --do, open DTLS-PSK to that URI\n"
-"with psk_identity {8: {1: {1: 4, 2: kid}}} (--raw-kid: the kid bytes) and\n"
-"the PoP key from the answer's cnf, and open (POST /lock/open), close\n"
+"ACE client (RFC 9200, DTLS profile RFC 9202): ask the AS (POST /token,\n"
+"ace+cbor {5: NAME, 9: S}) over DTLS with the device's credential and print\n"
+"a summary of the answer (token size, expires_in, PoP kid; never the key).\n"
+"Symmetric PoP with a PSK (the LwM2M server account of --state, as\n"
+"'register' uses, or an explicit PSK): the AS makes the PoP key (cnf).\n"
+"Asymmetric PoP with --rpk-key: DTLS RPK (RFC 7250) to the AS with that key\n"
+"(the device registered with 'iotkdc device add ID --rpk PUB') and its\n"
+"public key as req_cnf; the token (a COSE_Sign1) names it as cnf.\n"
+"With --rs, POST the token to URI/authz-info (application/cwt; coap:// or\n"
+"coaps://). With --rs-coaps and --do, open DTLS to that URI, PSK with\n"
+"psk_identity {8: {1: {1: 4, 2: kid}}} (--raw-kid: the kid bytes) and the\n"
+"PoP key from the answer's cnf, or RPK with the --rpk-key key (the RS's\n"
+"key checked against the answer's rs_cnf when it has one, else not\n"
+"authenticated: a warning), and open (POST /lock/open), close\n"
 "(POST /lock/close) or read (GET /lock) the lock. Each step prints its CoAP\n"
-"code; exit 0 when every step got 2.xx, 1 otherwise.\n"
+"code (a failed DTLS handshake: '<action>: TLS'); exit 0 when every step\n"
+"got 2.xx, 1 otherwise.\n"
 "\n"
 "  --aud NAME          the resource server's audience\n"
 "  --scope S           space-separated scopes (default: the whole grant)\n"
@@ -2042,7 +2168,11 @@ usage_token(FILE *f)
 "  --state FILE        a device state with a PSK server account\n"
 "  --psk-identity S    the PSK identity (string) ...\n"
 "  --psk-file F        ... and its key, hex, from F ('-': standard input)\n"
+"  --rpk-key F         a P-256 private key (PEM/DER, mode 0600): RPK to the\n"
+"                      AS and the RS, asymmetric PoP\n"
 "  --response-file F   no AS: read its answer (the CBOR body) from F (0600)\n"
+"  --save-response F   write the AS's 2.01 answer (the CBOR body, with the\n"
+"                      PoP key) to a new file F of mode 0600\n"
 "  --rs URI            the RS for /authz-info (coap://HOST:PORT)\n"
 "  --rs-coaps URI      the RS's DTLS endpoint (coaps://HOST:PORT2)\n"
 "  --do ACTION         open, close or read the lock over --rs-coaps\n"
@@ -2067,6 +2197,26 @@ code_str(uint8_t code, char *buf, size_t cap)
 	return buf;
 }
 
+/* The AS's answer (it may hold a PoP key) to a new file of mode 0600. */
+static int
+save_secret(const char *path, const uint8_t *b, size_t n)
+{
+	int fd;
+	ssize_t w;
+
+	(void)unlink(path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+		return die("token: --save-response %s: %s", path,
+		    strerror(errno));
+	w = write(fd, b, n);
+	if (w < 0 || (size_t)w != n || fsync(fd) != 0) {
+		close(fd);
+		return die("token: --save-response %s: write failed", path);
+	}
+	close(fd);
+	return 0;
+}
+
 static int
 cmd_token(int argc, char **argv)
 {
@@ -2085,13 +2235,19 @@ cmd_token(int argc, char **argv)
 		{ "rs-coaps", required_argument, NULL, 'S' },
 		{ "do", required_argument, NULL, 'd' },
 		{ "raw-kid", no_argument, NULL, 'k' },
+		{ "rpk-key", required_argument, NULL, 'K' },
+		{ "save-response", required_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *aud = NULL, *scope = NULL, *as = NULL, *state = NULL,
 	    *psk_id = NULL, *psk_file = NULL, *resp_file = NULL, *rs = NULL,
-	    *rs_coaps = NULL, *action = NULL, *path = NULL;
+	    *rs_coaps = NULL, *action = NULL, *path = NULL, *rpk_file = NULL,
+	    *save = NULL;
+	static uint8_t pkcs8[KDCDEV_SECRET_MAX], spki[512];
+	size_t pkcs8_len = sizeof(pkcs8), spki_len = sizeof(spki);
+	uint8_t px[32], py[32];
 	unsigned long timeout = 30;
 	bool raw_kid = false;
 	struct kdcdev_ace_token t;
@@ -2115,6 +2271,8 @@ cmd_token(int argc, char **argv)
 		case 'S': rs_coaps = optarg; break;
 		case 'd': action = optarg; break;
 		case 'k': raw_kid = true; break;
+		case 'K': rpk_file = optarg; break;
+		case 'w': save = optarg; break;
 		case 'v': verbosity++; break;
 		case 't':
 			if (parse_uint(optarg, 3600, &timeout) != 0 ||
@@ -2135,9 +2293,14 @@ cmd_token(int argc, char **argv)
 	if (aud == NULL || (as == NULL) == (resp_file == NULL))
 		return die("token: --aud and one of --as or --response-file "
 		    "are required");
-	if (as != NULL && (state == NULL) == (psk_id == NULL || psk_file == NULL))
-		return die("token: --as needs --state, or --psk-identity with "
-		    "--psk-file");
+	if ((psk_id == NULL) != (psk_file == NULL))
+		return die("token: --psk-identity and --psk-file go together");
+	if (as != NULL && (state != NULL) + (psk_id != NULL) +
+	    (rpk_file != NULL) != 1)
+		return die("token: --as needs one credential: --state, "
+		    "--psk-identity with --psk-file, or --rpk-key");
+	if (as == NULL && (state != NULL || psk_id != NULL))
+		return die("token: --state and --psk-identity are for --as");
 	if (action != NULL) {
 		if (strcmp(action, "open") == 0) {
 			method = KDCDEV_POST;
@@ -2156,16 +2319,21 @@ cmd_token(int argc, char **argv)
 	kdcdev_host_init(verbosity);
 	memset(&c, 0, sizeof(c));
 	kdcdev_set_log(&c, log_cb, NULL);
+	if (rpk_file != NULL && rpk_key_file("token", rpk_file, pkcs8,
+	    &pkcs8_len, spki, &spki_len, px, py) != 0)
+		return 1;
 
 	/* 1. the Access Information: from the AS, or from a file */
 	if (resp_file != NULL) {
 		FILE *fp;
 
 		if (private_file("token", "response-file", resp_file) != 0)
-			return 1;
-		if ((fp = fopen(resp_file, "rb")) == NULL)
-			return die("token: --response-file %s: %s", resp_file,
+			goto out;
+		if ((fp = fopen(resp_file, "rb")) == NULL) {
+			die("token: --response-file %s: %s", resp_file,
 			    strerror(errno));
+			goto out;
+		}
 		body_len = fread(body, 1, sizeof(body), fp);
 		fclose(fp);
 	} else {
@@ -2173,40 +2341,54 @@ cmd_token(int argc, char **argv)
 
 		memset(&sec, 0, sizeof(sec));
 		if (state != NULL) {
-			if ((r = kdcdev_host_state_load(&c, state)) != KDC_OK)
-				return die("token: cannot load state %s: %s",
+			if ((r = kdcdev_host_state_load(&c, state)) != KDC_OK) {
+				die("token: cannot load state %s: %s",
 				    state, kdc_err_str(r));
+				goto out;
+			}
 			if (kdcdev_dm_account(&c, &si, &vi) != KDC_OK ||
 			    c.sec[si].mode == KDCDEV_MODE_EST ||
 			    c.sec[si].mode == KDCDEV_MODE_NOSEC) {
 				kdcdev_wipe(&c);
-				return die("token: %s has no server account "
+				die("token: %s has no server account "
 				    "with a DTLS credential", state);
+				goto out;
 			}
 			memcpy(&sec, &c.sec[si], sizeof(sec));
 			kdcdev_wipe(&c);
+		} else if (rpk_file != NULL) {
+			/* the AS's server key is not pinned here (it logs a
+			 * warning): the token binds our key, not its */
+			sec.mode = KDCDEV_MODE_RPK;
+			memcpy(sec.ident, spki, spki_len);
+			sec.ident_len = (uint16_t)spki_len;
+			memcpy(sec.secret, pkcs8, pkcs8_len);
+			sec.secret_len = (uint16_t)pkcs8_len;
 		} else {
 			sec.mode = KDCDEV_MODE_PSK;
 			if ((n = strlen(psk_id)) == 0 ||
-			    n > sizeof(sec.ident))
-				return die("token: bad --psk-identity");
+			    n > sizeof(sec.ident)) {
+				die("token: bad --psk-identity");
+				goto out;
+			}
 			memcpy(sec.ident, psk_id, n);
 			sec.ident_len = (uint16_t)n;
 			if (secret_arg("token", "psk", NULL, psk_file,
 			    sec.secret, sizeof(sec.secret), &n) != 0)
-				return 1;
+				goto out;
 			sec.secret_len = (uint16_t)n;
 		}
 		if (strlen(as) >= sizeof(sec.uri)) {
-			wipe_sec(&sec);
-			return die("token: --as URI too long");
+			die("token: --as URI too long");
+			goto out;
 		}
 		snprintf(sec.uri, sizeof(sec.uri), "%s", as);
-		if ((r = kdcdev_ace_token_req(aud, scope, req, &req_len)) !=
-		    KDC_OK) {
-			wipe_sec(&sec);
-			return die("token: cannot make the request: %s",
+		if ((r = kdcdev_ace_token_req_pop(aud, scope,
+		    rpk_file != NULL ? px : NULL,
+		    rpk_file != NULL ? py : NULL, req, &req_len)) != KDC_OK) {
+			die("token: cannot make the request: %s",
 			    kdc_err_str(r));
+			goto out;
 		}
 		memset(&m, 0, sizeof(m));
 		m.method = KDCDEV_POST;
@@ -2218,8 +2400,10 @@ cmd_token(int argc, char **argv)
 		r = kdcdev_host_exchange(&sec, &m, &code, body, &body_len,
 		    (unsigned)timeout * 1000u);
 		wipe_sec(&sec);
-		if (r != KDC_OK && r != KDC_ERR_PEER_ERROR)
-			return fail_r("token request", r);
+		if (r != KDC_OK && r != KDC_ERR_PEER_ERROR) {
+			fail_r("token request", r);
+			goto out;
+		}
 		printf("token: %s\n", code_str(code, cs, sizeof(cs)));
 		if (code != KDCDEV_CODE(2, 1)) {
 			if (kdcdev_ace_token_resp(body, body_len, &t) ==
@@ -2237,6 +2421,9 @@ cmd_token(int argc, char **argv)
 		printf("token: error %d\n", t.error);
 		goto out;
 	}
+	if (save != NULL && resp_file == NULL && save_secret(save, body,
+	    body_len) != 0)
+		goto out;
 	printf("token: %zu bytes, expires_in %lld, profile %d\n", t.token_len,
 	    (long long)t.expires_in, t.profile);
 	if (t.kid != NULL)
@@ -2270,10 +2457,27 @@ cmd_token(int argc, char **argv)
 			goto out;
 	}
 
-	/* 3. the lock, over DTLS-PSK with the PoP key */
-	if (action != NULL) {
+	/* 3. the lock, over DTLS-PSK with the PoP key, or DTLS-RPK with
+	 * our key */
+	if (action != NULL && rpk_file != NULL) {
+		memset(&sec, 0, sizeof(sec));
+		if (strlen(rs_coaps) >= sizeof(sec.uri)) {
+			die("token: --rs-coaps URI too long");
+			goto out;
+		}
+		snprintf(sec.uri, sizeof(sec.uri), "%s", rs_coaps);
+		sec.mode = KDCDEV_MODE_RPK;
+		memcpy(sec.ident, spki, spki_len);
+		sec.ident_len = (uint16_t)spki_len;
+		memcpy(sec.secret, pkcs8, pkcs8_len);
+		sec.secret_len = (uint16_t)pkcs8_len;
+		if (t.rs_x != NULL)	/* rs_cnf: the RS's key, pinned */
+			sec.server_key_len = (uint16_t)xy_spki(t.rs_x, t.rs_y,
+			    sec.server_key);
+	} else if (action != NULL) {
 		if (t.key == NULL || t.kid == NULL) {
-			die("token: the answer has no symmetric PoP key");
+			die("token: the answer has no symmetric PoP key "
+			    "(asymmetric PoP needs --rpk-key)");
 			goto out;
 		}
 		memset(&sec, 0, sizeof(sec));
@@ -2302,6 +2506,8 @@ cmd_token(int argc, char **argv)
 		sec.ident_len = (uint16_t)n;
 		memcpy(sec.secret, t.key, t.key_len);
 		sec.secret_len = (uint16_t)t.key_len;
+	}
+	if (action != NULL) {
 		memset(&m, 0, sizeof(m));
 		m.method = method;
 		m.path = path;
@@ -2311,6 +2517,8 @@ cmd_token(int argc, char **argv)
 		r = kdcdev_host_exchange(&sec, &m, &code, out, &n,
 		    (unsigned)timeout * 1000u);
 		wipe_sec(&sec);
+		if (r == KDC_ERR_TLS)
+			printf("%s: TLS\n", action);
 		if (r != KDC_OK && r != KDC_ERR_PEER_ERROR) {
 			fail_r(action, r);
 			goto out;
@@ -2326,6 +2534,7 @@ cmd_token(int argc, char **argv)
 	rc = 0;
 out:
 	kdc_wipe(body, sizeof(body));
+	kdc_wipe(pkcs8, sizeof(pkcs8));
 	wipe_sec(&sec);
 	return rc;
 }
