@@ -2159,8 +2159,8 @@ usage_token(FILE *f)
 "key checked against the answer's rs_cnf when it has one, else not\n"
 "authenticated: a warning), and open (POST /lock/open), close\n"
 "(POST /lock/close) or read (GET /lock) the lock. Each step prints its CoAP\n"
-"code (a failed DTLS handshake: '<action>: TLS'); exit 0 when every step\n"
-"got 2.xx, 1 otherwise.\n"
+"code ('<action>: no session (why)' when no DTLS session or no answer came);\n"
+"exit 0 when every step got 2.xx, 1 otherwise.\n"
 "\n"
 "  --aud NAME          the resource server's audience\n"
 "  --scope S           space-separated scopes (default: the whole grant)\n"
@@ -2517,8 +2517,9 @@ cmd_token(int argc, char **argv)
 		r = kdcdev_host_exchange(&sec, &m, &code, out, &n,
 		    (unsigned)timeout * 1000u);
 		wipe_sec(&sec);
-		if (r == KDC_ERR_TLS)
-			printf("%s: TLS\n", action);
+		if (r == KDC_ERR_TLS || r == KDC_ERR_CLOSED ||
+		    r == KDC_ERR_TIMEOUT)
+			printf("%s: no session (%s)\n", action, kdc_err_str(r));
 		if (r != KDC_OK && r != KDC_ERR_PEER_ERROR) {
 			fail_r(action, r);
 			goto out;

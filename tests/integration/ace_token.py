@@ -14,7 +14,8 @@
 # COSE_Key of --pop-pub. Both wrapped in tag 61 around the COSE tag (RFC
 # 9770 shortest tags). --response-out: the AS's answer body RFC 9200
 # §5.8.2 would carry, {1: token, 2: expires_in, 8: {1: COSE_Key}}
-# (symmetric only). --hash-out: the RFC 9770 token hash, hex.
+# (symmetric only; expires_in, a uint, 0 for a token already expired).
+# --hash-out: the RFC 9770 token hash, hex.
 import argparse
 import base64
 import hashlib
@@ -84,7 +85,7 @@ def main():
     if a.response_out:
         fd = os.open(a.response_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(cbor2.dumps({1: token, 2: a.exp_in, 8: {1: cose_key}}))
+            f.write(cbor2.dumps({1: token, 2: max(a.exp_in, 0), 8: {1: cose_key}}))
     if a.hash_out:
         b64 = base64.urlsafe_b64encode(token).rstrip(b"=")
         with open(a.hash_out, "w") as f:
