@@ -2474,6 +2474,8 @@ cmd_token(int argc, char **argv)
 		if (t.rs_x != NULL)	/* rs_cnf: the RS's key, pinned */
 			sec.server_key_len = (uint16_t)xy_spki(t.rs_x, t.rs_y,
 			    sec.server_key);
+		printf("rs key: %s\n", t.rs_x != NULL ? "pinned (rs_cnf)" :
+		    "not authenticated (no rs_cnf)");
 	} else if (action != NULL) {
 		if (t.key == NULL || t.kid == NULL) {
 			die("token: the answer has no symmetric PoP key "

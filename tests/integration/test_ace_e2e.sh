@@ -191,18 +191,28 @@ rpk() { # AUD SCOPE KEY [args]
 	local aud=$1 scope=$2 key=$3; shift 3
 	rc=0
 	dev token --as "coaps://127.0.0.1:$COAP_PORT" --rpk-key "$key" --aud "$aud" \
-		--scope "$scope" --timeout 10 "$@" > "$T/tok.out" 2> "$T/tok.err" || rc=$?
+		--scope "$scope" --timeout 10 -v "$@" > "$T/tok.out" 2> "$T/tok.err" || rc=$?
 }
 rpk lock1 open "$T/c2.pem" --rs "$RS" --rs-coaps "$RSS" --do open --save-response "$T/asym.resp"
 [ $rc -eq 0 ] && grep -q '^token: 2.01$' "$T/tok.out" && grep -q '^authz-info: 2.01$' "$T/tok.out" &&
 	grep -q '^open: 2.04$' "$T/tok.out" || fail "asymmetric PoP: rc=$rc $(cat "$T/tok.out" "$T/tok.err")"
-grep -q 'server not authenticated' "$T/tok.err" "$T/tok.out" && fail "the RS's key was not pinned from rs_cnf"
+grep -q '^rs key: pinned (rs_cnf)$' "$T/tok.out" || fail "the RS's key was not pinned from rs_cnf: $(cat "$T/tok.out")"
 peer check-asym "$T/asym.resp" "$T/as.pub" lock1 open "$T/c2.pub" > /dev/null || fail "the Sign1 token does not verify"
 grep -q 'DTLS: client raw public key accepted' "$T/rs.log" || fail "no RPK session at the RS"
 pass "asymmetric PoP: RPK to the AS, req_cnf, Sign1 token (python verifies), /authz-info 2.01, DTLS-RPK to the RS (rs_cnf pinned), open 2.04"
 use "$T/asym.resp" --rpk-key "$T/c2.pem" --rs-coaps "$RSS" --do close
 [ $rc -ne 0 ] && grep -q '^close: 4.03$' "$T/tok.out" || fail "RPK close with scope open: rc=$rc $(cat "$T/tok.out")"
 pass "RPK session: scope open does not close (4.03)"
+# the RS's key is checked: an rs_cnf naming another key fails the handshake
+"$PY" -c 'import cbor2,sys
+from cryptography.hazmat.primitives import serialization
+r=cbor2.loads(open(sys.argv[1],"rb").read())
+n=serialization.load_pem_private_key(open(sys.argv[2],"rb").read(),None).public_key().public_numbers()
+r[41]={1:{1:2,-1:1,-2:n.x.to_bytes(32,"big"),-3:n.y.to_bytes(32,"big")}}
+open(sys.argv[3],"wb").write(cbor2.dumps(r))' "$T/asym.resp" "$T/thief.pem" "$T/asym_badrs.resp"
+use "$T/asym_badrs.resp" --rpk-key "$T/c2.pem" --rs-coaps "$RSS" --do read
+[ $rc -ne 0 ] && grep -q '^read: no session' "$T/tok.out" || fail "an RS with another key than rs_cnf's was used: $(cat "$T/tok.out")"
+pass "the client checks the RS's RPK against rs_cnf: another key, no session"
 # the thief: the Sign1 token is posted (2.01), its DTLS-RPK handshake with
 # another key is refused by the RS, no access
 use "$T/asym.resp" --rpk-key "$T/thief.pem" --rs "$RS" --rs-coaps "$RSS" --do open
