@@ -850,6 +850,56 @@ test_client_vectors(void **state)
 	assert_int_equal(t.error, 6);
 }
 
+/* Asymmetric PoP on the client side: req_cnf in the request (keys in
+ * order 4, 5, 9), rs_cnf in the answer; bounds. */
+static void
+test_client_pop(void **state)
+{
+	uint8_t x[32], y[32], out[256], resp[128];
+	size_t n = sizeof(out), k = 0;
+	struct kdcdev_ace_token t;
+
+	(void)state;
+	memset(x, 0x11, sizeof(x));
+	memset(y, 0x22, sizeof(y));
+	assert_int_equal(kdcdev_ace_token_req_pop("lock1", "open", x, y, out,
+	    &n), KDC_OK);
+	/* {4: {1: {1: 2, -1: 1, -2: x, -3: y}}, 5: "lock1", 9: "open"} */
+	assert_int_equal(n, 3 + 2 + 4 + 2 * 35 + 7 + 6);
+	assert_memory_equal(out, "\xa3\x04\xa1\x01\xa4\x01\x02\x20\x01\x21"
+	    "\x58\x20", 12);
+	assert_memory_equal(out + 12, x, 32);
+	assert_memory_equal(out + 44, "\x22\x58\x20", 3);
+	assert_memory_equal(out + 47, y, 32);
+	assert_memory_equal(out + 79, "\x05\x65lock1\x09\x64open", 13);
+	n = sizeof(out);
+	assert_int_equal(kdcdev_ace_token_req_pop("lock1", NULL, x, NULL, out,
+	    &n), KDC_ERR_INVALID_ARG);
+	n = 40;
+	assert_int_not_equal(kdcdev_ace_token_req_pop("lock1", NULL, x, y, out,
+	    &n), KDC_OK);
+	/* {1: h'0102', 41: {1: {1: 2, -1: 1, -2: x, -3: y}}} */
+	resp[k++] = 0xa2;
+	memcpy(resp + k, "\x01\x42\x01\x02\x18\x29\xa1\x01\xa4\x01\x02\x20"
+	    "\x01\x21\x58\x20", 16);
+	k += 16;
+	memcpy(resp + k, x, 32);
+	k += 32;
+	memcpy(resp + k, "\x22\x58\x20", 3);
+	k += 3;
+	memcpy(resp + k, y, 32);
+	k += 32;
+	assert_int_equal(kdcdev_ace_token_resp(resp, k, &t), KDC_OK);
+	assert_non_null(t.rs_x);
+	assert_memory_equal(t.rs_x, x, 32);
+	assert_memory_equal(t.rs_y, y, 32);
+	assert_null(t.key);
+	for (size_t i = 0; i < k; i++)
+		assert_int_not_equal(kdcdev_ace_token_resp(resp, i, &t), KDC_OK);
+	resp[11] = 0x01;	/* kty 1 (OKP): not an EC2 key */
+	assert_int_not_equal(kdcdev_ace_token_resp(resp, k, &t), KDC_OK);
+}
+
 int
 main(void)
 {
@@ -870,6 +920,7 @@ main(void)
 		cmocka_unit_test_setup(test_trl_bounded, setup),
 		cmocka_unit_test_setup(test_store_full, setup),
 		cmocka_unit_test(test_client_vectors),
+		cmocka_unit_test(test_client_pop),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
