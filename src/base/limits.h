@@ -124,12 +124,25 @@
  * purposes, and libcoap's own give-up (MAX_TRANSMIT_WAIT, 93 s) is later. */
 #define KDC_COAP_REQUEST_TIMEOUT_MS	60000
 /* Identities and addresses as text in logs. */
-#define KDC_COAP_ADDR_TEXT		64
+#define KDC_COAP_ADDR_TEXT		80
 /* Requests answered later (separate responses, RFC 7252 §5.2.2) held at
  * once by an engine: each holds its request and a session reference. */
 #define KDC_COAP_LATER_MAX		4096
 /* fds an engine polls besides its sockets (a worker pool's eventfd). */
 #define KDC_COAP_WATCH_MAX		4
+/* Plain-CoAP multicast requests (coap.h kdc_coap_multicast()) in flight
+ * at once per engine: each has its own ephemeral socket. OCF discovery
+ * sends one per group (ff02::158, 224.0.1.187). */
+#define KDC_COAP_MC_MAX			4
+/* Answers handed to the caller per multicast request (the rest counted
+ * and dropped): a discovery on one link of a site. */
+#define KDC_COAP_MC_ANSWERS_MAX		256
+/* The longest window a multicast request may wait for answers (RFC 7252
+ * §8.2 Leisure defaults to 5 s; a caller wanting more sends again). */
+#define KDC_COAP_MC_WINDOW_MAX_MS	60000
+/* Addresses (prefixes) of the request's interface an answer may come
+ * from, besides IPv6 link-local ones. */
+#define KDC_COAP_MC_PREFIX_MAX		16
 /* CoAP engine threads ([coap] threads bounded by this). */
 #define KDC_COAP_THREADS_MAX		64
 /* Sessions held at once, all engine threads ([coap] max_sessions). With

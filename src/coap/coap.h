@@ -238,6 +238,11 @@ struct kdc_coap_stats {
 	uint64_t	 evicted;	/* stale or over a credential's cap */
 	uint64_t	 own_records;	/* sessions handed from GnuTLS to our
 					 * record layer (record.h) */
+	uint64_t	 mc_requests;	/* multicast requests sent */
+	uint64_t	 mc_answers;	/* answers handed to callers */
+	uint64_t	 mc_dropped;	/* datagrams on multicast sockets not
+					 * taken (kdc_coap_mc_end's over_cap
+					 * and dropped) */
 };
 void	kdc_coap_stats(const struct kdc_coap *c, struct kdc_coap_stats *s);
 /* Run for at most timeout_ms (tests); KDC_OK. */
@@ -285,6 +290,160 @@ typedef void (*kdc_coap_connect_fn)(void *arg, struct kdc_coap_peer *peer,
 kdc_err	kdc_coap_connect(struct kdc_coap *c, const char *addr, int port,
 	    const struct kdc_coap_client_psk *psk,
 	    const struct kdc_principal *who, kdc_coap_connect_fn fn, void *arg);
+
+/*
+ * Client sessions with other keys (kdc_coap_connect2()): what the KDC
+ * presents and how it decides about the server.
+ */
+enum kdc_coap_client_cred {
+	KDC_COAP_CLIENT_PSK = 1,	/* a PSK: binary identity of any bytes */
+	KDC_COAP_CLIENT_RPK,		/* ECDHE_ECDSA, raw public keys (RFC 7250) */
+	KDC_COAP_CLIENT_X509,		/* ECDHE_ECDSA, X.509 certificates */
+};
+
+/* Which suites the ClientHello offers, in order (DTLS 1.2 only). */
+enum kdc_coap_suites {
+	/* RFC 7925: TLS_PSK_WITH_AES_128_CCM_8 (PSK) or
+	 * TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (RPK, X.509) first, then other
+	 * AEAD suites */
+	KDC_COAP_SUITES_RFC7925 = 0,
+	/* OCF onboarding (OCF Security §7.3): PSK:
+	 * TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256 (0xC037, Random PIN OTM and
+	 * owner sessions) first, then the PSK suites of RFC7925; RPK/X.509:
+	 * TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, _AES_128_CCM, _AES_256_CCM_8,
+	 * _AES_256_CCM (0xC0AC-0xC0AF, the mfgcert OTM). GnuTLS 3.7.9 has no
+	 * ECDH_anon suite with SHA-256 (OCF Just Works' private 0xFF00) and
+	 * no ECDHE_PSK CCM suite (docs/traps.md). */
+	KDC_COAP_SUITES_OCF,
+};
+
+/*
+ * The server's credential at handshake time, for the caller to decide:
+ * type KDC_COAP_CLIENT_RPK with n 1 and der[0] its SubjectPublicKeyInfo,
+ * or KDC_COAP_CLIENT_X509 with the chain as sent (leaf first, n at most
+ * KDC_CHAIN_MAX; a longer chain is refused without calling). Borrowed
+ * for the call. KDC_OK accepts; anything else refuses: the handshake
+ * fails and the connect callback gets that code (KDC_ERR_UNTRUSTED, ...)
+ * as its status. Called at most once per session, from the engine
+ * thread, inside the handshake (no engine call from it).
+ */
+typedef kdc_err (*kdc_coap_server_check_fn)(void *arg,
+		    enum kdc_coap_client_cred type, const uint8_t *const *der,
+		    const size_t *len, size_t n);
+
+struct kdc_coap_client_opts {
+	enum kdc_coap_client_cred cred;
+	enum kdc_coap_suites suites;
+	/* KDC_COAP_CLIENT_PSK: identity of 1..KDC_PSK_IDENTITY_MAX bytes
+	 * (any bytes: OCF's are a raw 16-byte UUID) and key of
+	 * 1..KDC_PSK_MAX bytes; copied */
+	const uint8_t	*psk_identity;
+	size_t		 psk_identity_len;
+	const uint8_t	*psk_key;
+	size_t		 psk_key_len;
+	/* RPK and X.509: what the KDC presents if the server asks, or
+	 * NULL/NULL for nothing. cert_pem: RPK, our SubjectPublicKeyInfo
+	 * ("PUBLIC KEY"); X.509, our chain, leaf first. key_pem: its
+	 * private key (PKCS#8 or SEC1 PEM). Copied (GnuTLS's copy is freed
+	 * with the session; the caller wipes its own). */
+	const char	*cert_pem;
+	const char	*key_pem;
+	/* RPK and X.509: required, decides about the server */
+	kdc_coap_server_check_fn check;
+	void		*check_arg;
+	/* the principal the session stands for (kdc_coap_peer_auth()), or
+	 * NULL: none (an OCF device not yet in the store) */
+	const struct kdc_principal *who;
+};
+
+/*
+ * kdc_coap_connect() with the credential of o: a DTLS 1.2 client session
+ * to addr:port (an IPv4 or IPv6 literal; an IPv6 link-local one with its
+ * zone, "fe80::1%eth0", as kdc_coap_multicast() reports it). As
+ * kdc_coap_connect() otherwise: fn is called exactly once, later, with
+ * KDC_OK and the established peer, or peer NULL and KDC_ERR_TIMEOUT,
+ * KDC_ERR_TLS (the handshake failed: a wrong PSK, no common suite, ...),
+ * the check's own refusal code (the server's credential refused by
+ * o->check), KDC_ERR_UNTRUSTED (an RPK/X.509 handshake that ended
+ * without the check having accepted a server credential), or
+ * KDC_ERR_CLOSED. At once, fn then not called: KDC_ERR_INVALID_ARG (o
+ * NULL, an unknown cred or suites, a PSK identity or key empty or over
+ * its maximum, an RPK/X.509 session without check, cert_pem without
+ * key_pem or the reverse, an address that does not parse, an unknown
+ * zone), KDC_ERR_EXISTS (a session to addr:port is open: one per
+ * 4-tuple), KDC_ERR_NOMEM, KDC_ERR_IO (no socket), KDC_ERR_TLS (GnuTLS
+ * setup, e.g. cert_pem/key_pem that do not load or do not match).
+ */
+kdc_err	kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
+	    const struct kdc_coap_client_opts *o, kdc_coap_connect_fn fn,
+	    void *arg);
+
+/* ---- plain-CoAP multicast requests (OCF discovery) ---------------------- */
+
+/*
+ * One unicast answer to a multicast request: the responder's address as
+ * text ("192.0.2.7", "fe80::2%eth0": IPv6 link-local with its zone, so
+ * kdc_coap_connect2() takes it back), its UDP port, and the decoded
+ * message (code, Content-Format, payload; only the first block of a
+ * Block2 answer). Borrowed for the call.
+ */
+typedef void (*kdc_coap_mc_fn)(void *arg, const char *addr, int port,
+		    const struct kdc_coap_msg *rsp);
+
+/* How a multicast request ended. */
+struct kdc_coap_mc_end {
+	unsigned	 answers;	/* handed to the answer callback */
+	unsigned	 over_cap;	/* good answers past max_answers: dropped */
+	unsigned	 dropped;	/* not ours or not on the link: wrong
+					 * token, another interface or prefix,
+					 * malformed, not a response, unknown
+					 * critical option, duplicate */
+};
+/* Called exactly once per request, after its window, from the engine
+ * thread: status KDC_OK (the window ended), or KDC_ERR_CLOSED (the
+ * engine was freed first). e is borrowed for the call. */
+typedef void (*kdc_coap_mc_done_fn)(void *arg, kdc_err status,
+		    const struct kdc_coap_mc_end *e);
+
+/*
+ * Send a plain-CoAP (NoSec) request to a multicast group on interface
+ * ifname, and collect the unicast answers for window_ms: OCF discovery,
+ * `GET /oic/res?rt=oic.r.doxm` to ff02::158 and 224.0.1.187 port 5683.
+ *
+ * The request is NON (RFC 7252 §8.1) with a fresh random 8-byte token
+ * and MID, sent once from an ephemeral UDP socket of this engine with
+ * IPV6_MULTICAST_IF / IP_MULTICAST_IF on ifname and a hop limit of 1.
+ * method is a request code (GET, POST, PUT, DELETE; no payload), path
+ * as kdc_coap_request()'s ("" for none), query NULL or "" for none or
+ * items joined by '&' ("rt=oic.r.doxm"), each one Uri-Query option.
+ *
+ * Every datagram arriving on that socket within the window is an answer
+ * only if it came in on ifname, from an address on its link (IPv6
+ * link-local, or inside a prefix of one of ifname's own addresses),
+ * parses (wire.h, at most a datagram: longer ones are cut and dropped),
+ * is a NON or CON response (a CON one is acknowledged) carrying the
+ * request's token, has no critical option we do not know (OCF's 2049
+ * and 2053 are known), and was not handed already (same address, port
+ * and MID). on_answer gets the first max_answers of them (0: 
+ * KDC_COAP_MC_ANSWERS_MAX, at most that); everything else is counted
+ * (struct kdc_coap_mc_end, kdc_coap_stats()) and dropped. Then done is
+ * called once. Callbacks run on the engine thread; they may call
+ * kdc_coap_connect2() or kdc_coap_multicast().
+ *
+ * At once, no callback then: KDC_OK (sent), KDC_ERR_INVALID_ARG (group
+ * not a multicast IPv4/IPv6 literal, port outside 1..65535, method not
+ * a request code, window_ms 0 or over KDC_COAP_MC_WINDOW_MAX_MS,
+ * max_answers over KDC_COAP_MC_ANSWERS_MAX, a path or query that does
+ * not encode (an empty segment or item, over 255 bytes, more than
+ * KDC_COAP_QUERY_MAX items), on_answer or done NULL), KDC_ERR_NOT_FOUND
+ * (no interface ifname, or it has no address of the group's family),
+ * KDC_ERR_BUSY (KDC_COAP_MC_MAX requests in flight in this engine),
+ * KDC_ERR_IO (socket, socket option or send failed).
+ */
+kdc_err	kdc_coap_multicast(struct kdc_coap *c, const char *ifname,
+	    const char *group, int port, uint8_t method, const char *path,
+	    const char *query, unsigned window_ms, unsigned max_answers,
+	    kdc_coap_mc_fn on_answer, kdc_coap_mc_done_fn done, void *arg);
 
 /* ---- answers that come later ------------------------------------------- */
 

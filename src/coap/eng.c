@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -83,16 +84,36 @@
 
 /* ---- structures -------------------------------------------------------- */
 
-enum { TM_XL = 1, TM_HS };
+enum { TM_XL = 1, TM_HS, TM_MC };
 
 struct kdc_coap_peer;
 
 struct kdc_coap_timer {
 	struct kdc_coap_timer	*next, **pprev;	/* a wheel slot */
 	uint64_t		 when;		/* ms; 0: not armed */
-	struct kdc_coap_peer	*p;
-	uint8_t			 kind;		/* TM_XL, TM_HS */
+	struct kdc_coap_peer	*p;		/* NULL for TM_MC */
+	uint8_t			 kind;		/* TM_XL, TM_HS, TM_MC */
 };
+
+/* A multicast request in flight (kdc_coap_multicast()): its own
+ * ephemeral socket, polled as epoll id MC_ID0 + its slot. */
+struct mcreq {
+	struct kdc_coap_timer	 tm;		/* the window's end */
+	int			 fd;		/* -1: slot free */
+	struct kdc_coap_mc_link	 link;
+	uint8_t			 tok[8];
+	unsigned		 max;
+	struct kdc_coap_mc_end	 end;
+	kdc_coap_mc_fn		 on_answer;
+	kdc_coap_mc_done_fn	 done;
+	void			*arg;
+	struct mcseen {
+		struct sockaddr_storage a;
+		uint16_t		 mid;
+	}			*seen;		/* max entries, the answers */
+};
+
+#define MC_ID0	(KDC_COAP_EP_MAX + KDC_COAP_WATCH_MAX)
 
 struct kdc_coap_ep {
 	char		 name[KDC_NAME_MAX + 1];
@@ -130,6 +151,12 @@ struct hsinfo {
 	/* client sessions (kdc_coap_connect()): told once how it ended */
 	kdc_coap_connect_fn connect_fn;
 	void		*connect_arg;
+	/* ... and with a server certificate or RPK: the caller decides */
+	uint8_t		 cli_cred;	/* enum kdc_coap_client_cred */
+	bool		 checked;	/* check accepted the server's */
+	kdc_err		 check_err;	/* check's refusal */
+	kdc_coap_server_check_fn check;
+	void		*check_arg;
 };
 
 struct credent;
@@ -157,6 +184,7 @@ struct kdc_coap_peer {
 	struct kdc_coap_xp	*xp;
 	void			*data;
 	gnutls_psk_client_credentials_t ccred;	/* client sessions */
+	gnutls_certificate_credentials_t xcli;	/* client RPK/X.509 */
 	unsigned		 refs;		/* xl's refs, holds, the table */
 	unsigned		 holds;
 	uint8_t			 state;
@@ -272,9 +300,13 @@ struct kdc_coap {
 
 	uint8_t			 psk[KDC_PSK_MAX];
 
+	/* multicast requests */
+	struct mcreq		 mc[KDC_COAP_MC_MAX];
+
 	/* counters (bench, tests) */
 	uint64_t		 n_hvr, n_hs_new, n_hs_done, n_replaced;
 	uint64_t		 n_refused_busy, n_evicted, n_own_records;
+	uint64_t		 n_mc_req, n_mc_ans, n_mc_drop;
 };
 
 /* ---- process-wide keys ---------------------------------------------------- */
@@ -385,6 +417,7 @@ addr_eq(const struct sockaddr *a, const struct sockaddr *b)
 		const struct sockaddr_in6 *y = (const void *)b;
 
 		return x->sin6_port == y->sin6_port &&
+		    x->sin6_scope_id == y->sin6_scope_id &&
 		    memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
 	}
 }
@@ -667,6 +700,23 @@ send_now(struct kdc_coap_peer *p, const uint8_t *msg, size_t len)
 
 static void peer_free(struct kdc_coap_peer *p);
 
+/* A client session's credentials: only once its GnuTLS session is gone
+ * (GnuTLS keeps pointers to them). */
+static void
+client_creds_free(struct kdc_coap_peer *p)
+{
+	if (p->g != NULL)
+		return;
+	if (p->ccred != NULL) {
+		gnutls_psk_free_client_credentials(p->ccred);
+		p->ccred = NULL;
+	}
+	if (p->xcli != NULL) {
+		gnutls_certificate_free_credentials(p->xcli);
+		p->xcli = NULL;
+	}
+}
+
 void
 kdc_coap_peer_ref(struct kdc_coap_peer *p)
 {
@@ -720,8 +770,8 @@ peer_free(struct kdc_coap_peer *p)
 	}
 	if (p->g != NULL)
 		gnutls_deinit(p->g);
-	if (p->ccred != NULL)
-		gnutls_psk_free_client_credentials(p->ccred);
+	p->g = NULL;
+	client_creds_free(p);
 	if (p->rec != NULL) {
 		kdc_rec_wipe(p->rec);
 		kdc_free(p->rec);
@@ -764,10 +814,7 @@ peer_close(struct kdc_coap_peer *p, bool send_alert)
 		gnutls_deinit(p->g);
 		p->g = NULL;
 	}
-	if (p->ccred != NULL) {
-		gnutls_psk_free_client_credentials(p->ccred);
-		p->ccred = NULL;
-	}
+	client_creds_free(p);
 	if (p->rec != NULL) {
 		kdc_rec_wipe(p->rec);
 		kdc_free(p->rec);
@@ -868,8 +915,16 @@ addr_text(const struct kdc_coap_peer *p, char *out, size_t cap)
 		inet_ntop(AF_INET, &p->a.in4.sin_addr, h, sizeof(h));
 		snprintf(out, cap, "%s:%u", h, ntohs(p->a.in4.sin_port));
 	} else {
+		char ifn[IF_NAMESIZE];
+
 		inet_ntop(AF_INET6, &p->a.in6.sin6_addr, h, sizeof(h));
-		snprintf(out, cap, "[%s]:%u", h, ntohs(p->a.in6.sin6_port));
+		if (p->a.in6.sin6_scope_id != 0 &&
+		    if_indextoname(p->a.in6.sin6_scope_id, ifn) != NULL)
+			snprintf(out, cap, "[%s%%%s]:%u", h, ifn,
+			    ntohs(p->a.in6.sin6_port));
+		else
+			snprintf(out, cap, "[%s]:%u", h,
+			    ntohs(p->a.in6.sin6_port));
 	}
 }
 
@@ -1595,8 +1650,16 @@ established(struct kdc_coap_peer *p)
 	kdc_err r;
 
 	if (p->client) {
-		/* the server proved the PSK we hold: the session stands for
-		 * the principal given to kdc_coap_connect() */
+		/* the server proved the PSK we hold, or showed a credential
+		 * the caller's check accepted (and proved its key): the
+		 * session stands for the principal given to
+		 * kdc_coap_connect() */
+		if (p->hs->cli_cred != KDC_COAP_CLIENT_PSK &&
+		    !p->hs->checked) {
+			p->doom_why = KDC_ERR_UNTRUSTED;
+			peer_close(p, true);
+			return;
+		}
 		kdc_coap_peer_confirm(p);
 		c->nhs--;
 		c->n_hs_done++;
@@ -1671,6 +1734,8 @@ hs_step(struct kdc_coap_peer *p)
 	}
 	(void)gnutls_alert_send_appropriate(p->g, ret);
 	p->doom_why = ret == GNUTLS_E_TIMEDOUT ? KDC_ERR_TIMEOUT : KDC_ERR_TLS;
+	if (p->client && p->hs->check_err != KDC_OK)
+		p->doom_why = p->hs->check_err;	/* the caller's refusal */
 	peer_close(p, false);
 }
 
@@ -1698,10 +1763,7 @@ to_own_records(struct kdc_coap_peer *p)
 	p->rec = r;
 	gnutls_deinit(p->g);
 	p->g = NULL;
-	if (p->ccred != NULL) {
-		gnutls_psk_free_client_credentials(p->ccred);
-		p->ccred = NULL;
-	}
+	client_creds_free(p);
 	p->c->n_own_records++;
 }
 
@@ -1930,11 +1992,18 @@ out_flush(struct kdc_coap *c)
 
 /* ---- timers, idle sessions, revocation ------------------------------------------------ */
 
+static void mc_end(struct kdc_coap *c, struct mcreq *m, kdc_err status);
+
 static void
 timer_fire(struct kdc_coap *c, struct kdc_coap_timer *x, uint64_t now)
 {
 	struct kdc_coap_peer *p = x->p;
 
+	if (x->kind == TM_MC) {
+		mc_end(c, (struct mcreq *)(void *)((char *)x -
+		    offsetof(struct mcreq, tm)), KDC_OK);
+		return;
+	}
 	if (p->state == PS_CLOSED)
 		return;
 	p->refs++;
@@ -2250,6 +2319,8 @@ kdc_coap_new(struct kdc_core *core, const struct kdc_config *cfg,
 	c->core = core;
 	c->cfg = cfg;
 	c->epfd = -1;
+	for (size_t i = 0; i < KDC_COAP_MC_MAX; i++)
+		c->mc[i].fd = -1;
 	c->out_tail = &c->out_head;
 	atomic_init(&c->stop, 0);
 	c->ctabsz = 1024;
@@ -2306,6 +2377,9 @@ kdc_coap_free(struct kdc_coap *c)
 		kdc_free(o);
 	}
 	doomed_close(c);
+	for (size_t i = 0; i < KDC_COAP_MC_MAX; i++)
+		if (c->mc[i].fd >= 0)
+			mc_end(c, &c->mc[i], KDC_ERR_CLOSED);
 	while (c->lru_head != NULL)
 		peer_close(c->lru_head, false);
 	if (c->xl != NULL)
@@ -2377,7 +2451,24 @@ parse_addr(const char *addr, int port, struct sockaddr_storage *ss,
 		*len = sizeof(*s6);
 		return KDC_OK;
 	}
-	return KDC_ERR_INVALID_ARG;
+	{
+		/* an IPv6 link-local address with its zone: "fe80::1%eth0" */
+		const char *pct = strchr(addr, '%');
+		char host[INET6_ADDRSTRLEN];
+
+		if (pct == NULL || (size_t)(pct - addr) >= sizeof(host))
+			return KDC_ERR_INVALID_ARG;
+		memcpy(host, addr, (size_t)(pct - addr));
+		host[pct - addr] = '\0';
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1 ||
+		    !IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) ||
+		    (s6->sin6_scope_id = if_nametoindex(pct + 1)) == 0)
+			return KDC_ERR_INVALID_ARG;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return KDC_OK;
+	}
 }
 
 /*
@@ -2547,22 +2638,153 @@ client_ep(struct kdc_coap *c, int family)
 	return e;
 }
 
-kdc_err
-kdc_coap_connect(struct kdc_coap *c, const char *addr, int port,
-    const struct kdc_coap_client_psk *psk, const struct kdc_principal *who,
-    kdc_coap_connect_fn fn, void *arg)
+/*
+ * The client's ClientHello (coap.h enum kdc_coap_suites): PSK sessions
+ * offer PSK key exchanges only, RPK and X.509 ones ECDHE_ECDSA only,
+ * with the server's certificate type fixed to the one asked for (a
+ * server cannot answer an RPK session with a certificate the check was
+ * not written for). No tickets: a client session is made once.
+ */
+#define CLI_BASE	"NORMAL:-VERS-ALL:+VERS-DTLS1.2:%NO_TICKETS:"
+#define CLI_AEAD	"+AES-128-CCM-8:+AES-128-CCM:+AES-128-GCM:+AES-256-GCM:" \
+			"+CHACHA20-POLY1305"
+static const char *
+client_priority(enum kdc_coap_client_cred cred, enum kdc_coap_suites suites)
 {
+	static const char *const p[3][2] = {
+		{ CLI_BASE "-KX-ALL:+PSK:+ECDHE-PSK:-CIPHER-ALL:" CLI_AEAD
+		  ":-MAC-ALL:+AEAD",
+		  /* TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256 (0xC037) first */
+		  CLI_BASE "-KX-ALL:+ECDHE-PSK:+PSK:-CIPHER-ALL:+AES-128-CBC:"
+		  CLI_AEAD ":-MAC-ALL:+SHA256:+AEAD" },
+		{ CLI_BASE "-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:" CLI_AEAD
+		  ":-MAC-ALL:+AEAD:-CTYPE-ALL:+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK",
+		  CLI_BASE "-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-CCM-8:"
+		  "+AES-128-CCM:+AES-256-CCM-8:+AES-256-CCM:-MAC-ALL:+AEAD:"
+		  "-CTYPE-ALL:+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK" },
+		{ CLI_BASE "-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:" CLI_AEAD
+		  ":-MAC-ALL:+AEAD:-CTYPE-ALL:+CTYPE-SRV-X509:+CTYPE-CLI-X509",
+		  CLI_BASE "-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-CCM-8:"
+		  "+AES-128-CCM:+AES-256-CCM-8:+AES-256-CCM:-MAC-ALL:+AEAD:"
+		  "-CTYPE-ALL:+CTYPE-SRV-X509:+CTYPE-CLI-X509" },
+	};
+
+	return p[cred - KDC_COAP_CLIENT_PSK][suites];
+}
+
+/* The server's certificate or RPK, to the caller's check (coap.h
+ * kdc_coap_server_check_fn): the one decision about the server. */
+static int
+client_verify_cb(gnutls_session_t g)
+{
+	struct kdc_coap_peer *p = gnutls_session_get_ptr(g);
+	const uint8_t *certs[KDC_CHAIN_MAX];
+	size_t lens[KDC_CHAIN_MAX];
+	const gnutls_datum_t *l;
+	unsigned n = 0;
+	kdc_err r;
+
+	if (p == NULL || p->hs == NULL || !p->client || p->hs->check == NULL)
+		return -1;
+	p->hs->checked = false;
+	l = gnutls_certificate_get_peers(g, &n);
+	if (l == NULL || n == 0)
+		r = KDC_ERR_UNTRUSTED;
+	else if (n > KDC_CHAIN_MAX)
+		r = KDC_ERR_TOO_LARGE;
+	else if (gnutls_certificate_type_get2(g, GNUTLS_CTYPE_SERVER) !=
+	    (p->hs->cli_cred == KDC_COAP_CLIENT_RPK ? GNUTLS_CRT_RAW :
+	    GNUTLS_CRT_X509) ||
+	    (p->hs->cli_cred == KDC_COAP_CLIENT_RPK && n != 1))
+		r = KDC_ERR_WRONG_TYPE;
+	else {
+		for (unsigned i = 0; i < n; i++) {
+			certs[i] = l[i].data;
+			lens[i] = l[i].size;
+		}
+		r = p->hs->check(p->hs->check_arg,
+		    (enum kdc_coap_client_cred)p->hs->cli_cred, certs, lens, n);
+	}
+	if (r != KDC_OK) {
+		p->hs->check_err = r;
+		if (kdc_log_get_level() >= KDC_LOG_DEBUG) {
+			char addr[KDC_COAP_ADDR_TEXT];
+
+			addr_text(p, addr, sizeof(addr));
+			kdc_log_debug("peer=%s client session: the server's "
+			    "credential refused: %s", addr, kdc_err_str(r));
+		}
+		return -1;
+	}
+	p->hs->checked = true;
+	return 0;
+}
+
+/* The client credentials of o on p's GnuTLS session. */
+static kdc_err
+client_creds(struct kdc_coap_peer *p, const struct kdc_coap_client_opts *o)
+{
+	gnutls_datum_t id, key, cd, kd;
+
+	if (o->cred == KDC_COAP_CLIENT_PSK) {
+		id.data = (unsigned char *)(uintptr_t)o->psk_identity;
+		id.size = (unsigned)o->psk_identity_len;
+		key.data = (unsigned char *)(uintptr_t)o->psk_key;
+		key.size = (unsigned)o->psk_key_len;
+		if (gnutls_psk_allocate_client_credentials(&p->ccred) < 0)
+			return KDC_ERR_NOMEM;
+		if (gnutls_psk_set_client_credentials2(p->ccred, &id, &key,
+		    GNUTLS_PSK_KEY_RAW) < 0 ||
+		    gnutls_credentials_set(p->g, GNUTLS_CRD_PSK, p->ccred) < 0)
+			return KDC_ERR_TLS;
+		return KDC_OK;
+	}
+	if (gnutls_certificate_allocate_credentials(&p->xcli) < 0)
+		return KDC_ERR_NOMEM;
+	if (o->cert_pem != NULL) {
+		cd.data = (unsigned char *)(uintptr_t)o->cert_pem;
+		cd.size = (unsigned)strlen(o->cert_pem);
+		kd.data = (unsigned char *)(uintptr_t)o->key_pem;
+		kd.size = (unsigned)strlen(o->key_pem);
+		if ((o->cred == KDC_COAP_CLIENT_RPK ?
+		    gnutls_certificate_set_rawpk_key_mem(p->xcli, &cd, &kd,
+		    GNUTLS_X509_FMT_PEM, NULL, 0, NULL, 0, 0) :
+		    gnutls_certificate_set_x509_key_mem2(p->xcli, &cd, &kd,
+		    GNUTLS_X509_FMT_PEM, NULL, 0)) < 0)
+			return KDC_ERR_TLS;
+	}
+	if (gnutls_credentials_set(p->g, GNUTLS_CRD_CERTIFICATE, p->xcli) < 0)
+		return KDC_ERR_TLS;
+	gnutls_session_set_verify_function(p->g, client_verify_cb);
+	return KDC_OK;
+}
+
+kdc_err
+kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
+    const struct kdc_coap_client_opts *o, kdc_coap_connect_fn fn, void *arg)
+{
+	static const struct kdc_principal nobody;
 	struct sockaddr_storage ss;
 	struct kdc_coap_ep *ep;
 	struct kdc_coap_peer *p;
-	gnutls_datum_t key;
 	socklen_t len = 0;
 	uint64_t now = kdc_coap_now_ms();
+	unsigned flags = GNUTLS_CLIENT | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK |
+	    GNUTLS_NO_SIGNAL;
+	const char *err = NULL;
 	kdc_err r;
 
-	if (c == NULL || addr == NULL || psk == NULL || psk->identity == NULL ||
-	    psk->key == NULL || psk->key_len == 0 || who == NULL ||
-	    fn == NULL || strlen(psk->identity) > KDC_PSK_IDENTITY_MAX)
+	if (c == NULL || addr == NULL || o == NULL || fn == NULL ||
+	    o->cred < KDC_COAP_CLIENT_PSK || o->cred > KDC_COAP_CLIENT_X509 ||
+	    (o->suites != KDC_COAP_SUITES_RFC7925 &&
+	    o->suites != KDC_COAP_SUITES_OCF))
+		return KDC_ERR_INVALID_ARG;
+	if (o->cred == KDC_COAP_CLIENT_PSK ? (o->psk_identity == NULL ||
+	    o->psk_identity_len == 0 ||
+	    o->psk_identity_len > KDC_PSK_IDENTITY_MAX ||
+	    o->psk_key == NULL || o->psk_key_len == 0 ||
+	    o->psk_key_len > KDC_PSK_MAX) : (o->check == NULL ||
+	    (o->cert_pem == NULL) != (o->key_pem == NULL)))
 		return KDC_ERR_INVALID_ARG;
 	if ((r = parse_addr(addr, port, &ss, &len)) != KDC_OK)
 		return r;
@@ -2579,19 +2801,24 @@ kdc_coap_connect(struct kdc_coap *c, const char *addr, int port,
 	p->hs->tm.p = p;
 	p->hs->tm.kind = TM_HS;
 	p->hs->deadline = now + KDC_COAP_HANDSHAKE_MS;
-	if ((r = pauth_set(p, who)) != KDC_OK)
+	p->hs->cli_cred = (uint8_t)o->cred;
+	p->hs->check = o->check;
+	p->hs->check_arg = o->check_arg;
+	if ((r = pauth_set(p, o->who != NULL ? o->who : &nobody)) != KDC_OK)
 		goto fail;
 	p->vouched = true;
+	if (o->cred != KDC_COAP_CLIENT_PSK)
+		flags |= GNUTLS_ENABLE_RAWPK;
 	r = KDC_ERR_TLS;
-	key.data = (unsigned char *)(uintptr_t)psk->key;
-	key.size = (unsigned)psk->key_len;
-	if (gnutls_psk_allocate_client_credentials(&p->ccred) < 0 ||
-	    gnutls_psk_set_client_credentials(p->ccred, psk->identity, &key,
-	    GNUTLS_PSK_KEY_RAW) < 0 ||
-	    gnutls_init(&p->g, GNUTLS_CLIENT | GNUTLS_DATAGRAM |
-	    GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0 ||
-	    gnutls_priority_set(p->g, c->prio_nt) < 0 ||
-	    gnutls_credentials_set(p->g, GNUTLS_CRD_PSK, p->ccred) < 0)
+	if (gnutls_init(&p->g, flags) < 0)
+		goto fail;
+	if (gnutls_priority_set_direct(p->g, client_priority(o->cred,
+	    o->suites), &err) < 0) {
+		kdc_log_err("client DTLS priority rejected at '%s'",
+		    err != NULL ? err : "?");
+		goto fail;
+	}
+	if ((r = client_creds(p, o)) != KDC_OK)
 		goto fail;
 	gnutls_session_set_ptr(p->g, p);
 	gnutls_transport_set_ptr(p->g, p);
@@ -2616,6 +2843,25 @@ kdc_coap_connect(struct kdc_coap *c, const char *addr, int port,
 fail:
 	peer_close(p, false);
 	return r;
+}
+
+kdc_err
+kdc_coap_connect(struct kdc_coap *c, const char *addr, int port,
+    const struct kdc_coap_client_psk *psk, const struct kdc_principal *who,
+    kdc_coap_connect_fn fn, void *arg)
+{
+	struct kdc_coap_client_opts o;
+
+	if (psk == NULL || psk->identity == NULL || who == NULL)
+		return KDC_ERR_INVALID_ARG;
+	memset(&o, 0, sizeof(o));
+	o.cred = KDC_COAP_CLIENT_PSK;
+	o.psk_identity = (const uint8_t *)psk->identity;
+	o.psk_identity_len = strlen(psk->identity);
+	o.psk_key = psk->key;
+	o.psk_key_len = psk->key_len;
+	o.who = who;
+	return kdc_coap_connect2(c, addr, port, &o, fn, arg);
 }
 
 void
@@ -2644,6 +2890,285 @@ kdc_coap_watch(struct kdc_coap *c, int fd, void (*cb)(void *arg), void *arg)
 	c->watch[c->nwatch].arg = arg;
 	c->nwatch++;
 	return KDC_OK;
+}
+
+/* ---- multicast requests ------------------------------------------------------------------ */
+
+/* The request ends: its socket closed, its slot free, done told once. */
+static void
+mc_end(struct kdc_coap *c, struct mcreq *m, kdc_err status)
+{
+	struct kdc_coap_mc_end e = m->end;
+	kdc_coap_mc_done_fn done = m->done;
+	void *arg = m->arg;
+
+	if (m->fd < 0)
+		return;
+	timer_cancel(c, &m->tm);
+	if (c->epfd >= 0)
+		(void)epoll_ctl(c->epfd, EPOLL_CTL_DEL, m->fd, NULL);
+	close(m->fd);
+	m->fd = -1;
+	kdc_free(m->seen);
+	m->seen = NULL;
+	m->done = NULL;
+	m->on_answer = NULL;
+	if (done != NULL)
+		done(arg, status, &e);
+}
+
+/* Text of a responder's address: IPv6 link-local with its zone. */
+static void
+sa_text(const struct sockaddr *sa, char *out, size_t cap, int *port)
+{
+	char h[INET6_ADDRSTRLEN], ifn[IF_NAMESIZE];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)sa;
+
+		inet_ntop(AF_INET, &s->sin_addr, h, sizeof(h));
+		snprintf(out, cap, "%s", h);
+		*port = ntohs(s->sin_port);
+		return;
+	}
+	{
+		const struct sockaddr_in6 *s = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, h, sizeof(h));
+		if (s->sin6_scope_id != 0 &&
+		    IN6_IS_ADDR_LINKLOCAL(&s->sin6_addr) &&
+		    if_indextoname(s->sin6_scope_id, ifn) != NULL)
+			snprintf(out, cap, "%s%%%s", h, ifn);
+		else
+			snprintf(out, cap, "%s", h);
+		*port = ntohs(s->sin6_port);
+	}
+}
+
+static bool
+mc_seen(const struct mcreq *m, const struct sockaddr *sa, socklen_t alen,
+    uint16_t mid)
+{
+	for (unsigned i = 0; i < m->end.answers; i++)
+		if (m->seen[i].mid == mid &&
+		    addr_eq((const struct sockaddr *)&m->seen[i].a, sa)) {
+			(void)alen;
+			return true;
+		}
+	return false;
+}
+
+/* One datagram on m's socket: an answer, or dropped. */
+static void
+mc_datagram(struct kdc_coap *c, struct mcreq *m, const struct sockaddr *sa,
+    socklen_t alen, unsigned arrival, const uint8_t *buf, size_t len)
+{
+	struct kdc_coap_wire w;
+	struct kdc_coap_msg msg;
+	char text[KDC_COAP_ADDR_TEXT];
+	int port;
+
+	if (!kdc_coap_mc_onlink(&m->link, sa, arrival) ||
+	    kdc_coap_mc_answer(buf, len, m->tok, &w, &msg) != KDC_OK ||
+	    mc_seen(m, sa, alen, w.mid)) {
+		m->end.dropped++;
+		c->n_mc_drop++;
+		return;
+	}
+	if (w.type == KDC_COAP_CON) {
+		uint8_t ack[4];
+		size_t n = 0;
+		struct kdc_coap_wb wb;
+
+		/* RFC 7252 §4.2: a CON answer is acknowledged */
+		kdc_coap_wb_init(&wb, ack, sizeof(ack), KDC_COAP_ACK, 0, w.mid,
+		    NULL, 0);
+		if (kdc_coap_wb_end(&wb, &n) == KDC_OK)
+			(void)sendto(m->fd, ack, n, MSG_DONTWAIT, sa, alen);
+	}
+	if (m->end.answers >= m->max) {
+		m->end.over_cap++;
+		c->n_mc_drop++;
+		return;
+	}
+	memset(&m->seen[m->end.answers], 0, sizeof(m->seen[0]));
+	memcpy(&m->seen[m->end.answers].a, sa, alen);
+	m->seen[m->end.answers].mid = w.mid;
+	m->end.answers++;
+	c->n_mc_ans++;
+	sa_text(sa, text, sizeof(text), &port);
+	m->on_answer(m->arg, text, port, &msg);
+}
+
+static void
+mc_read(struct kdc_coap *c, struct mcreq *m)
+{
+	static __thread uint8_t buf[DGRAM_MAX];
+	union {
+		struct cmsghdr	 h;
+		uint8_t		 b[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+				    CMSG_SPACE(sizeof(struct in_pktinfo))];
+	} cm;
+	struct sockaddr_storage from;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *h;
+	unsigned arrival;
+	ssize_t n;
+
+	for (int i = 0; i < RX_BATCH && m->fd >= 0; i++) {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		mh.msg_name = &from;
+		mh.msg_namelen = sizeof(from);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		if ((n = recvmsg(m->fd, &mh, MSG_DONTWAIT)) < 0)
+			return;
+		arrival = 0;
+		for (h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h))
+			if (h->cmsg_level == IPPROTO_IPV6 &&
+			    h->cmsg_type == IPV6_PKTINFO) {
+				struct in6_pktinfo pi;
+
+				memcpy(&pi, CMSG_DATA(h), sizeof(pi));
+				arrival = pi.ipi6_ifindex;
+			} else if (h->cmsg_level == IPPROTO_IP &&
+			    h->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+
+				memcpy(&pi, CMSG_DATA(h), sizeof(pi));
+				arrival = (unsigned)pi.ipi_ifindex;
+			}
+		if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+			m->end.dropped++;	/* larger than any answer */
+			c->n_mc_drop++;
+			continue;
+		}
+		mc_datagram(c, m, (struct sockaddr *)&from, mh.msg_namelen,
+		    arrival, buf, (size_t)n);
+	}
+}
+
+kdc_err
+kdc_coap_multicast(struct kdc_coap *c, const char *ifname, const char *group,
+    int port, uint8_t method, const char *path, const char *query,
+    unsigned window_ms, unsigned max_answers, kdc_coap_mc_fn on_answer,
+    kdc_coap_mc_done_fn done, void *arg)
+{
+	struct sockaddr_storage ss;
+	struct mcreq *m = NULL;
+	struct epoll_event ev;
+	uint8_t req[KDC_COAP_DGRAM_MAX];
+	uint16_t mid;
+	socklen_t len = 0;
+	size_t n = 0;
+	int fd = -1, one = 1, hops = 1;
+	kdc_err r;
+
+	if (c == NULL || ifname == NULL || group == NULL || path == NULL ||
+	    on_answer == NULL || done == NULL || window_ms == 0 ||
+	    window_ms > KDC_COAP_MC_WINDOW_MAX_MS ||
+	    max_answers > KDC_COAP_MC_ANSWERS_MAX)
+		return KDC_ERR_INVALID_ARG;
+	if (parse_addr(group, port, &ss, &len) != KDC_OK)
+		return KDC_ERR_INVALID_ARG;
+	if (ss.ss_family == AF_INET ? !IN_MULTICAST(ntohl(
+	    ((struct sockaddr_in *)&ss)->sin_addr.s_addr)) :
+	    !IN6_IS_ADDR_MULTICAST(&((struct sockaddr_in6 *)&ss)->sin6_addr))
+		return KDC_ERR_INVALID_ARG;
+	for (size_t i = 0; i < KDC_COAP_MC_MAX && m == NULL; i++)
+		if (c->mc[i].fd < 0)
+			m = &c->mc[i];
+	{
+		uint8_t tok[8];
+
+		if (kdc_random(tok, sizeof(tok)) != KDC_OK ||
+		    kdc_random(&mid, sizeof(mid)) != KDC_OK)
+			return KDC_ERR_CRYPTO;
+		if ((r = kdc_coap_mc_build(req, sizeof(req), method, path, query,
+		    tok, mid, &n)) != KDC_OK)
+			return r == KDC_ERR_TOO_LARGE ? KDC_ERR_INVALID_ARG : r;
+		if (m == NULL)
+			return KDC_ERR_BUSY;
+		memset(m, 0, sizeof(*m));
+		m->fd = -1;
+		memcpy(m->tok, tok, sizeof(tok));
+	}
+	if ((r = kdc_coap_mc_link_load(ifname, ss.ss_family, &m->link)) !=
+	    KDC_OK)
+		return r;
+	m->max = max_answers == 0 ? KDC_COAP_MC_ANSWERS_MAX : max_answers;
+	if ((m->seen = kdc_calloc(m->max, sizeof(*m->seen))) == NULL)
+		return KDC_ERR_NOMEM;
+	r = KDC_ERR_IO;
+	if ((fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *g = (struct sockaddr_in6 *)&ss;
+		struct sockaddr_in6 any;
+		int ifi = (int)m->link.ifindex;
+
+		if (IN6_IS_ADDR_MC_LINKLOCAL(&g->sin6_addr) ||
+		    IN6_IS_ADDR_MC_NODELOCAL(&g->sin6_addr))
+			g->sin6_scope_id = m->link.ifindex;
+		memset(&any, 0, sizeof(any));
+		any.sin6_family = AF_INET6;
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one)) != 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifi,
+		    sizeof(ifi)) != 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops,
+		    sizeof(hops)) != 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+		    sizeof(one)) != 0 ||
+		    bind(fd, (struct sockaddr *)&any, sizeof(any)) != 0)
+			goto fail;
+	} else {
+		struct ip_mreqn mr;
+		struct sockaddr_in any;
+
+		memset(&mr, 0, sizeof(mr));
+		mr.imr_ifindex = (int)m->link.ifindex;
+		memset(&any, 0, sizeof(any));
+		any.sin_family = AF_INET;
+		if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr,
+		    sizeof(mr)) != 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &hops,
+		    sizeof(hops)) != 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one,
+		    sizeof(one)) != 0 ||
+		    bind(fd, (struct sockaddr *)&any, sizeof(any)) != 0)
+			goto fail;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u32 = (uint32_t)(MC_ID0 + (size_t)(m - c->mc));
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		goto fail;
+	if (sendto(fd, req, n, 0, (struct sockaddr *)&ss, len) != (ssize_t)n) {
+		(void)epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+		goto fail;
+	}
+	m->fd = fd;
+	m->on_answer = on_answer;
+	m->done = done;
+	m->arg = arg;
+	m->tm.kind = TM_MC;
+	m->tm.p = NULL;
+	timer_arm(c, &m->tm, kdc_coap_now_ms() + window_ms);
+	c->n_mc_req++;
+	return KDC_OK;
+fail:
+	if (fd >= 0)
+		close(fd);
+	kdc_free(m->seen);
+	m->seen = NULL;
+	return r;
 }
 
 /* ---- the loop --------------------------------------------------------------------------- */
@@ -2687,7 +3212,7 @@ ep_read(struct kdc_coap *c, struct kdc_coap_ep *ep)
 kdc_err
 kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 {
-	struct epoll_event ev[KDC_COAP_EP_MAX + KDC_COAP_WATCH_MAX];
+	struct epoll_event ev[MC_ID0 + KDC_COAP_MC_MAX];
 	uint64_t now = kdc_coap_now_ms(), ticket;
 	unsigned wait;
 	int n;
@@ -2703,6 +3228,8 @@ kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 
 		if (k < KDC_COAP_EP_MAX)
 			ep_read(c, &c->eps[k]);
+		else if (k >= MC_ID0 && k - MC_ID0 < KDC_COAP_MC_MAX)
+			mc_read(c, &c->mc[k - MC_ID0]);
 		else if (k - KDC_COAP_EP_MAX < c->nwatch)
 			c->watch[k - KDC_COAP_EP_MAX].cb(
 			    c->watch[k - KDC_COAP_EP_MAX].arg);
@@ -2879,4 +3406,7 @@ kdc_coap_stats(const struct kdc_coap *c, struct kdc_coap_stats *s)
 	s->refused_busy = c->n_refused_busy;
 	s->evicted = c->n_evicted;
 	s->own_records = c->n_own_records;
+	s->mc_requests = c->n_mc_req;
+	s->mc_answers = c->n_mc_ans;
+	s->mc_dropped = c->n_mc_drop;
 }

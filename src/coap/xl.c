@@ -666,6 +666,12 @@ msg_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m, char *loc,
 	return KDC_OK;
 }
 
+kdc_err
+kdc_coap_xl_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m)
+{
+	return msg_decode(w, m, NULL, 0);
+}
+
 const char *
 kdc_coap_msg_query(const struct kdc_coap_msg *m, const char *name)
 {

@@ -110,6 +110,14 @@ bool	kdc_coap_in_step(const struct kdc_coap *c);
 
 /* ---- xl.c's side, called by the engine ------------------------------------ */
 
+struct kdc_coap_wire;
+/* A parsed message (wire.h) as the faces see it (path, queries,
+ * Content-Format, Accept, payload; pointers into w's datagram; no
+ * Location-Path): KDC_OK, or KDC_ERR_MALFORMED for an option over
+ * coap.h's limits. The multicast answers' decoder (eng.c). */
+kdc_err	kdc_coap_xl_decode(const struct kdc_coap_wire *w,
+	    struct kdc_coap_msg *m);
+
 kdc_err	kdc_coap_xl_new(struct kdc_coap *c, const struct kdc_coap_xl_limits *l,
 	    struct kdc_coap_xl **out);
 /* Replace the limits (SIGHUP); NULL fields as in _new. */
