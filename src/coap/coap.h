@@ -24,6 +24,11 @@
  * - Client side on a server session (LwM2M Bootstrap Server): the face can
  *   send CON requests to the peer and gets exactly one completion per
  *   request: a response, or a failure (RST, timeout, session closed).
+ * - Client mode: the engine opens DTLS client sessions itself
+ *   (kdc_coap_connect(), kdc_coap_connect2(): PSK, RPK, X.509, the
+ *   server's credential decided by the caller) and sends plain-CoAP
+ *   multicast requests on an interface, collecting the unicast answers
+ *   for a window (kdc_coap_multicast(): OCF discovery).
  */
 #ifndef KDC_COAP_H
 #define KDC_COAP_H
@@ -277,7 +282,8 @@ typedef void (*kdc_coap_connect_fn)(void *arg, struct kdc_coap_peer *peer,
 
 /*
  * Open a DTLS 1.2 client session to addr:port (an IPv4 or IPv6 literal)
- * with a PSK, from an ephemeral UDP socket of this engine (not the
+ * with a PSK whose identity is text (kdc_coap_connect2() with
+ * KDC_COAP_CLIENT_PSK, RFC 7925's suites and who required), from an ephemeral UDP socket of this engine (not the
  * listeners' SO_REUSEPORT group: the answers come back to this engine).
  * who is the principal the session stands for (the device whose
  * credential it is): kdc_coap_peer_auth() returns it; requests go out
