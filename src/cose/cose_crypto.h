@@ -1,8 +1,11 @@
 /*
- * cose_crypto.h: the primitives COSE needs, one implementation per build
- * (crypto_gnutls.c on GnuTLS for the daemon and the device library's
- * host port; an embedded port brings its own file). cose.c calls only
- * these. Keys and messages are the caller's bytes, contiguous; nothing
+ * cose_crypto.h: the primitives COSE needs, one implementation per build.
+ * Hosts: crypto_gnutls.c (Ed25519, HMAC, AEAD on GnuTLS) plus one ES256
+ * variant, chosen per target at build time: crypto_openssl.c (OpenSSL 3
+ * libcrypto, ~2x nettle's verify: the daemon and the device library's
+ * host port) or crypto_gnutls_es256.c (nettle: test_cose_gnutls proves
+ * it on every vector). An embedded port brings its own file. cose.c and
+ * cwt.c (the portable core) call only these. Keys and messages are the caller's bytes, contiguous; nothing
  * here keeps state between calls. Our side never allocates (the library
  * underneath may). Secrets a function copies are wiped before it returns.
  *
@@ -25,10 +28,15 @@
 #define KDC_CC_SIG_LEN		64	/* ES256 r || s; Ed25519 signature */
 #define KDC_CC_HMAC_LEN		32	/* HMAC-SHA-256 */
 
+/* Which ES256 variant this build linked: "openssl" or "gnutls" (tests,
+ * benchmarks). */
+const char	*kdc_cc_es256_impl(void);
+
 /*
  * ECDSA P-256 with SHA-256 over msg; sig is raw r || s (64 bytes, each
  * left-padded to 32), not DER. Signing needs d; x and y may be NULL when
  * the caller has only d (the public point is not needed to sign).
+ * Verify: a point off the curve is BAD_SIGNATURE (it verifies nothing).
  */
 kdc_err	kdc_cc_es256_sign(const uint8_t d[32], const uint8_t *x,
 	    const uint8_t *y, const uint8_t *msg, size_t msg_len,

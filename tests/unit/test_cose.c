@@ -672,6 +672,80 @@ test_eddsa(void **state)
 	    sizeof(work)), KDC_ERR_UNSUPPORTED);
 }
 
+/*
+ * The ES256 variant this executable links (test_cose: crypto_openssl.c,
+ * test_cose_gnutls: crypto_gnutls_es256.c), then what both must answer
+ * alike: signatures with and without the public point verify, including
+ * ones whose r or s has its top bit set (a DER leading zero) or a
+ * leading zero byte (a shorter INTEGER); r or s of zero or of the group
+ * order, a point off the curve, a wrong length are refused.
+ */
+static void
+test_es256_variant(void **state)
+{
+	/* the order n of P-256 */
+	static const uint8_t order[32] = {
+		0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad,
+		0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+		0x25, 0x51 };
+	static const uint8_t one[32] = { [31] = 1 }, two[32] = { [31] = 2 };
+	struct keys k;
+	uint8_t sig[64], bad[64], msg[4] = { 'm', 's', 'g', 0 };
+	bool high = false, short_int = false;
+
+	(void)state;
+	assert_string_equal(kdc_cc_es256_impl(), KDC_COSE_ES256_IMPL);
+	keys_load(&k);
+	assert_int_equal(kdc_cc_es256_sign(k.k11_d, k.k11_x, k.k11_y, msg,
+	    sizeof(msg), sig), KDC_OK);
+	assert_int_equal(kdc_cc_es256_verify(k.k11_x, k.k11_y, msg,
+	    sizeof(msg), sig, 64), KDC_OK);
+	assert_int_equal(kdc_cc_es256_verify(k.k11_x, k.k11_y, msg,
+	    sizeof(msg) - 1, sig, 64), KDC_ERR_BAD_SIGNATURE);
+	/* the empty message */
+	assert_int_equal(kdc_cc_es256_sign(k.k11_d, NULL, NULL, NULL, 0, sig),
+	    KDC_OK);
+	assert_int_equal(kdc_cc_es256_verify(k.k11_x, k.k11_y, NULL, 0, sig,
+	    64), KDC_OK);
+	/* r or s with the top bit set, and with a leading zero byte (one
+	 * signature in 128 has one: 4096 tries miss with p < 1e-13) */
+	for (int i = 0; i < 4096 && !(high && short_int); i++) {
+		msg[3] = (uint8_t)i;
+		msg[2] = (uint8_t)(i >> 8);
+		assert_int_equal(kdc_cc_es256_sign(k.k11_d, NULL, NULL, msg,
+		    sizeof(msg), sig), KDC_OK);
+		if (!((sig[0] & 0x80) || (sig[32] & 0x80)) &&
+		    !(sig[0] == 0 || sig[32] == 0))
+			continue;
+		high = high || (sig[0] & 0x80) || (sig[32] & 0x80);
+		short_int = short_int || sig[0] == 0 || sig[32] == 0;
+		assert_int_equal(kdc_cc_es256_verify(k.k11_x, k.k11_y, msg,
+		    sizeof(msg), sig, 64), KDC_OK);
+	}
+	assert_true(high);
+	assert_true(short_int);
+	/* r = 0, s = 0, r = n, s = n */
+	for (int i = 0; i < 4; i++) {
+		memcpy(bad, sig, 64);
+		if (i < 2)
+			memset(bad + 32 * i, 0, 32);
+		else
+			memcpy(bad + 32 * (i - 2), order, 32);
+		assert_int_equal(kdc_cc_es256_verify(k.k11_x, k.k11_y, msg,
+		    sizeof(msg), bad, 64), KDC_ERR_BAD_SIGNATURE);
+	}
+	/* (1, 2) is not on the curve */
+	assert_int_equal(kdc_cc_es256_verify(one, two, msg, sizeof(msg), sig,
+	    64), KDC_ERR_BAD_SIGNATURE);
+	assert_int_equal(kdc_cc_es256_verify(k.k11_x, k.k11_y, msg,
+	    sizeof(msg), sig, 63), KDC_ERR_BAD_SIGNATURE);
+	assert_int_equal(kdc_cc_es256_verify(NULL, k.k11_y, msg, sizeof(msg),
+	    sig, 64), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_cc_es256_sign(NULL, NULL, NULL, msg, sizeof(msg),
+	    sig), KDC_ERR_INVALID_ARG);
+}
+
 /* A signer whose key the caller keeps (the AS's PKCS#11 key). */
 struct ext_signer {
 	const uint8_t	*d;
@@ -1500,6 +1574,7 @@ main(void)
 		cmocka_unit_test(test_a7_float_iat),
 		cmocka_unit_test(test_c2_sign1_and_own),
 		cmocka_unit_test(test_eddsa),
+		cmocka_unit_test(test_es256_variant),
 		cmocka_unit_test(test_signer_callback),
 		cmocka_unit_test(test_c4_encrypt0),
 		cmocka_unit_test(test_c_unsupported),
