@@ -325,8 +325,11 @@ kdc_ace_free(struct kdc_ace *a)
 
 /* ---- HTTPS ---------------------------------------------------------- */
 
-/* The client's principal from its TLS certificate chain (core checks it
- * against our CA and the store). */
+/* The client's principal from its TLS certificate chain. The listener
+ * hands a chain over only once it verified it against its trust_pem
+ * (http.h), which serve.c sets to our CA alone: core need not verify the
+ * signature again, only find the credential (kdc_core_auth_cert_verified,
+ * whose header states the trust argument). */
 static kdc_err
 http_who(struct kdc_core *core, const struct kdc_http_req *req,
     struct kdc_principal *who)
@@ -334,7 +337,7 @@ http_who(struct kdc_core *core, const struct kdc_http_req *req,
 	memset(who, 0, sizeof(*who));
 	if (req->nclient_certs == 0)
 		return KDC_ERR_UNTRUSTED;
-	return kdc_core_auth_cert(core, "https", req->client_certs,
+	return kdc_core_auth_cert_verified(core, "https", req->client_certs,
 	    req->client_cert_lens, req->nclient_certs, who);
 }
 

@@ -641,6 +641,8 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 			fail("CA: %s", kdc_err_str(r));
 			goto out;
 		}
+		/* our CA alone: the ACE face trusts the chains the listener
+		 * verified as ours (kdc_core_auth_cert_verified) */
 		tls.trust_pem = ca_pem;
 	}
 	/* signals are taken synchronously below; block them before any

@@ -240,6 +240,46 @@ mfg_x509_cred(struct kdc_core *core, const char *dev_id,
 	return r;
 }
 
+/*
+ * The operational X.509 credential we issued for the key whose SPKI DER
+ * this is, if any (NOT_FOUND, *cred NULL: not one of ours), judged:
+ * *rp the verdict (cred_usable(), an EST certificate's first use
+ * activated), *cred and *dev (when usable) for the principal.
+ */
+static kdc_err
+op_cert_find(struct kdc_core *core, const char *actor, const char *esc,
+    const uint8_t *spki, size_t spki_len, struct kdc_cred **credp,
+    struct kdc_device **devp, kdc_err *rp)
+{
+	struct kdc_cred *cred = NULL;
+	uint8_t fp[32];
+	kdc_err r;
+
+	*credp = NULL;
+	*devp = NULL;
+	kdc_sha256(spki, spki_len, fp);
+	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
+	if (r != KDC_OK)
+		return r;
+	if (cred->kind != KDC_KIND_OPERATIONAL ||
+	    cred->type != KDC_TYPE_X509) {
+		kdc_cred_free(cred);
+		return KDC_ERR_NOT_FOUND;
+	}
+	if (cred->status == KDC_CRED_PENDING && cred->on_use) {
+		/* an EST certificate's first use: judged as the issued one
+		 * it becomes, then activated (the one it replaces superseded
+		 * in the same transaction) */
+		cred->status = KDC_CRED_ISSUED;
+		if ((*rp = cred_usable(core, actor, "auth.cert", esc, cred,
+		    devp)) == KDC_OK)
+			*rp = kdc_core_cred_activate(core, actor, cred->id);
+	} else
+		*rp = cred_usable(core, actor, "auth.cert", esc, cred, devp);
+	*credp = cred;
+	return KDC_OK;
+}
+
 kdc_err
 kdc_core_auth_cert(struct kdc_core *core, const char *actor,
     const uint8_t *const *certs, const size_t *lens, size_t ncerts,
@@ -248,10 +288,10 @@ kdc_core_auth_cert(struct kdc_core *core, const char *actor,
 	struct anchors a;
 	struct kdc_cred *cred = NULL;
 	struct kdc_device *dev = NULL;
-	uint8_t *spki = NULL, fp[32];
+	uint8_t *spki = NULL;
 	size_t spki_len = 0;
 	char *dev_id = NULL, esc[KDC_DEVID_MAX * 4 + 1];
-	kdc_err r;
+	kdc_err r, verdict = KDC_OK;
 
 	if (who != NULL)
 		memset(who, 0, sizeof(*who));
@@ -265,27 +305,13 @@ kdc_core_auth_cert(struct kdc_core *core, const char *actor,
 	if (r != KDC_OK)
 		goto refused;
 	/* an operational certificate we issued: found by its key */
-	kdc_sha256(spki, spki_len, fp);
-	r = kdc_store_cred_get_by_spki_fp(core->st, fp, &cred);
-	if (r == KDC_OK && cred->kind == KDC_KIND_OPERATIONAL &&
-	    cred->type == KDC_TYPE_X509) {
-		if (cred->status == KDC_CRED_PENDING && cred->on_use) {
-			/* an EST certificate's first use: judged as the
-			 * issued one it becomes, then activated (the one it
-			 * replaces superseded in the same transaction) */
-			cred->status = KDC_CRED_ISSUED;
-			if ((r = cred_usable(core, actor, "auth.cert", esc,
-			    cred, &dev)) == KDC_OK)
-				r = kdc_core_cred_activate(core, actor,
-				    cred->id);
-			goto done;
-		}
-		r = cred_usable(core, actor, "auth.cert", esc, cred, &dev);
+	r = op_cert_find(core, actor, esc, spki, spki_len, &cred, &dev,
+	    &verdict);
+	if (r == KDC_OK) {
+		r = verdict;
 		goto done;
 	}
-	kdc_cred_free(cred);
-	cred = NULL;
-	if (r != KDC_OK && r != KDC_ERR_NOT_FOUND)
+	if (r != KDC_ERR_NOT_FOUND)
 		goto out;
 	/* a manufacturer certificate: the device it names */
 	if ((r = mfg_x509_cred(core, dev_id, &cred)) != KDC_OK)
@@ -307,6 +333,37 @@ out:
 	return r;
 }
 
+kdc_err
+kdc_core_auth_cert_verified(struct kdc_core *core, const char *actor,
+    const uint8_t *const *certs, const size_t *lens, size_t ncerts,
+    struct kdc_principal *who)
+{
+	struct kdc_cred *cred = NULL;
+	struct kdc_device *dev = NULL;
+	const uint8_t *spki;
+	size_t spki_len;
+	kdc_err r, verdict = KDC_OK;
+
+	if (who != NULL)
+		memset(who, 0, sizeof(*who));
+	if (ncerts == 0 || certs == NULL || lens == NULL ||
+	    kdc_cert_spki(certs[0], lens[0], &spki, &spki_len) != KDC_OK ||
+	    spki_len > KDC_SPKI_MAX)
+		goto whole;
+	r = op_cert_find(core, actor, "-", spki, spki_len, &cred, &dev,
+	    &verdict);
+	if (r == KDC_ERR_NOT_FOUND)
+		goto whole;
+	if (r == KDC_OK && (r = verdict) == KDC_OK)
+		principal_set(who, cred, dev, KDC_TYPE_X509, spki, spki_len);
+	kdc_cred_free(cred);
+	kdc_device_free(dev);
+	return r;
+whole:
+	/* not a certificate of ours (or not one we can read): the whole
+	 * verification, against our CA and the manufacturer CAs */
+	return kdc_core_auth_cert(core, actor, certs, lens, ncerts, who);
+}
 
 kdc_err
 kdc_core_auth_mfg_psk(struct kdc_core *core, const char *actor,

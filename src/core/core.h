@@ -166,6 +166,29 @@ kdc_err	kdc_core_auth_spki(struct kdc_core *core, const char *actor,
 kdc_err	kdc_core_auth_cert(struct kdc_core *core, const char *actor,
 	    const uint8_t *const *certs, const size_t *lens, size_t ncerts,
 	    struct kdc_principal *who);
+/*
+ * The same for a chain the face's TLS layer has ALREADY verified against
+ * the iotkdc CA alone: the HTTPS listener, whose trust_pem serve.c sets
+ * to our CA certificate and nothing else, verified it for TLS client use
+ * in the handshake's wake (http.c client_auth(): the chain up to our CA,
+ * the leaf's clientAuth purpose, validity at the wall clock), and the
+ * handshake itself proved that the peer holds the leaf's private key.
+ * Only such a face may call this (never one whose trust list holds
+ * another CA, nor one that hands over an unverified chain): the
+ * certificate's signature is not checked again (~250 us of nettle and
+ * X.509 parsing per request, docs/perf.md). What is checked: the leaf's
+ * SubjectPublicKeyInfo, read as it stands (kdc_cert_spki()), is the key
+ * of an operational X.509 credential we issued, found by its key as
+ * kdc_core_auth_cert() finds it; that credential (its status, and its
+ * not_before / not_after, the certificate's validity, at the core's
+ * clock) and its device are usable (an EST certificate's first use
+ * activates it). A leaf we cannot read or that is no operational
+ * credential of ours (a manufacturer certificate) takes
+ * kdc_core_auth_cert() whole. Refusals (each audited) and *who as there.
+ */
+kdc_err	kdc_core_auth_cert_verified(struct kdc_core *core,
+	    const char *actor, const uint8_t *const *certs, const size_t *lens,
+	    size_t ncerts, struct kdc_principal *who);
 
 /* ---- authorization: the one decision ------------------------------- */
 

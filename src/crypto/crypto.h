@@ -116,6 +116,18 @@ kdc_err	kdc_cert_verify_chain(const uint8_t *const *certs, const size_t *lens,
 	    size_t ncas, int64_t now, char **dev_id, uint8_t **spki,
 	    size_t *spki_len);
 
+/*
+ * The SubjectPublicKeyInfo element of a DER certificate, its bytes as
+ * they stand (*spki points into der: no copy, no allocation). Strict DER
+ * (one encoding per value, der.c) for the path down to it; nothing is
+ * verified, and what follows the SPKI is not read. For the keys our CA
+ * certifies (the canonical SPKI of their CSR) these are the bytes whose
+ * SHA-256 the store indexes credentials by. TOO_LARGE over KDC_CERT_MAX,
+ * MALFORMED otherwise.
+ */
+kdc_err	kdc_cert_spki(const uint8_t *der, size_t len, const uint8_t **spki,
+	    size_t *spki_len);
+
 /* ---- the iotkdc CA ----------------------------------------------------- */
 
 struct kdc_ca;

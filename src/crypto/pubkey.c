@@ -205,6 +205,32 @@ found:
 }
 
 kdc_err
+kdc_cert_spki(const uint8_t *der, size_t len, const uint8_t **spki,
+    size_t *spki_len)
+{
+	struct kdc_rd rd, crt, tbs;
+
+	*spki = NULL;
+	*spki_len = 0;
+	if (der == NULL)
+		return KDC_ERR_MALFORMED;
+	if (len > KDC_CERT_MAX)
+		return KDC_ERR_TOO_LARGE;
+	kdc_rd_init(&rd, der, len);
+	/* Certificate { tbsCertificate { [0] version OPTIONAL, serial,
+	 * signature, issuer, validity, subject, subjectPublicKeyInfo ... */
+	if (!der_next(&rd, 0x30, &crt) || !der_next(&crt, 0x30, &tbs))
+		return KDC_ERR_MALFORMED;
+	(void)der_next(&tbs, 0xa0, NULL);
+	if (!der_next(&tbs, 0x02, NULL) || !der_next(&tbs, 0x30, NULL) ||
+	    !der_next(&tbs, 0x30, NULL) || !der_next(&tbs, 0x30, NULL) ||
+	    !der_next(&tbs, 0x30, NULL) ||
+	    !der_take(&tbs, 0x30, NULL, spki, spki_len))
+		return KDC_ERR_MALFORMED;
+	return KDC_OK;
+}
+
+kdc_err
 kdc_cert_verify_chain(const uint8_t *const *certs, const size_t *lens,
     size_t ncerts, const uint8_t *const *cas, const size_t *ca_lens,
     size_t ncas, int64_t now, char **dev_id, uint8_t **spki,

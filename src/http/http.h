@@ -25,7 +25,9 @@ struct kdc_http_req {
 	size_t		 body_len;	/* <= KDC_HTTP_BODY_MAX */
 	const char	*client_dn;	/* verified client cert subject, or NULL */
 	/* that certificate's chain as the client sent it, leaf first, DER
-	 * (at most KDC_HTTP_CHAIN_MAX; none without a verified certificate) */
+	 * (at most KDC_HTTP_CHAIN_MAX; none without a certificate verified
+	 * against trust_pem: the ACE face relies on it, as our CA's, through
+	 * kdc_core_auth_cert_verified()) */
 	const uint8_t	*const *client_certs;
 	const size_t	*client_cert_lens;
 	size_t		 nclient_certs;
@@ -59,7 +61,11 @@ typedef void (*kdc_http_fn)(void *arg, const struct kdc_http_req *req,
 struct kdc_http_tls {
 	const char	*cert_pem;	/* chain, borrowed until kdc_http_free */
 	const char	*key_pem;	/* borrowed; caller wipes after free */
-	const char	*trust_pem;	/* CAs for client certs, or NULL */
+	/* CAs for client certs, or NULL. serve.c gives the iotkdc CA alone,
+	 * and the ACE face's /token and /introspect trust what it verified
+	 * as that CA's (kdc_core_auth_cert_verified()): another CA here
+	 * would need those routes back on kdc_core_auth_cert(). */
+	const char	*trust_pem;
 };
 
 /* A listener for cfg's address/port/tls12/client_cert/conns_per_address.

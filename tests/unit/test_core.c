@@ -415,6 +415,21 @@ status_of(struct fx *f, int64_t id)
 	return st;
 }
 
+/* Certificates authenticate through kdc_core_auth_cert_verified() (what
+ * the HTTPS listener's faces call) rather than kdc_core_auth_cert(): the
+ * *_verified tests run the same cases through it. */
+static bool auth_verified;
+
+static kdc_err
+auth_cert(struct kdc_core *core, const char *actor,
+    const uint8_t *const *certs, const size_t *lens, size_t n,
+    struct kdc_principal *who)
+{
+	return auth_verified ? kdc_core_auth_cert_verified(core, actor, certs,
+	    lens, n, who) : kdc_core_auth_cert(core, actor, certs, lens, n,
+	    who);
+}
+
 /* Authenticate with one certificate: the credential id, or 0 if refused
  * (*r gets the result). */
 static int64_t
@@ -426,7 +441,7 @@ auth_by(struct fx *f, const uint8_t *der, size_t len, kdc_err *r)
 	struct kdc_cred *c = NULL;
 	int64_t id = 0;
 
-	*r = kdc_core_auth_cert(f->k.core, "t", chain, chain_len, 1, &who);
+	*r = auth_cert(f->k.core, "t", chain, chain_len, 1, &who);
 	if (*r == KDC_OK) {
 		assert_int_equal(kdc_store_cred_get(f->k.st, who.cred_id, &c),
 		    KDC_OK);
@@ -625,7 +640,7 @@ auth_one(struct fx *f, const uint8_t *der, size_t len, struct kdc_principal *c)
 	const uint8_t *certs[1] = { der };
 	size_t lens[1] = { len };
 
-	return kdc_core_auth_cert(f->k.core, "test", certs, lens, 1, c);
+	return auth_cert(f->k.core, "test", certs, lens, 1, c);
 }
 
 
@@ -936,6 +951,133 @@ test_auth_device_revoked_cred_issued(void **state)
 	free(cert);
 }
 
+/*
+ * kdc_core_auth_cert_verified(): the leaf's key found as an operational
+ * credential of ours, its signature NOT checked (the listener did, as
+ * core.h says): a certificate of the same key signed by someone else
+ * passes here and only here; a leaf it cannot read, or one no
+ * credential of ours has the key of, takes the whole verification.
+ */
+static void
+test_auth_cert_verified_trust(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_device_spec s;
+	struct kdc_principal c;
+	uint8_t *csr, *op = NULL, *self;
+	size_t csr_len, op_len, self_len;
+	const uint8_t *certs[1];
+	size_t lens[1];
+	int64_t id;
+
+	assert_int_equal(kdc_test_sh(
+	    "cd %s && openssl req -new -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -subj /CN=v -keyout v.key "
+	    "-outform DER -out v.csr 2>/dev/null && openssl x509 -req "
+	    "-inform DER -in v.csr -signkey v.key -days 5 -outform DER "
+	    "-out vself.der 2>/dev/null && openssl req -x509 -newkey ec "
+	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=w -days 5 "
+	    "-keyout w.key -outform DER -out wself.der 2>/dev/null && "
+	    "openssl pkey -in w.key -pubout -outform DER -out w.spki",
+	    f->k.dir), 0);
+	fake_now = (int64_t)time(NULL) + 60;
+	assert_non_null(csr = sh_der(f, "v.csr", &csr_len));
+	assert_non_null(self = sh_der(f, "vself.der", &self_len));
+	psk_spec(&s, "urn:dev:v", "v", 0x51, 16);
+	assert_int_equal(kdc_core_device_add(f->k.core, "t", &s), KDC_OK);
+	/* not yet ours: the whole path, UNTRUSTED either way */
+	auth_verified = true;
+	assert_int_equal(auth_one(f, self, self_len, &c), KDC_ERR_UNTRUSTED);
+	expect_last_audit(f, "auth.cert", KDC_ERR_UNTRUSTED);
+	assert_int_equal(kdc_core_cert_sign(f->k.core, "t", "urn:dev:v", NULL,
+	    csr, csr_len, 5, &id, &op, &op_len), KDC_OK);
+	assert_int_equal(auth_one(f, op, op_len, &c), KDC_OK);
+	assert_int_equal(c.cred_id, id);
+	/* the same key in a self-signed certificate: refused by the whole
+	 * verification, found by its key here */
+	auth_verified = false;
+	assert_int_equal(auth_one(f, self, self_len, &c), KDC_ERR_UNTRUSTED);
+	auth_verified = true;
+	assert_int_equal(auth_one(f, self, self_len, &c), KDC_OK);
+	assert_int_equal(c.cred_id, id);
+	assert_string_equal(c.dev_id, "urn:dev:v");
+	assert_int_equal(c.kind, KDC_KIND_OPERATIONAL);
+	assert_int_equal(c.type, KDC_TYPE_X509);
+	{	/* who.spki: the leaf's SPKI, as the whole path gives it */
+		struct kdc_principal w;
+
+		auth_verified = false;
+		assert_int_equal(auth_one(f, op, op_len, &w), KDC_OK);
+		auth_verified = true;
+		assert_int_equal(c.spki_len, w.spki_len);
+		assert_memory_equal(c.spki, w.spki, w.spki_len);
+	}
+	/* a leaf cut short: not readable, the whole path says MALFORMED */
+	certs[0] = op;
+	lens[0] = op_len - 1;
+	assert_int_equal(kdc_core_auth_cert_verified(f->k.core, "t", certs,
+	    lens, 1, &c), KDC_ERR_MALFORMED);
+	assert_int_equal(c.cred_id, 0);
+	assert_int_equal(kdc_core_auth_cert_verified(f->k.core, "t", certs,
+	    lens, 0, &c), KDC_ERR_INVALID_ARG);
+	/* a key the store knows, but as a raw public key (a manufacturer
+	 * RPK), not as a certificate we issued: not found here, UNTRUSTED */
+	{
+		uint8_t *spki, *wself;
+		size_t spki_len, wself_len;
+
+		assert_non_null(spki = sh_der(f, "w.spki", &spki_len));
+		assert_non_null(wself = sh_der(f, "wself.der", &wself_len));
+		memset(&s, 0, sizeof(s));
+		snprintf(s.dev_id, sizeof(s.dev_id), "urn:dev:w");
+		s.type = KDC_TYPE_RPK;
+		assert_true(spki_len <= sizeof(s.spki));
+		memcpy(s.spki, spki, spki_len);
+		s.spki_len = spki_len;
+		assert_int_equal(kdc_core_device_add(f->k.core, "t", &s),
+		    KDC_OK);
+		assert_int_equal(kdc_core_auth_spki(f->k.core, "t", spki,
+		    spki_len, &c), KDC_OK);
+		assert_int_equal(auth_one(f, wself, wself_len, &c),
+		    KDC_ERR_UNTRUSTED);
+		assert_int_equal(c.cred_id, 0);
+		free(spki);
+		free(wself);
+	}
+	auth_verified = false;
+	free(csr);
+	free(op);
+	free(self);
+}
+
+/* The certificate cases of the tests above through
+ * kdc_core_auth_cert_verified(): the same answers, audited alike. */
+static void test_auth_cert(void **state);
+
+static void
+test_auth_cert_verified(void **state)
+{
+	auth_verified = true;
+	test_auth_cert(state);
+	auth_verified = false;
+}
+
+static void
+test_cert_enroll_on_use_verified(void **state)
+{
+	auth_verified = true;
+	test_cert_enroll_on_use(state);
+	auth_verified = false;
+}
+
+static void
+test_auth_device_revoked_verified(void **state)
+{
+	auth_verified = true;
+	test_auth_device_revoked_cred_issued(state);
+	auth_verified = false;
+}
+
 static void
 test_auth_cert(void **state)
 {
@@ -1011,6 +1153,11 @@ test_auth_cert(void **state)
 	assert_int_equal(c.kind, KDC_KIND_OPERATIONAL);
 	assert_int_equal(c.cred_id, id);
 	assert_true(c.spki_len > 0);
+	/* past its 5 days at the core's clock: expired */
+	fake_now += 6 * 86400;
+	assert_int_equal(auth_one(f, op, op_len, &c), KDC_ERR_EXPIRED);
+	assert_int_equal(c.cred_id, 0);
+	fake_now -= 6 * 86400;
 	assert_int_equal(kdc_core_cred_revoke(f->k.core, "t", id), KDC_OK);
 	assert_int_equal(auth_one(f, op, op_len, &c), KDC_ERR_REVOKED);
 	expect_last_audit(f, "auth.cert", KDC_ERR_REVOKED);
@@ -1665,6 +1812,14 @@ main(void)
 		    test_auth_device_revoked_cred_issued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cert, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_auth_cert_verified, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_auth_cert_verified_trust,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_enroll_on_use_verified,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_device_revoked_verified,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keypair_issue, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
