@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <microhttpd.h>
@@ -72,6 +73,25 @@ struct conn {
 	struct sockaddr_storage	 addr;
 };
 
+/*
+ * A client chain the listener verified (client_auth()). Verifying is a
+ * function of the chain's bytes, the trust list (trust_pem, fixed for the
+ * listener's life), the purpose (TLS client, fixed) and the time: an entry
+ * keeps the SHA-256 of the chain as the client sent it (each certificate
+ * with its length, in order), the window in which every certificate of
+ * it is valid, and the leaf's subject DN. A client that comes back with
+ * the same chain on a new connection is then checked against the window
+ * only. Its handshake proved it holds the leaf's private key either way
+ * (GnuTLS checks CertificateVerify whatever we cache). Refused chains are
+ * not kept. MHD's thread alone reads and writes it.
+ */
+struct chain_ok {
+	uint8_t			 hash[32];
+	int64_t			 not_before;	/* latest activation */
+	int64_t			 not_after;	/* earliest expiration */
+	char			*dn;		/* NULL: a free slot */
+};
+
 /* A rate-limited warning: one line per KDC_HTTP_WARN_PERIOD, the rest
  * counted into the next line. */
 struct warn_rl {
@@ -108,6 +128,11 @@ struct kdc_http {
 	unsigned long		 late_req;	/* those in a request */
 	pthread_t		 watch;
 	bool			 watching;	/* watch is running */
+
+	/* MHD's thread only (chain_ok); hits read by tests */
+	struct chain_ok		 chains[KDC_HTTP_CHAIN_CACHE];
+	size_t			 chains_next;	/* round-robin slot */
+	atomic_ulong		 chain_hits;
 };
 
 /* Per request, from the first handler call to MHD's completion call. */
@@ -334,23 +359,122 @@ queue_problem(struct MHD_Connection *c, struct req_state *rs, int status,
 
 /* ---- client certificates ---------------------------------------------- */
 
+/* The SHA-256 of a chain as sent: each certificate's length (4 bytes,
+ * big-endian) then its bytes, in order. false if GnuTLS fails. */
+static bool
+chain_hash(const gnutls_datum_t *certs, unsigned n, uint8_t out[32])
+{
+	gnutls_hash_hd_t hd;
+	bool ok = true;
+
+	if (gnutls_hash_init(&hd, GNUTLS_DIG_SHA256) < 0)
+		return false;
+	for (unsigned i = 0; i < n && ok; i++) {
+		uint8_t len[4] = { (uint8_t)(certs[i].size >> 24),
+		    (uint8_t)(certs[i].size >> 16), (uint8_t)(certs[i].size >> 8),
+		    (uint8_t)certs[i].size };
+
+		ok = gnutls_hash(hd, len, sizeof(len)) >= 0 &&
+		    gnutls_hash(hd, certs[i].data, certs[i].size) >= 0;
+	}
+	gnutls_hash_deinit(hd, out);
+	return ok;
+}
+
+/* The entry for hash, if the listener verified that chain and every
+ * certificate of it is still valid at now (else NULL: verify it). */
+static const struct chain_ok *
+chain_find(struct kdc_http *h, const uint8_t hash[32], int64_t now)
+{
+	for (size_t i = 0; i < KDC_HTTP_CHAIN_CACHE; i++) {
+		const struct chain_ok *e = &h->chains[i];
+
+		if (e->dn != NULL && memcmp(e->hash, hash, 32) == 0)
+			return now >= e->not_before && now <= e->not_after ?
+			    e : NULL;
+	}
+	return NULL;
+}
+
+/* Remember a chain that verified: its window from every certificate's
+ * validity (as GnuTLS checks it: activation <= now <= expiration).
+ * Nothing kept if a certificate does not parse or memory is short. */
+static void
+chain_keep(struct kdc_http *h, const uint8_t hash[32],
+    const gnutls_datum_t *certs, unsigned n, const char *dn)
+{
+	struct chain_ok *e;
+	int64_t nb = INT64_MIN, na = INT64_MAX;
+	char *copy;
+
+	for (unsigned i = 0; i < n; i++) {
+		gnutls_x509_crt_t crt;
+		time_t a, b;
+
+		if (gnutls_x509_crt_init(&crt) < 0)
+			return;
+		if (gnutls_x509_crt_import(crt, &certs[i], GNUTLS_X509_FMT_DER)
+		    < 0) {
+			gnutls_x509_crt_deinit(crt);
+			return;
+		}
+		a = gnutls_x509_crt_get_activation_time(crt);
+		b = gnutls_x509_crt_get_expiration_time(crt);
+		gnutls_x509_crt_deinit(crt);
+		if (a == (time_t)-1 || b == (time_t)-1)
+			return;
+		if ((int64_t)a > nb)
+			nb = (int64_t)a;
+		if ((int64_t)b < na)
+			na = (int64_t)b;
+	}
+	if ((copy = kdc_strdup(dn)) == NULL)
+		return;
+	e = &h->chains[h->chains_next];
+	h->chains_next = (h->chains_next + 1) % KDC_HTTP_CHAIN_CACHE;
+	kdc_free(e->dn);
+	memcpy(e->hash, hash, 32);
+	e->not_before = nb;
+	e->not_after = na;
+	e->dn = copy;
+}
+
+static void
+chains_free(struct kdc_http *h)
+{
+	for (size_t i = 0; i < KDC_HTTP_CHAIN_CACHE; i++) {
+		kdc_free(h->chains[i].dn);
+		h->chains[i].dn = NULL;
+	}
+}
+
+unsigned long
+kdc_http_chain_hits(struct kdc_http *h)
+{
+	return atomic_load(&h->chain_hits);
+}
+
 /*
  * 0 if the request may go on (rs->client_dn set when a certificate
  * verified), else the status to refuse with: 401 when a required
  * certificate is missing, 403 when one was sent but does not verify
- * against trust_pem for TLS client use.
+ * against trust_pem for TLS client use. A chain verified before and still
+ * within its validity is not verified again (struct chain_ok).
  */
 static int
 client_auth(struct kdc_http *h, struct MHD_Connection *c,
     struct req_state *rs)
 {
 	const union MHD_ConnectionInfo *ci;
+	const struct chain_ok *hit = NULL;
 	gnutls_typed_vdata_st vdata;
 	const gnutls_datum_t *certs;
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t dn = { NULL, 0 };
 	gnutls_session_t s;
+	uint8_t hash[32];
 	unsigned int n = 0, status = 0;
+	bool hashed;
 	int ret;
 
 	if (h->client_cert == KDC_CLIENT_CERT_NONE)
@@ -364,25 +488,35 @@ client_auth(struct kdc_http *h, struct MHD_Connection *c,
 	    (certs = gnutls_certificate_get_peers(s, &n)) == NULL || n == 0)
 		return h->client_cert == KDC_CLIENT_CERT_REQUIRED ? 401 : 0;
 
-	memset(&vdata, 0, sizeof(vdata));
-	vdata.type = GNUTLS_DT_KEY_PURPOSE_OID;
-	vdata.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT;
-	if ((ret = gnutls_certificate_verify_peers(s, &vdata, 1, &status)) !=
-	    GNUTLS_E_SUCCESS || status != 0) {
-		kdc_log_debug("client certificate refused: ret=%d status=0x%x",
-		    ret, status);
-		return 403;
-	}
-	ret = 403;
-	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS ||
-	    gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) !=
-	    GNUTLS_E_SUCCESS ||
-	    gnutls_x509_crt_get_dn3(crt, &dn, 0) != GNUTLS_E_SUCCESS)
-		goto out;
-	if ((rs->client_dn = kdc_strndup((const char *)dn.data, dn.size)) ==
-	    NULL) {
-		ret = 500;
-		goto out;
+	if ((hashed = chain_hash(certs, n, hash)))
+		hit = chain_find(h, hash, (int64_t)time(NULL));
+	if (hit != NULL) {
+		atomic_fetch_add(&h->chain_hits, 1);
+		if ((rs->client_dn = kdc_strdup(hit->dn)) == NULL)
+			return 500;
+	} else {
+		memset(&vdata, 0, sizeof(vdata));
+		vdata.type = GNUTLS_DT_KEY_PURPOSE_OID;
+		vdata.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT;
+		if ((ret = gnutls_certificate_verify_peers(s, &vdata, 1,
+		    &status)) != GNUTLS_E_SUCCESS || status != 0) {
+			kdc_log_debug("client certificate refused: ret=%d "
+			    "status=0x%x", ret, status);
+			return 403;
+		}
+		ret = 403;
+		if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS ||
+		    gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER)
+		    != GNUTLS_E_SUCCESS ||
+		    gnutls_x509_crt_get_dn3(crt, &dn, 0) != GNUTLS_E_SUCCESS)
+			goto out;
+		if ((rs->client_dn = kdc_strndup((const char *)dn.data,
+		    dn.size)) == NULL) {
+			ret = 500;
+			goto out;
+		}
+		if (hashed)
+			chain_keep(h, hash, certs, n, rs->client_dn);
 	}
 	for (unsigned i = 0; i < n && i < KDC_HTTP_CHAIN_MAX; i++) {
 		if ((rs->chain[i] = kdc_malloc(certs[i].size)) == NULL) {
@@ -1160,5 +1294,6 @@ kdc_http_free(struct kdc_http *h)
 		kdc_free(h->routes[i].path);
 	}
 	kdc_free(h->routes);
+	chains_free(h);
 	kdc_free(h);
 }

@@ -93,6 +93,11 @@ kdc_err	kdc_http_start(struct kdc_http *h);
 void	kdc_http_stop(struct kdc_http *h);
 /* Stops if running. NULL-safe. */
 void	kdc_http_free(struct kdc_http *h);
+/* How many requests' client chains were found verified before (the
+ * listener's cache of verified chains, KDC_HTTP_CHAIN_CACHE: a returning
+ * client's chain is checked against its validity window only, not
+ * verified again). Tests and benchmarks. */
+unsigned long	kdc_http_chain_hits(struct kdc_http *h);
 
 /* The core's own routes: GET /api/v1/health, GET /ca.pem, GET /crl (DER). */
 struct kdc_core;

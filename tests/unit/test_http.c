@@ -524,6 +524,84 @@ test_client_cert(void **state)
 	result_free(&r);
 }
 
+/*
+ * The listener's cache of verified chains: a returning client's chain is
+ * found (kdc_http_chain_hits) rather than verified again; a refused
+ * chain is never kept; a kept chain past a certificate's expiration is
+ * verified again, and refused.
+ */
+static void
+test_chain_cache(void **state)
+{
+	struct result r;
+	unsigned long hits;
+	char until[32];
+	time_t exp;
+	struct tm tm;
+
+	(void)state;
+	/* a client certificate of the trusted CA that expires in 5 s */
+	exp = time(NULL) + 5;
+	gmtime_r(&exp, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S", &tm);
+	assert_int_equal(kdc_test_sh("set -e; cd '%s'; "
+	    "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "  -nodes -keyout short.key -out short.csr -subj '/CN=short' "
+	    "  2>/dev/null; "
+	    "printf 'expiration_date = \"%s\"\ntls_www_client\n"
+	    "signing_key\n' > short.tmpl; "
+	    "TZ=UTC certtool --generate-certificate --load-request short.csr "
+	    "  --load-ca-certificate ca.pem --load-ca-privkey ca.key "
+	    "  --template short.tmpl --outfile short.pem >/dev/null 2>&1",
+	    E.dir, until), 0);
+
+	server_start("127.0.0.1", 0, KDC_CLIENT_CERT_REQUIRED);
+	hits = kdc_http_chain_hits(E.h);
+	/* verified, then found */
+	r = curl("/whoami", "--cert cli.pem --key cli.key");
+	assert_int_equal(r.code, 200);
+	assert_body(&r, "CN=device-1,O=Acme");
+	result_free(&r);
+	assert_int_equal(kdc_http_chain_hits(E.h), hits);
+	r = curl("/whoami", "--cert cli.pem --key cli.key");
+	assert_int_equal(r.code, 200);
+	assert_body(&r, "CN=device-1,O=Acme");
+	result_free(&r);
+	assert_int_equal(kdc_http_chain_hits(E.h), hits + 1);
+	/* refused each time, never found */
+	for (int i = 0; i < 2; i++) {
+		r = curl("/whoami", "--cert rcli.pem --key rcli.key");
+		assert_problem(&r, 403, "Forbidden");
+		result_free(&r);
+	}
+	assert_int_equal(kdc_http_chain_hits(E.h), hits + 1);
+	/* the short one: verified, found, then past its expiration
+	 * verified again and refused */
+	r = curl("/whoami", "--cert short.pem --key short.key");
+	assert_int_equal(r.code, 200);
+	assert_body(&r, "CN=short");
+	result_free(&r);
+	r = curl("/whoami", "--cert short.pem --key short.key");
+	assert_int_equal(r.code, 200);
+	result_free(&r);
+	assert_int_equal(kdc_http_chain_hits(E.h), hits + 2);
+	for (int i = 0; i < 100 && time(NULL) <= exp; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);	/* waiting for the clock itself */
+	}
+	assert_true(time(NULL) > exp);
+	r = curl("/whoami", "--cert short.pem --key short.key");
+	assert_problem(&r, 403, "Forbidden");
+	result_free(&r);
+	assert_int_equal(kdc_http_chain_hits(E.h), hits + 2);
+	/* the long one is still found */
+	r = curl("/whoami", "--cert cli.pem --key cli.key");
+	assert_int_equal(r.code, 200);
+	result_free(&r);
+	assert_int_equal(kdc_http_chain_hits(E.h), hits + 3);
+}
+
 static void
 test_lifetime(void **state)
 {
@@ -627,6 +705,7 @@ main(void)
 		cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_tls_versions),
 		cmocka_unit_test(test_client_cert),
+		cmocka_unit_test(test_chain_cache),
 		cmocka_unit_test(test_lifetime),
 	};
 
