@@ -22,11 +22,17 @@
  *    given (the /authz-info path): kdc_cose_parse, decrypt / verify,
  *    kdc_cwt_decode, then aud, exp, scope and cnf checked; references
  *    open (kdc_cc_aead_open) and es256_verify (kdc_cc_es256_verify), the
- *    primitives alone on the same bytes (the cose backend: GnuTLS/nettle,
- *    what the device library's host port uses); es256_verify_openssl the
- *    same verification through OpenSSL (crypto_p256_verify). The device
- *    library's RS API is not on main yet: these are the calls it is
- *    built from.
+ *    primitives alone on the same bytes (the cose backend the daemon and
+ *    the device library's host port link: ES256 on OpenSSL,
+ *    crypto_openssl.c); es256_verify_openssl the raw OpenSSL verify of
+ *    the same signature (crypto_p256_verify: DER, SPKI) and
+ *    es256_verify_nettle the same through GnuTLS/nettle (what the cose
+ *    backend was, crypto_gnutls_es256.c). These are the calls the device
+ *    library's /authz-info is built from.
+ *  - rs_eddsa: the same claims in a COSE_Sign1 EdDSA token (a key of the
+ *    bench's: the AS signs ES256), validated as rs_asym; references
+ *    ed25519_verify (the cose backend: GnuTLS/nettle) and
+ *    ed25519_verify_openssl (OpenSSL 3 EVP) on its Sig_structure.
  * usage: bench_ace SECONDS_PER_ROW
  * prints one line per row: NAME rate=R/s n=N cpu_us=U [bytes=B]
  *   (rate: wall clock; U: thread CPU µs per operation)
@@ -35,6 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <openssl/evp.h>
 
 #include "base/alloc.h"
 #include "base/wipe.h"
@@ -104,6 +114,10 @@ struct ctx {
 	uint8_t			 aad[32];			size_t aad_len;
 	uint8_t			 nonce[13];
 	uint8_t			 ct[KDC_COSE_MSG_MAX];		size_t ct_len;
+	/* EdDSA: a seed, its public key, a token and its Sig_structure */
+	uint8_t			 ed_d[32], ed_x[32], ed_sig[64];
+	uint8_t			 ed_tok[KDC_COSE_MSG_MAX];	size_t ed_tok_len;
+	uint8_t			 ed_tbs[KDC_COSE_WORK_MAX];	size_t ed_tbs_len;
 	/* tokens for the RS rows */
 	uint8_t			 tok[2][NTOK][KDC_COSE_MSG_MAX];
 	size_t			 tok_len[2][NTOK];
@@ -139,6 +153,53 @@ f_verify_ossl(void *a)
 
 	return crypto_p256_verify(x->aspki, x->aspki_len, KDC_P256_SHA256,
 	    x->tbs, x->tbs_len, x->sig_der, x->sig_der_len) == KDC_OK ? 0 : -1;
+}
+
+/* The same verification through GnuTLS/nettle (what the cose backend
+ * was before crypto_openssl.c): the key imported per call, as there. */
+static int
+f_verify_nettle(void *a)
+{
+	struct ctx *x = a;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t gx = { x->ax, 32 }, gy = { x->ay, 32 },
+	    d = { x->tbs, (unsigned)x->tbs_len },
+	    s = { x->sig_der, (unsigned)x->sig_der_len };
+	int ok;
+
+	ok = gnutls_pubkey_init(&pub) == 0 &&
+	    gnutls_pubkey_import_ecc_raw(pub, GNUTLS_ECC_CURVE_SECP256R1, &gx,
+	    &gy) == 0 &&
+	    gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_ECDSA_SHA256, 0, &d,
+	    &s) >= 0;
+	gnutls_pubkey_deinit(pub);
+	return ok ? 0 : -1;
+}
+
+static int
+f_ed_verify(void *a)
+{
+	struct ctx *x = a;
+
+	return kdc_cc_ed25519_verify(x->ed_x, x->ed_tbs, x->ed_tbs_len,
+	    x->ed_sig, 64) == KDC_OK ? 0 : -1;
+}
+
+static int
+f_ed_verify_ossl(void *a)
+{
+	struct ctx *x = a;
+	EVP_PKEY *k;
+	EVP_MD_CTX *m = NULL;
+	int ok;
+
+	ok = (k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x->ed_x,
+	    32)) != NULL && (m = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestVerifyInit(m, NULL, NULL, NULL, k) == 1 &&
+	    EVP_DigestVerify(m, x->ed_sig, 64, x->ed_tbs, x->ed_tbs_len) == 1;
+	EVP_MD_CTX_free(m);
+	EVP_PKEY_free(k);
+	return ok ? 0 : -1;
 }
 
 /* One INTEGER of an Ecdsa-Sig-Value from 32 big-endian bytes. */
@@ -409,6 +470,79 @@ f_rs_asym(void *a)
 	    claims_ok(&c, false) == 0 ? 0 : -1;
 }
 
+static int
+f_rs_eddsa(void *a)
+{
+	struct ctx *x = a;
+	struct kdc_cose_msg m;
+	struct kdc_cose_key key;
+	struct kdc_cwt c;
+
+	memset(&key, 0, sizeof(key));
+	key.alg = KDC_COSE_ALG_EDDSA;
+	key.x = x->ed_x;
+	key.x_len = 32;
+	return kdc_cose_parse(x->ed_tok, x->ed_tok_len, 0, &m) == KDC_OK &&
+	    m.type == KDC_COSE_SIGN1 &&
+	    kdc_cose_sign1_verify(&m, &key, NULL, 0, x->work,
+	    sizeof(x->work)) == KDC_OK &&
+	    kdc_cwt_decode(m.payload, m.payload_len, &c) == KDC_OK &&
+	    claims_ok(&c, false) == 0 ? 0 : -1;
+}
+
+/* An EdDSA Sign1 token of the same claims, its Sig_structure and
+ * signature for the reference rows (the signature is the last 64 bytes of
+ * the token: deterministic, so signing the Sig_structure again gives it). */
+static int
+eddsa_setup(struct ctx *x)
+{
+	static const uint8_t prot[] = { 0xa1, 0x01, 0x27 };
+	struct kdc_cose_hdr_opts o = { .tag = true, .cwt_tag = true };
+	struct kdc_cose_signer s;
+	uint8_t cl[KDC_COSE_MSG_MAX];
+	size_t cl_len = sizeof(cl), n = 0;
+	EVP_PKEY *k;
+	size_t xl = 32;
+
+	if (kdc_random(x->ed_d, 32) != KDC_OK ||
+	    (k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, x->ed_d,
+	    32)) == NULL)
+		return -1;
+	if (EVP_PKEY_get_raw_public_key(k, x->ed_x, &xl) != 1 || xl != 32) {
+		EVP_PKEY_free(k);
+		return -1;
+	}
+	EVP_PKEY_free(k);
+	if (claims(x, false, cl, &cl_len, NULL, NULL) != KDC_OK ||
+	    cl_len > 255)
+		return -1;
+	memset(&s, 0, sizeof(s));
+	s.alg = KDC_COSE_ALG_EDDSA;
+	s.key.d = x->ed_d;
+	s.key.d_len = 32;
+	x->ed_tok_len = sizeof(x->ed_tok);
+	if (kdc_cose_sign1_encode(&s, &o, cl, cl_len, NULL, 0, x->ed_tok,
+	    &x->ed_tok_len) != KDC_OK)
+		return -1;
+	/* ["Signature1", h'a10127', h'', claims] */
+	x->ed_tbs[n++] = 0x84;
+	x->ed_tbs[n++] = 0x6a;
+	memcpy(x->ed_tbs + n, "Signature1", 10);
+	n += 10;
+	x->ed_tbs[n++] = 0x40 + sizeof(prot);
+	memcpy(x->ed_tbs + n, prot, sizeof(prot));
+	n += sizeof(prot);
+	x->ed_tbs[n++] = 0x40;
+	if (cl_len >= 24)
+		x->ed_tbs[n++] = 0x58;
+	x->ed_tbs[n++] = (uint8_t)(cl_len >= 24 ? cl_len : 0x40 + cl_len);
+	memcpy(x->ed_tbs + n, cl, cl_len);
+	x->ed_tbs_len = n + cl_len;
+	memcpy(x->ed_sig, x->ed_tok + x->ed_tok_len - 64, 64);
+	return f_ed_verify(x) == 0 && f_ed_verify_ossl(x) == 0 &&
+	    f_rs_eddsa(x) == 0 ? 0 : -1;
+}
+
 /* The Sig_structure / Enc_structure and the claims of real tokens: the
  * bytes the reference rows work on. */
 static int
@@ -573,7 +707,8 @@ main(int argc, char **argv)
 	x.req_asym.req_cnf.key.x_len = 32;
 	x.req_asym.req_cnf.key.y = x.cy;
 	x.req_asym.req_cnf.key.y_len = 32;
-	if (refs_setup(&x) != 0) {
+	if (refs_setup(&x) != 0 || f_verify_nettle(&x) != 0 ||
+	    eddsa_setup(&x) != 0) {
 		fprintf(stderr, "bench_ace: reference setup failed\n");
 		goto out;
 	}
@@ -595,13 +730,22 @@ main(int argc, char **argv)
 		goto out;
 	snprintf(extra, sizeof(extra), "bytes=%zu", x.tbs_len);
 	if (row("es256_verify", secs, f_verify, &x, extra) != 0 ||
-	    row("es256_verify_openssl", secs, f_verify_ossl, &x, extra) != 0)
+	    row("es256_verify_openssl", secs, f_verify_ossl, &x, extra) != 0 ||
+	    row("es256_verify_nettle", secs, f_verify_nettle, &x, extra) != 0)
+		goto out;
+	snprintf(extra, sizeof(extra), "bytes=%zu", x.ed_tbs_len);
+	if (row("ed25519_verify", secs, f_ed_verify, &x, extra) != 0 ||
+	    row("ed25519_verify_openssl", secs, f_ed_verify_ossl, &x,
+	    extra) != 0)
 		goto out;
 	snprintf(extra, sizeof(extra), "bytes=%zu", x.ct_len);
 	if (row("open", secs, f_open, &x, extra) != 0)
 		goto out;
 	snprintf(extra, sizeof(extra), "bytes=%zu", x.tok_len[1][0]);
 	if (row("rs_asym", secs, f_rs_asym, &x, extra) != 0)
+		goto out;
+	snprintf(extra, sizeof(extra), "bytes=%zu", x.ed_tok_len);
+	if (row("rs_eddsa", secs, f_rs_eddsa, &x, extra) != 0)
 		goto out;
 	snprintf(extra, sizeof(extra), "bytes=%zu", x.tok_len[0][0]);
 	if (row("rs_sym", secs, f_rs_sym, &x, extra) != 0)
@@ -613,6 +757,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	kdc_free(spki);
+	kdc_wipe(x.ed_d, sizeof(x.ed_d));
 	if (x.core != NULL)
 		kdc_core_free(x.core);
 	kdc_as_key_free(x.ask);
