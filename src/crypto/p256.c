@@ -3,7 +3,8 @@
  * libcrypto where it is measured faster than nettle (a CSR verify + a
  * certificate sign: 229-350 µs with nettle, 108-155 µs with OpenSSL on
  * these machines, ../shared/protocols/transport.md §4), GnuTLS for the
- * rest. The only file of iotkdc that includes an OpenSSL header.
+ * rest. With cose/crypto_openssl.c (COSE's ES256), the only files of
+ * iotkdc that include an OpenSSL header.
  *
  * OpenSSL's error queue is per thread and grows with every failure: each
  * path that may fail clears it, so a refused CSR leaves nothing behind.
