@@ -28,7 +28,8 @@ CMAKE_OPTS :=
 endif
 
 # Build: compiler, CMake, pkg-config and the -dev packages we link
-# (libssl-dev: OpenSSL's libcrypto, ECDSA P-256 in crypto/p256.c only).
+# (libssl-dev: OpenSSL's libcrypto, ECDSA P-256 only: crypto/p256.c and
+# cose/crypto_openssl.c).
 PKGS_BUILD := gcc make cmake pkg-config libgnutls28-dev libsqlite3-dev \
 	libmicrohttpd-dev libjansson-dev libinih-dev libcmocka-dev \
 	libcoap3-dev libcbor-dev libssl-dev
