@@ -221,6 +221,15 @@
  * block-wise when larger than a datagram: a Bootstrap-Write of /0 with a
  * certificate, a PKCS#8 key and the server certificate is ~1.5 KiB. */
 #define KDC_COAP_REQ_BODY_MAX	16384
+/* Options of our own a request carries (coap.h kdc_coap_request2():
+ * OCF's 2049/2053), and the bytes of each one's value. */
+#define KDC_COAP_REQ_OPTS_MAX	4
+#define KDC_COAP_REQ_OPT_LEN	16
+/* A TLS PRF output a client session keeps from its handshake
+ * (kdc_coap_client_opts prf_*): OCF's largest key_block is 96 bytes
+ * (2 x (32 MAC + 16 key) for the CBC-SHA256 suites). */
+#define KDC_COAP_PRF_MAX	128
+#define KDC_COAP_PRF_LABEL_MAX	64
 
 /* Audited refusals of unauthenticated peers (failed handshakes): 20 a
  * second, bursts of 100. A record is ~300 bytes: a flood costs at most

@@ -26,13 +26,17 @@
  *   request: a response, or a failure (RST, timeout, session closed).
  * - Client mode: the engine opens DTLS client sessions itself
  *   (kdc_coap_connect(), kdc_coap_connect2(): PSK, RPK, X.509, the
- *   server's credential decided by the caller) and sends plain-CoAP
- *   multicast requests on an interface, collecting the unicast answers
- *   for a window (kdc_coap_multicast(): OCF discovery).
+ *   server's credential decided by the caller; or, asked for explicitly,
+ *   an unauthenticated NoSec one: OCF's first unsecured doxm requests),
+ *   keeps a TLS PRF output of the handshake when asked (OCF's owner
+ *   PSK), and sends plain-CoAP multicast requests on an interface,
+ *   collecting the unicast answers for a window (kdc_coap_multicast():
+ *   OCF discovery).
  */
 #ifndef KDC_COAP_H
 #define KDC_COAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +80,13 @@
 #define KDC_CF_PKCS10		286
 #define KDC_CF_PKIX_CERT	287
 #define KDC_CF_LWM2M_TLV	11542
+#define KDC_CF_OCF_CBOR		10000	/* application/vnd.ocf+cbor */
+
+/* OCF's CoAP options (OCF Core §12.2.5): both odd, so critical. Their
+ * value is a 2-byte uint, 0x0800 (2048) for OCF 1.0.0. */
+#define KDC_COAP_OPT_OCF_ACCEPT_VERSION	2049	/* OCF-Accept-Content-Format-Version */
+#define KDC_COAP_OPT_OCF_VERSION	2053	/* OCF-Content-Format-Version */
+#define KDC_COAP_OCF_VERSION_1_0	0x0800
 
 #define KDC_COAP_PATH_MAX	128	/* "0/65534/65534" and EST paths fit */
 #define KDC_COAP_QUERY_MAX	8	/* Uri-Query options kept per message */
@@ -106,6 +117,8 @@ struct kdc_coap_msg {
 	const uint8_t	*payload;
 	size_t		 payload_len;
 	const char	*location;	/* Location-Path joined by '/' (responses), or NULL */
+	uint32_t	 ocf_version;	/* OCF-Content-Format-Version (2053) of
+					 * an answer to our request; 0: absent */
 };
 
 /*
@@ -161,7 +174,8 @@ typedef void (*kdc_coap_handler_fn)(void *arg, struct kdc_coap_peer *peer,
  * exchange timer), KDC_ERR_CLOSED (session gone); with our own engine
  * also KDC_ERR_MALFORMED (an answer we cannot decode, a Block2 answer
  * with a gap), KDC_ERR_TOO_LARGE (a Block2 answer past
- * KDC_COAP_RESP_MAX), KDC_ERR_NOMEM. Called exactly once; rsp only with
+ * KDC_COAP_RESP_MAX), KDC_ERR_UNSUPPORTED (an answer carrying a critical
+ * option we do not know, kdc_coap_request2()), KDC_ERR_NOMEM. Called exactly once; rsp only with
  * KDC_OK.
  */
 typedef void (*kdc_coap_done_fn)(void *arg, struct kdc_coap_peer *peer,
@@ -283,7 +297,8 @@ typedef void (*kdc_coap_connect_fn)(void *arg, struct kdc_coap_peer *peer,
 /*
  * Open a DTLS 1.2 client session to addr:port (an IPv4 or IPv6 literal)
  * with a PSK whose identity is text (kdc_coap_connect2() with
- * KDC_COAP_CLIENT_PSK, RFC 7925's suites and who required), from an ephemeral UDP socket of this engine (not the
+ * KDC_COAP_CLIENT_PSK, RFC 7925's suites and who required), from an
+ * ephemeral UDP socket of this engine (not the
  * listeners' SO_REUSEPORT group: the answers come back to this engine).
  * who is the principal the session stands for (the device whose
  * credential it is): kdc_coap_peer_auth() returns it; requests go out
@@ -305,6 +320,25 @@ enum kdc_coap_client_cred {
 	KDC_COAP_CLIENT_PSK = 1,	/* a PSK: binary identity of any bytes */
 	KDC_COAP_CLIENT_RPK,		/* ECDHE_ECDSA, raw public keys (RFC 7250) */
 	KDC_COAP_CLIENT_X509,		/* ECDHE_ECDSA, X.509 certificates */
+	/* plain CoAP over UDP, no DTLS: UNAUTHENTICATED. Anyone on the path
+	 * can read, forge or change what goes either way; the peer is only
+	 * an address. For OCF's unsecured first steps (GET and POST
+	 * /oic/sec/doxm before the DTLS onboarding session) and nothing
+	 * else; refused unless o->unauthenticated says the caller means it. */
+	KDC_COAP_CLIENT_NOSEC,
+};
+
+/* Which random comes first in the seed of a PRF output a client session
+ * keeps (kdc_coap_client_opts prf_*). */
+enum kdc_coap_prf_seed {
+	/* PRF(master_secret, label, client_random || server_random): an
+	 * RFC 5705 exporter without context */
+	KDC_COAP_PRF_CLIENT_FIRST = 0,
+	/* PRF(master_secret, label, server_random || client_random): TLS
+	 * 1.2's key expansion order; with label "key expansion" the
+	 * session's key_block (RFC 5246 §6.3), where OCF's owner PSK starts
+	 * (OCF Security §7.3.2 oc_sec_derive_owner_psk) */
+	KDC_COAP_PRF_SERVER_FIRST,
 };
 
 /* Which suites the ClientHello offers, in order (DTLS 1.2 only). */
@@ -358,8 +392,25 @@ struct kdc_coap_client_opts {
 	kdc_coap_server_check_fn check;
 	void		*check_arg;
 	/* the principal the session stands for (kdc_coap_peer_auth()), or
-	 * NULL: none (an OCF device not yet in the store) */
+	 * NULL: none (an OCF device not yet in the store); NULL for NoSec */
 	const struct kdc_principal *who;
+	/* KDC_COAP_CLIENT_NOSEC: must be true (the caller asks for an
+	 * unauthenticated session knowingly); false for the others */
+	bool		 unauthenticated;
+	/* DTLS: a TLS 1.2 PRF output to keep (prf_len 1..KDC_COAP_PRF_MAX;
+	 * 0: none): PRF(master_secret, prf_label, randoms in prf_seed's
+	 * order), the session's own PRF hash, computed when the handshake
+	 * ends (GnuTLS's session is freed once our record layer takes over,
+	 * docs/design.md "Transport") and kept with the peer, wiped at its
+	 * end; read with kdc_coap_peer_prf(). prf_label of
+	 * 1..KDC_COAP_PRF_LABEL_MAX bytes, copied. PRF output is a stream:
+	 * its first n bytes do not depend on prf_len, so a caller that
+	 * learns the length it needs only after the handshake (a key_block
+	 * per suite, kdc_coap_peer_suite()) asks for the most. */
+	const char	*prf_label;
+	size_t		 prf_label_len;
+	enum kdc_coap_prf_seed prf_seed;
+	size_t		 prf_len;
 };
 
 /*
@@ -371,18 +422,46 @@ struct kdc_coap_client_opts {
  * KDC_ERR_TLS (the handshake failed: a wrong PSK, no common suite, ...),
  * the check's own refusal code (the server's credential refused by
  * o->check), KDC_ERR_UNTRUSTED (an RPK/X.509 handshake that ended
- * without the check having accepted a server credential), or
+ * without the check having accepted a server credential), KDC_ERR_TLS
+ * also when the PRF output asked for could not be computed, or
  * KDC_ERR_CLOSED. At once, fn then not called: KDC_ERR_INVALID_ARG (o
  * NULL, an unknown cred or suites, a PSK identity or key empty or over
  * its maximum, an RPK/X.509 session without check, cert_pem without
- * key_pem or the reverse, an address that does not parse, an unknown
- * zone), KDC_ERR_EXISTS (a session to addr:port is open: one per
- * 4-tuple), KDC_ERR_NOMEM, KDC_ERR_IO (no socket), KDC_ERR_TLS (GnuTLS
- * setup, e.g. cert_pem/key_pem that do not load or do not match).
+ * key_pem or the reverse, NOSEC without o->unauthenticated or
+ * unauthenticated with another cred, NOSEC with who or a PRF asked for,
+ * prf_len over KDC_COAP_PRF_MAX or a prf_label empty or over
+ * KDC_COAP_PRF_LABEL_MAX when prf_len is set, an unknown prf_seed, an
+ * address that does not parse, an unknown zone), KDC_ERR_EXISTS (a
+ * session to addr:port is open: one per 4-tuple), KDC_ERR_NOMEM,
+ * KDC_ERR_IO (no socket), KDC_ERR_TLS (GnuTLS setup, e.g.
+ * cert_pem/key_pem that do not load or do not match).
+ *
+ * KDC_COAP_CLIENT_NOSEC: no handshake; the peer is plain UDP to
+ * addr:port from the same ephemeral socket (so only datagrams from that
+ * address and port reach it), fn gets it with KDC_OK on the engine's
+ * next step, and kdc_coap_request()/kdc_coap_request2() work on it as on
+ * a DTLS session (CON, retransmissions, Block1/Block2, separate
+ * answers). kdc_coap_peer_auth() gives it no principal, kdc_coap_peer_
+ * suite() 0, kdc_coap_peer_prf() nothing. Like any client session it is
+ * closed when idle past [coap] idle_timeout with nothing in flight.
  */
 kdc_err	kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
 	    const struct kdc_coap_client_opts *o, kdc_coap_connect_fn fn,
 	    void *arg);
+
+/*
+ * The PRF output a client session kept (kdc_coap_client_opts prf_*):
+ * its first len bytes into out. KDC_OK; KDC_ERR_NOT_FOUND (none was
+ * asked for, or not an established client session: a server session,
+ * NoSec), KDC_ERR_INVALID_ARG (len 0 or over the prf_len asked for).
+ * The caller wipes out after use: it is key material.
+ */
+kdc_err	kdc_coap_peer_prf(const struct kdc_coap_peer *p, uint8_t *out,
+	    size_t len);
+/* The negotiated DTLS cipher suite's IANA number (0xC037 for
+ * TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256), known from the handshake's
+ * end; 0 for NoSec, or before. */
+uint16_t kdc_coap_peer_suite(const struct kdc_coap_peer *p);
 
 /* ---- plain-CoAP multicast requests (OCF discovery) ---------------------- */
 
@@ -554,5 +633,47 @@ kdc_err	kdc_coap_request(struct kdc_coap_peer *p, uint8_t method,
 	    const char *path, int content_format, int accept,
 	    const uint8_t *payload, size_t len, kdc_coap_done_fn done,
 	    void *arg);
+
+/* An option of the caller's own on a request (kdc_coap_request2()):
+ * OCF's version options 2049/2053 with KDC_COAP_OCF_VERSION_1_0. */
+struct kdc_coap_reqopt {
+	uint16_t	 num;
+	const uint8_t	*val;
+	size_t		 len;	/* 0..KDC_COAP_REQ_OPT_LEN */
+};
+
+struct kdc_coap_req {
+	uint8_t		 method;
+	const char	*path;		/* as kdc_coap_request()'s */
+	const char	*query;		/* NULL or "": none; else items joined
+					 * by '&' ("rt=oic.r.doxm"), each one
+					 * Uri-Query option */
+	int		 content_format;	/* KDC_CF_NONE: none */
+	int		 accept;		/* KDC_CF_NONE: none */
+	const uint8_t	*payload;	/* copied */
+	size_t		 len;
+	const struct kdc_coap_reqopt *opts;	/* copied; any order */
+	size_t		 nopts;
+};
+
+/*
+ * kdc_coap_request() with a query and options of the caller's own (OCF:
+ * Content-Format 10000 and 2049/2053 = 0x0800). Every message of the
+ * request (Block1 blocks, Block2 follow-ups, retransmissions) carries
+ * them all. As kdc_coap_request() otherwise; also KDC_ERR_INVALID_ARG
+ * for rq NULL, a query item empty or over 255 bytes, more than
+ * KDC_COAP_QUERY_MAX items, more than KDC_COAP_REQ_OPTS_MAX options, a
+ * value over KDC_COAP_REQ_OPT_LEN bytes (or len without val), and an
+ * option number 0 or one the engine writes or acts on itself (Observe,
+ * Uri-Path, Content-Format, Max-Age, Uri-Query, Accept, Location-*,
+ * Block1/2, Size1/2: give those through the fields above).
+ *
+ * Answers, to either call: RFC 7252 §5.4.1, an answer carrying a
+ * critical option we do not know is rejected (a CON one with RST) and
+ * done gets KDC_ERR_UNSUPPORTED; OCF's 2049 and 2053 are known, 2053's
+ * value is in rsp->ocf_version.
+ */
+kdc_err	kdc_coap_request2(struct kdc_coap_peer *p,
+	    const struct kdc_coap_req *rq, kdc_coap_done_fn done, void *arg);
 
 #endif

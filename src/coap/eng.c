@@ -157,6 +157,11 @@ struct hsinfo {
 	kdc_err		 check_err;	/* check's refusal */
 	kdc_coap_server_check_fn check;
 	void		*check_arg;
+	/* ... and a PRF output to keep (kdc_coap_client_opts prf_*) */
+	uint8_t		 prf_seed;	/* enum kdc_coap_prf_seed */
+	uint8_t		 prf_label_len;
+	uint16_t	 prf_len;	/* 0: none */
+	char		 prf_label[KDC_COAP_PRF_LABEL_MAX];
 };
 
 struct credent;
@@ -185,6 +190,9 @@ struct kdc_coap_peer {
 	void			*data;
 	gnutls_psk_client_credentials_t ccred;	/* client sessions */
 	gnutls_certificate_credentials_t xcli;	/* client RPK/X.509 */
+	uint8_t			*prf;		/* client: kept PRF output */
+	uint16_t		 prf_len;
+	uint16_t		 suite;		/* client: IANA number */
 	unsigned		 refs;		/* xl's refs, holds, the table */
 	unsigned		 holds;
 	uint8_t			 state;
@@ -776,6 +784,10 @@ peer_free(struct kdc_coap_peer *p)
 		kdc_rec_wipe(p->rec);
 		kdc_free(p->rec);
 	}
+	if (p->prf != NULL) {
+		kdc_wipe(p->prf, p->prf_len);
+		kdc_free(p->prf);
+	}
 	kdc_free(p->auth);
 	kdc_free(p);
 }
@@ -819,6 +831,12 @@ peer_close(struct kdc_coap_peer *p, bool send_alert)
 		kdc_rec_wipe(p->rec);
 		kdc_free(p->rec);
 		p->rec = NULL;
+	}
+	if (p->prf != NULL) {
+		kdc_wipe(p->prf, p->prf_len);
+		kdc_free(p->prf);
+		p->prf = NULL;
+		p->prf_len = 0;
 	}
 	timer_cancel(c, &p->tm);
 	if (!p->gone_done) {
@@ -1641,6 +1659,40 @@ kdc_coap_peer_confirm(struct kdc_coap_peer *p)
 	    (int)p->auth->devid_len, p->auth->data);
 }
 
+/* A client session's handshake ended: what its caller may read once
+ * GnuTLS's session is gone (kdc_coap_peer_suite(), kdc_coap_peer_prf()). */
+static kdc_err
+client_keep(struct kdc_coap_peer *p)
+{
+	gnutls_kx_algorithm_t kx = gnutls_kx_get(p->g), k2;
+	gnutls_cipher_algorithm_t ci = gnutls_cipher_get(p->g), c2;
+	gnutls_mac_algorithm_t mac = gnutls_mac_get(p->g), m2;
+	gnutls_protocol_t v2;
+	unsigned char id[2];
+	const struct hsinfo *h = p->hs;
+
+	for (size_t i = 0; gnutls_cipher_suite_info(i, id, &k2, &c2, &m2,
+	    &v2) != NULL; i++)
+		if (k2 == kx && c2 == ci && m2 == mac) {
+			p->suite = (uint16_t)(id[0] << 8 | id[1]);
+			break;
+		}
+	if (h->prf_len == 0)
+		return KDC_OK;
+	if ((p->prf = kdc_malloc(h->prf_len)) == NULL)
+		return KDC_ERR_NOMEM;
+	if (gnutls_prf(p->g, h->prf_label_len, h->prf_label,
+	    h->prf_seed == KDC_COAP_PRF_SERVER_FIRST, 0, NULL, h->prf_len,
+	    (char *)p->prf) < 0) {
+		kdc_wipe(p->prf, h->prf_len);
+		kdc_free(p->prf);
+		p->prf = NULL;
+		return KDC_ERR_TLS;
+	}
+	p->prf_len = h->prf_len;
+	return KDC_OK;
+}
+
 static void
 established(struct kdc_coap_peer *p)
 {
@@ -1657,6 +1709,11 @@ established(struct kdc_coap_peer *p)
 		if (p->hs->cli_cred != KDC_COAP_CLIENT_PSK &&
 		    !p->hs->checked) {
 			p->doom_why = KDC_ERR_UNTRUSTED;
+			peer_close(p, true);
+			return;
+		}
+		if ((r = client_keep(p)) != KDC_OK) {
+			p->doom_why = r;
 			peer_close(p, true);
 			return;
 		}
@@ -1994,6 +2051,23 @@ out_flush(struct kdc_coap *c)
 
 static void mc_end(struct kdc_coap *c, struct mcreq *m, kdc_err status);
 
+/* A NoSec client session (kdc_coap_connect2() KDC_COAP_CLIENT_NOSEC)
+ * opens: its caller told, with nothing authenticated. */
+static void
+nosec_open(struct kdc_coap_peer *p)
+{
+	struct kdc_coap *c = p->c;
+	kdc_coap_connect_fn fn = p->hs->connect_fn;
+	void *arg = p->hs->connect_arg;
+
+	p->state = PS_OPEN;
+	c->nhs--;
+	p->hs->connect_fn = NULL;
+	hs_free(c, p);
+	if (fn != NULL)
+		fn(arg, p, KDC_OK);
+}
+
 static void
 timer_fire(struct kdc_coap *c, struct kdc_coap_timer *x, uint64_t now)
 {
@@ -2012,7 +2086,8 @@ timer_fire(struct kdc_coap *c, struct kdc_coap_timer *x, uint64_t now)
 	else if (p->state == PS_HANDSHAKE && p->g != NULL) {
 		c->in_peer = NULL;
 		hs_step(p);		/* GnuTLS retransmits or gives up */
-	}
+	} else if (p->state == PS_HANDSHAKE && p->nosec)
+		nosec_open(p);
 	kdc_coap_peer_unref(p);
 }
 
@@ -2775,11 +2850,24 @@ kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
 	kdc_err r;
 
 	if (c == NULL || addr == NULL || o == NULL || fn == NULL ||
-	    o->cred < KDC_COAP_CLIENT_PSK || o->cred > KDC_COAP_CLIENT_X509 ||
+	    o->cred < KDC_COAP_CLIENT_PSK || o->cred > KDC_COAP_CLIENT_NOSEC ||
 	    (o->suites != KDC_COAP_SUITES_RFC7925 &&
 	    o->suites != KDC_COAP_SUITES_OCF))
 		return KDC_ERR_INVALID_ARG;
-	if (o->cred == KDC_COAP_CLIENT_PSK ? (o->psk_identity == NULL ||
+	/* an unauthenticated session only when the caller says so, and
+	 * never by another kind's name */
+	if ((o->cred == KDC_COAP_CLIENT_NOSEC) != o->unauthenticated)
+		return KDC_ERR_INVALID_ARG;
+	if (o->prf_len > 0 && (o->cred == KDC_COAP_CLIENT_NOSEC ||
+	    o->prf_len > KDC_COAP_PRF_MAX || o->prf_label == NULL ||
+	    o->prf_label_len == 0 || o->prf_label_len > KDC_COAP_PRF_LABEL_MAX ||
+	    (o->prf_seed != KDC_COAP_PRF_CLIENT_FIRST &&
+	    o->prf_seed != KDC_COAP_PRF_SERVER_FIRST)))
+		return KDC_ERR_INVALID_ARG;
+	if (o->cred == KDC_COAP_CLIENT_NOSEC) {
+		if (o->who != NULL)
+			return KDC_ERR_INVALID_ARG;
+	} else if (o->cred == KDC_COAP_CLIENT_PSK ? (o->psk_identity == NULL ||
 	    o->psk_identity_len == 0 ||
 	    o->psk_identity_len > KDC_PSK_IDENTITY_MAX ||
 	    o->psk_key == NULL || o->psk_key_len == 0 ||
@@ -2804,6 +2892,23 @@ kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
 	p->hs->cli_cred = (uint8_t)o->cred;
 	p->hs->check = o->check;
 	p->hs->check_arg = o->check_arg;
+	if (o->cred == KDC_COAP_CLIENT_NOSEC) {
+		/* no handshake: open at the next step (fn is called later,
+		 * never from this call) */
+		p->nosec = true;
+		p->state = PS_HANDSHAKE;
+		c->nhs++;
+		p->hs->connect_fn = fn;
+		p->hs->connect_arg = arg;
+		timer_arm(c, &p->hs->tm, now);
+		return KDC_OK;
+	}
+	if (o->prf_len > 0) {
+		p->hs->prf_len = (uint16_t)o->prf_len;
+		p->hs->prf_seed = (uint8_t)o->prf_seed;
+		p->hs->prf_label_len = (uint8_t)o->prf_label_len;
+		memcpy(p->hs->prf_label, o->prf_label, o->prf_label_len);
+	}
 	if ((r = pauth_set(p, o->who != NULL ? o->who : &nobody)) != KDC_OK)
 		goto fail;
 	p->vouched = true;
@@ -3297,6 +3402,23 @@ kdc_coap_peer_auth(const struct kdc_coap_peer *p)
 	memcpy(w->spki, a->data + a->devid_len + a->aud_len, a->spki_len);
 	w->spki_len = a->spki_len;
 	return w;
+}
+
+kdc_err
+kdc_coap_peer_prf(const struct kdc_coap_peer *p, uint8_t *out, size_t len)
+{
+	if (p == NULL || p->prf == NULL || p->state != PS_OPEN)
+		return KDC_ERR_NOT_FOUND;
+	if (out == NULL || len == 0 || len > p->prf_len)
+		return KDC_ERR_INVALID_ARG;
+	memcpy(out, p->prf, len);
+	return KDC_OK;
+}
+
+uint16_t
+kdc_coap_peer_suite(const struct kdc_coap_peer *p)
+{
+	return p != NULL && !p->nosec ? p->suite : 0;
 }
 
 const char *

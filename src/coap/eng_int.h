@@ -43,11 +43,6 @@ struct sockaddr;
 struct kdc_coap_wire;
 struct kdc_coap_msg;
 
-/* OCF's CoAP options (OCF Core §12.2.5): odd (critical) numbers that a
- * multicast answer may carry; the engine reads neither. */
-#define KDC_OPT_OCF_ACCEPT_VERSION	2049
-#define KDC_OPT_OCF_CONTENT_VERSION	2053
-
 /* What "on the link of an interface" means for an answer's source. */
 struct kdc_coap_mc_link {
 	int		 family;	/* AF_INET or AF_INET6 */

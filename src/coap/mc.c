@@ -24,8 +24,6 @@ kdc_coap_mc_build(uint8_t *buf, size_t cap, uint8_t method,
     size_t *len)
 {
 	struct kdc_coap_wb w;
-	const char *s, *e;
-	size_t n, items = 0;
 
 	*len = 0;
 	if (method < KDC_COAP_GET || method > KDC_COAP_DELETE ||
@@ -33,17 +31,7 @@ kdc_coap_mc_build(uint8_t *buf, size_t cap, uint8_t method,
 		return KDC_ERR_INVALID_ARG;
 	kdc_coap_wb_init(&w, buf, cap, KDC_COAP_NON, method, mid, tok, 8);
 	kdc_coap_wb_path(&w, KDC_OPT_URI_PATH, path);
-	if (query != NULL && *query != '\0')
-		for (s = query;; s = e + 1) {
-			if ((e = strchr(s, '&')) == NULL)
-				e = s + strlen(s);
-			n = (size_t)(e - s);
-			if (n == 0 || n > 255 || ++items > KDC_COAP_QUERY_MAX)
-				return KDC_ERR_INVALID_ARG;
-			kdc_coap_wb_opt(&w, KDC_OPT_URI_QUERY, s, n);
-			if (*e == '\0')
-				break;
-		}
+	kdc_coap_wb_query(&w, query, KDC_COAP_QUERY_MAX);
 	kdc_coap_wb_payload(&w, NULL, 0);
 	return kdc_coap_wb_end(&w, len);
 }
@@ -182,13 +170,7 @@ kdc_coap_mc_answer(const uint8_t *buf, size_t len, const uint8_t tok[8],
 	if ((w->type != KDC_COAP_NON && w->type != KDC_COAP_CON) ||
 	    (w->code >> 5) < 2 || (w->code >> 5) > 5)
 		return KDC_ERR_WRONG_TYPE;
-	for (size_t i = 0; i < w->nopt; i++) {
-		uint16_t num = w->opt[i].num;
-
-		if (num != KDC_OPT_OCF_ACCEPT_VERSION &&
-		    num != KDC_OPT_OCF_CONTENT_VERSION &&
-		    kdc_coap_opt_unknown_critical(num))
-			return KDC_ERR_UNSUPPORTED;
-	}
+	if (!kdc_coap_xl_answer_ok(w))
+		return KDC_ERR_UNSUPPORTED;
 	return kdc_coap_xl_decode(w, m);
 }

@@ -371,6 +371,28 @@ kdc_coap_wb_path(struct kdc_coap_wb *w, uint16_t num, const char *path)
 }
 
 void
+kdc_coap_wb_query(struct kdc_coap_wb *w, const char *query, size_t max_items)
+{
+	const char *s, *e;
+	size_t n, items = 0;
+
+	if (w->err != KDC_OK || query == NULL || *query == '\0')
+		return;
+	for (s = query;; s = e + 1) {
+		if ((e = strchr(s, '&')) == NULL)
+			e = s + strlen(s);
+		n = (size_t)(e - s);
+		if (n == 0 || n > 255 || ++items > max_items) {
+			wb_fail(w, KDC_ERR_INVALID_ARG);
+			return;
+		}
+		kdc_coap_wb_opt(w, KDC_OPT_URI_QUERY, s, n);
+		if (*e == '\0')
+			return;
+	}
+}
+
+void
 kdc_coap_wb_payload(struct kdc_coap_wb *w, const void *p, size_t len)
 {
 	static const uint8_t marker = 0xff;

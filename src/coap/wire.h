@@ -47,6 +47,10 @@
 #define KDC_OPT_PROXY_SCHEME	39
 #define KDC_OPT_SIZE1		60
 #define KDC_OPT_NO_RESPONSE	258
+/* OCF's (OCF Core §12.2.5; coap.h KDC_COAP_OPT_OCF_*): critical, known
+ * in answers to our requests (xl.c kdc_coap_xl_answer_ok()) */
+#define KDC_OPT_OCF_ACCEPT_VERSION	2049
+#define KDC_OPT_OCF_CONTENT_VERSION	2053
 
 /* Options kept per parsed message: a LwM2M or EST request carries < 16. */
 #define KDC_COAP_WIRE_OPTS	32
@@ -154,6 +158,11 @@ void	kdc_coap_wb_opt_uint(struct kdc_coap_wb *w, uint16_t num, uint32_t v);
  * '/') or one over 255 bytes (RFC 7252 §5.10) is KDC_ERR_INVALID_ARG. */
 void	kdc_coap_wb_path(struct kdc_coap_wb *w, uint16_t num,
 	    const char *path);
+/* A query as Uri-Query options: NULL or "" adds none, else items joined
+ * by '&', each one option; an empty item, one over 255 bytes, or more
+ * than max_items of them is KDC_ERR_INVALID_ARG. */
+void	kdc_coap_wb_query(struct kdc_coap_wb *w, const char *query,
+	    size_t max_items);
 void	kdc_coap_wb_payload(struct kdc_coap_wb *w, const void *p, size_t len);
 /* KDC_OK and *len the message's length, or the sticky error
  * (KDC_ERR_TOO_LARGE when it did not fit, KDC_ERR_INVALID_ARG) and *len

@@ -53,6 +53,13 @@ struct xl_con {
 	uint64_t	 next;		/* retransmission due; 0: none */
 };
 
+/* An option of the caller's own on a request (kdc_coap_request2()). */
+struct xl_xopt {
+	uint16_t	 num;
+	uint8_t		 len;
+	uint8_t		 val[KDC_COAP_REQ_OPT_LEN];
+};
+
 /* A request we send (kdc_coap_request). Holds a peer reference. */
 struct xl_req {
 	struct xl_req		*next;		/* xp->reqs */
@@ -67,6 +74,9 @@ struct xl_req {
 	uint8_t			 method;
 	int			 cf, accept;
 	char			 path[KDC_COAP_PATH_MAX + 1];
+	char			*query;		/* ours, or NULL */
+	uint8_t			 nxopt;
+	struct xl_xopt		 xopt[KDC_COAP_REQ_OPTS_MAX];	/* ascending */
 	/* our body, Block1 when it does not fit a datagram (RFC 7959 §2.5) */
 	uint8_t			*body;		/* ours, wiped */
 	size_t			 body_len;
@@ -195,6 +205,7 @@ struct xl_out {
 	uint32_t			 observe;
 	const char			*location;
 	const char			*uri_path;
+	const char			*uri_query;
 	int				 cf;
 	uint32_t			 max_age;
 	int				 accept;
@@ -206,6 +217,8 @@ struct xl_out {
 	uint32_t			 size1;
 	const uint8_t			*payload;
 	size_t				 len;
+	const struct xl_xopt		*xopt;	/* ascending, none of the above */
+	size_t				 nxopt;
 };
 
 /* ---- small things ---------------------------------------------------------- */
@@ -307,40 +320,63 @@ xl_of_peer(const struct kdc_coap_peer *p)
 
 /* ---- messages out ---------------------------------------------------------- */
 
+/* The caller's own options numbered below limit, from *k on. */
+static void
+xopt_upto(struct kdc_coap_wb *w, const struct xl_out *o, size_t *k,
+    uint32_t limit)
+{
+	for (; *k < o->nxopt && o->xopt[*k].num < limit; (*k)++)
+		kdc_coap_wb_opt(w, o->xopt[*k].num, o->xopt[*k].val,
+		    o->xopt[*k].len);
+}
+
 static kdc_err
 out_make(uint8_t *buf, size_t cap, uint8_t type, uint16_t mid,
     const uint8_t *tok, size_t tok_len, const struct xl_out *o, size_t *len)
 {
 	struct kdc_coap_wb w;
 	uint8_t v[3];
-	size_t n;
+	size_t n, k = 0;
 
 	kdc_coap_wb_init(&w, buf, cap, type, o->code, mid, tok, tok_len);
+	xopt_upto(&w, o, &k, KDC_OPT_OBSERVE);
 	if (o->has_observe)
 		kdc_coap_wb_opt_uint(&w, KDC_OPT_OBSERVE, o->observe);
+	xopt_upto(&w, o, &k, KDC_OPT_LOCATION_PATH);
 	if (o->location != NULL)
 		kdc_coap_wb_path(&w, KDC_OPT_LOCATION_PATH, o->location);
+	xopt_upto(&w, o, &k, KDC_OPT_URI_PATH);
 	if (o->uri_path != NULL)
 		kdc_coap_wb_path(&w, KDC_OPT_URI_PATH, o->uri_path);
+	xopt_upto(&w, o, &k, KDC_OPT_CONTENT_FORMAT);
 	if (o->cf >= 0 && o->cf <= 0xffff)
 		kdc_coap_wb_opt_uint(&w, KDC_OPT_CONTENT_FORMAT,
 		    (uint32_t)o->cf);
+	xopt_upto(&w, o, &k, KDC_OPT_MAX_AGE);
 	if (o->max_age > 0)
 		kdc_coap_wb_opt_uint(&w, KDC_OPT_MAX_AGE, o->max_age);
+	xopt_upto(&w, o, &k, KDC_OPT_URI_QUERY);
+	kdc_coap_wb_query(&w, o->uri_query, KDC_COAP_QUERY_MAX);
+	xopt_upto(&w, o, &k, KDC_OPT_ACCEPT);
 	if (o->accept >= 0 && o->accept <= 0xffff)
 		kdc_coap_wb_opt_uint(&w, KDC_OPT_ACCEPT, (uint32_t)o->accept);
+	xopt_upto(&w, o, &k, KDC_OPT_BLOCK2);
 	if (o->b2 != NULL) {
 		n = kdc_coap_block_put(o->b2, v);
 		kdc_coap_wb_opt(&w, KDC_OPT_BLOCK2, v, n);
 	}
+	xopt_upto(&w, o, &k, KDC_OPT_BLOCK1);
 	if (o->b1 != NULL) {
 		n = kdc_coap_block_put(o->b1, v);
 		kdc_coap_wb_opt(&w, KDC_OPT_BLOCK1, v, n);
 	}
+	xopt_upto(&w, o, &k, KDC_OPT_SIZE2);
 	if (o->has_size2)
 		kdc_coap_wb_opt_uint(&w, KDC_OPT_SIZE2, o->size2);
+	xopt_upto(&w, o, &k, KDC_OPT_SIZE1);
 	if (o->has_size1)
 		kdc_coap_wb_opt_uint(&w, KDC_OPT_SIZE1, o->size1);
+	xopt_upto(&w, o, &k, UINT32_MAX);
 	if (o->len > 0)
 		kdc_coap_wb_payload(&w, o->payload, o->len);
 	return kdc_coap_wb_end(&w, len);
@@ -619,6 +655,7 @@ msg_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m, char *loc,
     size_t loc_cap)
 {
 	kdc_err r = KDC_OK;
+	uint32_t v;
 
 	memset(m, 0, sizeof(*m));
 	m->code = w->code;
@@ -653,6 +690,12 @@ msg_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m, char *loc,
 		case KDC_OPT_ACCEPT:
 			r = cf_opt(o, &m->accept);
 			break;
+		case KDC_OPT_OCF_CONTENT_VERSION:
+			if (o->len > 2 || kdc_coap_opt_uint(o, &v) != KDC_OK)
+				r = KDC_ERR_MALFORMED;
+			else
+				m->ocf_version = v;
+			break;
 		default:
 			break;
 		}
@@ -670,6 +713,20 @@ kdc_err
 kdc_coap_xl_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m)
 {
 	return msg_decode(w, m, NULL, 0);
+}
+
+bool
+kdc_coap_xl_answer_ok(const struct kdc_coap_wire *w)
+{
+	for (size_t i = 0; i < w->nopt; i++) {
+		uint16_t num = w->opt[i].num;
+
+		if (num != KDC_OPT_OCF_ACCEPT_VERSION &&
+		    num != KDC_OPT_OCF_CONTENT_VERSION &&
+		    kdc_coap_opt_unknown_critical(num))
+			return false;
+	}
+	return true;
 }
 
 const char *
@@ -961,6 +1018,9 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 
 	out_init(&o, r->method);
 	o.uri_path = r->path;
+	o.uri_query = r->query;
+	o.xopt = r->xopt;
+	o.nxopt = r->nxopt;
 	o.accept = r->accept;
 	if (r->b2_next > 0) {
 		b2.num = r->b2_next;
@@ -1063,6 +1123,7 @@ req_complete(struct kdc_coap_xl *x, struct xl_req *r, kdc_err st,
 		kdc_wipe(r->rbody, r->rcap);
 		kdc_free(r->rbody);
 	}
+	kdc_free(r->query);
 	kdc_free(r);
 	kdc_coap_peer_unref(p);
 }
@@ -1072,21 +1133,79 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
     int content_format, int accept, const uint8_t *payload, size_t len,
     kdc_coap_done_fn done, void *arg)
 {
+	struct kdc_coap_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = method;
+	rq.path = path;
+	rq.content_format = content_format;
+	rq.accept = accept;
+	rq.payload = payload;
+	rq.len = len;
+	return kdc_coap_request2(p, &rq, done, arg);
+}
+
+/* An option a caller may add: not one the engine writes or acts on. */
+static bool
+xopt_allowed(uint16_t num)
+{
+	switch (num) {
+	case 0:
+	case KDC_OPT_OBSERVE:
+	case KDC_OPT_LOCATION_PATH:
+	case KDC_OPT_URI_PATH:
+	case KDC_OPT_CONTENT_FORMAT:
+	case KDC_OPT_MAX_AGE:
+	case KDC_OPT_URI_QUERY:
+	case KDC_OPT_ACCEPT:
+	case KDC_OPT_LOCATION_QUERY:
+	case KDC_OPT_BLOCK2:
+	case KDC_OPT_BLOCK1:
+	case KDC_OPT_SIZE2:
+	case KDC_OPT_SIZE1:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void
+req_free_early(struct xl_req *r)
+{
+	con_free(&r->con);
+	if (r->body != NULL)
+		kdc_wipe(r->body, r->body_len);
+	kdc_free(r->body);
+	kdc_free(r->query);
+	kdc_free(r);
+}
+
+kdc_err
+kdc_coap_request2(struct kdc_coap_peer *p, const struct kdc_coap_req *rq,
+    kdc_coap_done_fn done, void *arg)
+{
 	struct kdc_coap_xl *x;
 	struct kdc_coap_xp *xp;
 	struct xl_req *r;
 	uint64_t t;
 	kdc_err e;
 
-	if (p == NULL || done == NULL || path == NULL ||
-	    method < KDC_COAP_GET || method > KDC_COAP_DELETE ||
-	    (len > 0 && payload == NULL) || path[0] == '/' ||
-	    strlen(path) > KDC_COAP_PATH_MAX)
+	if (p == NULL || rq == NULL || done == NULL || rq->path == NULL ||
+	    rq->method < KDC_COAP_GET || rq->method > KDC_COAP_DELETE ||
+	    (rq->len > 0 && rq->payload == NULL) || rq->path[0] == '/' ||
+	    strlen(rq->path) > KDC_COAP_PATH_MAX ||
+	    rq->nopts > KDC_COAP_REQ_OPTS_MAX ||
+	    (rq->nopts > 0 && rq->opts == NULL))
 		return KDC_ERR_INVALID_ARG;
+	for (size_t i = 0; i < rq->nopts; i++)
+		if (!xopt_allowed(rq->opts[i].num) ||
+		    rq->opts[i].len > KDC_COAP_REQ_OPT_LEN ||
+		    (rq->opts[i].len > 0 && rq->opts[i].val == NULL))
+			return KDC_ERR_INVALID_ARG;
 	if ((x = xl_of_peer(p)) == NULL || x->closing ||
 	    !kdc_coap_peer_open(p))
 		return KDC_ERR_CLOSED;
-	if (len > KDC_COAP_REQ_BODY_MAX)
+	if (rq->len > KDC_COAP_REQ_BODY_MAX)
 		return KDC_ERR_TOO_LARGE;
 	if (x->nreqs >= KDC_COAP_PENDING_MAX) {
 		limit_hit(x, "requests to peers in flight", KDC_COAP_PENDING_MAX);
@@ -1095,22 +1214,38 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
 	if ((r = kdc_calloc(1, sizeof(*r))) == NULL)
 		return KDC_ERR_NOMEM;
 	r->p = p;
-	r->method = method;
-	r->cf = content_format;
-	r->accept = accept;
-	snprintf(r->path, sizeof(r->path), "%s", path);
+	r->method = rq->method;
+	r->cf = rq->content_format;
+	r->accept = rq->accept;
+	snprintf(r->path, sizeof(r->path), "%s", rq->path);
 	r->done = done;
 	r->arg = arg;
+	for (size_t i = 0; i < rq->nopts; i++) {
+		/* kept ascending (insertion; equal numbers keep their order) */
+		size_t j = r->nxopt++;
+
+		while (j > 0 && r->xopt[j - 1].num > rq->opts[i].num) {
+			r->xopt[j] = r->xopt[j - 1];
+			j--;
+		}
+		r->xopt[j].num = rq->opts[i].num;
+		r->xopt[j].len = (uint8_t)rq->opts[i].len;
+		if (rq->opts[i].len > 0)
+			memcpy(r->xopt[j].val, rq->opts[i].val,
+			    rq->opts[i].len);
+	}
 	t = ++x->tok;
 	for (int i = 7; i >= 0; i--, t >>= 8)
 		r->tok[i] = (uint8_t)t;
-	if (len > 0) {
-		if ((r->body = kdc_malloc(len)) == NULL) {
-			e = KDC_ERR_NOMEM;
+	e = KDC_ERR_NOMEM;
+	if (rq->query != NULL && rq->query[0] != '\0' &&
+	    (r->query = kdc_strdup(rq->query)) == NULL)
+		goto fail;
+	if (rq->len > 0) {
+		if ((r->body = kdc_malloc(rq->len)) == NULL)
 			goto fail;
-		}
-		memcpy(r->body, payload, len);
-		r->body_len = len;
+		memcpy(r->body, rq->payload, rq->len);
+		r->body_len = rq->len;
 	}
 	if ((e = req_msg(x, r)) != KDC_OK)
 		goto fail;
@@ -1135,11 +1270,7 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
 	if ((e = req_transmit(x, r)) != KDC_OK) {
 		xp->reqs = r->next;
 		x->nreqs--;
-		con_free(&r->con);
-		if (r->body != NULL)
-			kdc_wipe(r->body, r->body_len);
-		kdc_free(r->body);
-		kdc_free(r);
+		req_free_early(r);
 		settle(x, p);
 		kdc_coap_peer_unref(p);
 		return e;
@@ -1147,11 +1278,7 @@ kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
 	settle(x, p);
 	return KDC_OK;
 fail:
-	con_free(&r->con);
-	if (r->body != NULL)
-		kdc_wipe(r->body, r->body_len);
-	kdc_free(r->body);
-	kdc_free(r);
+	req_free_early(r);
 	return e;
 }
 
@@ -1945,6 +2072,13 @@ on_ack(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	}
 	if (w->token_len != 8 || memcmp(w->token, r->tok, 8) != 0)
 		return;		/* not an answer to this request */
+	if (!kdc_coap_xl_answer_ok(w)) {
+		/* RFC 7252 §5.4.1: rejected; its sender retransmits nothing */
+		kdc_log_debug("peer=%s answer with an unknown critical "
+		    "option rejected", kdc_coap_peer_addr(p));
+		req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
+		return;
+	}
 	req_answer(x, r, w);
 }
 
@@ -1962,6 +2096,16 @@ on_separate(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		if (w->type == KDC_COAP_CON)
 			(void)kdc_coap_peer_send(p, buf, bare(buf,
 			    KDC_COAP_RST, w->mid));
+		return;
+	}
+	if (!kdc_coap_xl_answer_ok(w)) {
+		/* RFC 7252 §5.4.1: rejected, a CON one with RST (§4.2) */
+		kdc_log_debug("peer=%s answer with an unknown critical "
+		    "option rejected", kdc_coap_peer_addr(p));
+		if (w->type == KDC_COAP_CON)
+			(void)kdc_coap_peer_send(p, buf, bare(buf,
+			    KDC_COAP_RST, w->mid));
+		req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
 		return;
 	}
 	if (w->type == KDC_COAP_CON) {

@@ -10,6 +10,7 @@
  * xl.c implements these parts of coap.h: kdc_coap_route(),
  * kdc_coap_msg_query(), kdc_coap_set_timers(), kdc_coap_defer() and the
  * kdc_coap_later_*() calls, kdc_coap_peer_laters(), kdc_coap_request(),
+ * kdc_coap_request2(),
  * kdc_coap_observe() and kdc_coap_notify().
  * code.c keeps kdc_coap_code() and the response payload helpers.
  *
@@ -117,6 +118,10 @@ struct kdc_coap_wire;
  * coap.h's limits. The multicast answers' decoder (eng.c). */
 kdc_err	kdc_coap_xl_decode(const struct kdc_coap_wire *w,
 	    struct kdc_coap_msg *m);
+/* An answer to one of our requests (unicast or multicast) carries no
+ * critical option we do not know (RFC 7252 §5.4.1): those of wire.h's
+ * kdc_coap_opt_unknown_critical() are unknown, except OCF's 2049/2053. */
+bool	kdc_coap_xl_answer_ok(const struct kdc_coap_wire *w);
 
 kdc_err	kdc_coap_xl_new(struct kdc_coap *c, const struct kdc_coap_xl_limits *l,
 	    struct kdc_coap_xl **out);
