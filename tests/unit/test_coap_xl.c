@@ -292,7 +292,7 @@ mk(uint8_t *buf, const struct rq *q)
 		kdc_coap_wb_opt(&w, q->extra, "x", 1);
 	if (q->path != NULL)
 		kdc_coap_wb_path(&w, KDC_OPT_URI_PATH, q->path);
-	if (q->extra > KDC_OPT_URI_PATH)
+	if (q->extra > KDC_OPT_URI_PATH && q->extra < KDC_OPT_BLOCK2)
 		kdc_coap_wb_opt(&w, q->extra, "x", 1);
 	if (q->has_b2)
 		kdc_coap_wb_opt(&w, KDC_OPT_BLOCK2, v,
@@ -302,6 +302,8 @@ mk(uint8_t *buf, const struct rq *q)
 		    kdc_coap_block_put(&q->b1, v));
 	if (q->size1 != NULL)
 		kdc_coap_wb_opt(&w, KDC_OPT_SIZE1, q->size1, q->size1_len);
+	if (q->extra > KDC_OPT_SIZE1)
+		kdc_coap_wb_opt(&w, q->extra, "x", 1);
 	if (q->len > 0)
 		kdc_coap_wb_payload(&w, q->payload, q->len);
 	assert_int_equal(kdc_coap_wb_end(&w, &n), KDC_OK);
@@ -764,6 +766,7 @@ static size_t dbody_len;
 static uint8_t dcode;
 static char dloc[KDC_COAP_PATH_MAX + 1];
 static uint64_t dat;
+static uint32_t docf;
 
 static void
 done(void *arg, struct kdc_coap_peer *p, kdc_err st,
@@ -777,8 +780,10 @@ done(void *arg, struct kdc_coap_peer *p, kdc_err st,
 	dat = now_ms;
 	dbody_len = 0;
 	dloc[0] = '\0';
+	docf = 0;
 	if (m != NULL) {
 		dcode = m->code;
+		docf = m->ocf_version;
 		dbody_len = m->payload_len;
 		if (m->payload_len > 0)
 			memcpy(dbody, m->payload, m->payload_len);
@@ -1932,6 +1937,218 @@ test_malformed(void **state)
 	assert_int_equal(PA->refs, 1);
 }
 
+static void
+done_count(void *arg, struct kdc_coap_peer *p, kdc_err st,
+    const struct kdc_coap_msg *m)
+{
+	(void)arg;
+	(void)p;
+	(void)m;
+	dcalls++;
+	dstatus = st;
+}
+
+/* The i-th option of w with number num (any), or NULL. */
+static const struct kdc_coap_opt *
+opt_n(const struct kdc_coap_wire *w, uint16_t num, size_t nth)
+{
+	size_t it = 0;
+	const struct kdc_coap_opt *o = NULL;
+
+	for (size_t k = 0; k <= nth; k++)
+		if ((o = kdc_coap_wire_opt(w, num, &it)) == NULL)
+			return NULL;
+	return o;
+}
+
+/* An OCF request (kdc_coap_request2()): query, CF 10000 and the version
+ * options given out of order go out ascending in every message of the
+ * request (the first, a retransmission, a Block2 follow-up); an answer
+ * carrying 2053 is accepted and its value reported. */
+static void
+test_request2_ocf(void **state)
+{
+	static const uint8_t v[2] = { 0x08, 0x00 };
+	const struct kdc_coap_reqopt opts[2] = {
+		{ KDC_COAP_OPT_OCF_VERSION, v, 2 },
+		{ KDC_COAP_OPT_OCF_ACCEPT_VERSION, v, 2 },
+	};
+	struct kdc_coap_req rq = { .method = KDC_COAP_POST,
+	    .path = "oic/sec/doxm", .query = "rt=oic.r.doxm&if=baseline",
+	    .content_format = KDC_CF_OCF_CBOR, .accept = KDC_CF_OCF_CBOR,
+	    .payload = (const uint8_t *)"\xbf\x66oxmsel\x01\xff", .len = 10,
+	    .opts = opts, .nopts = 2 };
+	struct kdc_coap_wire w;
+	const struct kdc_coap_opt *o;
+	struct kdc_coap_block b;
+	uint16_t prev = 0;
+
+	(void)state;
+	dcalls = 0;
+	assert_int_equal(kdc_coap_request2(PA, &rq, done, NULL), KDC_OK);
+	for (int round = 0; round < 3; round++) {
+		w = last();
+		for (size_t i = 0; i < w.nopt; i++) {
+			assert_true(w.opt[i].num >= prev);
+			prev = w.opt[i].num;
+		}
+		prev = 0;
+		assert_non_null(o = opt_n(&w, KDC_OPT_URI_QUERY, 0));
+		assert_int_equal(o->len, 13);
+		assert_memory_equal(o->val, "rt=oic.r.doxm", 13);
+		assert_non_null(o = opt_n(&w, KDC_OPT_URI_QUERY, 1));
+		assert_memory_equal(o->val, "if=baseline", 11);
+		assert_null(opt_n(&w, KDC_OPT_URI_QUERY, 2));
+		assert_int_equal(opt_uint(&w, KDC_OPT_ACCEPT), 10000);
+		assert_int_equal(opt_uint(&w, KDC_OPT_OCF_ACCEPT_VERSION),
+		    0x0800);
+		assert_int_equal(opt_uint(&w, KDC_OPT_OCF_CONTENT_VERSION),
+		    0x0800);
+		if (round == 0) {
+			assert_int_equal(opt_uint(&w,
+			    KDC_OPT_CONTENT_FORMAT), 10000);
+			assert_int_equal(w.payload_len, 10);
+			advance(3100);		/* a retransmission */
+			assert_int_equal(last().mid, w.mid);
+		} else if (round == 1) {
+			/* the first block of a Block2 answer */
+			feed(PA, &(struct rq){ .type = KDC_COAP_ACK,
+			    .code = KDC_COAP_CHANGED, .mid = w.mid,
+			    .tok = w.token, .tok_len = 8, .has_b2 = true,
+			    .b2 = { 0, true, 0 }, .payload = big, .len = 16 });
+			assert_int_equal(dcalls, 0);
+			w = last();
+			assert_true(opt_block(&w, KDC_OPT_BLOCK2, &b));
+			assert_int_equal(b.num, 1);
+		}
+	}
+	/* the last block, with OCF-Content-Format-Version */
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .code = KDC_COAP_CHANGED,
+	    .mid = w.mid, .tok = w.token, .tok_len = 8, .has_b2 = true,
+	    .b2 = { 1, false, 0 }, .extra = KDC_OPT_OCF_CONTENT_VERSION,
+	    .payload = big, .len = 3 });
+	assert_int_equal(dcalls, 1);
+	assert_int_equal(dstatus, KDC_OK);
+	assert_int_equal(dcode, KDC_COAP_CHANGED);
+	assert_int_equal(dbody_len, 19);
+	assert_int_equal(docf, 'x');		/* mk()'s value: "x" */
+	assert_int_equal(PA->refs, 1);
+}
+
+/* RFC 7252 §5.4.1 on our requests' answers: an unknown critical option
+ * rejects the answer (done KDC_ERR_UNSUPPORTED), a CON one with RST;
+ * OCF's 2049 is known; an elective one is ignored. */
+static void
+test_request_answer_critical(void **state)
+{
+	struct kdc_coap_wire w;
+
+	(void)state;
+	/* piggybacked, 2051: critical (odd), unknown */
+	assert_int_equal(request(PA, KDC_COAP_GET, "oic/sec/doxm", NULL, 0),
+	    KDC_OK);
+	w = last();
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .code = KDC_COAP_CONTENT,
+	    .mid = w.mid, .tok = w.token, .tok_len = 8, .extra = 2051 });
+	assert_int_equal(dcalls, 1);
+	assert_int_equal(dstatus, KDC_ERR_UNSUPPORTED);
+	/* separate CON, 9: RST, not ACK */
+	assert_int_equal(request(PA, KDC_COAP_GET, "oic/sec/doxm", NULL, 0),
+	    KDC_OK);
+	w = last();
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .code = 0, .mid = w.mid });
+	feed(PA, &(struct rq){ .type = KDC_COAP_CON, .code = KDC_COAP_CONTENT,
+	    .mid = 0x5151, .tok = w.token, .tok_len = 8, .extra = 9 });
+	assert_int_equal(dcalls, 1);
+	assert_int_equal(dstatus, KDC_ERR_UNSUPPORTED);
+	assert_int_equal(last().type, KDC_COAP_RST);
+	assert_int_equal(last().mid, 0x5151);
+	/* 2049 known, 2050 elective: accepted */
+	assert_int_equal(request(PA, KDC_COAP_GET, "oic/sec/doxm", NULL, 0),
+	    KDC_OK);
+	w = last();
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .code = KDC_COAP_CONTENT,
+	    .mid = w.mid, .tok = w.token, .tok_len = 8,
+	    .extra = KDC_OPT_OCF_ACCEPT_VERSION });
+	assert_int_equal(dstatus, KDC_OK);
+	assert_int_equal(docf, 0);
+	assert_int_equal(request(PA, KDC_COAP_GET, "oic/sec/doxm", NULL, 0),
+	    KDC_OK);
+	w = last();
+	feed(PA, &(struct rq){ .type = KDC_COAP_ACK, .code = KDC_COAP_CONTENT,
+	    .mid = w.mid, .tok = w.token, .tok_len = 8, .extra = 2050 });
+	assert_int_equal(dstatus, KDC_OK);
+	assert_int_equal(PA->refs, 1);
+}
+
+/* kdc_coap_request2()'s refusals, at once: nothing sent, nothing held. */
+static void
+test_request2_refused(void **state)
+{
+	static const uint8_t v[17];
+	struct kdc_coap_reqopt o5[5] = {
+		{ 2049, v, 2 }, { 2053, v, 2 }, { 3, v, 1 }, { 7, v, 1 },
+		{ 258, v, 1 } };
+	struct kdc_coap_req rq = { .method = KDC_COAP_GET,
+	    .path = "oic/res", .content_format = KDC_CF_NONE,
+	    .accept = KDC_CF_NONE };
+	static const uint16_t ours[] = { 0, KDC_OPT_OBSERVE,
+	    KDC_OPT_LOCATION_PATH, KDC_OPT_URI_PATH, KDC_OPT_CONTENT_FORMAT,
+	    KDC_OPT_MAX_AGE, KDC_OPT_URI_QUERY, KDC_OPT_ACCEPT,
+	    KDC_OPT_LOCATION_QUERY, KDC_OPT_BLOCK2, KDC_OPT_BLOCK1,
+	    KDC_OPT_SIZE2, KDC_OPT_SIZE1 };
+	struct kdc_coap_reqopt one = { 2049, v, 2 };
+	struct kdc_coap_wire w;
+
+	(void)state;
+	dcalls = 0;
+	assert_int_equal(kdc_coap_request2(PA, NULL, done, NULL),
+	    KDC_ERR_INVALID_ARG);
+	rq.opts = o5;
+	rq.nopts = 5;			/* over KDC_COAP_REQ_OPTS_MAX */
+	assert_int_equal(kdc_coap_request2(PA, &rq, done, NULL),
+	    KDC_ERR_INVALID_ARG);
+	rq.nopts = 4;			/* at it: fine */
+	assert_int_equal(kdc_coap_request2(PA, &rq, done_count, NULL), KDC_OK);
+	w = last();
+	assert_int_equal(opt_uint(&w, 7), 0);
+	assert_int_equal(opt_uint(&w, 2053), 0);
+	assert_int_equal(opt_uint(&w, 3), 0);
+	rq.opts = &one;
+	rq.nopts = 1;
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+		one.num = ours[i];
+		assert_int_equal(kdc_coap_request2(PA, &rq, done, NULL),
+		    KDC_ERR_INVALID_ARG);
+	}
+	one.num = 2049;
+	one.len = KDC_COAP_REQ_OPT_LEN + 1;
+	assert_int_equal(kdc_coap_request2(PA, &rq, done, NULL),
+	    KDC_ERR_INVALID_ARG);
+	one.len = 2;
+	one.val = NULL;
+	assert_int_equal(kdc_coap_request2(PA, &rq, done, NULL),
+	    KDC_ERR_INVALID_ARG);
+	rq.nopts = 0;
+	rq.query = "a=1&&b=2";
+	assert_int_equal(kdc_coap_request2(PA, &rq, done, NULL),
+	    KDC_ERR_INVALID_ARG);
+	rq.query = "a&b&c&d&e&f&g&h&i";	/* 9 > KDC_COAP_QUERY_MAX */
+	assert_int_equal(kdc_coap_request2(PA, &rq, done, NULL),
+	    KDC_ERR_INVALID_ARG);
+	rq.query = "a&b&c&d&e&f&g&h";
+	assert_int_equal(kdc_coap_request2(PA, &rq, done_count, NULL), KDC_OK);
+	w = last();
+	assert_non_null(opt_n(&w, KDC_OPT_URI_QUERY, 7));
+	assert_int_equal(PA->refs, 3);		/* the two accepted ones */
+	assert_int_equal(dcalls, 0);
+	PA->open = false;
+	kdc_coap_xl_gone(eng.xl, PA);
+	assert_int_equal(dcalls, 2);		/* both CLOSED */
+	assert_int_equal(dstatus, KDC_ERR_CLOSED);
+	assert_int_equal(PA->refs, 1);
+}
+
 /* A random walk of byte flips over a few valid messages. */
 static void
 test_mutations(void **state)
@@ -1987,6 +2204,9 @@ main(void)
 		T(test_request_blocks),
 		T(test_request_b2_cap),
 		T(test_request_send_max),
+		T(test_request2_ocf),
+		T(test_request_answer_critical),
+		T(test_request2_refused),
 		T(test_block1_joined),
 		T(test_block1_size1),
 		T(test_block1_cap),
