@@ -19,10 +19,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "coap/coap.h"
 #include "coap/eng_int.h"
 #include "coap/wire.h"
+#include "coap/xl.h"
 #include "testkdc.h"
 
 static const uint8_t tok[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
@@ -341,6 +343,177 @@ yes(void *arg, enum kdc_coap_client_cred t, const uint8_t *const *der,
 }
 
 static const uint8_t wkey[32] = { 0x43 };
+static const struct kdc_principal who = { .type = KDC_TYPE_PSK };
+
+/* ---- a NoSec client session against a socket of the test's own ------------ */
+
+static struct {
+	struct kdc_coap_peer	*peer;
+	int			 conns, dones;
+	kdc_err			 cst, dst;
+	uint8_t			 code;
+	uint32_t		 ocf;
+	char			 body[64];
+	bool			 inside;
+} ns;
+
+static void
+ns_done(void *arg, struct kdc_coap_peer *p, kdc_err st,
+    const struct kdc_coap_msg *m)
+{
+	(void)arg;
+	(void)p;
+	ns.dones++;
+	ns.dst = st;
+	if (m != NULL) {
+		ns.code = m->code;
+		ns.ocf = m->ocf_version;
+		snprintf(ns.body, sizeof(ns.body), "%.*s", (int)m->payload_len,
+		    (const char *)m->payload);
+	}
+}
+
+static void
+ns_conn(void *arg, struct kdc_coap_peer *p, kdc_err st)
+{
+	(void)arg;
+	assert_false(ns.inside);	/* later, never from connect2 */
+	ns.conns++;
+	ns.cst = st;
+	ns.peer = p;
+	if (p != NULL)
+		kdc_coap_peer_hold(p);
+}
+
+/*
+ * KDC_COAP_CLIENT_NOSEC to a UDP socket of this test: the connect
+ * callback comes on a later step with a peer that has no principal, no
+ * suite, no PRF; a request goes out as a plain CON datagram with its
+ * query and OCF options, is retransmitted, and a piggybacked answer
+ * carrying 2053 completes it.
+ */
+static void
+test_nosec(void **state)
+{
+	struct kdc_config cfg;
+	struct kdc_test_kdc k;
+	struct kdc_coap *c = NULL;
+	struct kdc_coap_client_opts o;
+	static const uint8_t v[2] = { 0x08, 0x00 };
+	const struct kdc_coap_reqopt opt = { KDC_COAP_OPT_OCF_ACCEPT_VERSION,
+	    v, 2 };
+	struct kdc_coap_req rq = { .method = KDC_COAP_GET,
+	    .path = "oic/sec/doxm", .query = "owned=FALSE",
+	    .content_format = KDC_CF_NONE, .accept = KDC_CF_OCF_CBOR,
+	    .opts = &opt, .nopts = 1 };
+	struct sockaddr_in sa = { .sin_family = AF_INET }, from;
+	socklen_t sl = sizeof(sa), fl;
+	struct kdc_coap_wire w, w2;
+	uint8_t buf[512], ans[64], prf[8];
+	struct kdc_coap_wb wb;
+	size_t n;
+	ssize_t got = -1;
+	int fd;
+
+	(void)state;
+	memset(&ns, 0, sizeof(ns));
+	kdc_config_defaults(&cfg);
+	kdc_test_kdc_open(&k, wkey, &cfg, KDC_TEST_NO_CA);
+	assert_int_equal(kdc_coap_new(k.core, &cfg, &c), KDC_OK);
+	kdc_coap_set_timers(c, 200, 2, 0);
+	assert_true((fd = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+
+	memset(&o, 0, sizeof(o));
+	o.cred = KDC_COAP_CLIENT_NOSEC;
+	o.unauthenticated = true;
+	ns.inside = true;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", ntohs(sa.sin_port),
+	    &o, ns_conn, NULL), KDC_OK);
+	ns.inside = false;
+	assert_int_equal(ns.conns, 0);
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", ntohs(sa.sin_port),
+	    &o, ns_conn, NULL), KDC_ERR_EXISTS);	/* one per 4-tuple */
+	for (int i = 0; i < 50 && ns.conns == 0; i++)
+		(void)kdc_coap_run_once(c, 20);
+	assert_int_equal(ns.conns, 1);
+	assert_int_equal(ns.cst, KDC_OK);
+	assert_non_null(ns.peer);
+	assert_int_equal(kdc_coap_peer_suite(ns.peer), 0);
+	assert_int_equal(kdc_coap_peer_prf(ns.peer, prf, sizeof(prf)),
+	    KDC_ERR_NOT_FOUND);
+	assert_int_equal(kdc_coap_peer_auth(ns.peer)->type, 0);
+	assert_int_equal(kdc_coap_peer_auth(ns.peer)->cred_id, 0);
+
+	assert_int_equal(kdc_coap_request2(ns.peer, &rq, ns_done, NULL),
+	    KDC_OK);
+	/* the first transmission, then (unanswered) its retransmission */
+	for (int t = 0; t < 2; t++) {
+		got = -1;
+		for (int i = 0; i < 100 && got < 0; i++) {
+			(void)kdc_coap_run_once(c, 20);
+			fl = sizeof(from);
+			got = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+			    (struct sockaddr *)&from, &fl);
+		}
+		assert_true(got > 0);
+		assert_int_equal(kdc_coap_wire_parse(buf, (size_t)got,
+		    t == 0 ? &w : &w2), KDC_OK);
+	}
+	assert_int_equal(w.type, KDC_COAP_CON);
+	assert_int_equal(w.code, KDC_COAP_GET);
+	assert_int_equal(w2.mid, w.mid);
+	assert_memory_equal(w2.token, w.token, 8);
+	{
+		size_t it = 0;
+		const struct kdc_coap_opt *q;
+		struct kdc_coap_msg m;
+
+		assert_int_equal(kdc_coap_xl_decode(&w, &m), KDC_OK);
+		assert_string_equal(m.path, "oic/sec/doxm");
+		assert_int_equal(m.nquery, 1);
+		assert_string_equal(m.query[0], "owned=FALSE");
+		assert_int_equal(m.accept, KDC_CF_OCF_CBOR);
+		q = kdc_coap_wire_opt(&w, KDC_OPT_OCF_ACCEPT_VERSION, &it);
+		assert_non_null(q);
+		assert_int_equal(q->len, 2);
+		assert_memory_equal(q->val, v, 2);
+	}
+	/* the answer: ACK 2.05, CF 10000, 2053 = 0x0800 */
+	kdc_coap_wb_init(&wb, ans, sizeof(ans), KDC_COAP_ACK,
+	    KDC_COAP_CONTENT, w.mid, w.token, w.token_len);
+	kdc_coap_wb_opt_uint(&wb, KDC_OPT_CONTENT_FORMAT, KDC_CF_OCF_CBOR);
+	kdc_coap_wb_opt_uint(&wb, KDC_OPT_OCF_CONTENT_VERSION, 0x0800);
+	kdc_coap_wb_payload(&wb, "doxm", 4);
+	assert_int_equal(kdc_coap_wb_end(&wb, &n), KDC_OK);
+	{
+		/* from another port than the peer's: not its answer */
+		int fd2 = socket(AF_INET, SOCK_DGRAM, 0);
+
+		assert_true(fd2 >= 0);
+		assert_int_equal(sendto(fd2, ans, n, 0,
+		    (struct sockaddr *)&from, fl), (ssize_t)n);
+		for (int i = 0; i < 10; i++)
+			(void)kdc_coap_run_once(c, 10);
+		assert_int_equal(ns.dones, 0);
+		close(fd2);
+		assert_int_equal(sendto(fd, ans, n, 0,
+		    (struct sockaddr *)&from, fl), (ssize_t)n);
+	}
+	for (int i = 0; i < 100 && ns.dones == 0; i++)
+		(void)kdc_coap_run_once(c, 20);
+	assert_int_equal(ns.dones, 1);
+	assert_int_equal(ns.dst, KDC_OK);
+	assert_int_equal(ns.code, KDC_COAP_CONTENT);
+	assert_int_equal(ns.ocf, 0x0800);
+	assert_string_equal(ns.body, "doxm");
+	kdc_coap_peer_release(ns.peer);
+	close(fd);
+	kdc_coap_free(c);
+	kdc_test_kdc_close(&k);
+}
 
 static void
 test_refusals(void **state)
@@ -437,6 +610,54 @@ test_refusals(void **state)
 	o.cred = KDC_COAP_CLIENT_RPK;
 	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
 	    NULL), KDC_ERR_TLS);
+	/* NoSec: only asked for by name and flag together; no principal, no
+	 * PRF (nothing to derive it from) */
+	memset(&o, 0, sizeof(o));
+	o.cred = KDC_COAP_CLIENT_NOSEC;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);	/* without unauthenticated */
+	o.unauthenticated = true;
+	o.who = &who;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);	/* a principal it cannot be */
+	o.who = NULL;
+	o.prf_label = "key expansion";
+	o.prf_label_len = 13;
+	o.prf_len = 96;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
+	/* unauthenticated on a DTLS kind */
+	memset(&o, 0, sizeof(o));
+	o.cred = KDC_COAP_CLIENT_PSK;
+	o.psk_identity = id;
+	o.psk_identity_len = sizeof(id);
+	o.psk_key = psk;
+	o.psk_key_len = sizeof(psk);
+	o.unauthenticated = true;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
+	o.unauthenticated = false;
+	/* the PRF asked for: bounded label and length, a known seed */
+	o.prf_label = "key expansion";
+	o.prf_label_len = 13;
+	o.prf_len = KDC_COAP_PRF_MAX + 1;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
+	o.prf_len = 96;
+	o.prf_label_len = 0;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
+	o.prf_label_len = KDC_COAP_PRF_LABEL_MAX + 1;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
+	o.prf_label_len = 13;
+	o.prf_label = NULL;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
+	o.prf_label = "key expansion";
+	o.prf_seed = (enum kdc_coap_prf_seed)2;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
 	{
 		struct kdc_coap_stats s;
 
@@ -456,6 +677,7 @@ main(void)
 		cmocka_unit_test(test_onlink),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_nosec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
