@@ -14,14 +14,26 @@
  *
  *   engclient get ADDR PORT PATH CRED...
  *       kdc_coap_connect2() then one GET; CRED is
- *         psk IDENTITY_HEX KEY_FILE [ocf]    (the key as hex in a file)
+ *         psk IDENTITY_HEX KEY_FILE [ocf] [prf=client|server:LABEL:LEN]
+ *           (the key as hex in a file; prf: the PRF output kept from
+ *           the handshake, printed "suite 0xXXXX" and "prf HEX" once
+ *           connected: a test key's, never a real one's)
  *         rpk TRUST_SPKI_PEM [OUR_SPKI_PEM OUR_KEY_PEM]
  *         x509 TRUST_CA_PEM [OUR_CERT_PEM OUR_KEY_PEM]
  *       The check (RPK: the server's SPKI equals TRUST_SPKI_PEM's;
  *       X.509: its chain verifies under TRUST_CA_PEM) prints
  *         check type=rpk|x509 n=N verdict=accept|refuse
- *       then "connected suite=NAME", "answer C.DD PAYLOAD"; or
+ *       then "connected peer=ADDR", "answer C.DD PAYLOAD"; or
  *       "connect failed: ERROR" (exit 2), "request failed: ERROR" (3).
+ *
+ *   engclient nosec ADDR PORT METHOD PATH QUERY PAYLOAD [ocf]
+ *       kdc_coap_connect2() KDC_COAP_CLIENT_NOSEC (unauthenticated: plain
+ *       CoAP) then one kdc_coap_request2(): METHOD get|post, QUERY and
+ *       PAYLOAD "-" for none; ocf: Content-Format (with a payload) and
+ *       Accept 10000, 2049 and 2053 = 0x0800. Prints "connected peer=
+ *       ADDR suite=0x0000", then "answer C.DD cf=N ocf_version=N
+ *       PAYLOAD", or the failures as get's. ENGCLIENT_ACK_MS: CoAP
+ *       ACK_TIMEOUT (a lossy path's retransmission, sooner).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -151,6 +163,9 @@ check(void *arg, enum kdc_coap_client_cred type, const uint8_t *const *der,
 	return r;
 }
 
+static bool verbose_answer;
+static size_t prf_len;
+
 static void
 got(void *arg, struct kdc_coap_peer *peer, kdc_err status,
     const struct kdc_coap_msg *rsp)
@@ -162,6 +177,9 @@ got(void *arg, struct kdc_coap_peer *peer, kdc_err status,
 		g.rc = 3;
 	} else {
 		printf("answer %d.%02d ", rsp->code >> 5, rsp->code & 31);
+		if (verbose_answer)
+			printf("cf=%d ocf_version=%u ", rsp->content_format,
+			    (unsigned)rsp->ocf_version);
 		print_payload(rsp->payload, rsp->payload_len);
 		putchar('\n');
 		g.rc = 0;
@@ -171,10 +189,14 @@ got(void *arg, struct kdc_coap_peer *peer, kdc_err status,
 }
 
 static const char *get_path;
+static struct kdc_coap_peer *held;
+static struct kdc_coap_req nsreq;
+static bool nosec;
 
 static void
 connected(void *arg, struct kdc_coap_peer *peer, kdc_err status)
 {
+	uint8_t prf[KDC_COAP_PRF_MAX];
 	kdc_err r;
 
 	(void)arg;
@@ -185,10 +207,28 @@ connected(void *arg, struct kdc_coap_peer *peer, kdc_err status)
 		g.done = true;
 		return;
 	}
-	printf("connected peer=%s\n", kdc_coap_peer_addr(peer));
+	printf("connected peer=%s suite=0x%04x\n", kdc_coap_peer_addr(peer),
+	    kdc_coap_peer_suite(peer));
+	if (prf_len > 0) {
+		if ((r = kdc_coap_peer_prf(peer, prf, prf_len)) != KDC_OK)
+			printf("prf failed: %s\n", kdc_err_str(r));
+		else {
+			printf("prf ");
+			for (size_t i = 0; i < prf_len; i++)
+				printf("%02x", prf[i]);
+			putchar('\n');
+		}
+		memset(prf, 0, sizeof(prf));
+		kdc_coap_peer_hold(peer);	/* read again at the end */
+		held = peer;
+	}
 	fflush(stdout);
-	if ((r = kdc_coap_request(peer, KDC_COAP_GET, get_path, KDC_CF_NONE,
-	    KDC_CF_NONE, NULL, 0, got, NULL)) != KDC_OK) {
+	if (nosec)
+		r = kdc_coap_request2(peer, &nsreq, got, arg);
+	else
+		r = kdc_coap_request(peer, KDC_COAP_GET, get_path, KDC_CF_NONE,
+		    KDC_CF_NONE, NULL, 0, got, arg);
+	if (r != KDC_OK) {
 		printf("request failed: %s\n", kdc_err_str(r));
 		g.rc = 3;
 		g.done = true;
@@ -220,7 +260,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: engclient mc IFNAME GROUP PORT PATH QUERY "
 	    "WINDOW_MS [MAX]\n       engclient get ADDR PORT PATH "
-	    "psk|rpk|x509 ...\n");
+	    "psk|rpk|x509 ...\n       engclient nosec ADDR PORT get|post "
+	    "PATH QUERY|- PAYLOAD|- [ocf]\n");
 	return 1;
 }
 
@@ -235,6 +276,12 @@ main(int argc, char **argv)
 	struct kdc_coap_client_opts o;
 	gnutls_datum_t ours = { NULL, 0 }, key = { NULL, 0 }, kf = { NULL, 0 };
 	uint8_t wk[32], id[128], psk[64];
+	static const uint8_t ver[2] = { 0x08, 0x00 };
+	const struct kdc_coap_reqopt ocfopts[2] = {
+		{ KDC_COAP_OPT_OCF_ACCEPT_VERSION, ver, 2 },
+		{ KDC_COAP_OPT_OCF_VERSION, ver, 2 },
+	};
+	char prf_label[KDC_COAP_PRF_LABEL_MAX + 1];
 	size_t idn = 0, pskn = 0;
 	uint64_t deadline;
 	kdc_err r;
@@ -266,7 +313,7 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[1], "get") == 0 && argc >= 7) {
 		memset(&o, 0, sizeof(o));
 		get_path = argv[4];
-		if (strcmp(argv[5], "psk") == 0 && (argc == 8 || argc == 9)) {
+		if (strcmp(argv[5], "psk") == 0 && argc >= 8) {
 			if (hex_bytes(argv[6], id, sizeof(id), &idn) != 0 ||
 			    read_file(argv[7], &kf) != 0 ||
 			    hex_bytes((const char *)kf.data, psk, sizeof(psk),
@@ -279,8 +326,28 @@ main(int argc, char **argv)
 			o.psk_identity_len = idn;
 			o.psk_key = psk;
 			o.psk_key_len = pskn;
-			if (argc == 9 && strcmp(argv[8], "ocf") == 0)
-				o.suites = KDC_COAP_SUITES_OCF;
+			for (int i = 8; i < argc; i++) {
+				const char *a = argv[i], *l, *e;
+
+				if (strcmp(a, "ocf") == 0) {
+					o.suites = KDC_COAP_SUITES_OCF;
+					continue;
+				}
+				/* prf=client|server:LABEL:LEN */
+				if (strncmp(a, "prf=", 4) != 0 ||
+				    (l = strchr(a, ':')) == NULL ||
+				    (e = strrchr(a, ':')) == l ||
+				    (size_t)(e - l - 1) > KDC_COAP_PRF_LABEL_MAX)
+					return usage();
+				o.prf_seed = strncmp(a + 4, "server", 6) == 0 ?
+				    KDC_COAP_PRF_SERVER_FIRST :
+				    KDC_COAP_PRF_CLIENT_FIRST;
+				memcpy(prf_label, l + 1, (size_t)(e - l - 1));
+				prf_label[e - l - 1] = '\0';
+				o.prf_label = prf_label;
+				o.prf_label_len = strlen(prf_label);
+				o.prf_len = prf_len = (size_t)atoi(e + 1);
+			}
 		} else if ((strcmp(argv[5], "rpk") == 0 ||
 		    strcmp(argv[5], "x509") == 0) && (argc == 7 || argc == 9)) {
 			o.cred = strcmp(argv[5], "rpk") == 0 ?
@@ -315,8 +382,41 @@ main(int argc, char **argv)
 		} else
 			return usage();
 		r = kdc_coap_connect2(c, argv[2], atoi(argv[3]), &o, connected,
-		    NULL);
+		    c);
 		memset(psk, 0, sizeof(psk));
+		if (r != KDC_OK) {
+			printf("connect refused: %s\n", kdc_err_str(r));
+			goto out;
+		}
+	} else if (strcmp(argv[1], "nosec") == 0 && (argc == 8 ||
+	    argc == 9)) {
+		bool ocf = argc == 9 && strcmp(argv[8], "ocf") == 0;
+
+		memset(&o, 0, sizeof(o));
+		o.cred = KDC_COAP_CLIENT_NOSEC;
+		o.unauthenticated = true;
+		nosec = verbose_answer = true;
+		nsreq.method = strcmp(argv[4], "post") == 0 ? KDC_COAP_POST :
+		    KDC_COAP_GET;
+		nsreq.path = argv[5];
+		nsreq.query = strcmp(argv[6], "-") == 0 ? NULL : argv[6];
+		nsreq.content_format = nsreq.accept = KDC_CF_NONE;
+		if (strcmp(argv[7], "-") != 0) {
+			nsreq.payload = (const uint8_t *)argv[7];
+			nsreq.len = strlen(argv[7]);
+			if (ocf)
+				nsreq.content_format = KDC_CF_OCF_CBOR;
+		}
+		if (ocf) {
+			nsreq.accept = KDC_CF_OCF_CBOR;
+			nsreq.opts = ocfopts;
+			nsreq.nopts = 2;
+		}
+		if (getenv("ENGCLIENT_ACK_MS") != NULL)
+			kdc_coap_set_timers(c,
+			    (unsigned)atoi(getenv("ENGCLIENT_ACK_MS")), 0, 0);
+		r = kdc_coap_connect2(c, argv[2], atoi(argv[3]), &o, connected,
+		    c);
 		if (r != KDC_OK) {
 			printf("connect refused: %s\n", kdc_err_str(r));
 			goto out;
@@ -331,6 +431,25 @@ main(int argc, char **argv)
 	rc = g.done ? g.rc : 1;
 	if (!g.done)
 		printf("no end within 70 s\n");
+	if (held != NULL) {
+		/* after the answer: our record layer has the session now
+		 * (GnuTLS's is freed), the PRF output was kept */
+		struct kdc_coap_stats s;
+		uint8_t prf[KDC_COAP_PRF_MAX];
+
+		(void)kdc_coap_run_once(c, 10);
+		kdc_coap_stats(c, &s);
+		if (kdc_coap_peer_prf(held, prf, prf_len) == KDC_OK) {
+			printf("prf-after own_records=%llu ",
+			    (unsigned long long)s.own_records);
+			for (size_t i = 0; i < prf_len; i++)
+				printf("%02x", prf[i]);
+			putchar('\n');
+		} else
+			printf("prf-after none\n");
+		memset(prf, 0, sizeof(prf));
+		kdc_coap_peer_release(held);
+	}
 out:
 	kdc_coap_free(c);
 	kdc_core_free(core);
