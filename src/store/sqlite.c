@@ -98,6 +98,7 @@ enum sq_stmt {
 	S_AUD_GET,
 	S_AUD_LIST,
 	S_AUDIT_LAST,
+	S_AUDIT_HEAD,
 	S_AUDIT_APPEND,
 	S_AUDIT_RANGE,
 	S_REG_DEL_EP,
@@ -216,6 +217,7 @@ static const char *const sql_text[S_CRED_LIST] = {
 	[S_AUD_LIST] = "SELECT " AUD_COLS " FROM audiences ORDER BY name",
 	[S_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit"
 	    " ORDER BY seq DESC LIMIT 1",
+	[S_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_APPEND] = "INSERT INTO audit(seq, ts, actor, action, subject,"
 	    " outcome, detail, prev_hash, hash)"
 	    " VALUES((SELECT IFNULL(MAX(seq), 0) + 1 FROM audit),"
@@ -1949,6 +1951,25 @@ out:
 }
 
 static kdc_err
+sq_audit_head(struct kdc_store *st, int64_t *seq, uint8_t hash[32])
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	uint8_t h[32];
+	kdc_err r;
+
+	if ((r = sq_stmt(q, S_AUDIT_HEAD, &s)) != KDC_OK ||
+	    (r = sq_row(q, s)) != KDC_OK ||
+	    (r = col_hash(s, 1, h)) != KDC_OK)
+		goto out;
+	*seq = sqlite3_column_int64(s, 0);
+	memcpy(hash, h, 32);
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
 sq_audit_append(struct kdc_store *st, struct kdc_audit_rec *rec)
 {
 	struct sq *q = sq_of(st);
@@ -2776,6 +2797,7 @@ static const struct kdc_store_ops sqlite_ops = {
 	.audience_get = sq_audience_get,
 	.audience_list = sq_audience_list,
 	.audit_last = sq_audit_last,
+	.audit_head = sq_audit_head,
 	.audit_append = sq_audit_append,
 	.audit_foreach = sq_audit_foreach,
 	.lwm2m_reg_put = sq_lwm2m_reg_put,

@@ -231,6 +231,8 @@ roundtrip(const char *path)
 	struct kdc_cred c, *g = NULL, **cl = NULL;
 	struct kdc_mfg_ca ca, **cal = NULL;
 	struct kdc_audit_rec rec, last;
+	uint8_t head[32];
+	int64_t head_seq = -1;
 	struct kdc_cred_filter f;
 	uint8_t wrapped[48], sfp[32], spki[91], spki_fp[32], cert[300];
 	uint8_t fp_other[32];
@@ -500,6 +502,10 @@ roundtrip(const char *path)
 
 	/* audit */
 	assert_int_equal(kdc_store_audit_last(st, &last), KDC_ERR_NOT_FOUND);
+	memset(head, 0xee, sizeof(head));
+	assert_int_equal(kdc_store_audit_head(st, &head_seq, head),
+	    KDC_ERR_NOT_FOUND);
+	assert_int_equal(head_seq, 0);
 	memset(&rec, 0, sizeof(rec));
 	rec.ts = 123;
 	snprintf(rec.actor, sizeof(rec.actor), "cli");
@@ -513,6 +519,13 @@ roundtrip(const char *path)
 	assert_int_equal(rec.seq, 1);
 	assert_int_equal(kdc_store_audit_last(st, &last), KDC_OK);
 	assert_memory_equal(&last, &rec, sizeof(rec));
+	rec.seq = 0;
+	memset(rec.hash, 0xa5, 32);
+	assert_int_equal(kdc_store_audit_append(st, &rec), KDC_OK);
+	assert_int_equal(rec.seq, 2);
+	assert_int_equal(kdc_store_audit_head(st, &head_seq, head), KDC_OK);
+	assert_int_equal(head_seq, 2);
+	assert_memory_equal(head, rec.hash, 32);
 
 	/* device delete */
 	assert_int_equal(kdc_store_device_delete(st, dev1), KDC_OK);
