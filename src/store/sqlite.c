@@ -253,8 +253,9 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " audience, scope, kind, pop, pop_kid, pop_key, hash, iat, exp)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[S_TOK_GET] = "SELECT " TOK_COLS " FROM ace_tokens WHERE cti = ?1",
+	/* kind literal: the partial index ace_token_hash (schema 10) */
 	[S_TOK_BY_HASH] = "SELECT " TOK_COLS " FROM ace_tokens"
-	    " WHERE hash = ?1",
+	    " WHERE hash = ?1 AND kind = 'refresh'",
 	[S_TOK_REVOKE] = "UPDATE ace_tokens SET revoked_at = ?2"
 	    " WHERE cti = ?1 AND revoked_at = 0",
 	[S_TOK_STATE] = "SELECT revoked_at FROM ace_tokens WHERE cti = ?1",
