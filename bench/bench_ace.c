@@ -34,9 +34,13 @@
  *    ed25519_verify (the cose backend: GnuTLS/nettle) and
  *    ed25519_verify_openssl (OpenSSL 3 EVP) on its Sig_structure.
  * usage: bench_ace SECONDS_PER_ROW
+ *   BENCH_ACE_ROWS (unset: all): a comma-separated list of the rows to
+ *   run, the others skipped (to profile one: the rs_* rows need a token_*
+ *   row before them, which keeps their tokens)
  * prints one line per row: NAME rate=R/s n=N cpu_us=U [bytes=B]
  *   (rate: wall clock; U: thread CPU µs per operation)
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +74,34 @@ now(clockid_t clk)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Is row name one of BENCH_ACE_ROWS (unset: every row)? */
+static bool
+row_wanted(const char *name)
+{
+	const char *only = getenv("BENCH_ACE_ROWS"), *p;
+	size_t n = strlen(name);
+
+	if (only == NULL || only[0] == '\0')
+		return true;
+	for (p = only; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == only || p[-1] == ',') && (p[n] == ',' ||
+		    p[n] == '\0'))
+			return true;
+	return false;
+}
+
 /* One row: fn(arg) until secs have passed; 0, or -1 when fn failed. */
 static int
 row(const char *name, double secs, int (*fn)(void *), void *arg,
     const char *extra)
 {
-	double w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_THREAD_CPUTIME_ID),
-	    w, c;
+	double w0, c0, w, c;
 	long n = 0;
 
+	if (!row_wanted(name))
+		return 0;
+	w0 = now(CLOCK_MONOTONIC);
+	c0 = now(CLOCK_THREAD_CPUTIME_ID);
 	do {
 		for (int i = 0; i < 16; i++, n++)
 			if (fn(arg) != 0) {

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -651,6 +652,7 @@ struct treq {
 	uint8_t			 x[32], y[32];			/* asymmetric */
 	struct kdc_ace_token_rec old;	/* refresh: the refresh token used */
 	bool			 refreshing;
+	bool			 cached;	/* a row came from the cache */
 	const char		*why;
 	char			 authz_why[160];
 };
@@ -745,6 +747,27 @@ pop_kid_make(uint8_t kid[ACE_KID_LEN])
 			if ((r = kdc_random(&kid[i], 1)) != KDC_OK)
 				return r;
 	return KDC_OK;
+}
+
+/*
+ * A new cti: 8 bytes of the wall clock in microseconds (big-endian) and
+ * 8 random bytes. Unique by its random half alone; the time half puts
+ * each new row at the end of the ace_tokens primary key index, one hot
+ * page, where 16 random bytes sent every insert to a random leaf (a page
+ * read once the index outgrew SQLite's cache, and one more page written
+ * per commit). Nothing is told that iat does not tell already.
+ */
+static kdc_err
+cti_make(uint8_t cti[ACE_CTI_LEN])
+{
+	struct timespec ts;
+	uint64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	for (int i = 7; i >= 0; i--, us >>= 8)
+		cti[i] = (uint8_t)us;
+	return kdc_random(cti + 8, ACE_CTI_LEN - 8);
 }
 
 /* A refresh_token request: the refresh token, its grant, its PoP key. */
@@ -964,7 +987,7 @@ refresh_rec(struct kdc_core *core, const struct kdc_principal *client,
 	kdc_err r;
 
 	memset(rec, 0, sizeof(*rec));
-	if ((r = kdc_random(rec->cti, ACE_CTI_LEN)) != KDC_OK)
+	if ((r = cti_make(rec->cti)) != KDC_OK)
 		return r;
 	rec->cti_len = ACE_CTI_LEN;
 	rec->device = client->device;
@@ -1000,6 +1023,123 @@ refresh_rec(struct kdc_core *core, const struct kdc_principal *client,
 	return KDC_OK;
 }
 
+/*
+ * Enter the token request's write transaction (once: *begun) and read the
+ * revocation generation in it. When it is not the one the core's cache of
+ * policy rows (ace_cache.c) was filled at, the cache is dropped, and
+ * *restart says the request used a row from it: decide again, from the
+ * store, in this transaction.
+ *
+ * Why a row kept under generation G is still the store's row when this
+ * transaction reads G again (and so the decision made from it is the one
+ * the store would give now, with no read):
+ *  - rows are put in the cache only from reads made inside a write
+ *    transaction that read G first (the steps below call this before any
+ *    read), so each was the committed row at G;
+ *  - every change that can turn a usable principal, RS or grant unusable
+ *    bumps the generation in its own transaction: a credential revoked
+ *    or superseded, a device revoked or deleted (registry.c, issue.c), a
+ *    grant revoked or replaced (grant_revoke_txn), a token revoked; a
+ *    credential that expires does so at its not_after, which the cache
+ *    keeps and checks against the clock. RS rows and grant scopes never
+ *    change in place (a grant is replaced: revoked, then a new row);
+ *  - what is not counted only adds (an RS registered, a first grant): the
+ *    cache keeps no refusal, so those are read at the next request;
+ *  - the generation is read while this transaction holds the write lock,
+ *    and the token's row is written in the same transaction: no
+ *    revocation can commit between the check and the record. (Without the
+ *    cache the rows were read before BEGIN, outside it.)
+ * A generation another process moved (the CLI's `ace revoke-grant`,
+ * `device revoke`) is seen by the next request of every core: tested by
+ * test_ace_cache.c with a second store handle on the same file.
+ */
+static kdc_err
+tok_begin(struct kdc_core *core, struct treq *t, bool *begun, bool *restart)
+{
+	int64_t gen;
+	kdc_err r;
+
+	*restart = false;
+	if (*begun)
+		return KDC_OK;
+	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+		return r;
+	*begun = true;
+	if ((r = core_crl_gen_get(core, &gen)) != KDC_OK)
+		return r;
+	if (gen != core->ace_gen) {
+		core_ace_cache_drop(core);
+		core->ace_gen = gen;
+		*restart = t->cached;
+	}
+	return KDC_OK;
+}
+
+/* The client still usable now: its credential and device from the cache,
+ * else read (kdc_core_principal_check()) in the transaction and kept. */
+static kdc_err
+token_principal(struct kdc_core *core, const struct kdc_principal *client,
+    struct treq *t, int64_t now, bool *begun, bool *restart)
+{
+	int64_t not_after;
+	kdc_err r;
+
+	*restart = false;
+	if (!*begun && core_ace_cache_principal(core, client->cred_id,
+	    client->device, &not_after)) {
+		t->cached = true;
+		return not_after != 0 && now >= not_after ? KDC_ERR_EXPIRED :
+		    KDC_OK;
+	}
+	if ((r = tok_begin(core, t, begun, restart)) != KDC_OK || *restart)
+		return r;
+	if ((r = core_principal_check(core, client->cred_id, client->device,
+	    &not_after)) == KDC_OK)
+		core_ace_cache_principal_put(core, client->cred_id,
+		    client->device, not_after);
+	return r;
+}
+
+/* The RS row of t->aud (a valid name), as token_principal(). */
+static kdc_err
+token_rs(struct kdc_core *core, struct treq *t, bool *begun, bool *restart)
+{
+	kdc_err r;
+
+	*restart = false;
+	if (!*begun && (r = core_ace_cache_rs(core, t->aud, &t->rs)) !=
+	    KDC_ERR_NOT_FOUND) {
+		t->cached = r == KDC_OK;
+		return r;
+	}
+	if ((r = tok_begin(core, t, begun, restart)) != KDC_OK || *restart)
+		return r;
+	if ((r = kdc_store_ace_rs_get(core->st, t->aud, &t->rs)) == KDC_OK)
+		core_ace_cache_rs_put(core, t->rs);
+	return r;
+}
+
+/* The live grant of (device, t->aud), as token_principal(). */
+static kdc_err
+token_grant(struct kdc_core *core, int64_t device, struct treq *t,
+    bool *begun, bool *restart)
+{
+	kdc_err r;
+
+	*restart = false;
+	if (!*begun && core_ace_cache_grant(core, device, t->aud,
+	    &t->grant)) {
+		t->cached = true;
+		return KDC_OK;
+	}
+	if ((r = tok_begin(core, t, begun, restart)) != KDC_OK || *restart)
+		return r;
+	if ((r = kdc_store_ace_grant_get(core->st, device, t->aud,
+	    &t->grant)) == KDC_OK)
+		core_ace_cache_grant_put(core, &t->grant);
+	return r;
+}
+
 static const char *
 pop_str(enum kdc_ace_pop p)
 {
@@ -1018,7 +1158,7 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 	const char *subject = client != NULL && client->dev_id[0] != '\0' ?
 	    client->dev_id : "?";
 	int64_t now = kdc_core_now(core), exp;
-	bool begun = false, with_refresh = false;
+	bool begun = false, with_refresh = false, restart;
 	kdc_err r;
 
 	memset(resp, 0, sizeof(*resp));
@@ -1028,6 +1168,15 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_NOMEM;
 		goto out;
 	}
+again:
+	/* (again: a row from the cache was stale; decided once more from the
+	 * store, the transaction open: tok_begin()) */
+	kdc_ace_rs_row_free(t->rs);
+	kdc_wipe(t, sizeof(*t));
+	kdc_wipe(rec, sizeof(*rec));
+	kdc_wipe(rrec, sizeof(*rrec));
+	kdc_ace_token_resp_wipe(resp);
+	with_refresh = false;
 	/* who asks: an authenticated principal, still usable now */
 	if (client == NULL || client->device == 0 || client->cred_id == 0) {
 		r = KDC_ERR_DENIED;
@@ -1035,8 +1184,10 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 		resp->error_description = t->why = "not authenticated";
 		goto refused;
 	}
-	if ((r = kdc_core_principal_check(core, client->cred_id,
-	    client->device)) != KDC_OK) {
+	if ((r = token_principal(core, client, t, now, &begun, &restart)) ==
+	    KDC_OK && restart)
+		goto again;
+	if (r != KDC_OK) {
 		if (r == KDC_ERR_UNKNOWN_DEVICE || r == KDC_ERR_REVOKED ||
 		    r == KDC_ERR_EXPIRED) {
 			resp->error = KDC_ACE_INVALID_CLIENT;
@@ -1080,7 +1231,13 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 		goto refused;
 	}
 	if (req->grant_type == KDC_ACE_GRANT_REFRESH_TOKEN) {
-		if ((r = refresh_find(core, client, req, t, resp)) != KDC_OK)
+		/* a refresh token's row is read in the transaction that
+		 * revokes it (never cached) */
+		if ((r = tok_begin(core, t, &begun, &restart)) == KDC_OK &&
+		    restart)
+			goto again;
+		if (r != KDC_OK || (r = refresh_find(core, client, req, t,
+		    resp)) != KDC_OK)
 			goto refused;
 	} else if (req->audience_len == 0) {
 		r = refuse(t, resp, KDC_ACE_INVALID_REQUEST,
@@ -1088,17 +1245,20 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 		goto refused;
 	}
 	/* the RS: unknown audience = the requested scope is unknown */
-	if (!core_name_ok(t->aud) || (r = kdc_store_ace_rs_get(core->st,
-	    t->aud, &t->rs)) == KDC_ERR_NOT_FOUND) {
+	if (!core_name_ok(t->aud) || ((r = token_rs(core, t, &begun,
+	    &restart)) == KDC_ERR_NOT_FOUND)) {
 		r = refuse(t, resp, KDC_ACE_INVALID_SCOPE,
 		    "unknown audience");
 		goto refused;
 	}
+	if (r == KDC_OK && restart)
+		goto again;
 	if (r != KDC_OK)
 		goto refused;
 	if (!t->refreshing) {
-		r = kdc_store_ace_grant_get(core->st, client->device, t->aud,
-		    &t->grant);
+		if ((r = token_grant(core, client->device, t, &begun,
+		    &restart)) == KDC_OK && restart)
+			goto again;
 		if (r == KDC_ERR_NOT_FOUND) {
 			r = refuse(t, resp, KDC_ACE_UNAUTHORIZED_CLIENT,
 			    "no grant for this client and audience");
@@ -1140,7 +1300,7 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 		    "the RS takes no symmetric PoP (no shared key)");
 		goto refused;
 	}
-	if ((r = kdc_random(cti, sizeof(cti))) != KDC_OK)
+	if ((r = cti_make(cti)) != KDC_OK)
 		goto refused;
 	exp = now + core_cfg(core)->ace_token_lifetime;
 	if ((r = token_make(core, req, t, cti, now, exp, resp)) != KDC_OK)
@@ -1175,9 +1335,11 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 	    rrec)) != KDC_OK))
 		goto refused;
 	kdc_hex_encode(cti, sizeof(cti), cti_hex);
-	if ((r = kdc_store_begin(core->st)) != KDC_OK)
+	/* decided from cached rows: still the store's? (made again if not) */
+	if ((r = tok_begin(core, t, &begun, &restart)) != KDC_OK)
 		goto refused;
-	begun = true;
+	if (restart)
+		goto again;
 	/* a refresh token is used once: revoked now, a new one made. Two
 	 * requests racing with one refresh token (two engine threads read it
 	 * unrevoked): the store's revoke is the arbiter, and the loser is
@@ -1213,6 +1375,11 @@ kdc_core_ace_token(struct kdc_core *core, const char *actor,
 	r = KDC_OK;
 	goto out;
 refused:
+	/* a refusal decided from cached rows stands only if they still are
+	 * the store's; else it is decided again from the store */
+	if (t != NULL && t->cached && !begun && tok_begin(core, t, &begun,
+	    &restart) == KDC_OK && restart)
+		goto again;
 	if (begun)
 		kdc_store_rollback(core->st);
 	{

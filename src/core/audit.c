@@ -75,7 +75,7 @@ kdc_audit_append(struct kdc_store *st, const struct kdc_keyring *kr,
     int64_t ts, const char *actor, const char *action, const char *subject,
     kdc_err outcome, const char *fmt, ...)
 {
-	struct kdc_audit_rec rec, last;
+	struct kdc_audit_rec rec;
 	char head[128];
 	va_list ap;
 	kdc_err r;
@@ -93,11 +93,12 @@ kdc_audit_append(struct kdc_store *st, const struct kdc_keyring *kr,
 
 	if ((r = kdc_store_begin(st)) != KDC_OK)
 		return r;
-	r = kdc_store_audit_last(st, &last);
-	if (r == KDC_OK) {
-		memcpy(rec.prev_hash, last.hash, 32);
-		rec.seq = last.seq + 1;
-	} else if (r == KDC_ERR_NOT_FOUND) {
+	/* the head alone (seq, hash): the whole last record is ~900 bytes
+	 * copied for nothing */
+	r = kdc_store_audit_head(st, &rec.seq, rec.prev_hash);
+	if (r == KDC_OK)
+		rec.seq++;
+	else if (r == KDC_ERR_NOT_FOUND) {
 		rec.seq = 1;
 		r = KDC_OK;
 	}

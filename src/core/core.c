@@ -204,6 +204,7 @@ kdc_core_free(struct kdc_core *core)
 	if (core == NULL)
 		return;
 	kdc_free(core->crl);
+	core_ace_cache_free(core);
 	if (core->as_key_owned)
 		kdc_as_key_free(core->as_key);
 	kdc_free(core);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "store/ace.h"
 
 struct kdc_core {
 	struct kdc_store		*st;
@@ -44,6 +45,10 @@ struct kdc_core {
 	/* the ACE AS key (core/ace.c), owned when the core loaded it */
 	struct kdc_as_key		*as_key;
 	bool				 as_key_owned;
+	/* what token requests read from the store, kept between them
+	 * (ace_cache.c), valid while the revocation generation is ace_gen */
+	struct core_ace_cache		*ace_cache;
+	int64_t				 ace_gen;
 };
 
 /* The configuration in effect: the one serve swapped in last, else the
@@ -117,11 +122,47 @@ kdc_err	core_meta_bump(struct kdc_core *core, const char *key);
 /* Bumped by every device deletion (revoke.h kdc_core_deletion_gen()). */
 #define DELETE_GEN_KEY	"delete_gen"
 
+/* ---- revoke.c ------------------------------------------------------------ */
+
+/* kdc_core_principal_check(); on success *not_after is the credential's
+ * (0: none), the one thing about it that can end it with no revocation. */
+kdc_err	core_principal_check(struct kdc_core *core, int64_t cred_id,
+	    int64_t device, int64_t *not_after);
+
 /* ---- ace.c --------------------------------------------------------------- */
 
 /* Revoke every token of device (its revocation), in the caller's
  * transaction; the caller bumps the revocation generation. */
 kdc_err	core_ace_device_revoked(struct kdc_core *core, int64_t device);
+
+/* ---- ace_cache.c: the rows token requests read, kept per core ----------- */
+
+/*
+ * What a token request read from the store and found usable: a principal
+ * (credential id + device: not revoked, deleted or expired; its not_after),
+ * a resource server row, a live grant. Only rows read inside a write
+ * transaction go in, and only while core->ace_gen is the revocation
+ * generation that transaction read; core/ace.c drops the whole cache when
+ * it reads another (ace.c tok_begin() says why that is enough). Nothing
+ * refused is kept: a row added later is read at the next request. Bounded
+ * (direct-mapped: a colliding key replaces the older entry); no lock: a
+ * core is one thread's.
+ */
+void	core_ace_cache_drop(struct kdc_core *core);
+void	core_ace_cache_free(struct kdc_core *core);
+bool	core_ace_cache_principal(struct kdc_core *core, int64_t cred_id,
+	    int64_t device, int64_t *not_after);
+void	core_ace_cache_principal_put(struct kdc_core *core, int64_t cred_id,
+	    int64_t device, int64_t not_after);
+/* *out: a copy (kdc_ace_rs_row_free()); NOT_FOUND if not kept, NOMEM. */
+kdc_err	core_ace_cache_rs(struct kdc_core *core, const char *aud,
+	    struct kdc_ace_rs_row **out);
+void	core_ace_cache_rs_put(struct kdc_core *core,
+	    const struct kdc_ace_rs_row *rs);
+bool	core_ace_cache_grant(struct kdc_core *core, int64_t device,
+	    const char *aud, struct kdc_ace_grant_row *out);
+void	core_ace_cache_grant_put(struct kdc_core *core,
+	    const struct kdc_ace_grant_row *g);
 
 /* ---- issue.c: the issuance pipeline ------------------------------------- */
 

@@ -28,10 +28,20 @@ kdc_err
 kdc_core_principal_check(struct kdc_core *core, int64_t cred_id,
     int64_t device)
 {
+	int64_t not_after;
+
+	return core_principal_check(core, cred_id, device, &not_after);
+}
+
+kdc_err
+core_principal_check(struct kdc_core *core, int64_t cred_id, int64_t device,
+    int64_t *not_after)
+{
 	struct kdc_device *dev = NULL;
 	struct kdc_cred *cred = NULL;
 	kdc_err r;
 
+	*not_after = 0;
 	if (cred_id <= 0 || device <= 0)
 		return KDC_ERR_INVALID_ARG;
 	/* two indexed reads: the device, the credential */
@@ -55,8 +65,10 @@ kdc_core_principal_check(struct kdc_core *core, int64_t cred_id,
 	else if (cred->status == KDC_CRED_EXPIRED || (cred->not_after != 0 &&
 	    kdc_core_now(core) >= cred->not_after))
 		r = KDC_ERR_EXPIRED;
-	else
+	else {
+		*not_after = cred->not_after;
 		r = KDC_OK;
+	}
 out:
 	kdc_cred_free(cred);
 	kdc_device_free(dev);

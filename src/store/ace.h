@@ -1,7 +1,7 @@
 /*
  * store/ace.h: the ACE Authorization Server's tables, which the store
  * keeps for core/ace.c alone (the AS face and the CLI go through
- * core/ace.h). Schema 9 (schema.c):
+ * core/ace.h). Schema 9 and 10 (schema.c):
  *
  *   ace_rs      one row per resource server: its audience (a row of
  *               audiences, kind ace-rs), its ACE profile, the AS-RS key
@@ -11,7 +11,8 @@
  *               revoked_at 0 while live (one live grant per pair).
  *   ace_tokens  every token issued, by cti: access tokens with their
  *               RFC 9770 hash (33 bytes), refresh tokens with the
- *               SHA-256 of their value (never the value) and the PoP key
+ *               SHA-256 of their value (never the value; unique, indexed
+ *               since schema 10 for refresh tokens only) and the PoP key
  *               the access tokens they buy must bind.
  *
  * Conventions as store.h. Rows are plain structs in the caller's storage
@@ -100,14 +101,15 @@ kdc_err	kdc_store_ace_grant_revoke(struct kdc_store *st, int64_t id,
 
 /* ---- tokens ------------------------------------------------------------- */
 
-/* Insert. EXISTS on a cti or hash already recorded. */
+/* Insert. EXISTS on a cti already recorded, or a refresh token's hash
+ * (an access token's hash is not indexed: schema 10). */
 kdc_err	kdc_store_ace_token_add(struct kdc_store *st,
 	    const struct kdc_ace_token_rec *t);
 /* By cti; NOT_FOUND. */
 kdc_err	kdc_store_ace_token_get(struct kdc_store *st, const uint8_t *cti,
 	    size_t cti_len, struct kdc_ace_token_rec *out);
-/* By hash (a refresh token's SHA-256, or an access token's RFC 9770
- * hash); NOT_FOUND. */
+/* A refresh token by its hash (SHA-256 of its value); NOT_FOUND (also
+ * for an access token's RFC 9770 hash: only the TRL reads those). */
 kdc_err	kdc_store_ace_token_by_hash(struct kdc_store *st,
 	    const uint8_t *hash, size_t hash_len,
 	    struct kdc_ace_token_rec *out);

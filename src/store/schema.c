@@ -223,6 +223,17 @@ static const char *const migrations[] = {
 	/* the TRL: revoked access tokens of an audience, not yet expired */
 	"CREATE INDEX ace_trl ON ace_tokens(audience, revoked_at, exp)"
 	"  WHERE kind = 'access' AND revoked_at <> 0;",
+
+	/* 10: the hash index holds refresh tokens only, the one kind looked
+	 * up by hash (a refresh token's SHA-256, store/ace.h). An access
+	 * token's RFC 9770 hash is a SHA-256 of bytes that hold a unique
+	 * cti, and is read only through the TRL (ace_trl): indexing it sent
+	 * every token insert to a random leaf of a large index (a page read
+	 * once it outgrew SQLite's cache, a page more in the WAL at every
+	 * commit): ~12 us of a ~55-85 us token (bench_ace, docs/perf.md). */
+	"DROP INDEX ace_token_hash;"
+	"CREATE UNIQUE INDEX ace_token_hash ON ace_tokens(hash)"
+	"  WHERE kind = 'refresh';",
 };
 
 #define SQ_SCHEMA_VERSION \

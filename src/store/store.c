@@ -785,6 +785,21 @@ kdc_store_audit_last(struct kdc_store *st, struct kdc_audit_rec *out)
 }
 
 kdc_err
+kdc_store_audit_head(struct kdc_store *st, int64_t *seq, uint8_t hash[32])
+{
+	kdc_err r;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (seq == NULL || hash == NULL)
+		return KDC_ERR_INVALID_ARG;
+	memset(hash, 0, 32);
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->audit_head(st, seq, hash);
+}
+
+kdc_err
 kdc_store_audit_append(struct kdc_store *st, struct kdc_audit_rec *rec)
 {
 	kdc_err r;

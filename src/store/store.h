@@ -380,6 +380,10 @@ kdc_err	kdc_store_audience_list(struct kdc_store *st,
 
 /* The last record (highest seq); KDC_ERR_NOT_FOUND if the log is empty. */
 kdc_err	kdc_store_audit_last(struct kdc_store *st, struct kdc_audit_rec *out);
+/* The last record's seq and hash alone (what the next record chains to);
+ * KDC_ERR_NOT_FOUND if the log is empty. */
+kdc_err	kdc_store_audit_head(struct kdc_store *st, int64_t *seq,
+	    uint8_t hash[32]);
 /* Append rec with rec->seq = last seq + 1 (set on return). */
 kdc_err	kdc_store_audit_append(struct kdc_store *st, struct kdc_audit_rec *rec);
 /* Calls fn for each record in seq order from `from_seq`; stops early and

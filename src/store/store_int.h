@@ -96,6 +96,8 @@ struct kdc_store_ops {
 
 
 	kdc_err	(*audit_last)(struct kdc_store *st, struct kdc_audit_rec *out);
+	kdc_err	(*audit_head)(struct kdc_store *st, int64_t *seq,
+		    uint8_t hash[32]);
 	kdc_err	(*audit_append)(struct kdc_store *st,
 		    struct kdc_audit_rec *rec);
 	kdc_err	(*audit_foreach)(struct kdc_store *st, int64_t from_seq,

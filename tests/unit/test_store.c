@@ -231,6 +231,8 @@ roundtrip(const char *path)
 	struct kdc_cred c, *g = NULL, **cl = NULL;
 	struct kdc_mfg_ca ca, **cal = NULL;
 	struct kdc_audit_rec rec, last;
+	uint8_t head[32];
+	int64_t head_seq = -1;
 	struct kdc_cred_filter f;
 	uint8_t wrapped[48], sfp[32], spki[91], spki_fp[32], cert[300];
 	uint8_t fp_other[32];
@@ -248,7 +250,7 @@ roundtrip(const char *path)
 
 	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
 	assert_int_equal(kdc_store_ping(st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 9);
+	assert_int_equal(kdc_store_schema_version(st), 10);
 
 	/* meta */
 	assert_int_equal(kdc_store_meta_get(st, "audit.head", &val),
@@ -500,6 +502,10 @@ roundtrip(const char *path)
 
 	/* audit */
 	assert_int_equal(kdc_store_audit_last(st, &last), KDC_ERR_NOT_FOUND);
+	memset(head, 0xee, sizeof(head));
+	assert_int_equal(kdc_store_audit_head(st, &head_seq, head),
+	    KDC_ERR_NOT_FOUND);
+	assert_int_equal(head_seq, 0);
 	memset(&rec, 0, sizeof(rec));
 	rec.ts = 123;
 	snprintf(rec.actor, sizeof(rec.actor), "cli");
@@ -513,6 +519,13 @@ roundtrip(const char *path)
 	assert_int_equal(rec.seq, 1);
 	assert_int_equal(kdc_store_audit_last(st, &last), KDC_OK);
 	assert_memory_equal(&last, &rec, sizeof(rec));
+	rec.seq = 0;
+	memset(rec.hash, 0xa5, 32);
+	assert_int_equal(kdc_store_audit_append(st, &rec), KDC_OK);
+	assert_int_equal(rec.seq, 2);
+	assert_int_equal(kdc_store_audit_head(st, &head_seq, head), KDC_OK);
+	assert_int_equal(head_seq, 2);
+	assert_memory_equal(head, rec.hash, 32);
 
 	/* device delete */
 	assert_int_equal(kdc_store_device_delete(st, dev1), KDC_OK);
@@ -572,12 +585,12 @@ test_reopen(void **state)
 	    sizeof(buf));
 	assert_string_equal(buf, "iotkdc");
 	raw_query(t.path, "PRAGMA user_version", buf, sizeof(buf));
-	assert_string_equal(buf, "9");
+	assert_string_equal(buf, "10");
 
 	/* reopen twice (with and without create): migrations are no-ops */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(kdc_store_open(t.path, i, &st), KDC_OK);
-		assert_int_equal(kdc_store_schema_version(st), 9);
+		assert_int_equal(kdc_store_schema_version(st), 10);
 		assert_int_equal(kdc_store_device_get(st, "urn:dev:persist",
 		    &d), KDC_OK);
 		kdc_device_free(d);
@@ -674,7 +687,7 @@ test_empty_file(void **state)
 	assert_int_not_equal(stat(p, &sb), 0);
 
 	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 9);
+	assert_int_equal(kdc_store_schema_version(st), 10);
 	kdc_store_close(st);
 	tmp_done(&t);
 }
@@ -859,7 +872,7 @@ test_migrate_profiles_gone(void **state)
 	assert_string_equal(buf, "1");
 
 	assert_int_equal(kdc_store_open(t.path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 9);
+	assert_int_equal(kdc_store_schema_version(st), 10);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	assert_int_equal(d->id, dev);
 	assert_string_equal(d->profile, "default");

@@ -124,7 +124,7 @@ test_tables(void **state)
 
 	(void)state;
 	assert_int_equal(kdc_store_open(":memory:", 1, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 9);
+	assert_int_equal(kdc_store_schema_version(st), 10);
 	d1 = add_device(st, "c1");
 	d2 = add_device(st, "c2");
 	add_rs(st, "lock");
@@ -255,7 +255,7 @@ test_migrate_from_8(void **state)
 	    "DROP TABLE ace_rs; PRAGMA user_version = 8; COMMIT;");
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 9);
+	assert_int_equal(kdc_store_schema_version(st), 10);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	assert_int_equal(d->id, dev);
 	kdc_device_free(d);
@@ -284,12 +284,87 @@ test_migrate_from_8(void **state)
 	free(dir);
 }
 
+/* A token of kind k with hash byte tag (and cti byte ctag). */
+static kdc_err
+put_token(struct kdc_store *st, int64_t dev, int64_t grant, uint8_t ctag,
+    uint8_t tag, enum kdc_ace_token_kind k)
+{
+	struct kdc_ace_token_rec t;
+
+	memset(&t, 0, sizeof(t));
+	memset(t.cti, ctag, 16);
+	t.cti_len = 16;
+	t.device = dev;
+	snprintf(t.client, sizeof(t.client), "c");
+	t.grant = grant;
+	snprintf(t.audience, sizeof(t.audience), "lock");
+	snprintf(t.scope, sizeof(t.scope), "open");
+	t.kind = k;
+	t.pop = KDC_ACE_POP_SYMMETRIC;
+	memset(t.hash, tag, 32);
+	t.hash_len = 32;
+	t.iat = 1000;
+	t.exp = 5000;
+	return kdc_store_ace_token_add(st, &t);
+}
+
+/* The hash index (schema 10) holds refresh tokens: one found by its
+ * hash, a second with the same hash refused; an access token's hash is
+ * neither indexed nor found. A schema-9 store (its index on every
+ * token) migrates to it, its rows kept. */
+static void
+test_hash_index(void **state)
+{
+	struct kdc_store *st = NULL;
+	struct kdc_ace_token_rec t;
+	char *dir = kdc_test_tmpdir(), path[512];
+	uint8_t h[32];
+	int64_t dev, g;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/iotkdc.db", dir);
+	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
+	dev = add_device(st, "urn:dev:h");
+	add_rs(st, "lock");
+	g = add_grant(st, dev, "lock");
+	assert_int_equal(put_token(st, dev, g, 1, 0x11, KDC_ACE_REFRESH),
+	    KDC_OK);
+	kdc_store_close(st);
+	st = NULL;
+	raw_exec(path, "BEGIN; DROP INDEX ace_token_hash;"
+	    "CREATE UNIQUE INDEX ace_token_hash ON ace_tokens(hash);"
+	    "PRAGMA user_version = 9; COMMIT;");
+
+	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
+	assert_int_equal(kdc_store_schema_version(st), 10);
+	memset(h, 0x11, sizeof(h));
+	assert_int_equal(kdc_store_ace_token_by_hash(st, h, 32, &t), KDC_OK);
+	assert_int_equal(t.cti[0], 1);
+	assert_int_equal(t.kind, KDC_ACE_REFRESH);
+	assert_int_equal(put_token(st, dev, g, 2, 0x11, KDC_ACE_REFRESH),
+	    KDC_ERR_EXISTS);
+	/* access tokens: not in the index, so not found by hash */
+	assert_int_equal(put_token(st, dev, g, 3, 0x33, KDC_ACE_ACCESS),
+	    KDC_OK);
+	assert_int_equal(put_token(st, dev, g, 4, 0x33, KDC_ACE_ACCESS),
+	    KDC_OK);
+	memset(h, 0x33, sizeof(h));
+	assert_int_equal(kdc_store_ace_token_by_hash(st, h, 32, &t),
+	    KDC_ERR_NOT_FOUND);
+	memset(h, 0x11, sizeof(h));
+	assert_int_equal(kdc_store_ace_token_by_hash(st, h, 32, &t), KDC_OK);
+	kdc_store_close(st);
+	kdc_test_rmtree(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_migrate_from_8),
+		cmocka_unit_test(test_hash_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

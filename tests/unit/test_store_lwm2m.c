@@ -60,7 +60,7 @@ test_schema_version(void **state)
 	struct kdc_store *st = open_mem();
 
 	(void)state;
-	assert_int_equal(kdc_store_schema_version(st), 9);
+	assert_int_equal(kdc_store_schema_version(st), 10);
 	kdc_store_close(st);
 }
 
@@ -102,7 +102,7 @@ test_migrate_from_1(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 9);
+	assert_int_equal(kdc_store_schema_version(st), 10);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	dev = d->id;
 	kdc_device_free(d);
