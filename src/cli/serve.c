@@ -124,17 +124,23 @@ sweeper_close(struct sweeper *sw)
 
 /* Mark what is past not_after expired (core audits each one). A credential
  * past not_after is refused at authentication whether or not this has
- * run; the sweep keeps the rows and `cred list` true. */
+ * run; the sweep keeps the rows and `cred list` true. Then the rows of
+ * ACE tokens expired longer than [ace] token_retention go (the table
+ * would grow by every token ever issued). */
 static void
 sweep(struct sweeper *sw)
 {
-	size_t n = 0;
+	size_t n = 0, purged = 0;
 	kdc_err r;
 
 	if ((r = kdc_core_expire(sw->core, "sweep", &n)) != KDC_OK)
 		kdc_log_warn_r(r, "sweep failed; next in the next period");
+	else if ((r = kdc_core_ace_purge(sw->core, "sweep", &purged)) !=
+	    KDC_OK)
+		kdc_log_warn_r(r, "sweep: ACE token rows not purged; next in "
+		    "the next period");
 	else
-		kdc_log_info("sweep expired=%zu", n);
+		kdc_log_info("sweep expired=%zu ace_purged=%zu", n, purged);
 }
 
 /* ---- SIGHUP ------------------------------------------------------------ */

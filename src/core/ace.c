@@ -1604,3 +1604,35 @@ out:
 	kdc_ace_rs_row_free(row);
 	return r;
 }
+
+kdc_err
+kdc_core_ace_purge(struct kdc_core *core, const char *actor, size_t *n)
+{
+	const struct kdc_config *cfg = core_cfg(core);
+	uint8_t below[8];
+	uint64_t us;
+	int64_t cutoff;
+	size_t k, total = 0;
+	kdc_err r = KDC_OK;
+
+	*n = 0;
+	cutoff = kdc_core_now(core) - cfg->ace_token_retention;
+	if (cutoff <= 0)
+		return KDC_OK;
+	/* a cti begins with its issue time in µs (cti_make()): a token
+	 * issued at or after the cutoff cannot have expired before it */
+	us = (uint64_t)cutoff * 1000000u;
+	for (int i = 7; i >= 0; i--, us >>= 8)
+		below[i] = (uint8_t)us;
+	do {
+		if ((r = kdc_store_ace_tokens_purge(core->st, below,
+		    sizeof(below), cutoff, &k)) != KDC_OK)
+			break;
+		total += k;
+	} while (k == KDC_ACE_PURGE_BATCH && total < KDC_ACE_PURGE_SWEEP_MAX);
+	if (total > 0)
+		(void)AUDIT(core, actor, "ace.purge", "-", KDC_OK,
+		    "tokens=%zu expired_before=%" PRId64, total, cutoff);
+	*n = total;
+	return r;
+}

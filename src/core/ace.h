@@ -207,6 +207,18 @@ typedef kdc_err (*kdc_ace_token_fn)(void *arg, const struct kdc_ace_token_row *t
 kdc_err	kdc_core_ace_tokens(struct kdc_core *core, bool active_only,
 	    kdc_ace_token_fn fn, void *arg);
 
+/*
+ * The sweep's part: delete the rows of tokens (access and refresh) that
+ * expired more than [ace] token_retention seconds ago, at most
+ * KDC_ACE_PURGE_SWEEP_MAX a call (the next sweep goes on); *n how many.
+ * An expired token is off the TRL already and introspects inactive
+ * whether or not its row is there; the audit log keeps its issuance.
+ * Audited ("ace.purge") when it deleted any. STORE errors.
+ */
+#define KDC_ACE_PURGE_SWEEP_MAX	(64 * 4096)
+kdc_err	kdc_core_ace_purge(struct kdc_core *core, const char *actor,
+	    size_t *n);
+
 /* The AS public key: COSE_Key (EC2, P-256, alg ES256, kid = the first 8
  * bytes of SHA-256 of the SPKI; capacity *cose_key_len) and SPKI DER
  * (capacity *spki_len, 91 bytes); either may be NULL. NOT_FOUND if no AS

@@ -250,6 +250,11 @@ static const struct ckey keys[] = {
 	    CFG(ace_refresh_lifetime), 0, 0, NULL, NULL,
 	    "Lifetime of a refresh token in seconds, 300..31536000 (30 days\n"
 	    "# by default); each use rotates it." },
+	{ SECT_ACE, "token_retention", CT_INT, "86400", 0, 86400 * 3650,
+	    CFG(ace_token_retention), 0, 0, NULL, NULL,
+	    "Seconds a token's row is kept after it expired (ace tokens\n"
+	    "# lists it; the audit log keeps its issuance for good); the\n"
+	    "# sweep deletes it then. 0..315360000." },
 	{ SECT_ACE, "key", CT_STRING, "file", 0, 0,
 	    CFG(ace_key), FSZ(kdc_config, ace_key), 0, NULL, check_ca_key,
 	    "Where the AS signing key lives: \"file\" (as.key in the data\n"

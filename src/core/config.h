@@ -76,6 +76,7 @@ struct kdc_config {
 	int			lwm2m_bootstrap_timeout;
 	int			ace_token_lifetime;	/* seconds */
 	int			ace_refresh_lifetime;	/* seconds */
+	int			ace_token_retention;	/* seconds kept after exp */
 	char			ace_key[512];	/* "file" or a PKCS#11 URL */
 	struct kdc_profile	profiles[KDC_CONFIG_PROFILES_MAX];
 	size_t			nprofiles;

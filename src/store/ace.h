@@ -117,6 +117,16 @@ kdc_err	kdc_store_ace_token_by_hash(struct kdc_store *st,
  * that cti, REVOKED if it already was. */
 kdc_err	kdc_store_ace_token_revoke(struct kdc_store *st, const uint8_t *cti,
 	    size_t cti_len, int64_t now);
+/*
+ * Delete at most KDC_ACE_PURGE_BATCH token rows (access and refresh) whose
+ * cti sorts below cti_below (ctis begin with their issue time: the scan is
+ * a range of the primary key) and whose exp is before exp_before; *n (may
+ * be NULL) how many. Its own transaction unless one is open.
+ */
+#define KDC_ACE_PURGE_BATCH	4096
+kdc_err	kdc_store_ace_tokens_purge(struct kdc_store *st,
+	    const uint8_t *cti_below, size_t len, int64_t exp_before,
+	    size_t *n);
 /* Revoke every unrevoked token of device; *n (may be NULL) how many. */
 kdc_err	kdc_store_ace_tokens_revoke_device(struct kdc_store *st,
 	    int64_t device, int64_t now, size_t *n);

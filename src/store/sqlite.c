@@ -121,6 +121,7 @@ enum sq_stmt {
 	S_TOK_REVOKE,
 	S_TOK_STATE,
 	S_TOK_REVOKE_DEV,
+	S_TOK_PURGE,
 	S_TOK_TRL,
 	S_TOK_LIST,
 	S_TOK_LIST_ACTIVE,
@@ -261,6 +262,9 @@ static const char *const sql_text[S_CRED_LIST] = {
 	[S_TOK_STATE] = "SELECT revoked_at FROM ace_tokens WHERE cti = ?1",
 	[S_TOK_REVOKE_DEV] = "UPDATE ace_tokens SET revoked_at = ?2"
 	    " WHERE device = ?1 AND revoked_at = 0",
+	[S_TOK_PURGE] = "DELETE FROM ace_tokens WHERE cti IN (SELECT cti"
+	    " FROM ace_tokens WHERE cti < ?1 AND exp < ?2 LIMIT "
+	    KDC_STR(KDC_ACE_PURGE_BATCH) ")",
 	[S_TOK_TRL] = "SELECT hash FROM ace_tokens INDEXED BY ace_trl"
 	    " WHERE kind = 'access' AND revoked_at <> 0 AND audience = ?1"
 	    " AND exp > ?2",
@@ -2677,6 +2681,14 @@ sq_ace_tokens_revoke_device(struct kdc_store *st, int64_t device,
 }
 
 static kdc_err
+sq_ace_tokens_purge(struct kdc_store *st, const uint8_t *cti_below,
+    size_t len, int64_t exp_before, size_t *n)
+{
+	return sq_update(sq_of(st), S_TOK_PURGE, 0, cti_below, len,
+	    exp_before, n);
+}
+
+static kdc_err
 sq_ace_trl(struct kdc_store *st, const char *aud, int64_t now,
     void (*fn)(void *arg, const uint8_t *hash, size_t len), void *arg)
 {
@@ -2818,6 +2830,7 @@ static const struct kdc_store_ops sqlite_ops = {
 	.ace_token_by_hash = sq_ace_token_by_hash,
 	.ace_token_revoke = sq_ace_token_revoke,
 	.ace_tokens_revoke_device = sq_ace_tokens_revoke_device,
+	.ace_tokens_purge = sq_ace_tokens_purge,
 	.ace_trl = sq_ace_trl,
 	.ace_token_list = sq_ace_token_list,
 };

@@ -1096,6 +1096,21 @@ kdc_store_ace_token_revoke(struct kdc_store *st, const uint8_t *cti,
 }
 
 kdc_err
+kdc_store_ace_tokens_purge(struct kdc_store *st, const uint8_t *cti_below,
+    size_t len, int64_t exp_before, size_t *n)
+{
+	kdc_err r;
+
+	if (n != NULL)
+		*n = 0;
+	if (cti_below == NULL || len == 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ace_tokens_purge(st, cti_below, len, exp_before, n);
+}
+
+kdc_err
 kdc_store_ace_tokens_revoke_device(struct kdc_store *st, int64_t device,
     int64_t now, size_t *n)
 {

@@ -136,6 +136,9 @@ struct kdc_store_ops {
 		    size_t hash_len, struct kdc_ace_token_rec *out);
 	kdc_err	(*ace_token_revoke)(struct kdc_store *st, const uint8_t *cti,
 		    size_t cti_len, int64_t now);
+	kdc_err	(*ace_tokens_purge)(struct kdc_store *st,
+		    const uint8_t *cti_below, size_t len, int64_t exp_before,
+		    size_t *n);
 	kdc_err	(*ace_tokens_revoke_device)(struct kdc_store *st,
 		    int64_t device, int64_t now, size_t *n);
 	kdc_err	(*ace_trl)(struct kdc_store *st, const char *aud, int64_t now,

@@ -624,6 +624,7 @@ test_diff_every_key(void **state)
 		    "lwm2m/bootstrap_timeout" },
 		{ "[ace]\ntoken_lifetime = 61\n", "ace/token_lifetime" },
 		{ "[ace]\nrefresh_lifetime = 301\n", "ace/refresh_lifetime" },
+		{ "[ace]\ntoken_retention = 7\n", "ace/token_retention" },
 		{ "[ace]\nkey = pkcs11:token=x\n", "ace/key" },
 		{ "[profile default]\ncred_type = rpk\n",
 		    "profile default/cred_type" },

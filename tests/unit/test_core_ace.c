@@ -983,6 +983,46 @@ test_refusals(void **state)
 
 /* ---- refresh tokens -------------------------------------------------------- */
 
+/* The sweep's purge: rows of tokens expired longer than [ace]
+ * token_retention go, the others stay (an unexpired refresh token, a
+ * token expired more recently than the retention). */
+static void
+test_purge(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_ace_token_req q;
+	struct kdc_ace_token_resp *r = resp_new();
+	int64_t t0 = fake_now;
+	size_t n = 99;
+
+	f->cfg.ace_token_retention = 1000;
+	req_init(&q, "lock1", "open");
+	issue(f, &f->c1, &q, r);
+	issue(f, &f->c1, &q, r);
+	assert_int_equal(ntokens(f), 2);
+	/* nothing has expired yet, nor expired longer than the retention */
+	assert_int_equal(kdc_core_ace_purge(f->k.core, "t", &n), KDC_OK);
+	assert_int_equal(n, 0);
+	fake_now = t0 + LIFETIME + 1000 - 1;
+	assert_int_equal(kdc_core_ace_purge(f->k.core, "t", &n), KDC_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(ntokens(f), 2);
+	/* one second later both are gone, audited */
+	fake_now = t0 + LIFETIME + 1000 + 1;
+	assert_int_equal(kdc_core_ace_purge(f->k.core, "t", &n), KDC_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(ntokens(f), 0);
+	expect_audit(f, "ace.purge", "-", KDC_OK, "tokens=2");
+	/* a token issued now stays while it is alive */
+	issue(f, &f->c1, &q, r);
+	fake_now += LIFETIME / 2;
+	assert_int_equal(kdc_core_ace_purge(f->k.core, "t", &n), KDC_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(ntokens(f), 1);
+	fake_now = t0;
+	resp_free(r);
+}
+
 static void
 test_refresh(void **state)
 {
@@ -2033,6 +2073,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refusals, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_asymmetric, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_introspect, setup,
