@@ -41,9 +41,11 @@ PKGS_RUN   := gnutls-bin
 # the WAL fdatasync before the datagram carrying a credential), slowhttptest
 # (slowloris and slow-body clients against the HTTPS listener),
 # python3-cbor2 + python3-cryptography (the independent COSE/CWT peer of
-# test_cose_peer.sh, run by /usr/bin/python3).
+# test_cose_peer.sh, run by /usr/bin/python3), iproute2 (ip: the network
+# namespaces of the multicast tests; ss: a peer's bound port).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
-	libcoap3-bin valgrind strace slowhttptest python3-cbor2 python3-cryptography
+	libcoap3-bin valgrind strace slowhttptest python3-cbor2 python3-cryptography \
+	iproute2
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # Node.js + npm run the coap-node interop peer. Checked by command, not by
 # package: a machine with another Node.js build (e.g. one that bundles

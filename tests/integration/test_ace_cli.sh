@@ -124,7 +124,7 @@ assert a["pop_kid"].lower() == sys.argv[3].lower(), a
 assert a["exp"] > a["iat"] and a["revoked_at"] is None, a
 EOF
 # no token and no PoP key in what the CLI shows
-R1B64=$(printf '%s' "$R1" | xxd -r -p | base64 | tr -d '=')
+R1B64=$(/usr/bin/python3 -c 'import base64,sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode().rstrip("="))' "$R1")
 if grep -qi -e "$R1" -e "$R1B64" "$T/tokens.json"; then fail "the refresh token is listed"; fi
 pass "CoAPS token (refresh token too); ace tokens --json lists it (cti, kid, scope), no secret"
 

@@ -10,6 +10,7 @@
 #   what the server selects) and a binary identity.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+command -v ss >/dev/null || fail "ss missing (iproute2; make deps installs it)"
 : "${ENGCLIENT:?the engclient helper is not built}"
 
 cd "$T"

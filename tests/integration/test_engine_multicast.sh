@@ -40,6 +40,7 @@ mc_cleanup() {
 }
 trap mc_cleanup EXIT
 
+command -v ip >/dev/null || fail "ip missing (iproute2; make deps installs it)"
 ip netns add "$NSA" || fail "ip netns add not permitted: this test needs root (CAP_SYS_ADMIN); it does not skip"
 ip netns add "$NSB" || fail "ip netns add $NSB failed"
 ip link add "$VA" type veth peer name "$VB" || fail "no veth pair"

@@ -22,6 +22,7 @@
 # FAILS, it never skips.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+command -v ss >/dev/null || fail "ss missing (iproute2; make deps installs it)"
 : "${ENGCLIENT:?the engclient helper is not built}"
 HERE="$(dirname "$0")"
 PY=/usr/bin/python3
@@ -143,6 +144,7 @@ wait_line ocfcrits.log '^rst$'
 pass "an answer with an unknown critical option (2051) rejected: piggybacked, and separate (RST)"
 
 # ---- 3. NoSec to an IPv6 link-local address with its zone -------------------------
+command -v ip >/dev/null || fail "ip missing (iproute2; make deps installs it)"
 ip netns add "$NS" || fail "ip netns add not permitted: this test needs root (CAP_SYS_ADMIN); it does not skip"
 ip -n "$NS" link set lo up
 ip -n "$NS" link add kov0 type veth peer name kov1
