@@ -470,47 +470,34 @@ out:
 
 /* ==== DTLS-PSK lookup (RFC 9202 §3.3) ==================================== */
 
-/* {8: {1: {1: 4, 2: kid}}}: the kid, or false if identity is not that.
- * By hand, not kdc_cose_key_read(): a key named by kid has no k, which a
- * whole COSE_Key must have. */
+/* {8: {1: {1: 4, 2: kid}}} (a cnf naming a symmetric key by its kid): the
+ * kid, or false if identity is not that. */
 static bool
 identity_kid(const uint8_t *id, size_t len, const uint8_t **kid,
     size_t *kid_len)
 {
+	struct kdc_cose_keyinfo k;
 	struct kdc_rd rd;
-	unsigned major, ai;
-	uint64_t v, n, label;
-	bool kty4 = false;
+	uint64_t n;
+	int64_t label;
 
 	*kid = NULL;
 	*kid_len = 0;
 	kdc_rd_init(&rd, id, len);
-	if (kdc_cbor_head_read(&rd, &major, &ai, &v) != KDC_OK ||
-	    major != 5 || v != 1 ||
-	    kdc_cbor_head_read(&rd, &major, &ai, &v) != KDC_OK ||
-	    major != 0 || v != 8 ||
-	    kdc_cbor_head_read(&rd, &major, &ai, &v) != KDC_OK ||
-	    major != 5 || v != 1 ||
-	    kdc_cbor_head_read(&rd, &major, &ai, &v) != KDC_OK ||
-	    major != 0 || v != 1 ||
-	    kdc_cbor_head_read(&rd, &major, &ai, &n) != KDC_OK ||
-	    major != 5 || n != 2)
+	if (kdc_cbor_read_map(&rd, &n) != KDC_OK || n != 1 ||
+	    kdc_cbor_read_int(&rd, &label) != KDC_OK || label != 8 ||
+	    kdc_cbor_read_map(&rd, &n) != KDC_OK || n != 1 ||
+	    kdc_cbor_read_int(&rd, &label) != KDC_OK ||
+	    label != KDC_CNF_COSE_KEY ||
+	    kdc_cose_key_read(&rd, &k) != KDC_OK || !kdc_rd_at_end(&rd))
 		return false;
-	for (uint64_t i = 0; i < n; i++) {
-		if (kdc_cbor_head_read(&rd, &major, &ai, &label) != KDC_OK ||
-		    major != 0 ||
-		    kdc_cbor_head_read(&rd, &major, &ai, &v) != KDC_OK)
-			return false;
-		if (label == 1 && major == 0 && v == 4 && !kty4)
-			kty4 = true;
-		else if (label == 2 && major == 2 && *kid == NULL &&
-		    v > 0 && kdc_rd_view(&rd, v, kid))
-			*kid_len = (size_t)v;
-		else
-			return false;
-	}
-	return kty4 && *kid != NULL && kdc_rd_at_end(&rd) &&
-	    kdc_rd_err(&rd) == KDC_OK;
+	/* a name, no more: no key material, no other key type */
+	if (k.kty != KDC_COSE_KTY_SYMMETRIC || k.kid == NULL ||
+	    k.kid_len == 0 || k.k != NULL || k.x != NULL || k.d != NULL)
+		return false;
+	*kid = k.kid;
+	*kid_len = k.kid_len;
+	return true;
 }
 
 static struct kdcdev_rs_token *

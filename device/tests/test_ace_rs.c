@@ -614,6 +614,21 @@ test_psk_lookup(void **state)
 	assert_int_equal(lookup((const uint8_t *)"kid-", 4, key),
 	    KDC_ERR_NOT_FOUND);
 	assert_int_equal(lookup(NULL, 0, key), KDC_ERR_INVALID_ARG);
+	/* the known kid in the RFC 9202 form is found; the same cnf with a
+	 * key in it is no identity (it names no stored token) */
+	idl = sizeof(id);
+	assert_int_equal(kdcdev_ace_psk_identity((const uint8_t *)"kid-L", 5,
+	    id, &idl), KDC_OK);
+	assert_int_equal(lookup(id, idl, key), KDC_OK);
+	{
+		/* {8: {1: {1: 4, 2: 'kid-L', -1: h'00'}}} */
+		static const uint8_t withk[] = { 0xa1, 0x08, 0xa1, 0x01, 0xa3,
+		    0x01, 0x04, 0x02, 0x45, 'k', 'i', 'd', '-', 'L', 0x20,
+		    0x41, 0x00 };
+
+		assert_int_equal(lookup(withk, sizeof(withk), key),
+		    KDC_ERR_NOT_FOUND);
+	}
 	/* a kid buffer too small */
 	assert_int_equal(kdcdev_rs_psk_lookup(&RS, (const uint8_t *)"kid-L", 5,
 	    key, &kl, kid, &kidl), KDC_ERR_TOO_LARGE);
