@@ -405,3 +405,226 @@ kdc_cbor_write_bool(struct kdc_wr *w, bool v)
 {
 	return kdc_cbor_write_simple(w, v ? KDC_CBOR_TRUE : KDC_CBOR_FALSE);
 }
+
+/* ---- opt-in indefinite lengths -------------------------------------- */
+
+#define CBOR_BREAK	0xffu
+
+/* A head of major `want` that may be indefinite (ai 31): *indef says. */
+static kdc_err
+head_of_indef(struct kdc_rd *rd, unsigned want, uint64_t *arg, bool *indef)
+{
+	uint8_t b;
+
+	*arg = 0;
+	*indef = false;
+	if (!kdc_rd_peek(rd, &b))
+		return head_of(rd, want, arg);	/* records TRUNCATED */
+	if ((b & 0x1fu) == 31) {
+		if ((unsigned)b >> 5 != want)
+			return fail(rd, KDC_ERR_MALFORMED);
+		(void)kdc_rd_u8(rd, &b);
+		*indef = true;
+		return KDC_OK;
+	}
+	return head_of(rd, want, arg);
+}
+
+static kdc_err
+iter_of(struct kdc_rd *rd, unsigned want, struct kdc_cbor_iter *it)
+{
+	kdc_err r;
+
+	it->left = 0;
+	it->indef = false;
+	r = head_of_indef(rd, want, &it->left, &it->indef);
+	if (r != KDC_OK)
+		it->left = 0;
+	return r;
+}
+
+kdc_err
+kdc_cbor_iter_array(struct kdc_rd *rd, struct kdc_cbor_iter *it)
+{
+	return iter_of(rd, KDC_CBOR_ARRAY, it);
+}
+
+kdc_err
+kdc_cbor_iter_map(struct kdc_rd *rd, struct kdc_cbor_iter *it)
+{
+	return iter_of(rd, KDC_CBOR_MAP, it);
+}
+
+bool
+kdc_cbor_iter_next(struct kdc_rd *rd, struct kdc_cbor_iter *it)
+{
+	uint8_t b;
+
+	if (kdc_rd_err(rd) != KDC_OK)
+		return false;
+	if (!it->indef) {
+		if (it->left == 0)
+			return false;
+		it->left--;
+		return true;
+	}
+	if (!kdc_rd_peek(rd, &b)) {
+		kdc_rd_fail(rd, KDC_ERR_TRUNCATED);	/* no break */
+		return false;
+	}
+	if (b == CBOR_BREAK) {
+		(void)kdc_rd_u8(rd, &b);
+		it->indef = false;	/* ended: later calls say false */
+		it->left = 0;
+		return false;
+	}
+	return true;
+}
+
+/* A string of major `want`, definite or chunked, appended to dst. */
+static kdc_err
+str_copy(struct kdc_rd *rd, unsigned want, uint8_t *dst, size_t cap,
+    size_t *n)
+{
+	const uint8_t *p;
+	uint64_t len;
+	bool indef;
+	uint8_t b;
+	kdc_err r;
+
+	*n = 0;
+	if ((r = head_of_indef(rd, want, &len, &indef)) != KDC_OK)
+		return r;
+	for (;;) {
+		if (indef) {
+			if (!kdc_rd_peek(rd, &b))
+				return fail(rd, KDC_ERR_TRUNCATED);
+			if (b == CBOR_BREAK) {
+				(void)kdc_rd_u8(rd, &b);
+				return KDC_OK;
+			}
+			/* a chunk: a definite string of the same type */
+			if ((r = head_of(rd, want, &len)) != KDC_OK)
+				return r;
+		}
+		if (!kdc_rd_view(rd, len, &p))
+			return kdc_rd_err(rd);
+		if (len > (uint64_t)(cap - *n))
+			return fail(rd, KDC_ERR_TOO_LARGE);
+		if (len > 0)
+			memcpy(dst + *n, p, (size_t)len);
+		*n += (size_t)len;
+		if (!indef)
+			return KDC_OK;
+	}
+}
+
+kdc_err
+kdc_cbor_read_tstr_copy(struct kdc_rd *rd, char *dst, size_t cap, size_t *n)
+{
+	kdc_err r;
+
+	*n = 0;
+	if (cap == 0)
+		return fail(rd, KDC_ERR_TOO_LARGE);
+	dst[0] = '\0';
+	r = str_copy(rd, KDC_CBOR_TSTR, (uint8_t *)dst, cap - 1, n);
+	if (r != KDC_OK) {
+		*n = 0;
+		dst[0] = '\0';
+		return r;
+	}
+	dst[*n] = '\0';
+	return KDC_OK;
+}
+
+kdc_err
+kdc_cbor_read_bstr_copy(struct kdc_rd *rd, uint8_t *dst, size_t cap,
+    size_t *n)
+{
+	kdc_err r = str_copy(rd, KDC_CBOR_BSTR, dst, cap, n);
+
+	if (r != KDC_OK)
+		*n = 0;
+	return r;
+}
+
+static kdc_err
+skip_indef(struct kdc_rd *rd, unsigned depth, unsigned depth_max)
+{
+	struct kdc_cbor_iter it;
+	unsigned major;
+	uint8_t b;
+	uint64_t arg;
+	bool indef;
+	kdc_err r;
+
+	if (!kdc_rd_peek(rd, &b))
+		return fail(rd, KDC_ERR_TRUNCATED);
+	major = (unsigned)b >> 5;
+	if ((b & 0x1fu) != 31 && major != KDC_CBOR_ARRAY &&
+	    major != KDC_CBOR_MAP && major != KDC_CBOR_TAG)
+		return skip(rd, depth, depth_max);	/* scalars, strings */
+	if ((b & 0x1fu) != 31) {
+		/* a definite container or a tag: its items may be indefinite */
+		unsigned ai;
+
+		if ((r = head(rd, &major, &ai, &arg)) != KDC_OK)
+			return r;
+		if (depth >= depth_max)
+			return fail(rd, KDC_ERR_TOO_LARGE);
+		if (major == KDC_CBOR_TAG)
+			return skip_indef(rd, depth + 1, depth_max);
+		if (major == KDC_CBOR_MAP) {
+			if (arg > (uint64_t)kdc_rd_remaining(rd) / 2)
+				return fail(rd, KDC_ERR_TRUNCATED);
+			arg *= 2;
+		} else if (arg > (uint64_t)kdc_rd_remaining(rd))
+			return fail(rd, KDC_ERR_TRUNCATED);
+		for (uint64_t i = 0; i < arg; i++)
+			if ((r = skip_indef(rd, depth + 1, depth_max)) != KDC_OK)
+				return r;
+		return KDC_OK;
+	}
+	switch (major) {
+	case KDC_CBOR_BSTR:
+	case KDC_CBOR_TSTR:
+		/* chunks: definite strings of the same type, then break */
+		if ((r = head_of_indef(rd, major, &arg, &indef)) != KDC_OK)
+			return r;
+		while (kdc_rd_peek(rd, &b) && b != CBOR_BREAK) {
+			if ((r = head_of(rd, major, &arg)) != KDC_OK)
+				return r;
+			if (!kdc_rd_skip(rd, arg))
+				return kdc_rd_err(rd);
+		}
+		if (!kdc_rd_u8(rd, &b))
+			return kdc_rd_err(rd);
+		return KDC_OK;
+	case KDC_CBOR_ARRAY:
+	case KDC_CBOR_MAP:
+		if (depth >= depth_max)
+			return fail(rd, KDC_ERR_TOO_LARGE);
+		if ((r = iter_of(rd, major, &it)) != KDC_OK)
+			return r;
+		while (kdc_cbor_iter_next(rd, &it)) {
+			if ((r = skip_indef(rd, depth + 1, depth_max)) != KDC_OK)
+				return r;
+			if (major == KDC_CBOR_MAP &&
+			    (r = skip_indef(rd, depth + 1, depth_max)) != KDC_OK)
+				return r;
+		}
+		return kdc_rd_err(rd);
+	default:
+		/* a break where an item belongs, or 0x1f/0x3f/0xdf */
+		return fail(rd, KDC_ERR_MALFORMED);
+	}
+}
+
+kdc_err
+kdc_cbor_skip_indef(struct kdc_rd *rd, unsigned depth_max)
+{
+	if (depth_max > KDC_CBOR_DEPTH_MAX)
+		depth_max = KDC_CBOR_DEPTH_MAX;
+	return skip_indef(rd, 0, depth_max);
+}

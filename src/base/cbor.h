@@ -122,4 +122,49 @@ bool	kdc_cbor_write_tag(struct kdc_wr *w, uint64_t tag);
 bool	kdc_cbor_write_simple(struct kdc_wr *w, unsigned v);
 bool	kdc_cbor_write_bool(struct kdc_wr *w, bool v);
 
+/* ---- opt-in indefinite lengths ---------------------------------------- */
+
+/*
+ * RFC 8949 §3.2: arrays, maps and strings of indefinite length, as
+ * IoTivity's tinycbor writes them (OCF, src/ocf/). Only these functions
+ * take them; every function above still refuses them. None sizes
+ * anything by the input: a container is walked with an iterator (an
+ * indefinite one ends at its break byte, so each element consumes at
+ * least one byte and a missing break ends at TRUNCATED); a string, whose
+ * chunks are not contiguous, is copied into the caller's buffer.
+ */
+struct kdc_cbor_iter {
+	uint64_t	left;	/* definite: elements (map: pairs) left */
+	bool		indef;	/* indefinite: ends at the break byte */
+};
+
+/*
+ * An array or map head, definite or indefinite, into *it. MALFORMED for
+ * another major type, a reserved head, or a break byte here.
+ */
+kdc_err	kdc_cbor_iter_array(struct kdc_rd *rd, struct kdc_cbor_iter *it);
+kdc_err	kdc_cbor_iter_map(struct kdc_rd *rd, struct kdc_cbor_iter *it);
+/*
+ * Whether another element (a map: another key, its value follows) comes:
+ * for an indefinite container, false once its break byte is consumed;
+ * for a definite one, false once the announced count is read. False too
+ * when the reader has failed, or the input ends before the break
+ * (TRUNCATED recorded): test kdc_rd_err() after the loop.
+ */
+bool	kdc_cbor_iter_next(struct kdc_rd *rd, struct kdc_cbor_iter *it);
+/*
+ * A text (major 3) or byte (major 2) string, definite or indefinite
+ * (definite chunks of the same major type, RFC 8949 §3.2.3), copied into
+ * dst[0, cap); *n its length. TOO_LARGE when it does not fit (the text
+ * form also needs a byte for the NUL it writes), MALFORMED for another
+ * type or a chunk of another type. Text is not checked for UTF-8 here.
+ */
+kdc_err	kdc_cbor_read_tstr_copy(struct kdc_rd *rd, char *dst, size_t cap,
+	    size_t *n);
+kdc_err	kdc_cbor_read_bstr_copy(struct kdc_rd *rd, uint8_t *dst, size_t cap,
+	    size_t *n);
+/* kdc_cbor_skip() that also takes indefinite arrays, maps and strings
+ * (same depth bound; each nested indefinite container one level). */
+kdc_err	kdc_cbor_skip_indef(struct kdc_rd *rd, unsigned depth_max);
+
 #endif

@@ -45,6 +45,39 @@ void	kdc_hex_encode(const uint8_t *in, size_t n, char *out);
 kdc_err	kdc_hex_decode(const char *in, size_t in_len, uint8_t *out,
 	    size_t *out_len);
 
+/* ---- OCF owner-PSK derivations (crypto/ocf.c) -------------------------- */
+
+/*
+ * The TLS 1.2 PRF with SHA-256 (RFC 5246 §5): P_SHA256(secret,
+ * label || seed), out_len bytes (at most 1024). On gnutls_hmac; label and
+ * seed may be empty. INVALID_ARG (out_len 0 or over 1024, a label over
+ * 256 bytes, NULL with a length), CRYPTO.
+ */
+kdc_err	kdc_tls12_prf_sha256(const uint8_t *secret, size_t secret_len,
+	    const void *label, size_t label_len, const void *seed,
+	    size_t seed_len, uint8_t *out, size_t out_len);
+/*
+ * OCF Random PIN (oic.sec.doxm.rdp) PSK, ocf.md §2 (IoTivity-Lite
+ * oc_tls_pbkdf2): PBKDF2-HMAC-SHA256(password = the PIN's ASCII bytes,
+ * salt = the 16 raw bytes of the device's current deviceuuid, 1000
+ * iterations), 16 bytes. INVALID_ARG (an empty PIN), CRYPTO.
+ */
+#define KDC_OCF_RDP_ITERATIONS	1000
+kdc_err	kdc_ocf_rdp_psk(const char *pin, size_t pin_len,
+	    const uint8_t devuuid[16], uint8_t psk[16]);
+/*
+ * OCF owner PSK, ocf.md §2 (IoTivity-Lite oc_sec_derive_owner_psk):
+ * the first 16 bytes of P_SHA256(key_block, oxm || obt_uuid ||
+ * device_uuid), the OXM string ("oic.sec.doxm.jw", ".rdp", ".mfgcert")
+ * as the PRF's label, the two raw 16-byte uuids (the device's NEW one) as
+ * its seed. key_block is the session's "key expansion" output (96 bytes
+ * for the CBC-SHA256 suites). INVALID_ARG (an empty key block or OXM),
+ * CRYPTO.
+ */
+kdc_err	kdc_ocf_owner_psk(const uint8_t *key_block, size_t key_block_len,
+	    const char *oxm, const uint8_t obt_uuid[16],
+	    const uint8_t device_uuid[16], uint8_t psk[16]);
+
 /* ---- the wrapping key -------------------------------------------------- */
 
 struct kdc_keyring;
