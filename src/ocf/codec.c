@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/cbor.h"
+#include "base/utf8.h"
 #include "ocf/codec.h"
 
 /* Longest map key we read; a longer one is TOO_LARGE. */
@@ -86,13 +87,33 @@ fail(struct kdc_rd *rd, kdc_err r)
 	return kdc_rd_err(rd);
 }
 
+/*
+ * A text string that becomes a C string (a key, an href, a role, a UUID):
+ * MALFORMED if it holds a NUL ("oxms\0x" must not read as "oxms") or is
+ * not UTF-8.
+ */
+static kdc_err
+rd_cstr(struct kdc_rd *rd, char *dst, size_t cap, size_t *n)
+{
+	kdc_err r;
+
+	if ((r = kdc_cbor_read_tstr_copy(rd, dst, cap, n)) != KDC_OK)
+		return r;
+	if (strlen(dst) != *n || !kdc_utf8_valid((const uint8_t *)dst, *n)) {
+		dst[0] = '\0';
+		*n = 0;
+		return fail(rd, KDC_ERR_MALFORMED);
+	}
+	return KDC_OK;
+}
+
 /* A map key: a text string (MALFORMED otherwise). */
 static kdc_err
 rd_key(struct kdc_rd *rd, char key[KEY_MAX])
 {
 	size_t n;
 
-	return kdc_cbor_read_tstr_copy(rd, key, KEY_MAX, &n);
+	return rd_cstr(rd, key, KEY_MAX, &n);
 }
 
 /* A known key seen once per map: MALFORMED the second time. */
@@ -122,7 +143,7 @@ rd_text_fixed(struct kdc_rd *rd, char *dst, size_t cap, size_t *n)
 	struct kdc_rd c = *rd;
 	kdc_err r;
 
-	r = kdc_cbor_read_tstr_copy(&c, dst, cap, n);
+	r = rd_cstr(&c, dst, cap, n);
 	if (r == KDC_ERR_TOO_LARGE)
 		return fail(rd, KDC_ERR_MALFORMED);
 	*rd = c;
@@ -148,7 +169,7 @@ rd_text(struct kdc_rd *rd, char *dst, size_t cap)
 {
 	size_t n;
 
-	return kdc_cbor_read_tstr_copy(rd, dst, cap, &n);
+	return rd_cstr(rd, dst, cap, &n);
 }
 
 /* One of `names` (NULL-terminated), its index + 1 in *v. */
@@ -1243,7 +1264,7 @@ ep_map(struct kdc_rd *rd, struct kdc_ocf_ep *ep)
 			return r;
 		if (strcmp(key, "ep") == 0) {
 			if ((r = once(rd, &seen, 1)) ||
-			    (r = kdc_cbor_read_tstr_copy(rd, s, sizeof(s), &n)))
+			    (r = rd_cstr(rd, s, sizeof(s), &n)))
 				return r;
 			if ((r = kdc_ocf_ep_parse(s, n, ep)) != KDC_OK)
 				return fail(rd, r);

@@ -24,7 +24,9 @@
  *   KDC_OK
  *   KDC_ERR_TRUNCATED  the input ends inside an item (a missing break)
  *   KDC_ERR_MALFORMED  not well-formed CBOR, a property of the wrong type,
- *                      a property twice in one map, a UUID that is not
+ *                      a property twice in one map, a key or a name
+ *                      (href, role, rt, ...) with a NUL or not UTF-8
+ *                      (PEM/base64 data is kept as bytes), a UUID not
  *                      "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex), a
  *                      value out of its range (dos.s > 4, permission >
  *                      31, an unknown encoding/conntype/wc, an "ep" that

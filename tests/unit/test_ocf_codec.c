@@ -713,6 +713,12 @@ static const struct bad {
 	    "a resource both href and wc" },
 	{ K_ACL2, "a1676163 6c69737432 81a1 697265736f7572636573 81a1"
 	    "627763 613f", KDC_ERR_MALFORMED, "wc \"?\"" },
+	{ K_DOXM, "a1666f776e656400f5", KDC_ERR_MALFORMED,
+	    "a key with a NUL (\"owned\\0\")" },
+	{ K_LINKS, "81a1 6468726566 63610062", KDC_ERR_MALFORMED,
+	    "an href with a NUL (fuzz_ocf found it: re-encoded shorter)" },
+	{ K_LINKS, "81a1 6468726566 62c328", KDC_ERR_MALFORMED,
+	    "an href not UTF-8" },
 	{ K_LINKS, "a0", KDC_ERR_MALFORMED, "a map, not an array" },
 	{ K_LINKS, "81a0", KDC_ERR_MALFORMED, "a link without href" },
 	{ K_LINKS, "81a2 6468726566 6161 66616e63686f72 6161",
