@@ -538,9 +538,34 @@ test_bounds(void **state)
 	n = deep(1000);
 	assert_int_equal(kdc_ocf_doxm_decode(ebuf, n, &A.doxm),
 	    KDC_ERR_TOO_LARGE);
-	/* the payload size bound */
-	assert_int_equal(kdc_ocf_doxm_decode(ebuf, KDC_OCF_PAYLOAD_MAX + 1,
-	    &A.doxm), KDC_ERR_TOO_LARGE);
+	/* the payload size bound: {"x": h'00...', "owned": true} of
+	 * exactly the bound decodes, one byte more does not */
+	{
+		static uint8_t big[KDC_OCF_PAYLOAD_MAX + 1];
+		struct kdc_wr w;
+		size_t hdr = 1 + 2 + 3 + 6 + 1;	/* map, "x", bstr head,
+						 * "owned", true */
+
+		kdc_wr_init(&w, big, sizeof(big));
+		kdc_cbor_write_map(&w, 2);
+		w_text(&w, "x");
+		kdc_cbor_write_bstr(&w, ebuf2, KDC_OCF_PAYLOAD_MAX - hdr);
+		w_text(&w, "owned");
+		kdc_cbor_write_bool(&w, true);
+		assert_int_equal(kdc_wr_len(&w), KDC_OCF_PAYLOAD_MAX);
+		assert_int_equal(kdc_ocf_doxm_decode(big, KDC_OCF_PAYLOAD_MAX,
+		    &A.doxm), KDC_OK);
+		assert_true(A.doxm.owned);
+		kdc_wr_init(&w, big, sizeof(big));
+		kdc_cbor_write_map(&w, 2);
+		w_text(&w, "x");
+		kdc_cbor_write_bstr(&w, ebuf2, KDC_OCF_PAYLOAD_MAX + 1 - hdr);
+		w_text(&w, "owned");
+		kdc_cbor_write_bool(&w, true);
+		assert_int_equal(kdc_wr_len(&w), KDC_OCF_PAYLOAD_MAX + 1);
+		assert_int_equal(kdc_ocf_doxm_decode(big,
+		    KDC_OCF_PAYLOAD_MAX + 1, &A.doxm), KDC_ERR_TOO_LARGE);
+	}
 	/* a privatedata over its buffer (257 bytes) */
 	{
 		struct kdc_wr w;
@@ -602,6 +627,7 @@ test_uuids(void **state)
 	static const char *const bad[] = {
 		"87484d8e-7b6c-4e1a-9f3a-0c1d2e3f4a5",		/* 35 */
 		"87484d8e-7b6c-4e1a-9f3a-0c1d2e3f4a5b0",	/* 37 */
+		"87484d8e-7b6c-4e1a-9f3a-0c1d2e3f4a5b00",	/* 38 */
 		"87484d8e-7b6c-4e1a-9f3a-0c1d2e3f4a5g",		/* non-hex */
 		"87484d8e07b6c-4e1a-9f3a-0c1d2e3f4a5b",		/* dash */
 		"87484d8e-7b6c-4e1a-9f3a-0c1d2e3f4a-b",		/* extra dash */
@@ -719,6 +745,14 @@ static const struct bad {
 	    "an href with a NUL (fuzz_ocf found it: re-encoded shorter)" },
 	{ K_LINKS, "81a1 6468726566 62c328", KDC_ERR_MALFORMED,
 	    "an href not UTF-8" },
+	{ K_LINKS, "81a1 6468726566 7f 6161 4161 ff", KDC_ERR_MALFORMED,
+	    "an href with a byte chunk" },
+	{ K_LINKS, "81a1 6468726566 7f 6161 01 ff", KDC_ERR_MALFORMED,
+	    "an href with an integer chunk" },
+	{ K_LINKS, "81a1 6468726566 7f 6161 7f6161ff ff", KDC_ERR_MALFORMED,
+	    "an href with an indefinite chunk" },
+	{ K_LINKS, "81a1 6468726566 7f 6161 626262 ff", WANT_OK,
+	    "an href in two text chunks" },
 	{ K_LINKS, "a0", KDC_ERR_MALFORMED, "a map, not an array" },
 	{ K_LINKS, "81a0", KDC_ERR_MALFORMED, "a link without href" },
 	{ K_LINKS, "81a2 6468726566 6161 66616e63686f72 6161",
