@@ -542,6 +542,7 @@ test_bounds(void **state)
 	 * exactly the bound decodes, one byte more does not */
 	{
 		static uint8_t big[KDC_OCF_PAYLOAD_MAX + 1];
+		static const uint8_t zeros[KDC_OCF_PAYLOAD_MAX];
 		struct kdc_wr w;
 		size_t hdr = 1 + 2 + 3 + 6 + 1;	/* map, "x", bstr head,
 						 * "owned", true */
@@ -549,7 +550,7 @@ test_bounds(void **state)
 		kdc_wr_init(&w, big, sizeof(big));
 		kdc_cbor_write_map(&w, 2);
 		w_text(&w, "x");
-		kdc_cbor_write_bstr(&w, ebuf2, KDC_OCF_PAYLOAD_MAX - hdr);
+		kdc_cbor_write_bstr(&w, zeros, KDC_OCF_PAYLOAD_MAX - hdr);
 		w_text(&w, "owned");
 		kdc_cbor_write_bool(&w, true);
 		assert_int_equal(kdc_wr_len(&w), KDC_OCF_PAYLOAD_MAX);
@@ -559,7 +560,7 @@ test_bounds(void **state)
 		kdc_wr_init(&w, big, sizeof(big));
 		kdc_cbor_write_map(&w, 2);
 		w_text(&w, "x");
-		kdc_cbor_write_bstr(&w, ebuf2, KDC_OCF_PAYLOAD_MAX + 1 - hdr);
+		kdc_cbor_write_bstr(&w, zeros, KDC_OCF_PAYLOAD_MAX + 1 - hdr);
 		w_text(&w, "owned");
 		kdc_cbor_write_bool(&w, true);
 		assert_int_equal(kdc_wr_len(&w), KDC_OCF_PAYLOAD_MAX + 1);
