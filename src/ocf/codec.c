@@ -692,8 +692,24 @@ cred_map(struct kdc_rd *rd, struct kdc_ocf_cred *c)
 	return kdc_rd_err(rd);
 }
 
+/*
+ * The body of a resource that holds one list and its rowneruuid (cred:
+ * "creds", acl2: "aclist2"): each element read by elem() into
+ * base + i * size, at most max (more is TOO_LARGE); *n and *has set.
+ */
+struct list_res {
+	const char	*key;		/* the list's name */
+	unsigned	 has_list, has_owner;	/* the has bits */
+	kdc_err		(*elem)(struct kdc_rd *, void *);
+	void		*base;
+	size_t		 size, max;
+	size_t		*n;
+	unsigned	*has;
+	struct kdc_ocf_uuid *owner;
+};
+
 static kdc_err
-creds_map(struct kdc_rd *rd, struct kdc_ocf_creds *cs)
+list_res_map(struct kdc_rd *rd, const struct list_res *l)
 {
 	struct kdc_cbor_iter it, ai;
 	char key[KEY_MAX];
@@ -705,27 +721,44 @@ creds_map(struct kdc_rd *rd, struct kdc_ocf_creds *cs)
 	while (kdc_cbor_iter_next(rd, &it)) {
 		if ((r = rd_key(rd, key)) != KDC_OK)
 			return r;
-		if (strcmp(key, "creds") == 0) {
-			if ((r = once(rd, &seen, KDC_OCF_CREDS_HAS_CREDS)) ||
+		if (strcmp(key, l->key) == 0) {
+			if ((r = once(rd, &seen, l->has_list)) ||
 			    (r = kdc_cbor_iter_array(rd, &ai)))
 				return r;
 			while (kdc_cbor_iter_next(rd, &ai)) {
-				if (cs->n == KDC_OCF_CREDS_MAX)
+				if (*l->n == l->max)
 					return fail(rd, KDC_ERR_TOO_LARGE);
-				if ((r = cred_map(rd, &cs->creds[cs->n])))
+				if ((r = l->elem(rd, (uint8_t *)l->base +
+				    *l->n * l->size)))
 					return r;
-				cs->n++;
+				(*l->n)++;
 			}
 		} else if (strcmp(key, "rowneruuid") == 0) {
-			if ((r = once(rd, &seen,
-			    KDC_OCF_CREDS_HAS_ROWNERUUID)) ||
-			    (r = rd_uuid(rd, &cs->rowneruuid)))
+			if ((r = once(rd, &seen, l->has_owner)) ||
+			    (r = rd_uuid(rd, l->owner)))
 				return r;
 		} else if ((r = rd_skip(rd, 1)) != KDC_OK)
 			return r;
 	}
-	cs->has = seen;
+	*l->has = seen;
 	return kdc_rd_err(rd);
+}
+
+static kdc_err
+cred_elem(struct kdc_rd *rd, void *c)
+{
+	return cred_map(rd, c);
+}
+
+static kdc_err
+creds_map(struct kdc_rd *rd, struct kdc_ocf_creds *cs)
+{
+	const struct list_res l = { "creds", KDC_OCF_CREDS_HAS_CREDS,
+	    KDC_OCF_CREDS_HAS_ROWNERUUID, cred_elem, cs->creds,
+	    sizeof(cs->creds[0]), KDC_OCF_CREDS_MAX, &cs->n, &cs->has,
+	    &cs->rowneruuid };
+
+	return list_res_map(rd, &l);
 }
 
 kdc_err
@@ -983,39 +1016,20 @@ ace_map(struct kdc_rd *rd, struct kdc_ocf_ace *a)
 }
 
 static kdc_err
+ace_elem(struct kdc_rd *rd, void *a)
+{
+	return ace_map(rd, a);
+}
+
+static kdc_err
 acl2_map(struct kdc_rd *rd, struct kdc_ocf_acl2 *acl)
 {
-	struct kdc_cbor_iter it, ai;
-	char key[KEY_MAX];
-	unsigned seen = 0;
-	kdc_err r;
+	const struct list_res l = { "aclist2", KDC_OCF_ACL2_HAS_ACLIST2,
+	    KDC_OCF_ACL2_HAS_ROWNERUUID, ace_elem, acl->aces,
+	    sizeof(acl->aces[0]), KDC_OCF_ACES_MAX, &acl->n, &acl->has,
+	    &acl->rowneruuid };
 
-	if ((r = kdc_cbor_iter_map(rd, &it)) != KDC_OK)
-		return r;
-	while (kdc_cbor_iter_next(rd, &it)) {
-		if ((r = rd_key(rd, key)) != KDC_OK)
-			return r;
-		if (strcmp(key, "aclist2") == 0) {
-			if ((r = once(rd, &seen, KDC_OCF_ACL2_HAS_ACLIST2)) ||
-			    (r = kdc_cbor_iter_array(rd, &ai)))
-				return r;
-			while (kdc_cbor_iter_next(rd, &ai)) {
-				if (acl->n == KDC_OCF_ACES_MAX)
-					return fail(rd, KDC_ERR_TOO_LARGE);
-				if ((r = ace_map(rd, &acl->aces[acl->n])))
-					return r;
-				acl->n++;
-			}
-		} else if (strcmp(key, "rowneruuid") == 0) {
-			if ((r = once(rd, &seen,
-			    KDC_OCF_ACL2_HAS_ROWNERUUID)) ||
-			    (r = rd_uuid(rd, &acl->rowneruuid)))
-				return r;
-		} else if ((r = rd_skip(rd, 1)) != KDC_OK)
-			return r;
-	}
-	acl->has = seen;
-	return kdc_rd_err(rd);
+	return list_res_map(rd, &l);
 }
 
 kdc_err
