@@ -1,6 +1,6 @@
 /*
  * fuzz_ocf.c: every decoder of src/ocf/codec.h over the same input (doxm,
- * pstat, cred, acl2, the /oic/res links, one ep string), with checks:
+ * pstat, cred, acl2, the /oic/res links, csr, one ep string), with checks:
  * counts within their bounds, strings NUL-terminated in their buffers;
  * what decodes re-encodes (definite) and decodes again to the same struct;
  * a failed decoding leaves the struct zeroed. Also base/cbor.h's
@@ -23,6 +23,7 @@ static union {
 	struct kdc_ocf_creds	cred;
 	struct kdc_ocf_acl2	acl2;
 	struct kdc_ocf_links	links;
+	struct kdc_ocf_csr	csr;
 } A, B;
 static uint8_t	enc[1 << 17];
 
@@ -124,6 +125,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    check_acl2(&A.acl2));
 	ROUND(kdc_ocf_links_decode, kdc_ocf_links_encode, links,
 	    check_links(&A.links));
+	ROUND(kdc_ocf_csr_decode, kdc_ocf_csr_encode, csr,
+	    if (A.csr.len > KDC_OCF_CSR_MAX) abort());
 	if (kdc_ocf_ep_parse((const char *)data, size, &ep) == KDC_OK &&
 	    (ep.port == 0 || ep.host[0] == '\0'))
 		abort();

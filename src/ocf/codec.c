@@ -1485,3 +1485,84 @@ kdc_ocf_links_encode(const struct kdc_ocf_links *ls, uint8_t *out,
 	}
 	return enc_end(&w, out_len);
 }
+
+/* ---- /oic/sec/csr ------------------------------------------------------ */
+
+static kdc_err
+csr_map(struct kdc_rd *rd, struct kdc_ocf_csr *c)
+{
+	struct kdc_cbor_iter it;
+	char key[KEY_MAX];
+	unsigned seen = 0, e, major;
+	kdc_err r;
+
+	if ((r = kdc_cbor_iter_map(rd, &it)) != KDC_OK)
+		return r;
+	while (kdc_cbor_iter_next(rd, &it)) {
+		if ((r = rd_key(rd, key)) != KDC_OK)
+			return r;
+		if (strcmp(key, "csr") == 0) {
+			if ((r = once(rd, &seen, 1)) != KDC_OK)
+				return r;
+			if (!kdc_cbor_peek(rd, &major))
+				return fail(rd, KDC_ERR_TRUNCATED);
+			c->text = major == KDC_CBOR_TSTR;
+			if (c->text)
+				r = kdc_cbor_read_tstr_copy(rd,
+				    (char *)c->data, sizeof(c->data), &c->len);
+			else
+				r = kdc_cbor_read_bstr_copy(rd, c->data,
+				    sizeof(c->data), &c->len);
+			if (r != KDC_OK)
+				return r;
+		} else if (strcmp(key, "encoding") == 0) {
+			if ((r = once(rd, &seen, 2)) ||
+			    (r = rd_enum(rd, enc_names, &e)))
+				return r;
+			c->encoding = (enum kdc_ocf_encoding)e;
+		} else if ((r = rd_skip(rd, 1)) != KDC_OK)
+			return r;
+	}
+	if (kdc_rd_err(rd) != KDC_OK)
+		return kdc_rd_err(rd);
+	/* both required; PEM is text, DER bytes */
+	if (seen != 3 || (c->encoding == KDC_OCF_ENC_PEM) != c->text ||
+	    (c->encoding != KDC_OCF_ENC_PEM && c->encoding != KDC_OCF_ENC_DER))
+		return fail(rd, KDC_ERR_MALFORMED);
+	return KDC_OK;
+}
+
+kdc_err
+kdc_ocf_csr_decode(const uint8_t *in, size_t len, struct kdc_ocf_csr *out)
+{
+	struct kdc_rd rd;
+	kdc_err r;
+
+	if ((r = dec_begin(&rd, in, len, out, sizeof(*out))) != KDC_OK)
+		return r;
+	return dec_end(&rd, csr_map(&rd, out), out, sizeof(*out));
+}
+
+kdc_err
+kdc_ocf_csr_encode(const struct kdc_ocf_csr *c, uint8_t *out, size_t cap,
+    size_t *out_len)
+{
+	struct kdc_wr w;
+	kdc_err r;
+
+	if ((r = enc_begin(&w, c, out, cap, out_len)) != KDC_OK)
+		return r;
+	if (c->len > sizeof(c->data) ||
+	    (c->encoding != KDC_OCF_ENC_PEM && c->encoding != KDC_OCF_ENC_DER) ||
+	    (c->encoding == KDC_OCF_ENC_PEM) != c->text)
+		return KDC_ERR_INVALID_ARG;
+	kdc_cbor_write_map(&w, 2);
+	wr_text(&w, "csr");
+	if (c->text)
+		kdc_cbor_write_tstr(&w, c->data, c->len);
+	else
+		kdc_cbor_write_bstr(&w, c->data, c->len);
+	wr_text(&w, "encoding");
+	wr_text(&w, enc_names[c->encoding - 1]);
+	return enc_end(&w, out_len);
+}

@@ -340,4 +340,23 @@ kdc_err	kdc_ocf_links_encode(const struct kdc_ocf_links *l, uint8_t *out,
  * buffer). */
 kdc_err	kdc_ocf_ep_parse(const char *s, size_t n, struct kdc_ocf_ep *ep);
 
+/* ---- /oic/sec/csr ------------------------------------------------------ */
+
+/* {"csr": <PKCS#10>, "encoding": "oic.sec.encoding.pem" | ".der"}: PEM
+ * in a text string, DER in a byte string (`text` says which). Both
+ * properties are required (MALFORMED otherwise). */
+#define KDC_OCF_CSR_MAX		2048	/* csr bytes (a P-256 CSR's PEM: ~500) */
+
+struct kdc_ocf_csr {
+	bool			text;
+	enum kdc_ocf_encoding	encoding;	/* PEM or DER */
+	uint8_t			data[KDC_OCF_CSR_MAX];
+	size_t			len;
+};
+
+kdc_err	kdc_ocf_csr_decode(const uint8_t *in, size_t len,
+	    struct kdc_ocf_csr *out);
+kdc_err	kdc_ocf_csr_encode(const struct kdc_ocf_csr *c, uint8_t *out,
+	    size_t cap, size_t *out_len);
+
 #endif

@@ -106,6 +106,63 @@ assert_uuid(const struct kdc_ocf_uuid *u, const char *text)
 
 /* ---- the examples ------------------------------------------------------ */
 
+/* /oic/sec/csr: IoTivity's indefinite map with the PEM in a text string;
+ * DER in bytes; each property required, the encoding matching the type;
+ * every cut refused. */
+static void
+test_csr(void **state)
+{
+	static const uint8_t pem[] = {
+		0xbf, 0x63, 'c', 's', 'r', 0x65, '-', '-', '-', '-', '-',
+		0x68, 'e', 'n', 'c', 'o', 'd', 'i', 'n', 'g',
+		0x74, 'o', 'i', 'c', '.', 's', 'e', 'c', '.', 'e', 'n', 'c',
+		'o', 'd', 'i', 'n', 'g', '.', 'p', 'e', 'm',
+		0x62, 'r', 't', 0x60, 0xff };
+	static const uint8_t der[] = {
+		0xa2, 0x63, 'c', 's', 'r', 0x43, 0x30, 0x01, 0x00,
+		0x68, 'e', 'n', 'c', 'o', 'd', 'i', 'n', 'g',
+		0x74, 'o', 'i', 'c', '.', 's', 'e', 'c', '.', 'e', 'n', 'c',
+		'o', 'd', 'i', 'n', 'g', '.', 'd', 'e', 'r' };
+	static struct kdc_ocf_csr c, d;
+	uint8_t buf[256], bad[sizeof(pem)];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(kdc_ocf_csr_decode(pem, sizeof(pem), &c), KDC_OK);
+	assert_true(c.text);
+	assert_int_equal(c.encoding, KDC_OCF_ENC_PEM);
+	assert_int_equal(c.len, 5);
+	assert_memory_equal(c.data, "-----", 5);
+	assert_int_equal(kdc_ocf_csr_encode(&c, buf, sizeof(buf), &n), KDC_OK);
+	assert_int_equal(kdc_ocf_csr_decode(buf, n, &d), KDC_OK);
+	assert_memory_equal(&c, &d, sizeof(c));
+	assert_int_equal(kdc_ocf_csr_decode(der, sizeof(der), &c), KDC_OK);
+	assert_false(c.text);
+	assert_int_equal(c.encoding, KDC_OCF_ENC_DER);
+	assert_int_equal(c.len, 3);
+	/* the encoding says PEM, the data is bytes */
+	memcpy(bad, der, sizeof(der));
+	bad[sizeof(der) - 3] = 'p';
+	bad[sizeof(der) - 2] = 'e';
+	bad[sizeof(der) - 1] = 'm';
+	assert_int_equal(kdc_ocf_csr_decode(bad, sizeof(der), &c),
+	    KDC_ERR_MALFORMED);
+	/* no encoding: a map of one */
+	memcpy(bad, der, 9);
+	bad[0] = 0xa1;
+	assert_int_equal(kdc_ocf_csr_decode(bad, 9, &c), KDC_ERR_MALFORMED);
+	/* no csr */
+	bad[0] = 0xa1;
+	memcpy(bad + 1, der + 9, sizeof(der) - 9);
+	assert_int_equal(kdc_ocf_csr_decode(bad, 1 + sizeof(der) - 9, &c),
+	    KDC_ERR_MALFORMED);
+	for (size_t cut = 0; cut < sizeof(pem); cut++)
+		assert_int_not_equal(kdc_ocf_csr_decode(pem, cut, &c), KDC_OK);
+	c.encoding = KDC_OCF_ENC_RAW;
+	assert_int_equal(kdc_ocf_csr_encode(&c, buf, sizeof(buf), &n),
+	    KDC_ERR_INVALID_ARG);
+}
+
 static void
 test_doxm(void **state)
 {
@@ -1066,6 +1123,7 @@ main(void)
 		cmocka_unit_test(test_encode_refusals),
 		cmocka_unit_test(test_cbor_indef),
 		cmocka_unit_test(test_derivations),
+		cmocka_unit_test(test_csr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
