@@ -613,6 +613,13 @@ const char *kdc_coap_peer_addr(const struct kdc_coap_peer *p);
  * kdc_coap_peer_release(). */
 void	kdc_coap_peer_hold(struct kdc_coap_peer *p);
 void	kdc_coap_peer_release(struct kdc_coap_peer *p);
+/* End the peer's session at the engine's next step (or at
+ * kdc_coap_free()): close_notify if established, requests in flight end
+ * with KDC_ERR_CLOSED, the gone callback runs. For a client session the
+ * caller is done with (OCF: the onboarding session after RFNOP; the
+ * unsecured one after the first steps). Safe from callbacks; a closed
+ * peer is ignored. */
+void	kdc_coap_peer_close(struct kdc_coap_peer *p);
 /* Per-peer data slot for the face (one pointer). */
 void	kdc_coap_peer_set_data(struct kdc_coap_peer *p, void *data);
 void	*kdc_coap_peer_get_data(const struct kdc_coap_peer *p);

@@ -3459,6 +3459,14 @@ kdc_coap_peer_release(struct kdc_coap_peer *p)
 }
 
 void
+kdc_coap_peer_close(struct kdc_coap_peer *p)
+{
+	if (p == NULL || p->c == NULL || p->state == PS_CLOSED)
+		return;
+	peer_doom(p, KDC_ERR_CLOSED);
+}
+
+void
 kdc_coap_peer_set_data(struct kdc_coap_peer *p, void *data)
 {
 	p->data = data;
