@@ -41,6 +41,13 @@ enum kdc_cli_cmd {
 	KDC_CMD_ACE_TOKENS,
 	KDC_CMD_ACE_REVOKE_TOKEN,
 	KDC_CMD_ACE_PUBKEY,
+	KDC_CMD_OCF_DISCOVER,
+	KDC_CMD_OCF_ONBOARD,
+	KDC_CMD_OCF_PAIR,
+	KDC_CMD_OCF_CERT,
+	KDC_CMD_OCF_ACL_ADD,
+	KDC_CMD_OCF_DEVICES,
+	KDC_CMD_OCF_OFFBOARD,
 };
 
 #define KDC_CLI_POS_MAX	18	/* ace grant CLIENT AUD + 16 scopes */
@@ -74,6 +81,14 @@ struct kdc_cli_args {
 	int			 active;	/* ace tokens --active */
 	int			 cose;		/* ace pubkey --cose */
 	int			 pem;		/* ace pubkey --pem */
+	const char		*iface;		/* ocf: --iface IF */
+	long			 window;	/* ocf: --window MS; -1 unset */
+	const char		*otm;		/* ocf onboard --otm */
+	const char		*pin_file;	/* ocf onboard --pin-file */
+	const char		*subject;	/* ocf acl add --subject */
+	const char		*href;		/* ocf acl add --href A[,B...] */
+	const char		*perm;		/* ocf acl add --perm crudn */
+	int			 force;		/* ocf offboard --force */
 };
 
 /* Parse argv (argv[0] is the program). Borrows argv's strings. On a usage

@@ -32,5 +32,7 @@ void	ctx_close(struct ctx *c);
 int	kdc_cli_serve(const struct kdc_cli_args *a);
 /* `iotkdc lwm2m bootstrap-device` (bsdev.c). */
 int	kdc_cli_bootstrap_device(const struct kdc_cli_args *a);
+/* `iotkdc ocf ...` (ocf.c). */
+int	kdc_cli_ocf(const struct kdc_cli_args *a);
 
 #endif

@@ -1597,6 +1597,13 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_ACE_REVOKE_TOKEN:	return cmd_ace_revoke(a);
 	case KDC_CMD_ACE_TOKENS:	return cmd_ace_tokens(a);
 	case KDC_CMD_ACE_PUBKEY:	return cmd_ace_pubkey(a);
+	case KDC_CMD_OCF_DISCOVER:
+	case KDC_CMD_OCF_ONBOARD:
+	case KDC_CMD_OCF_PAIR:
+	case KDC_CMD_OCF_CERT:
+	case KDC_CMD_OCF_ACL_ADD:
+	case KDC_CMD_OCF_DEVICES:
+	case KDC_CMD_OCF_OFFBOARD:	return kdc_cli_ocf(a);
 	case KDC_CMD_NONE:		break;
 	}
 	return fail("no command");

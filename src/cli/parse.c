@@ -154,6 +154,53 @@ static const struct {
 	  "  The AS public key that signs asymmetric-PoP tokens, for resource\n"
 	  "  servers: PEM SPKI (default), or the COSE_Key in hex (--cose).\n"
 	  "  Made (as.key) if this data dir predates ACE.\n", NULL },
+	{ "ocf", "discover", KDC_CMD_OCF_DISCOVER, 0,
+	  "iotkdc ocf discover [--iface IF] [--window MS] [--json]\n"
+	  "  Find OCF devices on the link of IF ([ocf] interface): multicast\n"
+	  "  GET /oic/res?rt=oic.r.doxm to ff02::158 and 224.0.1.187 port 5683\n"
+	  "  for MS milliseconds ([ocf] discovery_window), then an unsecured\n"
+	  "  GET /oic/sec/doxm of each: uuid, address, coap/coaps ports, owned,\n"
+	  "  the owner transfer methods it offers (rdp, mfgcert, jw).\n", NULL },
+	{ "ocf", "onboard", KDC_CMD_OCF_ONBOARD, 1,
+	  "iotkdc ocf onboard UUID --otm rdp --pin-file F | --otm mfgcert\n"
+	  "                    [--iface IF] [--window MS]\n"
+	  "  Take ownership of the unowned device UUID (as discovered) and\n"
+	  "  leave it in RFNOP with an owner PSK only the KDC and it know.\n"
+	  "  rdp (Random PIN): the device is asked for a PIN, shows it, and\n"
+	  "  the 8 digits are read from F once written after that request\n"
+	  "  (waiting up to [ocf] pin_wait seconds). mfgcert: the device's\n"
+	  "  manufacturer certificate must chain to a CA added with\n"
+	  "  'iotkdc mfg-ca add'. jw (Just Works) is refused: it authenticates\n"
+	  "  nobody, and needs a cipher suite (0xFF00) GnuTLS does not have.\n"
+	  "  The device gets a new uuid (printed); every step is recorded, and\n"
+	  "  'ocf devices' shows the one that failed. A device whose onboarding\n"
+	  "  fails resets itself with a new uuid: discover it again.\n", NULL },
+	{ "ocf", "pair", KDC_CMD_OCF_PAIR, 2,
+	  "iotkdc ocf pair UUID1 UUID2\n"
+	  "  A pairwise PSK between two owned devices: each gets a credential\n"
+	  "  for the other (RFPRO, POST /oic/sec/cred, RFNOP).\n", NULL },
+	{ "ocf", "cert", KDC_CMD_OCF_CERT, 1,
+	  "iotkdc ocf cert UUID\n"
+	  "  Trust anchor (the iotkdc CA) and an identity certificate signed\n"
+	  "  from the device's /oic/sec/csr (CN uuid:UUID, OCF identity EKU);\n"
+	  "  run again to renew it.\n", NULL },
+	{ "ocf", "acl", KDC_CMD_OCF_ACL_ADD, 1,
+	  "iotkdc ocf acl add UUID --subject S --href H[,H...] --perm crudn\n"
+	  "  One ACE into the device's /oic/sec/acl2. S: a device uuid,\n"
+	  "  conntype:auth-crypt, conntype:anon-clear or role:NAME[@AUTHORITY].\n"
+	  "  H: a resource path, or * (all), + (all secured), - (all public).\n"
+	  "  --perm: letters of c(reate) r(etrieve) u(pdate) d(elete) n(otify).\n",
+	  "add" },
+	{ "ocf", "devices", KDC_CMD_OCF_DEVICES, 0,
+	  "iotkdc ocf devices [--json]\n"
+	  "  OCF devices the KDC onboarded or tried to: uuid, state, OTM, the\n"
+	  "  last step (or the one that failed, and why), endpoints.\n", NULL },
+	{ "ocf", "offboard", KDC_CMD_OCF_OFFBOARD, 1,
+	  "iotkdc ocf offboard UUID [--force]\n"
+	  "  Hard-reset the device to RFOTM (pstat dos.s=0), revoke it and every\n"
+	  "  credential for it, and delete its pairwise keys from the devices\n"
+	  "  that hold one. --force: record it even if the device cannot be\n"
+	  "  reached (it keeps its credentials until reset by hand).\n", NULL },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -175,7 +222,9 @@ static const char overview[] =
     "  lwm2m bootstrap-device URI --device ID\n"
     "                                   server-initiated bootstrap\n"
     "  ace rs add|list | grant | revoke-grant | tokens | revoke-token | pubkey\n"
-    "                                   the ACE-OAuth Authorization Server\n\n"
+    "                                   the ACE-OAuth Authorization Server\n"
+    "  ocf discover | onboard | pair | cert | acl add | devices | offboard\n"
+    "                                   the OCF onboarding tool, CMS and AMS\n\n"
     "--dir D: data dir (default $IOTKDC_DIR, else ./var).\n"
     "'iotkdc COMMAND --help' tells more.\n";
 
@@ -229,13 +278,14 @@ kdc_err
 kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
     size_t err_len)
 {
-	const char *words[KDC_CLI_POS_MAX + 3], *key_hex = NULL, *days = NULL, *expiring = NULL, *ssid = NULL;
+	const char *words[KDC_CLI_POS_MAX + 3], *key_hex = NULL, *days = NULL, *expiring = NULL, *ssid = NULL, *window = NULL;
 	int nwords = 0, ci = -1;
 
 	memset(a, 0, sizeof(*a));
 	a->days = -1;
 	a->expiring = -1;
 	a->ssid = -1;
+	a->window = -1;
 	if (err_len > 0)
 		err[0] = '\0';
 	const struct valopt vopts[] = {
@@ -248,11 +298,15 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		{ "--uri", &a->uri }, { "--ssid", &ssid },
 		{ "--audience", &a->audience }, { "--key-file", &a->key_file },
 		{ "--key", &key_hex }, { "--pubkey", &a->pubkey },
+		{ "--iface", &a->iface }, { "--window", &window },
+		{ "--otm", &a->otm }, { "--pin-file", &a->pin_file },
+		{ "--subject", &a->subject }, { "--href", &a->href },
+		{ "--perm", &a->perm },
 	};
 	const struct { const char *name; int *dst; } flags[] = {
 		{ "--cert", &a->cert }, { "--refresh", &a->refresh },
 		{ "--active", &a->active }, { "--cose", &a->cose },
-		{ "--pem", &a->pem },
+		{ "--pem", &a->pem }, { "--force", &a->force },
 	};
 
 	for (int i = 1; i < argc; i++) {
@@ -321,7 +375,7 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		}
 	}
 	if (ci < 0 && a->help && (nwords == 1 || (nwords == 2 &&
-	    strcmp(words[0], "ace") == 0))) {
+	    (strcmp(words[0], "ace") == 0 || strcmp(words[0], "ocf") == 0)))) {
 		for (size_t i = 0; i < NCMDS; i++)
 			if (strcmp(cmds[i].w1, words[0]) == 0)
 				return KDC_OK;	/* overview */
@@ -438,6 +492,45 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		    "--cose, --pem belong to 'ace pubkey'");
 	if (a->cose && a->pem)
 		return usage_err(err, err_len, "--cose or --pem, not both");
+	/* OCF */
+	{
+		bool wants_if = a->cmd == KDC_CMD_OCF_DISCOVER ||
+		    a->cmd == KDC_CMD_OCF_ONBOARD || a->cmd == KDC_CMD_OCF_PAIR ||
+		    a->cmd == KDC_CMD_OCF_CERT || a->cmd == KDC_CMD_OCF_ACL_ADD ||
+		    a->cmd == KDC_CMD_OCF_OFFBOARD;
+
+		if ((a->iface != NULL || window != NULL) && !wants_if)
+			return usage_err(err, err_len, "--iface, --window "
+			    "belong to the ocf commands that reach devices");
+		if (window != NULL &&
+		    parse_long(window, 100, 30000, &a->window) != 0)
+			return usage_err(err, err_len, "--window wants "
+			    "milliseconds from 100 to 30000");
+	}
+	if (a->cmd == KDC_CMD_OCF_ONBOARD) {
+		if (a->otm == NULL)
+			return usage_err(err, err_len, "ocf onboard needs "
+			    "--otm rdp|mfgcert");
+		if (strcmp(a->otm, "rdp") != 0 &&
+		    strcmp(a->otm, "mfgcert") != 0 && strcmp(a->otm, "jw") != 0)
+			return usage_err(err, err_len, "--otm: rdp, mfgcert "
+			    "or jw");
+		if ((strcmp(a->otm, "rdp") == 0) != (a->pin_file != NULL))
+			return usage_err(err, err_len, "--pin-file F goes "
+			    "with --otm rdp (and only with it)");
+	} else if (a->otm != NULL || a->pin_file != NULL)
+		return usage_err(err, err_len,
+		    "--otm, --pin-file belong to 'ocf onboard'");
+	if (a->cmd == KDC_CMD_OCF_ACL_ADD) {
+		if (a->subject == NULL || a->href == NULL || a->perm == NULL)
+			return usage_err(err, err_len, "ocf acl add needs "
+			    "--subject, --href and --perm");
+	} else if (a->subject != NULL || a->href != NULL || a->perm != NULL)
+		return usage_err(err, err_len,
+		    "--subject, --href, --perm belong to 'ocf acl add'");
+	if (a->force && a->cmd != KDC_CMD_OCF_OFFBOARD)
+		return usage_err(err, err_len,
+		    "--force belongs to 'ocf offboard'");
 	if (a->ca_key != NULL && (a->cmd != KDC_CMD_INIT ||
 	    strncmp(a->ca_key, "pkcs11:", 7) != 0))
 		return usage_err(err, err_len,
