@@ -42,10 +42,11 @@ PKGS_RUN   := gnutls-bin
 # (slowloris and slow-body clients against the HTTPS listener),
 # python3-cbor2 + python3-cryptography (the independent COSE/CWT peer of
 # test_cose_peer.sh, run by /usr/bin/python3), iproute2 (ip: the network
-# namespaces of the multicast tests; ss: a peer's bound port).
+# namespaces of the multicast tests; ss: a peer's bound port), jq (the
+# OCF test reads the CLI's --json).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
 	libcoap3-bin valgrind strace slowhttptest python3-cbor2 python3-cryptography \
-	iproute2
+	iproute2 jq
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # Node.js + npm run the coap-node interop peer. Checked by command, not by
 # package: a machine with another Node.js build (e.g. one that bundles
