@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -607,45 +609,85 @@ on_server_cred(void *arg, enum kdc_coap_client_cred type,
 	    &u->spki_len);
 }
 
-/* Wait for the PIN the device shows, written to path after `since`. */
+/* The PIN in path if it was written at or after since: 8 digits (a
+ * trailing newline allowed). */
+static bool
+pin_now(const char *path, const struct timespec *since, char pin[PIN_LEN + 1])
+{
+	struct stat st;
+	char buf[64];
+	size_t n;
+	FILE *f;
+	bool ok = false;
+
+	if (stat(path, &st) != 0 || st.st_mtim.tv_sec < since->tv_sec ||
+	    (st.st_mtim.tv_sec == since->tv_sec &&
+	    st.st_mtim.tv_nsec < since->tv_nsec) ||
+	    (f = fopen(path, "r")) == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+	    buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (n == PIN_LEN && strspn(buf, "0123456789") == PIN_LEN) {
+		memcpy(pin, buf, PIN_LEN + 1);
+		ok = true;
+	}
+	kdc_wipe(buf, sizeof(buf));
+	return ok;
+}
+
+/*
+ * Wait for the PIN the device shows, written to path after `since` (a
+ * person types it, or a device's display writes it): woken by inotify on
+ * the file's directory (a write closed, a file renamed into place), and
+ * looked at once a second anyway (a file system inotify does not see).
+ */
 static kdc_err
 read_pin(const char *path, const struct timespec *since, unsigned wait_s,
     char pin[PIN_LEN + 1])
 {
 	uint64_t end = now_ms() + (uint64_t)wait_s * 1000u;
-	char buf[64];
+	char dir[4096], ev[4096];
+	const char *slash = strrchr(path, '/');
+	int fd;
+	kdc_err r = KDC_ERR_TIMEOUT;
 
-	for (;;) {
-		struct stat st;
-		FILE *f;
-		size_t n;
-
-		if (stat(path, &st) == 0 &&
-		    (st.st_mtim.tv_sec > since->tv_sec ||
-		    (st.st_mtim.tv_sec == since->tv_sec &&
-		    st.st_mtim.tv_nsec >= since->tv_nsec)) &&
-		    (f = fopen(path, "r")) != NULL) {
-			n = fread(buf, 1, sizeof(buf) - 1, f);
-			fclose(f);
-			buf[n] = '\0';
-			while (n > 0 && (buf[n - 1] == '\n' ||
-			    buf[n - 1] == '\r' || buf[n - 1] == ' '))
-				buf[--n] = '\0';
-			if (n == PIN_LEN && strspn(buf, "0123456789") ==
-			    PIN_LEN) {
-				memcpy(pin, buf, PIN_LEN + 1);
-				kdc_wipe(buf, sizeof(buf));
-				return KDC_OK;
-			}
-			/* being written: the next look */
-		}
-		kdc_wipe(buf, sizeof(buf));
-		if (now_ms() > end)
-			return KDC_ERR_TIMEOUT;
-		/* a person types the PIN: look again in a while (a file
-		 * has no event to wait for that works on every fs) */
-		usleep(100 * 1000);
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd >= 0 && inotify_add_watch(fd, dir, IN_CLOSE_WRITE |
+	    IN_MOVED_TO | IN_CREATE) < 0) {
+		close(fd);
+		fd = -1;
 	}
+	for (;;) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		uint64_t now;
+
+		if (pin_now(path, since, pin)) {
+			r = KDC_OK;
+			break;
+		}
+		if ((now = now_ms()) > end)
+			break;
+		if (fd >= 0) {
+			if (poll(&pf, 1, (int)(end - now < 1000 ? end - now :
+			    1000)) > 0)
+				while (read(fd, ev, sizeof(ev)) > 0)
+					;
+		} else
+			(void)poll(NULL, 0, 1000);
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 /* key_block length of a suite (RFC 5246 §6.3: 2 * (mac + key + iv)). */
@@ -870,7 +912,11 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 	}
 	if (op->otm == KDC_OCF_OXM_RDP && op->pin_file == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = find(o, op->uuid, &f)) != KDC_OK) {
+	if (op->found != NULL) {
+		if (strcasecmp(op->found->uuid, op->uuid) != 0)
+			return KDC_ERR_INVALID_ARG;
+		f = *op->found;
+	} else if ((r = find(o, op->uuid, &f)) != KDC_OK) {
 		say(&u, "device %s: %s", op->uuid, r == KDC_ERR_NOT_FOUND ?
 		    "did not answer discovery on this link" : kdc_err_str(r));
 		return r;

@@ -84,6 +84,9 @@ struct kdc_ocf_onboard_opts {
 	 * later than that POST, waiting at most pin_wait_s) */
 	const char	*pin_file;
 	unsigned	 pin_wait_s;
+	/* where the device is, from an earlier kdc_ocf_obt_discover() (its
+	 * uuid must be op->uuid), or NULL: discover it now */
+	const struct kdc_ocf_found *found;
 };
 
 /*
