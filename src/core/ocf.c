@@ -706,6 +706,10 @@ pair_side(struct kdc_core *core, const char *actor,
 	iss.secret_len = KDC_OCF_PSK_LEN;
 	iss.not_before = kdc_core_now(core);
 	iss.not_after = 0;	/* a device holds it until reprovisioned */
+	/* both sides hold the one key: the "no two devices share a PSK"
+	 * fingerprint (a unique index on live PSKs) would refuse the
+	 * second; neither authenticates to the KDC (auth.c ocf_only()) */
+	iss.no_fp = true;
 	iss.note = note;
 	if ((r = core_issue(core, actor, &iss)) == KDC_OK)
 		*id = iss.cred_id;
