@@ -634,6 +634,33 @@ test_pairwise(void **state)
 	/* pair_done takes pairwise credentials only, and not twice */
 	assert_int_equal(kdc_core_ocf_pair_done(f->core, "t", ids),
 	    KDC_ERR_INVALID_ARG);
+	{
+		struct kdc_device *d = dev(f, a);
+		struct kdc_cred_filter flt = { d->id, KDC_KIND_OWNER, -1, 0 };
+		struct kdc_cred **v = NULL;
+		int64_t mixed[2];
+
+		assert_int_equal(kdc_core_cred_list(f->core, &flt, &v, &n),
+		    KDC_OK);
+		assert_int_equal(n, 1);
+		/* an owner credential (made pending again) with a pending
+		 * pairwise one: neither is activated */
+		assert_int_equal(kdc_store_cred_set_status(f->k.st, v[0]->id,
+		    KDC_CRED_PENDING), KDC_OK);
+		assert_int_equal(kdc_core_ocf_pair_issue(f->core, "t", a, b,
+		    mixed, psk), KDC_OK);
+		mixed[1] = v[0]->id;
+		assert_int_equal(kdc_core_ocf_pair_done(f->core, "t", mixed),
+		    KDC_ERR_INVALID_ARG);
+		expect_audit(f, "ocf.pair_done", KDC_ERR_INVALID_ARG, NULL);
+		c = cred(f, mixed[0]);
+		assert_int_equal(c->status, KDC_CRED_PENDING);
+		kdc_cred_free(c);
+		assert_int_equal(kdc_store_cred_set_status(f->k.st, v[0]->id,
+		    KDC_CRED_ISSUED), KDC_OK);
+		kdc_cred_list_free(v, n);
+		kdc_device_free(d);
+	}
 
 	assert_int_equal(kdc_core_ocf_pair_issue(f->core, "t", a, c3, ids,
 	    psk), KDC_OK);
@@ -808,6 +835,11 @@ test_cert_sign(void **state)
 	    &id, &cert, &cert_len), KDC_ERR_UNSUPPORTED_KEY);
 	expect_audit(f, "ocf.cert", KDC_ERR_UNSUPPORTED_KEY, NULL);
 	free(csr);
+	/* Ed25519 */
+	assert_non_null(csr = csr_make(f, "e", "ed25519", subj, &csr_len));
+	assert_int_equal(kdc_core_ocf_cert_sign(f->core, "t", a, csr, csr_len,
+	    &id, &cert, &cert_len), KDC_ERR_UNSUPPORTED_KEY);
+	free(csr);
 	/* garbage */
 	assert_int_equal(kdc_core_ocf_cert_sign(f->core, "t", a,
 	    (const uint8_t *)"xyz", 3, &id, &cert, &cert_len),
@@ -882,6 +914,11 @@ test_mfg_check(void **state)
 	    "openssl x509 -req -in r.csr -CA mca.pem -CAkey mca.key "
 	    "-CAcreateserial -days 10 -extfile ext -outform DER -out r.der "
 	    "2>/dev/null && "
+	    "openssl req -new -newkey ed25519 -nodes -subj /CN=ed "
+	    "-keyout e.key -out e.csr 2>/dev/null && "
+	    "openssl x509 -req -in e.csr -CA mca.pem -CAkey mca.key "
+	    "-CAcreateserial -days 10 -extfile ext -outform DER -out e.der "
+	    "2>/dev/null && "
 	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
 	    "-nodes -subj /CN=rogue -days 5 -keyout g.key -outform DER "
 	    "-out g.der 2>/dev/null", f->k.dir), 0);
@@ -908,6 +945,16 @@ test_mfg_check(void **state)
 	    KDC_ERR_UNTRUSTED);
 	assert_int_equal(mfg_check(f, rsa, rsa_len, spki, &spki_len),
 	    KDC_ERR_UNSUPPORTED_KEY);
+	/* a key our CA would certify, but not one OCF's suites take */
+	{
+		size_t ed_len;
+		uint8_t *ed = file_in(f, "e.der", &ed_len);
+
+		assert_non_null(ed);
+		assert_int_equal(mfg_check(f, ed, ed_len, spki, &spki_len),
+		    KDC_ERR_UNSUPPORTED_KEY);
+		free(ed);
+	}
 	/* out of its validity */
 	fake_now += 20 * 86400;
 	assert_int_equal(mfg_check(f, leaf, leaf_len, spki, &spki_len),
