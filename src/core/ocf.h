@@ -179,7 +179,8 @@ kdc_err	kdc_core_ocf_pair_done(struct kdc_core *core, const char *actor,
 
 /*
  * The identity certificate of an OWNED device from its /oic/sec/csr
- * (PKCS#10 DER): the CSR's self-signature verified, its key ECDSA P-256,
+ * (PKCS#10 DER, or PEM as IoTivity sends it by default): the CSR's
+ * self-signature verified, its key ECDSA P-256,
  * its subject exactly CN=uuid:<uuid>; the certificate as the model says,
  * stored PENDING for audience "ocf-identity" (superseding an earlier
  * pending one). *cred_id, *cert (DER, heap, kdc_free). Refused:

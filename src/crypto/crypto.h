@@ -274,7 +274,8 @@ kdc_err	kdc_ca_sign_spki(struct kdc_ca *ca, const uint8_t *spki,
 
 /*
  * An OCF identity certificate (OCF Security §9.4.2.2, as IoTivity-Lite
- * checks it) from a device's /oic/sec/csr (PKCS#10 DER): the CSR parsed
+ * checks it) from a device's /oic/sec/csr (PKCS#10, DER or PEM as
+ * IoTivity sends it by default, <= KDC_CSR_MAX): the CSR parsed
  * and its self-signature verified as kdc_ca_sign_csr() does, its key
  * ECDSA P-256 (else UNSUPPORTED_KEY), its subject's first CN exactly
  * "uuid:<uuid>" (uuid: 36-character text; another CN or none: DENIED).

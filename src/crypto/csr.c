@@ -653,6 +653,7 @@ kdc_ca_sign_ocf_identity(struct kdc_ca *ca, const uint8_t *csr,
     size_t csr_len, const char *uuid, int64_t not_before, int64_t not_after,
     struct kdc_issued *out)
 {
+	gnutls_datum_t der = { NULL, 0 };
 	struct kdc_csr c;
 	char want[5 + 36 + 1], cn[5 + 36 + 2];
 	kdc_err r;
@@ -663,18 +664,29 @@ kdc_ca_sign_ocf_identity(struct kdc_ca *ca, const uint8_t *csr,
 		return KDC_ERR_INVALID_ARG;
 	if (csr_len > KDC_CSR_MAX)
 		return KDC_ERR_TOO_LARGE;
+	/* IoTivity's /oic/sec/csr says PEM by default */
+	if (crypto_is_pem(csr, csr_len)) {
+		if ((r = csr_pem_decode(csr, csr_len, &der)) != KDC_OK)
+			return r;
+		csr = der.data;
+		csr_len = der.size;
+	}
 	if ((r = kdc_csr_parse(csr, csr_len, &c)) != KDC_OK)
-		return r;
-	if (c.alg != KDC_KEY_P256)
-		return KDC_ERR_UNSUPPORTED_KEY;
+		goto out;
+	if (c.alg != KDC_KEY_P256) {
+		r = KDC_ERR_UNSUPPORTED_KEY;
+		goto out;
+	}
 	if ((r = kdc_csr_verify(&c)) != KDC_OK)
-		return r;
+		goto out;
 	snprintf(want, sizeof(want), "uuid:%s", uuid);
 	r = kdc_csr_cn(&c, cn, sizeof(cn));
 	if (r == KDC_ERR_NOT_FOUND || (r == KDC_OK && strcmp(cn, want) != 0))
-		return KDC_ERR_DENIED;
-	if (r != KDC_OK)
-		return r;
-	return sign_spki(ca, c.spki, c.spki_len, want, true, not_before,
-	    not_after, out);
+		r = KDC_ERR_DENIED;
+	if (r == KDC_OK)
+		r = sign_spki(ca, c.spki, c.spki_len, want, true, not_before,
+		    not_after, out);
+out:
+	gnutls_free(der.data);
+	return r;
 }

@@ -805,6 +805,23 @@ test_cert_sign(void **state)
 	kdc_free(cert);
 	cert = NULL;
 
+	/* the same CSR in PEM, as IoTivity sends it (its NUL included):
+	 * the same key, certified again for its own device */
+	{
+		uint8_t *pem;
+		size_t pem_len;
+
+		assert_int_equal(kdc_test_sh("cd %s && openssl req -in a.csr "
+		    "-inform DER -out a.pem && printf '\\0' >> a.pem",
+		    f->k.dir), 0);
+		assert_non_null(pem = file_in(f, "a.pem", &pem_len));
+		assert_int_equal(pem[pem_len - 1], 0);
+		assert_int_equal(kdc_core_ocf_cert_sign(f->core, "t", a, pem,
+		    pem_len, &id, &cert, &cert_len), KDC_OK);
+		kdc_free(cert);
+		cert = NULL;
+		free(pem);
+	}
 	/* the same CSR for the other device: it names a */
 	assert_int_equal(kdc_core_ocf_cert_sign(f->core, "t", b, csr, csr_len,
 	    &id, &cert, &cert_len), KDC_ERR_DENIED);
