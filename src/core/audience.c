@@ -40,6 +40,7 @@ uri_ok(enum kdc_audience_kind k, const char *uri)
 		[KDC_AUD_LWM2M_EXTERNAL] = { "coaps://", NULL },
 		[KDC_AUD_MQTT] = { "mqtts://", NULL },
 		[KDC_AUD_ACE_RS] = { "coaps://", "https://" },
+		[KDC_AUD_OCF_DEVICE] = { "coaps://", NULL },
 	};
 	char host[KDC_TLSNAMES_HOST_MAX + 1];
 	size_t n = strnlen(uri, KDC_AUDIENCE_URI_MAX + 1);
@@ -76,9 +77,17 @@ kdc_core_audience_add(struct kdc_core *core, const char *actor,
 		r = KDC_ERR_EXISTS;
 		goto refused;
 	}
-	/* the built-in LwM2M Server is the one audience of kind lwm2m */
+	/* "ocf-*" names the OCF devices' audiences and identity
+	 * certificates (core/ocf.h): core makes those */
+	if (strncmp(name, KDC_OCF_DEVID_PREFIX,
+	    strlen(KDC_OCF_DEVID_PREFIX)) == 0) {
+		r = KDC_ERR_INVALID_ARG;
+		goto refused;
+	}
+	/* the built-in LwM2M Server is the one audience of kind lwm2m; an
+	 * OCF device's is made by its onboarding */
 	if (kind == NULL || (k = kdc_audience_kind_parse(kind)) < 0 ||
-	    k == KDC_AUD_LWM2M) {
+	    k == KDC_AUD_LWM2M || k == KDC_AUD_OCF_DEVICE) {
 		r = KDC_ERR_UNSUPPORTED;
 		goto refused;
 	}

@@ -13,6 +13,24 @@
 /* ---- authentication ---------------------------------------------------- */
 
 /*
+ * The credentials of OCF (core/ocf.h) authenticate nobody to the KDC's
+ * own listeners: an owner PSK (the KDC is the client of owner sessions),
+ * the manufacturer key recorded for the mfgcert OTM (the one manufacturer
+ * credential that carries its SPKI: auth_spki would find it), and every
+ * credential for an OCF audience (a pairwise PSK, an identity
+ * certificate), which devices present to each other.
+ */
+static bool
+ocf_only(const struct kdc_cred *cred)
+{
+	return cred->kind == KDC_KIND_OWNER ||
+	    (cred->kind == KDC_KIND_MANUFACTURER &&
+	    cred->type == KDC_TYPE_X509 && cred->spki_len > 0) ||
+	    strncmp(cred->audience, KDC_OCF_DEVID_PREFIX,
+	    strlen(KDC_OCF_DEVID_PREFIX)) == 0;
+}
+
+/*
  * Is this credential (and its device) usable now? The refusal, if any,
  * is audited with what was presented.
  */
@@ -32,7 +50,9 @@ cred_usable(struct kdc_core *core, const char *actor, const char *action,
 		goto out;
 	}
 	subject = dev->dev_id;
-	if (dev->status == KDC_DEV_REVOKED)
+	if (ocf_only(cred))
+		r = KDC_ERR_WRONG_TYPE;
+	else if (dev->status == KDC_DEV_REVOKED)
 		r = KDC_ERR_REVOKED;
 	else if (cred->status == KDC_CRED_REVOKED ||
 	    cred->status == KDC_CRED_SUPERSEDED)

@@ -57,6 +57,7 @@ enum csect {
 	SECT_COAP,
 	SECT_LWM2M,
 	SECT_ACE,
+	SECT_OCF,
 	SECT_PROFILE,
 };
 
@@ -119,6 +120,7 @@ static bool	check_host(const char *, char *, size_t);
 static bool	check_address(const char *, char *, size_t);
 static bool	check_ca_key(const char *, char *, size_t);
 static bool	check_audience(const char *, char *, size_t);
+static bool	check_profile_name(const char *, char *, size_t);
 
 #define CFG(f)	offsetof(struct kdc_config, f)
 #define PRO(f)	offsetof(struct kdc_profile, f)
@@ -260,6 +262,16 @@ static const struct ckey keys[] = {
 	    "Where the AS signing key lives: \"file\" (as.key in the data\n"
 	    "# dir) or a PKCS#11 URL (pkcs11:...)." },
 
+	{ SECT_OCF, "profile", CT_STRING, "default", 0, 0,
+	    CFG(ocf_profile), FSZ(kdc_config, ocf_profile), 0, NULL,
+	    check_profile_name,
+	    "The profile of the devices the KDC onboards as OCF Onboarding\n"
+	    "# Tool (iotkdc ocf onboard): a [profile NAME] of this file." },
+	{ SECT_OCF, "cert_days", CT_INT, "365", 1, 36500,
+	    CFG(ocf_cert_days), 0, 0, NULL, NULL,
+	    "Validity of an OCF identity certificate (iotkdc ocf cert) in\n"
+	    "# days, 1..36500." },
+
 	{ SECT_PROFILE, "cred_type", CT_ENUM, "psk", 0, 0,
 	    PRO(cred_type), 0, 0, cred_types, NULL,
 	    "Operational credential type: psk, rpk, x509, or x509-est (a\n"
@@ -293,7 +305,7 @@ _Static_assert(KDC_HTTP_CONN_PER_ADDR_MAX == 64 && KDC_HTTP_CONN_MAX == 256,
 _Static_assert(NKEYS <= 64, "seen masks are 64 bits");
 
 static const char *sect_names[] = { "", "kdc", "http", "ca", "coap", "lwm2m",
-    "ace", "profile" };
+    "ace", "ocf", "profile" };
 static const char *sect_help[] = {
 	"",
 	"The KDC as a whole.",
@@ -302,6 +314,8 @@ static const char *sect_help[] = {
 	"The CoAP over DTLS listeners.",
 	"LwM2M: what the Bootstrap Server writes, the built-in LwM2M Server.",
 	"ACE-OAuth Authorization Server (iotkdc ace ...).",
+	"OCF: the KDC as Onboarding Tool and Credential Management Service\n"
+	"# (iotkdc ocf ...).",
 	"",
 };
 
@@ -390,6 +404,17 @@ check_audience(const char *v, char *why, size_t why_len)
 			    "letters, digits and _ . - : /");
 			return false;
 		}
+	}
+	return true;
+}
+
+static bool
+check_profile_name(const char *v, char *why, size_t why_len)
+{
+	if (!name_ok(v, KDC_NAME_MAX)) {
+		snprintf(why, why_len, "a profile name is 1..%d letters, digits"
+		    " and _ . -", KDC_NAME_MAX);
+		return false;
 	}
 	return true;
 }

@@ -78,6 +78,9 @@ struct kdc_config {
 	int			ace_refresh_lifetime;	/* seconds */
 	int			ace_token_retention;	/* seconds kept after exp */
 	char			ace_key[512];	/* "file" or a PKCS#11 URL */
+	char			ocf_profile[KDC_NAME_MAX + 1];	/* OCF
+					 * devices' profile (core/ocf.h) */
+	int			ocf_cert_days;	/* identity certificates */
 	struct kdc_profile	profiles[KDC_CONFIG_PROFILES_MAX];
 	size_t			nprofiles;
 };
@@ -104,7 +107,8 @@ kdc_err	kdc_config_write(const char *path, const struct kdc_config *cfg);
  * What differs between a and b, key by key (the walk covers every key of
  * the table, so a new key is compared without more code): fn(section,
  * key, arg) for each key whose value differs, section "kdc", "http",
- * "ca", "coap", "lwm2m", "profile NAME" or "profile NAME AUDIENCE"
+ * "ca", "coap", "lwm2m", "ace", "ocf", "profile NAME" or "profile NAME
+ * AUDIENCE"
  * (entries are matched by name, and extra entries by audience too;
  * lifetime_days and lifetime_seconds share one value, reported as
  * lifetime_days). A profile in only one of them is reported once, key

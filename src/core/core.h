@@ -273,9 +273,11 @@ kdc_err	kdc_core_audit_foreach(struct kdc_core *core, int64_t from_seq,
  * (an LwM2M Server the bootstrap writes, uri coaps://host[:port], ssid
  * 2..65534), "mqtt" (uri mqtts://...), "ace-rs" (uri coaps:// or
  * https://); ssid 0 for the last two. Refusals, each audited:
- * INVALID_ARG (name not [A-Za-z0-9._-] 1..KDC_NAME_MAX, or ssid missing,
- * out of range, or given to a kind without one), UNSUPPORTED (an unknown
- * kind, or "lwm2m": the built-in is the only one), MALFORMED (uri
+ * INVALID_ARG (name not [A-Za-z0-9._-] 1..KDC_NAME_MAX, or beginning
+ * "ocf-", the names of OCF devices' audiences, core/ocf.h; or ssid
+ * missing, out of range, or given to a kind without one), UNSUPPORTED (an
+ * unknown kind, "lwm2m": the built-in is the only one, or "ocf-device":
+ * an OCF onboarding makes those), MALFORMED (uri
  * missing, over KDC_AUDIENCE_URI_MAX, blanks or userinfo in it, another
  * scheme, no host), EXISTS (the name is taken, "lwm2m" included),
  * DUPLICATE_SSID (another LwM2M audience has that Short Server ID).
@@ -541,5 +543,6 @@ void	kdc_syncer_state(struct kdc_syncer *s, uint64_t *done,
 void	kdc_syncer_free(struct kdc_syncer *s);
 
 #include "core/ace.h"
+#include "core/ocf.h"
 
 #endif

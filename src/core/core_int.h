@@ -198,6 +198,9 @@ struct issuance {
 	int64_t				 not_before;
 	int64_t				 not_after;
 	bool				 keygen;	/* the KDC made the key */
+	bool				 no_fp;		/* no keyed fingerprint
+					 * (an OCF pairwise PSK: one key on
+					 * two devices by design) */
 	const char			*note;		/* ends the record */
 	/* the answer */
 	int64_t				 cred_id;

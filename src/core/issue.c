@@ -161,11 +161,13 @@ core_issue(struct kdc_core *core, const char *actor, struct issuance *iss)
 	snprintf(cred.audience, sizeof(cred.audience), "%s", audience);
 	if (iss->secret_len > 0) {
 		/* the keyed fingerprint finds a PSK without unwrapping it */
-		if ((r = kdc_keyring_mac(core->kr, "psk-fp", iss->secret,
-		    iss->secret_len, sfp)) != KDC_OK)
-			return r;
-		cred.secret_fp = sfp;
-		cred.secret_fp_len = sizeof(sfp);
+		if (!iss->no_fp) {
+			if ((r = kdc_keyring_mac(core->kr, "psk-fp",
+			    iss->secret, iss->secret_len, sfp)) != KDC_OK)
+				return r;
+			cred.secret_fp = sfp;
+			cred.secret_fp_len = sizeof(sfp);
+		}
 		snprintf(cred.identity, sizeof(cred.identity), "%s",
 		    iss->identity);
 	}

@@ -179,7 +179,8 @@ kdc_err	kdc_core_ocf_pair_done(struct kdc_core *core, const char *actor,
 
 /*
  * The identity certificate of an OWNED device from its /oic/sec/csr
- * (PKCS#10 DER): the CSR's self-signature verified, its key ECDSA P-256,
+ * (PKCS#10 DER, or PEM as IoTivity sends it by default): the CSR's
+ * self-signature verified, its key ECDSA P-256,
  * its subject exactly CN=uuid:<uuid>; the certificate as the model says,
  * stored PENDING for audience "ocf-identity" (superseding an earlier
  * pending one). *cred_id, *cert (DER, heap, kdc_free). Refused:
@@ -200,7 +201,10 @@ kdc_err	kdc_core_ocf_cert_sign(struct kdc_core *core, const char *actor,
  * KDC_SPKI_MAX is ample; set to the length) for kdc_core_ocf_owner_set().
  * Refused (audited, sampled as a handshake refusal): KDC_ERR_UNTRUSTED,
  * KDC_ERR_EXPIRED, KDC_ERR_NOT_YET_VALID, KDC_ERR_UNSUPPORTED_KEY,
- * KDC_ERR_REVOKED (the key is a revoked device's).
+ * KDC_ERR_REVOKED (the key is a revoked device's, unless that device was
+ * offboarded: reset by us, it may be onboarded again), KDC_ERR_MALFORMED
+ * / KDC_ERR_TOO_LARGE (the chain, as kdc_cert_verify_chain() says; a
+ * leaf with an extendedKeyUsage must list clientAuth there).
  */
 kdc_err	kdc_core_ocf_mfg_check(struct kdc_core *core, const char *actor,
 	    const uint8_t *const *der, const size_t *len, size_t n,
@@ -220,7 +224,8 @@ kdc_err	kdc_core_ocf_set_eps(struct kdc_core *core, const char *uuid,
 
 /* The OWNED devices holding a live (issued or pending) pairwise
  * credential for audience "ocf-<uuid>": their uuids into
- * out[0..KDC_OCF_PAIRS_MAX), *n. */
+ * out[0..KDC_OCF_PAIRS_MAX), *n. KDC_ERR_NOT_FOUND (no such device),
+ * KDC_ERR_TOO_LARGE (more peers: the first KDC_OCF_PAIRS_MAX filled). */
 kdc_err	kdc_core_ocf_pairs(struct kdc_core *core, const char *uuid,
 	    char out[][KDC_OCF_UUID_TEXT + 1], size_t *n);
 
@@ -228,7 +233,8 @@ kdc_err	kdc_core_ocf_pairs(struct kdc_core *core, const char *uuid,
  * Offboarding (after the face reset the device, or when it cannot be
  * reached and the operator insists): the device revoked with every
  * credential it has, every credential for its audience revoked, state
- * OFFBOARDED; one transaction. KDC_ERR_NOT_FOUND.
+ * OFFBOARDED; one transaction. Again on an offboarded device: KDC_OK,
+ * nothing left to revoke. KDC_ERR_NOT_FOUND.
  */
 kdc_err	kdc_core_ocf_offboard(struct kdc_core *core, const char *actor,
 	    const char *uuid);

@@ -273,6 +273,23 @@ kdc_err	kdc_ca_sign_spki(struct kdc_ca *ca, const uint8_t *spki,
 	    int64_t not_after, struct kdc_issued *out);
 
 /*
+ * An OCF identity certificate (OCF Security §9.4.2.2, as IoTivity-Lite
+ * checks it) from a device's /oic/sec/csr (PKCS#10, DER or PEM as
+ * IoTivity sends it by default, <= KDC_CSR_MAX): the CSR parsed
+ * and its self-signature verified as kdc_ca_sign_csr() does, its key
+ * ECDSA P-256 (else UNSUPPORTED_KEY), its subject's first CN exactly
+ * "uuid:<uuid>" (uuid: 36-character text; another CN or none: DENIED).
+ * The certificate: subject CN=uuid:<uuid>, no SAN, keyUsage critical
+ * digitalSignature|keyAgreement, extKeyUsage serverAuth, clientAuth and
+ * 1.3.6.1.4.1.44924.1.6 (OCF identity), not CA, serial and signature as
+ * kdc_ca_sign_csr(). INVALID_ARG, TOO_LARGE, MALFORMED, BAD_SIGNATURE as
+ * there.
+ */
+kdc_err	kdc_ca_sign_ocf_identity(struct kdc_ca *ca, const uint8_t *csr,
+	    size_t csr_len, const char *uuid, int64_t not_before,
+	    int64_t not_after, struct kdc_issued *out);
+
+/*
  * The CA's CRL (RFC 5280 5): X.509 v2, DER, signed ECDSA-SHA256 by the
  * CA key, issuer = the CA's subject, with authorityKeyIdentifier (the CA's
  * subject key id) and cRLNumber = crl_number. Entry i revokes the serial

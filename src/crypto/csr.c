@@ -16,6 +16,7 @@
  * of the CSR->certificate time (docs/perf.md), which is why it is no
  * longer on this path.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <gnutls/crypto.h>
@@ -78,6 +79,21 @@ static const uint8_t ext_basic_constraints[] = {
 static const uint8_t ext_client_auth[] = {
 	0x30, 0x13, 0x06, 0x03, 0x55, 0x1d, 0x25, 0x04, 0x0c, 0x30, 0x0a,
 	0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02,
+};
+/* The OCF identity certificate's (OCF Security 1.0 §9.4.2.2, IoTivity's
+ * oc_obt_certs.c): keyUsage critical digitalSignature|keyAgreement (bits
+ * 0 and 4), extKeyUsage serverAuth, clientAuth and 1.3.6.1.4.1.44924.1.6
+ * (OCF identity). */
+static const uint8_t ext_key_usage_ocf[] = {
+	0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01, 0x01, 0xff, 0x04,
+	0x04, 0x03, 0x02, 0x03, 0x88,
+};
+static const uint8_t ext_eku_ocf[] = {
+	0x30, 0x29, 0x06, 0x03, 0x55, 0x1d, 0x25, 0x04, 0x22, 0x30, 0x20,
+	0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01,
+	0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02,
+	0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xde, 0x7c, 0x01,
+	0x06,
 };
 static const uint8_t oid_ski[] = { 0x06, 0x03, 0x55, 0x1d, 0x0e };
 static const uint8_t oid_aki[] = { 0x06, 0x03, 0x55, 0x1d, 0x23 };
@@ -460,7 +476,7 @@ crypto_sign_tbs(struct kdc_ca *ca, const uint8_t *tbs, size_t tbs_len,
  */
 static kdc_err
 sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
-    const char *dev_id, int64_t not_before, int64_t not_after,
+    const char *dev_id, bool ocf, int64_t not_before, int64_t not_after,
     struct kdc_issued *out)
 {
 	size_t id_len = strlen(dev_id), cap, m, m2, cert_len = 0;
@@ -479,7 +495,8 @@ sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
 	/* every variable part, plus 512 for the fixed parts (~95 bytes)
 	 * and the ~30 headers (<= 4 bytes each); a miscount is TOO_LARGE,
 	 * never an overflow (der_wr) */
-	cap = 512 + 2 * id_len + spki_len + ca->dn_len + ca->skid_len +
+	cap = 512 + sizeof(ext_eku_ocf) + 2 * id_len + spki_len + ca->dn_len +
+	    ca->skid_len +
 	    sizeof(ski) + KDC_SERIAL_LEN;
 	if ((buf = der_wr_new(&w, cap)) == NULL)
 		return KDC_ERR_NOMEM;
@@ -487,10 +504,17 @@ sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
 	/* extensions [3], last first */
 	m = w.pos;
 	crypto_put_aki(&w, ca);
-	der_put(&w, ext_client_auth, sizeof(ext_client_auth));
+	if (ocf)
+		der_put(&w, ext_eku_ocf, sizeof(ext_eku_ocf));
+	else
+		der_put(&w, ext_client_auth, sizeof(ext_client_auth));
 	der_put(&w, ext_basic_constraints, sizeof(ext_basic_constraints));
-	der_put(&w, ext_key_usage, sizeof(ext_key_usage));
-	if (is_uri(dev_id)) {
+	if (ocf)
+		der_put(&w, ext_key_usage_ocf, sizeof(ext_key_usage_ocf));
+	else
+		der_put(&w, ext_key_usage, sizeof(ext_key_usage));
+	/* an OCF identity certificate names its device in the CN alone */
+	if (!ocf && is_uri(dev_id)) {
 		m2 = w.pos;
 		der_put(&w, dev_id, id_len);
 		der_put_hdr(&w, 0x86, id_len);	/* uniformResourceIdentifier */
@@ -599,8 +623,8 @@ kdc_ca_sign_csr(struct kdc_ca *ca, const uint8_t *csr, size_t csr_len,
 	 * will refuse anyway */
 	if ((r = kdc_csr_parse(csr, csr_len, &c)) == KDC_OK &&
 	    (r = kdc_csr_verify(&c)) == KDC_OK)
-		r = sign_spki(ca, c.spki, c.spki_len, dev_id, not_before,
-		    not_after, out);
+		r = sign_spki(ca, c.spki, c.spki_len, dev_id, false,
+		    not_before, not_after, out);
 	gnutls_free(der.data);
 	return r;
 }
@@ -620,6 +644,49 @@ kdc_ca_sign_spki(struct kdc_ca *ca, const uint8_t *spki, size_t spki_len,
 	/* canonical, on the curve, an accepted key */
 	if ((r = kdc_spki_check(spki, spki_len, NULL)) != KDC_OK)
 		return r;
-	return sign_spki(ca, spki, spki_len, dev_id, not_before, not_after,
-	    out);
+	return sign_spki(ca, spki, spki_len, dev_id, false, not_before,
+	    not_after, out);
+}
+
+kdc_err
+kdc_ca_sign_ocf_identity(struct kdc_ca *ca, const uint8_t *csr,
+    size_t csr_len, const char *uuid, int64_t not_before, int64_t not_after,
+    struct kdc_issued *out)
+{
+	gnutls_datum_t der = { NULL, 0 };
+	struct kdc_csr c;
+	char want[5 + 36 + 1], cn[5 + 36 + 2];
+	kdc_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (ca == NULL || csr == NULL || uuid == NULL || strlen(uuid) != 36 ||
+	    not_after <= not_before)
+		return KDC_ERR_INVALID_ARG;
+	if (csr_len > KDC_CSR_MAX)
+		return KDC_ERR_TOO_LARGE;
+	/* IoTivity's /oic/sec/csr says PEM by default */
+	if (crypto_is_pem(csr, csr_len)) {
+		if ((r = csr_pem_decode(csr, csr_len, &der)) != KDC_OK)
+			return r;
+		csr = der.data;
+		csr_len = der.size;
+	}
+	if ((r = kdc_csr_parse(csr, csr_len, &c)) != KDC_OK)
+		goto out;
+	if (c.alg != KDC_KEY_P256) {
+		r = KDC_ERR_UNSUPPORTED_KEY;
+		goto out;
+	}
+	if ((r = kdc_csr_verify(&c)) != KDC_OK)
+		goto out;
+	snprintf(want, sizeof(want), "uuid:%s", uuid);
+	r = kdc_csr_cn(&c, cn, sizeof(cn));
+	if (r == KDC_ERR_NOT_FOUND || (r == KDC_OK && strcmp(cn, want) != 0))
+		r = KDC_ERR_DENIED;
+	if (r == KDC_OK)
+		r = sign_spki(ca, c.spki, c.spki_len, want, true, not_before,
+		    not_after, out);
+out:
+	gnutls_free(der.data);
+	return r;
 }

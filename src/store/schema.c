@@ -234,6 +234,53 @@ static const char *const migrations[] = {
 	"DROP INDEX ace_token_hash;"
 	"CREATE UNIQUE INDEX ace_token_hash ON ace_tokens(hash)"
 	"  WHERE kind = 'refresh';",
+
+	/* 11: OCF (issue 16, store/ocf.h). Each OCF device is an audience
+	 * of kind ocf-device (its pairwise credentials' service): the
+	 * audiences table is rebuilt for the kind's CHECK (SQLite cannot
+	 * alter one), with foreign keys off (ace_rs and ace_grants
+	 * reference it). ocf_devices records each onboarding by the uuid
+	 * the device was discovered as; device and owner_cred go NULL with
+	 * their rows. cred_ocf_audience finds the credentials held for an
+	 * OCF audience (offboarding, the pairs of a device) and costs
+	 * nothing to other inserts (a row outside its WHERE writes no
+	 * entry). The KDC's own OBT uuid is in meta (ocf_obt_uuid), made
+	 * at first use. */
+	REBUILD
+	"CREATE TABLE audiences_new("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  kind TEXT NOT NULL"
+	"    CHECK (kind IN ('lwm2m-external','mqtt','ace-rs','ocf-device')),"
+	"  uri TEXT NOT NULL DEFAULT '',"
+	"  ssid INTEGER CHECK (ssid IS NULL OR ssid BETWEEN 1 AND 65534),"
+	"  created INTEGER NOT NULL);"
+	"INSERT INTO audiences_new(name, kind, uri, ssid, created)"
+	"  SELECT name, kind, uri, ssid, created FROM audiences;"
+	"DROP TABLE audiences;"
+	"ALTER TABLE audiences_new RENAME TO audiences;"
+	"CREATE UNIQUE INDEX audiences_ssid ON audiences(ssid)"
+	"  WHERE ssid IS NOT NULL;"
+	"CREATE TABLE ocf_devices("
+	"  id INTEGER PRIMARY KEY,"
+	"  first_uuid TEXT NOT NULL UNIQUE CHECK (length(first_uuid) = 36),"
+	"  uuid TEXT NOT NULL UNIQUE CHECK (length(uuid) = 36),"
+	"  new_uuid TEXT NOT NULL DEFAULT ''"
+	"    CHECK (new_uuid = '' OR length(new_uuid) = 36),"
+	"  device INTEGER REFERENCES devices(id) ON DELETE SET NULL,"
+	"  otm INTEGER NOT NULL CHECK (otm IN (0, 1, 2)),"
+	"  state TEXT NOT NULL CHECK (state IN"
+	"    ('onboarding','failed','owned','offboarded')),"
+	"  step TEXT NOT NULL DEFAULT '',"
+	"  err INTEGER NOT NULL DEFAULT 0,"
+	"  coap_ep TEXT NOT NULL DEFAULT '',"
+	"  coaps_ep TEXT NOT NULL DEFAULT '',"
+	"  owner_cred INTEGER REFERENCES credentials(id) ON DELETE SET NULL,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL);"
+	"CREATE INDEX ocf_devices_device ON ocf_devices(device);"
+	"CREATE INDEX ocf_devices_owner ON ocf_devices(owner_cred);"
+	"CREATE INDEX cred_ocf_audience ON credentials(audience)"
+	"  WHERE audience GLOB 'ocf-*';",
 };
 
 #define SQ_SCHEMA_VERSION \

@@ -33,6 +33,7 @@
 #include "base/log.h"
 #include "base/wipe.h"
 #include "store/ace.h"
+#include "store/ocf.h"
 #include "store/store.h"
 #include "store/schema.h"
 #include "store/store_int.h"
@@ -125,6 +126,15 @@ enum sq_stmt {
 	S_TOK_TRL,
 	S_TOK_LIST,
 	S_TOK_LIST_ACTIVE,
+	S_OCF_ADD,
+	S_OCF_SET,
+	S_OCF_GET,
+	S_OCF_GET_DEV,
+	S_OCF_LIST,
+	S_OCF_CREDS,
+	S_OCF_CREDS_LIVE,
+	S_OCF_AUD_DEL,
+	S_OCF_AUD_URI,
 	S_CRED_LIST,		/* + filter mask (CL_*), built at first use */
 	S_COUNT = S_CRED_LIST + 16
 };
@@ -138,6 +148,9 @@ enum sq_stmt {
 #define CL_EXPIRING	8
 
 #define AUD_COLS	"name, kind, uri, IFNULL(ssid, 0), created"
+#define OCF_COLS \
+	"id, first_uuid, uuid, new_uuid, IFNULL(device, 0), otm, state, step," \
+	" err, coap_ep, coaps_ep, IFNULL(owner_cred, 0), created, updated"
 #define RS_COLS		"id, audience, profile, key_wrapped, spki, created"
 #define GRANT_COLS \
 	"id, device, audience, scopes, refresh, created, revoked_at"
@@ -272,6 +285,33 @@ static const char *const sql_text[S_CRED_LIST] = {
 	    " ORDER BY iat, rowid",
 	[S_TOK_LIST_ACTIVE] = "SELECT " TOK_COLS " FROM ace_tokens"
 	    " WHERE revoked_at = 0 AND exp > ?1 ORDER BY iat, rowid",
+	[S_OCF_ADD] = "INSERT INTO ocf_devices(first_uuid, uuid, new_uuid,"
+	    " device, otm, state, step, err, coap_ep, coaps_ep, owner_cred,"
+	    " created, updated) VALUES(?2, ?3, ?4, NULLIF(?5, 0), ?6, ?7, ?8,"
+	    " ?9, ?10, ?11, NULLIF(?12, 0), ?13, ?14)",
+	[S_OCF_SET] = "UPDATE ocf_devices SET first_uuid = ?2, uuid = ?3,"
+	    " new_uuid = ?4, device = NULLIF(?5, 0), otm = ?6, state = ?7,"
+	    " step = ?8, err = ?9, coap_ep = ?10, coaps_ep = ?11,"
+	    " owner_cred = NULLIF(?12, 0), created = ?13, updated = ?14"
+	    " WHERE id = ?1",
+	[S_OCF_GET] = "SELECT " OCF_COLS " FROM ocf_devices"
+	    " WHERE uuid = ?1 OR first_uuid = ?1 ORDER BY uuid = ?1 DESC"
+	    " LIMIT 1",
+	[S_OCF_GET_DEV] = "SELECT " OCF_COLS " FROM ocf_devices"
+	    " WHERE device = ?1 ORDER BY id DESC LIMIT 1",
+	[S_OCF_LIST] = "SELECT " OCF_COLS " FROM ocf_devices ORDER BY id",
+	/* the GLOB term literal, as cred_ocf_audience's WHERE: SQLite
+	 * uses a partial index only when the query says its terms */
+	[S_OCF_CREDS] = "SELECT id FROM credentials INDEXED BY"
+	    " cred_ocf_audience WHERE audience = ?1 AND audience GLOB 'ocf-*'"
+	    " ORDER BY id",
+	[S_OCF_CREDS_LIVE] = "SELECT id FROM credentials INDEXED BY"
+	    " cred_ocf_audience WHERE audience = ?1 AND audience GLOB 'ocf-*'"
+	    " AND status IN ('issued','pending') ORDER BY id",
+	[S_OCF_AUD_DEL] = "DELETE FROM audiences WHERE name = ?1"
+	    " AND kind = 'ocf-device'",
+	[S_OCF_AUD_URI] = "UPDATE audiences SET uri = ?2 WHERE name = ?1"
+	    " AND kind = 'ocf-device'",
 };
 
 struct sq {
@@ -2767,6 +2807,230 @@ out:
 	return r;
 }
 
+/* ---- OCF (store/ocf.h) -------------------------------------------------- */
+
+static const char *const ocf_state_names[] = {
+	[KDC_STORE_OCF_ONBOARDING] = "onboarding",
+	[KDC_STORE_OCF_FAILED] = "failed",
+	[KDC_STORE_OCF_OWNED] = "owned",
+	[KDC_STORE_OCF_OFFBOARDED] = "offboarded",
+};
+
+static int
+ocf_state_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(ocf_state_names) /
+	    sizeof(ocf_state_names[0]); i++)
+		if (strcmp(s, ocf_state_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static kdc_err
+row_ocf(sqlite3_stmt *s, struct kdc_ocf_row *o)
+{
+	int state;
+	kdc_err r;
+
+	memset(o, 0, sizeof(*o));
+	o->id = sqlite3_column_int64(s, 0);
+	if ((r = col_text(s, 1, o->first_uuid, sizeof(o->first_uuid))) !=
+	    KDC_OK ||
+	    (r = col_text(s, 2, o->uuid, sizeof(o->uuid))) != KDC_OK ||
+	    (r = col_text(s, 3, o->new_uuid, sizeof(o->new_uuid))) != KDC_OK ||
+	    (r = col_enum(s, 6, ocf_state_parse, &state)) != KDC_OK ||
+	    (r = col_text(s, 7, o->step, sizeof(o->step))) != KDC_OK ||
+	    (r = col_text(s, 9, o->coap_ep, sizeof(o->coap_ep))) != KDC_OK ||
+	    (r = col_text(s, 10, o->coaps_ep, sizeof(o->coaps_ep))) != KDC_OK)
+		return r;
+	o->device = sqlite3_column_int64(s, 4);
+	o->otm = sqlite3_column_int(s, 5);
+	o->state = (enum kdc_store_ocf_state)state;
+	o->err = sqlite3_column_int(s, 8);
+	o->owner_cred = sqlite3_column_int64(s, 11);
+	o->created = sqlite3_column_int64(s, 12);
+	o->updated = sqlite3_column_int64(s, 13);
+	return KDC_OK;
+}
+
+static kdc_err
+sq_ocf_put(struct kdc_store *st, struct kdc_ocf_row *o)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t now = sq_now();
+	int64_t created = o->created != 0 ? o->created : now;
+	int64_t updated = o->updated != 0 ? o->updated : now;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, o->id == 0 ? S_OCF_ADD : S_OCF_SET, &s)) !=
+	    KDC_OK)
+		goto out;
+	if (o->id != 0)
+		BIND(sqlite3_bind_int64(s, 1, o->id));
+	BIND(bind_text(s, 2, o->first_uuid));
+	BIND(bind_text(s, 3, o->uuid));
+	BIND(bind_text(s, 4, o->new_uuid));
+	BIND(sqlite3_bind_int64(s, 5, o->device));
+	BIND(sqlite3_bind_int(s, 6, o->otm));
+	BIND(bind_text(s, 7, ocf_state_names[o->state]));
+	BIND(bind_text(s, 8, o->step));
+	BIND(sqlite3_bind_int(s, 9, o->err));
+	BIND(bind_text(s, 10, o->coap_ep));
+	BIND(bind_text(s, 11, o->coaps_ep));
+	BIND(sqlite3_bind_int64(s, 12, o->owner_cred));
+	BIND(sqlite3_bind_int64(s, 13, created));
+	BIND(sqlite3_bind_int64(s, 14, updated));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_NOT_FOUND)) != KDC_OK)
+		goto out;
+	if (o->id == 0)
+		o->id = sqlite3_last_insert_rowid(q->db);
+	else if (sqlite3_changes(q->db) == 0) {
+		r = KDC_ERR_NOT_FOUND;
+		goto out;
+	}
+	o->created = created;
+	o->updated = updated;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ocf_get(struct kdc_store *st, const char *uuid, int64_t device,
+    struct kdc_ocf_row *out)
+{
+	struct sq *q = sq_of(st);
+	struct kdc_ocf_row o;
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, uuid != NULL ? S_OCF_GET : S_OCF_GET_DEV, &s)) !=
+	    KDC_OK)
+		goto out;
+	if (uuid != NULL)
+		BIND(bind_text(s, 1, uuid));
+	else
+		BIND(sqlite3_bind_int64(s, 1, device));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_row(q, s)) != KDC_OK || (r = row_ocf(s, &o)) != KDC_OK)
+		goto out;
+	*out = o;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ocf_list(struct kdc_store *st, struct kdc_ocf_row **out, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	struct kdc_ocf_row *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	kdc_err r;
+	int rc;
+
+	if ((r = sq_stmt(q, S_OCF_LIST, &s)) != KDC_OK)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((r = row_ocf(s, &v[len])) != KDC_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sq_done(s);
+	kdc_free(v);
+	return r;
+}
+
+static kdc_err
+sq_ocf_audience_set(struct kdc_store *st, const char *name, const char *uri)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, uri == NULL ? S_OCF_AUD_DEL : S_OCF_AUD_URI,
+	    &s)) != KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, name));
+	if (uri != NULL)
+		BIND(bind_text(s, 2, uri));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	if ((r = sq_run(q, s, KDC_ERR_STORE)) == KDC_OK &&
+	    sqlite3_changes(q->db) == 0)
+		r = KDC_ERR_NOT_FOUND;
+out:
+	sq_done(s);
+	return r;
+}
+
+static kdc_err
+sq_ocf_creds_for(struct kdc_store *st, const char *audience, bool live,
+    int64_t **ids, size_t *n)
+{
+	struct sq *q = sq_of(st);
+	sqlite3_stmt *s = NULL;
+	int64_t *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	kdc_err r;
+	int rc = SQLITE_OK;
+
+	if ((r = sq_stmt(q, live ? S_OCF_CREDS_LIVE : S_OCF_CREDS, &s)) !=
+	    KDC_OK)
+		goto out;
+	BIND(bind_text(s, 1, audience));
+	if (rc != SQLITE_OK) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = grow(v, len, &cap, sizeof(*v))) == NULL) {
+			r = KDC_ERR_NOMEM;
+			goto out;
+		}
+		v = nv;
+		v[len++] = sqlite3_column_int64(s, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(q, rc, KDC_ERR_STORE);
+		goto out;
+	}
+	*ids = v;
+	*n = len;
+	v = NULL;
+out:
+	sq_done(s);
+	kdc_free(v);
+	return r;
+}
+
 /* ---- the vtable -------------------------------------------------------- */
 
 static const struct kdc_store_ops sqlite_ops = {
@@ -2833,4 +3097,9 @@ static const struct kdc_store_ops sqlite_ops = {
 	.ace_tokens_purge = sq_ace_tokens_purge,
 	.ace_trl = sq_ace_trl,
 	.ace_token_list = sq_ace_token_list,
+	.ocf_put = sq_ocf_put,
+	.ocf_get = sq_ocf_get,
+	.ocf_list = sq_ocf_list,
+	.ocf_audience_set = sq_ocf_audience_set,
+	.ocf_creds_for = sq_ocf_creds_for,
 };

@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/wipe.h"
 #include "store/ace.h"
+#include "store/ocf.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -36,6 +37,7 @@ static const char *const audience_kind_names[] = {
 	[KDC_AUD_LWM2M_EXTERNAL] = "lwm2m-external",
 	[KDC_AUD_MQTT] = "mqtt",
 	[KDC_AUD_ACE_RS] = "ace-rs",
+	[KDC_AUD_OCF_DEVICE] = "ocf-device",
 };
 static const char *const dev_status_names[] = {
 	[KDC_DEV_ACTIVE] = "active",
@@ -1151,4 +1153,126 @@ kdc_store_ace_token_list(struct kdc_store *st, bool active_only,
 	if ((r = guard(st)) != KDC_OK)
 		return r;
 	return st->ops->ace_token_list(st, active_only, now, out, n);
+}
+
+/* ---- OCF (store/ocf.h) -------------------------------------------------- */
+
+static bool
+ocf_uuid_ok(const char *s, size_t cap, bool empty_ok)
+{
+	size_t n = strnlen(s, cap);
+
+	return n < cap && (n == KDC_STORE_OCF_UUID || (empty_ok && n == 0));
+}
+
+kdc_err
+kdc_store_ocf_put(struct kdc_store *st, struct kdc_ocf_row *row)
+{
+	kdc_err r;
+
+	if (row == NULL || row->id < 0 ||
+	    !ocf_uuid_ok(row->first_uuid, sizeof(row->first_uuid), false) ||
+	    !ocf_uuid_ok(row->uuid, sizeof(row->uuid), false) ||
+	    !ocf_uuid_ok(row->new_uuid, sizeof(row->new_uuid), true) ||
+	    row->otm < 0 || row->otm > 2 ||
+	    (int)row->state < KDC_STORE_OCF_ONBOARDING ||
+	    (int)row->state > KDC_STORE_OCF_OFFBOARDED ||
+	    !FIELD_OK(row->step) || !FIELD_OK(row->coap_ep) ||
+	    !FIELD_OK(row->coaps_ep) || row->device < 0 ||
+	    row->owner_cred < 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ocf_put(st, row);
+}
+
+kdc_err
+kdc_store_ocf_get(struct kdc_store *st, const char *uuid,
+    struct kdc_ocf_row *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (uuid == NULL || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ocf_get(st, uuid, 0, out);
+}
+
+kdc_err
+kdc_store_ocf_get_by_device(struct kdc_store *st, int64_t device,
+    struct kdc_ocf_row *out)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (device <= 0 || out == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ocf_get(st, NULL, device, out);
+}
+
+kdc_err
+kdc_store_ocf_list(struct kdc_store *st, struct kdc_ocf_row **out,
+    size_t *n)
+{
+	kdc_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (out == NULL || n == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ocf_list(st, out, n);
+}
+
+kdc_err
+kdc_store_ocf_creds_for(struct kdc_store *st, const char *audience,
+    bool live, int64_t **ids, size_t *n)
+{
+	kdc_err r;
+
+	if (ids != NULL)
+		*ids = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (audience == NULL || ids == NULL || n == NULL ||
+	    strncmp(audience, "ocf-", 4) != 0)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ocf_creds_for(st, audience, live, ids, n);
+}
+
+kdc_err
+kdc_store_ocf_audience_delete(struct kdc_store *st, const char *name)
+{
+	kdc_err r;
+
+	if (name == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ocf_audience_set(st, name, NULL);
+}
+
+kdc_err
+kdc_store_ocf_audience_set_uri(struct kdc_store *st, const char *name,
+    const char *uri)
+{
+	kdc_err r;
+
+	if (name == NULL || uri == NULL ||
+	    strnlen(uri, KDC_AUDIENCE_URI_MAX + 1) > KDC_AUDIENCE_URI_MAX)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = guard(st)) != KDC_OK)
+		return r;
+	return st->ops->ocf_audience_set(st, name, uri);
 }

@@ -153,6 +153,8 @@ enum kdc_audience_kind {
 	KDC_AUD_LWM2M_EXTERNAL = 1,	/* "lwm2m-external": coaps:// URI, ssid */
 	KDC_AUD_MQTT = 2,		/* "mqtt": an MQTT broker, mqtts:// */
 	KDC_AUD_ACE_RS = 3,		/* "ace-rs": an ACE resource server */
+	KDC_AUD_OCF_DEVICE = 4,		/* "ocf-device": an owned OCF device
+					 * (core/ocf.h), made by core only */
 };
 const char	*kdc_audience_kind_str(enum kdc_audience_kind k);
 int		 kdc_audience_kind_parse(const char *s);

@@ -16,6 +16,7 @@
 
 #include "store/ace.h"
 #include "store/lwm2m_reg.h"
+#include "store/ocf.h"
 #include "store/store.h"
 
 struct kdc_store_ops {
@@ -146,6 +147,19 @@ struct kdc_store_ops {
 		    void *arg);
 	kdc_err	(*ace_token_list)(struct kdc_store *st, bool active_only,
 		    int64_t now, struct kdc_ace_token_rec **out, size_t *n);
+
+	/* store/ocf.h; ocf_get by uuid (device 0) or by device (uuid
+	 * NULL) */
+	kdc_err	(*ocf_put)(struct kdc_store *st, struct kdc_ocf_row *row);
+	kdc_err	(*ocf_get)(struct kdc_store *st, const char *uuid,
+		    int64_t device, struct kdc_ocf_row *out);
+	kdc_err	(*ocf_list)(struct kdc_store *st, struct kdc_ocf_row **out,
+		    size_t *n);
+	/* uri NULL: delete the OCF audience name, else set its uri */
+	kdc_err	(*ocf_audience_set)(struct kdc_store *st, const char *name,
+		    const char *uri);
+	kdc_err	(*ocf_creds_for)(struct kdc_store *st, const char *audience,
+		    bool live, int64_t **ids, size_t *n);
 };
 
 /* The engine-independent head of every engine's handle (first member). */

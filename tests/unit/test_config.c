@@ -626,6 +626,8 @@ test_diff_every_key(void **state)
 		{ "[ace]\nrefresh_lifetime = 301\n", "ace/refresh_lifetime" },
 		{ "[ace]\ntoken_retention = 7\n", "ace/token_retention" },
 		{ "[ace]\nkey = pkcs11:token=x\n", "ace/key" },
+		{ "[ocf]\nprofile = other\n", "ocf/profile" },
+		{ "[ocf]\ncert_days = 30\n", "ocf/cert_days" },
 		{ "[profile default]\ncred_type = rpk\n",
 		    "profile default/cred_type" },
 		{ "[profile default]\naudience = other\n",
