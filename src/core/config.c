@@ -121,6 +121,7 @@ static bool	check_address(const char *, char *, size_t);
 static bool	check_ca_key(const char *, char *, size_t);
 static bool	check_audience(const char *, char *, size_t);
 static bool	check_profile_name(const char *, char *, size_t);
+static bool	check_ifname(const char *, char *, size_t);
 
 #define CFG(f)	offsetof(struct kdc_config, f)
 #define PRO(f)	offsetof(struct kdc_profile, f)
@@ -271,6 +272,20 @@ static const struct ckey keys[] = {
 	    CFG(ocf_cert_days), 0, 0, NULL, NULL,
 	    "Validity of an OCF identity certificate (iotkdc ocf cert) in\n"
 	    "# days, 1..36500." },
+	{ SECT_OCF, "interface", CT_STRING, "", 0, 0,
+	    CFG(ocf_interface), FSZ(kdc_config, ocf_interface), 0, NULL,
+	    check_ifname,
+	    "The network interface whose link the OCF commands reach\n"
+	    "# devices on (multicast discovery; the zone of link-local\n"
+	    "# addresses); empty: each command needs --iface IF." },
+	{ SECT_OCF, "discovery_window", CT_INT, "2000", 100, 30000,
+	    CFG(ocf_discovery_window), 0, 0, NULL, NULL,
+	    "Milliseconds the OCF discovery waits for answers to its\n"
+	    "# multicast request, 100..30000." },
+	{ SECT_OCF, "pin_wait", CT_INT, "120", 1, 3600,
+	    CFG(ocf_pin_wait), 0, 0, NULL, NULL,
+	    "Seconds `iotkdc ocf onboard --otm rdp` waits for the PIN the\n"
+	    "# device shows to be written to --pin-file, 1..3600." },
 
 	{ SECT_PROFILE, "cred_type", CT_ENUM, "psk", 0, 0,
 	    PRO(cred_type), 0, 0, cred_types, NULL,
@@ -406,6 +421,20 @@ check_audience(const char *v, char *why, size_t why_len)
 		}
 	}
 	return true;
+}
+
+/* A network interface name: "" or 1..15 of [A-Za-z0-9._-] (IFNAMSIZ). */
+static bool
+check_ifname(const char *v, char *why, size_t why_len)
+{
+	size_t n = strlen(v);
+
+	if (n < 16 && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") == n)
+		return true;
+	snprintf(why, why_len, "an interface name: at most 15 of "
+	    "[A-Za-z0-9._-]");
+	return false;
 }
 
 static bool

@@ -81,6 +81,10 @@ struct kdc_config {
 	char			ocf_profile[KDC_NAME_MAX + 1];	/* OCF
 					 * devices' profile (core/ocf.h) */
 	int			ocf_cert_days;	/* identity certificates */
+	char			ocf_interface[16];	/* the link the OBT
+					 * reaches devices on ("": --iface) */
+	int			ocf_discovery_window;	/* ms */
+	int			ocf_pin_wait;	/* s, Random PIN OTM */
 	struct kdc_profile	profiles[KDC_CONFIG_PROFILES_MAX];
 	size_t			nprofiles;
 };
