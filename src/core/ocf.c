@@ -932,8 +932,9 @@ kdc_core_ocf_mfg_check(struct kdc_core *core, const char *actor,
 		ca_der[i] = cas[i]->cert;
 		ca_len[i] = cas[i]->cert_len;
 	}
-	r = kdc_cert_verify_chain(der, len, n, ca_der, ca_len, ncas,
-	    kdc_core_now(core), &name, &leaf, &leaf_len);
+	/* the device is the DTLS server of the OTM: serverAuth */
+	r = kdc_cert_verify_chain_for(der, len, n, ca_der, ca_len, ncas,
+	    kdc_core_now(core), true, &name, &leaf, &leaf_len);
 	if (name != NULL)
 		kdc_log_escape(name, strlen(name), esc, sizeof(esc));
 	if (r != KDC_OK)

@@ -148,6 +148,13 @@ kdc_err	kdc_cert_verify_chain(const uint8_t *const *certs, const size_t *lens,
 	    size_t ncerts, const uint8_t *const *cas, const size_t *ca_lens,
 	    size_t ncas, int64_t now, char **dev_id, uint8_t **spki,
 	    size_t *spki_len);
+/* The same for the chain of a TLS server when server is true (OCF's
+ * mfgcert OTM: the device is the DTLS server): its extendedKeyUsage, if
+ * any, must list serverAuth instead. */
+kdc_err	kdc_cert_verify_chain_for(const uint8_t *const *certs,
+	    const size_t *lens, size_t ncerts, const uint8_t *const *cas,
+	    const size_t *ca_lens, size_t ncas, int64_t now, bool server,
+	    char **dev_id, uint8_t **spki, size_t *spki_len);
 
 /*
  * The SubjectPublicKeyInfo element of a DER certificate, its bytes as

@@ -236,6 +236,16 @@ kdc_cert_verify_chain(const uint8_t *const *certs, const size_t *lens,
     size_t ncas, int64_t now, char **dev_id, uint8_t **spki,
     size_t *spki_len)
 {
+	return kdc_cert_verify_chain_for(certs, lens, ncerts, cas, ca_lens,
+	    ncas, now, false, dev_id, spki, spki_len);
+}
+
+kdc_err
+kdc_cert_verify_chain_for(const uint8_t *const *certs, const size_t *lens,
+    size_t ncerts, const uint8_t *const *cas, const size_t *ca_lens,
+    size_t ncas, int64_t now, bool server, char **dev_id, uint8_t **spki,
+    size_t *spki_len)
+{
 	gnutls_x509_crt_t chain[KDC_CHAIN_MAX] = { NULL };
 	gnutls_x509_crt_t *anchors = NULL, anchor = NULL;
 	gnutls_x509_trust_list_t tl = NULL;
@@ -293,11 +303,13 @@ kdc_cert_verify_chain(const uint8_t *const *certs, const size_t *lens,
 	 * checks are off and we check every certificate, anchor included,
 	 * against `now` below. DO_NOT_ALLOW_SAME: a leaf that is itself an
 	 * anchor still has to be signed by one. The leaf must allow TLS
-	 * client authentication (an EKU without clientAuth is refused; no
-	 * EKU means any purpose, RFC 5280 4.2.1.12).
+	 * client authentication, or server authentication for a server
+	 * (an EKU without it is refused; no EKU means any purpose, RFC 5280
+	 * 4.2.1.12).
 	 */
 	purpose.type = GNUTLS_DT_KEY_PURPOSE_OID;
-	purpose.data = (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT;
+	purpose.data = (unsigned char *)(uintptr_t)(server ?
+	    GNUTLS_KP_TLS_WWW_SERVER : GNUTLS_KP_TLS_WWW_CLIENT);
 	purpose.size = 0;
 	rc = gnutls_x509_trust_list_verify_crt2(tl, chain, (unsigned)ncerts,
 	    &purpose, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS |

@@ -938,7 +938,17 @@ test_mfg_check(void **state)
 	    "2>/dev/null && "
 	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
 	    "-nodes -subj /CN=rogue -days 5 -keyout g.key -outform DER "
-	    "-out g.der 2>/dev/null", f->k.dir), 0);
+	    "-out g.der 2>/dev/null && "
+	    /* EKU serverAuth only (the device is the DTLS server) and
+	     * clientAuth only */
+	    "printf 'extendedKeyUsage=serverAuth\\n' > exts && "
+	    "printf 'extendedKeyUsage=clientAuth\\n' > extc && "
+	    "openssl x509 -req -in m.csr -CA mca.pem -CAkey mca.key "
+	    "-CAcreateserial -days 10 -extfile exts -outform DER -out s.der "
+	    "2>/dev/null && "
+	    "openssl x509 -req -in m.csr -CA mca.pem -CAkey mca.key "
+	    "-CAcreateserial -days 10 -extfile extc -outform DER -out c.der "
+	    "2>/dev/null", f->k.dir), 0);
 	fake_now = (int64_t)time(NULL) + 60;
 	assert_non_null(ca = file_in(f, "mca.pem", &ca_len));
 	assert_non_null(leaf = file_in(f, "m.der", &leaf_len));
@@ -962,6 +972,21 @@ test_mfg_check(void **state)
 	    KDC_ERR_UNTRUSTED);
 	assert_int_equal(mfg_check(f, rsa, rsa_len, spki, &spki_len),
 	    KDC_ERR_UNSUPPORTED_KEY);
+	/* the device is the server of the OTM's handshake: serverAuth is
+	 * what its EKU must allow, clientAuth alone is not enough */
+	{
+		size_t sl, cl;
+		uint8_t *sv = file_in(f, "s.der", &sl), *cv = file_in(f,
+		    "c.der", &cl);
+
+		assert_non_null(sv);
+		assert_non_null(cv);
+		assert_int_equal(mfg_check(f, sv, sl, spki, &spki_len), KDC_OK);
+		assert_int_equal(mfg_check(f, cv, cl, spki, &spki_len),
+		    KDC_ERR_UNTRUSTED);
+		free(sv);
+		free(cv);
+	}
 	/* a key our CA would certify, but not one OCF's suites take */
 	{
 		size_t ed_len;
