@@ -8,12 +8,16 @@ parameters) and RFC 7627 (extended master secret); python's standard
 library (sockets, hmac, hashlib) and python3-cryptography (AES-CBC and
 ECDH P-256).
 
-  jwpeer.py [--no-ems] [--no-hvr] [--bad-finished] [--bad-mac]
+  jwpeer.py [--no-ems] [--no-hvr] [--bad-finished] [--bad-mac] [--drop-cke]
 
 It binds 127.0.0.1 on a free UDP port and writes on stderr:
   ready PORT                   bound
   hello ems=0|1 etm=0|1 suites=HEX   a ClientHello with a valid cookie
-  hvr                          a HelloVerifyRequest sent
+  hvr seq=N cookie=HEX         a HelloVerifyRequest sent (for the
+                               ClientHello of message_seq N, cookie it had)
+  dropped-cke rseq=N           --drop-cke: the first datagram carrying a
+                               ClientKeyExchange (in record N) ignored
+  cke rseq=N                   the ClientKeyExchange taken, from record N
   client-finished ok|bad       the client's Finished checked
   key_block HEX                after the handshake (a test key)
   ems-used 0|1                 which master secret it used
@@ -47,6 +51,7 @@ EMS_ON = "--no-ems" not in args
 HVR_ON = "--no-hvr" not in args
 BAD_FIN = "--bad-finished" in args
 BAD_MAC = "--bad-mac" in args
+DROP_CKE = "--drop-cke" in args
 
 
 def log(*a):
@@ -271,6 +276,7 @@ def handshake(s, sock, addr, mtype, seq, body, rseq):
         peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(),
                                                            point)
         pms = s.key.exchange(ec.ECDH(), peer)
+        log("cke rseq=%d" % rseq)
         s.tr += hs_msg(16, seq, body)
         if s.ems:
             s.master = prf(pms, b"extended master secret",
@@ -311,9 +317,16 @@ def main():
     sock.bind(("127.0.0.1", 0))
     log("ready %d" % sock.getsockname()[1])
     sessions = {}
+    dropped = False
     while True:
         d, addr = sock.recvfrom(4096)
         s = sessions.setdefault(addr, Session())
+        cke = [q for c, e, q, _h, f in records(d)
+               if c == 22 and e == 0 and f[:1] == b"\x10"]
+        if DROP_CKE and not dropped and cke:
+            dropped = True
+            log("dropped-cke rseq=%d" % cke[0])
+            continue
         for ctype, epoch, rseq, hdr, frag in records(d):
             if epoch == 0 and ctype == 22:
                 for mtype, seq, body in hs_msgs(frag):
