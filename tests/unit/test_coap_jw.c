@@ -504,6 +504,42 @@ test_machine(void **state)
 		kdc_jw_free(j);
 	}
 
+	/* ServerKeyExchange in two fragments, the second first: it is
+	 * dropped (in order only), then the first, then the second again
+	 * with ServerHelloDone: reassembled, our flight goes */
+	{
+		uint8_t b[128], f1[64], f2[64];
+		size_t l;
+
+		assert_int_equal(kdc_jw_new(&j), KDC_OK);
+		l = server_hello(b, true);
+		n = rec_msg(d, KDC_JW_HT_SERVER_HELLO, 0, b, l);
+		assert_int_equal(kdc_jw_input(j, d, n, out, sizeof(out), &ol,
+		    &done), KDC_OK);
+		l = ske(b, G);
+		/* fragment: header of the whole, offset, length */
+		n = rec_msg(d, KDC_JW_HT_SERVER_KX, 1, b, 30);
+		memcpy(f1, d, n);
+		f1[16] = 69;			/* length 69, fragment 0..30 */
+		n = rec_msg(d, KDC_JW_HT_SERVER_KX, 1, b + 30, 39);
+		memcpy(f2, d, n);
+		f2[16] = 69;
+		f2[21] = 30;			/* offset 30, 39 bytes */
+		assert_int_equal(kdc_jw_input(j, f2, 13 + 12 + 39, out,
+		    sizeof(out), &ol, &done), KDC_OK);
+		assert_int_equal(ol, 0);
+		assert_int_equal(kdc_jw_input(j, f1, 13 + 12 + 30, out,
+		    sizeof(out), &ol, &done), KDC_OK);
+		assert_int_equal(ol, 0);
+		memcpy(d, f2, 13 + 12 + 39);
+		n = 13 + 12 + 39;
+		n += rec_msg(d + n, KDC_JW_HT_SERVER_DONE, 2, b, 0);
+		assert_int_equal(kdc_jw_input(j, d, n, out, sizeof(out), &ol,
+		    &done), KDC_OK);
+		assert_int_equal(ol, 91 + 14 + 93);
+		kdc_jw_free(j);
+	}
+
 	/* a server alert: fatal, nothing owed */
 	assert_int_equal(kdc_jw_new(&j), KDC_OK);
 	memcpy(d, "\x15\xfe\xfd\0\0\0\0\0\0\0\0\0\x02\x02\x28", 15);
