@@ -186,6 +186,53 @@ test_cbc_seal(void **state)
 		if (len > 0)
 			assert_memory_equal(got, pt, len);
 	}
+	/* a padding whose bytes disagree, under a MAC that is right: still
+	 * refused (RFC 5246 §6.2.3.2: every padding byte holds its length);
+	 * and a padding length past the MAC; the same record with its
+	 * padding right opens (what == 2) */
+	for (int what = 0; what < 3; what++) {
+		gnutls_cipher_hd_t h;
+		gnutls_datum_t k, iv;
+		static const uint8_t ivb[16] = { 1, 2, 3 };
+
+		memcpy(out, "\x17\xfe\xfd\x00\x01\x00\x00\x00\x00\x00\x09"
+		    "\x00\x50", 13);		/* epoch 1, seq 9, 80 bytes */
+		memcpy(out + 13, ivb, 16);
+		memcpy(pre, out + 3, 8);
+		pre[8] = KDC_REC_APPDATA;
+		pre[9] = 0xfe;
+		pre[10] = 0xfd;
+		pre[11] = 0;
+		pre[12] = 17;
+		memcpy(buf, pre, 13);
+		memcpy(buf + 13, "hello, just works", 17);
+		cbc_state(&w);
+		assert_int_equal(gnutls_hmac_fast(GNUTLS_MAC_SHA256, w.wr.mac,
+		    32, buf, 13 + 17, mac), 0);
+		memcpy(m, "hello, just works", 17);
+		memcpy(m + 17, mac, 32);
+		memset(m + 49, 14, 15);		/* 17 + 32 + 15 = 64 */
+		if (what == 0)
+			m[55] = 13;		/* one padding byte wrong */
+		else if (what == 1)
+			memset(m + 49, 200, 15);	/* 200 + 1 + 32 > 64 */
+		k.data = w.wr.key;
+		k.size = 16;
+		iv.data = (unsigned char *)(uintptr_t)ivb;
+		iv.size = 16;
+		assert_int_equal(gnutls_cipher_init(&h,
+		    GNUTLS_CIPHER_AES_128_CBC, &k, &iv), 0);
+		assert_int_equal(gnutls_cipher_encrypt2(h, m, 64, out + 29, 64),
+		    0);
+		gnutls_cipher_deinit(h);
+		cbc_state(&r);
+		memcpy(buf, out, 93);
+		assert_int_equal(kdc_rec_open(&r, buf, 93, &type, &got, &gl),
+		    what == 2 ? KDC_OK : KDC_ERR_CRYPTO);
+		assert_int_equal(r.seen, what == 2);
+		if (what == 2)
+			assert_memory_equal(got, "hello, just works", 17);
+	}
 	/* too small an output */
 	cbc_state(&w);
 	assert_int_equal(kdc_rec_seal(&w, KDC_REC_APPDATA, pt, 16, out,
