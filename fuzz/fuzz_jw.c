@@ -99,7 +99,7 @@ fixed(struct kdc_rec *r)
 	for (unsigned i = 0; i < 32; i++)
 		r->rd.mac[i] = r->wr.mac[i] = (uint8_t)(0x40 + i);
 	for (unsigned i = 0; i < 16; i++)
-		r->rd.key[i] = r->wr.key[i] = (uint8_t)(0x10 + i);
+		r->rd.cbc_key[i] = r->wr.cbc_key[i] = (uint8_t)(0x10 + i);
 }
 
 static void

@@ -502,8 +502,8 @@ key_exchange(struct kdc_jw *j)
 	j->rec.epoch = 1;
 	memcpy(j->rec.wr.mac, kb, 32);
 	memcpy(j->rec.rd.mac, kb + 32, 32);
-	memcpy(j->rec.wr.key, kb + 64, 16);
-	memcpy(j->rec.rd.key, kb + 80, 16);
+	memcpy(j->rec.wr.cbc_key, kb + 64, 16);
+	memcpy(j->rec.rd.cbc_key, kb + 80, 16);
 	/* our Finished over everything up to ClientKeyExchange */
 	e = KDC_ERR_CRYPTO;
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, j->tr, j->trlen, hash) < 0)

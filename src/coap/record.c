@@ -321,7 +321,7 @@ cbc_open(struct kdc_rec *r, uint8_t *buf, size_t rec_len, uint8_t *type,
 	if (!window_fresh(r, seq))
 		return KDC_ERR_REPLAY;
 	n = flen - CBC_IV;
-	if ((e = cbc_crypt(r->rd.key, buf + KDC_REC_HDR, ct, n, false)) !=
+	if ((e = cbc_crypt(r->rd.cbc_key, buf + KDC_REC_HDR, ct, n, false)) !=
 	    KDC_OK) {
 		kdc_wipe(ct, n);
 		return e;
@@ -391,7 +391,7 @@ cbc_seal(struct kdc_rec *r, uint8_t type, const uint8_t *pt, size_t pt_len,
 	    KDC_OK)
 		goto fail;
 	memset(body + pt_len + CBC_MAC, (int)pad, pad + 1);
-	if ((e = cbc_crypt(r->wr.key, iv, body, n, true)) != KDC_OK)
+	if ((e = cbc_crypt(r->wr.cbc_key, iv, body, n, true)) != KDC_OK)
 		goto fail;
 	r->wr.seq++;
 	*out_len = KDC_REC_HDR + CBC_IV + n;

@@ -57,15 +57,24 @@ enum kdc_rec_cipher {
 	 * handshake (jw.h, suite 0xFF00) makes it, never kdc_rec_export().
 	 * Record: header | IV(16, random per record) | AES-CBC(plaintext ||
 	 * HMAC(32) || padding); the MAC covers epoch||seq48 || type ||
-	 * version || plaintext length || plaintext. key[0, 16) is the AES
-	 * key, mac the HMAC key; salt unused. */
+	 * version || plaintext length || plaintext. Keys in cbc_key (AES)
+	 * and mac (HMAC), which share their bytes with key and salt. */
 	KDC_REC_AES128_CBC_SHA256,
 };
 
 struct kdc_rec_dir {
-	uint8_t		 key[32];
-	uint8_t		 salt[4];	/* the implicit nonce part */
-	uint8_t		 mac[32];	/* CBC-HMAC-SHA256 only: MAC key */
+	union {
+		struct {		/* AEAD */
+			uint8_t	 key[32];
+			uint8_t	 salt[4];	/* the implicit nonce part */
+		};
+		struct {		/* KDC_REC_AES128_CBC_SHA256: 16 bytes
+					 * more than AEAD's, not 64 (an idle
+					 * server session's state: 136 bytes) */
+			uint8_t	 cbc_key[16];	/* AES-128 */
+			uint8_t	 mac[32];	/* HMAC-SHA256 */
+		};
+	};
 	uint64_t	 seq;		/* the next (write) / highest
 					 * accepted (read) 48-bit sequence
 					 * number, without the epoch */

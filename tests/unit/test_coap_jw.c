@@ -40,7 +40,7 @@ cbc_state(struct kdc_rec *r)
 	for (unsigned i = 0; i < 32; i++)
 		r->rd.mac[i] = r->wr.mac[i] = (uint8_t)(0x40 + i);
 	for (unsigned i = 0; i < 16; i++)
-		r->rd.key[i] = r->wr.key[i] = (uint8_t)(0x10 + i);
+		r->rd.cbc_key[i] = r->wr.cbc_key[i] = (uint8_t)(0x10 + i);
 }
 
 /*
@@ -152,7 +152,7 @@ test_cbc_seal(void **state)
 		assert_true(n <= len + kdc_rec_overhead(&w));
 		assert_int_equal((out[11] << 8) | out[12], n - KDC_REC_HDR);
 		/* decrypt with the IV the record carries */
-		k.data = w.wr.key;
+		k.data = w.wr.cbc_key;
 		k.size = 16;
 		iv.data = out + KDC_REC_HDR;
 		iv.size = 16;
@@ -216,7 +216,7 @@ test_cbc_seal(void **state)
 			m[55] = 13;		/* one padding byte wrong */
 		else if (what == 1)
 			memset(m + 49, 200, 15);	/* 200 + 1 + 32 > 64 */
-		k.data = w.wr.key;
+		k.data = w.wr.cbc_key;
 		k.size = 16;
 		iv.data = (unsigned char *)(uintptr_t)ivb;
 		iv.size = 16;
