@@ -611,6 +611,22 @@ message(struct kdc_jw *j, uint8_t type, const uint8_t *b, size_t n,
 	return KDC_OK;
 }
 
+/* Does a record hold a fragment of a message before rx_seq: the
+ * server sending its previous flight again? */
+static bool
+old_fragment(const struct kdc_jw *j, const uint8_t *b, size_t n)
+{
+	struct kdc_jw_frag f;
+	size_t off = 0, used;
+
+	while (off < n && kdc_jw_frag(b + off, n - off, &f, &used) == KDC_OK) {
+		if (f.seq < j->rx_seq)
+			return true;
+		off += used;
+	}
+	return false;
+}
+
 /* The handshake fragments of one record. */
 static kdc_err
 fragments(struct kdc_jw *j, const uint8_t *b, size_t n, bool *flight,
@@ -684,7 +700,7 @@ kdc_jw_input(struct kdc_jw *j, uint8_t *buf, size_t len, uint8_t *out,
 	uint64_t seq;
 	uint16_t epoch;
 	uint8_t type, t2, alert = AL_HS_FAILURE;
-	bool flight = false;
+	bool flight = false, old = false;
 	kdc_err e = KDC_OK;
 
 	*out_len = 0;
@@ -705,6 +721,11 @@ kdc_jw_input(struct kdc_jw *j, uint8_t *buf, size_t len, uint8_t *out,
 				alert = 0;
 				break;
 			}
+			/* (never a Finished in epoch 0: once ours is out,
+			 * epoch-0 handshake records only tell that the
+			 * server sent its previous flight again) */
+			if (type == KDC_REC_HANDSHAKE)
+				old |= old_fragment(j, f, fl);
 			if (type == KDC_REC_HANDSHAKE && j->state != JW_WAIT_FIN &&
 			    (e = fragments(j, f, fl, &flight, &alert, done)) !=
 			    KDC_OK)
@@ -730,6 +751,13 @@ kdc_jw_input(struct kdc_jw *j, uint8_t *buf, size_t len, uint8_t *out,
 		j->state = JW_FAILED;
 		return e;
 	}
+	/* RFC 6347 §4.2.4: the server's previous flight again means ours
+	 * was lost: ours goes again now (once per datagram), when our whole
+	 * flight is what the server waits for (not while its next flight is
+	 * coming in) */
+	if (!flight && old && (j->state == JW_WAIT_FIN ||
+	    (j->state == JW_WAIT_SH && !j->mbusy)))
+		flight = true;
 	if (flight && j->state != JW_DONE)
 		return kdc_jw_flight(j, out, cap, out_len);
 	return KDC_OK;

@@ -128,8 +128,10 @@ unsigned kdc_jw_rto_ms(const struct kdc_jw *j);
 /*
  * One datagram from the server (buf is modified: records open in place).
  * KDC_OK: taken or dropped (what does not parse or belongs to no
- * expected message is dropped, as DTLS does); *out_len > 0 when a new
- * flight must go now (out, cap >= KDC_JW_OUT_MAX); *done once the
+ * expected message is dropped, as DTLS does); *out_len > 0 when a
+ * flight must go now (out, cap >= KDC_JW_OUT_MAX): our next one, or our
+ * last one again when the server sent its previous flight again (RFC
+ * 6347 §4.2.4: ours was lost; at most once per datagram); *done once the
  * server's Finished verified. A fatal error ends the handshake, with a
  * fatal alert in out when one is owed (*out_len): KDC_ERR_TLS (the
  * server's alert, a wrong Finished, a point off the curve, ECDH

@@ -506,6 +506,26 @@ test_machine(void **state)
 	assert_int_equal(out[10], 3);		/* epoch 0: 0 CH, 1 CKE, 2 CCS */
 	assert_int_equal(out[105 + 10], 1);	/* epoch 1: Finished again */
 	assert_int_equal(kdc_jw_rto_ms(j), 2 * KDC_JW_RTO_MS);
+	/* the server's flight again (ours was lost): ours again at once,
+	 * fresh record numbers; its cut-off last record alone is dropped */
+	n = flight4(d, G);
+	assert_int_equal(kdc_jw_input(j, d, n, out, sizeof(out), &fl, &done),
+	    KDC_OK);
+	assert_int_equal(fl, ol);
+	assert_int_equal(out[10], 5);		/* epoch 0: 3 CKE, 4 CCS */
+	assert_int_equal(out[105 + 10], 2);	/* Finished, third time */
+	assert_int_equal(kdc_jw_input(j, d, 10, out, sizeof(out), &fl, &done),
+	    KDC_OK);
+	assert_int_equal(fl, 0);
+	/* a Finished in plaintext (epoch 0) at the server's next
+	 * message_seq: dropped, never checked (it would fail the handshake
+	 * if it were) */
+	memset(bad, 0, sizeof(bad));
+	n = rec_msg(d, KDC_JW_HT_FINISHED, 3, bad, 12);
+	assert_int_equal(kdc_jw_input(j, d, n, out, sizeof(out), &fl, &done),
+	    KDC_OK);
+	assert_int_equal(fl, 0);
+	assert_false(done);
 	/* not done: nothing to export, no PRF */
 	{
 		struct kdc_rec r;
@@ -584,6 +604,34 @@ test_machine(void **state)
 		assert_int_equal(kdc_jw_input(j, d, n, out, sizeof(out), &ol,
 		    &done), KDC_OK);
 		assert_int_equal(ol, 91 + 14 + 93);
+		kdc_jw_free(j);
+	}
+
+	/* HelloVerifyRequest: the ClientHello again with the cookie at
+	 * message_seq 1; the same HelloVerifyRequest again (our second
+	 * ClientHello was lost): the second ClientHello again, a new
+	 * record number */
+	{
+		static const uint8_t hvr[] = { 0xfe, 0xff, 3, 'c', 'k', 'y' };
+		size_t l1;
+
+		assert_int_equal(kdc_jw_new(&j), KDC_OK);
+		assert_int_equal(kdc_jw_flight(j, out, sizeof(out), &ol),
+		    KDC_OK);
+		l1 = ol;
+		n = rec_msg(d, KDC_JW_HT_HELLO_VERIFY, 0, hvr, sizeof(hvr));
+		memcpy(d + 512, d, n);
+		assert_int_equal(kdc_jw_input(j, d, n, out, sizeof(out), &ol,
+		    &done), KDC_OK);
+		assert_int_equal(ol, l1 + 3);	/* the cookie */
+		assert_int_equal(out[10], 1);
+		assert_int_equal(out[13 + 5], 1);	/* message_seq 1 */
+		assert_memory_equal(out + 13 + 12 + 2 + 32 + 1, "\3cky", 4);
+		assert_int_equal(kdc_jw_input(j, d + 512, n, out, sizeof(out),
+		    &ol, &done), KDC_OK);
+		assert_int_equal(ol, l1 + 3);
+		assert_int_equal(out[10], 2);
+		assert_int_equal(out[13 + 5], 1);
 		kdc_jw_free(j);
 	}
 
