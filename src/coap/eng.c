@@ -1658,7 +1658,8 @@ kdc_coap_peer_confirm(struct kdc_coap_peer *p)
 	addr_text(p, addr, sizeof(addr));
 	kdc_log_debug("peer=%s endpoint=%s resumed=%d authenticated cred=%"
 	    PRId64 " type=%s device=%.*s", addr, p->ep->name,
-	    p->g != NULL && gnutls_session_is_resumed(p->g) ? 1 : 0, p->auth->cred_id,
+	    p->g != NULL && gnutls_session_is_resumed(p->g) ? 1 : 0,
+	    p->auth->cred_id,
 	    kdc_cred_type_str((enum kdc_cred_type)p->auth->type),
 	    (int)p->auth->devid_len, p->auth->data);
 }
@@ -1905,13 +1906,24 @@ rec_input(struct kdc_coap_peer *p, uint8_t *buf, size_t len)
 
 /* ---- Just Works: our own handshake (jw.h) --------------------------------------------- */
 
+/* The retransmission timer of the flight just sent (never past the
+ * handshake's deadline). */
+static void
+jw_timer_arm(struct kdc_coap_peer *p)
+{
+	uint64_t when = kdc_coap_now_ms() + kdc_jw_rto_ms(p->hs->jw);
+
+	if (when > p->hs->deadline)
+		when = p->hs->deadline;
+	timer_arm(p->c, &p->hs->tm, when);
+}
+
 /* The current flight of p's JW handshake now, and its timer. */
 static void
 jw_send(struct kdc_coap_peer *p)
 {
 	uint8_t out[KDC_JW_OUT_MAX];
 	struct iovec iov;
-	uint64_t when;
 	size_t n = 0;
 
 	if (kdc_jw_flight(p->hs->jw, out, sizeof(out), &n) == KDC_OK && n > 0) {
@@ -1919,10 +1931,7 @@ jw_send(struct kdc_coap_peer *p)
 		iov.iov_len = n;
 		(void)send_to(p, &iov, 1);
 	}
-	when = kdc_coap_now_ms() + kdc_jw_rto_ms(p->hs->jw);
-	if (when > p->hs->deadline)
-		when = p->hs->deadline;
-	timer_arm(p->c, &p->hs->tm, when);
+	jw_timer_arm(p);
 }
 
 /* The server's Finished verified: our record layer takes the session. */
@@ -1989,14 +1998,8 @@ jw_input(struct kdc_coap_peer *p, uint8_t *buf, size_t len)
 		jw_done(p);
 		return;
 	}
-	if (n > 0) {
-		/* a new flight went: its own timer */
-		uint64_t when = kdc_coap_now_ms() + kdc_jw_rto_ms(p->hs->jw);
-
-		if (when > p->hs->deadline)
-			when = p->hs->deadline;
-		timer_arm(p->c, &p->hs->tm, when);
-	}
+	if (n > 0)
+		jw_timer_arm(p);	/* a flight went: its own timer */
 }
 
 /* The JW handshake's timer: retransmit, or give up at the deadline. */
