@@ -9,6 +9,7 @@ library (sockets, hmac, hashlib) and python3-cryptography (AES-CBC and
 ECDH P-256).
 
   jwpeer.py [--no-ems] [--no-hvr] [--bad-finished] [--bad-mac] [--drop-cke]
+            [--silent]
 
 It binds 127.0.0.1 on a free UDP port and writes on stderr:
   ready PORT                   bound
@@ -18,6 +19,8 @@ It binds 127.0.0.1 on a free UDP port and writes on stderr:
   dropped-cke rseq=N           --drop-cke: the first datagram carrying a
                                ClientKeyExchange (in record N) ignored
   cke rseq=N                   the ClientKeyExchange taken, from record N
+  silent rseq=N ms=T           --silent: a datagram not answered (its first
+                               record's number, ms since the first one)
   client-finished ok|bad       the client's Finished checked
   key_block HEX                after the handshake (a test key)
   ems-used 0|1                 which master secret it used
@@ -39,6 +42,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,6 +56,7 @@ HVR_ON = "--no-hvr" not in args
 BAD_FIN = "--bad-finished" in args
 BAD_MAC = "--bad-mac" in args
 DROP_CKE = "--drop-cke" in args
+SILENT = "--silent" in args
 
 
 def log(*a):
@@ -318,8 +323,16 @@ def main():
     log("ready %d" % sock.getsockname()[1])
     sessions = {}
     dropped = False
+    t0 = None
     while True:
         d, addr = sock.recvfrom(4096)
+        if SILENT:
+            now = time.monotonic()
+            t0 = now if t0 is None else t0
+            for _c, _e, q, _h, _f in records(d):
+                log("silent rseq=%d ms=%d" % (q, (now - t0) * 1000))
+                break
+            continue
         s = sessions.setdefault(addr, Session())
         cke = [q for c, e, q, _h, f in records(d)
                if c == 22 and e == 0 and f[:1] == b"\x10"]

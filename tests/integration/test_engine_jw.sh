@@ -19,7 +19,10 @@
 # - a server record whose MAC does not match (one IV bit flipped: the
 #   plaintext would read 2.04 for 2.05) is dropped: the CON is sent
 #   again and the intact 2.05 answers it;
-# - without unauthenticated=true the engine refuses to start (INVALID_ARG).
+# - without unauthenticated=true the engine refuses to start (INVALID_ARG);
+# - a server that never answers: our ClientHello goes again on the
+#   engine's timer, doubling from 1 s, each time in a new record, until
+#   the handshake's 15 s deadline (KDC_COAP_HANDSHAKE_MS): TIMEOUT.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${ENGCLIENT:?the engclient helper is not built}"
@@ -116,3 +119,22 @@ run u.out get 127.0.0.1 "$PORT" a jw noauth
 	fail "JW without unauthenticated=true: rc $RC: $(cat u.out)"
 ! grep -q '^hello\|^hvr' noauth.log || fail "a ClientHello went out anyway"
 pass "JW without unauthenticated=true: INVALID_ARG, nothing sent"
+
+# ---- 7. nobody answers: retransmissions on the timer, then TIMEOUT ---------------
+peer silent --silent
+t0=$(date +%s%N)
+run t.out get 127.0.0.1 "$PORT" a jw
+el=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$RC" -eq 2 ] && grep -qx 'connect failed: peer did not answer in time' t.out ||
+	fail "a silent server: rc $RC: $(cat t.out)"
+[ "$el" -ge 14000 ] && [ "$el" -le 25000 ] || fail "gave up after $el ms, not at the 15 s deadline"
+awk '$1 == "silent" { sub("rseq=", "", $2); sub("ms=", "", $3); print $2, $3 }' silent.log > s.txt
+n=$(wc -l < s.txt)
+[ "$n" -ge 4 ] && [ "$n" -le 5 ] || fail "$n ClientHellos in 15 s (1 s doubling: 4 or 5): $(cat silent.log)"
+# fresh record numbers, and the gaps doubling (1 s, 2 s, 4 s, ...)
+awk 'NR > 1 { if ($1 != prev + 1) bad = "record " $1 " after " prev;
+	gap = $2 - pt; if (NR > 2 && gap < 1.6 * pg) bad = "gap " gap " after " pg; pg = gap }
+	NR == 2 { if (gap < 800 || gap > 1500) bad = "first gap " gap }
+	{ prev = $1; pt = $2 } END { if (bad) { print bad; exit 1 } }' s.txt ||
+	fail "retransmissions: $(cat s.txt)"
+pass "JW, nobody answers: $n ClientHellos in new records, gaps doubling from 1 s ($(tr '\n' ' ' < s.txt)), TIMEOUT after $el ms"
