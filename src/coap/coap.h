@@ -468,7 +468,8 @@ struct kdc_coap_client_opts {
  * not authenticate is dropped), KDC_ERR_TLS for any failure of the
  * handshake (a server alert, a wrong Finished, a suite, extension,
  * curve or point we did not offer or that is off the curve, a message
- * that does not parse), KDC_ERR_TIMEOUT. kdc_coap_peer_suite() is
+ * that does not parse), KDC_ERR_TIMEOUT, KDC_ERR_NOMEM, KDC_ERR_CLOSED
+ * (kdc_coap_peer_close() or the engine freed). kdc_coap_peer_suite() is
  * 0xFF00; kdc_coap_peer_auth() gives an empty principal (nobody);
  * kdc_coap_peer_prf() the output asked for, from the session's master
  * secret (RFC 7627's extended one when the server echoed
