@@ -318,7 +318,58 @@ def cose():
     out('cose', 'untagged-encrypt0', bytes([3]) + bytes.fromhex(a5['cbor'])[1:])
 
 
-PARSERS = {'devcoap': devcoap, 'devstate': devstate,
+def jw():
+    """fuzz_jw: the server's flight as datagrams (2-byte length each),
+    with and without a cookie round; CBC records made with the harness's
+    fixed state by Python's cryptography (OpenSSL)."""
+    import hmac, hashlib
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    def rec(typ, epoch, seq, frag):
+        return (bytes([typ]) + b'\xfe\xfd' + struct.pack('>H', epoch) +
+                seq.to_bytes(6, 'big') + struct.pack('>H', len(frag)) + frag)
+
+    def hs(typ, seq, body):
+        n = len(body).to_bytes(3, 'big')
+        return bytes([typ]) + n + struct.pack('>H', seq) + b'\0\0\0' + n + body
+
+    def dg(b):
+        return struct.pack('>H', len(b)) + b
+
+    g = bytes.fromhex('046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296'
+                      '4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5')
+    ext = b'\xff\x01\x00\x01\x00' + b'\x00\x0b\x00\x02\x01\x00' + b'\x00\x17\x00\x00'
+    sh = (b'\xfe\xfd' + bytes(range(0xc0, 0xe0)) + b'\x00' + b'\xff\x00\x00' +
+          struct.pack('>H', len(ext)) + ext)
+    ske = b'\x03\x00\x17\x41' + g
+
+    def flight(s0):
+        return (rec(22, 0, s0, hs(2, s0, sh) + hs(12, s0 + 1, ske)) +
+                rec(22, 0, s0 + 1, hs(14, s0 + 2, b'')))
+    out('jw', 'flight-nohvr', dg(flight(0)))
+    hvr = rec(22, 0, 0, hs(3, 0, b'\xfe\xff\x08' + b'cookie!!'))
+    out('jw', 'hvr-flight', dg(hvr) + dg(flight(1)))
+    # fragmented ServerKeyExchange (two fragments), then the rest
+    frag1 = bytes([12]) + (69).to_bytes(3, 'big') + b'\0\1' + b'\0\0\0' + (30).to_bytes(3, 'big') + ske[:30]
+    frag2 = bytes([12]) + (69).to_bytes(3, 'big') + b'\0\1' + (30).to_bytes(3, 'big') + (39).to_bytes(3, 'big') + ske[30:]
+    out('jw', 'fragmented', dg(rec(22, 0, 0, hs(2, 0, sh))) + dg(rec(22, 0, 1, frag2)) +
+        dg(rec(22, 0, 2, frag1)) + dg(rec(22, 0, 3, frag2 + hs(14, 2, b''))))
+    out('jw', 'alert', dg(rec(21, 0, 0, b'\x02\x28')))
+    # CBC: MAC key 40..5f, AES key 10..1f, epoch 1
+    mk, ek = bytes(range(0x40, 0x60)), bytes(range(0x10, 0x20))
+
+    def cbc(typ, seq, pt, iv=bytes(range(0xa0, 0xb0))):
+        m = pt + hmac.new(mk, struct.pack('>H', 1) + seq.to_bytes(6, 'big') + bytes([typ]) +
+                          b'\xfe\xfd' + struct.pack('>H', len(pt)) + pt, hashlib.sha256).digest()
+        pad = 15 - len(m) % 16
+        m += bytes([pad]) * (pad + 1)
+        e = Cipher(algorithms.AES(ek), modes.CBC(iv)).encryptor()
+        return rec(typ, 1, seq, iv + e.update(m) + e.finalize())
+    out('jw', 'cbc-2recs', cbc(23, 1, b'hello') + cbc(23, 0, b'x' * 40))
+    out('jw', 'cbc-replayed', cbc(23, 7, b'\x10\x85') + cbc(23, 7, b'\x10\x85'))
+
+
+PARSERS = {'jw': jw, 'devcoap': devcoap, 'devstate': devstate,
            'coapwire': coapwire, 'coapxl': coapxl, 'pubkey': pubkey,
            'dtlsrec': dtlsrec, 'cose': cose}
 for name in (sys.argv[1:] or PARSERS):

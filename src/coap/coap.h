@@ -326,6 +326,18 @@ enum kdc_coap_client_cred {
 	 * /oic/sec/doxm before the DTLS onboarding session) and nothing
 	 * else; refused unless o->unauthenticated says the caller means it. */
 	KDC_COAP_CLIENT_NOSEC,
+	/* OCF Just Works (oic.sec.doxm.jw): DTLS 1.2 with IoTivity's private
+	 * suite 0xFF00, TLS_ECDH_anon_WITH_AES_128_CBC_SHA256, on a
+	 * handshake of our own (jw.h; no Debian TLS library has the suite).
+	 * AUTHENTICATES NOBODY: anonymous ECDH, no certificate, no PSK;
+	 * whoever answers, or sits on the path and answers first, is the
+	 * peer, and a man in the middle reads and changes everything. It
+	 * keeps only a passive listener out. Refused unless
+	 * o->unauthenticated says the caller means it (an operator who
+	 * asked for JW for this one device). o->suites is ignored (one
+	 * suite); o->who must be NULL; a PRF output may be kept (the owner
+	 * PSK starts from the key_block, 96 bytes for this suite). */
+	KDC_COAP_CLIENT_JW,
 };
 
 /* Which random comes first in the seed of a PRF output a client session
@@ -394,8 +406,9 @@ struct kdc_coap_client_opts {
 	/* the principal the session stands for (kdc_coap_peer_auth()), or
 	 * NULL: none (an OCF device not yet in the store); NULL for NoSec */
 	const struct kdc_principal *who;
-	/* KDC_COAP_CLIENT_NOSEC: must be true (the caller asks for an
-	 * unauthenticated session knowingly); false for the others */
+	/* KDC_COAP_CLIENT_NOSEC and KDC_COAP_CLIENT_JW: must be true (the
+	 * caller asks for an unauthenticated session knowingly); false for
+	 * the others */
 	bool		 unauthenticated;
 	/* DTLS: a TLS 1.2 PRF output to keep (prf_len 1..KDC_COAP_PRF_MAX;
 	 * 0: none): PRF(master_secret, prf_label, randoms in prf_seed's
@@ -427,8 +440,9 @@ struct kdc_coap_client_opts {
  * KDC_ERR_CLOSED. At once, fn then not called: KDC_ERR_INVALID_ARG (o
  * NULL, an unknown cred or suites, a PSK identity or key empty or over
  * its maximum, an RPK/X.509 session without check, cert_pem without
- * key_pem or the reverse, NOSEC without o->unauthenticated or
- * unauthenticated with another cred, NOSEC with who or a PRF asked for,
+ * key_pem or the reverse, NOSEC or JW without o->unauthenticated or
+ * unauthenticated with another cred, NOSEC or JW with who, NOSEC with a
+ * PRF asked for,
  * prf_len over KDC_COAP_PRF_MAX or a prf_label empty or over
  * KDC_COAP_PRF_LABEL_MAX when prf_len is set, an unknown prf_seed, an
  * address that does not parse, an unknown zone), KDC_ERR_EXISTS (a
@@ -444,6 +458,22 @@ struct kdc_coap_client_opts {
  * answers). kdc_coap_peer_auth() gives it no principal, kdc_coap_peer_
  * suite() 0, kdc_coap_peer_prf() nothing. Like any client session it is
  * closed when idle past [coap] idle_timeout with nothing in flight.
+ *
+ * KDC_COAP_CLIENT_JW: the ClientHello leaves in this call; our flights
+ * are retransmitted on the engine's timers (1 s, doubling) until
+ * KDC_COAP_HANDSHAKE_MS. fn gets KDC_OK once the server's Finished
+ * verified (the session then runs on our record layer, AES-128-CBC
+ * HMAC-SHA256 MAC-then-encrypt, with the 64-record replay window:
+ * kdc_coap_request()/request2() as on any session; a record that does
+ * not authenticate is dropped), KDC_ERR_TLS for any failure of the
+ * handshake (a server alert, a wrong Finished, a suite, extension,
+ * curve or point we did not offer or that is off the curve, a message
+ * that does not parse), KDC_ERR_TIMEOUT, KDC_ERR_NOMEM, KDC_ERR_CLOSED
+ * (kdc_coap_peer_close() or the engine freed). kdc_coap_peer_suite() is
+ * 0xFF00; kdc_coap_peer_auth() gives an empty principal (nobody);
+ * kdc_coap_peer_prf() the output asked for, from the session's master
+ * secret (RFC 7627's extended one when the server echoed
+ * extended_master_secret, which we always offer).
  */
 kdc_err	kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
 	    const struct kdc_coap_client_opts *o, kdc_coap_connect_fn fn,

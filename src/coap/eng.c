@@ -55,6 +55,7 @@
 #include "base/wipe.h"
 #include "coap/coap.h"
 #include "coap/eng_int.h"
+#include "coap/jw.h"
 #include "coap/record.h"
 #include "coap/wire.h"
 #include "coap/xl.h"
@@ -162,6 +163,8 @@ struct hsinfo {
 	uint8_t		 prf_label_len;
 	uint16_t	 prf_len;	/* 0: none */
 	char		 prf_label[KDC_COAP_PRF_LABEL_MAX];
+	/* KDC_COAP_CLIENT_JW: our own handshake (jw.h) instead of GnuTLS */
+	struct kdc_jw	*jw;
 };
 
 struct credent;
@@ -754,6 +757,7 @@ hs_free(struct kdc_coap *c, struct kdc_coap_peer *p)
 			return;
 	}
 	timer_cancel(c, &p->hs->tm);
+	kdc_jw_free(p->hs->jw);
 	kdc_wipe(p->hs, sizeof(*p->hs));
 	kdc_free(p->hs);
 	p->hs = NULL;
@@ -1654,7 +1658,8 @@ kdc_coap_peer_confirm(struct kdc_coap_peer *p)
 	addr_text(p, addr, sizeof(addr));
 	kdc_log_debug("peer=%s endpoint=%s resumed=%d authenticated cred=%"
 	    PRId64 " type=%s device=%.*s", addr, p->ep->name,
-	    gnutls_session_is_resumed(p->g) ? 1 : 0, p->auth->cred_id,
+	    p->g != NULL && gnutls_session_is_resumed(p->g) ? 1 : 0,
+	    p->auth->cred_id,
 	    kdc_cred_type_str((enum kdc_cred_type)p->auth->type),
 	    (int)p->auth->devid_len, p->auth->data);
 }
@@ -1707,12 +1712,14 @@ established(struct kdc_coap_peer *p)
 		 * session stands for the principal given to
 		 * kdc_coap_connect() */
 		if (p->hs->cli_cred != KDC_COAP_CLIENT_PSK &&
+		    p->hs->cli_cred != KDC_COAP_CLIENT_JW &&
 		    !p->hs->checked) {
 			p->doom_why = KDC_ERR_UNTRUSTED;
 			peer_close(p, true);
 			return;
 		}
-		if ((r = client_keep(p)) != KDC_OK) {
+		/* (JW: jw_done() kept the suite and the PRF output) */
+		if (p->g != NULL && (r = client_keep(p)) != KDC_OK) {
 			p->doom_why = r;
 			peer_close(p, true);
 			return;
@@ -1897,6 +1904,116 @@ rec_input(struct kdc_coap_peer *p, uint8_t *buf, size_t len)
 	}
 }
 
+/* ---- Just Works: our own handshake (jw.h) --------------------------------------------- */
+
+/* The retransmission timer of the flight just sent (never past the
+ * handshake's deadline). */
+static void
+jw_timer_arm(struct kdc_coap_peer *p)
+{
+	uint64_t when = kdc_coap_now_ms() + kdc_jw_rto_ms(p->hs->jw);
+
+	if (when > p->hs->deadline)
+		when = p->hs->deadline;
+	timer_arm(p->c, &p->hs->tm, when);
+}
+
+/* The current flight of p's JW handshake now, and its timer. */
+static void
+jw_send(struct kdc_coap_peer *p)
+{
+	uint8_t out[KDC_JW_OUT_MAX];
+	struct iovec iov;
+	size_t n = 0;
+
+	if (kdc_jw_flight(p->hs->jw, out, sizeof(out), &n) == KDC_OK && n > 0) {
+		iov.iov_base = out;
+		iov.iov_len = n;
+		(void)send_to(p, &iov, 1);
+	}
+	jw_timer_arm(p);
+}
+
+/* The server's Finished verified: our record layer takes the session. */
+static void
+jw_done(struct kdc_coap_peer *p)
+{
+	struct hsinfo *h = p->hs;
+	kdc_err r = KDC_ERR_NOMEM;
+
+	if ((p->rec = kdc_malloc(sizeof(*p->rec))) == NULL)
+		goto fail;
+	if ((r = kdc_jw_export(h->jw, p->rec)) != KDC_OK)
+		goto fail;
+	p->suite = KDC_JW_SUITE;
+	if (h->prf_len > 0) {
+		r = KDC_ERR_NOMEM;
+		if ((p->prf = kdc_malloc(h->prf_len)) == NULL)
+			goto fail;
+		p->prf_len = h->prf_len;
+		if (kdc_jw_prf(h->jw, h->prf_label, h->prf_label_len,
+		    h->prf_seed == KDC_COAP_PRF_SERVER_FIRST, p->prf,
+		    h->prf_len) != KDC_OK) {
+			r = KDC_ERR_TLS;
+			goto fail;
+		}
+	}
+	established(p);
+	return;
+fail:
+	p->doom_why = r;
+	peer_close(p, true);
+}
+
+/* A datagram for a JW handshake. Every failure is KDC_ERR_TLS to the
+ * caller (coap.h); the fatal alert jw.c owes goes out first. */
+static void
+jw_input(struct kdc_coap_peer *p, uint8_t *buf, size_t len)
+{
+	uint8_t out[KDC_JW_OUT_MAX];
+	struct iovec iov;
+	size_t n = 0;
+	bool done = false;
+	kdc_err r;
+
+	r = kdc_jw_input(p->hs->jw, buf, len, out, sizeof(out), &n, &done);
+	if (n > 0) {
+		iov.iov_base = out;
+		iov.iov_len = n;
+		(void)send_to(p, &iov, 1);
+	}
+	if (r != KDC_OK) {
+		if (kdc_log_get_level() >= KDC_LOG_DEBUG) {
+			char addr[KDC_COAP_ADDR_TEXT];
+
+			addr_text(p, addr, sizeof(addr));
+			kdc_log_debug("peer=%s JW handshake failed: %s", addr,
+			    kdc_err_str(r));
+		}
+		p->doom_why = r == KDC_ERR_NOMEM ? r : KDC_ERR_TLS;
+		peer_close(p, false);
+		return;
+	}
+	if (done) {
+		jw_done(p);
+		return;
+	}
+	if (n > 0)
+		jw_timer_arm(p);	/* a flight went: its own timer */
+}
+
+/* The JW handshake's timer: retransmit, or give up at the deadline. */
+static void
+jw_timer(struct kdc_coap_peer *p, uint64_t now)
+{
+	if (now >= p->hs->deadline) {
+		p->doom_why = KDC_ERR_TIMEOUT;
+		peer_close(p, false);
+		return;
+	}
+	jw_send(p);
+}
+
 /* One datagram for p (in the table). */
 static void
 peer_input(struct kdc_coap_peer *p, uint8_t *buf, size_t len, uint64_t now)
@@ -1911,6 +2028,10 @@ peer_input(struct kdc_coap_peer *p, uint8_t *buf, size_t len, uint64_t now)
 	if (p->rec != NULL) {
 		touch(c, p, now);
 		rec_input(p, buf, len);
+		return;
+	}
+	if (p->state == PS_HANDSHAKE && p->hs != NULL && p->hs->jw != NULL) {
+		jw_input(p, buf, len);
 		return;
 	}
 	c->in_peer = p;
@@ -2083,6 +2204,9 @@ timer_fire(struct kdc_coap *c, struct kdc_coap_timer *x, uint64_t now)
 	p->refs++;
 	if (x->kind == TM_XL)
 		kdc_coap_xl_timer(c->xl, p, now);
+	else if (p->state == PS_HANDSHAKE && p->hs != NULL &&
+	    p->hs->jw != NULL)
+		jw_timer(p, now);
 	else if (p->state == PS_HANDSHAKE && p->g != NULL) {
 		c->in_peer = NULL;
 		hs_step(p);		/* GnuTLS retransmits or gives up */
@@ -2850,13 +2974,14 @@ kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
 	kdc_err r;
 
 	if (c == NULL || addr == NULL || o == NULL || fn == NULL ||
-	    o->cred < KDC_COAP_CLIENT_PSK || o->cred > KDC_COAP_CLIENT_NOSEC ||
+	    o->cred < KDC_COAP_CLIENT_PSK || o->cred > KDC_COAP_CLIENT_JW ||
 	    (o->suites != KDC_COAP_SUITES_RFC7925 &&
 	    o->suites != KDC_COAP_SUITES_OCF))
 		return KDC_ERR_INVALID_ARG;
 	/* an unauthenticated session only when the caller says so, and
 	 * never by another kind's name */
-	if ((o->cred == KDC_COAP_CLIENT_NOSEC) != o->unauthenticated)
+	if ((o->cred == KDC_COAP_CLIENT_NOSEC ||
+	    o->cred == KDC_COAP_CLIENT_JW) != o->unauthenticated)
 		return KDC_ERR_INVALID_ARG;
 	if (o->prf_len > 0 && (o->cred == KDC_COAP_CLIENT_NOSEC ||
 	    o->prf_len > KDC_COAP_PRF_MAX || o->prf_label == NULL ||
@@ -2864,7 +2989,7 @@ kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
 	    (o->prf_seed != KDC_COAP_PRF_CLIENT_FIRST &&
 	    o->prf_seed != KDC_COAP_PRF_SERVER_FIRST)))
 		return KDC_ERR_INVALID_ARG;
-	if (o->cred == KDC_COAP_CLIENT_NOSEC) {
+	if (o->cred == KDC_COAP_CLIENT_NOSEC || o->cred == KDC_COAP_CLIENT_JW) {
 		if (o->who != NULL)
 			return KDC_ERR_INVALID_ARG;
 	} else if (o->cred == KDC_COAP_CLIENT_PSK ? (o->psk_identity == NULL ||
@@ -2912,6 +3037,17 @@ kdc_coap_connect2(struct kdc_coap *c, const char *addr, int port,
 	if ((r = pauth_set(p, o->who != NULL ? o->who : &nobody)) != KDC_OK)
 		goto fail;
 	p->vouched = true;
+	if (o->cred == KDC_COAP_CLIENT_JW) {
+		/* our own handshake: the ClientHello now, fn later */
+		if ((r = kdc_jw_new(&p->hs->jw)) != KDC_OK)
+			goto fail;
+		p->state = PS_HANDSHAKE;
+		c->nhs++;
+		jw_send(p);
+		p->hs->connect_fn = fn;
+		p->hs->connect_arg = arg;
+		return KDC_OK;
+	}
 	if (o->cred != KDC_COAP_CLIENT_PSK)
 		flags |= GNUTLS_ENABLE_RAWPK;
 	r = KDC_ERR_TLS;

@@ -11,6 +11,10 @@
  *
  * The only allocation is GnuTLS's AEAD handle, made and freed per call
  * (a state holds raw keys only).
+ *
+ * CBC (our Just Works handshake only, jw.h): RFC 5246 §6.2.3.2
+ * MAC-then-encrypt, record = header | IV(16) | AES-128-CBC(pt || HMAC-
+ * SHA256(epoch||seq48 || type || version || len || pt) || padding).
  */
 #include <string.h>
 
@@ -246,6 +250,157 @@ make_aad(uint8_t aad[13], const uint8_t hdr[KDC_REC_HDR], size_t pt_len)
 	put16(aad + 11, (unsigned)pt_len);
 }
 
+
+/* ---- AES-128-CBC + HMAC-SHA256, MAC-then-encrypt (RFC 5246 §6.2.3.2) ---- */
+
+#define CBC_IV		16
+#define CBC_MAC		32
+#define CBC_BLOCK	16
+#define CBC_KEY		16
+
+/* HMAC-SHA256(key, epoch||seq48 || type || version || len || pt). */
+static kdc_err
+cbc_mac(const uint8_t key[CBC_MAC], const uint8_t hdr[KDC_REC_HDR],
+    const uint8_t *pt, size_t pt_len, uint8_t out[CBC_MAC])
+{
+	gnutls_hmac_hd_t h;
+	uint8_t pre[13];
+
+	make_aad(pre, hdr, pt_len);
+	if (gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, key, CBC_MAC) < 0)
+		return KDC_ERR_CRYPTO;
+	if (gnutls_hmac(h, pre, sizeof(pre)) < 0 ||
+	    (pt_len > 0 && gnutls_hmac(h, pt, pt_len) < 0)) {
+		gnutls_hmac_deinit(h, out);
+		return KDC_ERR_CRYPTO;
+	}
+	gnutls_hmac_deinit(h, out);
+	return KDC_OK;
+}
+
+/* AES-128-CBC in place over n bytes (a multiple of 16). */
+static kdc_err
+cbc_crypt(const uint8_t key[CBC_KEY], const uint8_t iv[CBC_IV], uint8_t *b,
+    size_t n, bool enc)
+{
+	gnutls_cipher_hd_t h;
+	gnutls_datum_t k = { (unsigned char *)(uintptr_t)key, CBC_KEY };
+	gnutls_datum_t v = { (unsigned char *)(uintptr_t)iv, CBC_IV };
+	int rc;
+
+	if (gnutls_cipher_init(&h, GNUTLS_CIPHER_AES_128_CBC, &k, &v) < 0)
+		return KDC_ERR_CRYPTO;
+	rc = enc ? gnutls_cipher_encrypt2(h, b, n, b, n) :
+	    gnutls_cipher_decrypt2(h, b, n, b, n);
+	gnutls_cipher_deinit(h);
+	return rc < 0 ? KDC_ERR_CRYPTO : KDC_OK;
+}
+
+static kdc_err
+cbc_open(struct kdc_rec *r, uint8_t *buf, size_t rec_len, uint8_t *type,
+    const uint8_t **pt, size_t *pt_len)
+{
+	uint8_t mac[CBC_MAC], *ct = buf + KDC_REC_HDR + CBC_IV, t;
+	size_t flen, n, pad, plen, rlen;
+	unsigned bad = 0, diff = 0;
+	uint16_t epoch;
+	uint64_t seq;
+	kdc_err e;
+
+	if ((e = kdc_rec_header(buf, rec_len, &t, &epoch, &seq, &rlen)) !=
+	    KDC_OK)
+		return e;
+	if (rlen != rec_len || (((unsigned)buf[1] << 8) | buf[2]) !=
+	    VERSION_12 || epoch != r->epoch)
+		return KDC_ERR_MALFORMED;
+	flen = rec_len - KDC_REC_HDR;
+	/* IV, then whole blocks holding at least a MAC and a padding byte */
+	if (flen < CBC_IV + CBC_MAC + CBC_BLOCK ||
+	    (flen - CBC_IV) % CBC_BLOCK != 0)
+		return KDC_ERR_MALFORMED;
+	if (!window_fresh(r, seq))
+		return KDC_ERR_REPLAY;
+	n = flen - CBC_IV;
+	if ((e = cbc_crypt(r->rd.cbc_key, buf + KDC_REC_HDR, ct, n, false)) !=
+	    KDC_OK) {
+		kdc_wipe(ct, n);
+		return e;
+	}
+	/* padding: the last byte says how many bytes before it hold its
+	 * value; checked without branching on their values, and a bad
+	 * one is taken as no padding so the MAC is computed anyway (RFC
+	 * 5246 §6.2.3.2: one answer, about the same time, for both) */
+	pad = ct[n - 1];
+	bad |= (unsigned)(pad + 1 + CBC_MAC > n);
+	for (size_t i = 1; i <= 255 && i < n; i++) {
+		unsigned in = (unsigned)(i <= pad);
+
+		bad |= in & (unsigned)(ct[n - 1 - i] != pad);
+	}
+	plen = bad ? n - CBC_MAC - 1 : n - CBC_MAC - 1 - pad;
+	if ((e = cbc_mac(r->rd.mac, buf, ct, plen, mac)) != KDC_OK) {
+		kdc_wipe(ct, n);
+		return e;
+	}
+	for (size_t i = 0; i < CBC_MAC; i++)
+		diff |= (unsigned)(mac[i] ^ ct[plen + i]);
+	kdc_wipe(mac, sizeof(mac));
+	if (bad || diff != 0) {
+		kdc_wipe(ct, n);	/* no unauthenticated plaintext */
+		return KDC_ERR_CRYPTO;
+	}
+	if (plen > PT_MAX) {
+		kdc_wipe(ct, n);
+		return KDC_ERR_MALFORMED;
+	}
+	window_mark(r, seq);
+	*type = t;
+	*pt = ct;
+	*pt_len = plen;
+	return KDC_OK;
+}
+
+static kdc_err
+cbc_seal(struct kdc_rec *r, uint8_t type, const uint8_t *pt, size_t pt_len,
+    uint8_t *out, size_t cap, size_t *out_len)
+{
+	uint8_t *iv = out + KDC_REC_HDR, *body = iv + CBC_IV;
+	size_t pad, n;
+	kdc_err e;
+
+	if (pt_len > PT_MAX || (pt == NULL && pt_len > 0))
+		return KDC_ERR_TOO_LARGE;
+	pad = CBC_BLOCK - (pt_len + CBC_MAC + 1) % CBC_BLOCK;
+	if (pad == CBC_BLOCK)
+		pad = 0;
+	n = pt_len + CBC_MAC + pad + 1;
+	if (cap < KDC_REC_HDR + CBC_IV || n > cap - KDC_REC_HDR - CBC_IV)
+		return KDC_ERR_TOO_LARGE;
+	if (r->wr.seq > SEQ_LAST)
+		return KDC_ERR_EXHAUSTED;
+	out[0] = type;
+	put16(out + 1, VERSION_12);
+	put16(out + 3, r->epoch);
+	put48(out + 5, r->wr.seq);
+	put16(out + 11, (unsigned)(CBC_IV + n));
+	if (gnutls_rnd(GNUTLS_RND_NONCE, iv, CBC_IV) < 0)
+		return KDC_ERR_CRYPTO;
+	if (pt_len > 0)
+		memmove(body, pt, pt_len);
+	if ((e = cbc_mac(r->wr.mac, out, body, pt_len, body + pt_len)) !=
+	    KDC_OK)
+		goto fail;
+	memset(body + pt_len + CBC_MAC, (int)pad, pad + 1);
+	if ((e = cbc_crypt(r->wr.cbc_key, iv, body, n, true)) != KDC_OK)
+		goto fail;
+	r->wr.seq++;
+	*out_len = KDC_REC_HDR + CBC_IV + n;
+	return KDC_OK;
+fail:
+	kdc_wipe(out, KDC_REC_HDR + CBC_IV + n);
+	return e;
+}
+
 kdc_err
 kdc_rec_open(struct kdc_rec *r, uint8_t *buf, size_t rec_len,
     uint8_t *type, const uint8_t **pt, size_t *pt_len)
@@ -262,6 +417,8 @@ kdc_rec_open(struct kdc_rec *r, uint8_t *buf, size_t rec_len,
 	*type = 0;
 	*pt = NULL;
 	*pt_len = 0;
+	if (r->cipher == KDC_REC_AES128_CBC_SHA256)
+		return cbc_open(r, buf, rec_len, type, pt, pt_len);
 	if ((c = algo(r->cipher, &tag)) == GNUTLS_CIPHER_UNKNOWN)
 		return KDC_ERR_INVALID_ARG;
 	if ((e = kdc_rec_header(buf, rec_len, &t, &epoch, &seq, &rlen)) !=
@@ -309,6 +466,8 @@ kdc_rec_overhead(const struct kdc_rec *r)
 {
 	size_t tag;
 
+	if (r->cipher == KDC_REC_AES128_CBC_SHA256)
+		return KDC_REC_HDR + CBC_IV + CBC_MAC + CBC_BLOCK;
 	(void)algo(r->cipher, &tag);
 	return KDC_REC_HDR + EXPLICIT + tag;
 }
@@ -325,6 +484,8 @@ kdc_rec_seal(struct kdc_rec *r, uint8_t type, const uint8_t *pt,
 	kdc_err e;
 
 	*out_len = 0;
+	if (r->cipher == KDC_REC_AES128_CBC_SHA256)
+		return cbc_seal(r, type, pt, pt_len, out, cap, out_len);
 	if ((c = algo(r->cipher, &tag)) == GNUTLS_CIPHER_UNKNOWN)
 		return KDC_ERR_INVALID_ARG;
 	if (pt_len > PT_MAX || (pt == NULL && pt_len > 0))

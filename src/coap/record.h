@@ -52,11 +52,29 @@ enum kdc_rec_cipher {
 	KDC_REC_AES128_GCM,
 	KDC_REC_AES256_GCM,
 	KDC_REC_AES256_CCM8,
+	/* AES-128-CBC with HMAC-SHA256, MAC-then-encrypt (RFC 5246
+	 * §6.2.3.2; no encrypt_then_mac): only our own Just Works
+	 * handshake (jw.h, suite 0xFF00) makes it, never kdc_rec_export().
+	 * Record: header | IV(16, random per record) | AES-CBC(plaintext ||
+	 * HMAC(32) || padding); the MAC covers epoch||seq48 || type ||
+	 * version || plaintext length || plaintext. Keys in cbc_key (AES)
+	 * and mac (HMAC), which share their bytes with key and salt. */
+	KDC_REC_AES128_CBC_SHA256,
 };
 
 struct kdc_rec_dir {
-	uint8_t		 key[32];
-	uint8_t		 salt[4];	/* the implicit nonce part */
+	union {
+		struct {		/* AEAD */
+			uint8_t	 key[32];
+			uint8_t	 salt[4];	/* the implicit nonce part */
+		};
+		struct {		/* KDC_REC_AES128_CBC_SHA256: 16 bytes
+					 * more than AEAD's, not 64 (an idle
+					 * server session's state: 136 bytes) */
+			uint8_t	 cbc_key[16];	/* AES-128 */
+			uint8_t	 mac[32];	/* HMAC-SHA256 */
+		};
+	};
 	uint64_t	 seq;		/* the next (write) / highest
 					 * accepted (read) 48-bit sequence
 					 * number, without the epoch */
@@ -116,7 +134,11 @@ kdc_err	kdc_rec_header(const uint8_t *buf, size_t len, uint8_t *type,
  * KDC_ERR_REPLAY (seen, or 64 or more behind the right edge; checked
  * before decryption, and the window moves only for a record that
  * authenticates), KDC_ERR_CRYPTO (does not authenticate, or GnuTLS
- * failed: the caller drops it silently, RFC 6347 §4.1.2.7),
+ * failed: the caller drops it silently, RFC 6347 §4.1.2.7; CBC: a bad
+ * padding or a bad MAC, one answer for both, the MAC computed in
+ * either case as RFC 5246 §6.2.3.2 asks; a CBC fragment that is not
+ * IV + whole blocks holding at least a MAC and a padding byte is
+ * KDC_ERR_MALFORMED),
  * KDC_ERR_INVALID_ARG (r has no cipher). buf's bytes are undefined
  * after a failed open (a plaintext that did not authenticate is zeroed).
  */
@@ -134,7 +156,8 @@ kdc_err	kdc_rec_open(struct kdc_rec *r, uint8_t *buf, size_t rec_len,
  */
 kdc_err	kdc_rec_seal(struct kdc_rec *r, uint8_t type, const uint8_t *pt,
 	    size_t pt_len, uint8_t *out, size_t cap, size_t *out_len);
-/* Bytes kdc_rec_seal() adds to a plaintext: header + nonce + tag. */
+/* Bytes kdc_rec_seal() adds to a plaintext at most: header + nonce +
+ * tag (CBC: header + IV + MAC + up to one block of padding). */
 size_t	kdc_rec_overhead(const struct kdc_rec *r);
 
 void	kdc_rec_wipe(struct kdc_rec *r);

@@ -20,6 +20,11 @@
  *           connected: a test key's, never a real one's)
  *         rpk TRUST_SPKI_PEM [OUR_SPKI_PEM OUR_KEY_PEM]
  *         x509 TRUST_CA_PEM [OUR_CERT_PEM OUR_KEY_PEM]
+ *         jw [prf=client|server:LABEL:LEN] [post] [noauth]
+ *           (OCF Just Works, suite 0xFF00, unauthenticated; post: then
+ *           a POST of "jw" to PATH on the same session, its answer
+ *           printed as the GET's; noauth: without unauthenticated=true,
+ *           which the engine must refuse)
  *       The check (RPK: the server's SPKI equals TRUST_SPKI_PEM's;
  *       X.509: its chain verifies under TRUST_CA_PEM) prints
  *         check type=rpk|x509 n=N verdict=accept|refuse
@@ -164,6 +169,8 @@ check(void *arg, enum kdc_coap_client_cred type, const uint8_t *const *der,
 }
 
 static bool verbose_answer;
+static const char *get_path;
+static bool then_post;
 static size_t prf_len;
 
 static void
@@ -171,7 +178,21 @@ got(void *arg, struct kdc_coap_peer *peer, kdc_err status,
     const struct kdc_coap_msg *rsp)
 {
 	(void)arg;
-	(void)peer;
+	if (status == KDC_OK && then_post) {
+		kdc_err r;
+
+		then_post = false;
+		printf("answer %d.%02d ", rsp->code >> 5, rsp->code & 31);
+		print_payload(rsp->payload, rsp->payload_len);
+		putchar('\n');
+		fflush(stdout);
+		r = kdc_coap_request(peer, KDC_COAP_POST, get_path,
+		    KDC_CF_OCTET_STREAM, KDC_CF_NONE, (const uint8_t *)"jw", 2,
+		    got, arg);
+		if (r == KDC_OK)
+			return;
+		status = r;
+	}
 	if (status != KDC_OK) {
 		printf("request failed: %s\n", kdc_err_str(status));
 		g.rc = 3;
@@ -188,7 +209,6 @@ got(void *arg, struct kdc_coap_peer *peer, kdc_err status,
 	g.done = true;
 }
 
-static const char *get_path;
 static struct kdc_coap_peer *held;
 static struct kdc_coap_req nsreq;
 static bool nosec;
@@ -255,12 +275,32 @@ hex_bytes(const char *hex, uint8_t *out, size_t cap, size_t *n)
 	return 0;
 }
 
+/* prf=client|server:LABEL:LEN into o (label kept in lab) */
+static int
+prf_arg(const char *a, struct kdc_coap_client_opts *o, char *lab)
+{
+	const char *l, *e;
+
+	if (strncmp(a, "prf=", 4) != 0 || (l = strchr(a, ':')) == NULL ||
+	    (e = strrchr(a, ':')) == l ||
+	    (size_t)(e - l - 1) > KDC_COAP_PRF_LABEL_MAX)
+		return -1;
+	o->prf_seed = strncmp(a + 4, "server", 6) == 0 ?
+	    KDC_COAP_PRF_SERVER_FIRST : KDC_COAP_PRF_CLIENT_FIRST;
+	memcpy(lab, l + 1, (size_t)(e - l - 1));
+	lab[e - l - 1] = '\0';
+	o->prf_label = lab;
+	o->prf_label_len = strlen(lab);
+	o->prf_len = prf_len = (size_t)atoi(e + 1);
+	return 0;
+}
+
 static int
 usage(void)
 {
 	fprintf(stderr, "usage: engclient mc IFNAME GROUP PORT PATH QUERY "
 	    "WINDOW_MS [MAX]\n       engclient get ADDR PORT PATH "
-	    "psk|rpk|x509 ...\n       engclient nosec ADDR PORT get|post "
+	    "psk|rpk|x509|jw ...\n       engclient nosec ADDR PORT get|post "
 	    "PATH QUERY|- PAYLOAD|- [ocf]\n");
 	return 1;
 }
@@ -308,6 +348,29 @@ main(int argc, char **argv)
 		    mc_done, c);
 		if (r != KDC_OK) {
 			printf("multicast refused: %s\n", kdc_err_str(r));
+			goto out;
+		}
+	} else if (strcmp(argv[1], "get") == 0 && argc >= 6 &&
+	    strcmp(argv[5], "jw") == 0) {
+		memset(&o, 0, sizeof(o));
+		get_path = argv[4];
+		o.cred = KDC_COAP_CLIENT_JW;
+		o.unauthenticated = true;
+		for (int i = 6; i < argc; i++) {
+			if (strcmp(argv[i], "post") == 0)
+				then_post = true;
+			else if (strcmp(argv[i], "noauth") == 0)
+				o.unauthenticated = false;
+			else if (prf_arg(argv[i], &o, prf_label) != 0)
+				return usage();
+		}
+		if (getenv("ENGCLIENT_ACK_MS") != NULL)
+			kdc_coap_set_timers(c,
+			    (unsigned)atoi(getenv("ENGCLIENT_ACK_MS")), 0, 0);
+		r = kdc_coap_connect2(c, argv[2], atoi(argv[3]), &o, connected,
+		    c);
+		if (r != KDC_OK) {
+			printf("connect refused: %s\n", kdc_err_str(r));
 			goto out;
 		}
 	} else if (strcmp(argv[1], "get") == 0 && argc >= 7) {

@@ -330,6 +330,15 @@ noop_conn(void *arg, struct kdc_coap_peer *p, kdc_err status)
 	fail();
 }
 
+/* A connect that ends with its engine: told CLOSED, once. */
+static void
+closed_conn(void *arg, struct kdc_coap_peer *p, kdc_err status)
+{
+	assert_null(p);
+	assert_int_equal(status, KDC_ERR_CLOSED);
+	(*(int *)arg)++;
+}
+
 static kdc_err
 yes(void *arg, enum kdc_coap_client_cred t, const uint8_t *const *der,
     const size_t *len, size_t n)
@@ -524,6 +533,7 @@ test_refusals(void **state)
 	struct kdc_coap_client_opts o;
 	static const uint8_t id[16] = { 0 }, psk[16] = { 1 };
 	uint8_t longid[KDC_PSK_IDENTITY_MAX + 1];
+	int closed = 0;
 
 	(void)state;
 	kdc_config_defaults(&cfg);
@@ -626,6 +636,27 @@ test_refusals(void **state)
 	o.prf_len = 96;
 	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 9, &o, noop_conn,
 	    NULL), KDC_ERR_INVALID_ARG);
+	/* Just Works (0xFF00, our own handshake): it authenticates nobody,
+	 * so only by name and flag together, and never for a principal;
+	 * past the last kind: refused */
+	memset(&o, 0, sizeof(o));
+	o.cred = KDC_COAP_CLIENT_JW;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 19, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);	/* without unauthenticated */
+	o.unauthenticated = true;
+	o.who = &who;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 19, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);	/* a principal it cannot be */
+	o.who = NULL;
+	o.prf_label = "key expansion";
+	o.prf_label_len = 13;
+	o.prf_len = KDC_COAP_PRF_MAX + 1;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 19, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
+	o.cred = (enum kdc_coap_client_cred)(KDC_COAP_CLIENT_JW + 1);
+	o.prf_len = 96;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 19, &o, noop_conn,
+	    NULL), KDC_ERR_INVALID_ARG);
 	/* unauthenticated on a DTLS kind */
 	memset(&o, 0, sizeof(o));
 	o.cred = KDC_COAP_CLIENT_PSK;
@@ -665,7 +696,16 @@ test_refusals(void **state)
 		assert_int_equal(s.sessions, 0);	/* nothing left over */
 		assert_int_equal(s.mc_requests, 0);
 	}
+	/* JW asked for properly: it starts (the ClientHello is out) */
+	memset(&o, 0, sizeof(o));
+	o.cred = KDC_COAP_CLIENT_JW;
+	o.unauthenticated = true;
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 19, &o,
+	    closed_conn, &closed), KDC_OK);
+	assert_int_equal(kdc_coap_connect2(c, "127.0.0.1", 19, &o, noop_conn,
+	    NULL), KDC_ERR_EXISTS);
 	kdc_coap_free(c);
+	assert_int_equal(closed, 1);
 	kdc_test_kdc_close(&k);
 }
 
