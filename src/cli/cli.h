@@ -89,6 +89,7 @@ struct kdc_cli_args {
 	const char		*href;		/* ocf acl add --href A[,B...] */
 	const char		*perm;		/* ocf acl add --perm crudn */
 	int			 force;		/* ocf offboard --force */
+	int			 unauthenticated; /* ocf onboard --otm jw */
 };
 
 /* Parse argv (argv[0] is the program). Borrows argv's strings. On a usage

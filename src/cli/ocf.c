@@ -172,17 +172,22 @@ cmd_onboard(const struct kdc_cli_args *a)
 	char newu[KDC_OCF_UUID_TEXT + 1], why[256];
 	kdc_err r;
 
-	if (strcmp(a->otm, "jw") == 0)
+	if (strcmp(a->otm, "jw") == 0 && !a->unauthenticated)
 		return fail("ocf onboard --otm jw: Just Works authenticates "
-		    "nobody (anyone on the link can take the device first) and "
-		    "needs the private cipher suite 0xFF00, which GnuTLS does "
-		    "not have: not supported; use rdp or mfgcert");
+		    "nobody (whoever answers on the link first gets the owner "
+		    "key; a man in the middle reads and changes everything): "
+		    "add --unauthenticated to accept that for this device, or "
+		    "use rdp or mfgcert");
+	if (strcmp(a->otm, "jw") == 0)
+		fprintf(stderr, "warning: Just Works onboarding of %s: nobody "
+		    "is authenticated\n", a->pos[0]);
 	if (obt_open(a, &c, &o) != 0)
 		return 1;
 	memset(&op, 0, sizeof(op));
 	op.uuid = a->pos[0];
 	op.otm = strcmp(a->otm, "rdp") == 0 ? KDC_OCF_OXM_RDP :
-	    KDC_OCF_OXM_MFGCERT;
+	    strcmp(a->otm, "jw") == 0 ? KDC_OCF_OXM_JW : KDC_OCF_OXM_MFGCERT;
+	op.unauthenticated = a->unauthenticated;
 	op.pin_file = a->pin_file;
 	op.pin_wait_s = c.cfg.ocf_pin_wait > 0 ? (unsigned)c.cfg.ocf_pin_wait :
 	    DEFAULT_PIN_WAIT_S;

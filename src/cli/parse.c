@@ -162,16 +162,19 @@ static const struct {
 	  "  GET /oic/sec/doxm of each: uuid, address, coap/coaps ports, owned,\n"
 	  "  the owner transfer methods it offers (rdp, mfgcert, jw).\n", NULL },
 	{ "ocf", "onboard", KDC_CMD_OCF_ONBOARD, 1,
-	  "iotkdc ocf onboard UUID --otm rdp --pin-file F | --otm mfgcert\n"
-	  "                    [--iface IF] [--window MS]\n"
+	  "iotkdc ocf onboard UUID --otm rdp --pin-file F | --otm mfgcert |\n"
+	  "                    --otm jw --unauthenticated [--iface IF] [--window MS]\n"
 	  "  Take ownership of the unowned device UUID (as discovered) and\n"
 	  "  leave it in RFNOP with an owner PSK only the KDC and it know.\n"
 	  "  rdp (Random PIN): the device is asked for a PIN, shows it, and\n"
 	  "  the 8 digits are read from F once written after that request\n"
 	  "  (waiting up to [ocf] pin_wait seconds). mfgcert: the device's\n"
 	  "  manufacturer certificate must chain to a CA added with\n"
-	  "  'iotkdc mfg-ca add'. jw (Just Works) is refused: it authenticates\n"
-	  "  nobody, and needs a cipher suite (0xFF00) GnuTLS does not have.\n"
+	  "  'iotkdc mfg-ca add'. jw (Just Works, anonymous ECDH, suite\n"
+	  "  0xFF00) AUTHENTICATES NOBODY: whoever answers on the link first\n"
+	  "  gets the owner key, a man in the middle reads and changes\n"
+	  "  everything; refused unless --unauthenticated says so for this\n"
+	  "  device.\n"
 	  "  The device gets a new uuid (printed); every step is recorded, and\n"
 	  "  'ocf devices' shows the one that failed. A device whose onboarding\n"
 	  "  fails resets itself with a new uuid: discover it again.\n", NULL },
@@ -307,6 +310,7 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		{ "--cert", &a->cert }, { "--refresh", &a->refresh },
 		{ "--active", &a->active }, { "--cose", &a->cose },
 		{ "--pem", &a->pem }, { "--force", &a->force },
+		{ "--unauthenticated", &a->unauthenticated },
 	};
 
 	for (int i = 1; i < argc; i++) {
@@ -528,6 +532,10 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 	} else if (a->subject != NULL || a->href != NULL || a->perm != NULL)
 		return usage_err(err, err_len,
 		    "--subject, --href, --perm belong to 'ocf acl add'");
+	if (a->unauthenticated && (a->otm == NULL ||
+	    strcmp(a->otm, "jw") != 0))
+		return usage_err(err, err_len,
+		    "--unauthenticated belongs to 'ocf onboard --otm jw'");
 	if (a->force && a->cmd != KDC_CMD_OCF_OFFBOARD)
 		return usage_err(err, err_len,
 		    "--force belongs to 'ocf offboard'");

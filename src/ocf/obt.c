@@ -696,6 +696,7 @@ key_block_len(uint16_t suite)
 {
 	switch (suite) {
 	case 0xC037:			/* ECDHE_PSK_AES_128_CBC_SHA256 */
+	case 0xFF00:			/* OCF's ECDH_ANON_AES_128_CBC_SHA256 */
 		return 2 * (32 + 16);
 	case 0xC0AC: case 0xC0AE:	/* ECDHE_ECDSA_AES_128_CCM(_8) */
 	case 0xC0A4: case 0xC0A8:	/* PSK_AES_128_CCM(_8) */
@@ -905,10 +906,19 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 	u.o = o;
 	u.why = why;
 	u.why_len = why_len;
-	if (op->otm != KDC_OCF_OXM_RDP && op->otm != KDC_OCF_OXM_MFGCERT) {
-		say(&u, "owner transfer method %s: not supported (rdp and "
-		    "mfgcert are)", kdc_ocf_otm_name(op->otm));
+	if (op->otm != KDC_OCF_OXM_RDP && op->otm != KDC_OCF_OXM_MFGCERT &&
+	    op->otm != KDC_OCF_OXM_JW) {
+		say(&u, "owner transfer method %d: not supported (rdp, "
+		    "mfgcert, jw are)", op->otm);
 		return KDC_ERR_UNSUPPORTED;
+	}
+	if ((op->otm == KDC_OCF_OXM_JW) != op->unauthenticated) {
+		say(&u, "%s", op->otm == KDC_OCF_OXM_JW ? "Just Works "
+		    "authenticates nobody: refused unless asked for this "
+		    "device knowingly" : "unauthenticated goes with Just Works "
+		    "only");
+		return op->otm == KDC_OCF_OXM_JW ? KDC_ERR_DENIED :
+		    KDC_ERR_INVALID_ARG;
 	}
 	if (op->otm == KDC_OCF_OXM_RDP && op->pin_file == NULL)
 		return KDC_ERR_INVALID_ARG;
@@ -993,6 +1003,10 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 		co.psk_identity_len = sizeof(id) - 1;
 		co.psk_key = key;
 		co.psk_key_len = sizeof(key);
+	} else if (op->otm == KDC_OCF_OXM_JW) {
+		/* anonymous ECDH: nobody is authenticated (obt.h) */
+		co.cred = KDC_COAP_CLIENT_JW;
+		co.unauthenticated = true;
 	} else {
 		co.cred = KDC_COAP_CLIENT_X509;
 		co.check = on_server_cred;

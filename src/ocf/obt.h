@@ -78,7 +78,7 @@ kdc_err	kdc_ocf_obt_discover(struct kdc_ocf_obt *o, struct kdc_ocf_found *out,
 
 struct kdc_ocf_onboard_opts {
 	const char	*uuid;		/* as discovered */
-	int		 otm;		/* KDC_OCF_OXM_RDP or _MFGCERT */
+	int		 otm;		/* KDC_OCF_OXM_RDP, _MFGCERT, _JW */
 	/* RDP: the file the device's PIN is read from (8 digits, as the
 	 * device shows it once oxmsel=1 is posted; read when its mtime is
 	 * later than that POST, waiting at most pin_wait_s) */
@@ -87,13 +87,20 @@ struct kdc_ocf_onboard_opts {
 	/* where the device is, from an earlier kdc_ocf_obt_discover() (its
 	 * uuid must be op->uuid), or NULL: discover it now */
 	const struct kdc_ocf_found *found;
+	/* KDC_OCF_OXM_JW only, and required for it: the operator accepts,
+	 * for this device, an onboarding that authenticates nobody (Just
+	 * Works: anonymous ECDH, suite 0xFF00; whoever answers on the link
+	 * first gets the owner PSK, a man in the middle reads and changes
+	 * everything) */
+	bool		 unauthenticated;
 };
 
 /*
  * Onboard the device (ocf.md §2 "OBT sequence", every step over one DTLS
  * session, the DOC): unsecured GET doxm (unowned, offering otm), POST
  * oxmsel; DTLS DOC (RDP: ECDHE-PSK with the PIN's PBKDF2 key; mfgcert:
- * ECDHE-ECDSA, the device's chain checked by kdc_core_ocf_mfg_check());
+ * ECDHE-ECDSA, the device's chain checked by kdc_core_ocf_mfg_check();
+ * JW: the engine's own anonymous-ECDH handshake, suite 0xFF00);
  * pstat om=4; doxm devowneruuid, deviceuuid (the new one core made),
  * rowneruuid; acl2 and pstat rowneruuid; the owner PSK derived from the
  * session (the TLS PRF on its key_block) and stored by core before the
@@ -103,7 +110,8 @@ struct kdc_ocf_onboard_opts {
  * failure leaves the step that failed recorded, and the device, whose
  * DOC closes in RFOTM, resets itself (a new uuid: discover again).
  * new_uuid gets the device's uuid from now on. Also: KDC_ERR_EXISTS
- * (already owned), KDC_ERR_UNSUPPORTED (the device does not offer otm).
+ * (already owned), KDC_ERR_UNSUPPORTED (the device does not offer otm), KDC_ERR_DENIED
+ * (Just Works without op->unauthenticated).
  */
 kdc_err	kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 	    const struct kdc_ocf_onboard_opts *op,
