@@ -372,14 +372,33 @@ post_acl2(struct run *u, struct kdc_coap_peer *p, const char *step,
 /* ---- discovery --------------------------------------------------------------- */
 
 struct disc {
+	const char		*ifname;
 	struct kdc_ocf_found	*out;
 	size_t			 max, n;
 	unsigned		 pending;
 	bool			 done;
 };
 
+/* An IPv6 link-local literal (fe80::/10)? */
+static bool
+link_local6(const char *host)
+{
+	return strncasecmp(host, "fe8", 3) == 0 || strncasecmp(host, "fe9", 3) ==
+	    0 || strncasecmp(host, "fea", 3) == 0 || strncasecmp(host, "feb",
+	    3) == 0;
+}
+
+/*
+ * A device's doxm link: its coap and coaps ports, and the address to
+ * reach it at: the host of its coaps ep when that is routable (a device
+ * serves on the addresses it names, not necessarily on the one its
+ * multicast answer came from), the answer's source when the ep is
+ * link-local (the ep's zone is the device's interface name; the
+ * source's is ours).
+ */
 static void
-add_found(struct disc *d, const char *addr, const struct kdc_ocf_link *l)
+add_found(struct disc *d, const char *addr, const char *ifname,
+    const struct kdc_ocf_link *l)
 {
 	struct kdc_ocf_found f;
 	bool v6 = strchr(addr, ':') != NULL;
@@ -389,9 +408,6 @@ add_found(struct disc *d, const char *addr, const struct kdc_ocf_link *l)
 	if (strlen(addr) >= sizeof(f.addr))
 		return;
 	strcpy(f.addr, addr);
-	/* the ports of its eps of our family (a device's eps name its own
-	 * interface as zone: the address it answered from, with ours, is
-	 * the one to use) */
 	for (size_t i = 0; i < l->n_eps; i++) {
 		const struct kdc_ocf_ep *e = &l->eps[i];
 
@@ -399,8 +415,14 @@ add_found(struct disc *d, const char *addr, const struct kdc_ocf_link *l)
 			continue;
 		if (strcmp(e->scheme, "coap") == 0 && f.coap_port == 0)
 			f.coap_port = e->port;
-		else if (strcmp(e->scheme, "coaps") == 0 && f.coaps_port == 0)
+		else if (strcmp(e->scheme, "coaps") == 0 && f.coaps_port == 0) {
 			f.coaps_port = e->port;
+			if (!e->ipv6 || !link_local6(e->host))
+				snprintf(f.addr, sizeof(f.addr), "%s", e->host);
+			else if (!link_local6(addr))
+				snprintf(f.addr, sizeof(f.addr), "%s%%%s",
+				    e->host, ifname);
+		}
 	}
 	if (f.coaps_port == 0)
 		return;		/* nothing we can onboard over */
@@ -437,7 +459,7 @@ on_mc_answer(void *arg, const char *addr, int port,
 				if (strcmp(l->rt[k], "oic.r.doxm") == 0)
 					doxm = true;
 			if (doxm && (l->has & KDC_OCF_LINK_HAS_ANCHOR))
-				add_found(d, addr, l);
+				add_found(d, addr, d->ifname, l);
 		}
 	} else
 		kdc_log_debug("ocf: discovery answer from %s: not "
@@ -489,6 +511,7 @@ kdc_ocf_obt_discover(struct kdc_ocf_obt *o, struct kdc_ocf_found *out,
 		return KDC_ERR_INVALID_ARG;
 	*n = 0;
 	memset(&d, 0, sizeof(d));
+	d.ifname = o->ifname;
 	d.out = out;
 	d.max = max;
 	r = kdc_coap_multicast(o->coap, o->ifname, KDC_OCF_GROUP6,
