@@ -993,7 +993,9 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 	memset(&d, 0, sizeof(d));
 	d.has = KDC_OCF_DOXM_HAS_OXMSEL;
 	d.oxmsel = op->otm;
-	clock_gettime(CLOCK_REALTIME, &t0);
+	/* the clock file times come from (a file written after this
+	 * moment may carry a time a tick earlier than CLOCK_REALTIME's) */
+	clock_gettime(CLOCK_REALTIME_COARSE, &t0);
 	if ((r = post_doxm(&u, p, "doxm.oxmsel", &d)) != KDC_OK)
 		goto out;
 	close_sess(o, &p);
