@@ -1042,8 +1042,10 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 	kdc_wipe(pin, sizeof(pin));
 	if (r != KDC_OK) {
 		say(&u, "step doc (the DTLS onboarding session): %s%s",
-		    kdc_err_str(r), r == KDC_ERR_TLS && op->otm ==
-		    KDC_OCF_OXM_RDP ? " (a wrong PIN?)" : "");
+		    kdc_err_str(r), (r == KDC_ERR_TLS || r ==
+		    KDC_ERR_TIMEOUT) && op->otm == KDC_OCF_OXM_RDP ?
+		    " (a wrong PIN? a DTLS server drops the records it "
+		    "cannot decrypt)" : "");
 		(void)kdc_core_ocf_step(o->core, ACTOR, u.uuid, "doc", r);
 		goto out;
 	}
