@@ -902,41 +902,41 @@ out:
 	return r;
 }
 
-kdc_err
-kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
-    const struct kdc_ocf_onboard_opts *op,
-    char new_uuid[KDC_OCF_UUID_TEXT + 1], char *why, size_t why_len)
+/* What an OTM needs before its DOC: where the device is, its doxm (the
+ * PIN's salt), oxmsel posted, the PIN (RDP). */
+struct prep {
+	struct kdc_ocf_found	 f;
+	struct kdc_ocf_doxm	 dx;
+	char			 pin[PIN_LEN + 1];
+	uint8_t			 key[16];
+};
+
+static void
+prep_wipe(struct prep *pp)
 {
-	struct kdc_coap_client_opts co;
+	kdc_wipe(pp->pin, sizeof(pp->pin));
+	kdc_wipe(pp->key, sizeof(pp->key));
+}
+
+static kdc_err
+prepare(struct run *u, const struct kdc_ocf_onboard_opts *op, struct prep *pp)
+{
+	struct kdc_ocf_obt *o = u->o;
 	struct kdc_coap_peer *p = NULL;
-	struct kdc_ocf_found f;
-	struct kdc_ocf_doxm dx, d;
-	struct kdc_ocf_uuid newu;
+	struct kdc_ocf_doxm d;
 	struct timespec t0;
-	struct run u;
-	char coap_ep[KDC_OCF_EP_MAX + 1], coaps_ep[KDC_OCF_EP_MAX + 1];
-	char pin[PIN_LEN + 1];
-	uint8_t key[16];
+	struct ans a;
 	kdc_err r;
 
-	if (why != NULL && why_len > 0)
-		why[0] = '\0';
-	if (o == NULL || op == NULL || op->uuid == NULL || new_uuid == NULL)
-		return KDC_ERR_INVALID_ARG;
-	new_uuid[0] = '\0';
-	memset(&u, 0, sizeof(u));
-	memset(pin, 0, sizeof(pin));
-	u.o = o;
-	u.why = why;
-	u.why_len = why_len;
+	memset(pp, 0, sizeof(*pp));
 	if (op->otm != KDC_OCF_OXM_RDP && op->otm != KDC_OCF_OXM_MFGCERT &&
 	    op->otm != KDC_OCF_OXM_JW) {
-		say(&u, "owner transfer method %d: not supported (rdp, "
+		say(u, "owner transfer method %d: not supported (rdp, "
 		    "mfgcert, jw are)", op->otm);
 		return KDC_ERR_UNSUPPORTED;
 	}
 	if ((op->otm == KDC_OCF_OXM_JW) != op->unauthenticated) {
-		say(&u, "%s", op->otm == KDC_OCF_OXM_JW ? "Just Works "
+		say(u, "%s", op->otm == KDC_OCF_OXM_JW ? "Just Works "
 		    "authenticates nobody: refused unless asked for this "
 		    "device knowingly" : "unauthenticated goes with Just Works "
 		    "only");
@@ -948,45 +948,39 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 	if (op->found != NULL) {
 		if (strcasecmp(op->found->uuid, op->uuid) != 0)
 			return KDC_ERR_INVALID_ARG;
-		f = *op->found;
-	} else if ((r = find(o, op->uuid, &f)) != KDC_OK) {
-		say(&u, "device %s: %s", op->uuid, r == KDC_ERR_NOT_FOUND ?
+		pp->f = *op->found;
+	} else if ((r = find(o, op->uuid, &pp->f)) != KDC_OK) {
+		say(u, "device %s: %s", op->uuid, r == KDC_ERR_NOT_FOUND ?
 		    "did not answer discovery on this link" : kdc_err_str(r));
 		return r;
 	}
-	if (!f.doxm_ok) {
-		say(&u, "device %s: refuses an unsecured read of its doxm "
+	if (!pp->f.doxm_ok) {
+		say(u, "device %s: refuses an unsecured read of its doxm "
 		    "(owned?)", op->uuid);
 		return KDC_ERR_EXISTS;
 	}
-	if (f.owned) {
-		say(&u, "device %s is owned: offboard it first", op->uuid);
+	if (pp->f.owned) {
+		say(u, "device %s is owned: offboard it first", op->uuid);
 		return KDC_ERR_EXISTS;
 	}
-	ep_text(coap_ep, sizeof(coap_ep), "coap", f.addr, f.coap_port);
-	ep_text(coaps_ep, sizeof(coaps_ep), "coaps", f.addr, f.coaps_port);
 	/* unsecured: doxm read again (its deviceuuid salts the PIN's key)
 	 * and oxmsel */
-	if ((r = open_nosec(o, f.addr, f.coap_port, &p)) != KDC_OK) {
-		say(&u, "device %s: %s", op->uuid, kdc_err_str(r));
+	if ((r = open_nosec(o, pp->f.addr, pp->f.coap_port, &p)) != KDC_OK) {
+		say(u, "device %s: %s", op->uuid, kdc_err_str(r));
 		return r;
 	}
-	{
-		struct ans a;
-
-		if ((r = req(&u, p, "doxm.read", KDC_COAP_GET, "oic/sec/doxm",
-		    NULL, NULL, 0, &a, false)) != KDC_OK)
-			goto out;
-		r = kdc_ocf_doxm_decode(a.body, a.len, &dx);
-		ans_free(&a);
-		if (r != KDC_OK) {
-			say(&u, "step doxm.read: %s", kdc_err_str(r));
-			goto out;
-		}
+	if ((r = req(u, p, "doxm.read", KDC_COAP_GET, "oic/sec/doxm", NULL,
+	    NULL, 0, &a, false)) != KDC_OK)
+		goto out;
+	r = kdc_ocf_doxm_decode(a.body, a.len, &pp->dx);
+	ans_free(&a);
+	if (r != KDC_OK) {
+		say(u, "step doxm.read: %s", kdc_err_str(r));
+		goto out;
 	}
-	if (!offers(&dx, op->otm)) {
+	if (!offers(&pp->dx, op->otm)) {
 		r = KDC_ERR_UNSUPPORTED;
-		say(&u, "device %s does not offer the %s owner transfer "
+		say(u, "device %s does not offer the %s owner transfer "
 		    "method", op->uuid, kdc_ocf_otm_name(op->otm));
 		goto out;
 	}
@@ -996,56 +990,104 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 	/* the clock file times come from (a file written after this
 	 * moment may carry a time a tick earlier than CLOCK_REALTIME's) */
 	clock_gettime(CLOCK_REALTIME_COARSE, &t0);
-	if ((r = post_doxm(&u, p, "doxm.oxmsel", &d)) != KDC_OK)
+	if ((r = post_doxm(u, p, "doxm.oxmsel", &d)) != KDC_OK)
 		goto out;
 	close_sess(o, &p);
-	if (op->otm == KDC_OCF_OXM_RDP && (r = read_pin(op->pin_file, &t0,
-	    op->pin_wait_s, pin)) != KDC_OK) {
-		say(&u, "no 8-digit PIN in %s within %u s of asking the device "
-		    "for one", op->pin_file, op->pin_wait_s);
-		goto out;
+	if (op->otm == KDC_OCF_OXM_RDP) {
+		if ((r = read_pin(op->pin_file, &t0, op->pin_wait_s,
+		    pp->pin)) != KDC_OK) {
+			say(u, "no 8-digit PIN in %s within %u s of asking the "
+			    "device for one", op->pin_file, op->pin_wait_s);
+			goto out;
+		}
+		r = kdc_ocf_rdp_psk(pp->pin, PIN_LEN, pp->dx.deviceuuid.b,
+		    pp->key);
+		kdc_wipe(pp->pin, sizeof(pp->pin));
 	}
+out:
+	close_sess(o, &p);
+	return r;
+}
+
+/* The DOC's client options for op's OTM (pp's key for RDP). */
+static void
+doc_opts(struct run *u, const struct kdc_ocf_onboard_opts *op,
+    const struct prep *pp, struct kdc_coap_client_opts *co)
+{
+	static const char id[] = "oic.sec.doxm.rdp";
+
+	memset(co, 0, sizeof(*co));
+	co->suites = KDC_COAP_SUITES_OCF;
+	co->prf_label = "key expansion";
+	co->prf_label_len = strlen(co->prf_label);
+	co->prf_seed = KDC_COAP_PRF_SERVER_FIRST;
+	co->prf_len = KEY_BLOCK_MAX;
+	if (op->otm == KDC_OCF_OXM_RDP) {
+		co->cred = KDC_COAP_CLIENT_PSK;
+		co->psk_identity = (const uint8_t *)id;
+		co->psk_identity_len = sizeof(id) - 1;
+		co->psk_key = pp->key;
+		co->psk_key_len = sizeof(pp->key);
+	} else if (op->otm == KDC_OCF_OXM_JW) {
+		/* anonymous ECDH: nobody is authenticated (obt.h) */
+		co->cred = KDC_COAP_CLIENT_JW;
+		co->unauthenticated = true;
+	} else {
+		co->cred = KDC_COAP_CLIENT_X509;
+		co->check = on_server_cred;
+		co->check_arg = u;
+	}
+}
+
+static const char *
+doc_hint(const struct kdc_ocf_onboard_opts *op, kdc_err r)
+{
+	return (r == KDC_ERR_TLS || r == KDC_ERR_TIMEOUT) &&
+	    op->otm == KDC_OCF_OXM_RDP ? " (a wrong PIN? a DTLS server drops "
+	    "the records it cannot decrypt)" : "";
+}
+
+kdc_err
+kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
+    const struct kdc_ocf_onboard_opts *op,
+    char new_uuid[KDC_OCF_UUID_TEXT + 1], char *why, size_t why_len)
+{
+	struct kdc_coap_client_opts co;
+	struct kdc_coap_peer *p = NULL;
+	struct kdc_ocf_uuid newu;
+	struct prep *pp;
+	struct run u;
+	char coap_ep[KDC_OCF_EP_MAX + 1], coaps_ep[KDC_OCF_EP_MAX + 1];
+	kdc_err r;
+
+	if (why != NULL && why_len > 0)
+		why[0] = '\0';
+	if (o == NULL || op == NULL || op->uuid == NULL || new_uuid == NULL)
+		return KDC_ERR_INVALID_ARG;
+	new_uuid[0] = '\0';
+	memset(&u, 0, sizeof(u));
+	u.o = o;
+	u.why = why;
+	u.why_len = why_len;
+	if ((pp = kdc_calloc(1, sizeof(*pp))) == NULL)
+		return KDC_ERR_NOMEM;
+	if ((r = prepare(&u, op, pp)) != KDC_OK)
+		goto out;
+	ep_text(coap_ep, sizeof(coap_ep), "coap", pp->f.addr, pp->f.coap_port);
+	ep_text(coaps_ep, sizeof(coaps_ep), "coaps", pp->f.addr,
+	    pp->f.coaps_port);
 	if ((r = kdc_core_ocf_onboard_begin(o->core, ACTOR, op->uuid, op->otm,
 	    coap_ep, coaps_ep, &newu)) != KDC_OK) {
 		say(&u, "recording the onboarding: %s", kdc_err_str(r));
 		goto out;
 	}
 	u.uuid = op->uuid;		/* steps recorded from here */
-	memset(&co, 0, sizeof(co));
-	co.suites = KDC_COAP_SUITES_OCF;
-	co.prf_label = "key expansion";
-	co.prf_label_len = strlen(co.prf_label);
-	co.prf_seed = KDC_COAP_PRF_SERVER_FIRST;
-	co.prf_len = KEY_BLOCK_MAX;
-	if (op->otm == KDC_OCF_OXM_RDP) {
-		static const char id[] = "oic.sec.doxm.rdp";
-
-		if ((r = kdc_ocf_rdp_psk(pin, PIN_LEN, dx.deviceuuid.b, key)) !=
-		    KDC_OK)
-			goto out;
-		co.cred = KDC_COAP_CLIENT_PSK;
-		co.psk_identity = (const uint8_t *)id;
-		co.psk_identity_len = sizeof(id) - 1;
-		co.psk_key = key;
-		co.psk_key_len = sizeof(key);
-	} else if (op->otm == KDC_OCF_OXM_JW) {
-		/* anonymous ECDH: nobody is authenticated (obt.h) */
-		co.cred = KDC_COAP_CLIENT_JW;
-		co.unauthenticated = true;
-	} else {
-		co.cred = KDC_COAP_CLIENT_X509;
-		co.check = on_server_cred;
-		co.check_arg = &u;
-	}
-	r = open_sess(o, f.addr, f.coaps_port, &co, &p);
-	kdc_wipe(key, sizeof(key));
-	kdc_wipe(pin, sizeof(pin));
+	doc_opts(&u, op, pp, &co);
+	r = open_sess(o, pp->f.addr, pp->f.coaps_port, &co, &p);
+	prep_wipe(pp);
 	if (r != KDC_OK) {
 		say(&u, "step doc (the DTLS onboarding session): %s%s",
-		    kdc_err_str(r), (r == KDC_ERR_TLS || r ==
-		    KDC_ERR_TIMEOUT) && op->otm == KDC_OCF_OXM_RDP ?
-		    " (a wrong PIN? a DTLS server drops the records it "
-		    "cannot decrypt)" : "");
+		    kdc_err_str(r), doc_hint(op, r));
 		(void)kdc_core_ocf_step(o->core, ACTOR, u.uuid, "doc", r);
 		goto out;
 	}
@@ -1054,8 +1096,51 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 		goto out;
 	kdc_ocf_uuid_format(&newu, new_uuid);
 out:
-	kdc_wipe(key, sizeof(key));
-	kdc_wipe(pin, sizeof(pin));
+	prep_wipe(pp);
+	kdc_free(pp);
+	close_sess(o, &p);
+	return r;
+}
+
+kdc_err
+kdc_ocf_obt_doc_only(struct kdc_ocf_obt *o,
+    const struct kdc_ocf_onboard_opts *op, uint64_t *hs_us, char *why,
+    size_t why_len)
+{
+	struct kdc_coap_client_opts co;
+	struct kdc_coap_peer *p = NULL;
+	struct prep *pp;
+	struct run u;
+	struct timespec t0, t1;
+	kdc_err r;
+
+	if (why != NULL && why_len > 0)
+		why[0] = '\0';
+	if (o == NULL || op == NULL || op->uuid == NULL || hs_us == NULL)
+		return KDC_ERR_INVALID_ARG;
+	*hs_us = 0;
+	memset(&u, 0, sizeof(u));
+	u.o = o;
+	u.why = why;
+	u.why_len = why_len;
+	if ((pp = kdc_calloc(1, sizeof(*pp))) == NULL)
+		return KDC_ERR_NOMEM;
+	if ((r = prepare(&u, op, pp)) != KDC_OK)
+		goto out;
+	doc_opts(&u, op, pp, &co);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = open_sess(o, pp->f.addr, pp->f.coaps_port, &co, &p);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r != KDC_OK) {
+		say(&u, "step doc (the DTLS onboarding session): %s%s",
+		    kdc_err_str(r), doc_hint(op, r));
+		goto out;
+	}
+	*hs_us = (uint64_t)(((int64_t)t1.tv_sec - t0.tv_sec) * 1000000 +
+	    ((int64_t)t1.tv_nsec - t0.tv_nsec) / 1000);
+out:
+	prep_wipe(pp);
+	kdc_free(pp);
 	close_sess(o, &p);
 	return r;
 }

@@ -118,6 +118,19 @@ kdc_err	kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 	    char new_uuid[KDC_OCF_UUID_TEXT + 1], char *why, size_t why_len);
 
 /*
+ * For benchmarks: what an onboarding of op's device costs in handshakes
+ * alone. The unsecured GET doxm and POST oxmsel, the PIN (RDP), then the
+ * DTLS onboarding handshake and nothing over it: the session is closed,
+ * so the device (its DOC closed in RFOTM) resets to a new uuid on the
+ * same ports. *hs_us: the handshake alone, from the ClientHello to the
+ * established session, microseconds. Nothing is recorded. As
+ * kdc_ocf_obt_onboard() for errors.
+ */
+kdc_err	kdc_ocf_obt_doc_only(struct kdc_ocf_obt *o,
+	    const struct kdc_ocf_onboard_opts *op, uint64_t *hs_us, char *why,
+	    size_t why_len);
+
+/*
  * Owner sessions (ECDHE-PSK, identity the OBT uuid's 16 raw bytes, the
  * owner PSK core keeps) wrap each provisioning in pstat RFPRO ... RFNOP.
  *
