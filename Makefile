@@ -8,6 +8,8 @@
 #   make bench      benchmarks; writes bench/results.md
 #   make bench-ace  only the ACE rows (issue 15 §5); their section of
 #                   bench/results.md
+#   make bench-ocf  only the OCF rows (issue 16 §4, root: network
+#                   namespaces); their section of bench/results.md
 #   make bench-capacity  idle-session capacity (BENCH_CAPACITY_SESSIONS,
 #                   default 1,000,000); its section of bench/results.md
 #   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
@@ -58,7 +60,7 @@ NODE_PKGS  := nodejs npm
 # checks the package and upgrades an older one (docs/traps.md).
 GNUTLS_MIN := 3.7.9-2+deb12u7
 
-.PHONY: all deps build run test bench bench-ace bench-capacity fuzz clean
+.PHONY: all deps build run test bench bench-ace bench-ocf bench-capacity fuzz clean
 
 all: build
 
@@ -108,6 +110,9 @@ bench-capacity: build
 
 bench-ace: build
 	./bench/run.sh $(BUILD) ace
+
+bench-ocf: build
+	./bench/run.sh $(BUILD) ocf
 
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKDC_FUZZ=ON \

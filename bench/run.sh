@@ -43,7 +43,8 @@ case $MODE in
 all) ;;
 capacity) IDLE_N=${BENCH_CAPACITY_SESSIONS:-1000000} ;;
 ace) ;;
-*) echo "usage: bench/run.sh [BUILD [all|capacity|ace]]" >&2; exit 2 ;;
+ocf) ;;
+*) echo "usage: bench/run.sh [BUILD [all|capacity|ace|ocf]]" >&2; exit 2 ;;
 esac
 BOOT_N=${BENCH_BOOT_DEVICES:-2000}
 BOOT_C=${BENCH_BOOT_CONCURRENCY:-32}
@@ -59,13 +60,21 @@ TARGET=5000		# full PSK bootstraps/s on 2 cores (the issue)
 cd "$(dirname "$0")/.."
 
 # ---- ACE (issue 15 §5): its own daemon and data dir (bench/ace.sh) -------
-# the section sits before "Capacity", which stays last
-ace_replace() {	# ace_replace SECTION: bench/results.md with it as "## ACE"
+# the ACE and OCF sections sit before "Capacity", which stays last
+# section_replace NAME TEXT: bench/results.md with "## NAME" replaced by
+# TEXT (or TEXT put before "## Capacity", the last section), the rest kept
+section_replace() {
+	local name=$1 text=$2
 	{
 		if [ -f bench/results.md ]; then
-			awk '/^## (ACE|Capacity \(make bench-capacity\))$/ { exit } { print }' bench/results.md
+			awk -v h="## $name" '
+				$0 == h { skip = 1; next }
+				skip && /^## / { skip = 0 }
+				/^## Capacity \(make bench-capacity\)/ { exit }
+				!skip { print }' bench/results.md | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+			echo
 		fi
-		printf '%s\n' "$1"
+		printf '%s\n' "$text"
 		if [ -f bench/results.md ]; then
 			echo
 			awk '/^## Capacity \(make bench-capacity\)/ { p = 1 } p' bench/results.md
@@ -73,9 +82,15 @@ ace_replace() {	# ace_replace SECTION: bench/results.md with it as "## ACE"
 	} > bench/results.md.new
 	mv bench/results.md.new bench/results.md
 }
+if [ "$MODE" = ocf ]; then
+	ocf_section=$(bench/ocf.sh "$BUILD")
+	section_replace OCF "$ocf_section"
+	printf '%s\n' "$ocf_section"
+	exit 0
+fi
 if [ "$MODE" = ace ]; then
 	ace_section=$(bench/ace.sh "$BUILD")
-	ace_replace "$ace_section"
+	section_replace ACE "$ace_section"
 	printf '%s\n' "$ace_section"
 	exit 0
 fi
@@ -518,6 +533,8 @@ flood_met=$(awk -v r="$flood_ratio" -v t="$FLOOD_TARGET" 'BEGIN { print (r >= t)
 
 # ---- ACE: its own daemon (bench/ace.sh), the section before Capacity -----
 ace_section=$(bench/ace.sh "$BUILD")
+# ---- OCF: its own namespaces and devices (bench/ocf.sh) --------------------
+ocf_section=$(bench/ocf.sh "$BUILD")
 
 ratio=$(awk -v a="$load_rate" -v b="$ref_rate" 'BEGIN { printf "%.3f", a / b }')
 # issuance rows; the first is GnuTLS signing alone, the EST reference
@@ -625,6 +642,8 @@ old_cap=
 	printf '%s' "$lg_wire_rows"
 	echo
 	printf '%s\n' "$ace_section"
+	echo
+	printf '%s\n' "$ocf_section"
 	if [ -n "$old_cap" ]; then
 		echo
 		printf '%s\n' "$old_cap"
