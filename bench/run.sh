@@ -64,22 +64,18 @@ cd "$(dirname "$0")/.."
 # section_replace NAME TEXT: bench/results.md with "## NAME" replaced by
 # TEXT (or TEXT put before "## Capacity", the last section), the rest kept
 section_replace() {
-	local name=$1 text=$2
-	{
-		if [ -f bench/results.md ]; then
-			awk -v h="## $name" '
-				$0 == h { skip = 1; next }
-				skip && /^## / { skip = 0 }
-				/^## Capacity \(make bench-capacity\)/ { exit }
-				!skip { print }' bench/results.md | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
-			echo
-		fi
-		printf '%s\n' "$text"
-		if [ -f bench/results.md ]; then
-			echo
-			awk '/^## Capacity \(make bench-capacity\)/ { p = 1 } p' bench/results.md
-		fi
-	} > bench/results.md.new
+	local name=$1
+	printf '%s\n\n' "$2" > bench/results.md.sec
+	touch bench/results.md
+	awk -v h="## $name" -v sec=bench/results.md.sec '
+		function put() { while ((getline l < sec) > 0) print l; done = 1 }
+		$0 == h { put(); skip = 1; next }
+		skip && /^## / { skip = 0 }
+		skip { next }
+		!done && /^## Capacity \(make bench-capacity\)/ { put() }
+		{ print }
+		END { if (!done) { print ""; put() } }' bench/results.md > bench/results.md.new
+	rm -f bench/results.md.sec
 	mv bench/results.md.new bench/results.md
 }
 if [ "$MODE" = ocf ]; then
