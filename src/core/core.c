@@ -295,6 +295,16 @@ kdc_core_defer_sync(struct kdc_core *core, bool on)
 
 /* Forced when an issuance is waiting; else only past the store's delay. */
 kdc_err
+kdc_core_sync_all(struct kdc_core *core)
+{
+	kdc_err r;
+
+	if ((r = kdc_store_sync(core->st, true)) == KDC_OK)
+		core->issued_unsynced = false;
+	return r;
+}
+
+kdc_err
 kdc_core_sync(struct kdc_core *core)
 {
 	kdc_err r;

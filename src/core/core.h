@@ -521,6 +521,12 @@ kdc_err	kdc_core_health(struct kdc_core *core);
  */
 kdc_err	kdc_core_defer_sync(struct kdc_core *core, bool on);
 kdc_err	kdc_core_sync(struct kdc_core *core);
+/* Every commit of this core durable now (one sync; none if nothing was
+ * committed since the last), whatever it issued: before a message
+ * carrying a key that commits recorded leaves (the OCF onboarding tool,
+ * whose steps are records of progress, synced only where a key goes
+ * out and at the end). KDC_ERR_IO. */
+kdc_err	kdc_core_sync_all(struct kdc_core *core);
 
 /*
  * The same syncs on a thread of their own (core/syncer.c), for the CoAP

@@ -861,6 +861,11 @@ otm_steps(struct run *u, struct kdc_coap_peer *p, int otm,
 		    r);
 		goto out;
 	}
+	/* durable before the device is told to derive it */
+	if ((r = kdc_core_sync_all(o->core)) != KDC_OK) {
+		say(u, "step owner.store: %s", kdc_err_str(r));
+		goto out;
+	}
 	cs->has = KDC_OCF_CREDS_HAS_CREDS | KDC_OCF_CREDS_HAS_ROWNERUUID;
 	cs->n = 1;
 	cs->creds[0].has = KDC_OCF_CRED_HAS_SUBJECT | KDC_OCF_CRED_HAS_CREDTYPE;
@@ -888,7 +893,8 @@ otm_steps(struct run *u, struct kdc_coap_peer *p, int otm,
 	if ((r = post_acl2(u, p, "acl2.default", acl)) != KDC_OK ||
 	    (r = dos(u, p, "pstat.rfnop", KDC_OCF_DOS_RFNOP)) != KDC_OK)
 		goto out;
-	r = kdc_core_ocf_onboard_done(o->core, ACTOR, newtext);
+	if ((r = kdc_core_ocf_onboard_done(o->core, ACTOR, newtext)) == KDC_OK)
+		r = kdc_core_sync_all(o->core);
 	if (r != KDC_OK)
 		say(u, "recording the onboarding: %s", kdc_err_str(r));
 out:
@@ -1254,7 +1260,7 @@ kdc_ocf_obt_pair(struct kdc_ocf_obt *o, const char *uuid1, const char *uuid2,
 	    (r = dos(&u2, p2, "pair.rfpro", KDC_OCF_DOS_RFPRO)) != KDC_OK)
 		goto out;
 	if ((r = kdc_core_ocf_pair_issue(o->core, ACTOR, uuid1, uuid2, ids,
-	    psk)) != KDC_OK) {
+	    psk)) != KDC_OK || (r = kdc_core_sync_all(o->core)) != KDC_OK) {
 		say(&u1, "issuing the pairwise key: %s", kdc_err_str(r));
 		goto rfnop;
 	}
@@ -1289,8 +1295,8 @@ rfnop:
 		if (r == KDC_OK)
 			r = r1 != KDC_OK ? r1 : r2;
 	}
-	if (r == KDC_OK && (r = kdc_core_ocf_pair_done(o->core, ACTOR, ids)) !=
-	    KDC_OK)
+	if (r == KDC_OK && ((r = kdc_core_ocf_pair_done(o->core, ACTOR,
+	    ids)) != KDC_OK || (r = kdc_core_sync_all(o->core)) != KDC_OK))
 		say(&u1, "recording the pairing: %s", kdc_err_str(r));
 out:
 	kdc_wipe(psk, sizeof(psk));
@@ -1382,7 +1388,8 @@ kdc_ocf_obt_cert(struct kdc_ocf_obt *o, const char *uuid, char *why,
 		goto out;
 	}
 	if ((r = kdc_core_ocf_cert_sign(o->core, ACTOR, dev.uuid, csr->data,
-	    csr->len, &cred_id, &cert, &cert_len)) != KDC_OK) {
+	    csr->len, &cred_id, &cert, &cert_len)) != KDC_OK ||
+	    (r = kdc_core_sync_all(o->core)) != KDC_OK) {
 		say(&u, "step cert.sign: %s", kdc_err_str(r));
 		(void)kdc_core_ocf_step(o->core, ACTOR, uuid, "cert.sign", r);
 		goto out;
@@ -1412,7 +1419,8 @@ kdc_ocf_obt_cert(struct kdc_ocf_obt *o, const char *uuid, char *why,
 	rfpro = false;
 	if ((r = dos(&u, p, "cert.rfnop", KDC_OCF_DOS_RFNOP)) != KDC_OK)
 		goto out;
-	if ((r = kdc_core_cred_activate(o->core, ACTOR, cred_id)) != KDC_OK)
+	if ((r = kdc_core_cred_activate(o->core, ACTOR, cred_id)) != KDC_OK ||
+	    (r = kdc_core_sync_all(o->core)) != KDC_OK)
 		say(&u, "activating the certificate: %s", kdc_err_str(r));
 out:
 	if (rfpro)
@@ -1534,7 +1542,8 @@ kdc_ocf_obt_offboard(struct kdc_ocf_obt *o, const char *uuid, bool force,
 		goto out;
 	if (why != NULL && why_len > 0 && r != KDC_OK)
 		why[0] = '\0';		/* forced: the record is what counts */
-	if ((r = kdc_core_ocf_offboard(o->core, ACTOR, uuid)) != KDC_OK) {
+	if ((r = kdc_core_ocf_offboard(o->core, ACTOR, uuid)) != KDC_OK ||
+	    (r = kdc_core_sync_all(o->core)) != KDC_OK) {
 		say(&u, "recording the offboarding: %s", kdc_err_str(r));
 		goto out;
 	}
@@ -1577,7 +1586,10 @@ kdc_ocf_obt_new(struct kdc_core *core, const struct kdc_config *cfg,
 	o->core = core;
 	strcpy(o->ifname, ifname);
 	o->window_ms = window_ms;
+	/* the steps' records are progress: synced where a key goes out
+	 * and when the OBT ends (kdc_ocf_obt_free()), not one by one */
 	if ((r = kdc_core_ocf_obt_uuid(core, &o->obt)) != KDC_OK ||
+	    (r = kdc_core_defer_sync(core, true)) != KDC_OK ||
 	    (r = kdc_coap_new(core, cfg, &o->coap)) != KDC_OK) {
 		kdc_free(o);
 		return r;
@@ -1592,6 +1604,10 @@ kdc_ocf_obt_free(struct kdc_ocf_obt *o)
 	if (o == NULL)
 		return;
 	kdc_coap_free(o->coap);
+	if (kdc_core_sync_all(o->core) != KDC_OK)
+		kdc_log_err("ocf: the store's last records are not synced "
+		    "to disk");
+	(void)kdc_core_defer_sync(o->core, false);
 	kdc_wipe(o, sizeof(*o));
 	kdc_free(o);
 }
