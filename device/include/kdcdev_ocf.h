@@ -270,8 +270,8 @@ kdc_err	kdcdev_ocf_coap_parse(const uint8_t *msg, size_t len,
 
 /*
  * Build a response (type ACK for a CON, NON for a NON; same MID and
- * token) with code, Content-Format cf (-1: none; 10000 adds option 2053 =
- * 0x0800), an optional Block1 (block1_szx >= 0: echo num/szx, M=0 or
+ * token) with code, Content-Format cf (-1: none; 10000 with ocf_version
+ * adds option 2053 = 0x0800), an optional Block1 (block1_szx >= 0: echo num/szx, M=0 or
  * 1) or Block2 (num, more, szx) option and the payload. Or a request
  * (type CON/NON, code 0.01-0.04: path/query as options; the client).
  * TOO_LARGE if out is too small.
@@ -285,6 +285,8 @@ struct kdcdev_ocf_coap_out {
 	const char	*path;		/* requests; NULL for a response */
 	const char	*query;
 	int32_t		 content_format;
+	bool		 ocf_version;	/* 2053 with CF 10000 (requests:
+					 * 2049 and 2053) */
 	int		 block1_szx;	/* -1 none */
 	uint32_t	 block1_num;
 	bool		 block1_more;

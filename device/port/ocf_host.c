@@ -582,6 +582,10 @@ coap_exchange(struct srv *v, const uint8_t *in, size_t in_len,
 	o.token = m.token;
 	o.tkl = m.tkl;
 	o.content_format = -1;
+	/* 2053 on our CF-10000 answers to a client that speaks OCF's
+	 * versioning (it sent 2049 or 2053, as IoTivity and the KDC do):
+	 * libcoap 4.3.1 drops an answer with that unknown critical option */
+	o.ocf_version = m.ocf_accept_ver >= 0 || m.ocf_content_ver >= 0;
 	o.block1_szx = o.block2_szx = -1;
 	body = m.payload;
 	body_len = m.payload_len;
@@ -901,10 +905,18 @@ sess_new(struct srv *v, const struct sockaddr_storage *a, socklen_t al,
 		return NULL;
 	memset(s, 0, sizeof(*s));
 	if (d->pstat.dos_s == KDC_OCF_DOS_RFOTM) {
-		/* only one DOC, never while oxmsel is 4 */
-		for (size_t i = 0; i < SESSIONS_MAX; i++)
-			if (v->sess[i].used && v->sess[i].doc)
+		/* only one DOC, never while oxmsel is 4. A DOC handshake that
+		 * never finished (DTLS drops the records a wrong PIN's key
+		 * cannot open, so it fails only at its timeout) gives way */
+		for (size_t i = 0; i < SESSIONS_MAX; i++) {
+			if (!v->sess[i].used || !v->sess[i].doc)
+				continue;
+			if (v->sess[i].established)
 				return NULL;
+			logf_(1, "DOC handshake unfinished: dropped for a new "
+			    "one");
+			sess_free(v, &v->sess[i], false);
+		}
 		if (!kdcdev_ocf_doc_allowed(d))
 			return NULL;
 		s->doc = true;
@@ -957,7 +969,7 @@ sess_new(struct srv *v, const struct sockaddr_storage *a, socklen_t al,
 	gnutls_transport_set_pull_timeout_function(s->s, pull_timeout_fn);
 	gnutls_dtls_prestate_set(s->s, pre);
 	gnutls_dtls_set_mtu(s->s, 1400);
-	gnutls_dtls_set_timeouts(s->s, 1000, 30000);
+	gnutls_dtls_set_timeouts(s->s, 1000, 10000);
 	return s;
 }
 
@@ -1338,6 +1350,7 @@ kdcdev_host_ocf_request(const char *state_file, const char *peer,
 	q.path = path;
 	q.query = "";
 	q.content_format = payload_len > 0 ? KDCDEV_OCF_CF : -1;
+	q.ocf_version = true;
 	q.block1_szx = q.block2_szx = -1;
 	q.payload = payload;
 	q.payload_len = payload_len;

@@ -612,6 +612,7 @@ get_res(struct kdcdev_ocf *d, const struct kdcdev_ocf_req *req,
 	char rt[KDC_OCF_STR_MAX];
 	bool filter = query_get(req->query, "rt", rt, sizeof(rt));
 	size_t len = 0;
+	kdc_err r;
 
 	if (!filter && strstr(req->query, "rt=") != NULL) {
 		resp->code = C(4, 4);	/* an rt too long to be ours */
@@ -652,8 +653,8 @@ get_res(struct kdcdev_ocf *d, const struct kdcdev_ocf_req *req,
 		resp->code = C(4, 4);
 		return;
 	}
-	resp_enc(resp, kdc_ocf_links_encode(ls, resp->out, resp->out_cap,
-	    &len), len);
+	r = kdc_ocf_links_encode(ls, resp->out, resp->out_cap, &len);
+	resp_enc(resp, r, len);
 }
 
 static void
@@ -1258,17 +1259,18 @@ void
 kdcdev_ocf_handle(struct kdcdev_ocf *d, const struct kdcdev_ocf_req *req,
     struct kdcdev_ocf_resp *resp)
 {
-	enum res_id r = res_find(req->path);
+	enum res_id rid = res_find(req->path);
 	size_t len = 0;
+	kdc_err r;
 
 	resp->content_format = -1;
 	resp->out_len = 0;
-	if (r == R_NONE) {
+	if (rid == R_NONE) {
 		resp->code = C(4, 4);
 		return;
 	}
 	if (req->method > KDCDEV_DELETE ||
-	    !(res_tab[r].methods & (1u << req->method))) {
+	    !(res_tab[rid].methods & (1u << req->method))) {
 		resp->code = C(4, 5);
 		return;
 	}
@@ -1278,37 +1280,39 @@ kdcdev_ocf_handle(struct kdcdev_ocf *d, const struct kdcdev_ocf_req *req,
 		resp->code = C(4, 15);
 		return;
 	}
-	if (!access_res(d, req->method, r, &req->peer)) {
+	if (!access_res(d, req->method, rid, &req->peer)) {
 		resp->code = C(4, 1);
 		return;
 	}
-	switch (r) {
+	switch (rid) {
 	case R_RES:
 		get_res(d, req, resp);
 		break;
 	case R_D:
 	case R_P:
-		get_d_p(d, r, resp);
+		get_d_p(d, rid, resp);
 		break;
 	case R_DOXM:
-		if (req->method == KDCDEV_GET)
-			resp_enc(resp, kdc_ocf_doxm_encode(&d->doxm, resp->out,
-			    resp->out_cap, &len), len);
-		else
+		if (req->method == KDCDEV_GET) {
+			r = kdc_ocf_doxm_encode(&d->doxm, resp->out,
+			    resp->out_cap, &len);
+			resp_enc(resp, r, len);
+		} else
 			post_doxm(d, req, resp);
 		break;
 	case R_PSTAT:
-		if (req->method == KDCDEV_GET)
-			resp_enc(resp, kdc_ocf_pstat_encode(&d->pstat,
-			    resp->out, resp->out_cap, &len), len);
-		else
+		if (req->method == KDCDEV_GET) {
+			r = kdc_ocf_pstat_encode(&d->pstat, resp->out,
+			    resp->out_cap, &len);
+			resp_enc(resp, r, len);
+		} else
 			post_pstat(d, req, resp);
 		break;
 	case R_CRED:
 		if (req->method == KDCDEV_GET)
 			get_cred(d, resp);
 		else if (req->method == KDCDEV_DELETE)
-			del_cred_acl(d, req, r, resp);
+			del_cred_acl(d, req, rid, resp);
 		else
 			post_cred(d, req, resp);
 		break;
@@ -1316,10 +1320,11 @@ kdcdev_ocf_handle(struct kdcdev_ocf *d, const struct kdcdev_ocf_req *req,
 		if (req->method == KDCDEV_GET) {
 			d->acl2.has = KDC_OCF_ACL2_HAS_ACLIST2 |
 			    KDC_OCF_ACL2_HAS_ROWNERUUID;
-			resp_enc(resp, kdc_ocf_acl2_encode(&d->acl2,
-			    resp->out, resp->out_cap, &len), len);
+			r = kdc_ocf_acl2_encode(&d->acl2, resp->out,
+			    resp->out_cap, &len);
+			resp_enc(resp, r, len);
 		} else if (req->method == KDCDEV_DELETE) {
-			del_cred_acl(d, req, r, resp);
+			del_cred_acl(d, req, rid, resp);
 		} else {
 			post_acl2(d, req, resp);
 		}
@@ -1329,7 +1334,7 @@ kdcdev_ocf_handle(struct kdcdev_ocf *d, const struct kdcdev_ocf_req *req,
 		break;
 	case R_SDI:
 	case R_LIGHT:
-		sdi_or_light(d, req, r, resp);
+		sdi_or_light(d, req, rid, resp);
 		break;
 	case R_NONE:
 		break;

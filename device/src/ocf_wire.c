@@ -342,6 +342,8 @@ kdcdev_ocf_coap_parse(const uint8_t *msg, size_t len,
 			break;
 		case OPT_SIZE1:
 		case OPT_SIZE2:
+		case 3:		/* Uri-Host: we have one name */
+		case 7:		/* Uri-Port: the socket's */
 			break;
 		default:
 			if (opt & 1u)
@@ -478,10 +480,10 @@ kdcdev_ocf_coap_build(const struct kdcdev_ocf_coap_out *o, uint8_t *out,
 	if (o->block1_szx >= 0)
 		put_uint_opt(&w, &last, OPT_BLOCK1, o->block1_num << 4 |
 		    (o->block1_more ? 8u : 0u) | (unsigned)o->block1_szx);
-	if (req)
+	if (req && o->ocf_version)
 		put_uint_opt(&w, &last, KDCDEV_OCF_OPT_ACCEPT_VER,
 		    KDCDEV_OCF_VERSION);
-	if (o->content_format == KDCDEV_OCF_CF)
+	if (o->content_format == KDCDEV_OCF_CF && o->ocf_version)
 		put_uint_opt(&w, &last, KDCDEV_OCF_OPT_CONTENT_VER,
 		    KDCDEV_OCF_VERSION);
 	if (o->payload_len > 0) {
