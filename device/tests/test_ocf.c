@@ -447,6 +447,12 @@ test_doxm_writability(void **state)
 	assert_int_equal(post_kv("/oic/sec/doxm", "rowneruuid", OBT, unsec()),
 	    C(4, 0));
 	assert_false(D.doxm.owned);
+	/* oxmsel from a secured peer: not "outside the DOC" (an owner's
+	 * implicit access, set here by hand, does not make it writable) */
+	uuid_of(OBT, &D.doxm.rowneruuid);
+	assert_int_equal(post_int("/oic/sec/doxm", "oxmsel", 1, auth(OBT)),
+	    C(4, 0));
+	memset(&D.doxm.rowneruuid, 0, sizeof(D.doxm.rowneruuid));
 	/* oxmsel=1 outside the DOC: a PIN, 8 digits, displayed */
 	assert_int_equal(post_int("/oic/sec/doxm", "oxmsel", 1, unsec()),
 	    C(2, 4));

@@ -112,6 +112,12 @@ get /oic/sec/doxm "$T/doxm"
 [ "$(cbor "$T/doxm" "x['deviceuuid'], x['oxmsel']")" = "$UUID1 1" ] || fail "wrong PIN changed doxm"
 pass "wrong PIN: no answer over the DOC, device unchanged"
 
+# the right key under another identity: refused too
+req -m post -t 10000 -f "$T/om.cbor" -u oic.sec.doxm.jw -k "$(cat "$T/key")" \
+    "coaps://127.0.0.1:$Q/oic/sec/pstat"
+grep -q 'c:2\.04' "$T/req.log" && fail "a DOC under identity oic.sec.doxm.jw answered"
+pass "the PIN's key under another identity: no DOC"
+
 # the right PIN: one request over the DOC, then the DOC closes -> reset
 resets=$(grep -c "hard reset" "$T/dev.log")
 req -m post -t 10000 -f "$T/om.cbor" -u oic.sec.doxm.rdp -k "$(cat "$T/key")" \
