@@ -925,7 +925,13 @@ sess_new(struct srv *v, const struct sockaddr_storage *a, socklen_t al,
 	    GNUTLS_NONBLOCK) < 0)
 		return NULL;
 	prio = !s->doc ? prio_owner : d->doxm.oxmsel == KDC_OCF_OXM_RDP ?
-	    prio_rdp : prio_mfg;
+	    prio_rdp : d->doxm.oxmsel == KDC_OCF_OXM_MFGCERT ? prio_mfg :
+	    NULL;
+	if (prio == NULL) {
+		gnutls_deinit(s->s);
+		memset(s, 0, sizeof(*s));
+		return NULL;
+	}
 	rc = gnutls_priority_set_direct(s->s, prio, NULL);
 	if (rc == 0 && (!s->doc || d->doxm.oxmsel == KDC_OCF_OXM_RDP)) {
 		rc = gnutls_psk_allocate_server_credentials(&s->psk);

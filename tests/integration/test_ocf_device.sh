@@ -14,7 +14,11 @@
 #   hashlib, POST /oic/sec/pstat {"om":4} over the DOC is 2.04; when that
 #   session closes in RFOTM the device hard-resets: a new deviceuuid,
 #   oxmsel 4 again;
-# - the state file is mode 0600 and a restart keeps the deviceuuid.
+# - the state file is mode 0600 and a restart keeps the deviceuuid;
+# - a second device with a manufacturer certificate (oxms [2]): no DOC
+#   before oxmsel=2; after it, coap-client with the manufacturer CA as
+#   trust anchor (-C) runs the ECDHE-ECDSA-CCM DOC (POST pstat om=4 ->
+#   2.04, then the reset), and with another CA it refuses the device.
 # coap-client-gnutls takes -k as text (docs/traps.md): the test asks for
 # a new PIN until the derived key has no 0x00 / 0x0a byte (bounded).
 set -euo pipefail
@@ -140,3 +144,46 @@ wait "$DEV_PID" || fail "ocf-server exit status $? on SIGTERM"
 start_dev
 [ "$READY_UUID" = "$UUID2" ] || fail "restart: uuid $READY_UUID, want $UUID2"
 pass "state file mode 0600; a restart keeps deviceuuid $UUID2"
+
+# ---- the manufacturer certificate OTM ----
+mkcert() { # NAME SUBJECT [CA]
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=$2" 2>/dev/null
+	if [ -n "${3:-}" ]; then
+		openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.pem" -CAkey "$T/$3.key" \
+		    -CAcreateserial -out "$T/$1.pem" -days 2 2>/dev/null
+	else
+		openssl x509 -req -in "$T/$1.csr" -signkey "$T/$1.key" \
+		    -out "$T/$1.pem" -days 2 2>/dev/null
+	fi
+}
+mkcert mfgca "mfg CA"
+mkcert otherca "other CA"
+mkcert mfgdev "mfg device" mfgca
+P2=$(free_udp_port "$P" "$Q")
+Q2=$(free_udp_port "$P" "$Q" "$P2")
+"$IOTKDC_DEVICE" ocf-server --state "$T/st2" --mfg-cert "$T/mfgdev.pem" \
+    --mfg-key "$T/mfgdev.key" --addr 127.0.0.1 --port "$P2" --sport "$Q2" \
+    -vv > "$T/dev2.out" 2> "$T/dev2.log" &
+PIDS+=("$!")
+wait_line "$T/dev2.out" "^ocf-server ready uuid=[0-9a-f-]{36} coap=$P2 coaps=$Q2\$"
+M1=$(sed -n 's/.*uuid=\([0-9a-f-]*\) .*/\1/p' "$T/dev2.out")
+req -m post -t 10000 -f "$T/om.cbor" -C "$T/mfgca.pem" "coaps://127.0.0.1:$Q2/oic/sec/pstat"
+grep -q 'c:2\.04' "$T/req.log" && fail "a mfgcert DOC with oxmsel 4 answered"
+wait_line "$T/dev2.log" "DTLS ClientHello refused \(RFOTM: no DOC"
+"$PY" -c "import cbor2,sys; sys.stdout.buffer.write(cbor2.dumps({'oxmsel':2}))" > "$T/sel2.cbor"
+req -m post -t 10000 -f "$T/sel2.cbor" "coap://127.0.0.1:$P2/oic/sec/doxm"
+grep -qE 't:ACK c:2\.04' "$T/req.log" || fail "POST oxmsel=2: $(grep 't:ACK' "$T/req.log")"
+rm -f "$T/d2"
+timeout 20 coap-client-gnutls -B 5 -m get -o "$T/d2" "coap://127.0.0.1:$P2/oic/sec/doxm" >/dev/null 2>&1 || true
+[ "$(cbor "$T/d2" "x['oxms'], x['oxmsel'], x['deviceuuid']")" = "[2] 2 $M1" ] || fail "mfg doxm: $(cbor "$T/d2" x)"
+req -m post -t 10000 -f "$T/om.cbor" -C "$T/otherca.pem" "coaps://127.0.0.1:$Q2/oic/sec/pstat"
+grep -q 'c:2\.04' "$T/req.log" && fail "coap-client accepted the device under another CA"
+req -m post -t 10000 -f "$T/om.cbor" -C "$T/mfgca.pem" "coaps://127.0.0.1:$Q2/oic/sec/pstat"
+grep -qE 't:ACK c:2\.04' "$T/req.log" || fail "mfgcert DOC: $(grep -E 't:ACK|WARN|CRIT' "$T/req.log" | head -3)"
+wait_line "$T/dev2.log" "POST /oic/sec/pstat from DOC -> 2\.04"
+wait_line "$T/dev2.log" "hard reset" 2
+rm -f "$T/d2"
+timeout 20 coap-client-gnutls -B 5 -m get -o "$T/d2" "coap://127.0.0.1:$P2/oic/sec/doxm" >/dev/null 2>&1 || true
+[ "$(cbor "$T/d2" "x['deviceuuid'] != '$M1', x['oxmsel']")" = "True 4" ] || fail "mfg device after the DOC: $(cbor "$T/d2" x)"
+pass "mfgcert: no DOC at oxmsel 4; ECDHE-ECDSA DOC with the mfg CA -> 2.04, then reset; another CA refuses the device"
