@@ -88,7 +88,8 @@ struct srv {
 	struct peer_cache	plain[PLAIN_CACHE];
 	size_t			plain_next;
 	struct block1		plain_b1;
-	int			fd_cur;		/* push target socket */
+	uint16_t		next_mid;	/* NON answers */
+	int			coap_family;
 	uint8_t			resp[RESP_MAX];
 	uint8_t			out[RESP_MAX + 64];
 };
@@ -578,7 +579,9 @@ coap_exchange(struct srv *v, const uint8_t *in, size_t in_len,
 		return;				/* not a request: ignore */
 	memset(&o, 0, sizeof(o));
 	o.type = m.type == 0 ? 2 : 1;
-	o.mid = m.mid;
+	/* a piggybacked ACK echoes the MID; a NON answer has its own
+	 * (RFC 7252 §4.3): two devices behind one address stay apart */
+	o.mid = m.type == 0 ? m.mid : v->next_mid++;
 	o.token = m.token;
 	o.tkl = m.tkl;
 	o.content_format = -1;
@@ -761,6 +764,11 @@ plain_datagram(struct srv *v, int fd, bool multicast)
 	    multicast, v->out, &out_len);
 	if (out_len == 0)
 		return;
+	/* a multicast request is answered from our unicast CoAP socket when
+	 * it has the family (its port is the one in our eps) */
+	if (multicast && a.ss_family == AF_INET6 &&
+	    v->coap_family == AF_INET6)
+		fd = v->fd_coap;
 	sendto(fd, v->out, out_len, 0, (struct sockaddr *)&a, al);
 	if (!multicast) {
 		cache_put(&v->plain[v->plain_next], &a, al, in, (size_t)n,
@@ -1183,6 +1191,7 @@ kdcdev_host_ocf_serve(const struct kdcdev_host_ocf_opts *o)
 			goto out;
 		}
 	}
+	gnutls_rnd(GNUTLS_RND_NONCE, &v.next_mid, sizeof(v.next_mid));
 	if (gnutls_key_generate(&v.cookie_key, GNUTLS_COOKIE_KEY_SIZE) < 0) {
 		r = KDC_ERR_CRYPTO;
 		goto out;
@@ -1194,6 +1203,7 @@ kdcdev_host_ocf_serve(const struct kdcdev_host_ocf_opts *o)
 	}
 	if ((v.fd_coap = bind_udp(&ss, sl, false)) < 0)
 		goto out;
+	v.coap_family = ss.ss_family;
 	parse_addr(o->addr, o->sport, &ss, &sl);
 	if ((v.fd_dtls = bind_udp(&ss, sl, false)) < 0)
 		goto out;
