@@ -354,16 +354,21 @@ dev_open(struct kdcdev_ocf *d, const struct kdcdev_host_ocf_opts *o)
 	struct kdcdev_ocf_ops ops = {
 		.arg = (void *)(uintptr_t)o, .random = cb_random,
 		.pin_display = cb_pin, .new_keypair = cb_keypair,
-		.csr = cb_csr, .cert_check = cb_cert_check, .log = cb_log,
+		.csr = cb_csr, .cert_check = cb_cert_check, .log = NULL,
 	};
 	kdc_err r;
 
+	/* init makes a fresh device (uuid, keypair): silent, as the state
+	 * file usually replaces it */
 	if ((r = kdcdev_ocf_init(d, &ops, o->pin_file != NULL,
 	    o->mfg_cert != NULL, "iotkdc-device")) != KDC_OK)
 		return r;
+	d->ops.log = cb_log;
 	r = kdcdev_host_ocf_load(d, o->state_file);
-	if (r == KDC_ERR_NOT_FOUND)
+	if (r == KDC_ERR_NOT_FOUND) {
+		logf_(0, "new device in RFOTM (no %s yet)", o->state_file);
 		return kdcdev_host_ocf_save(d, o->state_file);
+	}
 	if (r != KDC_OK)
 		return r;
 	/* the offered OTMs follow today's options, not the file's */
@@ -574,6 +579,7 @@ coap_exchange(struct srv *v, const uint8_t *in, size_t in_len,
 	uint8_t code;
 
 	*out_len = 0;
+	memset(&resp, 0, sizeof(resp));
 	if (kdcdev_ocf_coap_parse(in, in_len, &m) != KDC_OK || m.type > 1 ||
 	    m.code < 1 || m.code > 4)
 		return;				/* not a request: ignore */
@@ -651,7 +657,6 @@ coap_exchange(struct srv *v, const uint8_t *in, size_t in_len,
 	req.payload = body;
 	req.payload_len = body_len;
 	req.peer = *peer;
-	memset(&resp, 0, sizeof(resp));
 	resp.out = v->resp;
 	resp.out_cap = sizeof(v->resp);
 	kdcdev_ocf_handle(v->d, &req, &resp);
