@@ -636,7 +636,8 @@ coap_exchange(struct srv *v, const uint8_t *in, size_t in_len,
 			b1->active = false;
 			goto answer;
 		}
-		memcpy(b1->buf + b1->len, m.payload, m.payload_len);
+		if (m.payload_len > 0)
+			memcpy(b1->buf + b1->len, m.payload, m.payload_len);
 		b1->len += m.payload_len;
 		o.block1_szx = (int)m.block1_szx;
 		o.block1_num = m.block1_num;
@@ -1396,7 +1397,8 @@ kdcdev_host_ocf_request(const char *state_file, const char *peer,
 			*code = m.code;
 			if (m.payload_len > *out_len)
 				m.payload_len = *out_len;
-			memcpy(out, m.payload, m.payload_len);
+			if (m.payload_len > 0)
+				memcpy(out, m.payload, m.payload_len);
 			*out_len = m.payload_len;
 			r = KDC_OK;
 			gnutls_bye(s, GNUTLS_SHUT_WR);
