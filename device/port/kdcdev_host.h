@@ -224,8 +224,12 @@ kdc_err	kdcdev_host_write_pem(const char *path, const char *label,
  *     the credtype-1 cred of that subject.
  *   - with iface: ff02::158 (and 224.0.1.187 when iface has IPv4) on
  *     5683 (SO_REUSEADDR/SO_REUSEPORT: several devices coexist), answering
- *     only GET /oic/res and GET /oic/sec/doxm (no query or owned=FALSE)
- *     while unowned, with a unicast NON; nothing otherwise.
+ *     GET /oic/res (rt= filter; as an unsecured request: in RFPRO/RFNOP
+ *     only with an anon-clear ACE for it, as the OBT's default ACL gives)
+ *     and, while unowned, GET /oic/sec/doxm (no query or owned=FALSE),
+ *     with a unicast NON of its own MID (over IPv6 from the coap socket,
+ *     the port its eps name; over IPv4 from 5683); nothing otherwise,
+ *     errors included.
  * CoAP: CON answered piggybacked, a duplicate CON (same MID, same peer)
  * gets the cached answer; Block1 reassembled up to 4096 bytes (4.13
  * beyond, 4.08 out of order); answers over 1024 bytes as Block2 (SZX 6,

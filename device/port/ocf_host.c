@@ -599,11 +599,13 @@ coap_exchange(struct srv *v, const uint8_t *in, size_t in_len,
 	body = m.payload;
 	body_len = m.payload_len;
 	if (multicast) {
+		/* discovery only: /oic/res (its access rules apply: in RFNOP
+		 * the anon-clear ACE the OBT gives it), doxm while unowned */
 		bool doxm = strcmp(m.path, "/oic/sec/doxm") == 0;
-		if (m.code != 1 || v->d->doxm.owned ||
+		if (m.code != 1 ||
 		    (!doxm && strcmp(m.path, "/oic/res") != 0) ||
-		    (doxm && m.query[0] != '\0' &&
-		    strcasecmp(m.query, "owned=false") != 0))
+		    (doxm && (v->d->doxm.owned || (m.query[0] != '\0' &&
+		    strcasecmp(m.query, "owned=false") != 0))))
 			return;
 		o.type = 1;
 	}

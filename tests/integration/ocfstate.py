@@ -9,7 +9,7 @@ behind "KDCOCF\\0\\1" and a body length, closed by a CRC-32.
   ocfstate.py OUT DEVICE_UUID OWNER_UUID STATE CRED... [-- ACE...]
     STATE  2 (RFPRO) or 3 (RFNOP); the device is owned by OWNER_UUID
     CRED   SUBJECT_UUID:HEXKEY (credtype 1)
-    ACE    SUBJECT_UUID:HREF:PERM
+    ACE    SUBJECT:HREF:PERM (SUBJECT a uuid, anon-clear or auth-crypt)
 """
 import struct
 import sys
@@ -40,7 +40,9 @@ def main():
     al = []
     for n, a in enumerate(aces, 1):
         subj, href, perm = a.split(':')
-        al.append({'aceid': n, 'subject': {'uuid': subj},
+        sub = ({'conntype': subj} if subj in ('anon-clear', 'auth-crypt')
+               else {'uuid': subj})
+        al.append({'aceid': n, 'subject': sub,
                    'resources': [{'href': href}], 'permission': int(perm)})
     body = b''
     for obj in (doxm, pstat, {'creds': cl, 'rowneruuid': owner},

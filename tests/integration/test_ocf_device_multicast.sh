@@ -10,7 +10,11 @@
 #   port (a NON answer with a MID of its own: RFC 7252 §4.3);
 # - GET /oic/sec/doxm?owned=FALSE on ff02::158: both answer;
 # - the same on 224.0.1.187: both answer over IPv4;
-# - GET /oic/sec/cred (not discovery) and doxm?owned=TRUE: no answer.
+# - GET /oic/sec/cred (not discovery) and doxm?owned=TRUE: no answer;
+# - two owned devices in RFNOP (state files from ocfstate.py), one with
+#   the anon-clear ACE for /oic/res the OBT's default ACL gives, one
+#   without: only the first answers /oic/res (how the KDC finds an owned
+#   device whose ephemeral ports changed); neither answers doxm.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${ENGCLIENT:?the engclient helper is not built}"
@@ -73,6 +77,7 @@ done
 	fail "two devices, each on [::]:5683 and 0.0.0.0:5683: $(ip netns exec "$NSB" ss -uln)"
 
 # mc OUT GROUP PATH QUERY: engclient's multicast GET from namespace A
+PY=/usr/bin/python3
 mc() {
 	ip netns exec "$NSA" "$ENGCLIENT" mc "$VA" "$2" 5683 "$3" "$4" 1500 > "$T/$1" ||
 	    fail "multicast $2 $3?$4: $(cat "$T/$1")"
@@ -104,3 +109,25 @@ grep -q '^answer ' "$T/cred6" && fail "a multicast GET /oic/sec/cred was answere
 mc owned6 ff02::158 oic/sec/doxm owned=TRUE
 grep -q '^answer ' "$T/owned6" && fail "doxm?owned=TRUE was answered by unowned devices"
 pass "no answer to a multicast GET of cred, nor to doxm?owned=TRUE"
+
+# ---- owned devices: /oic/res per their ACL, never doxm ----
+OBT=6f62742d-7575-6964-2d30-313233343536
+O1=0d000001-0000-4000-8000-000000000001
+O2=0d000002-0000-4000-8000-000000000002
+"$PY" "$(dirname "$0")/ocfstate.py" "$T/o1.st" $O1 $OBT 3 $OBT:00112233445566778899aabbccddeeff -- anon-clear:/oic/res:2
+"$PY" "$(dirname "$0")/ocfstate.py" "$T/o2.st" $O2 $OBT 3 $OBT:00112233445566778899aabbccddeeff
+for i in 1 2; do
+	ip netns exec "$NSB" "$IOTKDC_DEVICE" ocf-server --state "$T/o$i.st" \
+	    --pin-file "$T/opin$i" --iface "$VB" --addr :: -vv \
+	    > "$T/own$i.out" 2> "$T/own$i.log" &
+	PIDS+=("$!")
+	wait_line "$T/own$i.out" '^ocf-server ready uuid=0d00000'"$i"
+done
+mc res6b ff02::158 oic/res rt=oic.r.doxm
+grep -qE "^answer .* 2\.05 .*ocf://$O1" "$T/res6b" || fail "owned O1 (anon-clear ACE) did not answer /oic/res: $(cat "$T/res6b")"
+grep -q "$O2" "$T/res6b" && fail "owned O2 (no ACE) answered /oic/res"
+[ "$(grep -c '^answer ' "$T/res6b")" -eq 3 ] || fail "want the 2 unowned + O1: $(cat "$T/res6b")"
+mc doxm6b ff02::158 oic/sec/doxm owned=FALSE
+grep -qE "$O1|$O2" "$T/doxm6b" && fail "an owned device answered doxm?owned=FALSE"
+[ "$(grep -c '^answer ' "$T/doxm6b")" -eq 2 ] || fail "doxm: want the 2 unowned: $(cat "$T/doxm6b")"
+pass "owned (RFNOP): /oic/res answered only with an anon-clear ACE for it; doxm?owned=FALSE never"
