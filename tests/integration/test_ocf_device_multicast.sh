@@ -116,7 +116,10 @@ O1=0d000001-0000-4000-8000-000000000001
 O2=0d000002-0000-4000-8000-000000000002
 "$PY" "$(dirname "$0")/ocfstate.py" "$T/o1.st" $O1 $OBT 3 $OBT:00112233445566778899aabbccddeeff -- anon-clear:/oic/res:2
 "$PY" "$(dirname "$0")/ocfstate.py" "$T/o2.st" $O2 $OBT 3 $OBT:00112233445566778899aabbccddeeff
-for i in 1 2; do
+# O3: in RFOTM, owned already (a DOC between "owned":true and RFPRO)
+O3=0d000003-0000-4000-8000-000000000003
+"$PY" "$(dirname "$0")/ocfstate.py" "$T/o3.st" $O3 $OBT 1 $OBT:00112233445566778899aabbccddeeff
+for i in 1 2 3; do
 	ip netns exec "$NSB" "$IOTKDC_DEVICE" ocf-server --state "$T/o$i.st" \
 	    --pin-file "$T/opin$i" --iface "$VB" --addr :: -vv \
 	    > "$T/own$i.out" 2> "$T/own$i.log" &
@@ -126,8 +129,11 @@ done
 mc res6b ff02::158 oic/res rt=oic.r.doxm
 grep -qE "^answer .* 2\.05 .*ocf://$O1" "$T/res6b" || fail "owned O1 (anon-clear ACE) did not answer /oic/res: $(cat "$T/res6b")"
 grep -q "$O2" "$T/res6b" && fail "owned O2 (no ACE) answered /oic/res"
-[ "$(grep -c '^answer ' "$T/res6b")" -eq 3 ] || fail "want the 2 unowned + O1: $(cat "$T/res6b")"
+grep -qE "^answer .* 2\.05 .*ocf://$O3" "$T/res6b" || fail "O3 (RFOTM) did not answer /oic/res"
+[ "$(grep -c '^answer ' "$T/res6b")" -eq 4 ] || fail "want the 2 unowned, O1, O3: $(cat "$T/res6b")"
 mc doxm6b ff02::158 oic/sec/doxm owned=FALSE
-grep -qE "$O1|$O2" "$T/doxm6b" && fail "an owned device answered doxm?owned=FALSE"
+grep -qE "$O1|$O2|$O3" "$T/doxm6b" && fail "an owned device answered doxm?owned=FALSE"
+mc doxm6c ff02::158 oic/sec/doxm ""
+grep -qE "$O1|$O2|$O3" "$T/doxm6c" && fail "an owned device answered a multicast doxm"
 [ "$(grep -c '^answer ' "$T/doxm6b")" -eq 2 ] || fail "doxm: want the 2 unowned: $(cat "$T/doxm6b")"
-pass "owned (RFNOP): /oic/res answered only with an anon-clear ACE for it; doxm?owned=FALSE never"
+pass "owned: /oic/res answered in RFOTM, in RFNOP only with an anon-clear ACE for it; doxm never (RFOTM included)"
