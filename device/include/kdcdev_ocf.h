@@ -256,7 +256,7 @@ struct kdcdev_ocf_coap {
 	int32_t		 ocf_content_ver;	/* 2053, -1 absent */
 	bool		 has_block1, has_block2;
 	uint32_t	 block1_num, block2_num;
-	bool		 block1_more;
+	bool		 block1_more, block2_more;
 	unsigned	 block1_szx, block2_szx;
 	bool		 bad_critical;	/* an unknown critical option */
 	bool		 too_long;	/* path or query over its buffer */
@@ -299,7 +299,39 @@ struct kdcdev_ocf_coap_out {
 kdc_err	kdcdev_ocf_coap_build(const struct kdcdev_ocf_coap_out *o,
 	    uint8_t *out, size_t *out_len);
 
-/* Request the host sends in ocf-get: an OCF GET/POST via the builder. */
+/* ---- one CoAP exchange ------------------------------------------------- */
+
+#define KDCDEV_OCF_BLOCK1_MAX	4096
+
+/* A peer's Block1 reassembly (RFC 7959 §2.5), zeroed to start. */
+struct kdcdev_ocf_block1 {
+	uint8_t		buf[KDCDEV_OCF_BLOCK1_MAX];
+	size_t		len;
+	bool		active;
+};
+
+/*
+ * One request datagram (CON or NON; anything else: no answer) to its
+ * answer in out (capacity *out_len; 0 out: send nothing): 4.02 for an
+ * unknown critical option, 4.15 for an OCF version option below 2048,
+ * 4.04 for a path/query over its buffer; Block1 joined in b1 (NULL: none)
+ * up to KDCDEV_OCF_BLOCK1_MAX bytes (2.31 Continue per block, 4.13
+ * beyond, 4.08 out of order); then kdcdev_ocf_handle() with the body,
+ * its answer in scratch (scratch_cap; wiped after); an answer over 1024
+ * bytes (or the client's smaller Block2 size) goes as Block2, a block
+ * past the end is 4.02. The answer is a piggybacked ACK for a CON (same
+ * MID), a NON with MID (*next_mid)++ for a NON; CF 10000 answers carry
+ * 2053 = 0x0800 only when the request carried 2049 or 2053. multicast:
+ * only GET /oic/res and, while unowned, GET /oic/sec/doxm (no query or
+ * owned=FALSE), answered only with 2.05. m and code (may be NULL) get
+ * the parsed request and the answer's code (0: none) for the log.
+ */
+void	kdcdev_ocf_exchange(struct kdcdev_ocf *d, const uint8_t *in,
+	    size_t in_len, const struct kdcdev_ocf_peer *peer,
+	    struct kdcdev_ocf_block1 *b1, bool multicast, uint16_t *next_mid,
+	    uint8_t *scratch, size_t scratch_cap, uint8_t *out,
+	    size_t *out_len, struct kdcdev_ocf_coap *m, uint8_t *code);
+
 
 /* Debug text of a CBOR payload ("{"value": true}") into out (always
  * NUL-terminated); for the CLI. */

@@ -36,10 +36,8 @@
 #include "kdcdev_ocf.h"
 
 #define SESSIONS_MAX	8
-#define BLOCK1_MAX	4096
 #define RESP_MAX	20480
 #define DGRAM_MAX	2048
-#define BLOCK_SZX	6		/* 1024 bytes */
 #define IDLE_MS		60000		/* a session idle that long ends */
 #define PLAIN_CACHE	8
 
@@ -57,9 +55,7 @@ struct peer_cache {
 struct block1 {
 	struct sockaddr_storage	addr;
 	socklen_t		alen;
-	uint8_t			buf[BLOCK1_MAX];
-	size_t			len;
-	bool			active;
+	struct kdcdev_ocf_block1 b;
 };
 
 struct sess {
@@ -75,7 +71,7 @@ struct sess {
 	struct kdcdev_ocf_peer	peer;
 	int64_t			last_ms;
 	struct peer_cache	cache;
-	struct block1		b1;
+	struct kdcdev_ocf_block1	b1;
 };
 
 struct srv {
@@ -560,113 +556,18 @@ save_state(struct srv *v)
 	v->d->changed = false;
 }
 
-/*
- * One request datagram to its answer in out (*out_len; 0: send nothing).
- * b1: this peer's Block1 buffer. multicast: answer only discovery, and
- * nothing for an error.
- */
+/* One request datagram to its answer (kdcdev_ocf_exchange), logged. */
 static void
 coap_exchange(struct srv *v, const uint8_t *in, size_t in_len,
-    const struct kdcdev_ocf_peer *peer, struct block1 *b1, bool multicast,
-    uint8_t *out, size_t *out_len)
+    const struct kdcdev_ocf_peer *peer, struct kdcdev_ocf_block1 *b1,
+    bool multicast, uint8_t *out, size_t *out_len)
 {
 	struct kdcdev_ocf_coap m;
-	struct kdcdev_ocf_coap_out o;
-	struct kdcdev_ocf_req req;
-	struct kdcdev_ocf_resp resp;
-	const uint8_t *body;
-	size_t body_len, cap = *out_len, off, blk;
 	uint8_t code;
 
-	*out_len = 0;
-	memset(&resp, 0, sizeof(resp));
-	if (kdcdev_ocf_coap_parse(in, in_len, &m) != KDC_OK || m.type > 1 ||
-	    m.code < 1 || m.code > 4)
-		return;				/* not a request: ignore */
-	memset(&o, 0, sizeof(o));
-	o.type = m.type == 0 ? 2 : 1;
-	/* a piggybacked ACK echoes the MID; a NON answer has its own
-	 * (RFC 7252 §4.3): two devices behind one address stay apart */
-	o.mid = m.type == 0 ? m.mid : v->next_mid++;
-	o.token = m.token;
-	o.tkl = m.tkl;
-	o.content_format = -1;
-	/* 2053 on our CF-10000 answers to a client that speaks OCF's
-	 * versioning (it sent 2049 or 2053, as IoTivity and the KDC do):
-	 * libcoap 4.3.1 drops an answer with that unknown critical option */
-	o.ocf_version = m.ocf_accept_ver >= 0 || m.ocf_content_ver >= 0;
-	o.block1_szx = o.block2_szx = -1;
-	body = m.payload;
-	body_len = m.payload_len;
-	if (multicast) {
-		/* discovery only: /oic/res (its access rules apply: in RFNOP
-		 * the anon-clear ACE the OBT gives it), doxm while unowned */
-		bool doxm = strcmp(m.path, "/oic/sec/doxm") == 0;
-		if (m.code != 1 ||
-		    (!doxm && strcmp(m.path, "/oic/res") != 0) ||
-		    (doxm && (v->d->doxm.owned || (m.query[0] != '\0' &&
-		    strcasecmp(m.query, "owned=false") != 0))))
-			return;
-		o.type = 1;
-	}
-	if (m.bad_critical) {
-		code = KDCDEV_CODE(4, 2);
-		goto answer;
-	}
-	if ((m.ocf_accept_ver >= 0 && m.ocf_accept_ver < 2048) ||
-	    (m.ocf_content_ver >= 0 && m.ocf_content_ver < 2048)) {
-		code = KDCDEV_CODE(4, 15);
-		goto answer;
-	}
-	if (m.too_long) {
-		code = KDCDEV_CODE(4, 4);
-		goto answer;
-	}
-	if (m.has_block1 && b1 != NULL) {
-		size_t at = (size_t)m.block1_num << (m.block1_szx + 4);
-		if (m.block1_num == 0) {
-			b1->len = 0;
-			b1->active = true;
-		}
-		if (!b1->active || at != b1->len) {
-			code = KDCDEV_CODE(4, 8);
-			b1->active = false;
-			goto answer;
-		}
-		if (b1->len + m.payload_len > sizeof(b1->buf)) {
-			code = KDCDEV_CODE(4, 13);
-			b1->active = false;
-			goto answer;
-		}
-		if (m.payload_len > 0)
-			memcpy(b1->buf + b1->len, m.payload, m.payload_len);
-		b1->len += m.payload_len;
-		o.block1_szx = (int)m.block1_szx;
-		o.block1_num = m.block1_num;
-		o.block1_more = m.block1_more;
-		if (m.block1_more) {
-			code = KDCDEV_CODE(2, 31);
-			goto answer;
-		}
-		b1->active = false;
-		body = b1->buf;
-		body_len = b1->len;
-	}
-	memset(&req, 0, sizeof(req));
-	req.method = m.code;
-	req.path = m.path;
-	req.query = m.query;
-	req.content_format = m.content_format;
-	req.payload = body;
-	req.payload_len = body_len;
-	req.peer = *peer;
-	resp.out = v->resp;
-	resp.out_cap = sizeof(v->resp);
-	kdcdev_ocf_handle(v->d, &req, &resp);
-	if (b1 != NULL && body == b1->buf)
-		kdc_wipe(b1->buf, sizeof(b1->buf));
-	code = resp.code;
-	if (multicast && code != KDCDEV_CODE(2, 5))
+	kdcdev_ocf_exchange(v->d, in, in_len, peer, b1, multicast,
+	    &v->next_mid, v->resp, sizeof(v->resp), out, out_len, &m, &code);
+	if (code == 0 || *out_len == 0 || code == KDCDEV_CODE(2, 31))
 		return;
 	logf_(2, "%s %s%s%s from %s -> %u.%02u", m.code == 1 ? "GET" :
 	    m.code == 2 ? "POST" : m.code == 3 ? "PUT" : "DELETE", m.path,
@@ -674,39 +575,6 @@ coap_exchange(struct srv *v, const uint8_t *in, size_t in_len,
 	    peer->kind == KDCDEV_OCF_PEER_DOC ? "DOC" :
 	    peer->kind == KDCDEV_OCF_PEER_AUTH ? "auth" : "unsecured",
 	    code >> 5, code & 31u);
-	o.content_format = resp.content_format;
-	o.payload = resp.out;
-	o.payload_len = resp.out_len;
-	/* Block2: answers over 1 KiB (or the client's smaller block) */
-	blk = 1024;
-	if (m.has_block2 && m.block2_szx < BLOCK_SZX)
-		blk = (size_t)16 << m.block2_szx;
-	if (resp.out_len > blk || (m.has_block2 && m.block2_num > 0)) {
-		unsigned szx = blk == 1024 ? BLOCK_SZX : m.block2_szx;
-		off = m.has_block2 ? (size_t)m.block2_num * blk : 0;
-		if (off >= resp.out_len && resp.out_len > 0) {
-			code = KDCDEV_CODE(4, 2);
-			o.payload_len = 0;
-			o.content_format = -1;
-			goto answer;
-		}
-		o.block2_szx = (int)szx;
-		o.block2_num = (uint32_t)(off / blk);
-		o.payload = resp.out + off;
-		o.payload_len = resp.out_len - off > blk ? blk :
-		    resp.out_len - off;
-		o.block2_more = off + o.payload_len < resp.out_len;
-	}
-answer:
-	o.code = code;
-	if (code >> 5 != 2) {
-		o.payload_len = 0;
-		o.content_format = -1;
-	}
-	*out_len = cap;
-	if (kdcdev_ocf_coap_build(&o, out, out_len) != KDC_OK)
-		*out_len = 0;
-	kdc_wipe(v->resp, resp.out_len);
 }
 
 /* Duplicate detection for CONs (RFC 7252 §4.5): the cached answer. */
@@ -762,14 +630,14 @@ plain_datagram(struct srv *v, int fd, bool multicast)
 			}
 	memset(&peer, 0, sizeof(peer));
 	peer.kind = KDCDEV_OCF_PEER_UNSECURED;
-	if (!multicast && !(v->plain_b1.active &&
+	if (!multicast && !(v->plain_b1.b.active &&
 	    addr_eq(&v->plain_b1.addr, v->plain_b1.alen, &a, al))) {
-		v->plain_b1.active = false;
+		v->plain_b1.b.active = false;
 		v->plain_b1.addr = a;
 		v->plain_b1.alen = al;
 	}
-	coap_exchange(v, in, (size_t)n, &peer, multicast ? NULL : &v->plain_b1,
-	    multicast, v->out, &out_len);
+	coap_exchange(v, in, (size_t)n, &peer,
+	    multicast ? NULL : &v->plain_b1.b, multicast, v->out, &out_len);
 	if (out_len == 0)
 		return;
 	/* a multicast request is answered from our unicast CoAP socket when

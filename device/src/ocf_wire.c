@@ -337,6 +337,7 @@ kdcdev_ocf_coap_parse(const uint8_t *msg, size_t len,
 			} else {
 				m->has_block2 = true;
 				m->block2_num = v >> 4;
+				m->block2_more = (v & 8u) != 0;
 				m->block2_szx = v & 7u;
 			}
 			break;
@@ -495,6 +496,172 @@ kdcdev_ocf_coap_build(const struct kdcdev_ocf_coap_out *o, uint8_t *out,
 	*out_len = kdc_wr_len(&w);
 	return KDC_OK;
 }
+
+/* ==== one CoAP exchange ================================================ */
+
+/* "owned=false", any case */
+static bool
+is_owned_false(const char *q)
+{
+	static const char want[] = "owned=false";
+
+	for (size_t i = 0; i < sizeof(want); i++) {
+		char c = q[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != want[i])
+			return false;
+	}
+	return true;
+}
+
+void
+kdcdev_ocf_exchange(struct kdcdev_ocf *d, const uint8_t *in, size_t in_len,
+    const struct kdcdev_ocf_peer *peer, struct kdcdev_ocf_block1 *b1,
+    bool multicast, uint16_t *next_mid, uint8_t *scratch,
+    size_t scratch_cap, uint8_t *out, size_t *out_len,
+    struct kdcdev_ocf_coap *mp, uint8_t *codep)
+{
+	struct kdcdev_ocf_coap lm, *q = mp != NULL ? mp : &lm;
+	struct kdcdev_ocf_coap_out o;
+	struct kdcdev_ocf_req req;
+	struct kdcdev_ocf_resp resp;
+	const uint8_t *body;
+	size_t body_len, cap = *out_len, off, blk;
+	uint8_t code;
+
+	*out_len = 0;
+	if (codep != NULL)
+		*codep = 0;
+	memset(&resp, 0, sizeof(resp));
+	if (kdcdev_ocf_coap_parse(in, in_len, q) != KDC_OK || q->type > 1 ||
+	    q->code < 1 || q->code > 4)
+		return;				/* not a request: ignore */
+	memset(&o, 0, sizeof(o));
+	o.type = q->type == 0 ? 2 : 1;
+	/* a piggybacked ACK echoes the MID; a NON answer has its own
+	 * (RFC 7252 §4.3): two devices behind one address stay apart */
+	o.mid = q->type == 0 ? q->mid : (*next_mid)++;
+	o.token = q->token;
+	o.tkl = q->tkl;
+	o.content_format = -1;
+	/* 2053 on our CF-10000 answers to a client that speaks OCF's
+	 * versioning (it sent 2049 or 2053, as IoTivity and the KDC do):
+	 * libcoap 4.3.1 drops an answer with that unknown critical option */
+	o.ocf_version = q->ocf_accept_ver >= 0 || q->ocf_content_ver >= 0;
+	o.block1_szx = o.block2_szx = -1;
+	body = q->payload;
+	body_len = q->payload_len;
+	if (multicast) {
+		/* discovery only: /oic/res (its access rules apply: in RFNOP
+		 * the anon-clear ACE the OBT gives it), doxm while unowned */
+		bool doxm = strcmp(q->path, "/oic/sec/doxm") == 0;
+		if (q->code != 1 ||
+		    (!doxm && strcmp(q->path, "/oic/res") != 0) ||
+		    (doxm && (d->doxm.owned || (q->query[0] != '\0' &&
+		    !is_owned_false(q->query)))))
+			return;
+		o.type = 1;
+	}
+	if (q->bad_critical) {
+		code = KDCDEV_CODE(4, 2);
+		goto answer;
+	}
+	if ((q->ocf_accept_ver >= 0 && q->ocf_accept_ver < 2048) ||
+	    (q->ocf_content_ver >= 0 && q->ocf_content_ver < 2048)) {
+		code = KDCDEV_CODE(4, 15);
+		goto answer;
+	}
+	if (q->too_long) {
+		code = KDCDEV_CODE(4, 4);
+		goto answer;
+	}
+	if (q->has_block1 && b1 != NULL) {
+		size_t at = (size_t)q->block1_num << (q->block1_szx + 4);
+		if (q->block1_num == 0) {
+			b1->len = 0;
+			b1->active = true;
+		}
+		if (!b1->active || at != b1->len) {
+			code = KDCDEV_CODE(4, 8);
+			b1->active = false;
+			goto answer;
+		}
+		if (b1->len + q->payload_len > sizeof(b1->buf)) {
+			code = KDCDEV_CODE(4, 13);
+			b1->active = false;
+			goto answer;
+		}
+		if (q->payload_len > 0)
+			memcpy(b1->buf + b1->len, q->payload, q->payload_len);
+		b1->len += q->payload_len;
+		o.block1_szx = (int)q->block1_szx;
+		o.block1_num = q->block1_num;
+		o.block1_more = q->block1_more;
+		if (q->block1_more) {
+			code = KDCDEV_CODE(2, 31);
+			goto answer;
+		}
+		b1->active = false;
+		body = b1->buf;
+		body_len = b1->len;
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = q->code;
+	req.path = q->path;
+	req.query = q->query;
+	req.content_format = q->content_format;
+	req.payload = body;
+	req.payload_len = body_len;
+	req.peer = *peer;
+	resp.out = scratch;
+	resp.out_cap = scratch_cap;
+	kdcdev_ocf_handle(d, &req, &resp);
+	if (b1 != NULL && body == b1->buf)
+		kdc_wipe(b1->buf, sizeof(b1->buf));
+	code = resp.code;
+	if (multicast && code != KDCDEV_CODE(2, 5)) {
+		kdc_wipe(scratch, resp.out_len);
+		return;
+	}
+	o.content_format = resp.content_format;
+	o.payload = resp.out;
+	o.payload_len = resp.out_len;
+	/* Block2: answers over 1 KiB (or the client's smaller block) */
+	blk = 1024;
+	if (q->has_block2 && q->block2_szx < 6)
+		blk = (size_t)16 << q->block2_szx;
+	if (resp.out_len > blk || (q->has_block2 && q->block2_num > 0)) {
+		unsigned szx = blk == 1024 ? 6 : q->block2_szx;
+		off = q->has_block2 ? (size_t)q->block2_num * blk : 0;
+		/* a block past the end (an empty answer has none but 0) */
+		if (off >= resp.out_len) {
+			code = KDCDEV_CODE(4, 2);
+			o.payload_len = 0;
+			o.content_format = -1;
+			goto answer;
+		}
+		o.block2_szx = (int)szx;
+		o.block2_num = (uint32_t)(off / blk);
+		o.payload = resp.out + off;
+		o.payload_len = resp.out_len - off > blk ? blk :
+		    resp.out_len - off;
+		o.block2_more = off + o.payload_len < resp.out_len;
+	}
+answer:
+	o.code = code;
+	if (code >> 5 != 2) {
+		o.payload_len = 0;
+		o.content_format = -1;
+	}
+	if (codep != NULL)
+		*codep = code;
+	*out_len = cap;
+	if (kdcdev_ocf_coap_build(&o, out, out_len) != KDC_OK)
+		*out_len = 0;
+	kdc_wipe(scratch, resp.out_len);
+}
+
 
 /* ==== CBOR as text ======================================================= */
 
