@@ -3,7 +3,8 @@
  * (kdcdev_ocf_handle(), kdcdev_ocf.h) with arbitrary payloads on every
  * path, method, peer kind and pstat state, plus the CoAP framing
  * (kdcdev_ocf_coap_parse) and the state decoder on the same bytes.
- * Input: byte 0 = path (low 4 bits) and method (high bits), byte 1 =
+ * The whole input also goes through kdcdev_ocf_exchange() as a CoAP
+ * datagram (fresh, mid-Block1, multicast). Then: byte 0 = path (low 4 bits) and method (high bits), byte 1 =
  * peer kind (bits 0-1), dos.s (bits 2-4), DOC open (bit 5); the rest is
  * the payload. The device starts each input from one onboarded snapshot
  * (owner 11..11, a pairwise PSK and an ACE), so every write path runs.
@@ -175,6 +176,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = true;
 	}
 	(void)kdcdev_ocf_coap_parse(data, size, &m);
+	/* the whole input as one datagram through the CoAP exchange: with
+	 * no transfer going on, in the middle of a Block1 one, multicast */
+	for (int k = 0; k < 3; k++) {
+		static struct kdcdev_ocf_block1 b1;
+		static uint8_t xo[2048];
+		struct kdcdev_ocf_peer pu = { .kind = KDCDEV_OCF_PEER_AUTH };
+		size_t on = sizeof(xo);
+		uint16_t mid = 0;
+		uint8_t code;
+
+		d = snap;
+		memset(&b1, 0, sizeof(b1));
+		if (k == 1) {
+			b1.active = true;
+			b1.len = 1024;
+		}
+		if (kdc_ocf_uuid_parse(peer_uuid, 36, &pu.uuid) != KDC_OK)
+			abort();
+		kdcdev_ocf_exchange(&d, data, size, &pu, &b1, k == 2, &mid,
+		    out, 20480, xo, &on, &m, &code);
+		if (on > sizeof(xo) || b1.len > sizeof(b1.buf))
+			abort();
+	}
 	d = snap;
 	(void)kdcdev_ocf_state_decode(&d, data, size);
 	if (size < 2)
