@@ -159,7 +159,8 @@ kdc_err	kdcdev_ocf_reset(struct kdcdev_ocf *d);
 
 /* The DOC: begin (after its handshake: the key_block of ocf.md §2, copied)
  * and end. Ending it while in RFOTM is a hard reset (returns what
- * kdcdev_ocf_reset() returns). key_block is wiped on end. */
+ * kdcdev_ocf_reset() returns). The key_block and the PIN are wiped on
+ * end. */
 void	kdcdev_ocf_doc_begin(struct kdcdev_ocf *d, const uint8_t *key_block,
 	    size_t len);
 kdc_err	kdcdev_ocf_doc_end(struct kdcdev_ocf *d);

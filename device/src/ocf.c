@@ -330,6 +330,7 @@ kdcdev_ocf_doc_end(struct kdcdev_ocf *d)
 	d->doc_active = false;
 	kdc_wipe(d->key_block, sizeof(d->key_block));
 	d->key_block_len = 0;
+	kdc_wipe(d->pin, sizeof(d->pin));	/* one DOC per PIN */
 	logmsg(d, "DOC closed");
 	if (d->pstat.dos_s == KDC_OCF_DOS_RFOTM)
 		return kdcdev_ocf_reset(d);

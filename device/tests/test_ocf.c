@@ -838,6 +838,8 @@ test_reset_wipes(void **state)
 	uuid_of(NEWDEV, &before);
 	assert_memory_equal(D.doxm.deviceuuid.b, before.b, 16);
 	assert_true(D.doxm.owned);
+	assert_int_equal(D.pin[0], '\0');	/* the PIN served one DOC */
+	assert_int_equal(D.key_block_len, 0);
 }
 
 /* A cred body the way tinycbor writes it: indefinite maps and arrays,
