@@ -10,7 +10,9 @@
  * (owner 11..11, a pairwise PSK and an ACE), so every write path runs.
  * Checked: the answer fits its buffer; a refused request (4.xx) leaves
  * the persistent state untouched.
- * Seeds: fuzz/corpus/ocf_dev/ (the OCF codec's seeds behind selectors).
+ * Seeds: fuzz/corpus/ocf_dev/: the OCF codec's (tests/vectors/ocf/gen.py)
+ * behind two selector bytes, a light and an sdi POST, a DELETE, and four
+ * CoAP datagrams (GET /oic/res with and without Block2, a Block1 POST).
  */
 #include <stdbool.h>
 #include <stdint.h>
