@@ -66,6 +66,7 @@ struct sess {
 	socklen_t		alen;
 	gnutls_session_t	s;
 	gnutls_psk_server_credentials_t psk;
+	gnutls_certificate_credentials_t idc;	/* identity cert, trustca */
 	const uint8_t		*rx;		/* the datagram being read */
 	size_t			rx_len;
 	struct kdcdev_ocf_peer	peer;
@@ -749,6 +750,8 @@ sess_free(struct srv *v, struct sess *s, bool alert)
 	gnutls_deinit(s->s);
 	if (s->psk != NULL)
 		gnutls_psk_free_server_credentials(s->psk);
+	if (s->idc != NULL)
+		gnutls_certificate_free_credentials(s->idc);
 	kdc_wipe(s, sizeof(*s));
 	if (doc) {
 		kdc_err r = kdcdev_ocf_doc_end(v->d);
@@ -766,9 +769,100 @@ static const char *const prio_mfg =
     "NONE:+VERS-DTLS1.2:+ECDHE-ECDSA:+AES-128-CCM:+AES-128-CCM-8:"
     "+AES-256-CCM:+AES-256-CCM-8:+AEAD:+SIGN-ALL:+COMP-NULL:"
     "+CURVE-SECP256R1:+CURVE-SECP384R1:+CTYPE-SRV-X509";
+static const char *const prio_owner_cert =
+    "NONE:+VERS-DTLS1.2:+ECDHE-PSK:+PSK:+ECDHE-ECDSA:+AES-128-CBC:"
+    "+AES-128-CCM:+AES-128-CCM-8:+SHA256:+AEAD:+SIGN-ALL:+COMP-NULL:"
+    "+CURVE-SECP256R1:+CURVE-SECP384R1:+CTYPE-SRV-X509:+CTYPE-CLI-X509";
 static const char *const prio_owner =
     "NONE:+VERS-DTLS1.2:+ECDHE-PSK:+PSK:+AES-128-CBC:+AES-128-CCM-8:"
     "+SHA256:+AEAD:+SIGN-ALL:+COMP-NULL:+CURVE-SECP256R1:+CURVE-SECP384R1";
+
+/*
+ * After RFOTM, with an identity certificate (cred credusage cert) and at
+ * least one trust anchor (trustca): certificate credentials for
+ * ECDHE-ECDSA sessions, the client's certificate required and checked
+ * against the trust anchors. NULL when the device has none (PSK only).
+ */
+static gnutls_certificate_credentials_t
+identity_creds(const struct kdcdev_ocf *d)
+{
+	gnutls_certificate_credentials_t c = NULL;
+	gnutls_x509_privkey_t k = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	const struct kdc_ocf_cred *id = NULL;
+	size_t ncas = 0;
+	bool ok = false;
+
+	for (size_t i = 0; i < d->creds.n; i++) {
+		const struct kdc_ocf_cred *cr = &d->creds.creds[i];
+		if (cr->credtype != KDC_OCF_CREDTYPE_CERT)
+			continue;
+		if (cr->credusage == KDC_OCF_USAGE_CERT)
+			id = cr;
+		else if (cr->credusage == KDC_OCF_USAGE_TRUSTCA)
+			ncas++;
+	}
+	if (id == NULL || ncas == 0 || d->key_len == 0)
+		return NULL;
+	if (gnutls_certificate_allocate_credentials(&c) < 0)
+		return NULL;
+	if (import_key(d->key, d->key_len, &k) == KDC_OK &&
+	    gnutls_x509_crt_init(&crt) == 0) {
+		gnutls_datum_t pem = {
+			(unsigned char *)(uintptr_t)id->publicdata.data,
+			(unsigned)id->publicdata.len };
+		ok = gnutls_x509_crt_import(crt, &pem,
+		    GNUTLS_X509_FMT_PEM) == 0 &&
+		    gnutls_certificate_set_x509_key(c, &crt, 1, k) == 0;
+	}
+	for (size_t i = 0; ok && i < d->creds.n; i++) {
+		const struct kdc_ocf_cred *cr = &d->creds.creds[i];
+		gnutls_datum_t pem = {
+			(unsigned char *)(uintptr_t)cr->publicdata.data,
+			(unsigned)cr->publicdata.len };
+		if (cr->credtype == KDC_OCF_CREDTYPE_CERT &&
+		    cr->credusage == KDC_OCF_USAGE_TRUSTCA)
+			ok = gnutls_certificate_set_x509_trust_mem(c, &pem,
+			    GNUTLS_X509_FMT_PEM) >= 0;
+	}
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	if (k != NULL)
+		gnutls_x509_privkey_deinit(k);
+	if (!ok) {
+		gnutls_certificate_free_credentials(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* A certificate session's peer: the chain verified under the trust
+ * anchors, its CN "uuid:<uuid>" the peer's uuid. */
+static bool
+cert_peer(struct sess *s)
+{
+	const gnutls_datum_t *chain;
+	unsigned n = 0, status = 1;
+	gnutls_x509_crt_t crt;
+	char cn[64];
+	size_t cnl = sizeof(cn);
+	bool ok = false;
+
+	if (gnutls_certificate_verify_peers2(s->s, &status) < 0 ||
+	    status != 0 ||
+	    (chain = gnutls_certificate_get_peers(s->s, &n)) == NULL ||
+	    n == 0 || gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0 &&
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	    0, cn, &cnl) == 0 && cnl == 5 + KDC_OCF_UUID_TEXT &&
+	    memcmp(cn, "uuid:", 5) == 0 &&
+	    kdc_ocf_uuid_parse(cn + 5, KDC_OCF_UUID_TEXT, &s->peer.uuid) ==
+	    KDC_OK)
+		ok = true;
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
 
 static struct sess *
 sess_new(struct srv *v, const struct sockaddr_storage *a, socklen_t al,
@@ -808,11 +902,16 @@ sess_new(struct srv *v, const struct sockaddr_storage *a, socklen_t al,
 	if (gnutls_init(&s->s, GNUTLS_SERVER | GNUTLS_DATAGRAM |
 	    GNUTLS_NONBLOCK) < 0)
 		return NULL;
-	prio = !s->doc ? prio_owner : d->doxm.oxmsel == KDC_OCF_OXM_RDP ?
+	if (!s->doc)
+		s->idc = identity_creds(d);
+	prio = !s->doc ? (s->idc != NULL ? prio_owner_cert : prio_owner) :
+	    d->doxm.oxmsel == KDC_OCF_OXM_RDP ?
 	    prio_rdp : d->doxm.oxmsel == KDC_OCF_OXM_MFGCERT ? prio_mfg :
 	    NULL;
 	if (prio == NULL) {
 		gnutls_deinit(s->s);
+		if (s->idc != NULL)
+			gnutls_certificate_free_credentials(s->idc);
 		memset(s, 0, sizeof(*s));
 		return NULL;
 	}
@@ -835,6 +934,13 @@ sess_new(struct srv *v, const struct sockaddr_storage *a, socklen_t al,
 			rc = gnutls_credentials_set(s->s, GNUTLS_CRD_PSK,
 			    s->psk);
 		}
+		if (rc == 0 && s->idc != NULL) {
+			/* asked only under an ECDHE-ECDSA suite */
+			rc = gnutls_credentials_set(s->s,
+			    GNUTLS_CRD_CERTIFICATE, s->idc);
+			gnutls_certificate_server_set_request(s->s,
+			    GNUTLS_CERT_REQUIRE);
+		}
 	} else if (rc == 0) {
 		rc = v->mfg != NULL ? gnutls_credentials_set(s->s,
 		    GNUTLS_CRD_CERTIFICATE, v->mfg) : -1;
@@ -844,6 +950,8 @@ sess_new(struct srv *v, const struct sockaddr_storage *a, socklen_t al,
 		gnutls_deinit(s->s);
 		if (s->psk != NULL)
 			gnutls_psk_free_server_credentials(s->psk);
+		if (s->idc != NULL)
+			gnutls_certificate_free_credentials(s->idc);
 		memset(s, 0, sizeof(*s));
 		return NULL;
 	}
@@ -924,6 +1032,13 @@ sess_input(struct srv *v, struct sess *s, const uint8_t *in, size_t len)
 		s->established = true;
 		if (s->doc) {
 			doc_key_block(v, s);
+		} else if (gnutls_auth_get_type(s->s) ==
+		    GNUTLS_CRD_CERTIFICATE && !cert_peer(s)) {
+			logf_(1, "certificate session refused: the chain does "
+			    "not verify under our trust anchors, or its CN is "
+			    "not uuid:<uuid>");
+			sess_free(v, s, true);
+			return;
 		} else {
 			char u[KDC_OCF_UUID_TEXT + 1];
 			kdc_ocf_uuid_format(&s->peer.uuid, u);

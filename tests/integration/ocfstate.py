@@ -8,7 +8,8 @@ behind "KDCOCF\\0\\1" and a body length, closed by a CRC-32.
 
   ocfstate.py OUT DEVICE_UUID OWNER_UUID STATE CRED... [-- ACE...]
     STATE  2 (RFPRO) or 3 (RFNOP); the device is owned by OWNER_UUID
-    CRED   SUBJECT_UUID:HEXKEY (credtype 1)
+    CRED   SUBJECT_UUID:HEXKEY (credtype 1), trustca=PEMFILE, cert=PEMFILE
+           (credtype 8), or key=DERFILE (the device's PKCS#8 key)
     ACE    SUBJECT:HREF:PERM (SUBJECT a uuid, anon-clear or auth-crypt)
 """
 import struct
@@ -32,7 +33,19 @@ def main():
     pstat = {'dos': {'s': state, 'p': False}, 'isop': state == 3, 'cm': 0,
              'tm': 0, 'om': 4, 'sm': 4, 'rowneruuid': owner}
     cl = []
-    for n, c in enumerate(creds, 1):
+    devkey = b''
+    for c in creds:
+        if c.startswith('key='):
+            devkey = open(c[4:], 'rb').read()
+            continue
+        n = len(cl) + 1
+        if c.startswith('trustca=') or c.startswith('cert='):
+            usage, f = c.split('=', 1)
+            cl.append({'credid': n, 'subjectuuid': '*', 'credtype': 8,
+                       'credusage': 'oic.sec.cred.' + usage,
+                       'publicdata': {'data': open(f).read(),
+                                      'encoding': 'oic.sec.encoding.pem'}})
+            continue
         subj, key = c.split(':')
         cl.append({'credid': n, 'subjectuuid': subj, 'credtype': 1,
                    'privatedata': {'data': bytes.fromhex(key),
@@ -51,7 +64,7 @@ def main():
         body += struct.pack('>I', len(b)) + b
     body += bytes([0]) + bytes(16) + bytes([0])
     body += struct.pack('>QQ', len(cl) + 1, len(al) + 1)
-    body += struct.pack('>H', 0)
+    body += struct.pack('>H', len(devkey)) + devkey
     data = b'KDCOCF\x00\x01' + struct.pack('>I', len(body)) + body
     data += struct.pack('>I', zlib.crc32(data) & 0xffffffff)
     uuid.UUID(dev)

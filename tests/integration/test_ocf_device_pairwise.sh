@@ -14,7 +14,12 @@
 #   with Block1 (-b 512) -> 2.04 and read back whole through Block2; an
 #   identity certificate whose CN is not uuid:<A> -> 4.00; back to RFNOP,
 #   where a cred POST and DELETE ?credid= are 4.03; GET /a/light as the
-#   owner without an ACE -> 4.01.
+#   owner without an ACE -> 4.01;
+# - a device A2 with an identity certificate (CN uuid:A2, its own key) and
+#   a trust anchor: coap-client with B's certificate under that anchor
+#   (CN uuid:B) reads /a/light over ECDHE-ECDSA (the ACE names B); a
+#   client certificate under another CA fails the handshake, one under
+#   the anchor without a uuid CN is refused; PSK sessions go on.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${IOTKDC_DEVICE:?iotkdc-device is not built}"
@@ -125,3 +130,51 @@ ocfget g6 0 ocf-get --state "$T/b.st" --peer "127.0.0.1:$Q" --peer-uuid $A --pat
 own -m get "coaps://127.0.0.1:$Q/a/light"
 [ "$(code)" = 4.01 ] || fail "owner GET /a/light without an ACE: $(code)"
 pass "RFNOP: cred POST and DELETE 4.03 (B's key still works); the owner has no implicit /a/light"
+
+# ---- identity certificates (ECDHE-ECDSA owner/pairwise sessions) ----
+A2=aaaa2222-0000-4000-8000-0000000000a2
+ec() { # NAME CN CA: a P-256 key and a certificate under CA (self: "")
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=$2" 2>/dev/null
+	if [ -n "$3" ]; then
+		openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.pem" -CAkey "$T/$3.key" \
+		    -CAcreateserial -out "$T/$1.pem" -days 2 2>/dev/null
+	else
+		openssl x509 -req -in "$T/$1.csr" -signkey "$T/$1.key" -out "$T/$1.pem" \
+		    -days 2 -extfile <(printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,digitalSignature\n') 2>/dev/null
+	fi
+}
+ec idca "kdc id CA" ""
+ec rogue "rogue CA" ""
+ec a2id "uuid:$A2" idca
+ec bid "uuid:$B" idca
+ec bro "uuid:$B" rogue
+ec bnocn "device B" idca
+openssl pkcs8 -topk8 -nocrypt -in "$T/a2id.key" -outform DER -out "$T/a2id.der"
+"$PY" "$ST" "$T/a2.st" $A2 $OBT 3 $OBT:$OWNERK $B:$KAB "trustca=$T/idca.pem" \
+    "cert=$T/a2id.pem" "key=$T/a2id.der" -- $B:/a/light:2
+"$PY" "$ST" "$T/b2.st" $B $OBT 3 $OBT:$OWNERK $A2:$KAB
+P3=$(free_udp_port "$P" "$Q")
+Q3=$(free_udp_port "$P" "$Q" "$P3")
+"$IOTKDC_DEVICE" ocf-server --state "$T/a2.st" --pin-file "$T/pin2" \
+    --addr 127.0.0.1 --port "$P3" --sport "$Q3" -vv > "$T/a2.out" 2> "$T/a2.log" &
+PIDS+=("$!")
+wait_line "$T/a2.out" "^ocf-server ready uuid=$A2 coap=$P3 coaps=$Q3\$"
+timeout 30 coap-client-gnutls -B 5 -v 7 -m get -c "$T/bid.pem" -j "$T/bid.key" \
+    -C "$T/idca.pem" -o "$T/light2" "coaps://127.0.0.1:$Q3/a/light" > "$T/cc.log" 2>&1 || true
+grep -qE 't:ACK c:2\.05' "$T/cc.log" || fail "B's certificate session: $(grep -E 't:ACK|WARN|ERR|CRIT' "$T/cc.log" | head -3)"
+[ "$("$PY" -c "import cbor2; print(cbor2.load(open('$T/light2','rb')))")" = "{'value': False}" ] ||
+    fail "light over the certificate session"
+wait_line "$T/a2.log" "session from $B"
+timeout 30 coap-client-gnutls -B 5 -v 7 -m get -c "$T/bro.pem" -j "$T/bro.key" \
+    -C "$T/idca.pem" "coaps://127.0.0.1:$Q3/a/light" > "$T/cc.log" 2>&1 || true
+grep -q 'c:2\.05' "$T/cc.log" && fail "a client certificate under another CA was served"
+wait_line "$T/a2.log" "DTLS handshake failed \(owner/pairwise\)"
+# under the trust anchor but with no uuid CN: the handshake ends, the
+# session is refused before any request
+timeout 30 coap-client-gnutls -B 5 -v 7 -m get -c "$T/bnocn.pem" -j "$T/bnocn.key" \
+    -C "$T/idca.pem" "coaps://127.0.0.1:$Q3/a/light" > "$T/cc.log" 2>&1 || true
+grep -q 'c:2\.05' "$T/cc.log" && fail "a client certificate without a uuid CN was served"
+wait_line "$T/a2.log" "certificate session refused"
+ocfget g7 0 ocf-get --state "$T/b2.st" --peer "127.0.0.1:$Q3" --peer-uuid $A2 --path /a/light
+pass "identity certificates: B (CN uuid:B under the trust anchor) reads /a/light over ECDHE-ECDSA; another CA's or a CN without uuid refused; PSK still works"
