@@ -221,7 +221,11 @@ kdc_err	kdcdev_host_write_pem(const char *path, const char *label,
  *     none while oxmsel is 4. Closing the DOC (alert, error, 60 s idle)
  *     while still in RFOTM hard-resets the device. Later: ECDHE-PSK/PSK
  *     sessions whose identity is the client's raw 16-byte uuid, keyed by
- *     the credtype-1 cred of that subject.
+ *     the credtype-1 cred of that subject; and, once the device holds an
+ *     identity certificate (cred credusage cert, for its own key) and a
+ *     trustca cred, ECDHE-ECDSA sessions: the client's certificate is
+ *     required, its chain must verify under the trustca creds and its CN
+ *     be uuid:<uuid> (that uuid is the peer), else the session ends.
  *   - with iface: ff02::158 (and 224.0.1.187 when iface has IPv4) on
  *     5683 (SO_REUSEADDR/SO_REUSEPORT: several devices coexist), answering
  *     GET /oic/res (rt= filter; as an unsecured request: in RFPRO/RFNOP
