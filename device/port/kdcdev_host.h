@@ -204,4 +204,78 @@ kdc_err	kdcdev_host_cert_info(const uint8_t *der, size_t len,
 kdc_err	kdcdev_host_write_pem(const char *path, const char *label,
 	    const uint8_t *der, size_t len, bool secret);
 
+/* ==== OCF device (kdcdev_ocf.h; port/ocf_host.c) ========================= */
+
+#include "kdcdev_ocf.h"
+
+/*
+ * The OCF server (issue 16 §2): loads state_file (a new device in RFOTM
+ * when it does not exist; saved atomically, mode 0600, after every
+ * change) and serves until *stop (checked every 200 ms):
+ *   - plain CoAP on addr:port (0: ephemeral), unsecured requests;
+ *   - DTLS 1.2 on addr:sport (0: ephemeral), GnuTLS directly, cookies
+ *     before any state, at most 8 sessions. In RFOTM one DOC: oxmsel 1
+ *     ECDHE-PSK-AES128-CBC-SHA256 with identity "oic.sec.doxm.rdp" and
+ *     the PBKDF2 key of the displayed PIN; oxmsel 2 ECDHE-ECDSA-AES-CCM
+ *     with the manufacturer certificate (no client certificate asked);
+ *     none while oxmsel is 4. Closing the DOC (alert, error, 60 s idle)
+ *     while still in RFOTM hard-resets the device. Later: ECDHE-PSK/PSK
+ *     sessions whose identity is the client's raw 16-byte uuid, keyed by
+ *     the credtype-1 cred of that subject; and, once the device holds an
+ *     identity certificate (cred credusage cert, for its own key) and a
+ *     trustca cred, ECDHE-ECDSA sessions: the client's certificate is
+ *     required, its chain must verify under the trustca creds and its CN
+ *     be uuid:<uuid> (that uuid is the peer), else the session ends.
+ *   - with iface: ff02::158 (and 224.0.1.187 when iface has IPv4) on
+ *     5683 (SO_REUSEADDR/SO_REUSEPORT: several devices coexist), answering
+ *     GET /oic/res (rt= filter; as an unsecured request: in RFPRO/RFNOP
+ *     only with an anon-clear ACE for it, as the OBT's default ACL gives)
+ *     and, while unowned, GET /oic/sec/doxm (no query or owned=FALSE),
+ *     with a unicast NON of its own MID (over IPv6 from the coap socket,
+ *     the port its eps name; over IPv4 from 5683); nothing otherwise,
+ *     errors included.
+ * CoAP: CON answered piggybacked, a duplicate CON (same MID, same peer)
+ * gets the cached answer; Block1 reassembled up to 4096 bytes (4.13
+ * beyond, 4.08 out of order); answers over 1024 bytes as Block2 (SZX 6,
+ * or the client's smaller one); unknown critical options 4.02; OCF
+ * version options below 2048 4.15.
+ * ready(ready_arg, "uuid=UUID coap=PORT coaps=PORT") once listening.
+ * Errors: INVALID_ARG (neither pin_file nor mfg_cert, mfg_cert without
+ * mfg_key, a bad addr), IO (cannot bind), TLS (the manufacturer
+ * certificate does not load), a state file error (kdcdev_ocf_state_decode).
+ */
+struct kdcdev_host_ocf_opts {
+	const char		*state_file;
+	const char		*pin_file;	/* RDP: the PIN is written here */
+	const char		*mfg_cert;	/* PEM, with mfg_key: mfgcert */
+	const char		*mfg_key;
+	const char		*iface;		/* multicast; NULL: none */
+	const char		*addr;		/* numeric, "::" any */
+	uint16_t		 port, sport;
+	int			 verbose;	/* 0..2: log lines on stderr */
+	kdcdev_host_ready_fn	 ready;
+	void			*ready_arg;
+	const volatile int	*stop;
+};
+kdc_err	kdcdev_host_ocf_serve(const struct kdcdev_host_ocf_opts *o);
+
+/* The OCF state file (kdcdev_ocf_state_encode), atomically with mode 0600;
+ * load: NOT_FOUND when the file does not exist. */
+kdc_err	kdcdev_host_ocf_save(const struct kdcdev_ocf *d, const char *path);
+kdc_err	kdcdev_host_ocf_load(struct kdcdev_ocf *d, const char *path);
+
+/*
+ * The client side for tests (ocf-get/ocf-post): one DTLS-PSK session to
+ * peer ("ADDR:PORT", "[V6]:PORT") as the device of state_file: identity
+ * its raw deviceuuid, key the credtype-1 cred whose subject is peer_uuid;
+ * one CON request (method, path, payload as CF 10000), its answer code
+ * and up to *out_len payload bytes. Errors: NOT_FOUND (no state file, or
+ * no cred for peer_uuid), INVALID_ARG, IO, TLS (handshake refused),
+ * TIMEOUT, CLOSED.
+ */
+kdc_err	kdcdev_host_ocf_request(const char *state_file, const char *peer,
+	    const char *peer_uuid, uint8_t method, const char *path,
+	    const uint8_t *payload, size_t payload_len, uint8_t *code,
+	    uint8_t *out, size_t *out_len, unsigned timeout_ms);
+
 #endif

@@ -18,6 +18,10 @@
  *       --port P --coaps-port P2
  *   iotkdc-device token --aud NAME --scope S (--as URI CREDENTIAL |
  *       --response-file F) [--rs URI] [--rs-coaps URI] [--do ACTION]
+ *   iotkdc-device ocf-server --state FILE [--pin-file F] [--mfg-cert F
+ *       --mfg-key F] [--iface IF] [--addr A] [--port P] [--sport Q] [-v]
+ *   iotkdc-device ocf-get|ocf-post --state FILE --peer ADDR:PORT
+ *       --peer-uuid UUID --path PATH [--value BOOL]
  *
  * Exit status 0 on success; otherwise non-zero with one line on stderr.
  */
@@ -2542,6 +2546,206 @@ out:
 	return rc;
 }
 
+/* ==== OCF: ocf-server, ocf-get, ocf-post ================================== */
+
+static void
+usage_ocf_server(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " ocf-server --state FILE [--pin-file F]\n"
+"           [--mfg-cert F --mfg-key F] [--iface IF] [--addr A] [--port P]\n"
+"           [--sport Q] [-v]\n"
+"\n"
+"An OCF device (doxm, pstat, cred, acl2, csr, sdi and a light /a/light\n"
+"enforced by acl2) for the KDC to onboard. Prints one line when listening:\n"
+"  ocf-server ready uuid=UUID coap=PORT coaps=PORT\n"
+"and logs state changes on stderr (never a PSK; the PIN only to --pin-file).\n"
+"At least one of --pin-file / --mfg-cert.\n"
+"\n"
+"  --state FILE     the device's state (created in RFOTM when missing;\n"
+"                   mode 0600: it holds the PSKs and the private key)\n"
+"  --pin-file F     offer Random PIN (oxms 1): a POST oxmsel=1 writes a new\n"
+"                   8-digit PIN to F (mode 0600, atomically)\n"
+"  --mfg-cert F --mfg-key F\n"
+"                   offer the manufacturer certificate OTM (oxms 2), PEM\n"
+"  --iface IF       answer multicast discovery on IF (ff02::158,\n"
+"                   224.0.1.187 port 5683) while unowned\n"
+"  --addr A         numeric address for the unicast sockets (default ::1)\n"
+"  --port P         plain CoAP port (default 0: ephemeral)\n"
+"  --sport Q        DTLS port (default 0: ephemeral)\n"
+"  -v               log each request (-vv: more)\n");
+}
+
+static void
+ocf_ready(void *arg, const char *where)
+{
+	(void)arg;
+	printf("ocf-server ready %s\n", where);
+	fflush(stdout);
+}
+
+static int
+ocf_port(const char *s, uint16_t *p)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 0 || v > 65535)
+		return -1;
+	*p = (uint16_t)v;
+	return 0;
+}
+
+static int
+cmd_ocf_server(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 'f' },
+		{ "pin-file", required_argument, NULL, 'P' },
+		{ "mfg-cert", required_argument, NULL, 'c' },
+		{ "mfg-key", required_argument, NULL, 'k' },
+		{ "iface", required_argument, NULL, 'i' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "sport", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kdcdev_host_ocf_opts o;
+	struct sigaction sa;
+	int ch;
+	kdc_err r;
+
+	memset(&o, 0, sizeof(o));
+	o.addr = "::1";
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': o.state_file = optarg; break;
+		case 'P': o.pin_file = optarg; break;
+		case 'c': o.mfg_cert = optarg; break;
+		case 'k': o.mfg_key = optarg; break;
+		case 'i': o.iface = optarg; break;
+		case 'a': o.addr = optarg; break;
+		case 'p':
+			if (ocf_port(optarg, &o.port) != 0)
+				return die("ocf-server: bad --port");
+			break;
+		case 's':
+			if (ocf_port(optarg, &o.sport) != 0)
+				return die("ocf-server: bad --sport");
+			break;
+		case 'v': o.verbose++; break;
+		case 'h':
+			usage_ocf_server(stdout);
+			return 0;
+		default:
+			return die("ocf-server: bad arguments (see "
+			    "'" PROG " ocf-server --help')");
+		}
+	}
+	if (optind != argc)
+		return die("ocf-server: unexpected argument '%s'",
+		    argv[optind]);
+	if (o.state_file == NULL)
+		return die("ocf-server: --state is required");
+	if (o.pin_file == NULL && o.mfg_cert == NULL)
+		return die("ocf-server: --pin-file or --mfg-cert is required");
+	if ((o.mfg_cert == NULL) != (o.mfg_key == NULL))
+		return die("ocf-server: --mfg-cert and --mfg-key go together");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	o.ready = ocf_ready;
+	o.stop = &rs_stop;
+	r = kdcdev_host_ocf_serve(&o);
+	if (r != KDC_OK)
+		return die("ocf-server: %s", kdc_err_str(r));
+	return 0;
+}
+
+static void
+usage_ocf_get(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " ocf-get  --state FILE --peer ADDR:PORT --peer-uuid UUID\n"
+"           --path PATH\n"
+"       " PROG " ocf-post --state FILE --peer ADDR:PORT --peer-uuid UUID\n"
+"           --path PATH --value true|false\n"
+"\n"
+"As the OCF device of --state, open a DTLS-PSK session to another device\n"
+"(identity: our raw deviceuuid; key: our credtype-1 credential whose\n"
+"subject is --peer-uuid, e.g. a pairwise PSK the KDC provisioned) and send\n"
+"one request (ocf-post: {\"value\": BOOL}, for /a/light). Prints the answer\n"
+"code and payload. Exit 0 on 2.xx, 1 on a 4.xx/5.xx answer or another\n"
+"error, 2 when the handshake fails.\n");
+}
+
+static int
+cmd_ocf_get(int argc, char **argv, bool post)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 'f' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "peer-uuid", required_argument, NULL, 'u' },
+		{ "path", required_argument, NULL, 'a' },
+		{ "value", required_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state = NULL, *peer = NULL, *uuid = NULL, *path = NULL,
+	    *value = NULL;
+	uint8_t out[4096], body[16], code = 0;
+	size_t n = sizeof(out), blen = 0;
+	char text[4096], cs[8];
+	int ch;
+	kdc_err r;
+
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': state = optarg; break;
+		case 'p': peer = optarg; break;
+		case 'u': uuid = optarg; break;
+		case 'a': path = optarg; break;
+		case 'V': value = optarg; break;
+		case 'h':
+			usage_ocf_get(stdout);
+			return 0;
+		default:
+			return die("ocf-get: bad arguments (see "
+			    "'" PROG " ocf-get --help')");
+		}
+	}
+	if (optind != argc || state == NULL || peer == NULL || uuid == NULL ||
+	    path == NULL || (post && value == NULL) || (!post && value != NULL))
+		return die("%s: --state, --peer, --peer-uuid, --path%s are "
+		    "required", post ? "ocf-post" : "ocf-get",
+		    post ? ", --value" : "");
+	if (post) {
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+			return die("ocf-post: --value true or false");
+		/* {"value": bool} */
+		body[blen++] = 0xa1;
+		body[blen++] = 0x65;
+		memcpy(body + blen, "value", 5);
+		blen += 5;
+		body[blen++] = value[0] == 't' ? 0xf5 : 0xf4;
+	}
+	r = kdcdev_host_ocf_request(state, peer, uuid,
+	    post ? KDCDEV_POST : KDCDEV_GET, path, body, blen, &code, out, &n,
+	    10000);
+	if (r == KDC_ERR_TLS) {
+		printf("handshake refused\n");
+		return 2;
+	}
+	if (r != KDC_OK)
+		return die("%s: %s", post ? "ocf-post" : "ocf-get",
+		    kdc_err_str(r));
+	kdcdev_ocf_cbor_text(out, n, text, sizeof(text));
+	printf("%s %s\n", code_str(code, cs, sizeof(cs)), text);
+	return (code >> 5) == 2 ? 0 : 1;
+}
+
 static void
 usage(FILE *f)
 {
@@ -2558,7 +2762,11 @@ usage(FILE *f)
 "  enroll      EST-coaps: a new key here, its certificate from /sen (/sren)\n"
 "  renew-loop  re-enroll by /sren at a fraction of each certificate's life\n"
 "  rs          an ACE resource server (a lock): /authz-info, DTLS-PSK by kid\n"
-"  token       ACE client: a token from the AS, to the RS, then use the lock\n");
+"  token       ACE client: a token from the AS, to the RS, then use the lock\n"
+"  ocf-server  an OCF device (RDP / mfg-cert OTM, doxm, pstat, cred, acl2,\n"
+"              csr, /a/light) for the KDC to onboard; state in --state\n"
+"  ocf-get     as an onboarded OCF device, GET another one's resource over\n"
+"              DTLS-PSK (a pairwise key); ocf-post: POST {\"value\": BOOL}\n");
 }
 
 int
@@ -2589,5 +2797,11 @@ main(int argc, char **argv)
 		return cmd_rs(argc - 1, argv + 1);
 	if (strcmp(argv[1], "token") == 0)
 		return cmd_token(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ocf-server") == 0)
+		return cmd_ocf_server(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ocf-get") == 0)
+		return cmd_ocf_get(argc - 1, argv + 1, false);
+	if (strcmp(argv[1], "ocf-post") == 0)
+		return cmd_ocf_get(argc - 1, argv + 1, true);
 	return die("unknown subcommand '%s' (try --help)", argv[1]);
 }
