@@ -253,6 +253,10 @@ struct kdcdev_host_ocf_opts {
 	const char		*addr;		/* numeric, "::" any */
 	uint16_t		 port, sport;
 	int			 verbose;	/* 0..2: log lines on stderr */
+	/* fault for tests: after answering this many requests over a DOC,
+	 * close it (close_notify), as a device that gives up mid-OTM; 0:
+	 * never */
+	unsigned		 close_doc_after;
 	kdcdev_host_ready_fn	 ready;
 	void			*ready_arg;
 	const volatile int	*stop;

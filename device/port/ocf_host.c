@@ -62,6 +62,7 @@ struct sess {
 	bool			used;
 	bool			established;
 	bool			doc;		/* the RFOTM onboarding session */
+	unsigned		doc_requests;	/* answered over it */
 	struct sockaddr_storage	addr;
 	socklen_t		alen;
 	gnutls_session_t	s;
@@ -364,6 +365,10 @@ dev_open(struct kdcdev_ocf *d, const struct kdcdev_host_ocf_opts *o)
 	r = kdcdev_host_ocf_load(d, o->state_file);
 	if (r == KDC_ERR_NOT_FOUND) {
 		logf_(0, "new device in RFOTM (no %s yet)", o->state_file);
+		/* init's reset made this device; it is no reset of a running
+		 * one, so it must not end the first DTLS session (the DOC)
+		 * after its first request */
+		d->reset_done = false;
 		return kdcdev_host_ocf_save(d, o->state_file);
 	}
 	if (r != KDC_OK)
@@ -1072,6 +1077,13 @@ sess_input(struct srv *v, struct sess *s, const uint8_t *in, size_t len)
 		}
 		kdc_wipe(rec, (size_t)n);
 		save_state(v);
+		if (s->doc && v->o->close_doc_after > 0 &&
+		    ++s->doc_requests >= v->o->close_doc_after) {
+			logf_(0, "fault: the DOC closed after %u requests",
+			    s->doc_requests);
+			sess_free(v, s, true);
+			return;
+		}
 		if (v->d->reset_done) {
 			/* a hard reset ends every session (the DOC too:
 			 * doc_end finds no DOC left) */

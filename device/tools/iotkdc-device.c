@@ -2554,7 +2554,7 @@ usage_ocf_server(FILE *f)
 	fprintf(f,
 "usage: " PROG " ocf-server --state FILE [--pin-file F]\n"
 "           [--mfg-cert F --mfg-key F] [--iface IF] [--addr A] [--port P]\n"
-"           [--sport Q] [-v]\n"
+"           [--sport Q] [--close-doc-after N] [-v]\n"
 "\n"
 "An OCF device (doxm, pstat, cred, acl2, csr, sdi and a light /a/light\n"
 "enforced by acl2) for the KDC to onboard. Prints one line when listening:\n"
@@ -2573,6 +2573,10 @@ usage_ocf_server(FILE *f)
 "  --addr A         numeric address for the unicast sockets (default ::1)\n"
 "  --port P         plain CoAP port (default 0: ephemeral)\n"
 "  --sport Q        DTLS port (default 0: ephemeral)\n"
+"  --close-doc-after N\n"
+"                   a fault for tests: close the onboarding session\n"
+"                   (close_notify) after answering N requests over it, as a\n"
+"                   device that gives up mid-onboarding (it then resets)\n"
 "  -v               log each request (-vv: more)\n");
 }
 
@@ -2608,6 +2612,7 @@ cmd_ocf_server(int argc, char **argv)
 		{ "addr", required_argument, NULL, 'a' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "sport", required_argument, NULL, 's' },
+		{ "close-doc-after", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2634,6 +2639,17 @@ cmd_ocf_server(int argc, char **argv)
 			if (ocf_port(optarg, &o.sport) != 0)
 				return die("ocf-server: bad --sport");
 			break;
+		case 'C': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 1 ||
+			    v > 1000)
+				return die("ocf-server: bad --close-doc-after "
+				    "(1..1000)");
+			o.close_doc_after = (unsigned)v;
+			break;
+		}
 		case 'v': o.verbose++; break;
 		case 'h':
 			usage_ocf_server(stdout);
