@@ -48,6 +48,7 @@ enum kdc_cli_cmd {
 	KDC_CMD_OCF_ACL_ADD,
 	KDC_CMD_OCF_DEVICES,
 	KDC_CMD_OCF_OFFBOARD,
+	KDC_CMD_OCF_RENEW,
 };
 
 #define KDC_CLI_POS_MAX	18	/* ace grant CLIENT AUD + 16 scopes */
@@ -90,6 +91,7 @@ struct kdc_cli_args {
 	const char		*perm;		/* ocf acl add --perm crudn */
 	int			 force;		/* ocf offboard --force */
 	int			 unauthenticated; /* ocf onboard --otm jw */
+	long			 within;	/* ocf renew --within DAYS; -1 unset */
 };
 
 /* Parse argv (argv[0] is the program). Borrows argv's strings. On a usage

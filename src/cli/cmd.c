@@ -1603,7 +1603,8 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_OCF_CERT:
 	case KDC_CMD_OCF_ACL_ADD:
 	case KDC_CMD_OCF_DEVICES:
-	case KDC_CMD_OCF_OFFBOARD:	return kdc_cli_ocf(a);
+	case KDC_CMD_OCF_OFFBOARD:
+	case KDC_CMD_OCF_RENEW:	return kdc_cli_ocf(a);
 	case KDC_CMD_NONE:		break;
 	}
 	return fail("no command");

@@ -355,6 +355,48 @@ cmd_offboard(const struct kdc_cli_args *a)
 	return 0;
 }
 
+static int
+cmd_renew(const struct kdc_cli_args *a)
+{
+	struct kdc_ocf_device *v = NULL;
+	struct kdc_ocf_obt *o = NULL;
+	struct ctx c;
+	size_t n = 0, done = 0, failed = 0;
+	int64_t now, within;
+	char why[256];
+	kdc_err r;
+
+	if (obt_open(a, &c, &o) != 0)
+		return 1;
+	if ((r = kdc_core_ocf_device_list(c.core, &v, &n)) != KDC_OK) {
+		fail("ocf renew: %s", kdc_err_str(r));
+		goto out;
+	}
+	now = kdc_core_now(c.core);
+	within = (a->within >= 0 ? a->within : c.cfg.ocf_cert_days / 3) *
+	    86400;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].state != KDC_OCF_OWNED || v[i].cert_not_after == 0 ||
+		    v[i].cert_not_after - now > within)
+			continue;
+		if ((r = kdc_ocf_obt_cert(o, v[i].uuid, why, sizeof(why))) !=
+		    KDC_OK) {
+			fprintf(stderr, "iotkdc: ocf renew %s: %s\n", v[i].uuid,
+			    why[0] != '\0' ? why : kdc_err_str(r));
+			failed++;
+			continue;
+		}
+		printf("renewed the identity certificate of %s\n", v[i].uuid);
+		done++;
+	}
+	printf("%zu renewed, %zu failed\n", done, failed);
+out:
+	kdc_free(v);
+	kdc_ocf_obt_free(o);
+	ctx_close(&c);
+	return failed > 0 || r != KDC_OK ? 1 : 0;
+}
+
 static json_t *
 json_ts(int64_t t)
 {
@@ -440,6 +482,7 @@ kdc_cli_ocf(const struct kdc_cli_args *a)
 	case KDC_CMD_OCF_ACL_ADD:	return cmd_acl_add(a);
 	case KDC_CMD_OCF_DEVICES:	return cmd_devices(a);
 	case KDC_CMD_OCF_OFFBOARD:	return cmd_offboard(a);
+	case KDC_CMD_OCF_RENEW:		return cmd_renew(a);
 	default:			return fail("not an ocf command");
 	}
 }

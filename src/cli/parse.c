@@ -194,6 +194,12 @@ static const struct {
 	  "  H: a resource path, or * (all), + (all secured), - (all public).\n"
 	  "  --perm: letters of c(reate) r(etrieve) u(pdate) d(elete) n(otify).\n",
 	  "add" },
+	{ "ocf", "renew", KDC_CMD_OCF_RENEW, 0,
+	  "iotkdc ocf renew [--within DAYS] [--iface IF]\n"
+	  "  Renew the identity certificate of every owned OCF device whose\n"
+	  "  certificate expires within DAYS (default: a third of [ocf]\n"
+	  "  cert_days), as 'ocf cert' does; for a timer (cron, systemd). Exit\n"
+	  "  status 1 if one failed (each is named on stderr).\n", NULL },
 	{ "ocf", "devices", KDC_CMD_OCF_DEVICES, 0,
 	  "iotkdc ocf devices [--json]\n"
 	  "  OCF devices the KDC onboarded or tried to: uuid, state, OTM, the\n"
@@ -226,7 +232,8 @@ static const char overview[] =
     "                                   server-initiated bootstrap\n"
     "  ace rs add|list | grant | revoke-grant | tokens | revoke-token | pubkey\n"
     "                                   the ACE-OAuth Authorization Server\n"
-    "  ocf discover | onboard | pair | cert | acl add | devices | offboard\n"
+    "  ocf discover | onboard | pair | cert | renew | acl add | devices |\n"
+    "      offboard\n"
     "                                   the OCF onboarding tool, CMS and AMS\n\n"
     "--dir D: data dir (default $IOTKDC_DIR, else ./var).\n"
     "'iotkdc COMMAND --help' tells more.\n";
@@ -281,7 +288,7 @@ kdc_err
 kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
     size_t err_len)
 {
-	const char *words[KDC_CLI_POS_MAX + 3], *key_hex = NULL, *days = NULL, *expiring = NULL, *ssid = NULL, *window = NULL;
+	const char *words[KDC_CLI_POS_MAX + 3], *key_hex = NULL, *days = NULL, *expiring = NULL, *ssid = NULL, *window = NULL, *within = NULL;
 	int nwords = 0, ci = -1;
 
 	memset(a, 0, sizeof(*a));
@@ -289,6 +296,7 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 	a->expiring = -1;
 	a->ssid = -1;
 	a->window = -1;
+	a->within = -1;
 	if (err_len > 0)
 		err[0] = '\0';
 	const struct valopt vopts[] = {
@@ -304,7 +312,7 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		{ "--iface", &a->iface }, { "--window", &window },
 		{ "--otm", &a->otm }, { "--pin-file", &a->pin_file },
 		{ "--subject", &a->subject }, { "--href", &a->href },
-		{ "--perm", &a->perm },
+		{ "--perm", &a->perm }, { "--within", &within },
 	};
 	const struct { const char *name; int *dst; } flags[] = {
 		{ "--cert", &a->cert }, { "--refresh", &a->refresh },
@@ -501,7 +509,7 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		bool wants_if = a->cmd == KDC_CMD_OCF_DISCOVER ||
 		    a->cmd == KDC_CMD_OCF_ONBOARD || a->cmd == KDC_CMD_OCF_PAIR ||
 		    a->cmd == KDC_CMD_OCF_CERT || a->cmd == KDC_CMD_OCF_ACL_ADD ||
-		    a->cmd == KDC_CMD_OCF_OFFBOARD;
+		    a->cmd == KDC_CMD_OCF_OFFBOARD || a->cmd == KDC_CMD_OCF_RENEW;
 
 		if ((a->iface != NULL || window != NULL) && !wants_if)
 			return usage_err(err, err_len, "--iface, --window "
@@ -536,6 +544,10 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 	    strcmp(a->otm, "jw") != 0))
 		return usage_err(err, err_len,
 		    "--unauthenticated belongs to 'ocf onboard --otm jw'");
+	if (within != NULL && (a->cmd != KDC_CMD_OCF_RENEW ||
+	    parse_long(within, 0, 36500, &a->within) != 0))
+		return usage_err(err, err_len, "--within DAYS (0..36500) "
+		    "belongs to 'ocf renew'");
 	if (a->force && a->cmd != KDC_CMD_OCF_OFFBOARD)
 		return usage_err(err, err_len,
 		    "--force belongs to 'ocf offboard'");

@@ -189,7 +189,17 @@ K ocf cert "$B" --iface "$VK" > "$T/cert.out" || fail "cert: $(cat "$T/cert.out"
 K ocf devices --json > "$T/dev.json"
 jq -e --arg u "$B" '.[] | select(.uuid == $u and .cert_not_after != null)' "$T/dev.json" >/dev/null ||
 	fail "B has no identity certificate recorded"
-pass "identity certificate from B's CSR installed and recorded"
+# renewal: nothing due within 0 days; everything within 100 years
+K ocf renew --within 0 --iface "$VK" > "$T/renew0.out" || fail "renew 0: $(cat "$T/renew0.out")"
+grep -q '^0 renewed, 0 failed$' "$T/renew0.out" || fail "renew --within 0: $(cat "$T/renew0.out")"
+K ocf renew --within 36500 --iface "$VK" > "$T/renew1.out" || fail "renew: $(cat "$T/renew1.out")"
+grep -q "^renewed the identity certificate of $B\$" "$T/renew1.out" && grep -q '^1 renewed, 0 failed$' "$T/renew1.out" ||
+	fail "renew --within 36500: $(cat "$T/renew1.out")"
+kdc cred list --device "ocf-$B" --json > "$T/creds.json"
+[ "$(jq '[.[] | select(.audience == "ocf-identity" and .status == "issued")] | length' "$T/creds.json")" = 1 ] &&
+[ "$(jq '[.[] | select(.audience == "ocf-identity" and .status == "superseded")] | length' "$T/creds.json")" = 1 ] ||
+	fail "after a renewal: one issued and one superseded identity certificate: $(cat "$T/creds.json")"
+pass "identity certificate from B's CSR installed and recorded; renewed by ocf renew, the old one superseded"
 
 # ---- offboarding ------------------------------------------------------------------------------
 cp "$T/A.state" "$T/A.old.state"
