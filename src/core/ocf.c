@@ -867,8 +867,15 @@ kdc_core_ocf_cert_sign(struct kdc_core *core, const char *actor,
 	    (r = ocf_prof(core, dev, KDC_OCF_AUD_IDENTITY, KDC_TYPE_X509,
 	    &prof)) != KDC_OK)
 		goto refused;
+	/* a renewal without rekey (IoTivity keeps its key pair): the live
+	 * certificate of that key is superseded at once (the store keeps one
+	 * live credential per key), as EST's sren; a new key waits pending
+	 * until the device took the certificate */
 	core_issuance_cert(&iss, dev, &prof, &is, now, now + days * 86400,
-	    ISSUE_PENDING);
+	    other != NULL && other->device == dev->id &&
+	    strcmp(other->audience, KDC_OCF_AUD_IDENTITY) == 0 &&
+	    (other->status == KDC_CRED_ISSUED ||
+	    other->status == KDC_CRED_PENDING) ? ISSUE_NOW : ISSUE_PENDING);
 	iss.action = "ocf.cert";
 	if ((r = core_issue(core, actor, &iss)) != KDC_OK)
 		goto refused;
@@ -885,6 +892,34 @@ out:
 	kdc_issued_wipe(&is);
 	kdc_cred_free(other);
 	kdc_device_free(dev);
+	return r;
+}
+
+/* The device took its identity certificate cred_id: pending -> issued;
+ * one issued already (a renewal without rekey) is left as it is. */
+kdc_err
+kdc_core_ocf_cert_done(struct kdc_core *core, const char *actor,
+    int64_t cred_id)
+{
+	struct kdc_cred *c = NULL;
+	char subject[32];
+	kdc_err r;
+
+	if (core == NULL)
+		return KDC_ERR_INVALID_ARG;
+	snprintf(subject, sizeof(subject), "cred:%" PRId64, cred_id);
+	if ((r = kdc_store_cred_get(core->st, cred_id, &c)) == KDC_OK &&
+	    (c->kind != KDC_KIND_OPERATIONAL || c->type != KDC_TYPE_X509 ||
+	    strcmp(c->audience, KDC_OCF_AUD_IDENTITY) != 0 ||
+	    (c->status != KDC_CRED_PENDING && c->status != KDC_CRED_ISSUED)))
+		r = KDC_ERR_INVALID_ARG;
+	if (r == KDC_OK && c->status == KDC_CRED_PENDING)
+		r = kdc_core_cred_activate_as(core, actor, cred_id,
+		    "ocf.cert_done", subject, "identity certificate");
+	else if (r != KDC_OK)
+		(void)AUDIT(core, actor, "ocf.cert_done", subject, r, "%s",
+		    kdc_err_str(r));
+	kdc_cred_free(c);
 	return r;
 }
 

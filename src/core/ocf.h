@@ -183,7 +183,9 @@ kdc_err	kdc_core_ocf_pair_done(struct kdc_core *core, const char *actor,
  * self-signature verified, its key ECDSA P-256,
  * its subject exactly CN=uuid:<uuid>; the certificate as the model says,
  * stored PENDING for audience "ocf-identity" (superseding an earlier
- * pending one). *cred_id, *cert (DER, heap, kdc_free). Refused:
+ * pending one); a renewal with the key of the live identity certificate
+ * is issued at once instead, superseding it (one live credential per
+ * key). *cred_id, *cert (DER, heap, kdc_free). Refused:
  * KDC_ERR_NOT_FOUND, KDC_ERR_REVOKED, KDC_ERR_MALFORMED / KDC_ERR_BAD_
  * SIGNATURE / KDC_ERR_UNSUPPORTED_KEY (the CSR), KDC_ERR_DENIED (its
  * subject names another uuid, or its key is a manufacturer key or another
@@ -192,6 +194,14 @@ kdc_err	kdc_core_ocf_pair_done(struct kdc_core *core, const char *actor,
 kdc_err	kdc_core_ocf_cert_sign(struct kdc_core *core, const char *actor,
 	    const char *uuid, const uint8_t *csr, size_t csr_len,
 	    int64_t *cred_id, uint8_t **cert, size_t *cert_len);
+
+/* The device took the certificate of kdc_core_ocf_cert_sign(): a pending
+ * one issued (superseding the live one), an issued one (a renewal without
+ * rekey, issued at signing) left as it is. KDC_ERR_NOT_FOUND,
+ * KDC_ERR_INVALID_ARG (not an OCF identity certificate, or neither
+ * pending nor issued). */
+kdc_err	kdc_core_ocf_cert_done(struct kdc_core *core, const char *actor,
+	    int64_t cred_id);
 
 /*
  * The mfgcert OTM's server check: the chain the device presented (DER,

@@ -1419,7 +1419,7 @@ kdc_ocf_obt_cert(struct kdc_ocf_obt *o, const char *uuid, char *why,
 	rfpro = false;
 	if ((r = dos(&u, p, "cert.rfnop", KDC_OCF_DOS_RFNOP)) != KDC_OK)
 		goto out;
-	if ((r = kdc_core_cred_activate(o->core, ACTOR, cred_id)) != KDC_OK ||
+	if ((r = kdc_core_ocf_cert_done(o->core, ACTOR, cred_id)) != KDC_OK ||
 	    (r = kdc_core_sync_all(o->core)) != KDC_OK)
 		say(&u, "activating the certificate: %s", kdc_err_str(r));
 out:

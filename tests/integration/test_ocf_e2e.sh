@@ -192,7 +192,7 @@ jq -e --arg u "$B" '.[] | select(.uuid == $u and .cert_not_after != null)' "$T/d
 # renewal: nothing due within 0 days; everything within 100 years
 K ocf renew --within 0 --iface "$VK" > "$T/renew0.out" || fail "renew 0: $(cat "$T/renew0.out")"
 grep -q '^0 renewed, 0 failed$' "$T/renew0.out" || fail "renew --within 0: $(cat "$T/renew0.out")"
-K ocf renew --within 36500 --iface "$VK" > "$T/renew1.out" || fail "renew: $(cat "$T/renew1.out")"
+K ocf renew --within 36500 --iface "$VK" > "$T/renew1.out" 2> "$T/renew1.err" || fail "renew: $(cat "$T/renew1.out" "$T/renew1.err")"
 grep -q "^renewed the identity certificate of $B\$" "$T/renew1.out" && grep -q '^1 renewed, 0 failed$' "$T/renew1.out" ||
 	fail "renew --within 36500: $(cat "$T/renew1.out")"
 kdc cred list --device "ocf-$B" --json > "$T/creds.json"

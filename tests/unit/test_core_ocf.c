@@ -748,6 +748,40 @@ test_cert_sign(void **state)
 	kdc_cred_free(c);
 	assert_int_equal(kdc_core_ocf_device_get(f->core, a, &d), KDC_OK);
 	assert_int_equal(d.cert_not_after, fake_now + 365 * 86400);
+	/* the device took it: issued */
+	assert_int_equal(kdc_core_ocf_cert_done(f->core, "t", id), KDC_OK);
+	c = cred(f, id);
+	assert_int_equal(c->status, KDC_CRED_ISSUED);
+	kdc_cred_free(c);
+	/* a renewal without rekey: issued at once, the old one superseded;
+	 * cert_done then leaves it as it is */
+	{
+		uint8_t *cert2 = NULL;
+		size_t cert2_len;
+		int64_t id2;
+
+		fake_now += 86400;
+		assert_int_equal(kdc_core_ocf_cert_sign(f->core, "t", a, csr,
+		    csr_len, &id2, &cert2, &cert2_len), KDC_OK);
+		assert_true(id2 != id);
+		c = cred(f, id2);
+		assert_int_equal(c->status, KDC_CRED_ISSUED);
+		kdc_cred_free(c);
+		c = cred(f, id);
+		assert_int_equal(c->status, KDC_CRED_SUPERSEDED);
+		kdc_cred_free(c);
+		assert_int_equal(kdc_core_ocf_cert_done(f->core, "t", id2),
+		    KDC_OK);
+		/* a superseded one, or no identity certificate: refused */
+		assert_int_equal(kdc_core_ocf_cert_done(f->core, "t", id),
+		    KDC_ERR_INVALID_ARG);
+		assert_int_equal(kdc_core_ocf_cert_done(f->core, "t", 999999),
+		    KDC_ERR_NOT_FOUND);
+		kdc_free(cert2);
+		fake_now -= 86400;
+		assert_int_equal(kdc_core_ocf_device_get(f->core, a, &d),
+		    KDC_OK);
+	}
 
 	/* what a device and IoTivity check */
 	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
