@@ -19,7 +19,10 @@
  * (kdc_ocf_obt_doc_only(): oxmsel, PIN, the DOC handshake, close; the
  * device resets). Prints one line:
  *   otm=rdp n=N onboard_us=MEAN hs_us=MEAN onboard_per_s=R hs_per_s=R
- *   ratio=R bytes=B datagrams=D
+ *   ratio=R bytes=B datagrams=D onboard_cpu_us=C prep_hs_cpu_us=C
+ *   cpu_ratio=R
+ * (cpu: this process's CPU per onboarding, and per doc_only() call: the
+ * unsecured steps, the PIN's PBKDF2 and the handshake)
  * bytes: the Ethernet frames both ways on IFACE per onboarding
  * (/sys/class/net/IFACE/statistics), discovery not included.
  */
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 
 #include "base/alloc.h"
 #include "cli/cli_int.h"
@@ -60,6 +64,17 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* this process's CPU time (user + system), microseconds */
+static uint64_t
+cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static bool
 offers(const struct kdc_ocf_found *f, int otm)
 {
@@ -78,7 +93,8 @@ main(int argc, char **argv)
 	struct ctx c;
 	const char *ifn;
 	char pin[512], why[256], nu[KDC_OCF_UUID_TEXT + 1];
-	uint64_t ob_us = 0, hs_us = 0, bytes = 0, dgrams = 0;
+	uint64_t ob_us = 0, hs_us = 0, bytes = 0, dgrams = 0, ob_cpu = 0,
+	    hs_cpu = 0;
 	long n_want;
 	int otm, n_ob = 0, n_hs = 0, rounds = 0;
 	kdc_err r;
@@ -121,7 +137,7 @@ main(int argc, char **argv)
 			}
 			for (size_t i = 0; i < n && *done < n_want; i++) {
 				struct kdc_ocf_onboard_opts op;
-				uint64_t t0, b0, d0, us;
+				uint64_t t0, b0, d0, us, c0 = cpu_us();
 
 				if (!fs[i].doxm_ok || fs[i].owned ||
 				    !offers(&fs[i], otm))
@@ -144,6 +160,7 @@ main(int argc, char **argv)
 						return 1;
 					}
 					hs_us += us;
+					hs_cpu += cpu_us() - c0;
 					n_hs++;
 					used++;
 					continue;
@@ -156,6 +173,7 @@ main(int argc, char **argv)
 				r = kdc_ocf_obt_onboard(o, &op, nu, why,
 				    sizeof(why));
 				us = now_us() - t0;
+				ob_cpu += cpu_us() - c0;
 				if (r != KDC_OK) {
 					fprintf(stderr, "bench_ocf: onboard: "
 					    "%s\n", why);
@@ -183,11 +201,14 @@ main(int argc, char **argv)
 		}
 	}
 	printf("otm=%s n=%d onboard_us=%.0f hs_us=%.0f onboard_per_s=%.1f "
-	    "hs_per_s=%.1f ratio=%.3f bytes=%.0f datagrams=%.1f\n", argv[3],
-	    n_ob, (double)ob_us / n_ob, (double)hs_us / n_hs,
+	    "hs_per_s=%.1f ratio=%.3f bytes=%.0f datagrams=%.1f "
+	    "onboard_cpu_us=%.0f prep_hs_cpu_us=%.0f cpu_ratio=%.3f\n",
+	    argv[3], n_ob, (double)ob_us / n_ob, (double)hs_us / n_hs,
 	    1e6 * n_ob / (double)ob_us, 1e6 * n_hs / (double)hs_us,
 	    ((double)hs_us / n_hs) / ((double)ob_us / n_ob),
-	    (double)bytes / n_ob, (double)dgrams / n_ob);
+	    (double)bytes / n_ob, (double)dgrams / n_ob,
+	    (double)ob_cpu / n_ob, (double)hs_cpu / n_hs,
+	    ((double)hs_cpu / n_hs) / ((double)ob_cpu / n_ob));
 	kdc_free(fs);
 	kdc_ocf_obt_free(o);
 	ctx_close(&c);

@@ -84,14 +84,14 @@ for otm in rdp mfgcert; do
 	line=$(ip netns exec "$NSK" "$BO" "$tmp/d" "$VK" "$otm" "$N" "$tmp") || die "bench_ocf $otm failed"
 	echo "$line" >&2
 	kv() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-	rows="$rows| $otm | $(kv n) | $(kv onboard_us) µs | $(kv onboard_per_s) | $(kv hs_us) µs | $(kv hs_per_s) | $(kv ratio) | $(kv datagrams) | $(kv bytes) |
+	rows="$rows| $otm | $(kv n) | $(kv onboard_us) µs | $(kv onboard_per_s) | $(kv hs_us) µs | $(kv hs_per_s) | $(kv ratio) | $(kv onboard_cpu_us) µs | $(kv prep_hs_cpu_us) µs | $(kv cpu_ratio) | $(kv datagrams) | $(kv bytes) |
 "
 done
 
 echo "## OCF"
 echo
-echo "\`bench/ocf.sh\` (make bench-ocf): the OBT of \`iotkdc ocf onboard\` (\`bench_ocf\`, one thread) onboards simulated devices (\`iotkdc-device ocf-server\`, $NDEV per OTM) across a veth pair between two network namespaces, one after another; discovery excluded (each round discovers first, untimed), offboarding between rounds untimed. Reference, same run: the DTLS onboarding handshake alone against the same devices (\`kdc_ocf_obt_doc_only()\`: its time from ClientHello to the established session). ratio = onboardings/s ÷ handshakes/s. An onboarding is the unsecured doxm read and oxmsel POST, for rdp the PIN (the device writes it, inotify wakes the OBT), the DOC handshake, 14 requests over the DOC (ocf.md §2) and the store's records (a synced commit per step). Bytes: Ethernet frames both ways on the KDC's veth per onboarding."
+echo "\`bench/ocf.sh\` (make bench-ocf): the OBT of \`iotkdc ocf onboard\` (\`bench_ocf\`, one thread) onboards simulated devices (\`iotkdc-device ocf-server\`, $NDEV per OTM) across a veth pair between two network namespaces, one after another; discovery excluded (each round discovers first, untimed), offboarding between rounds untimed. Reference, same run: the DTLS onboarding handshake alone against the same devices (\`kdc_ocf_obt_doc_only()\`: its time from ClientHello to the established session). ratio = onboardings/s ÷ handshakes/s. An onboarding is the unsecured doxm read and oxmsel POST, for rdp the PIN (the device writes it, inotify wakes the OBT), the DOC handshake, 14 requests over the DOC (ocf.md §2) and the store's records (each step a commit; synced where a key goes out and at the end). Wall time includes the device's side: the simulated device writes its state file (atomically, synced) after every change, as a real device persists its security resources. KDC CPU: the OBT process's CPU per onboarding, against its CPU per handshake-alone call (those include the unsecured steps and, for rdp, the PIN's PBKDF2). Bytes: Ethernet frames both ways on the KDC's veth per onboarding."
 echo
-echo "| OTM | onboardings | time per onboarding | onboardings/s | handshake alone | handshakes/s | ratio | frames | bytes on the wire |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| OTM | onboardings | time per onboarding | onboardings/s | handshake alone | handshakes/s | ratio | KDC CPU per onboarding | KDC CPU per handshake-alone call | CPU ratio | frames | bytes on the wire |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s' "$rows"
