@@ -64,7 +64,11 @@
 #define KDC_OCF_LINK_RT_MAX	4	/* rt and if values kept per link */
 #define KDC_OCF_LINK_EPS_MAX	6
 #define KDC_OCF_PRIV_MAX	256	/* privatedata.data bytes */
-#define KDC_OCF_PUB_MAX		2048	/* publicdata.data bytes (a PEM) */
+#define KDC_OCF_PUB_MAX		4096	/* publicdata.data bytes (a PEM; a
+					 * device's manufacturer certificate
+					 * comes with its CA chain in one:
+					 * 2570 bytes in IoTivity-Lite's
+					 * samples) */
 #define KDC_OCF_STR_MAX		64	/* href, role, rt, if: bytes + NUL */
 #define KDC_OCF_HOST_MAX	64	/* an ep's host (zone apart) + NUL */
 #define KDC_OCF_ZONE_MAX	16	/* an ep's zone id + NUL (IFNAMSIZ) */

@@ -654,6 +654,42 @@ test_bounds(void **state)
 		assert_int_equal(A.cred.creds[0].privatedata.len,
 		    KDC_OCF_PRIV_MAX);
 	}
+	/* a publicdata PEM: a manufacturer certificate and its CA chain in
+	 * one, as a device answers GET /oic/sec/cred (2570 bytes in
+	 * IoTivity-Lite's samples) fits; the text's NUL needs a byte, so
+	 * KDC_OCF_PUB_MAX - 1 fits and KDC_OCF_PUB_MAX does not */
+	{
+		static const size_t lens[] = { 2570, KDC_OCF_PUB_MAX - 1,
+		    KDC_OCF_PUB_MAX };
+		struct kdc_wr w;
+
+		memset(ebuf2, 'M', KDC_OCF_PUB_MAX);
+		for (size_t i = 0; i < 3; i++) {
+			kdc_wr_init(&w, ebuf, sizeof(ebuf));
+			kdc_cbor_write_map(&w, 1);
+			w_text(&w, "creds");
+			kdc_cbor_write_array(&w, 1);
+			kdc_cbor_write_map(&w, 2);
+			w_text(&w, "credusage");
+			w_text(&w, "oic.sec.cred.mfgcert");
+			w_text(&w, "publicdata");
+			kdc_cbor_write_map(&w, 2);
+			w_text(&w, "data");
+			kdc_cbor_write_tstr(&w, ebuf2, lens[i]);
+			w_text(&w, "encoding");
+			w_text(&w, "oic.sec.encoding.pem");
+			assert_int_equal(kdc_wr_err(&w), KDC_OK);
+			if (i == 2) {
+				assert_int_equal(kdc_ocf_cred_decode(ebuf,
+				    kdc_wr_len(&w), &A.cred), KDC_ERR_TOO_LARGE);
+				continue;
+			}
+			assert_int_equal(kdc_ocf_cred_decode(ebuf,
+			    kdc_wr_len(&w), &A.cred), KDC_OK);
+			assert_int_equal(A.cred.creds[0].publicdata.len, lens[i]);
+			assert_true(A.cred.creds[0].publicdata.text);
+		}
+	}
 	/* an href over its buffer */
 	{
 		char href[KDC_OCF_STR_MAX + 1];
