@@ -1,6 +1,6 @@
 /*
  * fuzz_ocf.c: every decoder of src/ocf/codec.h over the same input (doxm,
- * pstat, cred, acl2, the /oic/res links, csr, one ep string), with checks:
+ * pstat, cred and its index, acl2, the /oic/res links, csr, one ep string), with checks:
  * counts within their bounds, strings NUL-terminated in their buffers;
  * what decodes re-encodes (definite) and decodes again to the same struct;
  * a failed decoding leaves the struct zeroed. Also base/cbor.h's
@@ -25,6 +25,7 @@ static union {
 	struct kdc_ocf_links	links;
 	struct kdc_ocf_csr	csr;
 } A, B;
+static struct kdc_ocf_cred_index X;
 static uint8_t	enc[1 << 17];
 
 static void
@@ -127,6 +128,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    check_links(&A.links));
 	ROUND(kdc_ocf_csr_decode, kdc_ocf_csr_encode, csr,
 	    if (A.csr.len > KDC_OCF_CSR_MAX) abort());
+	/* the cred index: whatever the full decoder reads, it reads with the
+	 * same ids and subjects */
+	if (kdc_ocf_cred_index_decode(data, size, &X) == KDC_OK) {
+		if (X.n > KDC_OCF_CRED_INDEX_MAX)
+			abort();
+		if (kdc_ocf_cred_decode(data, size, &A.cred) == KDC_OK) {
+			if (A.cred.n != X.n)
+				abort();
+			for (size_t i = 0; i < X.n; i++)
+				if (X.ids[i].credid != A.cred.creds[i].credid ||
+				    memcmp(&X.ids[i].subject,
+				    &A.cred.creds[i].subject,
+				    sizeof(X.ids[i].subject)) != 0)
+					abort();
+		}
+	} else
+		zeroed(&X, sizeof(X));
 	if (kdc_ocf_ep_parse((const char *)data, size, &ep) == KDC_OK &&
 	    (ep.port == 0 || ep.host[0] == '\0'))
 		abort();

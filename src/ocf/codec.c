@@ -631,8 +631,10 @@ roleid_map(struct kdc_rd *rd, char *role, char *authority)
 	return (seen & 1) ? KDC_OK : fail(rd, KDC_ERR_MALFORMED);
 }
 
+/* One cred entry into c; index: the data maps and roleid are checked
+ * and skipped, not kept (kdc_ocf_cred_index_decode()). */
 static kdc_err
-cred_map(struct kdc_rd *rd, struct kdc_ocf_cred *c)
+cred_map(struct kdc_rd *rd, struct kdc_ocf_cred *c, bool index)
 {
 	struct kdc_cbor_iter it;
 	char key[KEY_MAX], s[KDC_OCF_UUID_TEXT + 2];
@@ -667,6 +669,13 @@ cred_map(struct kdc_rd *rd, struct kdc_ocf_cred *c)
 			    (r = rd_enum(rd, usage_names, &e)))
 				return r;
 			c->credusage = (enum kdc_ocf_credusage)e;
+		} else if (index && (strcmp(key, "publicdata") == 0 ||
+		    strcmp(key, "privatedata") == 0 ||
+		    strcmp(key, "roleid") == 0)) {
+			if ((r = once(rd, &more, key[0] == 'p' ?
+			    (key[1] == 'u' ? 1u : 2u) : 4u)) ||
+			    (r = rd_skip(rd, 3)))
+				return r;
 		} else if (strcmp(key, "publicdata") == 0) {
 			if ((r = once(rd, &more, 1)) ||
 			    (r = data_map(rd, 4, c->publicdata.data,
@@ -747,7 +756,27 @@ list_res_map(struct kdc_rd *rd, const struct list_res *l)
 static kdc_err
 cred_elem(struct kdc_rd *rd, void *c)
 {
-	return cred_map(rd, c);
+	return cred_map(rd, c, false);
+}
+
+static kdc_err
+credidx_elem(struct kdc_rd *rd, void *e)
+{
+	struct kdc_ocf_cred_id *x = e;
+	struct kdc_ocf_cred c;
+	kdc_err r;
+
+	memset(&c, 0, sizeof(c));
+	if ((r = cred_map(rd, &c, true)) != KDC_OK)
+		return r;
+	x->has = c.has & (KDC_OCF_CRED_HAS_CREDID | KDC_OCF_CRED_HAS_SUBJECT |
+	    KDC_OCF_CRED_HAS_CREDTYPE | KDC_OCF_CRED_HAS_CREDUSAGE);
+	x->credid = c.credid;
+	x->subject_any = c.subject_any;
+	x->subject = c.subject;
+	x->credtype = c.credtype;
+	x->credusage = c.credusage;
+	return KDC_OK;
 }
 
 static kdc_err
@@ -759,6 +788,26 @@ creds_map(struct kdc_rd *rd, struct kdc_ocf_creds *cs)
 	    &cs->rowneruuid };
 
 	return list_res_map(rd, &l);
+}
+
+kdc_err
+kdc_ocf_cred_index_decode(const uint8_t *in, size_t len,
+    struct kdc_ocf_cred_index *out)
+{
+	struct kdc_rd rd;
+	kdc_err r;
+
+	if ((r = dec_begin(&rd, in, len, out, sizeof(*out))) != KDC_OK)
+		return r;
+	{
+		const struct list_res l = { "creds", KDC_OCF_CREDS_HAS_CREDS,
+		    KDC_OCF_CREDS_HAS_ROWNERUUID, credidx_elem, out->ids,
+		    sizeof(out->ids[0]), KDC_OCF_CRED_INDEX_MAX, &out->n,
+		    &out->has, &out->rowneruuid };
+
+		r = list_res_map(&rd, &l);
+	}
+	return dec_end(&rd, r, out, sizeof(*out));
 }
 
 kdc_err

@@ -232,6 +232,38 @@ struct kdc_ocf_creds {
 
 kdc_err	kdc_ocf_cred_decode(const uint8_t *in, size_t len,
 	    struct kdc_ocf_creds *out);
+
+/*
+ * The same payload read as an index: of each entry only credid, subject,
+ * credtype and credusage are kept (publicdata, privatedata and roleid
+ * are checked as the full decoder does, then skipped), so a device's
+ * whole list fits (a device with a manufacturer chain, an identity
+ * certificate, its trust anchor, its owner PSK and many pairwise keys
+ * holds more than KDC_OCF_CREDS_MAX). The OBT reads it to find the
+ * credid of a credential to delete. Errors as kdc_ocf_cred_decode();
+ * TOO_LARGE past KDC_OCF_CRED_INDEX_MAX entries.
+ */
+#define KDC_OCF_CRED_INDEX_MAX	64
+
+struct kdc_ocf_cred_id {
+	unsigned		has;		/* KDC_OCF_CRED_HAS_CREDID, _SUBJECT,
+						 * _CREDTYPE, _CREDUSAGE */
+	int64_t			credid;
+	bool			subject_any;
+	struct kdc_ocf_uuid	subject;
+	uint64_t		credtype;
+	enum kdc_ocf_credusage	credusage;
+};
+
+struct kdc_ocf_cred_index {
+	unsigned		has;		/* KDC_OCF_CREDS_HAS_* */
+	struct kdc_ocf_cred_id	ids[KDC_OCF_CRED_INDEX_MAX];
+	size_t			n;
+	struct kdc_ocf_uuid	rowneruuid;
+};
+
+kdc_err	kdc_ocf_cred_index_decode(const uint8_t *in, size_t len,
+	    struct kdc_ocf_cred_index *out);
 kdc_err	kdc_ocf_cred_encode(const struct kdc_ocf_creds *c, uint8_t *out,
 	    size_t cap, size_t *out_len);
 

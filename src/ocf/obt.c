@@ -27,7 +27,7 @@
 #include "ocf/obt.h"
 
 #define ACTOR		"cli"
-#define ANS_MAX		(16 * 1024)	/* an answer we keep (a cred list) */
+#define ANS_MAX		KDC_OCF_PAYLOAD_MAX	/* an answer we keep (a cred list) */
 #define EXCHANGE_MS	150000		/* past the engine's own retries */
 #define CONNECT_MS	60000		/* past the engine's handshake timer */
 #define KEY_BLOCK_MAX	96		/* CBC-SHA256: 2 * (32 + 16) */
@@ -1472,7 +1472,7 @@ unpair(struct kdc_ocf_obt *o, const char *peer, const char *gone, char *why,
     size_t why_len)
 {
 	struct kdc_coap_peer *p = NULL;
-	struct kdc_ocf_creds *cs = NULL;
+	struct kdc_ocf_cred_index *cs = NULL;
 	struct kdc_ocf_uuid g;
 	struct run u;
 	struct ans a;
@@ -1488,7 +1488,7 @@ unpair(struct kdc_ocf_obt *o, const char *peer, const char *gone, char *why,
 		goto out;
 	if ((r = req(&u, p, "unpair.read", KDC_COAP_GET, "oic/sec/cred", NULL,
 	    NULL, 0, &a, false)) == KDC_OK) {
-		r = kdc_ocf_cred_decode(a.body, a.len, cs);
+		r = kdc_ocf_cred_index_decode(a.body, a.len, cs);
 		ans_free(&a);
 		if (r != KDC_OK)
 			say(&u, "step unpair.read: %s", kdc_err_str(r));
@@ -1496,12 +1496,12 @@ unpair(struct kdc_ocf_obt *o, const char *peer, const char *gone, char *why,
 	for (size_t i = 0; r == KDC_OK && i < cs->n; i++) {
 		char q[40];
 
-		if (cs->creds[i].subject_any ||
-		    memcmp(&cs->creds[i].subject, &g, sizeof(g)) != 0 ||
-		    !(cs->creds[i].has & KDC_OCF_CRED_HAS_CREDID))
+		if (cs->ids[i].subject_any ||
+		    memcmp(&cs->ids[i].subject, &g, sizeof(g)) != 0 ||
+		    !(cs->ids[i].has & KDC_OCF_CRED_HAS_CREDID))
 			continue;
 		snprintf(q, sizeof(q), "credid=%lld",
-		    (long long)cs->creds[i].credid);
+		    (long long)cs->ids[i].credid);
 		if ((r = req(&u, p, "unpair.delete", KDC_COAP_DELETE,
 		    "oic/sec/cred", q, NULL, 0, &a, false)) == KDC_OK)
 			ans_free(&a);
@@ -1511,10 +1511,7 @@ unpair(struct kdc_ocf_obt *o, const char *peer, const char *gone, char *why,
 		r = r2;
 out:
 	close_sess(o, &p);
-	if (cs != NULL) {
-		kdc_wipe(cs, sizeof(*cs));
-		kdc_free(cs);
-	}
+	kdc_free(cs);
 	return r;
 }
 

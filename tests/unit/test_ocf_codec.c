@@ -106,6 +106,117 @@ assert_uuid(const struct kdc_ocf_uuid *u, const char *text)
 
 /* ---- the examples ------------------------------------------------------ */
 
+/* A cred list of n entries, each with a PEM-sized publicdata of pub
+ * bytes and a 16-byte privatedata: what a device with a manufacturer
+ * chain and many pairwise keys answers to GET /oic/sec/cred. */
+static size_t
+big_creds(uint8_t *out, size_t cap, unsigned n, size_t pub)
+{
+	static uint8_t pem[4096];
+	struct kdc_wr w;
+
+	memset(pem, 'A', sizeof(pem));
+	kdc_wr_init(&w, out, cap);
+	kdc_cbor_write_map(&w, 1);
+	kdc_cbor_write_tstr(&w, "creds", 5);
+	kdc_cbor_write_array(&w, n);
+	for (unsigned i = 0; i < n; i++) {
+		char u[KDC_OCF_UUID_TEXT + 1];
+
+		snprintf(u, sizeof(u), "%08x-0000-4000-8000-000000000000", i);
+		kdc_cbor_write_map(&w, 5);
+		kdc_cbor_write_tstr(&w, "credid", 6);
+		kdc_cbor_write_uint(&w, 100 + i);
+		kdc_cbor_write_tstr(&w, "subjectuuid", 11);
+		kdc_cbor_write_tstr(&w, u, KDC_OCF_UUID_TEXT);
+		kdc_cbor_write_tstr(&w, "credtype", 8);
+		kdc_cbor_write_uint(&w, i % 2 ? 1 : 8);
+		kdc_cbor_write_tstr(&w, "publicdata", 10);
+		kdc_cbor_write_map(&w, 2);
+		kdc_cbor_write_tstr(&w, "data", 4);
+		kdc_cbor_write_tstr(&w, pem, pub);
+		kdc_cbor_write_tstr(&w, "encoding", 8);
+		kdc_cbor_write_tstr(&w, "oic.sec.encoding.pem", 20);
+		kdc_cbor_write_tstr(&w, "privatedata", 11);
+		kdc_cbor_write_map(&w, 2);
+		kdc_cbor_write_tstr(&w, "data", 4);
+		kdc_cbor_write_bstr(&w, pem, 16);
+		kdc_cbor_write_tstr(&w, "encoding", 8);
+		kdc_cbor_write_tstr(&w, "oic.sec.encoding.raw", 20);
+	}
+	assert_int_equal(kdc_wr_err(&w), KDC_OK);
+	return kdc_wr_len(&w);
+}
+
+/* The cred index: the same ids, subjects and types as the full decoder
+ * for every example and at every cut; a list past KDC_OCF_CREDS_MAX (the
+ * OBT deleting a pairwise key from a well-provisioned device) within
+ * KDC_OCF_CRED_INDEX_MAX; one past that refused. */
+static void
+test_cred_index(void **state)
+{
+	static struct kdc_ocf_cred_index x;
+	static uint8_t buf[KDC_OCF_PAYLOAD_MAX];
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < N_EX; i++) {
+		if (examples[i].kind != K_CRED)
+			continue;
+		assert_int_equal(kdc_ocf_cred_decode(examples[i].p,
+		    examples[i].len, &A.cred), KDC_OK);
+		assert_int_equal(kdc_ocf_cred_index_decode(examples[i].p,
+		    examples[i].len, &x), KDC_OK);
+		assert_int_equal(x.n, A.cred.n);
+		assert_int_equal(x.has, A.cred.has);
+		for (size_t k = 0; k < x.n; k++) {
+			const struct kdc_ocf_cred *c = &A.cred.creds[k];
+
+			assert_int_equal(x.ids[k].credid, c->credid);
+			assert_int_equal(x.ids[k].subject_any, c->subject_any);
+			assert_memory_equal(&x.ids[k].subject, &c->subject,
+			    sizeof(c->subject));
+			assert_int_equal(x.ids[k].credtype, c->credtype);
+			assert_int_equal(x.ids[k].credusage, c->credusage);
+			assert_int_equal(x.ids[k].has, c->has &
+			    ~KDC_OCF_CRED_HAS_ROLEID);
+		}
+		for (size_t cut = 0; cut < examples[i].len; cut++)
+			assert_int_not_equal(kdc_ocf_cred_index_decode(
+			    examples[i].p, cut, &x), KDC_OK);
+	}
+	n = big_creds(buf, sizeof(buf), 20, 2570);
+	assert_int_equal(kdc_ocf_cred_decode(buf, n, &A.cred),
+	    KDC_ERR_TOO_LARGE);
+	assert_int_equal(kdc_ocf_cred_index_decode(buf, n, &x), KDC_OK);
+	assert_int_equal(x.n, 20);
+	assert_int_equal(x.ids[19].credid, 119);
+	assert_int_equal(x.ids[19].credtype, 1);
+	n = big_creds(buf, sizeof(buf), KDC_OCF_CRED_INDEX_MAX, 100);
+	assert_int_equal(kdc_ocf_cred_index_decode(buf, n, &x), KDC_OK);
+	n = big_creds(buf, sizeof(buf), KDC_OCF_CRED_INDEX_MAX + 1, 100);
+	assert_int_equal(kdc_ocf_cred_index_decode(buf, n, &x),
+	    KDC_ERR_TOO_LARGE);
+	/* what is skipped is still checked: a privatedata twice, a
+	 * publicdata that is not a map */
+	{
+		static const uint8_t twice[] = { 0xa1, 0x65, 'c', 'r', 'e',
+		    'd', 's', 0x81, 0xa2, 0x6b, 'p', 'r', 'i', 'v', 'a', 't',
+		    'e', 'd', 'a', 't', 'a', 0xa0, 0x6b, 'p', 'r', 'i', 'v',
+		    'a', 't', 'e', 'd', 'a', 't', 'a', 0xa0 };
+		static const uint8_t notmap[] = { 0xa1, 0x65, 'c', 'r', 'e',
+		    'd', 's', 0x81, 0xa1, 0x6a, 'p', 'u', 'b', 'l', 'i', 'c',
+		    'd', 'a', 't', 'a', 0x18 };
+
+		assert_int_equal(kdc_ocf_cred_decode(twice, sizeof(twice),
+		    &A.cred), KDC_ERR_MALFORMED);
+		assert_int_equal(kdc_ocf_cred_index_decode(twice,
+		    sizeof(twice), &x), KDC_ERR_MALFORMED);
+		assert_int_not_equal(kdc_ocf_cred_index_decode(notmap,
+		    sizeof(notmap), &x), KDC_OK);
+	}
+}
+
 /* /oic/sec/csr: IoTivity's indefinite map with the PEM in a text string;
  * DER in bytes; each property required, the encoding matching the type;
  * every cut refused. */
@@ -1160,6 +1271,7 @@ main(void)
 		cmocka_unit_test(test_cbor_indef),
 		cmocka_unit_test(test_derivations),
 		cmocka_unit_test(test_csr),
+		cmocka_unit_test(test_cred_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
