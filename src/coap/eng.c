@@ -1656,6 +1656,16 @@ kdc_coap_peer_confirm(struct kdc_coap_peer *p)
 	if (kdc_log_get_level() < KDC_LOG_DEBUG)
 		return;
 	addr_text(p, addr, sizeof(addr));
+	if (p->client && p->auth->cred_id == 0) {
+		/* a client session that stands for nobody (an OCF device
+		 * not in the store yet; Just Works authenticates nobody):
+		 * the suite says how it was secured, not a principal */
+		kdc_log_debug("peer=%s client session open suite=0x%04x, no "
+		    "principal%s", addr, kdc_coap_peer_suite(p),
+		    kdc_coap_peer_suite(p) == 0xFF00 ? " (Just Works: "
+		    "unauthenticated)" : "");
+		return;
+	}
 	kdc_log_debug("peer=%s endpoint=%s resumed=%d authenticated cred=%"
 	    PRId64 " type=%s device=%.*s", addr, p->ep->name,
 	    p->g != NULL && gnutls_session_is_resumed(p->g) ? 1 : 0,
