@@ -209,7 +209,9 @@ static const struct {
 	  "  Hard-reset the device to RFOTM (pstat dos.s=0), revoke it and every\n"
 	  "  credential for it, and delete its pairwise keys from the devices\n"
 	  "  that hold one. --force: record it even if the device cannot be\n"
-	  "  reached (it keeps its credentials until reset by hand).\n", NULL },
+	  "  reached (it keeps its credentials until reset by hand). Run again\n"
+	  "  on an offboarded device: the deletions from its peers again (for\n"
+	  "  one that could not be reached).\n", NULL },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -1130,8 +1130,10 @@ kdc_core_ocf_pairs(struct kdc_core *core, const char *uuid,
 	if ((r = kdc_store_ocf_get(core->st, u, &row)) != KDC_OK)
 		return r;
 	aud_of(row.uuid, aud);
-	if ((r = kdc_store_ocf_creds_for(core->st, aud, true, &ids, &k)) !=
-	    KDC_OK)
+	/* an offboarded device's were revoked by its offboarding: those
+	 * name the devices a deletion may still be owed to */
+	if ((r = kdc_store_ocf_creds_for(core->st, aud, row.state !=
+	    KDC_STORE_OCF_OFFBOARDED, &ids, &k)) != KDC_OK)
 		return r;
 	for (size_t i = 0; i < k && r == KDC_OK; i++) {
 		if ((r = kdc_store_cred_get(core->st, ids[i], &c)) != KDC_OK)

@@ -233,7 +233,9 @@ kdc_err	kdc_core_ocf_set_eps(struct kdc_core *core, const char *uuid,
 	    const char *coap_ep, const char *coaps_ep);
 
 /* The OWNED devices holding a live (issued or pending) pairwise
- * credential for audience "ocf-<uuid>": their uuids into
+ * credential for audience "ocf-<uuid>" (for an OFFBOARDED device: any,
+ * the ones its offboarding revoked, so that deleting them from those
+ * devices can be retried): their uuids into
  * out[0..KDC_OCF_PAIRS_MAX), *n. KDC_ERR_NOT_FOUND (no such device),
  * KDC_ERR_TOO_LARGE (more peers: the first KDC_OCF_PAIRS_MAX filled). */
 kdc_err	kdc_core_ocf_pairs(struct kdc_core *core, const char *uuid,

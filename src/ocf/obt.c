@@ -1521,6 +1521,7 @@ kdc_ocf_obt_offboard(struct kdc_ocf_obt *o, const char *uuid, bool force,
 {
 	struct kdc_coap_peer *p = NULL;
 	char (*peers)[KDC_OCF_UUID_TEXT + 1] = NULL;
+	struct kdc_ocf_device dev;
 	struct run u;
 	size_t np = 0;
 	kdc_err r, rp = KDC_OK;
@@ -1530,19 +1531,28 @@ kdc_ocf_obt_offboard(struct kdc_ocf_obt *o, const char *uuid, bool force,
 	run_init(&u, o, uuid, why, why_len);
 	if ((peers = kdc_calloc(KDC_OCF_PAIRS_MAX, sizeof(*peers))) == NULL)
 		return KDC_ERR_NOMEM;
+	if ((r = kdc_core_ocf_device_get(o->core, uuid, &dev)) != KDC_OK) {
+		say(&u, "device %s: %s", uuid, kdc_err_str(r));
+		goto out;
+	}
 	if ((r = kdc_core_ocf_pairs(o->core, uuid, peers, &np)) != KDC_OK)
 		goto out;
-	if ((r = open_owner(&u, uuid, &p)) == KDC_OK)
-		r = dos(&u, p, "offboard.reset", KDC_OCF_DOS_RESET);
-	close_sess(o, &p);
-	if (r != KDC_OK && !force)
-		goto out;
-	if (why != NULL && why_len > 0 && r != KDC_OK)
-		why[0] = '\0';		/* forced: the record is what counts */
-	if ((r = kdc_core_ocf_offboard(o->core, ACTOR, uuid)) != KDC_OK ||
-	    (r = kdc_core_sync_all(o->core)) != KDC_OK) {
-		say(&u, "recording the offboarding: %s", kdc_err_str(r));
-		goto out;
+	/* offboarded already: only the deletions from its peers again (a
+	 * peer that could not be reached then) */
+	if (dev.state != KDC_OCF_OFFBOARDED) {
+		if ((r = open_owner(&u, uuid, &p)) == KDC_OK)
+			r = dos(&u, p, "offboard.reset", KDC_OCF_DOS_RESET);
+		close_sess(o, &p);
+		if (r != KDC_OK && !force)
+			goto out;
+		if (why != NULL && why_len > 0 && r != KDC_OK)
+			why[0] = '\0';	/* forced: the record is what counts */
+		if ((r = kdc_core_ocf_offboard(o->core, ACTOR, uuid)) !=
+		    KDC_OK || (r = kdc_core_sync_all(o->core)) != KDC_OK) {
+			say(&u, "recording the offboarding: %s",
+			    kdc_err_str(r));
+			goto out;
+		}
 	}
 	/* its pairwise keys out of the devices that hold them */
 	for (size_t i = 0; i < np; i++) {

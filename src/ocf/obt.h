@@ -144,7 +144,9 @@ kdc_err	kdc_ocf_obt_doc_only(struct kdc_ocf_obt *o,
  * acl_add: one ACE posted to /oic/sec/acl2.
  * offboard: pstat dos.s=0 (the device's hard reset), then each device
  * holding a pairwise key for it gets that credential deleted, then
- * kdc_core_ocf_offboard(). force: record the offboarding even when the
+ * kdc_core_ocf_offboard(); on a device offboarded already, only the
+ * deletions from its peers again (one unreachable then). force: record
+ * the offboarding even when the
  * device cannot be reached (its old credentials are revoked here; the
  * device keeps them until it is reset by hand).
  */

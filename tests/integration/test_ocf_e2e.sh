@@ -97,7 +97,7 @@ ready_field() {	# NAME FIELD: from the last ready line
 }
 
 dev A --pin-file "$T/A.pin"
-dev B --mfg-cert "$T/devB.pem" --mfg-key "$T/devB.key"
+dev B --mfg-cert "$T/devB.pem" --mfg-key "$T/devB.key" -v   # -vv: each request logged
 dev R --mfg-cert "$T/devR.pem" --mfg-key "$T/devR.key"
 dev C --pin-file "$T/C.pin"
 dev E --pin-file "$T/E.pin" --close-doc-after 3
@@ -212,6 +212,12 @@ has 'revoked' kdc device show "ocf-$A" || fail "A is not revoked in the registry
 rc=0; inD "$IOTKDC_DEVICE" ocf-get --state "$T/A.old.state" --peer "[fd00:78::d]:$BPORT" \
     --peer-uuid "$B" --path /a/light > "$T/get2.out" 2>&1 || rc=$?
 [ $rc -ne 0 ] || fail "an offboarded device's old pairwise key still reads B: $(cat "$T/get2.out")"
+# offboarding again: only the deletions from its peers, again (B holds
+# nothing for A any more: nothing to delete, no error)
+n0=$(grep -c 'GET /oic/sec/cred from auth' "$T/B.log" || true)
+K ocf offboard "$A" --iface "$VK" > "$T/off2.out" 2> "$T/off2.err" || fail "offboard A again: $(cat "$T/off2.err")"
+[ "$(grep -c 'GET /oic/sec/cred from auth' "$T/B.log")" -gt "$n0" ] ||
+	fail "offboarding again did not look for A's key on B"
 # the KDC's owner sessions to A are refused now (its owner credential is revoked)
 expect_fail 'revoked|REVOKED|not owned|offboarded' K ocf pair "$A" "$B" --iface "$VK"
 pass "offboarded: A reset, revoked; its old pairwise key refused by B"

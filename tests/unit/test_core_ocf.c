@@ -1143,6 +1143,12 @@ test_offboard(void **state)
 	assert_string_equal(peers[0], c3);
 	assert_int_equal(kdc_core_ocf_pair_issue(f->core, "t", a, b, ab, psk),
 	    KDC_ERR_REVOKED);
+	/* the offboarded device's peers are those its offboarding revoked
+	 * a key of (the deletions on them may be retried): b and c3 */
+	assert_int_equal(kdc_core_ocf_pairs(f->core, a, peers, &n), KDC_OK);
+	assert_int_equal(n, 2);
+	assert_true((strcmp(peers[0], b) == 0 && strcmp(peers[1], c3) == 0) ||
+	    (strcmp(peers[0], c3) == 0 && strcmp(peers[1], b) == 0));
 	/* twice: nothing left to revoke */
 	assert_int_equal(kdc_core_ocf_offboard(f->core, "t", fa), KDC_OK);
 	expect_audit(f, "ocf.offboard", KDC_OK, "0 credential(s)");
