@@ -220,4 +220,9 @@ void	core_issuance_cert(struct issuance *iss, const struct kdc_device *dev,
 kdc_err	core_cred_insert(struct kdc_core *core, struct kdc_cred *cred,
 	    const uint8_t *secret, size_t secret_len);
 
+/* ocf.c: the live credentials for OCF audience aud revoked, inside the
+ * caller's transaction (device revoke, offboarding). */
+kdc_err	core_ocf_audience_revoke(struct kdc_core *core, const char *actor,
+	    const char *aud, size_t *revoked);
+
 #endif

@@ -1161,16 +1161,50 @@ kdc_core_ocf_pairs(struct kdc_core *core, const char *uuid,
 
 /* ---- offboarding ---------------------------------------------------------- */
 
+/*
+ * Inside the caller's transaction: every live credential for the OCF
+ * audience aud (the pairwise keys other devices hold for that device)
+ * revoked, each audited; the revocation generation bumped if any.
+ * kdc_core_device_revoke() of an OCF device and the offboarding call it.
+ */
+kdc_err
+core_ocf_audience_revoke(struct kdc_core *core, const char *actor,
+    const char *aud, size_t *revoked)
+{
+	int64_t *ids = NULL;
+	size_t k = 0;
+	char cs[32];
+	kdc_err r;
+
+	*revoked = 0;
+	if ((r = kdc_store_ocf_creds_for(core->st, aud, true, &ids, &k)) !=
+	    KDC_OK)
+		return r;
+	for (size_t i = 0; i < k; i++) {
+		snprintf(cs, sizeof(cs), "cred:%" PRId64, ids[i]);
+		if ((r = kdc_store_cred_set_status(core->st, ids[i],
+		    KDC_CRED_REVOKED)) != KDC_OK ||
+		    (r = AUDIT(core, actor, "cred.revoke", cs, KDC_OK,
+		    "audience=%s (its device revoked)", aud)) != KDC_OK)
+			goto out;
+		(*revoked)++;
+	}
+	if (*revoked > 0)
+		r = core_crl_gen_bump(core);
+out:
+	kdc_free(ids);
+	return r;
+}
+
 kdc_err
 kdc_core_ocf_offboard(struct kdc_core *core, const char *actor,
     const char *uuid)
 {
 	struct kdc_ocf_row row;
 	struct kdc_device *dev = NULL;
-	char u[KDC_OCF_UUID_TEXT + 1], aud[KDC_NAME_MAX + 1], cs[32];
+	char u[KDC_OCF_UUID_TEXT + 1], aud[KDC_NAME_MAX + 1];
 	const char *subject = "?";
-	int64_t *ids = NULL;
-	size_t k = 0, revoked = 0;
+	size_t revoked = 0;
 	kdc_err r;
 
 	if (core == NULL)
@@ -1185,8 +1219,14 @@ kdc_core_ocf_offboard(struct kdc_core *core, const char *actor,
 		goto refused;
 	if ((r = kdc_store_ocf_get(core->st, u, &row)) != KDC_OK)
 		goto fail;
-	/* the device with every credential it has (device.revoke's own
-	 * record, nested in this transaction) */
+	/* every credential others hold for its audience (first: the
+	 * device revoke below finds none left, and this record counts
+	 * them), then the device with every credential it has
+	 * (device.revoke's own record, nested in this transaction) */
+	aud_of(row.uuid, aud);
+	if ((r = core_ocf_audience_revoke(core, actor, aud, &revoked)) !=
+	    KDC_OK)
+		goto fail;
 	if (row.device != 0) {
 		r = kdc_store_device_get_by_id(core->st, row.device, &dev);
 		if (r == KDC_OK && dev->status != KDC_DEV_REVOKED)
@@ -1196,22 +1236,6 @@ kdc_core_ocf_offboard(struct kdc_core *core, const char *actor,
 		if (r != KDC_OK)
 			goto fail;
 	}
-	/* every credential others hold for its audience */
-	aud_of(row.uuid, aud);
-	if ((r = kdc_store_ocf_creds_for(core->st, aud, true, &ids, &k)) !=
-	    KDC_OK)
-		goto fail;
-	for (size_t i = 0; i < k; i++) {
-		snprintf(cs, sizeof(cs), "cred:%" PRId64, ids[i]);
-		if ((r = kdc_store_cred_set_status(core->st, ids[i],
-		    KDC_CRED_REVOKED)) != KDC_OK ||
-		    (r = AUDIT(core, actor, "cred.revoke", cs, KDC_OK,
-		    "audience=%s (offboarded)", aud)) != KDC_OK)
-			goto fail;
-		revoked++;
-	}
-	if (revoked > 0 && (r = core_crl_gen_bump(core)) != KDC_OK)
-		goto fail;
 	row.state = KDC_STORE_OCF_OFFBOARDED;
 	snprintf(row.step, sizeof(row.step), "offboard");
 	row.err = KDC_OK;
@@ -1230,7 +1254,6 @@ refused:
 	(void)AUDIT(core, actor, "ocf.offboard", subject, r, "%s",
 	    kdc_err_str(r));
 out:
-	kdc_free(ids);
 	kdc_device_free(dev);
 	return r;
 }

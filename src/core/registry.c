@@ -265,6 +265,7 @@ kdc_core_device_revoke(struct kdc_core *core, const char *actor,
     const char *dev_id)
 {
 	struct kdc_device *dev = NULL;
+	size_t nocf = 0;
 	kdc_err r;
 
 	if ((r = kdc_core_device_get(core, dev_id, &dev)) != KDC_OK)
@@ -282,6 +283,11 @@ kdc_core_device_revoke(struct kdc_core *core, const char *actor,
 	    (r = device_creds_set(core, dev->id, KDC_CRED_PENDING,
 	    KDC_CRED_REVOKED)) != KDC_OK ||
 	    (r = core_ace_device_revoked(core, dev->id)) != KDC_OK ||
+	    /* an OCF device: the pairwise keys others hold for it too */
+	    (strncmp(dev_id, KDC_OCF_DEVID_PREFIX,
+	    strlen(KDC_OCF_DEVID_PREFIX)) == 0 &&
+	    (r = core_ocf_audience_revoke(core, actor, dev_id, &nocf)) !=
+	    KDC_OK) ||
 	    (r = core_crl_gen_bump(core)) != KDC_OK ||
 	    (r = AUDIT(core, actor, "device.revoke", dev_id, KDC_OK,
 	    "credentials and ACE tokens revoked")) != KDC_OK) {

@@ -1157,6 +1157,30 @@ test_offboard(void **state)
 	assert_int_equal(kdc_core_ocf_offboard(f->core, "t", c3),
 	    KDC_ERR_NOT_FOUND);
 	expect_audit(f, "ocf.offboard", KDC_ERR_NOT_FOUND, NULL);
+	/* `device revoke` of an OCF device (not an offboarding): the
+	 * pairwise keys others hold for it revoked as well */
+	{
+		char d4[KDC_OCF_UUID_TEXT + 1], id4[KDC_DEVID_MAX + 1];
+		int64_t b4[2];
+
+		onboard(f, 0xa4, NULL, 0, d4);
+		assert_int_equal(kdc_core_ocf_pair_issue(f->core, "t", b, d4,
+		    b4, psk), KDC_OK);
+		assert_int_equal(kdc_core_ocf_pair_done(f->core, "t", b4),
+		    KDC_OK);
+		snprintf(id4, sizeof(id4), "%s%s", KDC_OCF_DEVID_PREFIX, d4);
+		assert_int_equal(kdc_core_device_revoke(f->core, "t", id4),
+		    KDC_OK);
+		for (int i = 0; i < 2; i++) {
+			c = cred(f, b4[i]);
+			assert_int_equal(c->status, KDC_CRED_REVOKED);
+			kdc_cred_free(c);
+		}
+		/* the pair without it stays */
+		c = cred(f, bc[0]);
+		assert_int_equal(c->status, KDC_CRED_ISSUED);
+		kdc_cred_free(c);
+	}
 	/* the reset device may be onboarded again */
 	assert_int_equal(kdc_core_ocf_onboard_begin(f->core, "t", fa,
 	    KDC_OCF_OXM_RDP, EP, EPS, &u), KDC_OK);
