@@ -164,8 +164,9 @@ kdc_err	kdc_core_ocf_owner_psk(struct kdc_core *core, const char *actor,
  * superseding an earlier pending one for that audience, in one
  * transaction; refused when either device is revoked (OCF pairing has
  * no rule of the authorization table to ask beyond that). *ids gets the
- * two credential ids ([0] uuid1's), psk the key (the caller wipes). Refused: KDC_ERR_INVALID_ARG (the same uuid),
- * KDC_ERR_NOT_FOUND (either not OWNED), KDC_ERR_REVOKED.
+ * two credential ids ([0] uuid1's), psk the key (the caller wipes).
+ * Refused: KDC_ERR_INVALID_ARG (the same uuid), KDC_ERR_NOT_FOUND
+ * (either not OWNED), KDC_ERR_REVOKED.
  * The face writes the key to both devices, then kdc_core_ocf_pair_done().
  */
 kdc_err	kdc_core_ocf_pair_issue(struct kdc_core *core, const char *actor,
