@@ -565,6 +565,40 @@ refused:
 }
 
 kdc_err
+kdc_core_ocf_owner_derive(struct kdc_core *core, const char *actor,
+    const char *first_uuid, const char *new_uuid, const uint8_t *key_block,
+    size_t key_block_len, const uint8_t *mfg_spki, size_t mfg_spki_len)
+{
+	struct kdc_ocf_row row;
+	struct kdc_ocf_uuid obt, nu;
+	char first[KDC_OCF_UUID_TEXT + 1];
+	uint8_t psk[KDC_OCF_PSK_LEN];
+	const char *oxm;
+	kdc_err r;
+
+	if (core == NULL || key_block == NULL || key_block_len == 0 ||
+	    !uuid_canon(first_uuid, first) || new_uuid == NULL ||
+	    kdc_ocf_uuid_parse(new_uuid, strlen(new_uuid), &nu) != KDC_OK)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = kdc_store_ocf_get(core->st, first, &row)) != KDC_OK)
+		return r;
+	/* the OXM string names the OTM the onboarding began with */
+	oxm = row.otm == KDC_OCF_OXM_JW ? "oic.sec.doxm.jw" :
+	    row.otm == KDC_OCF_OXM_RDP ? "oic.sec.doxm.rdp" :
+	    row.otm == KDC_OCF_OXM_MFGCERT ? "oic.sec.doxm.mfgcert" : NULL;
+	if (oxm == NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((r = kdc_core_ocf_obt_uuid(core, &obt)) != KDC_OK ||
+	    (r = kdc_ocf_owner_psk(key_block, key_block_len, oxm, obt.b,
+	    nu.b, psk)) != KDC_OK)
+		return r;
+	r = kdc_core_ocf_owner_set(core, actor, first, new_uuid, psk,
+	    sizeof(psk), mfg_spki, mfg_spki_len);
+	kdc_wipe(psk, sizeof(psk));
+	return r;
+}
+
+kdc_err
 kdc_core_ocf_onboard_done(struct kdc_core *core, const char *actor,
     const char *uuid)
 {

@@ -142,6 +142,20 @@ kdc_err	kdc_core_ocf_owner_set(struct kdc_core *core, const char *actor,
 	    const char *first_uuid, const char *new_uuid, const uint8_t *psk,
 	    size_t psk_len, const uint8_t *mfg_spki, size_t mfg_spki_len);
 
+/*
+ * The same, the owner PSK made here from the DOC's key_block (the TLS
+ * PRF's "key expansion" output of the onboarding session, server random
+ * first; key_block_len its length for the suite): PRF(key_block, OXM
+ * string of the OTM begun || OBT uuid || new_uuid)[16] (OCF Security
+ * §7.3.2; the research notes' owner-PSK derivation), so the face never
+ * holds the owner key. Also KDC_ERR_INVALID_ARG (no key block),
+ * KDC_ERR_CRYPTO.
+ */
+kdc_err	kdc_core_ocf_owner_derive(struct kdc_core *core, const char *actor,
+	    const char *first_uuid, const char *new_uuid,
+	    const uint8_t *key_block, size_t key_block_len,
+	    const uint8_t *mfg_spki, size_t mfg_spki_len);
+
 /* The device reached RFNOP: owner credential issued, state OWNED, step
  * "done". KDC_ERR_NOT_FOUND (no ONBOARDING row with an owner PSK). */
 kdc_err	kdc_core_ocf_onboard_done(struct kdc_core *core, const char *actor,

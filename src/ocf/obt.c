@@ -791,7 +791,7 @@ sdi_body(uint8_t *buf, size_t cap, const struct kdc_ocf_uuid *obt)
 
 /* Steps over the DOC, after the handshake. */
 static kdc_err
-otm_steps(struct run *u, struct kdc_coap_peer *p, int otm,
+otm_steps(struct run *u, struct kdc_coap_peer *p,
     const struct kdc_ocf_uuid *newu)
 {
 	struct kdc_ocf_obt *o = u->o;
@@ -799,7 +799,7 @@ otm_steps(struct run *u, struct kdc_coap_peer *p, int otm,
 	struct kdc_ocf_pstat ps;
 	struct kdc_ocf_acl2 *acl = NULL;
 	struct kdc_ocf_creds *cs = NULL;
-	uint8_t kb[KEY_BLOCK_MAX], psk[KDC_OCF_PSK_LEN], buf[128];
+	uint8_t kb[KEY_BLOCK_MAX], buf[128];
 	char newtext[KDC_OCF_UUID_TEXT + 1];
 	struct ans a;
 	size_t kbn, n;
@@ -839,11 +839,11 @@ otm_steps(struct run *u, struct kdc_coap_peer *p, int otm,
 	ps.rowneruuid = o->obt;
 	if ((r = post_pstat(u, p, "pstat.rowneruuid", &ps)) != KDC_OK)
 		goto out;
-	/* the owner PSK: from this session's key_block, both sides */
+	/* the owner PSK: core makes it from this session's key_block (both
+	 * sides derive it), keeps it and syncs it before the device is told
+	 * to derive it: no key is lost */
 	kbn = key_block_len(kdc_coap_peer_suite(p));
-	if (kbn == 0 || (r = kdc_coap_peer_prf(p, kb, kbn)) != KDC_OK ||
-	    (r = kdc_ocf_owner_psk(kb, kbn, kdc_ocf_oxm_string(otm),
-	    o->obt.b, newu->b, psk)) != KDC_OK) {
+	if (kbn == 0 || (r = kdc_coap_peer_prf(p, kb, kbn)) != KDC_OK) {
 		if (kbn == 0)
 			r = KDC_ERR_UNSUPPORTED;
 		say(u, "step owner.derive: suite 0x%04x: %s",
@@ -852,16 +852,15 @@ otm_steps(struct run *u, struct kdc_coap_peer *p, int otm,
 		    "owner.derive", r);
 		goto out;
 	}
-	/* kept before the device is told to derive it: no key is lost */
-	if ((r = kdc_core_ocf_owner_set(o->core, ACTOR, u->uuid, newtext, psk,
-	    sizeof(psk), u->spki_len > 0 ? u->spki : NULL, u->spki_len)) !=
-	    KDC_OK) {
+	r = kdc_core_ocf_owner_derive(o->core, ACTOR, u->uuid, newtext, kb,
+	    kbn, u->spki_len > 0 ? u->spki : NULL, u->spki_len);
+	kdc_wipe(kb, sizeof(kb));
+	if (r != KDC_OK) {
 		say(u, "step owner.store: %s", kdc_err_str(r));
 		(void)kdc_core_ocf_step(o->core, ACTOR, u->uuid, "owner.store",
 		    r);
 		goto out;
 	}
-	/* durable before the device is told to derive it */
 	if ((r = kdc_core_sync_all(o->core)) != KDC_OK) {
 		say(u, "step owner.store: %s", kdc_err_str(r));
 		goto out;
@@ -899,7 +898,6 @@ otm_steps(struct run *u, struct kdc_coap_peer *p, int otm,
 		say(u, "recording the onboarding: %s", kdc_err_str(r));
 out:
 	kdc_wipe(kb, sizeof(kb));
-	kdc_wipe(psk, sizeof(psk));
 	kdc_free(acl);
 	if (cs != NULL) {
 		kdc_wipe(cs, sizeof(*cs));
@@ -1098,7 +1096,7 @@ kdc_ocf_obt_onboard(struct kdc_ocf_obt *o,
 		goto out;
 	}
 	(void)kdc_core_ocf_step(o->core, ACTOR, u.uuid, "doc", KDC_OK);
-	if ((r = otm_steps(&u, p, op->otm, &newu)) != KDC_OK)
+	if ((r = otm_steps(&u, p, &newu)) != KDC_OK)
 		goto out;
 	kdc_ocf_uuid_format(&newu, new_uuid);
 out:

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <sqlite3.h>
@@ -1325,12 +1326,59 @@ test_migrate_from_10(void **state)
 	free(dir);
 }
 
+/* The owner PSK made by core from the DOC's key_block: the first 16 bytes
+ * of P_SHA256(key_block, OXM || OBT uuid || new uuid), computed here from
+ * the RFC 5246 definition on GnuTLS's HMAC (not our PRF), for the OTM
+ * the onboarding began with. */
+static void
+test_owner_derive(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_ocf_uuid u, obt;
+	uint8_t kb[96], seed[16 + 32], a1[32], blk[32 + sizeof(seed)], want[32],
+	    got[KDC_OCF_PSK_LEN];
+	char first[KDC_OCF_UUID_TEXT + 1], nu[KDC_OCF_UUID_TEXT + 1];
+
+	for (size_t i = 0; i < sizeof(kb); i++)
+		kb[i] = (uint8_t)(i * 7 + 1);
+	first_uuid(0xd1, first);
+	assert_int_equal(kdc_core_ocf_onboard_begin(f->core, "t", first,
+	    KDC_OCF_OXM_JW, EP, EPS, &u), KDC_OK);
+	kdc_ocf_uuid_format(&u, nu);
+	assert_int_equal(kdc_core_ocf_owner_derive(f->core, "t", first, nu, kb,
+	    sizeof(kb), NULL, 0), KDC_OK);
+	assert_int_equal(kdc_core_ocf_onboard_done(f->core, "t", nu), KDC_OK);
+	assert_int_equal(kdc_core_ocf_owner_psk(f->core, "t", nu, got),
+	    KDC_OK);
+	assert_int_equal(kdc_core_ocf_obt_uuid(f->core, &obt), KDC_OK);
+	memcpy(seed, "oic.sec.doxm.jw", 15);
+	memcpy(seed + 15, obt.b, 16);
+	memcpy(seed + 31, u.b, 16);
+	/* P_SHA256: A(1) = HMAC(secret, seed); out = HMAC(secret, A(1) ||
+	 * seed) */
+	assert_int_equal(gnutls_hmac_fast(GNUTLS_MAC_SHA256, kb, sizeof(kb),
+	    seed, 47, a1), 0);
+	memcpy(blk, a1, 32);
+	memcpy(blk + 32, seed, 47);
+	assert_int_equal(gnutls_hmac_fast(GNUTLS_MAC_SHA256, kb, sizeof(kb),
+	    blk, 32 + 47, want), 0);
+	assert_memory_equal(got, want, KDC_OCF_PSK_LEN);
+	/* refused: no key block, an unknown onboarding */
+	assert_int_equal(kdc_core_ocf_owner_derive(f->core, "t", first, nu,
+	    NULL, 0, NULL, 0), KDC_ERR_INVALID_ARG);
+	first_uuid(0xd2, first);
+	assert_int_equal(kdc_core_ocf_owner_derive(f->core, "t", first, nu, kb,
+	    sizeof(kb), NULL, 0), KDC_ERR_NOT_FOUND);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_obt_uuid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_onboard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_derive, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_and_rerun, setup,
 		    teardown),
