@@ -30,6 +30,9 @@ cd "$T"
 P=$(free_udp_port)
 Q=$(free_udp_port "$P")
 start_dev() {
+	# gone first: the background child truncates it only when it runs,
+	# and wait_line would read the last run's ready line meanwhile
+	rm -f "$T/dev.out"
 	"$IOTKDC_DEVICE" ocf-server --state "$T/st" --pin-file "$T/pin" \
 	    --addr 127.0.0.1 --port "$P" --sport "$Q" -vv \
 	    > "$T/dev.out" 2>> "$T/dev.log" &
