@@ -24,122 +24,21 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/dtls.h>
 
+#include "dtlsmem.h"
+
 #define PRIO	"NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:" \
 		"+AES-128-CCM-8"
 #define QCAP	16		/* datagrams in flight per direction */
-#define DMAX	1500		/* largest datagram */
+#define DMAX	KDC_DTLSMEM_DMAX	/* largest datagram */
 
-/* One direction of the "network": a ring of datagrams. */
-struct queue {
-	unsigned	head, n;
-	size_t		len[QCAP];
-	unsigned char	buf[QCAP][DMAX];
-};
-
-static struct queue c2s, s2c;
-
-/* Which queues a session's callbacks use. */
-struct end {
-	struct queue	*in, *out;
-	gnutls_session_t s;
-};
-
-static int
-q_push(struct queue *q, const void *d, size_t n)
-{
-	unsigned t;
-
-	if (q->n == QCAP || n > DMAX)
-		return -1;
-	t = (q->head + q->n++) % QCAP;
-	memcpy(q->buf[t], d, n);
-	q->len[t] = n;
-	return 0;
-}
-
-/* Put a datagram back at the front (the ClientHello the cookie check
- * consumed is handed to the new server session). */
-static void
-q_unshift(struct queue *q, const void *d, size_t n)
-{
-	q->head = (q->head + QCAP - 1) % QCAP;
-	q->n++;
-	memcpy(q->buf[q->head], d, n);
-	q->len[q->head] = n;
-}
-
-static ssize_t
-q_pop(struct queue *q, void *d, size_t cap)
-{
-	size_t n;
-
-	if (q->n == 0)
-		return -1;
-	n = q->len[q->head];
-	if (n > cap)
-		n = cap;	/* datagram semantics: truncate */
-	memcpy(d, q->buf[q->head], n);
-	q->head = (q->head + 1) % QCAP;
-	q->n--;
-	return (ssize_t)n;
-}
-
-static ssize_t
-push_cb(gnutls_transport_ptr_t p, const void *d, size_t n)
-{
-	struct end *e = p;
-
-	if (q_push(e->out, d, n) != 0) {
-		gnutls_transport_set_errno(e->s, ENOBUFS);
-		return -1;
-	}
-	return (ssize_t)n;
-}
-
-static ssize_t
-pull_cb(gnutls_transport_ptr_t p, void *d, size_t n)
-{
-	struct end *e = p;
-	ssize_t r = q_pop(e->in, d, n);
-
-	if (r < 0)
-		gnutls_transport_set_errno(e->s, EAGAIN);
-	return r;
-}
-
-static int
-pull_timeout_cb(gnutls_transport_ptr_t p, unsigned ms)
-{
-	struct end *e = p;
-
-	(void)ms;
-	return e->in->n > 0 ? 1 : 0;
-}
+static struct kdc_dtlsmem_queue c2s, s2c;
 
 /* gnutls_dtls_cookie_send's push: straight into s2c. */
 static ssize_t
 cookie_push_cb(gnutls_transport_ptr_t p, const void *d, size_t n)
 {
 	(void)p;
-	return q_push(&s2c, d, n) == 0 ? (ssize_t)n : -1;
-}
-
-static const unsigned char psk_key[16] = {
-	0x65, 0xbe, 0xfe, 0x07, 0xfb, 0x9a, 0x9f, 0x00,
-	0x83, 0x3d, 0x18, 0xe4, 0x75, 0x09, 0x0b, 0x0b,
-};
-
-static int
-server_psk_cb(gnutls_session_t s, const char *user, gnutls_datum_t *key)
-{
-	(void)s;
-	if (strcmp(user, "bench0") != 0)
-		return -1;
-	if ((key->data = gnutls_malloc(sizeof(psk_key))) == NULL)
-		return -1;
-	memcpy(key->data, psk_key, sizeof(psk_key));
-	key->size = sizeof(psk_key);
-	return 0;
+	return kdc_dtlsmem_push(&s2c, d, n) == 0 ? (ssize_t)n : -1;
 }
 
 static double
@@ -164,10 +63,10 @@ main(int argc, char **argv)
 	gnutls_psk_client_credentials_t ccred;
 	gnutls_psk_server_credentials_t scred;
 	gnutls_priority_t prio;
-	gnutls_datum_t cookie_key, key = { (unsigned char *)psk_key,
-	    sizeof(psk_key) };
+	gnutls_datum_t cookie_key;
 	struct sockaddr_in peer;
-	struct end ce = { &s2c, &c2s, NULL }, se = { &c2s, &s2c, NULL };
+	struct kdc_dtlsmem_end ce = { &s2c, &c2s, NULL },
+	    se = { &c2s, &s2c, NULL };
 	double secs, t0, t, srv_cpu = 0, cli_cpu = 0, m;
 	long n = 0;
 	char suite[128] = "";
@@ -177,15 +76,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_dtls_psk SECONDS\n");
 		return 2;
 	}
+	kdc_dtlsmem_queue_init(&c2s, QCAP);
+	kdc_dtlsmem_queue_init(&s2c, QCAP);
 	if ((r = gnutls_global_init()) < 0 ||
-	    (r = gnutls_psk_allocate_client_credentials(&ccred)) < 0 ||
-	    (r = gnutls_psk_set_client_credentials(ccred, "bench0", &key,
-	    GNUTLS_PSK_KEY_RAW)) < 0 ||
-	    (r = gnutls_psk_allocate_server_credentials(&scred)) < 0 ||
+	    (r = kdc_dtlsmem_creds(&ccred, &scred)) < 0 ||
 	    (r = gnutls_priority_init(&prio, PRIO, NULL)) < 0 ||
 	    (r = gnutls_key_generate(&cookie_key, GNUTLS_COOKIE_KEY_SIZE)) < 0)
 		return fail("setup", r);
-	gnutls_psk_set_server_credentials_function(scred, server_psk_cb);
 	memset(&peer, 0, sizeof(peer));
 	peer.sin_family = AF_INET;
 	peer.sin_addr.s_addr = htonl(0x7f000001);
@@ -206,11 +103,7 @@ main(int argc, char **argv)
 		    (r = gnutls_priority_set(c, prio)) < 0 ||
 		    (r = gnutls_credentials_set(c, GNUTLS_CRD_PSK, ccred)) < 0)
 			return fail("client init", r);
-		ce.s = c;
-		gnutls_transport_set_ptr(c, &ce);
-		gnutls_transport_set_push_function(c, push_cb);
-		gnutls_transport_set_pull_function(c, pull_cb);
-		gnutls_transport_set_pull_timeout_function(c, pull_timeout_cb);
+		kdc_dtlsmem_attach(c, &ce);
 		cli_cpu += now(CLOCK_THREAD_CPUTIME_ID) - m;
 
 		while (!cdone || !sdone) {
@@ -233,7 +126,7 @@ main(int argc, char **argv)
 			if (s == NULL) {
 				/* stateless cookie round, as a server does
 				 * before it allocates a session */
-				ssize_t len = q_pop(&c2s, dg, sizeof(dg));
+				ssize_t len = kdc_dtlsmem_pop(&c2s, dg, sizeof(dg));
 				if (len < 0)
 					continue;
 				memset(&pre, 0, sizeof(pre));
@@ -252,16 +145,9 @@ main(int argc, char **argv)
 					    (r = gnutls_credentials_set(s,
 					    GNUTLS_CRD_PSK, scred)) < 0)
 						return fail("server init", r);
-					se.s = s;
-					gnutls_transport_set_ptr(s, &se);
-					gnutls_transport_set_push_function(s,
-					    push_cb);
-					gnutls_transport_set_pull_function(s,
-					    pull_cb);
-					gnutls_transport_set_pull_timeout_function(
-					    s, pull_timeout_cb);
+					kdc_dtlsmem_attach(s, &se);
 					gnutls_dtls_prestate_set(s, &pre);
-					q_unshift(&c2s, dg, (size_t)len);
+					kdc_dtlsmem_unshift(&c2s, dg, (size_t)len);
 				}
 			}
 			if (s != NULL && !sdone) {

@@ -1,7 +1,7 @@
 /*
  * bench_record: our DTLS 1.2 record layer (src/coap/record.c) against
  * GnuTLS's own record layer on the same session, in one run. A GnuTLS
- * client and server do a PSK handshake in memory (as bench_dtls_psk),
+ * client and server do a PSK handshake in memory (tests/unit/dtlsmem.h),
  * the server's state is exported with kdc_rec_export(), then for a 40-byte
  * and a 1 KiB plaintext:
  *   gnutls send: gnutls_record_send() on the server (into a memory queue)
@@ -29,101 +29,13 @@
 #include <gnutls/dtls.h>
 
 #include "coap/record.h"
+#include "dtlsmem.h"
 
 #define QCAP	256
-#define DMAX	1500
+#define DMAX	KDC_DTLSMEM_DMAX
 #define BATCH	128	/* client records made per timed batch of opens */
 
-struct queue {
-	unsigned	head, n;
-	size_t		len[QCAP];
-	unsigned char	buf[QCAP][DMAX];
-};
-
-static struct queue c2s, s2c;
-
-struct end {
-	struct queue	*in, *out;
-	gnutls_session_t s;
-};
-
-static int
-q_push(struct queue *q, const void *d, size_t n)
-{
-	unsigned t;
-
-	if (q->n == QCAP || n > DMAX)
-		return -1;
-	t = (q->head + q->n++) % QCAP;
-	memcpy(q->buf[t], d, n);
-	q->len[t] = n;
-	return 0;
-}
-
-static ssize_t
-q_pop(struct queue *q, void *d, size_t cap)
-{
-	size_t n;
-
-	if (q->n == 0)
-		return -1;
-	n = q->len[q->head];
-	if (n > cap)
-		n = cap;
-	memcpy(d, q->buf[q->head], n);
-	q->head = (q->head + 1) % QCAP;
-	q->n--;
-	return (ssize_t)n;
-}
-
-static ssize_t
-push_cb(gnutls_transport_ptr_t p, const void *d, size_t n)
-{
-	struct end *e = p;
-
-	if (q_push(e->out, d, n) != 0) {
-		gnutls_transport_set_errno(e->s, ENOBUFS);
-		return -1;
-	}
-	return (ssize_t)n;
-}
-
-static ssize_t
-pull_cb(gnutls_transport_ptr_t p, void *d, size_t n)
-{
-	struct end *e = p;
-	ssize_t r = q_pop(e->in, d, n);
-
-	if (r < 0)
-		gnutls_transport_set_errno(e->s, EAGAIN);
-	return r;
-}
-
-static int
-pull_timeout_cb(gnutls_transport_ptr_t p, unsigned ms)
-{
-	struct end *e = p;
-
-	(void)ms;
-	return e->in->n > 0 ? 1 : 0;
-}
-
-static const unsigned char psk_key[16] = {
-	0x65, 0xbe, 0xfe, 0x07, 0xfb, 0x9a, 0x9f, 0x00,
-	0x83, 0x3d, 0x18, 0xe4, 0x75, 0x09, 0x0b, 0x0b,
-};
-
-static int
-server_psk_cb(gnutls_session_t s, const char *user, gnutls_datum_t *key)
-{
-	(void)s;
-	(void)user;
-	if ((key->data = gnutls_malloc(sizeof(psk_key))) == NULL)
-		return -1;
-	memcpy(key->data, psk_key, sizeof(psk_key));
-	key->size = sizeof(psk_key);
-	return 0;
-}
+static struct kdc_dtlsmem_queue c2s, s2c;
 
 static double
 now(void)
@@ -158,7 +70,7 @@ gnutls_send(size_t n)
 		for (int i = 0; i < 64; i++) {
 			if (gnutls_record_send(s, pt, n) != (ssize_t)n)
 				die("gnutls_record_send");
-			(void)q_pop(&s2c, dg, sizeof(dg));
+			(void)kdc_dtlsmem_pop(&s2c, dg, sizeof(dg));
 		}
 		k += 64;
 	} while ((t = now()) - t0 < secs * 1e9);
@@ -225,7 +137,7 @@ ours_open(size_t n)
 	do {
 		client_batch(n);
 		for (int i = 0; i < BATCH; i++)
-			len[i] = (size_t)q_pop(&c2s, dg[i], DMAX);
+			len[i] = (size_t)kdc_dtlsmem_pop(&c2s, dg[i], DMAX);
 		m = now();
 		for (int i = 0; i < BATCH; i++)
 			if (kdc_rec_open(&rec, dg[i], len[i], &type, &p,
@@ -264,12 +176,10 @@ main(int argc, char **argv)
 {
 	gnutls_psk_client_credentials_t ccred;
 	gnutls_psk_server_credentials_t scred;
-	gnutls_datum_t key = { (unsigned char *)psk_key, sizeof(psk_key) };
-	struct end ce = { &s2c, &c2s, NULL }, se = { &c2s, &s2c, NULL };
-	const char *cipher = "AES-128-CCM-8", *err = NULL;
+	struct kdc_dtlsmem_end ce = { &s2c, &c2s, NULL },
+	    se = { &c2s, &s2c, NULL };
+	const char *cipher = "AES-128-CCM-8";
 	char prio[256];
-	bool cdone = false, sdone = false;
-	int r, spins = 0;
 
 	if (argc > 1 && (secs = atof(argv[1])) <= 0)
 		die("usage: bench_record [SECONDS] [CIPHER]");
@@ -278,43 +188,15 @@ main(int argc, char **argv)
 	snprintf(prio, sizeof(prio), "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:"
 	    "+PSK:-CIPHER-ALL:+%s:-MAC-ALL:+AEAD", cipher);
 	memset(pt, 'x', sizeof(pt));
-	if (gnutls_global_init() < 0 ||
-	    gnutls_psk_allocate_client_credentials(&ccred) < 0 ||
-	    gnutls_psk_set_client_credentials(ccred, "bench0", &key,
-	    GNUTLS_PSK_KEY_RAW) < 0 ||
-	    gnutls_psk_allocate_server_credentials(&scred) < 0)
+	kdc_dtlsmem_queue_init(&c2s, QCAP);
+	kdc_dtlsmem_queue_init(&s2c, QCAP);
+	if (gnutls_global_init() < 0 || kdc_dtlsmem_creds(&ccred, &scred) < 0)
 		die("setup");
-	gnutls_psk_set_server_credentials_function(scred, server_psk_cb);
-	if (gnutls_init(&c, GNUTLS_CLIENT | GNUTLS_DATAGRAM |
-	    GNUTLS_NONBLOCK) < 0 || gnutls_init(&s, GNUTLS_SERVER |
-	    GNUTLS_DATAGRAM | GNUTLS_NONBLOCK) < 0 ||
-	    gnutls_priority_set_direct(c, prio, &err) < 0 ||
-	    gnutls_priority_set_direct(s, prio, &err) < 0 ||
-	    gnutls_credentials_set(c, GNUTLS_CRD_PSK, ccred) < 0 ||
-	    gnutls_credentials_set(s, GNUTLS_CRD_PSK, scred) < 0)
+	if (kdc_dtlsmem_session(&c, &ce, GNUTLS_CLIENT, prio, ccred) < 0 ||
+	    kdc_dtlsmem_session(&s, &se, GNUTLS_SERVER, prio, scred) < 0)
 		die("session setup (cipher name?)");
-	ce.s = c;
-	se.s = s;
-	gnutls_transport_set_ptr(c, &ce);
-	gnutls_transport_set_ptr(s, &se);
-	gnutls_transport_set_push_function(c, push_cb);
-	gnutls_transport_set_push_function(s, push_cb);
-	gnutls_transport_set_pull_function(c, pull_cb);
-	gnutls_transport_set_pull_function(s, pull_cb);
-	gnutls_transport_set_pull_timeout_function(c, pull_timeout_cb);
-	gnutls_transport_set_pull_timeout_function(s, pull_timeout_cb);
-	while (!cdone || !sdone) {
-		if (++spins > 100)
-			die("handshake stuck");
-		if (!cdone && (r = gnutls_handshake(c)) == 0)
-			cdone = true;
-		else if (!cdone && gnutls_error_is_fatal(r))
-			die("client handshake");
-		if (!sdone && (r = gnutls_handshake(s)) == 0)
-			sdone = true;
-		else if (!sdone && gnutls_error_is_fatal(r))
-			die("server handshake");
-	}
+	if (kdc_dtlsmem_handshake(c, s) < 0)
+		die("handshake");
 	/* one record each way, then the export (as the engine) */
 	{
 		unsigned char b[16];

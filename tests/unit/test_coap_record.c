@@ -1,8 +1,7 @@
 /*
  * test_coap_record.c: src/coap/record.c, our DTLS 1.2 record layer,
  * against real GnuTLS 3.7.9 peers. A GnuTLS client and server do a DTLS
- * 1.2 PSK handshake over in-memory datagram queues (as
- * bench/bench_dtls_psk.c) for every cipher record.h supports; then the
+ * 1.2 PSK handshake over in-memory datagram queues (dtlsmem.h) for every cipher record.h supports; then the
  * server's state is exported and its GnuTLS session freed, and:
  * - a record we seal is byte-identical to the one GnuTLS sealed for the
  *   same plaintext at the same sequence number;
@@ -33,12 +32,13 @@
 #include <gnutls/dtls.h>
 
 #include "coap/record.h"
+#include "dtlsmem.h"
 #include "testutil.h"
 
 #define PRIO_FMT	"NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:" \
 			"-CIPHER-ALL:+%s:-MAC-ALL:+AEAD"
 #define QCAP		128	/* datagrams in flight per direction */
-#define DMAX		2048	/* largest datagram */
+#define DMAX		KDC_DTLSMEM_DMAX	/* largest datagram */
 #define SEQ_MAX		0xffffffffffffULL
 
 struct cipher {
@@ -58,172 +58,40 @@ static const struct cipher ciphers[] = {
 };
 #define NCIPHERS	(sizeof(ciphers) / sizeof(ciphers[0]))
 
-/* ---- in-memory datagram network (bench/bench_dtls_psk.c) ------------ */
-
-struct queue {
-	unsigned	head, n;
-	size_t		len[QCAP];
-	uint8_t		buf[QCAP][DMAX];
-};
-
-struct end {
-	struct queue		*in, *out;
-	gnutls_session_t	 s;
-};
+/* ---- the pair over in-memory datagram queues (dtlsmem.h) --------------- */
 
 /* A client and a server, and what the server exported. */
 struct pair {
-	struct queue		 c2s, s2c;
-	struct end		 ce, se;
-	gnutls_session_t	 c, s;
-	gnutls_psk_client_credentials_t ccred;
-	gnutls_psk_server_credentials_t scred;
-	struct kdc_rec		 r;
-	const struct cipher	*ci;
+	struct kdc_dtlsmem_queue	 c2s, s2c;
+	struct kdc_dtlsmem_end		 ce, se;
+	gnutls_session_t		 c, s;
+	gnutls_psk_client_credentials_t	 ccred;
+	gnutls_psk_server_credentials_t	 scred;
+	struct kdc_rec			 r;
+	const struct cipher		*ci;
 };
-
-static int
-q_push(struct queue *q, const void *d, size_t n)
-{
-	unsigned t;
-
-	if (q->n == QCAP || n > DMAX)
-		return -1;
-	t = (q->head + q->n++) % QCAP;
-	memcpy(q->buf[t], d, n);
-	q->len[t] = n;
-	return 0;
-}
-
-static ssize_t
-q_pop(struct queue *q, void *d, size_t cap)
-{
-	size_t n;
-
-	if (q->n == 0)
-		return -1;
-	n = q->len[q->head];
-	if (n > cap)
-		n = cap;
-	memcpy(d, q->buf[q->head], n);
-	q->head = (q->head + 1) % QCAP;
-	q->n--;
-	return (ssize_t)n;
-}
-
-static ssize_t
-push_cb(gnutls_transport_ptr_t p, const void *d, size_t n)
-{
-	struct end *e = p;
-
-	if (q_push(e->out, d, n) != 0) {
-		gnutls_transport_set_errno(e->s, ENOBUFS);
-		return -1;
-	}
-	return (ssize_t)n;
-}
-
-static ssize_t
-pull_cb(gnutls_transport_ptr_t p, void *d, size_t n)
-{
-	struct end *e = p;
-	ssize_t r = q_pop(e->in, d, n);
-
-	if (r < 0)
-		gnutls_transport_set_errno(e->s, EAGAIN);
-	return r;
-}
-
-static int
-pull_timeout_cb(gnutls_transport_ptr_t p, unsigned ms)
-{
-	struct end *e = p;
-
-	(void)ms;
-	return e->in->n > 0 ? 1 : 0;
-}
-
-static const unsigned char psk_key[16] = {
-	0x65, 0xbe, 0xfe, 0x07, 0xfb, 0x9a, 0x9f, 0x00,
-	0x83, 0x3d, 0x18, 0xe4, 0x75, 0x09, 0x0b, 0x0b,
-};
-
-static int
-server_psk_cb(gnutls_session_t s, const char *user, gnutls_datum_t *key)
-{
-	(void)s;
-	if (strcmp(user, "dev0") != 0)
-		return -1;
-	if ((key->data = gnutls_malloc(sizeof(psk_key))) == NULL)
-		return -1;
-	memcpy(key->data, psk_key, sizeof(psk_key));
-	key->size = sizeof(psk_key);
-	return 0;
-}
-
-static void
-session_new(struct pair *p, gnutls_session_t *s, struct end *e,
-    unsigned flags, const char *prio)
-{
-	const char *err = NULL;
-
-	assert_int_equal(gnutls_init(s, flags | GNUTLS_DATAGRAM |
-	    GNUTLS_NONBLOCK), 0);
-	assert_int_equal(gnutls_priority_set_direct(*s, prio, &err), 0);
-	if (flags & GNUTLS_SERVER)
-		assert_int_equal(gnutls_credentials_set(*s, GNUTLS_CRD_PSK,
-		    p->scred), 0);
-	else
-		assert_int_equal(gnutls_credentials_set(*s, GNUTLS_CRD_PSK,
-		    p->ccred), 0);
-	gnutls_dtls_set_mtu(*s, 1400);
-	e->s = *s;
-	gnutls_transport_set_ptr(*s, e);
-	gnutls_transport_set_push_function(*s, push_cb);
-	gnutls_transport_set_pull_function(*s, pull_cb);
-	gnutls_transport_set_pull_timeout_function(*s, pull_timeout_cb);
-}
 
 /* A new pair with the handshake done, for GnuTLS priority name cname. */
 static struct pair *
 pair_new(const char *cname)
 {
-	gnutls_datum_t key = { (unsigned char *)psk_key, sizeof(psk_key) };
 	struct pair *p;
 	char prio[256];
-	bool cdone = false, sdone = false;
-	int r, spins = 0;
 
 	assert_non_null(p = calloc(1, sizeof(*p)));
 	snprintf(prio, sizeof(prio), PRIO_FMT, cname);
+	kdc_dtlsmem_queue_init(&p->c2s, QCAP);
+	kdc_dtlsmem_queue_init(&p->s2c, QCAP);
 	p->ce.in = &p->s2c;
 	p->ce.out = &p->c2s;
 	p->se.in = &p->c2s;
 	p->se.out = &p->s2c;
-	assert_int_equal(gnutls_psk_allocate_client_credentials(&p->ccred), 0);
-	assert_int_equal(gnutls_psk_set_client_credentials(p->ccred, "dev0",
-	    &key, GNUTLS_PSK_KEY_RAW), 0);
-	assert_int_equal(gnutls_psk_allocate_server_credentials(&p->scred), 0);
-	gnutls_psk_set_server_credentials_function(p->scred, server_psk_cb);
-	session_new(p, &p->c, &p->ce, GNUTLS_CLIENT, prio);
-	session_new(p, &p->s, &p->se, GNUTLS_SERVER, prio);
-	while (!cdone || !sdone) {
-		assert_true(++spins < 100);
-		if (!cdone) {
-			r = gnutls_handshake(p->c);
-			if (r == 0)
-				cdone = true;
-			else
-				assert_false(gnutls_error_is_fatal(r));
-		}
-		if (!sdone) {
-			r = gnutls_handshake(p->s);
-			if (r == 0)
-				sdone = true;
-			else
-				assert_false(gnutls_error_is_fatal(r));
-		}
-	}
+	assert_int_equal(kdc_dtlsmem_creds(&p->ccred, &p->scred), 0);
+	assert_int_equal(kdc_dtlsmem_session(&p->c, &p->ce, GNUTLS_CLIENT,
+	    prio, p->ccred), 0);
+	assert_int_equal(kdc_dtlsmem_session(&p->s, &p->se, GNUTLS_SERVER,
+	    prio, p->scred), 0);
+	assert_int_equal(kdc_dtlsmem_handshake(p->c, p->s), 0);
 	return p;
 }
 
@@ -241,14 +109,14 @@ pair_free(struct pair *p)
 
 /* GnuTLS session s sends msg; the datagram it pushed into q -> dg. */
 static size_t
-gnutls_seal(gnutls_session_t s, struct queue *q, const char *msg,
+gnutls_seal(gnutls_session_t s, struct kdc_dtlsmem_queue *q, const char *msg,
     uint8_t *dg)
 {
 	ssize_t n;
 
 	assert_int_equal(gnutls_record_send(s, msg, strlen(msg)),
 	    (ssize_t)strlen(msg));
-	n = q_pop(q, dg, DMAX);
+	n = kdc_dtlsmem_pop(q, dg, DMAX);
 	assert_true(n > 0);
 	assert_int_equal(q->n, 0);
 	return (size_t)n;
@@ -300,7 +168,7 @@ pair_switched(const struct cipher *ci)
 	assert_int_equal(m, n);
 	assert_memory_equal(ours, theirs, n);
 	assert_int_equal(n, strlen(msg) + kdc_rec_overhead(&p->r));
-	assert_int_equal(q_push(&p->s2c, theirs, n), 0);
+	assert_int_equal(kdc_dtlsmem_push(&p->s2c, theirs, n), 0);
 	client_reads(p, msg);
 
 	gnutls_deinit(p->s);
@@ -396,14 +264,14 @@ test_interop(void **state)
 		assert_int_equal(kdc_rec_seal(&p->r, KDC_REC_APPDATA,
 		    (const uint8_t *)"from kdc", 8, rec, sizeof(rec), &n),
 		    KDC_OK);
-		assert_int_equal(q_push(&p->s2c, rec, n), 0);
+		assert_int_equal(kdc_dtlsmem_push(&p->s2c, rec, n), 0);
 		client_reads(p, "from kdc");
 		assert_int_equal(kdc_rec_seal(&p->r, KDC_REC_APPDATA,
 		    (const uint8_t *)"one", 3, dg, sizeof(dg), &n), KDC_OK);
 		assert_int_equal(kdc_rec_seal(&p->r, KDC_REC_APPDATA,
 		    (const uint8_t *)"two", 3, dg + n, sizeof(dg) - n, &m),
 		    KDC_OK);
-		assert_int_equal(q_push(&p->s2c, dg, n + m), 0);
+		assert_int_equal(kdc_dtlsmem_push(&p->s2c, dg, n + m), 0);
 		client_reads(p, "one");
 		client_reads(p, "two");
 		/* a 1 KiB record */
@@ -413,7 +281,7 @@ test_interop(void **state)
 		big = large;
 		assert_int_equal(kdc_rec_seal(&p->r, KDC_REC_APPDATA,
 		    (const uint8_t *)big, 1024, rec, sizeof(rec), &n), KDC_OK);
-		assert_int_equal(q_push(&p->s2c, rec, n), 0);
+		assert_int_equal(kdc_dtlsmem_push(&p->s2c, rec, n), 0);
 		client_reads(p, big);
 
 		/* (b) GnuTLS -> ours */
@@ -427,7 +295,7 @@ test_interop(void **state)
 		assert_int_equal(kdc_rec_seal(&p->r, KDC_REC_ALERT,
 		    (const uint8_t *)"\x01\x00", 2, rec, sizeof(rec), &n),
 		    KDC_OK);
-		assert_int_equal(q_push(&p->s2c, rec, n), 0);
+		assert_int_equal(kdc_dtlsmem_push(&p->s2c, rec, n), 0);
 		assert_int_equal(gnutls_record_recv(p->c, dg, sizeof(dg)), 0);
 		pair_free(p);
 	}
@@ -485,7 +353,7 @@ test_replay(void **state)
 
 		/* a record GnuTLS delivered, then the switch */
 		oldn = client_sends(p, "seen by gnutls", old);
-		assert_int_equal(q_push(&p->c2s, old, oldn), 0);
+		assert_int_equal(kdc_dtlsmem_push(&p->c2s, old, oldn), 0);
 		assert_int_equal(gnutls_record_recv(p->s, got, sizeof(got)),
 		    14);
 		assert_int_equal(kdc_rec_export(&p->r, p->s), KDC_OK);
@@ -652,7 +520,7 @@ test_exhausted(void **state)
 	assert_int_equal(kdc_rec_seal(&p->r, KDC_REC_APPDATA,
 	    (const uint8_t *)"last", 4, rec, sizeof(rec), &n), KDC_OK);
 	assert_memory_equal(rec + 5, "\xff\xff\xff\xff\xff\xfe", 6);
-	assert_int_equal(q_push(&p->s2c, rec, n), 0);
+	assert_int_equal(kdc_dtlsmem_push(&p->s2c, rec, n), 0);
 	client_reads(p, "last");
 	assert_int_equal(p->r.wr.seq, SEQ_MAX);
 	assert_int_equal(kdc_rec_seal(&p->r, KDC_REC_APPDATA,
@@ -684,7 +552,7 @@ test_seal_limits(void **state)
 	    10 + kdc_rec_overhead(&p->r), &n), KDC_OK);
 	assert_int_equal(n, 10 + kdc_rec_overhead(&p->r));
 	assert_int_equal(p->r.wr.seq, seq + 1);
-	assert_int_equal(q_push(&p->s2c, out, n), 0);
+	assert_int_equal(kdc_dtlsmem_push(&p->s2c, out, n), 0);
 	assert_int_equal(gnutls_record_recv(p->c, out, sizeof(out)), 10);
 	pair_free(p);
 }
