@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cbor.h"
+#include "coap/wire.h"
 #include "kdcdev_int.h"
 #include "kdcdev_ocf.h"
 
@@ -198,52 +199,7 @@ kdcdev_ocf_state_decode(struct kdcdev_ocf *d, const uint8_t *buf, size_t len)
 
 /* ==== CoAP ============================================================== */
 
-#define OPT_URI_PATH	11
-#define OPT_CF		12
-#define OPT_URI_QUERY	15
-#define OPT_ACCEPT	17
-#define OPT_BLOCK2	23
-#define OPT_BLOCK1	27
-#define OPT_SIZE2	28
-#define OPT_SIZE1	60
 
-static kdc_err
-opt_ext(uint32_t nib, const uint8_t **p, size_t *left, uint32_t *out)
-{
-	if (nib < 13) {
-		*out = nib;
-	} else if (nib == 13) {
-		if (*left < 1)
-			return KDC_ERR_TRUNCATED;
-		*out = 13u + (*p)[0];
-		*p += 1;
-		*left -= 1;
-	} else if (nib == 14) {
-		if (*left < 2)
-			return KDC_ERR_TRUNCATED;
-		*out = 269u + (((uint32_t)(*p)[0] << 8) | (*p)[1]);
-		*p += 2;
-		*left -= 2;
-	} else {
-		return KDC_ERR_MALFORMED;
-	}
-	return KDC_OK;
-}
-
-static kdc_err
-opt_uint(const uint8_t *p, size_t len, uint32_t *v)
-{
-	uint32_t x = 0;
-
-	if (len > 4)
-		return KDC_ERR_MALFORMED;
-	for (size_t i = 0; i < len; i++)
-		x = (x << 8) | p[i];
-	*v = x;
-	return KDC_OK;
-}
-
-/* Append sep + the option's bytes to a NUL-terminated buffer. */
 static void
 append(char *buf, size_t cap, char sep, const uint8_t *p, size_t len,
     bool *too_long)
@@ -260,76 +216,60 @@ append(char *buf, size_t cap, char sep, const uint8_t *p, size_t len,
 	buf[at + len] = '\0';
 }
 
+/* The datagram is read by the daemon's bounded CoAP codec (coap/wire.h,
+ * base only, shared like the LwM2M codecs); what an OCF server needs of
+ * its options is kept here. */
 kdc_err
 kdcdev_ocf_coap_parse(const uint8_t *msg, size_t len,
     struct kdcdev_ocf_coap *m)
 {
-	const uint8_t *p;
-	size_t left;
-	uint32_t opt = 0, v;
+	struct kdc_coap_wire w;
+	uint32_t v;
 	kdc_err r;
 
 	memset(m, 0, sizeof(*m));
 	m->content_format = m->accept = -1;
 	m->ocf_accept_ver = m->ocf_content_ver = -1;
-	if (len < 4)
-		return KDC_ERR_TRUNCATED;
-	if ((msg[0] >> 6) != 1)
-		return KDC_ERR_MALFORMED;
-	m->type = (uint8_t)((msg[0] >> 4) & 3u);
-	m->tkl = msg[0] & 0x0fu;
-	m->code = msg[1];
-	m->mid = (uint16_t)(msg[2] << 8 | msg[3]);
-	if (m->tkl > 8)
-		return KDC_ERR_MALFORMED;
-	if (len < 4 + m->tkl)
-		return KDC_ERR_TRUNCATED;
-	memcpy(m->token, msg + 4, m->tkl);
-	p = msg + 4 + m->tkl;
-	left = len - 4 - m->tkl;
-	while (left > 0 && p[0] != 0xff) {
-		uint32_t delta, olen;
-		uint8_t b = p[0];
+	if ((r = kdc_coap_wire_parse(msg, len, &w)) != KDC_OK)
+		return r;
+	m->type = w.type;
+	m->tkl = w.token_len;
+	m->code = w.code;
+	m->mid = w.mid;
+	memcpy(m->token, w.token, w.token_len);
+	for (size_t i = 0; i < w.nopt; i++) {
+		const struct kdc_coap_opt *o = &w.opt[i];
 
-		p++;
-		left--;
-		if ((r = opt_ext(b >> 4, &p, &left, &delta)) != KDC_OK ||
-		    (r = opt_ext(b & 0x0fu, &p, &left, &olen)) != KDC_OK)
-			return r;
-		if (olen > left)
-			return KDC_ERR_TRUNCATED;
-		opt += delta;
-		r = KDC_OK;
-		switch (opt) {
-		case OPT_URI_PATH:
-			append(m->path, sizeof(m->path), '/', p, olen,
+		switch (o->num) {
+		case KDC_OPT_URI_PATH:
+			append(m->path, sizeof(m->path), '/', o->val, o->len,
 			    &m->too_long);
 			break;
-		case OPT_URI_QUERY:
-			append(m->query, sizeof(m->query), '&', p, olen,
+		case KDC_OPT_URI_QUERY:
+			append(m->query, sizeof(m->query), '&', o->val, o->len,
 			    &m->too_long);
 			break;
-		case OPT_CF:
-		case OPT_ACCEPT:
+		case KDC_OPT_CONTENT_FORMAT:
+		case KDC_OPT_ACCEPT:
 		case KDCDEV_OCF_OPT_ACCEPT_VER:
 		case KDCDEV_OCF_OPT_CONTENT_VER:
-			if ((r = opt_uint(p, olen, &v)) != KDC_OK || v > 0xffff)
+			if (kdc_coap_opt_uint(o, &v) != KDC_OK || v > 0xffff)
 				return KDC_ERR_MALFORMED;
-			if (opt == OPT_CF)
+			if (o->num == KDC_OPT_CONTENT_FORMAT)
 				m->content_format = (int32_t)v;
-			else if (opt == OPT_ACCEPT)
+			else if (o->num == KDC_OPT_ACCEPT)
 				m->accept = (int32_t)v;
-			else if (opt == KDCDEV_OCF_OPT_ACCEPT_VER)
+			else if (o->num == KDCDEV_OCF_OPT_ACCEPT_VER)
 				m->ocf_accept_ver = (int32_t)v;
 			else
 				m->ocf_content_ver = (int32_t)v;
 			break;
-		case OPT_BLOCK1:
-		case OPT_BLOCK2:
-			if ((r = opt_uint(p, olen, &v)) != KDC_OK || olen > 3 ||
+		case KDC_OPT_BLOCK1:
+		case KDC_OPT_BLOCK2:
+			if (kdc_coap_opt_uint(o, &v) != KDC_OK || o->len > 3 ||
 			    (v & 7u) == 7u)
 				return KDC_ERR_MALFORMED;
-			if (opt == OPT_BLOCK1) {
+			if (o->num == KDC_OPT_BLOCK1) {
 				m->has_block1 = true;
 				m->block1_num = v >> 4;
 				m->block1_more = (v & 8u) != 0;
@@ -341,31 +281,23 @@ kdcdev_ocf_coap_parse(const uint8_t *msg, size_t len,
 				m->block2_szx = v & 7u;
 			}
 			break;
-		case OPT_SIZE1:
-		case OPT_SIZE2:
+		case KDC_OPT_SIZE1:
+		case KDC_OPT_SIZE2:
 		case 3:		/* Uri-Host: we have one name */
 		case 7:		/* Uri-Port: the socket's */
 			break;
 		default:
-			if (opt & 1u)
+			if (o->num & 1u)
 				m->bad_critical = true;
 			break;
 		}
-		p += olen;
-		left -= olen;
 	}
 	if (m->path[0] == '\0') {
 		m->path[0] = '/';
 		m->path[1] = '\0';
 	}
-	if (left > 0) {
-		p++;
-		left--;
-		if (left == 0)
-			return KDC_ERR_MALFORMED;
-		m->payload = p;
-		m->payload_len = left;
-	}
+	m->payload = w.payload;
+	m->payload_len = w.payload_len;
 	return KDC_OK;
 }
 
@@ -468,18 +400,18 @@ kdcdev_ocf_coap_build(const struct kdcdev_ocf_coap_out *o, uint8_t *out,
 	kdc_wr_bytes(&w, h, 4);
 	kdc_wr_bytes(&w, o->token, o->tkl);
 	if (req && o->path != NULL)
-		put_split(&w, &last, OPT_URI_PATH, o->path, '/');
+		put_split(&w, &last, KDC_OPT_URI_PATH, o->path, '/');
 	if (o->content_format >= 0)
-		put_uint_opt(&w, &last, OPT_CF, (uint32_t)o->content_format);
+		put_uint_opt(&w, &last, KDC_OPT_CONTENT_FORMAT, (uint32_t)o->content_format);
 	if (req && o->query != NULL)
-		put_split(&w, &last, OPT_URI_QUERY, o->query, '&');
+		put_split(&w, &last, KDC_OPT_URI_QUERY, o->query, '&');
 	if (req)
-		put_uint_opt(&w, &last, OPT_ACCEPT, KDCDEV_OCF_CF);
+		put_uint_opt(&w, &last, KDC_OPT_ACCEPT, KDCDEV_OCF_CF);
 	if (o->block2_szx >= 0)
-		put_uint_opt(&w, &last, OPT_BLOCK2, o->block2_num << 4 |
+		put_uint_opt(&w, &last, KDC_OPT_BLOCK2, o->block2_num << 4 |
 		    (o->block2_more ? 8u : 0u) | (unsigned)o->block2_szx);
 	if (o->block1_szx >= 0)
-		put_uint_opt(&w, &last, OPT_BLOCK1, o->block1_num << 4 |
+		put_uint_opt(&w, &last, KDC_OPT_BLOCK1, o->block1_num << 4 |
 		    (o->block1_more ? 8u : 0u) | (unsigned)o->block1_szx);
 	if (req && o->ocf_version)
 		put_uint_opt(&w, &last, KDCDEV_OCF_OPT_ACCEPT_VER,
