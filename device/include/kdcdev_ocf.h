@@ -297,6 +297,10 @@ struct kdcdev_ocf_coap_out {
 	const uint8_t	*payload;
 	size_t		 payload_len;
 };
+/* One CoAP message into out (capacity *out_len; set to the length):
+ * KDC_OK, KDC_ERR_TOO_LARGE (does not fit), KDC_ERR_INVALID_ARG (a token
+ * over 8 bytes, a type over 3, an empty path segment or query item, one
+ * over 255 bytes, more than 8 query items). */
 kdc_err	kdcdev_ocf_coap_build(const struct kdcdev_ocf_coap_out *o,
 	    uint8_t *out, size_t *out_len);
 

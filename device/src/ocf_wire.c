@@ -9,6 +9,9 @@
 
 #include "base/cbor.h"
 #include "coap/wire.h"
+
+/* query items a request we build carries */
+#define KDCDEV_OCF_QUERY_ITEMS_MAX	8
 #include "kdcdev_int.h"
 #include "kdcdev_ocf.h"
 
@@ -301,137 +304,57 @@ kdcdev_ocf_coap_parse(const uint8_t *msg, size_t len,
 	return KDC_OK;
 }
 
-static size_t
-uint_bytes(uint32_t v, uint8_t b[4])
-{
-	size_t n = 0;
-
-	if (v > 0xffffff)
-		b[n++] = (uint8_t)(v >> 24);
-	if (v > 0xffff)
-		b[n++] = (uint8_t)(v >> 16);
-	if (v > 0xff)
-		b[n++] = (uint8_t)(v >> 8);
-	if (v > 0)
-		b[n++] = (uint8_t)v;
-	return n;
-}
-
-static void
-put_opt(struct kdc_wr *w, uint32_t *last, uint32_t num, const void *val,
-    size_t len)
-{
-	uint32_t delta = num - *last;
-	uint8_t hdr[5];
-	size_t h = 1;
-	unsigned dn, ln;
-
-	if (delta < 13) {
-		dn = delta;
-	} else if (delta < 269) {
-		dn = 13;
-		hdr[h++] = (uint8_t)(delta - 13);
-	} else {
-		dn = 14;
-		hdr[h++] = (uint8_t)((delta - 269) >> 8);
-		hdr[h++] = (uint8_t)(delta - 269);
-	}
-	if (len < 13) {
-		ln = (unsigned)len;
-	} else if (len < 269) {
-		ln = 13;
-		hdr[h++] = (uint8_t)(len - 13);
-	} else {
-		ln = 14;
-		hdr[h++] = (uint8_t)((len - 269) >> 8);
-		hdr[h++] = (uint8_t)(len - 269);
-	}
-	hdr[0] = (uint8_t)(dn << 4 | ln);
-	kdc_wr_bytes(w, hdr, h);
-	kdc_wr_bytes(w, val, len);
-	*last = num;
-}
-
-static void
-put_uint_opt(struct kdc_wr *w, uint32_t *last, uint32_t num, uint32_t v)
-{
-	uint8_t b[4];
-
-	put_opt(w, last, num, b, uint_bytes(v, b));
-}
-
-/* Uri-Path or Uri-Query options from a '/' or '&' separated string. */
-static void
-put_split(struct kdc_wr *w, uint32_t *last, uint32_t num, const char *s,
-    char sep)
-{
-	while (s != NULL && *s != '\0') {
-		const char *end;
-		size_t n;
-
-		if (*s == sep) {
-			s++;
-			continue;
-		}
-		end = strchr(s, sep);
-		n = end != NULL ? (size_t)(end - s) : strlen(s);
-		put_opt(w, last, num, s, n);
-		s += n;
-	}
-}
-
+/* Written by the daemon's CoAP writer too (coap/wire.h kdc_coap_wb_*).
+ * A path's leading '/' is ours to drop ("/a/light"); an empty segment
+ * is refused (INVALID_ARG), as is a query item over 255 bytes. */
 kdc_err
 kdcdev_ocf_coap_build(const struct kdcdev_ocf_coap_out *o, uint8_t *out,
     size_t *out_len)
 {
-	struct kdc_wr w;
-	uint32_t last = 0;
-	uint8_t h[4];
+	struct kdc_coap_wb w;
 	bool req = o->code >= 1 && o->code <= 4;
+	size_t n;
+	kdc_err r;
 
 	if (o->tkl > 8 || o->type > 3)
 		return KDC_ERR_INVALID_ARG;
-	kdc_wr_init(&w, out, *out_len);
+	kdc_coap_wb_init(&w, out, *out_len, o->type, o->code, o->mid,
+	    o->token, o->tkl);
 	*out_len = 0;
-	h[0] = (uint8_t)(0x40u | (unsigned)o->type << 4 | (unsigned)o->tkl);
-	h[1] = o->code;
-	h[2] = (uint8_t)(o->mid >> 8);
-	h[3] = (uint8_t)o->mid;
-	kdc_wr_bytes(&w, h, 4);
-	kdc_wr_bytes(&w, o->token, o->tkl);
-	if (req && o->path != NULL)
-		put_split(&w, &last, KDC_OPT_URI_PATH, o->path, '/');
+	if (req && o->path != NULL) {
+		const char *path = o->path;
+
+		while (*path == '/')
+			path++;
+		kdc_coap_wb_path(&w, KDC_OPT_URI_PATH, path);
+	}
 	if (o->content_format >= 0)
-		put_uint_opt(&w, &last, KDC_OPT_CONTENT_FORMAT, (uint32_t)o->content_format);
+		kdc_coap_wb_opt_uint(&w, KDC_OPT_CONTENT_FORMAT,
+		    (uint32_t)o->content_format);
 	if (req && o->query != NULL)
-		put_split(&w, &last, KDC_OPT_URI_QUERY, o->query, '&');
+		kdc_coap_wb_query(&w, o->query, KDCDEV_OCF_QUERY_ITEMS_MAX);
 	if (req)
-		put_uint_opt(&w, &last, KDC_OPT_ACCEPT, KDCDEV_OCF_CF);
+		kdc_coap_wb_opt_uint(&w, KDC_OPT_ACCEPT, KDCDEV_OCF_CF);
 	if (o->block2_szx >= 0)
-		put_uint_opt(&w, &last, KDC_OPT_BLOCK2, o->block2_num << 4 |
+		kdc_coap_wb_opt_uint(&w, KDC_OPT_BLOCK2, o->block2_num << 4 |
 		    (o->block2_more ? 8u : 0u) | (unsigned)o->block2_szx);
 	if (o->block1_szx >= 0)
-		put_uint_opt(&w, &last, KDC_OPT_BLOCK1, o->block1_num << 4 |
+		kdc_coap_wb_opt_uint(&w, KDC_OPT_BLOCK1, o->block1_num << 4 |
 		    (o->block1_more ? 8u : 0u) | (unsigned)o->block1_szx);
 	if (req && o->ocf_version)
-		put_uint_opt(&w, &last, KDCDEV_OCF_OPT_ACCEPT_VER,
+		kdc_coap_wb_opt_uint(&w, KDCDEV_OCF_OPT_ACCEPT_VER,
 		    KDCDEV_OCF_VERSION);
 	if (o->content_format == KDCDEV_OCF_CF && o->ocf_version)
-		put_uint_opt(&w, &last, KDCDEV_OCF_OPT_CONTENT_VER,
+		kdc_coap_wb_opt_uint(&w, KDCDEV_OCF_OPT_CONTENT_VER,
 		    KDCDEV_OCF_VERSION);
-	if (o->payload_len > 0) {
-		kdc_wr_u8(&w, 0xff);
-		kdc_wr_bytes(&w, o->payload, o->payload_len);
-	}
-	if (kdc_wr_err(&w) != KDC_OK)
-		return KDC_ERR_TOO_LARGE;
-	*out_len = kdc_wr_len(&w);
+	if (o->payload_len > 0)
+		kdc_coap_wb_payload(&w, o->payload, o->payload_len);
+	if ((r = kdc_coap_wb_end(&w, &n)) != KDC_OK)
+		return r;
+	*out_len = n;
 	return KDC_OK;
 }
 
-/* ==== one CoAP exchange ================================================ */
-
-/* "owned=false", any case */
 static bool
 is_owned_false(const char *q)
 {
