@@ -129,3 +129,29 @@ has() {
 	"$@" > "$T/has.out" 2>/dev/null || { echo "command failed: $*" >&2; return 1; }
 	grep -qE -- "$pat" "$T/has.out"
 }
+
+# veth_pair NSA NSB VA VB: two network namespaces joined by a veth pair
+# (VA in NSA, VB in NSB), loopback and both ends up with multicast on and
+# no automatic address (the test adds fixed ones, nodad: usable at once).
+# Needs root (CAP_SYS_ADMIN): without it the test FAILS, it never skips.
+# netns_del NS...: removes them (the veth pair goes with them); kill the
+# processes in them first (a process keeps a deleted namespace alive).
+veth_pair() {
+	local na=$1 nb=$2 va=$3 vb=$4
+	command -v ip >/dev/null || fail "ip missing (iproute2; make deps installs it)"
+	ip netns add "$na" || fail "ip netns add not permitted: this test needs root (CAP_SYS_ADMIN); it does not skip"
+	ip netns add "$nb" || fail "ip netns add $nb failed"
+	ip link add "$va" type veth peer name "$vb" || fail "no veth pair"
+	ip link set "$va" netns "$na"
+	ip link set "$vb" netns "$nb"
+	ip -n "$na" link set lo up
+	ip -n "$nb" link set lo up
+	ip -n "$na" link set "$va" addrgenmode none
+	ip -n "$nb" link set "$vb" addrgenmode none
+	ip -n "$na" link set "$va" multicast on up
+	ip -n "$nb" link set "$vb" multicast on up
+}
+netns_del() {
+	local ns
+	for ns in "$@"; do ip netns del "$ns" 2>/dev/null || true; done
+}

@@ -32,31 +32,20 @@ mc_cleanup() {
 		[ -n "$p" ] && wait "$p" 2>/dev/null || true
 	done
 	PIDS=()
-	ip netns del "$NSA" 2>/dev/null || true
-	ip netns del "$NSB" 2>/dev/null || true
+	netns_del "$NSA" "$NSB"
 	ip link del "$VA" 2>/dev/null || true
 	(exit $rc)
 	cleanup
 }
 trap mc_cleanup EXIT
 
-command -v ip >/dev/null || fail "ip missing (iproute2; make deps installs it)"
-ip netns add "$NSA" || fail "ip netns add not permitted: this test needs root (CAP_SYS_ADMIN); it does not skip"
-ip netns add "$NSB" || fail "ip netns add $NSB failed"
-ip link add "$VA" type veth peer name "$VB" || fail "no veth pair"
-ip link set "$VA" netns "$NSA"
-ip link set "$VB" netns "$NSB"
+veth_pair "$NSA" "$NSB" "$VA" "$VB"
 # (never in the background: `ip netns exec` execs the command, so $! is
 # the command's own pid and the trap's kill reaches it; a shell function
 # in the background would be a subshell and its child would outlive it)
 inA() { ip netns exec "$NSA" "$@"; }
 inB() { ip netns exec "$NSB" "$@"; }
-for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
 # fixed link-local addresses (no DAD: usable at once), multicast on
-ip -n "$NSA" link set "$VA" addrgenmode none
-ip -n "$NSB" link set "$VB" addrgenmode none
-ip -n "$NSA" link set "$VA" multicast on up
-ip -n "$NSB" link set "$VB" multicast on up
 ip -n "$NSA" -6 addr add fe80::a/64 dev "$VA" nodad
 ip -n "$NSA" -6 addr add fd00:77::a/64 dev "$VA" nodad
 ip -n "$NSA" addr add 10.77.0.1/24 dev "$VA"

@@ -32,24 +32,13 @@ ocf_cleanup() {
 			[ -f "$f" ] && { echo "--- $f"; tail -n 25 "$f"; } >&2
 		done
 	fi
-	ip netns del "$NSK" 2>/dev/null || true
-	ip netns del "$NSD" 2>/dev/null || true
+	netns_del "$NSK" "$NSD"
 	(exit $rc)
 	cleanup
 }
 trap ocf_cleanup EXIT
 
-command -v ip >/dev/null || fail "ip missing (iproute2; make deps installs it)"
-ip netns add "$NSK" || fail "ip netns add not permitted: this test needs root (CAP_SYS_ADMIN); it does not skip"
-ip netns add "$NSD" || fail "ip netns add $NSD failed"
-ip link add "$VK" type veth peer name "$VD" || fail "no veth pair"
-ip link set "$VK" netns "$NSK"
-ip link set "$VD" netns "$NSD"
-for ns in "$NSK" "$NSD"; do ip -n "$ns" link set lo up; done
-ip -n "$NSK" link set "$VK" addrgenmode none
-ip -n "$NSD" link set "$VD" addrgenmode none
-ip -n "$NSK" link set "$VK" multicast on up
-ip -n "$NSD" link set "$VD" multicast on up
+veth_pair "$NSK" "$NSD" "$VK" "$VD"
 ip -n "$NSK" -6 addr add fe80::a/64 dev "$VK" nodad
 ip -n "$NSK" -6 addr add fd00:78::a/64 dev "$VK" nodad
 ip -n "$NSD" -6 addr add fe80::d/64 dev "$VD" nodad

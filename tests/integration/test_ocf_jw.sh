@@ -50,27 +50,16 @@ jw_cleanup() {
 			[ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; } >&2
 		done
 	fi
-	ip netns del "$NSK" 2>/dev/null || true
-	ip netns del "$NSD" 2>/dev/null || true
+	netns_del "$NSK" "$NSD"
 	ip link del "$VK" 2>/dev/null || true
 	(exit $rc)
 	cleanup
 }
 trap jw_cleanup EXIT
 
-command -v ip >/dev/null || fail "ip missing (iproute2; make deps installs it)"
+veth_pair "$NSK" "$NSD" "$VK" "$VD"
 command -v jq >/dev/null || fail "jq missing (make deps installs it)"
-ip netns add "$NSK" || fail "ip netns add not permitted: this test needs root (CAP_SYS_ADMIN); it does not skip"
-ip netns add "$NSD" || fail "ip netns add $NSD failed"
-ip link add "$VK" type veth peer name "$VD" || fail "no veth pair"
-ip link set "$VK" netns "$NSK"
-ip link set "$VD" netns "$NSD"
-for ns in "$NSK" "$NSD"; do ip -n "$ns" link set lo up; done
 # fixed link-local addresses (no DAD: usable at once), multicast on
-ip -n "$NSK" link set "$VK" addrgenmode none
-ip -n "$NSD" link set "$VD" addrgenmode none
-ip -n "$NSK" link set "$VK" multicast on up
-ip -n "$NSD" link set "$VD" multicast on up
 ip -n "$NSK" -6 addr add fe80::a/64 dev "$VK" nodad
 ip -n "$NSD" -6 addr add fe80::d/64 dev "$VD" nodad
 
