@@ -11,8 +11,10 @@
  * KDC_HTTP_REQUEST_TIMEOUT): MHD's own timeout is inactivity only, which
  * a client trickling one byte every few seconds resets forever.
  */
+#define _GNU_SOURCE		/* POLLRDHUP */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -53,6 +55,9 @@
 
 #define PROBLEM_JSON	"application/problem+json"
 
+/* The block MHD asks a stream's pull to fill at most (advisory). */
+#define STREAM_BLOCK	4096
+
 struct route {
 	char		*method;
 	char		*path;		/* prefix: ends in "/" */
@@ -62,6 +67,15 @@ struct route {
 	void		*arg;
 };
 
+/* A gated path prefix (kdc_http_gate). */
+struct gate {
+	char			*prefix;	/* "/x", or "/" for all */
+	size_t			 len;
+	kdc_http_gate_fn	 fn;
+	void			(*free_fn)(void *auth);
+	void			*arg;
+};
+
 /* One accepted connection, from MHD's STARTED notice to its CLOSED one. */
 struct conn {
 	struct conn		*prev;
@@ -69,8 +83,40 @@ struct conn {
 	int			 fd;
 	int64_t			 deadline;	/* ms, CLOCK_MONOTONIC */
 	bool			 in_request;	/* headers in: request deadline */
+	bool			 streaming;	/* answering with a stream: none */
 	bool			 closing;	/* shut down by the watchdog */
 	struct sockaddr_storage	 addr;
+};
+
+/*
+ * A streamed response (kdc_http_resp_stream). MHD calls stream_read()
+ * on its thread; when pull has nothing, the connection is suspended (an
+ * MHD content reader returning 0 in internal-thread mode is called again
+ * at once, a busy loop: docs/traps.md) until kdc_http_stream_wake()
+ * resumes it. MHD's free callback of the response (stream_free()) calls
+ * done exactly once. Lock order: h->slock, then lock, then MHD's own
+ * (resume/suspend); MHD calls us with none of its locks held but the
+ * response's, which kdc_http_stream_wake() never takes.
+ */
+struct kdc_http_stream {
+	pthread_mutex_t		 lock;
+	kdc_http_pull_fn	 pull;
+	void			(*done)(void *arg);
+	void			*arg;
+	/* set when queued (dispatch), then fixed */
+	struct kdc_http		*h;
+	struct MHD_Connection	*c;
+	int			 fd;
+	void			*auth;		/* the gate's, freed after done */
+	void			(*auth_free)(void *auth);
+	/* under h->slock */
+	struct kdc_http_stream	*prev;
+	struct kdc_http_stream	*next;
+	bool			 linked;
+	/* under lock */
+	bool			 suspended;	/* by stream_read(), not resumed */
+	bool			 woken;		/* a wake since pull was called */
+	bool			 ending;	/* stop or client gone: end it */
 };
 
 /*
@@ -113,7 +159,15 @@ struct kdc_http {
 	const char		*trust_pem;
 	struct route		*routes;
 	size_t			 nroutes;
+	struct gate		*gates;
+	size_t			 ngates;
 	atomic_bool		 starting;	/* read by MHD's thread */
+	atomic_bool		 stopping;	/* streams end */
+
+	/* Live streams (queued, done not yet run): stop and the watchdog
+	 * end them. */
+	pthread_mutex_t		 slock;
+	struct kdc_http_stream	*streams;
 	unsigned int		 per_addr;	/* connections per address */
 
 	/* Shared by MHD's thread and the watchdog, under lock. */
@@ -135,8 +189,17 @@ struct kdc_http {
 	atomic_ulong		 chain_hits;
 };
 
-/* Per request, from the first handler call to MHD's completion call. */
+/* Per request, from MHD's URI callback to its completion call. */
 struct req_state {
+	struct MHD_Connection *c;
+	char		*query;		/* raw, without '?'; NULL if none */
+	bool		 started;	/* headers in, first handler call */
+	bool		 bad_uri;	/* %00 in path or query: 400 */
+	void		*auth;		/* the gate's, freed at completion */
+	void		(*auth_free)(void *auth);
+	struct kdc_http_resp gresp;	/* a gate's refusal, sent after a
+					 * drained body (status: refuse) */
+	bool		 gresp_set;
 	uint8_t		*body;
 	size_t		 len;
 	size_t		 cap;
@@ -200,6 +263,87 @@ kdc_http_resp_set(struct kdc_http_resp *resp, int status,
 	resp->body = copy;
 	resp->body_len = len;
 	return KDC_OK;
+}
+
+/* RFC 9110 §5.6.2 token characters. */
+static bool
+token_ok(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
+			return false;
+	}
+	return true;
+}
+
+/* A field value: visible characters, spaces and tabs (no CR/LF: no
+ * header injection). */
+static bool
+value_ok(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* The headers the listener sets itself (or MHD does). */
+static const char *const owned_headers[] = {
+	"Content-Type", "Content-Length", "Cache-Control",
+	"X-Content-Type-Options", "Connection", "Transfer-Encoding",
+};
+
+kdc_err
+kdc_http_resp_header(struct kdc_http_resp *resp, const char *name,
+    const char *value)
+{
+	char *n, *v;
+
+	if (resp == NULL || name == NULL || value == NULL || !token_ok(name) ||
+	    !value_ok(value))
+		return KDC_ERR_INVALID_ARG;
+	for (size_t i = 0; i < sizeof(owned_headers) / sizeof(*owned_headers);
+	    i++)
+		if (strcasecmp(name, owned_headers[i]) == 0)
+			return KDC_ERR_INVALID_ARG;
+	if (resp->nhdrs >= KDC_HTTP_RESP_HEADERS_MAX)
+		return KDC_ERR_TOO_LARGE;
+	if ((n = kdc_strdup(name)) == NULL)
+		return KDC_ERR_NOMEM;
+	if ((v = kdc_strdup(value)) == NULL) {
+		kdc_free(n);
+		return KDC_ERR_NOMEM;
+	}
+	resp->hdr_name[resp->nhdrs] = n;
+	resp->hdr_value[resp->nhdrs] = v;
+	resp->nhdrs++;
+	return KDC_OK;
+}
+
+static void stream_end(struct kdc_http_stream *s);
+
+void
+kdc_http_resp_clear(struct kdc_http_resp *resp)
+{
+	if (resp == NULL)
+		return;
+	wipe_free(resp->body, resp->body_len);
+	for (size_t i = 0; i < resp->nhdrs && i < KDC_HTTP_RESP_HEADERS_MAX;
+	    i++) {
+		kdc_free(resp->hdr_name[i]);
+		kdc_free(resp->hdr_value[i]);
+	}
+	if (resp->stream != NULL)
+		stream_end(resp->stream);
+	memset(resp, 0, sizeof(*resp));
 }
 
 /* Append s to b as JSON string content (RFC 8259 §7). */
@@ -296,13 +440,40 @@ owned_body_free(void *cls)
 	kdc_free(ob);
 }
 
+/* The headers every response carries, then extra's (may be NULL).
+ * false if MHD refuses one. */
+static bool
+add_headers(struct MHD_Response *resp, const char *ctype, const char *allow,
+    const struct kdc_http_resp *extra)
+{
+	if (MHD_add_response_header(resp, "Cache-Control", "no-store") !=
+	    MHD_YES ||
+	    MHD_add_response_header(resp, "X-Content-Type-Options",
+	    "nosniff") != MHD_YES ||
+	    (ctype != NULL && *ctype != '\0' &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    ctype) != MHD_YES) ||
+	    (allow != NULL &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) !=
+	    MHD_YES))
+		return false;
+	for (size_t i = 0; extra != NULL && i < extra->nhdrs &&
+	    i < KDC_HTTP_RESP_HEADERS_MAX; i++)
+		if (MHD_add_response_header(resp, extra->hdr_name[i],
+		    extra->hdr_value[i]) != MHD_YES)
+			return false;
+	return true;
+}
+
 /*
  * Queue status with body (owned: freed on every path) and the headers
- * every response carries. allow: the Allow header of a 405, or NULL.
+ * every response carries. allow: the Allow header of a 405, or NULL;
+ * extra: a handler's or gate's headers, or NULL (borrowed).
  */
 static enum MHD_Result
 queue(struct MHD_Connection *c, struct req_state *rs, int status,
-    const char *ctype, uint8_t *body, size_t len, const char *allow)
+    const char *ctype, uint8_t *body, size_t len, const char *allow,
+    const struct kdc_http_resp *extra)
 {
 	struct MHD_Response *resp = NULL;
 	struct owned_body *ob = NULL;
@@ -323,18 +494,7 @@ queue(struct MHD_Connection *c, struct req_state *rs, int status,
 		if (resp == NULL)
 			owned_body_free(ob);
 	}
-	if (resp == NULL)
-		goto out;
-	if (MHD_add_response_header(resp, "Cache-Control", "no-store") !=
-	    MHD_YES ||
-	    MHD_add_response_header(resp, "X-Content-Type-Options",
-	    "nosniff") != MHD_YES ||
-	    (ctype != NULL && *ctype != '\0' &&
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    ctype) != MHD_YES) ||
-	    (allow != NULL &&
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) !=
-	    MHD_YES))
+	if (resp == NULL || !add_headers(resp, ctype, allow, extra))
 		goto out;
 	ret = MHD_queue_response(c, (unsigned int)status, resp);
 out:
@@ -346,7 +506,7 @@ out:
 
 static enum MHD_Result
 queue_problem(struct MHD_Connection *c, struct req_state *rs, int status,
-    const char *allow)
+    const char *allow, const struct kdc_http_resp *extra)
 {
 	struct kdc_http_resp resp;
 
@@ -354,7 +514,32 @@ queue_problem(struct MHD_Connection *c, struct req_state *rs, int status,
 	if (kdc_http_resp_problem(&resp, status, NULL) != KDC_OK)
 		return MHD_NO;		/* out of memory: drop it */
 	return queue(c, rs, status, resp.content_type, resp.body,
-	    resp.body_len, allow);
+	    resp.body_len, allow, extra);
+}
+
+/*
+ * Queue a handler's or gate's response r (status already checked to be
+ * 100..599; r keeps no body after: it is handed over). A status >= 400
+ * with neither body nor content type gets a problem body; r's headers go
+ * out in every case.
+ */
+static enum MHD_Result
+queue_resp(struct MHD_Connection *c, struct req_state *rs,
+    struct kdc_http_resp *r)
+{
+	uint8_t *body = r->body;
+	size_t len = r->body == NULL ? 0 : r->body_len;
+
+	r->body = NULL;
+	r->body_len = 0;
+	if (body == NULL && r->content_type[0] == '\0' && r->status >= 400)
+		return queue_problem(c, rs, r->status, NULL, r);
+	r->content_type[sizeof(r->content_type) - 1] = '\0';
+	if (!content_type_ok(r->content_type)) {
+		wipe_free(body, len);
+		return queue_problem(c, rs, 500, NULL, NULL);
+	}
+	return queue(c, rs, r->status, r->content_type, body, len, NULL, r);
 }
 
 /* ---- client certificates ---------------------------------------------- */
@@ -562,6 +747,28 @@ same_group(const struct route *a, const struct route *b)
 	return a->prefix == b->prefix && strcmp(a->path, b->path) == 0;
 }
 
+/* The request as handlers and gates see it. */
+static void
+req_fill(struct kdc_http_req *req, struct req_state *rs, const char *url,
+    const char *method)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->path = url;
+	req->body = rs->len > 0 ? rs->body : NULL;
+	req->body_len = rs->len;
+	req->client_dn = rs->client_dn;
+	req->client_certs = (const uint8_t *const *)rs->chain;
+	req->client_cert_lens = rs->chain_len;
+	req->nclient_certs = rs->nchain;
+	req->query = rs->query;
+	req->auth = rs->auth;
+	req->priv = rs;
+}
+
+static enum MHD_Result queue_stream(struct kdc_http *h,
+    struct MHD_Connection *c, struct req_state *rs, struct kdc_http_resp *r);
+
 static enum MHD_Result
 dispatch(struct kdc_http *h, struct MHD_Connection *c, struct req_state *rs,
     const char *url, const char *method)
@@ -569,11 +776,12 @@ dispatch(struct kdc_http *h, struct MHD_Connection *c, struct req_state *rs,
 	const struct route *key, *r = NULL;
 	struct kdc_http_resp resp;
 	struct kdc_http_req req;
+	enum MHD_Result ret;
 	char allow[256];
 	size_t o = 0;
 
 	if ((key = route_key(h, url)) == NULL)
-		return queue_problem(c, rs, 404, NULL);
+		return queue_problem(c, rs, 404, NULL, NULL);
 	for (size_t i = 0; i < h->nroutes && r == NULL; i++) {
 		const struct route *x = &h->routes[i];
 
@@ -596,35 +804,23 @@ dispatch(struct kdc_http *h, struct MHD_Connection *c, struct req_state *rs,
 				break;
 			o += (size_t)w;
 		}
-		return queue_problem(c, rs, 405, allow);
+		return queue_problem(c, rs, 405, allow, NULL);
 	}
 
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.path = url;
-	req.body = rs->len > 0 ? rs->body : NULL;
-	req.body_len = rs->len;
-	req.client_dn = rs->client_dn;
-	req.client_certs = (const uint8_t *const *)rs->chain;
-	req.client_cert_lens = rs->chain_len;
-	req.nclient_certs = rs->nchain;
+	req_fill(&req, rs, url, method);
 	memset(&resp, 0, sizeof(resp));
 	r->fn(r->arg, &req, &resp);
 
 	if (resp.status < 100 || resp.status > 599) {
-		wipe_free(resp.body, resp.body_len);
-		return queue_problem(c, rs, 500, NULL);
+		kdc_http_resp_clear(&resp);	/* a stream's done runs */
+		return queue_problem(c, rs, 500, NULL, NULL);
 	}
-	if (resp.body == NULL && resp.content_type[0] == '\0' &&
-	    resp.status >= 400)
-		return queue_problem(c, rs, resp.status, NULL);
-	resp.content_type[sizeof(resp.content_type) - 1] = '\0';
-	if (!content_type_ok(resp.content_type)) {
-		wipe_free(resp.body, resp.body_len);
-		return queue_problem(c, rs, 500, NULL);
-	}
-	return queue(c, rs, resp.status, resp.content_type, resp.body,
-	    resp.body == NULL ? 0 : resp.body_len, NULL);
+	if (resp.stream != NULL)
+		ret = queue_stream(h, c, rs, &resp);
+	else
+		ret = queue_resp(c, rs, &resp);
+	kdc_http_resp_clear(&resp);
+	return ret;
 }
 
 kdc_err
@@ -668,6 +864,387 @@ kdc_http_route(struct kdc_http *h, const char *method, const char *path,
 	h->routes = v;
 	h->routes[h->nroutes++] = r;
 	return KDC_OK;
+}
+
+/* ---- gates ------------------------------------------------------------- */
+
+kdc_err
+kdc_http_gate(struct kdc_http *h, const char *path_prefix,
+    kdc_http_gate_fn fn, void (*free_fn)(void *auth), void *arg)
+{
+	struct gate *v, g;
+	size_t len;
+
+	if (h->d != NULL || path_prefix == NULL || path_prefix[0] != '/' ||
+	    fn == NULL)
+		return KDC_ERR_INVALID_ARG;
+	len = strlen(path_prefix);
+	if (len > 1 && path_prefix[len - 1] == '/')
+		return KDC_ERR_INVALID_ARG;
+	for (size_t i = 0; i < h->ngates; i++)
+		if (strcmp(h->gates[i].prefix, path_prefix) == 0)
+			return KDC_ERR_EXISTS;
+	memset(&g, 0, sizeof(g));
+	g.len = len;
+	g.fn = fn;
+	g.free_fn = free_fn;
+	g.arg = arg;
+	if ((g.prefix = kdc_strdup(path_prefix)) == NULL ||
+	    (v = kdc_realloc(h->gates, (h->ngates + 1) * sizeof(*v))) ==
+	    NULL) {
+		kdc_free(g.prefix);
+		return KDC_ERR_NOMEM;
+	}
+	h->gates = v;
+	h->gates[h->ngates++] = g;
+	return KDC_OK;
+}
+
+/* The gate of the longest prefix that covers path, or NULL. */
+static const struct gate *
+gate_for(const struct kdc_http *h, const char *path)
+{
+	const struct gate *best = NULL;
+
+	for (size_t i = 0; i < h->ngates; i++) {
+		const struct gate *g = &h->gates[i];
+
+		if (g->len == 1 || (strncmp(path, g->prefix, g->len) == 0 &&
+		    (path[g->len] == '\0' || path[g->len] == '/')))
+			if (best == NULL || g->len > best->len)
+				best = g;
+	}
+	return best;
+}
+
+/* 0 if the request may go on (rs->auth set as the gate said), else the
+ * status to refuse with (rs->gresp then holds the gate's response). */
+static int
+gate_run(struct kdc_http *h, struct req_state *rs, const char *url,
+    const char *method)
+{
+	const struct gate *g;
+	struct kdc_http_req req;
+	int st;
+
+	if ((g = gate_for(h, url)) == NULL)
+		return 0;
+	req_fill(&req, rs, url, method);
+	req.body = NULL;
+	req.body_len = 0;
+	st = g->fn(g->arg, &req, &rs->auth, &rs->gresp);
+	rs->auth_free = g->free_fn;
+	if (st >= 400 && st <= 599 && rs->gresp.stream == NULL) {
+		rs->gresp.status = st;
+		rs->gresp_set = true;
+		return st;
+	}
+	kdc_http_resp_clear(&rs->gresp);
+	return st == 0 ? 0 : 500;
+}
+
+/* Answer a refusal st decided from the headers: the gate's response if
+ * it refused, else a problem body. */
+static enum MHD_Result
+refuse(struct MHD_Connection *c, struct req_state *rs, int st)
+{
+	if (rs->gresp_set) {
+		rs->gresp_set = false;
+		return queue_resp(c, rs, &rs->gresp);
+	}
+	return queue_problem(c, rs, st, NULL, NULL);
+}
+
+/* ---- request accessors ------------------------------------------------- */
+
+const char *
+kdc_http_header(const struct kdc_http_req *req, const char *name)
+{
+	const struct req_state *rs;
+
+	if (req == NULL || name == NULL || (rs = req->priv) == NULL ||
+	    rs->c == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(rs->c, MHD_HEADER_KIND, name);
+}
+
+struct arg_find {
+	const char	*name;
+	const char	*value;
+};
+
+static enum MHD_Result
+arg_find_one(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_size, const char *value, size_t value_size)
+{
+	struct arg_find *f = cls;
+
+	(void)kind;
+	(void)key_size;
+	(void)value_size;
+	if (key == NULL || strcmp(key, f->name) != 0)
+		return MHD_YES;
+	f->value = value != NULL ? value : "";
+	return MHD_NO;		/* the first wins */
+}
+
+/* Not MHD_lookup_connection_value(): it compares names without case for
+ * GET arguments too (docs/traps.md). */
+const char *
+kdc_http_arg(const struct kdc_http_req *req, const char *name)
+{
+	const struct req_state *rs;
+	struct arg_find f = { name, NULL };
+
+	if (req == NULL || name == NULL || (rs = req->priv) == NULL ||
+	    rs->c == NULL)
+		return NULL;
+	MHD_get_connection_values_n(rs->c, MHD_GET_ARGUMENT_KIND,
+	    arg_find_one, &f);
+	return f.value;
+}
+
+struct arg_each {
+	kdc_err		(*fn)(void *arg, const char *key, const char *value);
+	void		*arg;
+	kdc_err		 r;
+};
+
+static enum MHD_Result
+arg_each_one(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_size, const char *value, size_t value_size)
+{
+	struct arg_each *e = cls;
+
+	(void)kind;
+	(void)key_size;
+	(void)value_size;
+	if (key == NULL)
+		return MHD_YES;
+	e->r = e->fn(e->arg, key, value != NULL ? value : "");
+	return e->r == KDC_OK ? MHD_YES : MHD_NO;
+}
+
+kdc_err
+kdc_http_args_each(const struct kdc_http_req *req,
+    kdc_err (*fn)(void *arg, const char *key, const char *value), void *arg)
+{
+	const struct req_state *rs;
+	struct arg_each e = { fn, arg, KDC_OK };
+
+	if (req == NULL || fn == NULL || (rs = req->priv) == NULL ||
+	    rs->c == NULL)
+		return KDC_ERR_INVALID_ARG;
+	MHD_get_connection_values_n(rs->c, MHD_GET_ARGUMENT_KIND,
+	    arg_each_one, &e);
+	return e.r;
+}
+
+/* ---- streams ----------------------------------------------------------- */
+
+kdc_err
+kdc_http_resp_stream(struct kdc_http_resp *resp, int status,
+    const char *content_type, kdc_http_pull_fn pull, void (*done)(void *arg),
+    void *arg, struct kdc_http_stream **handle)
+{
+	struct kdc_http_stream *s;
+
+	if (handle != NULL)
+		*handle = NULL;
+	if (resp == NULL || status < 200 || status > 599 ||
+	    content_type == NULL ||
+	    strlen(content_type) >= sizeof(resp->content_type) ||
+	    !content_type_ok(content_type) || pull == NULL ||
+	    resp->stream != NULL)
+		return KDC_ERR_INVALID_ARG;
+	if ((s = kdc_calloc(1, sizeof(*s))) == NULL)
+		return KDC_ERR_NOMEM;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		kdc_free(s);
+		return KDC_ERR_NOMEM;
+	}
+	s->pull = pull;
+	s->done = done;
+	s->arg = arg;
+	s->fd = -1;
+	wipe_free(resp->body, resp->body_len);
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->status = status;
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s",
+	    content_type);
+	resp->stream = s;
+	if (handle != NULL)
+		*handle = s;
+	return KDC_OK;
+}
+
+/* The stream is over: done, then the gate's auth, then the handle. */
+static void
+stream_end(struct kdc_http_stream *s)
+{
+	if (s->done != NULL)
+		s->done(s->arg);
+	if (s->auth != NULL && s->auth_free != NULL)
+		s->auth_free(s->auth);
+	pthread_mutex_destroy(&s->lock);
+	kdc_free(s);
+}
+
+/* Resume s if suspended, noting a wake (and an end if ending). Under
+ * s->lock. */
+static void
+stream_kick(struct kdc_http_stream *s, bool ending)
+{
+	s->woken = true;
+	if (ending)
+		s->ending = true;
+	if (s->suspended) {
+		s->suspended = false;
+		MHD_resume_connection(s->c);
+	}
+}
+
+void
+kdc_http_stream_wake(struct kdc_http_stream *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	stream_kick(s, false);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* MHD's content reader: pull, or suspend when pull has nothing. */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct kdc_http_stream *s = cls;
+	ssize_t n;
+
+	(void)pos;
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		if (s->ending || atomic_load(&s->h->stopping)) {
+			pthread_mutex_unlock(&s->lock);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		s->woken = false;
+		pthread_mutex_unlock(&s->lock);
+		/* no lock held: pull may wake */
+		n = s->pull(s->arg, buf, max);
+		if (n > 0)
+			return (size_t)n <= max ? n :
+			    MHD_CONTENT_READER_END_WITH_ERROR;
+		if (n < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		pthread_mutex_lock(&s->lock);
+		if (!s->woken && !s->ending &&
+		    !atomic_load(&s->h->stopping)) {
+			s->suspended = true;
+			MHD_suspend_connection(s->c);
+			pthread_mutex_unlock(&s->lock);
+			return 0;	/* not called again until resumed */
+		}
+		pthread_mutex_unlock(&s->lock);	/* woken meanwhile: again */
+	}
+}
+
+/* MHD is done with the response: unlink and end (done runs). */
+static void
+stream_free(void *cls)
+{
+	struct kdc_http_stream *s = cls;
+	struct kdc_http *h = s->h;
+
+	pthread_mutex_lock(&h->slock);
+	if (s->linked) {
+		if (s->prev != NULL)
+			s->prev->next = s->next;
+		else
+			h->streams = s->next;
+		if (s->next != NULL)
+			s->next->prev = s->prev;
+		s->linked = false;
+	}
+	pthread_mutex_unlock(&h->slock);
+	stream_end(s);
+}
+
+/* End every live stream (kdc_http_stop). */
+static void
+streams_end_all(struct kdc_http *h)
+{
+	pthread_mutex_lock(&h->slock);
+	for (struct kdc_http_stream *s = h->streams; s != NULL; s = s->next) {
+		pthread_mutex_lock(&s->lock);
+		stream_kick(s, true);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&h->slock);
+}
+
+/* The watchdog's check: a suspended stream whose client closed its side
+ * (FIN or RST: POLLRDHUP/POLLHUP/POLLERR) is resumed to end. MHD itself
+ * does not look at a suspended connection's socket. */
+static void
+streams_check(struct kdc_http *h)
+{
+	pthread_mutex_lock(&h->slock);
+	for (struct kdc_http_stream *s = h->streams; s != NULL; s = s->next) {
+		struct pollfd p = { s->fd, POLLRDHUP, 0 };
+
+		pthread_mutex_lock(&s->lock);
+		if (s->suspended && s->fd >= 0 && poll(&p, 1, 0) == 1 &&
+		    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0)
+			stream_kick(s, true);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&h->slock);
+}
+
+static void conn_streaming(struct kdc_http *h, struct MHD_Connection *c);
+
+/* Queue r's stream (r->stream taken: from here stream_free() or
+ * stream_end() runs done, once). The gate's auth moves to the stream. */
+static enum MHD_Result
+queue_stream(struct kdc_http *h, struct MHD_Connection *c,
+    struct req_state *rs, struct kdc_http_resp *r)
+{
+	struct kdc_http_stream *s = r->stream;
+	const union MHD_ConnectionInfo *fi;
+	struct MHD_Response *mr;
+	enum MHD_Result ret = MHD_NO;
+
+	r->stream = NULL;
+	rs->responded = true;
+	r->content_type[sizeof(r->content_type) - 1] = '\0';
+	s->h = h;
+	s->c = c;
+	s->auth = rs->auth;
+	s->auth_free = rs->auth_free;
+	rs->auth = NULL;
+	fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	s->fd = fi != NULL ? fi->connect_fd : -1;
+	mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
+	    stream_read, s, stream_free);
+	if (mr == NULL) {
+		stream_end(s);
+		return MHD_NO;
+	}
+	pthread_mutex_lock(&h->slock);
+	s->next = h->streams;
+	if (h->streams != NULL)
+		h->streams->prev = s;
+	h->streams = s;
+	s->linked = true;
+	pthread_mutex_unlock(&h->slock);
+	if (add_headers(mr, r->content_type, NULL, r)) {
+		conn_streaming(h, c);
+		ret = MHD_queue_response(c, (unsigned int)r->status, mr);
+	}
+	MHD_destroy_response(mr);	/* not queued: done runs now */
+	return ret;
 }
 
 /* ---- connection bounds ------------------------------------------------- */
@@ -792,8 +1369,24 @@ conn_phase(struct kdc_http *h, struct MHD_Connection *c, bool in_request)
 		return;
 	pthread_mutex_lock(&h->lock);
 	k->in_request = in_request;
+	k->streaming = false;
 	k->deadline = now_ms() + (in_request ? KDC_HTTP_REQUEST_TIMEOUT :
 	    KDC_HTTP_HEADER_TIMEOUT) * 1000LL;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* c answers with a stream: no deadline until its request completes. */
+static void
+conn_streaming(struct kdc_http *h, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn *k;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (k = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&h->lock);
+	k->streaming = true;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -896,7 +1489,7 @@ watch_main(void *arg)
 		now = now_ms();
 		n = 0;
 		for (struct conn *k = h->conns; k != NULL; k = k->next) {
-			if (k->closing || now < k->deadline)
+			if (k->closing || k->streaming || now < k->deadline)
 				continue;
 			shutdown(k->fd, SHUT_RDWR);
 			k->closing = true;
@@ -918,6 +1511,11 @@ watch_main(void *arg)
 			continue;
 		} else if (n > 1)
 			h->warn_late.held += n - 1;	/* warn_due() took 1 */
+		pthread_mutex_unlock(&h->lock);
+		streams_check(h);
+		pthread_mutex_lock(&h->lock);
+		if (h->watch_stop)
+			break;
 		t = now + KDC_HTTP_WATCH_TICK_MS;
 		until.tv_sec = (time_t)(t / 1000);
 		until.tv_nsec = (long)(t % 1000) * 1000000;
@@ -1025,16 +1623,22 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	int st;
 
 	(void)version;
-	if (rs == NULL) {
-		/* Headers are in. Authenticate and bound before any body. */
+	if (rs == NULL)
+		return MHD_NO;	/* on_uri() was out of memory */
+	if (!rs->started) {
+		/* Headers are in. Authenticate (certificate, then the gate)
+		 * and bound before any body. */
+		rs->started = true;
+		rs->c = c;
 		conn_phase(h, c, true);
-		if ((rs = kdc_calloc(1, sizeof(*rs))) == NULL)
-			return MHD_NO;
-		*con_cls = rs;
-		if ((st = client_auth(h, c, rs)) == 0 && declared_too_large(c))
+		if ((st = client_auth(h, c, rs)) == 0 && rs->bad_uri)
+			st = 400;
+		if (st == 0)
+			st = gate_run(h, rs, url, method);
+		if (st == 0 && declared_too_large(c))
 			st = 413;
 		if (st != 0 && answer_now(c))
-			return queue_problem(c, rs, st, NULL);
+			return refuse(c, rs, st);
 		rs->refuse = st;
 		return MHD_YES;
 	}
@@ -1048,8 +1652,44 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (rs->responded)
 		return MHD_YES;
 	if (rs->refuse != 0)
-		return queue_problem(c, rs, rs->refuse, NULL);
+		return refuse(c, rs, rs->refuse);
 	return dispatch(h, c, rs, url, method);
+}
+
+/* A "%00" in the raw URI: its path or an argument would decode to a NUL
+ * and read shorter than sent (another thing's id). */
+static bool
+has_nul_escape(const char *uri)
+{
+	for (const char *p = strchr(uri, '%'); p != NULL;
+	    p = strchr(p + 1, '%'))
+		if (p[1] == '0' && p[2] == '0')
+			return true;
+	return false;
+}
+
+/* MHD's URI callback: once per request, before its headers; its result
+ * is the request's con_cls. Keeps the raw query (bounded by MHD's
+ * connection memory, which holds the request line). */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct req_state *rs;
+	const char *q;
+
+	(void)cls;
+	if ((rs = kdc_calloc(1, sizeof(*rs))) == NULL)
+		return NULL;
+	rs->c = c;
+	if (uri != NULL) {
+		rs->bad_uri = has_nul_escape(uri);
+		if ((q = strchr(uri, '?')) != NULL &&
+		    (rs->query = kdc_strdup(q + 1)) == NULL) {
+			kdc_free(rs);
+			return NULL;
+		}
+	}
+	return rs;
 }
 
 static void
@@ -1064,6 +1704,10 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	conn_phase(cls, c, false);
 	if (rs == NULL)
 		return;
+	if (rs->auth != NULL && rs->auth_free != NULL)
+		rs->auth_free(rs->auth);
+	kdc_http_resp_clear(&rs->gresp);
+	kdc_free(rs->query);
 	wipe_free(rs->body, rs->cap);
 	kdc_free(rs->client_dn);
 	for (size_t i = 0; i < rs->nchain; i++)
@@ -1112,6 +1756,11 @@ lock_init(struct kdc_http *h)
 		pthread_cond_destroy(&h->wake);
 		goto out;
 	}
+	if (pthread_mutex_init(&h->slock, NULL) != 0) {
+		pthread_mutex_destroy(&h->lock);
+		pthread_cond_destroy(&h->wake);
+		goto out;
+	}
 	r = KDC_OK;
 out:
 	pthread_condattr_destroy(&ca);
@@ -1153,6 +1802,7 @@ kdc_http_new(const struct kdc_config *cfg, const struct kdc_http_tls *tls,
 		goto out;
 	}
 	atomic_init(&h->starting, false);
+	atomic_init(&h->stopping, false);
 	if ((r = lock_init(h)) != KDC_OK) {
 		kdc_free(h);
 		h = NULL;
@@ -1203,9 +1853,11 @@ kdc_http_start(struct kdc_http *h)
 		trust[0].option = MHD_OPTION_HTTPS_MEM_TRUST;
 		trust[0].ptr_value = (void *)(uintptr_t)h->trust_pem;
 	}
-	/* ITC: needed by MHD_quiesce_daemon() with an internal thread */
+	/* ITC: needed by MHD_quiesce_daemon() with an internal thread, and
+	 * by suspend/resume (streams), which MHD panics on without
+	 * MHD_ALLOW_SUSPEND_RESUME (it includes MHD_USE_ITC). */
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (h->addr.sa.sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (pthread_create(&h->watch, NULL, watch_main, h) != 0)
@@ -1222,6 +1874,7 @@ kdc_http_start(struct kdc_http *h)
 	    MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,
 	    MHD_OPTION_HTTPS_PRIORITIES, h->tls12 ? PRIO_TLS12 : PRIO_TLS13,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)KDC_HTTP_CONN_TIMEOUT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)KDC_HTTP_CONN_MAX,
@@ -1257,8 +1910,12 @@ kdc_http_stop(struct kdc_http *h)
 
 	if (h == NULL || h->d == NULL)
 		return;
-	/* No new connections; the ones open finish their requests. */
+	/* No new connections; streams end (a suspended one is resumed to
+	 * end: MHD must not be stopped with one suspended); the other
+	 * connections finish their requests. */
+	atomic_store(&h->stopping, true);
 	ls = MHD_quiesce_daemon(h->d);
+	streams_end_all(h);
 	for (int waited = 0; waited < KDC_HTTP_DRAIN_MS; waited += 10) {
 		di = MHD_get_daemon_info(h->d,
 		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -1271,6 +1928,7 @@ kdc_http_stop(struct kdc_http *h)
 	watch_stop(h);
 	MHD_stop_daemon(h->d);
 	h->d = NULL;
+	atomic_store(&h->stopping, false);
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);	/* ours after quiesce, closed after stop */
 }
@@ -1288,7 +1946,11 @@ kdc_http_free(struct kdc_http *h)
 		kdc_free(k);
 	}
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->slock);
 	pthread_cond_destroy(&h->wake);
+	for (size_t i = 0; i < h->ngates; i++)
+		kdc_free(h->gates[i].prefix);
+	kdc_free(h->gates);
 	for (size_t i = 0; i < h->nroutes; i++) {
 		kdc_free(h->routes[i].method);
 		kdc_free(h->routes[i].path);
