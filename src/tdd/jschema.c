@@ -1131,7 +1131,10 @@ branch(struct vctx *c, const struct node *n, const json_t *v,
 
 /*
  * How useful a failed branch's first error is: deeper fields first, then
- * anything but a type mismatch (the branch for another type).
+ * anything but a type mismatch (the branch for another type). The best
+ * branch's error is reported when it is deeper than the choice itself or
+ * not a type mismatch there, and no other branch is as close; otherwise
+ * the generic oneOf/anyOf message at the choice's field.
  */
 static long
 err_score(const struct kdc_verr *e)
@@ -1149,7 +1152,7 @@ v_choice(struct vctx *c, struct node **subs, size_t n, const json_t *v,
 {
 	struct kdc_verr best = { "", "" }, cur;
 	long best_score = -1, here;
-	size_t i, nvalid = 0;
+	size_t i, nvalid = 0, ties = 0;
 	bool has;
 
 	for (i = 0; i < n; i++) {
@@ -1163,7 +1166,9 @@ v_choice(struct vctx *c, struct node **subs, size_t n, const json_t *v,
 		if (has && err_score(&cur) > best_score) {
 			best = cur;
 			best_score = err_score(&cur);
-		}
+			ties = 1;
+		} else if (has && err_score(&cur) == best_score)
+			ties++;
 	}
 	if (!one && i < n)
 		return true;
@@ -1174,7 +1179,8 @@ v_choice(struct vctx *c, struct node **subs, size_t n, const json_t *v,
 		return false;
 	}
 	here = c->plen == 0 ? 0 : (long)(c->plen + 1) * 2 + 1;
-	if (best_score >= here)
+	/* several branches equally close: none is "the" one the author meant */
+	if (best_score >= here && ties == 1)
 		fail_at(c, best.field, best.description);
 	else if (one)
 		vfail(c, "Must validate one and only one schema (oneOf)");
