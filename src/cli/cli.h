@@ -49,6 +49,9 @@ enum kdc_cli_cmd {
 	KDC_CMD_OCF_DEVICES,
 	KDC_CMD_OCF_OFFBOARD,
 	KDC_CMD_OCF_RENEW,
+	KDC_CMD_USER_ADD,
+	KDC_CMD_USER_CERT,
+	KDC_CMD_USER_LIST,
 };
 
 #define KDC_CLI_POS_MAX	18	/* ace grant CLIENT AUD + 16 scopes */
@@ -92,6 +95,7 @@ struct kdc_cli_args {
 	int			 force;		/* ocf offboard --force */
 	int			 unauthenticated; /* ocf onboard --otm jw */
 	long			 within;	/* ocf renew --within DAYS; -1 unset */
+	const char		*group;		/* user add --group G[,G...] */
 };
 
 /* Parse argv (argv[0] is the program). Borrows argv's strings. On a usage

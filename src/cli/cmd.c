@@ -26,6 +26,7 @@
 #include "crypto/crypto.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "core/tdd.h"
 
 #define ACTOR	"cli"
 
@@ -869,6 +870,114 @@ cmd_mfgca_add(const struct kdc_cli_args *a)
 	return 0;
 }
 
+/* ---- user ------------------------------------------------------------ */
+
+static int
+cmd_user_add(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	kdc_err r;
+	int rc = 0;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if ((r = kdc_core_user_add(c.core, ACTOR, a->pos[0], a->group)) !=
+	    KDC_OK)
+		rc = fail("user add %s: %s%s", a->pos[0], kdc_err_str(r),
+		    r == KDC_ERR_INVALID_ARG ? " (NAME: a-z 0-9 . _ -, groups: "
+		    "A-Z a-z 0-9 . _ -)" : "");
+	else
+		printf("user.%s\n", a->pos[0]);
+	ctx_close(&c);
+	return rc;
+}
+
+static int
+cmd_user_cert(const struct kdc_cli_args *a)
+{
+	struct ctx c;
+	uint8_t *csr = NULL, *cert = NULL;
+	size_t csr_len = 0, cert_len = 0, pem_len = 0;
+	char *pem = NULL;
+	int rc = 1;
+	kdc_err r;
+
+	if (read_file(a->pos[1], KDC_CSR_MAX, &csr, &csr_len) != 0)
+		return 1;
+	if (ctx_open(&c, a, 1) != 0)
+		goto out;
+	r = kdc_core_user_cert(c.core, ACTOR, a->pos[0], csr, csr_len,
+	    a->days > 0 ? (unsigned)a->days : 0, &cert, &cert_len);
+	if (r != KDC_OK)
+		fail("user cert %s: %s", a->pos[0], r == KDC_ERR_UNKNOWN_DEVICE ?
+		    "no such user (iotkdc user add)" : kdc_err_str(r));
+	else if ((r = kdc_pem_encode("CERTIFICATE", cert, cert_len, &pem,
+	    &pem_len)) != KDC_OK)
+		fail("user cert: %s", kdc_err_str(r));
+	else {
+		fwrite(pem, 1, pem_len, stdout);
+		rc = 0;
+	}
+	ctx_close(&c);
+out:
+	kdc_free(pem);
+	kdc_free(cert);
+	kdc_free(csr);
+	return rc;
+}
+
+struct user_list {
+	json_t	*arr;
+};
+
+static kdc_err
+user_row(void *arg, const char *name, int64_t device, int64_t created,
+    const char *groups)
+{
+	struct user_list *ul = arg;
+	char when[32];
+	time_t t = (time_t)created;
+	struct tm tm;
+
+	(void)device;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (ul->arr != NULL)
+		json_array_append_new(ul->arr, json_pack("{s:s,s:s+,s:s,s:s}",
+		    "name", name, "device", "user.", name, "groups", groups,
+		    "created", when));
+	else
+		printf("%-24s user.%-24s %-20s %s\n", name, name, when,
+		    groups);
+	return KDC_OK;
+}
+
+static int
+cmd_user_list(const struct kdc_cli_args *a)
+{
+	struct user_list ul = { NULL };
+	struct ctx c;
+	kdc_err r;
+	int rc = 0;
+
+	if (ctx_open(&c, a, 0) != 0)
+		return 1;
+	if (a->json)
+		ul.arr = json_array();
+	else
+		printf("%-24s %-29s %-20s %s\n", "NAME", "DEVICE", "CREATED",
+		    "GROUPS");
+	if ((r = kdc_core_users(c.core, user_row, &ul)) != KDC_OK)
+		rc = fail("user list: %s", kdc_err_str(r));
+	else if (ul.arr != NULL) {
+		rc = print_json(ul.arr);
+		ul.arr = NULL;
+	}
+	json_decref(ul.arr);
+	ctx_close(&c);
+	return rc;
+}
+
 static int
 cmd_cert_sign(const struct kdc_cli_args *a)
 {
@@ -1581,6 +1690,9 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_MFGCA_ADD:		return cmd_mfgca_add(a);
 	case KDC_CMD_CERT_SIGN:		return cmd_cert_sign(a);
 	case KDC_CMD_CA_EXPORT:		return cmd_ca_export(a);
+	case KDC_CMD_USER_ADD:		return cmd_user_add(a);
+	case KDC_CMD_USER_CERT:		return cmd_user_cert(a);
+	case KDC_CMD_USER_LIST:		return cmd_user_list(a);
 	case KDC_CMD_TLS_REISSUE:	return cmd_tls_reissue(a);
 	case KDC_CMD_AUDIT_LIST:
 	case KDC_CMD_AUDIT_VERIFY:	return cmd_audit(a);

@@ -204,6 +204,20 @@ static const struct {
 	  "iotkdc ocf devices [--json]\n"
 	  "  OCF devices the KDC onboarded or tried to: uuid, state, OTM, the\n"
 	  "  last step (or the one that failed, and why), endpoints.\n", NULL },
+	{ "user", "add", KDC_CMD_USER_ADD, 1,
+	  "iotkdc user add NAME [--group G[,G...]]\n"
+	  "  A person as a principal: the registry device user.NAME (NAME:\n"
+	  "  a-z 0-9 . _ -), in the groups named. A Thing Directory owner can\n"
+	  "  let user.NAME or group:G read a TD (its consent's readers).\n", NULL },
+	{ "user", "cert", KDC_CMD_USER_CERT, 2,
+	  "iotkdc user cert NAME CSR [--days N]\n"
+	  "  A TLS client certificate for the user from a PKCS#10 CSR (PEM or\n"
+	  "  DER; ECDSA P-256 or Ed25519), CN user.NAME, for N days (365,\n"
+	  "  at most 3650); PEM to stdout. The private key stays with the\n"
+	  "  user: only the CSR comes here.\n", NULL },
+	{ "user", "list", KDC_CMD_USER_LIST, 0,
+	  "iotkdc user list [--json]\n"
+	  "  Users: name, device id, groups, created.\n", NULL },
 	{ "ocf", "offboard", KDC_CMD_OCF_OFFBOARD, 1,
 	  "iotkdc ocf offboard UUID [--force]\n"
 	  "  Hard-reset the device to RFOTM (pstat dos.s=0), revoke it and every\n"
@@ -315,6 +329,7 @@ kdc_cli_parse(int argc, char **argv, struct kdc_cli_args *a, char *err,
 		{ "--otm", &a->otm }, { "--pin-file", &a->pin_file },
 		{ "--subject", &a->subject }, { "--href", &a->href },
 		{ "--perm", &a->perm }, { "--within", &within },
+		{ "--group", &a->group },
 	};
 	const struct { const char *name; int *dst; } flags[] = {
 		{ "--cert", &a->cert }, { "--refresh", &a->refresh },

@@ -36,6 +36,8 @@
 #include "http/http.h"
 #include "ace/ace.h"
 #include "lwm2m/lwm2m.h"
+#include "core/tdd.h"
+#include "tdd/face.h"
 
 #define ACTOR	"cli"
 
@@ -120,6 +122,89 @@ sweeper_close(struct sweeper *sw)
 	kdc_ca_free(sw->ca);
 	kdc_store_close(sw->st);
 	memset(sw, 0, sizeof(*sw));
+}
+
+/* The Thing Directory: its own store connection and core (the directory
+ * runs on the HTTP thread and on the main thread's sweep, under its own
+ * lock), and its face. */
+struct directory {
+	struct kdc_store	*st;
+	struct kdc_core		*core;
+	struct kdc_tdd		*tdd;
+	struct kdc_tdd_face	*face;
+};
+
+static int
+directory_open(struct ctx *c, struct kdc_http *h, struct directory *d)
+{
+	struct kdc_tdd_opts o;
+	struct kdc_tdd_face_opts fo;
+	char p[1200], base[KDC_NAME_MAX + 32];
+	const char *host;
+	kdc_err r;
+
+	memset(d, 0, sizeof(*d));
+	if (!c->cfg.tdd_enabled)
+		return 0;
+	path_in(c, "iotkdc.db", p, sizeof(p));
+	if ((r = kdc_store_open(p, 0, &d->st)) != KDC_OK)
+		return fail("%s: %s", p, kdc_err_str(r));
+	if ((r = kdc_core_new(d->st, c->kr, NULL, &c->cfg, &d->core)) !=
+	    KDC_OK)
+		return fail("%s: %s", c->dir, kdc_err_str(r));
+	follow(d->core);
+	memset(&o, 0, sizeof(o));
+	o.max_ttl = c->cfg.tdd_max_ttl;
+	o.retention_default = c->cfg.tdd_retention;
+	o.retention_max = c->cfg.tdd_retention_max;
+	o.strict_lint = c->cfg.tdd_strict_lint != 0;
+	o.events_keep = (size_t)c->cfg.tdd_events_keep;
+	o.result_max = (size_t)c->cfg.tdd_result_max;
+	if ((r = kdc_tdd_new(d->core, &o, &d->tdd)) != KDC_OK)
+		return fail("tdd: %s", kdc_err_str(r));
+	host = c->cfg.nhosts > 0 ? c->cfg.hosts[0] :
+	    strcmp(c->cfg.http_address, "0.0.0.0") == 0 ||
+	    strcmp(c->cfg.http_address, "::") == 0 ? "localhost" :
+	    c->cfg.http_address;
+	snprintf(base, sizeof(base), strchr(host, ':') != NULL ?
+	    "https://[%s]:%d" : "https://%s:%d", host, c->cfg.http_port);
+	memset(&fo, 0, sizeof(fo));
+	fo.base = base;
+	fo.rate = (unsigned)c->cfg.tdd_rate;
+	fo.burst = fo.rate * 2;
+	fo.streams_max = 64;
+	if ((r = kdc_tdd_face_new(h, c->core, d->tdd, &fo, &d->face)) !=
+	    KDC_OK)
+		return fail("tdd: %s", kdc_err_str(r));
+	kdc_log_info("tdd: %zu Thing Descriptions, base %s",
+	    kdc_tdd_count(d->tdd), base);
+	return 0;
+}
+
+/* After the listener is freed: no request runs. */
+static void
+directory_close(struct directory *d)
+{
+	kdc_tdd_face_free(d->face);
+	kdc_tdd_free(d->tdd);
+	kdc_core_free(d->core);
+	kdc_store_close(d->st);
+	memset(d, 0, sizeof(*d));
+}
+
+static void
+directory_sweep(struct directory *d)
+{
+	size_t n = 0;
+	kdc_err r;
+
+	if (d->tdd == NULL)
+		return;
+	if ((r = kdc_tdd_sweep(d->tdd, &n)) != KDC_OK)
+		kdc_log_warn_r(r, "sweep: expired TDs not erased; next in the "
+		    "next period");
+	else if (n > 0)
+		kdc_log_info("sweep tdd_expired=%zu", n);
 }
 
 /* Mark what is past not_after expired (core audits each one). A credential
@@ -603,6 +688,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	struct coap_face *f = NULL;
 	size_t nf = 0;
 	struct sweeper sw;
+	struct directory dir;
 	struct kdc_config live;
 	struct timespec period;
 	struct kdc_http *h = NULL;
@@ -614,6 +700,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	kdc_err r;
 
 	memset(&sw, 0, sizeof(sw));
+	memset(&dir, 0, sizeof(dir));
 	/* glibc gives freed heap back (madvise) once 128 KiB are free at a
 	 * thread arena's top: each SQLite connection drops its page cache
 	 * when another one commits, so under load the workers' arenas
@@ -665,6 +752,8 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 		fail("https: %s", kdc_err_str(r));
 		goto out;
 	}
+	if (directory_open(&c, h, &dir) != 0)
+		goto out;
 	if ((r = kdc_http_start(h)) != KDC_OK) {
 		fail("https: cannot listen on %s:%d (address in use, or not "
 		    "ours to bind; see [http] in %s/iotkdc.conf)",
@@ -682,6 +771,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	    c.cfg.http_address, c.cfg.http_port, c.cfg.coap_port,
 	    c.cfg.lwm2m_port);
 	sweep(&sw);
+	directory_sweep(&dir);
 	fflush(stderr);
 	live = c.cfg;		/* what reload() changes; c.cfg stays */
 	for (;;) {
@@ -696,6 +786,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 			break;
 		if (errno == EAGAIN) {
 			sweep(&sw);
+			directory_sweep(&dir);
 			fflush(stderr);
 		}
 	}
@@ -709,6 +800,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 out:
 	faces_stop(f, nf);
 	kdc_http_free(h);
+	directory_close(&dir);
 	sweeper_close(&sw);
 	kdc_free(cert_pem);
 	kdc_free(ca_pem);

@@ -58,6 +58,7 @@ enum csect {
 	SECT_LWM2M,
 	SECT_ACE,
 	SECT_OCF,
+	SECT_TDD,
 	SECT_PROFILE,
 };
 
@@ -287,6 +288,37 @@ static const struct ckey keys[] = {
 	    "Seconds `iotkdc ocf onboard --otm rdp` waits for the PIN the\n"
 	    "# device shows to be written to --pin-file, 1..3600." },
 
+	{ SECT_TDD, "enabled", CT_BOOL, "true", 0, 1,
+	    CFG(tdd_enabled), 0, 0, NULL, NULL,
+	    "Serve the Thing Directory (true/false)." },
+	{ SECT_TDD, "max_ttl", CT_INT, "2592000", 60, 86400 * 3650,
+	    CFG(tdd_max_ttl), 0, 0, NULL, NULL,
+	    "Longest lifetime of a registration in seconds: a longer ttl or\n"
+	    "# expires is cut to it, 60..315360000 (30 days by default)." },
+	{ SECT_TDD, "retention", CT_INT, "2592000", 60, 86400 * 3650,
+	    CFG(tdd_retention), 0, 0, NULL, NULL,
+	    "Retention of a TD whose owner's consent names none, seconds\n"
+	    "# (30 days): the TD is erased then at the latest." },
+	{ SECT_TDD, "retention_max", CT_INT, "31536000", 60, 86400 * 3650,
+	    CFG(tdd_retention_max), 0, 0, NULL, NULL,
+	    "Longest retention a consent may give, seconds (one year)." },
+	{ SECT_TDD, "strict_lint", CT_BOOL, "false", 0, 1,
+	    CFG(tdd_strict_lint), 0, 0, NULL, NULL,
+	    "Refuse TDs the security lint finds fault with (cleartext\n"
+	    "# credentials, psk without DTLS, nosec on a remote URL, ...);\n"
+	    "# false: accept them and report the findings." },
+	{ SECT_TDD, "rate", CT_INT, "100", 0, 1000000,
+	    CFG(tdd_rate), 0, 0, NULL, NULL,
+	    "Requests per second one principal may make (0: no limit);\n"
+	    "# bursts of twice that." },
+	{ SECT_TDD, "events_keep", CT_INT, "10000", 1, 10000000,
+	    CFG(tdd_events_keep), 0, 0, NULL, NULL,
+	    "Events kept for Last-Event-ID replay." },
+	{ SECT_TDD, "result_max", CT_INT, "16777216", 4096, 1 << 30,
+	    CFG(tdd_result_max), 0, 0, NULL, NULL,
+	    "Bytes a search answer may have; past it the query is refused\n"
+	    "# (400: narrow it)." },
+
 	{ SECT_PROFILE, "cred_type", CT_ENUM, "psk", 0, 0,
 	    PRO(cred_type), 0, 0, cred_types, NULL,
 	    "Operational credential type: psk, rpk, x509, or x509-est (a\n"
@@ -320,7 +352,7 @@ _Static_assert(KDC_HTTP_CONN_PER_ADDR_MAX == 64 && KDC_HTTP_CONN_MAX == 256,
 _Static_assert(NKEYS <= 64, "seen masks are 64 bits");
 
 static const char *sect_names[] = { "", "kdc", "http", "ca", "coap", "lwm2m",
-    "ace", "ocf", "profile" };
+    "ace", "ocf", "tdd", "profile" };
 static const char *sect_help[] = {
 	"",
 	"The KDC as a whole.",
@@ -331,6 +363,8 @@ static const char *sect_help[] = {
 	"ACE-OAuth Authorization Server (iotkdc ace ...).",
 	"OCF: the KDC as Onboarding Tool and Credential Management Service\n"
 	"# (iotkdc ocf ...).",
+	"The Thing Directory (W3C WoT Discovery) on the HTTPS listener:\n"
+	"# /things, /search/jsonpath, /events, /consent, /.well-known/wot.",
 	"",
 };
 

@@ -15,6 +15,8 @@
  *              max_handshakes, handshake_rate, sessions_per_credential,
  *              idle_timeout, stale_seconds, body_timeout
  *   [lwm2m]    server_uri, lifetime (300), bootstrap_timeout (60)
+ *   [tdd]      enabled, max_ttl, retention, retention_max, strict_lint,
+ *              rate, events_keep, result_max (the Thing Directory)
  *   [profile NAME]  cred_type = psk|rpk|x509 ; audience ; lifetime_days ;
  *              lifetime_seconds (tests, short-lived credentials: when set,
  *              overrides lifetime_days)
@@ -85,6 +87,14 @@ struct kdc_config {
 					 * reaches devices on ("": --iface) */
 	int			ocf_discovery_window;	/* ms */
 	int			ocf_pin_wait;	/* s, Random PIN OTM */
+	int			tdd_enabled;	/* [tdd] (core/tdd.h) */
+	int			tdd_max_ttl;
+	int			tdd_retention;
+	int			tdd_retention_max;
+	int			tdd_strict_lint;
+	int			tdd_rate;
+	int			tdd_events_keep;
+	int			tdd_result_max;
 	struct kdc_profile	profiles[KDC_CONFIG_PROFILES_MAX];
 	size_t			nprofiles;
 };

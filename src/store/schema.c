@@ -281,6 +281,58 @@ static const char *const migrations[] = {
 	"CREATE INDEX ocf_devices_owner ON ocf_devices(owner_cred);"
 	"CREATE INDEX cred_ocf_audience ON credentials(audience)"
 	"  WHERE audience GLOB 'ocf-*';",
+
+	/* 12: people as principals and the Thing Directory (issue 17,
+	 * store/tdd.h). A user is a registry device (its certificate is an
+	 * operational credential like a device's) with a users row;
+	 * principal_groups names the groups of any principal. tdd_things
+	 * keeps each Thing Description with its owner, registration info
+	 * and the owner's consent (purpose, readers, retention);
+	 * tdd_readers is the readers list as rows (who: a device id or
+	 * "group:NAME") for listing by reader; tdd_events the event
+	 * history for Last-Event-ID replay. AUTOINCREMENT: a number erased
+	 * with its TD is never given to another one (the audit names TDs
+	 * by it, never by their id). */
+	"CREATE TABLE users("
+	"  device INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE principal_groups("
+	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  grp TEXT NOT NULL,"
+	"  PRIMARY KEY (device, grp)) WITHOUT ROWID;"
+	"CREATE TABLE tdd_things("
+	"  n INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  owner INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  td TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  modified INTEGER NOT NULL,"
+	"  ttl INTEGER,"
+	"  expires INTEGER,"
+	"  purpose TEXT NOT NULL,"
+	"  retention INTEGER NOT NULL CHECK (retention > 0),"
+	"  consented INTEGER NOT NULL,"
+	"  readers TEXT NOT NULL DEFAULT '',"
+	"  lint TEXT NOT NULL DEFAULT '[]');"
+	"CREATE INDEX tdd_things_owner ON tdd_things(owner);"
+	"CREATE INDEX tdd_things_expires ON tdd_things(expires)"
+	"  WHERE expires IS NOT NULL;"
+	"CREATE TABLE tdd_readers("
+	"  who TEXT NOT NULL,"
+	"  thing INTEGER NOT NULL REFERENCES tdd_things(n) ON DELETE CASCADE,"
+	"  PRIMARY KEY (who, thing)) WITHOUT ROWID;"
+	"CREATE INDEX tdd_readers_thing ON tdd_readers(thing);"
+	"CREATE TABLE tdd_events("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  type INTEGER NOT NULL CHECK (type IN (0, 1, 2)),"
+	"  thing INTEGER NOT NULL,"
+	"  tdid TEXT NOT NULL,"
+	"  data TEXT NOT NULL,"
+	"  owner INTEGER NOT NULL,"
+	"  readers TEXT NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX tdd_events_thing ON tdd_events(thing);",
 };
 
 #define SQ_SCHEMA_VERSION \
