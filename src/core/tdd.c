@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 
+#include "tdd/jfree.h"
+
 #include "base/alloc.h"
 #include "base/log.h"
 #include "core/core_int.h"
@@ -967,7 +969,7 @@ prepare(struct kdc_tdd *t, json_t *doc, struct kdc_tdd_result *res,
 		return r;
 	if ((*lint = lint_json(res)) == NULL ||
 	    (*text = json_dumps(doc, JSON_COMPACT)) == NULL) {
-		free(*lint);
+		kdc_json_free(*lint);
 		*lint = NULL;
 		return KDC_ERR_NOMEM;
 	}
@@ -1142,9 +1144,9 @@ put_doc(struct kdc_tdd *t, const struct kdc_tdd_caller *c, const char *id,
 	    "{}");
 out:
 	json_decref(patch);
-	free(diff);
-	free(text);
-	free(lint);
+	kdc_json_free(diff);
+	kdc_json_free(text);
+	kdc_json_free(lint);
 	return r;
 }
 
@@ -1607,7 +1609,7 @@ dump:
 	}
 	memcpy(*json, s, *len + 1);
 out:
-	free(s);
+	kdc_json_free(s);
 	kdc_free(cand);
 	json_decref(root);
 	json_decref(out);
@@ -1734,12 +1736,12 @@ kdc_tdd_consent_get(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	if ((*json = kdc_malloc(*len + 1)) == NULL)
 		goto nomem;
 	memcpy(*json, s, *len + 1);
-	free(s);
+	kdc_json_free(s);
 	json_decref(j);
 	kdc_tdd_row_free(row);
 	return KDC_OK;
 nomem:
-	free(s);
+	kdc_json_free(s);
 	json_decref(j);
 	kdc_tdd_row_free(row);
 	return KDC_ERR_NOMEM;
@@ -1867,7 +1869,7 @@ kdc_tdd_sub_read(struct kdc_tdd *t, struct kdc_tdd_sub *s, char *buf,
 				break;
 			}
 			snprintf(plain, sizeof(plain), "{\"id\":%s}", idtxt);
-			free(idtxt);
+			kdc_json_free(idtxt);
 			json_decref(idj);
 			data = plain;
 		}

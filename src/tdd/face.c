@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "tdd/jfree.h"
+
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
@@ -223,7 +225,7 @@ bad_request(struct kdc_http_resp *resp, const struct kdc_tdd_result *res)
 		    s, strlen(s));
 	else
 		problem(resp, 400, res->why);
-	free(s);
+	kdc_json_free(s);
 	json_decref(j);
 }
 
@@ -277,7 +279,7 @@ created_body(struct kdc_http_resp *resp, int status,
 		(void)kdc_http_resp_set(resp, status, APP_JSON, s, strlen(s));
 	else
 		resp->status = status;
-	free(s);
+	kdc_json_free(s);
 	json_decref(j);
 }
 
@@ -452,7 +454,7 @@ list_things(struct kdc_tdd_face *f, const struct kdc_http_req *req,
 			return;
 		}
 		(void)kdc_http_resp_set(resp, 200, LD_JSON, s, strlen(s));
-		free(s);
+		kdc_json_free(s);
 		json_decref(j);
 	} else
 		(void)kdc_http_resp_set(resp, 200, LD_JSON, json, len);

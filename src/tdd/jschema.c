@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "tdd/jfree.h"
 #include "tdd/jschema.h"
 
 /* Compile recursion (schema nesting, ref chains included). */
@@ -1478,7 +1479,7 @@ validate_inner(struct vctx *c, const struct node *n, const json_t *v)
 			vfail(c, "Must be one of the following: %.160s%s",
 			    e != NULL ? e : "(enum)",
 			    e != NULL && strlen(e) > 160 ? "..." : "");
-			free(e);
+			kdc_json_free(e);
 			ok = false;
 			FAILFAST();
 		}
@@ -1488,11 +1489,11 @@ validate_inner(struct vctx *c, const struct node *n, const json_t *v)
 		    JSON_ENCODE_ANY) : NULL;
 
 		if (c->abort) {
-			free(e);
+			kdc_json_free(e);
 			return false;
 		}
 		vfail(c, "Does not match: %.160s", e != NULL ? e : "(const)");
-		free(e);
+		kdc_json_free(e);
 		ok = false;
 		FAILFAST();
 	}
