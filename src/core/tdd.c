@@ -484,10 +484,44 @@ compact(struct kdc_tdd *t)
 }
 
 /* Index TD n (parsed td). */
+/* The keys of the registration object every Enriched TD carries. */
 static kdc_err
-slot_add(struct kdc_tdd *t, int64_t n, const char *id, int64_t owner,
-    const char *readers, const json_t *td)
+reg_keys(struct kdc_tdd *t, const struct kdc_tdd_row *row, struct slot *s)
 {
+	const char *names[7];
+	size_t k = 0;
+	uint32_t *nk, id;
+	char path[64];
+	kdc_err r;
+
+	names[k++] = "";
+	names[k++] = "created";
+	names[k++] = "modified";
+	names[k++] = "retrieved";
+	if (row->expires != 0)
+		names[k++] = "expires";
+	if (row->ttl >= 0)
+		names[k++] = "ttl";
+	if (row->lint != NULL && strcmp(row->lint, "[]") != 0)
+		names[k++] = "securityLint";
+	if ((nk = kdc_realloc(s->keys, (s->nkeys + k) * sizeof(*nk))) == NULL)
+		return KDC_ERR_NOMEM;
+	s->keys = nk;
+	for (size_t i = 0; i < k; i++) {
+		snprintf(path, sizeof(path), "registration%s%s",
+		    names[i][0] != '\0' ? "\x1f" : "", names[i]);
+		if ((r = key_intern(t, path, true, &id)) != KDC_OK)
+			return r;
+		s->keys[s->nkeys++] = id;
+	}
+	return KDC_OK;
+}
+
+static kdc_err
+slot_add(struct kdc_tdd *t, const struct kdc_tdd_row *row, const json_t *td)
+{
+	int64_t n = row->n, owner = row->owner;
+	const char *id = row->id, *readers = row->readers;
 	struct slot *s;
 	size_t j;
 	kdc_err r;
@@ -513,9 +547,11 @@ slot_add(struct kdc_tdd *t, int64_t n, const char *id, int64_t owner,
 	s->owner = owner;
 	if ((s->id = kdc_strdup(id)) == NULL ||
 	    (s->readers = kdc_strdup(readers)) == NULL ||
-	    (r = td_keys(t, td, &s->keys, &s->nkeys)) != KDC_OK) {
+	    (r = td_keys(t, td, &s->keys, &s->nkeys)) != KDC_OK ||
+	    (r = reg_keys(t, row, s)) != KDC_OK) {
 		kdc_free(s->id);
 		kdc_free(s->readers);
+		kdc_free(s->keys);
 		return s->id == NULL || s->readers == NULL ? KDC_ERR_NOMEM : r;
 	}
 	for (uint32_t i = 0; i < s->nkeys; i++)
@@ -632,7 +668,9 @@ enriched(struct kdc_tdd *t, const struct kdc_tdd_row *row, char **out,
     size_t *len)
 {
 	char reg[400], cr[32], mo[32], ex[32], rt[32], ttl[48];
-	size_t rl, n = row->td_len;
+	size_t rl, n = row->td_len, ll;
+	bool lint = row->lint != NULL && strcmp(row->lint, "[]") != 0 &&
+	    row->lint[0] == '[';
 	char *buf;
 
 	*out = NULL;
@@ -652,15 +690,21 @@ enriched(struct kdc_tdd *t, const struct kdc_tdd_row *row, char **out,
 		snprintf(ttl, sizeof(ttl), ",\"ttl\":%" PRId64, row->ttl);
 	rl = (size_t)snprintf(reg, sizeof(reg),
 	    "%s\"registration\":{\"created\":\"%s\",\"modified\":\"%s\""
-	    "%s%s%s%s,\"retrieved\":\"%s\"}}",
+	    "%s%s%s%s,\"retrieved\":\"%s\"%s",
 	    n > 1 ? "," : "", cr, mo, ex[0] != '\0' ? ",\"expires\":\"" : "",
-	    ex, ex[0] != '\0' ? "\"" : "", ttl, rt);
-	if ((buf = kdc_malloc(n + rl + 1)) == NULL)
+	    ex, ex[0] != '\0' ? "\"" : "", ttl, rt,
+	    lint ? ",\"securityLint\":" : "");
+	/* the lint findings (our own JSON) are searchable with the TD:
+	 * $[?@.registration.securityLint] */
+	ll = lint ? strlen(row->lint) : 0;
+	if ((buf = kdc_malloc(n + rl + ll + 3)) == NULL)
 		return KDC_ERR_NOMEM;
 	memcpy(buf, row->td, n);
-	memcpy(buf + n, reg, rl + 1);
+	memcpy(buf + n, reg, rl);
+	memcpy(buf + n + rl, row->lint, ll);
+	memcpy(buf + n + rl + ll, "}}", 3);
 	*out = buf;
-	*len = n + rl;
+	*len = n + rl + ll + 2;
 	return KDC_OK;
 }
 
@@ -698,7 +742,7 @@ load_row(void *arg, const struct kdc_tdd_row *row)
 		    row->n);
 		return KDC_OK;
 	}
-	r = slot_add(lc->t, row->n, row->id, row->owner, row->readers, j);
+	r = slot_add(lc->t, row, j);
 	json_decref(j);
 	return r;
 }
@@ -1014,8 +1058,7 @@ commit_row(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 		slot_kill(t, slot_of(t, old->n));
 	else
 		t->etag_gen++;
-	if ((r = slot_add(t, row->n, row->id, row->owner, row->readers,
-	    doc)) != KDC_OK ||
+	if ((r = slot_add(t, row, doc)) != KDC_OK ||
 	    (r = ring_push(t, seq, type, row->n, row->id, data, row->owner,
 	    row->readers)) != KDC_OK)
 		kdc_log_warn_r(r, "tdd: %s kept, index or events short", sub);
@@ -1781,8 +1824,7 @@ kdc_tdd_consent_set(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	    "td#%" PRId64 " purpose=%s retention=%" PRId64 " readers=%s",
 	    row->n, row->purpose, row->retention, row->readers);
 	slot_kill(t, slot_of(t, row->n));
-	if ((r = slot_add(t, row->n, row->id, row->owner, row->readers,
-	    doc)) != KDC_OK)
+	if ((r = slot_add(t, row, doc)) != KDC_OK)
 		kdc_log_warn_r(r, "tdd: td#%" PRId64 " not indexed", row->n);
 	r = KDC_OK;
 out:

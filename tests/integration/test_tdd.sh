@@ -240,3 +240,39 @@ cp "$T/b" "$T/own.json"
 req alice PUT "/things/urn:iotkdc:directory" "${J[@]}" --data-binary @"$T/own.json"
 want 201 "the directory's own TD validates (stored through the validator)"
 pass "introduction-well-known-uri/-path/-thing-description, exploration-directory-description-type: the own TD validates against the TD 1.1 schema"
+
+# ---- security lint --------------------------------------------------------------
+cat > "$T/lint.json" <<'EOF2'
+{"@context":"https://www.w3.org/2022/wot/td/v1.1","id":"urn:ex:weak","title":"weak",
+ "securityDefinitions":{"basic_sc":{"scheme":"basic","in":"header"}},"security":"basic_sc",
+ "properties":{"s":{"type":"string","forms":[{"href":"http://weak.example.com/s"}]}}}
+EOF2
+req alice PUT /things/urn:ex:weak "${J[@]}" --data-binary @"$T/lint.json"
+want 201 "weak TD accepted (lint not strict)"
+jq -e '.securityLint | map(select(.rule == "cleartext-credentials" and .field == "properties.s.forms.0")) | length == 1' "$T/b" >/dev/null ||
+    fail "lint finding not returned: $(cat "$T/b")"
+req alice GET /search/jsonpath -G --data-urlencode 'query=$[?@.registration.securityLint[?@.rule == "cleartext-credentials"]].id'
+[ "$(jq -c . "$T/b")" = '["urn:ex:weak"]' ] || fail "lint not searchable: $(cat "$T/b")"
+pass "security lint: findings come back on registration and are searchable with JSONPath"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+set_conf tdd strict_lint true
+restart_serve
+td urn:ex:weak2 w > /dev/null
+sed 's/urn:ex:weak/urn:ex:weak2/' "$T/lint.json" > "$T/lint2.json"
+req alice PUT /things/urn:ex:weak2 "${J[@]}" --data-binary @"$T/lint2.json"
+want 400 "strict lint"
+jq -e '.securityLint | length > 0' "$T/b" >/dev/null || fail "strict refusal without findings"
+req alice PUT /things/urn:ex:p-1 "${J[@]}" --data-binary @<(td urn:ex:p-1 "P 1 again")
+want 204 "a clean TD under strict lint"
+pass "strict_lint = true refuses a TD with findings (400 with securityLint), accepts a clean one"
+
+# ---- rate limit ---------------------------------------------------------------------
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+set_conf tdd rate 2
+restart_serve
+codes=""
+for _ in $(seq 1 8); do req bob GET /things; codes="$codes $ST"; done
+[[ "$codes" == *429* ]] || fail "no 429 past the rate: $codes"
+req alice GET /things
+want 200 "another principal is not limited by bob's rate"
+pass "rate limit per principal: bob gets 429 past 2/s (burst 4), alice is served ($codes)"
