@@ -1856,7 +1856,7 @@ kdc_http_start(struct kdc_http *h)
 	/* ITC: needed by MHD_quiesce_daemon() with an internal thread, and
 	 * by suspend/resume (streams), which MHD panics on without
 	 * MHD_ALLOW_SUSPEND_RESUME (it includes MHD_USE_ITC). */
-	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
+	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (h->addr.sa.sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
