@@ -1203,6 +1203,21 @@ streams_check(struct kdc_http *h)
 	pthread_mutex_unlock(&h->slock);
 }
 
+size_t
+kdc_http_streams_suspended(struct kdc_http *h)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&h->slock);
+	for (struct kdc_http_stream *s = h->streams; s != NULL; s = s->next) {
+		pthread_mutex_lock(&s->lock);
+		n += s->suspended;
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&h->slock);
+	return n;
+}
+
 static void conn_streaming(struct kdc_http *h, struct MHD_Connection *c);
 
 /* Queue r's stream (r->stream taken: from here stream_free() or

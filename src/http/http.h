@@ -230,6 +230,9 @@ void	kdc_http_free(struct kdc_http *h);
  * client's chain is checked against its validity window only, not
  * verified again). Tests and benchmarks. */
 unsigned long	kdc_http_chain_hits(struct kdc_http *h);
+/* How many streams wait suspended right now (pull had nothing, no wake
+ * since). Tests. */
+size_t	kdc_http_streams_suspended(struct kdc_http *h);
 
 /* The core's own routes: GET /api/v1/health, GET /ca.pem, GET /crl (DER). */
 struct kdc_core;

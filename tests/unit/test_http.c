@@ -1288,6 +1288,7 @@ test_stream(void **state)
 	/* 1 (nothing yet) + 3 x (the event, then nothing) + 1 (the end) */
 	assert_int_equal(S.pulls, 2 * S.wakes);
 	assert_int_equal(S.window_pulls, 0);
+	assert_int_equal(kdc_http_streams_suspended(E.h), 0);
 	assert_true(S.window_cpu >= 0 && S.window_cpu < 0.1);
 	assert_int_equal(S.frees_at_done, frees);
 	pthread_mutex_unlock(&S.mu);
@@ -1356,6 +1357,15 @@ test_stream_stop(void **state)
 	    "--cacert ca.pem 'https://localhost:%d/events' > stop.out "
 	    "2>&1 &)", E.dir, E.port), 0);
 	assert_true(sse_wait(c_idle, 15000));
+	/* suspended, not just idle: MHD aborts the process if stopped
+	 * with a connection suspended */
+	for (int i = 0; i < 1000 && kdc_http_streams_suspended(E.h) == 0;
+	    i++) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);	/* polls the state itself */
+	}
+	assert_int_equal(kdc_http_streams_suspended(E.h), 1);
 	t0 = now();
 	kdc_http_stop(E.h);
 	assert_true(now() - t0 < 2.0);	/* the drain would be 5 s */
