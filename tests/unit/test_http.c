@@ -370,6 +370,7 @@ struct sse {
 	int			 dones;
 	int			 streams;
 	int			 frees_at_done;	/* G.frees when done ran */
+	int			 hold_ms;	/* the idle window, ms */
 	int			 window_pulls;	/* pulls in the idle window */
 	double			 window_cpu;	/* s of CPU in it */
 };
@@ -445,6 +446,7 @@ sse_reset(void)
 	S.events = 0;
 	S.pulls = S.wakes = S.dones = S.streams = 0;
 	S.frees_at_done = -1;
+	S.hold_ms = 300;
 	S.window_pulls = -1;
 	S.window_cpu = -1;
 	pthread_mutex_unlock(&S.mu);
@@ -510,7 +512,7 @@ cpu_now(void)
 static void *
 sse_producer(void *arg)
 {
-	struct timespec win = { 0, 300 * 1000 * 1000 };
+	struct timespec win;
 	bool end = arg != NULL;
 	int pulls;
 	double cpu;
@@ -520,6 +522,8 @@ sse_producer(void *arg)
 		goto out;
 	pulls = S.pulls;
 	cpu = cpu_now();
+	win.tv_sec = S.hold_ms / 1000;
+	win.tv_nsec = (long)(S.hold_ms % 1000) * 1000000;
 	pthread_mutex_unlock(&S.mu);
 	nanosleep(&win, NULL);	/* the window measured, not a wait */
 	pthread_mutex_lock(&S.mu);
@@ -1320,6 +1324,36 @@ test_stream(void **state)
 	result_free(&r);
 }
 
+/* A stream outlives the request deadline (the watchdog's) and MHD's
+ * inactivity timeout: suspended past both, it still delivers. */
+static void
+test_stream_long(void **state)
+{
+	pthread_t t;
+	struct result r;
+
+	(void)state;
+	memset(&G, 0, sizeof(G));
+	server_start("127.0.0.1", 0, KDC_CLIENT_CERT_NONE);
+	sse_reset();
+	S.events = 1;
+	S.hold_ms = (KDC_HTTP_REQUEST_TIMEOUT + 2) * 1000;
+	assert_true(KDC_HTTP_REQUEST_TIMEOUT > KDC_HTTP_CONN_TIMEOUT &&
+	    KDC_HTTP_REQUEST_TIMEOUT > KDC_HTTP_HEADER_TIMEOUT);
+	assert_int_equal(pthread_create(&t, NULL, sse_producer, &S), 0);
+	r = curl("/events", "-N --max-time 60");
+	pthread_join(t, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.code, 200);
+	assert_body(&r, "id: 1\ndata: 1\n\n");
+	result_free(&r);
+	assert_true(sse_wait(c_done, 5000));
+	pthread_mutex_lock(&S.mu);
+	assert_int_equal(S.window_pulls, 0);
+	assert_int_equal(S.pulls, 2 * S.wakes);
+	pthread_mutex_unlock(&S.mu);
+}
+
 /* A client gone while its stream is suspended: done runs without any
  * further wake (the watchdog sees the socket closed). */
 static void
@@ -1481,6 +1515,7 @@ main(void)
 		cmocka_unit_test(test_gate),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_stream_drop),
+		cmocka_unit_test(test_stream_long),
 		cmocka_unit_test(test_stream_stop),
 		cmocka_unit_test(test_lifetime),
 	};
