@@ -1429,12 +1429,15 @@ rs_principal(struct kdc_core *core, const struct kdc_principal *rs,
 	return r == KDC_ERR_NOT_FOUND ? KDC_ERR_DENIED : r;
 }
 
-kdc_err
-kdc_core_ace_introspect(struct kdc_core *core, const char *actor,
-    const struct kdc_principal *rs, const uint8_t *token, size_t token_len,
-    struct kdc_ace_introspection *out)
+/*
+ * Introspect token for the RS of row: out as kdc_core_ace_introspect();
+ * *device the client's device row (0 when inactive).
+ */
+static kdc_err
+introspect_row(struct kdc_core *core, const struct kdc_ace_rs_row *row,
+    const uint8_t *token, size_t token_len,
+    struct kdc_ace_introspection *out, int64_t *device)
 {
-	struct kdc_ace_rs_row *row = NULL;
 	struct kdc_ace_token_rec *rec = NULL;
 	struct kdc_ace_grant_row g;
 	struct kdc_device *dev = NULL;
@@ -1450,12 +1453,7 @@ kdc_core_ace_introspect(struct kdc_core *core, const char *actor,
 	kdc_err r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = rs_principal(core, rs, &row)) != KDC_OK) {
-		(void)AUDIT(core, actor, "ace.introspect", rs != NULL &&
-		    rs->dev_id[0] != '\0' ? rs->dev_id : "?", r, "%s",
-		    "not a registered resource server");
-		return r;
-	}
+	*device = 0;
 	if ((pt = kdc_malloc(KDC_COSE_MSG_MAX)) == NULL ||
 	    (work = kdc_malloc(KDC_COSE_WORK_MAX)) == NULL ||
 	    (rec = kdc_calloc(1, sizeof(*rec))) == NULL) {
@@ -1526,6 +1524,7 @@ kdc_core_ace_introspect(struct kdc_core *core, const char *actor,
 	if (dev->status == KDC_DEV_REVOKED)
 		goto inactive;
 	out->active = true;
+	*device = dev->id;
 	snprintf(out->client, sizeof(out->client), "%s", rec->client);
 	snprintf(out->audience, sizeof(out->audience), "%s", rec->audience);
 	snprintf(out->scope, sizeof(out->scope), "%s", rec->scope);
@@ -1554,8 +1553,55 @@ out:
 		kdc_secret_free(work, KDC_COSE_WORK_MAX);
 	kdc_free(rec);
 	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_ace_introspect(struct kdc_core *core, const char *actor,
+    const struct kdc_principal *rs, const uint8_t *token, size_t token_len,
+    struct kdc_ace_introspection *out)
+{
+	struct kdc_ace_rs_row *row = NULL;
+	int64_t device;
+	kdc_err r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = rs_principal(core, rs, &row)) != KDC_OK) {
+		(void)AUDIT(core, actor, "ace.introspect", rs != NULL &&
+		    rs->dev_id[0] != '\0' ? rs->dev_id : "?", r, "%s",
+		    "not a registered resource server");
+		return r;
+	}
+	r = introspect_row(core, row, token, token_len, out, &device);
 	kdc_ace_rs_row_free(row);
 	return r;
+}
+
+kdc_err
+kdc_core_ace_bearer(struct kdc_core *core, const char *audience,
+    const uint8_t *token, size_t token_len, struct kdc_principal *who)
+{
+	struct kdc_ace_introspection in;
+	struct kdc_ace_rs_row *row = NULL;
+	int64_t device = 0;
+	kdc_err r;
+
+	memset(who, 0, sizeof(*who));
+	if (audience == NULL || !core_name_ok(audience))
+		return KDC_ERR_INVALID_ARG;
+	if ((r = kdc_store_ace_rs_get(core->st, audience, &row)) != KDC_OK)
+		return r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNTRUSTED : r;
+	r = introspect_row(core, row, token, token_len, &in, &device);
+	kdc_ace_rs_row_free(row);
+	if (r != KDC_OK)
+		return r;
+	if (!in.active || device == 0)
+		return KDC_ERR_UNTRUSTED;
+	who->device = device;
+	snprintf(who->dev_id, sizeof(who->dev_id), "%s", in.client);
+	snprintf(who->audience, sizeof(who->audience), "%s", audience);
+	who->kind = KDC_KIND_OPERATIONAL;
+	return KDC_OK;
 }
 
 struct trl_ctx {

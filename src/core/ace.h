@@ -148,6 +148,18 @@ kdc_err	kdc_core_ace_introspect(struct kdc_core *core, const char *actor,
 	    const struct kdc_principal *rs, const uint8_t *token,
 	    size_t token_len, struct kdc_ace_introspection *out);
 
+/*
+ * An access token presented as an HTTP bearer token (RFC 6750) to a
+ * resource server of ours, the registered RS audience `audience` (the
+ * Thing Directory's): checked as introspection checks it (decrypted or
+ * verified first, then its record, grant and client). *who the client's
+ * device (device row and id; no credential: the token is not one).
+ * UNTRUSTED for a token that is not active for audience (or an audience
+ * that is not a registered RS); STORE, NOMEM.
+ */
+kdc_err	kdc_core_ace_bearer(struct kdc_core *core, const char *audience,
+	    const uint8_t *token, size_t token_len, struct kdc_principal *who);
+
 /* ---- token revocation list (RFC 9770) -------------------------------- */
 
 /* One entry: the RFC 6920 binary hash of a revoked, unexpired token

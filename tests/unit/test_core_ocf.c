@@ -1277,6 +1277,8 @@ test_migrate_from_10(void **state)
 	/* back to schema 10: its audiences CHECK, no OCF table or index */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = OFF; BEGIN;"
+	    "DROP TABLE tdd_events; DROP TABLE tdd_readers; DROP TABLE tdd_things;"
+	    "DROP TABLE principal_groups; DROP TABLE users;"
 	    "DROP TABLE ocf_devices; DROP INDEX cred_ocf_audience;"
 	    "CREATE TABLE a10(name TEXT PRIMARY KEY NOT NULL,"
 	    "  kind TEXT NOT NULL"
@@ -1296,7 +1298,7 @@ test_migrate_from_10(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	assert_int_equal(d->id, dv.id);
 	kdc_device_free(d);

@@ -250,7 +250,7 @@ roundtrip(const char *path)
 
 	assert_int_equal(kdc_store_open(path, 1, &st), KDC_OK);
 	assert_int_equal(kdc_store_ping(st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 
 	/* meta */
 	assert_int_equal(kdc_store_meta_get(st, "audit.head", &val),
@@ -585,12 +585,12 @@ test_reopen(void **state)
 	    sizeof(buf));
 	assert_string_equal(buf, "iotkdc");
 	raw_query(t.path, "PRAGMA user_version", buf, sizeof(buf));
-	assert_string_equal(buf, "11");
+	assert_string_equal(buf, "12");
 
 	/* reopen twice (with and without create): migrations are no-ops */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(kdc_store_open(t.path, i, &st), KDC_OK);
-		assert_int_equal(kdc_store_schema_version(st), 11);
+		assert_int_equal(kdc_store_schema_version(st), 12);
 		assert_int_equal(kdc_store_device_get(st, "urn:dev:persist",
 		    &d), KDC_OK);
 		kdc_device_free(d);
@@ -687,7 +687,7 @@ test_empty_file(void **state)
 	assert_int_not_equal(stat(p, &sb), 0);
 
 	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 	kdc_store_close(st);
 	tmp_done(&t);
 }
@@ -803,6 +803,12 @@ test_check_damage(void **state)
 	raw_query(t.path, "PRAGMA page_count", buf, sizeof(buf));
 	pages = atol(buf);
 	assert_true(pages > 20);
+	/* a leaf page of the devices table (not the schema's: the file
+	 * must still open), numbered from 1; pages below count from 0 */
+	raw_query(t.path, "SELECT max(pageno) FROM dbstat WHERE name = "
+	    "'devices' AND pagetype = 'leaf'", buf, sizeof(buf));
+	pages = 2 * (atol(buf) - 1);
+	assert_true(pages > 2);
 	memset(junk, 0xff, sizeof(junk));
 	assert_non_null(f = fopen(t.path, "r+b"));
 	assert_int_equal(fseek(f, (pages / 2) * 1024L, SEEK_SET), 0);
@@ -850,6 +856,8 @@ test_migrate_profiles_gone(void **state)
 	kdc_store_close(st);
 	st = NULL;
 	raw_exec(t.path, "PRAGMA foreign_keys = OFF; BEGIN;"
+	    "DROP TABLE tdd_events; DROP TABLE tdd_readers; DROP TABLE tdd_things;"
+	    "DROP TABLE principal_groups; DROP TABLE users;"
 	    "DROP TABLE ocf_devices; DROP INDEX cred_ocf_audience;"
 	    "DROP TABLE ace_tokens; DROP TABLE ace_grants; DROP TABLE ace_rs;"
 	    "CREATE TABLE profiles(name TEXT PRIMARY KEY NOT NULL,"
@@ -873,7 +881,7 @@ test_migrate_profiles_gone(void **state)
 	assert_string_equal(buf, "1");
 
 	assert_int_equal(kdc_store_open(t.path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	assert_int_equal(d->id, dev);
 	assert_string_equal(d->profile, "default");

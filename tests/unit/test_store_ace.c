@@ -124,7 +124,7 @@ test_tables(void **state)
 
 	(void)state;
 	assert_int_equal(kdc_store_open(":memory:", 1, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 	d1 = add_device(st, "c1");
 	d2 = add_device(st, "c2");
 	add_rs(st, "lock");
@@ -251,13 +251,14 @@ test_migrate_from_8(void **state)
 	assert_int_equal(kdc_store_audience_add(st, &a), KDC_OK);
 	kdc_store_close(st);
 	st = NULL;
-	raw_exec(path, "BEGIN; DROP TABLE ocf_devices;"
+	raw_exec(path, "BEGIN; DROP TABLE tdd_events; DROP TABLE tdd_readers; DROP TABLE tdd_things; DROP TABLE principal_groups; DROP TABLE users;"
+	    " DROP TABLE ocf_devices;"
 	    "DROP INDEX cred_ocf_audience; DROP TABLE ace_tokens;"
 	    "DROP TABLE ace_grants; DROP TABLE ace_rs;"
 	    "PRAGMA user_version = 8; COMMIT;");
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	assert_int_equal(d->id, dev);
 	kdc_device_free(d);
@@ -333,13 +334,14 @@ test_hash_index(void **state)
 	    KDC_OK);
 	kdc_store_close(st);
 	st = NULL;
-	raw_exec(path, "BEGIN; DROP TABLE ocf_devices;"
+	raw_exec(path, "BEGIN; DROP TABLE tdd_events; DROP TABLE tdd_readers; DROP TABLE tdd_things; DROP TABLE principal_groups; DROP TABLE users;"
+	    " DROP TABLE ocf_devices;"
 	    "DROP INDEX cred_ocf_audience; DROP INDEX ace_token_hash;"
 	    "CREATE UNIQUE INDEX ace_token_hash ON ace_tokens(hash);"
 	    "PRAGMA user_version = 9; COMMIT;");
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 	memset(h, 0x11, sizeof(h));
 	assert_int_equal(kdc_store_ace_token_by_hash(st, h, 32, &t), KDC_OK);
 	assert_int_equal(t.cti[0], 1);

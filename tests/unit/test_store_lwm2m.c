@@ -60,7 +60,7 @@ test_schema_version(void **state)
 	struct kdc_store *st = open_mem();
 
 	(void)state;
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 	kdc_store_close(st);
 }
 
@@ -84,7 +84,9 @@ test_migrate_from_1(void **state)
 	kdc_store_close(st);
 	/* turn it back into a version-1 file */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE ocf_devices;"
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE tdd_events; DROP TABLE tdd_readers; DROP TABLE tdd_things;"
+	    "DROP TABLE principal_groups; DROP TABLE users;"
+	    "DROP TABLE ocf_devices;"
 	    "DROP INDEX cred_ocf_audience; DROP TABLE ace_tokens;"
 	    "DROP TABLE ace_grants; DROP TABLE ace_rs; DROP TABLE audiences;"
 	    "DROP INDEX cred_ended; DROP INDEX cred_crl;"
@@ -103,7 +105,7 @@ test_migrate_from_1(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(kdc_store_open(path, 0, &st), KDC_OK);
-	assert_int_equal(kdc_store_schema_version(st), 11);
+	assert_int_equal(kdc_store_schema_version(st), 12);
 	assert_int_equal(kdc_store_device_get(st, "urn:dev:old", &d), KDC_OK);
 	dev = d->id;
 	kdc_device_free(d);
