@@ -170,6 +170,7 @@ directory_open(struct ctx *c, struct kdc_http *h, struct directory *d)
 	    "https://[%s]:%d" : "https://%s:%d", host, c->cfg.http_port);
 	memset(&fo, 0, sizeof(fo));
 	fo.base = base;
+	fo.audience = c->cfg.tdd_audience;
 	fo.rate = (unsigned)c->cfg.tdd_rate;
 	fo.burst = fo.rate * 2;
 	fo.streams_max = 64;

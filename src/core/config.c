@@ -291,6 +291,12 @@ static const struct ckey keys[] = {
 	{ SECT_TDD, "enabled", CT_BOOL, "true", 0, 1,
 	    CFG(tdd_enabled), 0, 0, NULL, NULL,
 	    "Serve the Thing Directory (true/false)." },
+	{ SECT_TDD, "audience", CT_STRING, "tdd", 0, 0,
+	    CFG(tdd_audience), FSZ(kdc_config, tdd_audience), 0, NULL, NULL,
+	    "The ACE resource-server audience of the directory: access\n"
+	    "# tokens of our AS for it are taken as bearer tokens (register\n"
+	    "# it: iotkdc ace rs add tdd ...; grant clients: iotkdc ace\n"
+	    "# grant CLIENT tdd SCOPE). Empty: client certificates only." },
 	{ SECT_TDD, "max_ttl", CT_INT, "2592000", 60, 86400 * 3650,
 	    CFG(tdd_max_ttl), 0, 0, NULL, NULL,
 	    "Longest lifetime of a registration in seconds: a longer ttl or\n"

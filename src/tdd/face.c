@@ -26,9 +26,9 @@
 #define APP_JSON	"application/json"
 #define MERGE_JSON	"application/merge-patch+json"
 #define SSE		"text/event-stream"
-#define WWW_AUTH	"Bearer realm=\"iotkdc\", error=\"invalid_request\"," \
-			" error_description=\"a TLS client certificate of this" \
-			" KDC's CA is required\""
+#define WWW_AUTH	"Bearer realm=\"iotkdc\""
+#define WWW_BAD_TOKEN	"Bearer realm=\"iotkdc\", error=\"invalid_token\""
+#define TOKEN_MAX	2048	/* bytes of a decoded bearer token */
 #define RATE_SLOTS	1024
 #define PEND_CAP	(KDC_HTTP_BODY_MAX + 4096)
 
@@ -102,30 +102,95 @@ rate_ok(struct kdc_tdd_face *f, int64_t device)
 	return true;
 }
 
-/* The gate: authenticated before the body is read. */
+/* base64url or base64 (RFC 4648 §5/§4), padding optional, into out
+ * (cap bytes): the length, or -1 for a character outside both alphabets,
+ * a bad length or too much. */
+static long
+b64_any(const char *in, uint8_t *out, size_t cap)
+{
+	uint32_t acc = 0;
+	size_t o = 0, bits = 0, n = 0;
+
+	for (; *in != '\0' && *in != '='; in++, n++) {
+		int v;
+		char ch = *in;
+
+		if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
+		else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
+		else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
+		else if (ch == '-' || ch == '+') v = 62;
+		else if (ch == '_' || ch == '/') v = 63;
+		else return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -1;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	while (*in == '=')
+		in++;
+	if (*in != '\0' || n % 4 == 1)
+		return -1;
+	return (long)o;
+}
+
+static int
+refuse(struct kdc_http_resp *resp, const char *www, const char *detail)
+{
+	(void)kdc_http_resp_header(resp, "WWW-Authenticate", www);
+	problem(resp, 401, detail);
+	return 401;
+}
+
+/* The gate: authenticated before the body is read. An ACE access token
+ * of ours for the directory's audience as a bearer token (RFC 6750), or
+ * a client certificate the listener verified as our CA's. */
 static int
 gate(void *arg, const struct kdc_http_req *req, void **auth,
     struct kdc_http_resp *resp)
 {
 	struct kdc_tdd_face *f = arg;
+	const char *az = kdc_http_header(req, "Authorization");
 	struct kdc_principal p;
+	uint8_t tok[TOKEN_MAX];
 	struct who *w;
+	long n;
 	kdc_err r;
 
-	if (req->nclient_certs == 0) {
+	if (az != NULL && strncasecmp(az, "Bearer ", 7) == 0) {
+		for (az += 7; *az == ' '; az++)
+			;
+		if (f->o.audience == NULL || f->o.audience[0] == '\0')
+			return refuse(resp, WWW_AUTH, "this directory takes no "
+			    "bearer tokens: use a TLS client certificate");
+		if ((n = b64_any(az, tok, sizeof(tok))) <= 0)
+			return refuse(resp, WWW_BAD_TOKEN, "the bearer token is "
+			    "not base64url");
+		r = kdc_core_ace_bearer(f->core, f->o.audience, tok,
+		    (size_t)n, &p);
+		memset(tok, 0, sizeof(tok));
+		if (r != KDC_OK) {
+			if (r != KDC_ERR_UNTRUSTED)
+				kdc_log_warn_r(r, "tdd: bearer token check");
+			return refuse(resp, WWW_BAD_TOKEN, "the bearer token is "
+			    "not an active access token for this directory");
+		}
+	} else if (az != NULL) {
+		return refuse(resp, WWW_AUTH, "unsupported authorization "
+		    "scheme: a Bearer token or a TLS client certificate");
+	} else if (req->nclient_certs == 0) {
 		/* no credential: no store access, no work */
-		(void)kdc_http_resp_header(resp, "WWW-Authenticate", WWW_AUTH);
-		problem(resp, 401, "authenticate with a TLS client certificate"
-		    " issued by this KDC");
-		return 401;
-	}
-	if ((r = kdc_core_auth_cert_verified(f->core, "https",
+		return refuse(resp, WWW_AUTH, "authenticate with a TLS client "
+		    "certificate issued by this KDC or a Bearer token from its "
+		    "ACE AS");
+	} else if ((r = kdc_core_auth_cert_verified(f->core, "https",
 	    req->client_certs, req->client_cert_lens, req->nclient_certs,
 	    &p)) != KDC_OK) {
-		(void)kdc_http_resp_header(resp, "WWW-Authenticate", WWW_AUTH);
-		problem(resp, 401, "the client certificate is not (or no "
-		    "longer) valid here");
-		return 401;
+		return refuse(resp, WWW_AUTH, "the client certificate is not "
+		    "(or no longer) valid here");
 	}
 	if (!rate_ok(f, p.device)) {
 		(void)kdc_http_resp_header(resp, "Retry-After", "1");

@@ -12,8 +12,10 @@
  *
  * Every route but the introduction is gated: the gate authenticates the
  * request before its body is read (a client certificate the listener
- * verified against our CA, through kdc_core_auth_cert_verified()) and
- * applies the per-principal rate limit. A request without a credential
+ * verified against our CA, through kdc_core_auth_cert_verified(); or an
+ * access token of our ACE AS for the directory's audience, RFC 6750
+ * "Authorization: Bearer <base64url of the CWT>", kdc_core_ace_bearer())
+ * and applies the per-principal rate limit. A request without a credential
  * is answered 401 with WWW-Authenticate and costs no store access.
  */
 #ifndef KDC_TDD_FACE_H
@@ -26,6 +28,9 @@
 
 struct kdc_tdd_face_opts {
 	const char	*base;		/* "https://host:port", for the TD */
+	const char	*audience;	/* the ACE RS audience whose access
+					 * tokens are taken as bearer tokens;
+					 * NULL or "": none */
 	unsigned	 rate;		/* requests/s per principal (0: off) */
 	unsigned	 burst;
 	unsigned	 streams_max;	/* SSE streams in all */

@@ -276,3 +276,37 @@ for _ in $(seq 1 8); do req bob GET /things; codes="$codes $ST"; done
 req alice GET /things
 want 200 "another principal is not limited by bob's rate"
 pass "rate limit per principal: bob gets 429 past 2/s (burst 4), alice is served ($codes)"
+
+# ---- ACE bearer tokens (RFC 6750) from our own AS ----------------------------------
+# The directory is the ACE resource server "tdd" ([tdd] audience); bob gets
+# an access token from /token over HTTPS with his certificate, then uses it
+# alone (no client certificate) as a bearer token.
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+set_conf tdd rate 100
+restart_serve
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/rs.hex"; chmod 600 "$T/rs.hex"
+kdc ace rs add tdd --key-file "$T/rs.hex" >/dev/null
+kdc ace grant user.bob tdd read >/dev/null
+/usr/bin/python3 -c 'import cbor2,sys; sys.stdout.buffer.write(cbor2.dumps({5: "tdd", 9: "read"}))' > "$T/treq.cbor"
+req bob POST /token -H 'Content-Type: application/ace+cbor' --data-binary @"$T/treq.cbor"
+want 201 "bob's token from /token"
+TOKEN=$(/usr/bin/python3 -c 'import cbor2,sys,base64; t=cbor2.load(open(sys.argv[1],"rb"))[1]; print(base64.urlsafe_b64encode(t).decode().rstrip("="))' "$T/b")
+[ -n "$TOKEN" ] || fail "no access token"
+breq() { local m=$1 p=$2; shift 2; ST=$(curl -s --cacert "$T/ca.pem" -X "$m" -D "$T/h" -o "$T/b" -w '%{http_code}' "$@" "$U$p"); }
+breq GET /things -H "Authorization: Bearer $TOKEN"
+want 200 "bearer token lists"
+[ "$(jq length "$T/b")" = 0 ] || fail "bob sees alice's TDs with his token"
+td urn:ex:bob-1 "Bob 1" > "$T/bob1.json"
+breq PUT /things/urn:ex:bob-1 -H "Authorization: Bearer $TOKEN" "${J[@]}" --data-binary @"$T/bob1.json"
+want 201 "bearer token registers"
+req bob GET /things/urn:ex:bob-1
+want 200 "the TD is bob's, as by his certificate"
+breq GET /things -H "Authorization: Bearer ${TOKEN%??}xx"
+want 401 "a damaged token"
+[[ "$(hdr www-authenticate)" == *invalid_token* ]] || fail "WWW-Authenticate for a bad token: $(hdr www-authenticate)"
+breq GET /things -H "Authorization: Basic Ym9iOnB3"
+want 401 "basic auth (not enabled)"
+kdc ace revoke-grant user.bob tdd >/dev/null
+breq GET /things -H "Authorization: Bearer $TOKEN"
+want 401 "the token after its grant was revoked"
+pass "ACE access tokens as bearer tokens: the client's principal, a damaged token 401 invalid_token, Basic refused, revocation reaches the next request"

@@ -635,6 +635,7 @@ test_diff_every_key(void **state)
 		{ "[ocf]\ndiscovery_window = 500\n", "ocf/discovery_window" },
 		{ "[ocf]\npin_wait = 5\n", "ocf/pin_wait" },
 		{ "[tdd]\nenabled = false\n", "tdd/enabled" },
+		{ "[tdd]\naudience = dir\n", "tdd/audience" },
 		{ "[tdd]\nmax_ttl = 600\n", "tdd/max_ttl" },
 		{ "[tdd]\nretention = 600\n", "tdd/retention" },
 		{ "[tdd]\nretention_max = 6000\n", "tdd/retention_max" },
