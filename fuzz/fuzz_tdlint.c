@@ -1,6 +1,6 @@
 /*
  * fuzz_tdlint.c: a JSON document through kdc_td_lint(): the count within
- * max, every finding's strings terminated and free of control bytes, a
+ * max (more may also mean the work bound stopped it), every finding's strings terminated and free of control bytes, a
  * known rule id. Seeds: fuzz/corpus/tdlint/ (fuzz/seeds.py).
  */
 #include <stdint.h>
@@ -38,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (td == NULL)
 		return 0;
 	n = kdc_td_lint(td, out, 8, &more);
-	if (n > 8 || (more && n != 8))
+	if (n > 8)
 		abort();
 	for (i = 0; i < n; i++) {
 		check_str(out[i].rule, sizeof(out[i].rule));

@@ -234,10 +234,31 @@ test_combo(void **state)
 	    " \"d\": {\"scheme\": \"combo\", \"allOf\": [\"p\", \"b\"]}", "\"c\"",
 	    "mqtts://example.com/");
 	assert_int_equal(nfound, 0);
-	/* a combo naming itself ends (bounded), and so does a wide one */
-	lint_td("\"c\": {\"scheme\": \"combo\", \"oneOf\": [\"c\", \"c\", \"c\", \"c\","
-	    " \"c\", \"c\", \"c\", \"c\", \"c\", \"c\"]}", "\"c\"", "http://example.com/");
+	/* a combo naming itself ends (depth bound) */
+	lint_td("\"c\": {\"scheme\": \"combo\", \"oneOf\": [\"c\"]}", "\"c\"",
+	    "http://example.com/");
 	assert_int_equal(nfound, 0);
+}
+
+/* A wide self-naming combo would take 10^8 lookups: the work bound stops
+ * the lint and says so through *more. */
+static void
+test_work_bound(void **state)
+{
+	json_t *td = json_loads("{\"securityDefinitions\": {\"c\": {\"scheme\": \"combo\","
+	    " \"oneOf\": [\"c\", \"c\", \"c\", \"c\", \"c\", \"c\", \"c\", \"c\", \"c\", \"c\"]},"
+	    " \"b\": {\"scheme\": \"basic\"}}, \"security\": \"c\","
+	    " \"forms\": [{\"href\": \"http://e.com/\"}, {\"href\": \"http://e.com/\","
+	    " \"security\": \"b\"}]}", 0, NULL);
+	struct kdc_lint out[4];
+	bool more = false;
+
+	(void)state;
+	assert_non_null(td);
+	/* the first form exhausts the work: the second is not looked at */
+	assert_int_equal(kdc_td_lint(td, out, 4, &more), 0);
+	assert_true(more);
+	json_decref(td);
 	/* unknown names are skipped */
 	assert_int_equal(lint_td(BASIC, "[\"zz\"]", "http://example.com/"), 0);
 }
@@ -281,6 +302,7 @@ main(void)
 		cmocka_unit_test(test_oauth2_apikey),
 		cmocka_unit_test(test_base_and_fields),
 		cmocka_unit_test(test_combo),
+		cmocka_unit_test(test_work_bound),
 		cmocka_unit_test(test_max),
 	};
 
