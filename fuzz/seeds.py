@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """seeds.py: write the seed corpora of fuzz_devcoap, fuzz_devstate,
-fuzz_coapwire, fuzz_coapxl, fuzz_pubkey, fuzz_dtlsrec and fuzz_cose
+fuzz_coapwire, fuzz_coapxl, fuzz_pubkey, fuzz_dtlsrec, fuzz_cose,
+fuzz_jsonpath, fuzz_mergepatch and fuzz_tdlint
 (fuzz/corpus/<parser>/). Run from anywhere: python3 fuzz/seeds.py
 [PARSER...] (all without one). The PEM/DER key seeds are made by openssl
 here; the DTLS records by Python's cryptography (python3-cryptography,
@@ -369,8 +370,58 @@ def jw():
     out('jw', 'cbc-replayed', cbc(23, 7, b'\x10\x85') + cbc(23, 7, b'\x10\x85'))
 
 
+def jsonpath():
+    """query NUL document: the CTS's valid cases (tests/data/jsonpath/),
+    then the directory's workload queries on an array of TDs."""
+    import json
+    cts = json.load(open(os.path.join(HERE, '..', 'tests', 'data', 'jsonpath', 'cts.json')))
+    n = 0
+    for t in cts['tests']:
+        if 'document' in t and n < 120:
+            out('jsonpath', 'cts%03d' % n, t['selector'].encode() + b'\0' +
+                json.dumps(t['document']).encode())
+            n += 1
+    tds = json.dumps([{'id': 'urn:lamp', 'properties': {'lightColor': {'type': 'string'},
+                       'brightness': {'type': 'integer'}}},
+                      {'id': 'urn:s', 'properties': {'sensorInformation': {
+                       'properties': {'a': {'state': 'on'}}}}}]).encode()
+    for i, q in enumerate(['$[?(@.properties.lightColor)]',
+                           '$[?(@.properties.lightColor && @.properties.brightness)]',
+                           '$[?(@.properties.sensorInformation)].properties..state',
+                           "$[?match(@.id, 'urn:.*') || length(@.properties) > 1].id"]):
+        out('jsonpath', 'workload%d' % i, q.encode() + b'\0' + tds)
+
+
+def mergepatch():
+    """target NUL patch-or-to: RFC 7396 Appendix A."""
+    for i, (a, b) in enumerate([('{"a":"b"}', '{"a":"c"}'), ('{"a":"b"}', '{"a":null}'),
+                                ('{"a":{"b":"c"}}', '{"a":{"b":"d","c":null}}'),
+                                ('[1,2]', '{"a":"b","c":null}'), ('{}', '{"a":{"bb":{"ccc":null}}}'),
+                                ('{"e":null}', '{"a":1}'), ('{"a":"foo"}', 'null')]):
+        out('mergepatch', 'rfc7396-%d' % i, a.encode() + b'\0' + b.encode())
+
+
+def tdlint():
+    """TDs for the security lint."""
+    import json
+    defs = {'b': {'scheme': 'basic'}, 'p': {'scheme': 'psk'}, 'n': {'scheme': 'nosec'},
+            'o': {'scheme': 'oauth2', 'flow': 'implicit'},
+            'k': {'scheme': 'apikey', 'in': 'query'},
+            'c': {'scheme': 'combo', 'oneOf': ['b', 'n', 'd']},
+            'd': {'scheme': 'combo', 'allOf': ['b', 'p']}}
+    for i, (sec, href) in enumerate([('b', 'http://example.com/'), ('p', 'coap://10.0.0.1/'),
+                                     ('n', 'http://example.com/'), ('c', 'mqtts://h/'),
+                                     (['o', 'k'], '/rel'), ('d', '//[fe80::1]/x')]):
+        td = {'base': 'http://example.com/', 'securityDefinitions': defs, 'security': sec,
+              'forms': [{'href': href}],
+              'properties': {'s': {'forms': [{'href': href, 'security': 'n'}]}},
+              'actions': {'a': {'forms': [{'href': 'coaps://h/'}]}}}
+        out('tdlint', 'td%d' % i, json.dumps(td).encode())
+
+
 PARSERS = {'jw': jw, 'devcoap': devcoap, 'devstate': devstate,
            'coapwire': coapwire, 'coapxl': coapxl, 'pubkey': pubkey,
-           'dtlsrec': dtlsrec, 'cose': cose}
+           'dtlsrec': dtlsrec, 'cose': cose, 'jsonpath': jsonpath,
+           'mergepatch': mergepatch, 'tdlint': tdlint}
 for name in (sys.argv[1:] or PARSERS):
     PARSERS[name]()

@@ -691,6 +691,12 @@ kdc_iregexp_exec(const struct kdc_iregexp *re, const char *str, size_t len,
 	kdc_err r = KDC_OK;
 
 	*matched = false;
+	/* the state arrays below cost the program's size */
+	if (*budget < 1 + n / 64) {
+		*budget = 0;
+		return KDC_ERR_TOO_LARGE;
+	}
+	*budget -= 1 + n / 64;
 	if ((buf = kdc_calloc(4 * n, sizeof(uint32_t))) == NULL)
 		return KDC_ERR_NOMEM;
 	vm.re = re;

@@ -46,7 +46,8 @@ void	kdc_iregexp_free(struct kdc_iregexp *re);
  * Does re match the whole of s[0, len) (whole = true: match()) or some
  * substring of it (search())? s must be valid UTF-8 (a JSON string);
  * invalid bytes never match. *budget is decremented by the work done
- * (about one unit per code point and 16 live states); TOO_LARGE when it
+ * (one unit per 64 instructions of the program, then about one per code
+ * point and 16 live states); TOO_LARGE when it
  * would go below 0, and *matched is then false. NOMEM.
  */
 kdc_err	kdc_iregexp_exec(const struct kdc_iregexp *re, const char *s, size_t len,

@@ -1632,6 +1632,13 @@ eval_regex(struct ctx *x, const struct expr *e, const json_t *cur, bool *b)
 			goto out;
 		if (!json_is_string(pat))
 			goto out;
+		/* compiling a pattern from the document is work too */
+		if (*x->budget < 1 + json_string_length(pat) / 8) {
+			*x->budget = 0;
+			r = KDC_ERR_TOO_LARGE;
+			goto out;
+		}
+		*x->budget -= 1 + json_string_length(pat) / 8;
 		r = kdc_iregexp_compile(json_string_value(pat),
 		    json_string_length(pat), &re);
 		if (r == KDC_ERR_NOMEM)

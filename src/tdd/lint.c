@@ -29,6 +29,7 @@ struct lint {
 	const json_t	*td, *defs;
 	struct kdc_lint	*out;
 	size_t		 max, n;
+	int		 work;		/* definition lookups left (KDC_LINT_WORK) */
 	bool		 more;
 };
 
@@ -38,9 +39,6 @@ str_of(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* Definitions looked up for one form, at most: a combo's oneOf may name
- * the same combo many times over, which would otherwise multiply. */
-#define RESOLVE_WORK	1024
 
 static void resolve_list(const json_t *defs, const json_t *names, int depth,
     struct alts *out, int *work);
@@ -273,7 +271,6 @@ lint_form(struct lint *l, const json_t *form, const char *field)
 	struct alts alts;
 	uint32_t any = 0;
 	size_t i;
-	int work = RESOLVE_WORK;
 	bool have_scheme = false, have_host = false, plain, coap_plain;
 
 	if (!json_is_object(form))
@@ -281,7 +278,11 @@ lint_form(struct lint *l, const json_t *form, const char *field)
 	sec = json_object_get(form, "security");
 	if (sec == NULL)
 		sec = json_object_get(l->td, "security");
-	resolve_list(l->defs, sec, 0, &alts, &work);
+	resolve_list(l->defs, sec, 0, &alts, &l->work);
+	if (l->work < 0) {
+		l->more = true;	/* stopped by the work bound */
+		return;
+	}
 	if (alts.n == 0)
 		return;
 	for (i = 0; i < alts.n; i++)
@@ -369,6 +370,7 @@ kdc_td_lint(const json_t *td, struct kdc_lint *out, size_t max, bool *more)
 	l.td = td;
 	l.out = out;
 	l.max = max;
+	l.work = KDC_LINT_WORK;
 	if (json_is_object(td)) {
 		l.defs = json_object_get(td, "securityDefinitions");
 		forms = json_object_get(td, "forms");

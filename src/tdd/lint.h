@@ -39,6 +39,9 @@
 #define KDC_LINT_MAX		32
 #define KDC_LINT_COMBO_DEPTH	8
 #define KDC_LINT_ALTS		32
+/* Security definition lookups for one TD: a combo's oneOf may name the
+ * same combo many times over, and every form resolves its security. */
+#define KDC_LINT_WORK		65536
 
 struct kdc_lint {
 	char	rule[32];		/* a rule id above */
@@ -49,7 +52,8 @@ struct kdc_lint {
 /*
  * Lint td (a TD object; anything else yields nothing). Writes at most max
  * findings to out and returns their number; *more (may be NULL) is set when
- * some were left out. No allocation.
+ * some were left out, or when KDC_LINT_WORK stopped the lint before the
+ * last form. No allocation.
  */
 size_t	kdc_td_lint(const json_t *td, struct kdc_lint *out, size_t max, bool *more);
 
