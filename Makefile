@@ -34,7 +34,7 @@ endif
 # cose/crypto_openssl.c).
 PKGS_BUILD := gcc make cmake pkg-config libgnutls28-dev libsqlite3-dev \
 	libmicrohttpd-dev libjansson-dev libinih-dev libcmocka-dev \
-	libcoap3-dev libcbor-dev libssl-dev
+	libcoap3-dev libcbor-dev libssl-dev libsodium-dev
 # Runtime tools: certtool/p11tool for operators.
 PKGS_RUN   := gnutls-bin
 # Tests: independent peers and tools (curl, openssl, sqlite3 CLI,

@@ -52,6 +52,7 @@ enum kdc_cli_cmd {
 	KDC_CMD_USER_ADD,
 	KDC_CMD_USER_CERT,
 	KDC_CMD_USER_LIST,
+	KDC_CMD_USER_PASSWD,
 };
 
 #define KDC_CLI_POS_MAX	18	/* ace grant CLIENT AUD + 16 scopes */

@@ -926,6 +926,40 @@ out:
 	return rc;
 }
 
+static int
+cmd_user_passwd(const struct kdc_cli_args *a)
+{
+	char pw[KDC_PW_MAX + 2];
+	struct ctx c;
+	size_t n;
+	kdc_err r;
+	int rc = 0;
+
+	if (fgets(pw, sizeof(pw), stdin) == NULL)
+		return fail("user passwd %s: no password on standard input",
+		    a->pos[0]);
+	n = strcspn(pw, "\r\n");
+	if (pw[n] == '\0' && n == sizeof(pw) - 1) {
+		kdc_wipe(pw, sizeof(pw));
+		return fail("user passwd %s: longer than %d bytes", a->pos[0],
+		    KDC_PW_MAX);
+	}
+	pw[n] = '\0';
+	if (ctx_open(&c, a, 0) != 0) {
+		kdc_wipe(pw, sizeof(pw));
+		return 1;
+	}
+	if ((r = kdc_core_user_passwd(c.core, ACTOR, a->pos[0], pw, n)) !=
+	    KDC_OK)
+		rc = fail("user passwd %s: %s", a->pos[0],
+		    r == KDC_ERR_UNKNOWN_DEVICE ? "no such user" :
+		    r == KDC_ERR_INVALID_ARG ? "a password is 12..1024 bytes" :
+		    kdc_err_str(r));
+	kdc_wipe(pw, sizeof(pw));
+	ctx_close(&c);
+	return rc;
+}
+
 struct user_list {
 	json_t	*arr;
 };
@@ -1693,6 +1727,7 @@ kdc_cli_run(const struct kdc_cli_args *a)
 	case KDC_CMD_USER_ADD:		return cmd_user_add(a);
 	case KDC_CMD_USER_CERT:		return cmd_user_cert(a);
 	case KDC_CMD_USER_LIST:		return cmd_user_list(a);
+	case KDC_CMD_USER_PASSWD:	return cmd_user_passwd(a);
 	case KDC_CMD_TLS_REISSUE:	return cmd_tls_reissue(a);
 	case KDC_CMD_AUDIT_LIST:
 	case KDC_CMD_AUDIT_VERIFY:	return cmd_audit(a);

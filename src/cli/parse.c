@@ -215,6 +215,12 @@ static const struct {
 	  "  DER; ECDSA P-256 or Ed25519), CN user.NAME, for N days (365,\n"
 	  "  at most 3650); PEM to stdout. The private key stays with the\n"
 	  "  user: only the CSR comes here.\n", NULL },
+	{ "user", "passwd", KDC_CMD_USER_PASSWD, 1,
+	  "iotkdc user passwd NAME\n"
+	  "  Set the user's password for HTTP basic on the Thing Directory\n"
+	  "  (legacy clients; only when [tdd] basic = true): read from the\n"
+	  "  first line of standard input (never the command line), 12..1024\n"
+	  "  bytes; an Argon2id hash is kept, never the password.\n", NULL },
 	{ "user", "list", KDC_CMD_USER_LIST, 0,
 	  "iotkdc user list [--json]\n"
 	  "  Users: name, device id, groups, created.\n", NULL },

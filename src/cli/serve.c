@@ -171,6 +171,7 @@ directory_open(struct ctx *c, struct kdc_http *h, struct directory *d)
 	memset(&fo, 0, sizeof(fo));
 	fo.base = base;
 	fo.audience = c->cfg.tdd_audience;
+	fo.basic = c->cfg.tdd_basic != 0;
 	fo.rate = (unsigned)c->cfg.tdd_rate;
 	fo.burst = fo.rate * 2;
 	fo.streams_max = 64;

@@ -297,6 +297,10 @@ static const struct ckey keys[] = {
 	    "# tokens of our AS for it are taken as bearer tokens (register\n"
 	    "# it: iotkdc ace rs add tdd ...; grant clients: iotkdc ace\n"
 	    "# grant CLIENT tdd SCOPE). Empty: client certificates only." },
+	{ SECT_TDD, "basic", CT_BOOL, "false", 0, 1,
+	    CFG(tdd_basic), 0, 0, NULL, NULL,
+	    "Also take HTTP basic (a user's name and the password set with\n"
+	    "# iotkdc user passwd), over TLS, for legacy clients (true/false)." },
 	{ SECT_TDD, "max_ttl", CT_INT, "2592000", 60, 86400 * 3650,
 	    CFG(tdd_max_ttl), 0, 0, NULL, NULL,
 	    "Longest lifetime of a registration in seconds: a longer ttl or\n"

@@ -89,6 +89,7 @@ struct kdc_config {
 	int			ocf_pin_wait;	/* s, Random PIN OTM */
 	int			tdd_enabled;	/* [tdd] (core/tdd.h) */
 	char			tdd_audience[KDC_NAME_MAX + 1];
+	int			tdd_basic;
 	int			tdd_max_ttl;
 	int			tdd_retention;
 	int			tdd_retention_max;

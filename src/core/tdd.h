@@ -187,4 +187,16 @@ kdc_err	kdc_core_user_cert(struct kdc_core *core, const char *actor,
 	    const char *name, const uint8_t *csr, size_t csr_len,
 	    unsigned days, uint8_t **cert, size_t *cert_len);
 
+/* Set user name's password for HTTP basic (legacy clients of the
+ * directory, [tdd] basic): an Argon2id hash of pw is stored, never pw.
+ * UNKNOWN_DEVICE (no such user), INVALID_ARG (length outside
+ * KDC_PW_MIN..KDC_PW_MAX). Audited. */
+kdc_err	kdc_core_user_passwd(struct kdc_core *core, const char *actor,
+	    const char *name, const char *pw, size_t len);
+/* HTTP basic: the user's principal when pw is its password and the user
+ * is not revoked. UNTRUSTED (unknown user, no password, wrong password:
+ * one answer, about the same time), REVOKED, STORE. */
+kdc_err	kdc_core_user_basic(struct kdc_core *core, const char *name,
+	    const char *pw, size_t len, struct kdc_principal *who);
+
 #endif

@@ -4,6 +4,7 @@
  * groups; its client certificate is an operational credential of the
  * implicit audience "people" (KDC_AUDIENCE_PEOPLE), issued as a device's.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -181,6 +182,149 @@ refused:
 	    kdc_err_str(r));
 out:
 	kdc_issued_wipe(&is);
+	kdc_device_free(dev);
+	return r;
+}
+
+kdc_err
+kdc_core_user_passwd(struct kdc_core *core, const char *actor,
+    const char *name, const char *pw, size_t len)
+{
+	struct kdc_store_tdd *h = NULL;
+	char hash[KDC_PW_HASH_MAX], dev_id[KDC_DEVID_MAX + 1], old[8];
+	int64_t device = 0;
+	kdc_err r;
+
+	snprintf(dev_id, sizeof(dev_id), "%s", name != NULL ? name : "-");
+	if ((r = kdc_core_user_dev_id(core, name, dev_id, sizeof(dev_id))) !=
+	    KDC_OK || (r = kdc_pw_hash(pw, len, hash)) != KDC_OK)
+		goto out;
+	if ((r = kdc_store_tdd_open(core->st, &h)) != KDC_OK)
+		goto out;
+	r = kdc_store_user_pw_get(h, name, &device, old, sizeof(old));
+	if (r == KDC_OK || r == KDC_ERR_TOO_LARGE)
+		r = kdc_store_user_pw_set(h, device, hash);
+	kdc_store_tdd_close(h);
+out:
+	kdc_wipe(hash, sizeof(hash));
+	(void)AUDIT(core, actor, "user.passwd", dev_id, r, "%s",
+	    r == KDC_OK ? "password set (HTTP basic)" : kdc_err_str(r));
+	return r == KDC_ERR_NOT_FOUND ? KDC_ERR_UNKNOWN_DEVICE : r;
+}
+
+/* One hash to verify against for unknown names (made once). */
+static char dummy_hash[KDC_PW_HASH_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void
+dummy_init(void)
+{
+	static const char fake[] = "not-a-user-password";
+
+	if (kdc_pw_hash(fake, sizeof(fake) - 1, dummy_hash) != KDC_OK)
+		dummy_hash[0] = '\0';
+}
+
+/* Logins verified lately: SHA-256 of the stored hash and the password
+ * given, for BASIC_CACHE_S (a legacy client sends its password with
+ * every request; Argon2id costs ~0.1 s and 64 MiB each time). A new
+ * password changes the stored hash, so the entry no longer matches. */
+#define BASIC_CACHE	32
+#define BASIC_CACHE_S	60
+static struct {
+	uint8_t		 key[32];
+	int64_t		 until;
+} basic_cache[BASIC_CACHE];
+static pthread_mutex_t basic_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+basic_key(const char *hash, const char *pw, size_t len, uint8_t key[32])
+{
+	uint8_t buf[KDC_PW_HASH_MAX + KDC_PW_MAX];
+	size_t hl = strlen(hash);
+
+	memcpy(buf, hash, hl);
+	memcpy(buf + hl, pw, len);
+	kdc_sha256(buf, hl + len, key);
+	kdc_wipe(buf, sizeof(buf));
+}
+
+static bool
+basic_cached(const uint8_t key[32], int64_t now)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&basic_mu);
+	for (size_t i = 0; i < BASIC_CACHE && !hit; i++)
+		hit = basic_cache[i].until > now &&
+		    kdc_ct_equal(basic_cache[i].key, key, 32);
+	pthread_mutex_unlock(&basic_mu);
+	return hit;
+}
+
+static void
+basic_keep(const uint8_t key[32], int64_t now)
+{
+	size_t oldest = 0;
+
+	pthread_mutex_lock(&basic_mu);
+	for (size_t i = 1; i < BASIC_CACHE; i++)
+		if (basic_cache[i].until < basic_cache[oldest].until)
+			oldest = i;
+	memcpy(basic_cache[oldest].key, key, 32);
+	basic_cache[oldest].until = now + BASIC_CACHE_S;
+	pthread_mutex_unlock(&basic_mu);
+}
+
+kdc_err
+kdc_core_user_basic(struct kdc_core *core, const char *name, const char *pw,
+    size_t len, struct kdc_principal *who)
+{
+	struct kdc_store_tdd *h = NULL;
+	struct kdc_device *dev = NULL;
+	char hash[KDC_PW_HASH_MAX];
+	uint8_t key[32];
+	int64_t device = 0;
+	kdc_err r;
+
+	memset(who, 0, sizeof(*who));
+	if (!user_name_ok(name) || len > KDC_PW_MAX)
+		return KDC_ERR_UNTRUSTED;
+	if ((r = kdc_store_tdd_open(core->st, &h)) != KDC_OK)
+		return r;
+	r = kdc_store_user_pw_get(h, name, &device, hash, sizeof(hash));
+	kdc_store_tdd_close(h);
+	if (r == KDC_ERR_NOT_FOUND || (r == KDC_OK && hash[0] == '\0')) {
+		/* as long as a known name's check: no user enumeration by
+		 * timing */
+		pthread_once(&dummy_once, dummy_init);
+		(void)kdc_pw_verify(dummy_hash, pw, len);
+		return KDC_ERR_UNTRUSTED;
+	}
+	if (r != KDC_OK)
+		return r;
+	basic_key(hash, pw, len, key);
+	if (!basic_cached(key, kdc_core_now(core))) {
+		if (!kdc_pw_verify(hash, pw, len)) {
+			r = KDC_ERR_UNTRUSTED;
+			goto out;
+		}
+		basic_keep(key, kdc_core_now(core));
+	}
+	if ((r = kdc_core_device_get_by_id(core, device, &dev)) != KDC_OK)
+		goto out;
+	if (dev->status == KDC_DEV_REVOKED) {
+		r = KDC_ERR_REVOKED;
+		goto out;
+	}
+	who->device = dev->id;
+	snprintf(who->dev_id, sizeof(who->dev_id), "%s", dev->dev_id);
+	who->kind = KDC_KIND_OPERATIONAL;
+	snprintf(who->audience, sizeof(who->audience), "%s",
+	    KDC_AUDIENCE_PEOPLE);
+out:
+	kdc_wipe(hash, sizeof(hash));
+	kdc_wipe(key, sizeof(key));
 	kdc_device_free(dev);
 	return r;
 }

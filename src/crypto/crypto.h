@@ -414,4 +414,17 @@ kdc_err	kdc_csr_spki(const uint8_t *csr, size_t len, uint8_t **spki,
 kdc_err	kdc_pkcs7_certs(const uint8_t *const *ders, const size_t *lens,
 	    size_t n, uint8_t **out, size_t *out_len);
 
+/* ---- passwords (pw.c, libsodium) --------------------------------------- */
+
+#define KDC_PW_HASH_MAX	128	/* an encoded Argon2id string, NUL included */
+#define KDC_PW_MIN	12	/* bytes of a password at least */
+#define KDC_PW_MAX	1024
+
+/* Argon2id (libsodium's interactive limits: 2 passes, 64 MiB) of pw into
+ * out. INVALID_ARG for a length outside KDC_PW_MIN..KDC_PW_MAX; CRYPTO;
+ * NOMEM. */
+kdc_err	kdc_pw_hash(const char *pw, size_t len, char out[KDC_PW_HASH_MAX]);
+/* Does pw match hash? false for an empty hash. */
+bool	kdc_pw_verify(const char *hash, const char *pw, size_t len);
+
 #endif

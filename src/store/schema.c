@@ -296,6 +296,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE users("
 	"  device INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL UNIQUE,"
+	"  pwhash TEXT NOT NULL DEFAULT '',"
 	"  created INTEGER NOT NULL);"
 	"CREATE TABLE principal_groups("
 	"  device INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"

@@ -135,6 +135,12 @@ typedef kdc_err (*kdc_user_fn)(void *arg, const char *name, int64_t device,
 kdc_err	kdc_store_users(struct kdc_store_tdd *h, kdc_user_fn fn, void *arg);
 kdc_err	kdc_store_group_add(struct kdc_store_tdd *h, int64_t device,
 	    const char *grp);
+/* A user's password hash (an Argon2id string, "" for none). NOT_FOUND. */
+kdc_err	kdc_store_user_pw_set(struct kdc_store_tdd *h, int64_t device,
+	    const char *hash);
+/* By user name: the device and the hash ("" if none). NOT_FOUND. */
+kdc_err	kdc_store_user_pw_get(struct kdc_store_tdd *h, const char *name,
+	    int64_t *device, char *hash, size_t cap);
 /* The groups of device, space-separated, into buf (TOO_LARGE past cap). */
 kdc_err	kdc_store_groups(struct kdc_store_tdd *h, int64_t device, char *buf,
 	    size_t cap);

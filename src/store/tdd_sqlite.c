@@ -16,6 +16,7 @@ enum {
 	T_GET_ID, T_GET_N, T_INS, T_UPD, T_DEL, T_RD_DEL, T_RD_INS,
 	T_EV_DEL_THING, T_SCAN, T_EXPIRED, T_COUNT, T_EV_ADD, T_EVENTS,
 	T_EV_TRIM, T_USER_ADD, T_USER_GET, T_USERS, T_GRP_ADD, T_GRPS,
+	T_PW_SET, T_PW_GET,
 	T_N
 };
 
@@ -58,6 +59,8 @@ static const char *const sqls[T_N] = {
 	    " VALUES(?1, ?2)",
 	[T_GRPS] = "SELECT grp FROM principal_groups WHERE device = ?1"
 	    " ORDER BY grp",
+	[T_PW_SET] = "UPDATE users SET pwhash = ?2 WHERE device = ?1",
+	[T_PW_GET] = "SELECT device, pwhash FROM users WHERE name = ?1",
 };
 
 struct kdc_store_tdd {
@@ -660,6 +663,53 @@ kdc_store_groups(struct kdc_store_tdd *h, int64_t device, char *buf,
 	}
 	r = rc == SQLITE_DONE ? KDC_OK : kdc_sq_err(h->db, rc, KDC_ERR_STORE);
 out:
+	done(s);
+	return r;
+}
+
+kdc_err
+kdc_store_user_pw_set(struct kdc_store_tdd *h, int64_t device,
+    const char *hash)
+{
+	sqlite3_stmt *s = NULL;
+	kdc_err r;
+
+	if ((r = stmt(h, T_PW_SET, &s)) != KDC_OK)
+		return r;
+	sqlite3_bind_int64(s, 1, device);
+	btext(s, 2, hash);
+	if ((r = run(h, s, KDC_ERR_STORE)) == KDC_OK &&
+	    sqlite3_changes(h->db) == 0)
+		r = KDC_ERR_NOT_FOUND;
+	done(s);
+	return r;
+}
+
+kdc_err
+kdc_store_user_pw_get(struct kdc_store_tdd *h, const char *name,
+    int64_t *device, char *hash, size_t cap)
+{
+	sqlite3_stmt *s = NULL;
+	const char *v;
+	kdc_err r;
+	int rc;
+
+	*device = 0;
+	if (cap > 0)
+		hash[0] = '\0';
+	if ((r = stmt(h, T_PW_GET, &s)) != KDC_OK)
+		return r;
+	btext(s, 1, name);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*device = sqlite3_column_int64(s, 0);
+		v = (const char *)sqlite3_column_text(s, 1);
+		if (v == NULL || strlen(v) >= cap)
+			r = KDC_ERR_TOO_LARGE;
+		else
+			memcpy(hash, v, strlen(v) + 1);
+	} else
+		r = rc == SQLITE_DONE ? KDC_ERR_NOT_FOUND :
+		    kdc_sq_err(h->db, rc, KDC_ERR_STORE);
 	done(s);
 	return r;
 }

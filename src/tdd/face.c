@@ -28,6 +28,7 @@
 #define SSE		"text/event-stream"
 #define WWW_AUTH	"Bearer realm=\"iotkdc\""
 #define WWW_BAD_TOKEN	"Bearer realm=\"iotkdc\", error=\"invalid_token\""
+#define WWW_BASIC	"Basic realm=\"iotkdc\", charset=\"UTF-8\""
 #define TOKEN_MAX	2048	/* bytes of a decoded bearer token */
 #define RATE_SLOTS	1024
 #define PEND_CAP	(KDC_HTTP_BODY_MAX + 4096)
@@ -137,6 +138,16 @@ b64_any(const char *in, uint8_t *out, size_t cap)
 	return (long)o;
 }
 
+static uint64_t
+kdc_fnv(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
 static int
 refuse(struct kdc_http_resp *resp, const char *www, const char *detail)
 {
@@ -178,9 +189,40 @@ gate(void *arg, const struct kdc_http_req *req, void **auth,
 			return refuse(resp, WWW_BAD_TOKEN, "the bearer token is "
 			    "not an active access token for this directory");
 		}
+	} else if (az != NULL && f->o.basic &&
+	    strncasecmp(az, "Basic ", 6) == 0) {
+		char *colon;
+
+		for (az += 6; *az == ' '; az++)
+			;
+		if ((n = b64_any(az, tok, sizeof(tok) - 1)) <= 0 ||
+		    (tok[n] = '\0', colon = strchr((char *)tok, ':')) ==
+		    NULL || memchr(tok, '\0', (size_t)n) != NULL) {
+			memset(tok, 0, sizeof(tok));
+			return refuse(resp, WWW_BASIC, "malformed basic "
+			    "credentials");
+		}
+		*colon = '\0';
+		/* a name's attempts share one bucket (Argon2id is costly) */
+		if (!rate_ok(f, -(int64_t)(kdc_fnv((const char *)tok) >> 1))) {
+			memset(tok, 0, sizeof(tok));
+			(void)kdc_http_resp_header(resp, "Retry-After", "1");
+			problem(resp, 429, "too many attempts for this user");
+			return 429;
+		}
+		r = kdc_core_user_basic(f->core, (const char *)tok, colon + 1,
+		    (size_t)n - (size_t)(colon + 1 - (char *)tok), &p);
+		memset(tok, 0, sizeof(tok));
+		if (r != KDC_OK) {
+			if (r != KDC_ERR_UNTRUSTED && r != KDC_ERR_REVOKED)
+				kdc_log_warn_r(r, "tdd: basic check");
+			return refuse(resp, WWW_BASIC, "wrong user name or "
+			    "password");
+		}
 	} else if (az != NULL) {
-		return refuse(resp, WWW_AUTH, "unsupported authorization "
-		    "scheme: a Bearer token or a TLS client certificate");
+		return refuse(resp, f->o.basic ? WWW_BASIC : WWW_AUTH,
+		    "unsupported authorization scheme: a Bearer token or a TLS "
+		    "client certificate");
 	} else if (req->nclient_certs == 0) {
 		/* no credential: no store access, no work */
 		return refuse(resp, WWW_AUTH, "authenticate with a TLS client "

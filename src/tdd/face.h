@@ -21,6 +21,8 @@
 #ifndef KDC_TDD_FACE_H
 #define KDC_TDD_FACE_H
 
+#include <stdbool.h>
+
 #include "base/err.h"
 #include "core/core.h"
 #include "core/tdd.h"
@@ -31,6 +33,7 @@ struct kdc_tdd_face_opts {
 	const char	*audience;	/* the ACE RS audience whose access
 					 * tokens are taken as bearer tokens;
 					 * NULL or "": none */
+	bool		 basic;		/* HTTP basic for users too */
 	unsigned	 rate;		/* requests/s per principal (0: off) */
 	unsigned	 burst;
 	unsigned	 streams_max;	/* SSE streams in all */

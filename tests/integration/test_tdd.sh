@@ -310,3 +310,30 @@ kdc ace revoke-grant user.bob tdd >/dev/null
 breq GET /things -H "Authorization: Bearer $TOKEN"
 want 401 "the token after its grant was revoked"
 pass "ACE access tokens as bearer tokens: the client's principal, a damaged token 401 invalid_token, Basic refused, revocation reaches the next request"
+
+# ---- HTTP basic for legacy clients, only when enabled ------------------------------
+printf 'short\n' | expect_fail '12\.\.1024' kdc user passwd carol
+printf 'correct horse battery staple\n' | kdc user passwd carol
+sqlite3 "$T/d/iotkdc.db" "SELECT pwhash FROM users WHERE name = 'carol'" | grep -q '^\$argon2id\$' || fail "no Argon2id hash stored"
+sqlite3 "$T/d/iotkdc.db" .dump | grep -q 'correct horse' && fail "the password is in the store"
+breq GET /things -u 'carol:correct horse battery staple'
+want 401 "basic while [tdd] basic = false"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+set_conf tdd basic true
+restart_serve
+breq GET /things -u 'carol:correct horse battery staple'
+want 200 "basic with the right password"
+n_carol=$(jq length "$T/b")
+req carol GET /things
+[ "$(jq length "$T/b")" = "$n_carol" ] || fail "basic and certificate give carol different lists"
+breq GET /things -u 'carol:wrong horse battery staple'
+want 401 "wrong password"
+[[ "$(hdr www-authenticate)" == Basic* ]] || fail "WWW-Authenticate: $(hdr www-authenticate)"
+breq GET /things -u 'nobody:correct horse battery staple'
+want 401 "unknown user"
+kdc device revoke user.carol >/dev/null
+breq GET /things -u 'carol:correct horse battery staple'
+want 401 "a revoked user's password"
+pass "HTTP basic only with [tdd] basic = true: Argon2id hash stored, wrong password, unknown and revoked users 401"
+grep -q 'correct horse' "$T/serve.log" && fail "a password in the log"
+pass "no password in the daemon's log"

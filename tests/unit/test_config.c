@@ -636,6 +636,7 @@ test_diff_every_key(void **state)
 		{ "[ocf]\npin_wait = 5\n", "ocf/pin_wait" },
 		{ "[tdd]\nenabled = false\n", "tdd/enabled" },
 		{ "[tdd]\naudience = dir\n", "tdd/audience" },
+		{ "[tdd]\nbasic = true\n", "tdd/basic" },
 		{ "[tdd]\nmax_ttl = 600\n", "tdd/max_ttl" },
 		{ "[tdd]\nretention = 600\n", "tdd/retention" },
 		{ "[tdd]\nretention_max = 6000\n", "tdd/retention_max" },
