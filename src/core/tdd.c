@@ -1927,6 +1927,10 @@ kdc_tdd_sub_read(struct kdc_tdd *t, struct kdc_tdd_sub *s, char *buf,
 		}
 		used += (size_t)w;
 		s->cursor = e->seq;
+		if (e->owner != s->who.device)
+			(void)AUDIT(t->core, "http", "tdd.read", s->who.dev_id,
+			    KDC_OK, "td#%" PRId64 " owner=%" PRId64
+			    " via=event", e->thing, e->owner);
 	}
 	ret = (ssize_t)used;
 	pthread_mutex_unlock(&t->mu);
