@@ -306,6 +306,118 @@ bad_end:
 	return KDC_OK;
 }
 
+/*
+ * glibc's regcomp() copies a subexpression once per repetition it unrolls
+ * ("x{n,m}" m times, "x+" as "xx*"), nested: "((a{99}){99}){99}" or a
+ * pile of "+" (fuzz_jschema found "m++++...") grows its tree exponentially
+ * (docs/traps.md). Estimate the atoms regcomp will build from the ERE and
+ * refuse above RE_COST_MAX; refuse stacked quantifiers ("a++", "a*{2}"),
+ * a syntax error in ECMA-262 anyway, and counts above RE_COUNT_MAX.
+ */
+#define RE_COST_MAX		10000
+#define RE_COUNT_MAX		1000
+#define RE_GROUP_DEPTH_MAX	32
+
+static long
+re_cost(const char **pp, int depth, const char **bad)
+{
+	const char *p = *pp;
+	long total = 0;
+
+	if (depth > RE_GROUP_DEPTH_MAX) {
+		*bad = "groups nested too deep";
+		return 0;
+	}
+	while (*p != '\0' && *p != ')' && *bad == NULL) {
+		long atom = 1;
+		int nq = 0;
+
+		if (*p == '|') {
+			p++;
+			continue;
+		}
+		if (*p == '(') {
+			p++;
+			atom += re_cost(&p, depth + 1, bad);
+			if (*p == ')')
+				p++;
+		} else if (*p == '[') {
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']') {
+				if (p[0] == '[' && p[1] == ':') {
+					const char *e = strstr(p + 2, ":]");
+
+					p = e != NULL ? e + 2 : p + 2;
+				} else
+					p++;
+			}
+			if (*p == ']')
+				p++;
+		} else if (*p == '\\' && p[1] != '\0')
+			p += 2;
+		else
+			p++;
+		while (*bad == NULL && (*p == '*' || *p == '+' || *p == '?' ||
+		    *p == '{')) {
+			long n = 0, m;
+
+			if (++nq > 1) {
+				*bad = "stacked quantifiers";
+				break;
+			}
+			if (*p != '{') {
+				atom *= *p == '+' ? 2 : 1;
+				p++;
+				continue;
+			}
+			for (p++; isdigit((unsigned char)*p) && n <= RE_COUNT_MAX;
+			    p++)
+				n = n * 10 + (*p - '0');
+			m = n + 1;
+			if (*p == ',') {
+				for (p++, m = isdigit((unsigned char)*p) ? 0 :
+				    n + 1; isdigit((unsigned char)*p) &&
+				    m <= RE_COUNT_MAX; p++)
+					m = m * 10 + (*p - '0');
+			}
+			if (n > RE_COUNT_MAX || m > RE_COUNT_MAX)
+				*bad = "a repetition count above 1000";
+			atom *= m > n ? m : n;
+			if (*p == '}')
+				p++;
+		}
+		total += atom;
+		if (total > RE_COST_MAX && *bad == NULL)
+			*bad = "too complex for regcomp (repetitions unroll "
+			    "past 10000 atoms)";
+	}
+	*pp = p;
+	return total;
+}
+
+static kdc_err
+re_check_cost(struct cctx *cc, const char *ere, const char *src)
+{
+	const char *p = ere, *bad = NULL;
+	long total = 0;
+
+	while (*p != '\0' && bad == NULL) {
+		total += re_cost(&p, 0, &bad);
+		if (*p == ')')
+			p++;
+		if (total > RE_COST_MAX && bad == NULL)
+			bad = "too complex for regcomp";
+	}
+	if (bad == NULL)
+		return KDC_OK;
+	return cfail(cc, strncmp(bad, "stacked", 7) == 0 ? KDC_ERR_MALFORMED :
+	    KDC_ERR_TOO_LARGE, "pattern \"%.80s\": %s", src, bad);
+}
+
 static kdc_err
 re_compile(struct cctx *cc, const json_t *j, regex_t *re)
 {
@@ -318,6 +430,10 @@ re_compile(struct cctx *cc, const json_t *j, regex_t *re)
 	if ((r = re_translate(cc, json_string_value(j), json_string_length(j),
 	    &ere)) != KDC_OK)
 		return r;
+	if ((r = re_check_cost(cc, ere, json_string_value(j))) != KDC_OK) {
+		kdc_free(ere);
+		return r;
+	}
 	rc = regcomp(re, ere, REG_EXTENDED | REG_NOSUB);
 	kdc_free(ere);
 	if (rc != 0) {

@@ -79,10 +79,13 @@ struct kdc_jschema;
  * kdc_jschema_free(). Errors, with a one-line reason in why (if not NULL):
  *   KDC_ERR_INVALID_ARG   schema or out NULL
  *   KDC_ERR_MALFORMED     a keyword with a value of the wrong shape, a
- *                         $ref that does not resolve, a bad regex
+ *                         $ref that does not resolve, a bad regex (stacked
+ *                         quantifiers "a++" included, as in ECMA-262)
  *   KDC_ERR_UNSUPPORTED   a keyword or $ref form listed above as refused;
  *                         the reason names it
- *   KDC_ERR_TOO_LARGE     more than KDC_JSCHEMA_NODES_MAX subschemas
+ *   KDC_ERR_TOO_LARGE     more than KDC_JSCHEMA_NODES_MAX subschemas, or a
+ *                         pattern regcomp would unroll past 10000 atoms
+ *                         (nested repetitions; a count above 1000)
  *   KDC_ERR_NOMEM
  */
 kdc_err	kdc_jschema_compile(const json_t *schema, struct kdc_jschema **out,

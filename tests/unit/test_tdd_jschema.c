@@ -331,6 +331,14 @@ test_refused(void **state)
 		{ "{\"pattern\":\"\\\\bword\"}", KDC_ERR_UNSUPPORTED, "\\b" },
 		{ "{\"pattern\":\"(a)\\\\1\"}", KDC_ERR_UNSUPPORTED, "\\1" },
 		{ "{\"pattern\":\"a[\"}", KDC_ERR_MALFORMED, "pattern" },
+		/* what would make glibc's regcomp unroll exponentially */
+		{ "{\"pattern\":\"ab++\"}", KDC_ERR_MALFORMED, "stacked" },
+		{ "{\"pattern\":\"a{2}*\"}", KDC_ERR_MALFORMED, "stacked" },
+		{ "{\"pattern\":\"((a{30}){30}){30}\"}", KDC_ERR_TOO_LARGE,
+		    "too complex" },
+		{ "{\"pattern\":\"((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+\"}",
+		    KDC_ERR_TOO_LARGE, "too complex" },
+		{ "{\"pattern\":\"a{1001}\"}", KDC_ERR_TOO_LARGE, "1000" },
 		{ "{\"pattern\":\"a{2,1}\"}", KDC_ERR_MALFORMED, "pattern" },
 		{ "{\"minLength\":\"3\"}", KDC_ERR_MALFORMED, "minLength" },
 		{ "{\"minItems\":-1}", KDC_ERR_MALFORMED, "minItems" },
@@ -396,6 +404,11 @@ test_regex_and_strings(void **state)
 	assert_err(&e, 0, "(root)", "Does not match pattern "
 	    "'^\\d+(?:\\.\\d+)?\\s\\w[\\d_-]\\S$'");
 	assert_true(V(s, "5", &e));	/* pattern applies to strings only */
+	kdc_jschema_free(s);
+	/* nested counts within the budget compile and match */
+	s = C("{\"pattern\":\"^((ab){2}(-[0-9]{1,3}){0,2})+$\"}");
+	assert_true(V(s, "\"abab-1-22abab\"", &e));
+	assert_false(V(s, "\"ab-1\"", &e));
 	kdc_jschema_free(s);
 	/* unanchored: a search, as in ECMA-262; the TD schema's patterns */
 	s = C("{\"pattern\":\"[0-9]*x[0-9]+\"}");
