@@ -45,10 +45,12 @@ PKGS_RUN   := gnutls-bin
 # python3-cbor2 + python3-cryptography (the independent COSE/CWT peer of
 # test_cose_peer.sh, run by /usr/bin/python3), iproute2 (ip: the network
 # namespaces of the multicast tests; ss: a peer's bound port), jq (the
-# OCF test reads the CLI's --json).
+# OCF test reads the CLI's --json), json-schema-test-suite (draft7 cases for
+# the TD validator, src/tdd/jschema.c) and python3-jsonschema (its
+# independent peer, unit.tdd_jschema_peer).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
 	libcoap3-bin valgrind strace slowhttptest python3-cbor2 python3-cryptography \
-	iproute2 jq
+	iproute2 jq json-schema-test-suite python3-jsonschema
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # Node.js + npm run the coap-node interop peer. Checked by command, not by
 # package: a machine with another Node.js build (e.g. one that bundles
