@@ -5,7 +5,7 @@ documents: the TDs of tests/data/tdd/ and, for each valid one, every
 single-node mutation (each value replaced by 42, "x", null, true, [], {},
 each object member deleted). Verdicts must agree on every document.
 Usage: tdd_jschema_peer.py TDD_VERDICTS SCHEMA_DIR DATA_DIR"""
-import copy, glob, json, os, subprocess, sys, tempfile
+import copy, glob, importlib.metadata, json, os, subprocess, sys, tempfile
 import jsonschema
 
 helper, schema_dir, data_dir = sys.argv[1:4]
@@ -75,7 +75,7 @@ with tempfile.TemporaryDirectory() as tmp:
                 if d.startswith(tmp):
                     print('  doc: %s' % json.dumps(inst)[:400])
     print('%d documents (%d mutations), %d valid per python3-jsonschema %s, '
-          '%d mismatches' % (len(docs), n, nvalid, jsonschema.__version__, bad))
+          '%d mismatches' % (len(docs), n, nvalid, importlib.metadata.version('jsonschema'), bad))
     if len(docs) < 100 or nvalid == 0 or nvalid == len(docs):
         sys.exit('too few documents or only one verdict: the test proves nothing')
     sys.exit(1 if bad else 0)
