@@ -263,6 +263,15 @@ unsup_esc:
 		if (in_class) {
 			if (c == ']')
 				in_class = false;
+			else if (c == '[' && i + 1 < len && (src[i + 1] == ':' ||
+			    src[i + 1] == '.' || src[i + 1] == '=')) {
+				/* "[:alpha:]" is a POSIX class, three chars in
+				 * ECMA-262 */
+				kdc_free(d);
+				return cfail(cc, KDC_ERR_UNSUPPORTED, "pattern "
+				    "\"[%c\" inside a class (POSIX syntax) in "
+				    "\"%.80s\"", src[i + 1], src);
+			}
 			*p++ = c;
 			continue;
 		}
@@ -271,8 +280,14 @@ unsup_esc:
 			*p++ = c;
 			if (i + 1 < len && src[i + 1] == '^')
 				*p++ = src[++i];
-			if (i + 1 < len && src[i + 1] == ']')
-				*p++ = src[++i];
+			if (i + 1 < len && src[i + 1] == ']') {
+				/* ECMA-262 "[]" matches nothing and "[^]"
+				 * anything; POSIX reads a literal ']' */
+				kdc_free(d);
+				return cfail(cc, KDC_ERR_UNSUPPORTED, "pattern "
+				    "empty class \"[]\" or \"[^]\" in "
+				    "\"%.80s\"", src);
+			}
 			continue;
 		}
 		if (c == '(' && i + 1 < len && src[i + 1] == '?') {

@@ -31,7 +31,8 @@
  * minContains/maxContains) and draft-03/04 forms (disallow, extends,
  * divisibleBy, boolean exclusiveMinimum/Maximum), regexes using
  * ECMA-262 features POSIX ERE lacks (lookaround, lazy quantifiers,
- * backreferences, \b, \p{..}, \u escapes): see docs/traps.md.
+ * backreferences, \b, \p{..}, \u escapes, the empty classes "[]" and
+ * "[^]", POSIX "[:class:]" inside brackets): see docs/traps.md.
  * Patterns are compiled with regcomp(REG_EXTENDED | REG_NOSUB) after
  * translating \d \D \w \W \s \S and the escaped punctuation; they are
  * matched on bytes (a '.' is one byte, not one code point).

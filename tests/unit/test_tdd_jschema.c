@@ -333,6 +333,10 @@ test_refused(void **state)
 		{ "{\"pattern\":\"\\\\bword\"}", KDC_ERR_UNSUPPORTED, "\\b" },
 		{ "{\"pattern\":\"(a)\\\\1\"}", KDC_ERR_UNSUPPORTED, "\\1" },
 		{ "{\"pattern\":\"a[\"}", KDC_ERR_MALFORMED, "pattern" },
+		{ "{\"pattern\":\"[^]\"}", KDC_ERR_UNSUPPORTED, "empty class" },
+		{ "{\"pattern\":\"x[]\"}", KDC_ERR_UNSUPPORTED, "empty class" },
+		{ "{\"pattern\":\"[[:alpha:]]\"}", KDC_ERR_UNSUPPORTED,
+		    "POSIX" },
 		/* what would make glibc's regcomp unroll exponentially */
 		{ "{\"pattern\":\"ab++\"}", KDC_ERR_MALFORMED, "stacked" },
 		{ "{\"pattern\":\"a{2}*\"}", KDC_ERR_MALFORMED, "stacked" },
