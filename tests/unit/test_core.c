@@ -1598,7 +1598,7 @@ test_alloc_failures(void **state)
 	int done = 0;
 
 	kdc_log_set_level((enum kdc_log_level)-1);	/* expected failures */
-	for (n = 1; n < 20000 && !done; n++) {
+	for (n = 1; n < 40000 && !done; n++) {
 		kdc_err r;
 
 		kdc_alloc_fail_after(n);
