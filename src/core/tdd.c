@@ -880,20 +880,22 @@ purpose_ok(const char *s)
 	return true;
 }
 
-/* The expiry of a TD: the earliest of its own (ttl or expires), the
- * configured maximum ttl and the consent's retention. */
+/* The expiry of a TD: the earliest of its own (ttl from its
+ * registration or last update `base`, else the client's absolute
+ * expires), the configured maximum ttl from base and the consent's
+ * retention. */
 static int64_t
-expiry(const struct kdc_tdd *t, int64_t now, int64_t ttl, int64_t expires,
+expiry(const struct kdc_tdd *t, int64_t base, int64_t ttl, int64_t expires,
     int64_t consented, int64_t retention)
 {
 	int64_t e = consented + retention;
 
-	if (ttl >= 0 && now + ttl < e)
-		e = now + ttl;
+	if (ttl >= 0 && base + ttl < e)
+		e = base + ttl;
 	else if (ttl < 0 && expires != 0 && expires < e)
 		e = expires;
-	if (t->o.max_ttl > 0 && now + t->o.max_ttl < e)
-		e = now + t->o.max_ttl;
+	if (t->o.max_ttl > 0 && base + t->o.max_ttl < e)
+		e = base + t->o.max_ttl;
 	return e;
 }
 
@@ -1156,6 +1158,7 @@ put_doc(struct kdc_tdd *t, const struct kdc_tdd_caller *c, const char *id,
 		row.retention = t->o.retention_default;
 		row.consented = now;
 	}
+	row.client_expires = ttl < 0 ? expires : 0;
 	row.expires = expiry(t, now, ttl, expires, row.consented,
 	    row.retention);
 	if (row.expires <= now) {
@@ -1813,7 +1816,8 @@ kdc_tdd_consent_set(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	row->retention = consent->retention > 0 ? consent->retention :
 	    t->o.retention_default;
 	row->consented = now;
-	row->expires = expiry(t, now, row->ttl, 0, now, row->retention);
+	row->expires = expiry(t, row->modified, row->ttl, row->client_expires,
+	    now, row->retention);
 	if ((doc = json_loadb(row->td, row->td_len, 0, NULL)) == NULL) {
 		r = KDC_ERR_STORE_CORRUPT;
 		goto out;

@@ -311,6 +311,7 @@ static const char *const migrations[] = {
 	"  modified INTEGER NOT NULL,"
 	"  ttl INTEGER,"
 	"  expires INTEGER,"
+	"  client_expires INTEGER,"
 	"  purpose TEXT NOT NULL,"
 	"  retention INTEGER NOT NULL CHECK (retention > 0),"
 	"  consented INTEGER NOT NULL,"

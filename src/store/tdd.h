@@ -54,7 +54,9 @@ struct kdc_tdd_row {
 	size_t		 td_len;
 	int64_t		 created, modified;
 	int64_t		 ttl;		/* -1: none */
-	int64_t		 expires;	/* 0: none */
+	int64_t		 expires;	/* 0: none; the one in effect */
+	int64_t		 client_expires;	/* 0: none; the client's own
+					 * registration.expires (no ttl) */
 	char		 purpose[KDC_TDD_PURPOSE_MAX + 1];
 	int64_t		 retention;	/* seconds, > 0 */
 	int64_t		 consented;

@@ -21,18 +21,19 @@ enum {
 };
 
 #define ROW_COLS "n, id, owner, td, created, modified, ttl, expires," \
-	" purpose, retention, consented, readers, lint"
+	" purpose, retention, consented, readers, lint, client_expires"
 
 static const char *const sqls[T_N] = {
 	[T_GET_ID] = "SELECT " ROW_COLS " FROM tdd_things WHERE id = ?1",
 	[T_GET_N] = "SELECT " ROW_COLS " FROM tdd_things WHERE n = ?1",
 	[T_INS] = "INSERT INTO tdd_things(id, owner, td, created, modified,"
-	    " ttl, expires, purpose, retention, consented, readers, lint)"
-	    " VALUES(?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	    " ttl, expires, purpose, retention, consented, readers, lint,"
+	    " client_expires)"
+	    " VALUES(?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[T_UPD] = "UPDATE tdd_things SET id = ?2, owner = ?3, td = ?4,"
 	    " created = ?5, modified = ?6, ttl = ?7, expires = ?8,"
 	    " purpose = ?9, retention = ?10, consented = ?11, readers = ?12,"
-	    " lint = ?13 WHERE n = ?1",
+	    " lint = ?13, client_expires = ?14 WHERE n = ?1",
 	[T_DEL] = "DELETE FROM tdd_things WHERE n = ?1",
 	[T_RD_DEL] = "DELETE FROM tdd_readers WHERE thing = ?1",
 	[T_RD_INS] = "INSERT OR IGNORE INTO tdd_readers(who, thing)"
@@ -184,6 +185,8 @@ row_read(sqlite3_stmt *s, struct kdc_tdd_row *o)
 	if ((p = sqlite3_column_text(s, 8)) != NULL)
 		snprintf(o->purpose, sizeof(o->purpose), "%s", (const char *)p);
 	o->retention = sqlite3_column_int64(s, 9);
+	o->client_expires = sqlite3_column_type(s, 13) == SQLITE_NULL ? 0 :
+	    sqlite3_column_int64(s, 13);
 	o->consented = sqlite3_column_int64(s, 10);
 	if ((o->id = col_dup(s, 1, NULL)) == NULL ||
 	    (o->td = col_dup(s, 3, &o->td_len)) == NULL ||
@@ -305,6 +308,9 @@ kdc_store_tdd_put(struct kdc_store_tdd *h, struct kdc_tdd_row *o)
 	if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 11, o->consented);
 	if (rc == SQLITE_OK) rc = btext(s, 12, o->readers);
 	if (rc == SQLITE_OK) rc = btext(s, 13, o->lint);
+	if (rc == SQLITE_OK) rc = o->client_expires == 0 ?
+	    sqlite3_bind_null(s, 14) : sqlite3_bind_int64(s, 14,
+	    o->client_expires);
 	if (rc != SQLITE_OK) {
 		r = kdc_sq_err(h->db, rc, KDC_ERR_STORE);
 		goto out;

@@ -187,14 +187,17 @@ want 400 "bad jsonpath"
 pass "JSONPath: && filter, descendant, a syntax error is 400"
 
 # ---- events --------------------------------------------------------------------
-curl -s -N --cacert "$T/ca.pem" --cert "$T/alice.pem" --key "$T/alice.key" \
+curl -s -N -D "$T/evh_all" --cacert "$T/ca.pem" --cert "$T/alice.pem" --key "$T/alice.key" \
     "$U/events?diff=true" > "$T/ev_all" 2>/dev/null & PIDS+=($!)
-curl -s -N --cacert "$T/ca.pem" --cert "$T/alice.pem" --key "$T/alice.key" \
+curl -s -N -D "$T/evh_del" --cacert "$T/ca.pem" --cert "$T/alice.pem" --key "$T/alice.key" \
     "$U/events/thing_deleted" > "$T/ev_del" 2>/dev/null & PIDS+=($!)
 curl -s -N -D "$T/ev_h" --cacert "$T/ca.pem" --cert "$T/alice.pem" --key "$T/alice.key" \
     -H 'Last-Event-ID: 0' "$U/events" > "$T/ev_replay" 2>/dev/null & PIDS+=($!)
 wait_line "$T/ev_replay" '^event: thing_created' 5
 wait_line "$T/ev_h" 'text/event-stream'
+# subscribed: a stream's headers are sent once its subscription exists
+wait_line "$T/evh_all" 'text/event-stream'
+wait_line "$T/evh_del" 'text/event-stream'
 td urn:ex:ev "Ev" > "$T/ev.json"
 req alice PUT /things/urn:ex:ev "${J[@]}" --data-binary @"$T/ev.json"
 want 201 "ev create"

@@ -40,13 +40,14 @@ cat > "$T/a.json" <<EOF
  "properties":{"t":{"type":"number","forms":[{"href":"https://10.1.2.3/t"}]}}}
 EOF
 
-curl -s -N --cacert "$T/ca.pem" --cert "$T/bob.pem" --key "$T/bob.key" \
+curl -s -N -D "$T/evh_bob" --cacert "$T/ca.pem" --cert "$T/bob.pem" --key "$T/bob.key" \
     -H 'Last-Event-ID: 0' "$U/events?diff=true" > "$T/ev_bob" 2>/dev/null & PIDS+=($!)
-curl -s -N --cacert "$T/ca.pem" --cert "$T/carol.pem" --key "$T/carol.key" \
+curl -s -N -D "$T/evh_carol" --cacert "$T/ca.pem" --cert "$T/carol.pem" --key "$T/carol.key" \
     "$U/events" > "$T/ev_carol" 2>/dev/null & PIDS+=($!)
-curl -s -N --cacert "$T/ca.pem" --cert "$T/alice.pem" --key "$T/alice.key" \
+curl -s -N -D "$T/evh_alice" --cacert "$T/ca.pem" --cert "$T/alice.pem" --key "$T/alice.key" \
     "$U/events" > "$T/ev_alice" 2>/dev/null & PIDS+=($!)
-wait_log 'tdd: 0 Thing'
+# subscribed: each stream's headers are in (sent once the subscription exists)
+for u in bob carol alice; do wait_line "$T/evh_$u" 'text/event-stream'; done
 req alice PUT "/things/urn:ex:$MARK" "${J[@]}" --data-binary @"$T/a.json"
 want 201 "alice registers"
 wait_line "$T/ev_alice" '^event: thing_created'
