@@ -146,6 +146,7 @@ retry_cb(AvahiTimeout *t, void *arg)
 
 	(void)t;
 	d->api->timeout_update(d->retry, NULL);		/* disarm */
+	kdc_log_debug("dns-sd: trying the system bus again");
 	if (d->client == NULL && connect_client(d) != KDC_OK)
 		kdc_log_warn("dns-sd: out of memory: no retry; not advertised");
 }
@@ -184,6 +185,7 @@ group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state, void *arg)
 	struct kdc_dnssd *d = arg;
 	char esc[2 * KDC_DNSSD_NAME_MAX + 8];
 
+	kdc_log_debug("dns-sd: entry group state=%d", (int)state);
 	switch (state) {
 	case AVAHI_ENTRY_GROUP_ESTABLISHED:
 		d->renames = 0;
@@ -248,6 +250,7 @@ client_cb(AvahiClient *c, AvahiClientState state, void *arg)
 	struct kdc_dnssd *d = arg;
 	int err;
 
+	kdc_log_debug("dns-sd: client state=%d", (int)state);
 	switch (state) {
 	case AVAHI_CLIENT_S_RUNNING:
 		if (d->absent)
