@@ -76,9 +76,12 @@ avahi_stop() {
 	kill -TERM "$AVAHI_PID"
 	wait "$AVAHI_PID" 2>/dev/null || true
 }
+# SIGTERM; serve must exit 0 (under ASan: no leak, no error at exit).
 serve_stop() {
+	local rc=0
 	kill -TERM "$SERVE_PID"
-	wait "$SERVE_PID" 2>/dev/null || true
+	wait "$SERVE_PID" 2>/dev/null || rc=$?
+	[ $rc -eq 0 ] || fail "serve exited $rc: $(tail -n 20 "$T/serve.log")"
 	grep -q "kdc_cli_serve: stopped" "$T/serve.log" || fail "serve did not stop cleanly"
 }
 
