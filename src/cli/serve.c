@@ -766,7 +766,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	}
 	/* the Thing Directory introduced by DNS-SD: a convenience, never
 	 * fatal; without an avahi-daemon it logs and waits for one */
-	if (c.cfg.http_dnssd && (r = kdc_dnssd_start(NULL, c.cfg.http_address,
+	if (c.cfg.http_dnssd && c.cfg.tdd_enabled && (r = kdc_dnssd_start(NULL, c.cfg.http_address,
 	    (uint16_t)c.cfg.http_port, "/.well-known/wot", "https", &dns)) !=
 	    KDC_OK)
 		kdc_log_warn_r(r, "dns-sd: not advertised");

@@ -168,8 +168,8 @@ static const struct ckey keys[] = {
 	    "# listener holds 256): one client cannot take every slot." },
 	{ SECT_HTTP, "dnssd", CT_ENUM, "on", 0, 0,
 	    CFG(http_dnssd), 0, 0, on_off, NULL,
-	    "on or off: advertise the Thing Directory by DNS-SD\n"
-	    "# (_directory._sub._wot._tcp, TXT td=/.well-known/wot,\n"
+	    "on or off: advertise the Thing Directory ([tdd] enabled) by\n"
+	    "# DNS-SD (_directory._sub._wot._tcp, TXT td=/.well-known/wot,\n"
 	    "# type=Directory, scheme=https, on this port) through the\n"
 	    "# avahi-daemon, on the interface of address (every interface\n"
 	    "# for 0.0.0.0 or ::). Without a daemon serve logs it and\n"
