@@ -31,10 +31,11 @@ endif
 
 # Build: compiler, CMake, pkg-config and the -dev packages we link
 # (libssl-dev: OpenSSL's libcrypto, ECDSA P-256 only: crypto/p256.c and
-# cose/crypto_openssl.c).
+# cose/crypto_openssl.c; libavahi-client-dev: the Thing Directory's DNS-SD
+# introduction through avahi-daemon, tdd/dnssd.c, runtime libavahi-client3).
 PKGS_BUILD := gcc make cmake pkg-config libgnutls28-dev libsqlite3-dev \
 	libmicrohttpd-dev libjansson-dev libinih-dev libcmocka-dev \
-	libcoap3-dev libcbor-dev libssl-dev libsodium-dev
+	libcoap3-dev libcbor-dev libssl-dev libsodium-dev libavahi-client-dev
 # Runtime tools: certtool/p11tool for operators.
 PKGS_RUN   := gnutls-bin
 # Tests: independent peers and tools (curl, openssl, sqlite3 CLI,
@@ -47,10 +48,13 @@ PKGS_RUN   := gnutls-bin
 # namespaces of the multicast tests; ss: a peer's bound port), jq (the
 # OCF test reads the CLI's --json), json-schema-test-suite (draft7 cases for
 # the TD validator, src/tdd/jschema.c) and python3-jsonschema (its
-# independent peer, unit.tdd_jschema_peer).
+# independent peer, unit.tdd_jschema_peer), avahi-daemon + avahi-utils +
+# dbus-daemon (test_tdd_dnssd: a real avahi-daemon on a private system bus
+# in a network namespace, avahi-browse as the DNS-SD peer).
 PKGS_TEST  := openssl curl sqlite3 softhsm2 clang libclang-rt-14-dev procps \
 	libcoap3-bin valgrind strace slowhttptest python3-cbor2 python3-cryptography \
-	iproute2 jq json-schema-test-suite python3-jsonschema
+	iproute2 jq json-schema-test-suite python3-jsonschema avahi-daemon avahi-utils \
+	dbus-daemon
 PKGS       := $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST)
 # Node.js + npm run the coap-node interop peer. Checked by command, not by
 # package: a machine with another Node.js build (e.g. one that bundles

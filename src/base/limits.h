@@ -270,4 +270,12 @@
  * ~100 fdatasyncs' worth of load at most, and below an operator's notice. */
 #define KDC_STORE_SYNC_DELAY_MS	50
 
+/* ---- DNS-SD (tdd/dnssd.h) ----------------------------------------------- */
+/* With no D-Bus system bus (no avahi-daemon can be there either), serve
+ * tries to reach it again this often: one failed connect() to a Unix
+ * socket each time, and an operator who starts avahi-daemon sees the
+ * directory advertised within 5 s. (A bus without the daemon needs no
+ * polling: Avahi's client waits for the daemon's name on the bus.) */
+#define KDC_DNSSD_RETRY_MS	5000
+
 #endif

@@ -37,6 +37,7 @@
 #include "ace/ace.h"
 #include "lwm2m/lwm2m.h"
 #include "core/tdd.h"
+#include "tdd/dnssd.h"
 #include "tdd/face.h"
 
 #define ACTOR	"cli"
@@ -694,6 +695,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	struct kdc_config live;
 	struct timespec period;
 	struct kdc_http *h = NULL;
+	struct kdc_dnssd *dns = NULL;
 	struct kdc_http_tls tls = { NULL, NULL, NULL };
 	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL, why[256];
 	size_t key_len = 0, ca_len = 0;
@@ -762,6 +764,12 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 		    c.cfg.http_address, c.cfg.http_port, c.dir);
 		goto out;
 	}
+	/* the Thing Directory introduced by DNS-SD: a convenience, never
+	 * fatal; without an avahi-daemon it logs and waits for one */
+	if (c.cfg.http_dnssd && c.cfg.tdd_enabled && (r = kdc_dnssd_start(NULL, c.cfg.http_address,
+	    (uint16_t)c.cfg.http_port, "/.well-known/wot", "https", &dns)) !=
+	    KDC_OK)
+		kdc_log_warn_r(r, "dns-sd: not advertised");
 	if (faces_start(&c, cert_pem, key_pem, &f, &nf) != 0)
 		goto out;
 	kdc_log_info("serving dir=%s https=%s:%d coaps=%s:%d lwm2m=%s:%d",
@@ -793,6 +801,8 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 		}
 	}
 	kdc_log_info("signal=%d: draining and stopping", sig);
+	kdc_dnssd_stop(dns);	/* withdrawn before the listener goes */
+	dns = NULL;
 	kdc_http_stop(h);
 	faces_stop(f, nf);
 	f = NULL;
@@ -800,6 +810,7 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 	kdc_log_info("stopped");
 	rc = 0;
 out:
+	kdc_dnssd_stop(dns);
 	faces_stop(f, nf);
 	kdc_http_free(h);
 	directory_close(&dir);

@@ -93,6 +93,9 @@ static const struct enum_val client_certs[] = {
 	{ "optional", KDC_CLIENT_CERT_OPTIONAL },
 	{ "required", KDC_CLIENT_CERT_REQUIRED }, { NULL, 0 },
 };
+static const struct enum_val on_off[] = {
+	{ "on", 1 }, { "off", 0 }, { NULL, 0 },
+};
 /* Local on purpose: config must not pull the store library in. The
  * strings are the ones kdc_cred_type_str() uses, plus "x509-est": only
  * while parsing or rendering is it a cred_type value (CRED_X509_EST); a
@@ -163,6 +166,14 @@ static const struct ckey keys[] = {
 	    CFG(http_conns_per_address), 0, 0, NULL, NULL,
 	    "Concurrent connections one IP address may hold, 1..64 (the\n"
 	    "# listener holds 256): one client cannot take every slot." },
+	{ SECT_HTTP, "dnssd", CT_ENUM, "on", 0, 0,
+	    CFG(http_dnssd), 0, 0, on_off, NULL,
+	    "on or off: advertise the Thing Directory ([tdd] enabled) by\n"
+	    "# DNS-SD (_directory._sub._wot._tcp, TXT td=/.well-known/wot,\n"
+	    "# type=Directory, scheme=https, on this port) through the\n"
+	    "# avahi-daemon, on the interface of address (every interface\n"
+	    "# for 0.0.0.0 or ::). Without a daemon serve logs it and\n"
+	    "# publishes when one starts." },
 
 	{ SECT_CA, "key", CT_STRING, "file", 0, 0,
 	    CFG(ca_key), FSZ(kdc_config, ca_key), 0, NULL, check_ca_key,

@@ -8,7 +8,8 @@
  *              log_level = err|warn|info|debug
  *              sweep_seconds = 1..86400 (60)  expiry sweep period
  *   [http]     address, port (8443), tls12 (false), client_cert
- *              (none|optional|required), conns_per_address (16)
+ *              (none|optional|required), conns_per_address (16),
+ *              dnssd (on|off: the directory advertised by DNS-SD)
  *   [ca]       key = file | pkcs11:...  ; days (3650); tls_days (825)
  *   [coap]     address, port (5684), lwm2m_port (5685), nosec_port (0),
  *              sign_threads (2), threads (0: CPUs), max_sessions,
@@ -57,6 +58,7 @@ struct kdc_config {
 	int			http_tls12;
 	enum kdc_client_cert	http_client_cert;
 	int			http_conns_per_address;
+	int			http_dnssd;	/* 1: DNS-SD (tdd/dnssd.h) */
 	char			ca_key[512];	/* "file" or a PKCS#11 URL */
 	int			ca_days;
 	int			tls_days;

@@ -69,6 +69,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.http_tls12, 0);
 	assert_int_equal(cfg.http_client_cert, KDC_CLIENT_CERT_OPTIONAL);
 	assert_int_equal(cfg.http_conns_per_address, KDC_HTTP_CONN_PER_ADDR);
+	assert_int_equal(cfg.http_dnssd, 1);
 	assert_string_equal(cfg.ca_key, "file");
 	assert_int_equal(cfg.ca_days, 3650);
 	assert_int_equal(cfg.tls_days, 825);
@@ -217,6 +218,8 @@ static const struct {
 	{ "[kdc]\nlog_level = loud\n", 2, "err|warn|info|debug" },
 	{ "[http]\nclient_cert = maybe\n", 2, "none|optional|required" },
 	{ "[http]\ntls12 = on\n", 2, "not a boolean" },
+	{ "[http]\ndnssd = true\n", 2, "on|off" },
+	{ "[http]\ndnssd = yes\n", 2, "on|off" },
 	{ "[http]\nconns_per_address = 0\n", 2, "out of range" },
 	{ "[http]\nconns_per_address = 65\n", 2, "out of range" },
 	{ "[http]\nconns_per_address = 1x\n", 2, "not an integer" },
@@ -604,6 +607,7 @@ test_diff_every_key(void **state)
 		{ "[http]\nclient_cert = none\n", "http/client_cert" },
 		{ "[http]\nconns_per_address = 3\n",
 		    "http/conns_per_address" },
+		{ "[http]\ndnssd = off\n", "http/dnssd" },
 		{ "[ca]\nkey = pkcs11:token=t\n", "ca/key" },
 		{ "[ca]\ndays = 10\n", "ca/days" },
 		{ "[ca]\ntls_days = 10\n", "ca/tls_days" },
