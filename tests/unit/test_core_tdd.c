@@ -814,6 +814,15 @@ test_events(void **state)
 	assert_string_equal(drain(f, r1), want);
 	kdc_tdd_unsubscribe(f->t, r0);
 	kdc_tdd_unsubscribe(f->t, r1);
+	/* a Last-Event-ID past the newest (another directory's): new ones */
+	assert_int_equal(kdc_tdd_subscribe(f->t, &f->alice, KDC_TDD_EV_MASK_ALL,
+	    false, 1000, NULL, NULL, &r1), KDC_OK);
+	assert_string_equal(drain(f, r1), "");
+	assert_int_equal(patch(f, &f->alice, "urn:ex:e3", "{\"title\":\"E3c\"}"),
+	    KDC_OK);
+	assert_string_equal(drain(f, r1), "event: thing_updated\n"
+	    "data: {\"id\":\"urn:ex:e3\"}\nid: 7\n\n");
+	kdc_tdd_unsubscribe(f->t, r1);
 
 	/* unsubscribed: no more wakes */
 	kdc_tdd_unsubscribe(f->t, sa);
@@ -1033,6 +1042,38 @@ test_restart(void **state)
 	kdc_tdd_unsubscribe(f->t, s);
 }
 
+/* ---- the replay ring --------------------------------------------------- */
+
+/* events_keep 2: a Last-Event-ID older than what is kept replays from
+ * the oldest kept; the store keeps more, a restart reloads the last 2 */
+static void
+test_ring(void **state)
+{
+	struct fx *f = *state;
+	struct kdc_tdd_sub *s;
+
+	kdc_tdd_free(f->t);
+	f->o.events_keep = 2;
+	assert_int_equal(kdc_tdd_new(f->core, &f->o, &f->t), KDC_OK);
+	assert_int_equal(put(f, &f->alice, "urn:ex:k1", "K1", "", NULL, NULL),
+	    KDC_OK);
+	assert_int_equal(put(f, &f->alice, "urn:ex:k2", "K2", "", NULL, NULL),
+	    KDC_OK);
+	assert_int_equal(put(f, &f->alice, "urn:ex:k3", "K3", "", NULL, NULL),
+	    KDC_OK);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(kdc_tdd_subscribe(f->t, &f->alice,
+		    KDC_TDD_EV_MASK_ALL, false, 0, NULL, NULL, &s), KDC_OK);
+		assert_string_equal(drain(f, s), "event: thing_created\n"
+		    "data: {\"id\":\"urn:ex:k2\"}\nid: 2\n\n"
+		    "event: thing_created\n"
+		    "data: {\"id\":\"urn:ex:k3\"}\nid: 3\n\n");
+		kdc_tdd_unsubscribe(f->t, s);
+		kdc_tdd_free(f->t);
+		assert_int_equal(kdc_tdd_new(f->core, &f->o, &f->t), KDC_OK);
+	}
+}
+
 int
 main(void)
 {
@@ -1048,6 +1089,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
