@@ -1856,7 +1856,10 @@ kdc_tdd_subscribe(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	s->wake = wake;
 	s->warg = warg;
 	pthread_mutex_lock(&t->mu);
-	s->cursor = last_id < 0 ? t->last_seq : last_id;
+	/* an id past the newest (another directory's, or made up) would
+	 * hold back every event until the numbers pass it */
+	s->cursor = last_id < 0 || last_id > t->last_seq ? t->last_seq :
+	    last_id;
 	s->next = t->subs;
 	t->subs = s;
 	pthread_mutex_unlock(&t->mu);

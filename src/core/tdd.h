@@ -151,8 +151,8 @@ struct kdc_tdd_sub;
 /*
  * Follow the events of types in mask (1 << KDC_TDD_EV_*) that the caller
  * may see (it owns or reads the TD the event is about, as of the event),
- * from after last_id (-1: only new ones; an id older than those kept:
- * from the oldest kept). wake(warg) is called (under the directory's
+ * from after last_id (-1 or an id past the newest event: only new ones;
+ * an id older than those kept: from the oldest kept). wake(warg) is called (under the directory's
  * lock, from whichever thread made the event) when one may be ready.
  */
 kdc_err	kdc_tdd_subscribe(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
