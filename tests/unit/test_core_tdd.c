@@ -854,6 +854,18 @@ test_sweep(void **state)
 	assert_int_equal(put(f, &f->alice, "urn:ex:abs", "Abs",
 	    ",\"registration\":{\"expires\":\"2027-01-15T09:02:00+01:00\"}",
 	    NULL, NULL), KDC_OK);
+	/* a consent change keeps the client's own absolute expiry (it
+	 * neither extends nor drops it) */
+	{
+		struct kdc_tdd_consent k = consent("user.bob", 0);
+
+		assert_int_equal(kdc_tdd_consent_set(f->t, &f->alice,
+		    "urn:ex:abs", &k), KDC_OK);
+		j = get(f, &f->alice, "urn:ex:abs", &r);
+		assert_string_equal(str(json_object_get(j, "registration"),
+		    "expires"), "2027-01-15T08:02:00Z");
+		json_decref(j);
+	}
 	j = get(f, &f->alice, "urn:ex:short", &r);
 	assert_string_equal(str(json_object_get(j, "registration"), "expires"),
 	    "2027-01-15T08:01:00Z");
@@ -961,10 +973,11 @@ test_consent(void **state)
 	j = search(f, &f->bob, "$[?@.title=='C'].id", KDC_OK);
 	assert_int_equal(json_array_size(j), 0);
 	json_decref(j);
-	/* the default retention again; the ttl is the earliest now */
+	/* the default retention again; the ttl is the earliest now, counted
+	 * from the registration (a consent change does not renew it) */
 	j = get(f, &f->alice, "urn:ex:c", &r);
 	assert_string_equal(str(json_object_get(j, "registration"), "expires"),
-	    "2027-01-15T09:00:05Z");
+	    "2027-01-15T09:00:00Z");
 	json_decref(j);
 	/* the retention cap ends it at the sweep */
 	k = consent("", 10);
