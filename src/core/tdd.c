@@ -1196,6 +1196,28 @@ out:
 	return r;
 }
 
+/* A TD id is an IRI (TD 1.1 §5.3.1.1, "format": "uri" in its schema,
+ * which our validator does not check): a scheme (RFC 3986 §3.1), a
+ * colon, then no whitespace, control or excluded character (§2 and
+ * RFC 3987: non-ASCII is welcome). */
+static bool
+id_ok(const char *id)
+{
+	const unsigned char *p = (const unsigned char *)id;
+
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return false;
+	for (p++; *p != ':'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
+		    *p == '.'))
+			return false;
+	for (p++; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f || strchr("<>\"{}|\\^`", *p))
+			return false;
+	return p[-1] != ':';
+}
+
 static json_t *
 parse_body(const char *body, size_t len, struct kdc_tdd_result *res)
 {
@@ -1255,6 +1277,12 @@ kdc_tdd_put(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	}
 	if (strlen(id) > KDC_TDD_ID_MAX) {
 		r = KDC_ERR_TOO_LARGE;
+		goto out;
+	}
+	if (!id_ok(id)) {
+		snprintf(res->why, sizeof(res->why), "a TD id is an IRI "
+		    "(scheme:rest, no spaces or control characters)");
+		r = KDC_ERR_INVALID_ARG;
 		goto out;
 	}
 	pthread_mutex_lock(&t->mu);

@@ -131,7 +131,9 @@ req alice PUT /things/urn:ex:dup "${J[@]}" --data '{"id":"urn:ex:dup","id":"urn:
 want 400 "duplicate member"
 req alice PUT /things/urn:ex:lamp-1 --data-binary @"$T/l1.json" -H "Content-Type: text/plain"
 want 415 "text/plain TD"
-pass "tdd-http-error-response: duplicate members 400, wrong media type 415, both problem+json"
+req alice PUT "/things/not%20an%20iri" "${J[@]}" --data '{"@context":"https://www.w3.org/2022/wot/td/v1.1","id":"not an iri","title":"x","securityDefinitions":{"n":{"scheme":"nosec"}},"security":"n"}'
+want 400 "an id that is not an IRI"
+pass "tdd-http-error-response: duplicate members 400, wrong media type 415, an id that is not an IRI 400, all problem+json"
 
 # ---- listing, pagination ------------------------------------------------------
 for i in 3 1 2; do
