@@ -36,6 +36,18 @@
 #define DISCOVERY_CTX	"https://www.w3.org/2022/wot/discovery"
 #define KEY_SEP		'\x1f'
 #define SEARCH_FULL_MAX	10000	/* TDs a query that is not per-TD reads */
+/*
+ * Parsed Enriched TDs kept for the searches that evaluate a query on each
+ * candidate (a store read and a JSON parse each, else): at most
+ * CACHE_BYTES, counting CACHE_FACTOR times a TD's stored text (what
+ * jansson takes for it, measured on the benchmark's TDs). Kept in the
+ * TD's slot, so whatever changes a TD (replace, patch, consent, erase)
+ * drops it. Random replacement when full: a search's candidates are read
+ * in the same order each time, and LRU or FIFO would then miss every one
+ * once they outnumber the cache.
+ */
+#define CACHE_BYTES	(256u << 20)
+#define CACHE_FACTOR	6
 
 static const char *const ev_names[] = {
 	"thing_created", "thing_updated", "thing_deleted"
@@ -49,6 +61,9 @@ struct slot {
 	uint32_t	*keys;
 	uint32_t	 nkeys;
 	bool		 live;
+	json_t		*doc;		/* cached Enriched TD, or NULL */
+	size_t		 cost;		/* its CACHE_BYTES share */
+	uint32_t	 cpos;		/* its place in cache_n */
 };
 
 struct posting {
@@ -105,6 +120,10 @@ struct kdc_tdd {
 	struct kdc_tdd_sub	*subs;
 	/* collection version */
 	uint64_t		 etag_nonce, etag_gen;
+	/* parsed TDs (CACHE_BYTES): the numbers of the TDs with a doc */
+	int64_t			*cache_n;
+	size_t			 cache_len, cache_cap, cache_bytes;
+	uint64_t		 cache_rng;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -412,6 +431,61 @@ fail:
 	return r;
 }
 
+/* ---- parsed TDs (CACHE_BYTES) ------------------------------------------ */
+
+static void
+cache_drop(struct kdc_tdd *t, struct slot *s)
+{
+	struct slot *o;
+
+	if (s->doc == NULL)
+		return;
+	json_decref(s->doc);
+	s->doc = NULL;
+	t->cache_bytes -= s->cost;
+	if (s->cpos != t->cache_len - 1) {
+		t->cache_n[s->cpos] = t->cache_n[t->cache_len - 1];
+		if ((o = slot_of(t, t->cache_n[s->cpos])) != NULL)
+			o->cpos = s->cpos;
+	}
+	t->cache_len--;
+}
+
+/* Keep doc (a reference taken) as s's, making room. */
+static void
+cache_put(struct kdc_tdd *t, struct slot *s, json_t *doc, size_t text_len)
+{
+	size_t cost = text_len * CACHE_FACTOR;
+
+	if (cost > CACHE_BYTES / 16)
+		return;
+	while (t->cache_len > 0 && t->cache_bytes + cost > CACHE_BYTES) {
+		struct slot *v;
+
+		t->cache_rng = t->cache_rng * 6364136223846793005ULL +
+		    1442695040888963407ULL;
+		v = slot_of(t, t->cache_n[(t->cache_rng >> 33) %
+		    t->cache_len]);
+		if (v == NULL)
+			return;	/* not reached: a cached TD has a slot */
+		cache_drop(t, v);
+	}
+	if (t->cache_len == t->cache_cap) {
+		size_t nc = t->cache_cap == 0 ? 1024 : t->cache_cap * 2;
+		int64_t *nv = kdc_realloc(t->cache_n, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return;
+		t->cache_n = nv;
+		t->cache_cap = nc;
+	}
+	s->doc = json_incref(doc);
+	s->cost = cost;
+	s->cpos = (uint32_t)t->cache_len;
+	t->cache_n[t->cache_len++] = s->n;
+	t->cache_bytes += cost;
+}
+
 static void
 slot_kill(struct kdc_tdd *t, struct slot *s)
 {
@@ -419,6 +493,7 @@ slot_kill(struct kdc_tdd *t, struct slot *s)
 
 	if (s == NULL || !s->live)
 		return;
+	cache_drop(t, s);
 	s->live = false;
 	kdc_free(s->id);
 	kdc_free(s->readers);
@@ -813,7 +888,9 @@ kdc_tdd_free(struct kdc_tdd *t)
 		kdc_free(t->slots[i].id);
 		kdc_free(t->slots[i].readers);
 		kdc_free(t->slots[i].keys);
+		json_decref(t->slots[i].doc);
 	}
+	kdc_free(t->cache_n);
 	kdc_free(t->slots);
 	kdc_free(t->nmap_k);
 	kdc_free(t->nmap_v);
@@ -1310,6 +1387,117 @@ out:
 }
 
 kdc_err
+kdc_tdd_import(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
+    const char *const *bodies, const size_t *lens, size_t n,
+    const struct kdc_tdd_consent *consent, struct kdc_tdd_result *res)
+{
+	struct kdc_tdd_row *rows = NULL;
+	json_t **docs = NULL;
+	char **lints = NULL, **texts = NULL;
+	int64_t now = kdc_core_now(t->core), ttl, expires;
+	bool given = consent != NULL && consent->given, open = false;
+	size_t i;
+	kdc_err r = KDC_OK;
+
+	memset(res, 0, sizeof(*res));
+	if (n == 0)
+		return KDC_OK;
+	if (given && (r = consent_check(t, consent, res)) != KDC_OK)
+		return r;
+	if ((rows = kdc_calloc(n, sizeof(*rows))) == NULL ||
+	    (docs = kdc_calloc(n, sizeof(*docs))) == NULL ||
+	    (lints = kdc_calloc(n, sizeof(*lints))) == NULL ||
+	    (texts = kdc_calloc(n, sizeof(*texts))) == NULL) {
+		r = KDC_ERR_NOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&t->mu);
+	if ((r = kdc_store_begin(t->core->st)) != KDC_OK)
+		goto unlock;
+	open = true;
+	for (i = 0; i < n; i++) {
+		struct kdc_tdd_row *row = &rows[i];
+		json_t *jid;
+
+		if ((docs[i] = parse_body(bodies[i], lens[i], res)) == NULL) {
+			r = KDC_ERR_INVALID_ARG;
+			break;
+		}
+		jid = json_object_get(docs[i], "id");
+		if (!json_is_string(jid) || json_string_length(jid) == 0) {
+			snprintf(res->why, sizeof(res->why), "an imported TD "
+			    "has an id");
+			r = KDC_ERR_INVALID_ARG;
+			break;
+		}
+		snprintf(res->id, sizeof(res->id), "%s",
+		    json_string_value(jid));
+		if (json_string_length(jid) > KDC_TDD_ID_MAX) {
+			r = KDC_ERR_TOO_LARGE;
+			break;
+		}
+		if ((r = prepare(t, docs[i], res, &ttl, &expires, &texts[i],
+		    &lints[i])) != KDC_OK)
+			break;
+		row->id = (char *)(uintptr_t)json_string_value(jid);
+		row->owner = c->device;
+		row->td = texts[i];
+		row->td_len = strlen(texts[i]);
+		row->created = row->modified = now;
+		row->ttl = ttl;
+		row->lint = lints[i];
+		snprintf(row->purpose, sizeof(row->purpose), "%s", given ?
+		    consent->purpose : "discovery");
+		row->readers = (char *)(uintptr_t)(given ? consent->readers :
+		    "");
+		row->retention = given && consent->retention > 0 ?
+		    consent->retention : t->o.retention_default;
+		row->consented = now;
+		row->expires = expiry(t, now, ttl, expires, row->consented,
+		    row->retention);
+		if (row->expires <= now) {
+			snprintf(res->why, sizeof(res->why), "the TD would "
+			    "expire at once (ttl, expires or the consent's "
+			    "retention)");
+			r = KDC_ERR_INVALID_ARG;
+			break;
+		}
+		if ((r = kdc_store_tdd_put(t->h, row)) != KDC_OK)
+			break;
+	}
+	if (r != KDC_OK)
+		goto unlock;
+	if ((r = kdc_store_commit(t->core->st)) != KDC_OK)
+		goto unlock;
+	open = false;
+	t->etag_gen++;
+	(void)AUDIT(t->core, "http", "tdd.import", c->dev_id, KDC_OK,
+	    "%zu TDs td#%" PRId64 "..td#%" PRId64 " purpose=%s readers=%s", n,
+	    rows[0].n, rows[n - 1].n, rows[0].purpose, rows[0].readers);
+	for (i = 0; i < n; i++)
+		if ((r = slot_add(t, &rows[i], docs[i])) != KDC_OK) {
+			kdc_log_warn_r(r, "tdd: td#%" PRId64 " imported, "
+			    "index short", rows[i].n);
+			r = KDC_OK;
+		}
+unlock:
+	if (open)
+		kdc_store_rollback(t->core->st);
+	pthread_mutex_unlock(&t->mu);
+out:
+	for (i = 0; docs != NULL && i < n; i++) {
+		json_decref(docs[i]);
+		kdc_json_free(texts[i]);
+		kdc_json_free(lints[i]);
+	}
+	kdc_free(rows);
+	kdc_free(docs);
+	kdc_free(lints);
+	kdc_free(texts);
+	return r;
+}
+
+kdc_err
 kdc_tdd_patch(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
     const char *id, const char *body, size_t len, struct kdc_tdd_result *res)
 {
@@ -1575,31 +1763,91 @@ candidates(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	return KDC_OK;
 }
 
+/* The Enriched TD of slot sl parsed, from the cache or the store (and
+ * then cached), with "retrieved" now (rt): a reference the caller drops;
+ * NULL when it is gone or does not parse. Under the lock. */
+static json_t *
+search_doc(struct kdc_tdd *t, struct slot *sl, const char *rt)
+{
+	struct kdc_tdd_row *row = NULL;
+	json_t *doc, *reg, *v;
+
+	if ((doc = sl->doc) != NULL) {
+		if ((reg = json_object_get(doc, "registration")) != NULL &&
+		    ((v = json_object_get(reg, "retrieved")) == NULL ||
+		    strcmp(json_string_value(v), rt) != 0))
+			json_object_set_new(reg, "retrieved", json_string(rt));
+		return json_incref(doc);
+	}
+	if (kdc_store_tdd_get(t->h, NULL, sl->n, &row) != KDC_OK)
+		return NULL;	/* erased since indexed */
+	if ((doc = row_json(t, row)) != NULL)
+		cache_put(t, sl, doc, row->td_len);
+	kdc_tdd_row_free(row);
+	return doc;
+}
+
+/* Append the Enriched TD text of slot sl to lc (a JSON array's next
+ * element): the text json_dumps() of it parsed would give, since the
+ * store holds json_dumps() output. false when it is gone. */
+static kdc_err
+search_text(struct kdc_tdd *t, const struct slot *sl, struct list_ctx *lc,
+    bool *found)
+{
+	struct kdc_tdd_row *row = NULL;
+	char *txt = NULL;
+	size_t len = 0;
+	kdc_err r;
+
+	*found = false;
+	if (kdc_store_tdd_get(t->h, NULL, sl->n, &row) != KDC_OK)
+		return KDC_OK;	/* erased since indexed */
+	r = enriched(t, row, &txt, &len);
+	kdc_tdd_row_free(row);
+	if (r != KDC_OK)
+		return r == KDC_ERR_NOMEM ? r : KDC_OK;
+	if ((r = cat(lc, lc->len > 1 ? "," : "", lc->len > 1 ? 1 : 0)) ==
+	    KDC_OK)
+		r = cat(lc, txt, len);
+	kdc_free(txt);
+	*found = r == KDC_OK;
+	return r;
+}
+
 kdc_err
 kdc_tdd_search(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
     const char *query, size_t qlen, char **json, size_t *len, char *why,
     size_t why_len)
 {
-	char paths[16][KDC_JSONPATH_KEY_MAX];
+	char paths[16][KDC_JSONPATH_KEY_MAX], rt[32];
 	uint32_t req[16], *cand = NULL;
 	struct kdc_jsonpath *q = NULL;
+	struct list_ctx lc;
 	json_t *out = NULL, *root = NULL;
 	size_t nreq, ncand = 0, budget = KDC_TDD_SEARCH_BUDGET, k = 0;
+	size_t naud = 0;
+	int64_t *aud = NULL;
 	char *s = NULL;
+	bool exact, locked = false;
 	kdc_err r;
 
 	*json = NULL;
 	*len = 0;
+	memset(&lc, 0, sizeof(lc));
 	if (why_len > 0)
 		why[0] = '\0';
 	if ((r = kdc_jsonpath_parse(query, qlen, &q, why, why_len)) !=
 	    KDC_OK)
 		return r;
+	/* $[?@.a && @.b.c]: the index decides, the answer is the TDs' text */
+	exact = kdc_jsonpath_index_exact(q);
 	if ((out = json_array()) == NULL) {
 		r = KDC_ERR_NOMEM;
 		goto out;
 	}
 	pthread_mutex_lock(&t->mu);
+	locked = true;
+	rfc3339(kdc_core_now(t->core), rt, sizeof(rt));
 	nreq = 0;
 	if (kdc_jsonpath_per_member(q)) {
 		size_t np = kdc_jsonpath_required(q, paths, 16);
@@ -1608,8 +1856,8 @@ kdc_tdd_search(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 			r = key_intern(t, paths[i], false, &req[nreq]);
 			if (r == KDC_ERR_NOT_FOUND) {
 				/* no TD has it: nothing matches */
-				pthread_mutex_unlock(&t->mu);
 				r = KDC_OK;
+				exact = false;
 				goto dump;
 			}
 			if (r != KDC_OK)
@@ -1617,6 +1865,8 @@ kdc_tdd_search(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 			nreq++;
 		}
 	}
+	if (nreq == 0)
+		exact = false;
 	if (r == KDC_OK)
 		r = candidates(t, c, req, nreq, &cand, &ncand);
 	if (r == KDC_OK && !kdc_jsonpath_per_member(q) &&
@@ -1629,43 +1879,91 @@ kdc_tdd_search(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	if (r == KDC_OK && !kdc_jsonpath_per_member(q) &&
 	    (root = json_array()) == NULL)
 		r = KDC_ERR_NOMEM;
+	/* the TD numbers of other principals' TDs read, audited at the end
+	 * in one transaction (one sync, not one per TD) */
+	if (r == KDC_OK && ncand > 0 && (aud = kdc_malloc(ncand *
+	    sizeof(*aud))) == NULL)
+		r = KDC_ERR_NOMEM;
+	if (r == KDC_OK && exact)
+		r = cat(&lc, "[", 1);
 	for (size_t i = 0; r == KDC_OK && i < ncand; i++) {
+		struct slot *sl = &t->slots[cand[i]];
 		struct kdc_tdd_row *row = NULL;
 		json_t *doc;
 		size_t before = json_array_size(out);
+		bool found;
 
-		if (kdc_store_tdd_get(t->h, NULL, t->slots[cand[i]].n, &row) !=
-		    KDC_OK)
+		if (exact) {
+			if ((r = search_text(t, sl, &lc, &found)) == KDC_OK &&
+			    found && sl->owner != c->device)
+				aud[naud++] = sl->n;
+			if (r == KDC_OK && t->o.result_max > 0 &&
+			    lc.len > t->o.result_max)
+				r = KDC_ERR_TOO_LARGE;
+			k++;
+			continue;
+		}
+		if (root == NULL) {
+			if ((doc = search_doc(t, sl, rt)) == NULL)
+				continue;
+			r = kdc_jsonpath_eval_member(q, doc, out, &budget);
+			json_decref(doc);
+			if (r == KDC_OK && json_array_size(out) > before &&
+			    sl->owner != c->device)
+				aud[naud++] = sl->n;
+			k++;
+			continue;
+		}
+		if (kdc_store_tdd_get(t->h, NULL, sl->n, &row) != KDC_OK)
 			continue;	/* erased since indexed */
 		if ((doc = row_json(t, row)) == NULL) {
 			kdc_tdd_row_free(row);
 			continue;
 		}
-		if (root != NULL)
-			r = json_array_append_new(root, doc) == 0 ? KDC_OK :
-			    KDC_ERR_NOMEM;
-		else {
-			r = kdc_jsonpath_eval_member(q, doc, out, &budget);
-			json_decref(doc);
-			if (r == KDC_OK && json_array_size(out) > before)
-				audit_read(t, c, row, "search");
-		}
+		r = json_array_append_new(root, doc) == 0 ? KDC_OK :
+		    KDC_ERR_NOMEM;
 		kdc_tdd_row_free(row);
 		k++;
 	}
+	if (r == KDC_OK && exact)
+		r = cat(&lc, "]", 1);
 	if (r == KDC_OK && root != NULL) {
 		r = kdc_jsonpath_eval(q, root, out, &budget);
 		if (r == KDC_OK && json_array_size(out) > 0)
 			(void)AUDIT(t->core, "http", "tdd.search", c->dev_id,
 			    KDC_OK, "whole-collection query over %zu TDs", k);
 	}
-	pthread_mutex_unlock(&t->mu);
-	if (r == KDC_ERR_TOO_LARGE && why_len > 0 && why[0] == '\0')
-		snprintf(why, why_len, "the query exceeded its work budget "
-		    "(%u nodes)", KDC_TDD_SEARCH_BUDGET);
+	if (r == KDC_OK && naud > 0) {
+		bool tx = kdc_store_begin(t->core->st) == KDC_OK;
+
+		for (size_t i = 0; i < naud; i++) {
+			const struct slot *sl = slot_of(t, aud[i]);
+
+			(void)AUDIT(t->core, "http", "tdd.read", c->dev_id,
+			    KDC_OK, "td#%" PRId64 " owner=%" PRId64
+			    " via=search", aud[i], sl != NULL ? sl->owner : 0);
+		}
+		if (tx && kdc_store_commit(t->core->st) != KDC_OK)
+			kdc_log_err("tdd: search audit records not committed");
+	}
+	if (r == KDC_ERR_TOO_LARGE && why_len > 0 && why[0] == '\0') {
+		if (exact)
+			snprintf(why, why_len, "the answer is larger than %zu "
+			    "bytes: narrow the query", t->o.result_max);
+		else
+			snprintf(why, why_len, "the query exceeded its work "
+			    "budget (%u nodes)", KDC_TDD_SEARCH_BUDGET);
+	}
 	if (r != KDC_OK)
 		goto out;
+	if (exact) {
+		*json = lc.buf;
+		*len = lc.len;
+		lc.buf = NULL;
+		goto out;
+	}
 dump:
+	/* under the lock: out holds nodes of cached TDs */
 	if ((s = json_dumps(out, JSON_COMPACT)) == NULL) {
 		r = KDC_ERR_NOMEM;
 		goto out;
@@ -1683,10 +1981,14 @@ dump:
 	}
 	memcpy(*json, s, *len + 1);
 out:
+	json_decref(out);
+	json_decref(root);
+	if (locked)
+		pthread_mutex_unlock(&t->mu);
+	kdc_free(lc.buf);
 	kdc_json_free(s);
 	kdc_free(cand);
-	json_decref(root);
-	json_decref(out);
+	kdc_free(aud);
 	kdc_jsonpath_free(q);
 	return r;
 }

@@ -100,6 +100,22 @@ struct kdc_tdd_result {
 kdc_err	kdc_tdd_put(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	    const char *id, const char *body, size_t len,
 	    const struct kdc_tdd_consent *consent, struct kdc_tdd_result *res);
+/*
+ * Bulk load (a directory filled from elsewhere; the benchmark): register
+ * the n new TDs bodies[i] (lens[i] bytes, each with its "id") for c, with
+ * consent (NULL or not given: the default one), validated and linted as
+ * kdc_tdd_put() does, in one transaction; the index follows. All or
+ * nothing: the first refusal rolls the batch back and is returned with
+ * res about that TD (res->id names it; EXISTS for an id already stored,
+ * else kdc_tdd_put()'s errors). No events are recorded or sent (a load,
+ * not registrations a subscriber follows); one audit record for the
+ * batch ("tdd.import", the TD numbers' range); the collection's etag
+ * changes.
+ */
+kdc_err	kdc_tdd_import(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
+	    const char *const *bodies, const size_t *lens, size_t n,
+	    const struct kdc_tdd_consent *consent,
+	    struct kdc_tdd_result *res);
 /* RFC 7396 merge patch of the owner's TD; the result is validated.
  * NOT_FOUND, DENIED, INVALID_ARG. */
 kdc_err	kdc_tdd_patch(struct kdc_tdd *t, const struct kdc_tdd_caller *c,

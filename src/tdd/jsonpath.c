@@ -1948,3 +1948,41 @@ kdc_jsonpath_required(const struct kdc_jsonpath *q,
 	}
 	return n;
 }
+
+/* F of kdc_jsonpath_index_exact(): existence tests of 1 or 2 names
+ * under && and parentheses. */
+static bool
+exact_expr(const struct expr *e)
+{
+	struct rpath p;
+	size_t i;
+
+	switch (e->kind) {
+	case E_AND:
+		for (i = 0; i < e->n; i++)
+			if (!exact_expr(e->kids[i]))
+				return false;
+		return true;
+	case E_PAREN:
+		return exact_expr(e->kids[0]);
+	case E_QUERY:
+		if (e->q->abs || e->q->nseg == 0 || e->q->nseg > 2)
+			return false;
+		path_of(e->q, &p);
+		if ((size_t)p.k != e->q->nseg || p.l[0] >= KDC_JSONPATH_KEY_MAX)
+			return false;
+		return p.k == 1 || p.l[0] + 1 + p.l[1] < KDC_JSONPATH_KEY_MAX;
+	default:
+		return false;
+	}
+}
+
+bool
+kdc_jsonpath_index_exact(const struct kdc_jsonpath *q)
+{
+	const struct query *root = q->q;
+
+	return q->per_member && root->nseg == 1 && !root->seg[0].desc &&
+	    root->seg[0].nsel == 1 && root->seg[0].sel[0].kind == SEL_FILTER &&
+	    exact_expr(root->seg[0].sel[0].filter);
+}

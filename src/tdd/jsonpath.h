@@ -86,4 +86,16 @@ kdc_err	kdc_jsonpath_eval_member(const struct kdc_jsonpath *q, const json_t *mem
 size_t	kdc_jsonpath_required(const struct kdc_jsonpath *q,
 	    char (*paths)[KDC_JSONPATH_KEY_MAX], size_t max);
 
+/*
+ * True when q is `$[?F]` alone (one segment, one filter selector) and F
+ * is only existence tests of `@.a` or `@.a.b` (name selectors; names
+ * without '\x1f' or NUL that fit KDC_JSONPATH_KEY_MAX joined) under `&&`
+ * and parentheses. Then a member is in the result if and only if it is
+ * an object having every path kdc_jsonpath_required() gives (`@.a.b`: a
+ * is an object with a member b), and the result is those members
+ * themselves: a directory that indexes member-name paths of depth 1 and
+ * 2 answers without evaluating.
+ */
+bool	kdc_jsonpath_index_exact(const struct kdc_jsonpath *q);
+
 #endif
