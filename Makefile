@@ -10,6 +10,9 @@
 #                   bench/results.md
 #   make bench-ocf  only the OCF rows (issue 16 §4, root: network
 #                   namespaces); their section of bench/results.md
+#   make bench-tdd  only the Thing Directory rows (issue 17 §4: search
+#                   latency up to 1,000,000 TDs, GET /things/{id}/s);
+#                   their section of bench/results.md
 #   make bench-capacity  idle-session capacity (BENCH_CAPACITY_SESSIONS,
 #                   default 1,000,000); its section of bench/results.md
 #   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
@@ -66,7 +69,7 @@ NODE_PKGS  := nodejs npm
 # checks the package and upgrades an older one (docs/traps.md).
 GNUTLS_MIN := 3.7.9-2+deb12u7
 
-.PHONY: all deps build run test bench bench-ace bench-ocf bench-capacity fuzz clean
+.PHONY: all deps build run test bench bench-ace bench-ocf bench-tdd bench-capacity fuzz clean
 
 all: build
 
@@ -119,6 +122,9 @@ bench-ace: build
 
 bench-ocf: build
 	./bench/run.sh $(BUILD) ocf
+
+bench-tdd: build
+	./bench/run.sh $(BUILD) tdd
 
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKDC_FUZZ=ON \

@@ -58,6 +58,15 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static long
 status_kib(const char *key)
 {
@@ -216,6 +225,7 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 		uint64_t size = strtoull(p, NULL, 10), t0, seed = 42;
 		uint64_t lat[NQ][1024], nv[NQ] = { 0 }, naive[NQ] = { 0 };
 		uint64_t res_n[NQ] = { 0 }, bytes[NQ] = { 0 }, nnaive[NQ] = { 0 };
+		uint64_t cpu[NQ] = { 0 };
 		json_t *root = NULL;
 		double load_s;
 
@@ -233,12 +243,18 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 		for (int i = 0; i < nqueries && i < 1024; i++) {
 			int q = (int)(gen_mix(seed++) % NQ);
 			char *js = NULL;
-			size_t len = 0;
-			uint64_t s = now_ns();
 
-			r = kdc_tdd_search(t, &reader, queries[q],
+			if (getenv("BENCH_TDD_ONLY") != NULL)	/* profiling */
+				q = atoi(getenv("BENCH_TDD_ONLY"));
+			{
+			size_t len = 0;
+			uint64_t s = now_ns(), cs = cpu_ns();
+
+			r = kdc_tdd_search(t, getenv("BENCH_TDD_AS_OWNER") !=
+			    NULL ? &owner : &reader, queries[q],
 			    strlen(queries[q]), &js, &len, why, sizeof(why));
 			lat[q][nv[q]++] = now_ns() - s;
+			cpu[q] += cpu_ns() - cs;
 			if (r != KDC_OK) {
 				fprintf(stderr, "bench_tdd: search %s: %s (%s)"
 				    "\n", queries[q], kdc_err_str(r), why);
@@ -252,8 +268,10 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 				json_decref(a);
 			}
 			kdc_free(js);
+			}
 		}
-		if (size <= 100000 && (root = naive_root(t, &owner)) != NULL) {
+		if (size <= 100000 && getenv("BENCH_TDD_NO_NAIVE") == NULL &&
+		    (root = naive_root(t, &owner)) != NULL) {
 			struct kdc_jsonpath *jq[NQ];
 
 			for (int q = 0; q < NQ; q++)
@@ -288,16 +306,18 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 				sum += lat[q][i];
 			printf("size=%" PRIu64 " q=%d n=%" PRIu64 " mean_us=%.0f "
 			    "p50_us=%.0f p99_us=%.0f naive_us=%.0f results=%"
-			    PRIu64 " bytes=%" PRIu64 "\n", size, q, nv[q],
-			    (double)sum / (double)nv[q] / 1e3,
+			    PRIu64 " bytes=%" PRIu64 " cpu_us=%.0f\n", size, q,
+			    nv[q], (double)sum / (double)nv[q] / 1e3,
 			    (double)lat[q][nv[q] / 2] / 1e3,
 			    (double)lat[q][(nv[q] * 99) / 100 < nv[q] ?
 			    (nv[q] * 99) / 100 : nv[q] - 1] / 1e3,
 			    nnaive[q] ? (double)naive[q] / (double)nnaive[q] /
-			    1e3 : -1.0, res_n[q], bytes[q]);
+			    1e3 : -1.0, res_n[q], bytes[q],
+			    (double)cpu[q] / (double)nv[q] / 1e3);
 		}
 		fflush(stdout);
 	}
+	printf("end hwm_kib=%ld\n", status_kib("VmHWM:"));
 	kdc_tdd_free(t);
 	return 0;
 }

@@ -4,6 +4,10 @@
 # make bench-ace (bench/run.sh BUILD ace): only the ACE rows (bench/ace.sh,
 # which documents its own settings), written to the "ACE" section of
 # bench/results.md; the other sections are kept.
+# make bench-tdd (bench/run.sh BUILD tdd): only the Thing Directory rows
+# (bench/tdd.sh, its own settings), written to the "Thing Directory"
+# section; make bench keeps that section as it is (the 1,000,000-TD load
+# alone takes minutes).
 # make bench-capacity (bench/run.sh BUILD capacity): only the capacity row
 # (BENCH_CAPACITY_SESSIONS idle sessions), written to the "Capacity"
 # section at the end of bench/results.md; make bench keeps that section.
@@ -44,7 +48,8 @@ all) ;;
 capacity) IDLE_N=${BENCH_CAPACITY_SESSIONS:-1000000} ;;
 ace) ;;
 ocf) ;;
-*) echo "usage: bench/run.sh [BUILD [all|capacity|ace|ocf]]" >&2; exit 2 ;;
+tdd) ;;
+*) echo "usage: bench/run.sh [BUILD [all|capacity|ace|ocf|tdd]]" >&2; exit 2 ;;
 esac
 BOOT_N=${BENCH_BOOT_DEVICES:-2000}
 BOOT_C=${BENCH_BOOT_CONCURRENCY:-32}
@@ -82,6 +87,12 @@ if [ "$MODE" = ocf ]; then
 	ocf_section=$(bench/ocf.sh "$BUILD")
 	section_replace OCF "$ocf_section"
 	printf '%s\n' "$ocf_section"
+	exit 0
+fi
+if [ "$MODE" = tdd ]; then
+	tdd_section=$(bench/tdd.sh "$BUILD")
+	section_replace "Thing Directory" "$tdd_section"
+	printf '%s\n' "$tdd_section"
 	exit 0
 fi
 if [ "$MODE" = ace ]; then
@@ -567,6 +578,9 @@ percore() { awk -v u="$1" 'BEGIN { printf "%.0f", 1e6 / u }'; }
 
 old_cap=
 [ -f bench/results.md ] && old_cap=$(awk '/^## Capacity \(make bench-capacity\)/ { p = 1 } p' bench/results.md)
+# the Thing Directory section (make bench-tdd) is kept as it is
+old_tdd=
+[ -f bench/results.md ] && old_tdd=$(awk '$0 == "## Thing Directory" { p = 1; print; next } p && /^## / { p = 0 } p' bench/results.md)
 {
 	echo "# iotkdc benchmark results"
 	echo
@@ -640,6 +654,10 @@ old_cap=
 	printf '%s\n' "$ace_section"
 	echo
 	printf '%s\n' "$ocf_section"
+	if [ -n "$old_tdd" ]; then
+		echo
+		printf '%s\n' "$old_tdd"
+	fi
 	if [ -n "$old_cap" ]; then
 		echo
 		printf '%s\n' "$old_cap"

@@ -47,6 +47,7 @@
  * once they outnumber the cache.
  */
 #define CACHE_BYTES	(256u << 20)
+#define RT_LEN		20	/* "2026-01-01T00:00:00Z" */
 #define CACHE_FACTOR	6
 
 static const char *const ev_names[] = {
@@ -61,7 +62,10 @@ struct slot {
 	uint32_t	*keys;
 	uint32_t	 nkeys;
 	bool		 live;
-	json_t		*doc;		/* cached Enriched TD, or NULL */
+	/* cached (CACHE_BYTES): the Enriched TD parsed, its text */
+	json_t		*doc;
+	char		*text;
+	size_t		 tlen, rt_off;	/* "retrieved" value at text + rt_off */
 	size_t		 cost;		/* its CACHE_BYTES share */
 	uint32_t	 cpos;		/* its place in cache_n */
 };
@@ -431,18 +435,21 @@ fail:
 	return r;
 }
 
-/* ---- parsed TDs (CACHE_BYTES) ------------------------------------------ */
+/* ---- cached TDs (CACHE_BYTES) ------------------------------------------ */
 
 static void
 cache_drop(struct kdc_tdd *t, struct slot *s)
 {
 	struct slot *o;
 
-	if (s->doc == NULL)
+	if (s->doc == NULL && s->text == NULL)
 		return;
 	json_decref(s->doc);
 	s->doc = NULL;
+	kdc_free(s->text);
+	s->text = NULL;
 	t->cache_bytes -= s->cost;
+	s->cost = 0;
 	if (s->cpos != t->cache_len - 1) {
 		t->cache_n[s->cpos] = t->cache_n[t->cache_len - 1];
 		if ((o = slot_of(t, t->cache_n[s->cpos])) != NULL)
@@ -451,39 +458,72 @@ cache_drop(struct kdc_tdd *t, struct slot *s)
 	t->cache_len--;
 }
 
-/* Keep doc (a reference taken) as s's, making room. */
-static void
-cache_put(struct kdc_tdd *t, struct slot *s, json_t *doc, size_t text_len)
+/* Room for cost more bytes of s's (evicting others at random): false
+ * when it cannot be kept. */
+static bool
+cache_admit(struct kdc_tdd *t, struct slot *s, size_t cost)
 {
-	size_t cost = text_len * CACHE_FACTOR;
-
 	if (cost > CACHE_BYTES / 16)
-		return;
-	while (t->cache_len > 0 && t->cache_bytes + cost > CACHE_BYTES) {
+		return false;
+	while (t->cache_bytes + cost > CACHE_BYTES) {
 		struct slot *v;
 
+		if (t->cache_len == 0 || (t->cache_len == 1 &&
+		    (s->doc != NULL || s->text != NULL)))
+			return false;
 		t->cache_rng = t->cache_rng * 6364136223846793005ULL +
 		    1442695040888963407ULL;
 		v = slot_of(t, t->cache_n[(t->cache_rng >> 33) %
 		    t->cache_len]);
 		if (v == NULL)
-			return;	/* not reached: a cached TD has a slot */
-		cache_drop(t, v);
+			return false;	/* not reached: a cached TD has a slot */
+		if (v != s)
+			cache_drop(t, v);
 	}
-	if (t->cache_len == t->cache_cap) {
-		size_t nc = t->cache_cap == 0 ? 1024 : t->cache_cap * 2;
-		int64_t *nv = kdc_realloc(t->cache_n, nc * sizeof(*nv));
+	if (s->doc == NULL && s->text == NULL) {
+		if (t->cache_len == t->cache_cap) {
+			size_t nc = t->cache_cap == 0 ? 1024 :
+			    t->cache_cap * 2;
+			int64_t *nv = kdc_realloc(t->cache_n, nc * sizeof(*nv));
 
-		if (nv == NULL)
-			return;
-		t->cache_n = nv;
-		t->cache_cap = nc;
+			if (nv == NULL)
+				return false;
+			t->cache_n = nv;
+			t->cache_cap = nc;
+		}
+		s->cpos = (uint32_t)t->cache_len;
+		t->cache_n[t->cache_len++] = s->n;
 	}
-	s->doc = json_incref(doc);
-	s->cost = cost;
-	s->cpos = (uint32_t)t->cache_len;
-	t->cache_n[t->cache_len++] = s->n;
+	s->cost += cost;
 	t->cache_bytes += cost;
+	return true;
+}
+
+/* Keep doc (a reference taken), the TD parsed from text_len bytes. */
+static void
+cache_doc(struct kdc_tdd *t, struct slot *s, json_t *doc, size_t text_len)
+{
+	if (s->doc == NULL && cache_admit(t, s, text_len * CACHE_FACTOR))
+		s->doc = json_incref(doc);
+}
+
+/* Keep a copy of the Enriched TD text (its "retrieved" value at rt_off). */
+static void
+cache_text(struct kdc_tdd *t, struct slot *s, const char *text, size_t len,
+    size_t rt_off)
+{
+	char *c;
+
+	if (s->text != NULL || (c = kdc_malloc(len)) == NULL)
+		return;
+	if (!cache_admit(t, s, len)) {
+		kdc_free(c);
+		return;
+	}
+	memcpy(c, text, len);
+	s->text = c;
+	s->tlen = len;
+	s->rt_off = rt_off;
 }
 
 static void
@@ -737,10 +777,11 @@ ev_record(struct kdc_tdd *t, enum kdc_tdd_event_type type, int64_t thing,
 /* ---- TD text ----------------------------------------------------------- */
 
 /* The Enriched TD text of row (registration info spliced in before the
- * stored TD's closing brace). */
+ * stored TD's closing brace); *rt_off (rt_off not NULL): where the
+ * "retrieved" value (RT_LEN bytes) starts. */
 static kdc_err
 enriched(struct kdc_tdd *t, const struct kdc_tdd_row *row, char **out,
-    size_t *len)
+    size_t *len, size_t *rt_off)
 {
 	char reg[400], cr[32], mo[32], ex[32], rt[32], ttl[48];
 	size_t rl, n = row->td_len, ll;
@@ -778,6 +819,9 @@ enriched(struct kdc_tdd *t, const struct kdc_tdd_row *row, char **out,
 	memcpy(buf + n, reg, rl);
 	memcpy(buf + n + rl, row->lint, ll);
 	memcpy(buf + n + rl + ll, "}}", 3);
+	if (rt_off != NULL)
+		*rt_off = n + (size_t)(strstr(reg, ",\"retrieved\":\"") - reg) +
+		    14;
 	*out = buf;
 	*len = n + rl + ll + 2;
 	return KDC_OK;
@@ -791,7 +835,7 @@ row_json(struct kdc_tdd *t, const struct kdc_tdd_row *row)
 	size_t len = 0;
 	json_t *j;
 
-	if (enriched(t, row, &txt, &len) != KDC_OK)
+	if (enriched(t, row, &txt, &len, NULL) != KDC_OK)
 		return NULL;
 	j = json_loadb(txt, len, 0, NULL);
 	kdc_free(txt);
@@ -889,6 +933,7 @@ kdc_tdd_free(struct kdc_tdd *t)
 		kdc_free(t->slots[i].readers);
 		kdc_free(t->slots[i].keys);
 		json_decref(t->slots[i].doc);
+		kdc_free(t->slots[i].text);
 	}
 	kdc_free(t->cache_n);
 	kdc_free(t->slots);
@@ -1568,7 +1613,7 @@ kdc_tdd_get(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 	*len = 0;
 	pthread_mutex_lock(&t->mu);
 	if ((r = row_for(t, c, id, false, &row)) == KDC_OK &&
-	    (r = enriched(t, row, json, len)) == KDC_OK)
+	    (r = enriched(t, row, json, len, NULL)) == KDC_OK)
 		audit_read(t, c, row, "get");
 	pthread_mutex_unlock(&t->mu);
 	kdc_tdd_row_free(row);
@@ -1612,7 +1657,7 @@ list_row(void *arg, const struct kdc_tdd_row *row)
 	size_t n = 0;
 	kdc_err r;
 
-	if ((r = enriched(lc->t, row, &e, &n)) != KDC_OK)
+	if ((r = enriched(lc->t, row, &e, &n, NULL)) != KDC_OK)
 		return r;
 	if (lc->n++ > 0)
 		r = cat(lc, ",", 1);
@@ -1782,7 +1827,7 @@ search_doc(struct kdc_tdd *t, struct slot *sl, const char *rt)
 	if (kdc_store_tdd_get(t->h, NULL, sl->n, &row) != KDC_OK)
 		return NULL;	/* erased since indexed */
 	if ((doc = row_json(t, row)) != NULL)
-		cache_put(t, sl, doc, row->td_len);
+		cache_doc(t, sl, doc, row->td_len);
 	kdc_tdd_row_free(row);
 	return doc;
 }
@@ -1791,27 +1836,82 @@ search_doc(struct kdc_tdd *t, struct slot *sl, const char *rt)
  * element): the text json_dumps() of it parsed would give, since the
  * store holds json_dumps() output. false when it is gone. */
 static kdc_err
-search_text(struct kdc_tdd *t, const struct slot *sl, struct list_ctx *lc,
-    bool *found)
+search_text(struct kdc_tdd *t, struct slot *sl, const char *rt,
+    struct list_ctx *lc, bool *found)
 {
 	struct kdc_tdd_row *row = NULL;
 	char *txt = NULL;
-	size_t len = 0;
+	size_t len = 0, off = 0;
 	kdc_err r;
 
 	*found = false;
-	if (kdc_store_tdd_get(t->h, NULL, sl->n, &row) != KDC_OK)
-		return KDC_OK;	/* erased since indexed */
-	r = enriched(t, row, &txt, &len);
+	if ((r = cat(lc, ",", lc->len > 1 ? 1 : 0)) != KDC_OK)
+		return r;
+	if (sl->text != NULL && strlen(rt) == RT_LEN) {
+		off = lc->len;
+		if ((r = cat(lc, sl->text, sl->tlen)) == KDC_OK)
+			memcpy(lc->buf + off + sl->rt_off, rt, RT_LEN);
+		*found = r == KDC_OK;
+		return r;
+	}
+	if (kdc_store_tdd_get(t->h, NULL, sl->n, &row) != KDC_OK) {
+		lc->len -= lc->len > 1 ? 1 : 0;	/* erased since indexed */
+		return KDC_OK;
+	}
+	r = enriched(t, row, &txt, &len, &off);
 	kdc_tdd_row_free(row);
-	if (r != KDC_OK)
+	if (r != KDC_OK) {
+		lc->len -= lc->len > 1 ? 1 : 0;
 		return r == KDC_ERR_NOMEM ? r : KDC_OK;
-	if ((r = cat(lc, lc->len > 1 ? "," : "", lc->len > 1 ? 1 : 0)) ==
-	    KDC_OK)
-		r = cat(lc, txt, len);
+	}
+	if ((r = cat(lc, txt, len)) == KDC_OK) {
+		*found = true;
+		if (strlen(rt) == RT_LEN && memcmp(txt + off, rt, RT_LEN) == 0)
+			cache_text(t, sl, txt, len, off);
+	}
 	kdc_free(txt);
-	*found = r == KDC_OK;
 	return r;
+}
+
+/*
+ * Audit the reads of a search (TD numbers aud[0..n), other principals'):
+ * one record per owner's run of TDs ("owner=O via=search td#N td#M ..."
+ * while it fits a record's detail), all in one transaction: one sync per
+ * search, and a handful of records for thousands of TDs read.
+ */
+static void
+audit_search(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
+    const int64_t *aud, size_t n)
+{
+	char d[KDC_AUDIT_DETAIL_MAX + 1];
+	bool tx = kdc_store_begin(t->core->st) == KDC_OK;
+	size_t i = 0;
+
+	while (i < n) {
+		const struct slot *sl = slot_of(t, aud[i]);
+		int64_t owner = sl != NULL ? sl->owner : 0;
+		size_t l = (size_t)snprintf(d, sizeof(d), "owner=%" PRId64
+		    " via=search", owner);
+
+		for (; i < n; i++) {
+			char one[32];
+			size_t ol;
+
+			sl = slot_of(t, aud[i]);
+			if ((sl != NULL ? sl->owner : 0) != owner)
+				break;
+			ol = (size_t)snprintf(one, sizeof(one), " td#%" PRId64,
+			    aud[i]);
+			if (l + ol >= sizeof(d))
+				break;
+			memcpy(d + l, one, ol + 1);
+			l += ol;
+		}
+		(void)AUDIT(t->core, "http", "tdd.read", c->dev_id, KDC_OK,
+		    "%s", d);
+	}
+	if (tx && kdc_store_commit(t->core->st) != KDC_OK)
+		kdc_log_err("tdd: search audit records not committed");
 }
 
 kdc_err
@@ -1894,7 +1994,8 @@ kdc_tdd_search(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 		bool found;
 
 		if (exact) {
-			if ((r = search_text(t, sl, &lc, &found)) == KDC_OK &&
+			if ((r = search_text(t, sl, rt, &lc, &found)) ==
+			    KDC_OK &&
 			    found && sl->owner != c->device)
 				aud[naud++] = sl->n;
 			if (r == KDC_OK && t->o.result_max > 0 &&
@@ -1933,19 +2034,8 @@ kdc_tdd_search(struct kdc_tdd *t, const struct kdc_tdd_caller *c,
 			(void)AUDIT(t->core, "http", "tdd.search", c->dev_id,
 			    KDC_OK, "whole-collection query over %zu TDs", k);
 	}
-	if (r == KDC_OK && naud > 0) {
-		bool tx = kdc_store_begin(t->core->st) == KDC_OK;
-
-		for (size_t i = 0; i < naud; i++) {
-			const struct slot *sl = slot_of(t, aud[i]);
-
-			(void)AUDIT(t->core, "http", "tdd.read", c->dev_id,
-			    KDC_OK, "td#%" PRId64 " owner=%" PRId64
-			    " via=search", aud[i], sl != NULL ? sl->owner : 0);
-		}
-		if (tx && kdc_store_commit(t->core->st) != KDC_OK)
-			kdc_log_err("tdd: search audit records not committed");
-	}
+	if (r == KDC_OK && naud > 0)
+		audit_search(t, c, aud, naud);
 	if (r == KDC_ERR_TOO_LARGE && why_len > 0 && why[0] == '\0') {
 		if (exact)
 			snprintf(why, why_len, "the answer is larger than %zu "
