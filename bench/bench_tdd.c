@@ -196,6 +196,48 @@ naive_root(struct kdc_tdd *t, const struct kdc_tdd_caller *owner)
 	return root;
 }
 
+/* nq random queries (the same sequence each call) as c: latencies by
+ * query into lat/nv, thread CPU into cpu, the first answer's size */
+static int
+run_queries(struct kdc_tdd *t, const struct kdc_tdd_caller *c, int nq,
+    uint64_t lat[NQ][1024], uint64_t *nv, uint64_t *cpu, uint64_t *res_n,
+    uint64_t *bytes)
+{
+	uint64_t seed = 42;
+	char why[256];
+	kdc_err r;
+
+	for (int i = 0; i < nq && i < 1024; i++) {
+		int q = (int)(gen_mix(seed++) % NQ);
+		char *js = NULL;
+		size_t len = 0;
+		uint64_t s, cs;
+
+		if (getenv("BENCH_TDD_ONLY") != NULL)	/* profiling */
+			q = atoi(getenv("BENCH_TDD_ONLY"));
+		s = now_ns();
+		cs = cpu_ns();
+		r = kdc_tdd_search(t, c, queries[q], strlen(queries[q]), &js,
+		    &len, why, sizeof(why));
+		lat[q][nv[q]++] = now_ns() - s;
+		cpu[q] += cpu_ns() - cs;
+		if (r != KDC_OK) {
+			fprintf(stderr, "bench_tdd: search %s: %s (%s)\n",
+			    queries[q], kdc_err_str(r), why);
+			return -1;
+		}
+		if (res_n != NULL && res_n[q] == 0) {
+			json_t *a = json_loadb(js, len, 0, NULL);
+
+			res_n[q] = json_array_size(a);
+			bytes[q] = len;
+			json_decref(a);
+		}
+		kdc_free(js);
+	}
+	return 0;
+}
+
 static int
 run_search(struct ctx *c, const char *sizes, int nqueries)
 {
@@ -203,7 +245,6 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 	struct kdc_tdd *t = NULL;
 	struct kdc_tdd_caller owner, reader;
 	uint64_t have = 0;
-	char why[256];
 	const char *p = sizes;
 	kdc_err r;
 
@@ -225,7 +266,8 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 		uint64_t size = strtoull(p, NULL, 10), t0, seed = 42;
 		uint64_t lat[NQ][1024], nv[NQ] = { 0 }, naive[NQ] = { 0 };
 		uint64_t res_n[NQ] = { 0 }, bytes[NQ] = { 0 }, nnaive[NQ] = { 0 };
-		uint64_t cpu[NQ] = { 0 };
+		uint64_t cpu[NQ] = { 0 }, olat[NQ][1024], onv[NQ] = { 0 };
+		uint64_t ocpu[NQ] = { 0 };
 		json_t *root = NULL;
 		double load_s;
 
@@ -240,36 +282,12 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 		printf("size=%" PRIu64 " load_s=%.1f rss_kib=%ld hwm_kib=%ld\n",
 		    size, load_s, status_kib("VmRSS:"), status_kib("VmHWM:"));
 		fflush(stdout);
-		for (int i = 0; i < nqueries && i < 1024; i++) {
-			int q = (int)(gen_mix(seed++) % NQ);
-			char *js = NULL;
-
-			if (getenv("BENCH_TDD_ONLY") != NULL)	/* profiling */
-				q = atoi(getenv("BENCH_TDD_ONLY"));
-			{
-			size_t len = 0;
-			uint64_t s = now_ns(), cs = cpu_ns();
-
-			r = kdc_tdd_search(t, getenv("BENCH_TDD_AS_OWNER") !=
-			    NULL ? &owner : &reader, queries[q],
-			    strlen(queries[q]), &js, &len, why, sizeof(why));
-			lat[q][nv[q]++] = now_ns() - s;
-			cpu[q] += cpu_ns() - cs;
-			if (r != KDC_OK) {
-				fprintf(stderr, "bench_tdd: search %s: %s (%s)"
-				    "\n", queries[q], kdc_err_str(r), why);
-				return 1;
-			}
-			if (res_n[q] == 0) {
-				json_t *a = json_loadb(js, len, 0, NULL);
-
-				res_n[q] = json_array_size(a);
-				bytes[q] = len;
-				json_decref(a);
-			}
-			kdc_free(js);
-			}
-		}
+		if (run_queries(t, &reader, nqueries, lat, nv, cpu, res_n,
+		    bytes) != 0 ||
+		    run_queries(t, &owner, nqueries, olat, onv, ocpu, NULL,
+		    NULL) != 0)
+			return 1;
+		seed = 42;
 		if (size <= 100000 && getenv("BENCH_TDD_NO_NAIVE") == NULL &&
 		    (root = naive_root(t, &owner)) != NULL) {
 			struct kdc_jsonpath *jq[NQ];
@@ -297,23 +315,28 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 			json_decref(root);
 		}
 		for (int q = 0; q < NQ; q++) {
-			uint64_t sum = 0;
+			uint64_t sum = 0, osum = 0;
 
 			if (nv[q] == 0)
 				continue;
+			for (uint64_t i = 0; i < onv[q]; i++)
+				osum += olat[q][i];
 			qsort(lat[q], nv[q], sizeof(lat[q][0]), cmp_u64);
 			for (uint64_t i = 0; i < nv[q]; i++)
 				sum += lat[q][i];
 			printf("size=%" PRIu64 " q=%d n=%" PRIu64 " mean_us=%.0f "
 			    "p50_us=%.0f p99_us=%.0f naive_us=%.0f results=%"
-			    PRIu64 " bytes=%" PRIu64 " cpu_us=%.0f\n", size, q,
+			    PRIu64 " bytes=%" PRIu64 " cpu_us=%.0f owner_us=%.0f "
+			    "owner_cpu_us=%.0f\n", size, q,
 			    nv[q], (double)sum / (double)nv[q] / 1e3,
 			    (double)lat[q][nv[q] / 2] / 1e3,
 			    (double)lat[q][(nv[q] * 99) / 100 < nv[q] ?
 			    (nv[q] * 99) / 100 : nv[q] - 1] / 1e3,
 			    nnaive[q] ? (double)naive[q] / (double)nnaive[q] /
 			    1e3 : -1.0, res_n[q], bytes[q],
-			    (double)cpu[q] / (double)nv[q] / 1e3);
+			    (double)cpu[q] / (double)nv[q] / 1e3,
+			    (double)osum / (double)onv[q] / 1e3,
+			    (double)ocpu[q] / (double)onv[q] / 1e3);
 		}
 		fflush(stdout);
 	}

@@ -48,7 +48,7 @@
  */
 #define CACHE_BYTES	(256u << 20)
 #define RT_LEN		20	/* "2026-01-01T00:00:00Z" */
-#define CACHE_FACTOR	6
+#define CACHE_FACTOR	12
 
 static const char *const ev_names[] = {
 	"thing_created", "thing_updated", "thing_deleted"
