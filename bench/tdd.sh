@@ -76,29 +76,33 @@ rows=
 mixrows=
 for size in ${SIZES//,/ }; do
 	sl=$(grep "^size=$size load_s=" "$tmp/search.out")
-	tot_n=0; tot_us=0; tot_naive=0; naive_ok=1
+	tot_n=0; tot_us=0; tot_naive=0; naive_ok=1; tot_own=0; tot_cpu=0
 	for q in 0 1 2; do
 		line=$(grep "^size=$size q=$q " "$tmp/search.out" || true)
 		[ -n "$line" ] || continue
 		n=$(kv "$line" n); mean=$(kv "$line" mean_us); naive=$(kv "$line" naive_us)
 		tot_n=$((tot_n + n))
 		tot_us=$(awk -v a="$tot_us" -v m="$mean" -v n="$n" 'BEGIN { print a + m * n }')
+		tot_own=$(awk -v a="$tot_own" -v m="$(kv "$line" owner_us)" -v n="$n" 'BEGIN { print a + m * n }')
+		tot_cpu=$(awk -v a="$tot_cpu" -v m="$(kv "$line" cpu_us)" -v n="$n" 'BEGIN { print a + m * n }')
 		if [ "$naive" = "-1" ]; then naive_ok=0; else
 			tot_naive=$(awk -v a="$tot_naive" -v m="$naive" -v n="$n" 'BEGIN { print a + m * n }'); fi
 		ms() { awk -v u="$1" 'BEGIN { printf (u < 10000 ? "%.2f" : "%.1f"), u / 1000 }'; }
 		nv=–; ratio=–
 		if [ "$naive" != "-1" ]; then nv="$(ms "$naive") ms"; ratio=$(awk -v a="$naive" -v b="$mean" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'); fi
-		rows="$rows| $size | q$((q + 1)) | $n | $(ms "$mean") ms | $(ms "$(kv "$line" p50_us)") ms | $(ms "$(kv "$line" p99_us)") ms | $nv | $ratio | $(kv "$line" results) | $(kv "$line" bytes) |
+		rows="$rows| $size | q$((q + 1)) | $n | $(ms "$mean") ms | $(ms "$(kv "$line" p50_us)") ms | $(ms "$(kv "$line" p99_us)") ms | $(ms "$(kv "$line" cpu_us)") ms | $(ms "$(kv "$line" owner_us)") ms | $nv | $ratio | $(kv "$line" results) | $(kv "$line" bytes) |
 "
 	done
 	[ "$tot_n" -gt 0 ] || continue
 	mean_all=$(awk -v a="$tot_us" -v n="$tot_n" 'BEGIN { printf "%.2f", a / n / 1000 }')
+	own_all=$(awk -v a="$tot_own" -v n="$tot_n" 'BEGIN { printf "%.2f", a / n / 1000 }')
+	cpu_all=$(awk -v a="$tot_cpu" -v n="$tot_n" 'BEGIN { printf "%.2f", a / n / 1000 }')
 	naive_all=–
 	[ "$naive_ok" = 1 ] && naive_all="$(awk -v a="$tot_naive" -v n="$tot_n" 'BEGIN { printf "%.2f", a / n / 1000 }') ms"
 	z=$(zion "$size")
 	vs=–
 	[ "$z" != – ] && vs=$(awk -v a="$mean_all" -v z="$z" 'BEGIN { print (a < z) ? "ahead" : "behind" }')
-	mixrows="$mixrows| $size | **$mean_all ms** | $naive_all | $z ms | $(tiny "$size") ms | $vs | $(kv "$sl" load_s) s | $(awk -v k="$(kv "$sl" rss_kib)" 'BEGIN { printf "%.0f", k / 1024 }') MiB |
+	mixrows="$mixrows| $size | **$mean_all ms** | $cpu_all ms | $own_all ms | $naive_all | $z ms | $(tiny "$size") ms | $vs | $(kv "$sl" load_s) s | $(awk -v k="$(kv "$sl" rss_kib)" 'BEGIN { printf "%.0f", k / 1024 }') MiB |
 "
 done
 
@@ -164,18 +168,20 @@ echo "## Thing Directory"
 echo
 echo "\`bench/tdd.sh\` (make bench-tdd), $(date -u +%Y-%m-%d), $(nproc) cores, wall clock. Issue 17 §4: JSONPath search latency at ${SIZES//,/, } stored TDs in one run, and GET /things/{id} requests/s with keep-alive."
 echo
-echo "**Search.** \`bench_tdd search\`: the directory (core/tdd.h) in process on an \`iotkdc init\`ed data dir (its SQLite store, synchronous FULL), filled size after size with generated TDs (bench/bench_tdd_gen.h: our own templates, 80 % simple with 2–4 properties, 15 % medium with 5–15 properties, actions and events, 5 % complex with 30–50 properties, nested schemas, 6–11 actions, 3–6 events; each valid TD 1.1, validated and linted by \`kdc_tdd_import()\`, 2,000 per transaction). lightColor+brightness are in 1.5 % of the TDs, sensorInformation with a nested state in 2.25 %, as in the workload generator's mix. Owned by user.owner, readable by user.reader; $NQ random queries per size, one after another, among q1 \`\$[?(@.properties.lightColor)]\`, q2 \`\$[?(@.properties.lightColor && @.properties.brightness)]\`, q3 \`\$[?(@.properties.sensorInformation)].properties..state\`, each through \`kdc_tdd_search()\` as user.reader, from the call to the JSON answer (every Enriched TD read by the reader is audited: one audit transaction per search). Answers are not capped here (\`result_max\` 1 GiB; the daemon's default, 16 MiB, refuses q1/q2 from about 100,000 TDs: narrow the query). Reference, same run, up to 100,000 TDs: the naive evaluation, \`kdc_jsonpath_eval()\` over one in-memory array of every Enriched TD already parsed (parsing not timed), then its answer dumped. ratio = naive ÷ ours."
+echo "**Search.** \`bench_tdd search\`: the directory (core/tdd.h) in process on an \`iotkdc init\`ed data dir (its SQLite store, synchronous FULL), filled size after size with generated TDs (bench/bench_tdd_gen.h: our own templates, 80 % simple with 2–4 properties, 15 % medium with 5–15 properties, actions and events, 5 % complex with 30–50 properties, nested schemas, 6–11 actions, 3–6 events; each valid TD 1.1, validated and linted by \`kdc_tdd_import()\`, 2,000 per transaction). lightColor+brightness are in 1.5 % of the TDs, sensorInformation with a nested state in 2.25 %, as in the workload generator's mix. Owned by user.owner, readable by user.reader; $NQ random queries per size, one after another, among q1 \`\$[?(@.properties.lightColor)]\`, q2 \`\$[?(@.properties.lightColor && @.properties.brightness)]\`, q3 \`\$[?(@.properties.sensorInformation)].properties..state\`, each through \`kdc_tdd_search()\` as user.reader, from the call to the JSON answer: wall clock, and the thread's CPU. Every Enriched TD the reader reads is audited (by number, a few records per search, one transaction: one fdatasync of the WAL per search, which is most of the reader's time at small sizes). The same sequence then as user.owner, whose reads are not audited: the search alone. Answers are not capped here (\`result_max\` 1 GiB; the daemon's default, 16 MiB, refuses q1/q2 from about 100,000 TDs: narrow the query). Reference, same run, up to 100,000 TDs: the naive evaluation, \`kdc_jsonpath_eval()\` over one in-memory array of every Enriched TD already parsed (parsing not timed), then its answer dumped. ratio = naive ÷ ours."
 echo
-echo "| TDs | query | n | mean | p50 | p99 | naive (same run) | ratio | results | answer bytes |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| TDs | query | n | mean | p50 | p99 | CPU (mean) | as the owner (mean) | naive (same run) | ratio | results | answer bytes |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s' "$rows"
 echo
 echo "The mix (the anchors' figure: mean over the $NQ queries), against the published anchors (protocols/wot.md §3: Zion and TinyIoT with vaimee/tdd-workload-generator, **published, other hardware**). Target: ahead of Zion at every size, ≤ 20 ms at 100,000. Load: \`kdc_tdd_import()\` of the TDs added for that size; RSS: the bench process (index, parsed-TD cache, SQLite) right after loading."
 echo
-echo "| TDs | ours, mean | naive, mean | Zion (published) | TinyIoT (published) | vs Zion | load | RSS |"
-echo "|---:|---:|---:|---:|---:|---|---:|---:|"
+echo "| TDs | ours, mean (reader) | its CPU | as the owner | naive, mean | Zion (published) | TinyIoT (published) | vs Zion | load | RSS |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
 printf '%s' "$mixrows"
 echo
+reopen=$(grep '^reopen ' "$tmp/search.out" || true)
+[ -n "$reopen" ] && echo "A restart at the largest size (\`kdc_tdd_new()\`: the index rebuilt from the store, every TD parsed): $(kv "$reopen" reopen_s) s for $(kv "$reopen" tds) TDs; RSS then $(awk -v k="$(kv "$reopen" rss_kib)" 'BEGIN { printf "%.0f", k / 1024 }') MiB." && echo
 echo "Whole search run ${search_wall} s; the bench's peak RSS $(awk -v k="$search_maxrss" 'BEGIN { printf "%.0f", k / 1024 }') MiB (seen after each load; the naive reference's parsed array of the size before included); the store ${db_mib} MiB at the largest size."
 echo
 echo "**GET /things/{id}.** \`iotkdc serve\` over a data dir of $GET_TDS generated TDs (\`[tdd] rate = 0\`: the per-principal limit off; \`[http] conns_per_address = 64\`) ← \`bench_tdd_get\` (our GnuTLS client: TLS 1.3, a client certificate from \`iotkdc user cert\`, $CONNS keep-alive connections, one request at a time each, no pipelining, every TD in a shuffled order; $SECS s per row, handshakes before the clock). Reference on the same listener: \`GET /api/v1/health\` (a store ping), before and after. The daemon and the client share the $(nproc) cores. The owner's reads are not audited; every read by the reader is (an audit record committed, synchronous FULL, before the answer): $audits tdd.read records written."
