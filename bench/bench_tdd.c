@@ -352,9 +352,11 @@ run_search(struct ctx *c, const char *sizes, int nqueries)
 			    kdc_err_str(r));
 			return 1;
 		}
+		double s = (double)(now_ns() - t0) / 1e9;
+
+		malloc_trim(0);	/* the old index's memory back first */
 		printf("reopen tds=%zu reopen_s=%.1f rss_kib=%ld\n",
-		    kdc_tdd_count(t), (double)(now_ns() - t0) / 1e9,
-		    status_kib("VmRSS:"));
+		    kdc_tdd_count(t), s, status_kib("VmRSS:"));
 	}
 	printf("end hwm_kib=%ld\n", status_kib("VmHWM:"));
 	kdc_tdd_free(t);
