@@ -3,7 +3,9 @@
  * is the query, run on a fixed array). Parse, evaluate under a budget, and
  * where the query is per member and the document an array: the
  * concatenation of eval_member over the elements equals eval, and every
- * element that produces results holds kdc_jsonpath_required()'s paths.
+ * element that produces results holds kdc_jsonpath_required()'s paths;
+ * where kdc_jsonpath_index_exact(), an element is the whole answer of
+ * eval_member exactly when it is an object with every required path.
  * Any difference aborts. Seeds: fuzz/corpus/jsonpath/ (fuzz/seeds.py).
  */
 #include <stdint.h>
@@ -25,6 +27,22 @@ has_path(const json_t *m, const char *path)
 		if ((m = json_object_get(m, s)) == NULL)
 			return false;
 	return true;
+}
+
+/* path (1 or 2 names joined by '\x1f', either may be empty) in object m */
+static bool
+has_exact(const json_t *m, const char *path)
+{
+	const char *sep = strchr(path, '\x1f');
+	char first[KDC_JSONPATH_KEY_MAX];
+
+	if (!json_is_object(m))
+		return false;
+	if (sep == NULL)
+		return json_object_get(m, path) != NULL;
+	snprintf(first, sizeof(first), "%.*s", (int)(sep - path), path);
+	m = json_object_get(m, first);
+	return json_is_object(m) && json_object_get(m, sep + 1) != NULL;
 }
 
 int
@@ -69,6 +87,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* the same work, so the same outcome when both finished */
 		if (r == KDC_OK && r2 == KDC_OK && !json_equal(out, cat))
 			abort();
+	}
+	if (kdc_jsonpath_index_exact(q) && json_is_array(doc) &&
+	    (n = kdc_jsonpath_required(q, paths, 8)) < 8) {
+		if (n == 0)
+			abort();
+		json_array_foreach(doc, i, m) {
+			json_t *one = json_array();
+			bool want = true;
+
+			budget = 20000;
+			if (kdc_jsonpath_eval_member(q, m, one, &budget) == KDC_OK) {
+				for (j = 0; j < n; j++)
+					want = want && has_exact(m, paths[j]);
+				if (json_array_size(one) != (want ? 1u : 0u) ||
+				    (want && json_array_get(one, 0) != m))
+					abort();
+			}
+			json_decref(one);
+		}
 	}
 	json_decref(cat);
 	json_decref(out);

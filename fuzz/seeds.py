@@ -390,6 +390,15 @@ def jsonpath():
                            '$[?(@.properties.sensorInformation)].properties..state',
                            "$[?match(@.id, 'urn:.*') || length(@.properties) > 1].id"]):
         out('jsonpath', 'workload%d' % i, q.encode() + b'\0' + tds)
+    # filters the directory's index decides alone (kdc_jsonpath_index_exact)
+    # on members that have the paths, half of them, a non-object on the way
+    # or are not objects
+    mix = json.dumps([{'a': {'b': 1}, 'c': None}, {'a': [1], 'c': 2}, {'c': 1},
+                      {'a': {'b': None, '': 0}, '': 1}, {'a': {'x': 1}}, 3,
+                      [{'a': {'b': 1}}]]).encode()
+    for i, q in enumerate(['$[?@.a.b && @.c]', "$[?(@.a && (@['a'][''] || @.c))]",
+                           "$[?@[''] && @.a['']]", '$[?@.a.b]']):
+        out('jsonpath', 'exact%d' % i, q.encode() + b'\0' + mix)
 
 
 def mergepatch():
