@@ -1,9 +1,10 @@
 /*
  * lint.h: security lint of a Thing Description against the WoT Security
- * Best Practices note's combinations (/work/shared/protocols/wot.md §1):
+ * Best Practices note's combinations (its section
+ * "Authentication and Access Control"):
  * HTTPS with oauth2/bearer/basic/digest, CoAPS with psk/public/cert, MQTTS
  * with basic AND psk. The directory reports the findings to the TD's
- * owner; it does not refuse a TD for them.
+ * owner; it refuses a TD for them only with [tdd] strict_lint.
  *
  * Every form is checked: the TD's `forms`, then each property's, action's
  * and event's (in document order). A form's effective security is its own
