@@ -360,6 +360,21 @@ post_add(struct posting *p, uint32_t slot)
 	return KDC_OK;
 }
 
+static kdc_err
+ids_add(uint32_t **ids, uint32_t *len, uint32_t *cap, uint32_t id)
+{
+	uint32_t *ni;
+
+	if (*len == *cap) {
+		*cap = *cap == 0 ? 32 : *cap * 2;
+		if ((ni = kdc_realloc(*ids, *cap * sizeof(*ni))) == NULL)
+			return KDC_ERR_NOMEM;
+		*ids = ni;
+	}
+	(*ids)[(*len)++] = id;
+	return KDC_OK;
+}
+
 /* The member-name paths of depth 1 and 2 of td, as key ids. */
 static kdc_err
 td_keys(struct kdc_tdd *t, const json_t *td, uint32_t **out, uint32_t *n)
@@ -383,20 +398,9 @@ td_keys(struct kdc_tdd *t, const json_t *td, uint32_t **out, uint32_t *n)
 					break;
 				memcpy(path, k, l1 + 1);
 				if ((r = key_intern(t, path, true, &id)) !=
-				    KDC_OK)
+				    KDC_OK ||
+				    (r = ids_add(&ids, &len, &cap, id)) != KDC_OK)
 					goto fail;
-				if (len == cap) {
-					uint32_t *ni;
-
-					cap = cap == 0 ? 32 : cap * 2;
-					if ((ni = kdc_realloc(ids, cap *
-					    sizeof(*ni))) == NULL) {
-						r = KDC_ERR_NOMEM;
-						goto fail;
-					}
-					ids = ni;
-				}
-				ids[len++] = id;
 				continue;
 			}
 			json_object_foreach(v, k2, v2) {
@@ -410,20 +414,9 @@ td_keys(struct kdc_tdd *t, const json_t *td, uint32_t **out, uint32_t *n)
 				path[l1] = KEY_SEP;
 				memcpy(path + l1 + 1, k2, l2 + 1);
 				if ((r = key_intern(t, path, true, &id)) !=
-				    KDC_OK)
+				    KDC_OK ||
+				    (r = ids_add(&ids, &len, &cap, id)) != KDC_OK)
 					goto fail;
-				if (len == cap) {
-					uint32_t *ni;
-
-					cap = cap == 0 ? 32 : cap * 2;
-					if ((ni = kdc_realloc(ids, cap *
-					    sizeof(*ni))) == NULL) {
-						r = KDC_ERR_NOMEM;
-						goto fail;
-					}
-					ids = ni;
-				}
-				ids[len++] = id;
 			}
 		}
 	}

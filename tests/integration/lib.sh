@@ -155,3 +155,31 @@ netns_del() {
 	local ns
 	for ns in "$@"; do ip netns del "$ns" 2>/dev/null || true; done
 }
+
+# user_cert NAME...: a P-256 key and a client certificate of the KDC's CA
+# for each user (made with `kdc user add` before): $T/NAME.key, .pem.
+user_cert() {
+	local u
+	for u in "$@"; do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		    -keyout "$T/$u.key" -subj "/CN=$u" -out "$T/$u.csr" 2>/dev/null
+		kdc user cert "$u" "$T/$u.csr" > "$T/$u.pem"
+	done
+}
+
+# req USER METHOD PATH [curl args...]: an HTTPS request to $U as USER
+# (its client certificate; "-": none); status in $ST, headers in $T/h,
+# body in $T/b (for HEAD, curl -I writes the headers there too).
+req() {
+	local who=$1 m=$2 p=$3; shift 3
+	local id=() x=(-X "$m")
+	[ "$who" = "-" ] || id=(--cert "$T/$who.pem" --key "$T/$who.key")
+	[ "$m" = HEAD ] && x=(-I)
+	ST=$(curl -s --cacert "$T/ca.pem" "${id[@]}" "${x[@]}" -D "$T/h" \
+	    -o "$T/b" -w '%{http_code}' "$@" "$U$p")
+}
+# hdr NAME: that header of the last req (case-insensitive name).
+hdr() { tr -d '\r' < "$T/h" | awk -v k="$(echo "$1" | tr A-Z a-z)" \
+    'BEGIN{FS=": "} tolower($1)==k { sub(/^[^:]*: /, ""); print }'; }
+# want STATUS WHAT: the last req answered STATUS.
+want() { [ "$ST" = "$1" ] || fail "$2: status $ST, want $1: $(head -c 300 "$T/b")"; }

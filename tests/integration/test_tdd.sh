@@ -9,28 +9,9 @@ set_conf kdc sweep_seconds 1
 kdc user add alice --group ops >/dev/null
 kdc user add bob >/dev/null
 kdc user add carol --group ops >/dev/null
-for u in alice bob carol; do
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$T/$u.key" -subj "/CN=$u" -out "$T/$u.csr" 2>/dev/null
-	kdc user cert "$u" "$T/$u.csr" > "$T/$u.pem"
-done
+user_cert alice bob carol
 start_serve
 U="https://127.0.0.1:$HTTPS_PORT"
-
-# req USER METHOD PATH [curl args...]: status in $ST, headers in $T/h,
-# body in $T/b. USER "-" sends no client certificate.
-req() {
-	local who=$1 m=$2 p=$3; shift 3
-	local id=()
-	[ "$who" = "-" ] || id=(--cert "$T/$who.pem" --key "$T/$who.key")
-	local x=(-X "$m")
-	[ "$m" = HEAD ] && x=(-I)
-	ST=$(curl -s --cacert "$T/ca.pem" "${id[@]}" "${x[@]}" -D "$T/h" \
-	    -o "$T/b" -w '%{http_code}' "$@" "$U$p")
-}
-hdr() { tr -d '\r' < "$T/h" | awk -v k="$(echo "$1" | tr A-Z a-z)" \
-    'BEGIN{FS=": "} tolower($1)==k { sub(/^[^:]*: /, ""); print }'; }
-want() { [ "$ST" = "$1" ] || fail "$2: status $ST, want $1: $(head -c 300 "$T/b")"; }
 
 td() {	# td ID TITLE: a valid TD 1.1 on https with basic auth
 	cat <<EOF

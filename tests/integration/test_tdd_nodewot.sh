@@ -51,11 +51,7 @@ v=$(node -p 'require(process.argv[1] + "/node_modules/@node-wot/core/package.jso
 kdc init >/dev/null
 kdc user add alice >/dev/null
 kdc user add bob >/dev/null
-for u in alice bob; do
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$T/$u.key" -subj "/CN=$u" -out "$T/$u.csr" 2>/dev/null
-	kdc user cert "$u" "$T/$u.csr" > "$T/$u.pem"
-done
+user_cert alice bob
 start_serve
 U="https://127.0.0.1:$HTTPS_PORT"
 # the directory's TD names its base from [http] address; node-wot resolves

@@ -13,25 +13,13 @@ kdc user add alice --group ops >/dev/null
 kdc user add bob >/dev/null
 kdc user add carol --group ops >/dev/null
 kdc user add mallory >/dev/null
-for u in alice bob carol mallory; do
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$T/$u.key" -subj "/CN=$u" -out "$T/$u.csr" 2>/dev/null
-	kdc user cert "$u" "$T/$u.csr" > "$T/$u.pem"
-done
+user_cert alice bob carol mallory
 # a certificate of another CA, with a user's name
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T/rogue.key" -subj "/CN=user.alice" -days 2 -out "$T/rogue.pem" 2>/dev/null
 start_serve
 U="https://127.0.0.1:$HTTPS_PORT"
 
-req() {
-	local who=$1 m=$2 p=$3; shift 3
-	local id=()
-	[ "$who" = "-" ] || id=(--cert "$T/$who.pem" --key "$T/$who.key")
-	ST=$(curl -s --cacert "$T/ca.pem" "${id[@]}" -X "$m" -D "$T/h" \
-	    -o "$T/b" -w '%{http_code}' "$@" "$U$p")
-}
-want() { [ "$ST" = "$1" ] || fail "$2: status $ST, want $1: $(head -c 300 "$T/b")"; }
 J=(-H 'Content-Type: application/td+json')
 MARK="secret-kitchen-$RANDOM$RANDOM"
 cat > "$T/a.json" <<EOF
