@@ -349,14 +349,24 @@ address_iface(struct kdc_dnssd *d, const char *address)
 static void
 default_name(char *out, size_t cap)
 {
+	static const char prefix[] = "iotkdc on ";
 	char host[256];
-	size_t n;
+	size_t n, h;
 
+	if (cap < sizeof(prefix))
+		return;
 	if (gethostname(host, sizeof(host)) != 0)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
-	snprintf(out, cap, "iotkdc on %s", host);
-	n = strlen(out);
+	/* cut by hand: snprintf's truncation is a -Wformat-truncation error */
+	memcpy(out, prefix, sizeof(prefix) - 1);
+	n = sizeof(prefix) - 1;
+	h = strlen(host);
+	if (h > cap - 1 - n)
+		h = cap - 1 - n;
+	memcpy(out + n, host, h);
+	n += h;
+	out[n] = '\0';
 	while (n > 0 && !kdc_utf8_valid((const uint8_t *)out, n))
 		out[--n] = '\0';
 }
