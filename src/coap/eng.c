@@ -2151,6 +2151,27 @@ out_stamp(struct kdc_coap *c, uint64_t ticket)
 			o->ticket = ticket;
 }
 
+/* A failed group commit: what this step queued may carry what it lost. */
+static void
+out_drop_unstamped(struct kdc_coap *c)
+{
+	for (struct outmsg **pp = &c->out_head, *o; (o = *pp) != NULL;) {
+		if (o->ticket != UINT64_MAX) {
+			pp = &o->next;
+			continue;
+		}
+		*pp = o->next;
+		c->nout--;
+		peer_doom(o->p, KDC_ERR_IO);
+		kdc_wipe(o->msg, o->len);
+		kdc_coap_peer_unref(o->p);
+		kdc_free(o);
+	}
+	c->out_tail = &c->out_head;
+	while (*c->out_tail != NULL)
+		c->out_tail = &(*c->out_tail)->next;
+}
+
 /* Send, in order, what is durable; drop what a failed sync covered
  * (closing its peer: what it carried never leaves). */
 static void
@@ -3466,6 +3487,8 @@ kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 	struct epoll_event ev[MC_ID0 + KDC_COAP_MC_MAX];
 	uint64_t now = kdc_coap_now_ms(), ticket;
 	unsigned wait;
+	bool batch;
+	kdc_err r;
 	int n;
 
 	wait = timers_next(c, now, timeout_ms);
@@ -3474,6 +3497,9 @@ kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 	n = epoll_wait(c->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
 	    (int)wait);
 	c->in_step = true;
+	/* the step's core calls share write transactions (group commit,
+	 * core.h kdc_core_batch_begin()): committed before its sync */
+	batch = kdc_core_batch_begin(c->core) == KDC_OK;
 	for (int i = 0; i < n; i++) {
 		uint32_t k = ev[i].data.u32;
 
@@ -3488,6 +3514,17 @@ kdc_coap_run_once(struct kdc_coap *c, unsigned timeout_ms)
 	now = kdc_coap_now_ms();
 	timers_run(c, now);
 	c->in_step = false;
+	if (batch && (r = kdc_core_batch_end(c->core)) != KDC_OK) {
+		/* what the step did may be lost: nothing it led to leaves */
+		unsigned long dropped;
+
+		if (take_log(&dropped)) {
+			LOG_DROPPED(dropped);
+			kdc_log_err_r(r, "coap: a group commit failed: what"
+			    " the step sent is dropped");
+		}
+		out_drop_unstamped(c);
+	}
 	/*
 	 * What this step sent waits for a sync of everything the step (and
 	 * those before) committed: a Bootstrap-Write of /0 carries the

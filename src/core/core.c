@@ -293,6 +293,22 @@ kdc_core_defer_sync(struct kdc_core *core, bool on)
 	return kdc_store_defer_sync(core->st, on);
 }
 
+kdc_err
+kdc_core_batch_begin(struct kdc_core *core)
+{
+	return kdc_store_batch_begin(core->st);
+}
+
+kdc_err
+kdc_core_batch_end(struct kdc_core *core)
+{
+	kdc_err r;
+
+	if ((r = kdc_store_batch_end(core->st)) != KDC_OK)
+		core_ace_cache_drop(core);	/* may hold rows rolled back */
+	return r;
+}
+
 /* Forced when an issuance is waiting; else only past the store's delay. */
 kdc_err
 kdc_core_sync_all(struct kdc_core *core)

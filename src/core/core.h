@@ -529,6 +529,22 @@ kdc_err	kdc_core_sync(struct kdc_core *core);
 kdc_err	kdc_core_sync_all(struct kdc_core *core);
 
 /*
+ * Group commit (store.h kdc_store_batch_begin()): between
+ * kdc_core_batch_begin() and kdc_core_batch_end() the core calls of this
+ * core's thread share write transactions (each call still atomic on its
+ * own, a refused call undone alone), committed at the end or earlier
+ * when another thread waits for the write lock. For the CoAP engine,
+ * whose loop step holds everything it sends until the step's sync:
+ * batch_end before kdc_syncer_request(). _begin: KDC_ERR_INVALID_ARG
+ * inside a transaction or a batch. _end: KDC_OK, or the error of a
+ * commit that failed: calls that returned KDC_OK during the batch may
+ * be lost, so nothing they led to may be sent (the rows this core keeps
+ * in memory are dropped too).
+ */
+kdc_err	kdc_core_batch_begin(struct kdc_core *core);
+kdc_err	kdc_core_batch_end(struct kdc_core *core);
+
+/*
  * The same syncs on a thread of their own (core/syncer.c), for the CoAP
  * engine, which must not wait for a disk. kdc_syncer_new() on the core's
  * thread, after kdc_core_defer_sync(core, true) (else every commit is

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +72,9 @@ enum sq_stmt {
 	S_SAVEPOINT,
 	S_RELEASE,
 	S_ROLLBACK_TO,
+	S_BATCH_SP,
+	S_BATCH_RELEASE,
+	S_BATCH_UNDO,
 	S_META_GET,
 	S_META_SET,
 	S_DEV_ADD,
@@ -166,6 +170,10 @@ static const char *const sql_text[S_CRED_LIST] = {
 	[S_SAVEPOINT] = "SAVEPOINT kdc_op",
 	[S_RELEASE] = "RELEASE kdc_op",
 	[S_ROLLBACK_TO] = "ROLLBACK TO kdc_op",
+	/* an operation of a batch (store.c kdc_store_batch_begin()) */
+	[S_BATCH_SP] = "SAVEPOINT kdc_batch_op",
+	[S_BATCH_RELEASE] = "RELEASE kdc_batch_op",
+	[S_BATCH_UNDO] = "ROLLBACK TO kdc_batch_op",
 	[S_META_GET] = "SELECT val FROM meta WHERE key = ?1",
 	[S_META_SET] = "INSERT INTO meta(key, val) VALUES(?1, ?2)"
 	    " ON CONFLICT(key) DO UPDATE SET val = excluded.val",
@@ -337,6 +345,8 @@ struct sq {
  */
 static pthread_mutex_t sq_writers;
 static pthread_once_t sq_writers_once = PTHREAD_ONCE_INIT;
+/* threads waiting for sq_writers: a batch holding it commits early */
+static atomic_uint sq_writers_waiting;
 
 static void
 sq_writers_init(void)
@@ -355,7 +365,11 @@ sq_wlock(struct sq *q)
 	if (q->wlock)
 		return;
 	pthread_once(&sq_writers_once, sq_writers_init);
-	pthread_mutex_lock(&sq_writers);
+	if (pthread_mutex_trylock(&sq_writers) != 0) {
+		atomic_fetch_add(&sq_writers_waiting, 1);
+		pthread_mutex_lock(&sq_writers);
+		atomic_fetch_sub(&sq_writers_waiting, 1);
+	}
 	q->wlock = true;
 }
 
@@ -1104,6 +1118,36 @@ static bool
 sq_in_txn(struct kdc_store *st)
 {
 	return sqlite3_get_autocommit(sq_of(st)->db) == 0;
+}
+
+static kdc_err
+sq_sp_open(struct kdc_store *st)
+{
+	return sq_simple(sq_of(st), S_BATCH_SP);
+}
+
+static kdc_err
+sq_sp_release(struct kdc_store *st)
+{
+	return sq_simple(sq_of(st), S_BATCH_RELEASE);
+}
+
+/* ROLLBACK TO keeps the savepoint: release it too */
+static kdc_err
+sq_sp_undo(struct kdc_store *st)
+{
+	kdc_err r;
+
+	if ((r = sq_simple(sq_of(st), S_BATCH_UNDO)) != KDC_OK)
+		return r;
+	return sq_simple(sq_of(st), S_BATCH_RELEASE);
+}
+
+static bool
+sq_contended(struct kdc_store *st)
+{
+	(void)st;
+	return atomic_load(&sq_writers_waiting) > 0;
 }
 
 /*
@@ -3045,6 +3089,10 @@ static const struct kdc_store_ops sqlite_ops = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.in_txn = sq_in_txn,
+	.sp_open = sq_sp_open,
+	.sp_release = sq_sp_release,
+	.sp_undo = sq_sp_undo,
+	.contended = sq_contended,
 	.defer_sync = sq_defer_sync,
 	.sync = sq_sync,
 	.syncfd_open = sq_syncfd_open,

@@ -4,6 +4,7 @@
  * rows, and dispatches everything else to the engine's ops (store_int.h).
  */
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -143,6 +144,16 @@ guard(struct kdc_store *st)
 {
 	if (st == NULL)
 		return KDC_ERR_INVALID_ARG;
+	/* a batch's transaction the engine ended by itself: what it held is
+	 * lost (kdc_store_batch_end() says so); the next operation opens
+	 * another */
+	if (st->batch_open && !st->ops->in_txn(st)) {
+		st->batch_open = false;
+		if (st->batch_err == KDC_OK)
+			st->batch_err = KDC_ERR_STORE;
+		if (st->txn_depth > 0)
+			st->txn_failed = true;
+	}
 	if (st->txn_depth > 0 && !st->txn_failed && !st->ops->in_txn(st))
 		st->txn_failed = true;
 	if (st->txn_depth > 0 && st->txn_failed)
@@ -207,6 +218,32 @@ kdc_store_schema_version(struct kdc_store *st)
 	return st->ops->schema_version(st);
 }
 
+/* ---- transactions and batches ----------------------------------------- */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Commit the batch's open transaction (none open: KDC_OK). A failure is
+ * kept for kdc_store_batch_end(). */
+static kdc_err
+batch_commit(struct kdc_store *st)
+{
+	kdc_err r;
+
+	if (!st->batch_open)
+		return KDC_OK;
+	st->batch_open = false;
+	if ((r = st->ops->commit(st)) != KDC_OK && st->batch_err == KDC_OK)
+		st->batch_err = r;
+	return r;
+}
+
 kdc_err
 kdc_store_begin(struct kdc_store *st)
 {
@@ -214,9 +251,59 @@ kdc_store_begin(struct kdc_store *st)
 
 	if ((r = guard(st)) != KDC_OK)
 		return r;
-	if (st->txn_depth == 0 && (r = st->ops->begin(st)) != KDC_OK)
+	if (st->txn_depth == 0 && st->batch) {
+		if (!st->batch_open) {
+			if ((r = st->ops->begin(st)) != KDC_OK)
+				return r;
+			st->batch_open = true;
+			st->batch_ops = 0;
+			st->batch_t0 = mono_ms();
+		}
+		if ((r = st->ops->sp_open(st)) != KDC_OK)
+			return r;
+	} else if (st->txn_depth == 0 && (r = st->ops->begin(st)) != KDC_OK)
 		return r;
 	st->txn_depth++;
+	return KDC_OK;
+}
+
+/* The end of an operation inside a batch: its savepoint released (or
+ * undone), then the transaction committed early when others wait for
+ * it or it grew past its bounds. */
+static kdc_err
+batch_op_end(struct kdc_store *st, bool undo)
+{
+	kdc_err r;
+
+	if (!st->ops->in_txn(st)) {	/* the engine ended it by itself */
+		st->batch_open = false;
+		if (st->batch_err == KDC_OK)
+			st->batch_err = KDC_ERR_STORE;
+		return KDC_ERR_STORE;
+	}
+	if (undo) {
+		if ((r = st->ops->sp_undo(st)) != KDC_OK) {
+			/* a savepoint we cannot undo: nothing of the
+			 * transaction may stand */
+			st->ops->rollback(st);
+			st->batch_open = false;
+			if (st->batch_err == KDC_OK)
+				st->batch_err = r;
+		}
+		return KDC_ERR_STORE;
+	}
+	if ((r = st->ops->sp_release(st)) != KDC_OK) {
+		st->ops->rollback(st);
+		st->batch_open = false;
+		if (st->batch_err == KDC_OK)
+			st->batch_err = r;
+		return r;
+	}
+	if (++st->batch_ops >= (st->batch_max_ops != 0 ? st->batch_max_ops :
+	    KDC_STORE_BATCH_OPS) || st->ops->contended(st) ||
+	    mono_ms() - st->batch_t0 >= (st->batch_max_ms != 0 ?
+	    st->batch_max_ms : KDC_STORE_BATCH_MS))
+		return batch_commit(st);
 	return KDC_OK;
 }
 
@@ -230,6 +317,15 @@ kdc_store_commit(struct kdc_store *st)
 	r = guard(st);
 	st->txn_depth--;
 	if (st->txn_depth == 0) {
+		if (st->batch) {
+			bool doomed = st->txn_failed;
+
+			st->txn_failed = false;
+			if (!st->batch_open)	/* guard: the engine ended it */
+				return KDC_ERR_STORE;
+			return batch_op_end(st, doomed) != KDC_OK || doomed ?
+			    KDC_ERR_STORE : KDC_OK;
+		}
 		if (st->txn_failed) {
 			st->txn_failed = false;
 			if (st->ops->in_txn(st))
@@ -242,9 +338,35 @@ kdc_store_commit(struct kdc_store *st)
 }
 
 kdc_err
+kdc_store_batch_begin(struct kdc_store *st)
+{
+	if (st == NULL || st->batch || st->txn_depth > 0 ||
+	    st->ops->in_txn(st))
+		return KDC_ERR_INVALID_ARG;
+	st->batch = true;
+	st->batch_open = false;
+	st->batch_err = KDC_OK;
+	return KDC_OK;
+}
+
+kdc_err
+kdc_store_batch_end(struct kdc_store *st)
+{
+	kdc_err r;
+
+	if (st == NULL || !st->batch)
+		return KDC_OK;
+	(void)batch_commit(st);	/* none left to commit: that fails too */
+	r = st->batch_err;
+	st->batch = false;
+	st->batch_err = KDC_OK;
+	return r;
+}
+
+kdc_err
 kdc_store_defer_sync(struct kdc_store *st, bool on)
 {
-	if (st == NULL || st->txn_depth > 0)
+	if (st == NULL || st->txn_depth > 0 || st->batch)
 		return KDC_ERR_INVALID_ARG;
 	return st->ops->defer_sync(st, on);
 }
@@ -252,8 +374,13 @@ kdc_store_defer_sync(struct kdc_store *st, bool on)
 kdc_err
 kdc_store_sync(struct kdc_store *st, bool force)
 {
+	kdc_err r;
+
 	if (st == NULL || st->txn_depth > 0)
 		return KDC_ERR_INVALID_ARG;
+	/* a sync covers what was done so far: a batch's too */
+	if (st->batch_open && (r = batch_commit(st)) != KDC_OK)
+		return r;
 	return st->ops->sync(st, force);
 }
 
@@ -271,6 +398,8 @@ kdc_store_sync_mark(struct kdc_store *st)
 {
 	if (st == NULL || st->txn_depth > 0)
 		return false;
+	if (st->batch_open)
+		(void)batch_commit(st);	/* its failure: batch_end's */
 	return st->ops->sync_mark(st);
 }
 
@@ -287,7 +416,16 @@ kdc_store_rollback(struct kdc_store *st)
 {
 	if (st == NULL || st->txn_depth == 0)
 		return;
-	if (!st->txn_failed) {
+	if (st->batch && st->txn_depth == 1) {	/* this operation alone */
+		st->txn_depth = 0;
+		st->txn_failed = false;
+		if (st->batch_open)
+			(void)batch_op_end(st, true);
+		return;
+	}
+	if (!st->txn_failed && st->batch)	/* undone at depth 1 */
+		st->txn_failed = true;
+	else if (!st->txn_failed) {
 		st->ops->rollback(st);
 		st->txn_failed = true;
 	}

@@ -16,6 +16,7 @@
  *   counting (only the outermost begin/commit touches the engine; a
  *   rollback at any depth rolls back the outermost transaction and makes
  *   the enclosing commits fail with KDC_ERR_STORE).
+ * - Group commit: kdc_store_batch_begin() / _end() (below).
  * - A kdc_store is used by one thread at a time.
  */
 #ifndef KDC_STORE_H
@@ -230,6 +231,35 @@ int	kdc_store_schema_version(struct kdc_store *st);
 kdc_err	kdc_store_begin(struct kdc_store *st);
 kdc_err	kdc_store_commit(struct kdc_store *st);
 void	kdc_store_rollback(struct kdc_store *st);
+
+/*
+ * Group commit (a batch), for a thread that holds what it sends until a
+ * point of its own (serve's engine threads: the end of a loop step).
+ * Between kdc_store_batch_begin() and kdc_store_batch_end(), each
+ * outermost kdc_store_begin() .. _commit() is a savepoint inside one
+ * write transaction that the first of them opens; a rollback, or a
+ * commit that an inner rollback doomed, undoes that operation alone.
+ * Calls between operations run inside the open transaction (they see
+ * its writes). The transaction commits at kdc_store_batch_end(), or
+ * earlier at the end of an operation when another connection of this
+ * process waits for the write lock, KDC_STORE_BATCH_OPS operations ran
+ * in it or it is KDC_STORE_BATCH_MS old; a later operation opens the
+ * next. Nothing of a batch is visible to other connections, or durable,
+ * before its commit: a caller sends nothing that depends on it before
+ * kdc_store_batch_end() returned KDC_OK (and, with deferred syncs, the
+ * sync after it).
+ * Errors: _begin: KDC_ERR_INVALID_ARG inside a transaction or a batch.
+ * _end: KDC_OK (also without a batch); else the first commit of the
+ * batch that failed (KDC_ERR_STORE, KDC_ERR_STORE_BUSY, KDC_ERR_IO,
+ * KDC_ERR_NOMEM, ...), or KDC_ERR_STORE when the engine rolled the
+ * transaction back by itself: operations that returned KDC_OK since the
+ * batch began may be lost (the caller drops what it held). An
+ * operation whose early commit failed returns that error itself.
+ */
+#define KDC_STORE_BATCH_OPS	64
+#define KDC_STORE_BATCH_MS	5
+kdc_err	kdc_store_batch_begin(struct kdc_store *st);
+kdc_err	kdc_store_batch_end(struct kdc_store *st);
 
 /*
  * Group durability, for a connection that hands out what it commits in

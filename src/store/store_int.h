@@ -13,6 +13,7 @@
 #define KDC_STORE_INT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "store/ace.h"
 #include "store/lwm2m_reg.h"
@@ -34,6 +35,14 @@ struct kdc_store_ops {
 	void	(*rollback)(struct kdc_store *st);
 	/* True while the engine is inside a transaction. */
 	bool	(*in_txn)(struct kdc_store *st);
+	/* Inside a transaction: open, release or roll back to (and
+	 * release) the batch's savepoint (store.c kdc_store_batch_*). */
+	kdc_err	(*sp_open)(struct kdc_store *st);
+	kdc_err	(*sp_release)(struct kdc_store *st);
+	kdc_err	(*sp_undo)(struct kdc_store *st);
+	/* True when another connection of this process waits for the
+	 * write lock this one holds. */
+	bool	(*contended)(struct kdc_store *st);
 	/* store.h kdc_store_defer_sync(), kdc_store_sync(); outside a
 	 * transaction (store.c checks) */
 	kdc_err	(*defer_sync)(struct kdc_store *st, bool on);
@@ -167,6 +176,15 @@ struct kdc_store {
 	const struct kdc_store_ops *ops;
 	int		 txn_depth;	/* kdc_store_begin() nesting */
 	bool		 txn_failed;	/* an inner rollback doomed the txn */
+	/* kdc_store_batch_begin() .. _end() */
+	bool		 batch;		/* between them */
+	bool		 batch_open;	/* its write transaction is open */
+	kdc_err		 batch_err;	/* the first commit of it that failed */
+	unsigned	 batch_ops;	/* operations in the open transaction */
+	int64_t		 batch_t0;	/* when it opened, monotonic ms */
+	/* 0: KDC_STORE_BATCH_OPS, _MS (tests set others) */
+	unsigned	 batch_max_ops;
+	int64_t		 batch_max_ms;
 };
 
 /* Engines. Each sets *out (with ops and a zeroed head) on success. */

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 #include "base/alloc.h"
@@ -1281,6 +1284,204 @@ test_busy(void **state)
 	tmp_done(&t);
 }
 
+/* ---- group commit (kdc_store_batch_*) ---------------------------------- */
+
+static bool
+seen(struct kdc_store *st, const char *dev_id)
+{
+	struct kdc_device *d = NULL;
+	kdc_err r = kdc_store_device_get(st, dev_id, &d);
+
+	assert_true(r == KDC_OK || r == KDC_ERR_NOT_FOUND);
+	kdc_device_free(d);
+	return r == KDC_OK;
+}
+
+/* one operation as core makes it: its own begin .. commit */
+static kdc_err
+op_add(struct kdc_store *st, const char *dev_id)
+{
+	kdc_err r;
+
+	if ((r = kdc_store_begin(st)) != KDC_OK)
+		return r;
+	if ((r = try_add_device(st, dev_id, "default", NULL)) != KDC_OK) {
+		kdc_store_rollback(st);
+		return r;
+	}
+	return kdc_store_commit(st);
+}
+
+static void
+test_batch(void **state)
+{
+	struct kdc_store *a = NULL, *b = NULL;
+	struct tmp t;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(kdc_store_open(t.path, 1, &a), KDC_OK);
+	assert_int_equal(kdc_store_open(t.path, 0, &b), KDC_OK);
+
+	assert_int_equal(kdc_store_batch_begin(a), KDC_OK);
+	assert_int_equal(kdc_store_batch_begin(a), KDC_ERR_INVALID_ARG);
+	assert_int_equal(op_add(a, "urn:dev:1"), KDC_OK);
+	/* an operation that fails is undone alone */
+	assert_int_equal(kdc_store_begin(a), KDC_OK);
+	add_device(a, "urn:dev:undone");
+	kdc_store_rollback(a);
+	assert_false(seen(a, "urn:dev:undone"));
+	/* a failed statement: its operation refused, the batch goes on */
+	assert_int_equal(op_add(a, "urn:dev:1"), KDC_ERR_EXISTS);
+	/* an inner rollback dooms its operation, not the batch */
+	assert_int_equal(kdc_store_begin(a), KDC_OK);
+	add_device(a, "urn:dev:outer");
+	assert_int_equal(kdc_store_begin(a), KDC_OK);
+	add_device(a, "urn:dev:inner");
+	kdc_store_rollback(a);
+	assert_int_equal(try_add_device(a, "urn:dev:x", "default", NULL),
+	    KDC_ERR_STORE);		/* no autocommit while doomed */
+	assert_int_equal(kdc_store_commit(a), KDC_ERR_STORE);
+	assert_false(seen(a, "urn:dev:outer"));
+	assert_int_equal(op_add(a, "urn:dev:2"), KDC_OK);
+	/* between operations: inside the batch, its writes seen */
+	assert_true(seen(a, "urn:dev:1"));
+	assert_true(seen(a, "urn:dev:2"));
+	/* nothing visible to others before the batch ends */
+	assert_false(seen(b, "urn:dev:1"));
+	assert_int_equal(kdc_store_defer_sync(a, true), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_store_batch_end(a), KDC_OK);
+	assert_true(seen(b, "urn:dev:1"));
+	assert_true(seen(b, "urn:dev:2"));
+	assert_false(seen(b, "urn:dev:undone"));
+	assert_false(seen(b, "urn:dev:outer"));
+	assert_false(seen(b, "urn:dev:inner"));
+	assert_int_equal(kdc_store_batch_end(a), KDC_OK);	/* none: ok */
+
+	/* a batch commits by itself after KDC_STORE_BATCH_OPS operations */
+	assert_int_equal(kdc_store_batch_begin(a), KDC_OK);
+	for (int i = 0; i < KDC_STORE_BATCH_OPS; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "urn:dev:n%d", i);
+		assert_int_equal(op_add(a, id), KDC_OK);
+	}
+	assert_true(seen(b, "urn:dev:n0"));
+	assert_int_equal(op_add(a, "urn:dev:next"), KDC_OK);
+	/* a sync covers the batch so far: it commits first */
+	assert_int_equal(kdc_store_sync(a, true), KDC_OK);
+	assert_true(seen(b, "urn:dev:next"));
+	assert_int_equal(kdc_store_batch_end(a), KDC_OK);
+
+	/* a batch's transaction the engine ended by itself: batch_end says
+	 * what it held is lost; the operations after it stand */
+	assert_int_equal(kdc_store_batch_begin(a), KDC_OK);
+	assert_int_equal(op_add(a, "urn:dev:lost"), KDC_OK);
+	assert_int_equal(sqlite3_exec(kdc_sqlite_handle(a), "ROLLBACK", NULL,
+	    NULL, NULL), SQLITE_OK);
+	assert_int_equal(op_add(a, "urn:dev:after"), KDC_OK);
+	assert_false(seen(b, "urn:dev:after"));	/* in a batch again */
+	assert_int_equal(kdc_store_batch_end(a), KDC_ERR_STORE);
+	/* ended by the engine after the last operation: the same */
+	assert_int_equal(kdc_store_batch_begin(a), KDC_OK);
+	assert_int_equal(op_add(a, "urn:dev:lost2"), KDC_OK);
+	assert_int_equal(sqlite3_exec(kdc_sqlite_handle(a), "ROLLBACK", NULL,
+	    NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(kdc_store_batch_end(a), KDC_OK);
+	assert_false(seen(b, "urn:dev:lost2"));
+	assert_false(seen(b, "urn:dev:lost"));
+	assert_true(seen(b, "urn:dev:after"));
+
+	/* a commit that fails (a deferred foreign key): batch_end says so,
+	 * and nothing of the transaction stands */
+	assert_int_equal(kdc_store_batch_begin(a), KDC_OK);
+	assert_int_equal(op_add(a, "urn:dev:doomed"), KDC_OK);
+	assert_int_equal(sqlite3_exec(kdc_sqlite_handle(a),
+	    "PRAGMA defer_foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+	{
+		struct kdc_cred c = mk_cred(999999, KDC_KIND_OWNER,
+		    KDC_TYPE_RPK, KDC_CRED_ISSUED, "");
+
+		assert_int_equal(kdc_store_begin(a), KDC_OK);
+		assert_int_equal(kdc_store_cred_add(a, &c), KDC_OK);
+		assert_int_equal(kdc_store_commit(a), KDC_OK);
+	}
+	assert_int_not_equal(kdc_store_batch_end(a), KDC_OK);
+	assert_false(seen(b, "urn:dev:doomed"));
+	assert_false(seen(a, "urn:dev:doomed"));
+	/* and the connection works on */
+	assert_int_equal(op_add(a, "urn:dev:fine"), KDC_OK);
+	assert_true(seen(b, "urn:dev:fine"));
+
+	/* not inside a transaction */
+	assert_int_equal(kdc_store_begin(a), KDC_OK);
+	assert_int_equal(kdc_store_batch_begin(a), KDC_ERR_INVALID_ARG);
+	assert_int_equal(kdc_store_commit(a), KDC_OK);
+	kdc_store_close(b);
+	kdc_store_close(a);
+	tmp_done(&t);
+}
+
+/* Another connection of the process waiting for the write lock: the
+ * batch commits at the end of its next operation, not at its end. */
+struct batch_waiter {
+	const char	*path;
+	atomic_int	 state;		/* 1 waiting to begin, 2 in */
+};
+
+static void *
+batch_waiter_run(void *arg)
+{
+	struct batch_waiter *w = arg;
+	struct kdc_store *b = NULL;
+
+	assert_int_equal(kdc_store_open(w->path, 0, &b), KDC_OK);
+	atomic_store(&w->state, 1);
+	assert_int_equal(op_add(b, "urn:dev:waiter"), KDC_OK);
+	atomic_store(&w->state, 2);
+	kdc_store_close(b);
+	return NULL;
+}
+
+static void
+test_batch_contended(void **state)
+{
+	struct kdc_store *a = NULL;
+	struct batch_waiter w;
+	pthread_t th;
+	struct tmp t;
+	int ops = 0;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(kdc_store_open(t.path, 1, &a), KDC_OK);
+	/* only the waiter may end the batch's transaction early */
+	a->batch_max_ops = UINT32_MAX;
+	a->batch_max_ms = INT64_MAX / 2;
+	w.path = t.path;
+	atomic_store(&w.state, 0);
+	assert_int_equal(kdc_store_batch_begin(a), KDC_OK);
+	assert_int_equal(op_add(a, "urn:dev:first"), KDC_OK);	/* holds it */
+	assert_int_equal(pthread_create(&th, NULL, batch_waiter_run, &w), 0);
+	while (atomic_load(&w.state) == 0)
+		sched_yield();
+	/* one operation at a time until the waiter got in: it must not
+	 * wait for the batch's end */
+	while (atomic_load(&w.state) != 2) {
+		char id[32];
+
+		assert_true(ops < 100000);
+		snprintf(id, sizeof(id), "urn:dev:c%d", ops++);
+		assert_int_equal(op_add(a, id), KDC_OK);
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(kdc_store_batch_end(a), KDC_OK);
+	assert_true(seen(a, "urn:dev:waiter"));
+	assert_true(seen(a, "urn:dev:first"));
+	kdc_store_close(a);
+	tmp_done(&t);
+}
+
 /* ---- cascade, expiry --------------------------------------------------- */
 
 static void
@@ -1750,6 +1951,8 @@ main(void)
 		cmocka_unit_test(test_unique_spki),
 		cmocka_unit_test(test_transactions),
 		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch_contended),
 		cmocka_unit_test(test_cascade_delete),
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_crl_entries),
