@@ -1,0 +1,208 @@
+/*
+ * xl_int.h: what the files of the CoAP message layer share, for them
+ * only (the engine and the faces see xl.h and coap.h).
+ */
+#ifndef KDC_COAP_XL_INT_H
+#define KDC_COAP_XL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "coap/coap.h"
+#include "coap/wire.h"
+#include "coap/xl.h"
+
+#define CODE_EMPTY		0
+#define CODE_CONTINUE		KDC_COAP_CODE(2, 31)
+#define CODE_BAD_OPTION		KDC_COAP_CODE(4, 2)
+#define CODE_INCOMPLETE		KDC_COAP_CODE(4, 8)
+#define SZX_MAX			6	/* 1024-byte blocks: they fit a datagram */
+#if KDC_COAP_SEND_MAX > KDC_COAP_DGRAM_MAX
+#error "we send what we accept: KDC_COAP_SEND_MAX <= KDC_COAP_DGRAM_MAX"
+#endif
+
+struct xl_route {
+	char			 ep[KDC_NAME_MAX + 1];	/* "" = every endpoint */
+	uint8_t			 method;
+	char			 path[KDC_COAP_PATH_MAX + 1];	/* without the '*' */
+	bool			 prefix;
+	kdc_coap_handler_fn	 fn;
+	void			*arg;
+};
+
+/* A Confirmable message we send and retransmit until ACK or RST. */
+struct xl_con {
+	uint8_t		*buf;		/* ours, wiped when freed */
+	size_t		 len;
+	uint16_t	 mid;
+	unsigned	 tries;		/* retransmissions so far */
+	unsigned	 timeout;	/* the current one, ms */
+	uint64_t	 next;		/* retransmission due; 0: none */
+};
+
+/* An option of the caller's own on a request (kdc_coap_request2()). */
+struct xl_xopt {
+	uint16_t	 num;
+	uint8_t		 len;
+	uint8_t		 val[KDC_COAP_REQ_OPT_LEN];
+};
+
+/* A request we send (kdc_coap_request). Holds a peer reference. */
+struct xl_req {
+	struct xl_req		*next;		/* xp->reqs */
+	struct xl_req		*held_next;	/* x->held */
+	struct kdc_coap_peer	*p;
+	uint8_t			 tok[8];
+	struct xl_con		 con;
+	bool			 held;		/* made in a handler: sent after
+						 * the handler's answer */
+	bool			 sent;
+	uint64_t		 deadline;
+	uint8_t			 method;
+	int			 cf, accept;
+	char			 path[KDC_COAP_PATH_MAX + 1];
+	char			*query;		/* ours, or NULL */
+	uint8_t			 nxopt;
+	struct xl_xopt		 xopt[KDC_COAP_REQ_OPTS_MAX];	/* ascending */
+	/* our body, Block1 when it does not fit a datagram (RFC 7959 §2.5) */
+	uint8_t			*body;		/* ours, wiped */
+	size_t			 body_len;
+	bool			 b1;		/* sent block-wise */
+	bool			 b1_resized;	/* a 4.13 asked for smaller blocks */
+	size_t			 b1_off;	/* offset of the block in flight */
+	uint8_t			 b1_szx;
+	/* the answer, Block2 joined (RFC 7959 §2.4), at most RESP_MAX */
+	uint8_t			*rbody;
+	size_t			 rlen, rcap;
+	uint32_t		 b2_next;	/* block asked for; 0: first */
+	uint8_t			 b2_szx;
+	kdc_coap_done_fn	 done;
+	void			*arg;
+};
+
+/* A Block1 body being joined (one per peer). */
+struct xl_body {
+	uint8_t		*buf;		/* wiped when freed */
+	size_t		 len, cap;
+	uint8_t		 method;
+	char		 path[KDC_COAP_PATH_MAX + 1];
+	uint64_t	 expire;
+};
+
+/* An answer served block by block (one per peer). */
+struct xl_b2 {
+	struct kdc_coap_resp	 rs;	/* owned payload */
+	uint8_t			 method;
+	char			 path[KDC_COAP_PATH_MAX + 1];
+	uint64_t		 expire;
+};
+
+/*
+ * A deferred request (coap.h). Unanswered: on x->laters, counted in
+ * xp->nlaters. Answered: its separate response in flight on xp->seps
+ * until ACK, RST or the last retransmission. Holds a peer reference
+ * either way.
+ */
+struct kdc_coap_later {
+	struct kdc_coap_later	*next, **pprev;
+	struct kdc_coap_xl	*x;
+	struct kdc_coap_peer	*p;
+	uint8_t			 tok[8];
+	uint8_t			 tok_len;
+	uint8_t			 method;
+	bool			 answered;
+	bool			 has_b2;	/* the request asked for a block size */
+	struct kdc_coap_block	 b2;
+	char			 path[KDC_COAP_PATH_MAX + 1];
+	struct xl_con		 con;
+};
+
+/* An observation (RFC 7641 §4.1): p's GET of a resource, kept to run
+ * again for each notification; keyed by (peer, token). */
+struct xl_obs {
+	struct xl_obs		*next;		/* xp->obs */
+	const struct xl_route	*rt;
+	struct kdc_coap_msg	 req;		/* no payload */
+	uint8_t			 tok[8];
+	uint8_t			 tok_len;
+	bool			 dead;		/* ends after this notify */
+	struct xl_con		 con;		/* the notification in flight */
+};
+
+struct kdc_coap_xp {
+	struct kdc_coap_xp	*next, **pprev;	/* x->xps */
+	struct kdc_coap_peer	*p;
+	struct xl_req		*reqs;
+	struct kdc_coap_later	*seps;
+	unsigned		 nlaters;
+	struct xl_body		*body;
+	struct xl_b2		*b2;
+	struct xl_obs		*obs;
+	uint64_t		 armed;		/* timer asked of the engine; 0 none */
+};
+
+struct dd_ent;		/* the dedup ring's entries (xl.c) */
+
+struct kdc_coap_xl {
+	struct kdc_coap			*c;
+	struct kdc_coap_xl_limits	 lim;
+	struct xl_route			 routes[KDC_COAP_ROUTE_MAX];
+	size_t				 nroutes;
+	uint16_t			 mid;
+	uint64_t			 tok;
+	uint64_t			 rng;
+	bool				 closing;
+	struct kdc_coap_xp		*xps;
+	struct kdc_coap_later		*laters;
+	unsigned			 nlaters;
+	unsigned			 nreqs;
+	unsigned			 nbodies;
+	struct xl_req			*held;
+	/* the request being handled */
+	bool				 in_handler;
+	struct kdc_coap_peer		*cur_p;
+	bool				 cur_con;
+	struct kdc_coap_later		*cur_later;
+	const struct kdc_coap_wire	*cur_w;
+	const struct kdc_coap_msg	*cur_m;
+	const struct xl_route		*cur_rt;
+	bool				 cur_obs_ok;	/* a GET with Observe: 0 */
+	struct xl_obs			*cur_obs;	/* ... made an observation */
+	bool				 notifying;	/* a notification's run */
+	unsigned			 nobs;
+	uint32_t			 obs_seq;
+	struct kdc_log_limit		 loglim;	/* warnings of limits hit */
+	/* deduplication: a ring of answers and a hash on (serial, mid) */
+	struct dd_ent			*dd;
+	uint32_t			*dd_head;
+	uint32_t			 dd_max, dd_mask, dd_pos;
+};
+
+/* What a message carries besides its header and token, in option order. */
+struct xl_out {
+	uint8_t				 code;
+	bool				 has_observe;
+	uint32_t			 observe;
+	const char			*location;
+	const char			*uri_path;
+	const char			*uri_query;
+	int				 cf;
+	uint32_t			 max_age;
+	int				 accept;
+	const struct kdc_coap_block	*b2;
+	const struct kdc_coap_block	*b1;
+	bool				 has_size2;
+	uint32_t			 size2;
+	bool				 has_size1;
+	uint32_t			 size1;
+	const uint8_t			*payload;
+	size_t				 len;
+	const struct xl_xopt		*xopt;	/* ascending, none of the above */
+	size_t				 nxopt;
+};
+
+#endif
