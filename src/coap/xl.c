@@ -48,8 +48,8 @@ rnd(struct kdc_coap_xl *x)
 }
 
 /* RFC 7252 §4.2: ACK_TIMEOUT x a random factor in [1, 1.5]. */
-static unsigned
-first_timeout(struct kdc_coap_xl *x)
+unsigned
+xl_first_timeout(struct kdc_coap_xl *x)
 {
 	unsigned t = x->lim.ack_timeout_ms;
 
@@ -59,8 +59,8 @@ first_timeout(struct kdc_coap_xl *x)
 /* A limit of the engine was hit: a warning, rate-limited per engine
  * (KDC_LOG_PEER_RATE a second, bursts of KDC_LOG_PEER_BURST), saying how
  * many were not written. */
-static void
-limit_hit(struct kdc_coap_xl *x, const char *what, unsigned max)
+void
+xl_limit_hit(struct kdc_coap_xl *x, const char *what, unsigned max)
 {
 	unsigned long dropped = 0;
 
@@ -99,8 +99,8 @@ limits_fill(struct kdc_coap_xl_limits *d, const struct kdc_coap_xl_limits *l)
 		d->dedup_max = 1u << 24;	/* the hash's index width */
 }
 
-static void
-con_free(struct xl_con *k)
+void
+xl_con_free(struct xl_con *k)
 {
 	if (k->buf != NULL) {
 		kdc_wipe(k->buf, k->len);
@@ -109,22 +109,22 @@ con_free(struct xl_con *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static kdc_err
-con_set(struct xl_con *k, const uint8_t *msg, size_t len, uint16_t mid)
+kdc_err
+xl_con_set(struct xl_con *k, const uint8_t *msg, size_t len, uint16_t mid)
 {
 	uint8_t *b;
 
 	if ((b = kdc_malloc(len)) == NULL)
 		return KDC_ERR_NOMEM;
 	memcpy(b, msg, len);
-	con_free(k);
+	xl_con_free(k);
 	k->buf = b;
 	k->len = len;
 	k->mid = mid;
 	return KDC_OK;
 }
 
-static struct kdc_coap_xl *
+struct kdc_coap_xl *
 xl_of_peer(const struct kdc_coap_peer *p)
 {
 	struct kdc_coap *c = kdc_coap_peer_engine(p);
@@ -144,8 +144,8 @@ xopt_upto(struct kdc_coap_wb *w, const struct xl_out *o, size_t *k,
 		    o->xopt[*k].len);
 }
 
-static kdc_err
-out_make(uint8_t *buf, size_t cap, uint8_t type, uint16_t mid,
+kdc_err
+xl_out_make(uint8_t *buf, size_t cap, uint8_t type, uint16_t mid,
     const uint8_t *tok, size_t tok_len, const struct xl_out *o, size_t *len)
 {
 	struct kdc_coap_wb w;
@@ -196,8 +196,8 @@ out_make(uint8_t *buf, size_t cap, uint8_t type, uint16_t mid,
 	return kdc_coap_wb_end(&w, len);
 }
 
-static void
-out_init(struct xl_out *o, uint8_t code)
+void
+xl_out_init(struct xl_out *o, uint8_t code)
 {
 	memset(o, 0, sizeof(*o));
 	o->code = code;
@@ -206,8 +206,8 @@ out_init(struct xl_out *o, uint8_t code)
 }
 
 /* A bare header: empty ACK or RST (RFC 7252 §4.2, §4.3). */
-static size_t
-bare(uint8_t *buf, uint8_t type, uint16_t mid)
+size_t
+xl_bare(uint8_t *buf, uint8_t type, uint16_t mid)
 {
 	buf[0] = (uint8_t)(0x40 | (type << 4));
 	buf[1] = CODE_EMPTY;
@@ -325,8 +325,8 @@ dd_put(struct kdc_coap_xl *x, uint64_t serial, uint16_t mid,
 
 /* ---- per-peer state ---------------------------------------------------------- */
 
-static struct kdc_coap_xp *
-xp_get(struct kdc_coap_xl *x, struct kdc_coap_peer *p, bool create)
+struct kdc_coap_xp *
+xl_xp_get(struct kdc_coap_xl *x, struct kdc_coap_peer *p, bool create)
 {
 	struct kdc_coap_xp **slot = kdc_coap_peer_xp(p), *xp = *slot;
 
@@ -343,8 +343,8 @@ xp_get(struct kdc_coap_xl *x, struct kdc_coap_peer *p, bool create)
 	return xp;
 }
 
-static void
-body_free(struct kdc_coap_xl *x, struct xl_body *b)
+void
+xl_body_free(struct kdc_coap_xl *x, struct xl_body *b)
 {
 	if (b == NULL)
 		return;
@@ -354,8 +354,8 @@ body_free(struct kdc_coap_xl *x, struct xl_body *b)
 	x->nbodies--;
 }
 
-static void
-b2_free(struct xl_b2 *b)
+void
+xl_b2_free(struct xl_b2 *b)
 {
 	if (b == NULL)
 		return;
@@ -363,18 +363,18 @@ b2_free(struct xl_b2 *b)
 	kdc_free(b);
 }
 
-static void
-later_free(struct kdc_coap_later *l)
+void
+xl_later_free(struct kdc_coap_later *l)
 {
 	struct kdc_coap_peer *p = l->p;
 
-	con_free(&l->con);
+	xl_con_free(&l->con);
 	kdc_free(l);
 	kdc_coap_peer_unref(p);
 }
 
-static void
-later_unlink(struct kdc_coap_xl *x, struct kdc_coap_later *l)
+void
+xl_later_unlink(struct kdc_coap_xl *x, struct kdc_coap_later *l)
 {
 	struct kdc_coap_xp *xp = *kdc_coap_peer_xp(l->p);
 
@@ -389,8 +389,8 @@ later_unlink(struct kdc_coap_xl *x, struct kdc_coap_later *l)
 
 /* Free p's state when nothing is left in flight, else (re)arm its timer
  * for the earliest thing due. */
-static void
-settle(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
+void
+xl_settle(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
 {
 	struct kdc_coap_xp **slot = kdc_coap_peer_xp(p), *xp = *slot;
 	uint64_t next = NONE;
@@ -464,8 +464,8 @@ cf_opt(const struct kdc_coap_opt *o, int *out)
 
 /* w into m (pointers into w's datagram); Location-Path into loc when
  * not NULL. MALFORMED for an option over our limits (4.00). */
-static kdc_err
-msg_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m, char *loc,
+kdc_err
+xl_msg_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m, char *loc,
     size_t loc_cap)
 {
 	kdc_err r = KDC_OK;
@@ -526,7 +526,7 @@ msg_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m, char *loc,
 kdc_err
 kdc_coap_xl_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m)
 {
-	return msg_decode(w, m, NULL, 0);
+	return xl_msg_decode(w, m, NULL, 0);
 }
 
 bool
@@ -561,8 +561,9 @@ kdc_coap_msg_query(const struct kdc_coap_msg *m, const char *name)
 }
 
 /* Block option num of w: 0 absent, 1 present (*b set), -1 malformed. */
-static int
-block_of(const struct kdc_coap_wire *w, uint16_t num, struct kdc_coap_block *b)
+int
+xl_block_of(const struct kdc_coap_wire *w, uint16_t num,
+    struct kdc_coap_block *b)
 {
 	size_t it = 0;
 	const struct kdc_coap_opt *o = kdc_coap_wire_opt(w, num, &it);
@@ -651,8 +652,8 @@ route_find(const struct kdc_coap_xl *x, const char *ep, uint8_t method,
  * the block size lowered until the message fits a datagram. 0 when the
  * block is past the end or nothing fits. *more: blocks follow.
  */
-static size_t
-block_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
+size_t
+xl_block_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
     size_t tok_len, struct xl_out *o, const uint8_t *payload, size_t len,
     const struct kdc_coap_block *want, bool *more)
 {
@@ -674,7 +675,7 @@ block_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
 		o->size2 = (uint32_t)len;
 		o->payload = payload + off;
 		o->len = b.more ? size : len - (size_t)off;
-		r = out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
+		r = xl_out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
 		    o, &n);
 		o->b2 = NULL;
 		if (r == KDC_OK) {
@@ -689,26 +690,26 @@ block_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
 
 /* A bare code answer (an error): code, and Size1/Block1/Max-Age when
  * given. Always fits. */
-static size_t
-code_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
+size_t
+xl_code_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
     size_t tok_len, uint8_t code, const struct kdc_coap_block *b1,
     const uint32_t *size1, uint32_t max_age)
 {
 	struct xl_out o;
 	size_t n = 0;
 
-	out_init(&o, code);
+	xl_out_init(&o, code);
 	o.b1 = b1;
 	o.max_age = max_age;
 	if (size1 != NULL) {
 		o.has_size1 = true;
 		o.size1 = *size1;
 	}
-	if (out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len, &o,
+	if (xl_out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len, &o,
 	    &n) != KDC_OK) {
 		/* unreachable with a token of at most 8 bytes */
-		out_init(&o, KDC_COAP_INTERNAL);
-		(void)out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok,
+		xl_out_init(&o, KDC_COAP_INTERNAL);
+		(void)xl_out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok,
 		    tok_len, &o, &n);
 	}
 	return n;
@@ -746,7 +747,7 @@ b2_keep(struct kdc_coap_xl *x, struct kdc_coap_xp *xp,
 	b->method = method;
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	b->expire = kdc_coap_now_ms() + x->lim.body_timeout_ms;
-	b2_free(xp->b2);
+	xl_b2_free(xp->b2);
 	xp->b2 = b;
 	return KDC_OK;
 }
@@ -773,7 +774,7 @@ answer_make(struct kdc_coap_xl *x, struct kdc_coap_peer *p, uint8_t *buf,
 
 	if (rs->payload_len > KDC_COAP_RESP_MAX)
 		goto internal;
-	out_init(&o, rs->code == 0 ? KDC_COAP_INTERNAL : rs->code);
+	xl_out_init(&o, rs->code == 0 ? KDC_COAP_INTERNAL : rs->code);
 	o.location = rs->location[0] != '\0' ? rs->location : NULL;
 	o.cf = rs->content_format;
 	o.max_age = rs->max_age;
@@ -786,7 +787,7 @@ answer_make(struct kdc_coap_xl *x, struct kdc_coap_peer *p, uint8_t *buf,
 	    rs->payload_len <= ((size_t)16 << want->szx))) {
 		o.payload = rs->payload;
 		o.len = rs->payload_len;
-		if (out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
+		if (xl_out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
 		    &o, &n) == KDC_OK) {
 			kdc_coap_resp_release(rs);
 			return n;
@@ -794,11 +795,11 @@ answer_make(struct kdc_coap_xl *x, struct kdc_coap_peer *p, uint8_t *buf,
 		o.payload = NULL;
 		o.len = 0;
 	}
-	if ((n = block_make(buf, type, mid, tok, tok_len, &o, rs->payload,
+	if ((n = xl_block_make(buf, type, mid, tok, tok_len, &o, rs->payload,
 	    rs->payload_len, want != NULL ? want : &first, &more)) == 0) {
 		kdc_coap_resp_release(rs);
 		if (want != NULL && want->num > 0)
-			return code_make(buf, type, mid, tok, tok_len,
+			return xl_code_make(buf, type, mid, tok, tok_len,
 			    KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
 		goto internal;
 	}
@@ -806,13 +807,13 @@ answer_make(struct kdc_coap_xl *x, struct kdc_coap_peer *p, uint8_t *buf,
 		kdc_coap_resp_release(rs);
 		return n;
 	}
-	if ((xp = xp_get(x, p, true)) == NULL ||
+	if ((xp = xl_xp_get(x, p, true)) == NULL ||
 	    b2_keep(x, xp, rs, method, path) != KDC_OK)
 		goto internal;
 	return n;
 internal:
 	kdc_coap_resp_release(rs);
-	return code_make(buf, type, mid, tok, tok_len, KDC_COAP_INTERNAL,
+	return xl_code_make(buf, type, mid, tok, tok_len, KDC_COAP_INTERNAL,
 	    NULL, NULL, 0);
 }
 
@@ -830,7 +831,7 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 	size_t n = 0;
 	kdc_err e;
 
-	out_init(&o, r->method);
+	xl_out_init(&o, r->method);
 	o.uri_path = r->path;
 	o.uri_query = r->query;
 	o.xopt = r->xopt;
@@ -841,16 +842,16 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 		b2.more = false;
 		b2.szx = r->b2_szx;
 		o.b2 = &b2;
-		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
-		    sizeof(r->tok), &o, &n);
+		e = xl_out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid,
+		    r->tok, sizeof(r->tok), &o, &n);
 		goto done;
 	}
 	o.cf = r->cf;
 	if (!r->b1) {
 		o.payload = r->body;
 		o.len = r->body_len;
-		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
-		    sizeof(r->tok), &o, &n);
+		e = xl_out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid,
+		    r->tok, sizeof(r->tok), &o, &n);
 		if (e != KDC_ERR_TOO_LARGE || r->body_len == 0)
 			goto done;
 		r->b1 = true;
@@ -867,15 +868,15 @@ req_msg(struct kdc_coap_xl *x, struct xl_req *r)
 		o.size1 = (uint32_t)r->body_len;
 		o.payload = r->body + r->b1_off;
 		o.len = b1.more ? size : r->body_len - r->b1_off;
-		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
-		    sizeof(r->tok), &o, &n);
+		e = xl_out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid,
+		    r->tok, sizeof(r->tok), &o, &n);
 		if (e != KDC_ERR_TOO_LARGE || r->b1_szx == 0)
 			break;
 		r->b1_szx--;
 	}
 done:
 	if (e == KDC_OK)
-		e = con_set(&r->con, buf, n, mid);
+		e = xl_con_set(&r->con, buf, n, mid);
 	kdc_wipe(buf, n);	/* a Bootstrap-Write carries keys */
 	return e;
 }
@@ -889,7 +890,7 @@ req_transmit(struct kdc_coap_xl *x, struct xl_req *r)
 		return e;
 	r->sent = true;
 	r->con.tries = 0;
-	r->con.timeout = first_timeout(x);
+	r->con.timeout = xl_first_timeout(x);
 	r->con.next = kdc_coap_now_ms() + r->con.timeout;
 	return KDC_OK;
 }
@@ -911,8 +912,8 @@ held_remove(struct kdc_coap_xl *x, struct xl_req *r)
 }
 
 /* r ends: off its peer's list, done called once, then freed. */
-static void
-req_complete(struct kdc_coap_xl *x, struct xl_req *r, kdc_err st,
+void
+xl_req_complete(struct kdc_coap_xl *x, struct xl_req *r, kdc_err st,
     const struct kdc_coap_msg *m)
 {
 	struct kdc_coap_xp *xp = *kdc_coap_peer_xp(r->p);
@@ -927,7 +928,7 @@ req_complete(struct kdc_coap_xl *x, struct xl_req *r, kdc_err st,
 			}
 	held_remove(x, r);
 	x->nreqs--;
-	con_free(&r->con);
+	xl_con_free(&r->con);
 	r->done(r->arg, p, st, m);
 	if (r->body != NULL) {
 		kdc_wipe(r->body, r->body_len);
@@ -986,7 +987,7 @@ xopt_allowed(uint16_t num)
 static void
 req_free_early(struct xl_req *r)
 {
-	con_free(&r->con);
+	xl_con_free(&r->con);
 	if (r->body != NULL)
 		kdc_wipe(r->body, r->body_len);
 	kdc_free(r->body);
@@ -1022,7 +1023,8 @@ kdc_coap_request2(struct kdc_coap_peer *p, const struct kdc_coap_req *rq,
 	if (rq->len > KDC_COAP_REQ_BODY_MAX)
 		return KDC_ERR_TOO_LARGE;
 	if (x->nreqs >= KDC_COAP_PENDING_MAX) {
-		limit_hit(x, "requests to peers in flight", KDC_COAP_PENDING_MAX);
+		xl_limit_hit(x, "requests to peers in flight",
+		    KDC_COAP_PENDING_MAX);
 		return KDC_ERR_TOO_LARGE;
 	}
 	if ((r = kdc_calloc(1, sizeof(*r))) == NULL)
@@ -1063,7 +1065,7 @@ kdc_coap_request2(struct kdc_coap_peer *p, const struct kdc_coap_req *rq,
 	}
 	if ((e = req_msg(x, r)) != KDC_OK)
 		goto fail;
-	if ((xp = xp_get(x, p, true)) == NULL) {
+	if ((xp = xl_xp_get(x, p, true)) == NULL) {
 		e = KDC_ERR_NOMEM;
 		goto fail;
 	}
@@ -1078,18 +1080,18 @@ kdc_coap_request2(struct kdc_coap_peer *p, const struct kdc_coap_req *rq,
 		r->held = true;
 		r->held_next = x->held;
 		x->held = r;
-		settle(x, p);
+		xl_settle(x, p);
 		return KDC_OK;
 	}
 	if ((e = req_transmit(x, r)) != KDC_OK) {
 		xp->reqs = r->next;
 		x->nreqs--;
 		req_free_early(r);
-		settle(x, p);
+		xl_settle(x, p);
 		kdc_coap_peer_unref(p);
 		return e;
 	}
-	settle(x, p);
+	xl_settle(x, p);
 	return KDC_OK;
 fail:
 	req_free_early(r);
@@ -1097,8 +1099,8 @@ fail:
 }
 
 /* Send what handlers asked for, now that their answers are out. */
-static void
-held_flush(struct kdc_coap_xl *x)
+void
+xl_held_flush(struct kdc_coap_xl *x)
 {
 	struct xl_req *r;
 
@@ -1109,8 +1111,8 @@ held_flush(struct kdc_coap_xl *x)
 		r->held_next = NULL;
 		kdc_coap_peer_ref(p);
 		if (req_transmit(x, r) != KDC_OK)
-			req_complete(x, r, KDC_ERR_CLOSED, NULL);
-		settle(x, p);
+			xl_req_complete(x, r, KDC_ERR_CLOSED, NULL);
+		xl_settle(x, p);
 		kdc_coap_peer_unref(p);
 	}
 }
@@ -1149,8 +1151,8 @@ rbody_add(struct xl_req *r, const uint8_t *v, size_t n)
 
 /* An answer to r (piggybacked or separate): the next Block1 block, the
  * next Block2 block, or r's completion. */
-static void
-req_answer(struct kdc_coap_xl *x, struct xl_req *r,
+void
+xl_req_answer(struct kdc_coap_xl *x, struct xl_req *r,
     const struct kdc_coap_wire *w)
 {
 	struct kdc_coap_block b;
@@ -1162,7 +1164,7 @@ req_answer(struct kdc_coap_xl *x, struct xl_req *r,
 	r->con.next = 0;
 	if (w->code == KDC_COAP_TOO_LARGE && r->body_len > 0 &&
 	    r->b2_next == 0 && r->b1_off == 0 && !r->b1_resized &&
-	    block_of(w, KDC_OPT_BLOCK1, &b) == 1 &&
+	    xl_block_of(w, KDC_OPT_BLOCK1, &b) == 1 &&
 	    (!r->b1 || b.szx < r->b1_szx)) {
 		/* RFC 7959 §2.9.3: too large, and the block size the server
 		 * takes: the body again from its start, once, in those */
@@ -1171,7 +1173,7 @@ req_answer(struct kdc_coap_xl *x, struct xl_req *r,
 		r->b1_szx = b.szx;
 		if ((e = req_msg(x, r)) != KDC_OK ||
 		    (e = req_transmit(x, r)) != KDC_OK)
-			req_complete(x, r, e == KDC_ERR_NOMEM ? e :
+			xl_req_complete(x, r, e == KDC_ERR_NOMEM ? e :
 			    KDC_ERR_CLOSED, NULL);
 		return;
 	}
@@ -1183,28 +1185,28 @@ req_answer(struct kdc_coap_xl *x, struct xl_req *r,
 			goto complete;
 		}
 		r->b1_off += (size_t)16 << r->b1_szx;
-		if (block_of(w, KDC_OPT_BLOCK1, &b) == 1 && b.szx < r->b1_szx)
+		if (xl_block_of(w, KDC_OPT_BLOCK1, &b) == 1 && b.szx < r->b1_szx)
 			r->b1_szx = b.szx;	/* the server asks for less */
 		if ((e = req_msg(x, r)) != KDC_OK ||
 		    (e = req_transmit(x, r)) != KDC_OK)
-			req_complete(x, r, e == KDC_ERR_NOMEM ? e :
+			xl_req_complete(x, r, e == KDC_ERR_NOMEM ? e :
 			    KDC_ERR_CLOSED, NULL);
 		return;
 	}
-	has = block_of(w, KDC_OPT_BLOCK2, &b);
+	has = xl_block_of(w, KDC_OPT_BLOCK2, &b);
 	if (has < 0) {
-		req_complete(x, r, KDC_ERR_MALFORMED, NULL);
+		xl_req_complete(x, r, KDC_ERR_MALFORMED, NULL);
 		return;
 	}
 	if (has == 1 && (b.num > 0 || b.more)) {
 		if (b.num != r->b2_next || ((size_t)b.num << (b.szx + 4)) !=
 		    r->rlen || (b.more && w->payload_len !=
 		    ((size_t)16 << b.szx))) {
-			req_complete(x, r, KDC_ERR_MALFORMED, NULL);
+			xl_req_complete(x, r, KDC_ERR_MALFORMED, NULL);
 			return;
 		}
 		if ((e = rbody_add(r, w->payload, w->payload_len)) != KDC_OK) {
-			req_complete(x, r, e, NULL);
+			xl_req_complete(x, r, e, NULL);
 			return;
 		}
 		if (b.more) {
@@ -1212,23 +1214,23 @@ req_answer(struct kdc_coap_xl *x, struct xl_req *r,
 			r->b2_szx = b.szx;
 			if ((e = req_msg(x, r)) != KDC_OK ||
 			    (e = req_transmit(x, r)) != KDC_OK)
-				req_complete(x, r, e == KDC_ERR_NOMEM ? e :
+				xl_req_complete(x, r, e == KDC_ERR_NOMEM ? e :
 				    KDC_ERR_CLOSED, NULL);
 			return;
 		}
 	}
 complete:
-	if ((e = msg_decode(w, &m, loc, sizeof(loc))) != KDC_OK) {
+	if ((e = xl_msg_decode(w, &m, loc, sizeof(loc))) != KDC_OK) {
 		kdc_log_debug_r(e, "peer=%s answer refused",
 		    kdc_coap_peer_addr(r->p));
-		req_complete(x, r, e, NULL);
+		xl_req_complete(x, r, e, NULL);
 		return;
 	}
 	if (r->rlen > 0) {
 		m.payload = r->rbody;
 		m.payload_len = r->rlen;
 	}
-	req_complete(x, r, KDC_OK, &m);
+	xl_req_complete(x, r, KDC_OK, &m);
 }
 
 /* ---- laters ------------------------------------------------------------------------ */
@@ -1245,13 +1247,13 @@ kdc_coap_defer(struct kdc_coap_peer *p)
 	    p != x->cur_p || !x->cur_con || x->cur_later != NULL)
 		return NULL;
 	if (x->nlaters >= KDC_COAP_LATER_MAX) {
-		limit_hit(x, "deferred answers", KDC_COAP_LATER_MAX);
+		xl_limit_hit(x, "deferred answers", KDC_COAP_LATER_MAX);
 		return NULL;
 	}
-	if ((xp = xp_get(x, p, true)) == NULL)
+	if ((xp = xl_xp_get(x, p, true)) == NULL)
 		return NULL;
 	if ((l = kdc_calloc(1, sizeof(*l))) == NULL) {
-		settle(x, p);
+		xl_settle(x, p);
 		return NULL;
 	}
 	l->x = x;
@@ -1260,7 +1262,7 @@ kdc_coap_defer(struct kdc_coap_peer *p)
 	memcpy(l->tok, x->cur_w->token, l->tok_len);
 	l->method = x->cur_m->code;
 	snprintf(l->path, sizeof(l->path), "%s", x->cur_m->path);
-	if (block_of(x->cur_w, KDC_OPT_BLOCK2, &b) == 1) {
+	if (xl_block_of(x->cur_w, KDC_OPT_BLOCK2, &b) == 1) {
 		l->has_b2 = true;
 		l->b2 = b;
 		l->b2.num = 0;
@@ -1286,11 +1288,11 @@ kdc_coap_later_cancel(struct kdc_coap_later *l)
 	    l != x->cur_later)
 		return;		/* not this handler's: coap.h says not to */
 	p = l->p;
-	later_unlink(x, l);
+	xl_later_unlink(x, l);
 	x->cur_later = NULL;
 	kdc_coap_peer_ref(p);
-	later_free(l);
-	settle(x, p);
+	xl_later_free(l);
+	xl_settle(x, p);
 	kdc_coap_peer_unref(p);
 }
 
@@ -1328,39 +1330,39 @@ kdc_coap_later_answer(struct kdc_coap_later *l,
 	x = l->x;
 	p = l->p;
 	kdc_coap_peer_ref(p);
-	later_unlink(x, l);
+	xl_later_unlink(x, l);
 	if (x->closing || !kdc_coap_peer_open(p) ||
-	    (xp = xp_get(x, p, false)) == NULL) {
+	    (xp = xl_xp_get(x, p, false)) == NULL) {
 		/* the session ended meanwhile: nobody to send it to */
 		kdc_coap_resp_release(&own);
-		later_free(l);
+		xl_later_free(l);
 		goto out;
 	}
 	mid = x->mid++;
 	n = answer_make(x, p, buf, KDC_COAP_CON, mid, l->tok, l->tok_len,
 	    &own, l->has_b2 ? &l->b2 : NULL, NULL, l->method, l->path, NULL);
 	l->answered = true;
-	if (con_set(&l->con, buf, n, mid) != KDC_OK ||
+	if (xl_con_set(&l->con, buf, n, mid) != KDC_OK ||
 	    kdc_coap_peer_send(p, buf, n) != KDC_OK) {
-		later_free(l);
+		xl_later_free(l);
 		goto out;
 	}
-	l->con.timeout = first_timeout(x);
+	l->con.timeout = xl_first_timeout(x);
 	l->con.next = kdc_coap_now_ms() + l->con.timeout;
 	l->next = xp->seps;
 	xp->seps = l;
 out:
 	kdc_wipe(buf, sizeof(buf));
-	settle(x, p);
+	xl_settle(x, p);
 	kdc_coap_peer_unref(p);
 }
 
 /* ---- Observe (RFC 7641), server side ------------------------------------------ */
 
-static void
-obs_free(struct kdc_coap_xl *x, struct xl_obs *o)
+void
+xl_obs_free(struct kdc_coap_xl *x, struct xl_obs *o)
 {
-	con_free(&o->con);
+	xl_con_free(&o->con);
 	kdc_free(o);
 	x->nobs--;
 }
@@ -1371,7 +1373,7 @@ static void
 obs_end(struct kdc_coap_xl *x, struct kdc_coap_peer *p, const uint8_t *tok,
     size_t tok_len)
 {
-	struct kdc_coap_xp *xp = xp_get(x, p, false);
+	struct kdc_coap_xp *xp = xl_xp_get(x, p, false);
 	struct xl_obs **po, *o;
 
 	if (xp == NULL)
@@ -1381,7 +1383,7 @@ obs_end(struct kdc_coap_xl *x, struct kdc_coap_peer *p, const uint8_t *tok,
 			*po = o->next;
 			if (x->cur_obs == o)
 				x->cur_obs = NULL;
-			obs_free(x, o);
+			xl_obs_free(x, o);
 			return;
 		}
 }
@@ -1400,10 +1402,10 @@ kdc_coap_observe(struct kdc_coap_peer *p)
 		return KDC_OK;		/* already observing */
 	obs_end(x, p, x->cur_w->token, x->cur_w->token_len);
 	if (x->nobs >= KDC_COAP_OBSERVERS_MAX) {
-		limit_hit(x, "observations", KDC_COAP_OBSERVERS_MAX);
+		xl_limit_hit(x, "observations", KDC_COAP_OBSERVERS_MAX);
 		return KDC_ERR_BUSY;
 	}
-	if ((xp = xp_get(x, p, true)) == NULL ||
+	if ((xp = xl_xp_get(x, p, true)) == NULL ||
 	    (o = kdc_calloc(1, sizeof(*o))) == NULL)
 		return KDC_ERR_NOMEM;	/* the caller's settle frees xp */
 	o->rt = x->cur_rt;
@@ -1461,14 +1463,14 @@ obs_notify(struct kdc_coap_xl *x, struct kdc_coap_peer *p, struct xl_obs *o)
 		 * replaces it and goes at its next retransmission */
 		unsigned tries = o->con.tries, t = o->con.timeout;
 		uint64_t next = o->con.next;
-		if (con_set(&o->con, buf, n, mid) == KDC_OK) {
+		if (xl_con_set(&o->con, buf, n, mid) == KDC_OK) {
 			o->con.tries = tries;
 			o->con.timeout = t;
 			o->con.next = next;
 		}
-	} else if (con_set(&o->con, buf, n, mid) == KDC_OK &&
+	} else if (xl_con_set(&o->con, buf, n, mid) == KDC_OK &&
 	    kdc_coap_peer_send(p, buf, n) == KDC_OK) {
-		o->con.timeout = first_timeout(x);
+		o->con.timeout = xl_first_timeout(x);
 		o->con.next = kdc_coap_now_ms() + o->con.timeout;
 	} else
 		o->dead = true;
@@ -1504,23 +1506,23 @@ kdc_coap_notify(struct kdc_coap *c, const char *name, const char *path)
 			if (o->dead && (o->con.next == 0 || o->con.tries >=
 			    x->lim.max_retransmit)) {
 				*po = o->next;
-				obs_free(x, o);
+				xl_obs_free(x, o);
 			} else
 				po = &o->next;
 		}
 		kdc_coap_peer_ref(p);
-		settle(x, p);
+		xl_settle(x, p);
 		kdc_coap_peer_unref(p);
 	}
-	held_flush(x);
+	xl_held_flush(x);
 	return sent;
 }
 
 /* ---- requests from peers ------------------------------------------------------------ */
 
 /* The answer leaves: kept for a retransmitted CON, then sent. */
-static void
-reply(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+void
+xl_reply(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
     const struct kdc_coap_wire *w, const uint8_t *buf, size_t len)
 {
 	if (w->type == KDC_COAP_CON)
@@ -1528,8 +1530,8 @@ reply(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	(void)kdc_coap_peer_send(p, buf, len);
 }
 
-static void
-reply_code(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+void
+xl_reply_code(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
     const struct kdc_coap_wire *w, uint8_t code,
     const struct kdc_coap_block *b1, const uint32_t *size1, uint32_t max_age)
 {
@@ -1537,10 +1539,10 @@ reply_code(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	bool con = w->type == KDC_COAP_CON;
 	size_t n;
 
-	n = code_make(buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
+	n = xl_code_make(buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
 	    con ? w->mid : x->mid++, w->token, w->token_len, code, b1, size1,
 	    max_age);
-	reply(x, p, w, buf, n);
+	xl_reply(x, p, w, buf, n);
 }
 
 /* A Block2 follow-up served from p's kept answer (it matches). */
@@ -1555,22 +1557,22 @@ b2_serve(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	struct xl_out o;
 	size_t n;
 
-	out_init(&o, b->rs.code == 0 ? KDC_COAP_INTERNAL : b->rs.code);
+	xl_out_init(&o, b->rs.code == 0 ? KDC_COAP_INTERNAL : b->rs.code);
 	o.location = b->rs.location[0] != '\0' ? b->rs.location : NULL;
 	o.cf = b->rs.content_format;
 	o.max_age = b->rs.max_age;
-	n = block_make(buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
+	n = xl_block_make(buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
 	    con ? w->mid : x->mid++, w->token, w->token_len, &o,
 	    b->rs.payload, b->rs.payload_len, want, &more);
 	if (n == 0) {
-		reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
+		xl_reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
 		return;
 	}
-	reply(x, p, w, buf, n);
+	xl_reply(x, p, w, buf, n);
 	kdc_wipe(buf, n);
 	if (!more) {
 		/* fetched whole: given up now (it may hold a key) */
-		b2_free(xp->b2);
+		xl_b2_free(xp->b2);
 		xp->b2 = NULL;
 	} else
 		b->expire = kdc_coap_now_ms() + x->lim.body_timeout_ms;
@@ -1589,7 +1591,7 @@ block1_in(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 {
 	size_t size = (size_t)16 << b1->szx, cap;
 	uint32_t lim = (uint32_t)x->lim.body_max;
-	struct kdc_coap_xp *xp = xp_get(x, p, false);
+	struct kdc_coap_xp *xp = xl_xp_get(x, p, false);
 	struct xl_body *b;
 	uint8_t *nb;
 
@@ -1597,35 +1599,36 @@ block1_in(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	if (b1->num == 0 && !b1->more)
 		return false;		/* the whole body in one piece */
 	if (b1->more && w->payload_len != size) {
-		reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
+		xl_reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
 		return true;
 	}
 	if (b1->num == 0) {
 		/* a new body: one per peer, a new block 0 restarts it */
 		if (xp != NULL && xp->body != NULL) {
-			body_free(x, xp->body);
+			xl_body_free(x, xp->body);
 			xp->body = NULL;
 		}
 		if (w->payload_len > x->lim.body_max) {
-			reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
+			xl_reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim,
+			    0);
 			return true;
 		}
 		if (x->nbodies >= x->lim.bodies_max) {
-			limit_hit(x, "Block1 bodies being joined (5.03)",
+			xl_limit_hit(x, "Block1 bodies being joined (5.03)",
 			    x->lim.bodies_max);
-			reply_code(x, p, w, KDC_COAP_UNAVAILABLE, NULL, NULL,
+			xl_reply_code(x, p, w, KDC_COAP_UNAVAILABLE, NULL, NULL,
 			    KDC_COAP_BODIES_RETRY_S);
 			return true;
 		}
-		if ((xp = xp_get(x, p, true)) == NULL ||
+		if ((xp = xl_xp_get(x, p, true)) == NULL ||
 		    (b = kdc_calloc(1, sizeof(*b))) == NULL) {
-			reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
+			xl_reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
 			return true;
 		}
 		cap = size * 2 < x->lim.body_max ? size * 2 : x->lim.body_max;
 		if ((b->buf = kdc_malloc(cap)) == NULL) {
 			kdc_free(b);
-			reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
+			xl_reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
 			return true;
 		}
 		b->cap = cap;
@@ -1639,16 +1642,17 @@ block1_in(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		    strcmp(b->path, m->path) != 0 ||
 		    ((uint64_t)b1->num << (b1->szx + 4)) != b->len) {
 			if (b != NULL) {
-				body_free(x, b);
+				xl_body_free(x, b);
 				xp->body = NULL;
 			}
-			reply_code(x, p, w, CODE_INCOMPLETE, NULL, NULL, 0);
+			xl_reply_code(x, p, w, CODE_INCOMPLETE, NULL, NULL, 0);
 			return true;
 		}
 		if (w->payload_len > x->lim.body_max - b->len) {
-			body_free(x, b);
+			xl_body_free(x, b);
 			xp->body = NULL;
-			reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
+			xl_reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim,
+			    0);
 			return true;
 		}
 	}
@@ -1659,9 +1663,9 @@ block1_in(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		if (cap > x->lim.body_max)
 			cap = x->lim.body_max;
 		if ((nb = kdc_malloc(cap)) == NULL) {
-			body_free(x, b);
+			xl_body_free(x, b);
 			xp->body = NULL;
-			reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
+			xl_reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
 			return true;
 		}
 		memcpy(nb, b->buf, b->len);
@@ -1675,7 +1679,7 @@ block1_in(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	b->len += w->payload_len;
 	if (b1->more) {
 		b->expire = kdc_coap_now_ms() + x->lim.body_timeout_ms;
-		reply_code(x, p, w, CODE_CONTINUE, b1, NULL, 0);
+		xl_reply_code(x, p, w, CODE_CONTINUE, b1, NULL, 0);
 		return true;
 	}
 	xp->body = NULL;	/* the caller frees it after the handler */
@@ -1685,8 +1689,8 @@ block1_in(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	return false;
 }
 
-static void
-on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+void
+xl_on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
     const struct kdc_coap_wire *w)
 {
 	uint8_t buf[KDC_COAP_DGRAM_MAX];
@@ -1707,18 +1711,18 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	/* RFC 7252 §5.4.1: a critical option we do not know */
 	for (size_t i = 0; i < w->nopt; i++)
 		if (kdc_coap_opt_unknown_critical(w->opt[i].num)) {
-			reply_code(x, p, w, CODE_BAD_OPTION, NULL, NULL, 0);
+			xl_reply_code(x, p, w, CODE_BAD_OPTION, NULL, NULL, 0);
 			return;
 		}
-	if ((e = msg_decode(w, &m, NULL, 0)) != KDC_OK ||
-	    (has_b1 = block_of(w, KDC_OPT_BLOCK1, &b1)) < 0 ||
-	    (has_b2 = block_of(w, KDC_OPT_BLOCK2, &b2)) < 0) {
-		reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
+	if ((e = xl_msg_decode(w, &m, NULL, 0)) != KDC_OK ||
+	    (has_b1 = xl_block_of(w, KDC_OPT_BLOCK1, &b1)) < 0 ||
+	    (has_b2 = xl_block_of(w, KDC_OPT_BLOCK2, &b2)) < 0) {
+		xl_reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
 		return;
 	}
 	if (has_b2 && b2.num > 0) {
 		/* a follow-up for the rest of an answer (RFC 7959 §2.4) */
-		xp = xp_get(x, p, false);
+		xp = xl_xp_get(x, p, false);
 		if (xp != NULL && xp->b2 != NULL && xp->b2->method == m.code &&
 		    strcmp(xp->b2->path, m.path) == 0) {
 			b2_serve(x, p, xp, w, &b2);
@@ -1726,13 +1730,13 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		}
 		if (m.code != KDC_COAP_GET) {
 			/* not run twice: a POST is not repeatable */
-			reply_code(x, p, w, CODE_INCOMPLETE, NULL, NULL, 0);
+			xl_reply_code(x, p, w, CODE_INCOMPLETE, NULL, NULL, 0);
 			return;
 		}
 	}
 	if ((rt = route_find(x, kdc_coap_peer_endpoint(p), m.code, m.path,
 	    &code)) == NULL) {
-		reply_code(x, p, w, code, NULL, NULL, 0);
+		xl_reply_code(x, p, w, code, NULL, NULL, 0);
 		return;
 	}
 	/* RFC 7959 §4: a body announced over our limit is refused at once,
@@ -1741,7 +1745,8 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		/* over 4 bytes: past 4 GiB, over any limit of ours */
 		if (o->len > 4 || kdc_coap_opt_uint(o, &size1) != KDC_OK ||
 		    size1 > x->lim.body_max) {
-			reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
+			xl_reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim,
+			    0);
 			return;
 		}
 	}
@@ -1751,7 +1756,7 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		b1echo = b1;
 	}
 	if (joined == NULL && m.payload_len > x->lim.body_max) {
-		reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
+		xl_reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
 		return;
 	}
 	/* RFC 7641 §2: Observe 1 ends an observation (then a plain GET),
@@ -1792,13 +1797,13 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	if (x->cur_obs != NULL)
 		obs = x->obs_seq++ & 0xffffff;
 	if (joined != NULL)
-		body_free(x, joined);
+		xl_body_free(x, joined);
 	if (x->cur_later != NULL) {
 		/* RFC 7252 §5.2.2: the empty ACK now, the answer later */
 		x->cur_later = NULL;
 		kdc_coap_resp_release(&rs);
-		n = bare(buf, KDC_COAP_ACK, w->mid);
-		reply(x, p, w, buf, n);
+		n = xl_bare(buf, KDC_COAP_ACK, w->mid);
+		xl_reply(x, p, w, buf, n);
 	} else {
 		/* an owned payload may be a secret (an /skg private key): it
 		 * is not kept for a retransmission (coap.h: nothing of it is
@@ -1810,21 +1815,21 @@ on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		    has_b2 ? &b2 : NULL, has_b1 ? &b1echo : NULL, m.code,
 		    m.path, x->cur_obs != NULL ? &obs : NULL);
 		if (keep)
-			reply(x, p, w, buf, n);
+			xl_reply(x, p, w, buf, n);
 		else
 			(void)kdc_coap_peer_send(p, buf, n);
 		kdc_wipe(buf, n);
 	}
 	x->cur_obs = NULL;
-	settle(x, p);
+	xl_settle(x, p);
 	kdc_coap_peer_unref(p);
-	held_flush(x);
+	xl_held_flush(x);
 }
 
 /* ---- input ------------------------------------------------------------------------------ */
 
-static struct xl_req *
-req_by_mid(struct kdc_coap_xp *xp, uint16_t mid)
+struct xl_req *
+xl_req_by_mid(struct kdc_coap_xp *xp, uint16_t mid)
 {
 	for (struct xl_req *r = xp->reqs; r != NULL; r = r->next)
 		if (r->sent && r->con.buf != NULL && r->con.mid == mid)
@@ -1848,7 +1853,7 @@ static void
 on_ack(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
     const struct kdc_coap_wire *w)
 {
-	struct kdc_coap_xp *xp = xp_get(x, p, false);
+	struct kdc_coap_xp *xp = xl_xp_get(x, p, false);
 	struct kdc_coap_later **pl, *l;
 	struct xl_obs **po, *o;
 	struct xl_req *r;
@@ -1861,22 +1866,22 @@ on_ack(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			 * observation; an ACK, the notification's transmission */
 			if (w->type == KDC_COAP_RST || o->dead) {
 				*po = o->next;
-				obs_free(x, o);
+				xl_obs_free(x, o);
 			} else
-				con_free(&o->con);
+				xl_con_free(&o->con);
 			return;
 		}
 	for (pl = &xp->seps; (l = *pl) != NULL; pl = &l->next)
 		if (l->con.mid == w->mid) {
 			/* our separate answer arrived (or was refused) */
 			*pl = l->next;
-			later_free(l);
+			xl_later_free(l);
 			return;
 		}
-	if ((r = req_by_mid(xp, w->mid)) == NULL)
+	if ((r = xl_req_by_mid(xp, w->mid)) == NULL)
 		return;
 	if (w->type == KDC_COAP_RST) {
-		req_complete(x, r, KDC_ERR_PEER_RESET, NULL);
+		xl_req_complete(x, r, KDC_ERR_PEER_RESET, NULL);
 		return;
 	}
 	if (w->code == CODE_EMPTY) {
@@ -1890,25 +1895,25 @@ on_ack(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		/* RFC 7252 §5.4.1: rejected; its sender retransmits nothing */
 		kdc_log_debug("peer=%s answer with an unknown critical "
 		    "option rejected", kdc_coap_peer_addr(p));
-		req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
+		xl_req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
 		return;
 	}
-	req_answer(x, r, w);
+	xl_req_answer(x, r, w);
 }
 
 /* A CON or NON carrying a response code: a separate answer to us. */
-static void
-on_separate(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+void
+xl_on_separate(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
     const struct kdc_coap_wire *w)
 {
-	struct kdc_coap_xp *xp = xp_get(x, p, false);
+	struct kdc_coap_xp *xp = xl_xp_get(x, p, false);
 	struct xl_req *r = xp != NULL ? req_by_token(xp, w) : NULL;
 	uint8_t buf[4];
 	size_t n;
 
 	if (r == NULL) {
 		if (w->type == KDC_COAP_CON)
-			(void)kdc_coap_peer_send(p, buf, bare(buf,
+			(void)kdc_coap_peer_send(p, buf, xl_bare(buf,
 			    KDC_COAP_RST, w->mid));
 		return;
 	}
@@ -1917,16 +1922,16 @@ on_separate(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		kdc_log_debug("peer=%s answer with an unknown critical "
 		    "option rejected", kdc_coap_peer_addr(p));
 		if (w->type == KDC_COAP_CON)
-			(void)kdc_coap_peer_send(p, buf, bare(buf,
+			(void)kdc_coap_peer_send(p, buf, xl_bare(buf,
 			    KDC_COAP_RST, w->mid));
-		req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
+		xl_req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
 		return;
 	}
 	if (w->type == KDC_COAP_CON) {
-		n = bare(buf, KDC_COAP_ACK, w->mid);
-		reply(x, p, w, buf, n);
+		n = xl_bare(buf, KDC_COAP_ACK, w->mid);
+		xl_reply(x, p, w, buf, n);
 	}
-	req_answer(x, r, w);
+	xl_req_answer(x, r, w);
 }
 
 void
@@ -1949,10 +1954,10 @@ kdc_coap_xl_input(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			 * 4.00 for a request with more options than we keep */
 			if (r == KDC_ERR_TOO_LARGE && (w.code >> 5) == 0 &&
 			    w.code != CODE_EMPTY)
-				reply_code(x, p, &w, KDC_COAP_BAD_REQUEST,
+				xl_reply_code(x, p, &w, KDC_COAP_BAD_REQUEST,
 				    NULL, NULL, 0);
 			else
-				(void)kdc_coap_peer_send(p, buf, bare(buf,
+				(void)kdc_coap_peer_send(p, buf, xl_bare(buf,
 				    KDC_COAP_RST, w.mid));
 		}
 		goto out;
@@ -1975,19 +1980,19 @@ kdc_coap_xl_input(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		if (w.code == CODE_EMPTY) {
 			/* a CoAP ping (RFC 7252 §4.3): RST */
 			if (w.type == KDC_COAP_CON)
-				(void)kdc_coap_peer_send(p, buf, bare(buf,
+				(void)kdc_coap_peer_send(p, buf, xl_bare(buf,
 				    KDC_COAP_RST, w.mid));
 		} else if (cls == 0)
-			on_request(x, p, &w);
+			xl_on_request(x, p, &w);
 		else if (cls >= 2 && cls <= 5)
-			on_separate(x, p, &w);
+			xl_on_separate(x, p, &w);
 		else if (w.type == KDC_COAP_CON)	/* 1.xx, 6.xx, 7.xx */
-			(void)kdc_coap_peer_send(p, buf, bare(buf,
+			(void)kdc_coap_peer_send(p, buf, xl_bare(buf,
 			    KDC_COAP_RST, w.mid));
 		break;
 	}
 out:
-	settle(x, p);
+	xl_settle(x, p);
 	kdc_coap_peer_unref(p);
 }
 
@@ -2002,19 +2007,19 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	struct xl_req *r;
 	bool again;
 
-	if (x == NULL || p == NULL || (xp = xp_get(x, p, false)) == NULL)
+	if (x == NULL || p == NULL || (xp = xl_xp_get(x, p, false)) == NULL)
 		return;
 	kdc_coap_peer_ref(p);
-	xp->armed = 0;		/* fired: settle() arms the next */
+	xp->armed = 0;		/* fired: xl_settle() arms the next */
 	do {
 		again = false;
-		xp = xp_get(x, p, false);
+		xp = xl_xp_get(x, p, false);
 		for (r = xp != NULL ? xp->reqs : NULL; r != NULL;
 		    r = r->next) {
 			if (r->deadline <= now ||
 			    (r->con.next != 0 && r->con.next <= now &&
 			    r->con.tries >= x->lim.max_retransmit)) {
-				req_complete(x, r, KDC_ERR_TIMEOUT, NULL);
+				xl_req_complete(x, r, KDC_ERR_TIMEOUT, NULL);
 				again = true;	/* done may have changed the list */
 				break;
 			}
@@ -2024,7 +2029,7 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 				r->con.next = now + r->con.timeout;
 				if (kdc_coap_peer_send(p, r->con.buf,
 				    r->con.len) == KDC_ERR_CLOSED) {
-					req_complete(x, r, KDC_ERR_CLOSED,
+					xl_req_complete(x, r, KDC_ERR_CLOSED,
 					    NULL);
 					again = true;
 					break;
@@ -2032,7 +2037,7 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			}
 		}
 	} while (again);
-	if ((xp = xp_get(x, p, false)) == NULL)
+	if ((xp = xl_xp_get(x, p, false)) == NULL)
 		goto out;
 	for (pl = &xp->seps; (l = *pl) != NULL;) {
 		if (l->con.next == 0 || l->con.next > now) {
@@ -2045,7 +2050,7 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			kdc_log_debug("peer=%s separate answer not acknowledged",
 			    kdc_coap_peer_addr(p));
 			*pl = l->next;
-			later_free(l);
+			xl_later_free(l);
 			continue;
 		}
 		l->con.tries++;
@@ -2063,7 +2068,7 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		    KDC_ERR_CLOSED) {
 			/* §4.5: an observer that does not acknowledge is gone */
 			*po = o->next;
-			obs_free(x, o);
+			xl_obs_free(x, o);
 			continue;
 		}
 		o->con.tries++;
@@ -2074,15 +2079,15 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	if (xp->body != NULL && xp->body->expire <= now) {
 		kdc_log_debug("peer=%s Block1 body of %zu bytes stalled: freed",
 		    kdc_coap_peer_addr(p), xp->body->len);
-		body_free(x, xp->body);
+		xl_body_free(x, xp->body);
 		xp->body = NULL;
 	}
 	if (xp->b2 != NULL && xp->b2->expire <= now) {
-		b2_free(xp->b2);
+		xl_b2_free(xp->b2);
 		xp->b2 = NULL;
 	}
 out:
-	settle(x, p);
+	xl_settle(x, p);
 	kdc_coap_peer_unref(p);
 }
 
@@ -2160,27 +2165,27 @@ xp_end(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
 	struct kdc_coap_xp *xp;
 	struct kdc_coap_later *l;
 
-	while ((xp = xp_get(x, p, false)) != NULL && xp->reqs != NULL)
-		req_complete(x, xp->reqs, KDC_ERR_CLOSED, NULL);
+	while ((xp = xl_xp_get(x, p, false)) != NULL && xp->reqs != NULL)
+		xl_req_complete(x, xp->reqs, KDC_ERR_CLOSED, NULL);
 	if (xp == NULL)
 		return;
 	while ((l = xp->seps) != NULL) {
 		xp->seps = l->next;
-		later_free(l);
+		xl_later_free(l);
 	}
-	body_free(x, xp->body);
+	xl_body_free(x, xp->body);
 	xp->body = NULL;
-	b2_free(xp->b2);
+	xl_b2_free(xp->b2);
 	xp->b2 = NULL;
 	while (xp->obs != NULL) {
 		struct xl_obs *o = xp->obs;
 		xp->obs = o->next;
-		obs_free(x, o);
+		xl_obs_free(x, o);
 	}
 	/* unanswered laters stay on x->laters, holding p: their answer
 	 * finds the session closed and is dropped */
 	xp->nlaters = 0;
-	settle(x, p);
+	xl_settle(x, p);
 }
 
 void
@@ -2215,8 +2220,8 @@ kdc_coap_xl_free(struct kdc_coap_xl *x)
 		kdc_coap_peer_unref(p);
 	}
 	while ((l = x->laters) != NULL) {
-		later_unlink(x, l);
-		later_free(l);
+		xl_later_unlink(x, l);
+		xl_later_free(l);
 	}
 	dd_free(x);
 	kdc_free(x);

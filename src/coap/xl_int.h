@@ -205,4 +205,113 @@ struct xl_out {
 	size_t				 nxopt;
 };
 
+/*
+ * What the parts call each other through, by the file that owns it.
+ * Engine thread only, like everything of xl (xl.h). Names: xl_ and what
+ * the function was called while xl was one file.
+ */
+
+/* ---- xl.c: the message layer proper ------------------------------------- */
+
+/* RFC 7252 §4.2: ACK_TIMEOUT x a random factor in [1, 1.5]. */
+unsigned xl_first_timeout(struct kdc_coap_xl *x);
+/* A limit of the engine was hit: a warning, rate-limited per engine
+ * (KDC_LOG_PEER_RATE a second, bursts of KDC_LOG_PEER_BURST), saying how
+ * many were not written. */
+void	xl_limit_hit(struct kdc_coap_xl *x, const char *what, unsigned max);
+/* A CON we send (struct xl_con): freed and wiped (zeroed after);
+ * set to a copy of msg (KDC_OK, or KDC_ERR_NOMEM with k unchanged). */
+void	xl_con_free(struct xl_con *k);
+kdc_err	xl_con_set(struct xl_con *k, const uint8_t *msg, size_t len,
+	    uint16_t mid);
+/* p's engine's message layer (NULL when it has none). */
+struct kdc_coap_xl *xl_of_peer(const struct kdc_coap_peer *p);
+/* Per-peer state: p's struct kdc_coap_xp, made and linked on x->xps
+ * when create (NULL: none, or out of memory). */
+struct kdc_coap_xp *xl_xp_get(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+	    bool create);
+/* Free p's state when nothing is left in flight, else (re)arm its timer
+ * for the earliest thing due. Every part calls it after changing what
+ * p has in flight. */
+void	xl_settle(struct kdc_coap_xl *x, struct kdc_coap_peer *p);
+/* Frees of what a struct kdc_coap_xp holds (body and b2: NULL does
+ * nothing); body_free and obs_free keep x's counts (nbodies, nobs).
+ * later_free drops l's peer reference; later_unlink takes an unanswered
+ * l off x->laters (and off x's and p's counts of laters). */
+void	xl_body_free(struct kdc_coap_xl *x, struct xl_body *b);
+void	xl_b2_free(struct xl_b2 *b);
+void	xl_later_free(struct kdc_coap_later *l);
+void	xl_later_unlink(struct kdc_coap_xl *x, struct kdc_coap_later *l);
+void	xl_obs_free(struct kdc_coap_xl *x, struct xl_obs *o);
+/* The answer leaves: kept for a retransmitted CON (the dedup ring),
+ * then sent. */
+void	xl_reply(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+	    const struct kdc_coap_wire *w, const uint8_t *buf, size_t len);
+/* The same with a bare code answer (xl_code_make()): an ACK to a CON, a
+ * NON (a MID of ours) to a NON. */
+void	xl_reply_code(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+	    const struct kdc_coap_wire *w, uint8_t code,
+	    const struct kdc_coap_block *b1, const uint32_t *size1,
+	    uint32_t max_age);
+
+/* ---- xl_msg.c: messages as bytes, both ways (no state) ------------------ */
+
+/* o as one message of type, mid, token in buf (options in order, the
+ * caller's own among them): KDC_OK and *len, or kdc_coap_wb_end()'s
+ * error (KDC_ERR_TOO_LARGE: it does not fit cap). */
+kdc_err	xl_out_make(uint8_t *buf, size_t cap, uint8_t type, uint16_t mid,
+	    const uint8_t *tok, size_t tok_len, const struct xl_out *o,
+	    size_t *len);
+/* o empty but for code (no Content-Format, no Accept). */
+void	xl_out_init(struct xl_out *o, uint8_t code);
+/* A bare header: empty ACK or RST (RFC 7252 §4.2, §4.3). Returns 4. */
+size_t	xl_bare(uint8_t *buf, uint8_t type, uint16_t mid);
+/*
+ * Block `want` (num, szx) of payload (len bytes) as an answer message,
+ * the block size lowered until the message fits a datagram. 0 when the
+ * block is past the end or nothing fits. *more: blocks follow.
+ */
+size_t	xl_block_make(uint8_t *buf, uint8_t type, uint16_t mid,
+	    const uint8_t *tok, size_t tok_len, struct xl_out *o,
+	    const uint8_t *payload, size_t len,
+	    const struct kdc_coap_block *want, bool *more);
+/* A bare code answer (an error): code, and Size1/Block1/Max-Age when
+ * given. Always fits (buf: KDC_COAP_SEND_MAX). */
+size_t	xl_code_make(uint8_t *buf, uint8_t type, uint16_t mid,
+	    const uint8_t *tok, size_t tok_len, uint8_t code,
+	    const struct kdc_coap_block *b1, const uint32_t *size1,
+	    uint32_t max_age);
+/* w into m (pointers into w's datagram); Location-Path into loc when
+ * not NULL. MALFORMED for an option over our limits (4.00). */
+kdc_err	xl_msg_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m,
+	    char *loc, size_t loc_cap);
+/* Block option num of w: 0 absent, 1 present (*b set), -1 malformed. */
+int	xl_block_of(const struct kdc_coap_wire *w, uint16_t num,
+	    struct kdc_coap_block *b);
+
+/* ---- xl_req.c: our requests (the client side) --------------------------- */
+
+/* r ends: off its peer's list, done called once, then freed. */
+void	xl_req_complete(struct kdc_coap_xl *x, struct xl_req *r, kdc_err st,
+	    const struct kdc_coap_msg *m);
+/* An answer to r (piggybacked or separate): the next Block1 block, the
+ * next Block2 block, or r's completion. */
+void	xl_req_answer(struct kdc_coap_xl *x, struct xl_req *r,
+	    const struct kdc_coap_wire *w);
+/* p's request in flight whose current message has this MID, or NULL. */
+struct xl_req *xl_req_by_mid(struct kdc_coap_xp *xp, uint16_t mid);
+/* A CON or NON carrying a response code: a separate answer to us. */
+void	xl_on_separate(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+	    const struct kdc_coap_wire *w);
+/* Send what handlers asked for, now that their answers are out. */
+void	xl_held_flush(struct kdc_coap_xl *x);
+
+/* ---- xl_srv.c: requests from peers (the server side) -------------------- */
+
+/* A request (0.xx code, CON or NON) from p: refused, joined (Block1),
+ * served from a kept answer (Block2), or routed and answered; then what
+ * its handler asked for is sent (xl_held_flush()). */
+void	xl_on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+	    const struct kdc_coap_wire *w);
+
 #endif
