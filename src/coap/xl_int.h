@@ -1,6 +1,31 @@
 /*
  * xl_int.h: what the files of the CoAP message layer share, for them
- * only (the engine and the faces see xl.h and coap.h).
+ * only. The module's contract is xl.h (the engine's side) with the parts
+ * of coap.h it implements (the faces' side); nothing here is seen by
+ * either.
+ *
+ * The parts, one concern each, and what each owns:
+ *   xl.c      the message layer proper: struct kdc_coap_xl's life and
+ *             limits (x->lim), each datagram parsed and dispatched, the
+ *             dedup ring (x->dd*, struct dd_ent is its own), the ACK or
+ *             RST of any CON of ours, every retransmission and expiry
+ *             (kdc_coap_xl_timer()), and the per-peer state: a struct
+ *             kdc_coap_xp made by xl_xp_get(), its timer armed and the
+ *             struct freed when idle by xl_settle(), what it holds freed
+ *             when the peer goes (the _free functions below).
+ *   xl_msg.c  messages as bytes both ways: struct xl_out into a message,
+ *             a parsed message into a struct kdc_coap_msg. No state.
+ *   xl_req.c  our requests (the client side): struct xl_req, x->held,
+ *             x->tok, x->nreqs, xp->reqs. A request ends only through
+ *             xl_req_complete() (its done called once).
+ *   xl_srv.c  requests from peers (the server side): x->routes, the
+ *             request being handled (x->in_handler, x->cur_*), Block1
+ *             bodies (xp->body, x->nbodies), answers kept for Block2
+ *             (xp->b2), laters (struct kdc_coap_later, x->laters,
+ *             xp->seps once answered), Observe (struct xl_obs, xp->obs,
+ *             x->nobs, x->obs_seq, x->notifying).
+ * Every part takes MIDs from x->mid and calls xl_settle() after changing
+ * what a peer has in flight.
  */
 #ifndef KDC_COAP_XL_INT_H
 #define KDC_COAP_XL_INT_H
