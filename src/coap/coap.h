@@ -1,6 +1,6 @@
 /*
  * coap.h: the CoAP(S) face's transport, as the faces above it see it.
- * The engine is our own on GnuTLS (eng.c, xl.c, record.c, wire.c;
+ * The engine is our own on GnuTLS (eng.c, xl*.c, record.c, wire.c;
  * docs/design.md "Transport"); no GnuTLS type crosses this header, so
  * lwm2m/, ace/ and ocf/ never see it (DESIGN §2).
  *

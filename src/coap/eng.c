@@ -19,7 +19,7 @@
  * exported (record.h) and its GnuTLS session freed: an idle session
  * costs a few hundred bytes.
  *
- * The CoAP message layer is xl.c (xl.h); this file hands it plaintext
+ * The CoAP message layer is xl*.c (xl.h); this file hands it plaintext
  * and sends what it gives back, holding what a step sent until the
  * step's commits are durable (core/syncer.c).
  */
@@ -3560,7 +3560,7 @@ kdc_coap_stop(struct kdc_coap *c)
 	atomic_store(&c->stop, 1);
 }
 
-/* ---- peers, as the faces and xl.c see them ------------------------------------------------ */
+/* ---- peers, as the faces and xl see them -------------------------------------------------- */
 
 const struct kdc_principal *
 kdc_coap_peer_auth(const struct kdc_coap_peer *p)

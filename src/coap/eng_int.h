@@ -1,6 +1,6 @@
 /*
  * eng_int.h: the engine's parts that its tests and fuzz harnesses reach
- * (not the faces: they see coap.h; not xl.c: it sees xl.h).
+ * (not the faces: they see coap.h; not xl*.c: they see xl.h).
  */
 #ifndef KDC_COAP_ENG_INT_H
 #define KDC_COAP_ENG_INT_H

@@ -1,7 +1,7 @@
 /*
  * wire.h: CoAP messages as bytes (RFC 7252 §3, RFC 7959 Block1/Block2/
  * Size1/Size2, RFC 7641 Observe), both ways, with no allocation. The
- * engine's message layer (xl.c) is its only user in the daemon; the
+ * engine's message layer (xl*.c) is its only user in the daemon; the
  * parser reads untrusted bytes through base/buf.h and is fuzzed
  * (fuzz/fuzz_coapwire.c).
  *
@@ -48,7 +48,7 @@
 #define KDC_OPT_SIZE1		60
 #define KDC_OPT_NO_RESPONSE	258
 /* OCF's (OCF Core §12.2.5; coap.h KDC_COAP_OPT_OCF_*): critical, known
- * in answers to our requests (xl.c kdc_coap_xl_answer_ok()) */
+ * in answers to our requests (xl_msg.c kdc_coap_xl_answer_ok()) */
 #define KDC_OPT_OCF_ACCEPT_VERSION	2049
 #define KDC_OPT_OCF_CONTENT_VERSION	2053
 

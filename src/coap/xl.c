@@ -1,10 +1,12 @@
 /*
- * xl.c: the CoAP message layer (xl.h) between the engine and the faces:
- * routes, deduplication, piggybacked and separate answers, our own CON
- * requests with RFC 7252 retransmission, RFC 7959 Block1/Block2 both
- * ways, RFC 7641 Observe on the server side. Everything a peer sends is bounded here before anything is
- * allocated: a Block1 body grows with the bytes that arrived, up to
- * body_max, never by Size1.
+ * xl.c: the CoAP message layer (xl.h) proper, between the engine and the
+ * faces: its lifetime and limits, each datagram from a peer parsed and
+ * dispatched (a request to xl_srv.c, a separate answer to xl_req.c, an
+ * ACK or RST matched here to the CON of ours it completes: a request, a
+ * separate answer, a notification), deduplication of CON requests (a
+ * retransmission gets the kept answer, its handler is not run again),
+ * the retransmission of every CON of ours with RFC 7252's timers, and
+ * the per-peer state. The other parts: xl_int.h.
  *
  * Memory: per engine the routes, the dedup ring and the laters; per peer
  * a struct kdc_coap_xp only while something is in flight (a request, a
@@ -12,147 +14,17 @@
  * fetched block by block, an observation); it is freed as soon as the
  * peer is idle.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "coap/wire.h"
-#include "coap/xl.h"
+#include "coap/xl_int.h"
 #include "crypto/crypto.h"
 
-#define CODE_EMPTY		0
-#define CODE_CONTINUE		KDC_COAP_CODE(2, 31)
-#define CODE_BAD_OPTION		KDC_COAP_CODE(4, 2)
-#define CODE_INCOMPLETE		KDC_COAP_CODE(4, 8)
-#define SZX_MAX			6	/* 1024-byte blocks: they fit a datagram */
-#if KDC_COAP_SEND_MAX > KDC_COAP_DGRAM_MAX
-#error "we send what we accept: KDC_COAP_SEND_MAX <= KDC_COAP_DGRAM_MAX"
-#endif
 #define NONE			UINT64_MAX
 #define DD_NIL			UINT32_MAX
-
-struct xl_route {
-	char			 ep[KDC_NAME_MAX + 1];	/* "" = every endpoint */
-	uint8_t			 method;
-	char			 path[KDC_COAP_PATH_MAX + 1];	/* without the '*' */
-	bool			 prefix;
-	kdc_coap_handler_fn	 fn;
-	void			*arg;
-};
-
-/* A Confirmable message we send and retransmit until ACK or RST. */
-struct xl_con {
-	uint8_t		*buf;		/* ours, wiped when freed */
-	size_t		 len;
-	uint16_t	 mid;
-	unsigned	 tries;		/* retransmissions so far */
-	unsigned	 timeout;	/* the current one, ms */
-	uint64_t	 next;		/* retransmission due; 0: none */
-};
-
-/* An option of the caller's own on a request (kdc_coap_request2()). */
-struct xl_xopt {
-	uint16_t	 num;
-	uint8_t		 len;
-	uint8_t		 val[KDC_COAP_REQ_OPT_LEN];
-};
-
-/* A request we send (kdc_coap_request). Holds a peer reference. */
-struct xl_req {
-	struct xl_req		*next;		/* xp->reqs */
-	struct xl_req		*held_next;	/* x->held */
-	struct kdc_coap_peer	*p;
-	uint8_t			 tok[8];
-	struct xl_con		 con;
-	bool			 held;		/* made in a handler: sent after
-						 * the handler's answer */
-	bool			 sent;
-	uint64_t		 deadline;
-	uint8_t			 method;
-	int			 cf, accept;
-	char			 path[KDC_COAP_PATH_MAX + 1];
-	char			*query;		/* ours, or NULL */
-	uint8_t			 nxopt;
-	struct xl_xopt		 xopt[KDC_COAP_REQ_OPTS_MAX];	/* ascending */
-	/* our body, Block1 when it does not fit a datagram (RFC 7959 §2.5) */
-	uint8_t			*body;		/* ours, wiped */
-	size_t			 body_len;
-	bool			 b1;		/* sent block-wise */
-	bool			 b1_resized;	/* a 4.13 asked for smaller blocks */
-	size_t			 b1_off;	/* offset of the block in flight */
-	uint8_t			 b1_szx;
-	/* the answer, Block2 joined (RFC 7959 §2.4), at most RESP_MAX */
-	uint8_t			*rbody;
-	size_t			 rlen, rcap;
-	uint32_t		 b2_next;	/* block asked for; 0: first */
-	uint8_t			 b2_szx;
-	kdc_coap_done_fn	 done;
-	void			*arg;
-};
-
-/* A Block1 body being joined (one per peer). */
-struct xl_body {
-	uint8_t		*buf;		/* wiped when freed */
-	size_t		 len, cap;
-	uint8_t		 method;
-	char		 path[KDC_COAP_PATH_MAX + 1];
-	uint64_t	 expire;
-};
-
-/* An answer served block by block (one per peer). */
-struct xl_b2 {
-	struct kdc_coap_resp	 rs;	/* owned payload */
-	uint8_t			 method;
-	char			 path[KDC_COAP_PATH_MAX + 1];
-	uint64_t		 expire;
-};
-
-/*
- * A deferred request (coap.h). Unanswered: on x->laters, counted in
- * xp->nlaters. Answered: its separate response in flight on xp->seps
- * until ACK, RST or the last retransmission. Holds a peer reference
- * either way.
- */
-struct kdc_coap_later {
-	struct kdc_coap_later	*next, **pprev;
-	struct kdc_coap_xl	*x;
-	struct kdc_coap_peer	*p;
-	uint8_t			 tok[8];
-	uint8_t			 tok_len;
-	uint8_t			 method;
-	bool			 answered;
-	bool			 has_b2;	/* the request asked for a block size */
-	struct kdc_coap_block	 b2;
-	char			 path[KDC_COAP_PATH_MAX + 1];
-	struct xl_con		 con;
-};
-
-/* An observation (RFC 7641 §4.1): p's GET of a resource, kept to run
- * again for each notification; keyed by (peer, token). */
-struct xl_obs {
-	struct xl_obs		*next;		/* xp->obs */
-	const struct xl_route	*rt;
-	struct kdc_coap_msg	 req;		/* no payload */
-	uint8_t			 tok[8];
-	uint8_t			 tok_len;
-	bool			 dead;		/* ends after this notify */
-	struct xl_con		 con;		/* the notification in flight */
-};
-
-struct kdc_coap_xp {
-	struct kdc_coap_xp	*next, **pprev;	/* x->xps */
-	struct kdc_coap_peer	*p;
-	struct xl_req		*reqs;
-	struct kdc_coap_later	*seps;
-	unsigned		 nlaters;
-	struct xl_body		*body;
-	struct xl_b2		*b2;
-	struct xl_obs		*obs;
-	uint64_t		 armed;		/* timer asked of the engine; 0 none */
-};
 
 struct dd_ent {
 	uint64_t	 serial;
@@ -161,64 +33,6 @@ struct dd_ent {
 	uint32_t	 chain;
 	uint16_t	 len;
 	uint16_t	 mid;
-};
-
-struct kdc_coap_xl {
-	struct kdc_coap			*c;
-	struct kdc_coap_xl_limits	 lim;
-	struct xl_route			 routes[KDC_COAP_ROUTE_MAX];
-	size_t				 nroutes;
-	uint16_t			 mid;
-	uint64_t			 tok;
-	uint64_t			 rng;
-	bool				 closing;
-	struct kdc_coap_xp		*xps;
-	struct kdc_coap_later		*laters;
-	unsigned			 nlaters;
-	unsigned			 nreqs;
-	unsigned			 nbodies;
-	struct xl_req			*held;
-	/* the request being handled */
-	bool				 in_handler;
-	struct kdc_coap_peer		*cur_p;
-	bool				 cur_con;
-	struct kdc_coap_later		*cur_later;
-	const struct kdc_coap_wire	*cur_w;
-	const struct kdc_coap_msg	*cur_m;
-	const struct xl_route		*cur_rt;
-	bool				 cur_obs_ok;	/* a GET with Observe: 0 */
-	struct xl_obs			*cur_obs;	/* ... made an observation */
-	bool				 notifying;	/* a notification's run */
-	unsigned			 nobs;
-	uint32_t			 obs_seq;
-	struct kdc_log_limit		 loglim;	/* warnings of limits hit */
-	/* deduplication: a ring of answers and a hash on (serial, mid) */
-	struct dd_ent			*dd;
-	uint32_t			*dd_head;
-	uint32_t			 dd_max, dd_mask, dd_pos;
-};
-
-/* What a message carries besides its header and token, in option order. */
-struct xl_out {
-	uint8_t				 code;
-	bool				 has_observe;
-	uint32_t			 observe;
-	const char			*location;
-	const char			*uri_path;
-	const char			*uri_query;
-	int				 cf;
-	uint32_t			 max_age;
-	int				 accept;
-	const struct kdc_coap_block	*b2;
-	const struct kdc_coap_block	*b1;
-	bool				 has_size2;
-	uint32_t			 size2;
-	bool				 has_size1;
-	uint32_t			 size1;
-	const uint8_t			*payload;
-	size_t				 len;
-	const struct xl_xopt		*xopt;	/* ascending, none of the above */
-	size_t				 nxopt;
 };
 
 /* ---- small things ---------------------------------------------------------- */
@@ -234,8 +48,8 @@ rnd(struct kdc_coap_xl *x)
 }
 
 /* RFC 7252 §4.2: ACK_TIMEOUT x a random factor in [1, 1.5]. */
-static unsigned
-first_timeout(struct kdc_coap_xl *x)
+unsigned
+xl_first_timeout(struct kdc_coap_xl *x)
 {
 	unsigned t = x->lim.ack_timeout_ms;
 
@@ -245,8 +59,8 @@ first_timeout(struct kdc_coap_xl *x)
 /* A limit of the engine was hit: a warning, rate-limited per engine
  * (KDC_LOG_PEER_RATE a second, bursts of KDC_LOG_PEER_BURST), saying how
  * many were not written. */
-static void
-limit_hit(struct kdc_coap_xl *x, const char *what, unsigned max)
+void
+xl_limit_hit(struct kdc_coap_xl *x, const char *what, unsigned max)
 {
 	unsigned long dropped = 0;
 
@@ -285,8 +99,8 @@ limits_fill(struct kdc_coap_xl_limits *d, const struct kdc_coap_xl_limits *l)
 		d->dedup_max = 1u << 24;	/* the hash's index width */
 }
 
-static void
-con_free(struct xl_con *k)
+void
+xl_con_free(struct xl_con *k)
 {
 	if (k->buf != NULL) {
 		kdc_wipe(k->buf, k->len);
@@ -295,111 +109,27 @@ con_free(struct xl_con *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static kdc_err
-con_set(struct xl_con *k, const uint8_t *msg, size_t len, uint16_t mid)
+kdc_err
+xl_con_set(struct xl_con *k, const uint8_t *msg, size_t len, uint16_t mid)
 {
 	uint8_t *b;
 
 	if ((b = kdc_malloc(len)) == NULL)
 		return KDC_ERR_NOMEM;
 	memcpy(b, msg, len);
-	con_free(k);
+	xl_con_free(k);
 	k->buf = b;
 	k->len = len;
 	k->mid = mid;
 	return KDC_OK;
 }
 
-static struct kdc_coap_xl *
+struct kdc_coap_xl *
 xl_of_peer(const struct kdc_coap_peer *p)
 {
 	struct kdc_coap *c = kdc_coap_peer_engine(p);
 
 	return c != NULL ? kdc_coap_xl_of(c) : NULL;
-}
-
-/* ---- messages out ---------------------------------------------------------- */
-
-/* The caller's own options numbered below limit, from *k on. */
-static void
-xopt_upto(struct kdc_coap_wb *w, const struct xl_out *o, size_t *k,
-    uint32_t limit)
-{
-	for (; *k < o->nxopt && o->xopt[*k].num < limit; (*k)++)
-		kdc_coap_wb_opt(w, o->xopt[*k].num, o->xopt[*k].val,
-		    o->xopt[*k].len);
-}
-
-static kdc_err
-out_make(uint8_t *buf, size_t cap, uint8_t type, uint16_t mid,
-    const uint8_t *tok, size_t tok_len, const struct xl_out *o, size_t *len)
-{
-	struct kdc_coap_wb w;
-	uint8_t v[3];
-	size_t n, k = 0;
-
-	kdc_coap_wb_init(&w, buf, cap, type, o->code, mid, tok, tok_len);
-	xopt_upto(&w, o, &k, KDC_OPT_OBSERVE);
-	if (o->has_observe)
-		kdc_coap_wb_opt_uint(&w, KDC_OPT_OBSERVE, o->observe);
-	xopt_upto(&w, o, &k, KDC_OPT_LOCATION_PATH);
-	if (o->location != NULL)
-		kdc_coap_wb_path(&w, KDC_OPT_LOCATION_PATH, o->location);
-	xopt_upto(&w, o, &k, KDC_OPT_URI_PATH);
-	if (o->uri_path != NULL)
-		kdc_coap_wb_path(&w, KDC_OPT_URI_PATH, o->uri_path);
-	xopt_upto(&w, o, &k, KDC_OPT_CONTENT_FORMAT);
-	if (o->cf >= 0 && o->cf <= 0xffff)
-		kdc_coap_wb_opt_uint(&w, KDC_OPT_CONTENT_FORMAT,
-		    (uint32_t)o->cf);
-	xopt_upto(&w, o, &k, KDC_OPT_MAX_AGE);
-	if (o->max_age > 0)
-		kdc_coap_wb_opt_uint(&w, KDC_OPT_MAX_AGE, o->max_age);
-	xopt_upto(&w, o, &k, KDC_OPT_URI_QUERY);
-	kdc_coap_wb_query(&w, o->uri_query, KDC_COAP_QUERY_MAX);
-	xopt_upto(&w, o, &k, KDC_OPT_ACCEPT);
-	if (o->accept >= 0 && o->accept <= 0xffff)
-		kdc_coap_wb_opt_uint(&w, KDC_OPT_ACCEPT, (uint32_t)o->accept);
-	xopt_upto(&w, o, &k, KDC_OPT_BLOCK2);
-	if (o->b2 != NULL) {
-		n = kdc_coap_block_put(o->b2, v);
-		kdc_coap_wb_opt(&w, KDC_OPT_BLOCK2, v, n);
-	}
-	xopt_upto(&w, o, &k, KDC_OPT_BLOCK1);
-	if (o->b1 != NULL) {
-		n = kdc_coap_block_put(o->b1, v);
-		kdc_coap_wb_opt(&w, KDC_OPT_BLOCK1, v, n);
-	}
-	xopt_upto(&w, o, &k, KDC_OPT_SIZE2);
-	if (o->has_size2)
-		kdc_coap_wb_opt_uint(&w, KDC_OPT_SIZE2, o->size2);
-	xopt_upto(&w, o, &k, KDC_OPT_SIZE1);
-	if (o->has_size1)
-		kdc_coap_wb_opt_uint(&w, KDC_OPT_SIZE1, o->size1);
-	xopt_upto(&w, o, &k, UINT32_MAX);
-	if (o->len > 0)
-		kdc_coap_wb_payload(&w, o->payload, o->len);
-	return kdc_coap_wb_end(&w, len);
-}
-
-static void
-out_init(struct xl_out *o, uint8_t code)
-{
-	memset(o, 0, sizeof(*o));
-	o->code = code;
-	o->cf = KDC_CF_NONE;
-	o->accept = KDC_CF_NONE;
-}
-
-/* A bare header: empty ACK or RST (RFC 7252 §4.2, §4.3). */
-static size_t
-bare(uint8_t *buf, uint8_t type, uint16_t mid)
-{
-	buf[0] = (uint8_t)(0x40 | (type << 4));
-	buf[1] = CODE_EMPTY;
-	buf[2] = (uint8_t)(mid >> 8);
-	buf[3] = (uint8_t)mid;
-	return 4;
 }
 
 /* ---- deduplication --------------------------------------------------------- */
@@ -509,10 +239,35 @@ dd_put(struct kdc_coap_xl *x, uint64_t serial, uint16_t mid,
 	x->dd_pos = (i + 1) % x->dd_max;
 }
 
+/* The answer leaves: kept for a retransmitted CON, then sent. */
+void
+xl_reply(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+    const struct kdc_coap_wire *w, const uint8_t *buf, size_t len)
+{
+	if (w->type == KDC_COAP_CON)
+		dd_put(x, kdc_coap_peer_serial(p), w->mid, buf, len);
+	(void)kdc_coap_peer_send(p, buf, len);
+}
+
+void
+xl_reply_code(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
+    const struct kdc_coap_wire *w, uint8_t code,
+    const struct kdc_coap_block *b1, const uint32_t *size1, uint32_t max_age)
+{
+	uint8_t buf[KDC_COAP_DGRAM_MAX];
+	bool con = w->type == KDC_COAP_CON;
+	size_t n;
+
+	n = xl_code_make(buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
+	    con ? w->mid : x->mid++, w->token, w->token_len, code, b1, size1,
+	    max_age);
+	xl_reply(x, p, w, buf, n);
+}
+
 /* ---- per-peer state ---------------------------------------------------------- */
 
-static struct kdc_coap_xp *
-xp_get(struct kdc_coap_xl *x, struct kdc_coap_peer *p, bool create)
+struct kdc_coap_xp *
+xl_xp_get(struct kdc_coap_xl *x, struct kdc_coap_peer *p, bool create)
 {
 	struct kdc_coap_xp **slot = kdc_coap_peer_xp(p), *xp = *slot;
 
@@ -529,8 +284,8 @@ xp_get(struct kdc_coap_xl *x, struct kdc_coap_peer *p, bool create)
 	return xp;
 }
 
-static void
-body_free(struct kdc_coap_xl *x, struct xl_body *b)
+void
+xl_body_free(struct kdc_coap_xl *x, struct xl_body *b)
 {
 	if (b == NULL)
 		return;
@@ -540,8 +295,8 @@ body_free(struct kdc_coap_xl *x, struct xl_body *b)
 	x->nbodies--;
 }
 
-static void
-b2_free(struct xl_b2 *b)
+void
+xl_b2_free(struct xl_b2 *b)
 {
 	if (b == NULL)
 		return;
@@ -549,18 +304,18 @@ b2_free(struct xl_b2 *b)
 	kdc_free(b);
 }
 
-static void
-later_free(struct kdc_coap_later *l)
+void
+xl_later_free(struct kdc_coap_later *l)
 {
 	struct kdc_coap_peer *p = l->p;
 
-	con_free(&l->con);
+	xl_con_free(&l->con);
 	kdc_free(l);
 	kdc_coap_peer_unref(p);
 }
 
-static void
-later_unlink(struct kdc_coap_xl *x, struct kdc_coap_later *l)
+void
+xl_later_unlink(struct kdc_coap_xl *x, struct kdc_coap_later *l)
 {
 	struct kdc_coap_xp *xp = *kdc_coap_peer_xp(l->p);
 
@@ -573,10 +328,18 @@ later_unlink(struct kdc_coap_xl *x, struct kdc_coap_later *l)
 		xp->nlaters--;
 }
 
+void
+xl_obs_free(struct kdc_coap_xl *x, struct xl_obs *o)
+{
+	xl_con_free(&o->con);
+	kdc_free(o);
+	x->nobs--;
+}
+
 /* Free p's state when nothing is left in flight, else (re)arm its timer
  * for the earliest thing due. */
-static void
-settle(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
+void
+xl_settle(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
 {
 	struct kdc_coap_xp **slot = kdc_coap_peer_xp(p), *xp = *slot;
 	uint64_t next = NONE;
@@ -618,1423 +381,14 @@ settle(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
 	}
 }
 
-/* ---- decoding ---------------------------------------------------------------- */
-
-static kdc_err
-path_append(char *buf, size_t cap, const uint8_t *v, size_t len)
-{
-	size_t used = strlen(buf);
-
-	if (memchr(v, '\0', len) != NULL || memchr(v, '/', len) != NULL)
-		return KDC_ERR_MALFORMED;	/* would make the join ambiguous */
-	if (used + (used > 0) + len + 1 > cap)
-		return KDC_ERR_MALFORMED;	/* over KDC_COAP_PATH_MAX: 4.00 */
-	if (used > 0)
-		buf[used++] = '/';
-	memcpy(buf + used, v, len);
-	buf[used + len] = '\0';
-	return KDC_OK;
-}
-
-/* Content-Format / Accept: 0..65535. */
-static kdc_err
-cf_opt(const struct kdc_coap_opt *o, int *out)
-{
-	uint32_t v;
-
-	if (o->len > 2 || kdc_coap_opt_uint(o, &v) != KDC_OK)
-		return KDC_ERR_MALFORMED;
-	*out = (int)v;
-	return KDC_OK;
-}
-
-/* w into m (pointers into w's datagram); Location-Path into loc when
- * not NULL. MALFORMED for an option over our limits (4.00). */
-static kdc_err
-msg_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m, char *loc,
-    size_t loc_cap)
-{
-	kdc_err r = KDC_OK;
-	uint32_t v;
-
-	memset(m, 0, sizeof(*m));
-	m->code = w->code;
-	m->content_format = KDC_CF_NONE;
-	m->accept = KDC_CF_NONE;
-	if (loc != NULL)
-		loc[0] = '\0';
-	for (size_t i = 0; i < w->nopt && r == KDC_OK; i++) {
-		const struct kdc_coap_opt *o = &w->opt[i];
-		switch (o->num) {
-		case KDC_OPT_URI_PATH:
-			r = path_append(m->path, sizeof(m->path), o->val,
-			    o->len);
-			break;
-		case KDC_OPT_LOCATION_PATH:
-			if (loc != NULL)
-				r = path_append(loc, loc_cap, o->val, o->len);
-			break;
-		case KDC_OPT_URI_QUERY:
-			if (m->nquery == KDC_COAP_QUERY_MAX ||
-			    o->len > KDC_COAP_QUERY_LEN ||
-			    memchr(o->val, '\0', o->len) != NULL) {
-				r = KDC_ERR_MALFORMED;
-				break;
-			}
-			memcpy(m->query[m->nquery], o->val, o->len);
-			m->query[m->nquery++][o->len] = '\0';
-			break;
-		case KDC_OPT_CONTENT_FORMAT:
-			r = cf_opt(o, &m->content_format);
-			break;
-		case KDC_OPT_ACCEPT:
-			r = cf_opt(o, &m->accept);
-			break;
-		case KDC_OPT_OCF_CONTENT_VERSION:
-			if (o->len > 2 || kdc_coap_opt_uint(o, &v) != KDC_OK)
-				r = KDC_ERR_MALFORMED;
-			else
-				m->ocf_version = v;
-			break;
-		default:
-			break;
-		}
-	}
-	if (r != KDC_OK)
-		return r;
-	m->payload = w->payload_len > 0 ? w->payload : NULL;
-	m->payload_len = w->payload_len;
-	if (loc != NULL && loc[0] != '\0')
-		m->location = loc;
-	return KDC_OK;
-}
-
-kdc_err
-kdc_coap_xl_decode(const struct kdc_coap_wire *w, struct kdc_coap_msg *m)
-{
-	return msg_decode(w, m, NULL, 0);
-}
-
-bool
-kdc_coap_xl_answer_ok(const struct kdc_coap_wire *w)
-{
-	for (size_t i = 0; i < w->nopt; i++) {
-		uint16_t num = w->opt[i].num;
-
-		if (num != KDC_OPT_OCF_ACCEPT_VERSION &&
-		    num != KDC_OPT_OCF_CONTENT_VERSION &&
-		    kdc_coap_opt_unknown_critical(num))
-			return false;
-	}
-	return true;
-}
-
-const char *
-kdc_coap_msg_query(const struct kdc_coap_msg *m, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < m->nquery; i++) {
-		const char *q = m->query[i];
-		if (strncmp(q, name, n) != 0)
-			continue;
-		if (q[n] == '=')
-			return q + n + 1;
-		if (q[n] == '\0')
-			return q + n;
-	}
-	return NULL;
-}
-
-/* Block option num of w: 0 absent, 1 present (*b set), -1 malformed. */
-static int
-block_of(const struct kdc_coap_wire *w, uint16_t num, struct kdc_coap_block *b)
-{
-	size_t it = 0;
-	const struct kdc_coap_opt *o = kdc_coap_wire_opt(w, num, &it);
-
-	if (o == NULL)
-		return 0;
-	if (kdc_coap_block_get(o, b) != KDC_OK)
-		return -1;
-	if (b->num >= (1u << 20))
-		return -1;
-	return 1;
-}
-
-/* ---- routes ------------------------------------------------------------------ */
-
-kdc_err
-kdc_coap_route(struct kdc_coap *c, const char *name, uint8_t method,
-    const char *path, kdc_coap_handler_fn fn, void *arg)
-{
-	struct kdc_coap_xl *x = c != NULL ? kdc_coap_xl_of(c) : NULL;
-	struct xl_route *rt;
-	bool prefix;
-	size_t plen;
-
-	if (x == NULL || path == NULL || fn == NULL ||
-	    strlen(path) > KDC_COAP_PATH_MAX || path[0] == '/' ||
-	    (name != NULL && strlen(name) > KDC_NAME_MAX) ||
-	    method < KDC_COAP_GET || method > KDC_COAP_DELETE)
-		return KDC_ERR_INVALID_ARG;
-	if (x->nroutes == KDC_COAP_ROUTE_MAX)
-		return KDC_ERR_TOO_LARGE;
-	plen = strlen(path);
-	prefix = plen >= 2 && path[plen - 1] == '*' && path[plen - 2] == '/';
-	if (prefix)
-		plen--;
-	for (size_t i = 0; i < x->nroutes; i++) {
-		rt = &x->routes[i];
-		if (rt->prefix == prefix && strlen(rt->path) == plen &&
-		    strncmp(rt->path, path, plen) == 0 &&
-		    rt->method == method &&
-		    strcmp(rt->ep, name == NULL ? "" : name) == 0)
-			return KDC_ERR_EXISTS;
-	}
-	rt = &x->routes[x->nroutes++];
-	memset(rt, 0, sizeof(*rt));
-	snprintf(rt->ep, sizeof(rt->ep), "%s", name == NULL ? "" : name);
-	rt->method = method;
-	rt->prefix = prefix;
-	snprintf(rt->path, sizeof(rt->path), "%.*s", (int)plen, path);
-	rt->fn = fn;
-	rt->arg = arg;
-	return KDC_OK;
-}
-
-/* The route for (endpoint, method, path), or NULL with *code 4.04/4.05.
- * Exact routes first, then prefix routes ("rd/" matches "rd/7"). */
-static const struct xl_route *
-route_find(const struct kdc_coap_xl *x, const char *ep, uint8_t method,
-    const char *path, uint8_t *code)
-{
-	bool known = false;
-
-	for (int pass = 0; pass < 2 && !known; pass++)
-		for (size_t i = 0; i < x->nroutes; i++) {
-			const struct xl_route *rt = &x->routes[i];
-			size_t n = strlen(rt->path);
-			if (rt->prefix != (pass == 1) || (rt->ep[0] != '\0' &&
-			    strcmp(rt->ep, ep) != 0))
-				continue;
-			if (pass == 0 ? strcmp(rt->path, path) != 0 :
-			    strncmp(rt->path, path, n) != 0 ||
-			    path[n] == '\0' || path[n] == '/')
-				continue;
-			known = true;
-			if (rt->method == method)
-				return rt;
-		}
-	*code = known ? KDC_COAP_NOT_ALLOWED : KDC_COAP_NOT_FOUND;
-	return NULL;
-}
-
-/* ---- answers ------------------------------------------------------------------ */
-
-/*
- * Block `want` (num, szx) of payload (len bytes) as an answer message,
- * the block size lowered until the message fits a datagram. 0 when the
- * block is past the end or nothing fits. *more: blocks follow.
- */
-static size_t
-block_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
-    size_t tok_len, struct xl_out *o, const uint8_t *payload, size_t len,
-    const struct kdc_coap_block *want, bool *more)
-{
-	struct kdc_coap_block b;
-	uint64_t off = (uint64_t)want->num << (want->szx + 4);
-	uint8_t szx = want->szx > SZX_MAX ? SZX_MAX : want->szx;
-	size_t n;
-	kdc_err r;
-
-	if (off >= len && !(off == 0 && len == 0))
-		return 0;
-	for (;;) {
-		size_t size = (size_t)16 << szx;
-		b.num = (uint32_t)(off >> (szx + 4));
-		b.szx = szx;
-		b.more = off + size < len;
-		o->b2 = &b;
-		o->has_size2 = b.num == 0;
-		o->size2 = (uint32_t)len;
-		o->payload = payload + off;
-		o->len = b.more ? size : len - (size_t)off;
-		r = out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
-		    o, &n);
-		o->b2 = NULL;
-		if (r == KDC_OK) {
-			*more = b.more;
-			return n;
-		}
-		if (r != KDC_ERR_TOO_LARGE || szx == 0)
-			return 0;
-		szx--;
-	}
-}
-
-/* A bare code answer (an error): code, and Size1/Block1/Max-Age when
- * given. Always fits. */
-static size_t
-code_make(uint8_t *buf, uint8_t type, uint16_t mid, const uint8_t *tok,
-    size_t tok_len, uint8_t code, const struct kdc_coap_block *b1,
-    const uint32_t *size1, uint32_t max_age)
-{
-	struct xl_out o;
-	size_t n = 0;
-
-	out_init(&o, code);
-	o.b1 = b1;
-	o.max_age = max_age;
-	if (size1 != NULL) {
-		o.has_size1 = true;
-		o.size1 = *size1;
-	}
-	if (out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len, &o,
-	    &n) != KDC_OK) {
-		/* unreachable with a token of at most 8 bytes */
-		out_init(&o, KDC_COAP_INTERNAL);
-		(void)out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok,
-		    tok_len, &o, &n);
-	}
-	return n;
-}
-
-/* Keep rs as p's answer served by Block2 (an owned copy of a borrowed
- * payload): rs has no payload after, whatever happens. */
-static kdc_err
-b2_keep(struct kdc_coap_xl *x, struct kdc_coap_xp *xp,
-    struct kdc_coap_resp *rs, uint8_t method, const char *path)
-{
-	struct xl_b2 *b;
-	uint8_t *copy;
-
-	if ((b = kdc_calloc(1, sizeof(*b))) == NULL) {
-		kdc_coap_resp_release(rs);
-		return KDC_ERR_NOMEM;
-	}
-	b->rs = *rs;
-	if (rs->release == NULL) {
-		b->rs.payload = NULL;
-		b->rs.payload_len = 0;
-		b->rs.release = NULL;
-		if ((copy = kdc_coap_resp_alloc(&b->rs, rs->payload_len)) ==
-		    NULL) {
-			kdc_free(b);
-			return KDC_ERR_NOMEM;
-		}
-		memcpy(copy, rs->payload, rs->payload_len);
-	}
-	rs->release = NULL;		/* b holds it now */
-	rs->release_arg = NULL;
-	rs->payload = NULL;
-	rs->payload_len = 0;
-	b->method = method;
-	snprintf(b->path, sizeof(b->path), "%s", path);
-	b->expire = kdc_coap_now_ms() + x->lim.body_timeout_ms;
-	b2_free(xp->b2);
-	xp->b2 = b;
-	return KDC_OK;
-}
-
-/*
- * The handler's answer rs to a request of p as one message in buf: whole
- * when it fits (and the peer asked for no smaller block), else block
- * `want` (block 0 when NULL) with the whole answer kept on p for the
- * follow-ups (RFC 7959 §2.4). rs's payload is released or kept: rs has
- * none after. Returns the message's length.
- */
-static size_t
-answer_make(struct kdc_coap_xl *x, struct kdc_coap_peer *p, uint8_t *buf,
-    uint8_t type, uint16_t mid, const uint8_t *tok, size_t tok_len,
-    struct kdc_coap_resp *rs, const struct kdc_coap_block *want,
-    const struct kdc_coap_block *b1, uint8_t method, const char *path,
-    const uint32_t *observe)
-{
-	struct kdc_coap_block first = { 0, false, SZX_MAX };
-	struct kdc_coap_xp *xp;
-	struct xl_out o;
-	size_t n = 0;
-	bool more = false;
-
-	if (rs->payload_len > KDC_COAP_RESP_MAX)
-		goto internal;
-	out_init(&o, rs->code == 0 ? KDC_COAP_INTERNAL : rs->code);
-	o.location = rs->location[0] != '\0' ? rs->location : NULL;
-	o.cf = rs->content_format;
-	o.max_age = rs->max_age;
-	o.b1 = b1;
-	if (observe != NULL) {
-		o.has_observe = true;
-		o.observe = *observe;
-	}
-	if (want == NULL || (want->num == 0 &&
-	    rs->payload_len <= ((size_t)16 << want->szx))) {
-		o.payload = rs->payload;
-		o.len = rs->payload_len;
-		if (out_make(buf, KDC_COAP_SEND_MAX, type, mid, tok, tok_len,
-		    &o, &n) == KDC_OK) {
-			kdc_coap_resp_release(rs);
-			return n;
-		}
-		o.payload = NULL;
-		o.len = 0;
-	}
-	if ((n = block_make(buf, type, mid, tok, tok_len, &o, rs->payload,
-	    rs->payload_len, want != NULL ? want : &first, &more)) == 0) {
-		kdc_coap_resp_release(rs);
-		if (want != NULL && want->num > 0)
-			return code_make(buf, type, mid, tok, tok_len,
-			    KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
-		goto internal;
-	}
-	if (!more) {
-		kdc_coap_resp_release(rs);
-		return n;
-	}
-	if ((xp = xp_get(x, p, true)) == NULL ||
-	    b2_keep(x, xp, rs, method, path) != KDC_OK)
-		goto internal;
-	return n;
-internal:
-	kdc_coap_resp_release(rs);
-	return code_make(buf, type, mid, tok, tok_len, KDC_COAP_INTERNAL,
-	    NULL, NULL, 0);
-}
-
-/* ---- our requests ----------------------------------------------------------------- */
-
-/* The next message of r with a fresh MID: the whole request, the block
- * of its body at b1_off, or a Block2 follow-up for block b2_next. */
-static kdc_err
-req_msg(struct kdc_coap_xl *x, struct xl_req *r)
-{
-	uint8_t buf[KDC_COAP_DGRAM_MAX];
-	struct kdc_coap_block b1, b2;
-	struct xl_out o;
-	uint16_t mid = x->mid++;
-	size_t n = 0;
-	kdc_err e;
-
-	out_init(&o, r->method);
-	o.uri_path = r->path;
-	o.uri_query = r->query;
-	o.xopt = r->xopt;
-	o.nxopt = r->nxopt;
-	o.accept = r->accept;
-	if (r->b2_next > 0) {
-		b2.num = r->b2_next;
-		b2.more = false;
-		b2.szx = r->b2_szx;
-		o.b2 = &b2;
-		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
-		    sizeof(r->tok), &o, &n);
-		goto done;
-	}
-	o.cf = r->cf;
-	if (!r->b1) {
-		o.payload = r->body;
-		o.len = r->body_len;
-		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
-		    sizeof(r->tok), &o, &n);
-		if (e != KDC_ERR_TOO_LARGE || r->body_len == 0)
-			goto done;
-		r->b1 = true;
-		r->b1_off = 0;
-		r->b1_szx = SZX_MAX;
-	}
-	for (;;) {
-		size_t size = (size_t)16 << r->b1_szx;
-		b1.num = (uint32_t)(r->b1_off >> (r->b1_szx + 4));
-		b1.szx = r->b1_szx;
-		b1.more = r->b1_off + size < r->body_len;
-		o.b1 = &b1;
-		o.has_size1 = b1.num == 0;
-		o.size1 = (uint32_t)r->body_len;
-		o.payload = r->body + r->b1_off;
-		o.len = b1.more ? size : r->body_len - r->b1_off;
-		e = out_make(buf, KDC_COAP_SEND_MAX, KDC_COAP_CON, mid, r->tok,
-		    sizeof(r->tok), &o, &n);
-		if (e != KDC_ERR_TOO_LARGE || r->b1_szx == 0)
-			break;
-		r->b1_szx--;
-	}
-done:
-	if (e == KDC_OK)
-		e = con_set(&r->con, buf, n, mid);
-	kdc_wipe(buf, n);	/* a Bootstrap-Write carries keys */
-	return e;
-}
-
-static kdc_err
-req_transmit(struct kdc_coap_xl *x, struct xl_req *r)
-{
-	kdc_err e;
-
-	if ((e = kdc_coap_peer_send(r->p, r->con.buf, r->con.len)) != KDC_OK)
-		return e;
-	r->sent = true;
-	r->con.tries = 0;
-	r->con.timeout = first_timeout(x);
-	r->con.next = kdc_coap_now_ms() + r->con.timeout;
-	return KDC_OK;
-}
-
-static void
-held_remove(struct kdc_coap_xl *x, struct xl_req *r)
-{
-	struct xl_req **pp;
-
-	if (!r->held)
-		return;
-	for (pp = &x->held; *pp != NULL; pp = &(*pp)->held_next)
-		if (*pp == r) {
-			*pp = r->held_next;
-			break;
-		}
-	r->held = false;
-	r->held_next = NULL;
-}
-
-/* r ends: off its peer's list, done called once, then freed. */
-static void
-req_complete(struct kdc_coap_xl *x, struct xl_req *r, kdc_err st,
-    const struct kdc_coap_msg *m)
-{
-	struct kdc_coap_xp *xp = *kdc_coap_peer_xp(r->p);
-	struct kdc_coap_peer *p = r->p;
-	struct xl_req **pp;
-
-	if (xp != NULL)
-		for (pp = &xp->reqs; *pp != NULL; pp = &(*pp)->next)
-			if (*pp == r) {
-				*pp = r->next;
-				break;
-			}
-	held_remove(x, r);
-	x->nreqs--;
-	con_free(&r->con);
-	r->done(r->arg, p, st, m);
-	if (r->body != NULL) {
-		kdc_wipe(r->body, r->body_len);
-		kdc_free(r->body);
-	}
-	if (r->rbody != NULL) {
-		kdc_wipe(r->rbody, r->rcap);
-		kdc_free(r->rbody);
-	}
-	kdc_free(r->query);
-	kdc_free(r);
-	kdc_coap_peer_unref(p);
-}
-
-kdc_err
-kdc_coap_request(struct kdc_coap_peer *p, uint8_t method, const char *path,
-    int content_format, int accept, const uint8_t *payload, size_t len,
-    kdc_coap_done_fn done, void *arg)
-{
-	struct kdc_coap_req rq;
-
-	memset(&rq, 0, sizeof(rq));
-	rq.method = method;
-	rq.path = path;
-	rq.content_format = content_format;
-	rq.accept = accept;
-	rq.payload = payload;
-	rq.len = len;
-	return kdc_coap_request2(p, &rq, done, arg);
-}
-
-/* An option a caller may add: not one the engine writes or acts on. */
-static bool
-xopt_allowed(uint16_t num)
-{
-	switch (num) {
-	case 0:
-	case KDC_OPT_OBSERVE:
-	case KDC_OPT_LOCATION_PATH:
-	case KDC_OPT_URI_PATH:
-	case KDC_OPT_CONTENT_FORMAT:
-	case KDC_OPT_MAX_AGE:
-	case KDC_OPT_URI_QUERY:
-	case KDC_OPT_ACCEPT:
-	case KDC_OPT_LOCATION_QUERY:
-	case KDC_OPT_BLOCK2:
-	case KDC_OPT_BLOCK1:
-	case KDC_OPT_SIZE2:
-	case KDC_OPT_SIZE1:
-		return false;
-	default:
-		return true;
-	}
-}
-
-static void
-req_free_early(struct xl_req *r)
-{
-	con_free(&r->con);
-	if (r->body != NULL)
-		kdc_wipe(r->body, r->body_len);
-	kdc_free(r->body);
-	kdc_free(r->query);
-	kdc_free(r);
-}
-
-kdc_err
-kdc_coap_request2(struct kdc_coap_peer *p, const struct kdc_coap_req *rq,
-    kdc_coap_done_fn done, void *arg)
-{
-	struct kdc_coap_xl *x;
-	struct kdc_coap_xp *xp;
-	struct xl_req *r;
-	uint64_t t;
-	kdc_err e;
-
-	if (p == NULL || rq == NULL || done == NULL || rq->path == NULL ||
-	    rq->method < KDC_COAP_GET || rq->method > KDC_COAP_DELETE ||
-	    (rq->len > 0 && rq->payload == NULL) || rq->path[0] == '/' ||
-	    strlen(rq->path) > KDC_COAP_PATH_MAX ||
-	    rq->nopts > KDC_COAP_REQ_OPTS_MAX ||
-	    (rq->nopts > 0 && rq->opts == NULL))
-		return KDC_ERR_INVALID_ARG;
-	for (size_t i = 0; i < rq->nopts; i++)
-		if (!xopt_allowed(rq->opts[i].num) ||
-		    rq->opts[i].len > KDC_COAP_REQ_OPT_LEN ||
-		    (rq->opts[i].len > 0 && rq->opts[i].val == NULL))
-			return KDC_ERR_INVALID_ARG;
-	if ((x = xl_of_peer(p)) == NULL || x->closing ||
-	    !kdc_coap_peer_open(p))
-		return KDC_ERR_CLOSED;
-	if (rq->len > KDC_COAP_REQ_BODY_MAX)
-		return KDC_ERR_TOO_LARGE;
-	if (x->nreqs >= KDC_COAP_PENDING_MAX) {
-		limit_hit(x, "requests to peers in flight", KDC_COAP_PENDING_MAX);
-		return KDC_ERR_TOO_LARGE;
-	}
-	if ((r = kdc_calloc(1, sizeof(*r))) == NULL)
-		return KDC_ERR_NOMEM;
-	r->p = p;
-	r->method = rq->method;
-	r->cf = rq->content_format;
-	r->accept = rq->accept;
-	snprintf(r->path, sizeof(r->path), "%s", rq->path);
-	r->done = done;
-	r->arg = arg;
-	for (size_t i = 0; i < rq->nopts; i++) {
-		/* kept ascending (insertion; equal numbers keep their order) */
-		size_t j = r->nxopt++;
-
-		while (j > 0 && r->xopt[j - 1].num > rq->opts[i].num) {
-			r->xopt[j] = r->xopt[j - 1];
-			j--;
-		}
-		r->xopt[j].num = rq->opts[i].num;
-		r->xopt[j].len = (uint8_t)rq->opts[i].len;
-		if (rq->opts[i].len > 0)
-			memcpy(r->xopt[j].val, rq->opts[i].val,
-			    rq->opts[i].len);
-	}
-	t = ++x->tok;
-	for (int i = 7; i >= 0; i--, t >>= 8)
-		r->tok[i] = (uint8_t)t;
-	e = KDC_ERR_NOMEM;
-	if (rq->query != NULL && rq->query[0] != '\0' &&
-	    (r->query = kdc_strdup(rq->query)) == NULL)
-		goto fail;
-	if (rq->len > 0) {
-		if ((r->body = kdc_malloc(rq->len)) == NULL)
-			goto fail;
-		memcpy(r->body, rq->payload, rq->len);
-		r->body_len = rq->len;
-	}
-	if ((e = req_msg(x, r)) != KDC_OK)
-		goto fail;
-	if ((xp = xp_get(x, p, true)) == NULL) {
-		e = KDC_ERR_NOMEM;
-		goto fail;
-	}
-	r->deadline = kdc_coap_now_ms() + x->lim.request_timeout_ms;
-	kdc_coap_peer_ref(p);
-	r->next = xp->reqs;
-	xp->reqs = r;
-	x->nreqs++;
-	if (x->in_handler) {
-		/* the handler's answer leaves first: a device sees its 2.04
-		 * to /bs before our first request */
-		r->held = true;
-		r->held_next = x->held;
-		x->held = r;
-		settle(x, p);
-		return KDC_OK;
-	}
-	if ((e = req_transmit(x, r)) != KDC_OK) {
-		xp->reqs = r->next;
-		x->nreqs--;
-		req_free_early(r);
-		settle(x, p);
-		kdc_coap_peer_unref(p);
-		return e;
-	}
-	settle(x, p);
-	return KDC_OK;
-fail:
-	req_free_early(r);
-	return e;
-}
-
-/* Send what handlers asked for, now that their answers are out. */
-static void
-held_flush(struct kdc_coap_xl *x)
-{
-	struct xl_req *r;
-
-	while ((r = x->held) != NULL) {
-		struct kdc_coap_peer *p = r->p;
-		x->held = r->held_next;
-		r->held = false;
-		r->held_next = NULL;
-		kdc_coap_peer_ref(p);
-		if (req_transmit(x, r) != KDC_OK)
-			req_complete(x, r, KDC_ERR_CLOSED, NULL);
-		settle(x, p);
-		kdc_coap_peer_unref(p);
-	}
-}
-
-/* Add an answer's Block2 piece to r's joined body: bounded by
- * KDC_COAP_RESP_MAX, grown with what arrived, never by Size2. */
-static kdc_err
-rbody_add(struct xl_req *r, const uint8_t *v, size_t n)
-{
-	size_t cap;
-	uint8_t *b;
-
-	if (n > KDC_COAP_RESP_MAX - r->rlen)
-		return KDC_ERR_TOO_LARGE;
-	if (n > 0 && r->rlen + n > r->rcap) {
-		cap = r->rcap == 0 ? 2048 : r->rcap;
-		while (cap < r->rlen + n)
-			cap *= 2;
-		if (cap > KDC_COAP_RESP_MAX)
-			cap = KDC_COAP_RESP_MAX;
-		if ((b = kdc_malloc(cap)) == NULL)
-			return KDC_ERR_NOMEM;
-		if (r->rbody != NULL) {
-			memcpy(b, r->rbody, r->rlen);
-			kdc_wipe(r->rbody, r->rcap);
-			kdc_free(r->rbody);
-		}
-		r->rbody = b;
-		r->rcap = cap;
-	}
-	if (n > 0)
-		memcpy(r->rbody + r->rlen, v, n);
-	r->rlen += n;
-	return KDC_OK;
-}
-
-/* An answer to r (piggybacked or separate): the next Block1 block, the
- * next Block2 block, or r's completion. */
-static void
-req_answer(struct kdc_coap_xl *x, struct xl_req *r,
-    const struct kdc_coap_wire *w)
-{
-	struct kdc_coap_block b;
-	struct kdc_coap_msg m;
-	char loc[KDC_COAP_PATH_MAX + 1];
-	int has;
-	kdc_err e;
-
-	r->con.next = 0;
-	if (w->code == KDC_COAP_TOO_LARGE && r->body_len > 0 &&
-	    r->b2_next == 0 && r->b1_off == 0 && !r->b1_resized &&
-	    block_of(w, KDC_OPT_BLOCK1, &b) == 1 &&
-	    (!r->b1 || b.szx < r->b1_szx)) {
-		/* RFC 7959 §2.9.3: too large, and the block size the server
-		 * takes: the body again from its start, once, in those */
-		r->b1 = true;
-		r->b1_resized = true;
-		r->b1_szx = b.szx;
-		if ((e = req_msg(x, r)) != KDC_OK ||
-		    (e = req_transmit(x, r)) != KDC_OK)
-			req_complete(x, r, e == KDC_ERR_NOMEM ? e :
-			    KDC_ERR_CLOSED, NULL);
-		return;
-	}
-	if (r->b1 && r->b2_next == 0 &&
-	    r->b1_off + ((size_t)16 << r->b1_szx) < r->body_len) {
-		/* a block of our body that was not the last */
-		if (w->code != CODE_CONTINUE) {
-			/* refused midway (4.13, 4.08...): that is the answer */
-			goto complete;
-		}
-		r->b1_off += (size_t)16 << r->b1_szx;
-		if (block_of(w, KDC_OPT_BLOCK1, &b) == 1 && b.szx < r->b1_szx)
-			r->b1_szx = b.szx;	/* the server asks for less */
-		if ((e = req_msg(x, r)) != KDC_OK ||
-		    (e = req_transmit(x, r)) != KDC_OK)
-			req_complete(x, r, e == KDC_ERR_NOMEM ? e :
-			    KDC_ERR_CLOSED, NULL);
-		return;
-	}
-	has = block_of(w, KDC_OPT_BLOCK2, &b);
-	if (has < 0) {
-		req_complete(x, r, KDC_ERR_MALFORMED, NULL);
-		return;
-	}
-	if (has == 1 && (b.num > 0 || b.more)) {
-		if (b.num != r->b2_next || ((size_t)b.num << (b.szx + 4)) !=
-		    r->rlen || (b.more && w->payload_len !=
-		    ((size_t)16 << b.szx))) {
-			req_complete(x, r, KDC_ERR_MALFORMED, NULL);
-			return;
-		}
-		if ((e = rbody_add(r, w->payload, w->payload_len)) != KDC_OK) {
-			req_complete(x, r, e, NULL);
-			return;
-		}
-		if (b.more) {
-			r->b2_next = b.num + 1;
-			r->b2_szx = b.szx;
-			if ((e = req_msg(x, r)) != KDC_OK ||
-			    (e = req_transmit(x, r)) != KDC_OK)
-				req_complete(x, r, e == KDC_ERR_NOMEM ? e :
-				    KDC_ERR_CLOSED, NULL);
-			return;
-		}
-	}
-complete:
-	if ((e = msg_decode(w, &m, loc, sizeof(loc))) != KDC_OK) {
-		kdc_log_debug_r(e, "peer=%s answer refused",
-		    kdc_coap_peer_addr(r->p));
-		req_complete(x, r, e, NULL);
-		return;
-	}
-	if (r->rlen > 0) {
-		m.payload = r->rbody;
-		m.payload_len = r->rlen;
-	}
-	req_complete(x, r, KDC_OK, &m);
-}
-
-/* ---- laters ------------------------------------------------------------------------ */
-
-struct kdc_coap_later *
-kdc_coap_defer(struct kdc_coap_peer *p)
-{
-	struct kdc_coap_xl *x;
-	struct kdc_coap_xp *xp;
-	struct kdc_coap_later *l;
-	struct kdc_coap_block b;
-
-	if (p == NULL || (x = xl_of_peer(p)) == NULL || !x->in_handler ||
-	    p != x->cur_p || !x->cur_con || x->cur_later != NULL)
-		return NULL;
-	if (x->nlaters >= KDC_COAP_LATER_MAX) {
-		limit_hit(x, "deferred answers", KDC_COAP_LATER_MAX);
-		return NULL;
-	}
-	if ((xp = xp_get(x, p, true)) == NULL)
-		return NULL;
-	if ((l = kdc_calloc(1, sizeof(*l))) == NULL) {
-		settle(x, p);
-		return NULL;
-	}
-	l->x = x;
-	l->p = p;
-	l->tok_len = x->cur_w->token_len;
-	memcpy(l->tok, x->cur_w->token, l->tok_len);
-	l->method = x->cur_m->code;
-	snprintf(l->path, sizeof(l->path), "%s", x->cur_m->path);
-	if (block_of(x->cur_w, KDC_OPT_BLOCK2, &b) == 1) {
-		l->has_b2 = true;
-		l->b2 = b;
-		l->b2.num = 0;
-	}
-	kdc_coap_peer_ref(p);
-	if ((l->next = x->laters) != NULL)
-		l->next->pprev = &l->next;
-	l->pprev = &x->laters;
-	x->laters = l;
-	x->nlaters++;
-	xp->nlaters++;
-	x->cur_later = l;
-	return l;
-}
-
-void
-kdc_coap_later_cancel(struct kdc_coap_later *l)
-{
-	struct kdc_coap_xl *x;
-	struct kdc_coap_peer *p;
-
-	if (l == NULL || (x = l->x) == NULL || !x->in_handler ||
-	    l != x->cur_later)
-		return;		/* not this handler's: coap.h says not to */
-	p = l->p;
-	later_unlink(x, l);
-	x->cur_later = NULL;
-	kdc_coap_peer_ref(p);
-	later_free(l);
-	settle(x, p);
-	kdc_coap_peer_unref(p);
-}
-
-struct kdc_coap_peer *
-kdc_coap_later_peer(const struct kdc_coap_later *l)
-{
-	return l->p;
-}
-
-unsigned
-kdc_coap_peer_laters(const struct kdc_coap_peer *p)
-{
-	struct kdc_coap_xp *xp = *kdc_coap_peer_xp((struct kdc_coap_peer *)p);
-
-	return xp != NULL ? xp->nlaters : 0;
-}
-
-void
-kdc_coap_later_answer(struct kdc_coap_later *l,
-    const struct kdc_coap_resp *rs)
-{
-	uint8_t buf[KDC_COAP_DGRAM_MAX];
-	struct kdc_coap_resp own;
-	struct kdc_coap_xl *x;
-	struct kdc_coap_xp *xp;
-	struct kdc_coap_peer *p;
-	uint16_t mid;
-	size_t n;
-
-	own = *rs;
-	if (l == NULL || l->answered) {
-		kdc_coap_resp_release(&own);	/* given up all the same */
-		return;
-	}
-	x = l->x;
-	p = l->p;
-	kdc_coap_peer_ref(p);
-	later_unlink(x, l);
-	if (x->closing || !kdc_coap_peer_open(p) ||
-	    (xp = xp_get(x, p, false)) == NULL) {
-		/* the session ended meanwhile: nobody to send it to */
-		kdc_coap_resp_release(&own);
-		later_free(l);
-		goto out;
-	}
-	mid = x->mid++;
-	n = answer_make(x, p, buf, KDC_COAP_CON, mid, l->tok, l->tok_len,
-	    &own, l->has_b2 ? &l->b2 : NULL, NULL, l->method, l->path, NULL);
-	l->answered = true;
-	if (con_set(&l->con, buf, n, mid) != KDC_OK ||
-	    kdc_coap_peer_send(p, buf, n) != KDC_OK) {
-		later_free(l);
-		goto out;
-	}
-	l->con.timeout = first_timeout(x);
-	l->con.next = kdc_coap_now_ms() + l->con.timeout;
-	l->next = xp->seps;
-	xp->seps = l;
-out:
-	kdc_wipe(buf, sizeof(buf));
-	settle(x, p);
-	kdc_coap_peer_unref(p);
-}
-
-/* ---- Observe (RFC 7641), server side ------------------------------------------ */
-
-static void
-obs_free(struct kdc_coap_xl *x, struct xl_obs *o)
-{
-	con_free(&o->con);
-	kdc_free(o);
-	x->nobs--;
-}
-
-/* End p's observation with this token (a new registration replaces it,
- * Observe: 1 ends it, a non-2.xx answer ends it). */
-static void
-obs_end(struct kdc_coap_xl *x, struct kdc_coap_peer *p, const uint8_t *tok,
-    size_t tok_len)
-{
-	struct kdc_coap_xp *xp = xp_get(x, p, false);
-	struct xl_obs **po, *o;
-
-	if (xp == NULL)
-		return;
-	for (po = &xp->obs; (o = *po) != NULL; po = &o->next)
-		if (o->tok_len == tok_len && memcmp(o->tok, tok, tok_len) == 0) {
-			*po = o->next;
-			if (x->cur_obs == o)
-				x->cur_obs = NULL;
-			obs_free(x, o);
-			return;
-		}
-}
-
-kdc_err
-kdc_coap_observe(struct kdc_coap_peer *p)
-{
-	struct kdc_coap_xl *x;
-	struct kdc_coap_xp *xp;
-	struct xl_obs *o;
-
-	if (p == NULL || (x = xl_of_peer(p)) == NULL || !x->in_handler ||
-	    p != x->cur_p || !x->cur_obs_ok)
-		return KDC_ERR_INVALID_ARG;
-	if (x->notifying || x->cur_obs != NULL)
-		return KDC_OK;		/* already observing */
-	obs_end(x, p, x->cur_w->token, x->cur_w->token_len);
-	if (x->nobs >= KDC_COAP_OBSERVERS_MAX) {
-		limit_hit(x, "observations", KDC_COAP_OBSERVERS_MAX);
-		return KDC_ERR_BUSY;
-	}
-	if ((xp = xp_get(x, p, true)) == NULL ||
-	    (o = kdc_calloc(1, sizeof(*o))) == NULL)
-		return KDC_ERR_NOMEM;	/* the caller's settle frees xp */
-	o->rt = x->cur_rt;
-	o->req = *x->cur_m;
-	o->req.payload = NULL;
-	o->req.payload_len = 0;
-	o->req.location = NULL;
-	o->tok_len = x->cur_w->token_len;
-	memcpy(o->tok, x->cur_w->token, o->tok_len);
-	o->next = xp->obs;
-	xp->obs = o;
-	x->nobs++;
-	x->cur_obs = o;
-	return KDC_OK;
-}
-
-/* One notification: o's request through its handler again, the answer
- * as a CON with o's token and the next sequence number (a 2.xx), or a
- * last one without (§4.2: anything else ends the observation). */
-static void
-obs_notify(struct kdc_coap_xl *x, struct kdc_coap_peer *p, struct xl_obs *o)
-{
-	uint8_t buf[KDC_COAP_DGRAM_MAX];
-	struct kdc_coap_resp rs;
-	uint32_t seq;
-	uint16_t mid;
-	size_t n;
-	bool ok;
-
-	memset(&rs, 0, sizeof(rs));
-	rs.content_format = KDC_CF_NONE;
-	x->in_handler = true;
-	x->notifying = true;
-	x->cur_p = p;
-	x->cur_con = false;	/* no defer: a notification is not a request */
-	x->cur_m = &o->req;
-	x->cur_rt = o->rt;
-	x->cur_obs_ok = true;
-	o->rt->fn(o->rt->arg, p, &o->req, &rs);
-	x->in_handler = false;
-	x->notifying = false;
-	x->cur_p = NULL;
-	x->cur_m = NULL;
-	x->cur_rt = NULL;
-	x->cur_obs_ok = false;
-	ok = (rs.code >> 5) == 2;
-	seq = x->obs_seq++ & 0xffffff;
-	mid = x->mid++;
-	n = answer_make(x, p, buf, KDC_COAP_CON, mid, o->tok, o->tok_len, &rs,
-	    NULL, NULL, KDC_COAP_GET, o->req.path, ok ? &seq : NULL);
-	if (!ok)
-		o->dead = true;
-	if (o->con.buf != NULL && o->con.next != 0) {
-		/* §4.5.2: one CON notification at a time; the newer one
-		 * replaces it and goes at its next retransmission */
-		unsigned tries = o->con.tries, t = o->con.timeout;
-		uint64_t next = o->con.next;
-		if (con_set(&o->con, buf, n, mid) == KDC_OK) {
-			o->con.tries = tries;
-			o->con.timeout = t;
-			o->con.next = next;
-		}
-	} else if (con_set(&o->con, buf, n, mid) == KDC_OK &&
-	    kdc_coap_peer_send(p, buf, n) == KDC_OK) {
-		o->con.timeout = first_timeout(x);
-		o->con.next = kdc_coap_now_ms() + o->con.timeout;
-	} else
-		o->dead = true;
-	kdc_wipe(buf, n);
-}
-
-unsigned
-kdc_coap_notify(struct kdc_coap *c, const char *name, const char *path)
-{
-	struct kdc_coap_xl *x = c != NULL ? kdc_coap_xl_of(c) : NULL;
-	struct kdc_coap_xp *xp, *xnext;
-	struct xl_obs **po, *o;
-	unsigned sent = 0;
-
-	if (x == NULL || path == NULL || x->in_handler || x->closing)
-		return 0;
-	for (xp = x->xps; xp != NULL; xp = xp->next) {
-		struct kdc_coap_peer *p = xp->p;
-		if (xp->obs == NULL || !kdc_coap_peer_open(p) || (name != NULL &&
-		    strcmp(name, kdc_coap_peer_endpoint(p)) != 0))
-			continue;
-		for (o = xp->obs; o != NULL; o = o->next)
-			if (!o->dead && strcmp(o->req.path, path) == 0) {
-				obs_notify(x, p, o);
-				sent++;
-			}
-	}
-	/* what ended, and any request a handler made meanwhile */
-	for (xp = x->xps; xp != NULL; xp = xnext) {
-		struct kdc_coap_peer *p = xp->p;
-		xnext = xp->next;
-		for (po = &xp->obs; (o = *po) != NULL;) {
-			if (o->dead && (o->con.next == 0 || o->con.tries >=
-			    x->lim.max_retransmit)) {
-				*po = o->next;
-				obs_free(x, o);
-			} else
-				po = &o->next;
-		}
-		kdc_coap_peer_ref(p);
-		settle(x, p);
-		kdc_coap_peer_unref(p);
-	}
-	held_flush(x);
-	return sent;
-}
-
-/* ---- requests from peers ------------------------------------------------------------ */
-
-/* The answer leaves: kept for a retransmitted CON, then sent. */
-static void
-reply(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
-    const struct kdc_coap_wire *w, const uint8_t *buf, size_t len)
-{
-	if (w->type == KDC_COAP_CON)
-		dd_put(x, kdc_coap_peer_serial(p), w->mid, buf, len);
-	(void)kdc_coap_peer_send(p, buf, len);
-}
-
-static void
-reply_code(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
-    const struct kdc_coap_wire *w, uint8_t code,
-    const struct kdc_coap_block *b1, const uint32_t *size1, uint32_t max_age)
-{
-	uint8_t buf[KDC_COAP_DGRAM_MAX];
-	bool con = w->type == KDC_COAP_CON;
-	size_t n;
-
-	n = code_make(buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
-	    con ? w->mid : x->mid++, w->token, w->token_len, code, b1, size1,
-	    max_age);
-	reply(x, p, w, buf, n);
-}
-
-/* A Block2 follow-up served from p's kept answer (it matches). */
-static void
-b2_serve(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
-    struct kdc_coap_xp *xp, const struct kdc_coap_wire *w,
-    const struct kdc_coap_block *want)
-{
-	uint8_t buf[KDC_COAP_DGRAM_MAX];
-	struct xl_b2 *b = xp->b2;
-	bool con = w->type == KDC_COAP_CON, more = false;
-	struct xl_out o;
-	size_t n;
-
-	out_init(&o, b->rs.code == 0 ? KDC_COAP_INTERNAL : b->rs.code);
-	o.location = b->rs.location[0] != '\0' ? b->rs.location : NULL;
-	o.cf = b->rs.content_format;
-	o.max_age = b->rs.max_age;
-	n = block_make(buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
-	    con ? w->mid : x->mid++, w->token, w->token_len, &o,
-	    b->rs.payload, b->rs.payload_len, want, &more);
-	if (n == 0) {
-		reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
-		return;
-	}
-	reply(x, p, w, buf, n);
-	kdc_wipe(buf, n);
-	if (!more) {
-		/* fetched whole: given up now (it may hold a key) */
-		b2_free(xp->b2);
-		xp->b2 = NULL;
-	} else
-		b->expire = kdc_coap_now_ms() + x->lim.body_timeout_ms;
-}
-
-/*
- * A Block1 piece of a request to a known route (RFC 7959 §2.3). Returns
- * true when the request is answered here (2.31, or a refusal); false
- * with m's payload set to the joined body (*joined: ours to free after
- * the handler) when this was the last piece.
- */
-static bool
-block1_in(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
-    const struct kdc_coap_wire *w, struct kdc_coap_msg *m,
-    const struct kdc_coap_block *b1, struct xl_body **joined)
-{
-	size_t size = (size_t)16 << b1->szx, cap;
-	uint32_t lim = (uint32_t)x->lim.body_max;
-	struct kdc_coap_xp *xp = xp_get(x, p, false);
-	struct xl_body *b;
-	uint8_t *nb;
-
-	*joined = NULL;
-	if (b1->num == 0 && !b1->more)
-		return false;		/* the whole body in one piece */
-	if (b1->more && w->payload_len != size) {
-		reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
-		return true;
-	}
-	if (b1->num == 0) {
-		/* a new body: one per peer, a new block 0 restarts it */
-		if (xp != NULL && xp->body != NULL) {
-			body_free(x, xp->body);
-			xp->body = NULL;
-		}
-		if (w->payload_len > x->lim.body_max) {
-			reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
-			return true;
-		}
-		if (x->nbodies >= x->lim.bodies_max) {
-			limit_hit(x, "Block1 bodies being joined (5.03)",
-			    x->lim.bodies_max);
-			reply_code(x, p, w, KDC_COAP_UNAVAILABLE, NULL, NULL,
-			    KDC_COAP_BODIES_RETRY_S);
-			return true;
-		}
-		if ((xp = xp_get(x, p, true)) == NULL ||
-		    (b = kdc_calloc(1, sizeof(*b))) == NULL) {
-			reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
-			return true;
-		}
-		cap = size * 2 < x->lim.body_max ? size * 2 : x->lim.body_max;
-		if ((b->buf = kdc_malloc(cap)) == NULL) {
-			kdc_free(b);
-			reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
-			return true;
-		}
-		b->cap = cap;
-		b->method = m->code;
-		snprintf(b->path, sizeof(b->path), "%s", m->path);
-		xp->body = b;
-		x->nbodies++;
-	} else {
-		b = xp != NULL ? xp->body : NULL;
-		if (b == NULL || b->method != m->code ||
-		    strcmp(b->path, m->path) != 0 ||
-		    ((uint64_t)b1->num << (b1->szx + 4)) != b->len) {
-			if (b != NULL) {
-				body_free(x, b);
-				xp->body = NULL;
-			}
-			reply_code(x, p, w, CODE_INCOMPLETE, NULL, NULL, 0);
-			return true;
-		}
-		if (w->payload_len > x->lim.body_max - b->len) {
-			body_free(x, b);
-			xp->body = NULL;
-			reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
-			return true;
-		}
-	}
-	if (b->len + w->payload_len > b->cap) {
-		cap = b->cap;
-		while (cap < b->len + w->payload_len)
-			cap *= 2;
-		if (cap > x->lim.body_max)
-			cap = x->lim.body_max;
-		if ((nb = kdc_malloc(cap)) == NULL) {
-			body_free(x, b);
-			xp->body = NULL;
-			reply_code(x, p, w, KDC_COAP_INTERNAL, NULL, NULL, 0);
-			return true;
-		}
-		memcpy(nb, b->buf, b->len);
-		kdc_wipe(b->buf, b->cap);
-		kdc_free(b->buf);
-		b->buf = nb;
-		b->cap = cap;
-	}
-	if (w->payload_len > 0)
-		memcpy(b->buf + b->len, w->payload, w->payload_len);
-	b->len += w->payload_len;
-	if (b1->more) {
-		b->expire = kdc_coap_now_ms() + x->lim.body_timeout_ms;
-		reply_code(x, p, w, CODE_CONTINUE, b1, NULL, 0);
-		return true;
-	}
-	xp->body = NULL;	/* the caller frees it after the handler */
-	*joined = b;
-	m->payload = b->buf;
-	m->payload_len = b->len;
-	return false;
-}
-
-static void
-on_request(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
-    const struct kdc_coap_wire *w)
-{
-	uint8_t buf[KDC_COAP_DGRAM_MAX];
-	const struct xl_route *rt;
-	struct kdc_coap_block b1, b2, b1echo;
-	struct kdc_coap_xp *xp;
-	struct kdc_coap_msg m;
-	struct kdc_coap_resp rs;
-	struct xl_body *joined = NULL;
-	bool con = w->type == KDC_COAP_CON;
-	int has_b1, has_b2;
-	uint8_t code;
-	uint32_t size1, obs = 0, lim = (uint32_t)x->lim.body_max;
-	size_t it = 0, n;
-	const struct kdc_coap_opt *o;
-	kdc_err e;
-
-	/* RFC 7252 §5.4.1: a critical option we do not know */
-	for (size_t i = 0; i < w->nopt; i++)
-		if (kdc_coap_opt_unknown_critical(w->opt[i].num)) {
-			reply_code(x, p, w, CODE_BAD_OPTION, NULL, NULL, 0);
-			return;
-		}
-	if ((e = msg_decode(w, &m, NULL, 0)) != KDC_OK ||
-	    (has_b1 = block_of(w, KDC_OPT_BLOCK1, &b1)) < 0 ||
-	    (has_b2 = block_of(w, KDC_OPT_BLOCK2, &b2)) < 0) {
-		reply_code(x, p, w, KDC_COAP_BAD_REQUEST, NULL, NULL, 0);
-		return;
-	}
-	if (has_b2 && b2.num > 0) {
-		/* a follow-up for the rest of an answer (RFC 7959 §2.4) */
-		xp = xp_get(x, p, false);
-		if (xp != NULL && xp->b2 != NULL && xp->b2->method == m.code &&
-		    strcmp(xp->b2->path, m.path) == 0) {
-			b2_serve(x, p, xp, w, &b2);
-			return;
-		}
-		if (m.code != KDC_COAP_GET) {
-			/* not run twice: a POST is not repeatable */
-			reply_code(x, p, w, CODE_INCOMPLETE, NULL, NULL, 0);
-			return;
-		}
-	}
-	if ((rt = route_find(x, kdc_coap_peer_endpoint(p), m.code, m.path,
-	    &code)) == NULL) {
-		reply_code(x, p, w, code, NULL, NULL, 0);
-		return;
-	}
-	/* RFC 7959 §4: a body announced over our limit is refused at once,
-	 * before anything is kept for it */
-	if ((o = kdc_coap_wire_opt(w, KDC_OPT_SIZE1, &it)) != NULL) {
-		/* over 4 bytes: past 4 GiB, over any limit of ours */
-		if (o->len > 4 || kdc_coap_opt_uint(o, &size1) != KDC_OK ||
-		    size1 > x->lim.body_max) {
-			reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
-			return;
-		}
-	}
-	if (has_b1) {
-		if (block1_in(x, p, w, &m, &b1, &joined))
-			return;
-		b1echo = b1;
-	}
-	if (joined == NULL && m.payload_len > x->lim.body_max) {
-		reply_code(x, p, w, KDC_COAP_TOO_LARGE, NULL, &lim, 0);
-		return;
-	}
-	/* RFC 7641 §2: Observe 1 ends an observation (then a plain GET),
-	 * 0 lets the handler make one (kdc_coap_observe()) */
-	it = 0;
-	if (m.code == KDC_COAP_GET &&
-	    (o = kdc_coap_wire_opt(w, KDC_OPT_OBSERVE, &it)) != NULL &&
-	    o->len <= 3 && kdc_coap_opt_uint(o, &obs) == KDC_OK) {
-		if (obs == 1)
-			obs_end(x, p, w->token, w->token_len);
-		x->cur_obs_ok = obs == 0 && !has_b1 && (!has_b2 ||
-		    b2.num == 0);
-	}
-	memset(&rs, 0, sizeof(rs));
-	rs.content_format = KDC_CF_NONE;
-	x->in_handler = true;
-	x->cur_p = p;
-	x->cur_con = con;
-	x->cur_w = w;
-	x->cur_m = &m;
-	x->cur_rt = rt;
-	x->cur_later = NULL;
-	x->cur_obs = NULL;
-	kdc_coap_peer_ref(p);
-	rt->fn(rt->arg, p, &m, &rs);
-	x->in_handler = false;
-	x->cur_p = NULL;
-	x->cur_w = NULL;
-	x->cur_m = NULL;
-	x->cur_rt = NULL;
-	x->cur_obs_ok = false;
-	if (x->cur_obs != NULL && (x->cur_later != NULL ||
-	    (rs.code >> 5) != 2)) {
-		/* §4.2: only a 2.xx answer makes an observation */
-		obs_end(x, p, w->token, w->token_len);
-		x->cur_obs = NULL;
-	}
-	if (x->cur_obs != NULL)
-		obs = x->obs_seq++ & 0xffffff;
-	if (joined != NULL)
-		body_free(x, joined);
-	if (x->cur_later != NULL) {
-		/* RFC 7252 §5.2.2: the empty ACK now, the answer later */
-		x->cur_later = NULL;
-		kdc_coap_resp_release(&rs);
-		n = bare(buf, KDC_COAP_ACK, w->mid);
-		reply(x, p, w, buf, n);
-	} else {
-		/* an owned payload may be a secret (an /skg private key): it
-		 * is not kept for a retransmission (coap.h: nothing of it is
-		 * left once sent); a retransmitted CON runs the handler again */
-		bool keep = rs.release == NULL;
-
-		n = answer_make(x, p, buf, con ? KDC_COAP_ACK : KDC_COAP_NON,
-		    con ? w->mid : x->mid++, w->token, w->token_len, &rs,
-		    has_b2 ? &b2 : NULL, has_b1 ? &b1echo : NULL, m.code,
-		    m.path, x->cur_obs != NULL ? &obs : NULL);
-		if (keep)
-			reply(x, p, w, buf, n);
-		else
-			(void)kdc_coap_peer_send(p, buf, n);
-		kdc_wipe(buf, n);
-	}
-	x->cur_obs = NULL;
-	settle(x, p);
-	kdc_coap_peer_unref(p);
-	held_flush(x);
-}
-
 /* ---- input ------------------------------------------------------------------------------ */
-
-static struct xl_req *
-req_by_mid(struct kdc_coap_xp *xp, uint16_t mid)
-{
-	for (struct xl_req *r = xp->reqs; r != NULL; r = r->next)
-		if (r->sent && r->con.buf != NULL && r->con.mid == mid)
-			return r;
-	return NULL;
-}
-
-static struct xl_req *
-req_by_token(struct kdc_coap_xp *xp, const struct kdc_coap_wire *w)
-{
-	if (w->token_len != 8)
-		return NULL;
-	for (struct xl_req *r = xp->reqs; r != NULL; r = r->next)
-		if (r->sent && memcmp(r->tok, w->token, 8) == 0)
-			return r;
-	return NULL;
-}
 
 /* An ACK or RST of one of our CONs. */
 static void
 on_ack(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
     const struct kdc_coap_wire *w)
 {
-	struct kdc_coap_xp *xp = xp_get(x, p, false);
+	struct kdc_coap_xp *xp = xl_xp_get(x, p, false);
 	struct kdc_coap_later **pl, *l;
 	struct xl_obs **po, *o;
 	struct xl_req *r;
@@ -2047,22 +401,22 @@ on_ack(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			 * observation; an ACK, the notification's transmission */
 			if (w->type == KDC_COAP_RST || o->dead) {
 				*po = o->next;
-				obs_free(x, o);
+				xl_obs_free(x, o);
 			} else
-				con_free(&o->con);
+				xl_con_free(&o->con);
 			return;
 		}
 	for (pl = &xp->seps; (l = *pl) != NULL; pl = &l->next)
 		if (l->con.mid == w->mid) {
 			/* our separate answer arrived (or was refused) */
 			*pl = l->next;
-			later_free(l);
+			xl_later_free(l);
 			return;
 		}
-	if ((r = req_by_mid(xp, w->mid)) == NULL)
+	if ((r = xl_req_by_mid(xp, w->mid)) == NULL)
 		return;
 	if (w->type == KDC_COAP_RST) {
-		req_complete(x, r, KDC_ERR_PEER_RESET, NULL);
+		xl_req_complete(x, r, KDC_ERR_PEER_RESET, NULL);
 		return;
 	}
 	if (w->code == CODE_EMPTY) {
@@ -2076,43 +430,10 @@ on_ack(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		/* RFC 7252 §5.4.1: rejected; its sender retransmits nothing */
 		kdc_log_debug("peer=%s answer with an unknown critical "
 		    "option rejected", kdc_coap_peer_addr(p));
-		req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
+		xl_req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
 		return;
 	}
-	req_answer(x, r, w);
-}
-
-/* A CON or NON carrying a response code: a separate answer to us. */
-static void
-on_separate(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
-    const struct kdc_coap_wire *w)
-{
-	struct kdc_coap_xp *xp = xp_get(x, p, false);
-	struct xl_req *r = xp != NULL ? req_by_token(xp, w) : NULL;
-	uint8_t buf[4];
-	size_t n;
-
-	if (r == NULL) {
-		if (w->type == KDC_COAP_CON)
-			(void)kdc_coap_peer_send(p, buf, bare(buf,
-			    KDC_COAP_RST, w->mid));
-		return;
-	}
-	if (!kdc_coap_xl_answer_ok(w)) {
-		/* RFC 7252 §5.4.1: rejected, a CON one with RST (§4.2) */
-		kdc_log_debug("peer=%s answer with an unknown critical "
-		    "option rejected", kdc_coap_peer_addr(p));
-		if (w->type == KDC_COAP_CON)
-			(void)kdc_coap_peer_send(p, buf, bare(buf,
-			    KDC_COAP_RST, w->mid));
-		req_complete(x, r, KDC_ERR_UNSUPPORTED, NULL);
-		return;
-	}
-	if (w->type == KDC_COAP_CON) {
-		n = bare(buf, KDC_COAP_ACK, w->mid);
-		reply(x, p, w, buf, n);
-	}
-	req_answer(x, r, w);
+	xl_req_answer(x, r, w);
 }
 
 void
@@ -2135,10 +456,10 @@ kdc_coap_xl_input(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			 * 4.00 for a request with more options than we keep */
 			if (r == KDC_ERR_TOO_LARGE && (w.code >> 5) == 0 &&
 			    w.code != CODE_EMPTY)
-				reply_code(x, p, &w, KDC_COAP_BAD_REQUEST,
+				xl_reply_code(x, p, &w, KDC_COAP_BAD_REQUEST,
 				    NULL, NULL, 0);
 			else
-				(void)kdc_coap_peer_send(p, buf, bare(buf,
+				(void)kdc_coap_peer_send(p, buf, xl_bare(buf,
 				    KDC_COAP_RST, w.mid));
 		}
 		goto out;
@@ -2161,19 +482,19 @@ kdc_coap_xl_input(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		if (w.code == CODE_EMPTY) {
 			/* a CoAP ping (RFC 7252 §4.3): RST */
 			if (w.type == KDC_COAP_CON)
-				(void)kdc_coap_peer_send(p, buf, bare(buf,
+				(void)kdc_coap_peer_send(p, buf, xl_bare(buf,
 				    KDC_COAP_RST, w.mid));
 		} else if (cls == 0)
-			on_request(x, p, &w);
+			xl_on_request(x, p, &w);
 		else if (cls >= 2 && cls <= 5)
-			on_separate(x, p, &w);
+			xl_on_separate(x, p, &w);
 		else if (w.type == KDC_COAP_CON)	/* 1.xx, 6.xx, 7.xx */
-			(void)kdc_coap_peer_send(p, buf, bare(buf,
+			(void)kdc_coap_peer_send(p, buf, xl_bare(buf,
 			    KDC_COAP_RST, w.mid));
 		break;
 	}
 out:
-	settle(x, p);
+	xl_settle(x, p);
 	kdc_coap_peer_unref(p);
 }
 
@@ -2188,19 +509,19 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	struct xl_req *r;
 	bool again;
 
-	if (x == NULL || p == NULL || (xp = xp_get(x, p, false)) == NULL)
+	if (x == NULL || p == NULL || (xp = xl_xp_get(x, p, false)) == NULL)
 		return;
 	kdc_coap_peer_ref(p);
-	xp->armed = 0;		/* fired: settle() arms the next */
+	xp->armed = 0;		/* fired: xl_settle() arms the next */
 	do {
 		again = false;
-		xp = xp_get(x, p, false);
+		xp = xl_xp_get(x, p, false);
 		for (r = xp != NULL ? xp->reqs : NULL; r != NULL;
 		    r = r->next) {
 			if (r->deadline <= now ||
 			    (r->con.next != 0 && r->con.next <= now &&
 			    r->con.tries >= x->lim.max_retransmit)) {
-				req_complete(x, r, KDC_ERR_TIMEOUT, NULL);
+				xl_req_complete(x, r, KDC_ERR_TIMEOUT, NULL);
 				again = true;	/* done may have changed the list */
 				break;
 			}
@@ -2210,7 +531,7 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 				r->con.next = now + r->con.timeout;
 				if (kdc_coap_peer_send(p, r->con.buf,
 				    r->con.len) == KDC_ERR_CLOSED) {
-					req_complete(x, r, KDC_ERR_CLOSED,
+					xl_req_complete(x, r, KDC_ERR_CLOSED,
 					    NULL);
 					again = true;
 					break;
@@ -2218,7 +539,7 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			}
 		}
 	} while (again);
-	if ((xp = xp_get(x, p, false)) == NULL)
+	if ((xp = xl_xp_get(x, p, false)) == NULL)
 		goto out;
 	for (pl = &xp->seps; (l = *pl) != NULL;) {
 		if (l->con.next == 0 || l->con.next > now) {
@@ -2231,7 +552,7 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 			kdc_log_debug("peer=%s separate answer not acknowledged",
 			    kdc_coap_peer_addr(p));
 			*pl = l->next;
-			later_free(l);
+			xl_later_free(l);
 			continue;
 		}
 		l->con.tries++;
@@ -2249,7 +570,7 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 		    KDC_ERR_CLOSED) {
 			/* §4.5: an observer that does not acknowledge is gone */
 			*po = o->next;
-			obs_free(x, o);
+			xl_obs_free(x, o);
 			continue;
 		}
 		o->con.tries++;
@@ -2260,15 +581,15 @@ kdc_coap_xl_timer(struct kdc_coap_xl *x, struct kdc_coap_peer *p,
 	if (xp->body != NULL && xp->body->expire <= now) {
 		kdc_log_debug("peer=%s Block1 body of %zu bytes stalled: freed",
 		    kdc_coap_peer_addr(p), xp->body->len);
-		body_free(x, xp->body);
+		xl_body_free(x, xp->body);
 		xp->body = NULL;
 	}
 	if (xp->b2 != NULL && xp->b2->expire <= now) {
-		b2_free(xp->b2);
+		xl_b2_free(xp->b2);
 		xp->b2 = NULL;
 	}
 out:
-	settle(x, p);
+	xl_settle(x, p);
 	kdc_coap_peer_unref(p);
 }
 
@@ -2346,27 +667,27 @@ xp_end(struct kdc_coap_xl *x, struct kdc_coap_peer *p)
 	struct kdc_coap_xp *xp;
 	struct kdc_coap_later *l;
 
-	while ((xp = xp_get(x, p, false)) != NULL && xp->reqs != NULL)
-		req_complete(x, xp->reqs, KDC_ERR_CLOSED, NULL);
+	while ((xp = xl_xp_get(x, p, false)) != NULL && xp->reqs != NULL)
+		xl_req_complete(x, xp->reqs, KDC_ERR_CLOSED, NULL);
 	if (xp == NULL)
 		return;
 	while ((l = xp->seps) != NULL) {
 		xp->seps = l->next;
-		later_free(l);
+		xl_later_free(l);
 	}
-	body_free(x, xp->body);
+	xl_body_free(x, xp->body);
 	xp->body = NULL;
-	b2_free(xp->b2);
+	xl_b2_free(xp->b2);
 	xp->b2 = NULL;
 	while (xp->obs != NULL) {
 		struct xl_obs *o = xp->obs;
 		xp->obs = o->next;
-		obs_free(x, o);
+		xl_obs_free(x, o);
 	}
 	/* unanswered laters stay on x->laters, holding p: their answer
 	 * finds the session closed and is dropped */
 	xp->nlaters = 0;
-	settle(x, p);
+	xl_settle(x, p);
 }
 
 void
@@ -2401,8 +722,8 @@ kdc_coap_xl_free(struct kdc_coap_xl *x)
 		kdc_coap_peer_unref(p);
 	}
 	while ((l = x->laters) != NULL) {
-		later_unlink(x, l);
-		later_free(l);
+		xl_later_unlink(x, l);
+		xl_later_free(l);
 	}
 	dd_free(x);
 	kdc_free(x);

@@ -7,11 +7,14 @@
  * session, or a NoSec peer); it hands the engine whole CoAP messages to
  * send to a peer. Neither side sees the other's structures.
  *
- * xl.c implements these parts of coap.h: kdc_coap_route(),
+ * xl implements these parts of coap.h: kdc_coap_route(),
  * kdc_coap_msg_query(), kdc_coap_set_timers(), kdc_coap_defer() and the
  * kdc_coap_later_*() calls, kdc_coap_peer_laters(), kdc_coap_request(),
  * kdc_coap_request2(),
- * kdc_coap_observe() and kdc_coap_notify().
+ * kdc_coap_observe() and kdc_coap_notify(). Its files: xl.c (the layer
+ * proper), xl_msg.c (messages as bytes), xl_req.c (our requests),
+ * xl_srv.c (requests from peers); xl_int.h, theirs only, says which
+ * owns what.
  * code.c keeps kdc_coap_code() and the response payload helpers.
  *
  * Engine thread only; no locks. One struct kdc_coap_xl per engine; per
@@ -40,8 +43,8 @@
 #include "base/err.h"
 #include "coap/coap.h"
 
-struct kdc_coap_xl;	/* per engine, xl.c's */
-struct kdc_coap_xp;	/* per peer, xl.c's */
+struct kdc_coap_xl;	/* per engine, xl's (xl_int.h) */
+struct kdc_coap_xp;	/* per peer, xl's (xl_int.h) */
 
 /* Limits and timers (the engine fills them from iotkdc.conf [coap];
  * zero fields take the defaults named). */
@@ -70,7 +73,7 @@ struct kdc_coap_xl_limits {
 					 * when dropped */
 };
 
-/* ---- the engine's side (eng.c), called by xl.c ---------------------------- */
+/* ---- the engine's side (eng.c), called by xl -------------------------------- */
 
 /*
  * Send one CoAP message (a whole datagram's plaintext, at most
@@ -109,7 +112,7 @@ uint64_t kdc_coap_peer_serial(const struct kdc_coap_peer *p);
 /* Inside a handler: the engine is stepping (sends are queued). */
 bool	kdc_coap_in_step(const struct kdc_coap *c);
 
-/* ---- xl.c's side, called by the engine ------------------------------------ */
+/* ---- xl's side, called by the engine --------------------------------------- */
 
 struct kdc_coap_wire;
 /* A parsed message (wire.h) as the faces see it (path, queries,

@@ -472,7 +472,7 @@ test_block1_too_large(void **state)
 
 /*
  * Block 0, then block 2: a body with a gap. The engine joins a body in
- * order only (xl.c): the out-of-order block gets 4.08 Request Entity
+ * order only (xl_srv.c): the out-of-order block gets 4.08 Request Entity
  * Incomplete (RFC 7959 §2.9.2) and the partial body is dropped. What
  * matters too: the handler never sees the partial body (nothing enrolled,
  * nothing audited) and the session goes on serving a whole body.
@@ -518,8 +518,8 @@ test_block1_gap(void **state)
 
 /*
  * Block1 without Size1 (RFC 7959 makes Size1 optional): the engine joins
- * the body all the same, bounded by the route's limit as it grows (xl.c),
- * and the handler sees it whole. A block other than 0 with no transfer
+ * the body all the same, bounded by the route's limit as it grows
+ * (xl_srv.c), and the handler sees it whole. A block other than 0 with no transfer
  * under way: 4.08, and no handler call.
  */
 static void
