@@ -682,7 +682,10 @@ static bool
 point_eq(const uint8_t ax[32], const uint8_t ay[32], const uint8_t bx[32],
     const uint8_t by[32])
 {
-	return kdc_ct_equal(ax, bx, 32) & kdc_ct_equal(ay, by, 32);
+	/* & on purpose (both compared, no branch); as integers, so clang's
+	 * -Wbitwise-instead-of-logical does not take it for a typo */
+	return ((unsigned)kdc_ct_equal(ax, bx, 32) &
+	    (unsigned)kdc_ct_equal(ay, by, 32)) != 0;
 }
 
 /* req_cnf of a client_credentials request: the PoP kind and key. */
