@@ -52,8 +52,7 @@ struct core_set {
 /* The CoAP faces and everything their thread owns, and the EST workers
  * (core/pool.h), each with a core_set of its own. */
 struct coap_face {
-	struct kdc_store	*st;		/* face 0's, shared by all */
-	bool			 own_st;
+	struct kdc_store	*st;
 	struct kdc_ca		*ca;
 	struct kdc_core		*core;
 	struct kdc_coap		*coap;
@@ -426,8 +425,7 @@ face_stop(struct coap_face *f)
 	}
 	kdc_core_free(f->core);
 	kdc_ca_free(f->ca);
-	if (f->own_st)
-		kdc_store_close(f->st);
+	kdc_store_close(f->st);
 	kdc_free(f->srv_cert);
 	kdc_free(f->srv_spki);
 	memset(f, 0, sizeof(*f));
@@ -485,18 +483,15 @@ ep_listen(struct ctx *c, struct coap_face *f, const char *name, int port,
 	return 0;
 }
 
-/* Open a store connection (or use st, shared: store.h
- * kdc_store_share()), the CA and a core for one thread. */
+/* Open a store connection, the CA and a core for one thread. */
 static int
-core_set_open_on(struct ctx *c, struct core_set *cs, struct kdc_store *st)
+core_set_open(struct ctx *c, struct core_set *cs)
 {
 	char p[1200];
 	kdc_err r;
 
 	path_in(c, "iotkdc.db", p, sizeof(p));
-	if (st != NULL)
-		cs->st = st;
-	else if ((r = kdc_store_open(p, 0, &cs->st)) != KDC_OK)
+	if ((r = kdc_store_open(p, 0, &cs->st)) != KDC_OK)
 		return fail("%s: %s", p, kdc_err_str(r));
 	if ((r = kdc_ca_load(c->dir, c->kr, strcmp(c->cfg.ca_key, "file") == 0 ?
 	    NULL : c->cfg.ca_key, &cs->ca)) != KDC_OK)
@@ -508,12 +503,6 @@ core_set_open_on(struct ctx *c, struct core_set *cs, struct kdc_store *st)
 		return fail("%s: ACE AS key: %s", c->dir, kdc_err_str(r));
 	follow(cs->core);
 	return 0;
-}
-
-static int
-core_set_open(struct ctx *c, struct core_set *cs)
-{
-	return core_set_open_on(c, cs, NULL);
 }
 
 /* The engine's revocation watch saw a revocation: the LwM2M Server drops
@@ -561,20 +550,12 @@ workers_start(struct ctx *c, struct coap_face *f, size_t nwk)
 	return 0;
 }
 
-/*
- * One engine thread's face. The engine threads share one store
- * connection (shared: face 0's; NULL for face 0 itself, which opens it
- * and shares it when more faces follow): one SQLite page cache, where a
- * connection each would empty the others' at every commit, and one group
- * commit for all (docs/perf.md).
- */
 static int
 face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
-    struct coap_face *f, size_t nwk, struct kdc_store *shared, bool share)
+    struct coap_face *f, size_t nwk)
 {
 	struct kdc_lwm2m_opts o;
 	struct core_set own = { NULL, NULL, NULL };
-	char p[1200];
 	kdc_err r;
 	int rc;
 
@@ -582,17 +563,7 @@ face_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	if (c->cfg.coap_port == 0 && c->cfg.lwm2m_port == 0 &&
 	    c->cfg.nosec_port == 0)
 		return 0;
-	if (shared == NULL) {
-		path_in(c, "iotkdc.db", p, sizeof(p));
-		if ((r = kdc_store_open(p, 0, &shared)) != KDC_OK)
-			return fail("%s: %s", p, kdc_err_str(r));
-		f->own_st = true;
-		if (share && (r = kdc_store_share(shared)) != KDC_OK) {
-			kdc_store_close(shared);
-			return fail("%s: %s", p, kdc_err_str(r));
-		}
-	}
-	rc = core_set_open_on(c, &own, shared);
+	rc = core_set_open(c, &own);
 	f->st = own.st;		/* closed by face_stop(), as all below */
 	f->ca = own.ca;
 	f->core = own.core;
@@ -691,8 +662,7 @@ faces_start(struct ctx *c, const char *cert_pem, const char *key_pem,
 	    ((size_t)c->cfg.sign_threads + n - 1) / n;
 	for (size_t i = 0; i < n; i++) {
 		*nout = i + 1;
-		if (face_start(c, cert_pem, key_pem, &f[i], nwk,
-		    i == 0 ? NULL : f[0].st, n > 1) != 0)
+		if (face_start(c, cert_pem, key_pem, &f[i], nwk) != 0)
 			return 1;
 	}
 	if (n > 1)
@@ -709,7 +679,7 @@ faces_stop(struct coap_face *f, size_t n)
 			pthread_join(f[i].thread, NULL);
 			f[i].running = 0;
 		}
-	for (size_t i = n; i-- > 0;)	/* face 0's store last */
+	for (size_t i = 0; i < n; i++)
 		face_stop(&f[i]);
 	kdc_free(f);
 }

@@ -327,7 +327,7 @@ struct sq {
 	sqlite3			*db;
 	int			 version;	/* user_version, migrated */
 	sqlite3_stmt		*stmt[S_COUNT];
-	bool			 wlock;		/* holds the writers' lock (sq_wlock) */
+	bool			 wlock;		/* holds sq_writers */
 	bool			 deferred;	/* kdc_store_defer_sync() */
 	bool			 unsynced;	/* committed since the last sync */
 	struct timespec		 unsynced_at;	/* the first such commit */
@@ -336,38 +336,40 @@ struct sq {
 /*
  * Writers of one process take turns on this lock before BEGIN IMMEDIATE
  * and give it back when the transaction ends. Without it, connections of
- * one process (serve has one for the engine threads, one for HTTP and
- * each EST worker) meet SQLite's own write lock and its busy handler,
- * which sleeps 1, 2, 5, ... ms between tries where a transaction takes
- * ~0.1 ms; a mutex hands over at once. Other processes (the CLI) still
- * meet the busy timeout. The lock belongs to the transaction, not to a
- * thread: the engine threads share a connection (store.h
- * kdc_store_share()), and the batch transaction one of them opened
- * another may commit. One thread may take it again for a second
- * connection (tests hold transactions on two).
+ * one process (serve has one per thread: CoAP, HTTP, each EST worker)
+ * meet SQLite's own write lock and its busy handler, which sleeps 1, 2,
+ * 5, ... ms between tries where a transaction takes ~0.1 ms; a mutex
+ * hands over at once. Other processes (the CLI) still meet the busy
+ * timeout. Recursive: one thread may hold transactions on two
+ * connections (tests do).
  */
-static pthread_mutex_t sq_wmu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sq_wcv = PTHREAD_COND_INITIALIZER;
-static unsigned sq_wheld;		/* transactions holding it */
-static pthread_t sq_wthread;		/* the thread that took it first */
-/* threads waiting for it: a batch holding it commits early */
+static pthread_mutex_t sq_writers;
+static pthread_once_t sq_writers_once = PTHREAD_ONCE_INIT;
+/* threads waiting for sq_writers: a batch holding it commits early */
 static atomic_uint sq_writers_waiting;
+
+static void
+sq_writers_init(void)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&sq_writers, &a);
+	pthread_mutexattr_destroy(&a);
+}
 
 static void
 sq_wlock(struct sq *q)
 {
 	if (q->wlock)
 		return;
-	pthread_mutex_lock(&sq_wmu);
-	if (sq_wheld > 0 && !pthread_equal(sq_wthread, pthread_self())) {
+	pthread_once(&sq_writers_once, sq_writers_init);
+	if (pthread_mutex_trylock(&sq_writers) != 0) {
 		atomic_fetch_add(&sq_writers_waiting, 1);
-		while (sq_wheld > 0)
-			pthread_cond_wait(&sq_wcv, &sq_wmu);
+		pthread_mutex_lock(&sq_writers);
 		atomic_fetch_sub(&sq_writers_waiting, 1);
 	}
-	if (sq_wheld++ == 0)
-		sq_wthread = pthread_self();
-	pthread_mutex_unlock(&sq_wmu);
 	q->wlock = true;
 }
 
@@ -378,10 +380,7 @@ sq_wunlock(struct sq *q)
 {
 	if (q->wlock && (q->db == NULL || sqlite3_get_autocommit(q->db))) {
 		q->wlock = false;
-		pthread_mutex_lock(&sq_wmu);
-		if (--sq_wheld == 0)
-			pthread_cond_signal(&sq_wcv);
-		pthread_mutex_unlock(&sq_wmu);
+		pthread_mutex_unlock(&sq_writers);
 	}
 }
 

@@ -3,7 +3,6 @@
  * counts nested transactions, converts enums to text and back, frees
  * rows, and dispatches everything else to the engine's ops (store_int.h).
  */
-#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,15 +132,6 @@ blob_ok(const uint8_t *p, size_t len)
 	return p != NULL || len == 0;
 }
 
-/* A batch transaction gone: every thread in a batch is told at its end. */
-static void
-batch_fail(struct kdc_store *st, kdc_err r)
-{
-	for (unsigned i = 0; i < KDC_STORE_BATCH_USERS; i++)
-		if (st->users[i].used && st->users[i].err == KDC_OK)
-			st->users[i].err = r;
-}
-
 /*
  * Every call but open/close/rollback passes here. Inside a transaction
  * that an inner rollback doomed (or that the engine rolled back by
@@ -152,13 +142,15 @@ batch_fail(struct kdc_store *st, kdc_err r)
 static kdc_err
 guard(struct kdc_store *st)
 {
+	if (st == NULL)
+		return KDC_ERR_INVALID_ARG;
 	/* a batch's transaction the engine ended by itself: what it held is
 	 * lost (kdc_store_batch_end() says so); the next operation opens
-	 * another (a SAVEPOINT outside one would open a transaction of its
-	 * own, without the writer lock: docs/traps.md) */
+	 * another */
 	if (st->batch_open && !st->ops->in_txn(st)) {
 		st->batch_open = false;
-		batch_fail(st, KDC_ERR_STORE);
+		if (st->batch_err == KDC_OK)
+			st->batch_err = KDC_ERR_STORE;
 		if (st->txn_depth > 0)
 			st->txn_failed = true;
 	}
@@ -167,44 +159,6 @@ guard(struct kdc_store *st)
 	if (st->txn_depth > 0 && st->txn_failed)
 		return KDC_ERR_STORE;
 	return KDC_OK;
-}
-
-/* Every call of a shared store holds its lock (recursive: a call inside
- * a transaction of the same thread). */
-static void
-lock(struct kdc_store *st)
-{
-	if (st->shared)
-		pthread_mutex_lock(&st->mu);
-}
-
-static void
-unlock(struct kdc_store *st)
-{
-	if (st->shared)
-		pthread_mutex_unlock(&st->mu);
-}
-
-/* The common entry: the lock, then guard(). */
-static kdc_err
-enter(struct kdc_store *st)
-{
-	kdc_err r;
-
-	if (st == NULL)
-		return KDC_ERR_INVALID_ARG;
-	lock(st);
-	if ((r = guard(st)) != KDC_OK)
-		unlock(st);
-	return r;
-}
-
-/* The common exit: r, the lock given back. */
-static kdc_err
-leave(struct kdc_store *st, kdc_err r)
-{
-	unlock(st);
-	return r;
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -227,8 +181,6 @@ kdc_store_close(struct kdc_store *st)
 {
 	if (st == NULL)
 		return;
-	if (st->shared)			/* no other thread uses it now */
-		pthread_mutex_destroy(&st->mu);
 	st->ops->close(st);
 }
 
@@ -237,9 +189,9 @@ kdc_store_ping(struct kdc_store *st)
 {
 	kdc_err r;
 
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ping(st));
+	return st->ops->ping(st);
 }
 
 kdc_err
@@ -253,22 +205,17 @@ kdc_store_check(struct kdc_store *st, char *why, size_t cap)
 		cap = sizeof(none);
 	}
 	why[0] = '\0';
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->check(st, why, cap));
+	return st->ops->check(st, why, cap);
 }
 
 int
 kdc_store_schema_version(struct kdc_store *st)
 {
-	int v;
-
 	if (st == NULL)
 		return 0;
-	lock(st);
-	v = st->ops->schema_version(st);
-	unlock(st);
-	return v;
+	return st->ops->schema_version(st);
 }
 
 /* ---- transactions and batches ----------------------------------------- */
@@ -282,22 +229,8 @@ mono_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* This thread's batch, or NULL. */
-static struct kdc_store_batch_user *
-batch_user(struct kdc_store *st)
-{
-	pthread_t self = pthread_self();
-
-	if (st->nusers == 0)
-		return NULL;
-	for (unsigned i = 0; i < KDC_STORE_BATCH_USERS; i++)
-		if (st->users[i].used && pthread_equal(st->users[i].t, self))
-			return &st->users[i];
-	return NULL;
-}
-
-/* Commit the batches' open transaction (none open: KDC_OK). A failure is
- * told to every thread in a batch. */
+/* Commit the batch's open transaction (none open: KDC_OK). A failure is
+ * kept for kdc_store_batch_end(). */
 static kdc_err
 batch_commit(struct kdc_store *st)
 {
@@ -306,19 +239,8 @@ batch_commit(struct kdc_store *st)
 	if (!st->batch_open)
 		return KDC_OK;
 	st->batch_open = false;
-	if ((r = st->ops->commit(st)) != KDC_OK)
-		batch_fail(st, r);
-	return r;
-}
-
-/* The batch transaction lost or not undoable: nothing of it stands. */
-static kdc_err
-batch_abort(struct kdc_store *st, kdc_err r)
-{
-	if (st->ops->in_txn(st))
-		st->ops->rollback(st);
-	st->batch_open = false;
-	batch_fail(st, r);
+	if ((r = st->ops->commit(st)) != KDC_OK && st->batch_err == KDC_OK)
+		st->batch_err = r;
 	return r;
 }
 
@@ -327,29 +249,21 @@ kdc_store_begin(struct kdc_store *st)
 {
 	kdc_err r;
 
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	if (st->txn_depth == 0 && batch_user(st) != NULL) {
+	if (st->txn_depth == 0 && st->batch) {
 		if (!st->batch_open) {
 			if ((r = st->ops->begin(st)) != KDC_OK)
-				return leave(st, r);
+				return r;
 			st->batch_open = true;
 			st->batch_ops = 0;
 			st->batch_t0 = mono_ms();
 		}
 		if ((r = st->ops->sp_open(st)) != KDC_OK)
-			return leave(st, r);
-	} else if (st->txn_depth == 0) {
-		/* not in a batch: others' batch committed first (a shared
-		 * store has one connection) */
-		if ((r = batch_commit(st)) != KDC_OK ||
-		    (r = st->ops->begin(st)) != KDC_OK)
-			return leave(st, r);
-	}
-	/* the outermost begin keeps its hold on a shared store's lock
-	 * until its commit or rollback (txn_end()) */
-	if (st->txn_depth++ > 0)
-		unlock(st);
+			return r;
+	} else if (st->txn_depth == 0 && (r = st->ops->begin(st)) != KDC_OK)
+		return r;
+	st->txn_depth++;
 	return KDC_OK;
 }
 
@@ -361,17 +275,30 @@ batch_op_end(struct kdc_store *st, bool undo)
 {
 	kdc_err r;
 
-	if (!st->ops->in_txn(st))	/* the engine ended it by itself */
-		return batch_abort(st, KDC_ERR_STORE);
-	if (undo) {
-		/* a savepoint we cannot undo: nothing of the transaction
-		 * may stand */
-		if ((r = st->ops->sp_undo(st)) != KDC_OK)
-			(void)batch_abort(st, r);
+	if (!st->ops->in_txn(st)) {	/* the engine ended it by itself */
+		st->batch_open = false;
+		if (st->batch_err == KDC_OK)
+			st->batch_err = KDC_ERR_STORE;
 		return KDC_ERR_STORE;
 	}
-	if ((r = st->ops->sp_release(st)) != KDC_OK)
-		return batch_abort(st, r);
+	if (undo) {
+		if ((r = st->ops->sp_undo(st)) != KDC_OK) {
+			/* a savepoint we cannot undo: nothing of the
+			 * transaction may stand */
+			st->ops->rollback(st);
+			st->batch_open = false;
+			if (st->batch_err == KDC_OK)
+				st->batch_err = r;
+		}
+		return KDC_ERR_STORE;
+	}
+	if ((r = st->ops->sp_release(st)) != KDC_OK) {
+		st->ops->rollback(st);
+		st->batch_open = false;
+		if (st->batch_err == KDC_OK)
+			st->batch_err = r;
+		return r;
+	}
 	if (++st->batch_ops >= (st->batch_max_ops != 0 ? st->batch_max_ops :
 	    KDC_STORE_BATCH_OPS) || st->ops->contended(st) ||
 	    mono_ms() - st->batch_t0 >= (st->batch_max_ms != 0 ?
@@ -380,138 +307,68 @@ batch_op_end(struct kdc_store *st, bool undo)
 	return KDC_OK;
 }
 
-/* The outermost commit or rollback: the begin's hold on the lock ends. */
-static kdc_err
-txn_end(struct kdc_store *st, bool undo)
-{
-	bool doomed = st->txn_failed;
-	kdc_err r;
-
-	st->txn_failed = false;
-	if (st->batch_open && batch_user(st) != NULL) {
-		r = batch_op_end(st, undo || doomed);
-		if (r == KDC_OK && doomed)
-			r = KDC_ERR_STORE;
-	} else if (undo || doomed) {
-		if (st->ops->in_txn(st))
-			st->ops->rollback(st);
-		r = KDC_ERR_STORE;
-	} else
-		r = st->ops->commit(st);
-	unlock(st);			/* kdc_store_begin()'s */
-	return r;
-}
-
 kdc_err
 kdc_store_commit(struct kdc_store *st)
 {
 	kdc_err r;
 
-	if (st == NULL)
-		return KDC_ERR_STORE;
-	lock(st);
-	if (st->txn_depth == 0)
-		return leave(st, KDC_ERR_STORE);	/* commit without begin */
+	if (st == NULL || st->txn_depth == 0)
+		return KDC_ERR_STORE;		/* commit without begin */
 	r = guard(st);
-	if (--st->txn_depth == 0)
-		r = txn_end(st, false);
-	return leave(st, r);
-}
+	st->txn_depth--;
+	if (st->txn_depth == 0) {
+		if (st->batch) {
+			bool doomed = st->txn_failed;
 
-void
-kdc_store_rollback(struct kdc_store *st)
-{
-	if (st == NULL)
-		return;
-	lock(st);
-	if (st->txn_depth > 0) {
-		if (--st->txn_depth == 0)
-			(void)txn_end(st, true);
-		else if (!st->txn_failed && batch_user(st) != NULL)
-			st->txn_failed = true;	/* undone at depth 1 */
-		else if (!st->txn_failed) {
-			st->ops->rollback(st);
-			st->txn_failed = true;
+			st->txn_failed = false;
+			if (!st->batch_open)	/* guard: the engine ended it */
+				return KDC_ERR_STORE;
+			return batch_op_end(st, doomed) != KDC_OK || doomed ?
+			    KDC_ERR_STORE : KDC_OK;
 		}
+		if (st->txn_failed) {
+			st->txn_failed = false;
+			if (st->ops->in_txn(st))
+				st->ops->rollback(st);
+			return KDC_ERR_STORE;
+		}
+		return st->ops->commit(st);
 	}
-	unlock(st);
+	return r;
 }
 
 kdc_err
 kdc_store_batch_begin(struct kdc_store *st)
 {
-	struct kdc_store_batch_user *u = NULL;
-
-	if (st == NULL)
+	if (st == NULL || st->batch || st->txn_depth > 0 ||
+	    st->ops->in_txn(st))
 		return KDC_ERR_INVALID_ARG;
-	lock(st);
-	if (st->txn_depth > 0 || batch_user(st) != NULL ||
-	    (st->ops->in_txn(st) && !st->batch_open))
-		return leave(st, KDC_ERR_INVALID_ARG);
-	for (unsigned i = 0; i < KDC_STORE_BATCH_USERS && u == NULL; i++)
-		if (!st->users[i].used)
-			u = &st->users[i];
-	if (u == NULL)
-		return leave(st, KDC_ERR_NOMEM);
-	u->t = pthread_self();
-	u->err = KDC_OK;
-	u->used = true;
-	st->nusers++;
-	return leave(st, KDC_OK);
+	st->batch = true;
+	st->batch_open = false;
+	st->batch_err = KDC_OK;
+	return KDC_OK;
 }
 
 kdc_err
 kdc_store_batch_end(struct kdc_store *st)
 {
-	struct kdc_store_batch_user *u;
 	kdc_err r;
 
-	if (st == NULL)
+	if (st == NULL || !st->batch)
 		return KDC_OK;
-	lock(st);
-	if ((u = batch_user(st)) == NULL)
-		return leave(st, KDC_OK);
-	/* none left to commit (the engine ended it): that fails too */
-	if (st->txn_depth == 0)
-		(void)batch_commit(st);
-	r = u->err;
-	u->used = false;
-	st->nusers--;
-	return leave(st, r);
-}
-
-kdc_err
-kdc_store_share(struct kdc_store *st)
-{
-	pthread_mutexattr_t a;
-
-	if (st == NULL || st->shared || st->txn_depth > 0 || st->nusers > 0)
-		return KDC_ERR_INVALID_ARG;
-	if (pthread_mutexattr_init(&a) != 0)
-		return KDC_ERR_NOMEM;
-	(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	if (pthread_mutex_init(&st->mu, &a) != 0) {
-		pthread_mutexattr_destroy(&a);
-		return KDC_ERR_NOMEM;
-	}
-	pthread_mutexattr_destroy(&a);
-	st->shared = true;
-	return KDC_OK;
+	(void)batch_commit(st);	/* none left to commit: that fails too */
+	r = st->batch_err;
+	st->batch = false;
+	st->batch_err = KDC_OK;
+	return r;
 }
 
 kdc_err
 kdc_store_defer_sync(struct kdc_store *st, bool on)
 {
-	kdc_err r;
-
-	if (st == NULL)
+	if (st == NULL || st->txn_depth > 0 || st->batch)
 		return KDC_ERR_INVALID_ARG;
-	lock(st);
-	if (st->txn_depth > 0 || batch_user(st) != NULL)
-		return leave(st, KDC_ERR_INVALID_ARG);
-	if ((r = batch_commit(st)) != KDC_OK)
-		return leave(st, r);
-	return leave(st, st->ops->defer_sync(st, on));
+	return st->ops->defer_sync(st, on);
 }
 
 kdc_err
@@ -519,15 +376,12 @@ kdc_store_sync(struct kdc_store *st, bool force)
 {
 	kdc_err r;
 
-	if (st == NULL)
+	if (st == NULL || st->txn_depth > 0)
 		return KDC_ERR_INVALID_ARG;
-	lock(st);
-	if (st->txn_depth > 0)
-		return leave(st, KDC_ERR_INVALID_ARG);
 	/* a sync covers what was done so far: a batch's too */
-	if ((r = batch_commit(st)) != KDC_OK)
-		return leave(st, r);
-	return leave(st, st->ops->sync(st, force));
+	if (st->batch_open && (r = batch_commit(st)) != KDC_OK)
+		return r;
+	return st->ops->sync(st, force);
 }
 
 kdc_err
@@ -536,24 +390,17 @@ kdc_store_syncfd_open(struct kdc_store *st, int *fd)
 	*fd = -1;
 	if (st == NULL)
 		return KDC_ERR_INVALID_ARG;
-	lock(st);
-	return leave(st, st->ops->syncfd_open(st, fd));
+	return st->ops->syncfd_open(st, fd);
 }
 
 bool
 kdc_store_sync_mark(struct kdc_store *st)
 {
-	bool marked = false;
-
-	if (st == NULL)
+	if (st == NULL || st->txn_depth > 0)
 		return false;
-	lock(st);
-	/* an open batch is not committed yet: its thread asks after it
-	 * ends it */
-	if (st->txn_depth == 0)
-		marked = st->ops->sync_mark(st);
-	unlock(st);
-	return marked;
+	if (st->batch_open)
+		(void)batch_commit(st);	/* its failure: batch_end's */
+	return st->ops->sync_mark(st);
 }
 
 kdc_err
@@ -562,6 +409,28 @@ kdc_store_syncfd_run(int fd)
 	if (fd < 0)
 		return KDC_OK;
 	return fdatasync(fd) == 0 ? KDC_OK : KDC_ERR_IO;
+}
+
+void
+kdc_store_rollback(struct kdc_store *st)
+{
+	if (st == NULL || st->txn_depth == 0)
+		return;
+	if (st->batch && st->txn_depth == 1) {	/* this operation alone */
+		st->txn_depth = 0;
+		st->txn_failed = false;
+		if (st->batch_open)
+			(void)batch_op_end(st, true);
+		return;
+	}
+	if (!st->txn_failed && st->batch)	/* undone at depth 1 */
+		st->txn_failed = true;
+	else if (!st->txn_failed) {
+		st->ops->rollback(st);
+		st->txn_failed = true;
+	}
+	if (--st->txn_depth == 0)
+		st->txn_failed = false;
 }
 
 /* ---- meta -------------------------------------------------------------- */
@@ -575,9 +444,9 @@ kdc_store_meta_get(struct kdc_store *st, const char *key, char **out)
 		*out = NULL;
 	if (key == NULL || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->meta_get(st, key, out));
+	return st->ops->meta_get(st, key, out);
 }
 
 kdc_err
@@ -587,9 +456,9 @@ kdc_store_meta_set(struct kdc_store *st, const char *key, const char *val)
 
 	if (key == NULL || val == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->meta_set(st, key, val));
+	return st->ops->meta_set(st, key, val);
 }
 
 /* ---- devices ----------------------------------------------------------- */
@@ -603,9 +472,9 @@ kdc_store_device_add(struct kdc_store *st, struct kdc_device *dev)
 	    !FIELD_OK(dev->profile) ||
 	    (dev->status != KDC_DEV_ACTIVE && dev->status != KDC_DEV_REVOKED))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->device_add(st, dev));
+	return st->ops->device_add(st, dev);
 }
 
 kdc_err
@@ -618,9 +487,9 @@ kdc_store_device_get(struct kdc_store *st, const char *dev_id,
 		*out = NULL;
 	if (dev_id == NULL || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->device_get(st, dev_id, out));
+	return st->ops->device_get(st, dev_id, out);
 }
 
 kdc_err
@@ -633,9 +502,9 @@ kdc_store_device_get_by_id(struct kdc_store *st, int64_t id,
 		*out = NULL;
 	if (out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->device_get_by_id(st, id, out));
+	return st->ops->device_get_by_id(st, id, out);
 }
 
 kdc_err
@@ -650,9 +519,9 @@ kdc_store_device_list(struct kdc_store *st, struct kdc_device ***out,
 		*n = 0;
 	if (out == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->device_list(st, out, n));
+	return st->ops->device_list(st, out, n);
 }
 
 kdc_err
@@ -663,9 +532,9 @@ kdc_store_device_set_status(struct kdc_store *st, int64_t id,
 
 	if (status != KDC_DEV_ACTIVE && status != KDC_DEV_REVOKED)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->device_set_status(st, id, status));
+	return st->ops->device_set_status(st, id, status);
 }
 
 kdc_err
@@ -673,9 +542,9 @@ kdc_store_device_delete(struct kdc_store *st, int64_t id)
 {
 	kdc_err r;
 
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->device_delete(st, id));
+	return st->ops->device_delete(st, id);
 }
 
 void
@@ -718,9 +587,9 @@ kdc_store_cred_add(struct kdc_store *st, struct kdc_cred *cred)
 	    !blob_ok(cred->spki_fp, cred->spki_fp_len) ||
 	    !blob_ok(cred->cert, cred->cert_len))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_add(st, cred));
+	return st->ops->cred_add(st, cred);
 }
 
 kdc_err
@@ -731,9 +600,9 @@ kdc_store_cred_set_wrapped(struct kdc_store *st, int64_t id,
 
 	if (!blob_ok(wrapped, len))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_set_wrapped(st, id, wrapped, len));
+	return st->ops->cred_set_wrapped(st, id, wrapped, len);
 }
 
 kdc_err
@@ -745,9 +614,9 @@ kdc_store_cred_get(struct kdc_store *st, int64_t id, struct kdc_cred **out)
 		*out = NULL;
 	if (out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_get(st, id, out));
+	return st->ops->cred_get(st, id, out);
 }
 
 kdc_err
@@ -761,9 +630,9 @@ kdc_store_cred_get_live(struct kdc_store *st, int64_t device,
 	if (device <= 0 || audience == NULL || out == NULL ||
 	    (status != KDC_CRED_ISSUED && status != KDC_CRED_PENDING))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_get_live(st, device, audience, status, out));
+	return st->ops->cred_get_live(st, device, audience, status, out);
 }
 
 kdc_err
@@ -776,9 +645,9 @@ kdc_store_cred_get_by_identity(struct kdc_store *st, const char *identity,
 		*out = NULL;
 	if (identity == NULL || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_get_by_identity(st, identity, out));
+	return st->ops->cred_get_by_identity(st, identity, out);
 }
 
 kdc_err
@@ -791,9 +660,9 @@ kdc_store_cred_get_by_spki_fp(struct kdc_store *st, const uint8_t fp[32],
 		*out = NULL;
 	if (fp == NULL || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_get_by_spki_fp(st, fp, out));
+	return st->ops->cred_get_by_spki_fp(st, fp, out);
 }
 
 kdc_err
@@ -804,9 +673,9 @@ kdc_store_cred_find_secret_fp(struct kdc_store *st, const uint8_t *fp,
 
 	if (fp == NULL || fp_len == 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_find_secret_fp(st, fp, fp_len, except_device));
+	return st->ops->cred_find_secret_fp(st, fp, fp_len, except_device);
 }
 
 kdc_err
@@ -829,9 +698,9 @@ kdc_store_cred_list(struct kdc_store *st, const struct kdc_cred_filter *f,
 	    (f->status != -1 && kdc_cred_status_parse(kdc_cred_status_str(
 	    (enum kdc_cred_status)f->status)) < 0))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_list(st, f, out, n));
+	return st->ops->cred_list(st, f, out, n);
 }
 
 kdc_err
@@ -844,9 +713,9 @@ kdc_store_cred_supersede(struct kdc_store *st, int64_t device,
 	if (audience == NULL || device <= 0 ||
 	    (from != KDC_CRED_ISSUED && from != KDC_CRED_PENDING))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_supersede(st, device, audience, from, n));
+	return st->ops->cred_supersede(st, device, audience, from, n);
 }
 
 kdc_err
@@ -857,9 +726,9 @@ kdc_store_cred_set_status(struct kdc_store *st, int64_t id,
 
 	if (kdc_cred_status_parse(kdc_cred_status_str(status)) < 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_set_status(st, id, status));
+	return st->ops->cred_set_status(st, id, status);
 }
 
 kdc_err
@@ -874,9 +743,9 @@ kdc_store_cred_expire(struct kdc_store *st, int64_t now, int64_t **ids,
 		*n = 0;
 	if (ids == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_expire(st, now, ids, n));
+	return st->ops->cred_expire(st, now, ids, n);
 }
 
 kdc_err
@@ -887,9 +756,9 @@ kdc_store_cred_ended_since(struct kdc_store *st, int64_t since,
 
 	if (fn == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->cred_ended_since(st, since, fn, arg));
+	return st->ops->cred_ended_since(st, since, fn, arg);
 }
 
 kdc_err
@@ -904,9 +773,9 @@ kdc_store_crl_entries(struct kdc_store *st, int64_t now,
 		*n = 0;
 	if (out == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->crl_entries(st, now, out, n));
+	return st->ops->crl_entries(st, now, out, n);
 }
 
 static void
@@ -951,9 +820,9 @@ kdc_store_mfg_ca_add(struct kdc_store *st, struct kdc_mfg_ca *ca)
 	if (ca == NULL || !FIELD_OK(ca->name) || ca->name[0] == '\0' ||
 	    ca->cert == NULL || ca->cert_len == 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->mfg_ca_add(st, ca));
+	return st->ops->mfg_ca_add(st, ca);
 }
 
 kdc_err
@@ -968,9 +837,9 @@ kdc_store_mfg_ca_list(struct kdc_store *st, struct kdc_mfg_ca ***out,
 		*n = 0;
 	if (out == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->mfg_ca_list(st, out, n));
+	return st->ops->mfg_ca_list(st, out, n);
 }
 
 void
@@ -1004,9 +873,9 @@ kdc_store_audience_add(struct kdc_store *st, struct kdc_audience *a)
 	    a->kind == KDC_AUD_LWM2M ||
 	    kdc_audience_kind_parse(kdc_audience_kind_str(a->kind)) < 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->audience_add(st, a));
+	return st->ops->audience_add(st, a);
 }
 
 kdc_err
@@ -1017,9 +886,9 @@ kdc_store_audience_get(struct kdc_store *st, const char *name,
 
 	if (name == NULL || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->audience_get(st, name, out));
+	return st->ops->audience_get(st, name, out);
 }
 
 kdc_err
@@ -1034,9 +903,9 @@ kdc_store_audience_list(struct kdc_store *st, struct kdc_audience **out,
 		*n = 0;
 	if (out == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->audience_list(st, out, n));
+	return st->ops->audience_list(st, out, n);
 }
 
 /* ---- audit ------------------------------------------------------------- */
@@ -1050,9 +919,9 @@ kdc_store_audit_last(struct kdc_store *st, struct kdc_audit_rec *out)
 		memset(out, 0, sizeof(*out));
 	if (out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->audit_last(st, out));
+	return st->ops->audit_last(st, out);
 }
 
 kdc_err
@@ -1065,9 +934,9 @@ kdc_store_audit_head(struct kdc_store *st, int64_t *seq, uint8_t hash[32])
 	if (seq == NULL || hash == NULL)
 		return KDC_ERR_INVALID_ARG;
 	memset(hash, 0, 32);
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->audit_head(st, seq, hash));
+	return st->ops->audit_head(st, seq, hash);
 }
 
 kdc_err
@@ -1079,9 +948,9 @@ kdc_store_audit_append(struct kdc_store *st, struct kdc_audit_rec *rec)
 	    !FIELD_OK(rec->subject) || !FIELD_OK(rec->outcome) ||
 	    !FIELD_OK(rec->detail))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->audit_append(st, rec));
+	return st->ops->audit_append(st, rec);
 }
 
 kdc_err
@@ -1092,9 +961,9 @@ kdc_store_audit_foreach(struct kdc_store *st, int64_t from_seq,
 
 	if (fn == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->audit_foreach(st, from_seq, fn, arg));
+	return st->ops->audit_foreach(st, from_seq, fn, arg);
 }
 
 /* ---- LwM2M registrations ----------------------------------------------- */
@@ -1116,9 +985,9 @@ kdc_store_lwm2m_reg_put(struct kdc_store *st, struct kdc_lwm2m_reg *reg)
 	    !FIELD_OK(reg->version) || !FIELD_OK(reg->binding) ||
 	    !FIELD_OK(reg->addr) || reg->lifetime <= 0 || reg->device <= 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->lwm2m_reg_put(st, reg));
+	return st->ops->lwm2m_reg_put(st, reg);
 }
 
 kdc_err
@@ -1131,9 +1000,9 @@ kdc_store_lwm2m_reg_get(struct kdc_store *st, int64_t id,
 		memset(out, 0, sizeof(*out));
 	if (out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->lwm2m_reg_get(st, id, out));
+	return st->ops->lwm2m_reg_get(st, id, out);
 }
 
 kdc_err
@@ -1144,9 +1013,9 @@ kdc_store_lwm2m_reg_touch(struct kdc_store *st, int64_t id, int64_t now,
 
 	if (lifetime < 0 || !reg_strings_ok(binding, addr))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->lwm2m_reg_touch(st, id, now, lifetime, binding, addr));
+	return st->ops->lwm2m_reg_touch(st, id, now, lifetime, binding, addr);
 }
 
 kdc_err
@@ -1154,9 +1023,9 @@ kdc_store_lwm2m_reg_delete(struct kdc_store *st, int64_t id)
 {
 	kdc_err r;
 
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->lwm2m_reg_delete(st, id));
+	return st->ops->lwm2m_reg_delete(st, id);
 }
 
 kdc_err
@@ -1171,9 +1040,9 @@ kdc_store_lwm2m_reg_list(struct kdc_store *st, struct kdc_lwm2m_reg **out,
 		*n = 0;
 	if (out == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->lwm2m_reg_list(st, out, n));
+	return st->ops->lwm2m_reg_list(st, out, n);
 }
 
 void
@@ -1213,9 +1082,9 @@ kdc_store_ace_rs_add(struct kdc_store *st, struct kdc_ace_rs_row *rs)
 	    ((rs->key_wrapped == NULL || rs->key_wrapped_len == 0) &&
 	    (rs->spki == NULL || rs->spki_len == 0)))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_rs_add(st, rs));
+	return st->ops->ace_rs_add(st, rs);
 }
 
 kdc_err
@@ -1228,9 +1097,9 @@ kdc_store_ace_rs_get(struct kdc_store *st, const char *aud,
 		*out = NULL;
 	if (aud == NULL || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_rs_get(st, aud, out));
+	return st->ops->ace_rs_get(st, aud, out);
 }
 
 kdc_err
@@ -1245,9 +1114,9 @@ kdc_store_ace_rs_list(struct kdc_store *st, struct kdc_ace_rs_row ***out,
 		*n = 0;
 	if (out == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_rs_list(st, out, n));
+	return st->ops->ace_rs_list(st, out, n);
 }
 
 kdc_err
@@ -1258,9 +1127,9 @@ kdc_store_ace_grant_add(struct kdc_store *st, struct kdc_ace_grant_row *g)
 	if (g == NULL || g->device <= 0 || !FIELD_OK(g->audience) ||
 	    g->audience[0] == '\0' || !FIELD_OK(g->scopes))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_grant_add(st, g));
+	return st->ops->ace_grant_add(st, g);
 }
 
 kdc_err
@@ -1273,9 +1142,9 @@ kdc_store_ace_grant_get(struct kdc_store *st, int64_t device,
 		memset(out, 0, sizeof(*out));
 	if (aud == NULL || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_grant_get(st, device, aud, out));
+	return st->ops->ace_grant_get(st, device, aud, out);
 }
 
 kdc_err
@@ -1288,9 +1157,9 @@ kdc_store_ace_grant_get_id(struct kdc_store *st, int64_t id,
 		memset(out, 0, sizeof(*out));
 	if (out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_grant_get_id(st, id, out));
+	return st->ops->ace_grant_get_id(st, id, out);
 }
 
 kdc_err
@@ -1301,9 +1170,9 @@ kdc_store_ace_grant_revoke(struct kdc_store *st, int64_t id, int64_t now,
 
 	if (n != NULL)
 		*n = 0;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_grant_revoke(st, id, now, n));
+	return st->ops->ace_grant_revoke(st, id, now, n);
 }
 
 kdc_err
@@ -1318,9 +1187,9 @@ kdc_store_ace_token_add(struct kdc_store *st,
 	    t->pop_key_len > KDC_ACE_POPKEY_MAX || !FIELD_OK(t->client) ||
 	    !FIELD_OK(t->audience) || !FIELD_OK(t->scope))
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_token_add(st, t));
+	return st->ops->ace_token_add(st, t);
 }
 
 kdc_err
@@ -1333,9 +1202,9 @@ kdc_store_ace_token_get(struct kdc_store *st, const uint8_t *cti,
 		memset(out, 0, sizeof(*out));
 	if (cti == NULL || cti_len == 0 || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_token_get(st, cti, cti_len, out));
+	return st->ops->ace_token_get(st, cti, cti_len, out);
 }
 
 kdc_err
@@ -1348,9 +1217,9 @@ kdc_store_ace_token_by_hash(struct kdc_store *st, const uint8_t *hash,
 		memset(out, 0, sizeof(*out));
 	if (hash == NULL || hash_len == 0 || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_token_by_hash(st, hash, hash_len, out));
+	return st->ops->ace_token_by_hash(st, hash, hash_len, out);
 }
 
 kdc_err
@@ -1361,9 +1230,9 @@ kdc_store_ace_token_revoke(struct kdc_store *st, const uint8_t *cti,
 
 	if (cti == NULL || cti_len == 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_token_revoke(st, cti, cti_len, now));
+	return st->ops->ace_token_revoke(st, cti, cti_len, now);
 }
 
 kdc_err
@@ -1376,9 +1245,9 @@ kdc_store_ace_tokens_purge(struct kdc_store *st, const uint8_t *cti_below,
 		*n = 0;
 	if (cti_below == NULL || len == 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_tokens_purge(st, cti_below, len, exp_before, n));
+	return st->ops->ace_tokens_purge(st, cti_below, len, exp_before, n);
 }
 
 kdc_err
@@ -1389,9 +1258,9 @@ kdc_store_ace_tokens_revoke_device(struct kdc_store *st, int64_t device,
 
 	if (n != NULL)
 		*n = 0;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_tokens_revoke_device(st, device, now, n));
+	return st->ops->ace_tokens_revoke_device(st, device, now, n);
 }
 
 kdc_err
@@ -1402,9 +1271,9 @@ kdc_store_ace_trl(struct kdc_store *st, const char *aud, int64_t now,
 
 	if (aud == NULL || fn == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_trl(st, aud, now, fn, arg));
+	return st->ops->ace_trl(st, aud, now, fn, arg);
 }
 
 kdc_err
@@ -1419,9 +1288,9 @@ kdc_store_ace_token_list(struct kdc_store *st, bool active_only,
 		*n = 0;
 	if (out == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ace_token_list(st, active_only, now, out, n));
+	return st->ops->ace_token_list(st, active_only, now, out, n);
 }
 
 /* ---- OCF (store/ocf.h) -------------------------------------------------- */
@@ -1450,9 +1319,9 @@ kdc_store_ocf_put(struct kdc_store *st, struct kdc_ocf_row *row)
 	    !FIELD_OK(row->coaps_ep) || row->device < 0 ||
 	    row->owner_cred < 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ocf_put(st, row));
+	return st->ops->ocf_put(st, row);
 }
 
 kdc_err
@@ -1465,9 +1334,9 @@ kdc_store_ocf_get(struct kdc_store *st, const char *uuid,
 		memset(out, 0, sizeof(*out));
 	if (uuid == NULL || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ocf_get(st, uuid, 0, out));
+	return st->ops->ocf_get(st, uuid, 0, out);
 }
 
 kdc_err
@@ -1480,9 +1349,9 @@ kdc_store_ocf_get_by_device(struct kdc_store *st, int64_t device,
 		memset(out, 0, sizeof(*out));
 	if (device <= 0 || out == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ocf_get(st, NULL, device, out));
+	return st->ops->ocf_get(st, NULL, device, out);
 }
 
 kdc_err
@@ -1497,9 +1366,9 @@ kdc_store_ocf_list(struct kdc_store *st, struct kdc_ocf_row **out,
 		*n = 0;
 	if (out == NULL || n == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ocf_list(st, out, n));
+	return st->ops->ocf_list(st, out, n);
 }
 
 kdc_err
@@ -1515,9 +1384,9 @@ kdc_store_ocf_creds_for(struct kdc_store *st, const char *audience,
 	if (audience == NULL || ids == NULL || n == NULL ||
 	    strncmp(audience, "ocf-", 4) != 0)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ocf_creds_for(st, audience, live, ids, n));
+	return st->ops->ocf_creds_for(st, audience, live, ids, n);
 }
 
 kdc_err
@@ -1527,9 +1396,9 @@ kdc_store_ocf_audience_delete(struct kdc_store *st, const char *name)
 
 	if (name == NULL)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ocf_audience_set(st, name, NULL));
+	return st->ops->ocf_audience_set(st, name, NULL);
 }
 
 kdc_err
@@ -1541,7 +1410,7 @@ kdc_store_ocf_audience_set_uri(struct kdc_store *st, const char *name,
 	if (name == NULL || uri == NULL ||
 	    strnlen(uri, KDC_AUDIENCE_URI_MAX + 1) > KDC_AUDIENCE_URI_MAX)
 		return KDC_ERR_INVALID_ARG;
-	if ((r = enter(st)) != KDC_OK)
+	if ((r = guard(st)) != KDC_OK)
 		return r;
-	return leave(st, st->ops->ocf_audience_set(st, name, uri));
+	return st->ops->ocf_audience_set(st, name, uri);
 }

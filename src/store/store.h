@@ -17,8 +17,7 @@
  *   rollback at any depth rolls back the outermost transaction and makes
  *   the enclosing commits fail with KDC_ERR_STORE).
  * - Group commit: kdc_store_batch_begin() / _end() (below).
- * - A kdc_store is used by one thread at a time, unless shared
- *   (kdc_store_share(), below).
+ * - A kdc_store is used by one thread at a time.
  */
 #ifndef KDC_STORE_H
 #define KDC_STORE_H
@@ -249,9 +248,7 @@ void	kdc_store_rollback(struct kdc_store *st);
  * before its commit: a caller sends nothing that depends on it before
  * kdc_store_batch_end() returned KDC_OK (and, with deferred syncs, the
  * sync after it).
- * Errors: _begin: KDC_ERR_INVALID_ARG inside a transaction, or when
- * this thread is in a batch of the store already, or KDC_ERR_NOMEM with
- * KDC_STORE_BATCH_USERS threads in batches.
+ * Errors: _begin: KDC_ERR_INVALID_ARG inside a transaction or a batch.
  * _end: KDC_OK (also without a batch); else the first commit of the
  * batch that failed (KDC_ERR_STORE, KDC_ERR_STORE_BUSY, KDC_ERR_IO,
  * KDC_ERR_NOMEM, ...), or KDC_ERR_STORE when the engine rolled the
@@ -261,25 +258,8 @@ void	kdc_store_rollback(struct kdc_store *st);
  */
 #define KDC_STORE_BATCH_OPS	64
 #define KDC_STORE_BATCH_MS	5
-#define KDC_STORE_BATCH_USERS	64	/* threads in batches of one store */
 kdc_err	kdc_store_batch_begin(struct kdc_store *st);
 kdc_err	kdc_store_batch_end(struct kdc_store *st);
-
-/*
- * One connection for several threads (serve's engine threads: one page
- * cache, where a connection each would empty the others' at every
- * commit): after kdc_store_share(), every call takes the store's lock,
- * and a transaction holds it from its outermost begin to its commit or
- * rollback. Batches: each thread calls kdc_store_batch_begin() / _end()
- * for its own; their operations share the write transaction, which any
- * of them commits at its batch_end (a commit that fails is told to
- * every thread in a batch then). A thread not in a batch that begins a
- * transaction commits the open batch first. Call it right after
- * kdc_store_open(), before any other thread knows the store; the
- * store.h functions of store/tdd.h read the connection directly and are
- * not for a shared store. KDC_ERR_INVALID_ARG; KDC_ERR_NOMEM.
- */
-kdc_err	kdc_store_share(struct kdc_store *st);
 
 /*
  * Group durability, for a connection that hands out what it commits in

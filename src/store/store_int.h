@@ -12,7 +12,6 @@
 #ifndef KDC_STORE_INT_H
 #define KDC_STORE_INT_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -172,26 +171,15 @@ struct kdc_store_ops {
 		    bool live, int64_t **ids, size_t *n);
 };
 
-/* A thread in a batch (kdc_store_batch_begin()) and what it was told. */
-struct kdc_store_batch_user {
-	pthread_t	 t;
-	kdc_err		 err;		/* a commit of its batch failed */
-	bool		 used;
-};
-
 /* The engine-independent head of every engine's handle (first member). */
 struct kdc_store {
 	const struct kdc_store_ops *ops;
-	/* kdc_store_share(): mu (recursive) is held for each call, and
-	 * from an outermost begin to its commit or rollback */
-	bool		 shared;
-	pthread_mutex_t	 mu;
 	int		 txn_depth;	/* kdc_store_begin() nesting */
 	bool		 txn_failed;	/* an inner rollback doomed the txn */
-	/* kdc_store_batch_begin() .. _end(), by the threads in users */
-	unsigned	 nusers;
-	struct kdc_store_batch_user users[KDC_STORE_BATCH_USERS];
+	/* kdc_store_batch_begin() .. _end() */
+	bool		 batch;		/* between them */
 	bool		 batch_open;	/* its write transaction is open */
+	kdc_err		 batch_err;	/* the first commit of it that failed */
 	unsigned	 batch_ops;	/* operations in the open transaction */
 	int64_t		 batch_t0;	/* when it opened, monotonic ms */
 	/* 0: KDC_STORE_BATCH_OPS, _MS (tests set others) */

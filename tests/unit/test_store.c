@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <pthread.h>
-#include <semaphore.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
@@ -1483,147 +1482,6 @@ test_batch_contended(void **state)
 	tmp_done(&t);
 }
 
-/* A shared store (kdc_store_share()): several threads, one connection. */
-struct share_run {
-	struct kdc_store	*st;
-	int			 id;
-	int			 batches, per;
-	int			 failures;
-};
-
-static void *
-share_run(void *arg)
-{
-	struct share_run *w = arg;
-
-	for (int b = 0; b < w->batches; b++) {
-		if (kdc_store_batch_begin(w->st) != KDC_OK) {
-			w->failures++;
-			continue;
-		}
-		for (int i = 0; i < w->per; i++) {
-			char id[48];
-
-			snprintf(id, sizeof(id), "urn:dev:t%d:%d:%d", w->id, b,
-			    i);
-			if (op_add(w->st, id) != KDC_OK)
-				w->failures++;
-		}
-		/* a refused operation, undone alone, in the others' batch */
-		if (op_add(w->st, "urn:dev:shared-dup") != KDC_ERR_EXISTS)
-			w->failures++;
-		if (kdc_store_batch_end(w->st) != KDC_OK)
-			w->failures++;
-	}
-	return NULL;
-}
-
-/* A second thread in a batch, in two halves main runs in turn: the
- * batch and an operation, then (after main's part) the batch's end. */
-struct half {
-	struct kdc_store	*st;
-	const char		*dev;
-	sem_t			 go, done;
-	kdc_err			 r1, r2;
-};
-
-static void *
-half_run(void *arg)
-{
-	struct half *h = arg;
-
-	if ((h->r1 = kdc_store_batch_begin(h->st)) == KDC_OK)
-		h->r1 = op_add(h->st, h->dev);
-	sem_post(&h->done);
-	sem_wait(&h->go);
-	h->r2 = kdc_store_batch_end(h->st);
-	return NULL;
-}
-
-static void
-half_start(struct half *h, pthread_t *th, struct kdc_store *st,
-    const char *dev)
-{
-	h->st = st;
-	h->dev = dev;
-	assert_int_equal(sem_init(&h->go, 0, 0), 0);
-	assert_int_equal(sem_init(&h->done, 0, 0), 0);
-	assert_int_equal(pthread_create(th, NULL, half_run, h), 0);
-	while (sem_wait(&h->done) != 0)
-		;
-	assert_int_equal(h->r1, KDC_OK);
-}
-
-static kdc_err
-half_end(struct half *h, pthread_t th)
-{
-	sem_post(&h->go);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	sem_destroy(&h->go);
-	sem_destroy(&h->done);
-	return h->r2;
-}
-
-static void
-test_store_shared(void **state)
-{
-	struct kdc_store *a = NULL, *b = NULL;
-	struct share_run w[3];
-	struct half h;
-	pthread_t th[3], ht;
-	struct tmp t;
-
-	(void)state;
-	tmp_make(&t);
-	assert_int_equal(kdc_store_open(t.path, 1, &a), KDC_OK);
-	assert_int_equal(kdc_store_open(t.path, 0, &b), KDC_OK);
-	assert_int_equal(kdc_store_share(a), KDC_OK);
-	assert_int_equal(kdc_store_share(a), KDC_ERR_INVALID_ARG);
-	add_device(a, "urn:dev:shared-dup");
-
-	/* three threads in batches at once on the one connection */
-	for (int i = 0; i < 3; i++) {
-		w[i].st = a;
-		w[i].id = i;
-		w[i].batches = 60;
-		w[i].per = 5;
-		w[i].failures = 0;
-		assert_int_equal(pthread_create(&th[i], NULL, share_run, &w[i]),
-		    0);
-	}
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(pthread_join(th[i], NULL), 0);
-		assert_int_equal(w[i].failures, 0);
-	}
-	assert_int_equal(count_devices(b), 1 + 3 * 60 * 5);
-
-	/* a thread not in a batch commits the open batch before its own
-	 * transaction (one connection: one transaction) */
-	half_start(&h, &ht, a, "urn:dev:in-batch");
-	assert_false(seen(b, "urn:dev:in-batch"));
-	assert_int_equal(op_add(a, "urn:dev:outside"), KDC_OK);
-	assert_true(seen(b, "urn:dev:in-batch"));
-	assert_true(seen(b, "urn:dev:outside"));
-	assert_int_equal(half_end(&h, ht), KDC_OK);
-
-	/* a commit that fails is told to every thread in a batch: the
-	 * other thread's operation was in the lost transaction too */
-	half_start(&h, &ht, a, "urn:dev:lost-t");
-	assert_int_equal(kdc_store_batch_begin(a), KDC_OK);
-	assert_int_equal(op_add(a, "urn:dev:lost-a"), KDC_OK);
-	assert_int_equal(sqlite3_exec(kdc_sqlite_handle(a), "ROLLBACK", NULL,
-	    NULL, NULL), SQLITE_OK);
-	assert_int_equal(op_add(a, "urn:dev:kept-a"), KDC_OK);
-	assert_int_equal(half_end(&h, ht), KDC_ERR_STORE);
-	assert_int_equal(kdc_store_batch_end(a), KDC_ERR_STORE);
-	assert_false(seen(b, "urn:dev:lost-t"));
-	assert_false(seen(b, "urn:dev:lost-a"));
-	assert_true(seen(b, "urn:dev:kept-a"));
-	kdc_store_close(b);
-	kdc_store_close(a);
-	tmp_done(&t);
-}
-
 /* ---- cascade, expiry --------------------------------------------------- */
 
 static void
@@ -2095,7 +1953,6 @@ main(void)
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_contended),
-		cmocka_unit_test(test_store_shared),
 		cmocka_unit_test(test_cascade_delete),
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_crl_entries),
