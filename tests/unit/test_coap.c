@@ -26,11 +26,13 @@
 #include <coap3/coap.h>
 #include <gnutls/dtls.h>
 #include <gnutls/gnutls.h>
+#include <sqlite3.h>
 
 #include "base/log.h"
 #include "coap/coap.h"
 #include "core/config.h"
 #include "core/core.h"
+#include "store/store_int.h"
 #include "testkdc.h"
 #include "testutil.h"
 
@@ -59,6 +61,7 @@ struct fx {
 	int			 nwatch_calls;
 	int			 later_ok;	/* h_later's checks passed */
 	int			 cancel_ok;	/* h_cancel's */
+	atomic_int		 failcommit;	/* h_failcommit's runs */
 };
 
 static const uint8_t wkey[32] = { 0x42 };
@@ -97,6 +100,39 @@ on_done(void *arg, struct kdc_coap_peer *p, kdc_err st,
 		f->done_payload[rsp->payload_len] = '\0';
 	}
 	atomic_fetch_add(&f->ndone, 1);
+}
+
+/*
+ * A row whose foreign key SQLite checks only at COMMIT (defer_foreign_keys,
+ * reset by every COMMIT): the step's group commit fails
+ * (kdc_core_batch_end()), so the answer "sent" must never leave.
+ */
+static void
+h_failcommit(void *arg, struct kdc_coap_peer *p,
+    const struct kdc_coap_msg *req, struct kdc_coap_resp *resp)
+{
+	struct fx *f = arg;
+	struct kdc_cred c;
+
+	(void)p;
+	(void)req;
+	memset(&c, 0, sizeof(c));
+	c.device = 999999;		/* no such device */
+	c.kind = KDC_KIND_OWNER;
+	c.type = KDC_TYPE_RPK;
+	c.status = KDC_CRED_ISSUED;
+	if (kdc_store_begin(f->k.st) == KDC_OK) {
+		if (sqlite3_exec(kdc_sqlite_handle(f->k.st),
+		    "PRAGMA defer_foreign_keys = ON", NULL, NULL, NULL) ==
+		    SQLITE_OK && kdc_store_cred_add(f->k.st, &c) == KDC_OK &&
+		    kdc_store_commit(f->k.st) == KDC_OK)
+			atomic_fetch_add(&f->failcommit, 1);
+		else
+			kdc_store_rollback(f->k.st);
+	}
+	resp->code = KDC_COAP_CHANGED;
+	resp->payload = (const uint8_t *)"sent";
+	resp->payload_len = 4;
 }
 
 /* Defer; the watch callback answers "late" between engine steps. A
@@ -243,6 +279,8 @@ setup(void **state)
 	    h_later, f), KDC_OK);
 	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST, "cancel",
 	    h_cancel, f), KDC_OK);
+	assert_int_equal(kdc_coap_route(f->coap, NULL, KDC_COAP_POST,
+	    "failcommit", h_failcommit, f), KDC_OK);
 	assert_true((f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0);
 	assert_int_equal(kdc_coap_watch(f->coap, f->efd, on_watch, f),
 	    KDC_OK);
@@ -397,6 +435,44 @@ test_psk(void **state)
 	    NULL), 0);
 	engine_stop(f);
 	expect_last_audit(f, "auth.psk", "REVOKED");
+}
+
+/*
+ * A step's group commit that fails drops what the step sent and closes
+ * its peer (nothing leaves that a lost row would have recorded); the
+ * engine goes on with the next step.
+ */
+static void
+test_batch_fail(void **state)
+{
+	struct fx *f = *state;
+	sqlite3_stmt *s = NULL;
+	char *out;
+	int rc;
+
+	psk_device(f, "urn:dev:ops:fc", "fc1", PSK_KEY);
+	engine_start(f);
+	rc = kdc_test_sh("cd %s && rm -f out.txt && coap-client-gnutls -B 3 "
+	    "-m post -u fc1 -k " PSK_KEY " -o out.txt -e x "
+	    "coaps://127.0.0.1:%d/failcommit > log.txt 2>&1", f->k.dir,
+	    f->port);
+	out = slurp(f, "out.txt");
+	assert_true(atomic_load(&f->failcommit) >= 1);
+	if (out != NULL && strstr(out, "sent") != NULL)
+		fail_msg("an answer left after its step's commit failed "
+		    "(client rc=%d)", rc);
+	free(out);
+	/* the engine goes on: the next request is answered */
+	assert_int_equal(client_post(f, f->port, "-u fc1 -k " PSK_KEY,
+	    "urn:dev:ops:fc|kdc|0|hello"), 0);
+	engine_stop(f);
+	/* nothing of the failed transaction stands */
+	assert_int_equal(sqlite3_prepare_v2(kdc_sqlite_handle(f->k.st),
+	    "SELECT count(*) FROM credentials WHERE device = 999999", -1, &s,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
+	sqlite3_finalize(s);
 }
 
 /*
@@ -1556,6 +1632,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_request_nosec, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_psk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_fail, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_held, setup,
 		    teardown),
