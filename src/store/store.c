@@ -139,6 +139,8 @@ blob_ok(const uint8_t *p, size_t len)
  * than run in autocommit mode and make changes the caller thinks are
  * part of a transaction.
  */
+static kdc_err batch_lost(struct kdc_store *st, kdc_err r);
+
 static kdc_err
 guard(struct kdc_store *st)
 {
@@ -146,11 +148,9 @@ guard(struct kdc_store *st)
 		return KDC_ERR_INVALID_ARG;
 	/* a batch's transaction the engine ended by itself: what it held is
 	 * lost (kdc_store_batch_end() says so); the next operation opens
-	 * another */
+	 * another with BEGIN, not a SAVEPOINT outside any (docs/traps.md) */
 	if (st->batch_open && !st->ops->in_txn(st)) {
-		st->batch_open = false;
-		if (st->batch_err == KDC_OK)
-			st->batch_err = KDC_ERR_STORE;
+		(void)batch_lost(st, KDC_ERR_STORE);
 		if (st->txn_depth > 0)
 			st->txn_failed = true;
 	}
@@ -229,8 +229,18 @@ mono_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Commit the batch's open transaction (none open: KDC_OK). A failure is
- * kept for kdc_store_batch_end(). */
+/* The batch's transaction is gone with what it held: the first such
+ * error is kdc_store_batch_end()'s. Returns r. */
+static kdc_err
+batch_lost(struct kdc_store *st, kdc_err r)
+{
+	st->batch_open = false;
+	if (st->batch_err == KDC_OK)
+		st->batch_err = r;
+	return r;
+}
+
+/* Commit the batch's open transaction (none open: KDC_OK). */
 static kdc_err
 batch_commit(struct kdc_store *st)
 {
@@ -239,8 +249,8 @@ batch_commit(struct kdc_store *st)
 	if (!st->batch_open)
 		return KDC_OK;
 	st->batch_open = false;
-	if ((r = st->ops->commit(st)) != KDC_OK && st->batch_err == KDC_OK)
-		st->batch_err = r;
+	if ((r = st->ops->commit(st)) != KDC_OK)
+		(void)batch_lost(st, r);
 	return r;
 }
 
@@ -275,29 +285,20 @@ batch_op_end(struct kdc_store *st, bool undo)
 {
 	kdc_err r;
 
-	if (!st->ops->in_txn(st)) {	/* the engine ended it by itself */
-		st->batch_open = false;
-		if (st->batch_err == KDC_OK)
-			st->batch_err = KDC_ERR_STORE;
-		return KDC_ERR_STORE;
-	}
+	if (!st->ops->in_txn(st))	/* the engine ended it by itself */
+		return batch_lost(st, KDC_ERR_STORE);
+	/* a savepoint we cannot undo or release: nothing of the
+	 * transaction may stand */
 	if (undo) {
 		if ((r = st->ops->sp_undo(st)) != KDC_OK) {
-			/* a savepoint we cannot undo: nothing of the
-			 * transaction may stand */
 			st->ops->rollback(st);
-			st->batch_open = false;
-			if (st->batch_err == KDC_OK)
-				st->batch_err = r;
+			(void)batch_lost(st, r);
 		}
 		return KDC_ERR_STORE;
 	}
 	if ((r = st->ops->sp_release(st)) != KDC_OK) {
 		st->ops->rollback(st);
-		st->batch_open = false;
-		if (st->batch_err == KDC_OK)
-			st->batch_err = r;
-		return r;
+		return batch_lost(st, r);
 	}
 	if (++st->batch_ops >= (st->batch_max_ops != 0 ? st->batch_max_ops :
 	    KDC_STORE_BATCH_OPS) || st->ops->contended(st) ||

@@ -121,13 +121,16 @@ h_failcommit(void *arg, struct kdc_coap_peer *p,
 	c.kind = KDC_KIND_OWNER;
 	c.type = KDC_TYPE_RPK;
 	c.status = KDC_CRED_ISSUED;
+	/* its commit fails at the step's end, or at its own end when the
+	 * batch is past KDC_STORE_BATCH_MS (valgrind): either way the
+	 * step's group commit reports it */
 	if (kdc_store_begin(f->k.st) == KDC_OK) {
 		if (sqlite3_exec(kdc_sqlite_handle(f->k.st),
 		    "PRAGMA defer_foreign_keys = ON", NULL, NULL, NULL) ==
-		    SQLITE_OK && kdc_store_cred_add(f->k.st, &c) == KDC_OK &&
-		    kdc_store_commit(f->k.st) == KDC_OK)
+		    SQLITE_OK && kdc_store_cred_add(f->k.st, &c) == KDC_OK) {
 			atomic_fetch_add(&f->failcommit, 1);
-		else
+			(void)kdc_store_commit(f->k.st);
+		} else
 			kdc_store_rollback(f->k.st);
 	}
 	resp->code = KDC_COAP_CHANGED;
@@ -428,9 +431,12 @@ test_psk(void **state)
 	/* a manufacturer credential on an operational-only endpoint */
 	assert_int_not_equal(client_post(f, f->port_op,
 	    "-u dev1 -k " PSK_KEY, NULL), 0);
-	/* a revoked device */
+	/* a revoked device (revoked through the engine's core while the
+	 * engine is stopped: a core is one thread's at a time) */
+	engine_stop(f);
 	assert_int_equal(kdc_core_device_revoke(f->k.core, "test",
 	    "urn:dev:ops:1"), KDC_OK);
+	engine_start(f);
 	assert_int_not_equal(client_post(f, f->port, "-u dev1 -k " PSK_KEY,
 	    NULL), 0);
 	engine_stop(f);
