@@ -22,7 +22,7 @@
 #   BENCH_PERF (unset)              a directory: perf record -g of the daemon
 #                                   during each load (boot, lgboot, est, estk,
 #                                   est0 .data)
-#   BENCH_BOOT_DEVICES (2000)       bootstraps per bench_boot run (the lean
+#   BENCH_BOOT_DEVICES (6000)       bootstraps per bench_boot run (the lean
 #                                   load generator, lg.h)
 #   BENCH_BOOT_CONCURRENCY (32)     bench_boot devices in flight
 #   BENCH_BOOT_PROCS (2)            bench_boot processes
@@ -51,7 +51,7 @@ ocf) ;;
 tdd) ;;
 *) echo "usage: bench/run.sh [BUILD [all|capacity|ace|ocf|tdd]]" >&2; exit 2 ;;
 esac
-BOOT_N=${BENCH_BOOT_DEVICES:-2000}
+BOOT_N=${BENCH_BOOT_DEVICES:-6000}
 BOOT_C=${BENCH_BOOT_CONCURRENCY:-32}
 BOOT_P=${BENCH_BOOT_PROCS:-2}
 FLOOD_RATE=${BENCH_FLOOD_RATE:-10000}
@@ -596,7 +596,7 @@ old_tdd=
 	echo "| server CPU per bare handshake | GnuTLS server side alone: ${ref_scpu} µs (client side ${ref_ccpu} µs) | $(percore "$ref_scpu")/s per core | |"
 	echo "| simulator CPU per full bootstrap | \`iotkdc-device load\` workers: ${ccpu} µs (on the same cores) | | |"
 	echo "| target: ≥ ${TARGET} full PSK bootstraps/s on 2 cores | reached | **${reach} %** | |"
-	echo "| LwM2M bootstrap, full PSK→PSK, lean load generator | \`iotkdc serve\` ← \`bench_boot\` (${BOOT_C} in flight in ${BOOT_P} SCHED_BATCH processes, one epoll loop each; ${BOOT_N} bootstraps of the same devices, each a new UDP socket on a loopback source address of its own; GnuTLS DTLS PSK_AES_128_CCM_8 with vec push, CoAP of its own); client and server share the $(nproc) cores | ${lgb_rate}/s | ${lgb_ok} |"
+	echo "| LwM2M bootstrap, full PSK→PSK, lean load generator | \`iotkdc serve\` ← \`bench_boot\` (${BOOT_C} in flight in ${BOOT_P} SCHED_BATCH processes, one epoll loop each; ${BOOT_N} bootstraps of ${LOAD_N} devices in turn, each a new UDP socket on a loopback source address of its own; GnuTLS DTLS PSK_AES_128_CCM_8 with vec push, CoAP of its own); client and server share the $(nproc) cores | ${lgb_rate}/s | ${lgb_ok} |"
 	echo "| DTLS 1.2 PSK handshake, the reference right before / right after bench_boot | \`bench_dtls_psk\`, as above; ${ref_note} | ${refa_rate}/s; ${refb_rate}/s | |"
 	echo "| ratio bench_boot bootstraps / bare GnuTLS handshakes (mean of before and after) | | **${lgb_ratio}** | |"
 	echo "| server CPU per full bootstrap (bench_boot load) | \`iotkdc serve\`, all threads: ${lgb_scpu} µs (target ≤ 200 µs) | $(percore "$lgb_scpu")/s per core | |"
