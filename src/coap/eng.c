@@ -49,6 +49,7 @@
 #include <gnutls/x509.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/buf.h"
 #include "base/limits.h"
 #include "base/log.h"
@@ -343,10 +344,7 @@ keys_init(void)
 uint64_t
 kdc_coap_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)kdc_mono_ms();
 }
 
 static void

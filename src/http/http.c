@@ -33,6 +33,7 @@
 #include <microhttpd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/wipe.h"
@@ -1264,15 +1265,6 @@ queue_stream(struct kdc_http *h, struct MHD_Connection *c,
 
 /* ---- connection bounds ------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* true if a warning may go out now; *held: the ones held back since the
  * last. Under h->lock. */
 static bool
@@ -1355,8 +1347,8 @@ note_refused(struct kdc_http *h)
 
 	pthread_mutex_lock(&h->lock);
 	per_addr = h->nconns < KDC_HTTP_CONN_MAX;
-	due = warn_due(per_addr ? &h->warn_addr : &h->warn_full, now_ms(),
-	    &held);
+	due = warn_due(per_addr ? &h->warn_addr : &h->warn_full,
+	    kdc_mono_ms(), &held);
 	if (due && per_addr)
 		n = busiest(h, who, sizeof(who));
 	pthread_mutex_unlock(&h->lock);
@@ -1385,7 +1377,7 @@ conn_phase(struct kdc_http *h, struct MHD_Connection *c, bool in_request)
 	pthread_mutex_lock(&h->lock);
 	k->in_request = in_request;
 	k->streaming = false;
-	k->deadline = now_ms() + (in_request ? KDC_HTTP_REQUEST_TIMEOUT :
+	k->deadline = kdc_mono_ms() + (in_request ? KDC_HTTP_REQUEST_TIMEOUT :
 	    KDC_HTTP_HEADER_TIMEOUT) * 1000LL;
 	pthread_mutex_unlock(&h->lock);
 }
@@ -1433,13 +1425,13 @@ conn_started(struct kdc_http *h, struct MHD_Connection *c, void **ctx)
 			    sizeof(struct sockaddr_in6));
 	}
 	pthread_mutex_lock(&h->lock);
-	k->deadline = now_ms() + KDC_HTTP_HEADER_TIMEOUT * 1000LL;
+	k->deadline = kdc_mono_ms() + KDC_HTTP_HEADER_TIMEOUT * 1000LL;
 	k->next = h->conns;
 	if (h->conns != NULL)
 		h->conns->prev = k;
 	h->conns = k;
 	if (++h->nconns >= KDC_HTTP_CONN_MAX &&
-	    warn_due(&h->warn_full, now_ms(), &held)) {
+	    warn_due(&h->warn_full, kdc_mono_ms(), &held)) {
 		full = true;
 		busiest(h, who, sizeof(who));
 	}
@@ -1501,7 +1493,7 @@ watch_main(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	while (!h->watch_stop) {
-		now = now_ms();
+		now = kdc_mono_ms();
 		n = 0;
 		for (struct conn *k = h->conns; k != NULL; k = k->next) {
 			if (k->closing || k->streaming || now < k->deadline)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/buf.h"
 #include "base/cbor.h"
 #include "base/log.h"
@@ -77,23 +78,14 @@ say(struct run *u, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Run the engine until *done or max_ms. */
 static kdc_err
 spin(struct kdc_ocf_obt *o, const bool *done, unsigned max_ms)
 {
-	uint64_t end = now_ms() + max_ms;
+	uint64_t end = (uint64_t)kdc_mono_ms() + max_ms;
 
 	while (!*done) {
-		if (now_ms() > end)
+		if ((uint64_t)kdc_mono_ms() > end)
 			return KDC_ERR_TIMEOUT;
 		(void)kdc_coap_run_once(o->coap, 100);
 	}
@@ -672,7 +664,7 @@ static kdc_err
 read_pin(const char *path, const struct timespec *since, unsigned wait_s,
     char pin[PIN_LEN + 1])
 {
-	uint64_t end = now_ms() + (uint64_t)wait_s * 1000u;
+	uint64_t end = (uint64_t)kdc_mono_ms() + (uint64_t)wait_s * 1000u;
 	char dir[4096], ev[4096];
 	const char *slash = strrchr(path, '/');
 	int fd;
@@ -698,7 +690,7 @@ read_pin(const char *path, const struct timespec *since, unsigned wait_s,
 			r = KDC_OK;
 			break;
 		}
-		if ((now = now_ms()) > end)
+		if ((now = (uint64_t)kdc_mono_ms()) > end)
 			break;
 		if (fd >= 0) {
 			if (poll(&pf, 1, (int)(end - now < 1000 ? end - now :

@@ -4,10 +4,10 @@
  * rows, and dispatches everything else to the engine's ops (store_int.h).
  */
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/wipe.h"
 #include "store/ace.h"
 #include "store/ocf.h"
@@ -220,15 +220,6 @@ kdc_store_schema_version(struct kdc_store *st)
 
 /* ---- transactions and batches ----------------------------------------- */
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* The batch's transaction is gone with what it held: the first such
  * error is kdc_store_batch_end()'s. Returns r. */
 static kdc_err
@@ -267,7 +258,7 @@ kdc_store_begin(struct kdc_store *st)
 				return r;
 			st->batch_open = true;
 			st->batch_ops = 0;
-			st->batch_t0 = mono_ms();
+			st->batch_t0 = kdc_mono_ms();
 		}
 		if ((r = st->ops->sp_open(st)) != KDC_OK)
 			return r;
@@ -302,7 +293,7 @@ batch_op_end(struct kdc_store *st, bool undo)
 	}
 	if (++st->batch_ops >= (st->batch_max_ops != 0 ? st->batch_max_ops :
 	    KDC_STORE_BATCH_OPS) || st->ops->contended(st) ||
-	    mono_ms() - st->batch_t0 >= (st->batch_max_ms != 0 ?
+	    kdc_mono_ms() - st->batch_t0 >= (st->batch_max_ms != 0 ?
 	    st->batch_max_ms : KDC_STORE_BATCH_MS))
 		return batch_commit(st);
 	return KDC_OK;
