@@ -38,6 +38,7 @@
 #include "store/store.h"
 #include "store/schema.h"
 #include "store/store_int.h"
+#include "store/walbuf.h"
 
 /*
  * How long a writer waits for another connection's write lock. Writes are
@@ -876,7 +877,9 @@ kdc_sqlite_open(const char *path, int create, struct kdc_store **out)
 	if ((q = kdc_calloc(1, sizeof(*q))) == NULL)
 		return KDC_ERR_NOMEM;
 	q->head.ops = &sqlite_ops;
-	if ((rc = sqlite3_open_v2(path, &q->db, flags, NULL)) != SQLITE_OK) {
+	/* the commit's log appends in one write (walbuf.h) */
+	if ((rc = sqlite3_open_v2(path, &q->db, flags, kdc_walbuf_vfs())) !=
+	    SQLITE_OK) {
 		r = sq_err(q, rc, KDC_ERR_STORE);
 		goto out;
 	}
