@@ -20,11 +20,17 @@
  * sqlite3_database_file_object(), so a lock or barrier on the database
  * file reaches that connection's log only.
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -42,6 +48,10 @@
  * low 17 bits of its length (amt & 0x1ffff) and calls the short write
  * SQLITE_FULL (docs/traps.md). */
 #define WB_WRITE	(128 * 1024 - 4096)
+/* The log is read through a shared read-only map of its first 256 MiB
+ * (address space only; a log checkpointed every 10,000 frames stays
+ * near 10 MiB), past it with pread(). */
+#define WB_MAP		((size_t)256 * 1024 * 1024)
 
 struct wb_file {
 	sqlite3_file	 base;		/* pMethods: &wb_io */
@@ -58,13 +68,26 @@ struct wb_file {
 					 * could not be returned: every later
 					 * write fails until the write lock
 					 * is released */
+	/* reads of the log: the map (NULL: none) and our own descriptor
+	 * under it, and how much of the file is known to exist */
+	const uint8_t	*map;
+	int		 map_fd;
+	sqlite3_int64	 known;
+	bool		 map_broken;	/* a read faulted: pread() from now */
 };
 
 static sqlite3_vfs	 wb_vfs;
 static sqlite3_vfs	*wb_real;
 static const char	*wb_name;
 static pthread_once_t	 wb_once = PTHREAD_ONCE_INIT;
+static bool		 wb_maps = true;	/* logs are read from maps */
 static atomic_size_t	 wb_pending;
+static atomic_size_t	 wb_map_reads;
+static atomic_size_t	 wb_map_faults;
+/* SIGBUS: set while this thread copies from a map (volatile: the copy is
+ * a builtin the compiler would otherwise move the stores around) */
+static _Thread_local sigjmp_buf *volatile wb_jmp;
+static struct sigaction	 wb_old_bus;
 
 #define REAL(f)		((f)->real->pMethods)
 
@@ -97,6 +120,8 @@ flush(struct wb_file *f)
 		rc = REAL(f)->xWrite(f->real, f->buf + o, (int)n,
 		    f->off + (sqlite3_int64)o);
 	}
+	if (rc == SQLITE_OK && f->off + (sqlite3_int64)f->len > f->known)
+		f->known = f->off + (sqlite3_int64)f->len;
 	drop(f);
 	return rc;
 }
@@ -164,12 +189,102 @@ wb_write(sqlite3_file *file, const void *p, int amt, sqlite3_int64 ofst)
 		return rc_;						\
 } while (0)
 
+/*
+ * A read of the log from the map, without a system call: after another
+ * connection's commit SQLite empties this connection's page cache and
+ * reads each page it needs again, ~45 pread()s per bootstrap with two
+ * engine threads (docs/perf.md). Only bytes known to be in the file are
+ * read from the map (past the end of a file a map faults): what we wrote
+ * or fstat() saw. SQLite reads only frames of its snapshot, which a
+ * checkpoint cannot cut while its read lock is held, so a file that
+ * shrank since never has a read past its end.
+ */
+/*
+ * A file cut behind SQLite's back (damage, or a process that ignores its
+ * locks) faults a read of the map past its new end with SIGBUS: the copy
+ * is abandoned, the map of that log is no longer used, and the read is
+ * pread()'s, which reports the short file to SQLite as an error. A
+ * SIGBUS anywhere else goes to the handler before ours, or kills.
+ */
+static void
+on_bus(int sig, siginfo_t *si, void *uc)
+{
+	if (wb_jmp != NULL)
+		siglongjmp(*wb_jmp, 1);
+	if ((wb_old_bus.sa_flags & SA_SIGINFO) &&
+	    wb_old_bus.sa_sigaction != NULL) {
+		wb_old_bus.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (!(wb_old_bus.sa_flags & SA_SIGINFO) &&
+	    wb_old_bus.sa_handler != SIG_DFL &&
+	    wb_old_bus.sa_handler != SIG_IGN) {
+		wb_old_bus.sa_handler(sig);
+		return;
+	}
+	/* the default action, when the faulting access runs again */
+	(void)signal(SIGBUS, SIG_DFL);
+}
+
+/* Our SIGBUS handler in front of the one installed now (once). */
+static bool
+guard(void)
+{
+	struct sigaction sa, cur;
+
+	if (sigaction(SIGBUS, NULL, &cur) != 0)
+		return false;
+	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_bus)
+		return true;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_bus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	(void)sigemptyset(&sa.sa_mask);
+	wb_old_bus = cur;
+	return sigaction(SIGBUS, &sa, NULL) == 0;
+}
+
+static bool
+map_copy(struct wb_file *f, void *p, int amt, sqlite3_int64 ofst)
+{
+	sigjmp_buf jb;
+	sigset_t bus;
+
+	if (sigsetjmp(jb, 0) != 0) {
+		wb_jmp = NULL;
+		/* left the handler by a jump: SIGBUS is still blocked */
+		(void)sigemptyset(&bus);
+		(void)sigaddset(&bus, SIGBUS);
+		(void)pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+		f->map_broken = true;
+		atomic_fetch_add(&wb_map_faults, 1);
+		return false;
+	}
+	wb_jmp = &jb;
+	atomic_signal_fence(memory_order_seq_cst);
+	memcpy(p, f->map + ofst, (size_t)amt);
+	atomic_signal_fence(memory_order_seq_cst);
+	wb_jmp = NULL;
+	return true;
+}
+
 static int
 wb_read(sqlite3_file *file, void *p, int amt, sqlite3_int64 ofst)
 {
 	struct wb_file *f = (struct wb_file *)file;
+	struct stat sb;
 
 	FLUSH_FIRST(f);
+	if (f->map != NULL && !f->map_broken && ofst >= 0 && amt > 0 &&
+	    (uint64_t)ofst + (uint64_t)amt <= WB_MAP) {
+		if (ofst + amt > f->known && fstat(f->map_fd, &sb) == 0)
+			f->known = sb.st_size;
+		if (ofst + amt <= f->known && map_copy(f, p, amt, ofst)) {
+			atomic_fetch_add_explicit(&wb_map_reads, 1,
+			    memory_order_relaxed);
+			return SQLITE_OK;
+		}
+	}
 	return REAL(f)->xRead(f->real, p, amt, ofst);
 }
 
@@ -179,6 +294,8 @@ wb_truncate(sqlite3_file *file, sqlite3_int64 size)
 	struct wb_file *f = (struct wb_file *)file;
 
 	FLUSH_FIRST(f);
+	if (size < f->known)
+		f->known = size;
 	return REAL(f)->xTruncate(f->real, size);
 }
 
@@ -214,6 +331,12 @@ wb_close(sqlite3_file *file)
 	if (f->peer != NULL)
 		f->peer->peer = NULL;
 	f->peer = NULL;
+	if (f->map != NULL)
+		(void)munmap((void *)f->map, WB_MAP);
+	f->map = NULL;
+	if (f->map_fd >= 0)
+		(void)close(f->map_fd);
+	f->map_fd = -1;
 	rc2 = REAL(f)->xClose(f->real);
 	return rc != SQLITE_OK ? rc : rc2;
 }
@@ -362,6 +485,26 @@ static const sqlite3_io_methods wb_io = {
 
 /* ---- the VFS ----------------------------------------------------------- */
 
+/* The read map of a log SQLite just opened at path: our own descriptor on
+ * the same file (SQLite's is not reachable through its interface), so
+ * the map sees every write to it, ours and other processes'. None when
+ * it cannot be had: reads then go through SQLite's file. */
+static void
+log_map(struct wb_file *f, const char *path)
+{
+	void *m;
+
+	if (!wb_maps || (f->map_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	m = mmap(NULL, WB_MAP, PROT_READ, MAP_SHARED, f->map_fd, 0);
+	if (m == MAP_FAILED) {
+		(void)close(f->map_fd);
+		f->map_fd = -1;
+		return;
+	}
+	f->map = m;
+}
+
 static int
 wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file,
     int flags, int *out_flags)
@@ -372,6 +515,7 @@ wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file,
 
 	(void)vfs;
 	memset(f, 0, sizeof(*f));
+	f->map_fd = -1;
 	f->real = (sqlite3_file *)(f + 1);
 	rc = wb_real->xOpen(wb_real, name, f->real, flags, out_flags);
 	if (rc != SQLITE_OK || f->real->pMethods == NULL) {
@@ -391,6 +535,7 @@ wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file,
 		f->log = true;
 		f->peer = (struct wb_file *)db;
 		f->peer->peer = f;
+		log_map(f, name);
 	}
 	f->base.pMethods = &wb_io;
 	return SQLITE_OK;
@@ -506,8 +651,11 @@ wb_register(void)
 	wb_vfs.xCurrentTime = wb_current_time;
 	wb_vfs.xGetLastError = wb_last_error;
 	wb_vfs.xCurrentTimeInt64 = wb_current_time64;
-	if (sqlite3_vfs_register(&wb_vfs, 0) == SQLITE_OK)
-		wb_name = wb_vfs.zName;
+	if (sqlite3_vfs_register(&wb_vfs, 0) != SQLITE_OK)
+		return;
+	wb_name = wb_vfs.zName;
+	if (!guard())
+		wb_maps = false;	/* no guard: no maps */
 }
 
 const char *
@@ -521,4 +669,23 @@ size_t
 kdc_walbuf_pending(void)
 {
 	return atomic_load(&wb_pending);
+}
+
+size_t
+kdc_walbuf_map_reads(void)
+{
+	return atomic_load(&wb_map_reads);
+}
+
+size_t
+kdc_walbuf_map_faults(void)
+{
+	return atomic_load(&wb_map_faults);
+}
+
+bool
+kdc_walbuf_guard(void)
+{
+	(void)kdc_walbuf_vfs();
+	return guard();
 }

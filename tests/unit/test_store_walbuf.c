@@ -3,7 +3,8 @@
  * itself: appends gathered while a transaction runs, in the file when
  * its COMMIT returns and visible to a connection on SQLite's own VFS; a
  * rolled-back transaction's frames never land on the next writer's; a
- * write that fails at the commit frame fails the COMMIT.
+ * write that fails at the commit frame fails the COMMIT; reads of the
+ * log from its map see what other connections committed.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -267,6 +269,93 @@ test_commit_error(void **state)
 	tmp_done(&t);
 }
 
+/*
+ * Reads of the log come from its map: the pages another connection
+ * committed, read after it did; the same after a checkpoint truncated
+ * the log and it grew again.
+ */
+static void
+test_map(void **state)
+{
+	sqlite3 *a, *b, *c;
+	struct tmp t;
+	size_t n0;
+	char ok[16] = "";
+	sqlite3_stmt *s = NULL;
+
+	(void)state;
+	tmp_make(&t);
+	b = conn(t.path, NULL, 100);
+	exec(b, "CREATE TABLE t(tag INTEGER, v BLOB)");
+	a = conn(t.path, kdc_walbuf_vfs(), 100);
+	assert_int_equal(count_tag(a, 1), 0);
+	fill(b, 100, 1);
+	n0 = kdc_walbuf_map_reads();
+	assert_int_equal(count_tag(a, 1), 100);
+	assert_true(kdc_walbuf_map_reads() >= n0 + 50);
+
+	c = conn(t.path, NULL, 100);
+	exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_int_equal(file_size(t.wal), 0);
+	sqlite3_close(c);
+	fill(b, 5, 2);
+	n0 = kdc_walbuf_map_reads();
+	assert_int_equal(count_tag(a, 2), 5);
+	assert_int_equal(one_int(a, "SELECT count(*) FROM t"), 105);
+	assert_true(kdc_walbuf_map_reads() > n0);
+	fill(a, 7, 3);
+	assert_int_equal(count_tag(b, 3), 7);
+	assert_int_equal(sqlite3_prepare_v2(a, "PRAGMA integrity_check", -1,
+	    &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	snprintf(ok, sizeof(ok), "%s", sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	assert_string_equal(ok, "ok");
+	sqlite3_close(a);
+	sqlite3_close(b);
+	tmp_done(&t);
+}
+
+/*
+ * The log cut behind SQLite's back while a connection knows it longer (a
+ * damaged data dir): a read of the map past the new end faults; the
+ * process lives, the read is pread()'s (SQLite reports the short file),
+ * and the connection works again once the log is whole.
+ */
+static void
+test_map_fault(void **state)
+{
+	sqlite3 *a, *b;
+	struct tmp t;
+	size_t f0;
+	int rc;
+
+	(void)state;
+	tmp_make(&t);
+	b = conn(t.path, NULL, 100);
+	exec(b, "CREATE TABLE t(tag INTEGER, v BLOB)");
+	fill(b, 100, 1);
+	/* the schema page's newest frame far into the log */
+	exec(b, "CREATE TABLE u(x)");
+	a = conn(t.path, kdc_walbuf_vfs(), 100);
+	assert_int_equal(count_tag(a, 1), 100);	/* a knows the whole log */
+	exec(b, "INSERT INTO u VALUES(1)");	/* a's cache is stale */
+	assert_int_equal(truncate(t.wal, 32), 0);
+	/* cmocka installs its own SIGBUS handler around each test */
+	assert_true(kdc_walbuf_guard());
+	f0 = kdc_walbuf_map_faults();
+	rc = sqlite3_exec(a, "SELECT count(*) FROM t", NULL, NULL, NULL);
+	assert_int_equal(kdc_walbuf_map_faults(), f0 + 1);
+	assert_int_not_equal(rc, SQLITE_OK);	/* the log is short */
+	/* that log is no longer read from its map: no second fault */
+	rc = sqlite3_exec(a, "SELECT count(*) FROM t", NULL, NULL, NULL);
+	assert_int_not_equal(rc, SQLITE_OK);
+	assert_int_equal(kdc_walbuf_map_faults(), f0 + 1);
+	sqlite3_close(a);
+	sqlite3_close(b);
+	tmp_done(&t);
+}
+
 /* The store opens its files through the VFS: its commits are in the file
  * when they return, for a connection on SQLite's own VFS. */
 static void
@@ -306,6 +395,8 @@ main(void)
 		cmocka_unit_test(test_gathered),
 		cmocka_unit_test(test_rollback),
 		cmocka_unit_test(test_commit_error),
+		cmocka_unit_test(test_map),
+		cmocka_unit_test(test_map_fault),
 		cmocka_unit_test(test_store_uses_it),
 	};
 
