@@ -108,6 +108,21 @@ count_tag(sqlite3 *db, int tag)
 	return one_int(db, sql);
 }
 
+/* PRAGMA integrity_check says "ok" */
+static void
+assert_intact(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	char ok[16] = "";
+
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1,
+	    &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	snprintf(ok, sizeof(ok), "%s", sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	assert_string_equal(ok, "ok");
+}
+
 static off_t
 file_size(const char *path)
 {
@@ -187,8 +202,6 @@ test_rollback(void **state)
 {
 	sqlite3 *a, *b;
 	struct tmp t;
-	char ok[16] = "";
-	sqlite3_stmt *s = NULL;
 
 	(void)state;
 	tmp_make(&t);
@@ -211,12 +224,7 @@ test_rollback(void **state)
 	assert_int_equal(count_tag(b, 2), 50);
 	assert_int_equal(count_tag(b, 3), 1);
 	assert_int_equal(count_tag(a, 1), 0);
-	assert_int_equal(sqlite3_prepare_v2(b, "PRAGMA integrity_check", -1,
-	    &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	snprintf(ok, sizeof(ok), "%s", sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
-	assert_string_equal(ok, "ok");
+	assert_intact(b);
 	sqlite3_close(b);
 	sqlite3_close(a);
 	tmp_done(&t);
@@ -280,8 +288,6 @@ test_map(void **state)
 	sqlite3 *a, *b, *c;
 	struct tmp t;
 	size_t n0;
-	char ok[16] = "";
-	sqlite3_stmt *s = NULL;
 
 	(void)state;
 	tmp_make(&t);
@@ -305,12 +311,7 @@ test_map(void **state)
 	assert_true(kdc_walbuf_map_reads() > n0);
 	fill(a, 7, 3);
 	assert_int_equal(count_tag(b, 3), 7);
-	assert_int_equal(sqlite3_prepare_v2(a, "PRAGMA integrity_check", -1,
-	    &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	snprintf(ok, sizeof(ok), "%s", sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
-	assert_string_equal(ok, "ok");
+	assert_intact(a);
 	sqlite3_close(a);
 	sqlite3_close(b);
 	tmp_done(&t);
