@@ -190,16 +190,6 @@ wb_write(sqlite3_file *file, const void *p, int amt, sqlite3_int64 ofst)
 } while (0)
 
 /*
- * A read of the log from the map, without a system call: after another
- * connection's commit SQLite empties this connection's page cache and
- * reads each page it needs again, ~45 pread()s per bootstrap with two
- * engine threads (docs/perf.md). Only bytes known to be in the file are
- * read from the map (past the end of a file a map faults): what we wrote
- * or fstat() saw. SQLite reads only frames of its snapshot, which a
- * checkpoint cannot cut while its read lock is held, so a file that
- * shrank since never has a read past its end.
- */
-/*
  * A file cut behind SQLite's back (damage, or a process that ignores its
  * locks) faults a read of the map past its new end with SIGBUS: the copy
  * is abandoned, the map of that log is no longer used, and the read is
@@ -248,14 +238,11 @@ static bool
 map_copy(struct wb_file *f, void *p, int amt, sqlite3_int64 ofst)
 {
 	sigjmp_buf jb;
-	sigset_t bus;
 
+	/* the handler runs with SA_NODEFER: leaving it by a jump leaves
+	 * SIGBUS unblocked, so the mask need not be saved or restored */
 	if (sigsetjmp(jb, 0) != 0) {
 		wb_jmp = NULL;
-		/* left the handler by a jump: SIGBUS is still blocked */
-		(void)sigemptyset(&bus);
-		(void)sigaddset(&bus, SIGBUS);
-		(void)pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
 		f->map_broken = true;
 		atomic_fetch_add(&wb_map_faults, 1);
 		return false;
@@ -268,6 +255,16 @@ map_copy(struct wb_file *f, void *p, int amt, sqlite3_int64 ofst)
 	return true;
 }
 
+/*
+ * A read of the log from the map, without a system call: after another
+ * connection's commit SQLite empties this connection's page cache and
+ * reads each page it needs again, ~45 pread()s per bootstrap with two
+ * engine threads (docs/perf.md). Only bytes known to be in the file are
+ * read from the map (past the end of a file a map faults): what we wrote
+ * or fstat() saw. SQLite reads only frames of its snapshot, which a
+ * checkpoint cannot cut while its read lock is held, so a file that
+ * shrank since never has a read past its end.
+ */
 static int
 wb_read(sqlite3_file *file, void *p, int amt, sqlite3_int64 ofst)
 {
