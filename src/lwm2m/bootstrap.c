@@ -116,6 +116,7 @@ struct bs_sess {
 	struct kdc_lwm2m	*lw;
 	struct kdc_coap_peer	*peer;		/* held until the session is freed */
 	char			 dev_id[KDC_DEVID_MAX + 1];
+	const char		*kind;		/* how it began (static), for the log */
 	char			 version[8];	/* lwm2m= of </>, "" if unknown */
 	enum bs_step		 step;
 	int			 cf;		/* format of the writes */
@@ -231,7 +232,8 @@ sess_fail(struct bs_sess *s, kdc_err r, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	pending = sess_creds(s, creds, sizeof(creds));
-	kdc_log_info_r(r, "bootstrap failed ep=%s step=%s%s%s %s", s->dev_id,
+	kdc_log_info_r(r, "bootstrap failed ep=%s kind=%s from=%s step=%s%s%s %s",
+	    s->dev_id, s->kind, kdc_coap_peer_addr(s->peer),
 	    step_names[s->step], s->naud > 1 ? " aud=" : "",
 	    s->naud > 1 ? s->aud[s->cur].name : "", why);
 	kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, r,
@@ -612,7 +614,8 @@ sess_finish_ok(struct bs_sess *s)
 	sess_note(s, note, sizeof(note));
 	if (n == 0) {
 		/* nothing was issued: the certificate comes from EST */
-		kdc_log_info("bootstrap done ep=%s mode=4 (EST)", s->dev_id);
+		kdc_log_info("bootstrap done ep=%s kind=%s from=%s mode=4 (EST)",
+		    s->dev_id, s->kind, kdc_coap_peer_addr(s->peer));
 		kdc_lwm2m_audit(s->lw, "lwm2m.bootstrap", s->dev_id, KDC_OK,
 		    "mode=4 %s", note);
 		sess_free(s, true);
@@ -627,8 +630,9 @@ sess_finish_ok(struct bs_sess *s)
 		sess_fail(s, r, "activating the credentials failed");
 		return;
 	}
-	kdc_log_info("bootstrap done ep=%s cred=%" PRId64 " type=%s "
-	    "audiences=%zu", s->dev_id, ids[0],
+	kdc_log_info("bootstrap done ep=%s kind=%s from=%s cred=%" PRId64
+	    " type=%s audiences=%zu", s->dev_id, s->kind,
+	    kdc_coap_peer_addr(s->peer), ids[0],
 	    kdc_cred_type_str(s->aud[0].type), s->naud);
 	sess_free(s, true);
 }
@@ -789,6 +793,7 @@ bs_begin(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer, const char *dev_id,
 	s->lw = lw;
 	s->peer = peer;
 	s->nosec = nosec;
+	s->kind = kind;
 	snprintf(s->dev_id, sizeof(s->dev_id), "%s", dev_id);
 	s->cf = pick_cf(pct, lw->cf);
 	s->step = BS_DISCOVER;
@@ -824,7 +829,9 @@ bs_begin(struct kdc_lwm2m *lw, struct kdc_coap_peer *peer, const char *dev_id,
 	/* told from now on, once, when it ends (sess_free) */
 	s->done = done;
 	s->done_arg = done_arg;
-	kdc_log_info("bootstrap start ep=%s kind=%s cf=%d from=%s", s->dev_id,
+	/* one info line per bootstrap, when it ends (done or failed): at
+	 * thousands per second a second line is a write(2) each */
+	kdc_log_debug("bootstrap start ep=%s kind=%s cf=%d from=%s", s->dev_id,
 	    kind, s->cf, kdc_coap_peer_addr(peer));
 	*code = KDC_COAP_CHANGED;
 	return KDC_OK;
