@@ -376,6 +376,22 @@ ref_note="before and after differ by ${ref_diff} %"
 lgb_ratio=$(awk -v a="$lgb_rate" -v b="$refa_rate" -v c="$refb_rate" 'BEGIN { printf "%.3f", 2 * a / (b + c) }')
 lgb_reach=$(awk -v a="$lgb_rate" -v t="$TARGET" 'BEGIN { printf "%.0f", 100 * a / t }')
 
+# ---- bench_boot with one engine thread ([coap] threads = 1) --------------
+# The default is a thread per core. Here the load generator shares the
+# daemon's 2 cores, and the second engine thread costs more than it gives
+# (each thread sleeps and is woken more often; docs/perf.md): the same
+# bootstraps on one thread, a fresh daemon, right after the default's run
+# so that both see nearly the same store.
+serve_stop
+ENGINE_THREADS=$(awk '$1 == "threads" { print $3 }' "$tmp/d/iotkdc.conf")
+[ -n "$ENGINE_THREADS" ] || die "no [coap] threads in iotkdc.conf"
+set_conf coap threads 1
+serve_start
+lg_boot lgb1
+serve_stop
+set_conf coap threads "$ENGINE_THREADS"
+serve_start
+
 # ---- EST enrollments: POST /.well-known/est/sen over DTLS PSK ------------
 # est_load VAR PREFIX [K]: bench_est on devices PREFIX (K per session),
 # the daemon profiled as VAR; sets VAR_line, VAR_rate, VAR_ok, VAR_ccpu
@@ -410,22 +426,6 @@ set_conf coap sign_threads 0
 serve_start
 est_load est0 f
 serve_stop
-
-# ---- bench_boot with one engine thread ([coap] threads = 1) --------------
-# The default is a thread per core. Here the load generator shares the
-# daemon's 2 cores, and the second engine thread costs more than it gives
-# (its store connection's page cache emptied by the other's commits, the
-# write lock passed back and forth, a second syncer; docs/perf.md): the
-# same bootstraps on one thread, a fresh daemon.
-set_conf coap sign_threads "$SIGN_THREADS"
-ENGINE_THREADS=$(awk '$1 == "threads" { print $3 }' "$tmp/d/iotkdc.conf")
-[ -n "$ENGINE_THREADS" ] || die "no [coap] threads in iotkdc.conf"
-set_conf coap threads 1
-serve_start
-lg_boot lgb1
-serve_stop
-set_conf coap threads "$ENGINE_THREADS"
-set_conf coap sign_threads 0
 
 # ---- the same load on a GnuTLS-direct DTLS loop -------------------------
 # What swapping libcoap for a GnuTLS-direct engine (DESIGN §2) would save:
