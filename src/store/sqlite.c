@@ -990,6 +990,13 @@ sq_check(struct kdc_store *st, char *why, size_t cap)
 	(void)snprintf(why, cap, "%s", (const char *)t);
 	r = KDC_ERR_STORE_CORRUPT;
 out:
+	/* a damaged store stays as it was found: the last connection's
+	 * close would otherwise copy the log into the file (a checkpoint)
+	 * and delete it, the log that may be what is damaged, or what a
+	 * salvage needs (docs/traps.md) */
+	if (r == KDC_ERR_STORE_CORRUPT)
+		(void)sqlite3_db_config(q->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+		    1, NULL);
 	/* one log line: findings start "*** in database main ***\n" */
 	for (char *c = why; *c != '\0'; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)

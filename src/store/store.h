@@ -221,6 +221,8 @@ void	kdc_store_process_init(void);
  * KDC_ERR_STORE_CORRUPT when damaged, with the first finding copied to
  * why (NUL-terminated, truncated to cap; why may be NULL); other errors
  * as for any read (KDC_ERR_STORE_BUSY, KDC_ERR_IO, KDC_ERR_NOMEM).
+ * Damage found leaves the files as they are when the store closes (no
+ * checkpoint of the log into the database file, the log not deleted).
  */
 kdc_err	kdc_store_check(struct kdc_store *st, char *why, size_t cap);
 /* Cheap liveness check (health endpoint). */

@@ -116,22 +116,46 @@ psize=$(sqlite3 "$DB" "PRAGMA page_size")
 victim=$((pages / 2))	# 0-based: page number victim+1
 head -c "$psize" /dev/zero | tr '\0' '\377' |
 	dd of="$DB" bs="$psize" seek="$victim" conv=notrunc status=none
+# serve_refused: serve on the damaged store exits non-zero with one line
+# on stderr, the damage and the way out at error
+serve_refused() {
+	local rc=0
+	"$IOTKDC" --dir "$T/d" serve > "$T/serve.out" 2> "$T/serve.log" &
+	SERVE_PID=$!
+	PIDS+=("$SERVE_PID")
+	for _ in $(seq 1 200); do	# until it exits or says it serves
+		kill -0 "$SERVE_PID" 2>/dev/null || break
+		grep -q "kdc_cli_serve: serving" "$T/serve.log" && break
+		sleep 0.1
+	done
+	kill -0 "$SERVE_PID" 2>/dev/null && fail "serve started on a damaged store: $(tail -2 "$T/serve.log")"
+	wait "$SERVE_PID" || rc=$?
+	[ "$rc" -ne 0 ] || fail "serve exited 0 on a damaged store"
+	[ "$(wc -l < "$T/serve.log")" -eq 1 ] || fail "want one line on stderr: $(cat "$T/serve.log")"
+	grep -qE " error store_check: $T/d/iotkdc\.db is damaged \(quick_check: .*Page $((victim + 1))[: ].*not serving from it" "$T/serve.log" ||
+		fail "damage not logged at error with the page: $(cat "$T/serve.log")"
+	grep -q 'restore iotkdc.db from a backup' "$T/serve.log" || fail "no way out in: $(cat "$T/serve.log")"
+}
 sum0=$(sha256sum < "$DB")
-"$IOTKDC" --dir "$T/d" serve > "$T/serve.out" 2> "$T/serve.log" &
-SERVE_PID=$!
-PIDS+=("$SERVE_PID")
-for _ in $(seq 1 200); do	# until it exits or says it serves
-	kill -0 "$SERVE_PID" 2>/dev/null || break
-	grep -q "kdc_cli_serve: serving" "$T/serve.log" && break
-	sleep 0.1
-done
-rc=0
-kill -0 "$SERVE_PID" 2>/dev/null && fail "serve started on a damaged store: $(tail -2 "$T/serve.log")"
-wait "$SERVE_PID" || rc=$?
-[ "$rc" -ne 0 ] || fail "serve exited 0 on a damaged store"
-[ "$(wc -l < "$T/serve.log")" -eq 1 ] || fail "want one line on stderr: $(cat "$T/serve.log")"
-grep -qE " error store_check: $T/d/iotkdc\.db is damaged \(quick_check: .*Page $((victim + 1))[: ].*not serving from it" "$T/serve.log" ||
-	fail "damage not logged at error with the page: $(cat "$T/serve.log")"
-grep -q 'restore iotkdc.db from a backup' "$T/serve.log" || fail "no way out in: $(cat "$T/serve.log")"
+serve_refused
 [ "$(sha256sum < "$DB")" = "$sum0" ] || fail "serve changed the damaged store"
-pass "page $((victim + 1)) of $pages damaged: serve logs it at error with the way out, exits $rc, store unchanged"
+pass "page $((victim + 1)) of $pages damaged: serve logs it at error with the way out, exits non-zero, store unchanged"
+
+# ---- the same damage, with commits still in the log ----------------------
+# A writer that died before its checkpoint leaves frames in iotkdc.db-wal.
+# serve's refusal must leave both files as found: the close of its last
+# connection would otherwise copy the log into the damaged file and delete
+# the log (what a salvage may need).
+python3 - "$DB" <<'PY'
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA wal_autocheckpoint = 0")
+c.execute("INSERT INTO meta(key, val) VALUES('test-datadir', 'in the log')")
+os._exit(0)	# no close: no checkpoint, the frames stay in the log
+PY
+[ -s "$DB-wal" ] || fail "no log left behind to test with"
+sum0=$(sha256sum < "$DB"); wal0=$(sha256sum < "$DB-wal")
+serve_refused
+[ "$(sha256sum < "$DB")" = "$sum0" ] || fail "serve's refusal checkpointed the log into the damaged store"
+[ -f "$DB-wal" ] && [ "$(sha256sum < "$DB-wal")" = "$wal0" ] || fail "serve's refusal changed or deleted the log"
+pass "the same damage with commits in the log: iotkdc.db and iotkdc.db-wal left as found"
