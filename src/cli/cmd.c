@@ -130,6 +130,35 @@ files_mode_check(const struct ctx *c)
 	return 0;
 }
 
+/*
+ * The store and the files SQLite keeps beside it must be writable by us:
+ * SQLite opens a file it may not write read-only without a word, and
+ * every write then fails ("database error") while reads work (serve
+ * answered health 200 on such a store). Prints the error.
+ */
+static int
+store_writable_check(const struct ctx *c)
+{
+	static const char *const names[] = {
+		"iotkdc.db", "iotkdc.db-wal", "iotkdc.db-shm",
+	};
+	char p[1200];
+
+	if (access(c->dir, W_OK | X_OK) != 0)
+		return fail("%s: cannot write in the data dir (%s): the store "
+		    "keeps iotkdc.db-wal and iotkdc.db-shm beside iotkdc.db; "
+		    "run iotkdc as the data dir's owner", c->dir,
+		    strerror(errno));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		path_in(c, names[i], p, sizeof(p));
+		if (access(p, R_OK | W_OK) != 0 && errno != ENOENT)
+			return fail("%s: cannot read and write it (%s); run "
+			    "iotkdc as its owner, mode 0600", p,
+			    strerror(errno));
+	}
+	return 0;
+}
+
 /* A store that kdc_store_open() refused: say what to do. Prints it. */
 static int
 store_open_fail(const char *p, kdc_err r)
@@ -202,6 +231,10 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 	path_in(c, "wrap.key", p, sizeof(p));
 	if ((r = kdc_keyring_load(p, &c->kr)) != KDC_OK)
 		return fail("%s: %s", p, kdc_err_str(r));
+	if (store_writable_check(c) != 0) {
+		ctx_close(c);
+		return 1;
+	}
 	path_in(c, "iotkdc.db", p, sizeof(p));
 	if ((r = kdc_store_open(p, 0, &c->st)) != KDC_OK) {
 		ctx_close(c);

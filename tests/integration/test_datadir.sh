@@ -96,6 +96,36 @@ chmod 0600 "$DB"
 cmp -s "$DB" "$T/good.db" || fail "a refused command changed iotkdc.db"
 pass "dir 0777/0770, iotkdc.db 0666/0620, conf, keys and certificates writable by group/other: refused naming the mode"
 
+# ---- a store we may not write ------------------------------------------
+# SQLite opens a file it may not write read-only, silently: reads work and
+# every write fails. serve, and every command (tls reissue would replace
+# the server key before its audit record failed), refuse it first. As root
+# (who may write anything) the commands run as nobody on a data dir given
+# to nobody.
+AS=()
+if [ "$(id -u)" = 0 ]; then
+	AS=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+	chown -R 65534:65534 "$T/d"
+	chmod 0711 "$T"		# nobody passes through to its data dir
+fi
+key0=$(sha256sum < "$T/d/server.key")
+chmod 0400 "$DB"
+expect_fail "iotkdc\.db: cannot read and write it \(Permission denied\)" timeout 20 "${AS[@]}" "$IOTKDC" --dir "$T/d" serve
+expect_fail "iotkdc\.db: cannot read and write it" "${AS[@]}" "$IOTKDC" --dir "$T/d" tls reissue
+expect_fail "iotkdc\.db: cannot read and write it" "${AS[@]}" "$IOTKDC" --dir "$T/d" device add urn:dev:ro --cert
+chmod 0600 "$DB"
+chmod 0500 "$T/d"
+expect_fail "$T/d: cannot write in the data dir \(Permission denied\)" timeout 20 "${AS[@]}" "$IOTKDC" --dir "$T/d" serve
+chmod 0700 "$T/d"
+"${AS[@]}" "$IOTKDC" --dir "$T/d" device show urn:dev:dd:1 >/dev/null || fail "the data dir's owner was refused"
+if [ "$(id -u)" = 0 ]; then
+	chown -R 0:0 "$T/d"
+	chmod 0700 "$T"
+fi
+[ "$(sha256sum < "$T/d/server.key")" = "$key0" ] || fail "a refused tls reissue replaced server.key"
+cmp -s "$DB" "$T/good.db" || fail "a refused command changed iotkdc.db"
+pass "iotkdc.db 0400, data dir 0500 (not ours to write): serve, tls reissue and device add refused naming it; server.key unchanged"
+
 # ---- init does not reuse a store it finds -------------------------------
 mkdir -m 700 "$T/e"
 cp "$T/good.db" "$T/e/iotkdc.db"
