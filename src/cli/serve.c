@@ -727,7 +727,12 @@ kdc_cli_serve(const struct kdc_cli_args *a)
 		goto out;
 	if ((r = kdc_tls_cert_load(c.dir, c.kr, &cert_pem, &key_pem,
 	    &key_len)) != KDC_OK) {
-		fail("%s: TLS certificate: %s", c.dir, kdc_err_str(r));
+		fail("%s/server.pem, server.key: %s; 'iotkdc tls reissue' makes "
+		    "both again", c.dir, r == KDC_ERR_MALFORMED ?
+		    "server.pem is not a certificate chain that parses" :
+		    r == KDC_ERR_TLS ? "the certificate is not server.key's "
+		    "(one of them is from another data dir)" :
+		    r == KDC_ERR_IO ? "missing or unreadable" : kdc_err_str(r));
 		goto out;
 	}
 	tls_names_check(&c, cert_pem);

@@ -622,6 +622,34 @@ out:
 	return r;
 }
 
+/*
+ * The pair as the listeners load it (GnuTLS credentials): a damaged
+ * server.pem, or one from another data dir, is told here, not as a
+ * listener that fails to start. MALFORMED: the chain does not parse;
+ * TLS: its leaf is not server.key's.
+ */
+static kdc_err
+tls_pair_check(const uint8_t *chain, size_t chain_len,
+    const gnutls_datum_t *key_pem)
+{
+	gnutls_certificate_credentials_t cr = NULL;
+	gnutls_datum_t c;
+	int rc;
+
+	if (chain_len > UINT_MAX)
+		return KDC_ERR_MALFORMED;
+	if (gnutls_certificate_allocate_credentials(&cr) < 0)
+		return KDC_ERR_NOMEM;
+	c.data = (unsigned char *)(uintptr_t)chain;
+	c.size = (unsigned)chain_len;
+	rc = gnutls_certificate_set_x509_key_mem2(cr, &c, key_pem,
+	    GNUTLS_X509_FMT_PEM, NULL, 0);
+	gnutls_certificate_free_credentials(cr);
+	if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+		return KDC_ERR_TLS;
+	return rc < 0 ? KDC_ERR_MALFORMED : KDC_OK;
+}
+
 kdc_err
 kdc_tls_cert_load(const char *dir, const struct kdc_keyring *kr,
     char **cert_pem, char **key_pem, size_t *key_len)
@@ -669,7 +697,8 @@ kdc_tls_cert_load(const char *dir, const struct kdc_keyring *kr,
 		r = KDC_CRYPTO_GTERR("gnutls_pem_base64_encode2", rc);
 		goto out;
 	}
-	if ((r = crypto_datum_dup(&pem, &kp, &kp_len)) != KDC_OK)
+	if ((r = crypto_datum_dup(&pem, &kp, &kp_len)) != KDC_OK ||
+	    (r = tls_pair_check(chain, chain_len, &pem)) != KDC_OK)
 		goto out;
 	*cert_pem = (char *)chain;
 	chain = NULL;

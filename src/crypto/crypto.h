@@ -222,7 +222,10 @@ kdc_err	kdc_tls_cert_create(const char *dir, const struct kdc_keyring *kr,
 	    unsigned days);
 /* Load them: *cert_pem (chain) and *key_pem (PKCS#8 PEM, a secret: free
  * with kdc_secret_free(*key_pem, *key_len)). NUL-terminated; *key_len is
- * without the NUL. BAD_KEY if server.key does not open under kr. */
+ * without the NUL. BAD_KEY if server.key does not open under kr;
+ * MALFORMED if server.pem is not a PEM chain that parses; TLS if its
+ * leaf is not server.key's (another data dir's); IO if either is
+ * missing or unreadable. */
 kdc_err	kdc_tls_cert_load(const char *dir, const struct kdc_keyring *kr,
 	    char **cert_pem, char **key_pem, size_t *key_len);
 

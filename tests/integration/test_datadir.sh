@@ -126,6 +126,21 @@ fi
 cmp -s "$DB" "$T/good.db" || fail "a refused command changed iotkdc.db"
 pass "iotkdc.db 0400, data dir 0500 (not ours to write): serve, tls reissue and device add refused naming it; server.key unchanged"
 
+# ---- a damaged or foreign server.pem ---------------------------------------
+# told as what it is, with the way out (it was "cannot listen on ...:
+# address in use", after libmicrohttpd failed to load it)
+cp "$T/d/server.pem" "$T/server.pem.good"
+head -c "$(( $(stat -c %s "$T/server.pem.good") / 2 ))" "$T/server.pem.good" > "$T/d/server.pem"
+expect_fail "server\.pem, server\.key: server\.pem is not a certificate chain that parses; 'iotkdc tls reissue' makes both again" \
+	timeout 20 "$IOTKDC" --dir "$T/d" serve
+"$IOTKDC" --dir "$T/e2" init >/dev/null 2>&1 || fail "a second data dir"
+cp "$T/e2/server.pem" "$T/d/server.pem"
+expect_fail "server\.pem, server\.key: the certificate is not server\.key's \(one of them is from another data dir\)" \
+	timeout 20 "$IOTKDC" --dir "$T/d" serve
+cp "$T/server.pem.good" "$T/d/server.pem"
+rm -rf "$T/e2"
+pass "server.pem cut in half, or another data dir's: serve refuses naming it, with the way out"
+
 # ---- init does not reuse a store it finds -------------------------------
 mkdir -m 700 "$T/e"
 cp "$T/good.db" "$T/e/iotkdc.db"

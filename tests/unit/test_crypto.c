@@ -946,6 +946,34 @@ test_tls_cert(void **state)
 		assert_null(key_pem);
 		kdc_keyring_free(other);
 	}
+
+	/* server.pem of another key (another data dir's, or from before a
+	 * reissue): TLS; cut in half: MALFORMED; nothing handed out */
+	{
+		uint8_t *old_pem, *cur_pem;
+		size_t old_len, cur_len;
+
+		old_pem = read_or_fail(g_dir, "server.pem", &old_len);
+		assert_int_equal(kdc_tls_cert_create(g_dir, g_kr, g_ca, NULL, 0,
+		    30), KDC_OK);
+		cur_pem = read_or_fail(g_dir, "server.pem", &cur_len);
+		write_or_fail(g_dir, "server.pem", old_pem, old_len);
+		assert_int_equal(kdc_tls_cert_load(g_dir, g_kr, &cert_pem,
+		    &key_pem, &key_len), KDC_ERR_TLS);
+		assert_null(cert_pem);
+		assert_null(key_pem);
+		write_or_fail(g_dir, "server.pem", cur_pem, cur_len / 2);
+		assert_int_equal(kdc_tls_cert_load(g_dir, g_kr, &cert_pem,
+		    &key_pem, &key_len), KDC_ERR_MALFORMED);
+		assert_null(cert_pem);
+		write_or_fail(g_dir, "server.pem", cur_pem, cur_len);
+		assert_int_equal(kdc_tls_cert_load(g_dir, g_kr, &cert_pem,
+		    &key_pem, &key_len), KDC_OK);
+		kdc_free(cert_pem);
+		kdc_secret_free(key_pem, key_len);
+		free(old_pem);
+		free(cur_pem);
+	}
 }
 
 /* ---- device chains ------------------------------------------------------------ */
