@@ -1225,6 +1225,25 @@ kdc_config_load(const char *path, struct kdc_config *cfg, char *err,
 		r = KDC_ERR_CONFIG;
 		goto out;
 	}
+	/* the config chooses the CA key and the listeners: one that group
+	 * or other may write is refused, also on a reload (SIGHUP) */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "%s: mode %04o: group or other "
+			    "may write it; refusing. chmod 600 %s", path,
+			    (unsigned)st.st_mode & 07777, path);
+		r = KDC_ERR_CONFIG;
+		goto out;
+	}
+	/* 0 bytes is a write cut short, not a choice of every default */
+	if (st.st_size == 0) {
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "%s: empty (0 bytes); restore it "
+			    "from a backup, or write the settings it should "
+			    "hold", path);
+		r = KDC_ERR_CONFIG;
+		goto out;
+	}
 	if ((buf = kdc_malloc((size_t)st.st_size + 1)) == NULL) {
 		r = KDC_ERR_NOMEM;
 		goto out;

@@ -107,7 +107,9 @@ struct kdc_config {
  * "lwm2m", 30 days). */
 void	kdc_config_defaults(struct kdc_config *cfg);
 /* Parse path over the defaults. On error returns KDC_ERR_CONFIG (or IO)
- * and writes "FILE:LINE: reason" into err (capacity err_len). */
+ * and writes "FILE:LINE: reason" into err (capacity err_len). A file of
+ * 0 bytes, or one group or other may write, is KDC_ERR_CONFIG ("FILE:
+ * reason"). */
 kdc_err	kdc_config_load(const char *path, struct kdc_config *cfg, char *err,
 	    size_t err_len);
 /* Parse a config held in memory (same rules; used by tests and fuzzing). */

@@ -79,6 +79,20 @@ health "SIGHUP with a bad config"
 set_conf http port "$HTTPS_PORT"
 pass "SIGHUP with a config that does not load: warned, nothing changed, still serving"
 
+# a config group or other may write, and one cut to 0 bytes: serve would
+# not start on either; a reload takes neither
+cp "$T/d/iotkdc.conf" "$T/conf.good"
+chmod 0666 "$T/d/iotkdc.conf"
+kill -HUP "$SERVE_PID"
+wait_log 'warn reload: SIGHUP: .*iotkdc.conf: mode 0666: group or other may write it; refusing. chmod 600 .*; nothing reloaded'
+chmod 0600 "$T/d/iotkdc.conf"
+: > "$T/d/iotkdc.conf"
+kill -HUP "$SERVE_PID"
+wait_log 'warn reload: SIGHUP: .*iotkdc.conf: empty \(0 bytes\).*; nothing reloaded'
+health "SIGHUP with an empty config"
+cp "$T/conf.good" "$T/d/iotkdc.conf"
+pass "SIGHUP with a config mode 0666, then 0 bytes: refused, nothing changed, still serving"
+
 # quieter again: the reload line still shows (logged before the level
 # drops), debug lines stop; the restart keys are still named
 set_conf kdc log_level warn

@@ -552,6 +552,24 @@ test_round_trip(void **state)
 	    KDC_ERR_CONFIG);
 	snprintf(path + strlen(path), sizeof(path) - strlen(path), ":3: ");
 	assert_non_null(strstr(err, path));
+	path[strlen(path) - 4] = '\0';
+
+	/* 0 bytes (a write cut short), and a file group or other may write
+	 * (read again on SIGHUP, after serve's start checks): refused */
+	assert_int_equal(kdc_test_write_file(path, "", 0), 0);
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_ERR_CONFIG);
+	assert_non_null(strstr(err, ": empty (0 bytes)"));
+	assert_int_equal(kdc_test_write_file(path, "[http]\nport = 1\n", 16),
+	    0);
+	assert_int_equal(chmod(path, 0620), 0);
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_ERR_CONFIG);
+	assert_non_null(strstr(err, ": mode 0620: group or other may write"));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(kdc_config_load(path, &back, err, sizeof(err)),
+	    KDC_OK);
+	assert_int_equal(back.http_port, 1);
 
 	kdc_test_rmtree(dir);
 	free(dir);
