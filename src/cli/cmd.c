@@ -204,6 +204,17 @@ store_check(struct ctx *c)
 	return 1;
 }
 
+/* wrap.key does not open what the data dir holds (file: ca.key, or the
+ * store's check value): one of them came from elsewhere. Prints it. */
+static int
+not_ours(const struct ctx *c, const char *file)
+{
+	return fail("%s: wrap.key and %s do not belong together: %s was made "
+	    "with another wrap.key (one of the two is from another data dir, "
+	    "or was replaced); restore both from one backup", c->dir, file,
+	    file);
+}
+
 /* Open the data dir; need_ca loads the CA key too. Prints the error. */
 int
 ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
@@ -248,14 +259,15 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 	    strcmp(c->cfg.ca_key, "file") == 0 ? NULL : c->cfg.ca_key,
 	    &c->ca)) != KDC_OK) {
 		ctx_close(c);
+		if (r == KDC_ERR_BAD_KEY)
+			return not_ours(c, "ca.key");
 		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
 	}
 	if ((r = kdc_core_new(c->st, c->kr, c->ca, &c->cfg, &c->core)) !=
 	    KDC_OK) {
 		ctx_close(c);
 		if (r == KDC_ERR_BAD_KEY)
-			return fail("%s/wrap.key is not the key this data dir "
-			    "was made with", c->dir);
+			return not_ours(c, "iotkdc.db");
 		return fail("%s: %s", c->dir, kdc_err_str(r));
 	}
 	/* the AS key lives like the CA key: loaded wherever the CA is */

@@ -193,7 +193,7 @@ pass "audit verify detects an edited row"
 # A wrong wrapping key, a foreign database, a missing dir: one clear line.
 cp -a "$T/d" "$T/d2"
 head -c 32 /dev/urandom > "$T/d2/wrap.key"
-expect_fail 'not the key this data dir' "$IOTKDC" --dir "$T/d2" device list
+expect_fail 'wrap\.key and iotkdc\.db do not belong together' "$IOTKDC" --dir "$T/d2" device list
 cp -a "$T/d" "$T/d3"
 rm -f "$T/d3/iotkdc.db"*
 sqlite3 "$T/d3/iotkdc.db" "CREATE TABLE other(x); INSERT INTO other VALUES(1);"

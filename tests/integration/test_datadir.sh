@@ -138,8 +138,14 @@ cp "$T/e2/server.pem" "$T/d/server.pem"
 expect_fail "server\.pem, server\.key: the certificate is not server\.key's \(one of them is from another data dir\)" \
 	timeout 20 "$IOTKDC" --dir "$T/d" serve
 cp "$T/server.pem.good" "$T/d/server.pem"
+# another data dir's wrap.key: the store's secrets do not open under it
+cp "$T/d/wrap.key" "$T/wrap.key.good"
+cp "$T/e2/wrap.key" "$T/d/wrap.key"
+expect_fail "$T/d: wrap\.key and iotkdc\.db do not belong together: iotkdc\.db was made with another wrap\.key" kdc device list
+expect_fail "$T/d: wrap\.key and ca\.key do not belong together: ca\.key was made with another wrap\.key" timeout 20 "$IOTKDC" --dir "$T/d" serve
+cp "$T/wrap.key.good" "$T/d/wrap.key"
 rm -rf "$T/e2"
-pass "server.pem cut in half, or another data dir's: serve refuses naming it, with the way out"
+pass "server.pem cut in half, another data dir's server.pem or wrap.key: serve (and device list) refuse naming it, with the way out"
 
 # ---- init does not reuse a store it finds -------------------------------
 mkdir -m 700 "$T/e"
