@@ -424,30 +424,33 @@ cmd_init(const struct kdc_cli_args *a)
 	/* wrapping key, store, CA, TLS cert, then the config last: a data
 	 * dir without iotkdc.conf is not one, so a failure part way leaves
 	 * nothing that looks initialised (and we remove what we made). */
+	/* each file is counted ours before it is made: none was there (the
+	 * loop above), and one a failed step leaves (a 0-byte iotkdc.db on
+	 * a full disk) would refuse the next init */
 	path_in(&c, "wrap.key", p, sizeof(p));
+	created[ncreated++] = "wrap.key";
 	if ((r = kdc_keyring_create(p)) != KDC_OK) {
 		fail("%s: %s", p, kdc_err_str(r));
 		goto out;
 	}
-	created[ncreated++] = "wrap.key";
 	if ((r = kdc_keyring_load(p, &c.kr)) != KDC_OK) {
 		fail("%s: %s", p, kdc_err_str(r));
 		goto out;
 	}
 	path_in(&c, "iotkdc.db", p, sizeof(p));
+	created[ncreated++] = "iotkdc.db";
 	if ((r = kdc_store_open(p, 1, &c.st)) != KDC_OK) {
 		fail("%s: %s", p, kdc_err_str(r));
-		goto out;
-	}
-	created[ncreated++] = "iotkdc.db";
-	if ((r = kdc_ca_create(c.dir, c.kr, a->ca_key, (unsigned)cfg.ca_days))
-	    != KDC_OK) {
-		fail("%s: creating the CA: %s", c.dir, kdc_err_str(r));
 		goto out;
 	}
 	created[ncreated++] = "ca.pem";
 	if (a->ca_key == NULL)
 		created[ncreated++] = "ca.key";
+	if ((r = kdc_ca_create(c.dir, c.kr, a->ca_key, (unsigned)cfg.ca_days))
+	    != KDC_OK) {
+		fail("%s: creating the CA: %s", c.dir, kdc_err_str(r));
+		goto out;
+	}
 	if ((r = kdc_ca_load(c.dir, c.kr, a->ca_key, &c.ca)) != KDC_OK) {
 		fail("%s: loading the CA: %s", c.dir, kdc_err_str(r));
 		goto out;
@@ -460,18 +463,18 @@ cmd_init(const struct kdc_cli_args *a)
 	}
 	for (size_t i = 0; i < tn.n; i++)
 		hosts[i] = tn.name[i].host;
+	created[ncreated++] = "server.pem";
 	if ((r = kdc_tls_cert_create(c.dir, c.kr, c.ca, hosts, tn.n,
 	    (unsigned)cfg.tls_days)) != KDC_OK) {
 		fail("%s: creating the TLS certificate: %s", c.dir,
 		    kdc_err_str(r));
 		goto out;
 	}
-	created[ncreated++] = "server.pem";
+	created[ncreated++] = "as.key";
 	if ((r = kdc_as_key_create(c.dir, c.kr)) != KDC_OK) {
 		fail("%s: creating the ACE AS key: %s", c.dir, kdc_err_str(r));
 		goto out;
 	}
-	created[ncreated++] = "as.key";
 	if ((r = kdc_core_new(c.st, c.kr, c.ca, &cfg, &c.core)) != KDC_OK ||
 	    (r = kdc_audit_append(c.st, c.kr, (int64_t)time(NULL), ACTOR,
 	    "init", c.dir, KDC_OK, "ca_key=%s",

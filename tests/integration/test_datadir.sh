@@ -157,7 +157,17 @@ mkdir -m 777 "$T/f"
 chmod 777 "$T/f"	# whatever the umask
 expect_fail "$T/f: data dir has mode 0777" "$IOTKDC" --dir "$T/f" init
 [ -z "$(ls -A "$T/f")" ] || fail "refused init left files in $T/f"
-pass "init: an existing iotkdc.db and a 0777 dir refused, nothing made or changed"
+# an init that fails part way (here the file size limit stands in for a
+# full disk: a write fails with EFBIG) leaves nothing, so the next one runs
+mkdir -m 700 "$T/g"
+rc=0
+( trap '' XFSZ; ulimit -f 8; exec "$IOTKDC" --dir "$T/g" init ) > /dev/null 2> "$T/g.err" || rc=$?
+[ "$rc" -ne 0 ] || fail "init under an 8 KiB file size limit succeeded"
+grep -q 'iotkdc\.db' "$T/g.err" || fail "init's error does not name the store: $(cat "$T/g.err")"
+[ -z "$(ls -A "$T/g")" ] || fail "a failed init left: $(ls -A "$T/g")"
+"$IOTKDC" --dir "$T/g" init > /dev/null || fail "init after a failed one"
+rm -rf "$T/g"
+pass "init: an existing iotkdc.db and a 0777 dir refused, nothing made or changed; a failed init leaves nothing, the next runs"
 
 # ---- a damaged page ----------------------------------------------------
 pages=$(sqlite3 "$DB" "PRAGMA page_count")
