@@ -1348,6 +1348,18 @@ cmd_audit(const struct kdc_cli_args *a)
 	if (a->cmd == KDC_CMD_AUDIT_VERIFY) {
 		int64_t count = 0, bad = 0;
 		char why[256];
+		/* the store's structure first: serve's refusal of a damaged
+		 * store points here, and a chain read from a damaged index
+		 * can look whole */
+		why[0] = '\0';
+		if ((r = kdc_store_check(c.st, why, sizeof(why))) != KDC_OK) {
+			rc = fail("audit verify: %s/iotkdc.db: %s%s%s%s", c.dir,
+			    r == KDC_ERR_STORE_CORRUPT ? "damaged" :
+			    kdc_err_str(r), why[0] != '\0' ? " (quick_check: " :
+			    "", why, why[0] != '\0' ? ")" : "");
+			ctx_close(&c);
+			return rc;
+		}
 		r = kdc_core_audit_verify(c.core, &count, &bad, why,
 		    sizeof(why));
 		if (r == KDC_ERR_AUDIT_BROKEN)

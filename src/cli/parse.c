@@ -102,7 +102,9 @@ static const struct {
 	  "iotkdc audit list [--json]\n", NULL },
 	{ "audit", "verify", KDC_CMD_AUDIT_VERIFY, 0,
 	  "iotkdc audit verify\n"
-	  "  Check the hash chain; exits 1 naming the first broken record.\n", NULL },
+	  "  Check the store's structure (every page readable and\n"
+	  "  well-formed, as serve does at start), then the hash chain;\n"
+	  "  exits 1 naming the damage or the first broken record.\n", NULL },
 	{ "lwm2m", "clients", KDC_CMD_LWM2M_CLIENTS, 0,
 	  "iotkdc lwm2m clients [--json]\n"
 	  "  Clients registered at the built-in LwM2M Server, with their\n"

@@ -200,6 +200,8 @@ serve_refused() {
 sum0=$(sha256sum < "$DB")
 serve_refused
 [ "$(sha256sum < "$DB")" = "$sum0" ] || fail "serve changed the damaged store"
+# the check serve's message points to finds the same damage
+expect_fail "audit verify: $T/d/iotkdc\.db: damaged \(quick_check: .*Page $((victim + 1))[: ]" kdc audit verify
 pass "page $((victim + 1)) of $pages damaged: serve logs it at error with the way out, exits non-zero, store unchanged"
 
 # ---- the same damage, with commits still in the log ----------------------
