@@ -53,6 +53,13 @@ path_in(const struct ctx *c, const char *name, char *out, size_t cap)
 void
 ctx_close(struct ctx *c)
 {
+	kdc_err r;
+
+	/* what this command appended to the audit log is anchored outside
+	 * the store (core/audit.h) */
+	if (c->core != NULL && (r = kdc_core_audit_anchor(c->core, c->dir)) !=
+	    KDC_OK)
+		kdc_log_warn_r(r, "%s/audit.head not written", c->dir);
 	kdc_core_free(c->core);
 	kdc_ca_free(c->ca);
 	kdc_store_close(c->st);
@@ -89,6 +96,7 @@ static const struct {
 	{ "server.key",		S_IWGRP | S_IWOTH,	"600" },
 	{ "server.pem",		S_IWGRP | S_IWOTH,	"644" },
 	{ "as.key",		S_IWGRP | S_IWOTH,	"600" },
+	{ "audit.head",		S_IWGRP | S_IWOTH,	"600" },
 };
 
 /* The data dir itself: group/other may not write it. Prints the error. */
@@ -204,6 +212,29 @@ store_check(struct ctx *c)
 	return 1;
 }
 
+/*
+ * The store still holds the audit record audit.head names (core/audit.h):
+ * a store that lost its last commits, or an older copy put in its place,
+ * does not, and serving from it would hand out again what it forgot.
+ * Prints the error with the way out.
+ */
+static int
+anchor_check(struct ctx *c)
+{
+	char why[512];
+	int64_t seq;
+	kdc_err r;
+
+	if ((r = kdc_core_audit_anchor_check(c->core, c->dir, &seq, why,
+	    sizeof(why))) == KDC_OK)
+		return 0;
+	if (r != KDC_ERR_AUDIT_BROKEN)
+		return fail("%s/audit.head: %s", c->dir, kdc_err_str(r));
+	return fail("%s: the audit log is behind its anchor: %s. Not serving "
+	    "from it. If iotkdc.db was put back from a backup on purpose, "
+	    "move %s/audit.head aside and start again", c->dir, why, c->dir);
+}
+
 /* wrap.key does not open what the data dir holds (file: ca.key, or the
  * store's check value): one of them came from elsewhere. Prints it. */
 static int
@@ -275,6 +306,10 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 	    KDC_OK) {
 		ctx_close(c);
 		return fail("%s: ACE AS key: %s", c->dir, kdc_err_str(r));
+	}
+	if (a->cmd == KDC_CMD_SERVE && anchor_check(c) != 0) {
+		ctx_close(c);
+		return 1;
 	}
 	return 0;
 }
@@ -387,7 +422,7 @@ cmd_init(const struct kdc_cli_args *a)
 {
 	struct ctx c;
 	struct kdc_config cfg;
-	const char *created[7];
+	const char *created[8];
 	const char *hosts[KDC_TLSNAMES_MAX];
 	struct kdc_tlsnames tn;
 	char p[1200], why[512];
@@ -427,6 +462,7 @@ cmd_init(const struct kdc_cli_args *a)
 	/* each file is counted ours before it is made: none was there (the
 	 * loop above), and one a failed step leaves (a 0-byte iotkdc.db on
 	 * a full disk) would refuse the next init */
+	created[ncreated++] = "audit.head";	/* ctx_close() anchors */
 	path_in(&c, "wrap.key", p, sizeof(p));
 	created[ncreated++] = "wrap.key";
 	if ((r = kdc_keyring_create(p)) != KDC_OK) {
@@ -1367,6 +1403,12 @@ cmd_audit(const struct kdc_cli_args *a)
 			    why);
 		else if (r != KDC_OK)
 			rc = fail("audit verify: %s", kdc_err_str(r));
+		else if ((r = kdc_core_audit_anchor_check(c.core, c.dir, &bad,
+		    why, sizeof(why))) == KDC_ERR_AUDIT_BROKEN)
+			rc = fail("audit verify: %s", why);
+		else if (r != KDC_OK)
+			rc = fail("audit verify: %s/audit.head: %s", c.dir,
+			    kdc_err_str(r));
 		else
 			printf("audit chain ok: %" PRId64 " records\n", count);
 	} else {

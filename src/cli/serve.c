@@ -94,6 +94,7 @@ struct sweeper {
 	struct kdc_store	*st;
 	struct kdc_ca		*ca;
 	struct kdc_core		*core;
+	const char		*dir;		/* the data dir (ctx's) */
 };
 
 static int
@@ -103,6 +104,7 @@ sweeper_open(struct ctx *c, struct sweeper *sw)
 	kdc_err r;
 
 	memset(sw, 0, sizeof(*sw));
+	sw->dir = c->dir;
 	path_in(c, "iotkdc.db", p, sizeof(p));
 	if ((r = kdc_store_open(p, 0, &sw->st)) != KDC_OK)
 		return fail("%s: %s", p, kdc_err_str(r));
@@ -229,6 +231,9 @@ sweep(struct sweeper *sw)
 		    "the next period");
 	else
 		kdc_log_info("sweep expired=%zu ace_purged=%zu", n, purged);
+	/* what the engines appended since, anchored outside the store */
+	if ((r = kdc_core_audit_anchor(sw->core, sw->dir)) != KDC_OK)
+		kdc_log_warn_r(r, "sweep: %s/audit.head not written", sw->dir);
 }
 
 /* ---- SIGHUP ------------------------------------------------------------ */

@@ -1,11 +1,17 @@
-/* audit.c: append to and verify the hash-chained audit log. */
+/* audit.c: append to and verify the hash-chained audit log, and anchor its
+ * head outside the store. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/file.h"
 #include "core/audit.h"
 
 #define HEAD_KEY	"audit_head"
@@ -200,4 +206,208 @@ kdc_audit_verify(struct kdc_store *st, const struct kdc_keyring *kr,
 	}
 	kdc_free(head);
 	return r;
+}
+
+/* ---- the anchor: the head as last seen, outside the store --------------- */
+
+#define ANCHOR_FILE	"audit.head"
+#define ANCHOR_TAG	"iotkdc-audit-head-1"
+#define ANCHOR_LABEL	"audit-head"
+/* "TAG seq=N hash=HEX64 mac=HEX64\n", N at most 19 digits */
+#define ANCHOR_MAX	(sizeof(ANCHOR_TAG) + 5 + 19 + 6 + 64 + 5 + 64 + 2)
+
+/* The MAC of (seq, hash): only the wrapping key's holder makes one. */
+static kdc_err
+anchor_mac(const struct kdc_keyring *kr, int64_t seq, const uint8_t hash[32],
+    uint8_t mac[32])
+{
+	uint8_t m[8 + 32];
+
+	put_u64(m, (uint64_t)seq);
+	memcpy(m + 8, hash, 32);
+	return kdc_keyring_mac(kr, ANCHOR_LABEL, m, sizeof(m), mac);
+}
+
+/* A fixed-width lowercase hex field of 64 digits at *p, then `end`. */
+static bool
+anchor_hex(const char **p, const char *lim, uint8_t out[32], char end)
+{
+	if (lim - *p < 65 || (*p)[64] != end)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!(((*p)[i] >= '0' && (*p)[i] <= '9') ||
+		    ((*p)[i] >= 'a' && (*p)[i] <= 'f')))
+			return false;
+	size_t n = 32;
+
+	if (kdc_hex_decode(*p, 64, out, &n) != KDC_OK || n != 32)
+		return false;
+	*p += 65;
+	return true;
+}
+
+kdc_err
+kdc_audit_anchor_parse(const char *buf, size_t len, int64_t *seq,
+    uint8_t hash[32], uint8_t mac[32])
+{
+	const char *p = buf, *lim = buf + len;
+	uint64_t n = 0;
+	size_t digits = 0;
+
+	*seq = 0;
+	if (buf == NULL || len > ANCHOR_MAX)
+		return KDC_ERR_MALFORMED;
+	if ((size_t)(lim - p) < sizeof(ANCHOR_TAG " seq=") - 1 ||
+	    memcmp(p, ANCHOR_TAG " seq=", sizeof(ANCHOR_TAG " seq=") - 1) != 0)
+		return KDC_ERR_MALFORMED;
+	p += sizeof(ANCHOR_TAG " seq=") - 1;
+	while (p < lim && *p >= '0' && *p <= '9') {
+		if (digits++ == 18 || (digits == 1 && *p == '0'))
+			return KDC_ERR_MALFORMED;	/* > 18 digits, or 0.. */
+		n = n * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (digits == 0 || (size_t)(lim - p) < 6 ||
+	    memcmp(p, " hash=", 6) != 0)
+		return KDC_ERR_MALFORMED;
+	p += 6;
+	if (!anchor_hex(&p, lim, hash, ' '))
+		return KDC_ERR_MALFORMED;
+	if ((size_t)(lim - p) < 4 || memcmp(p, "mac=", 4) != 0)
+		return KDC_ERR_MALFORMED;
+	p += 4;
+	if (!anchor_hex(&p, lim, mac, '\n') || p != lim)
+		return KDC_ERR_MALFORMED;
+	*seq = (int64_t)n;
+	return KDC_OK;
+}
+
+/* The anchor file, read and parsed: NOT_FOUND when there is none. */
+static kdc_err
+anchor_read(const char *path, int64_t *seq, uint8_t hash[32],
+    uint8_t mac[32])
+{
+	char buf[ANCHOR_MAX + 1];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return errno == ENOENT ? KDC_ERR_NOT_FOUND : KDC_ERR_IO;
+	while (got < sizeof(buf)) {
+		if ((n = read(fd, buf + got, sizeof(buf) - got)) < 0) {
+			if (errno == EINTR)
+				continue;
+			(void)close(fd);
+			return KDC_ERR_IO;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	(void)close(fd);
+	return kdc_audit_anchor_parse(buf, got, seq, hash, mac);
+}
+
+static void
+anchor_path(const char *dir, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/" ANCHOR_FILE, dir);
+}
+
+kdc_err
+kdc_audit_anchor(struct kdc_store *st, const struct kdc_keyring *kr,
+    const char *dir)
+{
+	char path[1100], line[ANCHOR_MAX + 1], hh[65], mh[65];
+	uint8_t hash[32], old_hash[32], mac[32];
+	int64_t seq, old_seq;
+	kdc_err r;
+	int n;
+
+	anchor_path(dir, path, sizeof(path));
+	if ((r = kdc_store_audit_head(st, &seq, hash)) != KDC_OK)
+		return r == KDC_ERR_NOT_FOUND ? KDC_OK : r;
+	/* forward only: another process may have anchored a later head */
+	r = anchor_read(path, &old_seq, old_hash, mac);
+	if (r == KDC_OK && old_seq >= seq)
+		return KDC_OK;
+	if ((r = anchor_mac(kr, seq, hash, mac)) != KDC_OK)
+		return r;
+	kdc_hex_encode(hash, 32, hh);
+	kdc_hex_encode(mac, 32, mh);
+	n = snprintf(line, sizeof(line), ANCHOR_TAG " seq=%" PRId64
+	    " hash=%s mac=%s\n", seq, hh, mh);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return KDC_ERR_TOO_LARGE;
+	return kdc_file_write_atomic(path, line, (size_t)n, 0600);
+}
+
+struct anchor_find {
+	int64_t		seq;
+	const uint8_t	*hash;
+	bool		found;
+	bool		same;
+};
+
+static kdc_err
+anchor_find(const struct kdc_audit_rec *rec, void *arg)
+{
+	struct anchor_find *f = arg;
+
+	if (rec->seq == f->seq) {
+		f->found = true;
+		f->same = kdc_ct_equal(rec->hash, f->hash, 32);
+	}
+	return KDC_ERR_EXISTS;		/* the first record is enough */
+}
+
+kdc_err
+kdc_audit_anchor_check(struct kdc_store *st, const struct kdc_keyring *kr,
+    const char *dir, int64_t *seq, char *why, size_t why_len)
+{
+	char path[1100];
+	uint8_t hash[32], mac[32], want[32];
+	struct anchor_find f;
+	kdc_err r;
+
+	*seq = 0;
+	if (why_len > 0)
+		why[0] = '\0';
+	anchor_path(dir, path, sizeof(path));
+	r = anchor_read(path, seq, hash, mac);
+	if (r == KDC_ERR_NOT_FOUND)
+		return KDC_OK;		/* nothing anchored yet */
+	if (r == KDC_ERR_MALFORMED) {
+		snprintf(why, why_len, "%s is not an audit anchor (damaged)",
+		    path);
+		return KDC_ERR_AUDIT_BROKEN;
+	}
+	if (r != KDC_OK)
+		return r;
+	if ((r = anchor_mac(kr, *seq, hash, want)) != KDC_OK)
+		return r;
+	if (!kdc_ct_equal(want, mac, 32)) {
+		snprintf(why, why_len, "%s does not verify under wrap.key "
+		    "(altered, or from another data dir)", path);
+		return KDC_ERR_AUDIT_BROKEN;
+	}
+	memset(&f, 0, sizeof(f));
+	f.seq = *seq;
+	f.hash = hash;
+	r = kdc_store_audit_foreach(st, *seq, anchor_find, &f);
+	if (r != KDC_OK && r != KDC_ERR_EXISTS)
+		return r;
+	if (!f.found) {
+		snprintf(why, why_len, "record %" PRId64 " and those after it "
+		    "are gone: %s names it, the store ends before it (the store "
+		    "lost commits, or is an older copy)", *seq, path);
+		return KDC_ERR_AUDIT_BROKEN;
+	}
+	if (!f.same) {
+		snprintf(why, why_len, "record %" PRId64 " is not the one %s "
+		    "names (the log was rewritten from there, or the store is "
+		    "another copy)", *seq, path);
+		return KDC_ERR_AUDIT_BROKEN;
+	}
+	return KDC_OK;
 }

@@ -219,6 +219,20 @@ kdc_core_audit_verify(struct kdc_core *core, int64_t *count,
 }
 
 kdc_err
+kdc_core_audit_anchor(struct kdc_core *core, const char *dir)
+{
+	return kdc_audit_anchor(core->st, core->kr, dir);
+}
+
+kdc_err
+kdc_core_audit_anchor_check(struct kdc_core *core, const char *dir,
+    int64_t *seq, char *why, size_t why_len)
+{
+	return kdc_audit_anchor_check(core->st, core->kr, dir, seq, why,
+	    why_len);
+}
+
+kdc_err
 kdc_core_audit_foreach(struct kdc_core *core, int64_t from_seq,
     kdc_store_audit_fn fn, void *arg)
 {

@@ -250,6 +250,11 @@ void	kdc_core_audit_peer(struct kdc_core *core, const char *actor,
 /* The audit chain (core/audit.h kdc_audit_verify()) checked whole. */
 kdc_err	kdc_core_audit_verify(struct kdc_core *core, int64_t *count,
 	    int64_t *bad_seq, char *why, size_t why_len);
+/* The audit anchor (core/audit.h): dir/audit.head written forward to the
+ * store's head; checked against the store. */
+kdc_err	kdc_core_audit_anchor(struct kdc_core *core, const char *dir);
+kdc_err	kdc_core_audit_anchor_check(struct kdc_core *core, const char *dir,
+	    int64_t *seq, char *why, size_t why_len);
 /* Each audit record from from_seq on, in order (store.h). */
 kdc_err	kdc_core_audit_foreach(struct kdc_core *core, int64_t from_seq,
 	    kdc_store_audit_fn fn, void *arg);

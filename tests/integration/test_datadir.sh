@@ -169,6 +169,28 @@ grep -q 'iotkdc\.db' "$T/g.err" || fail "init's error does not name the store: $
 rm -rf "$T/g"
 pass "init: an existing iotkdc.db and a 0777 dir refused, nothing made or changed; a failed init leaves nothing, the next runs"
 
+# ---- an audit log that lost its tail ---------------------------------------
+# Rows deleted with the meta head set back (or a log lost under a crash, or
+# an older copy put back): the chain still verifies, audit.head (written
+# by every command and by serve's sweep) does not match. serve refuses,
+# audit verify says so; moving audit.head aside is the way out when an
+# older copy was put back on purpose.
+H="$T/h"
+"$IOTKDC" --dir "$H" init > /dev/null
+for i in 1 2 3; do "$IOTKDC" --dir "$H" device add "urn:dev:h$i" --cert > /dev/null; done
+grep -q '^iotkdc-audit-head-1 seq=4 ' "$H/audit.head" || fail "audit.head after init + 3 device add: $(cat "$H/audit.head")"
+[ "$(stat -c %a "$H/audit.head")" = 600 ] || fail "audit.head mode $(stat -c %a "$H/audit.head")"
+sqlite3 "$H/iotkdc.db" "DELETE FROM audit WHERE seq >= 3; UPDATE meta SET val = (SELECT seq || ':' || lower(hex(hash)) FROM audit WHERE seq = 2) WHERE key = 'audit_head'"
+expect_fail "audit verify: record 4 and those after it are gone: $H/audit\.head names it" "$IOTKDC" --dir "$H" audit verify
+expect_fail "$H: the audit log is behind its anchor: record 4 .*Not serving from it. If iotkdc\.db was put back from a backup on purpose, move $H/audit\.head aside" \
+	timeout 20 "$IOTKDC" --dir "$H" serve
+grep -q '^iotkdc-audit-head-1 seq=4 ' "$H/audit.head" || fail "audit.head moved back: $(cat "$H/audit.head")"
+mv "$H/audit.head" "$T/audit.head.aside"
+"$IOTKDC" --dir "$H" audit verify | grep -q 'audit chain ok: 2 records' || fail "audit verify after moving audit.head aside"
+grep -q '^iotkdc-audit-head-1 seq=2 ' "$H/audit.head" || fail "no new anchor after moving it aside"
+rm -rf "$H"
+pass "audit tail cut with the meta head set back: audit verify and serve refuse naming audit.head; moved aside, a new anchor"
+
 # ---- a damaged page ----------------------------------------------------
 pages=$(sqlite3 "$DB" "PRAGMA page_count")
 psize=$(sqlite3 "$DB" "PRAGMA page_size")
