@@ -52,6 +52,7 @@ static const struct {
 	{ KDC_ERR_PEER_ERROR,		"PEER_ERROR",	"peer answered with an error" },
 	{ KDC_ERR_BUSY,			"BUSY",		"at capacity, try again later" },
 	{ KDC_ERR_WRONG_KEY,		"WRONG_KEY",	"peer did not prove the key of its credential" },
+	{ KDC_ERR_STORE_GONE,		"STORE_GONE",	"the store's file was removed or replaced while open" },
 };
 
 #define NERR (sizeof(errtab) / sizeof(errtab[0]))

@@ -22,6 +22,8 @@ struct ctx {
 
 /* The one line on stderr of a failing command; returns exit status 1. */
 int	fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* kdc_core_ace_key_load() failed for the data dir: print why. Returns 1. */
+int	as_key_fail(const char *dir, kdc_err r);
 /* dir/name into out. */
 void	path_in(const struct ctx *c, const char *name, char *out, size_t cap);
 /* Open the data dir (config, wrap key, store, CA if need_ca, core).

@@ -235,6 +235,16 @@ anchor_check(struct ctx *c)
 	    "move %s/audit.head aside and start again", c->dir, why, c->dir);
 }
 
+int
+as_key_fail(const char *dir, kdc_err r)
+{
+	if (r == KDC_ERR_NOT_FOUND)
+		return fail("%s/as.key: missing, and this data dir had an ACE "
+		    "AS key (the tokens it signed verify only with it): "
+		    "restore it from a backup", dir);
+	return fail("%s: ACE AS key: %s", dir, kdc_err_str(r));
+}
+
 /* wrap.key does not open what the data dir holds (file: ca.key, or the
  * store's check value): one of them came from elsewhere. Prints it. */
 static int
@@ -305,7 +315,7 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 	if (need_ca && (r = kdc_core_ace_key_load(c->core, c->dir)) !=
 	    KDC_OK) {
 		ctx_close(c);
-		return fail("%s: ACE AS key: %s", c->dir, kdc_err_str(r));
+		return as_key_fail(c->dir, r);
 	}
 	if (a->cmd == KDC_CMD_SERVE && anchor_check(c) != 0) {
 		ctx_close(c);
@@ -512,6 +522,8 @@ cmd_init(const struct kdc_cli_args *a)
 		goto out;
 	}
 	if ((r = kdc_core_new(c.st, c.kr, c.ca, &cfg, &c.core)) != KDC_OK ||
+	    /* the store learns the AS key's fingerprint (ace.h) */
+	    (r = kdc_core_ace_key_load(c.core, c.dir)) != KDC_OK ||
 	    (r = kdc_audit_append(c.st, c.kr, (int64_t)time(NULL), ACTOR,
 	    "init", c.dir, KDC_OK, "ca_key=%s",
 	    a->ca_key != NULL ? "pkcs11" : "file")) != KDC_OK) {
@@ -1782,8 +1794,11 @@ cmd_ace_pubkey(const struct kdc_cli_args *a)
 
 	if (ctx_open(&c, a, 0) != 0)
 		return 1;
-	if ((r = kdc_core_ace_key_load(c.core, c.dir)) != KDC_OK ||
-	    (r = kdc_core_ace_as_pubkey(c.core, cose, &cose_len, spki,
+	if ((r = kdc_core_ace_key_load(c.core, c.dir)) != KDC_OK) {
+		rc = as_key_fail(c.dir, r);
+		goto out;
+	}
+	if ((r = kdc_core_ace_as_pubkey(c.core, cose, &cose_len, spki,
 	    &spki_len)) != KDC_OK) {
 		rc = fail("ace pubkey: the AS key: %s", kdc_err_str(r));
 		goto out;

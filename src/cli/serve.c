@@ -505,7 +505,7 @@ core_set_open(struct ctx *c, struct core_set *cs)
 	    KDC_OK)
 		return fail("%s: %s", c->dir, kdc_err_str(r));
 	if ((r = kdc_core_ace_key_load(cs->core, c->dir)) != KDC_OK)
-		return fail("%s: ACE AS key: %s", c->dir, kdc_err_str(r));
+		return as_key_fail(c->dir, r);
 	follow(cs->core);
 	return 0;
 }

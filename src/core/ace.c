@@ -21,6 +21,9 @@
 #include "core/revoke.h"
 #include "store/ace.h"
 
+/* meta: the SHA-256 of the AS key's SPKI, set when a key is first loaded */
+#define AS_KEY_META	"ace_as_key_spki_sha256"
+
 #define ACE_ISS			"iotkdc"
 #define ACE_CTI_LEN		16
 #define ACE_KID_LEN		8
@@ -285,9 +288,22 @@ kdc_core_ace_key_load(struct kdc_core *core, const char *dir)
 	struct kdc_as_key *k = NULL;
 	kdc_err r;
 
+	char *had = NULL, hex[65];
+	uint8_t x[32], y[32], spki[96], fp[32];
+	size_t spki_len = sizeof(spki);
+
 	r = kdc_as_key_load(dir, core->kr, url, &k);
 	if (r == KDC_ERR_NOT_FOUND && url == NULL) {
-		/* a data dir made before ACE: its AS key, made now */
+		/* a data dir made before ACE: its AS key, made now; not one
+		 * whose store names a key it had (the tokens that key signed
+		 * would stop verifying, silently) */
+		if ((r = kdc_store_meta_get(core->st, AS_KEY_META, &had)) ==
+		    KDC_OK) {
+			kdc_free(had);
+			return KDC_ERR_NOT_FOUND;
+		}
+		if (r != KDC_ERR_NOT_FOUND)
+			return r;
 		if ((r = kdc_as_key_create(dir, core->kr)) != KDC_OK &&
 		    r != KDC_ERR_EXISTS)
 			return r;
@@ -298,6 +314,28 @@ kdc_core_ace_key_load(struct kdc_core *core, const char *dir)
 	}
 	if (r != KDC_OK)
 		return r;
+	/* the store remembers the key's fingerprint: a missing as.key is
+	 * refused above, not made again; another one (a deliberate change)
+	 * is taken and logged */
+	if ((r = kdc_as_key_pub(k, x, y, spki, &spki_len)) != KDC_OK) {
+		kdc_as_key_free(k);
+		return r;
+	}
+	kdc_sha256(spki, spki_len, fp);
+	kdc_hex_encode(fp, sizeof(fp), hex);
+	if ((r = kdc_store_meta_get(core->st, AS_KEY_META, &had)) ==
+	    KDC_ERR_NOT_FOUND)
+		r = kdc_store_meta_set(core->st, AS_KEY_META, hex);
+	else if (r == KDC_OK && strcmp(had, hex) != 0) {
+		kdc_log_warn("the ACE AS key is not the one this data dir had:"
+		    " tokens signed before no longer verify");
+		r = kdc_store_meta_set(core->st, AS_KEY_META, hex);
+	}
+	kdc_free(had);
+	if (r != KDC_OK) {
+		kdc_as_key_free(k);
+		return r;
+	}
 	kdc_core_ace_set_key(core, k);
 	core->as_key_owned = true;
 	return KDC_OK;

@@ -261,9 +261,12 @@ bool	kdc_ace_scope_ok(const char *scope);
 /*
  * Load the AS key for this core ([ace] key: "file" is dir/as.key, else a
  * PKCS#11 URL) and keep it (freed with the core). A file key missing from
- * a data dir made before ACE is made now (logged at info). Errors as
- * crypto.h kdc_as_key_load(). Without an AS key, asymmetric PoP is
- * refused BAD_KEY (5.00) and Sign1 tokens introspect inactive.
+ * a data dir made before ACE is made now (logged at info). The store
+ * keeps the key's SPKI fingerprint from its first load: a missing as.key
+ * the store names is NOT_FOUND (not made again); another key is taken
+ * with a warning (tokens it did not sign stop verifying). Other errors as crypto.h kdc_as_key_load(). Without an AS key,
+ * asymmetric PoP is refused BAD_KEY (5.00) and Sign1 tokens introspect
+ * inactive.
  */
 struct kdc_as_key;
 kdc_err	kdc_core_ace_key_load(struct kdc_core *core, const char *dir);

@@ -298,7 +298,11 @@ kdc_core_ca_pem(struct kdc_core *core, char **pem, size_t *len)
 kdc_err
 kdc_core_health(struct kdc_core *core)
 {
-	return kdc_store_ping(core->st);
+	kdc_err r;
+
+	if ((r = kdc_store_ping(core->st)) != KDC_OK)
+		return r;
+	return kdc_store_write_state(NULL);
 }
 
 kdc_err

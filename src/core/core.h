@@ -510,7 +510,8 @@ kdc_err	kdc_core_mfg_ca_add(struct kdc_core *core, const char *actor,
 	    const char *name, const uint8_t *buf, size_t len);
 /* Our CA certificate in PEM (heap, NUL-terminated). */
 kdc_err	kdc_core_ca_pem(struct kdc_core *core, char **pem, size_t *len);
-/* Store reachable: KDC_OK. */
+/* Store reachable, still the file the data dir names, and its commits
+ * succeeding (store.h kdc_store_write_state()): KDC_OK; else why. */
 kdc_err	kdc_core_health(struct kdc_core *core);
 
 /*

@@ -332,6 +332,8 @@ struct sq {
 	bool			 deferred;	/* kdc_store_defer_sync() */
 	bool			 unsynced;	/* committed since the last sync */
 	struct timespec		 unsynced_at;	/* the first such commit */
+	dev_t			 dev;		/* the file opened (0: memory) */
+	ino_t			 ino;
 };
 
 /*
@@ -914,6 +916,10 @@ kdc_sqlite_open(const char *path, int create, struct kdc_store **out)
 	    (r = kdc_sq_migrate(q->db, &version)) != KDC_OK)
 		goto out;
 	q->version = version;
+	if (strcmp(path, ":memory:") != 0 && stat(path, &sb) == 0) {
+		q->dev = sb.st_dev;
+		q->ino = sb.st_ino;
+	}
 	/* Undo must not need memory: prepare it now, not when out of it. */
 	for (size_t i = 0; i < sizeof(undo) / sizeof(undo[0]); i++)
 		if ((r = sq_stmt(q, undo[i], &s)) != KDC_OK)
@@ -946,6 +952,15 @@ sq_ping(struct kdc_store *st)
 	sqlite3_stmt *s = NULL;
 	kdc_err r;
 
+	struct stat sb;
+	const char *path;
+
+	/* the path still names the file we write: else every commit goes
+	 * to a removed (or replaced) file that nobody will read again */
+	if (q->ino != 0 && (path = sqlite3_db_filename(q->db, "main")) !=
+	    NULL && (stat(path, &sb) != 0 || sb.st_dev != q->dev ||
+	    sb.st_ino != q->ino))
+		return KDC_ERR_STORE_GONE;
 	if ((r = sq_stmt(q, S_PING, &s)) == KDC_OK)
 		r = sq_row(q, s);
 	if (r == KDC_ERR_NOT_FOUND)

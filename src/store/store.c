@@ -3,11 +3,13 @@
  * counts nested transactions, converts enums to text and back, frees
  * rows, and dispatches everything else to the engine's ops (store_int.h).
  */
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/wipe.h"
 #include "store/ace.h"
 #include "store/ocf.h"
@@ -218,6 +220,42 @@ kdc_store_schema_version(struct kdc_store *st)
 	return st->ops->schema_version(st);
 }
 
+/* ---- whether commits succeed (process-wide) --------------------------- */
+
+static _Atomic int write_err;		/* the failing commits' error; 0: ok */
+static _Atomic int64_t write_since;	/* when they began, monotonic ms */
+
+/* A commit's result: told once when commits start to fail, and once when
+ * they succeed again. A busy store is not a failing one. */
+static void
+write_note(kdc_err r)
+{
+	int old = KDC_OK;
+
+	if (r == KDC_OK) {
+		if (atomic_load(&write_err) != KDC_OK &&
+		    atomic_exchange(&write_err, KDC_OK) != KDC_OK)
+			kdc_log_info("store: commits succeed again");
+		return;
+	}
+	if (r == KDC_ERR_STORE_BUSY)
+		return;
+	atomic_store(&write_since, kdc_mono_ms());
+	if (atomic_compare_exchange_strong(&write_err, &old, (int)r))
+		kdc_log_warn_r(r, "store: a commit failed; while commits fail "
+		    "nothing is issued, and health answers 503");
+}
+
+kdc_err
+kdc_store_write_state(int64_t *since_ms)
+{
+	kdc_err r = (kdc_err)atomic_load(&write_err);
+
+	if (since_ms != NULL)
+		*since_ms = r == KDC_OK ? 0 : atomic_load(&write_since);
+	return r;
+}
+
 /* ---- transactions and batches ----------------------------------------- */
 
 /* The batch's transaction is gone with what it held: the first such
@@ -240,7 +278,9 @@ batch_commit(struct kdc_store *st)
 	if (!st->batch_open)
 		return KDC_OK;
 	st->batch_open = false;
-	if ((r = st->ops->commit(st)) != KDC_OK)
+	r = st->ops->commit(st);
+	write_note(r);
+	if (r != KDC_OK)
 		(void)batch_lost(st, r);
 	return r;
 }
@@ -324,7 +364,9 @@ kdc_store_commit(struct kdc_store *st)
 				st->ops->rollback(st);
 			return KDC_ERR_STORE;
 		}
-		return st->ops->commit(st);
+		r = st->ops->commit(st);
+		write_note(r);
+		return r;
 	}
 	return r;
 }

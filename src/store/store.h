@@ -225,7 +225,9 @@ void	kdc_store_process_init(void);
  * checkpoint of the log into the database file, the log not deleted).
  */
 kdc_err	kdc_store_check(struct kdc_store *st, char *why, size_t cap);
-/* Cheap liveness check (health endpoint). */
+/* Cheap liveness check (health endpoint): a read, and the store's path
+ * still names the file open (KDC_ERR_STORE_GONE when it was removed or
+ * replaced under us: commits would go to a file nobody reads again). */
 kdc_err	kdc_store_ping(struct kdc_store *st);
 /* The schema version of the open store. */
 int	kdc_store_schema_version(struct kdc_store *st);
@@ -262,6 +264,16 @@ void	kdc_store_rollback(struct kdc_store *st);
 #define KDC_STORE_BATCH_MS	5
 kdc_err	kdc_store_batch_begin(struct kdc_store *st);
 kdc_err	kdc_store_batch_end(struct kdc_store *st);
+
+/*
+ * Whether commits succeed, for the whole process (every connection):
+ * KDC_OK while the last outermost commit succeeded (or none ran yet);
+ * else the error of the failing ones (a full disk: KDC_ERR_IO), with
+ * *since_ms (may be NULL) when they began (monotonic ms, base/clock.h).
+ * A commit refused as busy does not count. The change each way is logged
+ * once (warn, then info).
+ */
+kdc_err	kdc_store_write_state(int64_t *since_ms);
 
 /*
  * Group durability, for a connection that hands out what it commits in

@@ -169,13 +169,30 @@ grep -q 'iotkdc\.db' "$T/g.err" || fail "init's error does not name the store: $
 rm -rf "$T/g"
 pass "init: an existing iotkdc.db and a 0777 dir refused, nothing made or changed; a failed init leaves nothing, the next runs"
 
+# ---- the store's file moved away under a running serve ----------------------
+# commits would go on into a file nobody reads again: health says 503
+start_serve
+U="https://127.0.0.1:$HTTPS_PORT"
+req - GET /api/v1/health
+want 200 "health"
+mv "$DB" "$DB.away"
+req - GET /api/v1/health
+want 503 "health with iotkdc.db moved away"
+wait_log "warn .*health check failed: the store's file was removed or replaced while open"
+mv "$DB.away" "$DB"
+req - GET /api/v1/health
+want 200 "health with iotkdc.db back"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || fail "serve exited non-zero on SIGTERM"
+pass "iotkdc.db moved away under serve: health 503 and a warning naming it; back: 200"
+
 # ---- an audit log that lost its tail ---------------------------------------
 # Rows deleted with the meta head set back (or a log lost under a crash, or
 # an older copy put back): the chain still verifies, audit.head (written
 # by every command and by serve's sweep) does not match. serve refuses,
 # audit verify says so; moving audit.head aside is the way out when an
 # older copy was put back on purpose.
-H="$T/h"
+H="$T/anc"
 "$IOTKDC" --dir "$H" init > /dev/null
 for i in 1 2 3; do "$IOTKDC" --dir "$H" device add "urn:dev:h$i" --cert > /dev/null; done
 grep -q '^iotkdc-audit-head-1 seq=4 ' "$H/audit.head" || fail "audit.head after init + 3 device add: $(cat "$H/audit.head")"
@@ -190,6 +207,25 @@ mv "$H/audit.head" "$T/audit.head.aside"
 grep -q '^iotkdc-audit-head-1 seq=2 ' "$H/audit.head" || fail "no new anchor after moving it aside"
 rm -rf "$H"
 pass "audit tail cut with the meta head set back: audit verify and serve refuse naming audit.head; moved aside, a new anchor"
+
+# ---- a missing as.key ------------------------------------------------------
+# made again only for a data dir that never had one (made before ACE); a
+# store that knows its AS key refuses, or tokens it signed would silently
+# stop verifying
+H="$T/askey"
+"$IOTKDC" --dir "$H" init > /dev/null
+pub0=$("$IOTKDC" --dir "$H" ace pubkey)
+rm "$H/as.key"
+expect_fail "$H/as\.key: missing, and this data dir had an ACE AS key .*restore it from a backup" timeout 20 "$IOTKDC" --dir "$H" serve
+expect_fail "$H/as\.key: missing, and this data dir had an ACE AS key" "$IOTKDC" --dir "$H" ace pubkey
+[ ! -e "$H/as.key" ] || fail "as.key made again"
+# a data dir from before ACE (no fingerprint in its store): made, told
+sqlite3 "$H/iotkdc.db" "DELETE FROM meta WHERE key = 'ace_as_key_spki_sha256'"
+"$IOTKDC" --dir "$H" ace pubkey > "$T/pub1" 2> "$T/pub1.err" || fail "ace pubkey on a data dir from before ACE: $(cat "$T/pub1.err")"
+grep -q "made the ACE AS key $H/as.key (this data dir predates ACE)" "$T/pub1.err" || fail "no word of the new AS key: $(cat "$T/pub1.err")"
+[ "$(cat "$T/pub1")" != "$pub0" ] || fail "the same AS key?"
+rm -rf "$H"
+pass "as.key deleted: serve and ace pubkey refuse; made again (and told) only for a data dir from before ACE"
 
 # ---- a damaged page ----------------------------------------------------
 pages=$(sqlite3 "$DB" "PRAGMA page_count")

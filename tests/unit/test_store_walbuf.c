@@ -388,6 +388,92 @@ test_store_uses_it(void **state)
 	tmp_done(&t);
 }
 
+/* A device row in a transaction of its own (kdc_store_begin/commit, as
+ * core writes): the commit's result. */
+static kdc_err
+add_device(struct kdc_store *st, const char *id)
+{
+	struct kdc_device d;
+	kdc_err r;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dev_id, sizeof(d.dev_id), "%s", id);
+	d.status = KDC_DEV_ACTIVE;
+	d.created = 1;
+	if ((r = kdc_store_begin(st)) != KDC_OK)
+		return r;
+	if ((r = kdc_store_device_add(st, &d)) != KDC_OK) {
+		kdc_store_rollback(st);
+		return r;
+	}
+	return kdc_store_commit(st);
+}
+
+/*
+ * The store tells whether commits succeed (health's 503 on a full disk):
+ * a commit the file size limit stops sets the state, the next one that
+ * succeeds clears it. And ping tells a store whose file was replaced.
+ */
+static void
+test_write_state(void **state)
+{
+	struct kdc_store *st = NULL;
+	struct rlimit old, lim;
+	void (*oldsig)(int);
+	int64_t since = -1;
+	char moved[600];
+	struct tmp t;
+	kdc_err r;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(kdc_store_open(t.path, 1, &st), KDC_OK);
+	assert_int_equal(add_device(st, "urn:dev:w1"), KDC_OK);
+	assert_int_equal(kdc_store_write_state(&since), KDC_OK);
+	assert_int_equal(since, 0);
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)file_size(t.wal);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	r = add_device(st, "urn:dev:w2");
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, oldsig);
+	assert_int_not_equal(r, KDC_OK);
+	assert_int_equal(kdc_store_write_state(&since), r);
+	assert_true(since > 0);
+
+	assert_int_equal(add_device(st, "urn:dev:w3"), KDC_OK);
+	assert_int_equal(kdc_store_write_state(&since), KDC_OK);
+	assert_int_equal(kdc_store_ping(st), KDC_OK);
+
+	/* the same through a group commit (the engine threads' batches) */
+	assert_int_equal(kdc_store_batch_begin(st), KDC_OK);
+	assert_int_equal(add_device(st, "urn:dev:w4"), KDC_OK);
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	lim.rlim_cur = (rlim_t)file_size(t.wal);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	r = kdc_store_batch_end(st);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, oldsig);
+	assert_int_not_equal(r, KDC_OK);
+	assert_int_equal(kdc_store_write_state(NULL), r);
+	assert_int_equal(kdc_store_batch_begin(st), KDC_OK);
+	assert_int_equal(add_device(st, "urn:dev:w5"), KDC_OK);
+	assert_int_equal(kdc_store_batch_end(st), KDC_OK);
+	assert_int_equal(kdc_store_write_state(NULL), KDC_OK);
+
+	/* the file moved away under the open store: ping says so */
+	snprintf(moved, sizeof(moved), "%s.moved", t.path);
+	assert_int_equal(rename(t.path, moved), 0);
+	assert_int_equal(kdc_store_ping(st), KDC_ERR_STORE_GONE);
+	assert_int_equal(rename(moved, t.path), 0);
+	assert_int_equal(kdc_store_ping(st), KDC_OK);
+	kdc_store_close(st);
+	tmp_done(&t);
+}
+
 int
 main(void)
 {
@@ -399,6 +485,7 @@ main(void)
 		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_map_fault),
 		cmocka_unit_test(test_store_uses_it),
+		cmocka_unit_test(test_write_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
