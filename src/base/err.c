@@ -53,6 +53,7 @@ static const struct {
 	{ KDC_ERR_BUSY,			"BUSY",		"at capacity, try again later" },
 	{ KDC_ERR_WRONG_KEY,		"WRONG_KEY",	"peer did not prove the key of its credential" },
 	{ KDC_ERR_STORE_GONE,		"STORE_GONE",	"the store's file was removed or replaced while open" },
+	{ KDC_ERR_NOSPACE,		"NOSPACE",	"no space left on the disk" },
 };
 
 #define NERR (sizeof(errtab) / sizeof(errtab[0]))

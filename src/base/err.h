@@ -60,6 +60,7 @@ typedef enum {
 	KDC_ERR_BUSY		= -55,	/* at capacity now: try again later */
 	KDC_ERR_WRONG_KEY	= -56,	/* peer named a known credential but did not prove its key */
 	KDC_ERR_STORE_GONE	= -57,	/* the store's file was removed or replaced under us */
+	KDC_ERR_NOSPACE		= -58,	/* no space left on the disk (or over quota) */
 } kdc_err;
 
 /* Human text for r, e.g. "device is revoked". Never NULL. */

@@ -24,6 +24,14 @@
 
 static atomic_uint tmp_seq;
 
+/* The error of a failed write or sync: a full disk told apart. */
+static kdc_err
+io_err(void)
+{
+	return errno == ENOSPC || errno == EDQUOT ? KDC_ERR_NOSPACE :
+	    KDC_ERR_IO;
+}
+
 static kdc_err
 write_all(int fd, const uint8_t *p, size_t len)
 {
@@ -33,7 +41,7 @@ write_all(int fd, const uint8_t *p, size_t len)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return KDC_ERR_IO;
+			return n == -1 ? io_err() : KDC_ERR_IO;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -96,11 +104,10 @@ write_tmp(const char *path, const void *data, size_t len, unsigned mode,
 		return KDC_ERR_IO;
 	/* The umask can only take bits away; make the mode exact before
 	 * the first byte of data is there to be read. */
-	if (fchmod(fd, (mode_t)mode) == -1 ||
-	    (r = write_all(fd, data, len)) != KDC_OK || fsync(fd) == -1)
+	if (fchmod(fd, (mode_t)mode) == -1)
 		r = KDC_ERR_IO;
-	else
-		r = KDC_OK;
+	else if ((r = write_all(fd, data, len)) == KDC_OK && fsync(fd) == -1)
+		r = io_err();
 	if (close(fd) == -1 && r == KDC_OK)
 		r = KDC_ERR_IO;
 	if (r != KDC_OK)

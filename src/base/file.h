@@ -22,8 +22,9 @@
 /*
  * Replace (or create) path with data[0, len), mode exactly `mode` (the
  * umask does not apply). KDC_OK; KDC_ERR_INVALID_ARG for a path too long
- * to add the temporary suffix to (PATH_MAX); KDC_ERR_IO for any system
- * call failure (no such directory, not writable, disk full, fsync).
+ * to add the temporary suffix to (PATH_MAX); KDC_ERR_NOSPACE when the
+ * disk (or the quota) is full; KDC_ERR_IO for any other system call
+ * failure (no such directory, not writable, fsync).
  */
 kdc_err	kdc_file_write_atomic(const char *path, const void *data, size_t len,
 	    unsigned mode);

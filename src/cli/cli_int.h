@@ -22,6 +22,9 @@ struct ctx {
 
 /* The one line on stderr of a failing command; returns exit status 1. */
 int	fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* kdc_ca_load() failed for the data dir: print why (a missing file
+ * named). Returns 1. */
+int	ca_fail(const struct ctx *c, kdc_err r);
 /* kdc_core_ace_key_load() failed for the data dir: print why. Returns 1. */
 int	as_key_fail(const char *dir, kdc_err r);
 /* dir/name into out. */

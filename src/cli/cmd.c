@@ -236,6 +236,22 @@ anchor_check(struct ctx *c)
 }
 
 int
+ca_fail(const struct ctx *c, kdc_err r)
+{
+	char p[1200];
+
+	/* a file CA: say which of its files is missing */
+	if (strcmp(c->cfg.ca_key, "file") == 0)
+		for (int i = 0; i < 2; i++) {
+			path_in(c, i == 0 ? "ca.pem" : "ca.key", p, sizeof(p));
+			if (access(p, F_OK) != 0 && errno == ENOENT)
+				return fail("%s: missing: the CA of this data "
+				    "dir; restore it from a backup", p);
+		}
+	return fail("%s: CA: %s", c->dir, kdc_err_str(r));
+}
+
+int
 as_key_fail(const char *dir, kdc_err r)
 {
 	if (r == KDC_ERR_NOT_FOUND)
@@ -282,7 +298,10 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 	kdc_log_set_level((enum kdc_log_level)c->cfg.log_level);
 	path_in(c, "wrap.key", p, sizeof(p));
 	if ((r = kdc_keyring_load(p, &c->kr)) != KDC_OK)
-		return fail("%s: %s", p, kdc_err_str(r));
+		return access(p, F_OK) != 0 && errno == ENOENT ?
+		    fail("%s: missing: it opens every secret of this data dir "
+		    "(keys, PSKs); restore it from a backup", p) :
+		    fail("%s: %s", p, kdc_err_str(r));
 	if (store_writable_check(c) != 0) {
 		ctx_close(c);
 		return 1;
@@ -302,7 +321,7 @@ ctx_open(struct ctx *c, const struct kdc_cli_args *a, int need_ca)
 		ctx_close(c);
 		if (r == KDC_ERR_BAD_KEY)
 			return not_ours(c, "ca.key");
-		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
+		return ca_fail(c, r);
 	}
 	if ((r = kdc_core_new(c->st, c->kr, c->ca, &c->cfg, &c->core)) !=
 	    KDC_OK) {

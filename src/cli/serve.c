@@ -110,7 +110,7 @@ sweeper_open(struct ctx *c, struct sweeper *sw)
 		return fail("%s: %s", p, kdc_err_str(r));
 	if ((r = kdc_ca_load(c->dir, c->kr, strcmp(c->cfg.ca_key, "file") == 0 ?
 	    NULL : c->cfg.ca_key, &sw->ca)) != KDC_OK)
-		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
+		return ca_fail(c, r);
 	if ((r = kdc_core_new(sw->st, c->kr, sw->ca, &c->cfg, &sw->core)) !=
 	    KDC_OK)
 		return fail("%s: %s", c->dir, kdc_err_str(r));
@@ -500,7 +500,7 @@ core_set_open(struct ctx *c, struct core_set *cs)
 		return fail("%s: %s", p, kdc_err_str(r));
 	if ((r = kdc_ca_load(c->dir, c->kr, strcmp(c->cfg.ca_key, "file") == 0 ?
 	    NULL : c->cfg.ca_key, &cs->ca)) != KDC_OK)
-		return fail("%s: CA: %s", c->dir, kdc_err_str(r));
+		return ca_fail(c, r);
 	if ((r = kdc_core_new(cs->st, c->kr, cs->ca, &c->cfg, &cs->core)) !=
 	    KDC_OK)
 		return fail("%s: %s", c->dir, kdc_err_str(r));

@@ -450,9 +450,14 @@ kdc_sq_err(sqlite3 *db, int rc, kdc_err fk)
 	case SQLITE_NOTADB:
 	case SQLITE_CORRUPT:
 		return KDC_ERR_STORE_CORRUPT;
+	case SQLITE_FULL:
+		return KDC_ERR_NOSPACE;
 	case SQLITE_CANTOPEN:
 	case SQLITE_IOERR:
-	case SQLITE_FULL:
+		/* a full disk as the system said it (an fsync, an open) */
+		if (db != NULL && (sqlite3_system_errno(db) == ENOSPC ||
+		    sqlite3_system_errno(db) == EDQUOT))
+			return KDC_ERR_NOSPACE;
 		return KDC_ERR_IO;
 	case SQLITE_TOOBIG:
 		return KDC_ERR_TOO_LARGE;

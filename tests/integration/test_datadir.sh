@@ -224,8 +224,19 @@ sqlite3 "$H/iotkdc.db" "DELETE FROM meta WHERE key = 'ace_as_key_spki_sha256'"
 "$IOTKDC" --dir "$H" ace pubkey > "$T/pub1" 2> "$T/pub1.err" || fail "ace pubkey on a data dir from before ACE: $(cat "$T/pub1.err")"
 grep -q "made the ACE AS key $H/as.key (this data dir predates ACE)" "$T/pub1.err" || fail "no word of the new AS key: $(cat "$T/pub1.err")"
 [ "$(cat "$T/pub1")" != "$pub0" ] || fail "the same AS key?"
-rm -rf "$H"
 pass "as.key deleted: serve and ace pubkey refuse; made again (and told) only for a data dir from before ACE"
+
+# the other keys and the CA, missing: named, with the way out
+mv "$H/ca.pem" "$T/ca.pem.aside"
+expect_fail "$H/ca\.pem: missing: the CA of this data dir; restore it from a backup" timeout 20 "$IOTKDC" --dir "$H" serve
+mv "$T/ca.pem.aside" "$H/ca.pem"
+mv "$H/ca.key" "$T/ca.key.aside"
+expect_fail "$H/ca\.key: missing: the CA of this data dir" timeout 20 "$IOTKDC" --dir "$H" serve
+mv "$T/ca.key.aside" "$H/ca.key"
+rm "$H/wrap.key"
+expect_fail "$H/wrap\.key: missing: it opens every secret of this data dir \(keys, PSKs\); restore it from a backup" "$IOTKDC" --dir "$H" device list
+rm -rf "$H"
+pass "ca.pem, ca.key, wrap.key missing: each named as missing, with the way out"
 
 # ---- a damaged page ----------------------------------------------------
 pages=$(sqlite3 "$DB" "PRAGMA page_count")

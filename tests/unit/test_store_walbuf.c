@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store/schema.h"
 #include "store/store.h"
 #include "store/store_int.h"
 #include "store/walbuf.h"
@@ -443,6 +444,12 @@ test_write_state(void **state)
 	assert_int_not_equal(r, KDC_OK);
 	assert_int_equal(kdc_store_write_state(&since), r);
 	assert_true(since > 0);
+	/* a full disk is told as such (RLIMIT_FSIZE's EFBIG is an I/O error) */
+	assert_int_equal(r, KDC_ERR_IO);
+	assert_int_equal(kdc_sq_err(NULL, SQLITE_FULL, KDC_ERR_STORE),
+	    KDC_ERR_NOSPACE);
+	assert_int_equal(kdc_sq_err(NULL, SQLITE_IOERR_WRITE, KDC_ERR_STORE),
+	    KDC_ERR_IO);
 
 	assert_int_equal(add_device(st, "urn:dev:w3"), KDC_OK);
 	assert_int_equal(kdc_store_write_state(&since), KDC_OK);
