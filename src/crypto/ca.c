@@ -628,16 +628,55 @@ out:
  * listener that fails to start. MALFORMED: the chain does not parse;
  * TLS: its leaf is not server.key's.
  */
+/*
+ * Every certificate of a PEM chain parses: checked one by one first, as
+ * GnuTLS 3.7.9's credentials loader leaks the certificates it parsed when
+ * a later one does not (docs/traps.md). MALFORMED otherwise, or for no
+ * certificate at all.
+ */
+static kdc_err
+pem_chain_check(const uint8_t *chain, size_t len)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	const size_t blen = sizeof(begin) - 1;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t in;
+	size_t n = 0, i = 0;
+	int rc;
+
+	while (i + blen <= len) {
+		if (memcmp(chain + i, begin, blen) != 0) {
+			i++;
+			continue;
+		}
+		if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
+			return KDC_ERR_NOMEM;
+		/* the import reads the first block of what it is given */
+		in.data = (unsigned char *)(uintptr_t)(chain + i);
+		in.size = (unsigned)(len - i);
+		rc = gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM);
+		gnutls_x509_crt_deinit(crt);
+		if (rc != GNUTLS_E_SUCCESS)
+			return KDC_ERR_MALFORMED;
+		n++;
+		i += blen;
+	}
+	return n > 0 ? KDC_OK : KDC_ERR_MALFORMED;
+}
+
 static kdc_err
 tls_pair_check(const uint8_t *chain, size_t chain_len,
     const gnutls_datum_t *key_pem)
 {
 	gnutls_certificate_credentials_t cr = NULL;
 	gnutls_datum_t c;
+	kdc_err r;
 	int rc;
 
 	if (chain_len > UINT_MAX)
 		return KDC_ERR_MALFORMED;
+	if ((r = pem_chain_check(chain, chain_len)) != KDC_OK)
+		return r;
 	if (gnutls_certificate_allocate_credentials(&cr) < 0)
 		return KDC_ERR_NOMEM;
 	c.data = (unsigned char *)(uintptr_t)chain;
