@@ -1418,7 +1418,6 @@ cmd_audit(const struct kdc_cli_args *a)
 		/* the store's structure first: serve's refusal of a damaged
 		 * store points here, and a chain read from a damaged index
 		 * can look whole */
-		why[0] = '\0';
 		if ((r = kdc_store_check(c.st, why, sizeof(why))) != KDC_OK) {
 			rc = fail("audit verify: %s/iotkdc.db: %s%s%s%s", c.dir,
 			    r == KDC_ERR_STORE_CORRUPT ? "damaged" :

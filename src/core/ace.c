@@ -286,11 +286,10 @@ kdc_core_ace_key_load(struct kdc_core *core, const char *dir)
 	const char *url = strcmp(cfg->ace_key, "file") == 0 ? NULL :
 	    cfg->ace_key;
 	struct kdc_as_key *k = NULL;
-	kdc_err r;
-
 	char *had = NULL, hex[65];
 	uint8_t x[32], y[32], spki[96], fp[32];
 	size_t spki_len = sizeof(spki);
+	kdc_err r;
 
 	r = kdc_as_key_load(dir, core->kr, url, &k);
 	if (r == KDC_ERR_NOT_FOUND && url == NULL) {

@@ -232,14 +232,14 @@ anchor_mac(const struct kdc_keyring *kr, int64_t seq, const uint8_t hash[32],
 static bool
 anchor_hex(const char **p, const char *lim, uint8_t out[32], char end)
 {
+	size_t n = 32;
+
 	if (lim - *p < 65 || (*p)[64] != end)
 		return false;
 	for (size_t i = 0; i < 64; i++)
 		if (!(((*p)[i] >= '0' && (*p)[i] <= '9') ||
 		    ((*p)[i] >= 'a' && (*p)[i] <= 'f')))
 			return false;
-	size_t n = 32;
-
 	if (kdc_hex_decode(*p, 64, out, &n) != KDC_OK || n != 32)
 		return false;
 	*p += 65;

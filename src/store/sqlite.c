@@ -955,10 +955,9 @@ sq_ping(struct kdc_store *st)
 {
 	struct sq *q = sq_of(st);
 	sqlite3_stmt *s = NULL;
-	kdc_err r;
-
 	struct stat sb;
 	const char *path;
+	kdc_err r;
 
 	/* the path still names the file we write: else every commit goes
 	 * to a removed (or replaced) file that nobody will read again */

@@ -240,7 +240,8 @@ write_note(kdc_err r)
 	}
 	if (r == KDC_ERR_STORE_BUSY)
 		return;
-	atomic_store(&write_since, kdc_mono_ms());
+	if (atomic_load(&write_err) == KDC_OK)	/* the first of them */
+		atomic_store(&write_since, kdc_mono_ms());
 	if (atomic_compare_exchange_strong(&write_err, &old, (int)r))
 		kdc_log_warn_r(r, "store: a commit failed; while commits fail "
 		    "nothing is issued, and health answers 503");
