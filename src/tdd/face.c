@@ -105,7 +105,8 @@ rate_ok(struct kdc_tdd_face *f, int64_t device)
 
 /* base64url or base64 (RFC 4648 §5/§4), padding optional, into out
  * (cap bytes): the length, or -1 for a character outside both alphabets,
- * a bad length or too much. */
+ * a bad length, too much, or bits left over that are not zero (one token
+ * has one spelling, RFC 4648 §3.5). */
 static long
 b64_any(const char *in, uint8_t *out, size_t cap)
 {
@@ -133,7 +134,8 @@ b64_any(const char *in, uint8_t *out, size_t cap)
 	}
 	while (*in == '=')
 		in++;
-	if (*in != '\0' || n % 4 == 1)
+	if (*in != '\0' || n % 4 == 1 ||
+	    (acc & ((1u << bits) - 1u)) != 0)
 		return -1;
 	return (long)o;
 }
